@@ -1,0 +1,71 @@
+# Lianka — every target sets up what it needs on a fresh machine.
+#   make run    set up, create/upgrade the database, run Lianka
+#   make test   set up (with dev tools), lint, type-check, run the tests
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+LIANKA := $(BIN)/lianka
+
+# Debian packages Lianka needs at run time (CJK font for cards and reports)
+# and for its tests (poppler-utils rasterises PDFs).
+SYSTEM_PACKAGES_RUN  := fonts-wqy-microhei
+SYSTEM_PACKAGES_TEST := $(SYSTEM_PACKAGES_RUN) poppler-utils
+
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test lint typecheck pytest setup setup-dev system-deps system-deps-test db clean help
+
+help:
+	@echo "make run    — set up and run Lianka"
+	@echo "make test   — set up and run ruff, mypy and the tests"
+
+run: setup db
+	$(LIANKA) run
+
+test: setup-dev system-deps-test lint typecheck pytest
+
+pytest: setup-dev
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: setup-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup-dev
+	$(BIN)/mypy .
+
+# --- set-up -----------------------------------------------------------------
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Lianka needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.build-installed: requirements/build.lock | $(BIN)/python
+	$(BIN)/python -m pip install -q --require-hashes -r requirements/build.lock
+	touch $@
+
+$(VENV)/.base-installed: requirements/base.lock pyproject.toml $(VENV)/.build-installed
+	$(BIN)/python -m pip install -q --require-hashes -r requirements/base.lock
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
+	touch $@
+
+$(VENV)/.dev-installed: requirements/dev.lock $(VENV)/.base-installed
+	$(BIN)/python -m pip install -q --require-hashes -r requirements/dev.lock
+	touch $@
+
+setup: $(VENV)/.base-installed system-deps
+
+setup-dev: $(VENV)/.dev-installed
+
+system-deps:
+	@sh scripts/system-deps.sh $(SYSTEM_PACKAGES_RUN)
+
+system-deps-test:
+	@sh scripts/system-deps.sh $(SYSTEM_PACKAGES_TEST)
+
+db: setup
+	$(LIANKA) init
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,5 @@
+"""``python -m bot`` is ``lianka``."""
+
+from bot.cli import main
+
+main()

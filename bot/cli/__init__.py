@@ -1,0 +1,35 @@
+"""``lianka`` — the command line for admins and operators."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from bot.cli import setup
+from bot.cli.common import CliContext
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="LIANKA_CONFIG",
+    help="Configuration file (default: lianka.toml, or $LIANKA_CONFIG).",
+)
+@click.version_option(package_name="lianka", prog_name="lianka")
+@click.pass_context
+def main(ctx: click.Context, config_path: Path | None) -> None:
+    """廉卡 Lianka — intake and follow-up for integrity-supervision contact cards.
+
+    Settings and secrets come from LIANKA_* environment variables or .env;
+    the organisation (zones, categories, teams, routing, deadlines) from lianka.toml.
+    """
+    ctx.obj = CliContext(config_path=config_path)
+
+
+main.add_command(setup.init)
+main.add_command(setup.config_group)
+main.add_command(setup.db_group)
+main.add_command(setup.run)

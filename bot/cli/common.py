@@ -1,0 +1,102 @@
+"""What every CLI command shares: settings, the config file, the database, output for people or scripts.
+
+Heavy libraries (aiogram, PDF, reports) are imported inside the commands that need them, so that
+``lianka --help`` and the list commands start fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from bot.config import LiankaConfig
+    from bot.db import SessionFactory
+    from bot.settings import Settings
+
+T = TypeVar("T")
+
+
+@dataclass
+class CliContext:
+    """Options given before the sub-command."""
+
+    config_path: Path | None = None
+    _settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            from bot.settings import Settings
+
+            self._settings = Settings()
+            if self.config_path is not None:
+                self._settings.config = self.config_path
+        return self._settings
+
+    def config(self) -> LiankaConfig:
+        """The checked configuration, or exit 2 listing its problems."""
+        from bot.config import ConfigError, load_config
+
+        try:
+            return load_config(self.settings.config)
+        except ConfigError as error:
+            fail(error.render(), code=2)
+
+
+pass_context = click.make_pass_decorator(CliContext, ensure=True)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print ``message`` to stderr and exit with ``code``."""
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def console() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False)
+
+
+def run_with_db(settings: Settings, work: Callable[[SessionFactory], Awaitable[T]]) -> T:
+    """Open the database, run ``work`` with a session factory, close the database."""
+    from bot.db import create_engine, create_session_factory
+
+    async def runner() -> T:
+        engine = create_engine(settings.database_url)
+        try:
+            return await work(create_session_factory(engine))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(runner())
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def print_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """A table for people; values are shown as given (no markup interpretation)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=title, show_lines=False)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(Text("" if value is None else str(value)) for value in row))
+    console().print(table)
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")

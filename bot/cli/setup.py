@@ -1,0 +1,156 @@
+"""Setting Lianka up: ``init``, ``config check``, ``db``, and ``run``."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from bot.cli.common import CliContext, fail, pass_context, print_json, run_with_db
+
+if TYPE_CHECKING:
+    from bot.db import SessionFactory
+    from bot.services.catalog import CatalogChanges
+
+HOW_TO_GET_A_BOT = """\
+未设置机器人令牌（LIANKA_BOT_TOKEN），Lianka 无法连接 Telegram。
+请在 Telegram 中联系 @BotFather，发送 /newbot 创建机器人，
+然后把令牌写入环境变量或项目目录下的 .env 文件：
+    LIANKA_BOT_TOKEN=123456789:AAE…
+    LIANKA_BOT_USERNAME=你的机器人用户名
+
+No bot token (LIANKA_BOT_TOKEN) is set, so Lianka cannot reach Telegram.
+Create a bot with @BotFather (/newbot) and put its token in the environment or in .env:
+    LIANKA_BOT_TOKEN=123456789:AAE...
+    LIANKA_BOT_USERNAME=your_bot_username"""
+
+
+@click.command()
+@pass_context
+def init(cli: CliContext) -> None:
+    """Create var/, copy the example config if there is none, upgrade the database, load the config."""
+    from bot.config import example_config_path
+    from bot.db import upgrade_database
+
+    settings = cli.settings
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    if not settings.config.exists():
+        shutil.copyfile(example_config_path(), settings.config)
+        click.echo(f"已生成配置文件 {settings.config}（来自示例，请按本单位实际修改）")
+    config = cli.config()
+    upgrade_database(settings.database_url)
+    click.echo(f"数据库已就绪: {settings.safe_database_url()}")
+
+    async def load(sessions: SessionFactory) -> CatalogChanges:
+        from bot.services.catalog import sync_catalog
+
+        async with sessions() as session:
+            return await sync_catalog(session, config)
+
+    changes = run_with_db(settings, load)
+    click.echo(
+        f"已载入配置: {len(config.zones)} 个园区, {len(config.categories)} 个监督事项, "
+        f"{len(config.teams)} 个监督组" + ("" if changes.empty else "（已同步更新）")
+    )
+
+
+@click.group("config")
+def config_group() -> None:
+    """Check the configuration file."""
+
+
+@config_group.command("check")
+@click.argument("path", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@pass_context
+def config_check(cli: CliContext, path: Path | None, as_json: bool) -> None:
+    """Check PATH (default: the configured file); exit 1 and name every problem if it is wrong."""
+    from bot.config import ConfigError, load_config
+
+    target = path or cli.settings.config
+    try:
+        config = load_config(target)
+    except ConfigError as error:
+        if as_json:
+            print_json(
+                {
+                    "ok": False,
+                    "problems": [{"key": p.key, "message": p.message} for p in error.problems],
+                }
+            )
+            raise SystemExit(1) from None
+        fail(error.render(), code=1)
+    if as_json:
+        print_json(
+            {
+                "ok": True,
+                "zones": len(config.zones),
+                "categories": len(config.categories),
+                "teams": len(config.teams),
+                "routing_rules": len(config.routing),
+            }
+        )
+        return
+    click.echo(
+        f"{target}: 配置正确 (OK) — {len(config.zones)} 个园区, {len(config.categories)} 个监督事项, "
+        f"{len(config.teams)} 个监督组, {len(config.routing)} 条分办规则"
+    )
+
+
+@click.group("db")
+def db_group() -> None:
+    """Create, upgrade and inspect the database."""
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+@pass_context
+def db_upgrade(cli: CliContext, revision: str) -> None:
+    """Create the database or upgrade it to REVISION (default: the newest)."""
+    from bot.db import upgrade_database
+
+    upgrade_database(cli.settings.database_url, revision)
+    click.echo(f"数据库已升级到 {revision}: {cli.settings.safe_database_url()}")
+
+
+@db_group.command("current")
+@pass_context
+def db_current(cli: CliContext) -> None:
+    """Show the database's revision and the newest one shipped."""
+    from bot.db import current_revision, head_revision
+
+    current = current_revision(cli.settings.database_url)
+    head = head_revision()
+    click.echo(f"current: {current or '(empty)'}  head: {head}")
+    if current != head:
+        raise SystemExit(1)
+
+
+@db_group.command("revision")
+@click.option("-m", "--message", required=True, help="What the migration does.")
+@pass_context
+def db_revision(cli: CliContext, message: str) -> None:
+    """(Developers) Write a new migration from the difference between the models and the database."""
+    from alembic import command
+
+    from bot.db import alembic_config
+
+    command.revision(alembic_config(cli.settings.database_url), message=message, autogenerate=True)
+
+
+@click.command()
+@pass_context
+def run(cli: CliContext) -> None:
+    """Serve the bot (long polling), with the scheduler and the sender in the same process."""
+    settings = cli.settings
+    if settings.bot_token is None:
+        fail(HOW_TO_GET_A_BOT, code=2)
+    config = cli.config()
+    from bot.app import NotReady, serve
+
+    try:
+        serve(settings, config)
+    except NotReady as error:
+        fail(str(error), code=2)

@@ -1,0 +1,313 @@
+"""The organisation's configuration (``lianka.toml``): zones, categories, teams, routing, deadlines.
+
+A broken file is reported as a list of problems, each naming the key, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, time
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from models.org import Track
+from models.policy import DeadlineLadder, DeadlineOverride, RoutingRule
+from models.team import AssignmentMode
+
+DEFAULT_PRIVACY_NOTICE = (
+    "您反映的问题仅用于监督核查，我们依纪依法保护反映人信息。",
+    "可以选择匿名反映，任何情况下都不会向被反映单位透露您的身份。",
+)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Organisation(_Section):
+    name: str = Field(min_length=1, max_length=60, description="e.g. 安居区纪委监委")
+    case_prefix: str = Field(description="case numbers look like AJ-2026-00042")
+    hotline: str = Field(min_length=3, max_length=40, description="the commission's phone")
+    national_hotline: str = "12388"
+    address: str | None = Field(default=None, max_length=100)
+    default_zone: str | None = None
+    allow_start_without_card: bool = False
+    privacy_notice: tuple[str, ...] = DEFAULT_PRIVACY_NOTICE
+    promises: tuple[str, ...] = ()
+
+    @field_validator("case_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Z]{1,8}", value):
+            raise ValueError("应为1至8个大写英文字母 (1–8 upper-case letters), e.g. AJ")
+        return value
+
+
+class ZoneConfig(_Section):
+    code: str = Field(pattern=r"^[a-z0-9_]{1,40}$")
+    name: str = Field(min_length=1, max_length=100)
+    issuing_unit: str = Field(min_length=1, max_length=100)
+
+
+class CategoryConfig(_Section):
+    code: str = Field(pattern=r"^[a-z0-9_]{1,40}$")
+    name: str = Field(min_length=1, max_length=100)
+    track: Track
+    deadlines: DeadlineOverride | None = None
+
+
+class TeamConfig(_Section):
+    code: str = Field(pattern=r"^[a-z0-9_]{1,40}$")
+    name: str = Field(min_length=1, max_length=100)
+    leader_name: str | None = Field(default=None, max_length=100)
+    categories: tuple[str, ...] = ()
+    zones: tuple[str, ...] = ()
+    assignment: AssignmentMode = AssignmentMode.AUTO
+    dispatcher: bool = False
+
+
+class DeadlinesConfig(_Section):
+    warn_before: int = Field(default=1, ge=0, le=10)
+    escalate_after: int = Field(default=2, ge=0, le=30)
+    office_day_end: time = time(18, 0)
+    appeal: DeadlineLadder = DeadlineLadder(resolve=15)
+    clue: DeadlineLadder = DeadlineLadder(resolve=30)
+
+
+class CalendarDayConfig(_Section):
+    date: date
+    workday: bool
+    name: str | None = Field(default=None, max_length=40)
+
+
+class CalendarConfig(_Section):
+    days: tuple[CalendarDayConfig, ...] = ()
+
+
+class ReportsConfig(_Section):
+    weekly: bool = True
+    monthly: bool = True
+
+
+class LiankaConfig(_Section):
+    organisation: Organisation
+    zones: tuple[ZoneConfig, ...] = Field(min_length=1)
+    categories: tuple[CategoryConfig, ...] = Field(min_length=1)
+    teams: tuple[TeamConfig, ...] = Field(min_length=1)
+    routing: tuple[RoutingRule, ...] = ()
+    deadlines: DeadlinesConfig = DeadlinesConfig()
+    calendar: CalendarConfig = CalendarConfig()
+    reports: ReportsConfig = ReportsConfig()
+
+    def zone(self, code: str) -> ZoneConfig:
+        return next(z for z in self.zones if z.code == code)
+
+    def category(self, code: str) -> CategoryConfig:
+        return next(c for c in self.categories if c.code == code)
+
+    def team(self, code: str) -> TeamConfig:
+        return next(t for t in self.teams if t.code == code)
+
+    @property
+    def dispatcher(self) -> TeamConfig:
+        """The team that routes by hand what no rule matches."""
+        return next(t for t in self.teams if t.dispatcher)
+
+    def ladder_for(self, category_code: str) -> DeadlineLadder:
+        """The deadline ladder of a category: its track's, with the category's overrides."""
+        category = self.category(category_code)
+        base = self.deadlines.appeal if category.track is Track.APPEAL else self.deadlines.clue
+        return category.deadlines.apply(base) if category.deadlines else base
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigProblem:
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.message}"
+
+
+class ConfigError(Exception):
+    """The configuration file cannot be used; ``problems`` says where and why."""
+
+    def __init__(self, path: Path, problems: list[ConfigProblem]) -> None:
+        self.path = path
+        self.problems = problems
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        lines = [f"配置文件 {self.path} 有 {len(self.problems)} 处错误 (configuration errors):"]
+        lines += [f"  {problem}" for problem in self.problems]
+        return "\n".join(lines)
+
+
+_PYDANTIC_MESSAGES = {
+    "extra_forbidden": "未知的配置项 (unknown key)",
+    "missing": "缺少必填项 (required key is missing)",
+    "string_too_short": "不能为空 (must not be empty)",
+    "too_short": "至少需要一项 (needs at least one entry)",
+    "string_pattern_mismatch": "只能使用小写字母、数字和下划线 (use a-z, 0-9 and _)",
+    "enum": "取值无效 (invalid value)",
+    "bool_parsing": "应为 true 或 false (must be true or false)",
+    "bool_type": "应为 true 或 false (must be true or false)",
+    "int_parsing": "应为整数 (must be an integer)",
+    "int_type": "应为整数 (must be an integer)",
+    "string_type": "应为文本 (must be a string)",
+}
+
+
+def _key(loc: Iterable[str | int], raw: Any) -> str:
+    """A TOML-style key for a pydantic location, naming array items by their code if they have one."""
+    parts: list[str] = []
+    node = raw
+    for item in loc:
+        if isinstance(item, int):
+            code = (
+                node[item].get("code")
+                if isinstance(node, list) and isinstance(node[item], dict)
+                else None
+            )
+            parts[-1] += f"[{code}]" if code else f"[{item + 1}]"
+            node = node[item] if isinstance(node, list) and item < len(node) else None
+        else:
+            parts.append(item)
+            node = node.get(item) if isinstance(node, dict) else None
+    return ".".join(parts) or "(file)"
+
+
+def _validation_problems(error: ValidationError, raw: dict[str, Any]) -> list[ConfigProblem]:
+    problems = []
+    for detail in error.errors(include_url=False):
+        message = _PYDANTIC_MESSAGES.get(detail["type"])
+        if detail["type"] == "enum":
+            expected = detail.get("ctx", {}).get("expected", "")
+            message = f"取值无效，可选 {expected} (invalid value)"
+        elif message is None:
+            message = detail["msg"].removeprefix("Value error, ")
+        problems.append(ConfigProblem(_key(detail["loc"], raw), message))
+    return problems
+
+
+def _duplicates(values: Iterable[str]) -> list[str]:
+    return [value for value, count in Counter(values).items() if count > 1]
+
+
+def _reference_problems(config: LiankaConfig) -> list[ConfigProblem]:
+    """Checks across sections: every code named must be defined, once."""
+    problems: list[ConfigProblem] = []
+    zones = {z.code for z in config.zones}
+    categories = {c.code for c in config.categories}
+    teams = {t.code for t in config.teams}
+    for section, codes in (
+        ("zones", [z.code for z in config.zones]),
+        ("categories", [c.code for c in config.categories]),
+        ("teams", [t.code for t in config.teams]),
+    ):
+        problems += [
+            ConfigProblem(f"{section}[{code}]", f"编码 “{code}” 重复 (duplicate code)")
+            for code in _duplicates(codes)
+        ]
+    default_zone = config.organisation.default_zone
+    if default_zone is not None and default_zone not in zones:
+        problems.append(
+            ConfigProblem(
+                "organisation.default_zone", f"未知的园区 “{default_zone}” (unknown zone)"
+            )
+        )
+    for team in config.teams:
+        problems += [
+            ConfigProblem(
+                f"teams[{team.code}].categories", f"未知的监督事项 “{c}” (unknown category)"
+            )
+            for c in team.categories
+            if c not in categories
+        ]
+        problems += [
+            ConfigProblem(f"teams[{team.code}].zones", f"未知的园区 “{z}” (unknown zone)")
+            for z in team.zones
+            if z not in zones
+        ]
+    dispatchers = [t.code for t in config.teams if t.dispatcher]
+    if len(dispatchers) != 1:
+        problems.append(
+            ConfigProblem(
+                "teams",
+                "需要恰好一个 dispatcher = true 的分办组（如信访室）"
+                f" (exactly one dispatcher team, found {len(dispatchers)})",
+            )
+        )
+    for index, rule in enumerate(config.routing, start=1):
+        where = f"routing[{index}]"
+        if rule.team not in teams:
+            problems.append(
+                ConfigProblem(f"{where}.team", f"未知的监督组 “{rule.team}” (unknown team)")
+            )
+        problems += [
+            ConfigProblem(f"{where}.categories", f"未知的监督事项 “{c}” (unknown category)")
+            for c in rule.categories
+            if c not in categories
+        ]
+        problems += [
+            ConfigProblem(f"{where}.zones", f"未知的园区 “{z}” (unknown zone)")
+            for z in rule.zones
+            if z not in zones
+        ]
+        if not (rule.categories or rule.zones or rule.keywords):
+            problems.append(
+                ConfigProblem(
+                    where,
+                    "规则没有任何条件，会匹配所有问题 (a rule needs at least one condition)",
+                )
+            )
+    days = [d.date.isoformat() for d in config.calendar.days]
+    problems += [
+        ConfigProblem("calendar.days", f"日期 {d} 重复 (duplicate date)") for d in _duplicates(days)
+    ]
+    return problems
+
+
+def parse_config(text: str, path: Path) -> LiankaConfig:
+    """Parse and check a configuration text; raise ``ConfigError`` listing every problem."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(
+            path, [ConfigProblem("(TOML)", f"文件格式错误 (syntax error): {error}")]
+        ) from None
+    try:
+        config = LiankaConfig.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(path, _validation_problems(error, raw)) from None
+    problems = _reference_problems(config)
+    if problems:
+        raise ConfigError(path, problems)
+    return config
+
+
+def load_config(path: Path) -> LiankaConfig:
+    """Read and check the configuration file at ``path``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            path,
+            [ConfigProblem("(file)", "找不到配置文件 (file not found); 运行 lianka init 生成")],
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(
+            path, [ConfigProblem("(file)", "文件应为 UTF-8 编码 (must be UTF-8)")]
+        ) from None
+    return parse_config(text, path)
+
+
+def example_config_path() -> Path:
+    """The shipped example configuration (the 安居区 set-up from the article)."""
+    return Path(__file__).resolve().parents[1] / "lianka.example.toml"

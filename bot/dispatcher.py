@@ -1,0 +1,42 @@
+"""The dispatcher factory: the production dispatcher, built fresh for every process and every test."""
+
+from __future__ import annotations
+
+from aiogram import Dispatcher
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage
+
+import handlers
+from bot.clock import Clock, SystemClock
+from bot.config import LiankaConfig
+from bot.db import SessionFactory
+from bot.middlewares import DbSessionMiddleware
+from bot.settings import Settings
+from models.calendar import WorkCalendar
+
+
+def create_dispatcher(
+    *,
+    settings: Settings,
+    config: LiankaConfig,
+    sessions: SessionFactory,
+    calendar: WorkCalendar,
+    storage: BaseStorage | None = None,
+    events_isolation: BaseEventIsolation | None = None,
+    clock: Clock | None = None,
+) -> Dispatcher:
+    """Wire routers, middlewares and the long-lived objects handlers receive by name."""
+    dispatcher = Dispatcher(
+        storage=storage or MemoryStorage(),
+        events_isolation=events_isolation,
+        name="lianka",
+    )
+    dispatcher["settings"] = settings
+    dispatcher["config"] = config
+    dispatcher["sessions"] = sessions
+    dispatcher["calendar"] = calendar
+    dispatcher["clock"] = clock or SystemClock()
+    dispatcher.update.outer_middleware(DbSessionMiddleware(sessions))
+    for router in handlers.routers():
+        dispatcher.include_router(router)
+    return dispatcher

@@ -1,0 +1,45 @@
+"""Deployment settings and secrets: only from the environment or ``.env``, never the config file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/lianka.db"
+
+
+class Settings(BaseSettings):
+    """``LIANKA_*`` environment variables (or ``.env``)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LIANKA_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    bot_token: SecretStr | None = None
+    bot_username: str = "LiankaBot"
+    webhook_secret: SecretStr | None = None
+    webhook_url: str | None = None
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    telegram_api_base: str | None = None
+    config: Path = Path("lianka.toml")
+    var_dir: Path = Path("var")
+    log_level: str = "INFO"
+
+    @field_validator("bot_token", "webhook_secret", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("bot_username", mode="after")
+    @classmethod
+    def _strip_at(cls, value: str) -> str:
+        return value.removeprefix("@")
+
+    def safe_database_url(self) -> str:
+        """The database URL with any password masked, fit for logs and messages."""
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.database_url).render_as_string(hide_password=True)

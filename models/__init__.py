@@ -1,0 +1,76 @@
+"""Lianka's domain: tables, states, rules. No aiogram here.
+
+Importing this package registers every table on ``SQLModel.metadata``.
+"""
+
+from models.attachment import Attachment, MediaKind
+from models.card import Card, CardScan, CardStatus, PrintBatch
+from models.case import (
+    ALLOWED,
+    OPEN_STATUSES,
+    Case,
+    CaseCounter,
+    CaseStatus,
+    Outcome,
+    Satisfaction,
+)
+from models.clock import CaseClock, ClockKind, ClockStage, ClockState
+from models.enterprise import Enterprise
+from models.event import Actor, ActorType, CaseEvent, EventKind
+from models.fsm import FsmRecord
+from models.notification import Notification, NotificationStatus, RecipientKind
+from models.org import Category, Track, Zone
+from models.relay import RelayMessage, RelayStatus
+from models.reporter import CaseFollower, Reporter, ReporterContact
+from models.request import ApprovalRequest, RequestKind, RequestStatus
+from models.schedule import CalendarDay, CalendarYear
+from models.team import AssignmentMode, Inspector, InviteCode, Role, Team, TeamCategory, TeamZone
+
+__all__ = [
+    "ALLOWED",
+    "OPEN_STATUSES",
+    "Actor",
+    "ActorType",
+    "ApprovalRequest",
+    "AssignmentMode",
+    "Attachment",
+    "CalendarDay",
+    "CalendarYear",
+    "Card",
+    "CardScan",
+    "CardStatus",
+    "Case",
+    "CaseClock",
+    "CaseCounter",
+    "CaseEvent",
+    "CaseFollower",
+    "CaseStatus",
+    "Category",
+    "ClockKind",
+    "ClockStage",
+    "ClockState",
+    "Enterprise",
+    "EventKind",
+    "FsmRecord",
+    "Inspector",
+    "InviteCode",
+    "MediaKind",
+    "Notification",
+    "NotificationStatus",
+    "Outcome",
+    "PrintBatch",
+    "RecipientKind",
+    "RelayMessage",
+    "RelayStatus",
+    "Reporter",
+    "ReporterContact",
+    "RequestKind",
+    "RequestStatus",
+    "Role",
+    "Satisfaction",
+    "Team",
+    "TeamCategory",
+    "TeamZone",
+    "Track",
+    "Zone",
+]

@@ -1,0 +1,219 @@
+"""问题/诉求/线索: a reported case, its states and the allowed transitions between them."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from models.errors import InvalidTransition
+from models.org import Track
+from models.types import UTCDateTime, enum_type
+
+
+class CaseStatus(enum.StrEnum):
+    SUBMITTED = "submitted"  # in a team's queue, nobody assigned yet
+    ASSIGNED = "assigned"  # an inspector must sign for it
+    ACCEPTED = "accepted"  # 签收
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"  # 办结, waiting for the follow-up
+    CLOSED = "closed"
+    RETURNED = "returned"  # 退回, back to the dispatcher for re-routing
+    REOPENED = "reopened"  # 重办
+    WITHDRAWN = "withdrawn"  # by the reporter, before acceptance
+
+    @property
+    def label(self) -> str:
+        """The name inspectors and leaders see."""
+        return STATUS_LABELS[self]
+
+
+STATUS_LABELS = {
+    CaseStatus.SUBMITTED: "待分办",
+    CaseStatus.ASSIGNED: "待签收",
+    CaseStatus.ACCEPTED: "已签收",
+    CaseStatus.IN_PROGRESS: "办理中",
+    CaseStatus.RESOLVED: "已办结",
+    CaseStatus.CLOSED: "已结案",
+    CaseStatus.RETURNED: "已退回",
+    CaseStatus.REOPENED: "重办中",
+    CaseStatus.WITHDRAWN: "已撤回",
+}
+
+ALLOWED: dict[CaseStatus, frozenset[CaseStatus]] = {
+    CaseStatus.SUBMITTED: frozenset(
+        {CaseStatus.ASSIGNED, CaseStatus.RETURNED, CaseStatus.WITHDRAWN}
+    ),
+    CaseStatus.ASSIGNED: frozenset(
+        {
+            CaseStatus.ACCEPTED,
+            CaseStatus.SUBMITTED,  # unassigned: back to the team leader's queue
+            CaseStatus.RETURNED,
+            CaseStatus.WITHDRAWN,
+        }
+    ),
+    CaseStatus.ACCEPTED: frozenset(
+        {
+            CaseStatus.IN_PROGRESS,
+            CaseStatus.RESOLVED,
+            CaseStatus.RETURNED,
+            CaseStatus.SUBMITTED,  # 转办 to another team
+        }
+    ),
+    CaseStatus.IN_PROGRESS: frozenset({CaseStatus.RESOLVED, CaseStatus.SUBMITTED}),
+    CaseStatus.RESOLVED: frozenset({CaseStatus.CLOSED, CaseStatus.REOPENED}),
+    CaseStatus.REOPENED: frozenset({CaseStatus.IN_PROGRESS, CaseStatus.RESOLVED}),
+    CaseStatus.RETURNED: frozenset(
+        {CaseStatus.SUBMITTED, CaseStatus.ASSIGNED, CaseStatus.WITHDRAWN}
+    ),
+    CaseStatus.CLOSED: frozenset(),
+    CaseStatus.WITHDRAWN: frozenset(),
+}
+
+OPEN_STATUSES = frozenset(
+    {
+        CaseStatus.SUBMITTED,
+        CaseStatus.ASSIGNED,
+        CaseStatus.ACCEPTED,
+        CaseStatus.IN_PROGRESS,
+        CaseStatus.RETURNED,
+        CaseStatus.REOPENED,
+    }
+)
+"""Cases someone on the commission's side still has to work."""
+
+WORKING_STATUSES = frozenset({CaseStatus.ACCEPTED, CaseStatus.IN_PROGRESS, CaseStatus.REOPENED})
+"""Cases an inspector has signed for and not yet resolved."""
+
+
+def check_transition(current: CaseStatus, target: CaseStatus) -> None:
+    """Refuse any transition the table does not allow."""
+    if target not in ALLOWED[current]:
+        raise InvalidTransition(current.value, target.value)
+
+
+def reporter_label(status: CaseStatus, track: Track) -> str:
+    """The status a reporter sees; a clue shows only 已受理 and 已办结 (检举控告工作规则)."""
+    if status is CaseStatus.WITHDRAWN:
+        return "已撤回"
+    if status in (CaseStatus.RESOLVED, CaseStatus.CLOSED):
+        return "已办结"
+    if track is Track.CLUE:
+        return "已受理"
+    return {
+        CaseStatus.SUBMITTED: "已提交，待受理",
+        CaseStatus.ASSIGNED: "已提交，待受理",
+        CaseStatus.RETURNED: "已提交，待受理",
+        CaseStatus.ACCEPTED: "已受理",
+        CaseStatus.IN_PROGRESS: "办理中",
+        CaseStatus.REOPENED: "重新办理中",
+    }[status]
+
+
+class Outcome(enum.StrEnum):
+    """How a case was resolved (办结)."""
+
+    SOLVED = "solved"
+    RECTIFIED = "rectified"
+    UNFOUNDED = "unfounded"
+    CLUE_TRANSFERRED = "clue_transferred"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return OUTCOME_LABELS[self]
+
+
+OUTCOME_LABELS = {
+    Outcome.SOLVED: "问题已解决",
+    Outcome.RECTIFIED: "已整改",
+    Outcome.UNFOUNDED: "反映不实",
+    Outcome.CLUE_TRANSFERRED: "移交线索",
+    Outcome.OTHER: "其他",
+}
+
+
+class Satisfaction(enum.StrEnum):
+    """The reporter's answer at follow-up (回访)."""
+
+    SATISFIED = "satisfied"
+    BASIC = "basic"
+    UNSATISFIED = "unsatisfied"
+    UNRATED = "unrated"
+
+    @property
+    def label(self) -> str:
+        return SATISFACTION_LABELS[self]
+
+
+SATISFACTION_LABELS = {
+    Satisfaction.SATISFIED: "满意",
+    Satisfaction.BASIC: "基本满意",
+    Satisfaction.UNSATISFIED: "不满意",
+    Satisfaction.UNRATED: "未评价",
+}
+
+
+_VERSION = sa.Column("version", sa.Integer, nullable=False)
+
+
+class Case(SQLModel, table=True):
+    """A reported issue and where it stands; its history is in ``CaseEvent``."""
+
+    __tablename__ = "cases"
+
+    __mapper_args__ = {"version_id_col": _VERSION}
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=24, unique=True)
+    track: Track = Field(sa_type=enum_type(Track, 8))
+    status: CaseStatus = Field(sa_type=enum_type(CaseStatus, 16), index=True)
+    category_id: int = Field(foreign_key="categories.id", index=True)
+    zone_id: int | None = Field(default=None, foreign_key="zones.id", index=True)
+    enterprise_id: int | None = Field(default=None, foreign_key="enterprises.id", index=True)
+    card_id: int | None = Field(default=None, foreign_key="cards.id")
+    team_id: int | None = Field(default=None, foreign_key="teams.id", index=True)
+    assignee_id: int | None = Field(default=None, foreign_key="inspectors.id", index=True)
+    reporter_id: int | None = Field(default=None, foreign_key="reporters.id", index=True)
+    anonymous: bool = True
+    receipt_hash: str | None = Field(default=None, max_length=64, unique=True)
+    description: str = Field(sa_type=sa.Text)
+    amount_involved_yuan: int | None = Field(default=None, sa_type=sa.BigInteger)
+    amount_coordinated_yuan: int | None = Field(default=None, sa_type=sa.BigInteger)
+    outcome: Outcome | None = Field(default=None, sa_type=enum_type(Outcome, 20))
+    outcome_summary: str | None = Field(default=None, sa_type=sa.Text)
+    satisfaction: Satisfaction | None = Field(default=None, sa_type=enum_type(Satisfaction, 12))
+    satisfaction_note: str | None = Field(default=None, sa_type=sa.Text)
+    supervised: bool = False  # 督办
+    supervised_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    supervised_by_id: int | None = Field(default=None, foreign_key="inspectors.id")
+    routed_by: str | None = Field(default=None, max_length=60)
+    reopen_count: int = 0
+    created_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    assigned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    accepted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    first_reply_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+    event_count: int = 0
+    last_event_hash: str = Field(default="", max_length=64)
+    version: int = Field(default=1, sa_column=_VERSION)
+
+
+class CaseCounter(SQLModel, table=True):
+    """The last case number handed out per prefix and year (AJ-2026-00042)."""
+
+    __tablename__ = "case_counters"
+
+    prefix: str = Field(max_length=8, primary_key=True)
+    year: int = Field(primary_key=True)
+    last: int = 0
+
+
+def format_case_number(prefix: str, year: int, seq: int) -> str:
+    """``AJ-2026-00042``: prefix, year and a five-digit sequence (wider past 99,999)."""
+
+    return f"{prefix}-{year}-{seq:05d}"

@@ -1,0 +1,293 @@
+"""流转记录: the append-only, hash-chained history of a case."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from models.case import Case, CaseStatus, check_transition
+from models.types import JSONType, UTCDateTime, enum_type, utc
+
+
+class ActorType(enum.StrEnum):
+    SYSTEM = "system"
+    REPORTER = "reporter"
+    INSPECTOR = "inspector"
+    ADMIN = "admin"
+
+
+class EventKind(enum.StrEnum):
+    """What happened. Status changes and the other facts worth keeping share one chain."""
+
+    SUBMITTED = "submitted"
+    ROUTED = "routed"
+    ASSIGNED = "assigned"
+    UNASSIGNED = "unassigned"
+    ACCEPTED = "accepted"  # 签收
+    FIRST_REPLY = "first_reply"  # 受理告知
+    RETURN_REQUESTED = "return_requested"
+    RETURN_APPROVED = "return_approved"
+    RETURN_REFUSED = "return_refused"
+    TRANSFERRED = "transferred"  # 转办
+    PROGRESS = "progress"  # 记录进展
+    QUESTION = "question"  # 提问
+    ANSWER = "answer"
+    MATERIAL_ADDED = "material_added"  # 补充材料
+    EXTENSION_REQUESTED = "extension_requested"
+    EXTENSION_APPROVED = "extension_approved"
+    EXTENSION_REFUSED = "extension_refused"
+    RESOLVED = "resolved"  # 办结
+    FOLLOWUP_ANSWERED = "followup_answered"  # 回访
+    REOPENED = "reopened"  # 重办
+    CLOSED = "closed"
+    WITHDRAWN = "withdrawn"
+    SUPERVISED = "supervised"  # 督办
+    IDENTITY_VIEWED = "identity_viewed"
+    REMINDED = "reminded"  # 催办
+    ESCALATED = "escalated"
+    DEADLINE_CHANGED = "deadline_changed"
+
+    @property
+    def label(self) -> str:
+        return EVENT_LABELS.get(self, self.value)
+
+
+EVENT_LABELS = {
+    EventKind.SUBMITTED: "提交",
+    EventKind.ROUTED: "分办",
+    EventKind.ASSIGNED: "交办",
+    EventKind.UNASSIGNED: "收回",
+    EventKind.ACCEPTED: "签收",
+    EventKind.FIRST_REPLY: "受理告知",
+    EventKind.RETURN_REQUESTED: "申请退回",
+    EventKind.RETURN_APPROVED: "同意退回",
+    EventKind.RETURN_REFUSED: "不同意退回",
+    EventKind.TRANSFERRED: "转办",
+    EventKind.PROGRESS: "办理进展",
+    EventKind.QUESTION: "向反映人提问",
+    EventKind.ANSWER: "反映人答复",
+    EventKind.MATERIAL_ADDED: "补充材料",
+    EventKind.EXTENSION_REQUESTED: "申请延期",
+    EventKind.EXTENSION_APPROVED: "同意延期",
+    EventKind.EXTENSION_REFUSED: "不同意延期",
+    EventKind.RESOLVED: "办结",
+    EventKind.FOLLOWUP_ANSWERED: "回访评价",
+    EventKind.REOPENED: "重办",
+    EventKind.CLOSED: "结案",
+    EventKind.WITHDRAWN: "撤回",
+    EventKind.SUPERVISED: "督办",
+    EventKind.IDENTITY_VIEWED: "查看反映人身份",
+    EventKind.REMINDED: "催办",
+    EventKind.ESCALATED: "升级提醒",
+    EventKind.DEADLINE_CHANGED: "期限调整",
+}
+
+GENESIS_HASH = "0" * 64
+
+
+class CaseEvent(SQLModel, table=True):
+    """One entry of a case's history. Never updated, never deleted."""
+
+    __tablename__ = "case_events"
+
+    __table_args__ = (sa.UniqueConstraint("case_id", "seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    seq: int
+    kind: EventKind = Field(sa_type=enum_type(EventKind, 24))
+    from_status: CaseStatus | None = Field(default=None, sa_type=enum_type(CaseStatus, 16))
+    to_status: CaseStatus | None = Field(default=None, sa_type=enum_type(CaseStatus, 16))
+    actor_type: ActorType = Field(sa_type=enum_type(ActorType, 12))
+    actor_id: int | None = None
+    note: str | None = Field(default=None, sa_type=sa.Text)
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    public: bool = False  # shown on the reporter's timeline
+    created_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+def event_digest(
+    *,
+    case_number: str,
+    seq: int,
+    kind: str,
+    from_status: str | None,
+    to_status: str | None,
+    actor_type: str,
+    actor_id: int | None,
+    note: str | None,
+    data: dict[str, Any],
+    public: bool,
+    created_at: datetime,
+    prev_hash: str,
+) -> str:
+    """SHA-256 over the canonical JSON of an event's content and the previous event's hash."""
+    payload = {
+        "case": case_number,
+        "seq": seq,
+        "kind": kind,
+        "from": from_status,
+        "to": to_status,
+        "actor": [actor_type, actor_id],
+        "note": note,
+        "data": data,
+        "public": public,
+        "at": utc(created_at).isoformat(timespec="microseconds"),
+        "prev": prev_hash,
+    }
+    canonical = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def digest_of(event: CaseEvent, case_number: str) -> str:
+    """Recompute the hash an event should carry."""
+    return event_digest(
+        case_number=case_number,
+        seq=event.seq,
+        kind=str(event.kind),
+        from_status=str(event.from_status) if event.from_status else None,
+        to_status=str(event.to_status) if event.to_status else None,
+        actor_type=str(event.actor_type),
+        actor_id=event.actor_id,
+        note=event.note,
+        data=event.data,
+        public=event.public,
+        created_at=event.created_at,
+        prev_hash=event.prev_hash,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who acts: the system, a reporter, an inspector (by id) or an admin."""
+
+    type: ActorType
+    id: int | None = None
+
+
+SYSTEM = Actor(ActorType.SYSTEM)
+
+
+def record_event(
+    case: Case,
+    kind: EventKind,
+    actor: Actor,
+    now: datetime,
+    *,
+    note: str | None = None,
+    data: dict[str, Any] | None = None,
+    public: bool = False,
+    from_status: CaseStatus | None = None,
+    to_status: CaseStatus | None = None,
+) -> CaseEvent:
+    """Append an event to the case's chain; the caller adds it to the session with the case."""
+    if case.id is None:
+        raise ValueError("the case must be flushed before events are recorded")
+    seq = case.event_count + 1
+    created_at = utc(now)
+    payload = dict(data or {})
+    event = CaseEvent(
+        case_id=case.id,
+        seq=seq,
+        kind=kind,
+        from_status=from_status,
+        to_status=to_status,
+        actor_type=actor.type,
+        actor_id=actor.id,
+        note=note,
+        data=payload,
+        public=public,
+        created_at=created_at,
+        prev_hash=case.last_event_hash or GENESIS_HASH,
+        hash="",
+    )
+    event.hash = digest_of(event, case.number)
+    case.event_count = seq
+    case.last_event_hash = event.hash
+    case.updated_at = created_at
+    return event
+
+
+def transition(
+    case: Case,
+    target: CaseStatus,
+    kind: EventKind,
+    actor: Actor,
+    now: datetime,
+    *,
+    note: str | None = None,
+    data: dict[str, Any] | None = None,
+    public: bool = False,
+) -> CaseEvent:
+    """Move the case to ``target`` if the table allows it, and record the event."""
+    current = CaseStatus(case.status)
+    check_transition(current, target)
+    case.status = target
+    return record_event(
+        case,
+        kind,
+        actor,
+        now,
+        note=note,
+        data=data,
+        public=public,
+        from_status=current,
+        to_status=target,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ChainProblem:
+    """One thing wrong with a case's chain, for ``lianka audit verify``."""
+
+    case_number: str
+    seq: int | None
+    problem: str
+
+
+def verify_chain(case: Case, events: list[CaseEvent]) -> list[ChainProblem]:
+    """Check the chain: every hash recomputes, every link holds, nothing is missing at the end."""
+
+    problems: list[ChainProblem] = []
+    expected_prev = GENESIS_HASH
+    expected_seq = 1
+    for event in sorted(events, key=lambda e: (e.seq, e.id or 0)):
+        if event.seq != expected_seq:
+            problems.append(
+                ChainProblem(
+                    case.number,
+                    event.seq,
+                    f"sequence gap: expected {expected_seq}, found {event.seq}",
+                )
+            )
+        if event.prev_hash != expected_prev:
+            problems.append(
+                ChainProblem(
+                    case.number, event.seq, "link broken: an event before it is missing or changed"
+                )
+            )
+        if digest_of(event, case.number) != event.hash:
+            problems.append(
+                ChainProblem(case.number, event.seq, "content edited: hash does not match")
+            )
+        expected_prev = event.hash
+        expected_seq = event.seq + 1
+    if len(events) != case.event_count or expected_prev != (case.last_event_hash or GENESIS_HASH):
+        problems.append(
+            ChainProblem(
+                case.number,
+                None,
+                f"chain end does not match the case: {len(events)} events, case records "
+                f"{case.event_count}",
+            )
+        )
+    return problems

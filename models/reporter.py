@@ -1,0 +1,50 @@
+"""企业反映人: who reports, kept apart from what they report.
+
+The Telegram account of a reporter lives here, not on the case; a named report's name and phone
+live in ``ReporterContact``, one row per case, and are shown only where the rules allow.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from models.types import UTCDateTime
+
+
+class Reporter(SQLModel, table=True):
+    """A Telegram account that opened a card, with the card it last came through."""
+
+    __tablename__ = "reporters"
+
+    id: int | None = Field(default=None, primary_key=True)
+    telegram_user_id: int = Field(unique=True, sa_type=sa.BigInteger)
+    chat_id: int = Field(sa_type=sa.BigInteger)
+    card_id: int | None = Field(default=None, foreign_key="cards.id")
+    enterprise_id: int | None = Field(default=None, foreign_key="enterprises.id")
+    zone_id: int | None = Field(default=None, foreign_key="zones.id")
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    last_seen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    blocked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ReporterContact(SQLModel, table=True):
+    """The name and phone a reporter gave for one named (实名) case."""
+
+    __tablename__ = "reporter_contacts"
+
+    case_id: int = Field(foreign_key="cases.id", primary_key=True)
+    name: str = Field(max_length=50)
+    phone: str = Field(max_length=20)
+
+
+class CaseFollower(SQLModel, table=True):
+    """A Telegram account following a case by its receipt code (``/track``)."""
+
+    __tablename__ = "case_followers"
+
+    case_id: int = Field(foreign_key="cases.id", primary_key=True)
+    reporter_id: int = Field(foreign_key="reporters.id", primary_key=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)

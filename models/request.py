@@ -1,0 +1,60 @@
+"""Requests a team leader decides: 申请延期 (extension), 退回 (return), 转办 (transfer)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from models.clock import ClockKind
+from models.types import UTCDateTime, enum_type
+
+
+class RequestKind(enum.StrEnum):
+    EXTENSION = "extension"
+    RETURN = "return"
+    TRANSFER = "transfer"
+
+    @property
+    def label(self) -> str:
+        return {"extension": "延期", "return": "退回", "transfer": "转办"}[self.value]
+
+
+class RequestStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REFUSED = "refused"
+    CANCELLED = "cancelled"
+
+    @property
+    def label(self) -> str:
+        return {
+            "pending": "待审批",
+            "approved": "已同意",
+            "refused": "未同意",
+            "cancelled": "已撤销",
+        }[self.value]
+
+
+class ApprovalRequest(SQLModel, table=True):
+    """An inspector's request that waits for the team leader."""
+
+    __tablename__ = "approval_requests"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    kind: RequestKind = Field(sa_type=enum_type(RequestKind, 12))
+    status: RequestStatus = Field(
+        default=RequestStatus.PENDING, sa_type=enum_type(RequestStatus, 12), index=True
+    )
+    requested_by_id: int = Field(foreign_key="inspectors.id")
+    reason: str = Field(sa_type=sa.Text)
+    clock: ClockKind | None = Field(default=None, sa_type=enum_type(ClockKind, 12))
+    days: int | None = None  # working days asked for (extension)
+    target_team_id: int | None = Field(default=None, foreign_key="teams.id")
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    decided_by_id: int | None = Field(default=None, foreign_key="inspectors.id")
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    decision_note: str | None = Field(default=None, sa_type=sa.Text)

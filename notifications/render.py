@@ -1,0 +1,58 @@
+"""Messages are Jinja2 templates in Telegram HTML: autoescaped, strict, times in Asia/Shanghai."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+WEEKDAYS = "一二三四五六日"
+
+
+def local_time(value: datetime, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """An aware datetime as people read it here: Asia/Shanghai."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime in a template")
+    return value.astimezone(SHANGHAI).strftime(fmt)
+
+
+def local_date(value: datetime) -> str:
+    """``2026年12月01日（周二）`` in Asia/Shanghai."""
+    local = value.astimezone(SHANGHAI)
+    return f"{local:%Y年%m月%d日}（周{WEEKDAYS[local.weekday()]}）"
+
+
+def yuan_to_wan(value: int | None) -> str:
+    """An amount kept in 元 shown in 万元 with at most four decimals (``125000`` → ``12.5``)."""
+    if value is None:
+        return "—"
+    wan = (Decimal(value) / Decimal(10000)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+    text = format(wan.normalize(), "f")
+    return text
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    """The one template environment: autoescape on, undefined names are errors."""
+    env = Environment(
+        loader=PackageLoader("notifications", "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=StrictUndefined,
+        keep_trailing_newline=False,
+    )
+    env.filters["local"] = local_time
+    env.filters["local_date"] = local_date
+    env.filters["wan"] = yuan_to_wan
+    return env
+
+
+def render(template: str, **context: Any) -> str:
+    """Render ``templates/<template>.j2`` to Telegram HTML."""
+    return environment().get_template(f"{template}.j2").render(**context).strip()

@@ -1,0 +1,117 @@
+"""Fixtures: a fresh database per test (SQLite and PostgreSQL), the example config, a frozen clock."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import SQLModel
+
+import models  # noqa: F401  (registers every table)
+from bot.clock import FrozenClock
+from bot.config import LiankaConfig, load_config
+from bot.db import SessionFactory, create_engine, create_session_factory
+from bot.services.calendar import load_calendar
+from bot.services.catalog import sync_catalog
+from models.calendar import WorkCalendar
+
+ROOT = Path(__file__).resolve().parents[1]
+POSTGRES_ADMIN_URL = os.environ.get(
+    "LIANKA_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
+REQUIRE_SERVICES = os.environ.get("LIANKA_REQUIRE_SERVICES") == "1"
+
+# Thursday 26 November 2026, 10:00 in Shanghai: a plain working day.
+DEFAULT_NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+
+
+def _missing_service(name: str, error: BaseException) -> None:
+    message = f"{name} is not reachable ({type(error).__name__}: {error})"
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{message}; LIANKA_REQUIRE_SERVICES=1 makes this a failure")
+    pytest.skip(message)
+
+
+async def _admin_execute(statement: str) -> None:
+    engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+async def _create_schema(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(SQLModel.metadata.create_all)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database of its own on the PostgreSQL server for this test session, dropped afterwards."""
+    name = f"lianka_test_{os.getpid()}_{secrets.token_hex(3)}"
+    try:
+        asyncio.run(_admin_execute(f'CREATE DATABASE "{name}"'))
+    except (OSError, Exception) as error:
+        _missing_service("PostgreSQL", error)
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    asyncio.run(_create_schema(url))
+    yield url
+    asyncio.run(_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty database with every table: a SQLite file, or the PostgreSQL one."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'lianka.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+async def sessions(database_url: str) -> AsyncIterator[SessionFactory]:
+    engine = create_engine(database_url)
+    async with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+            await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        else:
+            await connection.run_sync(SQLModel.metadata.create_all)
+    yield create_session_factory(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+def config() -> LiankaConfig:
+    """The shipped example: 安居区纪委监委, its zones, nine categories and teams."""
+    return load_config(ROOT / "lianka.example.toml")
+
+
+@pytest.fixture
+async def catalog(sessions: SessionFactory, config: LiankaConfig) -> LiankaConfig:
+    """The database loaded with the example config's zones, categories and teams."""
+    async with sessions() as session:
+        await sync_catalog(session, config)
+    return config
+
+
+@pytest.fixture
+async def calendar(sessions: SessionFactory, config: LiankaConfig) -> WorkCalendar:
+    async with sessions() as session:
+        return await load_calendar(session, config)
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(DEFAULT_NOW)

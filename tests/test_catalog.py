@@ -1,0 +1,62 @@
+"""Loading the configuration into the database: zones, categories, teams and what they cover."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlmodel import col, select
+
+from bot.config import LiankaConfig, parse_config
+from bot.db import SessionFactory
+from bot.services.catalog import sync_catalog
+from models.org import Category, Track, Zone
+from models.team import AssignmentMode, Team, TeamCategory, TeamZone
+from tests.conftest import ROOT
+
+
+async def test_the_example_config_becomes_zones_categories_and_teams(
+    sessions: SessionFactory, config: LiankaConfig
+) -> None:
+    async with sessions() as session:
+        changes = await sync_catalog(session, config)
+    assert len(changes.added["zones"]) == 5
+    async with sessions() as session:
+        categories = (await session.exec(select(Category).order_by(col(Category.sort_order)))).all()
+        teams = {t.code: t for t in (await session.exec(select(Team))).all()}
+        covers = (await session.exec(select(TeamCategory))).all()
+        zones = (await session.exec(select(TeamZone))).all()
+    assert [c.name for c in categories][:3] == ["营商环境", "重点项目建设", "国资国企腐败"]
+    assert categories[2].track is Track.CLUE
+    assert teams["dispatch"].is_dispatcher
+    assert teams["soe"].assignment is AssignmentMode.LEADER
+    business = teams["business_env"].id
+    assert len([c for c in covers if c.team_id == business]) == 2
+    assert len([z for z in zones if z.team_id == business]) == 5
+
+
+async def test_syncing_again_changes_nothing(
+    sessions: SessionFactory, config: LiankaConfig
+) -> None:
+    async with sessions() as session:
+        await sync_catalog(session, config)
+    async with sessions() as session:
+        changes = await sync_catalog(session, config)
+    assert changes.empty
+
+
+async def test_a_zone_removed_from_the_config_is_retired_not_deleted(
+    sessions: SessionFactory, config: LiankaConfig
+) -> None:
+    async with sessions() as session:
+        await sync_catalog(session, config)
+    text = (ROOT / "lianka.example.toml").read_text(encoding="utf-8")
+    start = text.index('[[zones]]\ncode = "ximei"')
+    end = text.index("[[zones]]", start + 5)
+    text = (text[:start] + text[end:]).replace('"ximei", ', "")
+    smaller = parse_config(text, Path("x.toml"))
+    async with sessions() as session:
+        changes = await sync_catalog(session, smaller)
+    assert changes.retired == {"zones": ["ximei"]}
+    async with sessions() as session:
+        ximei = (await session.exec(select(Zone).where(Zone.code == "ximei"))).one()
+    assert ximei.active is False

@@ -1,0 +1,121 @@
+"""The ``lianka`` command: set-up, config check, and ``run`` without a token."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+LIANKA = str(Path(sys.executable).with_name("lianka"))
+
+
+def lianka(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("LIANKA_") or k == "LIANKA_REQUIRE_SERVICES"
+    }
+    environment.update(env or {})
+    return subprocess.run(
+        [LIANKA, *args],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_every_command_has_help(tmp_path: Path) -> None:
+    for command in (
+        [],
+        ["init"],
+        ["config", "check"],
+        ["db", "upgrade"],
+        ["db", "current"],
+        ["run"],
+    ):
+        result = lianka(*command, "--help", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "Usage: lianka" in result.stdout
+
+
+def test_init_creates_the_config_the_database_and_loads_the_catalog(tmp_path: Path) -> None:
+    result = lianka("init", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "lianka.toml").read_text(encoding="utf-8") == (
+        ROOT / "lianka.example.toml"
+    ).read_text(encoding="utf-8")
+    assert (tmp_path / "var" / "lianka.db").exists()
+    assert "已载入配置: 5 个园区, 9 个监督事项, 8 个监督组" in result.stdout
+    again = lianka("init", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    current = lianka("db", "current", cwd=tmp_path)
+    assert current.returncode == 0
+    assert "current: 0001" in current.stdout
+
+
+def test_run_without_a_token_explains_how_to_get_one_and_exits_2(tmp_path: Path) -> None:
+    lianka("init", cwd=tmp_path)
+    result = lianka("run", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "@BotFather" in result.stderr
+    assert "LIANKA_BOT_TOKEN" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_config_check_accepts_the_example(tmp_path: Path) -> None:
+    result = lianka("config", "check", str(ROOT / "lianka.example.toml"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "配置正确" in result.stdout
+
+
+def test_config_check_names_the_broken_key_without_a_traceback(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.toml"
+    broken.write_text(
+        (ROOT / "lianka.example.toml")
+        .read_text(encoding="utf-8")
+        .replace('categories = ["rural_revitalisation"]', 'categories = ["rural"]'),
+        encoding="utf-8",
+    )
+    result = lianka("config", "check", str(broken), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "teams[rural].categories: 未知的监督事项 “rural” (unknown category)" in result.stderr
+    assert "Traceback" not in result.stderr
+    as_json = lianka("config", "check", str(broken), "--json", cwd=tmp_path)
+    assert as_json.returncode == 1
+    assert '"key": "teams[rural].categories"' in as_json.stdout
+
+
+def test_commands_that_need_the_config_refuse_a_broken_one_with_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "lianka.toml").write_text("[organisation]\nname = 1\n", encoding="utf-8")
+    result = lianka("init", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "organisation.name" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.postgres
+def test_init_works_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
+    import asyncio
+    import secrets
+
+    from tests.conftest import POSTGRES_ADMIN_URL, _admin_execute
+
+    name = f"lianka_cli_{secrets.token_hex(4)}"
+    asyncio.run(_admin_execute(f'CREATE DATABASE "{name}"'))
+    try:
+        url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        result = lianka("init", cwd=tmp_path, env={"LIANKA_DATABASE_URL": url})
+        assert result.returncode == 0, result.stderr
+        assert "postgresql+asyncpg://postgres@127.0.0.1:5432/" in result.stdout
+    finally:
+        asyncio.run(_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
