@@ -179,6 +179,7 @@ class Case(SQLModel, table=True):
     reporter_id: int | None = Field(default=None, foreign_key="reporters.id", index=True)
     anonymous: bool = True
     receipt_hash: str | None = Field(default=None, max_length=64, unique=True)
+    submission_key: str | None = Field(default=None, max_length=80, unique=True)
     description: str = Field(sa_type=sa.Text)
     amount_involved_yuan: int | None = Field(default=None, sa_type=sa.BigInteger)
     amount_coordinated_yuan: int | None = Field(default=None, sa_type=sa.BigInteger)

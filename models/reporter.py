@@ -6,6 +6,9 @@ live in ``ReporterContact``, one row per case, and are shown only where the rule
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+import unicodedata
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -48,3 +51,25 @@ class CaseFollower(SQLModel, table=True):
     case_id: int = Field(foreign_key="cases.id", primary_key=True)
     reporter_id: int = Field(foreign_key="reporters.id", primary_key=True)
     created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+RECEIPT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+"""No 0/O, 1/I/L: a receipt code is read aloud and typed by hand."""
+RECEIPT_LENGTH = 12
+
+
+def new_receipt_code() -> str:
+    """A fresh anonymous receipt code, e.g. ``7KQM-4TXD-92HP`` (12 characters, ~59 bits)."""
+    raw = "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(RECEIPT_LENGTH))
+    return "-".join(raw[i : i + 4] for i in range(0, RECEIPT_LENGTH, 4))
+
+
+def normalize_receipt_code(code: str) -> str:
+    """What people type (spaces, dashes, lower case, full width) to the canonical 12 characters."""
+    text = unicodedata.normalize("NFKC", code).upper()
+    return "".join(ch for ch in text if ch.isalnum())
+
+
+def receipt_hash(code: str) -> str:
+    """Only this hash of a receipt code is stored."""
+    return hashlib.sha256(normalize_receipt_code(code).encode("ascii", "ignore")).hexdigest()

@@ -8,8 +8,11 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.case import Case, CaseStatus
+from models.enterprise import Enterprise
 from models.event import SYSTEM, EventKind, record_event
-from models.org import Category
+from models.org import Category, Zone
+from models.reporter import Reporter
+from models.team import Inspector, Role, Team
 
 
 async def make_case(
@@ -37,3 +40,59 @@ async def make_case(
     session.add(record_event(case, EventKind.SUBMITTED, SYSTEM, now, public=True))
     await session.commit()
     return case
+
+
+async def make_inspector(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    team_code: str | None,
+    name: str = "李监督",
+    role: Role = Role.INSPECTOR,
+    telegram_user_id: int,
+    active: bool = True,
+) -> Inspector:
+    """A registered person bound to a Telegram account (as after opening an invite link)."""
+    team_id = None
+    if team_code is not None:
+        team = (await session.exec(select(Team).where(Team.code == team_code))).one()
+        team_id = team.id
+    inspector = Inspector(
+        name=name,
+        role=role,
+        team_id=team_id,
+        telegram_user_id=telegram_user_id,
+        chat_id=telegram_user_id,
+        active=active,
+        created_at=now,
+    )
+    session.add(inspector)
+    await session.commit()
+    return inspector
+
+
+async def make_reporter(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    telegram_user_id: int = 7_000_001,
+    zone_code: str | None = "jkq",
+    enterprise_name: str = "四川坤天新能源科技有限公司",
+) -> Reporter:
+    """A reporter who opened a card of an enterprise in ``zone_code``."""
+    zone = None
+    if zone_code is not None:
+        zone = (await session.exec(select(Zone).where(Zone.code == zone_code))).one()
+    enterprise = Enterprise(name=enterprise_name, zone_id=zone.id if zone else None, created_at=now)
+    session.add(enterprise)
+    await session.flush()
+    reporter = Reporter(
+        telegram_user_id=telegram_user_id,
+        chat_id=telegram_user_id,
+        enterprise_id=enterprise.id,
+        zone_id=zone.id if zone else None,
+        created_at=now,
+    )
+    session.add(reporter)
+    await session.commit()
+    return reporter

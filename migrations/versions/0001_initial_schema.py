@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 21:19:32.588070
+Create Date: 2026-11-27 21:26:39.289346
 """
 
 from collections.abc import Sequence
@@ -214,6 +214,7 @@ def upgrade() -> None:
     sa.Column('reporter_id', sa.Integer(), nullable=True),
     sa.Column('anonymous', sa.Boolean(), nullable=False),
     sa.Column('receipt_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('submission_key', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=True),
     sa.Column('description', sa.Text(), nullable=False),
     sa.Column('amount_involved_yuan', sa.BigInteger(), nullable=True),
     sa.Column('amount_coordinated_yuan', sa.BigInteger(), nullable=True),
@@ -246,7 +247,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['zone_id'], ['zones.id'], name=op.f('fk_cases_zone_id_zones')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_cases')),
     sa.UniqueConstraint('number', name=op.f('uq_cases_number')),
-    sa.UniqueConstraint('receipt_hash', name=op.f('uq_cases_receipt_hash'))
+    sa.UniqueConstraint('receipt_hash', name=op.f('uq_cases_receipt_hash')),
+    sa.UniqueConstraint('submission_key', name=op.f('uq_cases_submission_key'))
     )
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_cases_assignee_id'), ['assignee_id'], unique=False)

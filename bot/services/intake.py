@@ -1,0 +1,154 @@
+"""Submitting a report: the case, its number, history, clocks, routing and notices, at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.config import LiankaConfig
+from bot.services.clocks import get_clock, start_clock
+from bot.services.routing import route_case
+from models.attachment import Attachment
+from models.calendar import SHANGHAI, WorkCalendar
+from models.case import Case, CaseCounter, CaseStatus, format_case_number
+from models.clock import ClockKind
+from models.errors import InvalidInput, NotFound
+from models.event import Actor, ActorType, EventKind, record_event
+from models.intake import EVIDENCE_MAX, CaseDraft, check_description
+from models.org import Category
+from models.reporter import Reporter, ReporterContact, new_receipt_code, receipt_hash
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    """What the reporter is told on submission."""
+
+    case: Case
+    receipt_code: str | None  # anonymous reports only; shown once, stored hashed
+    accept_due_at: datetime
+    accept_provisional: bool
+    duplicate: bool = False  # the same draft was submitted before (a re-delivered update)
+
+
+async def next_case_number(session: AsyncSession, prefix: str, year: int) -> str:
+    """The next number of the year, atomically (an upsert that returns the new counter)."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    table = CaseCounter.__table__  # type: ignore[attr-defined]
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    statement = (
+        insert.values(prefix=prefix, year=year, last=1)
+        .on_conflict_do_update(index_elements=["prefix", "year"], set_={"last": table.c.last + 1})
+        .returning(table.c.last)
+    )
+    seq = (await session.exec(statement)).scalar_one()
+    return format_case_number(prefix, year, int(seq))
+
+
+async def submit_case(
+    session: AsyncSession,
+    reporter: Reporter,
+    draft: CaseDraft,
+    config: LiankaConfig,
+    calendar: WorkCalendar,
+    now: datetime,
+    *,
+    draft_id: str | None = None,
+) -> Submitted:
+    """One transaction: number, case, first event, contact, evidence, clocks, routing, notices.
+    A draft submitted twice (same ``draft_id``) yields the first case again, not a second one."""
+    assert reporter.id is not None
+    key = f"{reporter.id}:{draft_id}" if draft_id else None
+    if key is not None:
+        existing = (await session.exec(select(Case).where(Case.submission_key == key))).first()
+        if existing is not None:
+            accept = await get_clock(session, existing.id or 0, ClockKind.ACCEPT)
+            return Submitted(
+                existing,
+                None,
+                accept.due_at if accept else now,
+                accept.provisional if accept else False,
+                duplicate=True,
+            )
+    category = (
+        await session.exec(select(Category).where(Category.code == draft.category_code))
+    ).first()
+    if category is None or not category.active:
+        raise NotFound("该监督事项已停用，请重新选择。")
+    description = check_description(draft.description)
+    if len(draft.evidence) > EVIDENCE_MAX:
+        raise InvalidInput(f"最多上传{EVIDENCE_MAX}个附件。")
+    if not draft.anonymous and not (draft.contact_name and draft.contact_phone):
+        raise InvalidInput("实名反映需要填写姓名和手机号码。")
+
+    receipt_code = new_receipt_code() if draft.anonymous else None
+    number = await next_case_number(
+        session, config.organisation.case_prefix, now.astimezone(SHANGHAI).year
+    )
+    case = Case(
+        number=number,
+        track=category.track,
+        status=CaseStatus.SUBMITTED,
+        category_id=category.id or 0,
+        zone_id=reporter.zone_id,
+        enterprise_id=reporter.enterprise_id,
+        card_id=reporter.card_id,
+        reporter_id=reporter.id,
+        anonymous=draft.anonymous,
+        receipt_hash=receipt_hash(receipt_code) if receipt_code else None,
+        submission_key=key,
+        description=description,
+        amount_involved_yuan=draft.amount_yuan,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(case)
+    await session.flush()
+    assert case.id is not None
+    session.add(
+        record_event(
+            case,
+            EventKind.SUBMITTED,
+            Actor(ActorType.REPORTER, reporter.id),
+            now,
+            public=True,
+            data={"evidence": len(draft.evidence), "anonymous": draft.anonymous},
+        )
+    )
+    if not draft.anonymous:
+        assert draft.contact_name is not None and draft.contact_phone is not None
+        session.add(
+            ReporterContact(case_id=case.id, name=draft.contact_name, phone=draft.contact_phone)
+        )
+    for item in draft.evidence:
+        session.add(
+            Attachment(
+                case_id=case.id,
+                kind=item.kind,
+                file_id=item.file_id,
+                file_unique_id=item.file_unique_id,
+                file_name=item.file_name,
+                mime_type=item.mime_type,
+                file_size=item.file_size,
+                added_by=ActorType.REPORTER,
+                created_at=now,
+            )
+        )
+    ladder = config.ladder_for(category.code)
+    await start_clock(
+        session,
+        case,
+        ClockKind.FIRST_REPLY,
+        ladder.first_reply,
+        calendar,
+        now,
+        warn_before=config.deadlines.warn_before,
+    )
+    await route_case(session, case, config, calendar, now)
+    accept = await get_clock(session, case.id, ClockKind.ACCEPT)
+    assert accept is not None
+    await session.commit()
+    return Submitted(case, receipt_code, accept.due_at, accept.provisional)

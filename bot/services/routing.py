@@ -1,0 +1,271 @@
+"""Routing and assignment: every case reaches a team, and inside it an inspector or the leader."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.config import LiankaConfig
+from bot.services.clocks import get_clock, start_clock
+from models.attachment import Attachment
+from models.calendar import WorkCalendar
+from models.case import OPEN_STATUSES, Case, CaseStatus
+from models.clock import ClockKind
+from models.enterprise import Enterprise
+from models.event import SYSTEM, Actor, EventKind, record_event, transition
+from models.notification import RecipientKind
+from models.org import Category, Track, Zone
+from models.routing import Candidate, choose_team, pick_assignee
+from models.team import AssignmentMode, Inspector, Role, Team
+from notifications.keyboards import as_json, inspector_case_keyboard, leader_assign_keyboard
+from notifications.outbox import enqueue, notification_key
+from notifications.render import render
+from notifications.texts import preview
+
+
+async def open_case_counts(session: AsyncSession, inspector_ids: list[int]) -> dict[int, int]:
+    """Open cases per inspector, in one query."""
+    if not inspector_ids:
+        return {}
+    rows = await session.exec(
+        select(Case.assignee_id, func.count())
+        .where(col(Case.assignee_id).in_(inspector_ids), col(Case.status).in_(OPEN_STATUSES))
+        .group_by(col(Case.assignee_id))
+    )
+    return {int(assignee): int(count) for assignee, count in rows.all() if assignee is not None}
+
+
+async def list_team_members(
+    session: AsyncSession,
+    team_id: int,
+    roles: tuple[Role, ...] = (Role.INSPECTOR, Role.TEAM_LEADER),
+) -> list[Inspector]:
+    """The team's registered, active people with one of ``roles``."""
+    return list(
+        (
+            await session.exec(
+                select(Inspector)
+                .where(
+                    Inspector.team_id == team_id,
+                    col(Inspector.active).is_(True),
+                    col(Inspector.role).in_(roles),
+                    col(Inspector.chat_id).is_not(None),
+                )
+                .order_by(col(Inspector.id))
+            )
+        ).all()
+    )
+
+
+async def _notify_assignee(
+    session: AsyncSession, case: Case, inspector: Inspector, now: datetime
+) -> None:
+    """The assignment message with the case summary and the inspector's buttons."""
+    assert case.id is not None and inspector.id is not None and inspector.chat_id is not None
+    category = await session.get(Category, case.category_id)
+    zone = await session.get(Zone, case.zone_id) if case.zone_id else None
+    enterprise = await session.get(Enterprise, case.enterprise_id) if case.enterprise_id else None
+    accept = await get_clock(session, case.id, ClockKind.ACCEPT)
+    assert accept is not None
+    attachments = len(
+        (await session.exec(select(Attachment.id).where(Attachment.case_id == case.id))).all()
+    )
+    clue = case.track is Track.CLUE
+    if clue:
+        reporter_line = "问题线索，反映人信息保密"
+    elif case.anonymous:
+        reporter_line = "匿名"
+    else:
+        reporter_line = "实名（点“查看材料”查看联系方式，查看将被记录）"
+    text = render(
+        "inspector_assigned",
+        case=case,
+        supervised=case.supervised,
+        category=category.name if category else "",
+        track_label=case.track.label,
+        zone=zone.name if zone else None,
+        enterprise=None if clue or enterprise is None else enterprise.name,
+        amount_involved=case.amount_involved_yuan,
+        reporter_line=reporter_line,
+        accept_due=accept.due_at,
+        accept_provisional=accept.provisional,
+        description=preview(case.description),
+        attachments=attachments,
+    )
+    await enqueue(
+        session,
+        key=notification_key(
+            "assigned", case_id=case.id, stage=case.event_count, recipient=f"i{inspector.id}"
+        ),
+        kind="assigned",
+        chat_id=inspector.chat_id,
+        recipient_kind=RecipientKind.INSPECTOR,
+        recipient_id=inspector.id,
+        case_id=case.id,
+        text=text,
+        reply_markup=as_json(inspector_case_keyboard(case.id)),
+        now=now,
+    )
+
+
+async def _notify_team_leaders(
+    session: AsyncSession, case: Case, team: Team, now: datetime, reason: str | None
+) -> None:
+    """A case waits in the team's queue: its leaders (or, if it has none, the admins) are told."""
+    assert case.id is not None and team.id is not None
+    leaders = await list_team_members(session, team.id, roles=(Role.TEAM_LEADER,))
+    if not leaders:
+        leaders = list(
+            (
+                await session.exec(
+                    select(Inspector).where(
+                        Inspector.role == Role.ADMIN,
+                        col(Inspector.active).is_(True),
+                        col(Inspector.chat_id).is_not(None),
+                    )
+                )
+            ).all()
+        )
+    category = await session.get(Category, case.category_id)
+    zone = await session.get(Zone, case.zone_id) if case.zone_id else None
+    accept = await get_clock(session, case.id, ClockKind.ACCEPT)
+    assert accept is not None
+    text = render(
+        "team_case_waiting",
+        case=case,
+        team=team.name,
+        category=category.name if category else "",
+        track_label=case.track.label,
+        zone=zone.name if zone else None,
+        reason=reason,
+        accept_due=accept.due_at,
+        accept_provisional=accept.provisional,
+        description=preview(case.description),
+    )
+    for leader in leaders:
+        assert leader.id is not None and leader.chat_id is not None
+        await enqueue(
+            session,
+            key=notification_key(
+                "waiting", case_id=case.id, stage=case.event_count, recipient=f"i{leader.id}"
+            ),
+            kind="waiting",
+            chat_id=leader.chat_id,
+            recipient_kind=RecipientKind.INSPECTOR,
+            recipient_id=leader.id,
+            case_id=case.id,
+            text=text,
+            reply_markup=as_json(leader_assign_keyboard(case.id)),
+            now=now,
+        )
+
+
+async def assign_case(
+    session: AsyncSession,
+    case: Case,
+    inspector: Inspector,
+    config: LiankaConfig,
+    calendar: WorkCalendar,
+    now: datetime,
+    actor: Actor = SYSTEM,
+) -> None:
+    """Give the case to ``inspector``: they get the assignment message and a fresh 签收 clock.
+    The caller commits."""
+    assert case.id is not None and inspector.id is not None
+    previous = case.assignee_id
+    data = {"inspector": inspector.id, "previous": previous}
+    if case.status in (CaseStatus.SUBMITTED, CaseStatus.RETURNED):
+        session.add(
+            transition(case, CaseStatus.ASSIGNED, EventKind.ASSIGNED, actor, now, data=data)
+        )
+    else:
+        session.add(record_event(case, EventKind.ASSIGNED, actor, now, data=data))
+    case.assignee_id = inspector.id
+    case.assigned_at = now
+    inspector.last_assigned_at = now
+    session.add_all([case, inspector])
+    if case.status is CaseStatus.ASSIGNED:
+        category = await session.get(Category, case.category_id)
+        assert category is not None
+        await start_clock(
+            session,
+            case,
+            ClockKind.ACCEPT,
+            config.ladder_for(category.code).accept,
+            calendar,
+            now,
+            warn_before=config.deadlines.warn_before,
+        )
+    await session.flush()
+    await _notify_assignee(session, case, inspector, now)
+
+
+async def route_case(
+    session: AsyncSession,
+    case: Case,
+    config: LiankaConfig,
+    calendar: WorkCalendar,
+    now: datetime,
+    actor: Actor = SYSTEM,
+) -> Team:
+    """Send the case to the team the first matching rule names (else the dispatcher) and, if the
+    team assigns automatically, to its least-loaded active inspector. The caller commits."""
+    assert case.id is not None
+    category = await session.get(Category, case.category_id)
+    assert category is not None
+    zone = await session.get(Zone, case.zone_id) if case.zone_id else None
+    teams = {t.code: t for t in (await session.exec(select(Team))).all()}
+    decision = choose_team(
+        config.routing,
+        category_code=category.code,
+        zone_code=zone.code if zone else None,
+        description=case.description,
+        dispatcher_code=config.dispatcher.code,
+        inactive_teams=frozenset(code for code, t in teams.items() if not t.active),
+    )
+    team = teams[decision.team_code]
+    case.team_id = team.id
+    case.routed_by = decision.rule
+    case.assignee_id = None
+    session.add(
+        record_event(
+            case,
+            EventKind.ROUTED,
+            actor,
+            now,
+            data={"team": team.code, "rule": decision.rule},
+        )
+    )
+    await start_clock(
+        session,
+        case,
+        ClockKind.ACCEPT,
+        config.ladder_for(category.code).accept,
+        calendar,
+        now,
+        warn_before=config.deadlines.warn_before,
+    )
+    await session.flush()
+    if team.assignment is AssignmentMode.AUTO and not team.is_dispatcher:
+        assert team.id is not None
+        members = await list_team_members(session, team.id, roles=(Role.INSPECTOR,))
+        counts = await open_case_counts(session, [m.id for m in members if m.id is not None])
+        chosen = pick_assignee(
+            [
+                Candidate(m.id, counts.get(m.id, 0), m.last_assigned_at, m.active)
+                for m in members
+                if m.id is not None
+            ]
+        )
+        if chosen is not None:
+            inspector = next(m for m in members if m.id == chosen)
+            await assign_case(session, case, inspector, config, calendar, now, actor)
+            return team
+        await _notify_team_leaders(session, case, team, now, "本组暂无在岗监督员，请组长分派。")
+        return team
+    reason = "未匹配分办规则，请信访室分办。" if decision.rule is None else None
+    await _notify_team_leaders(session, case, team, now, reason)
+    return team

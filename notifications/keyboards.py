@@ -1,0 +1,50 @@
+"""Inline keyboards attached to queued notifications, as the JSON the Bot API takes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+from handlers.callbacks import CaseAct, CaseAction, TeamAct, TeamAction
+
+INSPECTOR_BUTTONS: tuple[tuple[tuple[str, CaseAct], ...], ...] = (
+    (("签收", CaseAct.ACCEPT), ("退回", CaseAct.RETURN)),
+    (("查看材料", CaseAct.MATERIALS), ("提问", CaseAct.ASK)),
+    (("记录进展", CaseAct.PROGRESS), ("申请延期", CaseAct.EXTEND)),
+    (("办结", CaseAct.RESOLVE),),
+)
+
+
+def as_json(markup: InlineKeyboardMarkup) -> dict[str, Any]:
+    """The markup as stored in the outbox row."""
+    return markup.model_dump(mode="json", exclude_none=True)
+
+
+def inspector_case_keyboard(case_id: int) -> InlineKeyboardMarkup:
+    """签收 · 退回 · 查看材料 · 提问 · 记录进展 · 申请延期 · 办结."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=text, callback_data=CaseAction(act=act, case_id=case_id).pack()
+                )
+                for text, act in row
+            ]
+            for row in INSPECTOR_BUTTONS
+        ]
+    )
+
+
+def leader_assign_keyboard(case_id: int) -> InlineKeyboardMarkup:
+    """分派 for a case waiting in the team's queue."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text="分派",
+                    callback_data=TeamAction(act=TeamAct.ASSIGN, case_id=case_id).pack(),
+                )
+            ]
+        ]
+    )
