@@ -6,7 +6,14 @@ from typing import Any
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from handlers.callbacks import CaseAct, CaseAction, TeamAct, TeamAction
+from handlers.callbacks import (
+    CaseAct,
+    CaseAction,
+    RelayReply,
+    RequestDecision,
+    TeamAct,
+    TeamAction,
+)
 
 INSPECTOR_BUTTONS: tuple[tuple[tuple[str, CaseAct], ...], ...] = (
     (("签收", CaseAct.ACCEPT), ("退回", CaseAct.RETURN)),
@@ -46,5 +53,32 @@ def leader_assign_keyboard(case_id: int) -> InlineKeyboardMarkup:
                     callback_data=TeamAction(act=TeamAct.ASSIGN, case_id=case_id).pack(),
                 )
             ]
+        ]
+    )
+
+
+def request_keyboard(request_id: int) -> InlineKeyboardMarkup:
+    """同意 · 不同意 for a request waiting for the team leader."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text="同意",
+                    callback_data=RequestDecision(request_id=request_id, approve=True).pack(),
+                ),
+                InlineKeyboardButton(
+                    text="不同意",
+                    callback_data=RequestDecision(request_id=request_id, approve=False).pack(),
+                ),
+            ]
+        ]
+    )
+
+
+def relay_reply_keyboard(relay_id: int) -> InlineKeyboardMarkup:
+    """回复 under a question relayed to the reporter."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text="回复", callback_data=RelayReply(relay_id=relay_id).pack())]
         ]
     )
