@@ -190,3 +190,41 @@ def test_one_case_can_be_checked_alone(history: History) -> None:
     }
     code, output = verify(history, "--case", "AJ-2026-99999")
     assert code == 1 and "未找到编号为 AJ-2026-99999 的问题" in output
+
+
+def test_cases_list_and_show_give_admins_the_cases_and_their_history(history: History) -> None:
+    env = {"LIANKA_DATABASE_URL": history.url}
+    listed = lianka("cases", "list", "--json", cwd=history.path.parent, env=env)
+    assert listed.returncode == 0, listed.stderr
+    rows = json.loads(listed.stdout)
+    assert [(r["number"], r["status"], r["team"]) for r in rows] == [
+        (history.fresh, "assigned", "business_env"),
+        (history.worked, "resolved", "business_env"),
+    ]
+    assert rows[0]["due"] == "accept" and rows[1]["due"] == "followup"
+    resolved = lianka(
+        "cases", "list", "--status", "resolved", "--json", cwd=history.path.parent, env=env
+    )
+    assert [r["number"] for r in json.loads(resolved.stdout)] == [history.worked]
+    other_team = lianka("cases", "list", "--team", "safety", cwd=history.path.parent, env=env)
+    assert other_team.returncode == 0 and history.worked not in other_team.stdout
+    unknown = lianka("cases", "list", "--team", "nope", cwd=history.path.parent, env=env)
+    assert unknown.returncode == 1 and "未知的监督组 “nope”" in unknown.stderr
+
+    shown = lianka("cases", "show", history.worked, "--json", cwd=history.path.parent, env=env)
+    assert shown.returncode == 0, shown.stderr
+    case = json.loads(shown.stdout)
+    assert case["amount_coordinated_yuan"] == 17_000_000 and case["outcome"] == "solved"
+    assert [e["kind"] for e in case["events"]] == [
+        "submitted",
+        "routed",
+        "assigned",
+        "accepted",
+        "first_reply",
+        "progress",
+        "resolved",
+    ]
+    assert case["events"][5]["note"] == "已约谈财政局。"
+    assert "宋利剑" not in shown.stdout and "7100001" not in shown.stdout
+    table = lianka("cases", "show", history.worked, cwd=history.path.parent, env=env)
+    assert table.returncode == 0 and "流转记录" in table.stdout and "办结" in table.stdout
