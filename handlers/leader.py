@@ -38,13 +38,13 @@ from handlers.callbacks import (
     TeamAction,
 )
 from models.calendar import WorkCalendar
-from models.case import OPEN_STATUSES, Case
+from models.case import OPEN_STATUSES, Case, CaseStatus
 from models.clock import ClockState
 from models.errors import InvalidInput
 from models.org import Track
 from models.request import RequestKind
 from models.team import Inspector, Role
-from notifications.keyboards import INSPECTOR_BUTTONS
+from notifications.keyboards import inspector_case_keyboard
 from notifications.render import render
 
 CLOCK_STATES = {
@@ -127,19 +127,13 @@ def _case_keyboard(actor: Inspector, case: Case) -> InlineKeyboardMarkup | None:
     assert case.id is not None
     rows: list[list[InlineKeyboardButton]] = []
     if case.assignee_id == actor.id:
-        rows += [
-            [
-                InlineKeyboardButton(
-                    text=text, callback_data=CaseAction(act=act, case_id=case.id).pack()
-                )
-                for text, act in row
-            ]
-            for row in INSPECTOR_BUTTONS
-        ]
+        rows += inspector_case_keyboard(case.id).inline_keyboard
+    else:
+        rows.append(_button("查看材料", CaseAction(act=CaseAct.MATERIALS, case_id=case.id).pack()))
     if leads_team(actor, case.team_id) and case.status in ASSIGNABLE:
         label = "分派" if case.assignee_id is None else "改派"
         rows.append(_button(label, TeamAction(act=TeamAct.ASSIGN, case_id=case.id).pack()))
-    if actor.role is Role.ADMIN and case.status in ASSIGNABLE:
+    if actor.role is Role.ADMIN and case.status in ASSIGNABLE - {CaseStatus.REOPENED}:
         rows.append(_button("分办至其他组", TeamAction(act=TeamAct.ROUTE, case_id=case.id).pack()))
     if actor.role is Role.LEADER and case.status in OPEN_STATUSES and not case.supervised:
         rows.append(_button("督办", TeamAction(act=TeamAct.SUPERVISE, case_id=case.id).pack()))

@@ -136,6 +136,15 @@ async def test_an_admin_deactivates_an_inspector_and_the_leader_gets_their_cases
     await second.click("仅内部记录")
     assert (await load(sessions, reopened.number)).status is CaseStatus.IN_PROGRESS
 
+    told = await reporter_notices(sessions)
+    await leader.click("分派", message=back[0])
+    await leader.click("赵监督（1）")
+    await deliver(tg, sessions)
+    await second.click("签收")
+    signed_again = await load(sessions, signed.number)
+    assert (signed_again.status, signed_again.assignee_id) == (CaseStatus.ACCEPTED, zhao.id)
+    assert await reporter_notices(sessions) == told  # same team: the reporter was told already
+
     await user(tg, INSPECTOR).send("/queue")
     assert user(tg, INSPECTOR).last == "您不是登记的监督人员，无权进行此操作。"
     async with sessions() as session:

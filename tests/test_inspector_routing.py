@@ -11,7 +11,8 @@ from bot.db import SessionFactory
 from models.calendar import WorkCalendar
 from models.case import CaseStatus
 from models.event import EventKind
-from models.team import Role
+from models.policy import RoutingRule
+from models.team import Role, Team
 from tests.inspector_support import (
     BUSINESS_LEADER,
     DISPATCH_LEADER,
@@ -33,6 +34,9 @@ from tests.inspector_support import (
     submit,
     user,
 )
+
+RURAL_INSPECTOR = 704
+FOUR_STYLES_LEADER = 705
 
 
 @pytest.mark.parametrize(
@@ -186,3 +190,71 @@ async def test_the_queue_lists_the_teams_open_cases_in_pages(
     assert "第2/2页" in leader.last and numbers[-1] in leader.last
     await user(tg, INSPECTOR).send("/queue")
     assert "我承办的问题</b>（共10件" in user(tg, INSPECTOR).last
+
+
+CUSTOM_RULES = (
+    RoutingRule(name="消防关键词", team="safety", keywords=("消防",)),
+    RoutingRule(name="玉丰镇", team="rural", zones=("yufeng",)),
+    RoutingRule(
+        name="四风·经开区", team="four_styles", categories=("four_styles",), zones=("jkq",)
+    ),
+)
+
+
+@pytest.mark.parametrize(
+    ("zone", "category", "description", "rule", "team_code", "recipient", "message"),
+    [
+        ("anju", "other", SAFETY, "消防关键词", "safety", SAFETY_INSPECTOR, "新交办问题"),
+        ("yufeng", "other", RUDE, "玉丰镇", "rural", RURAL_INSPECTOR, "新交办问题"),
+        (
+            "jkq",
+            "four_styles",
+            "某局干部接受企业宴请，饭后收受购物卡。",
+            "四风·经开区",
+            "four_styles",
+            FOUR_STYLES_LEADER,
+            "待分派问题",
+        ),
+    ],
+    ids=["keyword-only-rule", "zone-only-rule", "category-and-zone-rule"],
+)
+async def test_every_shape_of_configured_rule_routes_to_its_team(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    clock: FrozenClock,
+    zone: str,
+    category: str,
+    description: str,
+    rule: str,
+    team_code: str,
+    recipient: int,
+    message: str,
+) -> None:
+    config = catalog.model_copy(update={"routing": CUSTOM_RULES})
+    people = await make_people(
+        sessions,
+        clock,
+        zone_code=zone,
+        extra=(
+            (RURAL_INSPECTOR, "rural", Role.INSPECTOR, "冯监督"),
+            (FOUR_STYLES_LEADER, "four_styles", Role.TEAM_LEADER, "陈组长"),
+        ),
+    )
+    tg = build(sessions, config, calendar, clock)
+    case = await submit(
+        sessions,
+        config,
+        calendar,
+        clock,
+        people.reporter,
+        category=category,
+        description=description,
+    )
+    await deliver(tg, sessions)
+    assert f"{message} {case.number}" in user(tg, recipient).last
+    stored = await load(sessions, case.number)
+    assert stored.routed_by == rule
+    async with sessions() as session:
+        team = await session.get(Team, stored.team_id)
+    assert team is not None and team.code == team_code

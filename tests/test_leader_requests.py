@@ -109,7 +109,13 @@ async def test_the_leader_can_send_a_returned_case_straight_to_another_team(
     assert times["resolve"].state is ClockState.CANCELLED  # the new team starts its own
     await user(tg, SAFETY_INSPECTOR).click("签收")
     assert (await clocks(sessions, case.id))["resolve"].state is ClockState.RUNNING
-    assert await reporter_notices(sessions) == ["case_accepted", "case_transferred"]
+    await deliver(tg, sessions)
+    assert "已受理" in user(tg, REPORTER).last and "“安全生产”立项监督组" in user(tg, REPORTER).last
+    assert await reporter_notices(sessions) == [
+        "case_accepted",
+        "case_transferred",
+        "case_accepted",
+    ]
 
 
 async def test_a_transfer_asked_by_the_inspector_moves_the_case_when_approved(

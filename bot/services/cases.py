@@ -299,13 +299,16 @@ async def accept_case(
     now: datetime,
 ) -> Accepted:
     """签收: assigned → accepted; the 签收 clock is met, the 办结 clock starts (unless the case
-    already has one running from before a re-assignment), and on the first acceptance the
-    reporter is told it is accepted (受理告知, which meets the first-reply clock)."""
+    already has one running from before a re-assignment in the team), and the reporter is told
+    it is accepted (受理告知, which meets the first-reply clock): on the first acceptance, and for
+    an appeal again after it moved to another team."""
     case = await load_case(session, case_id)
     require_assignee(actor, case, frozenset({CaseStatus.ASSIGNED}), "签收")
     assert case.id is not None
     who = actor_of(actor)
-    session.add(transition(case, CaseStatus.ACCEPTED, EventKind.ACCEPTED, who, now, public=True))
+    event = transition(case, CaseStatus.ACCEPTED, EventKind.ACCEPTED, who, now, public=True)
+    session.add(event)
+    tell = case.first_reply_at is None or (case.accepted_at is None and case.track is Track.APPEAL)
     case.accepted_at = now
     await meet_clock(session, case.id, ClockKind.ACCEPT, now)
     category = await session.get(Category, case.category_id)
@@ -322,15 +325,16 @@ async def accept_case(
             warn_before=config.deadlines.warn_before,
         )
     if case.first_reply_at is None:
-        reply = record_event(case, EventKind.FIRST_REPLY, who, now, public=True)
-        session.add(reply)
+        event = record_event(case, EventKind.FIRST_REPLY, who, now, public=True)
+        session.add(event)
         case.first_reply_at = now
         await meet_clock(session, case.id, ClockKind.FIRST_REPLY, now)
+    if tell:
         await _tell_reporter(
             session,
             case,
             "case_accepted",
-            reply.seq,
+            event.seq,
             now,
             team=await _team_name(session, case.team_id),
             category=category.name,
@@ -509,8 +513,10 @@ async def _send_to_team(
 
 
 async def _leave_team(session: AsyncSession, case: Case, now: datetime) -> None:
-    """The case leaves its team for good: its 签收 and 办结 clocks stop; a new team starts over."""
+    """The case leaves its team for good: its 签收 and 办结 clocks stop and it is no longer
+    accepted; the new team starts over (and an appeal's reporter hears when it accepts)."""
     assert case.id is not None
+    case.accepted_at = None
     await cancel_clock(session, case.id, ClockKind.ACCEPT)
     await cancel_clock(session, case.id, ClockKind.RESOLVE)
     await _cancel_pending(session, case.id, now, "问题已离开本组")
@@ -1108,7 +1114,7 @@ async def check_relay(session: AsyncSession, reporter: Reporter, relay_id: int) 
     case = await load_case(session, relay.case_id)
     if not await _may_answer(session, reporter, case):
         raise PermissionDenied(detail=f"relay {relay_id}: not this reporter's case")
-    if relay.status is not RelayStatus.OPEN:
+    if relay.status is not RelayStatus.OPEN or case.status not in OPEN_STATUSES:
         raise StaleAction("该提问已答复或已结束，无需再回复。", detail=f"relay {relay_id} closed")
     return relay
 
