@@ -46,6 +46,7 @@ from models.request import RequestKind
 from models.team import Inspector, Role
 from notifications.keyboards import inspector_case_keyboard
 from notifications.render import render
+from notifications.texts import preview
 
 CLOCK_STATES = {
     ClockState.RUNNING: "计时中",
@@ -155,7 +156,7 @@ async def cmd_case(
         render(
             "inspector_case",
             d=detail,
-            description=detail.case.description,
+            description=preview(detail.case.description),
             clock_states=CLOCK_STATES,
         ),
         reply_markup=_case_keyboard(actor, detail.case),

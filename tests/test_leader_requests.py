@@ -8,6 +8,8 @@ from sqlmodel import select
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
+from bot.services.cases import accept_case, add_progress
+from bot.services.inspectors import get_actor
 from handlers.callbacks import RequestDecision
 from models.calendar import WorkCalendar
 from models.case import CaseStatus
@@ -213,3 +215,29 @@ async def test_a_leader_marks_a_case_supervised_and_the_team_is_told(
     assert "“营商环境”立项监督组：1 / 0 / 0" in boss.last
     await inspector.send("/stats")
     assert "只有委领导和管理员可以查看统计" in inspector.last
+
+
+async def test_case_details_fit_one_telegram_message_however_long_the_history(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    clock: FrozenClock,
+) -> None:
+    people = await make_people(sessions, clock)
+    tg = build(sessions, catalog, calendar, clock)
+    case = await submit(
+        sessions, catalog, calendar, clock, people.reporter, description="返还" + "很长的描述" * 399
+    )
+    assert case.id is not None
+    async with sessions() as session:
+        actor = await get_actor(session, INSPECTOR)
+        await accept_case(session, actor, case.id, catalog, calendar, clock.now())
+        for n in range(40):
+            await add_progress(
+                session, actor, case.id, f"第{n}次进展" + "核" * 990, False, clock.now()
+            )
+    leader = user(tg, BUSINESS_LEADER)
+    await leader.send(f"/case {case.number}")
+    assert len(leader.last) < 4096
+    assert "（仅显示最近30条，共45条）" in leader.last and "第39次进展" in leader.last
+    assert "全文请点“查看材料”" in leader.last
