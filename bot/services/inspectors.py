@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func
-from sqlmodel import col, select
+from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.case import OPEN_STATUSES, Case, CaseStatus
@@ -154,9 +154,14 @@ async def bind_invite(
         inspector.deactivated_at = None
     session.add(inspector)
     await session.flush()
-    invite.used_at = now
-    invite.inspector_id = inspector.id
-    session.add(invite)
+    claimed = await session.exec(
+        update(InviteCode)
+        .where(col(InviteCode.id) == invite.id, col(InviteCode.used_at).is_(None))
+        .values(used_at=now, inspector_id=inspector.id)
+    )
+    if claimed.rowcount != 1:  # someone opened the same link a moment earlier
+        await session.rollback()
+        raise InviteRefused("该邀请链接已被使用，请联系管理员重新生成。", detail="invite raced")
     await session.commit()
     logger.info("invite %s bound to inspector %s", invite.id, inspector.id)
     team = await session.get(Team, inspector.team_id) if inspector.team_id else None
