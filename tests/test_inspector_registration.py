@@ -115,3 +115,19 @@ async def test_a_leader_needs_no_team_and_gets_the_leaders_commands(
     assert "/stats 统计" in person.last
     (commands,) = [c for c in tg.session.calls if isinstance(c, SetMyCommands)]
     assert [c.command for c in commands.commands] == ["queue", "stats", "case", "cancel"]
+
+
+async def test_an_account_opening_link_after_link_is_stopped_after_five(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
+) -> None:
+    tg = build(sessions, catalog, calendar, clock)
+    prober = tg.user(user_id=5003)
+    for n in range(5):
+        await prober.start(f"i_guess{n:027d}")
+        assert prober.last == "该邀请链接无效，请联系管理员重新生成。"
+    genuine = await invite(sessions, clock)
+    await prober.start(genuine)
+    assert prober.last == "尝试次数过多，请一小时后再试，或联系管理员。"
+    clock.advance(timedelta(hours=1))
+    await prober.start(genuine)
+    assert "您的账号已登记为监督员" in prober.last
