@@ -47,6 +47,8 @@ NAME_SIZES = (10.5, 10.0, 9.5, 9.0, 8.5, 8.0, 7.5, 7.0, 6.5, 6.0, 5.5)
 NAME_LEADING = 1.25
 UNIT_SIZES = (8.5, 8.0, 7.5, 7.0, 6.5, 6.0)
 BODY_SIZE = 8.0
+BACK_SIZES = (9.0, 8.5, 8.0, 7.5, 7.0, 6.5, 6.0, 5.5, 5.0)
+BACK_LEADING = 1.45
 
 NO_LINE_START = set("，。、；：！？）》」』】〕,.;:!?)]}%")
 ELLIPSIS = "…"
@@ -292,16 +294,16 @@ def back_layout(back: CardBack, measure: Measure) -> Layout:
     texts = [_centered(BACK_TITLE, 12.0, 8.6, measure, RED, bold=True)]
     boxes = [Box(PAD, 10.9, CARD_W - 2 * PAD, 0.35, RED)]
     width = CARD_W - 2 * PAD
-    top, bottom = 13.0, 44.5
+    top, bottom = 13.0, 45.5
     items = [(f"{n}.", promise) for n, promise in enumerate(back.promises, start=1)]
-    for size in (7.5, 7.0, 6.5, 6.0, 5.5, 5.0):
+    for size in BACK_SIZES:
         em_mm = size * MM_PER_PT
         indent = max((measure.width(prefix + " ", size) for prefix, _ in items), default=0.0)
         wrapped = [(p, wrap(t, measure, (width - indent) / em_mm)) for p, t in items]
-        needed = sum(len(lines) for _, lines in wrapped) * em_mm * NAME_LEADING
-        if needed <= bottom - top or size == 5.0:
+        needed = sum(len(lines) for _, lines in wrapped) * em_mm * BACK_LEADING
+        if needed <= bottom - top or size == BACK_SIZES[-1]:
             break
-    baseline = top + em_mm * 0.88
+    baseline = top + max(0.0, (bottom - top - needed) / 2) + em_mm * 0.88
     for prefix, lines in wrapped:
         if baseline > bottom:
             break
@@ -310,7 +312,7 @@ def back_layout(back: CardBack, measure: Measure) -> Layout:
             if baseline > bottom:
                 break
             texts.append(TextItem(PAD + indent, baseline, size, line, measure.width(line, size)))
-            baseline += em_mm * NAME_LEADING
+            baseline += em_mm * BACK_LEADING
     foot = f"{back.organisation}  监督电话：{back.hotline}  全国：{back.national_hotline}"
     foot_size, foot = fit_line(foot, measure, width, (7.0, 6.5, 6.0, 5.5))
     texts.append(_centered(foot, foot_size, 50.0, measure))
