@@ -20,7 +20,9 @@ from cards.layout import (
     QR_Y,
     CardBack,
     CardFace,
+    Layout,
     Measure,
+    TextItem,
     back_layout,
     card_origin,
     crop_marks,
@@ -50,11 +52,11 @@ def face(name: str) -> CardFace:
     )
 
 
-def name_items(layout):
+def name_items(layout: Layout) -> list[TextItem]:
     return [t for t in layout.texts if t.x == PAD and 21.0 < t.baseline < 37.0]
 
 
-def assert_inside_card(layout) -> None:
+def assert_inside_card(layout: Layout) -> None:
     for item in layout.texts:
         assert item.x >= 0 and item.x + item.width <= CARD_W, item
         assert item.size * 0.35 <= item.baseline <= CARD_H, item
