@@ -234,9 +234,9 @@ class PngRenderer:
         self.dpi = dpi
         self._fonts: dict[float, FreeTypeFont] = {}
         reference = ImageFont.truetype(
-            str(self.font.path), 100, index=self.font.index, layout_engine=ImageFont.Layout.BASIC
+            str(self.font.path), 1000, index=self.font.index, layout_engine=ImageFont.Layout.BASIC
         )
-        self.measure = Measure(lambda ch: reference.getlength(ch) / 100)
+        self.measure = Measure(lambda ch: reference.getlength(ch) / 1000)
 
     def _font(self, size_pt: float) -> FreeTypeFont:
         from PIL import ImageFont

@@ -13,7 +13,17 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from cards.layout import CARD_H, CARD_W, PER_PAGE, QR_X, CardBack, CardFace, card_origin
+from cards.layout import (
+    CARD_H,
+    CARD_W,
+    PER_PAGE,
+    QR_X,
+    CardBack,
+    CardFace,
+    Measure,
+    card_origin,
+    front_layout,
+)
 from cards.printing import (
     FONT_PACKAGE,
     CjkFontMissing,
@@ -201,13 +211,21 @@ def test_printing_a_revoked_card_is_refused_with_a_clear_message(issued) -> None
     assert not (folder / "x.pdf").exists()
 
 
-def test_the_png_renderer_and_the_pdf_agree_on_the_layout() -> None:
-    face = CardFace("安居经开区纪工委", SIXTY, "https://t.me/x?start=c_1", "0825-12388", "12388")
-    png = PngRenderer()
-    assert png.measure.width(SIXTY, 10) == pytest.approx(
-        sum(png.measure.em(ch) for ch in SIXTY) * 10 * 25.4 / 72
-    )
-    assert render_pdf([face], back=CardBack("安居区纪委监委", (), "0825-12388", "12388"))
+def test_the_png_breaks_and_places_lines_as_the_pdf_does() -> None:
+    from fpdf import FPDF
+
+    font = find_cjk_font()
+    pdf = FPDF(unit="mm")
+    pdf.add_font("cjk", fname=font.path, collection_font_number=font.index)
+    pdf.set_font("cjk", size=10)
+    pdf_measure = Measure(lambda ch: pdf.get_string_width(ch) / pdf.font_size)
+    for name in (SIXTY, "Sichuan Anju Technology Development Co., Ltd.", "安居甲公司"):
+        face = CardFace("安居经开区纪工委", name, "https://t.me/x?start=c_1", "0825-12388", "12388")
+        in_pdf = front_layout(face, pdf_measure).texts
+        in_png = front_layout(face, PngRenderer(font).measure).texts
+        assert [(t.text, t.size) for t in in_png] == [(t.text, t.size) for t in in_pdf]
+        for a, b in zip(in_png, in_pdf, strict=True):
+            assert a.x == pytest.approx(b.x, abs=0.1) and a.width == pytest.approx(b.width, abs=0.1)
 
 
 def test_without_a_chinese_font_the_error_names_the_debian_package(tmp_path: Path) -> None:
