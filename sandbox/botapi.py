@@ -377,6 +377,7 @@ class BotApi:
         poller: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         bot.poller = poller
         if not bot.updates and timeout > 0:
+            self.world.touch()
             await self.world.wait(lambda: bool(bot.updates) or poller.done(), timeout)
         if poller.done():
             raise ApiError(

@@ -64,7 +64,9 @@ class Emulator:
         self._faults = faults or FaultPlan()
         self._injector = FaultInjector(self._faults)
         self._limits = limits or RateLimits()
-        self._webhook_backoff = (webhook_backoff, webhook_backoff_max, webhook_timeout)
+        self.webhook_backoff = webhook_backoff
+        self.webhook_backoff_max = webhook_backoff_max
+        self.webhook_timeout = webhook_timeout
         self._deliveries: dict[str, WebhookDelivery] = {}
         self._stopping: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
@@ -220,15 +222,14 @@ class Emulator:
             self._stopping.add(task)
             task.add_done_callback(self._stopping.discard)
         if bot.webhook is not None:
-            backoff, backoff_max, timeout = self._webhook_backoff
             delivery = WebhookDelivery(
                 self.world,
                 bot,
                 self.api,
                 self.stats,
-                backoff=backoff,
-                backoff_max=backoff_max,
-                timeout=timeout,
+                backoff=self.webhook_backoff,
+                backoff_max=self.webhook_backoff_max,
+                timeout=self.webhook_timeout,
             )
             self._deliveries[bot.token] = delivery
             delivery.start()
