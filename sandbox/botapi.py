@@ -93,7 +93,9 @@ class Upload:
 class Params:
     """A method's parameters as they arrive: strings from a query or a form, or JSON values."""
 
-    def __init__(self, values: Mapping[str, Any], uploads: Mapping[str, Upload] | None = None) -> None:
+    def __init__(
+        self, values: Mapping[str, Any], uploads: Mapping[str, Upload] | None = None
+    ) -> None:
         self.values = dict(values)
         self.uploads = dict(uploads or {})
 
@@ -101,28 +103,28 @@ class Params:
         value = self.values.get(name)
         return None if value == "" else value
 
-    def str(self, name: str, *, required: bool = False) -> str | None:
+    def text(self, name: str, *, required: bool = False) -> str | None:
         value = self.raw(name)
         if value is None:
             if required:
                 raise bad_request(f"{name} is empty")
             return None
         if isinstance(value, (dict, list)):
-            raise bad_request(f"field \"{name}\" must be of type String")
+            raise bad_request(f'field "{name}" must be of type String')
         return value if isinstance(value, str) else json.dumps(value)
 
-    def int(self, name: str, *, required: bool = False) -> int | None:
+    def integer(self, name: str, *, required: bool = False) -> int | None:
         value = self.raw(name)
         if value is None:
             if required:
                 raise bad_request(f"{name} is empty")
             return None
         if isinstance(value, bool):
-            raise bad_request(f"field \"{name}\" must be of type Integer")
+            raise bad_request(f'field "{name}" must be of type Integer')
         try:
             return int(value)
         except (TypeError, ValueError):
-            raise bad_request(f"field \"{name}\" must be of type Integer") from None
+            raise bad_request(f'field "{name}" must be of type Integer') from None
 
     def flag(self, name: str) -> bool:
         value = self.raw(name)
@@ -214,12 +216,12 @@ class BotApi:
         params: Params, text_field: str, entities_field: str, limit: int, *, required: bool
     ) -> tuple[str, list[dict[str, Any]]] | None:
         """Text (or caption) after parse mode, and its entities; Telegram's length limits."""
-        text = params.str(text_field)
+        text = params.text(text_field)
         if text is None:
             if required:
                 raise bad_request("message text is empty")
             return None
-        parse_mode = params.str("parse_mode")
+        parse_mode = params.text("parse_mode")
         entities: list[dict[str, Any]] = []
         if parse_mode:
             if parse_mode.lower() == "html":
@@ -317,7 +319,7 @@ class BotApi:
         if params.raw("inline_message_id") is not None:
             raise bad_request("the sandbox has no inline messages")
         chat = self.target(bot, params)
-        message_id = params.int("message_id", required=True)
+        message_id = params.integer("message_id", required=True)
         assert message_id is not None
         message = chat.message(message_id)
         if message is None:
@@ -363,9 +365,9 @@ class BotApi:
                 "Conflict: can't use getUpdates method while webhook is active; "
                 "use deleteWebhook to delete the webhook first",
             )
-        offset = params.int("offset") or 0
-        limit = min(max(params.int("limit") or 100, 1), 100)
-        timeout = max(params.int("timeout") or 0, 0)
+        offset = params.integer("offset") or 0
+        limit = min(max(params.integer("limit") or 100, 1), 100)
+        timeout = max(params.integer("timeout") or 0, 0)
         allowed = params.json("allowed_updates", "can't parse allowed_updates JSON object")
         if allowed is not None:
             bot.allowed_updates = frozenset(allowed) if allowed else DEFAULT_UPDATE_TYPES
@@ -395,18 +397,18 @@ class BotApi:
             self.world.touch()
 
     async def m_setWebhook(self, bot: BotAccount, params: Params) -> Any:
-        url = params.str("url")
+        url = params.text("url")
         if not url:
             return await self.m_deleteWebhook(bot, params)
         if not url.startswith(("http://", "https://")):
             raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
-        secret = params.str("secret_token")
+        secret = params.text("secret_token")
         if secret is not None and (
             not 1 <= len(secret) <= 256
             or any(not (c.isascii() and (c.isalnum() or c in "_-")) for c in secret)
         ):
             raise bad_request("secret token contains unallowed characters")
-        max_connections = params.int("max_connections") or 40
+        max_connections = params.integer("max_connections") or 40
         if not 1 <= max_connections <= 100:
             raise bad_request("bad webhook: max_connections must be between 1 and 100")
         allowed = params.json("allowed_updates", "can't parse allowed_updates JSON object")
@@ -458,14 +460,16 @@ class BotApi:
         stored = self.input_file(params, kind, kind)
         content: dict[str, Any] = {kind: stored.as_media()}
         content |= self._caption(params)
-        duration = params.int("duration")
+        duration = params.integer("duration")
         if duration and kind in ("voice", "audio", "video"):
             stored.duration = duration
             content[kind] = stored.as_media()
         return self._send(bot, chat, content, params)
 
     def _caption(self, params: Params) -> dict[str, Any]:
-        formatted = self.formatted(params, "caption", "caption_entities", MAX_CAPTION, required=False)
+        formatted = self.formatted(
+            params, "caption", "caption_entities", MAX_CAPTION, required=False
+        )
         if formatted is None:
             return {}
         caption, entities = formatted
@@ -495,11 +499,11 @@ class BotApi:
     async def m_sendContact(self, bot: BotAccount, params: Params) -> Any:
         chat = self.target(bot, params)
         contact: dict[str, Any] = {
-            "phone_number": params.str("phone_number", required=True),
-            "first_name": params.str("first_name", required=True),
+            "phone_number": params.text("phone_number", required=True),
+            "first_name": params.text("first_name", required=True),
         }
-        if params.str("last_name"):
-            contact["last_name"] = params.str("last_name")
+        if params.text("last_name"):
+            contact["last_name"] = params.text("last_name")
         return self._send(bot, chat, {"contact": contact}, params)
 
     async def m_sendMediaGroup(self, bot: BotAccount, params: Params) -> Any:
@@ -510,7 +514,12 @@ class BotApi:
         group_id = str(time.time_ns())
         stored_items: list[tuple[str, StoredFile, dict[str, Any]]] = []
         for item in media:
-            if not isinstance(item, dict) or item.get("type") not in ("photo", "document", "video", "audio"):
+            if not isinstance(item, dict) or item.get("type") not in (
+                "photo",
+                "document",
+                "video",
+                "audio",
+            ):
                 raise bad_request("can't parse InputMedia JSON object")
             kind = str(item["type"])
             item_params = Params(item, params.uploads)
@@ -526,7 +535,9 @@ class BotApi:
     async def m_copyMessage(self, bot: BotAccount, params: Params) -> Any:
         source = self._source(bot, params)
         chat = self.target(bot, params)
-        content = {k: v for k, v in source.content.items() if k not in ("caption", "caption_entities")}
+        content = {
+            k: v for k, v in source.content.items() if k not in ("caption", "caption_entities")
+        }
         if params.raw("caption") is not None:
             content |= self._caption(params)
         else:
@@ -546,7 +557,7 @@ class BotApi:
 
     def _source(self, bot: BotAccount, params: Params) -> StoredMessage:
         source_chat = self.target(bot, params, "from_chat_id")
-        message_id = params.int("message_id", required=True)
+        message_id = params.integer("message_id", required=True)
         assert message_id is not None
         source = source_chat.message(message_id)
         if source is None:
@@ -555,7 +566,7 @@ class BotApi:
 
     async def m_sendChatAction(self, bot: BotAccount, params: Params) -> Any:
         chat = self.target(bot, params)
-        action = params.str("action", required=True)
+        action = params.text("action", required=True)
         if action not in CHAT_ACTIONS:
             raise bad_request("wrong parameter action in request")
         chat.action = (action, self.world.monotonic())
@@ -615,7 +626,7 @@ class BotApi:
 
     async def m_deleteMessage(self, bot: BotAccount, params: Params) -> Any:
         chat = self.target(bot, params)
-        message_id = params.int("message_id", required=True)
+        message_id = params.integer("message_id", required=True)
         assert message_id is not None
         message = chat.message(message_id)
         if message is None:
@@ -637,19 +648,21 @@ class BotApi:
         return True
 
     async def m_answerCallbackQuery(self, bot: BotAccount, params: Params) -> Any:
-        query_id = params.str("callback_query_id", required=True)
+        query_id = params.text("callback_query_id", required=True)
         assert query_id is not None
         record = bot.callbacks.get(query_id)
         if record is None or record.answered:
-            raise bad_request("query is too old and response timeout expired or query ID is invalid")
-        text = params.str("text") or ""
+            raise bad_request(
+                "query is too old and response timeout expired or query ID is invalid"
+            )
+        text = params.text("text") or ""
         if len(text) > 200:
             raise bad_request("MESSAGE_TOO_LONG")
         record.answered = True
         record.answer = {
             "text": text,
             "show_alert": params.flag("show_alert"),
-            "url": params.str("url"),
+            "url": params.text("url"),
         }
         record.done.set()
         chat = bot.chats.get(record.user_id)
@@ -670,7 +683,7 @@ class BotApi:
     # --- files ------------------------------------------------------------------------------
 
     async def m_getFile(self, bot: BotAccount, params: Params) -> Any:
-        file_id = params.str("file_id", required=True)
+        file_id = params.text("file_id", required=True)
         stored = self.world.files.get(file_id or "")
         if stored is None:
             raise bad_request("invalid file_id")
@@ -710,13 +723,17 @@ class BotApi:
             if (
                 not isinstance(name, str)
                 or not 1 <= len(name) <= 32
-                or any(not (c.islower() or c.isdigit() or c == "_") or not c.isascii() for c in name)
+                or any(
+                    not (c.islower() or c.isdigit() or c == "_") or not c.isascii() for c in name
+                )
             ):
                 raise bad_request("BOT_COMMAND_INVALID")
             if not isinstance(description, str) or not 1 <= len(description) <= 256:
                 raise bad_request("command description must be 1-256 characters")
         key = self._commands_key(params)
-        bot.commands[key] = [{"command": c["command"], "description": c["description"]} for c in commands]
+        bot.commands[key] = [
+            {"command": c["command"], "description": c["description"]} for c in commands
+        ]
         return True
 
     async def m_getMyCommands(self, bot: BotAccount, params: Params) -> Any:
@@ -727,11 +744,13 @@ class BotApi:
         return True
 
     def _commands_key(self, params: Params) -> str:
-        scope = params.json("scope", "can't parse BotCommandScope JSON object") or {"type": "default"}
-        return commands_key(scope, params.str("language_code") or "")
+        scope = params.json("scope", "can't parse BotCommandScope JSON object") or {
+            "type": "default"
+        }
+        return commands_key(scope, params.text("language_code") or "")
 
     async def _setting(self, bot: BotAccount, params: Params, name: str) -> Any:
-        bot.settings[name] = params.str(name) or ""
+        bot.settings[name] = params.text(name) or ""
         return True
 
     async def m_setMyDescription(self, bot: BotAccount, params: Params) -> Any:
@@ -760,7 +779,9 @@ def _allowed(update: dict[str, Any], allowed: frozenset[str]) -> bool:
 
 def _check_inline_button(button: Any) -> None:
     if not isinstance(button, dict) or not isinstance(button.get("text"), str):
-        raise bad_request("can't parse inline keyboard button: InlineKeyboardButton must be an Object")
+        raise bad_request(
+            "can't parse inline keyboard button: InlineKeyboardButton must be an Object"
+        )
     if not button["text"]:
         raise bad_request("BUTTON_TEXT_INVALID")
     actions = [name for name in _BUTTON_ACTIONS if name in button]

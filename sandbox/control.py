@@ -14,6 +14,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from sandbox.faults import FaultPlan, RateLimits
 from sandbox.world import CallbackRecord, SandboxError, SandboxUser, StoredMessage
@@ -186,9 +187,7 @@ class ControlApi:
         body = await self._body(request)
         data, filename, mime_type = self._file(body, "file.bin")
         caption = body.get("caption") or None
-        return self._message(
-            self._user(request).send_document(data, filename, mime_type, caption)
-        )
+        return self._message(self._user(request).send_document(data, filename, mime_type, caption))
 
     async def voice(self, request: web.Request) -> web.Response:
         body = await self._body(request)
@@ -216,7 +215,9 @@ class ControlApi:
         if not isinstance(text, str):
             raise SandboxError("text is required")
         message_id = body.get("message_id")
-        result = self._user(request).click(text, int(message_id) if message_id is not None else None)
+        result = self._user(request).click(
+            text, int(message_id) if message_id is not None else None
+        )
         if isinstance(result, CallbackRecord):
             return await self._callback(result, body.get("wait"))
         return self._message(result)
@@ -260,14 +261,11 @@ class ControlApi:
 
 
 @web.middleware
-async def control_errors(
-    request: web.Request, handler: Any
-) -> web.StreamResponse:
+async def control_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """A SandboxError (what a Telegram client would not allow) answers 400 with its message."""
     try:
-        response: web.StreamResponse = await handler(request)
+        return await handler(request)
     except (SandboxError, ValueError) as error:
         if not request.path.startswith(PREFIX):
             raise
         return refuse(str(error))
-    return response

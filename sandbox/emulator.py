@@ -188,7 +188,9 @@ class Emulator:
                 self.stats.injected[fault.kind] += 1
                 if fault.kind == "429":
                     raise ApiError(
-                        429, f"Too Many Requests: retry after {fault.retry_after}", fault.retry_after
+                        429,
+                        f"Too Many Requests: retry after {fault.retry_after}",
+                        fault.retry_after,
                     )
                 if fault.kind == "500":
                     raise ApiError(500, "Internal Server Error")

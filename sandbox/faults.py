@@ -11,7 +11,9 @@ from typing import Any
 
 # Methods that are the session's plumbing rather than the bot's work: a fault there only delays
 # polling, so they are left alone unless a plan names them.
-PLUMBING_METHODS = frozenset({"getMe", "getUpdates", "getWebhookInfo", "setWebhook", "deleteWebhook"})
+PLUMBING_METHODS = frozenset(
+    {"getMe", "getUpdates", "getWebhookInfo", "setWebhook", "deleteWebhook"}
+)
 
 # Methods that put a message into a chat; Telegram's flood limits count these.
 SENDING_METHODS = frozenset(
@@ -104,7 +106,7 @@ class FaultInjector:
 
     def __init__(self, plan: FaultPlan) -> None:
         self.plan = plan
-        self._random = random.Random(plan.seed)
+        self._random = random.Random(plan.seed)  # noqa: S311 (reproducible faults, not secrets)
 
     def draw(self, method: str) -> Fault | None:
         plan = self.plan

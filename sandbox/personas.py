@@ -7,11 +7,11 @@ from typing import Any
 
 from sandbox.world import START_PAYLOAD
 
-SANDBOX_BOT_TOKEN = "7000000001:sandbox-lianka-local-not-a-real-token"
+SANDBOX_BOT_TOKEN = "7000000001:sandbox-lianka-local-not-a-real-token"  # noqa: S105 (public)
 SANDBOX_BOT_USERNAME = "LiankaSandboxBot"
 SANDBOX_BOT_NAME = "廉卡 Lianka"
 # The card the demo data prints for the demo enterprise; the reporter persona "scans" it.
-DEMO_CARD_TOKEN = "c_sandboxDemoCard0001"
+DEMO_CARD_TOKEN = "c_sandboxDemoCard0001"  # noqa: S105 (printed on a demo card)
 
 
 @dataclass(frozen=True)

@@ -150,16 +150,16 @@ def parse_html(text: str) -> tuple[str, list[dict[str, Any]]]:
             raise EntityParseError(f"Unclosed start tag at byte offset {byte_at(begin)}")
         tag = text[i:j].lower()
         if tag not in ALLOWED_TAGS:
-            raise EntityParseError(
-                f'Unsupported start tag "{tag}" at byte offset {byte_at(begin)}'
-            )
+            raise EntityParseError(f'Unsupported start tag "{tag}" at byte offset {byte_at(begin)}')
         argument, i = _attributes(text, j, tag, begin, byte_at)
         if tag == "span" and argument != "spoiler":
             raise EntityParseError(
                 f'Tag "span" must have class "tg-spoiler" at byte offset {byte_at(begin)}'
             )
         if tag == "tg-emoji" and not argument.isdigit():
-            raise EntityParseError(f"Custom emoji identifier must be non-empty at byte offset {byte_at(begin)}")
+            raise EntityParseError(
+                f"Custom emoji identifier must be non-empty at byte offset {byte_at(begin)}"
+            )
         stack.append(_Open(tag, argument, offset, byte_at(begin)))
     if stack:
         raise EntityParseError(f'Can\'t find end tag corresponding to start tag "{stack[-1].tag}"')
@@ -169,9 +169,7 @@ def parse_html(text: str) -> tuple[str, list[dict[str, Any]]]:
     return _strip("".join(out), entities)
 
 
-def _attributes(
-    text: str, i: int, tag: str, begin: int, byte_at: _ByteOffsets
-) -> tuple[str, int]:
+def _attributes(text: str, i: int, tag: str, begin: int, byte_at: _ByteOffsets) -> tuple[str, int]:
     """Read a start tag's attributes from ``text[i]``; the tag's argument and the index after '>'."""
     n = len(text)
     argument = ""
@@ -236,9 +234,7 @@ def _attributes(
             argument = attribute.removeprefix("language-")
         elif tag == "span" and name == "class" and attribute.startswith("tg-"):
             argument = attribute.removeprefix("tg-")
-        elif tag == "tg-emoji" and name == "emoji-id":
-            argument = attribute
-        elif tag == "pre" and name == "language":
+        elif (tag == "tg-emoji" and name == "emoji-id") or (tag == "pre" and name == "language"):
             argument = attribute
     if tag == "blockquote" and expandable:
         argument = "expandable"
@@ -253,7 +249,10 @@ def _close(opened: _Open, output: str, offset: int, entities: list[dict[str, Any
     if opened.tag == "a":
         url = opened.argument or _utf16_slice(output, opened.offset, offset)
         if url.startswith("tg://user?id=") and url.removeprefix("tg://user?id=").isdigit():
-            entity |= {"type": "text_mention", "user": {"id": int(url[13:]), "is_bot": False, "first_name": ""}}
+            entity |= {
+                "type": "text_mention",
+                "user": {"id": int(url[13:]), "is_bot": False, "first_name": ""},
+            }
         elif _valid_url(url):
             entity |= {"type": "text_link", "url": url}
         else:
@@ -272,7 +271,9 @@ def _close(opened: _Open, output: str, offset: int, entities: list[dict[str, Any
         if language:
             entity["language"] = language
     elif opened.tag == "blockquote":
-        entity["type"] = "expandable_blockquote" if opened.argument == "expandable" else "blockquote"
+        entity["type"] = (
+            "expandable_blockquote" if opened.argument == "expandable" else "blockquote"
+        )
     elif opened.tag == "tg-emoji":
         entity |= {"type": "custom_emoji", "custom_emoji_id": opened.argument}
     else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from sandbox.control import ControlApi, control_errors
 from sandbox.emulator import MAX_REQUEST, Emulator
@@ -23,7 +24,7 @@ async def _index(request: web.Request) -> web.FileResponse:
 
 
 @web.middleware
-async def _security_headers(request: web.Request, handler: web.RequestHandler) -> web.StreamResponse:
+async def _security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
     response = await handler(request)
     response.headers.setdefault(
         "Content-Security-Policy",

@@ -19,7 +19,7 @@ from sandbox.world import BotAccount, WebhookConfig, World, update_chat_id
 
 logger = logging.getLogger(__name__)
 
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
 
 
 class WebhookDelivery:
@@ -89,7 +89,9 @@ class WebhookDelivery:
             ready.append(update)
         return ready
 
-    async def _deliver(self, http: aiohttp.ClientSession, update: dict[str, Any], chat_id: int | None) -> None:
+    async def _deliver(
+        self, http: aiohttp.ClientSession, update: dict[str, Any], chat_id: int | None
+    ) -> None:
         attempt = 0
         try:
             while self.bot.webhook is self.webhook:
@@ -130,7 +132,7 @@ class WebhookDelivery:
 
     async def _run_reply(self, reply: Params) -> None:
         """A webhook may answer with a method call; Telegram runs it and reports nothing back."""
-        method = reply.str("method")
+        method = reply.text("method")
         if not method:
             return
         self.stats.calls[self.api.canonical(method) or method] += 1

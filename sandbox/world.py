@@ -409,10 +409,10 @@ class World:
         pulse, self._pulse = self._pulse, asyncio.Event()
         pulse.set()
 
-    async def wait(self, condition: Callable[[], bool], timeout: float) -> bool:
-        """Wait until ``condition()`` holds (True) or ``timeout`` seconds pass (False)."""
+    async def wait(self, condition: Callable[[], bool], within: float) -> bool:
+        """Wait until ``condition()`` holds (True) or ``within`` seconds pass (False)."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + within
         while not condition():
             remaining = deadline - loop.time()
             if remaining <= 0 or self.closing:
@@ -424,7 +424,9 @@ class World:
                 return condition()
         return True
 
-    def push_update(self, bot: BotAccount, kind: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+    def push_update(
+        self, bot: BotAccount, kind: str, payload: dict[str, Any]
+    ) -> dict[str, Any] | None:
         """Queue an update for the bot, unless its allowed_updates leave this kind out."""
         if kind not in bot.allowed_updates:
             return None
@@ -485,7 +487,7 @@ class World:
         elif mime_type:
             extension = mimetypes.guess_extension(mime_type) or ""
         if kind == "photo":
-            extension = ".jpg" if not extension else extension
+            extension = extension or ".jpg"
         if mime_type is None and file_name:
             mime_type = mimetypes.guess_type(file_name)[0]
         width, height = image_size(data) if kind in ("photo", "video", "animation") else (0, 0)
@@ -605,7 +607,9 @@ class SandboxUser:
         stored = self.world.store_file(data, "document", file_name=filename, mime_type=mime_type)
         return self._send({"document": stored.as_media(), **self._caption(caption)})
 
-    def send_voice(self, data: bytes = b"OggS\x00sandbox-voice", duration: int = 3) -> StoredMessage:
+    def send_voice(
+        self, data: bytes = b"OggS\x00sandbox-voice", duration: int = 3
+    ) -> StoredMessage:
         stored = self.world.store_file(
             data, "voice", mime_type="audio/ogg", duration=duration, file_name="voice.ogg"
         )
@@ -632,7 +636,9 @@ class SandboxUser:
     def click(self, text: str, message_id: int | None = None) -> CallbackRecord | StoredMessage:
         """Tap a button by its label: an inline button (newest message first), else a reply button."""
         chat = self.chat
-        candidates = [chat.message(message_id)] if message_id is not None else reversed(chat.visible())
+        candidates = (
+            [chat.message(message_id)] if message_id is not None else reversed(chat.visible())
+        )
         for message in candidates:
             if message is None or not message.from_bot:
                 continue
@@ -641,7 +647,9 @@ class SandboxUser:
                     continue
                 if "callback_data" in button:
                     return self._callback(message, str(button["callback_data"]))
-                raise SandboxError(f"button {text!r} opens {button.get('url') or 'something'}, not a callback")
+                raise SandboxError(
+                    f"button {text!r} opens {button.get('url') or 'something'}, not a callback"
+                )
         if message_id is None:
             for row in (chat.reply_keyboard or {}).get("keyboard", []):
                 for button in row:
@@ -736,7 +744,7 @@ class SandboxUser:
         }
 
     async def wait_reply(
-        self, contains: str | None = None, *, after: int | None = None, timeout: float = 10.0
+        self, contains: str | None = None, *, after: int | None = None, within: float = 10.0
     ) -> StoredMessage:
         """The first bot message after ``after`` (default: the person's last message) with ``contains``."""
         chat = self.chat
@@ -747,22 +755,25 @@ class SandboxUser:
 
         def found() -> StoredMessage | None:
             for message in chat.visible():
-                if message.from_bot and message.message_id > floor:
-                    if contains is None or contains in message.text:
-                        return message
+                if (
+                    message.from_bot
+                    and message.message_id > floor
+                    and (contains is None or contains in message.text)
+                ):
+                    return message
             return None
 
-        if not await self.world.wait(lambda: found() is not None, timeout):
+        if not await self.world.wait(lambda: found() is not None, within):
             texts = [m.text for m in chat.visible() if m.from_bot and m.message_id > floor]
-            raise TimeoutError(f"no reply containing {contains!r} within {timeout}s; got {texts!r}")
+            raise TimeoutError(f"no reply containing {contains!r} within {within}s; got {texts!r}")
         result = found()
         assert result is not None
         return result
 
-    async def wait_for(self, condition: Callable[[Chat], bool], timeout: float = 10.0) -> None:
+    async def wait_for(self, condition: Callable[[Chat], bool], within: float = 10.0) -> None:
         """Wait until ``condition(chat)`` holds, e.g. a message was edited."""
-        if not await self.world.wait(lambda: condition(self.chat), timeout):
-            raise TimeoutError(f"the chat did not change as expected within {timeout}s")
+        if not await self.world.wait(lambda: condition(self.chat), within):
+            raise TimeoutError(f"the chat did not change as expected within {within}s")
 
 
 def commands_key(scope: dict[str, Any], language_code: str) -> str:

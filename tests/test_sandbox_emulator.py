@@ -7,6 +7,7 @@ import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
@@ -53,7 +54,9 @@ async def bot(emulator: Emulator) -> AsyncIterator[Bot]:
 
 def keyboard(*buttons: tuple[str, str]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
-        inline_keyboard=[[InlineKeyboardButton(text=text, callback_data=data)] for text, data in buttons]
+        inline_keyboard=[
+            [InlineKeyboardButton(text=text, callback_data=data)] for text, data in buttons
+        ]
     )
 
 
@@ -73,7 +76,9 @@ async def test_a_bot_message_with_buttons_appears_in_the_users_chat(emulator, bo
     user = started_user(emulator)
 
     sent = await bot.send_message(
-        user.id, "您好，<b>请选择</b>", reply_markup=keyboard(("反映问题", "rep"), ("我的问题", "my"))
+        user.id,
+        "您好，<b>请选择</b>",
+        reply_markup=keyboard(("反映问题", "rep"), ("我的问题", "my")),
     )
 
     assert sent.text == "您好，请选择"
@@ -99,7 +104,12 @@ async def test_editing_text_drops_the_keyboard_unless_it_is_sent_again(emulator,
     user = started_user(emulator)
     sent = await bot.send_message(user.id, "待签收", reply_markup=keyboard(("签收", "acc")))
 
-    await bot.edit_message_text("已签收", chat_id=user.id, message_id=sent.message_id, reply_markup=keyboard(("办结", "res")))
+    await bot.edit_message_text(
+        "已签收",
+        chat_id=user.id,
+        message_id=sent.message_id,
+        reply_markup=keyboard(("办结", "res")),
+    )
     assert [b["text"] for b in user.last.inline_buttons()] == ["办结"]
 
     edited = await bot.edit_message_text("已办结", chat_id=user.id, message_id=sent.message_id)
@@ -114,7 +124,10 @@ async def test_an_edit_that_changes_nothing_is_refused(emulator, bot):
 
     with pytest.raises(TelegramBadRequest, match="message is not modified"):
         await bot.edit_message_text(
-            "待签收", chat_id=user.id, message_id=sent.message_id, reply_markup=keyboard(("签收", "acc"))
+            "待签收",
+            chat_id=user.id,
+            message_id=sent.message_id,
+            reply_markup=keyboard(("签收", "acc")),
         )
     with pytest.raises(TelegramBadRequest, match="message to edit not found"):
         await bot.edit_message_text("x", chat_id=user.id, message_id=999)
@@ -177,7 +190,11 @@ async def test_a_photo_the_bot_uploads_is_shown_in_the_chat(emulator, bot):
         ("字" * 4097, None, "message is too long"),
         ("   ", None, "message text is empty"),
         ("请选择", keyboard(("太长", "x" * 65)), "BUTTON_DATA_INVALID"),
-        ("您反映的：<script>alert(1)</script>", None, "can't parse entities: Unsupported start tag \"script\""),
+        (
+            "您反映的：<script>alert(1)</script>",
+            None,
+            'can\'t parse entities: Unsupported start tag "script"',
+        ),
         ("金额 <b>大于 100", None, "can't parse entities: Can't find end tag"),
         ("描述：a < b", None, "can't parse entities: Unsupported start tag"),
     ],
@@ -218,7 +235,9 @@ async def test_a_long_poll_returns_as_soon_as_the_user_writes(emulator, bot):
     await bot.get_updates(offset=confirmed)
 
     waiting = asyncio.create_task(bot.get_updates(offset=confirmed, timeout=20))
-    await emulator.world.wait(lambda: emulator.bot().poller is not None and not emulator.bot().poller.done(), 5)
+    await emulator.world.wait(
+        lambda: emulator.bot().poller is not None and not emulator.bot().poller.done(), 5
+    )
     user.send("在吗")
 
     updates = await asyncio.wait_for(waiting, 10)
@@ -242,11 +261,13 @@ def greeter() -> Router:
     @router.message(CommandStart())
     async def cmd_start(message: Message, command: CommandObject) -> None:
         await message.answer(
-            f"欢迎，卡片 <code>{command.args or '无'}</code>", reply_markup=keyboard(("反映问题", "report"))
+            f"欢迎，卡片 <code>{command.args or '无'}</code>",
+            reply_markup=keyboard(("反映问题", "report")),
         )
 
     @router.callback_query(F.data == "report")
     async def on_report(query: CallbackQuery) -> None:
+        assert isinstance(query.message, Message)
         await query.message.edit_text("请描述您要反映的问题")
         await query.answer("已开始", show_alert=True)
 
@@ -257,7 +278,9 @@ async def test_a_polling_dispatcher_answers_a_deep_link_and_a_button_press(emula
     dispatcher = Dispatcher()
     dispatcher.include_router(greeter())
     polling = asyncio.create_task(
-        dispatcher.start_polling(bot, polling_timeout=1, handle_signals=False, close_bot_session=False)
+        dispatcher.start_polling(
+            bot, polling_timeout=1, handle_signals=False, close_bot_session=False
+        )
     )
     try:
         user = emulator.add_user(503, "李女士")
@@ -267,7 +290,9 @@ async def test_a_polling_dispatcher_answers_a_deep_link_and_a_button_press(emula
 
         press = user.click("反映问题")
         await asyncio.wait_for(press.done.wait(), 10)
-        await user.wait_for(lambda chat: chat.message(greeting.message_id).text == "请描述您要反映的问题")
+        await user.wait_for(
+            lambda chat: chat.message(greeting.message_id).text == "请描述您要反映的问题"
+        )
     finally:
         await dispatcher.stop_polling()
         await polling
@@ -278,9 +303,9 @@ async def test_a_polling_dispatcher_answers_a_deep_link_and_a_button_press(emula
 
 
 @pytest.fixture
-async def webhook_server() -> AsyncIterator[tuple[str, list[dict], list[int]]]:
+async def webhook_server() -> AsyncIterator[tuple[str, list[dict[str, Any]], list[int]]]:
     """A webhook that records each delivery and answers with the next status in ``statuses``."""
-    deliveries: list[dict] = []
+    deliveries: list[dict[str, Any]] = []
     statuses: list[int] = []
 
     async def receive(request: web.Request) -> web.Response:
@@ -301,7 +326,9 @@ async def webhook_server() -> AsyncIterator[tuple[str, list[dict], list[int]]]:
     await runner.cleanup()
 
 
-async def test_a_webhook_gets_updates_with_the_secret_and_again_until_it_answers_200(emulator, bot, webhook_server):
+async def test_a_webhook_gets_updates_with_the_secret_and_again_until_it_answers_200(
+    emulator, bot, webhook_server
+):
     url, deliveries, statuses = webhook_server
     emulator.webhook_backoff = 0.01
     statuses.extend([500, 502])
@@ -335,7 +362,9 @@ async def test_a_webhook_reply_carrying_a_method_is_carried_out(emulator, bot):
     dispatcher = Dispatcher()
     dispatcher.include_router(router)
     app = web.Application()
-    SimpleRequestHandler(dispatcher, bot, handle_in_background=False, secret_token="abc").register(app, "/hook")
+    SimpleRequestHandler(dispatcher, bot, handle_in_background=False, secret_token="abc").register(
+        app, "/hook"
+    )
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -365,12 +394,20 @@ async def test_plain_http_queries_json_bodies_and_errors_use_the_bot_api_envelop
         }
         async with http.post(f"{base}/sendMessage", json=body) as response:
             assert (await response.json())["result"]["reply_markup"] == body["reply_markup"]
-        form = {"chat_id": str(user.id), "text": "表单", "reply_markup": json.dumps(body["reply_markup"])}
+        form = {
+            "chat_id": str(user.id),
+            "text": "表单",
+            "reply_markup": json.dumps(body["reply_markup"]),
+        }
         async with http.post(f"{base}/sendMessage", data=form) as response:
             assert (await response.json())["ok"] is True
         async with http.get(f"{emulator.base_url}/bot1:wrong/getMe") as response:
             assert response.status == 401
-            assert await response.json() == {"ok": False, "error_code": 401, "description": "Unauthorized"}
+            assert await response.json() == {
+                "ok": False,
+                "error_code": 401,
+                "description": "Unauthorized",
+            }
         async with http.get(f"{base}/sendPigeon") as response:
             assert response.status == 404 and (await response.json())["ok"] is False
 

@@ -12,7 +12,9 @@ from sandbox.telegram_html import EntityParseError, command_entities, parse_html
 
 
 def test_tags_become_entities_counted_in_utf16_units():
-    text, entities = parse_html("😀<b>受理</b> <i>编号 <u>AJ-1</u></i> <a href='https://x.cn/?a=1&amp;b=2'>链接</a>")
+    text, entities = parse_html(
+        "😀<b>受理</b> <i>编号 <u>AJ-1</u></i> <a href='https://x.cn/?a=1&amp;b=2'>链接</a>"
+    )
 
     assert text == "😀受理 编号 AJ-1 链接"
     assert entities == [
@@ -37,7 +39,9 @@ def test_code_inside_pre_gives_the_block_its_language():
 
 
 def test_spoiler_and_blockquote_tags_are_accepted():
-    _, entities = parse_html('<tg-spoiler>a</tg-spoiler><span class="tg-spoiler">b</span><blockquote expandable>c</blockquote>')
+    _, entities = parse_html(
+        '<tg-spoiler>a</tg-spoiler><span class="tg-spoiler">b</span><blockquote expandable>c</blockquote>'
+    )
 
     assert [e["type"] for e in entities] == ["spoiler", "spoiler", "expandable_blockquote"]
 
@@ -54,7 +58,10 @@ def test_leading_and_trailing_space_is_dropped_like_telegram_does():
     [
         ("<script>alert(1)</script>", 'Unsupported start tag "script" at byte offset 0'),
         ("<b>未闭合", 'Can\'t find end tag corresponding to start tag "b"'),
-        ("<b>交错<i>标签</b></i>", 'Unmatched end tag at byte offset 18, expected "</i>", found "</b>"'),
+        (
+            "<b>交错<i>标签</b></i>",
+            'Unmatched end tag at byte offset 18, expected "</i>", found "</b>"',
+        ),
         ("多余</b>", "Unexpected end tag at byte offset 6"),
         ("第一行<br>第二行", 'Unsupported start tag "br" at byte offset 9'),
         ("金额 < 100 万元", 'Unsupported start tag "" at byte offset 7'),
