@@ -338,8 +338,26 @@ class BotApi:
         markup = self.markup(params)
         if params.raw("protect_content") is not None and params.flag("protect_content"):
             content["has_protected_content"] = True
+        content |= self._reply_to(chat, params)
         message = self.world.add_message(chat, from_bot=True, content=content, reply_markup=markup)
         return message.as_api()
+
+    @staticmethod
+    def _reply_to(chat: Chat, params: Params) -> dict[str, Any]:
+        """``reply_parameters`` (or the older ``reply_to_message_id``) quote a message of the chat."""
+        reply = params.json("reply_parameters", "can't parse reply parameters JSON object")
+        if reply is None and params.raw("reply_to_message_id") is not None:
+            reply = {"message_id": params.integer("reply_to_message_id")}
+        if reply is None:
+            return {}
+        if not isinstance(reply, dict) or not isinstance(reply.get("message_id"), int):
+            raise bad_request("can't parse reply parameters JSON object")
+        target = chat.message(reply["message_id"])
+        if target is None:
+            if reply.get("allow_sending_without_reply"):
+                return {}
+            raise bad_request("message to be replied not found")
+        return {"reply_to_message": target.quoted()}
 
     # --- identity and updates ---------------------------------------------------------------
 
@@ -370,7 +388,7 @@ class BotApi:
         timeout = max(params.integer("timeout") or 0, 0)
         allowed = params.json("allowed_updates", "can't parse allowed_updates JSON object")
         if allowed is not None:
-            bot.allowed_updates = frozenset(allowed) if allowed else DEFAULT_UPDATE_TYPES
+            self._allow(bot, allowed)
         if offset > 0:
             bot.updates = [u for u in bot.updates if u["update_id"] >= offset]
         elif offset < 0:
@@ -388,7 +406,15 @@ class BotApi:
                 "make sure that only one bot instance is running",
             )
         poller.set_result(None)
-        return [u for u in bot.updates[:limit] if _allowed(u, bot.allowed_updates)]
+        return bot.updates[:limit]
+
+    @staticmethod
+    def _allow(bot: BotAccount, allowed: Any) -> None:
+        """New allowed_updates apply to what is already queued too."""
+        if not isinstance(allowed, list) or not all(isinstance(kind, str) for kind in allowed):
+            raise bad_request("can't parse allowed_updates JSON object")
+        bot.allowed_updates = frozenset(allowed) if allowed else DEFAULT_UPDATE_TYPES
+        bot.updates = [u for u in bot.updates if _allowed(u, bot.allowed_updates)]
 
     def _terminate_poller(self, bot: BotAccount) -> None:
         """A waiting getUpdates is answered 409, as when a second instance polls the same bot."""
@@ -413,7 +439,7 @@ class BotApi:
             raise bad_request("bad webhook: max_connections must be between 1 and 100")
         allowed = params.json("allowed_updates", "can't parse allowed_updates JSON object")
         if allowed is not None:
-            bot.allowed_updates = frozenset(allowed) if allowed else DEFAULT_UPDATE_TYPES
+            self._allow(bot, allowed)
         if params.flag("drop_pending_updates"):
             bot.updates.clear()
         bot.webhook = WebhookConfig(url=url, secret_token=secret, max_connections=max_connections)

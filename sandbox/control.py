@@ -167,7 +167,10 @@ class ControlApi:
         text = body.get("text")
         if not isinstance(text, str):
             raise SandboxError("text is required")
-        return self._message(self._user(request).send(text))
+        reply_to = body.get("reply_to_message_id")
+        return self._message(
+            self._user(request).send(text, int(reply_to) if reply_to is not None else None)
+        )
 
     async def contact(self, request: web.Request) -> web.Response:
         body = await self._body(request)

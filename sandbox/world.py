@@ -175,6 +175,12 @@ class StoredMessage:
     def inline_buttons(self) -> list[dict[str, Any]]:
         return [button for row in self.inline_keyboard for button in row]
 
+    def quoted(self) -> dict[str, Any]:
+        """The message as another message's ``reply_to_message`` (replies do not nest)."""
+        quoted = self.as_api()
+        quoted.pop("reply_to_message", None)
+        return quoted
+
     def as_json(self) -> dict[str, Any]:
         """A transcript entry: the Bot API message plus what a reader of the chat wants at hand."""
         return {
@@ -219,6 +225,7 @@ class Chat:
     messages: list[StoredMessage] = field(default_factory=list)
     next_message_id: int = 1
     reply_keyboard: dict[str, Any] | None = None
+    force_reply_to: int | None = None
     started: bool = False
     blocked: bool = False
     alerts: list[dict[str, Any]] = field(default_factory=list)
@@ -465,6 +472,8 @@ class World:
                     chat.reply_keyboard = reply_markup
                 elif reply_markup.get("remove_keyboard"):
                     chat.reply_keyboard = None
+                elif reply_markup.get("force_reply"):
+                    chat.force_reply_to = message.message_id
         self.touch(chat)
         return message
 
@@ -529,16 +538,24 @@ class SandboxUser:
 
     # --- what the person does ---------------------------------------------------------------
 
-    def _send(self, content: dict[str, Any]) -> StoredMessage:
+    def _send(self, content: dict[str, Any], reply_to: int | None = None) -> StoredMessage:
+        """Send as this person; a bot's ForceReply makes the client quote that message."""
         chat = self.chat
         chat.started = True
         chat.blocked = False
+        target_id = reply_to if reply_to is not None else chat.force_reply_to
+        chat.force_reply_to = None
+        if target_id is not None:
+            target = chat.message(target_id)
+            if target is None:
+                raise SandboxError(f"no message {target_id} to reply to")
+            content["reply_to_message"] = target.quoted()
         message = self.world.add_message(chat, from_bot=False, content=content)
         self.world.push_update(self.bot, "message", message.as_api())
         return message
 
-    def send(self, text: str) -> StoredMessage:
-        """Type and send ``text``; commands get their ``bot_command`` entities."""
+    def send(self, text: str, reply_to: int | None = None) -> StoredMessage:
+        """Type and send ``text`` (quoting message ``reply_to``); commands get their entities."""
         if not text.strip():
             raise SandboxError("消息不能为空")
         if len(text) > MAX_TEXT:
@@ -547,7 +564,7 @@ class SandboxUser:
         entities = command_entities(text)
         if entities:
             content["entities"] = entities
-        return self._send(content)
+        return self._send(content, reply_to)
 
     def start(self, payload: str | None = None) -> StoredMessage:
         """Open ``t.me/<bot>?start=<payload>`` (or press START): the client sends ``/start payload``."""

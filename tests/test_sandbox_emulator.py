@@ -22,9 +22,11 @@ from aiogram.methods import SendMessage
 from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
+    ForceReply,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
+    ReplyParameters,
 )
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
@@ -214,6 +216,32 @@ async def test_a_64_byte_callback_is_accepted(emulator, bot):
     await bot.send_message(user.id, "请选择", reply_markup=keyboard(("按钮", "é" * 32)))
 
     assert user.last.inline_buttons()[0]["callback_data"] == "é" * 32
+
+
+async def test_an_answer_to_a_force_reply_question_quotes_the_question(emulator, bot):
+    user = started_user(emulator)
+    question = await bot.send_message(user.id, "请补充合同编号", reply_markup=ForceReply())
+
+    user.send("HT-2026-001")
+    answer = (await bot.get_updates())[-1].message
+    receipt = await bot.send_message(
+        user.id, "已收到", reply_parameters=ReplyParameters(message_id=answer.message_id)
+    )
+
+    assert answer.reply_to_message.message_id == question.message_id
+    assert receipt.reply_to_message.text == "HT-2026-001"
+    with pytest.raises(TelegramBadRequest, match="message to be replied not found"):
+        await bot.send_message(user.id, "x", reply_parameters=ReplyParameters(message_id=999))
+
+
+async def test_updates_of_kinds_the_bot_does_not_want_are_dropped(emulator, bot):
+    user = started_user(emulator)
+    user.block()
+
+    updates = await bot.get_updates(allowed_updates=["message"])
+
+    assert [u.message.text for u in updates] == ["/start"]
+    assert all("my_chat_member" not in u for u in emulator.bot().updates)
 
 
 async def test_updates_stay_until_an_offset_confirms_them(emulator, bot):

@@ -60,3 +60,4 @@ def sandbox(host: str, port: int, api_port: int, persona_specs: tuple[str, ...])
         asyncio.run(run_sandbox(options, on_ready=_announce(personas)))
     except OSError as error:
         fail(f"沙盒无法启动（端口被占用？）: {error}", code=1)
+    click.echo("沙盒已停止。")

@@ -19,6 +19,7 @@
     controller: null,
     chat: null,
     seenAlerts: 0,
+    stick: true,
   };
 
   // --- talking to the sandbox --------------------------------------------------------------
@@ -143,11 +144,11 @@
     $("blocked-banner").hidden = !chat.blocked;
 
     const box = $("messages");
-    const nearBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
+    if (firstRender) state.stick = true;
     box.replaceChildren();
     if (chat.messages.length === 0) box.append(emptyHint());
     for (const entry of chat.messages) box.append(renderMessage(entry));
-    if (firstRender || nearBottom) box.scrollTop = box.scrollHeight;
+    stickToBottom();
 
     renderReplyKeyboard(chat.reply_keyboard);
     renderCommands(chat.commands || []);
@@ -165,6 +166,17 @@
     }
     state.seenAlerts = alerts.length;
   }
+
+  // Follow the conversation while the reader is at its end, also when a picture loads later.
+  function stickToBottom() {
+    const box = $("messages");
+    if (state.stick) box.scrollTop = box.scrollHeight;
+  }
+
+  $("messages").addEventListener("scroll", () => {
+    const box = $("messages");
+    state.stick = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
+  });
 
   function emptyHint() {
     const hint = el("div", "empty-hint");
@@ -192,6 +204,18 @@
     return (bytes / 1024 / 1024).toFixed(1) + " MB";
   }
 
+  function fileIcon(path) {
+    const holder = el("span", "file-icon");
+    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    const line = document.createElementNS("http://www.w3.org/2000/svg", "path");
+    line.setAttribute("d", path);
+    svg.append(line);
+    holder.append(svg);
+    return holder;
+  }
+
   function renderMessage(entry) {
     const message = entry.message;
     const row = el("div", "row " + (entry.from_bot ? "in" : "out"));
@@ -203,6 +227,14 @@
       const name = origin.sender_user ? origin.sender_user.first_name : (origin.sender_user_name || "");
       bubble.append(el("div", "forwarded", "转发自 " + name));
     }
+    if (message.reply_to_message) {
+      const quoted = message.reply_to_message;
+      const quote = el("div", "quote");
+      quote.append(el("div", "quote-name", quoted.from ? quoted.from.first_name : ""));
+      const gist = quoted.text || quoted.caption || (quoted.photo ? "[图片]" : quoted.document ? "[文件]" : "");
+      quote.append(el("div", "quote-text", gist));
+      bubble.append(quote);
+    }
     if (message.photo && message.photo.length) {
       const best = message.photo[message.photo.length - 1];
       const link = el("a", "photo");
@@ -212,7 +244,7 @@
       const img = el("img");
       img.src = link.href;
       img.alt = "图片";
-      img.loading = "lazy";
+      img.addEventListener("load", stickToBottom);
       link.append(img);
       bubble.append(link);
       bubble.classList.add("has-media");
@@ -224,7 +256,9 @@
       chip.href = "/_sandbox/files/" + encodeURIComponent(file.file_id);
       chip.target = "_blank";
       chip.rel = "noopener";
-      chip.append(el("span", "file-icon", kind === "voice" ? "♪" : "⎘"));
+      chip.append(fileIcon(kind === "voice"
+        ? "M12 3a3 3 0 0 0-3 3v6a3 3 0 0 0 6 0V6a3 3 0 0 0-3-3zM5 11a7 7 0 0 0 14 0M12 18v3"
+        : "M14 3H6v18h12V7zM14 3v4h4M9 13h6M9 17h6"));
       const info = el("span", "file-info");
       info.append(el("span", "file-name", kind === "voice" ? "语音消息" : (file.file_name || "文件")));
       const detail = kind === "voice" || kind === "audio"
