@@ -1,8 +1,39 @@
 """The control API: JSON over HTTP under ``/_sandbox/`` to act as Telegram users and steer the
 emulator. The page uses it, and so can end-to-end tests running the bot in another process.
 
-Every answer is ``{"ok": true, ...}``, or ``{"ok": false, "error": "..."}`` with status 400/404.
-A ``?bot=<id or username>`` query picks the bot when the emulator has more than one.
+Every answer is ``{"ok": true, ...}``, or ``{"ok": false, "error": "..."}`` with status 400
+(something a Telegram client would not allow) or 404 (no such user or file). Bodies are JSON
+objects; photo and document also take multipart with a ``file`` part. ``?bot=<id or username>``
+picks the bot when the emulator has more than one.
+
+    GET  /info                     bots, personas, users, faults, limits, stats
+    GET  /personas                 {"bot", "personas": [{key, user_id, name, role, start_payload,
+                                    phone_number, description}]}
+    POST /users                    {id, first_name, last_name?, username?, phone_number?} -> {"user"}
+    GET  /users/{id}/chat          ?since=<version>&wait=<s ≤ 30>: waits until the chat's version
+                                   passes ``since``; -> {version, bot, user, started, blocked,
+                                   messages: [entry], reply_keyboard, alerts, chat_action, commands}
+    POST /users/{id}/start         {payload?}            -> {"message": entry}   (/start payload)
+    POST /users/{id}/text          {text, reply_to_message_id?}                -> {"message": entry}
+    POST /users/{id}/contact       {phone_number?, first_name?, last_name?}    -> {"message": entry}
+                                   (no phone_number: the user's own, with contact.user_id)
+    POST /users/{id}/photo         {data_base64, filename?, caption?}          -> {"message": entry}
+    POST /users/{id}/document      {data_base64, filename, mime_type?, caption?} -> {"message": entry}
+    POST /users/{id}/voice         {data_base64?, duration?}                   -> {"message": entry}
+    POST /users/{id}/press         {data, message_id?, wait?} -> {"callback": {callback_query_id,
+                                   message_id, data, answered, answer: {text, show_alert, url}}}
+    POST /users/{id}/click         {text, message_id?, wait?}: an inline button by label ->
+                                   {"callback"}, else a reply-keyboard button -> {"message"}
+    POST /users/{id}/block         {blocked: true|false} -> {"blocked"}
+    GET  /files/{file_id}          the file's bytes
+    GET|POST /faults               {error_429, error_500, slow, slow_seconds, retry_after, seed,
+                                   methods} -> {"faults"}
+    GET|POST /limits               {enabled, overall_per_second, per_chat_per_second} -> {"limits"}
+    GET  /stats                    {calls, injected, rate_limited, served_429, errors,
+                                   webhook_deliveries, webhook_failures}
+
+A transcript ``entry`` is ``{message_id, from_bot, text (text or caption), edited, message (the
+Bot API Message), reply_markup (as the bot sent it, reply keyboards included)}``.
 """
 
 from __future__ import annotations

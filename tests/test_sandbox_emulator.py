@@ -20,11 +20,14 @@ from aiogram.exceptions import TelegramBadRequest, TelegramConflictError, Telegr
 from aiogram.filters import CommandObject, CommandStart
 from aiogram.methods import SendMessage
 from aiogram.types import (
+    BotCommand,
     BufferedInputFile,
     CallbackQuery,
     ForceReply,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputMediaDocument,
+    InputMediaPhoto,
     Message,
     ReplyParameters,
 )
@@ -440,3 +443,35 @@ async def test_plain_http_queries_json_bodies_and_errors_use_the_bot_api_envelop
             assert response.status == 404 and (await response.json())["ok"] is False
 
     assert [m.text for m in user.replies] == ["JSON 请求", "表单"]
+
+
+async def test_copies_forwards_albums_actions_and_commands_work_as_on_telegram(emulator, bot):
+    reporter = started_user(emulator, 601, "反映人")
+    inspector = started_user(emulator, 602, "监督员")
+    evidence = reporter.send_photo(PNG, caption="现场")
+
+    copied = await bot.copy_message(inspector.id, reporter.id, evidence.message_id)
+    forwarded = await bot.forward_message(inspector.id, reporter.id, evidence.message_id)
+    album = await bot.send_media_group(
+        inspector.id,
+        [
+            InputMediaPhoto(media=evidence.content["photo"][-1]["file_id"], caption="图一"),
+            InputMediaDocument(media=BufferedInputFile(b"%PDF", "合同.pdf")),
+        ],
+    )
+    await bot.send_chat_action(inspector.id, "typing")
+    await bot.set_my_commands([BotCommand(command="my", description="我的问题")])
+    chat = await bot.get_chat(inspector.id)
+
+    assert inspector.chat.message(copied.message_id).text == "现场"
+    assert "forward_origin" not in inspector.chat.message(copied.message_id).content
+    assert forwarded.forward_origin.sender_user.id == reporter.id
+    assert album[0].media_group_id == album[1].media_group_id
+    assert album[1].document.file_name == "合同.pdf"
+    assert inspector.transcript()["chat_action"] == "typing"
+    await bot.send_message(inspector.id, "请查看材料")
+    assert inspector.transcript()["chat_action"] is None
+    assert [c.command for c in await bot.get_my_commands()] == ["my"]
+    assert chat.first_name == "监督员"
+    with pytest.raises(TelegramBadRequest, match="BOT_COMMAND_INVALID"):
+        await bot.set_my_commands([BotCommand(command="我的", description="x")])
