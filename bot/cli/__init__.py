@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from bot.cli import sandbox, setup
+from bot.cli import cards, sandbox, setup
 from bot.cli.common import CliContext
 
 
@@ -33,4 +33,5 @@ main.add_command(setup.init)
 main.add_command(setup.config_group)
 main.add_command(setup.db_group)
 main.add_command(setup.run)
+main.add_command(cards.cards_group)
 main.add_command(sandbox.sandbox)
