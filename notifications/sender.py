@@ -14,6 +14,7 @@ Telegram's budget, so give each a share (``Pace.per_second``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -252,10 +253,8 @@ class Sender:
                     await self.drain(stop)
                 except Exception:
                     logger.exception("outbox drain failed; trying again shortly")
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self._idle_interval)
-                except TimeoutError:
-                    pass
         finally:
             if self._tasks:
                 await asyncio.wait(self._tasks)
@@ -283,9 +282,7 @@ class Sender:
         return f"{type(error).__name__}: {error}".replace(self._bot.token, "***")[:500]
 
     async def _deliver(self, row: Notification) -> Message:
-        markup = (
-            InlineKeyboardMarkup.model_validate(row.reply_markup) if row.reply_markup else None
-        )
+        markup = InlineKeyboardMarkup.model_validate(row.reply_markup) if row.reply_markup else None
         if row.method is SendMethod.DOCUMENT:
             if not row.document_path:
                 raise FileNotFoundError("document row without a path")
@@ -384,9 +381,7 @@ class Sender:
             logger.warning("notification %s failed after %s attempts", row.id, attempts)
             return
         delay = self.retry.delay(attempts, self._rng)
-        logger.info(
-            "notification %s: %s, retry in %.1fs", row.id, type(error).__name__, delay
-        )
+        logger.info("notification %s: %s, retry in %.1fs", row.id, type(error).__name__, delay)
         await self._reschedule(row, error, delay, count=True)
 
     async def _undeliverable(self, row: Notification, error: BaseException) -> None:

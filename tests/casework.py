@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -179,7 +181,14 @@ async def case_of(sessions: SessionFactory, case_id: int) -> Case:
 async def outbox(sessions: SessionFactory, kind_prefix: str = "") -> list[Notification]:
     """Queued notifications whose kind starts with ``kind_prefix``, oldest first."""
     async with sessions() as session:
-        rows = (
-            await session.exec(select(Notification).order_by(col(Notification.id)))
-        ).all()
+        rows = (await session.exec(select(Notification).order_by(col(Notification.id)))).all()
     return [r for r in rows if r.kind.startswith(kind_prefix)]
+
+
+async def until(condition: Callable[[], Awaitable[bool]], limit: float = 30.0) -> None:
+    """Wait for something another task does (a sender, a scheduler) to become true."""
+    async with asyncio.timeout(limit):
+        while True:
+            if await condition():
+                return
+            await asyncio.sleep(0.05)

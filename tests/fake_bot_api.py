@@ -120,7 +120,10 @@ class FakeBotApi:
             "chat": {"id": chat_id, "type": "private"},
         }
         if method == "sendDocument":
-            result["document"] = {"file_id": f"doc-{message_id}", "file_unique_id": f"u{message_id}"}
+            result["document"] = {
+                "file_id": f"doc-{message_id}",
+                "file_unique_id": f"u{message_id}",
+            }
             result["caption"] = text
         else:
             result["text"] = text
@@ -148,6 +151,4 @@ class FakeBotApi:
     def bot(self, timeout: float = 0.4) -> Bot:
         """A Bot pointed at this server, giving up on a request after ``timeout`` seconds."""
         session = AiohttpSession(api=TelegramAPIServer.from_base(self.url), timeout=timeout)
-        return Bot(
-            TOKEN, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML)
-        )
+        return Bot(TOKEN, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))

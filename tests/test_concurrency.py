@@ -98,9 +98,7 @@ async def sweeper(sessions: SessionFactory, config, calendar, name: str) -> int:
     """Sweep in small batches until nothing is left to claim."""
     acted = 0
     while True:
-        report = await sweep_deadlines(
-            sessions, config, calendar, NOW, instance=name, limit=25
-        )
+        report = await sweep_deadlines(sessions, config, calendar, NOW, instance=name, limit=25)
         acted += len(report.plans)
         if not report.plans and not report.skipped:
             return acted

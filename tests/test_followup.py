@@ -79,7 +79,9 @@ async def test_the_reporter_is_asked_once_at_nine_the_working_day_after_resoluti
         await sweep_deadlines(sessions, catalog, calendar, now)
     (question,) = await outbox(sessions, "followup_")
     assert question.chat_id == REPORTER
-    assert question.text.startswith("【回访】您反映的问题 AJ-2026-00001 已办结（办理结果：问题已解决）。")
+    assert question.text.startswith(
+        "【回访】您反映的问题 AJ-2026-00001 已办结（办理结果：问题已解决）。"
+    )
     assert question.reply_markup is not None
     buttons = [b["text"] for row in question.reply_markup["inline_keyboard"] for b in row]
     assert buttons == ["满意", "基本满意", "不满意"]
@@ -95,7 +97,10 @@ async def test_satisfied_closes_the_case_and_nothing_closes_it_again(
     telegram = bot_for(sessions, catalog, calendar, ASK + timedelta(hours=2))
     reporter = telegram.user(user_id=REPORTER)
     await reporter.press(rating(case, FollowupRating.SATISFIED))
-    assert reporter.last == "感谢您的评价（满意）！问题 AJ-2026-00001 已结案。如有新的问题，欢迎随时反映。"
+    assert (
+        reporter.last
+        == "感谢您的评价（满意）！问题 AJ-2026-00001 已结案。如有新的问题，欢迎随时反映。"
+    )
 
     closed = await case_of(sessions, case.id)
     assert (closed.status, closed.satisfaction) == (CaseStatus.CLOSED, Satisfaction.SATISFIED)

@@ -4,6 +4,7 @@ pace, through 429s, 500s, slow replies and timeouts; blocked people marked and r
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ from models.notification import Notification, NotificationStatus, RecipientKind,
 from models.team import Inspector, Role
 from notifications.outbox import enqueue
 from notifications.sender import Pace, RetryPolicy, Sender, claim_notifications
+from tests.casework import until
 from tests.factories import make_inspector
 from tests.fake_bot_api import FakeBotApi
 
@@ -45,9 +47,7 @@ async def queue(sessions: SessionFactory, messages: list[tuple[int, str]], **ext
 
 async def rows(sessions: SessionFactory) -> list[Notification]:
     async with sessions() as session:
-        return list(
-            (await session.exec(select(Notification).order_by(col(Notification.id)))).all()
-        )
+        return list((await session.exec(select(Notification).order_by(col(Notification.id)))).all())
 
 
 async def run_until_done(sessions: SessionFactory, sender: Sender, limit: float = 60) -> None:
@@ -55,9 +55,11 @@ async def run_until_done(sessions: SessionFactory, sender: Sender, limit: float 
     stop = asyncio.Event()
     task = asyncio.create_task(sender.run(stop))
     try:
-        async with asyncio.timeout(limit):
-            while not all(r.status in FINAL for r in await rows(sessions)):
-                await asyncio.sleep(0.05)
+
+        async def done() -> bool:
+            return all(r.status in FINAL for r in await rows(sessions))
+
+        await until(done, limit)
     finally:
         stop.set()
         await task
@@ -101,16 +103,14 @@ async def test_every_message_arrives_once_at_the_pace_despite_429_500_and_timeou
     for call in api.calls:
         by_chat[call.chat_id].append(call.received)
     for received in by_chat.values():
-        gaps = [b - a for a, b in zip(received, received[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(received)]
         assert min(gaps) >= TEST_PACE.chat_interval * 0.8
     for n, call in enumerate(api.calls):
         if call.outcome == "429":
             later = [c.received for c in api.calls[n + 1 :] if c.chat_id == call.chat_id]
             assert later and later[0] - call.received >= api.retry_after * 0.9
     starts = sorted(call.received for call in api.calls)
-    busiest = max(
-        sum(1 for t in starts if first <= t < first + 1.0) for first in starts
-    )
+    busiest = max(sum(1 for t in starts if first <= t < first + 1.0) for first in starts)
     assert busiest <= TEST_PACE.per_second * 1.25
     assert busiest >= TEST_PACE.per_second * 0.5  # the global pace, not the chats, was the limit
 
@@ -135,7 +135,11 @@ async def test_a_document_row_is_sent_as_a_document_with_its_caption(
         await bot.session.close()
         await api.stop()
     (call,) = api.calls
-    assert (call.method, call.chat_id, call.text) == ("sendDocument", 9_100, "安居区企业反映问题周报")
+    assert (call.method, call.chat_id, call.text) == (
+        "sendDocument",
+        9_100,
+        "安居区企业反映问题周报",
+    )
     (row,) = await rows(sessions)
     assert row.status is NotificationStatus.SENT and row.telegram_message_id == call.message_id
 

@@ -3,17 +3,20 @@ extensions, pauses, a catch-up digest, dry runs, and every notice exactly once."
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import select
 
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.clocks import extend_clock, pause_clock, resume_clock
-from bot.services.sweep import sweep_deadlines
+from bot.services.sweep import SweepReport, sweep_deadlines
 from models.calendar import WorkCalendar
 from models.case import Case
 from models.clock import ClockKind, ClockStage, ClockState
 from models.event import CaseEvent, EventKind
-from models.notification import NotificationStatus
+from models.notification import Notification, NotificationStatus
 from tests.casework import (
     accept,
     case_of,
@@ -31,14 +34,20 @@ ACCEPT_DUE = sh(2026, 11, 27, 18)
 ACCEPT_ESCALATION = sh(2026, 12, 1, 18)  # two working days later: Monday, Tuesday
 
 
-async def sweep(sessions, config, calendar, *moments, **options):
+async def sweep(
+    sessions: SessionFactory,
+    config: LiankaConfig,
+    calendar: WorkCalendar,
+    *moments: datetime,
+    **options: Any,
+) -> SweepReport:
     reports = []
     for now in moments:
         reports.append(await sweep_deadlines(sessions, config, calendar, now, **options))
     return reports[-1]
 
 
-def chats(rows):
+def chats(rows: list[Notification]) -> list[tuple[str, int]]:
     return sorted((row.kind, row.chat_id) for row in rows)
 
 
@@ -63,9 +72,7 @@ async def test_the_assignee_is_warned_once_on_the_morning_the_accept_deadline_fa
     )
     (warning,) = await outbox(sessions, "accept_")
     assert (warning.kind, warning.chat_id) == ("accept_warning", 501)
-    assert warning.text.startswith(
-        "【催办】问题 AJ-2026-00001 签收期限为今日18:00，请及时签收。"
-    )
+    assert warning.text.startswith("【催办】问题 AJ-2026-00001 签收期限为今日18:00，请及时签收。")
     assert warning.reply_markup is not None  # the inspector's buttons, to act at once
     clock = await clock_of(sessions, case.id, ClockKind.ACCEPT)
     assert (clock.stage, clock.next_action_at, clock.claimed_by) == (
@@ -110,7 +117,7 @@ async def test_overdue_goes_to_the_assignee_and_team_leader_then_the_leader_two_
         ClockState.RUNNING,
     )
     async with sessions() as session:
-        events = [e.kind for e in (await session.exec(CaseEvent.__table__.select())).all()]
+        events = [e.kind for e in (await session.exec(select(CaseEvent))).all()]
     assert events.count(EventKind.REMINDED) >= 2 and EventKind.ESCALATED in events
 
 

@@ -167,7 +167,9 @@ async def reopen_unsatisfied(
     await session.flush()
     directory = await Directory.load(session)
     assignee = directory.person(case.assignee_id)
-    for recipient in unique([*([assignee] if assignee else []), *directory.team_leaders(case.team_id)]):
+    for recipient in unique(
+        [*([assignee] if assignee else []), *directory.team_leaders(case.team_id)]
+    ):
         is_assignee = assignee is not None and recipient.id == assignee.id
         await enqueue(
             session,

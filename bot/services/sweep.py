@@ -612,9 +612,7 @@ async def sweep_deadlines(
         else:
             ids = await claim_due_clocks(session, now, instance, limit)
         clocks = list(
-            (
-                await session.exec(select(CaseClock).where(col(CaseClock.id).in_(ids)))
-            ).all()
+            (await session.exec(select(CaseClock).where(col(CaseClock.id).in_(ids)))).all()
         )
         cases = {
             c.id: c
