@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 import chinese_calendar
 import pytest
@@ -16,7 +18,7 @@ from sqlmodel import select
 
 from bot.cli import main
 from bot.config import load_config
-from bot.db import create_engine, create_session_factory, upgrade_database
+from bot.db import SessionFactory, create_engine, create_session_factory, upgrade_database
 from bot.services.calendar import load_calendar
 from bot.services.catalog import sync_catalog
 from bot.services.routing import assign_case
@@ -28,6 +30,7 @@ from models.team import Inspector
 from tests.casework import accept, make_staff, report, sh
 from tests.conftest import ROOT
 
+T = TypeVar("T")
 DATA = Path(__file__).parent / "data"
 STARTED = sh(2026, 12, 28, 10)  # Monday; a clue's 30 working days run into 2027
 
@@ -45,7 +48,7 @@ def lianka(env: dict[str, str], *args: str) -> Result:
     return result
 
 
-async def _with_db(url: str, work):  # type: ignore[no-untyped-def]
+async def _with_db(url: str, work: Callable[[SessionFactory], Awaitable[T]]) -> T:
     engine = create_engine(url)
     try:
         return await work(create_session_factory(engine))
@@ -57,7 +60,7 @@ def open_clue_case(env: dict[str, str]) -> int:
     """A clue case signed for on 28 Dec 2026: its 办结 deadline counts 30 working days."""
     config = load_config(ROOT / "lianka.example.toml")
 
-    async def work(sessions):  # type: ignore[no-untyped-def]
+    async def work(sessions: SessionFactory) -> int:
         async with sessions() as session:
             await sync_catalog(session, config)
             calendar = await load_calendar(session, config)
@@ -73,8 +76,10 @@ def open_clue_case(env: dict[str, str]) -> int:
         async with sessions() as session:
             stored = await session.get(Case, case.id)
             person = await session.get(Inspector, 1)
+            assert stored is not None and person is not None
             await assign_case(session, stored, person, config, calendar, STARTED)
             await session.commit()
+        assert case.id is not None
         await accept(sessions, config, calendar, case.id, STARTED)
         return case.id
 
@@ -82,7 +87,7 @@ def open_clue_case(env: dict[str, str]) -> int:
 
 
 def resolve_clock(env: dict[str, str], case_id: int) -> tuple[CaseClock, list[CaseEvent]]:
-    async def work(sessions):  # type: ignore[no-untyped-def]
+    async def work(sessions: SessionFactory) -> tuple[CaseClock, list[CaseEvent]]:
         async with sessions() as session:
             clock = (
                 await session.exec(
@@ -197,7 +202,7 @@ def test_jobs_run_dry_run_lists_and_changes_nothing_then_the_real_run_queues(
     clock, _ = resolve_clock(env, case_id)
     assert (clock.stage, clock.claimed_by) == (ClockStage.NONE, None)
 
-    async def count(sessions):  # type: ignore[no-untyped-def]
+    async def count(sessions: SessionFactory) -> int:
         async with sessions() as session:
             return len((await session.exec(select(Notification))).all())
 
