@@ -298,6 +298,17 @@ class Sender:
         )
 
     async def _send(self, row: Notification) -> None:
+        try:
+            await self._attempt(row)
+        except Exception:
+            logger.exception(
+                "notification %s: outcome not recorded; it is tried again after its claim lapses",
+                row.id,
+            )
+        finally:
+            self._in_flight.discard(row.chat_id)
+
+    async def _attempt(self, row: Notification) -> None:
         loop = asyncio.get_running_loop()
         try:
             message = await self._deliver(row)
@@ -315,8 +326,6 @@ class Sender:
         else:
             await self._finish(row, NotificationStatus.SENT, message_id=message.message_id)
             self.stats.sent += 1
-        finally:
-            self._in_flight.discard(row.chat_id)
 
     def _mine(self, row: Notification) -> Any:
         return and_(

@@ -144,6 +144,7 @@ class ClockPlan:
     close_as: Satisfaction | None = None
     close: bool = False
     restart_workdays: int | None = None
+    queued: int = 0  # rows actually written (a key queued before is not queued again)
 
 
 @dataclass(slots=True)
@@ -447,7 +448,25 @@ async def _act(
     held: set[Recipient],
     now: datetime,
 ) -> ClockPlan | None:
-    """One clock, one transaction: advance it, record the history, queue the notices."""
+    """One clock, one transaction: advance it, record the history, queue the notices. A case
+    changed meanwhile by someone else (its version moved) gives the clock back for the next
+    sweep."""
+    try:
+        return await _apply(sessions, ctx, clock_id, instance, held, now)
+    except StaleDataError:
+        logger.info("clock %s: the case changed meanwhile; retried next sweep", clock_id)
+        await _release(sessions, clock_id, instance)
+        return None
+
+
+async def _apply(
+    sessions: SessionFactory,
+    ctx: _Context,
+    clock_id: int,
+    instance: str,
+    held: set[Recipient],
+    now: datetime,
+) -> ClockPlan | None:
     async with sessions() as session:
         clock = await session.get(CaseClock, clock_id)
         if clock is None or clock.claimed_by != instance or clock.state is not ClockState.RUNNING:
@@ -480,8 +499,9 @@ async def _act(
                 transition(case, CaseStatus.CLOSED, EventKind.CLOSED, SYSTEM, now, data=data)
             )
         session.add_all([clock, case])
+        await session.flush()
         for notice in plan.notices:
-            await enqueue(
+            plan.queued += await enqueue(
                 session,
                 key=notice.key,
                 kind=notice.kind,
@@ -493,13 +513,7 @@ async def _act(
                 reply_markup=notice.reply_markup,
                 now=now + DIGEST_HOLD if notice.recipient in held else now,
             )
-        try:
-            await session.commit()
-        except StaleDataError:
-            logger.info("clock %s: the case changed meanwhile; retried next sweep", clock_id)
-            await session.rollback()
-            await _release(sessions, clock_id, instance)
-            return None
+        await session.commit()
         return plan
 
 
@@ -666,7 +680,7 @@ async def sweep_deadlines(
         folded = await _fold_digest(sessions, recipient, notices, now)
         if folded:
             report.digests[recipient] = folded
-    report.queued = len(report.notices)
+    report.queued = sum(plan.queued for plan in report.plans) + len(report.admin_notices)
     if report.plans:
         logger.info(
             "deadline sweep at %s: %s clocks, %s notices, %s digests",
