@@ -40,8 +40,8 @@ class FakeBotApi:
     fault_every: int = 5
     faults: tuple[str, ...] = ("429", "500", "slow", "timeout")
     retry_after: int = 1
-    slow: float = 0.2
-    hang: float = 0.6
+    slow: float = 0.3  # well inside the client's timeout, even on a busy machine
+    hang: float = 1.5  # well past it
     forbidden: set[int] = field(default_factory=set)
     calls: list[Call] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(5001))
@@ -141,14 +141,14 @@ class FakeBotApi:
         return self.url
 
     async def stop(self) -> None:
-        for _ in range(100):
+        for _ in range(60):
             if not self._busy:
                 break
             await asyncio.sleep(0.05)
         if self._runner is not None:
             await self._runner.cleanup()
 
-    def bot(self, timeout: float = 0.4) -> Bot:
+    def bot(self, timeout: float = 1.0) -> Bot:
         """A Bot pointed at this server, giving up on a request after ``timeout`` seconds."""
         session = AiohttpSession(api=TelegramAPIServer.from_base(self.url), timeout=timeout)
         return Bot(TOKEN, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))

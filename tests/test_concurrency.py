@@ -109,11 +109,11 @@ async def test_two_sweepers_and_two_senders_act_once_and_lose_nothing(
     database_url: str, sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar
 ) -> None:
     await overdue_cases(sessions)
-    api = FakeBotApi(fault_every=7, faults=("500", "timeout"), hang=0.35)
+    api = FakeBotApi(fault_every=7, faults=("500", "timeout"), hang=1.5)
     await api.start()
     engines = [create_engine(database_url) for _ in range(4)]
     factories = [create_session_factory(engine) for engine in engines]
-    bots = [api.bot(timeout=0.25), api.bot(timeout=0.25)]
+    bots = [api.bot(timeout=1.0), api.bot(timeout=1.0)]
     stop = asyncio.Event()
     senders = [
         Sender(

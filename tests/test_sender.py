@@ -68,9 +68,9 @@ async def run_until_done(sessions: SessionFactory, sender: Sender, limit: float 
 async def test_every_message_arrives_once_at_the_pace_despite_429_500_and_timeouts(
     sessions: SessionFactory,
 ) -> None:
-    api = FakeBotApi()
+    api = FakeBotApi(slow=0.3, hang=1.5)
     await api.start()
-    bot = api.bot(timeout=0.4)
+    bot = api.bot(timeout=1.0)
     chats = [9_001 + n for n in range(10)]
     messages = [(chats[n % 10], f"消息 {n:02d}") for n in range(60)]
     await queue(sessions, messages)
