@@ -45,6 +45,7 @@ class FakeBotApi:
     forbidden: set[int] = field(default_factory=set)
     calls: list[Call] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(5001))
+    _arrivals: itertools.count[int] = field(default_factory=itertools.count)
     _runner: web.AppRunner | None = None
     _busy: int = 0
     url: str = ""
@@ -75,7 +76,7 @@ class FakeBotApi:
         form = await request.post()
         chat_id = int(str(form.get("chat_id", "0")))
         text = str(form.get("text") or form.get("caption") or "")
-        n = len(self.calls)
+        n = next(self._arrivals)
         if chat_id in self.forbidden:
             self.calls.append(Call(method, chat_id, text, received, "403"))
             return web.json_response(
