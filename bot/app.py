@@ -14,10 +14,12 @@ from aiogram.enums import ParseMode
 from bot.config import LiankaConfig
 from bot.db import create_engine, create_session_factory, current_revision, head_revision
 from bot.dispatcher import create_dispatcher
+from bot.scheduler import create_scheduler
 from bot.services.calendar import load_calendar
 from bot.services.catalog import sync_catalog
 from bot.settings import Settings
 from bot.storage import create_storage
+from notifications.sender import Sender
 
 logger = logging.getLogger(__name__)
 
@@ -66,11 +68,18 @@ async def _serve(settings: Settings, config: LiankaConfig) -> None:
         calendar=calendar,
         storage=create_storage(settings, sessions),
     )
+    scheduler = create_scheduler(sessions=sessions, config=config)
+    stop_sending = asyncio.Event()
+    sending = asyncio.create_task(Sender(sessions, bot).run(stop_sending), name="outbox-sender")
+    scheduler.start()
     try:
         await dispatcher.start_polling(
             bot, allowed_updates=dispatcher.resolve_used_update_types(), handle_signals=True
         )
     finally:
+        scheduler.shutdown(wait=False)
+        stop_sending.set()
+        await sending
         await bot.session.close()
         await dispatcher.storage.close()
         await engine.dispose()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import errors
-
 
 def routers() -> list[Router]:
     """Fresh routers for one dispatcher, in the order updates should try them."""
-    return [errors.setup()]
+    # Imported here: handler modules import use cases, which import notifications.keyboards,
+    # which imports handlers.callbacks (and so this package) — a cycle at module level.
+    from handlers import errors, followup
+
+    return [errors.setup(), followup.setup()]

@@ -47,3 +47,18 @@ class RequestDecision(CallbackData, prefix="rq1"):
 
     request_id: int
     approve: bool
+
+
+class FollowupRating(enum.StrEnum):
+    """The reporter's answer at 回访."""
+
+    SATISFIED = "s"  # 满意
+    BASIC = "b"  # 基本满意
+    UNSATISFIED = "u"  # 不满意
+
+
+class FollowupAnswer(CallbackData, prefix="fu1"):
+    """A reporter rates a resolved case (回访)."""
+
+    case_id: int
+    rating: FollowupRating

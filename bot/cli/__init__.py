@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from bot.cli import cards, sandbox, setup
+from bot.cli import calendar, cards, jobs, sandbox, setup
 from bot.cli.common import CliContext
 
 
@@ -34,4 +34,6 @@ main.add_command(setup.config_group)
 main.add_command(setup.db_group)
 main.add_command(setup.run)
 main.add_command(cards.cards_group)
+main.add_command(calendar.calendar_group)
+main.add_command(jobs.jobs_group)
 main.add_command(sandbox.sandbox)
