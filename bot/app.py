@@ -10,6 +10,8 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramAPIError, TelegramNetworkError
+from aiogram.types import BotCommandScopeAllPrivateChats
 
 from bot.config import LiankaConfig
 from bot.db import create_engine, create_session_factory, current_revision, head_revision
@@ -17,7 +19,7 @@ from bot.dispatcher import create_dispatcher
 from bot.services.calendar import load_calendar
 from bot.services.catalog import sync_catalog
 from bot.settings import Settings
-from bot.storage import create_storage
+from bot.storage import create_events_isolation, create_storage
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +40,16 @@ def create_bot(settings: Settings) -> Bot:
         session=session,
         default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
     )
+
+
+async def publish_commands(bot: Bot) -> None:
+    """The Chinese command menu of private chats; a Telegram hiccup here does not stop the bot."""
+    from handlers.start import bot_commands
+
+    try:
+        await bot.set_my_commands(bot_commands(), scope=BotCommandScopeAllPrivateChats())
+    except (TelegramAPIError, TelegramNetworkError) as error:
+        logger.warning("could not set the command menu: %s", type(error).__name__)
 
 
 def check_schema(settings: Settings) -> None:
@@ -65,7 +77,9 @@ async def _serve(settings: Settings, config: LiankaConfig) -> None:
         sessions=sessions,
         calendar=calendar,
         storage=create_storage(settings, sessions),
+        events_isolation=create_events_isolation(settings),
     )
+    await publish_commands(bot)
     try:
         await dispatcher.start_polling(
             bot, allowed_updates=dispatcher.resolve_used_update_types(), handle_signals=True
@@ -73,6 +87,7 @@ async def _serve(settings: Settings, config: LiankaConfig) -> None:
     finally:
         await bot.session.close()
         await dispatcher.storage.close()
+        await dispatcher.fsm.events_isolation.close()
         await engine.dispose()
 
 

@@ -10,7 +10,8 @@ import handlers
 from bot.clock import Clock, SystemClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
-from bot.middlewares import DbSessionMiddleware
+from bot.middlewares import DbSessionMiddleware, ThrottlingMiddleware
+from bot.services.reporters import AttemptGuard
 from bot.settings import Settings
 from models.calendar import WorkCalendar
 
@@ -24,6 +25,7 @@ def create_dispatcher(
     storage: BaseStorage | None = None,
     events_isolation: BaseEventIsolation | None = None,
     clock: Clock | None = None,
+    throttling: ThrottlingMiddleware | None = None,
 ) -> Dispatcher:
     """Wire routers, middlewares and the long-lived objects handlers receive by name."""
     dispatcher = Dispatcher(
@@ -36,6 +38,8 @@ def create_dispatcher(
     dispatcher["sessions"] = sessions
     dispatcher["calendar"] = calendar
     dispatcher["clock"] = clock or SystemClock()
+    dispatcher["attempts"] = AttemptGuard()
+    dispatcher.update.outer_middleware(throttling or ThrottlingMiddleware())
     dispatcher.update.outer_middleware(DbSessionMiddleware(sessions))
     for router in handlers.routers():
         dispatcher.include_router(router)
