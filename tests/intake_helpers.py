@@ -39,7 +39,8 @@ def build(
     clock: FrozenClock,
     throttling: ThrottlingMiddleware | None = None,
 ) -> Telegram:
-    """The production dispatcher with the database's FSM storage, as ``lianka run`` builds it."""
+    """The production dispatcher with the database's FSM storage, as ``lianka run`` builds it.
+    The clock stands still in tests, so unless a test is about flooding the limit is lifted."""
     dispatcher = create_dispatcher(
         settings=Settings(),
         config=config,
@@ -48,7 +49,7 @@ def build(
         storage=SqlStorage(sessions),
         events_isolation=SimpleEventIsolation(),
         clock=clock,
-        throttling=throttling,
+        throttling=throttling or ThrottlingMiddleware(limit=10_000),
     )
     return Telegram.create(dispatcher)
 
