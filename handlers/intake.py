@@ -527,7 +527,7 @@ async def on_edit_part(
     session: AsyncSession,
 ) -> None:
     await _draft(state, callback_data)
-    if callback_data.value not in Part._value2member_map_:
+    if callback_data.value not in {p.value for p in Part}:
         raise StaleAction
     part = Part(callback_data.value)
     await state.update_data(editing=True)

@@ -4,6 +4,7 @@ transcript of what the bot sent."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Awaitable
 from datetime import datetime
 from pathlib import Path
@@ -158,3 +159,21 @@ async def report(
         await user.click("匿名")
     await user.click("确认提交")
     return user.last
+
+
+_TAGS = re.compile(r"</?(b|i|u|s|code|pre)>")
+_ENTITY = re.compile(r"&(lt|gt|amp|quot|#\d+);")
+
+
+def assert_telegram_html(telegram: Telegram) -> None:
+    """Every text the bot sent or edited parses as Telegram HTML: only known tags, balanced, and
+    every other ``<``, ``>`` and ``&`` escaped (the real Bot API rejects anything else)."""
+    for call in telegram.session.calls:
+        if type(call).__name__ not in ("SendMessage", "EditMessageText"):
+            continue
+        text = call.model_dump()["text"]
+        opened = [m.group(0) for m in _TAGS.finditer(text) if not m.group(0).startswith("</")]
+        closed = [m.group(0) for m in _TAGS.finditer(text) if m.group(0).startswith("</")]
+        assert len(opened) == len(closed), text
+        bare = _ENTITY.sub("", _TAGS.sub("", text))
+        assert not set("<>&") & set(bare), text

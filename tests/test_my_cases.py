@@ -24,7 +24,7 @@ from models.reporter import CaseFollower
 from models.team import Role
 from tests.factories import make_inspector
 from tests.harness import Telegram
-from tests.intake_helpers import build, make_card, report
+from tests.intake_helpers import assert_telegram_html, build, make_card, report
 
 SAFETY = "厂区消防通道被占用，多次反映未整改，存在重大安全隐患，请督促整改。"
 INSPECTOR = Actor(ActorType.INSPECTOR, 1)
@@ -149,6 +149,7 @@ async def test_a_case_shows_its_public_timeline_only(
     assert user.messages[-1].button_texts == ["补充材料", "返回列表"]
     await user.click("返回列表")
     assert user.last.startswith("<b>我的问题</b>")
+    assert_telegram_html(telegram)
 
 
 async def test_a_clue_shows_the_reporter_only_received_and_resolved(
@@ -218,6 +219,7 @@ async def test_material_reaches_the_assignee_and_shows_on_the_timeline(
 
     await user.click("查看详情")
     assert "补充材料：管委会2023年的会议纪要" in user.last
+    assert_telegram_html(telegram)
 
 
 async def test_material_without_an_assignee_goes_to_the_team_leaders(

@@ -21,7 +21,7 @@ from models.card import Card, CardScan, CardStatus
 from models.case import Case
 from models.reporter import Reporter
 from tests.harness import Telegram
-from tests.intake_helpers import ENTERPRISE, TOKEN, build, make_card, report
+from tests.intake_helpers import ENTERPRISE, TOKEN, assert_telegram_html, build, make_card, report
 
 MENU = ["反映问题", "我的问题", "联系我们"]
 
@@ -94,6 +94,7 @@ async def test_unknown_cards_are_refused_and_guessing_is_cut_off(
     other = telegram.user()
     await other.start("c_yyyyyyyyyyyyyyyyyyyy")
     assert other.last.startswith("未能识别此联系卡")
+    assert_telegram_html(telegram)
 
 
 async def test_a_start_parameter_that_is_no_card_is_refused_as_an_unknown_card(
@@ -173,6 +174,7 @@ async def test_help_explains_and_contact_us_gives_the_phones(
     assert "<b>安居区纪委监委</b>" in user.last
     assert "联系电话：0825-12388" in user.last and "全国纪检监察举报电话：12388" in user.last
     assert "遂宁市安居区纪委监委信访室" in user.last
+    assert_telegram_html(telegram)
 
 
 async def test_cancel_with_nothing_in_progress_says_so(

@@ -39,6 +39,9 @@ logger = logging.getLogger(__name__)
 
 _CARD_TOKEN = re.compile(r"c_[A-Za-z0-9_-]{16,62}")
 MY_CASES_LIMIT = 20
+TIMELINE_MAX = 20  # the latest entries; a phone screen, and Telegram's 4096 characters
+NOTE_MAX = 200
+DESCRIPTION_PREVIEW = 300
 ACCEPT_PENDING = frozenset({CaseStatus.SUBMITTED, CaseStatus.ASSIGNED, CaseStatus.RETURNED})
 IN_HAND = frozenset({CaseStatus.ACCEPTED, CaseStatus.IN_PROGRESS, CaseStatus.REOPENED})
 
@@ -393,6 +396,12 @@ async def _readable_case(
     return reporter, case, True
 
 
+def shorten(text: str, limit: int) -> str:
+    """At most ``limit`` characters of ``text``, marking the cut."""
+    text = text.strip()
+    return text if len(text) <= limit else text[:limit].rstrip() + "……"
+
+
 def _public_timeline(case: Case, events: Sequence[CaseEvent]) -> tuple[TimelineEntry, ...]:
     """Appeals: the public events. Clues: only 已受理 (the submission) and 已办结."""
     if case.track is Track.CLUE:
@@ -403,15 +412,16 @@ def _public_timeline(case: Case, events: Sequence[CaseEvent]) -> tuple[TimelineE
             if label is not None and label not in entries:
                 entries[label] = TimelineEntry(event.created_at, label)
         return tuple(entries.values())
-    return tuple(
+    entries = [
         TimelineEntry(
             event.created_at,
             REPORTER_EVENT_LABELS.get(event.kind, event.kind.label),
-            event.note,
+            shorten(event.note, NOTE_MAX) if event.note else None,
         )
         for event in events
         if event.public
-    )
+    ]
+    return tuple(entries[-TIMELINE_MAX:])
 
 
 async def case_timeline(session: AsyncSession, telegram_user_id: int, case_id: int) -> CaseView:
@@ -429,7 +439,7 @@ async def case_timeline(session: AsyncSession, telegram_user_id: int, case_id: i
     )
     return CaseView(
         summary=summary,
-        description=preview(case.description, 300),
+        description=shorten(case.description, DESCRIPTION_PREVIEW),
         attachments=attachments,
         timeline=_public_timeline(case, events),
     )
