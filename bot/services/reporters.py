@@ -406,12 +406,12 @@ def _public_timeline(case: Case, events: Sequence[CaseEvent]) -> tuple[TimelineE
     """Appeals: the public events. Clues: only 已受理 (the submission) and 已办结."""
     if case.track is Track.CLUE:
         shown = {EventKind.SUBMITTED: "已受理", EventKind.RESOLVED: "已办结"}
-        entries: dict[str, TimelineEntry] = {}
+        firsts: dict[str, TimelineEntry] = {}
         for event in events:
             label = shown.get(event.kind)
-            if label is not None and label not in entries:
-                entries[label] = TimelineEntry(event.created_at, label)
-        return tuple(entries.values())
+            if label is not None and label not in firsts:
+                firsts[label] = TimelineEntry(event.created_at, label)
+        return tuple(firsts.values())
     entries = [
         TimelineEntry(
             event.created_at,
