@@ -344,21 +344,21 @@ async def test_text_at_the_evidence_step_is_added_to_the_description_within_2000
     assert (await state_of(telegram, user))[1]["description"] == long + "\n补充一句"
 
 
-@pytest.mark.parametrize("typed", ["12.5", "12.5万", "125000元"])
 async def test_the_amount_is_read_in_wan_or_yuan_as_typed(
-    telegram: Telegram, sessions: SessionFactory, typed: str
+    telegram: Telegram, sessions: SessionFactory
 ) -> None:
     user = telegram.user()
-    await reach(user, "amount")
-    await user.send("十二万五")
-    assert "金额格式不正确" in user.last
-    assert (await state_of(telegram, user))[0] == Intake.amount.state
-    await user.send(typed)
-    assert "涉及金额：12.5万元" in user.last
-    await user.click("匿名")
-    assert "涉及金额：12.5万元" in user.last
-    await user.click("确认提交")
-    assert [c.amount_involved_yuan for c in await cases(sessions)] == [125_000]
+    for typed in ["12.5", "12.5万", "125000元"]:
+        await reach(user, "amount")
+        await user.send("十二万五")
+        assert "金额格式不正确" in user.last
+        assert (await state_of(telegram, user))[0] == Intake.amount.state
+        await user.send(typed)
+        assert "涉及金额：12.5万元" in user.last, typed
+        await user.click("匿名")
+        assert "涉及金额：12.5万元" in user.last, typed
+        await user.click("确认提交")
+    assert [c.amount_involved_yuan for c in await cases(sessions)] == [125_000] * 3
 
 
 async def test_the_amount_can_be_skipped(telegram: Telegram, sessions: SessionFactory) -> None:
@@ -371,20 +371,20 @@ async def test_the_amount_can_be_skipped(telegram: Telegram, sessions: SessionFa
     assert [c.amount_involved_yuan for c in await cases(sessions)] == [None]
 
 
-@pytest.mark.parametrize("step", [*STEPS, "summary"])
 async def test_cancel_clears_the_draft_at_every_step(
-    telegram: Telegram, sessions: SessionFactory, step: str
+    telegram: Telegram, sessions: SessionFactory
 ) -> None:
     user = telegram.user()
-    await reach(user, step)
-    await user.send("/cancel")
-    assert user.replies[0] == "已取消本次反映，填写的内容已清除。"
-    assert "反映问题" in user.messages[-1].button_texts
-    assert all(not m.reply_buttons for m in user.messages[-2:])
-    assert await state_of(telegram, user) == (None, {})
+    for step in [*STEPS, "summary"]:
+        await reach(user, step)
+        await user.send("/cancel")
+        assert user.replies[0] == "已取消本次反映，填写的内容已清除。", step
+        assert "反映问题" in user.messages[-1].button_texts, step
+        assert all(not m.reply_buttons for m in user.messages[-2:]), step
+        assert await state_of(telegram, user) == (None, {}), step
     assert await cases(sessions) == []
 
-    await user.click("反映问题")  # a fresh draft, nothing of the old one
+    await user.click("反映问题")  # a fresh draft, nothing of the old ones
     state, data = await state_of(telegram, user)
     assert state == Intake.category.state and data["evidence"] == [] and "description" not in data
 

@@ -358,3 +358,28 @@ def test_due_dates_are_shown_in_shanghai_time() -> None:
     )
     text = render("reporter_my_cases", cases=[summary], full=False)
     assert "签收期限：2027年01月04日（周一） 18:00（暂定）" in text
+
+
+async def test_material_can_be_cancelled_and_waits_for_a_report_in_progress(
+    telegram: Telegram, sessions: SessionFactory
+) -> None:
+    user = telegram.user()
+    await report(user)
+    await user.send("/my")
+    await user.click("AJ-2026-00001 · 已提交，待受理")
+    await user.click("补充材料")
+    await user.send_photo()
+    await user.click("取消")
+    assert user.last == "已取消补充材料。"
+
+    await user.click("反映问题")  # a second report, half done
+    await user.click("营商环境")
+    await user.send("/my")
+    await user.click("AJ-2026-00001 · 已提交，待受理")
+    await user.click("补充材料")
+    assert user.alerts[-1] == "您正在进行其他操作，请先完成，或发送 /cancel 取消。"
+    async with sessions() as session:
+        assert (await session.exec(select(Attachment))).all() == []
+        assert (
+            await session.exec(select(CaseEvent).where(CaseEvent.kind == EventKind.MATERIAL_ADDED))
+        ).all() == []
