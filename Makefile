@@ -8,9 +8,9 @@ BIN    := $(VENV)/bin
 LIANKA := $(BIN)/lianka
 
 # Debian packages Lianka needs at run time (CJK font for cards and reports)
-# and for its tests (poppler-utils rasterises PDFs).
+# and for its tests (poppler-utils rasterises PDFs; chromium shows the sandbox page).
 SYSTEM_PACKAGES_RUN  := fonts-wqy-microhei
-SYSTEM_PACKAGES_TEST := $(SYSTEM_PACKAGES_RUN) poppler-utils
+SYSTEM_PACKAGES_TEST := $(SYSTEM_PACKAGES_RUN) poppler-utils chromium
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
