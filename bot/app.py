@@ -16,6 +16,7 @@ from aiogram.types import BotCommandScopeAllPrivateChats
 from bot.config import LiankaConfig
 from bot.db import create_engine, create_session_factory, current_revision, head_revision
 from bot.dispatcher import create_dispatcher
+from bot.middlewares import ThrottlingMiddleware
 from bot.services.calendar import load_calendar
 from bot.services.catalog import sync_catalog
 from bot.settings import Settings
@@ -78,6 +79,7 @@ async def _serve(settings: Settings, config: LiankaConfig) -> None:
         calendar=calendar,
         storage=create_storage(settings, sessions),
         events_isolation=create_events_isolation(settings),
+        throttling=ThrottlingMiddleware(),
     )
     await publish_commands(bot)
     try:

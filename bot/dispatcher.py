@@ -27,7 +27,9 @@ def create_dispatcher(
     clock: Clock | None = None,
     throttling: ThrottlingMiddleware | None = None,
 ) -> Dispatcher:
-    """Wire routers, middlewares and the long-lived objects handlers receive by name."""
+    """Wire routers, middlewares and the long-lived objects handlers receive by name.
+    ``lianka run`` passes a ``throttling`` middleware; tests whose clock stands still leave it out
+    unless flooding is what they test."""
     dispatcher = Dispatcher(
         storage=storage or MemoryStorage(),
         events_isolation=events_isolation,
@@ -39,7 +41,8 @@ def create_dispatcher(
     dispatcher["calendar"] = calendar
     dispatcher["clock"] = clock or SystemClock()
     dispatcher["attempts"] = AttemptGuard()
-    dispatcher.update.outer_middleware(throttling or ThrottlingMiddleware())
+    if throttling is not None:
+        dispatcher.update.outer_middleware(throttling)
     dispatcher.update.outer_middleware(DbSessionMiddleware(sessions))
     for router in handlers.routers():
         dispatcher.include_router(router)

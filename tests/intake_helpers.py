@@ -40,8 +40,8 @@ def build(
     clock: FrozenClock,
     throttling: ThrottlingMiddleware | None = None,
 ) -> Telegram:
-    """The production dispatcher with the database's FSM storage, as ``lianka run`` builds it.
-    The clock stands still in tests, so unless a test is about flooding the limit is lifted."""
+    """The production dispatcher with the database's FSM storage, as ``lianka run`` builds it
+    (the clock stands still here, so the flood limit is added only by the tests about it)."""
     dispatcher = create_dispatcher(
         settings=Settings(),
         config=config,
@@ -50,7 +50,7 @@ def build(
         storage=SqlStorage(sessions),
         events_isolation=SimpleEventIsolation(),
         clock=clock,
-        throttling=throttling or ThrottlingMiddleware(limit=10_000),
+        throttling=throttling,
     )
     return Telegram.create(dispatcher)
 

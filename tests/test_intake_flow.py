@@ -611,7 +611,6 @@ async def test_with_redis_the_draft_is_json_and_survives_a_restart(
     from redis.exceptions import ConnectionError as RedisConnectionError
 
     from bot.dispatcher import create_dispatcher
-    from bot.middlewares import ThrottlingMiddleware
     from bot.settings import Settings
 
     prefix = f"lianka-test-{secrets.token_hex(4)}"
@@ -637,7 +636,6 @@ async def test_with_redis_the_draft_is_json_and_survives_a_restart(
                 storage=RedisStorage(redis, key_builder=keys),
                 events_isolation=RedisEventIsolation(redis, key_builder=keys),
                 clock=clock,
-                throttling=ThrottlingMiddleware(limit=10_000),
             )
         )
 

@@ -14,6 +14,7 @@ from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.dispatcher import create_dispatcher
+from bot.middlewares import ThrottlingMiddleware
 from bot.settings import Settings
 from bot.storage import SqlStorage
 from models.attachment import Attachment
@@ -43,6 +44,7 @@ async def test_a_named_report_over_http_through_the_bot_api_emulator(
             storage=SqlStorage(sessions),
             events_isolation=SimpleEventIsolation(),
             clock=clock,
+            throttling=ThrottlingMiddleware(),
         )
         await publish_commands(bot)
         polling = asyncio.create_task(
