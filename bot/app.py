@@ -10,14 +10,19 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramAPIError, TelegramNetworkError
+from aiogram.types import BotCommandScopeAllPrivateChats
 
 from bot.config import LiankaConfig
 from bot.db import create_engine, create_session_factory, current_revision, head_revision
 from bot.dispatcher import create_dispatcher
+from bot.middlewares import ThrottlingMiddleware
+from bot.scheduler import create_scheduler
 from bot.services.calendar import load_calendar
 from bot.services.catalog import sync_catalog
 from bot.settings import Settings
-from bot.storage import create_storage
+from bot.storage import create_events_isolation, create_storage
+from notifications.sender import Sender
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +43,16 @@ def create_bot(settings: Settings) -> Bot:
         session=session,
         default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
     )
+
+
+async def publish_commands(bot: Bot) -> None:
+    """The Chinese command menu of private chats; a Telegram hiccup here does not stop the bot."""
+    from handlers.start import bot_commands
+
+    try:
+        await bot.set_my_commands(bot_commands(), scope=BotCommandScopeAllPrivateChats())
+    except (TelegramAPIError, TelegramNetworkError) as error:
+        logger.warning("could not set the command menu: %s", type(error).__name__)
 
 
 def check_schema(settings: Settings) -> None:
@@ -65,14 +80,25 @@ async def _serve(settings: Settings, config: LiankaConfig) -> None:
         sessions=sessions,
         calendar=calendar,
         storage=create_storage(settings, sessions),
+        events_isolation=create_events_isolation(settings),
+        throttling=ThrottlingMiddleware(),
     )
+    await publish_commands(bot)
+    scheduler = create_scheduler(sessions=sessions, config=config)
+    stop_sending = asyncio.Event()
+    sending = asyncio.create_task(Sender(sessions, bot).run(stop_sending), name="outbox-sender")
+    scheduler.start()
     try:
         await dispatcher.start_polling(
             bot, allowed_updates=dispatcher.resolve_used_update_types(), handle_signals=True
         )
     finally:
+        scheduler.shutdown(wait=False)
+        stop_sending.set()
+        await sending
         await bot.session.close()
         await dispatcher.storage.close()
+        await dispatcher.fsm.events_isolation.close()
         await engine.dispose()
 
 

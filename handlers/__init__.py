@@ -8,12 +8,24 @@ from aiogram import Router
 def routers() -> list[Router]:
     """Fresh routers for one dispatcher, in the order updates should try them.
 
-    ``registration`` (``/start i_<code>``) must come before the reporters' ``/start``; the
-    inspectors' routers before the reporters' conversation, whose states they do not touch.
-    The modules are imported here, not at the top, because ``notifications.keyboards`` (used
-    by the use cases) imports ``handlers.callbacks``.
+    The inspectors' side comes first: ``registration`` claims ``/start i_<code>`` before the
+    reporters' ``/start``; its conversations (the inspector's steps, the reporter's 回复) take
+    only their own states, and their ``/cancel`` only in those states.
     """
-    from handlers import admin, errors, inspector, leader, registration, relay
+    # Imported here: handler modules import use cases, which import notifications.keyboards,
+    # which imports handlers.callbacks (and so this package) — a cycle at module level.
+    from handlers import (
+        admin,
+        errors,
+        followup,
+        inspector,
+        intake,
+        leader,
+        my_cases,
+        registration,
+        relay,
+        start,
+    )
 
     return [
         errors.setup(),
@@ -22,4 +34,9 @@ def routers() -> list[Router]:
         inspector.setup(),
         leader.setup(),
         admin.setup(),
+        start.setup(),
+        my_cases.setup(),
+        followup.setup(),
+        intake.setup(),  # after the commands: its steps take any text
+        start.setup_fallback(),  # keep last: what no journey claimed
     ]

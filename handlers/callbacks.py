@@ -54,6 +54,21 @@ class RequestDecision(CallbackData, prefix="rq1"):
     team_id: int = 0
 
 
+class FollowupRating(enum.StrEnum):
+    """The reporter's answer at 回访."""
+
+    SATISFIED = "s"  # 满意
+    BASIC = "b"  # 基本满意
+    UNSATISFIED = "u"  # 不满意
+
+
+class FollowupAnswer(CallbackData, prefix="fu1"):
+    """A reporter rates a resolved case (回访)."""
+
+    case_id: int
+    rating: FollowupRating
+
+
 class CaseStep(enum.StrEnum):
     """A choice inside an inspector's multi-step action."""
 

@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
 from bot.config import LiankaConfig
-from bot.services.cases import answer_question, check_relay, get_reporter
+from bot.services.cases import answer_question, check_relay, load_reporter
 from handlers.callbacks import RelayReply
 from models.calendar import WorkCalendar
 
@@ -42,7 +42,7 @@ async def on_reply_pressed(
     state: FSMContext,
     bot: Bot,
 ) -> None:
-    reporter = await get_reporter(session, query.from_user.id)
+    reporter = await load_reporter(session, query.from_user.id)
     relay = await check_relay(session, reporter, callback_data.relay_id)
     current = await state.get_state()
     if current != RelayFlow.answer.state:
@@ -62,7 +62,7 @@ async def on_answer(
     calendar: WorkCalendar,
     clock: Clock,
 ) -> None:
-    reporter = await get_reporter(session, event_from_user.id)
+    reporter = await load_reporter(session, event_from_user.id)
     data = await state.get_data()
     await answer_question(
         session, reporter, data["relay_id"], message.text or "", config, calendar, clock.now()

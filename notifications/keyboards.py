@@ -9,6 +9,8 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from handlers.callbacks import (
     CaseAct,
     CaseAction,
+    FollowupAnswer,
+    FollowupRating,
     RelayReply,
     RequestDecision,
     TeamAct,
@@ -52,6 +54,28 @@ def leader_assign_keyboard(case_id: int) -> InlineKeyboardMarkup:
                     text="分派",
                     callback_data=TeamAction(act=TeamAct.ASSIGN, case_id=case_id).pack(),
                 )
+            ]
+        ]
+    )
+
+
+FOLLOWUP_BUTTONS = (
+    ("满意", FollowupRating.SATISFIED),
+    ("基本满意", FollowupRating.BASIC),
+    ("不满意", FollowupRating.UNSATISFIED),
+)
+
+
+def followup_keyboard(case_id: int) -> InlineKeyboardMarkup:
+    """满意 · 基本满意 · 不满意 for the reporter at 回访."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=text,
+                    callback_data=FollowupAnswer(case_id=case_id, rating=rating).pack(),
+                )
+                for text, rating in FOLLOWUP_BUTTONS
             ]
         ]
     )

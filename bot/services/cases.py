@@ -1087,7 +1087,7 @@ async def ask_reporter(
     return relay
 
 
-async def get_reporter(session: AsyncSession, telegram_user_id: int) -> Reporter:
+async def load_reporter(session: AsyncSession, telegram_user_id: int) -> Reporter:
     """The reporter using this Telegram account; anyone else is refused."""
     reporter = (
         await session.exec(select(Reporter).where(Reporter.telegram_user_id == telegram_user_id))
