@@ -33,6 +33,7 @@ from tests.inspector_support import (
     submit,
     user,
 )
+from tests.intake_helpers import assert_telegram_html
 
 
 async def test_an_appeal_is_worked_to_the_end_in_chat(
@@ -172,6 +173,7 @@ async def test_an_appeal_is_worked_to_the_end_in_chat(
     assert verify_chain(done, history) == []
     methods = tg.session.method_names()
     assert "ForwardMessage" not in methods and "CopyMessage" not in methods
+    assert_telegram_html(tg)
 
 
 async def test_a_clue_is_worked_confidentially_and_the_reporter_hears_only_accepted_and_done(
@@ -246,3 +248,4 @@ async def test_a_clue_is_worked_confidentially_and_the_reporter_hears_only_accep
     history = await events(sessions, case.id)
     assert EventKind.IDENTITY_VIEWED not in [e.kind for e in history]
     assert not any(e.public for e in history if e.kind is EventKind.PROGRESS)
+    assert_telegram_html(tg)

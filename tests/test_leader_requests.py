@@ -34,6 +34,7 @@ from tests.inspector_support import (
     submit,
     user,
 )
+from tests.intake_helpers import assert_telegram_html
 
 
 async def test_a_returned_case_goes_to_the_dispatcher_and_is_re_routed_by_its_leader(
@@ -106,6 +107,7 @@ async def test_the_leader_can_send_a_returned_case_straight_to_another_team(
     await deliver(tg, sessions)
     assert f"新交办问题 {case.number}" in user(tg, SAFETY_INSPECTOR).last
     assert "已转交相关部门办理" in user(tg, REPORTER).last
+    assert_telegram_html(tg)
     assert await reporter_notices(sessions) == ["case_accepted", "case_transferred"]
     times = await clocks(sessions, case.id)
     assert times["resolve"].state is ClockState.CANCELLED  # the new team starts its own
@@ -215,6 +217,7 @@ async def test_a_leader_marks_a_case_supervised_and_the_team_is_told(
     assert "“营商环境”立项监督组：1 / 0 / 0" in boss.last
     await inspector.send("/stats")
     assert "只有委领导和管理员可以查看统计" in inspector.last
+    assert_telegram_html(tg)
 
 
 async def test_case_details_fit_one_telegram_message_however_long_the_history(
@@ -241,3 +244,4 @@ async def test_case_details_fit_one_telegram_message_however_long_the_history(
     assert len(leader.last) < 4096
     assert "（仅显示最近30条，共45条）" in leader.last and "第39次进展" in leader.last
     assert "全文请点“查看材料”" in leader.last
+    assert_telegram_html(tg)
