@@ -22,7 +22,7 @@ help:
 	@echo "make bench  — run the benchmarks (results in bench/results.json)"
 
 run: setup db
-	$(LIANKA) run
+	$(LIANKA) run --sandbox-if-no-token
 
 test: setup-dev system-deps-test lint typecheck pytest
 

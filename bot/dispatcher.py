@@ -10,7 +10,8 @@ import handlers
 from bot.clock import Clock, SystemClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
-from bot.middlewares import DbSessionMiddleware, ThrottlingMiddleware
+from bot.metrics import Metrics
+from bot.middlewares import DbSessionMiddleware, ThrottlingMiddleware, UpdateTracker
 from bot.services.reporters import AttemptGuard
 from bot.settings import Settings
 from models.calendar import WorkCalendar
@@ -26,6 +27,7 @@ def create_dispatcher(
     events_isolation: BaseEventIsolation | None = None,
     clock: Clock | None = None,
     throttling: ThrottlingMiddleware | None = None,
+    metrics: Metrics | None = None,
 ) -> Dispatcher:
     """Wire routers, middlewares and the long-lived objects handlers receive by name.
     ``lianka run`` passes a ``throttling`` middleware; tests whose clock stands still leave it out
@@ -41,6 +43,9 @@ def create_dispatcher(
     dispatcher["calendar"] = calendar
     dispatcher["clock"] = clock or SystemClock()
     dispatcher["attempts"] = AttemptGuard()
+    dispatcher["metrics"] = metrics = metrics or Metrics()
+    dispatcher["update_tracker"] = tracker = UpdateTracker(metrics)
+    dispatcher.update.outer_middleware(tracker)
     if throttling is not None:
         dispatcher.update.outer_middleware(throttling)
     dispatcher.update.outer_middleware(DbSessionMiddleware(sessions))

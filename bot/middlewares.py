@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -13,6 +14,7 @@ from aiogram.types import TelegramObject, Update
 
 from bot.clock import Clock
 from bot.db import SessionFactory
+from bot.metrics import Metrics
 
 logger = logging.getLogger(__name__)
 
@@ -100,3 +102,44 @@ class ThrottlingMiddleware(BaseMiddleware):
         elif not flooding and event.message is not None:
             await bot.send_message(event.message.chat.id, FLOOD_REPLY)
         return None
+
+
+class UpdateTracker(BaseMiddleware):
+    """Counts updates by type for the metrics and knows how many are in hand, so that a stopping
+    process can finish them before it closes the database."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+        self._in_hand = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        self._in_hand += 1
+        self._idle.clear()
+        try:
+            return await handler(event, data)
+        finally:
+            self._in_hand -= 1
+            if self._in_hand == 0:
+                self._idle.set()
+            kind = event.event_type if isinstance(event, Update) else type(event).__name__
+            self._metrics.updates.labels(kind).inc()
+
+    @property
+    def in_hand(self) -> int:
+        return self._in_hand
+
+    async def wait_idle(self, within: float) -> bool:
+        """Wait until no update is in hand; False if ``within`` seconds passed first."""
+        try:
+            async with asyncio.timeout(within):
+                await self._idle.wait()
+        except TimeoutError:
+            return False
+        return True

@@ -10,6 +10,7 @@ after an outage would otherwise collide with the job's own next run (``max_insta
 from __future__ import annotations
 
 import logging
+import time as time_module
 from datetime import time
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -19,6 +20,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.clock import Clock, SystemClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
+from bot.metrics import Metrics
 from bot.services.agenda import send_agenda
 from bot.services.calendar import load_calendar
 from bot.services.sweep import sweep_deadlines
@@ -30,15 +32,22 @@ AGENDA_AT = time(9, 0)
 AGENDA_CATCH_UP_UNTIL = time(12, 0)
 
 
-async def run_deadline_sweep(sessions: SessionFactory, config: LiankaConfig, clock: Clock) -> None:
+async def run_deadline_sweep(
+    sessions: SessionFactory, config: LiankaConfig, clock: Clock, metrics: Metrics | None = None
+) -> None:
     """Every minute: warnings, overdue notices, escalations and follow-ups that are due. The
     calendar is read afresh, so a year loaded by ``lianka calendar load`` counts at once."""
+    started = time_module.perf_counter()
     async with sessions() as session:
         calendar = await load_calendar(session, config)
     await sweep_deadlines(sessions, config, calendar, clock.now())
+    if metrics is not None:
+        metrics.sweep_seconds.observe(time_module.perf_counter() - started)
 
 
-async def run_agenda(sessions: SessionFactory, config: LiankaConfig, clock: Clock) -> None:
+async def run_agenda(
+    sessions: SessionFactory, config: LiankaConfig, clock: Clock, metrics: Metrics | None = None
+) -> None:
     """09:00 on working days (make-up weekend days included): the morning agenda."""
     async with sessions() as session:
         calendar = await load_calendar(session, config)
@@ -48,7 +57,11 @@ async def run_agenda(sessions: SessionFactory, config: LiankaConfig, clock: Cloc
 
 
 def create_scheduler(
-    *, sessions: SessionFactory, config: LiankaConfig, clock: Clock | None = None
+    *,
+    sessions: SessionFactory,
+    config: LiankaConfig,
+    clock: Clock | None = None,
+    metrics: Metrics | None = None,
 ) -> AsyncIOScheduler:
     """The sweep every minute (first run at once: a process that was down catches up on start)
     and the agenda at 09:00 Shanghai (at once too when started between 09:00 and 12:00; the
@@ -56,7 +69,7 @@ def create_scheduler(
     clock = clock or SystemClock()
     scheduler = AsyncIOScheduler(timezone=SHANGHAI)
     now = clock.now()
-    arguments = (sessions, config, clock)
+    arguments = (sessions, config, clock, metrics)
     scheduler.add_job(
         run_deadline_sweep,
         IntervalTrigger(minutes=1, timezone=SHANGHAI),

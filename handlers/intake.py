@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
 from bot.config import LiankaConfig
+from bot.metrics import Metrics
 from bot.services.intake import submit_case
 from bot.services.reporters import get_active_category, list_categories, require_reporter
 from handlers import keyboards as kb
@@ -546,6 +547,7 @@ async def on_submit(
     config: LiankaConfig,
     calendar: WorkCalendar,
     clock: Clock,
+    metrics: Metrics,
 ) -> None:
     """确认提交: one transaction; a re-delivered press of the same draft gives the same case."""
     data = await _draft(state, callback_data)
@@ -565,6 +567,8 @@ async def on_submit(
     submitted = await submit_case(
         session, reporter, draft, config, calendar, clock.now(), draft_id=data["draft_id"]
     )
+    if not submitted.duplicate:
+        metrics.cases_submitted.inc()
     await state.clear()
     await _drop_buttons(bot, query)
     text = render(
