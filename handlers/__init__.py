@@ -6,13 +6,34 @@ from aiogram import Router
 
 
 def routers() -> list[Router]:
-    """Fresh routers for one dispatcher, in the order updates should try them."""
+    """Fresh routers for one dispatcher, in the order updates should try them.
+
+    The inspectors' side comes first: ``registration`` claims ``/start i_<code>`` before the
+    reporters' ``/start``; its conversations (the inspector's steps, the reporter's 回复) take
+    only their own states, and their ``/cancel`` only in those states.
+    """
     # Imported here: handler modules import use cases, which import notifications.keyboards,
     # which imports handlers.callbacks (and so this package) — a cycle at module level.
-    from handlers import errors, followup, intake, my_cases, start
+    from handlers import (
+        admin,
+        errors,
+        followup,
+        inspector,
+        intake,
+        leader,
+        my_cases,
+        registration,
+        relay,
+        start,
+    )
 
     return [
         errors.setup(),
+        registration.setup(),
+        relay.setup(),
+        inspector.setup(),
+        leader.setup(),
+        admin.setup(),
         start.setup(),
         my_cases.setup(),
         followup.setup(),

@@ -11,6 +11,8 @@ from handlers.callbacks import (
     CaseAction,
     FollowupAnswer,
     FollowupRating,
+    RelayReply,
+    RequestDecision,
     TeamAct,
     TeamAction,
 )
@@ -75,5 +77,32 @@ def followup_keyboard(case_id: int) -> InlineKeyboardMarkup:
                 )
                 for text, rating in FOLLOWUP_BUTTONS
             ]
+        ]
+    )
+
+
+def request_keyboard(request_id: int) -> InlineKeyboardMarkup:
+    """同意 · 不同意 for a request waiting for the team leader."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text="同意",
+                    callback_data=RequestDecision(request_id=request_id, approve=True).pack(),
+                ),
+                InlineKeyboardButton(
+                    text="不同意",
+                    callback_data=RequestDecision(request_id=request_id, approve=False).pack(),
+                ),
+            ]
+        ]
+    )
+
+
+def relay_reply_keyboard(relay_id: int) -> InlineKeyboardMarkup:
+    """回复 under a question relayed to the reporter."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text="回复", callback_data=RelayReply(relay_id=relay_id).pack())]
         ]
     )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from bot.cli import calendar, cards, jobs, sandbox, setup
+from bot.cli import audit, calendar, cards, cases, inspectors, jobs, sandbox, setup, teams
 from bot.cli.common import CliContext
 
 
@@ -37,3 +37,7 @@ main.add_command(cards.cards_group)
 main.add_command(calendar.calendar_group)
 main.add_command(jobs.jobs_group)
 main.add_command(sandbox.sandbox)
+main.add_command(inspectors.inspectors_group)
+main.add_command(teams.teams_group)
+main.add_command(cases.cases_group)
+main.add_command(audit.audit_group)

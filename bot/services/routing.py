@@ -249,6 +249,25 @@ async def route_case(
         warn_before=config.deadlines.warn_before,
     )
     await session.flush()
+    reason = "未匹配分办规则，请信访室分办。" if decision.rule is None else None
+    await place_case(session, case, team, config, calendar, now, actor, reason=reason)
+    return team
+
+
+async def place_case(
+    session: AsyncSession,
+    case: Case,
+    team: Team,
+    config: LiankaConfig,
+    calendar: WorkCalendar,
+    now: datetime,
+    actor: Actor = SYSTEM,
+    *,
+    reason: str | None = None,
+) -> Inspector | None:
+    """A case has reached ``team``: if the team assigns automatically, its least-loaded active
+    inspector gets it; otherwise (or with nobody on duty) its leaders are asked to assign.
+    Returns the assignee, if any. The caller commits."""
     if team.assignment is AssignmentMode.AUTO and not team.is_dispatcher:
         assert team.id is not None
         members = await list_team_members(session, team.id, roles=(Role.INSPECTOR,))
@@ -263,9 +282,7 @@ async def route_case(
         if chosen is not None:
             inspector = next(m for m in members if m.id == chosen)
             await assign_case(session, case, inspector, config, calendar, now, actor)
-            return team
-        await _notify_team_leaders(session, case, team, now, "本组暂无在岗监督员，请组长分派。")
-        return team
-    reason = "未匹配分办规则，请信访室分办。" if decision.rule is None else None
+            return inspector
+        reason = "本组暂无在岗监督员，请组长分派。"
     await _notify_team_leaders(session, case, team, now, reason)
-    return team
+    return None
