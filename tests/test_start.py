@@ -20,6 +20,7 @@ from models.calendar import WorkCalendar
 from models.card import Card, CardScan, CardStatus
 from models.case import Case
 from models.reporter import Reporter
+from models.team import Team
 from tests.harness import Telegram
 from tests.intake_helpers import ENTERPRISE, TOKEN, assert_telegram_html, build, make_card, report
 
@@ -151,7 +152,7 @@ async def test_without_a_card_the_config_can_let_people_report_to_the_dispatcher
     await user.start()
     assert "这里是<b>安居区纪委监委</b>" in user.last
     await user.click("反映问题")
-    await user.click("其他")
+    await user.click("营商环境")  # a category the rules would send to its own team
     await user.send("街道办事处要求企业赞助活动经费，不给就不办手续。")
     await user.click("完成")
     await user.click("跳过")
@@ -159,7 +160,9 @@ async def test_without_a_card_the_config_can_let_people_report_to_the_dispatcher
     await user.click("确认提交")
     async with sessions() as session:
         case = (await session.exec(select(Case))).one()
+        team = await session.get(Team, case.team_id)
     assert case.card_id is None and case.zone_id is None and case.routed_by is None
+    assert team is not None and team.name == "信访室"
 
 
 async def test_help_explains_and_contact_us_gives_the_phones(

@@ -18,7 +18,7 @@ from models.enterprise import Enterprise
 from models.event import SYSTEM, Actor, EventKind, record_event, transition
 from models.notification import RecipientKind
 from models.org import Category, Track, Zone
-from models.routing import Candidate, choose_team, pick_assignee
+from models.routing import Candidate, RoutingDecision, choose_team, pick_assignee
 from models.team import AssignmentMode, Inspector, Role, Team
 from notifications.keyboards import as_json, inspector_case_keyboard, leader_assign_keyboard
 from notifications.outbox import enqueue, notification_key
@@ -211,21 +211,26 @@ async def route_case(
     now: datetime,
     actor: Actor = SYSTEM,
 ) -> Team:
-    """Send the case to the team the first matching rule names (else the dispatcher) and, if the
-    team assigns automatically, to its least-loaded active inspector. The caller commits."""
+    """Send the case to the team the first matching rule names (else the dispatcher; a report
+    made without a card always goes to the dispatcher) and, if the team assigns automatically, to
+    its least-loaded active inspector. The caller commits."""
     assert case.id is not None
     category = await session.get(Category, case.category_id)
     assert category is not None
     zone = await session.get(Zone, case.zone_id) if case.zone_id else None
     teams = {t.code: t for t in (await session.exec(select(Team))).all()}
-    decision = choose_team(
-        config.routing,
-        category_code=category.code,
-        zone_code=zone.code if zone else None,
-        description=case.description,
-        dispatcher_code=config.dispatcher.code,
-        inactive_teams=frozenset(code for code, t in teams.items() if not t.active),
-    )
+    if case.card_id is None:
+        # reported without a card (organisation.allow_start_without_card): 信访室 routes by hand
+        decision = RoutingDecision(config.dispatcher.code, None)
+    else:
+        decision = choose_team(
+            config.routing,
+            category_code=category.code,
+            zone_code=zone.code if zone else None,
+            description=case.description,
+            dispatcher_code=config.dispatcher.code,
+            inactive_teams=frozenset(code for code, t in teams.items() if not t.active),
+        )
     team = teams[decision.team_code]
     case.team_id = team.id
     case.routed_by = decision.rule
