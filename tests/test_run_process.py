@@ -4,7 +4,6 @@ emulator; polling and webhook mode, health and metrics, the webhook's secret, a 
 from __future__ import annotations
 
 import signal
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -12,73 +11,11 @@ import pytest
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import text
 
-from bot.clock import SystemClock
-from bot.config import load_config
-from bot.db import create_engine, create_session_factory
-from bot.sandboxed import default_people, seed_sandbox
-from sandbox import BotSpec, Emulator
+from sandbox import Emulator
 from sandbox.personas import DEMO_CARD_TOKEN
-from tests.live import WEBHOOK_SECRET, LiankaProcess, lianka
+from tests.live import REFUND, WEBHOOK_SECRET, LiankaProcess, lianka, prepared, report
 
 pytestmark = pytest.mark.slow
-
-BOT_TOKEN = "5555:e2e-process-test-token"
-REFUND = "经开区承诺的土地出让金返还和建筑物配套费至今未到位，企业资金链断裂，请帮助协调。"
-
-
-@pytest.fixture
-async def emulator() -> AsyncIterator[Emulator]:
-    async with Emulator(bots=[BotSpec(BOT_TOKEN, "LiankaE2EBot", "廉卡")]) as running:
-        yield running
-
-
-async def prepared(tmp_path: Path, emulator: Emulator, **extra: str) -> dict[str, str]:
-    """A working directory with the example config, a database, and a demo card."""
-    env = {
-        "LIANKA_BOT_TOKEN": BOT_TOKEN,
-        "LIANKA_BOT_USERNAME": "LiankaE2EBot",
-        "LIANKA_TELEGRAM_API_BASE": emulator.base_url,
-        "LIANKA_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'lianka.db'}",
-        **extra,
-    }
-    code, output = await lianka("init", cwd=tmp_path, env=env)
-    assert code == 0, output
-    engine = create_engine(env["LIANKA_DATABASE_URL"])
-    try:
-        async with create_session_factory(engine)() as session:
-            await seed_sandbox(
-                session,
-                load_config(tmp_path / "lianka.toml"),
-                default_people(),
-                SystemClock().now(),
-            )
-    finally:
-        await engine.dispose()
-    for user_id in (7100002, 7100003):  # registered people: their chats are open
-        emulator.add_user(user_id, "监督员").chat.started = True
-    return env
-
-
-async def report(emulator: Emulator, user_id: int = 7100001) -> str:
-    """A reporter scans the demo card and submits an anonymous report; the bot's last words."""
-    user = emulator.add_user(user_id, "王立新")
-    user.start(DEMO_CARD_TOKEN)
-    await user.wait_reply("廉政监督联系卡", within=20)
-    user.click("反映问题")
-    await user.wait_reply("请选择您要反映的问题类别")
-    user.click("营商环境")
-    await user.wait_reply("请用文字描述")
-    user.send(REFUND)
-    await user.wait_reply("请上传相关材料")
-    user.click("完成")
-    await user.wait_reply("金额")
-    user.click("跳过")
-    await user.wait_reply("请选择反映方式")
-    user.click("匿名")
-    await user.wait_reply("请核对")
-    user.click("确认提交")
-    submitted = await user.wait_reply("提交成功")
-    return submitted.text
 
 
 async def test_polling_serves_a_report_and_the_inspector_gets_it(
