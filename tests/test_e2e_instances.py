@@ -97,17 +97,21 @@ async def converse(emulator: Emulator, user_id: int) -> str:
     user = emulator.add_user(user_id, f"企业{user_id % 100}")
     user.start(DEMO_CARD_TOKEN)
     await user.wait_reply("廉政监督联系卡", within=30)
-    for action, expected in (
-        (lambda: user.click("反映问题"), "请选择您要反映的问题类别"),
-        (lambda: user.click("营商环境"), "请用文字描述"),
-        (lambda: user.send(f"{REFUND}（第{user_id % 100}家企业）"), "请上传相关材料"),
-        (lambda: user.click("完成"), "金额"),
-        (lambda: user.click("跳过"), "请选择反映方式"),
-        (lambda: user.click("匿名"), "请核对"),
-        (lambda: user.click("确认提交"), "提交成功"),
-    ):
+    steps: list[tuple[str, str, str]] = [
+        ("click", "反映问题", "请选择您要反映的问题类别"),
+        ("click", "营商环境", "请用文字描述"),
+        ("send", f"{REFUND}（第{user_id % 100}家企业）", "请上传相关材料"),
+        ("click", "完成", "金额"),
+        ("click", "跳过", "请选择反映方式"),
+        ("click", "匿名", "请核对"),
+        ("click", "确认提交", "提交成功"),
+    ]
+    for how, what, expected in steps:
         mark = max((m.message_id for m in user.chat.messages), default=0)
-        action()
+        if how == "click":
+            user.click(what)
+        else:
+            user.send(what)
         reply = await user.wait_reply(expected, after=mark, within=30)
     return str(reply.text)
 
