@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.card import Card
 from models.case import Case, CaseStatus
 from models.enterprise import Enterprise
 from models.event import SYSTEM, EventKind, record_event
@@ -86,9 +88,22 @@ async def make_reporter(
     enterprise = Enterprise(name=enterprise_name, zone_id=zone.id if zone else None, created_at=now)
     session.add(enterprise)
     await session.flush()
+    assert enterprise.id is not None
+    card = Card(
+        token=f"c_factory{secrets.token_hex(8)}",
+        enterprise_id=enterprise.id,
+        zone_id=zone.id if zone else None,
+        issuing_unit=zone.issuing_unit if zone else "安居区纪委监委",
+        scan_count=1,
+        last_scan_at=now,
+        created_at=now,
+    )
+    session.add(card)
+    await session.flush()
     reporter = Reporter(
         telegram_user_id=telegram_user_id,
         chat_id=telegram_user_id,
+        card_id=card.id,
         enterprise_id=enterprise.id,
         zone_id=zone.id if zone else None,
         created_at=now,

@@ -25,6 +25,7 @@ BOT_TOKEN = "5555:e2e-process-test-token"
 BOT_USERNAME = "LiankaE2EBot"
 REFUND = "经开区承诺的土地出让金返还和建筑物配套费至今未到位，企业资金链断裂，请帮助协调。"
 REPORTER, INSPECTOR, TEAM_LEADER = 7100001, 7100002, 7100003
+STEP_WITHIN = 45.0  # seconds for one reply on a loaded 2-core machine
 WEBHOOK_SECRET = "e2e-webhook-secret-0123456789"
 
 
@@ -148,19 +149,19 @@ async def report(emulator: Emulator, user_id: int = REPORTER) -> str:
     """A reporter scans the demo card and submits an anonymous report; the bot's last words."""
     user = emulator.add_user(user_id, "王立新")
     user.start(DEMO_CARD_TOKEN)
-    await user.wait_reply("廉政监督联系卡", within=20)
+    await user.wait_reply("廉政监督联系卡", within=STEP_WITHIN)
     user.click("反映问题")
-    await user.wait_reply("请选择您要反映的问题类别")
+    await user.wait_reply("请选择您要反映的问题类别", within=STEP_WITHIN)
     user.click("营商环境")
-    await user.wait_reply("请用文字描述")
+    await user.wait_reply("请用文字描述", within=STEP_WITHIN)
     user.send(REFUND)
-    await user.wait_reply("请上传相关材料")
+    await user.wait_reply("请上传相关材料", within=STEP_WITHIN)
     user.click("完成")
-    await user.wait_reply("金额")
+    await user.wait_reply("金额", within=STEP_WITHIN)
     user.click("跳过")
-    await user.wait_reply("请选择反映方式")
+    await user.wait_reply("请选择反映方式", within=STEP_WITHIN)
     user.click("匿名")
-    await user.wait_reply("请核对")
+    await user.wait_reply("请核对", within=STEP_WITHIN)
     user.click("确认提交")
-    submitted = await user.wait_reply("提交成功")
+    submitted = await user.wait_reply("提交成功", within=STEP_WITHIN)
     return submitted.text

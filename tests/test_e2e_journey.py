@@ -20,6 +20,7 @@ from sandbox.world import SandboxUser
 from tests.live import (
     INSPECTOR,
     REPORTER,
+    STEP_WITHIN,
     TEAM_LEADER,
     WEBHOOK_SECRET,
     LiankaProcess,
@@ -36,7 +37,7 @@ def newest(user: SandboxUser) -> int:
     return max((m.message_id for m in user.chat.messages), default=0)
 
 
-async def expect(user: SandboxUser, contains: str, since: int, within: float = 20.0) -> str:
+async def expect(user: SandboxUser, contains: str, since: int, within: float = STEP_WITHIN) -> str:
     """The first bot message after ``since`` containing ``contains``."""
     message = await user.wait_reply(contains, after=since, within=within)
     return str(message.text)
@@ -61,7 +62,7 @@ async def journey(tmp_path: Path, emulator: Emulator, process: LiankaProcess) ->
     assert found is not None
     number = found.group(0)
 
-    assignment = await inspector.wait_reply(f"新交办问题 {number}", after=0, within=20)
+    assignment = await inspector.wait_reply(f"新交办问题 {number}", after=0, within=STEP_WITHIN)
     card_id = assignment.message_id
 
     # 签收 → the reporter is told it was accepted (受理告知)

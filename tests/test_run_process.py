@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from sandbox import Emulator
 from sandbox.personas import DEMO_CARD_TOKEN
-from tests.live import REFUND, WEBHOOK_SECRET, LiankaProcess, lianka, prepared, report
+from tests.live import REFUND, STEP_WITHIN, WEBHOOK_SECRET, LiankaProcess, lianka, prepared, report
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +28,7 @@ async def test_polling_serves_a_report_and_the_inspector_gets_it(
         text = await report(emulator)
         assert "AJ-2026-" in text or "AJ-2027-" in text
         inspector = emulator.user(7100002)
-        assignment = await inspector.wait_reply("新交办问题", within=20)
+        assignment = await inspector.wait_reply("新交办问题", within=STEP_WITHIN)
         assert "土地出让金返还" in assignment.text
         status, metrics = await process.get("/metrics")
         assert status == 200
@@ -122,7 +122,7 @@ async def test_webhook_mode_serves_a_report_delivered_by_the_emulator(
     try:
         text = await report(emulator)
         assert "提交成功" in text
-        await emulator.user(7100002).wait_reply("新交办问题", within=20)
+        await emulator.user(7100002).wait_reply("新交办问题", within=STEP_WITHIN)
     finally:
         code = await process.stop()
     assert code == 0, process.output()
@@ -146,16 +146,16 @@ async def test_sigterm_in_the_middle_of_a_conversation_loses_nothing(
     await first.start()
     user = emulator.add_user(7100001, "王立新")
     user.start(DEMO_CARD_TOKEN)
-    await user.wait_reply("廉政监督联系卡", within=20)
+    await user.wait_reply("廉政监督联系卡", within=STEP_WITHIN)
     user.click("反映问题")
-    await user.wait_reply("请选择您要反映的问题类别")
+    await user.wait_reply("请选择您要反映的问题类别", within=STEP_WITHIN)
     user.click("营商环境")
-    await user.wait_reply("请用文字描述")
+    await user.wait_reply("请用文字描述", within=STEP_WITHIN)
     assert await first.stop(signal.SIGTERM) == 0
     second = LiankaProcess(tmp_path, env)
     await second.start()
     try:
         user.send(REFUND)  # the draft is where it was
-        await user.wait_reply("请上传相关材料", within=20)
+        await user.wait_reply("请上传相关材料", within=STEP_WITHIN)
     finally:
         await second.stop()

@@ -24,7 +24,7 @@ from bot.services.clocks import (
     meet_clock,
     pause_clock,
     resume_clock,
-    start_clock,
+    start_ladder_clock,
 )
 from bot.services.inspectors import TEAM_ROLES, team_leaders
 from bot.services.routing import assign_case, list_team_members, open_case_counts, place_case
@@ -315,15 +315,7 @@ async def accept_case(
     assert category is not None
     resolve = await get_clock(session, case.id, ClockKind.RESOLVE)
     if resolve is None or resolve.state in (ClockState.MET, ClockState.CANCELLED):
-        resolve = await start_clock(
-            session,
-            case,
-            ClockKind.RESOLVE,
-            config.ladder_for(category.code).resolve,
-            calendar,
-            now,
-            warn_before=config.deadlines.warn_before,
-        )
+        resolve = await start_ladder_clock(session, case, ClockKind.RESOLVE, config, calendar, now)
     if case.first_reply_at is None:
         event = record_event(case, EventKind.FIRST_REPLY, who, now, public=True)
         session.add(event)
@@ -496,17 +488,7 @@ async def _send_to_team(
     case.routed_by = "人工分办"
     case.assignee_id = None
     session.add_all([case, event])
-    category = await session.get(Category, case.category_id)
-    assert category is not None
-    await start_clock(
-        session,
-        case,
-        ClockKind.ACCEPT,
-        config.ladder_for(category.code).accept,
-        calendar,
-        now,
-        warn_before=config.deadlines.warn_before,
-    )
+    await start_ladder_clock(session, case, ClockKind.ACCEPT, config, calendar, now)
     await session.flush()
     reason = "人工分办转来，请分派。" if team.assignment is AssignmentMode.LEADER else None
     return await place_case(session, case, team, config, calendar, now, actor, reason=reason)
@@ -1275,17 +1257,7 @@ async def resolve_case(
     case.resolved_at = now
     session.add_all([case, event])
     await meet_clock(session, case.id, ClockKind.RESOLVE, now)
-    category = await session.get(Category, case.category_id)
-    assert category is not None
-    await start_clock(
-        session,
-        case,
-        ClockKind.FOLLOWUP,
-        config.ladder_for(category.code).followup_ask,
-        calendar,
-        now,
-        warn_before=config.deadlines.warn_before,
-    )
+    await start_ladder_clock(session, case, ClockKind.FOLLOWUP, config, calendar, now)
     for relay in (
         await session.exec(
             select(RelayMessage).where(

@@ -11,9 +11,11 @@ from datetime import datetime, time
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.config import LiankaConfig
 from models.calendar import WorkCalendar
 from models.case import Case
 from models.clock import CaseClock, ClockKind, ClockStage, ClockState
+from models.org import Category
 from models.types import utc
 
 MORNING = time(9, 0)
@@ -71,6 +73,32 @@ async def start_clock(
     clock.next_action_at = warning_time(calendar, now, deadline.due_at, warn_before)
     session.add(clock)
     return clock
+
+
+LADDER_STEP = {
+    ClockKind.ACCEPT: "accept",
+    ClockKind.FIRST_REPLY: "first_reply",
+    ClockKind.RESOLVE: "resolve",
+    ClockKind.FOLLOWUP: "followup_ask",
+}
+
+
+async def start_ladder_clock(
+    session: AsyncSession,
+    case: Case,
+    kind: ClockKind,
+    config: LiankaConfig,
+    calendar: WorkCalendar,
+    now: datetime,
+) -> CaseClock:
+    """(Re)start one of the case's clocks with the working days its category's ladder gives
+    that step (签收, 受理告知, 办结, or the wait before the 回访 question)."""
+    category = await session.get(Category, case.category_id)
+    assert category is not None
+    workdays: int = getattr(config.ladder_for(category.code), LADDER_STEP[kind])
+    return await start_clock(
+        session, case, kind, workdays, calendar, now, warn_before=config.deadlines.warn_before
+    )
 
 
 async def meet_clock(

@@ -13,14 +13,13 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LiankaConfig
-from bot.services.clocks import meet_clock, start_clock
+from bot.services.clocks import meet_clock, start_ladder_clock
 from bot.services.people import Directory, unique
 from models.calendar import WorkCalendar
 from models.case import Case, CaseStatus, Satisfaction
 from models.clock import ClockKind
 from models.errors import InvalidInput, PermissionDenied, StaleAction
 from models.event import Actor, ActorType, EventKind, record_event, transition
-from models.org import Category
 from models.reporter import Reporter
 from notifications.keyboards import as_json, inspector_case_keyboard
 from notifications.outbox import enqueue, notification_key
@@ -152,17 +151,7 @@ async def reopen_unsatisfied(
         )
     )
     await meet_clock(session, case.id, ClockKind.FOLLOWUP, now)
-    category = await session.get(Category, case.category_id)
-    assert category is not None
-    clock = await start_clock(
-        session,
-        case,
-        ClockKind.RESOLVE,
-        config.ladder_for(category.code).resolve,
-        calendar,
-        now,
-        warn_before=config.deadlines.warn_before,
-    )
+    clock = await start_ladder_clock(session, case, ClockKind.RESOLVE, config, calendar, now)
     session.add(case)
     await session.flush()
     directory = await Directory.load(session)

@@ -10,7 +10,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LiankaConfig
-from bot.services.clocks import get_clock, start_clock
+from bot.services.clocks import get_clock, start_ladder_clock
 from bot.services.routing import route_case
 from models.attachment import Attachment
 from models.calendar import SHANGHAI, WorkCalendar
@@ -137,16 +137,7 @@ async def submit_case(
                 created_at=now,
             )
         )
-    ladder = config.ladder_for(category.code)
-    await start_clock(
-        session,
-        case,
-        ClockKind.FIRST_REPLY,
-        ladder.first_reply,
-        calendar,
-        now,
-        warn_before=config.deadlines.warn_before,
-    )
+    await start_ladder_clock(session, case, ClockKind.FIRST_REPLY, config, calendar, now)
     await route_case(session, case, config, calendar, now)
     accept = await get_clock(session, case.id, ClockKind.ACCEPT)
     assert accept is not None

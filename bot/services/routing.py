@@ -9,7 +9,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LiankaConfig
-from bot.services.clocks import get_clock, start_clock
+from bot.services.clocks import get_clock, start_ladder_clock
 from models.attachment import Attachment
 from models.calendar import WorkCalendar
 from models.case import OPEN_STATUSES, Case, CaseStatus
@@ -188,17 +188,7 @@ async def assign_case(
     inspector.last_assigned_at = now
     session.add_all([case, inspector])
     if case.status is CaseStatus.ASSIGNED:
-        category = await session.get(Category, case.category_id)
-        assert category is not None
-        await start_clock(
-            session,
-            case,
-            ClockKind.ACCEPT,
-            config.ladder_for(category.code).accept,
-            calendar,
-            now,
-            warn_before=config.deadlines.warn_before,
-        )
+        await start_ladder_clock(session, case, ClockKind.ACCEPT, config, calendar, now)
     await session.flush()
     await _notify_assignee(session, case, inspector, now)
 
@@ -244,15 +234,7 @@ async def route_case(
             data={"team": team.code, "rule": decision.rule},
         )
     )
-    await start_clock(
-        session,
-        case,
-        ClockKind.ACCEPT,
-        config.ladder_for(category.code).accept,
-        calendar,
-        now,
-        warn_before=config.deadlines.warn_before,
-    )
+    await start_ladder_clock(session, case, ClockKind.ACCEPT, config, calendar, now)
     await session.flush()
     reason = "未匹配分办规则，请信访室分办。" if decision.rule is None else None
     await place_case(session, case, team, config, calendar, now, actor, reason=reason)
