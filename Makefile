@@ -6,6 +6,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 LIANKA := $(BIN)/lianka
+# pytest-xdist workers: one per core
+TEST_WORKERS ?= auto
 
 # Debian packages Lianka needs at run time (CJK font for cards and reports)
 # and for its tests (poppler-utils rasterises PDFs; chromium shows the sandbox page).
@@ -27,7 +29,7 @@ run: setup db
 test: setup-dev system-deps-test lint typecheck pytest
 
 pytest: setup-dev
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # Benchmarks print a table and merge their figures into bench/results.json.
 bench: setup
