@@ -1,0 +1,122 @@
+"""One analysis report: the figures of a period and the one before, the summary, the case list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.config import LiankaConfig
+from models.calendar import WorkCalendar
+from reports.figures import CaseLine, Figures, Scope, compute_figures, list_cases
+from reports.periods import Period
+from reports.render import amount_change, count_change, pct, rate_change, render_text, wan
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A main figure this period and last, and the change (环比)."""
+
+    label: str
+    unit: str
+    current: str
+    previous: str
+    change: str
+    kind: str  # count, rate or amount (元)
+    current_value: float | None
+    previous_value: float | None
+
+
+@dataclass
+class Report:
+    organisation: str
+    title: str
+    figures: Figures
+    previous: Figures
+    changes: list[Change]
+    summary: str
+    cases: list[CaseLine] | None
+
+    @property
+    def period(self) -> Period:
+        return self.figures.period
+
+    @property
+    def scope(self) -> Scope:
+        return self.figures.scope
+
+    @property
+    def now(self) -> datetime:
+        return self.figures.now
+
+    @property
+    def file_stem(self) -> str:
+        scope = ""
+        if self.scope.zone_id is not None:
+            scope += f"-zone{self.scope.zone_id}"
+        if self.scope.team_id is not None:
+            scope += f"-team{self.scope.team_id}"
+        return f"lianka-report-{self.period.key}{scope}"
+
+
+def main_changes(current: Figures, previous: Figures) -> list[Change]:
+    """The main figures compared with the previous period."""
+
+    def count(label: str, unit: str, a: int, b: int) -> Change:
+        return Change(label, unit, str(a), str(b), count_change(a, b), "count", a, b)
+
+    def rate(label: str, a: float | None, b: float | None) -> Change:
+        return Change(label, "", pct(a), pct(b), rate_change(a, b), "rate", a, b)
+
+    def amount(label: str, a: int, b: int) -> Change:
+        return Change(label, "万元", wan(a), wan(b), amount_change(a, b), "amount", a, b)
+
+    return [
+        count("受理企业反映问题", "件", current.received, previous.received),
+        count("已办结", "件", current.resolved, previous.resolved),
+        rate("办结率", current.resolved_rate, previous.resolved_rate),
+        rate("按期办结率", current.on_time_rate, previous.on_time_rate),
+        rate("满意率", current.satisfaction_rate, previous.satisfaction_rate),
+        amount("涉及金额", current.amount_involved_yuan, previous.amount_involved_yuan),
+        amount("协调落实资金", current.amount_coordinated_yuan, previous.amount_coordinated_yuan),
+        count("收集问题线索", "条", current.clues, previous.clues),
+        count("移交问题线索", "条", current.clues_transferred, previous.clues_transferred),
+        count("反映问题企业", "家", current.enterprises, previous.enterprises),
+        count("联系卡扫码", "次", current.cards_scanned, previous.cards_scanned),
+        count("重办", "件", current.reopened, previous.reopened),
+        count("督办", "件", current.supervised, previous.supervised),
+    ]
+
+
+def summary_text(organisation: str, figures: Figures, previous: Figures) -> str:
+    """The summary paragraph in the voice of the commission's reports."""
+    return render_text(
+        "summary.j2", organisation=organisation, f=figures, p=previous, as_of=figures.now
+    )
+
+
+async def build_report(
+    session: AsyncSession,
+    config: LiankaConfig,
+    calendar: WorkCalendar,
+    period: Period,
+    scope: Scope,
+    now: datetime,
+    *,
+    with_cases: bool = True,
+) -> Report:
+    """Compute the figures of ``period`` and of the period before, and the case list."""
+    figures = await compute_figures(session, period, scope, calendar, now)
+    previous = await compute_figures(session, period.previous(), scope, calendar, now, detail=False)
+    organisation = config.organisation.name
+    title = f"{organisation}企业反映问题分析研判报告"
+    return Report(
+        organisation=organisation,
+        title=title,
+        figures=figures,
+        previous=previous,
+        changes=main_changes(figures, previous),
+        summary=summary_text(organisation, figures, previous),
+        cases=await list_cases(session, period, scope, now) if with_cases else None,
+    )
