@@ -440,18 +440,18 @@ async def compute_figures(
     figures.median_workdays = float(statistics.median(days)) if days else None
     figures.p90_workdays = nearest_rank(days, 90)
 
-    figures.timeliness_by_team = [
+    team_names = [(t.id, t.name) for t in teams.values()] + [(None, "未分办")]
+    timeliness = [
         TeamTimeliness(
-            share.name,
-            share.count,
-            share.resolved,
+            name,
+            by["t"][team_id][0],
+            by["t"][team_id][1],
             ClockRate(ClockKind.RESOLVE, per_team[team_id][0], per_team[team_id][1]),
         )
-        for team_id, share in zip(
-            [t.id for t in teams.values()] + [None], figures.by_team, strict=True
-        )
-        if share.count
+        for team_id, name in team_names
+        if by["t"].get(team_id, [0])[0]
     ]
+    figures.timeliness_by_team = sorted(timeliness, key=lambda t: -t.received)
 
     await _overdue(session, figures, period, scope, calendar, now, categories, teams)
     await _recurring(session, figures, cohort, zones, categories)

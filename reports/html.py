@@ -8,7 +8,7 @@ from markupsafe import Markup
 
 from models.clock import ClockKind
 from reports.charts import report_charts, to_svg
-from reports.pdf import NOTE
+from reports.pdf import NOTE, duration_text
 from reports.render import render_html
 from reports.report import Report
 
@@ -30,6 +30,7 @@ def render_html_report(report: Report) -> str:
             for k in (ClockKind.ACCEPT, ClockKind.FIRST_REPLY, ClockKind.RESOLVE)
         ],
         note=NOTE,
+        durations=duration_text(report.figures),
     )
 
 

@@ -12,6 +12,7 @@ from fpdf.fonts import FontFace
 from models.case import CaseStatus
 from models.clock import ClockKind
 from reports.charts import Chart, Line, Rect, report_charts
+from reports.figures import Figures
 from reports.fonts import cjk_font
 from reports.render import days, local, pct, wan
 from reports.report import Report
@@ -29,6 +30,17 @@ NOTE = (
     "满意率=（满意+基本满意）÷已评价数；联系卡扫码按扫码时间统计；"
     "超期清单含本期及以前受理、目前仍超期的问题；问题线索类问题不显示企业名称。"
 )
+
+
+def duration_text(f: Figures) -> str:
+    """How long resolving took, extensions and 督办, in one sentence."""
+    tail = f"经批准延期{f.extensions}次（{f.extended_cases}件），督办{f.supervised}件。"
+    if f.median_workdays is None:
+        return "本期受理的问题尚无办结。" + tail
+    return (
+        f"已办结问题办理用时：中位数{days(f.median_workdays)}个工作日，"
+        f"90%的问题在{days(f.p90_workdays)}个工作日内办结（超期天数按工作日计）。" + tail
+    )
 
 
 def _hex(color: str) -> tuple[int, int, int]:
@@ -123,6 +135,8 @@ def _chart(pdf: ReportPDF, chart: Chart) -> None:
             offset = {"start": 0.0, "middle": width / 2, "end": width}[shape.anchor]
             pdf.text(x0 + shape.x - offset, y0 + shape.y, shape.text)
     pdf.set_text_color(*INK)
+    pdf.set_fill_color(255, 255, 255)
+    pdf.set_draw_color(190, 190, 190)
     pdf.set_line_width(0.2)
     pdf.set_y(y0 + chart.height + 2)
 
@@ -216,13 +230,7 @@ def render_pdf(report: Report, path: Path) -> Path:
         (40, 20, 20, 20),
         ("LEFT", "RIGHT", "RIGHT", "RIGHT"),
     )
-    _paragraph(
-        pdf,
-        f"已办结问题办理用时：中位数{days(f.median_workdays)}个工作日，"
-        f"90%的问题在{days(f.p90_workdays)}个工作日内办结。"
-        f"经批准延期{f.extensions}次（{f.extended_cases}件），督办{f.supervised}件。",
-        size=10,
-    )
+    _paragraph(pdf, duration_text(f), size=10)
     _table(
         pdf,
         ("监督组", "受理（件）", "已办结（件）", "按期办结率"),
@@ -256,7 +264,7 @@ def render_pdf(report: Report, path: Path) -> Path:
         shown = f.overdue[:PDF_OVERDUE_ROWS]
         _table(
             pdf,
-            ("编号", "监督事项", "监督组", "状态", "超期环节", "期限", "超期(工作日)", "督办"),
+            ("编号", "监督事项", "监督组", "状态", "环节", "期限", "超期天数", "督办"),
             [
                 (
                     o.number,
@@ -270,7 +278,7 @@ def render_pdf(report: Report, path: Path) -> Path:
                 )
                 for o in shown
             ],
-            (26, 26, 34, 14, 14, 20, 14, 9),
+            (27, 26, 34, 14, 12, 21, 15, 10),
             ("LEFT", "LEFT", "LEFT", "LEFT", "LEFT", "LEFT", "RIGHT", "CENTER"),
         )
         if f.overdue_count > len(shown):
