@@ -39,7 +39,7 @@ def duration_text(f: Figures) -> str:
         return "本期受理的问题尚无办结。" + tail
     return (
         f"已办结问题办理用时：中位数{days(f.median_workdays)}个工作日，"
-        f"90%的问题在{days(f.p90_workdays)}个工作日内办结（超期天数按工作日计）。" + tail
+        f"90%的问题在{days(f.p90_workdays)}个工作日内办结。" + tail
     )
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from bot.cli import setup
+from bot.cli import demo, report, setup
 from bot.cli.common import CliContext
 
 
@@ -33,3 +33,5 @@ main.add_command(setup.init)
 main.add_command(setup.config_group)
 main.add_command(setup.db_group)
 main.add_command(setup.run)
+main.add_command(report.report)
+main.add_command(demo.demo_data)

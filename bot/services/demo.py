@@ -244,11 +244,11 @@ def _weighted(rng: random.Random, weights: dict[str, int]) -> str:
 
 
 def _amount(rng: random.Random, category: str) -> int | None:
-    """元, rounded to 100: most money cases between 5万 and 500万, a few up to 3000万."""
-    if rng.random() > (0.7 if category in MONEY_CATEGORIES else 0.12):
+    """元, rounded to 100: typically a few 万元 to some tens of 万元, now and then millions."""
+    if rng.random() > (0.6 if category in MONEY_CATEGORIES else 0.1):
         return None
-    wan = math.exp(rng.uniform(math.log(2), math.log(3000)))
-    return int(round(wan * 10000, -2))
+    wan = min(rng.lognormvariate(math.log(6), 1.3), 3000)
+    return max(int(round(wan * 10000, -2)), 1000)
 
 
 def _life(
