@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import enum
+import itertools
 import math
 import random
 from collections import Counter, defaultdict
@@ -359,14 +360,17 @@ def plan_history(
         enterprises.append(
             EnterprisePlan(name, uscc, _weighted(rng, zone_weights), _person(rng), token)
         )
-    popularity = [1 / (rank + 1) ** 0.9 for rank in range(len(enterprises))]
+    popularity = list(
+        itertools.accumulate(1 / (rank + 1) ** 0.9 for rank in range(len(enterprises)))
+    )
+    category_weights = {c: CATEGORY_WEIGHTS.get(c, 5) for c in (c.code for c in config.categories)}
     tracks = {c.code: c.track for c in config.categories}
     routed_teams = {rule.team for rule in config.routing}
     plans: list[CasePlan] = []
     scans: list[tuple[int, datetime]] = []
     for _ in range(cases):
-        index = rng.choices(range(len(enterprises)), weights=popularity)[0]
-        category = _weighted(rng, {c: CATEGORY_WEIGHTS.get(c, 5) for c in tracks})
+        index = rng.choices(range(len(enterprises)), cum_weights=popularity)[0]
+        category = _weighted(rng, category_weights)
         created = _moment(rng, calendar, start, now)
         amount = _amount(rng, category)
         description = rng.choice(DESCRIPTIONS.get(category, DESCRIPTIONS["other"]))
