@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import errors
+from handlers import errors, reports
 
 
 def routers() -> list[Router]:
     """Fresh routers for one dispatcher, in the order updates should try them."""
-    return [errors.setup()]
+    return [errors.setup(), reports.setup()]

@@ -18,7 +18,7 @@ from bot.services.demo import STEPS, SessionLedger, Step, StepKind
 from bot.services.intake import submit_case
 from models.calendar import SHANGHAI, WorkCalendar
 from models.card import Card, CardScan
-from models.case import Case, Outcome, Satisfaction
+from models.case import Outcome, Satisfaction
 from models.intake import CaseDraft
 from models.org import Category, Zone
 from models.reporter import Reporter
@@ -240,11 +240,11 @@ async def build_history(
         codes = {c.id or 0: c.code for c in (await session.exec(select(Category))).all()}
     for key, category, description, amount, named, submitted, steps in CASES:
         async with sessions() as session:
-            reporter = await session.get(Reporter, reporters[key].id)
-            assert reporter is not None
+            fresh = await session.get(Reporter, reporters[key].id)
+            assert fresh is not None
             result = await submit_case(
                 session,
-                reporter,
+                fresh,
                 CaseDraft(
                     category_code=category,
                     description=description,
@@ -263,10 +263,3 @@ async def build_history(
                 await session.flush()
             await session.commit()
     return reporters
-
-
-async def case_numbers(sessions: SessionFactory) -> list[str]:
-    async with sessions() as session:
-        return [
-            c.number for c in (await session.exec(select(Case).order_by(Case.created_at))).all()
-        ]  # type: ignore[arg-type]
