@@ -271,6 +271,8 @@ def _life(
             Step(StepKind.WITHDRAW, _after(at, rng, 0.1, 6), note="问题已自行解决，撤回反映。")
         )
         return steps
+    if rng.random() < 0.004:
+        return steps  # never signed for: overdue ever since
     roll = rng.random()
     at = _after(at, rng, *((0.2, 20) if roll < 0.86 else (24, 60) if roll < 0.95 else (60, 150)))
     steps.append(Step(StepKind.ACCEPT, at))
@@ -281,6 +283,8 @@ def _life(
     if rng.random() < 0.75:
         at = _after(at, rng, 4, 72)
         steps.append(Step(StepKind.PROGRESS, at, note="已赴企业实地了解情况，正在协调相关部门。"))
+    if rng.random() < 0.015:
+        return steps  # stalled after 签收: the 办结 deadline passes
     extended = rng.random() < 0.07
     if extended:
         at = _after(at, rng, 72, 240)
