@@ -8,9 +8,8 @@ from markupsafe import Markup
 
 from models.clock import ClockKind
 from reports.charts import report_charts, to_svg
-from reports.pdf import NOTE, duration_text
 from reports.render import render_html
-from reports.report import Report
+from reports.report import NOTE, Report, duration_text
 
 
 def render_html_report(report: Report) -> str:

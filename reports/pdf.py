@@ -12,10 +12,9 @@ from fpdf.fonts import FontFace
 from models.case import CaseStatus
 from models.clock import ClockKind
 from reports.charts import Chart, Line, Rect, report_charts
-from reports.figures import Figures
 from reports.fonts import cjk_font
-from reports.render import days, local, pct, wan
-from reports.report import Report
+from reports.render import local, pct, wan
+from reports.report import NOTE, Report, duration_text
 
 FONT = "cjk"
 MARGIN = 18.0
@@ -24,23 +23,6 @@ INK = (34, 34, 34)
 MUTED = (110, 110, 110)
 HEADER_FILL = (238, 242, 247)
 PDF_OVERDUE_ROWS = 50
-NOTE = (
-    "统计口径：受理、办结、按期、满意度等数据均指本期受理的问题截至报告生成时的办理情况；"
-    "按期指在期限（按工作日计算，含法定节假日调休）内完成签收、受理告知或办结；"
-    "满意率=（满意+基本满意）÷已评价数；联系卡扫码按扫码时间统计；"
-    "超期清单含本期及以前受理、目前仍超期的问题；问题线索类问题不显示企业名称。"
-)
-
-
-def duration_text(f: Figures) -> str:
-    """How long resolving took, extensions and 督办, in one sentence."""
-    tail = f"经批准延期{f.extensions}次（{f.extended_cases}件），督办{f.supervised}件。"
-    if f.median_workdays is None:
-        return "本期受理的问题尚无办结。" + tail
-    return (
-        f"已办结问题办理用时：中位数{days(f.median_workdays)}个工作日，"
-        f"90%的问题在{days(f.p90_workdays)}个工作日内办结。" + tail
-    )
 
 
 def _hex(color: str) -> tuple[int, int, int]:

@@ -11,7 +11,33 @@ from bot.config import LiankaConfig
 from models.calendar import WorkCalendar
 from reports.figures import CaseLine, Figures, Scope, compute_figures, list_cases
 from reports.periods import Period
-from reports.render import amount_change, count_change, pct, rate_change, render_text, wan
+from reports.render import (
+    amount_change,
+    count_change,
+    days,
+    pct,
+    rate_change,
+    render_text,
+    wan,
+)
+
+NOTE = (
+    "统计口径：受理、办结、按期、满意度等数据均指本期受理的问题截至报告生成时的办理情况；"
+    "按期指在期限（按工作日计算，含法定节假日调休）内完成签收、受理告知或办结；"
+    "满意率=（满意+基本满意）÷已评价数；联系卡扫码按扫码时间统计；"
+    "超期清单含本期及以前受理、目前仍超期的问题；问题线索类问题不显示企业名称。"
+)
+
+
+def duration_text(f: Figures) -> str:
+    """How long resolving took, extensions and 督办, in one sentence."""
+    tail = f"经批准延期{f.extensions}次（{f.extended_cases}件），督办{f.supervised}件。"
+    if f.median_workdays is None:
+        return "本期受理的问题尚无办结。" + tail
+    return (
+        f"已办结问题办理用时：中位数{days(f.median_workdays)}个工作日，"
+        f"90%的问题在{days(f.p90_workdays)}个工作日内办结。" + tail
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from bot.services.reports import send_due_reports, send_periodic_report
 from bot.settings import Settings
 from models.calendar import WorkCalendar
 from models.notification import Notification, SendMethod
-from models.team import Role
+from models.team import Inspector, Role
 from reports.periods import last_month
 from tests.factories import make_inspector
 from tests.harness import Telegram
@@ -55,8 +55,14 @@ async def test_each_leader_gets_the_monthly_pdf_once_through_the_outbox(
     assert (queued, again) == (2, 0)
     async with sessions() as session:
         rows = (await session.exec(select(Notification).where(Notification.kind == "report"))).all()
-    assert sorted(r.chat_id for r in rows) == sorted([800_011, second.chat_id])
-    assert {r.key for r in rows} == {f"-:report:month-2026-10:i{r.recipient_id}" for r in rows}
+        first = (
+            await session.exec(select(Inspector).where(Inspector.telegram_user_id == 800_011))
+        ).one()
+    assert sorted(r.chat_id or 0 for r in rows) == [800_011, 880_001]
+    assert sorted(r.key for r in rows) == [
+        f"-:report:month-2026-10:i{first.id}",
+        f"-:report:month-2026-10:i{second.id}",
+    ]
     assert all(r.method is SendMethod.DOCUMENT for r in rows)
     path = Path(rows[0].document_path or "")
     assert (
