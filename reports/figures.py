@@ -653,7 +653,8 @@ async def list_cases(
             ),
             sa.func.max(sa.case((_late(now), 1), else_=0)).label("late"),
         )
-        .where(kind.in_(RATED_CLOCKS))
+        .join(Case, col(Case.id) == col(CaseClock.case_id))
+        .where(kind.in_(RATED_CLOCKS), *_cohort(period, scope))
         .group_by(col(CaseClock.case_id))
         .subquery()
     )
