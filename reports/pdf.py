@@ -254,7 +254,7 @@ def render_pdf(report: Report, path: Path) -> Path:
                     o.team,
                     CaseStatus(o.status).label,
                     o.clock.label,
-                    local(o.due_at, "%m-%d %H:%M"),
+                    local(o.due_at, "%Y-%m-%d"),
                     o.overdue_workdays,
                     "是" if o.supervised else "",
                 )
