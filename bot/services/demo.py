@@ -254,8 +254,8 @@ def _amount(rng: random.Random, category: str) -> int | None:
 
 def _life(
     rng: random.Random,
-    category: str,
     track: Track,
+    budget: int,
     needs_assigning: bool,
     created: datetime,
     amount: int | None,
@@ -292,7 +292,6 @@ def _life(
             Step(StepKind.EXTEND, at, days=rng.choice((5, 10)), note="涉及多个部门，需延期办理。")
         )
     for attempt in range(2):
-        budget = 30 if track is Track.CLUE else 15
         hours = rng.uniform(20, budget * 24 * (1.9 if extended else 1.45))
         at = at + timedelta(hours=hours)
         outcome = _outcome(rng, track)
@@ -387,7 +386,14 @@ def plan_history(
         needs_assigning = team in leader_teams or team not in routed_teams
         steps = [
             s
-            for s in _life(rng, category, tracks[category], needs_assigning, created, amount)
+            for s in _life(
+                rng,
+                tracks[category],
+                config.ladder_for(category).resolve,
+                needs_assigning,
+                created,
+                amount,
+            )
             if s.at <= now
         ]
         plans.append(CasePlan(index, category, description, amount, contact, created, tuple(steps)))
