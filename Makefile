@@ -8,25 +8,30 @@ BIN    := $(VENV)/bin
 LIANKA := $(BIN)/lianka
 
 # Debian packages Lianka needs at run time (CJK font for cards and reports)
-# and for its tests (poppler-utils rasterises PDFs).
+# and for its tests (poppler-utils rasterises PDFs; chromium shows the sandbox page).
 SYSTEM_PACKAGES_RUN  := fonts-wqy-microhei
-SYSTEM_PACKAGES_TEST := $(SYSTEM_PACKAGES_RUN) poppler-utils
+SYSTEM_PACKAGES_TEST := $(SYSTEM_PACKAGES_RUN) poppler-utils chromium
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint typecheck pytest setup setup-dev system-deps system-deps-test db clean help
+.PHONY: run test bench lint typecheck pytest setup setup-dev system-deps system-deps-test db clean help
 
 help:
 	@echo "make run    — set up and run Lianka"
 	@echo "make test   — set up and run ruff, mypy and the tests"
+	@echo "make bench  — run the benchmarks (results in bench/results.json)"
 
 run: setup db
-	$(LIANKA) run
+	$(LIANKA) run --sandbox-if-no-token
 
 test: setup-dev system-deps-test lint typecheck pytest
 
 pytest: setup-dev
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Benchmarks print a table and merge their figures into bench/results.json.
+bench: setup
+	$(BIN)/python bench/cards_bench.py
 
 lint: setup-dev
 	$(BIN)/ruff check .

@@ -1,25 +1,63 @@
-"""``lianka run``: the one process that serves the bot."""
+"""``lianka run``: the one process that serves — the dispatcher (long polling or webhook), the
+scheduler and the outbox sender together — and stops gracefully on SIGTERM/SIGINT.
+
+Stopping: no new updates are taken, the updates in hand are finished, the scheduler stops, the
+sender finishes what it is sending and gives back what it claimed but did not send (another
+instance, or the next start, sends it: nothing is sent twice and nothing is lost).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
+import signal
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
 
-from aiogram import Bot
+from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramAPIError, TelegramNetworkError
+from aiogram.types import BotCommandScopeAllPrivateChats
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.clock import Clock, SystemClock
 from bot.config import LiankaConfig
-from bot.db import create_engine, create_session_factory, current_revision, head_revision
+from bot.db import (
+    SessionFactory,
+    create_engine,
+    create_session_factory,
+    current_revision,
+    head_revision,
+)
 from bot.dispatcher import create_dispatcher
+from bot.metrics import CONTENT_TYPE, Metrics
+from bot.middlewares import ThrottlingMiddleware, UpdateTracker
+from bot.scheduler import create_scheduler
 from bot.services.calendar import load_calendar
 from bot.services.catalog import sync_catalog
 from bot.settings import Settings
-from bot.storage import create_storage
+from bot.storage import create_events_isolation, create_storage
+from notifications.sender import Sender
 
 logger = logging.getLogger(__name__)
+
+FINISH_UPDATES_WITHIN = 30.0  # seconds a stopping process gives the updates in hand
+
+
+class Mode(StrEnum):
+    POLLING = "polling"
+    WEBHOOK = "webhook"
 
 
 class NotReady(Exception):
@@ -40,6 +78,16 @@ def create_bot(settings: Settings) -> Bot:
     )
 
 
+async def publish_commands(bot: Bot) -> None:
+    """The Chinese command menu of private chats; a Telegram hiccup here does not stop the bot."""
+    from handlers.start import bot_commands
+
+    try:
+        await bot.set_my_commands(bot_commands(), scope=BotCommandScopeAllPrivateChats())
+    except (TelegramAPIError, TelegramNetworkError) as error:
+        logger.warning("could not set the command menu: %s", type(error).__name__)
+
+
 def check_schema(settings: Settings) -> None:
     """Refuse to serve on a database that is behind the code's migrations."""
     current, head = current_revision(settings.database_url), head_revision()
@@ -50,7 +98,55 @@ def check_schema(settings: Settings) -> None:
         )
 
 
-async def _serve(settings: Settings, config: LiankaConfig) -> None:
+@dataclass
+class Runtime:
+    """Everything one serving process holds, started and stopped together."""
+
+    settings: Settings
+    config: LiankaConfig
+    engine: AsyncEngine
+    sessions: SessionFactory
+    bot: Bot
+    dispatcher: Dispatcher
+    scheduler: AsyncIOScheduler
+    sender: Sender
+    metrics: Metrics
+    _sending: asyncio.Task[None] | None = None
+    _stop_sending: asyncio.Event | None = None
+
+    @property
+    def tracker(self) -> UpdateTracker:
+        tracker: UpdateTracker = self.dispatcher["update_tracker"]
+        return tracker
+
+    async def start_background(self) -> None:
+        """The scheduler (deadline sweep, agenda) and the paced sender."""
+        self._stop_sending = asyncio.Event()
+        self._sending = asyncio.create_task(
+            self.sender.run(self._stop_sending), name="outbox-sender"
+        )
+        self.scheduler.start()
+
+    async def close(self) -> None:
+        """Finish the updates in hand, then stop the clock, the sender and the connections."""
+        if not await self.tracker.wait_idle(FINISH_UPDATES_WITHIN):
+            logger.warning("stopping with %s updates still in hand", self.tracker.in_hand)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if self._stop_sending is not None and self._sending is not None:
+            self._stop_sending.set()
+            await self._sending
+        await self.bot.session.close()
+        await self.dispatcher.storage.close()
+        await self.dispatcher.fsm.events_isolation.close()
+        await self.engine.dispose()
+
+
+async def open_runtime(
+    settings: Settings, config: LiankaConfig, *, clock: Clock | None = None
+) -> Runtime:
+    """Connect, load the configuration into the database, and build the bot's parts."""
+    clock = clock or SystemClock()
     engine = create_engine(settings.database_url)
     sessions = create_session_factory(engine)
     async with sessions() as session:
@@ -58,6 +154,7 @@ async def _serve(settings: Settings, config: LiankaConfig) -> None:
         if not changes.empty:
             logger.info("configuration synced: %s", changes)
         calendar = await load_calendar(session, config)
+    metrics = Metrics()
     bot = create_bot(settings)
     dispatcher = create_dispatcher(
         settings=settings,
@@ -65,22 +162,197 @@ async def _serve(settings: Settings, config: LiankaConfig) -> None:
         sessions=sessions,
         calendar=calendar,
         storage=create_storage(settings, sessions),
+        events_isolation=create_events_isolation(settings),
+        throttling=ThrottlingMiddleware(),
+        metrics=metrics,
+        clock=clock,
     )
-    try:
-        await dispatcher.start_polling(
-            bot, allowed_updates=dispatcher.resolve_used_update_types(), handle_signals=True
+    sender = Sender(sessions, bot, clock=clock)
+    metrics.watch_sender(sender.stats)
+    scheduler = create_scheduler(
+        sessions=sessions,
+        config=config,
+        clock=clock,
+        metrics=metrics,
+        report_dir=settings.var_dir / "reports",
+    )
+    return Runtime(settings, config, engine, sessions, bot, dispatcher, scheduler, sender, metrics)
+
+
+class _WebhookHandler(SimpleRequestHandler):
+    """Updates from Telegram: refused with 403 (and nothing done) without the secret token;
+    otherwise handled before answering, so an update a crash interrupted is delivered again."""
+
+    def __init__(self, runtime: Runtime, secret: str) -> None:
+        super().__init__(runtime.dispatcher, runtime.bot, handle_in_background=False)
+        self._secret = secret
+        self._metrics = runtime.metrics
+
+    async def handle(self, request: web.Request) -> web.Response:
+        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        if not secrets.compare_digest(given.encode(), self._secret.encode()):
+            self._metrics.webhook_refused.inc()
+            logger.warning("webhook request refused: missing or wrong secret token")
+            return web.Response(status=403, text="Forbidden")
+        return await super().handle(request)
+
+    async def close(self) -> None:
+        """The bot session is closed by the runtime, after the updates in hand are done."""
+
+
+def create_web_app(runtime: Runtime, *, webhook_path: str | None) -> web.Application:
+    """``/healthz``, ``/metrics`` and, in webhook mode, the webhook endpoint."""
+    app = web.Application()
+
+    async def healthz(request: web.Request) -> web.Response:
+        try:
+            async with runtime.sessions() as session:
+                await session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+        except Exception as error:  # any database failure means "unhealthy"
+            logger.warning("health check: database unavailable (%s)", type(error).__name__)
+            return web.json_response({"status": "unavailable", "database": False}, status=503)
+        return web.json_response(
+            {"status": "ok", "database": True, "updates_in_hand": runtime.tracker.in_hand}
         )
+
+    async def metrics(request: web.Request) -> web.Response:
+        body = await runtime.metrics.render(runtime.sessions)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    if webhook_path is not None:
+        secret = runtime.settings.webhook_secret
+        assert secret is not None
+        _WebhookHandler(runtime, secret.get_secret_value()).register(app, path=webhook_path)
+    return app
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    mode: Mode = Mode.POLLING
+    host: str = "127.0.0.1"
+    port: int | None = None  # webhook mode: where Telegram (or the proxy) reaches us
+    webhook_path: str = "/telegram/webhook"
+    set_webhook: bool = True
+
+
+def check_webhook_settings(settings: Settings, options: ServeOptions) -> None:
+    """Webhook mode needs the secret token and (to register it) the public HTTPS URL."""
+    if options.mode is not Mode.WEBHOOK:
+        return
+    if settings.webhook_secret is None or len(settings.webhook_secret.get_secret_value()) < 16:
+        raise NotReady(
+            "webhook 模式需要 LIANKA_WEBHOOK_SECRET（至少16个字符，仅含 A-Z a-z 0-9 _ -）"
+            " (webhook mode needs LIANKA_WEBHOOK_SECRET, 16+ characters)"
+        )
+    if options.set_webhook and not settings.webhook_url:
+        raise NotReady(
+            "webhook 模式需要 LIANKA_WEBHOOK_URL（Telegram 访问本服务的 HTTPS 地址）"
+            " (webhook mode needs LIANKA_WEBHOOK_URL, the public HTTPS address of the webhook)"
+        )
+
+
+async def serve_async(
+    settings: Settings,
+    config: LiankaConfig,
+    options: ServeOptions,
+    stop: asyncio.Event,
+    *,
+    on_ready: Callable[[Runtime], Awaitable[None]] | None = None,
+) -> None:
+    """Serve until ``stop`` is set, then stop gracefully."""
+    check_webhook_settings(settings, options)
+    runtime = await open_runtime(settings, config)
+    site_runner: web.AppRunner | None = None
+    polling: asyncio.Task[Any] | None = None
+    try:
+        await publish_commands(runtime.bot)
+        await runtime.start_background()
+        allowed = runtime.dispatcher.resolve_used_update_types()
+        if options.mode is Mode.WEBHOOK or options.port is not None:
+            app = create_web_app(
+                runtime,
+                webhook_path=options.webhook_path if options.mode is Mode.WEBHOOK else None,
+            )
+            site_runner = web.AppRunner(
+                app, access_log=None, shutdown_timeout=FINISH_UPDATES_WITHIN
+            )
+            await site_runner.setup()
+            await web.TCPSite(
+                site_runner, options.host, options.port or 8088, reuse_port=True
+            ).start()
+            logger.info("listening on %s:%s", options.host, options.port or 8088)
+        if options.mode is Mode.WEBHOOK:
+            if options.set_webhook:
+                assert settings.webhook_url is not None and settings.webhook_secret is not None
+                await runtime.bot.set_webhook(
+                    url=settings.webhook_url,
+                    secret_token=settings.webhook_secret.get_secret_value(),
+                    allowed_updates=allowed,
+                    drop_pending_updates=False,
+                )
+                logger.info("webhook registered")
+        else:
+            await runtime.bot.delete_webhook(drop_pending_updates=False)
+            polling = asyncio.create_task(
+                runtime.dispatcher.start_polling(
+                    runtime.bot,
+                    allowed_updates=allowed,
+                    handle_signals=False,
+                    close_bot_session=False,
+                ),
+                name="polling",
+            )
+        if on_ready is not None:
+            await on_ready(runtime)
+        stopping = asyncio.create_task(stop.wait())
+        waits: set[asyncio.Task[Any]] = {stopping} | ({polling} if polling else set())
+        done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        if polling in done:
+            polling.result()  # polling ended on its own: surface why
+        stopping.cancel()
     finally:
-        await bot.session.close()
-        await dispatcher.storage.close()
-        await engine.dispose()
+        logger.info("stopping: finishing the updates in hand")
+        if polling is not None and not polling.done():
+            with suppress(RuntimeError):
+                await runtime.dispatcher.stop_polling()
+            with suppress(asyncio.CancelledError):
+                await polling
+        if site_runner is not None:
+            await site_runner.cleanup()  # stops accepting, waits for requests in flight
+        await runtime.close()
+        logger.info("stopped")
 
 
-def serve(settings: Settings, config: LiankaConfig) -> None:
-    """Run until SIGINT/SIGTERM."""
+def configure_logging(settings: Settings) -> None:
+    """Our INFO; the libraries' chatter (a line per scheduler tick, per migration plugin) only
+    from WARNING up."""
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for noisy in ("apscheduler", "alembic", "aiogram.event"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.root.level))
+
+
+async def run_until_signalled(work: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """Run ``work(stop)``; SIGINT or SIGTERM sets ``stop``."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await work(stop)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def serve(settings: Settings, config: LiankaConfig, options: ServeOptions | None = None) -> None:
+    """Run until SIGINT/SIGTERM."""
+    configure_logging(settings)
     check_schema(settings)
-    asyncio.run(_serve(settings, config))
+    options = options or ServeOptions()
+    check_webhook_settings(settings, options)
+    asyncio.run(run_until_signalled(lambda stop: serve_async(settings, config, options, stop)))

@@ -10,7 +10,9 @@ import handlers
 from bot.clock import Clock, SystemClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
-from bot.middlewares import DbSessionMiddleware
+from bot.metrics import Metrics
+from bot.middlewares import DbSessionMiddleware, ThrottlingMiddleware, UpdateTracker
+from bot.services.reporters import AttemptGuard
 from bot.settings import Settings
 from models.calendar import WorkCalendar
 
@@ -24,8 +26,12 @@ def create_dispatcher(
     storage: BaseStorage | None = None,
     events_isolation: BaseEventIsolation | None = None,
     clock: Clock | None = None,
+    throttling: ThrottlingMiddleware | None = None,
+    metrics: Metrics | None = None,
 ) -> Dispatcher:
-    """Wire routers, middlewares and the long-lived objects handlers receive by name."""
+    """Wire routers, middlewares and the long-lived objects handlers receive by name.
+    ``lianka run`` passes a ``throttling`` middleware; tests whose clock stands still leave it out
+    unless flooding is what they test."""
     dispatcher = Dispatcher(
         storage=storage or MemoryStorage(),
         events_isolation=events_isolation,
@@ -36,6 +42,12 @@ def create_dispatcher(
     dispatcher["sessions"] = sessions
     dispatcher["calendar"] = calendar
     dispatcher["clock"] = clock or SystemClock()
+    dispatcher["attempts"] = AttemptGuard()
+    dispatcher["metrics"] = metrics = metrics or Metrics()
+    dispatcher["update_tracker"] = tracker = UpdateTracker(metrics)
+    dispatcher.update.outer_middleware(tracker)
+    if throttling is not None:
+        dispatcher.update.outer_middleware(throttling)
     dispatcher.update.outer_middleware(DbSessionMiddleware(sessions))
     for router in handlers.routers():
         dispatcher.include_router(router)

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any
 
-from aiogram import BaseMiddleware
-from aiogram.types import TelegramObject
+from aiogram import BaseMiddleware, Bot
+from aiogram.types import TelegramObject, Update
 
+from bot.clock import Clock
 from bot.db import SessionFactory
+from bot.metrics import Metrics
+
+logger = logging.getLogger(__name__)
 
 
 class DbSessionMiddleware(BaseMiddleware):
@@ -27,3 +35,111 @@ class DbSessionMiddleware(BaseMiddleware):
         async with self._sessions() as session:
             data["session"] = session
             return await handler(event, data)
+
+
+FLOOD_REPLY = "您的操作过于频繁，请稍候一分钟再试。"
+
+
+class ThrottlingMiddleware(BaseMiddleware):
+    """Per-user flood control: more than ``limit`` updates within ``window`` gets one polite reply,
+    then every update of that person is dropped until ``cooldown`` has passed. Time is read from
+    the dispatcher's ``clock``; the counts are per process."""
+
+    def __init__(
+        self,
+        limit: int = 20,
+        window: timedelta = timedelta(seconds=10),
+        cooldown: timedelta = timedelta(seconds=60),
+    ) -> None:
+        self.limit = limit
+        self.window = window
+        self.cooldown = cooldown
+        self._recent: dict[int, deque[datetime]] = {}
+        self._silent_until: dict[int, datetime] = {}
+
+    def _forget_idle(self, now: datetime) -> None:
+        for user_id in [u for u, seen in self._recent.items() if now - seen[-1] > self.window]:
+            del self._recent[user_id]
+        for user_id in [u for u, until in self._silent_until.items() if until <= now]:
+            del self._silent_until[user_id]
+
+    def _flooding(self, user_id: int, now: datetime) -> bool | None:
+        """None: let it through; False: the first refused update (answer it); True: drop it."""
+        until = self._silent_until.get(user_id)
+        if until is not None and now < until:
+            return True
+        seen = self._recent.setdefault(user_id, deque())
+        while seen and now - seen[0] >= self.window:
+            seen.popleft()
+        seen.append(now)
+        if len(seen) <= self.limit:
+            return None
+        self._silent_until[user_id] = now + self.cooldown
+        seen.clear()
+        if len(self._recent) > 10_000:
+            self._forget_idle(now)
+        return False
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        if not isinstance(event, Update) or not (event.message or event.callback_query):
+            return await handler(event, data)
+        user = data.get("event_from_user")
+        if user is None:
+            return await handler(event, data)
+        clock: Clock = data["clock"]
+        flooding = self._flooding(user.id, clock.now())
+        if flooding is None:
+            return await handler(event, data)
+        logger.info("throttled update %s", event.update_id)
+        bot: Bot = data["bot"]
+        if event.callback_query is not None:
+            await event.callback_query.answer(None if flooding else FLOOD_REPLY)
+        elif not flooding and event.message is not None:
+            await bot.send_message(event.message.chat.id, FLOOD_REPLY)
+        return None
+
+
+class UpdateTracker(BaseMiddleware):
+    """Counts updates by type for the metrics and knows how many are in hand, so that a stopping
+    process can finish them before it closes the database."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+        self._in_hand = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        self._in_hand += 1
+        self._idle.clear()
+        try:
+            return await handler(event, data)
+        finally:
+            self._in_hand -= 1
+            if self._in_hand == 0:
+                self._idle.set()
+            kind = event.event_type if isinstance(event, Update) else type(event).__name__
+            self._metrics.updates.labels(kind).inc()
+
+    @property
+    def in_hand(self) -> int:
+        return self._in_hand
+
+    async def wait_idle(self, within: float) -> bool:
+        """Wait until no update is in hand; False if ``within`` seconds passed first."""
+        try:
+            async with asyncio.timeout(within):
+                await self._idle.wait()
+        except TimeoutError:
+            return False
+        return True

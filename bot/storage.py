@@ -12,7 +12,14 @@ from typing import Any
 
 from aiogram.exceptions import DataNotDictLikeError
 from aiogram.fsm.state import State
-from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, StateType, StorageKey
+from aiogram.fsm.storage.base import (
+    BaseEventIsolation,
+    BaseStorage,
+    DefaultKeyBuilder,
+    StateType,
+    StorageKey,
+)
+from aiogram.fsm.storage.memory import SimpleEventIsolation
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import select
 
@@ -79,3 +86,15 @@ def create_storage(settings: Settings, sessions: SessionFactory) -> BaseStorage:
             settings.redis_url, key_builder=DefaultKeyBuilder(with_bot_id=True, with_destiny=True)
         )
     return SqlStorage(sessions)
+
+
+def create_events_isolation(settings: Settings) -> BaseEventIsolation:
+    """One user's updates are handled one at a time, in order: a Redis lock across instances
+    when ``LIANKA_REDIS_URL`` is set, else an in-process lock."""
+    if settings.redis_url:
+        from aiogram.fsm.storage.redis import RedisEventIsolation
+
+        return RedisEventIsolation.from_url(
+            settings.redis_url, key_builder=DefaultKeyBuilder(with_bot_id=True, with_destiny=True)
+        )
+    return SimpleEventIsolation()

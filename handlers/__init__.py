@@ -4,9 +4,41 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import errors, reports
-
 
 def routers() -> list[Router]:
-    """Fresh routers for one dispatcher, in the order updates should try them."""
-    return [errors.setup(), reports.setup()]
+    """Fresh routers for one dispatcher, in the order updates should try them.
+
+    The inspectors' side comes first: ``registration`` claims ``/start i_<code>`` before the
+    reporters' ``/start``; its conversations (the inspector's steps, the reporter's 回复) take
+    only their own states, and their ``/cancel`` only in those states.
+    """
+    # Imported here: handler modules import use cases, which import notifications.keyboards,
+    # which imports handlers.callbacks (and so this package) — a cycle at module level.
+    from handlers import (
+        admin,
+        errors,
+        followup,
+        inspector,
+        intake,
+        leader,
+        my_cases,
+        registration,
+        relay,
+        reports,
+        start,
+    )
+
+    return [
+        errors.setup(),
+        registration.setup(),
+        relay.setup(),
+        inspector.setup(),
+        leader.setup(),
+        admin.setup(),
+        reports.setup(),  # before intake: a leader's /report is the analysis report
+        start.setup(),
+        my_cases.setup(),
+        followup.setup(),
+        intake.setup(),  # after the commands: its steps take any text
+        start.setup_fallback(),  # keep last: what no journey claimed
+    ]

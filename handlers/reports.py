@@ -1,4 +1,6 @@
-"""/report: the current month's analysis report for leaders (委领导), as a PDF."""
+"""/report from a leader (委领导): the current month's analysis report as a PDF. For everyone else
+``/report`` stays the reporter's 反映问题 (handlers/intake.py), so this router comes first and
+takes the command only from a leader, checked in the database."""
 
 from __future__ import annotations
 
@@ -9,9 +11,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
 from bot.config import LiankaConfig
-from bot.services.reports import get_month_report
+from bot.services.reports import get_leader, get_month_report
 from bot.settings import Settings
 from models.calendar import WorkCalendar
+
+
+async def from_leader(message: Message, session: AsyncSession) -> bool:
+    return message.from_user is not None and (
+        await get_leader(session, message.from_user.id) is not None
+    )
 
 
 async def cmd_report(
@@ -38,5 +46,5 @@ async def cmd_report(
 
 def setup() -> Router:
     router = Router(name=__name__)
-    router.message.register(cmd_report, Command("report"))
+    router.message.register(cmd_report, Command("report"), from_leader)
     return router

@@ -36,6 +36,8 @@ class EventKind(enum.StrEnum):
     RETURN_APPROVED = "return_approved"
     RETURN_REFUSED = "return_refused"
     TRANSFERRED = "transferred"  # 转办
+    TRANSFER_REQUESTED = "transfer_requested"
+    TRANSFER_REFUSED = "transfer_refused"
     PROGRESS = "progress"  # 记录进展
     QUESTION = "question"  # 提问
     ANSWER = "answer"
@@ -70,6 +72,8 @@ EVENT_LABELS = {
     EventKind.RETURN_APPROVED: "同意退回",
     EventKind.RETURN_REFUSED: "不同意退回",
     EventKind.TRANSFERRED: "转办",
+    EventKind.TRANSFER_REQUESTED: "申请转办",
+    EventKind.TRANSFER_REFUSED: "不同意转办",
     EventKind.PROGRESS: "办理进展",
     EventKind.QUESTION: "向反映人提问",
     EventKind.ANSWER: "反映人答复",

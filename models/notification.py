@@ -18,6 +18,7 @@ class NotificationStatus(enum.StrEnum):
     SENT = "sent"
     FAILED = "failed"  # gave up after the retry budget
     UNDELIVERABLE = "undeliverable"  # 403: the person blocked the bot
+    DIGESTED = "digested"  # folded into one digest message by the sweep; never sent alone
 
 
 class RecipientKind(enum.StrEnum):

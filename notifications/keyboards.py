@@ -6,7 +6,16 @@ from typing import Any
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from handlers.callbacks import CaseAct, CaseAction, TeamAct, TeamAction
+from handlers.callbacks import (
+    CaseAct,
+    CaseAction,
+    FollowupAnswer,
+    FollowupRating,
+    RelayReply,
+    RequestDecision,
+    TeamAct,
+    TeamAction,
+)
 
 INSPECTOR_BUTTONS: tuple[tuple[tuple[str, CaseAct], ...], ...] = (
     (("签收", CaseAct.ACCEPT), ("退回", CaseAct.RETURN)),
@@ -46,5 +55,54 @@ def leader_assign_keyboard(case_id: int) -> InlineKeyboardMarkup:
                     callback_data=TeamAction(act=TeamAct.ASSIGN, case_id=case_id).pack(),
                 )
             ]
+        ]
+    )
+
+
+FOLLOWUP_BUTTONS = (
+    ("满意", FollowupRating.SATISFIED),
+    ("基本满意", FollowupRating.BASIC),
+    ("不满意", FollowupRating.UNSATISFIED),
+)
+
+
+def followup_keyboard(case_id: int) -> InlineKeyboardMarkup:
+    """满意 · 基本满意 · 不满意 for the reporter at 回访."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=text,
+                    callback_data=FollowupAnswer(case_id=case_id, rating=rating).pack(),
+                )
+                for text, rating in FOLLOWUP_BUTTONS
+            ]
+        ]
+    )
+
+
+def request_keyboard(request_id: int) -> InlineKeyboardMarkup:
+    """同意 · 不同意 for a request waiting for the team leader."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text="同意",
+                    callback_data=RequestDecision(request_id=request_id, approve=True).pack(),
+                ),
+                InlineKeyboardButton(
+                    text="不同意",
+                    callback_data=RequestDecision(request_id=request_id, approve=False).pack(),
+                ),
+            ]
+        ]
+    )
+
+
+def relay_reply_keyboard(relay_id: int) -> InlineKeyboardMarkup:
+    """回复 under a question relayed to the reporter."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text="回复", callback_data=RelayReply(relay_id=relay_id).pack())]
         ]
     )

@@ -20,6 +20,8 @@ from bot.db import SessionFactory, create_engine, create_session_factory
 from bot.services.calendar import load_calendar
 from bot.services.catalog import sync_catalog
 from models.calendar import WorkCalendar
+from sandbox import BotSpec, Emulator
+from tests.live import BOT_TOKEN, BOT_USERNAME
 
 ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -115,3 +117,10 @@ async def calendar(sessions: SessionFactory, config: LiankaConfig) -> WorkCalend
 @pytest.fixture
 def clock() -> FrozenClock:
     return FrozenClock(DEFAULT_NOW)
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[Emulator]:
+    """The sandbox's Bot API emulator on a free port, with the e2e tests' bot."""
+    async with Emulator(bots=[BotSpec(BOT_TOKEN, BOT_USERNAME, "廉卡")]) as running:
+        yield running

@@ -294,3 +294,20 @@ def test_workdays_between_matches_counting_day_by_day(start: date, length: int) 
     end = start + timedelta(days=length)
     expected = sum(CAL.is_workday(start + timedelta(days=i)) for i in range(1, length + 1))
     assert CAL.workdays_between(start, end) == expected
+
+
+def test_the_2027_schedule_file_changes_a_deadline_that_crossed_into_2027() -> None:
+    from pathlib import Path
+
+    from bot.services.schedule import read_schedule
+
+    schedule = read_schedule(Path(__file__).parent / "data" / "calendar-2027.toml")
+    start = datetime(2026, 12, 28, 10, 0, tzinfo=SHANGHAI)
+    assert CAL.deadline(start, 30) == Deadline(
+        due_at=datetime(2027, 2, 9, 10, 0, tzinfo=UTC), provisional=True
+    )
+    loaded = CAL.with_days(schedule.days(), known_years=[schedule.year])
+    assert loaded.deadline(start, 30) == Deadline(
+        due_at=datetime(2027, 2, 16, 10, 0, tzinfo=UTC), provisional=False
+    )
+    assert loaded.day_name(date(2027, 1, 31)) == "春节调休上班"

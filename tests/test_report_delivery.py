@@ -6,15 +6,17 @@ import os
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pytest
 from sqlmodel import select
 
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.dispatcher import create_dispatcher
-from bot.services.reports import send_due_reports, send_periodic_report
+from bot.services.reports import get_month_report, send_due_reports, send_periodic_report
 from bot.settings import Settings
 from models.calendar import WorkCalendar
+from models.errors import PermissionDenied
 from models.notification import Notification, SendMethod
 from models.team import Inspector, Role
 from reports.periods import last_month
@@ -116,11 +118,14 @@ async def test_a_leader_gets_this_months_report_with_slash_report(
     assert names(tmp_path / "var" / "reports") == [sent.document.filename]
 
 
-async def test_anyone_but_a_leader_is_refused_the_report(
+async def test_for_anyone_but_a_leader_slash_report_is_still_reporting_a_problem(
     sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, tmp_path: Path
 ) -> None:
     async with sessions() as session:
         await make_inspector(session, NOW, team_code="business_env", telegram_user_id=880_020)
+        await make_inspector(
+            session, NOW, team_code=None, role=Role.LEADER, telegram_user_id=880_021, active=False
+        )
     dispatcher = create_dispatcher(
         settings=Settings(var_dir=tmp_path / "var"),
         config=catalog,
@@ -129,8 +134,37 @@ async def test_anyone_but_a_leader_is_refused_the_report(
         clock=FrozenClock(NOW),
     )
     telegram = Telegram.create(dispatcher)
-    for user in (telegram.user(user_id=880_020), telegram.user()):
+    for user in (telegram.user(user_id=880_020), telegram.user(user_id=880_021), telegram.user()):
         await user.send("/report")
-        assert user.last == "分析研判报告仅向委领导提供。"
-        assert [s.method for s in telegram.in_chat(user.id)] == ["sendMessage"]
+        assert "sendDocument" not in [s.method for s in telegram.in_chat(user.id)]
+        assert "分析研判" not in user.last
     assert names(tmp_path / "var") == []
+    async with sessions() as session:
+        with pytest.raises(PermissionDenied):
+            await get_month_report(session, 880_021, catalog, calendar, NOW, out_dir=tmp_path)
+
+
+def test_the_reports_run_at_nine_unless_both_are_switched_off(
+    sessions: SessionFactory, config: LiankaConfig
+) -> None:
+    from apscheduler.triggers.cron import CronTrigger
+
+    from bot.config import ReportsConfig
+    from bot.scheduler import create_scheduler
+    from models.calendar import SHANGHAI
+
+    monday = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)  # 14:00 in Shanghai
+    job = create_scheduler(sessions=sessions, config=config, clock=FrozenClock(monday)).get_job(
+        "reports"
+    )
+    assert job is not None and isinstance(job.trigger, CronTrigger)
+    assert job.trigger.get_next_fire_time(None, monday) == datetime(
+        2026, 12, 1, 9, 0, tzinfo=SHANGHAI
+    )
+    quiet = config.model_copy(update={"reports": ReportsConfig(weekly=False, monthly=False)})
+    assert (
+        create_scheduler(sessions=sessions, config=quiet, clock=FrozenClock(monday)).get_job(
+            "reports"
+        )
+        is None
+    )

@@ -6,7 +6,19 @@ from pathlib import Path
 
 import click
 
-from bot.cli import demo, report, setup
+from bot.cli import (
+    audit,
+    calendar,
+    cards,
+    cases,
+    demo,
+    inspectors,
+    jobs,
+    report,
+    sandbox,
+    setup,
+    teams,
+)
 from bot.cli.common import CliContext
 
 
@@ -33,5 +45,13 @@ main.add_command(setup.init)
 main.add_command(setup.config_group)
 main.add_command(setup.db_group)
 main.add_command(setup.run)
+main.add_command(cards.cards_group)
+main.add_command(calendar.calendar_group)
+main.add_command(jobs.jobs_group)
+main.add_command(sandbox.sandbox)
+main.add_command(inspectors.inspectors_group)
+main.add_command(teams.teams_group)
+main.add_command(cases.cases_group)
+main.add_command(audit.audit_group)
 main.add_command(report.report)
 main.add_command(demo.demo_data)

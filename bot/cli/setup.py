@@ -141,16 +141,69 @@ def db_revision(cli: CliContext, message: str) -> None:
 
 
 @click.command()
+@click.option(
+    "--mode",
+    type=click.Choice(["polling", "webhook"]),
+    default="polling",
+    show_default=True,
+    help="Long polling, or a webhook server (behind an HTTPS proxy) for several instances.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address of the HTTP server.")
+@click.option(
+    "--port",
+    type=int,
+    default=None,
+    help="Port of the HTTP server (/healthz, /metrics; the webhook in webhook mode; default 8088).",
+)
+@click.option(
+    "--webhook-path", default="/telegram/webhook", show_default=True, help="Path of the webhook."
+)
+@click.option(
+    "--no-set-webhook",
+    is_flag=True,
+    help="Do not call setWebhook (another instance or the operator registers it).",
+)
+@click.option(
+    "--sandbox-if-no-token",
+    is_flag=True,
+    help="Without LIANKA_BOT_TOKEN, start the local sandbox with demo data instead of exiting.",
+)
 @pass_context
-def run(cli: CliContext) -> None:
-    """Serve the bot (long polling), with the scheduler and the sender in the same process."""
+def run(
+    cli: CliContext,
+    mode: str,
+    host: str,
+    port: int | None,
+    webhook_path: str,
+    no_set_webhook: bool,
+    sandbox_if_no_token: bool,
+) -> None:
+    """Serve the bot, with the scheduler (deadline sweep, agenda) and the outbox sender in the
+    same process; SIGTERM or Ctrl+C finishes the updates in hand and stops."""
     settings = cli.settings
     if settings.bot_token is None:
+        if sandbox_if_no_token:
+            from bot.cli.sandbox import run_with_bot
+            from sandbox.personas import DEFAULT_PERSONAS
+            from sandbox.runner import SandboxOptions
+
+            click.echo(
+                "未设置 LIANKA_BOT_TOKEN，启动本地沙盒（演示数据）。设置令牌后将连接 Telegram。"
+            )
+            run_with_bot(cli, SandboxOptions(), DEFAULT_PERSONAS)
+            return
         fail(HOW_TO_GET_A_BOT, code=2)
     config = cli.config()
-    from bot.app import NotReady, serve
+    from bot.app import Mode, NotReady, ServeOptions, serve
 
+    options = ServeOptions(
+        mode=Mode(mode),
+        host=host,
+        port=port,
+        webhook_path=webhook_path,
+        set_webhook=not no_set_webhook,
+    )
     try:
-        serve(settings, config)
+        serve(settings, config, options)
     except NotReady as error:
         fail(str(error), code=2)

@@ -58,6 +58,16 @@ async def list_leaders(session: AsyncSession) -> list[Inspector]:
     )
 
 
+async def get_leader(session: AsyncSession, telegram_user_id: int) -> Inspector | None:
+    """The active leader (委领导) with this Telegram account, if any."""
+    person = (
+        await session.exec(select(Inspector).where(Inspector.telegram_user_id == telegram_user_id))
+    ).first()
+    if person is None or not person.active or person.role is not Role.LEADER:
+        return None
+    return person
+
+
 def report_key(period: Period, leader: Inspector) -> str:
     return notification_key("report", stage=period.key, recipient=f"i{leader.id}")
 
@@ -155,10 +165,7 @@ async def get_month_report(
     out_dir: Path = DEFAULT_OUT_DIR,
 ) -> ReportDocument:
     """The current month's report (up to today) as a PDF, for a leader only."""
-    person = (
-        await session.exec(select(Inspector).where(Inspector.telegram_user_id == telegram_user_id))
-    ).first()
-    if person is None or not person.active or person.role is not Role.LEADER:
+    if await get_leader(session, telegram_user_id) is None:
         raise PermissionDenied(
             "分析研判报告仅向委领导提供。", detail="report refused: not a leader"
         )

@@ -18,7 +18,7 @@ from models.enterprise import Enterprise
 from models.event import SYSTEM, Actor, EventKind, record_event, transition
 from models.notification import RecipientKind
 from models.org import Category, Track, Zone
-from models.routing import Candidate, choose_team, pick_assignee
+from models.routing import Candidate, RoutingDecision, choose_team, pick_assignee
 from models.team import AssignmentMode, Inspector, Role, Team
 from notifications.keyboards import as_json, inspector_case_keyboard, leader_assign_keyboard
 from notifications.outbox import enqueue, notification_key
@@ -211,21 +211,26 @@ async def route_case(
     now: datetime,
     actor: Actor = SYSTEM,
 ) -> Team:
-    """Send the case to the team the first matching rule names (else the dispatcher) and, if the
-    team assigns automatically, to its least-loaded active inspector. The caller commits."""
+    """Send the case to the team the first matching rule names (else the dispatcher; a report
+    made without a card always goes to the dispatcher) and, if the team assigns automatically, to
+    its least-loaded active inspector. The caller commits."""
     assert case.id is not None
     category = await session.get(Category, case.category_id)
     assert category is not None
     zone = await session.get(Zone, case.zone_id) if case.zone_id else None
     teams = {t.code: t for t in (await session.exec(select(Team))).all()}
-    decision = choose_team(
-        config.routing,
-        category_code=category.code,
-        zone_code=zone.code if zone else None,
-        description=case.description,
-        dispatcher_code=config.dispatcher.code,
-        inactive_teams=frozenset(code for code, t in teams.items() if not t.active),
-    )
+    if case.card_id is None:
+        # reported without a card (organisation.allow_start_without_card): 信访室 routes by hand
+        decision = RoutingDecision(config.dispatcher.code, None)
+    else:
+        decision = choose_team(
+            config.routing,
+            category_code=category.code,
+            zone_code=zone.code if zone else None,
+            description=case.description,
+            dispatcher_code=config.dispatcher.code,
+            inactive_teams=frozenset(code for code, t in teams.items() if not t.active),
+        )
     team = teams[decision.team_code]
     case.team_id = team.id
     case.routed_by = decision.rule
@@ -249,6 +254,25 @@ async def route_case(
         warn_before=config.deadlines.warn_before,
     )
     await session.flush()
+    reason = "未匹配分办规则，请信访室分办。" if decision.rule is None else None
+    await place_case(session, case, team, config, calendar, now, actor, reason=reason)
+    return team
+
+
+async def place_case(
+    session: AsyncSession,
+    case: Case,
+    team: Team,
+    config: LiankaConfig,
+    calendar: WorkCalendar,
+    now: datetime,
+    actor: Actor = SYSTEM,
+    *,
+    reason: str | None = None,
+) -> Inspector | None:
+    """A case has reached ``team``: if the team assigns automatically, its least-loaded active
+    inspector gets it; otherwise (or with nobody on duty) its leaders are asked to assign.
+    Returns the assignee, if any. The caller commits."""
     if team.assignment is AssignmentMode.AUTO and not team.is_dispatcher:
         assert team.id is not None
         members = await list_team_members(session, team.id, roles=(Role.INSPECTOR,))
@@ -263,9 +287,7 @@ async def route_case(
         if chosen is not None:
             inspector = next(m for m in members if m.id == chosen)
             await assign_case(session, case, inspector, config, calendar, now, actor)
-            return team
-        await _notify_team_leaders(session, case, team, now, "本组暂无在岗监督员，请组长分派。")
-        return team
-    reason = "未匹配分办规则，请信访室分办。" if decision.rule is None else None
+            return inspector
+        reason = "本组暂无在岗监督员，请组长分派。"
     await _notify_team_leaders(session, case, team, now, reason)
-    return team
+    return None

@@ -1,0 +1,216 @@
+"""``lianka calendar``: load a year's official schedule, count working days, show a year."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from bot.cli.common import (
+    CliContext,
+    fail,
+    json_option,
+    pass_context,
+    print_json,
+    print_table,
+    run_with_db,
+)
+
+if TYPE_CHECKING:
+    from bot.db import SessionFactory
+    from bot.services.schedule import DeadlineChange
+    from models.calendar import WorkCalendar
+
+WEEKDAYS = "一二三四五六日"
+
+
+def _local(value: datetime) -> str:
+    from models.calendar import SHANGHAI
+
+    return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
+@click.group("calendar")
+def calendar_group() -> None:
+    """Working days: load a year's holiday schedule, count working days, show a year."""
+
+
+@calendar_group.command("load")
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+@json_option
+@pass_context
+def calendar_load(cli: CliContext, path: Path, as_json: bool) -> None:
+    """Load a year's schedule from PATH (TOML) and recount the open provisional deadlines."""
+    from bot.services.schedule import ScheduleError, load_year_schedule, read_schedule
+
+    try:
+        schedule = read_schedule(path)
+    except ScheduleError as error:
+        fail(str(error), code=1)
+    config = cli.config()
+
+    async def load(sessions: SessionFactory) -> list[DeadlineChange]:
+        from bot.clock import SystemClock
+
+        async with sessions() as session:
+            return await load_year_schedule(session, schedule, config, SystemClock().now())
+
+    changes = run_with_db(cli.settings, load)
+    days = schedule.days()
+    if as_json:
+        print_json(
+            {
+                "year": schedule.year,
+                "source": schedule.source,
+                "holidays": sum(not d.is_workday for d in days.values()),
+                "make_up_workdays": sum(d.is_workday for d in days.values()),
+                "deadlines": [
+                    {
+                        "case": c.case_number,
+                        "clock": c.clock.value,
+                        "old_due_at": c.old_due_at.isoformat(),
+                        "new_due_at": c.new_due_at.isoformat(),
+                        "provisional": c.provisional,
+                    }
+                    for c in changes
+                ],
+            }
+        )
+        return
+    click.echo(
+        f"已载入 {schedule.year} 年节假日安排：放假 {sum(not d.is_workday for d in days.values())} 天，"
+        f"调休上班 {sum(d.is_workday for d in days.values())} 天（{schedule.source}）"
+    )
+    moved = [c for c in changes if c.moved]
+    click.echo(
+        f"重新计算暂定期限 {len(changes)} 个：{len(moved)} 个期限有变化，"
+        f"{sum(not c.provisional for c in changes)} 个不再是暂定。"
+    )
+    if changes:
+        print_table(
+            None,
+            ["问题", "期限", "原期限", "新期限", "暂定"],
+            [
+                (
+                    c.case_number,
+                    c.clock.label,
+                    _local(c.old_due_at),
+                    _local(c.new_due_at),
+                    "是" if c.provisional else "否",
+                )
+                for c in changes
+            ],
+        )
+
+
+def _workday_result(calendar: WorkCalendar, start: date, n: int) -> dict[str, Any]:
+    from models.types import utc
+
+    due_day = calendar.add_workdays(start, n)
+    due_at = datetime.combine(due_day, calendar.office_day_end, calendar.tz)
+    return {
+        "start": start.isoformat(),
+        "workdays": n,
+        "date": due_day.isoformat(),
+        "weekday": f"周{WEEKDAYS[due_day.weekday()]}",
+        "deadline": due_at.isoformat(),
+        "deadline_utc": utc(due_at).isoformat(),
+        "provisional": bool(calendar.provisional_years(start, due_day)),
+        "skipped": [
+            {"date": d.isoformat(), "name": calendar.day_name(d)}
+            for d in (start + timedelta(days=i) for i in range(1, (due_day - start).days))
+            if not calendar.is_workday(d)
+        ],
+    }
+
+
+@calendar_group.command("add-workdays")
+@click.argument("start", type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.argument("n", type=click.IntRange(min=0, max=3650))
+@json_option
+@pass_context
+def calendar_add_workdays(cli: CliContext, start: datetime, n: int, as_json: bool) -> None:
+    """The N-th working day after START (the day of the event does not count)."""
+    config = cli.config()
+
+    async def compute(sessions: SessionFactory) -> dict[str, Any]:
+        from bot.services.calendar import load_calendar
+
+        async with sessions() as session:
+            calendar = await load_calendar(session, config)
+        return _workday_result(calendar, start.date(), n)
+
+    result = run_with_db(cli.settings, compute)
+    if as_json:
+        print_json(result)
+        return
+    end = config.deadlines.office_day_end.strftime("%H:%M")
+    click.echo(
+        f"{result['start']} 之后第 {n} 个工作日：{result['date']}（{result['weekday']}），"
+        f"期限 {end}" + ("（暂定：该年节假日安排尚未载入）" if result["provisional"] else "")
+    )
+    skipped = [s for s in result["skipped"] if s["name"]]
+    if skipped:
+        click.echo("跳过的节假日：" + "、".join(f"{s['date']} {s['name']}" for s in skipped))
+
+
+@calendar_group.command("show")
+@click.argument("year", type=click.IntRange(min=1900, max=2200))
+@json_option
+@pass_context
+def calendar_show(cli: CliContext, year: int, as_json: bool) -> None:
+    """The holidays and make-up working days of YEAR, and where the schedule comes from."""
+    config = cli.config()
+
+    async def show(sessions: SessionFactory) -> dict[str, Any]:
+        from bot.services.calendar import load_calendar
+        from models.schedule import CalendarYear
+
+        async with sessions() as session:
+            calendar = await load_calendar(session, config)
+            loaded = await session.get(CalendarYear, year)
+        first = date(year, 1, 1)
+        days = [first + timedelta(days=i) for i in range((date(year, 12, 31) - first).days + 1)]
+        special = [
+            d
+            for d in days
+            if calendar.day_name(d) is not None or calendar.is_workday(d) != (d.weekday() < 5)
+        ]
+        if loaded is not None:
+            source = f"已载入：{loaded.source}"
+        elif calendar.is_official(year):
+            source = "chinesecalendar 官方数据"
+        else:
+            source = "暂定：仅按周末及元旦、劳动节、国庆节（10月1日至3日）推算"
+        return {
+            "year": year,
+            "official": calendar.is_official(year),
+            "source": source,
+            "workdays": sum(calendar.is_workday(d) for d in days),
+            "office_day_end": calendar.office_day_end.strftime("%H:%M"),
+            "days": [
+                {
+                    "date": d.isoformat(),
+                    "weekday": f"周{WEEKDAYS[d.weekday()]}",
+                    "workday": calendar.is_workday(d),
+                    "name": calendar.day_name(d),
+                }
+                for d in special
+            ],
+        }
+
+    result = run_with_db(cli.settings, show)
+    if as_json:
+        print_json(result)
+        return
+    click.echo(f"{year} 年：{result['source']}；全年工作日 {result['workdays']} 天。")
+    print_table(
+        None,
+        ["日期", "星期", "上班", "说明"],
+        [
+            (d["date"], d["weekday"], "上班" if d["workday"] else "休息", d["name"] or "")
+            for d in result["days"]
+        ],
+    )

@@ -1,0 +1,187 @@
+"""Lianka in the sandbox: the Bot API emulator, the chat page and the real bot process together,
+on a database of their own (``var/sandbox.db``) seeded with a demo card, a team and its people.
+
+This is what ``make run`` starts when no bot token is configured: a person can report an issue in
+the browser as the enterprise and watch the inspector receive it, with no Telegram account.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from pydantic import SecretStr
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.app import ServeOptions, serve_async
+from bot.clock import SystemClock
+from bot.config import LiankaConfig
+from bot.db import create_engine, create_session_factory, upgrade_database
+from bot.services.catalog import sync_catalog
+from bot.settings import Settings
+from models.card import Card
+from models.enterprise import Enterprise, uscc_check_char
+from models.org import Zone
+from models.team import Inspector, Role, Team
+from sandbox.personas import DEFAULT_PERSONAS, DEMO_CARD_TOKEN, Persona
+from sandbox.runner import Cleanup, Sandbox, SandboxOptions, run_sandbox
+
+logger = logging.getLogger(__name__)
+
+DEMO_ENTERPRISE = "四川坤天新能源科技有限公司"
+DEMO_USCC_BODY = "91510904MA6ATKT3X"  # 17 characters; the check character is computed
+
+
+@dataclass(frozen=True)
+class SandboxPeople:
+    """Who the demo personas are in Lianka."""
+
+    card_token: str
+    inspector: Persona
+    team_leader: Persona
+
+
+def default_people(personas: tuple[Persona, ...] = DEFAULT_PERSONAS) -> SandboxPeople:
+    by_key = {p.key: p for p in personas}
+    return SandboxPeople(DEMO_CARD_TOKEN, by_key["inspector"], by_key["team_leader"])
+
+
+def _demo_team(config: LiankaConfig) -> str:
+    """The team of the first routing rule (营商环境 in the example), else the first team."""
+    if config.routing:
+        return config.routing[0].team
+    return next(t.code for t in config.teams if not t.dispatcher)
+
+
+async def seed_sandbox(
+    session: AsyncSession, config: LiankaConfig, people: SandboxPeople, now: datetime
+) -> str:
+    """The demo card (fixed token), the demo enterprise, an inspector and a team leader bound to
+    the personas' accounts; running it again changes nothing. Returns the demo team's name."""
+    await sync_catalog(session, config)
+    team = (await session.exec(select(Team).where(Team.code == _demo_team(config)))).one()
+    zone_code = config.organisation.default_zone or config.zones[0].code
+    zone = (await session.exec(select(Zone).where(Zone.code == zone_code))).one()
+    card = (await session.exec(select(Card).where(Card.token == people.card_token))).first()
+    if card is None:
+        enterprise = Enterprise(
+            name=DEMO_ENTERPRISE,
+            uscc=DEMO_USCC_BODY + uscc_check_char(DEMO_USCC_BODY),
+            zone_id=zone.id,
+            legal_rep="宋利剑",
+            created_at=now,
+        )
+        session.add(enterprise)
+        await session.flush()
+        assert enterprise.id is not None
+        session.add(
+            Card(
+                token=people.card_token,
+                enterprise_id=enterprise.id,
+                zone_id=zone.id,
+                issuing_unit=zone.issuing_unit,
+                created_at=now,
+            )
+        )
+    for persona, role in (
+        (people.inspector, Role.INSPECTOR),
+        (people.team_leader, Role.TEAM_LEADER),
+    ):
+        person = (
+            await session.exec(
+                select(Inspector).where(Inspector.telegram_user_id == persona.user_id)
+            )
+        ).first()
+        if person is None:
+            session.add(
+                Inspector(
+                    name=persona.name,
+                    role=role,
+                    team_id=team.id,
+                    telegram_user_id=persona.user_id,
+                    chat_id=persona.user_id,
+                    created_at=now,
+                )
+            )
+    await session.commit()
+    return team.name
+
+
+def sandbox_settings(settings: Settings, sandbox: Sandbox) -> Settings:
+    """The settings of the sandboxed bot: the emulator's address and token, its own database."""
+    database = Path(settings.var_dir) / "sandbox.db"
+    return settings.model_copy(
+        update={
+            "bot_token": SecretStr(sandbox.bot_token),
+            "bot_username": sandbox.options.bot_username,
+            "telegram_api_base": sandbox.api_base,
+            "database_url": f"sqlite+aiosqlite:///{database}",
+            "webhook_secret": None,
+            "redis_url": None,
+        }
+    )
+
+
+def start_lianka(
+    settings: Settings,
+    config: LiankaConfig,
+    people: SandboxPeople,
+    announce: Callable[[Sandbox, str], None] | None = None,
+) -> Callable[[Sandbox], Awaitable[Cleanup | None]]:
+    """The sandbox's ``on_ready``: seed, then serve the real bot against the emulator."""
+
+    async def on_ready(sandbox: Sandbox) -> Cleanup | None:
+        bot_settings = sandbox_settings(settings, sandbox)
+        await asyncio.to_thread(upgrade_database, bot_settings.database_url)
+        engine = create_engine(bot_settings.database_url)
+        try:
+            async with create_session_factory(engine)() as session:
+                team = await seed_sandbox(session, config, people, SystemClock().now())
+        finally:
+            await engine.dispose()
+        for persona in (people.inspector, people.team_leader):
+            # they are registered already: their chats may receive messages from the start
+            sandbox.emulator.user(persona.user_id).chat.started = True
+        stop = asyncio.Event()
+        ready = asyncio.Event()
+
+        async def mark_ready(_runtime: object) -> None:
+            ready.set()
+
+        serving = asyncio.create_task(
+            serve_async(bot_settings, config, ServeOptions(), stop, on_ready=mark_ready),
+            name="lianka",
+        )
+        waiting = asyncio.create_task(ready.wait())
+        await asyncio.wait({serving, waiting}, return_when=asyncio.FIRST_COMPLETED)
+        if serving.done():
+            waiting.cancel()
+            serving.result()  # it failed to start: say why
+        if announce is not None:
+            announce(sandbox, team)
+
+        async def cleanup() -> None:
+            stop.set()
+            await serving
+
+        return cleanup
+
+    return on_ready
+
+
+async def run_sandboxed(
+    settings: Settings,
+    config: LiankaConfig,
+    options: SandboxOptions,
+    *,
+    announce: Callable[[Sandbox, str], None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """The sandbox with Lianka serving in it, until SIGINT/SIGTERM (or ``stop``)."""
+    people = default_people(tuple(options.personas))
+    await run_sandbox(options, on_ready=start_lianka(settings, config, people, announce), stop=stop)

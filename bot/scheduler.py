@@ -1,0 +1,122 @@
+"""The clock of ``lianka run``: APScheduler's AsyncIOScheduler (Asia/Shanghai) firing a few
+jobs; the database holds every deadline, so there is no job per case and no job store.
+
+The outbox is drained by a long-running ``Sender.run`` task started beside the scheduler rather
+than by a job: its pace (the next allowed send per chat and overall) must carry over from one
+drain to the next, new rows go out within a second instead of at the next tick, and a long drain
+after an outage would otherwise collide with the job's own next run (``max_instances``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time as time_module
+from datetime import time
+from pathlib import Path
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.clock import Clock, SystemClock
+from bot.config import LiankaConfig
+from bot.db import SessionFactory
+from bot.metrics import Metrics
+from bot.services.agenda import send_agenda
+from bot.services.calendar import load_calendar
+from bot.services.reports import DEFAULT_OUT_DIR, send_due_reports
+from bot.services.sweep import sweep_deadlines
+from models.calendar import SHANGHAI
+
+logger = logging.getLogger(__name__)
+
+AGENDA_AT = time(9, 0)
+AGENDA_CATCH_UP_UNTIL = time(12, 0)
+
+
+async def run_deadline_sweep(
+    sessions: SessionFactory, config: LiankaConfig, clock: Clock, metrics: Metrics | None = None
+) -> None:
+    """Every minute: warnings, overdue notices, escalations and follow-ups that are due. The
+    calendar is read afresh, so a year loaded by ``lianka calendar load`` counts at once."""
+    started = time_module.perf_counter()
+    async with sessions() as session:
+        calendar = await load_calendar(session, config)
+    await sweep_deadlines(sessions, config, calendar, clock.now())
+    if metrics is not None:
+        metrics.sweep_seconds.observe(time_module.perf_counter() - started)
+
+
+async def run_agenda(
+    sessions: SessionFactory, config: LiankaConfig, clock: Clock, metrics: Metrics | None = None
+) -> None:
+    """09:00 on working days (make-up weekend days included): the morning agenda."""
+    async with sessions() as session:
+        calendar = await load_calendar(session, config)
+        report = await send_agenda(session, calendar, clock.now())
+    if report.sent:
+        logger.info("agenda of %s sent to %s people", report.day, len(report.sent))
+
+
+async def run_reports(
+    sessions: SessionFactory, config: LiankaConfig, clock: Clock, report_dir: Path
+) -> None:
+    """09:00: last week's analysis report on Mondays, last month's on the month's first working
+    day, as PDFs to every leader through the outbox (each once per period and leader)."""
+    now = clock.now()
+    async with sessions() as session:
+        calendar = await load_calendar(session, config)
+    await send_due_reports(sessions, config, calendar, now, out_dir=report_dir)
+
+
+def create_scheduler(
+    *,
+    sessions: SessionFactory,
+    config: LiankaConfig,
+    clock: Clock | None = None,
+    metrics: Metrics | None = None,
+    report_dir: Path = DEFAULT_OUT_DIR,
+) -> AsyncIOScheduler:
+    """The sweep every minute (first run at once: a process that was down catches up on start)
+    and the agenda at 09:00 Shanghai (at once too when started between 09:00 and 12:00; the
+    agenda is sent once per day whatever runs it)."""
+    clock = clock or SystemClock()
+    scheduler = AsyncIOScheduler(timezone=SHANGHAI)
+    now = clock.now()
+    arguments = (sessions, config, clock, metrics)
+    scheduler.add_job(
+        run_deadline_sweep,
+        IntervalTrigger(minutes=1, timezone=SHANGHAI),
+        args=arguments,
+        id="deadline-sweep",
+        name="deadline sweep",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=30,
+        next_run_time=now,
+    )
+    local = now.astimezone(SHANGHAI).time()
+    scheduler.add_job(
+        run_agenda,
+        CronTrigger(hour=AGENDA_AT.hour, minute=AGENDA_AT.minute, timezone=SHANGHAI),
+        args=arguments,
+        id="agenda",
+        name="morning agenda",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=3600,
+        **({"next_run_time": now} if AGENDA_AT <= local < AGENDA_CATCH_UP_UNTIL else {}),
+    )
+    if config.reports.weekly or config.reports.monthly:
+        scheduler.add_job(
+            run_reports,
+            CronTrigger(hour=AGENDA_AT.hour, minute=AGENDA_AT.minute, timezone=SHANGHAI),
+            args=(sessions, config, clock, report_dir),
+            id="reports",
+            name="analysis reports to the leaders",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=3600,
+            **({"next_run_time": now} if AGENDA_AT <= local < AGENDA_CATCH_UP_UNTIL else {}),
+        )
+    return scheduler

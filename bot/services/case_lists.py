@@ -1,0 +1,290 @@
+"""What people read about cases: lists, /queue, /case, /stats and ``lianka cases``.
+
+Queries only (nothing here commits), and no aiogram, so the command line's lists start fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.case import OPEN_STATUSES, Case, CaseStatus
+from models.clock import CaseClock, ClockKind, ClockState
+from models.errors import NotFound, PermissionDenied
+from models.event import CaseEvent
+from models.org import Category, Track, Zone
+from models.request import ApprovalRequest
+from models.team import Inspector, Role, Team
+
+
+async def get_case_by_number(session: AsyncSession, number: str) -> Case:
+    case = (await session.exec(select(Case).where(Case.number == number.strip().upper()))).first()
+    if case is None:
+        raise NotFound(f"未找到编号为 {number.strip()[:30]} 的问题。", detail="unknown number")
+    return case
+
+
+def can_view(actor: Inspector, case: Case) -> bool:
+    """The assignee, the team's leaders and the leaders see a case; admins see appeals only
+    (a clue is seen by the team leader and the assignee, and by the leaders who supervise)."""
+    if case.assignee_id == actor.id and actor.team_id == case.team_id:
+        return True
+    if actor.role is Role.TEAM_LEADER and actor.team_id == case.team_id:
+        return True
+    if actor.role is Role.LEADER:
+        return True
+    return actor.role is Role.ADMIN and case.track is Track.APPEAL
+
+
+def require_view(actor: Inspector, case: Case) -> None:
+    if not can_view(actor, case):
+        raise PermissionDenied(
+            "您无权查看该问题。", detail=f"case {case.id}: inspector {actor.id} may not view it"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CaseLine:
+    """One case in a list: where it stands and what is due next."""
+
+    id: int
+    number: str
+    status: CaseStatus
+    track: Track
+    category: str
+    team: str
+    team_code: str
+    assignee: str | None
+    supervised: bool
+    due_kind: ClockKind | None
+    due_at: datetime | None
+    overdue: bool
+    created_at: datetime
+
+
+def _due_clock(case: Case, clocks: dict[ClockKind, CaseClock]) -> CaseClock | None:
+    """The clock that matters now: 签收 before acceptance, then 办结, then 回访."""
+    if case.status in (CaseStatus.SUBMITTED, CaseStatus.ASSIGNED, CaseStatus.RETURNED):
+        order = (ClockKind.ACCEPT,)
+    elif case.status is CaseStatus.RESOLVED:
+        order = (ClockKind.FOLLOWUP,)
+    else:
+        order = (ClockKind.RESOLVE,)
+    for kind in order:
+        clock = clocks.get(kind)
+        if clock is not None and clock.state in (ClockState.RUNNING, ClockState.PAUSED):
+            return clock
+    return None
+
+
+async def _lines(session: AsyncSession, cases: list[Case], now: datetime) -> list[CaseLine]:
+    ids = [c.id for c in cases if c.id is not None]
+    if not ids:
+        return []
+    clocks: dict[int, dict[ClockKind, CaseClock]] = {}
+    for row in (await session.exec(select(CaseClock).where(col(CaseClock.case_id).in_(ids)))).all():
+        clocks.setdefault(row.case_id, {})[row.kind] = row
+    teams = {t.id: t for t in (await session.exec(select(Team))).all()}
+    categories = {c.id: c for c in (await session.exec(select(Category))).all()}
+    people_ids = {c.assignee_id for c in cases if c.assignee_id is not None}
+    people = {
+        p.id: p
+        for p in (
+            await session.exec(select(Inspector).where(col(Inspector.id).in_(people_ids)))
+        ).all()
+    }
+    lines = []
+    for case in cases:
+        assert case.id is not None
+        clock = _due_clock(case, clocks.get(case.id, {}))
+        team = teams.get(case.team_id)
+        category = categories.get(case.category_id)
+        assignee = people.get(case.assignee_id)
+        lines.append(
+            CaseLine(
+                id=case.id,
+                number=case.number,
+                status=case.status,
+                track=case.track,
+                category=category.name if category else "",
+                team=team.name if team else "—",
+                team_code=team.code if team else "",
+                assignee=assignee.name if assignee else None,
+                supervised=case.supervised,
+                due_kind=clock.kind if clock else None,
+                due_at=clock.due_at if clock else None,
+                overdue=bool(clock and clock.state is ClockState.RUNNING and clock.due_at <= now),
+                created_at=case.created_at,
+            )
+        )
+    return lines
+
+
+@dataclass(frozen=True, slots=True)
+class Queue:
+    """A page of open cases for the person asking."""
+
+    title: str
+    lines: list[CaseLine]
+    page: int
+    pages: int
+    total: int
+    can_assign: bool
+
+
+QUEUE_PAGE_SIZE = 8
+
+
+async def list_queue(session: AsyncSession, actor: Inspector, page: int, now: datetime) -> Queue:
+    """/queue: a team leader sees the team's open cases, an inspector their own, leaders and
+    admins every team's; 督办 and the most urgent first."""
+    query = select(Case).where(col(Case.status).in_(OPEN_STATUSES))
+    if actor.role is Role.TEAM_LEADER:
+        query = query.where(Case.team_id == actor.team_id)
+        team = await session.get(Team, actor.team_id) if actor.team_id else None
+        title = f"{team.name if team else ''} 待办问题"
+    elif actor.role is Role.INSPECTOR:
+        query = query.where(Case.assignee_id == actor.id)
+        title = "我承办的问题"
+    else:
+        title = "全部待办问题"
+    cases = list((await session.exec(query)).all())
+    lines = await _lines(session, cases, now)
+    far = datetime.max.replace(tzinfo=now.tzinfo)
+    lines.sort(key=lambda line: (not line.supervised, line.due_at or far, line.id))
+    pages = max(1, -(-len(lines) // QUEUE_PAGE_SIZE))
+    page = min(max(page, 0), pages - 1)
+    start = page * QUEUE_PAGE_SIZE
+    return Queue(
+        title=title,
+        lines=lines[start : start + QUEUE_PAGE_SIZE],
+        page=page,
+        pages=pages,
+        total=len(lines),
+        can_assign=actor.role in (Role.TEAM_LEADER, Role.ADMIN),
+    )
+
+
+async def list_cases(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    status: CaseStatus | None = None,
+    team_code: str | None = None,
+) -> list[CaseLine]:
+    """Every case (for admins on the command line), newest first, filtered by status and team."""
+    query = select(Case).order_by(col(Case.id).desc())
+    if status is not None:
+        query = query.where(Case.status == status)
+    if team_code is not None:
+        team = (await session.exec(select(Team).where(Team.code == team_code))).first()
+        if team is None:
+            raise NotFound(f"未知的监督组 “{team_code}”。")
+        query = query.where(Case.team_id == team.id)
+    return await _lines(session, list((await session.exec(query)).all()), now)
+
+
+@dataclass(frozen=True, slots=True)
+class CaseDetail:
+    """A case with its clocks and full history (``/case``, ``lianka cases show``)."""
+
+    line: CaseLine
+    case: Case
+    zone: str | None
+    clocks: list[CaseClock]
+    events: list[CaseEvent]
+    requests: list[ApprovalRequest] = field(default_factory=list)
+
+
+async def case_detail(session: AsyncSession, case: Case, now: datetime) -> CaseDetail:
+    assert case.id is not None
+    (line,) = await _lines(session, [case], now)
+    zone = await session.get(Zone, case.zone_id) if case.zone_id else None
+    clocks = list(
+        (
+            await session.exec(
+                select(CaseClock).where(CaseClock.case_id == case.id).order_by(col(CaseClock.id))
+            )
+        ).all()
+    )
+    events = list(
+        (
+            await session.exec(
+                select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(col(CaseEvent.seq))
+            )
+        ).all()
+    )
+    requests = list(
+        (
+            await session.exec(
+                select(ApprovalRequest)
+                .where(ApprovalRequest.case_id == case.id)
+                .order_by(col(ApprovalRequest.id))
+            )
+        ).all()
+    )
+    return CaseDetail(line, case, zone.name if zone else None, clocks, events, requests)
+
+
+async def show_case(
+    session: AsyncSession, actor: Inspector, number: str, now: datetime
+) -> CaseDetail:
+    """/case <number>: for those who may see the case."""
+    case = await get_case_by_number(session, number)
+    require_view(actor, case)
+    return await case_detail(session, case, now)
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """/stats: open and closed counts by status and by team."""
+
+    by_status: list[tuple[CaseStatus, int]]
+    by_team: list[tuple[str, int, int, int]]  # team, open, resolved or closed, overdue
+    supervised: int
+    total: int
+    amount_yuan: int
+
+
+async def count_stats(session: AsyncSession, actor: Inspector, now: datetime) -> Stats:
+    """Counts for leaders and admins: by status, by team (open, done, overdue), 督办, amount."""
+    if actor.role not in (Role.LEADER, Role.ADMIN):
+        raise PermissionDenied("只有委领导和管理员可以查看统计。", detail="stats refused")
+    by_status = {
+        CaseStatus(s): int(n)
+        for s, n in (
+            await session.exec(select(Case.status, func.count()).group_by(col(Case.status)))
+        ).all()
+    }
+    cases = (await session.exec(select(Case))).all()
+    overdue_ids = set(
+        (
+            await session.exec(
+                select(CaseClock.case_id).where(
+                    CaseClock.state == ClockState.RUNNING,
+                    col(CaseClock.due_at) <= now,
+                    col(CaseClock.kind).in_((ClockKind.ACCEPT, ClockKind.RESOLVE)),
+                )
+            )
+        ).all()
+    )
+    teams = (await session.exec(select(Team).order_by(col(Team.id)))).all()
+    per_team = []
+    for team in teams:
+        mine = [c for c in cases if c.team_id == team.id]
+        open_count = sum(1 for c in mine if c.status in OPEN_STATUSES)
+        done = sum(1 for c in mine if c.status in (CaseStatus.RESOLVED, CaseStatus.CLOSED))
+        overdue = sum(1 for c in mine if c.id in overdue_ids and c.status in OPEN_STATUSES)
+        if mine:
+            per_team.append((team.name, open_count, done, overdue))
+    return Stats(
+        by_status=[(s, by_status[s]) for s in CaseStatus if by_status.get(s)],
+        by_team=per_team,
+        supervised=sum(1 for c in cases if c.supervised and c.status in OPEN_STATUSES),
+        total=len(cases),
+        amount_yuan=sum(c.amount_coordinated_yuan or 0 for c in cases),
+    )

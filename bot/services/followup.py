@@ -1,0 +1,199 @@
+"""回访: the reporter rates a resolved case; 不满意 with a reason reopens it (重办).
+
+The question itself is asked by the deadline sweep when the 回访 clock falls due; closing an
+unanswered case as 未评价 is the sweep's too (``bot.services.sweep``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.config import LiankaConfig
+from bot.services.clocks import meet_clock, start_clock
+from bot.services.people import Directory, unique
+from models.calendar import WorkCalendar
+from models.case import Case, CaseStatus, Satisfaction
+from models.clock import ClockKind
+from models.errors import InvalidInput, PermissionDenied, StaleAction
+from models.event import Actor, ActorType, EventKind, record_event, transition
+from models.org import Category
+from models.reporter import Reporter
+from notifications.keyboards import as_json, inspector_case_keyboard
+from notifications.outbox import enqueue, notification_key
+from notifications.render import render
+
+REASON_MIN = 2
+REASON_MAX = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Reopened:
+    """A case reopened at 回访, with its new 办结 deadline."""
+
+    case: Case
+    due_at: datetime
+    provisional: bool
+
+
+class FollowupClosed(StaleAction):
+    message = "该问题已结案或已在重新办理，无需再评价。感谢您的反馈！"
+
+
+async def get_followup_case(
+    session: AsyncSession, telegram_user_id: int, case_id: int
+) -> tuple[Case, Reporter]:
+    """The resolved case this Telegram account reported and may rate."""
+    reporter = (
+        await session.exec(select(Reporter).where(Reporter.telegram_user_id == telegram_user_id))
+    ).first()
+    case = await session.get(Case, case_id)
+    if reporter is None or case is None or case.reporter_id != reporter.id:
+        raise PermissionDenied(detail=f"follow-up of case {case_id} by a non-reporter")
+    if case.status is not CaseStatus.RESOLVED:
+        raise FollowupClosed(detail=f"case {case_id} is {case.status}")
+    return case, reporter
+
+
+async def rate_case(
+    session: AsyncSession,
+    telegram_user_id: int,
+    case_id: int,
+    rating: Satisfaction,
+    now: datetime,
+) -> Case:
+    """满意 or 基本满意: the rating is kept and the case is closed."""
+    if rating not in (Satisfaction.SATISFIED, Satisfaction.BASIC):
+        raise InvalidInput(detail=f"rating {rating} needs a reason")
+    case, reporter = await get_followup_case(session, telegram_user_id, case_id)
+    actor = Actor(ActorType.REPORTER, reporter.id)
+    case.satisfaction = rating
+    case.closed_at = now
+    session.add(
+        record_event(
+            case,
+            EventKind.FOLLOWUP_ANSWERED,
+            actor,
+            now,
+            data={"satisfaction": rating.value},
+            public=True,
+        )
+    )
+    session.add(
+        transition(
+            case,
+            CaseStatus.CLOSED,
+            EventKind.CLOSED,
+            actor,
+            now,
+            data={"satisfaction": rating.value},
+            public=True,
+        )
+    )
+    assert case.id is not None
+    await meet_clock(session, case.id, ClockKind.FOLLOWUP, now)
+    session.add(case)
+    await session.commit()
+    return case
+
+
+def check_reason(text: str) -> str:
+    """The reporter's reason for 不满意: a few words at least, at most ``REASON_MAX``."""
+    reason = text.strip()
+    if len(reason) < REASON_MIN:
+        raise InvalidInput("请用一两句话说明不满意的原因。")
+    if len(reason) > REASON_MAX:
+        raise InvalidInput(f"原因请控制在{REASON_MAX}字以内。")
+    return reason
+
+
+async def reopen_unsatisfied(
+    session: AsyncSession,
+    telegram_user_id: int,
+    case_id: int,
+    reason: str,
+    config: LiankaConfig,
+    calendar: WorkCalendar,
+    now: datetime,
+) -> Reopened:
+    """不满意 with a reason: 重办 — the case reopens with a new 办结 deadline, and the team
+    leader and the assignee are told why."""
+    reason = check_reason(reason)
+    case, reporter = await get_followup_case(session, telegram_user_id, case_id)
+    assert case.id is not None
+    actor = Actor(ActorType.REPORTER, reporter.id)
+    case.satisfaction = Satisfaction.UNSATISFIED
+    case.satisfaction_note = reason
+    case.reopen_count += 1
+    session.add(
+        record_event(
+            case,
+            EventKind.FOLLOWUP_ANSWERED,
+            actor,
+            now,
+            note=reason,
+            data={"satisfaction": Satisfaction.UNSATISFIED.value},
+            public=True,
+        )
+    )
+    session.add(
+        transition(
+            case,
+            CaseStatus.REOPENED,
+            EventKind.REOPENED,
+            actor,
+            now,
+            note=reason,
+            data={"reopen_count": case.reopen_count},
+            public=True,
+        )
+    )
+    await meet_clock(session, case.id, ClockKind.FOLLOWUP, now)
+    category = await session.get(Category, case.category_id)
+    assert category is not None
+    clock = await start_clock(
+        session,
+        case,
+        ClockKind.RESOLVE,
+        config.ladder_for(category.code).resolve,
+        calendar,
+        now,
+        warn_before=config.deadlines.warn_before,
+    )
+    session.add(case)
+    await session.flush()
+    directory = await Directory.load(session)
+    assignee = directory.person(case.assignee_id)
+    for recipient in unique(
+        [*([assignee] if assignee else []), *directory.team_leaders(case.team_id)]
+    ):
+        is_assignee = assignee is not None and recipient.id == assignee.id
+        await enqueue(
+            session,
+            key=notification_key(
+                "followup_reopened",
+                case_id=case.id,
+                stage=case.reopen_count,
+                recipient=recipient.tag,
+            ),
+            kind="followup_reopened",
+            chat_id=recipient.chat_id,
+            recipient_kind=recipient.kind,
+            recipient_id=recipient.id,
+            case_id=case.id,
+            text=render(
+                "followup_reopened",
+                case=case,
+                reason=reason,
+                due_at=clock.due_at,
+                provisional=clock.provisional,
+                assignee=assignee.name if assignee and not is_assignee else None,
+            ),
+            reply_markup=as_json(inspector_case_keyboard(case.id)) if is_assignee else None,
+            now=now,
+        )
+    await session.commit()
+    return Reopened(case, clock.due_at, clock.provisional)

@@ -1,0 +1,79 @@
+"""Who is told: the people on the commission's side, looked up once per job."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.notification import RecipientKind
+from models.team import Inspector, Role
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """Someone a notice goes to: an inspector (``i<id>``) or a reporter (``r<id>``)."""
+
+    kind: RecipientKind
+    id: int
+    chat_id: int
+    name: str = ""
+
+    @property
+    def tag(self) -> str:
+        """The recipient part of an idempotency key."""
+        return f"{'r' if self.kind is RecipientKind.REPORTER else 'i'}{self.id}"
+
+
+def as_recipient(inspector: Inspector) -> Recipient:
+    assert inspector.id is not None and inspector.chat_id is not None
+    return Recipient(RecipientKind.INSPECTOR, inspector.id, inspector.chat_id, inspector.name)
+
+
+def unique(recipients: Iterable[Recipient]) -> list[Recipient]:
+    """Each person once, in the order first named."""
+    seen: dict[tuple[RecipientKind, int], Recipient] = {}
+    for recipient in recipients:
+        seen.setdefault((recipient.kind, recipient.id), recipient)
+    return list(seen.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Directory:
+    """The active, reachable inspectors by id, by team and by role."""
+
+    by_id: dict[int, Inspector]
+
+    @classmethod
+    async def load(cls, session: AsyncSession) -> Directory:
+        rows = await session.exec(
+            select(Inspector).where(
+                col(Inspector.active).is_(True), col(Inspector.chat_id).is_not(None)
+            )
+        )
+        return cls({i.id: i for i in rows.all() if i.id is not None})
+
+    def person(self, inspector_id: int | None) -> Recipient | None:
+        inspector = self.by_id.get(inspector_id) if inspector_id is not None else None
+        return as_recipient(inspector) if inspector is not None else None
+
+    def with_role(self, role: Role, team_id: int | None = None) -> list[Recipient]:
+        return [
+            as_recipient(i)
+            for i in sorted(self.by_id.values(), key=lambda i: i.id or 0)
+            if i.role is role and (team_id is None or i.team_id == team_id)
+        ]
+
+    def admins(self) -> list[Recipient]:
+        return self.with_role(Role.ADMIN)
+
+    def team_leaders(self, team_id: int | None) -> list[Recipient]:
+        """The team's leaders; the admins when the team has none (someone must hear of it)."""
+        leaders = self.with_role(Role.TEAM_LEADER, team_id) if team_id is not None else []
+        return leaders or self.admins()
+
+    def leaders(self) -> list[Recipient]:
+        """分管领导 / 委领导; the admins when none is registered."""
+        return self.with_role(Role.LEADER) or self.admins()

@@ -1,0 +1,596 @@
+"""The reporter's side: opening a card, following cases, adding material, tracking by receipt code."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from sqlalchemy import update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.config import LiankaConfig
+from bot.services.routing import list_team_members
+from handlers.callbacks import CaseAct, CaseAction
+from models.attachment import Attachment
+from models.card import Card, CardScan, CardStatus
+from models.case import OPEN_STATUSES, Case, CaseStatus, reporter_label
+from models.clock import CaseClock, ClockKind
+from models.enterprise import Enterprise
+from models.errors import DomainError, InvalidInput, NotFound
+from models.event import Actor, ActorType, CaseEvent, EventKind, record_event
+from models.intake import DESCRIPTION_MAX, EVIDENCE_MAX, FILE_MAX_BYTES, Evidence, clean_text
+from models.notification import RecipientKind
+from models.org import Category, Track, Zone
+from models.reporter import CaseFollower, Reporter, normalize_receipt_code, receipt_hash
+from models.team import Inspector, Role
+from notifications.keyboards import as_json
+from notifications.outbox import enqueue, notification_key
+from notifications.render import render
+from notifications.texts import preview
+
+logger = logging.getLogger(__name__)
+
+_CARD_TOKEN = re.compile(r"c_[A-Za-z0-9_-]{16,62}")
+MY_CASES_LIMIT = 20
+TIMELINE_MAX = 20  # the latest entries; a phone screen, and Telegram's 4096 characters
+NOTE_MAX = 200
+DESCRIPTION_PREVIEW = 300
+ACCEPT_PENDING = frozenset({CaseStatus.SUBMITTED, CaseStatus.ASSIGNED, CaseStatus.RETURNED})
+IN_HAND = frozenset({CaseStatus.ACCEPTED, CaseStatus.IN_PROGRESS, CaseStatus.REOPENED})
+
+REPORTER_EVENT_LABELS = {
+    EventKind.SUBMITTED: "已提交",
+    EventKind.ACCEPTED: "已受理",
+    EventKind.FIRST_REPLY: "受理告知",
+    EventKind.PROGRESS: "办理进展",
+    EventKind.QUESTION: "工作人员提问",
+    EventKind.ANSWER: "您的答复",
+    EventKind.MATERIAL_ADDED: "补充材料",
+    EventKind.EXTENSION_APPROVED: "办理期限延长",
+    EventKind.RESOLVED: "已办结",
+    EventKind.FOLLOWUP_ANSWERED: "回访评价",
+    EventKind.REOPENED: "重新办理",
+    EventKind.CLOSED: "已结案",
+    EventKind.WITHDRAWN: "已撤回",
+    EventKind.DEADLINE_CHANGED: "办理期限调整",
+}
+"""What a reporter reads for an event on their timeline (the inspectors' words are internal)."""
+
+
+def is_card_payload(payload: str) -> bool:
+    """A start parameter that looks like a card token: ``c_`` and 16+ URL-safe characters."""
+    return _CARD_TOKEN.fullmatch(payload) is not None
+
+
+class CardRefused(DomainError):
+    """An unknown or revoked card; the message gives the commission's hotline and 12388."""
+
+
+class TooManyAttempts(DomainError):
+    message = "尝试次数过多，请稍后再试。"
+
+
+class NoCard(DomainError):
+    """The account never opened a card, so there is no enterprise to report for."""
+
+
+class Verdict(enum.Enum):
+    ALLOW = "allow"
+    WARN = "warn"  # the first refused attempt: say "请稍后再试" once
+    SILENT = "silent"  # later ones: no answer at all
+
+
+@dataclass
+class AttemptGuard:
+    """Failures per account (unknown card tokens, wrong receipt codes): after ``limit`` failures
+    within ``window`` every attempt of that kind is refused, the first time with a message, then
+    silently, until the oldest failure leaves the window. In-process: a restart forgets."""
+
+    limit: int = 5
+    window: timedelta = timedelta(minutes=10)
+    _failures: dict[tuple[str, int], list[datetime]] = field(default_factory=dict)
+    _warned: set[tuple[str, int]] = field(default_factory=set)
+
+    def _recent(self, key: tuple[str, int], now: datetime) -> list[datetime]:
+        recent = [at for at in self._failures.get(key, []) if now - at < self.window]
+        if recent:
+            self._failures[key] = recent
+        else:
+            self._failures.pop(key, None)
+            self._warned.discard(key)
+        return recent
+
+    def verdict(self, kind: str, user_id: int, now: datetime) -> Verdict:
+        key = (kind, user_id)
+        if len(self._recent(key, now)) < self.limit:
+            return Verdict.ALLOW
+        if key in self._warned:
+            return Verdict.SILENT
+        self._warned.add(key)
+        return Verdict.WARN
+
+    def fail(self, kind: str, user_id: int, now: datetime) -> None:
+        key = (kind, user_id)
+        self._failures[key] = [*self._recent(key, now), now]
+        if len(self._failures) > 10_000:
+            for other in list(self._failures):
+                self._recent(other, now)
+
+
+@dataclass(frozen=True, slots=True)
+class Welcome:
+    """What the greeting shows: who issued the card, for which enterprise."""
+
+    issuing_unit: str
+    enterprise: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseSummary:
+    """One line of 我的问题."""
+
+    id: int
+    number: str
+    category: str
+    track: Track
+    status: CaseStatus
+    status_label: str
+    created_at: datetime
+    due_label: str | None  # 签收期限 / 办结期限
+    due_at: datetime | None
+    due_provisional: bool
+    followed: bool  # followed by receipt code, not reported from this account
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    at: datetime
+    label: str
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseView:
+    """A case as its reporter may see it."""
+
+    summary: CaseSummary
+    description: str
+    attachments: int
+    timeline: tuple[TimelineEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MaterialAdded:
+    number: str
+    files: int
+    noted: bool
+
+
+def _refusal(config: LiankaConfig, reason: str) -> str:
+    organisation = config.organisation
+    return render(
+        "reporter_card_refused",
+        reason=reason,
+        organisation=organisation.name,
+        hotline=organisation.hotline,
+        national_hotline=organisation.national_hotline,
+    )
+
+
+async def get_reporter(session: AsyncSession, telegram_user_id: int) -> Reporter | None:
+    return (
+        await session.exec(select(Reporter).where(Reporter.telegram_user_id == telegram_user_id))
+    ).first()
+
+
+async def require_reporter(
+    session: AsyncSession, config: LiankaConfig, telegram_user_id: int
+) -> Reporter:
+    """The reporter behind this account, or the request to scan a card first."""
+    reporter = await get_reporter(session, telegram_user_id)
+    if reporter is None:
+        raise NoCard(_refusal(config, "no_card"))
+    return reporter
+
+
+async def list_categories(session: AsyncSession) -> list[Category]:
+    """The active categories in the configuration's order."""
+    return list(
+        (
+            await session.exec(
+                select(Category)
+                .where(col(Category.active).is_(True))
+                .order_by(col(Category.sort_order), col(Category.id))
+            )
+        ).all()
+    )
+
+
+async def get_active_category(session: AsyncSession, category_id: int) -> Category:
+    category = await session.get(Category, category_id)
+    if category is None or not category.active:
+        raise NotFound("该问题类别已停用，请重新选择。")
+    return category
+
+
+async def _welcome(session: AsyncSession, reporter: Reporter, config: LiankaConfig) -> Welcome:
+    card = await session.get(Card, reporter.card_id) if reporter.card_id else None
+    zone = await session.get(Zone, reporter.zone_id) if reporter.zone_id else None
+    enterprise = (
+        await session.get(Enterprise, reporter.enterprise_id) if reporter.enterprise_id else None
+    )
+    if zone is not None:
+        unit = zone.issuing_unit
+    elif card is not None:
+        unit = card.issuing_unit
+    else:
+        unit = config.organisation.name
+    return Welcome(unit, enterprise.name if enterprise else None)
+
+
+async def open_card(
+    session: AsyncSession,
+    guard: AttemptGuard,
+    config: LiankaConfig,
+    token: str,
+    telegram_user_id: int,
+    chat_id: int,
+    now: datetime,
+) -> Welcome | None:
+    """A scan of a card: counted on the card and as a ``CardScan``, and the account bound to the
+    card's enterprise and zone. Unknown and revoked cards are refused with the hotline; repeated
+    unknown tokens from one account are refused, once with "请稍后再试", then silently (None)."""
+    verdict = guard.verdict("card", telegram_user_id, now)
+    if verdict is Verdict.SILENT:
+        return None
+    if verdict is Verdict.WARN:
+        raise TooManyAttempts
+    card = None
+    if is_card_payload(token):
+        card = (await session.exec(select(Card).where(Card.token == token))).first()
+    if card is None:
+        guard.fail("card", telegram_user_id, now)
+        raise CardRefused(_refusal(config, "unknown"), detail="unknown card token")
+    if card.status is CardStatus.REVOKED:
+        raise CardRefused(_refusal(config, "revoked"), detail=f"revoked card {card.id}")
+    assert card.id is not None
+    enterprise = await session.get(Enterprise, card.enterprise_id)
+    await session.exec(
+        update(Card)
+        .where(col(Card.id) == card.id)
+        .values(scan_count=col(Card.scan_count) + 1, last_scan_at=now)
+    )
+    reporter = await get_reporter(session, telegram_user_id)
+    if reporter is None:
+        reporter = Reporter(telegram_user_id=telegram_user_id, chat_id=chat_id, created_at=now)
+    reporter.chat_id = chat_id
+    reporter.card_id = card.id
+    reporter.enterprise_id = card.enterprise_id
+    reporter.zone_id = card.zone_id or (enterprise.zone_id if enterprise else None)
+    reporter.last_seen_at = now
+    session.add(reporter)
+    await session.flush()
+    session.add(CardScan(card_id=card.id, reporter_id=reporter.id, scanned_at=now))
+    welcome = await _welcome(session, reporter, config)
+    await session.commit()
+    return welcome
+
+
+async def greet_reporter(
+    session: AsyncSession,
+    config: LiankaConfig,
+    telegram_user_id: int,
+    chat_id: int,
+    now: datetime,
+) -> Welcome | None:
+    """A /start without a card: a known reporter is greeted with their card's unit; a stranger is
+    taken in without a card only where the config allows it; otherwise None (scan a card)."""
+    reporter = await get_reporter(session, telegram_user_id)
+    if reporter is None:
+        if not config.organisation.allow_start_without_card:
+            return None
+        reporter = Reporter(telegram_user_id=telegram_user_id, chat_id=chat_id, created_at=now)
+    reporter.chat_id = chat_id
+    reporter.last_seen_at = now
+    session.add(reporter)
+    await session.flush()
+    welcome = await _welcome(session, reporter, config)
+    await session.commit()
+    return welcome
+
+
+async def _summaries(
+    session: AsyncSession, cases: Sequence[Case], followed: set[int]
+) -> list[CaseSummary]:
+    ids = [c.id for c in cases if c.id is not None]
+    if not ids:
+        return []
+    categories = {c.id: c.name for c in (await session.exec(select(Category))).all()}
+    clocks = {
+        (k.case_id, k.kind): k
+        for k in (
+            await session.exec(
+                select(CaseClock).where(
+                    col(CaseClock.case_id).in_(ids),
+                    col(CaseClock.kind).in_([ClockKind.ACCEPT, ClockKind.RESOLVE]),
+                )
+            )
+        ).all()
+    }
+    result = []
+    for case in cases:
+        assert case.id is not None
+        due_label, clock = None, None
+        if case.track is Track.APPEAL and case.status in ACCEPT_PENDING:
+            due_label, clock = "签收期限", clocks.get((case.id, ClockKind.ACCEPT))
+        elif case.track is Track.APPEAL and case.status in IN_HAND:
+            due_label, clock = "办结期限", clocks.get((case.id, ClockKind.RESOLVE))
+        result.append(
+            CaseSummary(
+                id=case.id,
+                number=case.number,
+                category=categories.get(case.category_id, ""),
+                track=case.track,
+                status=case.status,
+                status_label=reporter_label(case.status, case.track),
+                created_at=case.created_at,
+                due_label=due_label if clock else None,
+                due_at=clock.due_at if clock else None,
+                due_provisional=clock.provisional if clock else False,
+                followed=case.id in followed,
+            )
+        )
+    return result
+
+
+async def list_my_cases(
+    session: AsyncSession, telegram_user_id: int, limit: int = MY_CASES_LIMIT
+) -> list[CaseSummary]:
+    """The account's own cases and those it follows by receipt code, newest first."""
+    reporter = await get_reporter(session, telegram_user_id)
+    if reporter is None:
+        return []
+    followed = set(
+        (
+            await session.exec(
+                select(CaseFollower.case_id).where(CaseFollower.reporter_id == reporter.id)
+            )
+        ).all()
+    )
+    cases = (
+        await session.exec(
+            select(Case)
+            .where((col(Case.reporter_id) == reporter.id) | col(Case.id).in_(followed))
+            .order_by(col(Case.created_at).desc(), col(Case.id).desc())
+            .limit(limit)
+        )
+    ).all()
+    own = {c.id for c in cases if c.reporter_id == reporter.id}
+    return await _summaries(session, cases, followed - own)
+
+
+async def _readable_case(
+    session: AsyncSession, telegram_user_id: int, case_id: int
+) -> tuple[Reporter, Case, bool]:
+    """The case if this account reported or follows it; anything else is "not found"."""
+    reporter = await get_reporter(session, telegram_user_id)
+    case = await session.get(Case, case_id)
+    if reporter is None or case is None:
+        raise NotFound("未找到该问题。")
+    if case.reporter_id == reporter.id:
+        return reporter, case, False
+    follower = await session.get(CaseFollower, (case_id, reporter.id))
+    if follower is None:
+        raise NotFound("未找到该问题。")
+    return reporter, case, True
+
+
+def shorten(text: str, limit: int) -> str:
+    """At most ``limit`` characters of ``text``, marking the cut."""
+    text = text.strip()
+    return text if len(text) <= limit else text[:limit].rstrip() + "……"
+
+
+def _public_timeline(case: Case, events: Sequence[CaseEvent]) -> tuple[TimelineEntry, ...]:
+    """Appeals: the public events. Clues: only 已受理 (the submission) and 已办结."""
+    if case.track is Track.CLUE:
+        shown = {EventKind.SUBMITTED: "已受理", EventKind.RESOLVED: "已办结"}
+        firsts: dict[str, TimelineEntry] = {}
+        for event in events:
+            label = shown.get(event.kind)
+            if label is not None and label not in firsts:
+                firsts[label] = TimelineEntry(event.created_at, label)
+        return tuple(firsts.values())
+    entries = [
+        TimelineEntry(
+            event.created_at,
+            REPORTER_EVENT_LABELS.get(event.kind, event.kind.label),
+            shorten(event.note, NOTE_MAX) if event.note else None,
+        )
+        for event in events
+        if event.public
+    ]
+    return tuple(entries[-TIMELINE_MAX:])
+
+
+async def case_timeline(session: AsyncSession, telegram_user_id: int, case_id: int) -> CaseView:
+    """A case as its reporter (or a follower by receipt code) sees it: status, the due date that
+    matters to them and the public timeline; a clue shows only 已受理 and 已办结."""
+    _, case, followed = await _readable_case(session, telegram_user_id, case_id)
+    (summary,) = await _summaries(session, [case], {case_id} if followed else set())
+    events = (
+        await session.exec(
+            select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(col(CaseEvent.seq))
+        )
+    ).all()
+    attachments = len(
+        (await session.exec(select(Attachment.id).where(Attachment.case_id == case_id))).all()
+    )
+    return CaseView(
+        summary=summary,
+        description=shorten(case.description, DESCRIPTION_PREVIEW),
+        attachments=attachments,
+        timeline=_public_timeline(case, events),
+    )
+
+
+def _materials_keyboard(case_id: int) -> dict[str, Any]:
+    """查看材料, for the inspector told about new material."""
+    button = InlineKeyboardButton(
+        text="查看材料",
+        callback_data=CaseAction(act=CaseAct.MATERIALS, case_id=case_id).pack(),
+    )
+    return as_json(InlineKeyboardMarkup(inline_keyboard=[[button]]))
+
+
+async def _material_recipients(session: AsyncSession, case: Case) -> list[Inspector]:
+    """The assignee; with none, the team's leaders; with none of those, the admins."""
+    if case.assignee_id is not None:
+        assignee = await session.get(Inspector, case.assignee_id)
+        if assignee is not None and assignee.active and assignee.chat_id is not None:
+            return [assignee]
+    if case.team_id is not None:
+        leaders = await list_team_members(session, case.team_id, roles=(Role.TEAM_LEADER,))
+        if leaders:
+            return leaders
+    return list(
+        (
+            await session.exec(
+                select(Inspector).where(
+                    Inspector.role == Role.ADMIN,
+                    col(Inspector.active).is_(True),
+                    col(Inspector.chat_id).is_not(None),
+                )
+            )
+        ).all()
+    )
+
+
+async def add_material(
+    session: AsyncSession,
+    telegram_user_id: int,
+    case_id: int,
+    items: Sequence[Evidence],
+    note: str | None,
+    now: datetime,
+) -> MaterialAdded:
+    """补充材料 to an open case: the files and note are kept, the timeline shows 补充材料, and the
+    assignee (or, with none, the team leaders) is told in the same transaction."""
+    reporter, case, _ = await _readable_case(session, telegram_user_id, case_id)
+    assert case.id is not None and reporter.id is not None
+    if case.status not in OPEN_STATUSES:
+        raise InvalidInput("该问题已办结，不能再补充材料。如有新情况，请重新反映。")
+    note = clean_text(note or "") or None
+    if not items and note is None:
+        raise InvalidInput("请先发送图片、文件、语音或文字说明，再点“完成”。")
+    if len(items) > EVIDENCE_MAX:
+        raise InvalidInput(f"每次最多补充{EVIDENCE_MAX}个附件。")
+    if note is not None and len(note) > DESCRIPTION_MAX:
+        raise InvalidInput(f"补充说明请精简到{DESCRIPTION_MAX}字以内。")
+    if any(item.file_size and item.file_size > FILE_MAX_BYTES for item in items):
+        raise InvalidInput("文件超过20MB，无法接收。")
+    for item in items:
+        session.add(
+            Attachment(
+                case_id=case.id,
+                kind=item.kind,
+                file_id=item.file_id,
+                file_unique_id=item.file_unique_id,
+                file_name=item.file_name,
+                mime_type=item.mime_type,
+                file_size=item.file_size,
+                added_by=ActorType.REPORTER,
+                created_at=now,
+            )
+        )
+    session.add(
+        record_event(
+            case,
+            EventKind.MATERIAL_ADDED,
+            Actor(ActorType.REPORTER, reporter.id),
+            now,
+            note=note,
+            data={"files": len(items)},
+            public=True,
+        )
+    )
+    session.add(case)
+    await session.flush()
+    text = render(
+        "reporter_material_added",
+        number=case.number,
+        files=len(items),
+        note=preview(note) if note else None,
+    )
+    for inspector in await _material_recipients(session, case):
+        assert inspector.id is not None and inspector.chat_id is not None
+        await enqueue(
+            session,
+            key=notification_key(
+                "material", case_id=case.id, stage=case.event_count, recipient=f"i{inspector.id}"
+            ),
+            kind="material",
+            chat_id=inspector.chat_id,
+            recipient_kind=RecipientKind.INSPECTOR,
+            recipient_id=inspector.id,
+            case_id=case.id,
+            text=text,
+            reply_markup=_materials_keyboard(case.id),
+            now=now,
+        )
+    await session.commit()
+    return MaterialAdded(case.number, len(items), note is not None)
+
+
+async def track_case(
+    session: AsyncSession,
+    guard: AttemptGuard,
+    code: str,
+    telegram_user_id: int,
+    chat_id: int,
+    now: datetime,
+) -> CaseSummary | None:
+    """/track <receipt code>: this account follows the anonymous case from now on. Wrong codes
+    count as failures: after too many, refused once with "请稍后再试", then silently (None)."""
+    verdict = guard.verdict("receipt", telegram_user_id, now)
+    if verdict is Verdict.SILENT:
+        return None
+    if verdict is Verdict.WARN:
+        raise TooManyAttempts
+    normalized = normalize_receipt_code(code)
+    case = None
+    if normalized:
+        case = (
+            await session.exec(select(Case).where(Case.receipt_hash == receipt_hash(normalized)))
+        ).first()
+    if case is None:
+        guard.fail("receipt", telegram_user_id, now)
+        raise NotFound(
+            "未找到该回执码对应的问题，请核对后重新输入（回执码共12位，如 7KQM-4TXD-92HP）。"
+        )
+    assert case.id is not None
+    reporter = await get_reporter(session, telegram_user_id)
+    if reporter is None:
+        reporter = Reporter(telegram_user_id=telegram_user_id, chat_id=chat_id, created_at=now)
+    reporter.chat_id = chat_id
+    reporter.last_seen_at = now
+    session.add(reporter)
+    await session.flush()
+    assert reporter.id is not None
+    own = case.reporter_id == reporter.id
+    if not own and await session.get(CaseFollower, (case.id, reporter.id)) is None:
+        session.add(CaseFollower(case_id=case.id, reporter_id=reporter.id, created_at=now))
+    (summary,) = await _summaries(session, [case], set() if own else {case.id})
+    await session.commit()
+    return summary

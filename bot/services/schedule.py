@@ -1,0 +1,221 @@
+"""Loading a year's official holiday schedule (国务院办公厅节假日安排) and recomputing the open
+deadlines that were provisional for want of it.
+
+The file (TOML) names the year, where the schedule comes from, and each holiday with its days
+off and its make-up working days (调休上班)::
+
+    year = 2027
+    source = "国务院办公厅关于2027年部分节假日安排的通知"
+
+    [[holidays]]
+    name = "国庆节"
+    start = 2027-10-01
+    end = 2027-10-07
+    workdays = [2027-09-26, 2027-10-09]
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from sqlmodel import col, delete, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.config import LiankaConfig
+from bot.services.calendar import load_calendar
+from bot.services.clocks import warning_time
+from bot.services.sweep import followup_ask_time
+from models.calendar import DayInfo, WorkCalendar
+from models.case import Case
+from models.clock import CaseClock, ClockKind, ClockStage, ClockState
+from models.event import SYSTEM, EventKind, record_event
+from models.schedule import CalendarDay, CalendarYear
+from models.types import utc
+
+MAKE_UP_SUFFIX = "调休上班"
+
+
+class HolidayEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=30)
+    start: date
+    end: date
+    workdays: tuple[date, ...] = ()
+
+    @model_validator(mode="after")
+    def _ordered(self) -> HolidayEntry:
+        if self.end < self.start:
+            raise ValueError(f"{self.name}: end {self.end} is before start {self.start}")
+        return self
+
+
+class YearSchedule(BaseModel):
+    """One year's holidays and make-up working days, as the State Council publishes them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    year: int = Field(ge=2004, le=2200)
+    source: str = Field(min_length=1, max_length=200)
+    holidays: tuple[HolidayEntry, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> YearSchedule:
+        seen: dict[date, str] = {}
+        for day, info in self._entries():
+            if day.year != self.year:
+                raise ValueError(f"{day} is not in {self.year}")
+            if day in seen:
+                raise ValueError(f"{day} is listed twice ({seen[day]}, {info.name})")
+            if info.is_workday and day.weekday() < 5:
+                raise ValueError(f"make-up working day {day} is not a weekend day")
+            seen[day] = info.name or ""
+        return self
+
+    def _entries(self) -> list[tuple[date, DayInfo]]:
+        entries: list[tuple[date, DayInfo]] = []
+        for holiday in self.holidays:
+            day = holiday.start
+            while day <= holiday.end:
+                entries.append((day, DayInfo(False, holiday.name)))
+                day += timedelta(days=1)
+            entries += [(d, DayInfo(True, holiday.name + MAKE_UP_SUFFIX)) for d in holiday.workdays]
+        return entries
+
+    def days(self) -> dict[date, DayInfo]:
+        """Every holiday day off and make-up working day of the year."""
+        return dict(self._entries())
+
+
+class ScheduleError(Exception):
+    """The schedule file cannot be used; the message says why."""
+
+
+def read_schedule(path: Path) -> YearSchedule:
+    """Parse and check a schedule file."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return YearSchedule.model_validate(raw)
+    except FileNotFoundError:
+        raise ScheduleError(f"找不到文件 {path} (file not found)") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ScheduleError(f"{path}: 文件格式错误 (TOML syntax error): {error}") from None
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(file)'}: {e['msg']}"
+            for e in error.errors(include_url=False)
+        )
+        raise ScheduleError(f"{path}: {problems}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlineChange:
+    """An open deadline counted again with the loaded schedule."""
+
+    case_number: str
+    clock: ClockKind
+    old_due_at: datetime
+    new_due_at: datetime
+    provisional: bool
+
+    @property
+    def moved(self) -> bool:
+        return self.old_due_at != self.new_due_at
+
+
+def _recount(clock: CaseClock, old: WorkCalendar, new: WorkCalendar) -> tuple[datetime, bool]:
+    """The same number of working days from the same start, counted with the new calendar
+    (so extensions and pauses already folded into the deadline are kept)."""
+    start_day = clock.started_at.astimezone(old.tz).date()
+    old_due_day = clock.due_at.astimezone(old.tz).date()
+    workdays = old.workdays_between(start_day, old_due_day)
+    new_due_day = new.add_workdays(start_day, workdays) if workdays else old_due_day
+    due_at = utc(datetime.combine(new_due_day, new.office_day_end, new.tz))
+    return due_at, bool(new.provisional_years(start_day, new_due_day))
+
+
+async def load_year_schedule(
+    session: AsyncSession, schedule: YearSchedule, config: LiankaConfig, now: datetime
+) -> list[DeadlineChange]:
+    """Keep a year's official schedule (replacing one loaded before) and recount every open
+    provisional deadline with it; a deadline that moved later warns afresh."""
+    old = await load_calendar(session, config)
+    year_start, year_end = date(schedule.year, 1, 1), date(schedule.year, 12, 31)
+    await session.exec(
+        delete(CalendarDay).where(
+            col(CalendarDay.day) >= year_start, col(CalendarDay.day) <= year_end
+        )
+    )
+    existing = await session.get(CalendarYear, schedule.year)
+    if existing is None:
+        existing = CalendarYear(year=schedule.year, source=schedule.source, loaded_at=now)
+    existing.source, existing.loaded_at = schedule.source, utc(now)
+    session.add(existing)
+    session.add_all(
+        CalendarDay(day=day, is_workday=info.is_workday, name=info.name)
+        for day, info in sorted(schedule.days().items())
+    )
+    await session.flush()
+    new = await load_calendar(session, config)
+    rows = (
+        await session.exec(
+            select(CaseClock, Case)
+            .join(Case, col(Case.id) == CaseClock.case_id)
+            .where(
+                col(CaseClock.provisional).is_(True),
+                col(CaseClock.state).in_([ClockState.RUNNING, ClockState.PAUSED]),
+            )
+            .order_by(col(Case.number), col(CaseClock.kind))
+        )
+    ).all()
+    changes = []
+    for clock, case in rows:
+        due_at, provisional = _recount(clock, old, new)
+        change = DeadlineChange(case.number, clock.kind, clock.due_at, due_at, provisional)
+        changes.append(change)
+        clock.provisional = provisional
+        if change.moved:
+            clock.due_at = due_at
+            _reschedule(clock, new, config, now)
+            session.add(
+                record_event(
+                    case,
+                    EventKind.DEADLINE_CHANGED,
+                    SYSTEM,
+                    now,
+                    data={
+                        "clock": clock.kind.value,
+                        "from": change.old_due_at.isoformat(),
+                        "to": due_at.isoformat(),
+                        "reason": f"calendar {schedule.year}",
+                    },
+                )
+            )
+            session.add(case)
+        session.add(clock)
+    await session.commit()
+    return changes
+
+
+def _reschedule(
+    clock: CaseClock, calendar: WorkCalendar, config: LiankaConfig, now: datetime
+) -> None:
+    """Where the sweep looks next after a deadline moved."""
+    if clock.state is not ClockState.RUNNING:
+        return
+    if clock.kind is ClockKind.FOLLOWUP:
+        clock.next_action_at = (
+            followup_ask_time(calendar, clock) if clock.stage == ClockStage.NONE else clock.due_at
+        )
+        return
+    if clock.due_at > now:
+        clock.stage = ClockStage.NONE
+        clock.next_action_at = warning_time(
+            calendar, clock.started_at, clock.due_at, config.deadlines.warn_before
+        )
+    elif clock.stage < ClockStage.OVERDUE:
+        clock.next_action_at = utc(now)

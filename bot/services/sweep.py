@@ -1,0 +1,692 @@
+"""The deadline sweep: warnings, overdue notices, escalations and follow-ups, on schedule.
+
+A sweep claims the clocks that are due in one statement, so that two processes on one database
+never act on the same clock, then acts on each clock in a transaction of its own. How a clock
+moves (``stage`` and ``next_action_at``):
+
+签收 / 受理告知 / 办结 (accept, first_reply, resolve)
+    stage 0 → 1 WARNED at ``next_action_at`` (the warning time ``start_clock`` set): the assignee
+    is warned (the team leaders if nobody is assigned); next: ``due_at``.
+    → 2 OVERDUE at ``due_at``: the assignee and the team leaders; next: the end of the office day
+    ``escalate_after`` working days later. A clock found past its deadline skips the warning.
+    → 3 ESCALATED then: the leaders (Role.LEADER; the admins if there are none); next: none.
+    督办 cases go a step earlier: the team leaders hear at the warning, and the leaders at the
+    deadline, where the clock goes straight to 3.
+回访 (followup)
+    stage 0 at 09:00 of its due day: the reporter of an appeal is asked 满意 · 基本满意 · 不满意
+    and the clock restarts for ``followup_wait`` working days at stage 1; a clue case is closed
+    without a question (clock met).
+    stage 1 at ``due_at`` without an answer: the case is closed as 未评价, clock met at stage 2.
+
+Every notice has the key ``<case>:<clock kind>_<step>:<due_at as YYYYmmddHHMM UTC>:<recipient>``,
+so a repeated sweep queues nothing twice and an extended deadline warns afresh. A recipient
+with ``DIGEST_THRESHOLD`` or more deadline notices from one sweep (a process catching up after a
+day down) gets one digest instead: the notices are queued held back, then folded into the digest.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, update
+from sqlalchemy.orm.exc import StaleDataError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.config import LiankaConfig
+from bot.db import SessionFactory
+from bot.services.people import Directory, Recipient, unique
+from models.calendar import WorkCalendar
+from models.case import Case, CaseStatus, Satisfaction
+from models.clock import CaseClock, ClockKind, ClockStage, ClockState
+from models.event import SYSTEM, EventKind, record_event, transition
+from models.notification import Notification, NotificationStatus, RecipientKind
+from models.org import Category, Track
+from models.reporter import Reporter
+from models.team import Team
+from models.types import utc
+from notifications.keyboards import (
+    as_json,
+    followup_keyboard,
+    inspector_case_keyboard,
+    leader_assign_keyboard,
+)
+from notifications.outbox import enqueue, notification_key
+from notifications.render import render
+
+logger = logging.getLogger(__name__)
+
+CLAIM_LIMIT = 500
+CLAIM_FOR = timedelta(minutes=5)
+DIGEST_THRESHOLD = 4
+DIGEST_HOLD = timedelta(minutes=10)
+DIGEST_LINES = 30
+FOLLOWUP_ASK_TIME = time(9, 0)
+
+DEADLINE_CLOCKS = (ClockKind.ACCEPT, ClockKind.FIRST_REPLY, ClockKind.RESOLVE)
+VALID_STATUSES: dict[ClockKind, frozenset[CaseStatus]] = {
+    ClockKind.ACCEPT: frozenset({CaseStatus.SUBMITTED, CaseStatus.ASSIGNED, CaseStatus.RETURNED}),
+    ClockKind.FIRST_REPLY: frozenset(
+        {
+            CaseStatus.SUBMITTED,
+            CaseStatus.ASSIGNED,
+            CaseStatus.ACCEPTED,
+            CaseStatus.IN_PROGRESS,
+            CaseStatus.RETURNED,
+        }
+    ),
+    ClockKind.RESOLVE: frozenset(
+        {CaseStatus.ACCEPTED, CaseStatus.IN_PROGRESS, CaseStatus.REOPENED}
+    ),
+    ClockKind.FOLLOWUP: frozenset({CaseStatus.RESOLVED}),
+}
+STEP_LABELS = {"warning": "即将到期", "overdue": "已逾期", "escalated": "逾期升级"}
+
+
+def default_instance() -> str:
+    """Who claims: host and process, so a claim can be traced to the process that made it."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}"
+
+
+def escalation_time(calendar: WorkCalendar, due_at: datetime, escalate_after: int) -> datetime:
+    """The end of the office day ``escalate_after`` working days after the deadline's day."""
+    if escalate_after <= 0:
+        return due_at
+    due_day = due_at.astimezone(calendar.tz).date()
+    day = calendar.add_workdays(due_day, escalate_after)
+    return utc(datetime.combine(day, calendar.office_day_end, calendar.tz))
+
+
+def followup_ask_time(calendar: WorkCalendar, clock: CaseClock) -> datetime:
+    """09:00 on the day the follow-up is due, never before 办结."""
+    due_day = clock.due_at.astimezone(calendar.tz).date()
+    return utc(max(datetime.combine(due_day, FOLLOWUP_ASK_TIME, calendar.tz), clock.started_at))
+
+
+def deadline_stamp(due_at: datetime) -> str:
+    return utc(due_at).strftime("%Y%m%d%H%M")
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """One message the sweep queues (or would queue)."""
+
+    key: str
+    kind: str
+    recipient: Recipient
+    case_id: int
+    text: str
+    reply_markup: dict[str, Any] | None
+    digest_line: dict[str, str] | None  # set for notices that may be folded into a digest
+
+
+@dataclass(slots=True)
+class ClockPlan:
+    """What the sweep does to one clock now."""
+
+    clock_id: int
+    case_number: str
+    kind: ClockKind
+    from_stage: int
+    due_at: datetime
+    steps: list[str] = field(default_factory=list)
+    stage: int = 0
+    state: ClockState = ClockState.RUNNING
+    next_action_at: datetime | None = None
+    notices: list[Notice] = field(default_factory=list)
+    events: list[tuple[EventKind, dict[str, Any]]] = field(default_factory=list)
+    close_as: Satisfaction | None = None
+    close: bool = False
+    restart_workdays: int | None = None
+    queued: int = 0  # rows actually written (a key queued before is not queued again)
+
+
+@dataclass(slots=True)
+class SweepReport:
+    """What one sweep did, or would do with ``dry_run``."""
+
+    now: datetime
+    dry_run: bool
+    plans: list[ClockPlan] = field(default_factory=list)
+    digests: dict[Recipient, int] = field(default_factory=dict)
+    queued: int = 0
+    skipped: int = 0
+    admin_notices: list[Notice] = field(default_factory=list)
+
+    @property
+    def notices(self) -> list[Notice]:
+        return [n for plan in self.plans for n in plan.notices] + self.admin_notices
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """Read-only facts a plan needs, loaded once per sweep."""
+
+    config: LiankaConfig
+    calendar: WorkCalendar
+    directory: Directory
+    categories: dict[int, Category]
+    teams: dict[int, Team]
+    reporters: dict[int, Reporter]
+
+
+def _due_text(calendar: WorkCalendar, due_at: datetime, now: datetime) -> str:
+    due_local = due_at.astimezone(calendar.tz)
+    if due_local.date() == now.astimezone(calendar.tz).date():
+        return f"今日{due_local:%H:%M}"
+    return f"{due_local:%m月%d日} {due_local:%H:%M}"
+
+
+def _deadline_notices(
+    ctx: _Context, clock: CaseClock, case: Case, step: str, now: datetime
+) -> list[Notice]:
+    """The notices of one step of a deadline clock, one per recipient."""
+    assert case.id is not None
+    directory = ctx.directory
+    assignee = directory.person(case.assignee_id)
+    team_leaders = directory.team_leaders(case.team_id)
+    if step == "warning":
+        recipients = [assignee] if assignee else team_leaders
+        if case.supervised:
+            recipients = [*recipients, *team_leaders]
+    elif step == "overdue":
+        recipients = [*([assignee] if assignee else []), *team_leaders]
+    else:
+        recipients = directory.leaders()
+    category = ctx.categories.get(case.category_id)
+    team = ctx.teams.get(case.team_id) if case.team_id is not None else None
+    kind = f"{clock.kind.value}_{step}"
+    due_text = _due_text(ctx.calendar, clock.due_at, now)
+    notices = []
+    for recipient in unique(r for r in recipients if r is not None):
+        is_assignee = assignee is not None and recipient.id == assignee.id
+        text = render(
+            f"deadline_{step}",
+            case=case,
+            clock=clock.kind.value,
+            label=clock.kind.label,
+            category=category.name if category else "",
+            team=team.name if team else "",
+            assignee=assignee.name if assignee else None,
+            to_assignee=is_assignee,
+            due_text=due_text,
+            provisional=clock.provisional,
+            escalate_after=ctx.config.deadlines.escalate_after,
+            supervised=case.supervised,
+        )
+        markup = None
+        if is_assignee:
+            markup = as_json(inspector_case_keyboard(case.id))
+        elif assignee is None and clock.kind is ClockKind.ACCEPT and step != "escalated":
+            markup = as_json(leader_assign_keyboard(case.id))
+        notices.append(
+            Notice(
+                key=notification_key(
+                    kind,
+                    case_id=case.id,
+                    stage=deadline_stamp(clock.due_at),
+                    recipient=recipient.tag,
+                ),
+                kind=kind,
+                recipient=recipient,
+                case_id=case.id,
+                text=text,
+                reply_markup=markup,
+                digest_line={
+                    "number": case.number,
+                    "label": clock.kind.label,
+                    "step": STEP_LABELS[step],
+                    "due": due_text,
+                    "supervised": "【督办】" if case.supervised else "",
+                },
+            )
+        )
+    return notices
+
+
+def _plan_deadline(
+    ctx: _Context, clock: CaseClock, case: Case, plan: ClockPlan, now: datetime
+) -> None:
+    stage = clock.stage
+    escalate_at = escalation_time(ctx.calendar, clock.due_at, ctx.config.deadlines.escalate_after)
+    if stage < ClockStage.WARNED and now < clock.due_at:
+        plan.steps.append("warning")
+        stage = ClockStage.WARNED
+    if stage < ClockStage.OVERDUE and now >= clock.due_at:
+        plan.steps.append("overdue")
+        stage = ClockStage.OVERDUE
+        if case.supervised:
+            plan.steps.append("escalated")
+            stage = ClockStage.ESCALATED
+    if stage == ClockStage.OVERDUE and now >= escalate_at:
+        plan.steps.append("escalated")
+        stage = ClockStage.ESCALATED
+    plan.stage = stage
+    plan.next_action_at = {
+        ClockStage.NONE: clock.next_action_at,
+        ClockStage.WARNED: clock.due_at,
+        ClockStage.OVERDUE: escalate_at,
+    }.get(ClockStage(stage))
+    for step in plan.steps:
+        plan.notices += _deadline_notices(ctx, clock, case, step, now)
+        event = EventKind.ESCALATED if step == "escalated" else EventKind.REMINDED
+        plan.events.append(
+            (event, {"clock": clock.kind.value, "step": step, "due_at": clock.due_at.isoformat()})
+        )
+
+
+def _plan_followup(
+    ctx: _Context, clock: CaseClock, case: Case, plan: ClockPlan, now: datetime
+) -> None:
+    assert case.id is not None
+    plan.stage = clock.stage
+    if clock.stage == ClockStage.NONE:
+        ask_at = followup_ask_time(ctx.calendar, clock)
+        if now < ask_at:
+            plan.next_action_at = ask_at
+            return
+        reporter = ctx.reporters.get(case.reporter_id) if case.reporter_id is not None else None
+        if case.track is Track.CLUE or reporter is None:
+            plan.steps.append("closed")
+            plan.close = True
+            plan.close_as = None if case.track is Track.CLUE else Satisfaction.UNRATED
+            plan.state = ClockState.MET
+            return
+        assert reporter.id is not None
+        category = ctx.categories.get(case.category_id)
+        wait = ctx.config.ladder_for(category.code).followup_wait if category else 3
+        plan.steps.append("ask")
+        plan.stage = 1
+        plan.restart_workdays = wait
+        recipient = Recipient(RecipientKind.REPORTER, reporter.id, reporter.chat_id)
+        plan.notices.append(
+            Notice(
+                key=notification_key(
+                    "followup_ask",
+                    case_id=case.id,
+                    stage=deadline_stamp(clock.due_at),
+                    recipient=recipient.tag,
+                ),
+                kind="followup_ask",
+                recipient=recipient,
+                case_id=case.id,
+                text=render(
+                    "followup_ask",
+                    case=case,
+                    outcome=case.outcome.label if case.outcome else None,
+                    wait=wait,
+                ),
+                reply_markup=as_json(followup_keyboard(case.id)),
+                digest_line=None,
+            )
+        )
+        return
+    if now >= clock.due_at:
+        plan.steps.append("unrated")
+        plan.stage = 2
+        plan.close = True
+        plan.close_as = Satisfaction.UNRATED
+        plan.state = ClockState.MET
+    else:
+        plan.next_action_at = clock.due_at
+
+
+def plan_clock(ctx: _Context, clock: CaseClock, case: Case, now: datetime) -> ClockPlan:
+    """Decide what a due clock needs now; pure, so a dry run and the real run agree."""
+    assert clock.id is not None
+    plan = ClockPlan(
+        clock_id=clock.id,
+        case_number=case.number,
+        kind=clock.kind,
+        from_stage=clock.stage,
+        due_at=clock.due_at,
+        stage=clock.stage,
+    )
+    if case.status not in VALID_STATUSES[clock.kind]:
+        plan.steps.append("cancelled")
+        plan.state = ClockState.CANCELLED
+        return plan
+    if clock.kind is ClockKind.FOLLOWUP:
+        _plan_followup(ctx, clock, case, plan, now)
+    else:
+        _plan_deadline(ctx, clock, case, plan, now)
+    return plan
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind is not None else "sqlite"
+
+
+def _due_filter(now: datetime) -> Any:
+    table = CaseClock.__table__  # type: ignore[attr-defined]
+    return and_(
+        table.c.state == ClockState.RUNNING,
+        table.c.next_action_at <= now,
+        or_(table.c.claimed_until.is_(None), table.c.claimed_until < now),
+    )
+
+
+async def claim_due_clocks(
+    session: AsyncSession, now: datetime, instance: str, limit: int = CLAIM_LIMIT
+) -> list[int]:
+    """Claim up to ``limit`` due clocks for ``instance`` in one statement; commits the claim."""
+    table = CaseClock.__table__  # type: ignore[attr-defined]
+    due = (
+        select(table.c.id)
+        .where(_due_filter(now))
+        .order_by(table.c.next_action_at, table.c.id)
+        .limit(limit)
+    )
+    if _dialect(session) == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    statement = (
+        update(table)
+        .where(table.c.id.in_(due.scalar_subquery()))
+        .values(claimed_by=instance, claimed_until=utc(now + CLAIM_FOR))
+        .returning(table.c.id)
+    )
+    ids = [int(row[0]) for row in (await session.exec(statement)).all()]
+    await session.commit()
+    return sorted(ids)
+
+
+async def list_due_clocks(session: AsyncSession, now: datetime, limit: int) -> list[int]:
+    """The clocks a sweep would claim now (for a dry run: reads only)."""
+    table = CaseClock.__table__  # type: ignore[attr-defined]
+    rows = await session.exec(
+        select(table.c.id)
+        .where(_due_filter(now))
+        .order_by(table.c.next_action_at, table.c.id)
+        .limit(limit)
+    )
+    return sorted(int(row) for row in rows.all())
+
+
+async def _load_context(
+    session: AsyncSession,
+    config: LiankaConfig,
+    calendar: WorkCalendar,
+    reporter_ids: set[int],
+) -> _Context:
+    reporters: dict[int, Reporter] = {}
+    if reporter_ids:
+        rows = await session.exec(select(Reporter).where(col(Reporter.id).in_(reporter_ids)))
+        reporters = {r.id: r for r in rows.all() if r.id is not None}
+    return _Context(
+        config=config,
+        calendar=calendar,
+        directory=await Directory.load(session),
+        categories={c.id: c for c in (await session.exec(select(Category))).all() if c.id},
+        teams={t.id: t for t in (await session.exec(select(Team))).all() if t.id},
+        reporters=reporters,
+    )
+
+
+async def _release(sessions: SessionFactory, clock_id: int, instance: str) -> None:
+    """Give a claim back so that the next sweep tries the clock again."""
+    async with sessions() as session:
+        table = CaseClock.__table__  # type: ignore[attr-defined]
+        await session.exec(
+            update(table)
+            .where(table.c.id == clock_id, table.c.claimed_by == instance)
+            .values(claimed_by=None, claimed_until=None)
+        )
+        await session.commit()
+
+
+async def _act(
+    sessions: SessionFactory,
+    ctx: _Context,
+    clock_id: int,
+    instance: str,
+    held: set[Recipient],
+    now: datetime,
+) -> ClockPlan | None:
+    """One clock, one transaction: advance it, record the history, queue the notices. A case
+    changed meanwhile by someone else (its version moved) gives the clock back for the next
+    sweep."""
+    try:
+        return await _apply(sessions, ctx, clock_id, instance, held, now)
+    except StaleDataError:
+        logger.info("clock %s: the case changed meanwhile; retried next sweep", clock_id)
+        await _release(sessions, clock_id, instance)
+        return None
+
+
+async def _apply(
+    sessions: SessionFactory,
+    ctx: _Context,
+    clock_id: int,
+    instance: str,
+    held: set[Recipient],
+    now: datetime,
+) -> ClockPlan | None:
+    async with sessions() as session:
+        clock = await session.get(CaseClock, clock_id)
+        if clock is None or clock.claimed_by != instance or clock.state is not ClockState.RUNNING:
+            return None
+        case = await session.get(Case, clock.case_id)
+        assert case is not None
+        plan = plan_clock(ctx, clock, case, now)
+        clock.stage = plan.stage
+        clock.state = plan.state
+        clock.next_action_at = plan.next_action_at
+        clock.claimed_by = None
+        clock.claimed_until = None
+        if plan.state is ClockState.MET:
+            clock.met_at = now
+        if plan.restart_workdays is not None:
+            deadline = ctx.calendar.deadline(now, plan.restart_workdays)
+            clock.started_at = now
+            clock.workdays = plan.restart_workdays
+            clock.due_at = deadline.due_at
+            clock.provisional = deadline.provisional
+            clock.next_action_at = deadline.due_at
+        for kind, data in plan.events:
+            session.add(record_event(case, kind, SYSTEM, now, data=data))
+        if plan.close:
+            if plan.close_as is not None:
+                case.satisfaction = plan.close_as
+            case.closed_at = now
+            data = {"satisfaction": plan.close_as.value if plan.close_as else None}
+            session.add(
+                transition(case, CaseStatus.CLOSED, EventKind.CLOSED, SYSTEM, now, data=data)
+            )
+        session.add_all([clock, case])
+        await session.flush()
+        for notice in plan.notices:
+            plan.queued += await enqueue(
+                session,
+                key=notice.key,
+                kind=notice.kind,
+                chat_id=notice.recipient.chat_id,
+                recipient_kind=notice.recipient.kind,
+                recipient_id=notice.recipient.id,
+                case_id=notice.case_id,
+                text=notice.text,
+                reply_markup=notice.reply_markup,
+                now=now + DIGEST_HOLD if notice.recipient in held else now,
+            )
+        await session.commit()
+        return plan
+
+
+def _digest_recipients(plans: list[ClockPlan]) -> set[Recipient]:
+    counts = Counter(n.recipient for p in plans for n in p.notices if n.digest_line is not None)
+    return {r for r, count in counts.items() if count >= DIGEST_THRESHOLD}
+
+
+async def _fold_digest(
+    sessions: SessionFactory, recipient: Recipient, notices: list[Notice], now: datetime
+) -> int:
+    """Fold the recipient's held notices into one digest, in one transaction; nothing already
+    taken by a sender is folded (the update only touches rows still pending)."""
+    lines = {n.key: n.digest_line for n in notices if n.digest_line is not None}
+    if not lines:
+        return 0
+    async with sessions() as session:
+        table = Notification.__table__  # type: ignore[attr-defined]
+        rows = (
+            await session.exec(
+                update(table)
+                .where(
+                    table.c.key.in_(list(lines)),
+                    table.c.status == NotificationStatus.PENDING,
+                )
+                .values(status=NotificationStatus.DIGESTED, next_attempt_at=utc(now))
+                .returning(table.c.id, table.c.key)
+            )
+        ).all()
+        if not rows:
+            await session.rollback()
+            return 0
+        ordered = sorted(rows, key=lambda row: int(row[0]))
+        items = [lines[str(row[1])] for row in ordered]
+        await enqueue(
+            session,
+            key=notification_key(
+                "deadline_digest", stage=str(ordered[0][0]), recipient=recipient.tag
+            ),
+            kind="deadline_digest",
+            chat_id=recipient.chat_id,
+            recipient_kind=recipient.kind,
+            recipient_id=recipient.id,
+            text=render(
+                "deadline_digest",
+                total=len(items),
+                items=items[:DIGEST_LINES],
+                more=max(0, len(items) - DIGEST_LINES),
+            ),
+            now=now,
+        )
+        await session.commit()
+        return len(items)
+
+
+async def _provisional_notices(
+    session: AsyncSession, calendar: WorkCalendar, directory: Directory, now: datetime
+) -> list[Notice]:
+    """Tell each admin once per year that open deadlines count over a year without the
+    official schedule (key ``calendar:provisional:<year>:<admin>``)."""
+    table = CaseClock.__table__  # type: ignore[attr-defined]
+    low, high = (
+        await session.exec(
+            select(func.min(table.c.started_at), func.max(table.c.due_at)).where(
+                table.c.provisional.is_(True),
+                table.c.state.in_([ClockState.RUNNING, ClockState.PAUSED]),
+            )
+        )
+    ).one()
+    if low is None or high is None:
+        return []
+    years = sorted(
+        calendar.provisional_years(
+            utc(low).astimezone(calendar.tz).date(), utc(high).astimezone(calendar.tz).date()
+        )
+    )
+    return [
+        Notice(
+            key=f"calendar:provisional:{year}:{admin.tag}",
+            kind="admin_calendar_provisional",
+            recipient=admin,
+            case_id=0,
+            text=render("admin_calendar_provisional", year=year),
+            reply_markup=None,
+            digest_line=None,
+        )
+        for year in years
+        for admin in directory.admins()
+    ]
+
+
+async def sweep_deadlines(
+    sessions: SessionFactory,
+    config: LiankaConfig,
+    calendar: WorkCalendar,
+    now: datetime,
+    *,
+    dry_run: bool = False,
+    instance: str | None = None,
+    limit: int = CLAIM_LIMIT,
+) -> SweepReport:
+    """Warn, mark overdue, escalate and follow up every clock that is due at ``now``, each
+    notice once; ``dry_run`` reports what would be sent and changes nothing."""
+    now = utc(now)
+    instance = instance or default_instance()
+    report = SweepReport(now=now, dry_run=dry_run)
+    async with sessions() as session:
+        if dry_run:
+            ids = await list_due_clocks(session, now, limit)
+        else:
+            ids = await claim_due_clocks(session, now, instance, limit)
+        clocks = list(
+            (await session.exec(select(CaseClock).where(col(CaseClock.id).in_(ids)))).all()
+        )
+        cases = {
+            c.id: c
+            for c in (
+                await session.exec(
+                    select(Case).where(col(Case.id).in_({c.case_id for c in clocks}))
+                )
+            ).all()
+        }
+        ctx = await _load_context(
+            session,
+            config,
+            calendar,
+            {c.reporter_id for c in cases.values() if c.reporter_id is not None},
+        )
+        admin_notices = await _provisional_notices(session, calendar, ctx.directory, now)
+    plans = [plan_clock(ctx, clock, cases[clock.case_id], now) for clock in clocks]
+    held = _digest_recipients(plans)
+    if dry_run:
+        report.plans = plans
+        report.admin_notices = admin_notices
+        report.digests = {
+            r: sum(n.recipient == r and n.digest_line is not None for p in plans for n in p.notices)
+            for r in held
+        }
+        return report
+    if admin_notices:
+        async with sessions() as session:
+            for notice in admin_notices:
+                if await enqueue(
+                    session,
+                    key=notice.key,
+                    kind=notice.kind,
+                    chat_id=notice.recipient.chat_id,
+                    recipient_kind=notice.recipient.kind,
+                    recipient_id=notice.recipient.id,
+                    text=notice.text,
+                    now=now,
+                ):
+                    report.admin_notices.append(notice)
+            await session.commit()
+    for clock in clocks:
+        assert clock.id is not None
+        plan = await _act(sessions, ctx, clock.id, instance, held, now)
+        if plan is None:
+            report.skipped += 1
+            continue
+        report.plans.append(plan)
+    for recipient in sorted(held, key=lambda r: (r.kind.value, r.id)):
+        notices = [n for p in report.plans for n in p.notices if n.recipient == recipient]
+        folded = await _fold_digest(sessions, recipient, notices, now)
+        if folded:
+            report.digests[recipient] = folded
+    report.queued = sum(plan.queued for plan in report.plans) + len(report.admin_notices)
+    if report.plans:
+        logger.info(
+            "deadline sweep at %s: %s clocks, %s notices, %s digests",
+            now.isoformat(),
+            len(report.plans),
+            report.queued,
+            len(report.digests),
+        )
+    return report

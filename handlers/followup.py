@@ -1,0 +1,92 @@
+"""回访: the reporter's 满意 · 基本满意 · 不满意 buttons, and the reason asked after 不满意."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.clock import Clock
+from bot.config import LiankaConfig
+from bot.services.followup import (
+    check_reason,
+    get_followup_case,
+    rate_case,
+    reopen_unsatisfied,
+)
+from handlers.callbacks import FollowupAnswer, FollowupRating
+from models.calendar import WorkCalendar
+from models.case import Satisfaction
+from models.errors import StaleAction
+from notifications.render import render
+
+RATINGS = {
+    FollowupRating.SATISFIED: Satisfaction.SATISFIED,
+    FollowupRating.BASIC: Satisfaction.BASIC,
+    FollowupRating.UNSATISFIED: Satisfaction.UNSATISFIED,
+}
+CASE_KEY = "followup_case_id"
+
+
+class FollowupStates(StatesGroup):
+    reason = State()
+
+
+async def on_followup_rating(
+    query: CallbackQuery,
+    callback_data: FollowupAnswer,
+    session: AsyncSession,
+    state: FSMContext,
+    clock: Clock,
+) -> None:
+    if callback_data.rating is FollowupRating.UNSATISFIED:
+        case, _ = await get_followup_case(session, query.from_user.id, callback_data.case_id)
+        await state.set_state(FollowupStates.reason)
+        await state.update_data({CASE_KEY: case.id})
+        await query.answer()
+        if isinstance(query.message, Message):
+            await query.message.answer(render("followup_reason_ask", case=case))
+        return
+    rating = RATINGS[callback_data.rating]
+    case = await rate_case(session, query.from_user.id, callback_data.case_id, rating, clock.now())
+    await query.answer("感谢您的评价！")
+    if isinstance(query.message, Message):
+        await query.message.edit_reply_markup(reply_markup=None)
+        await query.message.answer(render("followup_thanks", case=case, rating=rating.label))
+
+
+async def on_followup_reason(
+    message: Message,
+    session: AsyncSession,
+    state: FSMContext,
+    config: LiankaConfig,
+    calendar: WorkCalendar,
+    clock: Clock,
+) -> None:
+    reason = check_reason(message.text or "")
+    data = await state.get_data()
+    case_id = data.pop(CASE_KEY, None)
+    await state.set_data(data)
+    await state.set_state(None)
+    if case_id is None or message.from_user is None:
+        raise StaleAction
+    reopened = await reopen_unsatisfied(
+        session, message.from_user.id, case_id, reason, config, calendar, clock.now()
+    )
+    await message.answer(
+        render("followup_reopened_reply", case=reopened.case, due_at=reopened.due_at)
+    )
+
+
+async def on_followup_reason_not_text(message: Message) -> None:
+    await message.answer(render("followup_reason_text_only"))
+
+
+def setup() -> Router:
+    router = Router(name=__name__)
+    router.callback_query.register(on_followup_rating, FollowupAnswer.filter())
+    router.message.register(on_followup_reason, FollowupStates.reason, F.text)
+    router.message.register(on_followup_reason_not_text, FollowupStates.reason)
+    return router

@@ -1,0 +1,280 @@
+"""我的问题: the reporter's cases, their public timeline, 补充材料, and /track by receipt code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.clock import Clock
+from bot.services.reporters import (
+    MY_CASES_LIMIT,
+    AttemptGuard,
+    add_material,
+    case_timeline,
+    list_my_cases,
+    track_case,
+)
+from handlers import keyboards as kb
+from handlers.filters import MEDIA, TEXT, UNSUPPORTED, add_evidence, as_evidence, evidence_of
+from handlers.keyboards import Menu, MenuAct, MyAct, MyCase
+from handlers.states import Material, Track
+from models.errors import DomainError, InvalidInput, StaleAction
+from models.intake import DESCRIPTION_MAX, clean_text
+from notifications.render import render
+
+BUSY = "您正在进行其他操作，请先完成，或发送 /cancel 取消。"
+NO_CASES = "您还没有反映过问题。\n匿名反映过问题的，可发送 /track 回执码 在本账号关注。"
+TRACK_PROMPT = "请输入回执码（12位，例如 7KQM-4TXD-92HP）："
+
+
+def _chat_id(query: CallbackQuery) -> int:
+    return query.message.chat.id if query.message else query.from_user.id
+
+
+async def _list(session: AsyncSession, user_id: int) -> tuple[str, InlineKeyboardMarkup]:
+    cases = await list_my_cases(session, user_id)
+    if not cases:
+        return NO_CASES, kb.report_keyboard()
+    text = render("reporter_my_cases", cases=cases, full=len(cases) >= MY_CASES_LIMIT)
+    buttons = [(c.id, f"{c.number} · {c.status_label}") for c in cases]
+    return text, kb.my_cases_keyboard(buttons)
+
+
+async def cmd_my(message: Message, session: AsyncSession) -> None:
+    assert message.from_user is not None
+    text, markup = await _list(session, message.from_user.id)
+    await message.answer(text, reply_markup=markup)
+
+
+async def on_menu_my(query: CallbackQuery, bot: Bot, session: AsyncSession) -> None:
+    text, markup = await _list(session, query.from_user.id)
+    await bot.send_message(_chat_id(query), text, reply_markup=markup)
+    await query.answer()
+
+
+async def on_list(query: CallbackQuery, bot: Bot, session: AsyncSession) -> None:
+    text, markup = await _list(session, query.from_user.id)
+    await _replace(bot, query, text, markup)
+    await query.answer()
+
+
+async def _replace(bot: Bot, query: CallbackQuery, text: str, markup: InlineKeyboardMarkup) -> None:
+    """Show ``text`` in place of the pressed message (a new message if it cannot be edited)."""
+    if query.message is None:
+        await bot.send_message(query.from_user.id, text, reply_markup=markup)
+        return
+    await bot.edit_message_text(
+        text=text,
+        chat_id=query.message.chat.id,
+        message_id=query.message.message_id,
+        reply_markup=markup,
+    )
+
+
+async def on_view(
+    query: CallbackQuery, callback_data: MyCase, bot: Bot, session: AsyncSession
+) -> None:
+    view = await case_timeline(session, query.from_user.id, callback_data.case_id)
+    text = render(
+        "reporter_case",
+        case=view.summary,
+        description=view.description,
+        attachments=view.attachments,
+        timeline=view.timeline,
+        can_add=view.summary.is_open,
+    )
+    await _replace(bot, query, text, kb.case_keyboard(view.summary.id, view.summary.is_open))
+    await query.answer()
+
+
+async def on_material_start(
+    query: CallbackQuery,
+    callback_data: MyCase,
+    bot: Bot,
+    state: FSMContext,
+    session: AsyncSession,
+) -> None:
+    """补充材料: only to an open case this account reported or follows."""
+    if await state.get_state() is not None:
+        raise DomainError(BUSY)
+    view = await case_timeline(session, query.from_user.id, callback_data.case_id)
+    if not view.summary.is_open:
+        raise InvalidInput("该问题已办结，不能再补充材料。如有新情况，请重新反映。")
+    await state.set_state(Material.collect)
+    await state.set_data({"material_case": view.summary.id, "items": [], "note": ""})
+    await bot.send_message(
+        _chat_id(query),
+        f"为问题 {view.summary.number} 补充材料：\n"
+        "请发送图片、文件、语音或视频（最多10个），也可以发送文字说明。发完请点“完成”。",
+        reply_markup=kb.material_keyboard(view.summary.id),
+    )
+    await query.answer()
+
+
+async def on_material_file(message: Message, state: FSMContext) -> None:
+    data = await state.get_data()
+    items = add_evidence(data.get("items", []), evidence_of(message) or {})
+    changes: dict[str, Any] = {"items": items}
+    if message.caption and clean_text(message.caption):
+        changes["note"] = _noted(data.get("note", ""), message.caption)
+    await state.update_data(**changes)
+    await message.answer(
+        f"已收到{len(items)}个附件。可继续发送，发完请点“完成”。",
+        reply_markup=kb.material_keyboard(data["material_case"]),
+    )
+
+
+def _noted(note: str, text: str) -> str:
+    addition = clean_text(text)
+    combined = f"{note}\n{addition}" if note else addition
+    if len(combined) > DESCRIPTION_MAX:
+        raise InvalidInput(f"补充说明超过{DESCRIPTION_MAX}字上限，未添加。请精简后重新发送。")
+    return combined
+
+
+async def on_material_text(message: Message, state: FSMContext) -> None:
+    assert message.text is not None
+    data = await state.get_data()
+    note = _noted(data.get("note", ""), message.text)
+    await state.update_data(note=note)
+    await message.answer(
+        "已记录补充说明。可继续发送，发完请点“完成”。",
+        reply_markup=kb.material_keyboard(data["material_case"]),
+    )
+
+
+async def on_material_other(message: Message, state: FSMContext) -> None:
+    data = await state.get_data()
+    await message.answer(UNSUPPORTED, reply_markup=kb.material_keyboard(data["material_case"]))
+
+
+async def _material_data(state: FSMContext, pressed: MyCase) -> dict[str, Any]:
+    data = await state.get_data()
+    if (
+        await state.get_state() != Material.collect.state
+        or data.get("material_case") != pressed.case_id
+    ):
+        raise StaleAction
+    return data
+
+
+async def on_material_done(
+    query: CallbackQuery,
+    callback_data: MyCase,
+    bot: Bot,
+    state: FSMContext,
+    session: AsyncSession,
+    clock: Clock,
+) -> None:
+    data = await _material_data(state, callback_data)
+    added = await add_material(
+        session,
+        query.from_user.id,
+        callback_data.case_id,
+        as_evidence(data.get("items", [])),
+        data.get("note") or None,
+        clock.now(),
+    )
+    await state.clear()
+    if query.message is not None:
+        await bot.edit_message_reply_markup(
+            chat_id=query.message.chat.id, message_id=query.message.message_id
+        )
+    parts = [f"附件{added.files}个"] if added.files else []
+    if added.noted:
+        parts.append("文字说明")
+    await bot.send_message(
+        _chat_id(query),
+        f"已为问题 {added.number} 补充{'和'.join(parts)}，已转交办理人员。",
+        reply_markup=kb.view_case_keyboard(callback_data.case_id),
+    )
+    await query.answer("已提交")
+
+
+async def on_material_cancel(
+    query: CallbackQuery, callback_data: MyCase, bot: Bot, state: FSMContext
+) -> None:
+    await _material_data(state, callback_data)
+    await state.clear()
+    if query.message is not None:
+        await bot.edit_message_text(
+            text="已取消补充材料。",
+            chat_id=query.message.chat.id,
+            message_id=query.message.message_id,
+        )
+    await query.answer()
+
+
+async def _track(
+    message: Message,
+    code: str,
+    state: FSMContext,
+    session: AsyncSession,
+    clock: Clock,
+    attempts: AttemptGuard,
+) -> None:
+    assert message.from_user is not None
+    summary = await track_case(
+        session, attempts, code, message.from_user.id, message.chat.id, clock.now()
+    )
+    if summary is None:
+        return
+    if await state.get_state() == Track.code.state:
+        await state.clear()
+    await message.answer(
+        render("reporter_tracked", case=summary), reply_markup=kb.view_case_keyboard(summary.id)
+    )
+
+
+async def cmd_track(
+    message: Message,
+    command: CommandObject,
+    state: FSMContext,
+    session: AsyncSession,
+    clock: Clock,
+    attempts: AttemptGuard,
+) -> None:
+    """/track <receipt code>, or /track alone and the code next."""
+    if command.args:
+        await _track(message, command.args, state, session, clock, attempts)
+        return
+    if await state.get_state() is None:
+        await state.set_state(Track.code)
+        await message.answer(TRACK_PROMPT)
+        return
+    await message.answer("请发送 /track 回执码，例如 /track 7KQM-4TXD-92HP")
+
+
+async def on_track_code(
+    message: Message, state: FSMContext, session: AsyncSession, clock: Clock, attempts: AttemptGuard
+) -> None:
+    assert message.text is not None
+    await _track(message, message.text, state, session, clock, attempts)
+
+
+async def on_track_other(message: Message) -> None:
+    await message.answer(f"不支持此类内容。{TRACK_PROMPT}")
+
+
+def setup() -> Router:
+    router = Router(name=__name__)
+    router.message.filter(F.chat.type == "private")
+    router.message.register(cmd_my, Command("my"))
+    router.message.register(cmd_track, Command("track"))
+    router.callback_query.register(on_menu_my, Menu.filter(F.act == MenuAct.MY))
+    router.callback_query.register(on_list, MyCase.filter(F.act == MyAct.LIST))
+    router.callback_query.register(on_view, MyCase.filter(F.act == MyAct.VIEW))
+    router.callback_query.register(on_material_start, MyCase.filter(F.act == MyAct.MATERIAL))
+    router.callback_query.register(on_material_done, MyCase.filter(F.act == MyAct.DONE))
+    router.callback_query.register(on_material_cancel, MyCase.filter(F.act == MyAct.CANCEL))
+    router.message.register(on_material_file, Material.collect, MEDIA)
+    router.message.register(on_material_text, Material.collect, TEXT)
+    router.message.register(on_material_other, Material.collect)
+    router.message.register(on_track_code, Track.code, TEXT)
+    router.message.register(on_track_other, Track.code)
+    return router

@@ -1,0 +1,109 @@
+"""Registration: the invite link ``/start i_<code>`` binds this Telegram account to a person.
+
+Its router goes before the reporters' ``/start``, which only claims card payloads and bare /start.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict, deque
+from datetime import datetime, timedelta
+
+from aiogram import Bot, F, Router
+from aiogram.filters import CommandObject, CommandStart, Filter
+from aiogram.fsm.context import FSMContext
+from aiogram.types import BotCommand, BotCommandScopeChat, Message, User
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.clock import Clock
+from bot.services.inspectors import INVITE_PREFIX, bind_invite
+from models.team import Role
+from notifications.render import render
+
+logger = logging.getLogger(__name__)
+
+COMMANDS = {
+    Role.INSPECTOR: [("queue", "我承办的问题"), ("case", "查看问题：/case 编号")],
+    Role.TEAM_LEADER: [("queue", "本组待办问题"), ("case", "查看问题：/case 编号")],
+    Role.LEADER: [
+        ("queue", "全部待办问题"),
+        ("stats", "统计"),
+        ("case", "查看问题：/case 编号"),
+    ],
+    Role.ADMIN: [
+        ("queue", "全部待办问题"),
+        ("stats", "统计"),
+        ("case", "查看问题：/case 编号"),
+        ("reroute", "改变承办组：/reroute 编号"),
+        ("inspectors", "人员列表"),
+    ],
+}
+
+
+class TooManyInvites(Filter):
+    """True once one Telegram account has opened more than ``limit`` invite links within
+    ``window`` (in this process): codes cannot be guessed, and this stops anyone trying."""
+
+    def __init__(self, limit: int = 5, window: timedelta = timedelta(hours=1)) -> None:
+        self._limit = limit
+        self._window = window
+        self._attempts: dict[int, deque[datetime]] = defaultdict(deque)
+
+    async def __call__(self, message: Message, event_from_user: User, clock: Clock) -> bool:
+        now = clock.now()
+        attempts = self._attempts[event_from_user.id]
+        while attempts and attempts[0] <= now - self._window:
+            attempts.popleft()
+        if len(attempts) >= self._limit:
+            return True
+        attempts.append(now)
+        return False
+
+
+async def on_too_many_invites(message: Message) -> None:
+    logger.warning("invite links refused: too many attempts from one account")
+    await message.answer("尝试次数过多，请一小时后再试，或联系管理员。")
+
+
+async def cmd_start_invite(
+    message: Message,
+    event_from_user: User,
+    command: CommandObject,
+    session: AsyncSession,
+    state: FSMContext,
+    bot: Bot,
+    clock: Clock,
+) -> None:
+    registered = await bind_invite(
+        session,
+        code=(command.args or "").removeprefix(INVITE_PREFIX),
+        telegram_user_id=event_from_user.id,
+        chat_id=message.chat.id,
+        display_name=event_from_user.full_name,
+        now=clock.now(),
+    )
+    await state.clear()
+    inspector = registered.inspector
+    await message.answer(
+        render(
+            "inspector_welcome",
+            name=inspector.name,
+            role=inspector.role.label,
+            role_code=inspector.role.value,
+            team=registered.team_name,
+        )
+    )
+    await bot.set_my_commands(
+        [BotCommand(command=c, description=d) for c, d in COMMANDS[inspector.role]]
+        + [BotCommand(command="cancel", description="取消当前操作")],
+        scope=BotCommandScopeChat(chat_id=message.chat.id),
+    )
+
+
+def setup() -> Router:
+    router = Router(name=__name__)
+    invite = CommandStart(deep_link=True, magic=F.args.startswith(INVITE_PREFIX))
+    private = F.chat.type == "private"
+    router.message.register(on_too_many_invites, invite, private, TooManyInvites())
+    router.message.register(cmd_start_invite, invite, private)
+    return router

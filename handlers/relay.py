@@ -1,0 +1,89 @@
+"""The reporter answers an inspector's question: 回复 under the relayed question, then text.
+
+The answer is re-sent as text by the bot, never forwarded, so neither side sees the other's
+Telegram account. Whatever the reporter was doing before (a draft report) resumes afterwards.
+"""
+
+from __future__ import annotations
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message, User
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.clock import Clock
+from bot.config import LiankaConfig
+from bot.services.cases import answer_question, check_relay, load_reporter
+from handlers.callbacks import RelayReply
+from models.calendar import WorkCalendar
+
+PREVIOUS = "relay_previous_state"
+
+
+class RelayFlow(StatesGroup):
+    answer = State()
+
+
+async def _resume(state: FSMContext) -> None:
+    """Back to where the reporter was before pressing 回复."""
+    data = await state.get_data()
+    previous = data.pop(PREVIOUS, None)
+    data.pop("relay_id", None)
+    await state.set_data(data)
+    await state.set_state(previous)
+
+
+async def on_reply_pressed(
+    query: CallbackQuery,
+    callback_data: RelayReply,
+    session: AsyncSession,
+    state: FSMContext,
+    bot: Bot,
+) -> None:
+    reporter = await load_reporter(session, query.from_user.id)
+    relay = await check_relay(session, reporter, callback_data.relay_id)
+    current = await state.get_state()
+    if current != RelayFlow.answer.state:
+        await state.update_data({PREVIOUS: current})
+    await state.update_data(relay_id=relay.id)
+    await state.set_state(RelayFlow.answer)
+    await query.answer()
+    await bot.send_message(query.from_user.id, "请直接输入您的答复（文字）。发送 /cancel 取消。")
+
+
+async def on_answer(
+    message: Message,
+    event_from_user: User,
+    session: AsyncSession,
+    state: FSMContext,
+    config: LiankaConfig,
+    calendar: WorkCalendar,
+    clock: Clock,
+) -> None:
+    reporter = await load_reporter(session, event_from_user.id)
+    data = await state.get_data()
+    await answer_question(
+        session, reporter, data["relay_id"], message.text or "", config, calendar, clock.now()
+    )
+    await _resume(state)
+    await message.answer("您的答复已转达办理人员，谢谢您的配合。")
+
+
+async def cmd_cancel(message: Message, state: FSMContext) -> None:
+    await _resume(state)
+    await message.answer("已取消回复。需要时可再点问题下方的“回复”。")
+
+
+async def on_not_text(message: Message) -> None:
+    await message.answer("请以文字答复；如需补充图片或文件，请在“我的问题”中选择补充材料。")
+
+
+def setup() -> Router:
+    router = Router(name=__name__)
+    router.callback_query.register(on_reply_pressed, RelayReply.filter())
+    router.message.register(cmd_cancel, RelayFlow.answer, Command("cancel"))
+    router.message.register(on_answer, RelayFlow.answer, F.text & ~F.text.startswith("/"))
+    router.message.register(on_not_text, RelayFlow.answer, ~F.text)
+    return router

@@ -1,0 +1,467 @@
+"""The paced sender: one drainer of the outbox per process.
+
+It claims due rows in one statement (``UPDATE … RETURNING``, ``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL), so two senders on one database never take the same row, and a row claimed by a
+sender that died is taken again once ``claimed_until`` has passed. Sending is paced: send starts
+are spaced by ``1 / per_second`` overall and by ``chat_interval`` per chat, one request per chat
+at a time. A 429 holds the chat for ``retry_after`` and retries the row then; 5xx, network errors
+and timeouts retry with exponential backoff and jitter until the retry budget is spent (then
+``failed``); a 403 (the person blocked the bot) marks the row undeliverable, the person
+``blocked_at``, and tells the admins once. The pace is per process: several instances share
+Telegram's budget, so give each a share (``Pace.per_second``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiogram import Bot
+from aiogram.enums import ParseMode
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
+from aiogram.types import FSInputFile, InlineKeyboardMarkup, Message
+from sqlalchemy import and_, or_, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.clock import Clock, SystemClock
+from bot.db import SessionFactory
+from models.case import Case
+from models.notification import Notification, NotificationStatus, RecipientKind, SendMethod
+from models.reporter import Reporter
+from models.team import Inspector, Role
+from models.types import utc
+from notifications.outbox import enqueue
+from notifications.render import render
+
+logger = logging.getLogger(__name__)
+
+RETRYABLE = (TelegramServerError, TelegramNetworkError, TelegramUnauthorizedError)
+
+
+@dataclass(frozen=True, slots=True)
+class Pace:
+    """How fast: Telegram allows about 30 messages a second overall and 1 a second per chat."""
+
+    per_second: float = 25.0
+    chat_interval: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Backoff ``base·2^(n-1)`` capped at ``cap`` seconds, half of it random (jitter); a row
+    fails once it has had ``max_attempts`` tries and is older than ``keep_trying``, so a
+    Telegram outage of a few hours loses nothing."""
+
+    max_attempts: int = 10
+    base: float = 2.0
+    cap: float = 1800.0
+    keep_trying: timedelta = timedelta(hours=24)
+
+    def delay(self, attempts: int, rng: random.Random) -> float:
+        ceiling = min(self.cap, self.base * 2.0 ** max(0, attempts - 1))
+        return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+    def exhausted(self, attempts: int, created_at: datetime, now: datetime) -> bool:
+        return attempts >= self.max_attempts and now - created_at >= self.keep_trying
+
+
+@dataclass(slots=True)
+class SenderStats:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    undeliverable: int = 0
+
+
+def default_instance() -> str:
+    return f"sender:{socket.gethostname()[:40]}:{os.getpid()}"
+
+
+async def claim_notifications(
+    session: AsyncSession,
+    now: datetime,
+    instance: str,
+    limit: int,
+    lease: timedelta,
+    *,
+    skip_chats: Sequence[int] = (),
+) -> list[Notification]:
+    """Claim up to ``limit`` due rows (pending and due, or abandoned by a dead sender) in one
+    statement, oldest first; commits the claim."""
+    table = Notification.__table__  # type: ignore[attr-defined]
+    due = (
+        select(table.c.id)
+        .where(
+            or_(
+                and_(
+                    table.c.status == NotificationStatus.PENDING,
+                    table.c.next_attempt_at <= now,
+                ),
+                and_(
+                    table.c.status == NotificationStatus.SENDING,
+                    table.c.claimed_until < now,
+                ),
+            )
+        )
+        .order_by(table.c.next_attempt_at, table.c.id)
+        .limit(limit)
+    )
+    if skip_chats:
+        due = due.where(table.c.chat_id.not_in(list(skip_chats)))
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    statement = (
+        update(Notification)
+        .where(col(Notification.id).in_(due.scalar_subquery()))
+        .values(
+            status=NotificationStatus.SENDING,
+            claimed_by=instance,
+            claimed_until=utc(now + lease),
+        )
+        .returning(Notification)
+        .execution_options(synchronize_session=False)
+    )
+    rows = list((await session.exec(statement)).scalars().all())
+    await session.commit()
+    return sorted(rows, key=lambda row: (row.next_attempt_at, row.id or 0))
+
+
+class Sender:
+    """Drains the outbox to Telegram, paced, retried, each row sent once."""
+
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        bot: Bot,
+        *,
+        pace: Pace | None = None,
+        retry: RetryPolicy | None = None,
+        clock: Clock | None = None,
+        instance: str | None = None,
+        batch: int = 50,
+        chat_backlog: int = 3,
+        lease: timedelta = timedelta(minutes=5),
+        idle_interval: float = 1.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._bot = bot
+        self.pace = pace or Pace()
+        self.retry = retry or RetryPolicy()
+        self._clock = clock or SystemClock()
+        self.instance = instance or default_instance()
+        self._batch = batch
+        self._chat_backlog = chat_backlog
+        self._lease = lease
+        self._idle_interval = idle_interval
+        self._rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
+        self._queues: dict[int, deque[Notification]] = {}
+        self._next_chat: dict[int, float] = {}
+        self._next_start = 0.0
+        self._in_flight: set[int] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.stats = SenderStats()
+
+    def _queued(self) -> int:
+        return sum(len(q) for q in self._queues.values())
+
+    async def _claim(self, limit: int) -> int:
+        busy = [chat for chat, q in self._queues.items() if len(q) >= self._chat_backlog]
+        async with self._sessions() as session:
+            rows = await claim_notifications(
+                session, self._clock.now(), self.instance, limit, self._lease, skip_chats=busy
+            )
+        for row in rows:
+            self._queues.setdefault(row.chat_id, deque()).append(row)
+        return len(rows)
+
+    def _pick(self) -> tuple[int, float] | None:
+        """The chat that may send soonest, and when."""
+        best: tuple[int, float] | None = None
+        for chat, queue in self._queues.items():
+            if not queue or chat in self._in_flight:
+                continue
+            ready = max(self._next_chat.get(chat, 0.0), self._next_start)
+            if best is None or ready < best[1]:
+                best = (chat, ready)
+        return best
+
+    async def drain(self, stop: asyncio.Event | None = None) -> int:
+        """Send everything due now, paced; return how many were sent."""
+        loop = asyncio.get_running_loop()
+        sent_before = self.stats.sent
+        exhausted = False
+        while stop is None or not stop.is_set():
+            if not exhausted and self._queued() <= self._batch // 2:
+                exhausted = await self._claim(self._batch - self._queued()) == 0
+            pick = self._pick()
+            if pick is None:
+                if self._tasks:
+                    await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
+                    exhausted = False
+                    continue
+                if exhausted:
+                    break
+                continue
+            chat, ready = pick
+            delay = ready - loop.time()
+            if delay > 0:
+                if self._tasks:
+                    await asyncio.wait(
+                        self._tasks, timeout=delay, return_when=asyncio.FIRST_COMPLETED
+                    )
+                else:
+                    await asyncio.sleep(delay)
+                continue
+            row = self._queues[chat].popleft()
+            if not self._queues[chat]:
+                del self._queues[chat]
+            started = loop.time()
+            self._next_start = max(self._next_start, started) + 1 / self.pace.per_second
+            self._next_chat[chat] = started + self.pace.chat_interval
+            self._in_flight.add(chat)
+            task = asyncio.create_task(self._send(row))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        if self._tasks:
+            await asyncio.wait(self._tasks)
+        return self.stats.sent - sent_before
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Drain until ``stop`` is set, looking for new rows every ``idle_interval`` when idle;
+        on the way out, finish what is in flight and give back what was claimed but not sent."""
+        try:
+            while not stop.is_set():
+                try:
+                    await self.drain(stop)
+                except Exception:
+                    logger.exception("outbox drain failed; trying again shortly")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self._idle_interval)
+        finally:
+            if self._tasks:
+                await asyncio.wait(self._tasks)
+            await self._give_back()
+
+    async def _give_back(self) -> None:
+        ids = [row.id for queue in self._queues.values() for row in queue if row.id is not None]
+        self._queues.clear()
+        if not ids:
+            return
+        async with self._sessions() as session:
+            await session.exec(
+                update(Notification)
+                .where(
+                    col(Notification.id).in_(ids),
+                    col(Notification.claimed_by) == self.instance,
+                    col(Notification.status) == NotificationStatus.SENDING,
+                )
+                .values(status=NotificationStatus.PENDING, claimed_by=None, claimed_until=None)
+            )
+            await session.commit()
+
+    def _describe(self, error: BaseException) -> str:
+        """The error as stored on the row, never with the bot token in it."""
+        return f"{type(error).__name__}: {error}".replace(self._bot.token, "***")[:500]
+
+    async def _deliver(self, row: Notification) -> Message:
+        markup = InlineKeyboardMarkup.model_validate(row.reply_markup) if row.reply_markup else None
+        if row.method is SendMethod.DOCUMENT:
+            if not row.document_path:
+                raise FileNotFoundError("document row without a path")
+            return await self._bot.send_document(
+                chat_id=row.chat_id,
+                document=FSInputFile(row.document_path),
+                caption=row.text or None,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+            )
+        return await self._bot.send_message(
+            chat_id=row.chat_id, text=row.text, parse_mode=ParseMode.HTML, reply_markup=markup
+        )
+
+    async def _send(self, row: Notification) -> None:
+        try:
+            await self._attempt(row)
+        except Exception:
+            logger.exception(
+                "notification %s: outcome not recorded; it is tried again after its claim lapses",
+                row.id,
+            )
+        finally:
+            self._in_flight.discard(row.chat_id)
+
+    async def _attempt(self, row: Notification) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            message = await self._deliver(row)
+        except TelegramRetryAfter as error:
+            self._next_chat[row.chat_id] = loop.time() + error.retry_after
+            await self._reschedule(row, error, float(error.retry_after), count=False)
+        except TelegramForbiddenError as error:
+            await self._undeliverable(row, error)
+        except RETRYABLE as error:
+            await self._retry(row, error)
+        except (TelegramAPIError, OSError, ValueError) as error:
+            await self._finish(row, NotificationStatus.FAILED, error=error)
+            self.stats.failed += 1
+            logger.warning("notification %s failed: %s", row.id, type(error).__name__)
+        else:
+            await self._finish(row, NotificationStatus.SENT, message_id=message.message_id)
+            self.stats.sent += 1
+
+    def _mine(self, row: Notification) -> Any:
+        return and_(
+            col(Notification.id) == row.id,
+            col(Notification.claimed_by) == self.instance,
+            col(Notification.status) == NotificationStatus.SENDING,
+        )
+
+    async def _update(self, row: Notification, session: AsyncSession, **values: Any) -> bool:
+        result = await session.exec(update(Notification).where(self._mine(row)).values(**values))
+        if not result.rowcount:
+            logger.warning("notification %s: claim lost before its outcome was recorded", row.id)
+            return False
+        return True
+
+    async def _finish(
+        self,
+        row: Notification,
+        status: NotificationStatus,
+        *,
+        message_id: int | None = None,
+        error: BaseException | None = None,
+    ) -> None:
+        now = self._clock.now()
+        async with self._sessions() as session:
+            await self._update(
+                row,
+                session,
+                status=status,
+                attempts=row.attempts + 1,
+                claimed_by=None,
+                claimed_until=None,
+                telegram_message_id=message_id,
+                sent_at=now if status is NotificationStatus.SENT else None,
+                last_error=self._describe(error) if error else None,
+            )
+            await session.commit()
+
+    async def _reschedule(
+        self, row: Notification, error: BaseException, delay: float, *, count: bool
+    ) -> None:
+        now = self._clock.now()
+        async with self._sessions() as session:
+            await self._update(
+                row,
+                session,
+                status=NotificationStatus.PENDING,
+                attempts=row.attempts + (1 if count else 0),
+                next_attempt_at=utc(now + timedelta(seconds=delay)),
+                claimed_by=None,
+                claimed_until=None,
+                last_error=self._describe(error),
+            )
+            await session.commit()
+        self.stats.retried += 1
+
+    async def _retry(self, row: Notification, error: BaseException) -> None:
+        attempts = row.attempts + 1
+        if self.retry.exhausted(attempts, row.created_at, self._clock.now()):
+            await self._finish(row, NotificationStatus.FAILED, error=error)
+            self.stats.failed += 1
+            logger.warning("notification %s failed after %s attempts", row.id, attempts)
+            return
+        delay = self.retry.delay(attempts, self._rng)
+        logger.info("notification %s: %s, retry in %.1fs", row.id, type(error).__name__, delay)
+        await self._reschedule(row, error, delay, count=True)
+
+    async def _undeliverable(self, row: Notification, error: BaseException) -> None:
+        """403: the person blocked the bot. Mark them, and tell the admins once per person."""
+        now = self._clock.now()
+        async with self._sessions() as session:
+            if not await self._update(
+                row,
+                session,
+                status=NotificationStatus.UNDELIVERABLE,
+                attempts=row.attempts + 1,
+                claimed_by=None,
+                claimed_until=None,
+                last_error=self._describe(error),
+            ):
+                await session.rollback()
+                return
+            await _mark_blocked(session, row, now)
+            await session.commit()
+        self.stats.undeliverable += 1
+
+
+async def _mark_blocked(session: AsyncSession, row: Notification, now: datetime) -> None:
+    person: Reporter | Inspector | None
+    if row.recipient_kind is RecipientKind.REPORTER:
+        statement = select(Reporter).where(
+            Reporter.id == row.recipient_id
+            if row.recipient_id is not None
+            else Reporter.chat_id == row.chat_id
+        )
+        person = (await session.exec(statement)).first()
+    else:
+        statement_i = select(Inspector).where(
+            Inspector.id == row.recipient_id
+            if row.recipient_id is not None
+            else Inspector.chat_id == row.chat_id
+        )
+        person = (await session.exec(statement_i)).first()
+    if person is None or person.id is None:
+        return
+    if person.blocked_at is None:
+        person.blocked_at = utc(now)
+        session.add(person)
+    tag = f"{'r' if isinstance(person, Reporter) else 'i'}{person.id}"
+    case = await session.get(Case, row.case_id) if row.case_id is not None else None
+    admins = (
+        await session.exec(
+            select(Inspector).where(
+                Inspector.role == Role.ADMIN,
+                col(Inspector.active).is_(True),
+                col(Inspector.chat_id).is_not(None),
+            )
+        )
+    ).all()
+    text = render(
+        "admin_blocked",
+        reporter=isinstance(person, Reporter),
+        name=person.name if isinstance(person, Inspector) else None,
+        case_number=case.number if case else None,
+    )
+    for admin in admins:
+        assert admin.chat_id is not None
+        if isinstance(person, Inspector) and admin.id == person.id:
+            continue
+        await enqueue(
+            session,
+            key=f"admin:blocked:{tag}:i{admin.id}",
+            kind="admin_blocked",
+            chat_id=admin.chat_id,
+            recipient_kind=RecipientKind.INSPECTOR,
+            recipient_id=admin.id,
+            text=text,
+            now=now,
+        )

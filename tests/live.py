@@ -1,0 +1,166 @@
+"""The real path in tests: ``lianka run`` as a separate process against the Bot API emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+from bot.clock import SystemClock
+from bot.config import load_config
+from bot.db import create_engine, create_session_factory
+from bot.sandboxed import default_people, seed_sandbox
+from sandbox import Emulator
+from sandbox.personas import DEMO_CARD_TOKEN
+
+LIANKA = str(Path(sys.executable).with_name("lianka"))
+BOT_TOKEN = "5555:e2e-process-test-token"
+BOT_USERNAME = "LiankaE2EBot"
+REFUND = "经开区承诺的土地出让金返还和建筑物配套费至今未到位，企业资金链断裂，请帮助协调。"
+REPORTER, INSPECTOR, TEAM_LEADER = 7100001, 7100002, 7100003
+WEBHOOK_SECRET = "e2e-webhook-secret-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def base_environment(extra: Mapping[str, str]) -> dict[str, str]:
+    """The test process's environment without any LIANKA_* of the developer's, plus ``extra``."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("LIANKA_")}
+    environment.update(extra)
+    return environment
+
+
+async def lianka(*args: str, cwd: Path, env: Mapping[str, str]) -> tuple[int, str]:
+    """Run a ``lianka`` command to the end; its exit code and output."""
+    process = await asyncio.create_subprocess_exec(
+        LIANKA,
+        *args,
+        cwd=cwd,
+        env=base_environment(env),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await process.communicate()
+    return process.returncode or 0, output.decode()
+
+
+@dataclass
+class LiankaProcess:
+    """One ``lianka run`` process, with its HTTP port (/healthz, /metrics, the webhook)."""
+
+    workdir: Path
+    env: dict[str, str]
+    args: tuple[str, ...] = ()
+    port: int = field(default_factory=free_port)
+    process: asyncio.subprocess.Process | None = None
+    log: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self, *, within: float = 60.0) -> None:
+        """Start and wait until /healthz answers."""
+        self.log = self.workdir / f"lianka-{self.port}.log"
+        handle = self.log.open("ab")
+        self.process = await asyncio.create_subprocess_exec(
+            LIANKA,
+            "run",
+            "--port",
+            str(self.port),
+            *self.args,
+            cwd=self.workdir,
+            env=base_environment(self.env),
+            stdout=handle,
+            stderr=handle,
+        )
+        handle.close()
+        deadline = asyncio.get_running_loop().time() + within
+        async with aiohttp.ClientSession() as client:
+            while True:
+                if self.process.returncode is not None:
+                    raise AssertionError(f"lianka run exited early:\n{self.output()}")
+                try:
+                    async with client.get(f"{self.url}/healthz") as response:
+                        if response.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                if asyncio.get_running_loop().time() > deadline:
+                    raise AssertionError(f"lianka run did not become healthy:\n{self.output()}")
+                await asyncio.sleep(0.2)
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace") if self.log else ""
+
+    async def stop(self, sig: signal.Signals = signal.SIGTERM, *, within: float = 60.0) -> int:
+        """Send ``sig`` and wait for the exit code."""
+        assert self.process is not None
+        if self.process.returncode is None:
+            self.process.send_signal(sig)
+        async with asyncio.timeout(within):
+            return await self.process.wait()
+
+    async def get(self, path: str) -> tuple[int, str]:
+        async with aiohttp.ClientSession() as client, client.get(self.url + path) as response:
+            return response.status, await response.text()
+
+
+async def prepared(tmp_path: Path, emulator: Emulator, **extra: str) -> dict[str, str]:
+    """A working directory with the example config, a database, and a demo card."""
+    env = {
+        "LIANKA_BOT_TOKEN": BOT_TOKEN,
+        "LIANKA_BOT_USERNAME": BOT_USERNAME,
+        "LIANKA_TELEGRAM_API_BASE": emulator.base_url,
+        "LIANKA_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'lianka.db'}",
+        **extra,
+    }
+    code, output = await lianka("init", cwd=tmp_path, env=env)
+    assert code == 0, output
+    engine = create_engine(env["LIANKA_DATABASE_URL"])
+    try:
+        async with create_session_factory(engine)() as session:
+            await seed_sandbox(
+                session,
+                load_config(tmp_path / "lianka.toml"),
+                default_people(),
+                SystemClock().now(),
+            )
+    finally:
+        await engine.dispose()
+    for user_id in (INSPECTOR, TEAM_LEADER):  # registered people: their chats are open
+        emulator.add_user(user_id, "监督员").chat.started = True
+    return env
+
+
+async def report(emulator: Emulator, user_id: int = REPORTER) -> str:
+    """A reporter scans the demo card and submits an anonymous report; the bot's last words."""
+    user = emulator.add_user(user_id, "王立新")
+    user.start(DEMO_CARD_TOKEN)
+    await user.wait_reply("廉政监督联系卡", within=20)
+    user.click("反映问题")
+    await user.wait_reply("请选择您要反映的问题类别")
+    user.click("营商环境")
+    await user.wait_reply("请用文字描述")
+    user.send(REFUND)
+    await user.wait_reply("请上传相关材料")
+    user.click("完成")
+    await user.wait_reply("金额")
+    user.click("跳过")
+    await user.wait_reply("请选择反映方式")
+    user.click("匿名")
+    await user.wait_reply("请核对")
+    user.click("确认提交")
+    submitted = await user.wait_reply("提交成功")
+    return submitted.text

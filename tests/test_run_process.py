@@ -1,0 +1,161 @@
+"""``lianka run`` as its users run it: a separate process, over real HTTP, against the Bot API
+emulator; polling and webhook mode, health and metrics, the webhook's secret, a graceful stop."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import aiohttp
+import pytest
+from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy import text
+
+from sandbox import Emulator
+from sandbox.personas import DEMO_CARD_TOKEN
+from tests.live import REFUND, WEBHOOK_SECRET, LiankaProcess, lianka, prepared, report
+
+pytestmark = pytest.mark.slow
+
+
+async def test_polling_serves_a_report_and_the_inspector_gets_it(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    env = await prepared(tmp_path, emulator)
+    process = LiankaProcess(tmp_path, env)
+    await process.start()
+    try:
+        text = await report(emulator)
+        assert "AJ-2026-" in text or "AJ-2027-" in text
+        inspector = emulator.user(7100002)
+        assignment = await inspector.wait_reply("新交办问题", within=20)
+        assert "土地出让金返还" in assignment.text
+        status, metrics = await process.get("/metrics")
+        assert status == 200
+        assert "lianka_cases_submitted_total 1.0" in metrics
+        assert 'lianka_updates_handled_total{type="callback_query"}' in metrics
+        assert "lianka_messages_sent_total 1.0" in metrics
+    finally:
+        code = await process.stop()
+    assert code == 0, process.output()
+    assert "stopped" in process.output()
+
+
+async def test_health_answers_while_the_database_is_there(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    env = await prepared(tmp_path, emulator)
+    process = LiankaProcess(tmp_path, env)
+    await process.start()
+    try:
+        status, body = await process.get("/healthz")
+        assert status == 200
+        assert '"database": true' in body
+    finally:
+        await process.stop()
+
+
+async def test_webhook_without_the_secret_is_refused_and_changes_nothing(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    process = LiankaProcess(tmp_path, {}, args=("--mode", "webhook"))
+    env = await prepared(
+        tmp_path,
+        emulator,
+        LIANKA_WEBHOOK_SECRET=WEBHOOK_SECRET,
+        LIANKA_WEBHOOK_URL=f"http://127.0.0.1:{process.port}/telegram/webhook",
+    )
+    process.env = env
+    await process.start()
+    update = {
+        "update_id": 990001,
+        "message": {
+            "message_id": 1,
+            "date": 1764201600,
+            "chat": {"id": 7100009, "type": "private"},
+            "from": {"id": 7100009, "is_bot": False, "first_name": "冒充者"},
+            "text": f"/start {DEMO_CARD_TOKEN}",
+            "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+        },
+    }
+    try:
+        async with aiohttp.ClientSession() as client:
+            for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "wrong-secret-0123456789"}):
+                async with client.post(
+                    f"{process.url}/telegram/webhook", json=update, headers=headers
+                ) as response:
+                    assert response.status == 403
+        status, metrics = await process.get("/metrics")
+        assert status == 200
+        assert "lianka_webhook_refused_total 2.0" in metrics
+        assert "lianka_updates_handled_total{" not in metrics  # nothing was handled
+        # the same update with the secret is served: the card's scan is counted
+        async with (
+            aiohttp.ClientSession() as client,
+            client.post(
+                f"{process.url}/telegram/webhook",
+                json=update,
+                headers={"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET},
+            ) as response,
+        ):
+            assert response.status == 200
+    finally:
+        await process.stop()
+    engine = create_sync_engine(f"sqlite:///{tmp_path / 'lianka.db'}")
+    with engine.connect() as connection:
+        scans = connection.execute(text("SELECT scan_count FROM cards")).scalar_one()
+    engine.dispose()
+    assert scans == 1
+
+
+async def test_webhook_mode_serves_a_report_delivered_by_the_emulator(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    process = LiankaProcess(tmp_path, {}, args=("--mode", "webhook"))
+    process.env = await prepared(
+        tmp_path,
+        emulator,
+        LIANKA_WEBHOOK_SECRET=WEBHOOK_SECRET,
+        LIANKA_WEBHOOK_URL=f"http://127.0.0.1:{process.port}/telegram/webhook",
+    )
+    await process.start()
+    try:
+        text = await report(emulator)
+        assert "提交成功" in text
+        await emulator.user(7100002).wait_reply("新交办问题", within=20)
+    finally:
+        code = await process.stop()
+    assert code == 0, process.output()
+
+
+async def test_webhook_mode_without_a_secret_refuses_to_start(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    env = await prepared(tmp_path, emulator)
+    code, output = await lianka("run", "--mode", "webhook", cwd=tmp_path, env=env)
+    assert code == 2
+    assert "LIANKA_WEBHOOK_SECRET" in output
+    assert "Traceback" not in output
+
+
+async def test_sigterm_in_the_middle_of_a_conversation_loses_nothing(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    env = await prepared(tmp_path, emulator)
+    first = LiankaProcess(tmp_path, env)
+    await first.start()
+    user = emulator.add_user(7100001, "王立新")
+    user.start(DEMO_CARD_TOKEN)
+    await user.wait_reply("廉政监督联系卡", within=20)
+    user.click("反映问题")
+    await user.wait_reply("请选择您要反映的问题类别")
+    user.click("营商环境")
+    await user.wait_reply("请用文字描述")
+    assert await first.stop(signal.SIGTERM) == 0
+    second = LiankaProcess(tmp_path, env)
+    await second.start()
+    try:
+        user.send(REFUND)  # the draft is where it was
+        await user.wait_reply("请上传相关材料", within=20)
+    finally:
+        await second.stop()

@@ -1,0 +1,214 @@
+"""The paced sender against a fake Bot API over real HTTP: everything delivered once, at the
+pace, through 429s, 500s, slow replies and timeouts; blocked people marked and reported once."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlmodel import col, select
+
+from bot.db import SessionFactory
+from models.notification import Notification, NotificationStatus, RecipientKind, SendMethod
+from models.team import Inspector, Role
+from notifications.outbox import enqueue
+from notifications.sender import Pace, RetryPolicy, Sender, claim_notifications
+from tests.casework import until
+from tests.factories import make_inspector
+from tests.fake_bot_api import FakeBotApi
+
+FINAL = {NotificationStatus.SENT, NotificationStatus.FAILED, NotificationStatus.UNDELIVERABLE}
+TEST_PACE = Pace(per_second=20.0, chat_interval=0.25)  # faster than production, same rules
+TEST_RETRY = RetryPolicy(max_attempts=20, base=0.05, cap=0.2, keep_trying=timedelta(0))
+
+
+async def queue(sessions: SessionFactory, messages: list[tuple[int, str]], **extra) -> None:
+    now = extra.get("at") or datetime.now(UTC)
+    async with sessions() as session:
+        for n, (chat_id, text) in enumerate(messages):
+            await enqueue(
+                session,
+                key=f"test:{n}:{text}",
+                kind="test",
+                chat_id=chat_id,
+                recipient_kind=extra.get("recipient_kind", RecipientKind.INSPECTOR),
+                recipient_id=extra.get("recipient_id"),
+                text=text,
+                now=now,
+                method=extra.get("method", SendMethod.MESSAGE),
+                document_path=extra.get("document_path"),
+            )
+        await session.commit()
+
+
+async def rows(sessions: SessionFactory) -> list[Notification]:
+    async with sessions() as session:
+        return list((await session.exec(select(Notification).order_by(col(Notification.id)))).all())
+
+
+async def run_until_done(sessions: SessionFactory, sender: Sender, limit: float = 60) -> None:
+    """Run the sender until every row is sent, failed or undeliverable."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(sender.run(stop))
+    try:
+
+        async def done() -> bool:
+            return all(r.status in FINAL for r in await rows(sessions))
+
+        await until(done, limit)
+    finally:
+        stop.set()
+        await task
+
+
+async def test_every_message_arrives_once_at_the_pace_despite_429_500_and_timeouts(
+    sessions: SessionFactory,
+) -> None:
+    api = FakeBotApi(slow=0.3, hang=1.5)
+    await api.start()
+    bot = api.bot(timeout=1.0)
+    chats = [9_001 + n for n in range(10)]
+    messages = [(chats[n % 10], f"消息 {n:02d}") for n in range(60)]
+    await queue(sessions, messages)
+    sender = Sender(
+        sessions,
+        bot,
+        pace=TEST_PACE,
+        retry=TEST_RETRY,
+        idle_interval=0.05,
+        rng=random.Random(6),
+    )
+    try:
+        await run_until_done(sessions, sender)
+    finally:
+        await bot.session.close()
+        await api.stop()
+
+    delivered = Counter(call.text for call in api.delivered)
+    assert delivered == Counter(text for _, text in messages)  # each exactly once
+    outcomes = Counter(call.outcome for call in api.calls)
+    assert {"429", "500", "slow", "timeout"} <= set(outcomes)
+    assert sum(outcomes[o] for o in ("429", "500", "slow", "timeout")) >= len(api.calls) // 6
+
+    stored = await rows(sessions)
+    assert {r.status for r in stored} == {NotificationStatus.SENT}
+    ids = {call.text: call.message_id for call in api.delivered}
+    assert all(r.telegram_message_id == ids[r.text] and r.sent_at for r in stored)
+
+    by_chat: dict[int, list[float]] = defaultdict(list)
+    for call in api.calls:
+        by_chat[call.chat_id].append(call.received)
+    for received in by_chat.values():
+        gaps = [b - a for a, b in itertools.pairwise(received)]
+        assert min(gaps) >= TEST_PACE.chat_interval * 0.8
+    for n, call in enumerate(api.calls):
+        if call.outcome == "429":
+            later = [c.received for c in api.calls[n + 1 :] if c.chat_id == call.chat_id]
+            assert later and later[0] - call.received >= api.retry_after * 0.9
+    starts = sorted(call.received for call in api.calls)
+    busiest = max(sum(1 for t in starts if first <= t < first + 1.0) for first in starts)
+    assert busiest <= TEST_PACE.per_second * 1.25
+    assert busiest >= TEST_PACE.per_second * 0.5  # the global pace, not the chats, was the limit
+
+
+async def test_a_document_row_is_sent_as_a_document_with_its_caption(
+    sessions: SessionFactory, tmp_path: Path
+) -> None:
+    report = tmp_path / "周报.pdf"
+    report.write_bytes(b"%PDF-1.4 test")
+    api = FakeBotApi(fault_every=0)
+    await api.start()
+    bot = api.bot()
+    await queue(
+        sessions,
+        [(9_100, "安居区企业反映问题周报")],
+        method=SendMethod.DOCUMENT,
+        document_path=str(report),
+    )
+    try:
+        await run_until_done(sessions, Sender(sessions, bot, pace=TEST_PACE, idle_interval=0.05))
+    finally:
+        await bot.session.close()
+        await api.stop()
+    (call,) = api.calls
+    assert (call.method, call.chat_id, call.text) == (
+        "sendDocument",
+        9_100,
+        "安居区企业反映问题周报",
+    )
+    (row,) = await rows(sessions)
+    assert row.status is NotificationStatus.SENT and row.telegram_message_id == call.message_id
+
+
+async def test_a_person_who_blocked_the_bot_is_marked_and_the_admins_are_told_once(
+    sessions: SessionFactory,
+) -> None:
+    now = datetime.now(UTC)
+    async with sessions() as session:
+        blocked = await make_inspector(
+            session, now, team_code=None, name="孙监督", telegram_user_id=9_200
+        )
+        await make_inspector(
+            session, now, team_code=None, name="赵管理", role=Role.ADMIN, telegram_user_id=9_300
+        )
+    api = FakeBotApi(fault_every=0, forbidden={9_200})
+    await api.start()
+    bot = api.bot()
+    await queue(
+        sessions,
+        [(9_200, "第一条"), (9_200, "第二条")],
+        recipient_id=blocked.id,
+    )
+    try:
+        await run_until_done(sessions, Sender(sessions, bot, pace=TEST_PACE, idle_interval=0.05))
+    finally:
+        await bot.session.close()
+        await api.stop()
+    stored = await rows(sessions)
+    assert [(r.chat_id, r.status) for r in stored] == [
+        (9_200, NotificationStatus.UNDELIVERABLE),
+        (9_200, NotificationStatus.UNDELIVERABLE),
+        (9_300, NotificationStatus.SENT),
+    ]
+    assert [c.text for c in api.delivered] == [
+        "【送达失败】孙监督 已屏蔽本机器人，交办和催办消息无法送达，请联系本人恢复。"
+    ]
+    async with sessions() as session:
+        person = await session.get(Inspector, blocked.id)
+    assert person is not None and person.blocked_at is not None
+
+
+async def test_rows_held_by_a_crashed_sender_are_sent_after_the_claim_lapses(
+    sessions: SessionFactory,
+) -> None:
+    now = datetime.now(UTC)
+    await queue(sessions, [(9_400, "甲"), (9_401, "乙")], at=now - timedelta(minutes=20))
+    async with sessions() as session:
+        crashed = await claim_notifications(
+            session, now - timedelta(minutes=10), "crashed", 1, timedelta(minutes=5)
+        )
+    async with sessions() as session:
+        alive = await claim_notifications(
+            session, now, "alive", 1, timedelta(minutes=5), skip_chats=[9_400]
+        )
+    assert [r.text for r in crashed] == ["甲"] and [r.text for r in alive] == ["乙"]
+
+    api = FakeBotApi(fault_every=0)
+    await api.start()
+    bot = api.bot()
+    sender = Sender(sessions, bot, pace=TEST_PACE)
+    try:
+        assert await sender.drain() == 1
+    finally:
+        await bot.session.close()
+        await api.stop()
+    assert [c.text for c in api.delivered] == ["甲"]
+    statuses = {r.text: (r.status, r.claimed_by) for r in await rows(sessions)}
+    assert statuses == {
+        "甲": (NotificationStatus.SENT, None),
+        "乙": (NotificationStatus.SENDING, "alive"),
+    }
