@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time as time_module
-from datetime import time
+from datetime import time, timedelta
 from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -32,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 AGENDA_AT = time(9, 0)
 AGENDA_CATCH_UP_UNTIL = time(12, 0)
+REPORTS_CATCH_UP_AFTER = timedelta(minutes=5)
+"""Started in the morning, the reports due today go out once the process has settled."""
 
 
 async def run_deadline_sweep(
@@ -77,9 +79,10 @@ def create_scheduler(
     metrics: Metrics | None = None,
     report_dir: Path = DEFAULT_OUT_DIR,
 ) -> AsyncIOScheduler:
-    """The sweep every minute (first run at once: a process that was down catches up on start)
-    and the agenda at 09:00 Shanghai (at once too when started between 09:00 and 12:00; the
-    agenda is sent once per day whatever runs it)."""
+    """The sweep every minute (first run at once: a process that was down catches up on start),
+    the agenda at 09:00 Shanghai (at once too when started between 09:00 and 12:00; the agenda is
+    sent once per day whatever runs it) and the analysis reports at 09:00 (5 minutes after a
+    start between 09:00 and 12:00; each goes to each leader once whatever runs it)."""
     clock = clock or SystemClock()
     scheduler = AsyncIOScheduler(timezone=SHANGHAI)
     now = clock.now()
@@ -117,6 +120,10 @@ def create_scheduler(
             max_instances=1,
             coalesce=True,
             misfire_grace_time=3600,
-            **({"next_run_time": now} if AGENDA_AT <= local < AGENDA_CATCH_UP_UNTIL else {}),
+            **(
+                {"next_run_time": now + REPORTS_CATCH_UP_AFTER}
+                if AGENDA_AT <= local < AGENDA_CATCH_UP_UNTIL
+                else {}
+            ),
         )
     return scheduler

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -144,7 +144,7 @@ async def test_for_anyone_but_a_leader_slash_report_is_still_reporting_a_problem
             await get_month_report(session, 880_021, catalog, calendar, NOW, out_dir=tmp_path)
 
 
-def test_the_reports_run_at_nine_unless_both_are_switched_off(
+async def test_the_reports_run_at_nine_unless_both_are_switched_off(
     sessions: SessionFactory, config: LiankaConfig
 ) -> None:
     from apscheduler.triggers.cron import CronTrigger
@@ -161,6 +161,13 @@ def test_the_reports_run_at_nine_unless_both_are_switched_off(
     assert job.trigger.get_next_fire_time(None, monday) == datetime(
         2026, 12, 1, 9, 0, tzinfo=SHANGHAI
     )
+    morning = datetime(2026, 11, 30, 1, 40, tzinfo=UTC)  # 09:40: started after the hour
+    scheduler = create_scheduler(sessions=sessions, config=config, clock=FrozenClock(morning))
+    scheduler.start(paused=True)
+    try:
+        assert scheduler.get_job("reports").next_run_time == morning + timedelta(minutes=5)
+    finally:
+        scheduler.shutdown(wait=False)
     quiet = config.model_copy(update={"reports": ReportsConfig(weekly=False, monthly=False)})
     assert (
         create_scheduler(sessions=sessions, config=quiet, clock=FrozenClock(monday)).get_job(
