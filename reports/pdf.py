@@ -42,6 +42,13 @@ class ReportPDF(FPDF):
         self.set_title(footer_text)
         self.set_creator("Lianka 廉卡")
 
+    def close_fonts(self) -> None:
+        """fpdf2 keeps each embedded font file open; close them once the PDF is written."""
+        for font in self.fonts.values():
+            close = getattr(font, "close", None)
+            if close is not None:
+                close()
+
     def footer(self) -> None:
         self.set_y(-12)
         self.set_font(FONT, size=8)
@@ -125,8 +132,19 @@ def _chart(pdf: ReportPDF, chart: Chart) -> None:
 
 def render_pdf(report: Report, path: Path) -> Path:
     """Write the report as an A4 PDF to ``path``."""
-    f = report.figures
     pdf = ReportPDF(f"{report.title}（{report.period.label}）")
+    try:
+        _draw(pdf, report)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pdf.output(str(path))
+    finally:
+        pdf.close_fonts()
+    return path
+
+
+def _draw(pdf: ReportPDF, report: Report) -> None:
+    """The report's pages: title, summary, sections and tables, charts, notes."""
+    f = report.figures
     pdf.add_page()
 
     pdf.set_font(FONT, size=18)
@@ -300,6 +318,3 @@ def render_pdf(report: Report, path: Path) -> Path:
         size=8,
         color=MUTED,
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pdf.output(str(path))
-    return path
