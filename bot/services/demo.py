@@ -52,7 +52,7 @@ from models.org import Category, Track, Zone
 from models.policy import DeadlineLadder
 from models.reporter import Reporter, ReporterContact, new_receipt_code, receipt_hash
 from models.request import ApprovalRequest, RequestKind, RequestStatus
-from models.routing import Candidate, choose_team, pick_assignee
+from models.routing import Candidate, RoutingDecision, choose_team, pick_assignee
 from models.team import AssignmentMode, Inspector, Role, Team
 from models.types import utc
 from notifications.keyboards import as_json, inspector_case_keyboard, leader_assign_keyboard
@@ -674,15 +674,15 @@ async def withdraw(ledger: Ledger, case: Case, step: Step) -> None:
 StepFunction = Callable[[Ledger, Case, Step], Any]
 
 STEPS: dict[StepKind, StepFunction] = {
-    StepKind.ASSIGN: assign,  # bot.services.routing.assign_case (already the real use case)
-    StepKind.ACCEPT: accept,  # → issue 5: accept_case
-    StepKind.PROGRESS: progress,  # → issue 5: record_progress
-    StepKind.EXTEND: extend,  # → issue 5: request_extension + decide_request
-    StepKind.RESOLVE: resolve,  # → issue 5: resolve_case
-    StepKind.FOLLOWUP: follow_up,  # → issue 6: answer_followup / close_unanswered
-    StepKind.CLOSE: close,  # → issue 6: the follow-up sweep closing clues
-    StepKind.SUPERVISE: supervise,  # → issue 5: supervise_case
-    StepKind.WITHDRAW: withdraw,  # → issue 4: withdraw_case
+    StepKind.ASSIGN: assign,  # bot.services.routing.assign_case (the real use case already)
+    StepKind.ACCEPT: accept,  # → bot.services.cases.accept_case
+    StepKind.PROGRESS: progress,  # → bot.services.cases.add_progress
+    StepKind.EXTEND: extend,  # → cases.request_extension, then cases.decide_request
+    StepKind.RESOLVE: resolve,  # → bot.services.cases.resolve_case
+    StepKind.FOLLOWUP: follow_up,  # → followup.rate_case / reopen_unsatisfied; 未评价: the sweep
+    StepKind.CLOSE: close,  # → the sweep's closing of clues after 办结
+    StepKind.SUPERVISE: supervise,  # → bot.services.cases.supervise_case
+    StepKind.WITHDRAW: withdraw,  # no withdrawal use case yet
 }
 """The one place that says which function performs each lifecycle step."""
 
@@ -948,7 +948,7 @@ class MemoryLedger:
         )
 
     async def submit(self, plan_case: CasePlan) -> Case:
-        """As ``bot.services.intake.submit_case`` with ``route_case``."""
+        """As ``bot.services.intake.submit_case`` with ``route_case`` and ``place_case``."""
         world, at = self.world, plan_case.created_at
         reporter = world.reporters[plan_case.enterprise]
         category = world.category_by_code[plan_case.category]
@@ -990,14 +990,17 @@ class MemoryLedger:
             self.add(ReporterContact(case_id=case.id or 0, name=name, phone=phone))
         ladder = self.config.ladder_for(category.code)
         await self.start_clock(case, ClockKind.FIRST_REPLY, ladder.first_reply, at)
-        decision = choose_team(
-            self.config.routing,
-            category_code=category.code,
-            zone_code=world.zones[case.zone_id].code if case.zone_id else None,
-            description=case.description,
-            dispatcher_code=self.config.dispatcher.code,
-            inactive_teams=frozenset(),
-        )
+        if case.card_id is None:  # reported without a card: 信访室 routes by hand
+            decision = RoutingDecision(self.config.dispatcher.code, None)
+        else:
+            decision = choose_team(
+                self.config.routing,
+                category_code=category.code,
+                zone_code=world.zones[case.zone_id].code if case.zone_id else None,
+                description=case.description,
+                dispatcher_code=self.config.dispatcher.code,
+                inactive_teams=frozenset(),
+            )
         team = world.team_by_code[decision.team_code]
         case.team_id = team.id
         case.routed_by = decision.rule
