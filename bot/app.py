@@ -169,7 +169,13 @@ async def open_runtime(
     )
     sender = Sender(sessions, bot, clock=clock)
     metrics.watch_sender(sender.stats)
-    scheduler = create_scheduler(sessions=sessions, config=config, clock=clock, metrics=metrics)
+    scheduler = create_scheduler(
+        sessions=sessions,
+        config=config,
+        clock=clock,
+        metrics=metrics,
+        report_dir=settings.var_dir / "reports",
+    )
     return Runtime(settings, config, engine, sessions, bot, dispatcher, scheduler, sender, metrics)
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import time as time_module
-from datetime import time
+from datetime import time, timedelta
+from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -23,6 +24,7 @@ from bot.db import SessionFactory
 from bot.metrics import Metrics
 from bot.services.agenda import send_agenda
 from bot.services.calendar import load_calendar
+from bot.services.reports import DEFAULT_OUT_DIR, send_due_reports
 from bot.services.sweep import sweep_deadlines
 from models.calendar import SHANGHAI
 
@@ -30,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 AGENDA_AT = time(9, 0)
 AGENDA_CATCH_UP_UNTIL = time(12, 0)
+REPORTS_CATCH_UP_AFTER = timedelta(minutes=5)
+"""Started in the morning, the reports due today go out once the process has settled."""
 
 
 async def run_deadline_sweep(
@@ -56,16 +60,29 @@ async def run_agenda(
         logger.info("agenda of %s sent to %s people", report.day, len(report.sent))
 
 
+async def run_reports(
+    sessions: SessionFactory, config: LiankaConfig, clock: Clock, report_dir: Path
+) -> None:
+    """09:00: last week's analysis report on Mondays, last month's on the month's first working
+    day, as PDFs to every leader through the outbox (each once per period and leader)."""
+    now = clock.now()
+    async with sessions() as session:
+        calendar = await load_calendar(session, config)
+    await send_due_reports(sessions, config, calendar, now, out_dir=report_dir)
+
+
 def create_scheduler(
     *,
     sessions: SessionFactory,
     config: LiankaConfig,
     clock: Clock | None = None,
     metrics: Metrics | None = None,
+    report_dir: Path = DEFAULT_OUT_DIR,
 ) -> AsyncIOScheduler:
-    """The sweep every minute (first run at once: a process that was down catches up on start)
-    and the agenda at 09:00 Shanghai (at once too when started between 09:00 and 12:00; the
-    agenda is sent once per day whatever runs it)."""
+    """The sweep every minute (first run at once: a process that was down catches up on start),
+    the agenda at 09:00 Shanghai (at once too when started between 09:00 and 12:00; the agenda is
+    sent once per day whatever runs it) and the analysis reports at 09:00 (5 minutes after a
+    start between 09:00 and 12:00; each goes to each leader once whatever runs it)."""
     clock = clock or SystemClock()
     scheduler = AsyncIOScheduler(timezone=SHANGHAI)
     now = clock.now()
@@ -93,4 +110,20 @@ def create_scheduler(
         misfire_grace_time=3600,
         **({"next_run_time": now} if AGENDA_AT <= local < AGENDA_CATCH_UP_UNTIL else {}),
     )
+    if config.reports.weekly or config.reports.monthly:
+        scheduler.add_job(
+            run_reports,
+            CronTrigger(hour=AGENDA_AT.hour, minute=AGENDA_AT.minute, timezone=SHANGHAI),
+            args=(sessions, config, clock, report_dir),
+            id="reports",
+            name="analysis reports to the leaders",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=3600,
+            **(
+                {"next_run_time": now + REPORTS_CATCH_UP_AFTER}
+                if AGENDA_AT <= local < AGENDA_CATCH_UP_UNTIL
+                else {}
+            ),
+        )
     return scheduler

@@ -24,6 +24,7 @@ def routers() -> list[Router]:
         my_cases,
         registration,
         relay,
+        reports,
         start,
     )
 
@@ -34,6 +35,7 @@ def routers() -> list[Router]:
         inspector.setup(),
         leader.setup(),
         admin.setup(),
+        reports.setup(),  # before intake: a leader's /report is the analysis report
         start.setup(),
         my_cases.setup(),
         followup.setup(),

@@ -23,7 +23,7 @@ def test_the_jobs_are_the_sweep_every_minute_and_the_agenda_at_nine(
         sessions=sessions, config=config, clock=FrozenClock(sh(2026, 11, 27, 14))
     )
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert sorted(jobs) == ["agenda", "deadline-sweep"]
+    assert sorted(jobs) == ["agenda", "deadline-sweep", "reports"]
     sweep = jobs["deadline-sweep"].trigger
     assert isinstance(sweep, IntervalTrigger) and sweep.interval == timedelta(minutes=1)
     agenda = jobs["agenda"].trigger

@@ -6,7 +6,19 @@ from pathlib import Path
 
 import click
 
-from bot.cli import audit, calendar, cards, cases, inspectors, jobs, sandbox, setup, teams
+from bot.cli import (
+    audit,
+    calendar,
+    cards,
+    cases,
+    demo,
+    inspectors,
+    jobs,
+    report,
+    sandbox,
+    setup,
+    teams,
+)
 from bot.cli.common import CliContext
 
 
@@ -41,3 +53,5 @@ main.add_command(inspectors.inspectors_group)
 main.add_command(teams.teams_group)
 main.add_command(cases.cases_group)
 main.add_command(audit.audit_group)
+main.add_command(report.report)
+main.add_command(demo.demo_data)

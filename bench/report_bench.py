@@ -1,0 +1,148 @@
+"""Time one monthly analysis report over ``lianka demo-data --cases 100000`` (not part of make test).
+
+    .venv/bin/python bench/report_bench.py --backend sqlite
+    .venv/bin/python bench/report_bench.py --backend postgresql
+
+Fills a fresh database with the real command (a SQLite file under /tmp, or a PostgreSQL database of
+its own that is dropped afterwards; ``--keep`` keeps either), then builds the last complete month's
+report three times in-process and keeps the best: the figures stage alone, and figures plus PDF,
+XLSX and HTML. Writes ``report_figures_s_100k`` and ``report_s_100k`` for the backend into
+bench/results.json, keeping what else is there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results.json"
+NOW = "2026-11-26T10:00"  # the history ends here; the report is October 2026's
+POSTGRES_ADMIN = os.environ.get(
+    "LIANKA_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def lianka(*args: str, url: str, cwd: Path) -> float:
+    env = {
+        **os.environ,
+        "LIANKA_DATABASE_URL": url,
+        "LIANKA_CONFIG": str(ROOT / "lianka.example.toml"),
+    }
+    started = time.perf_counter()
+    subprocess.run(  # noqa: S603 (our own command, fixed arguments)
+        [str(Path(sys.executable).with_name("lianka")), *args], env=env, cwd=cwd, check=True
+    )
+    return time.perf_counter() - started
+
+
+async def admin(statement: str) -> None:
+    from sqlalchemy import text
+
+    from bot.db import create_engine
+
+    engine = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+async def measure(url: str, out: Path, runs: int) -> tuple[float, float, int]:
+    from bot.config import load_config
+    from bot.db import create_engine, create_session_factory
+    from bot.services.calendar import load_calendar
+    from reports.figures import Scope
+    from reports.outputs import Format, write_report
+    from reports.periods import last_month
+    from reports.report import build_report
+
+    config = load_config(ROOT / "lianka.example.toml")
+    now = datetime.fromisoformat(NOW + "+08:00").astimezone(UTC)
+    period = last_month(now)
+    engine = create_engine(url)
+    sessions = create_session_factory(engine)
+    best_figures = best_total = float("inf")
+    received = 0
+    try:
+        for _ in range(runs):
+            started = time.perf_counter()
+            async with sessions() as session:
+                calendar = await load_calendar(session, config)
+                report = await build_report(session, config, calendar, period, Scope(), now)
+            figures = time.perf_counter() - started
+            write_report(report, list(Format), out)
+            total = time.perf_counter() - started
+            best_figures, best_total = min(best_figures, figures), min(best_total, total)
+            received = report.figures.received
+            print(f"  figures {figures:.2f}s, with PDF+XLSX+HTML {total:.2f}s", flush=True)
+    finally:
+        await engine.dispose()
+    return best_figures, best_total, received
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], required=True)
+    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    work = Path(tempfile.mkdtemp(prefix="lianka-bench-"))
+    if args.backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{work / 'bench.db'}"
+        name = None
+    else:
+        name = f"lianka_bench_{os.getpid()}_{secrets.token_hex(3)}"
+        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+        url = POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        print(f"{args.backend}: lianka demo-data --cases {args.cases}", flush=True)
+        generated = lianka("demo-data", "--cases", str(args.cases), "--now", NOW, url=url, cwd=work)
+        print(f"  generated in {generated:.0f}s", flush=True)
+        cli = lianka(
+            "report",
+            "--period",
+            "month",
+            "--now",
+            NOW,
+            "--out",
+            str(work / "cli"),
+            url=url,
+            cwd=work,
+        )
+        print(f"  lianka report (whole command, cold start) {cli:.2f}s", flush=True)
+        figures, total, received = asyncio.run(measure(url, work / "out", args.runs))
+    finally:
+        if name is not None and not args.keep:
+            asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    results = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
+    results.setdefault(args.backend, {}).update(
+        {
+            "report_figures_s_100k": round(figures, 3),
+            "report_s_100k": round(total, 3),
+            "report_cli_s_100k": round(cli, 3),
+            "report_month_cases_100k": received,
+            "demo_data_s_100k": round(generated, 1),
+        }
+    )
+    RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    print(
+        f"{args.backend}: figures {figures:.2f}s, report {total:.2f}s ({received} cases) → {RESULTS}"
+    )
+    print(f"files in {work}")
+
+
+if __name__ == "__main__":
+    main()

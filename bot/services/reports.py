@@ -1,0 +1,176 @@
+"""Delivering the analysis report: on schedule to every leader through the outbox, and on demand.
+
+Scheduler (issue 6) — register, in Asia/Shanghai, with ``config.reports.weekly`` and
+``config.reports.monthly`` switching them:
+
+- weekly:  ``CronTrigger(day_of_week="mon", hour=9, minute=0)``  (cron ``0 9 * * 1``) →
+  ``send_periodic_report(sessions, config, calendar, now, last_week(now))``
+- monthly: ``CronTrigger(day="1-10", hour=9, minute=0)``  (cron ``0 9 1-10 * *``) →
+  ``send_due_reports(...)``, which sends last month's report only on the month's first working
+  day (after 元旦 or 国庆 that can be the 4th or the 8th).
+
+Or a single daily ``0 9 * * *`` job calling ``send_due_reports``, which covers both. Re-running a
+job is harmless: each (period, leader) is queued once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.config import LiankaConfig
+from bot.db import SessionFactory
+from models.calendar import WorkCalendar
+from models.errors import PermissionDenied
+from models.notification import Notification, RecipientKind, SendMethod
+from models.team import Inspector, Role
+from notifications.outbox import enqueue, notification_key
+from notifications.render import render
+from reports.figures import Scope
+from reports.periods import Period, current_month, due_periods
+from reports.report import Report, build_report
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_OUT_DIR = Path("var/reports")
+
+
+async def list_leaders(session: AsyncSession) -> list[Inspector]:
+    """Active leaders (委领导) registered in Telegram."""
+    return list(
+        (
+            await session.exec(
+                select(Inspector)
+                .where(
+                    Inspector.role == Role.LEADER,
+                    col(Inspector.active).is_(True),
+                    col(Inspector.chat_id).is_not(None),
+                )
+                .order_by(col(Inspector.id))
+            )
+        ).all()
+    )
+
+
+async def get_leader(session: AsyncSession, telegram_user_id: int) -> Inspector | None:
+    """The active leader (委领导) with this Telegram account, if any."""
+    person = (
+        await session.exec(select(Inspector).where(Inspector.telegram_user_id == telegram_user_id))
+    ).first()
+    if person is None or not person.active or person.role is not Role.LEADER:
+        return None
+    return person
+
+
+def report_key(period: Period, leader: Inspector) -> str:
+    return notification_key("report", stage=period.key, recipient=f"i{leader.id}")
+
+
+async def _write_pdf(report: Report, out_dir: Path) -> Path:
+    from reports.pdf import render_pdf
+
+    path = out_dir / f"{report.file_stem}.pdf"
+    return await asyncio.to_thread(render_pdf, report, path)
+
+
+async def send_periodic_report(
+    sessions: SessionFactory,
+    config: LiankaConfig,
+    calendar: WorkCalendar,
+    now: datetime,
+    period: Period,
+    *,
+    out_dir: Path = DEFAULT_OUT_DIR,
+) -> int:
+    """Render the period's PDF into ``out_dir`` and queue it as a document to every active
+    leader, once per period and leader; returns how many were queued."""
+    async with sessions() as session:
+        leaders = await list_leaders(session)
+        keys = {leader.id: report_key(period, leader) for leader in leaders}
+        sent = set(
+            (
+                await session.exec(
+                    select(Notification.key).where(col(Notification.key).in_(list(keys.values())))
+                )
+            ).all()
+        )
+        waiting = [leader for leader in leaders if keys[leader.id] not in sent]
+        if not waiting:
+            logger.info("report %s: nothing to queue (%s leaders)", period.key, len(leaders))
+            return 0
+        report = await build_report(
+            session, config, calendar, period, Scope(), now, with_cases=False
+        )
+        path = (await _write_pdf(report, out_dir)).resolve()
+        caption = render("report_document", report=report, f=report.figures)
+        queued = 0
+        for leader in waiting:
+            assert leader.chat_id is not None
+            queued += await enqueue(
+                session,
+                key=keys[leader.id],
+                kind="report",
+                chat_id=leader.chat_id,
+                recipient_kind=RecipientKind.INSPECTOR,
+                recipient_id=leader.id,
+                text=caption,
+                now=now,
+                method=SendMethod.DOCUMENT,
+                document_path=str(path),
+            )
+        await session.commit()
+    logger.info("report %s queued for %s leaders", period.key, queued)
+    return queued
+
+
+async def send_due_reports(
+    sessions: SessionFactory,
+    config: LiankaConfig,
+    calendar: WorkCalendar,
+    now: datetime,
+    *,
+    out_dir: Path = DEFAULT_OUT_DIR,
+) -> int:
+    """Send the reports due today: last week's on Mondays, last month's on the month's first
+    working day, each as the configuration allows."""
+    queued = 0
+    for period in due_periods(
+        calendar, now, weekly=config.reports.weekly, monthly=config.reports.monthly
+    ):
+        queued += await send_periodic_report(
+            sessions, config, calendar, now, period, out_dir=out_dir
+        )
+    return queued
+
+
+@dataclass(frozen=True, slots=True)
+class ReportDocument:
+    path: Path
+    caption: str
+
+
+async def get_month_report(
+    session: AsyncSession,
+    telegram_user_id: int,
+    config: LiankaConfig,
+    calendar: WorkCalendar,
+    now: datetime,
+    *,
+    out_dir: Path = DEFAULT_OUT_DIR,
+) -> ReportDocument:
+    """The current month's report (up to today) as a PDF, for a leader only."""
+    if await get_leader(session, telegram_user_id) is None:
+        raise PermissionDenied(
+            "分析研判报告仅向委领导提供。", detail="report refused: not a leader"
+        )
+    report = await build_report(
+        session, config, calendar, current_month(now), Scope(), now, with_cases=False
+    )
+    path = await _write_pdf(report, out_dir)
+    return ReportDocument(path, render("report_document", report=report, f=report.figures))

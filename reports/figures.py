@@ -1,0 +1,733 @@
+"""The report's figures, computed in SQL (GROUP BY and aggregates) for one period and scope.
+
+Statistical basis (统计口径): the cases received (受理) in the period, as they stand at ``now``;
+card scans counted by the time of the scan; the overdue list is every case of the scope received
+before the period's end that is overdue at ``now``. On-time means the clock's step was done by its
+deadline, which is counted in working days (调休 included) when the clock is started.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.calendar import SHANGHAI, WorkCalendar
+from models.card import Card, CardScan
+from models.case import OPEN_STATUSES, Case, CaseStatus, Outcome, Satisfaction
+from models.clock import CaseClock, ClockKind, ClockState
+from models.enterprise import Enterprise
+from models.errors import NotFound
+from models.org import Category, Track, Zone
+from models.request import ApprovalRequest, RequestKind, RequestStatus
+from models.team import Team
+from reports.periods import Period
+
+RATED_CLOCKS = (ClockKind.ACCEPT, ClockKind.FIRST_REPLY, ClockKind.RESOLVE)
+"""The clocks with an on-time rate: 签收, 受理告知, 办结."""
+DONE = (CaseStatus.RESOLVED, CaseStatus.CLOSED)
+TREND_WEEKS = 12
+RECURRING_MIN = 2
+OVERDUE_LIST_LIMIT = 200
+
+CASES: sa.Table = Case.__table__  # type: ignore[attr-defined]
+CLOCKS: sa.Table = CaseClock.__table__  # type: ignore[attr-defined]
+CATEGORIES: sa.Table = Category.__table__  # type: ignore[attr-defined]
+ZONES: sa.Table = Zone.__table__  # type: ignore[attr-defined]
+TEAMS: sa.Table = Team.__table__  # type: ignore[attr-defined]
+TOP_LIMIT = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """All cases, or one zone's, or one team's (or both)."""
+
+    zone_id: int | None = None
+    zone_name: str | None = None
+    team_id: int | None = None
+    team_name: str | None = None
+
+    @property
+    def label(self) -> str:
+        parts = [name for name in (self.zone_name, self.team_name) if name]
+        return "、".join(parts) if parts else "全区"
+
+
+async def resolve_scope(
+    session: AsyncSession, zone_code: str | None = None, team_code: str | None = None
+) -> Scope:
+    """The scope named by a zone and/or team code; an unknown code is refused in Chinese."""
+    zone = team = None
+    if zone_code:
+        zone = await _rows(session, sa.select(ZONES).where(col(Zone.code) == zone_code))
+        if not zone:
+            raise NotFound(f"未找到园区“{zone_code}”。")
+    if team_code:
+        team = await _rows(session, sa.select(TEAMS).where(col(Team.code) == team_code))
+        if not team:
+            raise NotFound(f"未找到监督组“{team_code}”。")
+    return Scope(
+        zone_id=zone[0].id if zone else None,
+        zone_name=zone[0].name if zone else None,
+        team_id=team[0].id if team else None,
+        team_name=team[0].name if team else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """One line of a breakdown: a name, its count, and what part of the whole it is."""
+
+    name: str
+    count: int
+    resolved: int
+    share: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClockRate:
+    """Steps done by the deadline against steps done late or overdue now (still-running clocks
+    not yet due, paused and cancelled clocks are not counted)."""
+
+    kind: ClockKind
+    on_time: int
+    late: int
+
+    @property
+    def counted(self) -> int:
+        return self.on_time + self.late
+
+    @property
+    def rate(self) -> float | None:
+        return ratio(self.on_time, self.counted)
+
+
+@dataclass(frozen=True, slots=True)
+class TeamTimeliness:
+    name: str
+    received: int
+    resolved: int
+    resolve: ClockRate
+
+
+@dataclass(frozen=True, slots=True)
+class OverdueCase:
+    number: str
+    category: str
+    team: str
+    status: CaseStatus
+    clock: ClockKind
+    due_at: datetime
+    overdue_workdays: int
+    supervised: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RecurringEnterprise:
+    name: str
+    zone: str
+    cases: int
+    categories: str
+
+
+@dataclass(frozen=True, slots=True)
+class TrendPoint:
+    first: date  # the Monday of the week
+    count: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.first.month}/{self.first.day}"
+
+
+@dataclass
+class Figures:
+    """Everything the report says about one period and scope."""
+
+    period: Period
+    scope: Scope
+    now: datetime
+    received: int = 0
+    resolved: int = 0
+    closed: int = 0
+    withdrawn: int = 0
+    open: int = 0
+    clues: int = 0  # clue-track cases received (问题线索)
+    clues_transferred: int = 0  # outcome 移交线索
+    reopened: int = 0
+    supervised: int = 0
+    extensions: int = 0  # approved extension requests
+    extended_cases: int = 0
+    amount_involved_yuan: int = 0
+    amount_coordinated_yuan: int = 0
+    coordinated_cases: int = 0
+    enterprises: int = 0
+    cards_scanned: int = 0
+    cards_scanned_distinct: int = 0
+    by_category: list[Share] = field(default_factory=list)
+    by_track: list[Share] = field(default_factory=list)
+    by_zone: list[Share] = field(default_factory=list)
+    by_team: list[Share] = field(default_factory=list)
+    clocks: dict[ClockKind, ClockRate] = field(default_factory=dict)
+    satisfaction: dict[Satisfaction, int] = field(default_factory=dict)
+    # detail (the current period only)
+    median_workdays: float | None = None
+    p90_workdays: int | None = None
+    timeliness_by_team: list[TeamTimeliness] = field(default_factory=list)
+    overdue_count: int = 0
+    overdue: list[OverdueCase] = field(default_factory=list)
+    recurring_count: int = 0
+    recurring: list[RecurringEnterprise] = field(default_factory=list)
+    trend: list[TrendPoint] = field(default_factory=list)
+
+    @property
+    def resolved_rate(self) -> float | None:
+        """办结率: resolved of the cases received, withdrawn ones left out."""
+        return ratio(self.resolved, self.received - self.withdrawn)
+
+    @property
+    def on_time_rate(self) -> float | None:
+        """按期办结率: the 办结 clock's on-time rate."""
+        return self.clock(ClockKind.RESOLVE).rate
+
+    def clock(self, kind: ClockKind) -> ClockRate:
+        return self.clocks.get(kind, ClockRate(kind, 0, 0))
+
+    @property
+    def rated(self) -> int:
+        return sum(
+            self.satisfaction.get(s, 0)
+            for s in (Satisfaction.SATISFIED, Satisfaction.BASIC, Satisfaction.UNSATISFIED)
+        )
+
+    @property
+    def satisfaction_rate(self) -> float | None:
+        """满意率: (满意 + 基本满意) of those who rated; 未评价 is not counted."""
+        return ratio(
+            self.satisfaction.get(Satisfaction.SATISFIED, 0)
+            + self.satisfaction.get(Satisfaction.BASIC, 0),
+            self.rated,
+        )
+
+    @property
+    def top_categories(self) -> list[Share]:
+        return [share for share in self.by_category if share.count][:3]
+
+
+def ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def nearest_rank(values: Sequence[int], percent: int) -> int | None:
+    """The smallest value with at least ``percent``% of the values at or below it."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(percent * len(ordered) / 100) - 1)]
+
+
+async def _rows(session: AsyncSession, statement: sa.Executable) -> list[Any]:
+    connection = await session.connection()
+    return list((await connection.execute(statement)).all())
+
+
+def _local_day(column: Any, dialect: str) -> Any:
+    """The Asia/Shanghai calendar day of a UTC timestamp column (no DST there since 1991)."""
+    if dialect == "postgresql":
+        return sa.func.date(sa.func.timezone("Asia/Shanghai", column))
+    return sa.func.date(column, "+8 hours")
+
+
+def _in_scope(scope: Scope) -> list[sa.ColumnElement[bool]]:
+    conditions: list[sa.ColumnElement[bool]] = []
+    if scope.zone_id is not None:
+        conditions.append(col(Case.zone_id) == scope.zone_id)
+    if scope.team_id is not None:
+        conditions.append(col(Case.team_id) == scope.team_id)
+    return conditions
+
+
+def _cohort(period: Period, scope: Scope) -> list[sa.ColumnElement[bool]]:
+    """The cases of the scope received in the period."""
+    return [
+        col(Case.created_at) >= period.start,
+        col(Case.created_at) < period.end,
+        *_in_scope(scope),
+    ]
+
+
+def _flag(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+    return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+
+def _late(now: datetime) -> sa.ColumnElement[bool]:
+    """A clock done after its deadline, or still running past it."""
+    return sa.or_(
+        sa.and_(
+            col(CaseClock.state) == ClockState.MET, col(CaseClock.met_at) > col(CaseClock.due_at)
+        ),
+        sa.and_(col(CaseClock.state) == ClockState.RUNNING, col(CaseClock.due_at) < now),
+    )
+
+
+def _on_time() -> sa.ColumnElement[bool]:
+    return sa.and_(
+        col(CaseClock.state) == ClockState.MET, col(CaseClock.met_at) <= col(CaseClock.due_at)
+    )
+
+
+async def _names(session: AsyncSession, table: Any) -> dict[int, Any]:
+    return {row.id: row for row in await _rows(session, sa.select(table))}
+
+
+async def compute_figures(
+    session: AsyncSession,
+    period: Period,
+    scope: Scope,
+    calendar: WorkCalendar,
+    now: datetime,
+    *,
+    detail: bool = True,
+) -> Figures:
+    """The figures of ``period`` for ``scope`` as they stand at ``now``; ``detail`` adds the
+    durations, the timeliness by team, the overdue list, recurring enterprises and the trend."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    figures = Figures(period=period, scope=scope, now=now)
+    cohort = _cohort(period, scope)
+    done = col(Case.status).in_(DONE)
+
+    (totals,) = await _rows(
+        session,
+        sa.select(
+            sa.func.count(),
+            _flag(done),
+            _flag(col(Case.status) == CaseStatus.CLOSED),
+            _flag(col(Case.status) == CaseStatus.WITHDRAWN),
+            _flag(col(Case.status).in_(OPEN_STATUSES)),
+            _flag(col(Case.track) == Track.CLUE),
+            _flag(col(Case.outcome) == Outcome.CLUE_TRANSFERRED),
+            _flag(col(Case.reopen_count) > 0),
+            _flag(col(Case.supervised).is_(True)),
+            sa.func.coalesce(sa.func.sum(col(Case.amount_involved_yuan)), 0),
+            sa.func.coalesce(sa.func.sum(col(Case.amount_coordinated_yuan)), 0),
+            _flag(col(Case.amount_coordinated_yuan) > 0),
+            sa.func.count(sa.distinct(col(Case.enterprise_id))),
+        ).where(*cohort),
+    )
+    (
+        figures.received,
+        figures.resolved,
+        figures.closed,
+        figures.withdrawn,
+        figures.open,
+        figures.clues,
+        figures.clues_transferred,
+        figures.reopened,
+        figures.supervised,
+        figures.amount_involved_yuan,
+        figures.amount_coordinated_yuan,
+        figures.coordinated_cases,
+        figures.enterprises,
+    ) = (int(value) for value in totals)
+
+    categories = await _names(session, CATEGORIES)
+    zones = await _names(session, ZONES)
+    teams = await _names(session, TEAMS)
+    groups = await _rows(
+        session,
+        sa.select(
+            col(Case.category_id),
+            col(Case.zone_id),
+            col(Case.team_id),
+            sa.func.count(),
+            _flag(done),
+        )
+        .where(*cohort)
+        .group_by(col(Case.category_id), col(Case.zone_id), col(Case.team_id)),
+    )
+    by: dict[str, dict[Any, list[int]]] = {k: defaultdict(lambda: [0, 0]) for k in "cztk"}
+    for category_id, zone_id, team_id, count, resolved in groups:
+        track = categories[category_id].track if category_id in categories else None
+        for key, value in (("c", category_id), ("z", zone_id), ("t", team_id), ("k", track)):
+            by[key][value][0] += int(count)
+            by[key][value][1] += int(resolved)
+    figures.by_category = _shares(
+        by["c"],
+        [(c.id, c.name) for c in sorted(categories.values(), key=lambda c: c.sort_order)],
+        figures.received,
+    )
+    figures.by_zone = _shares(
+        by["z"], [(z.id, z.name) for z in zones.values()] + [(None, "未标明园区")], figures.received
+    )
+    figures.by_team = _shares(
+        by["t"], [(t.id, t.name) for t in teams.values()] + [(None, "未分办")], figures.received
+    )
+    figures.by_track = _shares(by["k"], [(t.value, t.label) for t in Track], figures.received)
+
+    clock_rows = await _rows(
+        session,
+        sa.select(col(CaseClock.kind), col(Case.team_id), _flag(_on_time()), _flag(_late(now)))
+        .join(Case, col(Case.id) == col(CaseClock.case_id))
+        .where(*cohort, col(CaseClock.kind).in_(RATED_CLOCKS))
+        .group_by(col(CaseClock.kind), col(Case.team_id)),
+    )
+    per_kind: dict[ClockKind, list[int]] = defaultdict(lambda: [0, 0])
+    per_team: dict[Any, list[int]] = defaultdict(lambda: [0, 0])
+    for kind, team_id, on_time, late in clock_rows:
+        per_kind[ClockKind(kind)][0] += int(on_time)
+        per_kind[ClockKind(kind)][1] += int(late)
+        if ClockKind(kind) is ClockKind.RESOLVE:
+            per_team[team_id][0] += int(on_time)
+            per_team[team_id][1] += int(late)
+    figures.clocks = {
+        kind: ClockRate(kind, per_kind[kind][0], per_kind[kind][1]) for kind in RATED_CLOCKS
+    }
+
+    figures.satisfaction = {Satisfaction(s): 0 for s in Satisfaction}
+    for value, count in await _rows(
+        session,
+        sa.select(col(Case.satisfaction), sa.func.count())
+        .where(*cohort, col(Case.satisfaction).is_not(None))
+        .group_by(col(Case.satisfaction)),
+    ):
+        figures.satisfaction[Satisfaction(value)] = int(count)
+
+    (extensions,) = await _rows(
+        session,
+        sa.select(sa.func.count(), sa.func.count(sa.distinct(col(ApprovalRequest.case_id))))
+        .join(Case, col(Case.id) == col(ApprovalRequest.case_id))
+        .where(
+            *cohort,
+            col(ApprovalRequest.kind) == RequestKind.EXTENSION,
+            col(ApprovalRequest.status) == RequestStatus.APPROVED,
+        ),
+    )
+    figures.extensions, figures.extended_cases = int(extensions[0]), int(extensions[1])
+
+    scans = sa.select(sa.func.count(), sa.func.count(sa.distinct(col(CardScan.card_id)))).where(
+        col(CardScan.scanned_at) >= period.start, col(CardScan.scanned_at) < period.end
+    )
+    if scope.zone_id is not None:
+        scans = scans.join(Card, col(Card.id) == col(CardScan.card_id)).where(
+            col(Card.zone_id) == scope.zone_id
+        )
+    (scanned,) = await _rows(session, scans)
+    figures.cards_scanned, figures.cards_scanned_distinct = int(scanned[0]), int(scanned[1])
+
+    if not detail:
+        return figures
+
+    durations = await _rows(
+        session,
+        sa.select(col(Case.created_at), col(Case.resolved_at)).where(
+            *cohort, done, col(Case.resolved_at).is_not(None)
+        ),
+    )
+    days = [
+        calendar.workdays_between(
+            created.astimezone(SHANGHAI).date(), resolved.astimezone(SHANGHAI).date()
+        )
+        for created, resolved in durations
+    ]
+    figures.median_workdays = float(statistics.median(days)) if days else None
+    figures.p90_workdays = nearest_rank(days, 90)
+
+    team_names = [(t.id, t.name) for t in teams.values()] + [(None, "未分办")]
+    timeliness = [
+        TeamTimeliness(
+            name,
+            by["t"][team_id][0],
+            by["t"][team_id][1],
+            ClockRate(ClockKind.RESOLVE, per_team[team_id][0], per_team[team_id][1]),
+        )
+        for team_id, name in team_names
+        if by["t"].get(team_id, [0])[0]
+    ]
+    figures.timeliness_by_team = sorted(timeliness, key=lambda t: -t.received)
+
+    await _overdue(session, figures, period, scope, calendar, now, categories, teams)
+    await _recurring(session, figures, cohort, zones, categories)
+    await _trend(session, figures, period, scope, dialect)
+    return figures
+
+
+def _shares(counts: dict[Any, list[int]], names: list[tuple[Any, str]], total: int) -> list[Share]:
+    """Every named row in the given order, then sorted by count (most first); empty unnamed rows
+    (cases without a zone or team) are left out."""
+    rows = [
+        Share(name, counts[key][0], counts[key][1], ratio(counts[key][0], total))
+        for key, name in names
+        if key is not None or counts.get(key, [0])[0]
+    ]
+    return sorted(rows, key=lambda share: -share.count)
+
+
+async def _overdue(
+    session: AsyncSession,
+    figures: Figures,
+    period: Period,
+    scope: Scope,
+    calendar: WorkCalendar,
+    now: datetime,
+    categories: dict[int, Any],
+    teams: dict[int, Any],
+) -> None:
+    """Cases of the scope received before the period ended that are overdue now."""
+    overdue = [
+        col(CaseClock.state) == ClockState.RUNNING,
+        col(CaseClock.kind).in_(RATED_CLOCKS),
+        col(CaseClock.due_at) < now,
+        col(Case.status).in_(OPEN_STATUSES),
+        col(Case.created_at) < period.end,
+        *_in_scope(scope),
+    ]
+    joined = sa.join(CLOCKS, CASES, col(Case.id) == col(CaseClock.case_id))
+    (count,) = await _rows(
+        session,
+        sa.select(sa.func.count(sa.distinct(col(CaseClock.case_id))))
+        .select_from(joined)
+        .where(*overdue),
+    )
+    figures.overdue_count = int(count[0])
+    rows = await _rows(
+        session,
+        sa.select(
+            col(Case.id),
+            col(Case.number),
+            col(Case.category_id),
+            col(Case.team_id),
+            col(Case.status),
+            col(Case.supervised),
+            col(CaseClock.kind),
+            col(CaseClock.due_at),
+        )
+        .select_from(joined)
+        .where(*overdue)
+        .order_by(col(CaseClock.due_at), col(Case.id))
+        .limit(OVERDUE_LIST_LIMIT),
+    )
+    seen: set[int] = set()
+    today = now.astimezone(SHANGHAI).date()
+    for case_id, number, category_id, team_id, status, supervised, kind, due_at in rows:
+        if case_id in seen:
+            continue
+        seen.add(case_id)
+        figures.overdue.append(
+            OverdueCase(
+                number=number,
+                category=categories[category_id].name,
+                team=teams[team_id].name if team_id in teams else "未分办",
+                status=CaseStatus(status),
+                clock=ClockKind(kind),
+                due_at=due_at,
+                overdue_workdays=calendar.workdays_between(
+                    due_at.astimezone(SHANGHAI).date(), today
+                ),
+                supervised=bool(supervised),
+            )
+        )
+
+
+async def _recurring(
+    session: AsyncSession,
+    figures: Figures,
+    cohort: list[sa.ColumnElement[bool]],
+    zones: dict[int, Any],
+    categories: dict[int, Any],
+) -> None:
+    """Enterprises with two or more appeals in the period (clue-track cases are confidential:
+    naming their enterprise could name the reporter)."""
+    appeals = [*cohort, col(Case.track) == Track.APPEAL, col(Case.enterprise_id).is_not(None)]
+    repeated = (
+        sa.select(col(Case.enterprise_id), sa.func.count().label("cases"))
+        .where(*appeals)
+        .group_by(col(Case.enterprise_id))
+        .having(sa.func.count() >= RECURRING_MIN)
+    )
+    (count,) = await _rows(session, sa.select(sa.func.count()).select_from(repeated.subquery()))
+    figures.recurring_count = int(count[0])
+    top = repeated.order_by(sa.desc("cases"), col(Case.enterprise_id)).limit(TOP_LIMIT).subquery()
+    rows = await _rows(
+        session,
+        sa.select(col(Enterprise.id), col(Enterprise.name), col(Enterprise.zone_id), top.c.cases)
+        .join(top, top.c.enterprise_id == col(Enterprise.id))
+        .order_by(sa.desc(top.c.cases), col(Enterprise.id)),
+    )
+    if not rows:
+        return
+    mix: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for enterprise_id, category_id, cases in await _rows(
+        session,
+        sa.select(col(Case.enterprise_id), col(Case.category_id), sa.func.count())
+        .where(*appeals, col(Case.enterprise_id).in_([row.id for row in rows]))
+        .group_by(col(Case.enterprise_id), col(Case.category_id)),
+    ):
+        mix[enterprise_id].append((-int(cases), category_id))
+    for enterprise_id, name, zone_id, cases in rows:
+        figures.recurring.append(
+            RecurringEnterprise(
+                name=name,
+                zone=zones[zone_id].name if zone_id in zones else "—",
+                cases=int(cases),
+                categories="、".join(
+                    categories[category_id].name for _, category_id in sorted(mix[enterprise_id])
+                ),
+            )
+        )
+
+
+async def _trend(
+    session: AsyncSession, figures: Figures, period: Period, scope: Scope, dialect: str
+) -> None:
+    """Cases received per week (Monday to Sunday) over the last 12 weeks or the period,
+    whichever is longer, up to the period's end."""
+    last_monday = period.last - timedelta(days=period.last.weekday())
+    first_monday = min(
+        last_monday - timedelta(weeks=TREND_WEEKS - 1),
+        period.first - timedelta(days=period.first.weekday()),
+    )
+    start = Period(period.kind, first_monday, period.last).start
+    day = _local_day(col(Case.created_at), dialect)
+    weeks: dict[date, int] = {}
+    monday = first_monday
+    while monday <= last_monday:
+        weeks[monday] = 0
+        monday += timedelta(weeks=1)
+    for value, count in await _rows(
+        session,
+        sa.select(day, sa.func.count())
+        .where(col(Case.created_at) >= start, col(Case.created_at) < period.end, *_in_scope(scope))
+        .group_by(day),
+    ):
+        local = value if isinstance(value, date) else date.fromisoformat(str(value))
+        weeks[local - timedelta(days=local.weekday())] += int(count)
+    figures.trend = [TrendPoint(first, count) for first, count in weeks.items()]
+
+
+@dataclass(frozen=True, slots=True)
+class CaseLine:
+    """One row of the case list (the XLSX sheet an office filters)."""
+
+    number: str
+    created_at: datetime
+    category: str
+    track: Track
+    zone: str | None
+    enterprise: str | None  # None for clue-track cases (confidential)
+    team: str | None
+    status: CaseStatus
+    due_at: datetime | None  # 签收 deadline before acceptance, 办结 deadline after
+    late: bool
+    resolved_at: datetime | None
+    outcome: Outcome | None
+    satisfaction: Satisfaction | None
+    amount_involved_yuan: int | None
+    amount_coordinated_yuan: int | None
+    supervised: bool
+
+
+BEFORE_ACCEPTANCE = (CaseStatus.SUBMITTED, CaseStatus.ASSIGNED, CaseStatus.RETURNED)
+
+
+async def list_cases(
+    session: AsyncSession, period: Period, scope: Scope, now: datetime
+) -> list[CaseLine]:
+    """The cases received in the period, oldest first, with their deadlines and lateness."""
+    kind = col(CaseClock.kind)
+    clocks = (
+        sa.select(
+            col(CaseClock.case_id).label("case_id"),
+            sa.func.max(sa.case((kind == ClockKind.ACCEPT, col(CaseClock.due_at)))).label(
+                "accept_due"
+            ),
+            sa.func.max(sa.case((kind == ClockKind.RESOLVE, col(CaseClock.due_at)))).label(
+                "resolve_due"
+            ),
+            sa.func.max(sa.case((_late(now), 1), else_=0)).label("late"),
+        )
+        .join(Case, col(Case.id) == col(CaseClock.case_id))
+        .where(kind.in_(RATED_CLOCKS), *_cohort(period, scope))
+        .group_by(col(CaseClock.case_id))
+        .subquery()
+    )
+    rows = await _rows(
+        session,
+        sa.select(
+            col(Case.number),
+            col(Case.created_at),
+            CATEGORIES.c.name,
+            col(Case.track),
+            ZONES.c.name,
+            col(Enterprise.name),
+            TEAMS.c.name,
+            col(Case.status),
+            clocks.c.accept_due,
+            clocks.c.resolve_due,
+            clocks.c.late,
+            col(Case.resolved_at),
+            col(Case.outcome),
+            col(Case.satisfaction),
+            col(Case.amount_involved_yuan),
+            col(Case.amount_coordinated_yuan),
+            col(Case.supervised),
+        )
+        .select_from(CASES)
+        .join(CATEGORIES, CATEGORIES.c.id == col(Case.category_id))
+        .outerjoin(ZONES, ZONES.c.id == col(Case.zone_id))
+        .outerjoin(TEAMS, TEAMS.c.id == col(Case.team_id))
+        .outerjoin(Enterprise, col(Enterprise.id) == col(Case.enterprise_id))
+        .outerjoin(clocks, clocks.c.case_id == col(Case.id))
+        .where(*_cohort(period, scope))
+        .order_by(col(Case.created_at), col(Case.id)),
+    )
+    lines = []
+    for (
+        number,
+        created_at,
+        category,
+        track,
+        zone,
+        enterprise,
+        team,
+        status,
+        accept_due,
+        resolve_due,
+        late,
+        resolved_at,
+        outcome,
+        satisfaction,
+        involved,
+        coordinated,
+        supervised,
+    ) in rows:
+        status = CaseStatus(status)
+        track = Track(track)
+        lines.append(
+            CaseLine(
+                number=number,
+                created_at=created_at,
+                category=category,
+                track=track,
+                zone=zone,
+                enterprise=None if track is Track.CLUE else enterprise,
+                team=team,
+                status=status,
+                due_at=accept_due if status in BEFORE_ACCEPTANCE else resolve_due,
+                late=bool(late),
+                resolved_at=resolved_at if status in DONE else None,
+                outcome=Outcome(outcome) if outcome else None,
+                satisfaction=Satisfaction(satisfaction) if satisfaction else None,
+                amount_involved_yuan=involved,
+                amount_coordinated_yuan=coordinated,
+                supervised=bool(supervised),
+            )
+        )
+    return lines

@@ -1,0 +1,171 @@
+"""Report periods in Asia/Shanghai calendar terms: a week (Mon–Sun), a month, a quarter, or custom."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from models.calendar import SHANGHAI, WorkCalendar
+
+
+class PeriodKind(enum.StrEnum):
+    WEEK = "week"
+    MONTH = "month"
+    QUARTER = "quarter"
+    CUSTOM = "custom"
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """The local days ``first`` to ``last``, both included."""
+
+    kind: PeriodKind
+    first: date
+    last: date
+
+    def __post_init__(self) -> None:
+        if self.last < self.first:
+            raise ValueError(f"a period cannot end ({self.last}) before it starts ({self.first})")
+
+    @property
+    def start(self) -> datetime:
+        """00:00 of the first day in Shanghai, as UTC."""
+        return datetime.combine(self.first, time(0), SHANGHAI).astimezone(UTC)
+
+    @property
+    def end(self) -> datetime:
+        """00:00 of the day after the last, in Shanghai, as UTC (exclusive)."""
+        return datetime.combine(self.last + timedelta(days=1), time(0), SHANGHAI).astimezone(UTC)
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+    @property
+    def key(self) -> str:
+        """A stable name for files and idempotency keys, e.g. ``month-2026-11``."""
+        if self.kind is PeriodKind.MONTH and self.is_whole_month:
+            return f"month-{self.first:%Y-%m}"
+        if self.kind is PeriodKind.QUARTER and self.is_whole_quarter:
+            return f"quarter-{self.first.year}-q{(self.first.month - 1) // 3 + 1}"
+        if self.kind is PeriodKind.WEEK and self.days == 7:
+            iso = self.first.isocalendar()
+            return f"week-{iso.year}-w{iso.week:02d}"
+        return f"{self.kind.value}-{self.first:%Y%m%d}-{self.last:%Y%m%d}"
+
+    @property
+    def is_whole_month(self) -> bool:
+        return self.first.day == 1 and self.last == _month_end(self.first)
+
+    @property
+    def is_whole_quarter(self) -> bool:
+        return (
+            self.first.day == 1
+            and self.first.month % 3 == 1
+            and self.last == _month_end(_add_months(self.first, 2))
+        )
+
+    @property
+    def label(self) -> str:
+        """How the report names it: 2026年11月, 2026年第四季度, 2026年第48周 (11月23日—11月29日)."""
+        span = f"{self.first:%Y年%m月%d日}至{self.last:%Y年%m月%d日}"
+        if self.kind is PeriodKind.MONTH:
+            title = f"{self.first.year}年{self.first.month}月"
+            return title if self.is_whole_month else f"{title}（{span}）"
+        if self.kind is PeriodKind.QUARTER:
+            quarter = "一二三四"[(self.first.month - 1) // 3]
+            title = f"{self.first.year}年第{quarter}季度"
+            return title if self.is_whole_quarter else f"{title}（{span}）"
+        if self.kind is PeriodKind.WEEK:
+            iso = self.first.isocalendar()
+            return f"{iso.year}年第{iso.week}周（{self.first:%m月%d日}—{self.last:%m月%d日}）"
+        return span
+
+    @property
+    def span(self) -> str:
+        return f"{self.first:%Y年%m月%d日}—{self.last:%Y年%m月%d日}"
+
+    def previous(self) -> Period:
+        """The period before, for the period-on-period change (环比): the same stretch of the
+        previous week, month or quarter; a custom period's equally long stretch before it."""
+        if self.kind is PeriodKind.WEEK:
+            return Period(self.kind, self.first - timedelta(days=7), self.last - timedelta(days=7))
+        if self.kind in (PeriodKind.MONTH, PeriodKind.QUARTER):
+            months = 1 if self.kind is PeriodKind.MONTH else 3
+            first = _add_months(self.first, -months)
+            if self.kind is PeriodKind.MONTH and self.is_whole_month:
+                return Period(self.kind, first, _month_end(first))
+            if self.kind is PeriodKind.QUARTER and self.is_whole_quarter:
+                return Period(self.kind, first, _month_end(_add_months(first, 2)))
+            last = min(first + timedelta(days=self.days - 1), self.first - timedelta(days=1))
+            return Period(self.kind, first, last)
+        return Period(
+            self.kind, self.first - timedelta(days=self.days), self.first - timedelta(days=1)
+        )
+
+
+def _month_end(d: date) -> date:
+    return _add_months(d.replace(day=1), 1) - timedelta(days=1)
+
+
+def _add_months(d: date, months: int) -> date:
+    index = d.year * 12 + d.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def local_today(now: datetime) -> date:
+    return now.astimezone(SHANGHAI).date()
+
+
+def last_week(now: datetime) -> Period:
+    """The last complete week, Monday to Sunday."""
+    today = local_today(now)
+    monday = today - timedelta(days=today.weekday() + 7)
+    return Period(PeriodKind.WEEK, monday, monday + timedelta(days=6))
+
+
+def last_month(now: datetime) -> Period:
+    """The last complete calendar month."""
+    first = _add_months(local_today(now).replace(day=1), -1)
+    return Period(PeriodKind.MONTH, first, _month_end(first))
+
+
+def current_month(now: datetime) -> Period:
+    """This month up to and including today (the on-demand report)."""
+    today = local_today(now)
+    return Period(PeriodKind.MONTH, today.replace(day=1), today)
+
+
+def last_quarter(now: datetime) -> Period:
+    """The last complete calendar quarter."""
+    today = local_today(now)
+    this_quarter = date(today.year, (today.month - 1) // 3 * 3 + 1, 1)
+    first = _add_months(this_quarter, -3)
+    return Period(PeriodKind.QUARTER, first, _month_end(_add_months(first, 2)))
+
+
+def custom(first: date, last: date) -> Period:
+    return Period(PeriodKind.CUSTOM, first, last)
+
+
+def first_workday_of_month(calendar: WorkCalendar, d: date) -> date:
+    """The first working day of ``d``'s month (after 元旦 or 国庆, a week or more in)."""
+    day = d.replace(day=1)
+    while not calendar.is_workday(day):
+        day += timedelta(days=1)
+    return day
+
+
+def due_periods(
+    calendar: WorkCalendar, now: datetime, *, weekly: bool, monthly: bool
+) -> list[Period]:
+    """The periodic reports due at ``now``'s local date: last week's on a Monday, last month's on
+    the month's first working day."""
+    today = local_today(now)
+    due = []
+    if weekly and today.weekday() == 0:
+        due.append(last_week(now))
+    if monthly and first_workday_of_month(calendar, today) == today:
+        due.append(last_month(now))
+    return due

@@ -1,0 +1,148 @@
+"""One analysis report: the figures of a period and the one before, the summary, the case list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.config import LiankaConfig
+from models.calendar import WorkCalendar
+from reports.figures import CaseLine, Figures, Scope, compute_figures, list_cases
+from reports.periods import Period
+from reports.render import (
+    amount_change,
+    count_change,
+    days,
+    pct,
+    rate_change,
+    render_text,
+    wan,
+)
+
+NOTE = (
+    "统计口径：受理、办结、按期、满意度等数据均指本期受理的问题截至报告生成时的办理情况；"
+    "按期指在期限（按工作日计算，含法定节假日调休）内完成签收、受理告知或办结；"
+    "满意率=（满意+基本满意）÷已评价数；联系卡扫码按扫码时间统计；"
+    "超期清单含本期及以前受理、目前仍超期的问题；问题线索类问题不显示企业名称。"
+)
+
+
+def duration_text(f: Figures) -> str:
+    """How long resolving took, extensions and 督办, in one sentence."""
+    tail = f"经批准延期{f.extensions}次（{f.extended_cases}件），督办{f.supervised}件。"
+    if f.median_workdays is None:
+        return "本期受理的问题尚无办结。" + tail
+    return (
+        f"已办结问题办理用时：中位数{days(f.median_workdays)}个工作日，"
+        f"90%的问题在{days(f.p90_workdays)}个工作日内办结。" + tail
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A main figure this period and last, and the change (环比)."""
+
+    label: str
+    unit: str
+    current: str
+    previous: str
+    change: str
+    kind: str  # count, rate or amount (元)
+    current_value: float | None
+    previous_value: float | None
+
+
+@dataclass
+class Report:
+    organisation: str
+    title: str
+    figures: Figures
+    previous: Figures
+    changes: list[Change]
+    summary: str
+    cases: list[CaseLine] | None
+
+    @property
+    def period(self) -> Period:
+        return self.figures.period
+
+    @property
+    def scope(self) -> Scope:
+        return self.figures.scope
+
+    @property
+    def now(self) -> datetime:
+        return self.figures.now
+
+    @property
+    def file_stem(self) -> str:
+        scope = ""
+        if self.scope.zone_id is not None:
+            scope += f"-zone{self.scope.zone_id}"
+        if self.scope.team_id is not None:
+            scope += f"-team{self.scope.team_id}"
+        return f"lianka-report-{self.period.key}{scope}"
+
+
+def main_changes(current: Figures, previous: Figures) -> list[Change]:
+    """The main figures compared with the previous period."""
+
+    def count(label: str, unit: str, a: int, b: int) -> Change:
+        return Change(label, unit, str(a), str(b), count_change(a, b), "count", a, b)
+
+    def rate(label: str, a: float | None, b: float | None) -> Change:
+        return Change(label, "", pct(a), pct(b), rate_change(a, b), "rate", a, b)
+
+    def amount(label: str, a: int, b: int) -> Change:
+        return Change(label, "万元", wan(a), wan(b), amount_change(a, b), "amount", a, b)
+
+    return [
+        count("受理企业反映问题", "件", current.received, previous.received),
+        count("已办结", "件", current.resolved, previous.resolved),
+        rate("办结率", current.resolved_rate, previous.resolved_rate),
+        rate("按期办结率", current.on_time_rate, previous.on_time_rate),
+        rate("满意率", current.satisfaction_rate, previous.satisfaction_rate),
+        amount("涉及金额", current.amount_involved_yuan, previous.amount_involved_yuan),
+        amount("协调落实资金", current.amount_coordinated_yuan, previous.amount_coordinated_yuan),
+        count("收集问题线索", "条", current.clues, previous.clues),
+        count("移交问题线索", "条", current.clues_transferred, previous.clues_transferred),
+        count("反映问题企业", "家", current.enterprises, previous.enterprises),
+        count("联系卡扫码", "次", current.cards_scanned, previous.cards_scanned),
+        count("重办", "件", current.reopened, previous.reopened),
+        count("督办", "件", current.supervised, previous.supervised),
+    ]
+
+
+def summary_text(organisation: str, figures: Figures, previous: Figures) -> str:
+    """The summary paragraph in the voice of the commission's reports."""
+    return render_text(
+        "summary.j2", organisation=organisation, f=figures, p=previous, as_of=figures.now
+    )
+
+
+async def build_report(
+    session: AsyncSession,
+    config: LiankaConfig,
+    calendar: WorkCalendar,
+    period: Period,
+    scope: Scope,
+    now: datetime,
+    *,
+    with_cases: bool = True,
+) -> Report:
+    """Compute the figures of ``period`` and of the period before, and the case list."""
+    figures = await compute_figures(session, period, scope, calendar, now)
+    previous = await compute_figures(session, period.previous(), scope, calendar, now, detail=False)
+    organisation = config.organisation.name
+    title = f"{organisation}企业反映问题分析研判报告"
+    return Report(
+        organisation=organisation,
+        title=title,
+        figures=figures,
+        previous=previous,
+        changes=main_changes(figures, previous),
+        summary=summary_text(organisation, figures, previous),
+        cases=await list_cases(session, period, scope, now) if with_cases else None,
+    )

@@ -1,0 +1,220 @@
+"""The XLSX report: a sheet of figures and the case list an office filters (XlsxWriter: no
+dependencies and streaming rows, several times faster than openpyxl on a month's cases)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import xlsxwriter
+
+from models.case import CaseStatus
+from models.clock import ClockKind
+from reports.render import local, local_naive, wan_number
+from reports.report import Report
+
+CASE_COLUMNS: tuple[tuple[str, float], ...] = (
+    ("编号", 15),
+    ("提交时间", 17),
+    ("监督事项", 24),
+    ("类型", 9),
+    ("园区", 14),
+    ("企业", 30),
+    ("监督组", 30),
+    ("状态", 9),
+    ("签收/办结期限", 17),
+    ("是否超期", 9),
+    ("办结时间", 17),
+    ("结果", 11),
+    ("满意度", 9),
+    ("涉及金额(万元)", 14),
+    ("协调金额(万元)", 14),
+    ("督办", 7),
+)
+DATE_FORMAT = "yyyy-mm-dd hh:mm"
+WAN_FORMAT = "#,##0.00"
+
+
+def render_xlsx(report: Report, path: Path) -> Path:
+    """Write the report's figures and case list to ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    fmt: dict[str, Any] = {
+        "title": workbook.add_format({"bold": True, "font_size": 14, "font_color": "#B0171F"}),
+        "muted": workbook.add_format({"font_color": "#666666"}),
+        "head": workbook.add_format({"bold": True, "bg_color": "#EEF2F7", "border": 1}),
+        "count": workbook.add_format({"num_format": "0"}),
+        "rate": workbook.add_format({"num_format": "0.0%"}),
+        "amount": workbook.add_format({"num_format": WAN_FORMAT}),
+        "date": workbook.add_format({"num_format": DATE_FORMAT}),
+        "text": workbook.add_format({}),
+    }
+    workbook.set_properties(
+        {"title": f"{report.title}（{report.period.label}）", "author": "Lianka 廉卡"}
+    )
+    _figures_sheet(workbook, report, fmt)
+    _cases_sheet(workbook, report, fmt)
+    workbook.close()
+    return path
+
+
+def _figures_sheet(workbook: Any, report: Report, fmt: dict[str, Any]) -> None:
+    sheet = workbook.add_worksheet("统计数据")
+    sheet.set_column(0, 0, 30)
+    sheet.set_column(1, 3, 16)
+    sheet.set_column(4, 4, 26)
+    f = report.figures
+    sheet.write(0, 0, f"{report.title}（{report.period.label}）", fmt["title"])
+    sheet.write(
+        1,
+        0,
+        f"统计时段：{report.period.span}　统计范围：{report.scope.label}　生成时间：{local(report.now)}",
+        fmt["muted"],
+    )
+    sheet.write(2, 0, report.summary)
+    row = 4
+
+    def block(
+        title: str, header: tuple[str, ...], rows: list[tuple[Any, ...]], kinds: tuple[str, ...]
+    ) -> None:
+        nonlocal row
+        sheet.write(row, 0, title, fmt["title"])
+        row += 1
+        for column, name in enumerate(header):
+            sheet.write(row, column, name, fmt["head"])
+        row += 1
+        for values in rows:
+            for column, (value, kind) in enumerate(zip(values, kinds, strict=True)):
+                if value is None:
+                    sheet.write_blank(row, column, None)
+                elif kind == "amount":
+                    sheet.write_number(row, column, value / 10000, fmt["amount"])
+                elif kind in ("count", "rate"):
+                    sheet.write_number(row, column, value, fmt[kind])
+                else:
+                    sheet.write_string(row, column, str(value))
+            row += 1
+        row += 1
+
+    sheet.write(row, 0, "主要指标", fmt["title"])
+    row += 1
+    for column, name in enumerate(("指标", "本期", "上期", "环比")):
+        sheet.write(row, column, name, fmt["head"])
+    row += 1
+    for change in report.changes:
+        sheet.write_string(
+            row, 0, f"{change.label}（{change.unit}）" if change.unit else change.label
+        )
+        for column, value in ((1, change.current_value), (2, change.previous_value)):
+            if value is None:
+                sheet.write_blank(row, column, None)
+            elif change.kind == "amount":
+                sheet.write_number(row, column, value / 10000, fmt["amount"])
+            else:
+                sheet.write_number(row, column, value, fmt[change.kind])
+        sheet.write_string(row, 3, change.change)
+        row += 1
+    row += 1
+    block(
+        "按监督事项",
+        ("监督事项", "受理（件）", "占比", "已办结（件）"),
+        [(s.name, s.count, s.share, s.resolved) for s in f.by_category],
+        ("text", "count", "rate", "count"),
+    )
+    block(
+        "按类型",
+        ("类型", "受理（件）", "占比", "已办结（件）"),
+        [(s.name, s.count, s.share, s.resolved) for s in f.by_track],
+        ("text", "count", "rate", "count"),
+    )
+    block(
+        "按园区",
+        ("园区", "受理（件）", "占比", "已办结（件）"),
+        [(s.name, s.count, s.share, s.resolved) for s in f.by_zone],
+        ("text", "count", "rate", "count"),
+    )
+    block(
+        "按监督组",
+        ("监督组", "受理（件）", "已办结（件）", "按期办结率"),
+        [(t.name, t.received, t.resolved, t.resolve.rate) for t in f.timeliness_by_team],
+        ("text", "count", "count", "rate"),
+    )
+    block(
+        "办理时效（工作日）",
+        ("环节", "按期（件）", "超期（件）", "按期率"),
+        [
+            (f.clock(k).kind.label, f.clock(k).on_time, f.clock(k).late, f.clock(k).rate)
+            for k in (ClockKind.ACCEPT, ClockKind.FIRST_REPLY, ClockKind.RESOLVE)
+        ]
+        + [
+            ("办结用时中位数（工作日）", f.median_workdays, None, None),
+            ("办结用时P90（工作日）", f.p90_workdays, None, None),
+        ],
+        ("text", "count", "count", "rate"),
+    )
+    block(
+        "企业满意度",
+        ("评价", "件数", "", ""),
+        [(s.label, n, None, None) for s, n in f.satisfaction.items()]
+        + [("满意率", None, None, f.satisfaction_rate)],
+        ("text", "count", "count", "rate"),
+    )
+    block(
+        "其他",
+        ("指标", "数值", "", ""),
+        [
+            ("当前超期未办结（件）", f.overdue_count, None, None),
+            ("重办（件）", f.reopened, None, None),
+            ("经批准延期（次）", f.extensions, None, None),
+            ("延期问题（件）", f.extended_cases, None, None),
+            ("督办（件）", f.supervised, None, None),
+            ("联系卡扫码（次）", f.cards_scanned, None, None),
+            ("扫码联系卡（张）", f.cards_scanned_distinct, None, None),
+            ("多次反映企业（家）", f.recurring_count, None, None),
+        ],
+        ("text", "count", "count", "count"),
+    )
+    block(
+        "多次反映问题的企业",
+        ("企业", "园区", "件数", "反映事项"),
+        [(r.name, r.zone, r.cases, r.categories) for r in f.recurring],
+        ("text", "text", "count", "text"),
+    )
+
+
+def _cases_sheet(workbook: Any, report: Report, fmt: dict[str, Any]) -> None:
+    sheet = workbook.add_worksheet("问题清单")
+    for column, (name, width) in enumerate(CASE_COLUMNS):
+        sheet.set_column(column, column, width)
+        sheet.write_string(0, column, name, fmt["head"])
+    sheet.freeze_panes(1, 0)
+    cases = report.cases or []
+    sheet.autofilter(0, 0, max(len(cases), 1), len(CASE_COLUMNS) - 1)
+    for row, case in enumerate(cases, start=1):
+        values: list[tuple[Any, str]] = [
+            (case.number, "text"),
+            (local_naive(case.created_at), "date"),
+            (case.category, "text"),
+            (case.track.label, "text"),
+            (case.zone, "text"),
+            (case.enterprise if case.enterprise is not None else "（保密）", "text"),
+            (case.team, "text"),
+            (CaseStatus(case.status).label, "text"),
+            (local_naive(case.due_at), "date"),
+            ("是" if case.late else "否", "text"),
+            (local_naive(case.resolved_at), "date"),
+            (case.outcome.label if case.outcome else None, "text"),
+            (case.satisfaction.label if case.satisfaction else None, "text"),
+            (wan_number(case.amount_involved_yuan), "amount"),
+            (wan_number(case.amount_coordinated_yuan), "amount"),
+            ("是" if case.supervised else "否", "text"),
+        ]
+        for column, (value, kind) in enumerate(values):
+            if value is None:
+                continue
+            if kind == "date":
+                sheet.write_datetime(row, column, value, fmt["date"])
+            elif kind == "amount":
+                sheet.write_number(row, column, value, fmt["amount"])
+            else:
+                sheet.write_string(row, column, value)

@@ -1,0 +1,152 @@
+"""``lianka demo-data``: a realistic history, the same rows in bulk as through the use cases."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import SQLModel, select
+
+from bot.config import LiankaConfig
+from bot.db import SessionFactory, create_engine, create_session_factory
+from bot.services.demo import NotEmpty, generate_demo, make_uscc
+from bot.services.intake import submit_case
+from models.calendar import WorkCalendar
+from models.case import Case, CaseStatus
+from models.enterprise import Enterprise, is_valid_uscc
+from models.event import CaseEvent, verify_chain
+from models.intake import CaseDraft
+from models.notification import Notification, NotificationStatus
+from models.reporter import Reporter
+from reports.figures import resolve_scope
+from reports.periods import last_month
+from reports.report import build_report
+
+NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+TABLES = (
+    "cases",
+    "case_events",
+    "case_clocks",
+    "approval_requests",
+    "notifications",
+    "inspectors",
+    "case_counters",
+    "card_scans",
+    "cards",
+    "enterprises",
+    "reporters",
+    "reporter_contacts",
+)
+KEYED = {"cases", "inspectors", "cards", "enterprises", "reporters"}
+
+
+async def _fresh(path: Path) -> tuple[Any, SessionFactory]:
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    async with engine.begin() as connection:
+        await connection.run_sync(SQLModel.metadata.create_all)
+    return engine, create_session_factory(engine)
+
+
+async def _dump(sessions: SessionFactory) -> dict[str, list[str]]:
+    """Every row of every table, without surrogate ids of child rows, the optimistic-lock
+    version, and the (random) receipt hash reduced to whether there is one."""
+    tables: dict[str, list[str]] = {}
+    async with sessions() as session:
+        connection = await session.connection()
+        for table in TABLES:
+            rows = []
+            for row in (await connection.execute(sa.text(f"SELECT * FROM {table}"))).mappings():
+                values = dict(row)
+                if table not in KEYED:
+                    values.pop("id", None)
+                values.pop("version", None)
+                if "receipt_hash" in values:
+                    values["receipt_hash"] = values["receipt_hash"] is not None
+                rows.append(repr(sorted(values.items())))
+            tables[table] = sorted(rows)
+    return tables
+
+
+async def test_the_bulk_path_writes_exactly_the_rows_of_the_use_cases(
+    tmp_path: Path, config: LiankaConfig, calendar: WorkCalendar
+) -> None:
+    dumps = []
+    for bulk in (False, True):
+        engine, sessions = await _fresh(tmp_path / f"demo-{bulk}.db")
+        summary = await generate_demo(
+            sessions, config, calendar, NOW, cases=80, seed=11, months=3, bulk=bulk
+        )
+        dumps.append(await _dump(sessions))
+        await engine.dispose()
+    through_use_cases, in_bulk = dumps
+    for table in TABLES:
+        assert in_bulk[table] == through_use_cases[table], table
+    assert summary.cases == 80 and len(in_bulk["case_events"]) > 6 * 80
+
+
+async def test_demo_data_has_a_whole_life_of_cases_and_valid_enterprises(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar
+) -> None:
+    summary = await generate_demo(sessions, catalog, calendar, NOW, cases=400, seed=3, months=4)
+    statuses = summary.statuses
+    assert statuses["closed"] > 250 and statuses["withdrawn"] >= 1
+    assert statuses.get("in_progress", 0) + statuses.get("accepted", 0) > 0
+    async with sessions() as session:
+        usccs = (await session.exec(select(Enterprise.uscc))).all()
+        cases = (await session.exec(select(Case))).all()
+        unsent = (
+            await session.exec(
+                select(Notification).where(Notification.status == NotificationStatus.PENDING)
+            )
+        ).all()
+        first = cases[0]
+        events = (await session.exec(select(CaseEvent).where(CaseEvent.case_id == first.id))).all()
+        report = await build_report(
+            session, catalog, calendar, last_month(NOW), await resolve_scope(session), NOW
+        )
+    assert usccs and all(is_valid_uscc(u or "") for u in usccs)
+    assert sum(c.reopen_count for c in cases) > 0
+    assert any(c.satisfaction is not None and c.satisfaction.value == "unrated" for c in cases)
+    assert any(c.supervised for c in cases)
+    assert unsent == []  # history is not sent when a bot starts on demo data
+    assert verify_chain(first, list(events)) == []
+    f = report.figures
+    assert f.received > 50 and f.extensions > 0 and f.overdue_count > 0
+    assert (
+        f.amount_coordinated_yuan > 0 and f.clues_transferred > 0 and f.cards_scanned > f.received
+    )
+    assert f.recurring_count > 0
+
+
+async def test_the_database_takes_new_cases_after_demo_data(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar
+) -> None:
+    await generate_demo(sessions, catalog, calendar, NOW, cases=30, seed=5, months=2)
+    async with sessions() as session:
+        reporter = (await session.exec(select(Reporter))).first()
+        assert reporter is not None
+        result = await submit_case(
+            session,
+            reporter,
+            CaseDraft(
+                category_code="business_env",
+                description="土地出让金返还迟迟未到位，企业资金链紧张。",
+            ),
+            catalog,
+            calendar,
+            NOW,
+        )
+    assert result.case.id == 31 and result.case.status is CaseStatus.ASSIGNED
+    with pytest.raises(NotEmpty):
+        await generate_demo(sessions, catalog, calendar, NOW, cases=5)
+
+
+def test_made_up_credit_codes_pass_the_national_check() -> None:
+    import random
+
+    rng = random.Random(1)
+    codes = [make_uscc(rng) for _ in range(500)]
+    assert all(is_valid_uscc(code) and code.startswith("91510904") for code in codes)

@@ -1,0 +1,138 @@
+"""The report as leaders get it: the PDF printed and read back, the XLSX opened, the HTML shown."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import subprocess
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from PIL import Image
+
+from bot.config import LiankaConfig
+from bot.db import SessionFactory
+from models.calendar import WorkCalendar
+from reports.figures import resolve_scope
+from reports.outputs import Format, write_report
+from reports.report import Report, build_report
+from reports.xlsx import CASE_COLUMNS
+from tests.report_history import NOW, OCTOBER, build_history
+
+
+@pytest.fixture
+async def october(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar
+) -> Report:
+    await build_history(sessions, catalog, calendar)
+    async with sessions() as session:
+        return await build_report(
+            session, catalog, calendar, OCTOBER, await resolve_scope(session), NOW
+        )
+
+
+def run(*command: str) -> str:
+    return subprocess.run(command, capture_output=True, text=True, check=True, timeout=60).stdout
+
+
+def flat(text: str) -> str:
+    """Text as read by a person: line breaks and spaces from the layout removed."""
+    return "".join(text.split())
+
+
+async def test_the_pdf_prints_the_summary_and_tables_in_an_embedded_chinese_font(
+    october: Report, tmp_path: Path
+) -> None:
+    pdf = write_report(october, [Format.PDF], tmp_path)[Format.PDF]
+    assert pdf.name == "lianka-report-month-2026-10.pdf"
+    fonts = run("pdffonts", str(pdf))
+    assert "WenQuanYiMicroHei" in fonts
+    assert all(line.split()[-5] == "yes" for line in fonts.splitlines()[2:])  # emb
+    text = flat(run("pdftotext", "-layout", str(pdf), "-"))
+    assert flat(october.summary)[:60] in text
+    assert "共受理企业反映问题7件" in text and "协调落实资金125万元" in text
+    for heading in (
+        "一、总体情况",
+        "二、受理情况",
+        "三、办理时效",
+        "六、超期未办结问题",
+        "七、多次反映问题的企业",
+    ):
+        assert heading in text
+    assert "受理企业反映问题（件）71+6（+600.0%）" in text  # 指标 本期 上期 环比
+    assert "AJ-2026-00007涉企执法检查" in text
+    assert "四川坤天新能源科技有限公司安居经开区3营商环境" in text
+    run("pdftoppm", "-r", "40", "-png", "-f", "1", "-l", "1", str(pdf), str(tmp_path / "page"))
+    with Image.open(tmp_path / "page-1.png") as page:
+        assert page.width < page.height  # A4 portrait
+        dark = page.convert("L").histogram()[:128]
+    assert sum(dark) > 1000  # text and rules were drawn, not a blank page
+
+
+async def test_a_long_pdf_table_repeats_its_header_on_the_next_page(
+    october: Report, tmp_path: Path
+) -> None:
+    first = october.figures.overdue[0]
+    october.figures.overdue = [
+        dataclasses.replace(first, number=f"AJ-2026-{n:05d}") for n in range(100, 150)
+    ]
+    october.figures.overdue_count = 80
+    pdf = write_report(october, [Format.PDF], tmp_path)[Format.PDF]
+    pages = run("pdftotext", "-layout", str(pdf), "-").split("\f")
+    last_row = next(i for i, page in enumerate(pages) if "AJ-2026-00149" in page)
+    first_row = next(i for i, page in enumerate(pages) if "AJ-2026-00100" in page)
+    assert last_row > first_row
+    assert "编号" in pages[last_row] and "超期天数" in pages[last_row]
+    assert "另有30件，详见XLSX问题清单" in flat("".join(pages))
+
+
+async def test_the_xlsx_has_the_figures_and_a_filterable_case_list(
+    october: Report, tmp_path: Path
+) -> None:
+    path = write_report(october, [Format.XLSX], tmp_path)[Format.XLSX]
+    book = load_workbook(path)
+    assert book.sheetnames == ["统计数据", "问题清单"]
+    cases = book["问题清单"]
+    assert [c.value for c in cases[1]] == [name for name, _ in CASE_COLUMNS]
+    assert cases.freeze_panes == "A2"
+    assert cases.auto_filter.ref == "A1:P8"
+    rows = {row[0].value: row for row in cases.iter_rows(min_row=2)}
+    assert list(rows) == [f"AJ-2026-{n:05d}" for n in range(2, 9)]
+    refund = rows["AJ-2026-00003"]
+    assert refund[1].value == datetime(2026, 10, 9, 10, 0)  # Shanghai wall time
+    assert refund[1].number_format == "yyyy-mm-dd hh:mm"
+    assert refund[8].value == datetime(2026, 11, 2, 18, 0)  # 办结期限
+    assert (refund[9].value, refund[11].value, refund[12].value) == ("是", "问题已解决", "满意")
+    assert (refund[13].value, refund[14].value) == (125, 100)  # 万元
+    assert refund[13].number_format == "#,##0.00"
+    clue = rows["AJ-2026-00005"]
+    assert (clue[5].value, clue[15].value) == (
+        "（保密）",
+        "是",
+    )  # the enterprise of a clue is withheld
+    figures = book["统计数据"]
+    values = {row[0].value: row for row in figures.iter_rows() if row[0].value}
+    assert values["受理企业反映问题（件）"][1].value == 7
+    assert values["按期办结率"][1].value == 0.6
+    assert values["按期办结率"][1].number_format == "0.0%"
+    assert values["协调落实资金（万元）"][1].value == 125
+    assert values["当前超期未办结（件）"][1].value == 2
+
+
+async def test_the_html_is_one_self_contained_escaped_file(october: Report, tmp_path: Path) -> None:
+    october.figures.recurring[0] = dataclasses.replace(
+        october.figures.recurring[0], name="<script>alert(1)</script>某公司"
+    )
+    path = write_report(october, [Format.HTML], tmp_path)[Format.HTML]
+    html = path.read_text(encoding="utf-8")
+    assert html.count("<svg") == 3
+    assert october.summary in html
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;某公司" in html
+    assert "src=" not in html and "<link" not in html  # nothing fetched from elsewhere
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        return
+    dom = run(chromium, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", path.as_uri())
+    assert "安居区纪委监委企业反映问题分析研判报告" in dom and "<svg" in dom
