@@ -25,8 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from cards.fonts import find_cjk_font  # noqa: E402
 from cards.layout import PER_PAGE, CardFace  # noqa: E402
-from cards.printing import find_cjk_font, render_pdf  # noqa: E402
+from cards.printing import render_pdf  # noqa: E402
 from cards.qr import qr_matrix  # noqa: E402
 from cards.tokens import card_link, new_card_token  # noqa: E402
 

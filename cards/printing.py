@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
 from itertools import groupby
-from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cards.fonts import FontFile, close_fonts, find_cjk_font
 from cards.layout import (
     BLACK,
     CARD_H,
@@ -37,46 +36,8 @@ if TYPE_CHECKING:
 
     from cards.layout import QrPlacement
 
-FONT_PACKAGE = "fonts-wqy-microhei"
 FONT_FAMILY = "cjk"
 BOLD_STROKE = 0.12  # mm of outline that makes the titles look bold (the fonts have no bold face)
-
-
-@dataclass(frozen=True, slots=True)
-class FontFile:
-    """A TrueType/OpenType font file and the face to use if it is a collection (.ttc)."""
-
-    path: Path
-    index: int = 0
-
-
-CJK_FONTS = (
-    FontFile(Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"), 0),
-    FontFile(Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"), 2),  # SC
-    FontFile(Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"), 0),
-)
-
-
-class CjkFontMissing(Exception):
-    """No Chinese font is installed, so cards cannot be printed."""
-
-    def __init__(self, searched: Sequence[FontFile]) -> None:
-        self.searched = tuple(searched)
-        places = ", ".join(str(font.path) for font in self.searched)
-        super().__init__(
-            f"找不到中文字体，无法生成联系卡。请安装 Debian 软件包 {FONT_PACKAGE}："
-            f"sudo apt-get install {FONT_PACKAGE}\n"
-            f"No CJK font found (looked for {places}); "
-            f"install the Debian package {FONT_PACKAGE}."
-        )
-
-
-def find_cjk_font(candidates: Sequence[FontFile] = CJK_FONTS) -> FontFile:
-    """The first installed CJK font, or ``CjkFontMissing`` naming the package to install."""
-    for font in candidates:
-        if font.path.is_file():
-            return font
-    raise CjkFontMissing(candidates)
 
 
 def mirrored_slot(slot: int) -> int:
@@ -101,24 +62,29 @@ def render_pdf(
     pdf.set_creator("Lianka")
     pdf.set_title(TITLE)
     pdf.add_font(FONT_FAMILY, fname=font.path, collection_font_number=font.index)
-    pdf.set_font(FONT_FAMILY, size=10)
-    measure = Measure(lambda ch: pdf.get_string_width(ch) / pdf.font_size)
-    back_side = back_layout(back, measure) if back is not None else None
-    for start in range(0, len(faces), PER_PAGE):
-        sheet = faces[start : start + PER_PAGE]
-        pdf.add_page()
-        _draw_crop_marks(pdf, range(len(sheet)))
-        layouts = [front_layout(face, measure) for face in sheet]
-        _draw_sides(pdf, [(layout, *card_origin(slot)) for slot, layout in enumerate(layouts)])
-        _draw_qr_codes(pdf, [(layout.qr, card_origin(slot)) for slot, layout in enumerate(layouts)])
-        if back_side is not None:
+    try:
+        pdf.set_font(FONT_FAMILY, size=10)
+        measure = Measure(lambda ch: pdf.get_string_width(ch) / pdf.font_size)
+        back_side = back_layout(back, measure) if back is not None else None
+        for start in range(0, len(faces), PER_PAGE):
+            sheet = faces[start : start + PER_PAGE]
             pdf.add_page()
-            _draw_crop_marks(pdf, [mirrored_slot(slot) for slot in range(len(sheet))])
-            _draw_sides(
-                pdf,
-                [(back_side, *card_origin(slot, mirrored=True)) for slot in range(len(sheet))],
+            _draw_crop_marks(pdf, range(len(sheet)))
+            layouts = [front_layout(face, measure) for face in sheet]
+            _draw_sides(pdf, [(layout, *card_origin(slot)) for slot, layout in enumerate(layouts)])
+            _draw_qr_codes(
+                pdf, [(layout.qr, card_origin(slot)) for slot, layout in enumerate(layouts)]
             )
-    return bytes(pdf.output())
+            if back_side is not None:
+                pdf.add_page()
+                _draw_crop_marks(pdf, [mirrored_slot(slot) for slot in range(len(sheet))])
+                _draw_sides(
+                    pdf,
+                    [(back_side, *card_origin(slot, mirrored=True)) for slot in range(len(sheet))],
+                )
+        return bytes(pdf.output())
+    finally:
+        close_fonts(pdf)
 
 
 def _draw_crop_marks(pdf: FPDF, slots: Sequence[int]) -> None:
@@ -293,15 +259,4 @@ class PngRenderer:
         return buffer.getvalue()
 
 
-__all__ = [
-    "CJK_FONTS",
-    "FONT_PACKAGE",
-    "CardBack",
-    "CardFace",
-    "CjkFontMissing",
-    "FontFile",
-    "PngRenderer",
-    "find_cjk_font",
-    "mirrored_slot",
-    "render_pdf",
-]
+__all__ = ["CardBack", "CardFace", "PngRenderer", "mirrored_slot", "render_pdf"]

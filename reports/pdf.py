@@ -9,10 +9,10 @@ from fpdf import FPDF
 from fpdf.enums import Align, TableBordersLayout
 from fpdf.fonts import FontFace
 
+from cards.fonts import close_fonts, find_cjk_font
 from models.case import CaseStatus
 from models.clock import ClockKind
 from reports.charts import Chart, Line, Rect, report_charts
-from reports.fonts import cjk_font
 from reports.render import local, pct, wan
 from reports.report import NOTE, Report, duration_text
 
@@ -38,16 +38,10 @@ class ReportPDF(FPDF):
         self.footer_text = footer_text
         self.set_margins(MARGIN, MARGIN, MARGIN)
         self.set_auto_page_break(auto=True, margin=MARGIN)
-        self.add_font(FONT, "", str(cjk_font()))
+        font = find_cjk_font()
+        self.add_font(FONT, "", str(font.path), collection_font_number=font.index)
         self.set_title(footer_text)
         self.set_creator("Lianka 廉卡")
-
-    def close_fonts(self) -> None:
-        """fpdf2 keeps each embedded font file open; close them once the PDF is written."""
-        for font in self.fonts.values():
-            close = getattr(font, "close", None)
-            if close is not None:
-                close()
 
     def footer(self) -> None:
         self.set_y(-12)
@@ -138,7 +132,7 @@ def render_pdf(report: Report, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         pdf.output(str(path))
     finally:
-        pdf.close_fonts()
+        close_fonts(pdf)
     return path
 
 

@@ -13,6 +13,7 @@ import pytest
 import zxingcpp
 from PIL import Image
 
+from cards.fonts import FONT_PACKAGE, CjkFontMissing, FontFile, close_fonts, find_cjk_font
 from cards.layout import (
     CARD_H,
     CARD_W,
@@ -24,14 +25,7 @@ from cards.layout import (
     card_origin,
     front_layout,
 )
-from cards.printing import (
-    FONT_PACKAGE,
-    CjkFontMissing,
-    FontFile,
-    PngRenderer,
-    find_cjk_font,
-    render_pdf,
-)
+from cards.printing import PngRenderer, render_pdf
 from tests.conftest import REQUIRE_SERVICES, ROOT
 from tests.test_cli import lianka
 
@@ -219,13 +213,19 @@ def test_the_png_breaks_and_places_lines_as_the_pdf_does() -> None:
     pdf.add_font("cjk", fname=font.path, collection_font_number=font.index)
     pdf.set_font("cjk", size=10)
     pdf_measure = Measure(lambda ch: pdf.get_string_width(ch) / pdf.font_size)
-    for name in (SIXTY, "Sichuan Anju Technology Development Co., Ltd.", "安居甲公司"):
-        face = CardFace("安居经开区纪工委", name, "https://t.me/x?start=c_1", "0825-12388", "12388")
-        in_pdf = front_layout(face, pdf_measure).texts
-        in_png = front_layout(face, PngRenderer(font).measure).texts
-        assert [(t.text, t.size) for t in in_png] == [(t.text, t.size) for t in in_pdf]
-        for a, b in zip(in_png, in_pdf, strict=True):
-            assert a.x == pytest.approx(b.x, abs=0.1) and a.width == pytest.approx(b.width, abs=0.1)
+    try:
+        for name in (SIXTY, "Sichuan Anju Technology Development Co., Ltd.", "安居甲公司"):
+            face = CardFace(
+                "安居经开区纪工委", name, "https://t.me/x?start=c_1", "0825-12388", "12388"
+            )
+            in_pdf = front_layout(face, pdf_measure).texts
+            in_png = front_layout(face, PngRenderer(font).measure).texts
+            assert [(t.text, t.size) for t in in_png] == [(t.text, t.size) for t in in_pdf]
+            for a, b in zip(in_png, in_pdf, strict=True):
+                assert a.x == pytest.approx(b.x, abs=0.1)
+                assert a.width == pytest.approx(b.width, abs=0.1)
+    finally:
+        close_fonts(pdf)
 
 
 def test_without_a_chinese_font_the_error_names_the_debian_package(tmp_path: Path) -> None:

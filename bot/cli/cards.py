@@ -335,8 +335,9 @@ def cards_print(
     if back and out is None:
         raise click.UsageError("--back is for the PDF (--out)")
     from bot.services.cards import PrintSelection, mark_printed, select_cards_for_print
+    from cards.fonts import CjkFontMissing, find_cjk_font
     from cards.layout import PER_PAGE, CardBack, CardFace
-    from cards.printing import CjkFontMissing, PngRenderer, find_cjk_font, render_pdf
+    from cards.printing import PngRenderer, render_pdf
 
     config = cli.config()
     org = config.organisation

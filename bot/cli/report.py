@@ -105,9 +105,9 @@ def report(
 
     from bot.cli.common import console
     from bot.services.calendar import load_calendar
+    from cards.fonts import CjkFontMissing
     from models.errors import DomainError
     from reports.figures import resolve_scope
-    from reports.fonts import FontMissing
     from reports.outputs import write_report
     from reports.report import build_report
 
@@ -148,7 +148,7 @@ def report(
         paths = run_with_db(cli.settings, work)
     except DomainError as error:
         fail(error.message, code=1)
-    except FontMissing as error:
+    except CjkFontMissing as error:
         fail(str(error), code=1)
     for path in paths:
         click.echo(f"已生成 {path}")
