@@ -11,7 +11,13 @@ from bot.clock import Clock, SystemClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.metrics import Metrics
-from bot.middlewares import DbSessionMiddleware, ThrottlingMiddleware, UpdateTracker
+from bot.middlewares import (
+    CalendarMiddleware,
+    DbSessionMiddleware,
+    ThrottlingMiddleware,
+    UpdateTracker,
+)
+from bot.services.calendar import CalendarCache
 from bot.services.reporters import AttemptGuard
 from bot.settings import Settings
 from models.calendar import WorkCalendar
@@ -40,7 +46,6 @@ def create_dispatcher(
     dispatcher["settings"] = settings
     dispatcher["config"] = config
     dispatcher["sessions"] = sessions
-    dispatcher["calendar"] = calendar
     dispatcher["clock"] = clock or SystemClock()
     dispatcher["attempts"] = AttemptGuard()
     dispatcher["metrics"] = metrics = metrics or Metrics()
@@ -49,6 +54,7 @@ def create_dispatcher(
     if throttling is not None:
         dispatcher.update.outer_middleware(throttling)
     dispatcher.update.outer_middleware(DbSessionMiddleware(sessions))
+    dispatcher.update.outer_middleware(CalendarMiddleware(CalendarCache(config, calendar)))
     for router in handlers.routers():
         dispatcher.include_router(router)
     return dispatcher

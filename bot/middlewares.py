@@ -15,6 +15,7 @@ from aiogram.types import TelegramObject, Update
 from bot.clock import Clock
 from bot.db import SessionFactory
 from bot.metrics import Metrics
+from bot.services.calendar import CalendarCache
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,23 @@ class DbSessionMiddleware(BaseMiddleware):
         async with self._sessions() as session:
             data["session"] = session
             return await handler(event, data)
+
+
+class CalendarMiddleware(BaseMiddleware):
+    """Hands handlers the working-day calendar as ``calendar``, re-read after an admin loads a
+    year's schedule (``CalendarCache``). Runs inside ``DbSessionMiddleware``."""
+
+    def __init__(self, cache: CalendarCache) -> None:
+        self._cache = cache
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        data["calendar"] = await self._cache.current(data["session"])
+        return await handler(event, data)
 
 
 FLOOD_REPLY = "您的操作过于频繁，请稍候一分钟再试。"

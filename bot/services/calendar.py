@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from datetime import datetime
+
+from sqlalchemy import func
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -21,3 +25,36 @@ async def load_calendar(session: AsyncSession, config: LiankaConfig) -> WorkCale
     return WorkCalendar(
         days, known_years=known_years, office_day_end=config.deadlines.office_day_end
     )
+
+
+async def calendar_stamp(session: AsyncSession) -> tuple[int, datetime | None]:
+    """What changes when ``lianka calendar load`` adds a year: the count and latest load time."""
+    count, latest = (
+        await session.exec(select(func.count(), func.max(CalendarYear.loaded_at)))
+    ).one()
+    return int(count), latest
+
+
+class CalendarCache:
+    """The calendar a long-running process uses, re-read when an admin loads a year's schedule
+    (looked at no more than once a minute), so new reports count with it without a restart."""
+
+    def __init__(
+        self, config: LiankaConfig, calendar: WorkCalendar, *, every: float = 60.0
+    ) -> None:
+        self._config = config
+        self._calendar = calendar
+        self._every = every
+        self._checked = float("-inf")
+        self._stamp: tuple[int, datetime | None] | None = None
+
+    async def current(self, session: AsyncSession) -> WorkCalendar:
+        """The calendar, refreshed if a schedule was loaded since it was last read."""
+        if time.monotonic() - self._checked < self._every:
+            return self._calendar
+        self._checked = time.monotonic()
+        stamp = await calendar_stamp(session)
+        if stamp != self._stamp:
+            self._calendar = await load_calendar(session, self._config)
+        self._stamp = stamp
+        return self._calendar
