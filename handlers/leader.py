@@ -131,7 +131,7 @@ def _case_keyboard(actor: Inspector, case: Case) -> InlineKeyboardMarkup | None:
         rows += inspector_case_keyboard(case.id).inline_keyboard
     else:
         rows.append(_button("查看材料", CaseAction(act=CaseAct.MATERIALS, case_id=case.id).pack()))
-    if leads_team(actor, case.team_id) and case.status in ASSIGNABLE:
+    if leads_team(actor, case) and case.status in ASSIGNABLE:
         label = "分派" if case.assignee_id is None else "改派"
         rows.append(_button(label, TeamAction(act=TeamAct.ASSIGN, case_id=case.id).pack()))
     if actor.role is Role.ADMIN and case.status in ASSIGNABLE - {CaseStatus.REOPENED}:

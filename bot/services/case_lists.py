@@ -5,6 +5,7 @@ Queries only (nothing here commits), and no aiogram, so the command line's lists
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -24,20 +25,20 @@ from models.team import Inspector, Role, Team
 async def get_case_by_number(session: AsyncSession, number: str) -> Case:
     case = (await session.exec(select(Case).where(Case.number == number.strip().upper()))).first()
     if case is None:
-        raise NotFound(f"未找到编号为 {number.strip()[:30]} 的问题。", detail="unknown number")
+        raise NotFound(
+            f"未找到编号为 {html.escape(number.strip()[:30])} 的问题。", detail="unknown number"
+        )
     return case
 
 
 def can_view(actor: Inspector, case: Case) -> bool:
-    """The assignee, the team's leaders and the leaders see a case; admins see appeals only
-    (a clue is seen by the team leader and the assignee, and by the leaders who supervise)."""
+    """The assignee and the team's leaders see a case; leaders and admins see appeals. A clue
+    is seen only by its team leader and its assignee (DESIGN.md, "Categories")."""
     if case.assignee_id == actor.id and actor.team_id == case.team_id:
         return True
     if actor.role is Role.TEAM_LEADER and actor.team_id == case.team_id:
         return True
-    if actor.role is Role.LEADER:
-        return True
-    return actor.role is Role.ADMIN and case.track is Track.APPEAL
+    return actor.role in (Role.LEADER, Role.ADMIN) and case.track is Track.APPEAL
 
 
 def require_view(actor: Inspector, case: Case) -> None:

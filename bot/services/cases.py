@@ -122,15 +122,20 @@ def require_assignee(
         raise _moved_on(case, action)
 
 
-def leads_team(actor: Inspector, team_id: int | None) -> bool:
-    """A team leader of that team, or an admin (who stands in for teams without one)."""
+def leads_team(actor: Inspector, case: Case) -> bool:
+    """A team leader of the case's team, or, for an appeal, an admin (who stands in for teams
+    without one); a clue is handled by its team leader alone."""
     if actor.role is Role.ADMIN:
-        return True
-    return actor.role is Role.TEAM_LEADER and team_id is not None and actor.team_id == team_id
+        return case.track is Track.APPEAL
+    return (
+        actor.role is Role.TEAM_LEADER
+        and case.team_id is not None
+        and actor.team_id == case.team_id
+    )
 
 
 def require_team_leader(actor: Inspector, case: Case) -> None:
-    if not leads_team(actor, case.team_id):
+    if not leads_team(actor, case):
         raise PermissionDenied(
             "只有本组组长可以进行此操作。",
             detail=f"case {case.id}: inspector {actor.id} does not lead its team",
@@ -355,7 +360,7 @@ async def _ask_leaders(
     await _tell_inspectors(
         session,
         case,
-        await team_leaders(session, case.team_id),
+        await team_leaders(session, case.team_id, track=case.track),
         "leader_request",
         stage,
         now,
@@ -701,7 +706,7 @@ async def _approve_return(
         await _tell_inspectors(
             session,
             case,
-            await team_leaders(session, target.id),
+            await team_leaders(session, target.id, track=case.track),
             "leader_case_returned",
             event.seq,
             now,
@@ -806,14 +811,14 @@ async def assignment_options(
     dispatcher's leader and admins also get the teams to route to."""
     case = await load_case(session, case_id)
     routable = may_route(actor, case, await _dispatcher(session))
-    if not (leads_team(actor, case.team_id) or routable):
+    if not (leads_team(actor, case) or routable):
         raise PermissionDenied(
             "只有本组组长可以分派。",
             detail=f"case {case.id}: inspector {actor.id} may not assign",
         )
     if case.status not in ASSIGNABLE:
         raise _moved_on(case, "分派")
-    members = await list_assignable(session, case) if leads_team(actor, case.team_id) else []
+    members = await list_assignable(session, case) if leads_team(actor, case) else []
     teams = await list_route_targets(session, case) if routable else []
     loads = await open_case_counts(session, [m.id for m in members if m.id is not None])
     return AssignOptions(case, members, teams, loads)
@@ -882,9 +887,10 @@ class Rerouted:
 
 
 def may_route(actor: Inspector, case: Case, dispatcher: Team) -> bool:
-    """Admins re-route any open case; the dispatcher's leaders route what waits with them."""
+    """Admins re-route any open appeal; the dispatcher's leaders route what waits with them
+    (a clue is seen only by its team leader and assignee, so admins do not route clues)."""
     if actor.role is Role.ADMIN:
-        return True
+        return case.track is Track.APPEAL
     return (
         actor.role is Role.TEAM_LEADER
         and actor.team_id == dispatcher.id
@@ -977,7 +983,7 @@ async def supervise_case(
     case.supervised_by_id = actor.id
     event = record_event(case, EventKind.SUPERVISED, actor_of(actor), now, note=text)
     session.add_all([case, event])
-    people = await team_leaders(session, case.team_id)
+    people = await team_leaders(session, case.team_id, track=case.track)
     if case.assignee_id is not None:
         assignee = await session.get(Inspector, case.assignee_id)
         if assignee is not None:
@@ -1107,7 +1113,7 @@ async def _answer_recipients(session: AsyncSession, case: Case) -> list[Inspecto
         person = await session.get(Inspector, case.assignee_id)
         if person is not None and person.active:
             return [person]
-    return await team_leaders(session, case.team_id)
+    return await team_leaders(session, case.team_id, track=case.track)
 
 
 async def answer_question(

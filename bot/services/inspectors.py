@@ -16,6 +16,7 @@ from models.case import OPEN_STATUSES, Case, CaseStatus
 from models.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from models.event import Actor, ActorType, EventKind, record_event, transition
 from models.notification import RecipientKind
+from models.org import Track
 from models.request import ApprovalRequest, RequestStatus
 from models.team import Inspector, InviteCode, Role, Team
 from notifications.outbox import enqueue, notification_key
@@ -189,8 +190,12 @@ async def get_actor(session: AsyncSession, telegram_user_id: int) -> Inspector:
     return inspector
 
 
-async def team_leaders(session: AsyncSession, team_id: int | None) -> list[Inspector]:
-    """Who decides for a team: its active team leaders, or the admins if it has none."""
+async def team_leaders(
+    session: AsyncSession, team_id: int | None, *, track: Track
+) -> list[Inspector]:
+    """Who decides for a team: its active team leaders; for an appeal, the admins if it has
+    none. A clue is seen only by the team leader and the assignee (DESIGN.md), so a clue team
+    without a leader gets nobody here (routing tells the admins, without the content)."""
     people: list[Inspector] = []
     if team_id is not None:
         people = list(
@@ -207,7 +212,7 @@ async def team_leaders(session: AsyncSession, team_id: int | None) -> list[Inspe
                 )
             ).all()
         )
-    if not people:
+    if not people and track is Track.APPEAL:
         people = list(
             (
                 await session.exec(
@@ -319,7 +324,7 @@ async def _tell_leaders_case_back(
         inspector=inspector.name,
         description=preview(case.description, 200),
     )
-    for leader in await team_leaders(session, case.team_id):
+    for leader in await team_leaders(session, case.team_id, track=case.track):
         assert leader.id is not None and leader.chat_id is not None
         await enqueue(
             session,

@@ -16,7 +16,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LiankaConfig
-from bot.services.routing import list_team_members
+from bot.services.inspectors import team_leaders
 from handlers.callbacks import CaseAct, CaseAction
 from models.attachment import Attachment
 from models.card import Card, CardScan, CardStatus
@@ -29,7 +29,7 @@ from models.intake import DESCRIPTION_MAX, EVIDENCE_MAX, FILE_MAX_BYTES, Evidenc
 from models.notification import RecipientKind
 from models.org import Category, Track, Zone
 from models.reporter import CaseFollower, Reporter, normalize_receipt_code, receipt_hash
-from models.team import Inspector, Role
+from models.team import Inspector
 from notifications.keyboards import as_json
 from notifications.outbox import enqueue, notification_key
 from notifications.render import render
@@ -455,26 +455,16 @@ def _materials_keyboard(case_id: int) -> dict[str, Any]:
 
 
 async def _material_recipients(session: AsyncSession, case: Case) -> list[Inspector]:
-    """The assignee; with none, the team's leaders; with none of those, the admins."""
+    """The assignee; with none, the team's leaders (for an appeal, the admins if it has none)."""
     if case.assignee_id is not None:
         assignee = await session.get(Inspector, case.assignee_id)
         if assignee is not None and assignee.active and assignee.chat_id is not None:
             return [assignee]
-    if case.team_id is not None:
-        leaders = await list_team_members(session, case.team_id, roles=(Role.TEAM_LEADER,))
-        if leaders:
-            return leaders
-    return list(
-        (
-            await session.exec(
-                select(Inspector).where(
-                    Inspector.role == Role.ADMIN,
-                    col(Inspector.active).is_(True),
-                    col(Inspector.chat_id).is_not(None),
-                )
-            )
-        ).all()
-    )
+    return [
+        person
+        for person in await team_leaders(session, case.team_id, track=case.track)
+        if person.chat_id is not None
+    ]
 
 
 async def add_material(

@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LiankaConfig
 from bot.services.clocks import get_clock, start_ladder_clock
+from bot.services.inspectors import team_leaders
 from models.attachment import Attachment
 from models.calendar import WorkCalendar
 from models.case import OPEN_STATUSES, Case, CaseStatus
@@ -114,21 +115,13 @@ async def _notify_assignee(
 async def _notify_team_leaders(
     session: AsyncSession, case: Case, team: Team, now: datetime, reason: str | None
 ) -> None:
-    """A case waits in the team's queue: its leaders (or, if it has none, the admins) are told."""
+    """A case waits in the team's queue: its leaders (for an appeal, the admins if it has none)
+    are told. A clue in a team without a leader: the admins are told that, and nothing of it."""
     assert case.id is not None and team.id is not None
-    leaders = await list_team_members(session, team.id, roles=(Role.TEAM_LEADER,))
+    leaders = await team_leaders(session, team.id, track=case.track)
     if not leaders:
-        leaders = list(
-            (
-                await session.exec(
-                    select(Inspector).where(
-                        Inspector.role == Role.ADMIN,
-                        col(Inspector.active).is_(True),
-                        col(Inspector.chat_id).is_not(None),
-                    )
-                )
-            ).all()
-        )
+        await _tell_admins_unattended(session, case, team, now)
+        return
     category = await session.get(Category, case.category_id)
     zone = await session.get(Zone, case.zone_id) if case.zone_id else None
     accept = await get_clock(session, case.id, ClockKind.ACCEPT)
@@ -159,6 +152,39 @@ async def _notify_team_leaders(
             case_id=case.id,
             text=text,
             reply_markup=as_json(leader_assign_keyboard(case.id)),
+            now=now,
+        )
+
+
+async def _tell_admins_unattended(
+    session: AsyncSession, case: Case, team: Team, now: datetime
+) -> None:
+    """A clue reached a team with no active team leader: admins must register one; they learn
+    the case number and the team, not the clue (only its team leader and assignee may see it)."""
+    assert case.id is not None
+    admins = (
+        await session.exec(
+            select(Inspector).where(
+                Inspector.role == Role.ADMIN,
+                col(Inspector.active).is_(True),
+                col(Inspector.chat_id).is_not(None),
+            )
+        )
+    ).all()
+    text = render("admin_clue_unattended", case=case, team=team)
+    for admin in admins:
+        assert admin.id is not None and admin.chat_id is not None
+        await enqueue(
+            session,
+            key=notification_key(
+                "clue_unattended", case_id=case.id, stage=case.event_count, recipient=f"i{admin.id}"
+            ),
+            kind="clue_unattended",
+            chat_id=admin.chat_id,
+            recipient_kind=RecipientKind.INSPECTOR,
+            recipient_id=admin.id,
+            case_id=case.id,
+            text=text,
             now=now,
         )
 
