@@ -39,6 +39,8 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
         sqlite_file.parent.mkdir(parents=True, exist_ok=True)
     if url.get_backend_name() == "postgresql":
         kwargs.setdefault("pool_pre_ping", True)
+    # an error's message must not carry the row it failed on (a description, a name, a phone)
+    kwargs.setdefault("hide_parameters", True)
     engine = create_async_engine(url, **kwargs)
     if url.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)

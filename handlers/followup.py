@@ -28,6 +28,7 @@ RATINGS = {
     FollowupRating.UNSATISFIED: Satisfaction.UNSATISFIED,
 }
 CASE_KEY = "followup_case_id"
+RETURN_KEY = "followup_return_state"
 
 
 class FollowupStates(StatesGroup):
@@ -43,8 +44,9 @@ async def on_followup_rating(
 ) -> None:
     if callback_data.rating is FollowupRating.UNSATISFIED:
         case, _ = await get_followup_case(session, query.from_user.id, callback_data.case_id)
+        # a report being written is kept: it resumes once the reason is given
+        await state.update_data({CASE_KEY: case.id, RETURN_KEY: await state.get_state()})
         await state.set_state(FollowupStates.reason)
-        await state.update_data({CASE_KEY: case.id})
         await query.answer()
         if isinstance(query.message, Message):
             await query.message.answer(render("followup_reason_ask", case=case))
@@ -67,14 +69,17 @@ async def on_followup_reason(
 ) -> None:
     reason = check_reason(message.text or "")
     data = await state.get_data()
-    case_id = data.pop(CASE_KEY, None)
-    await state.set_data(data)
-    await state.set_state(None)
+    case_id = data.get(CASE_KEY)
     if case_id is None or message.from_user is None:
         raise StaleAction
     reopened = await reopen_unsatisfied(
         session, message.from_user.id, case_id, reason, config, calendar, clock.now()
     )
+    # only now, with the reason saved, does the step end (a failure above keeps it open)
+    previous = data.pop(RETURN_KEY, None)
+    data.pop(CASE_KEY, None)
+    await state.set_data(data)
+    await state.set_state(previous)
     await message.answer(
         render("followup_reopened_reply", case=reopened.case, due_at=reopened.due_at)
     )
@@ -87,6 +92,10 @@ async def on_followup_reason_not_text(message: Message) -> None:
 def setup() -> Router:
     router = Router(name=__name__)
     router.callback_query.register(on_followup_rating, FollowupAnswer.filter())
-    router.message.register(on_followup_reason, FollowupStates.reason, F.text)
+    # a command is not a reason: /cancel, /help … are handled by their own routers, and
+    # the rest (e.g. /report) are told to finish this step first
+    router.message.register(
+        on_followup_reason, FollowupStates.reason, F.text, ~F.text.startswith("/")
+    )
     router.message.register(on_followup_reason_not_text, FollowupStates.reason)
     return router

@@ -224,3 +224,18 @@ async def test_someone_else_cannot_rate_the_case(
     await stranger.press(rating(case, FollowupRating.UNSATISFIED))
     assert stranger.alerts == ["您无权进行此操作。", "您无权进行此操作。"]
     assert (await case_of(sessions, case.id)).status is CaseStatus.RESOLVED
+
+
+async def test_a_command_is_not_taken_as_the_reason_for_being_unsatisfied(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar
+) -> None:
+    case = await resolved_case(sessions, catalog, calendar)
+    assert case.id is not None
+    telegram = bot_for(sessions, catalog, calendar, sh(2026, 11, 30, 10))
+    reporter = telegram.user(user_id=REPORTER)
+    await reporter.press(rating(case, FollowupRating.UNSATISFIED))
+    await reporter.send("/report")  # the 反映问题 command, from the menu
+    assert reporter.last == "请用文字简要说明不满意的原因；暂不评价请发送 /cancel。"
+    assert (await case_of(sessions, case.id)).status is CaseStatus.RESOLVED
+    await reporter.send("协调的资金至今没有到账。")
+    assert (await case_of(sessions, case.id)).status is CaseStatus.REOPENED

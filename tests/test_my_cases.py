@@ -383,3 +383,31 @@ async def test_material_can_be_cancelled_and_waits_for_a_report_in_progress(
         assert (
             await session.exec(select(CaseEvent).where(CaseEvent.kind == EventKind.MATERIAL_ADDED))
         ).all() == []
+
+
+async def test_a_long_history_still_fits_one_telegram_message(
+    telegram: Telegram, sessions: SessionFactory, clock: FrozenClock
+) -> None:
+    user = telegram.user()
+    await report(user)
+    async with sessions() as session:
+        case = (await session.exec(select(Case))).one()
+        for n in range(30):
+            clock.advance(timedelta(hours=1))
+            note = (
+                f"第{n + 1}次进展："
+                + "已与经开区财政局、自然资源局逐项核对返还金额与拨付进度，" * 8
+            )
+            session.add(
+                record_event(
+                    case, EventKind.PROGRESS, INSPECTOR, clock.now(), note=note, public=True
+                )
+            )
+        session.add(case)
+        await session.commit()
+    await user.send("/my")
+    await user.click("AJ-2026-00001 · 已提交，待受理")
+    view = user.last
+    assert "第30次进展" in view  # the newest entries are shown
+    assert len(view) <= 4096
+    assert_telegram_html(telegram)

@@ -73,6 +73,27 @@ async def test_a_revoked_card_is_refused_with_the_commissions_phone_and_12388(
     assert stored is not None and stored.scan_count == 0
 
 
+async def test_a_card_revoked_after_it_was_scanned_no_longer_lets_anyone_report(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
+) -> None:
+    async with sessions() as session:
+        card = await make_card(session, clock.now())
+    telegram = build(sessions, catalog, calendar, clock)
+    user = telegram.user()
+    await user.start(TOKEN)  # the finder of a lost card scans it before it is revoked
+    async with sessions() as session:
+        stored = await session.get(Card, card.id)
+        assert stored is not None
+        stored.status = CardStatus.REVOKED
+        await session.commit()
+    await user.click("反映问题")
+    assert user.alerts[-1] == (
+        "此联系卡已停用，无法通过它反映问题。\n"
+        "如需帮助，请拨打安居区纪委监委电话 0825-12388，或全国纪检监察举报电话 12388。"
+    )
+    assert user.replies == []  # no conversation was started
+
+
 async def test_unknown_cards_are_refused_and_guessing_is_cut_off(
     sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
 ) -> None:

@@ -36,9 +36,18 @@ class CliContext:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from pydantic import ValidationError
+
             from bot.settings import Settings
 
-            self._settings = Settings()
+            try:
+                self._settings = Settings()
+            except ValidationError as error:
+                lines = [
+                    f"  LIANKA_{str(e['loc'][0]).upper()}: {e['msg']}"
+                    for e in error.errors(include_url=False, include_input=False)
+                ]
+                fail("环境变量设置有误 (invalid settings):\n" + "\n".join(lines), code=2)
             if self.config_path is not None:
                 self._settings.config = self.config_path
         return self._settings

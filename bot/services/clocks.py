@@ -147,6 +147,10 @@ def _shift(
     if clock.due_at > now:
         clock.stage = ClockStage.NONE
         clock.next_action_at = warning_time(calendar, now, clock.due_at, warn_before)
+    else:
+        # still past due (e.g. overdue while waiting for the reporter): the sweep looks again
+        # at once and carries on up the ladder from where the clock stands
+        clock.next_action_at = utc(now)
 
 
 async def resume_clock(

@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 _CARD_TOKEN = re.compile(r"c_[A-Za-z0-9_-]{16,62}")
 MY_CASES_LIMIT = 20
 TIMELINE_MAX = 20  # the latest entries; a phone screen, and Telegram's 4096 characters
-NOTE_MAX = 200
+NOTE_MAX = 100  # 20 entries × (100 + a date and a label) + the description stay under 4096
 DESCRIPTION_PREVIEW = 300
 ACCEPT_PENDING = frozenset({CaseStatus.SUBMITTED, CaseStatus.ASSIGNED, CaseStatus.RETURNED})
 IN_HAND = frozenset({CaseStatus.ACCEPTED, CaseStatus.IN_PROGRESS, CaseStatus.REOPENED})
@@ -197,10 +197,15 @@ async def get_reporter(session: AsyncSession, telegram_user_id: int) -> Reporter
 async def require_reporter(
     session: AsyncSession, config: LiankaConfig, telegram_user_id: int
 ) -> Reporter:
-    """The reporter behind this account, or the request to scan a card first."""
+    """The reporter behind this account, or the request to scan a card first; a card revoked
+    since it was scanned (lost, reissued) no longer lets anyone report for its enterprise."""
     reporter = await get_reporter(session, telegram_user_id)
     if reporter is None:
         raise NoCard(_refusal(config, "no_card"))
+    if reporter.card_id is not None:
+        card = await session.get(Card, reporter.card_id)
+        if card is None or card.status is not CardStatus.ACTIVE:
+            raise CardRefused(_refusal(config, "revoked"))
     return reporter
 
 
