@@ -78,6 +78,8 @@ class MyAct(enum.StrEnum):
     MATERIAL = "m"  # start 补充材料
     DONE = "d"  # 完成 补充材料
     CANCEL = "c"  # 取消 补充材料
+    WITHDRAW = "w"  # 撤回: asks to confirm
+    WITHDRAW_SURE = "ws"  # 撤回 confirmed
 
 
 class MyCase(CallbackData, prefix="rk1"):
@@ -212,12 +214,25 @@ def my_cases_keyboard(cases: Sequence[tuple[int, str]]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-def case_keyboard(case_id: int, can_add: bool) -> InlineKeyboardMarkup:
+def case_keyboard(case_id: int, can_add: bool, can_withdraw: bool = False) -> InlineKeyboardMarkup:
     rows = []
     if can_add:
         rows.append([_button("补充材料", MyCase(act=MyAct.MATERIAL, case_id=case_id))])
+    if can_withdraw:
+        rows.append([_button("撤回", MyCase(act=MyAct.WITHDRAW, case_id=case_id))])
     rows.append([_button("返回列表", MyCase(act=MyAct.LIST))])
     return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def withdraw_confirm_keyboard(case_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                _button("确认撤回", MyCase(act=MyAct.WITHDRAW_SURE, case_id=case_id)),
+                _button("不撤回", MyCase(act=MyAct.VIEW, case_id=case_id)),
+            ]
+        ]
+    )
 
 
 def material_keyboard(case_id: int) -> InlineKeyboardMarkup:

@@ -13,11 +13,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.clock import Clock
 from bot.services.reporters import (
     MY_CASES_LIMIT,
+    WITHDRAWABLE,
     AttemptGuard,
     add_material,
     case_timeline,
     list_my_cases,
     track_case,
+    withdraw_case,
 )
 from handlers import keyboards as kb
 from handlers.filters import MEDIA, TEXT, UNSUPPORTED, add_evidence, as_evidence, evidence_of
@@ -88,8 +90,30 @@ async def on_view(
         timeline=view.timeline,
         can_add=view.summary.is_open,
     )
-    await _replace(bot, query, text, kb.case_keyboard(view.summary.id, view.summary.is_open))
+    withdrawable = view.summary.status in WITHDRAWABLE
+    markup = kb.case_keyboard(view.summary.id, view.summary.is_open, withdrawable)
+    await _replace(bot, query, text, markup)
     await query.answer()
+
+
+async def on_withdraw_asked(
+    query: CallbackQuery, callback_data: MyCase, bot: Bot, session: AsyncSession
+) -> None:
+    view = await case_timeline(session, query.from_user.id, callback_data.case_id)
+    text = render("reporter_withdraw_confirm", number=view.summary.number)
+    await _replace(bot, query, text, kb.withdraw_confirm_keyboard(view.summary.id))
+    await query.answer()
+
+
+async def on_withdraw_confirmed(
+    query: CallbackQuery, callback_data: MyCase, bot: Bot, session: AsyncSession, clock: Clock
+) -> None:
+    case = await withdraw_case(session, query.from_user.id, callback_data.case_id, clock.now())
+    text, markup = await _list(session, query.from_user.id)
+    await _replace(
+        bot, query, f"{render('reporter_withdrawn', number=case.number)}\n\n{text}", markup
+    )
+    await query.answer("已撤回")
 
 
 async def on_material_start(
@@ -269,6 +293,10 @@ def setup() -> Router:
     router.callback_query.register(on_menu_my, Menu.filter(F.act == MenuAct.MY))
     router.callback_query.register(on_list, MyCase.filter(F.act == MyAct.LIST))
     router.callback_query.register(on_view, MyCase.filter(F.act == MyAct.VIEW))
+    router.callback_query.register(on_withdraw_asked, MyCase.filter(F.act == MyAct.WITHDRAW))
+    router.callback_query.register(
+        on_withdraw_confirmed, MyCase.filter(F.act == MyAct.WITHDRAW_SURE)
+    )
     router.callback_query.register(on_material_start, MyCase.filter(F.act == MyAct.MATERIAL))
     router.callback_query.register(on_material_done, MyCase.filter(F.act == MyAct.DONE))
     router.callback_query.register(on_material_cancel, MyCase.filter(F.act == MyAct.CANCEL))

@@ -411,3 +411,45 @@ async def test_a_long_history_still_fits_one_telegram_message(
     assert "第30次进展" in view  # the newest entries are shown
     assert len(view) <= 4096
     assert_telegram_html(telegram)
+
+
+async def test_a_reporter_withdraws_a_case_nobody_has_signed_for(
+    telegram: Telegram, sessions: SessionFactory, clock: FrozenClock
+) -> None:
+    async with sessions() as session:
+        await make_inspector(session, clock.now(), team_code="business_env", telegram_user_id=501)
+    user = telegram.user()
+    await report(user)
+    await user.send("/my")
+    await user.click("AJ-2026-00001 · 已提交，待受理")
+    assert "撤回" in user.messages[-1].button_texts
+    await user.click("撤回")
+    assert "确定撤回问题 AJ-2026-00001 吗" in user.last
+    await user.click("确认撤回")
+    assert user.last.startswith("问题 AJ-2026-00001 已撤回。")
+    assert "AJ-2026-00001 · 已撤回" in user.messages[-1].button_texts
+    async with sessions() as session:
+        case = (await session.exec(select(Case))).one()
+        notices = (
+            await session.exec(select(Notification).where(Notification.kind == "withdrawn"))
+        ).all()
+    assert case.status is CaseStatus.WITHDRAWN
+    assert [(n.chat_id, n.text) for n in notices] == [
+        (501, "【撤回】反映人已撤回问题 AJ-2026-00001，无需再办理。")
+    ]
+
+
+async def test_a_signed_case_cannot_be_withdrawn(
+    telegram: Telegram, sessions: SessionFactory, clock: FrozenClock
+) -> None:
+    user = telegram.user()
+    await report(user)
+    await user.send("/my")
+    await user.click("AJ-2026-00001 · 已提交，待受理")
+    withdraw = user.messages[-1]
+    await move(sessions, (CaseStatus.ASSIGNED, EventKind.ASSIGNED), now=clock.now())
+    await move(sessions, (CaseStatus.ACCEPTED, EventKind.ACCEPTED), now=clock.now())
+    await user.click("撤回", message=withdraw)  # the button of a view shown before 签收
+    await user.click("确认撤回")
+    assert user.alerts[-1] == "该问题已签收办理，不能撤回。如有需要，请通过“补充材料”说明情况。"
+    assert (await only_case(sessions)).status is CaseStatus.ACCEPTED

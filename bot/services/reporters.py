@@ -16,6 +16,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LiankaConfig
+from bot.services.clocks import cancel_clock
 from bot.services.inspectors import team_leaders
 from handlers.callbacks import CaseAct, CaseAction
 from models.attachment import Attachment
@@ -24,7 +25,7 @@ from models.case import OPEN_STATUSES, Case, CaseStatus, reporter_label
 from models.clock import CaseClock, ClockKind
 from models.enterprise import Enterprise
 from models.errors import DomainError, InvalidInput, NotFound
-from models.event import Actor, ActorType, CaseEvent, EventKind, record_event
+from models.event import Actor, ActorType, CaseEvent, EventKind, record_event, transition
 from models.intake import DESCRIPTION_MAX, EVIDENCE_MAX, FILE_MAX_BYTES, Evidence, clean_text
 from models.notification import RecipientKind
 from models.org import Category, Track, Zone
@@ -546,6 +547,61 @@ async def add_material(
         )
     await session.commit()
     return MaterialAdded(case.number, len(items), note is not None)
+
+
+WITHDRAWABLE = frozenset({CaseStatus.SUBMITTED, CaseStatus.ASSIGNED, CaseStatus.RETURNED})
+"""A reporter may withdraw a case until an inspector signs for it (DESIGN.md)."""
+
+
+async def withdraw_case(
+    session: AsyncSession, telegram_user_id: int, case_id: int, now: datetime
+) -> Case:
+    """撤回: the reporter (or a follower by receipt code) withdraws a case nobody has signed for
+    yet; its clocks stop, and whoever holds it — the assignee, else the team's leaders — is told."""
+    reporter, case, _ = await _readable_case(session, telegram_user_id, case_id)
+    assert case.id is not None and reporter.id is not None
+    if case.status not in WITHDRAWABLE:
+        raise InvalidInput("该问题已签收办理，不能撤回。如有需要，请通过“补充材料”说明情况。")
+    assignee = await session.get(Inspector, case.assignee_id) if case.assignee_id else None
+    session.add(
+        transition(
+            case,
+            CaseStatus.WITHDRAWN,
+            EventKind.WITHDRAWN,
+            Actor(ActorType.REPORTER, reporter.id),
+            now,
+            public=True,
+        )
+    )
+    case.closed_at = now
+    session.add(case)
+    for kind in (ClockKind.ACCEPT, ClockKind.FIRST_REPLY):
+        await cancel_clock(session, case.id, kind)
+    await session.flush()
+    if assignee is not None and assignee.active and assignee.chat_id is not None:
+        told = [assignee]
+    else:
+        told = await team_leaders(session, case.team_id, track=case.track)
+    text = render("reporter_withdrawn_notice", number=case.number)
+    for inspector in told:
+        assert inspector.id is not None
+        if inspector.chat_id is None:
+            continue
+        await enqueue(
+            session,
+            key=notification_key(
+                "withdrawn", case_id=case.id, stage=case.event_count, recipient=f"i{inspector.id}"
+            ),
+            kind="withdrawn",
+            chat_id=inspector.chat_id,
+            recipient_kind=RecipientKind.INSPECTOR,
+            recipient_id=inspector.id,
+            case_id=case.id,
+            text=text,
+            now=now,
+        )
+    await session.commit()
+    return case
 
 
 async def track_case(
