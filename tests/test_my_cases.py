@@ -146,7 +146,7 @@ async def test_a_case_shows_its_public_timeline_only(
     assert "11-26 10:00 已提交" in view
     assert "11-26 12:00 办理进展：已约谈管委会，&lt;b&gt;督促&lt;/b&gt;返还" in view
     assert "内部" not in view and "分办" not in view
-    assert user.messages[-1].button_texts == ["补充材料", "返回列表"]
+    assert user.messages[-1].button_texts == ["补充材料", "撤回", "返回列表"]
     await user.click("返回列表")
     assert user.last.startswith("<b>我的问题</b>")
     assert_telegram_html(telegram)
@@ -295,7 +295,11 @@ async def test_a_receipt_code_lets_another_account_follow_the_case(
     await phone.send("/my")
     assert "（凭回执码关注）" in phone.last
     await phone.click("AJ-2026-00001 · 已提交，待受理")
-    assert "已提交" in phone.last and phone.messages[-1].button_texts == ["补充材料", "返回列表"]
+    assert "已提交" in phone.last and phone.messages[-1].button_texts == [
+        "补充材料",
+        "撤回",
+        "返回列表",
+    ]
 
     await phone.send(f"/track {code.group(1)}")  # twice is still one follower
     async with sessions() as session:
