@@ -3,6 +3,7 @@ emulator; polling and webhook mode, health and metrics, the webhook's secret, a 
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from pathlib import Path
 
@@ -30,15 +31,27 @@ async def test_polling_serves_a_report_and_the_inspector_gets_it(
         inspector = emulator.user(7100002)
         assignment = await inspector.wait_reply("新交办问题", within=STEP_WITHIN)
         assert "土地出让金返还" in assignment.text
-        status, metrics = await process.get("/metrics")
-        assert status == 200
+        # The sender counts a message once Telegram has answered and the row is marked sent,
+        # which may be a moment after the inspector's client has it: read until it shows.
+        metrics = await _metrics_once(process, "lianka_messages_sent_total 1.0")
         assert "lianka_cases_submitted_total 1.0" in metrics
         assert 'lianka_updates_handled_total{type="callback_query"}' in metrics
-        assert "lianka_messages_sent_total 1.0" in metrics
     finally:
         code = await process.stop()
     assert code == 0, process.output()
     assert "stopped" in process.output()
+
+
+async def _metrics_once(process: LiankaProcess, expected: str) -> str:
+    """The /metrics text once it contains ``expected`` (or the last one read, to fail on)."""
+    metrics = ""
+    for _ in range(50):
+        status, metrics = await process.get("/metrics")
+        assert status == 200
+        if expected in metrics:
+            return metrics
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{expected!r} never appeared in /metrics:\n{metrics}")
 
 
 async def test_health_answers_while_the_database_is_there(
