@@ -46,7 +46,7 @@ from models.reporter import Reporter
 from models.request import ApprovalRequest
 from models.team import Inspector, Team
 from tests.factories import make_reporter
-from tests.fuzzing import Action, Click, Media, Press, Tally, Text, actions, check_calls, check_html
+from tests.fuzzing import Action, Media, Press, Tally, Text, actions, check_calls, check_html
 from tests.harness import Telegram, TgUser
 from tests.inspector_support import (
     BUSINESS_LEADER,
@@ -188,6 +188,51 @@ async def world(
 def name(state: State) -> str:
     assert state.state is not None
     return state.state
+
+
+# --- what the fuzzing found, kept as plain tests -------------------------------------------------
+
+
+async def _press_all(
+    w: World, telegram_id: int, buttons: list[str], error_log: ErrorLog
+) -> list[str]:
+    person = w.telegram.user(first_name="测试用户", user_id=telegram_id)
+    alerts = []
+    for data in buttons:
+        answered = len(w.telegram.session.callback_answers)
+        await person.press(data)
+        assert not [r.getMessage() for r in error_log.records], data
+        assert len(w.telegram.session.callback_answers) == answered + 1, data
+        alerts.append(w.telegram.session.callback_answers[-1].text or "")
+    return alerts
+
+
+async def test_a_button_with_an_id_too_large_for_the_database_is_refused_politely(
+    world: World, error_log: ErrorLog
+) -> None:
+    huge = 2**63
+    buttons = [
+        f"ca1:acc:{huge}",
+        f"cs1:out:{huge}:solved",
+        f"ta1:asg:{world.fresh}:{huge}:0",
+        f"rq1:{huge}:1:0",
+        f"fu1:{huge}:s",
+        f"rr1:{huge}",
+        f"qp1:{huge}",
+        f"ad1:off:{huge}",
+        f"rk1:v:{huge}",
+        f"ri1:x:cat:{huge}",
+    ]
+    for telegram_id in (REPORTER, INSPECTOR, BUSINESS_LEADER):
+        alerts = await _press_all(world, telegram_id, buttons, error_log)
+        assert all("过期" in a or "不是" in a or "无权" in a for a in alerts), alerts
+
+
+async def test_a_button_nobody_knows_is_answered_as_expired(
+    world: World, error_log: ErrorLog
+) -> None:
+    alerts = await _press_all(world, STRANGER, ["", "zz", "rm1:zzz", "fu1:1:x", "rk1"], error_log)
+    assert alerts == ["此操作已过期，请重新开始。"] * 5
 
 
 # --- reaching each state ---------------------------------------------------------------------
@@ -362,21 +407,24 @@ def error_log() -> Iterator[ErrorLog]:
         root.removeHandler(handler)
 
 
-async def play(person: TgUser, action: Action) -> None:
+async def play(person: TgUser, action: Action) -> bool:
+    """Send ``action``; True when it was a button press (which Telegram expects answered)."""
     if isinstance(action, Text):
         await person.send(action.text)
-    elif isinstance(action, Media):
+        return False
+    if isinstance(action, Media):
         await person.send_message(**action.fields)
-    elif isinstance(action, Press):
+        return False
+    if isinstance(action, Press):
         await person.press(action.data)
-    else:
-        assert isinstance(action, Click)
-        shown = [(s, b) for s in person.messages[-3:] for b in s.inline_buttons + s.reply_buttons]
-        if not shown:
-            await person.send("/start")
-            return
-        sent, button = shown[action.index % len(shown)]
-        await person.click(button.text, message=sent)
+        return True
+    shown = [(s, b) for s in person.messages[-3:] for b in s.inline_buttons + s.reply_buttons]
+    if not shown:
+        await person.send("/start")
+        return False
+    sent, button = shown[action.index % len(shown)]
+    await person.click(button.text, message=sent)
+    return getattr(button, "callback_data", None) is not None
 
 
 async def run_example(
@@ -401,12 +449,17 @@ async def run_example(
     error_log.records.clear()
 
     for move in moves:
+        answered = len(w.telegram.session.callback_answers)
         try:
-            await play(person, move)
+            pressed = await play(person, move)
         except Exception as error:  # an exception escaping the dispatcher and its error router
             raise AssertionError(f"{persona} in {state_name}: {move!r} raised {error!r}") from error
         errors = [r.getMessage() for r in error_log.records]
         assert not errors, f"{persona} in {state_name}: {move!r} logged {errors}"
+        if pressed:
+            assert len(w.telegram.session.callback_answers) == answered + 1, (
+                f"{persona} in {state_name}: {move!r} left the button press unanswered"
+            )
 
     check_calls(w.telegram.session.calls[first_call:])
     for row in await queued_since(w, first_row):
