@@ -15,7 +15,6 @@ from handlers import keyboards as kb
 from handlers.intake import INTAKE_STATES
 from handlers.keyboards import Menu, MenuAct
 from handlers.states import Intake
-from models.errors import StaleAction
 from notifications.render import render
 
 REPLY_KEYBOARD_STATES = frozenset({Intake.contact.state, Intake.name.state, Intake.phone.state})
@@ -133,12 +132,6 @@ async def on_menu_contact(query: CallbackQuery, bot: Bot, config: LiankaConfig) 
     await query.answer()
 
 
-async def on_unknown_button(query: CallbackQuery) -> None:
-    """A press no journey claimed (an old, foreign or forged button): answered, never left
-    spinning."""
-    raise StaleAction(detail="callback data no router claimed")
-
-
 async def on_anything_else(message: Message) -> None:
     await message.answer("请点击下方按钮，或发送 /help 查看帮助。", reply_markup=kb.menu_keyboard())
 
@@ -158,13 +151,11 @@ def setup() -> Router:
 
 def setup_fallback() -> Router:
     """Last of all routers: start parameters nobody claimed (refused as unknown cards), and a
-    hint for a message outside any conversation step, and an answer to a button nobody knows.
-    Commands pass by, for routers after it."""
+    hint for a message outside any conversation step. Commands pass by, for routers after it."""
     router = Router(name=f"{__name__}.fallback")
     router.message.filter(F.chat.type == "private")
     router.message.register(
         cmd_start_card, CommandStart(deep_link=True, magic=~F.args.startswith("i_"))
     )
     router.message.register(on_anything_else, StateFilter(None), ~F.text.startswith("/"))
-    router.callback_query.register(on_unknown_button)
     return router
