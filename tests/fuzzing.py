@@ -73,6 +73,9 @@ ODD = [
     "0",
     "5",
     "99999999999999999999999",
+    "²",
+    "５",
+    "١٢",
     "13812345678",
     "+86 138 1234 5678",
     "宋利剑",
@@ -90,6 +93,7 @@ LONG = [
     "中" * 2_000,
     "中" * 2_001,
     "x" * 4_097,
+    "9" * 5_000,
     "\u200b" * 5_000,
     "😀" * 3_000,
 ]
@@ -235,7 +239,9 @@ def callback_data(case_ids: list[int], other_ids: list[int], drafts: list[str]) 
     """Button data for every button kind, with real and foreign ids, and forgeries."""
     ids = st.sampled_from([*case_ids, 0, -1, 2**31, 2**63, 10**40])
     others = st.sampled_from([*other_ids, 0, -5, 2**63])
-    value = st.sampled_from(["", "solved", "partly", "x", "0", "1", "5", "999", "-3", "ʘ"])
+    value = st.sampled_from(
+        ["", "solved", "partly", "x", "0", "1", "5", "999", "-3", "ʘ", "²", "9" * 40, "５"]
+    )
     draft = st.sampled_from([*drafts, "", "x", "AAAAAAAAAAAA", "<b>①"])
     formats = [
         st.builds(lambda a, i: f"ca1:{a}:{i}", st.sampled_from(CA), ids),

@@ -106,6 +106,7 @@ class World:
     people: People
     worked: int  # the reporter's case, accepted by INSPECTOR, a question and an extension open
     fresh: int  # the reporter's case, assigned to INSPECTOR, not yet signed for
+    signed: int  # the reporter's case, accepted by INSPECTOR, nothing pending
     resolved: int  # the reporter's case, resolved, awaiting 回访
     foreign: int  # another enterprise's case, in another team (安全生产组)
     foreign_soe: int  # another enterprise's case, in the 国资国企 team
@@ -121,7 +122,14 @@ class World:
 
     @property
     def case_ids(self) -> list[int]:
-        return [self.worked, self.fresh, self.resolved, self.foreign, self.foreign_soe]
+        return [
+            self.worked,
+            self.fresh,
+            self.signed,
+            self.resolved,
+            self.foreign,
+            self.foreign_soe,
+        ]
 
     @property
     def other_ids(self) -> list[int]:
@@ -140,6 +148,7 @@ async def world(
         )
     worked = await submit(sessions, catalog, calendar, clock, people.reporter)
     fresh = await submit(sessions, catalog, calendar, clock, people.reporter)
+    signed = await submit(sessions, catalog, calendar, clock, people.reporter)
     resolved = await submit(sessions, catalog, calendar, clock, people.reporter)
     foreign = await submit(
         sessions, catalog, calendar, clock, other, category="work_safety", description=SAFETY
@@ -147,12 +156,13 @@ async def world(
     foreign_soe = await submit(
         sessions, catalog, calendar, clock, other, category="soe_corruption", description=SOE
     )
-    assert worked.id and fresh.id and resolved.id and foreign.id and foreign_soe.id
+    assert worked.id and fresh.id and signed.id and resolved.id and foreign.id and foreign_soe.id
     async with sessions() as session:
         actor = await get_actor(session, INSPECTOR)
         await accept_case(session, actor, worked.id, catalog, calendar, clock.now())
         relay = await ask_reporter(session, actor, worked.id, "请提供承诺函。", clock.now())
         request = await request_extension(session, actor, worked.id, 5, "等待会议。", clock.now())
+        await accept_case(session, actor, signed.id, catalog, calendar, clock.now())
         await accept_case(session, actor, resolved.id, catalog, calendar, clock.now())
         await resolve_case(
             session,
@@ -173,6 +183,7 @@ async def world(
         people=people,
         worked=worked.id,
         fresh=fresh.id,
+        signed=signed.id,
         resolved=resolved.id,
         foreign=foreign.id,
         foreign_soe=foreign_soe.id,
@@ -235,6 +246,35 @@ async def test_a_button_nobody_knows_is_answered_as_expired(
     assert alerts == ["此操作已过期，请重新开始。"] * 5
 
 
+async def test_an_inspector_typing_odd_digits_for_the_extension_is_asked_again(
+    world: World, error_log: ErrorLog
+) -> None:
+    inspector = world.telegram.user(first_name="李监督", user_id=INSPECTOR)
+    for typed in ("²", "9" * 5_000, "0", "99"):
+        await inspector.press(f"ca1:ext:{world.signed}")
+        await inspector.send(typed)
+        assert not [r.getMessage() for r in error_log.records], typed
+        assert "请输入1至" in inspector.last, typed
+    await inspector.send("５")  # full-width digits are digits
+    assert inspector.last == "请输入延期理由。"
+
+
+async def test_a_forged_step_value_that_is_not_a_plain_number_is_refused(
+    world: World, error_log: ErrorLog
+) -> None:
+    x = world.signed
+    buttons = [
+        f"cs1:days:{x}:²",
+        f"cs1:days:{x}:{'9' * 40}",
+        f"cs1:to:{x}:²",
+        f"cs1:to:{x}:{'9' * 40}",
+    ]
+    alerts = await _press_all(world, INSPECTOR, [f"ca1:ext:{x}", *buttons[:2]], error_log)
+    assert alerts[1:] == ["此操作已过期，请重新开始。"] * 2
+    alerts = await _press_all(world, INSPECTOR, [f"ca1:ret:{x}", *buttons[2:]], error_log)
+    assert alerts[1:] == ["此操作已过期，请重新开始。"] * 2
+
+
 # --- reaching each state ---------------------------------------------------------------------
 
 
@@ -288,7 +328,7 @@ def reporter_routes(w: World) -> dict[str, Steps]:
 
 
 def inspector_routes(w: World) -> dict[str, Steps]:
-    x, fresh = w.worked, w.fresh
+    x, fresh, signed = w.worked, w.fresh, w.signed
 
     async def steps(person: TgUser, *moves: str) -> None:
         for move in moves:
@@ -304,6 +344,8 @@ def inspector_routes(w: World) -> dict[str, Steps]:
         name(CaseFlow.question): lambda p: steps(p, f"ca1:ask:{x}"),
         name(CaseFlow.progress): lambda p: steps(p, f"ca1:prg:{x}"),
         name(CaseFlow.progress_visibility): lambda p: steps(p, f"ca1:prg:{x}", "已约谈财政局。"),
+        name(CaseFlow.extension_days): lambda p: steps(p, f"ca1:ext:{signed}"),
+        name(CaseFlow.extension_reason): lambda p: steps(p, f"ca1:ext:{signed}", "5"),
         name(CaseFlow.outcome): lambda p: steps(p, f"ca1:res:{x}"),
         name(CaseFlow.summary): lambda p: steps(p, f"ca1:res:{x}", f"cs1:out:{x}:solved"),
         name(CaseFlow.amount): lambda p: steps(
