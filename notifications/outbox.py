@@ -6,8 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.document import MAX_DOCUMENT_BYTES, StoredDocument, digest
 from models.notification import Notification, NotificationStatus, RecipientKind, SendMethod
 from models.types import utc
 
@@ -32,7 +34,7 @@ async def enqueue(
     case_id: int | None = None,
     reply_markup: dict[str, Any] | None = None,
     method: SendMethod = SendMethod.MESSAGE,
-    document_path: str | None = None,
+    document_id: int | None = None,
 ) -> bool:
     """Queue one message; a key already queued is left alone. True when a row was written."""
     values = {
@@ -45,15 +47,42 @@ async def enqueue(
         "text": text,
         "reply_markup": reply_markup,
         "method": method,
-        "document_path": document_path,
+        "document_id": document_id,
         "status": NotificationStatus.PENDING,
         "attempts": 0,
         "next_attempt_at": utc(now),
         "created_at": utc(now),
     }
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    table = Notification.__table__  # type: ignore[attr-defined]
-    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    statement = insert.values(**values).on_conflict_do_nothing(index_elements=["key"])
-    result = await session.exec(statement)
+    result = await session.exec(_insert(session, Notification, values, "key"))
     return bool(result.rowcount)
+
+
+async def store_document(
+    session: AsyncSession, filename: str, content: bytes, now: datetime
+) -> int:
+    """Keep a file to be sent in the database, once per content; returns its id for
+    ``enqueue(document_id=...)``. Any instance's sender can then deliver it."""
+    if len(content) > MAX_DOCUMENT_BYTES:
+        raise ValueError(f"{filename} is {len(content)} bytes; Telegram takes at most 50 MB")
+    sha256 = digest(content)
+    values = {
+        "sha256": sha256,
+        "filename": filename,
+        "size": len(content),
+        "content": content,
+        "created_at": utc(now),
+    }
+    await session.exec(_insert(session, StoredDocument, values, "sha256"))
+    stored = (
+        await session.exec(select(StoredDocument.id).where(StoredDocument.sha256 == sha256))
+    ).one()
+    assert stored is not None
+    return stored
+
+
+def _insert(session: AsyncSession, model: Any, values: dict[str, Any], unique: str) -> Any:
+    """INSERT … ON CONFLICT (unique) DO NOTHING, in the session's dialect."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    table = model.__table__
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    return insert.values(**values).on_conflict_do_nothing(index_elements=[unique])
