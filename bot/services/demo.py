@@ -686,7 +686,7 @@ STEPS: dict[StepKind, StepFunction] = {
     StepKind.FOLLOWUP: follow_up,  # → followup.rate_case / reopen_unsatisfied; 未评价: the sweep
     StepKind.CLOSE: close,  # → the sweep's closing of clues after 办结
     StepKind.SUPERVISE: supervise,  # → bot.services.cases.supervise_case
-    StepKind.WITHDRAW: withdraw,  # no withdrawal use case yet
+    StepKind.WITHDRAW: withdraw,  # → bot.services.reporters.withdraw_case
 }
 """The one place that says which function performs each lifecycle step."""
 
