@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.document import MAX_DOCUMENT_BYTES, StoredDocument, digest
 from models.notification import Notification, NotificationStatus, RecipientKind, SendMethod
+from models.team import Inspector
 from models.types import utc
 
 
@@ -55,6 +57,39 @@ async def enqueue(
     }
     result = await session.exec(_insert(session, Notification, values, "key"))
     return bool(result.rowcount)
+
+
+async def notify_inspectors(
+    session: AsyncSession,
+    case_id: int,
+    people: Iterable[Inspector],
+    kind: str,
+    stage: int,
+    text: str,
+    now: datetime,
+    reply_markup: dict[str, Any] | None = None,
+) -> int:
+    """Queue one message about a case to each of ``people`` who is active and registered in
+    Telegram, once per person and stage; returns how many rows were written."""
+    queued = 0
+    seen: set[int] = set()
+    for person in people:
+        if person.id is None or person.chat_id is None or person.id in seen or not person.active:
+            continue
+        seen.add(person.id)
+        queued += await enqueue(
+            session,
+            key=notification_key(kind, case_id=case_id, stage=stage, recipient=f"i{person.id}"),
+            kind=kind,
+            chat_id=person.chat_id,
+            recipient_kind=RecipientKind.INSPECTOR,
+            recipient_id=person.id,
+            case_id=case_id,
+            text=text,
+            reply_markup=reply_markup,
+            now=now,
+        )
+    return queued
 
 
 async def store_document(

@@ -56,7 +56,7 @@ from notifications.keyboards import (
     relay_reply_keyboard,
     request_keyboard,
 )
-from notifications.outbox import enqueue, notification_key
+from notifications.outbox import enqueue, notification_key, notify_inspectors
 from notifications.render import render
 from notifications.texts import preview
 
@@ -233,23 +233,7 @@ async def _tell_inspectors(
 ) -> None:
     assert case.id is not None
     text = render(kind, case=case, **context)
-    seen: set[int] = set()
-    for person in people:
-        if person.id is None or person.chat_id is None or person.id in seen or not person.active:
-            continue
-        seen.add(person.id)
-        await enqueue(
-            session,
-            key=notification_key(kind, case_id=case.id, stage=stage, recipient=f"i{person.id}"),
-            kind=kind,
-            chat_id=person.chat_id,
-            recipient_kind=RecipientKind.INSPECTOR,
-            recipient_id=person.id,
-            case_id=case.id,
-            text=text,
-            reply_markup=reply_markup,
-            now=now,
-        )
+    await notify_inspectors(session, case.id, people, kind, stage, text, now, reply_markup)
 
 
 async def _team_name(session: AsyncSession, team_id: int | None) -> str:
