@@ -8,7 +8,7 @@ at a time. A 429 holds the chat for ``retry_after`` and retries the row then; 5x
 and timeouts retry with exponential backoff and jitter until the retry budget is spent (then
 ``failed``); a 403 (the person blocked the bot) marks the row undeliverable, the person
 ``blocked_at``, and tells the admins once. The pace is per process: several instances share
-Telegram's budget, so give each a share (``Pace.per_second``).
+Telegram's budget, so give each a share (``LIANKA_SEND_PER_SECOND``).
 """
 
 from __future__ import annotations
