@@ -15,6 +15,7 @@ from bot.middlewares import (
     CalendarMiddleware,
     DbSessionMiddleware,
     ThrottlingMiddleware,
+    UnclaimedButtonMiddleware,
     UpdateTracker,
 )
 from bot.services.calendar import CalendarCache
@@ -51,6 +52,7 @@ def create_dispatcher(
     dispatcher["metrics"] = metrics = metrics or Metrics()
     dispatcher["update_tracker"] = tracker = UpdateTracker(metrics)
     dispatcher.update.outer_middleware(tracker)
+    dispatcher.update.outer_middleware(UnclaimedButtonMiddleware())
     if throttling is not None:
         dispatcher.update.outer_middleware(throttling)
     dispatcher.update.outer_middleware(DbSessionMiddleware(sessions))

@@ -10,12 +10,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot
+from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.types import TelegramObject, Update
 
 from bot.clock import Clock
 from bot.db import SessionFactory
 from bot.metrics import Metrics
 from bot.services.calendar import CalendarCache
+from models.errors import StaleAction
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +38,23 @@ class DbSessionMiddleware(BaseMiddleware):
         async with self._sessions() as session:
             data["session"] = session
             return await handler(event, data)
+
+
+class UnclaimedButtonMiddleware(BaseMiddleware):
+    """A button press no router claimed (an old, foreign or forged button) is answered, so that
+    the button does not keep spinning."""
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        result = await handler(event, data)
+        if result is UNHANDLED and isinstance(event, Update) and event.callback_query is not None:
+            logger.info("unclaimed button press in update %s", event.update_id)
+            await event.callback_query.answer(StaleAction.message, show_alert=True)
+        return result
 
 
 class CalendarMiddleware(BaseMiddleware):

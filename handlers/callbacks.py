@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import enum
+from typing import Annotated
 
 from aiogram.filters.callback_data import CallbackData
+from pydantic import Field
+
+DbId = Annotated[int, Field(ge=0, le=2**31 - 1)]
+"""An id (or page) in callback data: what a forged one can hold stops at the database's integer."""
 
 
 class CaseAct(enum.StrEnum):
@@ -23,7 +28,7 @@ class CaseAction(CallbackData, prefix="ca1"):
     """An inspector acts on a case."""
 
     act: CaseAct
-    case_id: int
+    case_id: DbId
 
 
 class TeamAct(enum.StrEnum):
@@ -40,18 +45,18 @@ class TeamAction(CallbackData, prefix="ta1"):
     """A team leader or leader acts on a case."""
 
     act: TeamAct
-    case_id: int
-    inspector_id: int = 0
-    team_id: int = 0
+    case_id: DbId
+    inspector_id: DbId = 0
+    team_id: DbId = 0
 
 
 class RequestDecision(CallbackData, prefix="rq1"):
     """A team leader approves or refuses an extension, return or transfer request; an approved
     return names the team it goes to (``team_id``; 0 until the leader has picked one)."""
 
-    request_id: int
+    request_id: DbId
     approve: bool
-    team_id: int = 0
+    team_id: DbId = 0
 
 
 class FollowupRating(enum.StrEnum):
@@ -65,7 +70,7 @@ class FollowupRating(enum.StrEnum):
 class FollowupAnswer(CallbackData, prefix="fu1"):
     """A reporter rates a resolved case (回访)."""
 
-    case_id: int
+    case_id: DbId
     rating: FollowupRating
 
 
@@ -83,20 +88,20 @@ class CaseChoice(CallbackData, prefix="cs1"):
     """An inspector's choice in a step; checked against the conversation and the database."""
 
     step: CaseStep
-    case_id: int
+    case_id: DbId
     value: str = ""
 
 
 class RelayReply(CallbackData, prefix="rr1"):
     """The reporter answers a relayed question (回复)."""
 
-    relay_id: int
+    relay_id: DbId
 
 
 class QueuePage(CallbackData, prefix="qp1"):
     """A page of /queue."""
 
-    page: int
+    page: DbId
 
 
 class AdminAct(enum.StrEnum):
@@ -108,7 +113,7 @@ class AdminAction(CallbackData, prefix="ad1"):
     """An admin acts on a person."""
 
     act: AdminAct
-    inspector_id: int
+    inspector_id: DbId
 
 
 PREFIXES = ("ca1", "ta1", "rq1", "cs1", "rr1", "qp1", "ad1")

@@ -221,7 +221,7 @@ async def on_case_choice(
         case CaseStep.TARGET:
             await _flow_case(state, CaseFlow.return_target, case_id)
             case = await check_case_action(session, actor, case_id, "ret")
-            if not callback_data.value.isdigit():
+            if not _small_number(callback_data.value):
                 raise StaleAction(detail="bad target")
             await state.update_data(team_id=int(callback_data.value))
             await state.set_state(CaseFlow.return_reason)
@@ -231,7 +231,7 @@ async def on_case_choice(
         case CaseStep.DAYS:
             await _flow_case(state, CaseFlow.extension_days, case_id)
             case = await check_case_action(session, actor, case_id, "ext")
-            if not callback_data.value.isdigit():
+            if not _small_number(callback_data.value):
                 raise StaleAction(detail="bad days")
             await state.update_data(days=int(callback_data.value))
             await state.set_state(CaseFlow.extension_reason)
@@ -329,12 +329,17 @@ async def on_progress(
     await message.answer("办理进展已记录（问题线索，仅内部记录）。")
 
 
+def _small_number(text: str) -> bool:
+    """Decimal digits ``int`` reads ("５" too, not "²") and few enough for a database integer."""
+    return text.isdecimal() and len(text) <= 9
+
+
 async def on_extension_days(
     message: Message, event_from_user: User, session: AsyncSession, state: FSMContext
 ) -> None:
     await get_actor(session, event_from_user.id)
     text = (message.text or "").strip().removesuffix("个工作日").removesuffix("天")
-    if not text.isdigit() or not 1 <= int(text) <= EXTENSION_MAX_DAYS:
+    if not _small_number(text) or not 1 <= int(text) <= EXTENSION_MAX_DAYS:
         raise InvalidInput(f"请输入1至{EXTENSION_MAX_DAYS}之间的工作日数，例如 5。")
     await state.update_data(days=int(text))
     await state.set_state(CaseFlow.extension_reason)

@@ -13,6 +13,7 @@ from aiogram.types import (
     ReplyKeyboardMarkup,
 )
 
+from handlers.callbacks import DbId
 from models.org import Category
 
 SEND_CONTACT = "发送手机号"
@@ -69,7 +70,7 @@ class IntakeAction(CallbackData, prefix="ri1"):
 
     draft: str
     act: IntakeAct
-    value: int = 0
+    value: DbId = 0
 
 
 class MyAct(enum.StrEnum):
@@ -86,7 +87,7 @@ class MyCase(CallbackData, prefix="rk1"):
     """A reporter's case button; the case is checked against the account on every press."""
 
     act: MyAct
-    case_id: int = 0
+    case_id: DbId = 0
 
 
 def _button(text: str, data: CallbackData) -> InlineKeyboardButton:

@@ -278,6 +278,10 @@ class TgUser:
         )
         return await self._send(contact=contact)
 
+    async def send_message(self, **fields: Any) -> Any:
+        """Send a message with any content Telegram allows (a video, a location, a caption…)."""
+        return await self._send(**fields)
+
     async def send_photo(self, file_size: int = 200_000, caption: str | None = None) -> Any:
         n = next(self.telegram._message_ids)
         sizes = [

@@ -8,6 +8,7 @@ import click
 
 from bot.cli import (
     audit,
+    backup,
     calendar,
     cards,
     cases,
@@ -53,5 +54,6 @@ main.add_command(inspectors.inspectors_group)
 main.add_command(teams.teams_group)
 main.add_command(cases.cases_group)
 main.add_command(audit.audit_group)
+main.add_command(backup.backup)
 main.add_command(report.report)
 main.add_command(demo.demo_data)
