@@ -48,7 +48,7 @@ from bot.services.calendar import load_calendar
 from bot.services.catalog import sync_catalog
 from bot.settings import Settings
 from bot.storage import create_events_isolation, create_storage
-from notifications.sender import Sender
+from notifications.sender import Pace, Sender
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +167,7 @@ async def open_runtime(
         metrics=metrics,
         clock=clock,
     )
-    sender = Sender(sessions, bot, clock=clock)
+    sender = Sender(sessions, bot, clock=clock, pace=Pace(per_second=settings.send_per_second))
     metrics.watch_sender(sender.stats)
     scheduler = create_scheduler(
         sessions=sessions,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/lianka.db"
@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     config: Path = Path("lianka.toml")
     var_dir: Path = Path("var")
     log_level: str = "INFO"
+    # Messages a second this instance's sender may start. Telegram allows a bot about 30 a
+    # second in all: with several instances, give each its share (25 / N).
+    send_per_second: float = Field(default=25.0, gt=0, le=30)
 
     @field_validator("bot_token", "webhook_secret", mode="before")
     @classmethod

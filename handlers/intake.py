@@ -498,12 +498,7 @@ async def on_edit(
     query: CallbackQuery, callback_data: IntakeAction, bot: Bot, state: FSMContext
 ) -> None:
     data = await _draft(state, callback_data)
-    if query.message is not None:
-        await bot.edit_message_reply_markup(
-            chat_id=query.message.chat.id,
-            message_id=query.message.message_id,
-            reply_markup=kb.edit_keyboard(data["draft_id"]),
-        )
+    await _swap_buttons(bot, query, kb.edit_keyboard(data["draft_id"]))
     await query.answer("请选择要修改的内容")
 
 
@@ -511,13 +506,16 @@ async def on_edit_back(
     query: CallbackQuery, callback_data: IntakeAction, bot: Bot, state: FSMContext
 ) -> None:
     data = await _draft(state, callback_data)
+    await _swap_buttons(bot, query, kb.summary_keyboard(data["draft_id"]))
+    await query.answer()
+
+
+async def _swap_buttons(bot: Bot, query: CallbackQuery, markup: InlineKeyboardMarkup) -> None:
+    """The summary stays; only its buttons change (修改 ↔ the parts to change)."""
     if query.message is not None:
         await bot.edit_message_reply_markup(
-            chat_id=query.message.chat.id,
-            message_id=query.message.message_id,
-            reply_markup=kb.summary_keyboard(data["draft_id"]),
+            chat_id=query.message.chat.id, message_id=query.message.message_id, reply_markup=markup
         )
-    await query.answer()
 
 
 async def on_edit_part(

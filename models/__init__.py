@@ -15,6 +15,7 @@ from models.case import (
     Satisfaction,
 )
 from models.clock import CaseClock, ClockKind, ClockStage, ClockState
+from models.document import StoredDocument
 from models.enterprise import Enterprise
 from models.event import Actor, ActorType, CaseEvent, EventKind
 from models.fsm import FsmRecord
@@ -68,6 +69,7 @@ __all__ = [
     "RequestStatus",
     "Role",
     "Satisfaction",
+    "StoredDocument",
     "Team",
     "TeamCategory",
     "TeamZone",

@@ -48,7 +48,7 @@ class Notification(SQLModel, table=True):
     method: SendMethod = Field(default=SendMethod.MESSAGE, sa_type=enum_type(SendMethod, 12))
     text: str = Field(sa_type=sa.Text)
     reply_markup: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
-    document_path: str | None = Field(default=None, max_length=500)
+    document_id: int | None = Field(default=None, foreign_key="documents.id")
     status: NotificationStatus = Field(
         default=NotificationStatus.PENDING, sa_type=enum_type(NotificationStatus, 16)
     )

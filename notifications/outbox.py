@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.document import MAX_DOCUMENT_BYTES, StoredDocument, digest
 from models.notification import Notification, NotificationStatus, RecipientKind, SendMethod
+from models.team import Inspector
 from models.types import utc
 
 
@@ -32,7 +36,7 @@ async def enqueue(
     case_id: int | None = None,
     reply_markup: dict[str, Any] | None = None,
     method: SendMethod = SendMethod.MESSAGE,
-    document_path: str | None = None,
+    document_id: int | None = None,
 ) -> bool:
     """Queue one message; a key already queued is left alone. True when a row was written."""
     values = {
@@ -45,15 +49,75 @@ async def enqueue(
         "text": text,
         "reply_markup": reply_markup,
         "method": method,
-        "document_path": document_path,
+        "document_id": document_id,
         "status": NotificationStatus.PENDING,
         "attempts": 0,
         "next_attempt_at": utc(now),
         "created_at": utc(now),
     }
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    table = Notification.__table__  # type: ignore[attr-defined]
-    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    statement = insert.values(**values).on_conflict_do_nothing(index_elements=["key"])
-    result = await session.exec(statement)
+    result = await session.exec(_insert(session, Notification, values, "key"))
     return bool(result.rowcount)
+
+
+async def notify_inspectors(
+    session: AsyncSession,
+    case_id: int,
+    people: Iterable[Inspector],
+    kind: str,
+    stage: int,
+    text: str,
+    now: datetime,
+    reply_markup: dict[str, Any] | None = None,
+) -> int:
+    """Queue one message about a case to each of ``people`` who is active and registered in
+    Telegram, once per person and stage; returns how many rows were written."""
+    queued = 0
+    seen: set[int] = set()
+    for person in people:
+        if person.id is None or person.chat_id is None or person.id in seen or not person.active:
+            continue
+        seen.add(person.id)
+        queued += await enqueue(
+            session,
+            key=notification_key(kind, case_id=case_id, stage=stage, recipient=f"i{person.id}"),
+            kind=kind,
+            chat_id=person.chat_id,
+            recipient_kind=RecipientKind.INSPECTOR,
+            recipient_id=person.id,
+            case_id=case_id,
+            text=text,
+            reply_markup=reply_markup,
+            now=now,
+        )
+    return queued
+
+
+async def store_document(
+    session: AsyncSession, filename: str, content: bytes, now: datetime
+) -> int:
+    """Keep a file to be sent in the database, once per content; returns its id for
+    ``enqueue(document_id=...)``. Any instance's sender can then deliver it."""
+    if len(content) > MAX_DOCUMENT_BYTES:
+        raise ValueError(f"{filename} is {len(content)} bytes; Telegram takes at most 50 MB")
+    sha256 = digest(content)
+    values = {
+        "sha256": sha256,
+        "filename": filename,
+        "size": len(content),
+        "content": content,
+        "created_at": utc(now),
+    }
+    await session.exec(_insert(session, StoredDocument, values, "sha256"))
+    stored = (
+        await session.exec(select(StoredDocument.id).where(StoredDocument.sha256 == sha256))
+    ).one()
+    assert stored is not None
+    return stored
+
+
+def _insert(session: AsyncSession, model: Any, values: dict[str, Any], unique: str) -> Any:
+    """INSERT … ON CONFLICT (unique) DO NOTHING, in the session's dialect."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    table = model.__table__
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    return insert.values(**values).on_conflict_do_nothing(index_elements=[unique])

@@ -8,7 +8,7 @@ at a time. A 429 holds the chat for ``retry_after`` and retries the row then; 5x
 and timeouts retry with exponential backoff and jitter until the retry budget is spent (then
 ``failed``); a 403 (the person blocked the bot) marks the row undeliverable, the person
 ``blocked_at``, and tells the admins once. The pace is per process: several instances share
-Telegram's budget, so give each a share (``Pace.per_second``).
+Telegram's budget, so give each a share (``LIANKA_SEND_PER_SECOND``).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from aiogram.exceptions import (
     TelegramServerError,
     TelegramUnauthorizedError,
 )
-from aiogram.types import FSInputFile, InlineKeyboardMarkup, Message
+from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, Message
 from sqlalchemy import and_, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -43,6 +43,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.clock import Clock, SystemClock
 from bot.db import SessionFactory
 from models.case import Case
+from models.document import StoredDocument
 from models.notification import Notification, NotificationStatus, RecipientKind, SendMethod
 from models.reporter import Reporter
 from models.team import Inspector, Role
@@ -284,11 +285,10 @@ class Sender:
     async def _deliver(self, row: Notification) -> Message:
         markup = InlineKeyboardMarkup.model_validate(row.reply_markup) if row.reply_markup else None
         if row.method is SendMethod.DOCUMENT:
-            if not row.document_path:
-                raise FileNotFoundError("document row without a path")
+            document = await self._document(row.document_id)
             return await self._bot.send_document(
                 chat_id=row.chat_id,
-                document=FSInputFile(row.document_path),
+                document=BufferedInputFile(document.content, filename=document.filename),
                 caption=row.text or None,
                 parse_mode=ParseMode.HTML,
                 reply_markup=markup,
@@ -296,6 +296,13 @@ class Sender:
         return await self._bot.send_message(
             chat_id=row.chat_id, text=row.text, parse_mode=ParseMode.HTML, reply_markup=markup
         )
+
+    async def _document(self, document_id: int | None) -> StoredDocument:
+        async with self._sessions() as session:
+            document = await session.get(StoredDocument, document_id) if document_id else None
+        if document is None:
+            raise ValueError(f"document {document_id} of a document row is missing")
+        return document
 
     async def _send(self, row: Notification) -> None:
         try:

@@ -21,6 +21,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiohttp import web
+from aiohttp.web_request import FileField
 
 TOKEN = "42:FAKE-TOKEN"
 
@@ -33,6 +34,8 @@ class Call:
     received: float  # the server's loop.time() when the request arrived
     outcome: str  # ok, 429, 500, slow, timeout, 403
     message_id: int | None = None
+    file_name: str | None = None  # an uploaded document's name and bytes
+    file_bytes: bytes | None = None
 
 
 @dataclass
@@ -114,7 +117,15 @@ class FakeBotApi:
         if fault == "slow":
             await asyncio.sleep(self.slow)
         message_id = next(self._ids)
-        self.calls.append(Call(method, chat_id, text, received, fault or "ok", message_id))
+        upload = form.get("document")
+        if isinstance(upload, str) and upload.startswith("attach://"):  # how aiogram uploads
+            upload = form.get(upload.removeprefix("attach://"))
+        file_name, file_bytes = (
+            (upload.filename, upload.file.read()) if isinstance(upload, FileField) else (None, None)
+        )
+        self.calls.append(
+            Call(method, chat_id, text, received, fault or "ok", message_id, file_name, file_bytes)
+        )
         result: dict[str, Any] = {
             "message_id": message_id,
             "date": int(time.time()),

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.db import head_revision
 from tests.conftest import ROOT
 
 LIANKA = str(Path(sys.executable).with_name("lianka"))
@@ -60,7 +61,7 @@ def test_init_creates_the_config_the_database_and_loads_the_catalog(tmp_path: Pa
     assert again.returncode == 0, again.stderr
     current = lianka("db", "current", cwd=tmp_path)
     assert current.returncode == 0
-    assert "current: 0001" in current.stdout
+    assert f"current: {head_revision()}" in current.stdout
 
 
 def test_run_without_a_token_explains_how_to_get_one_and_exits_2(tmp_path: Path) -> None:
@@ -69,6 +70,14 @@ def test_run_without_a_token_explains_how_to_get_one_and_exits_2(tmp_path: Path)
     assert result.returncode == 2
     assert "@BotFather" in result.stderr
     assert "LIANKA_BOT_TOKEN" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_send_rate_above_telegrams_limit_is_refused_naming_the_variable(tmp_path: Path) -> None:
+    lianka("init", cwd=tmp_path)
+    result = lianka("run", cwd=tmp_path, env={"LIANKA_SEND_PER_SECOND": "100"})
+    assert result.returncode == 2
+    assert "LIANKA_SEND_PER_SECOND" in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -8,14 +8,13 @@ import itertools
 import random
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from sqlmodel import col, select
 
 from bot.db import SessionFactory
 from models.notification import Notification, NotificationStatus, RecipientKind, SendMethod
 from models.team import Inspector, Role
-from notifications.outbox import enqueue
+from notifications.outbox import enqueue, store_document
 from notifications.sender import Pace, RetryPolicy, Sender, claim_notifications
 from tests.casework import until
 from tests.factories import make_inspector
@@ -40,7 +39,7 @@ async def queue(sessions: SessionFactory, messages: list[tuple[int, str]], **ext
                 text=text,
                 now=now,
                 method=extra.get("method", SendMethod.MESSAGE),
-                document_path=extra.get("document_path"),
+                document_id=extra.get("document_id"),
             )
         await session.commit()
 
@@ -116,10 +115,12 @@ async def test_every_message_arrives_once_at_the_pace_despite_429_500_and_timeou
 
 
 async def test_a_document_row_is_sent_as_a_document_with_its_caption(
-    sessions: SessionFactory, tmp_path: Path
+    sessions: SessionFactory,
 ) -> None:
-    report = tmp_path / "周报.pdf"
-    report.write_bytes(b"%PDF-1.4 test")
+    # The file is in the database, not on the disk of the instance that queued it.
+    async with sessions() as session:
+        document_id = await store_document(session, "周报.pdf", b"%PDF-1.4 test", datetime.now(UTC))
+        await session.commit()
     api = FakeBotApi(fault_every=0)
     await api.start()
     bot = api.bot()
@@ -127,7 +128,7 @@ async def test_a_document_row_is_sent_as_a_document_with_its_caption(
         sessions,
         [(9_100, "安居区企业反映问题周报")],
         method=SendMethod.DOCUMENT,
-        document_path=str(report),
+        document_id=document_id,
     )
     try:
         await run_until_done(sessions, Sender(sessions, bot, pace=TEST_PACE, idle_interval=0.05))
@@ -140,6 +141,7 @@ async def test_a_document_row_is_sent_as_a_document_with_its_caption(
         9_100,
         "安居区企业反映问题周报",
     )
+    assert (call.file_name, call.file_bytes) == ("周报.pdf", b"%PDF-1.4 test")
     (row,) = await rows(sessions)
     assert row.status is NotificationStatus.SENT and row.telegram_message_id == call.message_id
 

@@ -56,7 +56,7 @@ from notifications.keyboards import (
     relay_reply_keyboard,
     request_keyboard,
 )
-from notifications.outbox import enqueue, notification_key
+from notifications.outbox import enqueue, notification_key, notify_inspectors
 from notifications.render import render
 from notifications.texts import preview
 
@@ -233,23 +233,7 @@ async def _tell_inspectors(
 ) -> None:
     assert case.id is not None
     text = render(kind, case=case, **context)
-    seen: set[int] = set()
-    for person in people:
-        if person.id is None or person.chat_id is None or person.id in seen or not person.active:
-            continue
-        seen.add(person.id)
-        await enqueue(
-            session,
-            key=notification_key(kind, case_id=case.id, stage=stage, recipient=f"i{person.id}"),
-            kind=kind,
-            chat_id=person.chat_id,
-            recipient_kind=RecipientKind.INSPECTOR,
-            recipient_id=person.id,
-            case_id=case.id,
-            text=text,
-            reply_markup=reply_markup,
-            now=now,
-        )
+    await notify_inspectors(session, case.id, people, kind, stage, text, now, reply_markup)
 
 
 async def _team_name(session: AsyncSession, team_id: int | None) -> str:
@@ -375,6 +359,29 @@ async def _ask_leaders(
     )
 
 
+async def _file_request(
+    session: AsyncSession,
+    case: Case,
+    actor: Inspector,
+    request: ApprovalRequest,
+    kind: EventKind,
+    data: dict[str, Any],
+    now: datetime,
+    *,
+    target: str | None = None,
+) -> ApprovalRequest:
+    """Record the assignee's request and its event, put it before the team leaders, commit."""
+    session.add(request)
+    await session.flush()
+    event = record_event(
+        case, kind, actor_of(actor), now, note=request.reason, data={"request": request.id, **data}
+    )
+    session.add_all([case, event])
+    await _ask_leaders(session, case, request, actor, event.seq, now, target=target)
+    await session.commit()
+    return request
+
+
 async def request_return(
     session: AsyncSession, actor: Inspector, case_id: int, reason: str, now: datetime
 ) -> ApprovalRequest:
@@ -393,20 +400,7 @@ async def request_return(
         reason=text,
         created_at=now,
     )
-    session.add(request)
-    await session.flush()
-    event = record_event(
-        case,
-        EventKind.RETURN_REQUESTED,
-        actor_of(actor),
-        now,
-        note=text,
-        data={"request": request.id},
-    )
-    session.add_all([case, event])
-    await _ask_leaders(session, case, request, actor, event.seq, now, target=None)
-    await session.commit()
-    return request
+    return await _file_request(session, case, actor, request, EventKind.RETURN_REQUESTED, {}, now)
 
 
 async def list_route_targets(session: AsyncSession, case: Case) -> list[Team]:
@@ -457,20 +451,16 @@ async def transfer_case(
         target_team_id=target.id,
         created_at=now,
     )
-    session.add(request)
-    await session.flush()
-    event = record_event(
+    return await _file_request(
+        session,
         case,
+        actor,
+        request,
         EventKind.TRANSFER_REQUESTED,
-        actor_of(actor),
+        {"team": target.code},
         now,
-        note=text,
-        data={"request": request.id, "team": target.code},
+        target=target.name,
     )
-    session.add_all([case, event])
-    await _ask_leaders(session, case, request, actor, event.seq, now, target=target.name)
-    await session.commit()
-    return request
 
 
 async def _send_to_team(
@@ -1210,20 +1200,9 @@ async def request_extension(
         days=days,
         created_at=now,
     )
-    session.add(request)
-    await session.flush()
-    event = record_event(
-        case,
-        EventKind.EXTENSION_REQUESTED,
-        actor_of(actor),
-        now,
-        note=text,
-        data={"request": request.id, "days": days},
+    return await _file_request(
+        session, case, actor, request, EventKind.EXTENSION_REQUESTED, {"days": days}, now
     )
-    session.add_all([case, event])
-    await _ask_leaders(session, case, request, actor, event.seq, now, target=None)
-    await session.commit()
-    return request
 
 
 async def resolve_case(

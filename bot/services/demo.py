@@ -11,8 +11,12 @@ withdrawal — some late, some still open and overdue at ``now``) is written one
   both paths table by table), except surrogate ids, ``cases.version`` (the optimistic-lock
   counter) and anonymous receipt hashes (random by design).
 
-The step functions stand in for the issue-5 and issue-6 use cases (``bot/services/cases.py``,
-``bot/services/followup.py``): ``STEPS`` is the one place to switch the use-case path to them.
+Submissions and assignments go through the real use cases (``submit_case``, ``assign_case``).
+The later steps (``STEPS``) write the case, event, clock and request rows that the inspectors'
+use cases (``bot/services/cases.py``, ``bot/services/followup.py``) write, but not their
+notifications: a past history is news to no one, and the outbox of a demo must not fill with
+thousands of messages to accounts that do not exist. Those use cases also check who may act
+and load a fresh case each time; the steps act as the assignee on the case in hand.
 """
 
 from __future__ import annotations
@@ -682,7 +686,7 @@ STEPS: dict[StepKind, StepFunction] = {
     StepKind.FOLLOWUP: follow_up,  # → followup.rate_case / reopen_unsatisfied; 未评价: the sweep
     StepKind.CLOSE: close,  # → the sweep's closing of clues after 办结
     StepKind.SUPERVISE: supervise,  # → bot.services.cases.supervise_case
-    StepKind.WITHDRAW: withdraw,  # no withdrawal use case yet
+    StepKind.WITHDRAW: withdraw,  # → bot.services.reporters.withdraw_case
 }
 """The one place that says which function performs each lifecycle step."""
 

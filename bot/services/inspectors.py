@@ -15,11 +15,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.case import OPEN_STATUSES, Case, CaseStatus
 from models.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from models.event import Actor, ActorType, EventKind, record_event, transition
-from models.notification import RecipientKind
 from models.org import Track
 from models.request import ApprovalRequest, RequestStatus
 from models.team import Inspector, InviteCode, Role, Team
-from notifications.outbox import enqueue, notification_key
+from notifications.outbox import notify_inspectors
 from notifications.render import render
 from notifications.texts import preview
 
@@ -324,22 +323,16 @@ async def _tell_leaders_case_back(
         inspector=inspector.name,
         description=preview(case.description, 200),
     )
-    for leader in await team_leaders(session, case.team_id, track=case.track):
-        assert leader.id is not None and leader.chat_id is not None
-        await enqueue(
-            session,
-            key=notification_key(
-                "case_back", case_id=case.id, stage=case.event_count, recipient=f"i{leader.id}"
-            ),
-            kind="case_back",
-            chat_id=leader.chat_id,
-            recipient_kind=RecipientKind.INSPECTOR,
-            recipient_id=leader.id,
-            case_id=case.id,
-            text=text,
-            reply_markup=as_json(leader_assign_keyboard(case.id)),
-            now=now,
-        )
+    await notify_inspectors(
+        session,
+        case.id,
+        await team_leaders(session, case.team_id, track=case.track),
+        "case_back",
+        case.event_count,
+        text,
+        now,
+        as_json(leader_assign_keyboard(case.id)),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,12 +27,11 @@ from models.enterprise import Enterprise
 from models.errors import DomainError, InvalidInput, NotFound
 from models.event import Actor, ActorType, CaseEvent, EventKind, record_event, transition
 from models.intake import DESCRIPTION_MAX, EVIDENCE_MAX, FILE_MAX_BYTES, Evidence, clean_text
-from models.notification import RecipientKind
 from models.org import Category, Track, Zone
 from models.reporter import CaseFollower, Reporter, normalize_receipt_code, receipt_hash
 from models.team import Inspector
 from notifications.keyboards import as_json
-from notifications.outbox import enqueue, notification_key
+from notifications.outbox import notify_inspectors
 from notifications.render import render
 from notifications.texts import preview
 
@@ -460,8 +459,9 @@ def _materials_keyboard(case_id: int) -> dict[str, Any]:
     return as_json(InlineKeyboardMarkup(inline_keyboard=[[button]]))
 
 
-async def _material_recipients(session: AsyncSession, case: Case) -> list[Inspector]:
-    """The assignee; with none, the team's leaders (for an appeal, the admins if it has none)."""
+async def _holders(session: AsyncSession, case: Case) -> list[Inspector]:
+    """Who holds the case now: the assignee; with none, the team's leaders (for an appeal, the
+    admins if it has none)."""
     if case.assignee_id is not None:
         assignee = await session.get(Inspector, case.assignee_id)
         if assignee is not None and assignee.active and assignee.chat_id is not None:
@@ -529,22 +529,16 @@ async def add_material(
         files=len(items),
         note=preview(note) if note else None,
     )
-    for inspector in await _material_recipients(session, case):
-        assert inspector.id is not None and inspector.chat_id is not None
-        await enqueue(
-            session,
-            key=notification_key(
-                "material", case_id=case.id, stage=case.event_count, recipient=f"i{inspector.id}"
-            ),
-            kind="material",
-            chat_id=inspector.chat_id,
-            recipient_kind=RecipientKind.INSPECTOR,
-            recipient_id=inspector.id,
-            case_id=case.id,
-            text=text,
-            reply_markup=_materials_keyboard(case.id),
-            now=now,
-        )
+    await notify_inspectors(
+        session,
+        case.id,
+        await _holders(session, case),
+        "material",
+        case.event_count,
+        text,
+        now,
+        _materials_keyboard(case.id),
+    )
     await session.commit()
     return MaterialAdded(case.number, len(items), note is not None)
 
@@ -562,7 +556,6 @@ async def withdraw_case(
     assert case.id is not None and reporter.id is not None
     if case.status not in WITHDRAWABLE:
         raise InvalidInput("该问题已签收办理，不能撤回。如有需要，请通过“补充材料”说明情况。")
-    assignee = await session.get(Inspector, case.assignee_id) if case.assignee_id else None
     session.add(
         transition(
             case,
@@ -578,28 +571,10 @@ async def withdraw_case(
     for kind in (ClockKind.ACCEPT, ClockKind.FIRST_REPLY):
         await cancel_clock(session, case.id, kind)
     await session.flush()
-    if assignee is not None and assignee.active and assignee.chat_id is not None:
-        told = [assignee]
-    else:
-        told = await team_leaders(session, case.team_id, track=case.track)
     text = render("reporter_withdrawn_notice", number=case.number)
-    for inspector in told:
-        assert inspector.id is not None
-        if inspector.chat_id is None:
-            continue
-        await enqueue(
-            session,
-            key=notification_key(
-                "withdrawn", case_id=case.id, stage=case.event_count, recipient=f"i{inspector.id}"
-            ),
-            kind="withdrawn",
-            chat_id=inspector.chat_id,
-            recipient_kind=RecipientKind.INSPECTOR,
-            recipient_id=inspector.id,
-            case_id=case.id,
-            text=text,
-            now=now,
-        )
+    await notify_inspectors(
+        session, case.id, await _holders(session, case), "withdrawn", case.event_count, text, now
+    )
     await session.commit()
     return case
 

@@ -30,7 +30,7 @@ from models.calendar import WorkCalendar
 from models.errors import PermissionDenied
 from models.notification import Notification, RecipientKind, SendMethod
 from models.team import Inspector, Role
-from notifications.outbox import enqueue, notification_key
+from notifications.outbox import enqueue, notification_key, store_document
 from notifications.render import render
 from reports.figures import Scope
 from reports.periods import Period, current_month, due_periods
@@ -89,7 +89,8 @@ async def send_periodic_report(
     out_dir: Path = DEFAULT_OUT_DIR,
 ) -> int:
     """Render the period's PDF into ``out_dir`` and queue it as a document to every active
-    leader, once per period and leader; returns how many were queued."""
+    leader, once per period and leader; returns how many were queued. The PDF's bytes go into
+    the database with the rows, so whichever instance sends them has the file."""
     async with sessions() as session:
         leaders = await list_leaders(session)
         keys = {leader.id: report_key(period, leader) for leader in leaders}
@@ -107,7 +108,8 @@ async def send_periodic_report(
         report = await build_report(
             session, config, calendar, period, Scope(), now, with_cases=False
         )
-        path = (await _write_pdf(report, out_dir)).resolve()
+        path = await _write_pdf(report, out_dir)
+        document_id = await store_document(session, path.name, path.read_bytes(), now)
         caption = render("report_document", report=report, f=report.figures)
         queued = 0
         for leader in waiting:
@@ -122,7 +124,7 @@ async def send_periodic_report(
                 text=caption,
                 now=now,
                 method=SendMethod.DOCUMENT,
-                document_path=str(path),
+                document_id=document_id,
             )
         await session.commit()
     logger.info("report %s queued for %s leaders", period.key, queued)

@@ -17,12 +17,11 @@ from models.case import OPEN_STATUSES, Case, CaseStatus
 from models.clock import ClockKind
 from models.enterprise import Enterprise
 from models.event import SYSTEM, Actor, EventKind, record_event, transition
-from models.notification import RecipientKind
 from models.org import Category, Track, Zone
 from models.routing import Candidate, RoutingDecision, choose_team, pick_assignee
 from models.team import AssignmentMode, Inspector, Role, Team
 from notifications.keyboards import as_json, inspector_case_keyboard, leader_assign_keyboard
-from notifications.outbox import enqueue, notification_key
+from notifications.outbox import notify_inspectors
 from notifications.render import render
 from notifications.texts import preview
 
@@ -96,19 +95,15 @@ async def _notify_assignee(
         description=preview(case.description),
         attachments=attachments,
     )
-    await enqueue(
+    await notify_inspectors(
         session,
-        key=notification_key(
-            "assigned", case_id=case.id, stage=case.event_count, recipient=f"i{inspector.id}"
-        ),
-        kind="assigned",
-        chat_id=inspector.chat_id,
-        recipient_kind=RecipientKind.INSPECTOR,
-        recipient_id=inspector.id,
-        case_id=case.id,
-        text=text,
-        reply_markup=as_json(inspector_case_keyboard(case.id)),
-        now=now,
+        case.id,
+        [inspector],
+        "assigned",
+        case.event_count,
+        text,
+        now,
+        as_json(inspector_case_keyboard(case.id)),
     )
 
 
@@ -138,22 +133,16 @@ async def _notify_team_leaders(
         accept_provisional=accept.provisional,
         description=preview(case.description),
     )
-    for leader in leaders:
-        assert leader.id is not None and leader.chat_id is not None
-        await enqueue(
-            session,
-            key=notification_key(
-                "waiting", case_id=case.id, stage=case.event_count, recipient=f"i{leader.id}"
-            ),
-            kind="waiting",
-            chat_id=leader.chat_id,
-            recipient_kind=RecipientKind.INSPECTOR,
-            recipient_id=leader.id,
-            case_id=case.id,
-            text=text,
-            reply_markup=as_json(leader_assign_keyboard(case.id)),
-            now=now,
-        )
+    await notify_inspectors(
+        session,
+        case.id,
+        leaders,
+        "waiting",
+        case.event_count,
+        text,
+        now,
+        as_json(leader_assign_keyboard(case.id)),
+    )
 
 
 async def _tell_admins_unattended(
@@ -172,21 +161,9 @@ async def _tell_admins_unattended(
         )
     ).all()
     text = render("admin_clue_unattended", case=case, team=team)
-    for admin in admins:
-        assert admin.id is not None and admin.chat_id is not None
-        await enqueue(
-            session,
-            key=notification_key(
-                "clue_unattended", case_id=case.id, stage=case.event_count, recipient=f"i{admin.id}"
-            ),
-            kind="clue_unattended",
-            chat_id=admin.chat_id,
-            recipient_kind=RecipientKind.INSPECTOR,
-            recipient_id=admin.id,
-            case_id=case.id,
-            text=text,
-            now=now,
-        )
+    await notify_inspectors(
+        session, case.id, admins, "clue_unattended", case.event_count, text, now
+    )
 
 
 async def assign_case(
