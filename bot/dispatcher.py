@@ -15,6 +15,7 @@ from bot.middlewares import (
     CalendarMiddleware,
     DbSessionMiddleware,
     ThrottlingMiddleware,
+    UpdateDeduplication,
     UpdateTracker,
 )
 from bot.services.calendar import CalendarCache
@@ -54,6 +55,9 @@ def create_dispatcher(
     if throttling is not None:
         dispatcher.update.outer_middleware(throttling)
     dispatcher.update.outer_middleware(DbSessionMiddleware(sessions))
+    from handlers.intake import on_submit_delivered_again  # handlers import the use cases
+
+    dispatcher.update.outer_middleware(UpdateDeduplication(resume=on_submit_delivered_again))
     dispatcher.update.outer_middleware(CalendarMiddleware(CalendarCache(config, calendar)))
     for router in handlers.routers():
         dispatcher.include_router(router)

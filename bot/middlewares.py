@@ -11,11 +11,16 @@ from typing import Any
 
 from aiogram import BaseMiddleware, Bot
 from aiogram.types import TelegramObject, Update
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
 from bot.db import SessionFactory
 from bot.metrics import Metrics
 from bot.services.calendar import CalendarCache
+from bot.services.updates import finish_update, get_processed_update
+from models.processed_update import ProcessedUpdate
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +41,70 @@ class DbSessionMiddleware(BaseMiddleware):
         async with self._sessions() as session:
             data["session"] = session
             return await handler(event, data)
+
+
+Resume = Callable[[Update, dict[str, Any]], Awaitable[None]]
+
+
+class _Mark:
+    """Puts the update's row into the first transaction the handler's session commits."""
+
+    def __init__(self, row: ProcessedUpdate) -> None:
+        self.row = row
+        self.recorded = False
+
+    def before_commit(self, session: Session) -> None:
+        if not self.recorded:
+            session.add(self.row)
+
+    def after_commit(self, session: Session) -> None:
+        self.recorded = True
+
+
+class UpdateDeduplication(BaseMiddleware):
+    """Telegram delivers an update again when it did not hear back (a webhook process killed
+    mid-update, polling restarted before the offset was confirmed); such an update is skipped.
+
+    An update is recorded in the first transaction its handler commits, so a crash before that
+    commit means it is handled again and a crash after means it is not; an update whose handler
+    commits nothing (a step of a draft, kept in the FSM storage) is recorded when its handler
+    returns. A skipped update whose handler a crash cut off after its commit goes to ``resume``
+    (确认提交 sends its confirmation again). Runs inside ``DbSessionMiddleware``."""
+
+    def __init__(self, resume: Resume | None = None) -> None:
+        self._resume = resume
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        if not isinstance(event, Update):
+            return await handler(event, data)
+        session: AsyncSession = data["session"]
+        bot_id: int = data["bot"].id
+        clock: Clock = data["clock"]
+        seen = await get_processed_update(session, bot_id, event.update_id)
+        if seen is not None:
+            logger.info("update %s delivered again: skipped", event.update_id)
+            if not seen.finished and self._resume is not None:
+                await self._resume(event, data)
+                await finish_update(session, bot_id, event.update_id, clock.now(), recorded=True)
+            return None
+        mark = _Mark(
+            ProcessedUpdate(bot_id=bot_id, update_id=event.update_id, handled_at=clock.now())
+        )
+        sync_session = session.sync_session
+        sa_event.listen(sync_session, "before_commit", mark.before_commit)
+        sa_event.listen(sync_session, "after_commit", mark.after_commit)
+        try:
+            result = await handler(event, data)
+        finally:
+            sa_event.remove(sync_session, "before_commit", mark.before_commit)
+            sa_event.remove(sync_session, "after_commit", mark.after_commit)
+        await finish_update(session, bot_id, event.update_id, clock.now(), recorded=mark.recorded)
+        return result
 
 
 class CalendarMiddleware(BaseMiddleware):
