@@ -21,6 +21,7 @@ from bot.middlewares import (
 from bot.services.calendar import CalendarCache
 from bot.services.reporters import AttemptGuard
 from bot.settings import Settings
+from bot.storage import SqlStorage
 from models.calendar import WorkCalendar
 
 
@@ -39,8 +40,9 @@ def create_dispatcher(
     """Wire routers, middlewares and the long-lived objects handlers receive by name.
     ``lianka run`` passes a ``throttling`` middleware; tests whose clock stands still leave it out
     unless flooding is what they test."""
+    storage = storage or MemoryStorage()
     dispatcher = Dispatcher(
-        storage=storage or MemoryStorage(),
+        storage=storage,
         events_isolation=events_isolation,
         name="lianka",
     )
@@ -57,7 +59,11 @@ def create_dispatcher(
     dispatcher.update.outer_middleware(DbSessionMiddleware(sessions))
     from handlers.intake import on_submit_delivered_again  # handlers import the use cases
 
-    dispatcher.update.outer_middleware(UpdateDeduplication(resume=on_submit_delivered_again))
+    dispatcher.update.outer_middleware(
+        UpdateDeduplication(
+            resume=on_submit_delivered_again, defer_fsm=isinstance(storage, SqlStorage)
+        )
+    )
     dispatcher.update.outer_middleware(CalendarMiddleware(CalendarCache(config, calendar)))
     for router in handlers.routers():
         dispatcher.include_router(router)

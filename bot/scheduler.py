@@ -91,7 +91,7 @@ def create_scheduler(
     the agenda at 09:00 Shanghai (at once too when started between 09:00 and 12:00; the agenda is
     sent once per day whatever runs it) and the analysis reports at 09:00 (5 minutes after a
     start between 09:00 and 12:00; each goes to each leader once whatever runs it), and every
-    hour the handled updates older than three days are forgotten."""
+    hour (first at once) the handled updates older than three days are forgotten."""
     clock = clock or SystemClock()
     scheduler = AsyncIOScheduler(timezone=SHANGHAI)
     now = clock.now()
@@ -116,6 +116,7 @@ def create_scheduler(
         max_instances=1,
         coalesce=True,
         misfire_grace_time=600,
+        next_run_time=now,
     )
     local = now.astimezone(SHANGHAI).time()
     scheduler.add_job(

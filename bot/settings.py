@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     config: Path = Path("lianka.toml")
     var_dir: Path = Path("var")
     log_level: str = "INFO"
+    sender_lease_seconds: float = 300.0
+    """How long a claimed outbox row is held before another sender may take it: a process that
+    died mid-send has its rows sent by the next one after this long."""
 
     @field_validator("bot_token", "webhook_secret", mode="before")
     @classmethod

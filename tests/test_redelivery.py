@@ -25,7 +25,7 @@ from models.reporter import receipt_hash
 from tests.harness import BOT_ID, Telegram
 from tests.inspector_support import INSPECTOR, REPORTER, deliver, make_people, submit, user
 from tests.inspector_support import build as build_casework
-from tests.intake_helpers import TOKEN, build, make_card, report
+from tests.intake_helpers import REFUND, TOKEN, build, make_card, report, state_of
 
 
 class Crash(BaseException):
@@ -201,3 +201,33 @@ async def test_handled_updates_older_than_three_days_are_forgotten(
         await session.commit()
     assert await prune_processed_updates(sessions, clock.now()) == 1
     assert await count(sessions, ProcessedUpdate) == 1
+
+
+async def test_a_crash_in_the_middle_of_a_draft_step_takes_the_step_once_on_redelivery(
+    telegram: Telegram, sessions: SessionFactory
+) -> None:
+    reporter = telegram.user()
+    await reporter.start(TOKEN)
+    await reporter.click("反映问题")
+    await reporter.click("营商环境")
+    sent = telegram.session.make_request
+
+    async def die_on_the_next_prompt(bot: Any, method: Any, timeout: Any = None) -> Any:
+        if "请上传相关材料" in str(getattr(method, "text", "")):
+            raise Crash
+        return await sent(bot, method, timeout)
+
+    updates = remembered(telegram)
+    telegram.session.make_request = die_on_the_next_prompt  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        await reporter.send(REFUND)
+    telegram.session.make_request = sent  # type: ignore[method-assign]
+    state, draft = await state_of(telegram, reporter)
+    assert state == "Intake:description" and "description" not in draft
+
+    await telegram.dispatcher.feed_update(telegram.bot, updates[-1])  # delivered again
+    await telegram.dispatcher.feed_update(telegram.bot, updates[-1])  # and again
+    assert "请上传相关材料" in reporter.last
+    state, draft = await state_of(telegram, reporter)
+    assert state == "Intake:evidence" and draft["description"] == REFUND
+    assert len([m for m in reporter.messages if "请上传相关材料" in m.text]) == 1

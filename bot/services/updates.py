@@ -4,10 +4,12 @@ once Telegram can no longer deliver them again."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.base import Executable
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -27,11 +29,20 @@ async def get_processed_update(
 
 
 async def finish_update(
-    session: AsyncSession, bot_id: int, update_id: int, now: datetime, *, recorded: bool
+    session: AsyncSession,
+    bot_id: int,
+    update_id: int,
+    now: datetime,
+    *,
+    recorded: bool,
+    writes: Sequence[Executable] = (),
 ) -> None:
-    """The handler of an update returned: mark it finished, recording it first if no use case
-    did. Anything the handler left uncommitted is dropped, as closing the session would."""
+    """The handler of an update returned: its last ``writes`` (conversation state) and the mark
+    that it finished, in one transaction; recorded here if no use case of it committed. Anything
+    the handler left uncommitted is dropped, as closing the session would."""
     await session.rollback()
+    for statement in writes:
+        await session.exec(statement)  # type: ignore[call-overload]
     if recorded:
         await session.exec(
             update(ProcessedUpdate)
