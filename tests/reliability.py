@@ -48,7 +48,9 @@ class Conversation:
     retries: int = 0  # a step done again after no answer came (as a person would)
 
 
-async def converse(emulator: Emulator, user_id: int, *, within: float, tries: int = 3) -> Conversation:
+async def converse(
+    emulator: Emulator, user_id: int, *, within: float, tries: int = 3
+) -> Conversation:
     """Scan the demo card and send an anonymous report; a step without an answer within
     ``within`` seconds is done again, up to ``tries`` times."""
     user = emulator.add_user(user_id, "王立新")
@@ -74,7 +76,9 @@ async def converse(emulator: Emulator, user_id: int, *, within: float, tries: in
     return conversation
 
 
-async def add_inspectors(database_url: str, team_code: str, first_id: int, count: int, now: datetime) -> list[int]:
+async def add_inspectors(
+    database_url: str, team_code: str, first_id: int, count: int, now: datetime
+) -> list[int]:
     """``count`` more inspectors in ``team_code``, so that new cases are spread over chats."""
     engine = create_engine(database_url)
     try:
@@ -93,7 +97,9 @@ async def add_inspectors(database_url: str, team_code: str, first_id: int, count
     return list(range(first_id, first_id + count))
 
 
-async def queue_notices(database_url: str, chat_ids: list[int], per_chat: int, now: datetime) -> int:
+async def queue_notices(
+    database_url: str, chat_ids: list[int], per_chat: int, now: datetime
+) -> int:
     """``per_chat`` distinct notices to each chat, straight into the outbox."""
     engine = create_engine(database_url)
     try:
