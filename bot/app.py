@@ -44,7 +44,7 @@ from bot.db import (
 from bot.dispatcher import create_dispatcher
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.middlewares import ThrottlingMiddleware, UpdateTracker
-from bot.retry import RetryTransient
+from bot.retry import LateCallbackAnswers, RetryTransient
 from bot.scheduler import create_scheduler
 from bot.services.calendar import load_calendar
 from bot.services.catalog import sync_catalog
@@ -68,7 +68,7 @@ class NotReady(Exception):
 
 def create_bot(settings: Settings) -> Bot:
     """A Bot speaking HTML, against Telegram or the Bot API server in ``LIANKA_TELEGRAM_API_BASE``,
-    that tries a call again after a 429 or 5xx (``RetryTransient``)."""
+    that tries a call again after a 429 or 5xx and shrugs off a late answer to a button press."""
     if settings.bot_token is None:
         raise NotReady("LIANKA_BOT_TOKEN is not set")
     session = None
@@ -80,6 +80,7 @@ def create_bot(settings: Settings) -> Bot:
         default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
     )
     bot.session.middleware(RetryTransient())
+    bot.session.middleware(LateCallbackAnswers())
     return bot
 
 

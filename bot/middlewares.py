@@ -114,7 +114,7 @@ class UpdateDeduplication(BaseMiddleware):
             return None
         row = ProcessedUpdate(bot_id=bot_id, update_id=event.update_id, handled_at=clock.now())
         sync_session = session.sync_session
-        with deferred_writes() if self._defer_fsm else nullcontext() as pending:
+        with deferred_writes(session) if self._defer_fsm else nullcontext() as pending:
             mark = _Mark(row, pending)
             sa_event.listen(sync_session, "before_commit", mark.before_commit)
             sa_event.listen(sync_session, "after_commit", mark.after_commit)

@@ -10,8 +10,8 @@ from aiogram.client.session.middlewares.base import (
     BaseRequestMiddleware,
     NextRequestMiddlewareType,
 )
-from aiogram.exceptions import TelegramRetryAfter, TelegramServerError
-from aiogram.methods import GetUpdates
+from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter, TelegramServerError
+from aiogram.methods import AnswerCallbackQuery, GetUpdates
 from aiogram.methods.base import TelegramType
 
 if TYPE_CHECKING:
@@ -58,3 +58,26 @@ class RetryTransient(BaseRequestMiddleware):
             )
             await asyncio.sleep(pause)
             attempt += 1
+
+
+class LateCallbackAnswers(BaseRequestMiddleware):
+    """An answer to a button press Telegram no longer waits for (the press came again after a
+    restart, or was answered after Telegram's 15 seconds) is dropped instead of failing the
+    update: the answer only stops the button's spinner."""
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        try:
+            return await make_request(bot, method)
+        except TelegramBadRequest as error:
+            if (
+                not isinstance(method, AnswerCallbackQuery)
+                or "query is too old" not in error.message
+            ):
+                raise
+            logger.info("answer to a button press dropped: Telegram no longer waits for it")
+            return True  # type: ignore[return-value]  # what answerCallbackQuery returns

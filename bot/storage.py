@@ -30,6 +30,7 @@ from aiogram.fsm.storage.memory import SimpleEventIsolation
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db import SessionFactory
 from bot.settings import Settings
@@ -39,17 +40,21 @@ Pending = dict[str, dict[str, Any]]
 """Deferred writes: storage key → the record's ``state`` and ``data`` as they now stand."""
 
 _pending: ContextVar[Pending | None] = ContextVar("lianka_fsm_pending", default=None)
+_reader: ContextVar[AsyncSession | None] = ContextVar("lianka_fsm_reader", default=None)
 
 
 @contextmanager
-def deferred_writes() -> Iterator[Pending]:
+def deferred_writes(session: AsyncSession) -> Iterator[Pending]:
     """While the block runs, ``SqlStorage`` keeps its writes here (and reads them back) instead
-    of writing them; the caller writes them with ``fsm_upserts``."""
+    of writing them, and reads through ``session`` (the update's own: an update then holds one
+    connection, not two); the caller writes them with ``fsm_upserts``."""
     pending: Pending = {}
     token = _pending.set(pending)
+    reader = _reader.set(session)
     try:
         yield pending
     finally:
+        _reader.reset(reader)
         _pending.reset(token)
 
 
@@ -99,6 +104,10 @@ class SqlStorage(BaseStorage):
             await session.commit()
 
     async def _record(self, key: StorageKey) -> FsmRecord | None:
+        reader = _reader.get()
+        if reader is not None:
+            statement = select(FsmRecord).where(FsmRecord.key == self._key(key))
+            return (await reader.exec(statement.execution_options(populate_existing=True))).first()
         async with self._sessions() as session:
             return (
                 await session.exec(select(FsmRecord).where(FsmRecord.key == self._key(key)))

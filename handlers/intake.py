@@ -8,6 +8,7 @@ import secrets
 from typing import Any
 
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import (
@@ -206,10 +207,14 @@ async def _drop_buttons(bot: Bot, query: CallbackQuery, text: str | None = None)
     if query.message is None:
         return
     chat_id, message_id = query.message.chat.id, query.message.message_id
-    if text is not None:
-        await bot.edit_message_text(text=text, chat_id=chat_id, message_id=message_id)
-    else:
-        await bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id)
+    try:
+        if text is not None:
+            await bot.edit_message_text(text=text, chat_id=chat_id, message_id=message_id)
+        else:
+            await bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id)
+    except TelegramBadRequest as error:  # already so: the press is handled a second time
+        if "message is not modified" not in error.message:
+            raise
 
 
 def _appended(description: str, extra: str) -> str:

@@ -4,6 +4,7 @@ spread the notices over, queued notices, and the check that each notice arrived 
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -14,11 +15,12 @@ from bot.db import create_engine, create_session_factory
 from models.case import Case
 from models.notification import Notification, NotificationStatus, RecipientKind
 from models.reporter import Reporter
-from models.team import Role
+from models.team import Inspector, Role, Team
 from notifications.outbox import enqueue
 from sandbox import Emulator
 from sandbox.personas import DEMO_CARD_TOKEN
 from sandbox.telegram_html import parse_html
+from sandbox.world import SandboxError
 from tests.factories import make_inspector
 from tests.live import REFUND
 
@@ -51,38 +53,58 @@ class Conversation:
 async def converse(
     emulator: Emulator, user_id: int, *, within: float, tries: int = 3
 ) -> Conversation:
-    """Scan the demo card and send an anonymous report; a step without an answer within
-    ``within`` seconds is done again, up to ``tries`` times."""
+    """Scan the demo card and send an anonymous report. A step without an answer within
+    ``within`` seconds is done again, as a person would; a button that is gone is looked for
+    again after /report (which shows the step the draft is at)."""
     user = emulator.add_user(user_id, "王立新")
     conversation = Conversation(user_id)
     for kind, argument, expected in STEPS:
+        floor = max((m.message_id for m in user.chat.messages), default=0)
         for attempt in range(tries):
-            if kind == "start":
-                user.start(argument)
-            elif kind == "send":
-                user.send(description_of(user_id))
-            else:
-                user.click(argument)
-            try:
-                await user.wait_reply(expected, within=within)
-            except TimeoutError:
+            if attempt:
                 conversation.retries += 1
-                if attempt == tries - 1:
-                    conversation.stuck_at = expected
-                    return conversation
+                answers = (m for m in user.chat.messages if m.from_bot and m.message_id > floor)
+                if any(expected in m.text for m in answers):
+                    break
+            try:
+                if kind == "start":
+                    user.start(argument)
+                elif kind == "send":
+                    user.send(description_of(user_id))
+                else:
+                    user.click(argument)
+            except SandboxError:
+                user.send("/report")
+                with suppress(TimeoutError):
+                    await user.wait_reply("请继续填写", within=within)
+                continue
+            try:
+                await user.wait_reply(expected, after=floor, within=within)
+            except TimeoutError:
                 continue
             break
+        else:
+            conversation.stuck_at = expected
+            return conversation
     conversation.confirmed = True
     return conversation
 
 
 async def add_inspectors(
-    database_url: str, team_code: str, first_id: int, count: int, now: datetime
+    database_url: str, beside: int, first_id: int, count: int, now: datetime
 ) -> list[int]:
-    """``count`` more inspectors in ``team_code``, so that new cases are spread over chats."""
+    """``count`` more inspectors in the team of the inspector with Telegram id ``beside``, so
+    that new cases are spread over many chats."""
     engine = create_engine(database_url)
     try:
         async with create_session_factory(engine)() as session:
+            team_code = (
+                await session.exec(
+                    select(Team.code)
+                    .join(Inspector, col(Inspector.team_id) == col(Team.id))
+                    .where(Inspector.telegram_user_id == beside)
+                )
+            ).one()
             for user_id in range(first_id, first_id + count):
                 await make_inspector(
                     session,

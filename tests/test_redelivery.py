@@ -10,12 +10,15 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.methods import AnswerCallbackQuery, EditMessageReplyMarkup
 from aiogram.types import Update
 from sqlmodel import col, select
 
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
+from bot.retry import LateCallbackAnswers
 from bot.services.updates import prune_processed_updates
 from models.case import Case
 from models.event import CaseEvent, EventKind
@@ -231,3 +234,40 @@ async def test_a_crash_in_the_middle_of_a_draft_step_takes_the_step_once_on_rede
     state, draft = await state_of(telegram, reporter)
     assert state == "Intake:evidence" and draft["description"] == REFUND
     assert len([m for m in reporter.messages if "请上传相关材料" in m.text]) == 1
+
+
+async def test_a_press_handled_again_after_its_buttons_were_dropped_still_takes_the_step(
+    telegram: Telegram,
+) -> None:
+    reporter = telegram.user()
+    await reporter.start(TOKEN)
+    await reporter.click("反映问题")
+    await reporter.click("营商环境")
+    await reporter.send(REFUND)
+    sent = telegram.session.make_request
+
+    async def already_dropped(bot: Any, method: Any, timeout: Any = None) -> Any:
+        if isinstance(method, EditMessageReplyMarkup):
+            raise TelegramBadRequest(method, "Bad Request: message is not modified")
+        return await sent(bot, method, timeout)
+
+    telegram.session.make_request = already_dropped  # type: ignore[method-assign]
+    await reporter.click("完成")
+    assert "金额" in reporter.last
+
+
+async def test_a_late_answer_to_a_button_press_is_dropped_not_an_error() -> None:
+    from aiogram import Bot
+
+    method = AnswerCallbackQuery(callback_query_id="1")
+    too_old = "Bad Request: query is too old and response timeout expired or query ID is invalid"
+
+    async def telegram_says(bot: Bot, call: Any) -> Any:
+        raise TelegramBadRequest(call, too_old)
+
+    bot = Bot(f"{BOT_ID}:TEST")
+    late: Any = LateCallbackAnswers()
+    assert await late(telegram_says, bot, method) is True
+    with pytest.raises(TelegramBadRequest):
+        await late(telegram_says, bot, EditMessageReplyMarkup(chat_id=1))
+    await bot.session.close()
