@@ -69,6 +69,7 @@ async def drain(database_url: str, within: float) -> int:
 
 
 async def webhook_process(tmp_path: Path, emulator: Emulator, **extra: str) -> LiankaProcess:
+    emulator.webhook_timeout = 30.0  # a loaded 2-core machine may take a while to answer
     process = LiankaProcess(tmp_path, {}, args=("--mode", "webhook"))
     process.env = await prepared(
         tmp_path,
@@ -108,7 +109,7 @@ async def processed_updates(database_url: str) -> int:
         await engine.dispose()
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(420)
 async def test_killed_five_times_mid_conversation_nothing_is_lost_or_doubled(
     tmp_path: Path, emulator: Emulator
 ) -> None:
@@ -122,15 +123,15 @@ async def test_killed_five_times_mid_conversation_nothing_is_lost_or_doubled(
     await process.start()
 
     async def one(user_id: int) -> Conversation:
-        await asyncio.sleep(rng.uniform(0, 15))
-        return await converse(emulator, user_id, within=40)
+        await asyncio.sleep(rng.uniform(0, 10))
+        return await converse(emulator, user_id, within=45)
 
     reporters = range(FIRST_REPORTER, FIRST_REPORTER + CONVERSATIONS)
     talking = asyncio.gather(*(one(u) for u in reporters))
     kills: list[float] = []
     try:
         while len(kills) < KILLS and not talking.done():
-            await asyncio.sleep(rng.uniform(2, 10))
+            await asyncio.sleep(rng.uniform(1, 6))
             assert process.process is not None
             process.process.kill()
             await process.process.wait()
@@ -190,7 +191,7 @@ async def test_killed_five_times_mid_conversation_nothing_is_lost_or_doubled(
     assert delivery.once == delivery.rows
 
 
-@pytest.mark.timeout(150)
+@pytest.mark.timeout(240)
 @pytest.mark.parametrize("mode", ["polling", "webhook"])
 async def test_a_fifth_of_the_calls_failing_the_bot_serves_and_each_notice_arrives_once(
     tmp_path: Path, emulator: Emulator, mode: str
@@ -200,15 +201,15 @@ async def test_a_fifth_of_the_calls_failing_the_bot_serves_and_each_notice_arriv
     else:
         process = LiankaProcess(tmp_path, await prepared(tmp_path, emulator))
     database = process.env["LIANKA_DATABASE_URL"]
-    chats = list(range(FIRST_INSPECTOR, FIRST_INSPECTOR + 30))
+    chats = list(range(FIRST_INSPECTOR, FIRST_INSPECTOR + 20))
     for chat_id in chats:
         emulator.add_user(chat_id, "监督员").chat.started = True
-    queued = await queue_notices(database, chats, 8, datetime.now(UTC))
+    queued = await queue_notices(database, chats, 5, datetime.now(UTC))
     emulator.faults = A_FIFTH
     started = time.monotonic()
     await process.start()
     try:
-        reporters = range(FIRST_REPORTER, FIRST_REPORTER + 40)
+        reporters = range(FIRST_REPORTER, FIRST_REPORTER + 20)
         conversations = await asyncio.gather(*(converse(emulator, u, within=30) for u in reporters))
         left = await drain(database, 60)
     finally:
