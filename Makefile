@@ -1,6 +1,7 @@
 # Lianka — every target sets up what it needs on a fresh machine.
 #   make run    set up, create/upgrade the database, run Lianka
 #   make test   set up (with dev tools), lint, type-check, run the tests
+#   make soak   lianka run killed and Telegram failing, for a few minutes (CI runs it after test)
 
 PYTHON ?= python3
 VENV   := .venv
@@ -16,11 +17,12 @@ SYSTEM_PACKAGES_TEST := $(SYSTEM_PACKAGES_RUN) poppler-utils chromium
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test bench lint typecheck pytest setup setup-dev system-deps system-deps-test db clean help
+.PHONY: run test soak bench lint typecheck pytest setup setup-dev system-deps system-deps-test db clean help
 
 help:
 	@echo "make run    — set up and run Lianka"
 	@echo "make test   — set up and run ruff, mypy and the tests"
+	@echo "make soak   — kill lianka run mid-conversation, fail Telegram calls (var/soak-results.json)"
 	@echo "make bench  — run the benchmarks (results in bench/results.json)"
 
 run: setup db
@@ -30,6 +32,11 @@ test: setup-dev system-deps-test lint typecheck pytest
 
 pytest: setup-dev
 	$(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+
+# The soak (tests/soak, marker soak, left out of make test): prints its figures and writes them
+# to var/soak-results.json.
+soak: setup-dev system-deps-test
+	$(BIN)/pytest -m soak -s -q tests/soak $(PYTEST_ARGS)
 
 # Benchmarks print a table and merge their figures into bench/results.json.
 bench: setup

@@ -15,6 +15,7 @@ import signal
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -43,6 +44,7 @@ from bot.db import (
 from bot.dispatcher import create_dispatcher
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.middlewares import ThrottlingMiddleware, UpdateTracker
+from bot.retry import LateCallbackAnswers, RetryTransient
 from bot.scheduler import create_scheduler
 from bot.services.calendar import load_calendar
 from bot.services.catalog import sync_catalog
@@ -65,17 +67,21 @@ class NotReady(Exception):
 
 
 def create_bot(settings: Settings) -> Bot:
-    """A Bot speaking HTML, against Telegram or the Bot API server in ``LIANKA_TELEGRAM_API_BASE``."""
+    """A Bot speaking HTML, against Telegram or the Bot API server in ``LIANKA_TELEGRAM_API_BASE``,
+    that tries a call again after a 429 or 5xx and shrugs off a late answer to a button press."""
     if settings.bot_token is None:
         raise NotReady("LIANKA_BOT_TOKEN is not set")
     session = None
     if settings.telegram_api_base:
         session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_base))
-    return Bot(
+    bot = Bot(
         token=settings.bot_token.get_secret_value(),
         session=session,
         default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
     )
+    bot.session.middleware(RetryTransient())
+    bot.session.middleware(LateCallbackAnswers())
+    return bot
 
 
 async def publish_commands(bot: Bot) -> None:
@@ -167,7 +173,13 @@ async def open_runtime(
         metrics=metrics,
         clock=clock,
     )
-    sender = Sender(sessions, bot, clock=clock, pace=Pace(per_second=settings.send_per_second))
+    sender = Sender(
+        sessions,
+        bot,
+        clock=clock,
+        pace=Pace(per_second=settings.send_per_second),
+        lease=timedelta(seconds=settings.sender_lease_seconds),
+    )
     metrics.watch_sender(sender.stats)
     scheduler = create_scheduler(
         sessions=sessions,

@@ -16,11 +16,13 @@ from bot.middlewares import (
     DbSessionMiddleware,
     ThrottlingMiddleware,
     UnclaimedButtonMiddleware,
+    UpdateDeduplication,
     UpdateTracker,
 )
 from bot.services.calendar import CalendarCache
 from bot.services.reporters import AttemptGuard
 from bot.settings import Settings
+from bot.storage import SqlStorage
 from models.calendar import WorkCalendar
 
 
@@ -39,8 +41,9 @@ def create_dispatcher(
     """Wire routers, middlewares and the long-lived objects handlers receive by name.
     ``lianka run`` passes a ``throttling`` middleware; tests whose clock stands still leave it out
     unless flooding is what they test."""
+    storage = storage or MemoryStorage()
     dispatcher = Dispatcher(
-        storage=storage or MemoryStorage(),
+        storage=storage,
         events_isolation=events_isolation,
         name="lianka",
     )
@@ -56,6 +59,13 @@ def create_dispatcher(
     if throttling is not None:
         dispatcher.update.outer_middleware(throttling)
     dispatcher.update.outer_middleware(DbSessionMiddleware(sessions))
+    from handlers.intake import on_submit_delivered_again  # handlers import the use cases
+
+    dispatcher.update.outer_middleware(
+        UpdateDeduplication(
+            resume=on_submit_delivered_again, defer_fsm=isinstance(storage, SqlStorage)
+        )
+    )
     dispatcher.update.outer_middleware(CalendarMiddleware(CalendarCache(config, calendar)))
     for router in handlers.routers():
         dispatcher.include_router(router)

@@ -6,18 +6,26 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot
 from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.types import TelegramObject, Update
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
 from bot.db import SessionFactory
 from bot.metrics import Metrics
 from bot.services.calendar import CalendarCache
+from bot.services.updates import finish_update, get_processed_update
+from bot.storage import Pending, deferred_writes, fsm_upserts
 from models.errors import StaleAction
+from models.processed_update import ProcessedUpdate
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +46,110 @@ class DbSessionMiddleware(BaseMiddleware):
         async with self._sessions() as session:
             data["session"] = session
             return await handler(event, data)
+
+
+Resume = Callable[[Update, dict[str, Any]], Awaitable[None]]
+
+
+class _Mark:
+    """Puts the update's row, and the conversation state the handler has set so far, into the
+    first transaction the handler's session commits."""
+
+    def __init__(self, row: ProcessedUpdate, pending: Pending | None) -> None:
+        self.row = row
+        self.pending = pending
+        self.recorded = False
+
+    def before_commit(self, session: Session) -> None:
+        if not self.recorded:
+            session.add(self.row)
+        if self.pending:
+            for statement in fsm_upserts(session.get_bind().dialect.name, self.pending):
+                session.execute(statement)
+
+    def after_commit(self, session: Session) -> None:
+        self.recorded = True
+        if self.pending:
+            self.pending.clear()
+
+    def detach(self, session: Session) -> None:
+        sa_event.remove(session, "before_commit", self.before_commit)
+        sa_event.remove(session, "after_commit", self.after_commit)
+
+    def writes(self, dialect: str) -> list[Insert]:
+        return fsm_upserts(dialect, self.pending) if self.pending else []
+
+
+class UpdateDeduplication(BaseMiddleware):
+    """Telegram delivers an update again when it did not hear back (a webhook process killed
+    mid-update, polling restarted before the offset was confirmed); such an update is skipped.
+
+    An update is recorded in the first transaction its handler commits, so a crash before that
+    commit means it is handled again and a crash after means it is not; an update whose handler
+    commits nothing is recorded when its handler returns. With ``defer_fsm`` (the SQL FSM
+    storage) the conversation state the handler sets goes into those same transactions, so a step
+    of a draft is taken exactly once. A skipped update whose handler a crash cut off after its
+    commit goes to ``resume`` (确认提交 sends its confirmation again). Runs inside
+    ``DbSessionMiddleware``."""
+
+    def __init__(self, resume: Resume | None = None, *, defer_fsm: bool = False) -> None:
+        self._resume = resume
+        self._defer_fsm = defer_fsm
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        if not isinstance(event, Update):
+            return await handler(event, data)
+        session: AsyncSession = data["session"]
+        bot_id: int = data["bot"].id
+        clock: Clock = data["clock"]
+        seen = await get_processed_update(session, bot_id, event.update_id)
+        if seen is not None:
+            logger.info("update %s delivered again: skipped", event.update_id)
+            if not seen.finished and self._resume is not None:
+                await self._resume(event, data)
+                await finish_update(session, bot_id, event.update_id, clock.now(), recorded=True)
+            return None
+        row = ProcessedUpdate(bot_id=bot_id, update_id=event.update_id, handled_at=clock.now())
+        sync_session = session.sync_session
+        with deferred_writes(session) if self._defer_fsm else nullcontext() as pending:
+            mark = _Mark(row, pending)
+            sa_event.listen(sync_session, "before_commit", mark.before_commit)
+            sa_event.listen(sync_session, "after_commit", mark.after_commit)
+            try:
+                result = await handler(event, data)
+            except Exception:
+                # an error reply follows and the update is not delivered again: keep its steps
+                mark.detach(sync_session)
+                try:
+                    await self._finish(session, mark, event.update_id, clock)
+                except Exception:
+                    logger.exception(
+                        "update %s: could not record it after an error", event.update_id
+                    )
+                raise
+            except BaseException:
+                mark.detach(sync_session)
+                raise
+            mark.detach(sync_session)
+            await self._finish(session, mark, event.update_id, clock)
+        return result
+
+    @staticmethod
+    async def _finish(session: AsyncSession, mark: _Mark, update_id: int, clock: Clock) -> None:
+        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+        await finish_update(
+            session,
+            mark.row.bot_id,
+            update_id,
+            clock.now(),
+            recorded=mark.recorded,
+            writes=mark.writes(dialect),
+        )
 
 
 class UnclaimedButtonMiddleware(BaseMiddleware):

@@ -26,6 +26,7 @@ from bot.services.agenda import send_agenda
 from bot.services.calendar import load_calendar
 from bot.services.reports import DEFAULT_OUT_DIR, send_due_reports
 from bot.services.sweep import sweep_deadlines
+from bot.services.updates import prune_processed_updates
 from models.calendar import SHANGHAI
 
 logger = logging.getLogger(__name__)
@@ -71,6 +72,13 @@ async def run_reports(
     await send_due_reports(sessions, config, calendar, now, out_dir=report_dir)
 
 
+async def run_update_prune(sessions: SessionFactory, clock: Clock) -> None:
+    """Hourly: forget the handled updates Telegram can no longer deliver again."""
+    pruned = await prune_processed_updates(sessions, clock.now())
+    if pruned:
+        logger.info("forgot %s handled updates", pruned)
+
+
 def create_scheduler(
     *,
     sessions: SessionFactory,
@@ -82,7 +90,8 @@ def create_scheduler(
     """The sweep every minute (first run at once: a process that was down catches up on start),
     the agenda at 09:00 Shanghai (at once too when started between 09:00 and 12:00; the agenda is
     sent once per day whatever runs it) and the analysis reports at 09:00 (5 minutes after a
-    start between 09:00 and 12:00; each goes to each leader once whatever runs it)."""
+    start between 09:00 and 12:00; each goes to each leader once whatever runs it), and every
+    hour (first at once) the handled updates older than three days are forgotten."""
     clock = clock or SystemClock()
     scheduler = AsyncIOScheduler(timezone=SHANGHAI)
     now = clock.now()
@@ -96,6 +105,17 @@ def create_scheduler(
         max_instances=1,
         coalesce=True,
         misfire_grace_time=30,
+        next_run_time=now,
+    )
+    scheduler.add_job(
+        run_update_prune,
+        IntervalTrigger(hours=1, timezone=SHANGHAI),
+        args=(sessions, clock),
+        id="update-prune",
+        name="forget old handled updates",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=600,
         next_run_time=now,
     )
     local = now.astimezone(SHANGHAI).time()

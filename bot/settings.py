@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     # Messages a second this instance's sender may start. Telegram allows a bot about 30 a
     # second in all: with several instances, give each its share (25 / N).
     send_per_second: float = Field(default=25.0, gt=0, le=30)
+    sender_lease_seconds: float = 300.0
+    """How long a claimed outbox row is held before another sender may take it: a process that
+    died mid-send has its rows sent by the next one after this long."""
 
     @field_validator("bot_token", "webhook_secret", mode="before")
     @classmethod

@@ -1,12 +1,19 @@
 """Conversation state (aiogram FSM) that survives a restart: in the database, or in Redis.
 
-The SQL storage writes in its own short transactions. Handlers therefore call it only after their
-use case has committed (use cases commit before they return), never in the middle of one.
+Within an update, the SQL storage keeps the handler's writes (``deferred_writes``) and they are
+written with the update's record (``bot.middlewares.UpdateDeduplication``): in the transaction of
+the handler's use case, or in one transaction when the handler returns. A step of a draft and the
+record that its update was handled then commit together, so a crash either loses both (the
+update, delivered again, is handled again from the same step) or neither. Outside an update (the
+CLI, jobs) it writes at once, in its own short transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import copy
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,11 +28,46 @@ from aiogram.fsm.storage.base import (
 )
 from aiogram.fsm.storage.memory import SimpleEventIsolation
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db import SessionFactory
 from bot.settings import Settings
 from models.fsm import FsmRecord
+
+Pending = dict[str, dict[str, Any]]
+"""Deferred writes: storage key → the record's ``state`` and ``data`` as they now stand."""
+
+_pending: ContextVar[Pending | None] = ContextVar("lianka_fsm_pending", default=None)
+_reader: ContextVar[AsyncSession | None] = ContextVar("lianka_fsm_reader", default=None)
+
+
+@contextmanager
+def deferred_writes(session: AsyncSession) -> Iterator[Pending]:
+    """While the block runs, ``SqlStorage`` keeps its writes here (and reads them back) instead
+    of writing them, and reads through ``session`` (the update's own: an update then holds one
+    connection, not two); the caller writes them with ``fsm_upserts``."""
+    pending: Pending = {}
+    token = _pending.set(pending)
+    reader = _reader.set(session)
+    try:
+        yield pending
+    finally:
+        _reader.reset(reader)
+        _pending.reset(token)
+
+
+def fsm_upserts(dialect: str, pending: Pending) -> list[Insert]:
+    """The statements that write ``pending`` records (insert, or update the existing row)."""
+    table = FsmRecord.__table__  # type: ignore[attr-defined]
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statements: list[Insert] = []
+    for key, record in pending.items():
+        values = {"state": record["state"], "data": record["data"], "updated_at": datetime.now(UTC)}
+        statement = insert(table).values(key=key, **values)
+        statements.append(statement.on_conflict_do_update(index_elements=["key"], set_=values))
+    return statements
 
 
 class SqlStorage(BaseStorage):
@@ -39,6 +81,17 @@ class SqlStorage(BaseStorage):
         return self._keys.build(key)
 
     async def _upsert(self, key: StorageKey, **values: Any) -> None:
+        pending = _pending.get()
+        if pending is not None:
+            built = self._key(key)
+            if built not in pending:
+                record = await self._record(key)
+                pending[built] = {
+                    "state": record.state if record else None,
+                    "data": dict(record.data) if record else {},
+                }
+            pending[built].update(copy.deepcopy(values))
+            return
         values["updated_at"] = datetime.now(UTC)
         table = FsmRecord.__table__  # type: ignore[attr-defined]
         async with self._sessions() as session:
@@ -51,15 +104,27 @@ class SqlStorage(BaseStorage):
             await session.commit()
 
     async def _record(self, key: StorageKey) -> FsmRecord | None:
+        reader = _reader.get()
+        if reader is not None:
+            statement = select(FsmRecord).where(FsmRecord.key == self._key(key))
+            return (await reader.exec(statement.execution_options(populate_existing=True))).first()
         async with self._sessions() as session:
             return (
                 await session.exec(select(FsmRecord).where(FsmRecord.key == self._key(key)))
             ).first()
 
+    def _deferred(self, key: StorageKey) -> dict[str, Any] | None:
+        pending = _pending.get()
+        return pending.get(self._key(key)) if pending is not None else None
+
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         await self._upsert(key, state=state.state if isinstance(state, State) else state)
 
     async def get_state(self, key: StorageKey) -> str | None:
+        deferred = self._deferred(key)
+        if deferred is not None:
+            state: str | None = deferred["state"]
+            return state
         record = await self._record(key)
         return record.state if record else None
 
@@ -70,6 +135,9 @@ class SqlStorage(BaseStorage):
         await self._upsert(key, data=dict(data))
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
+        deferred = self._deferred(key)
+        if deferred is not None:
+            return copy.deepcopy(dict(deferred["data"]))
         record = await self._record(key)
         return dict(record.data) if record else {}
 

@@ -8,6 +8,7 @@ import secrets
 from typing import Any
 
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import (
@@ -16,13 +17,14 @@ from aiogram.types import (
     Message,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
+    Update,
 )
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
 from bot.config import LiankaConfig
 from bot.metrics import Metrics
-from bot.services.intake import submit_case
+from bot.services.intake import confirm_again, submit_case
 from bot.services.reporters import get_active_category, list_categories, require_reporter
 from handlers import keyboards as kb
 from handlers.filters import (
@@ -205,10 +207,14 @@ async def _drop_buttons(bot: Bot, query: CallbackQuery, text: str | None = None)
     if query.message is None:
         return
     chat_id, message_id = query.message.chat.id, query.message.message_id
-    if text is not None:
-        await bot.edit_message_text(text=text, chat_id=chat_id, message_id=message_id)
-    else:
-        await bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id)
+    try:
+        if text is not None:
+            await bot.edit_message_text(text=text, chat_id=chat_id, message_id=message_id)
+        else:
+            await bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id)
+    except TelegramBadRequest as error:  # already so: the press is handled a second time
+        if "message is not modified" not in error.message:
+            raise
 
 
 def _appended(description: str, extra: str) -> str:
@@ -576,6 +582,41 @@ async def on_submit(
         accept_provisional=submitted.accept_provisional,
         receipt_code=submitted.receipt_code,
         duplicate=submitted.duplicate,
+    )
+    await bot.send_message(_chat_id(query), text, reply_markup=kb.menu_keyboard())
+    await query.answer("已提交")
+
+
+async def on_submit_delivered_again(update: Update, data: dict[str, Any]) -> None:
+    """确认提交 delivered again after a crash cut its handler off past the commit: the case
+    exists, but the confirmation may never have gone out, so it is sent (again)."""
+    query = update.callback_query
+    if query is None or not query.data:
+        return
+    try:
+        pressed = IntakeAction.unpack(query.data)
+    except (TypeError, ValueError):
+        return
+    if pressed.act != IntakeAct.SUBMIT:
+        return
+    session: AsyncSession = data["session"]
+    clock: Clock = data["clock"]
+    bot: Bot = data["bot"]
+    state: FSMContext = data["state"]
+    reporter = await require_reporter(session, data["config"], query.from_user.id)
+    confirmed = await confirm_again(session, reporter, pressed.draft, clock.now())
+    if confirmed is None:
+        return
+    if (await state.get_data()).get("draft_id") == pressed.draft:
+        await state.clear()
+    text = render(
+        "reporter_submitted",
+        number=confirmed.case.number,
+        accept_due=confirmed.accept_due_at,
+        accept_provisional=confirmed.accept_provisional,
+        receipt_code=confirmed.receipt_code,
+        duplicate=False,
+        reissued=True,
     )
     await bot.send_message(_chat_id(query), text, reply_markup=kb.menu_keyboard())
     await query.answer("已提交")

@@ -21,6 +21,7 @@ from models.event import Actor, ActorType, CaseEvent, EventKind
 from models.fsm import FsmRecord
 from models.notification import Notification, NotificationStatus, RecipientKind
 from models.org import Category, Track, Zone
+from models.processed_update import ProcessedUpdate
 from models.relay import RelayMessage, RelayStatus
 from models.reporter import CaseFollower, Reporter, ReporterContact
 from models.request import ApprovalRequest, RequestKind, RequestStatus
@@ -60,6 +61,7 @@ __all__ = [
     "NotificationStatus",
     "Outcome",
     "PrintBatch",
+    "ProcessedUpdate",
     "RecipientKind",
     "RelayMessage",
     "RelayStatus",

@@ -103,9 +103,11 @@ async def claim_notifications(
     lease: timedelta,
     *,
     skip_chats: Sequence[int] = (),
+    skip_ids: Sequence[int] = (),
 ) -> list[Notification]:
     """Claim up to ``limit`` due rows (pending and due, or abandoned by a dead sender) in one
-    statement, oldest first; commits the claim."""
+    statement, oldest first; commits the claim. ``skip_ids``: rows the caller holds already (a
+    claim that lapsed while the row waited its turn is not taken a second time)."""
     table = Notification.__table__  # type: ignore[attr-defined]
     due = (
         select(table.c.id)
@@ -126,6 +128,8 @@ async def claim_notifications(
     )
     if skip_chats:
         due = due.where(table.c.chat_id.not_in(list(skip_chats)))
+    if skip_ids:
+        due = due.where(table.c.id.not_in(list(skip_ids)))
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
     statement = (
@@ -177,6 +181,7 @@ class Sender:
         self._next_chat: dict[int, float] = {}
         self._next_start = 0.0
         self._in_flight: set[int] = set()
+        self._held: set[int] = set()  # ids claimed and not yet settled: queued or in flight
         self._tasks: set[asyncio.Task[None]] = set()
         self.stats = SenderStats()
 
@@ -187,10 +192,17 @@ class Sender:
         busy = [chat for chat, q in self._queues.items() if len(q) >= self._chat_backlog]
         async with self._sessions() as session:
             rows = await claim_notifications(
-                session, self._clock.now(), self.instance, limit, self._lease, skip_chats=busy
+                session,
+                self._clock.now(),
+                self.instance,
+                limit,
+                self._lease,
+                skip_chats=busy,
+                skip_ids=sorted(self._held),
             )
         for row in rows:
             self._queues.setdefault(row.chat_id, deque()).append(row)
+            self._held.add(row.id or 0)
         return len(rows)
 
     def _pick(self) -> tuple[int, float] | None:
@@ -264,6 +276,7 @@ class Sender:
     async def _give_back(self) -> None:
         ids = [row.id for queue in self._queues.values() for row in queue if row.id is not None]
         self._queues.clear()
+        self._held.difference_update(ids)
         if not ids:
             return
         async with self._sessions() as session:
@@ -314,6 +327,7 @@ class Sender:
             )
         finally:
             self._in_flight.discard(row.chat_id)
+            self._held.discard(row.id or 0)
 
     async def _attempt(self, row: Notification) -> None:
         loop = asyncio.get_running_loop()

@@ -36,6 +36,9 @@ from aiogram.types import (
 )
 
 BOT_ID = 42
+UPDATE_IDS = itertools.count(1)
+"""Shared by every harness in the process: like Telegram's, a bot's update ids never repeat (a
+dispatcher built again over the same database skips ids it has handled)."""
 BOT_USERNAME = "LiankaTestBot"
 
 
@@ -203,7 +206,7 @@ class Telegram:
     dispatcher: Dispatcher
     bot: Bot
     session: RecordingSession
-    _update_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _update_ids: itertools.count[int] = field(default_factory=lambda: UPDATE_IDS)
     _message_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _user_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(7_000_001))
 

@@ -16,14 +16,16 @@ from models.calendar import SHANGHAI, WorkCalendar
 from tests.casework import make_staff, outbox, report, sh, until
 
 
-def test_the_jobs_are_the_sweep_every_minute_and_the_agenda_at_nine(
+def test_the_jobs_are_the_sweep_every_minute_the_agenda_at_nine_and_the_hourly_prune(
     sessions: SessionFactory, config: LiankaConfig
 ) -> None:
     scheduler = create_scheduler(
         sessions=sessions, config=config, clock=FrozenClock(sh(2026, 11, 27, 14))
     )
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert sorted(jobs) == ["agenda", "deadline-sweep", "reports"]
+    assert sorted(jobs) == ["agenda", "deadline-sweep", "reports", "update-prune"]
+    prune = jobs["update-prune"].trigger
+    assert isinstance(prune, IntervalTrigger) and prune.interval == timedelta(hours=1)
     sweep = jobs["deadline-sweep"].trigger
     assert isinstance(sweep, IntervalTrigger) and sweep.interval == timedelta(minutes=1)
     agenda = jobs["agenda"].trigger

@@ -143,3 +143,29 @@ async def submit_case(
     assert accept is not None
     await session.commit()
     return Submitted(case, receipt_code, accept.due_at, accept.provisional)
+
+
+async def confirm_again(
+    session: AsyncSession, reporter: Reporter, draft_id: str, now: datetime
+) -> Submitted | None:
+    """The confirmation of a submitted draft, for a reporter a crash may have left without it.
+    Only a receipt code's hash is kept, so an anonymous case gets a fresh code: the first one was
+    never shown, or is void from now on (accounts that already follow the case keep following)."""
+    assert reporter.id is not None
+    key = f"{reporter.id}:{draft_id}"
+    case = (await session.exec(select(Case).where(Case.submission_key == key))).first()
+    if case is None:
+        return None
+    receipt_code = new_receipt_code() if case.anonymous else None
+    if receipt_code is not None:
+        case.receipt_hash = receipt_hash(receipt_code)
+        case.updated_at = now
+        session.add(case)
+    accept = await get_clock(session, case.id or 0, ClockKind.ACCEPT)
+    await session.commit()
+    return Submitted(
+        case,
+        receipt_code,
+        accept.due_at if accept else now,
+        accept.provisional if accept else False,
+    )

@@ -1,0 +1,73 @@
+"""Telegram updates already handled: recorded so that one delivered again is skipped, pruned
+once Telegram can no longer deliver them again."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.base import Executable
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.db import SessionFactory
+from models.processed_update import ProcessedUpdate
+
+logger = logging.getLogger(__name__)
+
+KEEP_PROCESSED_UPDATES = timedelta(days=3)
+"""Telegram keeps an unconfirmed update for 24 hours; three days leave room for a long outage."""
+
+
+async def get_processed_update(
+    session: AsyncSession, bot_id: int, update_id: int
+) -> ProcessedUpdate | None:
+    return await session.get(ProcessedUpdate, (bot_id, update_id))
+
+
+async def finish_update(
+    session: AsyncSession,
+    bot_id: int,
+    update_id: int,
+    now: datetime,
+    *,
+    recorded: bool,
+    writes: Sequence[Executable] = (),
+) -> None:
+    """The handler of an update returned: its last ``writes`` (conversation state) and the mark
+    that it finished, in one transaction; recorded here if no use case of it committed. Anything
+    the handler left uncommitted is dropped, as closing the session would."""
+    await session.rollback()
+    for statement in writes:
+        await session.exec(statement)  # type: ignore[call-overload]
+    if recorded:
+        await session.exec(
+            update(ProcessedUpdate)
+            .where(col(ProcessedUpdate.bot_id) == bot_id)
+            .where(col(ProcessedUpdate.update_id) == update_id)
+            .values(finished=True)
+        )
+    else:
+        session.add(
+            ProcessedUpdate(bot_id=bot_id, update_id=update_id, handled_at=now, finished=True)
+        )
+    try:
+        await session.commit()
+    except IntegrityError:  # another instance handled the same delivery at the same time
+        await session.rollback()
+        logger.info("update %s was recorded by another handler first", update_id)
+
+
+async def prune_processed_updates(
+    sessions: SessionFactory, now: datetime, keep: timedelta = KEEP_PROCESSED_UPDATES
+) -> int:
+    """Hourly: forget updates older than ``keep``; Telegram no longer delivers them again."""
+    async with sessions() as session:
+        result = await session.exec(
+            delete(ProcessedUpdate).where(col(ProcessedUpdate.handled_at) < now - keep)
+        )
+        await session.commit()
+    return int(result.rowcount or 0)

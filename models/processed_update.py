@@ -1,0 +1,27 @@
+"""Telegram updates already handled, so that one delivered again is not handled twice."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from models.types import UTCDateTime
+
+
+class ProcessedUpdate(SQLModel, table=True):
+    """One update of one bot, recorded in the transaction of the use case it ran (or, for an
+    update that changed nothing but the conversation state, right after its handler).
+    ``finished``: the handler returned, so its reply went out too."""
+
+    __tablename__ = "processed_updates"
+
+    bot_id: int = Field(
+        sa_type=sa.BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
+    update_id: int = Field(
+        sa_type=sa.BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
+    handled_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    finished: bool = False
