@@ -17,12 +17,13 @@ SYSTEM_PACKAGES_TEST := $(SYSTEM_PACKAGES_RUN) poppler-utils chromium
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test soak bench lint typecheck pytest setup setup-dev system-deps system-deps-test db clean help
+.PHONY: run test soak fuzz bench lint typecheck pytest setup setup-dev system-deps system-deps-test db clean help
 
 help:
 	@echo "make run    — set up and run Lianka"
 	@echo "make test   — set up and run ruff, mypy and the tests"
 	@echo "make soak   — kill lianka run mid-conversation, fail Telegram calls (var/soak-results.json)"
+	@echo "make fuzz   — fuzz every handler at length (make test runs a short profile)"
 	@echo "make bench  — run the benchmarks (results in bench/results.json)"
 
 run: setup db
@@ -37,6 +38,10 @@ pytest: setup-dev
 # to var/soak-results.json.
 soak: setup-dev system-deps-test
 	$(BIN)/pytest -m soak -s -q tests/soak $(PYTEST_ARGS)
+
+# The handler fuzzing at length (about 12,000 updates; make test runs its short ci profile).
+fuzz: setup-dev
+	HYPOTHESIS_PROFILE=soak $(BIN)/pytest -q tests/test_fuzz_handlers.py $(PYTEST_ARGS)
 
 # Benchmarks print a table and merge their figures into bench/results.json.
 bench: setup
