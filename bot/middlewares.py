@@ -1,4 +1,5 @@
-"""Outer middlewares: plumbing only, no business work and no commits."""
+"""Outer middlewares: plumbing only, no business work; the one commit is the record that an update
+was handled (``UpdateDeduplication``)."""
 
 from __future__ import annotations
 

@@ -48,6 +48,7 @@ class Conversation:
     confirmed: bool = False
     stuck_at: str | None = None
     retries: int = 0  # a step done again after no answer came (as a person would)
+    descriptions_sent: int = 0  # more than one: the later ones may add to the first (补充)
 
 
 async def converse(
@@ -71,6 +72,7 @@ async def converse(
                     user.start(argument)
                 elif kind == "send":
                     user.send(description_of(user_id))
+                    conversation.descriptions_sent += 1
                 else:
                     user.click(argument)
             except SandboxError:

@@ -61,7 +61,8 @@ def test_init_creates_the_config_the_database_and_loads_the_catalog(tmp_path: Pa
     assert again.returncode == 0, again.stderr
     current = lianka("db", "current", cwd=tmp_path)
     assert current.returncode == 0
-    assert f"current: {head_revision()}" in current.stdout
+    head = head_revision()
+    assert f"current: {head}  head: {head}" in current.stdout
 
 
 def test_run_without_a_token_explains_how_to_get_one_and_exits_2(tmp_path: Path) -> None:
