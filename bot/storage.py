@@ -6,6 +6,9 @@ use case has committed (use cases commit before they return), never in the middl
 
 from __future__ import annotations
 
+import copy
+import json
+from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -29,11 +32,16 @@ from models.fsm import FsmRecord
 
 
 class SqlStorage(BaseStorage):
-    """FSM state and draft data in the ``fsm_records`` table."""
+    """FSM state and draft data in the ``fsm_records`` table. Every change is written at once;
+    reads come from a cache of the ``cache_size`` conversations used last, so the table is read
+    only for a conversation this process has not seen since it started. The database storage
+    serves one process (several instances keep their state in Redis)."""
 
-    def __init__(self, sessions: SessionFactory) -> None:
+    def __init__(self, sessions: SessionFactory, *, cache_size: int = 10_000) -> None:
         self._sessions = sessions
         self._keys = DefaultKeyBuilder(with_bot_id=True, with_destiny=True)
+        self._cache: OrderedDict[str, tuple[str | None, dict[str, Any]]] = OrderedDict()
+        self._cache_size = cache_size
 
     def _key(self, key: StorageKey) -> str:
         return self._keys.build(key)
@@ -41,37 +49,55 @@ class SqlStorage(BaseStorage):
     async def _upsert(self, key: StorageKey, **values: Any) -> None:
         values["updated_at"] = datetime.now(UTC)
         table = FsmRecord.__table__  # type: ignore[attr-defined]
+        record_key = self._key(key)
         async with self._sessions() as session:
             dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
             insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
             defaults: dict[str, Any] = {"state": None, "data": {}}
-            statement = insert.values(key=self._key(key), **(defaults | values))
+            statement = insert.values(key=record_key, **(defaults | values))
             statement = statement.on_conflict_do_update(index_elements=["key"], set_=values)
             await session.exec(statement)
             await session.commit()
+        cached = self._cache.get(record_key)
+        if cached is not None:
+            state, data = cached
+            self._remember(record_key, values.get("state", state), values.get("data", data))
 
-    async def _record(self, key: StorageKey) -> FsmRecord | None:
-        async with self._sessions() as session:
-            return (
-                await session.exec(select(FsmRecord).where(FsmRecord.key == self._key(key)))
-            ).first()
+    def _remember(self, record_key: str, state: str | None, data: dict[str, Any]) -> None:
+        self._cache[record_key] = (state, data)
+        self._cache.move_to_end(record_key)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    async def _record(self, key: StorageKey) -> tuple[str | None, dict[str, Any]]:
+        record_key = self._key(key)
+        cached = self._cache.get(record_key)
+        if cached is None:
+            async with self._sessions() as session:
+                record = (
+                    await session.exec(select(FsmRecord).where(FsmRecord.key == record_key))
+                ).first()
+            cached = (record.state, dict(record.data)) if record else (None, {})
+        self._remember(record_key, *cached)
+        return cached
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         await self._upsert(key, state=state.state if isinstance(state, State) else state)
 
     async def get_state(self, key: StorageKey) -> str | None:
-        record = await self._record(key)
-        return record.state if record else None
+        state, _ = await self._record(key)
+        return state
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
         if not isinstance(data, dict):
             msg = f"Data must be a dict or dict-like object, got {type(data).__name__}"
             raise DataNotDictLikeError(msg)
-        await self._upsert(key, data=dict(data))
+        # as the JSON column will give it back (tuples become lists, keys strings)
+        await self._upsert(key, data=json.loads(json.dumps(data)))
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
-        record = await self._record(key)
-        return dict(record.data) if record else {}
+        _, data = await self._record(key)
+        return copy.deepcopy(data)
 
     async def close(self) -> None:
         """Nothing to close: sessions are opened per call."""
