@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.db import head_revision
 from tests.conftest import ROOT
 
 LIANKA = str(Path(sys.executable).with_name("lianka"))
@@ -60,7 +61,8 @@ def test_init_creates_the_config_the_database_and_loads_the_catalog(tmp_path: Pa
     assert again.returncode == 0, again.stderr
     current = lianka("db", "current", cwd=tmp_path)
     assert current.returncode == 0
-    assert "current: 0001" in current.stdout
+    head = head_revision()
+    assert f"current: {head}  head: {head}" in current.stdout
 
 
 def test_run_without_a_token_explains_how_to_get_one_and_exits_2(tmp_path: Path) -> None:
