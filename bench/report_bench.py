@@ -160,11 +160,11 @@ def main() -> None:
             print(f"postgresql: {args.cases} demo cases cloned from {template}", flush=True)
         else:
             target = url
+            partial = f"{template}_{os.getpid()}"  # renamed to the template once complete
             if name is not None:
                 if args.cache:
-                    target = POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{template}"
-                    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)'))
-                    asyncio.run(admin(f'CREATE DATABASE "{template}"'))
+                    target = POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{partial}"
+                    asyncio.run(admin(f'CREATE DATABASE "{partial}"'))
                 else:
                     asyncio.run(admin(f'CREATE DATABASE "{name}"'))
             print(f"{args.backend}: lianka demo-data --cases {args.cases}", flush=True)
@@ -173,10 +173,13 @@ def main() -> None:
             )
             print(f"  generated in {generated:.0f}s", flush=True)
             if args.cache and name is not None:
+                asyncio.run(admin(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)'))
+                asyncio.run(admin(f'ALTER DATABASE "{partial}" RENAME TO "{template}"'))
                 asyncio.run(admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
             elif args.cache:
                 CACHE.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(work / "bench.db", cached_file)
+                shutil.copyfile(work / "bench.db", cached_file.with_suffix(".partial"))
+                cached_file.with_suffix(".partial").replace(cached_file)
         cli = lianka(
             "report",
             "--period",
