@@ -43,9 +43,11 @@ soak: setup-dev system-deps-test
 fuzz: setup-dev
 	HYPOTHESIS_PROFILE=soak $(BIN)/pytest -q tests/test_fuzz_handlers.py $(PYTEST_ARGS)
 
-# Benchmarks print a table and merge their figures into bench/results.json.
+# Benchmarks print a table and merge their figures into bench/results.json (see README,
+# "Benchmarks"); PostgreSQL on 127.0.0.1 (or LIANKA_TEST_POSTGRES_URL) for the sweep and report.
+#   make bench BENCH_ARGS="--only intake sweep"
 bench: setup
-	$(BIN)/python bench/cards_bench.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 lint: setup-dev
 	$(BIN)/ruff check .

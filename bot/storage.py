@@ -11,6 +11,7 @@ CLI, jobs) it writes at once, in its own short transaction.
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -132,7 +133,8 @@ class SqlStorage(BaseStorage):
         if not isinstance(data, dict):
             msg = f"Data must be a dict or dict-like object, got {type(data).__name__}"
             raise DataNotDictLikeError(msg)
-        await self._upsert(key, data=dict(data))
+        # as the JSON column will give it back (tuples become lists, keys strings)
+        await self._upsert(key, data=json.loads(json.dumps(data)))
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
         deferred = self._deferred(key)

@@ -58,6 +58,8 @@ class CaseClock(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("case_id", "kind"),
         sa.Index("ix_case_clocks_due", "state", "next_action_at"),
+        # the sweep's look for provisional deadlines reads only the provisional clocks
+        sa.Index("ix_case_clocks_provisional", "provisional", "state"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

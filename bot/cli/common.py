@@ -6,7 +6,6 @@ Heavy libraries (aiogram, PDF, reports) are imported inside the commands that ne
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -79,6 +78,8 @@ def console() -> Console:
 
 def run_with_db(settings: Settings, work: Callable[[SessionFactory], Awaitable[T]]) -> T:
     """Open the database, run ``work`` with a session factory, close the database."""
+    import asyncio
+
     from bot.db import create_engine, create_session_factory
 
     async def runner() -> T:

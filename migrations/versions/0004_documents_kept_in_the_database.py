@@ -1,7 +1,7 @@
 """documents kept in the database
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-11-28 00:38:17.018569
 """
 
@@ -15,7 +15,7 @@ import models.types
 
 
 revision: str = '0004'
-down_revision: str | None = '0002'
+down_revision: str | None = '0003'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,192 @@
+"""``make bench``: every benchmark, one table, every figure in bench/results.json.
+
+    make bench                                   # or: .venv/bin/python bench/run.py
+    .venv/bin/python bench/run.py --only intake sweep
+    .venv/bin/python bench/run.py --outbox-messages 600 --report-cases 20000
+
+Each benchmark is a script of its own in bench/ and runs in a process of its own (so that the
+intake's peak RSS is its own), one after the other, measuring each figure next to its floor in
+the same run. ``--outbox-alongside`` runs the outbox (paced by Telegram's limits, not by the CPU)
+beside the others to save its 100 s; on a busy 2-core machine that starves the sender and the
+emulator, so it is not the default. The report needs 100,000 demo cases: generated once (many
+minutes) and kept for later runs (``report_bench.py --cache``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.common import RESULTS, merge_results  # noqa: E402
+
+BENCH = ROOT / "bench"
+
+
+@dataclass(frozen=True)
+class Goal:
+    key: str
+    text: str
+    met: Callable[[float], bool] | None = None
+
+
+def at_least(limit: float) -> Callable[[float], bool]:
+    return lambda value: value >= limit
+
+
+def at_most(limit: float) -> Callable[[float], bool]:
+    return lambda value: value <= limit
+
+
+GOALS = [
+    Goal("intake_updates_per_s", ""),
+    Goal("floor_updates_per_s", ""),
+    Goal("intake_ratio", ">= 0.5", at_least(0.5)),
+    Goal("intake_p50_ms", ""),
+    Goal("intake_p99_ms", ""),
+    Goal("peak_rss_mb", ""),
+    Goal("sweep_ms_10k", ""),
+    Goal("sweep_ms_100k", "<= 200", at_most(200)),
+    Goal("sweep_scaling", "<= 1.5", at_most(1.5)),
+    Goal("sweep_backend", ""),
+    Goal("sweep_ms_10k_sqlite", ""),
+    Goal("sweep_ms_100k_sqlite", "<= 200", at_most(200)),
+    Goal("sweep_scaling_sqlite", "<= 1.5", at_most(1.5)),
+    Goal("sweep_ms_10k_postgresql", ""),
+    Goal("sweep_ms_100k_postgresql", "<= 200", at_most(200)),
+    Goal("sweep_scaling_postgresql", "<= 1.5", at_most(1.5)),
+    Goal("outbox_msgs_per_s", ""),
+    Goal("outbox_limit_per_s", ""),
+    Goal("outbox_share", ">= 0.95", at_least(0.95)),
+    Goal("outbox_429s", "= 0", lambda value: value == 0),
+    Goal("cards_per_s", ""),
+    Goal("qr_floor_per_s", ""),
+    Goal("cards_ratio", ">= 0.67", at_least(0.67)),
+    Goal("report_s_100k", "<= 10", at_most(10)),
+    Goal("report_s_100k_sqlite", "<= 10", at_most(10)),
+    Goal("report_s_100k_postgresql", "<= 10", at_most(10)),
+    Goal("cli_help_s", "<= 0.5", at_most(0.5)),
+    Goal("cli_cards_list_s", ""),
+    Goal("cli_python_floor_s", ""),
+]
+STAGES = ("cli", "outbox", "intake", "cards", "sweep", "report")
+
+
+def script(name: str, *args: str) -> list[str]:
+    return [sys.executable, str(BENCH / name), *args]
+
+
+def run(command: list[str]) -> float:
+    print(f"$ {' '.join(Path(c).name if c == sys.executable else c for c in command)}", flush=True)
+    started = time.perf_counter()
+    subprocess.run(command, cwd=ROOT, check=True)  # noqa: S603 (our own scripts)
+    return time.perf_counter() - started
+
+
+def flatten_report() -> None:
+    """report_bench.py writes per backend; the table wants flat keys, the plain one the worse."""
+    results = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
+    figures: dict[str, float | int | str] = {}
+    for backend in ("sqlite", "postgresql"):
+        value = results.get(backend, {}).get("report_s_100k")
+        if value is not None:
+            figures[f"report_s_100k_{backend}"] = value
+    if figures:
+        figures["report_s_100k"] = max(float(v) for v in figures.values())
+        merge_results(figures)
+
+
+def table(stage_seconds: dict[str, float], total: float) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    results = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
+    view = Table(title="Lianka benchmarks (bench/results.json)")
+    for column in ("key", "value", "goal", ""):
+        view.add_column(column, justify="right" if column == "value" else "left")
+    for goal in GOALS:
+        value = results.get(goal.key)
+        if value is None:
+            view.add_row(goal.key, "—", goal.text, "not run")
+            continue
+        verdict = ""
+        if goal.met is not None:
+            verdict = "[green]pass[/]" if goal.met(float(value)) else "[red]short[/]"
+        view.add_row(goal.key, str(value), goal.text, verdict)
+    console = Console()
+    console.print(view)
+    timings = ", ".join(f"{stage} {seconds:.0f}s" for stage, seconds in stage_seconds.items())
+    console.print(f"wall time {total:.0f}s ({timings})")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--only", nargs="+", choices=STAGES, default=list(STAGES))
+    parser.add_argument("--conversations", type=int, default=200)
+    parser.add_argument("--outbox-messages", type=int, default=3000)
+    parser.add_argument(
+        "--outbox-alongside", action="store_true", help="run the outbox beside the others"
+    )
+    parser.add_argument("--report-cases", type=int, default=100_000)
+    parser.add_argument("--cards", type=int, default=1000)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    if set(args.only) == set(STAGES) and RESULTS.exists():
+        RESULTS.unlink()  # a full run starts afresh; a partial one updates what is there
+    seconds: dict[str, float] = {}
+    outbox: subprocess.Popen[bytes] | None = None
+    outbox_started = 0.0
+    commands = {
+        "cli": [script("cli_bench.py")],
+        "outbox": [script("outbox_bench.py", "--messages", str(args.outbox_messages))],
+        "intake": [script("intake_bench.py", "--conversations", str(args.conversations))],
+        "cards": [script("cards_bench.py", "--cards", str(args.cards))],
+        "sweep": [script("sweep_bench.py")],
+        "report": [
+            script(
+                "report_bench.py",
+                "--backend",
+                backend,
+                "--cases",
+                str(args.report_cases),
+                "--cache",
+            )
+            for backend in ("sqlite", "postgresql")
+        ],
+    }
+    try:
+        for stage in STAGES:
+            if stage not in args.only:
+                continue
+            if stage == "outbox" and args.outbox_alongside:
+                print("$ outbox_bench.py (alongside the others)", flush=True)
+                outbox_started = time.perf_counter()
+                outbox = subprocess.Popen(commands[stage][0], cwd=ROOT)  # noqa: S603
+                continue
+            seconds[stage] = sum(run(command) for command in commands[stage])
+            if stage == "report":
+                flatten_report()
+        if outbox is not None:
+            if outbox.wait() != 0:
+                raise SystemExit("the outbox benchmark failed")
+            seconds["outbox"] = time.perf_counter() - outbox_started
+            outbox = None
+    finally:
+        if outbox is not None:
+            outbox.terminate()
+            outbox.wait()
+    table(seconds, time.perf_counter() - started)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

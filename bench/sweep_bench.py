@@ -1,0 +1,300 @@
+"""Benchmark: one deadline sweep with 1,000 cases due among 10,000 and among 100,000 open cases,
+on SQLite and on PostgreSQL.
+
+    .venv/bin/python bench/sweep_bench.py                        # both backends
+    .venv/bin/python bench/sweep_bench.py --backend sqlite --profile
+
+The database is migrated like ``lianka init`` (a SQLite file under /tmp, or a PostgreSQL database
+of its own, dropped afterwards) and filled in bulk, not through the conversation: the example
+organisation, a leader, an admin, a team leader and five inspectors per team, and open cases
+(assigned, accepted or in progress) each with a running clock. 1,000 of the clocks are due:
+seven in ten reach their warning, three in ten their deadline; every other clock is due next
+month. The sweep is ``sweep_deadlines`` as the ``deadline-sweep`` job calls it, timed from the
+claim to the last notice queued, with its claim limit raised to the 1,000 due so that one sweep
+does them all (the job claims 500 a minute). Then 90,000 more open cases and 1,000 newly due
+clocks are added and the sweep is timed again. A first sweep of 50 clocks among the first 200
+cases, not timed, warms the process.
+
+Keys per backend: sweep_ms_10k_<backend>, sweep_ms_100k_<backend>, sweep_scaling_<backend>
+(100k / 10k). The plain sweep_ms_10k, sweep_ms_100k and sweep_scaling are the worse backend's
+(the one with the slower 100k sweep), named in sweep_backend. Goal: sweep_scaling <= 1.5 and
+sweep_ms_100k <= 200.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import sqlalchemy as sa  # noqa: E402
+from sqlmodel import select  # noqa: E402
+
+from bench.common import merge_results, postgres_database  # noqa: E402
+from bot.config import LiankaConfig, load_config  # noqa: E402
+from bot.db import (  # noqa: E402
+    SessionFactory,
+    create_engine,
+    create_session_factory,
+    upgrade_database,
+)
+from bot.services.calendar import load_calendar  # noqa: E402
+from bot.services.catalog import sync_catalog  # noqa: E402
+from bot.services.sweep import sweep_deadlines  # noqa: E402
+from models.calendar import WorkCalendar  # noqa: E402
+from models.case import Case, CaseStatus  # noqa: E402
+from models.clock import CaseClock, ClockKind, ClockState  # noqa: E402
+from models.enterprise import Enterprise  # noqa: E402
+from models.org import Category, Track, Zone  # noqa: E402
+from models.team import Inspector, Role, Team  # noqa: E402
+
+GOAL_SCALING = 1.5
+GOAL_MS_100K = 200.0
+NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)  # Thursday 10:00 in Shanghai, a working day
+DUE = 1000
+WARM_UP = 200
+BATCH = 5000
+STATUS_CLOCK = (
+    (CaseStatus.ASSIGNED, ClockKind.ACCEPT),
+    (CaseStatus.ACCEPTED, ClockKind.RESOLVE),
+    (CaseStatus.IN_PROGRESS, ClockKind.RESOLVE),
+)
+
+
+def _table(model: Any) -> sa.Table:
+    table: sa.Table = model.__table__
+    return table
+
+
+class Filler:
+    """Open cases and their clocks written in bulk, numbered on from where the last batch ended."""
+
+    def __init__(self, sessions: SessionFactory, config: LiankaConfig, seed: int = 9) -> None:
+        self.sessions = sessions
+        self.config = config
+        self.rng = random.Random(seed)  # noqa: S311 (test data)
+        self.next_number = 1
+        self.categories: list[int] = []
+        self.zones: list[int] = []
+        self.teams: dict[int, list[int]] = {}  # team id → its inspectors' ids
+        self.enterprises: list[int] = []
+
+    async def people(self) -> None:
+        """The organisation, and the people the sweep's notices go to."""
+        async with self.sessions() as session:
+            await sync_catalog(session, self.config)
+            categories = (await session.exec(select(Category))).all()
+            self.categories = [c.id for c in categories if c.id and c.track is Track.APPEAL]
+            self.zones = [z.id for z in (await session.exec(select(Zone))).all() if z.id]
+            teams = [t.id for t in (await session.exec(select(Team))).all() if t.id]
+            chat = iter(range(8_000_001, 9_000_000))
+            people = [
+                Inspector(name="分管领导", role=Role.LEADER, chat_id=next(chat), created_at=NOW),
+                Inspector(name="管理员", role=Role.ADMIN, chat_id=next(chat), created_at=NOW),
+            ]
+            for team_id in teams:
+                people.append(
+                    Inspector(
+                        name=f"组长{team_id}",
+                        role=Role.TEAM_LEADER,
+                        team_id=team_id,
+                        chat_id=next(chat),
+                        created_at=NOW,
+                    )
+                )
+                people += [
+                    Inspector(
+                        name=f"监督员{team_id}-{n}",
+                        role=Role.INSPECTOR,
+                        team_id=team_id,
+                        chat_id=next(chat),
+                        created_at=NOW,
+                    )
+                    for n in range(5)
+                ]
+            enterprises = [
+                Enterprise(name=f"遂宁市安居区第{n + 1}号有限公司", created_at=NOW)
+                for n in range(500)
+            ]
+            session.add_all([*people, *enterprises])
+            await session.commit()
+            for person in people:
+                if person.role is Role.INSPECTOR and person.team_id and person.id:
+                    self.teams.setdefault(person.team_id, []).append(person.id)
+            self.enterprises = [e.id for e in enterprises if e.id]
+
+    async def add(self, count: int, due: int, calendar: WorkCalendar) -> None:
+        """``count`` open cases, ``due`` of them with a clock due at ``NOW``."""
+        due_at_random = set(self.rng.sample(range(count), due))
+        later = NOW + timedelta(days=30)
+        for start in range(0, count, BATCH):
+            cases: list[dict[str, Any]] = []
+            clocks: list[dict[str, Any]] = []
+            for n in range(start, min(count, start + BATCH)):
+                number = self.next_number
+                self.next_number += 1
+                status, kind = STATUS_CLOCK[number % len(STATUS_CLOCK)]
+                team_id = self.rng.choice(list(self.teams))
+                created = NOW - timedelta(days=self.rng.randint(1, 20), minutes=number % 600)
+                cases.append(
+                    {
+                        "id": number,
+                        "number": f"BX-2026-{number:06d}",
+                        "track": Track.APPEAL,
+                        "status": status,
+                        "category_id": self.rng.choice(self.categories),
+                        "zone_id": self.rng.choice(self.zones),
+                        "enterprise_id": self.rng.choice(self.enterprises),
+                        "team_id": team_id,
+                        "assignee_id": self.rng.choice(self.teams[team_id]),
+                        "anonymous": True,
+                        "description": "园区承诺的配套费减免至今未落实，请帮助协调。",
+                        "supervised": False,
+                        "reopen_count": 0,
+                        "created_at": created,
+                        "assigned_at": created,
+                        "updated_at": created,
+                        "event_count": 0,
+                        "last_event_hash": "",
+                        "version": 1,
+                    }
+                )
+                if n in due_at_random:
+                    overdue = self.rng.random() < 0.3
+                    due_at = NOW - timedelta(hours=2) if overdue else NOW + timedelta(hours=20)
+                    next_action = due_at if overdue else NOW - timedelta(minutes=5)
+                else:
+                    due_at = later + timedelta(days=1)
+                    next_action = later
+                clocks.append(
+                    {
+                        "case_id": number,
+                        "kind": kind,
+                        "state": ClockState.RUNNING,
+                        "stage": 0,
+                        "started_at": created,
+                        "workdays": 5,
+                        "due_at": due_at,
+                        "provisional": False,
+                        "next_action_at": next_action,
+                        "extended_days": 0,
+                    }
+                )
+            async with self.sessions() as session:
+                connection = await session.connection()
+                await connection.execute(sa.insert(_table(Case)), cases)
+                await connection.execute(sa.insert(_table(CaseClock)), clocks)
+                await session.commit()
+        async with self.sessions() as session:
+            if session.bind is not None and session.bind.dialect.name == "postgresql":
+                connection = await session.connection()
+                await connection.execute(sa.text("ANALYZE"))  # as autovacuum soon would
+            await session.commit()
+
+
+async def timed_sweep(
+    sessions: SessionFactory, config: LiankaConfig, calendar: WorkCalendar
+) -> tuple[float, int, int]:
+    started = time.perf_counter()
+    report = await sweep_deadlines(sessions, config, calendar, NOW, limit=DUE)
+    seconds = time.perf_counter() - started
+    return seconds, len(report.plans), report.queued
+
+
+async def measure(url: str, label: str, profile: bool) -> dict[str, float]:
+    config = load_config(ROOT / "lianka.example.toml")
+    engine = create_engine(url)
+    sessions = create_session_factory(engine)
+    try:
+        filler = Filler(sessions, config)
+        await filler.people()
+        async with sessions() as session:
+            calendar = await load_calendar(session, config)
+        figures: dict[str, float] = {}
+        # a first, smaller sweep warms what every process pays once (compiled statements and
+        # templates), so that the 10k sweep is not charged for it
+        for size, added, due in (
+            ("warm-up", WARM_UP, WARM_UP // 4),
+            ("10k", 10_000 - WARM_UP, DUE),
+            ("100k", 90_000, DUE),
+        ):
+            started = time.perf_counter()
+            await filler.add(added, due, calendar)
+            filled = time.perf_counter() - started
+            if size == "warm-up":
+                await timed_sweep(sessions, config, calendar)
+                continue
+            if profile and size == "100k":
+                import cProfile
+                import pstats
+
+                profiler = cProfile.Profile()
+                profiler.enable()
+                seconds, plans, queued = await timed_sweep(sessions, config, calendar)
+                profiler.disable()
+                pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+            else:
+                seconds, plans, queued = await timed_sweep(sessions, config, calendar)
+            if plans != DUE:
+                raise SystemExit(f"{label} {size}: the sweep acted on {plans} clocks, not {DUE}")
+            figures[f"sweep_ms_{size}_{label}"] = round(seconds * 1000, 1)
+            print(
+                f"  {label}: {filler.next_number - 1} open cases (filled in {filled:.1f}s): "
+                f"sweep of {plans} due clocks {seconds * 1000:.0f} ms, {queued} notices queued",
+                flush=True,
+            )
+        figures[f"sweep_scaling_{label}"] = round(
+            figures[f"sweep_ms_100k_{label}"] / figures[f"sweep_ms_10k_{label}"], 3
+        )
+        return figures
+    finally:
+        await engine.dispose()
+
+
+def run_backend(backend: str, profile: bool) -> dict[str, float]:
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="lianka-bench-sweep-") as work:
+            url = f"sqlite+aiosqlite:///{Path(work) / 'lianka.db'}"
+            upgrade_database(url)
+            return asyncio.run(measure(url, backend, profile))
+    with postgres_database("lianka_bench_sweep") as url:
+        upgrade_database(url)
+        return asyncio.run(measure(url, backend, profile))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument(
+        "--backend", choices=["sqlite", "postgresql", "both"], default="both", help="database"
+    )
+    parser.add_argument("--profile", action="store_true", help="profile the 100k sweep")
+    args = parser.parse_args()
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    figures: dict[str, float | int | str] = {}
+    for backend in backends:
+        figures.update(run_backend(backend, args.profile))
+    worst = max(backends, key=lambda b: float(figures[f"sweep_ms_100k_{b}"]))
+    for key in ("sweep_ms_10k", "sweep_ms_100k", "sweep_scaling"):
+        figures[key] = figures[f"{key}_{worst}"]
+    figures["sweep_backend"] = worst
+    merge_results(figures)
+    print(
+        f"sweep ({worst}, the slower): 10k {figures['sweep_ms_10k']} ms, 100k "
+        f"{figures['sweep_ms_100k']} ms, scaling {figures['sweep_scaling']} "
+        f"(goals <= {GOAL_SCALING}, <= {GOAL_MS_100K:.0f} ms)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
