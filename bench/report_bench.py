@@ -96,6 +96,67 @@ async def exists(database: str) -> bool:
         await engine.dispose()
 
 
+# ruff: noqa: S608  (the SQL below names only this module's own tables and columns)
+# Tables of a case's history the report reads; each copy shifts their ids past the originals.
+COPIED = ("cases", "case_clocks", "case_events", "approval_requests")
+DROPPED_IN_COPIES = {"receipt_hash", "submission_key"}  # unique, and nothing the report reads
+
+
+async def replicate(url: str, copies: int) -> int:
+    """Make the generated history ``copies`` times as large: every case again with its clocks,
+    events and requests, under new ids and numbers (``AJ-2026-00042.2``), same dates and people.
+    Returns the cases there are now. The report's cost depends on the rows it reads, not on how
+    they were written; generating 100,000 cases through the demo generator takes too long for
+    ``make bench``."""
+    from sqlalchemy import text as sql
+    from sqlmodel import SQLModel
+
+    import models  # noqa: F401  (registers the tables)
+    from bot.db import create_engine
+
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            tops = {
+                name: (await connection.execute(sql(f"SELECT max(id) FROM {name}"))).scalar() or 0
+                for name in COPIED
+            }
+            for k in range(1, copies):
+                for name in COPIED:
+                    table = SQLModel.metadata.tables[name]
+                    columns, values = [], []
+                    for column in table.columns:
+                        columns.append(column.name)
+                        if column.name == "id":
+                            values.append(f"id + {k * tops[name]}")
+                        elif column.name == "case_id":
+                            values.append(f"case_id + {k * tops['cases']}")
+                        elif name == "cases" and column.name == "number":
+                            values.append(f"number || '.{k + 1}'")
+                        elif name == "cases" and column.name in DROPPED_IN_COPIES:
+                            values.append("NULL")
+                        else:
+                            values.append(column.name)
+                    await connection.execute(
+                        sql(
+                            f"INSERT INTO {name} ({', '.join(columns)}) "
+                            f"SELECT {', '.join(values)} FROM {name} WHERE id <= {tops[name]}"
+                        )
+                    )
+            if engine.dialect.name == "postgresql":
+                for name in COPIED:
+                    await connection.execute(
+                        sql(
+                            f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
+                            f"(SELECT max(id) FROM {name}))"
+                        )
+                    )
+            total = (await connection.execute(sql("SELECT count(*) FROM cases"))).scalar()
+    finally:
+        await engine.dispose()
+    return int(total or 0)
+
+
 async def measure(url: str, out: Path, runs: int) -> tuple[float, float, int]:
     from bot.config import load_config
     from bot.db import create_engine, create_session_factory
@@ -133,6 +194,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], required=True)
     parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument(
+        "--generate",
+        type=int,
+        default=None,
+        help="generate this many with demo-data and copy them up to --cases (default: all)",
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument(
@@ -141,9 +208,11 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     work = Path(tempfile.mkdtemp(prefix="lianka-bench-"))
-    stamp = fingerprint(args.cases)
-    template = f"lianka_bench_demo_{args.cases}_{stamp}"
-    cached_file = CACHE / f"demo-{args.cases}-{stamp}.db"
+    generate = args.generate or args.cases
+    copies = max(1, args.cases // generate)
+    stamp = fingerprint(generate)
+    template = f"lianka_bench_demo_{generate}_{stamp}"
+    cached_file = CACHE / f"demo-{generate}-{stamp}.db"
     generated = 0.0
     if args.backend == "sqlite":
         url = f"sqlite+aiosqlite:///{work / 'bench.db'}"
@@ -154,10 +223,10 @@ def main() -> None:
     try:
         if args.backend == "sqlite" and args.cache and cached_file.exists():
             shutil.copyfile(cached_file, work / "bench.db")
-            print(f"sqlite: {args.cases} demo cases from {cached_file}", flush=True)
+            print(f"sqlite: {generate} demo cases from {cached_file}", flush=True)
         elif args.backend == "postgresql" and args.cache and asyncio.run(exists(template)):
             asyncio.run(admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-            print(f"postgresql: {args.cases} demo cases cloned from {template}", flush=True)
+            print(f"postgresql: {generate} demo cases cloned from {template}", flush=True)
         else:
             target = url
             partial = f"{template}_{os.getpid()}"  # renamed to the template once complete
@@ -167,9 +236,9 @@ def main() -> None:
                     asyncio.run(admin(f'CREATE DATABASE "{partial}"'))
                 else:
                     asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-            print(f"{args.backend}: lianka demo-data --cases {args.cases}", flush=True)
+            print(f"{args.backend}: lianka demo-data --cases {generate}", flush=True)
             generated = lianka(
-                "demo-data", "--cases", str(args.cases), "--now", NOW, url=target, cwd=work
+                "demo-data", "--cases", str(generate), "--now", NOW, url=target, cwd=work
             )
             print(f"  generated in {generated:.0f}s", flush=True)
             if args.cache and name is not None:
@@ -180,6 +249,10 @@ def main() -> None:
                 CACHE.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(work / "bench.db", cached_file.with_suffix(".partial"))
                 cached_file.with_suffix(".partial").replace(cached_file)
+        total_cases = generate
+        if copies > 1:
+            total_cases = asyncio.run(replicate(url, copies))
+            print(f"  copied {copies}× → {total_cases} cases", flush=True)
         cli = lianka(
             "report",
             "--period",
@@ -203,6 +276,8 @@ def main() -> None:
             "report_s_100k": round(total, 3),
             "report_cli_s_100k": round(cli, 3),
             "report_month_cases_100k": received,
+            "report_total_cases_100k": total_cases,
+            "report_generated_cases": generate,
             **({"demo_data_s_100k": round(generated, 1)} if generated else {}),
         }
     )
