@@ -3,7 +3,8 @@
 Statistical basis (统计口径): the cases received (受理) in the period, as they stand at ``now``;
 card scans counted by the time of the scan; the overdue list is every case of the scope received
 before the period's end that is overdue at ``now``. On-time means the clock's step was done by its
-deadline, which is counted in working days (调休 included) when the clock is started.
+deadline, which is counted in working days (调休 included) when the clock is started. 满意率 counts
+every 回访 answer of those cases: a case reopened for 不满意 and later rated 满意 gave one of each.
 """
 
 from __future__ import annotations
@@ -210,7 +211,8 @@ class Figures:
 
     @property
     def satisfaction_rate(self) -> float | None:
-        """满意率: (满意 + 基本满意) of those who rated; 未评价 is not counted."""
+        """满意率: (满意 + 基本满意) of the 回访 answers (a case reopened for 不满意 and then
+        rated 满意 gave two); 未评价 is not counted."""
         return ratio(
             self.satisfaction.get(Satisfaction.SATISFIED, 0)
             + self.satisfaction.get(Satisfaction.BASIC, 0),
@@ -399,6 +401,12 @@ async def compute_figures(
         .group_by(col(Case.satisfaction)),
     ):
         figures.satisfaction[Satisfaction(value)] = int(count)
+    # Every 回访 answer counts, not only each case's last: a 不满意 reopens the case (重办), so
+    # the 不满意 answers are the reopenings, including those of cases later rated 满意.
+    ((unsatisfied,),) = await _rows(
+        session, sa.select(sa.func.coalesce(sa.func.sum(col(Case.reopen_count)), 0)).where(*cohort)
+    )
+    figures.satisfaction[Satisfaction.UNSATISFIED] = int(unsatisfied)
 
     (extensions,) = await _rows(
         session,

@@ -5,16 +5,19 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from sqlmodel import select
 
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
+from bot.services.demo import STEPS, SessionLedger, StepKind
 from models.calendar import WorkCalendar
-from models.case import CaseStatus, Satisfaction
+from models.case import Case, CaseStatus, Outcome, Satisfaction
 from models.clock import ClockKind
 from models.errors import NotFound
+from models.org import Category
 from reports.figures import ClockRate, compute_figures, nearest_rank, resolve_scope
 from reports.report import build_report
-from tests.report_history import NOW, OCTOBER, build_history
+from tests.report_history import NOW, OCTOBER, build_history, step
 
 pytestmark = pytest.mark.usefixtures("catalog")
 
@@ -210,3 +213,30 @@ def test_p90_is_the_nearest_rank() -> None:
     assert nearest_rank([7, 13, 16, 28], 90) == 28
     assert nearest_rank(list(range(1, 11)), 90) == 9
     assert nearest_rank(list(range(1, 11)), 50) == 5
+
+
+async def test_a_case_reopened_for_dissatisfaction_counts_that_answer_after_a_later_satisfied_one(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar
+) -> None:
+    await build_history(sessions, catalog, calendar)
+    # B (AJ-2026-00002) was reopened after 不满意; it is now resolved again and rated 满意.
+    async with sessions() as session:
+        case = (await session.exec(select(Case).where(Case.number == "AJ-2026-00002"))).one()
+        codes = {c.id or 0: c.code for c in (await session.exec(select(Category))).all()}
+        ledger = SessionLedger(session, catalog, calendar, codes)
+        for done in (
+            step(StepKind.RESOLVE, "11-20 10:00", outcome=Outcome.SOLVED, amount_yuan=0),
+            step(StepKind.FOLLOWUP, "11-23 10:00", satisfaction=Satisfaction.SATISFIED),
+        ):
+            await STEPS[done.kind](ledger, case, done)
+            await session.flush()
+        await session.commit()
+    async with sessions() as session:
+        f = await compute_figures(session, OCTOBER, await resolve_scope(session), calendar, NOW)
+    assert f.satisfaction == {
+        Satisfaction.SATISFIED: 2,
+        Satisfaction.BASIC: 1,
+        Satisfaction.UNSATISFIED: 1,  # B's first answer: it is why B was done again
+        Satisfaction.UNRATED: 1,
+    }
+    assert round(f.satisfaction_rate or 0, 4) == round(3 / 4, 4)
