@@ -16,7 +16,6 @@ Prints a table and merges cards_per_s, qr_floor_per_s and cards_ratio into bench
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.common import merge_results  # noqa: E402
 from cards.fonts import find_cjk_font  # noqa: E402
 from cards.layout import PER_PAGE, CardFace  # noqa: E402
 from cards.printing import render_pdf  # noqa: E402
@@ -61,21 +61,6 @@ def time_pdf(faces: list[CardFace]) -> tuple[float, int]:
     start = time.perf_counter()
     pdf = render_pdf(faces)
     return time.perf_counter() - start, len(pdf)
-
-
-def merge_results(path: Path, figures: dict[str, float]) -> None:
-    """Update ``path`` with ``figures``, keeping what other benchmarks wrote there."""
-    results: dict[str, object] = {}
-    if path.exists():
-        try:
-            loaded = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError:
-            loaded = {}
-        if isinstance(loaded, dict):
-            results = loaded
-    results.update(figures)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def profile(faces: list[CardFace]) -> None:
@@ -137,7 +122,7 @@ def main() -> int:
         f"cards_ratio = floor / PDF = {figures['cards_ratio']:.3f} "
         f"(goal >= {GOAL:.2f}, the PDF at most 1.5x the floor: {verdict})"
     )
-    merge_results(args.results, figures)
+    merge_results(dict(figures), args.results)
     print(f"written to {args.results}")
     return 0
 
