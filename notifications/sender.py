@@ -42,11 +42,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock, SystemClock
 from bot.db import SessionFactory
+from bot.services.inspectors import active_admins
 from models.case import Case
 from models.document import StoredDocument
 from models.notification import Notification, NotificationStatus, RecipientKind, SendMethod
 from models.reporter import Reporter
-from models.team import Inspector, Role
+from models.team import Inspector
 from models.types import utc
 from notifications.outbox import enqueue
 from notifications.render import render
@@ -467,15 +468,7 @@ async def _mark_blocked(session: AsyncSession, row: Notification, now: datetime)
         session.add(person)
     tag = f"{'r' if isinstance(person, Reporter) else 'i'}{person.id}"
     case = await session.get(Case, row.case_id) if row.case_id is not None else None
-    admins = (
-        await session.exec(
-            select(Inspector).where(
-                Inspector.role == Role.ADMIN,
-                col(Inspector.active).is_(True),
-                col(Inspector.chat_id).is_not(None),
-            )
-        )
-    ).all()
+    admins = await active_admins(session)
     text = render(
         "admin_blocked",
         reporter=isinstance(person, Reporter),

@@ -212,20 +212,25 @@ async def team_leaders(
             ).all()
         )
     if not people and track is Track.APPEAL:
-        people = list(
-            (
-                await session.exec(
-                    select(Inspector)
-                    .where(
-                        Inspector.role == Role.ADMIN,
-                        col(Inspector.active).is_(True),
-                        col(Inspector.chat_id).is_not(None),
-                    )
-                    .order_by(col(Inspector.id))
-                )
-            ).all()
-        )
+        people = await active_admins(session)
     return people
+
+
+async def active_admins(session: AsyncSession) -> list[Inspector]:
+    """The active admins registered in Telegram, who are told what needs an admin."""
+    return list(
+        (
+            await session.exec(
+                select(Inspector)
+                .where(
+                    Inspector.role == Role.ADMIN,
+                    col(Inspector.active).is_(True),
+                    col(Inspector.chat_id).is_not(None),
+                )
+                .order_by(col(Inspector.id))
+            )
+        ).all()
+    )
 
 
 @dataclass(frozen=True, slots=True)

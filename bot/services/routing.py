@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LiankaConfig
 from bot.services.clocks import get_clock, start_ladder_clock
-from bot.services.inspectors import team_leaders
+from bot.services.inspectors import active_admins, team_leaders
 from models.attachment import Attachment
 from models.calendar import WorkCalendar
 from models.case import OPEN_STATUSES, Case, CaseStatus
@@ -151,18 +151,15 @@ async def _tell_admins_unattended(
     """A clue reached a team with no active team leader: admins must register one; they learn
     the case number and the team, not the clue (only its team leader and assignee may see it)."""
     assert case.id is not None
-    admins = (
-        await session.exec(
-            select(Inspector).where(
-                Inspector.role == Role.ADMIN,
-                col(Inspector.active).is_(True),
-                col(Inspector.chat_id).is_not(None),
-            )
-        )
-    ).all()
     text = render("admin_clue_unattended", case=case, team=team)
     await notify_inspectors(
-        session, case.id, admins, "clue_unattended", case.event_count, text, now
+        session,
+        case.id,
+        await active_admins(session),
+        "clue_unattended",
+        case.event_count,
+        text,
+        now,
     )
 
 
