@@ -49,7 +49,8 @@ def peak_rss_mb() -> float:
     return peak / 1e6 if sys.platform == "darwin" else peak / 1024
 
 
-async def _admin(statement: str) -> None:
+async def admin(statement: str) -> None:
+    """Run one statement on the PostgreSQL server outside a transaction (CREATE/DROP DATABASE)."""
     from sqlalchemy import text
 
     from bot.db import create_engine
@@ -66,8 +67,8 @@ async def _admin(statement: str) -> None:
 def postgres_database(prefix: str) -> Iterator[str]:
     """A PostgreSQL database of its own (empty), dropped afterwards; yields its URL."""
     name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
     try:
         yield POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{name}"
     finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -33,12 +33,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results.json"
-NOW = "2026-11-26T10:00"  # the history ends here; the report is October 2026's
-POSTGRES_ADMIN = os.environ.get(
-    "LIANKA_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-)
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
+from bench.common import POSTGRES_ADMIN, RESULTS, admin  # noqa: E402
+
+NOW = "2026-11-26T10:00"  # the history ends here; the report is October 2026's
 
 CACHE = ROOT / "var" / "bench-cache"
 
@@ -65,19 +65,6 @@ def lianka(*args: str, url: str, cwd: Path) -> float:
         [str(Path(sys.executable).with_name("lianka")), *args], env=env, cwd=cwd, check=True
     )
     return time.perf_counter() - started
-
-
-async def admin(statement: str) -> None:
-    from sqlalchemy import text
-
-    from bot.db import create_engine
-
-    engine = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as connection:
-            await connection.execute(text(statement))
-    finally:
-        await engine.dispose()
 
 
 async def exists(database: str) -> bool:
@@ -206,7 +193,6 @@ def main() -> None:
         "--cache", action="store_true", help="reuse (or keep) the generated demo history"
     )
     args = parser.parse_args()
-    sys.path.insert(0, str(ROOT))
     work = Path(tempfile.mkdtemp(prefix="lianka-bench-"))
     generate = args.generate or args.cases
     copies = max(1, args.cases // generate)
