@@ -24,7 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.clock import Clock
 from bot.config import LiankaConfig
 from bot.metrics import Metrics
-from bot.services.intake import confirm_again, submit_case
+from bot.services.intake import Submitted, confirm_again, submit_case
 from bot.services.reporters import get_active_category, list_categories, require_reporter
 from handlers import keyboards as kb
 from handlers.filters import (
@@ -575,6 +575,11 @@ async def on_submit(
         metrics.cases_submitted.inc()
     await state.clear()
     await _drop_buttons(bot, query)
+    await _confirm(bot, query, submitted, reissued=False)
+
+
+async def _confirm(bot: Bot, query: CallbackQuery, submitted: Submitted, *, reissued: bool) -> None:
+    """The confirmation with the case number, the 签收 deadline and any receipt code."""
     text = render(
         "reporter_submitted",
         number=submitted.case.number,
@@ -582,6 +587,7 @@ async def on_submit(
         accept_provisional=submitted.accept_provisional,
         receipt_code=submitted.receipt_code,
         duplicate=submitted.duplicate,
+        reissued=reissued,
     )
     await bot.send_message(_chat_id(query), text, reply_markup=kb.menu_keyboard())
     await query.answer("已提交")
@@ -609,17 +615,7 @@ async def on_submit_delivered_again(update: Update, data: dict[str, Any]) -> Non
         return
     if (await state.get_data()).get("draft_id") == pressed.draft:
         await state.clear()
-    text = render(
-        "reporter_submitted",
-        number=confirmed.case.number,
-        accept_due=confirmed.accept_due_at,
-        accept_provisional=confirmed.accept_provisional,
-        receipt_code=confirmed.receipt_code,
-        duplicate=False,
-        reissued=True,
-    )
-    await bot.send_message(_chat_id(query), text, reply_markup=kb.menu_keyboard())
-    await query.answer("已提交")
+    await _confirm(bot, query, confirmed, reissued=True)
 
 
 async def on_cancel_asked(
