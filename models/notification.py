@@ -14,7 +14,8 @@ from models.types import JSONType, UTCDateTime, enum_type
 
 class NotificationStatus(enum.StrEnum):
     PENDING = "pending"
-    SENDING = "sending"  # claimed by a sender until ``claimed_until``
+    SENDING = "sending"  # claimed by a sender until ``claimed_until``; ``attempted_at`` set:
+    # its request was handed to Telegram and the answer is not recorded (it may have arrived)
     SENT = "sent"
     FAILED = "failed"  # gave up after the retry budget
     UNDELIVERABLE = "undeliverable"  # 403: the person blocked the bot
@@ -56,6 +57,8 @@ class Notification(SQLModel, table=True):
     next_attempt_at: datetime = Field(sa_type=UTCDateTime)
     claimed_by: str | None = Field(default=None, max_length=64)
     claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # set, and committed, just before each request to Telegram; cleared with its answer
+    attempted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_error: str | None = Field(default=None, max_length=500)
     telegram_message_id: int | None = None
     created_at: datetime = Field(sa_type=UTCDateTime)

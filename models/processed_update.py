@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from models.types import UTCDateTime
+from models.types import JSONType, UTCDateTime
 
 
 class ProcessedUpdate(SQLModel, table=True):
@@ -25,3 +26,6 @@ class ProcessedUpdate(SQLModel, table=True):
     )
     handled_at: datetime = Field(sa_type=UTCDateTime, index=True)
     finished: bool = False
+    # with a conversation-state store outside the database (Redis): the state the update leaves,
+    # kept until it has been written there (``bot.storage.DeferredStorage``)
+    fsm_writes: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
