@@ -90,3 +90,10 @@ class _SenderCollector(Collector):
         failures.add_metric(["failed"], self._stats.failed)
         failures.add_metric(["undeliverable"], self._stats.undeliverable)
         yield failures
+        resent = CounterMetricFamily(
+            "lianka_messages_resent_unknown",
+            "Messages sent again because a sender stopped with their request in flight "
+            "(Telegram may show them twice).",
+        )
+        resent.add_metric([], self._stats.resent_unknown)
+        yield resent

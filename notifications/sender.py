@@ -2,7 +2,16 @@
 
 It claims due rows in one statement (``UPDATE … RETURNING``, ``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL), so two senders on one database never take the same row, and a row claimed by a
-sender that died is taken again once ``claimed_until`` has passed. Sending is paced: send starts
+sender that died is taken again once ``claimed_until`` has passed.
+
+Each notice is sent at least once, and twice only if its request was in flight when its sender
+died: just before the request the row is marked ``attempted_at`` (and the claim renewed) in a
+committed statement that also checks the claim is still this sender's, and the answer clears the
+mark in the next. A row claimed again with the mark still set is the one case where Telegram may
+already have the message (the Bot API has no idempotency key): it is sent again, logged and
+counted (``resent_unknown``). A row that was claimed but never attempted is sent once.
+
+Sending is paced: send starts
 are spaced by ``1 / per_second`` overall and by ``chat_interval`` per chat, one request per chat
 at a time. A 429 holds the chat for ``retry_after`` and retries the row then; 5xx, network errors
 and timeouts retry with exponential backoff and jitter until the retry budget is spent (then
@@ -28,6 +37,7 @@ from typing import Any
 from aiogram import Bot
 from aiogram.enums import ParseMode
 from aiogram.exceptions import (
+    ClientDecodeError,
     TelegramAPIError,
     TelegramForbiddenError,
     TelegramNetworkError,
@@ -54,7 +64,14 @@ from notifications.render import render
 
 logger = logging.getLogger(__name__)
 
-RETRYABLE = (TelegramServerError, TelegramNetworkError, TelegramUnauthorizedError)
+# A body that is not Bot API JSON (a proxy's 502 page, a 404 in front of a self-hosted server)
+# is a failed call like a 5xx.
+RETRYABLE = (
+    TelegramServerError,
+    TelegramNetworkError,
+    TelegramUnauthorizedError,
+    ClientDecodeError,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +112,8 @@ class SenderStats:
     retried: int = 0
     failed: int = 0
     undeliverable: int = 0
+    resent_unknown: int = 0  # claimed again after a sender died with its request in flight
+    claim_lost: int = 0  # dropped before sending: another sender had taken the row meanwhile
 
 
 def default_instance() -> str:
@@ -207,6 +226,12 @@ class Sender:
                 skip_ids=sorted(self._held),
             )
         for row in rows:
+            if row.attempted_at is not None:
+                self.stats.resent_unknown += 1
+                logger.warning(
+                    "notification %s: its sender stopped with the request in flight; sent again",
+                    row.id,
+                )
             self._queues.setdefault(row.chat_id, deque()).append(row)
             self._held.add(row.id or 0)
         return len(rows)
@@ -340,8 +365,28 @@ class Sender:
             answered = loop.time() + self.pace.chat_interval
             self._next_chat[row.chat_id] = max(self._next_chat.get(row.chat_id, 0.0), answered)
 
+    async def _mark_attempt(self, row: Notification) -> bool:
+        """Commit, before the request, that it is being made: the claim is checked to be still
+        this sender's (a row whose claim lapsed while it waited its turn may be another's now)
+        and renewed for the request. False: not ours any more, so not sent."""
+        now = self._clock.now()
+        async with self._sessions() as session:
+            result = await session.exec(
+                update(Notification)
+                .where(self._mine(row))
+                .values(attempted_at=utc(now), claimed_until=utc(now + self._lease))
+            )
+            await session.commit()
+        if not result.rowcount:
+            self.stats.claim_lost += 1
+            logger.warning("notification %s: claimed by another sender meanwhile; left", row.id)
+            return False
+        return True
+
     async def _attempt(self, row: Notification) -> None:
         loop = asyncio.get_running_loop()
+        if not await self._mark_attempt(row):
+            return
         try:
             message = await self._deliver(row)
         except TelegramRetryAfter as error:
@@ -390,6 +435,7 @@ class Sender:
                 attempts=row.attempts + 1,
                 claimed_by=None,
                 claimed_until=None,
+                attempted_at=None,
                 telegram_message_id=message_id,
                 sent_at=now if status is NotificationStatus.SENT else None,
                 last_error=self._describe(error) if error else None,
@@ -409,6 +455,7 @@ class Sender:
                 next_attempt_at=utc(now + timedelta(seconds=delay)),
                 claimed_by=None,
                 claimed_until=None,
+                attempted_at=None,
                 last_error=self._describe(error),
             )
             await session.commit()
@@ -436,6 +483,7 @@ class Sender:
                 attempts=row.attempts + 1,
                 claimed_by=None,
                 claimed_until=None,
+                attempted_at=None,
                 last_error=self._describe(error),
             ):
                 await session.rollback()
