@@ -22,7 +22,7 @@ from bot.middlewares import (
 from bot.services.calendar import CalendarCache
 from bot.services.reporters import AttemptGuard
 from bot.settings import Settings
-from bot.storage import SqlStorage
+from bot.storage import DeferredStorage, SqlStorage
 from models.calendar import WorkCalendar
 
 
@@ -63,7 +63,9 @@ def create_dispatcher(
 
     dispatcher.update.outer_middleware(
         UpdateDeduplication(
-            resume=on_submit_delivered_again, defer_fsm=isinstance(storage, SqlStorage)
+            resume=on_submit_delivered_again,
+            defer_fsm=isinstance(storage, SqlStorage),
+            held=storage if isinstance(storage, DeferredStorage) else None,
         )
     )
     dispatcher.update.outer_middleware(CalendarMiddleware(CalendarCache(config, calendar)))

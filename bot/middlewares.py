@@ -4,6 +4,7 @@ was handled (``UpdateDeduplication``)."""
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -14,17 +15,26 @@ from typing import Any
 from aiogram import BaseMiddleware, Bot
 from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.types import TelegramObject, Update
+from sqlalchemy import Update as Update_
 from sqlalchemy import event as sa_event
+from sqlalchemy import update as sa_update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
 from bot.db import SessionFactory
 from bot.metrics import Metrics
 from bot.services.calendar import CalendarCache
-from bot.services.updates import finish_update, get_processed_update
-from bot.storage import Pending, deferred_writes, fsm_upserts
+from bot.services.updates import finish_update, get_processed_update, hold_update
+from bot.storage import (
+    DeferredStorage,
+    Pending,
+    deferred_writes,
+    fsm_upserts,
+    write_deferred,
+)
 from models.errors import StaleAction
 from models.processed_update import ProcessedUpdate
 
@@ -54,31 +64,47 @@ Resume = Callable[[Update, dict[str, Any]], Awaitable[None]]
 
 class _Mark:
     """Puts the update's row, and the conversation state the handler has set so far, into the
-    first transaction the handler's session commits."""
+    first transaction the handler's session commits: as rows of the SQL FSM table, or (``held``:
+    a store outside the database) as the row's ``fsm_writes``, written to that store later."""
 
-    def __init__(self, row: ProcessedUpdate, pending: Pending | None) -> None:
+    def __init__(self, row: ProcessedUpdate, pending: Pending | None, *, held: bool) -> None:
         self.row = row
         self.pending = pending
+        self.held = held
         self.recorded = False
 
     def before_commit(self, session: Session) -> None:
-        if not self.recorded:
-            session.add(self.row)
-        if self.pending:
+        if self.held:
+            writes = copy.deepcopy(self.pending) if self.pending else None
+            if not self.recorded:
+                self.row.fsm_writes = writes
+            elif writes:
+                session.execute(_row_of(self.row).values(fsm_writes=writes))
+        elif self.pending:
             for statement in fsm_upserts(session.get_bind().dialect.name, self.pending):
                 session.execute(statement)
+        if not self.recorded:
+            session.add(self.row)
 
     def after_commit(self, session: Session) -> None:
         self.recorded = True
-        if self.pending:
-            self.pending.clear()
+        if self.pending and not self.held:
+            self.pending.clear()  # written; held writes stay until the store has them
 
     def detach(self, session: Session) -> None:
         sa_event.remove(session, "before_commit", self.before_commit)
         sa_event.remove(session, "after_commit", self.after_commit)
 
     def writes(self, dialect: str) -> list[Insert]:
-        return fsm_upserts(dialect, self.pending) if self.pending else []
+        return fsm_upserts(dialect, self.pending) if self.pending and not self.held else []
+
+
+def _row_of(row: ProcessedUpdate) -> Update_:
+    return (
+        sa_update(ProcessedUpdate)
+        .where(col(ProcessedUpdate.bot_id) == row.bot_id)
+        .where(col(ProcessedUpdate.update_id) == row.update_id)
+    )
 
 
 class UpdateDeduplication(BaseMiddleware):
@@ -89,13 +115,22 @@ class UpdateDeduplication(BaseMiddleware):
     commit means it is handled again and a crash after means it is not; an update whose handler
     commits nothing is recorded when its handler returns. With ``defer_fsm`` (the SQL FSM
     storage) the conversation state the handler sets goes into those same transactions, so a step
-    of a draft is taken exactly once. A skipped update whose handler a crash cut off after its
-    commit goes to ``resume`` (确认提交 sends its confirmation again). Runs inside
-    ``DbSessionMiddleware``."""
+    of a draft is taken exactly once. With a store outside the database (``held``: a
+    ``DeferredStorage`` over Redis) the state is kept in the update's record and written to the
+    store after the record commits. A skipped update whose handler a crash cut off after its
+    commit has its held state written then, and goes to ``resume`` (确认提交 sends its
+    confirmation again). Runs inside ``DbSessionMiddleware``."""
 
-    def __init__(self, resume: Resume | None = None, *, defer_fsm: bool = False) -> None:
+    def __init__(
+        self,
+        resume: Resume | None = None,
+        *,
+        defer_fsm: bool = False,
+        held: DeferredStorage | None = None,
+    ) -> None:
         self._resume = resume
-        self._defer_fsm = defer_fsm
+        self._defer_fsm = defer_fsm or held is not None
+        self._held = held
 
     async def __call__(
         self,
@@ -111,14 +146,17 @@ class UpdateDeduplication(BaseMiddleware):
         seen = await get_processed_update(session, bot_id, event.update_id)
         if seen is not None:
             logger.info("update %s delivered again: skipped", event.update_id)
-            if not seen.finished and self._resume is not None:
-                await self._resume(event, data)
+            if not seen.finished:
+                if seen.fsm_writes and self._held is not None:
+                    await write_deferred(self._held, seen.fsm_writes)
+                if self._resume is not None:
+                    await self._resume(event, data)
                 await finish_update(session, bot_id, event.update_id, clock.now(), recorded=True)
             return None
         row = ProcessedUpdate(bot_id=bot_id, update_id=event.update_id, handled_at=clock.now())
         sync_session = session.sync_session
         with deferred_writes(session) if self._defer_fsm else nullcontext() as pending:
-            mark = _Mark(row, pending)
+            mark = _Mark(row, pending, held=self._held is not None)
             sa_event.listen(sync_session, "before_commit", mark.before_commit)
             sa_event.listen(sync_session, "after_commit", mark.after_commit)
             try:
@@ -140,9 +178,24 @@ class UpdateDeduplication(BaseMiddleware):
             await self._finish(session, mark, event.update_id, clock)
         return result
 
-    @staticmethod
-    async def _finish(session: AsyncSession, mark: _Mark, update_id: int, clock: Clock) -> None:
+    async def _finish(
+        self, session: AsyncSession, mark: _Mark, update_id: int, clock: Clock
+    ) -> None:
         dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+        if self._held is not None and mark.pending:
+            # the record (with the state to write) first, then the store, then "finished"
+            writes = copy.deepcopy(mark.pending)
+            await hold_update(
+                session,
+                mark.row.bot_id,
+                update_id,
+                clock.now(),
+                recorded=mark.recorded,
+                fsm_writes=writes,
+            )
+            await write_deferred(self._held, writes)
+            await finish_update(session, mark.row.bot_id, update_id, clock.now(), recorded=True)
+            return
         await finish_update(
             session,
             mark.row.bot_id,

@@ -6,11 +6,16 @@ the handler's use case, or in one transaction when the handler returns. A step o
 record that its update was handled then commit together, so a crash either loses both (the
 update, delivered again, is handled again from the same step) or neither. Outside an update (the
 CLI, jobs) it writes at once, in its own short transaction.
+
+Redis cannot join the database's transaction, so with Redis (``DeferredStorage``) the writes are
+kept in the update's record and written to Redis after it commits; an update a crash cut off
+between the two has them written when it is delivered again, before anything else is done.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -147,13 +152,86 @@ class SqlStorage(BaseStorage):
         """Nothing to close: sessions are opened per call."""
 
 
+class DeferredStorage(BaseStorage):
+    """A conversation-state store outside the database (Redis) whose writes, within an update,
+    wait for the update's record: the middleware keeps them in that record
+    (``processed_updates.fsm_writes``) in the transaction that records the update, writes them
+    here once it has committed, then marks the update finished. A crash in between leaves the
+    update recorded and unfinished: when Telegram delivers it again, the writes are made then
+    (they are the values the state and draft are to have, so writing them twice is harmless).
+    Outside an update (the CLI, jobs) reads and writes go straight to ``inner``."""
+
+    def __init__(self, inner: BaseStorage) -> None:
+        self.inner = inner
+        self._keys = DefaultKeyBuilder(with_bot_id=True, with_destiny=True)
+
+    async def _held(self, key: StorageKey) -> dict[str, Any] | None:
+        pending = _pending.get()
+        if pending is None:
+            return None
+        built = self._keys.build(key)
+        if built not in pending:
+            pending[built] = {
+                "key": dataclasses.asdict(key),
+                "state": await self.inner.get_state(key),
+                "data": await self.inner.get_data(key),
+            }
+        return pending[built]
+
+    async def set_state(self, key: StorageKey, state: StateType = None) -> None:
+        held = await self._held(key)
+        if held is None:
+            await self.inner.set_state(key, state)
+        else:
+            held["state"] = state.state if isinstance(state, State) else state
+
+    async def get_state(self, key: StorageKey) -> str | None:
+        held = await self._held(key)
+        if held is None:
+            return await self.inner.get_state(key)
+        state: str | None = held["state"]
+        return state
+
+    async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
+        held = await self._held(key)
+        if held is None:
+            await self.inner.set_data(key, data)
+            return
+        if not isinstance(data, dict):
+            msg = f"Data must be a dict or dict-like object, got {type(data).__name__}"
+            raise DataNotDictLikeError(msg)
+        held["data"] = json.loads(json.dumps(data))
+
+    async def get_data(self, key: StorageKey) -> dict[str, Any]:
+        held = await self._held(key)
+        if held is None:
+            return await self.inner.get_data(key)
+        return copy.deepcopy(dict(held["data"]))
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+async def write_deferred(storage: BaseStorage, writes: Mapping[str, Any]) -> None:
+    """Write what ``DeferredStorage`` held for an update: the draft first, then the state, so
+    the store never has a conversation state without its draft."""
+    inner = storage.inner if isinstance(storage, DeferredStorage) else storage
+    for record in writes.values():
+        key = StorageKey(**record["key"])
+        await inner.set_data(key, record["data"])
+        await inner.set_state(key, record["state"])
+
+
 def create_storage(settings: Settings, sessions: SessionFactory) -> BaseStorage:
     """Redis when ``LIANKA_REDIS_URL`` is set (several instances), else the database."""
     if settings.redis_url:
         from aiogram.fsm.storage.redis import RedisStorage
 
-        return RedisStorage.from_url(
-            settings.redis_url, key_builder=DefaultKeyBuilder(with_bot_id=True, with_destiny=True)
+        return DeferredStorage(
+            RedisStorage.from_url(
+                settings.redis_url,
+                key_builder=DefaultKeyBuilder(with_bot_id=True, with_destiny=True),
+            )
         )
     return SqlStorage(sessions)
 

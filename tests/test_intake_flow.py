@@ -612,6 +612,7 @@ async def test_with_redis_the_draft_is_json_and_survives_a_restart(
 
     from bot.dispatcher import create_dispatcher
     from bot.settings import Settings
+    from bot.storage import DeferredStorage
 
     prefix = f"lianka-test-{secrets.token_hex(4)}"
     redis = Redis.from_url(REDIS_URL)
@@ -633,7 +634,7 @@ async def test_with_redis_the_draft_is_json_and_survives_a_restart(
                 config=catalog,
                 sessions=sessions,
                 calendar=calendar,
-                storage=RedisStorage(redis, key_builder=keys),
+                storage=DeferredStorage(RedisStorage(redis, key_builder=keys)),
                 events_isolation=RedisEventIsolation(redis, key_builder=keys),
                 clock=clock,
             )

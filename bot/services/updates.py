@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
@@ -48,7 +49,7 @@ async def finish_update(
             update(ProcessedUpdate)
             .where(col(ProcessedUpdate.bot_id) == bot_id)
             .where(col(ProcessedUpdate.update_id) == update_id)
-            .values(finished=True)
+            .values(finished=True, fsm_writes=None)
         )
     else:
         session.add(
@@ -59,6 +60,35 @@ async def finish_update(
     except IntegrityError:  # another instance handled the same delivery at the same time
         await session.rollback()
         logger.info("update %s was recorded by another handler first", update_id)
+
+
+async def hold_update(
+    session: AsyncSession,
+    bot_id: int,
+    update_id: int,
+    now: datetime,
+    *,
+    recorded: bool,
+    fsm_writes: dict[str, Any],
+) -> None:
+    """The handler of an update returned, and its conversation state goes to a store outside
+    the database: the record, not yet finished, with the state to write there, in one
+    transaction (``finish_update`` follows once the store has it)."""
+    await session.rollback()
+    if recorded:
+        await session.exec(
+            update(ProcessedUpdate)
+            .where(col(ProcessedUpdate.bot_id) == bot_id)
+            .where(col(ProcessedUpdate.update_id) == update_id)
+            .values(fsm_writes=fsm_writes)
+        )
+    else:
+        session.add(
+            ProcessedUpdate(
+                bot_id=bot_id, update_id=update_id, handled_at=now, fsm_writes=fsm_writes
+            )
+        )
+    await session.commit()
 
 
 async def prune_processed_updates(

@@ -1,0 +1,178 @@
+"""With Redis for the conversation state (several instances), a crash between an update's record
+and Redis loses no step and takes none twice: the state the update leaves is kept in its record
+and written to Redis when the update is delivered again."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from aiogram.fsm.storage.base import DefaultKeyBuilder
+from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
+from aiogram.types import Update
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from sqlmodel import select
+
+from bot.clock import FrozenClock
+from bot.config import LiankaConfig
+from bot.db import SessionFactory
+from bot.dispatcher import create_dispatcher
+from bot.settings import Settings
+from bot.storage import DeferredStorage
+from models.calendar import WorkCalendar
+from models.case import Case
+from models.processed_update import ProcessedUpdate
+from tests.harness import Telegram
+from tests.intake_helpers import REFUND, TOKEN, make_card, state_of
+
+pytestmark = pytest.mark.redis
+
+REDIS_URL = os.environ.get("LIANKA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+class Crash(BaseException):
+    """The process dies here: nothing after it runs."""
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[tuple[Redis, DefaultKeyBuilder]]:
+    prefix = f"lianka-test-{secrets.token_hex(4)}"
+    client = Redis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except (RedisConnectionError, OSError) as error:
+        await client.aclose()
+        if os.environ.get("LIANKA_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"Redis is not reachable: {error}")
+        pytest.skip(f"Redis is not reachable: {error}")
+    try:
+        yield client, DefaultKeyBuilder(prefix=prefix, with_bot_id=True, with_destiny=True)
+    finally:
+        stored = [key async for key in client.scan_iter(f"{prefix}:*")]
+        if stored:
+            await client.delete(*stored)
+        await client.aclose()
+
+
+@pytest.fixture
+async def on_redis(
+    redis: tuple[Redis, DefaultKeyBuilder],
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    clock: FrozenClock,
+) -> Callable[[], Telegram]:
+    """A new process each call, on the same Redis and database, as ``lianka run`` builds it."""
+    client, keys = redis
+    async with sessions() as session:
+        await make_card(session, clock.now())
+
+    def build() -> Telegram:
+        return Telegram.create(
+            create_dispatcher(
+                settings=Settings(),
+                config=catalog,
+                sessions=sessions,
+                calendar=calendar,
+                storage=DeferredStorage(RedisStorage(client, key_builder=keys)),
+                events_isolation=RedisEventIsolation(client, key_builder=keys),
+                clock=clock,
+            )
+        )
+
+    return build
+
+
+def remembered(telegram: Telegram) -> list[Update]:
+    updates: list[Update] = []
+    original = telegram.dispatcher.feed_update
+
+    async def remember(bot: Any, update: Update, **kwargs: Any) -> Any:
+        updates.append(update)
+        return await original(bot, update, **kwargs)
+
+    telegram.dispatcher.feed_update = remember  # type: ignore[method-assign]
+    return updates
+
+
+async def test_killed_after_the_record_before_redis_the_description_is_taken_once(
+    on_redis: Callable[[], Telegram], sessions: SessionFactory
+) -> None:
+    first = on_redis()
+    reporter = first.user()
+    await reporter.start(TOKEN)
+    await reporter.click("反映问题")
+    await reporter.click("营商环境")
+    storage = first.dispatcher.storage
+    assert isinstance(storage, DeferredStorage)
+    written = storage.inner.set_data
+
+    async def die_before_redis(*args: Any, **kwargs: Any) -> None:
+        raise Crash
+
+    updates = remembered(first)
+    storage.inner.set_data = die_before_redis  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        await reporter.send(REFUND)
+    storage.inner.set_data = written  # type: ignore[method-assign]
+    assert "请上传相关材料" in reporter.last  # the answer went out; Redis has the old step
+    state, draft = await state_of(first, reporter)
+    assert state == "Intake:description" and "description" not in draft
+    async with sessions() as session:
+        record = (await session.exec(select(ProcessedUpdate))).all()[-1]
+    assert not record.finished and record.fsm_writes
+
+    restarted = on_redis()
+    await restarted.dispatcher.feed_update(restarted.bot, updates[-1])  # delivered again
+    state, draft = await state_of(restarted, reporter)
+    assert state == "Intake:evidence" and draft["description"] == REFUND
+    async with sessions() as session:
+        record = (await session.exec(select(ProcessedUpdate))).all()[-1]
+    assert record.finished and record.fsm_writes is None
+
+    again = restarted.user(first_name=reporter.first_name, user_id=reporter.id)
+    await again.send("/report")  # shows the step the draft is at
+    assert "请继续填写" in again.last
+    await again.click("完成")
+    await again.click("跳过")
+    await again.click("匿名")
+    await again.click("确认提交")
+    async with sessions() as session:
+        case = (await session.exec(select(Case))).one()
+    assert case.description == REFUND  # not twice: the step was taken once
+
+
+async def test_killed_before_the_record_the_step_is_taken_again_from_the_same_place(
+    on_redis: Callable[[], Telegram],
+) -> None:
+    first = on_redis()
+    reporter = first.user()
+    await reporter.start(TOKEN)
+    await reporter.click("反映问题")
+    await reporter.click("营商环境")
+    sent = first.session.make_request
+
+    async def die_on_the_next_prompt(bot: Any, method: Any, timeout: Any = None) -> Any:
+        if "请上传相关材料" in str(getattr(method, "text", "")):
+            raise Crash
+        return await sent(bot, method, timeout)
+
+    updates = remembered(first)
+    first.session.make_request = die_on_the_next_prompt  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        await reporter.send(REFUND)
+    state, draft = await state_of(first, reporter)
+    assert state == "Intake:description" and "description" not in draft
+
+    restarted = on_redis()
+    again = restarted.user(first_name=reporter.first_name, user_id=reporter.id)
+    await restarted.dispatcher.feed_update(restarted.bot, updates[-1])
+    await restarted.dispatcher.feed_update(restarted.bot, updates[-1])
+    assert "请上传相关材料" in again.last
+    state, draft = await state_of(restarted, reporter)
+    assert state == "Intake:evidence" and draft["description"] == REFUND
+    assert len([m for m in again.messages if "请上传相关材料" in m.text]) == 1
