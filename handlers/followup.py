@@ -17,6 +17,7 @@ from bot.services.followup import (
     reopen_unsatisfied,
 )
 from handlers.callbacks import FollowupAnswer, FollowupRating
+from handlers.flow import flow_moves
 from models.calendar import WorkCalendar
 from models.case import Satisfaction
 from models.errors import StaleAction
@@ -72,14 +73,13 @@ async def on_followup_reason(
     case_id = data.get(CASE_KEY)
     if case_id is None or message.from_user is None:
         raise StaleAction
-    reopened = await reopen_unsatisfied(
-        session, message.from_user.id, case_id, reason, config, calendar, clock.now()
-    )
-    # only now, with the reason saved, does the step end (a failure above keeps it open)
+    # the step ends with the reason saved, back where the person was (a failure keeps it open)
     previous = data.pop(RETURN_KEY, None)
     data.pop(CASE_KEY, None)
-    await state.set_data(data)
-    await state.set_state(previous)
+    async with flow_moves(state, previous, data):
+        reopened = await reopen_unsatisfied(
+            session, message.from_user.id, case_id, reason, config, calendar, clock.now()
+        )
     await message.answer(
         render("followup_reopened_reply", case=reopened.case, due_at=reopened.due_at)
     )

@@ -47,6 +47,7 @@ from handlers.callbacks import (
     RequestDecision,
     TeamAction,
 )
+from handlers.flow import flow_ends
 from models.attachment import MediaKind
 from models.calendar import WorkCalendar
 from models.case import Outcome
@@ -86,8 +87,8 @@ def _rows(buttons: list[InlineKeyboardButton], width: int = 2) -> InlineKeyboard
 
 
 async def _start(state: FSMContext, step: State, case_id: int, **data) -> None:
-    await state.set_state(step)
     await state.set_data({"case_id": case_id, **data})
+    await state.set_state(step)
 
 
 async def _flow_case(
@@ -252,27 +253,27 @@ async def on_case_choice(
             )
         case CaseStep.VISIBLE:
             data = await _flow_case(state, CaseFlow.progress_visibility, case_id)
-            event = await add_progress(
-                session, actor, case_id, data["note"], callback_data.value == "1", clock.now()
-            )
-            await state.clear()
+            async with flow_ends(state):
+                event = await add_progress(
+                    session, actor, case_id, data["note"], callback_data.value == "1", clock.now()
+                )
             await query.answer("已记录")
             told = "，已告知反映人" if event.public else "（仅内部记录）"
             await bot.send_message(chat_id, f"办理进展已记录{told}。")
         case CaseStep.SKIP_AMOUNT:
             data = await _flow_case(state, CaseFlow.amount, case_id)
-            case = await resolve_case(
-                session,
-                actor,
-                case_id,
-                Outcome(data["outcome"]),
-                data["summary"],
-                None,
-                config,
-                calendar,
-                clock.now(),
-            )
-            await state.clear()
+            async with flow_ends(state):
+                case = await resolve_case(
+                    session,
+                    actor,
+                    case_id,
+                    Outcome(data["outcome"]),
+                    data["summary"],
+                    None,
+                    config,
+                    calendar,
+                    clock.now(),
+                )
             await query.answer("已办结")
             await bot.send_message(chat_id, f"{case.number} 已办结，已告知反映人。")
 
@@ -282,15 +283,15 @@ async def on_return_reason(
 ) -> None:
     actor = await get_actor(session, event_from_user.id)
     data = await state.get_data()
-    if data.get("team_id"):
-        await transfer_case(
-            session, actor, data["case_id"], data["team_id"], message.text or "", clock.now()
-        )
-        what = "转办"
-    else:
-        await request_return(session, actor, data["case_id"], message.text or "", clock.now())
-        what = "退回"
-    await state.clear()
+    async with flow_ends(state):
+        if data.get("team_id"):
+            await transfer_case(
+                session, actor, data["case_id"], data["team_id"], message.text or "", clock.now()
+            )
+            what = "转办"
+        else:
+            await request_return(session, actor, data["case_id"], message.text or "", clock.now())
+            what = "退回"
     await message.answer(f"{what}申请已提交组长审批，审批结果将通知您。")
 
 
@@ -299,8 +300,8 @@ async def on_question(
 ) -> None:
     actor = await get_actor(session, event_from_user.id)
     data = await state.get_data()
-    await ask_reporter(session, actor, data["case_id"], message.text or "", clock.now())
-    await state.clear()
+    async with flow_ends(state):
+        await ask_reporter(session, actor, data["case_id"], message.text or "", clock.now())
     await message.answer("问题已转达反映人，收到答复后将通知您。办结期限暂停计算。")
 
 
@@ -324,8 +325,8 @@ async def on_progress(
             ),
         )
         return
-    await add_progress(session, actor, data["case_id"], note, False, clock.now())
-    await state.clear()
+    async with flow_ends(state):
+        await add_progress(session, actor, data["case_id"], note, False, clock.now())
     await message.answer("办理进展已记录（问题线索，仅内部记录）。")
 
 
@@ -351,10 +352,10 @@ async def on_extension_reason(
 ) -> None:
     actor = await get_actor(session, event_from_user.id)
     data = await state.get_data()
-    await request_extension(
-        session, actor, data["case_id"], data["days"], message.text or "", clock.now()
-    )
-    await state.clear()
+    async with flow_ends(state):
+        await request_extension(
+            session, actor, data["case_id"], data["days"], message.text or "", clock.now()
+        )
     await message.answer(f"延期{data['days']}个工作日的申请已提交组长审批，审批结果将通知您。")
 
 
@@ -384,18 +385,18 @@ async def on_amount(
     amount = parse_amount_yuan(message.text or "")
     actor = await get_actor(session, event_from_user.id)
     data = await state.get_data()
-    case = await resolve_case(
-        session,
-        actor,
-        data["case_id"],
-        Outcome(data["outcome"]),
-        data["summary"],
-        amount,
-        config,
-        calendar,
-        clock.now(),
-    )
-    await state.clear()
+    async with flow_ends(state):
+        case = await resolve_case(
+            session,
+            actor,
+            data["case_id"],
+            Outcome(data["outcome"]),
+            data["summary"],
+            amount,
+            config,
+            calendar,
+            clock.now(),
+        )
     await message.answer(f"{case.number} 已办结，已告知反映人。")
 
 

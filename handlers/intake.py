@@ -37,6 +37,7 @@ from handlers.filters import (
     kinds_label,
     valid_name,
 )
+from handlers.flow import flow_ends
 from handlers.keyboards import IntakeAct, IntakeAction, Menu, MenuAct, Part
 from handlers.states import Intake
 from models.calendar import WorkCalendar
@@ -247,8 +248,9 @@ async def start_report(
     if current is not None:
         raise DomainError(BUSY)
     await require_reporter(session, config, user_id)
-    await state.set_state(Intake.category)
+    # the draft before the step: a storage that writes at once never holds the step without it
     await state.set_data({"draft_id": secrets.token_hex(4), "evidence": []})
+    await state.set_state(Intake.category)
     await _show(bot, chat_id, state, session)
 
 
@@ -568,12 +570,12 @@ async def on_submit(
         contact_name=None if anonymous else data.get("contact_name"),
         contact_phone=None if anonymous else data.get("contact_phone"),
     )
-    submitted = await submit_case(
-        session, reporter, draft, config, calendar, clock.now(), draft_id=data["draft_id"]
-    )
+    async with flow_ends(state):
+        submitted = await submit_case(
+            session, reporter, draft, config, calendar, clock.now(), draft_id=data["draft_id"]
+        )
     if not submitted.duplicate:
         metrics.cases_submitted.inc()
-    await state.clear()
     await _drop_buttons(bot, query)
     await _confirm(bot, query, submitted, reissued=False)
 

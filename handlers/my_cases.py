@@ -23,6 +23,7 @@ from bot.services.reporters import (
 )
 from handlers import keyboards as kb
 from handlers.filters import MEDIA, TEXT, UNSUPPORTED, add_evidence, as_evidence, evidence_of
+from handlers.flow import flow_ends
 from handlers.keyboards import Menu, MenuAct, MyAct, MyCase
 from handlers.states import Material, Track
 from models.errors import DomainError, InvalidInput, StaleAction
@@ -129,8 +130,8 @@ async def on_material_start(
     view = await case_timeline(session, query.from_user.id, callback_data.case_id)
     if not view.summary.is_open:
         raise InvalidInput("该问题已办结，不能再补充材料。如有新情况，请重新反映。")
-    await state.set_state(Material.collect)
     await state.set_data({"material_case": view.summary.id, "items": [], "note": ""})
+    await state.set_state(Material.collect)
     await bot.send_message(
         _chat_id(query),
         f"为问题 {view.summary.number} 补充材料：\n"
@@ -196,15 +197,15 @@ async def on_material_done(
     clock: Clock,
 ) -> None:
     data = await _material_data(state, callback_data)
-    added = await add_material(
-        session,
-        query.from_user.id,
-        callback_data.case_id,
-        as_evidence(data.get("items", [])),
-        data.get("note") or None,
-        clock.now(),
-    )
-    await state.clear()
+    async with flow_ends(state):
+        added = await add_material(
+            session,
+            query.from_user.id,
+            callback_data.case_id,
+            as_evidence(data.get("items", [])),
+            data.get("note") or None,
+            clock.now(),
+        )
     if query.message is not None:
         await bot.edit_message_reply_markup(
             chat_id=query.message.chat.id, message_id=query.message.message_id
@@ -243,13 +244,13 @@ async def _track(
     attempts: AttemptGuard,
 ) -> None:
     assert message.from_user is not None
-    summary = await track_case(
-        session, attempts, code, message.from_user.id, message.chat.id, clock.now()
-    )
-    if summary is None:
+    async with flow_ends(state, at=Track.code) as before:
+        summary = await track_case(
+            session, attempts, code, message.from_user.id, message.chat.id, clock.now()
+        )
+    if summary is None:  # refused silently (too many guesses): still waiting for a code
+        await before.restore()
         return
-    if await state.get_state() == Track.code.state:
-        await state.clear()
     await message.answer(
         render("reporter_tracked", case=summary), reply_markup=kb.view_case_keyboard(summary.id)
     )

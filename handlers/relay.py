@@ -6,6 +6,8 @@ Telegram account. Whatever the reporter was doing before (a draft report) resume
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
@@ -17,6 +19,7 @@ from bot.clock import Clock
 from bot.config import LiankaConfig
 from bot.services.cases import answer_question, check_relay, load_reporter
 from handlers.callbacks import RelayReply
+from handlers.flow import flow_moves
 from models.calendar import WorkCalendar
 
 PREVIOUS = "relay_previous_state"
@@ -26,13 +29,12 @@ class RelayFlow(StatesGroup):
     answer = State()
 
 
-async def _resume(state: FSMContext) -> None:
-    """Back to where the reporter was before pressing 回复."""
-    data = await state.get_data()
-    previous = data.pop(PREVIOUS, None)
-    data.pop("relay_id", None)
-    await state.set_data(data)
-    await state.set_state(previous)
+def _before_reply(data: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    """Where the reporter was before pressing 回复: the state and the data to go back to."""
+    rest = dict(data)
+    previous = rest.pop(PREVIOUS, None)
+    rest.pop("relay_id", None)
+    return previous, rest
 
 
 async def on_reply_pressed(
@@ -64,15 +66,17 @@ async def on_answer(
 ) -> None:
     reporter = await load_reporter(session, event_from_user.id)
     data = await state.get_data()
-    await answer_question(
-        session, reporter, data["relay_id"], message.text or "", config, calendar, clock.now()
-    )
-    await _resume(state)
+    async with flow_moves(state, *_before_reply(data)):
+        await answer_question(
+            session, reporter, data["relay_id"], message.text or "", config, calendar, clock.now()
+        )
     await message.answer("您的答复已转达办理人员，谢谢您的配合。")
 
 
 async def cmd_cancel(message: Message, state: FSMContext) -> None:
-    await _resume(state)
+    previous, data = _before_reply(await state.get_data())
+    await state.set_data(data)
+    await state.set_state(previous)
     await message.answer("已取消回复。需要时可再点问题下方的“回复”。")
 
 
