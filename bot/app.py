@@ -14,7 +14,7 @@ import secrets
 import signal
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any
@@ -24,7 +24,6 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.exceptions import TelegramAPIError, TelegramNetworkError
 from aiogram.types import BotCommandScopeAllPrivateChats
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
@@ -44,11 +43,13 @@ from bot.db import (
 from bot.dispatcher import create_dispatcher
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.middlewares import ThrottlingMiddleware, UpdateTracker
+from bot.polling import CommittedPolling
 from bot.retry import LateCallbackAnswers, RetryTransient
 from bot.scheduler import create_scheduler
 from bot.services.calendar import load_calendar
 from bot.services.catalog import sync_catalog
 from bot.settings import Settings
+from bot.startup import ANY_FAILURE, StartupCalls
 from bot.storage import create_events_isolation, create_storage
 from notifications.sender import Pace, Sender
 
@@ -84,13 +85,20 @@ def create_bot(settings: Settings) -> Bot:
     return bot
 
 
-async def publish_commands(bot: Bot) -> None:
-    """The Chinese command menu of private chats; a Telegram hiccup here does not stop the bot."""
+async def publish_commands(bot: Bot, startup: StartupCalls | None = None) -> None:
+    """The Chinese command menu of private chats; no failure here stops the bot. With
+    ``startup`` it is set in the background, tried again until Telegram takes it; without, once."""
     from handlers.start import bot_commands
 
-    try:
+    async def set_menu() -> None:
         await bot.set_my_commands(bot_commands(), scope=BotCommandScopeAllPrivateChats())
-    except (TelegramAPIError, TelegramNetworkError) as error:
+
+    if startup is not None:
+        startup.in_background("setting the command menu", set_menu, retry_on=ANY_FAILURE)
+        return
+    try:
+        await set_menu()
+    except ANY_FAILURE as error:
         logger.warning("could not set the command menu: %s", type(error).__name__)
 
 
@@ -119,6 +127,7 @@ class Runtime:
     metrics: Metrics
     _sending: asyncio.Task[None] | None = None
     _stop_sending: asyncio.Event | None = None
+    startup: StartupCalls = field(default_factory=StartupCalls)
 
     @property
     def tracker(self) -> UpdateTracker:
@@ -134,7 +143,9 @@ class Runtime:
         self.scheduler.start()
 
     async def close(self) -> None:
-        """Finish the updates in hand, then stop the clock, the sender and the connections."""
+        """Stop trying the start-up calls, finish the updates in hand, then stop the clock, the
+        sender and the connections."""
+        await self.startup.close()
         if not await self.tracker.wait_idle(FINISH_UPDATES_WITHIN):
             logger.warning("stopping with %s updates still in hand", self.tracker.in_hand)
         if self.scheduler.running:
@@ -278,8 +289,9 @@ async def serve_async(
     runtime = await open_runtime(settings, config)
     site_runner: web.AppRunner | None = None
     polling: asyncio.Task[Any] | None = None
+    stop_polling = asyncio.Event()
     try:
-        await publish_commands(runtime.bot)
+        await publish_commands(runtime.bot, runtime.startup)
         await runtime.start_background()
         allowed = runtime.dispatcher.resolve_used_update_types()
         if options.mode is Mode.WEBHOOK or options.port is not None:
@@ -298,24 +310,29 @@ async def serve_async(
         if options.mode is Mode.WEBHOOK:
             if options.set_webhook:
                 assert settings.webhook_url is not None and settings.webhook_secret is not None
-                await runtime.bot.set_webhook(
-                    url=settings.webhook_url,
-                    secret_token=settings.webhook_secret.get_secret_value(),
-                    allowed_updates=allowed,
-                    drop_pending_updates=False,
-                )
-                logger.info("webhook registered")
+                url, secret = settings.webhook_url, settings.webhook_secret.get_secret_value()
+                if await runtime.startup.attempt(
+                    "registering the webhook",
+                    lambda: runtime.bot.set_webhook(
+                        url=url,
+                        secret_token=secret,
+                        allowed_updates=allowed,
+                        drop_pending_updates=False,
+                    ),
+                ):
+                    logger.info("webhook registered")
         else:
-            await runtime.bot.delete_webhook(drop_pending_updates=False)
-            polling = asyncio.create_task(
-                runtime.dispatcher.start_polling(
-                    runtime.bot,
-                    allowed_updates=allowed,
-                    handle_signals=False,
-                    close_bot_session=False,
-                ),
-                name="polling",
+            await runtime.startup.attempt(
+                "deleting the webhook",
+                lambda: runtime.bot.delete_webhook(drop_pending_updates=False),
             )
+            poller = CommittedPolling(
+                runtime.dispatcher,
+                runtime.bot,
+                allowed_updates=allowed,
+                finish_within=FINISH_UPDATES_WITHIN,
+            )
+            polling = asyncio.create_task(poller.run(stop_polling), name="polling")
         if on_ready is not None:
             await on_ready(runtime)
         stopping = asyncio.create_task(stop.wait())
@@ -327,8 +344,7 @@ async def serve_async(
     finally:
         logger.info("stopping: finishing the updates in hand")
         if polling is not None and not polling.done():
-            with suppress(RuntimeError):
-                await runtime.dispatcher.stop_polling()
+            stop_polling.set()
             with suppress(asyncio.CancelledError):
                 await polling
         if site_runner is not None:

@@ -10,7 +10,12 @@ from aiogram.client.session.middlewares.base import (
     BaseRequestMiddleware,
     NextRequestMiddlewareType,
 )
-from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter, TelegramServerError
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramBadRequest,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.methods import AnswerCallbackQuery, GetUpdates
 from aiogram.methods.base import TelegramType
 
@@ -22,10 +27,12 @@ logger = logging.getLogger(__name__)
 
 
 class RetryTransient(BaseRequestMiddleware):
-    """A Bot API call answered 429 (waiting the ``retry_after`` Telegram asks for, if short) or
-    5xx is tried again, up to ``attempts`` calls within a few seconds. Network errors and
-    timeouts are not retried: the message may have gone out. ``getUpdates`` is left to the
-    polling loop's own backoff, and the outbox sender keeps its retries for longer outages."""
+    """A Bot API call answered 429 (waiting the ``retry_after`` Telegram asks for, if short),
+    5xx, or with a body that is not Bot API JSON (a proxy's 502 page, a 404 page in front of a
+    self-hosted Bot API server) is tried again, up to ``attempts`` calls within a few seconds.
+    Network errors and timeouts are not retried: the message may have gone out. ``getUpdates``
+    is left to the polling loop's own backoff, and the outbox sender keeps its retries for
+    longer outages."""
 
     def __init__(
         self, attempts: int = 5, max_retry_after: float = 5.0, backoff: float = 0.5
@@ -49,7 +56,7 @@ class RetryTransient(BaseRequestMiddleware):
                 if polling or attempt >= self.attempts or error.retry_after > self.max_retry_after:
                     raise
                 pause = float(error.retry_after)
-            except TelegramServerError:
+            except (TelegramServerError, ClientDecodeError):
                 if polling or attempt >= self.attempts:
                     raise
                 pause = self.backoff * 2 ** (attempt - 1)

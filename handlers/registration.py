@@ -10,6 +10,7 @@ from collections import defaultdict, deque
 from datetime import datetime, timedelta
 
 from aiogram import Bot, F, Router
+from aiogram.exceptions import ClientDecodeError, TelegramAPIError
 from aiogram.filters import CommandObject, CommandStart, Filter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import BotCommand, BotCommandScopeChat, Message, User
@@ -93,11 +94,20 @@ async def cmd_start_invite(
             team=registered.team_name,
         )
     )
-    await bot.set_my_commands(
-        [BotCommand(command=c, description=d) for c, d in COMMANDS[inspector.role]]
-        + [BotCommand(command="cancel", description="取消当前操作")],
-        scope=BotCommandScopeChat(chat_id=message.chat.id),
-    )
+    await show_role_commands(bot, message.chat.id, inspector.role)
+
+
+async def show_role_commands(bot: Bot, chat_id: int, role: Role) -> None:
+    """The role's command menu in this chat. Only a convenience: the registration is saved and
+    answered already, so a failure is logged (no personal data) and the update goes on."""
+    try:
+        await bot.set_my_commands(
+            [BotCommand(command=c, description=d) for c, d in COMMANDS[role]]
+            + [BotCommand(command="cancel", description="取消当前操作")],
+            scope=BotCommandScopeChat(chat_id=chat_id),
+        )
+    except (TelegramAPIError, ClientDecodeError) as error:
+        logger.warning("could not set the %s command menu: %s", role.value, type(error).__name__)
 
 
 def setup() -> Router:

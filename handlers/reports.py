@@ -1,19 +1,22 @@
-"""/report from a leader (委领导): the current month's analysis report as a PDF. For everyone else
-``/report`` stays the reporter's 反映问题 (handlers/intake.py), so this router comes first and
+"""/report from a leader (委领导): the current month's analysis report as a PDF, sent through the
+outbox like the scheduled ones, so a failed upload is tried again rather than lost. For everyone
+else ``/report`` stays the reporter's 反映问题 (handlers/intake.py), so this router comes first and
 takes the command only from a leader, checked in the database."""
 
 from __future__ import annotations
 
 from aiogram import Router
 from aiogram.filters import Command
-from aiogram.types import FSInputFile, Message
+from aiogram.types import Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
 from bot.config import LiankaConfig
-from bot.services.reports import get_leader, get_month_report
+from bot.services.reports import get_leader, send_month_report
 from bot.settings import Settings
 from models.calendar import WorkCalendar
+
+REPORT_ON_ITS_WAY = "本月分析研判报告已生成，正在发送，请稍候。"
 
 
 async def from_leader(message: Message, session: AsyncSession) -> bool:
@@ -31,17 +34,17 @@ async def cmd_report(
     clock: Clock,
 ) -> None:
     assert message.from_user is not None
-    document = await get_month_report(
+    await send_month_report(
         session,
         message.from_user.id,
         config,
         calendar,
         clock.now(),
+        chat_id=message.chat.id,
+        request_id=message.message_id,
         out_dir=settings.var_dir / "reports",
     )
-    await message.answer_document(
-        FSInputFile(document.path, filename=document.path.name), caption=document.caption
-    )
+    await message.answer(REPORT_ON_ITS_WAY)
 
 
 def setup() -> Router:

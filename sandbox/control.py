@@ -26,8 +26,8 @@ picks the bot when the emulator has more than one.
                                    {"callback"}, else a reply-keyboard button -> {"message"}
     POST /users/{id}/block         {blocked: true|false} -> {"blocked"}
     GET  /files/{file_id}          the file's bytes
-    GET|POST /faults               {error_429, error_500, slow, slow_seconds, retry_after, seed,
-                                   methods} -> {"faults"}
+    GET|POST /faults               {error_429, error_500, slow, error_html, slow_seconds,
+                                   retry_after, seed, methods} -> {"faults"}
     GET|POST /limits               {enabled, overall_per_second, per_chat_per_second} -> {"limits"}
     GET  /stats                    {calls, injected, rate_limited, served_429, errors,
                                    webhook_deliveries, webhook_failures}

@@ -24,7 +24,7 @@ from aiohttp import web
 
 from sandbox.botapi import ApiError, BotApi, Params, Upload
 from sandbox.control import ControlApi, control_errors
-from sandbox.faults import FaultInjector, FaultPlan, RateLimits, Stats
+from sandbox.faults import SENDING_METHODS, FaultInjector, FaultPlan, RateLimits, Stats
 from sandbox.personas import Persona
 from sandbox.webhook import WebhookDelivery
 from sandbox.world import BotAccount, SandboxUser, World
@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 MAX_REQUEST = 60 * 1024 * 1024
 _dumps = partial(json.dumps, ensure_ascii=False)
+BAD_GATEWAY_PAGE = "<html><body><h1>502 Bad Gateway</h1></body></html>"
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class Emulator:
     ) -> None:
         self.world = World(monotonic)
         self.stats = Stats()
+        self.sends_in_progress = 0  # sending calls received and not yet answered
         self.api = BotApi(self.world, on_webhook_change=self._webhook_changed)
         self.personas: list[Persona] = []
         self._faults = faults or FaultPlan()
@@ -131,7 +133,7 @@ class Emulator:
 
     def create_app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_REQUEST, middlewares=[control_errors])
-        app.router.add_route("*", "/bot{token}/{method}", self._handle_method)
+        app.router.add_route("*", "/bot{token}/{method}", self._serve_method)
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)
         ControlApi(self).add_to(app)
         return app
@@ -173,6 +175,17 @@ class Emulator:
     ) -> None:
         await self.stop()
 
+    async def _serve_method(self, request: web.Request) -> web.Response:
+        """A method call; a sending one counts as in progress until it is answered (what a bot
+        killed now may or may not have heard back about)."""
+        method = request.match_info["method"]
+        sending = (self.api.canonical(method) or method) in SENDING_METHODS
+        self.sends_in_progress += sending
+        try:
+            return await self._handle_method(request)
+        finally:
+            self.sends_in_progress -= sending
+
     async def _handle_method(self, request: web.Request) -> web.Response:
         bot = self.world.bots.get(request.match_info["token"])
         if bot is None:
@@ -194,6 +207,9 @@ class Emulator:
                     )
                 if fault.kind == "500":
                     raise ApiError(500, "Internal Server Error")
+                if fault.kind == "html":
+                    self.stats.errors[502] += 1
+                    return _bad_gateway_page()
                 await asyncio.sleep(fault.delay)
             result = await self.api.call(bot, method, params)
         except ApiError as error:
@@ -239,6 +255,11 @@ class Emulator:
 
 def _api_error(error: ApiError) -> web.Response:
     return web.json_response(error.as_json(), status=error.code, dumps=_dumps)
+
+
+def _bad_gateway_page() -> web.Response:
+    """What a proxy in front of the Bot API answers when it cannot reach it: not Bot API JSON."""
+    return web.Response(status=502, text=BAD_GATEWAY_PAGE, content_type="text/html")
 
 
 async def _read_params(request: web.Request) -> Params:

@@ -35,7 +35,8 @@ SENDING_METHODS = frozenset(
 
 @dataclass(frozen=True)
 class FaultPlan:
-    """A fraction of calls answered 429 (with ``retry_after``), 500, or answered late.
+    """A fraction of calls answered 429 (with ``retry_after``), 500, late, or with a proxy's
+    502 page that is not Bot API JSON (``error_html``).
 
     Rates are fractions of the calls in scope (``methods``, or every method but the plumbing).
     A faulted call has no effect; a slow one is answered normally after ``slow_seconds``.
@@ -49,20 +50,25 @@ class FaultPlan:
     retry_after: int = 1
     seed: int = 0
     methods: frozenset[str] | None = None
+    error_html: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("error_429", "error_500", "slow"):
+        for name in ("error_429", "error_500", "slow", "error_html"):
             rate = getattr(self, name)
             if not 0.0 <= rate <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, not {rate}")
-        if self.error_429 + self.error_500 + self.slow > 1.0:
+        if self.total > 1.0:
             raise ValueError("the fault rates add up to more than 1")
         if self.retry_after < 1:
             raise ValueError("retry_after must be at least 1 second")
 
     @property
+    def total(self) -> float:
+        return self.error_429 + self.error_500 + self.slow + self.error_html
+
+    @property
     def active(self) -> bool:
-        return self.error_429 + self.error_500 + self.slow > 0.0
+        return self.total > 0.0
 
     def applies_to(self, method: str) -> bool:
         if self.methods is not None:
@@ -74,6 +80,7 @@ class FaultPlan:
             "error_429": self.error_429,
             "error_500": self.error_500,
             "slow": self.slow,
+            "error_html": self.error_html,
             "slow_seconds": self.slow_seconds,
             "retry_after": self.retry_after,
             "seed": self.seed,
@@ -87,6 +94,7 @@ class FaultPlan:
             error_429=float(data.get("error_429", 0.0)),
             error_500=float(data.get("error_500", 0.0)),
             slow=float(data.get("slow", 0.0)),
+            error_html=float(data.get("error_html", 0.0)),
             slow_seconds=float(data.get("slow_seconds", 2.0)),
             retry_after=int(data.get("retry_after", 1)),
             seed=int(data.get("seed", 0)),
@@ -96,7 +104,7 @@ class FaultPlan:
 
 @dataclass(frozen=True)
 class Fault:
-    kind: str  # "429", "500" or "slow"
+    kind: str  # "429", "500", "slow" or "html"
     delay: float = 0.0
     retry_after: int = 0
 
@@ -119,6 +127,8 @@ class FaultInjector:
             return Fault("500")
         if roll < plan.error_429 + plan.error_500 + plan.slow:
             return Fault("slow", delay=plan.slow_seconds)
+        if roll < plan.total:  # drawn last: the older kinds fall as before for the same seed
+            return Fault("html")
         return None
 
 

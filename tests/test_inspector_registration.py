@@ -3,17 +3,24 @@ expired or unknown code is refused; a deactivated person invited again comes bac
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
+from typing import Any
 
-from aiogram.methods import SetMyCommands
-from sqlmodel import select
+import pytest
+from aiogram import Bot
+from aiogram.client.session.middlewares.base import NextRequestMiddlewareType
+from aiogram.methods import SetMyCommands, TelegramMethod
+from sqlmodel import col, select
 
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.inspectors import create_invite, deactivate_inspector
+from handlers.errors import UNEXPECTED
 from models.calendar import WorkCalendar
 from models.team import Inspector, InviteCode, Role
+from sandbox.emulator import BAD_GATEWAY_PAGE
 from tests.inspector_support import build
 
 
@@ -131,3 +138,48 @@ async def test_an_account_opening_link_after_link_is_stopped_after_five(
     clock.advance(timedelta(hours=1))
     await prober.start(genuine)
     assert "您的账号已登记为监督员" in prober.last
+
+
+async def proxy_page_for_menus(
+    make_request: NextRequestMiddlewareType[Any], bot: Bot, method: TelegramMethod[Any]
+) -> Any:
+    """A proxy in front of the Bot API answering setMyCommands with its 502 page: aiogram reads
+    it as it would off the wire (``ClientDecodeError``)."""
+    if isinstance(method, SetMyCommands):
+        bot.session.check_response(bot, method, 502, BAD_GATEWAY_PAGE)
+    return await make_request(bot, method)
+
+
+async def test_registration_is_saved_and_welcomed_when_the_command_menu_cannot_be_set(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    clock: FrozenClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    inspector_link = await invite(sessions, clock, name="李明")
+    leader_link = await invite(sessions, clock, Role.LEADER, team_code=None, name="郑书记")
+    tg = build(sessions, catalog, calendar, clock)
+    tg.bot.session.middleware(proxy_page_for_menus)
+    inspector, leader = tg.user(user_id=5011), tg.user(user_id=5012)
+    with caplog.at_level(logging.WARNING):
+        await inspector.start(inspector_link)
+        await leader.start(leader_link)
+    assert inspector.replies == [inspector.last] and inspector.last.startswith("李明，您好！")
+    assert leader.replies == [leader.last] and leader.last.startswith("郑书记，您好！")
+    assert UNEXPECTED not in inspector.replies + leader.replies
+    async with sessions() as session:
+        people = (
+            await session.exec(select(Inspector).order_by(col(Inspector.telegram_user_id)))
+        ).all()
+    assert [(p.telegram_user_id, p.role) for p in people] == [
+        (5011, Role.INSPECTOR),
+        (5012, Role.LEADER),
+    ]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "handlers.registration"]
+    assert warnings == [
+        "could not set the inspector command menu: ClientDecodeError",
+        "could not set the leader command menu: ClientDecodeError",
+    ]
+    await leader.send("/queue")
+    assert "待办问题" in leader.last

@@ -1,29 +1,43 @@
-"""Leaders get the report: on schedule through the outbox, once per period, and with /report."""
+"""Leaders get the report: on schedule through the outbox, once per period, and with /report,
+through the outbox too, so a failed upload is tried again."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from sqlalchemy import update
 from sqlmodel import select
 
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.dispatcher import create_dispatcher
-from bot.services.reports import get_month_report, send_due_reports, send_periodic_report
+from bot.services.reports import send_due_reports, send_month_report, send_periodic_report
 from bot.settings import Settings
+from handlers.errors import UNEXPECTED
+from handlers.reports import REPORT_ON_ITS_WAY
 from models.calendar import WorkCalendar
 from models.document import StoredDocument
 from models.errors import PermissionDenied
-from models.notification import Notification, SendMethod
+from models.notification import Notification, NotificationStatus, SendMethod
 from models.team import Inspector, Role
+from notifications.sender import RetryPolicy, Sender
 from reports.periods import last_month
+from sandbox import Emulator, FaultPlan
+from tests.casework import until
 from tests.factories import make_inspector
 from tests.harness import Telegram
+from tests.live import BOT_TOKEN
 from tests.report_history import NOW, build_history
+
+THIS_MONTHS_PDF = "lianka-report-month-20261101-20261126.pdf"
 
 
 def names(folder: Path) -> list[str]:
@@ -99,25 +113,90 @@ async def test_reports_go_out_on_mondays_and_the_first_working_day_only(
     assert keys == ["-:report:month-2026-09:i1", "-:report:week-2026-w40:i1"]
 
 
+async def history_delivered(sessions: SessionFactory) -> None:
+    """What the history queued went out long ago: the outbox holds only what a test adds."""
+    async with sessions() as session:
+        await session.exec(update(Notification).values(status=NotificationStatus.SENT))
+        await session.commit()
+
+
+def leaders_telegram(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, tmp_path: Path
+) -> Telegram:
+    return Telegram.create(
+        create_dispatcher(
+            settings=Settings(var_dir=tmp_path / "var"),
+            config=catalog,
+            sessions=sessions,
+            calendar=calendar,
+            clock=FrozenClock(NOW),
+        )
+    )
+
+
 async def test_a_leader_gets_this_months_report_with_slash_report(
     sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, tmp_path: Path
 ) -> None:
     await build_history(sessions, catalog, calendar)
-    dispatcher = create_dispatcher(
-        settings=Settings(var_dir=tmp_path / "var"),
-        config=catalog,
-        sessions=sessions,
-        calendar=calendar,
-        clock=FrozenClock(NOW),
-    )
-    telegram = Telegram.create(dispatcher)
+    await history_delivered(sessions)
+    telegram = leaders_telegram(sessions, catalog, calendar, tmp_path)
     leader = telegram.user(first_name="张琪", user_id=800_011)
     await leader.send("/report")
-    (sent,) = telegram.in_chat(leader.id)
+    assert leader.replies == [REPORT_ON_ITS_WAY]
+    assert await Sender(sessions, telegram.bot, clock=FrozenClock(NOW)).drain() == 1
+    sent = telegram.in_chat(leader.id)[-1]
     assert sent.method == "sendDocument"
-    assert sent.document.filename == "lianka-report-month-20261101-20261126.pdf"
+    assert sent.document.filename == THIS_MONTHS_PDF
     assert "2026年11月" in sent.text and "详见附件" in sent.text
     assert names(tmp_path / "var" / "reports") == [sent.document.filename]
+    async with sessions() as session:
+        (row,) = (
+            await session.exec(select(Notification).where(Notification.kind == "report"))
+        ).all()
+    assert row.key.startswith("-:report:asked-800011-")
+
+
+async def test_a_leaders_report_gets_through_a_proxy_failing_the_upload_a_few_times(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    tmp_path: Path,
+    emulator: Emulator,
+) -> None:
+    await build_history(sessions, catalog, calendar)
+    await history_delivered(sessions)
+    telegram = leaders_telegram(sessions, catalog, calendar, tmp_path)
+    leader = telegram.user(first_name="张琪", user_id=800_011)
+    await leader.send("/report")
+    assert leader.replies == [REPORT_ON_ITS_WAY]
+
+    in_telegram = emulator.add_user(800_011, "张琪")
+    in_telegram.chat.started = True
+    # seed 9: the proxy's 502 page for the first three uploads, then Telegram
+    emulator.faults = FaultPlan(error_html=0.5, seed=9, methods=frozenset({"sendDocument"}))
+    bot = Bot(BOT_TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(emulator.base_url)))
+    sender = Sender(sessions, bot, retry=RetryPolicy(base=0.01, cap=0.05), idle_interval=0.05)
+    stop = asyncio.Event()
+    sending = asyncio.create_task(sender.run(stop))
+
+    async def sent() -> bool:
+        async with sessions() as session:
+            row = (
+                await session.exec(select(Notification).where(Notification.kind == "report"))
+            ).one()
+        return row.status is NotificationStatus.SENT
+
+    try:
+        await until(sent)
+    finally:
+        stop.set()
+        await sending
+        await bot.session.close()
+    (document,) = in_telegram.replies
+    assert document.content["document"]["file_name"] == THIS_MONTHS_PDF
+    assert "2026年11月" in document.text
+    assert (emulator.stats.injected["html"], emulator.stats.calls["sendDocument"]) == (3, 4)
+    assert UNEXPECTED not in leader.replies
 
 
 async def test_for_anyone_but_a_leader_slash_report_is_still_reporting_a_problem(
@@ -143,7 +222,16 @@ async def test_for_anyone_but_a_leader_slash_report_is_still_reporting_a_problem
     assert names(tmp_path / "var") == []
     async with sessions() as session:
         with pytest.raises(PermissionDenied):
-            await get_month_report(session, 880_021, catalog, calendar, NOW, out_dir=tmp_path)
+            await send_month_report(
+                session,
+                880_021,
+                catalog,
+                calendar,
+                NOW,
+                chat_id=880_021,
+                request_id=1,
+                out_dir=tmp_path,
+            )
 
 
 async def test_the_reports_run_at_nine_unless_both_are_switched_off(

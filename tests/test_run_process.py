@@ -1,5 +1,6 @@
 """``lianka run`` as its users run it: a separate process, over real HTTP, against the Bot API
-emulator; polling and webhook mode, health and metrics, the webhook's secret, a graceful stop."""
+emulator; polling and webhook mode, health and metrics, the webhook's secret, a graceful stop,
+a proxy's error page at start."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ import pytest
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import text
 
-from sandbox import Emulator
+from bot.retry import RetryTransient
+from sandbox import Emulator, FaultPlan
 from sandbox.personas import DEMO_CARD_TOKEN
+from sandbox.world import commands_key
+from tests.casework import until
 from tests.live import REFUND, STEP_WITHIN, WEBHOOK_SECRET, LiankaProcess, lianka, prepared, report
 
 pytestmark = pytest.mark.slow
@@ -172,3 +176,37 @@ async def test_sigterm_in_the_middle_of_a_conversation_loses_nothing(
         await user.wait_reply("请上传相关材料", within=STEP_WITHIN)
     finally:
         await second.stop()
+
+
+@pytest.mark.parametrize("mode", ["polling", "webhook"])
+async def test_a_proxy_page_at_start_is_tried_again_while_reporters_are_served(
+    tmp_path: Path, emulator: Emulator, mode: str
+) -> None:
+    process = LiankaProcess(tmp_path, {}, args=("--mode", mode))
+    webhook = {
+        "LIANKA_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "LIANKA_WEBHOOK_URL": f"http://127.0.0.1:{process.port}/telegram/webhook",
+    }
+    process.env = await prepared(tmp_path, emulator, **(webhook if mode == "webhook" else {}))
+    start_up = ("setMyCommands", "setWebhook" if mode == "webhook" else "deleteWebhook")
+    emulator.faults = FaultPlan(error_html=1.0, methods=frozenset(start_up))
+    beyond_one_call = RetryTransient().attempts + 1  # past the retries of a single call
+
+    async def failed_for_a_while() -> bool:
+        return all(emulator.stats.calls[method] >= beyond_one_call for method in start_up)
+
+    async def menu_set() -> bool:
+        scope = commands_key({"type": "all_private_chats"}, "")
+        return "report" in [c["command"] for c in emulator.bot().commands.get(scope, [])]
+
+    await process.start()
+    try:
+        await until(failed_for_a_while, STEP_WITHIN)
+        emulator.faults = FaultPlan()  # the proxy reaches the Bot API again
+        assert "提交成功" in await report(emulator)
+        await until(menu_set, STEP_WITHIN)
+    finally:
+        code = await process.stop()
+    assert code == 0, process.output()
+    assert "failed (ClientDecodeError" in process.output()
+    assert "Traceback" not in process.output()

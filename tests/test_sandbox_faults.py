@@ -1,18 +1,21 @@
-"""The emulator misbehaves on purpose: injected 429/500/slow answers, and Telegram's flood limits."""
+"""The emulator misbehaves on purpose: injected 429/500/slow answers, a proxy's 502 page, and
+Telegram's flood limits."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import aiohttp
 import pytest
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import TelegramRetryAfter, TelegramServerError
+from aiogram.exceptions import ClientDecodeError, TelegramRetryAfter, TelegramServerError
 
 from sandbox import BotSpec, Emulator, FaultPlan, RateLimits, SandboxUser
+from sandbox.emulator import BAD_GATEWAY_PAGE
 from sandbox.faults import FaultInjector
 
 TOKEN = "4343:sandbox-fault-token"
@@ -76,6 +79,25 @@ async def test_an_injected_500_is_a_server_error(emulator, bot):
     assert user.replies == []
 
 
+async def test_an_injected_proxy_page_is_a_502_in_html_that_aiogram_cannot_decode(emulator, bot):
+    [user] = users(emulator, 1)
+    emulator.faults = FaultPlan(error_html=1.0)
+
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{emulator.base_url}/bot{TOKEN}/sendMessage", json={"chat_id": user.id, "text": "催办"}
+        ) as response,
+    ):
+        status, content_type, body = response.status, response.content_type, await response.text()
+    with pytest.raises(ClientDecodeError):
+        await bot.send_message(user.id, "催办提醒")
+
+    assert (status, content_type, body) == (502, "text/html", BAD_GATEWAY_PAGE)
+    assert user.replies == []
+    assert emulator.stats.injected["html"] == 2 and emulator.stats.errors[502] == 2
+
+
 async def test_a_slow_reply_still_arrives(emulator, bot):
     [user] = users(emulator, 1)
     emulator.faults = FaultPlan(slow=1.0, slow_seconds=0.05)
@@ -108,9 +130,24 @@ def test_the_same_seed_gives_the_same_faults_at_the_planned_rate():
     assert counts["slow"] > 0
 
 
+def test_a_proxy_page_is_drawn_last_so_an_older_plan_faults_the_same_calls():
+    older = FaultPlan(error_429=0.1, error_500=0.1, slow=0.05, seed=7)
+    runs = []
+    for plan in (older, replace(older, error_html=0.05)):
+        injector = FaultInjector(plan)
+        runs.append([getattr(injector.draw("sendMessage"), "kind", None) for _ in range(2000)])
+
+    changed = [(before, after) for before, after in zip(*runs, strict=True) if before != after]
+    assert changed and set(changed) == {(None, "html")}
+
+
 def test_impossible_fault_rates_are_refused():
     with pytest.raises(ValueError, match="more than 1"):
         FaultPlan(error_429=0.6, error_500=0.6)
+    with pytest.raises(ValueError, match="more than 1"):
+        FaultPlan(error_500=0.5, slow=0.3, error_html=0.3)
+    with pytest.raises(ValueError, match="error_html"):
+        FaultPlan(error_html=-0.1)
 
 
 async def test_more_than_one_message_a_second_to_a_chat_is_refused_with_retry_after(
@@ -158,7 +195,7 @@ async def test_faults_and_limits_can_be_set_over_the_control_api(emulator):
     async with aiohttp.ClientSession() as http:
         async with http.post(
             f"{emulator.base_url}/_sandbox/faults",
-            json={"error_429": 0.2, "retry_after": 2, "seed": 5},
+            json={"error_429": 0.2, "error_html": 0.1, "retry_after": 2, "seed": 5},
         ) as response:
             assert (await response.json())["faults"]["error_429"] == 0.2
         async with http.post(
@@ -172,5 +209,5 @@ async def test_faults_and_limits_can_be_set_over_the_control_api(emulator):
         async with http.get(f"{emulator.base_url}/_sandbox/stats") as response:
             assert "served_429" in (await response.json())["stats"]
 
-    assert emulator.faults == FaultPlan(error_429=0.2, retry_after=2, seed=5)
+    assert emulator.faults == FaultPlan(error_429=0.2, error_html=0.1, retry_after=2, seed=5)
     assert emulator.bot().flood.limits.enabled

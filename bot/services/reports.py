@@ -79,6 +79,45 @@ async def _write_pdf(report: Report, out_dir: Path) -> Path:
     return await asyncio.to_thread(render_pdf, report, path)
 
 
+@dataclass(frozen=True, slots=True)
+class ReportDelivery:
+    """The report to one leader in one chat, queued once under ``key``."""
+
+    leader: Inspector
+    chat_id: int
+    key: str
+
+
+async def _queue_report(
+    session: AsyncSession,
+    report: Report,
+    deliveries: list[ReportDelivery],
+    now: datetime,
+    out_dir: Path,
+) -> int:
+    """Render the report's PDF into ``out_dir`` and queue it, with its caption, as a document
+    to each delivery, once per key; returns how many were queued. The PDF's bytes go into the
+    database with the rows, so whichever instance sends them has the file."""
+    path = await _write_pdf(report, out_dir)
+    document_id = await store_document(session, path.name, path.read_bytes(), now)
+    caption = render("report_document", report=report, f=report.figures)
+    queued = 0
+    for delivery in deliveries:
+        queued += await enqueue(
+            session,
+            key=delivery.key,
+            kind="report",
+            chat_id=delivery.chat_id,
+            recipient_kind=RecipientKind.INSPECTOR,
+            recipient_id=delivery.leader.id,
+            text=caption,
+            now=now,
+            method=SendMethod.DOCUMENT,
+            document_id=document_id,
+        )
+    return queued
+
+
 async def send_periodic_report(
     sessions: SessionFactory,
     config: LiankaConfig,
@@ -88,9 +127,8 @@ async def send_periodic_report(
     *,
     out_dir: Path = DEFAULT_OUT_DIR,
 ) -> int:
-    """Render the period's PDF into ``out_dir`` and queue it as a document to every active
-    leader, once per period and leader; returns how many were queued. The PDF's bytes go into
-    the database with the rows, so whichever instance sends them has the file."""
+    """Queue the period's report (its PDF rendered into ``out_dir``) to every active leader,
+    once per period and leader; returns how many were queued."""
     async with sessions() as session:
         leaders = await list_leaders(session)
         keys = {leader.id: report_key(period, leader) for leader in leaders}
@@ -108,24 +146,11 @@ async def send_periodic_report(
         report = await build_report(
             session, config, calendar, period, Scope(), now, with_cases=False
         )
-        path = await _write_pdf(report, out_dir)
-        document_id = await store_document(session, path.name, path.read_bytes(), now)
-        caption = render("report_document", report=report, f=report.figures)
-        queued = 0
+        deliveries = []
         for leader in waiting:
             assert leader.chat_id is not None
-            queued += await enqueue(
-                session,
-                key=keys[leader.id],
-                kind="report",
-                chat_id=leader.chat_id,
-                recipient_kind=RecipientKind.INSPECTOR,
-                recipient_id=leader.id,
-                text=caption,
-                now=now,
-                method=SendMethod.DOCUMENT,
-                document_id=document_id,
-            )
+            deliveries.append(ReportDelivery(leader, leader.chat_id, keys[leader.id]))
+        queued = await _queue_report(session, report, deliveries, now, out_dir)
         await session.commit()
     logger.info("report %s queued for %s leaders", period.key, queued)
     return queued
@@ -151,28 +176,30 @@ async def send_due_reports(
     return queued
 
 
-@dataclass(frozen=True, slots=True)
-class ReportDocument:
-    path: Path
-    caption: str
-
-
-async def get_month_report(
+async def send_month_report(
     session: AsyncSession,
     telegram_user_id: int,
     config: LiankaConfig,
     calendar: WorkCalendar,
     now: datetime,
     *,
+    chat_id: int,
+    request_id: int,
     out_dir: Path = DEFAULT_OUT_DIR,
-) -> ReportDocument:
-    """The current month's report (up to today) as a PDF, for a leader only."""
-    if await get_leader(session, telegram_user_id) is None:
+) -> None:
+    """The current month's report (up to today) as a PDF, for a leader only, queued to the chat
+    they asked in, once per request (``request_id``: their message), the way the scheduled
+    reports go: the sender delivers it and tries again after a failure."""
+    leader = await get_leader(session, telegram_user_id)
+    if leader is None:
         raise PermissionDenied(
             "分析研判报告仅向委领导提供。", detail="report refused: not a leader"
         )
     report = await build_report(
         session, config, calendar, current_month(now), Scope(), now, with_cases=False
     )
-    path = await _write_pdf(report, out_dir)
-    return ReportDocument(path, render("report_document", report=report, f=report.figures))
+    key = notification_key(
+        "report", stage=f"asked-{chat_id}-{request_id}", recipient=f"i{leader.id}"
+    )
+    await _queue_report(session, report, [ReportDelivery(leader, chat_id, key)], now, out_dir)
+    await session.commit()
