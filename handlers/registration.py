@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
 from bot.services.inspectors import INVITE_PREFIX, bind_invite
+from handlers.flow import flow_ends
 from models.team import Role
 from notifications.render import render
 
@@ -75,15 +76,15 @@ async def cmd_start_invite(
     bot: Bot,
     clock: Clock,
 ) -> None:
-    registered = await bind_invite(
-        session,
-        code=(command.args or "").removeprefix(INVITE_PREFIX),
-        telegram_user_id=event_from_user.id,
-        chat_id=message.chat.id,
-        display_name=event_from_user.full_name,
-        now=clock.now(),
-    )
-    await state.clear()
+    async with flow_ends(state):  # a draft in progress ends with the registration
+        registered = await bind_invite(
+            session,
+            code=(command.args or "").removeprefix(INVITE_PREFIX),
+            telegram_user_id=event_from_user.id,
+            chat_id=message.chat.id,
+            display_name=event_from_user.full_name,
+            now=clock.now(),
+        )
     inspector = registered.inspector
     await message.answer(
         render(
