@@ -14,6 +14,7 @@ from sqlmodel import col, select
 from bot.db import create_engine, create_session_factory
 from models.case import Case
 from models.notification import Notification, NotificationStatus, RecipientKind
+from models.processed_update import ProcessedUpdate
 from models.reporter import Reporter
 from models.team import Inspector, Role, Team
 from notifications.outbox import enqueue
@@ -176,6 +177,11 @@ class Delivery:
     missing: list[str] = field(default_factory=list)
     duplicated: list[str] = field(default_factory=list)
     not_sent: Counter[str] = field(default_factory=Counter)
+    extra: Counter[tuple[int, str]] = field(default_factory=Counter)  # copies shown too many
+
+    @property
+    def extra_copies(self) -> int:
+        return sum(self.extra.values())
 
 
 def check_delivery(emulator: Emulator, rows: list[Notification]) -> Delivery:
@@ -185,7 +191,7 @@ def check_delivery(emulator: Emulator, rows: list[Notification]) -> Delivery:
     expected: Counter[tuple[int, str]] = Counter()
     for row in rows:
         if row.status is NotificationStatus.SENT:
-            expected[(row.chat_id, parse_html(row.text)[0].strip())] += 1
+            expected[shown_as(row)] += 1
         else:
             delivery.not_sent[row.status.value] += 1
     delivery.sent = sum(expected.values())
@@ -201,7 +207,43 @@ def check_delivery(emulator: Emulator, rows: list[Notification]) -> Delivery:
             delivery.missing.append(f"{chat_id}: {text[:40]}")
         else:
             delivery.duplicated.append(f"{chat_id}: {text[:40]} ×{shown}")
+            delivery.extra[(chat_id, text)] = shown - count
     return delivery
+
+
+def shown_as(row: Notification) -> tuple[int, str]:
+    """A notice as its chat shows it: the chat and the text without its markup."""
+    return row.chat_id, parse_html(row.text)[0].strip()
+
+
+async def in_flight(database_url: str, pid: int) -> Counter[tuple[int, str]]:
+    """The notices whose request the sender of process ``pid`` had handed to Telegram with no
+    answer recorded: read just after it was killed, the ones it may or may not have delivered."""
+    engine = create_engine(database_url)
+    try:
+        async with create_session_factory(engine)() as session:
+            rows = (
+                await session.exec(
+                    select(Notification).where(
+                        Notification.status == NotificationStatus.SENDING,
+                        col(Notification.attempted_at).is_not(None),
+                        col(Notification.claimed_by).endswith(f":{pid}"),
+                    )
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    return Counter(shown_as(row) for row in rows)
+
+
+async def updates_handled(database_url: str) -> set[int]:
+    """The update ids recorded as handled."""
+    engine = create_engine(database_url)
+    try:
+        async with create_session_factory(engine)() as session:
+            return set((await session.exec(select(ProcessedUpdate.update_id))).all())
+    finally:
+        await engine.dispose()
 
 
 @dataclass

@@ -1,5 +1,5 @@
-"""``make soak``: ``lianka run`` killed with SIGKILL while 200 reporters are mid-report, and
-Telegram failing a fifth of the calls in polling and in webhook mode. Not part of ``make test``
+"""``make soak``: ``lianka run`` killed with SIGKILL while 200 reporters are mid-report, in
+webhook and in polling mode, and Telegram failing a fifth of the calls in both modes. Not part of ``make test``
 (marker ``soak``); each run prints its figures. ``LIANKA_SOAK_SEED`` repeats a run's kill moments,
 ``LIANKA_SOAK_CONVERSATIONS`` changes how many reporters there are."""
 
@@ -10,6 +10,7 @@ import json
 import os
 import random
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,9 +32,11 @@ from tests.reliability import (
     check_delivery,
     converse,
     description_of,
+    in_flight,
     outbox_open,
     outbox_rows,
     queue_notices,
+    updates_handled,
 )
 
 pytestmark = pytest.mark.soak
@@ -43,7 +46,10 @@ KILLS = 5
 SEED = int(os.environ.get("LIANKA_SOAK_SEED", str(random.SystemRandom().randrange(10**6))))
 FIRST_REPORTER = 8_000_001
 FIRST_INSPECTOR = 7_400_001
-A_FIFTH = FaultPlan(error_429=0.07, error_500=0.07, slow=0.06, slow_seconds=1.0, retry_after=1)
+# a fifth of the calls: 429, 500, a proxy's 502 page that is not Bot API JSON, or 1 s late
+A_FIFTH = FaultPlan(
+    error_429=0.06, error_500=0.05, error_html=0.03, slow=0.06, slow_seconds=1.0, retry_after=1
+)
 RESULTS = Path(os.environ.get("LIANKA_SOAK_RESULTS", "var/soak-results.json"))
 
 
@@ -109,12 +115,21 @@ async def processed_updates(database_url: str) -> int:
         await engine.dispose()
 
 
-@pytest.mark.timeout(420)
+async def crash_process(tmp_path: Path, emulator: Emulator, mode: str) -> LiankaProcess:
+    """``lianka run`` in ``mode``; a claimed notice is taken again 10 s after its sender died."""
+    lease = {"LIANKA_SENDER_LEASE_SECONDS": "10"}
+    if mode == "webhook":
+        return await webhook_process(tmp_path, emulator, **lease)
+    return LiankaProcess(tmp_path, await prepared(tmp_path, emulator, **lease))
+
+
+@pytest.mark.timeout(480)
+@pytest.mark.parametrize("mode", ["webhook", "polling"])
 async def test_killed_five_times_mid_conversation_nothing_is_lost_or_doubled(
-    tmp_path: Path, emulator: Emulator
+    tmp_path: Path, emulator: Emulator, mode: str
 ) -> None:
-    rng = random.Random(SEED)
-    process = await webhook_process(tmp_path, emulator, LIANKA_SENDER_LEASE_SECONDS="10")
+    rng = random.Random(f"{SEED}:{mode}")
+    process = await crash_process(tmp_path, emulator, mode)
     database = process.env["LIANKA_DATABASE_URL"]
     inspectors = await add_inspectors(database, INSPECTOR, FIRST_INSPECTOR, 40, datetime.now(UTC))
     for user_id in inspectors:
@@ -129,13 +144,17 @@ async def test_killed_five_times_mid_conversation_nothing_is_lost_or_doubled(
     reporters = range(FIRST_REPORTER, FIRST_REPORTER + CONVERSATIONS)
     talking = asyncio.gather(*(one(u) for u in reporters))
     kills: list[float] = []
+    requests_open = 0  # sending calls the emulator had not yet answered at a kill
+    maybe_sent: Counter[tuple[int, str]] = Counter()  # notices in flight at a kill
     try:
         while len(kills) < KILLS and not talking.done():
             await asyncio.sleep(rng.uniform(1, 6))
             assert process.process is not None
             process.process.kill()
+            requests_open += emulator.sends_in_progress
             await process.process.wait()
             kills.append(round(time.monotonic() - started, 1))
+            maybe_sent += await in_flight(database, process.process.pid)
             await process.start()
         conversations = await talking
         left = await drain(database, 90)
@@ -149,6 +168,8 @@ async def test_killed_five_times_mid_conversation_nothing_is_lost_or_doubled(
     cases = await cases_by_user(database)
     drafts = await drafts_left(database)
     delivery = check_delivery(emulator, await outbox_rows(database))
+    issued = set(range(1, emulator.bot().next_update_id))
+    lost_updates = sorted(issued - await updates_handled(database))
     doubled = sorted(u for u, n in cases.by_user.items() if n > 1)
     confirmed_without_case = sorted(u for u in confirmed if cases.by_user[u] != 1)
     sent = {c.user_id: c.descriptions_sent for c in conversations}
@@ -162,10 +183,17 @@ async def test_killed_five_times_mid_conversation_nothing_is_lost_or_doubled(
     lost_drafts = sorted(
         c.user_id for c in stuck if c.user_id not in cases.by_user and c.user_id not in drafts
     )
+    # a notice may show twice only if its request was in flight when a sender was killed
+    doubled_not_in_flight = sorted(
+        f"{chat}: {text[:40]}"
+        for (chat, text), extra in delivery.extra.items()
+        if extra > maybe_sent[(chat, text)]
+    )
     report(
-        "crash",
+        f"crash_{mode}",
         {
             "seed": SEED,
+            "mode": mode,
             "conversations": CONVERSATIONS,
             "kills": len(kills),
             "killed_at_s": kills,
@@ -173,16 +201,21 @@ async def test_killed_five_times_mid_conversation_nothing_is_lost_or_doubled(
             "stuck": [f"{c.user_id}@{c.stuck_at}" for c in stuck],
             "steps_done_again": sum(c.retries for c in conversations),
             "descriptions_sent_again": sum(c.descriptions_sent > 1 for c in conversations),
+            "updates": len(issued),
+            "updates_recorded": await processed_updates(database),
+            "updates_lost": len(lost_updates),
+            "webhook_redeliveries": emulator.stats.webhook_failures,
             "cases": cases.total,
             "cases_duplicated": len(doubled),
             "confirmed_without_one_case": len(confirmed_without_case),
             "descriptions_not_intact": len(wrong_description),
             "drafts_lost": len(lost_drafts),
-            "updates_recorded": await processed_updates(database),
-            "webhook_redeliveries": emulator.stats.webhook_failures,
             "notifications": delivery.rows,
             "notifications_sent_once": delivery.once,
-            "notifications_duplicated": len(delivery.duplicated),
+            "notifications_in_flight_at_kills": sum(maybe_sent.values()),
+            "send_requests_open_at_kills": requests_open,
+            "notifications_duplicated": delivery.extra_copies,
+            "notifications_duplicated_not_in_flight": len(doubled_not_in_flight),
             "notifications_missing": len(delivery.missing),
             "notifications_not_sent": dict(delivery.not_sent),
             "outbox_left": left,
@@ -190,11 +223,13 @@ async def test_killed_five_times_mid_conversation_nothing_is_lost_or_doubled(
         },
     )
     assert len(kills) == KILLS
+    assert lost_updates == []
     assert doubled == [] and confirmed_without_case == [] and wrong_description == []
     assert lost_drafts == [] and stuck == []
     assert cases.total == len(confirmed)
-    assert left == 0 and delivery.duplicated == [] and delivery.missing == []
-    assert delivery.once == delivery.rows
+    assert left == 0 and delivery.missing == []
+    assert delivery.extra_copies <= sum(maybe_sent.values())
+    assert doubled_not_in_flight == []
 
 
 @pytest.mark.timeout(240)
