@@ -75,7 +75,7 @@ async def test_an_update_in_hand_holds_back_the_confirmation_of_those_after_it(
         await until(lambda: recorder.handled == ["一", "二", "慢"])
         user.send("三")
         await until(lambda: "三" in recorder.handled)
-        await until(lambda: pending(emulator) == [4])  # confirmed up to the last one handled
+        await until(lambda: min(pending(emulator), default=4) >= 4)  # 1–3 confirmed
     finally:
         stop.set()
         await polling
