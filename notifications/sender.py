@@ -4,10 +4,11 @@ It claims due rows in one statement (``UPDATE … RETURNING``, ``FOR UPDATE SKIP
 PostgreSQL), so two senders on one database never take the same row, and a row claimed by a
 sender that died is taken again once ``claimed_until`` has passed.
 
-Each notice is sent at least once, and twice only if its request was in flight when its sender
-died: just before the request the row is marked ``attempted_at`` (and the claim renewed) in a
-committed statement that also checks the claim is still this sender's, and the answer clears the
-mark in the next. A row claimed again with the mark still set is the one case where Telegram may
+Each notice is sent at least once, and twice only if Telegram may have taken a request whose
+answer never came back: its sender died with the request in flight, or the request timed out
+(or got a 5xx) after Telegram took it. Just before its send slot the row is marked
+``attempted_at`` (and the claim renewed) in a committed statement that also checks the claim is
+still this sender's, and the answer clears the mark in the next. A row claimed again with the mark still set is the one case where Telegram may
 already have the message (the Bot API has no idempotency key): it is sent again, logged and
 counted (``resent_unknown``). A row that was claimed but never attempted is sent once.
 
@@ -277,6 +278,16 @@ class Sender:
             row = self._queues[chat].popleft()
             if not self._queues[chat]:
                 del self._queues[chat]
+            # marked before its slot is taken, so a slow commit delays the slot, not the
+            # request within it: requests never reach Telegram bunched
+            try:
+                marked = await self._mark_attempt(row)
+            except BaseException:
+                self._held.discard(row.id or 0)  # taken again once its claim lapses
+                raise
+            if not marked:
+                self._held.discard(row.id or 0)
+                continue
             started = loop.time()
             interval = 1 / self.pace.per_second
             slot = max(self._next_start, started - self.pace.slack * interval)
@@ -385,8 +396,6 @@ class Sender:
 
     async def _attempt(self, row: Notification) -> None:
         loop = asyncio.get_running_loop()
-        if not await self._mark_attempt(row):
-            return
         try:
             message = await self._deliver(row)
         except TelegramRetryAfter as error:
