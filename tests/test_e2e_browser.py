@@ -13,7 +13,9 @@ import pytest
 from tests.live import LIANKA, base_environment, free_port, lianka
 from tests.test_sandbox_page import CHROMIUM, CHROMIUM_ARGS, _need_browser
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+# Only to stop a hang: a reply goes through the sandbox process and Chromium on a busy machine.
+STEP_MS = 60_000
 
 DESCRIPTION = "经开区管委会承诺的土地出让金返还至今未到位，企业资金链紧张，请帮助协调。"
 
@@ -71,33 +73,33 @@ async def test_a_report_made_in_the_browser_reaches_the_inspector_who_signs_for_
                 # the enterprise: scan the card and report
                 await page.get_by_role("button", name="王立新").click()
                 await page.get_by_role("button", name="扫描联系卡并开始").click()
-                await expect(bot_says.last).to_contain_text("廉政监督联系卡", timeout=20_000)
+                await expect(bot_says.last).to_contain_text("廉政监督联系卡", timeout=STEP_MS)
                 await page.get_by_role("button", name="反映问题").last.click()
                 await page.get_by_role("button", name="营商环境").last.click()
-                await expect(bot_says.last).to_contain_text("请用文字描述")
+                await expect(bot_says.last).to_contain_text("请用文字描述", timeout=STEP_MS)
                 await page.locator("#input").fill(DESCRIPTION)
                 await page.locator("#input").press("Enter")
-                await expect(bot_says.last).to_contain_text("请上传相关材料")
+                await expect(bot_says.last).to_contain_text("请上传相关材料", timeout=STEP_MS)
                 await page.get_by_role("button", name="完成").last.click()
-                await expect(bot_says.last).to_contain_text("金额")
+                await expect(bot_says.last).to_contain_text("金额", timeout=STEP_MS)
                 await page.get_by_role("button", name="跳过").last.click()
                 await page.get_by_role("button", name="匿名").last.click()
-                await expect(bot_says.last).to_contain_text("请核对")
+                await expect(bot_says.last).to_contain_text("请核对", timeout=STEP_MS)
                 await page.get_by_role("button", name="确认提交").last.click()
-                await expect(bot_says.last).to_contain_text("提交成功")
-                await expect(bot_says.last).to_contain_text("回执码")
+                await expect(bot_says.last).to_contain_text("提交成功", timeout=STEP_MS)
+                await expect(bot_says.last).to_contain_text("回执码", timeout=STEP_MS)
 
                 # the inspector: the assignment is there; sign for it
                 await page.get_by_role("button", name="李监督员").click()
                 assignment = page.locator(".row.in", has_text="新交办问题").last
-                await expect(assignment).to_contain_text("土地出让金返还", timeout=20_000)
-                await expect(assignment).to_contain_text("匿名")
+                await expect(assignment).to_contain_text("土地出让金返还", timeout=STEP_MS)
+                await expect(assignment).to_contain_text("匿名", timeout=STEP_MS)
                 await assignment.get_by_role("button", name="签收").click()
-                await expect(bot_says.last).to_contain_text("已签收", timeout=20_000)
+                await expect(bot_says.last).to_contain_text("已签收", timeout=STEP_MS)
 
                 # the enterprise is told
                 await page.get_by_role("button", name="王立新").click()
-                await expect(bot_says.last).to_contain_text("已受理", timeout=20_000)
+                await expect(bot_says.last).to_contain_text("已受理", timeout=STEP_MS)
                 await page.screenshot(path=str(tmp_path / "reporter.png"))
                 assert errors == []
             finally:

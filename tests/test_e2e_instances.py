@@ -22,10 +22,11 @@ from sandbox.personas import DEMO_CARD_TOKEN
 from tests.conftest import POSTGRES_ADMIN_URL, _admin_execute, _missing_service
 from tests.live import INSPECTOR, REFUND, WEBHOOK_SECRET, LiankaProcess, free_port, prepared
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(300)]
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 CONVERSATIONS = 6
+REPLY_WITHIN = 60  # only to stop a hang: two processes, PostgreSQL and Redis on a busy machine
 
 
 @pytest.fixture
@@ -96,7 +97,7 @@ class RoundRobin:
 async def converse(emulator: Emulator, user_id: int) -> str:
     user = emulator.add_user(user_id, f"企业{user_id % 100}")
     user.start(DEMO_CARD_TOKEN)
-    await user.wait_reply("廉政监督联系卡", within=30)
+    await user.wait_reply("廉政监督联系卡", within=REPLY_WITHIN)
     steps: list[tuple[str, str, str]] = [
         ("click", "反映问题", "请选择您要反映的问题类别"),
         ("click", "营商环境", "请用文字描述"),
@@ -112,7 +113,7 @@ async def converse(emulator: Emulator, user_id: int) -> str:
             user.click(what)
         else:
             user.send(what)
-        reply = await user.wait_reply(expected, after=mark, within=30)
+        reply = await user.wait_reply(expected, after=mark, within=REPLY_WITHIN)
     return str(reply.text)
 
 
@@ -144,7 +145,7 @@ async def test_two_webhook_instances_share_the_work_and_nothing_happens_twice(
             inspector = emulator.user(INSPECTOR)
             await inspector.wait_for(
                 lambda chat: sum("新交办问题" in m.text for m in chat.visible()) >= CONVERSATIONS,
-                within=60,
+                within=REPLY_WITHIN,
             )
             await asyncio.sleep(3)  # time for a second copy to show, if there were one
         finally:

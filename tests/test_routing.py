@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models.policy import RoutingRule
@@ -129,6 +129,7 @@ candidates = st.lists(
 )
 
 
+@settings(deadline=None)  # no 200 ms limit per example: a busy machine exceeds it
 @given(candidates)
 def test_the_chosen_inspector_is_active_and_no_active_one_has_fewer_cases(
     cs: list[Candidate],

@@ -49,7 +49,7 @@ async def test_polling_serves_a_report_and_the_inspector_gets_it(
 async def _metrics_once(process: LiankaProcess, expected: str) -> str:
     """The /metrics text once it contains ``expected`` (or the last one read, to fail on)."""
     metrics = ""
-    for _ in range(50):
+    for _ in range(600):  # a minute or more, only to stop a hang: a busy machine is slow
         status, metrics = await process.get("/metrics")
         assert status == 200
         if expected in metrics:

@@ -29,6 +29,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 REQUIRE_SERVICES = os.environ.get("LIANKA_REQUIRE_SERVICES") == "1"
+# Only to stop a hang: Chromium on a busy machine is slow to show what the bot sent.
+STEP_MS = 60_000
 
 
 def _need_browser() -> None:
@@ -94,6 +96,7 @@ async def sandbox_with_bot() -> AsyncIterator[Sandbox]:
             await polling
 
 
+@pytest.mark.timeout(300)
 async def test_a_reporter_opens_the_card_taps_a_button_and_writes_in_the_browser(
     sandbox_with_bot, tmp_path
 ):
@@ -113,25 +116,30 @@ async def test_a_reporter_opens_the_card_taps_a_button_and_writes_in_the_browser
             await page.get_by_role("button", name="扫描联系卡并开始").click()
             greeting = page.locator(".row.in .text").first
             await expect(greeting).to_have_text(
-                "安居经开区纪工委欢迎您。卡片：c_sandboxDemoCard0001"
+                "安居经开区纪工委欢迎您。卡片：c_sandboxDemoCard0001",
+                timeout=STEP_MS,
             )
-            await expect(greeting.locator("b")).to_have_text("安居经开区纪工委")
+            await expect(greeting.locator("b")).to_have_text("安居经开区纪工委", timeout=STEP_MS)
 
             await page.get_by_role("button", name="反映问题").click()
-            await expect(greeting).to_have_text("请用文字描述您要反映的问题。")
-            await expect(page.locator("#toast")).to_have_text("已开始反映")
-            await expect(page.get_by_role("button", name="反映问题")).to_have_count(0)
+            await expect(greeting).to_have_text("请用文字描述您要反映的问题。", timeout=STEP_MS)
+            await expect(page.locator("#toast")).to_have_text("已开始反映", timeout=STEP_MS)
+            await expect(page.get_by_role("button", name="反映问题")).to_have_count(
+                0, timeout=STEP_MS
+            )
 
             await page.locator("#input").fill("<img src=x onerror=alert(1)> 工程款拖欠")
             await page.locator("#input").press("Enter")
             echo = page.locator(".row.in .text").last
-            await expect(echo).to_have_text("已收到：<img src=x onerror=alert(1)> 工程款拖欠")
-            await expect(echo.locator("i")).to_have_count(1)
-            await expect(page.locator(".messages img")).to_have_count(0)
+            await expect(echo).to_have_text(
+                "已收到：<img src=x onerror=alert(1)> 工程款拖欠", timeout=STEP_MS
+            )
+            await expect(echo.locator("i")).to_have_count(1, timeout=STEP_MS)
+            await expect(page.locator(".messages img")).to_have_count(0, timeout=STEP_MS)
 
             await page.set_viewport_size({"width": 390, "height": 720})
             await page.screenshot(path=str(tmp_path / "phone.png"))
-            await expect(page.locator("#back")).to_be_visible()
+            await expect(page.locator("#back")).to_be_visible(timeout=STEP_MS)
             assert errors == []
         finally:
             await browser.close()

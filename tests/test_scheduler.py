@@ -72,7 +72,7 @@ async def test_a_started_scheduler_sweeps_at_once(
         async def swept() -> bool:
             return bool(await outbox(sessions, "accept_"))
 
-        await until(swept)
+        await until(swept, 90)  # only to stop a hang: a started scheduler sweeps at once
     finally:
         scheduler.shutdown(wait=False)
     kinds = {n.kind for n in await outbox(sessions, "accept_")}

@@ -9,6 +9,7 @@ import random
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlmodel import col, select
 
 from bot.db import SessionFactory
@@ -16,13 +17,20 @@ from models.notification import Notification, NotificationStatus, RecipientKind,
 from models.team import Inspector, Role
 from notifications.outbox import enqueue, store_document
 from notifications.sender import Pace, RetryPolicy, Sender, claim_notifications
-from tests.casework import until
 from tests.factories import make_inspector
-from tests.fake_bot_api import FakeBotApi
+from tests.fake_bot_api import Call, FakeBotApi
 
 FINAL = {NotificationStatus.SENT, NotificationStatus.FAILED, NotificationStatus.UNDELIVERABLE}
 TEST_PACE = Pace(per_second=20.0, chat_interval=0.25)  # faster than production, same rules
 TEST_RETRY = RetryPolicy(max_attempts=20, base=0.05, cap=0.2, keep_trying=timedelta(0))
+# The fake runs on the sender's event loop, so its receive times are on the sender's clock and a
+# gap the sender guarantees holds exactly; only float rounding is allowed for.
+ROUNDING = 1e-6
+# How much later than its paced start a request may reach the fake on a busy machine (a commit,
+# then a local HTTP request). Requests held up by it can bunch: the global pace is checked with
+# that allowance; whether the default pace keeps under Telegram's limits is `make bench`'s
+# figure (outbox_429s).
+LATENESS = 0.5
 
 
 async def queue(sessions: SessionFactory, messages: list[tuple[int, str]], **extra) -> None:
@@ -49,27 +57,44 @@ async def rows(sessions: SessionFactory) -> list[Notification]:
         return list((await session.exec(select(Notification).order_by(col(Notification.id)))).all())
 
 
-async def run_until_done(sessions: SessionFactory, sender: Sender, limit: float = 60) -> None:
-    """Run the sender until every row is sent, failed or undeliverable."""
+async def run_until_done(sessions: SessionFactory, sender: Sender) -> None:
+    """Run the sender until every row is sent, failed or undeliverable, however long that takes
+    on a busy machine (pytest's timeout stops a hang)."""
     stop = asyncio.Event()
     task = asyncio.create_task(sender.run(stop))
     try:
-
-        async def done() -> bool:
-            return all(r.status in FINAL for r in await rows(sessions))
-
-        await until(done, limit)
+        while True:
+            if all(r.status in FINAL for r in await rows(sessions)):
+                return
+            await asyncio.sleep(0.05)
     finally:
         stop.set()
         await task
 
 
+def assert_paced(received: list[float], pace: Pace, lateness: float) -> None:
+    """No stretch of the run holds more requests than the pace allows in it: send starts are
+    slots ``1 / per_second`` apart, each at most ``slack`` of a slot after its slot, so ``m``
+    starts span at least ``(m - 1 - slack) / per_second`` seconds; a request arrives at most
+    ``lateness`` after its start."""
+    times = sorted(received)
+    for first, start in enumerate(times):
+        for last in range(first + 1, len(times)):
+            span = times[last] - start
+            allowed = (span + lateness) * pace.per_second + 1 + pace.slack
+            assert last - first + 1 <= allowed, f"{last - first + 1} requests in {span:.3f} s"
+
+
+@pytest.mark.timeout(300)
 async def test_every_message_arrives_once_at_the_pace_despite_429_500_and_timeouts(
     sessions: SessionFactory,
 ) -> None:
-    api = FakeBotApi(slow=0.3, hang=1.5)
+    # A client that gives up on an answered request sends it again (Telegram has no idempotency
+    # key), so the client waits long enough for a busy machine to answer; a request the fake
+    # holds past that is lost on the way and never delivered.
+    api = FakeBotApi(slow=0.3, hang=3.5)
     await api.start()
-    bot = api.bot(timeout=1.0)
+    bot = api.bot(timeout=3.0)
     chats = [9_001 + n for n in range(10)]
     messages = [(chats[n % 10], f"消息 {n:02d}") for n in range(60)]
     await queue(sessions, messages)
@@ -98,20 +123,20 @@ async def test_every_message_arrives_once_at_the_pace_despite_429_500_and_timeou
     ids = {call.text: call.message_id for call in api.delivered}
     assert all(r.telegram_message_id == ids[r.text] and r.sent_at for r in stored)
 
-    by_chat: dict[int, list[float]] = defaultdict(list)
-    for call in api.calls:
-        by_chat[call.chat_id].append(call.received)
-    for received in by_chat.values():
-        gaps = [b - a for a, b in itertools.pairwise(received)]
-        assert min(gaps) >= TEST_PACE.chat_interval * 0.8
-    for n, call in enumerate(api.calls):
-        if call.outcome == "429":
-            later = [c.received for c in api.calls[n + 1 :] if c.chat_id == call.chat_id]
-            assert later and later[0] - call.received >= api.retry_after * 0.9
-    starts = sorted(call.received for call in api.calls)
-    busiest = max(sum(1 for t in starts if first <= t < first + 1.0) for first in starts)
-    assert busiest <= TEST_PACE.per_second * 1.25
-    assert busiest >= TEST_PACE.per_second * 0.5  # the global pace, not the chats, was the limit
+    # A chat's next request starts chat_interval after the sender had the answer to its last, or
+    # gave up waiting for it (retry_after after a 429), which was after the fake received it: the
+    # gaps between receive times hold exactly, whatever the load.
+    by_chat: dict[int, list[Call]] = defaultdict(list)
+    for call in sorted(api.calls, key=lambda c: c.received):
+        by_chat[call.chat_id].append(call)
+    for calls in by_chat.values():
+        assert calls[-1].outcome in ("ok", "slow")  # a refused request was tried again
+        for before, after in itertools.pairwise(calls):
+            wait = api.retry_after if before.outcome == "429" else TEST_PACE.chat_interval
+            assert after.received - before.received >= wait - ROUNDING, (before, after)
+    # Ten chats at one request per chat_interval could take 40 a second: the global pace of 20
+    # is what holds them back.
+    assert_paced([call.received for call in api.calls], TEST_PACE, LATENESS)
 
 
 async def test_a_document_row_is_sent_as_a_document_with_its_caption(
