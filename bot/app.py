@@ -34,11 +34,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.clock import Clock, SystemClock
 from bot.config import LiankaConfig
 from bot.db import (
+    DatabaseNotReady,
     SessionFactory,
     create_engine,
     create_session_factory,
-    current_revision,
-    head_revision,
+    open_database,
 )
 from bot.dispatcher import create_dispatcher
 from bot.metrics import CONTENT_TYPE, Metrics
@@ -103,13 +103,17 @@ async def publish_commands(bot: Bot, startup: StartupCalls | None = None) -> Non
 
 
 def check_schema(settings: Settings) -> None:
-    """Refuse to serve on a database that is behind the code's migrations."""
-    current, head = current_revision(settings.database_url), head_revision()
-    if current != head:
-        raise NotReady(
-            f"数据库版本 {current or '(空)'} 与程序 {head} 不一致，请先运行 lianka db upgrade "
-            f"(database at {current or 'empty'}, code expects {head}: run `lianka db upgrade`)"
-        )
+    """Refuse to serve on a database that is missing, unreachable or not at the code's
+    migrations, saying what to run (the command line's own check, ``bot.db.open_database``)."""
+
+    async def check() -> None:
+        engine = await open_database(settings.database_url)
+        await engine.dispose()
+
+    try:
+        asyncio.run(check())
+    except DatabaseNotReady as error:
+        raise NotReady(str(error)) from None
 
 
 @dataclass

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -75,8 +76,12 @@ def upgrade_database(database_url: str, revision: str = "head") -> None:
 
 
 def current_revision(database_url: str) -> str | None:
-    """The revision the database is at, or None for an empty database."""
+    """The revision the database is at, or None for an empty or missing one (not created)."""
     from alembic.runtime.migration import MigrationContext
+
+    sqlite_file = _sqlite_file(make_url(database_url))
+    if sqlite_file is not None and not sqlite_file.is_file():
+        return None
 
     async def read() -> str | None:
         engine = create_engine(database_url)
@@ -96,3 +101,98 @@ def head_revision() -> str | None:
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+class DatabaseNotReady(Exception):
+    """The database is missing, unreachable or not at the code's revision; the message says, in
+    Chinese and then English, what to run."""
+
+
+def unreachable(database_url: str, error: BaseException) -> str | None:
+    """What to tell a person when ``error`` means the database server or database could not be
+    reached; None when it is some other error."""
+    url = make_url(database_url)
+    where = url.render_as_string(hide_password=True)
+    sqlstate = str(getattr(getattr(error, "orig", None), "sqlstate", None) or "")
+    if sqlstate == "3D000":
+        return (
+            f"数据库 {url.database} 不存在，请先创建（createdb {url.database}），再运行 lianka init "
+            f"(database {url.database} does not exist: create it, then run `lianka init`)"
+        )
+    if sqlstate.startswith("28"):
+        return (
+            f"无法登录数据库 {where}，请检查 LIANKA_DATABASE_URL 中的用户名和密码 "
+            f"(cannot log in to the database: check the user and password in LIANKA_DATABASE_URL)"
+        )
+    if isinstance(error, OSError) or sqlstate.startswith(("08", "57P03")):
+        reason = str(error) or type(error).__name__
+        return (
+            f"无法连接数据库 {where}（{reason}），请确认数据库服务已启动、LIANKA_DATABASE_URL 正确 "
+            f"(cannot reach the database: is the server running, is LIANKA_DATABASE_URL right?)"
+        )
+    return None
+
+
+def _schema_problem(connection: Connection) -> str | None:
+    """Why the schema is not the one the code expects, saying what to run; None if it is."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    current = MigrationContext.configure(connection).get_current_revision()
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    head = script.get_current_head()
+    if current == head:
+        return None
+    if current is None:
+        from sqlalchemy import inspect
+        from sqlmodel import SQLModel
+
+        import models  # noqa: F401  (registers every table)
+
+        tables = set(inspect(connection).get_table_names())
+        if not tables:
+            return "数据库是空的，请先运行 lianka init (the database is empty: run `lianka init`)"
+        if tables >= set(SQLModel.metadata.tables):
+            return None  # built from the models themselves (create_all), as the tests do
+        return (
+            "数据库中没有 Lianka 的表，请确认 LIANKA_DATABASE_URL 指向 Lianka 的数据库，"
+            "或先运行 lianka init (the database holds no Lianka schema: check "
+            "LIANKA_DATABASE_URL, or run `lianka init`)"
+        )
+    if current not in {revision.revision for revision in script.walk_revisions()}:
+        return (
+            f"数据库版本 {current} 比程序 {head} 新（或未知），请更新 Lianka "
+            f"(database at {current}, unknown to this code, which expects {head}: update Lianka)"
+        )
+    return (
+        f"数据库版本 {current} 与程序 {head} 不一致，请先运行 lianka db upgrade "
+        f"(database at {current}, code expects {head}: run `lianka db upgrade`)"
+    )
+
+
+async def open_database(database_url: str) -> AsyncEngine:
+    """An engine on a database at the code's revision, or DatabaseNotReady saying what to run.
+    Creates nothing: a missing SQLite file (or its folder) is reported, not made."""
+    sqlite_file = _sqlite_file(make_url(database_url))
+    if sqlite_file is not None and not sqlite_file.is_file():
+        raise DatabaseNotReady(
+            "数据库尚未创建，请先运行 lianka init "
+            f"(no database at {sqlite_file}: run `lianka init`)"
+        )
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            problem = await connection.run_sync(_schema_problem)
+    except (OSError, DBAPIError) as error:
+        where = make_url(database_url).render_as_string(hide_password=True)
+        problem = unreachable(database_url, error) or (
+            f"无法打开数据库 {where}（{getattr(error, 'orig', None) or error}），"
+            "请检查 LIANKA_DATABASE_URL (cannot open the database: check LIANKA_DATABASE_URL)"
+        )
+    except BaseException:
+        await engine.dispose()
+        raise
+    if problem is not None:
+        await engine.dispose()
+        raise DatabaseNotReady(problem)
+    return engine

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -77,19 +78,53 @@ def console() -> Console:
 
 
 def run_with_db(settings: Settings, work: Callable[[SessionFactory], Awaitable[T]]) -> T:
-    """Open the database, run ``work`` with a session factory, close the database."""
+    """Open the database, run ``work`` with a session factory, close the database.
+
+    Every command that reads or writes the database comes through here: on a database that is
+    missing, empty, unreachable or behind the code's migrations it exits 2 saying what to run
+    (``lianka init``, ``lianka db upgrade``), and creates nothing.
+    """
     import asyncio
 
-    from bot.db import create_engine, create_session_factory
+    from bot.db import DatabaseNotReady, create_session_factory, open_database
 
     async def runner() -> T:
-        engine = create_engine(settings.database_url)
+        engine = await open_database(settings.database_url)
         try:
             return await work(create_session_factory(engine))
         finally:
             await engine.dispose()
 
-    return asyncio.run(runner())
+    try:
+        return asyncio.run(runner())
+    except DatabaseNotReady as error:
+        fail(str(error), code=2)
+
+
+def require_database(settings: Settings) -> None:
+    """Exit 2 saying what to run unless the database is ready (for a command that opens it itself)."""
+
+    async def nothing(_sessions: SessionFactory) -> None:
+        return None
+
+    run_with_db(settings, nothing)
+
+
+@contextmanager
+def reaching_database(settings: Settings) -> Iterator[None]:
+    """Exit 2 with what to check, not a traceback, when the database cannot be reached (for the
+    commands that create or inspect the database rather than open it ready)."""
+    from sqlalchemy.exc import DBAPIError
+
+    from bot.db import unreachable
+
+    try:
+        yield
+    except (OSError, DBAPIError) as error:
+        message = unreachable(settings.database_url, error)
+        if message is None:
+            raise
+        fail(message, code=2)
 
 
 def print_json(data: Any) -> None:

@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bot.cli.common import CliContext, fail, pass_context, print_json, run_with_db
+from bot.cli.common import (
+    CliContext,
+    fail,
+    pass_context,
+    print_json,
+    reaching_database,
+    require_database,
+    run_with_db,
+)
 
 if TYPE_CHECKING:
     from bot.db import SessionFactory
@@ -40,7 +48,8 @@ def init(cli: CliContext) -> None:
         shutil.copyfile(example_config_path(), settings.config)
         click.echo(f"已生成配置文件 {settings.config}（来自示例，请按本单位实际修改）")
     config = cli.config()
-    upgrade_database(settings.database_url)
+    with reaching_database(settings):
+        upgrade_database(settings.database_url)
     click.echo(f"数据库已就绪: {settings.safe_database_url()}")
 
     async def load(sessions: SessionFactory) -> CatalogChanges:
@@ -111,7 +120,8 @@ def db_upgrade(cli: CliContext, revision: str) -> None:
     """Create the database or upgrade it to REVISION (default: the newest)."""
     from bot.db import upgrade_database
 
-    upgrade_database(cli.settings.database_url, revision)
+    with reaching_database(cli.settings):
+        upgrade_database(cli.settings.database_url, revision)
     click.echo(f"数据库已升级到 {revision}: {cli.settings.safe_database_url()}")
 
 
@@ -121,7 +131,8 @@ def db_current(cli: CliContext) -> None:
     """Show the database's revision and the newest one shipped."""
     from bot.db import current_revision, head_revision
 
-    current = current_revision(cli.settings.database_url)
+    with reaching_database(cli.settings):
+        current = current_revision(cli.settings.database_url)
     head = head_revision()
     click.echo(f"current: {current or '(empty)'}  head: {head}")
     if current != head:
@@ -194,6 +205,7 @@ def run(
             return
         fail(HOW_TO_GET_A_BOT, code=2)
     config = cli.config()
+    require_database(settings)
     from bot.app import Mode, NotReady, ServeOptions, serve
 
     options = ServeOptions(
