@@ -29,7 +29,7 @@ from models.processed_update import ProcessedUpdate
 from tests.harness import Telegram
 from tests.intake_helpers import REFUND, TOKEN, make_card, state_of
 
-pytestmark = pytest.mark.redis
+pytestmark = [pytest.mark.both_databases, pytest.mark.redis]
 
 REDIS_URL = os.environ.get("LIANKA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 

@@ -25,6 +25,8 @@ from reports.figures import resolve_scope
 from reports.periods import last_month
 from reports.report import build_report
 
+pytestmark = pytest.mark.both_databases
+
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 TABLES = (
     "cases",
