@@ -24,6 +24,8 @@ from models.team import Inspector, Role
 from tests.inspector_support import build, make_people, submit
 from tests.test_cli import lianka
 
+pytestmark = pytest.mark.slow
+
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 
 
