@@ -72,6 +72,7 @@ async def _dump(sessions: SessionFactory) -> dict[str, list[str]]:
     return tables
 
 
+@pytest.mark.slow
 async def test_the_bulk_path_writes_exactly_the_rows_of_the_use_cases(
     tmp_path: Path, config: LiankaConfig, calendar: WorkCalendar
 ) -> None:
