@@ -60,6 +60,7 @@ bench: setup
 lint: setup-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: setup-dev
 	$(BIN)/mypy .

@@ -51,6 +51,7 @@ from bot.services.catalog import sync_catalog
 from bot.settings import Settings
 from bot.startup import ANY_FAILURE, StartupCalls
 from bot.storage import create_events_isolation, create_storage
+from handlers.start import bot_commands
 from notifications.sender import Pace, Sender
 
 logger = logging.getLogger(__name__)
@@ -88,7 +89,6 @@ def create_bot(settings: Settings) -> Bot:
 async def publish_commands(bot: Bot, startup: StartupCalls | None = None) -> None:
     """The Chinese command menu of private chats; no failure here stops the bot. With
     ``startup`` it is set in the background, tried again until Telegram takes it; without, once."""
-    from handlers.start import bot_commands
 
     async def set_menu() -> None:
         await bot.set_my_commands(bot_commands(), scope=BotCommandScopeAllPrivateChats())

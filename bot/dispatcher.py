@@ -23,6 +23,7 @@ from bot.services.calendar import CalendarCache
 from bot.services.reporters import AttemptGuard
 from bot.settings import Settings
 from bot.storage import DeferredStorage, SqlStorage
+from handlers.intake import on_submit_delivered_again
 from models.calendar import WorkCalendar
 
 
@@ -59,8 +60,6 @@ def create_dispatcher(
     if throttling is not None:
         dispatcher.update.outer_middleware(throttling)
     dispatcher.update.outer_middleware(DbSessionMiddleware(sessions))
-    from handlers.intake import on_submit_delivered_again  # handlers import the use cases
-
     dispatcher.update.outer_middleware(
         UpdateDeduplication(
             resume=on_submit_delivered_again,

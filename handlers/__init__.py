@@ -4,6 +4,20 @@ from __future__ import annotations
 
 from aiogram import Router
 
+from handlers import (
+    admin,
+    errors,
+    followup,
+    inspector,
+    intake,
+    leader,
+    my_cases,
+    registration,
+    relay,
+    reports,
+    start,
+)
+
 
 def routers() -> list[Router]:
     """Fresh routers for one dispatcher, in the order updates should try them.
@@ -12,22 +26,6 @@ def routers() -> list[Router]:
     reporters' ``/start``; its conversations (the inspector's steps, the reporter's 回复) take
     only their own states, and their ``/cancel`` only in those states.
     """
-    # Imported here: handler modules import use cases, which import notifications.keyboards,
-    # which imports handlers.callbacks (and so this package) — a cycle at module level.
-    from handlers import (
-        admin,
-        errors,
-        followup,
-        inspector,
-        intake,
-        leader,
-        my_cases,
-        registration,
-        relay,
-        reports,
-        start,
-    )
-
     return [
         errors.setup(),
         registration.setup(),

@@ -18,10 +18,10 @@ from bot.services.inspectors import (
     list_inspectors,
     require_admin,
 )
-from handlers.callbacks import AdminAct, AdminAction, TeamAct, TeamAction
 from handlers.leader import edit_or_send
 from models.errors import InvalidInput
 from notifications.render import render
+from notifications.telegram import AdminAct, AdminAction, TeamAct, TeamAction
 
 
 async def cmd_reroute(

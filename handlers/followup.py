@@ -16,12 +16,12 @@ from bot.services.followup import (
     rate_case,
     reopen_unsatisfied,
 )
-from handlers.callbacks import FollowupAnswer, FollowupRating
 from handlers.flow import flow_moves
 from models.calendar import WorkCalendar
 from models.case import Satisfaction
 from models.errors import StaleAction
 from notifications.render import render
+from notifications.telegram import FollowupAnswer, FollowupRating
 
 RATINGS = {
     FollowupRating.SATISFIED: Satisfaction.SATISFIED,

@@ -35,7 +35,15 @@ from bot.services.cases import (
     view_materials,
 )
 from bot.services.inspectors import get_actor
-from handlers.callbacks import (
+from handlers.flow import flow_ends
+from models.attachment import MediaKind
+from models.calendar import WorkCalendar
+from models.case import Outcome
+from models.errors import InvalidInput, StaleAction
+from models.intake import parse_amount_yuan
+from models.org import Track
+from notifications.render import local_time, render
+from notifications.telegram import (
     PREFIXES,
     AdminAction,
     CaseAct,
@@ -47,14 +55,6 @@ from handlers.callbacks import (
     RequestDecision,
     TeamAction,
 )
-from handlers.flow import flow_ends
-from models.attachment import MediaKind
-from models.calendar import WorkCalendar
-from models.case import Outcome
-from models.errors import InvalidInput, StaleAction
-from models.intake import parse_amount_yuan
-from models.org import Track
-from notifications.render import local_time, render
 
 logger = logging.getLogger(__name__)
 

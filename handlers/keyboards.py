@@ -13,8 +13,8 @@ from aiogram.types import (
     ReplyKeyboardMarkup,
 )
 
-from handlers.callbacks import DbId
 from models.org import Category
+from notifications.telegram import DbId
 
 SEND_CONTACT = "发送手机号"
 TYPE_CONTACT = "手动输入"

@@ -29,14 +29,6 @@ from bot.services.cases import (
     supervise_case,
 )
 from bot.services.inspectors import get_actor
-from handlers.callbacks import (
-    CaseAct,
-    CaseAction,
-    QueuePage,
-    RequestDecision,
-    TeamAct,
-    TeamAction,
-)
 from models.calendar import WorkCalendar
 from models.case import OPEN_STATUSES, Case, CaseStatus
 from models.clock import ClockState
@@ -44,8 +36,17 @@ from models.errors import InvalidInput
 from models.org import Track
 from models.request import RequestKind
 from models.team import Inspector, Role
-from notifications.keyboards import inspector_case_keyboard
 from notifications.render import render
+from notifications.telegram import (
+    CaseAct,
+    CaseAction,
+    QueuePage,
+    RequestDecision,
+    TeamAct,
+    TeamAction,
+    inspector_case_keyboard,
+    materials_button,
+)
 from notifications.texts import preview
 
 CLOCK_STATES = {
@@ -130,7 +131,7 @@ def _case_keyboard(actor: Inspector, case: Case) -> InlineKeyboardMarkup | None:
     if case.assignee_id == actor.id:
         rows += inspector_case_keyboard(case.id).inline_keyboard
     else:
-        rows.append(_button("查看材料", CaseAction(act=CaseAct.MATERIALS, case_id=case.id).pack()))
+        rows.append([materials_button(case.id)])
     if leads_team(actor, case) and case.status in ASSIGNABLE:
         label = "分派" if case.assignee_id is None else "改派"
         rows.append(_button(label, TeamAction(act=TeamAct.ASSIGN, case_id=case.id).pack()))

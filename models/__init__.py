@@ -1,4 +1,4 @@
-"""Lianka's domain: tables, states, rules. No aiogram here.
+"""Lianka's domain: tables, states, rules. No chat framework here.
 
 Importing this package registers every table on ``SQLModel.metadata``.
 """

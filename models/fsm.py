@@ -1,4 +1,4 @@
-"""Conversation state of the bot (aiogram FSM), kept in the database by default."""
+"""Conversation state of the bot (its FSM storage), kept in the database by default."""
 
 from __future__ import annotations
 

@@ -7,12 +7,18 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.document import MAX_DOCUMENT_BYTES, StoredDocument, digest
-from models.notification import Notification, NotificationStatus, RecipientKind, SendMethod
-from models.team import Inspector
+from models.notification import (
+    Notification,
+    NotificationStatus,
+    Offering,
+    RecipientKind,
+    SendMethod,
+)
+from models.team import Inspector, Role
 from models.types import utc
 
 
@@ -34,7 +40,7 @@ async def enqueue(
     now: datetime,
     recipient_id: int | None = None,
     case_id: int | None = None,
-    reply_markup: dict[str, Any] | None = None,
+    offer: Offering | None = None,
     method: SendMethod = SendMethod.MESSAGE,
     document_id: int | None = None,
 ) -> bool:
@@ -47,7 +53,8 @@ async def enqueue(
         "recipient_id": recipient_id,
         "case_id": case_id,
         "text": text,
-        "reply_markup": reply_markup,
+        "offer": offer.offer if offer else None,
+        "offer_ref": offer.ref if offer else None,
         "method": method,
         "document_id": document_id,
         "status": NotificationStatus.PENDING,
@@ -67,7 +74,8 @@ async def notify_inspectors(
     stage: int,
     text: str,
     now: datetime,
-    reply_markup: dict[str, Any] | None = None,
+    *,
+    offer: Offering | None = None,
 ) -> int:
     """Queue one message about a case to each of ``people`` who is active and registered in
     Telegram, once per person and stage; returns how many rows were written."""
@@ -86,10 +94,27 @@ async def notify_inspectors(
             recipient_id=person.id,
             case_id=case_id,
             text=text,
-            reply_markup=reply_markup,
+            offer=offer,
             now=now,
         )
     return queued
+
+
+async def active_admins(session: AsyncSession) -> list[Inspector]:
+    """The active admins registered in Telegram, who are told what needs an admin."""
+    return list(
+        (
+            await session.exec(
+                select(Inspector)
+                .where(
+                    Inspector.role == Role.ADMIN,
+                    col(Inspector.active).is_(True),
+                    col(Inspector.chat_id).is_not(None),
+                )
+                .order_by(col(Inspector.id))
+            )
+        ).all()
+    )
 
 
 async def store_document(

@@ -46,22 +46,22 @@ from aiogram.exceptions import (
     TelegramServerError,
     TelegramUnauthorizedError,
 )
-from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, Message
+from aiogram.types import BufferedInputFile, Message
 from sqlalchemy import and_, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock, SystemClock
 from bot.db import SessionFactory
-from bot.services.inspectors import active_admins
 from models.case import Case
 from models.document import StoredDocument
 from models.notification import Notification, NotificationStatus, RecipientKind, SendMethod
 from models.reporter import Reporter
 from models.team import Inspector
 from models.types import utc
-from notifications.outbox import enqueue
+from notifications.outbox import active_admins, enqueue
 from notifications.render import render
+from notifications.telegram import notice_keyboard
 
 logger = logging.getLogger(__name__)
 
@@ -340,7 +340,7 @@ class Sender:
         return f"{type(error).__name__}: {error}".replace(self._bot.token, "***")[:500]
 
     async def _deliver(self, row: Notification) -> Message:
-        markup = InlineKeyboardMarkup.model_validate(row.reply_markup) if row.reply_markup else None
+        markup = notice_keyboard(row)
         if row.method is SendMethod.DOCUMENT:
             document = await self._document(row.document_id)
             return await self._bot.send_document(

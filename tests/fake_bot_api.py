@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import socket
 import time
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ class Call:
     message_id: int | None = None
     file_name: str | None = None  # an uploaded document's name and bytes
     file_bytes: bytes | None = None
+    reply_markup: dict[str, Any] | None = None  # as the request carried it
 
 
 @dataclass
@@ -123,8 +125,19 @@ class FakeBotApi:
         file_name, file_bytes = (
             (upload.filename, upload.file.read()) if isinstance(upload, FileField) else (None, None)
         )
+        markup = form.get("reply_markup")
         self.calls.append(
-            Call(method, chat_id, text, received, fault or "ok", message_id, file_name, file_bytes)
+            Call(
+                method,
+                chat_id,
+                text,
+                received,
+                fault or "ok",
+                message_id,
+                file_name,
+                file_bytes,
+                json.loads(markup) if isinstance(markup, str) else None,
+            )
         )
         result: dict[str, Any] = {
             "message_id": message_id,

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from aiogram.types import InlineKeyboardMarkup
 from sqlmodel import col, func, select
 
 from bot.clock import FrozenClock
@@ -27,6 +26,7 @@ from models.relay import RelayMessage
 from models.reporter import Reporter
 from models.request import ApprovalRequest
 from models.team import Inspector, Role
+from notifications.telegram import notice_keyboard
 from tests.factories import make_inspector, make_reporter
 from tests.harness import Telegram, TgUser
 
@@ -153,9 +153,7 @@ async def deliver(telegram: Telegram, sessions: SessionFactory) -> list[Notifica
             ).all()
         )
         for row in rows:
-            markup = (
-                InlineKeyboardMarkup.model_validate(row.reply_markup) if row.reply_markup else None
-            )
+            markup = notice_keyboard(row)
             sent = await telegram.bot.send_message(row.chat_id, row.text, reply_markup=markup)
             row.status = NotificationStatus.SENT
             row.telegram_message_id = sent.message_id

@@ -15,11 +15,11 @@ from bot.services.clocks import get_clock
 from bot.services.routing import assign_case
 from bot.services.sweep import sweep_deadlines
 from bot.settings import Settings
-from handlers.callbacks import FollowupAnswer, FollowupRating
 from models.calendar import WorkCalendar
 from models.case import Case, CaseStatus, Satisfaction
 from models.clock import ClockKind, ClockStage, ClockState
 from models.team import Inspector
+from notifications.telegram import FollowupAnswer, FollowupRating, notice_keyboard
 from tests.casework import (
     accept,
     case_of,
@@ -86,8 +86,9 @@ async def test_the_reporter_is_asked_once_at_nine_the_working_day_after_resoluti
     assert question.text.startswith(
         "【回访】您反映的问题 AJ-2026-00001 已办结（办理结果：问题已解决）。"
     )
-    assert question.reply_markup is not None
-    buttons = [b["text"] for row in question.reply_markup["inline_keyboard"] for b in row]
+    keyboard = notice_keyboard(question)
+    assert keyboard is not None
+    buttons = [b.text for row in keyboard.inline_keyboard for b in row]
     assert buttons == ["满意", "基本满意", "不满意"]
     clock = await clock_of(sessions, case.id, ClockKind.FOLLOWUP)
     assert (clock.stage, clock.due_at, clock.next_action_at) == (1, UNRATED, UNRATED)

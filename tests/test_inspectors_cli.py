@@ -21,6 +21,7 @@ from bot.services.catalog import sync_catalog
 from models.case import Case, CaseStatus
 from models.notification import Notification
 from models.team import Inspector, Role
+from notifications.telegram import notice_keyboard
 from tests.inspector_support import build, make_people, submit
 from tests.test_cli import lianka
 
@@ -168,7 +169,9 @@ async def test_deactivation_hands_open_cases_back_and_teams_list_counts_them(
         ).all()
     assert (back.status, back.assignee_id) == (CaseStatus.SUBMITTED, None)
     assert [n.chat_id for n in notes] == [502]  # the team leader, with the 分派 button
-    assert notes[0].reply_markup is not None
+    assert notes[0].reply_markup is None  # the offer is rendered when sent
+    keyboard = notice_keyboard(notes[0])
+    assert keyboard is not None and keyboard.inline_keyboard[0][0].text == "分派"
 
     code, out, _ = run(tmp_path, url, "teams", "list", "--json")
     business = {t["code"]: t for t in json.loads(out)}["business_env"]

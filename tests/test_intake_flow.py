@@ -3,9 +3,7 @@ finish, anonymously or by name, and the rows and messages are what they should b
 
 from __future__ import annotations
 
-import os
 import re
-import secrets
 
 import pytest
 from aiogram.types import Location
@@ -34,8 +32,6 @@ from tests.intake_helpers import (
     make_card,
     state_of,
 )
-
-REDIS_URL = os.environ.get("LIANKA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 CATEGORY_NAMES = [
     "营商环境",
@@ -596,69 +592,3 @@ async def test_reporting_without_a_card_asks_to_scan_it_first(telegram: Telegram
     assert "请先扫描贵企业廉政监督联系卡上的二维码" in user.last
     assert "0825-12388" in user.last and "12388" in user.last
     assert await state_of(telegram, user) == (None, {})
-
-
-@pytest.mark.redis
-async def test_with_redis_the_draft_is_json_and_survives_a_restart(
-    sessions: SessionFactory,
-    catalog: LiankaConfig,
-    calendar: WorkCalendar,
-    clock: FrozenClock,
-) -> None:
-    from aiogram.fsm.storage.base import DefaultKeyBuilder
-    from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
-    from redis.asyncio import Redis
-    from redis.exceptions import ConnectionError as RedisConnectionError
-
-    from bot.dispatcher import create_dispatcher
-    from bot.settings import Settings
-    from bot.storage import DeferredStorage
-
-    prefix = f"lianka-test-{secrets.token_hex(4)}"
-    redis = Redis.from_url(REDIS_URL)
-    try:
-        await redis.ping()
-    except (RedisConnectionError, OSError) as error:
-        await redis.aclose()
-        if os.environ.get("LIANKA_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"Redis is not reachable: {error}")
-        pytest.skip(f"Redis is not reachable: {error}")
-    keys = DefaultKeyBuilder(prefix=prefix, with_bot_id=True, with_destiny=True)
-    async with sessions() as session:
-        await make_card(session, clock.now())
-
-    def on_redis() -> Telegram:
-        return Telegram.create(
-            create_dispatcher(
-                settings=Settings(),
-                config=catalog,
-                sessions=sessions,
-                calendar=calendar,
-                storage=DeferredStorage(RedisStorage(redis, key_builder=keys)),
-                events_isolation=RedisEventIsolation(redis, key_builder=keys),
-                clock=clock,
-            )
-        )
-
-    try:
-        first = on_redis()
-        user = first.user()
-        await reach(user, "evidence")
-        await user.send_photo()
-        again = on_redis().user(first_name=user.first_name, user_id=user.id)
-        await again.send_document()
-        assert again.last.startswith("已收到2个附件")
-        await again.click("完成")
-        await again.send("12.5万")
-        await again.click("匿名")
-        await again.click("确认提交")
-        assert "AJ-2026-00001" in again.last
-        async with sessions() as session:
-            case = (await session.exec(select(Case))).one()
-            files = (await session.exec(select(Attachment))).all()
-        assert case.amount_involved_yuan == 125_000 and len(files) == 2
-    finally:
-        stored = [key async for key in redis.scan_iter(f"{prefix}:*")]
-        if stored:
-            await redis.delete(*stored)
-        await redis.aclose()

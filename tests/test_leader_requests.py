@@ -10,12 +10,12 @@ from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.cases import accept_case, add_progress
 from bot.services.inspectors import get_actor
-from handlers.callbacks import RequestDecision
 from models.calendar import WorkCalendar
 from models.case import CaseStatus
 from models.clock import ClockState
 from models.event import EventKind
 from models.request import ApprovalRequest, RequestKind, RequestStatus
+from notifications.telegram import RequestDecision
 from tests.inspector_support import (
     BUSINESS_LEADER,
     DISPATCH_LEADER,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 from pathlib import Path
 from typing import Any
@@ -11,10 +12,13 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 import models  # noqa: F401
 from bot.db import create_engine, current_revision, head_revision, upgrade_database
+from models.notification import Notification
+from notifications.telegram import notice_keyboard
 from tests.conftest import POSTGRES_ADMIN_URL, _admin_execute, _missing_service
 
 
@@ -86,3 +90,44 @@ def test_sqlite_database_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> N
             await engine.dispose()
 
     assert asyncio.run(pragmas()) == ("wal", 1)
+
+
+def test_a_notice_queued_before_offers_keeps_its_keyboard_through_the_upgrade(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'pending.db'}"
+    upgrade_database(url, "0005")
+    keyboard = {"inline_keyboard": [[{"text": "分派", "callback_data": "ta1:asg:7:0:0"}]]}
+
+    async def run(statement: str, **params: Any) -> list[Any]:
+        engine = create_engine(url)
+        try:
+            async with engine.begin() as connection:
+                result = await connection.execute(text(statement), params)
+                return list(result.all()) if result.returns_rows else []
+        finally:
+            await engine.dispose()
+
+    asyncio.run(
+        run(
+            "INSERT INTO notifications (key, kind, chat_id, recipient_kind, method, text,"
+            " reply_markup, status, attempts, next_attempt_at, created_at) VALUES ('k', 'waiting',"
+            " 501, 'inspector', 'message', '待分派', :markup, 'pending', 0, :at, :at)",
+            markup=json.dumps(keyboard),
+            at="2026-12-05 08:00:00.000000",
+        )
+    )
+    upgrade_database(url)
+
+    async def pending() -> Notification:
+        engine = create_engine(url)
+        try:
+            async with AsyncSession(engine) as session:
+                return (await session.exec(select(Notification))).one()
+        finally:
+            await engine.dispose()
+
+    row = asyncio.run(pending())
+    assert (row.offer, row.offer_ref, row.reply_markup) == (None, None, keyboard)
+    markup = notice_keyboard(row)
+    assert markup is not None and markup.model_dump(mode="json", exclude_none=True) == keyboard

@@ -22,6 +22,7 @@ from models.event import Actor, ActorType, CaseEvent, EventKind, record_event, t
 from models.notification import Notification
 from models.reporter import CaseFollower
 from models.team import Role
+from notifications.telegram import notice_keyboard
 from tests.factories import make_inspector
 from tests.harness import Telegram
 from tests.intake_helpers import assert_telegram_html, build, make_card, report
@@ -212,10 +213,9 @@ async def test_material_reaches_the_assignee_and_shows_on_the_timeline(
     assert event.public and event.note == "管委会2023年的会议纪要，<i>承诺</i>年底前返还。"
     assert (notice.chat_id, notice.recipient_id) == (501, inspector.id)
     assert "&lt;i&gt;承诺&lt;/i&gt;" in notice.text and "新增附件 1 个" in notice.text
-    assert notice.reply_markup is not None
-    assert [b["text"] for row in notice.reply_markup["inline_keyboard"] for b in row] == [
-        "查看材料"
-    ]
+    keyboard = notice_keyboard(notice)
+    assert keyboard is not None
+    assert [b.text for row in keyboard.inline_keyboard for b in row] == ["查看材料"]
 
     await user.click("查看详情")
     assert "补充材料：管委会2023年的会议纪要" in user.last

@@ -1,6 +1,6 @@
-"""With Redis for the conversation state (several instances), a crash between an update's record
-and Redis loses no step and takes none twice: the state the update leaves is kept in its record
-and written to Redis when the update is delivered again."""
+"""With Redis for the conversation state (several instances): the draft survives a restart, and a
+crash between an update's record and Redis loses no step and takes none twice: the state the
+update leaves is kept in its record and written to Redis when the update is delivered again."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from aiogram.fsm.storage.base import DefaultKeyBuilder
 from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
-from aiogram.types import Update
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlmodel import select
@@ -23,19 +22,18 @@ from bot.db import SessionFactory
 from bot.dispatcher import create_dispatcher
 from bot.settings import Settings
 from bot.storage import DeferredStorage
+from models.attachment import Attachment
 from models.calendar import WorkCalendar
 from models.case import Case
 from models.processed_update import ProcessedUpdate
 from tests.harness import Telegram
 from tests.intake_helpers import REFUND, TOKEN, make_card, state_of
+from tests.test_intake_flow import reach
+from tests.test_redelivery import Crash, remembered
 
 pytestmark = [pytest.mark.both_databases, pytest.mark.redis]
 
 REDIS_URL = os.environ.get("LIANKA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-class Crash(BaseException):
-    """The process dies here: nothing after it runs."""
 
 
 @pytest.fixture
@@ -87,16 +85,25 @@ async def on_redis(
     return build
 
 
-def remembered(telegram: Telegram) -> list[Update]:
-    updates: list[Update] = []
-    original = telegram.dispatcher.feed_update
-
-    async def remember(bot: Any, update: Update, **kwargs: Any) -> Any:
-        updates.append(update)
-        return await original(bot, update, **kwargs)
-
-    telegram.dispatcher.feed_update = remember  # type: ignore[method-assign]
-    return updates
+async def test_the_draft_is_json_and_survives_a_restart(
+    on_redis: Callable[[], Telegram], sessions: SessionFactory
+) -> None:
+    first = on_redis()
+    user = first.user()
+    await reach(user, "evidence")
+    await user.send_photo()
+    again = on_redis().user(first_name=user.first_name, user_id=user.id)
+    await again.send_document()
+    assert again.last.startswith("已收到2个附件")
+    await again.click("完成")
+    await again.send("12.5万")
+    await again.click("匿名")
+    await again.click("确认提交")
+    assert "AJ-2026-00001" in again.last
+    async with sessions() as session:
+        case = (await session.exec(select(Case))).one()
+        files = (await session.exec(select(Attachment))).all()
+    assert case.amount_involved_yuan == 125_000 and len(files) == 2
 
 
 async def test_killed_after_the_record_before_redis_the_description_is_taken_once(

@@ -21,6 +21,7 @@ from models.intake import CaseDraft, Evidence
 from models.notification import Notification
 from models.reporter import ReporterContact, receipt_hash
 from models.team import Role
+from notifications.telegram import notice_keyboard
 from tests.factories import make_inspector, make_reporter
 
 pytestmark = pytest.mark.both_databases
@@ -67,8 +68,9 @@ async def test_an_anonymous_report_gets_a_number_a_receipt_code_and_an_assignee(
     assert [(n.kind, n.chat_id) for n in notes] == [("assigned", 501)]
     assert "土地出让金返还" in notes[0].text
     assert "匿名" in notes[0].text
-    assert notes[0].reply_markup is not None
-    buttons = [b["text"] for row in notes[0].reply_markup["inline_keyboard"] for b in row]
+    keyboard = notice_keyboard(notes[0])
+    assert keyboard is not None
+    buttons = [b.text for row in keyboard.inline_keyboard for b in row]
     assert buttons == ["签收", "退回", "查看材料", "提问", "记录进展", "申请延期", "办结"]
     assert [(f.kind, f.file_id) for f in files] == [(MediaKind.PHOTO, "ph-1")]
 

@@ -18,6 +18,7 @@ from models.case import Case
 from models.clock import ClockKind, ClockStage, ClockState
 from models.event import CaseEvent, EventKind
 from models.notification import Notification, NotificationStatus
+from notifications.telegram import notice_keyboard
 from tests.casework import (
     accept,
     case_of,
@@ -76,7 +77,7 @@ async def test_the_assignee_is_warned_once_on_the_morning_the_accept_deadline_fa
     (warning,) = await outbox(sessions, "accept_")
     assert (warning.kind, warning.chat_id) == ("accept_warning", 501)
     assert warning.text.startswith("【催办】问题 AJ-2026-00001 签收期限为今日18:00，请及时签收。")
-    assert warning.reply_markup is not None  # the inspector's buttons, to act at once
+    assert notice_keyboard(warning) is not None  # the inspector's buttons, to act at once
     clock = await clock_of(sessions, case.id, ClockKind.ACCEPT)
     assert (clock.stage, clock.next_action_at, clock.claimed_by) == (
         ClockStage.WARNED,

@@ -1,6 +1,6 @@
 """What people read about cases: lists, /queue, /case, /stats and ``lianka cases``.
 
-Queries only (nothing here commits), and no aiogram, so the command line's lists start fast.
+Queries only (nothing here commits) and no Telegram library: the command line's lists start fast.
 """
 
 from __future__ import annotations

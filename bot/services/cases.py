@@ -43,19 +43,12 @@ from models.enterprise import Enterprise
 from models.errors import InvalidInput, NotFound, PermissionDenied, StaleAction
 from models.event import Actor, ActorType, CaseEvent, EventKind, record_event, transition
 from models.intake import AMOUNT_MAX_YUAN, clean_text
-from models.notification import RecipientKind
+from models.notification import Offer, Offering, RecipientKind
 from models.org import Category, Track, Zone
 from models.relay import RelayMessage, RelayStatus
 from models.reporter import CaseFollower, Reporter, ReporterContact
 from models.request import ApprovalRequest, RequestKind, RequestStatus
 from models.team import AssignmentMode, Inspector, Role, Team
-from notifications.keyboards import (
-    as_json,
-    inspector_case_keyboard,
-    leader_assign_keyboard,
-    relay_reply_keyboard,
-    request_keyboard,
-)
 from notifications.outbox import enqueue, notification_key, notify_inspectors
 from notifications.render import render
 from notifications.texts import preview
@@ -200,7 +193,7 @@ async def _tell_reporter(
     kind: str,
     stage: int,
     now: datetime,
-    reply_markup: dict[str, Any] | None = None,
+    offer: Offering | None = None,
     **context: Any,
 ) -> None:
     """A notice to the reporter's chat (never their identity to anyone else)."""
@@ -216,7 +209,7 @@ async def _tell_reporter(
             recipient_id=reporter.id,
             case_id=case.id,
             text=text,
-            reply_markup=reply_markup,
+            offer=offer,
             now=now,
         )
 
@@ -228,12 +221,12 @@ async def _tell_inspectors(
     kind: str,
     stage: int,
     now: datetime,
-    reply_markup: dict[str, Any] | None = None,
+    offer: Offering | None = None,
     **context: Any,
 ) -> None:
     assert case.id is not None
     text = render(kind, case=case, **context)
-    await notify_inspectors(session, case.id, people, kind, stage, text, now, reply_markup)
+    await notify_inspectors(session, case.id, people, kind, stage, text, now, offer=offer)
 
 
 async def _team_name(session: AsyncSession, team_id: int | None) -> str:
@@ -348,7 +341,7 @@ async def _ask_leaders(
         "leader_request",
         stage,
         now,
-        reply_markup=as_json(request_keyboard(request.id)),
+        offer=Offer.REQUEST_DECISION.on(request.id),
         request=request,
         kind_label=request.kind.label,
         requester=requester.name,
@@ -571,7 +564,7 @@ async def decide_request(
             "inspector_request_decided",
             event.seq,
             now,
-            reply_markup=as_json(inspector_case_keyboard(case.id)),
+            offer=Offer.CASE_WORK.on(case.id),
             request=request,
             approved=False,
             team=None,
@@ -642,7 +635,7 @@ async def _approve_extension(
         "inspector_request_decided",
         event.seq,
         now,
-        reply_markup=as_json(inspector_case_keyboard(case.id)),
+        offer=Offer.CASE_WORK.on(case.id),
         request=request,
         approved=True,
         team=None,
@@ -700,7 +693,7 @@ async def _approve_return(
             "leader_case_returned",
             event.seq,
             now,
-            reply_markup=as_json(leader_assign_keyboard(case.id)),
+            offer=Offer.LEADER_ASSIGN.on(case.id),
             team=await _team_name(session, requester.team_id),
             reason=request.reason,
             description=preview(case.description, 300),
@@ -985,7 +978,7 @@ async def supervise_case(
         "inspector_supervised",
         event.seq,
         now,
-        reply_markup=as_json(leader_assign_keyboard(case.id)) if case.assignee_id is None else None,
+        offer=Offer.LEADER_ASSIGN.on(case.id) if case.assignee_id is None else None,
         leader=actor.name,
         note=text,
         status=case.status.label,
@@ -1058,7 +1051,7 @@ async def ask_reporter(
         "case_question",
         event.seq,
         now,
-        reply_markup=as_json(relay_reply_keyboard(relay.id)),
+        offer=Offer.RELAY_REPLY.on(relay.id),
         question=text,
     )
     await session.commit()
@@ -1159,7 +1152,7 @@ async def answer_question(
         "inspector_answer",
         event.seq,
         now,
-        reply_markup=as_json(inspector_case_keyboard(case.id)),
+        offer=Offer.CASE_WORK.on(case.id),
         question=relay.question,
         answer=text,
         resolve_due=resolve.due_at if resolve and resolve.state is ClockState.RUNNING else None,

@@ -49,17 +49,16 @@ from models.case import OPEN_STATUSES, Case, CaseCounter, CaseStatus, Outcome, S
 from models.case import format_case_number as case_number
 from models.clock import CaseClock, ClockKind, ClockStage, ClockState
 from models.enterprise import USCC_ALPHABET, Enterprise, uscc_check_char
-from models.event import Actor, ActorType, EventKind, record_event, transition
+from models.event import Actor, ActorType, CaseEvent, EventKind, record_event, transition
 from models.intake import CaseDraft
-from models.notification import Notification, NotificationStatus, RecipientKind
+from models.notification import Notification, NotificationStatus, Offer, Offering, RecipientKind
 from models.org import Category, Track, Zone
 from models.policy import DeadlineLadder
 from models.reporter import Reporter, ReporterContact, new_receipt_code, receipt_hash
 from models.request import ApprovalRequest, RequestKind, RequestStatus
 from models.routing import Candidate, RoutingDecision, choose_team, pick_assignee
 from models.team import AssignmentMode, Inspector, Role, Team
-from models.types import utc
-from notifications.keyboards import as_json, inspector_case_keyboard, leader_assign_keyboard
+from models.types import JSONType, utc
 from notifications.outbox import notification_key
 from notifications.render import render
 from notifications.texts import preview
@@ -917,9 +916,7 @@ class MemoryLedger:
             description=preview(case.description),
             attachments=0,
         )
-        self._notify(
-            case, inspector, "assigned", text, as_json(inspector_case_keyboard(case.id)), at
-        )
+        self._notify(case, inspector, "assigned", text, Offer.CASE_WORK.on(case.id), at)
 
     def _notify(
         self,
@@ -927,7 +924,7 @@ class MemoryLedger:
         person: Inspector,
         kind: str,
         text: str,
-        markup: dict[str, Any],
+        offer: Offering,
         at: datetime,
     ) -> None:
         """As ``notifications.outbox.enqueue``."""
@@ -943,7 +940,8 @@ class MemoryLedger:
                 recipient_kind=RecipientKind.INSPECTOR,
                 recipient_id=person.id,
                 text=text,
-                reply_markup=markup,
+                offer=offer.offer,
+                offer_ref=offer.ref,
                 status=NotificationStatus.PENDING,
                 attempts=0,
                 next_attempt_at=utc(at),
@@ -1049,9 +1047,7 @@ class MemoryLedger:
             description=preview(case.description),
         )
         for leader in world.team_leaders(team.id):
-            self._notify(
-                case, leader, "waiting", text, as_json(leader_assign_keyboard(case.id or 0)), at
-            )
+            self._notify(case, leader, "waiting", text, Offer.LEADER_ASSIGN.on(case.id or 0), at)
         return case
 
     def finish(self, case: Case) -> None:
@@ -1069,12 +1065,18 @@ def _table(model: Any) -> sa.Table:
 
 
 def _values(row: Any) -> dict[str, Any]:
+    """The row's columns for an executemany INSERT; an empty JSON column is SQL NULL, as the ORM
+    and the use cases write it (a bare None would be stored as JSON ``null``)."""
     table = _table(type(row))
-    return {
-        column.key: getattr(row, column.key)
-        for column in table.columns
-        if not (column.key == "id" and getattr(row, "id", None) is None)
-    }
+    values = {}
+    for column in table.columns:
+        value = getattr(row, column.key)
+        if column.key == "id" and value is None:
+            continue
+        values[column.key] = (
+            sa.null() if value is None and isinstance(column.type, JSONType) else value
+        )
+    return values
 
 
 async def _write_in_bulk(
@@ -1086,8 +1088,6 @@ async def _write_in_bulk(
     tick: Callable[[int], None],
 ) -> None:
     """Every case mirrored in memory and inserted in batches of ``BATCH`` cases."""
-    from models.event import CaseEvent
-
     ledger = MemoryLedger(config, calendar, world, next_case_id=1)
 
     async def flush() -> None:

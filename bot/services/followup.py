@@ -20,8 +20,8 @@ from models.case import Case, CaseStatus, Satisfaction
 from models.clock import ClockKind
 from models.errors import InvalidInput, PermissionDenied, StaleAction
 from models.event import Actor, ActorType, EventKind, record_event, transition
+from models.notification import Offer
 from models.reporter import Reporter
-from notifications.keyboards import as_json, inspector_case_keyboard
 from notifications.outbox import enqueue, notification_key
 from notifications.render import render
 
@@ -181,7 +181,7 @@ async def reopen_unsatisfied(
                 provisional=clock.provisional,
                 assignee=assignee.name if assignee and not is_assignee else None,
             ),
-            reply_markup=as_json(inspector_case_keyboard(case.id)) if is_assignee else None,
+            offer=Offer.CASE_WORK.on(case.id) if is_assignee else None,
             now=now,
         )
     await session.commit()

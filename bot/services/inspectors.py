@@ -15,10 +15,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.case import OPEN_STATUSES, Case, CaseStatus
 from models.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from models.event import Actor, ActorType, EventKind, record_event, transition
+from models.notification import Offer
 from models.org import Track
 from models.request import ApprovalRequest, RequestStatus
 from models.team import Inspector, InviteCode, Role, Team
-from notifications.outbox import notify_inspectors
+from notifications.outbox import active_admins, notify_inspectors
 from notifications.render import render
 from notifications.texts import preview
 
@@ -216,23 +217,6 @@ async def team_leaders(
     return people
 
 
-async def active_admins(session: AsyncSession) -> list[Inspector]:
-    """The active admins registered in Telegram, who are told what needs an admin."""
-    return list(
-        (
-            await session.exec(
-                select(Inspector)
-                .where(
-                    Inspector.role == Role.ADMIN,
-                    col(Inspector.active).is_(True),
-                    col(Inspector.chat_id).is_not(None),
-                )
-                .order_by(col(Inspector.id))
-            )
-        ).all()
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class Deactivated:
     """Who was deactivated and the numbers of the open cases that went back to their leader."""
@@ -317,9 +301,6 @@ async def _tell_leaders_case_back(
     session: AsyncSession, case: Case, inspector: Inspector, now: datetime
 ) -> None:
     """The team leader gets the case back with the 分派 button."""
-    # imported here: the keyboards need aiogram, which the listing commands do without
-    from notifications.keyboards import as_json, leader_assign_keyboard
-
     assert case.id is not None
     text = render(
         "leader_case_back",
@@ -336,7 +317,7 @@ async def _tell_leaders_case_back(
         case.event_count,
         text,
         now,
-        as_json(leader_assign_keyboard(case.id)),
+        offer=Offer.LEADER_ASSIGN.on(case.id),
     )
 
 

@@ -8,9 +8,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -18,7 +16,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.config import LiankaConfig
 from bot.services.clocks import cancel_clock
 from bot.services.inspectors import team_leaders
-from handlers.callbacks import CaseAct, CaseAction
 from models.attachment import Attachment
 from models.card import Card, CardScan, CardStatus
 from models.case import OPEN_STATUSES, Case, CaseStatus, reporter_label
@@ -27,10 +24,10 @@ from models.enterprise import Enterprise
 from models.errors import DomainError, InvalidInput, NotFound
 from models.event import Actor, ActorType, CaseEvent, EventKind, record_event, transition
 from models.intake import DESCRIPTION_MAX, EVIDENCE_MAX, FILE_MAX_BYTES, Evidence, clean_text
+from models.notification import Offer
 from models.org import Category, Track, Zone
 from models.reporter import CaseFollower, Reporter, normalize_receipt_code, receipt_hash
 from models.team import Inspector
-from notifications.keyboards import as_json
 from notifications.outbox import notify_inspectors
 from notifications.render import render
 from notifications.texts import preview
@@ -450,15 +447,6 @@ async def case_timeline(session: AsyncSession, telegram_user_id: int, case_id: i
     )
 
 
-def _materials_keyboard(case_id: int) -> dict[str, Any]:
-    """查看材料, for the inspector told about new material."""
-    button = InlineKeyboardButton(
-        text="查看材料",
-        callback_data=CaseAction(act=CaseAct.MATERIALS, case_id=case_id).pack(),
-    )
-    return as_json(InlineKeyboardMarkup(inline_keyboard=[[button]]))
-
-
 async def _holders(session: AsyncSession, case: Case) -> list[Inspector]:
     """Who holds the case now: the assignee; with none, the team's leaders (for an appeal, the
     admins if it has none)."""
@@ -537,7 +525,7 @@ async def add_material(
         case.event_count,
         text,
         now,
-        _materials_keyboard(case.id),
+        offer=Offer.CASE_MATERIALS.on(case.id),
     )
     await session.commit()
     return MaterialAdded(case.number, len(items), note is not None)

@@ -10,18 +10,18 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LiankaConfig
 from bot.services.clocks import get_clock, start_ladder_clock
-from bot.services.inspectors import active_admins, team_leaders
+from bot.services.inspectors import team_leaders
 from models.attachment import Attachment
 from models.calendar import WorkCalendar
 from models.case import OPEN_STATUSES, Case, CaseStatus
 from models.clock import ClockKind
 from models.enterprise import Enterprise
 from models.event import SYSTEM, Actor, EventKind, record_event, transition
+from models.notification import Offer
 from models.org import Category, Track, Zone
 from models.routing import Candidate, RoutingDecision, choose_team, pick_assignee
 from models.team import AssignmentMode, Inspector, Role, Team
-from notifications.keyboards import as_json, inspector_case_keyboard, leader_assign_keyboard
-from notifications.outbox import notify_inspectors
+from notifications.outbox import active_admins, notify_inspectors
 from notifications.render import render
 from notifications.texts import preview
 
@@ -103,7 +103,7 @@ async def _notify_assignee(
         case.event_count,
         text,
         now,
-        as_json(inspector_case_keyboard(case.id)),
+        offer=Offer.CASE_WORK.on(case.id),
     )
 
 
@@ -141,7 +141,7 @@ async def _notify_team_leaders(
         case.event_count,
         text,
         now,
-        as_json(leader_assign_keyboard(case.id)),
+        offer=Offer.LEADER_ASSIGN.on(case.id),
     )
 
 

@@ -46,17 +46,11 @@ from models.calendar import WorkCalendar
 from models.case import Case, CaseStatus, Satisfaction
 from models.clock import CaseClock, ClockKind, ClockStage, ClockState
 from models.event import SYSTEM, EventKind, record_event, transition
-from models.notification import Notification, NotificationStatus, RecipientKind
+from models.notification import Notification, NotificationStatus, Offer, Offering, RecipientKind
 from models.org import Category, Track
 from models.reporter import Reporter
 from models.team import Team
 from models.types import utc
-from notifications.keyboards import (
-    as_json,
-    followup_keyboard,
-    inspector_case_keyboard,
-    leader_assign_keyboard,
-)
 from notifications.outbox import enqueue, notification_key
 from notifications.render import render
 
@@ -122,7 +116,7 @@ class Notice:
     recipient: Recipient
     case_id: int
     text: str
-    reply_markup: dict[str, Any] | None
+    offer: Offering | None
     digest_line: dict[str, str] | None  # set for notices that may be folded into a digest
 
 
@@ -220,11 +214,11 @@ def _deadline_notices(
             escalate_after=ctx.config.deadlines.escalate_after,
             supervised=case.supervised,
         )
-        markup = None
+        offer = None
         if is_assignee:
-            markup = as_json(inspector_case_keyboard(case.id))
+            offer = Offer.CASE_WORK.on(case.id)
         elif assignee is None and clock.kind is ClockKind.ACCEPT and step != "escalated":
-            markup = as_json(leader_assign_keyboard(case.id))
+            offer = Offer.LEADER_ASSIGN.on(case.id)
         notices.append(
             Notice(
                 key=notification_key(
@@ -237,7 +231,7 @@ def _deadline_notices(
                 recipient=recipient,
                 case_id=case.id,
                 text=text,
-                reply_markup=markup,
+                offer=offer,
                 digest_line={
                     "number": case.number,
                     "label": clock.kind.label,
@@ -322,7 +316,7 @@ def _plan_followup(
                     outcome=case.outcome.label if case.outcome else None,
                     wait=wait,
                 ),
-                reply_markup=as_json(followup_keyboard(case.id)),
+                offer=Offer.FOLLOWUP.on(case.id),
                 digest_line=None,
             )
         )
@@ -510,7 +504,7 @@ async def _apply(
                 recipient_id=notice.recipient.id,
                 case_id=notice.case_id,
                 text=notice.text,
-                reply_markup=notice.reply_markup,
+                offer=notice.offer,
                 now=now + DIGEST_HOLD if notice.recipient in held else now,
             )
         await session.commit()
@@ -597,7 +591,7 @@ async def _provisional_notices(
             recipient=admin,
             case_id=0,
             text=render("admin_calendar_provisional", year=year),
-            reply_markup=None,
+            offer=None,
             digest_line=None,
         )
         for year in years
