@@ -1,6 +1,7 @@
 # Lianka — every target sets up what it needs on a fresh machine.
 #   make run    set up, create/upgrade the database, run Lianka
 #   make test   set up (with dev tools), lint, type-check, run the tests
+#   make check  the fast loop: lint, type-check, every test not marked slow (under 2 minutes)
 #   make soak   lianka run killed and Telegram failing, for a few minutes (CI runs it after test)
 
 PYTHON ?= python3
@@ -17,11 +18,12 @@ SYSTEM_PACKAGES_TEST := $(SYSTEM_PACKAGES_RUN) poppler-utils chromium
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test soak fuzz bench lint typecheck pytest setup setup-dev system-deps system-deps-test db clean help
+.PHONY: run test check pytest-fast soak fuzz bench lint typecheck pytest setup setup-dev system-deps system-deps-test db clean help
 
 help:
 	@echo "make run    — set up and run Lianka"
 	@echo "make test   — set up and run ruff, mypy and the tests"
+	@echo "make check  — ruff, mypy and the tests not marked slow (no processes, browsers, soak)"
 	@echo "make soak   — kill lianka run mid-conversation, fail Telegram calls (var/soak-results.json)"
 	@echo "make fuzz   — fuzz every handler at length (make test runs a short profile)"
 	@echo "make bench  — run the benchmarks (results in bench/results.json)"
@@ -33,6 +35,12 @@ test: setup-dev system-deps-test lint typecheck pytest
 
 pytest: setup-dev
 	$(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+
+# The fast loop. -m replaces pyproject's "-m 'not soak'", so soak is named again.
+check: setup-dev lint typecheck pytest-fast
+
+pytest-fast: setup-dev
+	$(BIN)/pytest -n $(TEST_WORKERS) -m "not slow and not soak" $(PYTEST_ARGS)
 
 # The soak (tests/soak, marker soak, left out of make test): prints its figures and writes them
 # to var/soak-results.json.

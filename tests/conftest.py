@@ -1,10 +1,19 @@
-"""Fixtures: a fresh database per test (SQLite and PostgreSQL), the example config, a frozen clock."""
+"""Fixtures: a fresh database per test, the example config, a frozen clock.
+
+Every database test runs on SQLite; a module (or test) marked ``both_databases`` runs on
+PostgreSQL too: those whose SQL differs by dialect or that are about PostgreSQL's behaviour.
+The schema is built once per worker: SQLite copies a template file per test, PostgreSQL empties
+the worker's database (TRUNCATE) before each test.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import secrets
+import shutil
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,30 +75,88 @@ def postgres_url() -> Iterator[str]:
         asyncio.run(_admin_execute(f'CREATE DATABASE "{name}"'))
     except (OSError, Exception) as error:
         _missing_service("PostgreSQL", error)
+    # Only this throw-away database: a commit does not wait for its WAL to reach the disk (what
+    # another session sees is unchanged; only a crash of the server could lose the last commits).
+    asyncio.run(_admin_execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
     url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     asyncio.run(_create_schema(url))
     yield url
-    asyncio.run(_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    _drop_in_the_background(name)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+# DROP DATABASE waits for a checkpoint, seconds on a busy machine: a process of its own drops the
+# session's database while the run ends.
+_DROP = """
+import asyncio, sys
+import asyncpg
+async def drop(dsn, name):
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+asyncio.run(drop(sys.argv[1], sys.argv[2]))
+"""
+
+
+def _drop_in_the_background(name: str) -> None:
+    dsn = POSTGRES_ADMIN_URL.replace("postgresql+asyncpg://", "postgresql://", 1)
+    # sh starts the drop in the background and exits at once: nothing is left to wait for here.
+    background = '"$0" -c "$1" "$2" "$3" </dev/null >/dev/null 2>&1 &'
+    subprocess.run(
+        ["sh", "-c", background, sys.executable, _DROP, dsn, name],
+        check=True,
+        start_new_session=True,
+    )
+
+
+BOTH_DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``database_url`` is SQLite, and PostgreSQL too where the test is marked ``both_databases``."""
+    if "database_url" not in metafunc.fixturenames:
+        return
+    if metafunc.definition.get_closest_marker("both_databases") is not None:
+        metafunc.parametrize("database_url", BOTH_DATABASES, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file with every table, built once per worker and copied for each test."""
+    path = tmp_path_factory.mktemp("template") / "lianka.db"
+    asyncio.run(_create_schema(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
     """The URL of an empty database with every table: a SQLite file, or the PostgreSQL one."""
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'lianka.db'}"
+    if getattr(request, "param", "sqlite") == "sqlite":
+        path = tmp_path / "lianka.db"
+        shutil.copyfile(sqlite_template, path)
+        return f"sqlite+aiosqlite:///{path}"
     url: str = request.getfixturevalue("postgres_url")
     return url
 
 
 @pytest.fixture
-async def sessions(database_url: str) -> AsyncIterator[SessionFactory]:
-    engine = create_engine(database_url)
-    async with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
+def schema(database_url: str, sqlite_template: Path) -> str:
+    """``database_url``, with its tables (a module that overrides it with a bare path gets a copy)."""
+    if database_url.startswith("sqlite"):
+        path = Path(database_url.split("///", 1)[1])
+        if not path.exists():
+            shutil.copyfile(sqlite_template, path)
+    return database_url
+
+
+@pytest.fixture
+async def sessions(schema: str) -> AsyncIterator[SessionFactory]:
+    engine = create_engine(schema)
+    if engine.dialect.name == "postgresql":
+        async with engine.begin() as connection:
             tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
             await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        else:
-            await connection.run_sync(SQLModel.metadata.create_all)
     yield create_session_factory(engine)
     await engine.dispose()
 

@@ -3,6 +3,8 @@ theirs, nobody gets an empty one or two on a day, and nothing is sent on a day o
 
 from __future__ import annotations
 
+import pytest
+
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.agenda import send_agenda
@@ -11,6 +13,8 @@ from models.clock import ClockKind
 from models.request import ApprovalRequest, RequestKind
 from tests.casework import make_staff, outbox, report, sh
 from tests.factories import make_inspector
+
+pytestmark = pytest.mark.both_databases
 
 MORNING = sh(2026, 11, 27, 9)  # Friday
 

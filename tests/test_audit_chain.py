@@ -27,6 +27,8 @@ from models.event import (
 )
 from tests.factories import make_case
 
+pytestmark = pytest.mark.both_databases
+
 INSPECTOR = Actor(ActorType.INSPECTOR, 3)
 
 

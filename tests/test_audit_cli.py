@@ -24,6 +24,8 @@ from models.event import event_digest
 from tests.inspector_support import INSPECTOR, make_people, submit
 from tests.test_cli import lianka
 
+pytestmark = pytest.mark.slow
+
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 
 

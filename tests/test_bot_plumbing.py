@@ -28,6 +28,8 @@ from notifications.outbox import enqueue, notification_key
 from notifications.render import local_date, local_time, render, yuan_to_wan
 from tests.harness import Telegram
 
+pytestmark = pytest.mark.both_databases
+
 
 class Draft(StatesGroup):
     text = State()

@@ -11,6 +11,8 @@ import pytest
 
 from tests.test_cli import lianka
 
+pytestmark = pytest.mark.slow
+
 USCC = "91350100M000100Y43"
 SHEET = (
     "企业名称,统一社会信用代码,园区,法定代表人\n"

@@ -29,6 +29,8 @@ from cards.printing import PngRenderer, render_pdf
 from tests.conftest import REQUIRE_SERVICES, ROOT
 from tests.test_cli import lianka
 
+pytestmark = pytest.mark.slow
+
 DPI = 200
 PT_PER_MM = 72 / 25.4
 SIXTY = (

@@ -27,6 +27,8 @@ from models.card import Card, CardStatus, PrintBatch
 from models.enterprise import Enterprise
 from models.errors import InvalidInput, NotFound
 
+pytestmark = pytest.mark.both_databases
+
 USCC_A = "91350100M000100Y43"
 USCC_B = "91110000802100433B"
 USCC_C = "91440300708461136T"

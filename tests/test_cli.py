@@ -12,6 +12,8 @@ import pytest
 from bot.db import head_revision
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.slow
+
 LIANKA = str(Path(sys.executable).with_name("lianka"))
 
 

@@ -240,6 +240,7 @@ def test_a_postgresql_database_that_does_not_exist_is_named_with_how_to_create_i
     assert_refused(result, f"数据库 {name} 不存在，请先创建（createdb {name}），再运行 lianka init")
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_an_empty_postgresql_database_says_run_init(folder: Path, postgres_url: str) -> None:
     name = f"lianka_empty_{secrets.token_hex(4)}"

@@ -3,6 +3,8 @@ ladder once the answer comes: the team leader, then the leader, are told."""
 
 from __future__ import annotations
 
+import pytest
+
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.clocks import pause_clock, resume_clock
@@ -10,6 +12,8 @@ from bot.services.sweep import sweep_deadlines
 from models.calendar import WorkCalendar
 from models.clock import ClockKind, ClockStage
 from tests.casework import accept, clock_of, make_staff, outbox, report, sh
+
+pytestmark = pytest.mark.both_databases
 
 
 async def test_an_answer_after_the_deadline_lets_the_sweep_escalate(

@@ -27,6 +27,8 @@ from notifications.sender import Pace, RetryPolicy, Sender
 from tests.casework import sh
 from tests.fake_bot_api import FakeBotApi
 
+pytestmark = [pytest.mark.slow, pytest.mark.both_databases]
+
 CASES = 300
 NOW = sh(2026, 12, 2, 10)  # Wednesday; the 签收 deadlines were Tuesday 18:00
 DUE = sh(2026, 12, 1, 18)

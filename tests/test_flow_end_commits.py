@@ -34,6 +34,8 @@ from tests.inspector_support import build as build_casework
 from tests.intake_helpers import TOKEN, build, make_card, report, state_of
 from tests.test_redelivery import Crash, remembered
 
+pytestmark = pytest.mark.both_databases
+
 NOTE = "管委会2023年的会议纪要，承诺年底前返还。"
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
@@ -30,6 +32,8 @@ from tests.casework import (
 )
 from tests.conftest import DEFAULT_NOW
 from tests.harness import Telegram
+
+pytestmark = pytest.mark.both_databases
 
 SUBMITTED = DEFAULT_NOW  # Thursday 26 Nov 2026, 10:00
 RESOLVED = sh(2026, 11, 26, 11)

@@ -4,12 +4,15 @@ it was given. Within an update the writes go with the update's record: tests/tes
 
 from __future__ import annotations
 
+import pytest
 from aiogram.fsm.storage.base import DefaultKeyBuilder, StorageKey
 from sqlmodel import select
 
 from bot.db import SessionFactory
 from bot.storage import SqlStorage
 from models.fsm import FsmRecord
+
+pytestmark = pytest.mark.both_databases
 
 KEYS = DefaultKeyBuilder(with_bot_id=True, with_destiny=True)
 

@@ -76,7 +76,7 @@ _COMMON: dict[str, Any] = {
 settings.register_profile("ci", max_examples=30, derandomize=True, **_COMMON)
 settings.register_profile("soak", max_examples=500, **_COMMON)
 FUZZ = settings.get_profile(PROFILE)
-pytestmark = pytest.mark.timeout(4 * 3600 if PROFILE == "soak" else 300)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(4 * 3600 if PROFILE == "soak" else 300)]
 
 
 def examples(weight: float) -> settings:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+import pytest
+
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
@@ -19,6 +21,8 @@ from models.team import Role
 from tests.factories import make_inspector
 from tests.inspector_support import deliver, events, load, reporter_notices
 from tests.intake_helpers import assert_telegram_html, build, make_card, report
+
+pytestmark = pytest.mark.both_databases
 
 
 async def test_a_case_lives_from_the_card_to_the_follow_up(

@@ -25,6 +25,8 @@ from notifications.telegram import notice_keyboard
 from tests.inspector_support import build, make_people, submit
 from tests.test_cli import lianka
 
+pytestmark = pytest.mark.slow
+
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 
 

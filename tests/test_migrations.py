@@ -54,6 +54,7 @@ def test_an_empty_sqlite_database_upgrades_to_head_and_matches_the_models(tmp_pa
     _check_upgraded(f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}")
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_an_empty_postgresql_database_upgrades_to_head_and_matches_the_models() -> None:
     name = f"lianka_migrate_{secrets.token_hex(4)}"

@@ -20,6 +20,8 @@ from notifications.telegram import notice_keyboard, offer_keyboard
 from tests.fake_bot_api import FakeBotApi
 from tests.test_sender import TEST_PACE, run_until_done
 
+pytestmark = pytest.mark.both_databases
+
 # What main sent before this change (its notifications.keyboards), for two ids: a small one and
 # the largest a callback may carry.
 BEFORE = json.loads((Path(__file__).parent / "data" / "notice_keyboards.json").read_text())

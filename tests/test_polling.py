@@ -113,6 +113,7 @@ async def test_what_a_stopped_process_had_in_hand_goes_to_the_next_one(
     assert pending(emulator) == []
 
 
+@pytest.mark.slow
 async def test_a_failed_getupdates_is_tried_again_and_loses_nothing(
     emulator: Emulator, bot: Bot
 ) -> None:

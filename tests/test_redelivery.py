@@ -30,6 +30,8 @@ from tests.inspector_support import INSPECTOR, REPORTER, deliver, make_people, s
 from tests.inspector_support import build as build_casework
 from tests.intake_helpers import REFUND, TOKEN, build, make_card, report, state_of
 
+pytestmark = pytest.mark.both_databases
+
 
 class Crash(BaseException):
     """The process dies here: nothing after it runs, no error handler answers."""

@@ -31,7 +31,7 @@ from tests.intake_helpers import REFUND, TOKEN, make_card, state_of
 from tests.test_intake_flow import reach
 from tests.test_redelivery import Crash, remembered
 
-pytestmark = pytest.mark.redis
+pytestmark = [pytest.mark.both_databases, pytest.mark.redis]
 
 REDIS_URL = os.environ.get("LIANKA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 

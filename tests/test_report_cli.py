@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT
 from tests.test_cli import lianka
+
+pytestmark = pytest.mark.slow
 
 
 def env(tmp_path: Path) -> dict[str, str]:

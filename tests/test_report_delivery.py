@@ -37,6 +37,8 @@ from tests.harness import Telegram
 from tests.live import BOT_TOKEN
 from tests.report_history import NOW, build_history
 
+pytestmark = [pytest.mark.slow, pytest.mark.both_databases]
+
 THIS_MONTHS_PDF = "lianka-report-month-20261101-20261126.pdf"
 
 

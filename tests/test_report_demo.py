@@ -25,6 +25,8 @@ from reports.figures import resolve_scope
 from reports.periods import last_month
 from reports.report import build_report
 
+pytestmark = pytest.mark.both_databases
+
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 TABLES = (
     "cases",
@@ -70,6 +72,7 @@ async def _dump(sessions: SessionFactory) -> dict[str, list[str]]:
     return tables
 
 
+@pytest.mark.slow
 async def test_the_bulk_path_writes_exactly_the_rows_of_the_use_cases(
     tmp_path: Path, config: LiankaConfig, calendar: WorkCalendar
 ) -> None:

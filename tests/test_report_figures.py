@@ -19,7 +19,7 @@ from reports.figures import ClockRate, compute_figures, nearest_rank, resolve_sc
 from reports.report import build_report
 from tests.report_history import NOW, OCTOBER, build_history, step
 
-pytestmark = pytest.mark.usefixtures("catalog")
+pytestmark = [pytest.mark.both_databases, pytest.mark.usefixtures("catalog")]
 
 
 async def test_every_figure_of_october_2026_is_exact(

@@ -21,6 +21,8 @@ from reports.report import Report, build_report
 from reports.xlsx import CASE_COLUMNS
 from tests.report_history import NOW, OCTOBER, build_history
 
+pytestmark = [pytest.mark.slow, pytest.mark.both_databases]
+
 
 @pytest.fixture
 async def october(

@@ -20,6 +20,8 @@ from notifications.sender import Pace, RetryPolicy, Sender, claim_notifications
 from tests.factories import make_inspector
 from tests.fake_bot_api import Call, FakeBotApi
 
+pytestmark = pytest.mark.both_databases
+
 FINAL = {NotificationStatus.SENT, NotificationStatus.FAILED, NotificationStatus.UNDELIVERABLE}
 TEST_PACE = Pace(per_second=20.0, chat_interval=0.25)  # faster than production, same rules
 TEST_RETRY = RetryPolicy(max_attempts=20, base=0.05, cap=0.2, keep_trying=timedelta(0))
@@ -85,6 +87,7 @@ def assert_paced(received: list[float], pace: Pace, lateness: float) -> None:
             assert last - first + 1 <= allowed, f"{last - first + 1} requests in {span:.3f} s"
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 async def test_every_message_arrives_once_at_the_pace_despite_429_500_and_timeouts(
     sessions: SessionFactory,

@@ -6,9 +6,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bot.db import SessionFactory
 from notifications.sender import claim_notifications
 from tests.test_sender import queue
+
+pytestmark = pytest.mark.both_databases
 
 
 async def test_a_lapsed_claim_is_taken_again_unless_the_claimer_still_holds_the_row(

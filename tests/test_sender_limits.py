@@ -8,6 +8,7 @@ import random
 from collections import Counter
 from datetime import UTC, datetime
 
+import pytest
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
@@ -19,6 +20,8 @@ from notifications.sender import Sender
 from sandbox import Emulator, RateLimits
 from tests.live import BOT_TOKEN
 from tests.test_sender import rows
+
+pytestmark = [pytest.mark.slow, pytest.mark.both_databases]
 
 FIRST_CHAT = 6_200_000
 

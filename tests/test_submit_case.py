@@ -24,6 +24,8 @@ from models.team import Role
 from notifications.telegram import notice_keyboard
 from tests.factories import make_inspector, make_reporter
 
+pytestmark = pytest.mark.both_databases
+
 REFUND = "经开区管委会承诺的土地出让金返还和建筑物配套费至今未到位，企业资金链断裂，请帮助协调。"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlmodel import select
 
 from bot.config import LiankaConfig
@@ -28,6 +29,8 @@ from tests.casework import (
     sh,
 )
 from tests.conftest import DEFAULT_NOW
+
+pytestmark = pytest.mark.both_databases
 
 SUBMITTED = DEFAULT_NOW  # Thursday 26 Nov 2026, 10:00 in Shanghai
 ACCEPT_WARNING = sh(2026, 11, 27, 9)  # 签收 due Friday 27 Nov 18:00: warned that morning

@@ -29,6 +29,8 @@ from models.reporter import ReporterContact
 from tests.inspector_support import make_people
 from tests.intake_helpers import REFUND, TOKEN, build, make_card, state_of
 
+pytestmark = pytest.mark.both_databases
+
 
 class DiskFull(RuntimeError):
     """What a failing write looks like to the use case."""

@@ -69,6 +69,7 @@ def test_any_code_with_its_computed_check_character_is_valid(parts: tuple[str, .
     assert is_valid_uscc(first17 + uscc_check_char(first17))
 
 
+@pytest.mark.slow
 @settings(deadline=None)  # no 200 ms limit per example: a busy machine exceeds it
 @given(body, st.integers(0, 16), st.sampled_from(USCC_ALPHABET))
 def test_any_single_character_change_is_detected(
