@@ -1,5 +1,12 @@
 """Outer middlewares: plumbing only, no business work; the one commit is the record that an update
-was handled (``UpdateDeduplication``)."""
+was handled (``UpdateDeduplication``).
+
+For a handler author, one update is one commit: the handler calls one use case, which commits
+once; the record that the update was handled, and the conversation state the handler set before
+that commit, go into the same transaction (``UpdateDeduplication``, ``bot.storage``). State a step
+leaves after its use case must be set before it (``handlers.flow.flow_ends`` / ``flow_moves``),
+or a crash between the two commits loses it. A handler that commits nothing is recorded when it
+returns, with its state. Never commit in a handler or a middleware yourself."""
 
 from __future__ import annotations
 
