@@ -114,6 +114,13 @@ def _row_of(row: ProcessedUpdate) -> Update_:
     )
 
 
+class UpdateNotFinished(Exception):
+    """The handler's work committed, but what finishes the update (its record, or the state held
+    for Redis) could not be written. Raised past the error handlers, so Telegram delivers the
+    update again (a webhook answered 500, a polled update not confirmed) and that delivery
+    finishes it; the person already has the step's reply."""
+
+
 class UpdateDeduplication(BaseMiddleware):
     """Telegram delivers an update again when it did not hear back (a webhook process killed
     mid-update, polling restarted before the offset was confirmed); such an update is skipped.
@@ -155,10 +162,18 @@ class UpdateDeduplication(BaseMiddleware):
             logger.info("update %s delivered again: skipped", event.update_id)
             if not seen.finished:
                 if seen.fsm_writes and self._held is not None:
-                    await write_deferred(self._held, seen.fsm_writes)
+                    try:
+                        await write_deferred(self._held, seen.fsm_writes)
+                    except Exception as error:
+                        raise UpdateNotFinished(event.update_id) from error
                 if self._resume is not None:
                     await self._resume(event, data)
-                await finish_update(session, bot_id, event.update_id, clock.now(), recorded=True)
+                try:
+                    await finish_update(
+                        session, bot_id, event.update_id, clock.now(), recorded=True
+                    )
+                except Exception as error:
+                    raise UpdateNotFinished(event.update_id) from error
             return None
         row = ProcessedUpdate(bot_id=bot_id, update_id=event.update_id, handled_at=clock.now())
         sync_session = session.sync_session
@@ -182,7 +197,10 @@ class UpdateDeduplication(BaseMiddleware):
                 mark.detach(sync_session)
                 raise
             mark.detach(sync_session)
-            await self._finish(session, mark, event.update_id, clock)
+            try:
+                await self._finish(session, mark, event.update_id, clock)
+            except Exception as error:
+                raise UpdateNotFinished(event.update_id) from error
         return result
 
     async def _finish(

@@ -10,6 +10,7 @@ from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import ErrorEvent
 from sqlalchemy.orm.exc import StaleDataError
 
+from bot.middlewares import UpdateNotFinished
 from models.errors import ConcurrentChange, DomainError
 
 logger = logging.getLogger(__name__)
@@ -54,5 +55,8 @@ def setup() -> Router:
     router = Router(name=__name__)
     router.errors.register(on_domain_error, ExceptionTypeFilter(DomainError))
     router.errors.register(on_stale_data, ExceptionTypeFilter(StaleDataError))
-    router.errors.register(on_unexpected_error, F.exception)
+    # an update its handler finished but could not record goes back to Telegram, to come again
+    router.errors.register(
+        on_unexpected_error, F.exception, ~ExceptionTypeFilter(UpdateNotFinished)
+    )
     return router

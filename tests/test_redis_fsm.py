@@ -20,6 +20,7 @@ from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.dispatcher import create_dispatcher
+from bot.middlewares import UpdateNotFinished
 from bot.settings import Settings
 from bot.storage import DeferredStorage
 from models.attachment import Attachment
@@ -183,3 +184,33 @@ async def test_killed_before_the_record_the_step_is_taken_again_from_the_same_pl
     state, draft = await state_of(restarted, reporter)
     assert state == "Intake:evidence" and draft["description"] == REFUND
     assert len([m for m in again.messages if "请上传相关材料" in m.text]) == 1
+
+
+async def test_a_redis_blip_after_the_commit_sends_the_update_back_and_its_step_is_kept(
+    on_redis: Callable[[], Telegram], sessions: SessionFactory
+) -> None:
+    telegram = on_redis()
+    reporter = telegram.user()
+    await reporter.start(TOKEN)
+    await reporter.click("反映问题")
+    await reporter.click("营商环境")
+    storage = telegram.dispatcher.storage
+    assert isinstance(storage, DeferredStorage)
+    written = storage.inner.set_data
+
+    async def redis_down(*args: Any, **kwargs: Any) -> None:
+        raise RedisConnectionError("Connection reset by peer")
+
+    updates = remembered(telegram)
+    storage.inner.set_data = redis_down  # type: ignore[method-assign]
+    with pytest.raises(UpdateNotFinished):  # not swallowed: Telegram must deliver it again
+        await reporter.send(REFUND)
+    storage.inner.set_data = written  # type: ignore[method-assign]
+    assert not any("系统暂时无法处理" in m.text for m in reporter.messages)
+
+    await telegram.dispatcher.feed_update(telegram.bot, updates[-1])  # delivered again
+    state, draft = await state_of(telegram, reporter)
+    assert state == "Intake:evidence" and draft["description"] == REFUND
+    async with sessions() as session:
+        record = (await session.exec(select(ProcessedUpdate))).all()[-1]
+    assert record.finished and record.fsm_writes is None
