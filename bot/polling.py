@@ -11,7 +11,9 @@ So an update is handled at least once, and its effects happen once.
 The window is bounded: a ``getUpdates`` answer holds at most ``limit`` updates from the offset,
 so while the oldest update is in hand at most ``limit`` newer ones are taken. An update whose
 handling raised past the dispatcher's error handling (the database was unreachable, say) is
-tried again after a pause, up to ``attempts`` times, then confirmed and logged.
+tried again after a pause, up to ``attempts`` times, then confirmed and logged; so is one
+that takes longer than ``handle_within`` (stuck on a lock, say), so that it cannot hold the
+window, and everyone's updates, for long.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class CommittedPolling:
         attempts: int = 3,
         idle_check: float = 0.5,
         finish_within: float = 30.0,
+        handle_within: float = 120.0,
     ) -> None:
         self._dispatcher = dispatcher
         self._bot = bot
@@ -57,6 +60,7 @@ class CommittedPolling:
         self._attempts = attempts
         self._idle_check = idle_check
         self._finish_within = finish_within
+        self._handle_within = handle_within
         self._in_hand: dict[int, asyncio.Task[None]] = {}
         self._finished: set[int] = set()  # handled, but above the offset (an older one in hand)
         self._waiting: dict[int, float] = {}  # failed: not before this loop time
@@ -157,9 +161,11 @@ class CommittedPolling:
     async def _handle(self, update: Update) -> None:
         update_id = update.update_id
         try:
-            response = await self._dispatcher.feed_update(
-                self._bot, update, dispatcher=self._dispatcher, bots=[self._bot]
-            )
+            # a handler stuck on a lock must not hold back everyone's updates (the window)
+            async with asyncio.timeout(self._handle_within):
+                response = await self._dispatcher.feed_update(
+                    self._bot, update, dispatcher=self._dispatcher, bots=[self._bot]
+                )
             if isinstance(response, TelegramMethod):
                 await self._dispatcher.silent_call_request(self._bot, response)
         except asyncio.CancelledError:
