@@ -259,7 +259,7 @@ class Sender:
             pick = self._pick()
             if pick is None:
                 if self._tasks:
-                    await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
+                    await self._wait(None, stop)
                     exhausted = False
                     continue
                 if exhausted:
@@ -268,12 +268,7 @@ class Sender:
             chat, ready = pick
             delay = ready - loop.time()
             if delay > 0:
-                if self._tasks:
-                    await asyncio.wait(
-                        self._tasks, timeout=delay, return_when=asyncio.FIRST_COMPLETED
-                    )
-                else:
-                    await asyncio.sleep(delay)
+                await self._wait(delay, stop)
                 continue
             row = self._queues[chat].popleft()
             if not self._queues[chat]:
@@ -300,6 +295,22 @@ class Sender:
         if self._tasks:
             await asyncio.wait(self._tasks)
         return self.stats.sent - sent_before
+
+    async def _wait(self, delay: float | None, stop: asyncio.Event | None) -> None:
+        """Until a send in flight finishes, ``delay`` seconds pass, or ``stop`` is set (a chat
+        held back by a long ``retry_after`` must not hold back stopping)."""
+        waits: set[asyncio.Future[Any]] = set(self._tasks)
+        stopping = asyncio.ensure_future(stop.wait()) if stop is not None else None
+        if stopping is not None:
+            waits.add(stopping)
+        try:
+            if waits:
+                await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+            elif delay is not None:
+                await asyncio.sleep(delay)
+        finally:
+            if stopping is not None:
+                stopping.cancel()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Drain until ``stop`` is set, looking for new rows every ``idle_interval`` when idle;

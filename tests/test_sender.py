@@ -242,3 +242,29 @@ async def test_rows_held_by_a_crashed_sender_are_sent_after_the_claim_lapses(
         "甲": (NotificationStatus.SENT, None),
         "乙": (NotificationStatus.SENDING, "alive"),
     }
+
+
+@pytest.mark.timeout(120)
+async def test_stopping_gives_back_at_once_what_waits_behind_a_long_retry_after(
+    sessions: SessionFactory,
+) -> None:
+    api = FakeBotApi(fault_every=1, faults=("429",), retry_after=600)
+    await api.start()
+    bot = api.bot()
+    await queue(sessions, [(9_400, "第一条"), (9_400, "第二条"), (9_400, "第三条")])
+    sender = Sender(sessions, bot, pace=TEST_PACE, idle_interval=0.05)
+    stop = asyncio.Event()
+    task = asyncio.create_task(sender.run(stop))
+    try:
+        while not api.calls:  # noqa: ASYNC110 (the fake's record, changed by the sender)
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.2)  # the chat is now held back for 600 s
+        stop.set()
+        await asyncio.wait_for(task, 60)  # not the 600 s Telegram asked for
+    finally:
+        await bot.session.close()
+        await api.stop()
+    stored = await rows(sessions)
+    assert len(api.calls) == 1
+    assert {r.status for r in stored} == {NotificationStatus.PENDING}  # given back, not claimed
+    assert all(r.claimed_by is None for r in stored)
