@@ -22,19 +22,16 @@ from typing import Any
 from aiogram import BaseMiddleware, Bot
 from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.types import TelegramObject, Update
-from sqlalchemy import Update as Update_
 from sqlalchemy import event as sa_event
-from sqlalchemy import update as sa_update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
-from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
 from bot.db import SessionFactory
 from bot.metrics import Metrics
 from bot.services.calendar import CalendarCache
-from bot.services.updates import finish_update, get_processed_update, hold_update
+from bot.services.updates import finish_update, get_processed_update, hold_update, record_of
 from bot.storage import (
     DeferredStorage,
     Pending,
@@ -86,7 +83,9 @@ class _Mark:
             if not self.recorded:
                 self.row.fsm_writes = writes
             elif writes:
-                session.execute(_row_of(self.row).values(fsm_writes=writes))
+                session.execute(
+                    record_of(self.row.bot_id, self.row.update_id).values(fsm_writes=writes)
+                )
         elif self.pending:
             for statement in fsm_upserts(session.get_bind().dialect.name, self.pending):
                 session.execute(statement)
@@ -104,14 +103,6 @@ class _Mark:
 
     def writes(self, dialect: str) -> list[Insert]:
         return fsm_upserts(dialect, self.pending) if self.pending and not self.held else []
-
-
-def _row_of(row: ProcessedUpdate) -> Update_:
-    return (
-        sa_update(ProcessedUpdate)
-        .where(col(ProcessedUpdate.bot_id) == row.bot_id)
-        .where(col(ProcessedUpdate.update_id) == row.update_id)
-    )
 
 
 class UpdateNotFinished(Exception):

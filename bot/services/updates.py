@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import Update, delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.base import Executable
 from sqlmodel import col
@@ -44,17 +44,9 @@ async def finish_update(
     await session.rollback()
     for statement in writes:
         await session.exec(statement)  # type: ignore[call-overload]
-    if recorded:
-        await session.exec(
-            update(ProcessedUpdate)
-            .where(col(ProcessedUpdate.bot_id) == bot_id)
-            .where(col(ProcessedUpdate.update_id) == update_id)
-            .values(finished=True, fsm_writes=None)
-        )
-    else:
-        session.add(
-            ProcessedUpdate(bot_id=bot_id, update_id=update_id, handled_at=now, finished=True)
-        )
+    await _write_record(
+        session, bot_id, update_id, now, recorded=recorded, finished=True, fsm_writes=None
+    )
     try:
         await session.commit()
     except IntegrityError:  # another instance handled the same delivery at the same time
@@ -75,20 +67,33 @@ async def hold_update(
     the database: the record, not yet finished, with the state to write there, in one
     transaction (``finish_update`` follows once the store has it)."""
     await session.rollback()
-    if recorded:
-        await session.exec(
-            update(ProcessedUpdate)
-            .where(col(ProcessedUpdate.bot_id) == bot_id)
-            .where(col(ProcessedUpdate.update_id) == update_id)
-            .values(fsm_writes=fsm_writes)
-        )
-    else:
-        session.add(
-            ProcessedUpdate(
-                bot_id=bot_id, update_id=update_id, handled_at=now, fsm_writes=fsm_writes
-            )
-        )
+    await _write_record(session, bot_id, update_id, now, recorded=recorded, fsm_writes=fsm_writes)
     await session.commit()
+
+
+def record_of(bot_id: int, update_id: int) -> Update:
+    """An UPDATE of one update's record; ``.values(…)`` says what changes."""
+    return (
+        update(ProcessedUpdate)
+        .where(col(ProcessedUpdate.bot_id) == bot_id)
+        .where(col(ProcessedUpdate.update_id) == update_id)
+    )
+
+
+async def _write_record(
+    session: AsyncSession,
+    bot_id: int,
+    update_id: int,
+    now: datetime,
+    *,
+    recorded: bool,
+    **values: Any,
+) -> None:
+    """Set ``values`` on the update's record: the row a use case's commit wrote, or a new one."""
+    if recorded:
+        await session.exec(record_of(bot_id, update_id).values(**values))
+    else:
+        session.add(ProcessedUpdate(bot_id=bot_id, update_id=update_id, handled_at=now, **values))
 
 
 async def prune_processed_updates(
