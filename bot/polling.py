@@ -75,10 +75,6 @@ class CommittedPolling:
             return min(held)
         return self._newest + 1 if self._newest is not None else None
 
-    @property
-    def in_hand(self) -> int:
-        return len(self._in_hand)
-
     async def run(self, stop: asyncio.Event) -> None:
         """Poll and handle until ``stop`` is set; then finish the updates in hand (for up to
         ``finish_within`` seconds) and confirm them."""

@@ -114,7 +114,6 @@ class SenderStats:
     failed: int = 0
     undeliverable: int = 0
     resent_unknown: int = 0  # claimed again after a sender died with its request in flight
-    claim_lost: int = 0  # dropped before sending: another sender had taken the row meanwhile
 
 
 def default_instance() -> str:
@@ -400,7 +399,6 @@ class Sender:
             )
             await session.commit()
         if not result.rowcount:
-            self.stats.claim_lost += 1
             logger.warning("notification %s: claimed by another sender meanwhile; left", row.id)
             return False
         return True
