@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -27,7 +28,7 @@ from models.attachment import Attachment
 from models.calendar import WorkCalendar
 from models.case import Case
 from models.processed_update import ProcessedUpdate
-from tests.harness import Telegram
+from tests.harness import Telegram, TgUser
 from tests.intake_helpers import REFUND, TOKEN, make_card, state_of
 from tests.test_intake_flow import reach
 from tests.test_redelivery import Crash, remembered
@@ -86,6 +87,37 @@ async def on_redis(
     return build
 
 
+async def at_the_description(telegram: Telegram) -> TgUser:
+    """A reporter who scanned the card and chose 营商环境: the next message is the description."""
+    reporter = telegram.user()
+    await reporter.start(TOKEN)
+    await reporter.click("反映问题")
+    await reporter.click("营商环境")
+    return reporter
+
+
+@contextmanager
+def redis_writes_failing(telegram: Telegram, error: BaseException) -> Iterator[None]:
+    """Writing a draft to Redis raises ``error`` while the block runs."""
+    storage = telegram.dispatcher.storage
+    assert isinstance(storage, DeferredStorage)
+    written = storage.inner.set_data
+
+    async def failing(*args: Any, **kwargs: Any) -> None:
+        raise error
+
+    storage.inner.set_data = failing  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        storage.inner.set_data = written  # type: ignore[method-assign]
+
+
+async def last_record(sessions: SessionFactory) -> ProcessedUpdate:
+    async with sessions() as session:
+        return (await session.exec(select(ProcessedUpdate))).all()[-1]
+
+
 async def test_the_draft_is_json_and_survives_a_restart(
     on_redis: Callable[[], Telegram], sessions: SessionFactory
 ) -> None:
@@ -111,35 +143,21 @@ async def test_killed_after_the_record_before_redis_the_description_is_taken_onc
     on_redis: Callable[[], Telegram], sessions: SessionFactory
 ) -> None:
     first = on_redis()
-    reporter = first.user()
-    await reporter.start(TOKEN)
-    await reporter.click("反映问题")
-    await reporter.click("营商环境")
-    storage = first.dispatcher.storage
-    assert isinstance(storage, DeferredStorage)
-    written = storage.inner.set_data
-
-    async def die_before_redis(*args: Any, **kwargs: Any) -> None:
-        raise Crash
-
+    reporter = await at_the_description(first)
     updates = remembered(first)
-    storage.inner.set_data = die_before_redis  # type: ignore[method-assign]
-    with pytest.raises(Crash):
+    with redis_writes_failing(first, Crash()), pytest.raises(Crash):
         await reporter.send(REFUND)
-    storage.inner.set_data = written  # type: ignore[method-assign]
     assert "请上传相关材料" in reporter.last  # the answer went out; Redis has the old step
     state, draft = await state_of(first, reporter)
     assert state == "Intake:description" and "description" not in draft
-    async with sessions() as session:
-        record = (await session.exec(select(ProcessedUpdate))).all()[-1]
+    record = await last_record(sessions)
     assert not record.finished and record.fsm_writes
 
     restarted = on_redis()
     await restarted.dispatcher.feed_update(restarted.bot, updates[-1])  # delivered again
     state, draft = await state_of(restarted, reporter)
     assert state == "Intake:evidence" and draft["description"] == REFUND
-    async with sessions() as session:
-        record = (await session.exec(select(ProcessedUpdate))).all()[-1]
+    record = await last_record(sessions)
     assert record.finished and record.fsm_writes is None
 
     again = restarted.user(first_name=reporter.first_name, user_id=reporter.id)
@@ -158,10 +176,7 @@ async def test_killed_before_the_record_the_step_is_taken_again_from_the_same_pl
     on_redis: Callable[[], Telegram],
 ) -> None:
     first = on_redis()
-    reporter = first.user()
-    await reporter.start(TOKEN)
-    await reporter.click("反映问题")
-    await reporter.click("营商环境")
+    reporter = await at_the_description(first)
     sent = first.session.make_request
 
     async def die_on_the_next_prompt(bot: Any, method: Any, timeout: Any = None) -> Any:
@@ -190,27 +205,16 @@ async def test_a_redis_blip_after_the_commit_sends_the_update_back_and_its_step_
     on_redis: Callable[[], Telegram], sessions: SessionFactory
 ) -> None:
     telegram = on_redis()
-    reporter = telegram.user()
-    await reporter.start(TOKEN)
-    await reporter.click("反映问题")
-    await reporter.click("营商环境")
-    storage = telegram.dispatcher.storage
-    assert isinstance(storage, DeferredStorage)
-    written = storage.inner.set_data
-
-    async def redis_down(*args: Any, **kwargs: Any) -> None:
-        raise RedisConnectionError("Connection reset by peer")
-
+    reporter = await at_the_description(telegram)
     updates = remembered(telegram)
-    storage.inner.set_data = redis_down  # type: ignore[method-assign]
-    with pytest.raises(UpdateNotFinished):  # not swallowed: Telegram must deliver it again
+    blip = RedisConnectionError("Connection reset by peer")
+    # not swallowed by the error handlers: Telegram must deliver it again
+    with redis_writes_failing(telegram, blip), pytest.raises(UpdateNotFinished):
         await reporter.send(REFUND)
-    storage.inner.set_data = written  # type: ignore[method-assign]
     assert not any("系统暂时无法处理" in m.text for m in reporter.messages)
 
     await telegram.dispatcher.feed_update(telegram.bot, updates[-1])  # delivered again
     state, draft = await state_of(telegram, reporter)
     assert state == "Intake:evidence" and draft["description"] == REFUND
-    async with sessions() as session:
-        record = (await session.exec(select(ProcessedUpdate))).all()[-1]
+    record = await last_record(sessions)
     assert record.finished and record.fsm_writes is None
