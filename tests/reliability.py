@@ -4,12 +4,14 @@ spread the notices over, queued notices, and the check that each notice arrived 
 from __future__ import annotations
 
 from collections import Counter
-from contextlib import suppress
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db import create_engine, create_session_factory
 from models.case import Case
@@ -24,6 +26,18 @@ from sandbox.telegram_html import parse_html
 from sandbox.world import SandboxError
 from tests.factories import make_inspector
 from tests.live import REFUND
+
+
+@asynccontextmanager
+async def opened(database_url: str) -> AsyncIterator[AsyncSession]:
+    """A session on the database a ``lianka run`` under test uses, its engine closed after."""
+    engine = create_engine(database_url)
+    try:
+        async with create_session_factory(engine)() as session:
+            yield session
+    finally:
+        await engine.dispose()
+
 
 STEPS: tuple[tuple[str, str, str], ...] = (
     ("start", DEMO_CARD_TOKEN, "廉政监督联系卡"),
@@ -98,27 +112,23 @@ async def add_inspectors(
 ) -> list[int]:
     """``count`` more inspectors in the team of the inspector with Telegram id ``beside``, so
     that new cases are spread over many chats."""
-    engine = create_engine(database_url)
-    try:
-        async with create_session_factory(engine)() as session:
-            team_code = (
-                await session.exec(
-                    select(Team.code)
-                    .join(Inspector, col(Inspector.team_id) == col(Team.id))
-                    .where(Inspector.telegram_user_id == beside)
-                )
-            ).one()
-            for user_id in range(first_id, first_id + count):
-                await make_inspector(
-                    session,
-                    now,
-                    team_code=team_code,
-                    role=Role.INSPECTOR,
-                    name=f"监督员{user_id % 1000}",
-                    telegram_user_id=user_id,
-                )
-    finally:
-        await engine.dispose()
+    async with opened(database_url) as session:
+        team_code = (
+            await session.exec(
+                select(Team.code)
+                .join(Inspector, col(Inspector.team_id) == col(Team.id))
+                .where(Inspector.telegram_user_id == beside)
+            )
+        ).one()
+        for user_id in range(first_id, first_id + count):
+            await make_inspector(
+                session,
+                now,
+                team_code=team_code,
+                role=Role.INSPECTOR,
+                name=f"监督员{user_id % 1000}",
+                telegram_user_id=user_id,
+            )
     return list(range(first_id, first_id + count))
 
 
@@ -126,45 +136,33 @@ async def queue_notices(
     database_url: str, chat_ids: list[int], per_chat: int, now: datetime
 ) -> int:
     """``per_chat`` distinct notices to each chat, straight into the outbox."""
-    engine = create_engine(database_url)
-    try:
-        async with create_session_factory(engine)() as session:
-            for chat_id in chat_ids:
-                for n in range(per_chat):
-                    await enqueue(
-                        session,
-                        key=f"-:fault-test:{n}:{chat_id}",
-                        kind="fault_test",
-                        chat_id=chat_id,
-                        recipient_kind=RecipientKind.INSPECTOR,
-                        text=f"<b>测试通知</b> 第{n + 1}条（{chat_id}）",
-                        now=now,
-                    )
-            await session.commit()
-    finally:
-        await engine.dispose()
+    async with opened(database_url) as session:
+        for chat_id in chat_ids:
+            for n in range(per_chat):
+                await enqueue(
+                    session,
+                    key=f"-:fault-test:{n}:{chat_id}",
+                    kind="fault_test",
+                    chat_id=chat_id,
+                    recipient_kind=RecipientKind.INSPECTOR,
+                    text=f"<b>测试通知</b> 第{n + 1}条（{chat_id}）",
+                    now=now,
+                )
+        await session.commit()
     return len(chat_ids) * per_chat
 
 
 async def outbox_rows(database_url: str) -> list[Notification]:
-    engine = create_engine(database_url)
-    try:
-        async with create_session_factory(engine)() as session:
-            return list((await session.exec(select(Notification))).all())
-    finally:
-        await engine.dispose()
+    async with opened(database_url) as session:
+        return list((await session.exec(select(Notification))).all())
 
 
 async def outbox_open(database_url: str) -> int:
     """Rows still to send (pending, or claimed and not yet sent)."""
-    engine = create_engine(database_url)
-    try:
-        async with create_session_factory(engine)() as session:
-            open_statuses = (NotificationStatus.PENDING, NotificationStatus.SENDING)
-            statement = select(func.count()).where(col(Notification.status).in_(open_statuses))
-            return int((await session.exec(statement)).one())
-    finally:
-        await engine.dispose()
+    async with opened(database_url) as session:
+        open_statuses = (NotificationStatus.PENDING, NotificationStatus.SENDING)
+        statement = select(func.count()).where(col(Notification.status).in_(open_statuses))
+        return int((await session.exec(statement)).one())
 
 
 @dataclass
@@ -219,31 +217,23 @@ def shown_as(row: Notification) -> tuple[int, str]:
 async def in_flight(database_url: str, pid: int) -> Counter[tuple[int, str]]:
     """The notices whose request the sender of process ``pid`` had handed to Telegram with no
     answer recorded: read just after it was killed, the ones it may or may not have delivered."""
-    engine = create_engine(database_url)
-    try:
-        async with create_session_factory(engine)() as session:
-            rows = (
-                await session.exec(
-                    select(Notification).where(
-                        Notification.status == NotificationStatus.SENDING,
-                        col(Notification.attempted_at).is_not(None),
-                        col(Notification.claimed_by).endswith(f":{pid}"),
-                    )
+    async with opened(database_url) as session:
+        rows = (
+            await session.exec(
+                select(Notification).where(
+                    Notification.status == NotificationStatus.SENDING,
+                    col(Notification.attempted_at).is_not(None),
+                    col(Notification.claimed_by).endswith(f":{pid}"),
                 )
-            ).all()
-    finally:
-        await engine.dispose()
+            )
+        ).all()
     return Counter(shown_as(row) for row in rows)
 
 
 async def updates_handled(database_url: str) -> set[int]:
     """The update ids recorded as handled."""
-    engine = create_engine(database_url)
-    try:
-        async with create_session_factory(engine)() as session:
-            return set((await session.exec(select(ProcessedUpdate.update_id))).all())
-    finally:
-        await engine.dispose()
+    async with opened(database_url) as session:
+        return set((await session.exec(select(ProcessedUpdate.update_id))).all())
 
 
 @dataclass
@@ -256,18 +246,14 @@ class Cases:
 
 
 async def cases_by_user(database_url: str) -> Cases:
-    engine = create_engine(database_url)
-    try:
-        async with create_session_factory(engine)() as session:
-            rows = (
-                await session.exec(
-                    select(Reporter.telegram_user_id, Case.description).join(
-                        Reporter, col(Reporter.id) == col(Case.reporter_id)
-                    )
+    async with opened(database_url) as session:
+        rows = (
+            await session.exec(
+                select(Reporter.telegram_user_id, Case.description).join(
+                    Reporter, col(Reporter.id) == col(Case.reporter_id)
                 )
-            ).all()
-    finally:
-        await engine.dispose()
+            )
+        ).all()
     by_user: Counter[int] = Counter()
     descriptions: dict[int, list[str]] = {}
     for user_id, description in rows:

@@ -19,7 +19,6 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
-from bot.db import create_engine, create_session_factory
 from models.fsm import FsmRecord
 from models.processed_update import ProcessedUpdate
 from sandbox import Emulator
@@ -33,6 +32,7 @@ from tests.reliability import (
     converse,
     description_of,
     in_flight,
+    opened,
     outbox_open,
     outbox_rows,
     queue_notices,
@@ -89,12 +89,8 @@ async def webhook_process(tmp_path: Path, emulator: Emulator, **extra: str) -> L
 
 async def drafts_left(database_url: str) -> dict[int, str | None]:
     """The conversation state each reporter's unfinished draft is at, by Telegram id."""
-    engine = create_engine(database_url)
-    try:
-        async with create_session_factory(engine)() as session:
-            records = (await session.exec(select(FsmRecord))).all()
-    finally:
-        await engine.dispose()
+    async with opened(database_url) as session:
+        records = (await session.exec(select(FsmRecord))).all()
     left: dict[int, str | None] = {}
     for record in records:
         # key: fsm:<bot>:<chat>:<user>:default  (DefaultKeyBuilder with bot id and destiny)
@@ -105,14 +101,8 @@ async def drafts_left(database_url: str) -> dict[int, str | None]:
 
 
 async def processed_updates(database_url: str) -> int:
-    engine = create_engine(database_url)
-    try:
-        async with create_session_factory(engine)() as session:
-            return int(
-                (await session.exec(select(func.count()).select_from(ProcessedUpdate))).one()
-            )
-    finally:
-        await engine.dispose()
+    async with opened(database_url) as session:
+        return int((await session.exec(select(func.count()).select_from(ProcessedUpdate))).one())
 
 
 async def crash_process(tmp_path: Path, emulator: Emulator, mode: str) -> LiankaProcess:
