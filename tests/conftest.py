@@ -30,6 +30,8 @@ from bot.services.calendar import load_calendar
 from bot.services.catalog import sync_catalog
 from models.calendar import WorkCalendar
 from sandbox import BotSpec, Emulator
+from tests.harness import Telegram
+from tests.intake_helpers import build, make_card
 from tests.live import BOT_TOKEN, BOT_USERNAME
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -184,6 +186,17 @@ async def calendar(sessions: SessionFactory, config: LiankaConfig) -> WorkCalend
 @pytest.fixture
 def clock() -> FrozenClock:
     return FrozenClock(DEFAULT_NOW)
+
+
+@pytest.fixture
+async def telegram(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
+) -> Telegram:
+    """The production dispatcher on this test's database, and a card of 四川坤天 in 安居经开区 for
+    a reporter to scan (``tests.intake_helpers.TOKEN``)."""
+    async with sessions() as session:
+        await make_card(session, clock.now())
+    return build(sessions, catalog, calendar, clock)
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ from models.request import ApprovalRequest
 from tests.harness import Telegram, TgUser
 from tests.inspector_support import INSPECTOR, REPORTER, deliver, make_people, submit, user
 from tests.inspector_support import build as build_casework
-from tests.intake_helpers import TOKEN, build, make_card, report, state_of
+from tests.intake_helpers import TOKEN, make_card, report, state_of
 from tests.test_redelivery import Crash, remembered
 
 pytestmark = pytest.mark.both_databases
@@ -81,15 +81,6 @@ async def move_first_case(sessions: SessionFactory, now: Any, *steps: CaseStatus
 
 
 # --- 补充材料 ------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def telegram(
-    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
-) -> Telegram:
-    async with sessions() as session:
-        await make_card(session, clock.now())
-    return build(sessions, catalog, calendar, clock)
 
 
 async def collecting(reporter: TgUser) -> None:

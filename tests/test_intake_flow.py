@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from aiogram.types import Location
 from sqlmodel import col, select
 
@@ -140,16 +139,6 @@ async def test_a_reporter_scans_the_card_and_reports_anonymously_start_to_finish
     assert await state_of(telegram, user) == (None, {})
     assert_telegram_html(telegram)
     script.save()
-
-
-@pytest.fixture
-async def telegram(
-    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
-) -> Telegram:
-    """The bot, and a card of 四川坤天 in 安居经开区 to scan."""
-    async with sessions() as session:
-        await make_card(session, clock.now())
-    return build(sessions, catalog, calendar, clock)
 
 
 STEPS = ["category", "description", "evidence", "amount", "identity", "contact", "name", "phone"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlmodel import col, select
 
 from bot.clock import FrozenClock
@@ -25,19 +24,10 @@ from models.team import Role
 from notifications.telegram import notice_keyboard
 from tests.factories import make_inspector
 from tests.harness import Telegram
-from tests.intake_helpers import assert_telegram_html, build, make_card, report
+from tests.intake_helpers import assert_telegram_html, report
 
 SAFETY = "厂区消防通道被占用，多次反映未整改，存在重大安全隐患，请督促整改。"
 INSPECTOR = Actor(ActorType.INSPECTOR, 1)
-
-
-@pytest.fixture
-async def telegram(
-    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
-) -> Telegram:
-    async with sessions() as session:
-        await make_card(session, clock.now())
-    return build(sessions, catalog, calendar, clock)
 
 
 async def only_case(sessions: SessionFactory) -> Case:

@@ -28,7 +28,7 @@ from models.reporter import receipt_hash
 from tests.harness import BOT_ID, Telegram
 from tests.inspector_support import INSPECTOR, REPORTER, deliver, make_people, submit, user
 from tests.inspector_support import build as build_casework
-from tests.intake_helpers import REFUND, TOKEN, build, make_card, report, state_of
+from tests.intake_helpers import REFUND, TOKEN, report, state_of
 
 pytestmark = pytest.mark.both_databases
 
@@ -57,15 +57,6 @@ def delivered_twice(telegram: Telegram) -> Iterator[None]:
 async def count(sessions: SessionFactory, model: Any, *where: Any) -> int:
     async with sessions() as session:
         return len((await session.exec(select(model).where(*where))).all())
-
-
-@pytest.fixture
-async def telegram(
-    sessions: SessionFactory, catalog: LiankaConfig, calendar: Any, clock: FrozenClock
-) -> Telegram:
-    async with sessions() as session:
-        await make_card(session, clock.now())
-    return build(sessions, catalog, calendar, clock)
 
 
 async def test_a_report_delivered_twice_step_by_step_is_one_case_and_one_conversation(
