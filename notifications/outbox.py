@@ -100,14 +100,14 @@ async def notify_inspectors(
     return queued
 
 
-async def active_admins(session: AsyncSession) -> list[Inspector]:
-    """The active admins registered in Telegram, who are told what needs an admin."""
+async def reachable(session: AsyncSession, role: Role) -> list[Inspector]:
+    """The active people of ``role`` registered in Telegram, who can be told something."""
     return list(
         (
             await session.exec(
                 select(Inspector)
                 .where(
-                    Inspector.role == Role.ADMIN,
+                    Inspector.role == role,
                     col(Inspector.active).is_(True),
                     col(Inspector.chat_id).is_not(None),
                 )
@@ -115,6 +115,11 @@ async def active_admins(session: AsyncSession) -> list[Inspector]:
             )
         ).all()
     )
+
+
+async def active_admins(session: AsyncSession) -> list[Inspector]:
+    """The active admins registered in Telegram, who are told what needs an admin."""
+    return await reachable(session, Role.ADMIN)
 
 
 async def store_document(

@@ -30,7 +30,7 @@ from models.calendar import WorkCalendar
 from models.errors import PermissionDenied
 from models.notification import Notification, RecipientKind, SendMethod
 from models.team import Inspector, Role
-from notifications.outbox import enqueue, notification_key, store_document
+from notifications.outbox import enqueue, notification_key, reachable, store_document
 from notifications.render import render
 from reports.figures import Scope
 from reports.periods import Period, current_month, due_periods
@@ -43,19 +43,7 @@ DEFAULT_OUT_DIR = Path("var/reports")
 
 async def list_leaders(session: AsyncSession) -> list[Inspector]:
     """Active leaders (委领导) registered in Telegram."""
-    return list(
-        (
-            await session.exec(
-                select(Inspector)
-                .where(
-                    Inspector.role == Role.LEADER,
-                    col(Inspector.active).is_(True),
-                    col(Inspector.chat_id).is_not(None),
-                )
-                .order_by(col(Inspector.id))
-            )
-        ).all()
-    )
+    return await reachable(session, Role.LEADER)
 
 
 async def get_leader(session: AsyncSession, telegram_user_id: int) -> Inspector | None:
