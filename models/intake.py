@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from models.attachment import MediaKind
 from models.errors import InvalidInput
@@ -104,3 +107,198 @@ class CaseDraft:
     anonymous: bool = True
     contact_name: str | None = None
     contact_phone: str | None = None
+
+
+def _evidence_from(item: dict[str, Any]) -> Evidence:
+    return Evidence(
+        kind=MediaKind(item["kind"]),
+        file_id=item["file_id"],
+        file_unique_id=item["file_unique_id"],
+        file_name=item.get("file_name"),
+        mime_type=item.get("mime_type"),
+        file_size=item.get("file_size"),
+    )
+
+
+def _evidence_data(item: Evidence) -> dict[str, Any]:
+    return {
+        "kind": item.kind.value,
+        "file_id": item.file_id,
+        "file_unique_id": item.file_unique_id,
+        "file_name": item.file_name,
+        "mime_type": item.mime_type,
+        "file_size": item.file_size,
+    }
+
+
+def kinds_label(evidence: Iterable[Evidence]) -> str:
+    """``图片2、文件1``."""
+    counts = Counter(item.kind for item in evidence)
+    return "、".join(f"{kind.label}{n}" for kind, n in counts.items())
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeDraft:
+    """A report while it is being entered, in whatever channel: each step returns a new draft
+    or raises ``InvalidInput`` with what to fix, so a refused input loses nothing entered.
+
+    ``to_data``/``from_data`` give the flat JSON the chat keeps in its FSM storage (the keys
+    are those drafts already saved use, so a draft in progress survives an upgrade)."""
+
+    draft_id: str
+    category: str | None = None
+    category_name: str = ""
+    clue: bool = False
+    description: str = ""
+    evidence: tuple[Evidence, ...] = ()
+    amount_yuan: int | None = None
+    anonymous: bool = True
+    contact_name: str | None = None
+    contact_phone: str | None = None
+    pending_phone: str | None = None
+    editing: bool = False
+
+    # --- the steps ---------------------------------------------------------------------------
+
+    def choose_category(self, code: str, name: str, *, clue: bool) -> IntakeDraft:
+        return replace(self, category=code, category_name=name, clue=clue)
+
+    def describe(self, text: str) -> IntakeDraft:
+        """The description, replacing any before it (10–2000 characters)."""
+        return replace(self, description=check_description(text))
+
+    def append_text(self, text: str) -> IntakeDraft:
+        """Text sent after the description, added to it within the length limit."""
+        addition = clean_text(text)
+        if not addition:
+            raise InvalidInput("内容为空，请重新发送。")
+        combined = f"{self.description}\n{addition}" if self.description else addition
+        if len(combined) > DESCRIPTION_MAX:
+            raise InvalidInput(
+                f"补充后问题描述将达到{len(combined)}字，超过{DESCRIPTION_MAX}字上限，未添加。"
+                "请精简后重新发送，或以文件形式上传。"
+            )
+        return replace(self, description=combined)
+
+    def add_evidence(self, item: Evidence) -> IntakeDraft:
+        """One more file: at most 10 of at most 20 MB each, each file once."""
+        if (item.file_size or 0) > FILE_MAX_BYTES:
+            raise InvalidInput("文件超过20MB，无法接收。请压缩或分成几个文件后重新发送。")
+        if any(existing.file_unique_id == item.file_unique_id for existing in self.evidence):
+            raise InvalidInput("这个文件已经添加过了。")
+        if len(self.evidence) >= EVIDENCE_MAX:
+            raise InvalidInput(f"最多上传{EVIDENCE_MAX}个附件，请点“完成”继续。")
+        return replace(self, evidence=(*self.evidence, item))
+
+    def clear_evidence(self) -> IntakeDraft:
+        return replace(self, evidence=())
+
+    def set_amount(self, text: str) -> IntakeDraft:
+        return replace(self, amount_yuan=parse_amount_yuan(text))
+
+    def skip_amount(self) -> IntakeDraft:
+        return replace(self, amount_yuan=None)
+
+    def go_anonymous(self) -> IntakeDraft:
+        return replace(self, anonymous=True, contact_name=None, contact_phone=None)
+
+    def start_named(self) -> IntakeDraft:
+        """实名 chosen: name and phone are asked next (a phone shared before is forgotten)."""
+        return replace(self, pending_phone=None)
+
+    def hold_phone(self, phone: str) -> IntakeDraft:
+        """A phone number that came before the name (a shared contact without a usable name)."""
+        return replace(self, pending_phone=normalize_mobile(phone))
+
+    def give_name(self, name: str) -> IntakeDraft:
+        """The name; with a phone already held, the draft is 实名 and complete."""
+        if self.pending_phone:
+            return self.go_named(name, self.pending_phone)
+        return replace(self, contact_name=check_name(name))
+
+    def add_caption(self, text: str) -> tuple[IntakeDraft, bool]:
+        """A file's caption added to the description if it fits; whether it was added."""
+        try:
+            return self.append_text(text), True
+        except InvalidInput:
+            return self, False
+
+    def editing_part(self, editing: bool) -> IntakeDraft:
+        """修改 from the summary: after the part is entered again, back to the summary."""
+        return replace(self, editing=editing)
+
+    def go_named(self, name: str, phone: str) -> IntakeDraft:
+        """实名: both checked here, whichever channel asked for them."""
+        return replace(
+            self,
+            anonymous=False,
+            contact_name=check_name(name),
+            contact_phone=normalize_mobile(phone),
+            pending_phone=None,
+        )
+
+    @property
+    def evidence_kinds(self) -> str:
+        return kinds_label(self.evidence)
+
+    # --- submission --------------------------------------------------------------------------
+
+    def ready(self) -> CaseDraft:
+        """The draft as submitted; every rule checked again, whatever the channel let through."""
+        if not self.category:
+            raise InvalidInput("请先选择问题类别。")
+        description = check_description(self.description)
+        if len(self.evidence) > EVIDENCE_MAX:
+            raise InvalidInput(f"最多上传{EVIDENCE_MAX}个附件。")
+        if self.anonymous:
+            name = phone = None
+        else:
+            if not self.contact_name or not self.contact_phone:
+                raise InvalidInput("实名反映请填写姓名和手机号。")
+            name, phone = check_name(self.contact_name), normalize_mobile(self.contact_phone)
+        if self.amount_yuan is not None and not 0 <= self.amount_yuan <= AMOUNT_MAX_YUAN:
+            raise InvalidInput("金额超出范围，请核对后重新输入。")
+        return CaseDraft(
+            category_code=self.category,
+            description=description,
+            evidence=self.evidence,
+            amount_yuan=self.amount_yuan,
+            anonymous=self.anonymous,
+            contact_name=name,
+            contact_phone=phone,
+        )
+
+    # --- storage -----------------------------------------------------------------------------
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "draft_id": self.draft_id,
+            "category": self.category,
+            "category_name": self.category_name,
+            "clue": self.clue,
+            "description": self.description,
+            "evidence": [_evidence_data(item) for item in self.evidence],
+            "amount_yuan": self.amount_yuan,
+            "anonymous": self.anonymous,
+            "contact_name": self.contact_name,
+            "contact_phone": self.contact_phone,
+            "pending_phone": self.pending_phone,
+            "editing": self.editing,
+        }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> IntakeDraft:
+        return cls(
+            draft_id=str(data["draft_id"]),
+            category=data.get("category"),
+            category_name=data.get("category_name", ""),
+            clue=bool(data.get("clue", False)),
+            description=data.get("description", ""),
+            evidence=tuple(_evidence_from(item) for item in data.get("evidence", [])),
+            amount_yuan=data.get("amount_yuan"),
+            anonymous=bool(data.get("anonymous", True)),
+            contact_name=data.get("contact_name"),
+            contact_phone=data.get("contact_phone"),
+            pending_phone=data.get("pending_phone"),
+            editing=bool(data.get("editing", False)),
+        )
