@@ -40,14 +40,13 @@ from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services import clocks
 from bot.services.catalog import sync_catalog
-from bot.services.clocks import warning_time
 from bot.services.intake import submit_case
 from bot.services.routing import assign_case
 from models.calendar import SHANGHAI, WorkCalendar
 from models.card import Card, CardScan, CardStatus
 from models.case import OPEN_STATUSES, Case, CaseCounter, CaseStatus, Outcome, Satisfaction
 from models.case import format_case_number as case_number
-from models.clock import CaseClock, ClockKind, ClockStage, ClockState
+from models.clock import CaseClock, ClockKind, ClockStage, ClockState, warning_time
 from models.enterprise import USCC_ALPHABET, Enterprise, uscc_check_char
 from models.event import Actor, ActorType, CaseEvent, EventKind, record_event, transition
 from models.intake import CaseDraft
@@ -714,7 +713,13 @@ class SessionLedger:
 
     async def start_clock(self, case: Case, kind: ClockKind, workdays: int, at: datetime) -> None:
         await clocks.start_clock(
-            self.session, case, kind, workdays, self.calendar, at, warn_before=self.warn_before
+            self.session,
+            case,
+            kind,
+            workdays=workdays,
+            calendar=self.calendar,
+            now=at,
+            warn_before=self.warn_before,
         )
 
     async def meet_clock(self, case: Case, kind: ClockKind, at: datetime) -> None:
