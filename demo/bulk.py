@@ -11,24 +11,30 @@ import sqlalchemy as sa
 
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
+from bot.services.case_notices import assigned_text, waiting_text
 from demo.plan import CasePlan, Plan
 from demo.steps import STEPS, ladder_of
 from demo.world import World, row_values, table_of
 from models.calendar import SHANGHAI, WorkCalendar
-from models.case import OPEN_STATUSES, Case, CaseCounter, CaseStatus
+from models.case import OPEN_STATUSES, Case, CaseCounter, CaseStatus, submitted_case
 from models.case import format_case_number as case_number
 from models.clock import CaseClock, ClockKind, new_clock
-from models.event import Actor, ActorType, CaseEvent, EventKind, record_event, transition
+from models.event import (
+    SYSTEM,
+    Actor,
+    ActorType,
+    CaseEvent,
+    assign_to,
+    route_to,
+    submitted,
+)
 from models.notification import Notification, NotificationStatus, Offer, Offering, RecipientKind
-from models.org import Track
 from models.reporter import ReporterContact, new_receipt_code, receipt_hash
 from models.request import ApprovalRequest
 from models.routing import Candidate, RoutingDecision, choose_team, pick_assignee
 from models.team import AssignmentMode, Inspector, Role
 from models.types import utc
 from notifications.outbox import notification_key
-from notifications.render import render
-from notifications.texts import preview
 
 BATCH = 2000
 
@@ -99,41 +105,17 @@ class MemoryLedger:
 
     async def assign(self, case: Case, inspector: Inspector, at: datetime, actor: Actor) -> None:
         """As ``bot.services.routing.assign_case``."""
-        assert case.id is not None and inspector.id is not None
-        data = {"inspector": inspector.id, "previous": case.assignee_id}
-        if case.status in (CaseStatus.SUBMITTED, CaseStatus.RETURNED):
-            self.add(
-                transition(case, CaseStatus.ASSIGNED, EventKind.ASSIGNED, actor, at, data=data)
-            )
-        else:
-            self.add(record_event(case, EventKind.ASSIGNED, actor, at, data=data))
-        case.assignee_id = inspector.id
-        case.assigned_at = at
-        inspector.last_assigned_at = at
+        assert case.id is not None
+        self.add(assign_to(case, inspector, actor, at))
         if case.status is CaseStatus.ASSIGNED:
             await self.start_clock(case, ClockKind.ACCEPT, ladder_of(self, case).accept, at)
-        accept = self.clocks[(case.id, ClockKind.ACCEPT)]
-        clue = case.track is Track.CLUE
-        enterprise = self.world.enterprises[case.enterprise_id or 0]
-        if clue:
-            reporter_line = "问题线索，反映人信息保密"
-        elif case.anonymous:
-            reporter_line = "匿名"
-        else:
-            reporter_line = "实名（点“查看材料”查看联系方式，查看将被记录）"
-        text = render(
-            "inspector_assigned",
-            case=case,
-            supervised=case.supervised,
-            category=self.world.categories[case.category_id].name,
-            track_label=case.track.label,
-            zone=self.world.zones[case.zone_id].name if case.zone_id else None,
-            enterprise=None if clue else enterprise.name,
-            amount_involved=case.amount_involved_yuan,
-            reporter_line=reporter_line,
-            accept_due=accept.due_at,
-            accept_provisional=accept.provisional,
-            description=preview(case.description),
+        world = self.world
+        text = assigned_text(
+            case,
+            category=world.categories[case.category_id].name,
+            zone=world.zones[case.zone_id].name if case.zone_id else None,
+            enterprise=world.enterprises[case.enterprise_id or 0].name,
+            accept=self.clocks[(case.id, ClockKind.ACCEPT)],
             attachments=0,
         )
         self._notify(case, inspector, "assigned", text, Offer.CASE_WORK.on(case.id), at)
@@ -177,36 +159,22 @@ class MemoryLedger:
         year = at.astimezone(SHANGHAI).year
         self.counters[year] += 1
         anonymous = plan_case.contact is None
-        case = Case(
-            id=self.next_case_id,
+        case = submitted_case(
+            reporter,
             number=case_number(self.config.organisation.case_prefix, year, self.counters[year]),
             track=category.track,
-            status=CaseStatus.SUBMITTED,
             category_id=category.id or 0,
-            zone_id=reporter.zone_id,
-            enterprise_id=reporter.enterprise_id,
-            card_id=reporter.card_id,
-            reporter_id=reporter.id,
             anonymous=anonymous,
             receipt_hash=receipt_hash(new_receipt_code()) if anonymous else None,
             submission_key=None,
             description=plan_case.description,
-            amount_involved_yuan=plan_case.amount_yuan,
-            created_at=at,
-            updated_at=at,
+            amount_yuan=plan_case.amount_yuan,
+            now=at,
         )
+        case.id = self.next_case_id
         self.next_case_id += 1
         self.add(case)
-        self.add(
-            record_event(
-                case,
-                EventKind.SUBMITTED,
-                Actor(ActorType.REPORTER, reporter.id),
-                at,
-                public=True,
-                data={"evidence": 0, "anonymous": anonymous},
-            )
-        )
+        self.add(submitted(case, at, evidence=0))
         if plan_case.contact is not None:
             name, phone = plan_case.contact
             self.add(ReporterContact(case_id=case.id or 0, name=name, phone=phone))
@@ -224,18 +192,7 @@ class MemoryLedger:
                 inactive_teams=frozenset(),
             )
         team = world.team_by_code[decision.team_code]
-        case.team_id = team.id
-        case.routed_by = decision.rule
-        case.assignee_id = None
-        self.add(
-            record_event(
-                case,
-                EventKind.ROUTED,
-                Actor(ActorType.SYSTEM),
-                at,
-                data={"team": team.code, "rule": decision.rule},
-            )
-        )
+        self.add(route_to(case, team, rule=decision.rule, actor=SYSTEM, now=at))
         await self.start_clock(case, ClockKind.ACCEPT, ladder.accept, at)
         assert team.id is not None
         if team.assignment is AssignmentMode.AUTO and not team.is_dispatcher:
@@ -253,18 +210,13 @@ class MemoryLedger:
             )
             return case
         reason = "未匹配分办规则，请信访室分办。" if decision.rule is None else None
-        accept = self.clocks[(case.id or 0, ClockKind.ACCEPT)]
-        text = render(
-            "team_case_waiting",
-            case=case,
+        text = waiting_text(
+            case,
             team=team.name,
             category=category.name,
-            track_label=case.track.label,
             zone=world.zones[case.zone_id].name if case.zone_id else None,
             reason=reason,
-            accept_due=accept.due_at,
-            accept_provisional=accept.provisional,
-            description=preview(case.description),
+            accept=self.clocks[(case.id or 0, ClockKind.ACCEPT)],
         )
         for leader in world.team_leaders(team.id):
             self._notify(case, leader, "waiting", text, Offer.LEADER_ASSIGN.on(case.id or 0), at)
