@@ -104,7 +104,8 @@ class MemoryLedger:
         return next(p for p in self.world.people if p.role is Role.LEADER)
 
     async def assign(self, case: Case, inspector: Inspector, at: datetime, actor: Actor) -> None:
-        """As ``bot.services.routing.assign_case``."""
+        """``bot.services.routing.assign_case`` in memory: the same domain steps (``assign_to``,
+        the 签收 clock, ``assigned_text``), the notice kept as a row."""
         assert case.id is not None
         self.add(assign_to(case, inspector, actor, at))
         if case.status is CaseStatus.ASSIGNED:
@@ -118,12 +119,15 @@ class MemoryLedger:
             accept=self.clocks[(case.id, ClockKind.ACCEPT)],
             attachments=0,
         )
-        self._notify(case, inspector, "assigned", text, Offer.CASE_WORK.on(case.id), at)
+        self._notify(
+            case, inspector, kind="assigned", text=text, offer=Offer.CASE_WORK.on(case.id), at=at
+        )
 
     def _notify(
         self,
         case: Case,
         person: Inspector,
+        *,
         kind: str,
         text: str,
         offer: Offering,
@@ -152,7 +156,8 @@ class MemoryLedger:
         )
 
     async def submit(self, plan_case: CasePlan) -> Case:
-        """As ``bot.services.intake.submit_case`` with ``route_case`` and ``place_case``."""
+        """``submit_case`` with ``route_case`` and ``place_case`` in memory, on the same domain
+        steps (``submitted_case``, ``submitted``, ``route_to``, ``choose_team``, ``pick_assignee``)."""
         world, at = self.world, plan_case.created_at
         reporter = world.reporters[plan_case.enterprise]
         category = world.category_by_code[plan_case.category]
@@ -219,7 +224,14 @@ class MemoryLedger:
             accept=self.clocks[(case.id or 0, ClockKind.ACCEPT)],
         )
         for leader in world.team_leaders(team.id):
-            self._notify(case, leader, "waiting", text, Offer.LEADER_ASSIGN.on(case.id or 0), at)
+            self._notify(
+                case,
+                leader,
+                kind="waiting",
+                text=text,
+                offer=Offer.LEADER_ASSIGN.on(case.id or 0),
+                at=at,
+            )
         return case
 
     def finish(self, case: Case) -> None:
@@ -237,6 +249,7 @@ async def write_in_bulk(
     calendar: WorkCalendar,
     plan: Plan,
     world: World,
+    *,
     tick: Callable[[int], None],
 ) -> None:
     """Every case mirrored in memory and inserted in batches of ``BATCH`` cases."""

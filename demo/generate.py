@@ -78,7 +78,7 @@ async def generate_demo(
     world = await build_world(sessions, config, plan, seed)
     await _restart_sequences(sessions)
     write = write_in_bulk if bulk else write_through_use_cases
-    await write(sessions, config, calendar, plan, world, tick or (lambda _: None))
+    await write(sessions, config, calendar, plan, world, tick=tick or (lambda _: None))
     await _restart_sequences(sessions)
     async with sessions() as session:
         await session.exec(

@@ -211,6 +211,7 @@ def _life(
     rng: random.Random,
     track: Track,
     budget: int,
+    *,
     needs_assigning: bool,
     created: datetime,
     amount: int | None,
@@ -348,9 +349,9 @@ def plan_history(
                 rng,
                 tracks[category],
                 config.ladder_for(category).resolve,
-                needs_assigning,
-                created,
-                amount,
+                needs_assigning=needs_assigning,
+                created=created,
+                amount=amount,
             )
             if s.at <= now
         ]

@@ -96,6 +96,7 @@ async def write_through_use_cases(
     calendar: WorkCalendar,
     plan: Plan,
     world: World,
+    *,
     tick: Callable[[int], None],
 ) -> None:
     """Every case by ``submit_case`` and the step functions, one transaction per case."""

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 @pass_context
 def demo_data(
     cli: CliContext,
+    *,
     cases: int,
     seed: int,
     months: int,

@@ -182,6 +182,7 @@ async def _act(
     ctx: SweepContext,
     clock_id: int,
     instance: str,
+    *,
     held: set[Recipient],
     now: datetime,
 ) -> ClockPlan | None:
@@ -189,7 +190,7 @@ async def _act(
     changed meanwhile by someone else (its version moved) gives the clock back for the next
     sweep."""
     try:
-        return await _apply(sessions, ctx, clock_id, instance, held, now)
+        return await _apply(sessions, ctx, clock_id, instance, held=held, now=now)
     except StaleDataError:
         logger.info("clock %s: the case changed meanwhile; retried next sweep", clock_id)
         await _release(sessions, clock_id, instance)
@@ -201,6 +202,7 @@ async def _apply(
     ctx: SweepContext,
     clock_id: int,
     instance: str,
+    *,
     held: set[Recipient],
     now: datetime,
 ) -> ClockPlan | None:
@@ -407,7 +409,7 @@ async def sweep_deadlines(
             await session.commit()
     for clock in clocks:
         assert clock.id is not None
-        plan = await _act(sessions, ctx, clock.id, instance, held, now)
+        plan = await _act(sessions, ctx, clock.id, instance, held=held, now=now)
         if plan is None:
             report.skipped += 1
             continue
