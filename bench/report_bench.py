@@ -46,8 +46,8 @@ CACHE = ROOT / "var" / "bench-cache"
 def fingerprint(cases: int) -> str:
     """What the generated history depends on: the generator, models, migrations and config."""
     digest = hashlib.sha256(f"{cases}:{NOW}".encode())
-    sources = [ROOT / "bot" / "services" / "demo.py", ROOT / "lianka.example.toml"]
-    for folder in ("models", "migrations/versions"):
+    sources = [ROOT / "lianka.example.toml"]
+    for folder in ("demo", "models", "migrations/versions"):
         sources += sorted((ROOT / folder).glob("*.py"))
     for source in sources:
         digest.update(source.read_bytes())

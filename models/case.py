@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -11,6 +12,9 @@ from sqlmodel import Field, SQLModel
 from models.errors import InvalidTransition
 from models.org import Track
 from models.types import UTCDateTime, enum_type
+
+if TYPE_CHECKING:
+    from models.reporter import Reporter
 
 
 class CaseStatus(enum.StrEnum):
@@ -85,7 +89,37 @@ OPEN_STATUSES = frozenset(
 """Cases someone on the commission's side still has to work."""
 
 WORKING_STATUSES = frozenset({CaseStatus.ACCEPTED, CaseStatus.IN_PROGRESS, CaseStatus.REOPENED})
-"""Cases an inspector has signed for and not yet resolved."""
+"""Cases in hand: an inspector has signed for them (签收) and not yet resolved them."""
+
+AWAITING_ACCEPTANCE = frozenset({CaseStatus.SUBMITTED, CaseStatus.ASSIGNED, CaseStatus.RETURNED})
+"""Cases nobody has signed for yet: the 签收 clock runs and the reporter may still withdraw."""
+
+FINISHED_STATUSES = frozenset({CaseStatus.RESOLVED, CaseStatus.CLOSED})
+"""Cases whose work is done (办结, then perhaps 结案): the reporter sees 已办结."""
+
+RETURNABLE = frozenset({CaseStatus.ASSIGNED, CaseStatus.ACCEPTED})
+"""退回 to the dispatcher: before the work has started (the transition table says so)."""
+
+TRANSFERABLE = frozenset({CaseStatus.ASSIGNED, CaseStatus.ACCEPTED, CaseStatus.IN_PROGRESS})
+"""Cases that can go back to a team's queue (转办 to another team, or unassigned when their
+inspector leaves): assigned or worked, not yet resolved (a 重办 case stays with its team)."""
+
+ASSIGNABLE = AWAITING_ACCEPTANCE | WORKING_STATUSES
+"""Cases a team leader may (re)assign to an inspector: open and not yet resolved."""
+
+NAMED_WITH_MATERIALS = "实名（点“查看材料”查看联系方式，查看将被记录）"
+"""A named reporter in the assignment notice: the contact is behind a logged button."""
+
+CLUE_REPORTER_LINE = "问题线索，反映人信息保密"
+"""How staff see the reporter of a clue: never who it is (检举控告工作规则)."""
+
+
+def reporter_line(track: Track, *, anonymous: bool, named: str) -> str:
+    """Who reported the case, as staff see it: a clue's reporter stays confidential, an
+    anonymous one is 匿名, a named one is shown as ``named`` (实名, with a hint where useful)."""
+    if track is Track.CLUE:
+        return CLUE_REPORTER_LINE
+    return "匿名" if anonymous else named
 
 
 def check_transition(current: CaseStatus, target: CaseStatus) -> None:
@@ -98,7 +132,7 @@ def reporter_label(status: CaseStatus, track: Track) -> str:
     """The status a reporter sees; a clue shows only 已受理 and 已办结 (检举控告工作规则)."""
     if status is CaseStatus.WITHDRAWN:
         return "已撤回"
-    if status in (CaseStatus.RESOLVED, CaseStatus.CLOSED):
+    if status in FINISHED_STATUSES:
         return "已办结"
     if track is Track.CLUE:
         return "已受理"
@@ -218,3 +252,37 @@ def format_case_number(prefix: str, year: int, seq: int) -> str:
     """``AJ-2026-00042``: prefix, year and a five-digit sequence (wider past 99,999)."""
 
     return f"{prefix}-{year}-{seq:05d}"
+
+
+def submitted_case(
+    reporter: Reporter,
+    *,
+    number: str,
+    track: Track,
+    category_id: int,
+    anonymous: bool,
+    receipt_hash: str | None,
+    submission_key: str | None,
+    description: str,
+    amount_yuan: int | None,
+    now: datetime,
+) -> Case:
+    """A case as its reporter submits it: in the queue (SUBMITTED), in the zone, enterprise and
+    card the reporter came through."""
+    return Case(
+        number=number,
+        track=track,
+        status=CaseStatus.SUBMITTED,
+        category_id=category_id,
+        zone_id=reporter.zone_id,
+        enterprise_id=reporter.enterprise_id,
+        card_id=reporter.card_id,
+        reporter_id=reporter.id,
+        anonymous=anonymous,
+        receipt_hash=receipt_hash,
+        submission_key=submission_key,
+        description=description,
+        amount_involved_yuan=amount_yuan,
+        created_at=now,
+        updated_at=now,
+    )

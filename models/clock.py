@@ -1,4 +1,9 @@
-"""The deadlines of a case (签收, 受理告知, 办结, 回访), one row per clock.
+"""The deadlines of a case (签收, 受理告知, 办结, 回访), one row per clock, and how they move.
+
+A clock is due at the end of the office day a number of working days after it starts; it warns
+``warn_before`` working days earlier, pauses while the reporter is asked, and moves when a
+延期 is approved. Everything here is pure: a ``WorkCalendar`` and ``now`` come in, the row
+changes, nothing is read or written elsewhere (``bot.services.clocks`` loads and saves the row).
 
 The deadline sweep reads only rows whose ``next_action_at`` has come, so its cost follows what is
 due, not what is open.
@@ -7,12 +12,20 @@ due, not what is open.
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import datetime, time
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from models.types import UTCDateTime, enum_type
+from models.case import AWAITING_ACCEPTANCE, WORKING_STATUSES, CaseStatus
+from models.types import UTCDateTime, enum_type, utc
+
+if TYPE_CHECKING:
+    from models.calendar import WorkCalendar
+
+MORNING = time(9, 0)
+"""When a warning too late for the day before, and the 回访 question, go out."""
 
 
 class ClockKind(enum.StrEnum):
@@ -32,6 +45,19 @@ CLOCK_LABELS = {
     ClockKind.RESOLVE: "办结",
     ClockKind.FOLLOWUP: "回访",
 }
+
+
+DEADLINE_CLOCKS = (ClockKind.ACCEPT, ClockKind.FIRST_REPLY, ClockKind.RESOLVE)
+"""The clocks with a deadline ladder (warning, overdue, escalation); 回访 has its own steps."""
+
+VALID_STATUSES: dict[ClockKind, frozenset[CaseStatus]] = {
+    ClockKind.ACCEPT: AWAITING_ACCEPTANCE,
+    ClockKind.FIRST_REPLY: AWAITING_ACCEPTANCE | {CaseStatus.ACCEPTED, CaseStatus.IN_PROGRESS},
+    ClockKind.RESOLVE: WORKING_STATUSES,
+    ClockKind.FOLLOWUP: frozenset({CaseStatus.RESOLVED}),
+}
+"""The case statuses in which a clock of each kind still counts; in any other the sweep
+cancels it (the case left the step another way)."""
 
 
 class ClockState(enum.StrEnum):
@@ -77,3 +103,139 @@ class CaseClock(SQLModel, table=True):
     extended_days: int = 0
     claimed_by: str | None = Field(default=None, max_length=64)
     claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+    def start(
+        self, workdays: int, *, calendar: WorkCalendar, now: datetime, warn_before: int
+    ) -> None:
+        """(Re)start: due at the end of the office day ``workdays`` working days from now, the
+        ladder from the beginning, the earlier extensions forgotten."""
+        deadline = calendar.deadline(now, workdays)
+        self.state = ClockState.RUNNING
+        self.stage = ClockStage.NONE
+        self.started_at = utc(now)
+        self.workdays = workdays
+        self.extended_days = 0
+        self.due_at = deadline.due_at
+        self.provisional = deadline.provisional
+        self.paused_at = None
+        self.met_at = None
+        self.next_action_at = warning_time(calendar, now, deadline.due_at, warn_before)
+
+    @property
+    def stopped(self) -> bool:
+        """Met or cancelled: nothing moves the clock any more but a restart."""
+        return self.state in (ClockState.MET, ClockState.CANCELLED)
+
+    def meet(self, now: datetime) -> bool:
+        """The step was done: the clock stops and remembers when (for the on-time rates).
+        False, and nothing changes, when it had stopped already."""
+        if self.stopped:
+            return False
+        self.state = ClockState.MET
+        self.met_at = utc(now)
+        self.next_action_at = None
+        self.paused_at = None
+        return True
+
+    def cancel(self) -> bool:
+        """The case left the step another way (withdrawn, re-routed): the clock no longer runs.
+        False, and nothing changes, when it had stopped already."""
+        if self.stopped:
+            return False
+        self.state = ClockState.CANCELLED
+        self.next_action_at = None
+        return True
+
+    def pause(self, now: datetime) -> bool:
+        """Waiting for the reporter: the clock stops counting until ``resume``. False when it
+        was not running."""
+        if self.state is not ClockState.RUNNING:
+            return False
+        self.state = ClockState.PAUSED
+        self.paused_at = utc(now)
+        self.next_action_at = None
+        return True
+
+    def resume(self, *, calendar: WorkCalendar, now: datetime, warn_before: int) -> bool:
+        """The reporter answered: the deadline moves by the working days the clock was paused.
+        False when it was not paused."""
+        if self.state is not ClockState.PAUSED or self.paused_at is None:
+            return False
+        paused_days = calendar.workdays_between(
+            self.paused_at.astimezone(calendar.tz).date(), now.astimezone(calendar.tz).date()
+        )
+        self.state = ClockState.RUNNING
+        self.paused_at = None
+        self._shift(paused_days, calendar=calendar, now=now, warn_before=warn_before)
+        return True
+
+    def extend(
+        self, workdays: int, *, calendar: WorkCalendar, now: datetime, warn_before: int
+    ) -> None:
+        """An approved 延期: the budget grows and the deadline moves ``workdays`` working days."""
+        self.workdays += workdays
+        self.extended_days += workdays
+        self._shift(workdays, calendar=calendar, now=now, warn_before=warn_before)
+
+    def _shift(
+        self, workdays: int, *, calendar: WorkCalendar, now: datetime, warn_before: int
+    ) -> None:
+        """Move the deadline ``workdays`` working days later; if that puts it back in the
+        future, the ladder starts again (a fresh warning, then overdue)."""
+        due_day = calendar.add_workdays(self.due_at.astimezone(calendar.tz).date(), workdays)
+        self.due_at = utc(datetime.combine(due_day, calendar.office_day_end, calendar.tz))
+        start_day = self.started_at.astimezone(calendar.tz).date()
+        self.provisional = bool(calendar.provisional_years(start_day, due_day))
+        if self.due_at > now:
+            self.stage = ClockStage.NONE
+            self.next_action_at = warning_time(calendar, now, self.due_at, warn_before)
+        else:
+            # still past due (e.g. overdue while waiting for the reporter): the sweep looks
+            # again at once and carries on up the ladder from where the clock stands
+            self.next_action_at = utc(now)
+
+
+def new_clock(
+    case_id: int,
+    kind: ClockKind,
+    workdays: int,
+    *,
+    calendar: WorkCalendar,
+    now: datetime,
+    warn_before: int,
+) -> CaseClock:
+    """A clock started now (see ``CaseClock.start``)."""
+    clock = CaseClock(case_id=case_id, kind=kind, started_at=now, workdays=workdays, due_at=now)
+    clock.start(workdays, calendar=calendar, now=now, warn_before=warn_before)
+    return clock
+
+
+def warning_time(
+    calendar: WorkCalendar, started_at: datetime, due_at: datetime, warn_before: int
+) -> datetime:
+    """The end of the office day ``warn_before`` working days before the deadline; for a clock
+    too short for that, 09:00 on the due day; never before the clock started."""
+    due_local = due_at.astimezone(calendar.tz).date()
+    start_local = started_at.astimezone(calendar.tz).date()
+    budget = calendar.workdays_between(start_local, due_local)
+    if warn_before > 0 and budget > warn_before:
+        warn_day = calendar.add_workdays(start_local, budget - warn_before)
+        warn_at = datetime.combine(warn_day, calendar.office_day_end, calendar.tz)
+    else:
+        warn_at = datetime.combine(due_local, MORNING, calendar.tz)
+    return utc(max(warn_at, started_at))
+
+
+def escalation_time(calendar: WorkCalendar, due_at: datetime, escalate_after: int) -> datetime:
+    """The end of the office day ``escalate_after`` working days after the deadline's day."""
+    if escalate_after <= 0:
+        return due_at
+    due_day = due_at.astimezone(calendar.tz).date()
+    day = calendar.add_workdays(due_day, escalate_after)
+    return utc(datetime.combine(day, calendar.office_day_end, calendar.tz))
+
+
+def followup_ask_time(calendar: WorkCalendar, clock: CaseClock) -> datetime:
+    """09:00 on the day the follow-up is due, never before 办结."""
+    due_day = clock.due_at.astimezone(calendar.tz).date()
+    return utc(max(datetime.combine(due_day, MORNING, calendar.tz), clock.started_at))

@@ -7,13 +7,16 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from models.case import Case, CaseStatus, check_transition
 from models.types import JSONType, UTCDateTime, enum_type, utc
+
+if TYPE_CHECKING:
+    from models.team import Inspector, Team
 
 
 class ActorType(enum.StrEnum):
@@ -247,6 +250,43 @@ def transition(
         from_status=current,
         to_status=target,
     )
+
+
+def submitted(case: Case, now: datetime, *, evidence: int) -> CaseEvent:
+    """The first event of a case: its reporter submitted it, with ``evidence`` files."""
+    return record_event(
+        case,
+        EventKind.SUBMITTED,
+        Actor(ActorType.REPORTER, case.reporter_id),
+        now,
+        public=True,
+        data={"evidence": evidence, "anonymous": case.anonymous},
+    )
+
+
+def route_to(case: Case, team: Team, *, rule: str | None, actor: Actor, now: datetime) -> CaseEvent:
+    """The case reaches a team's queue (by the routing ``rule``, or by hand when None): nobody
+    is assigned in the new team yet."""
+    assert team.id is not None
+    case.team_id = team.id
+    case.routed_by = rule
+    case.assignee_id = None
+    return record_event(case, EventKind.ROUTED, actor, now, data={"team": team.code, "rule": rule})
+
+
+def assign_to(case: Case, inspector: Inspector, actor: Actor, now: datetime) -> CaseEvent:
+    """Give the case to ``inspector``: from the queue (submitted, returned) it becomes ASSIGNED;
+    otherwise it keeps its status and the event says who has it now."""
+    assert inspector.id is not None
+    data = {"inspector": inspector.id, "previous": case.assignee_id}
+    if case.status in (CaseStatus.SUBMITTED, CaseStatus.RETURNED):
+        event = transition(case, CaseStatus.ASSIGNED, EventKind.ASSIGNED, actor, now, data=data)
+    else:
+        event = record_event(case, EventKind.ASSIGNED, actor, now, data=data)
+    case.assignee_id = inspector.id
+    case.assigned_at = now
+    inspector.last_assigned_at = now
+    return event
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,9 +115,9 @@ async def accept(
             session,
             case,
             ClockKind.RESOLVE,
-            config.ladder_for(category.code).resolve,
-            calendar,
-            now,
+            workdays=config.ladder_for(category.code).resolve,
+            calendar=calendar,
+            now=now,
             warn_before=config.deadlines.warn_before,
         )
         session.add(case)
@@ -155,9 +155,9 @@ async def resolve(
             session,
             case,
             ClockKind.FOLLOWUP,
-            config.ladder_for(category.code).followup_ask,
-            calendar,
-            now,
+            workdays=config.ladder_for(category.code).followup_ask,
+            calendar=calendar,
+            now=now,
             warn_before=config.deadlines.warn_before,
         )
         session.add(case)

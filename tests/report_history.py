@@ -14,8 +14,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
-from bot.services.demo import STEPS, SessionLedger, Step, StepKind
 from bot.services.intake import submit_case
+from demo.plan import Step, StepKind
+from demo.steps import STEPS
+from demo.use_cases import SessionLedger
 from models.calendar import SHANGHAI, WorkCalendar
 from models.card import Card, CardScan
 from models.case import Outcome, Satisfaction

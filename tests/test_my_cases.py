@@ -90,7 +90,13 @@ async def test_after_acceptance_the_resolve_deadline_is_shown(
         case = await session.get(Case, (await only_case(sessions)).id)
         assert case is not None
         await start_clock(
-            session, case, ClockKind.RESOLVE, 15, calendar, clock.now(), warn_before=1
+            session,
+            case,
+            ClockKind.RESOLVE,
+            workdays=15,
+            calendar=calendar,
+            now=clock.now(),
+            warn_before=1,
         )
         await session.commit()
     await user.send("/my")

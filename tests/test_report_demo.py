@@ -12,8 +12,9 @@ from sqlmodel import SQLModel, select
 
 from bot.config import LiankaConfig
 from bot.db import SessionFactory, create_engine, create_session_factory
-from bot.services.demo import NotEmpty, generate_demo, make_uscc
 from bot.services.intake import submit_case
+from demo import NotEmpty, generate_demo
+from demo.plan import make_uscc
 from models.calendar import WorkCalendar
 from models.case import Case, CaseStatus
 from models.enterprise import Enterprise, is_valid_uscc

@@ -9,7 +9,9 @@ from sqlmodel import select
 
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
-from bot.services.demo import STEPS, SessionLedger, StepKind
+from demo.plan import StepKind
+from demo.steps import STEPS
+from demo.use_cases import SessionLedger
 from models.calendar import WorkCalendar
 from models.case import Case, CaseStatus, Outcome, Satisfaction
 from models.clock import ClockKind

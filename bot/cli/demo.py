@@ -11,7 +11,7 @@ from bot.cli.report import parse_now
 
 if TYPE_CHECKING:
     from bot.db import SessionFactory
-    from bot.services.demo import DemoSummary
+    from demo import DemoSummary
 
 
 @click.command("demo-data")
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 @pass_context
 def demo_data(
     cli: CliContext,
+    *,
     cases: int,
     seed: int,
     months: int,
@@ -41,7 +42,7 @@ def demo_data(
     from bot.cli.common import console
     from bot.db import upgrade_database
     from bot.services.calendar import load_calendar
-    from bot.services.demo import NotEmpty, generate_demo
+    from demo import NotEmpty, generate_demo
 
     config = cli.config()
     now = parse_now(now_text)

@@ -12,14 +12,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.services.people import Directory, Recipient
 from models.calendar import WorkCalendar
 from models.case import Case
-from models.clock import CaseClock, ClockKind, ClockState
+from models.clock import DEADLINE_CLOCKS, CaseClock, ClockState
 from models.request import ApprovalRequest, RequestStatus
 from models.team import Role, Team
 from models.types import utc
 from notifications.outbox import enqueue, notification_key
 from notifications.render import render
 
-DEADLINE_CLOCKS = (ClockKind.ACCEPT, ClockKind.FIRST_REPLY, ClockKind.RESOLVE)
 SECTION_LINES = 20
 
 

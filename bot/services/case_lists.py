@@ -13,7 +13,13 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.case import OPEN_STATUSES, Case, CaseStatus
+from models.case import (
+    AWAITING_ACCEPTANCE,
+    FINISHED_STATUSES,
+    OPEN_STATUSES,
+    Case,
+    CaseStatus,
+)
 from models.clock import CaseClock, ClockKind, ClockState
 from models.errors import NotFound, PermissionDenied
 from models.event import CaseEvent
@@ -69,7 +75,7 @@ class CaseLine:
 
 def _due_clock(case: Case, clocks: dict[ClockKind, CaseClock]) -> CaseClock | None:
     """The clock that matters now: 签收 before acceptance, then 办结, then 回访."""
-    if case.status in (CaseStatus.SUBMITTED, CaseStatus.ASSIGNED, CaseStatus.RETURNED):
+    if case.status in AWAITING_ACCEPTANCE:
         order = (ClockKind.ACCEPT,)
     elif case.status is CaseStatus.RESOLVED:
         order = (ClockKind.FOLLOWUP,)
@@ -278,7 +284,7 @@ async def count_stats(session: AsyncSession, actor: Inspector, now: datetime) ->
     for team in teams:
         mine = [c for c in cases if c.team_id == team.id]
         open_count = sum(1 for c in mine if c.status in OPEN_STATUSES)
-        done = sum(1 for c in mine if c.status in (CaseStatus.RESOLVED, CaseStatus.CLOSED))
+        done = sum(1 for c in mine if c.status in FINISHED_STATUSES)
         overdue = sum(1 for c in mine if c.id in overdue_ids and c.status in OPEN_STATUSES)
         if mine:
             per_team.append((team.name, open_count, done, overdue))

@@ -12,7 +12,7 @@ from sqlalchemy import func
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.case import OPEN_STATUSES, Case, CaseStatus
+from models.case import OPEN_STATUSES, TRANSFERABLE, Case, CaseStatus
 from models.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from models.event import Actor, ActorType, EventKind, record_event, transition
 from models.notification import Offer
@@ -281,7 +281,7 @@ async def deactivate_inspector(
         session.add(request)
     data = {"inspector": inspector_id, "reason": "deactivated"}
     for case in cases:
-        if case.status in (CaseStatus.ASSIGNED, CaseStatus.ACCEPTED, CaseStatus.IN_PROGRESS):
+        if case.status in TRANSFERABLE:
             event = transition(
                 case, CaseStatus.SUBMITTED, EventKind.UNASSIGNED, who, now, data=data
             )

@@ -27,11 +27,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LiankaConfig
 from bot.services.calendar import load_calendar
-from bot.services.clocks import warning_time
-from bot.services.sweep import followup_ask_time
 from models.calendar import DayInfo, WorkCalendar
 from models.case import Case
-from models.clock import CaseClock, ClockKind, ClockStage, ClockState
+from models.clock import (
+    CaseClock,
+    ClockKind,
+    ClockStage,
+    ClockState,
+    followup_ask_time,
+    warning_time,
+)
 from models.event import SYSTEM, EventKind, record_event
 from models.schedule import CalendarDay, CalendarYear
 from models.types import utc

@@ -31,7 +31,7 @@ import os
 import socket
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, update
@@ -41,18 +41,29 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
-from bot.services.people import Directory, Recipient, unique
+from bot.services.people import Directory, Recipient
+from bot.services.sweep_plan import ClockPlan, Notice, SweepContext, plan_clock
 from models.calendar import WorkCalendar
-from models.case import Case, CaseStatus, Satisfaction
-from models.clock import CaseClock, ClockKind, ClockStage, ClockState
+from models.case import Case, CaseStatus
+from models.clock import CaseClock, ClockState
 from models.event import SYSTEM, EventKind, record_event, transition
-from models.notification import Notification, NotificationStatus, Offer, Offering, RecipientKind
-from models.org import Category, Track
+from models.notification import Notification, NotificationStatus
+from models.org import Category
 from models.reporter import Reporter
 from models.team import Team
 from models.types import utc
 from notifications.outbox import enqueue, notification_key
 from notifications.render import render
+
+__all__ = [
+    "ClockPlan",
+    "Notice",
+    "SweepReport",
+    "claim_due_clocks",
+    "list_due_clocks",
+    "plan_clock",
+    "sweep_deadlines",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -61,84 +72,11 @@ CLAIM_FOR = timedelta(minutes=5)
 DIGEST_THRESHOLD = 4
 DIGEST_HOLD = timedelta(minutes=10)
 DIGEST_LINES = 30
-FOLLOWUP_ASK_TIME = time(9, 0)
-
-DEADLINE_CLOCKS = (ClockKind.ACCEPT, ClockKind.FIRST_REPLY, ClockKind.RESOLVE)
-VALID_STATUSES: dict[ClockKind, frozenset[CaseStatus]] = {
-    ClockKind.ACCEPT: frozenset({CaseStatus.SUBMITTED, CaseStatus.ASSIGNED, CaseStatus.RETURNED}),
-    ClockKind.FIRST_REPLY: frozenset(
-        {
-            CaseStatus.SUBMITTED,
-            CaseStatus.ASSIGNED,
-            CaseStatus.ACCEPTED,
-            CaseStatus.IN_PROGRESS,
-            CaseStatus.RETURNED,
-        }
-    ),
-    ClockKind.RESOLVE: frozenset(
-        {CaseStatus.ACCEPTED, CaseStatus.IN_PROGRESS, CaseStatus.REOPENED}
-    ),
-    ClockKind.FOLLOWUP: frozenset({CaseStatus.RESOLVED}),
-}
-STEP_LABELS = {"warning": "即将到期", "overdue": "已逾期", "escalated": "逾期升级"}
 
 
 def default_instance() -> str:
     """Who claims: host and process, so a claim can be traced to the process that made it."""
     return f"{socket.gethostname()[:40]}:{os.getpid()}"
-
-
-def escalation_time(calendar: WorkCalendar, due_at: datetime, escalate_after: int) -> datetime:
-    """The end of the office day ``escalate_after`` working days after the deadline's day."""
-    if escalate_after <= 0:
-        return due_at
-    due_day = due_at.astimezone(calendar.tz).date()
-    day = calendar.add_workdays(due_day, escalate_after)
-    return utc(datetime.combine(day, calendar.office_day_end, calendar.tz))
-
-
-def followup_ask_time(calendar: WorkCalendar, clock: CaseClock) -> datetime:
-    """09:00 on the day the follow-up is due, never before 办结."""
-    due_day = clock.due_at.astimezone(calendar.tz).date()
-    return utc(max(datetime.combine(due_day, FOLLOWUP_ASK_TIME, calendar.tz), clock.started_at))
-
-
-def deadline_stamp(due_at: datetime) -> str:
-    return utc(due_at).strftime("%Y%m%d%H%M")
-
-
-@dataclass(frozen=True, slots=True)
-class Notice:
-    """One message the sweep queues (or would queue)."""
-
-    key: str
-    kind: str
-    recipient: Recipient
-    case_id: int
-    text: str
-    offer: Offering | None
-    digest_line: dict[str, str] | None  # set for notices that may be folded into a digest
-
-
-@dataclass(slots=True)
-class ClockPlan:
-    """What the sweep does to one clock now."""
-
-    clock_id: int
-    case_number: str
-    kind: ClockKind
-    from_stage: int
-    due_at: datetime
-    steps: list[str] = field(default_factory=list)
-    stage: int = 0
-    state: ClockState = ClockState.RUNNING
-    next_action_at: datetime | None = None
-    notices: list[Notice] = field(default_factory=list)
-    events: list[tuple[EventKind, dict[str, Any]]] = field(default_factory=list)
-    close_as: Satisfaction | None = None
-    close: bool = False
-    restart_workdays: int | None = None
-    queued: int = 0  # rows actually written (a key queued before is not queued again)
 
 
 @dataclass(slots=True)
@@ -156,201 +94,6 @@ class SweepReport:
     @property
     def notices(self) -> list[Notice]:
         return [n for plan in self.plans for n in plan.notices] + self.admin_notices
-
-
-@dataclass(frozen=True, slots=True)
-class _Context:
-    """Read-only facts a plan needs, loaded once per sweep."""
-
-    config: LiankaConfig
-    calendar: WorkCalendar
-    directory: Directory
-    categories: dict[int, Category]
-    teams: dict[int, Team]
-    reporters: dict[int, Reporter]
-
-
-def _due_text(calendar: WorkCalendar, due_at: datetime, now: datetime) -> str:
-    due_local = due_at.astimezone(calendar.tz)
-    if due_local.date() == now.astimezone(calendar.tz).date():
-        return f"今日{due_local:%H:%M}"
-    return f"{due_local:%m月%d日} {due_local:%H:%M}"
-
-
-def _deadline_notices(
-    ctx: _Context, clock: CaseClock, case: Case, step: str, now: datetime
-) -> list[Notice]:
-    """The notices of one step of a deadline clock, one per recipient."""
-    assert case.id is not None
-    directory = ctx.directory
-    assignee = directory.person(case.assignee_id)
-    team_leaders = directory.team_leaders(case.team_id)
-    if step == "warning":
-        recipients = [assignee] if assignee else team_leaders
-        if case.supervised:
-            recipients = [*recipients, *team_leaders]
-    elif step == "overdue":
-        recipients = [*([assignee] if assignee else []), *team_leaders]
-    else:
-        recipients = directory.leaders()
-    category = ctx.categories.get(case.category_id)
-    team = ctx.teams.get(case.team_id) if case.team_id is not None else None
-    kind = f"{clock.kind.value}_{step}"
-    due_text = _due_text(ctx.calendar, clock.due_at, now)
-    notices = []
-    for recipient in unique(r for r in recipients if r is not None):
-        is_assignee = assignee is not None and recipient.id == assignee.id
-        text = render(
-            f"deadline_{step}",
-            case=case,
-            clock=clock.kind.value,
-            label=clock.kind.label,
-            category=category.name if category else "",
-            team=team.name if team else "",
-            assignee=assignee.name if assignee else None,
-            to_assignee=is_assignee,
-            due_text=due_text,
-            provisional=clock.provisional,
-            escalate_after=ctx.config.deadlines.escalate_after,
-            supervised=case.supervised,
-        )
-        offer = None
-        if is_assignee:
-            offer = Offer.CASE_WORK.on(case.id)
-        elif assignee is None and clock.kind is ClockKind.ACCEPT and step != "escalated":
-            offer = Offer.LEADER_ASSIGN.on(case.id)
-        notices.append(
-            Notice(
-                key=notification_key(
-                    kind,
-                    case_id=case.id,
-                    stage=deadline_stamp(clock.due_at),
-                    recipient=recipient.tag,
-                ),
-                kind=kind,
-                recipient=recipient,
-                case_id=case.id,
-                text=text,
-                offer=offer,
-                digest_line={
-                    "number": case.number,
-                    "label": clock.kind.label,
-                    "step": STEP_LABELS[step],
-                    "due": due_text,
-                    "supervised": "【督办】" if case.supervised else "",
-                },
-            )
-        )
-    return notices
-
-
-def _plan_deadline(
-    ctx: _Context, clock: CaseClock, case: Case, plan: ClockPlan, now: datetime
-) -> None:
-    stage = clock.stage
-    escalate_at = escalation_time(ctx.calendar, clock.due_at, ctx.config.deadlines.escalate_after)
-    if stage < ClockStage.WARNED and now < clock.due_at:
-        plan.steps.append("warning")
-        stage = ClockStage.WARNED
-    if stage < ClockStage.OVERDUE and now >= clock.due_at:
-        plan.steps.append("overdue")
-        stage = ClockStage.OVERDUE
-        if case.supervised:
-            plan.steps.append("escalated")
-            stage = ClockStage.ESCALATED
-    if stage == ClockStage.OVERDUE and now >= escalate_at:
-        plan.steps.append("escalated")
-        stage = ClockStage.ESCALATED
-    plan.stage = stage
-    plan.next_action_at = {
-        ClockStage.NONE: clock.next_action_at,
-        ClockStage.WARNED: clock.due_at,
-        ClockStage.OVERDUE: escalate_at,
-    }.get(ClockStage(stage))
-    for step in plan.steps:
-        plan.notices += _deadline_notices(ctx, clock, case, step, now)
-        event = EventKind.ESCALATED if step == "escalated" else EventKind.REMINDED
-        plan.events.append(
-            (event, {"clock": clock.kind.value, "step": step, "due_at": clock.due_at.isoformat()})
-        )
-
-
-def _plan_followup(
-    ctx: _Context, clock: CaseClock, case: Case, plan: ClockPlan, now: datetime
-) -> None:
-    assert case.id is not None
-    plan.stage = clock.stage
-    if clock.stage == ClockStage.NONE:
-        ask_at = followup_ask_time(ctx.calendar, clock)
-        if now < ask_at:
-            plan.next_action_at = ask_at
-            return
-        reporter = ctx.reporters.get(case.reporter_id) if case.reporter_id is not None else None
-        if case.track is Track.CLUE or reporter is None:
-            plan.steps.append("closed")
-            plan.close = True
-            plan.close_as = None if case.track is Track.CLUE else Satisfaction.UNRATED
-            plan.state = ClockState.MET
-            return
-        assert reporter.id is not None
-        category = ctx.categories.get(case.category_id)
-        wait = ctx.config.ladder_for(category.code).followup_wait if category else 3
-        plan.steps.append("ask")
-        plan.stage = 1
-        plan.restart_workdays = wait
-        recipient = Recipient(RecipientKind.REPORTER, reporter.id, reporter.chat_id)
-        plan.notices.append(
-            Notice(
-                key=notification_key(
-                    "followup_ask",
-                    case_id=case.id,
-                    stage=deadline_stamp(clock.due_at),
-                    recipient=recipient.tag,
-                ),
-                kind="followup_ask",
-                recipient=recipient,
-                case_id=case.id,
-                text=render(
-                    "followup_ask",
-                    case=case,
-                    outcome=case.outcome.label if case.outcome else None,
-                    wait=wait,
-                ),
-                offer=Offer.FOLLOWUP.on(case.id),
-                digest_line=None,
-            )
-        )
-        return
-    if now >= clock.due_at:
-        plan.steps.append("unrated")
-        plan.stage = 2
-        plan.close = True
-        plan.close_as = Satisfaction.UNRATED
-        plan.state = ClockState.MET
-    else:
-        plan.next_action_at = clock.due_at
-
-
-def plan_clock(ctx: _Context, clock: CaseClock, case: Case, now: datetime) -> ClockPlan:
-    """Decide what a due clock needs now; pure, so a dry run and the real run agree."""
-    assert clock.id is not None
-    plan = ClockPlan(
-        clock_id=clock.id,
-        case_number=case.number,
-        kind=clock.kind,
-        from_stage=clock.stage,
-        due_at=clock.due_at,
-        stage=clock.stage,
-    )
-    if case.status not in VALID_STATUSES[clock.kind]:
-        plan.steps.append("cancelled")
-        plan.state = ClockState.CANCELLED
-        return plan
-    if clock.kind is ClockKind.FOLLOWUP:
-        _plan_followup(ctx, clock, case, plan, now)
-    else:
-        _plan_deadline(ctx, clock, case, plan, now)
-    return plan
 
 
 def _dialect(session: AsyncSession) -> str:
@@ -407,12 +150,12 @@ async def _load_context(
     config: LiankaConfig,
     calendar: WorkCalendar,
     reporter_ids: set[int],
-) -> _Context:
+) -> SweepContext:
     reporters: dict[int, Reporter] = {}
     if reporter_ids:
         rows = await session.exec(select(Reporter).where(col(Reporter.id).in_(reporter_ids)))
         reporters = {r.id: r for r in rows.all() if r.id is not None}
-    return _Context(
+    return SweepContext(
         config=config,
         calendar=calendar,
         directory=await Directory.load(session),
@@ -436,9 +179,10 @@ async def _release(sessions: SessionFactory, clock_id: int, instance: str) -> No
 
 async def _act(
     sessions: SessionFactory,
-    ctx: _Context,
+    ctx: SweepContext,
     clock_id: int,
     instance: str,
+    *,
     held: set[Recipient],
     now: datetime,
 ) -> ClockPlan | None:
@@ -446,7 +190,7 @@ async def _act(
     changed meanwhile by someone else (its version moved) gives the clock back for the next
     sweep."""
     try:
-        return await _apply(sessions, ctx, clock_id, instance, held, now)
+        return await _apply(sessions, ctx, clock_id, instance, held=held, now=now)
     except StaleDataError:
         logger.info("clock %s: the case changed meanwhile; retried next sweep", clock_id)
         await _release(sessions, clock_id, instance)
@@ -455,9 +199,10 @@ async def _act(
 
 async def _apply(
     sessions: SessionFactory,
-    ctx: _Context,
+    ctx: SweepContext,
     clock_id: int,
     instance: str,
+    *,
     held: set[Recipient],
     now: datetime,
 ) -> ClockPlan | None:
@@ -664,7 +409,7 @@ async def sweep_deadlines(
             await session.commit()
     for clock in clocks:
         assert clock.id is not None
-        plan = await _act(sessions, ctx, clock.id, instance, held, now)
+        plan = await _act(sessions, ctx, clock.id, instance, held=held, now=now)
         if plan is None:
             report.skipped += 1
             continue

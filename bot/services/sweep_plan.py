@@ -1,0 +1,270 @@
+"""What the deadline sweep does to one due clock: the plan, pure and apart from the writing.
+
+``plan_clock`` reads a clock, its case and the facts of a ``SweepContext`` and says which steps
+to take (warning, overdue, escalated; the 回访 question, closing), which notices to queue and
+where the clock goes next; ``bot.services.sweep`` claims the clocks and applies the plans, so a
+dry run and the real run agree. The ladder is described in ``bot.services.sweep``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bot.config import LiankaConfig
+from bot.services.people import Directory, Recipient, unique
+from models.calendar import WorkCalendar
+from models.case import Case, Satisfaction
+from models.clock import (
+    VALID_STATUSES,
+    CaseClock,
+    ClockKind,
+    ClockStage,
+    ClockState,
+    escalation_time,
+    followup_ask_time,
+)
+from models.event import EventKind
+from models.notification import Offer, Offering, RecipientKind
+from models.org import Category, Track
+from models.reporter import Reporter
+from models.team import Team
+from models.types import utc
+from notifications.outbox import notification_key
+from notifications.render import render
+
+STEP_LABELS = {"warning": "即将到期", "overdue": "已逾期", "escalated": "逾期升级"}
+
+
+def deadline_stamp(due_at: datetime) -> str:
+    return utc(due_at).strftime("%Y%m%d%H%M")
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """One message the sweep queues (or would queue)."""
+
+    key: str
+    kind: str
+    recipient: Recipient
+    case_id: int
+    text: str
+    offer: Offering | None
+    digest_line: dict[str, str] | None  # set for notices that may be folded into a digest
+
+
+@dataclass(slots=True)
+class ClockPlan:
+    """What the sweep does to one clock now."""
+
+    clock_id: int
+    case_number: str
+    kind: ClockKind
+    from_stage: int
+    due_at: datetime
+    steps: list[str] = field(default_factory=list)
+    stage: int = 0
+    state: ClockState = ClockState.RUNNING
+    next_action_at: datetime | None = None
+    notices: list[Notice] = field(default_factory=list)
+    events: list[tuple[EventKind, dict[str, Any]]] = field(default_factory=list)
+    close_as: Satisfaction | None = None
+    close: bool = False
+    restart_workdays: int | None = None
+    queued: int = 0  # rows actually written (a key queued before is not queued again)
+
+
+@dataclass(frozen=True, slots=True)
+class SweepContext:
+    """Read-only facts a plan needs, loaded once per sweep."""
+
+    config: LiankaConfig
+    calendar: WorkCalendar
+    directory: Directory
+    categories: dict[int, Category]
+    teams: dict[int, Team]
+    reporters: dict[int, Reporter]
+
+
+def _due_text(calendar: WorkCalendar, due_at: datetime, now: datetime) -> str:
+    due_local = due_at.astimezone(calendar.tz)
+    if due_local.date() == now.astimezone(calendar.tz).date():
+        return f"今日{due_local:%H:%M}"
+    return f"{due_local:%m月%d日} {due_local:%H:%M}"
+
+
+def _deadline_notices(
+    ctx: SweepContext, clock: CaseClock, case: Case, step: str, now: datetime
+) -> list[Notice]:
+    """The notices of one step of a deadline clock, one per recipient."""
+    assert case.id is not None
+    directory = ctx.directory
+    assignee = directory.person(case.assignee_id)
+    team_leaders = directory.team_leaders(case.team_id)
+    if step == "warning":
+        recipients = [assignee] if assignee else team_leaders
+        if case.supervised:
+            recipients = [*recipients, *team_leaders]
+    elif step == "overdue":
+        recipients = [*([assignee] if assignee else []), *team_leaders]
+    else:
+        recipients = directory.leaders()
+    category = ctx.categories.get(case.category_id)
+    team = ctx.teams.get(case.team_id) if case.team_id is not None else None
+    kind = f"{clock.kind.value}_{step}"
+    due_text = _due_text(ctx.calendar, clock.due_at, now)
+    notices = []
+    for recipient in unique(r for r in recipients if r is not None):
+        is_assignee = assignee is not None and recipient.id == assignee.id
+        text = render(
+            f"deadline_{step}",
+            case=case,
+            clock=clock.kind.value,
+            label=clock.kind.label,
+            category=category.name if category else "",
+            team=team.name if team else "",
+            assignee=assignee.name if assignee else None,
+            to_assignee=is_assignee,
+            due_text=due_text,
+            provisional=clock.provisional,
+            escalate_after=ctx.config.deadlines.escalate_after,
+            supervised=case.supervised,
+        )
+        offer = None
+        if is_assignee:
+            offer = Offer.CASE_WORK.on(case.id)
+        elif assignee is None and clock.kind is ClockKind.ACCEPT and step != "escalated":
+            offer = Offer.LEADER_ASSIGN.on(case.id)
+        notices.append(
+            Notice(
+                key=notification_key(
+                    kind,
+                    case_id=case.id,
+                    stage=deadline_stamp(clock.due_at),
+                    recipient=recipient.tag,
+                ),
+                kind=kind,
+                recipient=recipient,
+                case_id=case.id,
+                text=text,
+                offer=offer,
+                digest_line={
+                    "number": case.number,
+                    "label": clock.kind.label,
+                    "step": STEP_LABELS[step],
+                    "due": due_text,
+                    "supervised": "【督办】" if case.supervised else "",
+                },
+            )
+        )
+    return notices
+
+
+def _plan_deadline(
+    ctx: SweepContext, clock: CaseClock, case: Case, plan: ClockPlan, now: datetime
+) -> None:
+    stage = clock.stage
+    escalate_at = escalation_time(ctx.calendar, clock.due_at, ctx.config.deadlines.escalate_after)
+    if stage < ClockStage.WARNED and now < clock.due_at:
+        plan.steps.append("warning")
+        stage = ClockStage.WARNED
+    if stage < ClockStage.OVERDUE and now >= clock.due_at:
+        plan.steps.append("overdue")
+        stage = ClockStage.OVERDUE
+        if case.supervised:
+            plan.steps.append("escalated")
+            stage = ClockStage.ESCALATED
+    if stage == ClockStage.OVERDUE and now >= escalate_at:
+        plan.steps.append("escalated")
+        stage = ClockStage.ESCALATED
+    plan.stage = stage
+    plan.next_action_at = {
+        ClockStage.NONE: clock.next_action_at,
+        ClockStage.WARNED: clock.due_at,
+        ClockStage.OVERDUE: escalate_at,
+    }.get(ClockStage(stage))
+    for step in plan.steps:
+        plan.notices += _deadline_notices(ctx, clock, case, step, now)
+        event = EventKind.ESCALATED if step == "escalated" else EventKind.REMINDED
+        plan.events.append(
+            (event, {"clock": clock.kind.value, "step": step, "due_at": clock.due_at.isoformat()})
+        )
+
+
+def _plan_followup(
+    ctx: SweepContext, clock: CaseClock, case: Case, plan: ClockPlan, now: datetime
+) -> None:
+    assert case.id is not None
+    plan.stage = clock.stage
+    if clock.stage == ClockStage.NONE:
+        ask_at = followup_ask_time(ctx.calendar, clock)
+        if now < ask_at:
+            plan.next_action_at = ask_at
+            return
+        reporter = ctx.reporters.get(case.reporter_id) if case.reporter_id is not None else None
+        if case.track is Track.CLUE or reporter is None:
+            plan.steps.append("closed")
+            plan.close = True
+            plan.close_as = None if case.track is Track.CLUE else Satisfaction.UNRATED
+            plan.state = ClockState.MET
+            return
+        assert reporter.id is not None
+        category = ctx.categories.get(case.category_id)
+        wait = ctx.config.ladder_for(category.code).followup_wait if category else 3
+        plan.steps.append("ask")
+        plan.stage = 1
+        plan.restart_workdays = wait
+        recipient = Recipient(RecipientKind.REPORTER, reporter.id, reporter.chat_id)
+        plan.notices.append(
+            Notice(
+                key=notification_key(
+                    "followup_ask",
+                    case_id=case.id,
+                    stage=deadline_stamp(clock.due_at),
+                    recipient=recipient.tag,
+                ),
+                kind="followup_ask",
+                recipient=recipient,
+                case_id=case.id,
+                text=render(
+                    "followup_ask",
+                    case=case,
+                    outcome=case.outcome.label if case.outcome else None,
+                    wait=wait,
+                ),
+                offer=Offer.FOLLOWUP.on(case.id),
+                digest_line=None,
+            )
+        )
+        return
+    if now >= clock.due_at:
+        plan.steps.append("unrated")
+        plan.stage = 2
+        plan.close = True
+        plan.close_as = Satisfaction.UNRATED
+        plan.state = ClockState.MET
+    else:
+        plan.next_action_at = clock.due_at
+
+
+def plan_clock(ctx: SweepContext, clock: CaseClock, case: Case, now: datetime) -> ClockPlan:
+    """Decide what a due clock needs now; pure, so a dry run and the real run agree."""
+    assert clock.id is not None
+    plan = ClockPlan(
+        clock_id=clock.id,
+        case_number=case.number,
+        kind=clock.kind,
+        from_stage=clock.stage,
+        due_at=clock.due_at,
+        stage=clock.stage,
+    )
+    if case.status not in VALID_STATUSES[clock.kind]:
+        plan.steps.append("cancelled")
+        plan.state = ClockState.CANCELLED
+        return plan
+    if clock.kind is ClockKind.FOLLOWUP:
+        _plan_followup(ctx, clock, case, plan, now)
+    else:
+        _plan_deadline(ctx, clock, case, plan, now)
+    return plan

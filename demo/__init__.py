@@ -1,0 +1,31 @@
+"""Synthetic history for demos, screenshots and benchmarks (``lianka demo-data``).
+
+A seeded plan (enterprises with valid 统一社会信用代码, cards and scans, cases over the categories,
+zones and teams, and each case's life: assignment, 签收, progress, 延期, 办结, 回访, 重办, 督办,
+withdrawal — some late, some still open and overdue at ``now``) is written one of two ways:
+
+- through the use cases (``demo.use_cases``): ``submit_case`` for every submission, then one small
+  function per lifecycle step (``demo.steps.STEPS``) on a ``SessionLedger``;
+- in bulk (``demo.bulk``), for large histories: the same submission mirrored in memory and the
+  same step functions on a ``MemoryLedger``, inserted in batches.
+
+The rows are the use cases' rows (a test compares both paths table by table), except surrogate
+ids, ``cases.version`` (the optimistic-lock counter) and anonymous receipt hashes (random by
+design).
+
+Submissions and assignments go through the real use cases (``submit_case``, ``assign_case``).
+The later steps (``STEPS``) write the case, event, clock and request rows that the inspectors'
+use cases (``bot/services/cases.py``, ``bot/services/followup.py``) write, but not their
+notifications: a past history is news to no one, and the outbox of a demo must not fill with
+thousands of messages to accounts that do not exist. Those use cases also check who may act
+and load a fresh case each time; the steps act as the assignee on the case in hand.
+
+The package: ``plan`` (the seeded plan), ``world`` (people, enterprises, cards), ``steps`` (the
+lifecycle steps and the ``Ledger`` they write to), ``use_cases`` and ``bulk`` (the two paths),
+``generate`` (``generate_demo``). Clocks move by the domain's rules (``models.clock.CaseClock``)
+on either path. ``bot.cli`` may import this package; ``bot.services`` never does.
+"""
+
+from demo.generate import DemoSummary, NotEmpty, generate_demo
+
+__all__ = ["DemoSummary", "NotEmpty", "generate_demo"]

@@ -1,0 +1,296 @@
+"""The bulk path: ``submit_case`` and the steps mirrored in memory, inserted in batches."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from bot.config import LiankaConfig
+from bot.db import SessionFactory
+from bot.services.case_notices import assigned_text, waiting_text
+from demo.plan import CasePlan, Plan
+from demo.steps import STEPS, ladder_of
+from demo.world import World, row_values, table_of
+from models.calendar import SHANGHAI, WorkCalendar
+from models.case import OPEN_STATUSES, Case, CaseCounter, CaseStatus, submitted_case
+from models.case import format_case_number as case_number
+from models.clock import CaseClock, ClockKind, new_clock
+from models.event import (
+    SYSTEM,
+    Actor,
+    ActorType,
+    CaseEvent,
+    assign_to,
+    route_to,
+    submitted,
+)
+from models.notification import Notification, NotificationStatus, Offer, Offering, RecipientKind
+from models.reporter import ReporterContact, new_receipt_code, receipt_hash
+from models.request import ApprovalRequest
+from models.routing import Candidate, RoutingDecision, choose_team, pick_assignee
+from models.team import AssignmentMode, Inspector, Role
+from models.types import utc
+from notifications.outbox import notification_key
+
+BATCH = 2000
+
+
+class MemoryLedger:
+    """The same steps in memory, and ``submit_case`` mirrored, for inserting in batches."""
+
+    def __init__(
+        self,
+        config: LiankaConfig,
+        calendar: WorkCalendar,
+        world: World,
+        next_case_id: int,
+    ) -> None:
+        self.config = config
+        self.calendar = calendar
+        self.world = world
+        self.category_codes = world.category_codes
+        self.warn_before = config.deadlines.warn_before
+        self.next_case_id = next_case_id
+        self.counters: dict[int, int] = defaultdict(int)
+        self.open_cases: Counter[int] = Counter()
+        self.clocks: dict[tuple[int, ClockKind], CaseClock] = {}
+        self.rows: dict[type, list[Any]] = defaultdict(list)
+
+    def add(self, row: Any) -> None:
+        self.rows[type(row)].append(row)
+
+    async def start_clock(self, case: Case, kind: ClockKind, workdays: int, at: datetime) -> None:
+        assert case.id is not None
+        clock = self.clocks.get((case.id, kind))
+        if clock is None:
+            clock = self.clocks[(case.id, kind)] = new_clock(
+                case.id,
+                kind,
+                workdays,
+                calendar=self.calendar,
+                now=at,
+                warn_before=self.warn_before,
+            )
+            self.add(clock)
+        else:
+            clock.start(workdays, calendar=self.calendar, now=at, warn_before=self.warn_before)
+
+    async def meet_clock(self, case: Case, kind: ClockKind, at: datetime) -> None:
+        clock = self.clocks.get((case.id or 0, kind))
+        if clock is not None:
+            clock.meet(at)
+
+    async def cancel_clock(self, case: Case, kind: ClockKind) -> None:
+        clock = self.clocks.get((case.id or 0, kind))
+        if clock is not None:
+            clock.cancel()
+
+    async def extend_clock(self, case: Case, kind: ClockKind, days: int, at: datetime) -> None:
+        self.clocks[(case.id or 0, kind)].extend(
+            days, calendar=self.calendar, now=at, warn_before=self.warn_before
+        )
+
+    async def team_leader(self, team_id: int) -> Inspector:
+        return self.world.team_leaders(team_id)[0]
+
+    async def team_inspectors(self, team_id: int) -> list[Inspector]:
+        return self.world.members(team_id)
+
+    async def leader(self) -> Inspector:
+        return next(p for p in self.world.people if p.role is Role.LEADER)
+
+    async def assign(self, case: Case, inspector: Inspector, at: datetime, actor: Actor) -> None:
+        """``bot.services.routing.assign_case`` in memory: the same domain steps (``assign_to``,
+        the 签收 clock, ``assigned_text``), the notice kept as a row."""
+        assert case.id is not None
+        self.add(assign_to(case, inspector, actor, at))
+        if case.status is CaseStatus.ASSIGNED:
+            await self.start_clock(case, ClockKind.ACCEPT, ladder_of(self, case).accept, at)
+        world = self.world
+        text = assigned_text(
+            case,
+            category=world.categories[case.category_id].name,
+            zone=world.zones[case.zone_id].name if case.zone_id else None,
+            enterprise=world.enterprises[case.enterprise_id or 0].name,
+            accept=self.clocks[(case.id, ClockKind.ACCEPT)],
+            attachments=0,
+        )
+        self._notify(
+            case, inspector, kind="assigned", text=text, offer=Offer.CASE_WORK.on(case.id), at=at
+        )
+
+    def _notify(
+        self,
+        case: Case,
+        person: Inspector,
+        *,
+        kind: str,
+        text: str,
+        offer: Offering,
+        at: datetime,
+    ) -> None:
+        """As ``notifications.outbox.enqueue``."""
+        assert person.chat_id is not None
+        self.add(
+            Notification(
+                key=notification_key(
+                    kind, case_id=case.id, stage=case.event_count, recipient=f"i{person.id}"
+                ),
+                case_id=case.id,
+                kind=kind,
+                chat_id=person.chat_id,
+                recipient_kind=RecipientKind.INSPECTOR,
+                recipient_id=person.id,
+                text=text,
+                offer=offer.offer,
+                offer_ref=offer.ref,
+                status=NotificationStatus.PENDING,
+                attempts=0,
+                next_attempt_at=utc(at),
+                created_at=utc(at),
+            )
+        )
+
+    async def submit(self, plan_case: CasePlan) -> Case:
+        """``submit_case`` with ``route_case`` and ``place_case`` in memory, on the same domain
+        steps (``submitted_case``, ``submitted``, ``route_to``, ``choose_team``, ``pick_assignee``)."""
+        world, at = self.world, plan_case.created_at
+        reporter = world.reporters[plan_case.enterprise]
+        category = world.category_by_code[plan_case.category]
+        year = at.astimezone(SHANGHAI).year
+        self.counters[year] += 1
+        anonymous = plan_case.contact is None
+        case = submitted_case(
+            reporter,
+            number=case_number(self.config.organisation.case_prefix, year, self.counters[year]),
+            track=category.track,
+            category_id=category.id or 0,
+            anonymous=anonymous,
+            receipt_hash=receipt_hash(new_receipt_code()) if anonymous else None,
+            submission_key=None,
+            description=plan_case.description,
+            amount_yuan=plan_case.amount_yuan,
+            now=at,
+        )
+        case.id = self.next_case_id
+        self.next_case_id += 1
+        self.add(case)
+        self.add(submitted(case, at, evidence=0))
+        if plan_case.contact is not None:
+            name, phone = plan_case.contact
+            self.add(ReporterContact(case_id=case.id or 0, name=name, phone=phone))
+        ladder = self.config.ladder_for(category.code)
+        await self.start_clock(case, ClockKind.FIRST_REPLY, ladder.first_reply, at)
+        if case.card_id is None:  # reported without a card: 信访室 routes by hand
+            decision = RoutingDecision(self.config.dispatcher.code, None)
+        else:
+            decision = choose_team(
+                self.config.routing,
+                category_code=category.code,
+                zone_code=world.zones[case.zone_id].code if case.zone_id else None,
+                description=case.description,
+                dispatcher_code=self.config.dispatcher.code,
+                inactive_teams=frozenset(),
+            )
+        team = world.team_by_code[decision.team_code]
+        self.add(route_to(case, team, rule=decision.rule, actor=SYSTEM, now=at))
+        await self.start_clock(case, ClockKind.ACCEPT, ladder.accept, at)
+        assert team.id is not None
+        if team.assignment is AssignmentMode.AUTO and not team.is_dispatcher:
+            members = world.members(team.id)
+            chosen = pick_assignee(
+                [
+                    Candidate(m.id, self.open_cases[m.id], m.last_assigned_at, m.active)
+                    for m in members
+                    if m.id is not None
+                ]
+            )
+            assert chosen is not None, "the demo gives every team inspectors"
+            await self.assign(
+                case, next(m for m in members if m.id == chosen), at, Actor(ActorType.SYSTEM)
+            )
+            return case
+        reason = "未匹配分办规则，请信访室分办。" if decision.rule is None else None
+        text = waiting_text(
+            case,
+            team=team.name,
+            category=category.name,
+            zone=world.zones[case.zone_id].name if case.zone_id else None,
+            reason=reason,
+            accept=self.clocks[(case.id or 0, ClockKind.ACCEPT)],
+        )
+        for leader in world.team_leaders(team.id):
+            self._notify(
+                case,
+                leader,
+                kind="waiting",
+                text=text,
+                offer=Offer.LEADER_ASSIGN.on(case.id or 0),
+                at=at,
+            )
+        return case
+
+    def finish(self, case: Case) -> None:
+        """The case is done for now: its load counts for the next assignment."""
+        if case.status in OPEN_STATUSES and case.assignee_id is not None:
+            self.open_cases[case.assignee_id] += 1
+
+
+TABLE_ORDER = (Case, ReporterContact, CaseClock, ApprovalRequest, Notification)
+
+
+async def write_in_bulk(
+    sessions: SessionFactory,
+    config: LiankaConfig,
+    calendar: WorkCalendar,
+    plan: Plan,
+    world: World,
+    *,
+    tick: Callable[[int], None],
+) -> None:
+    """Every case mirrored in memory and inserted in batches of ``BATCH`` cases."""
+    ledger = MemoryLedger(config, calendar, world, next_case_id=1)
+
+    async def flush() -> None:
+        async with sessions() as session:
+            connection = await session.connection()
+            for model in (*TABLE_ORDER, CaseEvent):
+                rows = ledger.rows.pop(model, [])
+                if rows:
+                    await connection.execute(
+                        sa.insert(table_of(model)), [row_values(r) for r in rows]
+                    )
+            await session.commit()
+        ledger.clocks.clear()
+
+    done = 0
+    for plan_case in plan.cases:
+        case = await ledger.submit(plan_case)
+        for step in plan_case.steps:
+            await STEPS[step.kind](ledger, case, step)
+        ledger.finish(case)
+        done += 1
+        if done % BATCH == 0:
+            await flush()
+            tick(BATCH)
+    await flush()
+    tick(done % BATCH)
+    async with sessions() as session:
+        connection = await session.connection()
+        prefix = config.organisation.case_prefix
+        for year, last in sorted(ledger.counters.items()):
+            await connection.execute(
+                sa.insert(table_of(CaseCounter)).values(prefix=prefix, year=year, last=last)
+            )
+        for person in world.people:
+            if person.last_assigned_at is not None:
+                await connection.execute(
+                    sa.update(table_of(Inspector))
+                    .where(table_of(Inspector).c.id == person.id)
+                    .values(last_assigned_at=person.last_assigned_at)
+                )
+        await session.commit()

@@ -1,0 +1,101 @@
+"""``generate_demo``: plan, build the world, write the cases one way or the other."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+
+from bot.config import LiankaConfig
+from bot.db import SessionFactory
+from demo.bulk import write_in_bulk
+from demo.plan import plan_history
+from demo.use_cases import write_through_use_cases
+from demo.world import build_world
+from models.calendar import WorkCalendar
+from models.case import Case
+from models.enterprise import Enterprise
+from models.notification import Notification, NotificationStatus
+from models.team import AssignmentMode, Inspector
+
+
+async def _restart_sequences(sessions: SessionFactory) -> None:
+    """Rows were inserted with explicit ids: PostgreSQL's sequences must move past them."""
+    async with sessions() as session:
+        connection = await session.connection()
+        if connection.dialect.name != "postgresql":
+            return
+        for table in ("inspectors", "enterprises", "cards", "reporters", "cases"):
+            await connection.execute(
+                sa.text(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608 (fixed names)
+                    f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {table}), false)"
+                )
+            )
+        await session.commit()
+
+
+class NotEmpty(Exception):
+    """Demo data goes only into an empty database (never mixed with real cases)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DemoSummary:
+    cases: int
+    enterprises: int
+    scans: int
+    people: int
+    statuses: dict[str, int]
+
+
+async def generate_demo(
+    sessions: SessionFactory,
+    config: LiankaConfig,
+    calendar: WorkCalendar,
+    now: datetime,
+    *,
+    cases: int,
+    seed: int = 1,
+    months: int = 12,
+    bulk: bool = True,
+    tick: Callable[[int], None] | None = None,
+) -> DemoSummary:
+    """Write a synthetic history ending at ``now`` into an empty database; the notifications it
+    queued are marked sent, so a bot started on demo data does not send history."""
+    async with sessions() as session:
+        for model in (Case, Enterprise, Inspector):
+            if (await session.exec(select(sa.func.count()).select_from(model))).one():
+                raise NotEmpty("数据库中已有数据，演示数据只能写入空数据库。")
+    leader_teams = frozenset(
+        t.code for t in config.teams if t.assignment is AssignmentMode.LEADER or t.dispatcher
+    )
+    plan = plan_history(
+        config, calendar, now, cases=cases, seed=seed, months=months, leader_teams=leader_teams
+    )
+    world = await build_world(sessions, config, plan, seed)
+    await _restart_sequences(sessions)
+    write = write_in_bulk if bulk else write_through_use_cases
+    await write(sessions, config, calendar, plan, world, tick=tick or (lambda _: None))
+    await _restart_sequences(sessions)
+    async with sessions() as session:
+        await session.exec(
+            sa.update(Notification)
+            .where(
+                col(Notification.status) == NotificationStatus.PENDING,
+                col(Notification.created_at) <= now,
+            )
+            .values(status=NotificationStatus.SENT, sent_at=Notification.created_at)
+        )
+        statuses = {
+            str(status): int(count)
+            for status, count in (
+                await session.exec(select(Case.status, sa.func.count()).group_by(Case.status))
+            ).all()
+        }
+        await session.commit()
+    return DemoSummary(
+        len(plan.cases), len(plan.enterprises), len(plan.scans), len(world.people), statuses
+    )

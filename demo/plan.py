@@ -1,0 +1,374 @@
+"""The plan of a synthetic history: enterprises, cases and each case's life, from a seed."""
+
+from __future__ import annotations
+
+import base64
+import enum
+import itertools
+import math
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.config import LiankaConfig
+from models.calendar import SHANGHAI, WorkCalendar
+from models.case import Outcome, Satisfaction
+from models.enterprise import USCC_ALPHABET, uscc_check_char
+from models.org import Track
+from models.routing import choose_team
+
+REGION = "510904"  # 四川省遂宁市安居区
+
+CATEGORY_WEIGHTS = {
+    "business_env": 26,
+    "enterprise_policy": 18,
+    "key_projects": 12,
+    "enforcement": 10,
+    "work_safety": 9,
+    "rural_revitalisation": 7,
+    "soe_corruption": 5,
+    "four_styles": 6,
+    "other": 7,
+}
+ZONE_WEIGHTS = {"jkq": 45, "anju": 18, "yufeng": 14, "ximei": 13, "other": 10}
+MONEY_CATEGORIES = {"business_env", "enterprise_policy", "key_projects", "rural_revitalisation"}
+
+DESCRIPTIONS: dict[str, tuple[str, ...]] = {
+    "business_env": (
+        "园区管委会承诺的土地出让金返还至今未到位，企业资金周转困难，请帮助协调。",
+        "建筑物配套费已按政策申请减免，相关部门迟迟不予办理，影响项目竣工验收。",
+        "厂房租金减免政策已公布三个月，园区平台公司仍按原标准收取租金。",
+        "办理施工许可时被要求重复提交材料，多次往返仍未办结，希望加快审批。",
+    ),
+    "enterprise_policy": (
+        "去年申报的产业扶持资金已公示，至今未拨付到企业账户。",
+        "企业符合稳岗返还条件，申请后两个月无人答复，请督促落实。",
+        "技改补贴审核通过后被告知资金暂缓发放，没有书面说明。",
+        "增值税留抵退税申请材料齐全，办理进度长期停滞。",
+    ),
+    "key_projects": (
+        "重点项目用地征拆进度滞后，施工单位无法进场，工期受到影响。",
+        "项目配套道路和供电线路未按约定时间建成，设备无法安装调试。",
+        "重点项目工程款结算拖延，施工企业垫资压力很大。",
+    ),
+    "soe_corruption": (
+        "某国有公司负责人在工程分包中指定关系户承接项目，涉嫌利益输送。",
+        "国有平台公司采购中存在围标串标迹象，价格明显高于市场。",
+        "国企工作人员以咨询费名义向供应商索要好处费。",
+    ),
+    "rural_revitalisation": (
+        "村集体产业项目衔接资金拨付不及时，合作社收购款无法结清。",
+        "乡村振兴示范项目验收后尾款长期未付，农户务工工资受影响。",
+        "帮扶车间用电用水补贴未按协议兑现。",
+    ),
+    "work_safety": (
+        "相邻企业危化品堆放不规范，多次反映未整改，存在安全隐患。",
+        "园区消防通道长期被占用，消防设施损坏无人维修。",
+        "施工工地夜间违规动火作业，安全防护措施不到位。",
+    ),
+    "four_styles": (
+        "有干部到企业检查时暗示安排吃请，企业不堪其扰。",
+        "职能部门工作人员办事推诿拖延，要求企业找熟人才能办理。",
+        "节日期间有公职人员向企业索要购物卡。",
+    ),
+    "enforcement": (
+        "同一事项一个月内被不同部门重复检查四次，影响正常生产。",
+        "执法人员未出示证件即进行检查，并当场作出罚款决定。",
+        "环保检查要求企业限期整改，但整改标准前后不一致。",
+    ),
+    "other": (
+        "企业员工子女入学手续办理困难，希望相关部门给予协助。",
+        "园区公交线路调整后员工通勤不便，多次反映未获答复。",
+        "办事窗口工作人员态度生硬，多次刁难企业办事人员。",
+    ),
+}
+NAME_PREFIXES = ("四川", "遂宁", "遂宁市安居区", "四川安居")
+NAME_CHARS = "坤天华兴盛鑫瑞恒达源嘉宏泰丰润德永昌信诚安居川蜀涪江锦程远航明辉腾飞金鼎祥和顺"
+INDUSTRIES = (
+    "新能源科技",
+    "建材",
+    "食品",
+    "机械制造",
+    "电子科技",
+    "纺织",
+    "物流",
+    "农业开发",
+    "建筑工程",
+    "医药",
+    "化工",
+    "汽车配件",
+    "包装材料",
+    "商贸",
+)
+SURNAMES = "王李张刘陈杨黄赵周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华建国志红玉兰燕琪莉利剑燕岭"
+ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def org_code_check(first8: str) -> str:
+    """The 9th character of a 组织机构代码 (GB 11714, mod 11)."""
+    total = sum(int(ch) * w for ch, w in zip(first8, ORG_WEIGHTS, strict=True))
+    value = 11 - total % 11
+    return {10: "X", 11: "0"}.get(value, str(value))
+
+
+def make_uscc(rng: random.Random) -> str:
+    """A valid 统一社会信用代码 of an enterprise (91) registered in 安居区."""
+    body = "".join(rng.choice("0123456789") for _ in range(8))
+    first17 = "91" + REGION + body + org_code_check(body)
+    assert all(ch in USCC_ALPHABET for ch in first17)
+    return first17 + uscc_check_char(first17)
+
+
+# --- the plan -----------------------------------------------------------------------------
+
+
+class StepKind(enum.StrEnum):
+    ASSIGN = "assign"  # a team leader (or the dispatcher) assigns by hand
+    ACCEPT = "accept"
+    PROGRESS = "progress"
+    EXTEND = "extend"
+    RESOLVE = "resolve"
+    FOLLOWUP = "followup"
+    CLOSE = "close"  # a clue closed after 办结 (no satisfaction question)
+    SUPERVISE = "supervise"
+    WITHDRAW = "withdraw"
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    kind: StepKind
+    at: datetime
+    note: str | None = None
+    pick: int = 0  # which inspector of the team a leader assigns
+    days: int = 0
+    outcome: Outcome | None = None
+    amount_yuan: int | None = None
+    satisfaction: Satisfaction | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CasePlan:
+    enterprise: int
+    category: str
+    description: str
+    amount_yuan: int | None
+    contact: tuple[str, str] | None
+    created_at: datetime
+    steps: tuple[Step, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EnterprisePlan:
+    name: str
+    uscc: str
+    zone: str
+    legal_rep: str
+    token: str
+
+
+@dataclass
+class Plan:
+    start: datetime
+    now: datetime
+    enterprises: list[EnterprisePlan]
+    cases: list[CasePlan]
+    scans: list[tuple[int, datetime]]  # (enterprise index, when)
+
+
+def person_name(rng: random.Random) -> str:
+    return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
+
+
+def _moment(rng: random.Random, calendar: WorkCalendar, start: datetime, now: datetime) -> datetime:
+    """A submission time, mostly in office hours on working days."""
+    span = (now - start).total_seconds()
+    while True:
+        at = start + timedelta(seconds=rng.random() * span)
+        local = at.astimezone(SHANGHAI)
+        office = calendar.is_workday(local.date()) and 8 <= local.hour < 19
+        if office or rng.random() < 0.12:
+            return at
+
+
+def _after(at: datetime, rng: random.Random, low_hours: float, high_hours: float) -> datetime:
+    return at + timedelta(hours=rng.uniform(low_hours, high_hours))
+
+
+def _weighted(rng: random.Random, weights: dict[str, int]) -> str:
+    return rng.choices(list(weights), weights=list(weights.values()))[0]
+
+
+def _amount(rng: random.Random, category: str) -> int | None:
+    """元, rounded to 100: typically a few 万元 to some tens of 万元, now and then millions."""
+    if rng.random() > (0.6 if category in MONEY_CATEGORIES else 0.1):
+        return None
+    wan = min(rng.lognormvariate(math.log(6), 1.3), 3000)
+    return max(int(round(wan * 10000, -2)), 1000)
+
+
+def _life(
+    rng: random.Random,
+    track: Track,
+    budget: int,
+    *,
+    needs_assigning: bool,
+    created: datetime,
+    amount: int | None,
+) -> list[Step]:
+    """The steps of one case's life, in order; the caller drops those after ``now``."""
+    steps: list[Step] = []
+    at = created
+    if needs_assigning:
+        at = _after(at, rng, 0.3, 30)
+        steps.append(Step(StepKind.ASSIGN, at, pick=rng.randrange(1000)))
+    if rng.random() < 0.012:
+        steps.append(
+            Step(StepKind.WITHDRAW, _after(at, rng, 0.1, 6), note="问题已自行解决，撤回反映。")
+        )
+        return steps
+    if rng.random() < 0.004:
+        return steps  # never signed for: overdue ever since
+    roll = rng.random()
+    at = _after(at, rng, *((0.2, 20) if roll < 0.86 else (24, 60) if roll < 0.95 else (60, 150)))
+    steps.append(Step(StepKind.ACCEPT, at))
+    if rng.random() < 0.03:
+        steps.append(
+            Step(StepKind.SUPERVISE, _after(at, rng, 2, 120), note="请加快办理，按期反馈。")
+        )
+    if rng.random() < 0.75:
+        at = _after(at, rng, 4, 72)
+        steps.append(Step(StepKind.PROGRESS, at, note="已赴企业实地了解情况，正在协调相关部门。"))
+    if rng.random() < 0.015:
+        return steps  # stalled after 签收: the 办结 deadline passes
+    extended = rng.random() < 0.07
+    if extended:
+        at = _after(at, rng, 72, 240)
+        steps.append(
+            Step(StepKind.EXTEND, at, days=rng.choice((5, 10)), note="涉及多个部门，需延期办理。")
+        )
+    for attempt in range(2):
+        hours = rng.uniform(20, budget * 24 * (1.9 if extended else 1.45))
+        at = at + timedelta(hours=hours)
+        outcome = _outcome(rng, track)
+        coordinated = None
+        if amount and outcome in (Outcome.SOLVED, Outcome.RECTIFIED):
+            coordinated = int(round(amount * rng.uniform(0.6, 1.0), -2))
+        steps.append(
+            Step(
+                StepKind.RESOLVE,
+                at,
+                note="经协调，相关部门已落实，企业诉求已解决。",
+                outcome=outcome,
+                amount_yuan=coordinated,
+            )
+        )
+        if track is Track.CLUE:
+            steps.append(Step(StepKind.CLOSE, _after(at, rng, 20, 30)))
+            return steps
+        roll = rng.random()
+        if roll < 0.12:
+            answer, at = Satisfaction.UNRATED, at + timedelta(days=5, hours=rng.uniform(0, 2))
+        else:
+            at = _after(at, rng, 22, 70)
+            if attempt == 0 and roll < 0.18:
+                answer = Satisfaction.UNSATISFIED
+            else:
+                answer = Satisfaction.BASIC if rng.random() < 0.24 else Satisfaction.SATISFIED
+        note = "问题仍未彻底解决。" if answer is Satisfaction.UNSATISFIED else None
+        steps.append(Step(StepKind.FOLLOWUP, at, note=note, satisfaction=answer))
+        if answer is not Satisfaction.UNSATISFIED:
+            return steps
+    return steps
+
+
+def _outcome(rng: random.Random, track: Track) -> Outcome:
+    weights = (0, 25, 20, 45, 10) if track is Track.CLUE else (55, 20, 12, 5, 8)
+    return rng.choices(list(Outcome), weights=weights)[0]
+
+
+def plan_history(
+    config: LiankaConfig,
+    calendar: WorkCalendar,
+    now: datetime,
+    *,
+    cases: int,
+    seed: int,
+    months: int,
+    leader_teams: frozenset[str],
+) -> Plan:
+    """A reproducible history: the same seed, size, months and ``now`` give the same plan."""
+    rng = random.Random(seed)  # noqa: S311 (reproducible demo data, not secrets)
+    start = now - timedelta(days=round(months * 30.44))
+    zones = [z.code for z in config.zones]
+    zone_weights = {z: ZONE_WEIGHTS.get(z, 5) for z in zones}
+    enterprises: list[EnterprisePlan] = []
+    usccs: set[str] = set()
+    for _ in range(max(3, cases // 6)):
+        uscc = make_uscc(rng)
+        while uscc in usccs:
+            uscc = make_uscc(rng)
+        usccs.add(uscc)
+        name = (
+            rng.choice(NAME_PREFIXES)
+            + "".join(rng.sample(NAME_CHARS, 2))
+            + rng.choice(INDUSTRIES)
+            + "有限公司"
+        )
+        token = "c_" + base64.urlsafe_b64encode(rng.randbytes(16)).decode().rstrip("=")
+        enterprises.append(
+            EnterprisePlan(name, uscc, _weighted(rng, zone_weights), person_name(rng), token)
+        )
+    popularity = list(
+        itertools.accumulate(1 / (rank + 1) ** 0.9 for rank in range(len(enterprises)))
+    )
+    category_weights = {c: CATEGORY_WEIGHTS.get(c, 5) for c in (c.code for c in config.categories)}
+    tracks = {c.code: c.track for c in config.categories}
+    routed_teams = {rule.team for rule in config.routing}
+    plans: list[CasePlan] = []
+    scans: list[tuple[int, datetime]] = []
+    for _ in range(cases):
+        index = rng.choices(range(len(enterprises)), cum_weights=popularity)[0]
+        category = _weighted(rng, category_weights)
+        created = _moment(rng, calendar, start, now)
+        amount = _amount(rng, category)
+        description = rng.choice(DESCRIPTIONS.get(category, DESCRIPTIONS["other"]))
+        if amount:
+            description += f"涉及金额约{amount / 10000:g}万元。"
+        contact = None
+        if rng.random() < 0.45:
+            contact = (
+                person_name(rng),
+                "1" + rng.choice("3456789") + f"{rng.randrange(10**9):09d}",
+            )
+        team = _team_for(config, category, enterprises[index].zone, description)
+        needs_assigning = team in leader_teams or team not in routed_teams
+        steps = [
+            s
+            for s in _life(
+                rng,
+                tracks[category],
+                config.ladder_for(category).resolve,
+                needs_assigning=needs_assigning,
+                created=created,
+                amount=amount,
+            )
+            if s.at <= now
+        ]
+        plans.append(CasePlan(index, category, description, amount, contact, created, tuple(steps)))
+        scans.append((index, created - timedelta(minutes=rng.uniform(2, 40))))
+    for _ in range(cases // 2):
+        scans.append((rng.randrange(len(enterprises)), _moment(rng, calendar, start, now)))
+    plans.sort(key=lambda p: p.created_at)
+    scans.sort(key=lambda s: s[1])
+    return Plan(start, now, enterprises, plans, scans)
+
+
+def _team_for(config: LiankaConfig, category: str, zone: str, description: str) -> str:
+    return choose_team(
+        config.routing,
+        category_code=category,
+        zone_code=zone,
+        description=description,
+        dispatcher_code=config.dispatcher.code,
+    ).team_code

@@ -1,0 +1,287 @@
+"""The lifecycle steps of a demo case, one small function each, on a ``Ledger``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Protocol
+
+from bot.config import LiankaConfig
+from demo.plan import Step, StepKind
+from models.calendar import WorkCalendar
+from models.case import Case, CaseStatus, Satisfaction
+from models.clock import ClockKind
+from models.event import Actor, ActorType, EventKind, record_event, transition
+from models.org import Track
+from models.policy import DeadlineLadder
+from models.request import ApprovalRequest, RequestKind, RequestStatus
+from models.team import Inspector
+
+
+class Ledger(Protocol):
+    """Where the steps read and write clocks and new rows: the database session (the use-case
+    path) or memory (the bulk path)."""
+
+    config: LiankaConfig
+    calendar: WorkCalendar
+    category_codes: dict[int, str]
+
+    def add(self, row: Any) -> None: ...
+
+    async def start_clock(
+        self, case: Case, kind: ClockKind, workdays: int, at: datetime
+    ) -> None: ...
+
+    async def meet_clock(self, case: Case, kind: ClockKind, at: datetime) -> None: ...
+
+    async def cancel_clock(self, case: Case, kind: ClockKind) -> None: ...
+
+    async def extend_clock(self, case: Case, kind: ClockKind, days: int, at: datetime) -> None: ...
+
+    async def team_leader(self, team_id: int) -> Inspector: ...
+
+    async def team_inspectors(self, team_id: int) -> list[Inspector]: ...
+
+    async def leader(self) -> Inspector: ...
+
+    async def assign(
+        self, case: Case, inspector: Inspector, at: datetime, actor: Actor
+    ) -> None: ...
+
+
+def _inspector(case: Case) -> Actor:
+    return Actor(ActorType.INSPECTOR, case.assignee_id)
+
+
+def ladder_of(ledger: Ledger, case: Case) -> DeadlineLadder:
+    return ledger.config.ladder_for(ledger.category_codes[case.category_id])
+
+
+async def assign(ledger: Ledger, case: Case, step: Step) -> None:
+    """The team leader (信访室 for unrouted cases) assigns the case to one of the team's
+    inspectors."""
+    assert case.team_id is not None
+    leader = await ledger.team_leader(case.team_id)
+    members = await ledger.team_inspectors(case.team_id)
+    inspector = members[step.pick % len(members)]
+    await ledger.assign(case, inspector, step.at, Actor(ActorType.INSPECTOR, leader.id))
+
+
+async def accept(ledger: Ledger, case: Case, step: Step) -> None:
+    """签收: the inspector signs for the case, the reporter is told (受理告知), 办结 starts."""
+    ledger.add(
+        transition(
+            case, CaseStatus.ACCEPTED, EventKind.ACCEPTED, _inspector(case), step.at, public=True
+        )
+    )
+    case.accepted_at = case.first_reply_at = step.at
+    await ledger.meet_clock(case, ClockKind.ACCEPT, step.at)
+    await ledger.meet_clock(case, ClockKind.FIRST_REPLY, step.at)
+    await ledger.start_clock(case, ClockKind.RESOLVE, ladder_of(ledger, case).resolve, step.at)
+
+
+async def progress(ledger: Ledger, case: Case, step: Step) -> None:
+    """记录进展: the work starts (or goes on) with a note."""
+    if case.status in (CaseStatus.ACCEPTED, CaseStatus.REOPENED):
+        event = transition(
+            case,
+            CaseStatus.IN_PROGRESS,
+            EventKind.PROGRESS,
+            _inspector(case),
+            step.at,
+            note=step.note,
+            public=True,
+        )
+    else:
+        event = record_event(
+            case, EventKind.PROGRESS, _inspector(case), step.at, note=step.note, public=True
+        )
+    ledger.add(event)
+
+
+async def extend(ledger: Ledger, case: Case, step: Step) -> None:
+    """申请延期, approved by the team leader: the 办结 deadline moves ``step.days`` working days."""
+    assert case.id is not None and case.assignee_id is not None and case.team_id is not None
+    leader = await ledger.team_leader(case.team_id)
+    ledger.add(
+        ApprovalRequest(
+            case_id=case.id,
+            kind=RequestKind.EXTENSION,
+            status=RequestStatus.APPROVED,
+            requested_by_id=case.assignee_id,
+            reason=step.note or "",
+            clock=ClockKind.RESOLVE,
+            days=step.days,
+            created_at=step.at,
+            decided_by_id=leader.id,
+            decided_at=step.at,
+        )
+    )
+    ledger.add(
+        record_event(
+            case,
+            EventKind.EXTENSION_REQUESTED,
+            _inspector(case),
+            step.at,
+            note=step.note,
+            data={"days": step.days},
+        )
+    )
+    ledger.add(
+        record_event(
+            case,
+            EventKind.EXTENSION_APPROVED,
+            Actor(ActorType.INSPECTOR, leader.id),
+            step.at,
+            data={"days": step.days},
+            public=True,
+        )
+    )
+    await ledger.extend_clock(case, ClockKind.RESOLVE, step.days, step.at)
+
+
+async def resolve(ledger: Ledger, case: Case, step: Step) -> None:
+    """办结 with an outcome and the amount coordinated; 回访 follows for appeals."""
+    assert step.outcome is not None
+    ledger.add(
+        transition(
+            case,
+            CaseStatus.RESOLVED,
+            EventKind.RESOLVED,
+            _inspector(case),
+            step.at,
+            note=step.note,
+            data={"outcome": step.outcome.value, "amount_yuan": step.amount_yuan},
+            public=True,
+        )
+    )
+    case.outcome = step.outcome
+    case.outcome_summary = step.note
+    case.amount_coordinated_yuan = step.amount_yuan
+    case.resolved_at = step.at
+    await ledger.meet_clock(case, ClockKind.RESOLVE, step.at)
+    if case.track is Track.APPEAL:
+        ladder = ladder_of(ledger, case)
+        await ledger.start_clock(
+            case, ClockKind.FOLLOWUP, ladder.followup_ask + ladder.followup_wait, step.at
+        )
+
+
+async def follow_up(ledger: Ledger, case: Case, step: Step) -> None:
+    """回访: 满意/基本满意 closes, no answer closes as 未评价, 不满意 reopens (重办)."""
+    assert step.satisfaction is not None
+    reporter = Actor(ActorType.REPORTER, case.reporter_id)
+    case.satisfaction = step.satisfaction
+    case.satisfaction_note = step.note
+    await ledger.meet_clock(case, ClockKind.FOLLOWUP, step.at)
+    if step.satisfaction is Satisfaction.UNRATED:
+        ledger.add(
+            transition(
+                case,
+                CaseStatus.CLOSED,
+                EventKind.CLOSED,
+                Actor(ActorType.SYSTEM),
+                step.at,
+                note="回访未答复，按未评价结案。",
+                public=True,
+            )
+        )
+        case.closed_at = step.at
+        return
+    data = {"satisfaction": step.satisfaction.value}
+    if step.satisfaction is not Satisfaction.UNSATISFIED:
+        ledger.add(
+            transition(
+                case,
+                CaseStatus.CLOSED,
+                EventKind.FOLLOWUP_ANSWERED,
+                reporter,
+                step.at,
+                data=data,
+                public=True,
+            )
+        )
+        case.closed_at = step.at
+        return
+    ledger.add(
+        record_event(
+            case,
+            EventKind.FOLLOWUP_ANSWERED,
+            reporter,
+            step.at,
+            note=step.note,
+            data=data,
+            public=True,
+        )
+    )
+    ledger.add(
+        transition(
+            case,
+            CaseStatus.REOPENED,
+            EventKind.REOPENED,
+            reporter,
+            step.at,
+            note=step.note,
+            public=True,
+        )
+    )
+    case.reopen_count += 1
+    await ledger.start_clock(case, ClockKind.RESOLVE, ladder_of(ledger, case).resolve, step.at)
+
+
+async def close(ledger: Ledger, case: Case, step: Step) -> None:
+    """A clue is closed after 办结; the reporter is not asked for satisfaction."""
+    ledger.add(
+        transition(case, CaseStatus.CLOSED, EventKind.CLOSED, Actor(ActorType.SYSTEM), step.at)
+    )
+    case.closed_at = step.at
+
+
+async def supervise(ledger: Ledger, case: Case, step: Step) -> None:
+    """督办: a leader flags the case."""
+    leader = await ledger.leader()
+    case.supervised = True
+    case.supervised_at = step.at
+    case.supervised_by_id = leader.id
+    ledger.add(
+        record_event(
+            case,
+            EventKind.SUPERVISED,
+            Actor(ActorType.INSPECTOR, leader.id),
+            step.at,
+            note=step.note,
+        )
+    )
+
+
+async def withdraw(ledger: Ledger, case: Case, step: Step) -> None:
+    """The reporter withdraws before acceptance: the running clocks stop."""
+    ledger.add(
+        transition(
+            case,
+            CaseStatus.WITHDRAWN,
+            EventKind.WITHDRAWN,
+            Actor(ActorType.REPORTER, case.reporter_id),
+            step.at,
+            note=step.note,
+            public=True,
+        )
+    )
+    await ledger.cancel_clock(case, ClockKind.ACCEPT)
+    await ledger.cancel_clock(case, ClockKind.FIRST_REPLY)
+
+
+StepFunction = Callable[[Ledger, Case, Step], Any]
+
+STEPS: dict[StepKind, StepFunction] = {
+    StepKind.ASSIGN: assign,  # bot.services.routing.assign_case (the real use case already)
+    StepKind.ACCEPT: accept,  # → bot.services.cases.accept_case
+    StepKind.PROGRESS: progress,  # → bot.services.cases.add_progress
+    StepKind.EXTEND: extend,  # → cases.request_extension, then cases.decide_request
+    StepKind.RESOLVE: resolve,  # → bot.services.cases.resolve_case
+    StepKind.FOLLOWUP: follow_up,  # → followup.rate_case / reopen_unsatisfied; 未评价: the sweep
+    StepKind.CLOSE: close,  # → the sweep's closing of clues after 办结
+    StepKind.SUPERVISE: supervise,  # → bot.services.cases.supervise_case
+    StepKind.WITHDRAW: withdraw,  # → bot.services.reporters.withdraw_case
+}
+"""The one place that says which function performs each lifecycle step."""

@@ -1,0 +1,128 @@
+"""The use-case path: every case through ``submit_case`` and the steps on the session."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.config import LiankaConfig
+from bot.db import SessionFactory
+from bot.services import clocks
+from bot.services.intake import submit_case
+from bot.services.routing import assign_case
+from demo.plan import Plan
+from demo.steps import STEPS
+from demo.world import World
+from models.calendar import WorkCalendar
+from models.case import Case
+from models.clock import ClockKind
+from models.event import Actor
+from models.intake import CaseDraft
+from models.reporter import Reporter
+from models.team import Inspector, Role
+
+
+class SessionLedger:
+    """Steps through the database session, with the clocks service."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        config: LiankaConfig,
+        calendar: WorkCalendar,
+        category_codes: dict[int, str],
+    ) -> None:
+        self.session = session
+        self.config = config
+        self.calendar = calendar
+        self.category_codes = category_codes
+        self.warn_before = config.deadlines.warn_before
+
+    def add(self, row: Any) -> None:
+        self.session.add(row)
+
+    async def start_clock(self, case: Case, kind: ClockKind, workdays: int, at: datetime) -> None:
+        await clocks.start_clock(
+            self.session,
+            case,
+            kind,
+            workdays=workdays,
+            calendar=self.calendar,
+            now=at,
+            warn_before=self.warn_before,
+        )
+
+    async def meet_clock(self, case: Case, kind: ClockKind, at: datetime) -> None:
+        await clocks.meet_clock(self.session, case.id or 0, kind, at)
+
+    async def cancel_clock(self, case: Case, kind: ClockKind) -> None:
+        await clocks.cancel_clock(self.session, case.id or 0, kind)
+
+    async def extend_clock(self, case: Case, kind: ClockKind, days: int, at: datetime) -> None:
+        await clocks.extend_clock(
+            self.session, case.id or 0, kind, days, self.calendar, at, warn_before=self.warn_before
+        )
+
+    async def _people(self, *conditions: Any) -> list[Inspector]:
+        query = select(Inspector).where(*conditions).order_by(col(Inspector.id))
+        return list((await self.session.exec(query)).all())
+
+    async def team_leader(self, team_id: int) -> Inspector:
+        return (
+            await self._people(Inspector.team_id == team_id, Inspector.role == Role.TEAM_LEADER)
+        )[0]
+
+    async def team_inspectors(self, team_id: int) -> list[Inspector]:
+        return await self._people(
+            Inspector.team_id == team_id,
+            Inspector.role == Role.INSPECTOR,
+            col(Inspector.active).is_(True),
+        )
+
+    async def leader(self) -> Inspector:
+        return (await self._people(Inspector.role == Role.LEADER))[0]
+
+    async def assign(self, case: Case, inspector: Inspector, at: datetime, actor: Actor) -> None:
+        await assign_case(self.session, case, inspector, self.config, self.calendar, at, actor)
+
+
+async def write_through_use_cases(
+    sessions: SessionFactory,
+    config: LiankaConfig,
+    calendar: WorkCalendar,
+    plan: Plan,
+    world: World,
+    *,
+    tick: Callable[[int], None],
+) -> None:
+    """Every case by ``submit_case`` and the step functions, one transaction per case."""
+    for plan_case in plan.cases:
+        async with sessions() as session:
+            reporter = await session.get(Reporter, world.reporter_ids[plan_case.enterprise])
+            assert reporter is not None
+            name, phone = plan_case.contact or (None, None)
+            submitted = await submit_case(
+                session,
+                reporter,
+                CaseDraft(
+                    category_code=plan_case.category,
+                    description=plan_case.description,
+                    amount_yuan=plan_case.amount_yuan,
+                    anonymous=plan_case.contact is None,
+                    contact_name=name,
+                    contact_phone=phone,
+                ),
+                config,
+                calendar,
+                plan_case.created_at,
+            )
+            ledger = SessionLedger(session, config, calendar, world.category_codes)
+            for step in plan_case.steps:
+                await STEPS[step.kind](ledger, submitted.case, step)
+                await session.flush()
+            await session.commit()
+        tick(1)

@@ -1,0 +1,190 @@
+"""The world both paths share: catalog, people, enterprises, cards, reporters and scans."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.config import LiankaConfig
+from bot.db import SessionFactory
+from bot.services.catalog import sync_catalog
+from demo.plan import Plan, person_name
+from models.card import Card, CardScan, CardStatus
+from models.enterprise import Enterprise
+from models.org import Category, Zone
+from models.reporter import Reporter
+from models.team import AssignmentMode, Inspector, Role, Team
+from models.types import JSONType
+
+TELEGRAM_BASE = 9_100_000_000  # demo accounts: far above the ids Telegram hands out today
+
+
+def table_of(model: Any) -> sa.Table:
+    table: sa.Table = model.__table__
+    return table
+
+
+def row_values(row: Any) -> dict[str, Any]:
+    """The row's columns for an executemany INSERT; an empty JSON column is SQL NULL, as the ORM
+    and the use cases write it (a bare None would be stored as JSON ``null``)."""
+    table = table_of(type(row))
+    values = {}
+    for column in table.columns:
+        value = getattr(row, column.key)
+        if column.key == "id" and value is None:
+            continue
+        values[column.key] = (
+            sa.null() if value is None and isinstance(column.type, JSONType) else value
+        )
+    return values
+
+
+@dataclass
+class World:
+    """The catalog, the people and the enterprises (with their card and reporter)."""
+
+    categories: dict[int, Category]
+    zones: dict[int, Zone]
+    teams: dict[int, Team]
+    people: list[Inspector]
+    enterprises: dict[int, Enterprise]
+    reporters: list[Reporter]  # by enterprise index of the plan
+    category_codes: dict[int, str] = field(default_factory=dict)
+    category_by_code: dict[str, Category] = field(default_factory=dict)
+    team_by_code: dict[str, Team] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.category_codes = {i: c.code for i, c in self.categories.items()}
+        self.category_by_code = {c.code: c for c in self.categories.values()}
+        self.team_by_code = {t.code: t for t in self.teams.values()}
+
+    @property
+    def reporter_ids(self) -> list[int]:
+        return [r.id or 0 for r in self.reporters]
+
+    def members(self, team_id: int) -> list[Inspector]:
+        """As ``list_team_members(..., roles=(INSPECTOR,))``: active, registered, by id."""
+        return [
+            p
+            for p in self.people
+            if p.team_id == team_id and p.role is Role.INSPECTOR and p.active and p.chat_id
+        ]
+
+    def team_leaders(self, team_id: int) -> list[Inspector]:
+        leaders = [p for p in self.people if p.team_id == team_id and p.role is Role.TEAM_LEADER]
+        return leaders or [p for p in self.people if p.role is Role.ADMIN]
+
+
+def _people(
+    config: LiankaConfig, teams: dict[str, Team], start: datetime, rng: random.Random
+) -> list[Inspector]:
+    """A leader and inspectors for every team, two commission leaders and an admin."""
+    people: list[Inspector] = []
+
+    def person(name: str, role: Role, team: Team | None) -> None:
+        account = TELEGRAM_BASE + 500_000 + len(people)
+        people.append(
+            Inspector(
+                id=len(people) + 1,
+                name=name,
+                role=role,
+                team_id=team.id if team else None,
+                telegram_user_id=account,
+                chat_id=account,
+                created_at=start,
+            )
+        )
+
+    for tc in config.teams:
+        team = teams[tc.code]
+        person(tc.leader_name or person_name(rng), Role.TEAM_LEADER, team)
+        size = (
+            5 if tc.code == "business_env" else 2 if tc.assignment is AssignmentMode.LEADER else 3
+        )
+        for _ in range(size):
+            person(person_name(rng), Role.INSPECTOR, team)
+    person("张琪", Role.LEADER, None)
+    person(person_name(rng), Role.LEADER, None)
+    person("系统管理员", Role.ADMIN, None)
+    return people
+
+
+async def _insert(session: AsyncSession, model: Any, rows: Iterable[Any]) -> None:
+    values = [row_values(row) for row in rows]
+    connection = await session.connection()
+    for start in range(0, len(values), 5000):
+        await connection.execute(sa.insert(table_of(model)), values[start : start + 5000])
+
+
+async def build_world(
+    sessions: SessionFactory, config: LiankaConfig, plan: Plan, seed: int
+) -> World:
+    """Catalog, people, enterprises, cards, reporters and card scans: the same rows either way
+    (card scans stand in for issue 4's scan recording)."""
+    rng = random.Random(seed + 1)  # noqa: S311 (reproducible demo data, not secrets)
+    async with sessions() as session:
+        await sync_catalog(session, config)
+    async with sessions() as session:
+        categories = {c.id or 0: c for c in (await session.exec(select(Category))).all()}
+        zones = {z.id or 0: z for z in (await session.exec(select(Zone))).all()}
+        teams = {t.id or 0: t for t in (await session.exec(select(Team))).all()}
+        zone_by_code = {z.code: z for z in zones.values()}
+        people = _people(config, {t.code: t for t in teams.values()}, plan.start, rng)
+        enterprises: dict[int, Enterprise] = {}
+        cards: list[Card] = []
+        reporters: list[Reporter] = []
+        for index, e in enumerate(plan.enterprises, start=1):
+            zone = zone_by_code[e.zone]
+            enterprises[index] = Enterprise(
+                id=index,
+                name=e.name,
+                uscc=e.uscc,
+                zone_id=zone.id,
+                legal_rep=e.legal_rep,
+                created_at=plan.start,
+            )
+            cards.append(
+                Card(
+                    id=index,
+                    token=e.token,
+                    enterprise_id=index,
+                    zone_id=zone.id,
+                    issuing_unit=zone.issuing_unit,
+                    status=CardStatus.ACTIVE,
+                    created_at=plan.start,
+                    printed_count=1,
+                )
+            )
+            reporters.append(
+                Reporter(
+                    id=index,
+                    telegram_user_id=TELEGRAM_BASE + index,
+                    chat_id=TELEGRAM_BASE + index,
+                    card_id=index,
+                    enterprise_id=index,
+                    zone_id=zone.id,
+                    created_at=plan.start,
+                )
+            )
+        scans = [
+            CardScan(card_id=index + 1, reporter_id=index + 1, scanned_at=at)
+            for index, at in plan.scans
+        ]
+        for scan in scans:
+            card = cards[scan.card_id - 1]
+            card.scan_count += 1
+            card.last_scan_at = scan.scanned_at
+        await _insert(session, Inspector, people)
+        await _insert(session, Enterprise, enterprises.values())
+        await _insert(session, Card, cards)
+        await _insert(session, Reporter, reporters)
+        await _insert(session, CardScan, scans)
+        await session.commit()
+    return World(categories, zones, teams, people, enterprises, reporters)

@@ -1,0 +1,191 @@
+"""What the sweep decides for one due clock (``plan_clock``): pure, no database."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from bot.config import LiankaConfig
+from bot.services.people import Directory
+from bot.services.sweep_plan import Notice, SweepContext, plan_clock
+from models.calendar import SHANGHAI, WorkCalendar
+from models.case import Case, CaseStatus, Outcome, Satisfaction
+from models.clock import CaseClock, ClockKind, ClockStage, ClockState, escalation_time, new_clock
+from models.event import EventKind
+from models.notification import Offer, RecipientKind
+from models.org import Category, Track
+from models.reporter import Reporter
+from models.team import Inspector, Role, Team
+from models.types import utc
+
+CAL = WorkCalendar()
+ASSIGNEE, TEAM_LEADER, LEADER = 1, 2, 3
+
+
+def sh(year: int, month: int, day: int, hour: int = 0) -> datetime:
+    return utc(datetime(year, month, day, hour, tzinfo=SHANGHAI))
+
+
+START = sh(2026, 12, 7, 10)  # a Monday
+
+
+def _person(id_: int, role: Role, team_id: int | None) -> Inspector:
+    return Inspector(
+        id=id_, name=f"人{id_}", role=role, team_id=team_id, chat_id=100 + id_, created_at=START
+    )
+
+
+@pytest.fixture
+def ctx(config: LiankaConfig) -> SweepContext:
+    people = [
+        _person(ASSIGNEE, Role.INSPECTOR, 1),
+        _person(TEAM_LEADER, Role.TEAM_LEADER, 1),
+        _person(LEADER, Role.LEADER, None),
+    ]
+    return SweepContext(
+        config=config,
+        calendar=CAL,
+        directory=Directory({p.id or 0: p for p in people}),
+        categories={
+            1: Category(id=1, code="business_env", name="营商环境", track=Track.APPEAL),
+            2: Category(id=2, code="soe_corruption", name="国企腐败", track=Track.CLUE),
+        },
+        teams={1: Team(id=1, code="business_env", name="营商环境组")},
+        reporters={5: Reporter(id=5, telegram_user_id=500, chat_id=500, created_at=START)},
+    )
+
+
+def _case(status: CaseStatus, *, assignee: int | None = ASSIGNEE, clue: bool = False) -> Case:
+    return Case(
+        id=7,
+        number="AJ2026-0007",
+        track=Track.CLUE if clue else Track.APPEAL,
+        status=status,
+        category_id=2 if clue else 1,
+        team_id=1,
+        assignee_id=assignee,
+        reporter_id=5,
+        description="土地出让金返还未到位。",
+        outcome=Outcome.SOLVED if status is CaseStatus.RESOLVED else None,
+        created_at=START,
+        updated_at=START,
+    )
+
+
+def _clock(kind: ClockKind, workdays: int = 3) -> CaseClock:
+    clock = new_clock(7, kind, workdays, calendar=CAL, now=START, warn_before=1)
+    clock.id = 9
+    return clock
+
+
+def _told(notices: list[Notice]) -> list[tuple[RecipientKind, int]]:
+    return [(n.recipient.kind, n.recipient.id) for n in notices]
+
+
+def test_before_its_deadline_a_clock_warns_the_assignee_and_next_looks_at_the_deadline(
+    ctx: SweepContext,
+) -> None:
+    clock = _clock(ClockKind.RESOLVE)
+    assert clock.next_action_at is not None
+    plan = plan_clock(ctx, clock, _case(CaseStatus.ACCEPTED), clock.next_action_at)
+    assert plan.steps == ["warning"]
+    assert plan.stage == ClockStage.WARNED and plan.next_action_at == clock.due_at
+    assert _told(plan.notices) == [(RecipientKind.INSPECTOR, ASSIGNEE)]
+    assert plan.notices[0].kind == "resolve_warning"
+    assert plan.notices[0].offer == Offer.CASE_WORK.on(7)
+    assert plan.events[0][0] is EventKind.REMINDED
+
+
+def test_an_unassigned_case_warns_its_team_leaders_with_the_assign_button(
+    ctx: SweepContext,
+) -> None:
+    clock = _clock(ClockKind.ACCEPT)
+    assert clock.next_action_at is not None
+    plan = plan_clock(ctx, clock, _case(CaseStatus.SUBMITTED, assignee=None), clock.next_action_at)
+    assert _told(plan.notices) == [(RecipientKind.INSPECTOR, TEAM_LEADER)]
+    assert plan.notices[0].offer == Offer.LEADER_ASSIGN.on(7)
+
+
+def test_a_clock_found_past_its_deadline_skips_the_warning_and_tells_assignee_and_team_leader(
+    ctx: SweepContext,
+) -> None:
+    clock = _clock(ClockKind.RESOLVE)
+    plan = plan_clock(ctx, clock, _case(CaseStatus.IN_PROGRESS), sh(2026, 12, 10, 19))
+    assert plan.steps == ["overdue"]
+    assert plan.stage == ClockStage.OVERDUE
+    assert plan.next_action_at == escalation_time(CAL, clock.due_at, 2)
+    assert _told(plan.notices) == [
+        (RecipientKind.INSPECTOR, ASSIGNEE),
+        (RecipientKind.INSPECTOR, TEAM_LEADER),
+    ]
+
+
+def test_an_overdue_clock_goes_to_the_leaders_once_the_escalation_days_have_passed(
+    ctx: SweepContext,
+) -> None:
+    clock = _clock(ClockKind.RESOLVE)
+    clock.stage = ClockStage.OVERDUE
+    plan = plan_clock(ctx, clock, _case(CaseStatus.IN_PROGRESS), sh(2026, 12, 14, 18))
+    assert plan.steps == ["escalated"]
+    assert plan.stage == ClockStage.ESCALATED and plan.next_action_at is None
+    assert _told(plan.notices) == [(RecipientKind.INSPECTOR, LEADER)]
+    assert plan.events[0][0] is EventKind.ESCALATED
+
+
+def test_a_supervised_case_reaches_the_leaders_at_its_deadline(ctx: SweepContext) -> None:
+    clock = _clock(ClockKind.RESOLVE)
+    case = _case(CaseStatus.IN_PROGRESS)
+    case.supervised = True
+    plan = plan_clock(ctx, clock, case, clock.due_at)
+    assert plan.steps == ["overdue", "escalated"]
+    assert plan.stage == ClockStage.ESCALATED and plan.next_action_at is None
+
+
+def test_a_clock_whose_case_has_moved_on_is_cancelled_without_a_notice(ctx: SweepContext) -> None:
+    clock = _clock(ClockKind.ACCEPT)
+    plan = plan_clock(ctx, clock, _case(CaseStatus.ACCEPTED), clock.due_at)
+    assert plan.steps == ["cancelled"]
+    assert plan.state is ClockState.CANCELLED and plan.notices == []
+
+
+def test_the_followup_question_waits_for_nine_on_its_day_then_asks_the_reporter(
+    ctx: SweepContext,
+) -> None:
+    clock = _clock(ClockKind.FOLLOWUP, 2)
+    case = _case(CaseStatus.RESOLVED)
+    early = plan_clock(ctx, clock, case, sh(2026, 12, 9, 8))
+    assert early.steps == [] and early.next_action_at == sh(2026, 12, 9, 9)
+
+    plan = plan_clock(ctx, clock, case, sh(2026, 12, 9, 9))
+    assert plan.steps == ["ask"] and plan.stage == 1
+    assert plan.restart_workdays == ctx.config.ladder_for("business_env").followup_wait
+    assert _told(plan.notices) == [(RecipientKind.REPORTER, 5)]
+    assert plan.notices[0].offer == Offer.FOLLOWUP.on(7)
+    assert not plan.close
+
+
+def test_an_unanswered_followup_closes_the_case_as_unrated(ctx: SweepContext) -> None:
+    clock = _clock(ClockKind.FOLLOWUP, 2)
+    clock.stage = 1
+    plan = plan_clock(ctx, clock, _case(CaseStatus.RESOLVED), clock.due_at)
+    assert plan.steps == ["unrated"]
+    assert plan.close and plan.close_as is Satisfaction.UNRATED
+    assert plan.state is ClockState.MET and plan.notices == []
+
+
+def test_a_clue_is_closed_after_resolving_without_asking_the_reporter(ctx: SweepContext) -> None:
+    clock = _clock(ClockKind.FOLLOWUP, 2)
+    plan = plan_clock(ctx, clock, _case(CaseStatus.RESOLVED, clue=True), sh(2026, 12, 9, 9))
+    assert plan.steps == ["closed"]
+    assert plan.close and plan.close_as is None and plan.notices == []
+
+
+def test_planning_changes_nothing_so_a_dry_run_and_a_real_run_agree(ctx: SweepContext) -> None:
+    clock = _clock(ClockKind.RESOLVE)
+    case = _case(CaseStatus.IN_PROGRESS)
+    before = (clock.model_dump(), case.model_dump())
+    first = plan_clock(ctx, clock, case, sh(2026, 12, 10, 19))
+    second = plan_clock(ctx, clock, case, sh(2026, 12, 10, 19))
+    assert first == second
+    assert (clock.model_dump(), case.model_dump()) == before
