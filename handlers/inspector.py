@@ -19,22 +19,20 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
 from bot.config import LiankaConfig
-from bot.services.cases import (
+from bot.services.acceptance import accept_case
+from bot.services.inspectors import get_actor
+from bot.services.materials import view_materials
+from bot.services.permissions import RETURNABLE, check_case_action, clean_note
+from bot.services.progress import add_progress
+from bot.services.relay import ask_reporter
+from bot.services.requests import (
     EXTENSION_MAX_DAYS,
-    RETURNABLE,
-    accept_case,
-    add_progress,
-    ask_reporter,
-    check_case_action,
-    clean_note,
-    list_route_targets,
     request_extension,
     request_return,
-    resolve_case,
     transfer_case,
-    view_materials,
 )
-from bot.services.inspectors import get_actor
+from bot.services.resolution import resolve_case
+from bot.services.routing import list_route_targets
 from handlers.flow import flow_ends
 from models.attachment import MediaKind
 from models.calendar import WorkCalendar

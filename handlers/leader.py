@@ -10,25 +10,18 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
 from bot.config import LiankaConfig
+from bot.services.assignment import assignment_options, check_route, reassign_case, reroute_case
 from bot.services.case_lists import (
     Queue,
     count_stats,
     list_queue,
     show_case,
 )
-from bot.services.cases import (
-    ASSIGNABLE,
-    assignment_options,
-    check_route,
-    decide_request,
-    leads_team,
-    list_route_targets,
-    load_request,
-    reassign_case,
-    reroute_case,
-    supervise_case,
-)
+from bot.services.decisions import decide_request, load_request
 from bot.services.inspectors import get_actor
+from bot.services.permissions import ASSIGNABLE, leads_team
+from bot.services.routing import list_route_targets
+from bot.services.supervision import supervise_case
 from models.calendar import WorkCalendar
 from models.case import OPEN_STATUSES, Case, CaseStatus
 from models.clock import ClockState

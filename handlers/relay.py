@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
 from bot.config import LiankaConfig
-from bot.services.cases import answer_question, check_relay, load_reporter
+from bot.services.relay import answer_question, check_relay, load_reporter
 from handlers.flow import flow_moves
 from models.calendar import WorkCalendar
 from notifications.telegram import RelayReply

@@ -15,10 +15,12 @@ from sqlmodel import SQLModel
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import create_engine, create_session_factory
+from bot.services.acceptance import accept_case
 from bot.services.calendar import load_calendar
-from bot.services.cases import accept_case, add_progress, resolve_case
 from bot.services.catalog import sync_catalog
 from bot.services.inspectors import get_actor
+from bot.services.progress import add_progress
+from bot.services.resolution import resolve_case
 from models.case import Outcome
 from models.event import event_digest
 from tests.inspector_support import INSPECTOR, make_people, submit

@@ -18,8 +18,10 @@ from sqlmodel import select
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
-from bot.services.cases import accept_case, ask_reporter, request_extension
+from bot.services.acceptance import accept_case
 from bot.services.inspectors import get_actor
+from bot.services.relay import ask_reporter
+from bot.services.requests import request_extension
 from models.calendar import WorkCalendar
 from models.team import Role, Team
 from tests.factories import make_reporter

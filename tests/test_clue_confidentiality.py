@@ -9,8 +9,9 @@ from sqlmodel import select
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
-from bot.services.cases import assignment_options, view_materials
+from bot.services.assignment import assignment_options
 from bot.services.intake import submit_case
+from bot.services.materials import view_materials
 from models.calendar import WorkCalendar
 from models.errors import PermissionDenied
 from models.intake import CaseDraft

@@ -29,8 +29,11 @@ from sqlmodel import col, func, select
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
-from bot.services.cases import accept_case, ask_reporter, request_extension, resolve_case
+from bot.services.acceptance import accept_case
 from bot.services.inspectors import get_actor
+from bot.services.relay import ask_reporter
+from bot.services.requests import request_extension
+from bot.services.resolution import resolve_case
 from handlers.followup import FollowupStates
 from handlers.inspector import CaseFlow
 from handlers.relay import RelayFlow

@@ -8,8 +8,9 @@ from sqlmodel import select
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
-from bot.services.cases import accept_case, resolve_case
+from bot.services.acceptance import accept_case
 from bot.services.inspectors import get_actor
+from bot.services.resolution import resolve_case
 from models.calendar import WorkCalendar
 from models.case import Case, CaseStatus, Outcome
 from models.clock import ClockState

@@ -8,8 +8,9 @@ from sqlmodel import select
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
-from bot.services.cases import accept_case, add_progress
+from bot.services.acceptance import accept_case
 from bot.services.inspectors import get_actor
+from bot.services.progress import add_progress
 from models.calendar import WorkCalendar
 from models.case import CaseStatus
 from models.clock import ClockState

@@ -16,6 +16,7 @@ from models.calendar import WorkCalendar
 from models.case import OPEN_STATUSES, Case, CaseStatus
 from models.clock import ClockKind
 from models.enterprise import Enterprise
+from models.errors import InvalidInput, NotFound
 from models.event import SYSTEM, Actor, EventKind, record_event, transition
 from models.notification import Offer
 from models.org import Category, Track, Zone
@@ -273,3 +274,30 @@ async def place_case(
         reason = "本组暂无在岗监督员，请组长分派。"
     await _notify_team_leaders(session, case, team, now, reason)
     return None
+
+
+async def list_route_targets(session: AsyncSession, case: Case) -> list[Team]:
+    """Teams a case can be sent to: every active team but its own."""
+    teams = (
+        await session.exec(
+            select(Team)
+            .where(col(Team.active).is_(True), Team.id != case.team_id)
+            .order_by(col(Team.is_dispatcher).desc(), col(Team.id))
+        )
+    ).all()
+    return list(teams)
+
+
+async def target_team(session: AsyncSession, case: Case, team_id: int) -> Team:
+    team = await session.get(Team, team_id)
+    if team is None or not team.active:
+        raise NotFound("该监督组不存在或已停用。", detail=f"team {team_id} unusable")
+    if team.id == case.team_id:
+        raise InvalidInput("问题已在该组，请选择其他监督组。")
+    return team
+
+
+async def dispatcher_team(session: AsyncSession) -> Team:
+    team = (await session.exec(select(Team).where(col(Team.is_dispatcher).is_(True)))).first()
+    assert team is not None, "the catalog always has a dispatcher team"
+    return team
