@@ -11,16 +11,16 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
-from bot.services.reporters import (
+from bot.services.my_cases import (
     MY_CASES_LIMIT,
     WITHDRAWABLE,
-    AttemptGuard,
     add_material,
     case_timeline,
     list_my_cases,
     track_case,
     withdraw_case,
 )
+from bot.services.reporters import AttemptGuard
 from handlers import keyboards as kb
 from handlers.filters import MEDIA, TEXT, UNSUPPORTED, add_evidence, as_evidence, evidence_of
 from handlers.flow import flow_ends
