@@ -7,11 +7,10 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.config import LiankaConfig
 from bot.services.clocks import get_clock, meet_clock, start_ladder_clock
 from bot.services.notices import team_name, tell_reporter
 from bot.services.permissions import actor_of, load_case, require_assignee
-from models.calendar import WorkCalendar
+from bot.services.policy import Policy
 from models.case import Case, CaseStatus
 from models.clock import ClockKind, ClockState
 from models.event import EventKind, record_event, transition
@@ -30,8 +29,8 @@ async def accept_case(
     session: AsyncSession,
     actor: Inspector,
     case_id: int,
-    config: LiankaConfig,
-    calendar: WorkCalendar,
+    *,
+    policy: Policy,
     now: datetime,
 ) -> Accepted:
     """签收: assigned → accepted; the 签收 clock is met, the 办结 clock starts (unless the case
@@ -46,24 +45,31 @@ async def accept_case(
     session.add(event)
     tell = case.first_reply_at is None or (case.accepted_at is None and case.track is Track.APPEAL)
     case.accepted_at = now
-    await meet_clock(session, case.id, ClockKind.ACCEPT, now)
+    await meet_clock(session, case.id, ClockKind.ACCEPT, now=now)
     category = await session.get(Category, case.category_id)
     assert category is not None
     resolve = await get_clock(session, case.id, ClockKind.RESOLVE)
     if resolve is None or resolve.state in (ClockState.MET, ClockState.CANCELLED):
-        resolve = await start_ladder_clock(session, case, ClockKind.RESOLVE, config, calendar, now)
+        resolve = await start_ladder_clock(
+            session,
+            case,
+            ClockKind.RESOLVE,
+            config=policy.config,
+            calendar=policy.calendar,
+            now=now,
+        )
     if case.first_reply_at is None:
         event = record_event(case, EventKind.FIRST_REPLY, who, now, public=True)
         session.add(event)
         case.first_reply_at = now
-        await meet_clock(session, case.id, ClockKind.FIRST_REPLY, now)
+        await meet_clock(session, case.id, ClockKind.FIRST_REPLY, now=now)
     if tell:
         await tell_reporter(
             session,
             case,
             "case_accepted",
-            event.seq,
-            now,
+            stage=event.seq,
+            now=now,
             team=await team_name(session, case.team_id),
             category=category.name,
             resolve_due=resolve.due_at,

@@ -8,7 +8,6 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.config import LiankaConfig
 from bot.services.clocks import cancel_clock, start_ladder_clock
 from bot.services.inspectors import TEAM_ROLES
 from bot.services.notices import tell_inspectors, tell_reporter
@@ -21,6 +20,7 @@ from bot.services.permissions import (
     moved_on,
     require_team_leader,
 )
+from bot.services.policy import Policy
 from bot.services.requests import cancel_pending
 from bot.services.routing import (
     assign_case,
@@ -31,7 +31,6 @@ from bot.services.routing import (
     place_case,
     target_team,
 )
-from models.calendar import WorkCalendar
 from models.case import Case, CaseStatus
 from models.clock import ClockKind
 from models.errors import InvalidInput, PermissionDenied
@@ -44,8 +43,8 @@ async def send_to_team(
     session: AsyncSession,
     case: Case,
     team: Team,
-    config: LiankaConfig,
-    calendar: WorkCalendar,
+    *,
+    policy: Policy,
     now: datetime,
     actor: Actor,
 ) -> Inspector | None:
@@ -60,10 +59,12 @@ async def send_to_team(
     case.routed_by = "人工分办"
     case.assignee_id = None
     session.add_all([case, event])
-    await start_ladder_clock(session, case, ClockKind.ACCEPT, config, calendar, now)
+    await start_ladder_clock(
+        session, case, ClockKind.ACCEPT, config=policy.config, calendar=policy.calendar, now=now
+    )
     await session.flush()
     reason = "人工分办转来，请分派。" if team.assignment is AssignmentMode.LEADER else None
-    return await place_case(session, case, team, config, calendar, now, actor, reason=reason)
+    return await place_case(session, case, team, policy=policy, now=now, actor=actor, reason=reason)
 
 
 async def leave_team(session: AsyncSession, case: Case, now: datetime) -> None:
@@ -124,9 +125,9 @@ async def reassign_case(
     session: AsyncSession,
     actor: Inspector,
     case_id: int,
+    *,
     inspector_id: int,
-    config: LiankaConfig,
-    calendar: WorkCalendar,
+    policy: Policy,
     now: datetime,
 ) -> Reassigned:
     """分派 / 改派: the team leader gives the case to an active member of the case's team; the
@@ -153,15 +154,23 @@ async def reassign_case(
     previous = await session.get(Inspector, case.assignee_id) if case.assignee_id else None
     if previous is not None:
         await cancel_pending(session, case.id, now, "问题已改派", requester=previous.id)
-    await assign_case(session, case, target, config, calendar, now, actor_of(actor))
+    await assign_case(
+        session,
+        case,
+        target,
+        config=policy.config,
+        calendar=policy.calendar,
+        now=now,
+        actor=actor_of(actor),
+    )
     if previous is not None:
         await tell_inspectors(
             session,
             case,
             [previous],
             "inspector_unassigned",
-            case.event_count,
-            now,
+            stage=case.event_count,
+            now=now,
             team=None,
         )
     await session.commit()
@@ -205,9 +214,9 @@ async def reroute_case(
     session: AsyncSession,
     actor: Inspector,
     case_id: int,
+    *,
     team_id: int,
-    config: LiankaConfig,
-    calendar: WorkCalendar,
+    policy: Policy,
     now: datetime,
 ) -> Rerouted:
     """分办 by hand: the dispatcher's leader (or an admin, for any open case) sends the case to
@@ -231,18 +240,18 @@ async def reroute_case(
         )
         await leave_team(session, case, now)
     await session.flush()
-    assignee = await send_to_team(session, case, target, config, calendar, now, who)
+    assignee = await send_to_team(session, case, target, policy=policy, now=now, actor=who)
     if previous is not None:
         await tell_inspectors(
             session,
             case,
             [previous],
             "inspector_unassigned",
-            case.event_count,
-            now,
+            stage=case.event_count,
+            now=now,
             team=target.name,
         )
     if was_accepted and case.track is Track.APPEAL:
-        await tell_reporter(session, case, "case_transferred", case.event_count, now)
+        await tell_reporter(session, case, "case_transferred", stage=case.event_count, now=now)
     await session.commit()
     return Rerouted(case, target, assignee)

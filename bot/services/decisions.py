@@ -8,7 +8,6 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.config import LiankaConfig
 from bot.services.assignment import leave_team, send_to_team
 from bot.services.clocks import extend_clock
 from bot.services.inspectors import team_leaders
@@ -21,8 +20,8 @@ from bot.services.permissions import (
     moved_on,
     require_team_leader,
 )
+from bot.services.policy import Policy
 from bot.services.routing import dispatcher_team, target_team
-from models.calendar import WorkCalendar
 from models.case import WORKING_STATUSES, Case, CaseStatus
 from models.clock import ClockKind
 from models.errors import NotFound, StaleAction
@@ -69,11 +68,10 @@ async def decide_request(
     session: AsyncSession,
     actor: Inspector,
     request_id: int,
-    approve: bool,
-    config: LiankaConfig,
-    calendar: WorkCalendar,
-    now: datetime,
     *,
+    approve: bool,
+    policy: Policy,
+    now: datetime,
     team_id: int | None = None,
 ) -> Decision:
     """The team leader approves or refuses a request. An approved extension moves the 办结
@@ -103,8 +101,8 @@ async def decide_request(
             case,
             [requester],
             "inspector_request_decided",
-            event.seq,
-            now,
+            stage=event.seq,
+            now=now,
             offer=Offer.CASE_WORK.on(case.id),
             request=request,
             approved=False,
@@ -117,23 +115,32 @@ async def decide_request(
     session.add(request)
     if request.kind is RequestKind.EXTENSION:
         return await _approve_extension(
-            session, request, case, requester, who, calendar, config, now
+            session, request, case, requester=requester, who=who, policy=policy, now=now
         )
     if request.kind is RequestKind.RETURN:
         return await _approve_return(
-            session, request, case, requester, who, team_id, config, calendar, now
+            session,
+            request,
+            case,
+            requester=requester,
+            who=who,
+            team_id=team_id,
+            policy=policy,
+            now=now,
         )
-    return await _approve_transfer(session, request, case, requester, who, config, calendar, now)
+    return await _approve_transfer(
+        session, request, case, requester=requester, who=who, policy=policy, now=now
+    )
 
 
 async def _approve_extension(
     session: AsyncSession,
     request: ApprovalRequest,
     case: Case,
+    *,
     requester: Inspector,
     who: Actor,
-    calendar: WorkCalendar,
-    config: LiankaConfig,
+    policy: Policy,
     now: datetime,
 ) -> Decision:
     assert case.id is not None and request.days is not None
@@ -143,10 +150,10 @@ async def _approve_extension(
         session,
         case.id,
         ClockKind.RESOLVE,
-        request.days,
-        calendar,
-        now,
-        warn_before=config.deadlines.warn_before,
+        workdays=request.days,
+        calendar=policy.calendar,
+        now=now,
+        warn_before=policy.warn_before,
     )
     appeal = case.track is Track.APPEAL
     event = record_event(
@@ -163,8 +170,8 @@ async def _approve_extension(
             session,
             case,
             "case_extended",
-            event.seq,
-            now,
+            stage=event.seq,
+            now=now,
             days=request.days,
             resolve_due=clock.due_at,
             provisional=clock.provisional,
@@ -174,8 +181,8 @@ async def _approve_extension(
         case,
         [requester],
         "inspector_request_decided",
-        event.seq,
-        now,
+        stage=event.seq,
+        now=now,
         offer=Offer.CASE_WORK.on(case.id),
         request=request,
         approved=True,
@@ -190,11 +197,11 @@ async def _approve_return(
     session: AsyncSession,
     request: ApprovalRequest,
     case: Case,
+    *,
     requester: Inspector,
     who: Actor,
     team_id: int | None,
-    config: LiankaConfig,
-    calendar: WorkCalendar,
+    policy: Policy,
     now: datetime,
 ) -> Decision:
     assert case.id is not None
@@ -226,29 +233,29 @@ async def _approve_return(
             case,
             await team_leaders(session, target.id, track=case.track),
             "leader_case_returned",
-            event.seq,
-            now,
+            stage=event.seq,
+            now=now,
             offer=Offer.LEADER_ASSIGN.on(case.id),
             team=await team_name(session, requester.team_id),
             reason=request.reason,
             description=preview(case.description, 300),
         )
     else:
-        assignee = await send_to_team(session, case, target, config, calendar, now, who)
+        assignee = await send_to_team(session, case, target, policy=policy, now=now, actor=who)
     await tell_inspectors(
         session,
         case,
         [requester],
         "inspector_request_decided",
-        event.seq,
-        now,
+        stage=event.seq,
+        now=now,
         request=request,
         approved=True,
         team=target.name,
         resolve_due=None,
     )
     if was_accepted and case.track is Track.APPEAL:
-        await tell_reporter(session, case, "case_transferred", event.seq, now)
+        await tell_reporter(session, case, "case_transferred", stage=event.seq, now=now)
     await session.commit()
     return Decision(request, case, team=target, assignee=assignee)
 
@@ -257,10 +264,10 @@ async def _approve_transfer(
     session: AsyncSession,
     request: ApprovalRequest,
     case: Case,
+    *,
     requester: Inspector,
     who: Actor,
-    config: LiankaConfig,
-    calendar: WorkCalendar,
+    policy: Policy,
     now: datetime,
 ) -> Decision:
     assert case.id is not None and request.target_team_id is not None
@@ -282,21 +289,21 @@ async def _approve_transfer(
     session.add_all([case, event])
     await leave_team(session, case, now)
     await session.flush()
-    assignee = await send_to_team(session, case, target, config, calendar, now, who)
+    assignee = await send_to_team(session, case, target, policy=policy, now=now, actor=who)
     await tell_inspectors(
         session,
         case,
         [requester],
         "inspector_request_decided",
-        event.seq,
-        now,
+        stage=event.seq,
+        now=now,
         request=request,
         approved=True,
         team=target.name,
         resolve_due=None,
     )
     if was_accepted and case.track is Track.APPEAL:
-        await tell_reporter(session, case, "case_transferred", event.seq, now)
+        await tell_reporter(session, case, "case_transferred", stage=event.seq, now=now)
     logger.info("case %s transferred from %s", case.id, source)
     await session.commit()
     return Decision(request, case, team=target, assignee=assignee)

@@ -250,6 +250,7 @@ async def add_material(
     session: AsyncSession,
     telegram_user_id: int,
     case_id: int,
+    *,
     items: Sequence[Evidence],
     note: str | None,
     now: datetime,
@@ -355,6 +356,7 @@ async def withdraw_case(
 async def track_case(
     session: AsyncSession,
     guard: AttemptGuard,
+    *,
     code: str,
     telegram_user_id: int,
     chat_id: int,

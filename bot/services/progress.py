@@ -18,6 +18,7 @@ async def add_progress(
     session: AsyncSession,
     actor: Inspector,
     case_id: int,
+    *,
     note: str,
     public: bool,
     now: datetime,
@@ -42,7 +43,7 @@ async def add_progress(
     changed = before != reporter_label(case.status, case.track)
     if appeal and (public or changed):
         await tell_reporter(
-            session, case, "case_progress", event.seq, now, note=text if public else None
+            session, case, "case_progress", stage=event.seq, now=now, note=text if public else None
         )
     await session.commit()
     return event

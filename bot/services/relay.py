@@ -7,12 +7,11 @@ from datetime import datetime
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.config import LiankaConfig
 from bot.services.clocks import pause_clock, resume_clock
 from bot.services.inspectors import team_leaders
 from bot.services.notices import reporters_of, tell_inspectors, tell_reporter
 from bot.services.permissions import actor_of, clean_note, load_case, require_assignee
-from models.calendar import WorkCalendar
+from bot.services.policy import Policy
 from models.case import OPEN_STATUSES, WORKING_STATUSES, Case
 from models.clock import ClockKind, ClockState
 from models.errors import InvalidInput, NotFound, PermissionDenied, StaleAction
@@ -44,13 +43,13 @@ async def ask_reporter(
         case, EventKind.QUESTION, actor_of(actor), now, note=text, data={"relay": relay.id}
     )
     session.add_all([case, event])
-    await pause_clock(session, case.id, ClockKind.RESOLVE, now)
+    await pause_clock(session, case.id, ClockKind.RESOLVE, now=now)
     await tell_reporter(
         session,
         case,
         "case_question",
-        event.seq,
-        now,
+        stage=event.seq,
+        now=now,
         offer=Offer.RELAY_REPLY.on(relay.id),
         question=text,
     )
@@ -103,9 +102,9 @@ async def answer_question(
     session: AsyncSession,
     reporter: Reporter,
     relay_id: int,
+    *,
     answer: str,
-    config: LiankaConfig,
-    calendar: WorkCalendar,
+    policy: Policy,
     now: datetime,
 ) -> RelayMessage:
     """The reporter's answer is relayed to the inspector as text (never forwarded), and once no
@@ -141,17 +140,17 @@ async def answer_question(
             session,
             case.id,
             ClockKind.RESOLVE,
-            calendar,
-            now,
-            warn_before=config.deadlines.warn_before,
+            calendar=policy.calendar,
+            now=now,
+            warn_before=policy.warn_before,
         )
     await tell_inspectors(
         session,
         case,
         await _answer_recipients(session, case),
         "inspector_answer",
-        event.seq,
-        now,
+        stage=event.seq,
+        now=now,
         offer=Offer.CASE_WORK.on(case.id),
         question=relay.question,
         answer=text,

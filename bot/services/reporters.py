@@ -164,6 +164,7 @@ async def _welcome(session: AsyncSession, reporter: Reporter, config: LiankaConf
 async def open_card(
     session: AsyncSession,
     guard: AttemptGuard,
+    *,
     config: LiankaConfig,
     token: str,
     telegram_user_id: int,

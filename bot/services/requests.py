@@ -65,6 +65,7 @@ async def _ask_leaders(
     session: AsyncSession,
     case: Case,
     request: ApprovalRequest,
+    *,
     requester: Inspector,
     stage: int,
     now: datetime,
@@ -77,8 +78,8 @@ async def _ask_leaders(
         case,
         await team_leaders(session, case.team_id, track=case.track),
         "leader_request",
-        stage,
-        now,
+        stage=stage,
+        now=now,
         offer=Offer.REQUEST_DECISION.on(request.id),
         request=request,
         kind_label=request.kind.label,
@@ -95,10 +96,10 @@ async def file_request(
     case: Case,
     actor: Inspector,
     request: ApprovalRequest,
+    *,
     kind: EventKind,
     data: dict[str, Any],
     now: datetime,
-    *,
     target: str | None = None,
 ) -> ApprovalRequest:
     """Record the assignee's request and its event, put it before the team leaders, commit."""
@@ -108,7 +109,9 @@ async def file_request(
         case, kind, actor_of(actor), now, note=request.reason, data={"request": request.id, **data}
     )
     session.add_all([case, event])
-    await _ask_leaders(session, case, request, actor, event.seq, now, target=target)
+    await _ask_leaders(
+        session, case, request, requester=actor, stage=event.seq, now=now, target=target
+    )
     await session.commit()
     return request
 
@@ -131,13 +134,16 @@ async def request_return(
         reason=text,
         created_at=now,
     )
-    return await file_request(session, case, actor, request, EventKind.RETURN_REQUESTED, {}, now)
+    return await file_request(
+        session, case, actor, request, kind=EventKind.RETURN_REQUESTED, data={}, now=now
+    )
 
 
 async def transfer_case(
     session: AsyncSession,
     actor: Inspector,
     case_id: int,
+    *,
     team_id: int,
     reason: str,
     now: datetime,
@@ -166,9 +172,9 @@ async def transfer_case(
         case,
         actor,
         request,
-        EventKind.TRANSFER_REQUESTED,
-        {"team": target.code},
-        now,
+        kind=EventKind.TRANSFER_REQUESTED,
+        data={"team": target.code},
+        now=now,
         target=target.name,
     )
 
@@ -177,6 +183,7 @@ async def request_extension(
     session: AsyncSession,
     actor: Inspector,
     case_id: int,
+    *,
     days: int,
     reason: str,
     now: datetime,
@@ -206,5 +213,11 @@ async def request_extension(
         created_at=now,
     )
     return await file_request(
-        session, case, actor, request, EventKind.EXTENSION_REQUESTED, {"days": days}, now
+        session,
+        case,
+        actor,
+        request,
+        kind=EventKind.EXTENSION_REQUESTED,
+        data={"days": days},
+        now=now,
     )

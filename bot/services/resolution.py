@@ -7,12 +7,11 @@ from datetime import datetime
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.config import LiankaConfig
 from bot.services.clocks import meet_clock, start_ladder_clock
 from bot.services.notices import tell_reporter
 from bot.services.permissions import actor_of, clean_note, load_case, require_assignee
+from bot.services.policy import Policy
 from bot.services.requests import cancel_pending
-from models.calendar import WorkCalendar
 from models.case import WORKING_STATUSES, Case, CaseStatus, Outcome
 from models.clock import ClockKind
 from models.errors import InvalidInput
@@ -27,11 +26,11 @@ async def resolve_case(
     session: AsyncSession,
     actor: Inspector,
     case_id: int,
+    *,
     outcome: Outcome,
     summary: str,
     amount_yuan: int | None,
-    config: LiankaConfig,
-    calendar: WorkCalendar,
+    policy: Policy,
     now: datetime,
 ) -> Case:
     """办结: the outcome, a summary and the amount coordinated (元); the 办结 clock is met and the
@@ -59,8 +58,10 @@ async def resolve_case(
     case.amount_coordinated_yuan = amount_yuan
     case.resolved_at = now
     session.add_all([case, event])
-    await meet_clock(session, case.id, ClockKind.RESOLVE, now)
-    await start_ladder_clock(session, case, ClockKind.FOLLOWUP, config, calendar, now)
+    await meet_clock(session, case.id, ClockKind.RESOLVE, now=now)
+    await start_ladder_clock(
+        session, case, ClockKind.FOLLOWUP, config=policy.config, calendar=policy.calendar, now=now
+    )
     for relay in (
         await session.exec(
             select(RelayMessage).where(
@@ -75,8 +76,8 @@ async def resolve_case(
         session,
         case,
         "case_resolved",
-        event.seq,
-        now,
+        stage=event.seq,
+        now=now,
         appeal=appeal,
         outcome=outcome.label,
         summary=text if appeal else None,
