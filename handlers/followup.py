@@ -52,7 +52,9 @@ async def on_followup_rating(
             await query.message.answer(render("followup_reason_ask", case=case))
         return
     rating = RATINGS[callback_data.rating]
-    case = await rate_case(session, query.from_user.id, callback_data.case_id, rating, clock.now())
+    case = await rate_case(
+        session, query.from_user.id, callback_data.case_id, rating=rating, now=clock.now()
+    )
     await query.answer("感谢您的评价！")
     if isinstance(query.message, Message):
         await query.message.edit_reply_markup(reply_markup=None)

@@ -124,7 +124,7 @@ async def on_case_action(
                 f"办结期限：{local_time(accepted.resolve_due_at)}{provisional}",
             )
         case CaseAct.MATERIALS:
-            materials = await view_materials(session, actor, case_id, clock.now())
+            materials = await view_materials(session, actor, case_id, now=clock.now())
             await query.answer()
             await bot.send_message(chat_id, render("inspector_materials", m=materials))
             for item in materials.attachments:
@@ -296,7 +296,9 @@ async def on_return_reason(
             )
             what = "转办"
         else:
-            await request_return(session, actor, data["case_id"], message.text or "", clock.now())
+            await request_return(
+                session, actor, data["case_id"], reason=message.text or "", now=clock.now()
+            )
             what = "退回"
     await message.answer(f"{what}申请已提交组长审批，审批结果将通知您。")
 
@@ -307,7 +309,9 @@ async def on_question(
     actor = await get_actor(session, event_from_user.id)
     data = await state.get_data()
     async with flow_ends(state):
-        await ask_reporter(session, actor, data["case_id"], message.text or "", clock.now())
+        await ask_reporter(
+            session, actor, data["case_id"], question=message.text or "", now=clock.now()
+        )
     await message.answer("问题已转达反映人，收到答复后将通知您。办结期限暂停计算。")
 
 

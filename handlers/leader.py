@@ -259,7 +259,7 @@ async def on_team_action(
                 ),
             )
         case TeamAct.SUPERVISE:
-            case = await supervise_case(session, actor, case_id, clock.now())
+            case = await supervise_case(session, actor, case_id, now=clock.now())
             await query.answer("已督办")
             await bot.send_message(
                 chat_id, render("leader_replies", what="supervised", number=case.number)

@@ -109,7 +109,7 @@ async def on_withdraw_asked(
 async def on_withdraw_confirmed(
     query: CallbackQuery, callback_data: MyCase, bot: Bot, session: AsyncSession, clock: Clock
 ) -> None:
-    case = await withdraw_case(session, query.from_user.id, callback_data.case_id, clock.now())
+    case = await withdraw_case(session, query.from_user.id, callback_data.case_id, now=clock.now())
     text, markup = await _list(session, query.from_user.id)
     await _replace(
         bot, query, f"{render('reporter_withdrawn', number=case.number)}\n\n{text}", markup

@@ -79,7 +79,11 @@ async def cmd_start(
 ) -> None:
     assert message.from_user is not None
     welcome = await greet_reporter(
-        session, config, message.from_user.id, message.chat.id, clock.now()
+        session,
+        config,
+        telegram_user_id=message.from_user.id,
+        chat_id=message.chat.id,
+        now=clock.now(),
     )
     if welcome is not None:
         await _greet(message, welcome, state, config)

@@ -95,7 +95,9 @@ async def world(
         await accept_case(
             session, actor, case.id, policy=Policy(catalog, calendar), now=clock.now()
         )
-        relay = await ask_reporter(session, actor, case.id, "请提供承诺函。", clock.now())
+        relay = await ask_reporter(
+            session, actor, case.id, question="请提供承诺函。", now=clock.now()
+        )
         request = await request_extension(
             session, actor, case.id, days=5, reason="等待会议研究。", now=clock.now()
         )

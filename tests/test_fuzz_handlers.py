@@ -166,7 +166,9 @@ async def world(
         await accept_case(
             session, actor, worked.id, policy=Policy(catalog, calendar), now=clock.now()
         )
-        relay = await ask_reporter(session, actor, worked.id, "请提供承诺函。", clock.now())
+        relay = await ask_reporter(
+            session, actor, worked.id, question="请提供承诺函。", now=clock.now()
+        )
         request = await request_extension(
             session, actor, worked.id, days=5, reason="等待会议。", now=clock.now()
         )

@@ -74,7 +74,7 @@ async def leave_team(session: AsyncSession, case: Case, now: datetime) -> None:
     case.accepted_at = None
     await cancel_clock(session, case.id, ClockKind.ACCEPT)
     await cancel_clock(session, case.id, ClockKind.RESOLVE)
-    await cancel_pending(session, case.id, now, "问题已离开本组")
+    await cancel_pending(session, case.id, now=now, why="问题已离开本组")
 
 
 async def list_assignable(session: AsyncSession, case: Case) -> list[Inspector]:
@@ -153,7 +153,7 @@ async def reassign_case(
         raise InvalidInput(f"该问题已由{target.name}承办。")
     previous = await session.get(Inspector, case.assignee_id) if case.assignee_id else None
     if previous is not None:
-        await cancel_pending(session, case.id, now, "问题已改派", requester=previous.id)
+        await cancel_pending(session, case.id, now=now, why="问题已改派", requester=previous.id)
     await assign_case(
         session,
         case,

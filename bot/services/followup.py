@@ -60,6 +60,7 @@ async def rate_case(
     session: AsyncSession,
     telegram_user_id: int,
     case_id: int,
+    *,
     rating: Satisfaction,
     now: datetime,
 ) -> Case:

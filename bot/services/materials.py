@@ -43,7 +43,11 @@ class Materials:
 
 
 async def view_materials(
-    session: AsyncSession, actor: Inspector, case_id: int, now: datetime
+    session: AsyncSession,
+    actor: Inspector,
+    case_id: int,
+    *,
+    now: datetime,
 ) -> Materials:
     """查看材料: the description and evidence for those who may see the case; a named appeal's
     contact too, and each time it is shown an IDENTITY_VIEWED event records who saw it."""

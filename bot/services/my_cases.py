@@ -322,7 +322,11 @@ WITHDRAWABLE = frozenset({CaseStatus.SUBMITTED, CaseStatus.ASSIGNED, CaseStatus.
 
 
 async def withdraw_case(
-    session: AsyncSession, telegram_user_id: int, case_id: int, now: datetime
+    session: AsyncSession,
+    telegram_user_id: int,
+    case_id: int,
+    *,
+    now: datetime,
 ) -> Case:
     """撤回: the reporter (or a follower by receipt code) withdraws a case nobody has signed for
     yet; its clocks stop, and whoever holds it — the assignee, else the team's leaders — is told."""

@@ -25,7 +25,12 @@ ANSWER_MAX = 2000
 
 
 async def ask_reporter(
-    session: AsyncSession, actor: Inspector, case_id: int, question: str, now: datetime
+    session: AsyncSession,
+    actor: Inspector,
+    case_id: int,
+    *,
+    question: str,
+    now: datetime,
 ) -> RelayMessage:
     """提问: the question goes to the reporter's chat (and anyone following the case) with a
     回复 button, and the 办结 clock waits until it is answered. Nobody sees anyone's account."""

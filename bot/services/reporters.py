@@ -213,6 +213,7 @@ async def open_card(
 async def greet_reporter(
     session: AsyncSession,
     config: LiankaConfig,
+    *,
     telegram_user_id: int,
     chat_id: int,
     now: datetime,

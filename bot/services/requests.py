@@ -34,7 +34,12 @@ EXTENSION_MAX_DAYS = 30
 
 
 async def cancel_pending(
-    session: AsyncSession, case_id: int, now: datetime, why: str, requester: int | None = None
+    session: AsyncSession,
+    case_id: int,
+    *,
+    now: datetime,
+    why: str,
+    requester: int | None = None,
 ) -> None:
     """Requests that no longer make sense (the case moved on) are withdrawn."""
     query = select(ApprovalRequest).where(
@@ -117,7 +122,12 @@ async def file_request(
 
 
 async def request_return(
-    session: AsyncSession, actor: Inspector, case_id: int, reason: str, now: datetime
+    session: AsyncSession,
+    actor: Inspector,
+    case_id: int,
+    *,
+    reason: str,
+    now: datetime,
 ) -> ApprovalRequest:
     """退回: the assignee asks, with a reason, to send the case back to the dispatcher; the team
     leader decides (and may send it straight to another team instead)."""

@@ -71,7 +71,7 @@ async def resolve_case(
     ).all():
         relay.status = RelayStatus.CANCELLED
         session.add(relay)
-    await cancel_pending(session, case.id, now, "问题已办结")
+    await cancel_pending(session, case.id, now=now, why="问题已办结")
     await tell_reporter(
         session,
         case,

@@ -18,7 +18,12 @@ from notifications.texts import preview
 
 
 async def supervise_case(
-    session: AsyncSession, actor: Inspector, case_id: int, now: datetime, note: str | None = None
+    session: AsyncSession,
+    actor: Inspector,
+    case_id: int,
+    *,
+    now: datetime,
+    note: str | None = None,
 ) -> Case:
     """督办: a leader flags an open case; its team leaders and assignee are told, and every list
     and message shows 【督办】 from then on."""
