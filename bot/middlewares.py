@@ -240,8 +240,9 @@ class UnclaimedButtonMiddleware(BaseMiddleware):
 
 
 class CalendarMiddleware(BaseMiddleware):
-    """Hands handlers the working-day calendar as ``calendar``, re-read after an admin loads a
-    year's schedule (``CalendarCache``). Runs inside ``DbSessionMiddleware``."""
+    """Hands handlers the working-day calendar as ``calendar`` and the ``policy`` use cases take
+    (config and calendar), re-read after an admin loads a year's schedule (``CalendarCache``).
+    Runs inside ``DbSessionMiddleware``."""
 
     def __init__(self, cache: CalendarCache) -> None:
         self._cache = cache
@@ -252,7 +253,9 @@ class CalendarMiddleware(BaseMiddleware):
         event: TelegramObject,
         data: dict[str, Any],
     ) -> Any:
-        data["calendar"] = await self._cache.current(data["session"])
+        policy = await self._cache.policy(data["session"])
+        data["policy"] = policy
+        data["calendar"] = policy.calendar
         return await handler(event, data)
 
 

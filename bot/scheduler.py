@@ -24,6 +24,7 @@ from bot.db import SessionFactory
 from bot.metrics import Metrics
 from bot.services.agenda import send_agenda
 from bot.services.calendar import load_calendar
+from bot.services.policy import Policy
 from bot.services.reports import DEFAULT_OUT_DIR, send_due_reports
 from bot.services.sweep import sweep_deadlines
 from bot.services.updates import prune_processed_updates
@@ -69,7 +70,7 @@ async def run_reports(
     now = clock.now()
     async with sessions() as session:
         calendar = await load_calendar(session, config)
-    await send_due_reports(sessions, config, calendar, now, out_dir=report_dir)
+    await send_due_reports(sessions, policy=Policy(config, calendar), now=now, out_dir=report_dir)
 
 
 async def run_update_prune(sessions: SessionFactory, clock: Clock) -> None:

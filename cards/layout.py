@@ -189,6 +189,7 @@ def truncate(text: str, measure: Measure, limit_em: float) -> str:
 def fit_block(
     text: str,
     measure: Measure,
+    *,
     width: float,
     height: float,
     sizes: Sequence[float],
@@ -255,7 +256,12 @@ def front_layout(face: CardFace, measure: Measure) -> Layout:
     label = "企业名称"
     texts.append(TextItem(PAD, 21.0, 6.5, label, measure.width(label, 6.5)))
     size, lines = fit_block(
-        one_line(face.enterprise), measure, LEFT_W, NAME_HEIGHT, NAME_SIZES, _name_lines
+        one_line(face.enterprise),
+        measure,
+        width=LEFT_W,
+        height=NAME_HEIGHT,
+        sizes=NAME_SIZES,
+        max_lines=_name_lines,
     )
     em_mm = size * MM_PER_PT
     baseline = NAME_TOP + em_mm * 0.88

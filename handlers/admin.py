@@ -9,8 +9,8 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
+from bot.services.assignment import check_route
 from bot.services.case_lists import get_case_by_number
-from bot.services.cases import check_route, list_route_targets
 from bot.services.inspectors import (
     deactivate_inspector,
     get_actor,
@@ -18,6 +18,7 @@ from bot.services.inspectors import (
     list_inspectors,
     require_admin,
 )
+from bot.services.routing import list_route_targets
 from handlers.leader import edit_or_send
 from models.errors import InvalidInput
 from notifications.render import render

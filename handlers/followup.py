@@ -9,15 +9,14 @@ from aiogram.types import CallbackQuery, Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
-from bot.config import LiankaConfig
 from bot.services.followup import (
     check_reason,
     get_followup_case,
     rate_case,
     reopen_unsatisfied,
 )
+from bot.services.policy import Policy
 from handlers.flow import flow_moves
-from models.calendar import WorkCalendar
 from models.case import Satisfaction
 from models.errors import StaleAction
 from notifications.render import render
@@ -53,7 +52,9 @@ async def on_followup_rating(
             await query.message.answer(render("followup_reason_ask", case=case))
         return
     rating = RATINGS[callback_data.rating]
-    case = await rate_case(session, query.from_user.id, callback_data.case_id, rating, clock.now())
+    case = await rate_case(
+        session, query.from_user.id, callback_data.case_id, rating=rating, now=clock.now()
+    )
     await query.answer("感谢您的评价！")
     if isinstance(query.message, Message):
         await query.message.edit_reply_markup(reply_markup=None)
@@ -62,10 +63,10 @@ async def on_followup_rating(
 
 async def on_followup_reason(
     message: Message,
+    *,
     session: AsyncSession,
     state: FSMContext,
-    config: LiankaConfig,
-    calendar: WorkCalendar,
+    policy: Policy,
     clock: Clock,
 ) -> None:
     reason = check_reason(message.text or "")
@@ -78,7 +79,7 @@ async def on_followup_reason(
     data.pop(CASE_KEY, None)
     async with flow_moves(state, previous, data):
         reopened = await reopen_unsatisfied(
-            session, message.from_user.id, case_id, reason, config, calendar, clock.now()
+            session, message.from_user.id, case_id, reason=reason, policy=policy, now=clock.now()
         )
     await message.answer(
         render("followup_reopened_reply", case=reopened.case, due_at=reopened.due_at)

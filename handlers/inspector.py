@@ -18,26 +18,23 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
-from bot.config import LiankaConfig
-from bot.services.cases import (
+from bot.services.acceptance import accept_case
+from bot.services.inspectors import get_actor
+from bot.services.materials import view_materials
+from bot.services.permissions import RETURNABLE, check_case_action, clean_note
+from bot.services.policy import Policy
+from bot.services.progress import add_progress
+from bot.services.relay import ask_reporter
+from bot.services.requests import (
     EXTENSION_MAX_DAYS,
-    RETURNABLE,
-    accept_case,
-    add_progress,
-    ask_reporter,
-    check_case_action,
-    clean_note,
-    list_route_targets,
     request_extension,
     request_return,
-    resolve_case,
     transfer_case,
-    view_materials,
 )
-from bot.services.inspectors import get_actor
+from bot.services.resolution import resolve_case
+from bot.services.routing import list_route_targets
 from handlers.flow import flow_ends
 from models.attachment import MediaKind
-from models.calendar import WorkCalendar
 from models.case import Outcome
 from models.errors import InvalidInput, StaleAction
 from models.intake import parse_amount_yuan
@@ -105,12 +102,12 @@ async def _flow_case(
 
 async def on_case_action(
     query: CallbackQuery,
+    *,
     callback_data: CaseAction,
     session: AsyncSession,
     state: FSMContext,
     bot: Bot,
-    config: LiankaConfig,
-    calendar: WorkCalendar,
+    policy: Policy,
     clock: Clock,
 ) -> None:
     actor = await get_actor(session, query.from_user.id)
@@ -118,7 +115,7 @@ async def on_case_action(
     chat_id = query.from_user.id
     match callback_data.act:
         case CaseAct.ACCEPT:
-            accepted = await accept_case(session, actor, case_id, config, calendar, clock.now())
+            accepted = await accept_case(session, actor, case_id, policy=policy, now=clock.now())
             await query.answer("已签收")
             provisional = "（暂定）" if accepted.resolve_provisional else ""
             await bot.send_message(
@@ -127,7 +124,7 @@ async def on_case_action(
                 f"办结期限：{local_time(accepted.resolve_due_at)}{provisional}",
             )
         case CaseAct.MATERIALS:
-            materials = await view_materials(session, actor, case_id, clock.now())
+            materials = await view_materials(session, actor, case_id, now=clock.now())
             await query.answer()
             await bot.send_message(chat_id, render("inspector_materials", m=materials))
             for item in materials.attachments:
@@ -207,12 +204,12 @@ async def _send_file(bot: Bot, chat_id: int, kind: MediaKind, file_id: str) -> N
 
 async def on_case_choice(
     query: CallbackQuery,
+    *,
     callback_data: CaseChoice,
     session: AsyncSession,
     state: FSMContext,
     bot: Bot,
-    config: LiankaConfig,
-    calendar: WorkCalendar,
+    policy: Policy,
     clock: Clock,
 ) -> None:
     actor = await get_actor(session, query.from_user.id)
@@ -255,7 +252,12 @@ async def on_case_choice(
             data = await _flow_case(state, CaseFlow.progress_visibility, case_id)
             async with flow_ends(state):
                 event = await add_progress(
-                    session, actor, case_id, data["note"], callback_data.value == "1", clock.now()
+                    session,
+                    actor,
+                    case_id,
+                    note=data["note"],
+                    public=callback_data.value == "1",
+                    now=clock.now(),
                 )
             await query.answer("已记录")
             told = "，已告知反映人" if event.public else "（仅内部记录）"
@@ -267,12 +269,11 @@ async def on_case_choice(
                     session,
                     actor,
                     case_id,
-                    Outcome(data["outcome"]),
-                    data["summary"],
-                    None,
-                    config,
-                    calendar,
-                    clock.now(),
+                    outcome=Outcome(data["outcome"]),
+                    summary=data["summary"],
+                    amount_yuan=None,
+                    policy=policy,
+                    now=clock.now(),
                 )
             await query.answer("已办结")
             await bot.send_message(chat_id, f"{case.number} 已办结，已告知反映人。")
@@ -286,11 +287,18 @@ async def on_return_reason(
     async with flow_ends(state):
         if data.get("team_id"):
             await transfer_case(
-                session, actor, data["case_id"], data["team_id"], message.text or "", clock.now()
+                session,
+                actor,
+                data["case_id"],
+                team_id=data["team_id"],
+                reason=message.text or "",
+                now=clock.now(),
             )
             what = "转办"
         else:
-            await request_return(session, actor, data["case_id"], message.text or "", clock.now())
+            await request_return(
+                session, actor, data["case_id"], reason=message.text or "", now=clock.now()
+            )
             what = "退回"
     await message.answer(f"{what}申请已提交组长审批，审批结果将通知您。")
 
@@ -301,7 +309,9 @@ async def on_question(
     actor = await get_actor(session, event_from_user.id)
     data = await state.get_data()
     async with flow_ends(state):
-        await ask_reporter(session, actor, data["case_id"], message.text or "", clock.now())
+        await ask_reporter(
+            session, actor, data["case_id"], question=message.text or "", now=clock.now()
+        )
     await message.answer("问题已转达反映人，收到答复后将通知您。办结期限暂停计算。")
 
 
@@ -326,7 +336,9 @@ async def on_progress(
         )
         return
     async with flow_ends(state):
-        await add_progress(session, actor, data["case_id"], note, False, clock.now())
+        await add_progress(
+            session, actor, data["case_id"], note=note, public=False, now=clock.now()
+        )
     await message.answer("办理进展已记录（问题线索，仅内部记录）。")
 
 
@@ -354,7 +366,12 @@ async def on_extension_reason(
     data = await state.get_data()
     async with flow_ends(state):
         await request_extension(
-            session, actor, data["case_id"], data["days"], message.text or "", clock.now()
+            session,
+            actor,
+            data["case_id"],
+            days=data["days"],
+            reason=message.text or "",
+            now=clock.now(),
         )
     await message.answer(f"延期{data['days']}个工作日的申请已提交组长审批，审批结果将通知您。")
 
@@ -375,11 +392,11 @@ async def on_summary(
 
 async def on_amount(
     message: Message,
+    *,
     event_from_user: User,
     session: AsyncSession,
     state: FSMContext,
-    config: LiankaConfig,
-    calendar: WorkCalendar,
+    policy: Policy,
     clock: Clock,
 ) -> None:
     amount = parse_amount_yuan(message.text or "")
@@ -390,12 +407,11 @@ async def on_amount(
             session,
             actor,
             data["case_id"],
-            Outcome(data["outcome"]),
-            data["summary"],
-            amount,
-            config,
-            calendar,
-            clock.now(),
+            outcome=Outcome(data["outcome"]),
+            summary=data["summary"],
+            amount_yuan=amount,
+            policy=policy,
+            now=clock.now(),
         )
     await message.answer(f"{case.number} 已办结，已告知反映人。")
 

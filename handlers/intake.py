@@ -189,6 +189,7 @@ async def _show(
 async def _go(
     target: Any,
     bot: Bot,
+    *,
     chat_id: int,
     state: FSMContext,
     session: AsyncSession,
@@ -234,6 +235,7 @@ def _appended(description: str, extra: str) -> str:
 
 async def start_report(
     bot: Bot,
+    *,
     chat_id: int,
     user_id: int,
     state: FSMContext,
@@ -261,7 +263,14 @@ async def on_menu_report(
     session: AsyncSession,
     config: LiankaConfig,
 ) -> None:
-    await start_report(bot, _chat_id(query), query.from_user.id, state, session, config)
+    await start_report(
+        bot,
+        chat_id=_chat_id(query),
+        user_id=query.from_user.id,
+        state=state,
+        session=session,
+        config=config,
+    )
     await query.answer()
 
 
@@ -273,7 +282,14 @@ async def cmd_report(
     config: LiankaConfig,
 ) -> None:
     assert message.from_user is not None
-    await start_report(bot, message.chat.id, message.from_user.id, state, session, config)
+    await start_report(
+        bot,
+        chat_id=message.chat.id,
+        user_id=message.from_user.id,
+        state=state,
+        session=session,
+        config=config,
+    )
 
 
 async def on_category_chosen(
@@ -288,7 +304,14 @@ async def on_category_chosen(
     clue = category.track is Track.CLUE
     await state.update_data(category=category.code, category_name=category.name, clue=clue)
     await _drop_buttons(bot, query, f"问题类别：{html.escape(category.name)}")
-    await _go(Intake.description, bot, _chat_id(query), state, session, CLUE_NOTE if clue else None)
+    await _go(
+        Intake.description,
+        bot,
+        chat_id=_chat_id(query),
+        state=state,
+        session=session,
+        note=CLUE_NOTE if clue else None,
+    )
     await query.answer()
 
 
@@ -298,7 +321,12 @@ async def _take_description(
     description = check_description(text)
     await state.update_data(description=description)
     await _go(
-        Intake.evidence, bot, chat_id, state, session, f"已记录问题描述（{len(description)}字）。"
+        Intake.evidence,
+        bot,
+        chat_id=chat_id,
+        state=state,
+        session=session,
+        note=f"已记录问题描述（{len(description)}字）。",
     )
 
 
@@ -369,7 +397,7 @@ async def on_evidence_done(
     count = len(data.get("evidence", []))
     await _drop_buttons(bot, query)
     note = f"已上传{count}个附件。" if count else "未上传附件。"
-    await _go(Intake.amount, bot, _chat_id(query), state, session, note)
+    await _go(Intake.amount, bot, chat_id=_chat_id(query), state=state, session=session, note=note)
     await query.answer()
 
 
@@ -392,7 +420,9 @@ async def on_amount(message: Message, bot: Bot, state: FSMContext, session: Asyn
     amount = parse_amount_yuan(message.text)
     await state.update_data(amount_yuan=amount)
     note = f"涉及金额：{yuan_to_wan(amount)}万元。"
-    await _go(Intake.identity, bot, message.chat.id, state, session, note)
+    await _go(
+        Intake.identity, bot, chat_id=message.chat.id, state=state, session=session, note=note
+    )
 
 
 async def on_amount_skipped(
@@ -405,7 +435,14 @@ async def on_amount_skipped(
     await _draft(state, callback_data)
     await state.update_data(amount_yuan=None)
     await _drop_buttons(bot, query)
-    await _go(Intake.identity, bot, _chat_id(query), state, session, "涉及金额：不填写。")
+    await _go(
+        Intake.identity,
+        bot,
+        chat_id=_chat_id(query),
+        state=state,
+        session=session,
+        note="涉及金额：不填写。",
+    )
     await query.answer()
 
 
@@ -434,19 +471,25 @@ async def on_anonymous(
     await _draft(state, callback_data)
     await state.update_data(anonymous=True, contact_name=None, contact_phone=None)
     await _drop_buttons(bot, query, "反映方式：匿名")
-    await _go(Intake.summary, bot, _chat_id(query), state, session)
+    await _go(Intake.summary, bot, chat_id=_chat_id(query), state=state, session=session)
     await query.answer()
 
 
 async def _named(
-    name: str, phone: str, message: Message, bot: Bot, state: FSMContext, session: AsyncSession
+    name: str,
+    phone: str,
+    message: Message,
+    *,
+    bot: Bot,
+    state: FSMContext,
+    session: AsyncSession,
 ) -> None:
     """Name and phone are known: the reply keyboard goes, the summary comes."""
     await state.update_data(
         anonymous=False, contact_name=name, contact_phone=phone, pending_phone=None
     )
     await message.answer("已记录您的姓名和手机号。", reply_markup=ReplyKeyboardRemove())
-    await _go(Intake.summary, bot, message.chat.id, state, session)
+    await _go(Intake.summary, bot, chat_id=message.chat.id, state=state, session=session)
 
 
 def _own_phone(message: Message) -> str:
@@ -473,7 +516,7 @@ async def on_contact_shared(
         await state.set_state(Intake.name)
         await _show(bot, message.chat.id, state, session, "已收到您的手机号。")
         return
-    await _named(name, phone, message, bot, state, session)
+    await _named(name, phone, message, bot=bot, state=state, session=session)
 
 
 async def on_type_contact(
@@ -488,7 +531,7 @@ async def on_name(message: Message, bot: Bot, state: FSMContext, session: AsyncS
     name = check_name(message.text)
     data = await state.get_data()
     if data.get("pending_phone"):
-        await _named(name, data["pending_phone"], message, bot, state, session)
+        await _named(name, data["pending_phone"], message, bot=bot, state=state, session=session)
         return
     await state.update_data(contact_name=name)
     await state.set_state(Intake.phone)
@@ -499,7 +542,7 @@ async def on_phone(message: Message, bot: Bot, state: FSMContext, session: Async
     assert message.text is not None
     phone = normalize_mobile(message.text)
     data = await state.get_data()
-    await _named(data["contact_name"], phone, message, bot, state, session)
+    await _named(data["contact_name"], phone, message, bot=bot, state=state, session=session)
 
 
 async def on_edit(
@@ -546,6 +589,7 @@ async def on_edit_part(
 
 async def on_submit(
     query: CallbackQuery,
+    *,
     callback_data: IntakeAction,
     bot: Bot,
     state: FSMContext,

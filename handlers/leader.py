@@ -9,27 +9,19 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
-from bot.config import LiankaConfig
+from bot.services.assignment import assignment_options, check_route, reassign_case, reroute_case
 from bot.services.case_lists import (
     Queue,
     count_stats,
     list_queue,
     show_case,
 )
-from bot.services.cases import (
-    ASSIGNABLE,
-    assignment_options,
-    check_route,
-    decide_request,
-    leads_team,
-    list_route_targets,
-    load_request,
-    reassign_case,
-    reroute_case,
-    supervise_case,
-)
+from bot.services.decisions import decide_request, load_request
 from bot.services.inspectors import get_actor
-from models.calendar import WorkCalendar
+from bot.services.permissions import ASSIGNABLE, leads_team
+from bot.services.policy import Policy
+from bot.services.routing import list_route_targets
+from bot.services.supervision import supervise_case
 from models.case import OPEN_STATUSES, Case, CaseStatus
 from models.clock import ClockState
 from models.errors import InvalidInput
@@ -186,11 +178,11 @@ def _teams_keyboard(case_id: int, teams) -> InlineKeyboardMarkup:
 
 async def on_team_action(
     query: CallbackQuery,
+    *,
     callback_data: TeamAction,
     session: AsyncSession,
     bot: Bot,
-    config: LiankaConfig,
-    calendar: WorkCalendar,
+    policy: Policy,
     clock: Clock,
 ) -> None:
     actor = await get_actor(session, query.from_user.id)
@@ -227,7 +219,12 @@ async def on_team_action(
             )
         case TeamAct.ASSIGN_TO:
             result = await reassign_case(
-                session, actor, case_id, callback_data.inspector_id, config, calendar, clock.now()
+                session,
+                actor,
+                case_id,
+                inspector_id=callback_data.inspector_id,
+                policy=policy,
+                now=clock.now(),
             )
             await query.answer("已分派")
             await edit_or_send(
@@ -242,7 +239,12 @@ async def on_team_action(
             )
         case TeamAct.ROUTE_TO:
             routed = await reroute_case(
-                session, actor, case_id, callback_data.team_id, config, calendar, clock.now()
+                session,
+                actor,
+                case_id,
+                team_id=callback_data.team_id,
+                policy=policy,
+                now=clock.now(),
             )
             await query.answer("已分办")
             await edit_or_send(
@@ -257,7 +259,7 @@ async def on_team_action(
                 ),
             )
         case TeamAct.SUPERVISE:
-            case = await supervise_case(session, actor, case_id, clock.now())
+            case = await supervise_case(session, actor, case_id, now=clock.now())
             await query.answer("已督办")
             await bot.send_message(
                 chat_id, render("leader_replies", what="supervised", number=case.number)
@@ -266,11 +268,11 @@ async def on_team_action(
 
 async def on_request_decision(
     query: CallbackQuery,
+    *,
     callback_data: RequestDecision,
     session: AsyncSession,
     bot: Bot,
-    config: LiankaConfig,
-    calendar: WorkCalendar,
+    policy: Policy,
     clock: Clock,
 ) -> None:
     actor = await get_actor(session, query.from_user.id)
@@ -298,10 +300,9 @@ async def on_request_decision(
         session,
         actor,
         callback_data.request_id,
-        callback_data.approve,
-        config,
-        calendar,
-        clock.now(),
+        approve=callback_data.approve,
+        policy=policy,
+        now=clock.now(),
         team_id=callback_data.team_id or None,
     )
     request = decision.request

@@ -11,16 +11,16 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
-from bot.services.reporters import (
+from bot.services.my_cases import (
     MY_CASES_LIMIT,
     WITHDRAWABLE,
-    AttemptGuard,
     add_material,
     case_timeline,
     list_my_cases,
     track_case,
     withdraw_case,
 )
+from bot.services.reporters import AttemptGuard
 from handlers import keyboards as kb
 from handlers.filters import MEDIA, TEXT, UNSUPPORTED, add_evidence, as_evidence, evidence_of
 from handlers.flow import flow_ends
@@ -109,7 +109,7 @@ async def on_withdraw_asked(
 async def on_withdraw_confirmed(
     query: CallbackQuery, callback_data: MyCase, bot: Bot, session: AsyncSession, clock: Clock
 ) -> None:
-    case = await withdraw_case(session, query.from_user.id, callback_data.case_id, clock.now())
+    case = await withdraw_case(session, query.from_user.id, callback_data.case_id, now=clock.now())
     text, markup = await _list(session, query.from_user.id)
     await _replace(
         bot, query, f"{render('reporter_withdrawn', number=case.number)}\n\n{text}", markup
@@ -190,6 +190,7 @@ async def _material_data(state: FSMContext, pressed: MyCase) -> dict[str, Any]:
 
 async def on_material_done(
     query: CallbackQuery,
+    *,
     callback_data: MyCase,
     bot: Bot,
     state: FSMContext,
@@ -202,9 +203,9 @@ async def on_material_done(
             session,
             query.from_user.id,
             callback_data.case_id,
-            as_evidence(data.get("items", [])),
-            data.get("note") or None,
-            clock.now(),
+            items=as_evidence(data.get("items", [])),
+            note=data.get("note") or None,
+            now=clock.now(),
         )
     if query.message is not None:
         await bot.edit_message_reply_markup(
@@ -238,6 +239,7 @@ async def on_material_cancel(
 async def _track(
     message: Message,
     code: str,
+    *,
     state: FSMContext,
     session: AsyncSession,
     clock: Clock,
@@ -246,7 +248,12 @@ async def _track(
     assert message.from_user is not None
     async with flow_ends(state, at=Track.code) as before:
         summary = await track_case(
-            session, attempts, code, message.from_user.id, message.chat.id, clock.now()
+            session,
+            attempts,
+            code=code,
+            telegram_user_id=message.from_user.id,
+            chat_id=message.chat.id,
+            now=clock.now(),
         )
     if summary is None:  # refused silently (too many guesses): still waiting for a code
         await before.restore()
@@ -258,6 +265,7 @@ async def _track(
 
 async def cmd_track(
     message: Message,
+    *,
     command: CommandObject,
     state: FSMContext,
     session: AsyncSession,
@@ -266,7 +274,9 @@ async def cmd_track(
 ) -> None:
     """/track <receipt code>, or /track alone and the code next."""
     if command.args:
-        await _track(message, command.args, state, session, clock, attempts)
+        await _track(
+            message, command.args, state=state, session=session, clock=clock, attempts=attempts
+        )
         return
     if await state.get_state() is None:
         await state.set_state(Track.code)
@@ -279,7 +289,9 @@ async def on_track_code(
     message: Message, state: FSMContext, session: AsyncSession, clock: Clock, attempts: AttemptGuard
 ) -> None:
     assert message.text is not None
-    await _track(message, message.text, state, session, clock, attempts)
+    await _track(
+        message, message.text, state=state, session=session, clock=clock, attempts=attempts
+    )
 
 
 async def on_track_other(message: Message) -> None:

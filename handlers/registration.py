@@ -69,6 +69,7 @@ async def on_too_many_invites(message: Message) -> None:
 
 async def cmd_start_invite(
     message: Message,
+    *,
     event_from_user: User,
     command: CommandObject,
     session: AsyncSession,

@@ -16,10 +16,9 @@ from aiogram.types import CallbackQuery, Message, User
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
-from bot.config import LiankaConfig
-from bot.services.cases import answer_question, check_relay, load_reporter
+from bot.services.policy import Policy
+from bot.services.relay import answer_question, check_relay, load_reporter
 from handlers.flow import flow_moves
-from models.calendar import WorkCalendar
 from notifications.telegram import RelayReply
 
 PREVIOUS = "relay_previous_state"
@@ -57,18 +56,23 @@ async def on_reply_pressed(
 
 async def on_answer(
     message: Message,
+    *,
     event_from_user: User,
     session: AsyncSession,
     state: FSMContext,
-    config: LiankaConfig,
-    calendar: WorkCalendar,
+    policy: Policy,
     clock: Clock,
 ) -> None:
     reporter = await load_reporter(session, event_from_user.id)
     data = await state.get_data()
     async with flow_moves(state, *_before_reply(data)):
         await answer_question(
-            session, reporter, data["relay_id"], message.text or "", config, calendar, clock.now()
+            session,
+            reporter,
+            data["relay_id"],
+            answer=message.text or "",
+            policy=policy,
+            now=clock.now(),
         )
     await message.answer("您的答复已转达办理人员，谢谢您的配合。")
 

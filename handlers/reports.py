@@ -11,10 +11,9 @@ from aiogram.types import Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
-from bot.config import LiankaConfig
+from bot.services.policy import Policy
 from bot.services.reports import get_leader, send_month_report
 from bot.settings import Settings
-from models.calendar import WorkCalendar
 
 REPORT_ON_ITS_WAY = "本月分析研判报告已生成，正在发送，请稍候。"
 
@@ -27,19 +26,18 @@ async def from_leader(message: Message, session: AsyncSession) -> bool:
 
 async def cmd_report(
     message: Message,
+    *,
     session: AsyncSession,
     settings: Settings,
-    config: LiankaConfig,
-    calendar: WorkCalendar,
+    policy: Policy,
     clock: Clock,
 ) -> None:
     assert message.from_user is not None
     await send_month_report(
         session,
         message.from_user.id,
-        config,
-        calendar,
-        clock.now(),
+        policy=policy,
+        now=clock.now(),
         chat_id=message.chat.id,
         request_id=message.message_id,
         out_dir=settings.var_dir / "reports",

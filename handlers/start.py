@@ -47,6 +47,7 @@ async def _greet(
 
 async def cmd_start_card(
     message: Message,
+    *,
     command: CommandObject,
     state: FSMContext,
     session: AsyncSession,
@@ -59,11 +60,11 @@ async def cmd_start_card(
     welcome = await open_card(
         session,
         attempts,
-        config,
-        command.args or "",
-        message.from_user.id,
-        message.chat.id,
-        clock.now(),
+        config=config,
+        token=command.args or "",
+        telegram_user_id=message.from_user.id,
+        chat_id=message.chat.id,
+        now=clock.now(),
     )
     if welcome is not None:
         await _greet(message, welcome, state, config)
@@ -78,7 +79,11 @@ async def cmd_start(
 ) -> None:
     assert message.from_user is not None
     welcome = await greet_reporter(
-        session, config, message.from_user.id, message.chat.id, clock.now()
+        session,
+        config,
+        telegram_user_id=message.from_user.id,
+        chat_id=message.chat.id,
+        now=clock.now(),
     )
     if welcome is not None:
         await _greet(message, welcome, state, config)

@@ -461,7 +461,16 @@ async def compute_figures(
     ]
     figures.timeliness_by_team = sorted(timeliness, key=lambda t: -t.received)
 
-    await _overdue(session, figures, period, scope, calendar, now, categories, teams)
+    await _overdue(
+        session,
+        figures,
+        period=period,
+        scope=scope,
+        calendar=calendar,
+        now=now,
+        categories=categories,
+        teams=teams,
+    )
     await _recurring(session, figures, cohort, zones, categories)
     await _trend(session, figures, period, scope, dialect)
     return figures
@@ -481,6 +490,7 @@ def _shares(counts: dict[Any, list[int]], names: list[tuple[Any, str]], total: i
 async def _overdue(
     session: AsyncSession,
     figures: Figures,
+    *,
     period: Period,
     scope: Scope,
     calendar: WorkCalendar,

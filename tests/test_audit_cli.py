@@ -15,10 +15,13 @@ from sqlmodel import SQLModel
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import create_engine, create_session_factory
+from bot.services.acceptance import accept_case
 from bot.services.calendar import load_calendar
-from bot.services.cases import accept_case, add_progress, resolve_case
 from bot.services.catalog import sync_catalog
 from bot.services.inspectors import get_actor
+from bot.services.policy import Policy
+from bot.services.progress import add_progress
+from bot.services.resolution import resolve_case
 from models.case import Outcome
 from models.event import event_digest
 from tests.inspector_support import INSPECTOR, make_people, submit
@@ -55,20 +58,23 @@ async def history(tmp_path: Path, config: LiankaConfig) -> History:
     async with sessions() as session:
         actor = await get_actor(session, INSPECTOR)
         clock.advance(timedelta(hours=1))
-        await accept_case(session, actor, worked.id, config, calendar, clock.now())
+        await accept_case(
+            session, actor, worked.id, policy=Policy(config, calendar), now=clock.now()
+        )
         clock.advance(timedelta(hours=1))
-        await add_progress(session, actor, worked.id, "已约谈财政局。", True, clock.now())
+        await add_progress(
+            session, actor, worked.id, note="已约谈财政局。", public=True, now=clock.now()
+        )
         clock.advance(timedelta(hours=1))
         await resolve_case(
             session,
             actor,
             worked.id,
-            Outcome.SOLVED,
-            "资金已拨付。",
-            17_000_000,
-            config,
-            calendar,
-            clock.now(),
+            outcome=Outcome.SOLVED,
+            summary="资金已拨付。",
+            amount_yuan=17_000_000,
+            policy=Policy(config, calendar),
+            now=clock.now(),
         )
     fresh = await submit(sessions, config, calendar, clock, people.reporter)
     await engine.dispose()

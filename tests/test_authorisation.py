@@ -18,8 +18,11 @@ from sqlmodel import select
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
-from bot.services.cases import accept_case, ask_reporter, request_extension
+from bot.services.acceptance import accept_case
 from bot.services.inspectors import get_actor
+from bot.services.policy import Policy
+from bot.services.relay import ask_reporter
+from bot.services.requests import request_extension
 from models.calendar import WorkCalendar
 from models.team import Role, Team
 from tests.factories import make_reporter
@@ -89,9 +92,15 @@ async def world(
     )
     async with sessions() as session:
         actor = await get_actor(session, INSPECTOR)
-        await accept_case(session, actor, case.id, catalog, calendar, clock.now())
-        relay = await ask_reporter(session, actor, case.id, "请提供承诺函。", clock.now())
-        request = await request_extension(session, actor, case.id, 5, "等待会议研究。", clock.now())
+        await accept_case(
+            session, actor, case.id, policy=Policy(catalog, calendar), now=clock.now()
+        )
+        relay = await ask_reporter(
+            session, actor, case.id, question="请提供承诺函。", now=clock.now()
+        )
+        request = await request_extension(
+            session, actor, case.id, days=5, reason="等待会议研究。", now=clock.now()
+        )
         deactivated = await get_actor(session, DEACTIVATED)
         deactivated.active = False
         session.add(deactivated)

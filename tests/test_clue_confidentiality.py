@@ -9,8 +9,9 @@ from sqlmodel import select
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
-from bot.services.cases import assignment_options, view_materials
+from bot.services.assignment import assignment_options
 from bot.services.intake import submit_case
+from bot.services.materials import view_materials
 from models.calendar import WorkCalendar
 from models.errors import PermissionDenied
 from models.intake import CaseDraft
@@ -59,8 +60,8 @@ async def test_a_commission_leader_cannot_read_a_clue_but_can_read_an_appeal(
     appeal = await _report(sessions, catalog, calendar, clock, "business_env", APPEAL, 7_000_901)
     async with sessions() as session:
         with pytest.raises(PermissionDenied):
-            await view_materials(session, leader, clue, clock.now())
-        materials = await view_materials(session, leader, appeal, clock.now())
+            await view_materials(session, leader, clue, now=clock.now())
+        materials = await view_materials(session, leader, appeal, now=clock.now())
     assert "土地出让金" in materials.case.description
 
 
@@ -75,7 +76,7 @@ async def test_a_clue_in_a_team_without_a_leader_tells_admins_only_that(
     async with sessions() as session:
         (note,) = (await session.exec(select(Notification))).all()
         with pytest.raises(PermissionDenied):
-            await view_materials(session, admin, clue, clock.now())
+            await view_materials(session, admin, clue, now=clock.now())
         with pytest.raises(PermissionDenied):
             await assignment_options(session, admin, clue)
     assert note.chat_id == 903 and note.kind == "clue_unattended"

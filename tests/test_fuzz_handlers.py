@@ -29,8 +29,12 @@ from sqlmodel import col, func, select
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
-from bot.services.cases import accept_case, ask_reporter, request_extension, resolve_case
+from bot.services.acceptance import accept_case
 from bot.services.inspectors import get_actor
+from bot.services.policy import Policy
+from bot.services.relay import ask_reporter
+from bot.services.requests import request_extension
+from bot.services.resolution import resolve_case
 from handlers.followup import FollowupStates
 from handlers.inspector import CaseFlow
 from handlers.relay import RelayFlow
@@ -159,21 +163,30 @@ async def world(
     assert worked.id and fresh.id and signed.id and resolved.id and foreign.id and foreign_soe.id
     async with sessions() as session:
         actor = await get_actor(session, INSPECTOR)
-        await accept_case(session, actor, worked.id, catalog, calendar, clock.now())
-        relay = await ask_reporter(session, actor, worked.id, "请提供承诺函。", clock.now())
-        request = await request_extension(session, actor, worked.id, 5, "等待会议。", clock.now())
-        await accept_case(session, actor, signed.id, catalog, calendar, clock.now())
-        await accept_case(session, actor, resolved.id, catalog, calendar, clock.now())
+        await accept_case(
+            session, actor, worked.id, policy=Policy(catalog, calendar), now=clock.now()
+        )
+        relay = await ask_reporter(
+            session, actor, worked.id, question="请提供承诺函。", now=clock.now()
+        )
+        request = await request_extension(
+            session, actor, worked.id, days=5, reason="等待会议。", now=clock.now()
+        )
+        await accept_case(
+            session, actor, signed.id, policy=Policy(catalog, calendar), now=clock.now()
+        )
+        await accept_case(
+            session, actor, resolved.id, policy=Policy(catalog, calendar), now=clock.now()
+        )
         await resolve_case(
             session,
             actor,
             resolved.id,
-            Outcome.SOLVED,
-            "资金已拨付。",
-            None,
-            catalog,
-            calendar,
-            clock.now(),
+            outcome=Outcome.SOLVED,
+            summary="资金已拨付。",
+            amount_yuan=None,
+            policy=Policy(catalog, calendar),
+            now=clock.now(),
         )
         teams = [t.id for t in (await session.exec(select(Team))).all() if t.id]
     assert relay.id and request.id

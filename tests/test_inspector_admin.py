@@ -8,8 +8,10 @@ from sqlmodel import select
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
-from bot.services.cases import accept_case, resolve_case
+from bot.services.acceptance import accept_case
 from bot.services.inspectors import get_actor
+from bot.services.policy import Policy
+from bot.services.resolution import resolve_case
 from models.calendar import WorkCalendar
 from models.case import Case, CaseStatus, Outcome
 from models.clock import ClockState
@@ -82,17 +84,18 @@ async def test_an_admin_deactivates_an_inspector_and_the_leader_gets_their_cases
         )
         actor = await get_actor(session, INSPECTOR)
         for case_id in (signed.id, reopened.id):
-            await accept_case(session, actor, case_id, catalog, calendar, clock.now())
+            await accept_case(
+                session, actor, case_id, policy=Policy(catalog, calendar), now=clock.now()
+            )
         await resolve_case(
             session,
             actor,
             reopened.id,
-            Outcome.SOLVED,
-            "已办结。",
-            None,
-            catalog,
-            calendar,
-            clock.now(),
+            outcome=Outcome.SOLVED,
+            summary="已办结。",
+            amount_yuan=None,
+            policy=Policy(catalog, calendar),
+            now=clock.now(),
         )
         case = await session.get(Case, reopened.id)
         assert case is not None

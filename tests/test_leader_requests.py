@@ -8,8 +8,10 @@ from sqlmodel import select
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
-from bot.services.cases import accept_case, add_progress
+from bot.services.acceptance import accept_case
 from bot.services.inspectors import get_actor
+from bot.services.policy import Policy
+from bot.services.progress import add_progress
 from models.calendar import WorkCalendar
 from models.case import CaseStatus
 from models.clock import ClockState
@@ -234,10 +236,17 @@ async def test_case_details_fit_one_telegram_message_however_long_the_history(
     assert case.id is not None
     async with sessions() as session:
         actor = await get_actor(session, INSPECTOR)
-        await accept_case(session, actor, case.id, catalog, calendar, clock.now())
+        await accept_case(
+            session, actor, case.id, policy=Policy(catalog, calendar), now=clock.now()
+        )
         for n in range(40):
             await add_progress(
-                session, actor, case.id, f"第{n}次进展" + "核" * 990, False, clock.now()
+                session,
+                actor,
+                case.id,
+                note=f"第{n}次进展" + "核" * 990,
+                public=False,
+                now=clock.now(),
             )
     leader = user(tg, BUSINESS_LEADER)
     await leader.send(f"/case {case.number}")

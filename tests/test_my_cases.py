@@ -339,7 +339,7 @@ async def test_my_without_cases_offers_to_report(telegram: Telegram) -> None:
 
 
 def test_due_dates_are_shown_in_shanghai_time() -> None:
-    from bot.services.reporters import CaseSummary
+    from bot.services.my_cases import CaseSummary
     from models.org import Track
     from notifications.render import render
 

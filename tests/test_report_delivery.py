@@ -19,6 +19,7 @@ from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.dispatcher import create_dispatcher
+from bot.services.policy import Policy
 from bot.services.reports import send_due_reports, send_month_report, send_periodic_report
 from bot.settings import Settings
 from handlers.errors import UNEXPECTED
@@ -66,10 +67,18 @@ async def test_each_leader_gets_the_monthly_pdf_once_through_the_outbox(
     on_the_first_workday = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)  # Monday 2 Nov, 09:00
     period = last_month(on_the_first_workday)
     queued = await send_periodic_report(
-        sessions, catalog, calendar, on_the_first_workday, period, out_dir=tmp_path
+        sessions,
+        policy=Policy(catalog, calendar),
+        now=on_the_first_workday,
+        period=period,
+        out_dir=tmp_path,
     )
     again = await send_periodic_report(
-        sessions, catalog, calendar, on_the_first_workday, period, out_dir=tmp_path
+        sessions,
+        policy=Policy(catalog, calendar),
+        now=on_the_first_workday,
+        period=period,
+        out_dir=tmp_path,
     )
     assert (queued, again) == (2, 0)
     async with sessions() as session:
@@ -104,7 +113,9 @@ async def test_reports_go_out_on_mondays_and_the_first_working_day_only(
 
     async def sent_on(day: date) -> int:
         moment = datetime(day.year, day.month, day.day, 1, 0, tzinfo=UTC)
-        return await send_due_reports(sessions, catalog, calendar, moment, out_dir=tmp_path)
+        return await send_due_reports(
+            sessions, policy=Policy(catalog, calendar), now=moment, out_dir=tmp_path
+        )
 
     assert await sent_on(date(2026, 10, 1)) == 0  # 国庆: not a working day, not a Monday
     assert await sent_on(date(2026, 10, 5)) == 1  # a Monday in the holiday: the weekly report
@@ -227,9 +238,8 @@ async def test_for_anyone_but_a_leader_slash_report_is_still_reporting_a_problem
             await send_month_report(
                 session,
                 880_021,
-                catalog,
-                calendar,
-                NOW,
+                policy=Policy(catalog, calendar),
+                now=NOW,
                 chat_id=880_021,
                 request_id=1,
                 out_dir=tmp_path,

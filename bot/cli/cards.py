@@ -83,6 +83,7 @@ def cards_group() -> None:
 @pass_context
 def cards_issue(
     cli: CliContext,
+    *,
     name: str,
     uscc: str | None,
     zone: str | None,
@@ -154,7 +155,9 @@ def cards_import(cli: CliContext, file: Path, extra_cards: bool, as_json: bool) 
     except CsvFileError as error:
         fail(f"{file}: {error}", code=2)
     config = cli.config()
-    report = _import_with_progress(cli, config, parsed.rows, file.name, extra_cards, as_json)
+    report = _import_with_progress(
+        cli, config=config, rows=parsed.rows, note=file.name, extra_cards=extra_cards, quiet=as_json
+    )
     failed = sorted(parsed.problems + report.problems, key=lambda problem: problem.line)
     if as_json:
         print_json(
@@ -178,6 +181,7 @@ def cards_import(cli: CliContext, file: Path, extra_cards: bool, as_json: bool) 
 
 def _import_with_progress(
     cli: CliContext,
+    *,
     config: LiankaConfig,
     rows: Sequence[CsvRow],
     note: str,
@@ -316,6 +320,7 @@ def cards_list(cli: CliContext, zone: str | None, status: str | None, as_json: b
 @pass_context
 def cards_print(
     cli: CliContext,
+    *,
     everything: bool,
     batch_id: int | None,
     card_ids: tuple[int, ...],

@@ -91,6 +91,7 @@ def parse_formats(value: str) -> list[Format]:
 @pass_context
 def report(
     cli: CliContext,
+    *,
     kind: str,
     first: datetime | None,
     last: datetime | None,

@@ -60,6 +60,7 @@ def _announce(personas: tuple[Persona, ...]) -> Callable[[Sandbox], Awaitable[Cl
 @pass_context
 def sandbox(
     cli: CliContext,
+    *,
     host: str,
     port: int,
     api_port: int,

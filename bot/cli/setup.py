@@ -182,6 +182,7 @@ def db_revision(cli: CliContext, message: str) -> None:
 @pass_context
 def run(
     cli: CliContext,
+    *,
     mode: str,
     host: str,
     port: int | None,

@@ -1,0 +1,22 @@
+"""The use cases: one function per thing a person (or the clock) does, named as DESIGN.md names it.
+
+Every casework use case re-reads the case and checks, from the database, who acts (role, team,
+assignment) and where the case stands before it changes anything; then it writes the change,
+its event and its notices in one transaction. The session comes first, then the one or two
+things acted on; everything else is passed by name, and the configuration with the working-day
+calendar travels as one ``policy`` (``policy.Policy``).
+
+Where to look:
+
+- reporters: ``reporters`` (opening a card, the greeting), ``intake`` (submitting a report),
+  ``my_cases`` (我的问题, 补充材料, 撤回, 跟踪), ``followup`` (回访 and 重办);
+- routing: ``routing`` (分办 by the rules, 分派 to the least-loaded inspector);
+- casework: ``permissions`` (who may do what), ``acceptance`` (签收), ``progress`` (记录进展),
+  ``relay`` (提问 and the reporter's answer), ``requests`` (退回 / 转办 / 延期 asked),
+  ``decisions`` (the team leader's decisions on them), ``assignment`` (分办 / 分派 / 改派 by
+  hand), ``resolution`` (办结), ``supervision`` (督办), ``materials`` (查看材料), with
+  ``notices`` for what they tell the reporter and the inspectors;
+- lists and people: ``case_lists``, ``inspectors``, ``people``; deadlines: ``clocks``,
+  ``sweep``, ``agenda``, ``calendar``, ``schedule``; the rest: ``cards``, ``catalog``,
+  ``reports``, ``audit``, ``updates``.
+"""

@@ -10,6 +10,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LiankaConfig
+from bot.services.policy import Policy
 from models.calendar import DayInfo, WorkCalendar
 from models.schedule import CalendarDay, CalendarYear
 
@@ -43,18 +44,22 @@ class CalendarCache:
         self, config: LiankaConfig, calendar: WorkCalendar, *, every: float = 60.0
     ) -> None:
         self._config = config
-        self._calendar = calendar
+        self._policy = Policy(config, calendar)
         self._every = every
         self._checked = float("-inf")
         self._stamp: tuple[int, datetime | None] | None = None
 
     async def current(self, session: AsyncSession) -> WorkCalendar:
         """The calendar, refreshed if a schedule was loaded since it was last read."""
+        return (await self.policy(session)).calendar
+
+    async def policy(self, session: AsyncSession) -> Policy:
+        """The config with the current calendar, rebuilt when the calendar is re-read."""
         if time.monotonic() - self._checked < self._every:
-            return self._calendar
+            return self._policy
         self._checked = time.monotonic()
         stamp = await calendar_stamp(session)
         if stamp != self._stamp:
-            self._calendar = await load_calendar(session, self._config)
+            self._policy = Policy(self._config, await load_calendar(session, self._config))
         self._stamp = stamp
-        return self._calendar
+        return self._policy

@@ -12,10 +12,9 @@ from datetime import datetime
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.config import LiankaConfig
 from bot.services.clocks import meet_clock, start_ladder_clock
 from bot.services.people import Directory, unique
-from models.calendar import WorkCalendar
+from bot.services.policy import Policy
 from models.case import Case, CaseStatus, Satisfaction
 from models.clock import ClockKind
 from models.errors import InvalidInput, PermissionDenied, StaleAction
@@ -61,6 +60,7 @@ async def rate_case(
     session: AsyncSession,
     telegram_user_id: int,
     case_id: int,
+    *,
     rating: Satisfaction,
     now: datetime,
 ) -> Case:
@@ -93,7 +93,7 @@ async def rate_case(
         )
     )
     assert case.id is not None
-    await meet_clock(session, case.id, ClockKind.FOLLOWUP, now)
+    await meet_clock(session, case.id, ClockKind.FOLLOWUP, now=now)
     session.add(case)
     await session.commit()
     return case
@@ -113,9 +113,9 @@ async def reopen_unsatisfied(
     session: AsyncSession,
     telegram_user_id: int,
     case_id: int,
+    *,
     reason: str,
-    config: LiankaConfig,
-    calendar: WorkCalendar,
+    policy: Policy,
     now: datetime,
 ) -> Reopened:
     """不满意 with a reason: 重办 — the case reopens with a new 办结 deadline, and the team
@@ -150,8 +150,10 @@ async def reopen_unsatisfied(
             public=True,
         )
     )
-    await meet_clock(session, case.id, ClockKind.FOLLOWUP, now)
-    clock = await start_ladder_clock(session, case, ClockKind.RESOLVE, config, calendar, now)
+    await meet_clock(session, case.id, ClockKind.FOLLOWUP, now=now)
+    clock = await start_ladder_clock(
+        session, case, ClockKind.RESOLVE, config=policy.config, calendar=policy.calendar, now=now
+    )
     session.add(case)
     await session.flush()
     directory = await Directory.load(session)

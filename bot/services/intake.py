@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LiankaConfig
 from bot.services.clocks import get_clock, start_ladder_clock
+from bot.services.policy import Policy
 from bot.services.routing import route_case
 from models.attachment import Attachment
 from models.calendar import SHANGHAI, WorkCalendar
@@ -137,8 +138,10 @@ async def submit_case(
                 created_at=now,
             )
         )
-    await start_ladder_clock(session, case, ClockKind.FIRST_REPLY, config, calendar, now)
-    await route_case(session, case, config, calendar, now)
+    await start_ladder_clock(
+        session, case, ClockKind.FIRST_REPLY, config=config, calendar=calendar, now=now
+    )
+    await route_case(session, case, policy=Policy(config, calendar), now=now)
     accept = await get_clock(session, case.id, ClockKind.ACCEPT)
     assert accept is not None
     await session.commit()

@@ -24,9 +24,8 @@ from pathlib import Path
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.config import LiankaConfig
 from bot.db import SessionFactory
-from models.calendar import WorkCalendar
+from bot.services.policy import Policy
 from models.errors import PermissionDenied
 from models.notification import Notification, RecipientKind, SendMethod
 from models.team import Inspector, Role
@@ -108,11 +107,10 @@ async def _queue_report(
 
 async def send_periodic_report(
     sessions: SessionFactory,
-    config: LiankaConfig,
-    calendar: WorkCalendar,
+    *,
+    policy: Policy,
     now: datetime,
     period: Period,
-    *,
     out_dir: Path = DEFAULT_OUT_DIR,
 ) -> int:
     """Queue the period's report (its PDF rendered into ``out_dir``) to every active leader,
@@ -132,7 +130,7 @@ async def send_periodic_report(
             logger.info("report %s: nothing to queue (%s leaders)", period.key, len(leaders))
             return 0
         report = await build_report(
-            session, config, calendar, period, Scope(), now, with_cases=False
+            session, policy.config, policy.calendar, period, Scope(), now, with_cases=False
         )
         deliveries = []
         for leader in waiting:
@@ -146,20 +144,22 @@ async def send_periodic_report(
 
 async def send_due_reports(
     sessions: SessionFactory,
-    config: LiankaConfig,
-    calendar: WorkCalendar,
-    now: datetime,
     *,
+    policy: Policy,
+    now: datetime,
     out_dir: Path = DEFAULT_OUT_DIR,
 ) -> int:
     """Send the reports due today: last week's on Mondays, last month's on the month's first
     working day, each as the configuration allows."""
     queued = 0
     for period in due_periods(
-        calendar, now, weekly=config.reports.weekly, monthly=config.reports.monthly
+        policy.calendar,
+        now,
+        weekly=policy.config.reports.weekly,
+        monthly=policy.config.reports.monthly,
     ):
         queued += await send_periodic_report(
-            sessions, config, calendar, now, period, out_dir=out_dir
+            sessions, policy=policy, now=now, period=period, out_dir=out_dir
         )
     return queued
 
@@ -167,10 +167,9 @@ async def send_due_reports(
 async def send_month_report(
     session: AsyncSession,
     telegram_user_id: int,
-    config: LiankaConfig,
-    calendar: WorkCalendar,
-    now: datetime,
     *,
+    policy: Policy,
+    now: datetime,
     chat_id: int,
     request_id: int,
     out_dir: Path = DEFAULT_OUT_DIR,
@@ -184,7 +183,13 @@ async def send_month_report(
             "分析研判报告仅向委领导提供。", detail="report refused: not a leader"
         )
     report = await build_report(
-        session, config, calendar, current_month(now), Scope(), now, with_cases=False
+        session,
+        policy.config,
+        policy.calendar,
+        current_month(now),
+        Scope(),
+        now,
+        with_cases=False,
     )
     key = notification_key(
         "report", stage=f"asked-{chat_id}-{request_id}", recipient=f"i{leader.id}"

@@ -11,11 +11,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.config import LiankaConfig
 from bot.services.clocks import get_clock, start_ladder_clock
 from bot.services.inspectors import team_leaders
+from bot.services.policy import Policy
 from models.attachment import Attachment
 from models.calendar import WorkCalendar
 from models.case import OPEN_STATUSES, Case, CaseStatus
 from models.clock import ClockKind
 from models.enterprise import Enterprise
+from models.errors import InvalidInput, NotFound
 from models.event import SYSTEM, Actor, EventKind, record_event, transition
 from models.notification import Offer
 from models.org import Category, Track, Zone
@@ -188,7 +190,9 @@ async def assign_case(
     inspector.last_assigned_at = now
     session.add_all([case, inspector])
     if case.status is CaseStatus.ASSIGNED:
-        await start_ladder_clock(session, case, ClockKind.ACCEPT, config, calendar, now)
+        await start_ladder_clock(
+            session, case, ClockKind.ACCEPT, config=config, calendar=calendar, now=now
+        )
     await session.flush()
     await _notify_assignee(session, case, inspector, now)
 
@@ -196,8 +200,8 @@ async def assign_case(
 async def route_case(
     session: AsyncSession,
     case: Case,
-    config: LiankaConfig,
-    calendar: WorkCalendar,
+    *,
+    policy: Policy,
     now: datetime,
     actor: Actor = SYSTEM,
 ) -> Team:
@@ -211,14 +215,14 @@ async def route_case(
     teams = {t.code: t for t in (await session.exec(select(Team))).all()}
     if case.card_id is None:
         # reported without a card (organisation.allow_start_without_card): 信访室 routes by hand
-        decision = RoutingDecision(config.dispatcher.code, None)
+        decision = RoutingDecision(policy.config.dispatcher.code, None)
     else:
         decision = choose_team(
-            config.routing,
+            policy.config.routing,
             category_code=category.code,
             zone_code=zone.code if zone else None,
             description=case.description,
-            dispatcher_code=config.dispatcher.code,
+            dispatcher_code=policy.config.dispatcher.code,
             inactive_teams=frozenset(code for code, t in teams.items() if not t.active),
         )
     team = teams[decision.team_code]
@@ -234,10 +238,12 @@ async def route_case(
             data={"team": team.code, "rule": decision.rule},
         )
     )
-    await start_ladder_clock(session, case, ClockKind.ACCEPT, config, calendar, now)
+    await start_ladder_clock(
+        session, case, ClockKind.ACCEPT, config=policy.config, calendar=policy.calendar, now=now
+    )
     await session.flush()
     reason = "未匹配分办规则，请信访室分办。" if decision.rule is None else None
-    await place_case(session, case, team, config, calendar, now, actor, reason=reason)
+    await place_case(session, case, team, policy=policy, now=now, actor=actor, reason=reason)
     return team
 
 
@@ -245,11 +251,10 @@ async def place_case(
     session: AsyncSession,
     case: Case,
     team: Team,
-    config: LiankaConfig,
-    calendar: WorkCalendar,
+    *,
+    policy: Policy,
     now: datetime,
     actor: Actor = SYSTEM,
-    *,
     reason: str | None = None,
 ) -> Inspector | None:
     """A case has reached ``team``: if the team assigns automatically, its least-loaded active
@@ -268,8 +273,43 @@ async def place_case(
         )
         if chosen is not None:
             inspector = next(m for m in members if m.id == chosen)
-            await assign_case(session, case, inspector, config, calendar, now, actor)
+            await assign_case(
+                session,
+                case,
+                inspector,
+                config=policy.config,
+                calendar=policy.calendar,
+                now=now,
+                actor=actor,
+            )
             return inspector
         reason = "本组暂无在岗监督员，请组长分派。"
     await _notify_team_leaders(session, case, team, now, reason)
     return None
+
+
+async def list_route_targets(session: AsyncSession, case: Case) -> list[Team]:
+    """Teams a case can be sent to: every active team but its own."""
+    teams = (
+        await session.exec(
+            select(Team)
+            .where(col(Team.active).is_(True), Team.id != case.team_id)
+            .order_by(col(Team.is_dispatcher).desc(), col(Team.id))
+        )
+    ).all()
+    return list(teams)
+
+
+async def target_team(session: AsyncSession, case: Case, team_id: int) -> Team:
+    team = await session.get(Team, team_id)
+    if team is None or not team.active:
+        raise NotFound("该监督组不存在或已停用。", detail=f"team {team_id} unusable")
+    if team.id == case.team_id:
+        raise InvalidInput("问题已在该组，请选择其他监督组。")
+    return team
+
+
+async def dispatcher_team(session: AsyncSession) -> Team:
+    team = (await session.exec(select(Team).where(col(Team.is_dispatcher).is_(True)))).first()
+    assert team is not None, "the catalog always has a dispatcher team"
+    return team

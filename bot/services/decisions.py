@@ -1,0 +1,309 @@
+"""The team leader's decisions on 退回, 转办 and 延期 requests."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.services.assignment import leave_team, send_to_team
+from bot.services.clocks import extend_clock
+from bot.services.inspectors import team_leaders
+from bot.services.notices import team_name, tell_inspectors, tell_reporter
+from bot.services.permissions import (
+    RETURNABLE,
+    TRANSFERABLE,
+    actor_of,
+    load_case,
+    moved_on,
+    require_team_leader,
+)
+from bot.services.policy import Policy
+from bot.services.routing import dispatcher_team, target_team
+from models.case import WORKING_STATUSES, Case, CaseStatus
+from models.clock import ClockKind
+from models.errors import NotFound, StaleAction
+from models.event import Actor, EventKind, record_event, transition
+from models.notification import Offer
+from models.org import Track
+from models.request import ApprovalRequest, RequestKind, RequestStatus
+from models.team import Inspector, Team
+from notifications.texts import preview
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the leader decided, for the reply."""
+
+    request: ApprovalRequest
+    case: Case
+    team: Team | None = None  # where an approved return or transfer went
+    assignee: Inspector | None = None
+    resolve_due_at: datetime | None = None
+
+
+async def load_request(
+    session: AsyncSession, actor: Inspector, request_id: int
+) -> tuple[ApprovalRequest, Case]:
+    """A pending request and its case, for the team leader of the case's team only."""
+    request = await session.get(ApprovalRequest, request_id, populate_existing=True)
+    if request is None:
+        raise NotFound("未找到该申请，此操作已失效。", detail=f"request {request_id} not found")
+    case = await load_case(session, request.case_id)
+    require_team_leader(actor, case)
+    if request.status is not RequestStatus.PENDING:
+        raise StaleAction(
+            f"该申请已处理（{request.status.label}）。", detail=f"request {request_id} decided"
+        )
+    if case.assignee_id != request.requested_by_id:
+        raise StaleAction("该问题已改派，此申请已失效。", detail="requester no longer assignee")
+    return request, case
+
+
+async def decide_request(
+    session: AsyncSession,
+    actor: Inspector,
+    request_id: int,
+    *,
+    approve: bool,
+    policy: Policy,
+    now: datetime,
+    team_id: int | None = None,
+) -> Decision:
+    """The team leader approves or refuses a request. An approved extension moves the 办结
+    deadline (the appeal reporter is told); an approved return sends the case to the dispatcher
+    (or straight to the team the leader picks); an approved transfer sends it to the team asked
+    for. Either way the requester is told."""
+    request, case = await load_request(session, actor, request_id)
+    assert case.id is not None
+    if team_id and not (approve and request.kind is RequestKind.RETURN):
+        raise StaleAction(detail=f"request {request_id}: a team only goes with an approved return")
+    who = actor_of(actor)
+    requester = await session.get(Inspector, request.requested_by_id)
+    assert requester is not None
+    request.decided_by_id = actor.id
+    request.decided_at = now
+    if not approve:
+        request.status = RequestStatus.REFUSED
+        refused = {
+            RequestKind.EXTENSION: EventKind.EXTENSION_REFUSED,
+            RequestKind.RETURN: EventKind.RETURN_REFUSED,
+            RequestKind.TRANSFER: EventKind.TRANSFER_REFUSED,
+        }[request.kind]
+        event = record_event(case, refused, who, now, data={"request": request.id})
+        session.add_all([request, case, event])
+        await tell_inspectors(
+            session,
+            case,
+            [requester],
+            "inspector_request_decided",
+            stage=event.seq,
+            now=now,
+            offer=Offer.CASE_WORK.on(case.id),
+            request=request,
+            approved=False,
+            team=None,
+            resolve_due=None,
+        )
+        await session.commit()
+        return Decision(request, case)
+    request.status = RequestStatus.APPROVED
+    session.add(request)
+    if request.kind is RequestKind.EXTENSION:
+        return await _approve_extension(
+            session, request, case, requester=requester, who=who, policy=policy, now=now
+        )
+    if request.kind is RequestKind.RETURN:
+        return await _approve_return(
+            session,
+            request,
+            case,
+            requester=requester,
+            who=who,
+            team_id=team_id,
+            policy=policy,
+            now=now,
+        )
+    return await _approve_transfer(
+        session, request, case, requester=requester, who=who, policy=policy, now=now
+    )
+
+
+async def _approve_extension(
+    session: AsyncSession,
+    request: ApprovalRequest,
+    case: Case,
+    *,
+    requester: Inspector,
+    who: Actor,
+    policy: Policy,
+    now: datetime,
+) -> Decision:
+    assert case.id is not None and request.days is not None
+    if case.status not in WORKING_STATUSES:
+        raise moved_on(case, "延期")
+    clock = await extend_clock(
+        session,
+        case.id,
+        ClockKind.RESOLVE,
+        workdays=request.days,
+        calendar=policy.calendar,
+        now=now,
+        warn_before=policy.warn_before,
+    )
+    appeal = case.track is Track.APPEAL
+    event = record_event(
+        case,
+        EventKind.EXTENSION_APPROVED,
+        who,
+        now,
+        data={"request": request.id, "days": request.days, "due": clock.due_at.isoformat()},
+        public=appeal,
+    )
+    session.add_all([case, event])
+    if appeal:
+        await tell_reporter(
+            session,
+            case,
+            "case_extended",
+            stage=event.seq,
+            now=now,
+            days=request.days,
+            resolve_due=clock.due_at,
+            provisional=clock.provisional,
+        )
+    await tell_inspectors(
+        session,
+        case,
+        [requester],
+        "inspector_request_decided",
+        stage=event.seq,
+        now=now,
+        offer=Offer.CASE_WORK.on(case.id),
+        request=request,
+        approved=True,
+        team=None,
+        resolve_due=clock.due_at,
+    )
+    await session.commit()
+    return Decision(request, case, resolve_due_at=clock.due_at)
+
+
+async def _approve_return(
+    session: AsyncSession,
+    request: ApprovalRequest,
+    case: Case,
+    *,
+    requester: Inspector,
+    who: Actor,
+    team_id: int | None,
+    policy: Policy,
+    now: datetime,
+) -> Decision:
+    assert case.id is not None
+    if case.status not in RETURNABLE:
+        raise moved_on(case, "退回")
+    dispatcher = await dispatcher_team(session)
+    target = dispatcher if not team_id else await target_team(session, case, team_id)
+    request.target_team_id = target.id
+    was_accepted = case.accepted_at is not None
+    event = transition(
+        case,
+        CaseStatus.RETURNED,
+        EventKind.RETURN_APPROVED,
+        who,
+        now,
+        note=request.reason,
+        data={"request": request.id, "team": target.code},
+    )
+    case.assignee_id = None
+    session.add_all([case, event])
+    await leave_team(session, case, now)
+    await session.flush()
+    assignee = None
+    if target.is_dispatcher:
+        case.team_id = target.id
+        session.add(case)
+        await tell_inspectors(
+            session,
+            case,
+            await team_leaders(session, target.id, track=case.track),
+            "leader_case_returned",
+            stage=event.seq,
+            now=now,
+            offer=Offer.LEADER_ASSIGN.on(case.id),
+            team=await team_name(session, requester.team_id),
+            reason=request.reason,
+            description=preview(case.description, 300),
+        )
+    else:
+        assignee = await send_to_team(session, case, target, policy=policy, now=now, actor=who)
+    await tell_inspectors(
+        session,
+        case,
+        [requester],
+        "inspector_request_decided",
+        stage=event.seq,
+        now=now,
+        request=request,
+        approved=True,
+        team=target.name,
+        resolve_due=None,
+    )
+    if was_accepted and case.track is Track.APPEAL:
+        await tell_reporter(session, case, "case_transferred", stage=event.seq, now=now)
+    await session.commit()
+    return Decision(request, case, team=target, assignee=assignee)
+
+
+async def _approve_transfer(
+    session: AsyncSession,
+    request: ApprovalRequest,
+    case: Case,
+    *,
+    requester: Inspector,
+    who: Actor,
+    policy: Policy,
+    now: datetime,
+) -> Decision:
+    assert case.id is not None and request.target_team_id is not None
+    if case.status not in TRANSFERABLE:
+        raise moved_on(case, "转办")
+    target = await target_team(session, case, request.target_team_id)
+    was_accepted = case.accepted_at is not None
+    source = await team_name(session, case.team_id)
+    event = transition(
+        case,
+        CaseStatus.SUBMITTED,
+        EventKind.TRANSFERRED,
+        who,
+        now,
+        note=request.reason,
+        data={"request": request.id, "team": target.code},
+    )
+    case.assignee_id = None
+    session.add_all([case, event])
+    await leave_team(session, case, now)
+    await session.flush()
+    assignee = await send_to_team(session, case, target, policy=policy, now=now, actor=who)
+    await tell_inspectors(
+        session,
+        case,
+        [requester],
+        "inspector_request_decided",
+        stage=event.seq,
+        now=now,
+        request=request,
+        approved=True,
+        team=target.name,
+        resolve_due=None,
+    )
+    if was_accepted and case.track is Track.APPEAL:
+        await tell_reporter(session, case, "case_transferred", stage=event.seq, now=now)
+    logger.info("case %s transferred from %s", case.id, source)
+    await session.commit()
+    return Decision(request, case, team=target, assignee=assignee)

@@ -1,0 +1,101 @@
+"""查看材料: the description, files and (for a named appeal) the contact, each viewing recorded."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.services.case_lists import require_view
+from bot.services.permissions import actor_of, load_case
+from models.attachment import Attachment
+from models.case import Case
+from models.enterprise import Enterprise
+from models.event import EventKind, record_event
+from models.org import Category, Track, Zone
+from models.reporter import ReporterContact
+from models.team import Inspector
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    name: str
+    phone: str
+
+
+@dataclass(frozen=True, slots=True)
+class Materials:
+    """What 查看材料 shows: the full description, the files, and the reporter's contact only for
+    a named appeal."""
+
+    case: Case
+    category: str
+    zone: str | None
+    enterprise: str | None
+    attachments: list[Attachment]
+    contact: Contact | None
+    reporter_line: str
+
+
+async def view_materials(
+    session: AsyncSession,
+    actor: Inspector,
+    case_id: int,
+    *,
+    now: datetime,
+) -> Materials:
+    """查看材料: the description and evidence for those who may see the case; a named appeal's
+    contact too, and each time it is shown an IDENTITY_VIEWED event records who saw it."""
+    case = await load_case(session, case_id)
+    require_view(actor, case)
+    assert case.id is not None
+    category = await session.get(Category, case.category_id)
+    zone = await session.get(Zone, case.zone_id) if case.zone_id else None
+    clue = case.track is Track.CLUE
+    enterprise = None
+    if not clue and case.enterprise_id is not None:
+        row = await session.get(Enterprise, case.enterprise_id)
+        enterprise = row.name if row else None
+    attachments = list(
+        (
+            await session.exec(
+                select(Attachment).where(Attachment.case_id == case.id).order_by(col(Attachment.id))
+            )
+        ).all()
+    )
+    contact = None
+    if clue:
+        reporter_line = "问题线索，反映人信息保密"
+    elif case.anonymous:
+        reporter_line = "匿名"
+    else:
+        row_contact = await session.get(ReporterContact, case.id)
+        reporter_line = "实名"
+        if row_contact is not None:
+            contact = Contact(row_contact.name, row_contact.phone)
+            session.add(
+                record_event(
+                    case,
+                    EventKind.IDENTITY_VIEWED,
+                    actor_of(actor),
+                    now,
+                    data={"viewer": actor.id, "role": actor.role.value},
+                )
+            )
+            session.add(case)
+            logger.info("identity of case %s shown to inspector %s", case.id, actor.id)
+    await session.commit()
+    return Materials(
+        case=case,
+        category=category.name if category else "",
+        zone=zone.name if zone else None,
+        enterprise=enterprise,
+        attachments=attachments,
+        contact=contact,
+        reporter_line=reporter_line,
+    )

@@ -1,0 +1,401 @@
+"""The reporter's own cases: 我的问题, a case's timeline, 补充材料, 撤回 and 跟踪 by receipt code."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.services.clocks import cancel_clock
+from bot.services.inspectors import team_leaders
+from bot.services.reporters import AttemptGuard, TooManyAttempts, Verdict, get_reporter
+from models.attachment import Attachment
+from models.case import OPEN_STATUSES, Case, CaseStatus, reporter_label
+from models.clock import CaseClock, ClockKind
+from models.errors import InvalidInput, NotFound
+from models.event import Actor, ActorType, CaseEvent, EventKind, record_event, transition
+from models.intake import DESCRIPTION_MAX, EVIDENCE_MAX, FILE_MAX_BYTES, Evidence, clean_text
+from models.notification import Offer
+from models.org import Category, Track
+from models.reporter import CaseFollower, Reporter, normalize_receipt_code, receipt_hash
+from models.team import Inspector
+from notifications.outbox import notify_inspectors
+from notifications.render import render
+from notifications.texts import preview
+
+MY_CASES_LIMIT = 20
+TIMELINE_MAX = 20  # the latest entries; a phone screen, and Telegram's 4096 characters
+NOTE_MAX = 100  # 20 entries × (100 + a date and a label) + the description stay under 4096
+DESCRIPTION_PREVIEW = 300
+ACCEPT_PENDING = frozenset({CaseStatus.SUBMITTED, CaseStatus.ASSIGNED, CaseStatus.RETURNED})
+IN_HAND = frozenset({CaseStatus.ACCEPTED, CaseStatus.IN_PROGRESS, CaseStatus.REOPENED})
+
+REPORTER_EVENT_LABELS = {
+    EventKind.SUBMITTED: "已提交",
+    EventKind.ACCEPTED: "已受理",
+    EventKind.FIRST_REPLY: "受理告知",
+    EventKind.PROGRESS: "办理进展",
+    EventKind.QUESTION: "工作人员提问",
+    EventKind.ANSWER: "您的答复",
+    EventKind.MATERIAL_ADDED: "补充材料",
+    EventKind.EXTENSION_APPROVED: "办理期限延长",
+    EventKind.RESOLVED: "已办结",
+    EventKind.FOLLOWUP_ANSWERED: "回访评价",
+    EventKind.REOPENED: "重新办理",
+    EventKind.CLOSED: "已结案",
+    EventKind.WITHDRAWN: "已撤回",
+    EventKind.DEADLINE_CHANGED: "办理期限调整",
+}
+"""What a reporter reads for an event on their timeline (the inspectors' words are internal)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CaseSummary:
+    """One line of 我的问题."""
+
+    id: int
+    number: str
+    category: str
+    track: Track
+    status: CaseStatus
+    status_label: str
+    created_at: datetime
+    due_label: str | None  # 签收期限 / 办结期限
+    due_at: datetime | None
+    due_provisional: bool
+    followed: bool  # followed by receipt code, not reported from this account
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    at: datetime
+    label: str
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseView:
+    """A case as its reporter may see it."""
+
+    summary: CaseSummary
+    description: str
+    attachments: int
+    timeline: tuple[TimelineEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MaterialAdded:
+    number: str
+    files: int
+    noted: bool
+
+
+async def _summaries(
+    session: AsyncSession, cases: Sequence[Case], followed: set[int]
+) -> list[CaseSummary]:
+    ids = [c.id for c in cases if c.id is not None]
+    if not ids:
+        return []
+    categories = {c.id: c.name for c in (await session.exec(select(Category))).all()}
+    clocks = {
+        (k.case_id, k.kind): k
+        for k in (
+            await session.exec(
+                select(CaseClock).where(
+                    col(CaseClock.case_id).in_(ids),
+                    col(CaseClock.kind).in_([ClockKind.ACCEPT, ClockKind.RESOLVE]),
+                )
+            )
+        ).all()
+    }
+    result = []
+    for case in cases:
+        assert case.id is not None
+        due_label, clock = None, None
+        if case.track is Track.APPEAL and case.status in ACCEPT_PENDING:
+            due_label, clock = "签收期限", clocks.get((case.id, ClockKind.ACCEPT))
+        elif case.track is Track.APPEAL and case.status in IN_HAND:
+            due_label, clock = "办结期限", clocks.get((case.id, ClockKind.RESOLVE))
+        result.append(
+            CaseSummary(
+                id=case.id,
+                number=case.number,
+                category=categories.get(case.category_id, ""),
+                track=case.track,
+                status=case.status,
+                status_label=reporter_label(case.status, case.track),
+                created_at=case.created_at,
+                due_label=due_label if clock else None,
+                due_at=clock.due_at if clock else None,
+                due_provisional=clock.provisional if clock else False,
+                followed=case.id in followed,
+            )
+        )
+    return result
+
+
+async def list_my_cases(
+    session: AsyncSession, telegram_user_id: int, limit: int = MY_CASES_LIMIT
+) -> list[CaseSummary]:
+    """The account's own cases and those it follows by receipt code, newest first."""
+    reporter = await get_reporter(session, telegram_user_id)
+    if reporter is None:
+        return []
+    followed = set(
+        (
+            await session.exec(
+                select(CaseFollower.case_id).where(CaseFollower.reporter_id == reporter.id)
+            )
+        ).all()
+    )
+    cases = (
+        await session.exec(
+            select(Case)
+            .where((col(Case.reporter_id) == reporter.id) | col(Case.id).in_(followed))
+            .order_by(col(Case.created_at).desc(), col(Case.id).desc())
+            .limit(limit)
+        )
+    ).all()
+    own = {c.id for c in cases if c.reporter_id == reporter.id}
+    return await _summaries(session, cases, followed - own)
+
+
+async def _readable_case(
+    session: AsyncSession, telegram_user_id: int, case_id: int
+) -> tuple[Reporter, Case, bool]:
+    """The case if this account reported or follows it; anything else is "not found"."""
+    reporter = await get_reporter(session, telegram_user_id)
+    case = await session.get(Case, case_id)
+    if reporter is None or case is None:
+        raise NotFound("未找到该问题。")
+    if case.reporter_id == reporter.id:
+        return reporter, case, False
+    follower = await session.get(CaseFollower, (case_id, reporter.id))
+    if follower is None:
+        raise NotFound("未找到该问题。")
+    return reporter, case, True
+
+
+def shorten(text: str, limit: int) -> str:
+    """At most ``limit`` characters of ``text``, marking the cut."""
+    text = text.strip()
+    return text if len(text) <= limit else text[:limit].rstrip() + "……"
+
+
+def _public_timeline(case: Case, events: Sequence[CaseEvent]) -> tuple[TimelineEntry, ...]:
+    """Appeals: the public events. Clues: only 已受理 (the submission) and 已办结."""
+    if case.track is Track.CLUE:
+        shown = {EventKind.SUBMITTED: "已受理", EventKind.RESOLVED: "已办结"}
+        firsts: dict[str, TimelineEntry] = {}
+        for event in events:
+            label = shown.get(event.kind)
+            if label is not None and label not in firsts:
+                firsts[label] = TimelineEntry(event.created_at, label)
+        return tuple(firsts.values())
+    entries = [
+        TimelineEntry(
+            event.created_at,
+            REPORTER_EVENT_LABELS.get(event.kind, event.kind.label),
+            shorten(event.note, NOTE_MAX) if event.note else None,
+        )
+        for event in events
+        if event.public
+    ]
+    return tuple(entries[-TIMELINE_MAX:])
+
+
+async def case_timeline(session: AsyncSession, telegram_user_id: int, case_id: int) -> CaseView:
+    """A case as its reporter (or a follower by receipt code) sees it: status, the due date that
+    matters to them and the public timeline; a clue shows only 已受理 and 已办结."""
+    _, case, followed = await _readable_case(session, telegram_user_id, case_id)
+    (summary,) = await _summaries(session, [case], {case_id} if followed else set())
+    events = (
+        await session.exec(
+            select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(col(CaseEvent.seq))
+        )
+    ).all()
+    attachments = len(
+        (await session.exec(select(Attachment.id).where(Attachment.case_id == case_id))).all()
+    )
+    return CaseView(
+        summary=summary,
+        description=shorten(case.description, DESCRIPTION_PREVIEW),
+        attachments=attachments,
+        timeline=_public_timeline(case, events),
+    )
+
+
+async def _holders(session: AsyncSession, case: Case) -> list[Inspector]:
+    """Who holds the case now: the assignee; with none, the team's leaders (for an appeal, the
+    admins if it has none)."""
+    if case.assignee_id is not None:
+        assignee = await session.get(Inspector, case.assignee_id)
+        if assignee is not None and assignee.active and assignee.chat_id is not None:
+            return [assignee]
+    return [
+        person
+        for person in await team_leaders(session, case.team_id, track=case.track)
+        if person.chat_id is not None
+    ]
+
+
+async def add_material(
+    session: AsyncSession,
+    telegram_user_id: int,
+    case_id: int,
+    *,
+    items: Sequence[Evidence],
+    note: str | None,
+    now: datetime,
+) -> MaterialAdded:
+    """补充材料 to an open case: the files and note are kept, the timeline shows 补充材料, and the
+    assignee (or, with none, the team leaders) is told in the same transaction."""
+    reporter, case, _ = await _readable_case(session, telegram_user_id, case_id)
+    assert case.id is not None and reporter.id is not None
+    if case.status not in OPEN_STATUSES:
+        raise InvalidInput("该问题已办结，不能再补充材料。如有新情况，请重新反映。")
+    note = clean_text(note or "") or None
+    if not items and note is None:
+        raise InvalidInput("请先发送图片、文件、语音或文字说明，再点“完成”。")
+    if len(items) > EVIDENCE_MAX:
+        raise InvalidInput(f"每次最多补充{EVIDENCE_MAX}个附件。")
+    if note is not None and len(note) > DESCRIPTION_MAX:
+        raise InvalidInput(f"补充说明请精简到{DESCRIPTION_MAX}字以内。")
+    if any(item.file_size and item.file_size > FILE_MAX_BYTES for item in items):
+        raise InvalidInput("文件超过20MB，无法接收。")
+    for item in items:
+        session.add(
+            Attachment(
+                case_id=case.id,
+                kind=item.kind,
+                file_id=item.file_id,
+                file_unique_id=item.file_unique_id,
+                file_name=item.file_name,
+                mime_type=item.mime_type,
+                file_size=item.file_size,
+                added_by=ActorType.REPORTER,
+                created_at=now,
+            )
+        )
+    session.add(
+        record_event(
+            case,
+            EventKind.MATERIAL_ADDED,
+            Actor(ActorType.REPORTER, reporter.id),
+            now,
+            note=note,
+            data={"files": len(items)},
+            public=True,
+        )
+    )
+    session.add(case)
+    await session.flush()
+    text = render(
+        "reporter_material_added",
+        number=case.number,
+        files=len(items),
+        note=preview(note) if note else None,
+    )
+    await notify_inspectors(
+        session,
+        case.id,
+        await _holders(session, case),
+        "material",
+        case.event_count,
+        text,
+        now,
+        offer=Offer.CASE_MATERIALS.on(case.id),
+    )
+    await session.commit()
+    return MaterialAdded(case.number, len(items), note is not None)
+
+
+WITHDRAWABLE = frozenset({CaseStatus.SUBMITTED, CaseStatus.ASSIGNED, CaseStatus.RETURNED})
+"""A reporter may withdraw a case until an inspector signs for it (DESIGN.md)."""
+
+
+async def withdraw_case(
+    session: AsyncSession,
+    telegram_user_id: int,
+    case_id: int,
+    *,
+    now: datetime,
+) -> Case:
+    """撤回: the reporter (or a follower by receipt code) withdraws a case nobody has signed for
+    yet; its clocks stop, and whoever holds it — the assignee, else the team's leaders — is told."""
+    reporter, case, _ = await _readable_case(session, telegram_user_id, case_id)
+    assert case.id is not None and reporter.id is not None
+    if case.status not in WITHDRAWABLE:
+        raise InvalidInput("该问题已签收办理，不能撤回。如有需要，请通过“补充材料”说明情况。")
+    session.add(
+        transition(
+            case,
+            CaseStatus.WITHDRAWN,
+            EventKind.WITHDRAWN,
+            Actor(ActorType.REPORTER, reporter.id),
+            now,
+            public=True,
+        )
+    )
+    case.closed_at = now
+    session.add(case)
+    for kind in (ClockKind.ACCEPT, ClockKind.FIRST_REPLY):
+        await cancel_clock(session, case.id, kind)
+    await session.flush()
+    text = render("reporter_withdrawn_notice", number=case.number)
+    await notify_inspectors(
+        session, case.id, await _holders(session, case), "withdrawn", case.event_count, text, now
+    )
+    await session.commit()
+    return case
+
+
+async def track_case(
+    session: AsyncSession,
+    guard: AttemptGuard,
+    *,
+    code: str,
+    telegram_user_id: int,
+    chat_id: int,
+    now: datetime,
+) -> CaseSummary | None:
+    """/track <receipt code>: this account follows the anonymous case from now on. Wrong codes
+    count as failures: after too many, refused once with "请稍后再试", then silently (None)."""
+    verdict = guard.verdict("receipt", telegram_user_id, now)
+    if verdict is Verdict.SILENT:
+        return None
+    if verdict is Verdict.WARN:
+        raise TooManyAttempts
+    normalized = normalize_receipt_code(code)
+    case = None
+    if normalized:
+        case = (
+            await session.exec(select(Case).where(Case.receipt_hash == receipt_hash(normalized)))
+        ).first()
+    if case is None:
+        guard.fail("receipt", telegram_user_id, now)
+        raise NotFound(
+            "未找到该回执码对应的问题，请核对后重新输入（回执码共12位，如 7KQM-4TXD-92HP）。"
+        )
+    assert case.id is not None
+    reporter = await get_reporter(session, telegram_user_id)
+    if reporter is None:
+        reporter = Reporter(telegram_user_id=telegram_user_id, chat_id=chat_id, created_at=now)
+    reporter.chat_id = chat_id
+    reporter.last_seen_at = now
+    session.add(reporter)
+    await session.flush()
+    assert reporter.id is not None
+    own = case.reporter_id == reporter.id
+    if not own and await session.get(CaseFollower, (case.id, reporter.id)) is None:
+        session.add(CaseFollower(case_id=case.id, reporter_id=reporter.id, created_at=now))
+    (summary,) = await _summaries(session, [case], set() if own else {case.id})
+    await session.commit()
+    return summary

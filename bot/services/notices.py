@@ -1,0 +1,84 @@
+"""The notices casework sends: to the reporter's chat (and followers) and to inspectors."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.case import Case, reporter_label
+from models.notification import Offering, RecipientKind
+from models.reporter import CaseFollower, Reporter
+from models.team import Inspector, Team
+from notifications.outbox import enqueue, notification_key, notify_inspectors
+from notifications.render import render
+
+
+async def reporters_of(session: AsyncSession, case: Case) -> list[Reporter]:
+    """Whoever follows the case from Telegram: the reporter and anyone with its receipt code."""
+    people: dict[int, Reporter] = {}
+    if case.reporter_id is not None:
+        reporter = await session.get(Reporter, case.reporter_id)
+        if reporter is not None and reporter.id is not None:
+            people[reporter.id] = reporter
+    followers = await session.exec(
+        select(Reporter)
+        .join(CaseFollower, col(CaseFollower.reporter_id) == col(Reporter.id))
+        .where(CaseFollower.case_id == case.id)
+        .order_by(col(Reporter.id))
+    )
+    for follower in followers.all():
+        assert follower.id is not None
+        people.setdefault(follower.id, follower)
+    return list(people.values())
+
+
+async def tell_reporter(
+    session: AsyncSession,
+    case: Case,
+    kind: str,
+    *,
+    stage: int,
+    now: datetime,
+    offer: Offering | None = None,
+    **context: Any,
+) -> None:
+    """A notice to the reporter's chat (never their identity to anyone else)."""
+    assert case.id is not None
+    text = render(kind, case=case, status=reporter_label(case.status, case.track), **context)
+    for reporter in await reporters_of(session, case):
+        await enqueue(
+            session,
+            key=notification_key(kind, case_id=case.id, stage=stage, recipient=f"r{reporter.id}"),
+            kind=kind,
+            chat_id=reporter.chat_id,
+            recipient_kind=RecipientKind.REPORTER,
+            recipient_id=reporter.id,
+            case_id=case.id,
+            text=text,
+            offer=offer,
+            now=now,
+        )
+
+
+async def tell_inspectors(
+    session: AsyncSession,
+    case: Case,
+    people: list[Inspector],
+    kind: str,
+    *,
+    stage: int,
+    now: datetime,
+    offer: Offering | None = None,
+    **context: Any,
+) -> None:
+    assert case.id is not None
+    text = render(kind, case=case, **context)
+    await notify_inspectors(session, case.id, people, kind, stage, text, now, offer=offer)
+
+
+async def team_name(session: AsyncSession, team_id: int | None) -> str:
+    team = await session.get(Team, team_id) if team_id else None
+    return team.name if team else "—"

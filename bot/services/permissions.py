@@ -1,0 +1,120 @@
+"""Who may do what: the acting person, the case as it stands, and the checks every use case
+makes before it changes anything (assignee, team leader, status)."""
+
+from __future__ import annotations
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.services.inspectors import TEAM_ROLES
+from models.case import WORKING_STATUSES, Case, CaseStatus
+from models.errors import InvalidInput, NotFound, PermissionDenied, StaleAction
+from models.event import Actor, ActorType
+from models.intake import clean_text
+from models.org import Track
+from models.team import Inspector, Role
+
+NOTE_MAX = 1000
+
+
+RETURNABLE = frozenset({CaseStatus.ASSIGNED, CaseStatus.ACCEPTED})
+"""退回 to the dispatcher: before the work has started (the transition table says so)."""
+TRANSFERABLE = frozenset({CaseStatus.ASSIGNED, CaseStatus.ACCEPTED, CaseStatus.IN_PROGRESS})
+"""转办 to another team: until the case is resolved (a 重办 case stays with its team)."""
+ASSIGNABLE = frozenset(
+    {
+        CaseStatus.SUBMITTED,
+        CaseStatus.ASSIGNED,
+        CaseStatus.RETURNED,
+        CaseStatus.ACCEPTED,
+        CaseStatus.IN_PROGRESS,
+        CaseStatus.REOPENED,
+    }
+)
+
+
+def actor_of(inspector: Inspector) -> Actor:
+    """How a person appears in the history: admins as admins, everyone else as inspectors."""
+    kind = ActorType.ADMIN if inspector.role is Role.ADMIN else ActorType.INSPECTOR
+    return Actor(kind, inspector.id)
+
+
+async def load_case(session: AsyncSession, case_id: int) -> Case:
+    """The case as the database has it now; an unknown id (forged or deleted) is refused."""
+    case = await session.get(Case, case_id, populate_existing=True)
+    if case is None:
+        raise NotFound("未找到该问题，此操作已失效。", detail=f"case {case_id} not found")
+    return case
+
+
+def moved_on(case: Case, action: str) -> StaleAction:
+    return StaleAction(
+        f"此操作已过期：问题 {case.number} 当前为“{case.status.label}”，不能{action}。",
+        detail=f"case {case.id} is {case.status}, cannot {action}",
+    )
+
+
+def require_assignee(
+    actor: Inspector, case: Case, statuses: frozenset[CaseStatus], action: str
+) -> None:
+    """Only the case's assignee, still in the case's team, and only in ``statuses``."""
+    if (
+        actor.role not in TEAM_ROLES
+        or case.assignee_id != actor.id
+        or case.team_id != actor.team_id
+    ):
+        raise PermissionDenied(
+            "该问题不在您的办理范围内，无权操作。",
+            detail=f"case {case.id}: inspector {actor.id} is not its assignee",
+        )
+    if case.status not in statuses:
+        raise moved_on(case, action)
+
+
+def leads_team(actor: Inspector, case: Case) -> bool:
+    """A team leader of the case's team, or, for an appeal, an admin (who stands in for teams
+    without one); a clue is handled by its team leader alone."""
+    if actor.role is Role.ADMIN:
+        return case.track is Track.APPEAL
+    return (
+        actor.role is Role.TEAM_LEADER
+        and case.team_id is not None
+        and actor.team_id == case.team_id
+    )
+
+
+def require_team_leader(actor: Inspector, case: Case) -> None:
+    if not leads_team(actor, case):
+        raise PermissionDenied(
+            "只有本组组长可以进行此操作。",
+            detail=f"case {case.id}: inspector {actor.id} does not lead its team",
+        )
+
+
+ACTION_STATUSES: dict[str, tuple[frozenset[CaseStatus], str]] = {
+    "acc": (frozenset({CaseStatus.ASSIGNED}), "签收"),
+    "ret": (TRANSFERABLE, "退回或转办"),
+    "ask": (WORKING_STATUSES, "提问"),
+    "prg": (WORKING_STATUSES, "记录进展"),
+    "ext": (WORKING_STATUSES, "申请延期"),
+    "res": (WORKING_STATUSES, "办结"),
+}
+
+
+async def check_case_action(
+    session: AsyncSession, actor: Inspector, case_id: int, action: str
+) -> Case:
+    """Before a multi-step action starts: the same checks its use case will make at the end."""
+    case = await load_case(session, case_id)
+    statuses, label = ACTION_STATUSES[action]
+    require_assignee(actor, case, statuses, label)
+    return case
+
+
+def clean_note(value: str, what: str, limit: int = NOTE_MAX) -> str:
+    """Text an inspector or reporter typed: cleaned, not empty, at most ``limit`` characters."""
+    text = clean_text(value)
+    if not text:
+        raise InvalidInput(f"请输入{what}。")
+    if len(text) > limit:
+        raise InvalidInput(f"{what}太长（{len(text)}字），请精简到{limit}字以内。")
+    return text

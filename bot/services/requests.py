@@ -1,0 +1,233 @@
+"""退回, 转办 and 延期: the assignee's requests, put before the team leaders (who decide in
+``bot.services.decisions``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.services.clocks import get_clock
+from bot.services.inspectors import team_leaders
+from bot.services.notices import tell_inspectors
+from bot.services.permissions import (
+    RETURNABLE,
+    TRANSFERABLE,
+    actor_of,
+    clean_note,
+    load_case,
+    moved_on,
+    require_assignee,
+)
+from bot.services.routing import target_team
+from models.case import WORKING_STATUSES, Case
+from models.clock import ClockKind, ClockStage, ClockState
+from models.errors import InvalidInput
+from models.event import EventKind, record_event
+from models.notification import Offer
+from models.request import ApprovalRequest, RequestKind, RequestStatus
+from models.team import Inspector
+
+EXTENSION_MAX_DAYS = 30
+
+
+async def cancel_pending(
+    session: AsyncSession,
+    case_id: int,
+    *,
+    now: datetime,
+    why: str,
+    requester: int | None = None,
+) -> None:
+    """Requests that no longer make sense (the case moved on) are withdrawn."""
+    query = select(ApprovalRequest).where(
+        ApprovalRequest.case_id == case_id, ApprovalRequest.status == RequestStatus.PENDING
+    )
+    if requester is not None:
+        query = query.where(ApprovalRequest.requested_by_id == requester)
+    for request in (await session.exec(query)).all():
+        request.status = RequestStatus.CANCELLED
+        request.decided_at = now
+        request.decision_note = why
+        session.add(request)
+
+
+async def has_pending(session: AsyncSession, case_id: int, kinds: tuple[RequestKind, ...]) -> bool:
+    return (
+        await session.exec(
+            select(ApprovalRequest.id).where(
+                ApprovalRequest.case_id == case_id,
+                ApprovalRequest.status == RequestStatus.PENDING,
+                col(ApprovalRequest.kind).in_(kinds),
+            )
+        )
+    ).first() is not None
+
+
+async def _ask_leaders(
+    session: AsyncSession,
+    case: Case,
+    request: ApprovalRequest,
+    *,
+    requester: Inspector,
+    stage: int,
+    now: datetime,
+    **context: Any,
+) -> None:
+    assert request.id is not None
+    resolve = await get_clock(session, case.id or 0, ClockKind.RESOLVE)
+    await tell_inspectors(
+        session,
+        case,
+        await team_leaders(session, case.team_id, track=case.track),
+        "leader_request",
+        stage=stage,
+        now=now,
+        offer=Offer.REQUEST_DECISION.on(request.id),
+        request=request,
+        kind_label=request.kind.label,
+        requester=requester.name,
+        supervised=case.supervised,
+        status=case.status.label,
+        resolve_due=resolve.due_at if resolve and resolve.state is ClockState.RUNNING else None,
+        **context,
+    )
+
+
+async def file_request(
+    session: AsyncSession,
+    case: Case,
+    actor: Inspector,
+    request: ApprovalRequest,
+    *,
+    kind: EventKind,
+    data: dict[str, Any],
+    now: datetime,
+    target: str | None = None,
+) -> ApprovalRequest:
+    """Record the assignee's request and its event, put it before the team leaders, commit."""
+    session.add(request)
+    await session.flush()
+    event = record_event(
+        case, kind, actor_of(actor), now, note=request.reason, data={"request": request.id, **data}
+    )
+    session.add_all([case, event])
+    await _ask_leaders(
+        session, case, request, requester=actor, stage=event.seq, now=now, target=target
+    )
+    await session.commit()
+    return request
+
+
+async def request_return(
+    session: AsyncSession,
+    actor: Inspector,
+    case_id: int,
+    *,
+    reason: str,
+    now: datetime,
+) -> ApprovalRequest:
+    """退回: the assignee asks, with a reason, to send the case back to the dispatcher; the team
+    leader decides (and may send it straight to another team instead)."""
+    case = await load_case(session, case_id)
+    require_assignee(actor, case, RETURNABLE, "退回")
+    assert case.id is not None and actor.id is not None
+    text = clean_note(reason, "退回理由")
+    if await has_pending(session, case.id, (RequestKind.RETURN, RequestKind.TRANSFER)):
+        raise InvalidInput("该问题已有待组长审批的退回或转办申请，请等待审批结果。")
+    request = ApprovalRequest(
+        case_id=case.id,
+        kind=RequestKind.RETURN,
+        requested_by_id=actor.id,
+        reason=text,
+        created_at=now,
+    )
+    return await file_request(
+        session, case, actor, request, kind=EventKind.RETURN_REQUESTED, data={}, now=now
+    )
+
+
+async def transfer_case(
+    session: AsyncSession,
+    actor: Inspector,
+    case_id: int,
+    *,
+    team_id: int,
+    reason: str,
+    now: datetime,
+) -> ApprovalRequest:
+    """转办: the assignee asks, with a reason, to hand the case to another team; the team
+    leader approves or refuses."""
+    case = await load_case(session, case_id)
+    require_assignee(actor, case, TRANSFERABLE, "转办")
+    assert case.id is not None and actor.id is not None
+    target = await target_team(session, case, team_id)
+    if target.is_dispatcher:
+        raise InvalidInput("退回信访室请选择“退回”。")
+    text = clean_note(reason, "转办理由")
+    if await has_pending(session, case.id, (RequestKind.RETURN, RequestKind.TRANSFER)):
+        raise InvalidInput("该问题已有待组长审批的退回或转办申请，请等待审批结果。")
+    request = ApprovalRequest(
+        case_id=case.id,
+        kind=RequestKind.TRANSFER,
+        requested_by_id=actor.id,
+        reason=text,
+        target_team_id=target.id,
+        created_at=now,
+    )
+    return await file_request(
+        session,
+        case,
+        actor,
+        request,
+        kind=EventKind.TRANSFER_REQUESTED,
+        data={"team": target.code},
+        now=now,
+        target=target.name,
+    )
+
+
+async def request_extension(
+    session: AsyncSession,
+    actor: Inspector,
+    case_id: int,
+    *,
+    days: int,
+    reason: str,
+    now: datetime,
+) -> ApprovalRequest:
+    """申请延期: N working days with a reason, asked before the 办结 deadline; the team leader
+    approves or refuses."""
+    case = await load_case(session, case_id)
+    require_assignee(actor, case, WORKING_STATUSES, "申请延期")
+    assert case.id is not None and actor.id is not None
+    if not 1 <= days <= EXTENSION_MAX_DAYS:
+        raise InvalidInput(f"延期天数应为1至{EXTENSION_MAX_DAYS}个工作日。")
+    text = clean_note(reason, "延期理由")
+    clock = await get_clock(session, case.id, ClockKind.RESOLVE)
+    if clock is None or clock.state not in (ClockState.RUNNING, ClockState.PAUSED):
+        raise moved_on(case, "申请延期")
+    if clock.due_at <= now or clock.stage >= ClockStage.OVERDUE:
+        raise InvalidInput("办结期限已过，不能再申请延期，请尽快办结或向组长说明情况。")
+    if await has_pending(session, case.id, (RequestKind.EXTENSION,)):
+        raise InvalidInput("该问题已有待组长审批的延期申请，请等待审批结果。")
+    request = ApprovalRequest(
+        case_id=case.id,
+        kind=RequestKind.EXTENSION,
+        requested_by_id=actor.id,
+        reason=text,
+        clock=ClockKind.RESOLVE,
+        days=days,
+        created_at=now,
+    )
+    return await file_request(
+        session,
+        case,
+        actor,
+        request,
+        kind=EventKind.EXTENSION_REQUESTED,
+        data={"days": days},
+        now=now,
+    )
