@@ -165,7 +165,9 @@ async def measure(url: str, out: Path, runs: int) -> tuple[float, float, int]:
             started = time.perf_counter()
             async with sessions() as session:
                 calendar = await load_calendar(session, config)
-                report = await build_report(session, config, calendar, period, Scope(), now)
+                report = await build_report(
+                    session, config=config, calendar=calendar, period=period, scope=Scope(), now=now
+                )
             figures = time.perf_counter() - started
             write_report(report, list(Format), out)
             total = time.perf_counter() - started

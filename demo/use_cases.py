@@ -13,6 +13,7 @@ from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services import clocks
 from bot.services.intake import submit_case
+from bot.services.policy import Policy
 from bot.services.routing import assign_case
 from demo.plan import Plan
 from demo.steps import STEPS
@@ -64,7 +65,13 @@ class SessionLedger:
 
     async def extend_clock(self, case: Case, kind: ClockKind, days: int, at: datetime) -> None:
         await clocks.extend_clock(
-            self.session, case.id or 0, kind, days, self.calendar, at, warn_before=self.warn_before
+            self.session,
+            case.id or 0,
+            kind,
+            days,
+            calendar=self.calendar,
+            now=at,
+            warn_before=self.warn_before,
         )
 
     async def _people(self, *conditions: Any) -> list[Inspector]:
@@ -87,7 +94,14 @@ class SessionLedger:
         return (await self._people(Inspector.role == Role.LEADER))[0]
 
     async def assign(self, case: Case, inspector: Inspector, at: datetime, actor: Actor) -> None:
-        await assign_case(self.session, case, inspector, self.config, self.calendar, at, actor)
+        await assign_case(
+            self.session,
+            case,
+            inspector,
+            policy=Policy(self.config, self.calendar),
+            now=at,
+            actor=actor,
+        )
 
 
 async def write_through_use_cases(
@@ -116,9 +130,8 @@ async def write_through_use_cases(
                     contact_name=name,
                     contact_phone=phone,
                 ),
-                config,
-                calendar,
-                plan_case.created_at,
+                policy=Policy(config, calendar),
+                now=plan_case.created_at,
             )
             ledger = SessionLedger(session, config, calendar, world.category_codes)
             for step in plan_case.steps:

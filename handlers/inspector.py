@@ -21,7 +21,7 @@ from bot.clock import Clock
 from bot.services.acceptance import accept_case
 from bot.services.inspectors import get_actor
 from bot.services.materials import view_materials
-from bot.services.permissions import RETURNABLE, check_case_action, clean_note
+from bot.services.permissions import check_case_action, clean_note
 from bot.services.policy import Policy
 from bot.services.progress import add_progress
 from bot.services.relay import ask_reporter
@@ -35,7 +35,7 @@ from bot.services.resolution import resolve_case
 from bot.services.routing import list_route_targets
 from handlers.flow import flow_ends
 from models.attachment import MediaKind
-from models.case import Outcome
+from models.case import RETURNABLE, Outcome
 from models.errors import InvalidInput, StaleAction
 from models.intake import parse_amount_yuan
 from models.org import Track

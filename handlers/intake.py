@@ -25,6 +25,7 @@ from bot.clock import Clock
 from bot.config import LiankaConfig
 from bot.metrics import Metrics
 from bot.services.intake import Submitted, confirm_again, submit_case
+from bot.services.policy import Policy
 from bot.services.reporters import get_active_category, list_categories, require_reporter
 from handlers import keyboards as kb
 from handlers.filters import (
@@ -40,7 +41,6 @@ from handlers.filters import (
 from handlers.flow import flow_ends
 from handlers.keyboards import IntakeAct, IntakeAction, Menu, MenuAct, Part
 from handlers.states import Intake
-from models.calendar import WorkCalendar
 from models.errors import DomainError, InvalidInput, StaleAction
 from models.intake import (
     DESCRIPTION_MAX,
@@ -594,8 +594,7 @@ async def on_submit(
     bot: Bot,
     state: FSMContext,
     session: AsyncSession,
-    config: LiankaConfig,
-    calendar: WorkCalendar,
+    policy: Policy,
     clock: Clock,
     metrics: Metrics,
 ) -> None:
@@ -603,7 +602,7 @@ async def on_submit(
     data = await _draft(state, callback_data)
     if not data.get("category") or not data.get("description"):
         raise StaleAction
-    reporter = await require_reporter(session, config, query.from_user.id)
+    reporter = await require_reporter(session, policy.config, query.from_user.id)
     anonymous = bool(data.get("anonymous", True))
     draft = CaseDraft(
         category_code=data["category"],
@@ -616,7 +615,12 @@ async def on_submit(
     )
     async with flow_ends(state):
         submitted = await submit_case(
-            session, reporter, draft, config, calendar, clock.now(), draft_id=data["draft_id"]
+            session,
+            reporter,
+            draft,
+            policy=policy,
+            now=clock.now(),
+            draft_id=data["draft_id"],
         )
     if not submitted.duplicate:
         metrics.cases_submitted.inc()

@@ -18,11 +18,11 @@ from bot.services.case_lists import (
 )
 from bot.services.decisions import decide_request, load_request
 from bot.services.inspectors import get_actor
-from bot.services.permissions import ASSIGNABLE, leads_team
+from bot.services.permissions import leads_team
 from bot.services.policy import Policy
 from bot.services.routing import list_route_targets
 from bot.services.supervision import supervise_case
-from models.case import OPEN_STATUSES, Case, CaseStatus
+from models.case import ASSIGNABLE, OPEN_STATUSES, Case, CaseStatus
 from models.clock import ClockState
 from models.errors import InvalidInput
 from models.org import Track

@@ -13,7 +13,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.clock import Clock
 from bot.services.my_cases import (
     MY_CASES_LIMIT,
-    WITHDRAWABLE,
     add_material,
     case_timeline,
     list_my_cases,
@@ -26,6 +25,7 @@ from handlers.filters import MEDIA, TEXT, UNSUPPORTED, add_evidence, as_evidence
 from handlers.flow import flow_ends
 from handlers.keyboards import Menu, MenuAct, MyAct, MyCase
 from handlers.states import Material, Track
+from models.case import AWAITING_ACCEPTANCE
 from models.errors import DomainError, InvalidInput, StaleAction
 from models.intake import DESCRIPTION_MAX, clean_text
 from notifications.render import render
@@ -91,7 +91,7 @@ async def on_view(
         timeline=view.timeline,
         can_add=view.summary.is_open,
     )
-    withdrawable = view.summary.status in WITHDRAWABLE
+    withdrawable = view.summary.status in AWAITING_ACCEPTANCE
     markup = kb.case_keyboard(view.summary.id, view.summary.is_open, withdrawable)
     await _replace(bot, query, text, markup)
     await query.answer()

@@ -70,11 +70,11 @@ async def notify_inspectors(
     session: AsyncSession,
     case_id: int,
     people: Iterable[Inspector],
+    *,
     kind: str,
     stage: int,
     text: str,
     now: datetime,
-    *,
     offer: Offering | None = None,
 ) -> int:
     """Queue one message about a case to each of ``people`` who is active and registered in

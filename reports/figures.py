@@ -23,8 +23,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.calendar import SHANGHAI, WorkCalendar
 from models.card import Card, CardScan
-from models.case import OPEN_STATUSES, Case, CaseStatus, Outcome, Satisfaction
-from models.clock import CaseClock, ClockKind, ClockState
+from models.case import (
+    AWAITING_ACCEPTANCE,
+    FINISHED_STATUSES,
+    OPEN_STATUSES,
+    Case,
+    CaseStatus,
+    Outcome,
+    Satisfaction,
+)
+from models.clock import DEADLINE_CLOCKS, CaseClock, ClockKind, ClockState
 from models.enterprise import Enterprise
 from models.errors import NotFound
 from models.org import Category, Track, Zone
@@ -32,9 +40,6 @@ from models.request import ApprovalRequest, RequestKind, RequestStatus
 from models.team import Team
 from reports.periods import Period
 
-RATED_CLOCKS = (ClockKind.ACCEPT, ClockKind.FIRST_REPLY, ClockKind.RESOLVE)
-"""The clocks with an on-time rate: 签收, 受理告知, 办结."""
-DONE = (CaseStatus.RESOLVED, CaseStatus.CLOSED)
 TREND_WEEKS = 12
 RECURRING_MIN = 2
 OVERDUE_LIST_LIMIT = 200
@@ -304,7 +309,7 @@ async def compute_figures(
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     figures = Figures(period=period, scope=scope, now=now)
     cohort = _cohort(period, scope)
-    done = col(Case.status).in_(DONE)
+    done = col(Case.status).in_(FINISHED_STATUSES)
 
     (totals,) = await _rows(
         session,
@@ -378,7 +383,7 @@ async def compute_figures(
         session,
         sa.select(col(CaseClock.kind), col(Case.team_id), _flag(_on_time()), _flag(_late(now)))
         .join(Case, col(Case.id) == col(CaseClock.case_id))
-        .where(*cohort, col(CaseClock.kind).in_(RATED_CLOCKS))
+        .where(*cohort, col(CaseClock.kind).in_(DEADLINE_CLOCKS))
         .group_by(col(CaseClock.kind), col(Case.team_id)),
     )
     per_kind: dict[ClockKind, list[int]] = defaultdict(lambda: [0, 0])
@@ -390,7 +395,7 @@ async def compute_figures(
             per_team[team_id][0] += int(on_time)
             per_team[team_id][1] += int(late)
     figures.clocks = {
-        kind: ClockRate(kind, per_kind[kind][0], per_kind[kind][1]) for kind in RATED_CLOCKS
+        kind: ClockRate(kind, per_kind[kind][0], per_kind[kind][1]) for kind in DEADLINE_CLOCKS
     }
 
     figures.satisfaction = {Satisfaction(s): 0 for s in Satisfaction}
@@ -501,7 +506,7 @@ async def _overdue(
     """Cases of the scope received before the period ended that are overdue now."""
     overdue = [
         col(CaseClock.state) == ClockState.RUNNING,
-        col(CaseClock.kind).in_(RATED_CLOCKS),
+        col(CaseClock.kind).in_(DEADLINE_CLOCKS),
         col(CaseClock.due_at) < now,
         col(Case.status).in_(OPEN_STATUSES),
         col(Case.created_at) < period.end,
@@ -652,9 +657,6 @@ class CaseLine:
     supervised: bool
 
 
-BEFORE_ACCEPTANCE = (CaseStatus.SUBMITTED, CaseStatus.ASSIGNED, CaseStatus.RETURNED)
-
-
 async def list_cases(
     session: AsyncSession, period: Period, scope: Scope, now: datetime
 ) -> list[CaseLine]:
@@ -672,7 +674,7 @@ async def list_cases(
             sa.func.max(sa.case((_late(now), 1), else_=0)).label("late"),
         )
         .join(Case, col(Case.id) == col(CaseClock.case_id))
-        .where(kind.in_(RATED_CLOCKS), *_cohort(period, scope))
+        .where(kind.in_(DEADLINE_CLOCKS), *_cohort(period, scope))
         .group_by(col(CaseClock.case_id))
         .subquery()
     )
@@ -738,9 +740,9 @@ async def list_cases(
                 enterprise=None if track is Track.CLUE else enterprise,
                 team=team,
                 status=status,
-                due_at=accept_due if status in BEFORE_ACCEPTANCE else resolve_due,
+                due_at=accept_due if status in AWAITING_ACCEPTANCE else resolve_due,
                 late=bool(late),
-                resolved_at=resolved_at if status in DONE else None,
+                resolved_at=resolved_at if status in FINISHED_STATUSES else None,
                 outcome=Outcome(outcome) if outcome else None,
                 satisfaction=Satisfaction(satisfaction) if satisfaction else None,
                 amount_involved_yuan=involved,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from markupsafe import Markup
 
-from models.clock import ClockKind
+from models.clock import DEADLINE_CLOCKS
 from reports.charts import report_charts, to_svg
 from reports.render import render_html
 from reports.report import NOTE, Report, duration_text
@@ -24,10 +24,7 @@ def render_html_report(report: Report) -> str:
         r=report,
         f=report.figures,
         charts=charts,
-        clocks=[
-            report.figures.clock(k)
-            for k in (ClockKind.ACCEPT, ClockKind.FIRST_REPLY, ClockKind.RESOLVE)
-        ],
+        clocks=[report.figures.clock(k) for k in DEADLINE_CLOCKS],
         note=NOTE,
         durations=duration_text(report.figures),
     )

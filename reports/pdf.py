@@ -11,7 +11,7 @@ from fpdf.fonts import FontFace
 
 from cards.fonts import close_fonts, find_cjk_font
 from models.case import CaseStatus
-from models.clock import ClockKind
+from models.clock import DEADLINE_CLOCKS
 from reports.charts import Chart, Line, Rect, report_charts
 from reports.render import local, pct, wan
 from reports.report import NOTE, Report, duration_text
@@ -216,10 +216,7 @@ def _draw(pdf: ReportPDF, report: Report) -> None:
         ("环节", "按期（件）", "超期（件）", "按期率"),
         [
             (kind.label, rate.on_time, rate.late, pct(rate.rate))
-            for kind, rate in (
-                (k, f.clock(k))
-                for k in (ClockKind.ACCEPT, ClockKind.FIRST_REPLY, ClockKind.RESOLVE)
-            )
+            for kind, rate in ((k, f.clock(k)) for k in DEADLINE_CLOCKS)
         ],
         (40, 20, 20, 20),
         ("LEFT", "RIGHT", "RIGHT", "RIGHT"),

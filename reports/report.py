@@ -124,12 +124,12 @@ def summary_text(organisation: str, figures: Figures, previous: Figures) -> str:
 
 async def build_report(
     session: AsyncSession,
+    *,
     config: LiankaConfig,
     calendar: WorkCalendar,
     period: Period,
     scope: Scope,
     now: datetime,
-    *,
     with_cases: bool = True,
 ) -> Report:
     """Compute the figures of ``period`` and of the period before, and the case list."""

@@ -9,7 +9,7 @@ from typing import Any
 import xlsxwriter
 
 from models.case import CaseStatus
-from models.clock import ClockKind
+from models.clock import DEADLINE_CLOCKS
 from reports.render import local, local_naive, wan_number
 from reports.report import Report
 
@@ -144,7 +144,7 @@ def _figures_sheet(workbook: Any, report: Report, fmt: dict[str, Any]) -> None:
         ("环节", "按期（件）", "超期（件）", "按期率"),
         [
             (f.clock(k).kind.label, f.clock(k).on_time, f.clock(k).late, f.clock(k).rate)
-            for k in (ClockKind.ACCEPT, ClockKind.FIRST_REPLY, ClockKind.RESOLVE)
+            for k in DEADLINE_CLOCKS
         ]
         + [
             ("办结用时中位数（工作日）", f.median_workdays, None, None),

@@ -15,6 +15,7 @@ from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.clocks import get_clock, meet_clock, start_clock
 from bot.services.intake import submit_case
+from bot.services.policy import Policy
 from models.calendar import SHANGHAI, WorkCalendar
 from models.case import Case, CaseStatus, Outcome
 from models.clock import CaseClock, ClockKind
@@ -79,9 +80,8 @@ async def report(
             session,
             reporter,
             CaseDraft(category_code=category, description=description),
-            config,
-            calendar,
-            now,
+            policy=Policy(config, calendar),
+            now=now,
         )
     return result.case
 

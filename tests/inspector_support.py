@@ -13,6 +13,7 @@ from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.dispatcher import create_dispatcher
 from bot.services.intake import submit_case
+from bot.services.policy import Policy
 from bot.settings import Settings
 from bot.storage import SqlStorage
 from models.attachment import MediaKind
@@ -136,7 +137,9 @@ async def submit(
         contact_phone="13812345678" if named else None,
     )
     async with sessions() as session:
-        result = await submit_case(session, reporter, draft, config, calendar, clock.now())
+        result = await submit_case(
+            session, reporter, draft, policy=Policy(config, calendar), now=clock.now()
+        )
     return result.case
 
 

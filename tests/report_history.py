@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.intake import submit_case
+from bot.services.policy import Policy
 from demo.plan import Step, StepKind
 from demo.steps import STEPS
 from demo.use_cases import SessionLedger
@@ -255,9 +256,8 @@ async def build_history(
                     contact_name="宋利剑" if named else None,
                     contact_phone="13812345678" if named else None,
                 ),
-                config,
-                calendar,
-                at(submitted),
+                policy=Policy(config, calendar),
+                now=at(submitted),
             )
             ledger = SessionLedger(session, config, calendar, codes)
             for planned in steps:

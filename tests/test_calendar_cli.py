@@ -21,6 +21,7 @@ from bot.config import load_config
 from bot.db import SessionFactory, create_engine, create_session_factory, upgrade_database
 from bot.services.calendar import load_calendar
 from bot.services.catalog import sync_catalog
+from bot.services.policy import Policy
 from bot.services.routing import assign_case
 from models.case import Case
 from models.clock import CaseClock, ClockKind, ClockStage
@@ -77,7 +78,7 @@ def open_clue_case(env: dict[str, str]) -> int:
             stored = await session.get(Case, case.id)
             person = await session.get(Inspector, 1)
             assert stored is not None and person is not None
-            await assign_case(session, stored, person, config, calendar, STARTED)
+            await assign_case(session, stored, person, policy=Policy(config, calendar), now=STARTED)
             await session.commit()
         assert case.id is not None
         await accept(sessions, config, calendar, case.id, STARTED)

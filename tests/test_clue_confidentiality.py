@@ -12,6 +12,7 @@ from bot.db import SessionFactory
 from bot.services.assignment import assignment_options
 from bot.services.intake import submit_case
 from bot.services.materials import view_materials
+from bot.services.policy import Policy
 from models.calendar import WorkCalendar
 from models.errors import PermissionDenied
 from models.intake import CaseDraft
@@ -38,9 +39,8 @@ async def _report(
             session,
             reporter,
             CaseDraft(category_code=category, description=description),
-            config,
-            calendar,
-            clock.now(),
+            policy=Policy(config, calendar),
+            now=clock.now(),
         )
         assert submitted.case.id is not None
         return submitted.case.id

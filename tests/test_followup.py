@@ -12,6 +12,7 @@ from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.dispatcher import create_dispatcher
 from bot.services.clocks import get_clock
+from bot.services.policy import Policy
 from bot.services.routing import assign_case
 from bot.services.sweep import sweep_deadlines
 from bot.settings import Settings
@@ -204,7 +205,9 @@ async def test_a_clue_case_is_closed_without_a_question(
         stored = await session.get(Case, case.id)
         inspector = await session.get(Inspector, 1)
         assert stored is not None and inspector is not None
-        await assign_case(session, stored, inspector, catalog, calendar, SUBMITTED)
+        await assign_case(
+            session, stored, inspector, policy=Policy(catalog, calendar), now=SUBMITTED
+        )
         await session.commit()
     await accept(sessions, catalog, calendar, case.id, SUBMITTED)
     await resolve(sessions, catalog, calendar, case.id, RESOLVED)

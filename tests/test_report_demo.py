@@ -13,6 +13,7 @@ from sqlmodel import SQLModel, select
 from bot.config import LiankaConfig
 from bot.db import SessionFactory, create_engine, create_session_factory
 from bot.services.intake import submit_case
+from bot.services.policy import Policy
 from demo import NotEmpty, generate_demo
 from demo.plan import make_uscc
 from models.calendar import WorkCalendar
@@ -109,7 +110,12 @@ async def test_demo_data_has_a_whole_life_of_cases_and_valid_enterprises(
         first = cases[0]
         events = (await session.exec(select(CaseEvent).where(CaseEvent.case_id == first.id))).all()
         report = await build_report(
-            session, catalog, calendar, last_month(NOW), await resolve_scope(session), NOW
+            session,
+            config=catalog,
+            calendar=calendar,
+            period=last_month(NOW),
+            scope=await resolve_scope(session),
+            now=NOW,
         )
     assert usccs and all(is_valid_uscc(u or "") for u in usccs)
     assert sum(c.reopen_count for c in cases) > 0
@@ -139,9 +145,8 @@ async def test_the_database_takes_new_cases_after_demo_data(
                 category_code="business_env",
                 description="土地出让金返还迟迟未到位，企业资金链紧张。",
             ),
-            catalog,
-            calendar,
-            NOW,
+            policy=Policy(catalog, calendar),
+            now=NOW,
         )
     assert result.case.id == 31 and result.case.status is CaseStatus.ASSIGNED
     with pytest.raises(NotEmpty):

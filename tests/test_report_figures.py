@@ -30,7 +30,12 @@ async def test_every_figure_of_october_2026_is_exact(
     await build_history(sessions, catalog, calendar)
     async with sessions() as session:
         report = await build_report(
-            session, catalog, calendar, OCTOBER, await resolve_scope(session), NOW
+            session,
+            config=catalog,
+            calendar=calendar,
+            period=OCTOBER,
+            scope=await resolve_scope(session),
+            now=NOW,
         )
     f = report.figures
     assert (f.received, f.resolved, f.closed, f.withdrawn, f.open) == (7, 4, 4, 1, 2)
@@ -117,7 +122,12 @@ async def test_on_time_rates_count_working_days_across_the_national_day_holiday(
             line.number: line
             for line in (
                 await build_report(
-                    session, catalog, calendar, OCTOBER, await resolve_scope(session), NOW
+                    session,
+                    config=catalog,
+                    calendar=calendar,
+                    period=OCTOBER,
+                    scope=await resolve_scope(session),
+                    now=NOW,
                 )
             ).cases
             or []
@@ -133,7 +143,12 @@ async def test_the_previous_period_and_the_change_are_reported(
     await build_history(sessions, catalog, calendar)
     async with sessions() as session:
         report = await build_report(
-            session, catalog, calendar, OCTOBER, await resolve_scope(session), NOW
+            session,
+            config=catalog,
+            calendar=calendar,
+            period=OCTOBER,
+            scope=await resolve_scope(session),
+            now=NOW,
         )
     p = report.previous
     assert (p.period.first, p.period.last) == (date(2026, 9, 1), date(2026, 9, 30))
@@ -158,7 +173,12 @@ async def test_the_summary_reads_like_the_commissions_report(
     await build_history(sessions, catalog, calendar)
     async with sessions() as session:
         report = await build_report(
-            session, catalog, calendar, OCTOBER, await resolve_scope(session), NOW
+            session,
+            config=catalog,
+            calendar=calendar,
+            period=OCTOBER,
+            scope=await resolve_scope(session),
+            now=NOW,
         )
     assert report.summary == (
         "2026年10月，安居区纪委监委通过“廉政监督联系卡”共受理企业反映问题7件，涉及企业4家，"
@@ -198,7 +218,12 @@ async def test_a_period_without_cases_gives_a_short_summary_and_no_error(
     quiet = custom(date(2026, 8, 1), date(2026, 8, 31))
     async with sessions() as session:
         report = await build_report(
-            session, catalog, calendar, quiet, await resolve_scope(session), NOW
+            session,
+            config=catalog,
+            calendar=calendar,
+            period=quiet,
+            scope=await resolve_scope(session),
+            now=NOW,
         )
     f = report.figures
     assert (f.received, f.resolved_rate, f.on_time_rate, f.median_workdays) == (0, None, None, None)

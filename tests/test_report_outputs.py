@@ -31,7 +31,12 @@ async def october(
     await build_history(sessions, catalog, calendar)
     async with sessions() as session:
         return await build_report(
-            session, catalog, calendar, OCTOBER, await resolve_scope(session), NOW
+            session,
+            config=catalog,
+            calendar=calendar,
+            period=OCTOBER,
+            scope=await resolve_scope(session),
+            now=NOW,
         )
 
 

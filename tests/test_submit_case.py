@@ -11,6 +11,7 @@ from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.intake import submit_case
+from bot.services.policy import Policy
 from models.attachment import Attachment, MediaKind
 from models.calendar import WorkCalendar
 from models.case import Case, CaseStatus
@@ -45,7 +46,11 @@ async def test_an_anonymous_report_gets_a_number_a_receipt_code_and_an_assignee(
         reporter = await make_reporter(session, clock.now())
         evidence = (Evidence(MediaKind.PHOTO, "ph-1", "u-ph-1", file_size=120_000),)
         result = await submit_case(
-            session, reporter, draft(evidence=evidence), catalog, calendar, clock.now()
+            session,
+            reporter,
+            draft(evidence=evidence),
+            policy=Policy(catalog, calendar),
+            now=clock.now(),
         )
     assert result.case.number == "AJ-2026-00001"
     assert result.receipt_code is not None and len(result.receipt_code.replace("-", "")) == 12
@@ -84,9 +89,8 @@ async def test_a_named_report_keeps_the_contact_apart_and_has_no_receipt_code(
             session,
             reporter,
             draft(anonymous=False, contact_name="宋利剑", contact_phone="13812345678"),
-            catalog,
-            calendar,
-            clock.now(),
+            policy=Policy(catalog, calendar),
+            now=clock.now(),
         )
     assert result.receipt_code is None
     async with sessions() as session:
@@ -113,9 +117,8 @@ async def test_without_inspectors_the_team_leader_is_asked_to_assign(
             session,
             reporter,
             draft("work_safety", description="厂区消防通道被占用，多次反映未整改，存在安全隐患。"),
-            catalog,
-            calendar,
-            clock.now(),
+            policy=Policy(catalog, calendar),
+            now=clock.now(),
         )
     async with sessions() as session:
         case = (await session.exec(select(Case))).one()
@@ -137,9 +140,8 @@ async def test_an_unmatched_report_goes_to_the_dispatcher(
             session,
             reporter,
             draft("other", description="办事窗口工作人员态度生硬，多次刁难企业办事人员。"),
-            catalog,
-            calendar,
-            clock.now(),
+            policy=Policy(catalog, calendar),
+            now=clock.now(),
         )
     async with sessions() as session:
         case = (await session.exec(select(Case))).one()
@@ -167,9 +169,8 @@ async def test_a_clue_assignment_hides_the_enterprise_and_the_reporter(
                 contact_phone="13812345678",
                 description="某国企负责人在工程分包中收受好处费，指定关系户承接项目。",
             ),
-            catalog,
-            calendar,
-            clock.now(),
+            policy=Policy(catalog, calendar),
+            now=clock.now(),
         )
     async with sessions() as session:
         (note,) = (await session.exec(select(Notification))).all()
@@ -183,10 +184,20 @@ async def test_the_same_draft_submitted_twice_is_one_case(
     async with sessions() as session:
         reporter = await make_reporter(session, clock.now())
         first = await submit_case(
-            session, reporter, draft(), catalog, calendar, clock.now(), draft_id="d-1"
+            session,
+            reporter,
+            draft(),
+            policy=Policy(catalog, calendar),
+            now=clock.now(),
+            draft_id="d-1",
         )
         again = await submit_case(
-            session, reporter, draft(), catalog, calendar, clock.now(), draft_id="d-1"
+            session,
+            reporter,
+            draft(),
+            policy=Policy(catalog, calendar),
+            now=clock.now(),
+            draft_id="d-1",
         )
     assert again.duplicate and again.case.number == first.case.number
     async with sessions() as session:
@@ -205,7 +216,9 @@ async def test_numbers_run_on_within_a_year_and_restart_in_the_next(
             datetime(2026, 12, 31, 15, 59, tzinfo=UTC),  # 23:59 in Shanghai
             datetime(2026, 12, 31, 16, 1, tzinfo=UTC),  # 00:01 on 1 Jan 2027 in Shanghai
         ):
-            result = await submit_case(session, reporter, draft(), catalog, calendar, at)
+            result = await submit_case(
+                session, reporter, draft(), policy=Policy(catalog, calendar), now=at
+            )
             numbers.append(result.case.number)
     assert numbers == ["AJ-2026-00001", "AJ-2026-00002", "AJ-2026-00003", "AJ-2027-00001"]
 
@@ -217,7 +230,11 @@ async def test_a_too_short_description_is_refused_and_nothing_is_written(
         reporter = await make_reporter(session, clock.now())
         with pytest.raises(InvalidInput):
             await submit_case(
-                session, reporter, draft(description="没钱"), catalog, calendar, clock.now()
+                session,
+                reporter,
+                draft(description="没钱"),
+                policy=Policy(catalog, calendar),
+                now=clock.now(),
             )
     async with sessions() as session:
         assert (await session.exec(select(Case))).all() == []

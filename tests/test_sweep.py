@@ -174,8 +174,8 @@ async def test_an_extended_deadline_warns_afresh_and_is_not_overdue_at_the_old_o
             case.id,
             ClockKind.RESOLVE,
             5,
-            calendar,
-            sh(2026, 12, 16, 19),
+            calendar=calendar,
+            now=sh(2026, 12, 16, 19),
             warn_before=catalog.deadlines.warn_before,
         )
         await session.commit()

@@ -134,7 +134,9 @@ def report(
             async with sessions() as session:
                 calendar = await load_calendar(session, config)
                 scope = await resolve_scope(session, zone, team)
-                built = await build_report(session, config, calendar, period, scope, now)
+                built = await build_report(
+                    session, config=config, calendar=calendar, period=period, scope=scope, now=now
+                )
             timings["figures"] = time.perf_counter() - started
             progress.advance(task)
 

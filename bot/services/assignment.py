@@ -12,8 +12,6 @@ from bot.services.clocks import cancel_clock, start_ladder_clock
 from bot.services.inspectors import TEAM_ROLES
 from bot.services.notices import tell_inspectors, tell_reporter
 from bot.services.permissions import (
-    ASSIGNABLE,
-    TRANSFERABLE,
     actor_of,
     leads_team,
     load_case,
@@ -31,7 +29,7 @@ from bot.services.routing import (
     place_case,
     target_team,
 )
-from models.case import Case, CaseStatus
+from models.case import ASSIGNABLE, TRANSFERABLE, Case, CaseStatus
 from models.clock import ClockKind
 from models.errors import InvalidInput, PermissionDenied
 from models.event import Actor, EventKind, record_event, transition
@@ -158,8 +156,7 @@ async def reassign_case(
         session,
         case,
         target,
-        config=policy.config,
-        calendar=policy.calendar,
+        policy=policy,
         now=now,
         actor=actor_of(actor),
     )

@@ -63,6 +63,7 @@ async def start_ladder_clock(
     session: AsyncSession,
     case: Case,
     kind: ClockKind,
+    *,
     config: LiankaConfig,
     calendar: WorkCalendar,
     now: datetime,
@@ -128,9 +129,9 @@ async def extend_clock(
     case_id: int,
     kind: ClockKind,
     workdays: int,
+    *,
     calendar: WorkCalendar,
     now: datetime,
-    *,
     warn_before: int,
 ) -> CaseClock:
     """An approved 延期: the deadline moves ``workdays`` working days later."""

@@ -13,8 +13,6 @@ from bot.services.clocks import extend_clock
 from bot.services.inspectors import team_leaders
 from bot.services.notices import team_name, tell_inspectors, tell_reporter
 from bot.services.permissions import (
-    RETURNABLE,
-    TRANSFERABLE,
     actor_of,
     load_case,
     moved_on,
@@ -22,7 +20,7 @@ from bot.services.permissions import (
 )
 from bot.services.policy import Policy
 from bot.services.routing import dispatcher_team, target_team
-from models.case import WORKING_STATUSES, Case, CaseStatus
+from models.case import RETURNABLE, TRANSFERABLE, WORKING_STATUSES, Case, CaseStatus
 from models.clock import ClockKind
 from models.errors import NotFound, StaleAction
 from models.event import Actor, EventKind, record_event, transition

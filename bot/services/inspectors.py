@@ -313,10 +313,10 @@ async def _tell_leaders_case_back(
         session,
         case.id,
         await team_leaders(session, case.team_id, track=case.track),
-        "case_back",
-        case.event_count,
-        text,
-        now,
+        kind="case_back",
+        stage=case.event_count,
+        text=text,
+        now=now,
         offer=Offer.LEADER_ASSIGN.on(case.id),
     )
 

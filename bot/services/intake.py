@@ -9,16 +9,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.config import LiankaConfig
 from bot.services.clocks import get_clock, start_ladder_clock
 from bot.services.policy import Policy
 from bot.services.routing import route_case
 from models.attachment import Attachment
-from models.calendar import SHANGHAI, WorkCalendar
-from models.case import Case, CaseCounter, CaseStatus, format_case_number
+from models.calendar import SHANGHAI
+from models.case import Case, CaseCounter, format_case_number, submitted_case
 from models.clock import ClockKind
 from models.errors import InvalidInput, NotFound
-from models.event import Actor, ActorType, EventKind, record_event
+from models.event import ActorType, submitted
 from models.intake import EVIDENCE_MAX, CaseDraft, check_description
 from models.org import Category
 from models.reporter import Reporter, ReporterContact, new_receipt_code, receipt_hash
@@ -53,10 +52,9 @@ async def submit_case(
     session: AsyncSession,
     reporter: Reporter,
     draft: CaseDraft,
-    config: LiankaConfig,
-    calendar: WorkCalendar,
-    now: datetime,
     *,
+    policy: Policy,
+    now: datetime,
     draft_id: str | None = None,
 ) -> Submitted:
     """One transaction: number, case, first event, contact, evidence, clocks, routing, notices.
@@ -87,38 +85,24 @@ async def submit_case(
 
     receipt_code = new_receipt_code() if draft.anonymous else None
     number = await next_case_number(
-        session, config.organisation.case_prefix, now.astimezone(SHANGHAI).year
+        session, policy.config.organisation.case_prefix, now.astimezone(SHANGHAI).year
     )
-    case = Case(
+    case = submitted_case(
+        reporter,
         number=number,
         track=category.track,
-        status=CaseStatus.SUBMITTED,
         category_id=category.id or 0,
-        zone_id=reporter.zone_id,
-        enterprise_id=reporter.enterprise_id,
-        card_id=reporter.card_id,
-        reporter_id=reporter.id,
         anonymous=draft.anonymous,
         receipt_hash=receipt_hash(receipt_code) if receipt_code else None,
         submission_key=key,
         description=description,
-        amount_involved_yuan=draft.amount_yuan,
-        created_at=now,
-        updated_at=now,
+        amount_yuan=draft.amount_yuan,
+        now=now,
     )
     session.add(case)
     await session.flush()
     assert case.id is not None
-    session.add(
-        record_event(
-            case,
-            EventKind.SUBMITTED,
-            Actor(ActorType.REPORTER, reporter.id),
-            now,
-            public=True,
-            data={"evidence": len(draft.evidence), "anonymous": draft.anonymous},
-        )
-    )
+    session.add(submitted(case, now, evidence=len(draft.evidence)))
     if not draft.anonymous:
         assert draft.contact_name is not None and draft.contact_phone is not None
         session.add(
@@ -139,9 +123,14 @@ async def submit_case(
             )
         )
     await start_ladder_clock(
-        session, case, ClockKind.FIRST_REPLY, config=config, calendar=calendar, now=now
+        session,
+        case,
+        ClockKind.FIRST_REPLY,
+        config=policy.config,
+        calendar=policy.calendar,
+        now=now,
     )
-    await route_case(session, case, policy=Policy(config, calendar), now=now)
+    await route_case(session, case, policy=policy, now=now)
     accept = await get_clock(session, case.id, ClockKind.ACCEPT)
     assert accept is not None
     await session.commit()

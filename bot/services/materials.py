@@ -13,6 +13,7 @@ from bot.services.case_lists import require_view
 from bot.services.permissions import actor_of, load_case
 from models.attachment import Attachment
 from models.case import Case
+from models.case import reporter_line as reporter_line_of
 from models.enterprise import Enterprise
 from models.event import EventKind, record_event
 from models.org import Category, Track, Zone
@@ -69,13 +70,9 @@ async def view_materials(
         ).all()
     )
     contact = None
-    if clue:
-        reporter_line = "问题线索，反映人信息保密"
-    elif case.anonymous:
-        reporter_line = "匿名"
-    else:
+    reporter_line = reporter_line_of(case.track, anonymous=case.anonymous, named="实名")
+    if not clue and not case.anonymous:
         row_contact = await session.get(ReporterContact, case.id)
-        reporter_line = "实名"
         if row_contact is not None:
             contact = Contact(row_contact.name, row_contact.phone)
             session.add(

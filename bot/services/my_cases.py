@@ -13,7 +13,14 @@ from bot.services.clocks import cancel_clock
 from bot.services.inspectors import team_leaders
 from bot.services.reporters import AttemptGuard, TooManyAttempts, Verdict, get_reporter
 from models.attachment import Attachment
-from models.case import OPEN_STATUSES, Case, CaseStatus, reporter_label
+from models.case import (
+    AWAITING_ACCEPTANCE,
+    OPEN_STATUSES,
+    WORKING_STATUSES,
+    Case,
+    CaseStatus,
+    reporter_label,
+)
 from models.clock import CaseClock, ClockKind
 from models.errors import InvalidInput, NotFound
 from models.event import Actor, ActorType, CaseEvent, EventKind, record_event, transition
@@ -30,8 +37,6 @@ MY_CASES_LIMIT = 20
 TIMELINE_MAX = 20  # the latest entries; a phone screen, and Telegram's 4096 characters
 NOTE_MAX = 100  # 20 entries × (100 + a date and a label) + the description stay under 4096
 DESCRIPTION_PREVIEW = 300
-ACCEPT_PENDING = frozenset({CaseStatus.SUBMITTED, CaseStatus.ASSIGNED, CaseStatus.RETURNED})
-IN_HAND = frozenset({CaseStatus.ACCEPTED, CaseStatus.IN_PROGRESS, CaseStatus.REOPENED})
 
 REPORTER_EVENT_LABELS = {
     EventKind.SUBMITTED: "已提交",
@@ -119,9 +124,9 @@ async def _summaries(
     for case in cases:
         assert case.id is not None
         due_label, clock = None, None
-        if case.track is Track.APPEAL and case.status in ACCEPT_PENDING:
+        if case.track is Track.APPEAL and case.status in AWAITING_ACCEPTANCE:
             due_label, clock = "签收期限", clocks.get((case.id, ClockKind.ACCEPT))
-        elif case.track is Track.APPEAL and case.status in IN_HAND:
+        elif case.track is Track.APPEAL and case.status in WORKING_STATUSES:
             due_label, clock = "办结期限", clocks.get((case.id, ClockKind.RESOLVE))
         result.append(
             CaseSummary(
@@ -307,18 +312,14 @@ async def add_material(
         session,
         case.id,
         await _holders(session, case),
-        "material",
-        case.event_count,
-        text,
-        now,
+        kind="material",
+        stage=case.event_count,
+        text=text,
+        now=now,
         offer=Offer.CASE_MATERIALS.on(case.id),
     )
     await session.commit()
     return MaterialAdded(case.number, len(items), note is not None)
-
-
-WITHDRAWABLE = frozenset({CaseStatus.SUBMITTED, CaseStatus.ASSIGNED, CaseStatus.RETURNED})
-"""A reporter may withdraw a case until an inspector signs for it (DESIGN.md)."""
 
 
 async def withdraw_case(
@@ -332,7 +333,7 @@ async def withdraw_case(
     yet; its clocks stop, and whoever holds it — the assignee, else the team's leaders — is told."""
     reporter, case, _ = await _readable_case(session, telegram_user_id, case_id)
     assert case.id is not None and reporter.id is not None
-    if case.status not in WITHDRAWABLE:
+    if case.status not in AWAITING_ACCEPTANCE:  # until an inspector signs for it
         raise InvalidInput("该问题已签收办理，不能撤回。如有需要，请通过“补充材料”说明情况。")
     session.add(
         transition(
@@ -351,7 +352,13 @@ async def withdraw_case(
     await session.flush()
     text = render("reporter_withdrawn_notice", number=case.number)
     await notify_inspectors(
-        session, case.id, await _holders(session, case), "withdrawn", case.event_count, text, now
+        session,
+        case.id,
+        await _holders(session, case),
+        kind="withdrawn",
+        stage=case.event_count,
+        text=text,
+        now=now,
     )
     await session.commit()
     return case

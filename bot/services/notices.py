@@ -76,7 +76,9 @@ async def tell_inspectors(
 ) -> None:
     assert case.id is not None
     text = render(kind, case=case, **context)
-    await notify_inspectors(session, case.id, people, kind, stage, text, now, offer=offer)
+    await notify_inspectors(
+        session, case.id, people, kind=kind, stage=stage, text=text, now=now, offer=offer
+    )
 
 
 async def team_name(session: AsyncSession, team_id: int | None) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services.inspectors import TEAM_ROLES
-from models.case import WORKING_STATUSES, Case, CaseStatus
+from models.case import TRANSFERABLE, WORKING_STATUSES, Case, CaseStatus
 from models.errors import InvalidInput, NotFound, PermissionDenied, StaleAction
 from models.event import Actor, ActorType
 from models.intake import clean_text
@@ -14,22 +14,6 @@ from models.org import Track
 from models.team import Inspector, Role
 
 NOTE_MAX = 1000
-
-
-RETURNABLE = frozenset({CaseStatus.ASSIGNED, CaseStatus.ACCEPTED})
-"""退回 to the dispatcher: before the work has started (the transition table says so)."""
-TRANSFERABLE = frozenset({CaseStatus.ASSIGNED, CaseStatus.ACCEPTED, CaseStatus.IN_PROGRESS})
-"""转办 to another team: until the case is resolved (a 重办 case stays with its team)."""
-ASSIGNABLE = frozenset(
-    {
-        CaseStatus.SUBMITTED,
-        CaseStatus.ASSIGNED,
-        CaseStatus.RETURNED,
-        CaseStatus.ACCEPTED,
-        CaseStatus.IN_PROGRESS,
-        CaseStatus.REOPENED,
-    }
-)
 
 
 def actor_of(inspector: Inspector) -> Actor:

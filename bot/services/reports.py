@@ -130,7 +130,13 @@ async def send_periodic_report(
             logger.info("report %s: nothing to queue (%s leaders)", period.key, len(leaders))
             return 0
         report = await build_report(
-            session, policy.config, policy.calendar, period, Scope(), now, with_cases=False
+            session,
+            config=policy.config,
+            calendar=policy.calendar,
+            period=period,
+            scope=Scope(),
+            now=now,
+            with_cases=False,
         )
         deliveries = []
         for leader in waiting:
@@ -184,11 +190,11 @@ async def send_month_report(
         )
     report = await build_report(
         session,
-        policy.config,
-        policy.calendar,
-        current_month(now),
-        Scope(),
-        now,
+        config=policy.config,
+        calendar=policy.calendar,
+        period=current_month(now),
+        scope=Scope(),
+        now=now,
         with_cases=False,
     )
     key = notification_key(

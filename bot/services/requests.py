@@ -13,8 +13,6 @@ from bot.services.clocks import get_clock
 from bot.services.inspectors import team_leaders
 from bot.services.notices import tell_inspectors
 from bot.services.permissions import (
-    RETURNABLE,
-    TRANSFERABLE,
     actor_of,
     clean_note,
     load_case,
@@ -22,7 +20,7 @@ from bot.services.permissions import (
     require_assignee,
 )
 from bot.services.routing import target_team
-from models.case import WORKING_STATUSES, Case
+from models.case import RETURNABLE, TRANSFERABLE, WORKING_STATUSES, Case
 from models.clock import ClockKind, ClockStage, ClockState
 from models.errors import InvalidInput
 from models.event import EventKind, record_event

@@ -8,24 +8,22 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.config import LiankaConfig
+from bot.services.case_notices import assigned_text, waiting_text
 from bot.services.clocks import get_clock, start_ladder_clock
 from bot.services.inspectors import team_leaders
 from bot.services.policy import Policy
 from models.attachment import Attachment
-from models.calendar import WorkCalendar
 from models.case import OPEN_STATUSES, Case, CaseStatus
 from models.clock import ClockKind
 from models.enterprise import Enterprise
 from models.errors import InvalidInput, NotFound
-from models.event import SYSTEM, Actor, EventKind, record_event, transition
+from models.event import SYSTEM, Actor, assign_to, route_to
 from models.notification import Offer
-from models.org import Category, Track, Zone
+from models.org import Category, Zone
 from models.routing import Candidate, RoutingDecision, choose_team, pick_assignee
 from models.team import AssignmentMode, Inspector, Role, Team
 from notifications.outbox import active_admins, notify_inspectors
 from notifications.render import render
-from notifications.texts import preview
 
 
 async def open_case_counts(session: AsyncSession, inspector_ids: list[int]) -> dict[int, int]:
@@ -75,36 +73,22 @@ async def _notify_assignee(
     attachments = len(
         (await session.exec(select(Attachment.id).where(Attachment.case_id == case.id))).all()
     )
-    clue = case.track is Track.CLUE
-    if clue:
-        reporter_line = "问题线索，反映人信息保密"
-    elif case.anonymous:
-        reporter_line = "匿名"
-    else:
-        reporter_line = "实名（点“查看材料”查看联系方式，查看将被记录）"
-    text = render(
-        "inspector_assigned",
-        case=case,
-        supervised=case.supervised,
+    text = assigned_text(
+        case,
         category=category.name if category else "",
-        track_label=case.track.label,
         zone=zone.name if zone else None,
-        enterprise=None if clue or enterprise is None else enterprise.name,
-        amount_involved=case.amount_involved_yuan,
-        reporter_line=reporter_line,
-        accept_due=accept.due_at,
-        accept_provisional=accept.provisional,
-        description=preview(case.description),
+        enterprise=enterprise.name if enterprise else None,
+        accept=accept,
         attachments=attachments,
     )
     await notify_inspectors(
         session,
         case.id,
         [inspector],
-        "assigned",
-        case.event_count,
-        text,
-        now,
+        kind="assigned",
+        stage=case.event_count,
+        text=text,
+        now=now,
         offer=Offer.CASE_WORK.on(case.id),
     )
 
@@ -123,26 +107,22 @@ async def _notify_team_leaders(
     zone = await session.get(Zone, case.zone_id) if case.zone_id else None
     accept = await get_clock(session, case.id, ClockKind.ACCEPT)
     assert accept is not None
-    text = render(
-        "team_case_waiting",
-        case=case,
+    text = waiting_text(
+        case,
         team=team.name,
         category=category.name if category else "",
-        track_label=case.track.label,
         zone=zone.name if zone else None,
         reason=reason,
-        accept_due=accept.due_at,
-        accept_provisional=accept.provisional,
-        description=preview(case.description),
+        accept=accept,
     )
     await notify_inspectors(
         session,
         case.id,
         leaders,
-        "waiting",
-        case.event_count,
-        text,
-        now,
+        kind="waiting",
+        stage=case.event_count,
+        text=text,
+        now=now,
         offer=Offer.LEADER_ASSIGN.on(case.id),
     )
 
@@ -158,10 +138,10 @@ async def _tell_admins_unattended(
         session,
         case.id,
         await active_admins(session),
-        "clue_unattended",
-        case.event_count,
-        text,
-        now,
+        kind="clue_unattended",
+        stage=case.event_count,
+        text=text,
+        now=now,
     )
 
 
@@ -169,29 +149,19 @@ async def assign_case(
     session: AsyncSession,
     case: Case,
     inspector: Inspector,
-    config: LiankaConfig,
-    calendar: WorkCalendar,
+    *,
+    policy: Policy,
     now: datetime,
     actor: Actor = SYSTEM,
 ) -> None:
     """Give the case to ``inspector``: they get the assignment message and a fresh 签收 clock.
     The caller commits."""
     assert case.id is not None and inspector.id is not None
-    previous = case.assignee_id
-    data = {"inspector": inspector.id, "previous": previous}
-    if case.status in (CaseStatus.SUBMITTED, CaseStatus.RETURNED):
-        session.add(
-            transition(case, CaseStatus.ASSIGNED, EventKind.ASSIGNED, actor, now, data=data)
-        )
-    else:
-        session.add(record_event(case, EventKind.ASSIGNED, actor, now, data=data))
-    case.assignee_id = inspector.id
-    case.assigned_at = now
-    inspector.last_assigned_at = now
+    session.add(assign_to(case, inspector, actor, now))
     session.add_all([case, inspector])
     if case.status is CaseStatus.ASSIGNED:
         await start_ladder_clock(
-            session, case, ClockKind.ACCEPT, config=config, calendar=calendar, now=now
+            session, case, ClockKind.ACCEPT, config=policy.config, calendar=policy.calendar, now=now
         )
     await session.flush()
     await _notify_assignee(session, case, inspector, now)
@@ -226,18 +196,7 @@ async def route_case(
             inactive_teams=frozenset(code for code, t in teams.items() if not t.active),
         )
     team = teams[decision.team_code]
-    case.team_id = team.id
-    case.routed_by = decision.rule
-    case.assignee_id = None
-    session.add(
-        record_event(
-            case,
-            EventKind.ROUTED,
-            actor,
-            now,
-            data={"team": team.code, "rule": decision.rule},
-        )
-    )
+    session.add(route_to(case, team, rule=decision.rule, actor=actor, now=now))
     await start_ladder_clock(
         session, case, ClockKind.ACCEPT, config=policy.config, calendar=policy.calendar, now=now
     )
@@ -277,8 +236,7 @@ async def place_case(
                 session,
                 case,
                 inspector,
-                config=policy.config,
-                calendar=policy.calendar,
+                policy=policy,
                 now=now,
                 actor=actor,
             )
