@@ -7,11 +7,13 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from models.attachment import MediaKind
+from models.attachment import Attachment, MediaKind
 from models.errors import InvalidInput
+from models.event import ActorType
 
 DESCRIPTION_MIN = 10
 DESCRIPTION_MAX = 2000
@@ -94,6 +96,21 @@ class Evidence:
     file_name: str | None = None
     mime_type: str | None = None
     file_size: int | None = None
+
+
+def reporter_file(case_id: int, item: Evidence, now: datetime) -> Attachment:
+    """A file the reporter sent, kept on the case (at submission or as 补充材料)."""
+    return Attachment(
+        case_id=case_id,
+        kind=item.kind,
+        file_id=item.file_id,
+        file_unique_id=item.file_unique_id,
+        file_name=item.file_name,
+        mime_type=item.mime_type,
+        file_size=item.file_size,
+        added_by=ActorType.REPORTER,
+        created_at=now,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,13 +12,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.services.clocks import get_clock, start_ladder_clock
 from bot.services.policy import Policy
 from bot.services.routing import route_case
-from models.attachment import Attachment
 from models.calendar import SHANGHAI
 from models.case import Case, CaseCounter, format_case_number, submitted_case
 from models.clock import ClockKind
 from models.errors import InvalidInput, NotFound
-from models.event import ActorType, submitted
-from models.intake import EVIDENCE_MAX, CaseDraft, check_description
+from models.event import submitted
+from models.intake import EVIDENCE_MAX, CaseDraft, check_description, reporter_file
 from models.org import Category
 from models.reporter import Reporter, ReporterContact, new_receipt_code, receipt_hash
 
@@ -109,19 +108,7 @@ async def submit_case(
             ReporterContact(case_id=case.id, name=draft.contact_name, phone=draft.contact_phone)
         )
     for item in draft.evidence:
-        session.add(
-            Attachment(
-                case_id=case.id,
-                kind=item.kind,
-                file_id=item.file_id,
-                file_unique_id=item.file_unique_id,
-                file_name=item.file_name,
-                mime_type=item.mime_type,
-                file_size=item.file_size,
-                added_by=ActorType.REPORTER,
-                created_at=now,
-            )
-        )
+        session.add(reporter_file(case.id, item, now))
     await start_ladder_clock(
         session,
         case,

@@ -24,7 +24,14 @@ from models.case import (
 from models.clock import CaseClock, ClockKind
 from models.errors import InvalidInput, NotFound
 from models.event import Actor, ActorType, CaseEvent, EventKind, record_event, transition
-from models.intake import DESCRIPTION_MAX, EVIDENCE_MAX, FILE_MAX_BYTES, Evidence, clean_text
+from models.intake import (
+    DESCRIPTION_MAX,
+    EVIDENCE_MAX,
+    FILE_MAX_BYTES,
+    Evidence,
+    clean_text,
+    reporter_file,
+)
 from models.notification import Offer
 from models.org import Category, Track
 from models.reporter import CaseFollower, Reporter, normalize_receipt_code, receipt_hash
@@ -276,19 +283,7 @@ async def add_material(
     if any(item.file_size and item.file_size > FILE_MAX_BYTES for item in items):
         raise InvalidInput("文件超过20MB，无法接收。")
     for item in items:
-        session.add(
-            Attachment(
-                case_id=case.id,
-                kind=item.kind,
-                file_id=item.file_id,
-                file_unique_id=item.file_unique_id,
-                file_name=item.file_name,
-                mime_type=item.mime_type,
-                file_size=item.file_size,
-                added_by=ActorType.REPORTER,
-                created_at=now,
-            )
-        )
+        session.add(reporter_file(case.id, item, now))
     session.add(
         record_event(
             case,
