@@ -13,9 +13,10 @@ import pytest
 from sqlmodel import col, select
 
 from bot.db import SessionFactory
-from models.notification import Notification, NotificationStatus, RecipientKind, SendMethod
+from models.notification import Notice, Notification, NotificationStatus, RecipientKind, SendMethod
 from models.team import Inspector, Role
 from notifications.outbox import enqueue, store_document
+from notifications.render import telegram_html
 from notifications.sender import Pace, RetryPolicy, Sender, claim_notifications
 from tests.factories import make_inspector
 from tests.fake_bot_api import Call, FakeBotApi
@@ -46,7 +47,7 @@ async def queue(sessions: SessionFactory, messages: list[tuple[int, str]], **ext
                 chat_id=chat_id,
                 recipient_kind=extra.get("recipient_kind", RecipientKind.INSPECTOR),
                 recipient_id=extra.get("recipient_id"),
-                text=text,
+                notice=Notice.of("_plain", text=text),
                 now=now,
                 method=extra.get("method", SendMethod.MESSAGE),
                 document_id=extra.get("document_id"),
@@ -124,7 +125,7 @@ async def test_every_message_arrives_once_at_the_pace_despite_429_500_and_timeou
     stored = await rows(sessions)
     assert {r.status for r in stored} == {NotificationStatus.SENT}
     ids = {call.text: call.message_id for call in api.delivered}
-    assert all(r.telegram_message_id == ids[r.text] and r.sent_at for r in stored)
+    assert all(r.telegram_message_id == ids[telegram_html(r)] and r.sent_at for r in stored)
 
     # A chat's next request starts chat_interval after the sender had the answer to its last, or
     # gave up waiting for it (retry_after after a 429), which was after the fake received it: the
@@ -225,7 +226,8 @@ async def test_rows_held_by_a_crashed_sender_are_sent_after_the_claim_lapses(
         alive = await claim_notifications(
             session, now, "alive", 1, timedelta(minutes=5), skip_chats=[9_400]
         )
-    assert [r.text for r in crashed] == ["甲"] and [r.text for r in alive] == ["乙"]
+    assert [telegram_html(r) for r in crashed] == ["甲"]
+    assert [telegram_html(r) for r in alive] == ["乙"]
 
     api = FakeBotApi(fault_every=0)
     await api.start()
@@ -237,7 +239,7 @@ async def test_rows_held_by_a_crashed_sender_are_sent_after_the_claim_lapses(
         await bot.session.close()
         await api.stop()
     assert [c.text for c in api.delivered] == ["甲"]
-    statuses = {r.text: (r.status, r.claimed_by) for r in await rows(sessions)}
+    statuses = {telegram_html(r): (r.status, r.claimed_by) for r in await rows(sessions)}
     assert statuses == {
         "甲": (NotificationStatus.SENT, None),
         "乙": (NotificationStatus.SENDING, "alive"),
