@@ -270,3 +270,36 @@ async def test_stopping_gives_back_at_once_what_waits_behind_a_long_retry_after(
     assert len(api.calls) == 1
     assert {r.status for r in stored} == {NotificationStatus.PENDING}  # given back, not claimed
     assert all(r.claimed_by is None for r in stored)
+
+
+async def test_a_row_whose_template_cannot_render_fails_without_a_request(
+    sessions: SessionFactory,
+) -> None:
+    # a row from a release that had a template this one lacks: failed, not retried forever
+    now = datetime.now(UTC)
+    async with sessions() as session:
+        session.add(
+            Notification(
+                key="test:gone",
+                kind="test",
+                chat_id=9_500,
+                recipient_kind=RecipientKind.INSPECTOR,
+                template="no_such_template",
+                params={},
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+        await session.commit()
+    await queue(sessions, [(9_500, "之后一条")])
+    api = FakeBotApi(fault_every=0)
+    await api.start()
+    bot = api.bot()
+    try:
+        await run_until_done(sessions, Sender(sessions, bot, pace=TEST_PACE, idle_interval=0.05))
+    finally:
+        await bot.session.close()
+        await api.stop()
+    assert [c.text for c in api.delivered] == ["之后一条"]
+    statuses = {r.key: r.status for r in await rows(sessions)}
+    assert statuses["test:gone"] is NotificationStatus.FAILED
