@@ -1,4 +1,5 @@
-"""Small helpers shared by templates' callers: shortening text people typed, naming reporters."""
+"""Small helpers shared by templates' callers: shortening text people typed, and the fields of a
+case or a request that notices show, as plain values."""
 
 from __future__ import annotations
 
