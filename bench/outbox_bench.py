@@ -57,7 +57,7 @@ async def serve(chats: int) -> None:
 
 async def fill(url: str, messages: int, chats: int) -> None:
     from bot.db import create_engine, create_session_factory
-    from models.notification import RecipientKind
+    from models.notification import Notice, RecipientKind
     from notifications.outbox import enqueue
 
     order = [FIRST_CHAT + n % chats for n in range(messages)]
@@ -73,7 +73,19 @@ async def fill(url: str, messages: int, chats: int) -> None:
                     kind="bench",
                     chat_id=chat_id,
                     recipient_kind=RecipientKind.INSPECTOR,
-                    text=f"<b>催办提醒</b>：问题 AJ-2026-{n:05d} 将于今日17:30到期，请及时签收。",
+                    notice=Notice.of(
+                        "deadline_warning",
+                        case={"number": f"AJ-2026-{n:05d}"},
+                        clock="accept",
+                        label="签收",
+                        due_text="今日17:30",
+                        provisional=False,
+                        to_assignee=True,
+                        assignee=None,
+                        supervised=False,
+                        category="营商环境",
+                        team="",
+                    ),
                     now=now,
                 )
             await session.commit()

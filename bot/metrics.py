@@ -12,7 +12,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from bot.db import SessionFactory
-from models.notification import Notification, NotificationStatus
+from models.notification import Channel, Notification, NotificationStatus
 from notifications.sender import SenderStats
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -63,9 +63,10 @@ class Metrics:
                     select(func.count())
                     .select_from(Notification)
                     .where(
+                        col(Notification.channel) == Channel.TELEGRAM,
                         col(Notification.status).in_(
                             (NotificationStatus.PENDING, NotificationStatus.SENDING)
-                        )
+                        ),
                     )
                 )
             ).one()

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
-from bot.services.case_notices import assigned_text, waiting_text
+from bot.services.case_notices import assigned_notice, waiting_notice
 from demo.plan import CasePlan, Plan
 from demo.steps import STEPS, ladder_of
 from demo.world import World, row_values, table_of
@@ -28,7 +28,14 @@ from models.event import (
     route_to,
     submitted,
 )
-from models.notification import Notification, NotificationStatus, Offer, Offering, RecipientKind
+from models.notification import (
+    Notice,
+    Notification,
+    NotificationStatus,
+    Offer,
+    Offering,
+    RecipientKind,
+)
 from models.reporter import ReporterContact, new_receipt_code, receipt_hash
 from models.request import ApprovalRequest
 from models.routing import Candidate, RoutingDecision, choose_team, pick_assignee
@@ -105,13 +112,13 @@ class MemoryLedger:
 
     async def assign(self, case: Case, inspector: Inspector, at: datetime, actor: Actor) -> None:
         """``bot.services.routing.assign_case`` in memory: the same domain steps (``assign_to``,
-        the 签收 clock, ``assigned_text``), the notice kept as a row."""
+        the 签收 clock, ``assigned_notice``), the notice kept as a row."""
         assert case.id is not None
         self.add(assign_to(case, inspector, actor, at))
         if case.status is CaseStatus.ASSIGNED:
             await self.start_clock(case, ClockKind.ACCEPT, ladder_of(self, case).accept, at)
         world = self.world
-        text = assigned_text(
+        notice = assigned_notice(
             case,
             category=world.categories[case.category_id].name,
             zone=world.zones[case.zone_id].name if case.zone_id else None,
@@ -120,7 +127,12 @@ class MemoryLedger:
             attachments=0,
         )
         self._notify(
-            case, inspector, kind="assigned", text=text, offer=Offer.CASE_WORK.on(case.id), at=at
+            case,
+            inspector,
+            kind="assigned",
+            notice=notice,
+            offer=Offer.CASE_WORK.on(case.id),
+            at=at,
         )
 
     def _notify(
@@ -129,7 +141,7 @@ class MemoryLedger:
         person: Inspector,
         *,
         kind: str,
-        text: str,
+        notice: Notice,
         offer: Offering,
         at: datetime,
     ) -> None:
@@ -145,7 +157,8 @@ class MemoryLedger:
                 chat_id=person.chat_id,
                 recipient_kind=RecipientKind.INSPECTOR,
                 recipient_id=person.id,
-                text=text,
+                template=notice.template,
+                params=dict(notice.params),
                 offer=offer.offer,
                 offer_ref=offer.ref,
                 status=NotificationStatus.PENDING,
@@ -215,7 +228,7 @@ class MemoryLedger:
             )
             return case
         reason = "未匹配分办规则，请信访室分办。" if decision.rule is None else None
-        text = waiting_text(
+        notice = waiting_notice(
             case,
             team=team.name,
             category=category.name,
@@ -228,7 +241,7 @@ class MemoryLedger:
                 case,
                 leader,
                 kind="waiting",
-                text=text,
+                notice=notice,
                 offer=Offer.LEADER_ASSIGN.on(case.id or 0),
                 at=at,
             )

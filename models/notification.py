@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeAlias
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -21,6 +22,13 @@ class NotificationStatus(enum.StrEnum):
     FAILED = "failed"  # gave up after the retry budget
     UNDELIVERABLE = "undeliverable"  # 403: the person blocked the bot
     DIGESTED = "digested"  # folded into one digest message by the sweep; never sent alone
+
+
+class Channel(enum.StrEnum):
+    """Where a notice is shown. Stored in the row, so never rename one."""
+
+    TELEGRAM = "telegram"  # sent to ``chat_id`` by the sender
+    WEB = "web"  # for a reporter with no chat: never sent, read by a page
 
 
 class RecipientKind(enum.StrEnum):
@@ -59,6 +67,72 @@ class Offering:
     ref: int
 
 
+JSON: TypeAlias = bool | int | float | str | list["JSON"] | dict[str, "JSON"] | None
+
+# A datetime in a notice's parameters is stored as ``{"$utc": "<ISO 8601 in UTC>"}``.
+DATETIME_TAG = "$utc"
+
+
+def encode_param(value: Any) -> JSON:
+    """A template parameter as JSON: plain values as they are, an aware datetime as tagged UTC
+    ISO text, an enum as its value, mappings and sequences element by element. Anything else
+    (an ORM object, a naive datetime) is refused: pass the fields the template uses."""
+    if value is None or (
+        isinstance(value, bool | int | float) and not isinstance(value, enum.Enum)
+    ):
+        return value
+    if isinstance(value, enum.Enum):
+        return encode_param(value.value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime in a notice: {value!r}")
+        return {DATETIME_TAG: value.astimezone(UTC).isoformat()}
+    if isinstance(value, Mapping):
+        encoded: dict[str, JSON] = {}
+        for key, item in value.items():
+            if not isinstance(key, str) or key == DATETIME_TAG:
+                raise TypeError(f"notice parameter key {key!r} is not a plain name")
+            encoded[key] = encode_param(item)
+        return encoded
+    if isinstance(value, list | tuple):
+        return [encode_param(item) for item in value]
+    raise TypeError(f"{type(value).__name__} is not a plain value for a notice")
+
+
+def decode_param(value: JSON) -> Any:
+    """The inverse of ``encode_param``: tagged datetimes come back aware, in UTC."""
+    if isinstance(value, dict):
+        stamp = value.get(DATETIME_TAG)
+        if len(value) == 1 and isinstance(stamp, str):
+            return datetime.fromisoformat(stamp).astimezone(UTC)
+        return {key: decode_param(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [decode_param(item) for item in value]
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """What to say, not how: a template name and its parameters as JSON (``encode_param``).
+    Each channel renders it its own way (``notifications.render``)."""
+
+    template: str
+    params: Mapping[str, JSON] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, template: str, /, **context: Any) -> Notice:
+        """The notice of ``template`` with ``context`` encoded (plain values only)."""
+        encoded = encode_param(context)
+        assert isinstance(encoded, dict)
+        return cls(template, encoded)
+
+    def context(self) -> dict[str, Any]:
+        """The parameters as the template gets them (datetimes aware again)."""
+        return {key: decode_param(value) for key, value in self.params.items()}
+
+
 class Notification(SQLModel, table=True):
     """One outbound message; ``key`` (case, kind, stage, recipient) makes it exactly-once."""
 
@@ -70,11 +144,20 @@ class Notification(SQLModel, table=True):
     key: str = Field(max_length=200, unique=True)
     case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
     kind: str = Field(max_length=40)
-    chat_id: int = Field(sa_type=sa.BigInteger, index=True)
+    channel: Channel = Field(
+        default=Channel.TELEGRAM,
+        sa_type=enum_type(Channel, 12),
+        sa_column_kwargs={"server_default": Channel.TELEGRAM.value},
+    )
+    chat_id: int | None = Field(default=None, sa_type=sa.BigInteger, index=True)  # None: web
     recipient_kind: RecipientKind = Field(sa_type=enum_type(RecipientKind, 12))
     recipient_id: int | None = None
     method: SendMethod = Field(default=SendMethod.MESSAGE, sa_type=enum_type(SendMethod, 12))
-    text: str = Field(sa_type=sa.Text)
+    # what to say: a template and its parameters (``Notice``), rendered by the channel
+    template: str | None = Field(default=None, max_length=64)
+    params: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+    # Telegram HTML rendered when queued: rows queued before ``template`` existed
+    text: str | None = Field(default=None, sa_type=sa.Text)
     # what the recipient may do, rendered by the channel when the notice is sent
     offer: Offer | None = Field(default=None, sa_type=enum_type(Offer, 24))
     offer_ref: int | None = None
@@ -94,6 +177,13 @@ class Notification(SQLModel, table=True):
     telegram_message_id: int | None = None
     created_at: datetime = Field(sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+    @property
+    def notice(self) -> Notice | None:
+        """What the row says, if it was queued as a notice (older rows carry ``text``)."""
+        if self.template is None:
+            return None
+        return Notice(self.template, self.params or {})
 
     @property
     def offering(self) -> Offering | None:

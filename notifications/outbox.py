@@ -12,6 +12,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.document import MAX_DOCUMENT_BYTES, StoredDocument, digest
 from models.notification import (
+    Channel,
+    Notice,
     Notification,
     NotificationStatus,
     Offering,
@@ -20,6 +22,7 @@ from models.notification import (
 )
 from models.team import Inspector, Role
 from models.types import utc
+from notifications.render import render_notice
 
 
 def notification_key(
@@ -34,25 +37,35 @@ async def enqueue(
     *,
     key: str,
     kind: str,
-    chat_id: int,
+    chat_id: int | None,
     recipient_kind: RecipientKind,
-    text: str,
+    notice: Notice,
     now: datetime,
     recipient_id: int | None = None,
     case_id: int | None = None,
     offer: Offering | None = None,
     method: SendMethod = SendMethod.MESSAGE,
     document_id: int | None = None,
+    channel: Channel = Channel.TELEGRAM,
 ) -> bool:
-    """Queue one message; a key already queued is left alone. True when a row was written."""
+    """Queue one notice; a key already queued is left alone. True when a row was written.
+
+    The row keeps what to say (``notice``), rendered by its channel when it is shown; it is
+    rendered once here too, so a template that cannot render fails the use case, not the
+    sender. A ``web`` row (a reporter with no chat) has no ``chat_id`` and is never sent."""
+    if channel is Channel.TELEGRAM and chat_id is None:
+        raise ValueError(f"notification {key}: a Telegram notice needs a chat")
+    render_notice(notice)
     values = {
         "key": key,
         "kind": kind,
+        "channel": channel,
         "chat_id": chat_id,
         "recipient_kind": recipient_kind,
         "recipient_id": recipient_id,
         "case_id": case_id,
-        "text": text,
+        "template": notice.template,
+        "params": dict(notice.params),
         "offer": offer.offer if offer else None,
         "offer_ref": offer.ref if offer else None,
         "method": method,
@@ -73,7 +86,7 @@ async def notify_inspectors(
     *,
     kind: str,
     stage: int,
-    text: str,
+    notice: Notice,
     now: datetime,
     offer: Offering | None = None,
 ) -> int:
@@ -93,7 +106,7 @@ async def notify_inspectors(
             recipient_kind=RecipientKind.INSPECTOR,
             recipient_id=person.id,
             case_id=case_id,
-            text=text,
+            notice=notice,
             offer=offer,
             now=now,
         )

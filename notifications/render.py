@@ -1,4 +1,10 @@
-"""Messages are Jinja2 templates in Telegram HTML: autoescaped, strict, times in Asia/Shanghai."""
+"""Messages are Jinja2 templates in Telegram HTML: autoescaped, strict, times in Asia/Shanghai.
+
+A queued notice (``models.notification.Notice``: a template and plain parameters) is rendered
+by its channel: ``telegram_html`` when the sender sends it, ``page_html`` when a web page shows
+it. Telegram's HTML subset is valid HTML, so a page shows the same text with ``<br>`` for the
+line breaks.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
+
+from models.notification import Notice, Notification
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 WEEKDAYS = "一二三四五六日"
@@ -56,3 +65,23 @@ def environment() -> Environment:
 def render(template: str, **context: Any) -> str:
     """Render ``templates/<template>.j2`` to Telegram HTML."""
     return environment().get_template(f"{template}.j2").render(**context).strip()
+
+
+def render_notice(notice: Notice) -> str:
+    """A notice as Telegram HTML."""
+    return render(notice.template, **notice.context())
+
+
+def telegram_html(row: Notification) -> str:
+    """What the sender sends for a row: its notice rendered now, or the text a row queued
+    before notices carried."""
+    notice = row.notice
+    if notice is not None:
+        return render_notice(notice)
+    return row.text or ""
+
+
+def page_html(row: Notification) -> Markup:
+    """A row as safe HTML for a web page: the same text as Telegram's, line breaks as
+    ``<br>``. The template escaped every parameter, and Telegram's tags are HTML tags."""
+    return Markup("<br>\n".join(telegram_html(row).split("\n")))  # noqa: S704 (escaped by the template)

@@ -12,6 +12,10 @@ still this sender's, and the answer clears the mark in the next. A row claimed a
 already have the message (the Bot API has no idempotency key): it is sent again, logged and
 counted (``resent_unknown``). A row that was claimed but never attempted is sent once.
 
+Only ``telegram`` rows are claimed: a ``web`` row (a reporter with no chat) is read by a page.
+A row says what to say (a template and its parameters), rendered to Telegram HTML just before
+it is sent; a row queued before that carries its text, which is sent as it is.
+
 Sending is paced: send starts
 are spaced by ``1 / per_second`` overall and by ``chat_interval`` per chat, one request per chat
 at a time. A 429 holds the chat for ``retry_after`` and retries the row then; 5xx, network errors
@@ -47,6 +51,7 @@ from aiogram.exceptions import (
     TelegramUnauthorizedError,
 )
 from aiogram.types import BufferedInputFile, Message
+from jinja2 import TemplateError
 from sqlalchemy import and_, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -55,12 +60,19 @@ from bot.clock import Clock, SystemClock
 from bot.db import SessionFactory
 from models.case import Case
 from models.document import StoredDocument
-from models.notification import Notification, NotificationStatus, RecipientKind, SendMethod
+from models.notification import (
+    Channel,
+    Notice,
+    Notification,
+    NotificationStatus,
+    RecipientKind,
+    SendMethod,
+)
 from models.reporter import Reporter
 from models.team import Inspector
 from models.types import utc
 from notifications.outbox import active_admins, enqueue
-from notifications.render import render
+from notifications.render import telegram_html
 from notifications.telegram import notice_keyboard
 
 logger = logging.getLogger(__name__)
@@ -137,6 +149,7 @@ async def claim_notifications(
     due = (
         select(table.c.id)
         .where(
+            table.c.channel == Channel.TELEGRAM,
             or_(
                 and_(
                     table.c.status == NotificationStatus.PENDING,
@@ -146,7 +159,7 @@ async def claim_notifications(
                     table.c.status == NotificationStatus.SENDING,
                     table.c.claimed_until < now,
                 ),
-            )
+            ),
         )
         .order_by(table.c.next_attempt_at, table.c.id)
         .limit(limit)
@@ -232,7 +245,7 @@ class Sender:
                     "notification %s: its sender stopped with the request in flight; sent again",
                     row.id,
                 )
-            self._queues.setdefault(row.chat_id, deque()).append(row)
+            self._queues.setdefault(_chat(row), deque()).append(row)
             self._held.add(row.id or 0)
         return len(rows)
 
@@ -351,17 +364,18 @@ class Sender:
 
     async def _deliver(self, row: Notification) -> Message:
         markup = notice_keyboard(row)
+        text = telegram_html(row)
         if row.method is SendMethod.DOCUMENT:
             document = await self._document(row.document_id)
             return await self._bot.send_document(
-                chat_id=row.chat_id,
+                chat_id=_chat(row),
                 document=BufferedInputFile(document.content, filename=document.filename),
-                caption=row.text or None,
+                caption=text or None,
                 parse_mode=ParseMode.HTML,
                 reply_markup=markup,
             )
         return await self._bot.send_message(
-            chat_id=row.chat_id, text=row.text, parse_mode=ParseMode.HTML, reply_markup=markup
+            chat_id=_chat(row), text=text, parse_mode=ParseMode.HTML, reply_markup=markup
         )
 
     async def _document(self, document_id: int | None) -> StoredDocument:
@@ -381,10 +395,11 @@ class Sender:
                 row.id,
             )
         finally:
-            self._in_flight.discard(row.chat_id)
+            self._in_flight.discard(_chat(row))
             self._held.discard(row.id or 0)
             answered = loop.time() + self.pace.chat_interval
-            self._next_chat[row.chat_id] = max(self._next_chat.get(row.chat_id, 0.0), answered)
+            chat = _chat(row)
+            self._next_chat[chat] = max(self._next_chat.get(chat, 0.0), answered)
 
     async def _mark_attempt(self, row: Notification) -> bool:
         """Commit, before the request, that it is being made: the claim is checked to be still
@@ -408,13 +423,13 @@ class Sender:
         try:
             message = await self._deliver(row)
         except TelegramRetryAfter as error:
-            self._next_chat[row.chat_id] = loop.time() + error.retry_after
+            self._next_chat[_chat(row)] = loop.time() + error.retry_after
             await self._reschedule(row, error, float(error.retry_after), count=False)
         except TelegramForbiddenError as error:
             await self._undeliverable(row, error)
         except RETRYABLE as error:
             await self._retry(row, error)
-        except (TelegramAPIError, OSError, ValueError) as error:
+        except (TelegramAPIError, OSError, ValueError, TemplateError) as error:
             await self._finish(row, NotificationStatus.FAILED, error=error)
             self.stats.failed += 1
             logger.warning("notification %s failed: %s", row.id, type(error).__name__)
@@ -511,6 +526,12 @@ class Sender:
         self.stats.undeliverable += 1
 
 
+def _chat(row: Notification) -> int:
+    """The chat of a claimed row (only ``telegram`` rows, which have one, are claimed)."""
+    assert row.chat_id is not None, f"notification {row.id} has no chat"
+    return row.chat_id
+
+
 async def _mark_blocked(session: AsyncSession, row: Notification, now: datetime) -> None:
     person: Reporter | Inspector | None
     if row.recipient_kind is RecipientKind.REPORTER:
@@ -535,7 +556,7 @@ async def _mark_blocked(session: AsyncSession, row: Notification, now: datetime)
     tag = f"{'r' if isinstance(person, Reporter) else 'i'}{person.id}"
     case = await session.get(Case, row.case_id) if row.case_id is not None else None
     admins = await active_admins(session)
-    text = render(
+    notice = Notice.of(
         "admin_blocked",
         reporter=isinstance(person, Reporter),
         name=person.name if isinstance(person, Inspector) else None,
@@ -552,6 +573,6 @@ async def _mark_blocked(session: AsyncSession, row: Notification, now: datetime)
             chat_id=admin.chat_id,
             recipient_kind=RecipientKind.INSPECTOR,
             recipient_id=admin.id,
-            text=text,
+            notice=notice,
             now=now,
         )

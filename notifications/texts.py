@@ -1,6 +1,12 @@
-"""Small helpers shared by templates' callers: shortening text people typed, naming reporters."""
+"""Small helpers shared by templates' callers: shortening text people typed, and the fields of a
+case or a request that notices show, as plain values."""
 
 from __future__ import annotations
+
+from typing import Any
+
+from models.case import Case
+from models.request import ApprovalRequest
 
 PREVIEW_LIMIT = 600
 
@@ -11,3 +17,24 @@ def preview(text: str, limit: int = PREVIEW_LIMIT) -> str:
     if len(text) <= limit:
         return text
     return text[:limit].rstrip() + "……（全文请点“查看材料”）"
+
+
+def case_params(case: Case) -> dict[str, Any]:
+    """The fields of a case that notices show, as plain values for ``Notice.of(case=...)``."""
+    return {
+        "number": case.number,
+        "track": case.track,
+        "supervised": case.supervised,
+        "reopen_count": case.reopen_count,
+        "created_at": case.created_at,
+    }
+
+
+def request_params(request: ApprovalRequest) -> dict[str, Any]:
+    """The fields of an approval request that notices show, as plain values."""
+    return {
+        "kind": request.kind,
+        "kind_label": request.kind.label,
+        "days": request.days,
+        "reason": request.reason,
+    }

@@ -27,6 +27,7 @@ from models.relay import RelayMessage
 from models.reporter import Reporter
 from models.request import ApprovalRequest
 from models.team import Inspector, Role
+from notifications.render import telegram_html
 from notifications.telegram import notice_keyboard
 from tests.factories import make_inspector, make_reporter
 from tests.harness import Telegram, TgUser
@@ -157,7 +158,10 @@ async def deliver(telegram: Telegram, sessions: SessionFactory) -> list[Notifica
         )
         for row in rows:
             markup = notice_keyboard(row)
-            sent = await telegram.bot.send_message(row.chat_id, row.text, reply_markup=markup)
+            assert row.chat_id is not None
+            sent = await telegram.bot.send_message(
+                row.chat_id, telegram_html(row), reply_markup=markup
+            )
             row.status = NotificationStatus.SENT
             row.telegram_message_id = sent.message_id
             session.add(row)

@@ -15,11 +15,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db import create_engine, create_session_factory
 from models.case import Case
-from models.notification import Notification, NotificationStatus, RecipientKind
+from models.notification import Notice, Notification, NotificationStatus, RecipientKind
 from models.processed_update import ProcessedUpdate
 from models.reporter import Reporter
 from models.team import Inspector, Role, Team
 from notifications.outbox import enqueue
+from notifications.render import telegram_html
 from sandbox import Emulator
 from sandbox.personas import DEMO_CARD_TOKEN
 from sandbox.telegram_html import parse_html
@@ -145,7 +146,7 @@ async def queue_notices(
                     kind="fault_test",
                     chat_id=chat_id,
                     recipient_kind=RecipientKind.INSPECTOR,
-                    text=f"<b>测试通知</b> 第{n + 1}条（{chat_id}）",
+                    notice=Notice.of("_plain", text=f"测试通知 第{n + 1}条（{chat_id}）"),
                     now=now,
                 )
         await session.commit()
@@ -211,7 +212,8 @@ def check_delivery(emulator: Emulator, rows: list[Notification]) -> Delivery:
 
 def shown_as(row: Notification) -> tuple[int, str]:
     """A notice as its chat shows it: the chat and the text without its markup."""
-    return row.chat_id, parse_html(row.text)[0].strip()
+    assert row.chat_id is not None
+    return row.chat_id, parse_html(telegram_html(row))[0].strip()
 
 
 async def in_flight(database_url: str, pid: int) -> Counter[tuple[int, str]]:

@@ -11,6 +11,7 @@ from bot.services.agenda import send_agenda
 from models.calendar import WorkCalendar
 from models.clock import ClockKind
 from models.request import ApprovalRequest, RequestKind
+from notifications.render import telegram_html
 from tests.casework import make_staff, outbox, report, sh
 from tests.factories import make_inspector
 
@@ -45,7 +46,7 @@ async def test_the_team_leader_and_the_busy_inspector_get_their_lists_once(
     for _ in range(2):
         async with sessions() as session:
             await send_agenda(session, calendar, MORNING)
-    agendas = {n.chat_id: n.text for n in await outbox(sessions, "agenda")}
+    agendas = {n.chat_id or 0: telegram_html(n) for n in await outbox(sessions, "agenda")}
     assert sorted(agendas) == [501, 601]
     team = agendas[601]
     assert team.startswith("【今日待办】2026年11月27日（周五） “营商环境”立项监督组")

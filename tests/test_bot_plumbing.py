@@ -23,7 +23,7 @@ from bot.storage import SqlStorage
 from handlers.errors import UNEXPECTED
 from models.calendar import WorkCalendar
 from models.errors import PermissionDenied
-from models.notification import Notification, NotificationStatus, RecipientKind
+from models.notification import Notice, Notification, NotificationStatus, RecipientKind
 from notifications.outbox import enqueue, notification_key
 from notifications.render import local_date, local_time, render, yuan_to_wan
 from tests.harness import Telegram
@@ -128,7 +128,7 @@ async def test_a_notification_is_queued_once_however_often_it_is_asked_for(
                 kind="accept_warning",
                 chat_id=7,
                 recipient_kind=RecipientKind.INSPECTOR,
-                text="请于今日18:00前签收",
+                notice=Notice.of("_plain", text="请于今日18:00前签收"),
                 now=clock.now(),
             )
         await session.commit()
@@ -147,7 +147,7 @@ async def test_a_notification_is_not_queued_when_its_transaction_rolls_back(
             kind="y",
             chat_id=1,
             recipient_kind=RecipientKind.REPORTER,
-            text="已受理",
+            notice=Notice.of("_plain", text="已受理"),
             now=clock.now(),
         )
         await session.rollback()

@@ -18,6 +18,7 @@ from models.errors import PermissionDenied
 from models.intake import CaseDraft
 from models.notification import Notification
 from models.team import Role
+from notifications.render import telegram_html
 from tests.factories import make_inspector, make_reporter
 
 CLUE = "某国企负责人在工程分包中收受好处费，指定关系户承接项目，金额巨大。"
@@ -80,8 +81,10 @@ async def test_a_clue_in_a_team_without_a_leader_tells_admins_only_that(
         with pytest.raises(PermissionDenied):
             await assignment_options(session, admin, clue)
     assert note.chat_id == 903 and note.kind == "clue_unattended"
-    assert "请尽快为该组登记组长" in note.text
-    assert "负责人" not in note.text and "好处费" not in note.text  # nothing of the clue
+    assert "请尽快为该组登记组长" in telegram_html(note)
+    assert "负责人" not in telegram_html(note) and "好处费" not in telegram_html(
+        note
+    )  # nothing of the clue
 
 
 async def test_an_appeal_in_a_team_without_a_leader_goes_to_the_admins_in_full(
@@ -95,5 +98,5 @@ async def test_an_appeal_in_a_team_without_a_leader_goes_to_the_admins_in_full(
     async with sessions() as session:
         (note,) = (await session.exec(select(Notification))).all()
         options = await assignment_options(session, admin, appeal)
-    assert note.chat_id == 904 and "土地出让金" in note.text
+    assert note.chat_id == 904 and "土地出让金" in telegram_html(note)
     assert options.case.id == appeal

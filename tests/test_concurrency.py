@@ -23,6 +23,7 @@ from models.event import CaseEvent, EventKind
 from models.notification import Notification, NotificationStatus
 from models.org import Category, Track
 from models.team import Inspector, Role, Team
+from notifications.render import telegram_html
 from notifications.sender import Pace, RetryPolicy, Sender
 from tests.casework import sh
 from tests.fake_bot_api import FakeBotApi
@@ -186,13 +187,14 @@ async def test_two_sweepers_and_two_senders_act_once_and_lose_nothing(
     folded = Counter(r.chat_id for r in notices if r.status is NotificationStatus.DIGESTED)
     listed: Counter[int] = Counter()
     for digest in digests:
-        total = int(digest.text.split("您有 ")[1].split(" 项")[0])
+        total = int(telegram_html(digest).split("您有 ")[1].split(" 项")[0])
+        assert digest.chat_id is not None
         listed[digest.chat_id] += total
     assert listed == folded  # every folded notice is in exactly one digest
     assert folded[20_000] > 0  # the team leader got digests, not 300 messages
 
     delivered = Counter((call.chat_id, call.text) for call in api.delivered)
     assert set(delivered.values()) == {1}
-    sent = {(r.chat_id, r.text) for r in rows if r.status is NotificationStatus.SENT}
+    sent = {(r.chat_id, telegram_html(r)) for r in rows if r.status is NotificationStatus.SENT}
     assert set(delivered) == sent
     assert {r.claimed_by for r in rows} == {None}

@@ -20,6 +20,7 @@ from models.calendar import WorkCalendar
 from models.case import Case, CaseStatus, Satisfaction
 from models.clock import ClockKind, ClockStage, ClockState
 from models.team import Inspector
+from notifications.render import telegram_html
 from notifications.telegram import FollowupAnswer, FollowupRating, notice_keyboard
 from tests.casework import (
     accept,
@@ -84,7 +85,7 @@ async def test_the_reporter_is_asked_once_at_nine_the_working_day_after_resoluti
         await sweep_deadlines(sessions, catalog, calendar, now)
     (question,) = await outbox(sessions, "followup_")
     assert question.chat_id == REPORTER
-    assert question.text.startswith(
+    assert telegram_html(question).startswith(
         "【回访】您反映的问题 AJ-2026-00001 已办结（办理结果：问题已解决）。"
     )
     keyboard = notice_keyboard(question)
@@ -159,8 +160,8 @@ async def test_unsatisfied_asks_why_then_reopens_with_a_new_deadline_and_tells_t
     assert resolve_clock.due_at == calendar.deadline(answered, 15).due_at
     assert (await clock_of(sessions, case.id, ClockKind.FOLLOWUP)).state is ClockState.MET
     notices = await outbox(sessions, "followup_reopened")
-    assert sorted(n.chat_id for n in notices) == [501, 601]
-    assert all("&lt;剩余部分&gt;" in n.text for n in notices)
+    assert sorted(n.chat_id or 0 for n in notices) == [501, 601]
+    assert all("&lt;剩余部分&gt;" in telegram_html(n) for n in notices)
 
     await reporter.send("还有一件事")  # the reason step is over: no second reopening
     assert (await case_of(sessions, case.id)).reopen_count == 1

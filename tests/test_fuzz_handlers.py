@@ -49,6 +49,7 @@ from models.relay import RelayMessage
 from models.reporter import Reporter
 from models.request import ApprovalRequest
 from models.team import Inspector, Team
+from notifications.render import telegram_html
 from tests.factories import make_reporter
 from tests.fuzzing import Action, Media, Press, Tally, Text, actions, check_calls, check_html
 from tests.harness import Telegram, TgUser
@@ -518,7 +519,7 @@ async def run_example(
 
     check_calls(w.telegram.session.calls[first_call:])
     for row in await queued_since(w, first_row):
-        check_html(row.text, 4096, f"outbox {row.kind}")
+        check_html(telegram_html(row), 4096, f"outbox {row.kind}")
     w.last_snapshot = after = await snapshot(w, w.protected)
     if after != before:
         raise AssertionError(

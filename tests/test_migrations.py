@@ -17,7 +17,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 import models  # noqa: F401
 from bot.db import create_engine, current_revision, head_revision, upgrade_database
-from models.notification import Notification
+from models.notification import Channel, Notification
+from notifications.render import telegram_html
 from notifications.telegram import notice_keyboard
 from tests.conftest import POSTGRES_ADMIN_URL, _admin_execute, _missing_service
 
@@ -129,5 +130,6 @@ def test_a_notice_queued_before_offers_keeps_its_keyboard_through_the_upgrade(
 
     row = asyncio.run(pending())
     assert (row.offer, row.offer_ref, row.reply_markup) == (None, None, keyboard)
+    assert (row.channel, row.notice, telegram_html(row)) == (Channel.TELEGRAM, None, "待分派")
     markup = notice_keyboard(row)
     assert markup is not None and markup.model_dump(mode="json", exclude_none=True) == keyboard

@@ -21,6 +21,7 @@ from models.event import Actor, ActorType, CaseEvent, EventKind, record_event, t
 from models.notification import Notification
 from models.reporter import CaseFollower
 from models.team import Role
+from notifications.render import telegram_html
 from notifications.telegram import notice_keyboard
 from tests.factories import make_inspector
 from tests.harness import Telegram
@@ -208,7 +209,9 @@ async def test_material_reaches_the_assignee_and_shows_on_the_timeline(
     assert [(f.added_by, f.kind.value) for f in files] == [(ActorType.REPORTER, "photo")]
     assert event.public and event.note == "管委会2023年的会议纪要，<i>承诺</i>年底前返还。"
     assert (notice.chat_id, notice.recipient_id) == (501, inspector.id)
-    assert "&lt;i&gt;承诺&lt;/i&gt;" in notice.text and "新增附件 1 个" in notice.text
+    assert "&lt;i&gt;承诺&lt;/i&gt;" in telegram_html(notice) and "新增附件 1 个" in telegram_html(
+        notice
+    )
     keyboard = notice_keyboard(notice)
     assert keyboard is not None
     assert [b.text for row in keyboard.inline_keyboard for b in row] == ["查看材料"]
@@ -434,7 +437,7 @@ async def test_a_reporter_withdraws_a_case_nobody_has_signed_for(
             await session.exec(select(Notification).where(Notification.kind == "withdrawn"))
         ).all()
     assert case.status is CaseStatus.WITHDRAWN
-    assert [(n.chat_id, n.text) for n in notices] == [
+    assert [(n.chat_id, telegram_html(n)) for n in notices] == [
         (501, "【撤回】反映人已撤回问题 AJ-2026-00001，无需再办理。")
     ]
 

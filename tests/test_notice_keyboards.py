@@ -12,9 +12,10 @@ import pytest
 from sqlmodel import col, select
 
 from bot.db import SessionFactory
-from models.notification import Notification, NotificationStatus, Offer, RecipientKind
+from models.notification import Notice, Notification, NotificationStatus, Offer, RecipientKind
 from models.types import utc
 from notifications.outbox import enqueue
+from notifications.render import telegram_html
 from notifications.sender import Sender
 from notifications.telegram import notice_keyboard, offer_keyboard
 from tests.fake_bot_api import FakeBotApi
@@ -52,7 +53,7 @@ async def test_queued_offers_and_old_keyboards_are_sent_with_the_buttons_main_se
                     kind="test",
                     chat_id=9_200 + n,
                     recipient_kind=RecipientKind.INSPECTOR,
-                    text=text,
+                    notice=Notice.of("_plain", text=text),
                     now=now,
                     offer=offer.on(ref),
                 )
@@ -79,7 +80,7 @@ async def test_queued_offers_and_old_keyboards_are_sent_with_the_buttons_main_se
             kind="test",
             chat_id=9_301,
             recipient_kind=RecipientKind.INSPECTOR,
-            text="no buttons",
+            notice=Notice.of("_plain", text="no buttons"),
             now=now,
         )
         await session.commit()
@@ -100,4 +101,4 @@ async def test_queued_offers_and_old_keyboards_are_sent_with_the_buttons_main_se
     for row in rows:
         keyboard = notice_keyboard(row)
         dumped = keyboard.model_dump(mode="json", exclude_none=True) if keyboard else None
-        assert dumped == sent[row.text]
+        assert dumped == sent[telegram_html(row)]

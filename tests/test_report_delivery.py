@@ -29,6 +29,7 @@ from models.document import StoredDocument
 from models.errors import PermissionDenied
 from models.notification import Notification, NotificationStatus, SendMethod
 from models.team import Inspector, Role
+from notifications.render import telegram_html
 from notifications.sender import RetryPolicy, Sender
 from reports.periods import last_month
 from sandbox import Emulator, FaultPlan
@@ -99,8 +100,8 @@ async def test_each_leader_gets_the_monthly_pdf_once_through_the_outbox(
     assert document is not None
     assert document.filename == "lianka-report-month-2026-10.pdf"
     assert document.content.startswith(b"%PDF") and document.size == len(document.content)
-    assert "受理企业反映问题 7 件，已办结 4 件" in rows[0].text
-    assert "2026年10月" in rows[0].text
+    assert "受理企业反映问题 7 件，已办结 4 件" in telegram_html(rows[0])
+    assert "2026年10月" in telegram_html(rows[0])
 
 
 async def test_reports_go_out_on_mondays_and_the_first_working_day_only(

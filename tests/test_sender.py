@@ -13,9 +13,10 @@ import pytest
 from sqlmodel import col, select
 
 from bot.db import SessionFactory
-from models.notification import Notification, NotificationStatus, RecipientKind, SendMethod
+from models.notification import Notice, Notification, NotificationStatus, RecipientKind, SendMethod
 from models.team import Inspector, Role
 from notifications.outbox import enqueue, store_document
+from notifications.render import telegram_html
 from notifications.sender import Pace, RetryPolicy, Sender, claim_notifications
 from tests.factories import make_inspector
 from tests.fake_bot_api import Call, FakeBotApi
@@ -46,7 +47,7 @@ async def queue(sessions: SessionFactory, messages: list[tuple[int, str]], **ext
                 chat_id=chat_id,
                 recipient_kind=extra.get("recipient_kind", RecipientKind.INSPECTOR),
                 recipient_id=extra.get("recipient_id"),
-                text=text,
+                notice=Notice.of("_plain", text=text),
                 now=now,
                 method=extra.get("method", SendMethod.MESSAGE),
                 document_id=extra.get("document_id"),
@@ -124,7 +125,7 @@ async def test_every_message_arrives_once_at_the_pace_despite_429_500_and_timeou
     stored = await rows(sessions)
     assert {r.status for r in stored} == {NotificationStatus.SENT}
     ids = {call.text: call.message_id for call in api.delivered}
-    assert all(r.telegram_message_id == ids[r.text] and r.sent_at for r in stored)
+    assert all(r.telegram_message_id == ids[telegram_html(r)] and r.sent_at for r in stored)
 
     # A chat's next request starts chat_interval after the sender had the answer to its last, or
     # gave up waiting for it (retry_after after a 429), which was after the fake received it: the
@@ -225,7 +226,8 @@ async def test_rows_held_by_a_crashed_sender_are_sent_after_the_claim_lapses(
         alive = await claim_notifications(
             session, now, "alive", 1, timedelta(minutes=5), skip_chats=[9_400]
         )
-    assert [r.text for r in crashed] == ["甲"] and [r.text for r in alive] == ["乙"]
+    assert [telegram_html(r) for r in crashed] == ["甲"]
+    assert [telegram_html(r) for r in alive] == ["乙"]
 
     api = FakeBotApi(fault_every=0)
     await api.start()
@@ -237,7 +239,7 @@ async def test_rows_held_by_a_crashed_sender_are_sent_after_the_claim_lapses(
         await bot.session.close()
         await api.stop()
     assert [c.text for c in api.delivered] == ["甲"]
-    statuses = {r.text: (r.status, r.claimed_by) for r in await rows(sessions)}
+    statuses = {telegram_html(r): (r.status, r.claimed_by) for r in await rows(sessions)}
     assert statuses == {
         "甲": (NotificationStatus.SENT, None),
         "乙": (NotificationStatus.SENDING, "alive"),
@@ -268,3 +270,36 @@ async def test_stopping_gives_back_at_once_what_waits_behind_a_long_retry_after(
     assert len(api.calls) == 1
     assert {r.status for r in stored} == {NotificationStatus.PENDING}  # given back, not claimed
     assert all(r.claimed_by is None for r in stored)
+
+
+async def test_a_row_whose_template_cannot_render_fails_without_a_request(
+    sessions: SessionFactory,
+) -> None:
+    # a row from a release that had a template this one lacks: failed, not retried forever
+    now = datetime.now(UTC)
+    async with sessions() as session:
+        session.add(
+            Notification(
+                key="test:gone",
+                kind="test",
+                chat_id=9_500,
+                recipient_kind=RecipientKind.INSPECTOR,
+                template="no_such_template",
+                params={},
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+        await session.commit()
+    await queue(sessions, [(9_500, "之后一条")])
+    api = FakeBotApi(fault_every=0)
+    await api.start()
+    bot = api.bot()
+    try:
+        await run_until_done(sessions, Sender(sessions, bot, pace=TEST_PACE, idle_interval=0.05))
+    finally:
+        await bot.session.close()
+        await api.stop()
+    assert [c.text for c in api.delivered] == ["之后一条"]
+    statuses = {r.key: r.status for r in await rows(sessions)}
+    assert statuses["test:gone"] is NotificationStatus.FAILED

@@ -14,7 +14,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 
 from bot.db import SessionFactory
-from models.notification import NotificationStatus, RecipientKind
+from models.notification import Notice, NotificationStatus, RecipientKind
 from notifications.outbox import enqueue
 from notifications.sender import Sender
 from sandbox import Emulator, RateLimits
@@ -45,7 +45,7 @@ async def test_at_the_default_pace_telegram_refuses_nothing_and_every_message_ar
                 kind="test",
                 chat_id=chat_id,
                 recipient_kind=RecipientKind.INSPECTOR,
-                text=f"提醒 {n:03d}",
+                notice=Notice.of("_plain", text=f"提醒 {n:03d}"),
                 now=now,
             )
         await session.commit()

@@ -22,6 +22,7 @@ from models.intake import CaseDraft, Evidence
 from models.notification import Notification
 from models.reporter import ReporterContact, receipt_hash
 from models.team import Role
+from notifications.render import telegram_html
 from notifications.telegram import notice_keyboard
 from tests.factories import make_inspector, make_reporter
 
@@ -71,8 +72,8 @@ async def test_an_anonymous_report_gets_a_number_a_receipt_code_and_an_assignee(
     assert clocks[ClockKind.FIRST_REPLY].due_at == datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
     assert clocks[ClockKind.ACCEPT].due_at == result.accept_due_at
     assert [(n.kind, n.chat_id) for n in notes] == [("assigned", 501)]
-    assert "土地出让金返还" in notes[0].text
-    assert "匿名" in notes[0].text
+    assert "土地出让金返还" in telegram_html(notes[0])
+    assert "匿名" in telegram_html(notes[0])
     keyboard = notice_keyboard(notes[0])
     assert keyboard is not None
     buttons = [b.text for row in keyboard.inline_keyboard for b in row]
@@ -125,7 +126,7 @@ async def test_without_inspectors_the_team_leader_is_asked_to_assign(
         (note,) = (await session.exec(select(Notification))).all()
     assert case.status is CaseStatus.SUBMITTED and case.assignee_id is None
     assert (note.kind, note.chat_id, note.recipient_id) == ("waiting", 601, leader.id)
-    assert "本组暂无在岗监督员" in note.text
+    assert "本组暂无在岗监督员" in telegram_html(note)
 
 
 async def test_an_unmatched_report_goes_to_the_dispatcher(
@@ -147,7 +148,7 @@ async def test_an_unmatched_report_goes_to_the_dispatcher(
         case = (await session.exec(select(Case))).one()
         (note,) = (await session.exec(select(Notification))).all()
     assert case.routed_by is None and case.status is CaseStatus.SUBMITTED
-    assert "未匹配分办规则" in note.text and note.chat_id == 701
+    assert "未匹配分办规则" in telegram_html(note) and note.chat_id == 701
 
 
 async def test_a_clue_assignment_hides_the_enterprise_and_the_reporter(
@@ -175,7 +176,7 @@ async def test_a_clue_assignment_hides_the_enterprise_and_the_reporter(
     async with sessions() as session:
         (note,) = (await session.exec(select(Notification))).all()
     assert note.chat_id == 802  # the 国资国企 team assigns by its leader
-    assert "坤天" not in note.text and "宋利剑" not in note.text
+    assert "坤天" not in telegram_html(note) and "宋利剑" not in telegram_html(note)
 
 
 async def test_the_same_draft_submitted_twice_is_one_case(

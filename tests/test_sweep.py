@@ -18,6 +18,7 @@ from models.case import Case
 from models.clock import ClockKind, ClockStage, ClockState
 from models.event import CaseEvent, EventKind
 from models.notification import Notification, NotificationStatus
+from notifications.render import telegram_html
 from notifications.telegram import notice_keyboard
 from tests.casework import (
     accept,
@@ -52,7 +53,7 @@ async def sweep(
 
 
 def chats(rows: list[Notification]) -> list[tuple[str, int]]:
-    return sorted((row.kind, row.chat_id) for row in rows)
+    return sorted((row.kind, row.chat_id or 0) for row in rows)
 
 
 async def test_the_assignee_is_warned_once_on_the_morning_the_accept_deadline_falls(
@@ -76,7 +77,9 @@ async def test_the_assignee_is_warned_once_on_the_morning_the_accept_deadline_fa
     )
     (warning,) = await outbox(sessions, "accept_")
     assert (warning.kind, warning.chat_id) == ("accept_warning", 501)
-    assert warning.text.startswith("【催办】问题 AJ-2026-00001 签收期限为今日18:00，请及时签收。")
+    assert telegram_html(warning).startswith(
+        "【催办】问题 AJ-2026-00001 签收期限为今日18:00，请及时签收。"
+    )
     assert notice_keyboard(warning) is not None  # the inspector's buttons, to act at once
     clock = await clock_of(sessions, case.id, ClockKind.ACCEPT)
     assert (clock.stage, clock.next_action_at, clock.claimed_by) == (
@@ -101,7 +104,7 @@ async def test_overdue_goes_to_the_assignee_and_team_leader_then_the_leader_two_
         ("accept_warning", 501),
     ]
     overdue = (await outbox(sessions, "accept_overdue"))[1]
-    assert "签收已逾期（期限 今日18:00），承办人：李监督，请督促办理。" in overdue.text
+    assert "签收已逾期（期限 今日18:00），承办人：李监督，请督促办理。" in telegram_html(overdue)
     clock = await clock_of(sessions, case.id, ClockKind.ACCEPT)
     assert (clock.stage, clock.next_action_at) == (ClockStage.OVERDUE, ACCEPT_ESCALATION)
 
@@ -112,8 +115,8 @@ async def test_overdue_goes_to_the_assignee_and_team_leader_then_the_leader_two_
     )
     (escalated,) = await outbox(sessions, "accept_escalated")
     assert escalated.chat_id == 701
-    assert "【逾期升级】问题 AJ-2026-00001 签收逾期已超过2个工作日" in escalated.text
-    assert "李监督" in escalated.text
+    assert "【逾期升级】问题 AJ-2026-00001 签收逾期已超过2个工作日" in telegram_html(escalated)
+    assert "李监督" in telegram_html(escalated)
     clock = await clock_of(sessions, case.id, ClockKind.ACCEPT)
     assert (clock.stage, clock.next_action_at, clock.state) == (
         ClockStage.ESCALATED,
@@ -142,7 +145,7 @@ async def test_a_supervised_case_tells_the_team_leader_at_the_warning_and_the_le
     await sweep(sessions, catalog, calendar, ACCEPT_WARNING)
     warnings = await outbox(sessions, "accept_warning")
     assert chats(warnings) == [("accept_warning", 501), ("accept_warning", 601)]
-    assert all(w.text.startswith("【督办】【催办】") for w in warnings)
+    assert all(telegram_html(w).startswith("【督办】【催办】") for w in warnings)
 
     await sweep(sessions, catalog, calendar, ACCEPT_DUE, ACCEPT_ESCALATION)
     assert chats(await outbox(sessions, "accept_")) == [
@@ -182,8 +185,8 @@ async def test_an_extended_deadline_warns_afresh_and_is_not_overdue_at_the_old_o
     await sweep(sessions, catalog, calendar, sh(2026, 12, 17, 18), sh(2026, 12, 23, 18))
     warnings = await outbox(sessions, "resolve_")
     assert [w.kind for w in warnings] == ["resolve_warning", "resolve_warning"]
-    assert "办结期限为12月17日 18:00" in warnings[0].text
-    assert "办结期限为12月24日 18:00" in warnings[1].text
+    assert "办结期限为12月17日 18:00" in telegram_html(warnings[0])
+    assert "办结期限为12月24日 18:00" in telegram_html(warnings[1])
     assert warnings[0].key != warnings[1].key
 
 
@@ -215,7 +218,7 @@ async def test_a_paused_clock_is_silent_and_its_deadline_moves_by_the_pause(
     assert resumed is not None and resumed.due_at == sh(2026, 12, 28, 18)
     await sweep(sessions, catalog, calendar, sh(2026, 12, 25, 18), sh(2026, 12, 25, 19))
     (warning,) = await outbox(sessions, "resolve_")
-    assert "办结期限为12月28日 18:00" in warning.text
+    assert "办结期限为12月28日 18:00" in telegram_html(warning)
 
 
 async def test_a_day_down_is_caught_up_with_one_digest_per_busy_person_and_no_stale_warnings(
@@ -239,8 +242,11 @@ async def test_a_day_down_is_caught_up_with_one_digest_per_busy_person_and_no_st
         ("deadline_digest", 601),
     ]
     digest = next(r for r in sendable if r.chat_id == 501)
-    assert digest.text.startswith("【待办汇总】您有 6 项期限提醒")
-    assert digest.text.count("签收已逾期") == 3 and digest.text.count("受理告知已逾期") == 3
+    assert telegram_html(digest).startswith("【待办汇总】您有 6 项期限提醒")
+    assert (
+        telegram_html(digest).count("签收已逾期") == 3
+        and telegram_html(digest).count("受理告知已逾期") == 3
+    )
     folded = [r for r in rows if r.status is NotificationStatus.DIGESTED]
     assert len(folded) == 12 and {r.chat_id for r in folded} == {501, 601}
 
@@ -288,4 +294,4 @@ async def test_admins_are_told_once_that_deadlines_in_2027_are_provisional(
     await sweep(sessions, catalog, calendar, sh(2026, 12, 30, 10, 1), sh(2026, 12, 30, 10, 2))
     (notice,) = await outbox(sessions, "admin_")
     assert notice.key == f"calendar:provisional:2027:i{staff.admin.id}"
-    assert notice.chat_id == 801 and "2027年节假日安排尚未载入" in notice.text
+    assert notice.chat_id == 801 and "2027年节假日安排尚未载入" in telegram_html(notice)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -13,11 +14,11 @@ from bot.services.people import Directory, Recipient
 from models.calendar import WorkCalendar
 from models.case import Case
 from models.clock import DEADLINE_CLOCKS, CaseClock, ClockState
+from models.notification import Notice
 from models.request import ApprovalRequest, RequestStatus
 from models.team import Role, Team
 from models.types import utc
 from notifications.outbox import enqueue, notification_key
-from notifications.render import render
 
 SECTION_LINES = 20
 
@@ -40,6 +41,14 @@ class Agenda:
     @property
     def empty(self) -> bool:
         return not (self.due_today or self.overdue or self.approvals)
+
+    def params(self) -> dict[str, list[dict[str, Any]]]:
+        """The lists as plain values, for the agenda notice."""
+        return {
+            "due_today": [asdict(item) for item in self.due_today],
+            "overdue": [asdict(item) for item in self.overdue],
+            "approvals": [asdict(item) for item in self.approvals],
+        }
 
 
 @dataclass(slots=True)
@@ -130,11 +139,11 @@ async def send_agenda(session: AsyncSession, calendar: WorkCalendar, now: dateti
             chat_id=recipient.chat_id,
             recipient_kind=recipient.kind,
             recipient_id=recipient.id,
-            text=render(
+            notice=Notice.of(
                 "agenda_team" if team is not None else "agenda_inspector",
                 day=now,
                 team=team,
-                agenda=agenda,
+                agenda=agenda.params(),
                 limit=SECTION_LINES,
             ),
             now=now,

@@ -1,19 +1,19 @@
-"""The texts staff get when a case reaches them: 新分派 to its assignee, 待分派 to the team leaders.
+"""The notices staff get when a case reaches them: 新分派 to its assignee, 待分派 to the team leaders.
 
 One wording for the use cases (``bot.services.routing``) and the demo generator's bulk path; the
-caller looks up the names and the 签收 clock, these only render.
+caller looks up the names and the 签收 clock, these only say what the notice shows.
 """
 
 from __future__ import annotations
 
 from models.case import NAMED_WITH_MATERIALS, Case, reporter_line
 from models.clock import CaseClock
+from models.notification import Notice
 from models.org import Track
-from notifications.render import render
-from notifications.texts import preview
+from notifications.texts import case_params, preview
 
 
-def assigned_text(
+def assigned_notice(
     case: Case,
     *,
     category: str,
@@ -21,13 +21,13 @@ def assigned_text(
     enterprise: str | None,
     accept: CaseClock,
     attachments: int,
-) -> str:
+) -> Notice:
     """The assignment notice: what the case is, who reported it (never for a clue: neither the
     reporter nor the enterprise), and when it must be signed for."""
     clue = case.track is Track.CLUE
-    return render(
+    return Notice.of(
         "inspector_assigned",
-        case=case,
+        case=case_params(case),
         supervised=case.supervised,
         category=category,
         track_label=case.track.label,
@@ -44,7 +44,7 @@ def assigned_text(
     )
 
 
-def waiting_text(
+def waiting_notice(
     case: Case,
     *,
     team: str,
@@ -52,11 +52,11 @@ def waiting_text(
     zone: str | None,
     reason: str | None,
     accept: CaseClock,
-) -> str:
+) -> Notice:
     """The notice to a team's leaders that a case waits in their queue to be assigned."""
-    return render(
+    return Notice.of(
         "team_case_waiting",
-        case=case,
+        case=case_params(case),
         team=team,
         category=category,
         track_label=case.track.label,

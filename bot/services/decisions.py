@@ -28,7 +28,7 @@ from models.notification import Offer
 from models.org import Track
 from models.request import ApprovalRequest, RequestKind, RequestStatus
 from models.team import Inspector, Team
-from notifications.texts import preview
+from notifications.texts import preview, request_params
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ async def decide_request(
             stage=event.seq,
             now=now,
             offer=Offer.CASE_WORK.on(case.id),
-            request=request,
+            request=request_params(request),
             approved=False,
             team=None,
             resolve_due=None,
@@ -182,7 +182,7 @@ async def _approve_extension(
         stage=event.seq,
         now=now,
         offer=Offer.CASE_WORK.on(case.id),
-        request=request,
+        request=request_params(request),
         approved=True,
         team=None,
         resolve_due=clock.due_at,
@@ -247,7 +247,7 @@ async def _approve_return(
         "inspector_request_decided",
         stage=event.seq,
         now=now,
-        request=request,
+        request=request_params(request),
         approved=True,
         team=target.name,
         resolve_due=None,
@@ -295,7 +295,7 @@ async def _approve_transfer(
         "inspector_request_decided",
         stage=event.seq,
         now=now,
-        request=request,
+        request=request_params(request),
         approved=True,
         team=target.name,
         resolve_due=None,

@@ -19,10 +19,10 @@ from models.case import Case, CaseStatus, Satisfaction
 from models.clock import ClockKind
 from models.errors import InvalidInput, PermissionDenied, StaleAction
 from models.event import Actor, ActorType, EventKind, record_event, transition
-from models.notification import Offer
+from models.notification import Notice, Offer
 from models.reporter import Reporter
 from notifications.outbox import enqueue, notification_key
-from notifications.render import render
+from notifications.texts import case_params
 
 REASON_MIN = 2
 REASON_MAX = 500
@@ -175,9 +175,9 @@ async def reopen_unsatisfied(
             recipient_kind=recipient.kind,
             recipient_id=recipient.id,
             case_id=case.id,
-            text=render(
+            notice=Notice.of(
                 "followup_reopened",
-                case=case,
+                case=case_params(case),
                 reason=reason,
                 due_at=clock.due_at,
                 provisional=clock.provisional,

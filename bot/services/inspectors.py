@@ -15,13 +15,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.case import OPEN_STATUSES, TRANSFERABLE, Case, CaseStatus
 from models.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from models.event import Actor, ActorType, EventKind, record_event, transition
-from models.notification import Offer
+from models.notification import Notice, Offer
 from models.org import Track
 from models.request import ApprovalRequest, RequestStatus
 from models.team import Inspector, InviteCode, Role, Team
 from notifications.outbox import active_admins, notify_inspectors
-from notifications.render import render
-from notifications.texts import preview
+from notifications.texts import case_params, preview
 
 logger = logging.getLogger(__name__)
 
@@ -302,9 +301,9 @@ async def _tell_leaders_case_back(
 ) -> None:
     """The team leader gets the case back with the 分派 button."""
     assert case.id is not None
-    text = render(
+    notice = Notice.of(
         "leader_case_back",
-        case=case,
+        case=case_params(case),
         status=case.status.label,
         inspector=inspector.name,
         description=preview(case.description, 200),
@@ -315,7 +314,7 @@ async def _tell_leaders_case_back(
         await team_leaders(session, case.team_id, track=case.track),
         kind="case_back",
         stage=case.event_count,
-        text=text,
+        notice=notice,
         now=now,
         offer=Offer.LEADER_ASSIGN.on(case.id),
     )

@@ -32,12 +32,11 @@ from models.intake import (
     clean_text,
     reporter_file,
 )
-from models.notification import Offer
+from models.notification import Notice, Offer
 from models.org import Category, Track
 from models.reporter import CaseFollower, Reporter, normalize_receipt_code, receipt_hash
 from models.team import Inspector
 from notifications.outbox import notify_inspectors
-from notifications.render import render
 from notifications.texts import preview
 
 MY_CASES_LIMIT = 20
@@ -297,7 +296,7 @@ async def add_material(
     )
     session.add(case)
     await session.flush()
-    text = render(
+    notice = Notice.of(
         "reporter_material_added",
         number=case.number,
         files=len(items),
@@ -309,7 +308,7 @@ async def add_material(
         await _holders(session, case),
         kind="material",
         stage=case.event_count,
-        text=text,
+        notice=notice,
         now=now,
         offer=Offer.CASE_MATERIALS.on(case.id),
     )
@@ -345,14 +344,14 @@ async def withdraw_case(
     for kind in (ClockKind.ACCEPT, ClockKind.FIRST_REPLY):
         await cancel_clock(session, case.id, kind)
     await session.flush()
-    text = render("reporter_withdrawn_notice", number=case.number)
+    notice = Notice.of("reporter_withdrawn_notice", number=case.number)
     await notify_inspectors(
         session,
         case.id,
         await _holders(session, case),
         kind="withdrawn",
         stage=case.event_count,
-        text=text,
+        notice=notice,
         now=now,
     )
     await session.commit()

@@ -9,11 +9,11 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.case import Case, reporter_label
-from models.notification import Offering, RecipientKind
+from models.notification import Notice, Offering, RecipientKind
 from models.reporter import CaseFollower, Reporter
 from models.team import Inspector, Team
 from notifications.outbox import enqueue, notification_key, notify_inspectors
-from notifications.render import render
+from notifications.texts import case_params
 
 
 async def reporters_of(session: AsyncSession, case: Case) -> list[Reporter]:
@@ -45,9 +45,15 @@ async def tell_reporter(
     offer: Offering | None = None,
     **context: Any,
 ) -> None:
-    """A notice to the reporter's chat (never their identity to anyone else)."""
+    """A notice to the reporter's chat (never their identity to anyone else); ``context``:
+    plain values for the template (``Notice.of``)."""
     assert case.id is not None
-    text = render(kind, case=case, status=reporter_label(case.status, case.track), **context)
+    notice = Notice.of(
+        kind,
+        case=case_params(case),
+        status=reporter_label(case.status, case.track),
+        **context,
+    )
     for reporter in await reporters_of(session, case):
         await enqueue(
             session,
@@ -57,7 +63,7 @@ async def tell_reporter(
             recipient_kind=RecipientKind.REPORTER,
             recipient_id=reporter.id,
             case_id=case.id,
-            text=text,
+            notice=notice,
             offer=offer,
             now=now,
         )
@@ -74,10 +80,11 @@ async def tell_inspectors(
     offer: Offering | None = None,
     **context: Any,
 ) -> None:
+    """A notice about a case to each of ``people``; ``context``: plain values for the template."""
     assert case.id is not None
-    text = render(kind, case=case, **context)
+    notice = Notice.of(kind, case=case_params(case), **context)
     await notify_inspectors(
-        session, case.id, people, kind=kind, stage=stage, text=text, now=now, offer=offer
+        session, case.id, people, kind=kind, stage=stage, notice=notice, now=now, offer=offer
     )
 
 

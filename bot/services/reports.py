@@ -27,10 +27,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.db import SessionFactory
 from bot.services.policy import Policy
 from models.errors import PermissionDenied
-from models.notification import Notification, RecipientKind, SendMethod
+from models.notification import Notice, Notification, RecipientKind, SendMethod
 from models.team import Inspector, Role
 from notifications.outbox import enqueue, notification_key, reachable, store_document
-from notifications.render import render
 from reports.figures import Scope
 from reports.periods import Period, current_month, due_periods
 from reports.report import Report, build_report
@@ -75,6 +74,27 @@ class ReportDelivery:
     key: str
 
 
+def report_notice(report: Report) -> Notice:
+    """The caption of a report's document: its title, period and headline figures."""
+    figures = report.figures
+    return Notice.of(
+        "report_document",
+        report={
+            "title": report.title,
+            "period": {"label": report.period.label, "span": report.period.span},
+            "now": report.now,
+        },
+        f={
+            "received": figures.received,
+            "resolved": figures.resolved,
+            "on_time_rate": figures.on_time_rate,
+            "amount_coordinated_yuan": figures.amount_coordinated_yuan,
+            "clues": figures.clues,
+            "overdue_count": figures.overdue_count,
+        },
+    )
+
+
 async def _queue_report(
     session: AsyncSession,
     report: Report,
@@ -87,7 +107,7 @@ async def _queue_report(
     database with the rows, so whichever instance sends them has the file."""
     path = await _write_pdf(report, out_dir)
     document_id = await store_document(session, path.name, path.read_bytes(), now)
-    caption = render("report_document", report=report, f=report.figures)
+    caption = report_notice(report)
     queued = 0
     for delivery in deliveries:
         queued += await enqueue(
@@ -97,7 +117,7 @@ async def _queue_report(
             chat_id=delivery.chat_id,
             recipient_kind=RecipientKind.INSPECTOR,
             recipient_id=delivery.leader.id,
-            text=caption,
+            notice=caption,
             now=now,
             method=SendMethod.DOCUMENT,
             document_id=document_id,

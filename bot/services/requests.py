@@ -27,6 +27,7 @@ from models.event import EventKind, record_event
 from models.notification import Offer
 from models.request import ApprovalRequest, RequestKind, RequestStatus
 from models.team import Inspector
+from notifications.texts import request_params
 
 EXTENSION_MAX_DAYS = 30
 
@@ -84,7 +85,7 @@ async def _ask_leaders(
         stage=stage,
         now=now,
         offer=Offer.REQUEST_DECISION.on(request.id),
-        request=request,
+        request=request_params(request),
         kind_label=request.kind.label,
         requester=requester.name,
         supervised=case.supervised,

@@ -8,7 +8,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.services.case_notices import assigned_text, waiting_text
+from bot.services.case_notices import assigned_notice, waiting_notice
 from bot.services.clocks import get_clock, start_ladder_clock
 from bot.services.inspectors import team_leaders
 from bot.services.policy import Policy
@@ -18,12 +18,12 @@ from models.clock import ClockKind
 from models.enterprise import Enterprise
 from models.errors import InvalidInput, NotFound
 from models.event import SYSTEM, Actor, assign_to, route_to
-from models.notification import Offer
+from models.notification import Notice, Offer
 from models.org import Category, Zone
 from models.routing import Candidate, RoutingDecision, choose_team, pick_assignee
 from models.team import AssignmentMode, Inspector, Role, Team
 from notifications.outbox import active_admins, notify_inspectors
-from notifications.render import render
+from notifications.texts import case_params
 
 
 async def open_case_counts(session: AsyncSession, inspector_ids: list[int]) -> dict[int, int]:
@@ -73,7 +73,7 @@ async def _notify_assignee(
     attachments = len(
         (await session.exec(select(Attachment.id).where(Attachment.case_id == case.id))).all()
     )
-    text = assigned_text(
+    notice = assigned_notice(
         case,
         category=category.name if category else "",
         zone=zone.name if zone else None,
@@ -87,7 +87,7 @@ async def _notify_assignee(
         [inspector],
         kind="assigned",
         stage=case.event_count,
-        text=text,
+        notice=notice,
         now=now,
         offer=Offer.CASE_WORK.on(case.id),
     )
@@ -107,7 +107,7 @@ async def _notify_team_leaders(
     zone = await session.get(Zone, case.zone_id) if case.zone_id else None
     accept = await get_clock(session, case.id, ClockKind.ACCEPT)
     assert accept is not None
-    text = waiting_text(
+    notice = waiting_notice(
         case,
         team=team.name,
         category=category.name if category else "",
@@ -121,7 +121,7 @@ async def _notify_team_leaders(
         leaders,
         kind="waiting",
         stage=case.event_count,
-        text=text,
+        notice=notice,
         now=now,
         offer=Offer.LEADER_ASSIGN.on(case.id),
     )
@@ -133,14 +133,18 @@ async def _tell_admins_unattended(
     """A clue reached a team with no active team leader: admins must register one; they learn
     the case number and the team, not the clue (only its team leader and assignee may see it)."""
     assert case.id is not None
-    text = render("admin_clue_unattended", case=case, team=team)
+    notice = Notice.of(
+        "admin_clue_unattended",
+        case=case_params(case),
+        team={"name": team.name, "code": team.code},
+    )
     await notify_inspectors(
         session,
         case.id,
         await active_admins(session),
         kind="clue_unattended",
         stage=case.event_count,
-        text=text,
+        notice=notice,
         now=now,
     )
 

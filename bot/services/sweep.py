@@ -22,6 +22,9 @@ Every notice has the key ``<case>:<clock kind>_<step>:<due_at as YYYYmmddHHMM UT
 so a repeated sweep queues nothing twice and an extended deadline warns afresh. A recipient
 with ``DIGEST_THRESHOLD`` or more deadline notices from one sweep (a process catching up after a
 day down) gets one digest instead: the notices are queued held back, then folded into the digest.
+The digest is a notice like the others (``deadline_digest``): its parameters list the folded
+notices' digest lines (number, clock, step, due: plain values made when they were planned), so
+it is rendered by its channel like any row and never concatenates rendered texts.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.people import Directory, Recipient
 from bot.services.sweep_plan import ClockPlan, Notice, SweepContext, plan_clock
+from models import notification
 from models.calendar import WorkCalendar
 from models.case import Case, CaseStatus
 from models.clock import CaseClock, ClockState
@@ -53,7 +57,6 @@ from models.reporter import Reporter
 from models.team import Team
 from models.types import utc
 from notifications.outbox import enqueue, notification_key
-from notifications.render import render
 
 __all__ = [
     "ClockPlan",
@@ -248,7 +251,7 @@ async def _apply(
                 recipient_kind=notice.recipient.kind,
                 recipient_id=notice.recipient.id,
                 case_id=notice.case_id,
-                text=notice.text,
+                notice=notice.says,
                 offer=notice.offer,
                 now=now + DIGEST_HOLD if notice.recipient in held else now,
             )
@@ -296,7 +299,7 @@ async def _fold_digest(
             chat_id=recipient.chat_id,
             recipient_kind=recipient.kind,
             recipient_id=recipient.id,
-            text=render(
+            notice=notification.Notice.of(
                 "deadline_digest",
                 total=len(items),
                 items=items[:DIGEST_LINES],
@@ -335,7 +338,7 @@ async def _provisional_notices(
             kind="admin_calendar_provisional",
             recipient=admin,
             case_id=0,
-            text=render("admin_calendar_provisional", year=year),
+            says=notification.Notice.of("admin_calendar_provisional", year=year),
             offer=None,
             digest_line=None,
         )
@@ -402,7 +405,7 @@ async def sweep_deadlines(
                     chat_id=notice.recipient.chat_id,
                     recipient_kind=notice.recipient.kind,
                     recipient_id=notice.recipient.id,
-                    text=notice.text,
+                    notice=notice.says,
                     now=now,
                 ):
                     report.admin_notices.append(notice)

@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.config import LiankaConfig
 from bot.services.people import Directory, Recipient, unique
+from models import notification
 from models.calendar import WorkCalendar
 from models.case import Case, Satisfaction
 from models.clock import (
@@ -32,7 +33,7 @@ from models.reporter import Reporter
 from models.team import Team
 from models.types import utc
 from notifications.outbox import notification_key
-from notifications.render import render
+from notifications.texts import case_params
 
 STEP_LABELS = {"warning": "即将到期", "overdue": "已逾期", "escalated": "逾期升级"}
 
@@ -43,13 +44,13 @@ def deadline_stamp(due_at: datetime) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Notice:
-    """One message the sweep queues (or would queue)."""
+    """One message the sweep queues (or would queue): ``says`` what, to whom."""
 
     key: str
     kind: str
     recipient: Recipient
     case_id: int
-    text: str
+    says: notification.Notice
     offer: Offering | None
     digest_line: dict[str, str] | None  # set for notices that may be folded into a digest
 
@@ -117,9 +118,9 @@ def _deadline_notices(
     notices = []
     for recipient in unique(r for r in recipients if r is not None):
         is_assignee = assignee is not None and recipient.id == assignee.id
-        text = render(
+        says = notification.Notice.of(
             f"deadline_{step}",
-            case=case,
+            case=case_params(case),
             clock=clock.kind.value,
             label=clock.kind.label,
             category=category.name if category else "",
@@ -147,7 +148,7 @@ def _deadline_notices(
                 kind=kind,
                 recipient=recipient,
                 case_id=case.id,
-                text=text,
+                says=says,
                 offer=offer,
                 digest_line={
                     "number": case.number,
@@ -227,9 +228,9 @@ def _plan_followup(
                 kind="followup_ask",
                 recipient=recipient,
                 case_id=case.id,
-                text=render(
+                says=notification.Notice.of(
                     "followup_ask",
-                    case=case,
+                    case=case_params(case),
                     outcome=case.outcome.label if case.outcome else None,
                     wait=wait,
                 ),
