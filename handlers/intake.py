@@ -27,7 +27,6 @@ from bot.metrics import Metrics
 from bot.services.intake import Submitted, confirm_again, submit_case
 from bot.services.policy import Policy
 from bot.services.reporters import get_active_category, list_categories, require_reporter
-from handlers import keyboards as kb
 from handlers.filters import (
     MEDIA,
     TEXT,
@@ -39,7 +38,6 @@ from handlers.filters import (
     valid_name,
 )
 from handlers.flow import flow_ends
-from handlers.keyboards import IntakeAct, IntakeAction, Menu, MenuAct, Part
 from handlers.states import Intake
 from models.errors import DomainError, InvalidInput, StaleAction
 from models.intake import (
@@ -53,7 +51,9 @@ from models.intake import (
     parse_amount_yuan,
 )
 from models.org import Track
+from notifications import telegram as kb
 from notifications.render import render, yuan_to_wan
+from notifications.telegram import IntakeAct, IntakeAction, Menu, MenuAct, Part
 
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
 

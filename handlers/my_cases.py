@@ -20,15 +20,15 @@ from bot.services.my_cases import (
     withdraw_case,
 )
 from bot.services.reporters import AttemptGuard
-from handlers import keyboards as kb
 from handlers.filters import MEDIA, TEXT, UNSUPPORTED, add_evidence, as_evidence, evidence_of
 from handlers.flow import flow_ends
-from handlers.keyboards import Menu, MenuAct, MyAct, MyCase
 from handlers.states import Material, Track
 from models.case import AWAITING_ACCEPTANCE
 from models.errors import DomainError, InvalidInput, StaleAction
 from models.intake import DESCRIPTION_MAX, clean_text
+from notifications import telegram as kb
 from notifications.render import render
+from notifications.telegram import Menu, MenuAct, MyAct, MyCase
 
 BUSY = "您正在进行其他操作，请先完成，或发送 /cancel 取消。"
 NO_CASES = "您还没有反映过问题。\n匿名反映过问题的，可发送 /track 回执码 在本账号关注。"

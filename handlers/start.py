@@ -11,11 +11,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.clock import Clock
 from bot.config import LiankaConfig
 from bot.services.reporters import AttemptGuard, Welcome, greet_reporter, open_card
-from handlers import keyboards as kb
 from handlers.intake import INTAKE_STATES
-from handlers.keyboards import Menu, MenuAct
 from handlers.states import Intake
+from notifications import telegram as kb
 from notifications.render import render
+from notifications.telegram import Menu, MenuAct
 
 REPLY_KEYBOARD_STATES = frozenset({Intake.contact.state, Intake.name.state, Intake.phone.state})
 

@@ -11,7 +11,6 @@ from sqlmodel import col, select
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
-from handlers.keyboards import IntakeAct, IntakeAction
 from handlers.states import Intake
 from models.attachment import Attachment, MediaKind
 from models.calendar import WorkCalendar
@@ -20,6 +19,7 @@ from models.case import Case, CaseStatus
 from models.event import CaseEvent, EventKind
 from models.org import Category
 from models.reporter import Reporter, ReporterContact, receipt_hash
+from notifications.telegram import IntakeAct, IntakeAction
 from tests.harness import Telegram, TgUser
 from tests.intake_helpers import (
     ENTERPRISE,
