@@ -1,9 +1,11 @@
 """反映问题: the report as a conversation — buttons at every step, nothing lost, resumable after a
-restart (the draft is JSON in the FSM storage)."""
+restart (the draft, a ``models.intake.IntakeDraft``, is JSON in the FSM storage).
+
+Each handler reads the draft once, applies one of its steps (which checks the rules) and writes
+it back; the replies come from the ``reply_reporter_*`` templates."""
 
 from __future__ import annotations
 
-import html
 import secrets
 from typing import Any
 
@@ -11,6 +13,7 @@ from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State
 from aiogram.types import (
     CallbackQuery,
     InlineKeyboardMarkup,
@@ -27,71 +30,17 @@ from bot.metrics import Metrics
 from bot.services.intake import Submitted, confirm_again, submit_case
 from bot.services.policy import Policy
 from bot.services.reporters import get_active_category, list_categories, require_reporter
-from handlers import keyboards as kb
-from handlers.filters import (
-    MEDIA,
-    TEXT,
-    UNSUPPORTED,
-    add_evidence,
-    as_evidence,
-    evidence_of,
-    kinds_label,
-    valid_name,
-)
+from handlers.filters import MEDIA, TEXT, evidence_of
 from handlers.flow import flow_ends
-from handlers.keyboards import IntakeAct, IntakeAction, Menu, MenuAct, Part
 from handlers.states import Intake
 from models.errors import DomainError, InvalidInput, StaleAction
-from models.intake import (
-    DESCRIPTION_MAX,
-    EVIDENCE_MAX,
-    CaseDraft,
-    check_description,
-    check_name,
-    clean_text,
-    normalize_mobile,
-    parse_amount_yuan,
-)
+from models.intake import DESCRIPTION_MAX, EVIDENCE_MAX, Evidence, IntakeDraft, clean_text
 from models.org import Track
-from notifications.render import render, yuan_to_wan
+from notifications import telegram as kb
+from notifications.render import render
+from notifications.telegram import IntakeAct, IntakeAction, Menu, MenuAct, Part
 
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
-
-BUSY = "您正在进行其他操作，请先完成，或发送 /cancel 取消。"
-RESUMED = "您有一份尚未提交的反映，请继续填写。"
-CLUE_NOTE = "该类问题按问题线索保密办理，办理中仅告知您“已受理”“已办结”。"
-
-PROMPTS = {
-    Intake.category.state: "请选择您要反映的问题类别：",
-    Intake.description.state: (
-        "请用文字描述您反映的问题（10–2000字）：\n什么事、涉及哪个单位或个人、大概时间、您的诉求。"
-    ),
-    Intake.amount.state: (
-        "问题涉及的金额是多少？\n请输入万元数，例如 12.5；按元计请注明“元”，例如 125000元。\n"
-        "不涉及金额请点“跳过”。"
-    ),
-    Intake.identity.state: (
-        "请选择反映方式：\n实名：留下姓名和手机号，便于工作人员联系核实。\n"
-        "匿名：不留身份信息，提交后获得回执码，凭回执码查询进展。"
-    ),
-    Intake.contact.state: (
-        "请点击下方“发送手机号”按钮发送您本人的手机号，或点“手动输入”填写姓名和手机号。"
-    ),
-    Intake.name.state: "请输入您的姓名：",
-    Intake.phone.state: "请输入您的手机号码（11位），或点击下方“发送手机号”：",
-}
-
-HINTS = {
-    Intake.category.state: "请点击按钮选择问题类别。",
-    Intake.description.state: "请用文字描述问题（10–2000字）。",
-    Intake.evidence.state: "请发送图片、文件、语音或视频，发完请点“完成”。",
-    Intake.amount.state: "请输入金额，例如 12.5，或点“跳过”。",
-    Intake.identity.state: "请点击“实名”或“匿名”。",
-    Intake.contact.state: "请点击下方“发送手机号”，或直接输入您的姓名。",
-    Intake.name.state: "请输入您的姓名。",
-    Intake.phone.state: "请输入11位手机号码，或点击下方“发送手机号”。",
-    Intake.summary.state: "请点击“确认提交”“修改”或“取消”。",
-}
 
 PART_STATES = {
     Part.CATEGORY: Intake.category,
@@ -110,84 +59,76 @@ def _chat_id(event: Message | CallbackQuery) -> int:
     return event.message.chat.id if event.message else event.from_user.id
 
 
-async def _draft(state: FSMContext, pressed: IntakeAction) -> dict[str, Any]:
-    """The draft a button belongs to; a button of another draft is stale."""
-    data = await state.get_data()
-    if data.get("draft_id") != pressed.draft:
+def _step(state_name: str) -> str:
+    """``Intake:amount`` → ``amount``, the step's name in the templates."""
+    return state_name.rpartition(":")[2]
+
+
+def stored_draft(data: dict[str, Any]) -> IntakeDraft | None:
+    """The draft kept in a chat's FSM data, if there is one."""
+    return IntakeDraft.from_data(data) if "draft_id" in data else None
+
+
+async def _load(state: FSMContext) -> IntakeDraft:
+    draft = stored_draft(await state.get_data())
+    if draft is None:
         raise StaleAction
-    return data
+    return draft
 
 
-async def _markup(state_name: str, data: dict[str, Any], session: AsyncSession) -> Markup:
-    draft = data["draft_id"]
+async def _save(state: FSMContext, draft: IntakeDraft) -> None:
+    await state.update_data(draft.to_data())
+
+
+async def _draft(state: FSMContext, pressed: IntakeAction) -> IntakeDraft:
+    """The draft a button belongs to; a button of another draft is stale."""
+    draft = await _load(state)
+    if draft.draft_id != pressed.draft:
+        raise StaleAction
+    return draft
+
+
+async def _markup(state_name: str, draft: IntakeDraft, session: AsyncSession) -> Markup:
+    draft_id = draft.draft_id
     if state_name == Intake.category.state:
-        return kb.categories_keyboard(draft, await list_categories(session))
+        return kb.categories_keyboard(draft_id, await list_categories(session))
     if state_name == Intake.description.state:
-        return kb.cancel_keyboard(draft)
+        return kb.cancel_keyboard(draft_id)
     if state_name == Intake.evidence.state:
-        return kb.evidence_keyboard(draft, len(data.get("evidence", [])))
+        return kb.evidence_keyboard(draft_id, len(draft.evidence))
     if state_name == Intake.amount.state:
-        return kb.amount_keyboard(draft)
+        return kb.amount_keyboard(draft_id)
     if state_name == Intake.identity.state:
-        return kb.identity_keyboard(draft)
+        return kb.identity_keyboard(draft_id)
     if state_name == Intake.contact.state:
         return kb.contact_keyboard()
     if state_name == Intake.name.state:
         return ReplyKeyboardRemove()
     if state_name == Intake.phone.state:
         return kb.phone_keyboard()
-    return kb.summary_keyboard(draft)
-
-
-def _summary(data: dict[str, Any]) -> str:
-    evidence = data.get("evidence", [])
-    return render(
-        "reporter_summary",
-        category=data.get("category_name", ""),
-        description=data.get("description", ""),
-        evidence=evidence,
-        evidence_kinds=kinds_label(evidence),
-        amount_yuan=data.get("amount_yuan"),
-        anonymous=data.get("anonymous", True),
-        contact_name=data.get("contact_name"),
-        contact_phone=data.get("contact_phone"),
-        clue=data.get("clue", False),
-    )
-
-
-def _prompt_text(state_name: str, data: dict[str, Any]) -> str:
-    if state_name == Intake.summary.state:
-        return _summary(data)
-    if state_name == Intake.evidence.state:
-        count = len(data.get("evidence", []))
-        lines = [
-            f"请上传相关材料：图片、文件、语音或视频，最多{EVIDENCE_MAX}个，每个不超过20MB。",
-            "也可以继续发送文字，补充到问题描述中。",
-        ]
-        if count:
-            lines.append(f"当前已有{count}个附件（{kinds_label(data['evidence'])}）。")
-        lines.append("发完或没有材料，请点“完成”。")
-        return "\n".join(lines)
-    if state_name == Intake.description.state and data.get("editing"):
-        return "请输入新的问题描述（10–2000字），将替换原来的描述。"
-    return PROMPTS[state_name]
+    return kb.summary_keyboard(draft_id)
 
 
 async def _show(
     bot: Bot, chat_id: int, state: FSMContext, session: AsyncSession, note: str | None = None
 ) -> None:
-    """Send the prompt of the step the draft is at, with its buttons; ``note`` goes first."""
+    """Send the prompt of the step the draft is at, with its buttons, after ``note`` (the name
+    of a note in ``reply_reporter_step``)."""
     state_name = await state.get_state()
     assert state_name is not None
-    data = await state.get_data()
-    text = _prompt_text(state_name, data)
-    if note:
-        text = f"{note}\n\n{text}"
-    await bot.send_message(chat_id, text, reply_markup=await _markup(state_name, data, session))
+    draft = await _load(state)
+    text = render(
+        "reply_reporter_step",
+        step=_step(state_name),
+        draft=draft,
+        note=note,
+        evidence_max=EVIDENCE_MAX,
+    )
+    await bot.send_message(chat_id, text, reply_markup=await _markup(state_name, draft, session))
 
 
 async def _go(
-    target: Any,
+    target: State,
     bot: Bot,
     *,
     chat_id: int,
@@ -196,9 +137,9 @@ async def _go(
     note: str | None = None,
 ) -> None:
     """Move to ``target``, or back to the summary when a part was being changed (修改)."""
-    data = await state.get_data()
-    if data.get("editing"):
-        await state.update_data(editing=False)
+    draft = await _load(state)
+    if draft.editing:
+        await _save(state, draft.editing_part(False))
         target = Intake.summary
     await state.set_state(target)
     await _show(bot, chat_id, state, session, note)
@@ -219,18 +160,14 @@ async def _drop_buttons(bot: Bot, query: CallbackQuery, text: str | None = None)
             raise
 
 
-def _appended(description: str, extra: str) -> str:
-    """Text sent at the evidence step, added to the description within the limit."""
-    addition = clean_text(extra)
-    if not addition:
-        raise InvalidInput("内容为空，请重新发送。")
-    combined = f"{description}\n{addition}" if description else addition
-    if len(combined) > DESCRIPTION_MAX:
-        raise InvalidInput(
-            f"补充后问题描述将达到{len(combined)}字，超过{DESCRIPTION_MAX}字上限，未添加。"
-            "请精简后重新发送，或以文件形式上传。"
-        )
-    return combined
+def _file(message: Message) -> Evidence:
+    """The evidence a message that passed ``MEDIA`` carries."""
+    item = evidence_of(message)
+    assert item is not None
+    return item
+
+
+# --- starting -------------------------------------------------------------------------------
 
 
 async def start_report(
@@ -245,13 +182,13 @@ async def start_report(
     """A new draft at the category step; a draft in progress is resumed, never replaced."""
     current = await state.get_state()
     if current in INTAKE_STATES:
-        await _show(bot, chat_id, state, session, RESUMED)
+        await _show(bot, chat_id, state, session, "resumed")
         return
     if current is not None:
-        raise DomainError(BUSY)
+        raise DomainError(render("reply_reporter_busy"))
     await require_reporter(session, config, user_id)
     # the draft before the step: a storage that writes at once never holds the step without it
-    await state.set_data({"draft_id": secrets.token_hex(4), "evidence": []})
+    await state.set_data(IntakeDraft(draft_id=secrets.token_hex(4)).to_data())
     await state.set_state(Intake.category)
     await _show(bot, chat_id, state, session)
 
@@ -292,6 +229,9 @@ async def cmd_report(
     )
 
 
+# --- category, description, evidence ---------------------------------------------------------
+
+
 async def on_category_chosen(
     query: CallbackQuery,
     callback_data: IntakeAction,
@@ -299,18 +239,14 @@ async def on_category_chosen(
     state: FSMContext,
     session: AsyncSession,
 ) -> None:
-    await _draft(state, callback_data)
+    draft = await _draft(state, callback_data)
     category = await get_active_category(session, callback_data.value)
-    clue = category.track is Track.CLUE
-    await state.update_data(category=category.code, category_name=category.name, clue=clue)
-    await _drop_buttons(bot, query, f"问题类别：{html.escape(category.name)}")
+    draft = draft.choose_category(category.code, category.name, clue=category.track is Track.CLUE)
+    await _save(state, draft)
+    await _drop_buttons(bot, query, render("reply_reporter_category_chosen", name=category.name))
+    note = "clue" if draft.clue else None
     await _go(
-        Intake.description,
-        bot,
-        chat_id=_chat_id(query),
-        state=state,
-        session=session,
-        note=CLUE_NOTE if clue else None,
+        Intake.description, bot, chat_id=_chat_id(query), state=state, session=session, note=note
     )
     await query.answer()
 
@@ -318,16 +254,9 @@ async def on_category_chosen(
 async def _take_description(
     text: str, bot: Bot, chat_id: int, state: FSMContext, session: AsyncSession
 ) -> None:
-    description = check_description(text)
-    await state.update_data(description=description)
-    await _go(
-        Intake.evidence,
-        bot,
-        chat_id=chat_id,
-        state=state,
-        session=session,
-        note=f"已记录问题描述（{len(description)}字）。",
-    )
+    draft = (await _load(state)).describe(text)
+    await _save(state, draft)
+    await _go(Intake.evidence, bot, chat_id=chat_id, state=state, session=session, note="described")
 
 
 async def on_description(
@@ -341,48 +270,48 @@ async def on_description_file(
     message: Message, bot: Bot, state: FSMContext, session: AsyncSession
 ) -> None:
     """A file before the description is kept; its caption counts as the description."""
-    data = await state.get_data()
-    items = add_evidence(data.get("evidence", []), evidence_of(message) or {})
-    await state.update_data(evidence=items)
+    draft = (await _load(state)).add_evidence(_file(message))
+    await _save(state, draft)
     if message.caption:
         await _take_description(message.caption, bot, message.chat.id, state, session)
         return
     await message.answer(
-        f"已保存这个附件（共{len(items)}个）。请先用文字描述问题（10–2000字），之后还可以继续上传材料。",
-        reply_markup=kb.cancel_keyboard(data["draft_id"]),
+        render("reply_reporter_file_kept", count=len(draft.evidence)),
+        reply_markup=kb.cancel_keyboard(draft.draft_id),
     )
 
 
+def _with_caption(draft: IntakeDraft, caption: str | None) -> tuple[IntakeDraft, str | None]:
+    """The caption of a file added to the description: ``added``, ``too_long`` or None (none)."""
+    if not caption or not clean_text(caption):
+        return draft, None
+    draft, added = draft.add_caption(caption)
+    return draft, "added" if added else "too_long"
+
+
 async def on_evidence_file(message: Message, state: FSMContext) -> None:
-    data = await state.get_data()
-    items = add_evidence(data.get("evidence", []), evidence_of(message) or {})
-    changes: dict[str, Any] = {"evidence": items}
-    lines = [f"已收到{len(items)}个附件（{kinds_label(items)}）。"]
-    if message.caption and clean_text(message.caption):
-        combined = f"{data.get('description', '')}\n{clean_text(message.caption)}"
-        if len(combined) <= DESCRIPTION_MAX:
-            changes["description"] = combined
-            lines.append("附件说明已补充到问题描述。")
-        else:
-            lines.append(f"附件说明超出问题描述{DESCRIPTION_MAX}字上限，未补充。")
-    await state.update_data(**changes)
-    if len(items) < EVIDENCE_MAX:
-        lines.append("可继续发送，发完请点“完成”。")
-    else:
-        lines.append(f"已达{EVIDENCE_MAX}个上限，请点“完成”。")
+    draft = (await _load(state)).add_evidence(_file(message))
+    draft, caption = _with_caption(draft, message.caption)
+    await _save(state, draft)
+    text = render(
+        "reply_reporter_evidence_received",
+        draft=draft,
+        caption=caption,
+        evidence_max=EVIDENCE_MAX,
+        description_max=DESCRIPTION_MAX,
+    )
     await message.answer(
-        "".join(lines), reply_markup=kb.evidence_keyboard(data["draft_id"], len(items))
+        text, reply_markup=kb.evidence_keyboard(draft.draft_id, len(draft.evidence))
     )
 
 
 async def on_evidence_text(message: Message, state: FSMContext) -> None:
     assert message.text is not None
-    data = await state.get_data()
-    description = _appended(data.get("description", ""), message.text)
-    await state.update_data(description=description)
+    draft = (await _load(state)).append_text(message.text)
+    await _save(state, draft)
     await message.answer(
-        f"已补充到问题描述（共{len(description)}字）。可继续发送材料，或点“完成”。",
-        reply_markup=kb.evidence_keyboard(data["draft_id"], len(data.get("evidence", []))),
+        render("reply_reporter_text_appended", draft=draft),
+        reply_markup=kb.evidence_keyboard(draft.draft_id, len(draft.evidence)),
     )
 
 
@@ -393,35 +322,41 @@ async def on_evidence_done(
     state: FSMContext,
     session: AsyncSession,
 ) -> None:
-    data = await _draft(state, callback_data)
-    count = len(data.get("evidence", []))
+    await _draft(state, callback_data)
     await _drop_buttons(bot, query)
-    note = f"已上传{count}个附件。" if count else "未上传附件。"
-    await _go(Intake.amount, bot, chat_id=_chat_id(query), state=state, session=session, note=note)
+    await _go(
+        Intake.amount,
+        bot,
+        chat_id=_chat_id(query),
+        state=state,
+        session=session,
+        note="evidence_done",
+    )
     await query.answer()
 
 
 async def on_evidence_clear(
     query: CallbackQuery, callback_data: IntakeAction, bot: Bot, state: FSMContext
 ) -> None:
-    data = await _draft(state, callback_data)
-    await state.update_data(evidence=[])
+    draft = (await _draft(state, callback_data)).clear_evidence()
+    await _save(state, draft)
     await _drop_buttons(bot, query)
     await bot.send_message(
         _chat_id(query),
-        "已清空附件，请重新发送；没有材料请点“完成”。",
-        reply_markup=kb.evidence_keyboard(data["draft_id"], 0),
+        render("reply_reporter_evidence_cleared"),
+        reply_markup=kb.evidence_keyboard(draft.draft_id, 0),
     )
     await query.answer()
 
 
+# --- amount and identity ---------------------------------------------------------------------
+
+
 async def on_amount(message: Message, bot: Bot, state: FSMContext, session: AsyncSession) -> None:
     assert message.text is not None
-    amount = parse_amount_yuan(message.text)
-    await state.update_data(amount_yuan=amount)
-    note = f"涉及金额：{yuan_to_wan(amount)}万元。"
+    await _save(state, (await _load(state)).set_amount(message.text))
     await _go(
-        Intake.identity, bot, chat_id=message.chat.id, state=state, session=session, note=note
+        Intake.identity, bot, chat_id=message.chat.id, state=state, session=session, note="amount"
     )
 
 
@@ -432,8 +367,7 @@ async def on_amount_skipped(
     state: FSMContext,
     session: AsyncSession,
 ) -> None:
-    await _draft(state, callback_data)
-    await state.update_data(amount_yuan=None)
+    await _save(state, (await _draft(state, callback_data)).skip_amount())
     await _drop_buttons(bot, query)
     await _go(
         Intake.identity,
@@ -441,7 +375,7 @@ async def on_amount_skipped(
         chat_id=_chat_id(query),
         state=state,
         session=session,
-        note="涉及金额：不填写。",
+        note="amount_skipped",
     )
     await query.answer()
 
@@ -453,9 +387,8 @@ async def on_named(
     state: FSMContext,
     session: AsyncSession,
 ) -> None:
-    await _draft(state, callback_data)
-    await state.update_data(pending_phone=None)
-    await _drop_buttons(bot, query, "反映方式：实名")
+    await _save(state, (await _draft(state, callback_data)).start_named())
+    await _drop_buttons(bot, query, render("reply_reporter_identity_chosen", anonymous=False))
     await state.set_state(Intake.contact)
     await _show(bot, _chat_id(query), state, session)
     await query.answer()
@@ -468,16 +401,14 @@ async def on_anonymous(
     state: FSMContext,
     session: AsyncSession,
 ) -> None:
-    await _draft(state, callback_data)
-    await state.update_data(anonymous=True, contact_name=None, contact_phone=None)
-    await _drop_buttons(bot, query, "反映方式：匿名")
+    await _save(state, (await _draft(state, callback_data)).go_anonymous())
+    await _drop_buttons(bot, query, render("reply_reporter_identity_chosen", anonymous=True))
     await _go(Intake.summary, bot, chat_id=_chat_id(query), state=state, session=session)
     await query.answer()
 
 
 async def _named(
-    name: str,
-    phone: str,
+    draft: IntakeDraft,
     message: Message,
     *,
     bot: Bot,
@@ -485,10 +416,8 @@ async def _named(
     session: AsyncSession,
 ) -> None:
     """Name and phone are known: the reply keyboard goes, the summary comes."""
-    await state.update_data(
-        anonymous=False, contact_name=name, contact_phone=phone, pending_phone=None
-    )
-    await message.answer("已记录您的姓名和手机号。", reply_markup=ReplyKeyboardRemove())
+    await _save(state, draft)
+    await message.answer(render("reply_reporter_contact_saved"), reply_markup=ReplyKeyboardRemove())
     await _go(Intake.summary, bot, chat_id=message.chat.id, state=state, session=session)
 
 
@@ -498,25 +427,29 @@ def _own_phone(message: Message) -> str:
     assert contact is not None and message.from_user is not None
     if contact.user_id != message.from_user.id:
         raise InvalidInput("请点击下方“发送手机号”按钮发送您本人的手机号，不能发送他人的名片。")
-    return normalize_mobile(contact.phone_number)
+    return contact.phone_number
+
+
+async def _contact_name(message: Message, state: FSMContext, draft: IntakeDraft) -> str:
+    """The name to go with a shared contact: the one typed at the name step, else the profile's."""
+    if draft.contact_name and await state.get_state() == Intake.phone.state:
+        return draft.contact_name
+    assert message.contact is not None
+    return f"{message.contact.first_name} {message.contact.last_name or ''}"
 
 
 async def on_contact_shared(
     message: Message, bot: Bot, state: FSMContext, session: AsyncSession
 ) -> None:
-    phone = _own_phone(message)
-    assert message.contact is not None
-    profile = f"{message.contact.first_name} {message.contact.last_name or ''}"
-    name = valid_name(profile)
-    data = await state.get_data()
-    if data.get("contact_name") and await state.get_state() == Intake.phone.state:
-        name = data["contact_name"]
-    if name is None:
-        await state.update_data(pending_phone=phone)
+    draft = (await _load(state)).hold_phone(_own_phone(message))
+    try:
+        named = draft.give_name(await _contact_name(message, state, draft))
+    except InvalidInput:  # a profile name that is no name: asked for
+        await _save(state, draft)
         await state.set_state(Intake.name)
-        await _show(bot, message.chat.id, state, session, "已收到您的手机号。")
+        await _show(bot, message.chat.id, state, session, "phone_received")
         return
-    await _named(name, phone, message, bot=bot, state=state, session=session)
+    await _named(named, message, bot=bot, state=state, session=session)
 
 
 async def on_type_contact(
@@ -528,36 +461,40 @@ async def on_type_contact(
 
 async def on_name(message: Message, bot: Bot, state: FSMContext, session: AsyncSession) -> None:
     assert message.text is not None
-    name = check_name(message.text)
-    data = await state.get_data()
-    if data.get("pending_phone"):
-        await _named(name, data["pending_phone"], message, bot=bot, state=state, session=session)
+    draft = await _load(state)
+    complete = draft.pending_phone is not None
+    draft = draft.give_name(message.text)
+    if complete:
+        await _named(draft, message, bot=bot, state=state, session=session)
         return
-    await state.update_data(contact_name=name)
+    await _save(state, draft)
     await state.set_state(Intake.phone)
     await _show(bot, message.chat.id, state, session)
 
 
 async def on_phone(message: Message, bot: Bot, state: FSMContext, session: AsyncSession) -> None:
     assert message.text is not None
-    phone = normalize_mobile(message.text)
-    data = await state.get_data()
-    await _named(data["contact_name"], phone, message, bot=bot, state=state, session=session)
+    draft = await _load(state)
+    named = draft.go_named(draft.contact_name or "", message.text)
+    await _named(named, message, bot=bot, state=state, session=session)
+
+
+# --- the summary -------------------------------------------------------------------------------
 
 
 async def on_edit(
     query: CallbackQuery, callback_data: IntakeAction, bot: Bot, state: FSMContext
 ) -> None:
-    data = await _draft(state, callback_data)
-    await _swap_buttons(bot, query, kb.edit_keyboard(data["draft_id"]))
+    draft = await _draft(state, callback_data)
+    await _swap_buttons(bot, query, kb.edit_keyboard(draft.draft_id))
     await query.answer("请选择要修改的内容")
 
 
 async def on_edit_back(
     query: CallbackQuery, callback_data: IntakeAction, bot: Bot, state: FSMContext
 ) -> None:
-    data = await _draft(state, callback_data)
-    await _swap_buttons(bot, query, kb.summary_keyboard(data["draft_id"]))
+    draft = await _draft(state, callback_data)
+    await _swap_buttons(bot, query, kb.summary_keyboard(draft.draft_id))
     await query.answer()
 
 
@@ -576,12 +513,11 @@ async def on_edit_part(
     state: FSMContext,
     session: AsyncSession,
 ) -> None:
-    await _draft(state, callback_data)
+    draft = await _draft(state, callback_data)
     if callback_data.value not in {p.value for p in Part}:
         raise StaleAction
-    part = Part(callback_data.value)
-    await state.update_data(editing=True)
-    await state.set_state(PART_STATES[part])
+    await _save(state, draft.editing_part(True))
+    await state.set_state(PART_STATES[Part(callback_data.value)])
     await _drop_buttons(bot, query)
     await _show(bot, _chat_id(query), state, session)
     await query.answer()
@@ -599,28 +535,14 @@ async def on_submit(
     metrics: Metrics,
 ) -> None:
     """确认提交: one transaction; a re-delivered press of the same draft gives the same case."""
-    data = await _draft(state, callback_data)
-    if not data.get("category") or not data.get("description"):
+    draft = await _draft(state, callback_data)
+    if not draft.category or not draft.description:
         raise StaleAction
     reporter = await require_reporter(session, policy.config, query.from_user.id)
-    anonymous = bool(data.get("anonymous", True))
-    draft = CaseDraft(
-        category_code=data["category"],
-        description=data["description"],
-        evidence=as_evidence(data.get("evidence", [])),
-        amount_yuan=data.get("amount_yuan"),
-        anonymous=anonymous,
-        contact_name=None if anonymous else data.get("contact_name"),
-        contact_phone=None if anonymous else data.get("contact_phone"),
-    )
+    ready, draft_id = draft.ready(), draft.draft_id
     async with flow_ends(state):
         submitted = await submit_case(
-            session,
-            reporter,
-            draft,
-            policy=policy,
-            now=clock.now(),
-            draft_id=data["draft_id"],
+            session, reporter, ready, policy=policy, now=clock.now(), draft_id=draft_id
         )
     if not submitted.duplicate:
         metrics.cases_submitted.inc()
@@ -643,39 +565,48 @@ async def _confirm(bot: Bot, query: CallbackQuery, submitted: Submitted, *, reis
     await query.answer("已提交")
 
 
-async def on_submit_delivered_again(update: Update, data: dict[str, Any]) -> None:
-    """确认提交 delivered again after a crash cut its handler off past the commit: the case
-    exists, but the confirmation may never have gone out, so it is sent (again)."""
+def _submit_pressed(update: Update) -> tuple[CallbackQuery, IntakeAction] | None:
+    """The 确认提交 press an update carries, if it is one."""
     query = update.callback_query
     if query is None or not query.data:
-        return
+        return None
     try:
         pressed = IntakeAction.unpack(query.data)
     except (TypeError, ValueError):
+        return None
+    return (query, pressed) if pressed.act == IntakeAct.SUBMIT else None
+
+
+async def on_submit_delivered_again(update: Update, data: dict[str, Any]) -> None:
+    """确认提交 delivered again after a crash cut its handler off past the commit: the case
+    exists, but the confirmation may never have gone out, so it is sent (again)."""
+    press = _submit_pressed(update)
+    if press is None:
         return
-    if pressed.act != IntakeAct.SUBMIT:
-        return
+    query, pressed = press
     session: AsyncSession = data["session"]
-    clock: Clock = data["clock"]
-    bot: Bot = data["bot"]
     state: FSMContext = data["state"]
     reporter = await require_reporter(session, data["config"], query.from_user.id)
-    confirmed = await confirm_again(session, reporter, pressed.draft, clock.now())
+    confirmed = await confirm_again(session, reporter, pressed.draft, data["clock"].now())
     if confirmed is None:
         return
-    if (await state.get_data()).get("draft_id") == pressed.draft:
+    draft = stored_draft(await state.get_data())
+    if draft is not None and draft.draft_id == pressed.draft:
         await state.clear()
-    await _confirm(bot, query, confirmed, reissued=True)
+    await _confirm(data["bot"], query, confirmed, reissued=True)
+
+
+# --- cancelling and anything else --------------------------------------------------------------
 
 
 async def on_cancel_asked(
     query: CallbackQuery, callback_data: IntakeAction, bot: Bot, state: FSMContext
 ) -> None:
-    data = await _draft(state, callback_data)
+    draft = await _draft(state, callback_data)
     await bot.send_message(
         _chat_id(query),
-        "确定取消本次反映吗？已填写的内容将被清除。",
-        reply_markup=kb.cancel_confirm_keyboard(data["draft_id"]),
+        render("reply_reporter_cancel_ask"),
+        reply_markup=kb.cancel_confirm_keyboard(draft.draft_id),
     )
     await query.answer()
 
@@ -685,9 +616,9 @@ async def on_cancel_confirmed(
 ) -> None:
     await _draft(state, callback_data)
     await state.clear()
-    await _drop_buttons(bot, query, "已取消本次反映，填写的内容已清除。")
+    await _drop_buttons(bot, query, render("reply_reporter_cancelled", intake=True))
     await bot.send_message(
-        _chat_id(query), "需要时可随时重新反映：", reply_markup=kb.menu_keyboard()
+        _chat_id(query), render("reply_reporter_report_again"), reply_markup=kb.menu_keyboard()
     )
     await query.answer("已取消")
 
@@ -700,7 +631,7 @@ async def on_cancel_withdrawn(
     session: AsyncSession,
 ) -> None:
     await _draft(state, callback_data)
-    await _drop_buttons(bot, query, "好的，请继续填写。")
+    await _drop_buttons(bot, query, render("reply_reporter_continue"))
     await _show(bot, _chat_id(query), state, session)
     await query.answer()
 
@@ -714,44 +645,48 @@ async def on_file_elsewhere(
     message: Message, bot: Bot, state: FSMContext, session: AsyncSession
 ) -> None:
     """A file sent at a later step is kept with the evidence, and the step is shown again."""
-    data = await state.get_data()
-    items = add_evidence(data.get("evidence", []), evidence_of(message) or {})
-    await state.update_data(evidence=items)
-    await _show(bot, message.chat.id, state, session, f"已添加到附件（共{len(items)}个）。")
+    await _save(state, (await _load(state)).add_evidence(_file(message)))
+    await _show(bot, message.chat.id, state, session, "file_added")
 
 
 async def on_other_input(message: Message, state: FSMContext, session: AsyncSession) -> None:
     """Anything a step does not take: what the step wants, with its buttons again."""
     state_name = await state.get_state()
     assert state_name is not None
-    data = await state.get_data()
-    hint = HINTS[state_name]
-    if state_name == Intake.evidence.state:
-        text = UNSUPPORTED if not message.text else hint
-    else:
-        text = hint if message.text else f"不支持此类内容。{hint}"
-    await message.answer(text, reply_markup=await _markup(state_name, data, session))
+    text = render("reply_reporter_hint", step=_step(state_name), text=bool(message.text))
+    markup = await _markup(state_name, await _load(state), session)
+    await message.answer(text, reply_markup=markup)
 
 
-def setup() -> Router:
-    router = Router(name=__name__)
-    router.message.filter(F.chat.type == "private")
-    on = IntakeAction.filter
+# --- registration --------------------------------------------------------------------------------
+
+
+def _register_starts(router: Router) -> None:
     router.callback_query.register(on_menu_report, Menu.filter(F.act == MenuAct.REPORT))
     router.message.register(cmd_report, Command("report"))
-    router.callback_query.register(
-        on_category_chosen, on(F.act == IntakeAct.CATEGORY), Intake.category
-    )
-    router.callback_query.register(on_evidence_done, on(F.act == IntakeAct.DONE), Intake.evidence)
-    router.callback_query.register(on_evidence_clear, on(F.act == IntakeAct.CLEAR), Intake.evidence)
-    router.callback_query.register(on_amount_skipped, on(F.act == IntakeAct.SKIP), Intake.amount)
-    router.callback_query.register(on_named, on(F.act == IntakeAct.NAMED), Intake.identity)
-    router.callback_query.register(on_anonymous, on(F.act == IntakeAct.ANONYMOUS), Intake.identity)
-    router.callback_query.register(on_submit, on(F.act == IntakeAct.SUBMIT), Intake.summary)
-    router.callback_query.register(on_edit, on(F.act == IntakeAct.EDIT), Intake.summary)
-    router.callback_query.register(on_edit_back, on(F.act == IntakeAct.BACK), Intake.summary)
-    router.callback_query.register(on_edit_part, on(F.act == IntakeAct.PART), Intake.summary)
-    in_intake = StateFilter(*Intake.__states__)
+
+
+def _register_buttons(router: Router) -> None:
+    """One handler per button of a step, at that step only."""
+    on = IntakeAction.filter
+    for handler, act, step in (
+        (on_category_chosen, IntakeAct.CATEGORY, Intake.category),
+        (on_evidence_done, IntakeAct.DONE, Intake.evidence),
+        (on_evidence_clear, IntakeAct.CLEAR, Intake.evidence),
+        (on_amount_skipped, IntakeAct.SKIP, Intake.amount),
+        (on_named, IntakeAct.NAMED, Intake.identity),
+        (on_anonymous, IntakeAct.ANONYMOUS, Intake.identity),
+        (on_submit, IntakeAct.SUBMIT, Intake.summary),
+        (on_edit, IntakeAct.EDIT, Intake.summary),
+        (on_edit_back, IntakeAct.BACK, Intake.summary),
+        (on_edit_part, IntakeAct.PART, Intake.summary),
+    ):
+        router.callback_query.register(handler, on(F.act == act), step)
+
+
+def _register_cancel(router: Router) -> None:
+    """取消 at any step, and any other button of a draft (stale)."""
+    on, in_intake = IntakeAction.filter, StateFilter(*Intake.__states__)
     router.callback_query.register(on_cancel_asked, on(F.act == IntakeAct.CANCEL), in_intake)
     router.callback_query.register(
         on_cancel_confirmed, on(F.act == IntakeAct.CANCEL_YES), in_intake
@@ -759,6 +694,10 @@ def setup() -> Router:
     router.callback_query.register(on_cancel_withdrawn, on(F.act == IntakeAct.CANCEL_NO), in_intake)
     router.callback_query.register(on_stale_button, on())
 
+
+def _register_messages(router: Router) -> None:
+    """What each step takes typed or sent; anything else gets the step's hint."""
+    in_intake = StateFilter(*Intake.__states__)
     router.message.register(on_description, Intake.description, TEXT)
     router.message.register(on_description_file, Intake.description, MEDIA)
     router.message.register(on_evidence_file, Intake.evidence, MEDIA)
@@ -772,4 +711,13 @@ def setup() -> Router:
     router.message.register(on_phone, Intake.phone, TEXT)
     router.message.register(on_file_elsewhere, in_intake, MEDIA)
     router.message.register(on_other_input, in_intake)
+
+
+def setup() -> Router:
+    router = Router(name=__name__)
+    router.message.filter(F.chat.type == "private")
+    _register_starts(router)
+    _register_buttons(router)
+    _register_cancel(router)
+    _register_messages(router)
     return router

@@ -20,30 +20,34 @@ from bot.services.my_cases import (
     withdraw_case,
 )
 from bot.services.reporters import AttemptGuard
-from handlers import keyboards as kb
-from handlers.filters import MEDIA, TEXT, UNSUPPORTED, add_evidence, as_evidence, evidence_of
+from handlers.filters import MEDIA, TEXT, evidence_of
 from handlers.flow import flow_ends
-from handlers.keyboards import Menu, MenuAct, MyAct, MyCase
 from handlers.states import Material, Track
 from models.case import AWAITING_ACCEPTANCE
 from models.errors import DomainError, InvalidInput, StaleAction
-from models.intake import DESCRIPTION_MAX, clean_text
+from models.intake import DESCRIPTION_MAX, EVIDENCE_MAX, Evidence, IntakeDraft, clean_text
+from notifications import telegram as kb
 from notifications.render import render
-
-BUSY = "您正在进行其他操作，请先完成，或发送 /cancel 取消。"
-NO_CASES = "您还没有反映过问题。\n匿名反映过问题的，可发送 /track 回执码 在本账号关注。"
-TRACK_PROMPT = "请输入回执码（12位，例如 7KQM-4TXD-92HP）："
+from notifications.telegram import Menu, MenuAct, MyAct, MyCase
 
 
 def _chat_id(query: CallbackQuery) -> int:
     return query.message.chat.id if query.message else query.from_user.id
 
 
-async def _list(session: AsyncSession, user_id: int) -> tuple[str, InlineKeyboardMarkup]:
+async def _list(
+    session: AsyncSession, user_id: int, *, withdrawn: str | None = None
+) -> tuple[str, InlineKeyboardMarkup]:
+    """我的问题 and its buttons (after 撤回, the number withdrawn goes first)."""
     cases = await list_my_cases(session, user_id)
+    text = render(
+        "reply_reporter_my_cases",
+        cases=cases,
+        full=len(cases) >= MY_CASES_LIMIT,
+        withdrawn=withdrawn,
+    )
     if not cases:
-        return NO_CASES, kb.report_keyboard()
-    text = render("reporter_my_cases", cases=cases, full=len(cases) >= MY_CASES_LIMIT)
+        return text, kb.report_keyboard()
     buttons = [(c.id, f"{c.number} · {c.status_label}") for c in cases]
     return text, kb.my_cases_keyboard(buttons)
 
@@ -110,10 +114,8 @@ async def on_withdraw_confirmed(
     query: CallbackQuery, callback_data: MyCase, bot: Bot, session: AsyncSession, clock: Clock
 ) -> None:
     case = await withdraw_case(session, query.from_user.id, callback_data.case_id, now=clock.now())
-    text, markup = await _list(session, query.from_user.id)
-    await _replace(
-        bot, query, f"{render('reporter_withdrawn', number=case.number)}\n\n{text}", markup
-    )
+    text, markup = await _list(session, query.from_user.id, withdrawn=case.number)
+    await _replace(bot, query, text, markup)
     await query.answer("已撤回")
 
 
@@ -126,7 +128,7 @@ async def on_material_start(
 ) -> None:
     """补充材料: only to an open case this account reported or follows."""
     if await state.get_state() is not None:
-        raise DomainError(BUSY)
+        raise DomainError(render("reply_reporter_busy"))
     view = await case_timeline(session, query.from_user.id, callback_data.case_id)
     if not view.summary.is_open:
         raise InvalidInput("该问题已办结，不能再补充材料。如有新情况，请重新反映。")
@@ -134,22 +136,38 @@ async def on_material_start(
     await state.set_state(Material.collect)
     await bot.send_message(
         _chat_id(query),
-        f"为问题 {view.summary.number} 补充材料：\n"
-        "请发送图片、文件、语音或视频（最多10个），也可以发送文字说明。发完请点“完成”。",
+        render(
+            "reply_reporter_material_ask", number=view.summary.number, evidence_max=EVIDENCE_MAX
+        ),
         reply_markup=kb.material_keyboard(view.summary.id),
     )
     await query.answer()
 
 
+def _files(data: dict[str, Any]) -> tuple[Evidence, ...]:
+    """The files collected so far."""
+    return IntakeDraft.from_data({"draft_id": "", "evidence": data.get("items", [])}).evidence
+
+
+def _with_file(data: dict[str, Any], message: Message) -> list[dict[str, Any]]:
+    """The files with the message's added, under the intake draft's rules (at most 10 of at most
+    20 MB, each once), as kept in the FSM data."""
+    item = evidence_of(message)
+    assert item is not None
+    files = IntakeDraft(draft_id="", evidence=_files(data)).add_evidence(item)
+    items: list[dict[str, Any]] = files.to_data()["evidence"]
+    return items
+
+
 async def on_material_file(message: Message, state: FSMContext) -> None:
     data = await state.get_data()
-    items = add_evidence(data.get("items", []), evidence_of(message) or {})
+    items = _with_file(data, message)
     changes: dict[str, Any] = {"items": items}
     if message.caption and clean_text(message.caption):
         changes["note"] = _noted(data.get("note", ""), message.caption)
     await state.update_data(**changes)
     await message.answer(
-        f"已收到{len(items)}个附件。可继续发送，发完请点“完成”。",
+        render("reply_reporter_material_received", count=len(items)),
         reply_markup=kb.material_keyboard(data["material_case"]),
     )
 
@@ -168,14 +186,17 @@ async def on_material_text(message: Message, state: FSMContext) -> None:
     note = _noted(data.get("note", ""), message.text)
     await state.update_data(note=note)
     await message.answer(
-        "已记录补充说明。可继续发送，发完请点“完成”。",
+        render("reply_reporter_material_noted"),
         reply_markup=kb.material_keyboard(data["material_case"]),
     )
 
 
 async def on_material_other(message: Message, state: FSMContext) -> None:
     data = await state.get_data()
-    await message.answer(UNSUPPORTED, reply_markup=kb.material_keyboard(data["material_case"]))
+    await message.answer(
+        render("reply_reporter_unsupported"),
+        reply_markup=kb.material_keyboard(data["material_case"]),
+    )
 
 
 async def _material_data(state: FSMContext, pressed: MyCase) -> dict[str, Any]:
@@ -203,7 +224,7 @@ async def on_material_done(
             session,
             query.from_user.id,
             callback_data.case_id,
-            items=as_evidence(data.get("items", [])),
+            items=_files(data),
             note=data.get("note") or None,
             now=clock.now(),
         )
@@ -211,12 +232,9 @@ async def on_material_done(
         await bot.edit_message_reply_markup(
             chat_id=query.message.chat.id, message_id=query.message.message_id
         )
-    parts = [f"附件{added.files}个"] if added.files else []
-    if added.noted:
-        parts.append("文字说明")
     await bot.send_message(
         _chat_id(query),
-        f"已为问题 {added.number} 补充{'和'.join(parts)}，已转交办理人员。",
+        render("reply_reporter_material_sent", added=added),
         reply_markup=kb.view_case_keyboard(callback_data.case_id),
     )
     await query.answer("已提交")
@@ -229,7 +247,7 @@ async def on_material_cancel(
     await state.clear()
     if query.message is not None:
         await bot.edit_message_text(
-            text="已取消补充材料。",
+            text=render("reply_reporter_material_cancelled"),
             chat_id=query.message.chat.id,
             message_id=query.message.message_id,
         )
@@ -280,9 +298,9 @@ async def cmd_track(
         return
     if await state.get_state() is None:
         await state.set_state(Track.code)
-        await message.answer(TRACK_PROMPT)
+        await message.answer(render("reply_reporter_track_ask", unsupported=False))
         return
-    await message.answer("请发送 /track 回执码，例如 /track 7KQM-4TXD-92HP")
+    await message.answer(render("reply_reporter_track_usage"))
 
 
 async def on_track_code(
@@ -295,7 +313,7 @@ async def on_track_code(
 
 
 async def on_track_other(message: Message) -> None:
-    await message.answer(f"不支持此类内容。{TRACK_PROMPT}")
+    await message.answer(render("reply_reporter_track_ask", unsupported=True))
 
 
 def setup() -> Router:

@@ -19,6 +19,7 @@ from bot.clock import Clock
 from bot.services.policy import Policy
 from bot.services.relay import answer_question, check_relay, load_reporter
 from handlers.flow import flow_moves
+from notifications.render import render
 from notifications.telegram import RelayReply
 
 PREVIOUS = "relay_previous_state"
@@ -51,7 +52,7 @@ async def on_reply_pressed(
     await state.update_data(relay_id=relay.id)
     await state.set_state(RelayFlow.answer)
     await query.answer()
-    await bot.send_message(query.from_user.id, "请直接输入您的答复（文字）。发送 /cancel 取消。")
+    await bot.send_message(query.from_user.id, render("reply_reporter_relay_ask"))
 
 
 async def on_answer(
@@ -74,18 +75,18 @@ async def on_answer(
             policy=policy,
             now=clock.now(),
         )
-    await message.answer("您的答复已转达办理人员，谢谢您的配合。")
+    await message.answer(render("reply_reporter_relay_sent"))
 
 
 async def cmd_cancel(message: Message, state: FSMContext) -> None:
     previous, data = _before_reply(await state.get_data())
     await state.set_data(data)
     await state.set_state(previous)
-    await message.answer("已取消回复。需要时可再点问题下方的“回复”。")
+    await message.answer(render("reply_reporter_relay_cancelled"))
 
 
 async def on_not_text(message: Message) -> None:
-    await message.answer("请以文字答复；如需补充图片或文件，请在“我的问题”中选择补充材料。")
+    await message.answer(render("reply_reporter_relay_text_only"))
 
 
 def setup() -> Router:

@@ -11,11 +11,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.clock import Clock
 from bot.config import LiankaConfig
 from bot.services.reporters import AttemptGuard, Welcome, greet_reporter, open_card
-from handlers import keyboards as kb
 from handlers.intake import INTAKE_STATES
-from handlers.keyboards import Menu, MenuAct
 from handlers.states import Intake
+from notifications import telegram as kb
 from notifications.render import render
+from notifications.telegram import Menu, MenuAct
 
 REPLY_KEYBOARD_STATES = frozenset({Intake.contact.state, Intake.name.state, Intake.phone.state})
 
@@ -113,12 +113,14 @@ async def cmd_cancel(message: Message, state: FSMContext) -> None:
     current = await state.get_state()
     await state.clear()
     if current is None:
-        await message.answer("当前没有进行中的操作。", reply_markup=kb.menu_keyboard())
+        await message.answer(
+            render("reply_reporter_nothing_to_cancel"), reply_markup=kb.menu_keyboard()
+        )
         return
-    text = "已取消本次反映，填写的内容已清除。" if current in INTAKE_STATES else "已取消当前操作。"
+    text = render("reply_reporter_cancelled", intake=current in INTAKE_STATES)
     if current in REPLY_KEYBOARD_STATES:
         await message.answer(text, reply_markup=ReplyKeyboardRemove())
-        await message.answer("需要时可随时重新开始：", reply_markup=kb.menu_keyboard())
+        await message.answer(render("reply_reporter_start_again"), reply_markup=kb.menu_keyboard())
         return
     await message.answer(text, reply_markup=kb.menu_keyboard())
 
@@ -138,7 +140,7 @@ async def on_menu_contact(query: CallbackQuery, bot: Bot, config: LiankaConfig) 
 
 
 async def on_anything_else(message: Message) -> None:
-    await message.answer("请点击下方按钮，或发送 /help 查看帮助。", reply_markup=kb.menu_keyboard())
+    await message.answer(render("reply_reporter_use_buttons"), reply_markup=kb.menu_keyboard())
 
 
 def setup() -> Router:

@@ -11,7 +11,6 @@ from sqlmodel import col, select
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
-from handlers.keyboards import IntakeAct, IntakeAction
 from handlers.states import Intake
 from models.attachment import Attachment, MediaKind
 from models.calendar import WorkCalendar
@@ -20,6 +19,7 @@ from models.case import Case, CaseStatus
 from models.event import CaseEvent, EventKind
 from models.org import Category
 from models.reporter import Reporter, ReporterContact, receipt_hash
+from notifications.telegram import IntakeAct, IntakeAction
 from tests.harness import Telegram, TgUser
 from tests.intake_helpers import (
     ENTERPRISE,
@@ -371,7 +371,7 @@ async def test_cancel_clears_the_draft_at_every_step(
 
     await user.click("反映问题")  # a fresh draft, nothing of the old ones
     state, data = await state_of(telegram, user)
-    assert state == Intake.category.state and data["evidence"] == [] and "description" not in data
+    assert state == Intake.category.state and data["evidence"] == [] and not data["description"]
 
 
 async def test_the_cancel_button_asks_first_and_going_on_keeps_everything(
@@ -527,6 +527,38 @@ async def test_the_conversation_survives_a_restart_of_the_bot(
         case = (await session.exec(select(Case))).one()
         files = (await session.exec(select(Attachment))).all()
     assert case.description == REFUND and len(files) == 2
+
+
+async def test_a_draft_saved_by_the_code_before_the_typed_draft_resumes(
+    telegram: Telegram, sessions: SessionFactory
+) -> None:
+    user = telegram.user()
+    await reach(user, "description")
+    _, data = await state_of(telegram, user)
+    photo = {"kind": "photo", "file_id": "f1", "file_unique_id": "u1", "file_name": None}
+    legacy = {  # only the keys the dict-based handlers had written by the evidence step
+        "draft_id": data["draft_id"],
+        "evidence": [{**photo, "mime_type": "image/jpeg", "file_size": 1000}],
+        "category": data["category"],
+        "category_name": "营商环境",
+        "clue": False,
+        "description": REFUND,
+    }
+    context = telegram.dispatcher.fsm.get_context(telegram.bot, chat_id=user.id, user_id=user.id)
+    await context.set_data(legacy)
+    await context.set_state(Intake.evidence)
+
+    await user.send("/report")
+    assert "您有一份尚未提交的反映，请继续填写。" in user.last
+    assert "当前已有1个附件（图片1）。" in user.last
+    await user.click("完成")
+    await user.click("跳过")
+    await user.click("匿名")
+    await user.click("确认提交")
+    async with sessions() as session:
+        case = (await session.exec(select(Case))).one()
+        files = (await session.exec(select(Attachment))).all()
+    assert case.description == REFUND and [f.file_unique_id for f in files] == ["u1"]
 
 
 async def test_html_and_control_characters_are_stored_as_given_and_escaped_on_output(

@@ -12,7 +12,6 @@ from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.clocks import start_clock
-from handlers.keyboards import MyAct, MyCase
 from models.attachment import Attachment
 from models.calendar import WorkCalendar
 from models.case import Case, CaseStatus
@@ -22,7 +21,7 @@ from models.notification import Notification
 from models.reporter import CaseFollower
 from models.team import Role
 from notifications.render import telegram_html
-from notifications.telegram import notice_keyboard
+from notifications.telegram import MyAct, MyCase, notice_keyboard
 from tests.factories import make_inspector
 from tests.harness import Telegram
 from tests.intake_helpers import assert_telegram_html, report

@@ -219,7 +219,7 @@ async def test_a_crash_in_the_middle_of_a_draft_step_takes_the_step_once_on_rede
         await reporter.send(REFUND)
     telegram.session.make_request = sent  # type: ignore[method-assign]
     state, draft = await state_of(telegram, reporter)
-    assert state == "Intake:description" and "description" not in draft
+    assert state == "Intake:description" and not draft["description"]
 
     await telegram.dispatcher.feed_update(telegram.bot, updates[-1])  # delivered again
     await telegram.dispatcher.feed_update(telegram.bot, updates[-1])  # and again
