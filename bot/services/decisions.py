@@ -191,6 +191,65 @@ async def _approve_extension(
     return Decision(request, case, resolve_due_at=clock.due_at)
 
 
+async def _leave_for(
+    session: AsyncSession,
+    request: ApprovalRequest,
+    case: Case,
+    *,
+    status: CaseStatus,
+    kind: EventKind,
+    target: Team,
+    who: Actor,
+    now: datetime,
+) -> int:
+    """The case leaves its assignee and team for ``target`` (退回 or 转办 approved); returns
+    the event's sequence number, the stage of the notices it causes."""
+    request.target_team_id = target.id
+    event = transition(
+        case,
+        status,
+        kind,
+        who,
+        now,
+        note=request.reason,
+        data={"request": request.id, "team": target.code},
+    )
+    case.assignee_id = None
+    session.add_all([case, event])
+    await leave_team(session, case, now)
+    await session.flush()
+    return event.seq
+
+
+async def _tell_handed_over(
+    session: AsyncSession,
+    request: ApprovalRequest,
+    case: Case,
+    *,
+    requester: Inspector,
+    target: Team,
+    was_accepted: bool,
+    stage: int,
+    now: datetime,
+) -> None:
+    """The requester learns the case went to ``target``; an appeal's reporter, once told it was
+    accepted, learns it changed hands."""
+    await tell_inspectors(
+        session,
+        case,
+        [requester],
+        "inspector_request_decided",
+        stage=stage,
+        now=now,
+        request=request_params(request),
+        approved=True,
+        team=target.name,
+        resolve_due=None,
+    )
+    if was_accepted and case.track is Track.APPEAL:
+        await tell_reporter(session, case, "case_transferred", stage=stage, now=now)
+
+
 async def _approve_return(
     session: AsyncSession,
     request: ApprovalRequest,
@@ -207,21 +266,17 @@ async def _approve_return(
         raise moved_on(case, "退回")
     dispatcher = await dispatcher_team(session)
     target = dispatcher if not team_id else await target_team(session, case, team_id)
-    request.target_team_id = target.id
     was_accepted = case.accepted_at is not None
-    event = transition(
+    stage = await _leave_for(
+        session,
+        request,
         case,
-        CaseStatus.RETURNED,
-        EventKind.RETURN_APPROVED,
-        who,
-        now,
-        note=request.reason,
-        data={"request": request.id, "team": target.code},
+        status=CaseStatus.RETURNED,
+        kind=EventKind.RETURN_APPROVED,
+        target=target,
+        who=who,
+        now=now,
     )
-    case.assignee_id = None
-    session.add_all([case, event])
-    await leave_team(session, case, now)
-    await session.flush()
     assignee = None
     if target.is_dispatcher:
         case.team_id = target.id
@@ -231,7 +286,7 @@ async def _approve_return(
             case,
             await team_leaders(session, target.id, track=case.track),
             "leader_case_returned",
-            stage=event.seq,
+            stage=stage,
             now=now,
             offer=Offer.LEADER_ASSIGN.on(case.id),
             team=await team_name(session, requester.team_id),
@@ -240,20 +295,16 @@ async def _approve_return(
         )
     else:
         assignee = await send_to_team(session, case, target, policy=policy, now=now, actor=who)
-    await tell_inspectors(
+    await _tell_handed_over(
         session,
+        request,
         case,
-        [requester],
-        "inspector_request_decided",
-        stage=event.seq,
+        requester=requester,
+        target=target,
+        was_accepted=was_accepted,
+        stage=stage,
         now=now,
-        request=request_params(request),
-        approved=True,
-        team=target.name,
-        resolve_due=None,
     )
-    if was_accepted and case.track is Track.APPEAL:
-        await tell_reporter(session, case, "case_transferred", stage=event.seq, now=now)
     await session.commit()
     return Decision(request, case, team=target, assignee=assignee)
 
@@ -274,34 +325,27 @@ async def _approve_transfer(
     target = await target_team(session, case, request.target_team_id)
     was_accepted = case.accepted_at is not None
     source = await team_name(session, case.team_id)
-    event = transition(
-        case,
-        CaseStatus.SUBMITTED,
-        EventKind.TRANSFERRED,
-        who,
-        now,
-        note=request.reason,
-        data={"request": request.id, "team": target.code},
-    )
-    case.assignee_id = None
-    session.add_all([case, event])
-    await leave_team(session, case, now)
-    await session.flush()
-    assignee = await send_to_team(session, case, target, policy=policy, now=now, actor=who)
-    await tell_inspectors(
+    stage = await _leave_for(
         session,
+        request,
         case,
-        [requester],
-        "inspector_request_decided",
-        stage=event.seq,
+        status=CaseStatus.SUBMITTED,
+        kind=EventKind.TRANSFERRED,
+        target=target,
+        who=who,
         now=now,
-        request=request_params(request),
-        approved=True,
-        team=target.name,
-        resolve_due=None,
     )
-    if was_accepted and case.track is Track.APPEAL:
-        await tell_reporter(session, case, "case_transferred", stage=event.seq, now=now)
+    assignee = await send_to_team(session, case, target, policy=policy, now=now, actor=who)
+    await _tell_handed_over(
+        session,
+        request,
+        case,
+        requester=requester,
+        target=target,
+        was_accepted=was_accepted,
+        stage=stage,
+        now=now,
+    )
     logger.info("case %s transferred from %s", case.id, source)
     await session.commit()
     return Decision(request, case, team=target, assignee=assignee)
