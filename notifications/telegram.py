@@ -248,3 +248,219 @@ def notice_keyboard(row: Notification) -> InlineKeyboardMarkup | None:
     if row.reply_markup:
         return InlineKeyboardMarkup.model_validate(row.reply_markup)
     return None
+
+
+# --- staff conversations ---
+
+from collections.abc import Iterable, Mapping, Sequence  # noqa: E402
+from typing import Protocol  # noqa: E402
+
+from models.case import Outcome  # noqa: E402
+from models.team import Inspector, Team  # noqa: E402
+
+EXTENSION_CHOICES = (3, 5, 10, 15)
+"""The working days offered at 申请延期 (any other number can be typed)."""
+
+
+def staff_button(text: str, data: CallbackData) -> list[InlineKeyboardButton]:
+    """A row of one button."""
+    return [InlineKeyboardButton(text=text, callback_data=data.pack())]
+
+
+def case_choice(text: str, step: CaseStep, case_id: int, value: str) -> InlineKeyboardButton:
+    """A choice inside an inspector's step."""
+    return InlineKeyboardButton(
+        text=text, callback_data=CaseChoice(step=step, case_id=case_id, value=value).pack()
+    )
+
+
+def button_rows(buttons: list[InlineKeyboardButton], width: int = 2) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[buttons[i : i + width] for i in range(0, len(buttons), width)]
+    )
+
+
+def return_target_keyboard(
+    case_id: int, teams: Iterable[Team], *, dispatcher: bool
+) -> InlineKeyboardMarkup:
+    """退回: back to the dispatcher (if it may go back), or 转办 to another team."""
+    buttons = (
+        [case_choice("退回信访室重新分办", CaseStep.TARGET, case_id, "0")] if dispatcher else []
+    )
+    buttons += [
+        case_choice(f"转办：{team.name}", CaseStep.TARGET, case_id, str(team.id))
+        for team in teams
+        if not team.is_dispatcher
+    ]
+    return button_rows(buttons, 1)
+
+
+def extension_days_keyboard(case_id: int) -> InlineKeyboardMarkup:
+    return button_rows(
+        [case_choice(f"{n}个工作日", CaseStep.DAYS, case_id, str(n)) for n in EXTENSION_CHOICES]
+    )
+
+
+def outcome_keyboard(case_id: int) -> InlineKeyboardMarkup:
+    return button_rows([case_choice(o.label, CaseStep.OUTCOME, case_id, o.value) for o in Outcome])
+
+
+def visibility_keyboard(case_id: int) -> InlineKeyboardMarkup:
+    return button_rows(
+        [
+            case_choice("告知反映人", CaseStep.VISIBLE, case_id, "1"),
+            case_choice("仅内部记录", CaseStep.VISIBLE, case_id, "0"),
+        ]
+    )
+
+
+def skip_amount_keyboard(case_id: int) -> InlineKeyboardMarkup:
+    return button_rows([case_choice("跳过", CaseStep.SKIP_AMOUNT, case_id, "")])
+
+
+class QueueLineView(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def number(self) -> str: ...
+    @property
+    def assignee(self) -> str | None: ...
+
+
+class QueueView(Protocol):
+    @property
+    def lines(self) -> Sequence[QueueLineView]: ...
+    @property
+    def page(self) -> int: ...
+    @property
+    def pages(self) -> int: ...
+    @property
+    def can_assign(self) -> bool: ...
+
+
+def queue_keyboard(queue: QueueView) -> InlineKeyboardMarkup:
+    """分派/改派 (or 查看材料) per case, and the pages."""
+    rows = []
+    for line in queue.lines:
+        if queue.can_assign:
+            label = "分派" if line.assignee is None else "改派"
+            rows.append(
+                staff_button(
+                    f"{label} {line.number}", TeamAction(act=TeamAct.ASSIGN, case_id=line.id)
+                )
+            )
+        else:
+            rows.append(
+                staff_button(
+                    f"查看材料 {line.number}", CaseAction(act=CaseAct.MATERIALS, case_id=line.id)
+                )
+            )
+    nav = []
+    if queue.page > 0:
+        nav += staff_button("‹ 上一页", QueuePage(page=queue.page - 1))
+    if queue.page + 1 < queue.pages:
+        nav += staff_button("下一页 ›", QueuePage(page=queue.page + 1))
+    if nav:
+        rows.append(nav)
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def case_keyboard(
+    case_id: int, *, works: bool, assign: bool, assigned: bool, route: bool, supervise: bool
+) -> InlineKeyboardMarkup | None:
+    """/case: the buttons this person can use on this case (each press is authorised again)."""
+    rows: list[list[InlineKeyboardButton]] = []
+    if works:
+        rows += inspector_case_keyboard(case_id).inline_keyboard
+    else:
+        rows.append([materials_button(case_id)])
+    if assign:
+        label = "改派" if assigned else "分派"
+        rows.append(staff_button(label, TeamAction(act=TeamAct.ASSIGN, case_id=case_id)))
+    if route:
+        rows.append(staff_button("分办至其他组", TeamAction(act=TeamAct.ROUTE, case_id=case_id)))
+    if supervise:
+        rows.append(staff_button("督办", TeamAction(act=TeamAct.SUPERVISE, case_id=case_id)))
+    return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
+
+
+def _team_rows(case_id: int, teams: Iterable[Team]) -> list[list[InlineKeyboardButton]]:
+    return [
+        staff_button(
+            f"分办：{team.name}",
+            TeamAction(act=TeamAct.ROUTE_TO, case_id=case_id, team_id=team.id or 0),
+        )
+        for team in teams
+    ]
+
+
+def teams_keyboard(case_id: int, teams: Iterable[Team]) -> InlineKeyboardMarkup:
+    """分办：<team> for each team the case can be sent to."""
+    return InlineKeyboardMarkup(inline_keyboard=_team_rows(case_id, teams))
+
+
+def assignee_keyboard(
+    case_id: int,
+    *,
+    members: Iterable[Inspector],
+    loads: Mapping[int, int],
+    current: int | None,
+    teams: Iterable[Team],
+) -> InlineKeyboardMarkup:
+    """分派: each member but the current assignee, with their open cases; then the teams."""
+    rows = [
+        staff_button(
+            f"{m.name}（{loads.get(m.id or 0, 0)}）",
+            TeamAction(act=TeamAct.ASSIGN_TO, case_id=case_id, inspector_id=m.id or 0),
+        )
+        for m in members
+        if m.id != current
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=rows + _team_rows(case_id, teams))
+
+
+def return_decision_keyboard(request_id: int, teams: Iterable[Team]) -> InlineKeyboardMarkup:
+    """同意退回: where the case goes (the dispatcher, or another team)."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            staff_button(
+                "退回信访室重新分办" if team.is_dispatcher else f"改交：{team.name}",
+                RequestDecision(request_id=request_id, approve=True, team_id=team.id or 0),
+            )
+            for team in teams
+        ]
+    )
+
+
+class PersonView(Protocol):
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def name(self) -> str: ...
+
+
+def deactivate_keyboard(
+    people: Iterable[PersonView], *, actor_id: int | None
+) -> InlineKeyboardMarkup:
+    """/inspectors: 停用 for everyone listed but the admin asking."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            staff_button(
+                f"停用 {person.id}. {person.name}",
+                AdminAction(act=AdminAct.DEACTIVATE, inspector_id=person.id or 0),
+            )
+            for person in people
+            if person.id != actor_id
+        ]
+    )
+
+
+def confirm_deactivate_keyboard(inspector_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            staff_button(
+                "确认停用",
+                AdminAction(act=AdminAct.DEACTIVATE_CONFIRMED, inspector_id=inspector_id),
+            )
+        ]
+    )
