@@ -9,7 +9,6 @@ everything again from the database. One handler per button; the acting person co
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import Bot, F, Router
@@ -412,6 +411,7 @@ async def on_progress(
 
 
 async def on_extension_days(message: Message, actor: Inspector, state: FSMContext) -> None:
+    """The days typed; ``actor`` is not used, but only an active inspector takes the step."""
     text = (message.text or "").strip().removesuffix("个工作日").removesuffix("天")
     if not _small_number(text) or not 1 <= int(text) <= EXTENSION_MAX_DAYS:
         raise InvalidInput(f"请输入1至{EXTENSION_MAX_DAYS}之间的工作日数，例如 5。")
@@ -437,6 +437,7 @@ async def on_extension_reason(
 
 
 async def on_summary(message: Message, actor: Inspector, state: FSMContext) -> None:
+    """办理情况; ``actor`` is not used, but only an active inspector takes the step."""
     summary = clean_note(message.text or "", "办理情况")
     data = await state.get_data()
     await state.update_data(summary=summary)
@@ -488,8 +489,6 @@ async def on_text_instead_of_button(message: Message) -> None:
     await message.answer(render("staff_press_button"))
 
 
-Handler = Callable[..., Awaitable[None]]
-
 _OURS = (CaseAction, CaseChoice, TeamAction, RequestDecision, RelayReply, QueuePage, AdminAction)
 
 
@@ -511,33 +510,21 @@ async def on_forged(query: CallbackQuery) -> None:
     raise StaleAction(detail="malformed callback data")
 
 
-ACTIONS: dict[CaseAct, Handler] = {
-    CaseAct.ACCEPT: on_accept,
-    CaseAct.MATERIALS: on_materials,
-    CaseAct.RETURN: on_return,
-    CaseAct.ASK: on_ask,
-    CaseAct.PROGRESS: on_progress_start,
-    CaseAct.EXTEND: on_extend,
-    CaseAct.RESOLVE: on_resolve,
-}
-"""The handler of each button on an assignment."""
-
-CHOICES: dict[CaseStep, Handler] = {
-    CaseStep.TARGET: on_target,
-    CaseStep.DAYS: on_days,
-    CaseStep.OUTCOME: on_outcome,
-    CaseStep.VISIBLE: on_visibility,
-    CaseStep.SKIP_AMOUNT: on_skip_amount,
-}
-"""The handler of each choice inside a step."""
-
-
 def _register_buttons(router: Router) -> None:
     router.callback_query.register(on_forged, F.data.func(is_forged))
-    for act, on_act in ACTIONS.items():
-        router.callback_query.register(on_act, CaseAction.filter(F.act == act))
-    for step, on_step in CHOICES.items():
-        router.callback_query.register(on_step, CaseChoice.filter(F.step == step))
+    act, step = CaseAction.filter, CaseChoice.filter
+    router.callback_query.register(on_accept, act(F.act == CaseAct.ACCEPT))
+    router.callback_query.register(on_materials, act(F.act == CaseAct.MATERIALS))
+    router.callback_query.register(on_return, act(F.act == CaseAct.RETURN))
+    router.callback_query.register(on_ask, act(F.act == CaseAct.ASK))
+    router.callback_query.register(on_progress_start, act(F.act == CaseAct.PROGRESS))
+    router.callback_query.register(on_extend, act(F.act == CaseAct.EXTEND))
+    router.callback_query.register(on_resolve, act(F.act == CaseAct.RESOLVE))
+    router.callback_query.register(on_target, step(F.step == CaseStep.TARGET))
+    router.callback_query.register(on_days, step(F.step == CaseStep.DAYS))
+    router.callback_query.register(on_outcome, step(F.step == CaseStep.OUTCOME))
+    router.callback_query.register(on_visibility, step(F.step == CaseStep.VISIBLE))
+    router.callback_query.register(on_skip_amount, step(F.step == CaseStep.SKIP_AMOUNT))
 
 
 def _register_steps(router: Router) -> None:
