@@ -2,7 +2,8 @@
 
 One-press actions call their use case at once; the others ask for what they need (a reason, a
 question, a note, days, an outcome …) in a short conversation, and the use case at its end checks
-everything again from the database.
+everything again from the database. One handler per button; the acting person comes from
+``handlers.actor``.
 """
 
 from __future__ import annotations
@@ -14,12 +15,11 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, User
+from aiogram.types import CallbackQuery, Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
 from bot.services.acceptance import accept_case
-from bot.services.inspectors import get_actor
 from bot.services.materials import view_materials
 from bot.services.permissions import check_case_action, clean_note
 from bot.services.policy import Policy
@@ -33,13 +33,15 @@ from bot.services.requests import (
 )
 from bot.services.resolution import resolve_case
 from bot.services.routing import list_route_targets
+from handlers.actor import with_actor
 from handlers.flow import flow_ends
 from models.attachment import MediaKind
 from models.case import RETURNABLE, Outcome
 from models.errors import InvalidInput, StaleAction
 from models.intake import parse_amount_yuan
 from models.org import Track
-from notifications.render import local_time, render
+from models.team import Inspector
+from notifications.render import render
 from notifications.telegram import (
     PREFIXES,
     AdminAction,
@@ -51,11 +53,14 @@ from notifications.telegram import (
     RelayReply,
     RequestDecision,
     TeamAction,
+    extension_days_keyboard,
+    outcome_keyboard,
+    return_target_keyboard,
+    skip_amount_keyboard,
+    visibility_keyboard,
 )
 
 logger = logging.getLogger(__name__)
-
-EXTENSION_CHOICES = (3, 5, 10, 15)
 
 
 class CaseFlow(StatesGroup):
@@ -69,18 +74,6 @@ class CaseFlow(StatesGroup):
     outcome = State()
     summary = State()
     amount = State()
-
-
-def _choice(text: str, step: CaseStep, case_id: int, value: str) -> InlineKeyboardButton:
-    return InlineKeyboardButton(
-        text=text, callback_data=CaseChoice(step=step, case_id=case_id, value=value).pack()
-    )
-
-
-def _rows(buttons: list[InlineKeyboardButton], width: int = 2) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        inline_keyboard=[buttons[i : i + width] for i in range(0, len(buttons), width)]
-    )
 
 
 async def _start(state: FSMContext, step: State, case_id: int, **data) -> None:
@@ -100,91 +93,52 @@ async def _flow_case(
     return data
 
 
-async def on_case_action(
+def _small_number(text: str) -> bool:
+    """Decimal digits ``int`` reads ("５" too, not "²") and few enough for a database integer."""
+    return text.isdecimal() and len(text) <= 9
+
+
+# --- the buttons on an assignment (CaseAction) ---
+
+
+async def on_accept(
     query: CallbackQuery,
     *,
     callback_data: CaseAction,
     session: AsyncSession,
-    state: FSMContext,
+    actor: Inspector,
     bot: Bot,
     policy: Policy,
     clock: Clock,
 ) -> None:
-    actor = await get_actor(session, query.from_user.id)
-    case_id = callback_data.case_id
+    accepted = await accept_case(
+        session, actor, callback_data.case_id, policy=policy, now=clock.now()
+    )
+    await query.answer("已签收")
+    text = render(
+        "staff_accepted",
+        number=accepted.case.number,
+        due=accepted.resolve_due_at,
+        provisional=accepted.resolve_provisional,
+    )
+    await bot.send_message(query.from_user.id, text)
+
+
+async def on_materials(
+    query: CallbackQuery,
+    *,
+    callback_data: CaseAction,
+    session: AsyncSession,
+    actor: Inspector,
+    bot: Bot,
+    clock: Clock,
+) -> None:
+    materials = await view_materials(session, actor, callback_data.case_id, now=clock.now())
+    await query.answer()
     chat_id = query.from_user.id
-    match callback_data.act:
-        case CaseAct.ACCEPT:
-            accepted = await accept_case(session, actor, case_id, policy=policy, now=clock.now())
-            await query.answer("已签收")
-            provisional = "（暂定）" if accepted.resolve_provisional else ""
-            await bot.send_message(
-                chat_id,
-                f"已签收 {accepted.case.number}，已告知反映人受理情况。\n"
-                f"办结期限：{local_time(accepted.resolve_due_at)}{provisional}",
-            )
-        case CaseAct.MATERIALS:
-            materials = await view_materials(session, actor, case_id, now=clock.now())
-            await query.answer()
-            await bot.send_message(chat_id, render("inspector_materials", m=materials))
-            for item in materials.attachments:
-                await _send_file(bot, chat_id, item.kind, item.file_id)
-        case CaseAct.RETURN:
-            case = await check_case_action(session, actor, case_id, "ret")
-            buttons = []
-            if case.status in RETURNABLE:
-                buttons.append(_choice("退回信访室重新分办", CaseStep.TARGET, case_id, "0"))
-            for team in await list_route_targets(session, case):
-                if not team.is_dispatcher:
-                    buttons.append(
-                        _choice(f"转办：{team.name}", CaseStep.TARGET, case_id, str(team.id))
-                    )
-            await _start(state, CaseFlow.return_target, case_id)
-            await query.answer()
-            await bot.send_message(
-                chat_id,
-                f"{case.number}：请选择退回信访室，或转办至其他监督组（需组长同意）。发送 /cancel 取消。",
-                reply_markup=_rows(buttons, 1),
-            )
-        case CaseAct.ASK:
-            case = await check_case_action(session, actor, case_id, "ask")
-            await _start(state, CaseFlow.question, case_id)
-            await query.answer()
-            await bot.send_message(
-                chat_id,
-                f"{case.number}：请输入要向反映人提出的问题。问题由机器人转达，双方都看不到对方的账号；"
-                "等待答复期间办结期限暂停计算。发送 /cancel 取消。",
-            )
-        case CaseAct.PROGRESS:
-            case = await check_case_action(session, actor, case_id, "prg")
-            await _start(state, CaseFlow.progress, case_id, appeal=case.track is Track.APPEAL)
-            await query.answer()
-            await bot.send_message(chat_id, f"{case.number}：请输入办理进展。发送 /cancel 取消。")
-        case CaseAct.EXTEND:
-            case = await check_case_action(session, actor, case_id, "ext")
-            await _start(state, CaseFlow.extension_days, case_id)
-            await query.answer()
-            await bot.send_message(
-                chat_id,
-                f"{case.number}：请选择或输入申请延期的工作日数（需组长同意）。发送 /cancel 取消。",
-                reply_markup=_rows(
-                    [
-                        _choice(f"{n}个工作日", CaseStep.DAYS, case_id, str(n))
-                        for n in EXTENSION_CHOICES
-                    ]
-                ),
-            )
-        case CaseAct.RESOLVE:
-            case = await check_case_action(session, actor, case_id, "res")
-            await _start(state, CaseFlow.outcome, case_id)
-            await query.answer()
-            await bot.send_message(
-                chat_id,
-                f"{case.number}：请选择办理结果。发送 /cancel 取消。",
-                reply_markup=_rows(
-                    [_choice(o.label, CaseStep.OUTCOME, case_id, o.value) for o in Outcome]
-                ),
-            )
+    await bot.send_message(chat_id, render("inspector_materials", m=materials))
+    for item in materials.attachments:
+        await _send_file(bot, chat_id, item.kind, item.file_id)
 
 
 async def _send_file(bot: Bot, chat_id: int, kind: MediaKind, file_id: str) -> None:
@@ -202,167 +156,273 @@ async def _send_file(bot: Bot, chat_id: int, kind: MediaKind, file_id: str) -> N
             await bot.send_document(chat_id, file_id)
 
 
-async def on_case_choice(
+async def on_return(
+    query: CallbackQuery,
+    *,
+    callback_data: CaseAction,
+    session: AsyncSession,
+    actor: Inspector,
+    state: FSMContext,
+    bot: Bot,
+) -> None:
+    case_id = callback_data.case_id
+    case = await check_case_action(session, actor, case_id, CaseAct.RETURN)
+    teams = await list_route_targets(session, case)
+    keyboard = return_target_keyboard(case_id, teams, dispatcher=case.status in RETURNABLE)
+    await _start(state, CaseFlow.return_target, case_id)
+    await query.answer()
+    text = render("staff_return_choose", number=case.number)
+    await bot.send_message(query.from_user.id, text, reply_markup=keyboard)
+
+
+async def on_ask(
+    query: CallbackQuery,
+    *,
+    callback_data: CaseAction,
+    session: AsyncSession,
+    actor: Inspector,
+    state: FSMContext,
+    bot: Bot,
+) -> None:
+    case = await check_case_action(session, actor, callback_data.case_id, CaseAct.ASK)
+    await _start(state, CaseFlow.question, callback_data.case_id)
+    await query.answer()
+    await bot.send_message(query.from_user.id, render("staff_question_ask", number=case.number))
+
+
+async def on_progress_start(
+    query: CallbackQuery,
+    *,
+    callback_data: CaseAction,
+    session: AsyncSession,
+    actor: Inspector,
+    state: FSMContext,
+    bot: Bot,
+) -> None:
+    case = await check_case_action(session, actor, callback_data.case_id, CaseAct.PROGRESS)
+    appeal = case.track is Track.APPEAL
+    await _start(state, CaseFlow.progress, callback_data.case_id, appeal=appeal)
+    await query.answer()
+    await bot.send_message(query.from_user.id, render("staff_progress_ask", number=case.number))
+
+
+async def on_extend(
+    query: CallbackQuery,
+    *,
+    callback_data: CaseAction,
+    session: AsyncSession,
+    actor: Inspector,
+    state: FSMContext,
+    bot: Bot,
+) -> None:
+    case_id = callback_data.case_id
+    case = await check_case_action(session, actor, case_id, CaseAct.EXTEND)
+    await _start(state, CaseFlow.extension_days, case_id)
+    await query.answer()
+    text = render("staff_extension_ask", number=case.number)
+    await bot.send_message(query.from_user.id, text, reply_markup=extension_days_keyboard(case_id))
+
+
+async def on_resolve(
+    query: CallbackQuery,
+    *,
+    callback_data: CaseAction,
+    session: AsyncSession,
+    actor: Inspector,
+    state: FSMContext,
+    bot: Bot,
+) -> None:
+    case_id = callback_data.case_id
+    case = await check_case_action(session, actor, case_id, CaseAct.RESOLVE)
+    await _start(state, CaseFlow.outcome, case_id)
+    await query.answer()
+    text = render("staff_outcome_ask", number=case.number)
+    await bot.send_message(query.from_user.id, text, reply_markup=outcome_keyboard(case_id))
+
+
+# --- choices inside a step (CaseChoice) ---
+
+
+async def on_target(
     query: CallbackQuery,
     *,
     callback_data: CaseChoice,
     session: AsyncSession,
+    actor: Inspector,
+    state: FSMContext,
+    bot: Bot,
+) -> None:
+    case_id, value = callback_data.case_id, callback_data.value
+    await _flow_case(state, CaseFlow.return_target, case_id)
+    case = await check_case_action(session, actor, case_id, CaseAct.RETURN)
+    if not _small_number(value):
+        raise StaleAction(detail="bad target")
+    await state.update_data(team_id=int(value))
+    await state.set_state(CaseFlow.return_reason)
+    await query.answer()
+    text = render("staff_reason_ask", number=case.number, transfer=value != "0")
+    await bot.send_message(query.from_user.id, text)
+
+
+async def on_days(
+    query: CallbackQuery,
+    *,
+    callback_data: CaseChoice,
+    session: AsyncSession,
+    actor: Inspector,
+    state: FSMContext,
+    bot: Bot,
+) -> None:
+    case_id = callback_data.case_id
+    await _flow_case(state, CaseFlow.extension_days, case_id)
+    case = await check_case_action(session, actor, case_id, CaseAct.EXTEND)
+    if not _small_number(callback_data.value):
+        raise StaleAction(detail="bad days")
+    await state.update_data(days=int(callback_data.value))
+    await state.set_state(CaseFlow.extension_reason)
+    await query.answer()
+    text = render("staff_extension_reason_ask", number=case.number)
+    await bot.send_message(query.from_user.id, text)
+
+
+async def on_outcome(
+    query: CallbackQuery,
+    *,
+    callback_data: CaseChoice,
+    session: AsyncSession,
+    actor: Inspector,
+    state: FSMContext,
+    bot: Bot,
+) -> None:
+    case_id = callback_data.case_id
+    await _flow_case(state, CaseFlow.outcome, case_id)
+    case = await check_case_action(session, actor, case_id, CaseAct.RESOLVE)
+    try:
+        outcome = Outcome(callback_data.value)
+    except ValueError:
+        raise StaleAction(detail="bad outcome") from None
+    await state.update_data(outcome=outcome.value)
+    await state.set_state(CaseFlow.summary)
+    await query.answer(outcome.label)
+    await bot.send_message(query.from_user.id, render("staff_summary_ask", number=case.number))
+
+
+async def on_visibility(
+    query: CallbackQuery,
+    *,
+    callback_data: CaseChoice,
+    session: AsyncSession,
+    actor: Inspector,
+    state: FSMContext,
+    bot: Bot,
+    clock: Clock,
+) -> None:
+    case_id = callback_data.case_id
+    data = await _flow_case(state, CaseFlow.progress_visibility, case_id)
+    public = callback_data.value == "1"
+    async with flow_ends(state):
+        event = await add_progress(
+            session, actor, case_id, note=data["note"], public=public, now=clock.now()
+        )
+    await query.answer("已记录")
+    text = render("staff_progress_recorded", public=event.public, clue=False)
+    await bot.send_message(query.from_user.id, text)
+
+
+async def on_skip_amount(
+    query: CallbackQuery,
+    *,
+    callback_data: CaseChoice,
+    session: AsyncSession,
+    actor: Inspector,
     state: FSMContext,
     bot: Bot,
     policy: Policy,
     clock: Clock,
 ) -> None:
-    actor = await get_actor(session, query.from_user.id)
-    case_id = callback_data.case_id
-    chat_id = query.from_user.id
-    match callback_data.step:
-        case CaseStep.TARGET:
-            await _flow_case(state, CaseFlow.return_target, case_id)
-            case = await check_case_action(session, actor, case_id, "ret")
-            if not _small_number(callback_data.value):
-                raise StaleAction(detail="bad target")
-            await state.update_data(team_id=int(callback_data.value))
-            await state.set_state(CaseFlow.return_reason)
-            await query.answer()
-            what = "退回" if callback_data.value == "0" else "转办"
-            await bot.send_message(chat_id, f"{case.number}：请输入{what}理由。")
-        case CaseStep.DAYS:
-            await _flow_case(state, CaseFlow.extension_days, case_id)
-            case = await check_case_action(session, actor, case_id, "ext")
-            if not _small_number(callback_data.value):
-                raise StaleAction(detail="bad days")
-            await state.update_data(days=int(callback_data.value))
-            await state.set_state(CaseFlow.extension_reason)
-            await query.answer()
-            await bot.send_message(chat_id, f"{case.number}：请输入延期理由。")
-        case CaseStep.OUTCOME:
-            await _flow_case(state, CaseFlow.outcome, case_id)
-            case = await check_case_action(session, actor, case_id, "res")
-            try:
-                outcome = Outcome(callback_data.value)
-            except ValueError:
-                raise StaleAction(detail="bad outcome") from None
-            await state.update_data(outcome=outcome.value)
-            await state.set_state(CaseFlow.summary)
-            await query.answer(outcome.label)
-            await bot.send_message(
-                chat_id, f"{case.number}：请简要填写办理情况（将用于办结告知和统计）。"
-            )
-        case CaseStep.VISIBLE:
-            data = await _flow_case(state, CaseFlow.progress_visibility, case_id)
-            async with flow_ends(state):
-                event = await add_progress(
-                    session,
-                    actor,
-                    case_id,
-                    note=data["note"],
-                    public=callback_data.value == "1",
-                    now=clock.now(),
-                )
-            await query.answer("已记录")
-            told = "，已告知反映人" if event.public else "（仅内部记录）"
-            await bot.send_message(chat_id, f"办理进展已记录{told}。")
-        case CaseStep.SKIP_AMOUNT:
-            data = await _flow_case(state, CaseFlow.amount, case_id)
-            async with flow_ends(state):
-                case = await resolve_case(
-                    session,
-                    actor,
-                    case_id,
-                    outcome=Outcome(data["outcome"]),
-                    summary=data["summary"],
-                    amount_yuan=None,
-                    policy=policy,
-                    now=clock.now(),
-                )
-            await query.answer("已办结")
-            await bot.send_message(chat_id, f"{case.number} 已办结，已告知反映人。")
+    data = await _flow_case(state, CaseFlow.amount, callback_data.case_id)
+    async with flow_ends(state):
+        case = await resolve_case(
+            session,
+            actor,
+            callback_data.case_id,
+            outcome=Outcome(data["outcome"]),
+            summary=data["summary"],
+            amount_yuan=None,
+            policy=policy,
+            now=clock.now(),
+        )
+    await query.answer("已办结")
+    await bot.send_message(query.from_user.id, render("staff_resolved", number=case.number))
+
+
+# --- what the inspector types in a step ---
 
 
 async def on_return_reason(
-    message: Message, event_from_user: User, session: AsyncSession, state: FSMContext, clock: Clock
+    message: Message,
+    *,
+    session: AsyncSession,
+    actor: Inspector,
+    state: FSMContext,
+    clock: Clock,
 ) -> None:
-    actor = await get_actor(session, event_from_user.id)
     data = await state.get_data()
+    reason, now = message.text or "", clock.now()
     async with flow_ends(state):
         if data.get("team_id"):
             await transfer_case(
-                session,
-                actor,
-                data["case_id"],
-                team_id=data["team_id"],
-                reason=message.text or "",
-                now=clock.now(),
+                session, actor, data["case_id"], team_id=data["team_id"], reason=reason, now=now
             )
-            what = "转办"
         else:
-            await request_return(
-                session, actor, data["case_id"], reason=message.text or "", now=clock.now()
-            )
-            what = "退回"
-    await message.answer(f"{what}申请已提交组长审批，审批结果将通知您。")
+            await request_return(session, actor, data["case_id"], reason=reason, now=now)
+    await message.answer(
+        render("staff_request_submitted", days=None, transfer=bool(data.get("team_id")))
+    )
 
 
 async def on_question(
-    message: Message, event_from_user: User, session: AsyncSession, state: FSMContext, clock: Clock
+    message: Message, session: AsyncSession, actor: Inspector, state: FSMContext, clock: Clock
 ) -> None:
-    actor = await get_actor(session, event_from_user.id)
     data = await state.get_data()
     async with flow_ends(state):
         await ask_reporter(
             session, actor, data["case_id"], question=message.text or "", now=clock.now()
         )
-    await message.answer("问题已转达反映人，收到答复后将通知您。办结期限暂停计算。")
+    await message.answer(render("staff_question_sent"))
 
 
 async def on_progress(
-    message: Message, event_from_user: User, session: AsyncSession, state: FSMContext, clock: Clock
+    message: Message, session: AsyncSession, actor: Inspector, state: FSMContext, clock: Clock
 ) -> None:
-    actor = await get_actor(session, event_from_user.id)
     data = await state.get_data()
     note = clean_note(message.text or "", "办理进展")
     if data.get("appeal"):
         await state.update_data(note=note)
         await state.set_state(CaseFlow.progress_visibility)
-        case_id = data["case_id"]
-        await message.answer(
-            "是否将这条进展告知反映人？",
-            reply_markup=_rows(
-                [
-                    _choice("告知反映人", CaseStep.VISIBLE, case_id, "1"),
-                    _choice("仅内部记录", CaseStep.VISIBLE, case_id, "0"),
-                ]
-            ),
-        )
+        keyboard = visibility_keyboard(data["case_id"])
+        await message.answer(render("staff_visibility_ask"), reply_markup=keyboard)
         return
     async with flow_ends(state):
         await add_progress(
             session, actor, data["case_id"], note=note, public=False, now=clock.now()
         )
-    await message.answer("办理进展已记录（问题线索，仅内部记录）。")
+    await message.answer(render("staff_progress_recorded", public=False, clue=True))
 
 
-def _small_number(text: str) -> bool:
-    """Decimal digits ``int`` reads ("５" too, not "²") and few enough for a database integer."""
-    return text.isdecimal() and len(text) <= 9
-
-
-async def on_extension_days(
-    message: Message, event_from_user: User, session: AsyncSession, state: FSMContext
-) -> None:
-    await get_actor(session, event_from_user.id)
+async def on_extension_days(message: Message, actor: Inspector, state: FSMContext) -> None:
+    """The days typed; ``actor`` is not used, but only an active inspector takes the step."""
     text = (message.text or "").strip().removesuffix("个工作日").removesuffix("天")
     if not _small_number(text) or not 1 <= int(text) <= EXTENSION_MAX_DAYS:
         raise InvalidInput(f"请输入1至{EXTENSION_MAX_DAYS}之间的工作日数，例如 5。")
     await state.update_data(days=int(text))
     await state.set_state(CaseFlow.extension_reason)
-    await message.answer("请输入延期理由。")
+    await message.answer(render("staff_extension_reason_ask", number=None))
 
 
 async def on_extension_reason(
-    message: Message, event_from_user: User, session: AsyncSession, state: FSMContext, clock: Clock
+    message: Message, session: AsyncSession, actor: Inspector, state: FSMContext, clock: Clock
 ) -> None:
-    actor = await get_actor(session, event_from_user.id)
     data = await state.get_data()
     async with flow_ends(state):
         await request_extension(
@@ -373,34 +433,29 @@ async def on_extension_reason(
             reason=message.text or "",
             now=clock.now(),
         )
-    await message.answer(f"延期{data['days']}个工作日的申请已提交组长审批，审批结果将通知您。")
+    await message.answer(render("staff_request_submitted", days=data["days"], transfer=False))
 
 
-async def on_summary(
-    message: Message, event_from_user: User, session: AsyncSession, state: FSMContext
-) -> None:
-    await get_actor(session, event_from_user.id)
+async def on_summary(message: Message, actor: Inspector, state: FSMContext) -> None:
+    """办理情况; ``actor`` is not used, but only an active inspector takes the step."""
     summary = clean_note(message.text or "", "办理情况")
     data = await state.get_data()
     await state.update_data(summary=summary)
     await state.set_state(CaseFlow.amount)
-    await message.answer(
-        "请输入协调落实的资金金额（万元），例如 12.5；不涉及金额请点“跳过”。",
-        reply_markup=_rows([_choice("跳过", CaseStep.SKIP_AMOUNT, data["case_id"], "")]),
-    )
+    keyboard = skip_amount_keyboard(data["case_id"])
+    await message.answer(render("staff_amount_ask"), reply_markup=keyboard)
 
 
 async def on_amount(
     message: Message,
     *,
-    event_from_user: User,
+    amount: int,
     session: AsyncSession,
+    actor: Inspector,
     state: FSMContext,
     policy: Policy,
     clock: Clock,
 ) -> None:
-    amount = parse_amount_yuan(message.text or "")
-    actor = await get_actor(session, event_from_user.id)
     data = await state.get_data()
     async with flow_ends(state):
         case = await resolve_case(
@@ -413,20 +468,25 @@ async def on_amount(
             policy=policy,
             now=clock.now(),
         )
-    await message.answer(f"{case.number} 已办结，已告知反映人。")
+    await message.answer(render("staff_resolved", number=case.number))
+
+
+async def typed_amount(message: Message) -> dict[str, Any]:
+    """The amount typed at 办结 (a wrong one is refused before the person is looked up)."""
+    return {"amount": parse_amount_yuan(message.text or "")}
 
 
 async def cmd_cancel(message: Message, state: FSMContext) -> None:
     await state.clear()
-    await message.answer("已取消。")
+    await message.answer(render("staff_cancelled"))
 
 
 async def on_not_text(message: Message) -> None:
-    await message.answer("请以文字输入，或发送 /cancel 取消。")
+    await message.answer(render("staff_type_text"))
 
 
 async def on_text_instead_of_button(message: Message) -> None:
-    await message.answer("请点击上方按钮选择，或发送 /cancel 取消。")
+    await message.answer(render("staff_press_button"))
 
 
 _OURS = (CaseAction, CaseChoice, TeamAction, RequestDecision, RelayReply, QueuePage, AdminAction)
@@ -450,11 +510,24 @@ async def on_forged(query: CallbackQuery) -> None:
     raise StaleAction(detail="malformed callback data")
 
 
-def setup() -> Router:
-    router = Router(name=__name__)
+def _register_buttons(router: Router) -> None:
     router.callback_query.register(on_forged, F.data.func(is_forged))
-    router.callback_query.register(on_case_action, CaseAction.filter())
-    router.callback_query.register(on_case_choice, CaseChoice.filter())
+    act, step = CaseAction.filter, CaseChoice.filter
+    router.callback_query.register(on_accept, act(F.act == CaseAct.ACCEPT))
+    router.callback_query.register(on_materials, act(F.act == CaseAct.MATERIALS))
+    router.callback_query.register(on_return, act(F.act == CaseAct.RETURN))
+    router.callback_query.register(on_ask, act(F.act == CaseAct.ASK))
+    router.callback_query.register(on_progress_start, act(F.act == CaseAct.PROGRESS))
+    router.callback_query.register(on_extend, act(F.act == CaseAct.EXTEND))
+    router.callback_query.register(on_resolve, act(F.act == CaseAct.RESOLVE))
+    router.callback_query.register(on_target, step(F.step == CaseStep.TARGET))
+    router.callback_query.register(on_days, step(F.step == CaseStep.DAYS))
+    router.callback_query.register(on_outcome, step(F.step == CaseStep.OUTCOME))
+    router.callback_query.register(on_visibility, step(F.step == CaseStep.VISIBLE))
+    router.callback_query.register(on_skip_amount, step(F.step == CaseStep.SKIP_AMOUNT))
+
+
+def _register_steps(router: Router) -> None:
     router.message.register(cmd_cancel, StateFilter(CaseFlow), Command("cancel"))
     typed = F.text & ~F.text.startswith("/")
     router.message.register(on_return_reason, CaseFlow.return_reason, typed)
@@ -463,11 +536,17 @@ def setup() -> Router:
     router.message.register(on_extension_days, CaseFlow.extension_days, typed)
     router.message.register(on_extension_reason, CaseFlow.extension_reason, typed)
     router.message.register(on_summary, CaseFlow.summary, typed)
-    router.message.register(on_amount, CaseFlow.amount, typed)
+    router.message.register(on_amount, CaseFlow.amount, typed, typed_amount)
     router.message.register(
         on_text_instead_of_button,
         StateFilter(CaseFlow.return_target, CaseFlow.progress_visibility, CaseFlow.outcome),
         typed,
     )
     router.message.register(on_not_text, StateFilter(CaseFlow), ~F.text)
+
+
+def setup() -> Router:
+    router = with_actor(Router(name=__name__))
+    _register_buttons(router)
+    _register_steps(router)
     return router

@@ -96,7 +96,7 @@ async def on_view(
         can_add=view.summary.is_open,
     )
     withdrawable = view.summary.status in AWAITING_ACCEPTANCE
-    markup = kb.case_keyboard(view.summary.id, view.summary.is_open, withdrawable)
+    markup = kb.reporter_case_keyboard(view.summary.id, view.summary.is_open, withdrawable)
     await _replace(bot, query, text, markup)
     await query.answer()
 

@@ -64,7 +64,7 @@ class TooManyInvites(Filter):
 
 async def on_too_many_invites(message: Message) -> None:
     logger.warning("invite links refused: too many attempts from one account")
-    await message.answer("尝试次数过多，请一小时后再试，或联系管理员。")
+    await message.answer(render("staff_too_many_invites"))
 
 
 async def cmd_start_invite(

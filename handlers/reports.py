@@ -14,8 +14,8 @@ from bot.clock import Clock
 from bot.services.policy import Policy
 from bot.services.reports import get_leader, send_month_report
 from bot.settings import Settings
-
-REPORT_ON_ITS_WAY = "本月分析研判报告已生成，正在发送，请稍候。"
+from handlers.actor import with_actor
+from notifications.render import render
 
 
 async def from_leader(message: Message, session: AsyncSession) -> bool:
@@ -42,10 +42,10 @@ async def cmd_report(
         request_id=message.message_id,
         out_dir=settings.var_dir / "reports",
     )
-    await message.answer(REPORT_ON_ITS_WAY)
+    await message.answer(render("staff_report_sent"))
 
 
 def setup() -> Router:
-    router = Router(name=__name__)
+    router = with_actor(Router(name=__name__))
     router.message.register(cmd_report, Command("report"), from_leader)
     return router

@@ -2,19 +2,30 @@
 
 Callback data is short, versioned, ids only; every press is authorised again from the database.
 A queued notice says what it offers (``models.notification.Offer``); ``notice_keyboard`` turns
-that into the buttons when the notice is sent. Handlers use the same classes and keyboards.
+that into the buttons when the notice is sent. Handlers use the same classes and keyboards: the
+reporter's conversations (menu, 反映问题, 我的问题) and the staff's (choices, queues, decisions) have a
+section each below. Nothing here reads the database; handlers pass what a keyboard shows.
 """
 
 from __future__ import annotations
 
 import enum
-from typing import Annotated
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Annotated, Protocol
 
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+)
 from pydantic import Field
 
+from models.case import Outcome
 from models.notification import Notification, Offer, Offering
+from models.org import Category
+from models.team import Inspector, Team
 
 DbId = Annotated[int, Field(ge=0, le=2**31 - 1)]
 """An id (or page) in callback data: what a forged one can hold stops at the database's integer."""
@@ -254,11 +265,6 @@ def notice_keyboard(row: Notification) -> InlineKeyboardMarkup | None:
 # The reporter's buttons: the greeting's menu, the steps of a report, 我的问题. Short, versioned;
 # authorised again on every press.
 
-from collections.abc import Sequence  # noqa: E402
-
-from aiogram.types import KeyboardButton, ReplyKeyboardMarkup  # noqa: E402
-
-from models.org import Category  # noqa: E402
 
 SEND_CONTACT = "发送手机号"
 TYPE_CONTACT = "手动输入"
@@ -334,13 +340,11 @@ class MyCase(CallbackData, prefix="rk1"):
     case_id: DbId = 0
 
 
-def _reporter_button(text: str, data: CallbackData) -> InlineKeyboardButton:
+def _button(text: str, data: CallbackData) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=text, callback_data=data.pack())
 
 
-def _reporter_rows(
-    buttons: Sequence[InlineKeyboardButton], width: int
-) -> list[list[InlineKeyboardButton]]:
+def _rows(buttons: Sequence[InlineKeyboardButton], width: int) -> list[list[InlineKeyboardButton]]:
     return [list(buttons[i : i + width]) for i in range(0, len(buttons), width)]
 
 
@@ -348,10 +352,10 @@ def menu_keyboard() -> InlineKeyboardMarkup:
     """反映问题 · 我的问题 · 联系我们."""
     return InlineKeyboardMarkup(
         inline_keyboard=[
-            [_reporter_button("反映问题", Menu(act=MenuAct.REPORT))],
+            [_button("反映问题", Menu(act=MenuAct.REPORT))],
             [
-                _reporter_button("我的问题", Menu(act=MenuAct.MY)),
-                _reporter_button("联系我们", Menu(act=MenuAct.CONTACT)),
+                _button("我的问题", Menu(act=MenuAct.MY)),
+                _button("联系我们", Menu(act=MenuAct.CONTACT)),
             ],
         ]
     )
@@ -362,18 +366,16 @@ def _intake_act(draft: str, act: IntakeAct, value: int = 0) -> IntakeAction:
 
 
 def _intake_cancel_row(draft: str) -> list[InlineKeyboardButton]:
-    return [_reporter_button("取消", _intake_act(draft, IntakeAct.CANCEL))]
+    return [_button("取消", _intake_act(draft, IntakeAct.CANCEL))]
 
 
 def categories_keyboard(draft: str, categories: Sequence[Category]) -> InlineKeyboardMarkup:
     buttons = [
-        _reporter_button(c.name, _intake_act(draft, IntakeAct.CATEGORY, c.id or 0))
+        _button(c.name, _intake_act(draft, IntakeAct.CATEGORY, c.id or 0))
         for c in categories
         if c.id
     ]
-    return InlineKeyboardMarkup(
-        inline_keyboard=[*_reporter_rows(buttons, 2), _intake_cancel_row(draft)]
-    )
+    return InlineKeyboardMarkup(inline_keyboard=[*_rows(buttons, 2), _intake_cancel_row(draft)])
 
 
 def cancel_keyboard(draft: str) -> InlineKeyboardMarkup:
@@ -381,16 +383,16 @@ def cancel_keyboard(draft: str) -> InlineKeyboardMarkup:
 
 
 def evidence_keyboard(draft: str, count: int) -> InlineKeyboardMarkup:
-    first = [_reporter_button("完成", _intake_act(draft, IntakeAct.DONE))]
+    first = [_button("完成", _intake_act(draft, IntakeAct.DONE))]
     if count:
-        first.append(_reporter_button("清空附件", _intake_act(draft, IntakeAct.CLEAR)))
+        first.append(_button("清空附件", _intake_act(draft, IntakeAct.CLEAR)))
     return InlineKeyboardMarkup(inline_keyboard=[first, _intake_cancel_row(draft)])
 
 
 def amount_keyboard(draft: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
-            [_reporter_button("跳过", _intake_act(draft, IntakeAct.SKIP))],
+            [_button("跳过", _intake_act(draft, IntakeAct.SKIP))],
             _intake_cancel_row(draft),
         ]
     )
@@ -400,8 +402,8 @@ def identity_keyboard(draft: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [
-                _reporter_button("实名", _intake_act(draft, IntakeAct.NAMED)),
-                _reporter_button("匿名", _intake_act(draft, IntakeAct.ANONYMOUS)),
+                _button("实名", _intake_act(draft, IntakeAct.NAMED)),
+                _button("匿名", _intake_act(draft, IntakeAct.ANONYMOUS)),
             ],
             _intake_cancel_row(draft),
         ]
@@ -434,9 +436,9 @@ def summary_keyboard(draft: str) -> InlineKeyboardMarkup:
     """确认提交 · 修改 · 取消."""
     return InlineKeyboardMarkup(
         inline_keyboard=[
-            [_reporter_button("确认提交", _intake_act(draft, IntakeAct.SUBMIT))],
+            [_button("确认提交", _intake_act(draft, IntakeAct.SUBMIT))],
             [
-                _reporter_button("修改", _intake_act(draft, IntakeAct.EDIT)),
+                _button("修改", _intake_act(draft, IntakeAct.EDIT)),
                 *_intake_cancel_row(draft),
             ],
         ]
@@ -446,13 +448,13 @@ def summary_keyboard(draft: str) -> InlineKeyboardMarkup:
 def edit_keyboard(draft: str) -> InlineKeyboardMarkup:
     """Which part to change, and 返回."""
     buttons = [
-        _reporter_button(label, _intake_act(draft, IntakeAct.PART, part))
+        _button(label, _intake_act(draft, IntakeAct.PART, part))
         for part, label in PART_LABELS.items()
     ]
     return InlineKeyboardMarkup(
         inline_keyboard=[
-            *_reporter_rows(buttons, 2),
-            [_reporter_button("返回", _intake_act(draft, IntakeAct.BACK))],
+            *_rows(buttons, 2),
+            [_button("返回", _intake_act(draft, IntakeAct.BACK))],
         ]
     )
 
@@ -461,8 +463,8 @@ def cancel_confirm_keyboard(draft: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [
-                _reporter_button("确定取消", _intake_act(draft, IntakeAct.CANCEL_YES)),
-                _reporter_button("继续填写", _intake_act(draft, IntakeAct.CANCEL_NO)),
+                _button("确定取消", _intake_act(draft, IntakeAct.CANCEL_YES)),
+                _button("继续填写", _intake_act(draft, IntakeAct.CANCEL_NO)),
             ]
         ]
     )
@@ -470,21 +472,20 @@ def cancel_confirm_keyboard(draft: str) -> InlineKeyboardMarkup:
 
 def my_cases_keyboard(cases: Sequence[tuple[int, str]]) -> InlineKeyboardMarkup:
     """One button per case: (id, label)."""
-    rows = [
-        [_reporter_button(label, MyCase(act=MyAct.VIEW, case_id=case_id))]
-        for case_id, label in cases
-    ]
-    rows.append([_reporter_button("反映新问题", Menu(act=MenuAct.REPORT))])
+    rows = [[_button(label, MyCase(act=MyAct.VIEW, case_id=case_id))] for case_id, label in cases]
+    rows.append([_button("反映新问题", Menu(act=MenuAct.REPORT))])
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-def case_keyboard(case_id: int, can_add: bool, can_withdraw: bool = False) -> InlineKeyboardMarkup:
+def reporter_case_keyboard(
+    case_id: int, can_add: bool, can_withdraw: bool = False
+) -> InlineKeyboardMarkup:
     rows = []
     if can_add:
-        rows.append([_reporter_button("补充材料", MyCase(act=MyAct.MATERIAL, case_id=case_id))])
+        rows.append([_button("补充材料", MyCase(act=MyAct.MATERIAL, case_id=case_id))])
     if can_withdraw:
-        rows.append([_reporter_button("撤回", MyCase(act=MyAct.WITHDRAW, case_id=case_id))])
-    rows.append([_reporter_button("返回列表", MyCase(act=MyAct.LIST))])
+        rows.append([_button("撤回", MyCase(act=MyAct.WITHDRAW, case_id=case_id))])
+    rows.append([_button("返回列表", MyCase(act=MyAct.LIST))])
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
@@ -492,8 +493,8 @@ def withdraw_confirm_keyboard(case_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [
-                _reporter_button("确认撤回", MyCase(act=MyAct.WITHDRAW_SURE, case_id=case_id)),
-                _reporter_button("不撤回", MyCase(act=MyAct.VIEW, case_id=case_id)),
+                _button("确认撤回", MyCase(act=MyAct.WITHDRAW_SURE, case_id=case_id)),
+                _button("不撤回", MyCase(act=MyAct.VIEW, case_id=case_id)),
             ]
         ]
     )
@@ -503,8 +504,8 @@ def material_keyboard(case_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [
-                _reporter_button("完成", MyCase(act=MyAct.DONE, case_id=case_id)),
-                _reporter_button("取消", MyCase(act=MyAct.CANCEL, case_id=case_id)),
+                _button("完成", MyCase(act=MyAct.DONE, case_id=case_id)),
+                _button("取消", MyCase(act=MyAct.CANCEL, case_id=case_id)),
             ]
         ]
     )
@@ -512,7 +513,7 @@ def material_keyboard(case_id: int) -> InlineKeyboardMarkup:
 
 def view_case_keyboard(case_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
-        inline_keyboard=[[_reporter_button("查看详情", MyCase(act=MyAct.VIEW, case_id=case_id))]]
+        inline_keyboard=[[_button("查看详情", MyCase(act=MyAct.VIEW, case_id=case_id))]]
     )
 
 
@@ -521,14 +522,223 @@ def stranger_keyboard() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [
-                _reporter_button("我的问题", Menu(act=MenuAct.MY)),
-                _reporter_button("联系我们", Menu(act=MenuAct.CONTACT)),
+                _button("我的问题", Menu(act=MenuAct.MY)),
+                _button("联系我们", Menu(act=MenuAct.CONTACT)),
             ]
         ]
     )
 
 
 def report_keyboard() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[_button("反映问题", Menu(act=MenuAct.REPORT))]])
+
+
+# --- staff conversations ------------------------------------------------------------------------
+
+
+EXTENSION_CHOICES = (3, 5, 10, 15)
+"""The working days offered at 申请延期 (any other number can be typed)."""
+
+
+def staff_button(text: str, data: CallbackData) -> list[InlineKeyboardButton]:
+    """A row of one button."""
+    return [_button(text, data)]
+
+
+def case_choice(text: str, step: CaseStep, case_id: int, value: str) -> InlineKeyboardButton:
+    """A choice inside an inspector's step."""
+    return InlineKeyboardButton(
+        text=text, callback_data=CaseChoice(step=step, case_id=case_id, value=value).pack()
+    )
+
+
+def button_rows(buttons: list[InlineKeyboardButton], width: int = 2) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
-        inline_keyboard=[[_reporter_button("反映问题", Menu(act=MenuAct.REPORT))]]
+        inline_keyboard=[buttons[i : i + width] for i in range(0, len(buttons), width)]
+    )
+
+
+def return_target_keyboard(
+    case_id: int, teams: Iterable[Team], *, dispatcher: bool
+) -> InlineKeyboardMarkup:
+    """退回: back to the dispatcher (if it may go back), or 转办 to another team."""
+    buttons = (
+        [case_choice("退回信访室重新分办", CaseStep.TARGET, case_id, "0")] if dispatcher else []
+    )
+    buttons += [
+        case_choice(f"转办：{team.name}", CaseStep.TARGET, case_id, str(team.id))
+        for team in teams
+        if not team.is_dispatcher
+    ]
+    return button_rows(buttons, 1)
+
+
+def extension_days_keyboard(case_id: int) -> InlineKeyboardMarkup:
+    return button_rows(
+        [case_choice(f"{n}个工作日", CaseStep.DAYS, case_id, str(n)) for n in EXTENSION_CHOICES]
+    )
+
+
+def outcome_keyboard(case_id: int) -> InlineKeyboardMarkup:
+    return button_rows([case_choice(o.label, CaseStep.OUTCOME, case_id, o.value) for o in Outcome])
+
+
+def visibility_keyboard(case_id: int) -> InlineKeyboardMarkup:
+    return button_rows(
+        [
+            case_choice("告知反映人", CaseStep.VISIBLE, case_id, "1"),
+            case_choice("仅内部记录", CaseStep.VISIBLE, case_id, "0"),
+        ]
+    )
+
+
+def skip_amount_keyboard(case_id: int) -> InlineKeyboardMarkup:
+    return button_rows([case_choice("跳过", CaseStep.SKIP_AMOUNT, case_id, "")])
+
+
+class QueueLineView(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def number(self) -> str: ...
+    @property
+    def assignee(self) -> str | None: ...
+
+
+class QueueView(Protocol):
+    @property
+    def lines(self) -> Sequence[QueueLineView]: ...
+    @property
+    def page(self) -> int: ...
+    @property
+    def pages(self) -> int: ...
+    @property
+    def can_assign(self) -> bool: ...
+
+
+def queue_keyboard(queue: QueueView) -> InlineKeyboardMarkup:
+    """分派/改派 (or 查看材料) per case, and the pages."""
+    rows = []
+    for line in queue.lines:
+        if queue.can_assign:
+            label = "分派" if line.assignee is None else "改派"
+            rows.append(
+                staff_button(
+                    f"{label} {line.number}", TeamAction(act=TeamAct.ASSIGN, case_id=line.id)
+                )
+            )
+        else:
+            rows.append(
+                staff_button(
+                    f"查看材料 {line.number}", CaseAction(act=CaseAct.MATERIALS, case_id=line.id)
+                )
+            )
+    nav = []
+    if queue.page > 0:
+        nav += staff_button("‹ 上一页", QueuePage(page=queue.page - 1))
+    if queue.page + 1 < queue.pages:
+        nav += staff_button("下一页 ›", QueuePage(page=queue.page + 1))
+    if nav:
+        rows.append(nav)
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def staff_case_keyboard(
+    case_id: int, *, works: bool, assign: bool, assigned: bool, route: bool, supervise: bool
+) -> InlineKeyboardMarkup | None:
+    """/case: the buttons this person can use on this case (each press is authorised again)."""
+    rows: list[list[InlineKeyboardButton]] = []
+    if works:
+        rows += inspector_case_keyboard(case_id).inline_keyboard
+    else:
+        rows.append([materials_button(case_id)])
+    if assign:
+        label = "改派" if assigned else "分派"
+        rows.append(staff_button(label, TeamAction(act=TeamAct.ASSIGN, case_id=case_id)))
+    if route:
+        rows.append(staff_button("分办至其他组", TeamAction(act=TeamAct.ROUTE, case_id=case_id)))
+    if supervise:
+        rows.append(staff_button("督办", TeamAction(act=TeamAct.SUPERVISE, case_id=case_id)))
+    return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
+
+
+def _team_rows(case_id: int, teams: Iterable[Team]) -> list[list[InlineKeyboardButton]]:
+    return [
+        staff_button(
+            f"分办：{team.name}",
+            TeamAction(act=TeamAct.ROUTE_TO, case_id=case_id, team_id=team.id or 0),
+        )
+        for team in teams
+    ]
+
+
+def teams_keyboard(case_id: int, teams: Iterable[Team]) -> InlineKeyboardMarkup:
+    """分办：<team> for each team the case can be sent to."""
+    return InlineKeyboardMarkup(inline_keyboard=_team_rows(case_id, teams))
+
+
+def assignee_keyboard(
+    case_id: int,
+    *,
+    members: Iterable[Inspector],
+    loads: Mapping[int, int],
+    current: int | None,
+    teams: Iterable[Team],
+) -> InlineKeyboardMarkup:
+    """分派: each member but the current assignee, with their open cases; then the teams."""
+    rows = [
+        staff_button(
+            f"{m.name}（{loads.get(m.id or 0, 0)}）",
+            TeamAction(act=TeamAct.ASSIGN_TO, case_id=case_id, inspector_id=m.id or 0),
+        )
+        for m in members
+        if m.id != current
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=rows + _team_rows(case_id, teams))
+
+
+def return_decision_keyboard(request_id: int, teams: Iterable[Team]) -> InlineKeyboardMarkup:
+    """同意退回: where the case goes (the dispatcher, or another team)."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            staff_button(
+                "退回信访室重新分办" if team.is_dispatcher else f"改交：{team.name}",
+                RequestDecision(request_id=request_id, approve=True, team_id=team.id or 0),
+            )
+            for team in teams
+        ]
+    )
+
+
+class PersonView(Protocol):
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def name(self) -> str: ...
+
+
+def deactivate_keyboard(
+    people: Iterable[PersonView], *, actor_id: int | None
+) -> InlineKeyboardMarkup:
+    """/inspectors: 停用 for everyone listed but the admin asking."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            staff_button(
+                f"停用 {person.id}. {person.name}",
+                AdminAction(act=AdminAct.DEACTIVATE, inspector_id=person.id or 0),
+            )
+            for person in people
+            if person.id != actor_id
+        ]
+    )
+
+
+def confirm_deactivate_keyboard(inspector_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            staff_button(
+                "确认停用",
+                AdminAction(act=AdminAct.DEACTIVATE_CONFIRMED, inspector_id=inspector_id),
+            )
+        ]
     )

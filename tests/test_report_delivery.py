@@ -23,7 +23,6 @@ from bot.services.policy import Policy
 from bot.services.reports import send_due_reports, send_month_report, send_periodic_report
 from bot.settings import Settings
 from handlers.errors import UNEXPECTED
-from handlers.reports import REPORT_ON_ITS_WAY
 from models.calendar import WorkCalendar
 from models.document import StoredDocument
 from models.errors import PermissionDenied
@@ -41,6 +40,7 @@ from tests.report_history import NOW, build_history
 
 pytestmark = [pytest.mark.slow, pytest.mark.both_databases]
 
+REPORT_SENT = "本月分析研判报告已生成，正在发送，请稍候。"
 THIS_MONTHS_PDF = "lianka-report-month-20261101-20261126.pdf"
 
 
@@ -156,7 +156,7 @@ async def test_a_leader_gets_this_months_report_with_slash_report(
     telegram = leaders_telegram(sessions, catalog, calendar, tmp_path)
     leader = telegram.user(first_name="张琪", user_id=800_011)
     await leader.send("/report")
-    assert leader.replies == [REPORT_ON_ITS_WAY]
+    assert leader.replies == [REPORT_SENT]
     assert await Sender(sessions, telegram.bot, clock=FrozenClock(NOW)).drain() == 1
     sent = telegram.in_chat(leader.id)[-1]
     assert sent.method == "sendDocument"
@@ -182,7 +182,7 @@ async def test_a_leaders_report_gets_through_a_proxy_failing_the_upload_a_few_ti
     telegram = leaders_telegram(sessions, catalog, calendar, tmp_path)
     leader = telegram.user(first_name="张琪", user_id=800_011)
     await leader.send("/report")
-    assert leader.replies == [REPORT_ON_ITS_WAY]
+    assert leader.replies == [REPORT_SENT]
 
     in_telegram = emulator.add_user(800_011, "张琪")
     in_telegram.chat.started = True
