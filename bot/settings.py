@@ -3,11 +3,31 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/lianka.db"
+_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def public_origin(value: str) -> str:
+    """A public address as ``scheme://host[:port]`` without a trailing slash: HTTPS, or plain
+    HTTP only for this machine (a reporter's report must not cross the internet in clear). The
+    web channel is served at the root of its host, so a path, query or fragment is refused."""
+    parsed = urlsplit(value.strip())
+    try:
+        parsed.port  # noqa: B018 (raises on a port that is not a number)
+    except ValueError:
+        raise ValueError("the port must be a number") from None
+    if parsed.scheme not in ("https", "http") or not parsed.hostname:
+        raise ValueError("must be an https:// address, e.g. https://jubao.example.gov.cn")
+    if parsed.scheme == "http" and parsed.hostname not in _LOCAL_HOSTS:
+        raise ValueError("must use https:// (plain http only for localhost)")
+    if parsed.path not in ("", "/") or parsed.query or parsed.fragment or parsed.username:
+        raise ValueError("must be the address of a host only (https://host[:port]), no path")
+    return f"{parsed.scheme}://{parsed.netloc}"
 
 
 class Settings(BaseSettings):
@@ -21,6 +41,9 @@ class Settings(BaseSettings):
     bot_username: str = "LiankaBot"
     webhook_secret: SecretStr | None = None
     webhook_url: str | None = None
+    public_url: str | None = None
+    """The commission's own HTTPS address of the web channel (``https://jubao.example.gov.cn``):
+    cards then encode ``<public_url>/c/<token>``; without it, the Telegram deep link."""
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
     telegram_api_base: str | None = None
@@ -34,7 +57,7 @@ class Settings(BaseSettings):
     """How long a claimed outbox row is held before another sender may take it: a process that
     died mid-send has its rows sent by the next one after this long."""
 
-    @field_validator("bot_token", "webhook_secret", mode="before")
+    @field_validator("bot_token", "webhook_secret", "public_url", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
@@ -45,6 +68,11 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value
+
+    @field_validator("public_url", mode="after")
+    @classmethod
+    def _public_origin(cls, value: str | None) -> str | None:
+        return None if value is None else public_origin(value)
 
     @field_validator("bot_username", mode="after")
     @classmethod
