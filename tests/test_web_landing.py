@@ -60,7 +60,7 @@ async def client(
             enterprise_name="已注销联系卡的企业",
             status=CardStatus.REVOKED,
         )
-    settings = Settings(_env_file=None, bot_username=BOT)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, bot_username=BOT)
     app = create_standalone_web_app(settings, catalog, sessions, clock)
     async with TestClient(TestServer(app)) as test_client:
         yield test_client
@@ -233,7 +233,7 @@ async def test_health_reports_the_web_channel(client) -> None:
 async def test_a_body_over_the_cap_is_refused_before_it_is_read(
     sessions: SessionFactory, catalog: LiankaConfig, clock: FrozenClock
 ) -> None:
-    settings = Settings(_env_file=None, bot_username=BOT)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, bot_username=BOT)
     app = create_standalone_web_app(settings, catalog, sessions, clock)
     read: list[int] = []
 
