@@ -250,7 +250,13 @@ async def database_ok(sessions: SessionFactory) -> bool:
 def web_channel(
     settings: Settings, config: LiankaConfig, sessions: SessionFactory, clock: Clock
 ) -> WebChannel:
-    return WebChannel(config, sessions, clock, bot_username=settings.bot_username)
+    return WebChannel(
+        config,
+        sessions,
+        clock,
+        bot_username=settings.bot_username,
+        trusted_proxies=settings.proxy_networks(),
+    )
 
 
 def create_web_app(runtime: Runtime, *, webhook_path: str | None) -> web.Application:

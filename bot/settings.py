@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -10,6 +11,21 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/lianka.db"
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def proxy_networks(value: str) -> tuple[IPNetwork, ...]:
+    """``"127.0.0.1, 10.0.0.0/8"`` as networks; a bad entry is named."""
+    networks = []
+    for item in value.split(","):
+        if item.strip():
+            try:
+                networks.append(ipaddress.ip_network(item.strip(), strict=False))
+            except ValueError:
+                raise ValueError(f"not an IP address or network: {item.strip()!r}") from None
+    return tuple(networks)
 
 
 def public_origin(value: str) -> str:
@@ -44,6 +60,10 @@ class Settings(BaseSettings):
     public_url: str | None = None
     """The commission's own HTTPS address of the web channel (``https://jubao.example.gov.cn``):
     cards then encode ``<public_url>/c/<token>``; without it, the Telegram deep link."""
+    trusted_proxies: str = ""
+    """Addresses or networks of the reverse proxies in front of Lianka, comma-separated
+    (``127.0.0.1, 10.0.0.0/8``): from them, the client's address is read from
+    ``X-Forwarded-For``; from anyone else the header is ignored."""
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
     telegram_api_base: str | None = None
@@ -73,6 +93,15 @@ class Settings(BaseSettings):
     @classmethod
     def _public_origin(cls, value: str | None) -> str | None:
         return None if value is None else public_origin(value)
+
+    @field_validator("trusted_proxies", mode="after")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        proxy_networks(value)
+        return value
+
+    def proxy_networks(self) -> tuple[IPNetwork, ...]:
+        return proxy_networks(self.trusted_proxies)
 
     @field_validator("bot_username", mode="after")
     @classmethod

@@ -105,3 +105,16 @@ def test_printed_cards_scan_to_whichever_link_is_configured(tmp_path: Path) -> N
     refused = lianka("cards", "list", cwd=tmp_path, env={"LIANKA_PUBLIC_URL": "http://example.org"})
     assert refused.returncode == 2
     assert "LIANKA_PUBLIC_URL" in refused.stderr
+
+
+def test_trusted_proxies_are_addresses_or_networks() -> None:
+    assert [
+        str(n) for n in settings(trusted_proxies="127.0.0.1, 10.0.0.0/8,::1").proxy_networks()
+    ] == [
+        "127.0.0.1/32",
+        "10.0.0.0/8",
+        "::1/128",
+    ]
+    assert settings().proxy_networks() == ()
+    with pytest.raises(ValidationError, match="nginx"):
+        settings(trusted_proxies="127.0.0.1, nginx")

@@ -264,3 +264,33 @@ async def test_no_log_line_holds_a_whole_token(client, caplog: pytest.LogCapture
     for token in (TOKEN, UNKNOWN, "c_RevokedCard000000000001"):
         assert token not in logged
         assert token[6:] not in logged
+
+
+async def test_behind_a_trusted_proxy_each_forwarded_client_is_held_back_on_its_own(
+    sessions: SessionFactory, catalog: LiankaConfig, clock: FrozenClock
+) -> None:
+    async with sessions() as session:
+        await make_card(session, clock.now())
+    settings = Settings(_env_file=None, bot_username=BOT, trusted_proxies="127.0.0.1, 10.0.0.0/8")
+    app = create_standalone_web_app(settings, catalog, sessions, clock)
+    async with TestClient(TestServer(app)) as test_client:
+        # the guesser writes a false address on the left; the proxies append what they saw
+        guesser = {"X-Forwarded-For": "198.51.100.1, 203.0.113.5, 10.1.2.3"}
+        for attempt in range(5):
+            response = await test_client.get(f"/c/c_Guess{attempt:020d}", headers=guesser)
+            assert response.status == 404
+        assert (await test_client.get(f"/c/{TOKEN}", headers=guesser)).status == 429
+        lied = {"X-Forwarded-For": "198.51.100.77, 203.0.113.5"}
+        assert (await test_client.get(f"/c/{TOKEN}", headers=lied)).status == 429
+        other = {"X-Forwarded-For": "203.0.113.6"}
+        assert (await test_client.get(f"/c/{TOKEN}", headers=other)).status == 200
+
+
+async def test_without_trusted_proxies_a_forwarded_address_is_not_believed(
+    client, sessions: SessionFactory
+) -> None:
+    for attempt in range(5):
+        spoofed = {"X-Forwarded-For": f"203.0.113.{attempt}"}
+        assert (await client.get(f"/c/c_Guess{attempt:020d}", headers=spoofed)).status == 404
+    fresh = {"X-Forwarded-For": "198.51.100.200"}
+    assert (await client.get(f"/c/{TOKEN}", headers=fresh)).status == 429

@@ -12,7 +12,7 @@ from markupsafe import Markup
 
 from bot.services.reporters import CardRefused, TooManyAttempts, scan_card_on_web
 from cards.tokens import bot_link, card_link, is_card_token
-from web.context import CHANNEL, ROUTE_PREFIX, WebChannel
+from web.context import CHANNEL, ROUTE_PREFIX, WebChannel, client_address
 from web.render import render_page
 
 logger = logging.getLogger(__name__)
@@ -50,10 +50,10 @@ def _page(
     return web.Response(text=body, status=status, content_type=HTML, charset="utf-8")
 
 
-def _client(request: web.Request) -> str:
-    """The address the guard counts failures against (the proxy's, until a trusted proxy's
-    forwarded address is read: see SECURITY.md)."""
-    return request.remote or "unknown"
+def _client(request: web.Request, channel: WebChannel) -> str:
+    """The address the guard counts failures against (behind ``LIANKA_TRUSTED_PROXIES``, the
+    client's as the proxy forwarded it)."""
+    return client_address(request, channel.trusted_proxies)
 
 
 def _short(token: str) -> str:
@@ -95,7 +95,7 @@ async def landing(request: web.Request) -> web.Response:
                 channel.guard,
                 config=channel.config,
                 token=token,
-                client=_client(request),
+                client=_client(request, channel),
                 now=channel.clock.now(),
             )
     except CardRefused as error:
