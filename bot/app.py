@@ -1,5 +1,6 @@
 """``lianka run``: the one process that serves — the dispatcher (long polling or webhook), the
-scheduler and the outbox sender together — and stops gracefully on SIGTERM/SIGINT.
+scheduler, the outbox sender and the web channel's pages together — and stops gracefully on
+SIGTERM/SIGINT. ``lianka web`` serves the web channel alone (``serve_web``).
 
 Stopping: no new updates are taken, the updates in hand are finished, the scheduler stops, the
 sender finishes what it is sending and gives back what it claimed but did not send (another
@@ -53,10 +54,13 @@ from bot.startup import ANY_FAILURE, StartupCalls
 from bot.storage import create_events_isolation, create_storage
 from handlers.start import bot_commands
 from notifications.sender import Pace, Sender
+from web.channel import MIDDLEWARES, add_web_channel
+from web.context import WebChannel
 
 logger = logging.getLogger(__name__)
 
 FINISH_UPDATES_WITHIN = 30.0  # seconds a stopping process gives the updates in hand
+DEFAULT_PORT = 8088  # the webhook's, /healthz's and the web channel's port
 
 
 class Mode(StrEnum):
@@ -129,9 +133,12 @@ class Runtime:
     scheduler: AsyncIOScheduler
     sender: Sender
     metrics: Metrics
+    clock: Clock = field(default_factory=SystemClock)
     _sending: asyncio.Task[None] | None = None
     _stop_sending: asyncio.Event | None = None
     startup: StartupCalls = field(default_factory=StartupCalls)
+    addresses: list[Any] = field(default_factory=list)
+    """Where the HTTP server (webhook, /healthz, the web channel) listens, once it does."""
 
     @property
     def tracker(self) -> UpdateTracker:
@@ -203,7 +210,9 @@ async def open_runtime(
         metrics=metrics,
         report_dir=settings.var_dir / "reports",
     )
-    return Runtime(settings, config, engine, sessions, bot, dispatcher, scheduler, sender, metrics)
+    return Runtime(
+        settings, config, engine, sessions, bot, dispatcher, scheduler, sender, metrics, clock
+    )
 
 
 class _WebhookHandler(SimpleRequestHandler):
@@ -227,19 +236,45 @@ class _WebhookHandler(SimpleRequestHandler):
         """The bot session is closed by the runtime, after the updates in hand are done."""
 
 
+async def database_ok(sessions: SessionFactory) -> bool:
+    """One ``SELECT 1``: whether the database answers."""
+    try:
+        async with sessions() as session:
+            await session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+    except Exception as error:  # any database failure means "unhealthy"
+        logger.warning("health check: database unavailable (%s)", type(error).__name__)
+        return False
+    return True
+
+
+def web_channel(
+    settings: Settings, config: LiankaConfig, sessions: SessionFactory, clock: Clock
+) -> WebChannel:
+    return WebChannel(
+        config,
+        sessions,
+        clock,
+        bot_username=settings.bot_username,
+        trusted_proxies=settings.proxy_networks(),
+    )
+
+
 def create_web_app(runtime: Runtime, *, webhook_path: str | None) -> web.Application:
-    """``/healthz``, ``/metrics`` and, in webhook mode, the webhook endpoint."""
-    app = web.Application()
+    """``/healthz``, ``/metrics``, the web channel's pages and, in webhook mode, the webhook."""
+    app = web.Application(middlewares=MIDDLEWARES)
 
     async def healthz(request: web.Request) -> web.Response:
-        try:
-            async with runtime.sessions() as session:
-                await session.exec(text("SELECT 1"))  # type: ignore[call-overload]
-        except Exception as error:  # any database failure means "unhealthy"
-            logger.warning("health check: database unavailable (%s)", type(error).__name__)
-            return web.json_response({"status": "unavailable", "database": False}, status=503)
+        if not await database_ok(runtime.sessions):
+            return web.json_response(
+                {"status": "unavailable", "database": False, "web": True}, status=503
+            )
         return web.json_response(
-            {"status": "ok", "database": True, "updates_in_hand": runtime.tracker.in_hand}
+            {
+                "status": "ok",
+                "database": True,
+                "web": True,
+                "updates_in_hand": runtime.tracker.in_hand,
+            }
         )
 
     async def metrics(request: web.Request) -> web.Response:
@@ -248,11 +283,73 @@ def create_web_app(runtime: Runtime, *, webhook_path: str | None) -> web.Applica
 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+    add_web_channel(
+        app, web_channel(runtime.settings, runtime.config, runtime.sessions, runtime.clock)
+    )
     if webhook_path is not None:
         secret = runtime.settings.webhook_secret
         assert secret is not None
         _WebhookHandler(runtime, secret.get_secret_value()).register(app, path=webhook_path)
     return app
+
+
+def create_standalone_web_app(
+    settings: Settings, config: LiankaConfig, sessions: SessionFactory, clock: Clock
+) -> web.Application:
+    """``lianka web``: the web channel's pages and ``/healthz``, without the bot."""
+    app = web.Application(middlewares=MIDDLEWARES)
+
+    async def healthz(request: web.Request) -> web.Response:
+        if not await database_ok(sessions):
+            return web.json_response(
+                {"status": "unavailable", "database": False, "web": True}, status=503
+            )
+        return web.json_response({"status": "ok", "database": True, "web": True})
+
+    app.router.add_get("/healthz", healthz)
+    add_web_channel(app, web_channel(settings, config, sessions, clock))
+    return app
+
+
+async def serve_web_async(
+    settings: Settings,
+    config: LiankaConfig,
+    *,
+    host: str,
+    port: int,
+    stop: asyncio.Event,
+    on_ready: Callable[[list[Any]], Awaitable[None]] | None = None,
+) -> None:
+    """Serve the web channel alone until ``stop`` is set; ``on_ready`` gets the bound addresses."""
+    engine = create_engine(settings.database_url)
+    runner = web.AppRunner(
+        create_standalone_web_app(settings, config, create_session_factory(engine), SystemClock()),
+        access_log=None,  # an access log would write card tokens and client addresses
+        shutdown_timeout=FINISH_UPDATES_WITHIN,
+    )
+    try:
+        await runner.setup()
+        await web.TCPSite(runner, host, port, reuse_port=True).start()
+        logger.info("web channel listening on %s:%s", host, runner.addresses[0][1])
+        if on_ready is not None:
+            await on_ready(list(runner.addresses))
+        await stop.wait()
+    finally:
+        logger.info("stopping the web channel")
+        await runner.cleanup()
+        await engine.dispose()
+        logger.info("stopped")
+
+
+def serve_web(settings: Settings, config: LiankaConfig, *, host: str, port: int) -> None:
+    """``lianka web``: the web channel alone, until SIGINT/SIGTERM. No bot token needed."""
+    configure_logging(settings)
+    check_schema(settings)
+    asyncio.run(
+        run_until_signalled(
+            lambda stop: serve_web_async(settings, config, host=host, port=port, stop=stop)
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -298,7 +395,7 @@ async def serve_async(
         await publish_commands(runtime.bot, runtime.startup)
         await runtime.start_background()
         allowed = runtime.dispatcher.resolve_used_update_types()
-        if options.mode is Mode.WEBHOOK or options.port is not None:
+        if options.mode is Mode.WEBHOOK or options.port is not None or settings.public_url:
             app = create_web_app(
                 runtime,
                 webhook_path=options.webhook_path if options.mode is Mode.WEBHOOK else None,
@@ -308,9 +405,13 @@ async def serve_async(
             )
             await site_runner.setup()
             await web.TCPSite(
-                site_runner, options.host, options.port or 8088, reuse_port=True
+                site_runner,
+                options.host,
+                DEFAULT_PORT if options.port is None else options.port,
+                reuse_port=True,
             ).start()
-            logger.info("listening on %s:%s", options.host, options.port or 8088)
+            runtime.addresses = list(site_runner.addresses)
+            logger.info("listening on %s:%s", options.host, site_runner.addresses[0][1])
         if options.mode is Mode.WEBHOOK:
             if options.set_webhook:
                 assert settings.webhook_url is not None and settings.webhook_secret is not None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +19,7 @@ from pydantic import SecretStr
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.app import ServeOptions, serve_async
+from bot.app import Runtime, ServeOptions, serve_async
 from bot.clock import SystemClock
 from bot.config import LiankaConfig
 from bot.db import create_engine, create_session_factory, upgrade_database
@@ -29,7 +30,7 @@ from models.enterprise import Enterprise, uscc_check_char
 from models.org import Zone
 from models.team import Inspector, Role, Team
 from sandbox.personas import DEFAULT_PERSONAS, DEMO_CARD_TOKEN, Persona
-from sandbox.runner import Cleanup, Sandbox, SandboxOptions, run_sandbox
+from sandbox.runner import CardPage, Cleanup, Sandbox, SandboxOptions, run_sandbox
 
 logger = logging.getLogger(__name__)
 
@@ -44,11 +45,24 @@ class SandboxPeople:
     card_token: str
     inspector: Persona
     team_leader: Persona
+    card_holder: str = "演示企业"
 
 
 def default_people(personas: tuple[Persona, ...] = DEFAULT_PERSONAS) -> SandboxPeople:
     by_key = {p.key: p for p in personas}
-    return SandboxPeople(DEMO_CARD_TOKEN, by_key["inspector"], by_key["team_leader"])
+    holder = next((p.name for p in personas if p.start_payload == DEMO_CARD_TOKEN), "演示企业")
+    return SandboxPeople(DEMO_CARD_TOKEN, by_key["inspector"], by_key["team_leader"], holder)
+
+
+def _port_or_any(host: str, port: int) -> int:
+    """``port`` if it is free on ``host``, else 0 (any free port): a second sandbox, or a test,
+    must not fail because the web channel's usual port is taken."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return 0
+    return port
 
 
 def _demo_team(config: LiankaConfig) -> str:
@@ -149,12 +163,19 @@ def start_lianka(
             sandbox.emulator.user(persona.user_id).chat.started = True
         stop = asyncio.Event()
         ready = asyncio.Event()
+        host = sandbox.options.host
 
-        async def mark_ready(_runtime: object) -> None:
+        async def mark_ready(runtime: Runtime) -> None:
+            web_base = f"http://{host}:{runtime.addresses[0][1]}"
+            sandbox.card_pages = [
+                CardPage(DEMO_ENTERPRISE, people.card_holder, f"{web_base}/c/{people.card_token}")
+            ]
             ready.set()
 
+        # The web channel (the card's landing page) on its own port, beside the bot.
+        options = ServeOptions(host=host, port=_port_or_any(host, sandbox.options.web_port))
         serving = asyncio.create_task(
-            serve_async(bot_settings, config, ServeOptions(), stop, on_ready=mark_ready),
+            serve_async(bot_settings, config, options, stop, on_ready=mark_ready),
             name="lianka",
         )
         waiting = asyncio.create_task(ready.wait())

@@ -2,12 +2,48 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/lianka.db"
+_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def proxy_networks(value: str) -> tuple[IPNetwork, ...]:
+    """``"127.0.0.1, 10.0.0.0/8"`` as networks; a bad entry is named."""
+    networks = []
+    for item in value.split(","):
+        if item.strip():
+            try:
+                networks.append(ipaddress.ip_network(item.strip(), strict=False))
+            except ValueError:
+                raise ValueError(f"not an IP address or network: {item.strip()!r}") from None
+    return tuple(networks)
+
+
+def public_origin(value: str) -> str:
+    """A public address as ``scheme://host[:port]`` without a trailing slash: HTTPS, or plain
+    HTTP only for this machine (a reporter's report must not cross the internet in clear). The
+    web channel is served at the root of its host, so a path, query or fragment is refused."""
+    parsed = urlsplit(value.strip())
+    try:
+        parsed.port  # noqa: B018 (raises on a port that is not a number)
+    except ValueError:
+        raise ValueError("the port must be a number") from None
+    if parsed.scheme not in ("https", "http") or not parsed.hostname:
+        raise ValueError("must be an https:// address, e.g. https://jubao.example.gov.cn")
+    if parsed.scheme == "http" and parsed.hostname not in _LOCAL_HOSTS:
+        raise ValueError("must use https:// (plain http only for localhost)")
+    if parsed.path not in ("", "/") or parsed.query or parsed.fragment or parsed.username:
+        raise ValueError("must be the address of a host only (https://host[:port]), no path")
+    return f"{parsed.scheme}://{parsed.netloc}"
 
 
 class Settings(BaseSettings):
@@ -21,6 +57,13 @@ class Settings(BaseSettings):
     bot_username: str = "LiankaBot"
     webhook_secret: SecretStr | None = None
     webhook_url: str | None = None
+    public_url: str | None = None
+    """The commission's own HTTPS address of the web channel (``https://jubao.example.gov.cn``):
+    cards then encode ``<public_url>/c/<token>``; without it, the Telegram deep link."""
+    trusted_proxies: str = ""
+    """Addresses or networks of the reverse proxies in front of Lianka, comma-separated
+    (``127.0.0.1, 10.0.0.0/8``): from them, the client's address is read from
+    ``X-Forwarded-For``; from anyone else the header is ignored."""
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
     telegram_api_base: str | None = None
@@ -34,7 +77,7 @@ class Settings(BaseSettings):
     """How long a claimed outbox row is held before another sender may take it: a process that
     died mid-send has its rows sent by the next one after this long."""
 
-    @field_validator("bot_token", "webhook_secret", mode="before")
+    @field_validator("bot_token", "webhook_secret", "public_url", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
@@ -45,6 +88,20 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value
+
+    @field_validator("public_url", mode="after")
+    @classmethod
+    def _public_origin(cls, value: str | None) -> str | None:
+        return None if value is None else public_origin(value)
+
+    @field_validator("trusted_proxies", mode="after")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        proxy_networks(value)
+        return value
+
+    def proxy_networks(self) -> tuple[IPNetwork, ...]:
+        return proxy_networks(self.trusted_proxies)
 
     @field_validator("bot_username", mode="after")
     @classmethod

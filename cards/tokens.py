@@ -1,4 +1,5 @@
-"""Card tokens and the deep link a card's QR code opens."""
+"""Card tokens and the link a card's QR code opens: the web landing page on the commission's
+address when one is configured, otherwise the bot's deep link."""
 
 from __future__ import annotations
 
@@ -22,6 +23,24 @@ def is_card_token(text: str) -> bool:
     return _TOKEN_FORMAT.fullmatch(text) is not None
 
 
+def bot_link(bot_username: str) -> str:
+    """The bot's own address in Telegram."""
+    return f"https://t.me/{bot_username.removeprefix('@')}"
+
+
 def card_link(bot_username: str, token: str) -> str:
-    """The link printed as the card's QR code: it opens the bot with the token as start parameter."""
-    return f"https://t.me/{bot_username.removeprefix('@')}?start={token}"
+    """The Telegram deep link of a card: it opens the bot with the token as start parameter."""
+    return f"{bot_link(bot_username)}?start={token}"
+
+
+def web_card_link(public_url: str, token: str) -> str:
+    """The card's landing page on the commission's own address: ``<public url>/c/<token>``."""
+    return f"{public_url.rstrip('/')}/c/{token}"
+
+
+def printed_card_link(token: str, *, bot_username: str, public_url: str | None) -> str:
+    """What a card's QR code encodes: the landing page when a public address is configured (it
+    offers the web report and the Telegram chat), otherwise the Telegram deep link."""
+    if public_url:
+        return web_card_link(public_url, token)
+    return card_link(bot_username, token)

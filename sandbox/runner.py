@@ -22,6 +22,20 @@ from sandbox.personas import (
 from sandbox.web import create_page_app
 
 Cleanup = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class CardPage:
+    """A demo card's web landing page, linked from the sandbox page."""
+
+    enterprise: str
+    holder: str
+    url: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"enterprise": self.enterprise, "holder": self.holder, "url": self.url}
+
+
 OnReady = Callable[["Sandbox"], Awaitable[Cleanup | None]]
 
 
@@ -30,6 +44,7 @@ class SandboxOptions:
     host: str = "127.0.0.1"
     port: int = 8080
     api_port: int = 8081
+    web_port: int = 8082  # Lianka's own pages (the web channel), when Lianka serves in the sandbox
     bot_token: str = SANDBOX_BOT_TOKEN
     bot_username: str = SANDBOX_BOT_USERNAME
     bot_name: str = SANDBOX_BOT_NAME
@@ -51,6 +66,7 @@ class Sandbox:
         )
         self._page: web.AppRunner | None = None
         self.page_url = ""
+        self.card_pages: list[CardPage] = []  # filled once Lianka's web channel listens
 
     @property
     def api_base(self) -> str:
@@ -65,7 +81,9 @@ class Sandbox:
         await self.emulator.start(options.host, options.api_port)
         try:
             self._page = web.AppRunner(
-                create_page_app(self.emulator), shutdown_timeout=1.0, access_log=None
+                create_page_app(self.emulator, lambda: self.card_pages),
+                shutdown_timeout=1.0,
+                access_log=None,
             )
             await self._page.setup()
             await web.TCPSite(self._page, options.host, options.port).start()

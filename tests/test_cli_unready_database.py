@@ -50,6 +50,7 @@ ARGS: dict[tuple[str, ...], list[str]] = {
     ("cases", "show"): ["AJ-2026-0001"],
     ("audit", "verify"): [],
     ("report",): ["--format", "html", "--out", "reports"],
+    ("web",): ["--port", "0"],
 }
 
 # Commands that create, upgrade or merely inspect the database, or do not use Lianka's.

@@ -19,6 +19,7 @@ from bot.cli import (
     sandbox,
     setup,
     teams,
+    web,
 )
 from bot.cli.common import CliContext
 
@@ -57,3 +58,4 @@ main.add_command(audit.audit_group)
 main.add_command(backup.backup)
 main.add_command(report.report)
 main.add_command(demo.demo_data)
+main.add_command(web.web)

@@ -49,9 +49,12 @@ def _now() -> datetime:
 
 
 def _link(cli: CliContext, token: str) -> str:
-    from cards.tokens import card_link
+    from cards.tokens import printed_card_link
 
-    return card_link(cli.settings.bot_username, token)
+    settings = cli.settings
+    return printed_card_link(
+        token, bot_username=settings.bot_username, public_url=settings.public_url
+    )
 
 
 def _issued_json(cli: CliContext, item: IssuedCard) -> dict[str, Any]:

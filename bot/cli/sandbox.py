@@ -19,6 +19,8 @@ def _print_ready(sandbox: Sandbox, personas: tuple[Persona, ...], team: str | No
     click.echo(f"廉卡沙盒已启动，请在浏览器打开: {sandbox.page_url}")
     click.echo(f"Bot API 模拟服务: {sandbox.api_base}  (LIANKA_TELEGRAM_API_BASE)")
     click.echo(f"机器人: @{sandbox.options.bot_username}")
+    for card in sandbox.card_pages:
+        click.echo(f"联系卡网页（{card.enterprise}）: {card.url}")
     if team is not None:
         click.echo(
             f"演示数据: 演示联系卡、{team}（监督员和组长已登记）；反映“营商环境”问题可看到分派。"
@@ -46,6 +48,13 @@ def _announce(personas: tuple[Persona, ...]) -> Callable[[Sandbox], Awaitable[Cl
     "--api-port", default=8081, show_default=True, type=int, help="Port of the Bot API emulator."
 )
 @click.option(
+    "--web-port",
+    default=8082,
+    show_default=True,
+    type=int,
+    help="Port of Lianka's web pages (a card's landing page); another if it is taken.",
+)
+@click.option(
     "--persona",
     "persona_specs",
     multiple=True,
@@ -64,6 +73,7 @@ def sandbox(
     host: str,
     port: int,
     api_port: int,
+    web_port: int,
     persona_specs: tuple[str, ...],
     no_bot: bool,
 ) -> None:
@@ -78,7 +88,9 @@ def sandbox(
         personas = tuple(parse_persona(spec) for spec in persona_specs) or DEFAULT_PERSONAS
     except ValueError as error:
         fail(str(error), code=2)
-    options = SandboxOptions(host=host, port=port, api_port=api_port, personas=personas)
+    options = SandboxOptions(
+        host=host, port=port, api_port=api_port, web_port=web_port, personas=personas
+    )
     try:
         if no_bot:
             asyncio.run(run_sandbox(options, on_ready=_announce(personas)))

@@ -49,18 +49,22 @@ class Verdict(enum.Enum):
     SILENT = "silent"  # later ones: no answer at all
 
 
+Who = int | str
+"""Whose failures a guard counts: a Telegram account's id, or a web client's address."""
+
+
 @dataclass
 class AttemptGuard:
-    """Failures per account (unknown card tokens, wrong receipt codes): after ``limit`` failures
+    """Failures per account or client address (unknown card tokens, wrong receipt codes): after ``limit`` failures
     within ``window`` every attempt of that kind is refused, the first time with a message, then
     silently, until the oldest failure leaves the window. In-process: a restart forgets."""
 
     limit: int = 5
     window: timedelta = timedelta(minutes=10)
-    _failures: dict[tuple[str, int], list[datetime]] = field(default_factory=dict)
-    _warned: set[tuple[str, int]] = field(default_factory=set)
+    _failures: dict[tuple[str, Who], list[datetime]] = field(default_factory=dict)
+    _warned: set[tuple[str, Who]] = field(default_factory=set)
 
-    def _recent(self, key: tuple[str, int], now: datetime) -> list[datetime]:
+    def _recent(self, key: tuple[str, Who], now: datetime) -> list[datetime]:
         recent = [at for at in self._failures.get(key, []) if now - at < self.window]
         if recent:
             self._failures[key] = recent
@@ -69,7 +73,7 @@ class AttemptGuard:
             self._warned.discard(key)
         return recent
 
-    def verdict(self, kind: str, user_id: int, now: datetime) -> Verdict:
+    def verdict(self, kind: str, user_id: Who, now: datetime) -> Verdict:
         key = (kind, user_id)
         if len(self._recent(key, now)) < self.limit:
             return Verdict.ALLOW
@@ -78,7 +82,7 @@ class AttemptGuard:
         self._warned.add(key)
         return Verdict.WARN
 
-    def fail(self, kind: str, user_id: int, now: datetime) -> None:
+    def fail(self, kind: str, user_id: Who, now: datetime) -> None:
         key = (kind, user_id)
         self._failures[key] = [*self._recent(key, now), now]
         if len(self._failures) > 10_000:
@@ -147,11 +151,27 @@ async def get_active_category(session: AsyncSession, category_id: int) -> Catego
 
 
 async def _welcome(session: AsyncSession, reporter: Reporter, config: LiankaConfig) -> Welcome:
-    card = await session.get(Card, reporter.card_id) if reporter.card_id else None
-    zone = await session.get(Zone, reporter.zone_id) if reporter.zone_id else None
-    enterprise = (
-        await session.get(Enterprise, reporter.enterprise_id) if reporter.enterprise_id else None
+    return await _welcome_for(
+        session,
+        config,
+        card_id=reporter.card_id,
+        zone_id=reporter.zone_id,
+        enterprise_id=reporter.enterprise_id,
     )
+
+
+async def _welcome_for(
+    session: AsyncSession,
+    config: LiankaConfig,
+    *,
+    card_id: int | None,
+    zone_id: int | None,
+    enterprise_id: int | None,
+) -> Welcome:
+    """The zone's issuing unit, else the card's, else the commission's; and the enterprise."""
+    card = await session.get(Card, card_id) if card_id else None
+    zone = await session.get(Zone, zone_id) if zone_id else None
+    enterprise = await session.get(Enterprise, enterprise_id) if enterprise_id else None
     if zone is not None:
         unit = zone.issuing_unit
     elif card is not None:
@@ -159,6 +179,49 @@ async def _welcome(session: AsyncSession, reporter: Reporter, config: LiankaConf
     else:
         unit = config.organisation.name
     return Welcome(unit, enterprise.name if enterprise else None)
+
+
+@dataclass(frozen=True, slots=True)
+class _Scan:
+    card: Card
+    enterprise: Enterprise | None
+    zone_id: int | None
+
+
+async def _scan_card(
+    session: AsyncSession,
+    guard: AttemptGuard,
+    *,
+    config: LiankaConfig,
+    token: str,
+    kind: str,
+    who: Who,
+    now: datetime,
+) -> _Scan | None:
+    """The rules every channel applies to a scan: the guard against guessing (None once it has
+    warned), the refusal of unknown and revoked cards, and the card's scan counter. The caller
+    adds the ``CardScan`` row and commits."""
+    verdict = guard.verdict(kind, who, now)
+    if verdict is Verdict.SILENT:
+        return None
+    if verdict is Verdict.WARN:
+        raise TooManyAttempts
+    card = None
+    if is_card_payload(token):
+        card = (await session.exec(select(Card).where(Card.token == token))).first()
+    if card is None:
+        guard.fail(kind, who, now)
+        raise CardRefused(_refusal(config, "unknown"), detail="unknown card token")
+    if card.status is CardStatus.REVOKED:
+        raise CardRefused(_refusal(config, "revoked"), detail=f"revoked card {card.id}")
+    assert card.id is not None
+    enterprise = await session.get(Enterprise, card.enterprise_id)
+    await session.exec(
+        update(Card)
+        .where(col(Card.id) == card.id)
+        .values(scan_count=col(Card.scan_count) + 1, last_scan_at=now)
+    )
+    return _Scan(card, enterprise, card.zone_id or (enterprise.zone_id if enterprise else None))
 
 
 async def open_card(
@@ -174,40 +237,68 @@ async def open_card(
     """A scan of a card: counted on the card and as a ``CardScan``, and the account bound to the
     card's enterprise and zone. Unknown and revoked cards are refused with the hotline; repeated
     unknown tokens from one account are refused, once with "请稍后再试", then silently (None)."""
-    verdict = guard.verdict("card", telegram_user_id, now)
-    if verdict is Verdict.SILENT:
-        return None
-    if verdict is Verdict.WARN:
-        raise TooManyAttempts
-    card = None
-    if is_card_payload(token):
-        card = (await session.exec(select(Card).where(Card.token == token))).first()
-    if card is None:
-        guard.fail("card", telegram_user_id, now)
-        raise CardRefused(_refusal(config, "unknown"), detail="unknown card token")
-    if card.status is CardStatus.REVOKED:
-        raise CardRefused(_refusal(config, "revoked"), detail=f"revoked card {card.id}")
-    assert card.id is not None
-    enterprise = await session.get(Enterprise, card.enterprise_id)
-    await session.exec(
-        update(Card)
-        .where(col(Card.id) == card.id)
-        .values(scan_count=col(Card.scan_count) + 1, last_scan_at=now)
+    scan = await _scan_card(
+        session, guard, config=config, token=token, kind="card", who=telegram_user_id, now=now
     )
+    if scan is None:
+        return None
+    card = scan.card
     reporter = await get_reporter(session, telegram_user_id)
     if reporter is None:
         reporter = Reporter(telegram_user_id=telegram_user_id, chat_id=chat_id, created_at=now)
     reporter.chat_id = chat_id
     reporter.card_id = card.id
     reporter.enterprise_id = card.enterprise_id
-    reporter.zone_id = card.zone_id or (enterprise.zone_id if enterprise else None)
+    reporter.zone_id = scan.zone_id
     reporter.last_seen_at = now
     session.add(reporter)
     await session.flush()
+    assert card.id is not None
     session.add(CardScan(card_id=card.id, reporter_id=reporter.id, scanned_at=now))
     welcome = await _welcome(session, reporter, config)
     await session.commit()
     return welcome
+
+
+@dataclass(frozen=True, slots=True)
+class CardLanding:
+    """What a card's web landing page shows: who issued it, for which enterprise, and the token
+    for the page's links (the web report, the Telegram deep link)."""
+
+    token: str
+    issuing_unit: str
+    enterprise: str | None
+
+
+async def scan_card_on_web(
+    session: AsyncSession,
+    guard: AttemptGuard,
+    *,
+    config: LiankaConfig,
+    token: str,
+    client: str,
+    now: datetime,
+) -> CardLanding:
+    """A card's link opened in a browser: counted as the bot counts a scan (the card's counter
+    and a ``CardScan`` with no reporter: the web has no account until a report is made); unknown
+    and revoked cards refused with the same words as in the chat; repeated unknown tokens from
+    one client address refused with "请稍后再试" (a page cannot stay silent)."""
+    scan = await _scan_card(
+        session, guard, config=config, token=token, kind="web-card", who=client, now=now
+    )
+    if scan is None:
+        raise TooManyAttempts
+    assert scan.card.id is not None
+    session.add(CardScan(card_id=scan.card.id, reporter_id=None, scanned_at=now))
+    welcome = await _welcome_for(
+        session,
+        config,
+        card_id=scan.card.id,
+        zone_id=scan.zone_id,
+        enterprise_id=scan.card.enterprise_id,
+    )
+    await session.commit()
+    return CardLanding(scan.card.token, welcome.issuing_unit, welcome.enterprise)
 
 
 async def greet_reporter(

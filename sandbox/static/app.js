@@ -532,6 +532,32 @@
     });
   }
 
+  // --- the demo cards' web pages (Lianka's web channel, once it listens) ---------------------
+
+  async function loadCardPages(triesLeft) {
+    try {
+      const info = await api("/_sandbox/cards");
+      const list = $("card-pages");
+      list.replaceChildren();
+      for (const card of info.cards) {
+        const link = el("a", "card-page", "打开" + card.holder + "的联系卡网页");
+        link.href = card.url;
+        link.target = "_blank";
+        link.rel = "noopener noreferrer";
+        link.append(el("span", "card-page-sub", card.enterprise + " · " + card.url));
+        const item = el("li");
+        item.append(link);
+        list.append(item);
+      }
+      $("card-pages-box").hidden = info.cards.length === 0;
+      if (info.cards.length === 0 && triesLeft > 0) {
+        setTimeout(() => loadCardPages(triesLeft - 1), 1000);
+      }
+    } catch (error) {
+      if (triesLeft > 0) setTimeout(() => loadCardPages(triesLeft - 1), 1000);
+    }
+  }
+
   // --- start -------------------------------------------------------------------------------
 
   async function boot() {
@@ -541,6 +567,7 @@
       const bot = info.bot;
       $("bot-info").textContent = "机器人：" + bot.first_name + "（@" + bot.username + "）";
       renderPersonas();
+      loadCardPages(30);
       const wanted = decodeURIComponent(location.hash.slice(1));
       const persona = state.personas.find((p) => p.key === wanted);
       if (persona) choose(persona);

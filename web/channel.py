@@ -1,0 +1,87 @@
+"""The web channel added to an aiohttp application: its routes, its static files, the security
+headers every response carries and the cap on request bodies. The same routes serve inside
+``lianka run`` (beside the webhook, ``/healthz`` and ``/metrics``) and alone (``lianka web``)."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from web import pages
+from web.context import CHANNEL, ROUTE_PREFIX, STATIC, WebChannel
+
+logger = logging.getLogger(__name__)
+
+# No upload in this slice; the web report's forms are text. Uploads get their own cap per route.
+MAX_BODY = 64 * 1024
+
+SECURITY_HEADERS = {
+    # No script at all yet (pages work without JavaScript); nothing from another origin.
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",  # frame-ancestors for browsers that predate it
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "geolocation=(), camera=(), microphone=(), payment=()",
+    "X-Robots-Tag": "noindex, nofollow",
+}
+PAGE_CACHE = "no-store"  # a page names a card and its enterprise: kept by no cache
+STATIC_CACHE = "public, max-age=86400"
+
+
+def _is_channel_route(request: web.Request) -> bool:
+    name = request.match_info.route.name
+    return name is not None and name.startswith(ROUTE_PREFIX)
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every response, error pages included, carries the headers; pages are never cached."""
+    try:
+        response = await handler(request)
+    except web.HTTPException as error:
+        if error.status == 404 and CHANNEL in request.app:
+            response = pages.not_found(request, request.app[CHANNEL])
+        else:
+            error.headers.update(SECURITY_HEADERS)
+            raise
+    response.headers.update(SECURITY_HEADERS)
+    if request.match_info.route.name == f"{ROUTE_PREFIX}static":
+        response.headers["Cache-Control"] = STATIC_CACHE
+    elif _is_channel_route(request) or response.status == 404:
+        response.headers["Cache-Control"] = PAGE_CACHE
+    return response
+
+
+@web.middleware
+async def body_cap(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The channel's routes refuse a body over ``MAX_BODY`` before reading any of it (the
+    application's ``client_max_size`` stops a body sent without a length)."""
+    if _is_channel_route(request) and (request.content_length or 0) > MAX_BODY:
+        raise web.HTTPRequestEntityTooLarge(
+            max_size=MAX_BODY, actual_size=request.content_length or 0
+        )
+    return await handler(request)
+
+
+MIDDLEWARES = (security_headers, body_cap)
+
+
+def add_web_channel(app: web.Application, channel: WebChannel) -> None:
+    """The pages and static files on ``app``, which must be built with ``MIDDLEWARES``."""
+    app[CHANNEL] = channel
+    router = app.router
+    router.add_static(
+        "/static/", STATIC, name=f"{ROUTE_PREFIX}static", append_version=True, follow_symlinks=False
+    )
+    router.add_get("/", pages.home, name=f"{ROUTE_PREFIX}home", allow_head=False)
+    router.add_get("/c/{token}", pages.landing, name=f"{ROUTE_PREFIX}landing", allow_head=False)
+    router.add_get(
+        "/c/{token}/report", pages.report_soon, name=f"{ROUTE_PREFIX}report", allow_head=False
+    )
+    router.add_get("/t", pages.track_soon, name=f"{ROUTE_PREFIX}track", allow_head=False)

@@ -1,0 +1,64 @@
+"""What every page of the web channel shares: the channel's parts, kept on the application."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+from bot.clock import Clock
+from bot.config import LiankaConfig
+from bot.db import SessionFactory
+from bot.services.reporters import AttemptGuard
+from bot.settings import IPNetwork
+
+STATIC = Path(__file__).with_name("static")
+ROUTE_PREFIX = "web-"  # the names of the channel's routes, so the middlewares know them
+
+
+@dataclass
+class WebChannel:
+    """What the pages need: the organisation, the database, the clock, the bot's username for the
+    Telegram links, and the guard against guessing card tokens (per client address, in this
+    process; a restart forgets, and another instance counts on its own)."""
+
+    config: LiankaConfig
+    sessions: SessionFactory
+    clock: Clock
+    bot_username: str
+    trusted_proxies: tuple[IPNetwork, ...] = ()
+    guard: AttemptGuard = field(default_factory=AttemptGuard)
+
+
+CHANNEL = web.AppKey("lianka_web_channel", WebChannel)
+
+
+def _within(address: str, networks: tuple[IPNetwork, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def client_address(request: web.Request, trusted: tuple[IPNetwork, ...]) -> str:
+    """The address a request came from: the peer's, or, when the peer is a trusted proxy, the
+    last address in ``X-Forwarded-For`` that is not one of the trusted proxies (the one the
+    outermost trusted proxy saw; what a client wrote further left is not believed)."""
+    peer = request.remote or "unknown"
+    if not _within(peer, trusted):
+        return peer
+    hops = [
+        hop.strip()
+        for header in request.headers.getall("X-Forwarded-For", [])
+        for hop in header.split(",")
+    ]
+    for hop in reversed(hops):
+        if not _within(hop, trusted):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return peer
+    return peer

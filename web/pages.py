@@ -1,0 +1,188 @@
+"""The reporter's pages: a card's landing page, and the places the web report and the tracking
+page will take (they say so plainly and offer the chat and the hotlines meanwhile)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from markupsafe import Markup
+
+from bot.services.reporters import CardRefused, TooManyAttempts, scan_card_on_web
+from cards.tokens import bot_link, card_link, is_card_token
+from web.context import CHANNEL, ROUTE_PREFIX, WebChannel, client_address
+from web.render import render_page
+
+logger = logging.getLogger(__name__)
+
+HTML = "text/html"
+
+
+@dataclass(frozen=True, slots=True)
+class Chrome:
+    """What the frame of every page shows: the commission, its hotlines, the assets' addresses."""
+
+    organisation: str
+    hotline: str
+    national_hotline: str
+    css_url: str
+    icon_url: str
+
+
+def _chrome(request: web.Request, channel: WebChannel) -> Chrome:
+    static = request.app.router[f"{ROUTE_PREFIX}static"]
+    organisation = channel.config.organisation
+    return Chrome(
+        organisation=organisation.name,
+        hotline=organisation.hotline,
+        national_hotline=organisation.national_hotline,
+        css_url=str(static.url_for(filename="site.css")),
+        icon_url=str(static.url_for(filename="icon.svg")),
+    )
+
+
+def _page(
+    request: web.Request, channel: WebChannel, template: str, *, status: int = 200, **context: Any
+) -> web.Response:
+    body = render_page(template, page=_chrome(request, channel), **context)
+    return web.Response(text=body, status=status, content_type=HTML, charset="utf-8")
+
+
+def _client(request: web.Request, channel: WebChannel) -> str:
+    """The address the guard counts failures against (behind ``LIANKA_TRUSTED_PROXIES``, the
+    client's as the proxy forwarded it)."""
+    return client_address(request, channel.trusted_proxies)
+
+
+def _short(token: str) -> str:
+    """Enough of a token to tell log lines apart, never enough to open the card."""
+    return token[:6] + "…"
+
+
+def _notice(
+    request: web.Request,
+    channel: WebChannel,
+    *,
+    title: str,
+    lines: list[str] | list[Markup],
+    status: int = 200,
+    telegram_url: str | None = None,
+    refused: bool = False,
+) -> web.Response:
+    return _page(
+        request,
+        channel,
+        "notice",
+        status=status,
+        title=title,
+        lines=lines,
+        telegram_url=telegram_url,
+        refused=refused,
+    )
+
+
+async def landing(request: web.Request) -> web.Response:
+    """``/c/<token>``: the card opened in a browser. Counted as a scan; an unknown or revoked
+    card gets the bot's words; guessing from one address is stopped."""
+    channel = request.app[CHANNEL]
+    token = request.match_info["token"]
+    try:
+        async with channel.sessions() as session:
+            card = await scan_card_on_web(
+                session,
+                channel.guard,
+                config=channel.config,
+                token=token,
+                client=_client(request, channel),
+                now=channel.clock.now(),
+            )
+    except CardRefused as error:
+        logger.info("web card scan refused (%s): %s", error.detail, _short(token))
+        # The refusal is rendered by the bot's own template, autoescaped: it is HTML already.
+        return _notice(
+            request,
+            channel,
+            title="无法打开此联系卡",
+            lines=Markup(error.message).splitlines(),  # noqa: S704 (escaped by its template)
+            status=404,
+            refused=True,
+        )
+    except TooManyAttempts as error:
+        logger.info("web card scan throttled: %s", _short(token))
+        return _notice(
+            request,
+            channel,
+            title="请稍后再试",
+            lines=[error.message],
+            status=429,
+            refused=True,
+        )
+    return _page(
+        request,
+        channel,
+        "landing",
+        landing=card,
+        privacy=channel.config.organisation.privacy_notice,
+        report_url=str(request.app.router[f"{ROUTE_PREFIX}report"].url_for(token=card.token)),
+        telegram_url=card_link(channel.bot_username, card.token),
+        track_url=str(request.app.router[f"{ROUTE_PREFIX}track"].url_for()),
+    )
+
+
+async def report_soon(request: web.Request) -> web.Response:
+    """``/c/<token>/report``: the web report is not open yet; the chat and the phones are. The
+    token is not looked up here (that would let it be guessed unthrottled), only its form."""
+    channel = request.app[CHANNEL]
+    token = request.match_info["token"]
+    start = token if is_card_token(token) else None
+    return _notice(
+        request,
+        channel,
+        title="网页反映即将开通",
+        lines=[
+            "网页反映功能正在建设中，即将开通。",
+            "目前您可以通过 Telegram 反映问题，或拨打下方电话反映。",
+        ],
+        telegram_url=card_link(channel.bot_username, start)
+        if start
+        else bot_link(channel.bot_username),
+    )
+
+
+async def track_soon(request: web.Request) -> web.Response:
+    """``/t``: tracking by receipt code is not open yet."""
+    channel = request.app[CHANNEL]
+    return _notice(
+        request,
+        channel,
+        title="查询进展即将开通",
+        lines=[
+            "凭查询码在网页查询办理进展的功能即将开通。",
+            "通过 Telegram 反映的，可在对话中点“我的问题”查看；也可拨打下方电话查询。",
+        ],
+        telegram_url=bot_link(channel.bot_username),
+    )
+
+
+async def home(request: web.Request) -> web.Response:
+    """``/``: someone who came without a card is asked to scan theirs."""
+    channel = request.app[CHANNEL]
+    return _notice(
+        request,
+        channel,
+        title="请扫描联系卡",
+        lines=["请用手机扫描贵企业廉政监督联系卡上的二维码，反映问题或查询进展。"],
+    )
+
+
+def not_found(request: web.Request, channel: WebChannel) -> web.Response:
+    """Any unknown address: a plain Chinese page with the hotlines."""
+    return _notice(
+        request,
+        channel,
+        title="页面不存在",
+        lines=["您访问的页面不存在。请扫描联系卡上的二维码，或拨打下方电话。"],
+        status=404,
+    )
