@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
@@ -25,7 +23,7 @@ from handlers.flow import flow_ends
 from handlers.states import Material, Track
 from models.case import AWAITING_ACCEPTANCE
 from models.errors import DomainError, InvalidInput, StaleAction
-from models.intake import DESCRIPTION_MAX, EVIDENCE_MAX, Evidence, IntakeDraft, clean_text
+from models.intake import EVIDENCE_MAX, MaterialDraft, clean_text
 from notifications import telegram as kb
 from notifications.render import render
 from notifications.telegram import Menu, MenuAct, MyAct, MyCase
@@ -132,7 +130,7 @@ async def on_material_start(
     view = await case_timeline(session, query.from_user.id, callback_data.case_id)
     if not view.summary.is_open:
         raise InvalidInput("该问题已办结，不能再补充材料。如有新情况，请重新反映。")
-    await state.set_data({"material_case": view.summary.id, "items": [], "note": ""})
+    await state.set_data(MaterialDraft(case_id=view.summary.id).to_data())
     await state.set_state(Material.collect)
     await bot.send_message(
         _chat_id(query),
@@ -144,69 +142,45 @@ async def on_material_start(
     await query.answer()
 
 
-def _files(data: dict[str, Any]) -> tuple[Evidence, ...]:
-    """The files collected so far."""
-    return IntakeDraft.from_data({"draft_id": "", "evidence": data.get("items", [])}).evidence
-
-
-def _with_file(data: dict[str, Any], message: Message) -> list[dict[str, Any]]:
-    """The files with the message's added, under the intake draft's rules (at most 10 of at most
-    20 MB, each once), as kept in the FSM data."""
+async def on_material_file(message: Message, state: FSMContext) -> None:
+    draft = MaterialDraft.from_data(await state.get_data())
     item = evidence_of(message)
     assert item is not None
-    files = IntakeDraft(draft_id="", evidence=_files(data)).add_evidence(item)
-    items: list[dict[str, Any]] = files.to_data()["evidence"]
-    return items
-
-
-async def on_material_file(message: Message, state: FSMContext) -> None:
-    data = await state.get_data()
-    items = _with_file(data, message)
-    changes: dict[str, Any] = {"items": items}
+    draft = draft.add_file(item)
     if message.caption and clean_text(message.caption):
-        changes["note"] = _noted(data.get("note", ""), message.caption)
-    await state.update_data(**changes)
+        draft = draft.add_note(message.caption)
+    await state.set_data(draft.to_data())
     await message.answer(
-        render("reply_reporter_material_received", count=len(items)),
-        reply_markup=kb.material_keyboard(data["material_case"]),
+        render("reply_reporter_material_received", count=len(draft.files)),
+        reply_markup=kb.material_keyboard(draft.case_id),
     )
-
-
-def _noted(note: str, text: str) -> str:
-    addition = clean_text(text)
-    combined = f"{note}\n{addition}" if note else addition
-    if len(combined) > DESCRIPTION_MAX:
-        raise InvalidInput(f"补充说明超过{DESCRIPTION_MAX}字上限，未添加。请精简后重新发送。")
-    return combined
 
 
 async def on_material_text(message: Message, state: FSMContext) -> None:
     assert message.text is not None
-    data = await state.get_data()
-    note = _noted(data.get("note", ""), message.text)
-    await state.update_data(note=note)
+    draft = MaterialDraft.from_data(await state.get_data()).add_note(message.text)
+    await state.set_data(draft.to_data())
     await message.answer(
         render("reply_reporter_material_noted"),
-        reply_markup=kb.material_keyboard(data["material_case"]),
+        reply_markup=kb.material_keyboard(draft.case_id),
     )
 
 
 async def on_material_other(message: Message, state: FSMContext) -> None:
-    data = await state.get_data()
+    draft = MaterialDraft.from_data(await state.get_data())
     await message.answer(
-        render("reply_reporter_unsupported"),
-        reply_markup=kb.material_keyboard(data["material_case"]),
+        render("reply_reporter_unsupported"), reply_markup=kb.material_keyboard(draft.case_id)
     )
 
 
-async def _material_data(state: FSMContext, pressed: MyCase) -> dict[str, Any]:
-    data = await state.get_data()
-    if (
-        await state.get_state() != Material.collect.state
-        or data.get("material_case") != pressed.case_id
-    ):
+async def _material_draft(state: FSMContext, pressed: MyCase) -> MaterialDraft:
+    """The 补充材料 a button belongs to; a button of another case or a finished one is stale."""
+    if await state.get_state() != Material.collect.state:
         raise StaleAction
-    return data
+    draft = MaterialDraft.from_data(await state.get_data())
+    if draft.case_id != pressed.case_id:
+        raise StaleAction
+    return draft
 
 
 async def on_material_done(
@@ -218,15 +192,10 @@ async def on_material_done(
     session: AsyncSession,
     clock: Clock,
 ) -> None:
-    data = await _material_data(state, callback_data)
+    draft = await _material_draft(state, callback_data)
     async with flow_ends(state):
         added = await add_material(
-            session,
-            query.from_user.id,
-            callback_data.case_id,
-            items=_files(data),
-            note=data.get("note") or None,
-            now=clock.now(),
+            session, query.from_user.id, draft.case_id, material=draft, now=clock.now()
         )
     if query.message is not None:
         await bot.edit_message_reply_markup(
@@ -243,7 +212,7 @@ async def on_material_done(
 async def on_material_cancel(
     query: CallbackQuery, callback_data: MyCase, bot: Bot, state: FSMContext
 ) -> None:
-    await _material_data(state, callback_data)
+    await _material_draft(state, callback_data)
     await state.clear()
     if query.message is not None:
         await bot.edit_message_text(

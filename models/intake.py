@@ -154,6 +154,17 @@ def kinds_label(evidence: Iterable[Evidence]) -> str:
     return "、".join(f"{kind.label}{n}" for kind, n in counts.items())
 
 
+def with_file(files: tuple[Evidence, ...], item: Evidence) -> tuple[Evidence, ...]:
+    """``files`` and one more: at most 10 of at most 20 MB each, each file once."""
+    if (item.file_size or 0) > FILE_MAX_BYTES:
+        raise InvalidInput("文件超过20MB，无法接收。请压缩或分成几个文件后重新发送。")
+    if any(existing.file_unique_id == item.file_unique_id for existing in files):
+        raise InvalidInput("这个文件已经添加过了。")
+    if len(files) >= EVIDENCE_MAX:
+        raise InvalidInput(f"最多上传{EVIDENCE_MAX}个附件，请点“完成”继续。")
+    return (*files, item)
+
+
 @dataclass(frozen=True, slots=True)
 class IntakeDraft:
     """A report while it is being entered, in whatever channel: each step returns a new draft
@@ -199,13 +210,7 @@ class IntakeDraft:
 
     def add_evidence(self, item: Evidence) -> IntakeDraft:
         """One more file: at most 10 of at most 20 MB each, each file once."""
-        if (item.file_size or 0) > FILE_MAX_BYTES:
-            raise InvalidInput("文件超过20MB，无法接收。请压缩或分成几个文件后重新发送。")
-        if any(existing.file_unique_id == item.file_unique_id for existing in self.evidence):
-            raise InvalidInput("这个文件已经添加过了。")
-        if len(self.evidence) >= EVIDENCE_MAX:
-            raise InvalidInput(f"最多上传{EVIDENCE_MAX}个附件，请点“完成”继续。")
-        return replace(self, evidence=(*self.evidence, item))
+        return replace(self, evidence=with_file(self.evidence, item))
 
     def clear_evidence(self) -> IntakeDraft:
         return replace(self, evidence=())
@@ -318,4 +323,56 @@ class IntakeDraft:
             contact_phone=data.get("contact_phone"),
             pending_phone=data.get("pending_phone"),
             editing=bool(data.get("editing", False)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MaterialDraft:
+    """补充材料 while it is being entered: files and a note for one case, with the rules of
+    the report (files) and of the description (the note's length), in whatever channel."""
+
+    case_id: int
+    files: tuple[Evidence, ...] = ()
+    note: str = ""
+
+    def add_file(self, item: Evidence) -> MaterialDraft:
+        return replace(self, files=with_file(self.files, item))
+
+    def add_note(self, text: str) -> MaterialDraft:
+        """Text joins the note while the note stays within the description's limit."""
+        addition = clean_text(text)
+        if not addition:
+            raise InvalidInput("内容为空，请重新发送。")
+        combined = f"{self.note}\n{addition}" if self.note else addition
+        if len(combined) > DESCRIPTION_MAX:
+            raise InvalidInput(f"补充说明超过{DESCRIPTION_MAX}字上限，未添加。请精简后重新发送。")
+        return replace(self, note=combined)
+
+    def ready(self) -> tuple[tuple[Evidence, ...], str | None]:
+        """The files and note as sent; every rule checked again, whatever the channel let by."""
+        note = clean_text(self.note) or None
+        if not self.files and note is None:
+            raise InvalidInput("请先发送图片、文件、语音或文字说明，再点“完成”。")
+        if len(self.files) > EVIDENCE_MAX:
+            raise InvalidInput(f"每次最多补充{EVIDENCE_MAX}个附件。")
+        if note is not None and len(note) > DESCRIPTION_MAX:
+            raise InvalidInput(f"补充说明请精简到{DESCRIPTION_MAX}字以内。")
+        if any((item.file_size or 0) > FILE_MAX_BYTES for item in self.files):
+            raise InvalidInput("文件超过20MB，无法接收。")
+        return self.files, note
+
+    def to_data(self) -> dict[str, Any]:
+        """The chat's FSM keys (those a 补充材料 in progress already uses)."""
+        return {
+            "material_case": self.case_id,
+            "items": [_evidence_data(item) for item in self.files],
+            "note": self.note,
+        }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> MaterialDraft:
+        return cls(
+            case_id=int(data["material_case"]),
+            files=tuple(_evidence_from(item) for item in data.get("items", [])),
+            note=data.get("note", ""),
         )

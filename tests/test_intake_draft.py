@@ -7,7 +7,7 @@ import pytest
 
 from models.attachment import MediaKind
 from models.errors import InvalidInput
-from models.intake import DESCRIPTION_MAX, EVIDENCE_MAX, Evidence, IntakeDraft
+from models.intake import DESCRIPTION_MAX, EVIDENCE_MAX, Evidence, IntakeDraft, MaterialDraft
 
 DESCRIPTION = "开发区管委会拖欠我公司工程款三个月，多次催要无果。"
 
@@ -110,3 +110,15 @@ def test_a_saved_draft_reads_back_the_same_from_the_keys_drafts_in_progress_alre
     assert IntakeDraft.from_data(data) == draft
     legacy = {"draft_id": "abcd1234", "evidence": []}
     assert IntakeDraft.from_data(legacy) == IntakeDraft(draft_id="abcd1234")
+
+
+def test_added_material_keeps_the_file_rules_and_a_note_within_the_description_limit() -> None:
+    material = MaterialDraft(case_id=7).add_file(photo(1)).add_note("补充：付款凭证")
+    with pytest.raises(InvalidInput, match="已经添加过"):
+        material.add_file(photo(1))
+    with pytest.raises(InvalidInput, match="补充说明超过2000字上限"):
+        material.add_note("字" * DESCRIPTION_MAX)
+    assert material.ready() == ((photo(1),), "补充：付款凭证")
+    assert MaterialDraft.from_data(material.to_data()) == material
+    with pytest.raises(InvalidInput, match="请先发送图片、文件、语音或文字说明"):
+        MaterialDraft(case_id=7).ready()

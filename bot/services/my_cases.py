@@ -24,14 +24,7 @@ from models.case import (
 from models.clock import CaseClock, ClockKind
 from models.errors import InvalidInput, NotFound
 from models.event import Actor, ActorType, CaseEvent, EventKind, record_event, transition
-from models.intake import (
-    DESCRIPTION_MAX,
-    EVIDENCE_MAX,
-    FILE_MAX_BYTES,
-    Evidence,
-    clean_text,
-    reporter_file,
-)
+from models.intake import MaterialDraft, reporter_file
 from models.notification import Notice, Offer
 from models.org import Category, Track
 from models.reporter import CaseFollower, Reporter, normalize_receipt_code, receipt_hash
@@ -262,8 +255,7 @@ async def add_material(
     telegram_user_id: int,
     case_id: int,
     *,
-    items: Sequence[Evidence],
-    note: str | None,
+    material: MaterialDraft,
     now: datetime,
 ) -> MaterialAdded:
     """补充材料 to an open case: the files and note are kept, the timeline shows 补充材料, and the
@@ -272,15 +264,7 @@ async def add_material(
     assert case.id is not None and reporter.id is not None
     if case.status not in OPEN_STATUSES:
         raise InvalidInput("该问题已办结，不能再补充材料。如有新情况，请重新反映。")
-    note = clean_text(note or "") or None
-    if not items and note is None:
-        raise InvalidInput("请先发送图片、文件、语音或文字说明，再点“完成”。")
-    if len(items) > EVIDENCE_MAX:
-        raise InvalidInput(f"每次最多补充{EVIDENCE_MAX}个附件。")
-    if note is not None and len(note) > DESCRIPTION_MAX:
-        raise InvalidInput(f"补充说明请精简到{DESCRIPTION_MAX}字以内。")
-    if any(item.file_size and item.file_size > FILE_MAX_BYTES for item in items):
-        raise InvalidInput("文件超过20MB，无法接收。")
+    items, note = material.ready()
     for item in items:
         session.add(reporter_file(case.id, item, now))
     session.add(
