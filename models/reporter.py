@@ -14,23 +14,52 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from models.types import UTCDateTime
+from models.notification import Channel
+from models.types import UTCDateTime, enum_type
 
 
 class Reporter(SQLModel, table=True):
-    """A Telegram account that opened a card, with the card it last came through."""
+    """Someone who reports through a card: a Telegram account (``telegram_user_id``, and the
+    chat notices go to), or a web reporter (``channel`` web: no account and no chat; one row
+    per report made on the web page, found again by its receipt code), with the card they came
+    through."""
 
     __tablename__ = "reporters"
 
     id: int | None = Field(default=None, primary_key=True)
-    telegram_user_id: int = Field(unique=True, sa_type=sa.BigInteger)
-    chat_id: int = Field(sa_type=sa.BigInteger)
+    channel: Channel = Field(
+        default=Channel.TELEGRAM,
+        sa_type=enum_type(Channel, 12),
+        sa_column_kwargs={"server_default": Channel.TELEGRAM.value},
+    )
+    telegram_user_id: int | None = Field(default=None, unique=True, sa_type=sa.BigInteger)
+    chat_id: int | None = Field(default=None, sa_type=sa.BigInteger)
     card_id: int | None = Field(default=None, foreign_key="cards.id")
     enterprise_id: int | None = Field(default=None, foreign_key="enterprises.id")
     zone_id: int | None = Field(default=None, foreign_key="zones.id")
     created_at: datetime = Field(sa_type=UTCDateTime)
     last_seen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     blocked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+def web_reporter(
+    *, card_id: int, enterprise_id: int | None, zone_id: int | None, now: datetime
+) -> Reporter:
+    """A reporter who came through a card's web page: where from, and nothing about who."""
+    return Reporter(
+        channel=Channel.WEB,
+        card_id=card_id,
+        enterprise_id=enterprise_id,
+        zone_id=zone_id,
+        created_at=now,
+        last_seen_at=now,
+    )
+
+
+def needs_receipt(reporter: Reporter, *, anonymous: bool) -> bool:
+    """A receipt code is how a report is found again: every anonymous one, and every one made on
+    the web (a web reporter has no chat to be found by)."""
+    return anonymous or reporter.channel is Channel.WEB
 
 
 class ReporterContact(SQLModel, table=True):

@@ -13,7 +13,7 @@ from models.case import Case, CaseStatus
 from models.enterprise import Enterprise
 from models.event import SYSTEM, EventKind, record_event
 from models.org import Category, Zone
-from models.reporter import Reporter
+from models.reporter import Reporter, web_reporter
 from models.team import Inspector, Role, Team
 
 
@@ -80,8 +80,10 @@ async def make_reporter(
     telegram_user_id: int = 7_000_001,
     zone_code: str | None = "jkq",
     enterprise_name: str = "四川坤天新能源科技有限公司",
+    web: bool = False,
 ) -> Reporter:
-    """A reporter who opened a card of an enterprise in ``zone_code``."""
+    """A reporter who opened a card of an enterprise in ``zone_code``: in Telegram, or on the
+    card's web page (``web``: no account, no chat)."""
     zone = None
     if zone_code is not None:
         zone = (await session.exec(select(Zone).where(Zone.code == zone_code))).one()
@@ -100,14 +102,23 @@ async def make_reporter(
     )
     session.add(card)
     await session.flush()
-    reporter = Reporter(
-        telegram_user_id=telegram_user_id,
-        chat_id=telegram_user_id,
-        card_id=card.id,
-        enterprise_id=enterprise.id,
-        zone_id=zone.id if zone else None,
-        created_at=now,
-    )
+    assert card.id is not None
+    if web:
+        reporter = web_reporter(
+            card_id=card.id,
+            enterprise_id=enterprise.id,
+            zone_id=zone.id if zone else None,
+            now=now,
+        )
+    else:
+        reporter = Reporter(
+            telegram_user_id=telegram_user_id,
+            chat_id=telegram_user_id,
+            card_id=card.id,
+            enterprise_id=enterprise.id,
+            zone_id=zone.id if zone else None,
+            created_at=now,
+        )
     session.add(reporter)
     await session.commit()
     return reporter

@@ -259,6 +259,7 @@ async def cases_by_user(database_url: str) -> Cases:
     by_user: Counter[int] = Counter()
     descriptions: dict[int, list[str]] = {}
     for user_id, description in rows:
+        assert user_id is not None, "the soak reports through Telegram only"
         by_user[user_id] += 1
         descriptions.setdefault(user_id, []).append(description)
     return Cases(len(rows), by_user, descriptions)

@@ -19,7 +19,13 @@ from models.errors import InvalidInput, NotFound
 from models.event import submitted
 from models.intake import EVIDENCE_MAX, CaseDraft, check_description, reporter_file
 from models.org import Category
-from models.reporter import Reporter, ReporterContact, new_receipt_code, receipt_hash
+from models.reporter import (
+    Reporter,
+    ReporterContact,
+    needs_receipt,
+    new_receipt_code,
+    receipt_hash,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +88,9 @@ async def submit_case(
     if not draft.anonymous and not (draft.contact_name and draft.contact_phone):
         raise InvalidInput("实名反映需要填写姓名和手机号码。")
 
-    receipt_code = new_receipt_code() if draft.anonymous else None
+    receipt_code = (
+        new_receipt_code() if needs_receipt(reporter, anonymous=draft.anonymous) else None
+    )
     number = await next_case_number(
         session, policy.config.organisation.case_prefix, now.astimezone(SHANGHAI).year
     )

@@ -60,6 +60,7 @@ async def tell_reporter(
             key=notification_key(kind, case_id=case.id, stage=stage, recipient=f"r{reporter.id}"),
             kind=kind,
             chat_id=reporter.chat_id,
+            channel=reporter.channel,
             recipient_kind=RecipientKind.REPORTER,
             recipient_id=reporter.id,
             case_id=case.id,

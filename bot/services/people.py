@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.notification import RecipientKind
+from models.notification import Channel, RecipientKind
 from models.team import Inspector, Role
 
 
@@ -18,8 +18,9 @@ class Recipient:
 
     kind: RecipientKind
     id: int
-    chat_id: int
+    chat_id: int | None  # None for a web reporter: the notice waits for their page
     name: str = ""
+    channel: Channel = Channel.TELEGRAM
 
     @property
     def tag(self) -> str:

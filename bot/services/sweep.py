@@ -248,6 +248,7 @@ async def _apply(
                 key=notice.key,
                 kind=notice.kind,
                 chat_id=notice.recipient.chat_id,
+                channel=notice.recipient.channel,
                 recipient_kind=notice.recipient.kind,
                 recipient_id=notice.recipient.id,
                 case_id=notice.case_id,
@@ -297,6 +298,7 @@ async def _fold_digest(
             ),
             kind="deadline_digest",
             chat_id=recipient.chat_id,
+            channel=recipient.channel,
             recipient_kind=recipient.kind,
             recipient_id=recipient.id,
             notice=notification.Notice.of(
@@ -403,6 +405,7 @@ async def sweep_deadlines(
                     key=notice.key,
                     kind=notice.kind,
                     chat_id=notice.recipient.chat_id,
+                    channel=notice.recipient.channel,
                     recipient_kind=notice.recipient.kind,
                     recipient_id=notice.recipient.id,
                     notice=notice.says,

@@ -216,7 +216,9 @@ def _plan_followup(
         plan.steps.append("ask")
         plan.stage = 1
         plan.restart_workdays = wait
-        recipient = Recipient(RecipientKind.REPORTER, reporter.id, reporter.chat_id)
+        recipient = Recipient(
+            RecipientKind.REPORTER, reporter.id, reporter.chat_id, channel=reporter.channel
+        )
         plan.notices.append(
             Notice(
                 key=notification_key(
