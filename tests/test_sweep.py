@@ -295,3 +295,37 @@ async def test_admins_are_told_once_that_deadlines_in_2027_are_provisional(
     (notice,) = await outbox(sessions, "admin_")
     assert notice.key == f"calendar:provisional:2027:i{staff.admin.id}"
     assert notice.chat_id == 801 and "2027年节假日安排尚未载入" in telegram_html(notice)
+
+
+async def test_an_overdue_clue_in_a_team_without_a_leader_tells_no_admin_anything_of_it(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar
+) -> None:
+    """A clue is seen only by its team leader and assignee: with nobody on its team, the
+    deadline notices do not fall back to the admins (routing told them the team needs a leader,
+    and nothing of the clue); the escalation still reaches the commission's leader."""
+    async with sessions() as session:
+        staff = await make_staff(session, SUBMITTED)  # the business team; the SOE team is empty
+    clue = await report(
+        sessions, catalog, calendar, SUBMITTED, category="soe_corruption", description=SOE_CLUE
+    )
+    assert clue.id is not None
+    await sweep(
+        sessions,
+        catalog,
+        calendar,
+        ACCEPT_WARNING,
+        ACCEPT_DUE,
+        ACCEPT_ESCALATION,
+        ACCEPT_ESCALATION,
+    )
+    to_admin = [
+        row.kind
+        for row in await outbox(sessions, "")
+        if row.chat_id == staff.admin.telegram_user_id
+    ]
+    assert to_admin == ["clue_unattended"]
+    (escalated,) = await outbox(sessions, "accept_escalated")
+    assert escalated.chat_id == staff.leader.telegram_user_id
+
+
+SOE_CLUE = "某国有企业负责人利用职务便利，在设备采购中指定供应商并收受好处，请予核查。"

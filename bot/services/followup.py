@@ -159,7 +159,7 @@ async def reopen_unsatisfied(
     directory = await Directory.load(session)
     assignee = directory.person(case.assignee_id)
     for recipient in unique(
-        [*([assignee] if assignee else []), *directory.team_leaders(case.team_id)]
+        [*([assignee] if assignee else []), *directory.team_leaders(case.team_id, track=case.track)]
     ):
         is_assignee = assignee is not None and recipient.id == assignee.id
         await enqueue(

@@ -9,6 +9,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.notification import Channel, RecipientKind
+from models.org import Track
 from models.team import Inspector, Role
 
 
@@ -70,10 +71,15 @@ class Directory:
     def admins(self) -> list[Recipient]:
         return self.with_role(Role.ADMIN)
 
-    def team_leaders(self, team_id: int | None) -> list[Recipient]:
-        """The team's leaders; the admins when the team has none (someone must hear of it)."""
+    def team_leaders(self, team_id: int | None, *, track: Track) -> list[Recipient]:
+        """The team's leaders; for an appeal, the admins when the team has none (someone must
+        hear of it). A clue is seen only by its team leader and assignee (DESIGN.md): a clue
+        team without a leader gets nobody here — the rule of ``inspectors.team_leaders``, which
+        the use cases follow (routing has told the admins, without the content)."""
         leaders = self.with_role(Role.TEAM_LEADER, team_id) if team_id is not None else []
-        return leaders or self.admins()
+        if not leaders and track is Track.APPEAL:
+            return self.admins()
+        return leaders
 
     def leaders(self) -> list[Recipient]:
         """分管领导 / 委领导; the admins when none is registered."""

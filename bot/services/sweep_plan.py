@@ -102,7 +102,7 @@ def _deadline_notices(
     assert case.id is not None
     directory = ctx.directory
     assignee = directory.person(case.assignee_id)
-    team_leaders = directory.team_leaders(case.team_id)
+    team_leaders = directory.team_leaders(case.team_id, track=case.track)
     if step == "warning":
         recipients = [assignee] if assignee else team_leaders
         if case.supervised:
