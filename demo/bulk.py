@@ -31,7 +31,6 @@ from models.event import (
 from models.notification import (
     Notice,
     Notification,
-    NotificationStatus,
     Offer,
     Offering,
     RecipientKind,
@@ -40,8 +39,7 @@ from models.reporter import ReporterContact, new_receipt_code, receipt_hash
 from models.request import ApprovalRequest
 from models.routing import Candidate, RoutingDecision, choose_team, pick_assignee
 from models.team import AssignmentMode, Inspector, Role
-from models.types import utc
-from notifications.outbox import notification_key
+from notifications.outbox import notification_key, queued
 
 BATCH = 2000
 
@@ -145,28 +143,22 @@ class MemoryLedger:
         offer: Offering,
         at: datetime,
     ) -> None:
-        """As ``notifications.outbox.enqueue``."""
+        """A queued notice, as ``notifications.outbox.enqueue`` writes it."""
         assert person.chat_id is not None
-        self.add(
-            Notification(
-                key=notification_key(
-                    kind, case_id=case.id, stage=case.event_count, recipient=f"i{person.id}"
-                ),
-                case_id=case.id,
-                kind=kind,
-                chat_id=person.chat_id,
-                recipient_kind=RecipientKind.INSPECTOR,
-                recipient_id=person.id,
-                template=notice.template,
-                params=dict(notice.params),
-                offer=offer.offer,
-                offer_ref=offer.ref,
-                status=NotificationStatus.PENDING,
-                attempts=0,
-                next_attempt_at=utc(at),
-                created_at=utc(at),
-            )
+        row = queued(
+            key=notification_key(
+                kind, case_id=case.id, stage=case.event_count, recipient=f"i{person.id}"
+            ),
+            kind=kind,
+            chat_id=person.chat_id,
+            recipient_kind=RecipientKind.INSPECTOR,
+            recipient_id=person.id,
+            case_id=case.id,
+            notice=notice,
+            offer=offer,
+            now=at,
         )
+        self.add(Notification(**row))
 
     async def submit(self, plan_case: CasePlan) -> Case:
         """``submit_case`` with ``route_case`` and ``place_case`` in memory, on the same domain

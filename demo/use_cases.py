@@ -42,6 +42,7 @@ class SessionLedger:
         self.calendar = calendar
         self.category_codes = category_codes
         self.warn_before = config.deadlines.warn_before
+        self.policy = Policy(config, calendar)
 
     def add(self, row: Any) -> None:
         self.session.add(row)
@@ -94,14 +95,7 @@ class SessionLedger:
         return (await self._people(Inspector.role == Role.LEADER))[0]
 
     async def assign(self, case: Case, inspector: Inspector, at: datetime, actor: Actor) -> None:
-        await assign_case(
-            self.session,
-            case,
-            inspector,
-            policy=Policy(self.config, self.calendar),
-            now=at,
-            actor=actor,
-        )
+        await assign_case(self.session, case, inspector, policy=self.policy, now=at, actor=actor)
 
 
 async def write_through_use_cases(

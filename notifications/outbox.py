@@ -32,6 +32,44 @@ def notification_key(
     return f"{case_id if case_id is not None else '-'}:{kind}:{stage}:{recipient}"
 
 
+def queued(
+    *,
+    key: str,
+    kind: str,
+    chat_id: int | None,
+    recipient_kind: RecipientKind,
+    notice: Notice,
+    now: datetime,
+    recipient_id: int | None = None,
+    case_id: int | None = None,
+    offer: Offering | None = None,
+    method: SendMethod = SendMethod.MESSAGE,
+    document_id: int | None = None,
+    channel: Channel = Channel.TELEGRAM,
+) -> dict[str, Any]:
+    """The columns of a notice waiting to be sent (or shown): one place for what a fresh outbox
+    row holds, for ``enqueue`` and for writers in bulk (the demo generator)."""
+    return {
+        "key": key,
+        "kind": kind,
+        "channel": channel,
+        "chat_id": chat_id,
+        "recipient_kind": recipient_kind,
+        "recipient_id": recipient_id,
+        "case_id": case_id,
+        "template": notice.template,
+        "params": dict(notice.params),
+        "offer": offer.offer if offer else None,
+        "offer_ref": offer.ref if offer else None,
+        "method": method,
+        "document_id": document_id,
+        "status": NotificationStatus.PENDING,
+        "attempts": 0,
+        "next_attempt_at": utc(now),
+        "created_at": utc(now),
+    }
+
+
 async def enqueue(
     session: AsyncSession,
     *,
@@ -56,25 +94,20 @@ async def enqueue(
     if channel is Channel.TELEGRAM and chat_id is None:
         raise ValueError(f"notification {key}: a Telegram notice needs a chat")
     render_notice(notice)
-    values = {
-        "key": key,
-        "kind": kind,
-        "channel": channel,
-        "chat_id": chat_id,
-        "recipient_kind": recipient_kind,
-        "recipient_id": recipient_id,
-        "case_id": case_id,
-        "template": notice.template,
-        "params": dict(notice.params),
-        "offer": offer.offer if offer else None,
-        "offer_ref": offer.ref if offer else None,
-        "method": method,
-        "document_id": document_id,
-        "status": NotificationStatus.PENDING,
-        "attempts": 0,
-        "next_attempt_at": utc(now),
-        "created_at": utc(now),
-    }
+    values = queued(
+        key=key,
+        kind=kind,
+        channel=channel,
+        chat_id=chat_id,
+        recipient_kind=recipient_kind,
+        recipient_id=recipient_id,
+        case_id=case_id,
+        notice=notice,
+        offer=offer,
+        method=method,
+        document_id=document_id,
+        now=now,
+    )
     result = await session.exec(_insert(session, Notification, values, "key"))
     return bool(result.rowcount)
 
