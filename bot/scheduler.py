@@ -82,7 +82,8 @@ async def run_update_prune(sessions: SessionFactory, clock: Clock) -> None:
 
 
 async def run_web_draft_purge(sessions: SessionFactory, clock: Clock) -> None:
-    """Hourly: delete the web reports left unfinished for seven days."""
+    """Hourly: delete the web reports left unfinished for seven days, and the rate counters
+    of windows that have passed."""
     purged = await purge_expired_web_drafts(sessions, clock.now())
     if purged:
         logger.info("deleted %s expired web drafts", purged)
@@ -133,7 +134,7 @@ def create_scheduler(
         IntervalTrigger(hours=1, timezone=SHANGHAI),
         args=(sessions, clock),
         id="web-draft-purge",
-        name="delete expired web drafts",
+        name="delete expired web drafts and rate counters",
         max_instances=1,
         coalesce=True,
         misfire_grace_time=600,

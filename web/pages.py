@@ -11,7 +11,7 @@ from aiohttp import web
 from markupsafe import Markup
 
 from bot.services.reporters import CardRefused, TooManyAttempts, scan_card_on_web
-from cards.tokens import bot_link, card_link, is_card_token
+from cards.tokens import bot_link, card_link
 from web.context import CHANNEL, ROUTE_PREFIX, WebChannel, client_address
 from web.render import render_page
 
@@ -56,7 +56,7 @@ def _client(request: web.Request, channel: WebChannel) -> str:
     return client_address(request, channel.trusted_proxies)
 
 
-def _short(token: str) -> str:
+def short_token(token: str) -> str:
     """Enough of a token to tell log lines apart, never enough to open the card."""
     return token[:6] + "…"
 
@@ -70,7 +70,9 @@ def notice_response(
     status: int = 200,
     telegram_url: str | None = None,
     refused: bool = False,
+    links: list[tuple[str, str]] | None = None,
 ) -> web.Response:
+    """A page that says one thing (``lines``), with ``links`` (label, address) to go on."""
     return page_response(
         request,
         channel,
@@ -80,6 +82,29 @@ def notice_response(
         lines=lines,
         telegram_url=telegram_url,
         refused=refused,
+        links=links or [],
+    )
+
+
+def card_refused(request: web.Request, channel: WebChannel, error: CardRefused) -> web.Response:
+    """An unknown or revoked card: the bot's words, with the hotlines."""
+    # The refusal is rendered by the bot's own template, autoescaped: it is HTML already.
+    return notice_response(
+        request,
+        channel,
+        title="无法打开此联系卡",
+        lines=Markup(error.message).splitlines(),  # noqa: S704 (escaped by its template)
+        status=404,
+        refused=True,
+    )
+
+
+def too_many_attempts(
+    request: web.Request, channel: WebChannel, error: TooManyAttempts
+) -> web.Response:
+    """Too many unknown card tokens from one address."""
+    return notice_response(
+        request, channel, title="请稍后再试", lines=[error.message], status=429, refused=True
     )
 
 
@@ -99,26 +124,11 @@ async def landing(request: web.Request) -> web.Response:
                 now=channel.clock.now(),
             )
     except CardRefused as error:
-        logger.info("web card scan refused (%s): %s", error.detail, _short(token))
-        # The refusal is rendered by the bot's own template, autoescaped: it is HTML already.
-        return notice_response(
-            request,
-            channel,
-            title="无法打开此联系卡",
-            lines=Markup(error.message).splitlines(),  # noqa: S704 (escaped by its template)
-            status=404,
-            refused=True,
-        )
+        logger.info("web card scan refused (%s): %s", error.detail, short_token(token))
+        return card_refused(request, channel, error)
     except TooManyAttempts as error:
-        logger.info("web card scan throttled: %s", _short(token))
-        return notice_response(
-            request,
-            channel,
-            title="请稍后再试",
-            lines=[error.message],
-            status=429,
-            refused=True,
-        )
+        logger.info("web card scan throttled: %s", short_token(token))
+        return too_many_attempts(request, channel, error)
     return page_response(
         request,
         channel,
@@ -128,26 +138,6 @@ async def landing(request: web.Request) -> web.Response:
         report_url=str(request.app.router[f"{ROUTE_PREFIX}report"].url_for(token=card.token)),
         telegram_url=card_link(channel.bot_username, card.token),
         track_url=str(request.app.router[f"{ROUTE_PREFIX}track"].url_for()),
-    )
-
-
-async def report_soon(request: web.Request) -> web.Response:
-    """``/c/<token>/report``: the web report is not open yet; the chat and the phones are. The
-    token is not looked up here (that would let it be guessed unthrottled), only its form."""
-    channel = request.app[CHANNEL]
-    token = request.match_info["token"]
-    start = token if is_card_token(token) else None
-    return notice_response(
-        request,
-        channel,
-        title="网页反映即将开通",
-        lines=[
-            "网页反映功能正在建设中，即将开通。",
-            "目前您可以通过 Telegram 反映问题，或拨打下方电话反映。",
-        ],
-        telegram_url=card_link(channel.bot_username, start)
-        if start
-        else bot_link(channel.bot_username),
     )
 
 
