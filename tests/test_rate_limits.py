@@ -79,3 +79,16 @@ async def test_two_instances_share_the_count(sessions: SessionFactory, clock: Fr
     assert await one.hit(limit, "203.0.113.9", clock.now())
     assert await two.hit(limit, "203.0.113.9", clock.now())
     assert not await one.hit(limit, "203.0.113.9", clock.now())
+
+
+async def test_redis_out_of_reach_lets_attempts_through(
+    clock: FrozenClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    limiter = RedisRateLimiter("redis://127.0.0.1:9/0")  # nothing listens on the discard port
+    try:
+        limit = Limit("test-down", 1, timedelta(minutes=1))
+        assert await limiter.hit(limit, "198.51.100.1", clock.now())
+        assert await limiter.hit(limit, "198.51.100.1", clock.now())
+    finally:
+        await limiter.close()
+    assert "Redis unavailable" in caplog.text and "198.51.100.1" not in caplog.text

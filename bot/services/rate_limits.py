@@ -19,17 +19,21 @@ API::
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 
 from bot.db import SessionFactory
 from models.rate_limit import RateCounter
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,17 +101,22 @@ class SqlRateLimiter:
 
 class RedisRateLimiter:
     """Counters in Redis: ``INCR`` and an expiry at the window's end (relative to ``now``, so
-    a clock that is not the server's counts too), in one round trip."""
+    a clock that is not the server's counts too), in one round trip. Redis out of reach lets
+    the attempt through (logged): the limits stop floods, they must not stop reports."""
 
     def __init__(self, url: str) -> None:
         self._redis = Redis.from_url(url)
 
     async def hit(self, limit: Limit, subject: str, now: datetime) -> bool:
         key, expires = _counter(limit, subject, now)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, int((expires - now).total_seconds()) + 1)
-            count, _ = await pipe.execute()
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.incr(key)
+                pipe.expire(key, int((expires - now).total_seconds()) + 1)
+                count, _ = await pipe.execute()
+        except (RedisError, OSError) as error:  # a report must not fail for want of a counter
+            logger.warning("rate limit %s not counted: Redis unavailable (%s)", limit.scope, error)
+            return True
         return int(count) <= limit.count
 
     async def remaining(self, limit: Limit, subject: str, now: datetime) -> int:
