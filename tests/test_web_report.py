@@ -439,8 +439,14 @@ async def test_the_draft_survives_a_reload_and_a_closed_tab_and_expires_after_se
     [row] = await drafts(sessions)
     assert row.session_key != cookie.rpartition(".")[0] and len(row.session_key) == 64
     assert row.expires_at == clock.now() - timedelta(days=6, hours=23) + timedelta(days=7)
-    # seven days after the last change: gone, a new report starts
+    # seven days after the last change: its forms are stale, and a new report starts
     clock.set(row.expires_at)
+    old_tab = Browser(client)
+    await old_tab.send(form=page, description=REFUND)
+    assert old_tab.status == 409
+    await old_tab.send("submit", form=page.replace('value="description"', 'value="summary"'))
+    assert old_tab.status == 409 and "此页面已过期" in text_of(old_tab.html)
+    assert await cases(sessions) == []
     page = await Browser(client).open()
     assert step_of(page) == "category" and hidden_fields(page)["draft"] != draft_id
 

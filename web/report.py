@@ -303,6 +303,7 @@ async def report_form(request: web.Request) -> web.Response:
                 token=token,
                 session_key=session_key,
                 draft_id=draft_id,
+                now=now,
             )
         except StaleForm as error:
             logger.info("stale web report form (%s)", error.detail)
@@ -415,7 +416,12 @@ async def _summary_again(
 ) -> web.Response:
     try:
         report = await get_web_report(
-            session, config=channel.config, token=token, session_key=session_key, draft_id=draft_id
+            session,
+            config=channel.config,
+            token=token,
+            session_key=session_key,
+            draft_id=draft_id,
+            now=channel.clock.now(),
         )
     except StaleForm:
         return _stale(request, channel, token)
