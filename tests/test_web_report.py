@@ -405,6 +405,23 @@ async def test_the_forms_limit_is_per_address_behind_a_trusted_proxy(
         assert response.status == 429
 
 
+async def test_thirty_cookieless_visits_a_minute_from_one_address_then_a_refusal(
+    client: Client, sessions: SessionFactory
+) -> None:
+    for n in range(30):
+        client.session.cookie_jar.clear()
+        assert (await client.get(REPORT)).status == 200, n
+    client.session.cookie_jar.clear()
+    refused = await client.get(REPORT)
+    assert refused.status == 429 and "请稍后再试" in text_of(await refused.text())
+    assert len(await drafts(sessions)) == 30
+    # a browser that has its session goes on
+    browser = Browser(client)
+    await browser.open()
+    await browser.open()
+    assert browser.status == 200
+
+
 async def test_a_card_that_brings_too_many_reports_in_an_hour_is_stopped(
     client: Client, sessions: SessionFactory, refund: Category, monkeypatch: pytest.MonkeyPatch
 ) -> None:

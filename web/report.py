@@ -29,6 +29,7 @@ from bot.services.policy import Policy
 from bot.services.reporters import CardRefused, TooManyAttempts, get_active_category
 from bot.services.web_intake import (
     FORMS_PER_ADDRESS,
+    NEW_SESSIONS_PER_ADDRESS,
     REPORTS_PER_CARD,
     StaleForm,
     WebReport,
@@ -255,6 +256,13 @@ async def report_page(request: web.Request) -> web.Response:
     passed (``?step=``); a new draft when it has none through this card."""
     channel = request.app[CHANNEL]
     token = request.match_info["token"]
+    browser = current_session(request)
+    now = channel.clock.now()
+    if browser.is_new and not await channel.limiter.hit(
+        NEW_SESSIONS_PER_ADDRESS, _client(request, channel), now
+    ):
+        logger.info("web report pages throttled for a client address")
+        return too_many_attempts(request, channel, TooManyAttempts())
     try:
         async with channel.sessions() as session:
             report = await open_web_report(
@@ -262,10 +270,10 @@ async def report_page(request: web.Request) -> web.Response:
                 channel.guard,
                 config=channel.config,
                 token=token,
-                session_key=current_session(request).key,
+                session_key=browser.key,
                 client=_client(request, channel),
                 first_step=STEPS[0].name,
-                now=channel.clock.now(),
+                now=now,
             )
     except CardRefused as error:
         logger.info("web report refused (%s): %s", error.detail, short_token(token))

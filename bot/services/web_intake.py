@@ -41,6 +41,9 @@ from models.web_draft import WEB_DRAFT_LIFETIME, WebDraft
 
 FORMS_PER_ADDRESS = Limit("web-form", 30, timedelta(minutes=1))
 """Forms one client address may send a minute (every step of the web report counts)."""
+NEW_SESSIONS_PER_ADDRESS = Limit("web-new-session", 30, timedelta(minutes=1))
+"""Report pages one client address may open a minute without a session (each may start a
+draft row: a flood of cookie-less visits must not fill the table)."""
 REPORTS_PER_CARD = Limit("web-report-card", 10, timedelta(hours=1))
 """Reports one card may bring in an hour on the web (a card is one enterprise's)."""
 SUBMITTED = "submitted"
