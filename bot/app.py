@@ -250,13 +250,20 @@ async def database_ok(sessions: SessionFactory) -> bool:
 def web_channel(
     settings: Settings, config: LiankaConfig, sessions: SessionFactory, clock: Clock
 ) -> WebChannel:
-    return WebChannel(
+    """The web channel's parts. Without ``LIANKA_WEB_SECRET`` (allowed only when no public
+    address is set: the sandbox, a local ``lianka web``) this process signs with a key of its
+    own, and a restart ends the web sessions."""
+    channel = WebChannel(
         config,
         sessions,
         clock,
         bot_username=settings.bot_username,
         trusted_proxies=settings.proxy_networks(),
+        secure_cookies=(settings.public_url or "").startswith("https://"),
     )
+    if settings.web_secret is not None:
+        channel.secret = settings.web_secret.get_secret_value()
+    return channel
 
 
 def create_web_app(runtime: Runtime, *, webhook_path: str | None) -> web.Application:

@@ -27,6 +27,7 @@ from models.reporter import CaseFollower, Reporter, ReporterContact
 from models.request import ApprovalRequest, RequestKind, RequestStatus
 from models.schedule import CalendarDay, CalendarYear
 from models.team import AssignmentMode, Inspector, InviteCode, Role, Team, TeamCategory, TeamZone
+from models.web_draft import WebDraft
 
 __all__ = [
     "ALLOWED",
@@ -76,5 +77,6 @@ __all__ = [
     "TeamCategory",
     "TeamZone",
     "Track",
+    "WebDraft",
     "Zone",
 ]

@@ -11,6 +11,7 @@ from aiohttp.typedefs import Handler
 
 from web import pages
 from web.context import CHANNEL, ROUTE_PREFIX, STATIC, WebChannel
+from web.session import web_sessions
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ async def body_cap(request: web.Request, handler: Handler) -> web.StreamResponse
     return await handler(request)
 
 
-MIDDLEWARES = (security_headers, body_cap)
+MIDDLEWARES = (security_headers, body_cap, web_sessions)
 
 
 def add_web_channel(app: web.Application, channel: WebChannel) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +23,9 @@ ROUTE_PREFIX = "web-"  # the names of the channel's routes, so the middlewares k
 class WebChannel:
     """What the pages need: the organisation, the database, the clock, the bot's username for the
     Telegram links, and the guard against guessing card tokens (per client address, in this
-    process; a restart forgets, and another instance counts on its own)."""
+    process; a restart forgets, and another instance counts on its own). ``secret`` signs the
+    session cookies and form tokens (``LIANKA_WEB_SECRET``; without it, one made for this
+    process); ``secure_cookies`` when the public address is HTTPS."""
 
     config: LiankaConfig
     sessions: SessionFactory
@@ -30,6 +33,8 @@ class WebChannel:
     bot_username: str
     trusted_proxies: tuple[IPNetwork, ...] = ()
     guard: AttemptGuard = field(default_factory=AttemptGuard)
+    secret: str = field(default_factory=lambda: secrets.token_urlsafe(48), repr=False)
+    secure_cookies: bool = False
 
 
 CHANNEL = web.AppKey("lianka_web_channel", WebChannel)

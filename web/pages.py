@@ -43,7 +43,7 @@ def _chrome(request: web.Request, channel: WebChannel) -> Chrome:
     )
 
 
-def _page(
+def page_response(
     request: web.Request, channel: WebChannel, template: str, *, status: int = 200, **context: Any
 ) -> web.Response:
     body = render_page(template, page=_chrome(request, channel), **context)
@@ -61,7 +61,7 @@ def _short(token: str) -> str:
     return token[:6] + "…"
 
 
-def _notice(
+def notice_response(
     request: web.Request,
     channel: WebChannel,
     *,
@@ -71,7 +71,7 @@ def _notice(
     telegram_url: str | None = None,
     refused: bool = False,
 ) -> web.Response:
-    return _page(
+    return page_response(
         request,
         channel,
         "notice",
@@ -101,7 +101,7 @@ async def landing(request: web.Request) -> web.Response:
     except CardRefused as error:
         logger.info("web card scan refused (%s): %s", error.detail, _short(token))
         # The refusal is rendered by the bot's own template, autoescaped: it is HTML already.
-        return _notice(
+        return notice_response(
             request,
             channel,
             title="无法打开此联系卡",
@@ -111,7 +111,7 @@ async def landing(request: web.Request) -> web.Response:
         )
     except TooManyAttempts as error:
         logger.info("web card scan throttled: %s", _short(token))
-        return _notice(
+        return notice_response(
             request,
             channel,
             title="请稍后再试",
@@ -119,7 +119,7 @@ async def landing(request: web.Request) -> web.Response:
             status=429,
             refused=True,
         )
-    return _page(
+    return page_response(
         request,
         channel,
         "landing",
@@ -137,7 +137,7 @@ async def report_soon(request: web.Request) -> web.Response:
     channel = request.app[CHANNEL]
     token = request.match_info["token"]
     start = token if is_card_token(token) else None
-    return _notice(
+    return notice_response(
         request,
         channel,
         title="网页反映即将开通",
@@ -154,7 +154,7 @@ async def report_soon(request: web.Request) -> web.Response:
 async def track_soon(request: web.Request) -> web.Response:
     """``/t``: tracking by receipt code is not open yet."""
     channel = request.app[CHANNEL]
-    return _notice(
+    return notice_response(
         request,
         channel,
         title="查询进展即将开通",
@@ -169,7 +169,7 @@ async def track_soon(request: web.Request) -> web.Response:
 async def home(request: web.Request) -> web.Response:
     """``/``: someone who came without a card is asked to scan theirs."""
     channel = request.app[CHANNEL]
-    return _notice(
+    return notice_response(
         request,
         channel,
         title="请扫描联系卡",
@@ -179,7 +179,7 @@ async def home(request: web.Request) -> web.Response:
 
 def not_found(request: web.Request, channel: WebChannel) -> web.Response:
     """Any unknown address: a plain Chinese page with the hotlines."""
-    return _notice(
+    return notice_response(
         request,
         channel,
         title="页面不存在",
