@@ -12,6 +12,7 @@ from aiohttp.typedefs import Handler
 from web import pages
 from web.context import CHANNEL, ROUTE_PREFIX, STATIC, WebChannel
 from web.session import web_sessions
+from web.track import add_tracking
 
 logger = logging.getLogger(__name__)
 
@@ -85,4 +86,4 @@ def add_web_channel(app: web.Application, channel: WebChannel) -> None:
     router.add_get(
         "/c/{token}/report", pages.report_soon, name=f"{ROUTE_PREFIX}report", allow_head=False
     )
-    router.add_get("/t", pages.track_soon, name=f"{ROUTE_PREFIX}track", allow_head=False)
+    add_tracking(app)  # /t and the case page: tracking by receipt code

@@ -151,21 +151,6 @@ async def report_soon(request: web.Request) -> web.Response:
     )
 
 
-async def track_soon(request: web.Request) -> web.Response:
-    """``/t``: tracking by receipt code is not open yet."""
-    channel = request.app[CHANNEL]
-    return notice_response(
-        request,
-        channel,
-        title="查询进展即将开通",
-        lines=[
-            "凭查询码在网页查询办理进展的功能即将开通。",
-            "通过 Telegram 反映的，可在对话中点“我的问题”查看；也可拨打下方电话查询。",
-        ],
-        telegram_url=bot_link(channel.bot_username),
-    )
-
-
 async def home(request: web.Request) -> web.Response:
     """``/``: someone who came without a card is asked to scan theirs."""
     channel = request.app[CHANNEL]
