@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
+from bot.services.acceptance import accept_case
 from bot.services.intake import submit_case
 from bot.services.policy import Policy
 from bot.services.relay import ask_reporter
@@ -84,9 +85,11 @@ async def assignee(sessions: SessionFactory, case_id: int) -> Inspector:
 async def asked(
     sessions: SessionFactory, config: LiankaConfig, calendar: WorkCalendar, web: WebCase
 ) -> RelayMessage:
-    """Accepted by its assignee, who then asks the reporter a question."""
-    await accept(sessions, config, calendar, web.id, ACCEPTED)
+    """签收 by its assignee (the use case the bot's button calls), who then asks the reporter a
+    question."""
     inspector = await assignee(sessions, web.id)
+    async with sessions() as session:
+        await accept_case(session, inspector, web.id, policy=Policy(config, calendar), now=ACCEPTED)
     async with sessions() as session:
         return await ask_reporter(session, inspector, web.id, question=QUESTION, now=ASKED)
 

@@ -161,6 +161,7 @@ def _remembered(request: web.Request) -> tuple[int | None, bool]:
 
 def _form(request: web.Request, channel: WebChannel, **context: Any) -> web.Response:
     context.setdefault("error", None)
+    context.setdefault("entered", "")
     context.setdefault("status", 200)
     status = context.pop("status")
     return page_response(
@@ -211,7 +212,7 @@ async def track_open(request: web.Request) -> web.StreamResponse:
         return _form(request, channel, notice=None, error=error.message, status=429)
     except DomainError as error:
         logger.info("web tracking: wrong receipt code")
-        return _form(request, channel, notice=None, error=error.message, status=404)
+        return _form(request, channel, notice=None, error=error.message, entered=code, status=404)
     response = _see_other(request, "track-case")
     _remember(request, response, tracked.case_id)
     return response
