@@ -7,6 +7,7 @@ receipt code, reads the question and answers it. Screenshots in the test's folde
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
@@ -56,7 +57,7 @@ async def test_a_phone_answers_the_inspectors_question_on_the_tracking_page(
                 page.on("pageerror", lambda error: errors.append(str(error)))
                 page.on("console", lambda message: errors.append(message.text))
 
-                async def measured(response) -> None:  # type: ignore[no-untyped-def]
+                async def measured(response: Any) -> None:
                     if response.request.resource_type in ("document", "stylesheet", "image"):
                         body = await response.body() if response.status < 300 else b""
                         sizes[response.url] = sizes.get(response.url, 0) + len(body)
