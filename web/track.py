@@ -15,15 +15,21 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_request import FileField
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from multidict import MultiDictProxy
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services.calendar import CalendarCache, load_calendar
+from bot.services.followup import REASON_MAX
 from bot.services.policy import Policy
+from bot.services.relay import ANSWER_MAX
 from bot.services.reporters import AttemptGuard, TooManyAttempts
 from bot.services.tracking import (
     NotTracked,
@@ -51,8 +57,7 @@ SECURE_TRACK_COOKIE = "__Host-lianka_track"
 _TRACK_SALT = "lianka.web.track"
 CODE_FAILURES = 10  # wrong codes from one address, or one browser, within the window
 CODE_WINDOW = timedelta(minutes=10)
-ANSWER_FIELD_MAX = 2000
-REASON_FIELD_MAX = 500
+ENTERED_MAX = 4000  # what a refused form shows again
 
 RATINGS = {
     "satisfied": Satisfaction.SATISFIED,
@@ -77,7 +82,7 @@ class Tracking:
     )
     calendars: CalendarCache | None = None
 
-    async def policy(self, channel: WebChannel, session: Any) -> Policy:
+    async def policy(self, channel: WebChannel, session: AsyncSession) -> Policy:
         if self.calendars is None:
             self.calendars = CalendarCache(
                 channel.config, await load_calendar(session, channel.config)
@@ -256,8 +261,8 @@ def _case_page(
         withdraw_confirm_url=_route(request, "track-withdraw-confirm"),
         followup_url=_route(request, "track-followup"),
         signout_url=_route(request, "track-signout"),
-        answer_max=ANSWER_FIELD_MAX,
-        reason_max=REASON_FIELD_MAX,
+        answer_max=ANSWER_MAX,
+        reason_max=REASON_MAX,
         materials_url=None,  # 补充材料 on the web: see ``track_case.html.j2``'s materials block
         local=local_time,
         local_date=local_date,
@@ -293,57 +298,46 @@ async def track_case(request: web.Request) -> web.StreamResponse:
     return response
 
 
+@dataclass
+class _Posted:
+    """A form posted on the case page: the database session, the remembered case and the
+    fields, for the one use case the form calls."""
+
+    request: web.Request
+    session: AsyncSession
+    case_id: int
+    fields: MultiDictProxy[str | bytes | bytearray | FileField]
+    now: datetime
+
+    def text(self, name: str, limit: int) -> str:
+        """A text field, cut at twice its limit (the use case says when it is too long)."""
+        return str(self.fields.get(name, ""))[: limit * 2]
+
+    async def policy(self) -> Policy:
+        return await self.request.app[TRACKING].policy(self.request.app[CHANNEL], self.session)
+
+
+Action = Callable[[_Posted], Awaitable[str]]
+"""A form's use case; it returns the key of what the page then says (``DONE``)."""
+
+
 async def _act(
-    request: web.Request,
-    action: str,
-    *,
-    done: str,
-    error_at: str,
-    entered: str = "",
-    entered_relay: int | None = None,
+    request: web.Request, action: Action, *, error_at: str, entered_field: str | None = None
 ) -> web.StreamResponse:
-    """One form's use case on the remembered case; a refusal shows the case again with its
-    words and what was typed, nothing lost."""
+    """One form's use case on the remembered case, then back to the case page; a refusal shows
+    the case again with its words and what was typed, nothing lost."""
     channel = request.app[CHANNEL]
     case_id, _ = _remembered(request)
     if case_id is None:
         raise _back_to_form(request)
-    form = await request.post()
-    now = channel.clock.now()
+    fields = await request.post()
     try:
         async with channel.sessions() as session:
-            if action == "answer":
-                policy = await request.app[TRACKING].policy(channel, session)
-                await answer_tracked_question(
-                    session,
-                    case_id,
-                    _int(form.get("relay")),
-                    answer=str(form.get("answer", ""))[: ANSWER_FIELD_MAX * 2],
-                    policy=policy,
-                    now=now,
-                )
-            elif action == "withdraw":
-                await withdraw_tracked_case(session, case_id, now=now)
-            else:
-                rating = RATINGS.get(str(form.get("rating", "")))
-                if rating is None:
-                    raise _NoRating
-                if rating is Satisfaction.UNSATISFIED:
-                    policy = await request.app[TRACKING].policy(channel, session)
-                    await reopen_tracked_case(
-                        session,
-                        case_id,
-                        reason=str(form.get("reason", ""))[: REASON_FIELD_MAX * 2],
-                        policy=policy,
-                        now=now,
-                    )
-                    done = "reopened"
-                else:
-                    await rate_tracked_case(session, case_id, rating=rating, now=now)
+            done = await action(_Posted(request, session, case_id, fields, channel.clock.now()))
     except NotTracked:
         raise _back_to_form(request) from None
     except DomainError as error:
-        logger.info("web tracking: %s refused (%s)", action, type(error).__name__)
+        logger.info("web tracking: %s refused (%s)", error_at, type(error).__name__)
         loaded = await _load(request)
         if loaded is None:
             raise _back_to_form(request) from None
@@ -354,8 +348,8 @@ async def _act(
             status=409,
             error=error.message,
             error_at=error_at,
-            entered=entered,
-            entered_relay=entered_relay,
+            entered=str(fields.get(entered_field, ""))[:ENTERED_MAX] if entered_field else "",
+            entered_relay=_int(fields.get("relay")) if error_at == "answer" else None,
         )
     response = _see_other(request, "track-case", done=done)
     _remember(request, response, case_id)
@@ -373,18 +367,44 @@ def _int(value: object) -> int:
         return 0
 
 
+async def _answer(posted: _Posted) -> str:
+    await answer_tracked_question(
+        posted.session,
+        posted.case_id,
+        _int(posted.fields.get("relay")),
+        answer=posted.text("answer", ANSWER_MAX),
+        policy=await posted.policy(),
+        now=posted.now,
+    )
+    return "answered"
+
+
+async def _withdraw(posted: _Posted) -> str:
+    await withdraw_tracked_case(posted.session, posted.case_id, now=posted.now)
+    return "withdrawn"
+
+
+async def _followup(posted: _Posted) -> str:
+    rating = RATINGS.get(str(posted.fields.get("rating", "")))
+    if rating is None:
+        raise _NoRating
+    if rating is Satisfaction.UNSATISFIED:
+        await reopen_tracked_case(
+            posted.session,
+            posted.case_id,
+            reason=posted.text("reason", REASON_MAX),
+            policy=await posted.policy(),
+            now=posted.now,
+        )
+        return "reopened"
+    await rate_tracked_case(posted.session, posted.case_id, rating=rating, now=posted.now)
+    return "rated"
+
+
 @require_csrf
 async def track_answer(request: web.Request) -> web.StreamResponse:
     """``POST /t/case/answer``: the answer to an open question."""
-    form = await request.post()
-    return await _act(
-        request,
-        "answer",
-        done="answered",
-        error_at="answer",
-        entered=str(form.get("answer", ""))[: ANSWER_FIELD_MAX * 2],
-        entered_relay=_int(form.get("relay")),
-    )
+    return await _act(request, _answer, error_at="answer", entered_field="answer")
 
 
 async def track_withdraw_confirm(request: web.Request) -> web.StreamResponse:
@@ -411,20 +431,13 @@ async def track_withdraw_confirm(request: web.Request) -> web.StreamResponse:
 @require_csrf
 async def track_withdraw(request: web.Request) -> web.StreamResponse:
     """``POST /t/case/withdraw``: 撤回, until an inspector signs for the case."""
-    return await _act(request, "withdraw", done="withdrawn", error_at="withdraw")
+    return await _act(request, _withdraw, error_at="withdraw")
 
 
 @require_csrf
 async def track_followup(request: web.Request) -> web.StreamResponse:
     """``POST /t/case/followup``: 回访 — 满意 · 基本满意 · 不满意 with a reason (重办)."""
-    form = await request.post()
-    return await _act(
-        request,
-        "followup",
-        done="rated",
-        error_at="followup",
-        entered=str(form.get("reason", ""))[: REASON_FIELD_MAX * 2],
-    )
+    return await _act(request, _followup, error_at="followup", entered_field="reason")
 
 
 @require_csrf
