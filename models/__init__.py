@@ -22,6 +22,7 @@ from models.fsm import FsmRecord
 from models.notification import Notification, NotificationStatus, RecipientKind
 from models.org import Category, Track, Zone
 from models.processed_update import ProcessedUpdate
+from models.rate_limit import RateCounter
 from models.relay import RelayMessage, RelayStatus
 from models.reporter import CaseFollower, Reporter, ReporterContact
 from models.request import ApprovalRequest, RequestKind, RequestStatus
@@ -63,6 +64,7 @@ __all__ = [
     "Outcome",
     "PrintBatch",
     "ProcessedUpdate",
+    "RateCounter",
     "RecipientKind",
     "RelayMessage",
     "RelayStatus",

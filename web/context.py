@@ -12,6 +12,7 @@ from aiohttp import web
 from bot.clock import Clock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
+from bot.services.rate_limits import RateLimiter, SqlRateLimiter
 from bot.services.reporters import AttemptGuard
 from bot.settings import IPNetwork
 
@@ -35,6 +36,13 @@ class WebChannel:
     guard: AttemptGuard = field(default_factory=AttemptGuard)
     secret: str = field(default_factory=lambda: secrets.token_urlsafe(48), repr=False)
     secure_cookies: bool = False
+    limiter: RateLimiter = field(default=None)  # type: ignore[assignment]
+    """The rate limits several instances share (``bot.services.rate_limits``); by default in
+    the database."""
+
+    def __post_init__(self) -> None:
+        if self.limiter is None:
+            self.limiter = SqlRateLimiter(self.sessions)
 
 
 CHANNEL = web.AppKey("lianka_web_channel", WebChannel)

@@ -1,6 +1,7 @@
 """web drafts: a report being entered on the web page, kept on the server between pages, found
 by a hash of the session id in the browser's signed cookie (never the id itself); expires seven
-days after its last change
+days after its last change. rate counters: the web channel's rate limits shared by several
+instances when no Redis is configured
 
 Revision ID: 0009
 Revises: 0008
@@ -42,6 +43,17 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("session_key", name=op.f("pk_web_drafts")),
     )
+    op.create_table(
+        "rate_counters",
+        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=160), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.Column("expires_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_rate_counters")),
+    )
+    with op.batch_alter_table("rate_counters", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_rate_counters_expires_at"), ["expires_at"], unique=False
+        )
     with op.batch_alter_table("web_drafts", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_web_drafts_card_id"), ["card_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_web_drafts_expires_at"), ["expires_at"], unique=False)
@@ -53,3 +65,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_web_drafts_card_id"))
 
     op.drop_table("web_drafts")
+    with op.batch_alter_table("rate_counters", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_rate_counters_expires_at"))
+
+    op.drop_table("rate_counters")
