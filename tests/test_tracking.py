@@ -14,9 +14,10 @@ from bot.db import SessionFactory
 from bot.services.clocks import get_clock
 from bot.services.followup import FollowupClosed
 from bot.services.policy import Policy
-from bot.services.reporters import AttemptGuard
+from bot.services.rate_limits import SqlRateLimiter
 from bot.services.routing import assign_case
 from bot.services.tracking import (
+    WRONG_CODES,
     NotTracked,
     TooManyCodes,
     answer_tracked_question,
@@ -48,11 +49,7 @@ from tests.tracking_support import (
 
 pytestmark = pytest.mark.both_databases
 
-GUARD_LIMIT = 10
-
-
-def guard() -> AttemptGuard:
-    return AttemptGuard(limit=GUARD_LIMIT, window=timedelta(minutes=10))
+GUARD_LIMIT = WRONG_CODES
 
 
 async def test_a_receipt_code_as_people_type_it_opens_its_case(
@@ -62,7 +59,7 @@ async def test_a_receipt_code_as_people_type_it_opens_its_case(
     typed = " " + web.code.lower().replace("-", " ") + " "
     async with sessions() as session:
         tracked = await open_tracked_case(
-            session, guard(), code=typed, clients=("203.0.113.7",), now=SUBMITTED
+            session, SqlRateLimiter(sessions), code=typed, clients=("203.0.113.7",), now=SUBMITTED
         )
     assert (tracked.case_id, tracked.number) == (web.id, web.case.number)
 
@@ -71,7 +68,7 @@ async def test_ten_wrong_codes_from_one_address_refuse_even_the_right_one_for_a_
     sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar
 ) -> None:
     web = await web_case(sessions, catalog, calendar)
-    limiter = guard()
+    limiter = SqlRateLimiter(sessions)  # the shared one, in the database under test
     async with sessions() as session:
         for n in range(GUARD_LIMIT):
             with pytest.raises(NotFound, match="回执码"):

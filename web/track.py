@@ -16,8 +16,8 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -30,7 +30,7 @@ from bot.services.calendar import CalendarCache, load_calendar
 from bot.services.followup import REASON_MAX
 from bot.services.policy import Policy
 from bot.services.relay import ANSWER_MAX
-from bot.services.reporters import AttemptGuard, TooManyAttempts
+from bot.services.reporters import TooManyAttempts
 from bot.services.tracking import (
     NotTracked,
     TrackedCase,
@@ -55,8 +55,6 @@ TRACK_MINUTES = 30
 TRACK_COOKIE = "lianka_track"
 SECURE_TRACK_COOKIE = "__Host-lianka_track"
 _TRACK_SALT = "lianka.web.track"
-CODE_FAILURES = 10  # wrong codes from one address, or one browser, within the window
-CODE_WINDOW = timedelta(minutes=10)
 ENTERED_MAX = 4000  # what a refused form shows again
 
 RATINGS = {
@@ -74,12 +72,9 @@ DONE = {
 
 @dataclass
 class Tracking:
-    """What ``/t`` keeps for the process: the counter of wrong codes (per client address and
-    per browser) and the working-day calendar its use cases count with."""
+    """What ``/t`` keeps for the process: the working-day calendar its use cases count with
+    (wrong codes are counted in the channel's shared ``limiter``)."""
 
-    guard: AttemptGuard = field(
-        default_factory=lambda: AttemptGuard(limit=CODE_FAILURES, window=CODE_WINDOW)
-    )
     calendars: CalendarCache | None = None
 
     async def policy(self, channel: WebChannel, session: AsyncSession) -> Policy:
@@ -207,7 +202,7 @@ async def track_open(request: web.Request) -> web.StreamResponse:
         async with channel.sessions() as session:
             tracked = await open_tracked_case(
                 session,
-                request.app[TRACKING].guard,
+                channel.limiter,
                 code=code,
                 clients=clients,
                 now=channel.clock.now(),

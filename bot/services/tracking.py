@@ -10,7 +10,7 @@ they may do from the database. The rules are the chat's own (``my_cases``, ``rel
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from markupsafe import Markup
 from sqlmodel import col, select
@@ -34,8 +34,9 @@ from bot.services.my_cases import (
 )
 from bot.services.permissions import load_case
 from bot.services.policy import Policy
+from bot.services.rate_limits import Limit, RateLimiter
 from bot.services.relay import answer_question
-from bot.services.reporters import AttemptGuard, TooManyAttempts, Verdict
+from bot.services.reporters import TooManyAttempts
 from models.case import OPEN_STATUSES, Case, Satisfaction
 from models.errors import NotFound, PermissionDenied
 from models.notification import Channel, Notification, RecipientKind
@@ -44,7 +45,10 @@ from models.reporter import Reporter
 from notifications.render import page_html
 
 NOTICES_SHOWN = 20
-RECEIPT_FAILURES = "web-receipt"
+WRONG_CODES = 10
+WRONG_CODES_WINDOW = timedelta(minutes=10)
+WRONG_CODES_LIMIT = Limit("web-receipt", WRONG_CODES, WRONG_CODES_WINDOW)
+"""Wrong receipt codes from one client (address or browser) before every code is refused."""
 
 
 class TooManyCodes(TooManyAttempts):
@@ -92,20 +96,23 @@ class TrackedCase:
 
 async def open_tracked_case(
     session: AsyncSession,
-    guard: AttemptGuard,
+    limiter: RateLimiter,
     *,
     code: str,
     clients: tuple[str, ...],
     now: datetime,
 ) -> Tracked:
     """A receipt code typed on ``/t`` opens its case. Wrong codes are counted against each of
-    ``clients`` (the address, the browser); after too many, every code is refused for a while."""
-    if any(guard.verdict(RECEIPT_FAILURES, who, now) is not Verdict.ALLOW for who in clients):
-        raise TooManyCodes
+    ``clients`` (the address, the browser) in the limits several instances share; after
+    ``WRONG_CODES`` within ``WRONG_CODES_WINDOW``, every code from them is refused until the
+    window ends."""
+    for who in clients:
+        if await limiter.remaining(WRONG_CODES_LIMIT, who, now) <= 0:
+            raise TooManyCodes
     case = await find_by_receipt(session, code)
     if case is None:
         for who in clients:
-            guard.fail(RECEIPT_FAILURES, who, now)
+            await limiter.hit(WRONG_CODES_LIMIT, who, now)
         raise NotFound(WRONG_RECEIPT)
     assert case.id is not None
     return Tracked(case.id, case.number)
