@@ -9,6 +9,7 @@ import logging
 import re
 from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -243,3 +244,42 @@ async def test_no_followup_form_before_it_is_asked_and_a_forged_rating_is_refuse
     assert refused.status == 409
     assert (await case_of(sessions, web.id)).status is CaseStatus.ASSIGNED
     assert clock.now() == SUBMITTED
+
+
+async def test_the_case_cookie_copied_to_another_browser_opens_nothing(
+    client: Client, sessions: SessionFactory, catalog, calendar, clock: FrozenClock
+) -> None:
+    web = await web_case(sessions, catalog, calendar)
+    await open_case(client, web.code)
+    [track] = [c for c in client.session.cookie_jar if c.key == TRACK_COOKIE]
+    jar = aiohttp.CookieJar(unsafe=True)  # a second browser, on the same server
+    async with aiohttp.ClientSession(cookie_jar=jar) as other:
+        await other.get(client.make_url("/t"))  # a session of its own
+        jar.update_cookies({TRACK_COOKIE: track.value}, response_url=client.make_url("/"))
+        away = await other.get(client.make_url("/t/case"), allow_redirects=False)
+        assert away.status == 303 and away.headers["Location"] == "/t"
+        both = {c.key: c.value for c in client.session.cookie_jar}  # the whole browser copied
+        jar.update_cookies(both, response_url=client.make_url("/"))
+        copied = await other.get(client.make_url("/t/case"), allow_redirects=False)
+        assert copied.status == 200  # so it was the binding to the session that refused
+
+
+async def test_satisfied_on_the_page_closes_the_case(
+    client: Client, sessions: SessionFactory, catalog, calendar, clock: FrozenClock
+) -> None:
+    web = await web_case(sessions, catalog, calendar)
+    await followup_asked(sessions, catalog, calendar, web)
+    clock.set(FOLLOWUP)
+    html = await open_case(client, web.code)
+    none = await client.post("/t/case/followup", data={CSRF_FIELD: csrf_of(html)})
+    assert none.status == 409 and "请选择您的评价" in text_of(await none.text())
+    done = await client.post(
+        "/t/case/followup",
+        data={CSRF_FIELD: csrf_of(html), "rating": "satisfied"},
+        allow_redirects=False,
+    )
+    assert done.status == 303 and done.headers["Location"] == "/t/case?done=rated"
+    page = text_of(await (await client.get(done.headers["Location"])).text())
+    assert "感谢您的评价" in page and "提交评价" not in page
+    case = await case_of(sessions, web.id)
+    assert (case.status, case.satisfaction) == (CaseStatus.CLOSED, Satisfaction.SATISFIED)
