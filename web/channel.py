@@ -12,6 +12,7 @@ from aiohttp.typedefs import Handler
 from web import pages, report
 from web.context import CHANNEL, ROUTE_PREFIX, STATIC, WebChannel
 from web.session import web_sessions
+from web.track import add_tracking
 
 logger = logging.getLogger(__name__)
 
@@ -94,4 +95,4 @@ def add_web_channel(app: web.Application, channel: WebChannel) -> None:
         "/c/{token}/report", report.report_page, name=f"{ROUTE_PREFIX}report", allow_head=False
     )
     router.add_post("/c/{token}/report", report.report_form, name=f"{ROUTE_PREFIX}report-form")
-    router.add_get("/t", pages.track_soon, name=f"{ROUTE_PREFIX}track", allow_head=False)
+    add_tracking(app)  # /t and the case page: tracking by receipt code

@@ -11,7 +11,7 @@ from aiohttp import web
 from markupsafe import Markup
 
 from bot.services.reporters import CardRefused, TooManyAttempts, scan_card_on_web
-from cards.tokens import bot_link, card_link
+from cards.tokens import card_link
 from web.context import CHANNEL, ROUTE_PREFIX, WebChannel, client_address
 from web.render import render_page
 
@@ -138,21 +138,6 @@ async def landing(request: web.Request) -> web.Response:
         report_url=str(request.app.router[f"{ROUTE_PREFIX}report"].url_for(token=card.token)),
         telegram_url=card_link(channel.bot_username, card.token),
         track_url=str(request.app.router[f"{ROUTE_PREFIX}track"].url_for()),
-    )
-
-
-async def track_soon(request: web.Request) -> web.Response:
-    """``/t``: tracking by receipt code is not open yet."""
-    channel = request.app[CHANNEL]
-    return notice_response(
-        request,
-        channel,
-        title="查询进展即将开通",
-        lines=[
-            "凭查询码在网页查询办理进展的功能即将开通。",
-            "通过 Telegram 反映的，可在对话中点“我的问题”查看；也可拨打下方电话查询。",
-        ],
-        telegram_url=bot_link(channel.bot_username),
     )
 
 

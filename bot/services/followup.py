@@ -41,6 +41,16 @@ class FollowupClosed(StaleAction):
     message = "该问题已结案或已在重新办理，无需再评价。感谢您的反馈！"
 
 
+def check_followup(reporter: Reporter | None, case: Case | None, case_id: int) -> Case:
+    """The case may be rated by ``reporter``: it is theirs, and it is resolved (not yet closed
+    or reopened)."""
+    if reporter is None or case is None or case.reporter_id != reporter.id:
+        raise PermissionDenied(detail=f"follow-up of case {case_id} by a non-reporter")
+    if case.status is not CaseStatus.RESOLVED:
+        raise FollowupClosed(detail=f"case {case_id} is {case.status}")
+    return case
+
+
 async def get_followup_case(
     session: AsyncSession, telegram_user_id: int, case_id: int
 ) -> tuple[Case, Reporter]:
@@ -48,26 +58,23 @@ async def get_followup_case(
     reporter = (
         await session.exec(select(Reporter).where(Reporter.telegram_user_id == telegram_user_id))
     ).first()
-    case = await session.get(Case, case_id)
-    if reporter is None or case is None or case.reporter_id != reporter.id:
-        raise PermissionDenied(detail=f"follow-up of case {case_id} by a non-reporter")
-    if case.status is not CaseStatus.RESOLVED:
-        raise FollowupClosed(detail=f"case {case_id} is {case.status}")
+    case = check_followup(reporter, await session.get(Case, case_id), case_id)
+    assert reporter is not None
     return case, reporter
 
 
-async def rate_case(
+async def rate_for(
     session: AsyncSession,
-    telegram_user_id: int,
-    case_id: int,
+    reporter: Reporter,
+    case: Case,
     *,
     rating: Satisfaction,
     now: datetime,
 ) -> Case:
-    """满意 or 基本满意: the rating is kept and the case is closed."""
+    """满意 or 基本满意 by the case's reporter (checked with ``check_followup``): the rating is
+    kept and the case is closed."""
     if rating not in (Satisfaction.SATISFIED, Satisfaction.BASIC):
         raise InvalidInput(detail=f"rating {rating} needs a reason")
-    case, reporter = await get_followup_case(session, telegram_user_id, case_id)
     actor = Actor(ActorType.REPORTER, reporter.id)
     case.satisfaction = rating
     case.closed_at = now
@@ -99,6 +106,19 @@ async def rate_case(
     return case
 
 
+async def rate_case(
+    session: AsyncSession,
+    telegram_user_id: int,
+    case_id: int,
+    *,
+    rating: Satisfaction,
+    now: datetime,
+) -> Case:
+    """满意 or 基本满意: the rating is kept and the case is closed."""
+    case, reporter = await get_followup_case(session, telegram_user_id, case_id)
+    return await rate_for(session, reporter, case, rating=rating, now=now)
+
+
 def check_reason(text: str) -> str:
     """The reporter's reason for 不满意: a few words at least, at most ``REASON_MAX``."""
     reason = text.strip()
@@ -122,6 +142,21 @@ async def reopen_unsatisfied(
     leader and the assignee are told why."""
     reason = check_reason(reason)
     case, reporter = await get_followup_case(session, telegram_user_id, case_id)
+    return await reopen_for(session, reporter, case, reason=reason, policy=policy, now=now)
+
+
+async def reopen_for(
+    session: AsyncSession,
+    reporter: Reporter,
+    case: Case,
+    *,
+    reason: str,
+    policy: Policy,
+    now: datetime,
+) -> Reopened:
+    """不满意 with a reason by the case's reporter (checked with ``check_followup``): 重办 — the
+    case reopens with a new 办结 deadline, and the team leader and the assignee are told why."""
+    reason = check_reason(reason)
     assert case.id is not None
     actor = Actor(ActorType.REPORTER, reporter.id)
     case.satisfaction = Satisfaction.UNSATISFIED

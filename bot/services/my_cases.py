@@ -215,18 +215,18 @@ def _public_timeline(case: Case, events: Sequence[CaseEvent]) -> tuple[TimelineE
     return tuple(entries[-TIMELINE_MAX:])
 
 
-async def case_timeline(session: AsyncSession, telegram_user_id: int, case_id: int) -> CaseView:
-    """A case as its reporter (or a follower by receipt code) sees it: status, the due date that
-    matters to them and the public timeline; a clue shows only 已受理 and 已办结."""
-    _, case, followed = await _readable_case(session, telegram_user_id, case_id)
-    (summary,) = await _summaries(session, [case], {case_id} if followed else set())
+async def reporter_view(session: AsyncSession, case: Case, *, followed: bool = False) -> CaseView:
+    """What a case's reporter sees, however they came: status, the due date that matters to them
+    and the public timeline the track allows (a clue: only 已受理 and 已办结)."""
+    assert case.id is not None
+    (summary,) = await _summaries(session, [case], {case.id} if followed else set())
     events = (
         await session.exec(
-            select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(col(CaseEvent.seq))
+            select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(col(CaseEvent.seq))
         )
     ).all()
     attachments = len(
-        (await session.exec(select(Attachment.id).where(Attachment.case_id == case_id))).all()
+        (await session.exec(select(Attachment.id).where(Attachment.case_id == case.id))).all()
     )
     return CaseView(
         summary=summary,
@@ -234,6 +234,13 @@ async def case_timeline(session: AsyncSession, telegram_user_id: int, case_id: i
         attachments=attachments,
         timeline=_public_timeline(case, events),
     )
+
+
+async def case_timeline(session: AsyncSession, telegram_user_id: int, case_id: int) -> CaseView:
+    """A case as its reporter (or a follower by receipt code) sees it: status, the due date that
+    matters to them and the public timeline; a clue shows only 已受理 and 已办结."""
+    _, case, followed = await _readable_case(session, telegram_user_id, case_id)
+    return await reporter_view(session, case, followed=followed)
 
 
 async def _holders(session: AsyncSession, case: Case) -> list[Inspector]:
@@ -300,18 +307,18 @@ async def add_material(
     return MaterialAdded(case.number, len(items), note is not None)
 
 
-async def withdraw_case(
-    session: AsyncSession,
-    telegram_user_id: int,
-    case_id: int,
-    *,
-    now: datetime,
+def withdrawable(case: Case) -> bool:
+    """撤回 is open until an inspector signs for the case."""
+    return case.status in AWAITING_ACCEPTANCE
+
+
+async def withdraw_for(
+    session: AsyncSession, reporter: Reporter, case: Case, *, now: datetime
 ) -> Case:
-    """撤回: the reporter (or a follower by receipt code) withdraws a case nobody has signed for
-    yet; its clocks stop, and whoever holds it — the assignee, else the team's leaders — is told."""
-    reporter, case, _ = await _readable_case(session, telegram_user_id, case_id)
+    """撤回 by ``reporter``, already known to be the case's reporter (or a follower): the case
+    is withdrawn, its clocks stop, and whoever holds it is told."""
     assert case.id is not None and reporter.id is not None
-    if case.status not in AWAITING_ACCEPTANCE:  # until an inspector signs for it
+    if not withdrawable(case):
         raise InvalidInput("该问题已签收办理，不能撤回。如有需要，请通过“补充材料”说明情况。")
     session.add(
         transition(
@@ -342,6 +349,33 @@ async def withdraw_case(
     return case
 
 
+async def withdraw_case(
+    session: AsyncSession,
+    telegram_user_id: int,
+    case_id: int,
+    *,
+    now: datetime,
+) -> Case:
+    """撤回: the reporter (or a follower by receipt code) withdraws a case nobody has signed for
+    yet; its clocks stop, and whoever holds it — the assignee, else the team's leaders — is told."""
+    reporter, case, _ = await _readable_case(session, telegram_user_id, case_id)
+    return await withdraw_for(session, reporter, case, now=now)
+
+
+WRONG_RECEIPT = "未找到该回执码对应的问题，请核对后重新输入（回执码共12位，如 7KQM-4TXD-92HP）。"
+
+
+async def find_by_receipt(session: AsyncSession, code: str) -> Case | None:
+    """The case a receipt code opens, as people type it (spaces, dashes, lower case, full width);
+    None for a wrong one."""
+    normalized = normalize_receipt_code(code)
+    if not normalized:
+        return None
+    return (
+        await session.exec(select(Case).where(Case.receipt_hash == receipt_hash(normalized)))
+    ).first()
+
+
 async def track_case(
     session: AsyncSession,
     guard: AttemptGuard,
@@ -358,17 +392,10 @@ async def track_case(
         return None
     if verdict is Verdict.WARN:
         raise TooManyAttempts
-    normalized = normalize_receipt_code(code)
-    case = None
-    if normalized:
-        case = (
-            await session.exec(select(Case).where(Case.receipt_hash == receipt_hash(normalized)))
-        ).first()
+    case = await find_by_receipt(session, code)
     if case is None:
         guard.fail("receipt", telegram_user_id, now)
-        raise NotFound(
-            "未找到该回执码对应的问题，请核对后重新输入（回执码共12位，如 7KQM-4TXD-92HP）。"
-        )
+        raise NotFound(WRONG_RECEIPT)
     assert case.id is not None
     reporter = await get_reporter(session, telegram_user_id)
     if reporter is None:

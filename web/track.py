@@ -1,0 +1,462 @@
+"""``/t``: a web reporter follows their case with its receipt code.
+
+``/t`` asks for the code (回执码, 查询). A right code opens the case for this browser: the web
+session remembers the case's id in a second cookie, signed by itsdangerous with the channel's
+secret and bound to the session's key, for ``TRACK_MINUTES`` after the last page; the code
+itself is never in an address, a cookie or a log line. ``/t/case`` then shows the case (number,
+status line, the public timeline, the notices kept for this page, any question with a box to
+answer it, 撤回 while allowed, 回访 when asked); each form posts to its own address with the
+session's CSRF token and comes back to ``/t/case`` (post, redirect, get). Without the cookie, or
+once it has expired, or when the case no longer opens with a code, the browser goes back to
+``/t``. 退出查询 forgets the case at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from aiohttp.web_request import FileField
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from multidict import MultiDictProxy
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.services.calendar import CalendarCache, load_calendar
+from bot.services.followup import REASON_MAX
+from bot.services.policy import Policy
+from bot.services.relay import ANSWER_MAX
+from bot.services.reporters import TooManyAttempts
+from bot.services.tracking import (
+    NotTracked,
+    TrackedCase,
+    answer_tracked_question,
+    open_tracked_case,
+    rate_tracked_case,
+    reopen_tracked_case,
+    tracked_case,
+    withdraw_tracked_case,
+)
+from models.case import Satisfaction
+from models.errors import DomainError
+from models.reporter import RECEIPT_LENGTH
+from notifications.render import local_date, local_time
+from web.context import CHANNEL, ROUTE_PREFIX, WebChannel, client_address
+from web.pages import page_response
+from web.session import CSRF_FIELD, csrf_token, current_session, require_csrf
+
+logger = logging.getLogger(__name__)
+
+TRACK_MINUTES = 30
+TRACK_COOKIE = "lianka_track"
+SECURE_TRACK_COOKIE = "__Host-lianka_track"
+_TRACK_SALT = "lianka.web.track"
+ENTERED_MAX = 4000  # what a refused form shows again
+
+RATINGS = {
+    "satisfied": Satisfaction.SATISFIED,
+    "basic": Satisfaction.BASIC,
+    "unsatisfied": Satisfaction.UNSATISFIED,
+}
+DONE = {
+    "answered": "您的答复已转达办理人员。",
+    "withdrawn": "该问题已撤回。",
+    "rated": "感谢您的评价！",
+    "reopened": "已收到您的意见，该问题将重新办理。",
+}
+
+
+@dataclass
+class Tracking:
+    """What ``/t`` keeps for the process: the working-day calendar its use cases count with
+    (wrong codes are counted in the channel's shared ``limiter``)."""
+
+    calendars: CalendarCache | None = None
+
+    async def policy(self, channel: WebChannel, session: AsyncSession) -> Policy:
+        if self.calendars is None:
+            self.calendars = CalendarCache(
+                channel.config, await load_calendar(session, channel.config)
+            )
+        return await self.calendars.policy(session)
+
+
+TRACKING = web.AppKey("lianka_web_tracking", Tracking)
+
+
+def _route(request: web.Request, name: str) -> str:
+    return str(request.app.router[f"{ROUTE_PREFIX}{name}"].url_for())
+
+
+def _see_other(request: web.Request, name: str, *, done: str | None = None) -> web.Response:
+    """A 303 to one of the pages (post, redirect, get), which may carry a cookie."""
+    location = _route(request, name)
+    if done is not None:
+        location += f"?done={done}"
+    return web.Response(status=303, headers={"Location": location})
+
+
+def _serializer(channel: WebChannel) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(
+        channel.secret,
+        salt=_TRACK_SALT,
+        signer_kwargs={"key_derivation": "hmac", "digest_method": hashlib.sha256},
+    )
+
+
+def _cookie_name(channel: WebChannel) -> str:
+    return SECURE_TRACK_COOKIE if channel.secure_cookies else TRACK_COOKIE
+
+
+def _remember(request: web.Request, response: web.StreamResponse, case_id: int) -> None:
+    """This browser may see ``case_id`` for another ``TRACK_MINUTES``."""
+    channel = request.app[CHANNEL]
+    value = _serializer(channel).dumps({"s": current_session(request).key, "c": case_id})
+    response.set_cookie(
+        _cookie_name(channel),
+        str(value),
+        max_age=TRACK_MINUTES * 60,
+        path="/",
+        secure=channel.secure_cookies,
+        httponly=True,
+        samesite="Lax",
+    )
+
+
+def _forget(request: web.Request, response: web.StreamResponse) -> None:
+    channel = request.app[CHANNEL]
+    response.del_cookie(
+        _cookie_name(channel), path="/", secure=channel.secure_cookies, samesite="Lax"
+    )
+
+
+def _remembered(request: web.Request) -> tuple[int | None, bool]:
+    """The case this browser may see, and whether a remembered one has expired."""
+    channel = request.app[CHANNEL]
+    value = request.cookies.get(_cookie_name(channel))
+    if not value:
+        return None, False
+    try:
+        data = _serializer(channel).loads(value, max_age=TRACK_MINUTES * 60)
+    except SignatureExpired:
+        return None, True
+    except BadSignature:
+        logger.info("tracking cookie with a bad signature ignored")
+        return None, False
+    session = current_session(request)
+    if (
+        not isinstance(data, dict)
+        or session.is_new
+        or data.get("s") != session.key
+        or not isinstance(data.get("c"), int)
+    ):
+        return None, True
+    case_id: int = data["c"]
+    return case_id, False
+
+
+def _form(request: web.Request, channel: WebChannel, **context: Any) -> web.Response:
+    context.setdefault("error", None)
+    context.setdefault("entered", "")
+    context.setdefault("status", 200)
+    status = context.pop("status")
+    return page_response(
+        request,
+        channel,
+        "track_form",
+        status=status,
+        csrf=csrf_token(request),
+        csrf_field=CSRF_FIELD,
+        action=_route(request, "track"),
+        code_length=RECEIPT_LENGTH,
+        **context,
+    )
+
+
+async def track_form(request: web.Request) -> web.Response:
+    """``/t``: the receipt code box."""
+    channel = request.app[CHANNEL]
+    _, expired = _remembered(request)
+    notice = "查询已超时，为保护您的信息，请重新输入回执码。" if expired else None
+    response = _form(request, channel, notice=notice)
+    if expired:
+        _forget(request, response)
+    return response
+
+
+@require_csrf
+async def track_open(request: web.Request) -> web.StreamResponse:
+    """``POST /t``: the code typed; a right one opens the case for this browser."""
+    channel = request.app[CHANNEL]
+    form = await request.post()
+    code = str(form.get("code", ""))[:64]
+    clients = (
+        "ip:" + client_address(request, channel.trusted_proxies),
+        "browser:" + current_session(request).key,
+    )
+    try:
+        async with channel.sessions() as session:
+            tracked = await open_tracked_case(
+                session,
+                channel.limiter,
+                code=code,
+                clients=clients,
+                now=channel.clock.now(),
+            )
+    except TooManyAttempts as error:
+        logger.info("web tracking: too many wrong receipt codes")
+        return _form(request, channel, notice=None, error=error.message, status=429)
+    except DomainError as error:
+        logger.info("web tracking: wrong receipt code")
+        return _form(request, channel, notice=None, error=error.message, entered=code, status=404)
+    response = _see_other(request, "track-case")
+    _remember(request, response, tracked.case_id)
+    return response
+
+
+def _case_page(
+    request: web.Request,
+    channel: WebChannel,
+    page: TrackedCase,
+    *,
+    status: int = 200,
+    error: str | None = None,
+    error_at: str | None = None,
+    entered: str = "",
+    entered_relay: int | None = None,
+) -> web.Response:
+    done = DONE.get(request.query.get("done", "")) if request.method == "GET" else None
+    placed = {
+        "answer": any(q.relay_id == entered_relay for q in page.questions),
+        "followup": page.followup_asked,
+        "withdraw": page.may_withdraw,
+    }
+    top_error = None
+    if error is not None and not placed.get(error_at or "", False):
+        top_error, error = error, None  # its form is gone (answered, closed): said at the top
+    return page_response(
+        request,
+        channel,
+        "track_case",
+        status=status,
+        case=page,
+        done=done,
+        top_error=top_error,
+        error=error,
+        error_at=error_at,
+        entered=entered,
+        entered_relay=entered_relay,
+        csrf=csrf_token(request),
+        csrf_field=CSRF_FIELD,
+        answer_url=_route(request, "track-answer"),
+        withdraw_confirm_url=_route(request, "track-withdraw-confirm"),
+        followup_url=_route(request, "track-followup"),
+        signout_url=_route(request, "track-signout"),
+        answer_max=ANSWER_MAX,
+        reason_max=REASON_MAX,
+        materials_url=None,  # 补充材料 on the web: see ``track_case.html.j2``'s materials block
+        local=local_time,
+        local_date=local_date,
+    )
+
+
+async def _load(request: web.Request) -> tuple[int, TrackedCase] | None:
+    case_id, _ = _remembered(request)
+    if case_id is None:
+        return None
+    channel = request.app[CHANNEL]
+    try:
+        async with channel.sessions() as session:
+            return case_id, await tracked_case(session, case_id)
+    except NotTracked:
+        return None
+
+
+def _back_to_form(request: web.Request) -> web.HTTPSeeOther:
+    """Without a case this browser may see: the receipt code box."""
+    return web.HTTPSeeOther(_route(request, "track"))
+
+
+async def track_case(request: web.Request) -> web.StreamResponse:
+    """``/t/case``: the case this browser opened with its code; anyone else goes to ``/t``."""
+    channel = request.app[CHANNEL]
+    loaded = await _load(request)
+    if loaded is None:
+        raise _back_to_form(request)
+    case_id, page = loaded
+    response = _case_page(request, channel, page)
+    _remember(request, response, case_id)  # another TRACK_MINUTES from this page
+    return response
+
+
+@dataclass
+class _Posted:
+    """A form posted on the case page: the database session, the remembered case and the
+    fields, for the one use case the form calls."""
+
+    request: web.Request
+    session: AsyncSession
+    case_id: int
+    fields: MultiDictProxy[str | bytes | bytearray | FileField]
+    now: datetime
+
+    def text(self, name: str, limit: int) -> str:
+        """A text field, cut at twice its limit (the use case says when it is too long)."""
+        return str(self.fields.get(name, ""))[: limit * 2]
+
+    async def policy(self) -> Policy:
+        return await self.request.app[TRACKING].policy(self.request.app[CHANNEL], self.session)
+
+
+Action = Callable[[_Posted], Awaitable[str]]
+"""A form's use case; it returns the key of what the page then says (``DONE``)."""
+
+
+async def _act(
+    request: web.Request, action: Action, *, error_at: str, entered_field: str | None = None
+) -> web.StreamResponse:
+    """One form's use case on the remembered case, then back to the case page; a refusal shows
+    the case again with its words and what was typed, nothing lost."""
+    channel = request.app[CHANNEL]
+    case_id, _ = _remembered(request)
+    if case_id is None:
+        raise _back_to_form(request)
+    fields = await request.post()
+    try:
+        async with channel.sessions() as session:
+            done = await action(_Posted(request, session, case_id, fields, channel.clock.now()))
+    except NotTracked:
+        raise _back_to_form(request) from None
+    except DomainError as error:
+        logger.info("web tracking: %s refused (%s)", error_at, type(error).__name__)
+        loaded = await _load(request)
+        if loaded is None:
+            raise _back_to_form(request) from None
+        return _case_page(
+            request,
+            channel,
+            loaded[1],
+            status=409,
+            error=error.message,
+            error_at=error_at,
+            entered=str(fields.get(entered_field, ""))[:ENTERED_MAX] if entered_field else "",
+            entered_relay=_int(fields.get("relay")) if error_at == "answer" else None,
+        )
+    response = _see_other(request, "track-case", done=done)
+    _remember(request, response, case_id)
+    return response
+
+
+class _NoRating(DomainError):
+    message = "请选择您的评价：满意、基本满意或不满意。"
+
+
+def _int(value: object) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        return 0
+
+
+async def _answer(posted: _Posted) -> str:
+    await answer_tracked_question(
+        posted.session,
+        posted.case_id,
+        _int(posted.fields.get("relay")),
+        answer=posted.text("answer", ANSWER_MAX),
+        policy=await posted.policy(),
+        now=posted.now,
+    )
+    return "answered"
+
+
+async def _withdraw(posted: _Posted) -> str:
+    await withdraw_tracked_case(posted.session, posted.case_id, now=posted.now)
+    return "withdrawn"
+
+
+async def _followup(posted: _Posted) -> str:
+    rating = RATINGS.get(str(posted.fields.get("rating", "")))
+    if rating is None:
+        raise _NoRating
+    if rating is Satisfaction.UNSATISFIED:
+        await reopen_tracked_case(
+            posted.session,
+            posted.case_id,
+            reason=posted.text("reason", REASON_MAX),
+            policy=await posted.policy(),
+            now=posted.now,
+        )
+        return "reopened"
+    await rate_tracked_case(posted.session, posted.case_id, rating=rating, now=posted.now)
+    return "rated"
+
+
+@require_csrf
+async def track_answer(request: web.Request) -> web.StreamResponse:
+    """``POST /t/case/answer``: the answer to an open question."""
+    return await _act(request, _answer, error_at="answer", entered_field="answer")
+
+
+async def track_withdraw_confirm(request: web.Request) -> web.StreamResponse:
+    """``/t/case/withdraw``: 撤回 asked to be confirmed (it cannot be undone)."""
+    channel = request.app[CHANNEL]
+    loaded = await _load(request)
+    if loaded is None:
+        raise _back_to_form(request)
+    _, page = loaded
+    if not page.may_withdraw:
+        raise web.HTTPSeeOther(_route(request, "track-case"))
+    return page_response(
+        request,
+        channel,
+        "track_withdraw",
+        case=page,
+        csrf=csrf_token(request),
+        csrf_field=CSRF_FIELD,
+        withdraw_url=_route(request, "track-withdraw"),
+        back_url=_route(request, "track-case"),
+    )
+
+
+@require_csrf
+async def track_withdraw(request: web.Request) -> web.StreamResponse:
+    """``POST /t/case/withdraw``: 撤回, until an inspector signs for the case."""
+    return await _act(request, _withdraw, error_at="withdraw")
+
+
+@require_csrf
+async def track_followup(request: web.Request) -> web.StreamResponse:
+    """``POST /t/case/followup``: 回访 — 满意 · 基本满意 · 不满意 with a reason (重办)."""
+    return await _act(request, _followup, error_at="followup", entered_field="reason")
+
+
+@require_csrf
+async def track_signout(request: web.Request) -> web.StreamResponse:
+    """``POST /t/signout``: this browser forgets the case (a shared phone)."""
+    response = _see_other(request, "track")
+    _forget(request, response)
+    return response
+
+
+def add_tracking(app: web.Application) -> None:
+    """``/t`` and the case page's forms on ``app`` (with the web channel's middlewares)."""
+    app[TRACKING] = Tracking()
+    router = app.router
+    router.add_get("/t", track_form, name=f"{ROUTE_PREFIX}track", allow_head=False)
+    router.add_post("/t", track_open, name=f"{ROUTE_PREFIX}track-open")
+    router.add_get("/t/case", track_case, name=f"{ROUTE_PREFIX}track-case", allow_head=False)
+    router.add_post("/t/case/answer", track_answer, name=f"{ROUTE_PREFIX}track-answer")
+    router.add_get(
+        "/t/case/withdraw",
+        track_withdraw_confirm,
+        name=f"{ROUTE_PREFIX}track-withdraw-confirm",
+        allow_head=False,
+    )
+    router.add_post("/t/case/withdraw", track_withdraw, name=f"{ROUTE_PREFIX}track-withdraw")
+    router.add_post("/t/case/followup", track_followup, name=f"{ROUTE_PREFIX}track-followup")
+    router.add_post("/t/signout", track_signout, name=f"{ROUTE_PREFIX}track-signout")
