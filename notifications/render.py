@@ -67,21 +67,26 @@ def render(template: str, **context: Any) -> str:
     return environment().get_template(f"{template}.j2").render(**context).strip()
 
 
-def render_notice(notice: Notice) -> str:
-    """A notice as Telegram HTML."""
-    return render(notice.template, **notice.context())
+def render_notice(notice: Notice, *, web: bool = False) -> str:
+    """A notice as Telegram HTML; ``web``: for a web page, where a template says what to do on
+    the page instead of in the chat (``{% if web %}``: no "点“回复”", no /my)."""
+    return render(notice.template, web=web, **notice.context())
+
+
+def _text(row: Notification, *, web: bool) -> str:
+    notice = row.notice
+    if notice is not None:
+        return render_notice(notice, web=web)
+    return row.text or ""
 
 
 def telegram_html(row: Notification) -> str:
     """What the sender sends for a row: its notice rendered now, or the text a row queued
     before notices carried."""
-    notice = row.notice
-    if notice is not None:
-        return render_notice(notice)
-    return row.text or ""
+    return _text(row, web=False)
 
 
 def page_html(row: Notification) -> Markup:
-    """A row as safe HTML for a web page: the same text as Telegram's, line breaks as
+    """A row as safe HTML for a web page: the notice in its page wording, line breaks as
     ``<br>``. The template escaped every parameter, and Telegram's tags are HTML tags."""
-    return Markup("<br>\n".join(telegram_html(row).split("\n")))  # noqa: S704 (escaped by the template)
+    return Markup("<br>\n".join(_text(row, web=True).split("\n")))  # noqa: S704 (escaped by the template)

@@ -83,6 +83,9 @@ async def test_the_acceptance_notice_for_a_web_reporter_waits_for_their_page_and
     assert [(row.kind, row.channel, row.chat_id) for row in rows] == [
         ("case_accepted", Channel.WEB, None)
     ]
-    assert result.case.number in str(page_html(rows[0]))
-    assert "<br>" in str(page_html(rows[0])) and "\n" in telegram_html(rows[0])
+    page = str(page_html(rows[0]))
+    assert result.case.number in page and "<br>" in page
+    # the page says what to do on the page, the chat what to do in the chat
+    assert "/my" not in page and "本机器人" not in page and "在本页" in page
+    assert "/my" in telegram_html(rows[0])
     assert all(row.recipient_kind is not RecipientKind.REPORTER for row in claimed)
