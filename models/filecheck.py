@@ -318,15 +318,25 @@ def strip_id3(data: bytes) -> bytes:
     return data
 
 
-def safe_file_name(name: str | None, fmt: Format) -> str:
-    """The file's own name, shortened and cleaned, with the extension of what it really is:
-    no path, no control or direction marks."""
+def clean_name(name: str | None) -> str:
+    """A file's own name fit to show and keep: no path, no control or direction marks, at most
+    ``FILE_NAME_MAX`` characters before its extension; empty if nothing is left."""
     raw = unicodedata.normalize("NFC", name or "")
     base = PureWindowsPath(PurePosixPath(raw).name).name
     base = "".join(ch for ch in base if unicodedata.category(ch)[0] not in ("C", "Z") or ch == " ")
-    stem = base.rsplit(".", 1)[0].strip(" .") if "." in base else base.strip(" .")
-    stem = stem[:FILE_NAME_MAX] or "材料"
-    return f"{stem}.{fmt.extension}"
+    stem, dot, extension = base.rpartition(".")
+    if not dot:
+        stem, extension = base, ""
+    stem = stem.strip(" .")[:FILE_NAME_MAX]
+    return f"{stem}.{extension[:10]}" if stem and extension else stem
+
+
+def safe_file_name(name: str | None, fmt: Format) -> str:
+    """The file's own name, cleaned, with the extension of what it really is."""
+    stem = clean_name(name)
+    if "." in stem:
+        stem = stem.rsplit(".", 1)[0]
+    return f"{stem or '材料'}.{fmt.extension}"
 
 
 def check_file(data: bytes, name: str | None = None) -> CheckedFile:

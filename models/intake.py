@@ -237,6 +237,10 @@ class IntakeDraft:
         """One more file: at most 10 of at most 20 MB each, each file once."""
         return replace(self, evidence=with_file(self.evidence, item))
 
+    def remove_evidence(self, identity: str) -> IntakeDraft:
+        """删除 on one file (by ``Evidence.identity``); an unknown one changes nothing."""
+        return replace(self, evidence=tuple(e for e in self.evidence if e.identity != identity))
+
     def clear_evidence(self) -> IntakeDraft:
         return replace(self, evidence=())
 

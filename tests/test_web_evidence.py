@@ -69,3 +69,11 @@ def test_a_web_file_becomes_an_attachment_pointing_at_its_blob() -> None:
     assert row.blob_sha256 == SHA
     assert row.file_id is None and row.file_unique_id is None
     assert row.file_name == "a.pdf" and row.mime_type == "application/pdf"
+
+
+def test_deleting_a_file_keeps_the_others_in_order() -> None:
+    draft = IntakeDraft(draft_id="d")
+    for n in range(3):
+        draft = draft.add_evidence(web_file(n))
+    draft = draft.remove_evidence(web_file(1).identity).remove_evidence("sha256:unknown")
+    assert [e.file_name for e in draft.evidence] == ["IMG_0.jpg", "IMG_2.jpg"]
