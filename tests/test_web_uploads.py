@@ -3,6 +3,7 @@ cleaned, added through the one file rule and kept; bad files named with a Chines
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 from collections.abc import AsyncIterator
@@ -31,6 +32,7 @@ async def server(tmp_path: Path) -> AsyncIterator[tuple[BaseTestServer, dict[str
     seen: dict[str, Any] = {"blobs": DirectoryBlobStore(tmp_path / "blobs")}
 
     async def handle(request: web.Request) -> web.Response:
+        seen["started"] = True
         try:
             received = await receive_files(
                 request,
@@ -43,6 +45,9 @@ async def server(tmp_path: Path) -> AsyncIterator[tuple[BaseTestServer, dict[str
             return web.Response(status=403)
         except UploadTooLarge:
             return web.Response(status=413)
+        except BaseException as error:  # a lost connection may cancel the handler
+            seen["error"] = error
+            raise
         seen["received"] = received
         return web.Response(text="ok")
 
@@ -165,3 +170,26 @@ async def test_a_body_sent_without_a_length_is_stopped_at_the_cap(server, monkey
     ):
         assert response.status == 413
     assert "received" not in seen  # the first file was kept by no draft
+
+
+async def test_an_upload_cut_off_half_way_changes_no_draft(server) -> None:
+    test_server, seen = server
+    body, content_type = multipart_body([("a.pdf", PDF), ("b.pdf", b"%PDF-1.4\n" + bytes(100_000))])
+    cut = body[: len(body) // 2]  # the first file whole, the second half sent
+    _reader, writer = await asyncio.open_connection(test_server.host, test_server.port)
+    writer.write(
+        (
+            f"POST /upload HTTP/1.1\r\nHost: test\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        ).encode()
+        + cut
+    )
+    await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+    for _ in range(100):
+        if "error" in seen:
+            break
+        await asyncio.sleep(0.02)
+    assert seen["started"] and "error" in seen  # the reading failed mid-body
+    assert "received" not in seen
