@@ -21,9 +21,15 @@ from models.filecheck import REFUSED
 from models.intake import IntakeDraft
 from tests.test_filecheck import GPS_IFD, photo_with_gps
 from web import uploads
-from web.uploads import CsrfMissing, UploadTooLarge, receive_files
+from web.uploads import UploadTooLarge, receive_files
 
 PDF = b"%PDF-1.4\n%%EOF\n"
+
+
+class CsrfMissing(Exception):
+    pass
+
+
 TOKEN = "good-token"
 
 
@@ -34,13 +40,13 @@ async def server(tmp_path: Path) -> AsyncIterator[tuple[BaseTestServer, dict[str
     async def handle(request: web.Request) -> web.Response:
         seen["started"] = True
         try:
-            received = await receive_files(
-                request,
-                seen.get("draft", IntakeDraft(draft_id="d")),
-                blobs=seen["blobs"],
-                csrf_ok=lambda token: token == TOKEN,
-                token_field="csrf_token",
-            )
+
+            async def start(fields: dict[str, str]) -> IntakeDraft:
+                if fields.get("csrf_token") != TOKEN:
+                    raise CsrfMissing
+                return IntakeDraft(draft_id="d")
+
+            received = await receive_files(request, start, blobs=seen["blobs"])
         except CsrfMissing:
             return web.Response(status=403)
         except UploadTooLarge:

@@ -9,7 +9,7 @@ draft). Nothing about a file (its name, its bytes, its hash) is logged.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiohttp import BodyPartReader, web
@@ -37,10 +37,6 @@ BODY_TOO_LARGE = (
 
 class UploadTooLarge(Exception):
     """The body went past ``UPLOAD_MAX_BODY`` while it was read (sent without a length)."""
-
-
-class CsrfMissing(Exception):
-    """A file came before a valid form token: nothing is kept."""
 
 
 @dataclass
@@ -90,26 +86,26 @@ async def _read_file(part: BodyPartReader, budget: _Budget) -> bytes | None:
 
 async def receive_files(
     request: web.Request,
-    draft: IntakeDraft,
+    start: Callable[[dict[str, str]], Awaitable[IntakeDraft]],
     *,
     blobs: BlobStore,
-    csrf_ok: Callable[[str | None], bool],
-    token_field: str,
 ) -> Received:
-    """Read the form: plain fields, and each file checked, cleaned, added and kept in turn.
-    The token field must come (and be valid) before the first file: ``CsrfMissing`` otherwise,
-    before any file is kept; ``UploadTooLarge`` past ``UPLOAD_MAX_BODY``."""
-    received = Received(draft=draft)
+    """Read the form: its plain fields, then each file checked, cleaned, added and kept in turn.
+    ``start`` gets the fields that came before the first file (or all of them, when no file
+    came) and returns the draft they belong to, or raises (a missing form token, a stale
+    form): no file is read before it has answered. ``UploadTooLarge`` past ``UPLOAD_MAX_BODY``."""
+    fields: dict[str, str] = {}
+    received: Received | None = None
     budget = _Budget(UPLOAD_MAX_BODY)
     reader = await request.multipart()
     while (part := await reader.next()) is not None:
         if not isinstance(part, BodyPartReader):
             raise InvalidInput("表单格式不正确，请重新提交。")
         if part.filename is None:
-            received.fields[part.name or ""] = await _read_field(part, budget)
+            fields[part.name or ""] = await _read_field(part, budget)
             continue
-        if not csrf_ok(received.fields.get(token_field)):
-            raise CsrfMissing
+        if received is None:
+            received = Received(draft=await start(fields), fields=fields)
         data = await _read_file(part, budget)
         if data is not None and not data and not part.filename:
             continue  # the file box left empty
@@ -132,6 +128,8 @@ async def receive_files(
             continue
         await blobs.put(checked.data)
         received.added += 1
+    if received is None:
+        received = Received(draft=await start(fields), fields=fields)
     if received.problems:
         logger.info(
             "web upload: %s file(s) refused, %s kept", len(received.problems), received.added
