@@ -49,6 +49,7 @@ from bot.retry import LateCallbackAnswers, RetryTransient
 from bot.scheduler import create_scheduler
 from bot.services.calendar import load_calendar
 from bot.services.catalog import sync_catalog
+from bot.services.rate_limits import rate_limiter
 from bot.settings import Settings
 from bot.startup import ANY_FAILURE, StartupCalls
 from bot.storage import create_events_isolation, create_storage
@@ -250,13 +251,21 @@ async def database_ok(sessions: SessionFactory) -> bool:
 def web_channel(
     settings: Settings, config: LiankaConfig, sessions: SessionFactory, clock: Clock
 ) -> WebChannel:
-    return WebChannel(
+    """The web channel's parts. Without ``LIANKA_WEB_SECRET`` (allowed only when no public
+    address is set: the sandbox, a local ``lianka web``) this process signs with a key of its
+    own, and a restart ends the web sessions."""
+    channel = WebChannel(
         config,
         sessions,
         clock,
         bot_username=settings.bot_username,
         trusted_proxies=settings.proxy_networks(),
+        secure_cookies=(settings.public_url or "").startswith("https://"),
+        limiter=rate_limiter(redis_url=settings.redis_url, sessions=sessions),
     )
+    if settings.web_secret is not None:
+        channel.secret = settings.web_secret.get_secret_value()
+    return channel
 
 
 def create_web_app(runtime: Runtime, *, webhook_path: str | None) -> web.Application:

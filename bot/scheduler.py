@@ -28,6 +28,7 @@ from bot.services.policy import Policy
 from bot.services.reports import DEFAULT_OUT_DIR, send_due_reports
 from bot.services.sweep import sweep_deadlines
 from bot.services.updates import prune_processed_updates
+from bot.services.web_intake import purge_expired_web_drafts
 from models.calendar import SHANGHAI
 
 logger = logging.getLogger(__name__)
@@ -80,6 +81,14 @@ async def run_update_prune(sessions: SessionFactory, clock: Clock) -> None:
         logger.info("forgot %s handled updates", pruned)
 
 
+async def run_web_draft_purge(sessions: SessionFactory, clock: Clock) -> None:
+    """Hourly: delete the web reports left unfinished for seven days, and the rate counters
+    of windows that have passed."""
+    purged = await purge_expired_web_drafts(sessions, clock.now())
+    if purged:
+        logger.info("deleted %s expired web drafts", purged)
+
+
 def create_scheduler(
     *,
     sessions: SessionFactory,
@@ -92,7 +101,8 @@ def create_scheduler(
     the agenda at 09:00 Shanghai (at once too when started between 09:00 and 12:00; the agenda is
     sent once per day whatever runs it) and the analysis reports at 09:00 (5 minutes after a
     start between 09:00 and 12:00; each goes to each leader once whatever runs it), and every
-    hour (first at once) the handled updates older than three days are forgotten."""
+    hour (first at once) the handled updates older than three days are forgotten and the web
+    drafts untouched for seven days deleted."""
     clock = clock or SystemClock()
     scheduler = AsyncIOScheduler(timezone=SHANGHAI)
     now = clock.now()
@@ -114,6 +124,17 @@ def create_scheduler(
         args=(sessions, clock),
         id="update-prune",
         name="forget old handled updates",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=600,
+        next_run_time=now,
+    )
+    scheduler.add_job(
+        run_web_draft_purge,
+        IntervalTrigger(hours=1, timezone=SHANGHAI),
+        args=(sessions, clock),
+        id="web-draft-purge",
+        name="delete expired web drafts and rate counters",
         max_instances=1,
         coalesce=True,
         misfire_grace_time=600,

@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/lianka.db"
+WEB_SECRET_MIN = 32
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
@@ -61,6 +62,11 @@ class Settings(BaseSettings):
     public_url: str | None = None
     """The commission's own HTTPS address of the web channel (``https://jubao.example.gov.cn``):
     cards then encode ``<public_url>/c/<token>``; without it, the Telegram deep link."""
+    web_secret: SecretStr | None = None
+    """The key that signs the web channel's session cookies and form tokens (at least 32
+    characters, e.g. ``python -c "import secrets; print(secrets.token_urlsafe(48))"``); the same
+    on every instance. Required with ``public_url``; without it (the sandbox, tests) each process
+    makes its own, and a restart ends every web session."""
     trusted_proxies: str = ""
     """Addresses or networks of the reverse proxies in front of Lianka, comma-separated
     (``127.0.0.1, 10.0.0.0/8``): from them, the client's address is read from
@@ -83,7 +89,7 @@ class Settings(BaseSettings):
     """How long a claimed outbox row is held before another sender may take it: a process that
     died mid-send has its rows sent by the next one after this long."""
 
-    @field_validator("bot_token", "webhook_secret", "public_url", mode="before")
+    @field_validator("bot_token", "webhook_secret", "public_url", "web_secret", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
@@ -99,6 +105,22 @@ class Settings(BaseSettings):
     @classmethod
     def _public_origin(cls, value: str | None) -> str | None:
         return None if value is None else public_origin(value)
+
+    @field_validator("web_secret", mode="after")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < WEB_SECRET_MIN:
+            raise ValueError(f"must be at least {WEB_SECRET_MIN} characters")
+        return value
+
+    @model_validator(mode="after")
+    def _secret_with_public_url(self) -> Settings:
+        if self.public_url is not None and self.web_secret is None:
+            raise ValueError(
+                "LIANKA_PUBLIC_URL 已设置，还需要 LIANKA_WEB_SECRET（至少32个字符的随机字符串）"
+                " (the web channel needs LIANKA_WEB_SECRET, 32+ random characters)"
+            )
+        return self
 
     @field_validator("trusted_proxies", mode="after")
     @classmethod

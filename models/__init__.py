@@ -22,11 +22,13 @@ from models.fsm import FsmRecord
 from models.notification import Notification, NotificationStatus, RecipientKind
 from models.org import Category, Track, Zone
 from models.processed_update import ProcessedUpdate
+from models.rate_limit import RateCounter
 from models.relay import RelayMessage, RelayStatus
 from models.reporter import CaseFollower, Reporter, ReporterContact
 from models.request import ApprovalRequest, RequestKind, RequestStatus
 from models.schedule import CalendarDay, CalendarYear
 from models.team import AssignmentMode, Inspector, InviteCode, Role, Team, TeamCategory, TeamZone
+from models.web_draft import WebDraft
 
 __all__ = [
     "ALLOWED",
@@ -63,6 +65,7 @@ __all__ = [
     "Outcome",
     "PrintBatch",
     "ProcessedUpdate",
+    "RateCounter",
     "RecipientKind",
     "RelayMessage",
     "RelayStatus",
@@ -77,5 +80,6 @@ __all__ = [
     "TeamCategory",
     "TeamZone",
     "Track",
+    "WebDraft",
     "Zone",
 ]

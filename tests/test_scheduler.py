@@ -23,9 +23,16 @@ def test_the_jobs_are_the_sweep_every_minute_the_agenda_at_nine_and_the_hourly_p
         sessions=sessions, config=config, clock=FrozenClock(sh(2026, 11, 27, 14))
     )
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert sorted(jobs) == ["agenda", "deadline-sweep", "reports", "update-prune"]
-    prune = jobs["update-prune"].trigger
-    assert isinstance(prune, IntervalTrigger) and prune.interval == timedelta(hours=1)
+    assert sorted(jobs) == [
+        "agenda",
+        "deadline-sweep",
+        "reports",
+        "update-prune",
+        "web-draft-purge",
+    ]
+    for hourly in ("update-prune", "web-draft-purge"):
+        prune = jobs[hourly].trigger
+        assert isinstance(prune, IntervalTrigger) and prune.interval == timedelta(hours=1)
     sweep = jobs["deadline-sweep"].trigger
     assert isinstance(sweep, IntervalTrigger) and sweep.interval == timedelta(minutes=1)
     agenda = jobs["agenda"].trigger

@@ -100,7 +100,7 @@ async def test_a_phone_opens_the_demo_cards_landing_page_from_the_sandbox(tmp_pa
                 await page.screenshot(path=str(tmp_path / "landing-phone.png"), full_page=True)
 
                 await report.tap()
-                await expect(page.get_by_role("heading", name="网页反映即将开通")).to_be_visible()
+                await expect(page.get_by_role("group", name="问题类别")).to_be_visible()
                 await page.go_back()
 
                 refused = await page.goto(

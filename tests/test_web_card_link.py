@@ -17,9 +17,12 @@ from tests.test_cli import lianka
 
 BOT = "AnjuLiankaBot"
 TOKEN = "c_Kq7TzW3mXc9PvR2hLs8d"
+SECRET = "test-web-secret-0123456789abcdefghijklmnop"
 
 
 def settings(**values: str) -> Settings:
+    if values.get("public_url"):
+        values.setdefault("web_secret", SECRET)
     return Settings(_env_file=None, **values)  # type: ignore[arg-type]
 
 
@@ -82,7 +85,11 @@ def test_printed_cards_scan_to_whichever_link_is_configured(tmp_path: Path) -> N
     assert issued.returncode == 0, issued.stderr
     card = json.loads(issued.stdout)
     assert card["link"] == f"https://t.me/{BOT}?start={card['token']}"
-    on_web = {**env, "LIANKA_PUBLIC_URL": "https://jubao.example.gov.cn/"}
+    on_web = {
+        **env,
+        "LIANKA_PUBLIC_URL": "https://jubao.example.gov.cn/",
+        "LIANKA_WEB_SECRET": SECRET,
+    }
     listed = json.loads(lianka("cards", "list", "--json", cwd=tmp_path, env=on_web).stdout)
     assert [c["link"] for c in listed] == [f"https://jubao.example.gov.cn/c/{card['token']}"]
     for name, environment, link in (
@@ -105,6 +112,16 @@ def test_printed_cards_scan_to_whichever_link_is_configured(tmp_path: Path) -> N
     refused = lianka("cards", "list", cwd=tmp_path, env={"LIANKA_PUBLIC_URL": "http://example.org"})
     assert refused.returncode == 2
     assert "LIANKA_PUBLIC_URL" in refused.stderr
+
+
+def test_a_public_address_needs_a_long_web_secret() -> None:
+    with pytest.raises(ValidationError, match="LIANKA_WEB_SECRET"):
+        Settings(_env_file=None, public_url="https://jubao.example.gov.cn")
+    with pytest.raises(ValidationError, match="at least 32"):
+        settings(public_url="https://jubao.example.gov.cn", web_secret="short")
+    kept = settings(public_url="https://jubao.example.gov.cn")
+    assert kept.web_secret is not None and SECRET not in repr(kept)
+    assert settings().web_secret is None  # no public address: each process makes its own
 
 
 def test_trusted_proxies_are_addresses_or_networks() -> None:

@@ -207,21 +207,20 @@ async def test_guessing_tokens_from_one_address_is_refused_with_please_try_later
     assert landing.enterprise == ENTERPRISE
 
 
-async def test_the_web_report_and_tracking_say_they_open_soon_and_offer_the_alternatives(
-    client,
-) -> None:
-    report = await client.get(f"/c/{TOKEN}/report")
-    assert report.status == 200
-    html = await report.text()
-    assert "网页反映即将开通" in text_of(html)
-    assert f'href="https://t.me/{BOT}?start={TOKEN}"' in html
-    assert "<form" not in html and "0825-12388" in html
+async def test_tracking_says_it_opens_soon_and_offers_the_alternatives(client) -> None:
     track = await client.get("/t")
     html = await track.text()
     assert "查询进展即将开通" in text_of(html)
     assert f'href="https://t.me/{BOT}"' in html and "12388" in html
+
+
+async def test_the_web_report_opens_on_the_card_and_refuses_an_odd_token(client) -> None:
+    report = await client.get(f"/c/{TOKEN}/report")
+    assert report.status == 200
+    html = await report.text()
+    assert "问题类别" in text_of(html) and '<form class="report' in html
     odd = await client.get("/c/not-a-token/report")
-    assert f'href="https://t.me/{BOT}"' in await odd.text()
+    assert odd.status == 404 and "0825-12388" in await odd.text()
 
 
 async def test_health_reports_the_web_channel(client) -> None:

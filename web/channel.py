@@ -9,13 +9,17 @@ import logging
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from web import pages
+from web import pages, report
 from web.context import CHANNEL, ROUTE_PREFIX, STATIC, WebChannel
+from web.session import web_sessions
 
 logger = logging.getLogger(__name__)
 
-# No upload in this slice; the web report's forms are text. Uploads get their own cap per route.
+# The web report's forms are text: a description of 2,000 characters is 18 KB as a form; the
+# cap leaves room for one pasted far over the limit, to be refused with its length rather than
+# lost. Uploads get their own cap per route (ROUTE_BODY_CAPS).
 MAX_BODY = 64 * 1024
+ROUTE_BODY_CAPS = {f"{ROUTE_PREFIX}report-form": 256 * 1024}
 
 SECURITY_HEADERS = {
     # No script at all yet (pages work without JavaScript); nothing from another origin.
@@ -60,21 +64,26 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
 
 @web.middleware
 async def body_cap(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """The channel's routes refuse a body over ``MAX_BODY`` before reading any of it (the
+    """The channel's routes refuse a body over their cap (``ROUTE_BODY_CAPS``, else
+    ``MAX_BODY``) before reading any of it (the
     application's ``client_max_size`` stops a body sent without a length)."""
-    if _is_channel_route(request) and (request.content_length or 0) > MAX_BODY:
-        raise web.HTTPRequestEntityTooLarge(
-            max_size=MAX_BODY, actual_size=request.content_length or 0
-        )
+    cap = ROUTE_BODY_CAPS.get(request.match_info.route.name or "", MAX_BODY)
+    if _is_channel_route(request) and (request.content_length or 0) > cap:
+        raise web.HTTPRequestEntityTooLarge(max_size=cap, actual_size=request.content_length or 0)
     return await handler(request)
 
 
-MIDDLEWARES = (security_headers, body_cap)
+MIDDLEWARES = (security_headers, body_cap, web_sessions)
 
 
 def add_web_channel(app: web.Application, channel: WebChannel) -> None:
     """The pages and static files on ``app``, which must be built with ``MIDDLEWARES``."""
     app[CHANNEL] = channel
+
+    async def close_limiter(app: web.Application) -> None:
+        await channel.limiter.close()
+
+    app.on_cleanup.append(close_limiter)
     router = app.router
     router.add_static(
         "/static/", STATIC, name=f"{ROUTE_PREFIX}static", append_version=True, follow_symlinks=False
@@ -82,6 +91,7 @@ def add_web_channel(app: web.Application, channel: WebChannel) -> None:
     router.add_get("/", pages.home, name=f"{ROUTE_PREFIX}home", allow_head=False)
     router.add_get("/c/{token}", pages.landing, name=f"{ROUTE_PREFIX}landing", allow_head=False)
     router.add_get(
-        "/c/{token}/report", pages.report_soon, name=f"{ROUTE_PREFIX}report", allow_head=False
+        "/c/{token}/report", report.report_page, name=f"{ROUTE_PREFIX}report", allow_head=False
     )
+    router.add_post("/c/{token}/report", report.report_form, name=f"{ROUTE_PREFIX}report-form")
     router.add_get("/t", pages.track_soon, name=f"{ROUTE_PREFIX}track", allow_head=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from aiohttp import web
 from bot.clock import Clock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
+from bot.services.rate_limits import RateLimiter, SqlRateLimiter
 from bot.services.reporters import AttemptGuard
 from bot.settings import IPNetwork
 
@@ -22,7 +24,9 @@ ROUTE_PREFIX = "web-"  # the names of the channel's routes, so the middlewares k
 class WebChannel:
     """What the pages need: the organisation, the database, the clock, the bot's username for the
     Telegram links, and the guard against guessing card tokens (per client address, in this
-    process; a restart forgets, and another instance counts on its own)."""
+    process; a restart forgets, and another instance counts on its own). ``secret`` signs the
+    session cookies and form tokens (``LIANKA_WEB_SECRET``; without it, one made for this
+    process); ``secure_cookies`` when the public address is HTTPS."""
 
     config: LiankaConfig
     sessions: SessionFactory
@@ -30,6 +34,15 @@ class WebChannel:
     bot_username: str
     trusted_proxies: tuple[IPNetwork, ...] = ()
     guard: AttemptGuard = field(default_factory=AttemptGuard)
+    secret: str = field(default_factory=lambda: secrets.token_urlsafe(48), repr=False)
+    secure_cookies: bool = False
+    limiter: RateLimiter = field(default=None)  # type: ignore[assignment]
+    """The rate limits several instances share (``bot.services.rate_limits``); by default in
+    the database."""
+
+    def __post_init__(self) -> None:
+        if self.limiter is None:
+            self.limiter = SqlRateLimiter(self.sessions)
 
 
 CHANNEL = web.AppKey("lianka_web_channel", WebChannel)

@@ -11,7 +11,7 @@ from aiohttp import web
 from markupsafe import Markup
 
 from bot.services.reporters import CardRefused, TooManyAttempts, scan_card_on_web
-from cards.tokens import bot_link, card_link, is_card_token
+from cards.tokens import bot_link, card_link
 from web.context import CHANNEL, ROUTE_PREFIX, WebChannel, client_address
 from web.render import render_page
 
@@ -43,7 +43,7 @@ def _chrome(request: web.Request, channel: WebChannel) -> Chrome:
     )
 
 
-def _page(
+def page_response(
     request: web.Request, channel: WebChannel, template: str, *, status: int = 200, **context: Any
 ) -> web.Response:
     body = render_page(template, page=_chrome(request, channel), **context)
@@ -56,12 +56,12 @@ def _client(request: web.Request, channel: WebChannel) -> str:
     return client_address(request, channel.trusted_proxies)
 
 
-def _short(token: str) -> str:
+def short_token(token: str) -> str:
     """Enough of a token to tell log lines apart, never enough to open the card."""
     return token[:6] + "…"
 
 
-def _notice(
+def notice_response(
     request: web.Request,
     channel: WebChannel,
     *,
@@ -70,8 +70,10 @@ def _notice(
     status: int = 200,
     telegram_url: str | None = None,
     refused: bool = False,
+    links: list[tuple[str, str]] | None = None,
 ) -> web.Response:
-    return _page(
+    """A page that says one thing (``lines``), with ``links`` (label, address) to go on."""
+    return page_response(
         request,
         channel,
         "notice",
@@ -80,6 +82,29 @@ def _notice(
         lines=lines,
         telegram_url=telegram_url,
         refused=refused,
+        links=links or [],
+    )
+
+
+def card_refused(request: web.Request, channel: WebChannel, error: CardRefused) -> web.Response:
+    """An unknown or revoked card: the bot's words, with the hotlines."""
+    # The refusal is rendered by the bot's own template, autoescaped: it is HTML already.
+    return notice_response(
+        request,
+        channel,
+        title="无法打开此联系卡",
+        lines=Markup(error.message).splitlines(),  # noqa: S704 (escaped by its template)
+        status=404,
+        refused=True,
+    )
+
+
+def too_many_attempts(
+    request: web.Request, channel: WebChannel, error: TooManyAttempts
+) -> web.Response:
+    """Too many unknown card tokens from one address."""
+    return notice_response(
+        request, channel, title="请稍后再试", lines=[error.message], status=429, refused=True
     )
 
 
@@ -99,27 +124,12 @@ async def landing(request: web.Request) -> web.Response:
                 now=channel.clock.now(),
             )
     except CardRefused as error:
-        logger.info("web card scan refused (%s): %s", error.detail, _short(token))
-        # The refusal is rendered by the bot's own template, autoescaped: it is HTML already.
-        return _notice(
-            request,
-            channel,
-            title="无法打开此联系卡",
-            lines=Markup(error.message).splitlines(),  # noqa: S704 (escaped by its template)
-            status=404,
-            refused=True,
-        )
+        logger.info("web card scan refused (%s): %s", error.detail, short_token(token))
+        return card_refused(request, channel, error)
     except TooManyAttempts as error:
-        logger.info("web card scan throttled: %s", _short(token))
-        return _notice(
-            request,
-            channel,
-            title="请稍后再试",
-            lines=[error.message],
-            status=429,
-            refused=True,
-        )
-    return _page(
+        logger.info("web card scan throttled: %s", short_token(token))
+        return too_many_attempts(request, channel, error)
+    return page_response(
         request,
         channel,
         "landing",
@@ -131,30 +141,10 @@ async def landing(request: web.Request) -> web.Response:
     )
 
 
-async def report_soon(request: web.Request) -> web.Response:
-    """``/c/<token>/report``: the web report is not open yet; the chat and the phones are. The
-    token is not looked up here (that would let it be guessed unthrottled), only its form."""
-    channel = request.app[CHANNEL]
-    token = request.match_info["token"]
-    start = token if is_card_token(token) else None
-    return _notice(
-        request,
-        channel,
-        title="网页反映即将开通",
-        lines=[
-            "网页反映功能正在建设中，即将开通。",
-            "目前您可以通过 Telegram 反映问题，或拨打下方电话反映。",
-        ],
-        telegram_url=card_link(channel.bot_username, start)
-        if start
-        else bot_link(channel.bot_username),
-    )
-
-
 async def track_soon(request: web.Request) -> web.Response:
     """``/t``: tracking by receipt code is not open yet."""
     channel = request.app[CHANNEL]
-    return _notice(
+    return notice_response(
         request,
         channel,
         title="查询进展即将开通",
@@ -169,7 +159,7 @@ async def track_soon(request: web.Request) -> web.Response:
 async def home(request: web.Request) -> web.Response:
     """``/``: someone who came without a card is asked to scan theirs."""
     channel = request.app[CHANNEL]
-    return _notice(
+    return notice_response(
         request,
         channel,
         title="请扫描联系卡",
@@ -179,7 +169,7 @@ async def home(request: web.Request) -> web.Response:
 
 def not_found(request: web.Request, channel: WebChannel) -> web.Response:
     """Any unknown address: a plain Chinese page with the hotlines."""
-    return _notice(
+    return notice_response(
         request,
         channel,
         title="页面不存在",

@@ -7,17 +7,24 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from notifications.render import local_date, local_time, yuan_to_wan
+
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
-    """The web channel's one template environment."""
-    return Environment(
+    """The web channel's one template environment (times in Asia/Shanghai, amounts in 万元,
+    with the chat's filters)."""
+    env = Environment(
         loader=PackageLoader("web", "templates"),
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=StrictUndefined,
     )
+    env.filters["local"] = local_time
+    env.filters["local_date"] = local_date
+    env.filters["wan"] = yuan_to_wan
+    return env
 
 
 def render_page(template: str, **context: Any) -> str:

@@ -65,18 +65,11 @@ async def submit_case(
     """One transaction: number, case, first event, contact, evidence, clocks, routing, notices.
     A draft submitted twice (same ``draft_id``) yields the first case again, not a second one."""
     assert reporter.id is not None
-    key = f"{reporter.id}:{draft_id}" if draft_id else None
-    if key is not None:
-        existing = (await session.exec(select(Case).where(Case.submission_key == key))).first()
+    key = _submission_key(reporter, draft_id) if draft_id else None
+    if draft_id:
+        existing = await submitted_before(session, reporter, draft_id, now)
         if existing is not None:
-            accept = await get_clock(session, existing.id or 0, ClockKind.ACCEPT)
-            return Submitted(
-                existing,
-                None,
-                accept.due_at if accept else now,
-                accept.provisional if accept else False,
-                duplicate=True,
-            )
+            return existing
     category = (
         await session.exec(select(Category).where(Category.code == draft.category_code))
     ).first()
@@ -132,6 +125,32 @@ async def submit_case(
     return Submitted(case, receipt_code, accept.due_at, accept.provisional)
 
 
+def _submission_key(reporter: Reporter, draft_id: str) -> str:
+    return f"{reporter.id}:{draft_id}"
+
+
+async def submitted_before(
+    session: AsyncSession, reporter: Reporter, draft_id: str, now: datetime
+) -> Submitted | None:
+    """The case a draft already became (``duplicate``, no receipt code: it was shown once),
+    or None."""
+    existing = (
+        await session.exec(
+            select(Case).where(Case.submission_key == _submission_key(reporter, draft_id))
+        )
+    ).first()
+    if existing is None:
+        return None
+    accept = await get_clock(session, existing.id or 0, ClockKind.ACCEPT)
+    return Submitted(
+        existing,
+        None,
+        accept.due_at if accept else now,
+        accept.provisional if accept else False,
+        duplicate=True,
+    )
+
+
 async def confirm_again(
     session: AsyncSession, reporter: Reporter, draft_id: str, now: datetime
 ) -> Submitted | None:
@@ -139,7 +158,7 @@ async def confirm_again(
     Only a receipt code's hash is kept, so an anonymous case gets a fresh code: the first one was
     never shown, or is void from now on (accounts that already follow the case keep following)."""
     assert reporter.id is not None
-    key = f"{reporter.id}:{draft_id}"
+    key = _submission_key(reporter, draft_id)
     case = (await session.exec(select(Case).where(Case.submission_key == key))).first()
     if case is None:
         return None

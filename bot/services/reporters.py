@@ -35,6 +35,10 @@ class CardRefused(DomainError):
     """An unknown or revoked card; the message gives the commission's hotline and 12388."""
 
 
+class UnknownCard(CardRefused):
+    """No card has this token (perhaps a guess)."""
+
+
 class TooManyAttempts(DomainError):
     message = "尝试次数过多，请稍后再试。"
 
@@ -50,6 +54,8 @@ class Verdict(enum.Enum):
 
 
 Who = int | str
+WEB_CARD = "web-card"
+"""The guard's kind for card tokens tried on the web (the landing and report pages)."""
 """Whose failures a guard counts: a Telegram account's id, or a web client's address."""
 
 
@@ -181,6 +187,24 @@ async def _welcome_for(
     return Welcome(unit, enterprise.name if enterprise else None)
 
 
+async def get_open_card(session: AsyncSession, *, config: LiankaConfig, token: str) -> Card:
+    """The card behind a token, if a report can be made through it: an unknown or revoked card
+    is refused with the hotline (the caller's guard counts the unknown ones)."""
+    card = None
+    if is_card_payload(token):
+        card = (await session.exec(select(Card).where(Card.token == token))).first()
+    if card is None:
+        raise UnknownCard(_refusal(config, "unknown"), detail="unknown card token")
+    if card.status is CardStatus.REVOKED:
+        raise CardRefused(_refusal(config, "revoked"), detail=f"revoked card {card.id}")
+    return card
+
+
+def card_zone_id(card: Card, enterprise: Enterprise | None) -> int | None:
+    """The zone a report through a card belongs to: the card's, else its enterprise's."""
+    return card.zone_id or (enterprise.zone_id if enterprise else None)
+
+
 @dataclass(frozen=True, slots=True)
 class _Scan:
     card: Card
@@ -206,14 +230,11 @@ async def _scan_card(
         return None
     if verdict is Verdict.WARN:
         raise TooManyAttempts
-    card = None
-    if is_card_payload(token):
-        card = (await session.exec(select(Card).where(Card.token == token))).first()
-    if card is None:
+    try:
+        card = await get_open_card(session, config=config, token=token)
+    except UnknownCard:
         guard.fail(kind, who, now)
-        raise CardRefused(_refusal(config, "unknown"), detail="unknown card token")
-    if card.status is CardStatus.REVOKED:
-        raise CardRefused(_refusal(config, "revoked"), detail=f"revoked card {card.id}")
+        raise
     assert card.id is not None
     enterprise = await session.get(Enterprise, card.enterprise_id)
     await session.exec(
@@ -221,7 +242,7 @@ async def _scan_card(
         .where(col(Card.id) == card.id)
         .values(scan_count=col(Card.scan_count) + 1, last_scan_at=now)
     )
-    return _Scan(card, enterprise, card.zone_id or (enterprise.zone_id if enterprise else None))
+    return _Scan(card, enterprise, card_zone_id(card, enterprise))
 
 
 async def open_card(
@@ -284,7 +305,7 @@ async def scan_card_on_web(
     and revoked cards refused with the same words as in the chat; repeated unknown tokens from
     one client address refused with "请稍后再试" (a page cannot stay silent)."""
     scan = await _scan_card(
-        session, guard, config=config, token=token, kind="web-card", who=client, now=now
+        session, guard, config=config, token=token, kind=WEB_CARD, who=client, now=now
     )
     if scan is None:
         raise TooManyAttempts

@@ -1,0 +1,446 @@
+"""网页反映: the report on the card's web page, one step a page, with the chat's steps and rules
+(``IntakeDraft``) and its submission (``bot.services.web_intake.submit_web_report``).
+
+``GET /c/<token>/report`` shows the step this browser's draft is at (``?step=`` an earlier one
+it has passed); ``POST`` takes one step's form (CSRF-checked, counted per client address), then
+sends the browser to the next step (303). Bad input shows the same page with the message beside
+the field and everything entered. 确认提交 answers with the 受理编号, the acceptance deadline and
+the receipt code, once: the draft is closed, a reload shows that it was submitted.
+
+The steps are the list ``STEPS``: a ``Step`` names its template (``report_<name>.html.j2``,
+included in the page's form) and how it takes its form (``take``); a new step is inserted into
+the list where it belongs (相关材料 goes after ``DESCRIPTION``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from multidict import MultiDictProxy
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.services.calendar import load_calendar
+from bot.services.intake import Submitted
+from bot.services.policy import Policy
+from bot.services.reporters import CardRefused, TooManyAttempts, get_active_category
+from bot.services.web_intake import (
+    FORMS_PER_ADDRESS,
+    REPORTS_PER_CARD,
+    StaleForm,
+    WebReport,
+    get_web_report,
+    open_web_report,
+    save_web_step,
+    submit_web_report,
+)
+from models.errors import DomainError, InvalidInput
+from models.intake import IntakeDraft
+from models.org import Track
+from notifications.render import yuan_to_wan
+from web.context import CHANNEL, ROUTE_PREFIX, WebChannel, client_address
+from web.pages import card_refused, notice_response, page_response, short_token, too_many_attempts
+from web.session import csrf_token, current_session, require_csrf
+
+logger = logging.getLogger(__name__)
+
+REPORT_ROUTE = f"{ROUTE_PREFIX}report"
+NEXT, BACK, SKIP, SUBMIT = "next", "back", "skip", "submit"
+NAMED, ANONYMOUS = "named", "anonymous"
+FIELDS = ("category", "description", "amount", "identity", "name", "phone")
+"""The form fields the steps read; what was entered in them is shown again on a refusal."""
+
+
+class FieldErrors(Exception):
+    """A step's form refused: the message to show beside each field."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(", ".join(errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True, slots=True)
+class StepInput:
+    """What a step's ``take`` gets: the request, its form, the button pressed, the report as
+    it stands, and the request's database session (for look-ups; the page saves)."""
+
+    request: web.Request
+    form: MultiDictProxy[Any]
+    action: str
+    report: WebReport
+    session: AsyncSession
+
+    def text(self, name: str) -> str:
+        value = self.form.get(name, "")
+        return value if isinstance(value, str) else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One page of the report: its name (in the URL and the draft's row), its heading, how it
+    takes its form into the draft (raising ``FieldErrors``), and the extra buttons it shows."""
+
+    name: str
+    title: str
+    take: Callable[[StepInput], Awaitable[IntakeDraft]]
+    skippable: bool = False
+    fields: tuple[str, ...] = field(default=())
+
+
+def _field(name: str, take: Callable[[], IntakeDraft]) -> IntakeDraft:
+    try:
+        return take()
+    except InvalidInput as error:
+        raise FieldErrors({name: error.message}) from None
+
+
+async def take_category(given: StepInput) -> IntakeDraft:
+    raw = given.text("category").strip()
+    if not raw.isdigit():
+        raise FieldErrors({"category": "请选择问题类别。"})
+    try:
+        category = await get_active_category(given.session, int(raw))
+    except DomainError as error:
+        raise FieldErrors({"category": error.message}) from None
+    draft = given.report.draft
+    return draft.choose_category(category.code, category.name, clue=category.track is Track.CLUE)
+
+
+async def take_description(given: StepInput) -> IntakeDraft:
+    draft = given.report.draft
+    return _field("description", lambda: draft.describe(given.text("description")))
+
+
+async def take_amount(given: StepInput) -> IntakeDraft:
+    draft = given.report.draft
+    amount = given.text("amount").strip()
+    if given.action == SKIP or not amount:
+        return draft.skip_amount()
+    return _field("amount", lambda: draft.set_amount(amount))
+
+
+async def take_identity(given: StepInput) -> IntakeDraft:
+    draft = given.report.draft
+    identity = given.text("identity")
+    if identity == ANONYMOUS:
+        return draft.go_anonymous()
+    if identity != NAMED:
+        raise FieldErrors({"identity": "请选择反映方式：实名或匿名。"})
+    name, phone = given.text("name"), given.text("phone")
+    named = draft.start_named()
+    errors: dict[str, str] = {}
+    checks: tuple[tuple[str, Callable[[str], IntakeDraft], str], ...] = (
+        ("name", named.give_name, name),
+        ("phone", named.hold_phone, phone),
+    )
+    for key, check, value in checks:  # each field on its own, so both messages show at once
+        try:
+            check(value)
+        except InvalidInput as error:
+            errors[key] = error.message
+    if errors:
+        raise FieldErrors(errors)
+    return named.go_named(name, phone)
+
+
+async def take_summary(given: StepInput) -> IntakeDraft:
+    return given.report.draft
+
+
+CATEGORY = Step("category", "问题类别", take_category, fields=("category",))
+DESCRIPTION = Step("description", "问题描述", take_description, fields=("description",))
+AMOUNT = Step("amount", "涉及金额（万元）", take_amount, skippable=True, fields=("amount",))
+IDENTITY = Step("identity", "反映方式", take_identity, fields=("identity", "name", "phone"))
+SUMMARY = Step("summary", "请核对反映内容", take_summary)
+
+STEPS: list[Step] = [CATEGORY, DESCRIPTION, AMOUNT, IDENTITY, SUMMARY]
+"""The pages in order; 相关材料 (uploads) is inserted after ``DESCRIPTION``."""
+
+
+def _index(name: str) -> int:
+    for index, step in enumerate(STEPS):
+        if step.name == name:
+            return index
+    return -1
+
+
+def _report_url(request: web.Request, token: str, step: str | None = None) -> str:
+    url = request.app.router[REPORT_ROUTE].url_for(token=token)
+    return str(url.with_query(step=step) if step else url)
+
+
+def _draft_values(report: WebReport) -> dict[str, str]:
+    """The form's fields as the draft has them (the identity only once it was chosen)."""
+    draft = report.draft
+    chosen = next((c for c in report.categories if c.code == draft.category), None)
+    identity = ""
+    if _index(report.step) > _index(IDENTITY.name) or not draft.anonymous:
+        identity = ANONYMOUS if draft.anonymous else NAMED
+    return {
+        "category": str(chosen.id) if chosen else "",
+        "description": draft.description,
+        "amount": yuan_to_wan(draft.amount_yuan) if draft.amount_yuan is not None else "",
+        "identity": identity,
+        "name": draft.contact_name or "",
+        "phone": draft.contact_phone or "",
+    }
+
+
+def _form_values(report: WebReport, form: MultiDictProxy[Any]) -> dict[str, str]:
+    """The draft's values, with what this form sent over them (kept on a refusal)."""
+    values = _draft_values(report)
+    for name in FIELDS:
+        value = form.get(name)
+        if isinstance(value, str):
+            values[name] = value
+    return values
+
+
+def _step_page(
+    request: web.Request,
+    channel: WebChannel,
+    report: WebReport,
+    step: Step,
+    *,
+    values: dict[str, str],
+    errors: dict[str, str] | None = None,
+    notice: str | None = None,
+    status: int = 200,
+) -> web.Response:
+    index = _index(step.name)
+    return page_response(
+        request,
+        channel,
+        "report",
+        status=status,
+        report=report,
+        step=step,
+        number=index + 1,
+        total=len(STEPS),
+        values=values,
+        errors=dict.fromkeys(FIELDS, "") | (errors or {}),
+        invalid=bool(errors),
+        notice=notice,
+        csrf=csrf_token(request),
+        action=_report_url(request, report.token),
+        back=index > 0,
+        edit_urls={s.name: _report_url(request, report.token, s.name) for s in STEPS},
+    )
+
+
+def _stale(request: web.Request, channel: WebChannel, token: str) -> web.Response:
+    return notice_response(
+        request,
+        channel,
+        title="此页面已过期",
+        lines=[
+            "您提交的页面已失效：这份反映已经提交，或已在别处重新填写。",
+            "为避免重复提交，本次操作未被受理。如需再反映问题，请重新打开反映页面。",
+        ],
+        status=409,
+        refused=True,
+        links=[("重新打开反映页面", _report_url(request, token))],
+    )
+
+
+def _client(request: web.Request, channel: WebChannel) -> str:
+    return client_address(request, channel.trusted_proxies)
+
+
+async def report_page(request: web.Request) -> web.Response:
+    """``GET /c/<token>/report``: the step this browser's draft is at, or an earlier one it has
+    passed (``?step=``); a new draft when it has none through this card."""
+    channel = request.app[CHANNEL]
+    token = request.match_info["token"]
+    try:
+        async with channel.sessions() as session:
+            report = await open_web_report(
+                session,
+                channel.guard,
+                config=channel.config,
+                token=token,
+                session_key=current_session(request).key,
+                client=_client(request, channel),
+                first_step=STEPS[0].name,
+                now=channel.clock.now(),
+            )
+    except CardRefused as error:
+        logger.info("web report refused (%s): %s", error.detail, short_token(token))
+        return card_refused(request, channel, error)
+    except TooManyAttempts as error:
+        logger.info("web report throttled: %s", short_token(token))
+        return too_many_attempts(request, channel, error)
+    reached = max(0, _index(report.step))
+    wanted = _index(request.query.get("step", ""))
+    step = STEPS[wanted] if 0 <= wanted <= reached else STEPS[reached]
+    return _step_page(request, channel, report, step, values=_draft_values(report))
+
+
+@require_csrf
+async def report_form(request: web.Request) -> web.Response:
+    """``POST /c/<token>/report``: one step's form, or 确认提交."""
+    channel = request.app[CHANNEL]
+    token = request.match_info["token"]
+    form = await request.post()
+    draft_id, action = form.get("draft"), form.get("action", NEXT)
+    step_name = form.get("step")
+    if not isinstance(draft_id, str) or not isinstance(step_name, str):
+        return _stale(request, channel, token)
+    action = action if action in (NEXT, BACK, SKIP, SUBMIT) else NEXT
+    now = channel.clock.now()
+    session_key = current_session(request).key
+    within = await channel.limiter.hit(FORMS_PER_ADDRESS, _client(request, channel), now)
+    async with channel.sessions() as session:
+        if action == SUBMIT and step_name == SUMMARY.name and within:
+            return await _submit(request, channel, session, token, session_key, draft_id)
+        try:
+            report = await get_web_report(
+                session,
+                config=channel.config,
+                token=token,
+                session_key=session_key,
+                draft_id=draft_id,
+            )
+        except StaleForm as error:
+            logger.info("stale web report form (%s)", error.detail)
+            return _stale(request, channel, token)
+        except CardRefused as error:
+            return card_refused(request, channel, error)
+        index = _index(step_name)
+        if not 0 <= index <= _index(report.step):
+            return _stale(request, channel, token)
+        step = STEPS[index]
+        if not within:
+            logger.info("web report forms throttled for a client address")
+            return _step_page(
+                request,
+                channel,
+                report,
+                step,
+                values=_form_values(report, form),
+                notice="提交过于频繁，请稍等一分钟后再点按钮。您填写的内容已保留在本页。",
+                status=429,
+            )
+        given = StepInput(request, form, action, report, session)
+        try:
+            draft = await step.take(given)
+        except FieldErrors as refused:
+            if action == BACK:  # going back keeps what was valid; the rest is not kept
+                return _see_other(_report_url(request, token, STEPS[max(0, index - 1)].name))
+            return _step_page(
+                request,
+                channel,
+                report,
+                step,
+                values=_form_values(report, form),
+                errors=refused.errors,
+                status=400,
+            )
+        target = index - 1 if action == BACK else index + 1
+        target = max(0, min(target, len(STEPS) - 1))
+        reached = max(target, _index(report.step))
+        try:
+            await save_web_step(
+                session, session_key=session_key, draft=draft, step=STEPS[reached].name, now=now
+            )
+        except StaleForm:
+            return _stale(request, channel, token)
+    return _see_other(_report_url(request, token, STEPS[target].name))
+
+
+def _see_other(url: str) -> web.Response:
+    """After a form: the next page by GET (a reload does not send the form again)."""
+    return web.Response(status=303, headers={"Location": url})
+
+
+async def _submit(
+    request: web.Request,
+    channel: WebChannel,
+    session: AsyncSession,
+    token: str,
+    session_key: str,
+    draft_id: str,
+) -> web.Response:
+    """确认提交: the receipt page, or the summary again with what stopped it."""
+    now = channel.clock.now()
+    if not await channel.limiter.hit(REPORTS_PER_CARD, token, now):
+        logger.info("web reports throttled for card %s", short_token(token))
+        return await _summary_again(
+            request,
+            channel,
+            session,
+            token,
+            session_key,
+            draft_id,
+            "通过此联系卡提交的反映过于频繁，请稍后再试，或拨打下方电话反映。您填写的内容已保留。",
+            429,
+        )
+    policy = Policy(channel.config, await load_calendar(session, channel.config))
+    try:
+        submitted = await submit_web_report(
+            session,
+            policy=policy,
+            token=token,
+            session_key=session_key,
+            draft_id=draft_id,
+            now=now,
+        )
+    except StaleForm as error:
+        logger.info("stale web report submission (%s)", error.detail)
+        return _stale(request, channel, token)
+    except CardRefused as error:
+        return card_refused(request, channel, error)
+    except DomainError as error:
+        await session.rollback()
+        return await _summary_again(
+            request, channel, session, token, session_key, draft_id, error.message, 400
+        )
+    if not submitted.duplicate:
+        logger.info("web report submitted as case %s", submitted.case.id)
+    return _done(request, channel, submitted)
+
+
+async def _summary_again(
+    request: web.Request,
+    channel: WebChannel,
+    session: AsyncSession,
+    token: str,
+    session_key: str,
+    draft_id: str,
+    notice: str,
+    status: int,
+) -> web.Response:
+    try:
+        report = await get_web_report(
+            session, config=channel.config, token=token, session_key=session_key, draft_id=draft_id
+        )
+    except StaleForm:
+        return _stale(request, channel, token)
+    except CardRefused as error:
+        return card_refused(request, channel, error)
+    return _step_page(
+        request,
+        channel,
+        report,
+        SUMMARY,
+        values=_draft_values(report),
+        notice=notice,
+        status=status,
+    )
+
+
+def _done(request: web.Request, channel: WebChannel, submitted: Submitted) -> web.Response:
+    return page_response(
+        request,
+        channel,
+        "report_done",
+        number=submitted.case.number,
+        accept_due=submitted.accept_due_at,
+        accept_provisional=submitted.accept_provisional,
+        receipt_code=submitted.receipt_code,
+        duplicate=submitted.duplicate,
+        track_url=str(request.app.router[f"{ROUTE_PREFIX}track"].url_for()),
+    )
