@@ -4,7 +4,7 @@ when the file was first sent to an inspector), and ``blobs``, the bytes themselv
 database blob store
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-05 20:30:00
 """
 
@@ -18,7 +18,7 @@ import models.types
 
 
 revision: str = "0010"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
