@@ -12,6 +12,7 @@ from aiohttp.typedefs import Handler
 from web import pages, report
 from web.context import CHANNEL, ROUTE_PREFIX, STATIC, WebChannel
 from web.session import web_sessions
+from web.uploads import UPLOAD_MAX_BODY
 
 logger = logging.getLogger(__name__)
 
@@ -19,7 +20,10 @@ logger = logging.getLogger(__name__)
 # cap leaves room for one pasted far over the limit, to be refused with its length rather than
 # lost. Uploads get their own cap per route (ROUTE_BODY_CAPS).
 MAX_BODY = 64 * 1024
-ROUTE_BODY_CAPS = {f"{ROUTE_PREFIX}report-form": 256 * 1024}
+ROUTE_BODY_CAPS = {
+    f"{ROUTE_PREFIX}report-form": 256 * 1024,
+    f"{ROUTE_PREFIX}report-materials": UPLOAD_MAX_BODY,  # 相关材料: ten files of 20 MB
+}
 
 SECURITY_HEADERS = {
     # No script at all yet (pages work without JavaScript); nothing from another origin.
@@ -94,4 +98,9 @@ def add_web_channel(app: web.Application, channel: WebChannel) -> None:
         "/c/{token}/report", report.report_page, name=f"{ROUTE_PREFIX}report", allow_head=False
     )
     router.add_post("/c/{token}/report", report.report_form, name=f"{ROUTE_PREFIX}report-form")
+    router.add_post(
+        "/c/{token}/report/materials",
+        report.materials_form,
+        name=f"{ROUTE_PREFIX}report-materials",
+    )
     router.add_get("/t", pages.track_soon, name=f"{ROUTE_PREFIX}track", allow_head=False)

@@ -97,6 +97,8 @@ async def receive_files(
     fields: dict[str, str] = {}
     received: Received | None = None
     budget = _Budget(UPLOAD_MAX_BODY)
+    if request.content_type != "multipart/form-data":
+        raise InvalidInput("表单格式不正确，请重新提交。")
     reader = await request.multipart()
     while (part := await reader.next()) is not None:
         if not isinstance(part, BodyPartReader):
