@@ -411,6 +411,23 @@ async def test_the_forms_limit_is_per_address_behind_a_trusted_proxy(
         assert response.status == 429
 
 
+async def test_thirty_cookieless_visits_a_minute_from_one_address_then_a_refusal(
+    client: Client, sessions: SessionFactory
+) -> None:
+    for n in range(30):
+        client.session.cookie_jar.clear()
+        assert (await client.get(REPORT)).status == 200, n
+    client.session.cookie_jar.clear()
+    refused = await client.get(REPORT)
+    assert refused.status == 429 and "请稍后再试" in text_of(await refused.text())
+    assert len(await drafts(sessions)) == 30
+    # a browser that has its session goes on
+    browser = Browser(client)
+    await browser.open()
+    await browser.open()
+    assert browser.status == 200
+
+
 async def test_a_card_that_brings_too_many_reports_in_an_hour_is_stopped(
     client: Client, sessions: SessionFactory, refund: Category, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -445,8 +462,14 @@ async def test_the_draft_survives_a_reload_and_a_closed_tab_and_expires_after_se
     [row] = await drafts(sessions)
     assert row.session_key != cookie.rpartition(".")[0] and len(row.session_key) == 64
     assert row.expires_at == clock.now() - timedelta(days=6, hours=23) + timedelta(days=7)
-    # seven days after the last change: gone, a new report starts
+    # seven days after the last change: its forms are stale, and a new report starts
     clock.set(row.expires_at)
+    old_tab = Browser(client)
+    await old_tab.send(form=page, description=REFUND)
+    assert old_tab.status == 409
+    await old_tab.send("submit", form=page.replace('value="description"', 'value="summary"'))
+    assert old_tab.status == 409 and "此页面已过期" in text_of(old_tab.html)
+    assert await cases(sessions) == []
     page = await Browser(client).open()
     assert step_of(page) == "category" and hidden_fields(page)["draft"] != draft_id
 

@@ -30,6 +30,7 @@ from bot.services.policy import Policy
 from bot.services.reporters import CardRefused, TooManyAttempts, get_active_category
 from bot.services.web_intake import (
     FORMS_PER_ADDRESS,
+    NEW_SESSIONS_PER_ADDRESS,
     REPORTS_PER_CARD,
     StaleForm,
     WebReport,
@@ -277,6 +278,13 @@ async def report_page(request: web.Request) -> web.Response:
     passed (``?step=``); a new draft when it has none through this card."""
     channel = request.app[CHANNEL]
     token = request.match_info["token"]
+    browser = current_session(request)
+    now = channel.clock.now()
+    if browser.is_new and not await channel.limiter.hit(
+        NEW_SESSIONS_PER_ADDRESS, _client(request, channel), now
+    ):
+        logger.info("web report pages throttled for a client address")
+        return too_many_attempts(request, channel, TooManyAttempts())
     try:
         async with channel.sessions() as session:
             report = await open_web_report(
@@ -284,10 +292,10 @@ async def report_page(request: web.Request) -> web.Response:
                 channel.guard,
                 config=channel.config,
                 token=token,
-                session_key=current_session(request).key,
+                session_key=browser.key,
                 client=_client(request, channel),
                 first_step=STEPS[0].name,
-                now=channel.clock.now(),
+                now=now,
             )
     except CardRefused as error:
         logger.info("web report refused (%s): %s", error.detail, short_token(token))
@@ -325,6 +333,7 @@ async def report_form(request: web.Request) -> web.Response:
                 token=token,
                 session_key=session_key,
                 draft_id=draft_id,
+                now=now,
             )
         except StaleForm as error:
             logger.info("stale web report form (%s)", error.detail)
@@ -540,7 +549,12 @@ async def _summary_again(
 ) -> web.Response:
     try:
         report = await get_web_report(
-            session, config=channel.config, token=token, session_key=session_key, draft_id=draft_id
+            session,
+            config=channel.config,
+            token=token,
+            session_key=session_key,
+            draft_id=draft_id,
+            now=channel.clock.now(),
         )
     except StaleForm:
         return _stale(request, channel, token)

@@ -41,6 +41,9 @@ from models.web_draft import WEB_DRAFT_LIFETIME, WebDraft
 
 FORMS_PER_ADDRESS = Limit("web-form", 30, timedelta(minutes=1))
 """Forms one client address may send a minute (every step of the web report counts)."""
+NEW_SESSIONS_PER_ADDRESS = Limit("web-new-session", 30, timedelta(minutes=1))
+"""Report pages one client address may open a minute without a session (each may start a
+draft row: a flood of cookie-less visits must not fill the table)."""
 REPORTS_PER_CARD = Limit("web-report-card", 10, timedelta(hours=1))
 """Reports one card may bring in an hour on the web (a card is one enterprise's)."""
 SUBMITTED = "submitted"
@@ -135,14 +138,22 @@ async def open_web_report(
 
 
 async def get_web_report(
-    session: AsyncSession, *, config: LiankaConfig, token: str, session_key: str, draft_id: str
+    session: AsyncSession,
+    *,
+    config: LiankaConfig,
+    token: str,
+    session_key: str,
+    draft_id: str,
+    now: datetime,
 ) -> WebReport:
-    """The draft a form was sent for: this browser's, through this card, not yet submitted,
-    else ``StaleForm``; a card revoked meanwhile is refused with the bot's words. The token is
-    compared with the draft's card, never looked up on its own (no oracle for guesses)."""
+    """The draft a form was sent for: this browser's, through this card, not yet submitted nor
+    expired, else ``StaleForm``; a card revoked meanwhile is refused with the bot's words. The
+    token is compared with the draft's card, never looked up on its own (no oracle for guesses)."""
     row = await session.get(WebDraft, session_key)
     if row is None or row.draft_id != draft_id or row.reporter_id is not None:
         raise StaleForm(detail="no such web draft")
+    if row.expires_at <= now:
+        raise StaleForm(detail="expired web draft")
     card = await session.get(Card, row.card_id)
     if card is None or not secrets.compare_digest(card.token, token):
         raise StaleForm(detail="web draft of another card")
@@ -159,13 +170,14 @@ async def save_web_step(
     now: datetime,
 ) -> None:
     """A step entered: the draft and the step it is at now, for another seven days; a draft
-    submitted or replaced meanwhile is not touched (``StaleForm``)."""
+    submitted, replaced or expired meanwhile is not touched (``StaleForm``)."""
     result = await session.exec(
         update(WebDraft)
         .where(
             col(WebDraft.session_key) == session_key,
             col(WebDraft.draft_id) == draft.draft_id,
             col(WebDraft.reporter_id).is_(None),
+            col(WebDraft.expires_at) > now,
         )
         .values(
             data=draft.to_data(), step=step, updated_at=now, expires_at=now + WEB_DRAFT_LIFETIME
@@ -199,6 +211,8 @@ async def submit_web_report(
         raise StaleForm(detail="web draft of another card")
     if row.reporter_id is not None:
         return await _submitted_already(session, row.reporter_id, draft_id, now)
+    if row.expires_at <= now:
+        raise StaleForm(detail="expired web draft")
     ready = IntakeDraft.from_data(row.data).ready()
     enterprise = await session.get(Enterprise, card.enterprise_id)
     assert card.id is not None
