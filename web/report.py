@@ -414,6 +414,7 @@ async def materials_form(request: web.Request) -> web.Response:
                     token=token,
                     session_key=session_key,
                     draft_id=fields.get("draft", ""),
+                    now=now,
                 )
             except StaleForm as error:
                 logger.info("stale web materials form (%s)", error.detail)
