@@ -32,6 +32,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.blobs import create_blob_store
 from bot.clock import Clock, SystemClock
 from bot.config import LiankaConfig
 from bot.db import (
@@ -262,6 +263,7 @@ def web_channel(
         trusted_proxies=settings.proxy_networks(),
         secure_cookies=(settings.public_url or "").startswith("https://"),
         limiter=rate_limiter(redis_url=settings.redis_url, sessions=sessions),
+        blobs=create_blob_store(settings, sessions),
     )
     if settings.web_secret is not None:
         channel.secret = settings.web_secret.get_secret_value()

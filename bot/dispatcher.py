@@ -7,6 +7,7 @@ from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
 
 import handlers
+from bot.blobs import BlobStore, create_blob_store
 from bot.clock import Clock, SystemClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
@@ -38,6 +39,7 @@ def create_dispatcher(
     clock: Clock | None = None,
     throttling: ThrottlingMiddleware | None = None,
     metrics: Metrics | None = None,
+    blobs: BlobStore | None = None,
 ) -> Dispatcher:
     """Wire routers, middlewares and the long-lived objects handlers receive by name.
     ``lianka run`` passes a ``throttling`` middleware; tests whose clock stands still leave it out
@@ -51,6 +53,7 @@ def create_dispatcher(
     dispatcher["settings"] = settings
     dispatcher["config"] = config
     dispatcher["sessions"] = sessions
+    dispatcher["blobs"] = blobs or create_blob_store(settings, sessions)
     dispatcher["clock"] = clock or SystemClock()
     dispatcher["attempts"] = AttemptGuard()
     dispatcher["metrics"] = metrics = metrics or Metrics()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -75,6 +76,11 @@ class Settings(BaseSettings):
     telegram_api_base: str | None = None
     config: Path = Path("lianka.toml")
     var_dir: Path = Path("var")
+    blob_store: Literal["directory", "database"] = "directory"
+    """Where web uploads are kept: ``directory`` (files under ``blob_dir``, one machine) or
+    ``database`` (the ``blobs`` table: what several instances on PostgreSQL share)."""
+    blob_dir: Path | None = None
+    """The directory store's folder; ``<var_dir>/blobs`` when not set."""
     log_level: str = "INFO"
     # Messages a second this instance's sender may start. Telegram allows a bot about 30 a
     # second in all: with several instances, give each its share (25 / N).

@@ -15,12 +15,13 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.blobs import BlobMissing, BlobStore
 from bot.clock import Clock
 from bot.services.acceptance import accept_case
-from bot.services.materials import view_materials
+from bot.services.materials import remember_telegram_file, view_materials
 from bot.services.permissions import check_case_action, clean_note
 from bot.services.policy import Policy
 from bot.services.progress import add_progress
@@ -35,7 +36,7 @@ from bot.services.resolution import resolve_case
 from bot.services.routing import list_route_targets
 from handlers.actor import with_actor
 from handlers.flow import flow_ends
-from models.attachment import MediaKind
+from models.attachment import Attachment, MediaKind
 from models.case import RETURNABLE, Outcome
 from models.errors import InvalidInput, StaleAction
 from models.intake import parse_amount_yuan
@@ -132,28 +133,87 @@ async def on_materials(
     actor: Inspector,
     bot: Bot,
     clock: Clock,
+    blobs: BlobStore,
 ) -> None:
     materials = await view_materials(session, actor, callback_data.case_id, now=clock.now())
     await query.answer()
     chat_id = query.from_user.id
     await bot.send_message(chat_id, render("inspector_materials", m=materials))
     for item in materials.attachments:
-        await _send_file(bot, chat_id, item.kind, item.file_id)
+        await _send_attachment(bot, chat_id, item, blobs=blobs, session=session)
 
 
-async def _send_file(bot: Bot, chat_id: int, kind: MediaKind, file_id: str) -> None:
-    """Evidence goes back by Telegram file_id: nothing is downloaded."""
+TELEGRAM_PHOTO_MAX_BYTES = 10 * 1024 * 1024  # larger photos only go as documents
+_PLAYABLE = {MediaKind.AUDIO: ("audio/mpeg", "audio/mp4"), MediaKind.VIDEO: ("video/mp4",)}
+
+
+def _sent_as(item: Attachment) -> MediaKind:
+    """A chat file goes back as it came; a web file as a photo, audio or video only where
+    Telegram takes that format and size, otherwise as a document (the same answer every time,
+    so the file id Telegram gives is always used with the method that got it)."""
+    if item.blob_sha256 is None:
+        return item.kind
+    if item.kind is MediaKind.PHOTO and (item.file_size or 0) <= TELEGRAM_PHOTO_MAX_BYTES:
+        return MediaKind.PHOTO
+    if item.mime_type in _PLAYABLE.get(item.kind, ()):
+        return item.kind
+    return MediaKind.DOCUMENT
+
+
+async def _send_attachment(
+    bot: Bot, chat_id: int, item: Attachment, *, blobs: BlobStore, session: AsyncSession
+) -> None:
+    """By Telegram file id when there is one (nothing downloaded); a web file that has none yet
+    is uploaded from the blob store, and the id Telegram gives it is remembered."""
+    kind = _sent_as(item)
+    if item.file_id:
+        await _send_file(bot, chat_id, kind, item.file_id)
+        return
+    assert item.blob_sha256 is not None and item.id is not None
+    try:
+        data = await blobs.get(item.blob_sha256)
+    except BlobMissing:
+        logger.error("attachment %s: its blob is missing from the store", item.id)
+        return
+    upload = BufferedInputFile(data, filename=item.file_name or f"材料{item.id}")
+    sent = await _send_file(bot, chat_id, kind, upload)
+    media = _media_of(sent, kind)
+    if media is not None:
+        await remember_telegram_file(
+            session, item.id, file_id=media.file_id, file_unique_id=media.file_unique_id
+        )
+
+
+def _media_of(message: Message, kind: MediaKind) -> Any:
+    """The file Telegram made of what was sent (the largest size of a photo)."""
     match kind:
         case MediaKind.PHOTO:
-            await bot.send_photo(chat_id, file_id)
-        case MediaKind.VOICE:
-            await bot.send_voice(chat_id, file_id)
+            return message.photo[-1] if message.photo else None
         case MediaKind.AUDIO:
-            await bot.send_audio(chat_id, file_id)
+            return message.audio
         case MediaKind.VIDEO:
-            await bot.send_video(chat_id, file_id)
+            return message.video
+        case MediaKind.VOICE:
+            return message.voice
         case _:
-            await bot.send_document(chat_id, file_id)
+            return message.document
+
+
+async def _send_file(
+    bot: Bot, chat_id: int, kind: MediaKind, file: str | BufferedInputFile
+) -> Message:
+    """Evidence goes back by Telegram file_id, or as an upload of a web file's bytes."""
+    match kind:
+        case MediaKind.PHOTO:
+            return await bot.send_photo(chat_id, file)
+        case MediaKind.VOICE:
+            return await bot.send_voice(chat_id, file)
+        case MediaKind.AUDIO:
+            return await bot.send_audio(chat_id, file)
+        case MediaKind.VIDEO:
+            return await bot.send_video(chat_id, file)
+        case _:
+            return await bot.send_document(chat_id, file)
 
 
 async def on_return(

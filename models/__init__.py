@@ -3,7 +3,7 @@
 Importing this package registers every table on ``SQLModel.metadata``.
 """
 
-from models.attachment import Attachment, MediaKind
+from models.attachment import Attachment, Blob, MediaKind
 from models.card import Card, CardScan, CardStatus, PrintBatch
 from models.case import (
     ALLOWED,
@@ -38,6 +38,7 @@ __all__ = [
     "ApprovalRequest",
     "AssignmentMode",
     "Attachment",
+    "Blob",
     "CalendarDay",
     "CalendarYear",
     "Card",

@@ -88,7 +88,8 @@ def check_name(text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
-    """A file the reporter attached, as Telegram described it."""
+    """A file the reporter attached: from the chat as Telegram described it, from the web as
+    checked and kept in the blob store (``blob_sha256``; no Telegram ids yet, so empty)."""
 
     kind: MediaKind
     file_id: str
@@ -96,6 +97,27 @@ class Evidence:
     file_name: str | None = None
     mime_type: str | None = None
     file_size: int | None = None
+    blob_sha256: str | None = None
+
+    @classmethod
+    def from_blob(
+        cls, kind: MediaKind, sha256: str, *, file_name: str, mime_type: str, file_size: int
+    ) -> Evidence:
+        """A web upload, checked and stored under the SHA-256 of its (cleaned) bytes."""
+        return cls(
+            kind=kind,
+            file_id="",
+            file_unique_id="",
+            file_name=file_name,
+            mime_type=mime_type,
+            file_size=file_size,
+            blob_sha256=sha256,
+        )
+
+    @property
+    def identity(self) -> str:
+        """What makes two files the same: their content hash, or Telegram's unique id."""
+        return f"sha256:{self.blob_sha256}" if self.blob_sha256 else self.file_unique_id
 
 
 def reporter_file(case_id: int, item: Evidence, now: datetime) -> Attachment:
@@ -103,8 +125,9 @@ def reporter_file(case_id: int, item: Evidence, now: datetime) -> Attachment:
     return Attachment(
         case_id=case_id,
         kind=item.kind,
-        file_id=item.file_id,
-        file_unique_id=item.file_unique_id,
+        file_id=item.file_id or None,
+        file_unique_id=item.file_unique_id or None,
+        blob_sha256=item.blob_sha256,
         file_name=item.file_name,
         mime_type=item.mime_type,
         file_size=item.file_size,
@@ -134,6 +157,7 @@ def _evidence_from(item: dict[str, Any]) -> Evidence:
         file_name=item.get("file_name"),
         mime_type=item.get("mime_type"),
         file_size=item.get("file_size"),
+        blob_sha256=item.get("blob_sha256"),
     )
 
 
@@ -145,6 +169,7 @@ def _evidence_data(item: Evidence) -> dict[str, Any]:
         "file_name": item.file_name,
         "mime_type": item.mime_type,
         "file_size": item.file_size,
+        "blob_sha256": item.blob_sha256,
     }
 
 
@@ -158,7 +183,7 @@ def with_file(files: tuple[Evidence, ...], item: Evidence) -> tuple[Evidence, ..
     """``files`` and one more: at most 10 of at most 20 MB each, each file once."""
     if (item.file_size or 0) > FILE_MAX_BYTES:
         raise InvalidInput("文件超过20MB，无法接收。请压缩或分成几个文件后重新发送。")
-    if any(existing.file_unique_id == item.file_unique_id for existing in files):
+    if any(existing.identity == item.identity for existing in files):
         raise InvalidInput("这个文件已经添加过了。")
     if len(files) >= EVIDENCE_MAX:
         raise InvalidInput(f"最多上传{EVIDENCE_MAX}个附件，请点“完成”继续。")
@@ -211,6 +236,10 @@ class IntakeDraft:
     def add_evidence(self, item: Evidence) -> IntakeDraft:
         """One more file: at most 10 of at most 20 MB each, each file once."""
         return replace(self, evidence=with_file(self.evidence, item))
+
+    def remove_evidence(self, identity: str) -> IntakeDraft:
+        """删除 on one file (by ``Evidence.identity``); an unknown one changes nothing."""
+        return replace(self, evidence=tuple(e for e in self.evidence if e.identity != identity))
 
     def clear_evidence(self) -> IntakeDraft:
         return replace(self, evidence=())

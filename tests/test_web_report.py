@@ -87,6 +87,7 @@ class Browser:
         await self.open()
         await self.send(category=str(category.id))
         await self.send(description=REFUND)
+        await self.send()  # 相关材料: none
         await self.send(amount=amount)
         await self.send(identity=identity, **contact)
         assert step_of(self.html) == "summary", text_of(self.html)
@@ -133,7 +134,7 @@ async def test_an_anonymous_report_goes_step_by_step_to_the_receipt(
     first = await browser.open()
     assert browser.status == 200 and step_of(first) == "category"
     assert "问题类别" in text_of(first) and ENTERPRISE in text_of(first)
-    assert "第 1 / 5 步" in text_of(first) and "下一步" in first and "上一步" not in first
+    assert "第 1 / 6 步" in text_of(first) and "下一步" in first and "上一步" not in first
     assert len(first.encode()) < 100 * 1024
     response = await client.post(
         REPORT, data=hidden_fields(first) | {"category": str(refund.id)}, allow_redirects=False
@@ -142,6 +143,8 @@ async def test_an_anonymous_report_goes_step_by_step_to_the_receipt(
     page = await browser.open(response.headers["Location"])
     assert step_of(page) == "description" and "问题描述" in page and "上一步" in page
     page = await browser.send(description=REFUND)
+    assert step_of(page) == "materials" and "相关材料" in page
+    page = await browser.send()
     assert step_of(page) == "amount" and "涉及金额（万元）" in page
     page = await browser.send(amount="12.5")
     assert step_of(page) == "identity"
@@ -246,6 +249,7 @@ async def test_bad_input_in_every_field_shows_the_message_beside_it_and_keeps_wh
     assert browser.status == 400 and "问题描述太长（2001字）" in text_of(page)
     assert f">{long}</textarea>" in page
     await browser.send(description=REFUND)
+    await browser.send()  # 相关材料: none
 
     page = await browser.send(amount="十二万")
     assert browser.status == 400 and step_of(page) == "amount"
@@ -281,6 +285,8 @@ async def test_going_back_shows_the_earlier_step_with_what_it_holds(
     page = await browser.send("back", identity="anonymous")
     assert step_of(page) == "amount" and 'value="3"' in page
     page = await browser.send("back", amount="3")
+    assert step_of(page) == "materials"
+    page = await browser.send("back")
     assert step_of(page) == "description" and f">{REFUND}</textarea>" in page
     page = await browser.open(f"{REPORT}?step=category")
     assert f'value="{refund.id}" checked' in page
@@ -365,7 +371,7 @@ async def test_thirty_forms_a_minute_from_one_address_then_a_refusal_that_keeps_
     form = browser.html
     for n in range(29):
         page = await browser.send(form=form, description=f"第{n}次修改：{REFUND}")
-        assert browser.status == 200 and step_of(page) == "amount", n
+        assert browser.status == 200 and step_of(page) == "materials", n
     text = "第三十一次：" + REFUND
     page = await browser.send(form=form, description=text)
     assert browser.status == 429 and step_of(page) == "description"
@@ -450,7 +456,7 @@ async def test_the_draft_survives_a_reload_and_a_closed_tab_and_expires_after_se
     clock.set(clock.now() + timedelta(days=6, hours=23))
     client.session.cookie_jar.update_cookies({COOKIE: cookie}, response_url=client.make_url("/"))
     page = await Browser(client).open()
-    assert step_of(page) == "amount" and hidden_fields(page)["draft"] == draft_id
+    assert step_of(page) == "materials" and hidden_fields(page)["draft"] == draft_id
     page = await Browser(client).open(f"{REPORT}?step=description")
     assert f">{REFUND}</textarea>" in page
     [row] = await drafts(sessions)

@@ -1,19 +1,23 @@
 """网页反映 on a phone, in a real headless Chromium against ``lianka sandbox``'s web channel:
 from the demo card's landing page through every step to the receipt, anonymously, with
-JavaScript off (the pages have none). A screenshot of every page in the test's folder
+JavaScript off (the pages have none), uploading a photo carrying EXIF GPS, a screenshot and a PDF
+(and an executable renamed .jpg, refused); the photos are kept with no EXIF. A screenshot of every page in the test's folder
 (``01-landing.png`` … ``09-receipt.png``)."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from sandbox.personas import DEMO_CARD_TOKEN
 from tests.live import LIANKA, base_environment, free_port, lianka
 from tests.test_e2e_browser import wait_page
+from tests.test_filecheck import photo_with_gps
 from tests.test_sandbox_page import CHROMIUM, CHROMIUM_ARGS, _need_browser
 from tests.test_web_browser import PHONE, card_pages
 
@@ -38,6 +42,18 @@ async def test_a_phone_reports_anonymously_from_the_landing_page_to_the_receipt(
     )  # fmt: skip
     log.close()
     page_url = f"http://127.0.0.1:{port}/"
+    uploads = {
+        "gps": tmp_path / "IMG_0001.jpg",
+        "exe": tmp_path / "photo.jpg",
+        "png": tmp_path / "截图.png",
+        "pdf": tmp_path / "材料.pdf",
+    }
+    uploads["gps"].write_bytes(photo_with_gps(size=(640, 480), orientation=6))
+    uploads["exe"].write_bytes(b"MZ\x90\x00" + bytes(4096))
+    png = io.BytesIO()
+    Image.new("RGB", (300, 200), (240, 240, 240)).save(png, "PNG")
+    uploads["png"].write_bytes(png.getvalue())
+    uploads["pdf"].write_bytes(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
     shots = tmp_path / "screenshots"
     shots.mkdir()
 
@@ -71,7 +87,7 @@ async def test_a_phone_reports_anonymously_from_the_landing_page_to_the_receipt(
 
                 categories = page.get_by_role("group", name="问题类别")
                 await expect(categories).to_be_visible()
-                await expect(page.get_by_text("第 1 / 5 步")).to_be_visible()
+                await expect(page.get_by_text("第 1 / 6 步")).to_be_visible()
                 await tall_enough(page, ".option")
                 await tall_enough(page, ".button")
                 await shot(page, "02-category")
@@ -87,6 +103,25 @@ async def test_a_phone_reports_anonymously_from_the_landing_page_to_the_receipt(
                 await shot(page, "03-description-refused")
                 await page.get_by_label("问题描述").fill(DESCRIPTION)
                 await shot(page, "04-description")
+                await page.get_by_role("button", name="下一步").tap()
+
+                files = page.get_by_label("相关材料")
+                await expect(files).to_be_visible()
+                await files.set_input_files([str(uploads["gps"]), str(uploads["exe"])])
+                await page.get_by_role("button", name="上传所选文件").tap()
+                await expect(
+                    page.get_by_text(re.compile("photo.jpg：无法接收此文件"))
+                ).to_be_visible()
+                await expect(page.locator(".file-name")).to_have_text(["IMG_0001.jpg"])
+                await shot(page, "04b-materials-refused")
+                await page.get_by_label("相关材料").set_input_files(
+                    [str(uploads["png"]), str(uploads["pdf"])]
+                )
+                await page.get_by_role("button", name="上传所选文件").tap()
+                await expect(page.locator(".file-name")).to_have_text(
+                    ["IMG_0001.jpg", "截图.png", "材料.pdf"]
+                )
+                await shot(page, "04c-materials")
                 await page.get_by_role("button", name="下一步").tap()
 
                 amount = page.get_by_label("涉及金额（万元）")
@@ -109,6 +144,7 @@ async def test_a_phone_reports_anonymously_from_the_landing_page_to_the_receipt(
                 await expect(page.get_by_text("请核对您反映的问题")).to_be_visible()
                 await expect(page.get_by_text(DESCRIPTION)).to_be_visible()
                 await expect(page.get_by_text("3.5", exact=True)).to_be_visible()
+                await expect(page.get_by_text("图片2、文件1（共3个）")).to_be_visible()
                 await shot(page, "08-summary")
                 await page.get_by_role("button", name="确认提交").tap()
 
@@ -127,5 +163,12 @@ async def test_a_phone_reports_anonymously_from_the_landing_page_to_the_receipt(
     finally:
         process.terminate()
         await process.wait()
+    # the photos were kept with no EXIF (the GPS photo's coordinates gone), the PDF as sent
+    kept = [path.read_bytes() for path in (tmp_path / "var" / "blobs").rglob("*") if path.is_file()]
+    assert len(kept) == 3 and uploads["pdf"].read_bytes() in kept
+    photos = [Image.open(io.BytesIO(data)) for data in kept if not data.startswith(b"%PDF")]
+    assert sorted(p.format or "" for p in photos) == ["JPEG", "PNG"]
+    assert all(dict(p.getexif()) == {} for p in photos)
+    assert all(b"TestCam" not in data for data in kept)
     logged = (tmp_path / "sandbox.log").read_text()
     assert DESCRIPTION not in logged and receipt not in logged

@@ -13,6 +13,7 @@ from web import pages, report
 from web.context import CHANNEL, ROUTE_PREFIX, STATIC, WebChannel
 from web.session import web_sessions
 from web.track import add_tracking
+from web.uploads import UPLOAD_MAX_BODY
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +21,10 @@ logger = logging.getLogger(__name__)
 # cap leaves room for one pasted far over the limit, to be refused with its length rather than
 # lost. Uploads get their own cap per route (ROUTE_BODY_CAPS).
 MAX_BODY = 64 * 1024
-ROUTE_BODY_CAPS = {f"{ROUTE_PREFIX}report-form": 256 * 1024}
+ROUTE_BODY_CAPS = {
+    f"{ROUTE_PREFIX}report-form": 256 * 1024,
+    f"{ROUTE_PREFIX}report-materials": UPLOAD_MAX_BODY,  # 相关材料: ten files of 20 MB
+}
 
 SECURITY_HEADERS = {
     # No script at all yet (pages work without JavaScript); nothing from another origin.
@@ -96,3 +100,8 @@ def add_web_channel(app: web.Application, channel: WebChannel) -> None:
     )
     router.add_post("/c/{token}/report", report.report_form, name=f"{ROUTE_PREFIX}report-form")
     add_tracking(app)  # /t and the case page: tracking by receipt code
+    router.add_post(
+        "/c/{token}/report/materials",
+        report.materials_form,
+        name=f"{ROUTE_PREFIX}report-materials",
+    )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from bot.blobs import BlobStore, DirectoryBlobStore
 from bot.clock import Clock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
@@ -39,10 +40,14 @@ class WebChannel:
     limiter: RateLimiter = field(default=None)  # type: ignore[assignment]
     """The rate limits several instances share (``bot.services.rate_limits``); by default in
     the database."""
+    blobs: BlobStore = field(default=None)  # type: ignore[assignment]
+    """Where uploaded files are kept (``LIANKA_BLOB_STORE``); by default ``var/blobs``."""
 
     def __post_init__(self) -> None:
         if self.limiter is None:
             self.limiter = SqlRateLimiter(self.sessions)
+        if self.blobs is None:
+            self.blobs = DirectoryBlobStore(Path("var") / "blobs")
 
 
 CHANNEL = web.AppKey("lianka_web_channel", WebChannel)

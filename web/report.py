@@ -9,14 +9,15 @@ the receipt code, once: the draft is closed, a reload shows that it was submitte
 
 The steps are the list ``STEPS``: a ``Step`` names its template (``report_<name>.html.j2``,
 included in the page's form) and how it takes its form (``take``); a new step is inserted into
-the list where it belongs (相关材料 goes after ``DESCRIPTION``).
+the list where it belongs. 相关材料 (``MATERIALS``) takes files: its form is multipart and
+goes to its own route, ``materials_form`` (``web.uploads`` reads it), with its own body cap.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aiohttp import web
@@ -39,19 +40,28 @@ from bot.services.web_intake import (
     submit_web_report,
 )
 from models.errors import DomainError, InvalidInput
-from models.intake import IntakeDraft
+from models.intake import EVIDENCE_MAX, IntakeDraft
 from models.org import Track
 from notifications.render import yuan_to_wan
 from web.context import CHANNEL, ROUTE_PREFIX, WebChannel, client_address
 from web.pages import card_refused, notice_response, page_response, short_token, too_many_attempts
-from web.session import csrf_token, current_session, require_csrf
+from web.session import (
+    CSRF_FIELD,
+    csrf_refused,
+    csrf_token,
+    csrf_valid,
+    current_session,
+    require_csrf,
+)
+from web.uploads import BODY_TOO_LARGE, UploadTooLarge, receive_files
 
 logger = logging.getLogger(__name__)
 
 REPORT_ROUTE = f"{ROUTE_PREFIX}report"
+MATERIALS_ROUTE = f"{ROUTE_PREFIX}report-materials"
 NEXT, BACK, SKIP, SUBMIT = "next", "back", "skip", "submit"
 NAMED, ANONYMOUS = "named", "anonymous"
-FIELDS = ("category", "description", "amount", "identity", "name", "phone")
+FIELDS = ("category", "description", "files", "amount", "identity", "name", "phone")
 """The form fields the steps read; what was entered in them is shown again on a refusal."""
 
 
@@ -89,6 +99,8 @@ class Step:
     take: Callable[[StepInput], Awaitable[IntakeDraft]]
     skippable: bool = False
     fields: tuple[str, ...] = field(default=())
+    upload: bool = False
+    """Its form carries files: sent as multipart to its own route (``materials_form``)."""
 
 
 def _field(name: str, take: Callable[[], IntakeDraft]) -> IntakeDraft:
@@ -151,14 +163,22 @@ async def take_summary(given: StepInput) -> IntakeDraft:
     return given.report.draft
 
 
+async def take_materials(given: StepInput) -> IntakeDraft:
+    """相关材料 sent without its files (a form posted to the page's own route): a 删除 is
+    taken, anything else passes; files come only through ``materials_form``."""
+    deleted = given.text("delete")
+    return given.report.draft.remove_evidence(deleted) if deleted else given.report.draft
+
+
 CATEGORY = Step("category", "问题类别", take_category, fields=("category",))
 DESCRIPTION = Step("description", "问题描述", take_description, fields=("description",))
+MATERIALS = Step("materials", "相关材料", take_materials, fields=("files",), upload=True)
 AMOUNT = Step("amount", "涉及金额（万元）", take_amount, skippable=True, fields=("amount",))
 IDENTITY = Step("identity", "反映方式", take_identity, fields=("identity", "name", "phone"))
 SUMMARY = Step("summary", "请核对反映内容", take_summary)
 
-STEPS: list[Step] = [CATEGORY, DESCRIPTION, AMOUNT, IDENTITY, SUMMARY]
-"""The pages in order; 相关材料 (uploads) is inserted after ``DESCRIPTION``."""
+STEPS: list[Step] = [CATEGORY, DESCRIPTION, MATERIALS, AMOUNT, IDENTITY, SUMMARY]
+"""The pages in order."""
 
 
 def _index(name: str) -> int:
@@ -227,6 +247,8 @@ def _step_page(
         notice=notice,
         csrf=csrf_token(request),
         action=_report_url(request, report.token),
+        upload_action=str(request.app.router[MATERIALS_ROUTE].url_for(token=report.token)),
+        files_max=EVIDENCE_MAX,
         back=index > 0,
         edit_urls={s.name: _report_url(request, report.token, s.name) for s in STEPS},
     )
@@ -357,6 +379,110 @@ async def report_form(request: web.Request) -> web.Response:
             )
         except StaleForm:
             return _stale(request, channel, token)
+    return _see_other(_report_url(request, token, STEPS[target].name))
+
+
+class _Refused(Exception):
+    """A 相关材料 form stopped before its files were read: the page to answer with."""
+
+    def __init__(self, response: web.Response) -> None:
+        super().__init__("form refused")
+        self.response = response
+
+
+async def materials_form(request: web.Request) -> web.Response:
+    """``POST /c/<token>/report/materials``: 相关材料's multipart form: files added, one
+    删除, or 下一步 / 上一步. The form token and the draft are checked before the first file
+    is read; each file is checked, cleaned and kept by ``web.uploads``; a refused file is named
+    on the same page with why, and those that passed are kept. The draft is saved only once the
+    whole body was read, so an upload cut off half-way leaves nothing referenced."""
+    channel = request.app[CHANNEL]
+    token = request.match_info["token"]
+    now = channel.clock.now()
+    session_key = current_session(request).key
+    within = await channel.limiter.hit(FORMS_PER_ADDRESS, _client(request, channel), now)
+    async with channel.sessions() as session:
+        found: list[WebReport] = []
+
+        async def start(fields: dict[str, str]) -> IntakeDraft:
+            if not csrf_valid(request, fields.get(CSRF_FIELD)):
+                raise _Refused(csrf_refused(request))
+            try:
+                report = await get_web_report(
+                    session,
+                    config=channel.config,
+                    token=token,
+                    session_key=session_key,
+                    draft_id=fields.get("draft", ""),
+                    now=now,
+                )
+            except StaleForm as error:
+                logger.info("stale web materials form (%s)", error.detail)
+                raise _Refused(_stale(request, channel, token)) from None
+            except CardRefused as error:
+                raise _Refused(card_refused(request, channel, error)) from None
+            if _index(report.step) < _index(MATERIALS.name):
+                raise _Refused(_stale(request, channel, token))
+            if not within:
+                logger.info("web report forms throttled for a client address")
+                raise _Refused(
+                    _step_page(
+                        request,
+                        channel,
+                        report,
+                        MATERIALS,
+                        values=_draft_values(report),
+                        notice="提交过于频繁，请稍等一分钟后再上传。已上传的材料已保留。",
+                        status=429,
+                    )
+                )
+            found.append(report)
+            return report.draft
+
+        try:
+            received = await receive_files(request, start, blobs=channel.blobs)
+        except _Refused as refused:
+            return refused.response
+        except InvalidInput:  # not a multipart form: not sent by the page
+            return _stale(request, channel, token)
+        except UploadTooLarge:
+            logger.info("web upload stopped at the body cap")
+            return notice_response(
+                request,
+                channel,
+                title="文件过大",
+                lines=[BODY_TOO_LARGE],
+                status=413,
+                refused=True,
+                links=[("返回相关材料", _report_url(request, token, MATERIALS.name))],
+            )
+        report = found[0]
+        draft = received.draft
+        deleted = received.fields.get("delete")
+        if deleted:
+            draft = draft.remove_evidence(deleted)
+        action = received.fields.get("action", "")
+        index = _index(MATERIALS.name)
+        moving = not received.problems and not deleted and action in (NEXT, BACK)
+        target = index + (1 if action == NEXT else -1) if moving else index
+        reached = max(target, _index(report.step))
+        try:
+            await save_web_step(
+                session, session_key=session_key, draft=draft, step=STEPS[reached].name, now=now
+            )
+        except StaleForm:
+            return _stale(request, channel, token)
+        if received.problems:
+            shown = replace(report, draft=draft, step=STEPS[reached].name)
+            return _step_page(
+                request,
+                channel,
+                shown,
+                MATERIALS,
+                values=_draft_values(shown),
+                errors={"files": "\n".join(received.problems)},
+                status=400,
+            )
     return _see_other(_report_url(request, token, STEPS[target].name))
 
 

@@ -96,3 +96,17 @@ async def view_materials(
         contact=contact,
         reporter_line=reporter_line,
     )
+
+
+async def remember_telegram_file(
+    session: AsyncSession, attachment_id: int, *, file_id: str, file_unique_id: str
+) -> None:
+    """A web file sent to Telegram for the first time: the file id Telegram gave it is kept, so
+    it is sent by that id from now on instead of being uploaded again."""
+    row = await session.get(Attachment, attachment_id)
+    if row is None or row.file_id:
+        return
+    row.file_id, row.file_unique_id = file_id, file_unique_id
+    session.add(row)
+    await session.commit()
+    logger.info("attachment %s now has a Telegram file id", attachment_id)

@@ -1,0 +1,354 @@
+"""What a reporter's uploaded file really is, told by its bytes (never its name or the type the
+browser claims), and the file made safe to keep: photos re-encoded from their pixels alone, so no
+EXIF, GPS, camera or XMP survives. Pure: bytes in, bytes out, or ``InvalidInput`` in Chinese.
+
+The accepted formats are a closed list, so they are recognised here by their own signatures and
+container structure (ZIP content types, OLE2 streams, ISO-BMFF brands) rather than by a general
+guesser: a whitelist that says exactly what passes.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import unicodedata
+import warnings
+import zipfile
+from dataclasses import dataclass
+from pathlib import PurePosixPath, PureWindowsPath
+
+import olefile
+import pillow_heif
+from PIL import Image, ImageCms, ImageOps
+
+from models.attachment import MediaKind
+from models.errors import InvalidInput
+
+pillow_heif.register_heif_opener()
+
+PHOTO_MAX_PIXELS = 50_000_000  # a 50-megapixel photo; larger is a decompression bomb or a scan
+JPEG_QUALITY = 90
+_CONTENT_TYPES_MAX = 1 << 20  # [Content_Types].xml of a real Office file is a few KB
+FILE_NAME_MAX = 80
+
+REFUSED = (
+    "无法接收此文件：仅支持图片（JPG、PNG、WebP、HEIC）、PDF、Word/Excel/PowerPoint 文档、"
+    "音频（MP3、M4A、AMR、WAV）和视频（MP4、MOV）。"
+)
+_MACROS = (
+    "此文件含有宏，出于安全考虑无法接收。请另存为不含宏的文档（如 .docx、.xlsx）或 PDF 后重新上传。"
+)
+_BROKEN_PHOTO = "图片已损坏或无法识别，请重新拍摄或选择其他图片。"
+
+
+@dataclass(frozen=True, slots=True)
+class Format:
+    """One accepted format: how it is kept, shown and sent."""
+
+    name: str
+    kind: MediaKind
+    mime_type: str
+    extension: str
+
+
+JPEG = Format("jpeg", MediaKind.PHOTO, "image/jpeg", "jpg")
+PNG = Format("png", MediaKind.PHOTO, "image/png", "png")
+WEBP = Format("webp", MediaKind.PHOTO, "image/webp", "webp")
+HEIC = Format("heic", MediaKind.PHOTO, "image/heic", "heic")
+PDF = Format("pdf", MediaKind.DOCUMENT, "application/pdf", "pdf")
+DOCX = Format(
+    "docx",
+    MediaKind.DOCUMENT,
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "docx",
+)
+XLSX = Format(
+    "xlsx",
+    MediaKind.DOCUMENT,
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "xlsx",
+)
+PPTX = Format(
+    "pptx",
+    MediaKind.DOCUMENT,
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "pptx",
+)
+DOC = Format("doc", MediaKind.DOCUMENT, "application/msword", "doc")
+XLS = Format("xls", MediaKind.DOCUMENT, "application/vnd.ms-excel", "xls")
+PPT = Format("ppt", MediaKind.DOCUMENT, "application/vnd.ms-powerpoint", "ppt")
+MP3 = Format("mp3", MediaKind.AUDIO, "audio/mpeg", "mp3")
+M4A = Format("m4a", MediaKind.AUDIO, "audio/mp4", "m4a")
+AMR = Format("amr", MediaKind.AUDIO, "audio/amr", "amr")
+WAV = Format("wav", MediaKind.AUDIO, "audio/wav", "wav")
+MP4 = Format("mp4", MediaKind.VIDEO, "video/mp4", "mp4")
+MOV = Format("mov", MediaKind.VIDEO, "video/quicktime", "mov")
+
+_OOXML_MAIN = {
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml": DOCX,
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml": XLSX,
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml": PPTX,
+}
+_OOXML_MACRO = re.compile(rb"macroEnabled|vbaProject", re.IGNORECASE)
+_HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx"})
+_M4A_BRANDS = frozenset({b"M4A ", b"M4B ", b"M4P "})
+_MP4_BRANDS = frozenset(
+    {b"isom", b"iso2", b"iso4", b"iso5", b"iso6", b"mp41", b"mp42", b"avc1", b"M4V ", b"MSNV"}
+    | {b"3gp4", b"3gp5", b"3gp6", b"3g2a", b"dash", b"f4v ", b"mmp4"}
+)
+_QUICKTIME_ATOMS = frozenset({b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"})
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedFile:
+    """A file that passed: its format, the bytes to keep (cleaned) and a name safe to show."""
+
+    format: Format
+    data: bytes
+    file_name: str
+
+    @property
+    def kind(self) -> MediaKind:
+        return self.format.kind
+
+    @property
+    def mime_type(self) -> str:
+        return self.format.mime_type
+
+
+def _ftyp_brands(data: bytes) -> set[bytes] | None:
+    """The major and compatible brands of an ISO-BMFF file (MP4, MOV, M4A, HEIC), else None."""
+    if len(data) < 16 or data[4:8] != b"ftyp":
+        return None
+    size = int.from_bytes(data[0:4], "big")
+    if size < 16 or size > min(len(data), 4096):
+        return None
+    brands = {data[8:12]}
+    brands.update(data[i : i + 4] for i in range(16, size - 3, 4))
+    return brands
+
+
+def _office_zip(data: bytes) -> Format:
+    """A ZIP is an Office document only with the main part's content type; macros refused."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = archive.namelist()
+            info = archive.getinfo("[Content_Types].xml")
+            if info.file_size > _CONTENT_TYPES_MAX:
+                raise InvalidInput(REFUSED)
+            types = archive.read(info)
+    except (zipfile.BadZipFile, KeyError, OSError, EOFError, ValueError, NotImplementedError):
+        raise InvalidInput(REFUSED) from None
+    if _OOXML_MACRO.search(types) or any(name.lower().endswith("vbaproject.bin") for name in names):
+        raise InvalidInput(_MACROS)
+    for content_type, fmt in _OOXML_MAIN.items():
+        if content_type.encode() in types:
+            return fmt
+    raise InvalidInput(REFUSED)
+
+
+def _office_ole(data: bytes) -> Format:
+    """An OLE2 file is a legacy Word, Excel or PowerPoint file by its main stream; installers
+    (MSI), encrypted packages and anything else are refused, and so are macros."""
+    try:
+        with olefile.OleFileIO(data) as ole:
+            streams = {
+                "/".join(entry).lower() for entry in ole.listdir(streams=True, storages=True)
+            }
+    except (OSError, ValueError, IndexError, TypeError):
+        raise InvalidInput(REFUSED) from None
+    if any("vba" in name or name.startswith("macros") for name in streams):
+        raise InvalidInput(_MACROS)
+    if "worddocument" in streams:
+        return DOC
+    if "workbook" in streams or "book" in streams:
+        return XLS
+    if "powerpoint document" in streams:
+        return PPT
+    raise InvalidInput(REFUSED)
+
+
+def identify(data: bytes) -> Format:
+    """The accepted format these bytes are, by their content alone; else ``InvalidInput``."""
+    head = data[:64]
+    if head.startswith(b"\xff\xd8\xff"):
+        return JPEG
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return PNG
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return WEBP
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return WAV
+    if head.startswith(b"%PDF-"):
+        return PDF
+    if head.startswith(b"PK\x03\x04"):
+        return _office_zip(data)
+    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return _office_ole(data)
+    if head.startswith((b"#!AMR\n", b"#!AMR-WB\n")):
+        return AMR
+    if head.startswith(b"ID3") or (
+        len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and head[1] & 0x06 == 0x02
+    ):
+        return MP3  # an ID3 tag, or an MPEG audio layer III frame
+    brands = _ftyp_brands(data)
+    if brands is not None:
+        if brands & _HEIF_BRANDS:
+            return HEIC
+        if brands & _M4A_BRANDS:
+            return M4A
+        if b"qt  " in brands:
+            return MOV
+        if brands & _MP4_BRANDS:
+            return MP4
+        raise InvalidInput(REFUSED)
+    if head[4:8] in _QUICKTIME_ATOMS and int.from_bytes(head[0:4], "big") >= 8:
+        return MOV  # an old QuickTime movie, without a ftyp box
+    raise InvalidInput(REFUSED)
+
+
+def _srgb(img: Image.Image) -> Image.Image:
+    """Colours converted to sRGB from an embedded profile (Display P3 on phones), so dropping
+    the profile does not dull them; a profile that cannot be read is simply dropped."""
+    icc = img.info.get("icc_profile")
+    if not icc or img.mode not in ("RGB", "RGBA"):
+        return img
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        converted = ImageCms.profileToProfile(
+            img, source, ImageCms.createProfile("sRGB"), outputMode=img.mode
+        )
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return img
+    return converted if converted is not None else img
+
+
+def clean_photo(data: bytes, fmt: Format) -> tuple[Format, bytes]:
+    """A photo rebuilt from its pixels: turned upright by its EXIF orientation first, then saved
+    with no metadata at all (EXIF, GPS, camera, XMP, ICC, text chunks). Photos and HEIC become
+    JPEG; PNG (screenshots, drawings) stays PNG, keeping sharp edges, and so does a transparent
+    WebP; other WebP become JPEG."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=["JPEG", "PNG", "WEBP", "HEIF"]) as opened:
+                if opened.width * opened.height > PHOTO_MAX_PIXELS:
+                    raise InvalidInput("图片尺寸过大，请缩小后重新上传。")
+                opened.load()
+                img = _srgb(ImageOps.exif_transpose(opened))
+                transparent = img.mode in ("RGBA", "LA", "PA") or (
+                    img.mode == "P" and "transparency" in img.info
+                )
+                lossless = fmt is PNG or (fmt is WEBP and transparent)
+                if transparent and lossless:
+                    mode = "RGBA"
+                elif img.mode in ("L", "LA", "1", "I", "I;16", "F"):
+                    mode = "L"
+                else:
+                    mode = "RGB"
+                img = img.convert(mode)
+                clean = Image.frombytes(mode, img.size, img.tobytes())
+    except InvalidInput:
+        raise
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise InvalidInput("图片尺寸过大，请缩小后重新上传。") from None
+    except (OSError, ValueError, SyntaxError, MemoryError, Warning):
+        raise InvalidInput(_BROKEN_PHOTO) from None
+    out = io.BytesIO()
+    if lossless:
+        clean.save(out, "PNG", optimize=True)
+        return PNG, out.getvalue()
+    clean.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)
+    return JPEG, out.getvalue()
+
+
+_BOX_HEADER = 8
+_MOVIE_CONTAINERS = frozenset({b"moov", b"trak"})
+_MOVIE_METADATA = frozenset({b"udta", b"meta"})
+
+
+def _boxes(data: bytearray, start: int, end: int) -> list[tuple[bytes, int, int]]:
+    """(type, offset, size) of the ISO-BMFF boxes between ``start`` and ``end``."""
+    found = []
+    at = start
+    while at + _BOX_HEADER <= end:
+        size = int.from_bytes(data[at : at + 4], "big")
+        kind = bytes(data[at + 4 : at + 8])
+        if size == 1 and at + 16 <= end:
+            size = int.from_bytes(data[at + 8 : at + 16], "big")
+        elif size == 0:
+            size = end - at
+        if size < _BOX_HEADER or at + size > end:
+            break
+        found.append((kind, at, size))
+        at += size
+    return found
+
+
+def strip_movie_metadata(data: bytes) -> bytes:
+    """An MP4, MOV or M4A with its user data and metadata boxes (``udta``, ``meta`` in the movie
+    and its tracks: a phone's location, model and software) blanked into ``free`` boxes of the
+    same size, so every media offset stays valid and the file still plays."""
+    out = bytearray(data)
+    pending = [(0, len(out))]
+    while pending:
+        start, end = pending.pop()
+        for kind, at, size in _boxes(out, start, end):
+            if kind in _MOVIE_CONTAINERS:
+                pending.append((at + _BOX_HEADER, at + size))
+            elif kind in _MOVIE_METADATA and start > 0:
+                header = 16 if int.from_bytes(out[at : at + 4], "big") == 1 else _BOX_HEADER
+                out[at + 4 : at + 8] = b"free"
+                out[at + header : at + size] = bytes(size - header)
+    return bytes(out)
+
+
+def strip_id3(data: bytes) -> bytes:
+    """An MP3 without its ID3 tags (title, artist, comments, pictures, the recorder's name)."""
+    while data.startswith(b"ID3") and len(data) >= 10:
+        size = 0
+        for byte in data[6:10]:
+            size = (size << 7) | (byte & 0x7F)
+        footer = 10 if data[5] & 0x10 else 0
+        data = data[10 + size + footer :]
+    if len(data) >= 128 and data[-128:-125] == b"TAG":
+        data = data[:-128]
+    if not data:
+        raise InvalidInput(REFUSED)
+    return data
+
+
+def clean_name(name: str | None) -> str:
+    """A file's own name fit to show and keep: no path, no control or direction marks, at most
+    ``FILE_NAME_MAX`` characters before its extension; empty if nothing is left."""
+    raw = unicodedata.normalize("NFC", name or "")
+    base = PureWindowsPath(PurePosixPath(raw).name).name
+    base = "".join(ch for ch in base if unicodedata.category(ch)[0] not in ("C", "Z") or ch == " ")
+    stem, dot, extension = base.rpartition(".")
+    if not dot:
+        stem, extension = base, ""
+    stem = stem.strip(" .")[:FILE_NAME_MAX]
+    return f"{stem}.{extension[:10]}" if stem and extension else stem
+
+
+def safe_file_name(name: str | None, fmt: Format) -> str:
+    """The file's own name, cleaned, with the extension of what it really is."""
+    stem = clean_name(name)
+    if "." in stem:
+        stem = stem.rsplit(".", 1)[0]
+    return f"{stem or '材料'}.{fmt.extension}"
+
+
+def check_file(data: bytes, name: str | None = None) -> CheckedFile:
+    """An uploaded file recognised by its content and made safe to keep; ``InvalidInput``
+    (in Chinese, naming what is accepted) for anything else."""
+    if not data:
+        raise InvalidInput("文件为空，请重新选择。")
+    fmt = identify(data)
+    if fmt.kind is MediaKind.PHOTO:
+        fmt, data = clean_photo(data, fmt)
+    elif fmt in (MP4, MOV, M4A):
+        data = strip_movie_metadata(data)
+    elif fmt is MP3:
+        data = strip_id3(data)
+    return CheckedFile(format=fmt, data=data, file_name=safe_file_name(name, fmt))
