@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -309,6 +310,41 @@ async def report_page(request: web.Request) -> web.Response:
     return _step_page(request, channel, report, step, values=_draft_values(report))
 
 
+class _Refused(Exception):
+    """A form stopped before its step was taken (or its files read): the page to answer with."""
+
+    def __init__(self, response: web.Response) -> None:
+        super().__init__("form refused")
+        self.response = response
+
+
+async def _form_report(
+    request: web.Request,
+    channel: WebChannel,
+    session: AsyncSession,
+    *,
+    token: str,
+    draft_id: str,
+    now: datetime,
+) -> WebReport:
+    """The report a form belongs to; a stale form (another or a submitted draft) or a refused
+    card raises ``_Refused`` with the page to answer with."""
+    try:
+        return await get_web_report(
+            session,
+            config=channel.config,
+            token=token,
+            session_key=current_session(request).key,
+            draft_id=draft_id,
+            now=now,
+        )
+    except StaleForm as error:
+        logger.info("stale web report form (%s)", error.detail)
+        raise _Refused(_stale(request, channel, token)) from None
+    except CardRefused as error:
+        raise _Refused(card_refused(request, channel, error)) from None
+
+
 @require_csrf
 async def report_form(request: web.Request) -> web.Response:
     """``POST /c/<token>/report``: one step's form, or 确认提交."""
@@ -327,19 +363,11 @@ async def report_form(request: web.Request) -> web.Response:
         if action == SUBMIT and step_name == SUMMARY.name and within:
             return await _submit(request, channel, session, token, session_key, draft_id)
         try:
-            report = await get_web_report(
-                session,
-                config=channel.config,
-                token=token,
-                session_key=session_key,
-                draft_id=draft_id,
-                now=now,
+            report = await _form_report(
+                request, channel, session, token=token, draft_id=draft_id, now=now
             )
-        except StaleForm as error:
-            logger.info("stale web report form (%s)", error.detail)
-            return _stale(request, channel, token)
-        except CardRefused as error:
-            return card_refused(request, channel, error)
+        except _Refused as refused:
+            return refused.response
         index = _index(step_name)
         if not 0 <= index <= _index(report.step):
             return _stale(request, channel, token)
@@ -382,14 +410,6 @@ async def report_form(request: web.Request) -> web.Response:
     return _see_other(_report_url(request, token, STEPS[target].name))
 
 
-class _Refused(Exception):
-    """A 相关材料 form stopped before its files were read: the page to answer with."""
-
-    def __init__(self, response: web.Response) -> None:
-        super().__init__("form refused")
-        self.response = response
-
-
 async def materials_form(request: web.Request) -> web.Response:
     """``POST /c/<token>/report/materials``: 相关材料's multipart form: files added, one
     删除, or 下一步 / 上一步. The form token and the draft are checked before the first file
@@ -407,20 +427,9 @@ async def materials_form(request: web.Request) -> web.Response:
         async def start(fields: dict[str, str]) -> IntakeDraft:
             if not csrf_valid(request, fields.get(CSRF_FIELD)):
                 raise _Refused(csrf_refused(request))
-            try:
-                report = await get_web_report(
-                    session,
-                    config=channel.config,
-                    token=token,
-                    session_key=session_key,
-                    draft_id=fields.get("draft", ""),
-                    now=now,
-                )
-            except StaleForm as error:
-                logger.info("stale web materials form (%s)", error.detail)
-                raise _Refused(_stale(request, channel, token)) from None
-            except CardRefused as error:
-                raise _Refused(card_refused(request, channel, error)) from None
+            report = await _form_report(
+                request, channel, session, token=token, draft_id=fields.get("draft", ""), now=now
+            )
             if _index(report.step) < _index(MATERIALS.name):
                 raise _Refused(_stale(request, channel, token))
             if not within:
