@@ -14,7 +14,7 @@ from models.clock import ClockKind
 from models.event import Actor, ActorType, EventKind, record_event, transition
 from models.org import Track
 from models.policy import DeadlineLadder
-from models.request import ApprovalRequest, RequestKind, RequestStatus
+from models.request import ApprovalRequest, RequestKind
 from models.team import Inspector
 
 
@@ -103,20 +103,17 @@ async def extend(ledger: Ledger, case: Case, step: Step) -> None:
     """申请延期, approved by the team leader: the 办结 deadline moves ``step.days`` working days."""
     assert case.id is not None and case.assignee_id is not None and case.team_id is not None
     leader = await ledger.team_leader(case.team_id)
-    ledger.add(
-        ApprovalRequest(
-            case_id=case.id,
-            kind=RequestKind.EXTENSION,
-            status=RequestStatus.APPROVED,
-            requested_by_id=case.assignee_id,
-            reason=step.note or "",
-            clock=ClockKind.RESOLVE,
-            days=step.days,
-            created_at=step.at,
-            decided_by_id=leader.id,
-            decided_at=step.at,
-        )
+    assert leader.id is not None
+    request = ApprovalRequest.filed(
+        case.id,
+        RequestKind.EXTENSION,
+        by=case.assignee_id,
+        reason=step.note or "",
+        at=step.at,
+        days=step.days,
     )
+    request.decide(by=leader.id, approve=True, at=step.at)
+    ledger.add(request)
     ledger.add(
         record_event(
             case,

@@ -58,3 +58,34 @@ class ApprovalRequest(SQLModel, table=True):
     decided_by_id: int | None = Field(default=None, foreign_key="inspectors.id")
     decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     decision_note: str | None = Field(default=None, sa_type=sa.Text)
+
+    @classmethod
+    def filed(
+        cls,
+        case_id: int,
+        kind: RequestKind,
+        *,
+        by: int,
+        reason: str,
+        at: datetime,
+        days: int | None = None,
+        target_team_id: int | None = None,
+    ) -> ApprovalRequest:
+        """A request as an inspector files it, waiting for the team leader; an extension is
+        always on the 办结 clock."""
+        return cls(
+            case_id=case_id,
+            kind=kind,
+            requested_by_id=by,
+            reason=reason,
+            clock=ClockKind.RESOLVE if kind is RequestKind.EXTENSION else None,
+            days=days,
+            target_team_id=target_team_id,
+            created_at=at,
+        )
+
+    def decide(self, *, by: int, approve: bool, at: datetime) -> None:
+        """The team leader's decision: 已同意 or 未同意, by whom and when."""
+        self.status = RequestStatus.APPROVED if approve else RequestStatus.REFUSED
+        self.decided_by_id = by
+        self.decided_at = at

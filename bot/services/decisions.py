@@ -83,10 +83,9 @@ async def decide_request(
     who = actor_of(actor)
     requester = await session.get(Inspector, request.requested_by_id)
     assert requester is not None
-    request.decided_by_id = actor.id
-    request.decided_at = now
+    assert actor.id is not None
+    request.decide(by=actor.id, approve=approve, at=now)
     if not approve:
-        request.status = RequestStatus.REFUSED
         refused = {
             RequestKind.EXTENSION: EventKind.EXTENSION_REFUSED,
             RequestKind.RETURN: EventKind.RETURN_REFUSED,
@@ -109,7 +108,6 @@ async def decide_request(
         )
         await session.commit()
         return Decision(request, case)
-    request.status = RequestStatus.APPROVED
     session.add(request)
     if request.kind is RequestKind.EXTENSION:
         return await _approve_extension(

@@ -136,13 +136,7 @@ async def request_return(
     text = clean_note(reason, "退回理由")
     if await has_pending(session, case.id, (RequestKind.RETURN, RequestKind.TRANSFER)):
         raise InvalidInput("该问题已有待组长审批的退回或转办申请，请等待审批结果。")
-    request = ApprovalRequest(
-        case_id=case.id,
-        kind=RequestKind.RETURN,
-        requested_by_id=actor.id,
-        reason=text,
-        created_at=now,
-    )
+    request = ApprovalRequest.filed(case.id, RequestKind.RETURN, by=actor.id, reason=text, at=now)
     return await file_request(
         session, case, actor, request, kind=EventKind.RETURN_REQUESTED, data={}, now=now
     )
@@ -168,13 +162,8 @@ async def transfer_case(
     text = clean_note(reason, "转办理由")
     if await has_pending(session, case.id, (RequestKind.RETURN, RequestKind.TRANSFER)):
         raise InvalidInput("该问题已有待组长审批的退回或转办申请，请等待审批结果。")
-    request = ApprovalRequest(
-        case_id=case.id,
-        kind=RequestKind.TRANSFER,
-        requested_by_id=actor.id,
-        reason=text,
-        target_team_id=target.id,
-        created_at=now,
+    request = ApprovalRequest.filed(
+        case.id, RequestKind.TRANSFER, by=actor.id, reason=text, at=now, target_team_id=target.id
     )
     return await file_request(
         session,
@@ -212,14 +201,8 @@ async def request_extension(
         raise InvalidInput("办结期限已过，不能再申请延期，请尽快办结或向组长说明情况。")
     if await has_pending(session, case.id, (RequestKind.EXTENSION,)):
         raise InvalidInput("该问题已有待组长审批的延期申请，请等待审批结果。")
-    request = ApprovalRequest(
-        case_id=case.id,
-        kind=RequestKind.EXTENSION,
-        requested_by_id=actor.id,
-        reason=text,
-        clock=ClockKind.RESOLVE,
-        days=days,
-        created_at=now,
+    request = ApprovalRequest.filed(
+        case.id, RequestKind.EXTENSION, by=actor.id, reason=text, at=now, days=days
     )
     return await file_request(
         session,
