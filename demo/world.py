@@ -16,7 +16,7 @@ from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.catalog import sync_catalog
 from demo.plan import Plan, person_name
-from models.card import Card, CardScan, CardStatus
+from models.card import Card, CardScan
 from models.enterprise import Enterprise
 from models.org import Category, Zone
 from models.reporter import Reporter
@@ -150,18 +150,9 @@ async def build_world(
                 legal_rep=e.legal_rep,
                 created_at=plan.start,
             )
-            cards.append(
-                Card(
-                    id=index,
-                    token=e.token,
-                    enterprise_id=index,
-                    zone_id=zone.id,
-                    issuing_unit=zone.issuing_unit,
-                    status=CardStatus.ACTIVE,
-                    created_at=plan.start,
-                    printed_count=1,
-                )
-            )
+            card = Card.issue(index, zone, token=e.token, unit_without_zone="", at=plan.start)
+            card.id, card.printed_count = index, 1
+            cards.append(card)
             reporters.append(
                 Reporter(
                     id=index,

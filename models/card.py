@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
+from models.org import Zone
 from models.types import UTCDateTime, enum_type
 
 
@@ -47,6 +48,28 @@ class Card(SQLModel, table=True):
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     replaced_by_id: int | None = Field(default=None, foreign_key="cards.id")
     printed_count: int = 0
+
+    @classmethod
+    def issue(
+        cls,
+        enterprise_id: int,
+        zone: Zone | None,
+        *,
+        token: str,
+        unit_without_zone: str,
+        at: datetime,
+        batch_id: int | None = None,
+    ) -> Card:
+        """A new active card for an enterprise in ``zone``: it names the zone's issuing unit
+        (``unit_without_zone`` for an enterprise outside every zone)."""
+        return cls(
+            token=token,
+            enterprise_id=enterprise_id,
+            zone_id=zone.id if zone else None,
+            issuing_unit=zone.issuing_unit if zone else unit_without_zone,
+            batch_id=batch_id,
+            created_at=at,
+        )
 
 
 class CardScan(SQLModel, table=True):

@@ -218,13 +218,13 @@ class _Issuer:
             if existing is not None and not self.extra_cards:
                 carded.append(AlreadyCarded(row.line, enterprise, existing))
                 continue
-            card = Card(
+            card = Card.issue(
+                enterprise.id,
+                zone,
                 token=new_card_token(),
-                enterprise_id=enterprise.id,
-                zone_id=zone.id if zone else None,
-                issuing_unit=zone.issuing_unit if zone else self.default_unit,
+                unit_without_zone=self.default_unit,
+                at=self.now,
                 batch_id=batch_id,
-                created_at=self.now,
             )
             session.add(card)
             self.active_card.setdefault(enterprise.id, card)
@@ -366,12 +366,12 @@ async def reissue_card(session: AsyncSession, card_id: int, now: datetime) -> Re
     enterprise = await session.get(Enterprise, old.enterprise_id)
     assert enterprise is not None
     zone = await session.get(Zone, old.zone_id) if old.zone_id is not None else None
-    new = Card(
+    new = Card.issue(
+        old.enterprise_id,
+        zone,
         token=new_card_token(),
-        enterprise_id=old.enterprise_id,
-        zone_id=old.zone_id,
-        issuing_unit=zone.issuing_unit if zone else old.issuing_unit,
-        created_at=now,
+        unit_without_zone=old.issuing_unit,
+        at=now,
     )
     session.add(new)
     await session.flush()
