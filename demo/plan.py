@@ -9,6 +9,7 @@ import math
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from bot.config import LiankaConfig
 from models.calendar import SHANGHAI, WorkCalendar
@@ -137,6 +138,8 @@ class StepKind(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Step:
+    """One thing that happens to a planned case: what, when, and its particulars."""
+
     kind: StepKind
     at: datetime
     note: str | None = None
@@ -149,17 +152,20 @@ class Step:
 
 @dataclass(frozen=True, slots=True)
 class CasePlan:
+    """A case the generator writes: who reports what and when, then what happens to it."""
+
     enterprise: int
+    contact: tuple[str, str] | None  # 实名: name and phone; None for 匿名
     category: str
     description: str
     amount_yuan: int | None
-    contact: tuple[str, str] | None
     created_at: datetime
     steps: tuple[Step, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class EnterprisePlan:
+class EnterprisePlan(NamedTuple):
+    """An enterprise of the demo district and the token of its card."""
+
     name: str
     uscc: str
     zone: str
@@ -355,7 +361,17 @@ def plan_history(
             )
             if s.at <= now
         ]
-        plans.append(CasePlan(index, category, description, amount, contact, created, tuple(steps)))
+        plans.append(
+            CasePlan(
+                enterprise=index,
+                contact=contact,
+                category=category,
+                description=description,
+                amount_yuan=amount,
+                created_at=created,
+                steps=tuple(steps),
+            )
+        )
         scans.append((index, created - timedelta(minutes=rng.uniform(2, 40))))
     for _ in range(cases // 2):
         scans.append((rng.randrange(len(enterprises)), _moment(rng, calendar, start, now)))
