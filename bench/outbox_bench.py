@@ -57,7 +57,7 @@ async def serve(chats: int) -> None:
 
 async def fill(url: str, messages: int, chats: int) -> None:
     from bot.db import create_engine, create_session_factory
-    from models.notification import Notice, RecipientKind
+    from models.notification import Notice, Recipient, RecipientKind
     from notifications.outbox import enqueue
 
     order = [FIRST_CHAT + n % chats for n in range(messages)]
@@ -71,8 +71,7 @@ async def fill(url: str, messages: int, chats: int) -> None:
                     session,
                     key=f"bench:{n}",
                     kind="bench",
-                    chat_id=chat_id,
-                    recipient_kind=RecipientKind.INSPECTOR,
+                    to=Recipient(RecipientKind.INSPECTOR, n, chat_id),
                     notice=Notice.of(
                         "deadline_warning",
                         case={"number": f"AJ-2026-{n:05d}"},

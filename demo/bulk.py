@@ -33,13 +33,13 @@ from models.notification import (
     Notification,
     Offer,
     Offering,
-    RecipientKind,
+    Recipient,
 )
 from models.reporter import ReporterContact, new_receipt_code, receipt_hash
 from models.request import ApprovalRequest
 from models.routing import Candidate, RoutingDecision, choose_team, pick_assignee
 from models.team import AssignmentMode, Inspector, Role
-from notifications.outbox import notification_key, queued
+from notifications.outbox import queued
 
 BATCH = 2000
 
@@ -146,14 +146,10 @@ class MemoryLedger:
         """A queued notice, as ``notifications.outbox.enqueue`` writes it."""
         assert person.chat_id is not None
         row = queued(
-            key=notification_key(
-                kind, case_id=case.id, stage=case.event_count, recipient=f"i{person.id}"
-            ),
             kind=kind,
-            chat_id=person.chat_id,
-            recipient_kind=RecipientKind.INSPECTOR,
-            recipient_id=person.id,
+            to=Recipient.inspector(person),
             case_id=case.id,
+            stage=case.event_count,
             notice=notice,
             offer=offer,
             now=at,

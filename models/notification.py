@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from models.types import JSONType, UTCDateTime, enum_type
+
+if TYPE_CHECKING:
+    from models.reporter import Reporter
+    from models.team import Inspector
 
 
 class NotificationStatus(enum.StrEnum):
@@ -34,6 +38,37 @@ class Channel(enum.StrEnum):
 class RecipientKind(enum.StrEnum):
     REPORTER = "reporter"
     INSPECTOR = "inspector"
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """Someone a notice goes to: an inspector (``i<id>``) or a reporter (``r<id>``), and where
+    it reaches them."""
+
+    kind: RecipientKind
+    id: int
+    chat_id: int | None  # None for a web reporter: the notice waits for their page
+    name: str = ""
+    channel: Channel = Channel.TELEGRAM
+
+    @classmethod
+    def inspector(cls, person: Inspector) -> Recipient:
+        assert person.id is not None
+        return cls(RecipientKind.INSPECTOR, person.id, person.chat_id, person.name)
+
+    @classmethod
+    def reporter(cls, reporter: Reporter) -> Recipient:
+        assert reporter.id is not None
+        return cls(RecipientKind.REPORTER, reporter.id, reporter.chat_id, channel=reporter.channel)
+
+    def in_chat(self, chat_id: int) -> Recipient:
+        """The same person, told in another chat (a report asked for in a group)."""
+        return replace(self, chat_id=chat_id)
+
+    @property
+    def tag(self) -> str:
+        """The recipient part of an idempotency key."""
+        return f"{'r' if self.kind is RecipientKind.REPORTER else 'i'}{self.id}"
 
 
 class SendMethod(enum.StrEnum):

@@ -17,7 +17,7 @@ from models.notification import (
     Notification,
     NotificationStatus,
     Offering,
-    RecipientKind,
+    Recipient,
     SendMethod,
 )
 from models.team import Inspector, Role
@@ -34,28 +34,27 @@ def notification_key(
 
 def queued(
     *,
-    key: str,
     kind: str,
-    chat_id: int | None,
-    recipient_kind: RecipientKind,
+    to: Recipient,
     notice: Notice,
     now: datetime,
-    recipient_id: int | None = None,
     case_id: int | None = None,
+    stage: str | int = 0,
+    key: str | None = None,
     offer: Offering | None = None,
     method: SendMethod = SendMethod.MESSAGE,
     document_id: int | None = None,
-    channel: Channel = Channel.TELEGRAM,
 ) -> dict[str, Any]:
     """The columns of a notice waiting to be sent (or shown): one place for what a fresh outbox
-    row holds, for ``enqueue`` and for writers in bulk (the demo generator)."""
+    row holds, for ``enqueue`` and for writers in bulk (the demo generator). Its key is
+    ``notification_key`` of the case, kind, stage and recipient unless one is given."""
     return {
-        "key": key,
+        "key": key or notification_key(kind, case_id=case_id, stage=stage, recipient=to.tag),
         "kind": kind,
-        "channel": channel,
-        "chat_id": chat_id,
-        "recipient_kind": recipient_kind,
-        "recipient_id": recipient_id,
+        "channel": to.channel,
+        "chat_id": to.chat_id,
+        "recipient_kind": to.kind,
+        "recipient_id": to.id,
         "case_id": case_id,
         "template": notice.template,
         "params": dict(notice.params),
@@ -73,41 +72,37 @@ def queued(
 async def enqueue(
     session: AsyncSession,
     *,
-    key: str,
     kind: str,
-    chat_id: int | None,
-    recipient_kind: RecipientKind,
+    to: Recipient,
     notice: Notice,
     now: datetime,
-    recipient_id: int | None = None,
     case_id: int | None = None,
+    stage: str | int = 0,
+    key: str | None = None,
     offer: Offering | None = None,
     method: SendMethod = SendMethod.MESSAGE,
     document_id: int | None = None,
-    channel: Channel = Channel.TELEGRAM,
 ) -> bool:
     """Queue one notice; a key already queued is left alone. True when a row was written.
 
     The row keeps what to say (``notice``), rendered by its channel when it is shown; it is
     rendered once here too, so a template that cannot render fails the use case, not the
     sender. A ``web`` row (a reporter with no chat) has no ``chat_id`` and is never sent."""
-    if channel is Channel.TELEGRAM and chat_id is None:
-        raise ValueError(f"notification {key}: a Telegram notice needs a chat")
-    render_notice(notice)
     values = queued(
         key=key,
         kind=kind,
-        channel=channel,
-        chat_id=chat_id,
-        recipient_kind=recipient_kind,
-        recipient_id=recipient_id,
+        to=to,
         case_id=case_id,
+        stage=stage,
         notice=notice,
         offer=offer,
         method=method,
         document_id=document_id,
         now=now,
     )
+    if to.channel is Channel.TELEGRAM and to.chat_id is None:
+        raise ValueError(f"notification {values['key']}: a Telegram notice needs a chat")
+    render_notice(notice)
     result = await session.exec(_insert(session, Notification, values, "key"))
     return bool(result.rowcount)
 
@@ -133,12 +128,10 @@ async def notify_inspectors(
         seen.add(person.id)
         queued += await enqueue(
             session,
-            key=notification_key(kind, case_id=case_id, stage=stage, recipient=f"i{person.id}"),
             kind=kind,
-            chat_id=person.chat_id,
-            recipient_kind=RecipientKind.INSPECTOR,
-            recipient_id=person.id,
+            to=Recipient.inspector(person),
             case_id=case_id,
+            stage=stage,
             notice=notice,
             offer=offer,
             now=now,

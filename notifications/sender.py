@@ -65,6 +65,7 @@ from models.notification import (
     Notice,
     Notification,
     NotificationStatus,
+    Recipient,
     RecipientKind,
     SendMethod,
 )
@@ -570,9 +571,7 @@ async def _mark_blocked(session: AsyncSession, row: Notification, now: datetime)
             session,
             key=f"admin:blocked:{tag}:i{admin.id}",
             kind="admin_blocked",
-            chat_id=admin.chat_id,
-            recipient_kind=RecipientKind.INSPECTOR,
-            recipient_id=admin.id,
+            to=Recipient.inspector(admin),
             notice=notice,
             now=now,
         )

@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db import create_engine, create_session_factory
 from models.case import Case
-from models.notification import Notice, Notification, NotificationStatus, RecipientKind
+from models.notification import Notice, Notification, NotificationStatus, Recipient, RecipientKind
 from models.processed_update import ProcessedUpdate
 from models.reporter import Reporter
 from models.team import Inspector, Role, Team
@@ -144,8 +144,7 @@ async def queue_notices(
                     session,
                     key=f"-:fault-test:{n}:{chat_id}",
                     kind="fault_test",
-                    chat_id=chat_id,
-                    recipient_kind=RecipientKind.INSPECTOR,
+                    to=Recipient(RecipientKind.INSPECTOR, 0, chat_id),
                     notice=Notice.of("_plain", text=f"测试通知 第{n + 1}条（{chat_id}）"),
                     now=now,
                 )

@@ -23,7 +23,7 @@ from bot.storage import SqlStorage
 from handlers.errors import UNEXPECTED
 from models.calendar import WorkCalendar
 from models.errors import PermissionDenied
-from models.notification import Notice, Notification, NotificationStatus, RecipientKind
+from models.notification import Notice, Notification, NotificationStatus, Recipient, RecipientKind
 from notifications.outbox import enqueue, notification_key
 from notifications.render import local_date, local_time, render, yuan_to_wan
 from tests.harness import Telegram
@@ -126,8 +126,7 @@ async def test_a_notification_is_queued_once_however_often_it_is_asked_for(
                 session,
                 key=key,
                 kind="accept_warning",
-                chat_id=7,
-                recipient_kind=RecipientKind.INSPECTOR,
+                to=Recipient(RecipientKind.INSPECTOR, 0, 7),
                 notice=Notice.of("_plain", text="请于今日18:00前签收"),
                 now=clock.now(),
             )
@@ -145,8 +144,7 @@ async def test_a_notification_is_not_queued_when_its_transaction_rolls_back(
             session,
             key="x:y:0:",
             kind="y",
-            chat_id=1,
-            recipient_kind=RecipientKind.REPORTER,
+            to=Recipient(RecipientKind.REPORTER, 0, 1),
             notice=Notice.of("_plain", text="已受理"),
             now=clock.now(),
         )

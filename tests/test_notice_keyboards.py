@@ -12,7 +12,14 @@ import pytest
 from sqlmodel import col, select
 
 from bot.db import SessionFactory
-from models.notification import Notice, Notification, NotificationStatus, Offer, RecipientKind
+from models.notification import (
+    Notice,
+    Notification,
+    NotificationStatus,
+    Offer,
+    Recipient,
+    RecipientKind,
+)
 from models.types import utc
 from notifications.outbox import enqueue
 from notifications.render import telegram_html
@@ -51,8 +58,7 @@ async def test_queued_offers_and_old_keyboards_are_sent_with_the_buttons_main_se
                     session,
                     key=f"test:{text}",
                     kind="test",
-                    chat_id=9_200 + n,
-                    recipient_kind=RecipientKind.INSPECTOR,
+                    to=Recipient(RecipientKind.INSPECTOR, 0, 9_200 + n),
                     notice=Notice.of("_plain", text=text),
                     now=now,
                     offer=offer.on(ref),
@@ -78,8 +84,7 @@ async def test_queued_offers_and_old_keyboards_are_sent_with_the_buttons_main_se
             session,
             key="test:plain",
             kind="test",
-            chat_id=9_301,
-            recipient_kind=RecipientKind.INSPECTOR,
+            to=Recipient(RecipientKind.INSPECTOR, 0, 9_301),
             notice=Notice.of("_plain", text="no buttons"),
             now=now,
         )

@@ -18,6 +18,7 @@ from models.notification import (
     Notice,
     Notification,
     NotificationStatus,
+    Recipient,
     RecipientKind,
     decode_param,
     encode_param,
@@ -92,8 +93,7 @@ async def test_one_queued_row_is_rendered_for_telegram_and_for_a_page(
             session,
             key="1:material:3:i7",
             kind="material",
-            chat_id=701,
-            recipient_kind=RecipientKind.INSPECTOR,
+            to=Recipient(RecipientKind.INSPECTOR, 0, 701),
             notice=Notice.of(
                 "reporter_material_added", number="AJ-2026-00001", files=1, note="<i>补充</i>"
             ),
@@ -119,9 +119,7 @@ async def test_a_web_row_is_never_claimed_by_the_telegram_sender(sessions: Sessi
                 session,
                 key=key,
                 kind="withdrawn",
-                chat_id=chat,
-                channel=channel,
-                recipient_kind=RecipientKind.REPORTER,
+                to=Recipient(RecipientKind.REPORTER, 0, chat, channel=channel),
                 notice=notice,
                 now=AT,
             )
@@ -142,8 +140,7 @@ async def test_a_telegram_notice_needs_a_chat(sessions: SessionFactory) -> None:
                 session,
                 key="k",
                 kind="withdrawn",
-                chat_id=None,
-                recipient_kind=RecipientKind.REPORTER,
+                to=Recipient(RecipientKind.REPORTER, 0, None),
                 notice=Notice.of("reporter_withdrawn_notice", number="AJ-2026-00001"),
                 now=AT,
             )

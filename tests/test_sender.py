@@ -13,7 +13,14 @@ import pytest
 from sqlmodel import col, select
 
 from bot.db import SessionFactory
-from models.notification import Notice, Notification, NotificationStatus, RecipientKind, SendMethod
+from models.notification import (
+    Notice,
+    Notification,
+    NotificationStatus,
+    Recipient,
+    RecipientKind,
+    SendMethod,
+)
 from models.team import Inspector, Role
 from notifications.outbox import enqueue, store_document
 from notifications.render import telegram_html
@@ -44,9 +51,11 @@ async def queue(sessions: SessionFactory, messages: list[tuple[int, str]], **ext
                 session,
                 key=f"test:{n}:{text}",
                 kind="test",
-                chat_id=chat_id,
-                recipient_kind=extra.get("recipient_kind", RecipientKind.INSPECTOR),
-                recipient_id=extra.get("recipient_id"),
+                to=Recipient(
+                    extra.get("recipient_kind", RecipientKind.INSPECTOR),
+                    extra.get("recipient_id", 0),
+                    chat_id,
+                ),
                 notice=Notice.of("_plain", text=text),
                 now=now,
                 method=extra.get("method", SendMethod.MESSAGE),

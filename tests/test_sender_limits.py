@@ -14,7 +14,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 
 from bot.db import SessionFactory
-from models.notification import Notice, NotificationStatus, RecipientKind
+from models.notification import Notice, NotificationStatus, Recipient, RecipientKind
 from notifications.outbox import enqueue
 from notifications.sender import Sender
 from sandbox import Emulator, RateLimits
@@ -43,8 +43,7 @@ async def test_at_the_default_pace_telegram_refuses_nothing_and_every_message_ar
                 session,
                 key=f"limits:{n}",
                 kind="test",
-                chat_id=chat_id,
-                recipient_kind=RecipientKind.INSPECTOR,
+                to=Recipient(RecipientKind.INSPECTOR, 0, chat_id),
                 notice=Notice.of("_plain", text=f"提醒 {n:03d}"),
                 now=now,
             )

@@ -10,11 +10,11 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.services.people import Directory, Recipient
+from bot.services.people import Directory
 from models.calendar import WorkCalendar
 from models.case import Case
 from models.clock import DEADLINE_CLOCKS, CaseClock, ClockState
-from models.notification import Notice
+from models.notification import Notice, Recipient
 from models.request import ApprovalRequest, RequestStatus
 from models.team import Role, Team
 from models.types import utc
@@ -136,9 +136,7 @@ async def send_agenda(session: AsyncSession, calendar: WorkCalendar, now: dateti
             session,
             key=notification_key("agenda", stage=report.day, recipient=recipient.tag),
             kind="agenda",
-            chat_id=recipient.chat_id,
-            recipient_kind=recipient.kind,
-            recipient_id=recipient.id,
+            to=recipient,
             notice=Notice.of(
                 "agenda_team" if team is not None else "agenda_inspector",
                 day=now,

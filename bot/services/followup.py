@@ -21,7 +21,7 @@ from models.errors import InvalidInput, PermissionDenied, StaleAction
 from models.event import Actor, ActorType, EventKind, record_event, transition
 from models.notification import Notice, Offer
 from models.reporter import Reporter
-from notifications.outbox import enqueue, notification_key
+from notifications.outbox import enqueue
 from notifications.texts import case_params
 
 REASON_MIN = 2
@@ -199,17 +199,10 @@ async def reopen_for(
         is_assignee = assignee is not None and recipient.id == assignee.id
         await enqueue(
             session,
-            key=notification_key(
-                "followup_reopened",
-                case_id=case.id,
-                stage=case.reopen_count,
-                recipient=recipient.tag,
-            ),
             kind="followup_reopened",
-            chat_id=recipient.chat_id,
-            recipient_kind=recipient.kind,
-            recipient_id=recipient.id,
+            to=recipient,
             case_id=case.id,
+            stage=case.reopen_count,
             notice=Notice.of(
                 "followup_reopened",
                 case=case_params(case),

@@ -9,10 +9,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.case import Case, reporter_label
-from models.notification import Notice, Offering, RecipientKind
+from models.notification import Notice, Offering, Recipient
 from models.reporter import CaseFollower, Reporter
 from models.team import Inspector, Team
-from notifications.outbox import enqueue, notification_key, notify_inspectors
+from notifications.outbox import enqueue, notify_inspectors
 from notifications.texts import case_params
 
 
@@ -57,13 +57,10 @@ async def tell_reporter(
     for reporter in await reporters_of(session, case):
         await enqueue(
             session,
-            key=notification_key(kind, case_id=case.id, stage=stage, recipient=f"r{reporter.id}"),
             kind=kind,
-            chat_id=reporter.chat_id,
-            channel=reporter.channel,
-            recipient_kind=RecipientKind.REPORTER,
-            recipient_id=reporter.id,
+            to=Recipient.reporter(reporter),
             case_id=case.id,
+            stage=stage,
             notice=notice,
             offer=offer,
             now=now,

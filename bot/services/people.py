@@ -8,30 +8,14 @@ from dataclasses import dataclass
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.notification import Channel, RecipientKind
+from models.notification import Recipient, RecipientKind
 from models.org import Track
 from models.team import Inspector, Role
 
 
-@dataclass(frozen=True, slots=True)
-class Recipient:
-    """Someone a notice goes to: an inspector (``i<id>``) or a reporter (``r<id>``)."""
-
-    kind: RecipientKind
-    id: int
-    chat_id: int | None  # None for a web reporter: the notice waits for their page
-    name: str = ""
-    channel: Channel = Channel.TELEGRAM
-
-    @property
-    def tag(self) -> str:
-        """The recipient part of an idempotency key."""
-        return f"{'r' if self.kind is RecipientKind.REPORTER else 'i'}{self.id}"
-
-
 def as_recipient(inspector: Inspector) -> Recipient:
-    assert inspector.id is not None and inspector.chat_id is not None
-    return Recipient(RecipientKind.INSPECTOR, inspector.id, inspector.chat_id, inspector.name)
+    assert inspector.chat_id is not None
+    return Recipient.inspector(inspector)
 
 
 def unique(recipients: Iterable[Recipient]) -> list[Recipient]:

@@ -27,7 +27,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.db import SessionFactory
 from bot.services.policy import Policy
 from models.errors import PermissionDenied
-from models.notification import Notice, Notification, RecipientKind, SendMethod
+from models.notification import Notice, Notification, Recipient, SendMethod
 from models.team import Inspector, Role
 from notifications.outbox import enqueue, notification_key, reachable, store_document
 from reports.figures import Scope
@@ -114,9 +114,7 @@ async def _queue_report(
             session,
             key=delivery.key,
             kind="report",
-            chat_id=delivery.chat_id,
-            recipient_kind=RecipientKind.INSPECTOR,
-            recipient_id=delivery.leader.id,
+            to=Recipient.inspector(delivery.leader).in_chat(delivery.chat_id),
             notice=caption,
             now=now,
             method=SendMethod.DOCUMENT,

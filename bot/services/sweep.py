@@ -44,14 +44,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
-from bot.services.people import Directory, Recipient
+from bot.services.people import Directory
 from bot.services.sweep_plan import ClockPlan, Notice, SweepContext, plan_clock
 from models import notification
 from models.calendar import WorkCalendar
 from models.case import Case, CaseStatus
 from models.clock import CaseClock, ClockState
 from models.event import SYSTEM, EventKind, record_event, transition
-from models.notification import Notification, NotificationStatus
+from models.notification import Notification, NotificationStatus, Recipient
 from models.org import Category
 from models.reporter import Reporter
 from models.team import Team
@@ -247,10 +247,7 @@ async def _apply(
                 session,
                 key=notice.key,
                 kind=notice.kind,
-                chat_id=notice.recipient.chat_id,
-                channel=notice.recipient.channel,
-                recipient_kind=notice.recipient.kind,
-                recipient_id=notice.recipient.id,
+                to=notice.recipient,
                 case_id=notice.case_id,
                 notice=notice.says,
                 offer=notice.offer,
@@ -297,10 +294,7 @@ async def _fold_digest(
                 "deadline_digest", stage=str(ordered[0][0]), recipient=recipient.tag
             ),
             kind="deadline_digest",
-            chat_id=recipient.chat_id,
-            channel=recipient.channel,
-            recipient_kind=recipient.kind,
-            recipient_id=recipient.id,
+            to=recipient,
             notice=notification.Notice.of(
                 "deadline_digest",
                 total=len(items),
@@ -404,10 +398,7 @@ async def sweep_deadlines(
                     session,
                     key=notice.key,
                     kind=notice.kind,
-                    chat_id=notice.recipient.chat_id,
-                    channel=notice.recipient.channel,
-                    recipient_kind=notice.recipient.kind,
-                    recipient_id=notice.recipient.id,
+                    to=notice.recipient,
                     notice=notice.says,
                     now=now,
                 ):

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.config import LiankaConfig
-from bot.services.people import Directory, Recipient, unique
+from bot.services.people import Directory, unique
 from models import notification
 from models.calendar import WorkCalendar
 from models.case import Case, Satisfaction
@@ -27,7 +27,7 @@ from models.clock import (
     followup_ask_time,
 )
 from models.event import EventKind
-from models.notification import Offer, Offering, RecipientKind
+from models.notification import Offer, Offering, Recipient
 from models.org import Category, Track
 from models.reporter import Reporter
 from models.team import Team
@@ -216,9 +216,7 @@ def _plan_followup(
         plan.steps.append("ask")
         plan.stage = 1
         plan.restart_workdays = wait
-        recipient = Recipient(
-            RecipientKind.REPORTER, reporter.id, reporter.chat_id, channel=reporter.channel
-        )
+        recipient = Recipient.reporter(reporter)
         plan.notices.append(
             Notice(
                 key=notification_key(
