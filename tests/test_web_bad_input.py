@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlmodel import col, select
 
@@ -33,7 +32,7 @@ from models.filecheck import REFUSED
 from models.intake import IntakeDraft
 from models.org import Category
 from models.web_draft import WebDraft
-from tests.intake_helpers import REFUND, TOKEN, make_card
+from tests.intake_helpers import REFUND, make_card
 from tests.test_web_materials_page import PDF, jpeg, upload
 from tests.test_web_report import (
     BOT,
@@ -47,6 +46,7 @@ from tests.test_web_report import (
     text_of,
 )
 from tests.tracking_support import web_case
+from web.channel import TOO_LARGE as BODY_TOO_LARGE
 from web.context import CHANNEL
 from web.session import CSRF_FIELD
 from web.uploads import TOO_LARGE
@@ -236,6 +236,20 @@ async def test_a_description_out_of_its_length_is_refused_beside_it_and_kept_as_
     assert textarea_of(page) == typed
 
 
+async def test_a_description_pasted_past_the_forms_size_is_refused_in_chinese_and_the_draft_kept(
+    client: Client, sessions: SessionFactory, refund: Category
+) -> None:
+    browser = Browser(client)
+    await filled(browser, refund, until="amount")
+    before = await the_draft(sessions)
+    await browser.open(f"{REPORT}?step=description")
+    page = await browser.send(description="长" * 30000)  # 270 KB as a form: past its 256 KB
+    assert browser.status == 413 and lines_of(page) == ["提交的内容过多", *BODY_TOO_LARGE]
+    assert await the_draft(sessions) == before
+    page = await browser.open(f"{REPORT}?step=description")
+    assert textarea_of(page) == REFUND
+
+
 # --- 涉及金额（万元） -----------------------------------------------------------------------------
 
 
@@ -301,7 +315,9 @@ async def test_the_web_takes_every_amount_the_chat_takes(
         pytest.param({"name": "张三", "phone": ""}, {"phone": NO_PHONE}, id="phone-missing"),
         pytest.param({"name": "张三", "phone": "12345"}, {"phone": BAD_PHONE}, id="phone-short"),
         pytest.param({"name": "张三", "phone": "23812345678"}, {"phone": BAD_PHONE}, id="not-1x"),
-        pytest.param({"name": "张三", "phone": "138123456789"}, {"phone": BAD_PHONE}, id="12-digits"),
+        pytest.param(
+            {"name": "张三", "phone": "138123456789"}, {"phone": BAD_PHONE}, id="12-digits"
+        ),
         pytest.param(
             {"name": "", "phone": "0838-1234567"}, {"name": NO_NAME, "phone": BAD_PHONE}, id="both"
         ),
@@ -315,7 +331,9 @@ async def test_a_bad_identity_is_refused_beside_each_field_and_kept_as_typed(
     errors: dict[str, str],
 ) -> None:
     browser = Browser(client)
-    await filled(browser, refund, until="summary", identity="named", name="王五", phone="13712345678")
+    await filled(
+        browser, refund, until="summary", identity="named", name="王五", phone="13712345678"
+    )
     sent = ({"identity": "named"} if "name" in fields else {}) | fields
     page = await refused_in_place(browser, sessions, "identity", **sent)
     for name in ("identity", "name", "phone"):
@@ -477,7 +495,9 @@ async def test_a_step_without_its_csrf_token_is_refused_and_the_draft_is_still_t
     client: Client, sessions: SessionFactory, refund: Category, token: str | None
 ) -> None:
     browser = Browser(client)
-    await filled(browser, refund, until="summary", identity="named", name="王五", phone="13712345678")
+    await filled(
+        browser, refund, until="summary", identity="named", name="王五", phone="13712345678"
+    )
     before = await the_draft(sessions)
     page = await browser.open(f"{REPORT}?step=identity")
     data = {k: v for k, v in hidden_fields(page).items() if k != CSRF_FIELD}
