@@ -570,6 +570,7 @@ async def test_files_sent_after_submission_are_stale_and_not_kept(
 async def thirty_forms_sent(client: Client, clock: FrozenClock) -> None:
     """This address has sent its 30 forms this minute (those that filled the report in, and
     others from the same address)."""
+    assert isinstance(client.server, TestServer)
     limiter = client.server.app[CHANNEL].limiter
     for _ in range(FORMS_PER_ADDRESS.count):
         await limiter.hit(FORMS_PER_ADDRESS, "127.0.0.1", clock.now())
