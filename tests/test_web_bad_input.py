@@ -6,7 +6,9 @@ minute from one address, and ten wrong receipt codes on ``/t``.
 
 Each test asserts what the person sees (the status, the exact Chinese words, beside the field
 they are about) and that nothing entered is lost: the refused form shows again what was typed,
-the draft's files are still listed, and the draft kept on the server is unchanged."""
+the draft's files are still listed, and the draft kept on the server is unchanged. Tests whose
+SQL differs by dialect (an id past PostgreSQL's integer, the rate counters' upserts, the claim
+of a submitted draft) run on PostgreSQL too."""
 
 from __future__ import annotations
 
@@ -50,8 +52,6 @@ from web.channel import TOO_LARGE as BODY_TOO_LARGE
 from web.context import CHANNEL
 from web.session import CSRF_FIELD
 from web.uploads import TOO_LARGE
-
-pytestmark = pytest.mark.both_databases
 
 SHORT = "问题描述太短（{n}字），请至少写10个字，说明什么事、涉及哪个单位、什么时间。"
 LONG = "问题描述太长（{n}字），请精简到2000字以内；详细材料可在下一步以图片或文件上传。"
@@ -169,6 +169,7 @@ async def refused_in_place(
 # --- 问题类别 ----------------------------------------------------------------------------------
 
 
+@pytest.mark.both_databases
 @pytest.mark.parametrize(
     ("chosen", "message"),
     [
@@ -529,6 +530,7 @@ async def test_files_without_the_csrf_token_are_refused_and_the_listed_ones_stay
 # --- a form after its report was submitted ------------------------------------------------------
 
 
+@pytest.mark.both_databases
 async def test_a_step_sent_after_submission_is_stale_and_makes_no_second_case(
     client: Client, sessions: SessionFactory, refund: Category
 ) -> None:
@@ -547,6 +549,7 @@ async def test_a_step_sent_after_submission_is_stale_and_makes_no_second_case(
     assert case.amount_involved_yuan == 30000
 
 
+@pytest.mark.both_databases
 async def test_files_sent_after_submission_are_stale_and_not_kept(
     client: Client, sessions: SessionFactory, refund: Category, tmp_path: Path
 ) -> None:
@@ -577,6 +580,7 @@ async def thirty_forms_sent(client: Client, clock: FrozenClock) -> None:
     assert await limiter.remaining(FORMS_PER_ADDRESS, "127.0.0.1", clock.now()) == 0
 
 
+@pytest.mark.both_databases
 @pytest.mark.parametrize(
     ("step", "fields", "shown"),
     [
@@ -607,6 +611,7 @@ async def test_the_thirty_first_form_in_a_minute_is_refused_and_keeps_what_was_t
     assert await the_draft(sessions) == before
 
 
+@pytest.mark.both_databases
 async def test_the_thirty_first_form_being_the_confirmation_submits_nothing_and_shows_the_summary(
     client: Client, sessions: SessionFactory, clock: FrozenClock, refund: Category
 ) -> None:
@@ -622,6 +627,7 @@ async def test_the_thirty_first_form_being_the_confirmation_submits_nothing_and_
     assert browser.status == 200 and len(await cases(sessions)) == 1
 
 
+@pytest.mark.both_databases
 async def test_files_past_thirty_forms_in_a_minute_are_refused_and_the_listed_ones_stay(
     client: Client, sessions: SessionFactory, clock: FrozenClock, refund: Category
 ) -> None:
@@ -659,6 +665,7 @@ def code_box(page: str) -> str:
     return value_of(page.replace('class="field code" ', ""), "code")
 
 
+@pytest.mark.both_databases
 async def test_ten_wrong_receipt_codes_each_say_so_with_the_code_still_in_its_box(
     tracking: Client, sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar
 ) -> None:
