@@ -26,6 +26,11 @@ ROUTE_BODY_CAPS = {
     f"{ROUTE_PREFIX}report-materials": UPLOAD_MAX_BODY,  # 相关材料: ten files of 20 MB
 }
 
+TOO_LARGE = [
+    "您提交的内容过多，未被接收。",
+    "请返回上一页，将文字精简后重新提交；较多的材料请以图片或文件分次上传。",
+]
+
 SECURITY_HEADERS = {
     # No script at all yet (pages work without JavaScript); nothing from another origin.
     "Content-Security-Policy": (
@@ -74,7 +79,10 @@ async def body_cap(request: web.Request, handler: Handler) -> web.StreamResponse
     application's ``client_max_size`` stops a body sent without a length)."""
     cap = ROUTE_BODY_CAPS.get(request.match_info.route.name or "", MAX_BODY)
     if _is_channel_route(request) and (request.content_length or 0) > cap:
-        raise web.HTTPRequestEntityTooLarge(max_size=cap, actual_size=request.content_length or 0)
+        logger.info("web request refused: body over the route's cap")
+        return pages.notice_response(
+            request, request.app[CHANNEL], title="提交的内容过多", lines=TOO_LARGE, status=413
+        )
     return await handler(request)
 
 

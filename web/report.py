@@ -62,6 +62,8 @@ REPORT_ROUTE = f"{ROUTE_PREFIX}report"
 MATERIALS_ROUTE = f"{ROUTE_PREFIX}report-materials"
 NEXT, BACK, SKIP, SUBMIT = "next", "back", "skip", "submit"
 NAMED, ANONYMOUS = "named", "anonymous"
+ID_MAX = 2**31 - 1
+"""The largest id a table's integer key holds: a larger one is no category's."""
 FIELDS = ("category", "description", "files", "amount", "identity", "name", "phone")
 """The form fields the steps read; what was entered in them is shown again on a refusal."""
 
@@ -113,7 +115,7 @@ def _field(name: str, take: Callable[[], IntakeDraft]) -> IntakeDraft:
 
 async def take_category(given: StepInput) -> IntakeDraft:
     raw = given.text("category").strip()
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > ID_MAX:  # "²" is a digit to isdigit
         raise FieldErrors({"category": "请选择问题类别。"})
     try:
         category = await get_active_category(given.session, int(raw))
@@ -146,11 +148,15 @@ async def take_identity(given: StepInput) -> IntakeDraft:
     name, phone = given.text("name"), given.text("phone")
     named = draft.start_named()
     errors: dict[str, str] = {}
+    if not phone.strip():  # an empty box is not a malformed number
+        errors["phone"] = "请填写手机号码，例如 13812345678。"
     checks: tuple[tuple[str, Callable[[str], IntakeDraft], str], ...] = (
         ("name", named.give_name, name),
         ("phone", named.hold_phone, phone),
     )
     for key, check, value in checks:  # each field on its own, so both messages show at once
+        if key in errors:
+            continue
         try:
             check(value)
         except InvalidInput as error:
@@ -361,7 +367,9 @@ async def report_form(request: web.Request) -> web.Response:
     within = await channel.limiter.hit(FORMS_PER_ADDRESS, _client(request, channel), now)
     async with channel.sessions() as session:
         if action == SUBMIT and step_name == SUMMARY.name and within:
-            return await _submit(request, channel, session, token, session_key, draft_id)
+            return await _confirm(
+                request, channel, session, token=token, draft_id=draft_id, now=now
+            )
         try:
             report = await _form_report(
                 request, channel, session, token=token, draft_id=draft_id, now=now
@@ -493,6 +501,29 @@ async def materials_form(request: web.Request) -> web.Response:
                 status=400,
             )
     return _see_other(_report_url(request, token, STEPS[target].name))
+
+
+async def _confirm(
+    request: web.Request,
+    channel: WebChannel,
+    session: AsyncSession,
+    *,
+    token: str,
+    draft_id: str,
+    now: datetime,
+) -> web.Response:
+    """确认提交, only for a draft that reached its summary: a form that claims the summary for
+    an earlier step (a tampered step) is stale; a submitted draft gets its first case back."""
+    try:
+        report = await _form_report(
+            request, channel, session, token=token, draft_id=draft_id, now=now
+        )
+    except _Refused:
+        report = None  # submitted already, another draft, a refused card: ``_submit`` says which
+    if report is not None and report.step != SUMMARY.name:
+        return _stale(request, channel, token)
+    session_key = current_session(request).key
+    return await _submit(request, channel, session, token, session_key, draft_id)
 
 
 def _see_other(url: str) -> web.Response:
