@@ -17,6 +17,7 @@ the test's folder and to ``var/screenshots/web-journey/<test>/`` (``01-landing.p
 
 from __future__ import annotations
 
+import asyncio
 import io
 import itertools
 import re
@@ -147,6 +148,7 @@ async def report_on_the_phone(
     page = phone.page
     await page.goto(link)
     await see(page.get_by_role("link", name="网页反映")).to_be_visible()
+    await see(page.get_by_text("凭回执码查看办理情况")).to_be_visible()
     await phone.shot("landing")
     await page.get_by_role("link", name="网页反映").tap()
 
@@ -224,7 +226,11 @@ async def stored_blobs(env: dict[str, str], workdir: Path) -> list[bytes]:
         finally:
             await engine.dispose()
         return [bytes(row[0]) for row in rows]
-    folder = workdir / "var" / "blobs"
+    return files_in(workdir / "var" / "blobs")
+
+
+def files_in(folder: Path) -> list[bytes]:
+    """The files of a directory blob store (none left half-written in its ``tmp/``)."""
     return [p.read_bytes() for p in folder.rglob("*") if p.is_file() and p.parent.name != "tmp"]
 
 
@@ -390,7 +396,7 @@ class Proxy:
     def __init__(self, targets: list[str]) -> None:
         self._turns = itertools.cycle(targets)
         self.pin: str | None = None
-        self.served: list[tuple[str, str, str]] = []  # (instance, method, path)
+        self.served: list[tuple[str, str, str, bool]] = []  # (instance, method, path, pinned)
         self.port = free_port()
         self._runner: web.AppRunner | None = None
         self._client: aiohttp.ClientSession | None = None
@@ -409,7 +415,7 @@ class Proxy:
 
     async def _forward(self, request: web.Request) -> web.Response:
         target = self.pin or next(self._turns)
-        self.served.append((target, request.method, request.path))
+        self.served.append((target, request.method, request.path, self.pin is not None))
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
         assert self._client is not None
         async with self._client.request(
@@ -478,19 +484,23 @@ async def test_two_instances_behind_a_proxy_serve_the_same_journey_and_share_its
         )
         folders = screenshot_folders(tmp_path, request)
         try:
-            await first.start()
-            await second.start()
+            await asyncio.gather(first.start(), second.start())
             await journey(deployment, emulator, tmp_path, folders)
         finally:
-            codes = [await first.stop(), await second.stop()]
+            codes = list(await asyncio.gather(first.stop(), second.stop()))
             await proxy.stop()
         assert codes == [0, 0], first.output() + second.output()
 
-    # the files went up through the first instance (the first form of 相关材料 that reached it)
-    materials = [t for t, _, path in proxy.served if path.endswith("/report/materials")]
-    assert materials[0] == first.url
-    served = {t for t, _, _ in proxy.served}
-    assert served == {first.url, second.url}
-    pages = {t for t, method, path in proxy.served if method == "GET" and path.startswith("/t")}
-    assert pages == {first.url, second.url}  # the tracking pages came from both
-    assert not any(p.is_file() for p in tmp_path.glob("var-*/blobs/**/*"))
+    # the files went up through the first instance; 查看材料 reached only the second
+    uploads = [t for t, _, path, pinned in proxy.served if pinned and path.endswith("/materials")]
+    assert uploads == [first.url]
+    viewed = [t for t, _, path, pinned in proxy.served if pinned and path.endswith("/webhook")]
+    assert viewed and set(viewed) == {second.url}
+    both = {first.url, second.url}
+    for kind in ("/c/", "/t", "/telegram/webhook"):  # pages and updates came from both
+        assert {t for t, _, path, _ in proxy.served if path.startswith(kind)} == both
+    assert (
+        files_in(tmp_path / "var-first" / "blobs")
+        == files_in(tmp_path / "var-second" / "blobs")
+        == []
+    )
