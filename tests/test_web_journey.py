@@ -273,6 +273,11 @@ async def journey(
         try:
             context = await browser.new_context(**PHONE, java_script_enabled=False)  # type: ignore[arg-type]
             phone = Phone(await context.new_page(), folders)
+            sizes: list[int] = []
+            phone.page.on(
+                "response",
+                lambda answer: sizes.append(int(answer.headers.get("content-length", 0))),
+            )
             number, receipt = await report_on_the_phone(phone, link, uploads, deployment)
             page = phone.page
 
@@ -348,6 +353,7 @@ async def journey(
             await see(page.locator(".status")).to_have_text("重新办理中")
             await see(page.get_by_role("heading", name="回访评价")).to_have_count(0)
             await phone.shot("track-reopened")
+            assert 0 < max(sizes) < 100 * 1024  # every page and asset small on a phone
         finally:
             await browser.close()
 
