@@ -286,3 +286,10 @@ async def test_without_trusted_proxies_a_forwarded_address_is_not_believed(
         assert (await client.get(f"/c/c_Guess{attempt:020d}", headers=spoofed)).status == 404
     fresh = {"X-Forwarded-For": "198.51.100.200"}
     assert (await client.get(f"/c/{TOKEN}", headers=fresh)).status == 429
+
+
+async def test_the_landing_page_names_the_code_as_the_receipt_does(client) -> None:
+    """查询进展 asks for the 回执码 the receipt gave, by that name (not a 查询码 nobody was given)."""
+    text = text_of(await (await client.get(f"/c/{TOKEN}")).text())
+    assert "凭回执码查看办理情况" in text
+    assert "查询码" not in text
