@@ -186,7 +186,7 @@ def with_file(files: tuple[Evidence, ...], item: Evidence) -> tuple[Evidence, ..
     if any(existing.identity == item.identity for existing in files):
         raise InvalidInput("这个文件已经添加过了。")
     if len(files) >= EVIDENCE_MAX:
-        raise InvalidInput(f"最多上传{EVIDENCE_MAX}个附件，请点“完成”继续。")
+        raise InvalidInput(f"最多上传{EVIDENCE_MAX}个附件，已达上限，不能再添加。")
     return (*files, item)
 
 

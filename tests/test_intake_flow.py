@@ -309,7 +309,7 @@ async def test_evidence_stops_at_ten_files_with_a_running_count(telegram: Telegr
         await user.send_photo()
     assert user.last == "已收到10个附件（图片10）。已达10个上限，请点“完成”。"
     await user.send_voice()
-    assert user.last == "最多上传10个附件，请点“完成”继续。"
+    assert user.last == "最多上传10个附件，已达上限，不能再添加。"
     await user.send_photo(caption=None)
     assert len((await state_of(telegram, user))[1]["evidence"]) == 10
 

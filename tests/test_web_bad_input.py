@@ -443,11 +443,6 @@ async def test_the_eleventh_file_is_refused_by_name_and_ten_stay_listed(
     assert data["description"] == REFUND
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the eleventh file's line is the chat's (请点“完成”继续): the web page has no 完成 "
-    "button, its button is 下一步 (models.intake.with_file, shown as is by web/uploads.py)",
-)
 async def test_the_eleventh_files_message_names_the_button_the_page_has(
     client: Client, refund: Category
 ) -> None:
