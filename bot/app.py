@@ -211,6 +211,7 @@ async def open_runtime(
         clock=clock,
         metrics=metrics,
         report_dir=settings.var_dir / "reports",
+        blobs=create_blob_store(settings, sessions),
     )
     return Runtime(
         settings, config, engine, sessions, bot, dispatcher, scheduler, sender, metrics, clock
