@@ -152,7 +152,8 @@ async def test_photos_a_pdf_and_a_note_reach_the_assignee_as_from_the_chat(
     [told] = await outbox(sessions, "material")
     assert web.staff is not None and told.recipient_id == web.staff.inspector.id
     assert told.template == "reporter_material_added"
-    assert told.params["files"] == 2 and "承诺" in str(told.params["note"])
+    assert told.params is not None and told.params["files"] == 2
+    assert "承诺" in str(told.params["note"])
     assert (told.offer, told.offer_ref) == (Offer.CASE_MATERIALS, web.id)
 
 
