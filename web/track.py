@@ -520,16 +520,14 @@ class _Answered(Exception):
         self.response = response
 
 
-async def _refused_on_case(
-    request: web.Request, error: DomainError, *, status: int = 409
-) -> web.Response:
+async def _refused_on_case(request: web.Request, error: DomainError) -> web.Response:
     """The case page, saying why 补充材料 was refused (the case closed meanwhile)."""
     logger.info("web tracking: material refused (%s)", type(error).__name__)
     loaded = await _load(request)
     if loaded is None:
         raise _back_to_form(request)
     channel = request.app[CHANNEL]
-    return _case_page(request, channel, loaded[1], status=status, error=error.message)
+    return _case_page(request, channel, loaded[1], status=409, error=error.message)
 
 
 def _material_start(
@@ -545,7 +543,6 @@ def _material_start(
         try:
             async with channel.sessions() as session:
                 draft = await start_tracked_material(session, case_id)
-                page = await tracked_case(session, case_id)
         except NotTracked:
             raise _back_to_form(request) from None
         except DomainError as error:
@@ -554,7 +551,7 @@ def _material_start(
             logger.info("web tracking forms throttled for a client address")
             note = fields.get("note", "")[:ENTERED_MAX]
             raise _Answered(
-                _materials_page(request, channel, page, status=429, notice=TOO_FREQUENT, note=note)
+                await _material_again(request, case_id, status=429, notice=TOO_FREQUENT, note=note)
             )
         return draft
 
@@ -583,17 +580,21 @@ async def track_materials(request: web.Request) -> web.StreamResponse:
     except InvalidInput:  # not a multipart form: not sent by the page
         return csrf_refused(request)
     except UploadTooLarge:
-        logger.info("web upload stopped at the body cap")
-        return notice_response(
-            request,
-            channel,
-            title="文件过大",
-            lines=[BODY_TOO_LARGE],
-            status=413,
-            refused=True,
-            links=[("返回补充材料", _route(request, "track-materials-page"))],
-        )
+        return _too_large(request)
     return await _submit_material(request, case_id, received, now=now)
+
+
+def _too_large(request: web.Request) -> web.Response:
+    logger.info("web upload stopped at the body cap")
+    return notice_response(
+        request,
+        request.app[CHANNEL],
+        title="文件过大",
+        lines=[BODY_TOO_LARGE],
+        status=413,
+        refused=True,
+        links=[("返回补充材料", _route(request, "track-materials-page"))],
+    )
 
 
 async def _material_again(
