@@ -211,6 +211,7 @@ async def open_runtime(
         clock=clock,
         metrics=metrics,
         report_dir=settings.var_dir / "reports",
+        blobs=create_blob_store(settings, sessions),
     )
     return Runtime(
         settings, config, engine, sessions, bot, dispatcher, scheduler, sender, metrics, clock
@@ -250,11 +251,16 @@ async def database_ok(sessions: SessionFactory) -> bool:
 
 
 def web_channel(
-    settings: Settings, config: LiankaConfig, sessions: SessionFactory, clock: Clock
+    settings: Settings,
+    config: LiankaConfig,
+    sessions: SessionFactory,
+    clock: Clock,
+    *,
+    metrics: Metrics | None = None,
 ) -> WebChannel:
     """The web channel's parts. Without ``LIANKA_WEB_SECRET`` (allowed only when no public
     address is set: the sandbox, a local ``lianka web``) this process signs with a key of its
-    own, and a restart ends the web sessions."""
+    own, and a restart ends the web sessions. ``metrics``: ``lianka run``'s counters."""
     channel = WebChannel(
         config,
         sessions,
@@ -264,6 +270,7 @@ def web_channel(
         secure_cookies=(settings.public_url or "").startswith("https://"),
         limiter=rate_limiter(redis_url=settings.redis_url, sessions=sessions),
         blobs=create_blob_store(settings, sessions),
+        cases_submitted=metrics.cases_submitted if metrics is not None else None,
     )
     if settings.web_secret is not None:
         channel.secret = settings.web_secret.get_secret_value()
@@ -294,9 +301,10 @@ def create_web_app(runtime: Runtime, *, webhook_path: str | None) -> web.Applica
 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
-    add_web_channel(
-        app, web_channel(runtime.settings, runtime.config, runtime.sessions, runtime.clock)
+    channel = web_channel(
+        runtime.settings, runtime.config, runtime.sessions, runtime.clock, metrics=runtime.metrics
     )
+    add_web_channel(app, channel)
     if webhook_path is not None:
         secret = runtime.settings.webhook_secret
         assert secret is not None

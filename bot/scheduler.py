@@ -18,6 +18,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.blobs import BlobStore, purge_orphan_blobs
 from bot.clock import Clock, SystemClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
@@ -89,6 +90,14 @@ async def run_web_draft_purge(sessions: SessionFactory, clock: Clock) -> None:
         logger.info("deleted %s expired web drafts", purged)
 
 
+async def run_blob_purge(sessions: SessionFactory, blobs: BlobStore, clock: Clock) -> None:
+    """Hourly: remove the web uploads nothing references (an upload cut off, a file deleted
+    from a draft, a draft expired) a day after they were last put."""
+    purge = await purge_orphan_blobs(blobs, sessions, now=clock.now())
+    if purge.removed:
+        logger.info("removed %s blobs nothing referenced", purge.removed)
+
+
 def create_scheduler(
     *,
     sessions: SessionFactory,
@@ -96,13 +105,15 @@ def create_scheduler(
     clock: Clock | None = None,
     metrics: Metrics | None = None,
     report_dir: Path = DEFAULT_OUT_DIR,
+    blobs: BlobStore | None = None,
 ) -> AsyncIOScheduler:
     """The sweep every minute (first run at once: a process that was down catches up on start),
     the agenda at 09:00 Shanghai (at once too when started between 09:00 and 12:00; the agenda is
     sent once per day whatever runs it) and the analysis reports at 09:00 (5 minutes after a
     start between 09:00 and 12:00; each goes to each leader once whatever runs it), and every
-    hour (first at once) the handled updates older than three days are forgotten and the web
-    drafts untouched for seven days deleted."""
+    hour (first at once) the handled updates older than three days are forgotten, the web
+    drafts untouched for seven days deleted and, given the web channel's ``blobs``, the uploads
+    nothing references removed a day after their last put."""
     clock = clock or SystemClock()
     scheduler = AsyncIOScheduler(timezone=SHANGHAI)
     now = clock.now()
@@ -140,6 +151,18 @@ def create_scheduler(
         misfire_grace_time=600,
         next_run_time=now,
     )
+    if blobs is not None:
+        scheduler.add_job(
+            run_blob_purge,
+            IntervalTrigger(hours=1, timezone=SHANGHAI),
+            args=(sessions, blobs, clock),
+            id="blob-purge",
+            name="remove web uploads nothing references",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=600,
+            next_run_time=now,
+        )
     local = now.astimezone(SHANGHAI).time()
     scheduler.add_job(
         run_agenda,

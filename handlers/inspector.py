@@ -164,7 +164,8 @@ async def _send_attachment(
     bot: Bot, chat_id: int, item: Attachment, *, blobs: BlobStore, session: AsyncSession
 ) -> None:
     """By Telegram file id when there is one (nothing downloaded); a web file that has none yet
-    is uploaded from the blob store, and the id Telegram gives it is remembered."""
+    is uploaded from the blob store, and the id Telegram gives it is remembered. A file whose
+    blob is gone is named to the inspector in its place."""
     kind = _sent_as(item)
     if item.file_id:
         await _send_file(bot, chat_id, kind, item.file_id)
@@ -174,6 +175,8 @@ async def _send_attachment(
         data = await blobs.get(item.blob_sha256)
     except BlobMissing:
         logger.error("attachment %s: its blob is missing from the store", item.id)
+        name = item.file_name or f"材料{item.id}"
+        await bot.send_message(chat_id, render("staff_material_missing", name=name))
         return
     upload = BufferedInputFile(data, filename=item.file_name or f"材料{item.id}")
     sent = await _send_file(bot, chat_id, kind, upload)

@@ -542,10 +542,14 @@ async def on_submit(
     ready, draft_id = draft.ready(), draft.draft_id
     async with flow_ends(state):
         submitted = await submit_case(
-            session, reporter, ready, policy=policy, now=clock.now(), draft_id=draft_id
+            session,
+            reporter,
+            ready,
+            policy=policy,
+            now=clock.now(),
+            draft_id=draft_id,
+            counted=metrics.cases_submitted,
         )
-    if not submitted.duplicate:
-        metrics.cases_submitted.inc()
     await _drop_buttons(bot, query)
     await _confirm(bot, query, submitted, reissued=False)
 

@@ -53,7 +53,8 @@ class Attachment(SQLModel, table=True):
 
 class Blob(SQLModel, table=True):
     """A web upload's bytes, named by their SHA-256, for the database blob store (the one every
-    instance shares); written once, never changed."""
+    instance shares); its bytes written once, never changed (``created_at``: when last put, for
+    the orphan purge's grace)."""
 
     __tablename__ = "blobs"
 

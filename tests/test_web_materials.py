@@ -107,7 +107,7 @@ async def test_inspector_receives_web_files_uploaded_once_then_by_file_id(
     ]
 
 
-async def test_a_missing_blob_does_not_stop_the_other_files(
+async def test_a_missing_blob_is_named_to_the_inspector_and_the_other_files_still_come(
     sessions: SessionFactory,
     catalog: LiankaConfig,
     calendar: WorkCalendar,
@@ -151,3 +151,5 @@ async def test_a_missing_blob_does_not_stop_the_other_files(
     sent = [s for s in tg.session.sent if s.chat_id == INSPECTOR and s.document is not None]
     assert [s.document.filename for s in sent] == ["1.pdf"]
     assert "blob is missing" in caplog.text and lost not in caplog.text
+    told = [m.text for m in inspector.messages if "0.pdf" in (m.text or "")]
+    assert told == ["抱歉，材料“0.pdf”的文件已缺失，无法发送。其他材料不受影响，请联系管理员核查。"]

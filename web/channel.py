@@ -24,6 +24,7 @@ MAX_BODY = 64 * 1024
 ROUTE_BODY_CAPS = {
     f"{ROUTE_PREFIX}report-form": 256 * 1024,
     f"{ROUTE_PREFIX}report-materials": UPLOAD_MAX_BODY,  # 相关材料: ten files of 20 MB
+    f"{ROUTE_PREFIX}track-materials": UPLOAD_MAX_BODY,  # 补充材料 on /t: the same
 }
 
 TOO_LARGE = [

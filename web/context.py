@@ -13,6 +13,7 @@ from bot.blobs import BlobStore, DirectoryBlobStore
 from bot.clock import Clock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
+from bot.services.intake import Counter
 from bot.services.rate_limits import RateLimiter, SqlRateLimiter
 from bot.services.reporters import AttemptGuard
 from bot.settings import IPNetwork
@@ -42,6 +43,8 @@ class WebChannel:
     the database."""
     blobs: BlobStore = field(default=None)  # type: ignore[assignment]
     """Where uploaded files are kept (``LIANKA_BLOB_STORE``); by default ``var/blobs``."""
+    cases_submitted: Counter | None = None
+    """``lianka run``'s count of reports submitted (the web's with the chat's); none alone."""
 
     def __post_init__(self) -> None:
         if self.limiter is None:

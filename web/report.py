@@ -562,6 +562,7 @@ async def _submit(
             session_key=session_key,
             draft_id=draft_id,
             now=now,
+            counted=channel.cases_submitted,
         )
     except StaleForm as error:
         logger.info("stale web report submission (%s)", error.detail)

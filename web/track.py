@@ -5,10 +5,15 @@ session remembers the case's id in a second cookie, signed by itsdangerous with 
 secret and bound to the session's key, for ``TRACK_MINUTES`` after the last page; the code
 itself is never in an address, a cookie or a log line. ``/t/case`` then shows the case (number,
 status line, the public timeline, the notices kept for this page, any question with a box to
-answer it, 撤回 while allowed, 回访 when asked); each form posts to its own address with the
+answer it, 补充材料 while the case is open, 撤回 while allowed, 回访 when asked); each form posts to its own address with the
 session's CSRF token and comes back to ``/t/case`` (post, redirect, get). Without the cookie, or
 once it has expired, or when the case no longer opens with a code, the browser goes back to
 ``/t``. 退出查询 forgets the case at once.
+
+补充材料 has a page of its own (``/t/case/materials``): files and a note in one multipart form,
+read by ``web.uploads`` as the report's 相关材料 is (the form token and the case checked before the
+first file), added by the chat's rules (``MaterialDraft``) and use case. The files that pass are
+submitted with the note; each refused one is named with why, to be chosen again.
 """
 
 from __future__ import annotations
@@ -34,20 +39,38 @@ from bot.services.reporters import TooManyAttempts
 from bot.services.tracking import (
     NotTracked,
     TrackedCase,
+    add_tracked_material,
     answer_tracked_question,
     open_tracked_case,
     rate_tracked_case,
     reopen_tracked_case,
+    start_tracked_material,
     tracked_case,
     withdraw_tracked_case,
 )
+from bot.services.web_intake import FORMS_PER_ADDRESS
 from models.case import Satisfaction
-from models.errors import DomainError
+from models.errors import DomainError, InvalidInput
+from models.intake import (
+    DESCRIPTION_MAX,
+    EVIDENCE_MAX,
+    FILE_MAX_BYTES,
+    MaterialDraft,
+    clean_text,
+)
 from models.reporter import RECEIPT_LENGTH
 from notifications.render import local_date, local_time
 from web.context import CHANNEL, ROUTE_PREFIX, WebChannel, client_address
-from web.pages import page_response
-from web.session import CSRF_FIELD, csrf_token, current_session, require_csrf
+from web.pages import notice_response, page_response
+from web.session import (
+    CSRF_FIELD,
+    csrf_refused,
+    csrf_token,
+    csrf_valid,
+    current_session,
+    require_csrf,
+)
+from web.uploads import BODY_TOO_LARGE, Received, UploadTooLarge, receive_evidence
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +90,10 @@ DONE = {
     "withdrawn": "该问题已撤回。",
     "rated": "感谢您的评价！",
     "reopened": "已收到您的意见，该问题将重新办理。",
+    "material": "补充材料已提交，已转交办理人员。",
 }
+NO_MATERIAL = "请选择要补充的文件，或填写补充说明。"
+TOO_FREQUENT = "提交过于频繁，请稍等一分钟后再提交。您填写的说明已保留。"
 
 
 @dataclass
@@ -258,7 +284,7 @@ def _case_page(
         signout_url=_route(request, "track-signout"),
         answer_max=ANSWER_MAX,
         reason_max=REASON_MAX,
-        materials_url=None,  # 补充材料 on the web: see ``track_case.html.j2``'s materials block
+        materials_url=_route(request, "track-materials-page") if page.may_add_material else None,
         local=local_time,
         local_date=local_date,
     )
@@ -443,6 +469,180 @@ async def track_signout(request: web.Request) -> web.StreamResponse:
     return response
 
 
+def _materials_page(
+    request: web.Request,
+    channel: WebChannel,
+    page: TrackedCase,
+    *,
+    status: int = 200,
+    **context: Any,
+) -> web.Response:
+    """补充材料's page: the form, with what was refused (``problems``), what was added
+    (``added``), the note typed (``note``) and a ``notice``."""
+    for name, default in (("problems", ()), ("added", None), ("note", ""), ("notice", None)):
+        context.setdefault(name, default)
+    return page_response(
+        request,
+        channel,
+        "track_materials",
+        status=status,
+        case=page,
+        csrf=csrf_token(request),
+        csrf_field=CSRF_FIELD,
+        upload_url=_route(request, "track-materials"),
+        back_url=_route(request, "track-case"),
+        files_max=EVIDENCE_MAX,
+        file_max_mb=FILE_MAX_BYTES // (1024 * 1024),
+        note_max=DESCRIPTION_MAX,
+        **context,
+    )
+
+
+async def track_materials_page(request: web.Request) -> web.StreamResponse:
+    """``/t/case/materials``: 补充材料's form, while the case is open."""
+    channel = request.app[CHANNEL]
+    loaded = await _load(request)
+    if loaded is None:
+        raise _back_to_form(request)
+    case_id, page = loaded
+    if not page.may_add_material:
+        raise web.HTTPSeeOther(_route(request, "track-case"))
+    response = _materials_page(request, channel, page)
+    _remember(request, response, case_id)
+    return response
+
+
+class _Answered(Exception):
+    """补充材料 stopped before its files were read: the page to answer with."""
+
+    def __init__(self, response: web.Response) -> None:
+        super().__init__("form answered")
+        self.response = response
+
+
+async def _refused_on_case(request: web.Request, error: DomainError) -> web.Response:
+    """The case page, saying why 补充材料 was refused (the case closed meanwhile)."""
+    logger.info("web tracking: material refused (%s)", type(error).__name__)
+    loaded = await _load(request)
+    if loaded is None:
+        raise _back_to_form(request)
+    channel = request.app[CHANNEL]
+    return _case_page(request, channel, loaded[1], status=409, error=error.message)
+
+
+def _material_start(
+    request: web.Request, case_id: int, *, within: bool
+) -> Callable[[dict[str, str]], Awaitable[MaterialDraft]]:
+    """What ``receive_evidence`` asks before the first file: the form token, the case still
+    tracked and open, the form within the address's limit; else the page to answer with."""
+
+    async def start(fields: dict[str, str]) -> MaterialDraft:
+        channel = request.app[CHANNEL]
+        if not csrf_valid(request, fields.get(CSRF_FIELD)):
+            raise _Answered(csrf_refused(request))
+        try:
+            async with channel.sessions() as session:
+                draft = await start_tracked_material(session, case_id)
+        except NotTracked:
+            raise _back_to_form(request) from None
+        except DomainError as error:
+            raise _Answered(await _refused_on_case(request, error)) from None
+        if not within:
+            logger.info("web tracking forms throttled for a client address")
+            note = fields.get("note", "")[:ENTERED_MAX]
+            raise _Answered(
+                await _material_again(request, case_id, status=429, notice=TOO_FREQUENT, note=note)
+            )
+        return draft
+
+    return start
+
+
+async def track_materials(request: web.Request) -> web.StreamResponse:
+    """``POST /t/case/materials``: 补充材料's multipart form. The form token and the case are
+    checked before the first file is read; each file is checked, cleaned and kept by
+    ``web.uploads``; the material is submitted only once the whole body was read, so an upload
+    cut off half-way adds nothing to the case."""
+    channel = request.app[CHANNEL]
+    case_id, _ = _remembered(request)
+    if case_id is None:
+        raise _back_to_form(request)
+    now = channel.clock.now()
+    client = client_address(request, channel.trusted_proxies)
+    within = await channel.limiter.hit(FORMS_PER_ADDRESS, client, now)
+    start = _material_start(request, case_id, within=within)
+    try:
+        received = await receive_evidence(
+            request, start, add=MaterialDraft.add_file, blobs=channel.blobs
+        )
+    except _Answered as answered:
+        return answered.response
+    except InvalidInput:  # not a multipart form: not sent by the page
+        return csrf_refused(request)
+    except UploadTooLarge:
+        return _too_large(request)
+    return await _submit_material(request, case_id, received, now=now)
+
+
+def _too_large(request: web.Request) -> web.Response:
+    logger.info("web upload stopped at the body cap")
+    return notice_response(
+        request,
+        request.app[CHANNEL],
+        title="文件过大",
+        lines=[BODY_TOO_LARGE],
+        status=413,
+        refused=True,
+        links=[("返回补充材料", _route(request, "track-materials-page"))],
+    )
+
+
+async def _material_again(
+    request: web.Request, case_id: int, *, status: int = 400, **context: Any
+) -> web.Response:
+    """补充材料's page again, with what was refused and what was kept."""
+    channel = request.app[CHANNEL]
+    try:
+        async with channel.sessions() as session:
+            page = await tracked_case(session, case_id)
+    except NotTracked:
+        raise _back_to_form(request) from None
+    response = _materials_page(request, channel, page, status=status, **context)
+    _remember(request, response, case_id)
+    return response
+
+
+async def _submit_material(
+    request: web.Request, case_id: int, received: Received[MaterialDraft], *, now: datetime
+) -> web.StreamResponse:
+    """The files that passed and the note, by the chat's use case; each refused file named. With
+    no file passed, nothing is sent (the note stays in its box, for the files it was for)."""
+    problems, note, draft = list(received.problems), received.fields.get("note", ""), received.draft
+    note_refused = False
+    try:
+        draft = draft.add_note(note) if clean_text(note) else draft
+    except InvalidInput as error:
+        problems.append(error.message)
+        note_refused = True
+    if note_refused or (not draft.files and (problems or not draft.note)):
+        kept = note[:ENTERED_MAX]
+        return await _material_again(
+            request, case_id, problems=problems or [NO_MATERIAL], note=kept
+        )
+    try:
+        async with request.app[CHANNEL].sessions() as session:
+            added = await add_tracked_material(session, case_id, material=draft, now=now)
+    except NotTracked:
+        raise _back_to_form(request) from None
+    except DomainError as error:
+        return await _refused_on_case(request, error)
+    if problems:
+        return await _material_again(request, case_id, status=200, problems=problems, added=added)
+    response = _see_other(request, "track-case", done="material")
+    _remember(request, response, case_id)
+    return response
+
+
 def add_tracking(app: web.Application) -> None:
     """``/t`` and the case page's forms on ``app`` (with the web channel's middlewares)."""
     app[TRACKING] = Tracking()
@@ -460,3 +660,10 @@ def add_tracking(app: web.Application) -> None:
     router.add_post("/t/case/withdraw", track_withdraw, name=f"{ROUTE_PREFIX}track-withdraw")
     router.add_post("/t/case/followup", track_followup, name=f"{ROUTE_PREFIX}track-followup")
     router.add_post("/t/signout", track_signout, name=f"{ROUTE_PREFIX}track-signout")
+    router.add_get(
+        "/t/case/materials",
+        track_materials_page,
+        name=f"{ROUTE_PREFIX}track-materials-page",
+        allow_head=False,
+    )
+    router.add_post("/t/case/materials", track_materials, name=f"{ROUTE_PREFIX}track-materials")

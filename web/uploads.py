@@ -1,9 +1,11 @@
-"""相关材料 on the web: files read from a multipart form as they stream in, each capped at the
-report's file size while it is read, recognised and cleaned by ``models.filecheck``, added to the
-draft through the one file rule (``IntakeDraft.add_evidence``) and only then kept in the blob
-store. The draft is saved by the caller after the whole body was read, so an upload cut off
-half-way leaves nothing referenced (a blob already kept from that request is referenced by no
-draft). Nothing about a file (its name, its bytes, its hash) is logged.
+"""Files on the web (the report's 相关材料 and the tracking page's 补充材料): read from a
+multipart form as they stream in, each capped at the report's file size while it is read,
+recognised and cleaned by ``models.filecheck``, added to the draft through the one file rule
+(``with_file``: ``IntakeDraft.add_evidence``, ``MaterialDraft.add_file``) and only then kept in
+the blob store. The draft is saved (or the material submitted) by the caller after the whole body
+was read, so an upload cut off half-way leaves nothing referenced (a blob already kept from that
+request is referenced by nothing, and ``bot.blobs.purge_orphan_blobs`` removes it after its grace
+period). Nothing about a file (its name, its bytes, its hash) is logged.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from aiohttp import BodyPartReader, web
 
@@ -39,12 +42,16 @@ class UploadTooLarge(Exception):
     """The body went past ``UPLOAD_MAX_BODY`` while it was read (sent without a length)."""
 
 
-@dataclass
-class Received:
-    """What one 相关材料 form brought: the draft with the files that passed, the button pressed,
-    and a Chinese line for each file refused (named, so the reporter knows which)."""
+D = TypeVar("D")
+"""What the files go into: the report's ``IntakeDraft`` or 补充材料's ``MaterialDraft``."""
 
-    draft: IntakeDraft
+
+@dataclass
+class Received(Generic[D]):
+    """What one form with files brought: the draft with the files that passed, the form's other
+    fields, and a Chinese line for each file refused (named, so the reporter knows which)."""
+
+    draft: D
     fields: dict[str, str] = field(default_factory=dict)
     added: int = 0
     problems: list[str] = field(default_factory=list)
@@ -89,13 +96,25 @@ async def receive_files(
     start: Callable[[dict[str, str]], Awaitable[IntakeDraft]],
     *,
     blobs: BlobStore,
-) -> Received:
-    """Read the form: its plain fields, then each file checked, cleaned, added and kept in turn.
-    ``start`` gets the fields that came before the first file (or all of them, when no file
-    came) and returns the draft they belong to, or raises (a missing form token, a stale
-    form): no file is read before it has answered. ``UploadTooLarge`` past ``UPLOAD_MAX_BODY``."""
+) -> Received[IntakeDraft]:
+    """相关材料 on the web report: ``receive_evidence`` into the report's draft."""
+    return await receive_evidence(request, start, add=IntakeDraft.add_evidence, blobs=blobs)
+
+
+async def receive_evidence(
+    request: web.Request,
+    start: Callable[[dict[str, str]], Awaitable[D]],
+    *,
+    add: Callable[[D, Evidence], D],
+    blobs: BlobStore,
+) -> Received[D]:
+    """Read the form: its plain fields, then each file checked, cleaned, added (``add``, which
+    raises ``InvalidInput`` with the rule's words) and kept in turn. ``start`` gets the fields
+    that came before the first file (or all of them, when no file came) and returns the draft
+    they belong to, or raises (a missing form token, a stale form): no file is read before it
+    has answered. ``UploadTooLarge`` past ``UPLOAD_MAX_BODY``."""
     fields: dict[str, str] = {}
-    received: Received | None = None
+    received: Received[D] | None = None
     budget = _Budget(UPLOAD_MAX_BODY)
     if request.content_type != "multipart/form-data":
         raise InvalidInput("表单格式不正确，请重新提交。")
@@ -108,28 +127,7 @@ async def receive_files(
             continue
         if received is None:
             received = Received(draft=await start(fields), fields=fields)
-        data = await _read_file(part, budget)
-        if data is not None and not data and not part.filename:
-            continue  # the file box left empty
-        shown = clean_name(part.filename) or "文件"
-        if data is None:
-            received.problems.append(f"{shown}：{TOO_LARGE}")
-            continue
-        try:
-            checked = check_file(data, part.filename)
-            item = Evidence.from_blob(
-                checked.kind,
-                blob_key(checked.data),
-                file_name=checked.file_name,
-                mime_type=checked.mime_type,
-                file_size=len(checked.data),
-            )
-            received.draft = received.draft.add_evidence(item)
-        except InvalidInput as error:
-            received.problems.append(f"{shown}：{error.message}")
-            continue
-        await blobs.put(checked.data)
-        received.added += 1
+        await _take_file(received, part, add=add, blobs=blobs, budget=budget)
     if received is None:
         received = Received(draft=await start(fields), fields=fields)
     if received.problems:
@@ -137,3 +135,38 @@ async def receive_files(
             "web upload: %s file(s) refused, %s kept", len(received.problems), received.added
         )
     return received
+
+
+async def _take_file(
+    received: Received[D],
+    part: BodyPartReader,
+    *,
+    add: Callable[[D, Evidence], D],
+    blobs: BlobStore,
+    budget: _Budget,
+) -> None:
+    """One file of the form: read within its cap, checked, cleaned, added, kept; or named in
+    ``received.problems`` with why."""
+    filename = part.filename or ""
+    data = await _read_file(part, budget)
+    if data is not None and not data and not filename:
+        return  # the file box left empty
+    shown = clean_name(filename) or "文件"
+    if data is None:
+        received.problems.append(f"{shown}：{TOO_LARGE}")
+        return
+    try:
+        checked = check_file(data, filename)
+        item = Evidence.from_blob(
+            checked.kind,
+            blob_key(checked.data),
+            file_name=checked.file_name,
+            mime_type=checked.mime_type,
+            file_size=len(checked.data),
+        )
+        received.draft = add(received.draft, item)
+    except InvalidInput as error:
+        received.problems.append(f"{shown}：{error.message}")
+        return
+    await blobs.put(checked.data)
+    received.added += 1

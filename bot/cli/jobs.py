@@ -18,10 +18,11 @@ from bot.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from bot.blobs import BlobPurge
     from bot.db import SessionFactory
     from bot.services.sweep import Notice, SweepReport
 
-JOBS = ("deadline-sweep", "agenda")
+JOBS = ("deadline-sweep", "agenda", "blob-purge")
 
 
 def _parse_now(value: str | None) -> datetime:
@@ -91,11 +92,15 @@ def jobs_group() -> None:
 @json_option
 @pass_context
 def jobs_run(cli: CliContext, job: str, now_text: str | None, dry_run: bool, as_json: bool) -> None:
-    """Run JOB once: deadline-sweep (warnings, overdue, escalation, follow-up) or agenda."""
+    """Run JOB once: deadline-sweep (warnings, overdue, escalation, follow-up), agenda, or
+    blob-purge (web uploads nothing references, a day after they were last put)."""
     now = _parse_now(now_text)
+    if job == "blob-purge":
+        _blob_purge(cli, now, dry_run=dry_run, as_json=as_json)
+        return
     config = cli.config()
     if job == "agenda" and dry_run:
-        fail("agenda 不支持 --dry-run (only deadline-sweep has a dry run)", code=2)
+        fail("agenda 不支持 --dry-run (deadline-sweep and blob-purge have a dry run)", code=2)
 
     async def sweep(sessions: SessionFactory) -> SweepReport:
         from bot.services.calendar import load_calendar
@@ -159,3 +164,31 @@ def _who_recipient(recipient: Any) -> str:
         if recipient.kind is RecipientKind.REPORTER
         else recipient.name or f"#{recipient.id}"
     )
+
+
+def _blob_purge(cli: CliContext, now: datetime, *, dry_run: bool, as_json: bool) -> None:
+    """The blob store's orphans removed (or, with ``--dry-run``, counted)."""
+
+    async def purge(sessions: SessionFactory) -> BlobPurge:
+        from bot.blobs import create_blob_store, plan_blob_purge, purge_orphan_blobs
+
+        store = create_blob_store(cli.settings, sessions)
+        if dry_run:
+            return await plan_blob_purge(store, sessions, now=now)
+        return await purge_orphan_blobs(store, sessions, now=now)
+
+    result = run_with_db(cli.settings, purge)
+    if as_json:
+        print_json(
+            {
+                "now": now.isoformat(),
+                "dry_run": dry_run,
+                "cutoff": result.cutoff.isoformat(),
+                "orphans": len(result.orphans),
+                "removed": result.removed,
+            }
+        )
+    elif dry_run:
+        click.echo(f"演练：{len(result.orphans)} 个无引用的上传文件将被删除，未作任何改动")
+    else:
+        click.echo(f"已删除 {result.removed} 个无引用的上传文件")

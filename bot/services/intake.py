@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import select
@@ -53,6 +54,12 @@ async def next_case_number(session: AsyncSession, prefix: str, year: int) -> str
     return format_case_number(prefix, year, int(seq))
 
 
+class Counter(Protocol):
+    """What counts the cases submitted (``Metrics.cases_submitted``, a Prometheus counter)."""
+
+    def inc(self, amount: float = 1) -> None: ...
+
+
 async def submit_case(
     session: AsyncSession,
     reporter: Reporter,
@@ -61,9 +68,11 @@ async def submit_case(
     policy: Policy,
     now: datetime,
     draft_id: str | None = None,
+    counted: Counter | None = None,
 ) -> Submitted:
     """One transaction: number, case, first event, contact, evidence, clocks, routing, notices.
-    A draft submitted twice (same ``draft_id``) yields the first case again, not a second one."""
+    A draft submitted twice (same ``draft_id``) yields the first case again, not a second one.
+    A new case is ``counted`` (``lianka_cases_submitted``), whichever channel sent it."""
     assert reporter.id is not None
     key = _submission_key(reporter, draft_id) if draft_id else None
     if draft_id:
@@ -122,6 +131,8 @@ async def submit_case(
     accept = await get_clock(session, case.id, ClockKind.ACCEPT)
     assert accept is not None
     await session.commit()
+    if counted is not None:
+        counted.inc()
     return Submitted(case, receipt_code, accept.due_at, accept.provisional)
 
 

@@ -268,9 +268,31 @@ async def add_material(
     """补充材料 to an open case: the files and note are kept, the timeline shows 补充材料, and the
     assignee (or, with none, the team leaders) is told in the same transaction."""
     reporter, case, _ = await _readable_case(session, telegram_user_id, case_id)
+    return await add_material_for(session, reporter, case, material=material, now=now)
+
+
+MATERIAL_CLOSED = "该问题已办结，不能再补充材料。如有新情况，请重新反映。"
+
+
+def material_open(case: Case) -> bool:
+    """补充材料 is open while the case is."""
+    return case.status in OPEN_STATUSES
+
+
+async def add_material_for(
+    session: AsyncSession,
+    reporter: Reporter,
+    case: Case,
+    *,
+    material: MaterialDraft,
+    now: datetime,
+) -> MaterialAdded:
+    """补充材料 by ``reporter``, already known to be the case's reporter (or a follower), in
+    whatever channel: the files and note kept, 补充材料 on the timeline, and the assignee (or,
+    with none, the team leaders) told in the same transaction."""
     assert case.id is not None and reporter.id is not None
-    if case.status not in OPEN_STATUSES:
-        raise InvalidInput("该问题已办结，不能再补充材料。如有新情况，请重新反映。")
+    if not material_open(case):
+        raise InvalidInput(MATERIAL_CLOSED)
     items, note = material.ready()
     for item in items:
         session.add(reporter_file(case.id, item, now))

@@ -1,5 +1,6 @@
 """跟踪 on the web: a reporter follows their case at ``/t`` with its receipt code — the public
-timeline, the notices kept for their page, an inspector's question to answer, 撤回 and 回访.
+timeline, the notices kept for their page, an inspector's question to answer, 补充材料, 撤回 and
+回访.
 
 Opening a case takes the receipt code; after that the page holds the case's id (in the web
 session, never in an address) and each use case here re-reads the case, its reporter and what
@@ -25,9 +26,13 @@ from bot.services.followup import (
     reopen_for,
 )
 from bot.services.my_cases import (
+    MATERIAL_CLOSED,
     WRONG_RECEIPT,
     CaseView,
+    MaterialAdded,
+    add_material_for,
     find_by_receipt,
+    material_open,
     reporter_view,
     withdraw_for,
     withdrawable,
@@ -38,7 +43,8 @@ from bot.services.rate_limits import Limit, RateLimiter
 from bot.services.relay import answer_question
 from bot.services.reporters import TooManyAttempts
 from models.case import OPEN_STATUSES, Case, Satisfaction
-from models.errors import NotFound, PermissionDenied
+from models.errors import InvalidInput, NotFound, PermissionDenied
+from models.intake import MaterialDraft
 from models.notification import Channel, Notification, RecipientKind
 from models.relay import RelayMessage, RelayStatus
 from models.reporter import Reporter
@@ -92,6 +98,7 @@ class TrackedCase:
     questions: tuple[OpenQuestion, ...]
     may_withdraw: bool
     followup_asked: bool
+    may_add_material: bool = False
 
 
 async def open_tracked_case(
@@ -196,6 +203,7 @@ async def tracked_case(session: AsyncSession, case_id: int) -> TrackedCase:
         questions=await _open_questions(session, case),
         may_withdraw=withdrawable(case),
         followup_asked=await _followup_asked(session, case, reporter),
+        may_add_material=material_open(case),
     )
 
 
@@ -217,6 +225,27 @@ async def answer_tracked_question(
             "未找到该提问，此操作已失效。", detail=f"relay {relay_id} not on case {case_id}"
         )
     return await answer_question(session, reporter, relay_id, answer=answer, policy=policy, now=now)
+
+
+async def start_tracked_material(session: AsyncSession, case_id: int) -> MaterialDraft:
+    """补充材料 on the page is about to be read: an empty draft for the page's case while it is
+    open (the chat's rule), else refused before any file is taken."""
+    _, case = await _tracked(session, case_id)
+    assert case.id is not None
+    if not material_open(case):
+        raise InvalidInput(MATERIAL_CLOSED)
+    return MaterialDraft(case_id=case.id)
+
+
+async def add_tracked_material(
+    session: AsyncSession, case_id: int, *, material: MaterialDraft, now: datetime
+) -> MaterialAdded:
+    """补充材料 on the page, by the chat's rules and use case: the files and note kept on the
+    case, 补充材料 on its timeline, and whoever holds it told as when a chat reporter adds them."""
+    reporter, case = await _tracked(session, case_id)
+    if material.case_id != case.id:
+        raise NotTracked(detail=f"material for case {material.case_id} sent to case {case_id}")
+    return await add_material_for(session, reporter, case, material=material, now=now)
 
 
 async def withdraw_tracked_case(session: AsyncSession, case_id: int, *, now: datetime) -> Case:

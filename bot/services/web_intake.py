@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
-from bot.services.intake import Submitted, submit_case, submitted_before
+from bot.services.intake import Counter, Submitted, submit_case, submitted_before
 from bot.services.policy import Policy
 from bot.services.rate_limits import Limit, purge_rate_counters
 from bot.services.reporters import (
@@ -197,6 +197,7 @@ async def submit_web_report(
     session_key: str,
     draft_id: str,
     now: datetime,
+    counted: Counter | None = None,
 ) -> Submitted:
     """确认提交 on the web: the card opened again (revoked → refused), a web reporter made from
     it, and ``submit_case`` as in the chat, with the draft's id: in one transaction with the
@@ -245,7 +246,9 @@ async def submit_web_report(
         if again is None or again.draft_id != draft_id or again.reporter_id is None:
             raise StaleForm(detail="web draft changed meanwhile")
         return await _submitted_already(session, again.reporter_id, draft_id, now)
-    return await submit_case(session, reporter, ready, policy=policy, now=now, draft_id=draft_id)
+    return await submit_case(
+        session, reporter, ready, policy=policy, now=now, draft_id=draft_id, counted=counted
+    )
 
 
 async def _submitted_already(
