@@ -678,11 +678,6 @@ async def test_ten_wrong_receipt_codes_each_say_so_with_the_code_still_in_its_bo
     assert response.status == 429 and error_of_track(page) == TOO_MANY_CODES
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="web/track.py: the 429 page after ten wrong codes shows an empty code box; what "
-    "was typed is dropped (track_open passes no entered= on TooManyAttempts)",
-)
 async def test_the_code_typed_after_ten_wrong_ones_stays_in_its_box(
     tracking: Client, sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar
 ) -> None:

@@ -235,7 +235,7 @@ async def track_open(request: web.Request) -> web.StreamResponse:
             )
     except TooManyAttempts as error:
         logger.info("web tracking: too many wrong receipt codes")
-        return _form(request, channel, notice=None, error=error.message, status=429)
+        return _form(request, channel, notice=None, error=error.message, entered=code, status=429)
     except DomainError as error:
         logger.info("web tracking: wrong receipt code")
         return _form(request, channel, notice=None, error=error.message, entered=code, status=404)
