@@ -162,6 +162,10 @@ async def test_an_answer_is_relayed_once_and_the_resolve_clock_runs_again(
             )
     assert resolve is not None and resolve.state is ClockState.RUNNING
     assert page.questions == ()
+    # the question box is gone; the exchange stays on the timeline
+    timeline = [(entry.label, entry.note) for entry in page.view.timeline]
+    assert ("您的答复", "合同编号 AJ-JKQ-2024-017。") in timeline
+    assert [label for label, _ in timeline].count("工作人员提问") == 1
     [told] = await outbox(sessions, "inspector_answer")
     assert told.recipient_kind is RecipientKind.INSPECTOR
     assert "AJ-JKQ-2024-017" in str(told.params)
@@ -240,6 +244,10 @@ async def test_followup_only_once_asked_and_unsatisfied_with_a_reason_reopens(
         with pytest.raises(FollowupClosed):
             await rate_tracked_case(session, web.id, rating=Satisfaction.BASIC, now=FOLLOWUP)
     assert not page.followup_asked
+    # the rating says which, and the reason is told once
+    timeline = [(entry.label, entry.note) for entry in page.view.timeline]
+    assert ("回访评价：不满意", "土地出让金仍未返还到位。") in timeline
+    assert ("重新办理", None) in timeline
 
 
 async def test_satisfied_closes_the_case(

@@ -19,6 +19,7 @@ from models.case import (
     WORKING_STATUSES,
     Case,
     CaseStatus,
+    Satisfaction,
     reporter_label,
 )
 from models.clock import CaseClock, ClockKind
@@ -203,16 +204,19 @@ def _public_timeline(case: Case, events: Sequence[CaseEvent]) -> tuple[TimelineE
             if label is not None and label not in firsts:
                 firsts[label] = TimelineEntry(event.created_at, label)
         return tuple(firsts.values())
-    entries = [
-        TimelineEntry(
-            event.created_at,
-            REPORTER_EVENT_LABELS.get(event.kind, event.kind.label),
-            shorten(event.note, NOTE_MAX) if event.note else None,
-        )
-        for event in events
-        if event.public
-    ]
+    entries = [_reporter_entry(event) for event in events if event.public]
     return tuple(entries[-TIMELINE_MAX:])
+
+
+def _reporter_entry(event: CaseEvent) -> TimelineEntry:
+    """One public event as the reporter reads it: a rating says which (回访评价：不满意), and
+    the 重办 it leads to does not repeat the reason given with it."""
+    label = REPORTER_EVENT_LABELS.get(event.kind, event.kind.label)
+    rating = (event.data or {}).get("satisfaction")
+    if event.kind is EventKind.FOLLOWUP_ANSWERED and rating in set(Satisfaction):
+        label = f"{label}：{Satisfaction(rating).label}"
+    note = None if event.kind is EventKind.REOPENED else event.note
+    return TimelineEntry(event.created_at, label, shorten(note, NOTE_MAX) if note else None)
 
 
 async def reporter_view(session: AsyncSession, case: Case, *, followed: bool = False) -> CaseView:

@@ -45,7 +45,13 @@ async def ask_reporter(
     await session.flush()
     assert relay.id is not None
     event = record_event(
-        case, EventKind.QUESTION, actor_of(actor), now, note=text, data={"relay": relay.id}
+        case,
+        EventKind.QUESTION,
+        actor_of(actor),
+        now,
+        note=text,
+        data={"relay": relay.id},
+        public=True,  # the reporter's timeline keeps the exchange (a web page has no chat)
     )
     session.add_all([case, event])
     await pause_clock(session, case.id, ClockKind.RESOLVE, now=now)
@@ -129,6 +135,7 @@ async def answer_question(
         now,
         note=text,
         data={"relay": relay.id},
+        public=True,
     )
     session.add_all([case, event])
     await session.flush()
