@@ -163,6 +163,8 @@ async def test_an_anonymous_report_goes_step_by_step_to_the_receipt(
     assert f"受理编号： {case.number}" in words
     assert "前受理您反映的问题" in words and "请抄写或截图保存回执码" in words
     assert "查询进展" in words and 'href="/t"' in done
+    heading = re.compile(r"<h1>(.*?)</h1>", re.S)
+    assert heading.findall(done) == heading.findall(first)  # still the card's issuing unit
     assert (case.anonymous, case.amount_involved_yuan, case.description) == (True, 125000, REFUND)
     async with sessions() as session:
         reporter = await session.get(Reporter, case.reporter_id)

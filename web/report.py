@@ -523,7 +523,15 @@ async def _confirm(
     if report is not None and report.step != SUMMARY.name:
         return _stale(request, channel, token)
     session_key = current_session(request).key
-    return await _submit(request, channel, session, token, session_key, draft_id)
+    return await _submit(
+        request,
+        channel,
+        session,
+        token=token,
+        session_key=session_key,
+        draft_id=draft_id,
+        unit=report.issuing_unit if report is not None else None,
+    )
 
 
 def _see_other(url: str) -> web.Response:
@@ -535,11 +543,14 @@ async def _submit(
     request: web.Request,
     channel: WebChannel,
     session: AsyncSession,
+    *,
     token: str,
     session_key: str,
     draft_id: str,
+    unit: str | None,
 ) -> web.Response:
-    """确认提交: the receipt page, or the summary again with what stopped it."""
+    """确认提交: the receipt page (headed, like the steps, by the card's issuing unit), or the
+    summary again with what stopped it."""
     now = channel.clock.now()
     if not await channel.limiter.hit(REPORTS_PER_CARD, token, now):
         logger.info("web reports throttled for card %s", short_token(token))
@@ -547,11 +558,11 @@ async def _submit(
             request,
             channel,
             session,
-            token,
-            session_key,
-            draft_id,
-            "通过此联系卡提交的反映过于频繁，请稍后再试，或拨打下方电话反映。您填写的内容已保留。",
-            429,
+            token=token,
+            session_key=session_key,
+            draft_id=draft_id,
+            notice="通过此联系卡提交的反映过于频繁，请稍后再试，或拨打下方电话反映。您填写的内容已保留。",
+            status=429,
         )
     policy = Policy(channel.config, await load_calendar(session, channel.config))
     try:
@@ -572,17 +583,25 @@ async def _submit(
     except DomainError as error:
         await session.rollback()
         return await _summary_again(
-            request, channel, session, token, session_key, draft_id, error.message, 400
+            request,
+            channel,
+            session,
+            token=token,
+            session_key=session_key,
+            draft_id=draft_id,
+            notice=error.message,
+            status=400,
         )
     if not submitted.duplicate:
         logger.info("web report submitted as case %s", submitted.case.id)
-    return _done(request, channel, submitted)
+    return _done(request, channel, submitted, unit=unit)
 
 
 async def _summary_again(
     request: web.Request,
     channel: WebChannel,
     session: AsyncSession,
+    *,
     token: str,
     session_key: str,
     draft_id: str,
@@ -613,11 +632,14 @@ async def _summary_again(
     )
 
 
-def _done(request: web.Request, channel: WebChannel, submitted: Submitted) -> web.Response:
+def _done(
+    request: web.Request, channel: WebChannel, submitted: Submitted, *, unit: str | None
+) -> web.Response:
     return page_response(
         request,
         channel,
         "report_done",
+        unit=unit,
         number=submitted.case.number,
         accept_due=submitted.accept_due_at,
         accept_provisional=submitted.accept_provisional,
