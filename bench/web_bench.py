@@ -61,6 +61,7 @@ import random
 import re
 import resource
 import secrets
+import shutil
 import signal
 import statistics
 import subprocess
@@ -671,6 +672,7 @@ def main() -> int:
         choices=("landing", "submit"),
         help="run that part with the server under cProfile and print where its time goes",
     )
+    parser.add_argument("--profile-out", type=Path, help="keep the server's profile (pstats)")
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--profile-file", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -704,6 +706,8 @@ def main() -> int:
             server.stop()
         if profile_file is not None:
             print_profile(profile_file)
+            if args.profile_out is not None:
+                shutil.copy(profile_file, args.profile_out)
             return 0
     merge_results(figures)
     return 0
