@@ -13,10 +13,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bot.blobs import DirectoryBlobStore
-from models.filecheck import CheckedFile
+from models.filecheck import CheckedFile, check_file
 from models.intake import IntakeDraft
 from tests.test_filecheck import photo_with_gps
-from web import uploads
 from web.uploads import receive_files
 
 
@@ -24,15 +23,14 @@ async def test_another_page_is_served_while_a_photo_is_cleaned(tmp_path: Path, m
     release = threading.Event()
     started = threading.Event()
     released: list[bool] = []
-    real_check = uploads.check_file
 
     def held_check(data: bytes, name: str | None = None) -> CheckedFile:
         started.set()
         # On the event loop this would wait in vain: the page below could not be served.
         released.append(release.wait(5))
-        return real_check(data, name)
+        return check_file(data, name)
 
-    monkeypatch.setattr(uploads, "check_file", held_check)
+    monkeypatch.setattr("web.uploads.check_file", held_check)
     blobs = DirectoryBlobStore(tmp_path / "blobs")
 
     async def upload(request: web.Request) -> web.Response:
