@@ -3,6 +3,7 @@
     make bench                                   # or: .venv/bin/python bench/run.py
     .venv/bin/python bench/run.py --only intake sweep
     .venv/bin/python bench/run.py --outbox-messages 600 --report-cases 20000
+    .venv/bin/python bench/run.py --only web
 
 Each benchmark is a script of its own in bench/ and runs in a process of its own (so that the
 intake's peak RSS is its own), one after the other, measuring each figure next to its floor in
@@ -78,8 +79,15 @@ GOALS = [
     Goal("cli_help_s", "<= 0.5", at_most(0.5)),
     Goal("cli_cards_list_s", ""),
     Goal("cli_python_floor_s", ""),
+    Goal("web_landing_per_s", ""),
+    Goal("web_floor_per_s", ""),
+    Goal("web_landing_ratio", ">= 0.5", at_least(0.5)),
+    Goal("web_submit_p50_ms", ""),
+    Goal("web_submit_p99_ms", "<= 300", at_most(300)),
+    Goal("web_submit_confirm_p99_ms", ""),
+    Goal("web_upload_p99_ms", ""),
 ]
-STAGES = ("cli", "outbox", "intake", "cards", "sweep", "report")
+STAGES = ("cli", "outbox", "intake", "cards", "sweep", "report", "web")
 
 
 def script(name: str, *args: str) -> list[str]:
@@ -145,6 +153,7 @@ def main() -> int:
         help="demo cases generated for the report; copied up to --report-cases",
     )
     parser.add_argument("--cards", type=int, default=1000)
+    parser.add_argument("--web-reports", type=int, default=100)
     args = parser.parse_args()
     started = time.perf_counter()
     if set(args.only) == set(STAGES) and RESULTS.exists():
@@ -158,6 +167,7 @@ def main() -> int:
         "intake": [script("intake_bench.py", "--conversations", str(args.conversations))],
         "cards": [script("cards_bench.py", "--cards", str(args.cards))],
         "sweep": [script("sweep_bench.py")],
+        "web": [script("web_bench.py", "--reporters", str(args.web_reports))],
         "report": [
             script(
                 "report_bench.py",

@@ -10,6 +10,7 @@ period). Nothing about a file (its name, its bytes, its hash) is logged.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -156,7 +157,9 @@ async def _take_file(
         received.problems.append(f"{shown}：{TOO_LARGE}")
         return
     try:
-        checked = check_file(data, filename)
+        # Decoding and re-encoding a photo takes tens of milliseconds of CPU: in a thread,
+        # so the event loop serves the other pages meanwhile (Pillow releases the GIL).
+        checked = await asyncio.to_thread(check_file, data, filename)
         item = Evidence.from_blob(
             checked.kind,
             blob_key(checked.data),
