@@ -108,7 +108,7 @@ async def test_eleven_files_keep_ten_and_name_the_eleventh(server) -> None:
     assert await post(test_server, files) == 200
     received = seen["received"]
     assert len(received.draft.evidence) == 10
-    assert received.problems == ["10.jpg：最多上传10个附件，请点“完成”继续。"]
+    assert received.problems == ["10.jpg：最多上传10个附件，已达上限，不能再添加。"]
 
 
 async def test_a_21_mb_file_is_refused_and_the_others_kept(server) -> None:
