@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,8 +121,30 @@ class LiankaProcess:
             return response.status, await response.text()
 
 
+_PREPARED: dict[str, Path] = {}  # this worker's prepared SQLite installation, made once
+
+
+async def _install(folder: Path, env: Mapping[str, str]) -> None:
+    """``lianka init`` in ``folder`` and the sandbox's people and demo card in its database."""
+    code, output = await lianka("init", cwd=folder, env=env)
+    assert code == 0, output
+    engine = create_engine(env["LIANKA_DATABASE_URL"])
+    try:
+        async with create_session_factory(engine)() as session:
+            await seed_sandbox(
+                session,
+                load_config(folder / "lianka.toml"),
+                default_people(),
+                SystemClock().now(),
+            )
+    finally:
+        await engine.dispose()
+
+
 async def prepared(tmp_path: Path, emulator: Emulator, **extra: str) -> dict[str, str]:
-    """A working directory with the example config, a database, and a demo card."""
+    """A working directory with the example config, a database, and a demo card. On SQLite the
+    installation is made once per test worker and copied (``lianka init`` is a process and its
+    migrations; the copy is the same files); another database is installed in place."""
     env = {
         "LIANKA_BOT_TOKEN": BOT_TOKEN,
         "LIANKA_BOT_USERNAME": BOT_USERNAME,
@@ -127,19 +152,17 @@ async def prepared(tmp_path: Path, emulator: Emulator, **extra: str) -> dict[str
         "LIANKA_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'lianka.db'}",
         **extra,
     }
-    code, output = await lianka("init", cwd=tmp_path, env=env)
-    assert code == 0, output
-    engine = create_engine(env["LIANKA_DATABASE_URL"])
-    try:
-        async with create_session_factory(engine)() as session:
-            await seed_sandbox(
-                session,
-                load_config(tmp_path / "lianka.toml"),
-                default_people(),
-                SystemClock().now(),
-            )
-    finally:
-        await engine.dispose()
+    if "LIANKA_DATABASE_URL" in extra:
+        await _install(tmp_path, env)
+    else:
+        if "sqlite" not in _PREPARED:
+            folder = Path(tempfile.mkdtemp(prefix="lianka-prepared-"))
+            atexit.register(shutil.rmtree, folder, ignore_errors=True)
+            database = f"sqlite+aiosqlite:///{folder / 'lianka.db'}"
+            await _install(folder, {**env, "LIANKA_DATABASE_URL": database})
+            _PREPARED["sqlite"] = folder
+        for name in ("lianka.toml", "lianka.db"):
+            shutil.copyfile(_PREPARED["sqlite"] / name, tmp_path / name)
     for user_id in (INSPECTOR, TEAM_LEADER):  # registered people: their chats are open
         emulator.add_user(user_id, "监督员").chat.started = True
     return env
