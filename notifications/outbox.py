@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import event as sa_event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -104,7 +107,34 @@ async def enqueue(
         raise ValueError(f"notification {values['key']}: a Telegram notice needs a chat")
     render_notice(notice)
     result = await session.exec(_insert(session, Notification, values, "key"))
-    return bool(result.rowcount)
+    written = bool(result.rowcount)
+    if written and to.channel is Channel.TELEGRAM:
+        session.sync_session.info[QUEUED] = True
+    return written
+
+
+# A commit that queued a Telegram notice wakes this process's senders at once, rather than at
+# their next look (up to a second later): a mark in the session, read after the commit.
+QUEUED = "lianka.telegram_notice_queued"
+_wakers: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def wake_on_queued(sender: Any) -> None:
+    """Call ``sender.wake()`` after every commit in this process that queued a Telegram notice
+    (held weakly: a sender gone is forgotten)."""
+    _wakers.add(sender)
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    if session.info.pop(QUEUED, False):
+        for sender in list(_wakers):
+            sender.wake()
+
+
+@sa_event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(QUEUED, None)
 
 
 async def notify_inspectors(

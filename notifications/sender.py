@@ -28,7 +28,6 @@ Telegram's budget, so give each a share (``LIANKA_SEND_PER_SECOND``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import random
@@ -72,7 +71,7 @@ from models.notification import (
 from models.reporter import Reporter
 from models.team import Inspector
 from models.types import utc
-from notifications.outbox import active_admins, enqueue
+from notifications.outbox import active_admins, enqueue, wake_on_queued
 from notifications.render import telegram_html
 from notifications.telegram import notice_keyboard
 
@@ -215,6 +214,8 @@ class Sender:
         self._chat_backlog = chat_backlog
         self._lease = lease
         self._idle_interval = idle_interval
+        self._woken = asyncio.Event()
+        wake_on_queued(self)
         self._rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
         self._queues: dict[int, deque[Notification]] = {}
         self._next_chat: dict[int, float] = {}
@@ -330,16 +331,29 @@ class Sender:
         on the way out, finish what is in flight and give back what was claimed but not sent."""
         try:
             while not stop.is_set():
+                self._woken.clear()
                 try:
                     await self.drain(stop)
                 except Exception:
                     logger.exception("outbox drain failed; trying again shortly")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self._idle_interval)
+                await self._idle(stop)
         finally:
             if self._tasks:
                 await asyncio.wait(self._tasks)
             await self._give_back()
+
+    def wake(self) -> None:
+        """Something was queued in this process: look now rather than at the next idle turn."""
+        self._woken.set()
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        """Until ``stop``, a wake, or ``idle_interval`` (rows queued by another process)."""
+        waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._woken.wait())]
+        try:
+            await asyncio.wait(waits, timeout=self._idle_interval, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
 
     async def _give_back(self) -> None:
         ids = [row.id for queue in self._queues.values() for row in queue if row.id is not None]

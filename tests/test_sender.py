@@ -312,3 +312,40 @@ async def test_a_row_whose_template_cannot_render_fails_without_a_request(
     assert [c.text for c in api.delivered] == ["之后一条"]
     statuses = {r.key: r.status for r in await rows(sessions)}
     assert statuses["test:gone"] is NotificationStatus.FAILED
+
+
+async def test_a_notice_committed_in_this_process_goes_out_at_once_not_at_the_next_look(
+    sessions: SessionFactory,
+) -> None:
+    api = FakeBotApi(fault_every=0)
+    await api.start()
+    bot = api.bot()
+    # without the wake, an idle sender would look for new rows again in an hour
+    sender = Sender(sessions, bot, pace=TEST_PACE, idle_interval=3600)
+    stop = asyncio.Event()
+    task = asyncio.create_task(sender.run(stop))
+
+    async def delivered(count: int) -> None:
+        while len(api.delivered) < count:
+            await asyncio.sleep(0.02)
+
+    try:
+        await queue(sessions, [(9_100, "第一条")])
+        await delivered(1)  # the sender has looked once and is idle now
+        async with sessions() as session:  # rolled back: nothing to send, no wake needed
+            await enqueue(
+                session,
+                kind="test",
+                to=Recipient(RecipientKind.INSPECTOR, 0, 9_100),
+                notice=Notice.of("_plain", text="撤销的"),
+                now=datetime.now(UTC),
+            )
+            await session.rollback()
+        await queue(sessions, [(9_100, "第二条")])
+        await asyncio.wait_for(delivered(2), timeout=30)
+    finally:
+        stop.set()
+        await task
+        await bot.session.close()
+        await api.stop()
+    assert [c.text for c in api.delivered] == ["第一条", "第二条"]
