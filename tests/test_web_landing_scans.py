@@ -1,5 +1,8 @@
 """A card's landing page opened many times, as a busy card is: every scan counted as the bot
-counts it (the card's counter, its last scan, a ``CardScan`` each), written behind in batches."""
+counts it (the card's counter, its last scan, a ``CardScan`` each), written behind in batches,
+and the page itself answered from memory for a few seconds — the same bytes, the same headers,
+the guard against guessing first every time; a revoked card stops within those seconds, and its
+report refuses at once."""
 
 from __future__ import annotations
 
@@ -23,12 +26,14 @@ from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.card_scans import ScanBuffer
+from bot.services.cards import revoke_card
 from bot.settings import Settings
 from models.card import Card, CardScan
 from tests.intake_helpers import ENTERPRISE, TOKEN, make_card
 from tests.live import LIANKA, base_environment, free_port
 from tests.test_cli import lianka
 from web.context import CHANNEL, WebChannel
+from web.landing_cache import LANDING_TTL
 
 pytestmark = pytest.mark.both_databases
 
@@ -213,6 +218,69 @@ async def test_two_instances_count_their_scans_on_the_same_card_without_losing_a
         assert sorted(written) == [7, 9]
     assert (await stored_card(sessions, card_id)).scan_count == 16
     assert len(await stored_scans(sessions)) == 16
+
+
+async def test_a_page_from_memory_is_the_same_bytes_and_headers_and_sets_no_cookie(
+    client: Client,
+) -> None:
+    first = await client.get(f"/c/{TOKEN}")
+    again = await client.get(f"/c/{TOKEN}")
+    assert channel_of(client).landings.get(TOKEN, channel_of(client).clock.now()) is not None
+    assert (first.status, again.status) == (200, 200)
+    assert await again.read() == await first.read()
+
+    def headers(response: aiohttp.ClientResponse) -> list[tuple[str, str]]:
+        return [(k, v) for k, v in response.headers.items() if k != "Date"]
+
+    assert headers(again) == headers(first)
+    assert again.headers["Cache-Control"] == "no-store"
+    assert "default-src 'none'" in again.headers["Content-Security-Policy"]
+    assert "Set-Cookie" not in again.headers and "Set-Cookie" not in first.headers
+
+
+async def test_a_revoked_card_stops_within_seconds_and_its_report_refuses_at_once(
+    client: Client, sessions: SessionFactory, clock: FrozenClock, card_id: int
+) -> None:
+    assert (await open_landing(client))[0] == 200
+    report = await client.get(f"/c/{TOKEN}/report")  # a report started before the revocation
+    form = dict(
+        re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', await report.text())
+    )
+    async with sessions() as session:
+        await revoke_card(session, card_id, clock.now())
+    # The landing page kept in this process may still show, for less than LANDING_TTL …
+    clock.advance(LANDING_TTL - timedelta(seconds=1))
+    assert (await open_landing(client))[0] == 200
+    # … but the report reads the card every time: its page and its form refuse at once.
+    page = await client.get(f"/c/{TOKEN}/report")
+    assert page.status == 404 and "无法打开此联系卡" in text_of(await page.text())
+    sent = await client.post(f"/c/{TOKEN}/report", data=form | {"action": "next"})
+    assert sent.status == 404 and "无法打开此联系卡" in text_of(await sent.text())
+    clock.advance(timedelta(seconds=1))  # LANDING_TTL after the page was kept
+    status, html = await open_landing(client)
+    assert status == 404 and "无法打开此联系卡" in text_of(html)
+    await channel_of(client).scans.flush()
+    assert (await stored_card(sessions, card_id)).scan_count == 2  # the pages it did show
+
+
+async def test_an_unknown_token_is_never_kept_and_guessing_stops_even_a_kept_card(
+    client: Client, sessions: SessionFactory, card_id: int
+) -> None:
+    assert (await open_landing(client))[0] == 200  # the real card's page, kept
+    for attempt in range(5):
+        status, html = await open_landing(client, f"c_Guess{attempt:020d}")
+        assert status == 404 and "无法打开此联系卡" in text_of(html)
+    now = channel_of(client).clock.now()
+    assert [
+        token
+        for token in (UNKNOWN, *(f"c_Guess{n:020d}" for n in range(5)))
+        if channel_of(client).landings.get(token, now)
+    ] == []
+    for _ in range(2):  # the guard comes before the pages kept in memory
+        status, html = await open_landing(client)
+        assert status == 429 and "请稍后再试" in text_of(html)
+    await channel_of(client).scans.flush()
+    assert (await stored_card(sessions, card_id)).scan_count == 1
 
 
 @pytest.mark.slow

@@ -18,6 +18,7 @@ from bot.services.intake import Counter
 from bot.services.rate_limits import RateLimiter, SqlRateLimiter
 from bot.services.reporters import AttemptGuard
 from bot.settings import IPNetwork
+from web.landing_cache import LandingCache
 
 STATIC = Path(__file__).with_name("static")
 ROUTE_PREFIX = "web-"  # the names of the channel's routes, so the middlewares know them
@@ -49,6 +50,8 @@ class WebChannel:
     scans: ScanBuffer = field(default=None)  # type: ignore[assignment]
     """The landing pages' scans, written behind every second (``bot.services.card_scans``):
     started and written out with the application (``add_web_channel``)."""
+    landings: LandingCache = field(default_factory=LandingCache)
+    """Known cards' landing pages served lately, answered again from memory for a few seconds."""
 
     def __post_init__(self) -> None:
         if self.limiter is None:

@@ -13,6 +13,7 @@ from markupsafe import Markup
 from bot.services.reporters import (
     CardRefused,
     TooManyAttempts,
+    admit_web_client,
     scan_card_on_web,
 )
 from cards.tokens import card_link
@@ -119,12 +120,19 @@ def too_many_attempts(
 
 async def landing(request: web.Request) -> web.Response:
     """``/c/<token>``: the card opened in a browser. Counted as a scan; an unknown or revoked
-    card gets the bot's words; guessing from one address is stopped."""
+    card gets the bot's words; guessing from one address is stopped. A known card's page is kept
+    for a few seconds (``channel.landings``) and served again from memory, its scan still
+    counted; the guard's verdict for the address comes first every time."""
     channel = request.app[CHANNEL]
     token = request.match_info["token"]
     client = _client(request, channel)
     now = channel.clock.now()
     try:
+        admit_web_client(channel.guard, client=client, now=now)
+        kept = channel.landings.get(token, now)
+        if kept is not None:
+            channel.scans.record(kept.landing.card_id, now)
+            return html_response(kept.body)
         async with channel.sessions() as session:
             card = await scan_card_on_web(
                 session,
@@ -150,6 +158,8 @@ async def landing(request: web.Request) -> web.Response:
         telegram_url=card_link(channel.bot_username, card.token),
         track_url=str(request.app.router[f"{ROUTE_PREFIX}track"].url_for()),
     ).encode("utf-8")
+    # Nothing on the page is this request's own (no session, no form token): kept whole.
+    channel.landings.put(card, body, now)
     return html_response(body)
 
 

@@ -292,6 +292,13 @@ class CardLanding:
     enterprise: str | None
 
 
+def admit_web_client(guard: AttemptGuard, *, client: str, now: datetime) -> None:
+    """A client address that tried too many unknown card tokens is refused with "请稍后再试"
+    whatever card it opens, known ones too (a page cannot stay silent as the chat does)."""
+    if guard.verdict(WEB_CARD, client, now) is not Verdict.ALLOW:
+        raise TooManyAttempts
+
+
 async def scan_card_on_web(
     session: AsyncSession,
     guard: AttemptGuard,
