@@ -22,9 +22,13 @@ both sides' CPU is printed) load
 ``/bench/floor`` and ``/c/<token>`` in alternating rounds of ``--round-seconds``, a floor round
 first, ``--rounds`` of each after one warm-up pair; every answer must be 200 with the page's
 length. A landing is the real page: each is counted as a scan (the card's counter, a
-``CardScan`` row), in its own transaction, and the card's count must come out equal to the
-pages served. The landing page has no limit for a known card (only
-unknown tokens are counted per address), so nothing is set for it. web_landing_per_s and
+``CardScan`` row), written behind by the server's scan buffer (every second, and at its
+shutdown), and the page of a known card is served from memory for ten seconds after it was
+rendered (the guard's verdict for the address still runs first); once the server has stopped
+(SIGTERM, as ``lianka web`` stops), the card's count and its ``CardScan`` rows must come out
+equal to the pages served. The landing page has no limit for a known card (only
+unknown tokens are counted per address), so nothing is set for it. ``--part landing`` runs
+this part alone. web_landing_per_s and
 web_floor_per_s are the medians of the rounds; web_landing_ratio = landing / floor (goal >= 0.5).
 
 Submit: ``--reporters`` (100) reporters, ``--concurrency`` (4) at a time with no pause between
@@ -89,7 +93,7 @@ from bot.config import load_config  # noqa: E402
 from bot.db import create_engine, create_session_factory, upgrade_database  # noqa: E402
 from bot.services.catalog import sync_catalog  # noqa: E402
 from models.attachment import Attachment  # noqa: E402
-from models.card import Card  # noqa: E402
+from models.card import Card, CardScan  # noqa: E402
 from models.case import Case  # noqa: E402
 from models.enterprise import Enterprise  # noqa: E402
 from models.org import Zone  # noqa: E402
@@ -249,20 +253,34 @@ async def seed(url: str, cards: int) -> list[str]:
     return tokens
 
 
-async def stored(url: str) -> tuple[int, int, int]:
-    """Cases, their photos (attachments) and the landing card's scans in the database."""
+async def stored(url: str) -> tuple[int, int]:
+    """Cases and their photos (attachments) in the database."""
     engine = create_engine(url)
     sessions = create_session_factory(engine)
     try:
         async with sessions() as session:
             cases = (await session.exec(select(func.count()).select_from(Case))).one()
             photos = (await session.exec(select(func.count()).select_from(Attachment))).one()
-            scans = (
-                await session.exec(select(Card.scan_count).where(Card.token == LANDING_TOKEN))
+    finally:
+        await engine.dispose()
+    return int(cases), int(photos)
+
+
+async def landing_scans(url: str) -> tuple[int, int]:
+    """The landing card's scan counter and its ``CardScan`` rows in the database."""
+    engine = create_engine(url)
+    sessions = create_session_factory(engine)
+    try:
+        async with sessions() as session:
+            card = (await session.exec(select(Card).where(Card.token == LANDING_TOKEN))).one()
+            rows = (
+                await session.exec(
+                    select(func.count()).select_from(CardScan).where(CardScan.card_id == card.id)
+                )
             ).one()
     finally:
         await engine.dispose()
-    return int(cases), int(photos), int(scans)
+    return card.scan_count, int(rows)
 
 
 def photos(count: int, seed_value: int) -> list[tuple[bytes, bytes]]:
@@ -612,9 +630,7 @@ async def run_parts(
             f"average {os.getloadavg()[0]:.1f}",
             flush=True,
         )
-        _, _, scans = await stored(url)
-        if scans != landing.requests + 1:  # and the server's own fetch for the floor
-            raise SystemExit(f"{scans} scans counted for {landing.requests + 1} landing pages")
+        args.landing_pages = landing.requests + 1  # and the server's own fetch for the floor
     if args.part in ("submit", "both"):
         pairs = await asyncio.to_thread(photos, args.reporters, args.seed)
         sizes = [len(p) for pair in pairs for p in pair]
@@ -625,7 +641,7 @@ async def run_parts(
         figures |= submit_figures(timings, wall, args.reporters)
         figures["web_submit_concurrency"] = args.concurrency
         figures["web_submit_server_cpu"] = round((server.cpu_seconds() - server_cpu) / wall, 2)
-        cases, attachments, _ = await stored(url)
+        cases, attachments = await stored(url)
         kept = [
             p for p in (args.work / "blobs").rglob("*") if p.is_file() and p.parent.name != "tmp"
         ]
@@ -655,6 +671,17 @@ async def run_parts(
             flush=True,
         )
     return figures
+
+
+def check_scans(url: str, pages: int, server: Server) -> None:
+    """Every landing page served counted, once the server has stopped: the scans are written
+    behind, and the last second's by the server's shutdown (SIGTERM, as ``lianka web``)."""
+    if server.process.returncode != 0:
+        raise SystemExit(f"the web server exited with {server.process.returncode}")
+    counter, rows = asyncio.run(landing_scans(url))
+    if counter != pages or rows != pages:
+        raise SystemExit(f"{counter} scans counted ({rows} CardScan rows) for {pages} pages")
+    print(f"landing: all {pages} pages counted as scans after the server stopped", flush=True)
 
 
 def main() -> int:
@@ -700,10 +727,13 @@ def main() -> int:
         }
         profile_file = args.work / "server.prof" if args.profile else None
         server = start_server(env, args.work, profile_file)
+        args.landing_pages = None
         try:
             figures = asyncio.run(run_parts(args, url, server))
         finally:
             server.stop()
+        if args.landing_pages is not None:
+            check_scans(url, args.landing_pages, server)
         if profile_file is not None:
             print_profile(profile_file)
             if args.profile_out is not None:

@@ -17,13 +17,14 @@ from bot.app import create_standalone_web_app
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
+from bot.services.card_scans import ScanBuffer
 from bot.services.reporters import AttemptGuard, CardRefused, open_card, scan_card_on_web
 from bot.settings import Settings
 from models.card import Card, CardScan, CardStatus
 from notifications.render import render
 from tests.intake_helpers import ENTERPRISE, TOKEN, make_card
 from web.channel import MAX_BODY, SECURITY_HEADERS
-from web.context import ROUTE_PREFIX
+from web.context import CHANNEL, ROUTE_PREFIX
 
 pytestmark = pytest.mark.both_databases
 
@@ -98,6 +99,7 @@ async def test_the_landing_page_names_the_card_and_offers_three_ways(
     assert "<script" not in html and "<form" not in html
     assert html.startswith("<!doctype html>") and 'lang="zh-CN"' in html
 
+    await client.app[CHANNEL].scans.flush()  # the scans are written behind, within a second
     counted = await card(sessions)
     assert counted.scan_count == 1 and counted.last_scan_at == clock.now()
     [scan] = await scans(sessions)
@@ -150,6 +152,7 @@ async def test_an_unknown_or_revoked_card_gets_the_bots_words_and_counts_nothing
     junk = await client.get("/c/%3Cscript%3Ealert(1)%3C%2Fscript%3E")
     assert junk.status == 404
     assert "<script>" not in await junk.text()
+    await client.app[CHANNEL].scans.flush()
     assert (await card(sessions, "c_RevokedCard000000000001")).scan_count == 0
     assert await scans(sessions) == []
 
@@ -174,6 +177,7 @@ async def test_the_web_and_the_bot_refuse_a_card_with_the_same_words(
             await scan_card_on_web(
                 session,
                 AttemptGuard(),
+                ScanBuffer(sessions),
                 config=catalog,
                 token=UNKNOWN,
                 client="203.0.113.7",
@@ -193,12 +197,14 @@ async def test_guessing_tokens_from_one_address_is_refused_with_please_try_later
         refused = await client.get(f"/c/{TOKEN}")
         assert refused.status == 429
         assert "请稍后再试" in text_of(await refused.text())
+    await client.app[CHANNEL].scans.flush()
     assert (await card(sessions)).scan_count == 0
     # another address is not held back by this one's guesses
     async with sessions() as session:
         landing = await scan_card_on_web(
             session,
             AttemptGuard(),
+            ScanBuffer(sessions),
             config=catalog,
             token=TOKEN,
             client="198.51.100.9",

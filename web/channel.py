@@ -5,6 +5,7 @@ headers every response carries and the cap on request bodies. The same routes se
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -94,9 +95,17 @@ def add_web_channel(app: web.Application, channel: WebChannel) -> None:
     """The pages and static files on ``app``, which must be built with ``MIDDLEWARES``."""
     app[CHANNEL] = channel
 
+    async def write_scans(app: web.Application) -> AsyncIterator[None]:
+        # Every second while serving; at the end, after the requests in hand (a stop on SIGTERM
+        # writes every scan counted; a crash loses the last second's).
+        channel.scans.start()
+        yield
+        await channel.scans.close()
+
     async def close_limiter(app: web.Application) -> None:
         await channel.limiter.close()
 
+    app.cleanup_ctx.append(write_scans)
     app.on_cleanup.append(close_limiter)
     router = app.router
     router.add_static(

@@ -13,10 +13,12 @@ from bot.blobs import BlobStore, DirectoryBlobStore
 from bot.clock import Clock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
+from bot.services.card_scans import ScanBuffer
 from bot.services.intake import Counter
 from bot.services.rate_limits import RateLimiter, SqlRateLimiter
 from bot.services.reporters import AttemptGuard
 from bot.settings import IPNetwork
+from web.landing_cache import LandingCache
 
 STATIC = Path(__file__).with_name("static")
 ROUTE_PREFIX = "web-"  # the names of the channel's routes, so the middlewares know them
@@ -45,10 +47,17 @@ class WebChannel:
     """Where uploaded files are kept (``LIANKA_BLOB_STORE``); by default ``var/blobs``."""
     cases_submitted: Counter | None = None
     """``lianka run``'s count of reports submitted (the web's with the chat's); none alone."""
+    scans: ScanBuffer = field(default=None)  # type: ignore[assignment]
+    """The landing pages' scans, written behind every second (``bot.services.card_scans``):
+    started and written out with the application (``add_web_channel``)."""
+    landings: LandingCache = field(default_factory=LandingCache)
+    """Known cards' landing pages served lately, answered again from memory for a few seconds."""
 
     def __post_init__(self) -> None:
         if self.limiter is None:
             self.limiter = SqlRateLimiter(self.sessions)
+        if self.scans is None:
+            self.scans = ScanBuffer(self.sessions)
         if self.blobs is None:
             self.blobs = DirectoryBlobStore(Path("var") / "blobs")
 

@@ -10,7 +10,12 @@ from typing import Any
 from aiohttp import web
 from markupsafe import Markup
 
-from bot.services.reporters import CardRefused, TooManyAttempts, scan_card_on_web
+from bot.services.reporters import (
+    CardRefused,
+    TooManyAttempts,
+    admit_web_client,
+    scan_card_on_web,
+)
 from cards.tokens import card_link
 from web.context import CHANNEL, ROUTE_PREFIX, WebChannel, client_address
 from web.render import render_page
@@ -47,7 +52,12 @@ def page_response(
     request: web.Request, channel: WebChannel, template: str, *, status: int = 200, **context: Any
 ) -> web.Response:
     body = render_page(template, page=_chrome(request, channel), **context)
-    return web.Response(text=body, status=status, content_type=HTML, charset="utf-8")
+    return html_response(body.encode("utf-8"), status=status)
+
+
+def html_response(body: bytes, *, status: int = 200) -> web.Response:
+    """A page's bytes as the answer (the middlewares add the security headers)."""
+    return web.Response(body=body, status=status, content_type=HTML, charset="utf-8")
 
 
 def _client(request: web.Request, channel: WebChannel) -> str:
@@ -110,18 +120,28 @@ def too_many_attempts(
 
 async def landing(request: web.Request) -> web.Response:
     """``/c/<token>``: the card opened in a browser. Counted as a scan; an unknown or revoked
-    card gets the bot's words; guessing from one address is stopped."""
+    card gets the bot's words; guessing from one address is stopped. A known card's page is kept
+    for a few seconds (``channel.landings``) and served again from memory, its scan still
+    counted; the guard's verdict for the address comes first every time."""
     channel = request.app[CHANNEL]
     token = request.match_info["token"]
+    client = _client(request, channel)
+    now = channel.clock.now()
     try:
+        admit_web_client(channel.guard, client=client, now=now)
+        kept = channel.landings.get(token, now)
+        if kept is not None:
+            channel.scans.record(kept.landing.card_id, now)
+            return html_response(kept.body)
         async with channel.sessions() as session:
             card = await scan_card_on_web(
                 session,
                 channel.guard,
+                channel.scans,
                 config=channel.config,
                 token=token,
-                client=_client(request, channel),
-                now=channel.clock.now(),
+                client=client,
+                now=now,
             )
     except CardRefused as error:
         logger.info("web card scan refused (%s): %s", error.detail, short_token(token))
@@ -129,16 +149,18 @@ async def landing(request: web.Request) -> web.Response:
     except TooManyAttempts as error:
         logger.info("web card scan throttled: %s", short_token(token))
         return too_many_attempts(request, channel, error)
-    return page_response(
-        request,
-        channel,
+    body = render_page(
         "landing",
+        page=_chrome(request, channel),
         landing=card,
         privacy=channel.config.organisation.privacy_notice,
         report_url=str(request.app.router[f"{ROUTE_PREFIX}report"].url_for(token=card.token)),
         telegram_url=card_link(channel.bot_username, card.token),
         track_url=str(request.app.router[f"{ROUTE_PREFIX}track"].url_for()),
-    )
+    ).encode("utf-8")
+    # Nothing on the page is this request's own (no session, no form token): kept whole.
+    channel.landings.put(card, body, now)
+    return html_response(body)
 
 
 async def home(request: web.Request) -> web.Response:

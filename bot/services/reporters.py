@@ -14,6 +14,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LiankaConfig
+from bot.services.card_scans import ScanBuffer
 from models.card import Card, CardScan, CardStatus
 from models.enterprise import Enterprise
 from models.errors import DomainError, NotFound
@@ -223,8 +224,7 @@ async def _scan_card(
     now: datetime,
 ) -> _Scan | None:
     """The rules every channel applies to a scan: the guard against guessing (None once it has
-    warned), the refusal of unknown and revoked cards, and the card's scan counter. The caller
-    adds the ``CardScan`` row and commits."""
+    warned) and the refusal of unknown and revoked cards. The caller counts the scan."""
     verdict = guard.verdict(kind, who, now)
     if verdict is Verdict.SILENT:
         return None
@@ -237,11 +237,6 @@ async def _scan_card(
         raise
     assert card.id is not None
     enterprise = await session.get(Enterprise, card.enterprise_id)
-    await session.exec(
-        update(Card)
-        .where(col(Card.id) == card.id)
-        .values(scan_count=col(Card.scan_count) + 1, last_scan_at=now)
-    )
     return _Scan(card, enterprise, card_zone_id(card, enterprise))
 
 
@@ -264,6 +259,11 @@ async def open_card(
     if scan is None:
         return None
     card = scan.card
+    await session.exec(
+        update(Card)
+        .where(col(Card.id) == card.id)
+        .values(scan_count=col(Card.scan_count) + 1, last_scan_at=now)
+    )
     reporter = await get_reporter(session, telegram_user_id)
     if reporter is None:
         reporter = Reporter(telegram_user_id=telegram_user_id, chat_id=chat_id, created_at=now)
@@ -284,16 +284,25 @@ async def open_card(
 @dataclass(frozen=True, slots=True)
 class CardLanding:
     """What a card's web landing page shows: who issued it, for which enterprise, and the token
-    for the page's links (the web report, the Telegram deep link)."""
+    for the page's links (the web report, the Telegram deep link); ``card_id`` counts its scans."""
 
+    card_id: int
     token: str
     issuing_unit: str
     enterprise: str | None
 
 
+def admit_web_client(guard: AttemptGuard, *, client: str, now: datetime) -> None:
+    """A client address that tried too many unknown card tokens is refused with "请稍后再试"
+    whatever card it opens, known ones too (a page cannot stay silent as the chat does)."""
+    if guard.verdict(WEB_CARD, client, now) is not Verdict.ALLOW:
+        raise TooManyAttempts
+
+
 async def scan_card_on_web(
     session: AsyncSession,
     guard: AttemptGuard,
+    scans: ScanBuffer,
     *,
     config: LiankaConfig,
     token: str,
@@ -301,25 +310,26 @@ async def scan_card_on_web(
     now: datetime,
 ) -> CardLanding:
     """A card's link opened in a browser: counted as the bot counts a scan (the card's counter
-    and a ``CardScan`` with no reporter: the web has no account until a report is made); unknown
-    and revoked cards refused with the same words as in the chat; repeated unknown tokens from
-    one client address refused with "请稍后再试" (a page cannot stay silent)."""
+    and a ``CardScan`` with no reporter: the web has no account until a report is made), written
+    behind by ``scans`` within a second; unknown and revoked cards refused with the same words as
+    in the chat; repeated unknown tokens from one client address refused with "请稍后再试".
+    Reads only: the scan is written by ``scans``, so a crash loses at most the last second's."""
     scan = await _scan_card(
         session, guard, config=config, token=token, kind=WEB_CARD, who=client, now=now
     )
     if scan is None:
         raise TooManyAttempts
-    assert scan.card.id is not None
-    session.add(CardScan(card_id=scan.card.id, reporter_id=None, scanned_at=now))
+    card_id = scan.card.id
+    assert card_id is not None
     welcome = await _welcome_for(
         session,
         config,
-        card_id=scan.card.id,
+        card_id=card_id,
         zone_id=scan.zone_id,
         enterprise_id=scan.card.enterprise_id,
     )
-    await session.commit()
-    return CardLanding(scan.card.token, welcome.issuing_unit, welcome.enterprise)
+    scans.record(card_id, now)
+    return CardLanding(card_id, scan.card.token, welcome.issuing_unit, welcome.enterprise)
 
 
 async def greet_reporter(
