@@ -350,7 +350,9 @@ class Sender:
         """Until ``stop``, a wake, or ``idle_interval`` (rows queued by another process)."""
         waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._woken.wait())]
         try:
-            await asyncio.wait(waits, timeout=self._idle_interval, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                waits, timeout=self._idle_interval, return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
             for wait in waits:
                 wait.cancel()
