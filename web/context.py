@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import secrets
 from dataclasses import dataclass, field
@@ -65,7 +66,10 @@ class WebChannel:
 CHANNEL = web.AppKey("lianka_web_channel", WebChannel)
 
 
+@functools.lru_cache(maxsize=4096)  # every page asks; the same few addresses, parsed once
 def _within(address: str, networks: tuple[IPNetwork, ...]) -> bool:
+    if not networks:
+        return False
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
