@@ -290,16 +290,17 @@ def _case_page(
     )
 
 
-async def _load(request: web.Request) -> tuple[int, TrackedCase] | None:
+async def _load(request: web.Request) -> tuple[int, TrackedCase]:
+    """The case this browser opened and its page; anyone else is sent back to ``/t``."""
     case_id, _ = _remembered(request)
     if case_id is None:
-        return None
+        raise _back_to_form(request)
     channel = request.app[CHANNEL]
     try:
         async with channel.sessions() as session:
             return case_id, await tracked_case(session, case_id)
     except NotTracked:
-        return None
+        raise _back_to_form(request) from None
 
 
 def _back_to_form(request: web.Request) -> web.HTTPSeeOther:
@@ -310,10 +311,7 @@ def _back_to_form(request: web.Request) -> web.HTTPSeeOther:
 async def track_case(request: web.Request) -> web.StreamResponse:
     """``/t/case``: the case this browser opened with its code; anyone else goes to ``/t``."""
     channel = request.app[CHANNEL]
-    loaded = await _load(request)
-    if loaded is None:
-        raise _back_to_form(request)
-    case_id, page = loaded
+    case_id, page = await _load(request)
     response = _case_page(request, channel, page)
     _remember(request, response, case_id)  # another TRACK_MINUTES from this page
     return response
@@ -359,13 +357,11 @@ async def _act(
         raise _back_to_form(request) from None
     except DomainError as error:
         logger.info("web tracking: %s refused (%s)", error_at, type(error).__name__)
-        loaded = await _load(request)
-        if loaded is None:
-            raise _back_to_form(request) from None
+        _, page = await _load(request)
         return _case_page(
             request,
             channel,
-            loaded[1],
+            page,
             status=409,
             error=error.message,
             error_at=error_at,
@@ -431,10 +427,7 @@ async def track_answer(request: web.Request) -> web.StreamResponse:
 async def track_withdraw_confirm(request: web.Request) -> web.StreamResponse:
     """``/t/case/withdraw``: 撤回 asked to be confirmed (it cannot be undone)."""
     channel = request.app[CHANNEL]
-    loaded = await _load(request)
-    if loaded is None:
-        raise _back_to_form(request)
-    _, page = loaded
+    _, page = await _load(request)
     if not page.may_withdraw:
         raise web.HTTPSeeOther(_route(request, "track-case"))
     return page_response(
@@ -501,10 +494,7 @@ def _materials_page(
 async def track_materials_page(request: web.Request) -> web.StreamResponse:
     """``/t/case/materials``: 补充材料's form, while the case is open."""
     channel = request.app[CHANNEL]
-    loaded = await _load(request)
-    if loaded is None:
-        raise _back_to_form(request)
-    case_id, page = loaded
+    case_id, page = await _load(request)
     if not page.may_add_material:
         raise web.HTTPSeeOther(_route(request, "track-case"))
     response = _materials_page(request, channel, page)
@@ -523,11 +513,8 @@ class _Answered(Exception):
 async def _refused_on_case(request: web.Request, error: DomainError) -> web.Response:
     """The case page, saying why 补充材料 was refused (the case closed meanwhile)."""
     logger.info("web tracking: material refused (%s)", type(error).__name__)
-    loaded = await _load(request)
-    if loaded is None:
-        raise _back_to_form(request)
-    channel = request.app[CHANNEL]
-    return _case_page(request, channel, loaded[1], status=409, error=error.message)
+    _, page = await _load(request)
+    return _case_page(request, request.app[CHANNEL], page, status=409, error=error.message)
 
 
 def _material_start(
