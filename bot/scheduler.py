@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 import time as time_module
+from collections.abc import Awaitable, Callable
 from datetime import time, timedelta
 from pathlib import Path
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -129,35 +131,31 @@ def create_scheduler(
         misfire_grace_time=30,
         next_run_time=now,
     )
-    scheduler.add_job(
-        run_update_prune,
-        IntervalTrigger(hours=1, timezone=SHANGHAI),
-        args=(sessions, clock),
-        id="update-prune",
-        name="forget old handled updates",
-        max_instances=1,
-        coalesce=True,
-        misfire_grace_time=600,
-        next_run_time=now,
-    )
-    scheduler.add_job(
-        run_web_draft_purge,
-        IntervalTrigger(hours=1, timezone=SHANGHAI),
-        args=(sessions, clock),
-        id="web-draft-purge",
-        name="delete expired web drafts and rate counters",
-        max_instances=1,
-        coalesce=True,
-        misfire_grace_time=600,
-        next_run_time=now,
-    )
+    hourly: list[tuple[Callable[..., Awaitable[Any]], tuple[Any, ...], str, str]] = [
+        (run_update_prune, (sessions, clock), "update-prune", "forget old handled updates"),
+        (
+            run_web_draft_purge,
+            (sessions, clock),
+            "web-draft-purge",
+            "delete expired web drafts and rate counters",
+        ),
+    ]
     if blobs is not None:
+        hourly.append(
+            (
+                run_blob_purge,
+                (sessions, blobs, clock),
+                "blob-purge",
+                "remove web uploads nothing references",
+            )
+        )
+    for job, args, job_id, name in hourly:
         scheduler.add_job(
-            run_blob_purge,
+            job,
             IntervalTrigger(hours=1, timezone=SHANGHAI),
-            args=(sessions, blobs, clock),
-            id="blob-purge",
-            name="remove web uploads nothing references",
+            args=args,
+            id=job_id,
+            name=name,
             max_instances=1,
             coalesce=True,
             misfire_grace_time=600,
