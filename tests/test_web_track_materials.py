@@ -189,6 +189,23 @@ async def test_a_21_mb_file_and_an_executable_are_named_and_the_rest_is_sent(
     assert [p.read_bytes() for p in kept_blobs(tmp_path)] == [PDF]
 
 
+async def test_the_same_form_sent_again_by_a_reload_adds_nothing_twice(
+    client: Client, sessions: SessionFactory, catalog, calendar
+) -> None:
+    web = await web_case(sessions, catalog, calendar)
+    html = await materials_page(client, web.code)
+    exe = b"MZ\x90\x00" + os.urandom(4096)
+    files = [("a.pdf", PDF), ("photo.jpg", exe)]  # one refused: the answer is a page, not 303
+    first = await post_material(client, html, files, note=NOTE)
+    assert first.status == 200
+    again = await post_material(client, html, files, note=NOTE)  # the browser's 重新加载
+    assert again.status == 409
+    assert "这些材料已经补充过了，无需重复提交。" in text_of(await again.text())
+    assert [r.file_name for r in await attachments(sessions, web.id)] == ["a.pdf"]
+    assert len(await material_events(sessions, web.id)) == 1
+    assert len(await outbox(sessions, "material")) == 1
+
+
 async def test_when_every_file_is_refused_nothing_is_sent_and_the_note_stays(
     client: Client, sessions: SessionFactory, catalog, calendar
 ) -> None:

@@ -25,7 +25,7 @@ from models.case import (
 from models.clock import CaseClock, ClockKind
 from models.errors import InvalidInput, NotFound
 from models.event import Actor, ActorType, CaseEvent, EventKind, record_event, transition
-from models.intake import MaterialDraft, reporter_file
+from models.intake import Evidence, MaterialDraft, reporter_file
 from models.notification import Notice, Offer
 from models.org import Category, Track
 from models.reporter import CaseFollower, Reporter, normalize_receipt_code, receipt_hash
@@ -276,6 +276,7 @@ async def add_material(
 
 
 MATERIAL_CLOSED = "该问题已办结，不能再补充材料。如有新情况，请重新反映。"
+MATERIAL_REPEATED = "这些材料已经补充过了，无需重复提交。"
 
 
 def material_open(case: Case) -> bool:
@@ -297,7 +298,9 @@ async def add_material_for(
     assert case.id is not None and reporter.id is not None
     if not material_open(case):
         raise InvalidInput(MATERIAL_CLOSED)
-    items, note = material.ready()
+    items, note = await _not_yet_added(session, case.id, *material.ready())
+    if not items and note is None:  # the same form sent again (a reload of its answer page)
+        raise InvalidInput(MATERIAL_REPEATED)
     for item in items:
         session.add(reporter_file(case.id, item, now))
     session.add(
@@ -331,6 +334,31 @@ async def add_material_for(
     )
     await session.commit()
     return MaterialAdded(case.number, len(items), note is not None)
+
+
+async def _not_yet_added(
+    session: AsyncSession, case_id: int, items: tuple[Evidence, ...], note: str | None
+) -> tuple[tuple[Evidence, ...], str | None]:
+    """What of a 补充材料 the case does not hold yet: files it has are not added twice, nor a
+    note the same as the last one added."""
+    attachments = await session.exec(
+        select(Attachment).where(
+            Attachment.case_id == case_id, Attachment.added_by == ActorType.REPORTER
+        )
+    )
+    held = {
+        f"sha256:{a.blob_sha256}" if a.blob_sha256 else a.file_unique_id for a in attachments.all()
+    }
+    last = (
+        await session.exec(
+            select(CaseEvent.note)
+            .where(CaseEvent.case_id == case_id, CaseEvent.kind == EventKind.MATERIAL_ADDED)
+            .order_by(col(CaseEvent.seq).desc())
+            .limit(1)
+        )
+    ).first()
+    fresh = tuple(item for item in items if item.identity not in held)
+    return fresh, None if note is not None and note == last else note
 
 
 def withdrawable(case: Case) -> bool:
