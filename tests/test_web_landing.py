@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 from aiohttp import web
@@ -18,7 +19,14 @@ from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.card_scans import ScanBuffer
-from bot.services.reporters import AttemptGuard, CardRefused, open_card, scan_card_on_web
+from bot.services.rate_limits import SqlRateLimiter
+from bot.services.reporters import (
+    AttemptGuard,
+    CardRefused,
+    TooManyAttempts,
+    open_card,
+    scan_card_on_web,
+)
 from bot.settings import Settings
 from models.card import Card, CardScan, CardStatus
 from notifications.render import render
@@ -178,6 +186,7 @@ async def test_the_web_and_the_bot_refuse_a_card_with_the_same_words(
                 session,
                 AttemptGuard(),
                 ScanBuffer(sessions),
+                limiter=SqlRateLimiter(sessions),
                 config=catalog,
                 token=UNKNOWN,
                 client="203.0.113.7",
@@ -205,6 +214,7 @@ async def test_guessing_tokens_from_one_address_is_refused_with_please_try_later
             session,
             AttemptGuard(),
             ScanBuffer(sessions),
+            limiter=SqlRateLimiter(sessions),
             config=catalog,
             token=TOKEN,
             client="198.51.100.9",
@@ -299,3 +309,35 @@ async def test_the_landing_page_names_the_code_as_the_receipt_does(client) -> No
     text = text_of(await (await client.get(f"/c/{TOKEN}")).text())
     assert "凭回执码查看办理情况" in text
     assert "查询码" not in text
+
+
+async def test_guessing_spread_over_two_instances_is_stopped_at_the_same_count(
+    client,  # the card and its enterprise
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    clock: FrozenClock,
+) -> None:
+    instances = [(AttemptGuard(), ScanBuffer(sessions)), (AttemptGuard(), ScanBuffer(sessions))]
+    shared = SqlRateLimiter(sessions)  # the database both instances use (or their Redis)
+
+    async def opened(instance: int, token: str) -> None:
+        guard, scans = instances[instance]
+        async with sessions() as session:
+            await scan_card_on_web(
+                session,
+                guard,
+                scans,
+                limiter=shared,
+                config=catalog,
+                token=token,
+                client="203.0.113.7",
+                now=clock.now(),
+            )
+
+    for attempt in range(5):  # a proxy taking turns: neither instance has seen five
+        with pytest.raises(CardRefused):
+            await opened(attempt % 2, f"c_Guess{attempt:020d}")
+    with pytest.raises(TooManyAttempts):
+        await opened(1, TOKEN)  # the sixth try, even of a real card, waits
+    clock.advance(timedelta(minutes=11))
+    await opened(1, TOKEN)

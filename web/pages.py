@@ -138,6 +138,7 @@ async def landing(request: web.Request) -> web.Response:
                 session,
                 channel.guard,
                 channel.scans,
+                limiter=channel.limiter,
                 config=channel.config,
                 token=token,
                 client=client,

@@ -297,6 +297,7 @@ async def report_page(request: web.Request) -> web.Response:
             report = await open_web_report(
                 session,
                 channel.guard,
+                limiter=channel.limiter,
                 config=channel.config,
                 token=token,
                 session_key=browser.key,

@@ -6,6 +6,8 @@ from __future__ import annotations
 import enum
 import logging
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -15,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LiankaConfig
 from bot.services.card_scans import ScanBuffer
+from bot.services.rate_limits import Limit, RateLimiter
 from models.card import Card, CardScan, CardStatus
 from models.enterprise import Enterprise
 from models.errors import DomainError, NotFound
@@ -55,9 +58,12 @@ class Verdict(enum.Enum):
 
 
 Who = int | str
+"""Whose failures a guard counts: a Telegram account's id, or a web client's address."""
 WEB_CARD = "web-card"
 """The guard's kind for card tokens tried on the web (the landing and report pages)."""
-"""Whose failures a guard counts: a Telegram account's id, or a web client's address."""
+UNKNOWN_CARDS_LIMIT = Limit("web-unknown-card", 5, timedelta(minutes=10))
+"""Unknown card tokens from one web client address, counted by all instances together (the
+in-process guard's count, shared)."""
 
 
 @dataclass
@@ -299,11 +305,27 @@ def admit_web_client(guard: AttemptGuard, *, client: str, now: datetime) -> None
         raise TooManyAttempts
 
 
+@asynccontextmanager
+async def counting_unknown_cards(
+    limiter: RateLimiter, *, client: str, now: datetime
+) -> AsyncIterator[None]:
+    """Around a card looked up for a web page: refused (请稍后再试) once the address has tried
+    ``UNKNOWN_CARDS_LIMIT`` unknown tokens on any instance, and an unknown token counted."""
+    if await limiter.remaining(UNKNOWN_CARDS_LIMIT, client, now) <= 0:
+        raise TooManyAttempts
+    try:
+        yield
+    except UnknownCard:
+        await limiter.hit(UNKNOWN_CARDS_LIMIT, client, now)
+        raise
+
+
 async def scan_card_on_web(
     session: AsyncSession,
     guard: AttemptGuard,
     scans: ScanBuffer,
     *,
+    limiter: RateLimiter,
     config: LiankaConfig,
     token: str,
     client: str,
@@ -313,10 +335,14 @@ async def scan_card_on_web(
     and a ``CardScan`` with no reporter: the web has no account until a report is made), written
     behind by ``scans`` within a second; unknown and revoked cards refused with the same words as
     in the chat; repeated unknown tokens from one client address refused with "请稍后再试".
-    Reads only: the scan is written by ``scans``, so a crash loses at most the last second's."""
-    scan = await _scan_card(
-        session, guard, config=config, token=token, kind=WEB_CARD, who=client, now=now
-    )
+    Reads only: the scan is written by ``scans``, so a crash loses at most the last second's.
+    Unknown tokens are counted in ``guard`` (this process, checked first on every page, also for
+    a card's page kept in memory) and in ``limiter`` (shared by every instance: guessing spread
+    over instances behind a proxy is stopped at the same count)."""
+    async with counting_unknown_cards(limiter, client=client, now=now):
+        scan = await _scan_card(
+            session, guard, config=config, token=token, kind=WEB_CARD, who=client, now=now
+        )
     if scan is None:
         raise TooManyAttempts
     card_id = scan.card.id

@@ -20,7 +20,7 @@ from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.intake import Counter, Submitted, submit_case, submitted_before
 from bot.services.policy import Policy
-from bot.services.rate_limits import Limit, purge_rate_counters
+from bot.services.rate_limits import Limit, RateLimiter, purge_rate_counters
 from bot.services.reporters import (
     WEB_CARD,
     AttemptGuard,
@@ -28,6 +28,7 @@ from bot.services.reporters import (
     UnknownCard,
     Verdict,
     card_zone_id,
+    counting_unknown_cards,
     get_open_card,
     list_categories,
 )
@@ -90,6 +91,7 @@ async def open_web_report(
     session: AsyncSession,
     guard: AttemptGuard,
     *,
+    limiter: RateLimiter,
     config: LiankaConfig,
     token: str,
     session_key: str,
@@ -104,7 +106,8 @@ async def open_web_report(
     if guard.verdict(WEB_CARD, client, now) is not Verdict.ALLOW:
         raise TooManyAttempts
     try:
-        card = await get_open_card(session, config=config, token=token)
+        async with counting_unknown_cards(limiter, client=client, now=now):
+            card = await get_open_card(session, config=config, token=token)
     except UnknownCard:
         guard.fail(WEB_CARD, client, now)
         raise
