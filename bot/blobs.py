@@ -78,6 +78,14 @@ class BlobStore(Protocol):
         ...
 
 
+def _mtime(path: Path) -> float:
+    """A file's time, or infinitely new when it is gone meanwhile (then nothing to take)."""
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return float("inf")
+
+
 class DirectoryBlobStore:
     """Blobs as files ``<root>/<ab>/<sha256>``; a write goes to ``<root>/tmp`` first, is flushed
     to disk and renamed into place, so a blob's file is whole or absent."""
@@ -96,8 +104,8 @@ class DirectoryBlobStore:
             try:
                 os.utime(final)  # put again: the purge's grace counts from now
                 return key
-            except FileNotFoundError:
-                pass  # the purge took it just now: written again below
+            except OSError:
+                pass  # the purge took it just now, or not ours to touch: written again below
         tmp_dir = self.root / "tmp"
         tmp_dir.mkdir(parents=True, exist_ok=True)
         final.parent.mkdir(parents=True, exist_ok=True)
@@ -130,24 +138,33 @@ class DirectoryBlobStore:
 
     def _put_before(self, cutoff: datetime) -> list[str]:
         limit = cutoff.timestamp()
-        return [p.name for p in self._blobs() if p.stat().st_mtime < limit]
+        return [p.name for p in self._blobs() if _mtime(p) < limit]
 
     def _remove(self, keys: Collection[str], cutoff: datetime) -> int:
         """Each blob unlinked if its file is still older than ``cutoff``; and the temporary
         files of writes a crash cut off, once older than ``cutoff``."""
         limit, removed = cutoff.timestamp(), 0
+        tmp_dir = self.root / "tmp"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
         for key in keys:
             path = self.path(key)
+            doomed = tmp_dir / f"{key}.{secrets.token_hex(8)}.purge"
             try:
-                if path.stat().st_mtime < limit:
-                    path.unlink()
-                    removed += 1
+                if path.stat().st_mtime >= limit:
+                    continue
+                # Moved aside first: a put from now on writes the file anew; one that renewed
+                # it between the look and the move shows in its time, and it goes back.
+                os.replace(path, doomed)
             except FileNotFoundError:
                 continue
-        tmp_dir = self.root / "tmp"
-        for part in tmp_dir.glob("*.part") if tmp_dir.is_dir() else ():
-            if part.stat().st_mtime < limit:
-                part.unlink(missing_ok=True)
+            if _mtime(doomed) >= limit:
+                os.replace(doomed, path)
+                continue
+            doomed.unlink(missing_ok=True)
+            removed += 1
+        for leftover in [*tmp_dir.glob("*.part"), *tmp_dir.glob("*.purge")]:
+            if _mtime(leftover) < limit:  # a write or a purge a crash cut off
+                leftover.unlink(missing_ok=True)
         return removed
 
     async def put(self, data: bytes) -> str:
@@ -233,17 +250,20 @@ async def referenced_blobs(
     wanted = set(keys)
     found: set[str] = set()
     async with sessions() as session:
-        for batch in _batches(sorted(wanted)):
-            rows = await session.exec(
-                select(Attachment.blob_sha256).where(col(Attachment.blob_sha256).in_(batch))
-            )
-            found.update(key for key in rows.all() if key)
+        # Drafts before attachments: a reference only moves from a draft to an attachment (at
+        # 确认提交, in one transaction), so one that moves between the two reads is seen in the
+        # second; the other order could miss it in both.
         drafts = await session.exec(select(WebDraft.data).where(col(WebDraft.expires_at) > now))
         for data in drafts.all():
             for item in (data or {}).get("evidence", []):
                 key = item.get("blob_sha256") if isinstance(item, dict) else None
                 if key in wanted:
                     found.add(key)
+        for batch in _batches(sorted(wanted)):
+            rows = await session.exec(
+                select(Attachment.blob_sha256).where(col(Attachment.blob_sha256).in_(batch))
+            )
+            found.update(key for key in rows.all() if key)
     return found
 
 

@@ -9,11 +9,13 @@ import json
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import update
 from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.blobs import (
     BLOB_GRACE,
@@ -23,6 +25,7 @@ from bot.blobs import (
     DirectoryBlobStore,
     plan_blob_purge,
     purge_orphan_blobs,
+    referenced_blobs,
 )
 from bot.cli import main
 from bot.clock import FrozenClock
@@ -148,6 +151,73 @@ async def test_a_blob_put_again_between_the_plan_and_the_removal_stays(
     assert await present(store, key)
 
 
+async def test_a_report_submitted_while_the_purge_looks_keeps_its_files(
+    store: BlobStore,
+    sessions: SessionFactory,
+    catalog,
+    calendar,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 确认提交 moves a file from the draft to the case in one transaction; the purge reads the
+    # drafts, then the attachments: a submission committed between the two reads is still seen
+    now = datetime.now(UTC)
+    key = await store.put(blob("submitted"))
+    await last_put(store, sessions, key, now - LONG_AGO)  # added to the draft days ago
+    web = await web_case(sessions, catalog, calendar)
+    async with sessions() as session:
+        card = await make_card(session, now)
+        assert card.id is not None
+        await session.commit()
+    await draft_holding(
+        sessions, key, session_key="c" * 64, expires_at=now + LONG_AGO, card_id=card.id
+    )
+
+    async def submit() -> None:
+        async with sessions() as session:
+            session.add(reporter_file(web.id, evidence(key), now))
+            draft = await session.get(WebDraft, "c" * 64)
+            assert draft is not None
+            draft.data = {}
+            session.add(draft)
+            await session.commit()
+
+    real_exec = AsyncSession.exec
+    reads: list[object] = []
+
+    async def submit_after_the_first_read(self: AsyncSession, statement: Any, **kw: Any) -> Any:
+        result = await real_exec(self, statement, **kw)
+        if not reads:  # the purge's first read is done; the next is still to come
+            reads.append(statement)
+            await submit()
+        return result
+
+    monkeypatch.setattr(AsyncSession, "exec", submit_after_the_first_read)
+    found = await referenced_blobs(sessions, [key], now)
+    monkeypatch.setattr(AsyncSession, "exec", real_exec)
+    assert reads and found == {key}
+    assert (await purge_orphan_blobs(store, sessions, now=now)).removed == 0
+    assert await present(store, key)
+
+
+def test_a_blob_renewed_as_the_purge_moves_it_aside_is_put_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = DirectoryBlobStore(tmp_path / "blobs")
+    key = store._put(blob("renewed"))
+    old = (datetime.now(UTC) - LONG_AGO).timestamp()
+    os.utime(store.path(key), (old, old))
+    real_replace = os.replace
+
+    def renewed_first(source: str | Path, target: str | Path) -> None:
+        if Path(source) == store.path(key):
+            os.utime(source)  # an upload of the same file, in that very moment
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", renewed_first)
+    assert store._remove([key], datetime.now(UTC) - BLOB_GRACE) == 0
+    assert store._get(key) == blob("renewed")
+
+
 async def test_a_temporary_file_a_crash_left_behind_goes_after_a_day(tmp_path: Path) -> None:
     store = DirectoryBlobStore(tmp_path / "blobs")
     await store.put(blob("x"))
@@ -202,3 +272,10 @@ def test_jobs_run_blob_purge_dry_run_changes_nothing_then_removes(tmp_path: Path
     assert (done["orphans"], done["removed"]) == (1, 1) and not path.exists()
     text = CliRunner().invoke(main, ["jobs", "run", "blob-purge"], env=env)
     assert text.exit_code == 0 and "已删除 0 个无引用的上传文件" in text.output
+    # a pretended later moment would take live drafts' files: refused, nothing touched
+    store._put(blob("in a draft"))
+    later = CliRunner().invoke(
+        main, ["jobs", "run", "blob-purge", "--now", "2099-01-01T00:00:00+08:00"], env=env
+    )
+    assert later.exit_code == 2 and "blob-purge 不支持 --now" in later.output
+    assert len(store._put_before(datetime.now(UTC) + LONG_AGO)) == 1

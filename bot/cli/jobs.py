@@ -94,6 +94,9 @@ def jobs_group() -> None:
 def jobs_run(cli: CliContext, job: str, now_text: str | None, dry_run: bool, as_json: bool) -> None:
     """Run JOB once: deadline-sweep (warnings, overdue, escalation, follow-up), agenda, or
     blob-purge (web uploads nothing references, a day after they were last put)."""
+    if job == "blob-purge" and now_text is not None:
+        # a pretended later moment would make every upload look a day old and live drafts dead
+        fail("blob-purge 不支持 --now：它只按当前时间清理，以免误删仍在使用的材料。", code=2)
     now = _parse_now(now_text)
     if job == "blob-purge":
         _blob_purge(cli, now, dry_run=dry_run, as_json=as_json)
