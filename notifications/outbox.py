@@ -127,6 +127,8 @@ def wake_on_queued(sender: Any) -> None:
 
 @sa_event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint released: the row is not committed yet
+        return
     if session.info.pop(QUEUED, False):
         for sender in list(_wakers):
             sender.wake()
@@ -134,7 +136,8 @@ def _after_commit(session: Session) -> None:
 
 @sa_event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Session) -> None:
-    session.info.pop(QUEUED, None)
+    if not session.in_nested_transaction():
+        session.info.pop(QUEUED, None)
 
 
 async def notify_inspectors(
