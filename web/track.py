@@ -518,15 +518,18 @@ async def _refused_on_case(request: web.Request, error: DomainError) -> web.Resp
 
 
 def _material_start(
-    request: web.Request, case_id: int, *, within: bool
+    request: web.Request, case_id: int, *, now: datetime
 ) -> Callable[[dict[str, str]], Awaitable[MaterialDraft]]:
     """What ``receive_evidence`` asks before the first file: the form token, the case still
-    tracked and open, the form within the address's limit; else the page to answer with."""
+    tracked and open, the form within the address's limit; else the page to answer with. The
+    limit is counted only for a form with its token (another site cannot spend it)."""
 
     async def start(fields: dict[str, str]) -> MaterialDraft:
         channel = request.app[CHANNEL]
         if not csrf_valid(request, fields.get(CSRF_FIELD)):
             raise _Answered(csrf_refused(request))
+        client = client_address(request, channel.trusted_proxies)
+        within = await channel.limiter.hit(FORMS_PER_ADDRESS, client, now)
         try:
             async with channel.sessions() as session:
                 draft = await start_tracked_material(session, case_id)
@@ -555,9 +558,7 @@ async def track_materials(request: web.Request) -> web.StreamResponse:
     if case_id is None:
         raise _back_to_form(request)
     now = channel.clock.now()
-    client = client_address(request, channel.trusted_proxies)
-    within = await channel.limiter.hit(FORMS_PER_ADDRESS, client, now)
-    start = _material_start(request, case_id, within=within)
+    start = _material_start(request, case_id, now=now)
     try:
         received = await receive_evidence(
             request, start, add=MaterialDraft.add_file, blobs=channel.blobs
