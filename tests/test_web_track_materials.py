@@ -45,7 +45,7 @@ from tests.tracking_support import ACCEPTED, RESOLVED, web_case
 from web import channel as web_channel
 from web import track as track_pages
 from web.session import CSRF_FIELD
-from web.uploads import TOO_LARGE
+from web.uploads import BODY_TOO_LARGE, TOO_LARGE
 
 pytestmark = pytest.mark.both_databases
 
@@ -291,6 +291,7 @@ async def test_the_upload_route_has_the_reports_body_cap(
     monkeypatch.setitem(web_channel.ROUTE_BODY_CAPS, "web-track-materials", 64 * 1024)
     big = await post_material(client, html, [("a.pdf", b"%PDF-1.4\n" + bytes(100_000))])
     assert big.status == 413
+    assert BODY_TOO_LARGE in text_of(await big.text())  # files too large, not text too long
     assert await attachments(sessions, web.id) == []
 
 

@@ -14,7 +14,7 @@ from web import pages, report
 from web.context import CHANNEL, ROUTE_PREFIX, STATIC, WebChannel
 from web.session import web_sessions
 from web.track import add_tracking
-from web.uploads import UPLOAD_MAX_BODY
+from web.uploads import BODY_TOO_LARGE, UPLOAD_MAX_BODY
 
 logger = logging.getLogger(__name__)
 
@@ -22,10 +22,11 @@ logger = logging.getLogger(__name__)
 # cap leaves room for one pasted far over the limit, to be refused with its length rather than
 # lost. Uploads get their own cap per route (ROUTE_BODY_CAPS).
 MAX_BODY = 64 * 1024
+UPLOAD_ROUTES = frozenset({f"{ROUTE_PREFIX}report-materials", f"{ROUTE_PREFIX}track-materials"})
 ROUTE_BODY_CAPS = {
     f"{ROUTE_PREFIX}report-form": 256 * 1024,
-    f"{ROUTE_PREFIX}report-materials": UPLOAD_MAX_BODY,  # 相关材料: ten files of 20 MB
-    f"{ROUTE_PREFIX}track-materials": UPLOAD_MAX_BODY,  # 补充材料 on /t: the same
+    # 相关材料 and 补充材料 on /t: ten files of 20 MB
+    **dict.fromkeys(UPLOAD_ROUTES, UPLOAD_MAX_BODY),
 }
 
 TOO_LARGE = [
@@ -79,11 +80,13 @@ async def body_cap(request: web.Request, handler: Handler) -> web.StreamResponse
     """The channel's routes refuse a body over their cap (``ROUTE_BODY_CAPS``, else
     ``MAX_BODY``) before reading any of it (the
     application's ``client_max_size`` stops a body sent without a length)."""
-    cap = ROUTE_BODY_CAPS.get(request.match_info.route.name or "", MAX_BODY)
+    route = request.match_info.route.name or ""
+    cap = ROUTE_BODY_CAPS.get(route, MAX_BODY)
     if _is_channel_route(request) and (request.content_length or 0) > cap:
         logger.info("web request refused: body over the route's cap")
+        lines = [BODY_TOO_LARGE] if route in UPLOAD_ROUTES else TOO_LARGE  # files, or a form
         return pages.notice_response(
-            request, request.app[CHANNEL], title="提交的内容过多", lines=TOO_LARGE, status=413
+            request, request.app[CHANNEL], title="提交的内容过多", lines=lines, status=413
         )
     return await handler(request)
 
