@@ -31,6 +31,7 @@ from models.calendar import WorkCalendar
 from models.case import Case, CaseStatus, Satisfaction
 from models.clock import ClockKind, ClockState
 from models.errors import InvalidInput, NotFound, StaleAction
+from models.event import Actor, ActorType, EventKind, record_event
 from models.notification import RecipientKind
 from models.relay import RelayMessage, RelayStatus
 from tests.casework import accept, case_of, outbox, resolve
@@ -110,8 +111,20 @@ async def test_a_clue_shows_only_accepted_and_resolved_and_no_question_text_of_o
         )
         await session.commit()
     await accept(sessions, catalog, calendar, web.id, ACCEPTED)
+    async with sessions() as session:  # a question and its answer, public as on an appeal
+        case = await session.get(Case, web.id)
+        assert case is not None
+        inspector = Actor(ActorType.INSPECTOR, web.staff.inspector.id)
+        for kind, who, note in (
+            (EventKind.QUESTION, inspector, "请提供转账凭证。"),
+            (EventKind.ANSWER, Actor(ActorType.REPORTER, 0), "凭证在财务处。"),
+        ):
+            session.add(record_event(case, kind, who, ANSWERED, note=note, public=True))
+        session.add(case)
+        await session.commit()
     async with sessions() as session:
         page = await tracked_case(session, web.id)
+    # the exchange is kept on an appeal's timeline, never on a clue's
     assert [entry.label for entry in page.view.timeline] == ["已受理"]
     await resolve(sessions, catalog, calendar, web.id, RESOLVED)
     async with sessions() as session:
