@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
 from bot.services.my_cases import (
+    MATERIAL_CLOSED,
     MY_CASES_LIMIT,
     add_material,
     case_timeline,
@@ -129,7 +130,7 @@ async def on_material_start(
         raise DomainError(render("reply_reporter_busy"))
     view = await case_timeline(session, query.from_user.id, callback_data.case_id)
     if not view.summary.is_open:
-        raise InvalidInput("该问题已办结，不能再补充材料。如有新情况，请重新反映。")
+        raise InvalidInput(MATERIAL_CLOSED)
     await state.set_data(MaterialDraft(case_id=view.summary.id).to_data())
     await state.set_state(Material.collect)
     await bot.send_message(
