@@ -33,6 +33,7 @@ from bot.services.sweep import sweep_deadlines
 from bot.services.updates import prune_processed_updates
 from bot.services.web_intake import purge_expired_web_drafts
 from models.calendar import SHANGHAI
+from notifications.page_notices import ReporterMessenger, relay_web_notices
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +101,15 @@ async def run_blob_purge(sessions: SessionFactory, blobs: BlobStore, clock: Cloc
         logger.info("removed %s blobs nothing referenced", purge.removed)
 
 
+async def run_web_notice_relay(
+    sessions: SessionFactory, messenger: ReporterMessenger, clock: Clock
+) -> None:
+    """Every 30 s, given a messenger: web reporters' new notices handed to it, each once."""
+    told = await relay_web_notices(sessions, messenger, now=clock.now())
+    if told:
+        logger.info("handed %s web notices to the messenger", told)
+
+
 def create_scheduler(
     *,
     sessions: SessionFactory,
@@ -108,6 +118,7 @@ def create_scheduler(
     metrics: Metrics | None = None,
     report_dir: Path = DEFAULT_OUT_DIR,
     blobs: BlobStore | None = None,
+    messenger: ReporterMessenger | None = None,
 ) -> AsyncIOScheduler:
     """The sweep every minute (first run at once: a process that was down catches up on start),
     the agenda at 09:00 Shanghai (at once too when started between 09:00 and 12:00; the agenda is
@@ -148,6 +159,18 @@ def create_scheduler(
                 "blob-purge",
                 "remove web uploads nothing references",
             )
+        )
+    if messenger is not None:  # a text-message gateway for web reporters, where there is one
+        scheduler.add_job(
+            run_web_notice_relay,
+            IntervalTrigger(seconds=30, timezone=SHANGHAI),
+            args=(sessions, messenger, clock),
+            id="web-notices",
+            name="hand web reporters' notices to the messenger",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=30,
+            next_run_time=now,
         )
     for job, args, job_id, name in hourly:
         scheduler.add_job(

@@ -141,6 +141,7 @@ async def claim_notifications(
     *,
     skip_chats: Sequence[int] = (),
     skip_ids: Sequence[int] = (),
+    channel: Channel = Channel.TELEGRAM,
 ) -> list[Notification]:
     """Claim up to ``limit`` due rows (pending and due, or abandoned by a dead sender) in one
     statement, oldest first; commits the claim. ``skip_ids``: rows the caller holds already (a
@@ -149,7 +150,7 @@ async def claim_notifications(
     due = (
         select(table.c.id)
         .where(
-            table.c.channel == Channel.TELEGRAM,
+            table.c.channel == channel,
             or_(
                 and_(
                     table.c.status == NotificationStatus.PENDING,
