@@ -63,6 +63,7 @@ lint: setup-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/python scripts/house_rules.py
 
 typecheck: setup-dev
 	$(BIN)/mypy .

@@ -189,13 +189,7 @@ async def prepare(url: str, count: int) -> tuple[SessionFactory, list[str]]:
         session.add_all(enterprises)
         await session.flush()
         session.add_all(
-            Card(
-                token=token,
-                enterprise_id=enterprise.id or 0,
-                zone_id=zone.id,
-                issuing_unit=zone.issuing_unit,
-                created_at=now,
-            )
+            Card.issue(enterprise.id or 0, zone, token=token, unit_without_zone="", at=now)
             for token, enterprise in zip(tokens, enterprises, strict=True)
         )
         await session.commit()
