@@ -67,8 +67,8 @@ async def relay_web_notices(
             taken = await messenger.tell(
                 reporter_id=row.recipient_id, case_id=row.case_id, text=page_text(row)
             )
-        except Exception:
-            logger.exception("web notice %s: the messenger failed", row.id)
+        except Exception as error:  # its message may hold the text or a number: not logged
+            logger.warning("web notice %s: the messenger failed (%s)", row.id, type(error).__name__)
             taken = False
         done = {"status": NotificationStatus.SENT, "sent_at": utc(now)}
         again = {
