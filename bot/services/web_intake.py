@@ -24,9 +24,8 @@ from bot.services.rate_limits import Limit, RateLimiter, purge_rate_counters
 from bot.services.reporters import (
     WEB_CARD,
     AttemptGuard,
-    TooManyAttempts,
     UnknownCard,
-    Verdict,
+    admit_web_client,
     card_zone_id,
     counting_unknown_cards,
     get_open_card,
@@ -103,8 +102,7 @@ async def open_web_report(
     ``first_step``) when it has none, one through another card, one already submitted or one
     expired. Unknown and revoked cards are refused with the bot's words; guessed tokens from
     one address are stopped, as on the landing page."""
-    if guard.verdict(WEB_CARD, client, now) is not Verdict.ALLOW:
-        raise TooManyAttempts
+    admit_web_client(guard, client=client, now=now)
     try:
         async with counting_unknown_cards(limiter, client=client, now=now):
             card = await get_open_card(session, config=config, token=token)
