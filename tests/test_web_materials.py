@@ -10,7 +10,7 @@ from aiogram.types import BufferedInputFile
 from PIL import Image
 from sqlmodel import col, select
 
-from bot.blobs import DirectoryBlobStore
+from bot.blobs import BlobStore, DirectoryBlobStore
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
@@ -28,6 +28,28 @@ from tests.inspector_support import INSPECTOR, REFUND, deliver, make_people, use
 from tests.test_filecheck import photo_with_gps
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def bot_with(
+    blobs: BlobStore,
+    *,
+    sessions: SessionFactory,
+    config: LiankaConfig,
+    calendar: WorkCalendar,
+    clock: FrozenClock,
+) -> Telegram:
+    """The bot as ``lianka run`` builds it, with the web channel's blob store, on a fake Telegram."""
+    return Telegram.create(
+        create_dispatcher(
+            settings=Settings(),
+            config=config,
+            sessions=sessions,
+            calendar=calendar,
+            storage=SqlStorage(sessions),
+            clock=clock,
+            blobs=blobs,
+        )
+    )
 
 
 async def test_inspector_receives_web_files_uploaded_once_then_by_file_id(
@@ -59,17 +81,7 @@ async def test_inspector_receives_web_files_uploaded_once_then_by_file_id(
         )
     case = result.case
 
-    tg = Telegram.create(
-        create_dispatcher(
-            settings=Settings(),
-            config=catalog,
-            sessions=sessions,
-            calendar=calendar,
-            storage=SqlStorage(sessions),
-            clock=clock,
-            blobs=blobs,
-        )
-    )
+    tg = bot_with(blobs, sessions=sessions, config=catalog, calendar=calendar, clock=clock)
     inspector = user(tg, INSPECTOR, "李监督")
     await deliver(tg, sessions)
     assignment = inspector.messages[-1]
@@ -134,17 +146,7 @@ async def test_a_missing_blob_is_named_to_the_inspector_and_the_other_files_stil
         await submit_case(
             session, people.reporter, draft, policy=Policy(catalog, calendar), now=clock.now()
         )
-    tg = Telegram.create(
-        create_dispatcher(
-            settings=Settings(),
-            config=catalog,
-            sessions=sessions,
-            calendar=calendar,
-            storage=SqlStorage(sessions),
-            clock=clock,
-            blobs=blobs,
-        )
-    )
+    tg = bot_with(blobs, sessions=sessions, config=catalog, calendar=calendar, clock=clock)
     inspector = user(tg, INSPECTOR, "李监督")
     await deliver(tg, sessions)
     await inspector.click("查看材料", message=inspector.messages[-1])
