@@ -142,3 +142,35 @@ async def list_identity_views(
         pages=pages,
         total=int(total),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ProblemLine:
+    case_number: str
+    seq: int | None
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPage:
+    """The 审计 page: a verification's result when one was asked for, and the identity views."""
+
+    result: AuditReport | None
+    problems: list[ProblemLine]
+    views: IdentityViews
+
+
+async def get_audit_page(
+    session: AsyncSession, actor: Inspector, *, page: int = 1, verify: bool = False
+) -> AuditPage:
+    """The 审计 page for an admin or leader; ``verify`` runs ``lianka audit verify`` first."""
+    require_auditor(actor)
+    result = await verify_audit(session) if verify else None
+    return AuditPage(
+        result=result,
+        problems=[
+            ProblemLine(p.case_number, p.seq, problem_text(p))
+            for p in (result.problems if result else [])
+        ],
+        views=await list_identity_views(session, actor, page=page),
+    )

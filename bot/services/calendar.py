@@ -17,7 +17,7 @@ from bot.services.policy import Policy
 from models.calendar import DayInfo, WorkCalendar
 from models.errors import InvalidInput, PermissionDenied
 from models.schedule import CalendarDay, CalendarYear
-from models.team import Inspector
+from models.team import Inspector, Role
 
 EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
 PROVISIONAL_SOURCE = "暂定：仅按周末及元旦、劳动节、国庆节（10月1日至3日）推算"
@@ -149,6 +149,7 @@ class YearCalendar:
     workdays: int
     months: list[MonthGrid]
     spans: list[DaySpan]  # the holidays and make-up working days, in order
+    may_load: bool  # the reader is an admin, who may load a year's schedule
 
 
 def day_kind(calendar: WorkCalendar, day: date) -> DayKind:
@@ -190,6 +191,7 @@ async def get_year_calendar(
         workdays=sum(calendar.is_workday(cell.day) for cell in cells),
         months=months,
         spans=_spans(cells),
+        may_load=actor.role is Role.ADMIN,
     )
 
 

@@ -104,8 +104,11 @@ class ReportForm:
 
 @dataclass(frozen=True, slots=True)
 class ConsoleReport:
+    """The form's choices and the report, or, for a wrong entry, why there is none."""
+
     form: ReportForm
-    report: Report
+    report: Report | None
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,10 +207,13 @@ async def build_console_report(
     now: datetime,
 ) -> ConsoleReport:
     """The report of the form's period and scope as of ``now``, the same figures, summary and
-    charts the leaders receive (no case list)."""
+    charts the leaders receive (no case list); a wrong entry gives the form and the reason."""
     form = await get_report_form(session, actor)
-    period = choose_period(query, now)
-    scope = await _scope(session, query, form)
+    try:
+        period = choose_period(query, now)
+        scope = await _scope(session, query, form)
+    except InvalidInput as error:
+        return ConsoleReport(form=form, report=None, error=error.message)
     report = await build_report(
         session,
         config=policy.config,
@@ -257,10 +263,13 @@ async def download_report(
     if fmt not in FORMATS:
         raise InvalidInput("请选择下载格式：PDF、Excel 或 HTML。")
     built = await build_console_report(session, actor, query, policy=policy, now=now)
-    body = await asyncio.to_thread(_render, built.report, fmt)
+    if built.report is None:
+        raise InvalidInput(built.error)
+    report = built.report
+    body = await asyncio.to_thread(_render, report, fmt)
     return ReportFile(
-        name=file_name(built.report, fmt),
-        ascii_name=f"{built.report.file_stem}.{fmt}",
+        name=file_name(report, fmt),
+        ascii_name=f"{report.file_stem}.{fmt}",
         content_type=FORMATS[fmt][0],
         body=body,
     )

@@ -41,6 +41,7 @@ from models.clock import (
     followup_ask_time,
     warning_time,
 )
+from models.errors import InvalidInput
 from models.event import SYSTEM, EventKind, record_event
 from models.schedule import CalendarDay, CalendarYear
 from models.team import Inspector
@@ -171,6 +172,8 @@ def _reason(error: Mapping[str, Any]) -> str:
 
 def parse_schedule(data: bytes) -> YearSchedule:
     """An uploaded schedule file, checked; what is wrong is said in Chinese."""
+    if not data.strip():
+        raise ScheduleError("请选择年度安排文件（所选文件为空）。")
     if len(data) > SCHEDULE_MAX_BYTES:
         raise ScheduleError("文件过大：年度安排文件不超过64KB，请检查是否选错了文件。")
     try:
@@ -237,28 +240,59 @@ def _change(clock: CaseClock, case: Case, old: WorkCalendar, new: WorkCalendar) 
     return DeadlineChange(case.number, clock.kind, clock.due_at, due_at, provisional)
 
 
-async def check_year_schedule(
-    session: AsyncSession, actor: Inspector, schedule: YearSchedule, *, config: LiankaConfig
-) -> list[DeadlineChange]:
-    """检查 before 载入 (admins only): the open provisional deadlines the schedule would recount
-    and where each would move, counted as loading it would count them; nothing is written."""
+@dataclass(frozen=True, slots=True)
+class ScheduleCheck:
+    """A schedule file checked or loaded: the year, its days and the deadlines recounted."""
+
+    schedule: YearSchedule
+    changes: list[DeadlineChange]
+
+    @property
+    def holidays(self) -> int:
+        return sum(not info.is_workday for info in self.schedule.days().values())
+
+    @property
+    def make_up_workdays(self) -> int:
+        return sum(info.is_workday for info in self.schedule.days().values())
+
+    @property
+    def moved(self) -> list[DeadlineChange]:
+        return [change for change in self.changes if change.moved]
+
+
+def _uploaded(data: bytes) -> YearSchedule:
+    try:
+        return parse_schedule(data)
+    except ScheduleError as error:
+        raise InvalidInput(str(error)) from None
+
+
+async def check_schedule_file(
+    session: AsyncSession, actor: Inspector, data: bytes, *, config: LiankaConfig
+) -> ScheduleCheck:
+    """检查 before 载入 (admins only): the file's problems in Chinese, or the open provisional
+    deadlines it would recount and where each would move, counted as loading it counts them;
+    nothing is written."""
     require_admin(actor)
+    schedule = _uploaded(data)
     old = await load_calendar(session, config)
     new = await load_calendar(session, config, with_year=(schedule.year, schedule.days()))
-    return [_change(clock, case, old, new) for clock, case in await _provisional_clocks(session)]
+    changes = [_change(clock, case, old, new) for clock, case in await _provisional_clocks(session)]
+    return ScheduleCheck(schedule, changes)
 
 
-async def load_year_schedule_as(
+async def load_schedule_file(
     session: AsyncSession,
     actor: Inspector,
-    schedule: YearSchedule,
+    data: bytes,
     *,
     config: LiankaConfig,
     now: datetime,
-) -> list[DeadlineChange]:
-    """载入年度安排 from the console: what ``lianka calendar load`` does, by an admin only."""
+) -> ScheduleCheck:
+    """确认载入 (admins only): what ``lianka calendar load`` does with the file."""
     require_admin(actor)
-    return await load_year_schedule(session, schedule, config, now)
+    schedule = _uploaded(data)
+    return ScheduleCheck(schedule, await load_year_schedule(session, schedule, config, now))
 
 
 async def load_year_schedule(
