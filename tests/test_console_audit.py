@@ -19,7 +19,7 @@ from models.calendar import WorkCalendar
 from models.case import Case
 from models.intake import CaseDraft
 from tests.casework import REFUND, Staff, make_staff, report, sh
-from tests.console_support import Client, console_app, sign_in, text_of
+from tests.console_support import Client, console_app, csrf_of, sign_in, text_of
 from tests.factories import make_reporter
 
 NOW = sh(2026, 11, 10, 10)
@@ -117,6 +117,25 @@ async def test_an_identity_view_is_listed_with_who_when_and_the_case_only(
     assert page.status == 200, html
     assert f"2026-11-05 14:30 李监督 监督员 {case.number}" in text_of(html)
     assert "宋利剑" not in html and "13812345678" not in html
+
+
+async def test_the_sign_in_log_shows_sign_ins_and_failures_newest_first(
+    client: Client, sessions: SessionFactory
+) -> None:
+    page = await client.get("/console/login")
+    await client.post(
+        "/console/login",
+        data={"csrf_token": csrf_of(await page.text()), "username": "nobody", "password": "x"},
+        allow_redirects=False,
+    )
+    admin = await sign_in(client, sessions, role="admin", team=None)
+    text = text_of(await (await admin.get("/console/audit")).text())
+    assert "登录记录" in text
+    signed_in = f"登录 {admin.account.username} {admin.person.name}"
+    failed = "登录失败 （无此账号）"
+    assert signed_in in text and failed in text
+    assert text.index(signed_in) < text.index(failed)
+    assert "nobody" not in text
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.account import AccessEvent, ConsoleAccount
 from models.case import Case
 from models.errors import NotFound, PermissionDenied
 from models.event import CaseEvent, ChainProblem, EventKind, verify_chain
@@ -144,6 +145,61 @@ async def list_identity_views(
     )
 
 
+ACCESS_LOG_PER_PAGE = 30
+
+
+@dataclass(frozen=True, slots=True)
+class AccessLine:
+    """One line of the console's sign-in log: when, what, which account and person, from where."""
+
+    at: datetime
+    what: str
+    username: str | None
+    person: str | None
+    client: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AccessLog:
+    lines: list[AccessLine]
+    page: int
+    pages: int
+    total: int
+
+
+async def list_access_log(session: AsyncSession, actor: Inspector, *, page: int = 1) -> AccessLog:
+    """登录记录: the console's sign-ins, failures, lock-outs and sign-outs, newest first."""
+    require_auditor(actor)
+    total = int((await session.exec(select(func.count()).select_from(AccessEvent))).one())
+    pages = max(1, -(-total // ACCESS_LOG_PER_PAGE))
+    page = min(max(page, 1), pages)
+    rows = (
+        await session.exec(
+            select(AccessEvent, ConsoleAccount, Inspector)
+            .outerjoin(ConsoleAccount, col(ConsoleAccount.id) == col(AccessEvent.account_id))
+            .outerjoin(Inspector, col(Inspector.id) == col(ConsoleAccount.inspector_id))
+            .order_by(col(AccessEvent.at).desc(), col(AccessEvent.id).desc())
+            .offset((page - 1) * ACCESS_LOG_PER_PAGE)
+            .limit(ACCESS_LOG_PER_PAGE)
+        )
+    ).all()
+    return AccessLog(
+        lines=[
+            AccessLine(
+                at=event.at,
+                what=event.kind.label,
+                username=account.username if account is not None else None,
+                person=person.name if person is not None else None,
+                client=event.client,
+            )
+            for event, account, person in rows
+        ],
+        page=page,
+        pages=pages,
+        total=total,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class ProblemLine:
     case_number: str
@@ -158,12 +214,19 @@ class AuditPage:
     result: AuditReport | None
     problems: list[ProblemLine]
     views: IdentityViews
+    access: AccessLog
 
 
 async def get_audit_page(
-    session: AsyncSession, actor: Inspector, *, page: int = 1, verify: bool = False
+    session: AsyncSession,
+    actor: Inspector,
+    *,
+    page: int = 1,
+    log_page: int = 1,
+    verify: bool = False,
 ) -> AuditPage:
-    """The 审计 page for an admin or leader; ``verify`` runs ``lianka audit verify`` first."""
+    """The 审计 page for an admin or leader: ``verify`` runs ``lianka audit verify`` first;
+    the identity views and the console's sign-in log, each a page at a time."""
     require_auditor(actor)
     result = await verify_audit(session) if verify else None
     return AuditPage(
@@ -173,4 +236,5 @@ async def get_audit_page(
             for p in (result.problems if result else [])
         ],
         views=await list_identity_views(session, actor, page=page),
+        access=await list_access_log(session, actor, page=log_page),
     )

@@ -9,15 +9,19 @@ from web.console.context import CONSOLE, CONSOLE_PREFIX
 from web.console.render import STAFF, console_page
 
 
-def _page_number(request: web.Request) -> int:
-    text = request.query.get("page", "1")
+def _page_number(request: web.Request, name: str) -> int:
+    text = request.query.get(name, "1")
     return int(text) if text.isdigit() and len(text) <= 6 else 1
 
 
 async def _audit(request: web.Request, *, verify: bool) -> web.StreamResponse:
     async with request.app[CONSOLE].sessions() as session:
         shown = await get_audit_page(
-            session, request[STAFF].person, page=_page_number(request), verify=verify
+            session,
+            request[STAFF].person,
+            page=_page_number(request, "page"),
+            log_page=_page_number(request, "log"),
+            verify=verify,
         )
     return console_page(
         request,
@@ -26,6 +30,8 @@ async def _audit(request: web.Request, *, verify: bool) -> web.StreamResponse:
         result=shown.result,
         problems=shown.problems,
         views=shown.views,
+        access=shown.access,
+        pages={"page": shown.views.page, "log": shown.access.page},
     )
 
 
