@@ -246,6 +246,7 @@ class ScheduleCheck:
 
     schedule: YearSchedule
     changes: list[DeadlineChange]
+    replacing: str | None = None  # the source of the schedule loaded before for that year
 
     @property
     def holidays(self) -> int:
@@ -278,7 +279,8 @@ async def check_schedule_file(
     old = await load_calendar(session, config)
     new = await load_calendar(session, config, with_year=(schedule.year, schedule.days()))
     changes = [_change(clock, case, old, new) for clock, case in await _provisional_clocks(session)]
-    return ScheduleCheck(schedule, changes)
+    loaded = await session.get(CalendarYear, schedule.year)
+    return ScheduleCheck(schedule, changes, replacing=loaded.source if loaded else None)
 
 
 async def load_schedule_file(
