@@ -133,3 +133,27 @@ async def test_a_wrong_entry_is_answered_in_chinese_with_the_form_as_typed(
     download = await leader.get(f"/console/reports/download?{query}&format=pdf")
     assert download.status == 400
     assert message in text_of(await download.text())
+
+
+@pytest.mark.parametrize(
+    ("query", "shown"),
+    [
+        (
+            "period=this_week",
+            "统计时段：2026年11月23日—2026年11月26日（2026年第48周（11月23日—11月26日））",
+        ),
+        ("period=last_week", "2026年第47周（11月16日—11月22日）"),
+        ("period=this_month", "2026年11月（2026年11月01日至2026年11月26日）"),
+        ("period=this_quarter", "2026年第四季度（2026年10月01日至2026年11月26日）"),
+        ("period=last_quarter", "统计时段：2026年07月01日—2026年09月30日（2026年第三季度）"),
+        ("period=this_year", "2026年（2026年01月01日至2026年11月26日）"),
+        ("period=last_month&zone=yufeng", "统计范围：玉丰镇"),
+    ],
+)
+async def test_each_period_and_a_zone_name_what_the_report_covers(
+    client: Client, sessions: SessionFactory, query: str, shown: str
+) -> None:
+    leader = await sign_in(client, sessions, role="leader", team=None)
+    answer = await leader.get(f"/console/reports?{query}")
+    assert answer.status == 200
+    assert shown in text_of(await answer.text())
