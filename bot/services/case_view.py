@@ -4,9 +4,9 @@ decided by the same checks the use cases make. Queries only (nothing here commit
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,10 +14,11 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.blobs import BlobStore
+from bot.blobs import BlobMissing, BlobStore
 from bot.services.assignment import may_route
 from bot.services.case_lists import CaseDetail, case_detail, require_view
 from bot.services.inspectors import TEAM_ROLES
+from bot.services.materials import TelegramFiles
 from bot.services.permissions import (
     leads_team,
     load_case,
@@ -38,13 +39,15 @@ from models.calendar import WorkCalendar
 from models.case import ASSIGNABLE, Case, CaseStatus, Outcome, reporter_line
 from models.clock import CaseClock, ClockKind, ClockState
 from models.enterprise import Enterprise
-from models.errors import InvalidInput, NotFound
+from models.errors import DomainError, InvalidInput, NotFound
 from models.event import ActorType, CaseEvent, EventKind
 from models.filecheck import identify
 from models.intake import parse_amount_yuan
 from models.org import Track
 from models.request import ApprovalRequest, RequestKind, RequestStatus
 from models.team import Inspector, Team
+
+logger = logging.getLogger(__name__)
 
 CLOCK_STATE_LABELS = {
     ClockState.RUNNING: "计时中",
@@ -441,17 +444,29 @@ class CaseFile:
     file_name: str
 
 
-TelegramFetch = Callable[[str], Awaitable[bytes]]
-"""Downloads a Telegram file by its file_id; raises ``LookupError`` if it cannot."""
-
 ONLY_IN_TELEGRAM = (
     "该文件保存在 Telegram 中，控制台目前未连接 Telegram，无法打开。"
     "请在 Telegram 中点“查看材料”查看。"
 )
+FILE_FROM_TELEGRAM_FAILED = "暂时无法从 Telegram 取回该文件，请稍后再试，或在 Telegram 中查看。"
 FILE_GONE = "该文件已无法取得（可能已按保存期限清理），请联系管理员。"
 
 _AMOUNT = re.compile(r"\d{1,15}(\.\d{1,4})?(万元|万|元)?")
 _INLINE_TYPES = _IMAGE_TYPES | _AUDIO_TYPES | {"application/pdf"}
+
+
+async def _from_telegram(telegram: TelegramFiles, file_id: str, attachment_id: int) -> bytes:
+    """The file through the Bot API; whatever keeps it from us now (Telegram refuses, the
+    network fails) is one answer to the person: not available."""
+    try:
+        return await telegram.download(file_id)
+    except DomainError:
+        raise
+    except Exception as e:  # the Bot API's errors and the network's alike
+        logger.warning(
+            "attachment %s: Telegram download failed (%s)", attachment_id, type(e).__name__
+        )
+        raise NotFound(FILE_FROM_TELEGRAM_FAILED, detail=f"attachment {attachment_id}") from e
 
 
 def served_type(data: bytes) -> tuple[str, bool]:
@@ -473,7 +488,7 @@ async def get_case_file(
     attachment_id: int,
     *,
     blobs: BlobStore,
-    telegram: TelegramFetch | None,
+    telegram: TelegramFiles | None,
 ) -> CaseFile:
     """A file of the case, for those who may see the case: a web file from the blob store, a
     chat file fetched from Telegram on demand."""
@@ -484,14 +499,14 @@ async def get_case_file(
         raise NotFound("未找到该材料。", detail=f"attachment {attachment_id} not of case {case_id}")
     if item.blob_sha256 is None and (telegram is None or item.file_id is None):
         raise NotFound(ONLY_IN_TELEGRAM, detail=f"attachment {attachment_id}: no bot")
-    try:
-        if item.blob_sha256 is not None:
+    if item.blob_sha256 is not None:
+        try:
             data = await blobs.get(item.blob_sha256)
-        else:
-            assert telegram is not None and item.file_id is not None
-            data = await telegram(item.file_id)
-    except LookupError as e:  # BlobMissing too
-        raise NotFound(FILE_GONE, detail=f"attachment {attachment_id}: {type(e).__name__}") from e
+        except BlobMissing as e:
+            raise NotFound(FILE_GONE, detail=f"attachment {attachment_id}: blob missing") from e
+    else:
+        assert telegram is not None and item.file_id is not None
+        data = await _from_telegram(telegram, item.file_id, attachment_id)
     content_type, inline = served_type(data)
     return CaseFile(data, content_type, inline, _file_line(item).name)
 
