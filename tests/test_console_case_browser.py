@@ -135,6 +135,15 @@ async def test_the_case_page_in_chromium_signs_for_a_case_records_progress_and_p
                 await expect(page.get_by_role("button", name="查看身份")).to_be_hidden()
                 await page.screenshot(path=str(SHOTS / "console-case-print.png"), full_page=True)
                 await page.pdf(path=str(SHOTS / "console-case-print.pdf"), format="A4")
+
+                # a wrong number of days: the page again, the message and the reason kept
+                await page.emulate_media(media="screen")
+                await page.get_by_text("申请延期", exact=True).first.click()  # <summary>
+                await page.get_by_label("延期工作日数（1至30）").fill("99")
+                await page.get_by_label("延期理由").fill("需等待财政局书面答复。")
+                await page.get_by_role("button", name="提交延期申请").click()
+                await expect(page.get_by_role("alert")).to_contain_text("延期天数应为1至30个工作日")
+                await expect(page.get_by_label("延期理由")).to_have_value("需等待财政局书面答复。")
             finally:
                 await browser.close()
     assert (SHOTS / "console-case-print.pdf").read_bytes().startswith(b"%PDF-")
