@@ -225,6 +225,7 @@ async def _done(signed: SignedIn, path: str, data: dict[str, str], case_id: int)
     return text_of(await _page(signed, case_id))
 
 
+@pytest.mark.both_databases
 async def test_the_assignee_works_a_case_from_the_console_and_the_team_leader_grants_more_days(
     sessions: SessionFactory,
     catalog: LiankaConfig,
@@ -490,6 +491,7 @@ ACTIONS = {
 }
 
 
+@pytest.mark.both_databases
 async def test_another_teams_inspector_is_refused_the_page_and_every_action(
     sessions: SessionFactory,
     catalog: LiankaConfig,
