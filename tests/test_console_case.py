@@ -21,6 +21,7 @@ from bot.db import SessionFactory
 from bot.services.acceptance import accept_case
 from bot.services.case_view import (
     ANONYMOUS_HINT,
+    CLUE_HINT,
     NAMED_HINT,
     clock_line,
     parse_amount,
@@ -48,6 +49,7 @@ from tests.inspector_support import (
     BUSINESS_LEADER,
     INSPECTOR,
     SAFETY_INSPECTOR,
+    SOE_LEADER,
     People,
     make_people,
     snapshot,
@@ -643,6 +645,45 @@ async def test_identity_is_shown_only_on_a_deliberate_click_and_each_click_is_re
         answer = await outsider.post(f"/console/cases/{named.id}/identity")
         assert answer.status == 403 and "13812345678" not in await answer.text()
         assert await views() == 2
+
+
+async def test_a_clues_reporter_stays_confidential_and_leaders_do_not_see_the_clue(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    clock: FrozenClock,
+) -> None:
+    people = await make_people(sessions, clock)
+    clue = await _report(
+        sessions,
+        catalog,
+        calendar,
+        clock,
+        named=True,
+        category="soe_corruption",
+        description="某国企负责人在工程分包中收受好处费，指定关系户承接项目。",
+    )
+    assert clue.id is not None
+    async with (
+        console_app(sessions, catalog, clock=clock) as desk,
+        console_app(sessions, catalog, clock=clock) as leader_desk,
+    ):
+        team_leader = await sign_in(
+            desk, sessions, person=await _person(sessions, people, SOE_LEADER)
+        )
+        html = await _page(team_leader, clue.id)
+        page = text_of(html)
+        assert CLUE_HINT in page and "问题线索，反映人信息保密" in page
+        assert "四川坤天新能源科技有限公司" not in page  # nor the enterprise
+        assert "查看身份" not in page and "13812345678" not in html
+        answer = await team_leader.post(f"/console/cases/{clue.id}/identity")
+        shown = await answer.text()
+        assert answer.status == 200 and "不显示反映人身份" in text_of(shown)
+        assert "13812345678" not in shown and "宋利剑" not in shown
+        assert EventKind.IDENTITY_VIEWED not in await _events(sessions, clue.id)
+
+        leader = await sign_in(leader_desk, sessions, role="leader", team=None)
+        await _page(leader, clue.id, status=403)
 
 
 async def _attach(sessions: SessionFactory, case_id: int, now: datetime, **fields: Any) -> int:
