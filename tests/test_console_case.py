@@ -3,6 +3,7 @@ same use cases as the bot's buttons, over real HTTP."""
 
 from __future__ import annotations
 
+import io
 import itertools
 import re
 from datetime import date, datetime
@@ -12,6 +13,7 @@ import pytest
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from PIL import Image
 from sqlmodel import col, func, select
 
 import web.console
@@ -736,6 +738,18 @@ async def test_a_web_photo_is_shown_in_the_page_to_the_assignee_and_refused_to_a
         assert answer.status == 403 and await answer.read() != PNG
 
 
+def _camera_jpeg() -> bytes:
+    """A JPEG as a phone writes it: camera model and GPS position in its EXIF."""
+    exif = Image.Exif()
+    exif[0x0110] = "Phone X"  # Model
+    exif[0x8825] = {1: "N", 2: (30.0, 35.0, 0.0)}  # GPSInfo
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(out, "JPEG", exif=exif)
+    with Image.open(io.BytesIO(out.getvalue())) as check:
+        assert check.getexif()
+    return out.getvalue()
+
+
 async def test_a_telegram_file_is_fetched_through_the_bot_api_when_the_console_has_a_bot(
     sessions: SessionFactory,
     catalog: LiankaConfig,
@@ -759,6 +773,16 @@ async def test_a_telegram_file_is_fetched_through_the_bot_api_when_the_console_h
         mime_type="application/pdf",
     )
     url = f"/console/cases/{case.id}/files/{document}"
+    stored_photo = emulator.world.store_file(_camera_jpeg(), "document", file_name="IMG_0001.jpg")
+    photo = await _attach(
+        sessions,
+        case.id,
+        clock.now(),
+        kind=MediaKind.DOCUMENT,
+        file_id=stored_photo.file_id,
+        file_name="IMG_0001.jpg",
+        mime_type="image/jpeg",
+    )
     bot = Bot(BOT_TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(emulator.base_url)))
     try:
         async with console_app(sessions, catalog, clock=clock, bot=bot) as desk:
@@ -771,6 +795,11 @@ async def test_a_telegram_file_is_fetched_through_the_bot_api_when_the_console_h
             assert answer.headers["Content-Type"] == "application/pdf"
             assert answer.headers["Content-Disposition"].startswith("inline;")
             assert await answer.read() == pdf
+            # a picture sent as a file, in an anonymous case: shown without what the phone wrote
+            answer = await inspector.get(f"/console/cases/{case.id}/files/{photo}")
+            assert answer.status == 200 and answer.headers["Content-Type"] == "image/jpeg"
+            with Image.open(io.BytesIO(await answer.read())) as shown:
+                assert shown.size == (64, 48) and not shown.getexif()
     finally:
         await bot.session.close()
     async with console_app(sessions, catalog, clock=clock) as desk:  # no bot token

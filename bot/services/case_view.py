@@ -4,6 +4,7 @@ decided by the same checks the use cases make. Queries only (nothing here commit
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import unicodedata
@@ -41,7 +42,7 @@ from models.clock import CaseClock, ClockKind, ClockState
 from models.enterprise import Enterprise
 from models.errors import DomainError, InvalidInput, NotFound
 from models.event import ActorType, CaseEvent, EventKind
-from models.filecheck import identify
+from models.filecheck import clean_photo, identify
 from models.intake import parse_amount_yuan
 from models.org import Track
 from models.request import ApprovalRequest, RequestKind, RequestStatus
@@ -469,6 +470,22 @@ async def _from_telegram(telegram: TelegramFiles, file_id: str, attachment_id: i
         raise NotFound(FILE_FROM_TELEGRAM_FAILED, detail=f"attachment {attachment_id}") from e
 
 
+def without_metadata(data: bytes) -> bytes:
+    """A picture rebuilt from its pixels (no EXIF, GPS or camera), as web uploads are kept: a
+    picture sent in Telegram as a file keeps what the phone wrote into it. Anything else as
+    it is."""
+    try:
+        fmt = identify(data)
+    except InvalidInput:
+        return data
+    if fmt.kind is not MediaKind.PHOTO:
+        return data
+    try:
+        return clean_photo(data, fmt)[1]
+    except InvalidInput as e:
+        raise NotFound(e.message, detail="a Telegram picture could not be cleaned") from e
+
+
 def served_type(data: bytes) -> tuple[str, bool]:
     """The Content-Type the bytes really are (a Telegram voice note is Ogg Opus) and whether
     the browser shows it in place; anything else is a download."""
@@ -507,6 +524,8 @@ async def get_case_file(
     else:
         assert telegram is not None and item.file_id is not None
         data = await _from_telegram(telegram, item.file_id, attachment_id)
+        if case.anonymous or case.track is Track.CLUE:
+            data = await asyncio.to_thread(without_metadata, data)
     content_type, inline = served_type(data)
     return CaseFile(data, content_type, inline, _file_line(item).name)
 
