@@ -231,3 +231,23 @@ async def test_a_reset_link_sets_a_new_password_once(
     assert (await client.get(f"/console/reset/{code}")).status == 404  # spent
     assert (await _password_step(client, account.username, PASSWORD))[0] == 401
     assert (await _password_step(client, account.username, new))[0] == 303
+
+
+async def test_twenty_failures_from_one_address_stop_every_sign_in_from_it_for_a_while(
+    client: Client, sessions: SessionFactory, clock: FrozenClock
+) -> None:
+    account, _, _ = await make_account(sessions, clock)
+    for n in range(20):
+        assert (await _password_step(client, f"guess{n}", "a wrong password"))[0] == 401
+    status, html = await _password_step(client, account.username, PASSWORD)
+    assert status == 429 and "10分钟后再试" in text_of(html)
+    clock.set(clock.now() + timedelta(minutes=11))
+    assert (await _password_step(client, account.username, PASSWORD))[0] == 303
+
+
+async def test_a_whole_office_signs_in_from_one_address(
+    client: Client, sessions: SessionFactory, clock: FrozenClock
+) -> None:
+    for _ in range(25):
+        account, _, _ = await make_account(sessions, clock)
+        assert (await _password_step(client, account.username, PASSWORD))[0] == 303
