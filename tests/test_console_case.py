@@ -315,6 +315,29 @@ async def test_the_assignee_works_a_case_from_the_console_and_the_team_leader_gr
         assert "协调金额125000元" in page
 
 
+async def test_an_inspector_with_no_telegram_signs_for_a_case_in_the_console(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    clock: FrozenClock,
+) -> None:
+    async with console_app(sessions, catalog, clock=clock) as desk:
+        inspector = await sign_in(desk, sessions, role="inspector", team="rural")
+        assert inspector.person.chat_id is None
+        case = await _report(
+            sessions,
+            catalog,
+            calendar,
+            clock,
+            category="rural_revitalisation",
+            description="村道硬化工程质量差，验收走过场，群众意见很大。",
+        )
+        assert case.id is not None and case.assignee_id == inspector.person.id
+        page = await _done(inspector, f"/console/cases/{case.id}/accept", {}, case.id)
+        assert "已签收" in page and "剩余" in page
+    assert (await _case(sessions, case.id)).status is CaseStatus.ACCEPTED
+
+
 async def test_a_question_to_a_web_reporter_waits_for_them_on_their_page(
     sessions: SessionFactory,
     catalog: LiankaConfig,
