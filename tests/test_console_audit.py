@@ -25,16 +25,6 @@ from tests.factories import make_reporter
 NOW = sh(2026, 11, 10, 10)
 
 
-@pytest.fixture(autouse=True)
-def console_pages(monkeypatch: pytest.MonkeyPatch) -> None:
-    """报表, 日历 and 审计 mounted until web/console/__init__.py lists them (the lead's line)."""
-    import web.console
-    from web.console import audit, calendar, reports
-
-    pages = tuple(dict.fromkeys((*web.console._PAGES, reports, calendar, audit)))
-    monkeypatch.setattr(web.console, "_PAGES", pages)
-
-
 @pytest.fixture
 async def client(sessions: SessionFactory, catalog: LiankaConfig) -> AsyncIterator[Client]:
     async with console_app(sessions, catalog, clock=FrozenClock(NOW)) as test_client:

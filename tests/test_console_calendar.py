@@ -32,16 +32,6 @@ STARTED = sh(2026, 12, 28, 10)  # Monday; a clue's 30 working days run into 2027
 NOW = sh(2027, 1, 6, 10)
 
 
-@pytest.fixture(autouse=True)
-def console_pages(monkeypatch: pytest.MonkeyPatch) -> None:
-    """报表, 日历 and 审计 mounted until web/console/__init__.py lists them (the lead's line)."""
-    import web.console
-    from web.console import audit, calendar, reports
-
-    pages = tuple(dict.fromkeys((*web.console._PAGES, reports, calendar, audit)))
-    monkeypatch.setattr(web.console, "_PAGES", pages)
-
-
 @pytest.fixture
 async def client(sessions: SessionFactory, catalog: LiankaConfig) -> AsyncIterator[Client]:
     async with console_app(sessions, catalog, clock=FrozenClock(NOW)) as test_client:

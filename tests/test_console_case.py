@@ -16,7 +16,6 @@ from aiogram.client.telegram import TelegramAPIServer
 from PIL import Image
 from sqlmodel import col, func, select
 
-import web.console
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
@@ -57,7 +56,6 @@ from tests.inspector_support import (
     snapshot,
 )
 from tests.live import BOT_TOKEN
-from web.console import case_page
 from web.console.context import CONSOLE
 
 REPORTERS = itertools.count(7_100_100)
@@ -67,14 +65,6 @@ PNG = (
     b"\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00\x05\x00\x01\xff\x89\x99"
     b"=\x1d\x00\x00\x00\x00IEND\xaeB`\x82"
 )
-
-
-@pytest.fixture(autouse=True)
-def case_page_mounted(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The 案件 page among the console's pages, until ``web/console/__init__.py`` lists it
-    (the lead's file: a no-op once it does)."""
-    if case_page not in web.console._PAGES:
-        monkeypatch.setattr(web.console, "_PAGES", (*web.console._PAGES, case_page))
 
 
 def _clock(due: datetime, state: ClockState = ClockState.RUNNING) -> CaseClock:

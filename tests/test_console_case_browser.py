@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-import web.console
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
@@ -23,21 +22,12 @@ from models.team import Inspector
 from tests.console_support import PASSWORD, console_app, make_account
 from tests.inspector_support import INSPECTOR, make_people, submit
 from tests.test_sandbox_page import CHROMIUM, CHROMIUM_ARGS, _need_browser
-from web.console import case_page
 from web.console.context import CONSOLE
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "var" / "screenshots"
 STEP_MS = 30_000
-
-
-@pytest.fixture(autouse=True)
-def case_page_mounted(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The 案件 page among the console's pages, until ``web/console/__init__.py`` lists it
-    (the lead's file: a no-op once it does)."""
-    if case_page not in web.console._PAGES:
-        monkeypatch.setattr(web.console, "_PAGES", (*web.console._PAGES, case_page))
 
 
 def site_photo() -> bytes:

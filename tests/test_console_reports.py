@@ -21,16 +21,6 @@ from tests.report_history import NOW, build_history
 OCTOBER_SUMMARY = "2026年10月，安居区纪委监委通过“廉政监督联系卡”共受理企业反映问题7件"
 
 
-@pytest.fixture(autouse=True)
-def console_pages(monkeypatch: pytest.MonkeyPatch) -> None:
-    """报表, 日历 and 审计 mounted until web/console/__init__.py lists them (the lead's line)."""
-    import web.console
-    from web.console import audit, calendar, reports
-
-    pages = tuple(dict.fromkeys((*web.console._PAGES, reports, calendar, audit)))
-    monkeypatch.setattr(web.console, "_PAGES", pages)
-
-
 @pytest.fixture
 async def client(
     sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar

@@ -24,16 +24,6 @@ SHOTS = ROOT / "var" / "screenshots"
 DESK = {"viewport": {"width": 1366, "height": 768}, "locale": "zh-CN"}
 
 
-@pytest.fixture(autouse=True)
-def console_pages(monkeypatch: pytest.MonkeyPatch) -> None:
-    """报表, 日历 and 审计 mounted until web/console/__init__.py lists them (the lead's line)."""
-    import web.console
-    from web.console import audit, calendar, reports
-
-    pages = tuple(dict.fromkeys((*web.console._PAGES, reports, calendar, audit)))
-    monkeypatch.setattr(web.console, "_PAGES", pages)
-
-
 async def signed_in_context(
     browser: Any, client: Client, sessions: SessionFactory, role: str
 ) -> Any:

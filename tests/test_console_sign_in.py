@@ -264,3 +264,10 @@ async def test_the_hourly_purge_deletes_sessions_that_have_expired_and_keeps_the
     async with sessions() as session:
         assert await purge_sessions(session, clock.now()) == 1
         assert (await session.exec(select(ConsoleSession))).all() == []
+
+
+async def test_any_address_under_the_console_asks_for_signing_in_first(client: Client) -> None:
+    for path in ("/console/", "/console/no-such-page", "/console/cases/1"):
+        answer = await client.get(path, allow_redirects=False)
+        assert answer.status == 303, path
+        assert answer.headers["Location"].startswith("/console/login?next=")

@@ -19,11 +19,19 @@ from urllib.parse import quote
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
+from sqlalchemy.orm.exc import StaleDataError
 
 from bot.services import accounts
 from bot.services.accounts import SignInRefused, WrongCode
 from models.account import SESSION_ABSOLUTE
-from models.errors import DomainError, InvalidInput, NotFound, PermissionDenied, StaleAction
+from models.errors import (
+    ConcurrentChange,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    StaleAction,
+)
 from web.console.context import CONSOLE, CONSOLE_PREFIX, SIGN_IN_LIMIT, Console
 from web.console.render import CSRF, NOTICE, PENDING_NOTICE, STAFF, console_page
 from web.context import client_address
@@ -51,7 +59,7 @@ CONSOLE_HEADERS = {
     "X-Frame-Options": "SAMEORIGIN",
     "Cache-Control": "no-store",
 }
-STATUS = {PermissionDenied: 403, NotFound: 404, StaleAction: 409}
+STATUS = {PermissionDenied: 403, NotFound: 404, StaleAction: 409, ConcurrentChange: 409}
 TOO_MANY = "登录失败次数过多，请10分钟后再试。"
 
 
@@ -160,8 +168,8 @@ async def console_guard(request: web.Request, handler: Handler) -> web.StreamRes
     """Console pages only for a signed-in person (else the sign-in page), every POST with its
     CSRF token (else 403, nothing done), domain errors as pages, nothing cached."""
     name = request.match_info.route.name or ""
-    if not name.startswith(CONSOLE_PREFIX):
-        return await handler(request)
+    if not name.startswith(CONSOLE_PREFIX) and not request.path.startswith("/console/"):
+        return await handler(request)  # everything under /console/ is guarded, named or not
     console = request.app[CONSOLE]
     try:
         if name in PUBLIC:
@@ -170,6 +178,9 @@ async def console_guard(request: web.Request, handler: Handler) -> web.StreamRes
             response = await _guarded(request, handler, console)
     except DomainError as error:
         response = _error_page(request, error)
+    except StaleDataError:  # a row changed by someone else between reading and writing it
+        logger.info("console %s: concurrent change refused", request.path)
+        response = _error_page(request, ConcurrentChange())
     except web.HTTPException as error:
         error.headers.update(CONSOLE_HEADERS)
         raise
