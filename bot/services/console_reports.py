@@ -259,7 +259,9 @@ async def download_report(
     policy: Policy,
     now: datetime,
 ) -> ReportFile:
-    """The report as a PDF, XLSX or HTML file, for those who may read it."""
+    """The report as a PDF, XLSX or HTML file, for those who may read it (asked first: a
+    refusal never depends on what else was wrong with the request)."""
+    await get_report_form(session, actor)
     if fmt not in FORMATS:
         raise InvalidInput("请选择下载格式：PDF、Excel 或 HTML。")
     built = await build_console_report(session, actor, query, policy=policy, now=now)
