@@ -19,7 +19,6 @@ from bot.services.routing import list_route_targets
 from bot.services.supervision import supervise_case
 from handlers.actor import with_actor
 from models.case import ASSIGNABLE, OPEN_STATUSES, Case, CaseStatus
-from models.clock import ClockState
 from models.errors import InvalidInput
 from models.org import Track
 from models.request import RequestKind
@@ -37,13 +36,6 @@ from notifications.telegram import (
     teams_keyboard,
 )
 from notifications.texts import preview
-
-CLOCK_STATES = {
-    ClockState.RUNNING: "计时中",
-    ClockState.PAUSED: "暂停（等待反映人答复）",
-    ClockState.MET: "已完成",
-    ClockState.CANCELLED: "已取消",
-}
 
 
 async def edit_or_send(
@@ -109,7 +101,6 @@ async def cmd_case(
         "inspector_case",
         d=detail,
         description=preview(detail.case.description),
-        clock_states=CLOCK_STATES,
     )
     await message.answer(text, reply_markup=_case_keyboard(actor, detail.case))
 

@@ -66,6 +66,18 @@ class ClockState(enum.StrEnum):
     MET = "met"  # the step was done
     CANCELLED = "cancelled"  # the case left the step another way (withdrawn, re-routed …)
 
+    @property
+    def label(self) -> str:
+        return CLOCK_STATE_LABELS[self]
+
+
+CLOCK_STATE_LABELS = {
+    ClockState.RUNNING: "计时中",
+    ClockState.PAUSED: "暂停（等待反映人答复）",
+    ClockState.MET: "已完成",
+    ClockState.CANCELLED: "已取消",
+}
+
 
 class ClockStage(enum.IntEnum):
     """How far up the ladder a clock has gone; each step notifies once."""

@@ -50,12 +50,6 @@ from models.team import Inspector, Team
 
 logger = logging.getLogger(__name__)
 
-CLOCK_STATE_LABELS = {
-    ClockState.RUNNING: "计时中",
-    ClockState.PAUSED: "暂停（等待反映人答复）",
-    ClockState.MET: "已完成",
-    ClockState.CANCELLED: "已取消",
-}
 
 ANONYMOUS_HINT = "匿名反映：不显示反映人信息。"
 CLUE_HINT = "问题线索：反映人信息保密，任何人都不显示。"
@@ -90,7 +84,7 @@ def clock_line(clock: CaseClock, calendar: WorkCalendar, now: datetime) -> Clock
         kind=clock.kind,
         due_at=clock.due_at,
         state=clock.state,
-        state_label=CLOCK_STATE_LABELS[clock.state],
+        state_label=clock.state.label,
         provisional=clock.provisional,
         days_left=calendar.workdays_between(today, due) if counting and not overdue else None,
         days_over=calendar.workdays_between(due, today) if overdue else None,
