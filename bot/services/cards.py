@@ -186,7 +186,7 @@ class _Issuer:
             try:
                 placed.append((row, self.zones.resolve(row.zone)))
             except KeyError:
-                problems.append(RowProblem(row.line, f"未知的园区“{row.zone}”"))
+                problems.append(_unknown_zone(row))
         await self._load(session, [row for row, _ in placed])
         matched: list[tuple[CsvRow, Zone | None, Enterprise, bool]] = []
         for row, zone in placed:
@@ -233,6 +233,24 @@ class _Issuer:
             issued.append(IssuedCard(card, enterprise, zone, created, row.line))
         await session.flush()
         return issued, carded, problems
+
+
+def _unknown_zone(row: CsvRow) -> RowProblem:
+    return RowProblem(row.line, f"未知的园区“{row.zone}”")
+
+
+async def zone_problems(
+    session: AsyncSession, config: LiankaConfig, rows: Sequence[CsvRow]
+) -> list[RowProblem]:
+    """The rows ``import_cards`` would skip for naming an unknown zone, found without writing."""
+    zones = await _load_zones(session, config)
+    problems = []
+    for row in rows:
+        try:
+            zones.resolve(row.zone)
+        except KeyError:
+            problems.append(_unknown_zone(row))
+    return problems
 
 
 def _checked_row(name: str, uscc: str | None, zone: str | None, legal_rep: str | None) -> CsvRow:
