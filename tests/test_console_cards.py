@@ -3,10 +3,12 @@ reissue, each for an admin only."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
+import aiohttp
 import pytest
 from sqlmodel import col, func, select
 
@@ -20,11 +22,15 @@ from bot.services.card_admin import (
     confirm_card_import,
     print_cards,
 )
-from bot.services.cards import CardFilter
+from bot.services.cards import CardFilter, import_cards, issue_card
+from bot.services.reporters import CardRefused, get_open_card
+from cards.csvfile import read_enterprise_list
+from cards.layout import PER_PAGE
 from models.card import Card, PrintBatch
 from models.enterprise import Enterprise
 from models.errors import InvalidInput, PermissionDenied
 from models.team import Inspector, Role
+from tests.console_support import SignedIn, console_app, sign_in
 from tests.factories import make_inspector
 
 USCC_A = "91350100M000100Y43"
@@ -241,3 +247,152 @@ async def test_the_print_file_counts_a_print_of_each_card_and_only_unprinted_one
                 bot_username="lianka_bot",
                 public_url=None,
             )
+
+
+# --- through the console app, over HTTP -------------------------------------------------------
+
+
+def upload_form(signed: SignedIn, data: bytes, name: str = "名单.csv") -> aiohttp.FormData:
+    form = aiohttp.FormData()
+    form.add_field("csrf_token", signed.csrf)
+    form.add_field("file", data, filename=name, content_type="text/csv")
+    return form
+
+
+def hidden(html: str, name: str) -> str:
+    found = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert found is not None, name
+    return found.group(1)
+
+
+async def test_the_admin_sees_bad_lines_with_their_numbers_and_nothing_is_written(
+    sessions: SessionFactory, catalog: LiankaConfig, clock: FrozenClock
+) -> None:
+    async with console_app(sessions, catalog, clock=clock) as client:
+        admin = await sign_in(client, sessions, role="admin", team=None)
+        before = (await count(sessions, Card), await count(sessions, Enterprise))
+        response = await client.post(
+            "/console/cards/import", data=upload_form(admin, BAD.encode("gbk"))
+        )
+        html = await response.text()
+        assert response.status == 200
+        assert "第 3 行" in html and "统一社会信用代码校验位不正确" in html
+        assert "第 4 行" in html and "未知的园区“火星”" in html
+        assert "第 5 行" in html and "企业名称为空" in html
+        assert "仅导入无误的行（1 行）" in html and "确认导入" not in html
+        assert (await count(sessions, Card), await count(sessions, Enterprise)) == before
+
+
+async def test_a_clean_file_is_written_after_confirming_and_the_page_says_what(
+    sessions: SessionFactory, catalog: LiankaConfig, clock: FrozenClock
+) -> None:
+    async with console_app(sessions, catalog, clock=clock) as client:
+        admin = await sign_in(client, sessions, role="admin", team=None)
+        checked = await client.post(
+            "/console/cards/import", data=upload_form(admin, CLEAN.encode())
+        )
+        html = await checked.text()
+        assert "确认导入" in html
+        assert await count(sessions, Card) == 0
+        done = await admin.post("/console/cards/import/confirm", {"key": hidden(html, "key")})
+        page = await done.text()
+        assert done.status == 200
+        assert "新建企业 2 家" in page and "发卡 2 张" in page
+        assert (await count(sessions, Card), await count(sessions, Enterprise)) == (2, 2)
+        again = await admin.post("/console/cards/import/confirm", {"key": hidden(html, "key")})
+        assert again.status == 409
+        assert await count(sessions, Card) == 2
+
+
+async def test_revoking_stops_the_landing_page_and_reissuing_gives_a_new_token(
+    sessions: SessionFactory, catalog: LiankaConfig, clock: FrozenClock
+) -> None:
+    async with sessions() as session:
+        issued = await issue_card(session, catalog, clock.now(), name="安居甲公司", uscc=USCC_A)
+    first = issued.card
+    async with console_app(sessions, catalog, clock=clock) as client:
+        admin = await sign_in(client, sessions, role="admin", team=None)
+        page = await admin.get(f"/console/cards/{first.id}")
+        html = await page.text()
+        assert "安居甲公司" in html and "<svg" in html
+        assert first.token[:6] in html and first.token not in html
+        revoked = await admin.post(f"/console/cards/{first.id}/revoke", {})
+        assert "已作废" in await revoked.text()
+        async with sessions() as session:
+            with pytest.raises(CardRefused):
+                await get_open_card(session, config=catalog, token=first.token)
+        reissued = await admin.post(f"/console/cards/{first.id}/reissue", {})
+        assert "已补发联系卡" in await reissued.text()
+    async with sessions() as session:
+        cards = (await session.exec(select(Card).order_by(col(Card.id)))).all()
+        assert [c.id for c in cards] == [first.id, cards[1].id]
+        new = cards[1]
+        assert new.token != first.token and cards[0].replaced_by_id == new.id
+        assert (await get_open_card(session, config=catalog, token=new.token)).id == new.id
+
+
+async def test_the_print_file_is_a_pdf_with_ten_cards_a_page_and_marks_them_printed(
+    sessions: SessionFactory, catalog: LiankaConfig, clock: FrozenClock
+) -> None:
+    rows = "".join(f"安居企业{n}号,,,\n" for n in range(12))
+    async with sessions() as session:
+        await import_cards(
+            session,
+            catalog,
+            clock.now(),
+            read_enterprise_list(
+                ("企业名称,统一社会信用代码,园区,法定代表人\n" + rows).encode()
+            ).rows,
+        )
+    async with console_app(sessions, catalog, clock=clock) as client:
+        admin = await sign_in(client, sessions, role="admin", team=None)
+        form = await admin.get("/console/cards/print")
+        assert "下载打印文件（PDF）" in await form.text()
+        response = await admin.post("/console/cards/print", {"unprinted": "1", "zone": ""})
+        body = await response.read()
+    assert response.status == 200
+    assert response.headers["Content-Type"] == "application/pdf"
+    assert response.headers["Content-Disposition"].startswith("attachment")
+    assert body.startswith(b"%PDF")
+    assert len(re.findall(rb"/Type\s*/Page\b", body)) == -(-12 // PER_PAGE)
+    async with sessions() as session:
+        counts = (await session.exec(select(Card.printed_count))).all()
+    assert sorted(counts) == [1] * 12
+
+
+FORBIDDEN = [
+    ("GET", "/console/cards", None),
+    ("GET", "/console/cards/import", None),
+    ("POST", "/console/cards/import", "upload"),
+    ("POST", "/console/cards/import/confirm", {"key": "0" * 64, "only_good": "1"}),
+    ("GET", "/console/cards/print", None),
+    ("POST", "/console/cards/print", {"zone": ""}),
+    ("GET", "/console/cards/{card}", None),
+    ("POST", "/console/cards/{card}/revoke", {}),
+    ("POST", "/console/cards/{card}/reissue", {}),
+]
+
+
+@pytest.mark.parametrize("role", ["inspector", "team_leader", "leader", "dispatcher"])
+async def test_nobody_but_the_admin_opens_or_changes_anything_about_cards(
+    sessions: SessionFactory, catalog: LiankaConfig, clock: FrozenClock, role: str
+) -> None:
+    async with sessions() as session:
+        issued = await issue_card(session, catalog, clock.now(), name="安居甲公司")
+    async with console_app(sessions, catalog, clock=clock) as client:
+        someone = await sign_in(client, sessions, role=role)
+        for method, path, data in FORBIDDEN:
+            url = path.format(card=issued.card.id)
+            if method == "GET":
+                response = await someone.get(url)
+            elif data == "upload":
+                response = await client.post(url, data=upload_form(someone, CLEAN.encode()))
+            else:
+                assert isinstance(data, dict)
+                response = await someone.post(url, data)
+            assert response.status == 403, (method, url)
+    async with sessions() as session:
+        cards = (await session.exec(select(Card))).all()
+    assert [(c.id, c.status, c.printed_count, c.token) for c in cards] == [
+        (issued.card.id, issued.card.status, 0, issued.card.token)
+    ]
