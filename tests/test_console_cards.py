@@ -30,7 +30,7 @@ from models.card import Card, PrintBatch
 from models.enterprise import Enterprise
 from models.errors import InvalidInput, PermissionDenied
 from models.team import Inspector, Role
-from tests.console_support import SignedIn, console_app, sign_in
+from tests.console_support import SignedIn, console_app, sign_in, text_of
 from tests.factories import make_inspector
 
 USCC_A = "91350100M000100Y43"
@@ -259,6 +259,20 @@ def upload_form(signed: SignedIn, data: bytes, name: str = "名单.csv") -> aioh
     return form
 
 
+async def followed(signed: SignedIn, response: aiohttp.ClientResponse) -> str:
+    """The page a 303 after a form leads to, as the person then reads it."""
+    assert response.status == 303, await response.text()
+    page = await signed.get(response.headers["Location"])
+    assert page.status == 200
+    return text_of(await page.text())
+
+
+async def upload(signed: SignedIn, data: bytes) -> aiohttp.ClientResponse:
+    return await signed.client.post(
+        "/console/cards/import", data=upload_form(signed, data), allow_redirects=False
+    )
+
+
 def hidden(html: str, name: str) -> str:
     found = re.search(rf'name="{name}" value="([^"]*)"', html)
     assert found is not None, name
@@ -271,9 +285,7 @@ async def test_the_admin_sees_bad_lines_with_their_numbers_and_nothing_is_writte
     async with console_app(sessions, catalog, clock=clock) as client:
         admin = await sign_in(client, sessions, role="admin", team=None)
         before = (await count(sessions, Card), await count(sessions, Enterprise))
-        response = await client.post(
-            "/console/cards/import", data=upload_form(admin, BAD.encode("gbk"))
-        )
+        response = await upload(admin, BAD.encode("gbk"))
         html = await response.text()
         assert response.status == 200
         assert "第 3 行" in html and "统一社会信用代码校验位不正确" in html
@@ -288,15 +300,12 @@ async def test_a_clean_file_is_written_after_confirming_and_the_page_says_what(
 ) -> None:
     async with console_app(sessions, catalog, clock=clock) as client:
         admin = await sign_in(client, sessions, role="admin", team=None)
-        checked = await client.post(
-            "/console/cards/import", data=upload_form(admin, CLEAN.encode())
-        )
+        checked = await upload(admin, CLEAN.encode())
         html = await checked.text()
         assert "确认导入" in html
         assert await count(sessions, Card) == 0
         done = await admin.post("/console/cards/import/confirm", {"key": hidden(html, "key")})
-        page = await done.text()
-        assert done.status == 200
+        page = await followed(admin, done)
         assert "新建企业 2 家" in page and "发卡 2 张" in page
         assert (await count(sessions, Card), await count(sessions, Enterprise)) == (2, 2)
         again = await admin.post("/console/cards/import/confirm", {"key": hidden(html, "key")})
@@ -317,12 +326,12 @@ async def test_revoking_stops_the_landing_page_and_reissuing_gives_a_new_token(
         assert "安居甲公司" in html and "<svg" in html
         assert first.token[:6] in html and first.token not in html
         revoked = await admin.post(f"/console/cards/{first.id}/revoke", {})
-        assert "已作废" in await revoked.text()
+        assert "已作废，其二维码不再可用" in await followed(admin, revoked)
         async with sessions() as session:
             with pytest.raises(CardRefused):
                 await get_open_card(session, config=catalog, token=first.token)
         reissued = await admin.post(f"/console/cards/{first.id}/reissue", {})
-        assert "已补发联系卡" in await reissued.text()
+        assert "已补发联系卡" in await followed(admin, reissued)
     async with sessions() as session:
         cards = (await session.exec(select(Card).order_by(col(Card.id)))).all()
         assert [c.id for c in cards] == [first.id, cards[1].id]
@@ -386,7 +395,7 @@ async def test_nobody_but_the_admin_opens_or_changes_anything_about_cards(
             if method == "GET":
                 response = await someone.get(url)
             elif data == "upload":
-                response = await client.post(url, data=upload_form(someone, CLEAN.encode()))
+                response = await upload(someone, CLEAN.encode())
             else:
                 assert isinstance(data, dict)
                 response = await someone.post(url, data)

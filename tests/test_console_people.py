@@ -105,10 +105,76 @@ async def test_deactivating_asks_first_then_hands_the_open_cases_back(
         async with sessions() as session:
             assert (await session.get(Inspector, staff.inspector.id)).active  # type: ignore[union-attr]
         done = await admin.post(f"/console/people/{staff.inspector.id}/deactivate", {})
-        assert "已停用" in await done.text()
+        assert done.status == 303
+        page = await admin.get(done.headers["Location"])
+        assert "已停用 李监督，1 件未办结案件已退回组长。" in await page.text()
     async with sessions() as session:
         person = await session.get(Inspector, staff.inspector.id)
         back = await session.get(Case, case.id)
     assert person is not None and not person.active
     assert back is not None and back.assignee_id is None
     assert back.status is CaseStatus.SUBMITTED
+
+
+PEOPLE_PAGES = [
+    ("GET", "/console/people", None),
+    ("GET", "/console/people/invite", None),
+    ("POST", "/console/people/invite", {"team": "business_env", "role": "admin", "name": "冒名"}),
+    ("GET", "/console/people/{person}/deactivate", None),
+    ("POST", "/console/people/{person}/deactivate", {}),
+]
+
+
+@pytest.mark.parametrize("role", ["inspector", "team_leader", "leader", "dispatcher"])
+async def test_nobody_but_the_admin_sees_people_invites_or_deactivates(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    clock: FrozenClock,
+    role: str,
+) -> None:
+    async with sessions() as session:
+        staff = await make_staff(session, clock.now())
+    case = await report(sessions, catalog, calendar, clock.now())
+    async with console_app(sessions, catalog, clock=clock) as client:
+        someone = await sign_in(client, sessions, role=role)
+        for method, path, data in PEOPLE_PAGES:
+            url = path.format(person=staff.inspector.id)
+            if method == "GET":
+                response = await someone.get(url)
+            else:
+                response = await someone.post(url, data)
+            assert response.status == 403, (method, url)
+            assert "https://t.me/" not in await response.text()
+    async with sessions() as session:
+        person = await session.get(Inspector, staff.inspector.id)
+        still = await session.get(Case, case.id)
+        invites = (await session.exec(select(InviteCode))).all()
+    assert person is not None and person.active
+    assert still is not None and still.assignee_id == staff.inspector.id
+    assert invites == []
+
+
+async def test_a_deactivated_admin_can_no_longer_invite_or_deactivate(
+    sessions: SessionFactory, catalog: LiankaConfig, clock: FrozenClock
+) -> None:
+    async with sessions() as session:
+        staff = await make_staff(session, clock.now())
+    async with console_app(sessions, catalog, clock=clock) as client:
+        admin = await sign_in(client, sessions, role="admin", team=None)
+        async with sessions() as session:
+            me = await session.get(Inspector, admin.person.id)
+            assert me is not None
+            me.active = False
+            session.add(me)
+            await session.commit()
+        invited = await admin.post(
+            "/console/people/invite", {"team": "business_env", "role": "inspector", "name": ""}
+        )
+        stopped = await admin.post(f"/console/people/{staff.inspector.id}/deactivate", {})
+    assert invited.status in (303, 403) and stopped.status in (303, 403)
+    assert invited.headers.get("Location", "/console/login").startswith("/console/login")
+    async with sessions() as session:
+        person = await session.get(Inspector, staff.inspector.id)
+        assert (await session.exec(select(InviteCode))).all() == []
+    assert person is not None and person.active

@@ -104,5 +104,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get(ROOT, people_list, name=p, allow_head=False)
     router.add_get(f"{ROOT}/invite", invite_form, name=f"{p}-invite", allow_head=False)
     router.add_post(f"{ROOT}/invite", invite_create, name=f"{p}-invite-post")
-    router.add_get(f"{person}/deactivate", deactivate_confirm, name=f"{p}-deactivate", allow_head=False)
+    router.add_get(
+        f"{person}/deactivate", deactivate_confirm, name=f"{p}-deactivate", allow_head=False
+    )
     router.add_post(f"{person}/deactivate", deactivate, name=f"{p}-deactivate-post")
