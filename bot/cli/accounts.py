@@ -96,9 +96,7 @@ def create(
         created = run_with_db(settings, work)
     except DomainError as error:
         fail(error.message)
-    link = (
-        reset_link(settings.public_url or "", created.reset_code) if created.reset_code else None
-    )
+    link = reset_link(settings.public_url or "", created.reset_code) if created.reset_code else None
     if as_json:
         print_json(
             {

@@ -22,6 +22,7 @@ from bot.services.inspectors import (
     list_teams,
     require_active_admin,
 )
+from models.account import ConsoleAccount
 from models.case import OPEN_STATUSES, Case
 from models.errors import InvalidInput
 from models.team import AssignmentMode, Inspector, Role, Team
@@ -81,7 +82,11 @@ async def list_people(session: AsyncSession, actor: Inspector, config: LiankaCon
 
 
 async def _console_people(session: AsyncSession) -> set[int]:
-    return set()
+    """The people with a console account not disabled."""
+    rows = await session.exec(
+        select(ConsoleAccount.inspector_id).where(col(ConsoleAccount.disabled_at).is_(None))
+    )
+    return set(rows.all())
 
 
 async def list_invite_teams(session: AsyncSession, actor: Inspector) -> list[Team]:

@@ -8,7 +8,7 @@ from urllib.parse import quote, urlencode
 import qrcode
 from aiohttp import web
 from markupsafe import Markup
-from multidict import MultiDictProxy
+from multidict import MultiMapping
 from qrcode.constants import ERROR_CORRECT_M
 from qrcode.image.svg import SvgPathImage
 
@@ -49,7 +49,7 @@ def _int(value: str | None, default: int | None = None) -> int | None:
         return default
 
 
-def _filter(query: MultiDictProxy[str]) -> CardFilter:
+def _filter(query: MultiMapping[str]) -> CardFilter:
     status = query.get("status", "")
     return CardFilter(
         zone=query.get("zone") or None,
@@ -249,9 +249,9 @@ def add_routes(router: web.UrlDispatcher) -> None:
     p = f"{CONSOLE_PREFIX}cards"
     card = ROOT + r"/{card_id:\d+}"
     router.add_get(ROOT, cards_list, name=p, allow_head=False)
-    router.add_get(f"{ROOT}/import", import_form, name=f"{p}-import", allow_head=False)
-    router.add_post(f"{ROOT}/import", import_check, name=f"{p}-import-post")
-    router.add_post(f"{ROOT}/import/confirm", import_confirm, name=f"{p}-import-confirm")
+    router.add_get(f"{ROOT}/import", import_form, name=f"{p}-upload", allow_head=False)
+    router.add_post(f"{ROOT}/import", import_check, name=f"{p}-upload-post")
+    router.add_post(f"{ROOT}/import/confirm", import_confirm, name=f"{p}-upload-confirm")
     router.add_get(f"{ROOT}/print", print_form, name=f"{p}-print", allow_head=False)
     router.add_post(f"{ROOT}/print", print_download, name=f"{p}-print-post")
     router.add_get(card, card_page, name=f"{p}-card", allow_head=False)
