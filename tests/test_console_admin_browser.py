@@ -88,6 +88,9 @@ async def test_the_admin_imports_a_list_prints_it_and_invites_an_inspector_in_a_
         await page.goto(str(client.make_url("/console/cards")))
         await expect(page.get_by_role("cell", name="安居甲公司")).to_be_visible()
         await page.screenshot(path=str(SHOTS / "console-cards.png"), full_page=True)
+        await page.get_by_role("link", name="安居甲公司").click()
+        await expect(page.locator(".qr svg")).to_be_visible()
+        await page.screenshot(path=str(SHOTS / "console-card.png"), full_page=True)
 
         await page.get_by_role("link", name="人员").first.click()
         await expect(page.get_by_text("李监督")).to_be_visible()

@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LiankaConfig
 from bot.services.inspectors import (
+    TEAM_ROLES,
     Deactivated,
     InspectorRow,
     Invite,
@@ -18,6 +19,7 @@ from bot.services.inspectors import (
     create_invite,
     deactivate_inspector,
     get_inspector,
+    get_team_by_code,
     list_inspectors,
     list_teams,
     require_active_admin,
@@ -96,6 +98,14 @@ async def list_invite_teams(session: AsyncSession, actor: Inspector) -> list[Tea
     return list(teams.all())
 
 
+@dataclass(frozen=True, slots=True)
+class MadeInvite:
+    """An invitation just made, with its team's name for the page that shows it once."""
+
+    invite: Invite
+    team_name: str | None
+
+
 async def invite_person(
     session: AsyncSession,
     actor: Inspector,
@@ -105,7 +115,7 @@ async def invite_person(
     name: str | None,
     bot_username: str,
     now: datetime,
-) -> Invite:
+) -> MadeInvite:
     """A one-time invite link (``lianka inspectors invite``), made by an admin."""
     require_active_admin(actor)
     name = " ".join((name or "").split()) or None
@@ -113,7 +123,9 @@ async def invite_person(
         raise InvalidInput(f"姓名不能超过{NAME_MAX}个字。")
     if role not in INVITE_ROLES:
         raise InvalidInput("请选择角色。")
-    return await create_invite(
+    if role in TEAM_ROLES and not team_code:
+        raise InvalidInput(f"{role.label}必须属于一个监督组，请选择团队。")
+    invite = await create_invite(
         session,
         role=role,
         team_code=team_code or None,
@@ -121,6 +133,8 @@ async def invite_person(
         bot_username=bot_username,
         now=now,
     )
+    team = await get_team_by_code(session, invite.team_code) if invite.team_code else None
+    return MadeInvite(invite, team.name if team else None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -160,7 +160,12 @@ async def import_check(request: web.Request) -> web.Response:
             )
     except InvalidInput as error:
         return console_page(
-            request, "cards_import", title="导入联系卡", status=400, checked=None, error=str(error)
+            request,
+            "cards_import",
+            title="导入联系卡",
+            status=400,
+            checked=None,
+            error=error.message,
         )
     return console_page(request, "cards_import", title="导入联系卡", checked=checked, error=None)
 
@@ -240,7 +245,7 @@ async def print_download(request: web.Request) -> web.Response:
                 public_url=console.public_url,
             )
     except InvalidInput as error:
-        return await _print_page(request, chosen, batch, str(error))
+        return await _print_page(request, chosen, batch, error.message)
     return _attachment(printed.pdf, f"联系卡-{console.clock.now():%Y%m%d-%H%M}.pdf")
 
 

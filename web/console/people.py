@@ -61,7 +61,7 @@ async def invite_create(request: web.Request) -> web.Response:
         return await _invite_page(request, entered, error="请选择角色。")
     try:
         async with console.sessions() as session:
-            invite = await invite_person(
+            made = await invite_person(
                 session,
                 request[STAFF].person,
                 role=role,
@@ -71,9 +71,14 @@ async def invite_create(request: web.Request) -> web.Response:
                 now=console.clock.now(),
             )
     except InvalidInput as error:
-        return await _invite_page(request, entered, error=str(error))
+        return await _invite_page(request, entered, error=error.message)
     return console_page(  # the link exists only in this answer (the console caches nothing)
-        request, "people_invited", title="邀请链接", invite=invite, qr=qr_svg(invite.link)
+        request,
+        "people_invited",
+        title="邀请链接",
+        invite=made.invite,
+        team_name=made.team_name,
+        qr=qr_svg(made.invite.link),
     )
 
 
