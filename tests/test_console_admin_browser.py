@@ -5,9 +5,12 @@ inspector. Screenshots to ``var/screenshots/console-cards.png``, ``console-cards
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
+import zxingcpp
+from PIL import Image
 from sqlmodel import select
 
 from bot.clock import FrozenClock
@@ -104,6 +107,9 @@ async def test_the_admin_imports_a_list_prints_it_and_invites_an_inspector_in_a_
         await expect(page.get_by_text("只显示这一次")).to_be_visible()
         await expect(page.locator(".qr svg")).to_be_visible()
         await page.screenshot(path=str(SHOTS / "console-invite.png"), full_page=True)
+        shown = await page.locator(".invite-link a").inner_text()
+        qr_image = Image.open(io.BytesIO(await page.locator(".qr svg").screenshot()))
+        assert [code.text for code in zxingcpp.read_barcodes(qr_image)] == [shown]
         await browser.close()
     async with sessions() as session:
         printed = (await session.exec(select(Card.printed_count))).all()

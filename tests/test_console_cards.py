@@ -17,16 +17,18 @@ from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.card_admin import (
+    CardPage,
     ImportExpired,
     check_card_import,
     confirm_card_import,
+    list_card_page,
     print_cards,
 )
-from bot.services.cards import CardFilter, import_cards, issue_card
+from bot.services.cards import CardFilter, import_cards, issue_card, mark_printed, revoke_card
 from bot.services.reporters import CardRefused, get_open_card
 from cards.csvfile import read_enterprise_list
 from cards.layout import PER_PAGE
-from models.card import Card, PrintBatch
+from models.card import Card, CardStatus, PrintBatch
 from models.enterprise import Enterprise
 from models.errors import InvalidInput, PermissionDenied
 from models.team import Inspector, Role
@@ -416,3 +418,34 @@ async def test_nobody_but_the_admin_opens_or_changes_anything_about_cards(
     assert [(c.id, c.status, c.printed_count, c.token) for c in cards] == [
         (issued.card.id, issued.card.status, 0, issued.card.token)
     ]
+
+
+@pytest.mark.both_databases
+async def test_the_card_list_filters_by_zone_status_print_and_name_or_code_fifty_a_page(
+    sessions: SessionFactory, catalog: LiankaConfig, clock: FrozenClock, admin: Inspector
+) -> None:
+    rows = "".join(f"安居企业{n:03d}号,,yufeng,\n" for n in range(55))
+    data = f"企业名称,统一社会信用代码,园区,法定代表人\n{rows}百分_公司,{USCC_A},,\n".encode()
+    async with sessions() as session:
+        report = await import_cards(session, catalog, clock.now(), read_enterprise_list(data).rows)
+        await revoke_card(session, report.issued[0].card.id or 0, clock.now())
+        await mark_printed(session, [report.issued[1].card.id or 0])
+
+    async def listed(which: CardFilter, page: int = 1) -> CardPage:
+        async with sessions() as session:
+            return await list_card_page(session, admin, which, page=page)
+
+    first, last = await listed(CardFilter()), await listed(CardFilter(), page=2)
+    assert (first.total, first.pages, len(first.items), len(last.items)) == (56, 2, 50, 6)
+    assert (await listed(CardFilter(zone="yufeng"))).total == 55
+    assert (await listed(CardFilter(zone="玉丰镇"))).total == 55
+    assert (await listed(CardFilter(status=CardStatus.REVOKED))).total == 1
+    assert (await listed(CardFilter(status=CardStatus.ACTIVE, unprinted=True))).total == 54
+    assert [i.enterprise for i in (await listed(CardFilter(search="企业007"))).items] == [
+        "安居企业007号"
+    ]
+    assert (await listed(CardFilter(search="企业05"))).total == 5
+    assert [i.enterprise for i in (await listed(CardFilter(search="百分_"))).items] == ["百分_公司"]
+    assert (await listed(CardFilter(search="%"))).total == 0
+    by_code = await listed(CardFilter(search=USCC_A[:8].lower()))
+    assert [(i.enterprise, i.uscc) for i in by_code.items] == [("百分_公司", USCC_A)]
