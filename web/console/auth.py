@@ -52,6 +52,7 @@ CONSOLE_HEADERS = {
     "Cache-Control": "no-store",
 }
 STATUS = {PermissionDenied: 403, NotFound: 404, StaleAction: 409}
+TOO_MANY = "登录失败次数过多，请10分钟后再试。"
 
 
 def _cookie(console: Console) -> str:
@@ -236,14 +237,15 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     if not _login_csrf_ok(request, form.get(CSRF_FIELD)):
         return _login_form(request, status=403, error="页面已过期，请重新登录。", username=username)
     now = console.clock.now()
-    if not await console.limiter.hit(SIGN_IN_LIMIT, _client(request), now):
-        return _login_form(request, status=429, error="尝试次数过多，请10分钟后再试。")
+    if await console.limiter.remaining(SIGN_IN_LIMIT, _client(request), now) <= 0:
+        return _login_form(request, status=429, error=TOO_MANY, username=username)
     try:
         async with console.sessions() as session:
             signed = await accounts.sign_in(
                 session, username, str(form.get("password", "")), now=now, client=_client(request)
             )
     except SignInRefused as refused:
+        await console.limiter.hit(SIGN_IN_LIMIT, _client(request), now)
         return _login_form(request, status=401, error=refused.message, username=username)
     next_page = _safe_next(form.get("next"))
     target = (
@@ -282,18 +284,23 @@ async def code_post(request: web.Request) -> web.StreamResponse:
     if key is None or not _login_csrf_ok(request, form.get(CSRF_FIELD)):
         return _login_form(request, status=403, error="页面已过期，请重新登录。")
     now = console.clock.now()
-    if not await console.limiter.hit(SIGN_IN_LIMIT, _client(request), now):
-        return _code_form(request, status=429, error="尝试次数过多，请10分钟后再试。")
+    if await console.limiter.remaining(SIGN_IN_LIMIT, _client(request), now) <= 0:
+        return _code_form(request, status=429, error=TOO_MANY)
     try:
         async with console.sessions() as session:
             await accounts.verify_code(
                 session, key, str(form.get("code", ""))[:12], now=now, client=_client(request)
             )
-    except WrongCode as wrong:
-        return _code_form(request, status=401, error=wrong.message)
     except SignInRefused as refused:
-        return _login_form(request, status=401, error=refused.message)
+        await console.limiter.hit(SIGN_IN_LIMIT, _client(request), now)
+        return _refused_code(request, refused)
     raise web.HTTPSeeOther(_safe_next(form.get("next")))
+
+
+def _refused_code(request: web.Request, refused: SignInRefused) -> web.Response:
+    if isinstance(refused, WrongCode):
+        return _code_form(request, status=401, error=refused.message)
+    return _login_form(request, status=401, error=refused.message)
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
