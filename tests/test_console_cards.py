@@ -338,6 +338,10 @@ async def test_revoking_stops_the_landing_page_and_reissuing_gives_a_new_token(
         html = await page.text()
         assert "安居甲公司" in html and "<svg" in html
         assert first.token[:6] in html and first.token not in html
+        ask = await admin.get(f"/console/cards/{first.id}/revoke")
+        assert "确认作废联系卡" in await ask.text()
+        async with sessions() as session:
+            await get_open_card(session, config=catalog, token=first.token)  # not yet
         revoked = await admin.post(f"/console/cards/{first.id}/revoke", {})
         assert "已作废，其二维码不再可用" in await followed(admin, revoked)
         async with sessions() as session:
@@ -390,6 +394,8 @@ FORBIDDEN = [
     ("GET", "/console/cards/print", None),
     ("POST", "/console/cards/print", {"zone": ""}),
     ("GET", "/console/cards/{card}", None),
+    ("GET", "/console/cards/{card}/revoke", None),
+    ("GET", "/console/cards/{card}/reissue", None),
     ("POST", "/console/cards/{card}/revoke", {}),
     ("POST", "/console/cards/{card}/reissue", {}),
 ]

@@ -107,6 +107,22 @@ async def card_page(request: web.Request) -> web.Response:
     )
 
 
+CONFIRM_TITLES = {"revoke": "确认作废", "reissue": "确认补发"}
+
+
+async def card_confirm(request: web.Request) -> web.Response:
+    """The second step before revoking or reissuing: neither can be undone."""
+    console = request.app[CONSOLE]
+    action = request.match_info["action"]
+    async with console.sessions() as session:
+        detail = await get_card_detail(
+            session, request[STAFF].person, int(request.match_info["card_id"])
+        )
+    return console_page(
+        request, "cards_confirm", title=CONFIRM_TITLES[action], detail=detail, action=action
+    )
+
+
 async def card_revoke(request: web.Request) -> web.Response:
     console = request.app[CONSOLE]
     card_id = int(request.match_info["card_id"])
@@ -260,5 +276,8 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get(f"{ROOT}/print", print_form, name=f"{p}-print", allow_head=False)
     router.add_post(f"{ROOT}/print", print_download, name=f"{p}-print-post")
     router.add_get(card, card_page, name=f"{p}-card", allow_head=False)
+    router.add_get(
+        card + "/{action:revoke|reissue}", card_confirm, name=f"{p}-confirm", allow_head=False
+    )
     router.add_post(f"{card}/revoke", card_revoke, name=f"{p}-revoke")
     router.add_post(f"{card}/reissue", card_reissue, name=f"{p}-reissue")
