@@ -455,3 +455,18 @@ async def test_the_card_list_filters_by_zone_status_print_and_name_or_code_fifty
     assert (await listed(CardFilter(search="%"))).total == 0
     by_code = await listed(CardFilter(search=USCC_A[:8].lower()))
     assert [(i.enterprise, i.uscc) for i in by_code.items] == [("百分_公司", USCC_A)]
+
+
+async def test_a_file_that_is_no_enterprise_list_is_refused_on_the_form(
+    sessions: SessionFactory, catalog: LiankaConfig, clock: FrozenClock
+) -> None:
+    async with console_app(sessions, catalog, clock=clock) as client:
+        admin = await sign_in(client, sessions, role="admin", team=None)
+        empty = await upload(admin, b"")
+        assert empty.status == 400
+        assert "请选择要导入的 CSV 文件。" in await empty.text()
+        headless = await upload(admin, "公司,电话\n甲,123\n".encode())
+        assert headless.status == 400
+        assert "缺少“企业名称”列" in text_of(await headless.text())
+        assert "导入文件（CSV）" in await headless.text()
+    assert await count(sessions, Enterprise) == 0

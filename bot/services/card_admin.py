@@ -83,6 +83,12 @@ async def list_zones(session: AsyncSession) -> list[Zone]:
     )
 
 
+async def list_import_zones(session: AsyncSession, actor: Inspector) -> list[Zone]:
+    """The zones a CSV may name (by code or name), for the import form."""
+    require_active_admin(actor)
+    return await list_zones(session)
+
+
 async def list_card_page(
     session: AsyncSession, actor: Inspector, which: CardFilter, *, page: int = 1
 ) -> CardPage:

@@ -13,11 +13,13 @@ from qrcode.constants import ERROR_CORRECT_M
 from qrcode.image.svg import SvgPathImage
 
 from bot.services.card_admin import (
+    CheckedImport,
     check_card_import,
     confirm_card_import,
     get_card_detail,
     get_print_options,
     list_card_page,
+    list_import_zones,
     print_cards,
     reissue_card_by,
     revoke_card_by,
@@ -146,10 +148,24 @@ async def card_reissue(request: web.Request) -> web.Response:
 
 
 async def import_form(request: web.Request) -> web.Response:
+    return await _import_page(request, checked=None, error=None)
+
+
+async def _import_page(
+    request: web.Request, *, checked: CheckedImport | None, error: str | None
+) -> web.Response:
     console = request.app[CONSOLE]
     async with console.sessions() as session:
-        await get_print_options(session, request[STAFF].person)  # admins only, as the POSTs
-    return console_page(request, "cards_import", title="导入联系卡", checked=None, error=None)
+        zones = await list_import_zones(session, request[STAFF].person)
+    return console_page(
+        request,
+        "cards_import",
+        title="导入联系卡",
+        status=400 if error else 200,
+        zones=zones,
+        checked=checked,
+        error=error,
+    )
 
 
 async def _upload(request: web.Request) -> tuple[bytes, str]:
@@ -175,15 +191,8 @@ async def import_check(request: web.Request) -> web.Response:
                 now=console.clock.now(),
             )
     except InvalidInput as error:
-        return console_page(
-            request,
-            "cards_import",
-            title="导入联系卡",
-            status=400,
-            checked=None,
-            error=error.message,
-        )
-    return console_page(request, "cards_import", title="导入联系卡", checked=checked, error=None)
+        return await _import_page(request, checked=None, error=error.message)
+    return await _import_page(request, checked=checked, error=None)
 
 
 async def import_confirm(request: web.Request) -> web.Response:
