@@ -60,6 +60,7 @@ def reset_link(public_url: str, code: str) -> str:
 @pass_context
 def create(
     cli: CliContext,
+    *,
     username: str,
     role: str | None,
     team_code: str | None,
