@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -69,6 +70,7 @@ class CardListing:
     enterprise: str
     zone_code: str | None
     zone_name: str | None
+    uscc: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +186,7 @@ class _Issuer:
             try:
                 placed.append((row, self.zones.resolve(row.zone)))
             except KeyError:
-                problems.append(RowProblem(row.line, f"未知的园区“{row.zone}”"))
+                problems.append(_unknown_zone(row))
         await self._load(session, [row for row, _ in placed])
         matched: list[tuple[CsvRow, Zone | None, Enterprise, bool]] = []
         for row, zone in placed:
@@ -231,6 +233,24 @@ class _Issuer:
             issued.append(IssuedCard(card, enterprise, zone, created, row.line))
         await session.flush()
         return issued, carded, problems
+
+
+def _unknown_zone(row: CsvRow) -> RowProblem:
+    return RowProblem(row.line, f"未知的园区“{row.zone}”")
+
+
+async def zone_problems(
+    session: AsyncSession, config: LiankaConfig, rows: Sequence[CsvRow]
+) -> list[RowProblem]:
+    """The rows ``import_cards`` would skip for naming an unknown zone, found without writing."""
+    zones = await _load_zones(session, config)
+    problems = []
+    for row in rows:
+        try:
+            zones.resolve(row.zone)
+        except KeyError:
+            problems.append(_unknown_zone(row))
+    return problems
 
 
 def _checked_row(name: str, uscc: str | None, zone: str | None, legal_rep: str | None) -> CsvRow:
@@ -318,25 +338,76 @@ async def import_cards(
     return report
 
 
+@dataclass(frozen=True, slots=True)
+class CardFilter:
+    """Which cards a listing shows: a zone (code or name), a status, only those never printed,
+    and a search by enterprise name or 统一社会信用代码."""
+
+    zone: str | None = None
+    status: CardStatus | None = None
+    unprinted: bool = False
+    search: str | None = None
+
+
+def _conditions(which: CardFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if which.zone is not None:
+        conditions.append((col(Zone.code) == which.zone) | (col(Zone.name) == which.zone))
+    if which.status is not None:
+        conditions.append(col(Card.status) == which.status)
+    if which.unprinted:
+        conditions.append(col(Card.printed_count) == 0)
+    search = clean(which.search)
+    if search:
+        conditions.append(
+            or_(
+                col(Enterprise.name).contains(search, autoescape=True),
+                col(Enterprise.uscc).startswith(normalize_uscc(search), autoescape=True),
+            )
+        )
+    return conditions
+
+
 async def list_cards(
-    session: AsyncSession, *, zone: str | None = None, status: CardStatus | None = None
+    session: AsyncSession,
+    *,
+    zone: str | None = None,
+    status: CardStatus | None = None,
+    which: CardFilter | None = None,
+    offset: int = 0,
+    limit: int | None = None,
 ) -> list[CardListing]:
-    """Cards with their enterprise and zone, oldest first, optionally of one zone or status."""
+    """Cards with their enterprise and zone, oldest first, optionally of one zone or status (or
+    as ``which`` chooses), optionally a page of them."""
     statement = (
         select(Card, Enterprise, Zone)
         .join(Enterprise, col(Enterprise.id) == col(Card.enterprise_id))
         .outerjoin(Zone, col(Zone.id) == col(Card.zone_id))
         .order_by(col(Card.id))
     )
-    if zone is not None:
-        statement = statement.where((col(Zone.code) == zone) | (col(Zone.name) == zone))
-    if status is not None:
-        statement = statement.where(Card.status == status)
+    statement = statement.where(*_conditions(which or CardFilter(zone=zone, status=status)))
+    if offset:
+        statement = statement.offset(offset)
+    if limit is not None:
+        statement = statement.limit(limit)
     rows = (await session.exec(statement)).all()
     return [
-        CardListing(card, enterprise.name, z.code if z else None, z.name if z else None)
+        CardListing(
+            card, enterprise.name, z.code if z else None, z.name if z else None, enterprise.uscc
+        )
         for card, enterprise, z in rows
     ]
+
+
+async def count_cards(session: AsyncSession, which: CardFilter) -> int:
+    """How many cards ``which`` chooses."""
+    statement = (
+        select(func.count())
+        .select_from(Card)
+        .join(Enterprise, col(Enterprise.id) == col(Card.enterprise_id))
+        .outerjoin(Zone, col(Zone.id) == col(Card.zone_id))
+    )
+    return int((await session.exec(statement.where(*_conditions(which)))).one())
 
 
 async def _get_card(session: AsyncSession, card_id: int) -> Card:
@@ -389,9 +460,12 @@ async def select_cards_for_print(
     everything: bool = False,
     batch_id: int | None = None,
     card_ids: Sequence[int] = (),
+    zone: str | None = None,
+    unprinted: bool = False,
 ) -> PrintSelection:
     """The cards to print: all active ones, the active ones of a batch (revoked ones are left out
-    and named), or the cards asked for by id, where a revoked one refuses the whole print."""
+    and named), or the cards asked for by id, where a revoked one refuses the whole print; all
+    and a batch may be narrowed to one zone and to the cards never printed."""
     statement = (
         select(Card, Enterprise, Zone)
         .join(Enterprise, col(Enterprise.id) == col(Card.enterprise_id))
@@ -409,6 +483,8 @@ async def select_cards_for_print(
         statement = statement.where(Card.status == CardStatus.ACTIVE)
     else:
         raise InvalidInput("请指定要打印的联系卡。")
+    if not wanted:
+        statement = statement.where(*_conditions(CardFilter(zone=zone, unprinted=unprinted)))
     rows = (await session.exec(statement)).all()
     if wanted:
         found = {card.id for card, _, _ in rows}
@@ -442,3 +518,29 @@ async def mark_printed(session: AsyncSession, card_ids: Sequence[int]) -> None:
         .values(printed_count=col(Card.printed_count) + 1)
     )
     await session.commit()
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRow:
+    """A print batch with its active cards, for choosing what to print."""
+
+    id: int
+    note: str | None
+    created_at: datetime
+    active_cards: int
+
+
+async def list_print_batches(session: AsyncSession) -> list[BatchRow]:
+    """Every print batch, newest first, with how many of its cards are still active."""
+    counts = await session.exec(
+        select(Card.batch_id, func.count())
+        .where(col(Card.batch_id).is_not(None), Card.status == CardStatus.ACTIVE)
+        .group_by(col(Card.batch_id))
+    )
+    active = {int(b): int(n) for b, n in counts.all() if b is not None}
+    batches = await session.exec(select(PrintBatch).order_by(col(PrintBatch.id).desc()))
+    return [
+        BatchRow(b.id, b.note, b.created_at, active.get(b.id, 0))
+        for b in batches.all()
+        if b.id is not None
+    ]

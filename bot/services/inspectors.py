@@ -237,6 +237,13 @@ def require_admin(actor: Inspector) -> None:
         )
 
 
+def require_active_admin(actor: Inspector) -> None:
+    """An admin still active (the console's people and cards pages are for nobody else)."""
+    if not actor.active:
+        raise PermissionDenied("您的账号已停用。", detail=f"inspector {actor.id} inactive")
+    require_admin(actor)
+
+
 async def deactivate_inspector(
     session: AsyncSession, inspector_id: int, now: datetime, by: Inspector | None = None
 ) -> Deactivated:
