@@ -29,17 +29,6 @@ SHOTS = ROOT / "var" / "screenshots"
 STEP_MS = 60_000
 
 
-@pytest.fixture(autouse=True)
-def admin_pages_mounted(monkeypatch: pytest.MonkeyPatch) -> None:
-    """联系卡 and 人员 in the console's pages (until ``web.console`` lists them itself)."""
-    import web.console
-    from web.console import cards, people
-
-    pages = tuple(web.console._PAGES)
-    missing = tuple(module for module in (cards, people) if module not in pages)
-    monkeypatch.setattr(web.console, "_PAGES", pages + missing)
-
-
 async def test_the_admin_imports_a_list_prints_it_and_invites_an_inspector_in_a_browser(
     sessions: SessionFactory, catalog: LiankaConfig, clock: FrozenClock, tmp_path: Path
 ) -> None:

@@ -57,6 +57,26 @@ REFUSED: dict[str, frozenset[str]] = {
     "console-calendar-load": EVERYONE_BUT["admin"],
     "console-audit-verify": frozenset({"inspector", "team_leader", "outsider", "dispatcher"}),
     "console-logout": frozenset(),
+    **dict.fromkeys(
+        (
+            "console-cards-upload-post",
+            "console-cards-upload-confirm",
+            "console-cards-print-post",
+            "console-cards-revoke",
+            "console-cards-reissue",
+            "console-people-invite-post",
+            "console-people-deactivate-post",
+            "console-cards",
+            "console-cards-upload",
+            "console-cards-print",
+            "console-cards-card",
+            "console-cards-confirm",
+            "console-people",
+            "console-people-invite",
+            "console-people-deactivate",
+        ),
+        EVERYONE_BUT["admin"],
+    ),
     # GET pages
     "console-case": frozenset({"outsider", "dispatcher"}),
     "console-case-file": frozenset({"outsider", "dispatcher"}),
@@ -77,6 +97,8 @@ FORMS: dict[str, dict[str, str]] = {
     "console-case-do_resolve": {"outcome": "solved", "summary": "已协调解决。", "amount": "1000"},
     "console-case-do_supervise": {"note": "请尽快办理。"},
     "console-request-decide": {"approve": "1"},
+    "console-people-invite-post": {"role": "inspector", "team": "business_env", "name": "孙监督"},
+    "console-cards-print-post": {"zone": "", "unprinted": "1"},
 }
 PUBLIC = {"console-static", "console-login", "console-login-post", "console-code",
           "console-code-post", "console-reset", "console-reset-post"}  # fmt: skip
@@ -146,6 +168,9 @@ async def world(
                 "key_projects": key_projects.id,
                 "inspector": assignee.id,
                 "attachment_id": 1,
+                "card_id": 1,
+                "inspector_id": assignee.id,
+                "action": "revoke",
             },
         )
 

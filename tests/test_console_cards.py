@@ -50,17 +50,6 @@ BAD = (
 M = TypeVar("M", Card, Enterprise, PrintBatch)
 
 
-@pytest.fixture(autouse=True)
-def admin_pages_mounted(monkeypatch: pytest.MonkeyPatch) -> None:
-    """联系卡 and 人员 in the console's pages (until ``web.console`` lists them itself)."""
-    import web.console
-    from web.console import cards, people
-
-    pages = tuple(web.console._PAGES)
-    missing = tuple(module for module in (cards, people) if module not in pages)
-    monkeypatch.setattr(web.console, "_PAGES", pages + missing)
-
-
 async def count(sessions: SessionFactory, model: type[M]) -> int:
     async with sessions() as session:
         return int((await session.exec(select(func.count()).select_from(model))).one())

@@ -19,17 +19,6 @@ from tests.casework import make_staff, report
 from tests.console_support import console_app, sign_in
 
 
-@pytest.fixture(autouse=True)
-def admin_pages_mounted(monkeypatch: pytest.MonkeyPatch) -> None:
-    """联系卡 and 人员 in the console's pages (until ``web.console`` lists them itself)."""
-    import web.console
-    from web.console import cards, people
-
-    pages = tuple(web.console._PAGES)
-    missing = tuple(module for module in (cards, people) if module not in pages)
-    monkeypatch.setattr(web.console, "_PAGES", pages + missing)
-
-
 async def test_the_admin_sees_teams_and_people_without_their_telegram_ids(
     sessions: SessionFactory, catalog: LiankaConfig, clock: FrozenClock
 ) -> None:
