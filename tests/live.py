@@ -168,16 +168,22 @@ async def prepared(tmp_path: Path, emulator: Emulator, **extra: str) -> dict[str
     return env
 
 
-async def report(emulator: Emulator, user_id: int = REPORTER) -> str:
+async def report(
+    emulator: Emulator,
+    user_id: int = REPORTER,
+    *,
+    category: str = "营商环境",
+    description: str = REFUND,
+) -> str:
     """A reporter scans the demo card and submits an anonymous report; the bot's last words."""
     user = emulator.add_user(user_id, "王立新")
     user.start(DEMO_CARD_TOKEN)
     await user.wait_reply("廉政监督联系卡", within=STEP_WITHIN)
     user.click("反映问题")
     await user.wait_reply("请选择您要反映的问题类别", within=STEP_WITHIN)
-    user.click("营商环境")
+    user.click(category)
     await user.wait_reply("请用文字描述", within=STEP_WITHIN)
-    user.send(REFUND)
+    user.send(description)
     await user.wait_reply("请上传相关材料", within=STEP_WITHIN)
     user.click("完成")
     await user.wait_reply("金额", within=STEP_WITHIN)

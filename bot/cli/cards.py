@@ -342,9 +342,14 @@ def cards_print(
         raise click.UsageError("give --out FILE.pdf and/or --png DIR")
     if back and out is None:
         raise click.UsageError("--back is for the PDF (--out)")
-    from bot.services.cards import PrintSelection, mark_printed, select_cards_for_print
+    from bot.services.cards import (
+        PrintSelection,
+        card_faces,
+        mark_printed,
+        select_cards_for_print,
+    )
     from cards.fonts import CjkFontMissing, find_cjk_font
-    from cards.layout import PER_PAGE, CardBack, CardFace
+    from cards.layout import PER_PAGE, CardBack
     from cards.printing import PngRenderer, render_pdf
 
     config = cli.config()
@@ -362,16 +367,7 @@ def cards_print(
         )
     if not selection.cards:
         fail("没有可打印的联系卡。", code=1)
-    faces = [
-        CardFace(
-            item.issuing_unit,
-            item.enterprise,
-            _link(cli, item.card.token),
-            org.hotline,
-            org.national_hotline,
-        )
-        for item in selection.cards
-    ]
+    faces = card_faces(selection, org, lambda token: _link(cli, token))
     try:
         font = find_cjk_font()
     except CjkFontMissing as error:

@@ -30,6 +30,7 @@ from bot.services.cards import (
     CardListing,
     ImportReport,
     Reissued,
+    card_faces,
     count_cards,
     import_cards,
     list_cards,
@@ -43,7 +44,7 @@ from bot.services.cards import (
 from bot.services.inspectors import require_active_admin
 from cards.csvfile import CsvFileError, EnterpriseList, RowProblem, read_enterprise_list
 from cards.fonts import CjkFontMissing, find_cjk_font
-from cards.layout import PER_PAGE, CardFace
+from cards.layout import PER_PAGE
 from cards.printing import render_pdf
 from cards.tokens import printed_card_link
 from models.card import Card, CardScan, PrintBatch
@@ -319,17 +320,11 @@ async def print_cards(
     )
     if not selection.cards:
         raise InvalidInput("没有可打印的联系卡。")
-    org = config.organisation
-    faces = [
-        CardFace(
-            item.issuing_unit,
-            item.enterprise,
-            printed_card_link(item.card.token, bot_username=bot_username, public_url=public_url),
-            org.hotline,
-            org.national_hotline,
-        )
-        for item in selection.cards
-    ]
+    faces = card_faces(
+        selection,
+        config.organisation,
+        lambda token: printed_card_link(token, bot_username=bot_username, public_url=public_url),
+    )
     try:
         font = find_cjk_font()
     except CjkFontMissing as error:

@@ -11,8 +11,9 @@ from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.config import LiankaConfig
+from bot.config import LiankaConfig, Organisation
 from cards.csvfile import LEGAL_REP_MAX, NAME_MAX, CsvRow, RowProblem, clean
+from cards.layout import CardFace
 from cards.tokens import new_card_token
 from models.card import Card, CardStatus, PrintBatch
 from models.enterprise import Enterprise, normalize_uscc, uscc_problem
@@ -91,6 +92,23 @@ class PrintableCard:
 class PrintSelection:
     cards: list[PrintableCard]
     skipped_revoked: list[int]
+
+
+def card_faces(
+    selection: PrintSelection, organisation: Organisation, link: Callable[[str], str]
+) -> list[CardFace]:
+    """What each selected card prints: its issuing unit, enterprise, link (``link(token)``: the
+    commission's page or the Telegram deep link) and the hotlines."""
+    return [
+        CardFace(
+            item.issuing_unit,
+            item.enterprise,
+            link(item.card.token),
+            organisation.hotline,
+            organisation.national_hotline,
+        )
+        for item in selection.cards
+    ]
 
 
 class _Zones:
