@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import col, select, update
@@ -13,12 +14,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LiankaConfig, Organisation
 from cards.csvfile import LEGAL_REP_MAX, NAME_MAX, CsvRow, RowProblem, clean
-from cards.layout import CardFace
 from cards.tokens import new_card_token
 from models.card import Card, CardStatus, PrintBatch
 from models.enterprise import Enterprise, normalize_uscc, uscc_problem
 from models.errors import DomainError, InvalidInput, NotFound
 from models.org import Zone
+
+if TYPE_CHECKING:
+    from cards.layout import CardFace
 
 IMPORT_BATCH_SIZE = 200
 
@@ -99,6 +102,8 @@ def card_faces(
 ) -> list[CardFace]:
     """What each selected card prints: its issuing unit, enterprise, link (``link(token)``: the
     commission's page or the Telegram deep link) and the hotlines."""
+    from cards.layout import CardFace  # the QR and imaging code, only when printing
+
     return [
         CardFace(
             item.issuing_unit,
