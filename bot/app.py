@@ -48,15 +48,19 @@ from bot.middlewares import ThrottlingMiddleware, UpdateTracker
 from bot.polling import CommittedPolling
 from bot.retry import LateCallbackAnswers, RetryTransient
 from bot.scheduler import create_scheduler
-from bot.services.calendar import load_calendar
+from bot.services.calendar import CalendarCache, load_calendar
 from bot.services.catalog import sync_catalog
 from bot.services.rate_limits import rate_limiter
 from bot.settings import Settings
 from bot.startup import ANY_FAILURE, StartupCalls
 from bot.storage import create_events_isolation, create_storage
 from handlers.start import bot_commands
+from models.calendar import WorkCalendar
+from models.errors import NotFound
 from notifications.sender import Pace, Sender
 from web.channel import MIDDLEWARES, add_web_channel
+from web.console import add_console
+from web.console.context import Console
 from web.context import WebChannel
 
 logger = logging.getLogger(__name__)
@@ -277,6 +281,43 @@ def web_channel(
     return channel
 
 
+class BotFiles:
+    """A reporter's Telegram file, downloaded through the Bot API when a console page asks."""
+
+    def __init__(self, bot: Bot) -> None:
+        self._bot = bot
+
+    async def download(self, file_id: str) -> bytes:
+        found = await self._bot.get_file(file_id)
+        if found.file_path is None:
+            raise NotFound("Telegram 未提供该文件，可能已超过20MB。", detail="no file_path")
+        data = await self._bot.download_file(found.file_path)
+        assert data is not None
+        return data.read()
+
+
+def console_for(channel: WebChannel, settings: Settings, *, bot: Bot | None = None) -> Console:
+    """The office console beside the web channel, sharing its signing key, limits and blob
+    store; its calendar is read from the database on the first page and re-read when an admin
+    loads a year's schedule."""
+    config = channel.config
+    empty = WorkCalendar({}, office_day_end=config.deadlines.office_day_end)
+    return Console(
+        config,
+        channel.sessions,
+        channel.clock,
+        calendars=CalendarCache(config, empty),
+        blobs=channel.blobs,
+        limiter=channel.limiter,
+        secret=channel.secret,
+        telegram_files=BotFiles(bot) if bot is not None else None,
+        bot_username=settings.bot_username,
+        public_url=settings.public_url or "",
+        trusted_proxies=channel.trusted_proxies,
+        secure_cookies=channel.secure_cookies,
+    )
+
+
 def create_web_app(runtime: Runtime, *, webhook_path: str | None) -> web.Application:
     """``/healthz``, ``/metrics``, the web channel's pages and, in webhook mode, the webhook."""
     app = web.Application(middlewares=MIDDLEWARES)
@@ -305,6 +346,7 @@ def create_web_app(runtime: Runtime, *, webhook_path: str | None) -> web.Applica
         runtime.settings, runtime.config, runtime.sessions, runtime.clock, metrics=runtime.metrics
     )
     add_web_channel(app, channel)
+    add_console(app, console_for(channel, runtime.settings, bot=runtime.bot))
     if webhook_path is not None:
         secret = runtime.settings.webhook_secret
         assert secret is not None
@@ -326,7 +368,9 @@ def create_standalone_web_app(
         return web.json_response({"status": "ok", "database": True, "web": True})
 
     app.router.add_get("/healthz", healthz)
-    add_web_channel(app, web_channel(settings, config, sessions, clock))
+    channel = web_channel(settings, config, sessions, clock)
+    add_web_channel(app, channel)
+    add_console(app, console_for(channel, settings))
     return app
 
 

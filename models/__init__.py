@@ -3,6 +3,7 @@
 Importing this package registers every table on ``SQLModel.metadata``.
 """
 
+from models.account import AccessEvent, AccessKind, ConsoleAccount, ConsoleSession
 from models.attachment import Attachment, Blob, MediaKind
 from models.card import Card, CardScan, CardStatus, PrintBatch
 from models.case import (
@@ -34,6 +35,8 @@ from models.web_draft import WebDraft
 __all__ = [
     "ALLOWED",
     "OPEN_STATUSES",
+    "AccessEvent",
+    "AccessKind",
     "Actor",
     "ActorType",
     "ApprovalRequest",
@@ -56,6 +59,8 @@ __all__ = [
     "ClockKind",
     "ClockStage",
     "ClockState",
+    "ConsoleAccount",
+    "ConsoleSession",
     "Enterprise",
     "EventKind",
     "FsmRecord",

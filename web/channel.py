@@ -5,12 +5,13 @@ headers every response carries and the cap on request bodies. The same routes se
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from web import pages, report
+from web.console.auth import console_guard
 from web.context import CHANNEL, ROUTE_PREFIX, STATIC, WebChannel
 from web.session import web_sessions
 from web.track import add_tracking
@@ -56,6 +57,12 @@ def _is_channel_route(request: web.Request) -> bool:
     return name is not None and name.startswith(ROUTE_PREFIX)
 
 
+def _set_defaults(headers: MutableMapping[str, str]) -> None:
+    """The headers, where a part of the server (the console) has not set its own."""
+    for name, value in SECURITY_HEADERS.items():
+        headers.setdefault(name, value)
+
+
 @web.middleware
 async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every response, error pages included, carries the headers; pages are never cached."""
@@ -65,9 +72,9 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
         if error.status == 404 and CHANNEL in request.app:
             response = pages.not_found(request, request.app[CHANNEL])
         else:
-            error.headers.update(SECURITY_HEADERS)
+            _set_defaults(error.headers)
             raise
-    response.headers.update(SECURITY_HEADERS)
+    _set_defaults(response.headers)
     if request.match_info.route.name == f"{ROUTE_PREFIX}static":
         response.headers["Cache-Control"] = STATIC_CACHE
     elif _is_channel_route(request) or response.status == 404:
@@ -91,7 +98,7 @@ async def body_cap(request: web.Request, handler: Handler) -> web.StreamResponse
     return await handler(request)
 
 
-MIDDLEWARES = (security_headers, body_cap, web_sessions)
+MIDDLEWARES = (security_headers, body_cap, web_sessions, console_guard)
 
 
 def add_web_channel(app: web.Application, channel: WebChannel) -> None:

@@ -49,6 +49,11 @@ class CalendarCache:
         self._checked = float("-inf")
         self._stamp: tuple[int, datetime | None] | None = None
 
+    @property
+    def last(self) -> Policy:
+        """The policy as last read, without asking the database."""
+        return self._policy
+
     async def current(self, session: AsyncSession) -> WorkCalendar:
         """The calendar, refreshed if a schedule was loaded since it was last read."""
         return (await self.policy(session)).calendar

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -21,6 +22,13 @@ from models.reporter import ReporterContact
 from models.team import Inspector
 
 logger = logging.getLogger(__name__)
+
+
+class TelegramFiles(Protocol):
+    """Fetches a file a reporter sent in Telegram, by its ``file_id``, through the Bot API
+    (``bot.app.BotFiles``); the console shows such files on demand."""
+
+    async def download(self, file_id: str) -> bytes: ...
 
 
 @dataclass(frozen=True, slots=True)

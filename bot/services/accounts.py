@@ -1,0 +1,549 @@
+"""Office console accounts: create, list, disable, reset; sign in with a password (Argon2id) and,
+where needed, a TOTP code; server-side sessions that expire; every step in the sign-in log."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pyotp
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.services.inspectors import TEAM_ROLES, get_team_by_code
+from models.account import (
+    PASSWORD_MAX,
+    PASSWORD_MIN,
+    RESET_LINK_HOURS,
+    SESSION_ABSOLUTE,
+    SESSION_IDLE,
+    USERNAME_MAX,
+    AccessEvent,
+    AccessKind,
+    ConsoleAccount,
+    ConsoleRole,
+    ConsoleSession,
+    second_factor_required,
+)
+from models.errors import DomainError, InvalidInput, NotFound
+from models.team import Inspector, Role, Team
+
+logger = logging.getLogger(__name__)
+
+_HASHER = PasswordHasher()  # Argon2id, RFC 9106's second recommended set (64 MiB, t=3, p=4)
+_DUMMY_HASH = _HASHER.hash("lianka: a name that is no account takes as long as one that is")
+ISSUER = "廉卡 Lianka"
+SIGN_IN_FAILED = "用户名或密码不正确。"
+
+
+class SignInRefused(DomainError):
+    """A sign-in that did not succeed; the message never says which part was wrong."""
+
+
+class WrongCode(SignInRefused):
+    """A wrong TOTP code: the code may be typed again (the password step stands)."""
+
+
+def session_key(session_id: str) -> str:
+    """The SHA-256 (hex) of a console session id: what the table keys it by."""
+    return hashlib.sha256(session_id.encode("ascii")).hexdigest()
+
+
+def _reset_hash(code: str) -> str:
+    return hashlib.sha256(code.encode("ascii")).hexdigest()
+
+
+def check_password(password: str, username: str) -> str:
+    """A new password: 10 to 128 characters, not the user name."""
+    if len(password) < PASSWORD_MIN:
+        raise InvalidInput(f"密码至少{PASSWORD_MIN}个字符。")
+    if len(password) > PASSWORD_MAX:
+        raise InvalidInput(f"密码不能超过{PASSWORD_MAX}个字符。")
+    if password.strip().lower() == username.lower():
+        raise InvalidInput("密码不能与用户名相同。")
+    return password
+
+
+def check_username(username: str) -> str:
+    name = username.strip()
+    if not name or len(name) > USERNAME_MAX or any(c.isspace() for c in name):
+        raise InvalidInput(f"用户名须为1至{USERNAME_MAX}个字符，不含空格。")
+    return name
+
+
+async def log_access(
+    session: AsyncSession,
+    kind: AccessKind,
+    now: datetime,
+    *,
+    account: ConsoleAccount | None = None,
+    client: str | None = None,
+    detail: str | None = None,
+) -> None:
+    """One line of the sign-in log, in the caller's transaction."""
+    session.add(
+        AccessEvent(
+            at=now,
+            kind=kind,
+            account_id=account.id if account is not None else None,
+            client=client[:64] if client else None,
+            detail=detail[:100] if detail else None,
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    account: ConsoleAccount
+    person: Inspector
+    totp_secret: str | None
+    totp_uri: str | None
+    reset_code: str | None  # when no password was given: the first one is set through a link
+
+
+async def _person_for(
+    session: AsyncSession,
+    *,
+    role: ConsoleRole | None,
+    team_code: str | None,
+    person_id: int | None,
+    name: str,
+    now: datetime,
+) -> Inspector:
+    if person_id is not None:
+        person = await session.get(Inspector, person_id)
+        if person is None or not person.active:
+            raise NotFound(f"未找到在岗人员 {person_id}。", detail="unknown person")
+        if role is not None and role.role is not person.role:
+            raise InvalidInput(
+                f"该人员的角色是{person.role.label}，与 --role {role.value} 不符：一人一套权限。"
+            )
+        return person
+    if role is None:
+        raise InvalidInput("请用 --role 指定角色，或用 --person 绑定已有人员。")
+    team = await _team_for(session, role, team_code)
+    person = Inspector(name=name, role=role.role, team_id=team.id if team else None, created_at=now)
+    session.add(person)
+    await session.flush()
+    return person
+
+
+async def _team_for(session: AsyncSession, role: ConsoleRole, team_code: str | None) -> Team | None:
+    if role is ConsoleRole.DISPATCHER:
+        query = select(Team).where(col(Team.is_dispatcher).is_(True), col(Team.active).is_(True))
+        if team_code:
+            query = query.where(Team.code == team_code)
+        team = (await session.exec(query)).first()
+        if team is None:
+            raise InvalidInput("未找到信访室（分办组）：请先在配置中设置一个分办组。")
+        return team
+    team = await get_team_by_code(session, team_code) if team_code else None
+    if role.role in TEAM_ROLES and team is None:
+        raise InvalidInput(f"{role.label}必须属于一个监督组（--team）。")
+    if team is not None and not team.active:
+        raise InvalidInput(f"监督组 “{team.code}” 已停用。")
+    return team
+
+
+async def create_account(
+    session: AsyncSession,
+    username: str,
+    *,
+    role: ConsoleRole | None,
+    now: datetime,
+    password: str | None = None,
+    team_code: str | None = None,
+    person_id: int | None = None,
+    name: str | None = None,
+    totp: bool = False,
+) -> Created:
+    """A console account for a new person, or for one already registered in Telegram
+    (``person_id``): one person, one set of rights. Admins and leaders always get a TOTP
+    secret; without a password the account gets a one-time link to set one."""
+    username = check_username(username)
+    if (
+        await session.exec(select(ConsoleAccount).where(ConsoleAccount.username == username))
+    ).first() is not None:
+        raise InvalidInput(f"用户名 “{username}” 已存在。")
+    if password is not None:
+        check_password(password, username)
+    person = await _person_for(
+        session, role=role, team_code=team_code, person_id=person_id, name=name or username, now=now
+    )
+    if (
+        await session.exec(select(ConsoleAccount).where(ConsoleAccount.inspector_id == person.id))
+    ).first() is not None:
+        raise InvalidInput("该人员已有控制台账号。")
+    assert person.id is not None
+    account = ConsoleAccount(username=username, inspector_id=person.id, created_at=now)
+    if password is not None:
+        account.password_hash = _HASHER.hash(password)
+        account.password_changed_at = now
+    secret = pyotp.random_base32() if totp or second_factor_required(person.role) else None
+    account.totp_secret = secret
+    reset_code = _issue_reset(account, now) if password is None else None
+    session.add(account)
+    await session.flush()
+    await log_access(session, AccessKind.CREATED, now, account=account)
+    await session.commit()
+    uri = pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=ISSUER) if secret else None
+    return Created(account, person, secret, uri, reset_code)
+
+
+def _issue_reset(account: ConsoleAccount, now: datetime) -> str:
+    code = secrets.token_urlsafe(32)
+    account.reset_hash = _reset_hash(code)
+    account.reset_expires_at = now + timedelta(hours=RESET_LINK_HOURS)
+    return code
+
+
+async def get_account(session: AsyncSession, username: str) -> ConsoleAccount:
+    account = (
+        await session.exec(select(ConsoleAccount).where(ConsoleAccount.username == username))
+    ).first()
+    if account is None:
+        raise NotFound(f"未找到账号 “{username}”。", detail="unknown account")
+    return account
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    username: str
+    name: str
+    role: Role
+    team_code: str | None
+    dispatcher: bool
+    telegram: bool
+    second_factor: bool
+    disabled: bool
+    locked: bool
+    last_sign_in_at: datetime | None
+
+    @property
+    def console_role(self) -> ConsoleRole:
+        if self.dispatcher and self.role is Role.TEAM_LEADER:
+            return ConsoleRole.DISPATCHER
+        return ConsoleRole(self.role.value)
+
+
+async def list_accounts(session: AsyncSession, now: datetime) -> list[AccountRow]:
+    """Every console account with its person, team and state."""
+    rows = await session.exec(
+        select(ConsoleAccount, Inspector, Team)
+        .join(Inspector, col(Inspector.id) == ConsoleAccount.inspector_id)
+        .outerjoin(Team, col(Team.id) == Inspector.team_id)
+        .order_by(col(ConsoleAccount.username))
+    )
+    return [
+        AccountRow(
+            username=account.username,
+            name=person.name,
+            role=person.role,
+            team_code=team.code if team else None,
+            dispatcher=bool(team and team.is_dispatcher),
+            telegram=person.chat_id is not None,
+            second_factor=account.totp_secret is not None,
+            disabled=account.disabled_at is not None or not person.active,
+            locked=account.locked(now),
+            last_sign_in_at=account.last_sign_in_at,
+        )
+        for account, person, team in rows.all()
+    ]
+
+
+async def end_sessions(session: AsyncSession, account_id: int) -> None:
+    await session.exec(delete(ConsoleSession).where(col(ConsoleSession.account_id) == account_id))
+
+
+async def disable_account(session: AsyncSession, username: str, now: datetime) -> ConsoleAccount:
+    """The account can no longer sign in; its open sessions end at once. The person stays (and
+    keeps Telegram, if bound): to stop the person, deactivate them."""
+    account = await get_account(session, username)
+    if account.disabled_at is None:
+        account.disabled_at = now
+        assert account.id is not None
+        await end_sessions(session, account.id)
+        await log_access(session, AccessKind.DISABLED, now, account=account)
+    await session.commit()
+    return account
+
+
+async def issue_reset(session: AsyncSession, username: str, now: datetime) -> str:
+    """A one-time code for a link that sets a new password (valid 24 hours); the account's
+    sessions end and a lock-out is lifted when the password is set."""
+    account = await get_account(session, username)
+    if account.disabled_at is not None:
+        raise InvalidInput("账号已停用，不能重置密码。")
+    code = _issue_reset(account, now)
+    await log_access(session, AccessKind.RESET_ISSUED, now, account=account)
+    await session.commit()
+    return code
+
+
+async def account_for_reset(session: AsyncSession, code: str, now: datetime) -> ConsoleAccount:
+    """The account a reset link is for, while the link is unused and fresh."""
+    if not code or len(code) > 100 or not code.isascii():
+        raise NotFound("该链接无效或已过期，请联系管理员重新发送。")
+    account = (
+        await session.exec(
+            select(ConsoleAccount).where(ConsoleAccount.reset_hash == _reset_hash(code))
+        )
+    ).first()
+    if (
+        account is None
+        or account.disabled_at is not None
+        or account.reset_expires_at is None
+        or account.reset_expires_at < now
+    ):
+        raise NotFound("该链接无效或已过期，请联系管理员重新发送。")
+    return account
+
+
+async def set_password(
+    session: AsyncSession, code: str, password: str, *, now: datetime, client: str | None = None
+) -> ConsoleAccount:
+    """Set the password through a reset link; the link is spent, every session ends."""
+    account = await account_for_reset(session, code, now)
+    check_password(password, account.username)
+    account.password_hash = _HASHER.hash(password)
+    account.password_changed_at = now
+    account.reset_hash = None
+    account.reset_expires_at = None
+    account.failed_sign_ins = 0
+    account.locked_until = None
+    assert account.id is not None
+    await end_sessions(session, account.id)
+    await log_access(session, AccessKind.PASSWORD_SET, now, account=account, client=client)
+    await session.commit()
+    return account
+
+
+def _password_matches(account: ConsoleAccount | None, password: str) -> bool:
+    stored = account.password_hash if account is not None else None
+    try:
+        _HASHER.verify(stored or _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    return stored is not None
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    session_id: str  # for the cookie only: never stored, never logged
+    account: ConsoleAccount
+    needs_code: bool
+
+
+async def _refuse(
+    session: AsyncSession,
+    kind: AccessKind,
+    now: datetime,
+    *,
+    account: ConsoleAccount | None,
+    client: str | None,
+    message: str = SIGN_IN_FAILED,
+    error: type[SignInRefused] = SignInRefused,
+) -> SignInRefused:
+    await log_access(session, kind, now, account=account, client=client)
+    await session.commit()
+    return error(message, detail=f"console sign-in refused: {kind}")
+
+
+async def sign_in(
+    session: AsyncSession, username: str, password: str, *, now: datetime, client: str | None
+) -> SignedIn:
+    """The password step: a session that still needs the TOTP code when the account has one.
+    Five failures in a row lock the account for 15 minutes; a locked or disabled account is
+    refused without its password being checked, and says so only once the password is right."""
+    account = (
+        await session.exec(
+            select(ConsoleAccount).where(ConsoleAccount.username == username.strip()[:USERNAME_MAX])
+        )
+    ).first()
+    person = await session.get(Inspector, account.inspector_id) if account else None
+    if account is None or person is None or not _password_matches(account, password[:PASSWORD_MAX]):
+        if account is not None and account.locked(now):
+            raise await _refuse(session, AccessKind.REFUSED, now, account=account, client=client)
+        kind = AccessKind.LOCKED if account and account.count_failure(now) else AccessKind.FAILED
+        raise await _refuse(session, kind, now, account=account, client=client)
+    if account.disabled_at is not None or not person.active:
+        raise await _refuse(
+            session, AccessKind.REFUSED, now, account=account, client=client,
+            message="该账号已停用，请联系管理员。",
+        )  # fmt: skip
+    if account.locked(now):
+        raise await _refuse(
+            session, AccessKind.REFUSED, now, account=account, client=client,
+            message="登录失败次数过多，账号已暂时锁定，请15分钟后再试。",
+        )  # fmt: skip
+    return await _open_session(session, account, now=now, client=client)
+
+
+async def _open_session(
+    session: AsyncSession, account: ConsoleAccount, *, now: datetime, client: str | None
+) -> SignedIn:
+    session_id = secrets.token_urlsafe(32)
+    needs_code = account.totp_secret is not None
+    assert account.id is not None
+    session.add(
+        ConsoleSession(
+            key=session_key(session_id),
+            account_id=account.id,
+            verified=not needs_code,
+            created_at=now,
+            last_seen_at=now,
+        )
+    )
+    if not needs_code:
+        _signed_in(account, now)
+        await log_access(session, AccessKind.SIGNED_IN, now, account=account, client=client)
+    await session.commit()
+    return SignedIn(session_id, account, needs_code)
+
+
+def _signed_in(account: ConsoleAccount, now: datetime) -> None:
+    account.failed_sign_ins = 0
+    account.locked_until = None
+    account.last_sign_in_at = now
+
+
+async def verify_code(
+    session: AsyncSession, key: str, code: str, *, now: datetime, client: str | None
+) -> ConsoleAccount:
+    """The second step: a TOTP code of this 30-second step or the one before or after, never
+    the same step twice (a code seen on the way is no use). Wrong codes count towards the
+    lock-out like wrong passwords."""
+    row = await session.get(ConsoleSession, key)
+    account = await session.get(ConsoleAccount, row.account_id) if row else None
+    if row is None or account is None or account.totp_secret is None or row.expired(now):
+        raise SignInRefused("登录已过期，请重新输入用户名和密码。")
+    if account.locked(now) or account.disabled_at is not None:
+        await session.delete(row)
+        raise await _refuse(
+            session, AccessKind.REFUSED, now, account=account, client=client,
+            message="登录失败次数过多，账号已暂时锁定，请15分钟后再试。",
+        )  # fmt: skip
+    step = _matching_step(account.totp_secret, code.strip(), now)
+    if step is None or (account.last_totp_step is not None and step <= account.last_totp_step):
+        if account.count_failure(now):
+            await session.delete(row)
+            raise await _refuse(session, AccessKind.LOCKED, now, account=account, client=client)
+        raise await _refuse(
+            session, AccessKind.FAILED, now, account=account, client=client,
+            message="动态验证码不正确，请重新输入。", error=WrongCode,
+        )  # fmt: skip
+    account.last_totp_step = step
+    row.verified = True
+    row.last_seen_at = now
+    _signed_in(account, now)
+    await log_access(session, AccessKind.SIGNED_IN, now, account=account, client=client)
+    await session.commit()
+    return account
+
+
+def _matching_step(secret: str, code: str, now: datetime) -> int | None:
+    if len(code) != 6 or not code.isdigit():
+        return None
+    totp = pyotp.TOTP(secret)
+    step = int(now.timestamp()) // totp.interval
+    for candidate in (step - 1, step, step + 1):
+        if secrets.compare_digest(totp.at(candidate * totp.interval), code):
+            return candidate
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Staff:
+    """Who a console request acts as: the account and its person, read on this request."""
+
+    account: ConsoleAccount
+    person: Inspector
+    session: ConsoleSession
+
+
+async def current_staff(
+    session: AsyncSession, key: str, *, now: datetime, client: str | None
+) -> Staff | None:
+    """The signed-in person of a session, or None (expired, ended, unverified, disabled or
+    deactivated — an expired session is removed and logged). Seen now: the idle clock restarts."""
+    row = await session.get(ConsoleSession, key)
+    if row is None or not row.verified:
+        return None
+    account = await session.get(ConsoleAccount, row.account_id)
+    person = await session.get(Inspector, account.inspector_id) if account else None
+    if account is None or person is None:
+        return None
+    if row.expired(now) or account.disabled_at is not None or not person.active:
+        await session.delete(row)
+        if row.expired(now):
+            await log_access(session, AccessKind.EXPIRED, now, account=account, client=client)
+        await session.commit()
+        return None
+    row.last_seen_at = now
+    await session.commit()
+    return Staff(account, person, row)
+
+
+async def sign_out(session: AsyncSession, key: str, *, now: datetime, client: str | None) -> None:
+    """The session ends on the server; the cookie alone opens nothing afterwards."""
+    row = await session.get(ConsoleSession, key)
+    if row is None:
+        return
+    account = await session.get(ConsoleAccount, row.account_id)
+    await session.delete(row)
+    await log_access(session, AccessKind.SIGNED_OUT, now, account=account, client=client)
+    await session.commit()
+
+
+async def take_notice(session: AsyncSession, key: str) -> str | None:
+    """The one-time message left for this session's next page (e.g. 已签收。)."""
+    row = await session.get(ConsoleSession, key)
+    if row is None or row.notice is None:
+        return None
+    notice, row.notice = row.notice, None
+    await session.commit()
+    return notice
+
+
+async def leave_notice(session: AsyncSession, key: str, notice: str) -> None:
+    row = await session.get(ConsoleSession, key)
+    if row is not None:
+        row.notice = notice[:200]
+        await session.commit()
+
+
+async def purge_sessions(session: AsyncSession, now: datetime) -> int:
+    """Sessions idle for 30 minutes or 12 hours old are deleted (the middleware also refuses
+    them when next seen)."""
+    result = await session.exec(
+        delete(ConsoleSession).where(
+            (col(ConsoleSession.last_seen_at) < now - SESSION_IDLE)
+            | (col(ConsoleSession.created_at) < now - SESSION_ABSOLUTE)
+        )
+    )
+    await session.commit()
+    return int(result.rowcount or 0)
+
+
+def totp_now(secret: str, now: datetime) -> str:
+    """The code an authenticator app shows at ``now`` (the sandbox prints it; tests type it)."""
+    return pyotp.TOTP(secret).at(now)
+
+
+async def list_my_access(
+    session: AsyncSession, account_id: int, limit: int = 20
+) -> list[AccessEvent]:
+    """The latest lines of one account's sign-in log (its own page shows them)."""
+    rows = await session.exec(
+        select(AccessEvent)
+        .where(AccessEvent.account_id == account_id)
+        .order_by(col(AccessEvent.id).desc())
+        .limit(limit)
+    )
+    return list(rows.all())

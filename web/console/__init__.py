@@ -1,0 +1,34 @@
+"""The office console under ``/console/``: staff work Lianka in a browser through the same use
+cases and authorisation as the bot. ``add_console`` mounts it on the web server's application,
+beside the reporters' pages; the application must have ``console_guard`` among its
+middlewares (``web.channel.MIDDLEWARES`` has it)."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from aiohttp import web
+
+from web.console import account
+from web.console.auth import add_sign_in
+from web.console.context import CONSOLE, CONSOLE_PREFIX, Console
+from web.context import STATIC
+
+
+def add_console(app: web.Application, console: Console) -> None:
+    """The sign-in pages, every console page, and the console's static files."""
+    app[CONSOLE] = console
+    router = app.router
+    router.add_static(
+        "/console/static/",
+        STATIC,
+        name=f"{CONSOLE_PREFIX}static",
+        append_version=True,
+        follow_symlinks=False,
+    )
+    add_sign_in(router)
+    for module in _PAGES:
+        module.add_routes(router)
+
+
+_PAGES: tuple[ModuleType, ...] = (account,)
