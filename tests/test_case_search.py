@@ -571,7 +571,7 @@ def test_the_migration_writes_a_document_for_every_existing_case(
             await engine.dispose()
 
     before = asyncio.run(fill())
-    command.downgrade(alembic_config(url), "0010")
+    command.downgrade(alembic_config(url), "0011")
     upgrade_database(url)
     documents, found = asyncio.run(after())
     assert len(before) == 20 and documents == before

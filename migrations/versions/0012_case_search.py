@@ -4,7 +4,7 @@ FTS5 table on SQLite and by a generated ``tsvector`` column under a GIN index on
 every existing case gets its document
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-06 01:00:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from models.search import POSTGRESQL_DDL, SQLITE_DDL, case_document
 
 revision: str = "0012"
-down_revision: str | None = "0010"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
