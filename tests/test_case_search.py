@@ -224,6 +224,14 @@ async def _submit(
 
 @pytest.fixture
 async def world(sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar) -> World:
+    return await make_world(sessions, catalog, calendar)
+
+
+async def make_world(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar
+) -> World:
+    """Staff of 营商环境 and of the clue team, a leader and an admin; two appeals of 营商环境
+    (assigned to 李监督) on 1 and 3 December and a clue on the 4th."""
     now = sh(2026, 12, 1, 10)
     async with sessions() as session:
         people = [

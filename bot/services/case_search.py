@@ -232,13 +232,14 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time(0), SHANGHAI).astimezone(UTC)
 
 
-async def _found(
+async def found_cases(
     session: AsyncSession,
     cases: list[Case],
     *,
     calendar: WorkCalendar,
     now: datetime,
 ) -> list[FoundCase]:
+    """The lines of ``cases`` with enterprise and working days left (the caller authorised)."""
     lines = await case_lines(session, cases, now)
     enterprise_ids = {c.enterprise_id for c in cases if c.enterprise_id is not None}
     names = {
@@ -284,7 +285,7 @@ async def search_cases(
             )
         ).all()
     )
-    items = await _found(session, cases, calendar=calendar, now=now)
+    items = await found_cases(session, cases, calendar=calendar, now=now)
     return CasePage(items, page, pages, int(total), filters)
 
 
@@ -321,7 +322,7 @@ async def export_cases(
                 )
             ).all()
         )
-        items += await _found(session, cases, calendar=calendar, now=now)
+        items += await found_cases(session, cases, calendar=calendar, now=now)
     return CaseExport(items, int(total), int(total) > EXPORT_CAP)
 
 
