@@ -9,7 +9,8 @@ import html
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, func, or_
+import sqlalchemy as sa
+from sqlalchemy import ColumnElement, and_, exists, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -271,7 +272,8 @@ class Stats:
 
 
 async def count_stats(session: AsyncSession, actor: Inspector, now: datetime) -> Stats:
-    """Counts for leaders and admins: by status, by team (open, done, overdue), 督办, amount."""
+    """Counts for leaders and admins: by status, by team (open, done, overdue), 督办, amount.
+    Counted by the database (a queue of 100,000 cases is not loaded)."""
     if actor.role not in (Role.LEADER, Role.ADMIN):
         raise PermissionDenied("只有委领导和管理员可以查看统计。", detail="stats refused")
     by_status = {
@@ -280,31 +282,42 @@ async def count_stats(session: AsyncSession, actor: Inspector, now: datetime) ->
             await session.exec(select(Case.status, func.count()).group_by(col(Case.status)))
         ).all()
     }
-    cases = (await session.exec(select(Case))).all()
-    overdue_ids = set(
-        (
-            await session.exec(
-                select(CaseClock.case_id).where(
-                    CaseClock.state == ClockState.RUNNING,
-                    col(CaseClock.due_at) <= now,
-                    col(CaseClock.kind).in_((ClockKind.ACCEPT, ClockKind.RESOLVE)),
-                )
-            )
-        ).all()
+    is_open = col(Case.status).in_(OPEN_STATUSES)
+    overdue = exists().where(
+        col(CaseClock.case_id) == col(Case.id),
+        col(CaseClock.state) == ClockState.RUNNING,
+        col(CaseClock.due_at) <= now,
+        col(CaseClock.kind).in_((ClockKind.ACCEPT, ClockKind.RESOLVE)),
     )
+
+    def count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
+        return func.coalesce(func.sum(sa.case((condition, 1), else_=0)), 0)
+
+    per_team_rows = (
+        await session.exec(
+            select(
+                col(Case.team_id),
+                count_if(is_open),
+                count_if(col(Case.status).in_(FINISHED_STATUSES)),
+                count_if(and_(is_open, overdue)),
+            ).group_by(col(Case.team_id))
+        )
+    ).all()
+    counted = {team_id: (int(o), int(d), int(late)) for team_id, o, d, late in per_team_rows}
     teams = (await session.exec(select(Team).order_by(col(Team.id)))).all()
-    per_team = []
-    for team in teams:
-        mine = [c for c in cases if c.team_id == team.id]
-        open_count = sum(1 for c in mine if c.status in OPEN_STATUSES)
-        done = sum(1 for c in mine if c.status in FINISHED_STATUSES)
-        overdue = sum(1 for c in mine if c.id in overdue_ids and c.status in OPEN_STATUSES)
-        if mine:
-            per_team.append((team.name, open_count, done, overdue))
+    totals = (
+        await session.exec(
+            select(
+                func.count(),
+                count_if(and_(col(Case.supervised).is_(True), is_open)),
+                func.coalesce(func.sum(Case.amount_coordinated_yuan), 0),
+            )
+        )
+    ).one()
     return Stats(
         by_status=[(s, by_status[s]) for s in CaseStatus if by_status.get(s)],
-        by_team=per_team,
-        supervised=sum(1 for c in cases if c.supervised and c.status in OPEN_STATUSES),
-        total=len(cases),
-        amount_yuan=sum(c.amount_coordinated_yuan or 0 for c in cases),
+        by_team=[(team.name, *counted[team.id]) for team in teams if team.id in counted],
+        supervised=int(totals[1] or 0),
+        total=int(totals[0] or 0),
+        amount_yuan=int(totals[2] or 0),
     )
