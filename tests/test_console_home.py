@@ -129,7 +129,8 @@ async def test_a_leader_sees_the_counts_of_the_whole_queue(
 ) -> None:
     leader = await sign_in(client, sessions, person=world.leader)
     text = text_of(await (await leader.get("/console/")).text())
-    assert "案件总览" in text and "全部案件" in text and "待签收" in text
+    assert "案件总览 3 全部案件 1 待分办 2 待签收 0 督办中" in text
+    assert "“营商环境”立项监督组 2 0 1" in text  # open, done, overdue (the refund case)
     assert "我的案件 0件" in text
 
 

@@ -147,22 +147,26 @@ class CasePage:
     filters: CaseFilters
 
 
-def _due_clock_overdue(now: datetime) -> ColumnElement[bool]:
-    """The case's due clock (``due_kind`` of its status) runs and its deadline has passed: what
-    a line shows as overdue."""
+def is_due_clock() -> ColumnElement[bool]:
+    """The clock row is the one a line shows for its case (``due_kind`` of the status)."""
     kinds: dict[ClockKind, list[CaseStatus]] = {}
     for status in CaseStatus:
         kinds.setdefault(due_kind(status), []).append(status)
+    return or_(
+        *(
+            and_(col(CaseClock.kind) == kind, col(Case.status).in_(statuses))
+            for kind, statuses in kinds.items()
+        )
+    )
+
+
+def _due_clock_overdue(now: datetime) -> ColumnElement[bool]:
+    """The case's due clock runs and its deadline has passed: what a line shows as overdue."""
     return exists().where(
         col(CaseClock.case_id) == col(Case.id),
         col(CaseClock.state) == ClockState.RUNNING,
         col(CaseClock.due_at) <= now,
-        or_(
-            *(
-                and_(col(CaseClock.kind) == kind, col(Case.status).in_(statuses))
-                for kind, statuses in kinds.items()
-            )
-        ),
+        is_due_clock(),
     )
 
 

@@ -13,14 +13,23 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import and_, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services.case_lists import Stats, count_stats, viewable_by
-from bot.services.case_search import CaseFilters, CasePage, FoundCase, found_cases, search_cases
+from bot.services.case_search import (
+    CaseFilters,
+    CasePage,
+    FoundCase,
+    found_cases,
+    is_due_clock,
+    search_cases,
+)
 from bot.services.permissions import leads_team
 from models.calendar import WorkCalendar
 from models.case import OPEN_STATUSES, Case
+from models.clock import CaseClock, ClockState
 from models.notification import Channel, Notification, RecipientKind
 from models.request import ApprovalRequest, RequestStatus
 from models.team import Inspector, Role, Team
@@ -57,25 +66,14 @@ class PageNotice:
 @dataclass(frozen=True, slots=True)
 class Home:
     mine: list[FoundCase]
+    mine_total: int
     team: list[FoundCase] | None  # team leaders only
+    team_total: int
     team_name: str | None
     overdue: CasePage
     approvals: list[AwaitingDecision]
     notices: list[PageNotice]
     stats: Stats | None  # leaders and admins only
-
-
-def _urgent_first(items: list[FoundCase]) -> list[FoundCase]:
-    """督办 first, then the nearest deadline (none last), then the oldest."""
-    return sorted(
-        items,
-        key=lambda item: (
-            not item.line.supervised,
-            item.line.due_at is None,
-            item.line.due_at or item.line.created_at,
-            item.line.id,
-        ),
-    )
 
 
 async def _open_cases(
@@ -85,15 +83,33 @@ async def _open_cases(
     mine: bool,
     calendar: WorkCalendar,
     now: datetime,
-) -> list[FoundCase]:
-    query = select(Case).where(viewable_by(actor), col(Case.status).in_(OPEN_STATUSES))
+) -> tuple[list[FoundCase], int]:
+    """Open cases assigned to ``actor`` (or of their team), 督办 first, then the nearest
+    deadline of the clock each line shows; at most ``LIST_MAX``, and how many there are."""
+    conditions = [viewable_by(actor), col(Case.status).in_(OPEN_STATUSES)]
     if mine:
-        query = query.where(Case.assignee_id == actor.id)
+        conditions.append(col(Case.assignee_id) == actor.id)
     else:
-        query = query.where(Case.team_id == actor.team_id)
-    cases = list((await session.exec(query.order_by(col(Case.id)))).all())
-    items = _urgent_first(await found_cases(session, cases, calendar=calendar, now=now))
-    return items[:LIST_MAX]
+        conditions.append(col(Case.team_id) == actor.team_id)
+    total = (await session.exec(select(func.count()).select_from(Case).where(*conditions))).one()
+    due = and_(
+        col(CaseClock.case_id) == col(Case.id),
+        col(CaseClock.state).in_((ClockState.RUNNING, ClockState.PAUSED)),
+        is_due_clock(),
+    )
+    query = (
+        select(Case)
+        .outerjoin(CaseClock, due)
+        .where(*conditions)
+        .order_by(
+            col(Case.supervised).desc(),
+            col(CaseClock.due_at).asc().nulls_last(),
+            col(Case.id),
+        )
+        .limit(LIST_MAX)
+    )
+    cases = list((await session.exec(query)).all())
+    return await found_cases(session, cases, calendar=calendar, now=now), int(total)
 
 
 async def list_awaiting_decision(session: AsyncSession, actor: Inspector) -> list[AwaitingDecision]:
@@ -166,13 +182,17 @@ async def get_home(
     overdue = await search_cases(
         session, actor, filters=CaseFilters(overdue=True), page=1, now=now, calendar=calendar
     )
+    mine, mine_total = await _open_cases(session, actor, mine=True, calendar=calendar, now=now)
+    team_cases, team_total = (
+        await _open_cases(session, actor, mine=False, calendar=calendar, now=now)
+        if leads
+        else (None, 0)
+    )
     return Home(
-        mine=await _open_cases(session, actor, mine=True, calendar=calendar, now=now),
-        team=(
-            await _open_cases(session, actor, mine=False, calendar=calendar, now=now)
-            if leads
-            else None
-        ),
+        mine=mine,
+        mine_total=mine_total,
+        team=team_cases,
+        team_total=team_total,
         team_name=team.name if team else None,
         overdue=overdue,
         approvals=await list_awaiting_decision(session, actor),
