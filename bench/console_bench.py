@@ -96,6 +96,7 @@ async def measure(url: str, rounds: int) -> tuple[list[float], int]:
     from bot.services.case_search import CaseFilters, search_cases
     from models.case import Case
     from models.enterprise import Enterprise
+    from models.org import Track
     from models.team import Inspector, Role, Team
 
     config = load_config(ROOT / "lianka.example.toml")
@@ -103,6 +104,7 @@ async def measure(url: str, rounds: int) -> tuple[list[float], int]:
     engine = create_engine(url)
     sessions = create_session_factory(engine)
     timings: list[float] = []
+    slowest: dict[str, float] = {}
     try:
         async with sessions() as session:
             calendar = await load_calendar(session, config)
@@ -117,7 +119,14 @@ async def measure(url: str, rounds: int) -> tuple[list[float], int]:
                     .where(col(Team.is_dispatcher).is_(True), Inspector.role == Role.TEAM_LEADER)
                 )
             ).first()
-            sample = (await session.exec(select(Case).where(Case.id == total // 2 + 7))).one()
+            sample = (
+                await session.exec(
+                    select(Case)
+                    .where(col(Case.id) >= total // 2, Case.track == Track.APPEAL)
+                    .order_by(col(Case.id))
+                    .limit(1)
+                )
+            ).one()
             enterprise = await session.get(Enterprise, sample.enterprise_id)
             assert admin_person is not None and dispatcher is not None and enterprise
             await (await session.connection()).execute(text("ANALYZE"))
@@ -140,10 +149,14 @@ async def measure(url: str, rounds: int) -> tuple[list[float], int]:
                     elapsed = (time.perf_counter() - started) * 1000
                     if round_ > 0:
                         timings.append(elapsed)
+                        label = f"{actor.role.label} {filters}"
+                        slowest[label] = max(slowest.get(label, 0.0), elapsed)
                     elif actor is admin_person:
                         print(f"  {filters!s:70.70} {page.total:>6} found", flush=True)
     finally:
         await engine.dispose()
+    for label, ms in sorted(slowest.items(), key=lambda pair: -pair[1])[:5]:
+        print(f"  slowest: {ms:6.0f} ms  {label:.90}", flush=True)
     return timings, int(total)
 
 
