@@ -23,8 +23,10 @@ from bot.app import Runtime, ServeOptions, serve_async
 from bot.clock import SystemClock
 from bot.config import LiankaConfig
 from bot.db import create_engine, create_session_factory, upgrade_database
+from bot.services.accounts import create_account
 from bot.services.catalog import sync_catalog
 from bot.settings import Settings
+from models.account import ConsoleAccount, ConsoleRole
 from models.card import Card
 from models.enterprise import Enterprise, uscc_check_char
 from models.org import Zone
@@ -36,6 +38,26 @@ logger = logging.getLogger(__name__)
 
 DEMO_ENTERPRISE = "四川坤天新能源科技有限公司"
 DEMO_USCC_BODY = "91510904MA6ATKT3X"  # 17 characters; the check character is computed
+
+
+DEMO_PASSWORD = "lianka-demo-2026"  # noqa: S105 (the sandbox's demo accounts, printed at start)
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    """A console account of the sandbox, one for each role, printed at start."""
+
+    username: str
+    role: str
+    name: str
+    totp_secret: str | None
+
+
+@dataclass(frozen=True)
+class SandboxConsole:
+    url: str
+    password: str
+    accounts: tuple[DemoAccount, ...]
 
 
 @dataclass(frozen=True)
@@ -126,6 +148,55 @@ async def seed_sandbox(
     return team.name
 
 
+async def seed_console(
+    session: AsyncSession, people: SandboxPeople, team_code: str, now: datetime
+) -> tuple[DemoAccount, ...]:
+    """A console account for each role: the Telegram personas' own (one person, two ways in),
+    a dispatcher, a leader, an admin and an inspector with no Telegram. Running it again
+    changes nothing; the TOTP secrets stay what they were."""
+    personas = {
+        p.user_id: person
+        for p in (people.inspector, people.team_leader)
+        for person in (
+            await session.exec(select(Inspector).where(Inspector.telegram_user_id == p.user_id))
+        ).all()
+    }
+    wanted = (
+        ("admin", ConsoleRole.ADMIN, "演示管理员", None),
+        ("leader", ConsoleRole.LEADER, "演示委领导", None),
+        ("xinfang", ConsoleRole.DISPATCHER, "演示信访室", None),
+        ("zuzhang", None, None, personas.get(people.team_leader.user_id)),
+        ("jiandu", None, None, personas.get(people.inspector.user_id)),
+        ("jiandu2", ConsoleRole.INSPECTOR, "赵敏（无Telegram）", None),
+    )
+    made: list[DemoAccount] = []
+    for username, role, name, person in wanted:
+        account = (
+            await session.exec(select(ConsoleAccount).where(ConsoleAccount.username == username))
+        ).first()
+        if account is None:
+            await create_account(
+                session,
+                username,
+                role=role,
+                name=name,
+                person_id=person.id if person is not None else None,
+                team_code=team_code if role is ConsoleRole.INSPECTOR else None,
+                password=DEMO_PASSWORD,
+                now=now,
+            )
+            account = (
+                await session.exec(
+                    select(ConsoleAccount).where(ConsoleAccount.username == username)
+                )
+            ).one()
+        who = await session.get(Inspector, account.inspector_id)
+        assert who is not None
+        label = role.label if role is not None else who.role.label
+        made.append(DemoAccount(username, label, who.name, account.totp_secret))
+    return tuple(made)
+
+
 def sandbox_settings(settings: Settings, sandbox: Sandbox) -> Settings:
     """The settings of the sandboxed bot: the emulator's address and token, its own database."""
     database = Path(settings.var_dir) / "sandbox.db"
@@ -145,7 +216,7 @@ def start_lianka(
     settings: Settings,
     config: LiankaConfig,
     people: SandboxPeople,
-    announce: Callable[[Sandbox, str], None] | None = None,
+    announce: Callable[[Sandbox, str, SandboxConsole], None] | None = None,
 ) -> Callable[[Sandbox], Awaitable[Cleanup | None]]:
     """The sandbox's ``on_ready``: seed, then serve the real bot against the emulator."""
 
@@ -153,9 +224,11 @@ def start_lianka(
         bot_settings = sandbox_settings(settings, sandbox)
         await asyncio.to_thread(upgrade_database, bot_settings.database_url)
         engine = create_engine(bot_settings.database_url)
+        now = SystemClock().now()
         try:
             async with create_session_factory(engine)() as session:
-                team = await seed_sandbox(session, config, people, SystemClock().now())
+                team = await seed_sandbox(session, config, people, now)
+                accounts = await seed_console(session, people, _demo_team(config), now)
         finally:
             await engine.dispose()
         for persona in (people.inspector, people.team_leader):
@@ -163,6 +236,7 @@ def start_lianka(
             sandbox.emulator.user(persona.user_id).chat.started = True
         stop = asyncio.Event()
         ready = asyncio.Event()
+        consoles: list[SandboxConsole] = []
         host = sandbox.options.host
 
         async def mark_ready(runtime: Runtime) -> None:
@@ -170,6 +244,7 @@ def start_lianka(
             sandbox.card_pages = [
                 CardPage(DEMO_ENTERPRISE, people.card_holder, f"{web_base}/c/{people.card_token}")
             ]
+            consoles.append(SandboxConsole(f"{web_base}/console/", DEMO_PASSWORD, accounts))
             ready.set()
 
         # The web channel (the card's landing page) on its own port, beside the bot.
@@ -184,7 +259,7 @@ def start_lianka(
             waiting.cancel()
             serving.result()  # it failed to start: say why
         if announce is not None:
-            announce(sandbox, team)
+            announce(sandbox, team, consoles[0])
 
         async def cleanup() -> None:
             stop.set()
@@ -200,7 +275,7 @@ async def run_sandboxed(
     config: LiankaConfig,
     options: SandboxOptions,
     *,
-    announce: Callable[[Sandbox, str], None] | None = None,
+    announce: Callable[[Sandbox, str, SandboxConsole], None] | None = None,
     stop: asyncio.Event | None = None,
 ) -> None:
     """The sandbox with Lianka serving in it, until SIGINT/SIGTERM (or ``stop``)."""

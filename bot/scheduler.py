@@ -25,6 +25,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.metrics import Metrics
+from bot.services.accounts import purge_sessions
 from bot.services.agenda import send_agenda
 from bot.services.calendar import load_calendar
 from bot.services.policy import Policy
@@ -93,6 +94,14 @@ async def run_web_draft_purge(sessions: SessionFactory, clock: Clock) -> None:
         logger.info("deleted %s expired web drafts", purged)
 
 
+async def run_console_session_purge(sessions: SessionFactory, clock: Clock) -> None:
+    """Hourly: delete console sessions idle for 30 minutes or 12 hours old."""
+    async with sessions() as session:
+        purged = await purge_sessions(session, clock.now())
+    if purged:
+        logger.info("deleted %s expired console sessions", purged)
+
+
 async def run_blob_purge(sessions: SessionFactory, blobs: BlobStore, clock: Clock) -> None:
     """Hourly: remove the web uploads nothing references (an upload cut off, a file deleted
     from a draft, a draft expired) a day after they were last put."""
@@ -149,6 +158,12 @@ def create_scheduler(
             (sessions, clock),
             "web-draft-purge",
             "delete expired web drafts and rate counters",
+        ),
+        (
+            run_console_session_purge,
+            (sessions, clock),
+            "console-session-purge",
+            "delete expired console sessions",
         ),
     ]
     if blobs is not None:

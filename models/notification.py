@@ -33,6 +33,7 @@ class Channel(enum.StrEnum):
 
     TELEGRAM = "telegram"  # sent to ``chat_id`` by the sender
     WEB = "web"  # for a reporter with no chat: never sent, read by a page
+    CONSOLE = "console"  # for a staff member with no chat: never sent, read in the console
 
 
 class RecipientKind(enum.StrEnum):
@@ -54,7 +55,8 @@ class Recipient:
     @classmethod
     def inspector(cls, person: Inspector) -> Recipient:
         assert person.id is not None
-        return cls(RecipientKind.INSPECTOR, person.id, person.chat_id, person.name)
+        channel = Channel.TELEGRAM if person.chat_id is not None else Channel.CONSOLE
+        return cls(RecipientKind.INSPECTOR, person.id, person.chat_id, person.name, channel)
 
     @classmethod
     def reporter(cls, reporter: Reporter) -> Recipient:
@@ -63,7 +65,7 @@ class Recipient:
 
     def in_chat(self, chat_id: int) -> Recipient:
         """The same person, told in another chat (a report asked for in a group)."""
-        return replace(self, chat_id=chat_id)
+        return replace(self, chat_id=chat_id, channel=Channel.TELEGRAM)
 
     @property
     def tag(self) -> str:

@@ -151,12 +151,12 @@ async def notify_inspectors(
     now: datetime,
     offer: Offering | None = None,
 ) -> int:
-    """Queue one message about a case to each of ``people`` who is active and registered in
-    Telegram, once per person and stage; returns how many rows were written."""
+    """Queue one message about a case to each of ``people`` who is active, once per person and
+    stage (in Telegram, or for the console when they have no chat); how many rows were written."""
     queued = 0
     seen: set[int] = set()
     for person in people:
-        if person.id is None or person.chat_id is None or person.id in seen or not person.active:
+        if person.id is None or person.id in seen or not person.active:
             continue
         seen.add(person.id)
         queued += await enqueue(
@@ -173,16 +173,13 @@ async def notify_inspectors(
 
 
 async def reachable(session: AsyncSession, role: Role) -> list[Inspector]:
-    """The active people of ``role`` registered in Telegram, who can be told something."""
+    """The active people of ``role``, who can be told something (in Telegram, or in the
+    console when they have no chat)."""
     return list(
         (
             await session.exec(
                 select(Inspector)
-                .where(
-                    Inspector.role == role,
-                    col(Inspector.active).is_(True),
-                    col(Inspector.chat_id).is_not(None),
-                )
+                .where(Inspector.role == role, col(Inspector.active).is_(True))
                 .order_by(col(Inspector.id))
             )
         ).all()
@@ -190,7 +187,7 @@ async def reachable(session: AsyncSession, role: Role) -> list[Inspector]:
 
 
 async def active_admins(session: AsyncSession) -> list[Inspector]:
-    """The active admins registered in Telegram, who are told what needs an admin."""
+    """The active admins, who are told what needs an admin."""
     return await reachable(session, Role.ADMIN)
 
 

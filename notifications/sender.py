@@ -581,7 +581,6 @@ async def _mark_blocked(session: AsyncSession, row: Notification, now: datetime)
         case_number=case.number if case else None,
     )
     for admin in admins:
-        assert admin.chat_id is not None
         if isinstance(person, Inspector) and admin.id == person.id:
             continue
         await enqueue(

@@ -1,4 +1,5 @@
-"""Report periods in Asia/Shanghai calendar terms: a week (Mon–Sun), a month, a quarter, or custom."""
+"""Report periods in Asia/Shanghai calendar terms: a week (Mon–Sun), a month, a quarter, a year,
+or custom."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ class PeriodKind(enum.StrEnum):
     WEEK = "week"
     MONTH = "month"
     QUARTER = "quarter"
+    YEAR = "year"
     CUSTOM = "custom"
 
 
@@ -49,6 +51,8 @@ class Period:
             return f"month-{self.first:%Y-%m}"
         if self.kind is PeriodKind.QUARTER and self.is_whole_quarter:
             return f"quarter-{self.first.year}-q{(self.first.month - 1) // 3 + 1}"
+        if self.kind is PeriodKind.YEAR and self.is_whole_year:
+            return f"year-{self.first.year}"
         if self.kind is PeriodKind.WEEK and self.days == 7:
             iso = self.first.isocalendar()
             return f"week-{iso.year}-w{iso.week:02d}"
@@ -67,6 +71,12 @@ class Period:
         )
 
     @property
+    def is_whole_year(self) -> bool:
+        return (self.first.month, self.first.day) == (1, 1) and self.last == date(
+            self.first.year, 12, 31
+        )
+
+    @property
     def label(self) -> str:
         """How the report names it: 2026年11月, 2026年第四季度, 2026年第48周 (11月23日—11月29日)."""
         span = f"{self.first:%Y年%m月%d日}至{self.last:%Y年%m月%d日}"
@@ -77,6 +87,9 @@ class Period:
             quarter = "一二三四"[(self.first.month - 1) // 3]
             title = f"{self.first.year}年第{quarter}季度"
             return title if self.is_whole_quarter else f"{title}（{span}）"
+        if self.kind is PeriodKind.YEAR:
+            title = f"{self.first.year}年"
+            return title if self.is_whole_year else f"{title}（{span}）"
         if self.kind is PeriodKind.WEEK:
             iso = self.first.isocalendar()
             return f"{iso.year}年第{iso.week}周（{self.first:%m月%d日}—{self.last:%m月%d日}）"
@@ -88,7 +101,7 @@ class Period:
 
     def previous(self) -> Period:
         """The period before, for the period-on-period change (环比): the same stretch of the
-        previous week, month or quarter; a custom period's equally long stretch before it."""
+        previous week, month, quarter or year; a custom period's equally long stretch before it."""
         if self.kind is PeriodKind.WEEK:
             return Period(self.kind, self.first - timedelta(days=7), self.last - timedelta(days=7))
         if self.kind in (PeriodKind.MONTH, PeriodKind.QUARTER):
@@ -98,6 +111,12 @@ class Period:
                 return Period(self.kind, first, _month_end(first))
             if self.kind is PeriodKind.QUARTER and self.is_whole_quarter:
                 return Period(self.kind, first, _month_end(_add_months(first, 2)))
+            last = min(first + timedelta(days=self.days - 1), self.first - timedelta(days=1))
+            return Period(self.kind, first, last)
+        if self.kind is PeriodKind.YEAR:
+            first = self.first.replace(year=self.first.year - 1)
+            if self.is_whole_year:
+                return Period(self.kind, first, date(first.year, 12, 31))
             last = min(first + timedelta(days=self.days - 1), self.first - timedelta(days=1))
             return Period(self.kind, first, last)
         return Period(
@@ -135,6 +154,24 @@ def current_month(now: datetime) -> Period:
     """This month up to and including today (the on-demand report)."""
     today = local_today(now)
     return Period(PeriodKind.MONTH, today.replace(day=1), today)
+
+
+def current_week(now: datetime) -> Period:
+    """This week from Monday up to and including today."""
+    today = local_today(now)
+    return Period(PeriodKind.WEEK, today - timedelta(days=today.weekday()), today)
+
+
+def current_quarter(now: datetime) -> Period:
+    """This quarter up to and including today."""
+    today = local_today(now)
+    return Period(PeriodKind.QUARTER, date(today.year, (today.month - 1) // 3 * 3 + 1, 1), today)
+
+
+def current_year(now: datetime) -> Period:
+    """This year from 1 January up to and including today."""
+    today = local_today(now)
+    return Period(PeriodKind.YEAR, date(today.year, 1, 1), today)
 
 
 def last_quarter(now: datetime) -> Period:

@@ -36,7 +36,8 @@ WAN_FORMAT = "#,##0.00"
 
 
 def render_xlsx(report: Report, path: Path) -> Path:
-    """Write the report's figures and case list to ``path``."""
+    """Write the report's figures and, when it has one, its case list to ``path`` (the leaders'
+    report has none)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
     fmt: dict[str, Any] = {
@@ -53,7 +54,8 @@ def render_xlsx(report: Report, path: Path) -> Path:
         {"title": f"{report.title}（{report.period.label}）", "author": "Lianka 廉卡"}
     )
     _figures_sheet(workbook, report, fmt)
-    _cases_sheet(workbook, report, fmt)
+    if report.cases is not None:
+        _cases_sheet(workbook, report, fmt)
     workbook.close()
     return path
 

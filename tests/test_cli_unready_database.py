@@ -32,6 +32,10 @@ ENTERPRISES_CSV = "企业名称,统一社会信用代码,园区,法定代表人\
 # The smallest valid arguments of each command that opens the database, by command path.
 ARGS: dict[tuple[str, ...], list[str]] = {
     ("run",): [],  # with LIANKA_BOT_TOKEN set, so it gets as far as the database
+    ("accounts", "create"): ["admin1", "--role", "admin"],
+    ("accounts", "list"): [],
+    ("accounts", "disable"): ["admin1"],
+    ("accounts", "reset"): ["admin1"],
     ("cards", "issue"): ["--enterprise", "遂宁测试有限公司"],
     ("cards", "import"): ["enterprises.csv"],
     ("cards", "list"): [],

@@ -12,7 +12,7 @@ from sqlmodel import col, select
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
-from bot.services.accounts import disable_account, issue_reset, totp_now
+from bot.services.accounts import disable_account, issue_reset, purge_sessions, totp_now
 from models.account import AccessEvent, AccessKind, ConsoleSession
 from tests.console_support import (
     PASSWORD,
@@ -231,3 +231,43 @@ async def test_a_reset_link_sets_a_new_password_once(
     assert (await client.get(f"/console/reset/{code}")).status == 404  # spent
     assert (await _password_step(client, account.username, PASSWORD))[0] == 401
     assert (await _password_step(client, account.username, new))[0] == 303
+
+
+async def test_twenty_failures_from_one_address_stop_every_sign_in_from_it_for_a_while(
+    client: Client, sessions: SessionFactory, clock: FrozenClock
+) -> None:
+    account, _, _ = await make_account(sessions, clock)
+    for n in range(20):
+        assert (await _password_step(client, f"guess{n}", "a wrong password"))[0] == 401
+    status, html = await _password_step(client, account.username, PASSWORD)
+    assert status == 429 and "10分钟后再试" in text_of(html)
+    clock.set(clock.now() + timedelta(minutes=11))
+    assert (await _password_step(client, account.username, PASSWORD))[0] == 303
+
+
+async def test_a_whole_office_signs_in_from_one_address(
+    client: Client, sessions: SessionFactory, clock: FrozenClock
+) -> None:
+    for _ in range(25):
+        account, _, _ = await make_account(sessions, clock)
+        assert (await _password_step(client, account.username, PASSWORD))[0] == 303
+
+
+async def test_the_hourly_purge_deletes_sessions_that_have_expired_and_keeps_the_others(
+    client: Client, sessions: SessionFactory, clock: FrozenClock
+) -> None:
+    await sign_in(client, sessions)
+    clock.set(clock.now() + timedelta(minutes=20))
+    async with sessions() as session:
+        assert await purge_sessions(session, clock.now()) == 0
+    clock.set(clock.now() + timedelta(minutes=20))
+    async with sessions() as session:
+        assert await purge_sessions(session, clock.now()) == 1
+        assert (await session.exec(select(ConsoleSession))).all() == []
+
+
+async def test_any_address_under_the_console_asks_for_signing_in_first(client: Client) -> None:
+    for path in ("/console/", "/console/no-such-page", "/console/cases/1"):
+        answer = await client.get(path, allow_redirects=False)
+        assert answer.status == 303, path
+        assert answer.headers["Location"].startswith("/console/login?next=")

@@ -11,6 +11,9 @@ from reports.periods import (
     Period,
     PeriodKind,
     current_month,
+    current_quarter,
+    current_week,
+    current_year,
     custom,
     due_periods,
     first_workday_of_month,
@@ -84,3 +87,19 @@ def test_the_monthly_report_waits_for_the_first_working_day() -> None:
         last_week(monday),
         last_month(monday),
     ]
+
+
+def test_the_console_s_periods_so_far_run_to_today_and_compare_with_the_same_stretch() -> None:
+    assert current_week(JUST_AFTER_MIDNIGHT) == Period(
+        PeriodKind.WEEK, date(2027, 1, 4), date(2027, 1, 4)
+    )
+    assert current_quarter(JUST_AFTER_MIDNIGHT) == Period(
+        PeriodKind.QUARTER, date(2027, 1, 1), date(2027, 1, 4)
+    )
+    so_far = current_year(JUST_AFTER_MIDNIGHT)
+    assert so_far == Period(PeriodKind.YEAR, date(2027, 1, 1), date(2027, 1, 4))
+    assert so_far.label == "2027年（2027年01月01日至2027年01月04日）"
+    assert so_far.previous() == Period(PeriodKind.YEAR, date(2026, 1, 1), date(2026, 1, 4))
+    whole = Period(PeriodKind.YEAR, date(2026, 1, 1), date(2026, 12, 31))
+    assert (whole.label, whole.key) == ("2026年", "year-2026")
+    assert whole.previous() == Period(PeriodKind.YEAR, date(2025, 1, 1), date(2025, 12, 31))

@@ -25,12 +25,13 @@ def test_the_jobs_are_the_sweep_every_minute_the_agenda_at_nine_and_the_hourly_p
     jobs = {job.id: job for job in scheduler.get_jobs()}
     assert sorted(jobs) == [
         "agenda",
+        "console-session-purge",
         "deadline-sweep",
         "reports",
         "update-prune",
         "web-draft-purge",
     ]
-    for hourly in ("update-prune", "web-draft-purge"):
+    for hourly in ("update-prune", "web-draft-purge", "console-session-purge"):
         prune = jobs[hourly].trigger
         assert isinstance(prune, IntervalTrigger) and prune.interval == timedelta(hours=1)
     sweep = jobs["deadline-sweep"].trigger

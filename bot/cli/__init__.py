@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from bot.cli import (
+    accounts,
     audit,
     backup,
     calendar,
@@ -55,6 +56,7 @@ main.add_command(inspectors.inspectors_group)
 main.add_command(teams.teams_group)
 main.add_command(cases.cases_group)
 main.add_command(audit.audit_group)
+main.add_command(accounts.accounts_group)
 main.add_command(backup.backup)
 main.add_command(report.report)
 main.add_command(demo.demo_data)

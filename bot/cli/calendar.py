@@ -165,12 +165,11 @@ def calendar_show(cli: CliContext, year: int, as_json: bool) -> None:
     config = cli.config()
 
     async def show(sessions: SessionFactory) -> dict[str, Any]:
-        from bot.services.calendar import load_calendar
-        from models.schedule import CalendarYear
+        from bot.services.calendar import load_calendar, year_source
 
         async with sessions() as session:
             calendar = await load_calendar(session, config)
-            loaded = await session.get(CalendarYear, year)
+            source = await year_source(session, calendar, year)
         first = date(year, 1, 1)
         days = [first + timedelta(days=i) for i in range((date(year, 12, 31) - first).days + 1)]
         special = [
@@ -178,12 +177,6 @@ def calendar_show(cli: CliContext, year: int, as_json: bool) -> None:
             for d in days
             if calendar.day_name(d) is not None or calendar.is_workday(d) != (d.weekday() < 5)
         ]
-        if loaded is not None:
-            source = f"已载入：{loaded.source}"
-        elif calendar.is_official(year):
-            source = "chinesecalendar 官方数据"
-        else:
-            source = "暂定：仅按周末及元旦、劳动节、国庆节（10月1日至3日）推算"
         return {
             "year": year,
             "official": calendar.is_official(year),

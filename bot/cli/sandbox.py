@@ -11,11 +11,29 @@ from bot.cli.common import CliContext, fail, pass_context
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
+    from bot.sandboxed import SandboxConsole
     from sandbox.personas import Persona
     from sandbox.runner import Cleanup, Sandbox, SandboxOptions
 
 
-def _print_ready(sandbox: Sandbox, personas: tuple[Persona, ...], team: str | None) -> None:
+def _print_console(console: SandboxConsole) -> None:
+    click.echo(f"办公平台（浏览器）: {console.url}   演示密码: {console.password}")
+    for account in console.accounts:
+        totp = f"  动态验证码密钥: {account.totp_secret}" if account.totp_secret else ""
+        click.echo(f"  {account.username:<8} {account.role}  {account.name}{totp}")
+    if any(account.totp_secret for account in console.accounts):
+        click.echo(
+            "  动态验证码：把密钥添加到身份验证器；或运行 "
+            ".venv/bin/python -c \"import pyotp; print(pyotp.TOTP('密钥').now())\""
+        )
+
+
+def _print_ready(
+    sandbox: Sandbox,
+    personas: tuple[Persona, ...],
+    team: str | None,
+    console: SandboxConsole | None = None,
+) -> None:
     click.echo(f"廉卡沙盒已启动，请在浏览器打开: {sandbox.page_url}")
     click.echo(f"Bot API 模拟服务: {sandbox.api_base}  (LIANKA_TELEGRAM_API_BASE)")
     click.echo(f"机器人: @{sandbox.options.bot_username}")
@@ -30,6 +48,8 @@ def _print_ready(sandbox: Sandbox, personas: tuple[Persona, ...], team: str | No
         link = f"  /start {persona.start_payload}" if persona.start_payload else ""
         role = f"（{persona.role}）" if persona.role else ""
         click.echo(f"  {persona.user_id}  {persona.name}{role}{link}")
+    if console is not None:
+        _print_console(console)
     click.echo("按 Ctrl+C 停止。")
 
 
@@ -115,6 +135,6 @@ def run_with_bot(cli: CliContext, options: SandboxOptions, personas: tuple[Perso
             cli.settings,
             config,
             options,
-            announce=lambda sandbox, team: _print_ready(sandbox, personas, team),
+            announce=lambda sandbox, team, console: _print_ready(sandbox, personas, team, console),
         )
     )

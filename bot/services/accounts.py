@@ -465,6 +465,12 @@ class Staff:
     account: ConsoleAccount
     person: Inspector
     session: ConsoleSession
+    team: Team | None = None
+
+    @property
+    def dispatcher(self) -> bool:
+        """A person of the 信访室 (the dispatcher team)."""
+        return self.team is not None and self.team.is_dispatcher
 
 
 async def current_staff(
@@ -486,8 +492,9 @@ async def current_staff(
         await session.commit()
         return None
     row.last_seen_at = now
+    team = await session.get(Team, person.team_id) if person.team_id is not None else None
     await session.commit()
-    return Staff(account, person, row)
+    return Staff(account, person, row, team)
 
 
 async def sign_out(session: AsyncSession, key: str, *, now: datetime, client: str | None) -> None:

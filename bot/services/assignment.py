@@ -76,7 +76,7 @@ async def leave_team(session: AsyncSession, case: Case, now: datetime) -> None:
 
 
 async def list_assignable(session: AsyncSession, case: Case) -> list[Inspector]:
-    """The case's team's active inspectors and team leaders, bound to Telegram."""
+    """The case's team's active inspectors and team leaders (in Telegram or the console)."""
     if case.team_id is None:
         return []
     return await list_team_members(session, case.team_id)
@@ -142,7 +142,6 @@ async def reassign_case(
         or not target.active
         or target.team_id != case.team_id
         or target.role not in TEAM_ROLES
-        or target.chat_id is None
     ):
         raise InvalidInput(
             "该人员不是本组在岗人员，不能分派。", detail=f"inspector {inspector_id} unusable"

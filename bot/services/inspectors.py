@@ -205,7 +205,6 @@ async def team_leaders(
                         Inspector.team_id == team_id,
                         Inspector.role == Role.TEAM_LEADER,
                         col(Inspector.active).is_(True),
-                        col(Inspector.chat_id).is_not(None),
                     )
                     .order_by(col(Inspector.id))
                 )

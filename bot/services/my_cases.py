@@ -252,13 +252,9 @@ async def _holders(session: AsyncSession, case: Case) -> list[Inspector]:
     admins if it has none)."""
     if case.assignee_id is not None:
         assignee = await session.get(Inspector, case.assignee_id)
-        if assignee is not None and assignee.active and assignee.chat_id is not None:
+        if assignee is not None and assignee.active:
             return [assignee]
-    return [
-        person
-        for person in await team_leaders(session, case.team_id, track=case.track)
-        if person.chat_id is not None
-    ]
+    return await team_leaders(session, case.team_id, track=case.track)
 
 
 async def add_material(

@@ -14,7 +14,6 @@ from models.team import Inspector, Role
 
 
 def as_recipient(inspector: Inspector) -> Recipient:
-    assert inspector.chat_id is not None
     return Recipient.inspector(inspector)
 
 
@@ -28,17 +27,14 @@ def unique(recipients: Iterable[Recipient]) -> list[Recipient]:
 
 @dataclass(frozen=True, slots=True)
 class Directory:
-    """The active, reachable inspectors by id, by team and by role."""
+    """The active inspectors by id, by team and by role (reached in Telegram, or in the console
+    when they have no chat)."""
 
     by_id: dict[int, Inspector]
 
     @classmethod
     async def load(cls, session: AsyncSession) -> Directory:
-        rows = await session.exec(
-            select(Inspector).where(
-                col(Inspector.active).is_(True), col(Inspector.chat_id).is_not(None)
-            )
-        )
+        rows = await session.exec(select(Inspector).where(col(Inspector.active).is_(True)))
         return cls({i.id: i for i in rows.all() if i.id is not None})
 
     def person(self, inspector_id: int | None) -> Recipient | None:

@@ -6,11 +6,19 @@ from __future__ import annotations
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services.inspectors import TEAM_ROLES
-from models.case import TRANSFERABLE, WORKING_STATUSES, Case, CaseStatus
+from models.case import (
+    OPEN_STATUSES,
+    RETURNABLE,
+    TRANSFERABLE,
+    WORKING_STATUSES,
+    Case,
+    CaseStatus,
+)
 from models.errors import InvalidInput, NotFound, PermissionDenied, StaleAction
 from models.event import Actor, ActorType
 from models.intake import clean_text
 from models.org import Track
+from models.request import ApprovalRequest, RequestStatus
 from models.team import Inspector, Role
 
 NOTE_MAX = 1000
@@ -37,15 +45,18 @@ def moved_on(case: Case, action: str) -> StaleAction:
     )
 
 
+def works_on(actor: Inspector, case: Case) -> bool:
+    """The case's assignee, still in the case's team in a team role: who works it."""
+    return (
+        actor.role in TEAM_ROLES and case.assignee_id == actor.id and case.team_id == actor.team_id
+    )
+
+
 def require_assignee(
     actor: Inspector, case: Case, statuses: frozenset[CaseStatus], action: str
 ) -> None:
     """Only the case's assignee, still in the case's team, and only in ``statuses``."""
-    if (
-        actor.role not in TEAM_ROLES
-        or case.assignee_id != actor.id
-        or case.team_id != actor.team_id
-    ):
+    if not works_on(actor, case):
         raise PermissionDenied(
             "该问题不在您的办理范围内，无权操作。",
             detail=f"case {case.id}: inspector {actor.id} is not its assignee",
@@ -82,6 +93,32 @@ ACTION_STATUSES: dict[str, tuple[frozenset[CaseStatus], str]] = {
     "ext": (WORKING_STATUSES, "申请延期"),
     "res": (WORKING_STATUSES, "办结"),
 }
+
+
+def may_act(actor: Inspector, case: Case, action: str) -> bool:
+    """Whether the assignee's action (a key of ``ACTION_STATUSES``) is open to ``actor`` now:
+    the checks ``check_case_action`` makes, as a yes or no for a page's buttons."""
+    return works_on(actor, case) and case.status in ACTION_STATUSES[action][0]
+
+
+def may_request_return(actor: Inspector, case: Case) -> bool:
+    """退回 to the dispatcher: the assignee, before the work has started."""
+    return works_on(actor, case) and case.status in RETURNABLE
+
+
+def may_supervise(actor: Inspector, case: Case) -> bool:
+    """督办: a leader, on an open case not yet supervised."""
+    return actor.role is Role.LEADER and case.status in OPEN_STATUSES and not case.supervised
+
+
+def may_decide(actor: Inspector, case: Case, request: ApprovalRequest) -> bool:
+    """A pending request is decided by a leader of the case's team, while its requester still
+    has the case (the checks ``decisions.load_request`` makes)."""
+    return (
+        leads_team(actor, case)
+        and request.status is RequestStatus.PENDING
+        and case.assignee_id == request.requested_by_id
+    )
 
 
 async def check_case_action(

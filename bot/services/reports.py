@@ -40,8 +40,9 @@ DEFAULT_OUT_DIR = Path("var/reports")
 
 
 async def list_leaders(session: AsyncSession) -> list[Inspector]:
-    """Active leaders (委领导) registered in Telegram."""
-    return await reachable(session, Role.LEADER)
+    """Active leaders (委领导) registered in Telegram: the report goes to their chat as a
+    document (a leader with no Telegram reads it on the console's 报表 page)."""
+    return [leader for leader in await reachable(session, Role.LEADER) if leader.chat_id]
 
 
 async def get_leader(session: AsyncSession, telegram_user_id: int) -> Inspector | None:

@@ -52,7 +52,6 @@ async def list_team_members(
                     Inspector.team_id == team_id,
                     col(Inspector.active).is_(True),
                     col(Inspector.role).in_(roles),
-                    col(Inspector.chat_id).is_not(None),
                 )
                 .order_by(col(Inspector.id))
             )
@@ -64,7 +63,7 @@ async def _notify_assignee(
     session: AsyncSession, case: Case, inspector: Inspector, now: datetime
 ) -> None:
     """The assignment message with the case summary and the inspector's buttons."""
-    assert case.id is not None and inspector.id is not None and inspector.chat_id is not None
+    assert case.id is not None and inspector.id is not None
     category = await session.get(Category, case.category_id)
     zone = await session.get(Zone, case.zone_id) if case.zone_id else None
     enterprise = await session.get(Enterprise, case.enterprise_id) if case.enterprise_id else None

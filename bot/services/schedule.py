@@ -16,10 +16,13 @@ off and its make-up working days (调休上班)::
 
 from __future__ import annotations
 
+import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlmodel import col, delete, select
@@ -27,6 +30,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LiankaConfig
 from bot.services.calendar import load_calendar
+from bot.services.inspectors import require_admin
 from models.calendar import DayInfo, WorkCalendar
 from models.case import Case
 from models.clock import (
@@ -37,8 +41,10 @@ from models.clock import (
     followup_ask_time,
     warning_time,
 )
+from models.errors import InvalidInput
 from models.event import SYSTEM, EventKind, record_event
 from models.schedule import CalendarDay, CalendarYear
+from models.team import Inspector
 from models.types import utc
 
 MAKE_UP_SUFFIX = "调休上班"
@@ -55,7 +61,10 @@ class HolidayEntry(BaseModel):
     @model_validator(mode="after")
     def _ordered(self) -> HolidayEntry:
         if self.end < self.start:
-            raise ValueError(f"{self.name}: end {self.end} is before start {self.start}")
+            raise ValueError(
+                f"{self.name}：结束日期 {self.end} 早于开始日期 {self.start}"
+                f" (end {self.end} is before start {self.start})"
+            )
         return self
 
 
@@ -73,11 +82,15 @@ class YearSchedule(BaseModel):
         seen: dict[date, str] = {}
         for day, info in self._entries():
             if day.year != self.year:
-                raise ValueError(f"{day} is not in {self.year}")
+                raise ValueError(f"{day} 不在 {self.year} 年内 ({day} is not in {self.year})")
             if day in seen:
-                raise ValueError(f"{day} is listed twice ({seen[day]}, {info.name})")
+                raise ValueError(
+                    f"{day} 重复出现（{seen[day]}、{info.name}） ({day} is listed twice)"
+                )
             if info.is_workday and day.weekday() < 5:
-                raise ValueError(f"make-up working day {day} is not a weekend day")
+                raise ValueError(
+                    f"调休上班日 {day} 不是周末 (make-up working day {day} is not a weekend day)"
+                )
             seen[day] = info.name or ""
         return self
 
@@ -117,6 +130,69 @@ def read_schedule(path: Path) -> YearSchedule:
         raise ScheduleError(f"{path}: {problems}") from None
 
 
+SCHEDULE_MAX_BYTES = 64 * 1024
+_FIELDS = {
+    "year": "年份 year",
+    "source": "来源 source",
+    "holidays": "假日 holidays",
+    "name": "名称 name",
+    "start": "开始日期 start",
+    "end": "结束日期 end",
+    "workdays": "调休上班日 workdays",
+}
+_ERRORS = {
+    "missing": "缺少此项",
+    "extra_forbidden": "不是安排文件中的项",
+    "int_type": "应为整数",
+    "int_parsing": "应为整数",
+    "string_type": "应为文字",
+    "string_too_short": "不能为空",
+    "string_too_long": "过长",
+    "too_short": "至少需要一项",
+    "greater_than_equal": "超出范围",
+    "less_than_equal": "超出范围",
+    "tuple_type": "应为日期列表",
+    "model_type": "格式不正确",
+}
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    parts = [_FIELDS.get(p, p) if isinstance(p, str) else f"第{p + 1}项" for p in loc]
+    return " ".join(parts) or "文件"
+
+
+def _reason(error: Mapping[str, Any]) -> str:
+    kind = str(error["type"])
+    if kind == "value_error":
+        return str(error["msg"]).removeprefix("Value error, ")
+    if kind.startswith("date"):
+        return "不是有效的日期（应写作 2027-10-01）"
+    return _ERRORS.get(kind, str(error["msg"]))
+
+
+def parse_schedule(data: bytes) -> YearSchedule:
+    """An uploaded schedule file, checked; what is wrong is said in Chinese."""
+    if not data.strip():
+        raise ScheduleError("请选择年度安排文件（所选文件为空）。")
+    if len(data) > SCHEDULE_MAX_BYTES:
+        raise ScheduleError("文件过大：年度安排文件不超过64KB，请检查是否选错了文件。")
+    try:
+        raw = tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ScheduleError("文件不是 UTF-8 编码的文本，请上传 TOML 格式的年度安排文件。") from None
+    except tomllib.TOMLDecodeError as error:
+        at = re.search(r"line (\d+), column (\d+)", str(error))
+        where = f"第{at.group(1)}行第{at.group(2)}列附近" if at else ""
+        raise ScheduleError(f"文件格式错误（不是有效的 TOML）：{where}无法读取。") from None
+    try:
+        return YearSchedule.model_validate(raw)
+    except ValidationError as error:
+        raise ScheduleError(
+            "；".join(f"{_where(e['loc'])}：{_reason(e)}" for e in error.errors(include_url=False))
+            + "。"
+        ) from None
+
+
 @dataclass(frozen=True, slots=True)
 class DeadlineChange:
     """An open deadline counted again with the loaded schedule."""
@@ -143,6 +219,84 @@ def _recount(clock: CaseClock, old: WorkCalendar, new: WorkCalendar) -> tuple[da
     return due_at, bool(new.provisional_years(start_day, new_due_day))
 
 
+async def _provisional_clocks(session: AsyncSession) -> list[tuple[CaseClock, Case]]:
+    """The open deadlines counted without an official schedule for a year they span."""
+    rows = (
+        await session.exec(
+            select(CaseClock, Case)
+            .join(Case, col(Case.id) == CaseClock.case_id)
+            .where(
+                col(CaseClock.provisional).is_(True),
+                col(CaseClock.state).in_([ClockState.RUNNING, ClockState.PAUSED]),
+            )
+            .order_by(col(Case.number), col(CaseClock.kind))
+        )
+    ).all()
+    return [(clock, case) for clock, case in rows]
+
+
+def _change(clock: CaseClock, case: Case, old: WorkCalendar, new: WorkCalendar) -> DeadlineChange:
+    due_at, provisional = _recount(clock, old, new)
+    return DeadlineChange(case.number, clock.kind, clock.due_at, due_at, provisional)
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleCheck:
+    """A schedule file checked or loaded: the year, its days and the deadlines recounted."""
+
+    schedule: YearSchedule
+    changes: list[DeadlineChange]
+    replacing: str | None = None  # the source of the schedule loaded before for that year
+
+    @property
+    def holidays(self) -> int:
+        return sum(not info.is_workday for info in self.schedule.days().values())
+
+    @property
+    def make_up_workdays(self) -> int:
+        return sum(info.is_workday for info in self.schedule.days().values())
+
+    @property
+    def moved(self) -> list[DeadlineChange]:
+        return [change for change in self.changes if change.moved]
+
+
+def _uploaded(data: bytes) -> YearSchedule:
+    try:
+        return parse_schedule(data)
+    except ScheduleError as error:
+        raise InvalidInput(str(error)) from None
+
+
+async def check_schedule_file(
+    session: AsyncSession, actor: Inspector, data: bytes, *, config: LiankaConfig
+) -> ScheduleCheck:
+    """检查 before 载入 (admins only): the file's problems in Chinese, or the open provisional
+    deadlines it would recount and where each would move, counted as loading it counts them;
+    nothing is written."""
+    require_admin(actor)
+    schedule = _uploaded(data)
+    old = await load_calendar(session, config)
+    new = await load_calendar(session, config, with_year=(schedule.year, schedule.days()))
+    changes = [_change(clock, case, old, new) for clock, case in await _provisional_clocks(session)]
+    loaded = await session.get(CalendarYear, schedule.year)
+    return ScheduleCheck(schedule, changes, replacing=loaded.source if loaded else None)
+
+
+async def load_schedule_file(
+    session: AsyncSession,
+    actor: Inspector,
+    data: bytes,
+    *,
+    config: LiankaConfig,
+    now: datetime,
+) -> ScheduleCheck:
+    """确认载入 (admins only): what ``lianka calendar load`` does with the file."""
+    require_admin(actor)
+    schedule = _uploaded(data)
+    return ScheduleCheck(schedule, await load_year_schedule(session, schedule, config, now))
+
+
 async def load_year_schedule(
     session: AsyncSession, schedule: YearSchedule, config: LiankaConfig, now: datetime
 ) -> list[DeadlineChange]:
@@ -166,25 +320,13 @@ async def load_year_schedule(
     )
     await session.flush()
     new = await load_calendar(session, config)
-    rows = (
-        await session.exec(
-            select(CaseClock, Case)
-            .join(Case, col(Case.id) == CaseClock.case_id)
-            .where(
-                col(CaseClock.provisional).is_(True),
-                col(CaseClock.state).in_([ClockState.RUNNING, ClockState.PAUSED]),
-            )
-            .order_by(col(Case.number), col(CaseClock.kind))
-        )
-    ).all()
     changes = []
-    for clock, case in rows:
-        due_at, provisional = _recount(clock, old, new)
-        change = DeadlineChange(case.number, clock.kind, clock.due_at, due_at, provisional)
+    for clock, case in await _provisional_clocks(session):
+        change = _change(clock, case, old, new)
         changes.append(change)
-        clock.provisional = provisional
+        clock.provisional = change.provisional
         if change.moved:
-            clock.due_at = due_at
+            clock.due_at = change.new_due_at
             _reschedule(clock, new, config, now)
             session.add(
                 record_event(
@@ -195,7 +337,7 @@ async def load_year_schedule(
                     data={
                         "clock": clock.kind.value,
                         "from": change.old_due_at.isoformat(),
-                        "to": due_at.isoformat(),
+                        "to": change.new_due_at.isoformat(),
                         "reason": f"calendar {schedule.year}",
                     },
                 )

@@ -9,7 +9,7 @@ from types import ModuleType
 
 from aiohttp import web
 
-from web.console import account, cases, home
+from web.console import account, audit, calendar, case_page, cases, home, reports
 from web.console.auth import add_sign_in
 from web.console.context import CONSOLE, CONSOLE_PREFIX, Console
 from web.context import STATIC
@@ -31,4 +31,12 @@ def add_console(app: web.Application, console: Console) -> None:
         module.add_routes(router)
 
 
-_PAGES: tuple[ModuleType, ...] = (account, home, cases)
+_PAGES: tuple[ModuleType, ...] = (
+    account,
+    home,
+    cases,
+    case_page,
+    reports,
+    calendar,
+    audit,
+)

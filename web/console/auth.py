@@ -19,11 +19,19 @@ from urllib.parse import quote
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
+from sqlalchemy.orm.exc import StaleDataError
 
 from bot.services import accounts
 from bot.services.accounts import SignInRefused, WrongCode
 from models.account import SESSION_ABSOLUTE
-from models.errors import DomainError, InvalidInput, NotFound, PermissionDenied, StaleAction
+from models.errors import (
+    ConcurrentChange,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    StaleAction,
+)
 from web.console.context import CONSOLE, CONSOLE_PREFIX, SIGN_IN_LIMIT, Console
 from web.console.render import CSRF, NOTICE, PENDING_NOTICE, STAFF, console_page
 from web.context import client_address
@@ -51,7 +59,8 @@ CONSOLE_HEADERS = {
     "X-Frame-Options": "SAMEORIGIN",
     "Cache-Control": "no-store",
 }
-STATUS = {PermissionDenied: 403, NotFound: 404, StaleAction: 409}
+STATUS = {PermissionDenied: 403, NotFound: 404, StaleAction: 409, ConcurrentChange: 409}
+TOO_MANY = "登录失败次数过多，请10分钟后再试。"
 
 
 def _cookie(console: Console) -> str:
@@ -159,8 +168,8 @@ async def console_guard(request: web.Request, handler: Handler) -> web.StreamRes
     """Console pages only for a signed-in person (else the sign-in page), every POST with its
     CSRF token (else 403, nothing done), domain errors as pages, nothing cached."""
     name = request.match_info.route.name or ""
-    if not name.startswith(CONSOLE_PREFIX):
-        return await handler(request)
+    if not name.startswith(CONSOLE_PREFIX) and not request.path.startswith("/console/"):
+        return await handler(request)  # everything under /console/ is guarded, named or not
     console = request.app[CONSOLE]
     try:
         if name in PUBLIC:
@@ -169,6 +178,9 @@ async def console_guard(request: web.Request, handler: Handler) -> web.StreamRes
             response = await _guarded(request, handler, console)
     except DomainError as error:
         response = _error_page(request, error)
+    except StaleDataError:  # a row changed by someone else between reading and writing it
+        logger.info("console %s: concurrent change refused", request.path)
+        response = _error_page(request, ConcurrentChange())
     except web.HTTPException as error:
         error.headers.update(CONSOLE_HEADERS)
         raise
@@ -236,14 +248,15 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     if not _login_csrf_ok(request, form.get(CSRF_FIELD)):
         return _login_form(request, status=403, error="页面已过期，请重新登录。", username=username)
     now = console.clock.now()
-    if not await console.limiter.hit(SIGN_IN_LIMIT, _client(request), now):
-        return _login_form(request, status=429, error="尝试次数过多，请10分钟后再试。")
+    if await console.limiter.remaining(SIGN_IN_LIMIT, _client(request), now) <= 0:
+        return _login_form(request, status=429, error=TOO_MANY, username=username)
     try:
         async with console.sessions() as session:
             signed = await accounts.sign_in(
                 session, username, str(form.get("password", "")), now=now, client=_client(request)
             )
     except SignInRefused as refused:
+        await console.limiter.hit(SIGN_IN_LIMIT, _client(request), now)
         return _login_form(request, status=401, error=refused.message, username=username)
     next_page = _safe_next(form.get("next"))
     target = (
@@ -282,18 +295,23 @@ async def code_post(request: web.Request) -> web.StreamResponse:
     if key is None or not _login_csrf_ok(request, form.get(CSRF_FIELD)):
         return _login_form(request, status=403, error="页面已过期，请重新登录。")
     now = console.clock.now()
-    if not await console.limiter.hit(SIGN_IN_LIMIT, _client(request), now):
-        return _code_form(request, status=429, error="尝试次数过多，请10分钟后再试。")
+    if await console.limiter.remaining(SIGN_IN_LIMIT, _client(request), now) <= 0:
+        return _code_form(request, status=429, error=TOO_MANY)
     try:
         async with console.sessions() as session:
             await accounts.verify_code(
                 session, key, str(form.get("code", ""))[:12], now=now, client=_client(request)
             )
-    except WrongCode as wrong:
-        return _code_form(request, status=401, error=wrong.message)
     except SignInRefused as refused:
-        return _login_form(request, status=401, error=refused.message)
+        await console.limiter.hit(SIGN_IN_LIMIT, _client(request), now)
+        return _refused_code(request, refused)
     raise web.HTTPSeeOther(_safe_next(form.get("next")))
+
+
+def _refused_code(request: web.Request, refused: SignInRefused) -> web.Response:
+    if isinstance(refused, WrongCode):
+        return _code_form(request, status=401, error=refused.message)
+    return _login_form(request, status=401, error=refused.message)
 
 
 async def logout(request: web.Request) -> web.StreamResponse:

@@ -4,6 +4,7 @@ form (Post/Redirect/Get)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,16 +20,32 @@ CSRF = web.RequestKey("lianka_console_csrf", str)
 NOTICE = web.RequestKey("lianka_console_notice", str)
 PENDING_NOTICE = web.RequestKey("lianka_console_pending_notice", str)
 
-_ALL = frozenset(Role)
-_MANAGERS = frozenset({Role.ADMIN, Role.LEADER, Role.TEAM_LEADER})
-MENU: tuple[tuple[str, str, str, frozenset[Role]], ...] = (
-    ("工作台", "home", "/console/", _ALL),
-    ("案件", "cases", "/console/cases", _ALL),
-    ("联系卡", "cards", "/console/cards", frozenset({Role.ADMIN})),
-    ("人员", "people", "/console/people", frozenset({Role.ADMIN})),
-    ("报表", "reports", "/console/reports", _MANAGERS),
-    ("日历", "calendar", "/console/calendar", _ALL),
-    ("审计", "audit", "/console/audit", frozenset({Role.ADMIN})),
+
+def _everyone(staff: Staff) -> bool:
+    return True
+
+
+def _admin(staff: Staff) -> bool:
+    return staff.person.role is Role.ADMIN
+
+
+def _oversight(staff: Staff) -> bool:
+    return staff.person.role in (Role.ADMIN, Role.LEADER)
+
+
+def _reports(staff: Staff) -> bool:
+    """Leaders and admins, and a team leader for their own team (not the 信访室)."""
+    return _oversight(staff) or (staff.person.role is Role.TEAM_LEADER and not staff.dispatcher)
+
+
+MENU: tuple[tuple[str, str, str, Callable[[Staff], bool]], ...] = (
+    ("工作台", "home", "/console/", _everyone),
+    ("案件", "cases", "/console/cases", _everyone),
+    ("联系卡", "cards", "/console/cards", _admin),
+    ("人员", "people", "/console/people", _admin),
+    ("报表", "reports", "/console/reports", _reports),
+    ("日历", "calendar", "/console/calendar", _everyone),
+    ("审计", "audit", "/console/audit", _oversight),
 )
 """The menu: label, the route name (``console-<name>``) that must exist for the item to show,
 its address, and who sees it (what each page allows is decided by its use case)."""
@@ -50,8 +67,8 @@ def _menu(request: web.Request, staff: Staff) -> list[MenuItem]:
             url,
             path == url if url == "/console/" else path.startswith(url),
         )
-        for label, name, url, roles in MENU
-        if f"{CONSOLE_PREFIX}{name}" in names and staff.person.role in roles
+        for label, name, url, shown in MENU
+        if f"{CONSOLE_PREFIX}{name}" in names and shown(staff)
     ]
 
 

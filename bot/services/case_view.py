@@ -1,0 +1,550 @@
+"""The console's 案件 page: a case as one person may see it — summary, clocks in working days,
+流转记录 with who did what, materials, pending requests — and what this person may do to it,
+decided by the same checks the use cases make. Queries only (nothing here commits)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.blobs import BlobMissing, BlobStore
+from bot.services.assignment import may_route
+from bot.services.case_lists import CaseDetail, case_detail, require_view
+from bot.services.inspectors import TEAM_ROLES
+from bot.services.materials import TelegramFiles
+from bot.services.permissions import (
+    leads_team,
+    load_case,
+    may_act,
+    may_decide,
+    may_request_return,
+    may_supervise,
+)
+from bot.services.requests import EXTENSION_MAX_DAYS
+from bot.services.routing import (
+    dispatcher_team,
+    list_route_targets,
+    list_team_members,
+    open_case_counts,
+)
+from models.attachment import Attachment, MediaKind
+from models.calendar import WorkCalendar
+from models.case import ASSIGNABLE, Case, CaseStatus, Outcome, reporter_line
+from models.clock import CaseClock, ClockKind, ClockState
+from models.enterprise import Enterprise
+from models.errors import DomainError, InvalidInput, NotFound
+from models.event import ActorType, CaseEvent, EventKind
+from models.filecheck import clean_photo, identify
+from models.intake import parse_amount_yuan
+from models.org import Track
+from models.request import ApprovalRequest, RequestKind, RequestStatus
+from models.team import Inspector, Team
+
+logger = logging.getLogger(__name__)
+
+CLOCK_STATE_LABELS = {
+    ClockState.RUNNING: "计时中",
+    ClockState.PAUSED: "暂停（等待反映人答复）",
+    ClockState.MET: "已完成",
+    ClockState.CANCELLED: "已取消",
+}
+
+ANONYMOUS_HINT = "匿名反映：不显示反映人信息。"
+CLUE_HINT = "问题线索：反映人信息保密，任何人都不显示。"
+NAMED_HINT = "实名反映：点击“查看身份”后显示联系方式，此操作将记入审计。"
+
+SUPERVISE_NOTE_MAX = 300
+"""督办意见's limit, as ``supervision.supervise_case`` checks it."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClockLine:
+    """One deadline as staff read it: due when, and how many working days are left or late."""
+
+    kind: ClockKind
+    due_at: datetime
+    state: ClockState
+    state_label: str
+    provisional: bool
+    days_left: int | None  # working days to the deadline, while it counts
+    days_over: int | None  # working days past it, once overdue
+    overdue: bool
+
+
+def clock_line(clock: CaseClock, calendar: WorkCalendar, now: datetime) -> ClockLine:
+    """Working days from today (Asia/Shanghai) to the deadline, or past it, for a clock that
+    still counts; a met or cancelled clock shows only its date."""
+    counting = clock.state in (ClockState.RUNNING, ClockState.PAUSED)
+    overdue = counting and clock.due_at <= now
+    today = now.astimezone(calendar.tz).date()
+    due = clock.due_at.astimezone(calendar.tz).date()
+    return ClockLine(
+        kind=clock.kind,
+        due_at=clock.due_at,
+        state=clock.state,
+        state_label=CLOCK_STATE_LABELS[clock.state],
+        provisional=clock.provisional,
+        days_left=calendar.workdays_between(today, due) if counting and not overdue else None,
+        days_over=calendar.workdays_between(due, today) if overdue else None,
+        overdue=overdue,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    """One line of 流转记录: when, who, what, and what was said."""
+
+    seq: int
+    at: datetime
+    who: str
+    what: str
+    change: str | None  # 待签收 → 已签收
+    detail: str | None
+    note: str | None
+    public: bool
+
+
+def _who(event: CaseEvent, people: dict[int, Inspector]) -> str:
+    if event.actor_type is ActorType.SYSTEM:
+        return "系统"
+    if event.actor_type is ActorType.REPORTER:
+        return "反映人"
+    person = people.get(event.actor_id or 0)
+    if person is None:
+        return "管理员" if event.actor_type is ActorType.ADMIN else "工作人员"
+    return f"{person.name}（{person.role.label}）"
+
+
+def _detail(event: CaseEvent, teams: dict[str, str], people: dict[int, Inspector]) -> str | None:
+    """What an event's data says, in words (never a reporter's identity)."""
+    data: dict[str, Any] = event.data or {}
+    kind = event.kind
+    if "team" in data and kind in (
+        EventKind.ROUTED,
+        EventKind.TRANSFERRED,
+        EventKind.TRANSFER_REQUESTED,
+        EventKind.RETURN_APPROVED,
+    ):
+        how = "（人工分办）" if data.get("by") else ""
+        if kind is EventKind.ROUTED and not data.get("by"):
+            how = f"（规则：{data['rule']}）" if data.get("rule") else "（未匹配分办规则）"
+        return f"至{teams.get(data['team'], data['team'])}{how}"
+    if kind is EventKind.ASSIGNED and data.get("inspector"):
+        person = people.get(data["inspector"])
+        return f"承办人：{person.name if person else '—'}"
+    if kind in (EventKind.EXTENSION_REQUESTED, EventKind.EXTENSION_APPROVED) and data.get("days"):
+        return f"{data['days']}个工作日"
+    if kind is EventKind.RESOLVED and data.get("outcome"):
+        text = Outcome(data["outcome"]).label
+        if data.get("amount_yuan") is not None:
+            text += f"，协调金额{data['amount_yuan']}元"
+        return text
+    if kind is EventKind.SUBMITTED and data.get("evidence"):
+        return f"附材料{data['evidence']}件"
+    return None
+
+
+def _change(event: CaseEvent) -> str | None:
+    if event.from_status is None or event.to_status is None:
+        return None
+    return f"{event.from_status.label} → {event.to_status.label}"
+
+
+async def _timeline(session: AsyncSession, events: list[CaseEvent]) -> list[TimelineEntry]:
+    ids = {e.actor_id for e in events if e.actor_id is not None}
+    ids |= {e.data["inspector"] for e in events if isinstance((e.data or {}).get("inspector"), int)}
+    people = await _people(session, ids)
+    teams = {t.code: t.name for t in (await session.exec(select(Team))).all()}
+    return [
+        TimelineEntry(
+            seq=event.seq,
+            at=event.created_at,
+            who=_who(event, people),
+            what=event.kind.label,
+            change=_change(event),
+            detail=_detail(event, teams, people),
+            note=event.note,
+            public=event.public,
+        )
+        for event in events
+    ]
+
+
+async def _people(session: AsyncSession, ids: set[int]) -> dict[int, Inspector]:
+    if not ids:
+        return {}
+    rows = await session.exec(select(Inspector).where(col(Inspector.id).in_(ids)))
+    return {p.id: p for p in rows.all() if p.id is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class FileLine:
+    """One file of 材料 and how the page shows it."""
+
+    id: int
+    kind: MediaKind
+    name: str
+    size: int | None
+    shown_as: str  # image, pdf, audio or file
+    in_telegram: bool  # the bytes are with Telegram only
+    added_by_reporter: bool
+
+
+_IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
+_AUDIO_TYPES = frozenset({"audio/mpeg", "audio/mp4", "audio/wav", "audio/ogg"})
+
+
+def _shown_as(item: Attachment) -> str:
+    """What the page does with a file, from the kind and type it was stored with (the bytes
+    are checked again when it is served)."""
+    mime = item.mime_type or ""
+    if item.kind is MediaKind.PHOTO and (item.blob_sha256 is None or mime in _IMAGE_TYPES):
+        return "image"  # Telegram keeps photos as JPEG
+    if mime == "application/pdf":
+        return "pdf"
+    if item.kind is MediaKind.VOICE or (item.kind is MediaKind.AUDIO and mime in _AUDIO_TYPES):
+        return "audio"
+    return "file"
+
+
+def _file_line(item: Attachment) -> FileLine:
+    assert item.id is not None
+    return FileLine(
+        id=item.id,
+        kind=item.kind,
+        name=item.file_name or f"{item.kind.label}{item.id}",
+        size=item.file_size,
+        shown_as=_shown_as(item),
+        in_telegram=item.blob_sha256 is None,
+        added_by_reporter=item.added_by is ActorType.REPORTER,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RequestLine:
+    """A pending 延期/退回/转办 request and whether this person decides it."""
+
+    id: int
+    kind: RequestKind
+    requester: str
+    reason: str
+    days: int | None
+    target_team: str | None
+    created_at: datetime
+    may_decide: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """Someone the case can be given to, with their open cases."""
+
+    id: int
+    name: str
+    load: int
+
+
+@dataclass(frozen=True, slots=True)
+class CaseActions:
+    """The actions this person may take now; each is checked again by its use case."""
+
+    accept: bool = False
+    request_return: bool = False
+    transfer: bool = False
+    ask: bool = False
+    progress: bool = False
+    progress_public_choice: bool = False  # an appeal's note may be shown to the reporter
+    extend: bool = False
+    resolve: bool = False
+    route: bool = False
+    reassign: bool = False
+    supervise: bool = False
+    identity: bool = False
+
+    @property
+    def any(self) -> bool:
+        return any(
+            getattr(self, name) for name in self.__slots__ if name != "progress_public_choice"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CasePage:
+    """Everything the 案件 page shows to one person."""
+
+    detail: CaseDetail
+    category: str
+    zone: str | None
+    enterprise: str | None
+    team: str
+    assignee: str | None
+    reporter_line: str
+    identity_hint: str
+    clocks: list[ClockLine]
+    timeline: list[TimelineEntry]
+    files: list[FileLine]
+    requests: list[RequestLine]
+    actions: CaseActions
+    route_targets: list[Team]  # 分办 / 退回审批: where the case can go
+    transfer_targets: list[Team]  # 转办: other teams (not the dispatcher)
+    members: list[Member]  # 改派
+    outcomes: list[Outcome]
+    extension_max: int = EXTENSION_MAX_DAYS
+    supervise_note_max: int = SUPERVISE_NOTE_MAX
+
+    @property
+    def case(self) -> Case:
+        return self.detail.case
+
+    @property
+    def overdue(self) -> bool:
+        return any(c.overdue for c in self.clocks)
+
+
+def identity_hint(case: Case) -> str:
+    """What the page says about the reporter's identity: who can see what."""
+    if case.track is Track.CLUE:
+        return CLUE_HINT
+    return ANONYMOUS_HINT if case.anonymous else NAMED_HINT
+
+
+def case_actions(actor: Inspector, case: Case, dispatcher: Team) -> CaseActions:
+    """The buttons: the assignee's steps, 分办 for the dispatcher's leaders (and admins), 改派
+    for the team's leader, 督办 for leaders, 查看身份 on a named appeal for whoever may view."""
+    assignee_steps = {
+        "accept": may_act(actor, case, "acc"),
+        "request_return": may_request_return(actor, case),
+        "transfer": may_act(actor, case, "ret"),
+        "ask": may_act(actor, case, "ask"),
+        "progress": may_act(actor, case, "prg"),
+        "extend": may_act(actor, case, "ext"),
+        "resolve": may_act(actor, case, "res"),
+    }
+    return CaseActions(
+        **assignee_steps,
+        progress_public_choice=case.track is Track.APPEAL,
+        route=may_route(actor, case, dispatcher)
+        and case.status in ASSIGNABLE - {CaseStatus.REOPENED},
+        reassign=leads_team(actor, case) and case.status in ASSIGNABLE,
+        supervise=may_supervise(actor, case),
+        identity=case.track is Track.APPEAL and not case.anonymous,
+    )
+
+
+async def _names(session: AsyncSession, case: Case) -> tuple[str, str | None, str | None]:
+    """The team, the assignee and (except for a clue, as the bot's 查看材料) the enterprise."""
+    team = await session.get(Team, case.team_id) if case.team_id else None
+    assignee = await session.get(Inspector, case.assignee_id) if case.assignee_id else None
+    enterprise = None
+    if case.track is not Track.CLUE and case.enterprise_id is not None:
+        row = await session.get(Enterprise, case.enterprise_id)
+        enterprise = row.name if row else None
+    return team.name if team else "—", assignee.name if assignee else None, enterprise
+
+
+async def _requests(
+    session: AsyncSession, actor: Inspector, case: Case, rows: list[ApprovalRequest]
+) -> list[RequestLine]:
+    pending = [r for r in rows if r.status is RequestStatus.PENDING]
+    people = await _people(session, {r.requested_by_id for r in pending})
+    lines = []
+    for request in pending:
+        assert request.id is not None
+        target = await session.get(Team, request.target_team_id) if request.target_team_id else None
+        requester = people.get(request.requested_by_id)
+        lines.append(
+            RequestLine(
+                id=request.id,
+                kind=request.kind,
+                requester=requester.name if requester else "—",
+                reason=request.reason,
+                days=request.days,
+                target_team=target.name if target else None,
+                created_at=request.created_at,
+                may_decide=may_decide(actor, case, request),
+            )
+        )
+    return lines
+
+
+async def _members(session: AsyncSession, case: Case) -> list[Member]:
+    """The team's people the case can be given to (not its assignee), with their loads."""
+    if case.team_id is None:
+        return []
+    people = [
+        p
+        for p in await list_team_members(session, case.team_id)
+        if p.id is not None and p.id != case.assignee_id and p.role in TEAM_ROLES
+    ]
+    loads = await open_case_counts(session, [p.id for p in people if p.id is not None])
+    return [Member(p.id, p.name, loads.get(p.id, 0)) for p in people if p.id is not None]
+
+
+async def get_case_page(
+    session: AsyncSession,
+    actor: Inspector,
+    case_id: int,
+    *,
+    now: datetime,
+    calendar: WorkCalendar,
+) -> CasePage:
+    """The 案件 page, for those who may see the case (the bot's /case rule)."""
+    case = await load_case(session, case_id)
+    require_view(actor, case)
+    detail = await case_detail(session, case, now)
+    team, assignee, enterprise = await _names(session, case)
+    actions = case_actions(actor, case, await dispatcher_team(session))
+    requests = await _requests(session, actor, case, detail.requests)
+    decides = any(r.may_decide and r.kind is RequestKind.RETURN for r in requests)
+    needs_teams = actions.route or actions.transfer or decides
+    targets = await list_route_targets(session, case) if needs_teams else []
+    attachments = (
+        await session.exec(
+            select(Attachment).where(Attachment.case_id == case.id).order_by(col(Attachment.id))
+        )
+    ).all()
+    return CasePage(
+        detail=detail,
+        category=detail.line.category,
+        zone=detail.zone,
+        enterprise=enterprise,
+        team=team,
+        assignee=assignee,
+        reporter_line=reporter_line(case.track, anonymous=case.anonymous, named="实名"),
+        identity_hint=identity_hint(case),
+        clocks=[
+            clock_line(c, calendar, now)
+            for c in sorted(detail.clocks, key=lambda c: list(ClockKind).index(c.kind))
+        ],
+        timeline=await _timeline(session, detail.events),
+        files=[_file_line(a) for a in attachments],
+        requests=requests,
+        actions=actions,
+        route_targets=targets,
+        transfer_targets=[t for t in targets if not t.is_dispatcher] if actions.transfer else [],
+        members=await _members(session, case) if actions.reassign else [],
+        outcomes=list(Outcome),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFile:
+    """A file's bytes as the browser gets them: its type from its bytes, shown in the page
+    (images, PDF, audio) or downloaded."""
+
+    data: bytes
+    content_type: str
+    inline: bool
+    file_name: str
+
+
+ONLY_IN_TELEGRAM = (
+    "该文件保存在 Telegram 中，控制台目前未连接 Telegram，无法打开。"
+    "请在 Telegram 中点“查看材料”查看。"
+)
+FILE_FROM_TELEGRAM_FAILED = "暂时无法从 Telegram 取回该文件，请稍后再试，或在 Telegram 中查看。"
+FILE_GONE = "该文件已无法取得（可能已按保存期限清理），请联系管理员。"
+
+_AMOUNT = re.compile(r"\d{1,15}(\.\d{1,4})?(万元|万|元)?")
+_INLINE_TYPES = _IMAGE_TYPES | _AUDIO_TYPES | {"application/pdf"}
+
+
+async def _from_telegram(telegram: TelegramFiles, file_id: str, attachment_id: int) -> bytes:
+    """The file through the Bot API; whatever keeps it from us now (Telegram refuses, the
+    network fails) is one answer to the person: not available."""
+    try:
+        return await telegram.download(file_id)
+    except DomainError:
+        raise
+    except Exception as e:  # the Bot API's errors and the network's alike
+        logger.warning(
+            "attachment %s: Telegram download failed (%s)", attachment_id, type(e).__name__
+        )
+        raise NotFound(FILE_FROM_TELEGRAM_FAILED, detail=f"attachment {attachment_id}") from e
+
+
+def without_metadata(data: bytes) -> bytes:
+    """A picture rebuilt from its pixels (no EXIF, GPS or camera), as web uploads are kept: a
+    picture sent in Telegram as a file keeps what the phone wrote into it. Anything else as
+    it is."""
+    try:
+        fmt = identify(data)
+    except InvalidInput:
+        return data
+    if fmt.kind is not MediaKind.PHOTO:
+        return data
+    try:
+        return clean_photo(data, fmt)[1]
+    except InvalidInput as e:
+        raise NotFound(e.message, detail="a Telegram picture could not be cleaned") from e
+
+
+def served_type(data: bytes) -> tuple[str, bool]:
+    """The Content-Type the bytes really are (a Telegram voice note is Ogg Opus) and whether
+    the browser shows it in place; anything else is a download."""
+    if data.startswith(b"OggS"):
+        return "audio/ogg", True
+    try:
+        mime = identify(data).mime_type
+    except InvalidInput:
+        return "application/octet-stream", False
+    return mime, mime in _INLINE_TYPES
+
+
+async def get_case_file(
+    session: AsyncSession,
+    actor: Inspector,
+    case_id: int,
+    attachment_id: int,
+    *,
+    blobs: BlobStore,
+    telegram: TelegramFiles | None,
+) -> CaseFile:
+    """A file of the case, for those who may see the case: a web file from the blob store, a
+    chat file fetched from Telegram on demand."""
+    case = await load_case(session, case_id)
+    require_view(actor, case)
+    item = await session.get(Attachment, attachment_id)
+    if item is None or item.case_id != case.id:
+        raise NotFound("未找到该材料。", detail=f"attachment {attachment_id} not of case {case_id}")
+    if item.blob_sha256 is None and (telegram is None or item.file_id is None):
+        raise NotFound(ONLY_IN_TELEGRAM, detail=f"attachment {attachment_id}: no bot")
+    if item.blob_sha256 is not None:
+        try:
+            data = await blobs.get(item.blob_sha256)
+        except BlobMissing as e:
+            raise NotFound(FILE_GONE, detail=f"attachment {attachment_id}: blob missing") from e
+    else:
+        assert telegram is not None and item.file_id is not None
+        data = await _from_telegram(telegram, item.file_id, attachment_id)
+        if case.anonymous or case.track is Track.CLUE:
+            data = await asyncio.to_thread(without_metadata, data)
+    content_type, inline = served_type(data)
+    return CaseFile(data, content_type, inline, _file_line(item).name)
+
+
+def parse_days(text: str) -> int:
+    """申请延期's working days as typed on the page ("5", "５", "5个工作日")."""
+    raw = unicodedata.normalize("NFKC", text).strip().removesuffix("个工作日").removesuffix("天")
+    if not raw.isdecimal() or len(raw) > 9:
+        raise InvalidInput(f"请输入1至{EXTENSION_MAX_DAYS}之间的工作日数，例如 5。")
+    return int(raw)
+
+
+def parse_amount(text: str) -> int | None:
+    """协调金额 on the page, in 元 unless typed with 万 ("125000", "12.5万"); empty is none."""
+    raw = unicodedata.normalize("NFKC", text).strip().replace(",", "").replace(" ", "")
+    if not raw:
+        return None
+    if not _AMOUNT.fullmatch(raw):
+        raise InvalidInput(
+            "金额格式不正确，请输入数字（元），例如 125000 或 12.5万；不涉及金额请留空。"
+        )
+    return parse_amount_yuan(raw if raw.endswith(("万", "元")) else raw + "元")

@@ -1,0 +1,76 @@
+"""``lianka accounts``: the server's command line makes, lists, disables and resets console
+accounts, and the console takes them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+LIANKA = str(Path(sys.executable).with_name("lianka"))
+
+
+def lianka(*args: str, cwd: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("LIANKA_")}
+    return subprocess.run(
+        [LIANKA, *args],
+        cwd=cwd,
+        env=environment,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_accounts_are_created_listed_disabled_and_reset_from_the_command_line(
+    tmp_path: Path,
+) -> None:
+    assert lianka("init", cwd=tmp_path).returncode == 0
+    made = lianka(
+        "accounts", "create", "xinfang", "--role", "dispatcher", "--name", "王芳",
+        "--password-stdin", "--json", cwd=tmp_path, stdin="a long enough password\n",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    dispatcher = json.loads(made.stdout)
+    assert dispatcher["role"] == "team_leader" and dispatcher["totp_secret"] is None
+    assert dispatcher["password_link"] is None
+
+    admin = lianka("accounts", "create", "admin1", "--role", "admin", cwd=tmp_path)
+    assert admin.returncode == 0, admin.stderr
+    assert "动态验证码密钥" in admin.stdout and "otpauth://totp/" in admin.stdout
+    assert "/console/reset/" in admin.stdout  # no password given: a link sets the first one
+
+    no_team = lianka("accounts", "create", "zhang", "--role", "inspector", cwd=tmp_path)
+    assert no_team.returncode != 0 and "必须属于一个监督组" in no_team.stderr
+    short = lianka(
+        "accounts", "create", "li", "--role", "inspector", "--team", "business_env",
+        "--password-stdin", cwd=tmp_path, stdin="short\n",
+    )  # fmt: skip
+    assert short.returncode != 0 and "至少10个字符" in short.stderr
+
+    listed = lianka("accounts", "list", "--json", cwd=tmp_path)
+    rows = {row["username"]: row for row in json.loads(listed.stdout)}
+    assert rows["xinfang"]["role"] == "dispatcher" and rows["xinfang"]["team"] == "dispatch"
+    assert rows["admin1"]["role"] == "admin" and rows["admin1"]["totp"] is True
+    assert rows["xinfang"]["telegram"] is False
+
+    assert lianka("accounts", "disable", "xinfang", cwd=tmp_path).returncode == 0
+    rows = {
+        row["username"]: row
+        for row in json.loads(lianka("accounts", "list", "--json", cwd=tmp_path).stdout)
+    }
+    assert rows["xinfang"]["disabled"] is True
+
+    reset = lianka("accounts", "reset", "admin1", "--json", cwd=tmp_path)
+    assert reset.returncode == 0, reset.stderr
+    assert "/console/reset/" in json.loads(reset.stdout)["password_link"]
+    unknown = lianka("accounts", "reset", "nobody", cwd=tmp_path)
+    assert unknown.returncode != 0 and "未找到账号" in unknown.stderr
