@@ -4,6 +4,7 @@
     .venv/bin/python bench/run.py --only intake sweep
     .venv/bin/python bench/run.py --outbox-messages 600 --report-cases 20000
     .venv/bin/python bench/run.py --only web
+    .venv/bin/python bench/run.py --only console
 
 Each benchmark is a script of its own in bench/ and runs in a process of its own (so that the
 intake's peak RSS is its own), one after the other, measuring each figure next to its floor in
@@ -86,8 +87,10 @@ GOALS = [
     Goal("web_submit_p99_ms", "<= 300", at_most(300)),
     Goal("web_submit_confirm_p99_ms", ""),
     Goal("web_upload_p99_ms", ""),
+    Goal("console_search_ms_100k", "<= 300", at_most(300)),
+    Goal("console_search_median_ms_100k", ""),
 ]
-STAGES = ("cli", "outbox", "intake", "cards", "sweep", "report", "web")
+STAGES = ("cli", "outbox", "intake", "cards", "sweep", "report", "web", "console")
 
 
 def script(name: str, *args: str) -> list[str]:
@@ -168,6 +171,7 @@ def main() -> int:
         "cards": [script("cards_bench.py", "--cards", str(args.cards))],
         "sweep": [script("sweep_bench.py")],
         "web": [script("web_bench.py", "--reporters", str(args.web_reports))],
+        "console": [script("console_bench.py", "--cache")],
         "report": [
             script(
                 "report_bench.py",

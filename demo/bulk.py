@@ -38,6 +38,7 @@ from models.notification import (
 from models.reporter import ReporterContact, new_receipt_code, receipt_hash
 from models.request import ApprovalRequest
 from models.routing import Candidate, RoutingDecision, choose_team, pick_assignee
+from models.search import CaseSearch, indexed
 from models.team import AssignmentMode, Inspector, Role
 from notifications.outbox import queued
 
@@ -181,6 +182,8 @@ class MemoryLedger:
         self.next_case_id += 1
         self.add(case)
         self.add(submitted(case, at, evidence=0))
+        enterprise = world.enterprises.get(case.enterprise_id or 0)
+        self.add(indexed(case, enterprise.name if enterprise else None))
         if plan_case.contact is not None:
             name, phone = plan_case.contact
             self.add(ReporterContact(case_id=case.id or 0, name=name, phone=phone))
@@ -241,7 +244,7 @@ class MemoryLedger:
             self.open_cases[case.assignee_id] += 1
 
 
-TABLE_ORDER = (Case, ReporterContact, CaseClock, ApprovalRequest, Notification)
+TABLE_ORDER = (Case, CaseSearch, ReporterContact, CaseClock, ApprovalRequest, Notification)
 
 
 async def write_in_bulk(

@@ -10,6 +10,7 @@ from sqlmodel import SQLModel
 
 import models  # noqa: F401  (registers every table)
 from bot.db import create_engine
+from models.search import compared_by_alembic
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -24,6 +25,7 @@ def _configure(connection: Connection | None = None, url: str | None = None) -> 
         render_as_batch=dialect.startswith("sqlite"),
         compare_type=True,
         compare_server_default=True,
+        include_name=compared_by_alembic,
     )
 
 

@@ -28,6 +28,7 @@ from models.relay import RelayMessage, RelayStatus
 from models.reporter import CaseFollower, Reporter, ReporterContact
 from models.request import ApprovalRequest, RequestKind, RequestStatus
 from models.schedule import CalendarDay, CalendarYear
+from models.search import CaseSearch
 from models.team import AssignmentMode, Inspector, InviteCode, Role, Team, TeamCategory, TeamZone
 from models.web_draft import WebDraft
 
@@ -52,6 +53,7 @@ __all__ = [
     "CaseCounter",
     "CaseEvent",
     "CaseFollower",
+    "CaseSearch",
     "CaseStatus",
     "Category",
     "ClockKind",

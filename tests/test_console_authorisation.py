@@ -85,6 +85,9 @@ REFUSED: dict[str, frozenset[str]] = {
     "console-audit": frozenset({"inspector", "team_leader", "outsider", "dispatcher"}),
     "console-account": frozenset(),
     "console-calendar": frozenset(),
+    "console-home": frozenset(),  # each sees their own 工作台
+    "console-cases": frozenset(),  # each sees the cases they may see
+    "console-cases-export": frozenset(),
 }  # fmt: skip
 
 FORMS: dict[str, dict[str, str]] = {

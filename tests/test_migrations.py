@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 import models  # noqa: F401
 from bot.db import create_engine, current_revision, head_revision, upgrade_database
 from models.notification import Channel, Notification
+from models.search import compared_by_alembic
 from notifications.render import telegram_html
 from notifications.telegram import notice_keyboard
 from tests.conftest import POSTGRES_ADMIN_URL, _admin_execute, _missing_service
@@ -31,7 +32,12 @@ def _pending_changes(url: str) -> tuple[list[Any], set[str]]:
 
                 def run(sync: Any) -> tuple[list[Any], set[str]]:
                     context = MigrationContext.configure(
-                        sync, opts={"compare_type": True, "compare_server_default": True}
+                        sync,
+                        opts={
+                            "compare_type": True,
+                            "compare_server_default": True,
+                            "include_name": compared_by_alembic,
+                        },
                     )
                     tables = set(inspect(sync).get_table_names())
                     return compare_metadata(context, SQLModel.metadata), tables

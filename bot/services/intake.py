@@ -16,6 +16,7 @@ from bot.services.routing import route_case
 from models.calendar import SHANGHAI
 from models.case import Case, CaseCounter, format_case_number, submitted_case
 from models.clock import ClockKind
+from models.enterprise import Enterprise
 from models.errors import InvalidInput, NotFound
 from models.event import submitted
 from models.intake import EVIDENCE_MAX, CaseDraft, check_description, reporter_file
@@ -27,6 +28,7 @@ from models.reporter import (
     new_receipt_code,
     receipt_hash,
 )
+from models.search import indexed
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +114,8 @@ async def submit_case(
     await session.flush()
     assert case.id is not None
     session.add(submitted(case, now, evidence=len(draft.evidence)))
+    enterprise = await session.get(Enterprise, case.enterprise_id) if case.enterprise_id else None
+    session.add(indexed(case, enterprise.name if enterprise else None))
     if not draft.anonymous:
         assert draft.contact_name is not None and draft.contact_phone is not None
         session.add(

@@ -9,7 +9,17 @@ from types import ModuleType
 
 from aiohttp import web
 
-from web.console import account, audit, calendar, cards, case_page, people, reports
+from web.console import (
+    account,
+    audit,
+    calendar,
+    cards,
+    case_page,
+    cases,
+    home,
+    people,
+    reports,
+)
 from web.console.auth import add_sign_in
 from web.console.context import CONSOLE, CONSOLE_PREFIX, Console
 from web.context import STATIC
@@ -33,6 +43,8 @@ def add_console(app: web.Application, console: Console) -> None:
 
 _PAGES: tuple[ModuleType, ...] = (
     account,
+    home,
+    cases,
     case_page,
     cards,
     people,

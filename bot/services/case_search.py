@@ -1,0 +1,391 @@
+"""The console's 案件 list: cases found by number, enterprise or two Chinese characters of the
+description (``models.search``), narrowed by filters, newest first, a page at a time, only what
+the person asking may see (``viewable_by``, the SQL form of ``can_view``).
+
+Queries only: nothing here commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import ColumnElement, and_, exists, func, or_
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.services.case_lists import CaseLine, case_lines, due_kind, viewable_by
+from models.calendar import SHANGHAI, WorkCalendar
+from models.case import Case, CaseStatus
+from models.clock import CaseClock, ClockKind, ClockState
+from models.enterprise import Enterprise
+from models.errors import InvalidInput
+from models.org import Category, Track, Zone
+from models.search import FTS_TABLE, VECTOR_COLUMN, SearchQuery, fts5_match, parse_query, tsquery
+from models.team import Inspector, Team
+
+PAGE_SIZE = 50
+EXPORT_CAP = 10_000
+"""Rows an Excel export holds at most; the page says so when the list is longer."""
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFilters:
+    """What the 案件 list is narrowed by; codes for team, category and zone (as in the URL)."""
+
+    q: str = ""
+    status: CaseStatus | None = None
+    team: str | None = None
+    category: str | None = None
+    zone: str | None = None
+    track: Track | None = None
+    overdue: bool = False
+    supervised: bool = False
+    received_from: date | None = None
+    received_to: date | None = None
+
+
+FILTER_NAMES = (
+    "q",
+    "status",
+    "team",
+    "category",
+    "zone",
+    "track",
+    "overdue",
+    "supervised",
+    "from",
+    "to",
+)
+"""The query-string names of the filters (the page number is ``page``)."""
+
+
+def _date(raw: str, label: str) -> date | None:
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput(
+            f"受理日期“{label}”填写的“{raw[:20]}”不是有效日期，请按 2026-01-31 的格式填写。"
+        ) from None
+
+
+_E = TypeVar("_E", CaseStatus, Track)
+
+
+def _choice(kind: type[_E], raw: str, label: str) -> _E | None:
+    if not raw:
+        return None
+    try:
+        return kind(raw)
+    except ValueError:
+        raise InvalidInput(f"未知的{label}“{raw[:20]}”，请从列表中选择。") from None
+
+
+def parse_filters(raw: Mapping[str, str]) -> tuple[CaseFilters, int]:
+    """The filters and the page (1 and up) of a query string, or ``InvalidInput`` saying in
+    Chinese which value is wrong."""
+
+    def text(name: str) -> str:
+        return raw.get(name, "").strip()
+
+    page_text = text("page") or "1"
+    if not page_text.isdigit() or int(page_text) < 1 or len(page_text) > 6:
+        raise InvalidInput(f"页码“{page_text[:10]}”无效，请填写从 1 开始的整数。")
+    received_from = _date(text("from"), "从")
+    received_to = _date(text("to"), "至")
+    if received_from and received_to and received_from > received_to:
+        raise InvalidInput("受理日期“从”不能晚于“至”，请重新选择。")
+    q = text("q")
+    parse_query(q)  # a query too short is refused here, with the form kept
+    filters = CaseFilters(
+        q=q,
+        status=_choice(CaseStatus, text("status"), "状态"),
+        team=text("team") or None,
+        category=text("category") or None,
+        zone=text("zone") or None,
+        track=_choice(Track, text("track"), "类型"),
+        overdue=text("overdue") in ("1", "on", "true"),
+        supervised=text("supervised") in ("1", "on", "true"),
+        received_from=received_from,
+        received_to=received_to,
+    )
+    return filters, int(page_text)
+
+
+def workdays_left(calendar: WorkCalendar, due_at: datetime, now: datetime) -> int:
+    """Working days from today to the deadline's day (0: due today); negative: working days
+    past it (Shanghai dates)."""
+    today = now.astimezone(calendar.tz).date()
+    due_day = due_at.astimezone(calendar.tz).date()
+    if due_at > now:
+        return calendar.workdays_between(today, due_day)
+    return -calendar.workdays_between(due_day, today)
+
+
+@dataclass(frozen=True, slots=True)
+class FoundCase:
+    """One line of the 案件 list."""
+
+    line: CaseLine
+    enterprise: str | None
+    days_left: int | None  # working days to the due clock's deadline; negative past it
+
+
+@dataclass(frozen=True, slots=True)
+class CasePage:
+    """A page of found cases and how many there are in all."""
+
+    items: list[FoundCase]
+    page: int
+    pages: int
+    total: int
+    filters: CaseFilters
+
+
+def is_due_clock() -> ColumnElement[bool]:
+    """The clock row is the one a line shows for its case (``due_kind`` of the status)."""
+    kinds: dict[ClockKind, list[CaseStatus]] = {}
+    for status in CaseStatus:
+        kinds.setdefault(due_kind(status), []).append(status)
+    return or_(
+        *(
+            and_(col(CaseClock.kind) == kind, col(Case.status).in_(statuses))
+            for kind, statuses in kinds.items()
+        )
+    )
+
+
+def _due_clock_overdue(now: datetime) -> ColumnElement[bool]:
+    """The case's due clock runs and its deadline has passed: what a line shows as overdue."""
+    return exists().where(
+        col(CaseClock.case_id) == col(Case.id),
+        col(CaseClock.state) == ClockState.RUNNING,
+        col(CaseClock.due_at) <= now,
+        is_due_clock(),
+    )
+
+
+def _text_match(query: SearchQuery, dialect: str) -> ColumnElement[bool]:
+    """The cases whose search document matches, through the FTS5 table or the GIN index."""
+    if dialect == "postgresql":
+        vector = sa.table("case_search", sa.column("case_id"), sa.column(VECTOR_COLUMN))
+        found = sa.select(vector.c.case_id).where(
+            vector.c[VECTOR_COLUMN].op("@@")(
+                func.to_tsquery(sa.literal_column("'simple'::regconfig"), tsquery(query))
+            )
+        )
+    else:
+        found = (
+            sa.select(sa.literal_column("rowid"))
+            .select_from(sa.text(FTS_TABLE))
+            .where(sa.text(f"{FTS_TABLE} MATCH :fts_query").bindparams(fts_query=fts5_match(query)))
+        )
+    return col(Case.id).in_(found)
+
+
+_Coded = TypeVar("_Coded", Team, Category, Zone)
+
+
+async def _code_id(session: AsyncSession, model: type[_Coded], code: str, label: str) -> int:
+    row = (await session.exec(select(model).where(model.code == code))).first()
+    if row is None or row.id is None:
+        raise InvalidInput(f"未知的{label}“{code[:40]}”，请从列表中选择。")
+    return int(row.id)
+
+
+async def _conditions(
+    session: AsyncSession, actor: Inspector, filters: CaseFilters, now: datetime
+) -> list[ColumnElement[bool]]:
+    conditions = [viewable_by(actor)]
+    query = parse_query(filters.q)
+    if query is not None:
+        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+        conditions.append(_text_match(query, dialect))
+    if filters.status is not None:
+        conditions.append(col(Case.status) == filters.status)
+    if filters.team is not None:
+        conditions.append(
+            col(Case.team_id) == await _code_id(session, Team, filters.team, "监督组")
+        )
+    if filters.category is not None:
+        category = await _code_id(session, Category, filters.category, "监督事项")
+        conditions.append(col(Case.category_id) == category)
+    if filters.zone is not None:
+        conditions.append(col(Case.zone_id) == await _code_id(session, Zone, filters.zone, "园区"))
+    if filters.track is not None:
+        conditions.append(col(Case.track) == filters.track)
+    if filters.overdue:
+        conditions.append(_due_clock_overdue(now))
+    if filters.supervised:
+        conditions.append(col(Case.supervised).is_(True))
+    if filters.received_from is not None:
+        conditions.append(col(Case.created_at) >= _day_start(filters.received_from))
+    if filters.received_to is not None:
+        conditions.append(
+            col(Case.created_at) < _day_start(filters.received_to + timedelta(days=1))
+        )
+    return conditions
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time(0), SHANGHAI).astimezone(UTC)
+
+
+async def found_cases(
+    session: AsyncSession,
+    cases: list[Case],
+    *,
+    calendar: WorkCalendar,
+    now: datetime,
+) -> list[FoundCase]:
+    """The lines of ``cases`` with enterprise and working days left (the caller authorised)."""
+    lines = await case_lines(session, cases, now)
+    enterprise_ids = {c.enterprise_id for c in cases if c.enterprise_id is not None}
+    names = {
+        e.id: e.name
+        for e in (
+            await session.exec(select(Enterprise).where(col(Enterprise.id).in_(enterprise_ids)))
+        ).all()
+    }
+    return [
+        FoundCase(
+            line=line,
+            enterprise=names.get(case.enterprise_id) if case.enterprise_id else None,
+            days_left=workdays_left(calendar, line.due_at, now) if line.due_at else None,
+        )
+        for case, line in zip(cases, lines, strict=True)
+    ]
+
+
+async def search_cases(
+    session: AsyncSession,
+    actor: Inspector,
+    *,
+    filters: CaseFilters,
+    page: int,
+    now: datetime,
+    calendar: WorkCalendar,
+) -> CasePage:
+    """A page (``PAGE_SIZE``, from 1; past the last, the last) of the cases ``actor`` may see
+    that match ``filters``, newest first, with the total. ``InvalidInput`` for an unknown team,
+    category or zone, or a query too short to search."""
+    conditions = await _conditions(session, actor, filters, now)
+    total = (await session.exec(select(func.count()).select_from(Case).where(*conditions))).one()
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(max(page, 1), pages)
+    cases = list(
+        (
+            await session.exec(
+                select(Case)
+                .where(*conditions)
+                .order_by(col(Case.created_at).desc(), col(Case.id).desc())
+                .offset((page - 1) * PAGE_SIZE)
+                .limit(PAGE_SIZE)
+            )
+        ).all()
+    )
+    items = await found_cases(session, cases, calendar=calendar, now=now)
+    return CasePage(items, page, pages, int(total), filters)
+
+
+@dataclass(frozen=True, slots=True)
+class CaseExport:
+    """The whole filtered list for Excel, cut at ``EXPORT_CAP`` rows."""
+
+    items: list[FoundCase]
+    total: int
+    capped: bool
+
+
+async def export_cases(
+    session: AsyncSession,
+    actor: Inspector,
+    *,
+    filters: CaseFilters,
+    now: datetime,
+    calendar: WorkCalendar,
+) -> CaseExport:
+    """Every case of the filtered list ``actor`` may see, newest first, at most ``EXPORT_CAP``."""
+    conditions = await _conditions(session, actor, filters, now)
+    total = (await session.exec(select(func.count()).select_from(Case).where(*conditions))).one()
+    items: list[FoundCase] = []
+    for offset in range(0, min(int(total), EXPORT_CAP), 1000):
+        cases = list(
+            (
+                await session.exec(
+                    select(Case)
+                    .where(*conditions)
+                    .order_by(col(Case.created_at).desc(), col(Case.id).desc())
+                    .offset(offset)
+                    .limit(min(1000, EXPORT_CAP - offset))
+                )
+            ).all()
+        )
+        items += await found_cases(session, cases, calendar=calendar, now=now)
+    return CaseExport(items, int(total), int(total) > EXPORT_CAP)
+
+
+@dataclass(frozen=True, slots=True)
+class FilterChoices:
+    """What the filter selects offer: (code, name) pairs."""
+
+    teams: list[tuple[str, str]]
+    categories: list[tuple[str, str]]
+    zones: list[tuple[str, str]]
+    statuses: list[tuple[str, str]] = field(
+        default_factory=lambda: [(s.value, s.label) for s in CaseStatus]
+    )
+    tracks: list[tuple[str, str]] = field(
+        default_factory=lambda: [(t.value, t.label) for t in Track]
+    )
+
+
+async def list_filter_choices(session: AsyncSession) -> FilterChoices:
+    """The teams, categories and zones to filter by, in their order."""
+    teams = (await session.exec(select(Team).order_by(col(Team.id)))).all()
+    categories = (
+        await session.exec(select(Category).order_by(col(Category.sort_order), col(Category.id)))
+    ).all()
+    zones = (await session.exec(select(Zone).order_by(col(Zone.id)))).all()
+    return FilterChoices(
+        teams=[(t.code, t.name) for t in teams],
+        categories=[(c.code, c.name) for c in categories],
+        zones=[(z.code, z.name) for z in zones],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CaseList:
+    """The 案件 page: the form as typed, its choices, and the result or why there is none."""
+
+    form: dict[str, str]
+    choices: FilterChoices
+    result: CasePage | None
+    error: str | None
+
+
+async def get_case_list(
+    session: AsyncSession,
+    actor: Inspector,
+    raw: Mapping[str, str],
+    *,
+    now: datetime,
+    calendar: WorkCalendar,
+) -> CaseList:
+    """The 案件 page for a query string: a bad value (a date, a page, an unknown team) gives its
+    Chinese message and keeps the rest of the form."""
+    form = {name: raw.get(name, "").strip()[:100] for name in FILTER_NAMES}
+    choices = await list_filter_choices(session)
+    try:
+        filters, page = parse_filters(raw)
+        result = await search_cases(
+            session, actor, filters=filters, page=page, now=now, calendar=calendar
+        )
+    except InvalidInput as error:
+        return CaseList(form, choices, None, str(error))
+    return CaseList(form, choices, result, None)

@@ -1,0 +1,205 @@
+"""The console's 工作台: what the person signed in has to do now — their cases with the working
+days left, their team's open cases (team leaders), what is overdue, the requests waiting for
+their decision, their notices (for people without Telegram) and, for leaders and admins, the
+counts of the whole queue.
+
+Queries only: nothing here commits.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.services.case_lists import Stats, count_stats, viewable_by
+from bot.services.case_search import (
+    CaseFilters,
+    CasePage,
+    FoundCase,
+    found_cases,
+    is_due_clock,
+    search_cases,
+)
+from bot.services.permissions import leads_team
+from models.calendar import WorkCalendar
+from models.case import OPEN_STATUSES, Case
+from models.clock import CaseClock, ClockState
+from models.notification import Channel, Notification, RecipientKind
+from models.request import ApprovalRequest, RequestStatus
+from models.team import Inspector, Role, Team
+from notifications.render import render_notice
+
+LIST_MAX = 50
+"""Cases a 工作台 list shows; the 案件 page has them all."""
+NOTICES_MAX = 20
+
+
+@dataclass(frozen=True, slots=True)
+class AwaitingDecision:
+    """A pending request the person may decide (on the case's page)."""
+
+    request_id: int
+    case_id: int
+    number: str
+    kind: str
+    days: int | None
+    requester: str
+    reason: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PageNotice:
+    """A notice queued for the console, as plain text."""
+
+    at: datetime
+    text: str
+    case_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Home:
+    mine: list[FoundCase]
+    mine_total: int
+    team: list[FoundCase] | None  # team leaders only
+    team_total: int
+    team_name: str | None
+    overdue: CasePage
+    approvals: list[AwaitingDecision]
+    notices: list[PageNotice]
+    stats: Stats | None  # leaders and admins only
+
+
+async def _open_cases(
+    session: AsyncSession,
+    actor: Inspector,
+    *,
+    mine: bool,
+    calendar: WorkCalendar,
+    now: datetime,
+) -> tuple[list[FoundCase], int]:
+    """Open cases assigned to ``actor`` (or of their team), 督办 first, then the nearest
+    deadline of the clock each line shows; at most ``LIST_MAX``, and how many there are."""
+    conditions = [viewable_by(actor), col(Case.status).in_(OPEN_STATUSES)]
+    if mine:
+        conditions.append(col(Case.assignee_id) == actor.id)
+    else:
+        conditions.append(col(Case.team_id) == actor.team_id)
+    total = (await session.exec(select(func.count()).select_from(Case).where(*conditions))).one()
+    due = and_(
+        col(CaseClock.case_id) == col(Case.id),
+        col(CaseClock.state).in_((ClockState.RUNNING, ClockState.PAUSED)),
+        is_due_clock(),
+    )
+    query = (
+        select(Case)
+        .outerjoin(CaseClock, due)
+        .where(*conditions)
+        .order_by(
+            col(Case.supervised).desc(),
+            col(CaseClock.due_at).asc().nulls_last(),
+            col(Case.id),
+        )
+        .limit(LIST_MAX)
+    )
+    cases = list((await session.exec(query)).all())
+    return await found_cases(session, cases, calendar=calendar, now=now), int(total)
+
+
+async def list_awaiting_decision(session: AsyncSession, actor: Inspector) -> list[AwaitingDecision]:
+    """Pending requests whose case ``actor`` leads (``leads_team``, what ``load_request``
+    checks) and whose requester still holds the case, oldest first."""
+    rows = (
+        await session.exec(
+            select(ApprovalRequest, Case)
+            .join(Case, col(Case.id) == col(ApprovalRequest.case_id))
+            .where(ApprovalRequest.status == RequestStatus.PENDING)
+            .order_by(col(ApprovalRequest.created_at), col(ApprovalRequest.id))
+        )
+    ).all()
+    mine = [
+        (request, case)
+        for request, case in rows
+        if leads_team(actor, case) and case.assignee_id == request.requested_by_id
+    ]
+    ids = {request.requested_by_id for request, _ in mine}
+    names = {
+        p.id: p.name
+        for p in (await session.exec(select(Inspector).where(col(Inspector.id).in_(ids)))).all()
+    }
+    return [
+        AwaitingDecision(
+            request_id=request.id or 0,
+            case_id=case.id or 0,
+            number=case.number,
+            kind=request.kind.label,
+            days=request.days,
+            requester=names.get(request.requested_by_id, ""),
+            reason=request.reason,
+            created_at=request.created_at,
+        )
+        for request, case in mine
+    ]
+
+
+def plain_text(row: Notification) -> str:
+    """A notice as a page shows it in plain text: its page wording, tags removed."""
+    notice = row.notice
+    rendered = render_notice(notice, web=True) if notice is not None else row.text or ""
+    return html.unescape(re.sub(r"<[^>]+>", "", rendered)).strip()
+
+
+async def list_page_notices(session: AsyncSession, actor: Inspector) -> list[PageNotice]:
+    """The latest notices queued for ``actor`` on the console (``Channel.WEB``), newest first."""
+    rows = (
+        await session.exec(
+            select(Notification)
+            .where(
+                Notification.channel == Channel.WEB,
+                Notification.recipient_kind == RecipientKind.INSPECTOR,
+                Notification.recipient_id == actor.id,
+            )
+            .order_by(col(Notification.created_at).desc(), col(Notification.id).desc())
+            .limit(NOTICES_MAX)
+        )
+    ).all()
+    return [PageNotice(row.created_at, plain_text(row), row.case_id) for row in rows]
+
+
+async def get_home(
+    session: AsyncSession, actor: Inspector, *, calendar: WorkCalendar, now: datetime
+) -> Home:
+    """The 工作台 of ``actor``: only cases they may see (``viewable_by``), requests they may
+    decide, their own notices; the queue's counts for leaders and admins."""
+    team = await session.get(Team, actor.team_id) if actor.team_id else None
+    leads = actor.role is Role.TEAM_LEADER and team is not None
+    overdue = await search_cases(
+        session, actor, filters=CaseFilters(overdue=True), page=1, now=now, calendar=calendar
+    )
+    mine, mine_total = await _open_cases(session, actor, mine=True, calendar=calendar, now=now)
+    team_cases, team_total = (
+        await _open_cases(session, actor, mine=False, calendar=calendar, now=now)
+        if leads
+        else (None, 0)
+    )
+    return Home(
+        mine=mine,
+        mine_total=mine_total,
+        team=team_cases,
+        team_total=team_total,
+        team_name=team.name if team else None,
+        overdue=overdue,
+        approvals=await list_awaiting_decision(session, actor),
+        notices=await list_page_notices(session, actor),
+        stats=(
+            await count_stats(session, actor, now)
+            if actor.role in (Role.LEADER, Role.ADMIN)
+            else None
+        ),
+    )
