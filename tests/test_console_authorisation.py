@@ -112,7 +112,7 @@ KEPT_OUT = {"console_sessions", "console_access_log", "rate_counters", "processe
 @dataclass
 class World:
     people: dict[str, SignedIn]
-    values: dict[str, int]  # what fills a route's {placeholders} and forms
+    values: dict[str, int | str]  # what fills a route's {placeholders} and forms
 
     def path(self, canonical: str, *, forged: bool = False) -> str:
         values = {**self.values, "case_id": 999_999} if forged else self.values
