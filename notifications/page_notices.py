@@ -25,7 +25,7 @@ from sqlmodel import col
 from bot.db import SessionFactory
 from models.notification import Channel, Notification, NotificationStatus
 from models.types import utc
-from notifications.render import page_html
+from notifications.render import page_text
 from notifications.sender import claim_notifications
 
 logger = logging.getLogger(__name__)
@@ -41,11 +41,6 @@ class ReporterMessenger(Protocol):
     async def tell(self, *, reporter_id: int, case_id: int | None, text: str) -> bool:
         """Hand one notice on; True once the gateway took it, False to be offered it again."""
         ...
-
-
-def page_text(row: Notification) -> str:
-    """A notice as plain text: the page's wording, tags stripped, entities read back."""
-    return page_html(row).striptags()
 
 
 async def relay_web_notices(

@@ -90,3 +90,9 @@ def page_html(row: Notification) -> Markup:
     """A row as safe HTML for a web page: the notice in its page wording, line breaks as
     ``<br>``. The template escaped every parameter, and Telegram's tags are HTML tags."""
     return Markup("<br>\n".join(_text(row, web=True).split("\n")))  # noqa: S704 (escaped by the template)
+
+
+def page_text(row: Notification) -> str:
+    """A notice as plain text: the page's wording, tags stripped, entities read back (a
+    text-message gateway, the console's list of notices)."""
+    return page_html(row).striptags()

@@ -105,7 +105,7 @@ async def test_a_person_without_telegram_reads_their_notices_on_the_workbench(
                     key=f"test-web-{n}",
                     case_id=world.refund.id,
                     kind="test",
-                    channel=Channel.WEB,
+                    channel=Channel.CONSOLE,
                     recipient_kind=RecipientKind.INSPECTOR,
                     recipient_id=person.id,
                     template="_plain",

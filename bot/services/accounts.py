@@ -472,6 +472,11 @@ class Staff:
         """A person of the 信访室 (the dispatcher team)."""
         return self.team is not None and self.team.is_dispatcher
 
+    @property
+    def role_label(self) -> str:
+        """What the frame calls this person's role: 信访室 for the dispatcher's people."""
+        return "信访室" if self.dispatcher else self.person.role.label
+
 
 async def current_staff(
     session: AsyncSession, key: str, *, now: datetime, client: str | None

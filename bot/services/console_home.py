@@ -8,8 +8,6 @@ Queries only: nothing here commits.
 
 from __future__ import annotations
 
-import html
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -33,7 +31,7 @@ from models.clock import CaseClock, ClockState
 from models.notification import Channel, Notification, RecipientKind
 from models.request import ApprovalRequest, RequestStatus
 from models.team import Inspector, Role, Team
-from notifications.render import render_notice
+from notifications.render import page_text
 
 LIST_MAX = 50
 """Cases a 工作台 list shows; the 案件 page has them all."""
@@ -148,20 +146,14 @@ async def list_awaiting_decision(session: AsyncSession, actor: Inspector) -> lis
     ]
 
 
-def plain_text(row: Notification) -> str:
-    """A notice as a page shows it in plain text: its page wording, tags removed."""
-    notice = row.notice
-    rendered = render_notice(notice, web=True) if notice is not None else row.text or ""
-    return html.unescape(re.sub(r"<[^>]+>", "", rendered)).strip()
-
-
 async def list_page_notices(session: AsyncSession, actor: Inspector) -> list[PageNotice]:
-    """The latest notices queued for ``actor`` on the console (``Channel.WEB``), newest first."""
+    """The latest notices queued for ``actor`` on the console (``Channel.CONSOLE``: what the
+    bot would have sent a person with no Telegram), newest first."""
     rows = (
         await session.exec(
             select(Notification)
             .where(
-                Notification.channel == Channel.WEB,
+                Notification.channel == Channel.CONSOLE,
                 Notification.recipient_kind == RecipientKind.INSPECTOR,
                 Notification.recipient_id == actor.id,
             )
@@ -169,7 +161,7 @@ async def list_page_notices(session: AsyncSession, actor: Inspector) -> list[Pag
             .limit(NOTICES_MAX)
         )
     ).all()
-    return [PageNotice(row.created_at, plain_text(row), row.case_id) for row in rows]
+    return [PageNotice(row.created_at, page_text(row), row.case_id) for row in rows]
 
 
 async def get_home(
