@@ -94,6 +94,12 @@ def _demo_team(config: LiankaConfig) -> str:
     return next(t.code for t in config.teams if not t.dispatcher)
 
 
+def console_only_team(config: LiankaConfig) -> str:
+    """A working team other than the demo team (the console-only inspector's)."""
+    demo = _demo_team(config)
+    return next((t.code for t in config.teams if not t.dispatcher and t.code != demo), demo)
+
+
 async def seed_sandbox(
     session: AsyncSession, config: LiankaConfig, people: SandboxPeople, now: datetime
 ) -> str:
@@ -149,10 +155,11 @@ async def seed_sandbox(
 
 
 async def seed_console(
-    session: AsyncSession, people: SandboxPeople, team_code: str, now: datetime
+    session: AsyncSession, people: SandboxPeople, other_team: str, now: datetime
 ) -> tuple[DemoAccount, ...]:
     """A console account for each role: the Telegram personas' own (one person, two ways in),
-    a dispatcher, a leader, an admin and an inspector with no Telegram. Running it again
+    a dispatcher, a leader, an admin and an inspector with no Telegram in ``other_team`` (not
+    the demo team, whose reports keep going to the persona in the chat page). Running it again
     changes nothing; the TOTP secrets stay what they were."""
     personas = {
         p.user_id: person
@@ -181,7 +188,7 @@ async def seed_console(
                 role=role,
                 name=name,
                 person_id=person.id if person is not None else None,
-                team_code=team_code if role is ConsoleRole.INSPECTOR else None,
+                team_code=other_team if role is ConsoleRole.INSPECTOR else None,
                 password=DEMO_PASSWORD,
                 now=now,
             )
@@ -228,7 +235,7 @@ def start_lianka(
         try:
             async with create_session_factory(engine)() as session:
                 team = await seed_sandbox(session, config, people, now)
-                accounts = await seed_console(session, people, _demo_team(config), now)
+                accounts = await seed_console(session, people, console_only_team(config), now)
         finally:
             await engine.dispose()
         for persona in (people.inspector, people.team_leader):

@@ -3,6 +3,7 @@ reissue, each for an admin only."""
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -32,7 +33,7 @@ from models.card import Card, CardStatus, PrintBatch
 from models.enterprise import Enterprise
 from models.errors import InvalidInput, PermissionDenied
 from models.team import Inspector, Role
-from tests.console_support import SignedIn, console_app, sign_in, text_of
+from tests.console_support import Client, SignedIn, console_app, sign_in, text_of
 from tests.factories import make_inspector
 
 USCC_A = "91350100M000100Y43"
@@ -458,4 +459,25 @@ async def test_a_file_that_is_no_enterprise_list_is_refused_on_the_form(
         assert headless.status == 400
         assert "缺少“企业名称”列" in text_of(await headless.text())
         assert "导入文件（CSV）" in await headless.text()
+    assert await count(sessions, Enterprise) == 0
+
+
+async def test_a_list_over_the_size_limit_is_refused_in_chinese_and_nothing_is_written(
+    sessions: SessionFactory, catalog: LiankaConfig, clock: FrozenClock
+) -> None:
+    async with console_app(sessions, catalog, clock=clock) as client:
+        await _refused_too_large(client, sessions)
+
+
+async def _refused_too_large(client: Client, sessions: SessionFactory) -> None:
+    admin = await sign_in(client, sessions, role="admin", team=None)
+    page = await admin.get("/console/cards/import")
+    assert page.status == 200
+    big = b"\xe4\xbc\x81\xe4\xb8\x9a\xe5\x90\x8d\xe7\xa7\xb0\n" + b"x" * (1024 * 1024 + 10)
+    form = aiohttp.FormData()
+    form.add_field("csrf_token", admin.csrf)
+    form.add_field("file", io.BytesIO(big), filename="big.csv", content_type="text/csv")
+    answer = await admin.client.post("/console/cards/import", data=form, allow_redirects=False)
+    assert answer.status == 413
+    assert "超过1MB" in text_of(await answer.text())
     assert await count(sessions, Enterprise) == 0

@@ -127,6 +127,18 @@ def _csrf_refused(request: web.Request) -> web.Response:
     )
 
 
+def _too_large(request: web.Request) -> web.Response:
+    """A form over the application's ``client_max_size`` (aiohttp's 1 MiB: the channel's own
+    uploads stream past it): a Chinese page instead of aiohttp's plain 413."""
+    return console_page(
+        request,
+        "error",
+        title="文件过大",
+        status=413,
+        message="提交的内容超过1MB，未被接收。请拆分成较小的文件（如每次约5,000家企业）后分次上传。",
+    )
+
+
 def _to_sign_in(request: web.Request) -> web.HTTPSeeOther:
     target = request.path_qs if request.method == "GET" else "/console/"
     return web.HTTPSeeOther(f"/console/login?next={quote(target, safe='')}")
@@ -151,7 +163,10 @@ async def _guarded(request: web.Request, handler: Handler, console: Console) -> 
     if notice:
         request[NOTICE] = notice
     if request.method == "POST":
-        form = await request.post()
+        try:
+            form = await request.post()
+        except web.HTTPRequestEntityTooLarge:
+            return _too_large(request)
         if not _matches(_csrf(console), form.get(CSRF_FIELD), staff.session.key):
             return _csrf_refused(request)
     try:
