@@ -26,6 +26,7 @@ from sqlmodel import Field, SQLModel
 
 from models.case import Case
 from models.errors import InvalidInput
+from models.org import Track
 
 BREAK = "丨x"
 """Stands between runs and fields. It mixes a Han character with a Latin letter, which the
@@ -117,11 +118,15 @@ def document(fields: Sequence[str]) -> str:
     return " ".join(parts)
 
 
-def case_document(*, number: str, enterprise: str | None, description: str) -> str:
+def case_document(
+    *, number: str, enterprise: str | None, description: str, track: Track = Track.APPEAL
+) -> str:
     """What a case is found by: its number (and the number's sequence without leading zeros,
-    so 42 finds AJ-2026-00042), its enterprise's name, its description."""
+    so 42 finds AJ-2026-00042), its enterprise's name, its description. A clue is not found by
+    its enterprise: the card's enterprise narrows down who reported it, and no list shows it."""
     sequence = number.rsplit("-", 1)[-1].lstrip("0")
-    return document([number, sequence, enterprise or "", description])
+    named = enterprise if track is Track.APPEAL else None
+    return document([number, sequence, named or "", description])
 
 
 def indexed(case: Case, enterprise: str | None) -> CaseSearch:
@@ -130,7 +135,10 @@ def indexed(case: Case, enterprise: str | None) -> CaseSearch:
     return CaseSearch(
         case_id=case.id,
         document=case_document(
-            number=case.number, enterprise=enterprise, description=case.description
+            number=case.number,
+            enterprise=enterprise,
+            description=case.description,
+            track=case.track,
         ),
     )
 

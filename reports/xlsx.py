@@ -39,7 +39,10 @@ def render_xlsx(report: Report, path: Path) -> Path:
     """Write the report's figures and, when it has one, its case list to ``path`` (the leaders'
     report has none)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    workbook = xlsxwriter.Workbook(
+        str(path),
+        {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False},
+    )
     fmt: dict[str, Any] = {
         "title": workbook.add_format({"bold": True, "font_size": 14, "font_color": "#B0171F"}),
         "muted": workbook.add_format({"font_color": "#666666"}),

@@ -349,6 +349,7 @@ async def test_a_clue_is_found_only_by_its_team_leader(
         assert world.bribe.number not in _numbers(await _find(sessions, calendar, person))
     found = await _find(sessions, calendar, world.other_leader, q="好处费")
     assert _numbers(found) == [world.bribe.number]
+    assert found.items[0].enterprise is None  # even its team leader's list does not name it
     assert _numbers(await _find(sessions, calendar, world.other_leader, q="出让")) == []
 
 
@@ -584,3 +585,16 @@ def test_the_migration_writes_a_document_for_every_existing_case(
     documents, found = asyncio.run(after())
     assert len(before) == 20 and documents == before
     assert found  # the FTS table was filled too
+
+
+def test_a_clue_is_not_found_by_its_enterprise_but_by_its_words() -> None:
+    clue = case_document(
+        number="AJ-2026-00007",
+        enterprise="坤天新能源",
+        description="某局长收受礼金。",
+        track=Track.CLUE,
+    )
+    by_enterprise, by_words = parse_query("坤天"), parse_query("礼金")
+    assert by_enterprise is not None and by_words is not None
+    assert not matches(clue, by_enterprise)
+    assert matches(clue, by_words)

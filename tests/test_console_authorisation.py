@@ -275,3 +275,29 @@ async def test_after_signing_out_or_being_disabled_every_route_leads_to_the_sign
             assert answer.status == 303, (name, signed.account.username)
             assert answer.headers["Location"].startswith("/console/login"), name
     assert await snapshot(sessions) == before
+
+
+async def test_a_clue_is_refused_on_every_case_route_to_all_but_its_team_leader_and_assignee(
+    world: World,
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    clock: FrozenClock,
+) -> None:
+    clue = await report(
+        sessions, catalog, calendar, clock.now(), category="soe_corruption",
+        description="某国企负责人在设备采购中收受供应商好处费。", telegram_user_id=7_000_003,
+    )  # fmt: skip
+    assert clue.id is not None
+    world.values["case_id"] = clue.id
+    before = await snapshot(sessions)
+    refused = []
+    for method, canonical, name in console_routes(world.people["admin"]):
+        if "{case_id" not in canonical:
+            continue
+        for role in ROLES:  # none of them leads the clue's team (国资国企) or holds it
+            status = await _try(world.people[role], method, world.path(canonical), world.form(name))
+            refused.append(status)
+            assert status == 403, (name, role, status)
+    assert len(refused) >= 6 * 10
+    assert await snapshot(sessions) == before

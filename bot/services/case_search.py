@@ -255,7 +255,11 @@ async def found_cases(
     return [
         FoundCase(
             line=line,
-            enterprise=names.get(case.enterprise_id) if case.enterprise_id else None,
+            enterprise=(
+                names.get(case.enterprise_id)
+                if case.enterprise_id and case.track is not Track.CLUE
+                else None  # a clue's enterprise is shown nowhere (it points at the reporter)
+            ),
             days_left=workdays_left(calendar, line.due_at, now) if line.due_at else None,
         )
         for case, line in zip(cases, lines, strict=True)

@@ -107,8 +107,14 @@ def may_request_return(actor: Inspector, case: Case) -> bool:
 
 
 def may_supervise(actor: Inspector, case: Case) -> bool:
-    """督办: a leader, on an open case not yet supervised."""
-    return actor.role is Role.LEADER and case.status in OPEN_STATUSES and not case.supervised
+    """督办: a leader, on an open appeal not yet supervised (leaders see clue counts, not clue
+    rows: a clue is never theirs to flag)."""
+    return (
+        actor.role is Role.LEADER
+        and case.track is Track.APPEAL
+        and case.status in OPEN_STATUSES
+        and not case.supervised
+    )
 
 
 def may_decide(actor: Inspector, case: Case, request: ApprovalRequest) -> bool:

@@ -13,6 +13,7 @@ from models.case import OPEN_STATUSES, Case
 from models.errors import InvalidInput, PermissionDenied
 from models.event import EventKind, record_event
 from models.notification import Offer
+from models.org import Track
 from models.team import Inspector, Role
 from notifications.texts import preview
 
@@ -31,6 +32,10 @@ async def supervise_case(
     if actor.role is not Role.LEADER:
         raise PermissionDenied(
             "只有委领导可以督办。", detail=f"inspector {actor.id} is not a leader"
+        )
+    if case.track is not Track.APPEAL:  # before anything that would name the clue or its status
+        raise PermissionDenied(
+            "您无权查看该问题。", detail=f"case {case.id}: a clue, not supervised"
         )
     if case.status not in OPEN_STATUSES:
         raise moved_on(case, "督办")

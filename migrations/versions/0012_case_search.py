@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from models.org import Track
 from models.search import POSTGRESQL_DDL, SQLITE_DDL, case_document
 
 revision: str = "0012"
@@ -44,7 +45,7 @@ def _backfill() -> None:
     bind = op.get_bind()
     rows = bind.execute(
         sa.text(
-            "SELECT cases.id, cases.number, cases.description, enterprises.name "
+            "SELECT cases.id, cases.number, cases.description, enterprises.name, cases.track "
             "FROM cases LEFT JOIN enterprises ON enterprises.id = cases.enterprise_id "
             "ORDER BY cases.id"
         )
@@ -57,10 +58,13 @@ def _backfill() -> None:
                 {
                     "case_id": case_id,
                     "document": case_document(
-                        number=number, enterprise=enterprise, description=description
+                        number=number,
+                        enterprise=enterprise,
+                        description=description,
+                        track=Track(track),
                     ),
                 }
-                for case_id, number, description, enterprise in rows[start : start + BATCH]
+                for case_id, number, description, enterprise, track in rows[start : start + BATCH]
             ],
         )
 

@@ -85,7 +85,10 @@ def local(value: datetime) -> datetime:
 def workbook(export: CaseExport) -> bytes:
     """The list as an .xlsx: Chinese headers, Shanghai times, a note when it was cut."""
     buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    # a name or description starting with "=" stays text: no formula runs when the file is opened
+    book = xlsxwriter.Workbook(
+        buffer, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
+    )
     sheet = book.add_worksheet("案件")
     bold = book.add_format({"bold": True, "bg_color": "#EEF0F3"})
     when = book.add_format({"num_format": "yyyy-mm-dd hh:mm"})
