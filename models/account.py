@@ -72,14 +72,10 @@ class ConsoleAccount(SQLModel, table=True):
     def locked(self, now: datetime) -> bool:
         return self.locked_until is not None and self.locked_until > now
 
-    def count_failure(self, now: datetime) -> bool:
-        """One more wrong password or code; whether the account is now locked."""
-        self.failed_sign_ins += 1
-        if self.failed_sign_ins >= FAILURES_BEFORE_LOCK:
-            self.locked_until = now + timedelta(minutes=LOCK_MINUTES)
-            self.failed_sign_ins = 0
-            return True
-        return False
+
+def lock_ends(now: datetime) -> datetime:
+    """When an account locked at ``now`` (its fifth failure in a row) may try again."""
+    return now + timedelta(minutes=LOCK_MINUTES)
 
 
 class ConsoleSession(SQLModel, table=True):

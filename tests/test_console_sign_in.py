@@ -3,6 +3,7 @@ reset links, CSRF, and every step in the sign-in log."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -13,7 +14,7 @@ from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.accounts import disable_account, issue_reset, purge_sessions, totp_now
-from models.account import AccessEvent, AccessKind, ConsoleSession
+from models.account import AccessEvent, AccessKind, ConsoleAccount, ConsoleSession
 from tests.console_support import (
     PASSWORD,
     Client,
@@ -144,11 +145,40 @@ async def test_five_wrong_passwords_lock_the_account_for_fifteen_minutes(
     account, _, _ = await make_account(sessions, clock)
     for _ in range(5):
         assert (await _password_step(client, account.username, "wrong password!"))[0] == 401
-    status, html = await _password_step(client, account.username, PASSWORD)
-    assert status == 401 and "锁定" in text_of(html)
+    wrong = await _password_step(client, account.username, "still wrong!!")
+    right = await _password_step(client, account.username, PASSWORD)
+    # while locked, the right password is answered exactly as a wrong one: the lock-out
+    # confirms nothing to whoever is guessing
+    assert wrong[0] == right[0] == 401
+    assert "用户名或密码不正确" in text_of(right[1]) and text_of(right[1]) == text_of(wrong[1])
     clock.set(clock.now() + timedelta(minutes=16))
     assert (await _password_step(client, account.username, PASSWORD))[0] == 303
     assert AccessKind.LOCKED in await _log(sessions)
+    async with sessions() as session:
+        again = await session.get(ConsoleAccount, account.id)
+        assert again is not None and again.failed_sign_ins == 0  # a sign-in starts the count anew
+
+
+async def test_passwords_tried_in_parallel_get_no_more_than_five_checks(
+    client: Client, sessions: SessionFactory, clock: FrozenClock
+) -> None:
+    account, _, _ = await make_account(sessions, clock)
+    page = await client.get("/console/login")
+    token = csrf_of(await page.text())
+
+    async def guess(n: int) -> int:
+        answer = await client.post(
+            "/console/login",
+            data={"csrf_token": token, "username": account.username, "password": f"guess {n:04d}!"},
+            allow_redirects=False,
+        )
+        return answer.status
+
+    assert set(await asyncio.gather(*(guess(n) for n in range(12)))) == {401}
+    kinds = await _log(sessions)
+    assert kinds.count(AccessKind.FAILED) + kinds.count(AccessKind.LOCKED) == 5
+    assert kinds.count(AccessKind.LOCKED) == 1 and kinds.count(AccessKind.REFUSED) == 7
+    assert (await _password_step(client, account.username, PASSWORD))[0] == 401  # locked
 
 
 async def test_a_session_ends_after_thirty_idle_minutes_and_after_twelve_hours(

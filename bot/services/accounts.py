@@ -3,6 +3,7 @@ where needed, a TOTP code; server-side sessions that expire; every step in the s
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import secrets
@@ -12,12 +13,14 @@ from datetime import datetime, timedelta
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete
+from sqlalchemy import delete, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services.inspectors import TEAM_ROLES, get_team_by_code
 from models.account import (
+    FAILURES_BEFORE_LOCK,
     PASSWORD_MAX,
     PASSWORD_MIN,
     RESET_LINK_HOURS,
@@ -29,6 +32,7 @@ from models.account import (
     ConsoleAccount,
     ConsoleRole,
     ConsoleSession,
+    lock_ends,
     second_factor_required,
 )
 from models.errors import DomainError, InvalidInput, NotFound
@@ -40,6 +44,7 @@ _HASHER = PasswordHasher()  # Argon2id, RFC 9106's second recommended set (64 Mi
 _DUMMY_HASH = _HASHER.hash("lianka: a name that is no account takes as long as one that is")
 ISSUER = "廉卡 Lianka"
 SIGN_IN_FAILED = "用户名或密码不正确。"
+TOO_MANY_FAILURES = "登录失败次数过多，账号已暂时锁定，请15分钟后再试。"
 
 
 class SignInRefused(DomainError):
@@ -183,7 +188,7 @@ async def create_account(
     assert person.id is not None
     account = ConsoleAccount(username=username, inspector_id=person.id, created_at=now)
     if password is not None:
-        account.password_hash = _HASHER.hash(password)
+        account.password_hash = await _hash(password)
         account.password_changed_at = now
     secret = pyotp.random_base32() if totp or second_factor_required(person.role) else None
     account.totp_secret = secret
@@ -311,7 +316,7 @@ async def set_password(
     """Set the password through a reset link; the link is spent, every session ends."""
     account = await account_for_reset(session, code, now)
     check_password(password, account.username)
-    account.password_hash = _HASHER.hash(password)
+    account.password_hash = await _hash(password)
     account.password_changed_at = now
     account.reset_hash = None
     account.reset_expires_at = None
@@ -324,13 +329,48 @@ async def set_password(
     return account
 
 
-def _password_matches(account: ConsoleAccount | None, password: str) -> bool:
-    stored = account.password_hash if account is not None else None
+def _password_matches(stored: str | None, password: str) -> bool:
     try:
         _HASHER.verify(stored or _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
         return False
     return stored is not None
+
+
+async def _check_password(stored: str | None, password: str) -> bool:
+    """Argon2id takes a quarter of a second of one core and 64 MiB: off the event loop, so a
+    sign-in does not stall the reporters' pages and the bot. ``None``: the dummy hash, so a
+    name that is no account (or a locked one) takes as long as a real check."""
+    return await asyncio.to_thread(_password_matches, stored, password[:PASSWORD_MAX])
+
+
+async def _hash(password: str) -> str:
+    return await asyncio.to_thread(_HASHER.hash, password)
+
+
+async def _reserve_attempt(session: AsyncSession, account: ConsoleAccount) -> int:
+    """Count one attempt before its password or code is checked, in one committed UPDATE, so
+    attempts made in parallel each get their own number: only the first five are checked."""
+    result = await session.exec(
+        update(ConsoleAccount)
+        .where(col(ConsoleAccount.id) == account.id)
+        .values(failed_sign_ins=col(ConsoleAccount.failed_sign_ins) + 1)
+        .returning(col(ConsoleAccount.failed_sign_ins))
+    )
+    attempt = int(result.scalar_one())
+    await session.commit()
+    # the row as the database has it, without writing it back (a success resets it to 0)
+    set_committed_value(account, "failed_sign_ins", attempt)
+    return attempt
+
+
+async def _lock(session: AsyncSession, account: ConsoleAccount, now: datetime) -> None:
+    assert account.id is not None
+    await session.exec(
+        update(ConsoleAccount)
+        .where(col(ConsoleAccount.id) == account.id)
+        .values(locked_until=lock_ends(now), failed_sign_ins=0)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,28 +399,34 @@ async def sign_in(
     session: AsyncSession, username: str, password: str, *, now: datetime, client: str | None
 ) -> SignedIn:
     """The password step: a session that still needs the TOTP code when the account has one.
-    Five failures in a row lock the account for 15 minutes; a locked or disabled account is
-    refused without its password being checked, and says so only once the password is right."""
+    Every attempt is counted before it is checked; the fifth failure in a row (passwords and
+    codes together) locks the account for 15 minutes. A locked account is answered as a wrong
+    password is, whatever was typed (no password is checked), so a lock-out tells nothing; a
+    disabled account says so only after the right password."""
     account = (
         await session.exec(
             select(ConsoleAccount).where(ConsoleAccount.username == username.strip()[:USERNAME_MAX])
         )
     ).first()
     person = await session.get(Inspector, account.inspector_id) if account else None
-    if account is None or person is None or not _password_matches(account, password[:PASSWORD_MAX]):
-        if account is not None and account.locked(now):
-            raise await _refuse(session, AccessKind.REFUSED, now, account=account, client=client)
-        kind = AccessKind.LOCKED if account and account.count_failure(now) else AccessKind.FAILED
+    if account is None or person is None or account.locked(now):
+        await _check_password(None, password)
+        kind = AccessKind.FAILED if account is None else AccessKind.REFUSED
+        raise await _refuse(session, kind, now, account=account, client=client)
+    assert account.id is not None
+    attempt = await _reserve_attempt(session, account)
+    if attempt > FAILURES_BEFORE_LOCK:  # attempts in parallel used the allowance up
+        raise await _refuse(session, AccessKind.REFUSED, now, account=account, client=client)
+    if not await _check_password(account.password_hash, password):
+        kind = AccessKind.FAILED
+        if attempt >= FAILURES_BEFORE_LOCK:
+            await _lock(session, account, now)
+            kind = AccessKind.LOCKED
         raise await _refuse(session, kind, now, account=account, client=client)
     if account.disabled_at is not None or not person.active:
         raise await _refuse(
             session, AccessKind.REFUSED, now, account=account, client=client,
             message="该账号已停用，请联系管理员。",
-        )  # fmt: skip
-    if account.locked(now):
-        raise await _refuse(
-            session, AccessKind.REFUSED, now, account=account, client=client,
-            message="登录失败次数过多，账号已暂时锁定，请15分钟后再试。",
         )  # fmt: skip
     return await _open_session(session, account, now=now, client=client)
 
@@ -417,34 +463,54 @@ async def verify_code(
     session: AsyncSession, key: str, code: str, *, now: datetime, client: str | None
 ) -> ConsoleAccount:
     """The second step: a TOTP code of this 30-second step or the one before or after, never
-    the same step twice (a code seen on the way is no use). Wrong codes count towards the
-    lock-out like wrong passwords."""
+    a step already used (a code seen on the way is no use, even sent twice at once). Codes are
+    counted with the passwords towards the lock-out, before they are checked."""
     row = await session.get(ConsoleSession, key)
     account = await session.get(ConsoleAccount, row.account_id) if row else None
     if row is None or account is None or account.totp_secret is None or row.expired(now):
         raise SignInRefused("登录已过期，请重新输入用户名和密码。")
-    if account.locked(now) or account.disabled_at is not None:
+    assert account.id is not None
+    attempt = await _reserve_attempt(session, account)
+    if account.locked(now) or account.disabled_at is not None or attempt > FAILURES_BEFORE_LOCK:
         await session.delete(row)
         raise await _refuse(
             session, AccessKind.REFUSED, now, account=account, client=client,
-            message="登录失败次数过多，账号已暂时锁定，请15分钟后再试。",
+            message=TOO_MANY_FAILURES,
         )  # fmt: skip
     step = _matching_step(account.totp_secret, code.strip(), now)
-    if step is None or (account.last_totp_step is not None and step <= account.last_totp_step):
-        if account.count_failure(now):
+    if step is None or not await _use_step(session, account.id, step):
+        if attempt >= FAILURES_BEFORE_LOCK:
+            await _lock(session, account, now)
             await session.delete(row)
-            raise await _refuse(session, AccessKind.LOCKED, now, account=account, client=client)
+            raise await _refuse(
+                session, AccessKind.LOCKED, now, account=account, client=client,
+                message=TOO_MANY_FAILURES,
+            )  # fmt: skip
         raise await _refuse(
             session, AccessKind.FAILED, now, account=account, client=client,
             message="动态验证码不正确，请重新输入。", error=WrongCode,
         )  # fmt: skip
-    account.last_totp_step = step
     row.verified = True
     row.last_seen_at = now
     _signed_in(account, now)
     await log_access(session, AccessKind.SIGNED_IN, now, account=account, client=client)
     await session.commit()
     return account
+
+
+async def _use_step(session: AsyncSession, account_id: int, step: int) -> bool:
+    """Mark a TOTP step used, unless it (or a later one) was: one UPDATE, so two requests
+    with the same code cannot both pass."""
+    result = await session.exec(
+        update(ConsoleAccount)
+        .where(
+            col(ConsoleAccount.id) == account_id,
+            (col(ConsoleAccount.last_totp_step).is_(None))
+            | (col(ConsoleAccount.last_totp_step) < step),
+        )
+        .values(last_totp_step=step)
+    )
+    return bool(result.rowcount)
 
 
 def _matching_step(secret: str, code: str, now: datetime) -> int | None:

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+from datetime import datetime
 from urllib.parse import quote
 
 from aiohttp import web
@@ -32,7 +33,7 @@ from models.errors import (
     PermissionDenied,
     StaleAction,
 )
-from web.console.context import CONSOLE, CONSOLE_PREFIX, SIGN_IN_LIMIT, Console
+from web.console.context import ATTEMPT_LIMIT, CONSOLE, CONSOLE_PREFIX, SIGN_IN_LIMIT, Console
 from web.console.render import CSRF, NOTICE, PENDING_NOTICE, STAFF, console_page
 from web.context import client_address
 
@@ -245,6 +246,16 @@ def _login_form(
     return response
 
 
+async def _may_try(request: web.Request, now: datetime) -> bool:
+    """Whether this address may try a password or code now: every attempt is counted first
+    (a burst in parallel stops at ``ATTEMPT_LIMIT``), and the failures so far must be under
+    ``SIGN_IN_LIMIT`` (each failure is counted when it is known)."""
+    limiter, client = request.app[CONSOLE].limiter, _client(request)
+    if not await limiter.hit(ATTEMPT_LIMIT, client, now):
+        return False
+    return await limiter.remaining(SIGN_IN_LIMIT, client, now) > 0
+
+
 def _login_csrf_ok(request: web.Request, token: object) -> bool:
     nonce = request.cookies.get(LOGIN_COOKIE, "")
     return _matches(_login_csrf(request.app[CONSOLE]), token, nonce)
@@ -263,7 +274,7 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     if not _login_csrf_ok(request, form.get(CSRF_FIELD)):
         return _login_form(request, status=403, error="页面已过期，请重新登录。", username=username)
     now = console.clock.now()
-    if await console.limiter.remaining(SIGN_IN_LIMIT, _client(request), now) <= 0:
+    if not await _may_try(request, now):
         return _login_form(request, status=429, error=TOO_MANY, username=username)
     try:
         async with console.sessions() as session:
@@ -310,7 +321,7 @@ async def code_post(request: web.Request) -> web.StreamResponse:
     if key is None or not _login_csrf_ok(request, form.get(CSRF_FIELD)):
         return _login_form(request, status=403, error="页面已过期，请重新登录。")
     now = console.clock.now()
-    if await console.limiter.remaining(SIGN_IN_LIMIT, _client(request), now) <= 0:
+    if not await _may_try(request, now):
         return _code_form(request, status=429, error=TOO_MANY)
     try:
         async with console.sessions() as session:

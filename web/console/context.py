@@ -20,7 +20,11 @@ from models.calendar import WorkCalendar
 
 CONSOLE_PREFIX = "console-"  # the names of the console's routes
 SIGN_IN_LIMIT = Limit("console-sign-in", 20, timedelta(minutes=10))
-"""Sign-in attempts from one address (passwords and codes), shared by every instance."""
+"""Failed sign-in attempts from one address (passwords and codes), shared by every instance."""
+ATTEMPT_LIMIT = Limit("console-sign-in-attempts", 100, timedelta(minutes=10))
+"""Every attempt from one address, counted before it is checked: what a burst of attempts in
+parallel can use before the failures are counted (an office behind one address signs in well
+within it)."""
 
 
 @dataclass
