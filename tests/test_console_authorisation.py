@@ -52,7 +52,7 @@ REFUSED: dict[str, frozenset[str]] = {
     "console-case-do_resolve": CASE_WORK,
     "console-case-do_supervise": frozenset({"inspector", "team_leader", "outsider", "dispatcher"}),
     "console-case-identity": frozenset({"outsider", "dispatcher"}),
-    "console-request-decide": frozenset({"inspector", "outsider", "dispatcher", "leader"}),
+    "console-request-decide": frozenset({"inspector", "outsider", "dispatcher", "leader", "admin"}),
     "console-calendar-check": EVERYONE_BUT["admin"],
     "console-calendar-load": EVERYONE_BUT["admin"],
     "console-audit-verify": frozenset({"inspector", "team_leader", "outsider", "dispatcher"}),

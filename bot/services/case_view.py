@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.blobs import BlobMissing, BlobStore
 from bot.services.assignment import may_route
 from bot.services.case_lists import CaseDetail, case_detail, require_view
-from bot.services.inspectors import TEAM_ROLES
+from bot.services.inspectors import TEAM_ROLES, deciders
 from bot.services.materials import TelegramFiles
 from bot.services.permissions import (
     leads_team,
@@ -362,7 +362,12 @@ async def _requests(
                 days=request.days,
                 target_team=target.name if target else None,
                 created_at=request.created_at,
-                may_decide=may_decide(actor, case, request),
+                may_decide=may_decide(
+                    actor,
+                    case,
+                    request,
+                    {p.id for p in await deciders(session, case, request.requested_by_id)},
+                ),
             )
         )
     return lines

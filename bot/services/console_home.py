@@ -24,7 +24,8 @@ from bot.services.case_search import (
     is_due_clock,
     search_cases,
 )
-from bot.services.permissions import leads_team
+from bot.services.inspectors import deciders
+from bot.services.permissions import leads_team, may_decide
 from models.calendar import WorkCalendar
 from models.case import OPEN_STATUSES, Case
 from models.clock import CaseClock, ClockState
@@ -111,8 +112,8 @@ async def _open_cases(
 
 
 async def list_awaiting_decision(session: AsyncSession, actor: Inspector) -> list[AwaitingDecision]:
-    """Pending requests whose case ``actor`` leads (``leads_team``, what ``load_request``
-    checks) and whose requester still holds the case, oldest first."""
+    """Pending requests ``actor`` decides (``inspectors.deciders``, what ``load_request``
+    checks: never their own) whose requester still holds the case, oldest first."""
     rows = (
         await session.exec(
             select(ApprovalRequest, Case)
@@ -124,7 +125,13 @@ async def list_awaiting_decision(session: AsyncSession, actor: Inspector) -> lis
     mine = [
         (request, case)
         for request, case in rows
-        if leads_team(actor, case) and case.assignee_id == request.requested_by_id
+        if leads_team(actor, case)  # a first sieve; then who decides it, as load_request asks
+        and may_decide(
+            actor,
+            case,
+            request,
+            {p.id for p in await deciders(session, case, request.requested_by_id)},
+        )
     ]
     ids = {request.requested_by_id for request, _ in mine}
     names = {

@@ -10,19 +10,18 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services.assignment import leave_team, send_to_team
 from bot.services.clocks import extend_clock
-from bot.services.inspectors import team_leaders
+from bot.services.inspectors import deciders, team_leaders
 from bot.services.notices import team_name, tell_inspectors, tell_reporter
 from bot.services.permissions import (
     actor_of,
     load_case,
     moved_on,
-    require_team_leader,
 )
 from bot.services.policy import Policy
 from bot.services.routing import dispatcher_team, target_team
 from models.case import RETURNABLE, TRANSFERABLE, WORKING_STATUSES, Case, CaseStatus
 from models.clock import ClockKind
-from models.errors import NotFound, StaleAction
+from models.errors import NotFound, PermissionDenied, StaleAction
 from models.event import Actor, EventKind, record_event, transition
 from models.notification import Offer
 from models.org import Track
@@ -47,12 +46,16 @@ class Decision:
 async def load_request(
     session: AsyncSession, actor: Inspector, request_id: int
 ) -> tuple[ApprovalRequest, Case]:
-    """A pending request and its case, for the team leader of the case's team only."""
+    """A pending request and its case, for those who decide it (``deciders``) only."""
     request = await session.get(ApprovalRequest, request_id, populate_existing=True)
     if request is None:
         raise NotFound("未找到该申请，此操作已失效。", detail=f"request {request_id} not found")
     case = await load_case(session, request.case_id)
-    require_team_leader(actor, case)
+    if actor.id not in {p.id for p in await deciders(session, case, request.requested_by_id)}:
+        raise PermissionDenied(
+            "只有本组组长可以审批此申请，且不能审批自己的申请。",
+            detail=f"request {request_id}: inspector {actor.id} may not decide it",
+        )
     if request.status is not RequestStatus.PENDING:
         raise StaleAction(
             f"该申请已处理（{request.status.label}）。", detail=f"request {request_id} decided"

@@ -215,6 +215,21 @@ async def team_leaders(
     return people
 
 
+async def deciders(session: AsyncSession, case: Case, requester_id: int) -> list[Inspector]:
+    """Who decides a request about ``case`` made by ``requester_id``: the team's active team
+    leaders but the requester (nobody decides their own request); with none left, for an
+    appeal, the admins (who stand in for a team with no other leader); for a clue, nobody but
+    its team's leaders (DESIGN.md: a clue is seen by its team leader and assignee only)."""
+    leaders = [
+        person
+        for person in await team_leaders(session, case.team_id, track=Track.CLUE)
+        if person.id != requester_id
+    ]
+    if not leaders and case.track is Track.APPEAL:
+        leaders = [admin for admin in await active_admins(session) if admin.id != requester_id]
+    return leaders
+
+
 @dataclass(frozen=True, slots=True)
 class Deactivated:
     """Who was deactivated and the numbers of the open cases that went back to their leader."""

@@ -3,6 +3,8 @@ makes before it changes anything (assignee, team leader, status)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services.inspectors import TEAM_ROLES
@@ -117,11 +119,14 @@ def may_supervise(actor: Inspector, case: Case) -> bool:
     )
 
 
-def may_decide(actor: Inspector, case: Case, request: ApprovalRequest) -> bool:
-    """A pending request is decided by a leader of the case's team, while its requester still
-    has the case (the checks ``decisions.load_request`` makes)."""
+def may_decide(
+    actor: Inspector, case: Case, request: ApprovalRequest, decider_ids: Collection[int | None]
+) -> bool:
+    """A pending request is decided by one of its deciders (``inspectors.deciders``: never its
+    requester), while its requester still has the case (the checks ``decisions.load_request``
+    makes)."""
     return (
-        leads_team(actor, case)
+        actor.id in decider_ids
         and request.status is RequestStatus.PENDING
         and case.assignee_id == request.requested_by_id
     )

@@ -10,7 +10,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services.clocks import get_clock
-from bot.services.inspectors import team_leaders
+from bot.services.inspectors import deciders
 from bot.services.notices import tell_inspectors
 from bot.services.permissions import (
     actor_of,
@@ -80,7 +80,7 @@ async def _ask_leaders(
     await tell_inspectors(
         session,
         case,
-        await team_leaders(session, case.team_id, track=case.track),
+        await deciders(session, case, requester.id or 0),
         "leader_request",
         stage=stage,
         now=now,
