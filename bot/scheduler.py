@@ -25,9 +25,9 @@ from bot.clock import Clock, SystemClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.metrics import Metrics
-from bot.services.accounts import purge_sessions
 from bot.services.agenda import send_agenda
 from bot.services.calendar import load_calendar
+from bot.services.console_sessions import purge_sessions
 from bot.services.policy import Policy
 from bot.services.reports import DEFAULT_OUT_DIR, send_due_reports
 from bot.services.sweep import sweep_deadlines

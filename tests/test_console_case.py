@@ -813,6 +813,10 @@ async def test_a_telegram_file_is_fetched_through_the_bot_api_when_the_console_h
             assert answer.status == 200 and answer.headers["Content-Type"] == "image/jpeg"
             with Image.open(io.BytesIO(await answer.read())) as shown:
                 assert shown.size == (64, 48) and not shown.getexif()
+            # nor the name the phone or the reporter gave it
+            assert "IMG_0001" not in answer.headers["Content-Disposition"]
+            assert "IMG_0001" not in await _page(inspector, case.id)
+            assert "合同" not in await _page(inspector, case.id)
     finally:
         await bot.session.close()
     async with console_app(sessions, catalog, clock=clock) as desk:  # no bot token

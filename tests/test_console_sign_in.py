@@ -13,7 +13,8 @@ from sqlmodel import col, select
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
-from bot.services.accounts import disable_account, issue_reset, purge_sessions, totp_now
+from bot.services.accounts import disable_account, issue_reset, totp_now
+from bot.services.console_sessions import purge_sessions
 from models.account import AccessEvent, AccessKind, ConsoleAccount, ConsoleSession
 from tests.console_support import (
     PASSWORD,

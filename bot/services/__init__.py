@@ -17,7 +17,12 @@ Where to look:
   ``decisions`` (the team leader's decisions on them), ``assignment`` (分办 / 分派 / 改派 by
   hand), ``resolution`` (办结), ``supervision`` (督办), ``materials`` (查看材料), with
   ``notices`` for what they tell the reporter and the inspectors;
-- lists and people: ``case_lists``, ``inspectors``, ``people``; deadlines: ``clocks``,
-  ``sweep``, ``agenda``, ``calendar``, ``schedule``; the rest: ``cards``, ``catalog``,
-  ``reports``, ``audit``, ``updates``.
+- lists and people: ``case_lists``, ``inspectors`` (with ``deciders``: who decides a request),
+  ``people``; deadlines: ``clocks``, ``sweep``, ``agenda``, ``calendar``, ``schedule``; the
+  rest: ``cards``, ``catalog``, ``reports``, ``audit``, ``updates``;
+- the office console: ``accounts`` (accounts, passwords, TOTP, lock-out, the sign-in log),
+  ``console_sessions`` (who a console request acts as, 退出), ``console_home`` (工作台),
+  ``case_search`` (案件 list and search), ``case_view`` (the 案件 page and its files),
+  ``card_admin`` and ``people_admin`` (联系卡 and 人员 for admins), ``console_reports`` (报表) —
+  the pages' reads; every action they offer is one of the casework use cases above.
 """

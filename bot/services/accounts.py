@@ -24,8 +24,6 @@ from models.account import (
     PASSWORD_MAX,
     PASSWORD_MIN,
     RESET_LINK_HOURS,
-    SESSION_ABSOLUTE,
-    SESSION_IDLE,
     USERNAME_MAX,
     AccessEvent,
     AccessKind,
@@ -348,17 +346,22 @@ async def _hash(password: str) -> str:
     return await asyncio.to_thread(_HASHER.hash, password)
 
 
-async def _reserve_attempt(session: AsyncSession, account: ConsoleAccount) -> int:
+async def _reserve_attempt(session: AsyncSession, account: ConsoleAccount, now: datetime) -> int:
     """Count one attempt before its password or code is checked, in one committed UPDATE, so
-    attempts made in parallel each get their own number: only the first five are checked."""
+    attempts made in parallel each get their own number: only the first five are checked. An
+    account locked meanwhile (by an attempt in parallel) gets no number: more than five."""
     result = await session.exec(
         update(ConsoleAccount)
-        .where(col(ConsoleAccount.id) == account.id)
+        .where(
+            col(ConsoleAccount.id) == account.id,
+            col(ConsoleAccount.locked_until).is_(None) | (col(ConsoleAccount.locked_until) <= now),
+        )
         .values(failed_sign_ins=col(ConsoleAccount.failed_sign_ins) + 1)
         .returning(col(ConsoleAccount.failed_sign_ins))
     )
-    attempt = int(result.scalar_one())
+    number = result.scalar_one_or_none()
     await session.commit()
+    attempt = FAILURES_BEFORE_LOCK + 1 if number is None else int(number)
     # the row as the database has it, without writing it back (a success resets it to 0)
     set_committed_value(account, "failed_sign_ins", attempt)
     return attempt
@@ -414,7 +417,7 @@ async def sign_in(
         kind = AccessKind.FAILED if account is None else AccessKind.REFUSED
         raise await _refuse(session, kind, now, account=account, client=client)
     assert account.id is not None
-    attempt = await _reserve_attempt(session, account)
+    attempt = await _reserve_attempt(session, account, now)
     if attempt > FAILURES_BEFORE_LOCK:  # attempts in parallel used the allowance up
         raise await _refuse(session, AccessKind.REFUSED, now, account=account, client=client)
     if not await _check_password(account.password_hash, password):
@@ -470,7 +473,7 @@ async def verify_code(
     if row is None or account is None or account.totp_secret is None or row.expired(now):
         raise SignInRefused("登录已过期，请重新输入用户名和密码。")
     assert account.id is not None
-    attempt = await _reserve_attempt(session, account)
+    attempt = await _reserve_attempt(session, account, now)
     if account.locked(now) or account.disabled_at is not None or attempt > FAILURES_BEFORE_LOCK:
         await session.delete(row)
         raise await _refuse(
@@ -524,104 +527,6 @@ def _matching_step(secret: str, code: str, now: datetime) -> int | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class Staff:
-    """Who a console request acts as: the account and its person, read on this request."""
-
-    account: ConsoleAccount
-    person: Inspector
-    session: ConsoleSession
-    team: Team | None = None
-
-    @property
-    def dispatcher(self) -> bool:
-        """A person of the 信访室 (the dispatcher team)."""
-        return self.team is not None and self.team.is_dispatcher
-
-    @property
-    def role_label(self) -> str:
-        """What the frame calls this person's role: 信访室 for the dispatcher's people."""
-        return "信访室" if self.dispatcher else self.person.role.label
-
-
-async def current_staff(
-    session: AsyncSession, key: str, *, now: datetime, client: str | None
-) -> Staff | None:
-    """The signed-in person of a session, or None (expired, ended, unverified, disabled or
-    deactivated — an expired session is removed and logged). Seen now: the idle clock restarts."""
-    row = await session.get(ConsoleSession, key)
-    if row is None or not row.verified:
-        return None
-    account = await session.get(ConsoleAccount, row.account_id)
-    person = await session.get(Inspector, account.inspector_id) if account else None
-    if account is None or person is None:
-        return None
-    if row.expired(now) or account.disabled_at is not None or not person.active:
-        await session.delete(row)
-        if row.expired(now):
-            await log_access(session, AccessKind.EXPIRED, now, account=account, client=client)
-        await session.commit()
-        return None
-    row.last_seen_at = now
-    team = await session.get(Team, person.team_id) if person.team_id is not None else None
-    await session.commit()
-    return Staff(account, person, row, team)
-
-
-async def sign_out(session: AsyncSession, key: str, *, now: datetime, client: str | None) -> None:
-    """The session ends on the server; the cookie alone opens nothing afterwards."""
-    row = await session.get(ConsoleSession, key)
-    if row is None:
-        return
-    account = await session.get(ConsoleAccount, row.account_id)
-    await session.delete(row)
-    await log_access(session, AccessKind.SIGNED_OUT, now, account=account, client=client)
-    await session.commit()
-
-
-async def take_notice(session: AsyncSession, key: str) -> str | None:
-    """The one-time message left for this session's next page (e.g. 已签收。)."""
-    row = await session.get(ConsoleSession, key)
-    if row is None or row.notice is None:
-        return None
-    notice, row.notice = row.notice, None
-    await session.commit()
-    return notice
-
-
-async def leave_notice(session: AsyncSession, key: str, notice: str) -> None:
-    row = await session.get(ConsoleSession, key)
-    if row is not None:
-        row.notice = notice[:200]
-        await session.commit()
-
-
-async def purge_sessions(session: AsyncSession, now: datetime) -> int:
-    """Sessions idle for 30 minutes or 12 hours old are deleted (the middleware also refuses
-    them when next seen)."""
-    result = await session.exec(
-        delete(ConsoleSession).where(
-            (col(ConsoleSession.last_seen_at) < now - SESSION_IDLE)
-            | (col(ConsoleSession.created_at) < now - SESSION_ABSOLUTE)
-        )
-    )
-    await session.commit()
-    return int(result.rowcount or 0)
-
-
 def totp_now(secret: str, now: datetime) -> str:
     """The code an authenticator app shows at ``now`` (the sandbox prints it; tests type it)."""
     return pyotp.TOTP(secret).at(now)
-
-
-async def list_my_access(
-    session: AsyncSession, account_id: int, limit: int = 20
-) -> list[AccessEvent]:
-    """The latest lines of one account's sign-in log (its own page shows them)."""
-    rows = await session.exec(
-        select(AccessEvent)
-        .where(AccessEvent.account_id == account_id)
-        .order_by(col(AccessEvent.id).desc())
-        .limit(limit)
-    )
-    return list(rows.all())

@@ -10,6 +10,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import PurePosixPath
 from typing import Any
 
 from sqlmodel import col, select
@@ -35,6 +36,7 @@ from bot.services.routing import (
     list_team_members,
     open_case_counts,
 )
+from models import filecheck
 from models.attachment import Attachment, MediaKind
 from models.calendar import WorkCalendar
 from models.case import ASSIGNABLE, Case, CaseStatus, Outcome, reporter_line
@@ -42,7 +44,7 @@ from models.clock import CaseClock, ClockKind, ClockState
 from models.enterprise import Enterprise
 from models.errors import DomainError, InvalidInput, NotFound
 from models.event import ActorType, CaseEvent, EventKind
-from models.filecheck import clean_photo, identify
+from models.filecheck import identify
 from models.intake import parse_amount_yuan
 from models.org import Track
 from models.request import ApprovalRequest, RequestKind, RequestStatus
@@ -209,12 +211,17 @@ def _shown_as(item: Attachment) -> str:
     return "file"
 
 
-def _file_line(item: Attachment) -> FileLine:
+def _file_line(item: Attachment, *, confidential: bool) -> FileLine:
+    """A file as the page lists it; in an anonymous case or a clue its name is the kind and a
+    number (a name a phone or a person gave a file can name them), with its extension."""
     assert item.id is not None
+    given = item.file_name or ""
+    suffix = PurePosixPath(given).suffix.lower()
+    plain = f"{item.kind.label}{item.id}" + (suffix if suffix[1:].isalnum() else "")
     return FileLine(
         id=item.id,
         kind=item.kind,
-        name=item.file_name or f"{item.kind.label}{item.id}",
+        name=plain if confidential or not given else given,
         size=item.file_size,
         shown_as=_shown_as(item),
         in_telegram=item.blob_sha256 is None,
@@ -423,7 +430,7 @@ async def get_case_page(
             for c in sorted(detail.clocks, key=lambda c: list(ClockKind).index(c.kind))
         ],
         timeline=await _timeline(session, detail.events),
-        files=[_file_line(a) for a in attachments],
+        files=[_file_line(a, confidential=_confidential(case)) for a in attachments],
         requests=requests,
         actions=actions,
         route_targets=targets,
@@ -470,19 +477,17 @@ async def _from_telegram(telegram: TelegramFiles, file_id: str, attachment_id: i
 
 
 def without_metadata(data: bytes) -> bytes:
-    """A picture rebuilt from its pixels (no EXIF, GPS or camera), as web uploads are kept: a
-    picture sent in Telegram as a file keeps what the phone wrote into it. Anything else as
-    it is."""
+    """A Telegram file cleaned as web uploads are kept (``models.filecheck.without_metadata``:
+    a picture rebuilt from its pixels, a video's or recording's location and device blanked): a
+    file sent in Telegram keeps what the phone wrote into it."""
     try:
         fmt = identify(data)
     except InvalidInput:
         return data
-    if fmt.kind is not MediaKind.PHOTO:
-        return data
     try:
-        return clean_photo(data, fmt)[1]
+        return filecheck.without_metadata(data, fmt)[1]
     except InvalidInput as e:
-        raise NotFound(e.message, detail="a Telegram picture could not be cleaned") from e
+        raise NotFound(e.message, detail="a Telegram file could not be cleaned") from e
 
 
 def served_type(data: bytes) -> tuple[str, bool]:
@@ -523,10 +528,17 @@ async def get_case_file(
     else:
         assert telegram is not None and item.file_id is not None
         data = await _from_telegram(telegram, item.file_id, attachment_id)
-        if case.anonymous or case.track is Track.CLUE:
+        if _confidential(case):
             data = await asyncio.to_thread(without_metadata, data)
     content_type, inline = served_type(data)
-    return CaseFile(data, content_type, inline, _file_line(item).name)
+    return CaseFile(
+        data, content_type, inline, _file_line(item, confidential=_confidential(case)).name
+    )
+
+
+def _confidential(case: Case) -> bool:
+    """An anonymous case or a clue: nothing its files carry may name the reporter."""
+    return case.anonymous or case.track is Track.CLUE
 
 
 def parse_days(text: str) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.services.accounts import list_my_access
+from bot.services.console_sessions import list_my_access
 from bot.services.notices import team_name
 from web.console.context import CONSOLE, CONSOLE_PREFIX
 from web.console.render import STAFF, console_page

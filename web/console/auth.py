@@ -22,7 +22,7 @@ from aiohttp.typedefs import Handler
 from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 from sqlalchemy.orm.exc import StaleDataError
 
-from bot.services import accounts
+from bot.services import accounts, console_sessions
 from bot.services.accounts import SignInRefused, WrongCode
 from models.account import SESSION_ABSOLUTE
 from models.errors import (
@@ -149,7 +149,7 @@ async def _guarded(request: web.Request, handler: Handler, console: Console) -> 
     key = _session_key(request)
     async with console.sessions() as session:
         staff = (
-            await accounts.current_staff(
+            await console_sessions.current_staff(
                 session, key, now=console.clock.now(), client=_client(request)
             )
             if key
@@ -160,7 +160,7 @@ async def _guarded(request: web.Request, handler: Handler, console: Console) -> 
         await console.calendars.policy(session)  # re-read the calendar at most once a minute
         request[STAFF] = staff
         request[CSRF] = _csrf(console).dumps(staff.session.key)
-        notice = await accounts.take_notice(session, staff.session.key)
+        notice = await console_sessions.take_notice(session, staff.session.key)
     if notice:
         request[NOTICE] = notice
     if request.method == "POST":
@@ -175,7 +175,9 @@ async def _guarded(request: web.Request, handler: Handler, console: Console) -> 
     except web.HTTPSeeOther:
         if PENDING_NOTICE in request:
             async with console.sessions() as session:
-                await accounts.leave_notice(session, staff.session.key, request[PENDING_NOTICE])
+                await console_sessions.leave_notice(
+                    session, staff.session.key, request[PENDING_NOTICE]
+                )
         raise
 
 
@@ -345,7 +347,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     console = request.app[CONSOLE]
     staff = request[STAFF]
     async with console.sessions() as session:
-        await accounts.sign_out(
+        await console_sessions.sign_out(
             session, staff.session.key, now=console.clock.now(), client=_client(request)
         )
     response = web.HTTPSeeOther("/console/login?done=out")

@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.services.accounts import Staff
+from bot.services.console_sessions import Staff
 from models.team import Role
 from web.console.context import CONSOLE, CONSOLE_PREFIX
 from web.render import render_page
