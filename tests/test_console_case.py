@@ -93,7 +93,8 @@ def test_a_deadline_shows_the_working_days_left_and_then_the_days_late(
 def test_typed_days_and_amounts_are_read_as_people_write_them() -> None:
     assert parse_days("5") == 5 and parse_days("５个工作日") == 5
     assert parse_amount("") is None
-    assert parse_amount("125000") == 125000
+    assert parse_amount("12.5") == 125000  # 万元, as the bot reads it
+    assert parse_amount("125000元") == 125000
     assert parse_amount("12.5万") == 125000
     assert parse_amount("3,000元") == 3000
     for bad in ("abc", "-5", "1e5"):
@@ -295,14 +296,14 @@ async def test_the_assignee_works_a_case_from_the_console_and_the_team_leader_gr
         page = await _done(
             inspector,
             f"{url}/resolve",
-            {"outcome": "solved", "summary": "管委会已返还土地出让金。", "amount": "125000"},
+            {"outcome": "solved", "summary": "管委会已返还土地出让金。", "amount": "12.5"},
             case.id,
         )
         assert "已办结" in page
         resolved = await _case(sessions, case.id)
         assert resolved.status is CaseStatus.RESOLVED
         assert resolved.amount_coordinated_yuan == 125000
-        assert "协调金额125000元" in page
+        assert "协调金额12.5万元" in page
 
 
 async def test_an_inspector_with_no_telegram_signs_for_a_case_in_the_console(

@@ -49,6 +49,7 @@ from models.intake import parse_amount_yuan
 from models.org import Track
 from models.request import ApprovalRequest, RequestKind, RequestStatus
 from models.team import Inspector, Team
+from notifications.render import yuan_to_wan
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ def _detail(event: CaseEvent, teams: dict[str, str], people: dict[int, Inspector
     if kind is EventKind.RESOLVED and data.get("outcome"):
         text = Outcome(data["outcome"]).label
         if data.get("amount_yuan") is not None:
-            text += f"，协调金额{data['amount_yuan']}元"
+            text += f"，协调金额{yuan_to_wan(int(data['amount_yuan']))}万元"
         return text
     if kind is EventKind.SUBMITTED and data.get("evidence"):
         return f"附材料{data['evidence']}件"
@@ -550,12 +551,13 @@ def parse_days(text: str) -> int:
 
 
 def parse_amount(text: str) -> int | None:
-    """协调金额 on the page, in 元 unless typed with 万 ("125000", "12.5万"); empty is none."""
+    """协调金额 on the page, read as the bot reads it (``parse_amount_yuan``: a bare number is
+    万元, "125000元" is 元); empty is none."""
     raw = unicodedata.normalize("NFKC", text).strip().replace(",", "").replace(" ", "")
     if not raw:
         return None
     if not _AMOUNT.fullmatch(raw):
         raise InvalidInput(
-            "金额格式不正确，请输入数字（元），例如 125000 或 12.5万；不涉及金额请留空。"
+            "金额格式不正确，请输入数字（万元），例如 12.5 或 125000元；不涉及金额请留空。"
         )
-    return parse_amount_yuan(raw if raw.endswith(("万", "元")) else raw + "元")
+    return parse_amount_yuan(raw)

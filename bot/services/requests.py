@@ -106,7 +106,14 @@ async def file_request(
     now: datetime,
     target: str | None = None,
 ) -> ApprovalRequest:
-    """Record the assignee's request and its event, put it before the team leaders, commit."""
+    """Record the assignee's request and its event, put it before those who decide it
+    (``deciders``), commit; refused, nothing written, when nobody could decide it (a clue's
+    request from its team's only leader)."""
+    if not await deciders(session, case, actor.id or 0):
+        raise InvalidInput(
+            "本组没有其他组长可以审批该申请，请联系分管领导改派后再申请。",
+            detail=f"case {case.id}: nobody decides a request of inspector {actor.id}",
+        )
     session.add(request)
     await session.flush()
     event = record_event(
