@@ -90,6 +90,16 @@ def test_a_deadline_shows_the_working_days_left_and_then_the_days_late(
     assert (done.days_left, done.overdue, done.state_label) == (None, False, "已完成")
 
 
+def test_a_deadline_waiting_for_the_reporter_keeps_the_days_it_had_when_it_paused(
+    calendar: WorkCalendar,
+) -> None:
+    due = sh(2026, 12, 17, 17, 30)  # a Thursday
+    waiting = _clock(due, ClockState.PAUSED)
+    waiting.paused_at = sh(2026, 12, 14, 9)  # asked the reporter on the Monday before
+    later = clock_line(waiting, calendar, sh(2026, 12, 21, 10))  # no answer a week on
+    assert (later.days_left, later.overdue, later.days_over) == (3, False, None)
+
+
 def test_typed_days_and_amounts_are_read_as_people_write_them() -> None:
     assert parse_days("5") == 5 and parse_days("５个工作日") == 5
     assert parse_amount("") is None

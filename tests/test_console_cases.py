@@ -94,6 +94,9 @@ async def test_bad_filters_are_answered_in_chinese_and_the_form_keeps_what_was_t
     for query, message in (
         ("?q=出让&from=2026-13-40&team=business_env", "不是有效日期"),
         ("?q=出让&page=-1", "页码"),
+        ("?q=出让&from=0001-01-01", "不是有效日期"),  # no overflow on a far year
+        ("?q=出让&to=9999-12-31", "不是有效日期"),
+        ("?q=出让&page=²", "页码"),  # a digit to str.isdigit, not to int()
         ("?q=出让&team=nope", "未知的监督组"),
         ("?q=出让&from=2026-12-05&to=2026-12-01", "不能晚于"),
     ):

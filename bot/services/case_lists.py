@@ -83,6 +83,8 @@ class CaseLine:
     due_at: datetime | None
     overdue: bool
     created_at: datetime
+    paused_at: datetime | None = None
+    """While the clock waits for the reporter's answer: since when (its count stands still)."""
 
 
 def due_kind(status: CaseStatus) -> ClockKind:
@@ -140,6 +142,7 @@ async def case_lines(session: AsyncSession, cases: list[Case], now: datetime) ->
                 due_at=clock.due_at if clock else None,
                 overdue=bool(clock and clock.state is ClockState.RUNNING and clock.due_at <= now),
                 created_at=case.created_at,
+                paused_at=clock.paused_at if clock and clock.state is ClockState.PAUSED else None,
             )
         )
     return lines

@@ -67,11 +67,14 @@ def _date(raw: str, label: str) -> date | None:
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
+        day = None
+    if day is None or not 2000 <= day.year <= 2100:
         raise InvalidInput(
             f"受理日期“{label}”填写的“{raw[:20]}”不是有效日期，请按 2026-01-31 的格式填写。"
-        ) from None
+        )
+    return day
 
 
 _E = TypeVar("_E", CaseStatus, Track)
@@ -94,7 +97,12 @@ def parse_filters(raw: Mapping[str, str]) -> tuple[CaseFilters, int]:
         return raw.get(name, "").strip()
 
     page_text = text("page") or "1"
-    if not page_text.isdigit() or int(page_text) < 1 or len(page_text) > 6:
+    if (
+        not page_text.isascii()
+        or not page_text.isdigit()
+        or len(page_text) > 6
+        or int(page_text) < 1
+    ):
         raise InvalidInput(f"页码“{page_text[:10]}”无效，请填写从 1 开始的整数。")
     received_from = _date(text("from"), "从")
     received_to = _date(text("to"), "至")
@@ -260,7 +268,10 @@ async def found_cases(
                 if case.enterprise_id and case.track is not Track.CLUE
                 else None  # a clue's enterprise is shown nowhere (it points at the reporter)
             ),
-            days_left=workdays_left(calendar, line.due_at, now) if line.due_at else None,
+            # a paused clock's count stands where it stopped (resuming moves the deadline on)
+            days_left=workdays_left(calendar, line.due_at, line.paused_at or now)
+            if line.due_at
+            else None,
         )
         for case, line in zip(cases, lines, strict=True)
     ]

@@ -30,6 +30,7 @@ from models.calendar import WorkCalendar
 from models.case import OPEN_STATUSES, Case
 from models.clock import CaseClock, ClockState
 from models.notification import Channel, Notification, RecipientKind
+from models.org import Track
 from models.request import ApprovalRequest, RequestStatus
 from models.team import Inspector, Role, Team
 from notifications.render import page_text
@@ -114,11 +115,17 @@ async def _open_cases(
 async def list_awaiting_decision(session: AsyncSession, actor: Inspector) -> list[AwaitingDecision]:
     """Pending requests ``actor`` decides (``inspectors.deciders``, what ``load_request``
     checks: never their own) whose requester still holds the case, oldest first."""
+    if actor.role is Role.ADMIN:  # stands in for teams with no other leader: appeals only
+        mine_only = col(Case.track) == Track.APPEAL
+    elif actor.role is Role.TEAM_LEADER and actor.team_id is not None:
+        mine_only = col(Case.team_id) == actor.team_id
+    else:
+        return []  # inspectors and 委领导 decide no requests
     rows = (
         await session.exec(
             select(ApprovalRequest, Case)
             .join(Case, col(Case.id) == col(ApprovalRequest.case_id))
-            .where(ApprovalRequest.status == RequestStatus.PENDING)
+            .where(ApprovalRequest.status == RequestStatus.PENDING, mine_only)
             .order_by(col(ApprovalRequest.created_at), col(ApprovalRequest.id))
         )
     ).all()

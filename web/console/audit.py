@@ -11,7 +11,7 @@ from web.console.render import STAFF, console_page
 
 def _page_number(request: web.Request, name: str) -> int:
     text = request.query.get(name, "1")
-    return int(text) if text.isdigit() and len(text) <= 6 else 1
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 6 else 1
 
 
 async def _audit(request: web.Request, *, verify: bool) -> web.StreamResponse:

@@ -21,7 +21,7 @@ async def calendar_page(request: web.Request) -> web.StreamResponse:
     text = request.query.get("year", "").strip()
     year = console.clock.now().astimezone(SHANGHAI).year
     if text:
-        if not text.isdigit() or len(text) > 4:
+        if not text.isascii() or not text.isdigit() or len(text) > 4:
             return console_page(
                 request,
                 "calendar",

@@ -26,6 +26,7 @@ from bot.services.card_admin import (
 )
 from bot.services.cards import CardFilter
 from cards.tokens import printed_card_link
+from models.calendar import SHANGHAI
 from models.card import CardStatus
 from models.errors import InvalidInput
 from web.console.context import CONSOLE, CONSOLE_PREFIX
@@ -271,13 +272,15 @@ async def print_download(request: web.Request) -> web.Response:
             )
     except InvalidInput as error:
         return await _print_page(request, chosen, batch, error.message)
-    return _attachment(printed.pdf, f"联系卡-{console.clock.now():%Y%m%d-%H%M}.pdf")
+    return _attachment(
+        printed.pdf, f"联系卡-{console.clock.now().astimezone(SHANGHAI):%Y%m%d-%H%M}.pdf"
+    )
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
     """The 联系卡 pages under ``/console/cards``."""
     p = f"{CONSOLE_PREFIX}cards"
-    card = ROOT + r"/{card_id:\d+}"
+    card = ROOT + r"/{card_id:\d{1,9}}"
     router.add_get(ROOT, cards_list, name=p, allow_head=False)
     router.add_get(f"{ROOT}/import", import_form, name=f"{p}-upload", allow_head=False)
     router.add_post(f"{ROOT}/import", import_check, name=f"{p}-upload-post")

@@ -44,6 +44,8 @@ def days_text(item: FoundCase) -> str:
     """How a line's deadline stands, in words: 剩N个工作日, 今日到期, 已超期N个工作日."""
     if item.days_left is None:
         return "—"
+    if item.line.paused_at is not None:
+        return f"暂停计时（剩{max(item.days_left, 0)}个工作日）"
     if item.line.overdue:
         late = -item.days_left
         return f"已超期{late}个工作日" if late > 0 else "已超期"

@@ -105,7 +105,7 @@ async def deactivate(request: web.Request) -> web.Response:
 def add_routes(router: web.UrlDispatcher) -> None:
     """The 人员 pages under ``/console/people``."""
     p = f"{CONSOLE_PREFIX}people"
-    person = ROOT + r"/{inspector_id:\d+}"
+    person = ROOT + r"/{inspector_id:\d{1,9}}"
     router.add_get(ROOT, people_list, name=p, allow_head=False)
     router.add_get(f"{ROOT}/invite", invite_form, name=f"{p}-invite", allow_head=False)
     router.add_post(f"{ROOT}/invite", invite_create, name=f"{p}-invite-post")
