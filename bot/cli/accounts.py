@@ -31,8 +31,10 @@ def accounts_group() -> None:
 
 
 def reset_link(public_url: str, code: str) -> str:
-    base = (public_url or "http://127.0.0.1:8080").rstrip("/")
-    return f"{base}/console/reset/{code}"
+    """The one-time link at the commission's address; without ``LIANKA_PUBLIC_URL``, the path
+    to open at whatever address serves the console (``lianka run --port``, the sandbox)."""
+    path = f"/console/reset/{code}"
+    return f"{public_url.rstrip('/')}{path}" if public_url else f"{path}（在本服务的地址后打开）"
 
 
 @accounts_group.command("create")
