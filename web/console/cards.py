@@ -3,7 +3,7 @@ print file, a card's page, revoke and reissue; for admins (the use cases authori
 
 from __future__ import annotations
 
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import qrcode
 from aiohttp import web
@@ -30,7 +30,7 @@ from models.calendar import SHANGHAI
 from models.card import CardStatus
 from models.errors import InvalidInput
 from web.console.context import CONSOLE, CONSOLE_PREFIX
-from web.console.render import STAFF, console_page, redirect_after
+from web.console.render import STAFF, console_page, content_disposition, redirect_after
 
 ROOT = "/console/cards"
 
@@ -247,7 +247,7 @@ def _attachment(pdf: bytes, name: str) -> web.Response:
         body=pdf,
         content_type="application/pdf",
         headers={
-            "Content-Disposition": f"attachment; filename=\"cards.pdf\"; filename*=UTF-8''{quote(name)}",
+            "Content-Disposition": content_disposition(name, "cards.pdf"),
             "Cache-Control": "no-store",
         },
     )

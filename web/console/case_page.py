@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from aiohttp import web
 
 from bot.services.case_view import get_case_file
@@ -12,7 +10,7 @@ from bot.services.materials import view_materials
 from web.console import case_actions
 from web.console.case_actions import CASE_PATH, case_id_of, render_case
 from web.console.context import CONSOLE
-from web.console.render import STAFF, console_page
+from web.console.render import STAFF, console_page, content_disposition
 
 
 async def show_case(request: web.Request) -> web.Response:
@@ -32,9 +30,8 @@ async def case_file(request: web.Request) -> web.Response:
             blobs=console.blobs,
             telegram=console.telegram_files,
         )
-    disposition = "inline" if file.inline else "attachment"
     headers = {
-        "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(file.file_name)}",
+        "Content-Disposition": content_disposition(file.file_name, inline=file.inline),
         "Cache-Control": "private, no-store",
     }
     return web.Response(body=file.data, content_type=file.content_type, headers=headers)

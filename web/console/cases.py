@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping
 from datetime import datetime
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import xlsxwriter
 from aiohttp import web
@@ -22,7 +22,7 @@ from bot.services.case_search import (
 )
 from models.calendar import SHANGHAI
 from web.console.context import CONSOLE, CONSOLE_PREFIX
-from web.console.render import STAFF, console_page
+from web.console.render import STAFF, console_page, content_disposition
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HEADERS = (
@@ -129,11 +129,10 @@ async def cases_export(request: web.Request) -> web.StreamResponse:
             session, staff.person, filters=filters, now=now, calendar=calendar
         )
     name = f"案件列表-{now.astimezone(SHANGHAI):%Y%m%d-%H%M}.xlsx"
-    disposition = f"attachment; filename=\"cases.xlsx\"; filename*=UTF-8''{quote(name)}"
     return web.Response(
         body=workbook(export),
         content_type=XLSX,
-        headers={"Content-Disposition": disposition},
+        headers={"Content-Disposition": content_disposition(name, "cases.xlsx")},
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -109,3 +110,11 @@ def redirect_after(
     if notice:
         request[PENDING_NOTICE] = notice
     return web.HTTPSeeOther(location)
+
+
+def content_disposition(name: str, fallback: str | None = None, *, inline: bool = False) -> str:
+    """How a file is given: shown in place or downloaded, under its Chinese name (RFC
+    5987/6266) and, for old clients, an ASCII ``fallback``."""
+    kind = "inline" if inline else "attachment"
+    plain = f'; filename="{fallback}"' if fallback else ""
+    return f"{kind}{plain}; filename*=UTF-8''{quote(name, safe='')}"

@@ -4,7 +4,7 @@ files, for those it is written for."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from aiohttp import web
 from markupsafe import Markup
@@ -20,7 +20,7 @@ from models.clock import DEADLINE_CLOCKS
 from reports.render import pct, wan
 from reports.report import NOTE, Report, duration_text
 from web.console.context import CONSOLE, CONSOLE_PREFIX
-from web.console.render import STAFF, console_page
+from web.console.render import STAFF, console_page, content_disposition
 
 
 def _query(request: web.Request) -> ReportQuery:
@@ -70,11 +70,6 @@ async def reports_page(request: web.Request) -> web.StreamResponse:
         wan=wan,
         **_shown(built.report),
     )
-
-
-def content_disposition(name: str, fallback: str) -> str:
-    """An attachment with its Chinese name (RFC 5987/6266) and an ASCII one for old clients."""
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 async def report_download(request: web.Request) -> web.StreamResponse:
