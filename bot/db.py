@@ -170,6 +170,18 @@ def _schema_problem(connection: Connection) -> str | None:
     )
 
 
+def _keys_problem(connection: Connection) -> str | None:
+    """Why the process's keys cannot run this database (missing, malformed, not the ones it was
+    written with); the keys are recorded on the first start."""
+    from bot.keys import key_problem
+    from models import keys
+
+    try:
+        return key_problem(connection, keys.current())
+    except keys.KeyProblem as error:
+        return str(error)
+
+
 async def open_database(database_url: str) -> AsyncEngine:
     """An engine on a database at the code's revision, or DatabaseNotReady saying what to run.
     Creates nothing: a missing SQLite file (or its folder) is reported, not made."""
@@ -181,8 +193,10 @@ async def open_database(database_url: str) -> AsyncEngine:
         )
     engine = create_engine(database_url)
     try:
-        async with engine.connect() as connection:
+        async with engine.begin() as connection:
             problem = await connection.run_sync(_schema_problem)
+            if problem is None:
+                problem = await connection.run_sync(_keys_problem)
     except (OSError, DBAPIError) as error:
         where = make_url(database_url).render_as_string(hide_password=True)
         problem = unreachable(database_url, error) or (

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from bot.db import create_engine, create_session_factory, upgrade_database
 from bot.services.accounts import create_account
 from bot.services.catalog import sync_catalog
 from bot.settings import Settings
+from models import keys
 from models.account import ConsoleAccount, ConsoleRole
 from models.card import Card
 from models.enterprise import Enterprise, uscc_check_char
@@ -219,6 +221,16 @@ def sandbox_settings(settings: Settings, sandbox: Sandbox) -> Settings:
     )
 
 
+def demo_keys(database: Path) -> None:
+    """Without keys in the environment (a sandbox started by hand), the demo runs on keys of its
+    own for this run, on a fresh database: what an earlier run sealed could not be opened."""
+    if keys.loaded():
+        return
+    keys.install(keys.Keyring(data_key=os.urandom(32), audit_key=os.urandom(32)))
+    for leftover in (database, database.with_name(database.name + "-wal")):
+        leftover.unlink(missing_ok=True)
+
+
 def start_lianka(
     settings: Settings,
     config: LiankaConfig,
@@ -229,6 +241,7 @@ def start_lianka(
 
     async def on_ready(sandbox: Sandbox) -> Cleanup | None:
         bot_settings = sandbox_settings(settings, sandbox)
+        demo_keys(Path(settings.var_dir) / "sandbox.db")
         await asyncio.to_thread(upgrade_database, bot_settings.database_url)
         engine = create_engine(bot_settings.database_url)
         now = SystemClock().now()

@@ -67,6 +67,15 @@ class Settings(BaseSettings):
     characters, e.g. ``python -c "import secrets; print(secrets.token_urlsafe(48))"``); the same
     on every instance. Required with ``public_url``; without it (the sandbox, tests) each process
     makes its own, and a restart ends every web session."""
+    data_key: SecretStr | None = None
+    """The key that seals reporters' identities at rest (``lianka keys generate``); never in the
+    config file or the database. Losing it loses the sealed names and phones."""
+    old_data_keys: SecretStr | None = None
+    """Earlier data keys, comma-separated, kept while ``lianka keys rotate`` re-seals with the
+    new one; drop them once it reports nothing left."""
+    audit_key: SecretStr | None = None
+    """The key of the audit chain and the keyed hashes (receipt codes, the phone index). Losing
+    it means the chains can no longer be verified and receipt codes no longer match."""
     trusted_proxies: str = ""
     """Addresses or networks of the reverse proxies in front of Lianka, comma-separated
     (``127.0.0.1, 10.0.0.0/8``): from them, the client's address is read from
@@ -89,7 +98,16 @@ class Settings(BaseSettings):
     """How long a claimed outbox row is held before another sender may take it: a process that
     died mid-send has its rows sent by the next one after this long."""
 
-    @field_validator("bot_token", "webhook_secret", "public_url", "web_secret", mode="before")
+    @field_validator(
+        "bot_token",
+        "webhook_secret",
+        "public_url",
+        "web_secret",
+        "data_key",
+        "old_data_keys",
+        "audit_key",
+        mode="before",
+    )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value

@@ -20,6 +20,7 @@ from models.document import StoredDocument
 from models.enterprise import Enterprise
 from models.event import Actor, ActorType, CaseEvent, EventKind
 from models.fsm import FsmRecord
+from models.keycheck import KeyCheck
 from models.notification import Notification, NotificationStatus, RecipientKind
 from models.org import Category, Track, Zone
 from models.processed_update import ProcessedUpdate
@@ -66,6 +67,7 @@ __all__ = [
     "FsmRecord",
     "Inspector",
     "InviteCode",
+    "KeyCheck",
     "MediaKind",
     "Notification",
     "NotificationStatus",

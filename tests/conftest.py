@@ -28,13 +28,23 @@ from bot.config import LiankaConfig, load_config
 from bot.db import SessionFactory, create_engine, create_session_factory
 from bot.services.calendar import load_calendar
 from bot.services.catalog import sync_catalog
+from models import keys
 from models.calendar import WorkCalendar
 from sandbox import BotSpec, Emulator
 from tests.harness import Telegram
 from tests.intake_helpers import build, make_card
-from tests.live import BOT_TOKEN, BOT_USERNAME
+from tests.live import BOT_TOKEN, BOT_USERNAME, TEST_KEYS
 
 ROOT = Path(__file__).resolve().parents[1]
+
+for name, value in TEST_KEYS.items():
+    os.environ.setdefault(name, value)
+keys.install(
+    keys.Keyring(
+        data_key=keys.parse_key(os.environ["LIANKA_DATA_KEY"], "LIANKA_DATA_KEY"),
+        audit_key=keys.parse_key(os.environ["LIANKA_AUDIT_KEY"], "LIANKA_AUDIT_KEY"),
+    )
+)
 POSTGRES_ADMIN_URL = os.environ.get(
     "LIANKA_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )

@@ -38,9 +38,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# The tests' keys, fixed so that a failure reproduces; every `lianka` process a test starts has
+# them (what `lianka init` writes to .env on a real host), and so has the test process itself.
+TEST_KEYS = {
+    "LIANKA_DATA_KEY": "dGVzdC1kYXRhLWtleS1mb3ItbGlhbmthLXRlc3RzLTE",
+    "LIANKA_AUDIT_KEY": "dGVzdC1hdWRpdC1rZXktZm9yLWxpYW5rYS10ZXN0LTE",
+}
+
+
 def base_environment(extra: Mapping[str, str]) -> dict[str, str]:
-    """The test process's environment without any LIANKA_* of the developer's, plus ``extra``."""
+    """The test process's environment without any LIANKA_* of the developer's, with the tests'
+    keys, plus ``extra``."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("LIANKA_")}
+    environment.update(TEST_KEYS)
     environment.update(extra)
     return environment
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.live import TEST_KEYS
+
 pytestmark = pytest.mark.slow
 
 LIANKA = str(Path(sys.executable).with_name("lianka"))
@@ -18,6 +20,7 @@ LIANKA = str(Path(sys.executable).with_name("lianka"))
 
 def lianka(*args: str, cwd: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("LIANKA_")}
+    environment.update(TEST_KEYS)
     return subprocess.run(
         [LIANKA, *args],
         cwd=cwd,

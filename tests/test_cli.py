@@ -11,6 +11,7 @@ import pytest
 
 from bot.db import head_revision
 from tests.conftest import ROOT
+from tests.live import TEST_KEYS
 
 pytestmark = pytest.mark.slow
 
@@ -25,6 +26,7 @@ def lianka(
         for k, v in os.environ.items()
         if not k.startswith("LIANKA_") or k == "LIANKA_REQUIRE_SERVICES"
     }
+    environment.update(TEST_KEYS)
     environment.update(env or {})
     return subprocess.run(
         [LIANKA, *args],

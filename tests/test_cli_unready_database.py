@@ -67,6 +67,7 @@ EXEMPT: dict[tuple[str, ...], str] = {
     ("sandbox",): "runs on a database of its own (var/sandbox.db) that it creates",
     ("backup",): "copies the file as it is: the copy to take before `lianka db upgrade`",
     ("demo-data",): "creates or upgrades the database it fills",
+    ("keys", "generate"): "prints a fresh pair; touches no database",
 }
 
 

@@ -16,6 +16,7 @@ from bot.cli import (
     demo,
     inspectors,
     jobs,
+    keys,
     report,
     sandbox,
     setup,
@@ -61,3 +62,4 @@ main.add_command(backup.backup)
 main.add_command(report.report)
 main.add_command(demo.demo_data)
 main.add_command(web.web)
+main.add_command(keys.keys_group)

@@ -50,6 +50,7 @@ class CliContext:
                 fail("环境变量设置有误 (invalid settings):\n" + "\n".join(lines), code=2)
             if self.config_path is not None:
                 self._settings.config = self.config_path
+            _load_keys(self._settings)
         return self._settings
 
     def config(self) -> LiankaConfig:
@@ -60,6 +61,18 @@ class CliContext:
             return load_config(self.settings.config)
         except ConfigError as error:
             fail(error.render(), code=2)
+
+
+def _load_keys(settings: Settings) -> None:
+    """Install the settings' keys; a missing or malformed one is said by the first command that
+    needs them (opening the database), so ``lianka keys generate`` and ``config check`` run."""
+    from bot.keys import install_from_settings
+    from models import keys
+
+    try:
+        install_from_settings(settings)
+    except keys.KeyProblem as error:
+        keys.uninstall(str(error))
 
 
 pass_context = click.make_pass_decorator(CliContext, ensure=True)

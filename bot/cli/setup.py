@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+from pydantic import SecretStr
 
 from bot.cli.common import (
     CliContext,
@@ -21,6 +22,9 @@ from bot.cli.common import (
 if TYPE_CHECKING:
     from bot.db import SessionFactory
     from bot.services.catalog import CatalogChanges
+    from bot.settings import Settings
+
+ENV_FILE = Path(".env")
 
 HOW_TO_GET_A_BOT = """\
 未设置机器人令牌（LIANKA_BOT_TOKEN），Lianka 无法连接 Telegram。
@@ -44,6 +48,7 @@ def init(cli: CliContext) -> None:
 
     settings = cli.settings
     settings.var_dir.mkdir(parents=True, exist_ok=True)
+    _keys_for_init(settings)
     if not settings.config.exists():
         shutil.copyfile(example_config_path(), settings.config)
         click.echo(f"已生成配置文件 {settings.config}（来自示例，请按本单位实际修改）")
@@ -63,6 +68,25 @@ def init(cli: CliContext) -> None:
         f"已载入配置: {len(config.zones)} 个园区, {len(config.categories)} 个监督事项, "
         f"{len(config.teams)} 个监督组" + ("" if changes.empty else "（已同步更新）")
     )
+
+
+def _keys_for_init(settings: Settings) -> None:
+    """Keys from the environment or .env; when neither sets any, a fresh pair written to .env
+    (so that ``make run`` needs no set-up). A malformed key, or only one of the two, stops."""
+    from bot.keys import install_from_settings, write_new_keys
+    from models.keys import KeyProblem
+
+    if settings.data_key is None and settings.audit_key is None:
+        data, audit = write_new_keys(ENV_FILE)
+        settings.data_key, settings.audit_key = SecretStr(data), SecretStr(audit)
+        click.echo(
+            f"已生成密钥并写入 {ENV_FILE}（LIANKA_DATA_KEY、LIANKA_AUDIT_KEY）。请妥善保管并与数据库"
+            "分开备份：丢失数据密钥将无法读取反映人身份，丢失审计密钥将无法核验流转记录。"
+        )
+    try:
+        install_from_settings(settings)
+    except KeyProblem as error:
+        fail(str(error), code=2)
 
 
 @click.group("config")
@@ -151,6 +175,25 @@ def db_revision(cli: CliContext, message: str) -> None:
     command.revision(alembic_config(cli.settings.database_url), message=message, autogenerate=True)
 
 
+def _not_a_sandbox_host(settings: Settings) -> str | None:
+    """Why this host must not fall back to the demo sandbox (None when it may): a database or a
+    public address of its own says it is meant to serve, and a missing token there is a fault."""
+    from bot.settings import DEFAULT_DATABASE_URL
+
+    if settings.database_url != DEFAULT_DATABASE_URL:
+        why = f"LIANKA_DATABASE_URL 指向 {settings.safe_database_url()}"
+    elif settings.public_url is not None:
+        why = f"已设置 LIANKA_PUBLIC_URL（{settings.public_url}）"
+    else:
+        return None
+    return (
+        f"未设置 LIANKA_BOT_TOKEN，但{why}：这是正式部署，不启动演示沙盒。请检查 .env 或环境变量"
+        "中的 LIANKA_BOT_TOKEN。\n(No LIANKA_BOT_TOKEN on a host configured to serve — a "
+        "database or public address of its own — so the demo sandbox is not started: check the "
+        "token in the environment or .env.)"
+    )
+
+
 @click.command()
 @click.option(
     "--mode",
@@ -177,7 +220,8 @@ def db_revision(cli: CliContext, message: str) -> None:
 @click.option(
     "--sandbox-if-no-token",
     is_flag=True,
-    help="Without LIANKA_BOT_TOKEN, start the local sandbox with demo data instead of exiting.",
+    help="Without LIANKA_BOT_TOKEN, start the local sandbox with demo data instead of exiting "
+    "(only on the default local database and without LIANKA_PUBLIC_URL).",
 )
 @pass_context
 def run(
@@ -194,6 +238,8 @@ def run(
     same process; SIGTERM or Ctrl+C finishes the updates in hand and stops."""
     settings = cli.settings
     if settings.bot_token is None:
+        if sandbox_if_no_token and (refusal := _not_a_sandbox_host(settings)) is not None:
+            fail(refusal, code=2)
         if sandbox_if_no_token:
             from bot.cli.sandbox import run_with_bot
             from sandbox.personas import DEFAULT_PERSONAS
