@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, insert, select
+from sqlmodel import col
 from sqlalchemy.engine import Connection
 
 from models import keys
@@ -65,7 +66,9 @@ def check_value(keyring: Keyring, purpose: str) -> str:
 def key_problem(connection: Connection, keyring: Keyring, *, record: bool = True) -> str | None:
     """Why these keys cannot run this database (None when they can); with ``record``, the keys
     are written down on the first start and each new data key when first used."""
-    rows = connection.execute(select(KeyCheck.purpose, KeyCheck.key_id, KeyCheck.check_value))
+    rows = connection.execute(
+        select(col(KeyCheck.purpose), col(KeyCheck.key_id), col(KeyCheck.check_value))
+    )
     known = [(str(p), str(k), str(v)) for p, k, v in rows]
     audit = [(k, v) for p, k, v in known if p == AUDIT]
     if audit and audit[0] != (keyring.audit_key_id, check_value(keyring, AUDIT)):
@@ -107,7 +110,9 @@ def key_problem(connection: Connection, keyring: Keyring, *, record: bool = True
 
 def forget_data_key(connection: Connection, kid: str) -> None:
     """After ``lianka keys rotate`` left nothing sealed with ``kid``: it is no longer needed."""
-    connection.execute(delete(KeyCheck).where(KeyCheck.purpose == DATA, KeyCheck.key_id == kid))
+    connection.execute(
+        delete(KeyCheck).where(col(KeyCheck.purpose) == DATA, col(KeyCheck.key_id) == kid)
+    )
 
 
 def install_from_settings(settings: Settings) -> Keyring:
