@@ -380,3 +380,31 @@ async def test_a_draft_kept_in_redis_expires_after_the_draft_days(
             await client.delete(*stored)
         await storage.close()
         await client.aclose()
+
+
+async def test_a_purged_phone_number_is_not_left_in_the_sqlite_file(
+    sessions: SessionFactory, catalog: LiankaConfig, schema: str
+) -> None:
+    phone = "13912345678"
+    long_ago = PURGE_NOW - timedelta(days=30)
+    async with sessions() as session:
+        for n in range(50):  # a few pages of them
+            session.add(
+                FsmRecord(
+                    key=f"old-{n}",
+                    state="Intake:contact",
+                    data={"contact_phone": phone, "pad": "x" * 200},
+                    updated_at=long_ago,
+                )
+            )
+        await session.commit()
+    database = Path(schema.split("///", 1)[1])
+
+    def found() -> bool:
+        files = [database, database.with_name(database.name + "-wal")]
+        return any(phone.encode() in f.read_bytes() for f in files if f.exists())
+
+    assert found()
+    async with sessions() as session:
+        assert (await purge(session, catalog, PURGE_NOW))[PurgeKind.BOT_DRAFTS] == 50
+    assert not found()

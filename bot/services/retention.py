@@ -13,7 +13,10 @@ What goes, and when (``lianka purge`` and the daily ``retention-purge`` job):
   ``receipt_workdays_after_closure``) after it was closed or withdrawn.
 
 Each kind goes in batches, each batch its own transaction, so a long purge never holds a lock
-for long and a crash loses at most one batch (the next run takes it again). The audit trail
+for long and a crash loses at most one batch (the next run takes it again). On SQLite what is
+removed is overwritten in the file (``secure_delete``) and the write-ahead log is checkpointed
+after, so the values are not left in free pages; on PostgreSQL (auto)vacuum reclaims the dead
+rows. The audit trail
 (``case_events``) is never read or changed here, so every chain verifies after a purge, and
 nothing is logged but counts. Uploads nothing references have their own hourly purge
 (``bot.blobs.purge_orphan_blobs``).
@@ -29,7 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import delete, func, update
+from sqlalchemy import delete, func, text, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -190,7 +193,13 @@ def _receipts_due(rows: Sequence[Any], cut: Limits, calendar: WorkCalendar) -> l
     ]
 
 
+def _sqlite(session: AsyncSession) -> bool:
+    return session.bind is not None and session.bind.dialect.name == "sqlite"
+
+
 async def _apply(session: AsyncSession, kind: PurgeKind, keys: list[Any], cut: Limits) -> None:
+    if _sqlite(session):  # what is removed is overwritten in the file, not left in free pages
+        await session.exec(text("PRAGMA secure_delete = ON"))
     if kind is PurgeKind.BOT_DRAFTS:
         await session.exec(
             delete(FsmRecord).where(
@@ -248,6 +257,10 @@ async def _run(
             if keys and not dry_run:
                 await _apply(session, kind, keys, cut)
             await session.commit()  # one transaction per batch (a dry run only read)
+    if plan.total and not dry_run and _sqlite(session):
+        # the pages as they were stay in the write-ahead log until it is checkpointed
+        await session.exec(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        await session.commit()
     return plan
 
 
