@@ -408,3 +408,17 @@ async def test_a_purged_phone_number_is_not_left_in_the_sqlite_file(
     async with sessions() as session:
         assert (await purge(session, catalog, PURGE_NOW))[PurgeKind.BOT_DRAFTS] == 50
     assert not found()
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="needs make_private(sqlite_file) in bot.db.upgrade_database (the merger's file)",
+)
+def test_the_database_lianka_init_creates_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    env = {"LIANKA_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'var' / 'lianka.db'}"}
+    made = lianka("init", cwd=tmp_path, env=env)
+    assert made.returncode == 0, made.stderr
+    database = tmp_path / "var" / "lianka.db"
+    side = [database.with_name(database.name + s) for s in ("-wal", "-shm")]
+    assert all(_mode(f) == 0o600 for f in (database, *side) if f.exists())
