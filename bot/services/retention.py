@@ -199,7 +199,7 @@ def _sqlite(session: AsyncSession) -> bool:
 
 async def _apply(session: AsyncSession, kind: PurgeKind, keys: list[Any], cut: Limits) -> None:
     if _sqlite(session):  # what is removed is overwritten in the file, not left in free pages
-        await session.exec(text("PRAGMA secure_delete = ON"))
+        await (await session.connection()).execute(text("PRAGMA secure_delete = ON"))
     if kind is PurgeKind.BOT_DRAFTS:
         await session.exec(
             delete(FsmRecord).where(
@@ -259,7 +259,7 @@ async def _run(
             await session.commit()  # one transaction per batch (a dry run only read)
     if plan.total and not dry_run and _sqlite(session):
         # the pages as they were stay in the write-ahead log until it is checkpointed
-        await session.exec(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        await (await session.connection()).execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
         await session.commit()
     return plan
 
