@@ -197,37 +197,40 @@ def _sqlite(session: AsyncSession) -> bool:
     return session.bind is not None and session.bind.dialect.name == "sqlite"
 
 
-async def _apply(session: AsyncSession, kind: PurgeKind, keys: list[Any], cut: Limits) -> None:
-    if _sqlite(session):  # what is removed is overwritten in the file, not left in free pages
-        await (await session.connection()).execute(text("PRAGMA secure_delete = ON"))
+def _statement(kind: PurgeKind, keys: list[Any], cut: Limits) -> Any:
+    """The removal of one batch; it checks the limit again (a draft touched since it was read
+    stays)."""
     if kind is PurgeKind.BOT_DRAFTS:
-        await session.exec(
-            delete(FsmRecord).where(
-                col(FsmRecord.key).in_(keys), col(FsmRecord.updated_at) <= cut.drafts_before
-            )
+        return delete(FsmRecord).where(
+            col(FsmRecord.key).in_(keys), col(FsmRecord.updated_at) <= cut.drafts_before
         )
-    elif kind is PurgeKind.WEB_DRAFTS:
-        await session.exec(
-            delete(WebDraft).where(
-                col(WebDraft.session_key).in_(keys),
-                col(WebDraft.reporter_id).is_(None),
-                col(WebDraft.updated_at) <= cut.drafts_before,
-            )
+    if kind is PurgeKind.WEB_DRAFTS:
+        return delete(WebDraft).where(
+            col(WebDraft.session_key).in_(keys),
+            col(WebDraft.reporter_id).is_(None),
+            col(WebDraft.updated_at) <= cut.drafts_before,
         )
-    elif kind is PurgeKind.NOTIFICATION_TEXTS:
-        await session.exec(
+    if kind is PurgeKind.NOTIFICATION_TEXTS:
+        return (
             update(Notification)
             .where(col(Notification.id).in_(keys))
             .values(text=None, params=sa.null(), reply_markup=sa.null())
         )
-    elif kind is PurgeKind.CONTACTS:
-        await session.exec(delete(ReporterContact).where(col(ReporterContact.case_id).in_(keys)))
-    else:
-        await session.exec(
-            update(Case)
-            .where(col(Case.id).in_(keys), col(Case.receipt_hash).is_not(None))
-            .values(receipt_hash=None, version=col(Case.version) + 1)
-        )
+    if kind is PurgeKind.CONTACTS:
+        return delete(ReporterContact).where(col(ReporterContact.case_id).in_(keys))
+    return (
+        update(Case)
+        .where(col(Case.id).in_(keys), col(Case.receipt_hash).is_not(None))
+        .values(receipt_hash=None, version=col(Case.version) + 1)
+    )
+
+
+async def _apply(session: AsyncSession, kind: PurgeKind, keys: list[Any], cut: Limits) -> int:
+    """Remove one batch; how many rows it removed."""
+    if _sqlite(session):  # what is removed is overwritten in the file, not left in free pages
+        await (await session.connection()).execute(text("PRAGMA secure_delete = ON"))
+    result = await session.exec(_statement(kind, keys, cut))
+    return int(result.rowcount or 0)
 
 
 QUERIES = {
@@ -253,9 +256,10 @@ async def _run(
                 keys = _receipts_due(rows, cut, calendar)
             else:
                 keys = [row[0] for row in rows]
-            plan.counts[kind] += len(keys)
             if keys and not dry_run:
-                await _apply(session, kind, keys, cut)
+                plan.counts[kind] += await _apply(session, kind, keys, cut)
+            else:
+                plan.counts[kind] += len(keys)
             await session.commit()  # one transaction per batch (a dry run only read)
     if plan.total and not dry_run and _sqlite(session):
         # the pages as they were stay in the write-ahead log until it is checkpointed
