@@ -422,3 +422,37 @@ def test_the_database_lianka_init_creates_is_readable_by_its_owner_only(tmp_path
     database = tmp_path / "var" / "lianka.db"
     side = [database.with_name(database.name + s) for s in ("-wal", "-shm")]
     assert all(_mode(f) == 0o600 for f in (database, *side) if f.exists())
+
+
+def test_the_retention_limits_come_from_the_config_and_a_bad_one_is_named() -> None:
+    from bot.config import ConfigError, parse_config
+
+    example = (ROOT / "lianka.example.toml").read_text(encoding="utf-8")
+    shipped = parse_config(example, Path("lianka.toml")).retention
+    assert (shipped.draft_days, shipped.notification_text_days, shipped.contact_years) == (7, 30, 5)
+    custom = example.replace("contact_years = 5", "contact_years = 3")
+    custom += "receipt_workdays_after_closure = 10\n"
+    config = parse_config(custom, Path("lianka.toml"))
+    assert config.retention.contact_years == 3
+    assert config.retention.receipt_workdays_after_closure == 10
+    # unset, receipt codes go after the 回访 window: asked 1 working day after 办结, 3 to answer
+    assert parse_config(example, Path("lianka.toml")).followup_window() == 4
+    with pytest.raises(ConfigError) as error:
+        parse_config(example.replace("draft_days = 7", "draft_days = 0"), Path("lianka.toml"))
+    assert [problem.key for problem in error.value.problems] == ["retention.draft_days"]
+
+
+async def test_the_daily_job_purges_as_lianka_purge_does(
+    sessions: SessionFactory, catalog: LiankaConfig
+) -> None:
+    from bot.clock import FrozenClock
+    from bot.scheduler import run_retention_purge
+
+    week = timedelta(days=catalog.retention.draft_days)
+    async with sessions() as session:
+        for key, at in (("old", PURGE_NOW - week - MINUTE), ("recent", PURGE_NOW - week + MINUTE)):
+            session.add(FsmRecord(key=key, state="Intake:contact", data={}, updated_at=at))
+        await session.commit()
+    await run_retention_purge(sessions, catalog, FrozenClock(PURGE_NOW))
+    async with sessions() as session:
+        assert (await session.exec(select(FsmRecord.key))).all() == ["recent"]
