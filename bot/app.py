@@ -195,7 +195,7 @@ async def open_runtime(
         config=config,
         sessions=sessions,
         calendar=calendar,
-        storage=create_storage(settings, sessions),
+        storage=create_storage(settings, sessions, draft_days=config.retention.draft_days),
         events_isolation=create_events_isolation(settings),
         throttling=ThrottlingMiddleware(),
         metrics=metrics,

@@ -95,6 +95,24 @@ class ReportsConfig(_Section):
     monthly: bool = True
 
 
+class RetentionConfig(_Section):
+    """How long personal data is kept (``lianka purge`` and the daily job enforce it)."""
+
+    draft_days: int = Field(default=7, ge=1, le=365, description="unsubmitted drafts")
+    notification_text_days: int = Field(
+        default=30, ge=1, le=3650, description="the text of sent notices (the row is kept)"
+    )
+    contact_years: int = Field(
+        default=5, ge=1, le=100, description="reporters' name and phone after closure"
+    )
+    receipt_workdays_after_closure: int | None = Field(
+        default=None,
+        ge=0,
+        le=365,
+        description="receipt codes after closure; unset: the 回访 window of [deadlines]",
+    )
+
+
 class LiankaConfig(_Section):
     organisation: Organisation
     zones: tuple[ZoneConfig, ...] = Field(min_length=1)
@@ -104,6 +122,7 @@ class LiankaConfig(_Section):
     deadlines: DeadlinesConfig = DeadlinesConfig()
     calendar: CalendarConfig = CalendarConfig()
     reports: ReportsConfig = ReportsConfig()
+    retention: RetentionConfig = RetentionConfig()
 
     def zone(self, code: str) -> ZoneConfig:
         return next(z for z in self.zones if z.code == code)
@@ -118,6 +137,13 @@ class LiankaConfig(_Section):
     def dispatcher(self) -> TeamConfig:
         """The team that routes by hand what no rule matches."""
         return next(t for t in self.teams if t.dispatcher)
+
+    def followup_window(self) -> int:
+        """The longest 回访 window in working days (asked after 办结, then waited for), over
+        both tracks and every category's overrides."""
+        ladders = [self.deadlines.appeal, self.deadlines.clue]
+        ladders += [self.ladder_for(category.code) for category in self.categories]
+        return max(ladder.followup_ask + ladder.followup_wait for ladder in ladders)
 
     def ladder_for(self, category_code: str) -> DeadlineLadder:
         """The deadline ladder of a category: its track's, with the category's overrides."""

@@ -30,6 +30,7 @@ from bot.services.calendar import load_calendar
 from bot.services.console_sessions import purge_sessions
 from bot.services.policy import Policy
 from bot.services.reports import DEFAULT_OUT_DIR, send_due_reports
+from bot.services.retention import purge
 from bot.services.sweep import sweep_deadlines
 from bot.services.updates import prune_processed_updates
 from bot.services.web_intake import purge_expired_web_drafts
@@ -40,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 AGENDA_AT = time(9, 0)
 AGENDA_CATCH_UP_UNTIL = time(12, 0)
+RETENTION_PURGE_AT = time(3, 30)
 REPORTS_CATCH_UP_AFTER = timedelta(minutes=5)
 """Started in the morning, the reports due today go out once the process has settled."""
 
@@ -100,6 +102,13 @@ async def run_console_session_purge(sessions: SessionFactory, clock: Clock) -> N
         purged = await purge_sessions(session, clock.now())
     if purged:
         logger.info("deleted %s expired console sessions", purged)
+
+
+async def run_retention_purge(sessions: SessionFactory, config: LiankaConfig, clock: Clock) -> None:
+    """03:30 daily: remove the drafts, notice texts, contacts and receipt codes kept past
+    ``[retention]`` (``lianka purge`` does it by hand)."""
+    async with sessions() as session:
+        await purge(session, config, clock.now())
 
 
 async def run_blob_purge(sessions: SessionFactory, blobs: BlobStore, clock: Clock) -> None:
@@ -199,6 +208,18 @@ def create_scheduler(
             misfire_grace_time=600,
             next_run_time=now,
         )
+    scheduler.add_job(
+        run_retention_purge,
+        CronTrigger(
+            hour=RETENTION_PURGE_AT.hour, minute=RETENTION_PURGE_AT.minute, timezone=SHANGHAI
+        ),
+        args=(sessions, config, clock),
+        id="retention-purge",
+        name="remove personal data kept past [retention]",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=3600,
+    )
     local = now.astimezone(SHANGHAI).time()
     scheduler.add_job(
         run_agenda,

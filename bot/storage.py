@@ -20,7 +20,7 @@ import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiogram.exceptions import DataNotDictLikeError
@@ -222,15 +222,27 @@ async def write_deferred(storage: BaseStorage, writes: Mapping[str, Any]) -> Non
         await inner.set_state(key, record["state"])
 
 
-def create_storage(settings: Settings, sessions: SessionFactory) -> BaseStorage:
-    """Redis when ``LIANKA_REDIS_URL`` is set (several instances), else the database."""
+DRAFT_DAYS = 7
+"""``[retention] draft_days`` by default: a conversation untouched this long is forgotten."""
+
+
+def create_storage(
+    settings: Settings, sessions: SessionFactory, *, draft_days: int = DRAFT_DAYS
+) -> BaseStorage:
+    """Redis when ``LIANKA_REDIS_URL`` is set (several instances), else the database. In Redis
+    a conversation's state and draft expire ``draft_days`` after their last write (a TTL on
+    each key); in the database ``lianka purge`` and its daily job delete them
+    (``bot.services.retention``)."""
     if settings.redis_url:
         from aiogram.fsm.storage.redis import RedisStorage
 
+        ttl = timedelta(days=draft_days)
         return DeferredStorage(
             RedisStorage.from_url(
                 settings.redis_url,
                 key_builder=DefaultKeyBuilder(with_bot_id=True, with_destiny=True),
+                state_ttl=ttl,
+                data_ttl=ttl,
             )
         )
     return SqlStorage(sessions)

@@ -190,7 +190,9 @@ class Notification(SQLModel, table=True):
     recipient_kind: RecipientKind = Field(sa_type=enum_type(RecipientKind, 12))
     recipient_id: int | None = None
     method: SendMethod = Field(default=SendMethod.MESSAGE, sa_type=enum_type(SendMethod, 12))
-    # what to say: a template and its parameters (``Notice``), rendered by the channel
+    # what to say: a template and its parameters (``Notice``), rendered by the channel;
+    # ``params``, ``text`` and ``reply_markup`` are cleared after ``[retention]
+    # notification_text_days`` (bot.services.retention), the rest of the row is kept
     template: str | None = Field(default=None, max_length=64)
     params: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
     # Telegram HTML rendered when queued: rows queued before ``template`` existed
@@ -217,8 +219,9 @@ class Notification(SQLModel, table=True):
 
     @property
     def notice(self) -> Notice | None:
-        """What the row says, if it was queued as a notice (older rows carry ``text``)."""
-        if self.template is None:
+        """What the row says, if it was queued as a notice (older rows carry ``text``); None
+        too once retention has removed its text (``params`` cleared, the template kept)."""
+        if self.template is None or self.params is None:
             return None
         return Notice(self.template, self.params or {})
 

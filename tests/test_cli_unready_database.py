@@ -53,6 +53,7 @@ ARGS: dict[tuple[str, ...], list[str]] = {
     ("cases", "list"): [],
     ("cases", "show"): ["AJ-2026-0001"],
     ("audit", "verify"): [],
+    ("purge",): ["--dry-run"],
     ("report",): ["--format", "html", "--out", "reports"],
     ("web",): ["--port", "0"],
 }

@@ -28,6 +28,7 @@ def test_the_jobs_are_the_sweep_every_minute_the_agenda_at_nine_and_the_hourly_p
         "console-session-purge",
         "deadline-sweep",
         "reports",
+        "retention-purge",
         "update-prune",
         "web-draft-purge",
     ]
@@ -40,6 +41,11 @@ def test_the_jobs_are_the_sweep_every_minute_the_agenda_at_nine_and_the_hourly_p
     assert isinstance(agenda, CronTrigger) and str(agenda.timezone) == "Asia/Shanghai"
     assert agenda.get_next_fire_time(None, sh(2026, 11, 27, 14)) == datetime(
         2026, 11, 28, 9, 0, tzinfo=SHANGHAI
+    )
+    retention = jobs["retention-purge"].trigger
+    assert isinstance(retention, CronTrigger)
+    assert retention.get_next_fire_time(None, sh(2026, 11, 27, 14)) == datetime(
+        2026, 11, 28, 3, 30, tzinfo=SHANGHAI
     )
 
 

@@ -17,6 +17,7 @@ from bot.cli import (
     inspectors,
     jobs,
     keys,
+    purge,
     report,
     sandbox,
     setup,
@@ -63,3 +64,4 @@ main.add_command(report.report)
 main.add_command(demo.demo_data)
 main.add_command(web.web)
 main.add_command(keys.keys_group)
+main.add_command(purge.purge)

@@ -8,12 +8,16 @@ from pathlib import Path
 import click
 
 from bot.cli.common import CliContext, fail, pass_context
+from bot.private_files import make_private
 
 
 def backup_sqlite(source: Path, target: Path) -> int:
     """Copy ``source`` into ``target`` in one step of the online backup API: one read transaction,
     so the copy is a single consistent snapshot, and in WAL mode writers are not held up meanwhile.
-    The copy is a single file (no ``-wal`` beside it). Returns its size in bytes."""
+    The copy is a single file (no ``-wal`` beside it), readable by its owner only (0600: it
+    holds everything the database does), created so before a byte is written. Returns its size
+    in bytes."""
+    make_private(target)
     reader = sqlite3.connect(source, timeout=15)
     copy = sqlite3.connect(target)
     try:
@@ -22,6 +26,7 @@ def backup_sqlite(source: Path, target: Path) -> int:
     finally:
         copy.close()
         reader.close()
+    make_private(target)
     return target.stat().st_size
 
 
@@ -37,7 +42,7 @@ def backup(cli: CliContext, out: Path, force: bool) -> None:
     if url.get_backend_name() != "sqlite":
         fail(
             "PostgreSQL 数据库请使用 pg_dump 备份 (use pg_dump for PostgreSQL), 例如:\n"
-            "  pg_dump --format=custom --file=lianka.dump <数据库名>",
+            "  (umask 077 && pg_dump --format=custom --file=lianka.dump <数据库名>)",
             code=2,
         )
     if url.database in (None, "", ":memory:"):
