@@ -12,6 +12,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.private_files import make_private
+
 SessionFactory = async_sessionmaker[AsyncSession]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
@@ -72,6 +74,7 @@ def upgrade_database(database_url: str, revision: str = "head") -> None:
     sqlite_file = _sqlite_file(url)
     if sqlite_file is not None:
         sqlite_file.parent.mkdir(parents=True, exist_ok=True)
+        make_private(sqlite_file)
     command.upgrade(alembic_config(database_url), revision)
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, insert, select
-from sqlmodel import col
 from sqlalchemy.engine import Connection
+from sqlmodel import col
 
 from models import keys
 from models.keycheck import KeyCheck

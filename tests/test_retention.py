@@ -411,10 +411,6 @@ async def test_a_purged_phone_number_is_not_left_in_the_sqlite_file(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs make_private(sqlite_file) in bot.db.upgrade_database (the merger's file)",
-)
 def test_the_database_lianka_init_creates_is_readable_by_its_owner_only(tmp_path: Path) -> None:
     env = {"LIANKA_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'var' / 'lianka.db'}"}
     made = lianka("init", cwd=tmp_path, env=env)

@@ -47,7 +47,7 @@ def init(cli: CliContext) -> None:
     from bot.db import upgrade_database
 
     settings = cli.settings
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    settings.var_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     _keys_for_init(settings)
     if not settings.config.exists():
         shutil.copyfile(example_config_path(), settings.config)
