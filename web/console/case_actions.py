@@ -194,7 +194,13 @@ async def _progress(a: Act) -> Done:
 async def _extend(a: Act) -> Done:
     days = parse_days(a.text("days"))
     await request_extension(
-        a.session, a.actor, a.case_id, days=days, reason=a.text("reason"), now=a.now
+        a.session,
+        a.actor,
+        a.case_id,
+        days=days,
+        reason=a.text("reason"),
+        now=a.now,
+        limits=a.policy.config.limits,
     )
     return Done(f"延期{days}个工作日的申请已提交组长审批。")
 
