@@ -485,6 +485,7 @@ async def on_extension_days(message: Message, actor: Inspector, state: FSMContex
 
 async def on_extension_reason(
     message: Message,
+    *,
     session: AsyncSession,
     actor: Inspector,
     state: FSMContext,

@@ -357,17 +357,17 @@ async def _requests(
     session: AsyncSession, actor: Inspector, case: Case, rows: list[ApprovalRequest]
 ) -> list[RequestLine]:
     pending = [r for r in rows if r.status is RequestStatus.PENDING]
-    people = await _people(session, {r.requested_by_id for r in pending})
+    people = await _people(session, {r.requested_by_id or 0 for r in pending})
     lines = []
     for request in pending:
         assert request.id is not None
         target = await session.get(Team, request.target_team_id) if request.target_team_id else None
-        requester = people.get(request.requested_by_id)
+        requester = people.get(request.requested_by_id or 0)  # None: a reporter's 撤回
         lines.append(
             RequestLine(
                 id=request.id,
                 kind=request.kind,
-                requester=requester.name if requester else "—",
+                requester=requester.name if requester else "反映人" if request.reporter_id else "—",
                 reason=request.reason,
                 days=request.days,
                 target_team=target.name if target else None,

@@ -1,4 +1,4 @@
-"""The team leader's decisions on 退回, 转办 and 延期 requests."""
+"""The team leader's decisions on 退回, 转办 and 延期 requests, and on a clue's 撤回."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from bot.services.permissions import (
 from bot.services.policy import Policy
 from bot.services.requests import check_extension_cap
 from bot.services.routing import dispatcher_team, target_team
+from bot.services.withdrawal import decide_withdrawal, withdrawable
 from models.case import RETURNABLE, TRANSFERABLE, WORKING_STATUSES, Case, CaseStatus
 from models.clock import ClockKind
 from models.errors import NotFound, PermissionDenied, StaleAction
@@ -67,7 +68,7 @@ async def load_request(
         raise StaleAction(
             f"该申请已处理（{request.status.label}）。", detail=f"request {request_id} decided"
         )
-    if case.assignee_id != request.requested_by_id:
+    if request.kind is not RequestKind.WITHDRAWAL and case.assignee_id != request.requested_by_id:
         raise StaleAction("该问题已改派，此申请已失效。", detail="requester no longer assignee")
     return request, case
 
@@ -93,6 +94,13 @@ async def decide_request(
     if team_id and not (approve and request.kind is RequestKind.RETURN):
         raise StaleAction(detail=f"request {request_id}: a team only goes with an approved return")
     who = actor_of(actor)
+    assert actor.id is not None
+    if request.kind is RequestKind.WITHDRAWAL:  # a clue's 撤回 by receipt code
+        if approve and not withdrawable(case):
+            raise moved_on(case, "撤回")
+        request.decide(by=actor.id, approve=approve, at=now)
+        await decide_withdrawal(session, request, case, who=who, approve=approve, now=now)
+        return Decision(request, case)
     requester = await session.get(Inspector, request.requested_by_id)
     assert requester is not None
     assert actor.id is not None
