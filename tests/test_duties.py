@@ -17,6 +17,7 @@ from bot.db import SessionFactory
 from bot.services.acceptance import accept_case
 from bot.services.assignment import reassign_case
 from bot.services.case_lists import list_queue
+from bot.services.case_search import CaseFilters, search_cases
 from bot.services.console_home import get_home
 from bot.services.decisions import decide_request
 from bot.services.inspectors import deactivate_inspector
@@ -188,6 +189,9 @@ async def test_a_leaders_queue_and_home_show_clues_as_counts_not_rows(
         )
         queue = await list_queue(session, leader, 0, now)
         home = await get_home(session, leader, calendar=calendar, now=now)
+        found = await search_cases(
+            session, leader, filters=CaseFilters(), page=1, now=now, calendar=calendar
+        )
     assert case.number not in {line.number for line in queue.lines}
     assert queue.hidden is not None and (queue.hidden.total, queue.hidden.overdue) == (1, 0)
     text = render("leader_queue", q=queue, show_team=True)
@@ -195,6 +199,8 @@ async def test_a_leaders_queue_and_home_show_clues_as_counts_not_rows(
     assert "另有问题线索1件（其中超期0件），按规定不在此列出。" in text
     assert home.hidden_clues is not None and home.hidden_clues.total == 1
     assert case.number not in {item.line.number for item in home.overdue.items}
+    assert case.number not in {item.line.number for item in found.items}
+    assert found.hidden is not None and found.hidden.total == 1
 
 
 async def test_a_clues_withdrawal_refused_by_its_team_leader_leaves_it_open_and_tells_the_reporter(
