@@ -203,6 +203,7 @@ async def test_a_leaders_queue_and_home_show_clues_as_counts_not_rows(
     assert found.hidden is not None and found.hidden.total == 1
 
 
+@pytest.mark.both_databases
 async def test_a_clues_withdrawal_refused_by_its_team_leader_leaves_it_open_and_tells_the_reporter(
     sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
 ) -> None:
