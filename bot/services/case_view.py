@@ -28,6 +28,7 @@ from bot.services.permissions import (
     may_decide,
     may_request_return,
     may_supervise,
+    may_view_identity,
 )
 from bot.services.requests import EXTENSION_MAX_DAYS
 from bot.services.routing import (
@@ -338,7 +339,7 @@ def case_actions(actor: Inspector, case: Case, dispatcher: Team) -> CaseActions:
         and case.status in ASSIGNABLE - {CaseStatus.REOPENED},
         reassign=leads_team(actor, case) and case.status in ASSIGNABLE,
         supervise=may_supervise(actor, case),
-        identity=case.track is Track.APPEAL and not case.anonymous,
+        identity=may_view_identity(actor, case),  # never for an admin
     )
 
 
