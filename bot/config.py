@@ -80,6 +80,13 @@ class DeadlinesConfig(_Section):
     clue: DeadlineLadder = DeadlineLadder(resolve=30)
 
 
+class LimitsConfig(_Section):
+    """Separation of duties: how far a case's 办结 deadline may be extended, in all."""
+
+    max_extensions: int = Field(default=2, ge=0, le=10)
+    max_extension_days: int = Field(default=30, ge=0, le=120)
+
+
 class CalendarDayConfig(_Section):
     date: date
     workday: bool
@@ -120,6 +127,7 @@ class LiankaConfig(_Section):
     teams: tuple[TeamConfig, ...] = Field(min_length=1)
     routing: tuple[RoutingRule, ...] = ()
     deadlines: DeadlinesConfig = DeadlinesConfig()
+    limits: LimitsConfig = LimitsConfig()
     calendar: CalendarConfig = CalendarConfig()
     reports: ReportsConfig = ReportsConfig()
     retention: RetentionConfig = RetentionConfig()

@@ -484,7 +484,13 @@ async def on_extension_days(message: Message, actor: Inspector, state: FSMContex
 
 
 async def on_extension_reason(
-    message: Message, session: AsyncSession, actor: Inspector, state: FSMContext, clock: Clock
+    message: Message,
+    *,
+    session: AsyncSession,
+    actor: Inspector,
+    state: FSMContext,
+    clock: Clock,
+    policy: Policy,
 ) -> None:
     data = await state.get_data()
     async with flow_ends(state):
@@ -495,6 +501,7 @@ async def on_extension_reason(
             days=data["days"],
             reason=message.text or "",
             now=clock.now(),
+            limits=policy.config.limits,
         )
     await message.answer(render("staff_request_submitted", days=data["days"], transfer=False))
 

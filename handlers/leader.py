@@ -255,6 +255,8 @@ def _decision_text(decision: Decision, *, approve: bool) -> str:
     request = decision.request
     if not approve:
         return render("staff_request_refused", kind=request.kind.label)
+    if request.kind is RequestKind.WITHDRAWAL:
+        return f"已同意撤回，问题 {decision.case.number} 已撤回，已告知反映人。"
     if request.kind is RequestKind.EXTENSION:
         return render(
             "staff_extension_approved",

@@ -19,10 +19,11 @@ from bot.services.my_cases import (
     withdraw_case,
 )
 from bot.services.reporters import AttemptGuard
+from bot.services.withdrawal import WITHDRAW_ASKED
 from handlers.filters import MEDIA, TEXT, evidence_of
 from handlers.flow import flow_ends
 from handlers.states import Material, Track
-from models.case import AWAITING_ACCEPTANCE
+from models.case import AWAITING_ACCEPTANCE, CaseStatus
 from models.errors import DomainError, InvalidInput, StaleAction
 from models.intake import EVIDENCE_MAX, MaterialDraft, clean_text
 from notifications import telegram as kb
@@ -113,6 +114,9 @@ async def on_withdraw_confirmed(
     query: CallbackQuery, callback_data: MyCase, bot: Bot, session: AsyncSession, clock: Clock
 ) -> None:
     case = await withdraw_case(session, query.from_user.id, callback_data.case_id, now=clock.now())
+    if case.status is not CaseStatus.WITHDRAWN:  # a clue's 撤回: a request the team leader decides
+        await query.answer(WITHDRAW_ASKED, show_alert=True)
+        return
     text, markup = await _list(session, query.from_user.id, withdrawn=case.number)
     await _replace(bot, query, text, markup)
     await query.answer("已撤回")

@@ -53,6 +53,8 @@ class EventKind(enum.StrEnum):
     REOPENED = "reopened"  # 重办
     CLOSED = "closed"
     WITHDRAWN = "withdrawn"
+    WITHDRAW_REQUESTED = "withdraw_requested"  # a clue's 撤回 by receipt code, for the leader
+    WITHDRAW_REFUSED = "withdraw_refused"
     SUPERVISED = "supervised"  # 督办
     IDENTITY_VIEWED = "identity_viewed"
     REMINDED = "reminded"  # 催办
@@ -89,6 +91,8 @@ EVENT_LABELS = {
     EventKind.REOPENED: "重办",
     EventKind.CLOSED: "结案",
     EventKind.WITHDRAWN: "撤回",
+    EventKind.WITHDRAW_REQUESTED: "申请撤回",
+    EventKind.WITHDRAW_REFUSED: "不同意撤回",
     EventKind.SUPERVISED: "督办",
     EventKind.IDENTITY_VIEWED: "查看反映人身份",
     EventKind.REMINDED: "催办",

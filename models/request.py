@@ -1,4 +1,5 @@
-"""Requests a team leader decides: 申请延期 (extension), 退回 (return), 转办 (transfer)."""
+"""Requests a team leader decides: 申请延期 (extension), 退回 (return), 转办 (transfer), filed by
+the assignee; 撤回 (withdrawal) of a clue, filed by a reporter by receipt code."""
 
 from __future__ import annotations
 
@@ -16,10 +17,13 @@ class RequestKind(enum.StrEnum):
     EXTENSION = "extension"
     RETURN = "return"
     TRANSFER = "transfer"
+    WITHDRAWAL = "withdrawal"  # a clue's 撤回 by receipt code (filed by a reporter)
 
     @property
     def label(self) -> str:
-        return {"extension": "延期", "return": "退回", "transfer": "转办"}[self.value]
+        return {"extension": "延期", "return": "退回", "transfer": "转办", "withdrawal": "撤回"}[
+            self.value
+        ]
 
 
 class RequestStatus(enum.StrEnum):
@@ -39,7 +43,8 @@ class RequestStatus(enum.StrEnum):
 
 
 class ApprovalRequest(SQLModel, table=True):
-    """An inspector's request that waits for the team leader."""
+    """An inspector's request (or a reporter's, for a clue's 撤回) that waits for the team
+    leader."""
 
     __tablename__ = "approval_requests"
 
@@ -49,7 +54,9 @@ class ApprovalRequest(SQLModel, table=True):
     status: RequestStatus = Field(
         default=RequestStatus.PENDING, sa_type=enum_type(RequestStatus, 12), index=True
     )
-    requested_by_id: int = Field(foreign_key="inspectors.id")
+    requested_by_id: int | None = Field(default=None, foreign_key="inspectors.id")
+    """The inspector who asked; None for a reporter's request (``reporter_id``)."""
+    reporter_id: int | None = Field(default=None, foreign_key="reporters.id")
     reason: str = Field(sa_type=sa.Text)
     clock: ClockKind | None = Field(default=None, sa_type=enum_type(ClockKind, 12))
     days: int | None = None  # working days asked for (extension)
@@ -81,6 +88,19 @@ class ApprovalRequest(SQLModel, table=True):
             clock=ClockKind.RESOLVE if kind is RequestKind.EXTENSION else None,
             days=days,
             target_team_id=target_team_id,
+            created_at=at,
+        )
+
+    @classmethod
+    def withdrawal(
+        cls, case_id: int, *, reporter_id: int, reason: str, at: datetime
+    ) -> ApprovalRequest:
+        """A clue's 撤回 as a reporter asks it by receipt code, waiting for the team leader."""
+        return cls(
+            case_id=case_id,
+            kind=RequestKind.WITHDRAWAL,
+            reporter_id=reporter_id,
+            reason=reason,
             created_at=at,
         )
 

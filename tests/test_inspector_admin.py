@@ -9,7 +9,8 @@ from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.acceptance import accept_case
-from bot.services.inspectors import get_actor
+from bot.services.inspectors import deactivate_inspector, get_actor
+from bot.services.permissions import STAND_IN_REFUSED
 from bot.services.policy import Policy
 from bot.services.resolution import resolve_case
 from models.calendar import WorkCalendar
@@ -39,6 +40,7 @@ from tests.inspector_support import (
 async def test_an_admin_re_routes_a_case_being_worked_to_another_team(
     sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
 ) -> None:
+    """An admin stands in only for a team with no team leader: refused while it has one."""
     people = await make_people(sessions, clock)
     tg = build(sessions, catalog, calendar, clock)
     case = await submit(sessions, catalog, calendar, clock, people.reporter)
@@ -46,6 +48,12 @@ async def test_an_admin_re_routes_a_case_being_worked_to_another_team(
     inspector, admin = user(tg, INSPECTOR), user(tg, ADMIN)
     await deliver(tg, sessions)
     await inspector.click("签收")
+    await user(tg, BUSINESS_LEADER).send(f"/reroute {case.number}")
+    assert user(tg, BUSINESS_LEADER).last == "只有管理员可以进行此操作。"
+    await admin.send(f"/reroute {case.number.lower()}")
+    assert admin.last == STAND_IN_REFUSED
+    async with sessions() as session:
+        await deactivate_inspector(session, people.id(BUSINESS_LEADER), clock.now())
     await admin.send(f"/reroute {case.number.lower()}")
     assert f"请选择 {case.number} 的承办组" in admin.last
     await admin.click("分办：“安全生产”立项监督组")
@@ -60,9 +68,8 @@ async def test_an_admin_re_routes_a_case_being_worked_to_another_team(
     assert kinds[-3:] == [EventKind.TRANSFERRED, EventKind.ROUTED, EventKind.ASSIGNED]
     assert (await clocks(sessions, case.id))["resolve"].state is ClockState.CANCELLED
     assert await reporter_notices(sessions) == ["case_accepted", "case_transferred"]
-
-    await user(tg, BUSINESS_LEADER).send(f"/reroute {case.number}")
-    assert user(tg, BUSINESS_LEADER).last == "只有管理员可以进行此操作。"
+    transferred = [e for e in await events(sessions, case.id) if e.kind is EventKind.TRANSFERRED]
+    assert transferred[-1].data["stand_in"] is True
 
 
 async def test_an_admin_deactivates_an_inspector_and_the_leader_gets_their_cases_back(

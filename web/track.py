@@ -49,7 +49,8 @@ from bot.services.tracking import (
     withdraw_tracked_case,
 )
 from bot.services.web_intake import FORMS_PER_ADDRESS
-from models.case import Satisfaction
+from bot.services.withdrawal import WITHDRAW_ASKED
+from models.case import CaseStatus, Satisfaction
 from models.errors import DomainError, InvalidInput
 from models.intake import (
     DESCRIPTION_MAX,
@@ -88,6 +89,7 @@ RATINGS = {
 DONE = {
     "answered": "您的答复已转达办理人员。",
     "withdrawn": "该问题已撤回。",
+    "withdraw_asked": WITHDRAW_ASKED,
     "rated": "感谢您的评价！",
     "reopened": "已收到您的意见，该问题将重新办理。",
     "material": "补充材料已提交，已转交办理人员。",
@@ -397,8 +399,8 @@ async def _answer(posted: _Posted) -> str:
 
 
 async def _withdraw(posted: _Posted) -> str:
-    await withdraw_tracked_case(posted.session, posted.case_id, now=posted.now)
-    return "withdrawn"
+    case = await withdraw_tracked_case(posted.session, posted.case_id, now=posted.now)
+    return "withdrawn" if case.status is CaseStatus.WITHDRAWN else "withdraw_asked"
 
 
 async def _followup(posted: _Posted) -> str:

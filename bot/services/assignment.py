@@ -12,11 +12,13 @@ from bot.services.clocks import cancel_clock, start_ladder_clock
 from bot.services.inspectors import TEAM_ROLES
 from bot.services.notices import tell_inspectors, tell_reporter
 from bot.services.permissions import (
+    STAND_IN_REFUSED,
     actor_of,
     leads_team,
     load_case,
     moved_on,
     require_team_leader,
+    stands_in,
 )
 from bot.services.policy import Policy
 from bot.services.requests import cancel_pending
@@ -45,10 +47,13 @@ async def send_to_team(
     policy: Policy,
     now: datetime,
     actor: Actor,
+    stand_in: bool = False,
 ) -> Inspector | None:
     """The case joins ``team`` as if routed there: a fresh 签收 clock, then auto-assignment or
-    the team leaders' queue."""
-    data = {"team": team.code, "rule": None, "by": "hand"}
+    the team leaders' queue (an admin standing in for a leaderless team is recorded so)."""
+    data: dict[str, object] = {"team": team.code, "rule": None, "by": "hand"}
+    if stand_in:
+        data["stand_in"] = True
     if case.status is CaseStatus.RETURNED:
         event = transition(case, CaseStatus.SUBMITTED, EventKind.ROUTED, actor, now, data=data)
     else:
@@ -106,7 +111,12 @@ async def assignment_options(
         )
     if case.status not in ASSIGNABLE:
         raise moved_on(case, "分派")
-    members = await list_assignable(session, case) if leads_team(actor, case) else []
+    leader = leads_team(actor, case) and (
+        actor.role is not Role.ADMIN or await stands_in(session, actor, case)
+    )
+    if not (leader or routable):
+        raise PermissionDenied(STAND_IN_REFUSED, detail=f"case {case.id}: admin, team has a leader")
+    members = await list_assignable(session, case) if leader else []
     teams = await list_route_targets(session, case) if routable else []
     loads = await open_case_counts(session, [m.id for m in members if m.id is not None])
     return AssignOptions(case, members, teams, loads)
@@ -132,7 +142,7 @@ async def reassign_case(
     new assignee gets the assignment message, the previous one is told and their pending
     requests on it are withdrawn."""
     case = await load_case(session, case_id)
-    require_team_leader(actor, case)
+    await require_team_leader(session, actor, case)
     if case.status not in ASSIGNABLE:
         raise moved_on(case, "分派")
     assert case.id is not None
@@ -181,8 +191,9 @@ class Rerouted:
 
 
 def may_route(actor: Inspector, case: Case, dispatcher: Team) -> bool:
-    """Admins re-route any open appeal; the dispatcher's leaders route what waits with them
-    (a clue is seen only by its team leader and assignee, so admins do not route clues)."""
+    """The dispatcher's leaders route what waits with them; admins re-route an open appeal
+    when they stand in for its team (no active team leader: ``check_route`` asks; a clue is
+    seen only by its team leader and assignee, so admins never route clues)."""
     if actor.role is Role.ADMIN:
         return case.track is Track.APPEAL
     return (
@@ -200,6 +211,10 @@ async def check_route(session: AsyncSession, actor: Inspector, case_id: int) -> 
         raise PermissionDenied(
             "只有信访室组长或管理员可以分办。",
             detail=f"case {case.id}: inspector {actor.id} may not route",
+        )
+    if actor.role is Role.ADMIN and not await stands_in(session, actor, case):
+        raise PermissionDenied(
+            STAND_IN_REFUSED, detail=f"case {case.id}: its team has a leader, admin refused"
         )
     if case.status not in ASSIGNABLE - {CaseStatus.REOPENED}:
         raise moved_on(case, "分办")
@@ -231,12 +246,20 @@ async def reroute_case(
                 EventKind.TRANSFERRED,
                 who,
                 now,
-                data={"team": target.code, "by": "admin"},
+                data={"team": target.code, "by": "admin", "stand_in": True},
             )
         )
         await leave_team(session, case, now)
     await session.flush()
-    assignee = await send_to_team(session, case, target, policy=policy, now=now, actor=who)
+    assignee = await send_to_team(
+        session,
+        case,
+        target,
+        policy=policy,
+        now=now,
+        actor=who,
+        stand_in=actor.role is Role.ADMIN,
+    )
     if previous is not None:
         await tell_inspectors(
             session,

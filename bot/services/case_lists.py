@@ -158,6 +158,33 @@ class Queue:
     pages: int
     total: int
     can_assign: bool
+    hidden: HiddenClues | None = None
+    """Leaders and admins: the open clues not listed (counts only)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HiddenClues:
+    """Open clue cases a leader or admin may not see, as counts (DESIGN.md: leaders see clue
+    counts and overdue figures, not clue rows)."""
+
+    total: int
+    overdue: int
+
+
+async def count_hidden_clues(session: AsyncSession, actor: Inspector, now: datetime) -> HiddenClues:
+    """The open clues ``actor`` may not see (``viewable_by``), and how many are overdue."""
+    hidden = and_(
+        col(Case.track) == Track.CLUE, col(Case.status).in_(OPEN_STATUSES), ~viewable_by(actor)
+    )
+    late = exists().where(
+        col(CaseClock.case_id) == col(Case.id),
+        col(CaseClock.state) == ClockState.RUNNING,
+        col(CaseClock.due_at) <= now,
+        col(CaseClock.kind).in_((ClockKind.ACCEPT, ClockKind.RESOLVE)),
+    )
+    total = (await session.exec(select(func.count()).select_from(Case).where(hidden))).one()
+    overdue = (await session.exec(select(func.count()).select_from(Case).where(hidden, late))).one()
+    return HiddenClues(int(total), int(overdue))
 
 
 QUEUE_PAGE_SIZE = 8
@@ -165,8 +192,9 @@ QUEUE_PAGE_SIZE = 8
 
 async def list_queue(session: AsyncSession, actor: Inspector, page: int, now: datetime) -> Queue:
     """/queue: a team leader sees the team's open cases, an inspector their own, leaders and
-    admins every team's; 督办 and the most urgent first."""
-    query = select(Case).where(col(Case.status).in_(OPEN_STATUSES))
+    admins every team's they may see (``viewable_by``: clues as a count, never as rows); 督办
+    and the most urgent first."""
+    query = select(Case).where(col(Case.status).in_(OPEN_STATUSES), viewable_by(actor))
     if actor.role is Role.TEAM_LEADER:
         query = query.where(Case.team_id == actor.team_id)
         team = await session.get(Team, actor.team_id) if actor.team_id else None
@@ -190,6 +218,11 @@ async def list_queue(session: AsyncSession, actor: Inspector, page: int, now: da
         pages=pages,
         total=len(lines),
         can_assign=actor.role in (Role.TEAM_LEADER, Role.ADMIN),
+        hidden=(
+            await count_hidden_clues(session, actor, now)
+            if actor.role in (Role.LEADER, Role.ADMIN)
+            else None
+        ),
     )
 
 

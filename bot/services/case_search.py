@@ -17,7 +17,14 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.services.case_lists import CaseLine, case_lines, due_kind, viewable_by
+from bot.services.case_lists import (
+    CaseLine,
+    HiddenClues,
+    case_lines,
+    count_hidden_clues,
+    due_kind,
+    viewable_by,
+)
 from models.calendar import SHANGHAI, WorkCalendar
 from models.case import Case, CaseStatus
 from models.clock import CaseClock, ClockKind, ClockState
@@ -25,7 +32,7 @@ from models.enterprise import Enterprise
 from models.errors import InvalidInput
 from models.org import Category, Track, Zone
 from models.search import FTS_TABLE, VECTOR_COLUMN, SearchQuery, fts5_match, parse_query, tsquery
-from models.team import Inspector, Team
+from models.team import Inspector, Role, Team
 
 PAGE_SIZE = 50
 EXPORT_CAP = 10_000
@@ -153,6 +160,8 @@ class CasePage:
     pages: int
     total: int
     filters: CaseFilters
+    hidden: HiddenClues | None = None
+    """Leaders and admins: the open clues they may not see, as counts (never as rows)."""
 
 
 def is_due_clock() -> ColumnElement[bool]:
@@ -305,7 +314,12 @@ async def search_cases(
         ).all()
     )
     items = await found_cases(session, cases, calendar=calendar, now=now)
-    return CasePage(items, page, pages, int(total), filters)
+    hidden = (
+        await count_hidden_clues(session, actor, now)
+        if actor.role in (Role.LEADER, Role.ADMIN)
+        else None
+    )
+    return CasePage(items, page, pages, int(total), filters, hidden)
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from bot.services.permissions import (
     may_decide,
     may_request_return,
     may_supervise,
+    may_view_identity,
 )
 from bot.services.requests import EXTENSION_MAX_DAYS
 from bot.services.routing import (
@@ -338,7 +339,7 @@ def case_actions(actor: Inspector, case: Case, dispatcher: Team) -> CaseActions:
         and case.status in ASSIGNABLE - {CaseStatus.REOPENED},
         reassign=leads_team(actor, case) and case.status in ASSIGNABLE,
         supervise=may_supervise(actor, case),
-        identity=case.track is Track.APPEAL and not case.anonymous,
+        identity=may_view_identity(actor, case),  # never for an admin
     )
 
 
@@ -357,17 +358,17 @@ async def _requests(
     session: AsyncSession, actor: Inspector, case: Case, rows: list[ApprovalRequest]
 ) -> list[RequestLine]:
     pending = [r for r in rows if r.status is RequestStatus.PENDING]
-    people = await _people(session, {r.requested_by_id for r in pending})
+    people = await _people(session, {r.requested_by_id or 0 for r in pending})
     lines = []
     for request in pending:
         assert request.id is not None
         target = await session.get(Team, request.target_team_id) if request.target_team_id else None
-        requester = people.get(request.requested_by_id)
+        requester = people.get(request.requested_by_id or 0)  # None: a reporter's 撤回
         lines.append(
             RequestLine(
                 id=request.id,
                 kind=request.kind,
-                requester=requester.name if requester else "—",
+                requester=requester.name if requester else "反映人" if request.reporter_id else "—",
                 reason=request.reason,
                 days=request.days,
                 target_team=target.name if target else None,

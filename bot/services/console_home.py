@@ -15,7 +15,7 @@ from sqlalchemy import and_, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.services.case_lists import Stats, count_stats, viewable_by
+from bot.services.case_lists import HiddenClues, Stats, count_hidden_clues, count_stats, viewable_by
 from bot.services.case_search import (
     CaseFilters,
     CasePage,
@@ -74,6 +74,7 @@ class Home:
     approvals: list[AwaitingDecision]
     notices: list[PageNotice]
     stats: Stats | None  # leaders and admins only
+    hidden_clues: HiddenClues | None = None  # leaders and admins: open clues, as counts
 
 
 async def _open_cases(
@@ -182,7 +183,8 @@ async def get_home(
     session: AsyncSession, actor: Inspector, *, calendar: WorkCalendar, now: datetime
 ) -> Home:
     """The 工作台 of ``actor``: only cases they may see (``viewable_by``), requests they may
-    decide, their own notices; the queue's counts for leaders and admins."""
+        decide, their own notices; the queue's counts for leaders and admins, with the open clues
+    they may not see as counts (never as rows)."""
     team = await session.get(Team, actor.team_id) if actor.team_id else None
     leads = actor.role is Role.TEAM_LEADER and team is not None
     overdue = await search_cases(
@@ -205,6 +207,11 @@ async def get_home(
         notices=await list_page_notices(session, actor),
         stats=(
             await count_stats(session, actor, now)
+            if actor.role in (Role.LEADER, Role.ADMIN)
+            else None
+        ),
+        hidden_clues=(
+            await count_hidden_clues(session, actor, now)
             if actor.role in (Role.LEADER, Role.ADMIN)
             else None
         ),

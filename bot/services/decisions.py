@@ -1,4 +1,4 @@
-"""The team leader's decisions on 退回, 转办 and 延期 requests."""
+"""The team leader's decisions on 退回, 转办 and 延期 requests, and on a clue's 撤回."""
 
 from __future__ import annotations
 
@@ -18,11 +18,13 @@ from bot.services.permissions import (
     moved_on,
 )
 from bot.services.policy import Policy
+from bot.services.requests import check_extension_cap
 from bot.services.routing import dispatcher_team, target_team
+from bot.services.withdrawal import decide_withdrawal, withdrawable
 from models.case import RETURNABLE, TRANSFERABLE, WORKING_STATUSES, Case, CaseStatus
 from models.clock import ClockKind
 from models.errors import NotFound, PermissionDenied, StaleAction
-from models.event import Actor, EventKind, record_event, transition
+from models.event import Actor, ActorType, EventKind, record_event, transition
 from models.notification import Offer
 from models.org import Track
 from models.request import ApprovalRequest, RequestKind, RequestStatus
@@ -30,6 +32,12 @@ from models.team import Inspector, Team
 from notifications.texts import preview, request_params
 
 logger = logging.getLogger(__name__)
+
+
+def _stand_in(who: Actor) -> dict[str, bool]:
+    """An admin decides only standing in for a team with no other leader (``deciders``): the
+    event says so, for the audit trail."""
+    return {"stand_in": True} if who.type is ActorType.ADMIN else {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +68,7 @@ async def load_request(
         raise StaleAction(
             f"该申请已处理（{request.status.label}）。", detail=f"request {request_id} decided"
         )
-    if case.assignee_id != request.requested_by_id:
+    if request.kind is not RequestKind.WITHDRAWAL and case.assignee_id != request.requested_by_id:
         raise StaleAction("该问题已改派，此申请已失效。", detail="requester no longer assignee")
     return request, case
 
@@ -75,18 +83,29 @@ async def decide_request(
     now: datetime,
     team_id: int | None = None,
 ) -> Decision:
-    """The team leader approves or refuses a request. An approved extension moves the 办结
-    deadline (the appeal reporter is told); an approved return sends the case to the dispatcher
-    (or straight to the team the leader picks); an approved transfer sends it to the team asked
-    for. Either way the requester is told."""
+    """The team leader approves or refuses a request (nobody their own: ``deciders``). An
+    approved extension moves the 办结 deadline (the appeal reporter is told), within the case's
+    cap (``[limits]``: refused, nothing changed, past it); an approved return sends the case to
+    the dispatcher (or straight to the team the leader picks); an approved transfer sends it to
+    the team asked for. Either way the requester is told. An admin deciding stands in for a
+    team with no other leader (``deciders``): its events say ``"stand_in": true``."""
     request, case = await load_request(session, actor, request_id)
     assert case.id is not None
     if team_id and not (approve and request.kind is RequestKind.RETURN):
         raise StaleAction(detail=f"request {request_id}: a team only goes with an approved return")
     who = actor_of(actor)
+    assert actor.id is not None
+    if request.kind is RequestKind.WITHDRAWAL:  # a clue's 撤回 by receipt code
+        if approve and not withdrawable(case):
+            raise moved_on(case, "撤回")
+        request.decide(by=actor.id, approve=approve, at=now)
+        await decide_withdrawal(session, request, case, who=who, approve=approve, now=now)
+        return Decision(request, case)
     requester = await session.get(Inspector, request.requested_by_id)
     assert requester is not None
     assert actor.id is not None
+    if approve and request.kind is RequestKind.EXTENSION and request.days is not None:
+        await check_extension_cap(session, case.id, request.days, policy.config.limits)
     request.decide(by=actor.id, approve=approve, at=now)
     if not approve:
         refused = {
@@ -94,7 +113,9 @@ async def decide_request(
             RequestKind.RETURN: EventKind.RETURN_REFUSED,
             RequestKind.TRANSFER: EventKind.TRANSFER_REFUSED,
         }[request.kind]
-        event = record_event(case, refused, who, now, data={"request": request.id})
+        event = record_event(
+            case, refused, who, now, data={"request": request.id, **_stand_in(who)}
+        )
         session.add_all([request, case, event])
         await tell_inspectors(
             session,
@@ -160,7 +181,12 @@ async def _approve_extension(
         EventKind.EXTENSION_APPROVED,
         who,
         now,
-        data={"request": request.id, "days": request.days, "due": clock.due_at.isoformat()},
+        data={
+            "request": request.id,
+            "days": request.days,
+            "due": clock.due_at.isoformat(),
+            **_stand_in(who),
+        },
         public=appeal,
     )
     session.add_all([case, event])
@@ -213,7 +239,7 @@ async def _leave_for(
         who,
         now,
         note=request.reason,
-        data={"request": request.id, "team": target.code},
+        data={"request": request.id, "team": target.code, **_stand_in(who)},
     )
     case.assignee_id = None
     session.add_all([case, event])
@@ -295,7 +321,9 @@ async def _approve_return(
             description=preview(case.description, 300),
         )
     else:
-        assignee = await send_to_team(session, case, target, policy=policy, now=now, actor=who)
+        assignee = await send_to_team(
+            session, case, target, policy=policy, now=now, actor=who, stand_in=bool(_stand_in(who))
+        )
     await _tell_handed_over(
         session,
         request,
@@ -336,7 +364,9 @@ async def _approve_transfer(
         who=who,
         now=now,
     )
-    assignee = await send_to_team(session, case, target, policy=policy, now=now, actor=who)
+    assignee = await send_to_team(
+        session, case, target, policy=policy, now=now, actor=who, stand_in=bool(_stand_in(who))
+    )
     await _tell_handed_over(
         session,
         request,

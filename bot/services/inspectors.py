@@ -215,11 +215,12 @@ async def team_leaders(
     return people
 
 
-async def deciders(session: AsyncSession, case: Case, requester_id: int) -> list[Inspector]:
+async def deciders(session: AsyncSession, case: Case, requester_id: int | None) -> list[Inspector]:
     """Who decides a request about ``case`` made by ``requester_id``: the team's active team
     leaders but the requester (nobody decides their own request); with none left, for an
     appeal, the admins (who stand in for a team with no other leader); for a clue, nobody but
-    its team's leaders (DESIGN.md: a clue is seen by its team leader and assignee only)."""
+    its team's leaders (DESIGN.md: a clue is seen by its team leader and assignee only).
+    ``requester_id`` is None for a reporter's request (a clue's 撤回)."""
     leaders = [
         person
         for person in await team_leaders(session, case.team_id, track=Track.CLUE)

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services.case_lists import require_view
-from bot.services.permissions import actor_of, load_case
+from bot.services.permissions import actor_of, load_case, may_view_identity
 from models.attachment import Attachment
 from models.case import Case
 from models.case import reporter_line as reporter_line_of
@@ -79,7 +79,7 @@ async def view_materials(
     )
     contact = None
     reporter_line = reporter_line_of(case.track, anonymous=case.anonymous, named="实名")
-    if not clue and not case.anonymous:
+    if may_view_identity(actor, case):  # never an admin, a clue or an anonymous case
         row_contact = await session.get(ReporterContact, case.id)
         if row_contact is not None:
             contact = Contact(row_contact.name, row_contact.phone)

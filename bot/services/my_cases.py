@@ -9,9 +9,9 @@ from datetime import datetime
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.services.clocks import cancel_clock
 from bot.services.inspectors import team_leaders
 from bot.services.reporters import AttemptGuard, TooManyAttempts, Verdict, get_reporter
+from bot.services.withdrawal import withdraw_for
 from models.attachment import Attachment
 from models.case import (
     AWAITING_ACCEPTANCE,
@@ -24,7 +24,7 @@ from models.case import (
 )
 from models.clock import CaseClock, ClockKind
 from models.errors import InvalidInput, NotFound
-from models.event import Actor, ActorType, CaseEvent, EventKind, record_event, transition
+from models.event import Actor, ActorType, CaseEvent, EventKind, record_event
 from models.intake import Evidence, MaterialDraft, reporter_file
 from models.notification import Notice, Offer
 from models.org import Category, Track
@@ -357,48 +357,6 @@ async def _not_yet_added(
     return fresh, None if note is not None and note == last else note
 
 
-def withdrawable(case: Case) -> bool:
-    """撤回 is open until an inspector signs for the case."""
-    return case.status in AWAITING_ACCEPTANCE
-
-
-async def withdraw_for(
-    session: AsyncSession, reporter: Reporter, case: Case, *, now: datetime
-) -> Case:
-    """撤回 by ``reporter``, already known to be the case's reporter (or a follower): the case
-    is withdrawn, its clocks stop, and whoever holds it is told."""
-    assert case.id is not None and reporter.id is not None
-    if not withdrawable(case):
-        raise InvalidInput("该问题已签收办理，不能撤回。如有需要，请通过“补充材料”说明情况。")
-    session.add(
-        transition(
-            case,
-            CaseStatus.WITHDRAWN,
-            EventKind.WITHDRAWN,
-            Actor(ActorType.REPORTER, reporter.id),
-            now,
-            public=True,
-        )
-    )
-    case.closed_at = now
-    session.add(case)
-    for kind in (ClockKind.ACCEPT, ClockKind.FIRST_REPLY):
-        await cancel_clock(session, case.id, kind)
-    await session.flush()
-    notice = Notice.of("reporter_withdrawn_notice", number=case.number)
-    await notify_inspectors(
-        session,
-        case.id,
-        await _holders(session, case),
-        kind="withdrawn",
-        stage=case.event_count,
-        notice=notice,
-        now=now,
-    )
-    await session.commit()
-    return case
-
-
 async def withdraw_case(
     session: AsyncSession,
     telegram_user_id: int,
@@ -407,7 +365,7 @@ async def withdraw_case(
     now: datetime,
 ) -> Case:
     """撤回: the reporter (or a follower by receipt code) withdraws a case nobody has signed for
-    yet; its clocks stop, and whoever holds it — the assignee, else the team's leaders — is told."""
+    yet (``withdrawal.withdraw_for``: a clue's 撤回 is a request its team leader decides)."""
     reporter, case, _ = await _readable_case(session, telegram_user_id, case_id)
     return await withdraw_for(session, reporter, case, now=now)
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.services.case_lists import can_view
 from bot.services.inspectors import TEAM_ROLES
 from models.case import (
     OPEN_STATUSES,
@@ -20,7 +22,7 @@ from models.errors import InvalidInput, NotFound, PermissionDenied, StaleAction
 from models.event import Actor, ActorType
 from models.intake import clean_text
 from models.org import Track
-from models.request import ApprovalRequest, RequestStatus
+from models.request import ApprovalRequest, RequestKind, RequestStatus
 from models.team import Inspector, Role
 
 NOTE_MAX = 1000
@@ -68,8 +70,10 @@ def require_assignee(
 
 
 def leads_team(actor: Inspector, case: Case) -> bool:
-    """A team leader of the case's team, or, for an appeal, an admin (who stands in for teams
-    without one); a clue is handled by its team leader alone."""
+    """A team leader of the case's team, or, for an appeal, an admin (who may stand in for a
+    team without an active leader: ``stands_in`` says whether they may now); a clue is handled
+    by its team leader alone. A sieve for a page's buttons: use cases call
+    ``require_team_leader``."""
     if actor.role is Role.ADMIN:
         return case.track is Track.APPEAL
     return (
@@ -79,12 +83,60 @@ def leads_team(actor: Inspector, case: Case) -> bool:
     )
 
 
-def require_team_leader(actor: Inspector, case: Case) -> None:
+async def has_team_leader(session: AsyncSession, team_id: int | None) -> bool:
+    """Whether the team has an active team leader."""
+    if team_id is None:
+        return False
+    found = await session.exec(
+        select(Inspector.id).where(
+            Inspector.team_id == team_id,
+            Inspector.role == Role.TEAM_LEADER,
+            col(Inspector.active).is_(True),
+        )
+    )
+    return found.first() is not None
+
+
+async def stands_in(session: AsyncSession, actor: Inspector, case: Case) -> bool:
+    """An admin (technical staff) acts for a team leader only on an appeal whose team has no
+    active team leader; every such act is recorded with ``"stand_in": true``."""
+    return (
+        actor.role is Role.ADMIN
+        and case.track is Track.APPEAL
+        and not await has_team_leader(session, case.team_id)
+    )
+
+
+STAND_IN_REFUSED = "本组有在岗组长，请由组长办理；管理员仅在本组没有组长时代为办理。"
+
+
+async def require_team_leader(session: AsyncSession, actor: Inspector, case: Case) -> bool:
+    """A team leader of the case's team, or an admin standing in for a team with no leader;
+    returns whether it is a stand-in (to be recorded)."""
     if not leads_team(actor, case):
         raise PermissionDenied(
             "只有本组组长可以进行此操作。",
             detail=f"case {case.id}: inspector {actor.id} does not lead its team",
         )
+    if actor.role is not Role.ADMIN:
+        return False
+    if not await stands_in(session, actor, case):
+        raise PermissionDenied(
+            STAND_IN_REFUSED, detail=f"case {case.id}: its team has a leader, admin refused"
+        )
+    return True
+
+
+def may_view_identity(actor: Inspector, case: Case) -> bool:
+    """查看身份 (a named appeal's contact): those who may see the case and handle it; never an
+    admin (technical staff configure, they do not handle reporters), never on a clue or an
+    anonymous case."""
+    return (
+        actor.role is not Role.ADMIN
+        and case.track is Track.APPEAL
+        and not case.anonymous
+        and can_view(actor, case)
+    )
 
 
 ACTION_STATUSES: dict[str, tuple[frozenset[CaseStatus], str]] = {
@@ -109,11 +161,11 @@ def may_request_return(actor: Inspector, case: Case) -> bool:
 
 
 def may_supervise(actor: Inspector, case: Case) -> bool:
-    """督办: a leader, on an open appeal not yet supervised (leaders see clue counts, not clue
-    rows: a clue is never theirs to flag)."""
+    """督办: a leader, on an open case they may see (``can_view``: leaders see clue counts, not
+    clue rows, so a clue is never theirs to flag) not yet supervised."""
     return (
         actor.role is Role.LEADER
-        and case.track is Track.APPEAL
+        and can_view(actor, case)
         and case.status in OPEN_STATUSES
         and not case.supervised
     )
@@ -123,12 +175,12 @@ def may_decide(
     actor: Inspector, case: Case, request: ApprovalRequest, decider_ids: Collection[int | None]
 ) -> bool:
     """A pending request is decided by one of its deciders (``inspectors.deciders``: never its
-    requester), while its requester still has the case (the checks ``decisions.load_request``
-    makes)."""
+    requester), while its requester still has the case (a reporter's 撤回: any time); the checks
+    ``decisions.load_request`` makes."""
     return (
         actor.id in decider_ids
         and request.status is RequestStatus.PENDING
-        and case.assignee_id == request.requested_by_id
+        and (request.kind is RequestKind.WITHDRAWAL or case.assignee_id == request.requested_by_id)
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.config import LimitsConfig
 from bot.services.clocks import get_clock
 from bot.services.inspectors import deciders
 from bot.services.notices import tell_inspectors
@@ -30,6 +31,8 @@ from models.team import Inspector
 from notifications.texts import request_params
 
 EXTENSION_MAX_DAYS = 30
+"""The most working days one extension may ask for (the input's bound); what a case may have in
+all is ``[limits]`` in the config (``LimitsConfig``)."""
 
 
 async def cancel_pending(
@@ -184,6 +187,43 @@ async def transfer_case(
     )
 
 
+async def extensions_granted(session: AsyncSession, case_id: int) -> tuple[int, int]:
+    """The case's approved extensions: how many, and how many working days in all."""
+    days = (
+        await session.exec(
+            select(ApprovalRequest.days).where(
+                ApprovalRequest.case_id == case_id,
+                ApprovalRequest.kind == RequestKind.EXTENSION,
+                ApprovalRequest.status == RequestStatus.APPROVED,
+            )
+        )
+    ).all()
+    return len(days), sum(d or 0 for d in days)
+
+
+async def check_extension_cap(
+    session: AsyncSession, case_id: int, days: int, limits: LimitsConfig
+) -> None:
+    """Refused, in words the inspector and the team leader understand, when ``days`` more would
+    take the case past ``[limits]``: ``max_extensions`` approved extensions, or
+    ``max_extension_days`` working days in all."""
+    count, total = await extensions_granted(session, case_id)
+    if count >= limits.max_extensions:
+        raise InvalidInput(
+            f"该问题已延期{count}次，已达上限（每件最多{limits.max_extensions}次），"
+            "不能再延期，请尽快办结。",
+            detail=f"case {case_id}: {count} extensions granted",
+        )
+    left = limits.max_extension_days - total
+    if days > left:
+        said = f"最多还可延期{left}个工作日" if left > 0 else "已不能再延期"
+        raise InvalidInput(
+            f"每件问题延期累计不超过{limits.max_extension_days}个工作日，"
+            f"该问题已延期{total}个工作日，{said}。",
+            detail=f"case {case_id}: {total}+{days} working days past the cap",
+        )
+
+
 async def request_extension(
     session: AsyncSession,
     actor: Inspector,
@@ -192,9 +232,10 @@ async def request_extension(
     days: int,
     reason: str,
     now: datetime,
+    limits: LimitsConfig | None = None,
 ) -> ApprovalRequest:
-    """申请延期: N working days with a reason, asked before the 办结 deadline; the team leader
-    approves or refuses."""
+    """申请延期: N working days with a reason, asked before the 办结 deadline and within the
+    case's cap (``limits``, the config's ``[limits]``); the team leader approves or refuses."""
     case = await load_case(session, case_id)
     require_assignee(actor, case, WORKING_STATUSES, "申请延期")
     assert case.id is not None and actor.id is not None
@@ -208,6 +249,7 @@ async def request_extension(
         raise InvalidInput("办结期限已过，不能再申请延期，请尽快办结或向组长说明情况。")
     if await has_pending(session, case.id, (RequestKind.EXTENSION,)):
         raise InvalidInput("该问题已有待组长审批的延期申请，请等待审批结果。")
+    await check_extension_cap(session, case.id, days, limits or LimitsConfig())
     request = ApprovalRequest.filed(
         case.id, RequestKind.EXTENSION, by=actor.id, reason=text, at=now, days=days
     )

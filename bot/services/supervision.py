@@ -1,4 +1,4 @@
-"""督办: a leader flags an open case."""
+"""督办: a leader flags an open case they may see (``can_view``: never a clue)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.services.case_lists import require_view
 from bot.services.inspectors import team_leaders
 from bot.services.notices import tell_inspectors
 from bot.services.permissions import actor_of, clean_note, load_case, moved_on
@@ -13,7 +14,6 @@ from models.case import OPEN_STATUSES, Case
 from models.errors import InvalidInput, PermissionDenied
 from models.event import EventKind, record_event
 from models.notification import Offer
-from models.org import Track
 from models.team import Inspector, Role
 from notifications.texts import preview
 
@@ -33,10 +33,7 @@ async def supervise_case(
         raise PermissionDenied(
             "只有委领导可以督办。", detail=f"inspector {actor.id} is not a leader"
         )
-    if case.track is not Track.APPEAL:  # before anything that would name the clue or its status
-        raise PermissionDenied(
-            "您无权查看该问题。", detail=f"case {case.id}: a clue, not supervised"
-        )
+    require_view(actor, case)  # before anything that would name a clue or its status
     if case.status not in OPEN_STATUSES:
         raise moved_on(case, "督办")
     if case.supervised:

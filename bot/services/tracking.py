@@ -34,14 +34,13 @@ from bot.services.my_cases import (
     find_by_receipt,
     material_open,
     reporter_view,
-    withdraw_for,
-    withdrawable,
 )
 from bot.services.permissions import load_case
 from bot.services.policy import Policy
 from bot.services.rate_limits import Limit, RateLimiter
 from bot.services.relay import answer_question
 from bot.services.reporters import TooManyAttempts
+from bot.services.withdrawal import withdraw_for, withdrawable
 from models.case import OPEN_STATUSES, Case, Satisfaction
 from models.errors import InvalidInput, NotFound, PermissionDenied
 from models.intake import MaterialDraft

@@ -194,7 +194,13 @@ async def _progress(a: Act) -> Done:
 async def _extend(a: Act) -> Done:
     days = parse_days(a.text("days"))
     await request_extension(
-        a.session, a.actor, a.case_id, days=days, reason=a.text("reason"), now=a.now
+        a.session,
+        a.actor,
+        a.case_id,
+        days=days,
+        reason=a.text("reason"),
+        now=a.now,
+        limits=a.policy.config.limits,
     )
     return Done(f"延期{days}个工作日的申请已提交组长审批。")
 
@@ -268,9 +274,11 @@ async def decide(request: web.Request) -> web.Response:
 def _decided(decision: Decision, *, approve: bool) -> str:
     request = decision.request
     if not approve:
-        return f"已不同意该{request.kind.label}申请，已告知申请人。"
+        return f"已不同意该{request.kind.label}申请，已告知申请人。"  # 撤回: the reporter
     if request.kind is RequestKind.EXTENSION:
         return f"已同意延期{request.days}个工作日。"
+    if request.kind is RequestKind.WITHDRAWAL:
+        return "已同意撤回，问题已撤回，已告知反映人。"
     team = decision.team.name if decision.team else ""
     return f"已同意{request.kind.label}，问题已交{team}。"
 
