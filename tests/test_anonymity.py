@@ -29,6 +29,10 @@ from models.intake import IntakeDraft
 from models.team import Inspector
 from notifications.render import render
 from notifications.texts import IDENTITY_CHOICES
+from reports.figures import resolve_scope
+from reports.html import render_html_report
+from reports.periods import custom, local_today
+from reports.report import build_report
 from tests.console_support import console_app, sign_in, text_of
 from tests.inspector_support import (
     INSPECTOR,
@@ -122,6 +126,52 @@ def test_a_legacy_office_files_author_is_blanked_in_place() -> None:
     assert struct.unpack_from("<i", cleaned, 48 + 24 + 4)[0] == 936  # the code page stays
 
 
+def doc_with_author(author: str) -> bytes:
+    """A legacy Word file (OLE2: one FAT sector, one directory sector, then the 4096-byte
+    SummaryInformation stream in eight sectors) whose summary names its author."""
+    sector, end, free = 512, 0xFFFFFFFE, 0xFFFFFFFF
+    header = bytearray(sector)
+    header[0:8] = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+    struct.pack_into("<HHHHH", header, 24, 0x3E, 3, 0xFFFE, 9, 6)
+    struct.pack_into("<III", header, 44, 1, 1, 0)  # FAT sectors, first directory sector
+    struct.pack_into("<III", header, 56, 4096, end, 0)  # mini cutoff, no mini FAT
+    struct.pack_into("<II", header, 68, end, 0)  # no DIFAT
+    header[76:80] = struct.pack("<I", 0)
+    header[80:] = b"\xff" * (sector - 80)
+    fat = bytearray(b"\xff" * sector)
+    struct.pack_into("<II", fat, 0, 0xFFFFFFFD, end)
+    for at in range(2, 9):
+        struct.pack_into("<I", fat, at * 4, at + 1)
+    struct.pack_into("<I", fat, 9 * 4, end)
+
+    def entry(
+        name: str, kind: int, *, child: int = free, right: int = free, size: int = 0
+    ) -> bytes:
+        raw = bytearray(128)
+        encoded = (name + "\0").encode("utf-16-le")
+        raw[0 : len(encoded)] = encoded
+        struct.pack_into("<HBB", raw, 64, len(encoded), kind, 1)
+        struct.pack_into("<III", raw, 68, free, right, child)
+        struct.pack_into("<II", raw, 116, 2 if size else end, size)
+        return bytes(raw)
+
+    directory = (
+        entry("Root Entry", 5, child=1)
+        + entry("WordDocument", 2, right=2)
+        + entry("\x05SummaryInformation", 2, size=4096)
+    ).ljust(sector, b"\0")
+    summary = _property_set(author).ljust(4096, b"\0")
+    return bytes(header) + bytes(fat) + directory + summary
+
+
+def test_a_legacy_word_files_summary_reaches_staff_without_its_author() -> None:
+    original = doc_with_author("张三")
+    assert "张三".encode("gbk") in original
+    material = clean_material(original, 5)
+    assert material.file_name == "材料5.doc" and len(material.data) == len(original)
+    assert "张三".encode("gbk") not in material.data
+
+
 def test_a_file_that_cannot_be_cleaned_is_withheld_not_shown_with_its_author() -> None:
     with pytest.raises(InvalidInput) as refused:
         clean_material(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n", 1)
@@ -201,6 +251,10 @@ async def test_an_anonymous_clue_names_no_enterprise_to_its_inspector_anywhere(
             assert answer.status == 200 and ENTERPRISE not in page
             assert ANONYMOUS_CLUE_ENTERPRISE in page and "张三的合同" not in page
             assert "材料1.jpg" in page and "材料2.pdf" in page
+            listing = text_of(await (await signed.get("/console/cases")).text())
+            assert case.number in listing and ENTERPRISE not in listing
+            found = text_of(await (await signed.get("/console/cases?q=坤天新能源")).text())
+            assert case.number not in found  # nor found by its enterprise's name
 
 
 async def test_an_anonymous_appeal_shows_its_enterprise_and_says_it_is_needed(
@@ -220,6 +274,33 @@ async def test_an_anonymous_appeal_shows_its_enterprise_and_says_it_is_needed(
     assert "办理需要" in assignment.text and "反映人：匿名" in assignment.text
     await inspector.click("查看材料", message=assignment)
     assert ENTERPRISE in inspector.replies[0] and str(REPORTER) not in inspector.replies[0]
+
+
+async def test_the_report_names_no_enterprise_of_its_clues_even_a_recurring_one(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    clock: FrozenClock,
+) -> None:
+    people = await make_people(sessions, clock)
+    for _ in range(3):  # three clues from one enterprise's card: a "recurring" enterprise
+        await submit(
+            sessions, catalog, calendar, clock, people.reporter, category="soe_corruption",
+            description=CLUE,
+        )  # fmt: skip
+    today = local_today(clock.now())
+    async with sessions() as session:
+        report = await build_report(
+            session,
+            config=catalog,
+            calendar=calendar,
+            period=custom(today.replace(day=1), today),
+            scope=await resolve_scope(session),
+            now=clock.now(),
+        )
+    assert report.figures.received == 3 and report.figures.clues == 3
+    assert ENTERPRISE not in render_html_report(report)
+    assert len(report.cases) == 3 and all(line.enterprise is None for line in report.cases)
 
 
 # --- the 反映方式 texts ---
