@@ -300,7 +300,8 @@ async def test_the_report_names_no_enterprise_of_its_clues_even_a_recurring_one(
         )
     assert report.figures.received == 3 and report.figures.clues == 3
     assert ENTERPRISE not in render_html_report(report)
-    assert len(report.cases) == 3 and all(line.enterprise is None for line in report.cases)
+    lines = report.cases or []
+    assert len(lines) == 3 and all(line.enterprise is None for line in lines)
 
 
 # --- the 反映方式 texts ---
