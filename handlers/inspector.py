@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -171,6 +172,10 @@ async def _send_cleaned(
         material = await material_for_staff(item, number, blobs=blobs, telegram=_ChatFiles(bot))
     except InvalidInput as e:
         await bot.send_message(chat_id, f"材料{number}：{e.message}")
+        return
+    except TelegramAPIError as e:
+        logger.warning("attachment %s: Telegram download failed (%s)", item.id, type(e).__name__)
+        await bot.send_message(chat_id, f"材料{number}：暂时无法从 Telegram 取回，请稍后再试。")
         return
     except BlobMissing:
         logger.error("attachment %s: its blob is missing from the store", item.id)

@@ -49,6 +49,7 @@ from tests.test_filecheck import docx_bytes, pdf_with_author, photo_with_gps
 from web.render import render_page
 
 ENTERPRISE = "四川坤天新能源科技有限公司"  # the reporter's card's enterprise (tests.factories)
+BROKEN = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"  # nothing a PDF reader can read
 CLUE = "某国企负责人在工程分包中收受好处费，指定关系户承接项目，金额巨大。"
 
 CORE_XML = (
@@ -174,7 +175,7 @@ def test_a_legacy_word_files_summary_reaches_staff_without_its_author() -> None:
 
 def test_a_file_that_cannot_be_cleaned_is_withheld_not_shown_with_its_author() -> None:
     with pytest.raises(InvalidInput) as refused:
-        clean_material(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n", 1)
+        clean_material(BROKEN, 1)
     assert refused.value.message == UNCLEANABLE
     assert clean_material(b"OggS\0\2voice", 4).file_name == "材料4.ogg"  # a Telegram voice note
 
@@ -217,8 +218,12 @@ async def test_an_anonymous_clue_names_no_enterprise_to_its_inspector_anywhere(
         sessions, case.id, clock.now(), kind=MediaKind.DOCUMENT, file_id="doc-contract",
         file_unique_id="u-doc-contract", file_name="张三的合同.pdf", mime_type="application/pdf",
     )  # fmt: skip
+    await _attach(
+        sessions, case.id, clock.now(), kind=MediaKind.DOCUMENT, file_id="doc-broken",
+        file_unique_id="u-doc-broken", file_name="扫描件.pdf", mime_type="application/pdf",
+    )  # fmt: skip
     tg.session.stream_content = _files_by_path(  # type: ignore[method-assign]
-        {"ph-evidence": photo_with_gps(), "doc-contract": pdf_with_author()}
+        {"ph-evidence": photo_with_gps(), "doc-contract": pdf_with_author(), "doc-broken": BROKEN}
     )
     await deliver(tg, sessions)
     await leader.click("分派")
@@ -237,6 +242,7 @@ async def test_an_anonymous_clue_names_no_enterprise_to_its_inspector_anywhere(
     with Image.open(io.BytesIO(photo.data)) as shown:
         assert not shown.getexif()
     assert PdfReader(io.BytesIO(contract.data)).metadata is None
+    assert f"材料3：{UNCLEANABLE}" in inspector.replies  # withheld, and said so
 
     await inspector.send(f"/case {case.number}")
     assert ENTERPRISE not in inspector.last and CLUE[:6] in inspector.last
