@@ -466,11 +466,29 @@ _EMPTY_PROPERTIES = {
 }
 
 
+_WORD_PEOPLE = re.compile(rb'(\s(?:w\d*:author|w\d*:initials|w15:userId|w15:providerId)=)"[^"]*"')
+_LISTED_PEOPLE = re.compile(rb'(\s(?:name|initials|displayName|userId|providerId)=)"[^"]*"')
+_EXCEL_AUTHORS = re.compile(rb"(<author>)[^<]*(</author>)")
+_PEOPLE_PARTS = ("xl/persons/", "ppt/commentauthors.xml", "ppt/authors.xml")
+
+
+def _without_people(name: str, body: bytes) -> bytes:
+    """An Office part with the names it keeps of people blanked: who made a revision or a
+    comment (Word's ``w:author``, ``w:initials``, and ``people.xml``'s account ids), Excel's
+    comment authors and persons, PowerPoint's comment authors. The text itself is unchanged."""
+    body = _WORD_PEOPLE.sub(rb'\1""', body)
+    body = _EXCEL_AUTHORS.sub(rb"\1\2", body)
+    if name.startswith(_PEOPLE_PARTS):
+        body = _LISTED_PEOPLE.sub(rb'\1""', body)
+    return body
+
+
 def clean_ooxml(data: bytes) -> bytes:
     """A Word, Excel or PowerPoint file (a ZIP) rewritten with empty document properties
     (``docProps/core.xml``: author, last modified by, title, dates; ``app.xml``: company,
-    manager, application; ``custom.xml``) and every entry dated 1980-01-01 (a ZIP entry's time
-    is the author's clock). The document's own parts are copied unchanged."""
+    manager, application; ``custom.xml``), the names of who revised or commented blanked, and
+    every entry dated 1980-01-01 (a ZIP entry's time is the author's clock). The text, tables
+    and pictures are copied unchanged."""
     out = io.BytesIO()
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as source:
@@ -481,6 +499,8 @@ def clean_ooxml(data: bytes) -> bytes:
                 for entry in entries:
                     empty = _EMPTY_PROPERTIES.get(entry.filename.lower())
                     body = empty.encode() if empty is not None else source.read(entry)
+                    if empty is None and entry.filename.lower().endswith(".xml"):
+                        body = _without_people(entry.filename.lower(), body)
                     info = zipfile.ZipInfo(entry.filename, date_time=_ZIP_EPOCH)
                     info.compress_type = zipfile.ZIP_DEFLATED
                     target.writestr(info, body)

@@ -107,6 +107,36 @@ def test_a_docx_with_a_creator_reaches_staff_with_empty_properties() -> None:
     assert "张三".encode() not in material.data
 
 
+def test_who_revised_or_commented_a_docx_is_blanked_and_the_text_stays() -> None:
+    document = (
+        '<w:document xmlns:w="w"><w:body><w:ins w:id="1" w:author="张三" w:date="2026-11-30">'
+        "<w:r><w:t>合同第三条</w:t></w:r></w:ins></w:body></w:document>"
+    )
+    comments = '<w:comments><w:comment w:id="0" w:author="张三" w:initials="ZS"/></w:comments>'
+    people = (
+        '<w15:people><w15:person w15:author="张三"><w15:presenceInfo w15:providerId="AD" '
+        'w15:userId="S::zhangsan@kuntian.cn::1"/></w15:person></w15:people>'
+    )
+    original = docx_bytes(
+        extra={
+            "word/comments.xml": comments.encode(),
+            "word/people.xml": people.encode(),
+            "xl/comments1.xml": "<comments><authors><author>张三</author></authors></comments>".encode(),
+        }
+    )
+    with zipfile.ZipFile(io.BytesIO(original)) as archive:
+        parts = {info.filename: archive.read(info) for info in archive.infolist()}
+    parts["word/document.xml"] = document.encode()  # a tracked insertion, with its author
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, body in parts.items():
+            archive.writestr(name, body)
+    material = clean_material(out.getvalue(), 1)
+    assert "张三".encode() not in material.data and b"zhangsan" not in material.data
+    with zipfile.ZipFile(io.BytesIO(material.data)) as archive:
+        assert "合同第三条" in archive.read("word/document.xml").decode()
+
+
 def _property_set(author: str) -> bytes:
     """A SummaryInformation stream with a code page and an author (VT_LPSTR), as Word writes."""
     value = author.encode("gbk") + b"\0"
