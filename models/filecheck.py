@@ -419,10 +419,10 @@ _PDF_PRIVATE = ("/Metadata", "/PieceInfo")
 
 def clean_pdf(data: bytes) -> bytes:
     """A PDF rewritten without its document information (author, creator, producer, title,
-    dates) and its XMP metadata streams (the document's and each page's), and without the
-    objects nothing refers to any more; an encrypted or unreadable PDF is ``InvalidInput``."""
+    dates) and its XMP metadata streams (the document's, a page's, an image's), and without
+    the objects nothing refers to any more; an encrypted or unreadable PDF is ``InvalidInput``."""
     from pypdf import PdfReader, PdfWriter
-    from pypdf.generic import NameObject
+    from pypdf.generic import DictionaryObject, NameObject
 
     try:
         with warnings.catch_warnings():
@@ -432,10 +432,10 @@ def clean_pdf(data: bytes) -> bytes:
                 raise InvalidInput(_PDF_UNREADABLE)
             writer = PdfWriter(clone_from=reader)
             writer.metadata = None
-            for holder in [writer._root_object, *(page for page in writer.pages)]:
-                for key in _PDF_PRIVATE:
-                    if key in holder:
-                        del holder[NameObject(key)]
+            for holder in writer._objects:  # the catalog, pages, images and fonts alike
+                if isinstance(holder, DictionaryObject):
+                    for key in _PDF_PRIVATE:
+                        holder.pop(NameObject(key), None)
             writer.compress_identical_objects(remove_duplicates=False, remove_unreferenced=True)
             out = io.BytesIO()
             writer.write(out)
