@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -21,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.blobs import BlobMissing, BlobStore
 from bot.clock import Clock
 from bot.services.acceptance import accept_case
-from bot.services.materials import remember_telegram_file, view_materials
+from bot.services.materials import material_for_staff, remember_telegram_file, view_materials
 from bot.services.permissions import check_case_action, clean_note
 from bot.services.policy import Policy
 from bot.services.progress import add_progress
@@ -139,8 +140,49 @@ async def on_materials(
     await query.answer()
     chat_id = query.from_user.id
     await bot.send_message(chat_id, render("inspector_materials", m=materials))
-    for item in materials.attachments:
-        await _send_attachment(bot, chat_id, item, blobs=blobs, session=session)
+    for number, item in enumerate(materials.attachments, 1):
+        if materials.confidential:
+            await _send_cleaned(bot, chat_id, item, number=number, blobs=blobs)
+        else:
+            await _send_attachment(bot, chat_id, item, blobs=blobs, session=session)
+
+
+class _ChatFiles:
+    """A reporter's Telegram file fetched through the Bot API (``TelegramFiles``)."""
+
+    def __init__(self, bot: Bot) -> None:
+        self._bot = bot
+
+    async def download(self, file_id: str) -> bytes:
+        found = await self._bot.get_file(file_id)
+        if found.file_path is None:
+            raise InvalidInput("Telegram 未提供该文件（可能超过20MB），无法清除属性后发送。")
+        data = await self._bot.download_file(found.file_path)
+        assert data is not None
+        return data.read()
+
+
+async def _send_cleaned(
+    bot: Bot, chat_id: int, item: Attachment, *, number: int, blobs: BlobStore
+) -> None:
+    """A file of an anonymous case or a clue: never by the reporter's file id (it carries the
+    file's name and metadata) but fetched, cleaned and uploaded as 材料N.ext; one that cannot
+    be cleaned or fetched is named in its place, with why."""
+    try:
+        material = await material_for_staff(item, number, blobs=blobs, telegram=_ChatFiles(bot))
+    except InvalidInput as e:
+        await bot.send_message(chat_id, f"材料{number}：{e.message}")
+        return
+    except TelegramAPIError as e:
+        logger.warning("attachment %s: Telegram download failed (%s)", item.id, type(e).__name__)
+        await bot.send_message(chat_id, f"材料{number}：暂时无法从 Telegram 取回，请稍后再试。")
+        return
+    except BlobMissing:
+        logger.error("attachment %s: its blob is missing from the store", item.id)
+        await bot.send_message(chat_id, render("staff_material_missing", name=f"材料{number}"))
+        return
+    upload = BufferedInputFile(material.data, filename=material.file_name)
+    await _send_file(bot, chat_id, _sent_as(item), upload)
 
 
 TELEGRAM_PHOTO_MAX_BYTES = 10 * 1024 * 1024  # larger photos only go as documents

@@ -350,12 +350,238 @@ def check_file(data: bytes, name: str | None = None) -> CheckedFile:
 
 def without_metadata(data: bytes, fmt: Format) -> tuple[Format, bytes]:
     """What can name the person who made a file taken out: a photo rebuilt from its pixels;
-    a movie's or an M4A's user data and metadata boxes blanked; an MP3's ID3 tags removed.
-    PDF and Office documents are as sent (their author fields stay)."""
+    a movie's or an M4A's user data and metadata boxes blanked; an MP3's ID3 tags removed; a
+    PDF's document information and XMP, an Office document's properties cleared. A document
+    this cannot read is kept as sent here (a reporter's upload is not refused for it):
+    ``clean_material`` is the strict form, for what staff are shown of a confidential case."""
+    try:
+        return clean_strictly(data, fmt)
+    except InvalidInput:
+        if fmt.kind is MediaKind.DOCUMENT:
+            return fmt, data
+        raise
+
+
+def clean_strictly(data: bytes, fmt: Format) -> tuple[Format, bytes]:
+    """``without_metadata``, refusing (``InvalidInput``) a document it cannot clean."""
     if fmt.kind is MediaKind.PHOTO:
         return clean_photo(data, fmt)
     if fmt in (MP4, MOV, M4A):
         return fmt, strip_movie_metadata(data)
     if fmt is MP3:
         return fmt, strip_id3(data)
+    if fmt is PDF:
+        return fmt, clean_pdf(data)
+    if fmt in (DOCX, XLSX, PPTX):
+        return fmt, clean_ooxml(data)
+    if fmt in (DOC, XLS, PPT):
+        return fmt, clean_ole(data)
     return fmt, data
+
+
+UNCLEANABLE = "该文件无法自动清除作者等属性信息，为保护反映人身份，未向承办人员提供。"
+
+
+@dataclass(frozen=True, slots=True)
+class Material:
+    """A file of a confidential case as staff get it: cleaned and named 材料N.ext."""
+
+    data: bytes
+    file_name: str
+
+
+def material_name(number: int, extension: str) -> str:
+    """``材料3.pdf``: the name staff see for the third file of an anonymous case or a clue."""
+    return f"材料{number}.{extension}" if extension else f"材料{number}"
+
+
+def clean_material(data: bytes, number: int, *, stored: bool = False) -> Material:
+    """A file of an anonymous case or a clue made fit for staff: cleaned by what it really is
+    and named ``材料N.ext``. ``stored``: a web upload, whose photo or recording was cleaned
+    when it was kept (documents are cleaned again: older ones were kept as sent). A Telegram
+    voice note (Ogg, recorded in the app) is passed as it is; anything else that cannot be
+    cleaned is ``InvalidInput`` (``UNCLEANABLE``): withheld rather than shown with its author."""
+    if data.startswith(b"OggS"):
+        return Material(data, material_name(number, "ogg"))
+    try:
+        fmt = identify(data)
+        if stored and fmt.kind is not MediaKind.DOCUMENT:
+            return Material(data, material_name(number, fmt.extension))
+        fmt, clean = clean_strictly(data, fmt)
+    except InvalidInput:
+        raise InvalidInput(UNCLEANABLE) from None
+    return Material(clean, material_name(number, fmt.extension))
+
+
+_PDF_UNREADABLE = "PDF 文件无法读取（可能已加密或损坏），请另存为普通 PDF 后重新上传。"
+_PDF_PRIVATE = ("/Metadata", "/PieceInfo")
+
+
+def clean_pdf(data: bytes) -> bytes:
+    """A PDF rewritten without its document information (author, creator, producer, title,
+    dates) and its XMP metadata streams (the document's, a page's, an image's), and without
+    the objects nothing refers to any more; an encrypted or unreadable PDF is ``InvalidInput``."""
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import DictionaryObject, NameObject
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            reader = PdfReader(io.BytesIO(data), strict=False)
+            if reader.is_encrypted:
+                raise InvalidInput(_PDF_UNREADABLE)
+            writer = PdfWriter(clone_from=reader)
+            writer.metadata = None
+            for holder in writer._objects:  # the catalog, pages, images and fonts alike
+                if isinstance(holder, DictionaryObject):
+                    for key in _PDF_PRIVATE:
+                        holder.pop(NameObject(key), None)
+            writer.compress_identical_objects(remove_duplicates=False, remove_unreferenced=True)
+            out = io.BytesIO()
+            writer.write(out)
+    except InvalidInput:
+        raise
+    except Exception:  # pypdf's errors on a malformed file are many and not one family
+        raise InvalidInput(_PDF_UNREADABLE) from None
+    return out.getvalue()
+
+
+_OFFICE_UNREADABLE = "文档无法读取或已损坏，请另存后重新上传。"
+_OOXML_MAX = 200 * 1024 * 1024  # unpacked: a 20 MB document of text does not come near
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+_CP = "http://schemas.openxmlformats.org/package/2006/metadata/core-properties"
+_EP = "http://schemas.openxmlformats.org/officeDocument/2006/extended-properties"
+_UP = "http://schemas.openxmlformats.org/officeDocument/2006/custom-properties"
+_VT = "http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes"
+_XML = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\r\n'
+_EMPTY_PROPERTIES = {
+    "docprops/core.xml": (
+        f'{_XML}<cp:coreProperties xmlns:cp="{_CP}" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" '
+        'xmlns:dcmitype="http://purl.org/dc/dcmitype/" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"></cp:coreProperties>'
+    ),
+    "docprops/app.xml": f'{_XML}<Properties xmlns="{_EP}" xmlns:vt="{_VT}"></Properties>',
+    "docprops/custom.xml": f'{_XML}<Properties xmlns="{_UP}" xmlns:vt="{_VT}"></Properties>',
+}
+
+
+_WORD_PEOPLE = re.compile(rb'(\s(?:w\d*:author|w\d*:initials|w15:userId|w15:providerId)=)"[^"]*"')
+_LISTED_PEOPLE = re.compile(rb'(\s(?:name|initials|displayName|userId|providerId)=)"[^"]*"')
+_EXCEL_AUTHORS = re.compile(rb"(<author>)[^<]*(</author>)")
+_PEOPLE_PARTS = ("xl/persons/", "ppt/commentauthors.xml", "ppt/authors.xml")
+
+
+def _without_people(name: str, body: bytes) -> bytes:
+    """An Office part with the names it keeps of people blanked: who made a revision or a
+    comment (Word's ``w:author``, ``w:initials``, and ``people.xml``'s account ids), Excel's
+    comment authors and persons, PowerPoint's comment authors. The text itself is unchanged."""
+    body = _WORD_PEOPLE.sub(rb'\1""', body)
+    body = _EXCEL_AUTHORS.sub(rb"\1\2", body)
+    if name.startswith(_PEOPLE_PARTS):
+        body = _LISTED_PEOPLE.sub(rb'\1""', body)
+    return body
+
+
+def clean_ooxml(data: bytes) -> bytes:
+    """A Word, Excel or PowerPoint file (a ZIP) rewritten with empty document properties
+    (``docProps/core.xml``: author, last modified by, title, dates; ``app.xml``: company,
+    manager, application; ``custom.xml``), the names of who revised or commented blanked, and
+    every entry dated 1980-01-01 (a ZIP entry's time is the author's clock). The text, tables
+    and pictures are copied unchanged."""
+    out = io.BytesIO()
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as source:
+            entries = source.infolist()
+            if sum(entry.file_size for entry in entries) > _OOXML_MAX:
+                raise InvalidInput(_OFFICE_UNREADABLE)
+            with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+                for entry in entries:
+                    empty = _EMPTY_PROPERTIES.get(entry.filename.lower())
+                    body = empty.encode() if empty is not None else source.read(entry)
+                    if empty is None and entry.filename.lower().endswith(".xml"):
+                        body = _without_people(entry.filename.lower(), body)
+                    info = zipfile.ZipInfo(entry.filename, date_time=_ZIP_EPOCH)
+                    info.compress_type = zipfile.ZIP_DEFLATED
+                    target.writestr(info, body)
+    except InvalidInput:
+        raise
+    except (zipfile.BadZipFile, KeyError, OSError, EOFError, ValueError, NotImplementedError):
+        raise InvalidInput(_OFFICE_UNREADABLE) from None
+    return out.getvalue()
+
+
+_PROPERTY_STREAMS = ("\x05SummaryInformation", "\x05DocumentSummaryInformation")
+_VT_LPSTR, _VT_LPWSTR, _VT_FILETIME, _VT_BLOB, _VT_CF = 0x1E, 0x1F, 0x40, 0x41, 0x47
+_VT_VECTOR, _VT_VARIANT = 0x1000, 0x0C
+_FIXED_SIZES = {0x02: 4, 0x03: 4, 0x0B: 4, 0x12: 4, 0x13: 4, 0x05: 8, 0x14: 8, 0x15: 8}
+
+
+def _u32(data: bytearray, at: int) -> int:
+    if at < 0 or at + 4 > len(data):
+        raise ValueError("outside the stream")
+    return int.from_bytes(data[at : at + 4], "little")
+
+
+def _blank(data: bytearray, start: int, length: int) -> None:
+    if length < 0 or start + length > len(data):
+        raise ValueError("outside the stream")
+    data[start : start + length] = bytes(length)
+
+
+def _blank_value(data: bytearray, at: int, vt: int) -> int:
+    """Zero the text, times and blobs of one typed value at ``at``; where it ends."""
+    if vt & _VT_VECTOR:
+        count, at = _u32(data, at), at + 4
+        for _ in range(min(count, 10_000)):
+            item = vt & ~_VT_VECTOR
+            if item == _VT_VARIANT:
+                item, at = _u32(data, at) & 0xFFFF, at + 4
+            at = _blank_value(data, at, item)
+        return at
+    if vt in (_VT_LPSTR, _VT_BLOB, _VT_CF, 0x08):
+        size = _u32(data, at)
+        _blank(data, at + 4, size)
+        return at + 4 + (size + 3) // 4 * 4
+    if vt == _VT_LPWSTR:
+        size = _u32(data, at) * 2
+        _blank(data, at + 4, size)
+        return at + 4 + (size + 3) // 4 * 4
+    if vt == _VT_FILETIME:
+        _blank(data, at, 8)
+        return at + 8
+    if vt in _FIXED_SIZES:
+        return at + _FIXED_SIZES[vt]
+    raise ValueError(f"property type {vt:#x} not known")
+
+
+def blank_property_set(stream: bytes) -> bytes:
+    """An OLE property set (SummaryInformation: title, author, last saved by, dates, the
+    thumbnail; DocumentSummaryInformation: company, manager, custom properties) with every
+    text, time and blob value zeroed in place, so its size and layout are unchanged."""
+    data = bytearray(stream)
+    sections = _u32(data, 24)
+    for number in range(min(sections, 8)):
+        section = _u32(data, 28 + number * 20 + 16)
+        count = _u32(data, section + 4)
+        for index in range(min(count, 10_000)):
+            ident = _u32(data, section + 8 + index * 8)
+            if ident in (0, 1):  # the dictionary of names, the code page
+                continue
+            at = section + _u32(data, section + 12 + index * 8)
+            _blank_value(data, at + 4, _u32(data, at) & 0xFFFF)
+    return bytes(data)
+
+
+def clean_ole(data: bytes) -> bytes:
+    """A legacy .doc, .xls or .ppt with its summary information (author, last saved by,
+    company, title, dates, thumbnail) blanked in place; one this cannot read is refused."""
+    buffer = io.BytesIO(data)
+    try:
+        with olefile.OleFileIO(buffer, write_mode=True) as ole:
+            for name in _PROPERTY_STREAMS:
+                if ole.exists(name):
+                    ole.write_stream(name, blank_property_set(ole.openstream(name).read()))
+    except (OSError, ValueError, IndexError, TypeError):
+        raise InvalidInput(_OFFICE_UNREADABLE) from None
+    return buffer.getvalue()

@@ -18,6 +18,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from models.notification import Notice, Notification
+from notifications.texts import IDENTITY_CHOICES
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 WEEKDAYS = "一二三四五六日"
@@ -59,6 +60,7 @@ def environment() -> Environment:
     env.filters["local"] = local_time
     env.filters["local_date"] = local_date
     env.filters["wan"] = yuan_to_wan
+    env.globals["identity_choices"] = IDENTITY_CHOICES
     return env
 
 

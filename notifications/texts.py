@@ -10,6 +10,18 @@ from models.request import ApprovalRequest
 
 PREVIEW_LIMIT = 600
 
+IDENTITY_CHOICES = {
+    "named": (
+        "留下姓名和手机号，便于工作人员联系核实。"
+        "姓名和电话仅承办人员及经批准的领导可见，每次查看都有记录。"
+    ),
+    "anonymous": (
+        "不留姓名和电话，提交后获得回执码，凭回执码查询进展。"
+        "诉求件中企业名称承办人员可见（办理需要）；问题线索中企业名称也不向承办人员显示。"
+    ),
+}
+"""What 实名 and 匿名 mean, said the same in the chat and on the web (反映方式): who can see what."""
+
 
 def preview(text: str, limit: int = PREVIEW_LIMIT) -> str:
     """At most ``limit`` characters of a description, marking the cut."""

@@ -156,6 +156,7 @@ async def prepared(tmp_path: Path, emulator: Emulator, **extra: str) -> dict[str
     installation is made once per test worker and copied (``lianka init`` is a process and its
     migrations; the copy is the same files); another database is installed in place."""
     env = {
+        **TEST_KEYS,
         "LIANKA_BOT_TOKEN": BOT_TOKEN,
         "LIANKA_BOT_USERNAME": BOT_USERNAME,
         "LIANKA_TELEGRAM_API_BASE": emulator.base_url,

@@ -14,6 +14,7 @@ from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from PIL import Image
+from pypdf import PdfReader
 from sqlmodel import col, func, select
 
 from bot.clock import FrozenClock
@@ -56,6 +57,7 @@ from tests.inspector_support import (
     snapshot,
 )
 from tests.live import BOT_TOKEN
+from tests.test_filecheck import pdf_with_author
 from web.console.context import CONSOLE
 
 REPORTERS = itertools.count(7_100_100)
@@ -784,7 +786,7 @@ async def test_a_telegram_file_is_fetched_through_the_bot_api_when_the_console_h
     people = await make_people(sessions, clock)
     case = await _report(sessions, catalog, calendar, clock)
     assert case.id is not None
-    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    pdf = pdf_with_author("张三（举报人）")
     stored = emulator.world.store_file(pdf, "document", file_name="合同.pdf")
     document = await _attach(
         sessions,
@@ -818,7 +820,11 @@ async def test_a_telegram_file_is_fetched_through_the_bot_api_when_the_console_h
             assert answer.status == 200
             assert answer.headers["Content-Type"] == "application/pdf"
             assert answer.headers["Content-Disposition"].startswith("inline;")
-            assert await answer.read() == pdf
+            # an anonymous case's document: without its author, named by its place in the case
+            served = await answer.read()
+            assert served.startswith(b"%PDF") and PdfReader(io.BytesIO(served)).metadata is None
+            assert "张三".encode("utf-16-be") not in served and b"Zhangsan" not in served
+            assert "%E6%9D%90%E6%96%991.pdf" in answer.headers["Content-Disposition"]  # 材料1
             # a picture sent as a file, in an anonymous case: shown without what the phone wrote
             answer = await inspector.get(f"/console/cases/{case.id}/files/{photo}")
             assert answer.status == 200 and answer.headers["Content-Type"] == "image/jpeg"

@@ -38,6 +38,26 @@ def photo_with_gps(fmt: str = "JPEG", size: tuple[int, int] = (40, 20), orientat
     return out.getvalue()
 
 
+def pdf_with_author(author: str = "张三（举报人）") -> bytes:
+    """A real one-page PDF (fpdf2) whose document information and XMP name its author."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=12)
+    pdf.cell(text="contract page")
+    pdf.set_author(author)
+    pdf.set_creator("WPS Office of Zhangsan")
+    pdf.set_title("Title by the reporter")
+    pdf.set_xmp_metadata(
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+        'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:creator>XmpAuthorZhangsan</dc:creator>'
+        "</rdf:Description></rdf:RDF></x:xmpmeta>"
+    )
+    return bytes(pdf.output())
+
+
 def docx_bytes(
     main: str = "openxmlformats-officedocument.wordprocessingml.document.main+xml",
     extra: dict[str, bytes] | None = None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 from aiogram.types import BufferedInputFile
 from PIL import Image
@@ -28,6 +29,12 @@ from tests.inspector_support import INSPECTOR, REFUND, deliver, make_people, use
 from tests.test_filecheck import photo_with_gps
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+NAMED: dict[str, Any] = {
+    "anonymous": False,
+    "contact_name": "宋利剑",
+    "contact_phone": "13812345678",
+}
 
 
 def bot_with(
@@ -74,7 +81,9 @@ async def test_inspector_receives_web_files_uploaded_once_then_by_file_id(
                 file_size=len(checked.data),
             )
         )
-    draft = CaseDraft(category_code="business_env", description=REFUND, evidence=tuple(evidence))
+    draft = CaseDraft(  # named: an anonymous case's files go as 材料N (test_anonymity.py)
+        category_code="business_env", description=REFUND, evidence=tuple(evidence), **NAMED
+    )
     async with sessions() as session:
         result = await submit_case(
             session, people.reporter, draft, policy=Policy(catalog, calendar), now=clock.now()
@@ -141,7 +150,7 @@ async def test_a_missing_blob_is_named_to_the_inspector_and_the_other_files_stil
         )
         for n, key in enumerate((lost, kept))
     )
-    draft = CaseDraft(category_code="business_env", description=REFUND, evidence=evidence)
+    draft = CaseDraft(category_code="business_env", description=REFUND, evidence=evidence, **NAMED)
     async with sessions() as session:
         await submit_case(
             session, people.reporter, draft, policy=Policy(catalog, calendar), now=clock.now()

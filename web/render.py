@@ -8,6 +8,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from notifications.render import local_date, local_time, yuan_to_wan
+from notifications.texts import IDENTITY_CHOICES
 
 
 @lru_cache(maxsize=1)
@@ -24,6 +25,7 @@ def environment() -> Environment:
     env.filters["local"] = local_time
     env.filters["local_date"] = local_date
     env.filters["wan"] = yuan_to_wan
+    env.globals["identity_choices"] = IDENTITY_CHOICES
     return env
 
 

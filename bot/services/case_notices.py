@@ -6,10 +6,10 @@ caller looks up the names and the 签收 clock, these only say what the notice s
 
 from __future__ import annotations
 
+from models.anonymity import enterprise_line
 from models.case import NAMED_WITH_MATERIALS, Case, reporter_line
 from models.clock import CaseClock
 from models.notification import Notice
-from models.org import Track
 from notifications.texts import case_params, preview
 
 
@@ -23,8 +23,8 @@ def assigned_notice(
     attachments: int,
 ) -> Notice:
     """The assignment notice: what the case is, who reported it (never for a clue: neither the
-    reporter nor the enterprise), and when it must be signed for."""
-    clue = case.track is Track.CLUE
+    reporter nor the enterprise; an anonymous appeal's enterprise with why it is shown), and
+    when it must be signed for."""
     return Notice.of(
         "inspector_assigned",
         case=case_params(case),
@@ -32,7 +32,7 @@ def assigned_notice(
         category=category,
         track_label=case.track.label,
         zone=zone,
-        enterprise=None if clue else enterprise,
+        enterprise=enterprise_line(case, enterprise),
         amount_involved=case.amount_involved_yuan,
         reporter_line=reporter_line(
             case.track, anonymous=case.anonymous, named=NAMED_WITH_MATERIALS

@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -37,7 +38,7 @@ from bot.services.routing import (
     list_team_members,
     open_case_counts,
 )
-from models import filecheck
+from models.anonymity import confidential, enterprise_line, hides_enterprise
 from models.attachment import Attachment, MediaKind
 from models.calendar import WorkCalendar
 from models.case import ASSIGNABLE, Case, CaseStatus, Outcome, reporter_line
@@ -45,7 +46,7 @@ from models.clock import CaseClock, ClockKind, ClockState
 from models.enterprise import Enterprise
 from models.errors import DomainError, InvalidInput, NotFound
 from models.event import ActorType, CaseEvent, EventKind
-from models.filecheck import identify
+from models.filecheck import Material, clean_material, identify, material_name
 from models.intake import parse_amount_yuan
 from models.org import Track
 from models.request import ApprovalRequest, RequestKind, RequestStatus
@@ -55,8 +56,8 @@ from notifications.render import yuan_to_wan
 logger = logging.getLogger(__name__)
 
 
-ANONYMOUS_HINT = "匿名反映：不显示反映人信息。"
-CLUE_HINT = "问题线索：反映人信息保密，任何人都不显示。"
+ANONYMOUS_HINT = "匿名反映：不显示反映人信息；企业名称为办理需要显示。"
+CLUE_HINT = "问题线索：反映人信息和企业名称保密，任何人都不显示。"
 NAMED_HINT = "实名反映：点击“查看身份”后显示联系方式，此操作将记入审计。"
 
 SUPERVISE_NOTE_MAX = 300
@@ -215,13 +216,17 @@ def _shown_as(item: Attachment) -> str:
     return "file"
 
 
-def _file_line(item: Attachment, *, confidential: bool) -> FileLine:
-    """A file as the page lists it; in an anonymous case or a clue its name is the kind and a
-    number (a name a phone or a person gave a file can name them), with its extension."""
+_KIND_EXTENSIONS = {MediaKind.PHOTO: "jpg", MediaKind.VOICE: "ogg"}
+
+
+def _file_line(item: Attachment, number: int, *, confidential: bool) -> FileLine:
+    """A file as the page lists it; in an anonymous case or a clue it is ``材料N`` (its place
+    in the case, with its extension): a name a phone or a person gave a file can name them."""
     assert item.id is not None
     given = item.file_name or ""
-    suffix = PurePosixPath(given).suffix.lower()
-    plain = f"{item.kind.label}{item.id}" + (suffix if suffix[1:].isalnum() else "")
+    suffix = PurePosixPath(given).suffix.lower()[1:]
+    extension = suffix if suffix.isascii() and suffix.isalnum() else ""
+    plain = material_name(number, extension or _KIND_EXTENSIONS.get(item.kind, ""))
     return FileLine(
         id=item.id,
         kind=item.kind,
@@ -344,14 +349,16 @@ def case_actions(actor: Inspector, case: Case, dispatcher: Team) -> CaseActions:
 
 
 async def _names(session: AsyncSession, case: Case) -> tuple[str, str | None, str | None]:
-    """The team, the assignee and (except for a clue, as the bot's 查看材料) the enterprise."""
+    """The team, the assignee and the enterprise as the bot's 查看材料 shows it (a clue's
+    hidden, ``models.anonymity.enterprise_line``)."""
     team = await session.get(Team, case.team_id) if case.team_id else None
     assignee = await session.get(Inspector, case.assignee_id) if case.assignee_id else None
     enterprise = None
-    if case.track is not Track.CLUE and case.enterprise_id is not None:
+    if not hides_enterprise(case) and case.enterprise_id is not None:
         row = await session.get(Enterprise, case.enterprise_id)
         enterprise = row.name if row else None
-    return team.name if team else "—", assignee.name if assignee else None, enterprise
+    shown = enterprise_line(case, enterprise)
+    return team.name if team else "—", assignee.name if assignee else None, shown
 
 
 async def _requests(
@@ -434,7 +441,10 @@ async def get_case_page(
             for c in sorted(detail.clocks, key=lambda c: list(ClockKind).index(c.kind))
         ],
         timeline=await _timeline(session, detail.events),
-        files=[_file_line(a, confidential=_confidential(case)) for a in attachments],
+        files=[
+            _file_line(a, number, confidential=confidential(case))
+            for number, a in enumerate(attachments, 1)
+        ],
         requests=requests,
         actions=actions,
         route_targets=targets,
@@ -480,20 +490,6 @@ async def _from_telegram(telegram: TelegramFiles, file_id: str, attachment_id: i
         raise NotFound(FILE_FROM_TELEGRAM_FAILED, detail=f"attachment {attachment_id}") from e
 
 
-def without_metadata(data: bytes) -> bytes:
-    """A Telegram file cleaned as web uploads are kept (``models.filecheck.without_metadata``:
-    a picture rebuilt from its pixels, a video's or recording's location and device blanked): a
-    file sent in Telegram keeps what the phone wrote into it."""
-    try:
-        fmt = identify(data)
-    except InvalidInput:
-        return data
-    try:
-        return filecheck.without_metadata(data, fmt)[1]
-    except InvalidInput as e:
-        raise NotFound(e.message, detail="a Telegram file could not be cleaned") from e
-
-
 def served_type(data: bytes) -> tuple[str, bool]:
     """The Content-Type the bytes really are (a Telegram voice note is Ogg Opus) and whether
     the browser shows it in place; anything else is a download."""
@@ -532,17 +528,33 @@ async def get_case_file(
     else:
         assert telegram is not None and item.file_id is not None
         data = await _from_telegram(telegram, item.file_id, attachment_id)
-        if _confidential(case):
-            data = await asyncio.to_thread(without_metadata, data)
+    number = await _place(session, item)
+    if confidential(case):
+        material = await _cleaned(data, number, item)
+        content_type, inline = served_type(material.data)
+        return CaseFile(material.data, content_type, inline, material.file_name)
     content_type, inline = served_type(data)
-    return CaseFile(
-        data, content_type, inline, _file_line(item, confidential=_confidential(case)).name
+    return CaseFile(data, content_type, inline, _file_line(item, number, confidential=False).name)
+
+
+async def _place(session: AsyncSession, item: Attachment) -> int:
+    """The file's number in its case (1 for the first), as the page lists it."""
+    earlier = await session.exec(
+        select(sa.func.count())
+        .select_from(Attachment)
+        .where(Attachment.case_id == item.case_id, col(Attachment.id) <= item.id)
     )
+    return int(earlier.one())
 
 
-def _confidential(case: Case) -> bool:
-    """An anonymous case or a clue: nothing its files carry may name the reporter."""
-    return case.anonymous or case.track is Track.CLUE
+async def _cleaned(data: bytes, number: int, item: Attachment) -> Material:
+    """A confidential case's file as staff get it (``filecheck.clean_material``); one that
+    cannot be cleaned is not shown, and the page says why."""
+    stored = item.blob_sha256 is not None
+    try:
+        return await asyncio.to_thread(clean_material, data, number, stored=stored)
+    except InvalidInput as e:
+        raise NotFound(e.message, detail=f"attachment {item.id}: not cleaned") from e
 
 
 def parse_days(text: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,14 +11,18 @@ from typing import Protocol
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.blobs import BlobStore
 from bot.services.case_lists import require_view
 from bot.services.permissions import actor_of, load_case, may_view_identity
+from models.anonymity import confidential, enterprise_line, hides_enterprise
 from models.attachment import Attachment
 from models.case import Case
 from models.case import reporter_line as reporter_line_of
 from models.enterprise import Enterprise
+from models.errors import InvalidInput
 from models.event import EventKind, record_event
-from models.org import Category, Track, Zone
+from models.filecheck import Material, clean_material
+from models.org import Category, Zone
 from models.reporter import ReporterContact
 from models.team import Inspector
 
@@ -50,6 +55,16 @@ class Materials:
     contact: Contact | None
     reporter_line: str
 
+    @property
+    def confidential(self) -> bool:
+        """An anonymous case or a clue: its files reach staff cleaned and named 材料N."""
+        return confidential(self.case)
+
+    @property
+    def enterprise_line(self) -> str | None:
+        """企业 as staff see it: hidden on a clue, and on an anonymous appeal shown with why."""
+        return enterprise_line(self.case, self.enterprise)
+
 
 async def view_materials(
     session: AsyncSession,
@@ -65,9 +80,8 @@ async def view_materials(
     assert case.id is not None
     category = await session.get(Category, case.category_id)
     zone = await session.get(Zone, case.zone_id) if case.zone_id else None
-    clue = case.track is Track.CLUE
     enterprise = None
-    if not clue and case.enterprise_id is not None:
+    if not hides_enterprise(case) and case.enterprise_id is not None:
         row = await session.get(Enterprise, case.enterprise_id)
         enterprise = row.name if row else None
     attachments = list(
@@ -118,3 +132,28 @@ async def remember_telegram_file(
     session.add(row)
     await session.commit()
     logger.info("attachment %s now has a Telegram file id", attachment_id)
+
+
+async def material_for_staff(
+    item: Attachment,
+    number: int,
+    *,
+    blobs: BlobStore,
+    telegram: TelegramFiles,
+) -> Material:
+    """The ``number``-th file of an anonymous case or a clue as an inspector gets it: its bytes
+    (from the blob store, or fetched from Telegram: a file id would carry the reporter's file
+    name and whatever the file says of its author), cleaned and named ``材料N.ext``.
+    ``InvalidInput`` when it cannot be cleaned (``filecheck.UNCLEANABLE``): it is withheld;
+    ``BlobMissing`` when a web file's bytes are gone."""
+    if item.blob_sha256 is not None:
+        data = await blobs.get(item.blob_sha256)
+    else:
+        assert item.file_id is not None
+        data = await telegram.download(item.file_id)
+    try:
+        stored = item.blob_sha256 is not None
+        return await asyncio.to_thread(clean_material, data, number, stored=stored)
+    except InvalidInput:
+        logger.warning("attachment %s withheld: it could not be cleaned", item.id)
+        raise
