@@ -18,6 +18,7 @@ from models.org import Category, Track
 from models.reporter import Reporter
 from models.team import Inspector, Role, Team
 from models.types import utc
+from notifications.render import render_notice
 
 CAL = WorkCalendar()
 ASSIGNEE, TEAM_LEADER, LEADER = 1, 2, 3
@@ -131,6 +132,29 @@ def test_an_overdue_clock_goes_to_the_leaders_once_the_escalation_days_have_pass
     assert plan.stage == ClockStage.ESCALATED and plan.next_action_at is None
     assert _told(plan.notices) == [(RecipientKind.INSPECTOR, LEADER)]
     assert plan.events[0][0] is EventKind.ESCALATED
+
+
+def test_an_escalated_clue_tells_the_leaders_it_is_overdue_but_not_its_number_or_matter(
+    ctx: SweepContext,
+) -> None:
+    clock = _clock(ClockKind.RESOLVE)
+    clock.stage = ClockStage.OVERDUE
+    plan = plan_clock(ctx, clock, _case(CaseStatus.IN_PROGRESS, clue=True), sh(2026, 12, 14, 18))
+    assert _told(plan.notices) == [(RecipientKind.INSPECTOR, LEADER)]
+    text = render_notice(plan.notices[0].says)
+    assert "一件问题线索" in text and "逾期" in text
+    for secret in ("AJ2026-0007", "国企腐败", "营商环境组", "人1", "土地"):
+        assert secret not in text
+    assert plan.notices[0].digest_line is not None
+    assert "AJ2026-0007" not in str(plan.notices[0].digest_line)
+
+
+def test_an_escalated_appeal_names_its_number_matter_and_who_has_it(ctx: SweepContext) -> None:
+    clock = _clock(ClockKind.RESOLVE)
+    clock.stage = ClockStage.OVERDUE
+    plan = plan_clock(ctx, clock, _case(CaseStatus.IN_PROGRESS), sh(2026, 12, 14, 18))
+    text = render_notice(plan.notices[0].says)
+    assert "AJ2026-0007" in text and "营商环境" in text and "人1" in text
 
 
 def test_a_supervised_case_reaches_the_leaders_at_its_deadline(ctx: SweepContext) -> None:

@@ -113,6 +113,10 @@ def _deadline_notices(
         recipients = directory.leaders()
     category = ctx.categories.get(case.category_id)
     team = ctx.teams.get(case.team_id) if case.team_id is not None else None
+    # 委领导 see a clue's overdue figure, never its row: no number, matter, team or assignee
+    hidden = step == "escalated" and case.track is Track.CLUE
+    if hidden:
+        category, team, assignee = None, None, None
     kind = f"{clock.kind.value}_{step}"
     due_text = _due_text(ctx.calendar, clock.due_at, now)
     notices = []
@@ -131,6 +135,7 @@ def _deadline_notices(
             provisional=clock.provisional,
             escalate_after=ctx.config.deadlines.escalate_after,
             supervised=case.supervised,
+            hidden_clue=hidden,
         )
         offer = None
         if is_assignee:
@@ -151,7 +156,7 @@ def _deadline_notices(
                 says=says,
                 offer=offer,
                 digest_line={
-                    "number": case.number,
+                    "number": "问题线索（不显示编号）" if hidden else case.number,
                     "label": clock.kind.label,
                     "step": STEP_LABELS[step],
                     "due": due_text,
