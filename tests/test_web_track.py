@@ -196,6 +196,24 @@ async def test_withdraw_is_confirmed_then_done_until_signed_for(
     assert late.status == 409
 
 
+async def test_a_clues_withdrawal_on_the_page_is_an_application_its_team_leader_decides(
+    client: Client, sessions: SessionFactory, catalog, calendar
+) -> None:
+    web = await web_case(sessions, catalog, calendar, category="soe_corruption", team="soe")
+    await open_case(client, web.code)
+    confirm = await client.get("/t/case/withdraw")
+    confirm_html = await confirm.text()
+    assert "须由组长决定" in text_of(confirm_html) and "不能恢复" not in text_of(confirm_html)
+    assert "提交撤回申请" in text_of(confirm_html)
+    done = await client.post(
+        "/t/case/withdraw", data={CSRF_FIELD: csrf_of(confirm_html)}, allow_redirects=False
+    )
+    assert done.status == 303
+    page = text_of(await (await client.get(done.headers["Location"])).text())
+    assert "撤回申请已收到" in page
+    assert (await case_of(sessions, web.id)).status is not CaseStatus.WITHDRAWN
+
+
 async def test_unsatisfied_with_a_reason_reopens_the_case_and_the_team_is_told(
     client: Client, sessions: SessionFactory, catalog, calendar, clock: FrozenClock
 ) -> None:
