@@ -25,7 +25,7 @@ from sqlmodel import col
 from bot.db import SessionFactory
 from models.notification import Channel, Notification, NotificationStatus
 from models.types import utc
-from notifications.render import page_text
+from notifications.render import page_text, purged
 from notifications.sender import claim_notifications
 
 logger = logging.getLogger(__name__)
@@ -43,6 +43,17 @@ class ReporterMessenger(Protocol):
         ...
 
 
+async def _tell(messenger: ReporterMessenger, row: Notification) -> bool:
+    assert row.recipient_id is not None
+    try:
+        return await messenger.tell(
+            reporter_id=row.recipient_id, case_id=row.case_id, text=page_text(row)
+        )
+    except Exception as error:  # its message may hold the text or a number: not logged
+        logger.warning("web notice %s: the messenger failed (%s)", row.id, type(error).__name__)
+        return False
+
+
 async def relay_web_notices(
     sessions: SessionFactory,
     messenger: ReporterMessenger,
@@ -58,13 +69,10 @@ async def relay_web_notices(
     told = 0
     for row in rows:
         assert row.id is not None and row.recipient_id is not None
-        try:
-            taken = await messenger.tell(
-                reporter_id=row.recipient_id, case_id=row.case_id, text=page_text(row)
-            )
-        except Exception as error:  # its message may hold the text or a number: not logged
-            logger.warning("web notice %s: the messenger failed (%s)", row.id, type(error).__name__)
-            taken = False
+        # a notice that waited past retention has nothing left to hand on: done, nothing sent
+        empty = purged(row)
+        taken = empty or await _tell(messenger, row)
+
         done = {"status": NotificationStatus.SENT, "sent_at": utc(now)}
         again = {
             "status": NotificationStatus.PENDING,
@@ -82,5 +90,5 @@ async def relay_web_notices(
                 )
             )
             await session.commit()
-        told += taken
+        told += taken and not empty
     return told

@@ -75,11 +75,19 @@ def render_notice(notice: Notice, *, web: bool = False) -> str:
     return render(notice.template, web=web, **notice.context())
 
 
+PURGED = "（该消息的内容已按保存期限删除）"
+
+
+def purged(row: Notification) -> bool:
+    """True once retention removed what the row said (``lianka purge``): the row is kept."""
+    return row.notice is None and not row.text
+
+
 def _text(row: Notification, *, web: bool) -> str:
     notice = row.notice
     if notice is not None:
         return render_notice(notice, web=web)
-    return row.text or ""
+    return row.text or PURGED
 
 
 def telegram_html(row: Notification) -> str:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import update
 from sqlmodel import col, select
 
 from bot.db import SessionFactory
@@ -82,6 +83,19 @@ async def test_a_notice_the_gateway_did_not_take_is_offered_again_later(
     assert await relay_web_notices(sessions, gateway, now=NOW + timedelta(minutes=1)) == 0
     assert await relay_web_notices(sessions, gateway, now=NOW + RELAY_RETRY) == 1
     assert gateway.told == [(41, "工作人员向您提问")]
+
+
+async def test_a_notice_whose_text_retention_removed_is_never_handed_on_as_an_empty_message(
+    sessions: SessionFactory,
+) -> None:
+    await queue(sessions, WEB_REPORTER, "工作人员向您提问", "web:3")
+    async with sessions() as session:
+        await session.exec(update(Notification).values(params=None, text=None))
+        await session.commit()
+    gateway = Gateway()
+    assert await relay_web_notices(sessions, gateway, now=NOW) == 0
+    assert gateway.told == []
+    assert await statuses(sessions) == {"web:3": NotificationStatus.SENT}
 
 
 def test_the_scheduler_relays_only_where_a_messenger_is_plugged_in(
