@@ -109,3 +109,50 @@ def audit_anchor(cli: CliContext, as_json: bool) -> None:
         )
     else:
         click.echo(f"{anchor.line} → {anchor_file}")
+
+
+def append_only_note(database_url: str) -> str:
+    """What ``lianka db upgrade`` says about the audit rows: which role the application uses
+    and whether the triggers alone keep it from changing them (a table's owner or a superuser
+    can drop a trigger)."""
+    import asyncio
+
+    from sqlalchemy import text
+
+    from bot.db import create_engine
+
+    async def read() -> tuple[str, bool, str | None] | None:
+        engine = create_engine(database_url)
+        try:
+            async with engine.connect() as connection:
+                if connection.dialect.name != "postgresql":
+                    return None
+                row = (
+                    await connection.execute(
+                        text(
+                            "SELECT current_user, "
+                            "(SELECT rolsuper FROM pg_roles WHERE rolname = current_user), "
+                            "(SELECT tableowner FROM pg_tables WHERE tablename = 'case_events' "
+                            "AND schemaname = current_schema())"
+                        )
+                    )
+                ).one()
+                return str(row[0]), bool(row[1]), row[2]
+        finally:
+            await engine.dispose()
+
+    found = asyncio.run(read())
+    if found is None:
+        return (
+            "流转记录、审计锚点和登录记录只能追加：SQLite 触发器拒绝修改和删除；能改写数据库文件的人"
+            "可以移除触发器，这类篡改由 lianka audit verify 和审计锚点发现。"
+        )
+    role, superuser, owner = found
+    note = f"应用账户 {role} 不能修改或删除流转记录（由触发器保证）"
+    if superuser or owner == role:
+        what = "超级用户" if superuser else "这些表的所有者"
+        return (
+            f"{note}；但 {role} 是{what}，可以移除触发器。生产环境请由另一账户执行升级并拥有"
+            f"这些表，应用账户只授予 SELECT、INSERT（及其余表的 UPDATE、DELETE）。"
+        )
+    return f"{note}；{role} 不是这些表的所有者，无法移除触发器。"

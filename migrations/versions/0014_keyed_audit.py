@@ -99,6 +99,10 @@ def _hmac(content: dict[str, Any]) -> str:
     return keys.current().mac("chain", canonical_event(**content))
 
 
+def _sha256(content: dict[str, Any]) -> str:
+    return legacy_event_digest(**content)
+
+
 def _reseal_cases(*, check: Any, seal: Any, refuse: str) -> None:
     """Check each case's chain with ``check`` and write it again with ``seal``."""
     bind = op.get_bind()
@@ -221,14 +225,14 @@ def upgrade() -> None:
         batch_op.alter_column("seq", server_default=None)
         batch_op.alter_column("prev_hash", server_default=None)
         batch_op.alter_column("hash", server_default=None)
-    _reseal_cases(check=legacy_event_digest, seal=_hmac, refuse="流转记录已损坏，拒绝升级")
+    _reseal_cases(check=_sha256, seal=_hmac, refuse="流转记录已损坏，拒绝升级")
     _chain_access_log()
     _create_triggers()
 
 
 def downgrade() -> None:
     _drop_triggers()
-    _reseal_cases(check=_hmac, seal=legacy_event_digest, refuse="流转记录已损坏，拒绝降级")
+    _reseal_cases(check=_hmac, seal=_sha256, refuse="流转记录已损坏，拒绝降级")
     with op.batch_alter_table("console_access_log", schema=None) as batch_op:
         batch_op.drop_column("hash")
         batch_op.drop_column("prev_hash")
