@@ -317,6 +317,7 @@ def console_for(channel: WebChannel, settings: Settings, *, bot: Bot | None = No
         public_url=settings.public_url or "",
         trusted_proxies=channel.trusted_proxies,
         secure_cookies=channel.secure_cookies,
+        anchor_file=anchor_path(settings.var_dir),
     )
 
 

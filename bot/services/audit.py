@@ -340,11 +340,12 @@ async def get_audit_page(
     page: int = 1,
     log_page: int = 1,
     verify: bool = False,
+    anchor_file: Path | None = None,
 ) -> AuditPage:
     """The 审计 page for an admin or leader: ``verify`` runs ``lianka audit verify`` first;
     the identity views and the console's sign-in log, each a page at a time."""
     require_auditor(actor)
-    result = await verify_audit(session) if verify else None
+    result = await verify_audit(session, anchor_file=anchor_file) if verify else None
     return AuditPage(
         result=result,
         problems=[
