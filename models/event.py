@@ -437,7 +437,7 @@ class Reported:
 def verify_reported(case: Case, events: list[CaseEvent], reported: Reported) -> list[ChainProblem]:
     """The case's rows must still say what its (verified) history recorded: the description,
     files and contact of the submitted event's digests, the outcome, summary and amount of the
-    last 办结, the assignee of the last 交办."""
+    last 办结, the rating of the last 回访, the assignee of the last 交办."""
     ordered = sorted(events, key=lambda e: (e.seq, e.id or 0))
     problems: list[ChainProblem] = []
 
@@ -470,6 +470,14 @@ def verify_reported(case: Case, events: list[CaseEvent], reported: Reported) -> 
             problem(last.seq, "amount edited: does not match the resolution recorded")
     elif case.outcome is not None or case.amount_coordinated_yuan is not None:
         problem(None, "outcome without a resolution: no 办结 event records it")
+    since = resolved[-1].seq if resolved else 0  # a rating before a 重办's new 办结 is past
+    rated = [e for e in ordered if e.seq > since and e.data.get("satisfaction") is not None]
+    if (
+        case.satisfaction is not None
+        and rated
+        and str(case.satisfaction) != rated[-1].data["satisfaction"]
+    ):
+        problem(rated[-1].seq, "satisfaction edited: does not match the reporter's rating")
     if case.assignee_id is not None:
         given: int | None = None
         given_seq: int | None = None

@@ -27,18 +27,19 @@ from bot.services.accounts import log_access
 from bot.services.audit import problem_text, verify_audit
 from bot.services.calendar import load_calendar
 from bot.services.catalog import sync_catalog
+from bot.services.followup import rate_case
 from bot.services.inspectors import get_actor
 from bot.services.materials import view_materials
 from bot.services.policy import Policy
 from bot.services.progress import add_progress
 from bot.services.resolution import resolve_case
 from models.account import AccessKind
-from models.case import Case, Outcome
+from models.case import Case, Outcome, Satisfaction
 from models.event import CaseEvent, ChainProblem, EventKind, canonical_event, event_content
 from models.keys import Keyring, generate_key, parse_key
 from tests.audit_support import tamper, tamper_file
 from tests.factories import make_case
-from tests.inspector_support import BUSINESS_LEADER, INSPECTOR, make_people, submit
+from tests.inspector_support import BUSINESS_LEADER, INSPECTOR, REPORTER, make_people, submit
 from tests.test_cli import lianka
 
 pytestmark = pytest.mark.slow
@@ -218,6 +219,30 @@ def test_an_edited_contact_amount_outcome_and_assignee_are_found(office: Office)
     for problem in ("contact edited", "amount edited", "outcome edited", "assignee changed"):
         assert problem in output, output
     assert office.fresh not in output
+
+
+def test_an_edited_rating_is_found(office: Office) -> None:
+    async def rate() -> None:
+        engine = create_engine(office.url)
+        async with create_session_factory(engine)() as session:
+            case = (await session.exec(select(Case).where(Case.number == office.named))).one()
+            assert case.id is not None
+            await rate_case(
+                session,
+                REPORTER,
+                case.id,
+                rating=Satisfaction.SATISFIED,
+                now=NOW + timedelta(days=1),
+            )
+        await engine.dispose()
+
+    asyncio.run(rate())
+    assert verify(office)[0] == 0
+    tamper_file(
+        office.path, "UPDATE cases SET satisfaction = 'unsatisfied' WHERE number = ?", office.named
+    )
+    code, output = verify(office)
+    assert code == 1 and f"{office.named} #10: satisfaction edited" in output
 
 
 def test_a_deleted_material_is_found(office: Office) -> None:

@@ -166,6 +166,7 @@ _PROBLEMS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"summary edited"), "办结情况被改动：与办结记录不符"),
     (re.compile(r"amount edited"), "协调金额被改动：与办结记录不符"),
     (re.compile(r"outcome without a resolution"), "有办结结果却无办结记录"),
+    (re.compile(r"satisfaction edited"), "满意度被改动：与反映人的评价不符"),
     (re.compile(r"assignee changed"), "承办人被改动：与交办记录不符"),
     (
         re.compile(r"case deleted: (\d+) events anchored on ([\d-]+)"),
