@@ -48,6 +48,7 @@ from bot.middlewares import ThrottlingMiddleware, UpdateTracker
 from bot.polling import CommittedPolling
 from bot.retry import LateCallbackAnswers, RetryTransient
 from bot.scheduler import create_scheduler
+from bot.services.anchors import anchor_path
 from bot.services.calendar import CalendarCache, load_calendar
 from bot.services.catalog import sync_catalog
 from bot.services.rate_limits import rate_limiter
@@ -216,6 +217,7 @@ async def open_runtime(
         metrics=metrics,
         report_dir=settings.var_dir / "reports",
         blobs=create_blob_store(settings, sessions),
+        anchor_file=anchor_path(settings.var_dir),
     )
     return Runtime(
         settings, config, engine, sessions, bot, dispatcher, scheduler, sender, metrics, clock
@@ -315,6 +317,7 @@ def console_for(channel: WebChannel, settings: Settings, *, bot: Bot | None = No
         public_url=settings.public_url or "",
         trusted_proxies=channel.trusted_proxies,
         secure_cookies=channel.secure_cookies,
+        anchor_file=anchor_path(settings.var_dir),
     )
 
 

@@ -26,6 +26,7 @@ from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.metrics import Metrics
 from bot.services.agenda import send_agenda
+from bot.services.anchors import write_anchor
 from bot.services.calendar import load_calendar
 from bot.services.console_sessions import purge_sessions
 from bot.services.policy import Policy
@@ -111,6 +112,14 @@ async def run_retention_purge(sessions: SessionFactory, config: LiankaConfig, cl
         await purge(session, config, clock.now())
 
 
+async def run_audit_anchor(sessions: SessionFactory, clock: Clock, anchor_file: Path) -> None:
+    """Hourly: the day's audit anchor, when the anchor file has none of today yet."""
+    async with sessions() as session:
+        anchor = await write_anchor(session, anchor_file, clock.now(), daily=True)
+    if anchor is not None:
+        logger.info("audit anchor of %s written (%s cases)", anchor.day, anchor.cases)
+
+
 async def run_blob_purge(sessions: SessionFactory, blobs: BlobStore, clock: Clock) -> None:
     """Hourly: remove the web uploads nothing references (an upload cut off, a file deleted
     from a draft, a draft expired) a day after they were last put."""
@@ -137,6 +146,7 @@ def create_scheduler(
     report_dir: Path = DEFAULT_OUT_DIR,
     blobs: BlobStore | None = None,
     messenger: ReporterMessenger | None = None,
+    anchor_file: Path | None = None,
 ) -> AsyncIOScheduler:
     """The sweep every minute (first run at once: a process that was down catches up on start),
     the agenda at 09:00 Shanghai (at once too when started between 09:00 and 12:00; the agenda is
@@ -175,6 +185,10 @@ def create_scheduler(
             "delete expired console sessions",
         ),
     ]
+    if anchor_file is not None:
+        hourly.append(
+            (run_audit_anchor, (sessions, clock, anchor_file), "audit-anchor", "daily audit anchor")
+        )
     if blobs is not None:
         hourly.append(
             (

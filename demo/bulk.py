@@ -181,7 +181,7 @@ class MemoryLedger:
         case.id = self.next_case_id
         self.next_case_id += 1
         self.add(case)
-        self.add(submitted(case, at, evidence=0))
+        self.add(submitted(case, at, evidence=0, contact=plan_case.contact))
         enterprise = world.enterprises.get(case.enterprise_id or 0)
         self.add(indexed(case, enterprise.name if enterprise else None))
         if plan_case.contact is not None:

@@ -4,6 +4,7 @@ Importing this package registers every table on ``SQLModel.metadata``.
 """
 
 from models.account import AccessEvent, AccessKind, ConsoleAccount, ConsoleSession
+from models.anchor import AuditAnchor
 from models.attachment import Attachment, Blob, MediaKind
 from models.card import Card, CardScan, CardStatus, PrintBatch
 from models.case import (
@@ -43,6 +44,7 @@ __all__ = [
     "ApprovalRequest",
     "AssignmentMode",
     "Attachment",
+    "AuditAnchor",
     "Blob",
     "CalendarDay",
     "CalendarYear",

@@ -4,13 +4,15 @@ sign-in rules (lock-out, session expiry, who needs a second factor) and the sign
 from __future__ import annotations
 
 import enum
+import json
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from models import keys
 from models.team import Role
-from models.types import UTCDateTime, enum_type
+from models.types import UTCDateTime, enum_type, utc
 
 FAILURES_BEFORE_LOCK = 5
 LOCK_MINUTES = 15
@@ -132,9 +134,15 @@ ACCESS_LABELS = {
 }
 
 
+ACCESS_PURPOSE = "access-chain"
+ACCESS_GENESIS = "0" * 64
+
+
 class AccessEvent(SQLModel, table=True):
     """One line of the console's sign-in log, append-only. An attempt with a name that is no
-    account keeps no name (it may be a password typed in the wrong field)."""
+    account keeps no name (it may be a password typed in the wrong field). The lines form one
+    chain (``seq``, ``prev_hash``, ``hash``: an HMAC under the audit key), so a deleted or
+    edited line shows in ``lianka audit verify``."""
 
     __tablename__ = "console_access_log"
 
@@ -144,3 +152,21 @@ class AccessEvent(SQLModel, table=True):
     account_id: int | None = Field(default=None, foreign_key="console_accounts.id", index=True)
     client: str | None = Field(default=None, max_length=64)
     detail: str | None = Field(default=None, max_length=100)
+    seq: int = 0
+    prev_hash: str = Field(default=ACCESS_GENESIS, max_length=64)
+    hash: str = Field(default="", max_length=64)
+
+
+def access_digest(event: AccessEvent) -> str:
+    """The HMAC a sign-in log line should carry: its content, its place and the line before."""
+    payload = {
+        "seq": event.seq,
+        "at": utc(event.at).isoformat(timespec="microseconds"),
+        "kind": str(event.kind),
+        "account": event.account_id,
+        "client": event.client,
+        "detail": event.detail,
+        "prev": event.prev_hash,
+    }
+    canonical = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return keys.current().mac(ACCESS_PURPOSE, canonical.encode("utf-8"))

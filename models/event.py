@@ -5,13 +5,15 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from models import keys
 from models.case import Case, CaseStatus, check_transition
 from models.types import JSONType, UTCDateTime, enum_type, utc
 
@@ -126,7 +128,7 @@ class CaseEvent(SQLModel, table=True):
     hash: str = Field(max_length=64)
 
 
-def event_digest(
+def canonical_event(
     *,
     case_number: str,
     seq: int,
@@ -140,8 +142,8 @@ def event_digest(
     public: bool,
     created_at: datetime,
     prev_hash: str,
-) -> str:
-    """SHA-256 over the canonical JSON of an event's content and the previous event's hash."""
+) -> bytes:
+    """The canonical JSON of an event's content and the previous event's hash: what is hashed."""
     payload = {
         "case": case_number,
         "seq": seq,
@@ -156,12 +158,33 @@ def event_digest(
         "prev": prev_hash,
     }
     canonical = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return canonical.encode("utf-8")
+
+
+CHAIN_PURPOSE = "chain"
+DIGEST_PURPOSE = "digest"
+
+
+def event_digest(**content: Any) -> str:
+    """HMAC-SHA256 under the audit key (``LIANKA_AUDIT_KEY``, held outside the database) of the
+    event's canonical JSON: whoever can write to the database but lacks the key cannot forge,
+    re-hash or re-chain an event."""
+    return keys.current().mac(CHAIN_PURPOSE, canonical_event(**content))
+
+
+def legacy_event_digest(**content: Any) -> str:
+    """The plain SHA-256 the chain used before migration 0014 (to check old chains once)."""
+    return hashlib.sha256(canonical_event(**content)).hexdigest()
 
 
 def digest_of(event: CaseEvent, case_number: str) -> str:
     """Recompute the hash an event should carry."""
-    return event_digest(
+    return event_digest(**event_content(event, case_number))
+
+
+def event_content(event: CaseEvent, case_number: str) -> dict[str, Any]:
+    """An event's hashed content, as ``canonical_event`` takes it."""
+    return dict(
         case_number=case_number,
         seq=event.seq,
         kind=str(event.kind),
@@ -256,15 +279,69 @@ def transition(
     )
 
 
-def submitted(case: Case, now: datetime, *, evidence: int) -> CaseEvent:
-    """The first event of a case: its reporter submitted it, with ``evidence`` files."""
+class MaterialLike(Protocol):
+    """A file as kept (``Attachment``) or as sent (``Evidence``)."""
+
+    @property
+    def kind(self) -> Any: ...
+    @property
+    def file_unique_id(self) -> str | None: ...
+    @property
+    def blob_sha256(self) -> str | None: ...
+
+
+def material_ref(item: MaterialLike) -> str:
+    """What names a file for good: its kind and its bytes' SHA-256 (web) or Telegram's
+    file_unique_id (chat); never its name, which may be cleaned."""
+    return f"{item.kind}:{item.blob_sha256 or item.file_unique_id or ''}"
+
+
+def description_digest(text: str) -> str:
+    return keys.current().keyed_hash(DIGEST_PURPOSE, f"description\n{text}")
+
+
+def materials_digest(refs: Sequence[str]) -> str:
+    return keys.current().keyed_hash(DIGEST_PURPOSE, "materials\n" + "\n".join(refs))
+
+
+def contact_digest(name: str, phone: str) -> str:
+    return keys.current().keyed_hash(DIGEST_PURPOSE, f"contact\n{name}\n{phone}")
+
+
+def report_digests(
+    description: str, materials: Sequence[str], contact: tuple[str, str] | None
+) -> dict[str, str | None]:
+    """Keyed digests of what was reported, kept in the submitted event: an edited description,
+    a swapped file or contact then no longer matches (``lianka audit verify``); the digests
+    reveal nothing without the audit key."""
+    return {
+        "description": description_digest(description),
+        "materials": materials_digest(materials),
+        "contact": contact_digest(*contact) if contact is not None else None,
+    }
+
+
+def submitted(
+    case: Case,
+    now: datetime,
+    *,
+    evidence: int,
+    materials: Sequence[str] = (),
+    contact: tuple[str, str] | None = None,
+) -> CaseEvent:
+    """The first event of a case: its reporter submitted it, with ``evidence`` files (their
+    ``material_ref``s in order) and, for a named report, the ``contact`` (name, phone)."""
     return record_event(
         case,
         EventKind.SUBMITTED,
         Actor(ActorType.REPORTER, case.reporter_id),
         now,
         public=True,
-        data={"evidence": evidence, "anonymous": case.anonymous},
+        data={
+            "evidence": evidence,
+            "anonymous": case.anonymous,
+            "digests": report_digests(case.description, materials, contact),
+        },
     )
 
 
@@ -338,4 +415,81 @@ def verify_chain(case: Case, events: list[CaseEvent]) -> list[ChainProblem]:
                 f"{case.event_count}",
             )
         )
+    return problems
+
+
+_CLEARS_ASSIGNEE = frozenset(
+    {
+        EventKind.ROUTED,
+        EventKind.UNASSIGNED,
+        EventKind.RETURN_APPROVED,
+        EventKind.TRANSFERRED,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Reported:
+    """What the case's rows say now, to compare with the digests in its history: the refs of
+    the files sent with the report (in order), and the contact (None when there is no row:
+    never given, or purged under the retention rules)."""
+
+    materials: list[str]
+    contact: tuple[str, str] | None
+
+
+def verify_reported(case: Case, events: list[CaseEvent], reported: Reported) -> list[ChainProblem]:
+    """The case's rows must still say what its (verified) history recorded: the description,
+    files and contact of the submitted event's digests, the outcome, summary and amount of the
+    last 办结, the rating of the last 回访, the assignee of the last 交办."""
+    ordered = sorted(events, key=lambda e: (e.seq, e.id or 0))
+    problems: list[ChainProblem] = []
+
+    def problem(seq: int | None, text: str) -> None:
+        problems.append(ChainProblem(case.number, seq, text))
+
+    first = ordered[0] if ordered else None
+    digests = first.data.get("digests") if first is not None else None
+    if first is not None and first.kind is EventKind.SUBMITTED and isinstance(digests, dict):
+        if digests.get("description") != description_digest(case.description):
+            problem(first.seq, "description edited: does not match the submitted report")
+        if digests.get("materials") != materials_digest(reported.materials):
+            problem(first.seq, "materials changed: the files do not match the submitted report")
+        if reported.contact is not None:
+            expected = digests.get("contact")
+            if expected is None:
+                problem(first.seq, "contact added: the submitted report had none")
+            elif expected != contact_digest(*reported.contact):
+                problem(first.seq, "contact edited: does not match the submitted report")
+    resolved = [e for e in ordered if e.kind is EventKind.RESOLVED]
+    if resolved:
+        last = resolved[-1]
+        if case.outcome is not None and str(case.outcome) != last.data.get("outcome"):
+            problem(last.seq, "outcome edited: does not match the resolution recorded")
+        if case.outcome_summary is not None and case.outcome_summary != last.note:
+            problem(last.seq, "summary edited: does not match the resolution recorded")
+        if case.amount_coordinated_yuan != last.data.get(
+            "amount_yuan", case.amount_coordinated_yuan
+        ):
+            problem(last.seq, "amount edited: does not match the resolution recorded")
+    elif case.outcome is not None or case.amount_coordinated_yuan is not None:
+        problem(None, "outcome without a resolution: no 办结 event records it")
+    since = resolved[-1].seq if resolved else 0  # a rating before a 重办's new 办结 is past
+    rated = [e for e in ordered if e.seq > since and e.data.get("satisfaction") is not None]
+    if (
+        case.satisfaction is not None
+        and rated
+        and str(case.satisfaction) != rated[-1].data["satisfaction"]
+    ):
+        problem(rated[-1].seq, "satisfaction edited: does not match the reporter's rating")
+    if case.assignee_id is not None:
+        given: int | None = None
+        given_seq: int | None = None
+        for event in ordered:
+            if event.kind is EventKind.ASSIGNED:
+                given, given_seq = event.data.get("inspector"), event.seq
+            elif event.kind in _CLEARS_ASSIGNEE:
+                given, given_seq = None, event.seq
+        if given != case.assignee_id:
+            problem(given_seq, "assignee changed: not the inspector the history gave the case to")
     return problems

@@ -168,6 +168,8 @@ def _draw(pdf: ReportPDF, report: Report) -> None:
         size=9,
         color=MUTED,
     )
+    if report.anchor:
+        _paragraph(pdf, report.anchor, size=8, color=MUTED)
 
     _heading(pdf, "一、总体情况")
     _paragraph(pdf, "　　" + report.summary)

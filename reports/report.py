@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LiankaConfig
+from models.anchor import AuditAnchor
 from models.calendar import WorkCalendar
 from reports.figures import CaseLine, Figures, Scope, compute_figures, list_cases
 from reports.periods import Period
@@ -63,6 +65,7 @@ class Report:
     changes: list[Change]
     summary: str
     cases: list[CaseLine] | None
+    anchor: str | None = None  # the newest 审计锚点, one line: its date, digest and case count
 
     @property
     def period(self) -> Period:
@@ -145,4 +148,13 @@ async def build_report(
         changes=main_changes(figures, previous),
         summary=summary_text(organisation, figures, previous),
         cases=await list_cases(session, period, scope, now) if with_cases else None,
+        anchor=await anchor_line(session),
     )
+
+
+async def anchor_line(session: AsyncSession) -> str | None:
+    """The newest audit anchor, as the report prints it (None before the first one)."""
+    newest = (
+        await session.exec(select(AuditAnchor).order_by(col(AuditAnchor.id).desc()).limit(1))
+    ).first()
+    return newest.line if newest is not None else None

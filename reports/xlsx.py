@@ -77,6 +77,8 @@ def _figures_sheet(workbook: Any, report: Report, fmt: dict[str, Any]) -> None:
         fmt["muted"],
     )
     sheet.write(2, 0, report.summary)
+    if report.anchor:
+        sheet.write(3, 0, report.anchor, fmt["muted"])
     row = 4
 
     def block(

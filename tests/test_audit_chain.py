@@ -6,7 +6,6 @@ from datetime import timedelta
 from itertools import pairwise
 
 import pytest
-from sqlalchemy import text
 from sqlmodel import col, select
 
 from bot.clock import FrozenClock
@@ -25,6 +24,7 @@ from models.event import (
     transition,
     verify_chain,
 )
+from tests.audit_support import tamper
 from tests.factories import make_case
 
 pytestmark = pytest.mark.both_databases
@@ -80,9 +80,7 @@ async def test_an_edited_note_is_detected(
 ) -> None:
     number = await _worked_case(sessions, clock)
     async with sessions() as session:
-        await session.exec(
-            text("UPDATE case_events SET note = '资金已全部拨付' WHERE seq = 4")  # type: ignore[call-overload]
-        )
+        await tamper(session, "UPDATE case_events SET note = '资金已全部拨付' WHERE seq = 4")
         await session.commit()
     problems = await _verify(sessions, number)
     assert problems == ["content edited: hash does not match"]
@@ -93,7 +91,7 @@ async def test_a_deleted_event_is_detected(
 ) -> None:
     number = await _worked_case(sessions, clock)
     async with sessions() as session:
-        await session.exec(text("DELETE FROM case_events WHERE seq = 3"))  # type: ignore[call-overload]
+        await tamper(session, "DELETE FROM case_events WHERE seq = 3")
         await session.commit()
     problems = await _verify(sessions, number)
     assert "sequence gap: expected 3, found 4" in problems
@@ -105,7 +103,7 @@ async def test_deleting_the_newest_event_is_detected(
 ) -> None:
     number = await _worked_case(sessions, clock)
     async with sessions() as session:
-        await session.exec(text("DELETE FROM case_events WHERE seq = 5"))  # type: ignore[call-overload]
+        await tamper(session, "DELETE FROM case_events WHERE seq = 5")
         await session.commit()
     problems = await _verify(sessions, number)
     assert problems == ["chain end does not match the case: 4 events, case records 5"]
@@ -133,8 +131,11 @@ async def test_an_inserted_event_is_detected(
         )
         forged.hash = digest_of(forged, case.number)
         # make room: the old events 3..5 become 4..6 (in two steps for the unique index)
-        await session.exec(text("UPDATE case_events SET seq = seq + 10 WHERE seq >= 3"))  # type: ignore[call-overload]
-        await session.exec(text("UPDATE case_events SET seq = seq - 9 WHERE seq >= 13"))  # type: ignore[call-overload]
+        await tamper(
+            session,
+            "UPDATE case_events SET seq = seq + 10 WHERE seq >= 3",
+            "UPDATE case_events SET seq = seq - 9 WHERE seq >= 13",
+        )
         session.add(forged)
         await session.commit()
     problems = await _verify(sessions, number)

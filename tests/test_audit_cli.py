@@ -24,6 +24,7 @@ from bot.services.progress import add_progress
 from bot.services.resolution import resolve_case
 from models.case import Outcome
 from models.event import event_digest
+from tests.audit_support import tamper_file
 from tests.inspector_support import INSPECTOR, make_people, submit
 from tests.test_cli import lianka
 
@@ -90,8 +91,7 @@ def verify(history: History, *args: str) -> tuple[int, str]:
 
 
 def tamper(history: History, sql: str, *params: object) -> None:
-    with sqlite3.connect(history.path) as db:
-        db.execute(sql, params)
+    tamper_file(history.path, sql, *params)
 
 
 def event_row(history: History, number: str, seq: int) -> dict[str, object]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import text
 
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
@@ -18,6 +17,7 @@ from bot.services.policy import Policy
 from models.calendar import WorkCalendar
 from models.case import Case
 from models.intake import CaseDraft
+from tests.audit_support import tamper
 from tests.casework import REFUND, Staff, make_staff, report, sh
 from tests.console_support import Client, console_app, csrf_of, sign_in, text_of
 from tests.factories import make_reporter
@@ -77,11 +77,10 @@ async def test_verification_passes_then_names_the_case_whose_event_was_edited(
     assert "核验通过：2件问题、" in page and "条流转记录均完整" in page
 
     async with sessions() as session:
-        await session.exec(  # type: ignore[call-overload]
-            text(
-                "UPDATE case_events SET data = '{\"evidence\": 9}' "
-                f"WHERE case_id = {second.id} AND seq = 1"
-            )
+        await tamper(
+            session,
+            "UPDATE case_events SET data = '{\"evidence\": 9}' "
+            f"WHERE case_id = {second.id} AND seq = 1",
         )
         await session.commit()
     tampered = text_of(await (await admin.post("/console/audit/verify")).text())

@@ -142,11 +142,14 @@ def db_group() -> None:
 @pass_context
 def db_upgrade(cli: CliContext, revision: str) -> None:
     """Create the database or upgrade it to REVISION (default: the newest)."""
+    from bot.cli.audit import append_only_note
     from bot.db import upgrade_database
 
     with reaching_database(cli.settings):
         upgrade_database(cli.settings.database_url, revision)
+        note = append_only_note(cli.settings.database_url)
     click.echo(f"数据库已升级到 {revision}: {cli.settings.safe_database_url()}")
+    click.echo(note)
 
 
 @db_group.command("current")

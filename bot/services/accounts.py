@@ -18,6 +18,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.services.anchors import chain_access
 from bot.services.inspectors import TEAM_ROLES, get_team_by_code
 from models.account import (
     FAILURES_BEFORE_LOCK,
@@ -89,16 +90,15 @@ async def log_access(
     client: str | None = None,
     detail: str | None = None,
 ) -> None:
-    """One line of the sign-in log, in the caller's transaction."""
-    session.add(
-        AccessEvent(
-            at=now,
-            kind=kind,
-            account_id=account.id if account is not None else None,
-            client=client[:64] if client else None,
-            detail=detail[:100] if detail else None,
-        )
+    """One line of the sign-in log, in the caller's transaction, chained to the line before."""
+    line = AccessEvent(
+        at=now,
+        kind=kind,
+        account_id=account.id if account is not None else None,
+        client=client[:64] if client else None,
+        detail=detail[:100] if detail else None,
     )
+    session.add(await chain_access(session, line))
 
 
 @dataclass(frozen=True, slots=True)

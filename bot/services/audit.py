@@ -6,15 +6,31 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
+from pathlib import Path
 
 from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.services.anchors import verify_access_log, verify_anchors
+from models import keys
 from models.account import AccessEvent, ConsoleAccount
+from models.anchor import AnchorLine
+from models.attachment import Attachment
 from models.case import Case
 from models.errors import NotFound, PermissionDenied
-from models.event import CaseEvent, ChainProblem, EventKind, verify_chain
+from models.event import (
+    ActorType,
+    CaseEvent,
+    ChainProblem,
+    EventKind,
+    Reported,
+    material_ref,
+    verify_chain,
+    verify_reported,
+)
+from models.keys import SealBroken, is_sealed
+from models.reporter import ReporterContact
 from models.team import Inspector, Role
 
 IDENTITY_VIEWS_PER_PAGE = 30
@@ -27,30 +43,97 @@ class AuditReport:
     cases: int = 0
     events: int = 0
     problems: list[ChainProblem] = field(default_factory=list)
+    access_events: int = 0
+    anchors: int = 0
+    last_anchor: AnchorLine | None = None
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
-async def verify_audit(session: AsyncSession, number: str | None = None) -> AuditReport:
+async def verify_audit(
+    session: AsyncSession, number: str | None = None, *, anchor_file: Path | None = None
+) -> AuditReport:
     """Every case's events must chain from the first to the one the case records as its last:
-    an edited, inserted or deleted event breaks a hash, a link, the sequence or the count."""
+    an edited, inserted or deleted event breaks a hash, a link, the sequence or the count. The
+    case's rows must still say what its history recorded (description, files, contact, outcome,
+    amount, assignee). The console's sign-in log must chain too, and, given the ``anchor_file``,
+    no case may be missing or behind the newest anchor."""
     cases_query = select(Case).order_by(col(Case.id))
     events_query = select(CaseEvent).order_by(col(CaseEvent.case_id), col(CaseEvent.seq))
+    files_query = (
+        select(Attachment)
+        .where(Attachment.added_by == ActorType.REPORTER)
+        .order_by(col(Attachment.case_id), col(Attachment.id))
+    )
+    contacts_query = select(ReporterContact)
     if number is not None:
         case = (await session.exec(select(Case).where(Case.number == number))).first()
         if case is None:
             raise NotFound(f"未找到编号为 {number} 的问题。")
         cases_query = cases_query.where(Case.id == case.id)
         events_query = events_query.where(CaseEvent.case_id == case.id)
+        files_query = files_query.where(Attachment.case_id == case.id)
+        contacts_query = contacts_query.where(ReporterContact.case_id == case.id)
     cases = {c.id: c for c in (await session.exec(cases_query)).all()}
     events = (await session.exec(events_query)).all()
     by_case = {case_id: list(group) for case_id, group in groupby(events, key=lambda e: e.case_id)}
+    files = {
+        case_id: list(group)
+        for case_id, group in groupby(
+            (await session.exec(files_query)).all(), key=lambda a: a.case_id
+        )
+    }
+    contacts = {c.case_id: c for c in (await session.exec(contacts_query)).all()}
     report = AuditReport(cases=len(cases), events=len(events))
+    heads: dict[str, tuple[int, dict[int, str]]] = {}
     for case_id, case in cases.items():
-        report.problems += verify_chain(case, by_case.get(case_id or 0, []))
+        chain = by_case.get(case_id or 0, [])
+        problems = verify_chain(case, chain)
+        report.problems += problems
+        heads[case.number] = (case.event_count, {e.seq: e.hash for e in chain})
+        if not problems:  # a broken chain is reason enough; its digests are not to be trusted
+            reported = Reported(
+                materials=_submitted_files(files.get(case_id or 0, []), chain),
+                contact=_contact(contacts.get(case_id or 0)),
+            )
+            report.problems += verify_reported(case, chain, reported)
+    if number is None:
+        report.access_events, access_problems = await verify_access_log(session)
+        report.problems += access_problems
+    if anchor_file is not None:
+        check = await verify_anchors(session, anchor_file, heads, only=number)
+        report.problems += check.problems
+        report.anchors, report.last_anchor = check.lines, check.last
     return report
+
+
+def _submitted_files(files: list[Attachment], chain: list[CaseEvent]) -> list[str]:
+    """The refs of the files the reporter sent with the report (not those added later)."""
+    first = min(chain, key=lambda e: e.seq, default=None)
+    if first is None:
+        return []
+    return [material_ref(a) for a in files if a.created_at <= first.created_at]
+
+
+def _contact(row: ReporterContact | None) -> tuple[str, str] | None:
+    """The contact as given: sealed values are opened (a value that does not open is compared
+    as it is, and so found changed)."""
+    if row is None:
+        return None
+    return _plain(row.name, f"reporter_contacts.name:{row.case_id}"), _plain(
+        row.phone, f"reporter_contacts.phone:{row.case_id}"
+    )
+
+
+def _plain(value: str, context: str) -> str:
+    if not is_sealed(value):
+        return value
+    try:
+        return keys.current().open(value, context=context)
+    except SealBroken:
+        return value
 
 
 def require_auditor(actor: Inspector) -> None:
@@ -75,6 +158,40 @@ _PROBLEMS: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     (re.compile(r"link broken"), "链接断开：此前的记录缺失或被改动"),
     (re.compile(r"content edited"), "内容被改动：哈希值不符"),
+    (re.compile(r"description edited"), "问题描述被改动：与提交时的摘要不符"),
+    (re.compile(r"materials changed"), "反映材料被改动：与提交时的材料不符"),
+    (re.compile(r"contact added"), "联系方式被添加：提交时为匿名反映"),
+    (re.compile(r"contact edited"), "联系方式被改动：与提交时的摘要不符"),
+    (re.compile(r"outcome edited"), "办结结果被改动：与办结记录不符"),
+    (re.compile(r"summary edited"), "办结情况被改动：与办结记录不符"),
+    (re.compile(r"amount edited"), "协调金额被改动：与办结记录不符"),
+    (re.compile(r"outcome without a resolution"), "有办结结果却无办结记录"),
+    (re.compile(r"satisfaction edited"), "满意度被改动：与反映人的评价不符"),
+    (re.compile(r"assignee changed"), "承办人被改动：与交办记录不符"),
+    (
+        re.compile(r"case deleted: (\d+) events anchored on ([\d-]+)"),
+        "问题被整件删除：{1}的审计锚点记有{0}条流转记录",
+    ),
+    (
+        re.compile(r"database rewound: (\d+) events, (\d+) anchored on ([\d-]+)"),
+        "数据库被回退：现有{0}条记录，{2}的审计锚点记有{1}条",
+    ),
+    (
+        re.compile(r"history rewritten since the anchor of ([\d-]+)"),
+        "记录在{0}的审计锚点之后被改写",
+    ),
+    (
+        re.compile(r"database behind the anchor file: anchor of ([\d-]+)"),
+        "数据库缺少{0}的审计锚点（可能用旧备份覆盖了数据库）",
+    ),
+    (re.compile(r"anchor of ([\d-]+) forged or edited"), "{0}的审计锚点被伪造或改动"),
+    (re.compile(r"anchor of ([\d-]+): an anchor before it is missing"), "{0}之前的审计锚点缺失"),
+    (
+        re.compile(r"anchor of ([\d-]+) in the database is not in the file"),
+        "数据库中{0}的审计锚点不在锚点文件中",
+    ),
+    (re.compile(r"anchor file missing"), "审计锚点文件缺失"),
+    (re.compile(r"anchor line unreadable"), "审计锚点文件中有无法读取的行"),
     (
         re.compile(r"chain end does not match the case: (\d+) events, case records (\d+)"),
         "记录的末尾与问题不符（有记录被删除、增加或回退）：现有{0}条，问题记载{1}条",
@@ -224,11 +341,12 @@ async def get_audit_page(
     page: int = 1,
     log_page: int = 1,
     verify: bool = False,
+    anchor_file: Path | None = None,
 ) -> AuditPage:
     """The 审计 page for an admin or leader: ``verify`` runs ``lianka audit verify`` first;
     the identity views and the console's sign-in log, each a page at a time."""
     require_auditor(actor)
-    result = await verify_audit(session) if verify else None
+    result = await verify_audit(session, anchor_file=anchor_file) if verify else None
     return AuditPage(
         result=result,
         problems=[

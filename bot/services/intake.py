@@ -18,7 +18,7 @@ from models.case import Case, CaseCounter, format_case_number, submitted_case
 from models.clock import ClockKind
 from models.enterprise import Enterprise
 from models.errors import InvalidInput, NotFound
-from models.event import submitted
+from models.event import material_ref, submitted
 from models.intake import EVIDENCE_MAX, CaseDraft, check_description, reporter_file
 from models.org import Category
 from models.reporter import (
@@ -113,7 +113,17 @@ async def submit_case(
     session.add(case)
     await session.flush()
     assert case.id is not None
-    session.add(submitted(case, now, evidence=len(draft.evidence)))
+    session.add(
+        submitted(
+            case,
+            now,
+            evidence=len(draft.evidence),
+            materials=[material_ref(item) for item in draft.evidence],
+            contact=None
+            if draft.anonymous
+            else (draft.contact_name or "", draft.contact_phone or ""),
+        )
+    )
     enterprise = await session.get(Enterprise, case.enterprise_id) if case.enterprise_id else None
     session.add(indexed(case, enterprise.name if enterprise else None))
     if not draft.anonymous:

@@ -22,6 +22,7 @@ async def _audit(request: web.Request, *, verify: bool) -> web.StreamResponse:
             page=_page_number(request, "page"),
             log_page=_page_number(request, "log"),
             verify=verify,
+            anchor_file=request.app[CONSOLE].anchor_file,
         )
     return console_page(
         request,

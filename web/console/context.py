@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 from aiohttp import web
 
@@ -45,6 +46,7 @@ class Console:
     public_url: str = ""
     trusted_proxies: tuple[IPNetwork, ...] = ()
     secure_cookies: bool = False
+    anchor_file: Path | None = None  # the audit anchors (审计 checks the database against them)
 
     @property
     def policy(self) -> Policy:
