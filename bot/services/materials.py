@@ -82,7 +82,7 @@ async def view_materials(
     if not clue and not case.anonymous:
         row_contact = await session.get(ReporterContact, case.id)
         if row_contact is not None:
-            contact = Contact(row_contact.name, row_contact.phone)
+            contact = Contact(row_contact.name_plain(), row_contact.phone_plain())
             session.add(
                 record_event(
                     case,
