@@ -18,7 +18,7 @@ from demo import NotEmpty, generate_demo
 from demo.plan import make_uscc
 from models import keys
 from models.calendar import WorkCalendar
-from models.case import Case, CaseStatus, reporter_of
+from models.case import Case, CaseStatus, reporter_context
 from models.enterprise import Enterprise, is_valid_uscc
 from models.event import CaseEvent, verify_chain
 from models.intake import CaseDraft
@@ -84,8 +84,8 @@ def _open_sealed(table: str, values: dict[str, Any]) -> None:
             context = contact_context(column, values["case_id"])
             values[column] = ring.open(values[column], context=context)
     if table == "cases" and values.get("reporter_ref") is not None:
-        values["reporter_ref"] = reporter_of(
-            Case(id=values["id"], reporter_ref=values["reporter_ref"])
+        values["reporter_ref"] = ring.open(
+            values["reporter_ref"], context=reporter_context(values["id"])
         )
 
 

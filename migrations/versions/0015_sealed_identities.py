@@ -58,8 +58,7 @@ fsm_records = sa.table("fsm_records", sa.column("key", sa.String), sa.column("da
 
 def upgrade() -> None:
     bind = op.get_bind()
-    if bind.dialect.name == "sqlite":
-        op.execute("PRAGMA secure_delete = ON")  # the plain values' old bytes are zeroed
+    _sqlite_pragmas(bind)
     with op.batch_alter_table("reporter_contacts") as batch:
         batch.alter_column("name", type_=sa.String(255), existing_nullable=False)
         batch.alter_column("phone", type_=sa.String(255), existing_nullable=False)
@@ -69,14 +68,33 @@ def upgrade() -> None:
         batch.add_column(sa.Column("reporter_ref", sa.String(255), nullable=True))
         batch.add_column(sa.Column("reporter_index", sa.String(64), nullable=True))
         batch.create_index(batch.f("ix_cases_reporter_index"), ["reporter_index"])
-    with op.batch_alter_table("console_accounts") as batch:
-        batch.alter_column("totp_secret", type_=sa.String(255), existing_nullable=True)
+    _retype_totp(bind, 255)
     ring = keys.current()
     _convert_contacts(bind, ring)
     _convert_cases(bind, ring)
     _convert_accounts(bind, ring)
     _convert_drafts(bind, ring, web_drafts, web_drafts.c.session_key)
     _convert_drafts(bind, ring, fsm_records, fsm_records.c.key)
+
+
+def _sqlite_pragmas(bind: sa.Connection) -> None:
+    """SQLite: the plain values' old bytes are zeroed when freed."""
+    if bind.dialect.name == "sqlite":
+        op.execute("PRAGMA secure_delete = ON")
+
+
+def _retype_totp(bind: sa.Connection, length: int) -> None:
+    """console_accounts.totp_secret as VARCHAR(length). SQLite would rebuild the table, which
+    other tables reference (a foreign key check fails inside the migration's transaction): a
+    new column takes the values and the old one's name instead."""
+    if bind.dialect.name != "sqlite":
+        with op.batch_alter_table("console_accounts") as batch:
+            batch.alter_column("totp_secret", type_=sa.String(length), existing_nullable=True)
+        return
+    op.execute(f"ALTER TABLE console_accounts ADD COLUMN totp_retyped VARCHAR({length})")
+    op.execute("UPDATE console_accounts SET totp_retyped = totp_secret")
+    op.execute("ALTER TABLE console_accounts DROP COLUMN totp_secret")
+    op.execute("ALTER TABLE console_accounts RENAME COLUMN totp_retyped TO totp_secret")
 
 
 def _batches(
@@ -177,6 +195,7 @@ def downgrade() -> None:
     submission keys stay keyed: a hash cannot be undone, so older codes are not found)."""
     ring = keys.current()
     bind = op.get_bind()
+    _sqlite_pragmas(bind)
     query = sa.select(contacts.c.case_id, contacts.c.name, contacts.c.phone)
     for rows in _batches(bind, query, contacts.c.case_id):
         for case_id, name, phone in rows:
@@ -202,12 +221,11 @@ def downgrade() -> None:
             bind.execute(
                 accounts.update().where(accounts.c.id == account_id).values(totp_secret=plain)
             )
-    with op.batch_alter_table("console_accounts") as batch:
-        batch.alter_column("totp_secret", type_=sa.String(64), existing_nullable=True)
-    with op.batch_alter_table("cases") as batch:
-        batch.drop_index(batch.f("ix_cases_reporter_index"))
-        batch.drop_column("reporter_index")
-        batch.drop_column("reporter_ref")
+    _retype_totp(bind, 64)
+    # not a rebuilt table on SQLite (other tables reference cases): plain ALTER TABLE
+    op.drop_index(op.f("ix_cases_reporter_index"), table_name="cases")
+    op.execute("ALTER TABLE cases DROP COLUMN reporter_index")
+    op.execute("ALTER TABLE cases DROP COLUMN reporter_ref")
     with op.batch_alter_table("reporter_contacts") as batch:
         batch.drop_index(batch.f("ix_reporter_contacts_phone_index"))
         batch.drop_column("phone_index")
