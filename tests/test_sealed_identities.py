@@ -31,7 +31,7 @@ from models.calendar import WorkCalendar
 from models.case import reporter_of
 from models.intake import CaseDraft, IntakeDraft
 from models.keycheck import KeyCheck
-from models.reporter import ReporterContact, receipt_hash
+from models.reporter import ReporterContact, receipt_hash, sealed_contact
 from tests.console_support import make_account
 from tests.factories import make_reporter
 from tests.intake_helpers import REFUND, make_card
@@ -263,3 +263,22 @@ async def test_a_wrong_data_key_stops_the_start_with_the_reason(
     keys.install(keys.Keyring(data_key=wrong, audit_key=first_keys.audit_key))
     with pytest.raises(DatabaseNotReady, match=first_keys.data_key_id):
         await open_database(database_url)
+
+
+def test_a_sealed_contact_copied_to_another_case_does_not_open() -> None:
+    sealed = sealed_contact(1, name=PEOPLE["telegram"][0], phone=PEOPLE["telegram"][1])
+    moved = ReporterContact(case_id=2, name=sealed.name, phone=sealed.phone)
+    with pytest.raises(keys.SealBroken):
+        moved.name_plain()
+    assert sealed.name_plain() == PEOPLE["telegram"][0]
+
+
+def test_a_draft_whose_key_was_dropped_asks_for_the_name_and_phone_again(
+    first_keys: keys.Keyring,
+) -> None:
+    name, phone = PEOPLE["chat draft"]
+    data = IntakeDraft(draft_id="c0ffee02").go_named(name, phone).to_data()
+    other = keys.parse_key(OTHER_KEY, "LIANKA_DATA_KEY")
+    keys.install(keys.Keyring(data_key=other, audit_key=first_keys.audit_key))
+    draft = IntakeDraft.from_data(data)
+    assert (draft.contact_name, draft.contact_phone) == (None, None)
