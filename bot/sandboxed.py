@@ -202,7 +202,7 @@ async def seed_console(
         who = await session.get(Inspector, account.inspector_id)
         assert who is not None
         label = role.label if role is not None else who.role.label
-        made.append(DemoAccount(username, label, who.name, account.totp_secret))
+        made.append(DemoAccount(username, label, who.name, account.totp_plain()))
     return tuple(made)
 
 

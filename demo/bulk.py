@@ -16,7 +16,7 @@ from demo.plan import CasePlan, Plan
 from demo.steps import STEPS, ladder_of
 from demo.world import World, row_values, table_of
 from models.calendar import SHANGHAI, WorkCalendar
-from models.case import OPEN_STATUSES, Case, CaseCounter, CaseStatus, submitted_case
+from models.case import OPEN_STATUSES, Case, CaseCounter, CaseStatus, link_reporter, submitted_case
 from models.case import format_case_number as case_number
 from models.clock import CaseClock, ClockKind, new_clock
 from models.event import (
@@ -35,7 +35,7 @@ from models.notification import (
     Offering,
     Recipient,
 )
-from models.reporter import ReporterContact, new_receipt_code, receipt_hash
+from models.reporter import ReporterContact, new_receipt_code, receipt_hash, sealed_contact
 from models.request import ApprovalRequest
 from models.routing import Candidate, RoutingDecision, choose_team, pick_assignee
 from models.search import CaseSearch, indexed
@@ -180,13 +180,15 @@ class MemoryLedger:
         )
         case.id = self.next_case_id
         self.next_case_id += 1
+        if anonymous and reporter.id is not None:
+            link_reporter(case, reporter.id)
         self.add(case)
         self.add(submitted(case, at, evidence=0, contact=plan_case.contact))
         enterprise = world.enterprises.get(case.enterprise_id or 0)
         self.add(indexed(case, enterprise.name if enterprise else None))
         if plan_case.contact is not None:
             name, phone = plan_case.contact
-            self.add(ReporterContact(case_id=case.id or 0, name=name, phone=phone))
+            self.add(sealed_contact(case.id or 0, name=name, phone=phone))
         ladder = self.config.ladder_for(category.code)
         await self.start_clock(case, ClockKind.FIRST_REPLY, ladder.first_reply, at)
         if case.card_id is None:  # reported without a card: 信访室 routes by hand

@@ -50,6 +50,10 @@ def second_factor_required(role: Role) -> bool:
     return role in (Role.ADMIN, Role.LEADER)
 
 
+def totp_context(account_id: int) -> str:
+    return f"console_accounts.totp:{account_id}"
+
+
 class ConsoleAccount(SQLModel, table=True):
     """A sign-in for the console, bound to one person. Only an Argon2id hash of the password is
     kept; a reset link is kept as the SHA-256 of its one-time code."""
@@ -60,7 +64,7 @@ class ConsoleAccount(SQLModel, table=True):
     username: str = Field(max_length=USERNAME_MAX, unique=True)
     inspector_id: int = Field(foreign_key="inspectors.id", unique=True)
     password_hash: str | None = Field(default=None, max_length=255)
-    totp_secret: str | None = Field(default=None, max_length=64)
+    totp_secret: str | None = Field(default=None, max_length=255)  # sealed: totp_plain()
     last_totp_step: int | None = Field(default=None, sa_type=sa.BigInteger)
     created_at: datetime = Field(sa_type=UTCDateTime)
     password_changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -70,6 +74,18 @@ class ConsoleAccount(SQLModel, table=True):
     disabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     reset_hash: str | None = Field(default=None, max_length=64, unique=True)
     reset_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+    def seal_totp(self, secret: str) -> None:
+        """Keep the TOTP secret sealed under the data key, bound to this account (has an id)."""
+        assert self.id is not None
+        self.totp_secret = keys.current().seal(secret, context=totp_context(self.id))
+
+    def totp_plain(self) -> str | None:
+        """The TOTP secret, opened (None when the account has no second factor)."""
+        if self.totp_secret is None:
+            return None
+        assert self.id is not None
+        return keys.current().open(self.totp_secret, context=totp_context(self.id))
 
     def locked(self, now: datetime) -> bool:
         return self.locked_until is not None and self.locked_until > now

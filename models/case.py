@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from models import keys
 from models.errors import InvalidTransition
 from models.org import Track
 from models.types import UTCDateTime, enum_type
@@ -211,6 +212,8 @@ class Case(SQLModel, table=True):
     team_id: int | None = Field(default=None, foreign_key="teams.id", index=True)
     assignee_id: int | None = Field(default=None, foreign_key="inspectors.id", index=True)
     reporter_id: int | None = Field(default=None, foreign_key="reporters.id", index=True)
+    reporter_ref: str | None = Field(default=None, max_length=255)  # anonymous: sealed link
+    reporter_index: str | None = Field(default=None, max_length=64, index=True)
     anonymous: bool = True
     receipt_hash: str | None = Field(default=None, max_length=64, unique=True)
     submission_key: str | None = Field(default=None, max_length=80, unique=True)
@@ -268,7 +271,8 @@ def submitted_case(
     now: datetime,
 ) -> Case:
     """A case as its reporter submits it: in the queue (SUBMITTED), in the zone, enterprise and
-    card the reporter came through."""
+    card the reporter came through. An anonymous case gets no reporter id: once it has an id,
+    ``link_reporter`` keeps the link sealed."""
     return Case(
         number=number,
         track=track,
@@ -277,7 +281,7 @@ def submitted_case(
         zone_id=reporter.zone_id,
         enterprise_id=reporter.enterprise_id,
         card_id=reporter.card_id,
-        reporter_id=reporter.id,
+        reporter_id=None if anonymous else reporter.id,
         anonymous=anonymous,
         receipt_hash=receipt_hash,
         submission_key=submission_key,
@@ -286,3 +290,42 @@ def submitted_case(
         created_at=now,
         updated_at=now,
     )
+
+
+def reporter_context(case_id: int) -> str:
+    return f"cases.reporter:{case_id}"
+
+
+def reporter_index(reporter_id: int) -> str:
+    """The keyed blind index of an anonymous case's reporter: finds the reporter's own cases
+    (我的反映) with the key, tells nothing without it."""
+    return keys.current().keyed_hash("case-reporter", str(reporter_id))
+
+
+def link_reporter(case: Case, reporter_id: int) -> None:
+    """An anonymous case's link to its reporter's chat, sealed under the data key and bound to
+    this case; the plain ``reporter_id`` stays empty."""
+    assert case.id is not None
+    case.reporter_id = None
+    case.reporter_ref = keys.current().seal(str(reporter_id), context=reporter_context(case.id))
+    case.reporter_index = reporter_index(reporter_id)
+
+
+def reporter_of(case: Case) -> int | None:
+    """The reporter's id: plain on a named case, opened from the seal on an anonymous one."""
+    if case.reporter_id is not None:
+        return case.reporter_id
+    if case.reporter_ref is None or case.id is None:
+        return None
+    return int(keys.current().open(case.reporter_ref, context=reporter_context(case.id)))
+
+
+def reported_by(case: Case, reporter_id: int | None) -> bool:
+    """Whether this reporter made the case (named or anonymous)."""
+    return reporter_id is not None and reporter_of(case) == reporter_id
+
+
+def reporter_actor_id(case: Case, reporter_id: int | None) -> int | None:
+    """Who to name as the actor of a reporter's step in the case's history: nobody on an
+    anonymous case (its events do not link it to a chat)."""
+    return None if case.anonymous else reporter_id

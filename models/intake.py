@@ -11,6 +11,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from models import keys
 from models.attachment import Attachment, MediaKind
 from models.errors import InvalidInput
 from models.event import ActorType
@@ -331,9 +332,9 @@ class IntakeDraft:
             "evidence": [_evidence_data(item) for item in self.evidence],
             "amount_yuan": self.amount_yuan,
             "anonymous": self.anonymous,
-            "contact_name": self.contact_name,
-            "contact_phone": self.contact_phone,
-            "pending_phone": self.pending_phone,
+            "contact_name": seal_draft_value(self.contact_name, "contact_name", self.draft_id),
+            "contact_phone": seal_draft_value(self.contact_phone, "contact_phone", self.draft_id),
+            "pending_phone": seal_draft_value(self.pending_phone, "pending_phone", self.draft_id),
             "editing": self.editing,
         }
 
@@ -348,11 +349,38 @@ class IntakeDraft:
             evidence=tuple(_evidence_from(item) for item in data.get("evidence", [])),
             amount_yuan=data.get("amount_yuan"),
             anonymous=bool(data.get("anonymous", True)),
-            contact_name=data.get("contact_name"),
-            contact_phone=data.get("contact_phone"),
-            pending_phone=data.get("pending_phone"),
+            contact_name=open_draft_value(data, "contact_name"),
+            contact_phone=open_draft_value(data, "contact_phone"),
+            pending_phone=open_draft_value(data, "pending_phone"),
             editing=bool(data.get("editing", False)),
         )
+
+
+DRAFT_SEALED = ("contact_name", "contact_phone", "pending_phone")
+"""The fields of a stored draft (the bot's FSM data, a web draft's row) kept sealed."""
+
+
+def draft_context(field_name: str, draft_id: str) -> str:
+    return f"drafts.{field_name}:{draft_id}"
+
+
+def seal_draft_value(value: str | None, field_name: str, draft_id: str) -> str | None:
+    """A name or phone in a stored draft: sealed under the data key, bound to the draft."""
+    if value is None:
+        return None
+    return keys.current().seal(value, context=draft_context(field_name, draft_id))
+
+
+def open_draft_value(data: dict[str, Any], field_name: str) -> str | None:
+    """The stored draft's value opened; one that no longer opens (its key was dropped) is
+    asked for again, and a plain one (stored before sealing) is read as it is."""
+    value = data.get(field_name)
+    if not isinstance(value, str) or not keys.is_sealed(value):
+        return value if isinstance(value, str) else None
+    try:
+        return keys.current().open(value, context=draft_context(field_name, str(data["draft_id"])))
+    except keys.SealBroken:
+        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from models import keys
 from models.notification import Channel
 from models.types import UTCDateTime, enum_type
 
@@ -63,13 +64,48 @@ def needs_receipt(reporter: Reporter, *, anonymous: bool) -> bool:
 
 
 class ReporterContact(SQLModel, table=True):
-    """The name and phone a reporter gave for one named (实名) case."""
+    """The name and phone a reporter gave for one named (实名) case, both sealed under the data
+    key and bound to this case (``sealed_contact``); ``phone_index`` is a keyed blind index of
+    the phone (``phone_index``), so staff who may can find a reporter by phone without a plain
+    column. Read them with ``name_plain()`` / ``phone_plain()``."""
 
     __tablename__ = "reporter_contacts"
 
     case_id: int = Field(foreign_key="cases.id", primary_key=True)
-    name: str = Field(max_length=50)
-    phone: str = Field(max_length=20)
+    name: str = Field(max_length=255)
+    phone: str = Field(max_length=255)
+    phone_index: str | None = Field(default=None, max_length=64, index=True)
+
+    def name_plain(self) -> str:
+        return keys.current().open(self.name, context=contact_context("name", self.case_id))
+
+    def phone_plain(self) -> str:
+        return keys.current().open(self.phone, context=contact_context("phone", self.case_id))
+
+
+def contact_context(column: str, case_id: int) -> str:
+    """Where a contact value is kept: a sealed value copied to another case does not open."""
+    return f"reporter_contacts.{column}:{case_id}"
+
+
+def phone_index(phone: str) -> str:
+    """The keyed blind index of a phone number (its digits, without +86): equal phones, equal
+    index; without the audit key it cannot be computed, so it gives nothing to guess against."""
+    digits = "".join(ch for ch in unicodedata.normalize("NFKC", phone) if ch.isdigit())
+    if len(digits) == 13 and digits.startswith("86"):  # +86 138…: the same mobile number
+        digits = digits[2:]
+    return keys.current().keyed_hash("phone", digits)
+
+
+def sealed_contact(case_id: int, *, name: str, phone: str) -> ReporterContact:
+    """The row a named case's contact is stored as: nothing of it readable without the key."""
+    ring = keys.current()
+    return ReporterContact(
+        case_id=case_id,
+        name=ring.seal(name, context=contact_context("name", case_id)),
+        phone=ring.seal(phone, context=contact_context("phone", case_id)),
+        phone_index=phone_index(phone),
+    )
 
 
 class CaseFollower(SQLModel, table=True):
@@ -99,6 +135,18 @@ def normalize_receipt_code(code: str) -> str:
     return "".join(ch for ch in text if ch.isalnum())
 
 
-def receipt_hash(code: str) -> str:
-    """Only this hash of a receipt code is stored."""
+def receipt_digest(code: str) -> str:
+    """The unkeyed SHA-256 of a normalized receipt code (what was stored before 0015)."""
     return hashlib.sha256(normalize_receipt_code(code).encode("ascii", "ignore")).hexdigest()
+
+
+def rekey_receipt_digest(digest: str) -> str:
+    """A stored unkeyed digest to the keyed hash (migration 0015 converts rows with it)."""
+    return keys.current().keyed_hash("receipt", digest)
+
+
+def receipt_hash(code: str) -> str:
+    """Only this keyed hash of a receipt code is stored: HMAC under the audit key's "receipt"
+    sub-key (a server-side pepper) over the code's SHA-256, so a copy of the database alone
+    gives nothing to guess codes against."""
+    return rekey_receipt_digest(receipt_digest(code))

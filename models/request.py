@@ -93,7 +93,7 @@ class ApprovalRequest(SQLModel, table=True):
 
     @classmethod
     def withdrawal(
-        cls, case_id: int, *, reporter_id: int, reason: str, at: datetime
+        cls, case_id: int, *, reporter_id: int | None, reason: str, at: datetime
     ) -> ApprovalRequest:
         """A clue's 撤回 as a reporter asks it by receipt code, waiting for the team leader."""
         return cls(

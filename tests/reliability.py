@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db import create_engine, create_session_factory
-from models.case import Case
+from models.case import Case, reporter_of
 from models.notification import Notice, Notification, NotificationStatus, Recipient, RecipientKind
 from models.processed_update import ProcessedUpdate
 from models.reporter import Reporter
@@ -248,13 +248,11 @@ class Cases:
 
 async def cases_by_user(database_url: str) -> Cases:
     async with opened(database_url) as session:
-        rows = (
-            await session.exec(
-                select(Reporter.telegram_user_id, Case.description).join(
-                    Reporter, col(Reporter.id) == col(Case.reporter_id)
-                )
-            )
-        ).all()
+        reporters = {r.id: r.telegram_user_id for r in (await session.exec(select(Reporter))).all()}
+        rows = [
+            (reporters.get(reporter_of(case)), case.description)
+            for case in (await session.exec(select(Case))).all()
+        ]
     by_user: Counter[int] = Counter()
     descriptions: dict[int, list[str]] = {}
     for user_id, description in rows:

@@ -41,7 +41,7 @@ from handlers.relay import RelayFlow
 from handlers.states import Intake, Material, Track
 from models.attachment import Attachment
 from models.calendar import WorkCalendar
-from models.case import Case, Outcome
+from models.case import Case, Outcome, reported_by
 from models.clock import CaseClock
 from models.event import CaseEvent
 from models.notification import Notification
@@ -379,7 +379,7 @@ async def untouchable(w: World, persona: str) -> list[int]:
             reporter = (
                 await session.exec(select(Reporter).where(Reporter.telegram_user_id == REPORTER))
             ).one()
-            return [c.id for c in cases if c.id and c.reporter_id != reporter.id]
+            return [c.id for c in cases if c.id and not reported_by(c, reporter.id)]
         if persona == "inspector":
             return [c.id for c in cases if c.id and c.assignee_id != w.people.id(INSPECTOR)]
         if persona == "team_leader":

@@ -344,7 +344,8 @@ async def test_a_bad_identity_is_refused_beside_each_field_and_kept_as_typed(
         assert value_of(page, "phone") == fields["phone"]
         assert 'value="named" id="identity-named" checked' in page
     _, data = await the_draft(sessions)
-    assert (data["anonymous"], data["contact_name"], data["contact_phone"]) == (
+    draft = IntakeDraft.from_data(data)
+    assert (draft.anonymous, draft.contact_name, draft.contact_phone) == (
         False,
         "王五",
         "13712345678",

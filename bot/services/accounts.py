@@ -189,10 +189,11 @@ async def create_account(
         account.password_hash = await _hash(password)
         account.password_changed_at = now
     secret = pyotp.random_base32() if totp or second_factor_required(person.role) else None
-    account.totp_secret = secret
     reset_code = _issue_reset(account, now) if password is None else None
     session.add(account)
     await session.flush()
+    if secret is not None:
+        account.seal_totp(secret)
     await log_access(session, AccessKind.CREATED, now, account=account)
     await session.commit()
     uri = pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=ISSUER) if secret else None
@@ -480,7 +481,7 @@ async def verify_code(
             session, AccessKind.REFUSED, now, account=account, client=client,
             message=TOO_MANY_FAILURES,
         )  # fmt: skip
-    step = _matching_step(account.totp_secret, code.strip(), now)
+    step = _matching_step(account.totp_plain() or "", code.strip(), now)
     if step is None or not await _use_step(session, account.id, step):
         if attempt >= FAILURES_BEFORE_LOCK:
             await _lock(session, account, now)

@@ -64,6 +64,11 @@ SUPERVISE_NOTE_MAX = 300
 """督办意见's limit, as ``supervision.supervise_case`` checks it."""
 
 
+def _by_reporter(request: ApprovalRequest) -> bool:
+    """A request a reporter filed (a clue's 撤回): an anonymous one names no reporter row."""
+    return request.reporter_id is not None or request.kind is RequestKind.WITHDRAWAL
+
+
 @dataclass(frozen=True, slots=True)
 class ClockLine:
     """One deadline as staff read it: due when, and how many working days are left or late."""
@@ -375,7 +380,11 @@ async def _requests(
             RequestLine(
                 id=request.id,
                 kind=request.kind,
-                requester=requester.name if requester else "反映人" if request.reporter_id else "—",
+                requester=requester.name
+                if requester
+                else "反映人"
+                if _by_reporter(request)
+                else "—",
                 reason=request.reason,
                 days=request.days,
                 target_team=target.name if target else None,

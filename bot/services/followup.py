@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.services.clocks import meet_clock, start_ladder_clock
 from bot.services.people import Directory, unique
 from bot.services.policy import Policy
-from models.case import Case, CaseStatus, Satisfaction
+from models.case import Case, CaseStatus, Satisfaction, reported_by, reporter_actor_id
 from models.clock import ClockKind
 from models.errors import InvalidInput, PermissionDenied, StaleAction
 from models.event import Actor, ActorType, EventKind, record_event, transition
@@ -44,7 +44,7 @@ class FollowupClosed(StaleAction):
 def check_followup(reporter: Reporter | None, case: Case | None, case_id: int) -> Case:
     """The case may be rated by ``reporter``: it is theirs, and it is resolved (not yet closed
     or reopened)."""
-    if reporter is None or case is None or case.reporter_id != reporter.id:
+    if reporter is None or case is None or not reported_by(case, reporter.id):
         raise PermissionDenied(detail=f"follow-up of case {case_id} by a non-reporter")
     if case.status is not CaseStatus.RESOLVED:
         raise FollowupClosed(detail=f"case {case_id} is {case.status}")
@@ -75,7 +75,7 @@ async def rate_for(
     kept and the case is closed."""
     if rating not in (Satisfaction.SATISFIED, Satisfaction.BASIC):
         raise InvalidInput(detail=f"rating {rating} needs a reason")
-    actor = Actor(ActorType.REPORTER, reporter.id)
+    actor = Actor(ActorType.REPORTER, reporter_actor_id(case, reporter.id))
     case.satisfaction = rating
     case.closed_at = now
     session.add(
@@ -158,7 +158,7 @@ async def reopen_for(
     case reopens with a new 办结 deadline, and the team leader and the assignee are told why."""
     reason = check_reason(reason)
     assert case.id is not None
-    actor = Actor(ActorType.REPORTER, reporter.id)
+    actor = Actor(ActorType.REPORTER, reporter_actor_id(case, reporter.id))
     case.satisfaction = Satisfaction.UNSATISFIED
     case.satisfaction_note = reason
     case.reopen_count += 1

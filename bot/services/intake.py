@@ -13,8 +13,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.services.clocks import get_clock, start_ladder_clock
 from bot.services.policy import Policy
 from bot.services.routing import route_case
+from models import keys
 from models.calendar import SHANGHAI
-from models.case import Case, CaseCounter, format_case_number, submitted_case
+from models.case import Case, CaseCounter, format_case_number, link_reporter, submitted_case
 from models.clock import ClockKind
 from models.enterprise import Enterprise
 from models.errors import InvalidInput, NotFound
@@ -23,10 +24,10 @@ from models.intake import EVIDENCE_MAX, CaseDraft, check_description, reporter_f
 from models.org import Category
 from models.reporter import (
     Reporter,
-    ReporterContact,
     needs_receipt,
     new_receipt_code,
     receipt_hash,
+    sealed_contact,
 )
 from models.search import indexed
 
@@ -113,6 +114,8 @@ async def submit_case(
     session.add(case)
     await session.flush()
     assert case.id is not None
+    if draft.anonymous:
+        link_reporter(case, reporter.id)
     session.add(
         submitted(
             case,
@@ -128,9 +131,7 @@ async def submit_case(
     session.add(indexed(case, enterprise.name if enterprise else None))
     if not draft.anonymous:
         assert draft.contact_name is not None and draft.contact_phone is not None
-        session.add(
-            ReporterContact(case_id=case.id, name=draft.contact_name, phone=draft.contact_phone)
-        )
+        session.add(sealed_contact(case.id, name=draft.contact_name, phone=draft.contact_phone))
     for item in draft.evidence:
         session.add(reporter_file(case.id, item, now))
     await start_ladder_clock(
@@ -151,7 +152,9 @@ async def submit_case(
 
 
 def _submission_key(reporter: Reporter, draft_id: str) -> str:
-    return f"{reporter.id}:{draft_id}"
+    """Keyed, so an anonymous case's row does not name its reporter (migration 0015 re-keys the
+    plain ``"<reporter id>:<draft id>"`` of older rows the same way)."""
+    return keys.current().keyed_hash("submission", f"{reporter.id}:{draft_id}")
 
 
 async def submitted_before(

@@ -96,7 +96,7 @@ async def view_materials(
     if may_view_identity(actor, case):  # never an admin, a clue or an anonymous case
         row_contact = await session.get(ReporterContact, case.id)
         if row_contact is not None:
-            contact = Contact(row_contact.name, row_contact.phone)
+            contact = Contact(row_contact.name_plain(), row_contact.phone_plain())
             session.add(
                 record_event(
                     case,

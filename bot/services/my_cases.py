@@ -20,6 +20,9 @@ from models.case import (
     Case,
     CaseStatus,
     Satisfaction,
+    reported_by,
+    reporter_actor_id,
+    reporter_index,
     reporter_label,
 )
 from models.clock import CaseClock, ClockKind
@@ -151,7 +154,7 @@ async def list_my_cases(
 ) -> list[CaseSummary]:
     """The account's own cases and those it follows by receipt code, newest first."""
     reporter = await get_reporter(session, telegram_user_id)
-    if reporter is None:
+    if reporter is None or reporter.id is None:
         return []
     followed = set(
         (
@@ -163,12 +166,16 @@ async def list_my_cases(
     cases = (
         await session.exec(
             select(Case)
-            .where((col(Case.reporter_id) == reporter.id) | col(Case.id).in_(followed))
+            .where(
+                (col(Case.reporter_id) == reporter.id)
+                | (col(Case.reporter_index) == reporter_index(reporter.id))
+                | col(Case.id).in_(followed)
+            )
             .order_by(col(Case.created_at).desc(), col(Case.id).desc())
             .limit(limit)
         )
     ).all()
-    own = {c.id for c in cases if c.reporter_id == reporter.id}
+    own = {c.id for c in cases if reported_by(c, reporter.id)}
     return await _summaries(session, cases, followed - own)
 
 
@@ -180,7 +187,7 @@ async def _readable_case(
     case = await session.get(Case, case_id)
     if reporter is None or case is None:
         raise NotFound("未找到该问题。")
-    if case.reporter_id == reporter.id:
+    if reported_by(case, reporter.id):
         return reporter, case, False
     follower = await session.get(CaseFollower, (case_id, reporter.id))
     if follower is None:
@@ -303,7 +310,7 @@ async def add_material_for(
         record_event(
             case,
             EventKind.MATERIAL_ADDED,
-            Actor(ActorType.REPORTER, reporter.id),
+            Actor(ActorType.REPORTER, reporter_actor_id(case, reporter.id)),
             now,
             note=note,
             data={"files": len(items)},
@@ -413,7 +420,7 @@ async def track_case(
     session.add(reporter)
     await session.flush()
     assert reporter.id is not None
-    own = case.reporter_id == reporter.id
+    own = reported_by(case, reporter.id)
     if not own and await session.get(CaseFollower, (case.id, reporter.id)) is None:
         session.add(CaseFollower(case_id=case.id, reporter_id=reporter.id, created_at=now))
     (summary,) = await _summaries(session, [case], set() if own else {case.id})

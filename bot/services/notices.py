@@ -8,7 +8,7 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.case import Case, reporter_label
+from models.case import Case, reporter_label, reporter_of
 from models.notification import Notice, Offering, Recipient
 from models.reporter import CaseFollower, Reporter
 from models.team import Inspector, Team
@@ -19,8 +19,9 @@ from notifications.texts import case_params
 async def reporters_of(session: AsyncSession, case: Case) -> list[Reporter]:
     """Whoever follows the case from Telegram: the reporter and anyone with its receipt code."""
     people: dict[int, Reporter] = {}
-    if case.reporter_id is not None:
-        reporter = await session.get(Reporter, case.reporter_id)
+    reporter_id = reporter_of(case)
+    if reporter_id is not None:
+        reporter = await session.get(Reporter, reporter_id)
         if reporter is not None and reporter.id is not None:
             people[reporter.id] = reporter
     followers = await session.exec(

@@ -12,7 +12,7 @@ from bot.services.inspectors import team_leaders
 from bot.services.notices import reporters_of, tell_inspectors, tell_reporter
 from bot.services.permissions import actor_of, clean_note, load_case, require_assignee
 from bot.services.policy import Policy
-from models.case import OPEN_STATUSES, WORKING_STATUSES, Case
+from models.case import OPEN_STATUSES, WORKING_STATUSES, Case, reported_by, reporter_actor_id
 from models.clock import ClockKind, ClockState
 from models.errors import InvalidInput, NotFound, PermissionDenied, StaleAction
 from models.event import Actor, ActorType, EventKind, record_event
@@ -81,7 +81,7 @@ async def load_reporter(session: AsyncSession, telegram_user_id: int) -> Reporte
 async def _may_answer(session: AsyncSession, reporter: Reporter, case: Case) -> bool:
     if reporter.id is None:
         return False
-    if case.reporter_id == reporter.id:
+    if reported_by(case, reporter.id):
         return True
     follower = await session.get(CaseFollower, (case.id, reporter.id))
     return follower is not None
@@ -131,7 +131,7 @@ async def answer_question(
     event = record_event(
         case,
         EventKind.ANSWER,
-        Actor(ActorType.REPORTER, reporter.id),
+        Actor(ActorType.REPORTER, reporter_actor_id(case, reporter.id)),
         now,
         note=text,
         data={"relay": relay.id},

@@ -22,7 +22,7 @@ from models.card import Card, CardScan, CardStatus
 from models.enterprise import Enterprise
 from models.errors import DomainError, NotFound
 from models.org import Category, Zone
-from models.reporter import Reporter
+from models.reporter import Reporter, ReporterContact, phone_index
 from notifications.render import render
 
 logger = logging.getLogger(__name__)
@@ -380,3 +380,15 @@ async def greet_reporter(
     welcome = await _welcome(session, reporter, config)
     await session.commit()
     return welcome
+
+
+async def cases_by_phone(session: AsyncSession, phone: str) -> list[int]:
+    """The named cases whose reporter gave this phone number (as typed: spaces, dashes), found
+    through the keyed blind index — there is no plain phone column to search. The caller
+    decides who may ask (a contact is shown only where the rules allow)."""
+    rows = await session.exec(
+        select(ReporterContact.case_id)
+        .where(ReporterContact.phone_index == phone_index(phone))
+        .order_by(col(ReporterContact.case_id))
+    )
+    return list(rows.all())

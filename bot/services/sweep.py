@@ -48,7 +48,7 @@ from bot.services.people import Directory
 from bot.services.sweep_plan import ClockPlan, Notice, SweepContext, plan_clock
 from models import notification
 from models.calendar import WorkCalendar
-from models.case import Case, CaseStatus
+from models.case import Case, CaseStatus, reporter_of
 from models.clock import CaseClock, ClockState
 from models.event import SYSTEM, EventKind, record_event, transition
 from models.notification import Notification, NotificationStatus, Recipient
@@ -378,7 +378,7 @@ async def sweep_deadlines(
             session,
             config,
             calendar,
-            {c.reporter_id for c in cases.values() if c.reporter_id is not None},
+            {r for r in map(reporter_of, cases.values()) if r is not None},
         )
         admin_notices = await _provisional_notices(session, calendar, ctx.directory, now)
     plans = [plan_clock(ctx, clock, cases[clock.case_id], now) for clock in clocks]

@@ -16,7 +16,7 @@ from bot.config import LiankaConfig
 from bot.services.people import Directory, unique
 from models import notification
 from models.calendar import WorkCalendar
-from models.case import Case, Satisfaction
+from models.case import Case, Satisfaction, reporter_of
 from models.clock import (
     VALID_STATUSES,
     CaseClock,
@@ -208,7 +208,8 @@ def _plan_followup(
         if now < ask_at:
             plan.next_action_at = ask_at
             return
-        reporter = ctx.reporters.get(case.reporter_id) if case.reporter_id is not None else None
+        reporter_id = reporter_of(case)
+        reporter = ctx.reporters.get(reporter_id) if reporter_id is not None else None
         if case.track is Track.CLUE or reporter is None:
             plan.steps.append("closed")
             plan.close = True

@@ -41,7 +41,7 @@ from bot.services.rate_limits import Limit, RateLimiter
 from bot.services.relay import answer_question
 from bot.services.reporters import TooManyAttempts
 from bot.services.withdrawal import withdraw_for, withdrawable
-from models.case import OPEN_STATUSES, Case, Satisfaction
+from models.case import OPEN_STATUSES, Case, Satisfaction, reporter_of
 from models.errors import InvalidInput, NotFound, PermissionDenied
 from models.intake import MaterialDraft
 from models.notification import Channel, Notification, RecipientKind
@@ -131,7 +131,8 @@ async def _tracked(session: AsyncSession, case_id: int) -> tuple[Reporter, Case]
         case = await load_case(session, case_id)
     except NotFound as error:
         raise NotTracked(detail=f"case {case_id} not found") from error
-    reporter = await session.get(Reporter, case.reporter_id) if case.reporter_id else None
+    reporter_id = reporter_of(case)
+    reporter = await session.get(Reporter, reporter_id) if reporter_id else None
     if case.receipt_hash is None or reporter is None:
         raise NotTracked(detail=f"case {case_id} has no receipt code or reporter")
     return reporter, case

@@ -16,7 +16,7 @@ from bot.services.inspectors import deciders, team_leaders
 from bot.services.notices import tell_inspectors, tell_reporter
 from bot.services.permissions import moved_on
 from bot.services.requests import cancel_pending
-from models.case import AWAITING_ACCEPTANCE, Case, CaseStatus
+from models.case import AWAITING_ACCEPTANCE, Case, CaseStatus, reporter_actor_id
 from models.clock import ClockKind
 from models.errors import InvalidInput
 from models.event import Actor, ActorType, EventKind, record_event, transition
@@ -79,7 +79,7 @@ async def withdraw_for(
             case,
             CaseStatus.WITHDRAWN,
             EventKind.WITHDRAWN,
-            Actor(ActorType.REPORTER, reporter.id),
+            Actor(ActorType.REPORTER, reporter_actor_id(case, reporter.id)),
             now,
             public=True,
         )
@@ -118,15 +118,16 @@ async def request_withdrawal(
     assert case.id is not None and reporter.id is not None
     if await pending_withdrawal(session, case.id) is not None:
         raise InvalidInput(WITHDRAW_WAITING)
+    # an anonymous clue's request names no reporter row: it would link the case to a chat
     request = ApprovalRequest.withdrawal(
-        case.id, reporter_id=reporter.id, reason=WITHDRAW_REASON, at=now
+        case.id, reporter_id=reporter_actor_id(case, reporter.id), reason=WITHDRAW_REASON, at=now
     )
     session.add(request)
     await session.flush()
     event = record_event(
         case,
         EventKind.WITHDRAW_REQUESTED,
-        Actor(ActorType.REPORTER, reporter.id),
+        Actor(ActorType.REPORTER, reporter_actor_id(case, reporter.id)),
         now,
         data={"request": request.id},
     )
