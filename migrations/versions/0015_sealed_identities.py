@@ -7,7 +7,7 @@ run): a receipt code's stored SHA-256 becomes HMAC("receipt", that digest), whic
 ``receipt_hash`` computes for a code from now on, so no code needs to be known.
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-06 04:30:00
 """
 
@@ -24,7 +24,7 @@ from models.reporter import contact_context, phone_index, rekey_receipt_digest
 from models.types import JSONType
 
 revision: str = "0015"
-down_revision: str | None = "0013"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
