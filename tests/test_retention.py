@@ -262,6 +262,44 @@ async def test_a_notice_whose_text_was_purged_says_so_instead_of_failing(
         assert row.notice is None and telegram_html(row) == PURGED and page_text(row) == PURGED
 
 
+async def test_a_purged_notice_to_a_reporters_chat_no_longer_names_the_case_or_the_chat(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar
+) -> None:
+    from models.notification import Notice, Offer, Recipient, RecipientKind
+    from notifications.outbox import enqueue
+
+    await generate_demo(sessions, catalog, calendar, DEMO_NOW, cases=5, seed=2, months=1)
+    chat = Recipient(RecipientKind.REPORTER, 41, 7_000_041)
+    web = Recipient(RecipientKind.REPORTER, 42, None, channel=Channel.WEB)
+    async with sessions() as session:
+        case = (await session.exec(select(Case))).first()
+        assert case is not None and case.id is not None
+        for to in (chat, web):
+            await enqueue(
+                session, kind="followup_ask", to=to, case_id=case.id, stage=3, now=DEMO_NOW,
+                notice=Notice.of("_plain", text="您反映的问题已办结"),
+                offer=Offer.FOLLOWUP.on(case.id),
+            )  # fmt: skip
+        await session.exec(update(Notification).values(status=NotificationStatus.SENT))
+        await session.commit()
+        await purge(session, catalog, PURGE_NOW)
+        rows = {
+            row.recipient_id: row
+            for row in (
+                await session.exec(
+                    select(Notification).where(
+                        Notification.recipient_kind == RecipientKind.REPORTER
+                    )
+                )
+            ).all()
+        }
+    told = rows[41]
+    assert told.case_id is None and told.chat_id is None and told.offer_ref is None
+    assert told.key.startswith("purged:") and str(case.id) not in told.key
+    assert told.kind == "followup_ask" and told.status is NotificationStatus.SENT
+    assert rows[42].case_id == case.id  # a web reporter's row is the report's, no one's chat
+
+
 @pytest.mark.slow
 def test_lianka_purge_reports_in_chinese_changes_nothing_dry_and_the_audit_still_verifies(
     tmp_path: Path,

@@ -41,7 +41,8 @@ from bot.services.calendar import load_calendar
 from models.calendar import WorkCalendar
 from models.case import Case, CaseStatus
 from models.fsm import FsmRecord
-from models.notification import Channel, Notification, NotificationStatus
+from models.keys import current as keys_now
+from models.notification import Channel, Notification, NotificationStatus, RecipientKind
 from models.reporter import ReporterContact
 from models.web_draft import WebDraft
 
@@ -50,6 +51,7 @@ logger = logging.getLogger(__name__)
 BATCH = 500
 CLOSED = (CaseStatus.CLOSED, CaseStatus.WITHDRAWN)
 UNSENT = (NotificationStatus.PENDING, NotificationStatus.SENDING)
+UNLINKED = "purged:"
 
 
 class PurgeKind(enum.StrEnum):
@@ -230,7 +232,35 @@ async def _apply(session: AsyncSession, kind: PurgeKind, keys: list[Any], cut: L
     if _sqlite(session):  # what is removed is overwritten in the file, not left in free pages
         await (await session.connection()).execute(text("PRAGMA secure_delete = ON"))
     result = await session.exec(_statement(kind, keys, cut))
+    if kind is PurgeKind.NOTIFICATION_TEXTS:
+        await _unlink_reporter_notices(session, keys)
     return int(result.rowcount or 0)
+
+
+async def _unlink_reporter_notices(session: AsyncSession, ids: list[Any]) -> None:
+    """A notice sent to a reporter's chat names the case and the chat (its key too: kind, case,
+    recipient): once its text goes, so does that link. The row keeps who (the reporter row),
+    what kind, when and its status; its key becomes a keyed hash, still unique."""
+    rows = await session.exec(
+        select(col(Notification.id), col(Notification.key)).where(
+            col(Notification.id).in_(ids),
+            col(Notification.recipient_kind) == RecipientKind.REPORTER,
+            col(Notification.channel) == Channel.TELEGRAM,
+            sa.not_(col(Notification.key).startswith(UNLINKED)),
+        )
+    )
+    ring = keys_now()
+    for row_id, key in rows.all():
+        await session.exec(
+            update(Notification)
+            .where(col(Notification.id) == row_id)
+            .values(
+                key=UNLINKED + ring.keyed_hash("outbox-key", key),
+                case_id=None,
+                chat_id=None,
+                offer_ref=None,
+            )
+        )
 
 
 QUERIES = {
