@@ -19,6 +19,29 @@ POSTGRES_ADMIN = os.environ.get(
     "LIANKA_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
 
+# The benchmarks' own keys, fixed so that a cached benchmark database opens again; in the
+# environment too, for the `lianka` processes a benchmark starts.
+BENCH_KEYS = {
+    "LIANKA_DATA_KEY": "YmVuY2gtZGF0YS1rZXktZm9yLWxpYW5rYS1iZW5jaDE",
+    "LIANKA_AUDIT_KEY": "YmVuY2gtYXVkaXQta2V5LWZvci1saWFua2EtYmVuY2g",
+}
+
+
+def install_bench_keys() -> None:
+    from models import keys
+
+    for name, value in BENCH_KEYS.items():
+        os.environ[name] = value
+    keys.install(
+        keys.Keyring(
+            data_key=keys.parse_key(BENCH_KEYS["LIANKA_DATA_KEY"], "LIANKA_DATA_KEY"),
+            audit_key=keys.parse_key(BENCH_KEYS["LIANKA_AUDIT_KEY"], "LIANKA_AUDIT_KEY"),
+        )
+    )
+
+
+install_bench_keys()
+
 
 def merge_results(figures: dict[str, float | int | str], path: Path = RESULTS) -> None:
     """Update ``path`` with ``figures``, keeping what other benchmarks wrote there."""

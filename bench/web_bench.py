@@ -88,7 +88,7 @@ from PIL import Image, ImageDraw  # noqa: E402
 from sqlalchemy import func  # noqa: E402
 from sqlmodel import select  # noqa: E402
 
-from bench.common import merge_results, percentile, postgres_database  # noqa: E402
+from bench.common import BENCH_KEYS, merge_results, percentile, postgres_database  # noqa: E402
 from bot.config import load_config  # noqa: E402
 from bot.db import create_engine, create_session_factory, upgrade_database  # noqa: E402
 from bot.services.catalog import sync_catalog  # noqa: E402
@@ -711,6 +711,7 @@ def main() -> int:
         args.tokens = asyncio.run(seed(url, args.cards))
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("LIANKA_")},
+            **BENCH_KEYS,
             "LIANKA_DATABASE_URL": url,
             "LIANKA_CONFIG": str(CONFIG),
             "LIANKA_WEB_SECRET": secrets.token_urlsafe(48),
