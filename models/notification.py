@@ -170,6 +170,11 @@ class Notice:
         return {key: decode_param(value) for key, value in self.params.items()}
 
 
+ANONYMOUS_KEY = "anon:"
+"""The key prefix of a notice to the chat of an anonymous case's reporter: the rest is a keyed
+hash, the row carries no case, and the sender clears its chat and reporter once it is done."""
+
+
 class Notification(SQLModel, table=True):
     """One outbound message; ``key`` (case, kind, stage, recipient) makes it exactly-once."""
 

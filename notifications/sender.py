@@ -60,6 +60,7 @@ from bot.db import SessionFactory
 from models.case import Case
 from models.document import StoredDocument
 from models.notification import (
+    ANONYMOUS_KEY,
     Channel,
     Notice,
     Notification,
@@ -478,10 +479,17 @@ class Sender:
         error: BaseException | None = None,
     ) -> None:
         now = self._clock.now()
+        # an anonymous case's notice to its reporter's chat: once done, the row forgets the chat
+        forget = (
+            {"chat_id": None, "recipient_id": None, "offer_ref": None}
+            if row.key.startswith(ANONYMOUS_KEY)
+            else {}
+        )
         async with self._sessions() as session:
             await self._update(
                 row,
                 session,
+                **forget,
                 status=status,
                 attempts=row.attempts + 1,
                 claimed_by=None,

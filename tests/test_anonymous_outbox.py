@@ -1,0 +1,92 @@
+"""The outbox keeps no plain link between an anonymous case and its reporter's chat: a notice to
+the chat carries no case and a keyed key, and forgets the chat and the reporter once sent."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from bot.clock import FrozenClock
+from bot.config import LiankaConfig
+from bot.db import SessionFactory
+from bot.services.intake import submit_case
+from bot.services.notices import tell_reporter
+from bot.services.policy import Policy
+from models.calendar import WorkCalendar
+from models.intake import CaseDraft
+from models.notification import Notification, NotificationStatus, RecipientKind
+from notifications.sender import Pace, Sender
+from tests.factories import make_reporter
+from tests.fake_bot_api import FakeBotApi
+from tests.test_sender import run_until_done
+
+pytestmark = pytest.mark.both_databases
+
+REFUND = "园区承诺的土地出让金返还已逾期半年，多次询问无人答复，请帮助协调。"
+CHAT = 7_000_123
+
+
+async def reporter_rows(sessions: SessionFactory) -> list[Notification]:
+    async with sessions() as session:
+        found = await session.exec(
+            select(Notification).where(Notification.recipient_kind == RecipientKind.REPORTER)
+        )
+        return list(found.all())
+
+
+async def told_about(
+    sessions: SessionFactory, config: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock,
+    *, anonymous: bool,
+) -> int:  # fmt: skip
+    draft = CaseDraft("business_env", REFUND, anonymous=anonymous)
+    if not anonymous:
+        draft = CaseDraft(
+            "business_env",
+            REFUND,
+            anonymous=False,
+            contact_name="李四",
+            contact_phone="13911112222",
+        )
+    async with sessions() as session:
+        reporter = await make_reporter(session, clock.now(), telegram_user_id=CHAT)
+        result = await submit_case(
+            session, reporter, draft, policy=Policy(config, calendar), now=clock.now()
+        )
+        case = result.case
+        await tell_reporter(session, case, "_plain", stage=99, now=clock.now(), text="已受理")
+        await session.commit()
+        assert case.id is not None
+        return case.id
+
+
+async def test_a_notice_to_an_anonymous_reporters_chat_names_no_case_and_forgets_the_chat_once_sent(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
+) -> None:
+    case_id = await told_about(sessions, catalog, calendar, clock, anonymous=True)
+    queued = [row for row in await reporter_rows(sessions) if row.kind == "_plain"]
+    assert len(queued) == 1
+    (row,) = queued
+    assert row.case_id is None and row.key.startswith("anon:")
+    assert f":{case_id}:" not in row.key and str(CHAT) not in row.key
+    api = FakeBotApi()
+    await api.start()
+    bot = api.bot()
+    try:
+        await run_until_done(
+            sessions, Sender(sessions, bot, pace=Pace(per_second=20.0), idle_interval=0.05)
+        )
+    finally:
+        await bot.session.close()
+        await api.stop()
+    assert any(call.chat_id == CHAT and call.text == "已受理" for call in api.calls)
+    sent = [r for r in await reporter_rows(sessions) if r.kind == "_plain"]
+    assert [r.status for r in sent] == [NotificationStatus.SENT]
+    assert sent[0].chat_id is None and sent[0].recipient_id is None and sent[0].case_id is None
+
+
+async def test_a_named_reporters_notice_keeps_its_case(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
+) -> None:
+    case_id = await told_about(sessions, catalog, calendar, clock, anonymous=False)
+    (row,) = [row for row in await reporter_rows(sessions) if row.kind == "_plain"]
+    assert row.case_id == case_id and row.chat_id == CHAT
