@@ -66,10 +66,19 @@ def alembic_config(database_url: str) -> Any:
     return config
 
 
+class MigrationRefused(RuntimeError):
+    """A migration that found the database unfit to upgrade (a broken audit chain) and changed
+    nothing; its message says what and where."""
+
+
 def upgrade_database(database_url: str, revision: str = "head") -> None:
-    """Create or upgrade the schema to ``revision`` (blocking; runs its own event loop)."""
+    """Create or upgrade the schema to ``revision`` (blocking; runs its own event loop). The
+    migrations sign and seal with the process's keys: without them (KeyProblem) nothing starts."""
     from alembic import command
 
+    from models import keys
+
+    keys.current()
     url = make_url(database_url)
     sqlite_file = _sqlite_file(url)
     if sqlite_file is not None:

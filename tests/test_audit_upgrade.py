@@ -11,76 +11,89 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import col, select
 
 from bot.cli.audit import append_only_note
 from bot.config import LiankaConfig
 from bot.db import create_engine, create_session_factory, current_revision, upgrade_database
 from bot.services.audit import verify_audit
 from bot.services.catalog import sync_catalog
-from models.case import Case
 from models.event import (
     GENESIS_HASH,
-    SYSTEM,
-    CaseEvent,
-    EventKind,
-    event_content,
     legacy_event_digest,
-    record_event,
 )
 from tests.conftest import DEFAULT_NOW, POSTGRES_ADMIN_URL, _admin_execute, _missing_service
-from tests.factories import make_case
 from tests.test_cli import lianka
 
 pytestmark = pytest.mark.slow
 
 
 async def _old_history(url: str, config: LiankaConfig) -> None:
-    """Two cases as the code before 0014 kept them: chains of plain SHA-256."""
+    """Two cases as the code before 0014 kept them: chains of plain SHA-256, written as rows of
+    the 0013 schema (today's models have columns that schema has not)."""
     engine = create_engine(url)
     sessions = create_session_factory(engine)
     async with sessions() as session:
         await sync_catalog(session, config)
-    async with sessions() as session:
+    async with engine.begin() as connection:
+        category = (
+            await connection.execute(text("SELECT id FROM categories WHERE code = 'business_env'"))
+        ).scalar_one()
         for number in ("AJ-2026-00001", "AJ-2026-00002"):
-            case = await make_case(session, DEFAULT_NOW, number=number)
-            session.add(
-                record_event(
-                    case,
-                    EventKind.PROGRESS,
-                    SYSTEM,
-                    DEFAULT_NOW + timedelta(hours=1),
-                    note="已约谈。",
-                )
-            )
-            session.add(case)
-            await session.commit()
-    async with sessions() as session:
-        for case in (await session.exec(select(Case))).all():
-            events = (
-                await session.exec(
-                    select(CaseEvent)
-                    .where(CaseEvent.case_id == case.id)
-                    .order_by(col(CaseEvent.seq))
-                )
-            ).all()
-            prev = GENESIS_HASH
-            for event in events:
-                digest = legacy_event_digest(
-                    **(event_content(event, case.number) | {"prev_hash": prev})
-                )
-                await session.exec(  # type: ignore[call-overload]
+            steps = [
+                ("submitted", None, "submitted", True, DEFAULT_NOW),
+                ("progress", "已约谈。", None, False, DEFAULT_NOW + timedelta(hours=1)),
+            ]
+            case_id = (
+                await connection.execute(
                     text(
-                        "UPDATE case_events SET prev_hash = :p, hash = :h WHERE id = :i"
-                    ).bindparams(p=prev, h=digest, i=event.id)
+                        "INSERT INTO cases (number, track, status, category_id, anonymous, "
+                        "description, supervised, reopen_count, created_at, updated_at, "
+                        "event_count, last_event_hash, version) VALUES (:n, 'appeal', "
+                        "'submitted', :c, false, '土地出让金返还迟迟未到位。', false, 0, :t, :t, "
+                        ":count, '', 1) RETURNING id"
+                    ).bindparams(n=number, c=category, t=DEFAULT_NOW, count=len(steps))
+                )
+            ).scalar_one()
+            prev = GENESIS_HASH
+            for seq, (kind, note, to_status, public, at) in enumerate(steps, 1):
+                content = {
+                    "case_number": number,
+                    "seq": seq,
+                    "kind": kind,
+                    "from_status": None,
+                    "to_status": to_status,
+                    "actor_type": "system",
+                    "actor_id": None,
+                    "note": note,
+                    "data": {},
+                    "public": public,
+                    "created_at": at,
+                    "prev_hash": prev,
+                }
+                digest = legacy_event_digest(**content)
+                await connection.execute(
+                    text(
+                        "INSERT INTO case_events (case_id, seq, kind, to_status, actor_type, "
+                        "note, data, public, created_at, prev_hash, hash) VALUES (:case, :seq, "
+                        ":kind, :to, 'system', :note, '{}', :public, :at, :prev, :hash)"
+                    ).bindparams(
+                        case=case_id,
+                        seq=seq,
+                        kind=kind,
+                        to=to_status,
+                        note=note,
+                        public=public,
+                        at=at,
+                        prev=prev,
+                        hash=digest,
+                    )
                 )
                 prev = digest
-            await session.exec(  # type: ignore[call-overload]
+            await connection.execute(
                 text("UPDATE cases SET last_event_hash = :h WHERE id = :i").bindparams(
-                    h=prev, i=case.id
+                    h=prev, i=case_id
                 )
             )
-        await session.commit()
     await engine.dispose()
 
 
@@ -124,6 +137,17 @@ def test_an_old_chain_already_broken_stops_the_upgrade_naming_the_case(
     with pytest.raises(RuntimeError, match="拒绝升级：AJ-2026-00002 第2条"):
         upgrade_database(url)
     assert current_revision(url) == "0013"
+
+    async def tables() -> set[str]:
+        engine = create_engine(url)
+        async with engine.connect() as connection:
+            found = await connection.execute(text("SELECT name FROM sqlite_master"))
+            names = {str(row[0]) for row in found}
+        await engine.dispose()
+        return names
+
+    left = asyncio.run(tables())
+    assert "audit_anchors" not in left and not any(n.startswith("_alembic_tmp") for n in left)
 
 
 @pytest.mark.postgres

@@ -54,6 +54,8 @@ ARGS: dict[tuple[str, ...], list[str]] = {
     ("cases", "show"): ["AJ-2026-0001"],
     ("audit", "verify"): [],
     ("purge",): ["--dry-run"],
+    ("audit", "anchor"): [],
+    ("keys", "rotate"): ["--dry-run"],
     ("report",): ["--format", "html", "--out", "reports"],
     ("web",): ["--port", "0"],
 }

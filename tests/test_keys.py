@@ -190,3 +190,24 @@ def test_without_keys_nothing_is_sealed_in_plain_text_instead() -> None:
             keys.current().seal("13800138000", context="x")
     finally:
         keys.install(installed)
+
+
+def test_the_keys_a_database_was_upgraded_with_are_the_only_ones_it_opens_with(
+    tmp_path: Path,
+) -> None:
+    upgraded_with = {"LIANKA_DATA_KEY": generate_key(), "LIANKA_AUDIT_KEY": generate_key()}
+    url = {"LIANKA_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'lianka.db'}"}
+    done = lianka("db", "upgrade", cwd=tmp_path, env={**url, **upgraded_with})
+    assert done.returncode == 0, done.stderr
+    other = {**upgraded_with, "LIANKA_AUDIT_KEY": generate_key()}
+    refused = lianka("audit", "verify", cwd=tmp_path, env={**url, **other})
+    assert refused.returncode == 2
+    assert "LIANKA_AUDIT_KEY 与此数据库不符" in refused.stderr
+
+
+def test_db_upgrade_without_keys_says_what_to_set_not_a_traceback(tmp_path: Path) -> None:
+    url = {"LIANKA_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'lianka.db'}"}
+    result = lianka("db", "upgrade", cwd=tmp_path, env=url)
+    assert result.returncode == 2
+    assert "未设置 LIANKA_DATA_KEY、LIANKA_AUDIT_KEY" in result.stderr
+    assert "Traceback" not in result.stderr

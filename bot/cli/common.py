@@ -129,10 +129,13 @@ def reaching_database(settings: Settings) -> Iterator[None]:
     commands that create or inspect the database rather than open it ready)."""
     from sqlalchemy.exc import DBAPIError
 
-    from bot.db import unreachable
+    from bot.db import MigrationRefused, unreachable
+    from models.keys import KeyProblem
 
     try:
         yield
+    except (KeyProblem, MigrationRefused) as error:  # keys missing or wrong, a broken chain
+        fail(str(error), code=2)
     except (OSError, DBAPIError) as error:
         message = unreachable(settings.database_url, error)
         if message is None:

@@ -39,14 +39,15 @@ def demo_data(
     """Fill an EMPTY database with enterprises, cards, scans and cases over MONTHS months."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from bot.cli.common import console
+    from bot.cli.common import console, reaching_database
     from bot.db import upgrade_database
     from bot.services.calendar import load_calendar
     from demo import NotEmpty, generate_demo
 
     config = cli.config()
     now = parse_now(now_text)
-    upgrade_database(cli.settings.database_url)
+    with reaching_database(cli.settings):
+        upgrade_database(cli.settings.database_url)
 
     async def work(sessions: SessionFactory) -> DemoSummary:
         async with sessions() as session:

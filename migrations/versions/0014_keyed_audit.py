@@ -18,6 +18,8 @@ import sqlalchemy as sa
 from alembic import op
 
 import models.types
+from bot.db import MigrationRefused
+from bot.keys import key_problem
 from models import keys
 from models.account import ACCESS_GENESIS, ACCESS_PURPOSE
 from models.anchor import (
@@ -57,6 +59,7 @@ cases = sa.table(
     sa.column("number", sa.String),
     sa.column("event_count", sa.Integer),
     sa.column("last_event_hash", sa.String),
+    sa.column("anonymous", sa.Boolean),
 )
 access = sa.table(
     "console_access_log",
@@ -103,12 +106,17 @@ def _sha256(content: dict[str, Any]) -> str:
     return legacy_event_digest(**content)
 
 
-def _reseal_cases(*, check: Any, seal: Any, refuse: str) -> None:
-    """Check each case's chain with ``check`` and write it again with ``seal``."""
+def _reseal_cases(*, check: Any, seal: Any, refuse: str, forget_reporters: bool = False) -> None:
+    """Check each case's chain with ``check`` and write it again with ``seal``; with
+    ``forget_reporters``, an anonymous case's reporter steps lose the reporter's id as they are
+    re-sealed (the events of anonymous cases name no reporter row from now on)."""
     bind = op.get_bind()
     numbers = {
         row.id: (row.number, row.event_count, row.last_event_hash)
         for row in bind.execute(sa.select(cases))
+    }
+    anonymous = {
+        row.id for row in bind.execute(sa.select(cases.c.id).where(cases.c.anonymous.is_(True)))
     }
     rows = bind.execute(sa.select(events).order_by(events.c.case_id, events.c.seq)).all()
     by_case = {case_id: list(group) for case_id, group in groupby(rows, key=lambda r: r.case_id)}
@@ -121,23 +129,34 @@ def _reseal_cases(*, check: Any, seal: Any, refuse: str) -> None:
                 or row.prev_hash != prev
                 or check(_content(row, number, prev)) != row.hash
             ):
-                raise RuntimeError(
+                raise MigrationRefused(
                     f"{refuse}：{number} 第{row.seq}条记录与链不符 "
                     f"({number} #{row.seq}: the chain is already broken; "
                     "run `lianka audit verify` with the previous version)"
                 )
             prev = row.hash
         if len(chain) != count or prev != (last or GENESIS_HASH):
-            raise RuntimeError(
+            raise MigrationRefused(
                 f"{refuse}：{number} 的记录数与问题不符 ({number}: the chain's end does not match)"
             )
+        if seal is None:
+            continue
         prev = GENESIS_HASH
         for row in chain:
-            digest = seal(_content(row, number, prev))
+            content = _content(row, number, prev)
+            forget = (
+                forget_reporters
+                and case_id in anonymous
+                and row.actor_type == "reporter"
+                and row.actor_id is not None
+            )
+            if forget:
+                content["actor_id"] = None
+            digest = seal(content)
             bind.execute(
                 events.update()
                 .where(events.c.id == row.id)
-                .values(prev_hash=prev, hash=digest)
+                .values(prev_hash=prev, hash=digest, actor_id=content["actor_id"])
             )
             prev = digest
         if chain:
@@ -190,6 +209,14 @@ def _drop_triggers() -> None:
 
 
 def upgrade() -> None:
+    # the keys this migration signs or seals with are the database's from now on: the wrong ones
+    # stop it here, before anything is written with them
+    problem = key_problem(op.get_bind(), keys.current())
+    if problem is not None:
+        raise keys.KeyProblem(problem)
+    # every old chain checked before anything is changed: a refusal leaves the database as it was
+    # (SQLite runs the DDL below outside the transaction)
+    _reseal_cases(check=_sha256, seal=None, refuse="流转记录已损坏，拒绝升级")
     op.create_table(
         "audit_anchors",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -225,7 +252,9 @@ def upgrade() -> None:
         batch_op.alter_column("seq", server_default=None)
         batch_op.alter_column("prev_hash", server_default=None)
         batch_op.alter_column("hash", server_default=None)
-    _reseal_cases(check=_sha256, seal=_hmac, refuse="流转记录已损坏，拒绝升级")
+    _reseal_cases(
+        check=_sha256, seal=_hmac, refuse="流转记录已损坏，拒绝升级", forget_reporters=True
+    )
     _chain_access_log()
     _create_triggers()
 

@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
+from bot.keys import key_problem
 from models import keys
 from models.case import reporter_context, reporter_index
 from models.intake import DRAFT_SEALED, draft_context
@@ -57,6 +58,11 @@ fsm_records = sa.table("fsm_records", sa.column("key", sa.String), sa.column("da
 
 
 def upgrade() -> None:
+    # the keys this migration signs or seals with are the database's from now on: the wrong ones
+    # stop it here, before anything is written with them
+    problem = key_problem(op.get_bind(), keys.current())
+    if problem is not None:
+        raise keys.KeyProblem(problem)
     bind = op.get_bind()
     _sqlite_pragmas(bind)
     with op.batch_alter_table("reporter_contacts") as batch:
