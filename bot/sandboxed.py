@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +26,7 @@ from bot.clock import SystemClock
 from bot.config import LiankaConfig
 from bot.db import create_engine, create_session_factory, upgrade_database
 from bot.services.accounts import create_account
+from bot.services.anchors import anchor_path
 from bot.services.catalog import sync_catalog
 from bot.settings import Settings
 from models import keys
@@ -215,6 +217,7 @@ def sandbox_settings(settings: Settings, sandbox: Sandbox) -> Settings:
             "bot_username": sandbox.options.bot_username,
             "telegram_api_base": sandbox.api_base,
             "database_url": f"sqlite+aiosqlite:///{database}",
+            "var_dir": sandbox_var_dir(Path(settings.var_dir)),
             "webhook_secret": None,
             "redis_url": None,
         }
@@ -223,12 +226,40 @@ def sandbox_settings(settings: Settings, sandbox: Sandbox) -> Settings:
 
 def demo_keys(database: Path) -> None:
     """Without keys in the environment (a sandbox started by hand), the demo runs on keys of its
-    own for this run, on a fresh database: what an earlier run sealed could not be opened."""
-    if keys.loaded():
-        return
-    keys.install(keys.Keyring(data_key=os.urandom(32), audit_key=os.urandom(32)))
-    for leftover in (database, database.with_name(database.name + "-wal")):
-        leftover.unlink(missing_ok=True)
+    own for this run; and whenever the demo database was written under other keys than this
+    run's, it starts afresh (what an earlier run sealed and signed could not be opened)."""
+    if not keys.loaded():
+        keys.install(keys.Keyring(data_key=os.urandom(32), audit_key=os.urandom(32)))
+        _forget_demo(database)
+    elif not _written_with_these_keys(database):
+        _forget_demo(database)
+
+
+def _written_with_these_keys(database: Path) -> bool:
+    if not database.exists():
+        return True
+    import sqlite3
+
+    ring = keys.current()
+    try:
+        with closing(sqlite3.connect(database)) as connection:
+            rows = connection.execute("SELECT purpose, key_id FROM key_checks").fetchall()
+    except sqlite3.Error:
+        return False  # not even a database of this version: made afresh
+    audit = {kid for purpose, kid in rows if purpose == "audit"}
+    data = {kid for purpose, kid in rows if purpose == "data"}
+    return audit <= {ring.audit_key_id} and data <= ring.data_key_ids
+
+
+def _forget_demo(database: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        database.with_name(database.name + suffix).unlink(missing_ok=True)
+    anchor_path(sandbox_var_dir(database.parent)).unlink(missing_ok=True)
+
+
+def sandbox_var_dir(var_dir: Path) -> Path:
+    """The sandbox's own files (its audit anchors, its uploads), apart from the real ones."""
+    return var_dir / "sandbox"
 
 
 def start_lianka(
@@ -242,6 +273,7 @@ def start_lianka(
     async def on_ready(sandbox: Sandbox) -> Cleanup | None:
         bot_settings = sandbox_settings(settings, sandbox)
         demo_keys(Path(settings.var_dir) / "sandbox.db")
+        Path(bot_settings.var_dir).mkdir(parents=True, exist_ok=True, mode=0o700)
         await asyncio.to_thread(upgrade_database, bot_settings.database_url)
         engine = create_engine(bot_settings.database_url)
         now = SystemClock().now()

@@ -211,3 +211,30 @@ def test_db_upgrade_without_keys_says_what_to_set_not_a_traceback(tmp_path: Path
     assert result.returncode == 2
     assert "未设置 LIANKA_DATA_KEY、LIANKA_AUDIT_KEY" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_demo_database_written_under_other_keys_is_made_afresh_not_left_unreadable(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    from bot.sandboxed import demo_keys, sandbox_var_dir
+    from bot.services.anchors import anchor_path
+
+    database = tmp_path / "sandbox.db"
+    with sqlite3.connect(database) as connection:
+        connection.execute("CREATE TABLE key_checks (purpose TEXT, key_id TEXT)")
+        connection.execute("INSERT INTO key_checks VALUES ('audit', 'deadbeef')")
+    anchors = anchor_path(sandbox_var_dir(tmp_path))
+    anchors.parent.mkdir()
+    anchors.write_text("{}\n", encoding="utf-8")
+    demo_keys(database)
+    assert not database.exists() and not anchors.exists()
+
+    ring = keys.current()
+    with sqlite3.connect(database) as connection:
+        connection.execute("CREATE TABLE key_checks (purpose TEXT, key_id TEXT)")
+        connection.execute("INSERT INTO key_checks VALUES ('audit', ?)", (ring.audit_key_id,))
+        connection.execute("INSERT INTO key_checks VALUES ('data', ?)", (ring.data_key_id,))
+    demo_keys(database)
+    assert database.exists(), "a demo database of this run's keys is kept"
