@@ -233,6 +233,7 @@ def demo_keys(database: Path) -> None:
         _forget_demo(database)
     elif not _written_with_these_keys(database):
         _forget_demo(database)
+    sandbox_var_dir(database.parent).mkdir(parents=True, exist_ok=True, mode=0o700)
 
 
 def _written_with_these_keys(database: Path) -> bool:
@@ -273,7 +274,6 @@ def start_lianka(
     async def on_ready(sandbox: Sandbox) -> Cleanup | None:
         bot_settings = sandbox_settings(settings, sandbox)
         demo_keys(Path(settings.var_dir) / "sandbox.db")
-        Path(bot_settings.var_dir).mkdir(parents=True, exist_ok=True, mode=0o700)
         await asyncio.to_thread(upgrade_database, bot_settings.database_url)
         engine = create_engine(bot_settings.database_url)
         now = SystemClock().now()
