@@ -105,7 +105,11 @@ async def on_withdraw_asked(
     query: CallbackQuery, callback_data: MyCase, bot: Bot, session: AsyncSession
 ) -> None:
     view = await case_timeline(session, query.from_user.id, callback_data.case_id)
-    text = render("reporter_withdraw_confirm", number=view.summary.number)
+    text = render(
+        "reporter_withdraw_confirm",
+        number=view.summary.number,
+        clue=view.summary.track.value == "clue",
+    )
     await _replace(bot, query, text, kb.withdraw_confirm_keyboard(view.summary.id))
     await query.answer()
 

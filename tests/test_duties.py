@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlmodel import col, select
 
 from bot.clock import FrozenClock
@@ -25,7 +25,7 @@ from bot.services.intake import submit_case
 from bot.services.policy import Policy
 from bot.services.requests import request_extension
 from bot.services.tracking import withdraw_tracked_case
-from bot.services.withdrawal import WITHDRAW_WAITING
+from bot.services.withdrawal import WITHDRAW_NOBODY, WITHDRAW_WAITING
 from models.calendar import WorkCalendar
 from models.case import Case, CaseStatus
 from models.errors import InvalidInput, PermissionDenied
@@ -266,4 +266,23 @@ async def test_an_admin_may_not_decide_a_clues_withdrawal(
                 session, admin, request.id or 0, approve=True, policy=Policy(catalog, calendar),
                 now=now,
             )  # fmt: skip
+    assert await _counts(sessions) == before
+
+
+async def test_a_clues_withdrawal_with_no_team_leader_to_decide_it_is_refused_not_left_waiting(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
+) -> None:
+    now = clock.now()
+    case, _, leader = await _clue(sessions, catalog, calendar, now)
+    assert case.id is not None
+    async with sessions() as session:
+        await session.exec(  # type: ignore[call-overload]
+            update(Inspector).where(col(Inspector.id) == leader.id).values(active=False)
+        )
+        await session.commit()
+    before = await _counts(sessions)
+    async with sessions() as session:
+        with pytest.raises(InvalidInput) as refused:
+            await withdraw_tracked_case(session, case.id, now=now)
+    assert refused.value.message == WITHDRAW_NOBODY
     assert await _counts(sessions) == before

@@ -31,6 +31,7 @@ from notifications.texts import request_params
 WITHDRAW_CLOSED = "该问题已签收办理，不能撤回。如有需要，请通过“补充材料”说明情况。"
 WITHDRAW_ASKED = "问题线索的撤回须由组长决定：您的撤回申请已收到，决定后会告知您。"
 WITHDRAW_WAITING = "您的撤回申请已收到，正在等待组长决定，请勿重复提交。"
+WITHDRAW_NOBODY = "承办组暂无可以决定撤回的组长，撤回申请暂时无法受理，请稍后再试。"
 WITHDRAW_REASON = "反映人通过回执码申请撤回该问题线索。"
 
 
@@ -118,6 +119,9 @@ async def request_withdrawal(
     assert case.id is not None and reporter.id is not None
     if await pending_withdrawal(session, case.id) is not None:
         raise InvalidInput(WITHDRAW_WAITING)
+    deciding = await deciders(session, case, None)
+    if not deciding:  # nobody could decide it: refused now rather than waiting for ever
+        raise InvalidInput(WITHDRAW_NOBODY)
     # an anonymous clue's request names no reporter row: it would link the case to a chat
     request = ApprovalRequest.withdrawal(
         case.id, reporter_id=reporter_actor_id(case, reporter.id), reason=WITHDRAW_REASON, at=now
@@ -136,7 +140,7 @@ async def request_withdrawal(
     await tell_inspectors(
         session,
         case,
-        await deciders(session, case, None),
+        deciding,
         "leader_request",
         stage=event.seq,
         now=now,
