@@ -152,7 +152,7 @@ def _deadline_notices(
                 ),
                 kind=kind,
                 recipient=recipient,
-                case_id=case.id,
+                case_id=None if hidden else case.id,  # a clue's row is not the leader's to open
                 says=says,
                 offer=offer,
                 digest_line={
