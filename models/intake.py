@@ -121,15 +121,19 @@ class Evidence:
         return f"sha256:{self.blob_sha256}" if self.blob_sha256 else self.file_unique_id
 
 
-def reporter_file(case_id: int, item: Evidence, now: datetime) -> Attachment:
-    """A file the reporter sent, kept on the case (at submission or as 补充材料)."""
+def reporter_file(
+    case_id: int, item: Evidence, now: datetime, *, keep_name: bool = True
+) -> Attachment:
+    """A file the reporter sent, kept on the case (at submission or as 补充材料); without
+    ``keep_name`` (an anonymous case, a clue) the name it had on the reporter's phone is not
+    kept — "张三举报.docx" names its author — and staff see it as 材料N."""
     return Attachment(
         case_id=case_id,
         kind=item.kind,
         file_id=item.file_id or None,
         file_unique_id=item.file_unique_id or None,
         blob_sha256=item.blob_sha256,
-        file_name=item.file_name,
+        file_name=item.file_name if keep_name else None,
         mime_type=item.mime_type,
         file_size=item.file_size,
         added_by=ActorType.REPORTER,

@@ -15,6 +15,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from PIL import Image
 from pypdf import PdfReader
+from sqlalchemy import or_
 from sqlmodel import col, func, select
 
 from bot.clock import FrozenClock
@@ -205,11 +206,13 @@ async def _events(sessions: SessionFactory, case_id: int) -> list[EventKind]:
 
 
 async def _reporter_notices(sessions: SessionFactory, case_id: int) -> list[Notification]:
+    """The reporter's notices of the case (an anonymous case's chat notices name no case: the
+    test has one case, so they are all of it)."""
     async with sessions() as session:
         rows = await session.exec(
             select(Notification)
             .where(
-                Notification.case_id == case_id,
+                or_(Notification.case_id == case_id, col(Notification.key).startswith("anon:")),
                 Notification.recipient_kind == RecipientKind.REPORTER,
             )
             .order_by(col(Notification.id))

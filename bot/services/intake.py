@@ -14,6 +14,7 @@ from bot.services.clocks import get_clock, start_ladder_clock
 from bot.services.policy import Policy
 from bot.services.routing import route_case
 from models import keys
+from models.anonymity import confidential
 from models.calendar import SHANGHAI
 from models.case import Case, CaseCounter, format_case_number, link_reporter, submitted_case
 from models.clock import ClockKind
@@ -133,7 +134,7 @@ async def submit_case(
         assert draft.contact_name is not None and draft.contact_phone is not None
         session.add(sealed_contact(case.id, name=draft.contact_name, phone=draft.contact_phone))
     for item in draft.evidence:
-        session.add(reporter_file(case.id, item, now))
+        session.add(reporter_file(case.id, item, now, keep_name=not confidential(case)))
     await start_ladder_clock(
         session,
         case,

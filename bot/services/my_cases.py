@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.services.inspectors import team_leaders
 from bot.services.reporters import AttemptGuard, TooManyAttempts, Verdict, get_reporter
 from bot.services.withdrawal import withdraw_for
+from models.anonymity import confidential
 from models.attachment import Attachment
 from models.case import (
     AWAITING_ACCEPTANCE,
@@ -305,7 +306,7 @@ async def add_material_for(
     if not items and note is None:  # the same form sent again (a reload of its answer page)
         raise InvalidInput(MATERIAL_REPEATED)
     for item in items:
-        session.add(reporter_file(case.id, item, now))
+        session.add(reporter_file(case.id, item, now, keep_name=not confidential(case)))
     session.add(
         record_event(
             case,
