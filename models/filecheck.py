@@ -417,6 +417,12 @@ _PDF_UNREADABLE = "PDF 文件无法读取（可能已加密或损坏），请另
 _PDF_PRIVATE = ("/Metadata", "/PieceInfo")
 
 
+def _is_comment(holder: dict[object, object]) -> bool:
+    """An annotation someone added (a note, a highlight, a stamp): not a form field (whose /T
+    is the field's name) nor a link."""
+    return "/Rect" in holder and holder.get("/Subtype") not in (None, "/Widget", "/Link")
+
+
 def clean_pdf(data: bytes) -> bytes:
     """A PDF rewritten without its document information (author, creator, producer, title,
     dates) and its XMP metadata streams (the document's, a page's, an image's), and without
@@ -436,6 +442,9 @@ def clean_pdf(data: bytes) -> bytes:
                 if isinstance(holder, DictionaryObject):
                     for key in _PDF_PRIVATE:
                         holder.pop(NameObject(key), None)
+                    if _is_comment(holder):  # a comment's /T is who wrote it
+                        for key in ("/T", "/M", "/CreationDate"):
+                            holder.pop(NameObject(key), None)
             writer.compress_identical_objects(remove_duplicates=False, remove_unreferenced=True)
             out = io.BytesIO()
             writer.write(out)

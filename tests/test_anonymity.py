@@ -15,6 +15,7 @@ import pytest
 from aiogram.types import BufferedInputFile
 from PIL import Image
 from pypdf import PdfReader
+from pypdf.generic import NameObject, TextStringObject
 
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
@@ -92,6 +93,24 @@ def test_a_pdf_with_an_author_reaches_staff_without_it() -> None:
     assert "contract page" in cleaned.pages[0].extract_text()  # the content is all there
     for trace in (b"Zhangsan", b"XmpAuthor", "张三".encode("utf-16-be"), b"Title by"):
         assert trace not in material.data
+
+
+def test_a_comment_in_a_pdf_reaches_staff_without_who_wrote_it() -> None:
+    from pypdf import PdfWriter
+    from pypdf.annotations import Text
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=200, height=200)
+    note = Text(rect=(10, 10, 60, 60), text="请核实此项")
+    note[NameObject("/T")] = TextStringObject("ZhangSanCommenter")
+    writer.add_annotation(page_number=0, annotation=note)
+    original = io.BytesIO()
+    writer.write(original)
+    assert b"ZhangSanCommenter" in original.getvalue()
+    material = clean_material(original.getvalue(), 1)
+    assert b"ZhangSanCommenter" not in material.data
+    (kept,) = PdfReader(io.BytesIO(material.data)).pages[0]["/Annots"]
+    assert kept.get_object()["/Subtype"] == "/Text"  # the comment itself stays
 
 
 def test_a_docx_with_a_creator_reaches_staff_with_empty_properties() -> None:
