@@ -7,6 +7,7 @@ import asyncio
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -56,7 +57,7 @@ async def _old_history(url: str, config: LiankaConfig) -> None:
             ).scalar_one()
             prev = GENESIS_HASH
             for seq, (kind, note, to_status, public, at) in enumerate(steps, 1):
-                content = {
+                content: dict[str, Any] = {
                     "case_number": number,
                     "seq": seq,
                     "kind": kind,

@@ -212,7 +212,9 @@ async def _reporter_notices(sessions: SessionFactory, case_id: int) -> list[Noti
         rows = await session.exec(
             select(Notification)
             .where(
-                or_(Notification.case_id == case_id, col(Notification.key).startswith("anon:")),
+                or_(
+                    col(Notification.case_id) == case_id, col(Notification.key).startswith("anon:")
+                ),
                 Notification.recipient_kind == RecipientKind.REPORTER,
             )
             .order_by(col(Notification.id))

@@ -276,7 +276,7 @@ async def test_a_clues_withdrawal_with_no_team_leader_to_decide_it_is_refused_no
     case, _, leader = await _clue(sessions, catalog, calendar, now)
     assert case.id is not None
     async with sessions() as session:
-        await session.exec(  # type: ignore[call-overload]
+        await session.exec(
             update(Inspector).where(col(Inspector.id) == leader.id).values(active=False)
         )
         await session.commit()

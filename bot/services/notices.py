@@ -58,7 +58,8 @@ async def tell_reporter(
     )
     for reporter in await reporters_of(session, case):
         to = Recipient.reporter(reporter)
-        key, case_id = None, case.id
+        key: str | None = None
+        case_id: int | None = case.id
         if case.anonymous and to.channel is Channel.TELEGRAM:  # no plain case–chat link
             plain = notification_key(kind, case_id=case.id, stage=stage, recipient=to.tag)
             key, case_id = ANONYMOUS_KEY + keys.current().keyed_hash("outbox-key", plain), None

@@ -49,7 +49,7 @@ class Notice:
     key: str
     kind: str
     recipient: Recipient
-    case_id: int
+    case_id: int | None  # None: a notice that must not link to its case (a clue, to 委领导)
     says: notification.Notice
     offer: Offering | None
     digest_line: dict[str, str] | None  # set for notices that may be folded into a digest
