@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import shutil
 import stat
@@ -279,6 +280,26 @@ def test_yesterdays_backup_restored_over_today_is_found(office: Office, tmp_path
     assert code == 1
     assert f"{office.named} end: database rewound: 8 events, 9 anchored on" in output
     assert "database behind the anchor file" in output
+
+
+def test_a_backup_restored_with_the_anchor_file_cut_back_is_found_by_the_printed_anchor(
+    office: Office, tmp_path: Path
+) -> None:
+    anchor(office)
+    backup = tmp_path / "yesterday.db"
+    shutil.copyfile(office.path, backup)
+    log = office.path.parent / "var" / "audit-anchors.log"
+    yesterdays_lines = log.read_text(encoding="utf-8")
+    _more_work(office)
+    anchor(office)
+    printed = json.loads(log.read_text(encoding="utf-8").splitlines()[-1])["digest"][:16]
+    # the attacker puts yesterday back, the database and the anchor file alike, key not needed
+    shutil.copyfile(backup, office.path)
+    log.write_text(yesterdays_lines, encoding="utf-8")
+    assert verify(office)[0] == 0  # consistent with itself: only what was printed tells
+    code, output = run(office, "audit", "verify", "--expect-anchor", printed)
+    assert code == 1
+    assert f"anchor {printed}… expected (a report or a copy printed it) is not in the" in output
 
 
 def _more_work(office: Office) -> None:

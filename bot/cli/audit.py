@@ -9,9 +9,12 @@ import click
 from bot.cli.common import CliContext, fail, json_option, pass_context, print_json, run_with_db
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from bot.db import SessionFactory
     from bot.services.audit import AuditReport
     from models.anchor import AuditAnchor
+    from models.event import ChainProblem
 
 
 @click.group("audit")
@@ -19,11 +22,43 @@ def audit_group() -> None:
     """Check the tamper-evident case history."""
 
 
+def missing_anchors(anchor_file: Path, expected: tuple[str, ...]) -> list[ChainProblem]:
+    """Each expected anchor (a digest's first 16+ hex digits) not in the anchor file's chain."""
+    from bot.services.anchors import ANCHORS, check_anchor_file, read_anchor_lines
+    from models.event import ChainProblem
+
+    wanted = [text.strip().rstrip("…").lower() for text in expected]
+    short = [text for text in wanted if len(text) < 16]
+    if short:
+        fail(f"--expect-anchor 至少需要16位十六进制数字：{short[0]}", code=2)
+    lines, _ = check_anchor_file(read_anchor_lines(anchor_file) or [])
+    digests = [line.digest for line in lines]
+    return [
+        ChainProblem(
+            ANCHORS,
+            None,
+            f"anchor {prefix[:16]}… expected (a report or a copy printed it) is not in the "
+            "anchor file: the file was cut back or replaced",
+        )
+        for prefix in wanted
+        if not any(digest.startswith(prefix) for digest in digests)
+    ]
+
+
 @audit_group.command("verify")
 @click.option("--case", "number", help="Check only this case (its number).")
+@click.option(
+    "--expect-anchor",
+    "expected",
+    multiple=True,
+    help="An anchor's digest (16+ hex digits, as a 分析研判 report or an off-host copy of the "
+    "anchor file prints it) that must still be in the anchor file: a file cut back is found.",
+)
 @json_option
 @pass_context
-def audit_verify(cli: CliContext, number: str | None, as_json: bool) -> None:
+def audit_verify(
+    cli: CliContext, number: str | None, expected: tuple[str, ...], as_json: bool
+) -> None:
     """Recompute every case's keyed hash chain, compare what was reported, resolved and assigned
     with the rows, check the sign-in log's chain and the anchor file (var/audit-anchors.log);
     exit 1 and name each problem."""
@@ -42,6 +77,7 @@ def audit_verify(cli: CliContext, number: str | None, as_json: bool) -> None:
         report = run_with_db(cli.settings, work)
     except DomainError as error:
         fail(error.message)
+    report.problems += missing_anchors(anchor_file, expected)
     last = report.last_anchor
     if as_json:
         print_json(

@@ -191,6 +191,10 @@ _PROBLEMS: tuple[tuple[re.Pattern[str], str], ...] = (
         "数据库中{0}的审计锚点不在锚点文件中",
     ),
     (re.compile(r"anchor file missing"), "审计锚点文件缺失"),
+    (
+        re.compile(r"anchor (\w+)… expected .* is not in the anchor file"),
+        "应有的审计锚点{0}…不在锚点文件中：锚点文件被截短或替换",
+    ),
     (re.compile(r"anchor line unreadable"), "审计锚点文件中有无法读取的行"),
     (
         re.compile(r"chain end does not match the case: (\d+) events, case records (\d+)"),
