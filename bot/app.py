@@ -217,7 +217,7 @@ async def open_runtime(
         metrics=metrics,
         report_dir=settings.var_dir / "reports",
         blobs=create_blob_store(settings, sessions),
-        anchor_file=anchor_path(settings.var_dir),
+        anchor_file=anchor_path(settings.var_dir) if settings.audit_anchor else None,
     )
     return Runtime(
         settings, config, engine, sessions, bot, dispatcher, scheduler, sender, metrics, clock

@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     audit_key: SecretStr | None = None
     """The key of the audit chain and the keyed hashes (receipt codes, the phone index). Losing
     it means the chains can no longer be verified and receipt codes no longer match."""
+    audit_anchor: bool = True
+    """Whether this instance writes the daily audit anchor (``var/audit-anchors.log``). With
+    several instances, exactly one should (the others: ``false``), and ``lianka audit verify``
+    runs where its anchor file is."""
     trusted_proxies: str = ""
     """Addresses or networks of the reverse proxies in front of Lianka, comma-separated
     (``127.0.0.1, 10.0.0.0/8``): from them, the client's address is read from
