@@ -109,7 +109,11 @@ async def send_agenda(session: AsyncSession, calendar: WorkCalendar, now: dateti
                 case.number,
                 f"{request.kind.label}申请{days}",
                 request.created_at,
-                requester.name if requester else "",
+                requester.name
+                if requester
+                else "反映人"
+                if request.requested_by_id is None
+                else "",
                 case.supervised,
             )
         )

@@ -153,7 +153,9 @@ async def list_awaiting_decision(session: AsyncSession, actor: Inspector) -> lis
             number=case.number,
             kind=request.kind.label,
             days=request.days,
-            requester=names.get(request.requested_by_id, ""),
+            requester=names.get(request.requested_by_id, "")
+            if request.requested_by_id is not None
+            else "反映人",
             reason=request.reason,
             created_at=request.created_at,
         )
