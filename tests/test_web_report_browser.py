@@ -164,7 +164,8 @@ async def test_a_phone_reports_anonymously_from_the_landing_page_to_the_receipt(
         process.terminate()
         await process.wait()
     # the photos were kept with no EXIF (the GPS photo's coordinates gone), the PDF as sent
-    kept = [path.read_bytes() for path in (tmp_path / "var" / "blobs").rglob("*") if path.is_file()]
+    blobs = tmp_path / "var" / "sandbox" / "blobs"  # the sandbox's files, apart from the real ones
+    kept = [path.read_bytes() for path in blobs.rglob("*") if path.is_file()]
     assert len(kept) == 3 and uploads["pdf"].read_bytes() in kept
     photos = [Image.open(io.BytesIO(data)) for data in kept if not data.startswith(b"%PDF")]
     assert sorted(p.format or "" for p in photos) == ["JPEG", "PNG"]
