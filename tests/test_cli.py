@@ -19,14 +19,16 @@ LIANKA = str(Path(sys.executable).with_name("lianka"))
 
 
 def lianka(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
+    *args: str, cwd: Path, env: dict[str, str] | None = None, with_keys: bool = True
 ) -> subprocess.CompletedProcess[str]:
+    """A ``lianka`` command with none of the developer's LIANKA_* settings: the tests' keys
+    (unless ``with_keys`` is off, as on a new machine) and ``env``."""
     environment = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith("LIANKA_") or k == "LIANKA_REQUIRE_SERVICES"
     }
-    environment.update(TEST_KEYS)
+    environment.update(TEST_KEYS if with_keys else {})
     environment.update(env or {})
     return subprocess.run(
         [LIANKA, *args],

@@ -6,32 +6,20 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from models import keys
 from models.keys import KeyProblem, Keyring, SealBroken, generate_key, parse_key
+from tests.test_cli import lianka as run_lianka
 
 pytestmark = pytest.mark.slow
-
-LIANKA = str(Path(sys.executable).with_name("lianka"))
 
 
 def lianka(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """``lianka`` with exactly the LIANKA_* variables given (none of the tests' keys)."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("LIANKA_")}
-    environment.update(env)
-    return subprocess.run(
-        [LIANKA, *args],
-        cwd=cwd,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_lianka(*args, cwd=cwd, env=env, with_keys=False)
 
 
 def env_file_keys(folder: Path) -> dict[str, str]:
