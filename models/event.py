@@ -355,11 +355,16 @@ def route_to(case: Case, team: Team, *, rule: str | None, actor: Actor, now: dat
     return record_event(case, EventKind.ROUTED, actor, now, data={"team": team.code, "rule": rule})
 
 
-def assign_to(case: Case, inspector: Inspector, actor: Actor, now: datetime) -> CaseEvent:
+def assign_to(
+    case: Case, inspector: Inspector, actor: Actor, now: datetime, *, stand_in: bool = False
+) -> CaseEvent:
     """Give the case to ``inspector``: from the queue (submitted, returned) it becomes ASSIGNED;
-    otherwise it keeps its status and the event says who has it now."""
+    otherwise it keeps its status and the event says who has it now; ``stand_in``: an admin
+    acting for a team with no leader, which the event says."""
     assert inspector.id is not None
-    data = {"inspector": inspector.id, "previous": case.assignee_id}
+    data: dict[str, Any] = {"inspector": inspector.id, "previous": case.assignee_id}
+    if stand_in:
+        data["stand_in"] = True
     if case.status in (CaseStatus.SUBMITTED, CaseStatus.RETURNED):
         event = transition(case, CaseStatus.ASSIGNED, EventKind.ASSIGNED, actor, now, data=data)
     else:

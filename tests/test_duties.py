@@ -286,3 +286,29 @@ async def test_a_clues_withdrawal_with_no_team_leader_to_decide_it_is_refused_no
             await withdraw_tracked_case(session, case.id, now=now)
     assert refused.value.message == WITHDRAW_NOBODY
     assert await _counts(sessions) == before
+
+
+async def test_an_admin_reassigning_for_a_team_without_a_leader_is_recorded_as_a_stand_in(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
+) -> None:
+    now = clock.now()
+    case_id, _, leader, admin = await _accepted_appeal(sessions, catalog, calendar, now)
+    async with sessions() as session:
+        other = await make_inspector(
+            session, now, team_code="business_env", name="孙监督", telegram_user_id=502
+        )
+        await deactivate_inspector(session, leader.id or 0, now)
+    async with sessions() as session:
+        await reassign_case(
+            session, admin, case_id, inspector_id=other.id or 0,
+            policy=Policy(catalog, calendar), now=now,
+        )  # fmt: skip
+        event = (
+            await session.exec(
+                select(CaseEvent)
+                .where(CaseEvent.case_id == case_id, CaseEvent.kind == EventKind.ASSIGNED)
+                .order_by(col(CaseEvent.seq).desc())
+            )
+        ).first()
+    assert event is not None and event.data.get("stand_in") is True
+    assert event.actor_id == admin.id and event.data["inspector"] == other.id

@@ -142,7 +142,7 @@ async def reassign_case(
     new assignee gets the assignment message, the previous one is told and their pending
     requests on it are withdrawn."""
     case = await load_case(session, case_id)
-    await require_team_leader(session, actor, case)
+    stand_in = await require_team_leader(session, actor, case)
     if case.status not in ASSIGNABLE:
         raise moved_on(case, "分派")
     assert case.id is not None
@@ -168,6 +168,7 @@ async def reassign_case(
         policy=policy,
         now=now,
         actor=actor_of(actor),
+        stand_in=stand_in,
     )
     if previous is not None:
         await tell_inspectors(

@@ -156,11 +156,12 @@ async def assign_case(
     policy: Policy,
     now: datetime,
     actor: Actor = SYSTEM,
+    stand_in: bool = False,
 ) -> None:
-    """Give the case to ``inspector``: they get the assignment message and a fresh 签收 clock.
-    The caller commits."""
+    """Give the case to ``inspector``: they get the assignment message and a fresh 签收 clock
+    (``stand_in``: an admin acting for a team with no leader). The caller commits."""
     assert case.id is not None and inspector.id is not None
-    session.add(assign_to(case, inspector, actor, now))
+    session.add(assign_to(case, inspector, actor, now, stand_in=stand_in))
     session.add_all([case, inspector])
     if case.status is CaseStatus.ASSIGNED:
         await start_ladder_clock(
