@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from models import keys
@@ -86,26 +87,25 @@ def key_problem(connection: Connection, keyring: Keyring, *, record: bool = True
             "cannot be opened: set the key that wrote them)"
         )
     if record:
-        now = datetime.now(UTC)
         if not audit:
-            connection.execute(
-                insert(KeyCheck).values(
-                    purpose=AUDIT,
-                    key_id=keyring.audit_key_id,
-                    check_value=check_value(keyring, AUDIT),
-                    created_at=now,
-                )
-            )
+            _record(connection, AUDIT, keyring.audit_key_id, check_value(keyring, AUDIT))
         if not any(p == DATA and k == keyring.data_key_id for p, k, _ in known):
+            _record(connection, DATA, keyring.data_key_id, check_value(keyring, DATA))
+    return None
+
+
+def _record(connection: Connection, purpose: str, kid: str, check: str) -> None:
+    """Write a key down; another process starting at the same moment may have written it
+    first (the same key: nothing lost)."""
+    try:
+        with connection.begin_nested():
             connection.execute(
                 insert(KeyCheck).values(
-                    purpose=DATA,
-                    key_id=keyring.data_key_id,
-                    check_value=check_value(keyring, DATA),
-                    created_at=now,
+                    purpose=purpose, key_id=kid, check_value=check, created_at=datetime.now(UTC)
                 )
             )
-    return None
+    except IntegrityError:
+        pass
 
 
 def forget_data_key(connection: Connection, kid: str) -> None:
