@@ -13,8 +13,10 @@ from sqlalchemy.orm import Session
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models import keys
 from models.document import MAX_DOCUMENT_BYTES, StoredDocument, digest
 from models.notification import (
+    ANONYMOUS_KEY,
     Channel,
     Notice,
     Notification,
@@ -33,6 +35,18 @@ def notification_key(
 ) -> str:
     """The idempotency key: the same (case, kind, stage, recipient) is sent at most once."""
     return f"{case_id if case_id is not None else '-'}:{kind}:{stage}:{recipient}"
+
+
+def reporter_notice_key(
+    kind: str, *, case_id: int, anonymous: bool, stage: str | int, to: Recipient
+) -> tuple[str, int | None]:
+    """The key and case of a notice to a case's reporter. To the Telegram chat of an anonymous
+    case's reporter it carries no case and a keyed hash of its key (``ANONYMOUS_KEY``): the outbox
+    never links the case to the chat, and the sender forgets the chat once it is done."""
+    plain = notification_key(kind, case_id=case_id, stage=stage, recipient=to.tag)
+    if anonymous and to.channel is Channel.TELEGRAM:
+        return ANONYMOUS_KEY + keys.current().keyed_hash("outbox-key", plain), None
+    return plain, case_id
 
 
 def queued(

@@ -479,17 +479,11 @@ class Sender:
         error: BaseException | None = None,
     ) -> None:
         now = self._clock.now()
-        # an anonymous case's notice to its reporter's chat: once done, the row forgets the chat
-        forget = (
-            {"chat_id": None, "recipient_id": None, "offer_ref": None}
-            if row.key.startswith(ANONYMOUS_KEY)
-            else {}
-        )
         async with self._sessions() as session:
             await self._update(
                 row,
                 session,
-                **forget,
+                **_forgotten(row),
                 status=status,
                 attempts=row.attempts + 1,
                 claimed_by=None,
@@ -538,6 +532,7 @@ class Sender:
             if not await self._update(
                 row,
                 session,
+                **_forgotten(row),  # the person is found from the row read before
                 status=NotificationStatus.UNDELIVERABLE,
                 attempts=row.attempts + 1,
                 claimed_by=None,
@@ -550,6 +545,14 @@ class Sender:
             await _mark_blocked(session, row, now)
             await session.commit()
         self.stats.undeliverable += 1
+
+
+def _forgotten(row: Notification) -> dict[str, None]:
+    """What a row forgets once it is done: an anonymous case's notice to its reporter's chat
+    keeps no chat, reporter or button case (``ANONYMOUS_KEY``); other rows forget nothing."""
+    if row.key.startswith(ANONYMOUS_KEY):
+        return {"chat_id": None, "recipient_id": None, "offer_ref": None}
+    return {}
 
 
 def _chat(row: Notification) -> int:

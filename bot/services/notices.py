@@ -8,12 +8,11 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models import keys
 from models.case import Case, reporter_label, reporter_of
-from models.notification import ANONYMOUS_KEY, Channel, Notice, Offering, Recipient
+from models.notification import Notice, Offering, Recipient
 from models.reporter import CaseFollower, Reporter
 from models.team import Inspector, Team
-from notifications.outbox import enqueue, notification_key, notify_inspectors
+from notifications.outbox import enqueue, notify_inspectors, reporter_notice_key
 from notifications.texts import case_params
 
 
@@ -58,11 +57,9 @@ async def tell_reporter(
     )
     for reporter in await reporters_of(session, case):
         to = Recipient.reporter(reporter)
-        key: str | None = None
-        case_id: int | None = case.id
-        if case.anonymous and to.channel is Channel.TELEGRAM:  # no plain case–chat link
-            plain = notification_key(kind, case_id=case.id, stage=stage, recipient=to.tag)
-            key, case_id = ANONYMOUS_KEY + keys.current().keyed_hash("outbox-key", plain), None
+        key, case_id = reporter_notice_key(
+            kind, case_id=case.id, anonymous=case.anonymous, stage=stage, to=to
+        )
         await enqueue(
             session,
             kind=kind,

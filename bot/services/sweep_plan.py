@@ -32,7 +32,7 @@ from models.org import Category, Track
 from models.reporter import Reporter
 from models.team import Team
 from models.types import utc
-from notifications.outbox import notification_key
+from notifications.outbox import notification_key, reporter_notice_key
 from notifications.texts import case_params
 
 STEP_LABELS = {"warning": "即将到期", "overdue": "已逾期", "escalated": "逾期升级"}
@@ -223,17 +223,19 @@ def _plan_followup(
         plan.stage = 1
         plan.restart_workdays = wait
         recipient = Recipient.reporter(reporter)
+        key, case_id = reporter_notice_key(
+            "followup_ask",
+            case_id=case.id,
+            anonymous=case.anonymous,
+            stage=deadline_stamp(clock.due_at),
+            to=recipient,
+        )
         plan.notices.append(
             Notice(
-                key=notification_key(
-                    "followup_ask",
-                    case_id=case.id,
-                    stage=deadline_stamp(clock.due_at),
-                    recipient=recipient.tag,
-                ),
+                key=key,
                 kind="followup_ask",
                 recipient=recipient,
-                case_id=case.id,
+                case_id=case_id,
                 says=notification.Notice.of(
                     "followup_ask",
                     case=case_params(case),

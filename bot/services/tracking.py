@@ -17,6 +17,7 @@ from markupsafe import Markup
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.services.clocks import get_clock
 from bot.services.followup import (
     FollowupClosed,
     Reopened,
@@ -42,6 +43,7 @@ from bot.services.relay import answer_question
 from bot.services.reporters import TooManyAttempts
 from bot.services.withdrawal import withdraw_for, withdrawable
 from models.case import OPEN_STATUSES, Case, Satisfaction, reporter_of
+from models.clock import ClockKind, ClockStage, ClockState
 from models.errors import InvalidInput, NotFound, PermissionDenied
 from models.intake import MaterialDraft
 from models.notification import Channel, Notification, RecipientKind
@@ -171,26 +173,18 @@ async def _open_questions(session: AsyncSession, case: Case) -> tuple[OpenQuesti
 
 
 async def _followup_asked(session: AsyncSession, case: Case, reporter: Reporter) -> bool:
-    """回访 is open: the case is resolved and the sweep has asked its reporter since."""
+    """回访 is open: the case is resolved and the sweep has asked its reporter since (the 回访
+    clock has moved past its first step and runs). Read from the clock, not the outbox: the
+    question to an anonymous case's reporter carries no case."""
     assert case.id is not None
     try:
         check_followup(reporter, case, case.id)
     except (PermissionDenied, FollowupClosed):
         return False
-    if case.resolved_at is None:
-        return False
-    asked = (
-        await session.exec(
-            select(Notification.id).where(
-                Notification.case_id == case.id,
-                Notification.kind == "followup_ask",
-                Notification.recipient_kind == RecipientKind.REPORTER,
-                Notification.recipient_id == reporter.id,
-                col(Notification.created_at) >= case.resolved_at,
-            )
-        )
-    ).first()
-    return asked is not None
+    clock = await get_clock(session, case.id, ClockKind.FOLLOWUP)
+    return (
+        clock is not None and clock.state is ClockState.RUNNING and clock.stage >= ClockStage.WARNED
+    )
 
 
 async def tracked_case(session: AsyncSession, case_id: int) -> TrackedCase:
