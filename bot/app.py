@@ -317,7 +317,8 @@ def console_for(channel: WebChannel, settings: Settings, *, bot: Bot | None = No
         public_url=settings.public_url or "",
         trusted_proxies=channel.trusted_proxies,
         secure_cookies=channel.secure_cookies,
-        anchor_file=anchor_path(settings.var_dir),
+        # only the anchoring instance has the file; elsewhere 审计 says where anchors are checked
+        anchor_file=anchor_path(settings.var_dir) if settings.audit_anchor else None,
     )
 
 

@@ -31,11 +31,17 @@ _NUMBERS = itertools.count(1)
 
 @asynccontextmanager
 async def console_app(
-    sessions: SessionFactory, config: LiankaConfig, *, clock: Clock, bot: Any = None
+    sessions: SessionFactory,
+    config: LiankaConfig,
+    *,
+    clock: Clock,
+    bot: Any = None,
+    settings: Settings | None = None,
 ) -> AsyncIterator[Client]:
     """The web server's application (reporters' pages and the console) on 127.0.0.1; ``bot``
     (an aiogram Bot, e.g. on a fake Bot API) is what the console fetches Telegram files with."""
-    settings = Settings(_env_file=None, web_secret=SECRET)
+    # no anchor file unless a test gives one (never the working directory's var/)
+    settings = settings or Settings(_env_file=None, web_secret=SECRET, audit_anchor=False)
     app = create_standalone_web_app(settings, config, sessions, clock)
     app[CONSOLE].telegram_files = BotFiles(bot) if bot is not None else None
     async with TestClient(TestServer(app)) as client:

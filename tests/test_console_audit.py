@@ -5,21 +5,24 @@ history was edited; 身份查看记录 lists who saw a reporter's identity, when
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
+from bot.services.anchors import anchor_path, write_anchor
 from bot.services.intake import submit_case
 from bot.services.materials import view_materials
 from bot.services.policy import Policy
+from bot.settings import Settings
 from models.calendar import WorkCalendar
 from models.case import Case
 from models.intake import CaseDraft
 from tests.audit_support import tamper
 from tests.casework import REFUND, Staff, make_staff, report, sh
-from tests.console_support import Client, console_app, csrf_of, sign_in, text_of
+from tests.console_support import SECRET, Client, console_app, csrf_of, sign_in, text_of
 from tests.factories import make_reporter
 
 NOW = sh(2026, 11, 10, 10)
@@ -75,6 +78,7 @@ async def test_verification_passes_then_names_the_case_whose_event_was_edited(
     page = text_of(await clean.text())
     assert clean.status == 200
     assert "核验通过：2件问题、" in page and "条流转记录均完整" in page
+    assert "本服务器不保存审计锚点，未与锚点核对" in page
 
     async with sessions() as session:
         await tamper(
@@ -87,6 +91,25 @@ async def test_verification_passes_then_names_the_case_whose_event_was_edited(
     assert "核验发现1处问题" in tampered
     assert f"{second.number} 第1条 内容被改动：哈希值不符" in tampered
     assert first.number not in tampered
+
+
+async def test_on_the_anchoring_server_verification_checks_the_daily_anchors_too(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    staff: Staff,
+    tmp_path: Path,
+) -> None:
+    await report(sessions, catalog, calendar, sh(2026, 11, 3, 9))
+    async with sessions() as session:
+        await write_anchor(session, anchor_path(tmp_path), sh(2026, 11, 4, 9))
+        await session.commit()
+    settings = Settings(_env_file=None, web_secret=SECRET, var_dir=tmp_path)
+    async with console_app(sessions, catalog, clock=FrozenClock(NOW), settings=settings) as app:
+        admin = await sign_in(app, sessions, role="admin", team=None)
+        page = text_of(await (await admin.post("/console/audit/verify")).text())
+    assert "核验通过：1件问题、" in page
+    assert "已与1个每日审计锚点核对，最新锚点为2026-11-04。" in page
 
 
 async def test_an_identity_view_is_listed_with_who_when_and_the_case_only(

@@ -30,6 +30,7 @@ async def _audit(request: web.Request, *, verify: bool) -> web.StreamResponse:
         title="审计",
         result=shown.result,
         problems=shown.problems,
+        anchored=request.app[CONSOLE].anchor_file is not None,
         views=shown.views,
         access=shown.access,
         pages={"page": shown.views.page, "log": shown.access.page},
