@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import update
 from sqlmodel import col, select
 
@@ -295,9 +296,42 @@ async def test_a_purged_notice_to_a_reporters_chat_no_longer_names_the_case_or_t
         }
     told = rows[41]
     assert told.case_id is None and told.chat_id is None and told.offer_ref is None
-    assert told.key.startswith("purged:") and str(case.id) not in told.key
+    assert told.key.startswith("purged:") and f"{case.id}:followup_ask" not in told.key
     assert told.kind == "followup_ask" and told.status is NotificationStatus.SENT
     assert rows[42].case_id == case.id  # a web reporter's row is the report's, no one's chat
+
+
+async def test_a_reporter_chat_notice_an_earlier_version_emptied_loses_its_case_link_once(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar
+) -> None:
+    from models.notification import Notice, Recipient, RecipientKind
+    from notifications.outbox import enqueue
+
+    await generate_demo(sessions, catalog, calendar, DEMO_NOW, cases=5, seed=2, months=1)
+    chat = Recipient(RecipientKind.REPORTER, 41, 7_000_041)
+    async with sessions() as session:
+        case = (await session.exec(select(Case))).first()
+        assert case is not None and case.id is not None
+        await enqueue(
+            session, kind="resolved", to=chat, case_id=case.id, stage=1, now=DEMO_NOW,
+            notice=Notice.of("_plain", text="您反映的问题已办结"),
+        )  # fmt: skip
+        # what a purge before this version left: the text gone, the case and chat kept
+        await session.exec(
+            update(Notification)
+            .where(col(Notification.recipient_id) == 41)
+            .values(status=NotificationStatus.SENT, text=None, params=sa.null())
+        )
+        await session.commit()
+        first = await purge(session, catalog, PURGE_NOW)
+        (row,) = (
+            await session.exec(select(Notification).where(Notification.recipient_id == 41))
+        ).all()
+        assert row.case_id is None and row.chat_id is None
+        assert row.key.startswith("purged:") and f"{case.id}:resolved" not in row.key
+        again = await purge(session, catalog, PURGE_NOW)
+    assert first.counts[PurgeKind.NOTIFICATION_TEXTS] >= 1
+    assert again.counts[PurgeKind.NOTIFICATION_TEXTS] == 0
 
 
 @pytest.mark.slow

@@ -42,7 +42,13 @@ from models.calendar import WorkCalendar
 from models.case import Case, CaseStatus
 from models.fsm import FsmRecord
 from models.keys import current as keys_now
-from models.notification import Channel, Notification, NotificationStatus, RecipientKind
+from models.notification import (
+    ANONYMOUS_KEY,
+    Channel,
+    Notification,
+    NotificationStatus,
+    RecipientKind,
+)
 from models.reporter import ReporterContact
 from models.web_draft import WebDraft
 
@@ -153,11 +159,20 @@ def _notification_texts(cut: Limits) -> tuple[Any, Any]:
     waiting = sa.and_(
         col(Notification.channel) == Channel.TELEGRAM, col(Notification.status).in_(UNSENT)
     )
+    # a reporter chat's notice whose text an earlier version removed still names its case and
+    # chat: it is taken again, once, to lose that link (its key then starts ``UNLINKED``)
+    still_linked = sa.and_(
+        col(Notification.recipient_kind) == RecipientKind.REPORTER,
+        col(Notification.channel) == Channel.TELEGRAM,
+        sa.not_(col(Notification.key).startswith(UNLINKED)),
+        sa.not_(col(Notification.key).startswith(ANONYMOUS_KEY)),
+    )
     statement = select(key).where(
         sa.or_(
             col(Notification.text).is_not(None),
             col(Notification.params).is_not(None),
             col(Notification.reply_markup).is_not(None),
+            still_linked,
         ),
         shown <= cut.texts_before,
         sa.not_(waiting),
@@ -250,17 +265,18 @@ async def _unlink_reporter_notices(session: AsyncSession, ids: list[Any]) -> Non
         )
     )
     ring = keys_now()
-    for row_id, key in rows.all():
-        await session.exec(
-            update(Notification)
-            .where(col(Notification.id) == row_id)
-            .values(
-                key=UNLINKED + ring.keyed_hash("outbox-key", key),
-                case_id=None,
-                chat_id=None,
-                offer_ref=None,
-            )
-        )
+    unlinked = [
+        {
+            "id": row_id,
+            "key": UNLINKED + ring.keyed_hash("outbox-key", key),
+            "case_id": None,
+            "chat_id": None,
+            "offer_ref": None,
+        }
+        for row_id, key in rows.all()
+    ]
+    if unlinked:  # one statement for the batch (an update by primary key, executemany)
+        await session.exec(update(Notification), params=unlinked)
 
 
 QUERIES = {
