@@ -16,6 +16,7 @@ import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import PurePosixPath, PureWindowsPath
+from typing import Any
 
 import olefile
 import pillow_heif
@@ -423,12 +424,21 @@ def _is_comment(holder: dict[object, object]) -> bool:
     return "/Rect" in holder and holder.get("/Subtype") not in (None, "/Widget", "/Link")
 
 
+def _forget_author(holder: Any) -> None:
+    """A comment's /T is who wrote it, its dates when: removed (a form field keeps its name)."""
+    from pypdf.generic import NameObject
+
+    if _is_comment(holder):
+        for key in ("/T", "/M", "/CreationDate"):
+            holder.pop(NameObject(key), None)
+
+
 def clean_pdf(data: bytes) -> bytes:
     """A PDF rewritten without its document information (author, creator, producer, title,
     dates) and its XMP metadata streams (the document's, a page's, an image's), and without
     the objects nothing refers to any more; an encrypted or unreadable PDF is ``InvalidInput``."""
     from pypdf import PdfReader, PdfWriter
-    from pypdf.generic import DictionaryObject, NameObject
+    from pypdf.generic import ArrayObject, DictionaryObject, NameObject
 
     try:
         with warnings.catch_warnings():
@@ -442,9 +452,16 @@ def clean_pdf(data: bytes) -> bytes:
                 if isinstance(holder, DictionaryObject):
                     for key in _PDF_PRIVATE:
                         holder.pop(NameObject(key), None)
-                    if _is_comment(holder):  # a comment's /T is who wrote it
-                        for key in ("/T", "/M", "/CreationDate"):
-                            holder.pop(NameObject(key), None)
+                    _forget_author(holder)
+            for page in writer.pages:  # annotations written inline in a page's /Annots
+                annotations = page.get("/Annots")
+                annotations = annotations.get_object() if annotations is not None else None
+                for annotation in annotations if isinstance(annotations, ArrayObject) else []:
+                    if isinstance(annotation, DictionaryObject):
+                        _forget_author(annotation)
+                        popup = annotation.get("/Popup")
+                        if isinstance(popup, DictionaryObject):
+                            _forget_author(popup)
             writer.compress_identical_objects(remove_duplicates=False, remove_unreferenced=True)
             out = io.BytesIO()
             writer.write(out)

@@ -113,6 +113,32 @@ def test_a_comment_in_a_pdf_reaches_staff_without_who_wrote_it() -> None:
     assert [a.get_object()["/Subtype"] for a in annots] == ["/Text"]  # the comment stays
 
 
+def test_a_comment_written_inline_in_a_pages_annotations_loses_its_author_too() -> None:
+    from pypdf import PdfWriter
+    from pypdf.generic import ArrayObject, DictionaryObject, FloatObject
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=200, height=200)
+    note = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Annot"),
+            NameObject("/Subtype"): NameObject("/Text"),
+            NameObject("/Rect"): ArrayObject([FloatObject(v) for v in (10, 10, 60, 60)]),
+            NameObject("/Contents"): TextStringObject("请核实此项"),
+            NameObject("/T"): TextStringObject("InlineZhangSan"),
+            NameObject("/M"): TextStringObject("D:20261101093000+08'00'"),
+        }
+    )
+    writer.pages[0][NameObject("/Annots")] = ArrayObject([note])  # inline, no object of its own
+    original = io.BytesIO()
+    writer.write(original)
+    assert b"InlineZhangSan" in original.getvalue() and b"20261101" in original.getvalue()
+    material = clean_material(original.getvalue(), 1)
+    assert b"InlineZhangSan" not in material.data and b"20261101" not in material.data
+    annots: Any = PdfReader(io.BytesIO(material.data)).pages[0]["/Annots"]
+    assert [a.get_object()["/Contents"] for a in annots] == ["请核实此项"]  # the comment stays
+
+
 def test_a_docx_with_a_creator_reaches_staff_with_empty_properties() -> None:
     material = clean_material(docx_with_creator(), 3)
     assert material.file_name == "材料3.docx"
