@@ -81,10 +81,15 @@ class DeadlinesConfig(_Section):
 
 
 class LimitsConfig(_Section):
-    """Separation of duties: how far a case's 办结 deadline may be extended, in all."""
+    """Separation of duties and the end of the loop: how far a case's 办结 deadline may be
+    extended, in all; how long 退回 stays open; how many 重办 happen without a leader."""
 
     max_extensions: int = Field(default=2, ge=0, le=10)
     max_extension_days: int = Field(default=30, ge=0, le=120)
+    return_within_days: int = Field(default=3, ge=1, le=30)
+    """退回 is open until this many working days after 签收 (before 签收, always)."""
+    max_reopens: int = Field(default=2, ge=0, le=10)
+    """重办 a 不满意 brings by itself; the next 不满意 goes to the 委领导 to decide."""
 
 
 class CalendarDayConfig(_Section):

@@ -29,8 +29,10 @@ from bot.services.progress import add_progress
 from bot.services.relay import ask_reporter
 from bot.services.requests import (
     EXTENSION_MAX_DAYS,
+    check_return_window,
     request_extension,
     request_return,
+    return_window_over,
     transfer_case,
 )
 from bot.services.resolution import resolve_case
@@ -269,11 +271,14 @@ async def on_return(
     actor: Inspector,
     state: FSMContext,
     bot: Bot,
+    policy: Policy,
+    clock: Clock,
 ) -> None:
     case_id = callback_data.case_id
     case = await check_case_action(session, actor, case_id, CaseAct.RETURN)
     teams = await list_route_targets(session, case)
-    keyboard = return_target_keyboard(case_id, teams, dispatcher=case.status in RETURNABLE)
+    dispatcher = case.status in RETURNABLE and not return_window_over(case, policy, clock.now())
+    keyboard = return_target_keyboard(case_id, teams, dispatcher=dispatcher)
     await _start(state, CaseFlow.return_target, case_id)
     await query.answer()
     text = render("staff_return_choose", number=case.number)
@@ -356,12 +361,16 @@ async def on_target(
     actor: Inspector,
     state: FSMContext,
     bot: Bot,
+    policy: Policy,
+    clock: Clock,
 ) -> None:
     case_id, value = callback_data.case_id, callback_data.value
     await _flow_case(state, CaseFlow.return_target, case_id)
     case = await check_case_action(session, actor, case_id, CaseAct.RETURN)
     if not _small_number(value):
         raise StaleAction(detail="bad target")
+    if value == "0":  # 退回: refused before a reason is typed once the window is over
+        check_return_window(case, policy, clock.now())
     await state.update_data(team_id=int(value))
     await state.set_state(CaseFlow.return_reason)
     await query.answer()
@@ -471,6 +480,7 @@ async def on_return_reason(
     actor: Inspector,
     state: FSMContext,
     clock: Clock,
+    policy: Policy,
 ) -> None:
     data = await state.get_data()
     reason, now = message.text or "", clock.now()
@@ -480,7 +490,9 @@ async def on_return_reason(
                 session, actor, data["case_id"], team_id=data["team_id"], reason=reason, now=now
             )
         else:
-            await request_return(session, actor, data["case_id"], reason=reason, now=now)
+            await request_return(
+                session, actor, data["case_id"], reason=reason, policy=policy, now=now
+            )
     await message.answer(
         render("staff_request_submitted", days=None, transfer=bool(data.get("team_id")))
     )

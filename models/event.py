@@ -62,6 +62,8 @@ class EventKind(enum.StrEnum):
     REMINDED = "reminded"  # 催办
     ESCALATED = "escalated"
     DEADLINE_CHANGED = "deadline_changed"
+    REOPEN_REFERRED = "reopen_referred"  # 不满意 past the 重办 limit, to the 委领导
+    REOPEN_DECLINED = "reopen_declined"  # the 委领导 closed it without another 重办
 
     @property
     def label(self) -> str:
@@ -100,6 +102,8 @@ EVENT_LABELS = {
     EventKind.REMINDED: "催办",
     EventKind.ESCALATED: "升级提醒",
     EventKind.DEADLINE_CHANGED: "期限调整",
+    EventKind.REOPEN_REFERRED: "报请领导决定是否重办",
+    EventKind.REOPEN_DECLINED: "领导决定不再重办",
 }
 
 GENESIS_HASH = "0" * 64

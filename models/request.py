@@ -1,5 +1,6 @@
 """Requests a team leader decides: 申请延期 (extension), 退回 (return), 转办 (transfer), filed by
-the assignee; 撤回 (withdrawal) of a clue, filed by a reporter by receipt code."""
+the assignee; 撤回 (withdrawal) of a clue, filed by a reporter by receipt code; and the one the
+委领导 decide: 重办 after a 不满意 past the configured number of 重办."""
 
 from __future__ import annotations
 
@@ -18,12 +19,25 @@ class RequestKind(enum.StrEnum):
     RETURN = "return"
     TRANSFER = "transfer"
     WITHDRAWAL = "withdrawal"  # a clue's 撤回 by receipt code (filed by a reporter)
+    REOPEN = "reopen"  # 不满意 past ``[limits] max_reopens``: the 委领导 decide on 重办
 
     @property
     def label(self) -> str:
-        return {"extension": "延期", "return": "退回", "transfer": "转办", "withdrawal": "撤回"}[
-            self.value
-        ]
+        return REQUEST_LABELS[self]
+
+    @property
+    def by_reporter(self) -> bool:
+        """Filed by (or for) a reporter, not by the case's assignee."""
+        return self in (RequestKind.WITHDRAWAL, RequestKind.REOPEN)
+
+
+REQUEST_LABELS = {
+    RequestKind.EXTENSION: "延期",
+    RequestKind.RETURN: "退回",
+    RequestKind.TRANSFER: "转办",
+    RequestKind.WITHDRAWAL: "撤回",
+    RequestKind.REOPEN: "重办",
+}
 
 
 class RequestStatus(enum.StrEnum):
@@ -103,6 +117,12 @@ class ApprovalRequest(SQLModel, table=True):
             reason=reason,
             created_at=at,
         )
+
+    @classmethod
+    def reopen(cls, case_id: int, *, reason: str, at: datetime) -> ApprovalRequest:
+        """A 不满意 the 委领导 decide on (重办 or 结案): it names no reporter row (the case's
+        reporter is the one who answered; an anonymous case's link stays sealed)."""
+        return cls(case_id=case_id, kind=RequestKind.REOPEN, reason=reason, created_at=at)
 
     def decide(self, *, by: int, approve: bool, at: datetime) -> None:
         """The team leader's decision: 已同意 or 未同意, by whom and when."""

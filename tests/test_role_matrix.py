@@ -24,6 +24,7 @@ from bot.services.assignment import reassign_case
 from bot.services.audit import verify_audit_as
 from bot.services.case_lists import show_case
 from bot.services.decisions import decide_request
+from bot.services.followup import reopen_unsatisfied
 from bot.services.inspectors import deactivate_inspector
 from bot.services.intake import submit_case
 from bot.services.materials import view_materials
@@ -58,6 +59,7 @@ STAFF_ONLY = (
     "extension request (申请延期)",
     "decide one's own request",
     "decide others' requests",
+    "decide on 重办 past the limit",
     "办结",
     "督办",
     "read the audit trail",
@@ -481,6 +483,32 @@ async def decide_others(w: World, role: str, met: bool | None) -> bool:
     return allowed
 
 
+async def decide_reopen(w: World, role: str, met: bool | None) -> bool:
+    """A 不满意 past the 重办 limit (none allowed here) waits for the 委领导's decision."""
+    case = await accepted(w, w.named)
+    holder = await w.person(case.assignee_id or 0)
+    limits = w.policy.config.limits.model_copy(update={"max_reopens": 0})
+    policy = Policy(w.policy.config.model_copy(update={"limits": limits}), w.policy.calendar)
+    async with w.sessions() as session:
+        await resolve_case(
+            session, holder, case.id or 0, outcome=Outcome.SOLVED,
+            summary="已协调管委会返还土地出让金。", amount_yuan=None, policy=policy, now=w.now,
+        )  # fmt: skip
+    async with w.sessions() as session:
+        referred = await reopen_unsatisfied(
+            session, 7_000_002, case.id or 0, reason="仍未返还。", policy=policy, now=w.now
+        )
+    assert referred.referred
+    async with w.sessions() as session:
+        request = (
+            await session.exec(
+                select(ApprovalRequest).where(ApprovalRequest.kind == RequestKind.REOPEN)
+            )
+        ).one()
+    person = await staff(w, role, case, assignee=True)
+    return await attempt(w, lambda: _decide(w, person, request))
+
+
 async def resolve(w: World, role: str, met: bool | None) -> bool:
     person, case = await acting(w, role, w.appeal, met)
 
@@ -580,6 +608,7 @@ PROBES: dict[str, Probe] = {
     "extension request (申请延期)": extend,
     "decide one's own request": decide_own,
     "decide others' requests": decide_others,
+    "decide on 重办 past the limit": decide_reopen,
     "办结": resolve,
     "督办": supervise,
     "withdraw an appeal (撤回)": withdraw_appeal,

@@ -245,7 +245,7 @@ async def test_followup_only_once_asked_and_unsatisfied_with_a_reason_reopens(
         )
     case = await case_of(sessions, web.id)
     assert case.status is CaseStatus.REOPENED and case.satisfaction is Satisfaction.UNSATISFIED
-    assert reopened.due_at > FOLLOWUP
+    assert reopened.due_at is not None and reopened.due_at > FOLLOWUP
     told = await outbox(sessions, "followup_reopened")
     assert web.staff is not None
     assert {row.recipient_id for row in told} == {

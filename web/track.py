@@ -92,6 +92,7 @@ DONE = {
     "withdraw_asked": WITHDRAW_ASKED,
     "rated": "感谢您的评价！",
     "reopened": "已收到您的意见，该问题将重新办理。",
+    "referred": "已收到您的意见。该问题已重新办理过，您的意见已报请委领导研究决定，结果将在本页告知您。",
     "material": "补充材料已提交，已转交办理人员。",
 }
 NO_MATERIAL = "请选择要补充的文件，或填写补充说明。"
@@ -408,14 +409,14 @@ async def _followup(posted: _Posted) -> str:
     if rating is None:
         raise _NoRating
     if rating is Satisfaction.UNSATISFIED:
-        await reopen_tracked_case(
+        reopened = await reopen_tracked_case(
             posted.session,
             posted.case_id,
             reason=posted.text("reason", REASON_MAX),
             policy=await posted.policy(),
             now=posted.now,
         )
-        return "reopened"
+        return "referred" if reopened.referred else "reopened"
     await rate_tracked_case(posted.session, posted.case_id, rating=rating, now=posted.now)
     return "rated"
 

@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.blobs import BlobMissing, BlobStore
 from bot.services.assignment import may_route
 from bot.services.case_lists import CaseDetail, case_detail, require_view
-from bot.services.inspectors import TEAM_ROLES, deciders
+from bot.services.inspectors import TEAM_ROLES, request_deciders
 from bot.services.materials import TelegramFiles
 from bot.services.permissions import (
     leads_team,
@@ -66,7 +66,7 @@ SUPERVISE_NOTE_MAX = 300
 
 def _by_reporter(request: ApprovalRequest) -> bool:
     """A request a reporter filed (a clue's 撤回): an anonymous one names no reporter row."""
-    return request.reporter_id is not None or request.kind is RequestKind.WITHDRAWAL
+    return request.reporter_id is not None or request.kind.by_reporter
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,7 +393,7 @@ async def _requests(
                     actor,
                     case,
                     request,
-                    {p.id for p in await deciders(session, case, request.requested_by_id)},
+                    {p.id for p in await request_deciders(session, case, request)},
                 ),
             )
         )

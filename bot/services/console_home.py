@@ -24,14 +24,14 @@ from bot.services.case_search import (
     is_due_clock,
     search_cases,
 )
-from bot.services.inspectors import deciders
+from bot.services.inspectors import request_deciders
 from bot.services.permissions import leads_team, may_decide
 from models.calendar import WorkCalendar
 from models.case import OPEN_STATUSES, Case
 from models.clock import CaseClock, ClockState
 from models.notification import Channel, Notification, RecipientKind
 from models.org import Track
-from models.request import ApprovalRequest, RequestStatus
+from models.request import ApprovalRequest, RequestKind, RequestStatus
 from models.team import Inspector, Role, Team
 from notifications.render import page_text
 
@@ -120,8 +120,10 @@ async def list_awaiting_decision(session: AsyncSession, actor: Inspector) -> lis
         mine_only = col(Case.track) == Track.APPEAL
     elif actor.role is Role.TEAM_LEADER and actor.team_id is not None:
         mine_only = col(Case.team_id) == actor.team_id
+    elif actor.role is Role.LEADER:  # 委领导: a 不满意 past the 重办 limit
+        mine_only = col(ApprovalRequest.kind) == RequestKind.REOPEN
     else:
-        return []  # inspectors and 委领导 decide no requests
+        return []  # inspectors decide no requests
     rows = (
         await session.exec(
             select(ApprovalRequest, Case)
@@ -133,12 +135,10 @@ async def list_awaiting_decision(session: AsyncSession, actor: Inspector) -> lis
     mine = [
         (request, case)
         for request, case in rows
-        if leads_team(actor, case)  # a first sieve; then who decides it, as load_request asks
+        # a first sieve; then who decides it, as load_request asks
+        if (leads_team(actor, case) or request.kind is RequestKind.REOPEN)
         and may_decide(
-            actor,
-            case,
-            request,
-            {p.id for p in await deciders(session, case, request.requested_by_id)},
+            actor, case, request, {p.id for p in await request_deciders(session, case, request)}
         )
     ]
     ids = {request.requested_by_id for request, _ in mine}

@@ -10,7 +10,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services.assignment import leave_team, send_to_team
 from bot.services.clocks import extend_clock
-from bot.services.inspectors import deciders, team_leaders
+from bot.services.followup import decide_reopen
+from bot.services.inspectors import request_deciders, team_leaders
 from bot.services.notices import team_name, tell_inspectors, tell_reporter
 from bot.services.permissions import (
     actor_of,
@@ -59,16 +60,18 @@ async def load_request(
     if request is None:
         raise NotFound("未找到该申请，此操作已失效。", detail=f"request {request_id} not found")
     case = await load_case(session, request.case_id)
-    if actor.id not in {p.id for p in await deciders(session, case, request.requested_by_id)}:
+    if actor.id not in {p.id for p in await request_deciders(session, case, request)}:
         raise PermissionDenied(
-            "只有本组组长可以审批此申请，且不能审批自己的申请。",
+            "是否再次重办由委领导决定。"
+            if request.kind is RequestKind.REOPEN
+            else "只有本组组长可以审批此申请，且不能审批自己的申请。",
             detail=f"request {request_id}: inspector {actor.id} may not decide it",
         )
     if request.status is not RequestStatus.PENDING:
         raise StaleAction(
             f"该申请已处理（{request.status.label}）。", detail=f"request {request_id} decided"
         )
-    if request.kind is not RequestKind.WITHDRAWAL and case.assignee_id != request.requested_by_id:
+    if not request.kind.by_reporter and case.assignee_id != request.requested_by_id:
         raise StaleAction("该问题已改派，此申请已失效。", detail="requester no longer assignee")
     return request, case
 
@@ -101,6 +104,12 @@ async def decide_request(
         request.decide(by=actor.id, approve=approve, at=now)
         await decide_withdrawal(session, request, case, who=who, approve=approve, now=now)
         return Decision(request, case)
+    if request.kind is RequestKind.REOPEN:  # 不满意 past the 重办 limit, for the 委领导
+        request.decide(by=actor.id, approve=approve, at=now)
+        reopened = await decide_reopen(
+            session, request, case, who=who, approve=approve, policy=policy, now=now
+        )
+        return Decision(request, case, resolve_due_at=reopened.due_at if reopened else None)
     requester = await session.get(Inspector, request.requested_by_id)
     assert requester is not None
     assert actor.id is not None

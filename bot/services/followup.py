@@ -1,4 +1,5 @@
-"""回访: the reporter rates a resolved case; 不满意 with a reason reopens it (重办).
+"""回访: the reporter rates a resolved case; 不满意 with a reason reopens it (重办), or, past the
+configured number of 重办, leaves it to the 委领导.
 
 The question itself is asked by the deadline sweep when the 回访 clock falls due; closing an
 unanswered case as 未评价 is the sweep's too (``bot.services.sweep``).
@@ -13,6 +14,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services.clocks import meet_clock, start_ladder_clock
+from bot.services.notices import tell_inspectors, tell_reporter
 from bot.services.people import Directory, unique
 from bot.services.policy import Policy
 from models.case import Case, CaseStatus, Satisfaction, reported_by, reporter_actor_id
@@ -21,8 +23,10 @@ from models.errors import InvalidInput, PermissionDenied, StaleAction
 from models.event import Actor, ActorType, EventKind, record_event, transition
 from models.notification import Notice, Offer
 from models.reporter import Reporter
-from notifications.outbox import enqueue
-from notifications.texts import case_params
+from models.request import ApprovalRequest
+from models.team import Inspector, Role
+from notifications.outbox import enqueue, reachable
+from notifications.texts import case_params, request_params
 
 REASON_MIN = 2
 REASON_MAX = 500
@@ -30,11 +34,13 @@ REASON_MAX = 500
 
 @dataclass(frozen=True, slots=True)
 class Reopened:
-    """A case reopened at 回访, with its new 办结 deadline."""
+    """A case reopened at 回访, with its new 办结 deadline; or, ``referred``, left to the
+    委领导 (past the 重办 limit), with none yet."""
 
     case: Case
-    due_at: datetime
+    due_at: datetime | None
     provisional: bool
+    referred: bool = False
 
 
 class FollowupClosed(StaleAction):
@@ -155,13 +161,14 @@ async def reopen_for(
     now: datetime,
 ) -> Reopened:
     """不满意 with a reason by the case's reporter (checked with ``check_followup``): 重办 — the
-    case reopens with a new 办结 deadline, and the team leader and the assignee are told why."""
+    case reopens with a new 办结 deadline, and the team leader and the assignee are told why.
+    Past ``[limits] max_reopens`` 重办 the case does not reopen by itself: the 委领导 decide
+    (a 重办 request, ``decide_reopen``), unless no 委领导 is registered."""
     reason = check_reason(reason)
     assert case.id is not None
     actor = Actor(ActorType.REPORTER, reporter_actor_id(case, reporter.id))
     case.satisfaction = Satisfaction.UNSATISFIED
     case.satisfaction_note = reason
-    case.reopen_count += 1
     session.add(
         record_event(
             case,
@@ -173,6 +180,121 @@ async def reopen_for(
             public=True,
         )
     )
+    await meet_clock(session, case.id, ClockKind.FOLLOWUP, now=now)
+    leaders = await reachable(session, Role.LEADER)
+    if case.reopen_count >= policy.config.limits.max_reopens and leaders:
+        return await _refer_to_leaders(session, case, actor, leaders, reason=reason, now=now)
+    return await reopen(session, case, actor, reason=reason, policy=policy, now=now)
+
+
+async def _refer_to_leaders(
+    session: AsyncSession,
+    case: Case,
+    actor: Actor,
+    leaders: list[Inspector],
+    *,
+    reason: str,
+    now: datetime,
+) -> Reopened:
+    """The 不满意 past the 重办 limit: a 重办 request for the 委领导, the case left 已办结."""
+    assert case.id is not None
+    request = ApprovalRequest.reopen(case.id, reason=reason, at=now)
+    session.add(request)
+    await session.flush()
+    assert request.id is not None
+    event = record_event(
+        case,
+        EventKind.REOPEN_REFERRED,
+        actor,
+        now,
+        note=reason,
+        data={"request": request.id, "reopen_count": case.reopen_count},
+        public=True,
+    )
+    session.add_all([case, event])
+    await tell_inspectors(
+        session,
+        case,
+        leaders,
+        "leader_request",
+        stage=event.seq,
+        now=now,
+        offer=Offer.REQUEST_DECISION.on(request.id),
+        request=request_params(request),
+        kind_label=request.kind.label,
+        requester="反映人（回访不满意）",
+        supervised=case.supervised,
+        status=case.status.label,
+        resolve_due=None,
+        reopen_count=case.reopen_count,
+    )
+    await session.commit()  # the reporter reads it in the reply and on their timeline
+    return Reopened(case, None, False, referred=True)
+
+
+async def decide_reopen(
+    session: AsyncSession,
+    request: ApprovalRequest,
+    case: Case,
+    *,
+    who: Actor,
+    approve: bool,
+    policy: Policy,
+    now: datetime,
+) -> Reopened | None:
+    """The 委领导's decision on a 重办 request: approved, the case reopens as a 不满意 would
+    have reopened it; refused, it is closed (不满意 kept). The reporter is told either way. The
+    caller recorded the decision on ``request``; this commits."""
+    if case.status is not CaseStatus.RESOLVED:
+        raise FollowupClosed(detail=f"case {case.id} is {case.status}")
+    session.add(request)
+    if approve:
+        reopened = await reopen(
+            session, case, who, reason=request.reason, policy=policy, now=now, commit=False
+        )
+        await tell_reporter(
+            session,
+            case,
+            "reporter_reopen_decided",
+            stage=case.event_count,
+            now=now,
+            approved=True,
+            due_at=reopened.due_at,
+        )
+        await session.commit()
+        return reopened
+    case.closed_at = now
+    event = transition(
+        case,
+        CaseStatus.CLOSED,
+        EventKind.REOPEN_DECLINED,
+        who,
+        now,
+        data={"request": request.id},
+        public=True,
+    )
+    session.add_all([case, event])
+    await tell_reporter(
+        session, case, "reporter_reopen_decided", stage=event.seq, now=now, approved=False
+    )
+    await session.commit()
+    return None
+
+
+async def reopen(
+    session: AsyncSession,
+    case: Case,
+    actor: Actor,
+    *,
+    reason: str,
+    policy: Policy,
+    now: datetime,
+    commit: bool = True,
+) -> Reopened:
+    """重办: the case reopens with a new 办结 deadline; the assignee and the team leader are
+    told why."""
+    assert case.id is not None
+    case.reopen_count += 1
     session.add(
         transition(
             case,
@@ -185,7 +307,6 @@ async def reopen_for(
             public=True,
         )
     )
-    await meet_clock(session, case.id, ClockKind.FOLLOWUP, now=now)
     clock = await start_ladder_clock(
         session, case, ClockKind.RESOLVE, config=policy.config, calendar=policy.calendar, now=now
     )
@@ -214,5 +335,6 @@ async def reopen_for(
             offer=Offer.CASE_WORK.on(case.id) if is_assignee else None,
             now=now,
         )
-    await session.commit()
+    if commit:
+        await session.commit()
     return Reopened(case, clock.due_at, clock.provisional)

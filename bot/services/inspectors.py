@@ -17,9 +17,9 @@ from models.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from models.event import Actor, ActorType, EventKind, record_event, transition
 from models.notification import Notice, Offer
 from models.org import Track
-from models.request import ApprovalRequest, RequestStatus
+from models.request import ApprovalRequest, RequestKind, RequestStatus
 from models.team import Inspector, InviteCode, Role, Team
-from notifications.outbox import active_admins, notify_inspectors
+from notifications.outbox import active_admins, notify_inspectors, reachable
 from notifications.texts import case_params, preview
 
 logger = logging.getLogger(__name__)
@@ -229,6 +229,16 @@ async def deciders(session: AsyncSession, case: Case, requester_id: int | None) 
     if not leaders and case.track is Track.APPEAL:
         leaders = [admin for admin in await active_admins(session) if admin.id != requester_id]
     return leaders
+
+
+async def request_deciders(
+    session: AsyncSession, case: Case, request: ApprovalRequest
+) -> list[Inspector]:
+    """Who decides ``request``: a 重办 request (不满意 past the 重办 limit) the 委领导; any
+    other, ``deciders``."""
+    if request.kind is RequestKind.REOPEN:
+        return await reachable(session, Role.LEADER)
+    return await deciders(session, case, request.requested_by_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,6 +57,8 @@ REPORTER_EVENT_LABELS = {
     EventKind.CLOSED: "已结案",
     EventKind.WITHDRAWN: "已撤回",
     EventKind.DEADLINE_CHANGED: "办理期限调整",
+    EventKind.REOPEN_REFERRED: "已报请委领导研究",
+    EventKind.REOPEN_DECLINED: "经委领导研究不再重办，已结案",
 }
 """What a reporter reads for an event on their timeline (the inspectors' words are internal)."""
 
@@ -223,7 +225,7 @@ def _reporter_entry(event: CaseEvent) -> TimelineEntry:
     rating = (event.data or {}).get("satisfaction")
     if event.kind is EventKind.FOLLOWUP_ANSWERED and rating in set(Satisfaction):
         label = f"{label}：{Satisfaction(rating).label}"
-    note = None if event.kind is EventKind.REOPENED else event.note
+    note = None if event.kind in (EventKind.REOPENED, EventKind.REOPEN_REFERRED) else event.note
     return TimelineEntry(event.created_at, label, shorten(note, NOTE_MAX) if note else None)
 
 

@@ -22,7 +22,7 @@ from models.errors import InvalidInput, NotFound, PermissionDenied, StaleAction
 from models.event import Actor, ActorType
 from models.intake import clean_text
 from models.org import Track
-from models.request import ApprovalRequest, RequestKind, RequestStatus
+from models.request import ApprovalRequest, RequestStatus
 from models.team import Inspector, Role
 
 NOTE_MAX = 1000
@@ -174,13 +174,14 @@ def may_supervise(actor: Inspector, case: Case) -> bool:
 def may_decide(
     actor: Inspector, case: Case, request: ApprovalRequest, decider_ids: Collection[int | None]
 ) -> bool:
-    """A pending request is decided by one of its deciders (``inspectors.deciders``: never its
-    requester), while its requester still has the case (a reporter's 撤回: any time); the checks
+    """A pending request is decided by one of its deciders (``inspectors.request_deciders``:
+    never its requester), while its requester still has the case (a reporter's 撤回, a 重办
+    request: any time); the checks
     ``decisions.load_request`` makes."""
     return (
         actor.id in decider_ids
         and request.status is RequestStatus.PENDING
-        and (request.kind is RequestKind.WITHDRAWAL or case.assignee_id == request.requested_by_id)
+        and (request.kind.by_reporter or case.assignee_id == request.requested_by_id)
     )
 
 

@@ -20,6 +20,7 @@ from bot.services.permissions import (
     moved_on,
     require_assignee,
 )
+from bot.services.policy import Policy
 from bot.services.routing import target_team
 from models.case import RETURNABLE, TRANSFERABLE, WORKING_STATUSES, Case
 from models.clock import ClockKind, ClockStage, ClockState
@@ -130,19 +131,41 @@ async def file_request(
     return request
 
 
+def return_window_over(case: Case, policy: Policy, now: datetime) -> bool:
+    """退回 is closed: the case was signed for more than ``return_within_days`` working days
+    ago (counted as deadlines are: to the end of the office day)."""
+    days = policy.config.limits.return_within_days
+    return (
+        case.accepted_at is not None
+        and now > policy.calendar.deadline(case.accepted_at, days).due_at
+    )
+
+
+def check_return_window(case: Case, policy: Policy, now: datetime) -> None:
+    if return_window_over(case, policy, now):
+        days = policy.config.limits.return_within_days
+        raise InvalidInput(
+            f"该问题签收已超过{days}个工作日，不能再退回。如属其他监督组职责，请申请转办。",
+            detail=f"case {case.id}: return window of {days} working days over",
+        )
+
+
 async def request_return(
     session: AsyncSession,
     actor: Inspector,
     case_id: int,
     *,
     reason: str,
+    policy: Policy,
     now: datetime,
 ) -> ApprovalRequest:
     """退回: the assignee asks, with a reason, to send the case back to the dispatcher; the team
-    leader decides (and may send it straight to another team instead)."""
+    leader decides (and may send it straight to another team instead). Once signed for, only
+    within ``[limits] return_within_days`` working days (转办 stays open after that)."""
     case = await load_case(session, case_id)
     require_assignee(actor, case, RETURNABLE, "退回")
     assert case.id is not None and actor.id is not None
+    check_return_window(case, policy, now)
     text = clean_note(reason, "退回理由")
     if await has_pending(session, case.id, (RequestKind.RETURN, RequestKind.TRANSFER)):
         raise InvalidInput("该问题已有待组长审批的退回或转办申请，请等待审批结果。")

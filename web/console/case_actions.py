@@ -172,7 +172,7 @@ async def _return(a: Act) -> Done:
             a.session, a.actor, a.case_id, team_id=team_id, reason=reason, now=a.now
         )
         return Done("转办申请已提交组长审批。")
-    await request_return(a.session, a.actor, a.case_id, reason=reason, now=a.now)
+    await request_return(a.session, a.actor, a.case_id, reason=reason, policy=a.policy, now=a.now)
     return Done("退回申请已提交组长审批。")
 
 
@@ -279,6 +279,8 @@ def _decided(decision: Decision, *, approve: bool) -> str:
         return f"已同意延期{request.days}个工作日。"
     if request.kind is RequestKind.WITHDRAWAL:
         return "已同意撤回，问题已撤回，已告知反映人。"
+    if request.kind is RequestKind.REOPEN:
+        return "已同意再次重办，已交承办人重新办理，已告知反映人。"
     team = decision.team.name if decision.team else ""
     return f"已同意{request.kind.label}，问题已交{team}。"
 
