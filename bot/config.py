@@ -92,6 +92,14 @@ class LimitsConfig(_Section):
     """重办 a 不满意 brings by itself; the next 不满意 goes to the 委领导 to decide."""
 
 
+class ReviewConfig(_Section):
+    """组长审核: an appeal's 办结 by an inspector waits for the team leader's sign-off before it
+    reaches the reporter (a team leader's own 办结 does not: 组长负责制). A clue is always
+    reviewed, on its disposition path."""
+
+    appeal: bool = False
+
+
 class CalendarDayConfig(_Section):
     date: date
     workday: bool
@@ -133,6 +141,7 @@ class LiankaConfig(_Section):
     routing: tuple[RoutingRule, ...] = ()
     deadlines: DeadlinesConfig = DeadlinesConfig()
     limits: LimitsConfig = LimitsConfig()
+    review: ReviewConfig = ReviewConfig()
     calendar: CalendarConfig = CalendarConfig()
     reports: ReportsConfig = ReportsConfig()
     retention: RetentionConfig = RetentionConfig()

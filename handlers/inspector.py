@@ -40,7 +40,7 @@ from bot.services.routing import list_route_targets
 from handlers.actor import with_actor
 from handlers.flow import flow_ends
 from models.attachment import Attachment, MediaKind
-from models.case import RETURNABLE, Outcome
+from models.case import RETURNABLE, Case, CaseStatus, Outcome
 from models.errors import InvalidInput, StaleAction
 from models.intake import parse_amount_yuan
 from models.org import Track
@@ -466,8 +466,9 @@ async def on_skip_amount(
             policy=policy,
             now=clock.now(),
         )
-    await query.answer("已办结")
-    await bot.send_message(query.from_user.id, render("staff_resolved", number=case.number))
+    await query.answer("已提交审核" if _in_review(case) else "已办结")
+    text = render("staff_resolved", number=case.number, reviewed=_in_review(case))
+    await bot.send_message(query.from_user.id, text)
 
 
 # --- what the inspector types in a step ---
@@ -592,7 +593,12 @@ async def on_amount(
             policy=policy,
             now=clock.now(),
         )
-    await message.answer(render("staff_resolved", number=case.number))
+    await message.answer(render("staff_resolved", number=case.number, reviewed=_in_review(case)))
+
+
+def _in_review(case: Case) -> bool:
+    """The 办结 waits for 组长审核 (``[review] appeal``): the case is still in hand."""
+    return case.status is not CaseStatus.RESOLVED
 
 
 async def typed_amount(message: Message) -> dict[str, Any]:

@@ -257,6 +257,8 @@ def _decision_text(decision: Decision, *, approve: bool) -> str:
         return render("staff_request_refused", kind=request.kind.label)
     if request.kind is RequestKind.WITHDRAWAL:
         return f"已同意撤回，问题 {decision.case.number} 已撤回，已告知反映人。"
+    if request.kind is RequestKind.RESOLUTION:
+        return f"已审核同意，问题 {decision.case.number} 已办结，已告知反映人。"
     if request.kind is RequestKind.REOPEN:
         return f"已同意再次重办，问题 {decision.case.number} 已交承办人重新办理，已告知反映人。"
     if request.kind is RequestKind.EXTENSION:

@@ -64,6 +64,8 @@ class EventKind(enum.StrEnum):
     DEADLINE_CHANGED = "deadline_changed"
     REOPEN_REFERRED = "reopen_referred"  # 不满意 past the 重办 limit, to the 委领导
     REOPEN_DECLINED = "reopen_declined"  # the 委领导 closed it without another 重办
+    RESOLUTION_SUBMITTED = "resolution_submitted"  # 办结 proposed, for 组长审核
+    RESOLUTION_RETURNED = "resolution_returned"  # 组长审核 not passed
 
     @property
     def label(self) -> str:
@@ -104,6 +106,8 @@ EVENT_LABELS = {
     EventKind.DEADLINE_CHANGED: "期限调整",
     EventKind.REOPEN_REFERRED: "报请领导决定是否重办",
     EventKind.REOPEN_DECLINED: "领导决定不再重办",
+    EventKind.RESOLUTION_SUBMITTED: "提交办结审核",
+    EventKind.RESOLUTION_RETURNED: "办结审核未通过",
 }
 
 GENESIS_HASH = "0" * 64

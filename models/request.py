@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from models.clock import ClockKind
-from models.types import UTCDateTime, enum_type
+from models.types import JSONType, UTCDateTime, enum_type
 
 
 class RequestKind(enum.StrEnum):
@@ -20,6 +21,7 @@ class RequestKind(enum.StrEnum):
     TRANSFER = "transfer"
     WITHDRAWAL = "withdrawal"  # a clue's 撤回 by receipt code (filed by a reporter)
     REOPEN = "reopen"  # 不满意 past ``[limits] max_reopens``: the 委领导 decide on 重办
+    RESOLUTION = "resolution"  # 组长审核: the assignee's 办结 before it reaches the reporter
 
     @property
     def label(self) -> str:
@@ -37,6 +39,7 @@ REQUEST_LABELS = {
     RequestKind.TRANSFER: "转办",
     RequestKind.WITHDRAWAL: "撤回",
     RequestKind.REOPEN: "重办",
+    RequestKind.RESOLUTION: "办结审核",
 }
 
 
@@ -79,6 +82,8 @@ class ApprovalRequest(SQLModel, table=True):
     decided_by_id: int | None = Field(default=None, foreign_key="inspectors.id")
     decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     decision_note: str | None = Field(default=None, sa_type=sa.Text)
+    proposal: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+    """办结审核: the outcome, summary and amount the assignee proposes."""
 
     @classmethod
     def filed(

@@ -20,6 +20,7 @@ from bot.services.permissions import (
 )
 from bot.services.policy import Policy
 from bot.services.requests import check_extension_cap
+from bot.services.resolution import approve_resolution
 from bot.services.routing import dispatcher_team, target_team
 from bot.services.withdrawal import decide_withdrawal, withdrawable
 from models.case import RETURNABLE, TRANSFERABLE, WORKING_STATUSES, Case, CaseStatus
@@ -121,6 +122,7 @@ async def decide_request(
             RequestKind.EXTENSION: EventKind.EXTENSION_REFUSED,
             RequestKind.RETURN: EventKind.RETURN_REFUSED,
             RequestKind.TRANSFER: EventKind.TRANSFER_REFUSED,
+            RequestKind.RESOLUTION: EventKind.RESOLUTION_RETURNED,
         }[request.kind]
         event = record_event(
             case, refused, who, now, data={"request": request.id, **_stand_in(who)}
@@ -142,6 +144,10 @@ async def decide_request(
         await session.commit()
         return Decision(request, case)
     session.add(request)
+    if request.kind is RequestKind.RESOLUTION:
+        return await _approve_resolution(
+            session, request, case, requester=requester, who=who, policy=policy, now=now
+        )
     if request.kind is RequestKind.EXTENSION:
         return await _approve_extension(
             session, request, case, requester=requester, who=who, policy=policy, now=now
@@ -160,6 +166,35 @@ async def decide_request(
     return await _approve_transfer(
         session, request, case, requester=requester, who=who, policy=policy, now=now
     )
+
+
+async def _approve_resolution(
+    session: AsyncSession,
+    request: ApprovalRequest,
+    case: Case,
+    *,
+    requester: Inspector,
+    who: Actor,
+    policy: Policy,
+    now: datetime,
+) -> Decision:
+    """组长审核 passed: the case is resolved as proposed, the reporter told, the assignee too."""
+    assert case.id is not None
+    await approve_resolution(session, request, case, who=who, policy=policy, now=now)
+    await tell_inspectors(
+        session,
+        case,
+        [requester],
+        "inspector_request_decided",
+        stage=case.event_count,
+        now=now,
+        request=request_params(request),
+        approved=True,
+        team=None,
+        resolve_due=None,
+    )
+    await session.commit()
+    return Decision(request, case)
 
 
 async def _approve_extension(

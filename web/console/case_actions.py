@@ -24,7 +24,7 @@ from bot.services.relay import ask_reporter
 from bot.services.requests import request_extension, request_return, transfer_case
 from bot.services.resolution import resolve_case
 from bot.services.supervision import supervise_case
-from models.case import Case, Outcome
+from models.case import Case, CaseStatus, Outcome
 from models.errors import InvalidInput
 from models.request import RequestKind
 from models.team import Inspector
@@ -220,6 +220,8 @@ async def _resolve(a: Act) -> Done:
         policy=a.policy,
         now=a.now,
     )
+    if case.status is not CaseStatus.RESOLVED:  # 组长审核 first
+        return Done(f"问题 {case.number} 的办结已提交组长审核，审核通过后告知反映人。")
     return Done(f"问题 {case.number} 已办结，已告知反映人。")
 
 
@@ -279,6 +281,8 @@ def _decided(decision: Decision, *, approve: bool) -> str:
         return f"已同意延期{request.days}个工作日。"
     if request.kind is RequestKind.WITHDRAWAL:
         return "已同意撤回，问题已撤回，已告知反映人。"
+    if request.kind is RequestKind.RESOLUTION:
+        return "已审核同意，问题已办结，已告知反映人。"
     if request.kind is RequestKind.REOPEN:
         return "已同意再次重办，已交承办人重新办理，已告知反映人。"
     team = decision.team.name if decision.team else ""
