@@ -302,3 +302,21 @@ async def test_satisfied_on_the_page_closes_the_case(
     assert "感谢您的评价" in page and "提交评价" not in page
     case = await case_of(sessions, web.id)
     assert (case.status, case.satisfaction) == (CaseStatus.CLOSED, Satisfaction.SATISFIED)
+
+
+async def test_forms_on_the_case_page_are_limited_per_address_and_keep_what_was_typed(
+    client: Client, sessions: SessionFactory, catalog, calendar, clock: FrozenClock
+) -> None:
+    from web.track import TOO_FREQUENT
+
+    web = await web_case(sessions, catalog, calendar)
+    await followup_asked(sessions, catalog, calendar, web)
+    token = csrf_of(await open_case(client, web.code))
+    form = {CSRF_FIELD: token, "reason": "出让金仍未到位。"}  # no rating: refused, nothing done
+    for _ in range(30):
+        assert (await client.post("/t/case/followup", data=form)).status == 409
+    throttled = await client.post("/t/case/followup", data=form)
+    page = await throttled.text()
+    assert throttled.status == 429
+    assert TOO_FREQUENT in text_of(page) and "出让金仍未到位。" in page
+    assert (await case_of(sessions, web.id)).status is CaseStatus.RESOLVED

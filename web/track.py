@@ -347,12 +347,31 @@ async def _act(
     request: web.Request, action: Action, *, error_at: str, entered_field: str | None = None
 ) -> web.StreamResponse:
     """One form's use case on the remembered case, then back to the case page; a refusal shows
-    the case again with its words and what was typed, nothing lost."""
+    the case again with its words and what was typed, nothing lost. Each form counts against
+    the address's form limit (``FORMS_PER_ADDRESS``, shared with 补充材料 and the report form)."""
     channel = request.app[CHANNEL]
     case_id, _ = _remembered(request)
     if case_id is None:
         raise _back_to_form(request)
     fields = await request.post()
+
+    async def again(status: int, error: str) -> web.StreamResponse:
+        _, page = await _load(request)
+        return _case_page(
+            request,
+            channel,
+            page,
+            status=status,
+            error=error,
+            error_at=error_at,
+            entered=str(fields.get(entered_field, ""))[:ENTERED_MAX] if entered_field else "",
+            entered_relay=_int(fields.get("relay")) if error_at == "answer" else None,
+        )
+
+    client = client_address(request, channel.trusted_proxies)
+    if not await channel.limiter.hit(FORMS_PER_ADDRESS, client, channel.clock.now()):
+        logger.info("web tracking forms throttled for a client address")
+        return await again(429, TOO_FREQUENT)
     try:
         async with channel.sessions() as session:
             done = await action(_Posted(request, session, case_id, fields, channel.clock.now()))
@@ -360,17 +379,7 @@ async def _act(
         raise _back_to_form(request) from None
     except DomainError as error:
         logger.info("web tracking: %s refused (%s)", error_at, type(error).__name__)
-        _, page = await _load(request)
-        return _case_page(
-            request,
-            channel,
-            page,
-            status=409,
-            error=error.message,
-            error_at=error_at,
-            entered=str(fields.get(entered_field, ""))[:ENTERED_MAX] if entered_field else "",
-            entered_relay=_int(fields.get("relay")) if error_at == "answer" else None,
-        )
+        return await again(409, error.message)
     response = _see_other(request, "track-case", done=done)
     _remember(request, response, case_id)
     return response
