@@ -253,6 +253,8 @@ async def on_approve(
 
 def _decision_text(decision: Decision, *, approve: bool) -> str:
     request = decision.request
+    if not approve and request.kind is RequestKind.REOPEN:
+        return f"已决定不再重办，问题 {decision.case.number} 已结案，已告知反映人。"
     if not approve:
         return render("staff_request_refused", kind=request.kind.label)
     if request.kind is RequestKind.WITHDRAWAL:

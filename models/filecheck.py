@@ -456,7 +456,8 @@ def clean_pdf(data: bytes) -> bytes:
             for page in writer.pages:  # annotations written inline in a page's /Annots
                 annotations = page.get("/Annots")
                 annotations = annotations.get_object() if annotations is not None else None
-                for annotation in annotations if isinstance(annotations, ArrayObject) else []:
+                for item in annotations if isinstance(annotations, ArrayObject) else []:
+                    annotation = item.get_object()
                     if isinstance(annotation, DictionaryObject):
                         _forget_author(annotation)
                         popup = annotation.get("/Popup")

@@ -50,4 +50,6 @@ def request_params(request: ApprovalRequest) -> dict[str, Any]:
         "kind_label": request.kind.label,
         "days": request.days,
         "reason": request.reason,
+        # 办结审核: what the assignee proposes (the reviewer signs off the amount too)
+        "amount_yuan": (request.proposal or {}).get("amount_yuan"),
     }

@@ -89,6 +89,16 @@ async def test_a_third_unsatisfied_goes_to_the_leader_instead_of_reopening_by_it
     assert "重办申请 AJ-2026-00001" in html and "已重办2次" in html
     assert "反映人意见：出让金仍只返还了一半" in html
     assert not [n for n in await outbox(sessions, "leader_request") if n.chat_id in (601, 801)]
+    # the old buttons take no second answer while the 委领导 decide
+    reporter = bot_for(sessions, catalog, calendar, DECIDED).user(user_id=REPORTER)
+    for rating in (FollowupRating.UNSATISFIED, FollowupRating.SATISFIED):
+        await reporter.press(FollowupAnswer(case_id=case.id, rating=rating).pack())
+        assert reporter.alerts[-1] == "该问题已结案或已在重新办理，无需再评价。感谢您的反馈！"
+    waiting = await case_of(sessions, case.id)
+    assert (waiting.status, waiting.satisfaction) == (CaseStatus.RESOLVED, Satisfaction.UNSATISFIED)
+    async with sessions() as session:
+        requests = (await session.exec(select(ApprovalRequest))).all()
+    assert [r.kind for r in requests] == [RequestKind.REOPEN]
     # the sweep leaves it alone: the 回访 was answered
     await sweep_deadlines(sessions, catalog, calendar, DECIDED + timedelta(days=10))
     assert (await case_of(sessions, case.id)).status is CaseStatus.RESOLVED
@@ -123,6 +133,7 @@ async def test_the_leader_declines_and_the_case_is_closed_as_unsatisfied(
     assert request.id is not None
     leader = bot_for(sessions, catalog, calendar, DECIDED).user(user_id=701)
     await leader.press(RequestDecision(request_id=request.id, approve=False).pack())
+    assert leader.last == "已决定不再重办，问题 AJ-2026-00001 已结案，已告知反映人。"
     closed = await case_of(sessions, case.id)
     assert (closed.status, closed.satisfaction) == (CaseStatus.CLOSED, Satisfaction.UNSATISFIED)
     assert closed.reopen_count == 2
@@ -288,3 +299,16 @@ async def test_in_the_console_the_leader_finds_the_request_on_the_desk_and_decid
         assert answer.status == 303
     closed = await case_of(sessions, case.id)
     assert (closed.status, closed.satisfaction) == (CaseStatus.CLOSED, Satisfaction.UNSATISFIED)
+
+
+async def test_the_console_stops_offering_a_return_once_the_window_is_over(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar
+) -> None:
+    from bot.clock import FrozenClock
+    from tests.console_support import console_app, sign_in
+
+    case, staff = await accepted_case(sessions, catalog, calendar)
+    async with console_app(sessions, catalog, clock=FrozenClock(sh(2026, 12, 2, 9))) as client:
+        inspector = await sign_in(client, sessions, person=staff.inspector)
+        after = await (await inspector.get(f"/console/cases/{case.id}")).text()
+    assert "退回信访室重新分办" not in after and "转办" in after  # the same page offers it before

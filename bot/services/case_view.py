@@ -31,7 +31,8 @@ from bot.services.permissions import (
     may_supervise,
     may_view_identity,
 )
-from bot.services.requests import EXTENSION_MAX_DAYS
+from bot.services.policy import Policy
+from bot.services.requests import EXTENSION_MAX_DAYS, return_window_over
 from bot.services.routing import (
     dispatcher_team,
     list_route_targets,
@@ -255,6 +256,8 @@ class RequestLine:
     target_team: str | None
     created_at: datetime
     may_decide: bool
+    outcome: str | None = None  # 办结审核: the proposed outcome and amount (元)
+    amount_yuan: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,12 +333,14 @@ def identity_hint(case: Case) -> str:
     return ANONYMOUS_HINT if case.anonymous else NAMED_HINT
 
 
-def case_actions(actor: Inspector, case: Case, dispatcher: Team) -> CaseActions:
+def case_actions(
+    actor: Inspector, case: Case, dispatcher: Team, *, return_open: bool = True
+) -> CaseActions:
     """The buttons: the assignee's steps, 分办 for the dispatcher's leaders (and admins), 改派
     for the team's leader, 督办 for leaders, 查看身份 on a named appeal for whoever may view."""
     assignee_steps = {
         "accept": may_act(actor, case, "acc"),
-        "request_return": may_request_return(actor, case),
+        "request_return": return_open and may_request_return(actor, case),
         "transfer": may_act(actor, case, "ret"),
         "ask": may_act(actor, case, "ask"),
         "progress": may_act(actor, case, "prg"),
@@ -389,6 +394,8 @@ async def _requests(
                 days=request.days,
                 target_team=target.name if target else None,
                 created_at=request.created_at,
+                outcome=Outcome(request.proposal["outcome"]).label if request.proposal else None,
+                amount_yuan=(request.proposal or {}).get("amount_yuan"),
                 may_decide=may_decide(
                     actor,
                     case,
@@ -419,14 +426,17 @@ async def get_case_page(
     case_id: int,
     *,
     now: datetime,
-    calendar: WorkCalendar,
+    policy: Policy,
 ) -> CasePage:
-    """The 案件 page, for those who may see the case (the bot's /case rule)."""
+    """The 案件 page, for those who may see the case (the bot's /case rule); 退回 is offered
+    only within ``[limits] return_within_days`` of 签收."""
+    calendar = policy.calendar
     case = await load_case(session, case_id)
     require_view(actor, case)
     detail = await case_detail(session, case, now)
     team, assignee, enterprise = await _names(session, case)
-    actions = case_actions(actor, case, await dispatcher_team(session))
+    return_open = not return_window_over(case, policy, now)
+    actions = case_actions(actor, case, await dispatcher_team(session), return_open=return_open)
     requests = await _requests(session, actor, case, detail.requests)
     decides = any(r.may_decide and r.kind is RequestKind.RETURN for r in requests)
     needs_teams = actions.route or actions.transfer or decides

@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services.assignment import leave_team, send_to_team
 from bot.services.clocks import extend_clock
-from bot.services.followup import decide_reopen
+from bot.services.followup import ReopenLapsed, decide_reopen
 from bot.services.inspectors import request_deciders, team_leaders
 from bot.services.notices import team_name, tell_inspectors, tell_reporter
 from bot.services.permissions import (
@@ -19,7 +19,7 @@ from bot.services.permissions import (
     moved_on,
 )
 from bot.services.policy import Policy
-from bot.services.requests import check_extension_cap
+from bot.services.requests import cancel_pending, check_extension_cap
 from bot.services.resolution import approve_resolution
 from bot.services.routing import dispatcher_team, target_team
 from bot.services.withdrawal import decide_withdrawal, withdrawable
@@ -106,6 +106,10 @@ async def decide_request(
         await decide_withdrawal(session, request, case, who=who, approve=approve, now=now)
         return Decision(request, case)
     if request.kind is RequestKind.REOPEN:  # 不满意 past the 重办 limit, for the 委领导
+        if case.status is not CaseStatus.RESOLVED:  # moved on meanwhile: the request lapses
+            await cancel_pending(session, case.id, now=now, why="问题已不在待决定状态")
+            await session.commit()
+            raise ReopenLapsed(detail=f"request {request_id}: case {case.id} is {case.status}")
         request.decide(by=actor.id, approve=approve, at=now)
         reopened = await decide_reopen(
             session, request, case, who=who, approve=approve, policy=policy, now=now
@@ -180,7 +184,9 @@ async def _approve_resolution(
 ) -> Decision:
     """组长审核 passed: the case is resolved as proposed, the reporter told, the assignee too."""
     assert case.id is not None
-    await approve_resolution(session, request, case, who=who, policy=policy, now=now)
+    await approve_resolution(
+        session, request, case, who=who, policy=policy, now=now, extra=_stand_in(who)
+    )
     await tell_inspectors(
         session,
         case,

@@ -13,12 +13,12 @@ from datetime import datetime
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.services.clocks import meet_clock, start_ladder_clock
+from bot.services.clocks import get_clock, meet_clock, start_ladder_clock
 from bot.services.notices import tell_inspectors, tell_reporter
 from bot.services.people import Directory, unique
 from bot.services.policy import Policy
 from models.case import Case, CaseStatus, Satisfaction, reported_by, reporter_actor_id
-from models.clock import ClockKind
+from models.clock import ClockKind, ClockState
 from models.errors import InvalidInput, PermissionDenied, StaleAction
 from models.event import Actor, ActorType, EventKind, record_event, transition
 from models.notification import Notice, Offer
@@ -47,6 +47,10 @@ class FollowupClosed(StaleAction):
     message = "该问题已结案或已在重新办理，无需再评价。感谢您的反馈！"
 
 
+class ReopenLapsed(StaleAction):
+    message = "该问题已不在待决定状态，此重办申请已失效。"
+
+
 def check_followup(reporter: Reporter | None, case: Case | None, case_id: int) -> Case:
     """The case may be rated by ``reporter``: it is theirs, and it is resolved (not yet closed
     or reopened)."""
@@ -60,12 +64,16 @@ def check_followup(reporter: Reporter | None, case: Case | None, case_id: int) -
 async def get_followup_case(
     session: AsyncSession, telegram_user_id: int, case_id: int
 ) -> tuple[Case, Reporter]:
-    """The resolved case this Telegram account reported and may rate."""
+    """The resolved case this Telegram account reported and may rate, while its 回访 question is
+    open (an answered one, a 不满意 waiting for the 委领导 included, takes no second answer)."""
     reporter = (
         await session.exec(select(Reporter).where(Reporter.telegram_user_id == telegram_user_id))
     ).first()
     case = check_followup(reporter, await session.get(Case, case_id), case_id)
     assert reporter is not None
+    clock = await get_clock(session, case_id, ClockKind.FOLLOWUP)
+    if clock is None or clock.state is not ClockState.RUNNING:
+        raise FollowupClosed(detail=f"case {case_id}: 回访 already answered")
     return case, reporter
 
 
@@ -246,7 +254,7 @@ async def decide_reopen(
     have reopened it; refused, it is closed (不满意 kept). The reporter is told either way. The
     caller recorded the decision on ``request``; this commits."""
     if case.status is not CaseStatus.RESOLVED:
-        raise FollowupClosed(detail=f"case {case.id} is {case.status}")
+        raise ReopenLapsed(detail=f"case {case.id} is {case.status}")
     session.add(request)
     if approve:
         reopened = await reopen(

@@ -22,7 +22,7 @@ from models.errors import InvalidInput, NotFound, PermissionDenied, StaleAction
 from models.event import Actor, ActorType
 from models.intake import clean_text
 from models.org import Track
-from models.request import ApprovalRequest, RequestStatus
+from models.request import ApprovalRequest, RequestKind, RequestStatus
 from models.team import Inspector, Role
 
 NOTE_MAX = 1000
@@ -182,6 +182,7 @@ def may_decide(
         actor.id in decider_ids
         and request.status is RequestStatus.PENDING
         and (request.kind.by_reporter or case.assignee_id == request.requested_by_id)
+        and (request.kind is not RequestKind.REOPEN or case.status is CaseStatus.RESOLVED)
     )
 
 

@@ -100,16 +100,17 @@ class Proposal:
 
 async def approve_resolution(
     session: AsyncSession, request: ApprovalRequest, case: Case, *, who: Actor, policy: Policy,
-    now: datetime,
+    now: datetime, extra: dict[str, Any],
 ) -> None:  # fmt: skip
     """组长审核 passed: the 办结 the assignee proposed, in the team leader's name (the event
-    says who proposed it). The caller recorded the decision on ``request`` and commits."""
+    says who proposed it, and ``extra``: an admin's stand-in). The caller recorded the decision
+    on ``request`` and commits."""
     if case.status not in WORKING_STATUSES:
         raise moved_on(case, "办结")
     session.add(request)
     await _resolve(
         session, case, who, Proposal.of(request), policy=policy, now=now,
-        extra={"request": request.id, "proposed_by": request.requested_by_id},
+        extra={"request": request.id, "proposed_by": request.requested_by_id, **extra},
     )  # fmt: skip
 
 

@@ -25,6 +25,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("DELETE FROM approval_requests WHERE kind = 'resolution'")
+    # the request kinds this version added: older code cannot read them
+    op.execute("DELETE FROM approval_requests WHERE kind IN ('resolution', 'reopen')")
     with op.batch_alter_table("approval_requests", schema=None) as batch_op:
         batch_op.drop_column("proposal")

@@ -61,7 +61,7 @@ async def render_case(
             request[STAFF].person,
             case_id,
             now=console.clock.now(),
-            calendar=await console.calendar(),
+            policy=console.policy,
         )
     typed = {k: str(v) for k, v in (form or {}).items() if k != "csrf_token"}
     return console_page(
@@ -275,6 +275,8 @@ async def decide(request: web.Request) -> web.Response:
 
 def _decided(decision: Decision, *, approve: bool) -> str:
     request = decision.request
+    if not approve and request.kind is RequestKind.REOPEN:
+        return "已决定不再重办，问题已结案，已告知反映人。"
     if not approve:
         return f"已不同意该{request.kind.label}申请，已告知申请人。"  # 撤回: the reporter
     if request.kind is RequestKind.EXTENSION:
