@@ -228,9 +228,16 @@ def _statement(kind: PurgeKind, keys: list[Any], cut: Limits) -> Any:
             col(WebDraft.updated_at) <= cut.drafts_before,
         )
     if kind is PurgeKind.NOTIFICATION_TEXTS:
-        return (
+        return (  # counted: the rows that still had a text (an emptied one is only unlinked)
             update(Notification)
-            .where(col(Notification.id).in_(keys))
+            .where(
+                col(Notification.id).in_(keys),
+                sa.or_(
+                    col(Notification.text).is_not(None),
+                    col(Notification.params).is_not(None),
+                    col(Notification.reply_markup).is_not(None),
+                ),
+            )
             .values(text=None, params=sa.null(), reply_markup=sa.null())
         )
     if kind is PurgeKind.CONTACTS:
