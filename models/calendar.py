@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import MAXYEAR, MINYEAR, UTC, date, datetime, time, timedelta
 from functools import cache
+from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
@@ -110,7 +111,7 @@ def _lunar_holidays(year: int) -> list[tuple[date, str]]:
 
 
 @cache
-def statutory_holidays(year: int) -> dict[date, str]:
+def statutory_holidays(year: int) -> Mapping[date, str]:
     """The days off that 《全国年节及纪念日放假办法》 (as revised in 2024) gives every year:
     元旦, 春节 (除夕 to 初三), 清明节, 劳动节 (1–2 May), 端午节, 中秋节, 国庆节 (1–3 Oct).
 
@@ -122,7 +123,7 @@ def statutory_holidays(year: int) -> dict[date, str]:
     for day, name in sorted(fixed + _lunar_holidays(year), key=lambda holiday: holiday[0]):
         if day.year == year:
             days[day] = f"{days[day]}、{name}" if day in days else name
-    return days
+    return MappingProxyType(days)  # cached: read-only
 
 
 @cache
