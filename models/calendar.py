@@ -7,9 +7,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import MAXYEAR, MINYEAR, UTC, date, datetime, time, timedelta
 from functools import cache
+from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
+from lunar_python import Lunar, Solar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -23,6 +25,7 @@ _CHINESE_NAMES: dict[str, str] = {
 _FIXED_HOLIDAYS: dict[tuple[int, int], str] = {
     (1, 1): "元旦",
     (5, 1): "劳动节",
+    (5, 2): "劳动节",
     (10, 1): "国庆节",
     (10, 2): "国庆节",
     (10, 3): "国庆节",
@@ -85,14 +88,58 @@ def _weekday_day(d: date) -> DayInfo:
     return DayInfo(is_workday=d.weekday() < 5)
 
 
-def _fallback_day(d: date) -> DayInfo:
-    """Without official data: Monday to Friday are worked, except 1 Jan, 1 May and 1–3 Oct."""
-    name = _FIXED_HOLIDAYS.get((d.month, d.day))
-    return DayInfo(is_workday=name is None and d.weekday() < 5, name=name)
+def _solar(day: Solar) -> date:
+    return date(day.getYear(), day.getMonth(), day.getDay())
+
+
+def _lunar(year: int, month: int, day: int) -> date:
+    """The Gregorian date of a day of lunar `year` (its ordinary month, not a leap month)."""
+    return _solar(Lunar.fromYmd(year, month, day).getSolar())
+
+
+def _lunar_holidays(year: int) -> list[tuple[date, str]]:
+    """春节 (除夕, the last day of the 12th lunar month, to 初三), 清明节 (the day of the 清明
+    solar term), 端午节 (5th of the 5th lunar month) and 中秋节 (15th of the 8th)."""
+    new_year = _lunar(year, 1, 1)
+    qingming = _solar(Solar.fromYmd(year, 4, 20).getLunar().getJieQiTable()["清明"])
+    return [
+        *((new_year + timedelta(days=i), "春节") for i in range(-1, 3)),
+        (qingming, "清明节"),
+        (_lunar(year, 5, 5), "端午节"),
+        (_lunar(year, 8, 15), "中秋节"),
+    ]
+
+
+@cache
+def statutory_holidays(year: int) -> Mapping[date, str]:
+    """The days off that 《全国年节及纪念日放假办法》 (as revised in 2024) gives every year:
+    元旦, 春节 (除夕 to 初三), 清明节, 劳动节 (1–2 May), 端午节, 中秋节, 国庆节 (1–3 Oct).
+
+    A day two holidays fall on (中秋节 on 3 Oct 2028) is one day off named after both. No 调休
+    (make-up working days) and no 补假 for a holiday on a weekend: those the State Council's
+    schedule decides each year."""
+    days: dict[date, str] = {}
+    fixed = [(date(year, month, day), name) for (month, day), name in _FIXED_HOLIDAYS.items()]
+    for day, name in sorted(fixed + _lunar_holidays(year), key=lambda holiday: holiday[0]):
+        if day.year == year:
+            days[day] = f"{days[day]}、{name}" if day in days else name
+    return MappingProxyType(days)  # cached: read-only
+
+
+@cache
+def _provisional_year(year: int) -> tuple[DayInfo, ...]:
+    """Every day of a year without official data: Monday to Friday are worked, except the
+    statutory holidays; weekends are not."""
+    holidays = statutory_holidays(year)
+    return tuple(
+        DayInfo(is_workday=d not in holidays and d.weekday() < 5, name=holidays.get(d))
+        for d in _days_of(year)
+    )
 
 
 class WorkCalendar:
-    """Working days: explicit `days` win over chinesecalendar, which wins over the fallback."""
+    """Working days: explicit `days` win over chinesecalendar, which wins over the
+    provisional rule (the statutory holidays, for a year with no official schedule)."""
 
     def __init__(
         self,
@@ -110,20 +157,22 @@ class WorkCalendar:
         self._prefixes: dict[int, list[int]] = {}
 
     def _year(self, year: int) -> tuple[DayInfo, ...]:
-        """Every day of `year`; a known year's unlisted days follow the plain weekday rule."""
+        """Every day of `year`; a known year's unlisted days follow the plain weekday rule, a
+        provisional year's the statutory holidays (`statutory_holidays`)."""
         infos = self._years.get(year)
         if infos is None:
-            official = _package_year(year)
-            plain = _weekday_day if year in self._known_years else _fallback_day
+            base = _package_year(year)
+            if base is None and year not in self._known_years:
+                base = _provisional_year(year)
             built: list[DayInfo] = []
             for i, d in enumerate(_days_of(year)):
                 override = self._days.get(d)
                 if override is not None:
                     built.append(override)
-                elif official is not None:
-                    built.append(official[i])
+                elif base is not None:
+                    built.append(base[i])
                 else:
-                    built.append(plain(d))
+                    built.append(_weekday_day(d))
             infos = self._years[year] = tuple(built)
         return infos
 

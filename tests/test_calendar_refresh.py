@@ -11,7 +11,7 @@ from bot.db import SessionFactory
 from bot.services.calendar import CalendarCache, load_calendar
 from models.schedule import CalendarDay, CalendarYear
 
-# 2031 is not in chinesecalendar: Monday 6 October 2031 is a plain weekday in the fallback.
+# 2031 is not in chinesecalendar: Monday 6 October 2031 is a plain weekday in the provisional rule.
 NATIONAL_DAY_2031 = date(2031, 10, 6)
 
 

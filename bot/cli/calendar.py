@@ -156,13 +156,72 @@ def calendar_add_workdays(cli: CliContext, start: datetime, n: int, as_json: boo
         click.echo("跳过的节假日：" + "、".join(f"{s['date']} {s['name']}" for s in skipped))
 
 
+def _when(value: str) -> int | date:
+    """A year (2027) or a day (2027-02-05)."""
+    try:
+        if len(value) == 4 and value.isdigit():
+            year = int(value)
+        else:
+            return date.fromisoformat(value)
+    except ValueError:
+        fail(f"请填写年份（如 2027）或日期（如 2027-02-05）：{value}", code=2)
+    if not 1900 <= year <= 2200:
+        fail(f"请填写1900年至2200年之间的年份：{value}", code=2)
+    return year
+
+
+def _day_result(calendar: WorkCalendar, day: date, source: str) -> dict[str, Any]:
+    from bot.services.calendar import day_kind
+
+    return {
+        "date": day.isoformat(),
+        "weekday": f"周{WEEKDAYS[day.weekday()]}",
+        "workday": calendar.is_workday(day),
+        "kind": day_kind(calendar, day).value,
+        "name": calendar.day_name(day),
+        "official": calendar.is_official(day.year),
+        "provisional": not calendar.is_official(day.year),
+        "source": source,
+    }
+
+
+def _year_result(calendar: WorkCalendar, year: int, source: str) -> dict[str, Any]:
+    first = date(year, 1, 1)
+    days = [first + timedelta(days=i) for i in range((date(year, 12, 31) - first).days + 1)]
+    special = [
+        d
+        for d in days
+        if calendar.day_name(d) is not None or calendar.is_workday(d) != (d.weekday() < 5)
+    ]
+    return {
+        "year": year,
+        "official": calendar.is_official(year),
+        "provisional": not calendar.is_official(year),
+        "source": source,
+        "workdays": sum(calendar.is_workday(d) for d in days),
+        "office_day_end": calendar.office_day_end.strftime("%H:%M"),
+        "days": [
+            {
+                "date": d.isoformat(),
+                "weekday": f"周{WEEKDAYS[d.weekday()]}",
+                "workday": calendar.is_workday(d),
+                "name": calendar.day_name(d),
+            }
+            for d in special
+        ],
+    }
+
+
 @calendar_group.command("show")
-@click.argument("year", type=click.IntRange(min=1900, max=2200))
+@click.argument("when", metavar="YEAR|DATE")
 @json_option
 @pass_context
-def calendar_show(cli: CliContext, year: int, as_json: bool) -> None:
-    """The holidays and make-up working days of YEAR, and where the schedule comes from."""
+def calendar_show(cli: CliContext, when: str, as_json: bool) -> None:
+    """The holidays and make-up working days of YEAR (2027), or whether DATE (2027-02-05) is a
+    working day; and where the schedule comes from (暂定: computed by the statutory rule)."""
     config = cli.config()
+    subject = _when(when)
+    year = subject if isinstance(subject, int) else subject.year
 
     async def show(sessions: SessionFactory) -> dict[str, Any]:
         from bot.services.calendar import load_calendar, year_source
@@ -170,40 +229,28 @@ def calendar_show(cli: CliContext, year: int, as_json: bool) -> None:
         async with sessions() as session:
             calendar = await load_calendar(session, config)
             source = await year_source(session, calendar, year)
-        first = date(year, 1, 1)
-        days = [first + timedelta(days=i) for i in range((date(year, 12, 31) - first).days + 1)]
-        special = [
-            d
-            for d in days
-            if calendar.day_name(d) is not None or calendar.is_workday(d) != (d.weekday() < 5)
-        ]
-        return {
-            "year": year,
-            "official": calendar.is_official(year),
-            "source": source,
-            "workdays": sum(calendar.is_workday(d) for d in days),
-            "office_day_end": calendar.office_day_end.strftime("%H:%M"),
-            "days": [
-                {
-                    "date": d.isoformat(),
-                    "weekday": f"周{WEEKDAYS[d.weekday()]}",
-                    "workday": calendar.is_workday(d),
-                    "name": calendar.day_name(d),
-                }
-                for d in special
-            ],
-        }
+        if isinstance(subject, int):
+            return _year_result(calendar, subject, source)
+        return _day_result(calendar, subject, source)
 
     result = run_with_db(cli.settings, show)
     if as_json:
         print_json(result)
-        return
-    click.echo(f"{year} 年：{result['source']}；全年工作日 {result['workdays']} 天。")
-    print_table(
-        None,
-        ["日期", "星期", "上班", "说明"],
-        [
-            (d["date"], d["weekday"], "上班" if d["workday"] else "休息", d["name"] or "")
-            for d in result["days"]
-        ],
-    )
+    elif isinstance(subject, date):
+        from bot.services.calendar import DayKind
+
+        name = f"（{result['name']}）" if result["name"] else ""
+        click.echo(
+            f"{result['date']}（{result['weekday']}）：{DayKind(result['kind']).label}{name}。"
+            f"{year} 年：{result['source']}。"
+        )
+    else:
+        click.echo(f"{year} 年：{result['source']}；全年工作日 {result['workdays']} 天。")
+        print_table(
+            None,
+            ["日期", "星期", "上班", "说明"],
+            [
+                (d["date"], d["weekday"], "上班" if d["workday"] else "休息", d["name"] or "")
+                for d in result["days"]
+            ],
+        )
