@@ -20,6 +20,7 @@ from models.intake import AMOUNT_MAX_YUAN
 from models.org import Track
 from models.relay import RelayMessage, RelayStatus
 from models.team import Inspector
+from notifications.texts import reporter_outcome
 
 
 async def resolve_case(
@@ -79,7 +80,7 @@ async def resolve_case(
         stage=event.seq,
         now=now,
         appeal=appeal,
-        outcome=outcome.label,
+        outcome=reporter_outcome(outcome),
         summary=text if appeal else None,
         amount=amount_yuan if appeal else None,
     )

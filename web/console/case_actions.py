@@ -274,7 +274,7 @@ async def decide(request: web.Request) -> web.Response:
 def _decided(decision: Decision, *, approve: bool) -> str:
     request = decision.request
     if not approve:
-        return f"已不同意该{request.kind.label}申请，已告知申请人。"  # 撤回: the reporter
+        return f"该{request.kind.label}申请未予批准，已告知申请人。"  # 撤回: the reporter
     if request.kind is RequestKind.EXTENSION:
         return f"已同意延期{request.days}个工作日。"
     if request.kind is RequestKind.WITHDRAWAL:
