@@ -319,6 +319,50 @@ def _reference_problems(config: LiankaConfig) -> list[ConfigProblem]:
     problems += [
         ConfigProblem("calendar.days", f"日期 {d} 重复 (duplicate date)") for d in _duplicates(days)
     ]
+    # the clue check reads the teams and rules as written: only once their references hold
+    return problems or _clue_routing_problems(config)
+
+
+def handles_clues(config: LiankaConfig, team: TeamConfig) -> bool:
+    """A team handles 问题线索 if it covers a clue-track category, or is the dispatcher (信访室),
+    which receives whatever no rule routes, clues included."""
+    clues = {c.code for c in config.categories if c.track is Track.CLUE}
+    return team.dispatcher or any(code in clues for code in team.categories)
+
+
+def _clue_routing_problems(config: LiankaConfig) -> list[ConfigProblem]:
+    """A clue is confidential and goes only where clues are handled: no routing rule may send a
+    clue-track category to a team that covers none, and a rule without categories — which
+    matches whatever the reporter chose, clues too — must list the categories it routes."""
+    problems: list[ConfigProblem] = []
+    clues = {c.code: c.name for c in config.categories if c.track is Track.CLUE}
+    teams = {t.code: t for t in config.teams}
+    for index, rule in enumerate(config.routing, start=1):
+        team = teams.get(rule.team)
+        if team is None or not clues:
+            continue
+        caught = [code for code in (rule.categories or clues) if code in clues]
+        names = "、".join(clues[code] for code in caught)
+        rule_name = f"分办规则 “{rule.label}”"
+        if not rule.categories:
+            why = "" if handles_clues(config, team) else "（该组不办理问题线索）"
+            problems.append(
+                ConfigProblem(
+                    f"routing[{index}]",
+                    f"{rule_name} 没有限定监督事项，会把问题线索（{names}）也分给 "
+                    f"{team.name}{why}；请用 categories 列出该规则分办的监督事项"
+                    " (a rule without categories also routes clue categories: list its categories)",
+                )
+            )
+        elif caught and not handles_clues(config, team):
+            problems.append(
+                ConfigProblem(
+                    f"routing[{index}].categories",
+                    f"{rule_name} 把问题线索（{names}）分给 {team.name}，但该组不办理问题线索；"
+                    "请分给办理问题线索的监督组"
+                    " (the rule sends clue categories to a team that handles no clues)",
+                )
+            )
     return problems
 
 

@@ -130,13 +130,14 @@ def check_transition(current: CaseStatus, target: CaseStatus) -> None:
 
 
 def reporter_label(status: CaseStatus, track: Track) -> str:
-    """The status a reporter sees; a clue shows only 已受理 and 已办结 (检举控告工作规则)."""
+    """The status a reporter sees; a clue shows only 已受理 (once a person accepted it) and
+    已办结 (检举控告工作规则), and before that 已提交，待受理 as an appeal does."""
     if status is CaseStatus.WITHDRAWN:
         return "已撤回"
     if status in FINISHED_STATUSES:
         return "已办结"
     if track is Track.CLUE:
-        return "已受理"
+        return "已提交，待受理" if status in AWAITING_ACCEPTANCE else "已受理"
     return {
         CaseStatus.SUBMITTED: "已提交，待受理",
         CaseStatus.ASSIGNED: "已提交，待受理",
@@ -145,6 +146,15 @@ def reporter_label(status: CaseStatus, track: Track) -> str:
         CaseStatus.IN_PROGRESS: "办理中",
         CaseStatus.REOPENED: "重新办理中",
     }[status]
+
+
+def reporter_status(case: Case) -> str:
+    """``reporter_label`` of a case: a clue its reporter was told is 已受理 stays so while it
+    changes hands inside the commission (they are told of 受理 once, not of the move)."""
+    told = case.first_reply_at is not None and case.status in AWAITING_ACCEPTANCE
+    if case.track is Track.CLUE and told:
+        return "已受理"
+    return reporter_label(case.status, case.track)
 
 
 class Outcome(enum.StrEnum):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from models.case import Case
+from models.case import Case, Outcome
 from models.request import ApprovalRequest
 
 PREVIEW_LIMIT = 600
@@ -22,6 +22,21 @@ IDENTITY_CHOICES = {
     ),
 }
 """What 实名 and 匿名 mean, said the same in the chat and on the web (反映方式): who can see what."""
+
+
+REPORTER_OUTCOMES: dict[Outcome, str | None] = {
+    Outcome.SOLVED: "问题已解决",
+    Outcome.RECTIFIED: "问题已整改",
+    Outcome.UNFOUNDED: "经核查，反映问题不属实",
+    Outcome.CLUE_TRANSFERRED: "已作为问题线索依规依纪处理",
+    Outcome.OTHER: None,  # nothing to name: the 办理情况 says it
+}
+"""How a reporter reads an appeal's 办理结果 (staff lists keep the short labels of ``Outcome``)."""
+
+
+def reporter_outcome(outcome: Outcome | None) -> str | None:
+    """The 办理结果 told to the reporter, or None where the summary alone says it."""
+    return REPORTER_OUTCOMES.get(outcome) if outcome is not None else None
 
 
 def preview(text: str, limit: int = PREVIEW_LIMIT) -> str:

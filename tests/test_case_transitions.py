@@ -7,7 +7,14 @@ from itertools import product
 
 import pytest
 
-from models.case import ALLOWED, Case, CaseStatus, check_transition, reporter_label
+from models.case import (
+    ALLOWED,
+    Case,
+    CaseStatus,
+    check_transition,
+    reporter_label,
+    reporter_status,
+)
 from models.errors import InvalidTransition
 from models.event import SYSTEM, Actor, ActorType, EventKind, transition
 from models.org import Track
@@ -115,13 +122,26 @@ def test_refused_transition_leaves_the_case_untouched() -> None:
         (S.IN_PROGRESS, Track.APPEAL, "办理中"),
         (S.REOPENED, Track.APPEAL, "重新办理中"),
         (S.RESOLVED, Track.APPEAL, "已办结"),
-        (S.SUBMITTED, Track.CLUE, "已受理"),
+        (S.SUBMITTED, Track.CLUE, "已提交，待受理"),
+        (S.ASSIGNED, Track.CLUE, "已提交，待受理"),
+        (S.ACCEPTED, Track.CLUE, "已受理"),
         (S.IN_PROGRESS, Track.CLUE, "已受理"),
-        (S.RETURNED, Track.CLUE, "已受理"),
+        (S.RETURNED, Track.CLUE, "已提交，待受理"),
         (S.CLOSED, Track.CLUE, "已办结"),
     ],
 )
-def test_reporter_sees_plain_statuses_and_a_clue_only_accepted_or_done(
+def test_reporter_sees_plain_statuses_and_a_clue_accepted_only_once_a_person_accepted_it(
     status: CaseStatus, track: Track, label: str
 ) -> None:
     assert reporter_label(status, track) == label
+
+
+def test_a_clue_its_reporter_was_told_is_accepted_stays_accepted_while_it_changes_teams() -> None:
+    clue = make_case(S.SUBMITTED)
+    clue.track = Track.CLUE
+    assert reporter_status(clue) == "已提交，待受理"
+    clue.first_reply_at = NOW  # 签收 told the reporter 已受理; then 转办 to another team
+    assert reporter_status(clue) == "已受理"
+    appeal = make_case(S.SUBMITTED)
+    appeal.first_reply_at = NOW  # an appeal's reporter is told of the move and waits again
+    assert reporter_status(appeal) == "已提交，待受理"

@@ -12,6 +12,7 @@ import pytest
 from bot.db import head_revision
 from tests.conftest import ROOT
 from tests.live import TEST_KEYS
+from tests.test_config import OLD_JKQ_PROBLEM, with_old_jkq_rule
 
 pytestmark = pytest.mark.slow
 
@@ -109,6 +110,32 @@ def test_config_check_names_the_broken_key_without_a_traceback(tmp_path: Path) -
     as_json = lianka("config", "check", str(broken), "--json", cwd=tmp_path)
     assert as_json.returncode == 1
     assert '"key": "teams[rural].categories"' in as_json.stdout
+
+
+def test_config_check_refuses_the_old_jkq_rule_that_routed_clues_to_the_business_team(
+    tmp_path: Path,
+) -> None:
+    old = tmp_path / "old.toml"
+    example = (ROOT / "lianka.example.toml").read_text(encoding="utf-8")
+    old.write_text(with_old_jkq_rule(example), encoding="utf-8")
+    result = lianka("config", "check", str(old), cwd=tmp_path)
+    assert result.returncode == 1
+    assert OLD_JKQ_PROBLEM in result.stderr
+    assert "Traceback" not in result.stderr
+    as_json = lianka("config", "check", str(old), "--json", cwd=tmp_path)
+    assert as_json.returncode == 1
+    assert '"key": "routing[1]"' in as_json.stdout and "经开区资金返还" in as_json.stdout
+
+
+def test_run_refuses_to_start_with_a_rule_that_routes_clues_to_a_team_without_clues(
+    tmp_path: Path,
+) -> None:
+    example = (ROOT / "lianka.example.toml").read_text(encoding="utf-8")
+    (tmp_path / "lianka.toml").write_text(with_old_jkq_rule(example), encoding="utf-8")
+    result = lianka("run", cwd=tmp_path, env={"LIANKA_BOT_TOKEN": "123456789:AAE" + "x" * 32})
+    assert result.returncode == 2
+    assert "分办规则 “经开区资金返还”" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_commands_that_need_the_config_refuse_a_broken_one_with_exit_2(tmp_path: Path) -> None:

@@ -82,6 +82,8 @@ async def test_a_clue_in_a_team_without_a_leader_tells_admins_only_that(
             await assignment_options(session, admin, clue)
     assert note.chat_id == 903 and note.kind == "clue_unattended"
     assert "请尽快为该组登记组长" in telegram_html(note)
+    assert "该组目前没有在岗组长，暂时无人分派" in telegram_html(note)
+    assert "【" not in telegram_html(note)
     assert "负责人" not in telegram_html(note) and "好处费" not in telegram_html(
         note
     )  # nothing of the clue

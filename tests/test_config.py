@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from bot.config import ConfigError, load_config, parse_config
 from models.org import Track
+from models.routing import choose_team
 from tests.conftest import ROOT
 
 EXAMPLE = (ROOT / "lianka.example.toml").read_text(encoding="utf-8")
+
+
+def with_old_jkq_rule(example: str) -> str:
+    """The example as it shipped before issue 17: the rule 经开区资金返还 with zones and keywords
+    but no categories, so it also routed clues to the business-environment team."""
+    text, count = re.subn(
+        r'(name = "经开区资金返还"\nteam = "business_env"\n)categories = \[[^\]]*\][^\n]*\n',
+        r"\1",
+        example,
+    )
+    assert count == 1, "the example's 经开区资金返还 rule has changed shape"
+    return text
+
+
+OLD_JKQ_PROBLEM = (
+    "routing[1]: 分办规则 “经开区资金返还” 没有限定监督事项，会把问题线索（国资国企腐败、“四风”问题）"
+    "也分给 “营商环境”立项监督组（该组不办理问题线索）；请用 categories 列出该规则分办的监督事项"
+    " (a rule without categories also routes clue categories: list its categories)"
+)
 
 
 def problems_of(text: str) -> list[str]:
@@ -128,3 +149,52 @@ def test_calendar_overrides_are_read_as_dates() -> None:
     config = parse_config(text, Path("x.toml"))
     (day,) = config.calendar.days
     assert (day.date.isoformat(), day.workday, day.name) == ("2027-01-01", False, "元旦")
+
+
+def test_the_old_jkq_rule_without_categories_is_refused_naming_it() -> None:
+    assert problems_of(with_old_jkq_rule(EXAMPLE)) == [OLD_JKQ_PROBLEM]
+
+
+def test_a_rule_sending_a_clue_category_to_a_team_without_clues_is_refused() -> None:
+    text = EXAMPLE.replace(
+        'name = "营商环境"\nteam = "business_env"\ncategories = ["business_env", "enterprise_policy"]',
+        'name = "营商环境"\nteam = "business_env"\ncategories = ["business_env", "four_styles"]',
+    )
+    assert problems_of(text) == [
+        "routing[2].categories: 分办规则 “营商环境” 把问题线索（“四风”问题）分给 “营商环境”立项监督组，"
+        "但该组不办理问题线索；请分给办理问题线索的监督组"
+        " (the rule sends clue categories to a team that handles no clues)"
+    ]
+
+
+def test_a_rule_without_categories_is_refused_even_for_a_team_that_handles_clues() -> None:
+    text = EXAMPLE + '\n[[routing]]\nteam = "soe"\nzones = ["anju"]\n'
+    assert problems_of(text) == [
+        "routing[9]: 分办规则 “→soe” 没有限定监督事项，会把问题线索（国资国企腐败、“四风”问题）也分给 "
+        "“国资国企腐败”立项监督组；请用 categories 列出该规则分办的监督事项"
+        " (a rule without categories also routes clue categories: list its categories)"
+    ]
+
+
+def test_clue_categories_may_be_routed_to_a_clue_team_or_the_dispatcher() -> None:
+    text = EXAMPLE + (
+        '\n[[routing]]\nname = "四风·国资"\nteam = "soe"\ncategories = ["four_styles"]\n'
+        '\n[[routing]]\nname = "信访室"\nteam = "dispatch"\ncategories = ["soe_corruption"]\n'
+    )
+    assert len(parse_config(text, Path("x.toml")).routing) == 10
+
+
+def test_the_example_routes_a_jkq_clue_about_refunds_to_its_clue_team() -> None:
+    config = load_config(ROOT / "lianka.example.toml")
+
+    def team(category: str) -> str:
+        return choose_team(
+            config.routing,
+            category_code=category,
+            zone_code="jkq",
+            description="国企负责人截留企业扶持资金返还款。",
+            dispatcher_code=config.dispatcher.code,
+        ).team_code
+
+    assert (team("soe_corruption"), team("four_styles")) == ("soe", "four_styles")
+    assert team("other") == "business_env"  # an appeal about a refund still goes to the team

@@ -61,7 +61,7 @@ async def test_an_admin_re_routes_a_case_being_worked_to_another_team(
     await deliver(tg, sessions)
     assert "改由“安全生产”立项监督组办理" in inspector.last
     assert f"新交办问题 {case.number}" in user(tg, SAFETY_INSPECTOR).last
-    assert "已转交相关部门办理" in user(tg, REPORTER).last
+    assert "已转由“安全生产”立项监督组办理" in user(tg, REPORTER).last
     moved = await load(sessions, case.number)
     assert (moved.status, moved.assignee_id) == (CaseStatus.ASSIGNED, people.id(SAFETY_INSPECTOR))
     kinds = [e.kind for e in await events(sessions, case.id)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlmodel import select
 
 from bot.clock import FrozenClock
@@ -249,3 +250,41 @@ async def test_a_clue_is_worked_confidentially_and_the_reporter_hears_only_accep
     assert EventKind.IDENTITY_VIEWED not in [e.kind for e in history]
     assert not any(e.public for e in history if e.kind is EventKind.PROGRESS)
     assert_telegram_html(tg)
+
+
+@pytest.mark.parametrize(
+    ("button", "reporter_reads"),
+    [
+        ("反映不实", "办理结果：经核查，反映问题不属实"),
+        ("已整改", "办理结果：问题已整改"),
+        ("其他", None),  # nothing to name: the reporter reads the 办理情况 alone
+    ],
+    ids=["unfounded", "rectified", "other"],
+)
+async def test_the_reporter_reads_the_outcome_in_plain_words(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    clock: FrozenClock,
+    button: str,
+    reporter_reads: str | None,
+) -> None:
+    people = await make_people(sessions, clock)
+    tg = build(sessions, catalog, calendar, clock)
+    inspector, reporter = user(tg, INSPECTOR), user(tg, REPORTER)
+    await submit(sessions, catalog, calendar, clock, people.reporter)
+    await deliver(tg, sessions)
+    assignment = inspector.messages[-1]
+    await inspector.click("签收", message=assignment)
+    await inspector.click("办结", message=assignment)
+    await inspector.click(button)
+    await inspector.send("经实地核查，土地出让金已于10月全额返还企业。")
+    await inspector.click("跳过")
+    await deliver(tg, sessions)
+    told = reporter.last
+    assert "已办结" in told and "经实地核查，土地出让金已于10月全额返还企业。" in told
+    if reporter_reads is None:
+        assert "办理结果：" not in told
+    else:
+        assert reporter_reads in told
+    assert f"办理结果：{button}" not in told  # the staff's short label

@@ -59,7 +59,7 @@ async def test_a_named_report_over_http_through_the_bot_api_emulator(
             user = emulator.add_user(7300001, "宋利剑", phone_number="+86 138 1234 5678")
             user.start(TOKEN)
             greeting = await user.wait_reply("廉政监督联系卡")
-            assert "这里是安居经开区纪工委廉政监督联系卡" in greeting.text
+            assert "这里是安居经开区纪工委，欢迎通过廉政监督联系卡" in greeting.text
 
             user.click("反映问题")
             await user.wait_reply("请选择您要反映的问题类别")

@@ -108,7 +108,7 @@ async def test_the_leader_can_send_a_returned_case_straight_to_another_team(
     assert "问题已交“安全生产”立项监督组，由孙监督承办" in leader.last
     await deliver(tg, sessions)
     assert f"新交办问题 {case.number}" in user(tg, SAFETY_INSPECTOR).last
-    assert "已转交相关部门办理" in user(tg, REPORTER).last
+    assert "已转由“安全生产”立项监督组办理" in user(tg, REPORTER).last
     assert_telegram_html(tg)
     assert await reporter_notices(sessions) == ["case_accepted", "case_transferred"]
     times = await clocks(sessions, case.id)
@@ -173,7 +173,7 @@ async def test_a_refused_extension_changes_no_deadline_and_the_inspector_is_told
     await inspector.send("材料未齐。")
     await deliver(tg, sessions)
     await leader.click("不同意")
-    assert "已不同意该延期申请" in leader.last
+    assert "该延期申请未予批准，已通知申请人。" in leader.last
     await deliver(tg, sessions)
     assert "组长未同意您的延期申请" in inspector.last
     assert (await clocks(sessions, case.id))["resolve"].due_at == due

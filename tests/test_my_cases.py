@@ -63,7 +63,7 @@ async def test_my_lists_cases_newest_first_with_status_and_the_signing_deadline(
     text = user.last
     assert text.index("AJ-2026-00002 安全生产") < text.index("AJ-2026-00001 营商环境")
     assert text.count("状态：已提交，待受理") == 2
-    assert "签收期限：2026年11月27日（周五） 18:00" in text
+    assert "受理期限：2026年11月27日（周五） 18:00" in text
     assert user.messages[-1].button_texts == [
         "AJ-2026-00002 · 已提交，待受理",
         "AJ-2026-00001 · 已提交，待受理",
@@ -103,7 +103,7 @@ async def test_after_acceptance_the_resolve_deadline_is_shown(
     assert "状态：已受理" in user.last
     # 15 working days from Thursday 26 Nov 2026: Thursday 17 Dec
     assert "办结期限：2026年12月17日（周四） 18:00" in user.last
-    assert "签收期限" not in user.last
+    assert "受理期限" not in user.last
 
 
 async def test_a_case_shows_its_public_timeline_only(
@@ -149,7 +149,7 @@ async def test_a_case_shows_its_public_timeline_only(
     assert_telegram_html(telegram)
 
 
-async def test_a_clue_shows_the_reporter_only_received_and_resolved(
+async def test_a_clue_shows_the_reporter_only_submitted_accepted_by_a_person_and_resolved(
     telegram: Telegram, sessions: SessionFactory, clock: FrozenClock
 ) -> None:
     user = telegram.user()
@@ -157,7 +157,7 @@ async def test_a_clue_shows_the_reporter_only_received_and_resolved(
         user, category="国资国企腐败", description="某国有公司负责人在工程发包中收受好处费。"
     )
     await user.send("/my")
-    assert "状态：已受理" in user.last and "期限" not in user.last
+    assert "状态：已提交，待受理" in user.last and "期限" not in user.last
     clock.advance(timedelta(days=5))
     await move(
         sessions,
@@ -171,7 +171,11 @@ async def test_a_clue_shows_the_reporter_only_received_and_resolved(
     await user.click("AJ-2026-00001 · 已办结")
     view = user.last
     timeline = view.split("<b>办理记录</b>")[1]
-    assert [line.split(" ", 2)[2] for line in timeline.strip().splitlines()] == ["已受理", "已办结"]
+    assert [line.split(" ", 2)[2] for line in timeline.strip().splitlines()] == [
+        "已提交",
+        "已受理",
+        "已办结",
+    ]
     assert "移交" not in view and "签收" not in view
     assert user.messages[-1].button_texts == ["返回列表"]  # no material to a resolved case
 
@@ -353,13 +357,13 @@ def test_due_dates_are_shown_in_shanghai_time() -> None:
         status=CaseStatus.ASSIGNED,
         status_label="已提交，待受理",
         created_at=datetime(2026, 12, 31, 2, 0, tzinfo=UTC),
-        due_label="签收期限",
+        due_label="受理期限",
         due_at=datetime(2027, 1, 4, 10, 0, tzinfo=UTC),
         due_provisional=True,
         followed=False,
     )
     text = render("reporter_my_cases", cases=[summary], full=False)
-    assert "签收期限：2027年01月04日（周一） 18:00（暂定）" in text
+    assert "受理期限：2027年01月04日（周一） 18:00（暂定）" in text
 
 
 async def test_material_can_be_cancelled_and_waits_for_a_report_in_progress(
@@ -453,5 +457,5 @@ async def test_a_signed_case_cannot_be_withdrawn(
     await move(sessions, (CaseStatus.ACCEPTED, EventKind.ACCEPTED), now=clock.now())
     await user.click("撤回", message=withdraw)  # the button of a view shown before 签收
     await user.click("确认撤回")
-    assert user.alerts[-1] == "该问题已签收办理，不能撤回。如有需要，请通过“补充材料”说明情况。"
+    assert user.alerts[-1] == "该问题已受理，不能撤回。如有需要，请通过“补充材料”说明情况。"
     assert (await only_case(sessions)).status is CaseStatus.ACCEPTED

@@ -35,7 +35,8 @@ async def test_scanning_a_card_greets_with_its_issuing_unit_and_counts_every_sca
     telegram = build(sessions, catalog, calendar, clock)
     user = telegram.user()
     await user.start(TOKEN)
-    assert "这里是<b>安居镇纪委</b>廉政监督联系卡" in user.last and ENTERPRISE in user.last
+    assert "您好！这里是<b>安居镇纪委</b>，欢迎通过廉政监督联系卡" in user.last
+    assert ENTERPRISE in user.last
     assert "依纪依法保护反映人信息" in user.last and "不会向被反映单位透露您的身份" in user.last
     assert user.messages[-1].button_texts == MENU
     clock.advance(timedelta(hours=1))

@@ -115,7 +115,8 @@ async def test_overdue_goes_to_the_assignee_and_team_leader_then_the_leader_two_
     )
     (escalated,) = await outbox(sessions, "accept_escalated")
     assert escalated.chat_id == 701
-    assert "【逾期升级】问题 AJ-2026-00001 签收逾期已超过2个工作日" in telegram_html(escalated)
+    assert "问题 AJ-2026-00001 签收已逾期超过2个工作日" in telegram_html(escalated)
+    assert "请您督促办理" in telegram_html(escalated) and "【" not in telegram_html(escalated)
     assert "李监督" in telegram_html(escalated)
     clock = await clock_of(sessions, case.id, ClockKind.ACCEPT)
     assert (clock.stage, clock.next_action_at, clock.state) == (
@@ -326,6 +327,8 @@ async def test_an_overdue_clue_in_a_team_without_a_leader_tells_no_admin_anythin
     assert to_admin == ["clue_unattended"]
     (escalated,) = await outbox(sessions, "accept_escalated")
     assert escalated.chat_id == staff.leader.telegram_user_id
+    assert telegram_html(escalated).startswith("有一件问题线索签收已逾期超过2个工作日")
+    assert "已提醒承办组组长督促办理" in telegram_html(escalated)
 
 
 SOE_CLUE = "某国有企业负责人利用职务便利，在设备采购中指定供应商并收受好处，请予核查。"

@@ -125,11 +125,11 @@ async def test_a_clue_shows_only_accepted_and_resolved_and_no_question_text_of_o
     async with sessions() as session:
         page = await tracked_case(session, web.id)
     # the exchange is kept on an appeal's timeline, never on a clue's
-    assert [entry.label for entry in page.view.timeline] == ["已受理"]
+    assert [entry.label for entry in page.view.timeline] == ["已提交", "已受理"]
     await resolve(sessions, catalog, calendar, web.id, RESOLVED)
     async with sessions() as session:
         page = await tracked_case(session, web.id)
-    assert [entry.label for entry in page.view.timeline] == ["已受理", "已办结"]
+    assert [entry.label for entry in page.view.timeline] == ["已提交", "已受理", "已办结"]
     assert page.view.summary.number == web.case.number
     assert not page.may_withdraw and not page.followup_asked and page.questions == ()
 
@@ -219,7 +219,7 @@ async def test_withdraw_until_signed_for_then_refused(
     second = await web_case(sessions, catalog, calendar, with_staff=False)
     await accept(sessions, catalog, calendar, second.id, ACCEPTED)
     async with sessions() as session:
-        with pytest.raises(InvalidInput, match="已签收"):
+        with pytest.raises(InvalidInput, match="已受理，不能撤回"):
             await withdraw_tracked_case(session, second.id, now=ASKED)
 
 

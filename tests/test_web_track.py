@@ -199,8 +199,7 @@ async def test_withdraw_is_confirmed_then_done_until_signed_for(
 async def test_a_clues_withdrawal_on_the_page_is_an_application_its_team_leader_decides(
     client: Client, sessions: SessionFactory, catalog, calendar
 ) -> None:
-    # (the example's rule 经开区资金返还 routes this clue to the business team: issue 17)
-    web = await web_case(sessions, catalog, calendar, category="soe_corruption")
+    web = await web_case(sessions, catalog, calendar, category="soe_corruption", team="soe")
     await open_case(client, web.code)
     confirm = await client.get("/t/case/withdraw")
     confirm_html = await confirm.text()

@@ -272,6 +272,8 @@ async def reroute_case(
             team=target.name,
         )
     if was_accepted and case.track is Track.APPEAL:
-        await tell_reporter(session, case, "case_transferred", stage=case.event_count, now=now)
+        await tell_reporter(
+            session, case, "case_transferred", stage=case.event_count, now=now, team=target.name
+        )
     await session.commit()
     return Rerouted(case, target, assignee)

@@ -324,7 +324,9 @@ async def _tell_handed_over(
         resolve_due=None,
     )
     if was_accepted and case.track is Track.APPEAL:
-        await tell_reporter(session, case, "case_transferred", stage=stage, now=now)
+        await tell_reporter(
+            session, case, "case_transferred", stage=stage, now=now, team=target.name
+        )
 
 
 async def _approve_return(

@@ -24,7 +24,7 @@ from models.case import (
     reported_by,
     reporter_actor_id,
     reporter_index,
-    reporter_label,
+    reporter_status,
 )
 from models.clock import CaseClock, ClockKind
 from models.errors import InvalidInput, NotFound
@@ -74,7 +74,7 @@ class CaseSummary:
     status: CaseStatus
     status_label: str
     created_at: datetime
-    due_label: str | None  # 签收期限 / 办结期限
+    due_label: str | None  # 受理期限 / 办结期限
     due_at: datetime | None
     due_provisional: bool
     followed: bool  # followed by receipt code, not reported from this account
@@ -131,7 +131,7 @@ async def _summaries(
         assert case.id is not None
         due_label, clock = None, None
         if case.track is Track.APPEAL and case.status in AWAITING_ACCEPTANCE:
-            due_label, clock = "签收期限", clocks.get((case.id, ClockKind.ACCEPT))
+            due_label, clock = "受理期限", clocks.get((case.id, ClockKind.ACCEPT))
         elif case.track is Track.APPEAL and case.status in WORKING_STATUSES:
             due_label, clock = "办结期限", clocks.get((case.id, ClockKind.RESOLVE))
         result.append(
@@ -141,7 +141,7 @@ async def _summaries(
                 category=categories.get(case.category_id, ""),
                 track=case.track,
                 status=case.status,
-                status_label=reporter_label(case.status, case.track),
+                status_label=reporter_status(case),
                 created_at=case.created_at,
                 due_label=due_label if clock else None,
                 due_at=clock.due_at if clock else None,
@@ -205,9 +205,14 @@ def shorten(text: str, limit: int) -> str:
 
 
 def _public_timeline(case: Case, events: Sequence[CaseEvent]) -> tuple[TimelineEntry, ...]:
-    """Appeals: the public events. Clues: only 已受理 (the submission) and 已办结."""
+    """Appeals: the public events. Clues: only 已提交, 已受理 (once a person accepted it) and
+    已办结, each the first time."""
     if case.track is Track.CLUE:
-        shown = {EventKind.SUBMITTED: "已受理", EventKind.RESOLVED: "已办结"}
+        shown = {
+            EventKind.SUBMITTED: "已提交",
+            EventKind.ACCEPTED: "已受理",
+            EventKind.RESOLVED: "已办结",
+        }
         firsts: dict[str, TimelineEntry] = {}
         for event in events:
             label = shown.get(event.kind)
@@ -231,7 +236,7 @@ def _reporter_entry(event: CaseEvent) -> TimelineEntry:
 
 async def reporter_view(session: AsyncSession, case: Case, *, followed: bool = False) -> CaseView:
     """What a case's reporter sees, however they came: status, the due date that matters to them
-    and the public timeline the track allows (a clue: only 已受理 and 已办结)."""
+    and the public timeline the track allows (a clue: only 已提交, 已受理 and 已办结)."""
     assert case.id is not None
     (summary,) = await _summaries(session, [case], {case.id} if followed else set())
     events = (
@@ -252,7 +257,7 @@ async def reporter_view(session: AsyncSession, case: Case, *, followed: bool = F
 
 async def case_timeline(session: AsyncSession, telegram_user_id: int, case_id: int) -> CaseView:
     """A case as its reporter (or a follower by receipt code) sees it: status, the due date that
-    matters to them and the public timeline; a clue shows only 已受理 and 已办结."""
+    matters to them and the public timeline; a clue shows only 已提交, 已受理 and 已办结."""
     _, case, followed = await _readable_case(session, telegram_user_id, case_id)
     return await reporter_view(session, case, followed=followed)
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.case import Case, reporter_label, reporter_of
+from models.case import Case, reporter_of, reporter_status
 from models.notification import Notice, Offering, Recipient
 from models.reporter import CaseFollower, Reporter
 from models.team import Inspector, Team
@@ -52,7 +52,7 @@ async def tell_reporter(
     notice = Notice.of(
         kind,
         case=case_params(case),
-        status=reporter_label(case.status, case.track),
+        status=reporter_status(case),
         **context,
     )
     for reporter in await reporters_of(session, case):

@@ -30,6 +30,7 @@ from models.org import Track
 from models.relay import RelayMessage, RelayStatus
 from models.request import ApprovalRequest, RequestKind
 from models.team import Inspector, Role
+from notifications.texts import reporter_outcome
 
 
 async def resolve_case(
@@ -163,7 +164,7 @@ async def _resolve(
         stage=event.seq,
         now=now,
         appeal=appeal,
-        outcome=outcome.label,
+        outcome=reporter_outcome(outcome),
         summary=text if appeal else None,
         amount=amount_yuan if appeal else None,
     )

@@ -33,9 +33,9 @@ from models.reporter import Reporter
 from models.team import Team
 from models.types import utc
 from notifications.outbox import notification_key, reporter_notice_key
-from notifications.texts import case_params
+from notifications.texts import case_params, reporter_outcome
 
-STEP_LABELS = {"warning": "即将到期", "overdue": "已逾期", "escalated": "逾期升级"}
+STEP_LABELS = {"warning": "即将到期", "overdue": "已逾期", "escalated": "逾期已久，请督促"}
 
 
 def deadline_stamp(due_at: datetime) -> str:
@@ -239,7 +239,7 @@ def _plan_followup(
                 says=notification.Notice.of(
                     "followup_ask",
                     case=case_params(case),
-                    outcome=case.outcome.label if case.outcome else None,
+                    outcome=reporter_outcome(case.outcome),
                     wait=wait,
                 ),
                 offer=Offer.FOLLOWUP.on(case.id),

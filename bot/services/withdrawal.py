@@ -28,7 +28,7 @@ from models.team import Inspector
 from notifications.outbox import notify_inspectors
 from notifications.texts import request_params
 
-WITHDRAW_CLOSED = "该问题已签收办理，不能撤回。如有需要，请通过“补充材料”说明情况。"
+WITHDRAW_CLOSED = "该问题已受理，不能撤回。如有需要，请通过“补充材料”说明情况。"
 WITHDRAW_ASKED = "问题线索的撤回须由组长决定：您的撤回申请已收到，决定后会告知您。"
 WITHDRAW_WAITING = "您的撤回申请已收到，正在等待组长决定，请勿重复提交。"
 WITHDRAW_NOBODY = "承办组暂无可以决定撤回的组长，撤回申请暂时无法受理，请稍后再试。"

@@ -278,7 +278,7 @@ def _decided(decision: Decision, *, approve: bool) -> str:
     if not approve and request.kind is RequestKind.REOPEN:
         return "已决定不再重办，问题已结案，已告知反映人。"
     if not approve:
-        return f"已不同意该{request.kind.label}申请，已告知申请人。"  # 撤回: the reporter
+        return f"该{request.kind.label}申请未予批准，已告知申请人。"  # 撤回: the reporter
     if request.kind is RequestKind.EXTENSION:
         return f"已同意延期{request.days}个工作日。"
     if request.kind is RequestKind.WITHDRAWAL:
