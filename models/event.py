@@ -62,6 +62,13 @@ class EventKind(enum.StrEnum):
     REMINDED = "reminded"  # 催办
     ESCALATED = "escalated"
     DEADLINE_CHANGED = "deadline_changed"
+    DISPOSITION_PROPOSED = "disposition_proposed"  # 提出处置意见 (集体研判)
+    DISPOSITION_REVIEWED = "disposition_reviewed"  # 组长审核同意
+    DISPOSITION_SENT_BACK = "disposition_sent_back"  # 组长不同意, back to the assignee
+    DISPOSITION_APPROVED = "disposition_approved"  # 委领导批准
+    DISPOSITION_REFUSED = "disposition_refused"  # 委领导不批准
+    CLUE_RESULT_TOLD = "clue_result_told"  # the 实名 reporter told the result
+    CLUE_OBJECTED = "clue_objected"  # the reporter's 异议
 
     @property
     def label(self) -> str:
@@ -100,6 +107,13 @@ EVENT_LABELS = {
     EventKind.REMINDED: "催办",
     EventKind.ESCALATED: "升级提醒",
     EventKind.DEADLINE_CHANGED: "期限调整",
+    EventKind.DISPOSITION_PROPOSED: "提出处置意见",
+    EventKind.DISPOSITION_REVIEWED: "组长审核同意处置意见",
+    EventKind.DISPOSITION_SENT_BACK: "组长退回处置意见",
+    EventKind.DISPOSITION_APPROVED: "委领导批准处置意见",
+    EventKind.DISPOSITION_REFUSED: "委领导不同意处置意见",
+    EventKind.CLUE_RESULT_TOLD: "告知处置结果",
+    EventKind.CLUE_OBJECTED: "反映人提出异议",
 }
 
 GENESIS_HASH = "0" * 64

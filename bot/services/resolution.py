@@ -9,7 +9,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services.clocks import meet_clock, start_ladder_clock
 from bot.services.notices import tell_reporter
-from bot.services.permissions import actor_of, clean_note, load_case, require_assignee
+from bot.services.permissions import (
+    actor_of,
+    clean_note,
+    load_case,
+    refuse_clue_resolution,
+    require_assignee,
+)
 from bot.services.policy import Policy
 from bot.services.requests import cancel_pending
 from models.case import WORKING_STATUSES, Case, CaseStatus, Outcome
@@ -34,10 +40,11 @@ async def resolve_case(
     now: datetime,
 ) -> Case:
     """办结: the outcome, a summary and the amount coordinated (元); the 办结 clock is met and the
-    回访 clock starts. An appeal reporter gets the outcome and summary, a clue reporter a short
-    已办结 only. Questions still open and requests still pending lapse."""
+    回访 clock starts; the reporter gets the outcome and summary. A clue is refused: it takes
+    the disposition path (``bot.services.dispositions``). Questions still open and requests still pending lapse."""
     case = await load_case(session, case_id)
     require_assignee(actor, case, WORKING_STATUSES, "办结")
+    refuse_clue_resolution(case)  # a clue is disposed of (集体研判), not 办结
     assert case.id is not None
     text = clean_note(summary, "办结情况")
     if amount_yuan is not None and not 0 <= amount_yuan <= AMOUNT_MAX_YUAN:
