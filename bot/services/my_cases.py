@@ -205,7 +205,12 @@ def shorten(text: str, limit: int) -> str:
 def _public_timeline(case: Case, events: Sequence[CaseEvent]) -> tuple[TimelineEntry, ...]:
     """Appeals: the public events. Clues: only 已受理 (the submission) and 已办结."""
     if case.track is Track.CLUE:
-        shown = {EventKind.SUBMITTED: "已受理", EventKind.RESOLVED: "已办结"}
+        shown = {
+            EventKind.SUBMITTED: "已受理",
+            EventKind.RESOLVED: "已办结",
+            EventKind.CLOSED: "已办结",  # a clue closed by its disposition (集体研判)
+            EventKind.CLUE_OBJECTED: "已提出异议",
+        }
         firsts: dict[str, TimelineEntry] = {}
         for event in events:
             label = shown.get(event.kind)
