@@ -69,7 +69,7 @@ async def _start_proposal(
 ) -> None:
     case = await load_case(session, case_id)
     require_assignee(actor, case, WORKING_STATUSES, "提出处置意见")
-    clue = await clue_state(session, case_id)
+    clue = await clue_state(session, case_id, assignee_id=case.assignee_id)
     if not may_propose(actor, case, clue):
         raise StaleAction("该线索已有处置意见待审批，请等待审批结果。")
     await state.set_data({"case_id": case_id})

@@ -26,6 +26,7 @@ from bot.services.dispositions import (
 )
 from bot.services.policy import Policy
 from bot.services.resolution import resolve_case
+from bot.services.sweep import sweep_deadlines
 from models.calendar import WorkCalendar
 from models.case import Case, CaseStatus, Outcome
 from models.clock import ClockKind, ClockState
@@ -34,6 +35,7 @@ from models.errors import InvalidInput, PermissionDenied, StaleAction
 from models.event import CaseEvent, EventKind
 from models.notification import Notification
 from models.team import Inspector
+from notifications.render import telegram_html
 from tests.inspector_support import (
     LEADER,
     SOE,
@@ -333,3 +335,43 @@ async def test_the_disposition_clock_has_the_working_days_the_config_gives(
     assert clock_row.due_at == kept.due_at
     picked_up = await clue.propose(Disposition.VERIFY, "新情况，转初步核实。")
     assert picked_up.status is ProposalStatus.PROPOSED
+
+
+async def test_a_proposal_left_by_a_former_assignee_lapses_when_the_new_one_proposes(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
+) -> None:
+    clue = await accepted_clue(sessions, catalog, calendar, clock)
+    left = await clue.propose(Disposition.TALK, "建议谈话函询。")
+    async with sessions() as session:
+        await reassign_case(
+            session, await clue.person(SOE_LEADER), clue.case.id or 0,
+            inspector_id=clue.people.id(SOE_LEADER), policy=clue.policy, now=clock.now(),
+        )  # fmt: skip
+    with pytest.raises(StaleAction):
+        await clue.review(left, by=LEADER)  # the clue moved on: the old proposal is not decided
+    fresh = await clue.propose(Disposition.VERIFY, "新承办人：建议初步核实。", by=SOE_LEADER)
+    async with sessions() as session:
+        old = await session.get(ClueDisposition, left.id)
+        state = await clue_state(session, clue.case.id or 0)
+    assert old is not None and old.status is ProposalStatus.LAPSED
+    assert state.pending is not None and state.pending.id == fresh.id
+
+
+async def test_the_sweep_warns_and_marks_an_overdue_disposition_and_hides_the_clue_from_leaders(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
+) -> None:
+    clue = await accepted_clue(sessions, catalog, calendar, clock)
+    talk = await clue.propose(Disposition.TALK, "建议谈话函询。")
+    await clue.review(talk)
+    approved = await clue.decide(talk)
+    assert approved.due_at is not None
+    await sweep_deadlines(sessions, catalog, calendar, approved.due_at - timedelta(hours=1))
+    warned = await clue.notices("disposition_warning")
+    assert [n.recipient_id for n in warned] == [clue.people.id(SOE_INSPECTOR)]
+    assert "提出下一步处置意见" in telegram_html(warned[0])
+    late = approved.due_at + timedelta(days=10)
+    await sweep_deadlines(sessions, catalog, calendar, late)
+    assert await clue.notices("disposition_overdue")
+    escalated = await clue.notices("disposition_escalated")
+    assert escalated and all(n.case_id is None for n in escalated)
+    assert all(clue.case.number not in telegram_html(n) for n in escalated)

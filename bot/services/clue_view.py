@@ -94,7 +94,7 @@ def may_review(actor: Inspector, case: Case, proposal: ClueDisposition | None) -
 
 async def clue_panel(session: AsyncSession, actor: Inspector, case: Case) -> CluePanel:
     assert case.id is not None
-    state = await clue_state(session, case.id)
+    state = await clue_state(session, case.id, assignee_id=case.assignee_id)
     names = await _names(session, state.history)
     return CluePanel(
         current=_line(state.current, names) if state.current else None,

@@ -81,7 +81,11 @@ class ClueState:
         return None
 
 
-async def clue_state(session: AsyncSession, case_id: int) -> ClueState:
+async def clue_state(
+    session: AsyncSession, case_id: int, *, assignee_id: int | None = None
+) -> ClueState:
+    """The clue's disposition; with ``assignee_id``, a proposal still waiting from someone who
+    no longer holds the clue is not pending (it lapses at the next proposal)."""
     rows = list(
         (
             await session.exec(
@@ -92,7 +96,11 @@ async def clue_state(session: AsyncSession, case_id: int) -> ClueState:
         ).all()
     )
     approved = [r for r in rows if r.status is ProposalStatus.APPROVED and r.ended_at is None]
-    pending = [r for r in rows if r.status in PENDING]
+    pending = [
+        r
+        for r in rows
+        if r.status in PENDING and assignee_id in (None, r.proposed_by_id)
+    ]
     return ClueState(
         current=approved[-1] if approved else None,
         pending=pending[-1] if pending else None,
@@ -181,7 +189,8 @@ async def propose_disposition(
     if case.track is not Track.CLUE:
         raise InvalidInput(NOT_A_CLUE)
     require_assignee(actor, case, WORKING_STATUSES, "提出处置意见")
-    state = await clue_state(session, case_id)
+    state = await clue_state(session, case_id, assignee_id=case.assignee_id)
+    await _lapse_others(session, case, state, now)
     if state.pending is not None:
         raise StaleAction(
             f"该线索已有处置意见（{state.pending.kind.label}，{state.pending.status.label}），"
@@ -233,6 +242,17 @@ async def propose_disposition(
     )
     await session.commit()
     return proposal
+
+
+async def _lapse_others(
+    session: AsyncSession, case: Case, state: ClueState, now: datetime
+) -> None:
+    """A proposal left waiting by a former assignee lapses when the new one proposes."""
+    for row in state.history:
+        if row.status in PENDING and row.proposed_by_id != case.assignee_id:
+            row.status = ProposalStatus.LAPSED
+            row.ended_at = now
+            session.add(row)
 
 
 async def _load_proposal(
