@@ -96,11 +96,7 @@ async def clue_state(
         ).all()
     )
     approved = [r for r in rows if r.status is ProposalStatus.APPROVED and r.ended_at is None]
-    pending = [
-        r
-        for r in rows
-        if r.status in PENDING and assignee_id in (None, r.proposed_by_id)
-    ]
+    pending = [r for r in rows if r.status in PENDING and assignee_id in (None, r.proposed_by_id)]
     return ClueState(
         current=approved[-1] if approved else None,
         pending=pending[-1] if pending else None,
@@ -186,9 +182,9 @@ async def propose_disposition(
     """The assignee proposes how to dispose of the clue, with a reason (立案审查: with the number
     of people placed on file). It goes to the team leader (or, with none, as the config says)."""
     case = await load_case(session, case_id)
+    require_assignee(actor, case, WORKING_STATUSES, "提出处置意见")
     if case.track is not Track.CLUE:
         raise InvalidInput(NOT_A_CLUE)
-    require_assignee(actor, case, WORKING_STATUSES, "提出处置意见")
     state = await clue_state(session, case_id, assignee_id=case.assignee_id)
     await _lapse_others(session, case, state, now)
     if state.pending is not None:
@@ -244,9 +240,7 @@ async def propose_disposition(
     return proposal
 
 
-async def _lapse_others(
-    session: AsyncSession, case: Case, state: ClueState, now: datetime
-) -> None:
+async def _lapse_others(session: AsyncSession, case: Case, state: ClueState, now: datetime) -> None:
     """A proposal left waiting by a former assignee lapses when the new one proposes."""
     for row in state.history:
         if row.status in PENDING and row.proposed_by_id != case.assignee_id:

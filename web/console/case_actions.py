@@ -19,6 +19,7 @@ from bot.services.case_lists import can_view
 from bot.services.case_view import get_case_page, parse_amount, parse_days
 from bot.services.decisions import Decision, decide_request
 from bot.services.dispositions import propose_disposition, review_disposition
+from bot.services.permissions import load_case
 from bot.services.policy import Policy
 from bot.services.progress import add_progress
 from bot.services.relay import ask_reporter
@@ -27,9 +28,9 @@ from bot.services.resolution import resolve_case
 from bot.services.supervision import supervise_case
 from models.case import Case, Outcome
 from models.disposition import Disposition
-from models.errors import InvalidInput
+from models.errors import InvalidInput, PermissionDenied
 from models.request import RequestKind
-from models.team import Inspector
+from models.team import Inspector, Role
 from web.console.context import CONSOLE
 from web.console.render import STAFF, console_page, redirect_after
 
@@ -245,6 +246,12 @@ async def _dispose(a: Act) -> Done:
 
 async def _review(a: Act) -> Done:
     """组长审核 of the proposal waiting: 同意 (to the 委领导) or 不同意 with a note."""
+    case = await load_case(a.session, a.case_id)
+    if not (a.actor.role is Role.TEAM_LEADER and a.actor.team_id == case.team_id):
+        raise PermissionDenied(
+            "只有本组组长可以审核此处置意见。",
+            detail=f"case {a.case_id}: inspector {a.actor.id} does not lead its team",
+        )
     agree = a.text("agree") == "1"
     proposal = await review_disposition(
         a.session, a.actor, a.number("proposal_id", "该处置意见已失效。"), agree=agree,

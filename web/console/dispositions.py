@@ -10,13 +10,23 @@ from aiohttp import web
 from bot.services.clue_view import awaiting_approval
 from bot.services.dispositions import decide_disposition
 from models.disposition import ClueDisposition, Disposition
+from models.errors import PermissionDenied
+from models.team import Inspector, Role
 from web.console.context import CONSOLE, CONSOLE_PREFIX
 from web.console.render import STAFF, console_page, redirect_after
 
 PATH = "/console/dispositions"
 
 
+def _require_leader(person: Inspector) -> None:
+    if person.role is not Role.LEADER:
+        raise PermissionDenied(
+            "只有委领导可以审批问题线索处置意见。", detail=f"inspector {person.id} is no leader"
+        )
+
+
 async def dispositions_page(request: web.Request) -> web.Response:
+    _require_leader(request[STAFF].person)
     console = request.app[CONSOLE]
     async with console.sessions() as session:
         waiting = await awaiting_approval(session, request[STAFF].person)
@@ -33,6 +43,7 @@ def _decided(proposal: ClueDisposition, approve: bool) -> str:
 
 async def decide(request: web.Request) -> web.Response:
     """同意 or 不同意 one proposal, with an optional note."""
+    _require_leader(request[STAFF].person)
     console = request.app[CONSOLE]
     posted = await request.post()
     approve = posted.get("approve") == "1"
