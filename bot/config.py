@@ -100,6 +100,25 @@ class ReviewConfig(_Section):
     appeal: bool = False
 
 
+class ClueConfig(_Section):
+    """问题线索处置: the working days each approved disposition runs for, who reviews a proposal,
+    and what a 实名 reporter is told (``bot.services.dispositions``)."""
+
+    talk_days: int = Field(default=15, ge=1, le=250, description="谈话函询")
+    verify_days: int = Field(default=30, ge=1, le=250, description="初步核实")
+    hold_days: int = Field(default=90, ge=1, le=250, description="暂存待查: looked at again")
+    skip_review_without_team_leader: bool = Field(
+        default=False,
+        description="no other team leader: straight to the 委领导 (false: a 委领导 reviews)",
+    )
+    tell_reason: bool = Field(
+        default=False, description="予以了结: the reporter also reads the approved reason"
+    )
+    objection_days: int = Field(
+        default=30, ge=1, le=250, description="working days after the result a 异议 is taken"
+    )
+
+
 class CalendarDayConfig(_Section):
     date: date
     workday: bool
@@ -142,6 +161,7 @@ class LiankaConfig(_Section):
     deadlines: DeadlinesConfig = DeadlinesConfig()
     limits: LimitsConfig = LimitsConfig()
     review: ReviewConfig = ReviewConfig()
+    clue: ClueConfig = ClueConfig()
     calendar: CalendarConfig = CalendarConfig()
     reports: ReportsConfig = ReportsConfig()
     retention: RetentionConfig = RetentionConfig()

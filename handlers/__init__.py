@@ -6,6 +6,7 @@ from aiogram import Router
 
 from handlers import (
     admin,
+    clue,
     errors,
     followup,
     inspector,
@@ -30,6 +31,7 @@ def routers() -> list[Router]:
         errors.setup(),
         registration.setup(),
         relay.setup(),
+        clue.setup(),  # before inspector: 办结 on a clue is 提出处置意见
         inspector.setup(),
         leader.setup(),
         admin.setup(),
@@ -37,6 +39,7 @@ def routers() -> list[Router]:
         start.setup(),
         my_cases.setup(),
         followup.setup(),
+        clue.setup_reporter(),  # a clue reporter's 异议, before the intake takes any text
         intake.setup(),  # after the commands: its steps take any text
         start.setup_fallback(),  # keep last: what no journey claimed
     ]

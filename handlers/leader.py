@@ -18,7 +18,7 @@ from bot.services.policy import Policy
 from bot.services.routing import list_route_targets
 from bot.services.supervision import supervise_case
 from handlers.actor import with_actor
-from models.case import ASSIGNABLE, OPEN_STATUSES, Case, CaseStatus
+from models.case import ASSIGNABLE, OPEN_STATUSES, WORKING_STATUSES, Case, CaseStatus
 from models.errors import InvalidInput
 from models.org import Track
 from models.request import RequestKind
@@ -85,6 +85,9 @@ def _case_keyboard(actor: Inspector, case: Case) -> InlineKeyboardMarkup | None:
         supervise=actor.role is Role.LEADER
         and case.status in OPEN_STATUSES
         and not case.supervised,
+        dispose=case.track is Track.CLUE
+        and case.assignee_id == actor.id
+        and case.status in WORKING_STATUSES,
     )
 
 

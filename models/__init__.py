@@ -17,6 +17,7 @@ from models.case import (
     Satisfaction,
 )
 from models.clock import CaseClock, ClockKind, ClockStage, ClockState
+from models.disposition import ClueDisposition
 from models.document import StoredDocument
 from models.enterprise import Enterprise
 from models.event import Actor, ActorType, CaseEvent, EventKind
@@ -62,6 +63,7 @@ __all__ = [
     "ClockKind",
     "ClockStage",
     "ClockState",
+    "ClueDisposition",
     "ConsoleAccount",
     "ConsoleSession",
     "Enterprise",

@@ -33,6 +33,7 @@ class ClockKind(enum.StrEnum):
     FIRST_REPLY = "first_reply"  # 受理告知
     RESOLVE = "resolve"  # 办结
     FOLLOWUP = "followup"  # 回访
+    DISPOSITION = "disposition"  # 线索处置: an approved 谈话函询 / 初步核实 / 暂存待查
 
     @property
     def label(self) -> str:
@@ -44,6 +45,7 @@ CLOCK_LABELS = {
     ClockKind.FIRST_REPLY: "受理告知",
     ClockKind.RESOLVE: "办结",
     ClockKind.FOLLOWUP: "回访",
+    ClockKind.DISPOSITION: "线索处置",
 }
 
 
@@ -55,6 +57,7 @@ VALID_STATUSES: dict[ClockKind, frozenset[CaseStatus]] = {
     ClockKind.FIRST_REPLY: AWAITING_ACCEPTANCE | {CaseStatus.ACCEPTED, CaseStatus.IN_PROGRESS},
     ClockKind.RESOLVE: WORKING_STATUSES,
     ClockKind.FOLLOWUP: frozenset({CaseStatus.RESOLVED}),
+    ClockKind.DISPOSITION: WORKING_STATUSES,
 }
 """The case statuses in which a clock of each kind still counts; in any other the sweep
 cancels it (the case left the step another way)."""

@@ -66,6 +66,13 @@ class EventKind(enum.StrEnum):
     REOPEN_DECLINED = "reopen_declined"  # the 委领导 closed it without another 重办
     RESOLUTION_SUBMITTED = "resolution_submitted"  # 办结 proposed, for 组长审核
     RESOLUTION_RETURNED = "resolution_returned"  # 组长审核 not passed
+    DISPOSITION_PROPOSED = "disposition_proposed"  # 提出处置意见 (集体研判)
+    DISPOSITION_REVIEWED = "disposition_reviewed"  # 组长审核同意
+    DISPOSITION_SENT_BACK = "disposition_sent_back"  # 组长不同意, back to the assignee
+    DISPOSITION_APPROVED = "disposition_approved"  # 委领导批准
+    DISPOSITION_REFUSED = "disposition_refused"  # 委领导不批准
+    CLUE_RESULT_TOLD = "clue_result_told"  # the 实名 reporter told the result
+    CLUE_OBJECTED = "clue_objected"  # the reporter's 异议
 
     @property
     def label(self) -> str:
@@ -108,6 +115,13 @@ EVENT_LABELS = {
     EventKind.REOPEN_DECLINED: "领导决定不再重办",
     EventKind.RESOLUTION_SUBMITTED: "提交办结审核",
     EventKind.RESOLUTION_RETURNED: "办结审核未通过",
+    EventKind.DISPOSITION_PROPOSED: "提出处置意见",
+    EventKind.DISPOSITION_REVIEWED: "组长审核同意处置意见",
+    EventKind.DISPOSITION_SENT_BACK: "组长退回处置意见",
+    EventKind.DISPOSITION_APPROVED: "委领导批准处置意见",
+    EventKind.DISPOSITION_REFUSED: "委领导不同意处置意见",
+    EventKind.CLUE_RESULT_TOLD: "告知处置结果",
+    EventKind.CLUE_OBJECTED: "反映人提出异议",
 }
 
 GENESIS_HASH = "0" * 64

@@ -88,6 +88,9 @@ class Offer(enum.StrEnum):
     FOLLOWUP = "followup"  # 满意 · 基本满意 · 不满意, the reporter at 回访
     REQUEST_DECISION = "request_decision"  # 同意 · 不同意, on a request (the ref is the request)
     RELAY_REPLY = "relay_reply"  # 回复 to a relayed question (the ref is the relay message)
+    DISPOSITION_REVIEW = "disp_review"  # 同意 · 不同意, 组长审核 (the ref is the disposition)
+    DISPOSITION_APPROVAL = "disp_approval"  # 同意 · 不同意, 委领导审批 (the ref is the disposition)
+    CLUE_OBJECTION = "clue_objection"  # 提出异议, a 实名 clue reporter on the result (the case)
 
     def on(self, ref: int | None) -> Offering:
         """This offer on one case, request or relay message."""

@@ -135,6 +135,31 @@ class AdminAction(CallbackData, prefix="ad1"):
     inspector_id: DbId
 
 
+class ClueAct(enum.StrEnum):
+    """问题线索处置 (``handlers.clue``): the assignee's proposal, the reviews and approvals."""
+
+    PROPOSE = "p"  # 提出处置意见 (ref: the case)
+    KIND = "k"  # the disposition chosen (ref: the case; ``kind``)
+    AGREE = "ra"  # 组长审核 同意 (ref: the disposition)
+    DISAGREE = "rd"  # 组长审核 不同意: asks for a note
+    APPROVE = "aa"  # 委领导审批 同意
+    REFUSE = "ad"  # 委领导审批 不同意
+
+
+class ClueAction(CallbackData, prefix="cl1"):
+    """A staff button on a clue's disposition; authorised again from the database."""
+
+    act: ClueAct
+    ref: DbId
+    kind: str = ""
+
+
+class ClueObjection(CallbackData, prefix="ob1"):
+    """提出异议: a 实名 clue reporter on the result (checked against the chat on every press)."""
+
+    case_id: DbId
+
+
 PREFIXES = ("ca1", "ta1", "rq1", "cs1", "rr1", "qp1", "ad1")
 """The callback prefixes the inspectors' side owns; anything else under them is refused."""
 
@@ -232,6 +257,27 @@ def relay_reply_keyboard(relay_id: int) -> InlineKeyboardMarkup:
     )
 
 
+def disposition_keyboard(proposal_id: int, *, review: bool) -> InlineKeyboardMarkup:
+    """同意 · 不同意 on a clue's proposed disposition: the team leader's review or the 委领导's
+    approval."""
+    yes, no = (ClueAct.AGREE, ClueAct.DISAGREE) if review else (ClueAct.APPROVE, ClueAct.REFUSE)
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                _button("同意", ClueAction(act=yes, ref=proposal_id)),
+                _button("不同意", ClueAction(act=no, ref=proposal_id)),
+            ]
+        ]
+    )
+
+
+def objection_keyboard(case_id: int) -> InlineKeyboardMarkup:
+    """提出异议 under a clue's result."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[_button("提出异议", ClueObjection(case_id=case_id))]]
+    )
+
+
 def offer_keyboard(offering: Offering) -> InlineKeyboardMarkup:
     """The buttons that show an offer in Telegram."""
     ref = offering.ref
@@ -248,6 +294,12 @@ def offer_keyboard(offering: Offering) -> InlineKeyboardMarkup:
             return request_keyboard(ref)
         case Offer.RELAY_REPLY:
             return relay_reply_keyboard(ref)
+        case Offer.DISPOSITION_REVIEW:
+            return disposition_keyboard(ref, review=True)
+        case Offer.DISPOSITION_APPROVAL:
+            return disposition_keyboard(ref, review=False)
+        case Offer.CLUE_OBJECTION:
+            return objection_keyboard(ref)
 
 
 def notice_keyboard(row: Notification) -> InlineKeyboardMarkup | None:
@@ -644,14 +696,26 @@ def queue_keyboard(queue: QueueView) -> InlineKeyboardMarkup:
 
 
 def staff_case_keyboard(
-    case_id: int, *, works: bool, assign: bool, assigned: bool, route: bool, supervise: bool
+    case_id: int,
+    *,
+    works: bool,
+    assign: bool,
+    assigned: bool,
+    route: bool,
+    supervise: bool,
+    dispose: bool = False,
 ) -> InlineKeyboardMarkup | None:
-    """/case: the buttons this person can use on this case (each press is authorised again)."""
+    """/case: the buttons this person can use on this case (each press is authorised again);
+    ``dispose``: 提出处置意见 on a clue, in place of 办结."""
     rows: list[list[InlineKeyboardButton]] = []
     if works:
         rows += inspector_case_keyboard(case_id).inline_keyboard
     else:
         rows.append([materials_button(case_id)])
+    if dispose:
+        rows = [[b for b in row if b.text != "办结"] for row in rows]
+        rows = [row for row in rows if row]
+        rows.append(staff_button("提出处置意见", ClueAction(act=ClueAct.PROPOSE, ref=case_id)))
     if assign:
         label = "改派" if assigned else "分派"
         rows.append(staff_button(label, TeamAction(act=TeamAct.ASSIGN, case_id=case_id)))

@@ -20,6 +20,7 @@ from models.relay import RelayMessage, RelayStatus
 from tests.inspector_support import (
     BUSINESS_LEADER,
     INSPECTOR,
+    LEADER,
     REPORTER,
     SOE,
     SOE_INSPECTOR,
@@ -234,18 +235,21 @@ async def test_a_clue_is_worked_confidentially_and_the_reporter_hears_only_accep
     await leader.click("同意")
     assert "已同意延期10个工作日" in leader.last and "反映人" not in leader.last
 
-    await inspector.click("办结", message=assignment)
-    await inspector.click("移交线索")
-    await inspector.send("已移交区纪委监委第二审查调查室。")
-    await inspector.click("跳过")
+    await inspector.click("办结", message=assignment)  # a clue is disposed of (集体研判)
+    await inspector.click("予以了结")
+    await inspector.send("经核查，好处费系正常劳务报酬，已移交区纪委监委第二审查调查室备查。")
     await deliver(tg, sessions)
-    assert "问题线索" in reporter.last and "已办结" in reporter.last
-    assert "审查调查室" not in reporter.last
+    await leader.click("同意")
+    await deliver(tg, sessions)
+    await user(tg, LEADER).click("同意")
+    await deliver(tg, sessions)
+    assert "问题线索" in reporter.last and "经核查，予以了结" in reporter.last
+    assert "审查调查室" not in reporter.last  # the reason is not told (the config's default)
 
     done = await load(sessions, case.number)
-    assert done.status is CaseStatus.RESOLVED and done.outcome is Outcome.CLUE_TRANSFERRED
+    assert done.status is CaseStatus.CLOSED and done.outcome is None
     assert done.amount_coordinated_yuan is None
-    assert await reporter_notices(sessions) == ["case_accepted", "case_question", "case_resolved"]
+    assert await reporter_notices(sessions) == ["case_accepted", "case_question", "clue_result"]
     history = await events(sessions, case.id)
     assert EventKind.IDENTITY_VIEWED not in [e.kind for e in history]
     assert not any(e.public for e in history if e.kind is EventKind.PROGRESS)

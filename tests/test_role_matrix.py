@@ -24,6 +24,12 @@ from bot.services.assignment import reassign_case
 from bot.services.audit import verify_audit_as
 from bot.services.case_lists import show_case
 from bot.services.decisions import decide_request
+from bot.services.dispositions import (
+    decide_disposition,
+    object_to_result,
+    propose_disposition,
+    review_disposition,
+)
 from bot.services.followup import reopen_unsatisfied
 from bot.services.inspectors import deactivate_inspector
 from bot.services.intake import submit_case
@@ -37,6 +43,7 @@ from bot.services.supervision import supervise_case
 from bot.services.tracking import withdraw_tracked_case
 from models.calendar import WorkCalendar
 from models.case import Case, CaseStatus, Outcome
+from models.disposition import ClueDisposition, Disposition, ProposalStatus
 from models.errors import DomainError
 from models.event import CaseEvent, EventKind
 from models.intake import CaseDraft
@@ -61,6 +68,9 @@ STAFF_ONLY = (
     "decide others' requests",
     "decide on 重办 past the limit",
     "办结",
+    "propose a clue's disposition (提出处置意见)",
+    "review a clue's disposition (组长审核)",
+    "approve a clue's disposition (委领导审批)",
     "督办",
     "read the audit trail",
     "configure (people, cards, teams)",
@@ -70,7 +80,11 @@ NO_ENTRY = (
     | {("decide one's own request", role) for role in ("dispatcher", "leader", "admin")}
     | {
         (action, role)
-        for action in ("withdraw an appeal (撤回)", "withdraw a clue (撤回)")
+        for action in (
+            "withdraw an appeal (撤回)",
+            "withdraw a clue (撤回)",
+            "object to a clue's result (异议)",
+        )
         for role in ROLES[1:]
     }
 )
@@ -92,6 +106,11 @@ CONDITIONS = {
     ("decide others' requests", "admin"): "only if the team has no other team leader",
     ("办结", "inspector"): "only as assignee",
     ("办结", "team leader"): "only as assignee",
+    ("propose a clue's disposition (提出处置意见)", "inspector"): "only as assignee",
+    ("propose a clue's disposition (提出处置意见)", "team leader"): "only as assignee",
+    ("review a clue's disposition (组长审核)", "team leader"): "only if another proposed it",
+    ("approve a clue's disposition (委领导审批)", "leader"): "only if they did not review it",
+    ("object to a clue's result (异议)", ROLES[0]): "only once, on a named clue",
     ("督办", "leader"): "only an appeal",
     ("withdraw an appeal (撤回)", ROLES[0]): "only before 签收",
     ("withdraw a clue (撤回)", ROLES[0]): "only as a request the team leader decides",
@@ -246,7 +265,7 @@ async def snapshot(w: World) -> tuple[object, ...]:
     async with w.sessions() as session:
         counts = [
             (await session.exec(select(func.count()).select_from(table))).one()
-            for table in (CaseEvent, ApprovalRequest, Notification)
+            for table in (CaseEvent, ApprovalRequest, Notification, ClueDisposition)
         ]
         requests = (
             await session.exec(
@@ -598,6 +617,95 @@ async def configure(w: World, role: str, met: bool | None) -> bool:
     return await attempt(w, deactivate)
 
 
+async def _propose(w: World, person: Inspector, case: Case, kind: Disposition) -> ClueDisposition:
+    async with w.sessions() as session:
+        return await propose_disposition(
+            session, person, case.id or 0, kind=kind, reason="反映问题具体，建议谈话函询。",
+            policy=w.policy, now=w.now,
+        )  # fmt: skip
+
+
+async def _review(w: World, person: Inspector, proposal: ClueDisposition) -> ClueDisposition:
+    async with w.sessions() as session:
+        return await review_disposition(
+            session, person, proposal.id or 0, agree=True, policy=w.policy, now=w.now
+        )
+
+
+async def _approve(w: World, person: Inspector, proposal: ClueDisposition) -> ClueDisposition:
+    async with w.sessions() as session:
+        return await decide_disposition(
+            session, person, proposal.id or 0, approve=True, policy=w.policy, now=w.now
+        )
+
+
+async def propose(w: World, role: str, met: bool | None) -> bool:
+    person, case = await acting(w, role, w.clue, met)
+
+    async def file() -> bool:
+        return (await _propose(w, person, case, Disposition.TALK)).id is not None
+
+    return await attempt(w, file)
+
+
+async def review(w: World, role: str, met: bool | None) -> bool:
+    """Not met: the team leader holds the clue and proposed it themselves."""
+    holder = await staff(w, "team leader", w.clue) if met is False else None
+    case = await accepted(w, w.clue, holder)
+    proposal = await _propose(w, await w.person(case.assignee_id or 0), case, Disposition.TALK)
+    person = await staff(w, role, case, assignee=role != "inspector")
+    if role == "inspector":
+        person = await w.person(case.assignee_id or 0)
+
+    async def agree() -> bool:
+        return (await _review(w, person, proposal)).status is ProposalStatus.REVIEWED
+
+    return await attempt(w, agree)
+
+
+async def approve(w: World, role: str, met: bool | None) -> bool:
+    """Met: a team leader reviewed it; not met: the team leader proposed it, so the 委领导
+    reviewed it (standing in) and may not approve it too."""
+    leader = await staff(w, "team leader", w.clue)
+    case = await accepted(w, w.clue, leader if met is False else None)
+    proposal = await _propose(w, await w.person(case.assignee_id or 0), case, Disposition.TALK)
+    proposal = await _review(w, w.leader if met is False else leader, proposal)
+    person = await staff(w, role, case)
+
+    async def decide() -> bool:
+        return (await _approve(w, person, proposal)).status is ProposalStatus.APPROVED
+
+    return await attempt(w, decide)
+
+
+async def object_once(w: World, role: str, met: bool | None) -> bool:
+    """A named clue placed on file by 集体研判; its reporter objects (not met: a second time)."""
+    async with w.sessions() as session:
+        reporter = await make_reporter(session, w.now, telegram_user_id=7_000_004)
+        named = await submit_case(
+            session, reporter,
+            CaseDraft("soe_corruption", CLUE, anonymous=False, contact_name="李四",
+                      contact_phone="13900139000"),
+            policy=w.policy, now=w.now,
+        )  # fmt: skip
+    leader = await staff(w, "team leader", named.case)
+    case = await accepted(w, named.case, await staff(w, "inspector", w.clue))
+    proposal = await _propose(w, await w.person(case.assignee_id or 0), case, Disposition.DISMISS)
+    await _approve(w, w.leader, await _review(w, leader, proposal))
+
+    async def objection() -> bool:
+        async with w.sessions() as session:
+            await object_to_result(
+                session, case.id or 0, text="处理结果与事实不符。", reporter_id=reporter.id,
+                policy=w.policy, now=w.now,
+            )  # fmt: skip
+        return True
+
+    if not met:
+        await objection()
+    return await attempt(w, objection)
+
+
 PROBES: dict[str, Probe] = {
     "view an appeal": _viewer("appeal"),
     "view a clue": _viewer("clue"),
@@ -610,6 +718,10 @@ PROBES: dict[str, Probe] = {
     "decide others' requests": decide_others,
     "decide on 重办 past the limit": decide_reopen,
     "办结": resolve,
+    "propose a clue's disposition (提出处置意见)": propose,
+    "review a clue's disposition (组长审核)": review,
+    "approve a clue's disposition (委领导审批)": approve,
+    "object to a clue's result (异议)": object_once,
     "督办": supervise,
     "withdraw an appeal (撤回)": withdraw_appeal,
     "withdraw a clue (撤回)": withdraw_clue,

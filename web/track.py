@@ -32,6 +32,7 @@ from multidict import MultiDictProxy
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services.calendar import CalendarCache, load_calendar
+from bot.services.dispositions import OBJECTION_MAX
 from bot.services.followup import REASON_MAX
 from bot.services.policy import Policy
 from bot.services.relay import ANSWER_MAX
@@ -41,6 +42,7 @@ from bot.services.tracking import (
     TrackedCase,
     add_tracked_material,
     answer_tracked_question,
+    object_tracked_case,
     open_tracked_case,
     rate_tracked_case,
     reopen_tracked_case,
@@ -94,6 +96,7 @@ DONE = {
     "reopened": "已收到您的意见，该问题将重新办理。",
     "referred": "已收到您的意见。该问题已重新办理过，您的意见已报请委领导研究决定，结果将在本页告知您。",
     "material": "补充材料已提交，已转交办理人员。",
+    "objected": "您的异议已收到，我们将依规研究处理。感谢您对监督工作的支持。",
 }
 NO_MATERIAL = "请选择要补充的文件，或填写补充说明。"
 TOO_FREQUENT = "提交过于频繁，请稍等一分钟后再提交。您填写的说明已保留。"
@@ -263,6 +266,7 @@ def _case_page(
         "answer": any(q.relay_id == entered_relay for q in page.questions),
         "followup": page.followup_asked,
         "withdraw": page.may_withdraw,
+        "objection": page.may_object,
     }
     top_error = None
     if error is not None and not placed.get(error_at or "", False):
@@ -284,6 +288,8 @@ def _case_page(
         answer_url=_route(request, "track-answer"),
         withdraw_confirm_url=_route(request, "track-withdraw-confirm"),
         followup_url=_route(request, "track-followup"),
+        objection_url=_route(request, "track-objection"),
+        objection_max=OBJECTION_MAX,
         signout_url=_route(request, "track-signout"),
         answer_max=ANSWER_MAX,
         reason_max=REASON_MAX,
@@ -428,6 +434,23 @@ async def _followup(posted: _Posted) -> str:
         return "referred" if reopened.referred else "reopened"
     await rate_tracked_case(posted.session, posted.case_id, rating=rating, now=posted.now)
     return "rated"
+
+
+async def _object(posted: _Posted) -> str:
+    await object_tracked_case(
+        posted.session,
+        posted.case_id,
+        text=posted.text("objection", OBJECTION_MAX),
+        policy=await posted.policy(),
+        now=posted.now,
+    )
+    return "objected"
+
+
+@require_csrf
+async def track_objection(request: web.Request) -> web.StreamResponse:
+    """``POST /t/case/objection``: a 实名 clue reporter's one 异议 on the result."""
+    return await _act(request, _object, error_at="objection", entered_field="objection")
 
 
 @require_csrf
@@ -659,6 +682,7 @@ def add_tracking(app: web.Application) -> None:
     )
     router.add_post("/t/case/withdraw", track_withdraw, name=f"{ROUTE_PREFIX}track-withdraw")
     router.add_post("/t/case/followup", track_followup, name=f"{ROUTE_PREFIX}track-followup")
+    router.add_post("/t/case/objection", track_objection, name=f"{ROUTE_PREFIX}track-objection")
     router.add_post("/t/signout", track_signout, name=f"{ROUTE_PREFIX}track-signout")
     router.add_get(
         "/t/case/materials",

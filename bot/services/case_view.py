@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.blobs import BlobMissing, BlobStore
 from bot.services.assignment import may_route
 from bot.services.case_lists import CaseDetail, case_detail, require_view
+from bot.services.clue_view import CluePanel, clue_panel
 from bot.services.inspectors import TEAM_ROLES, request_deciders
 from bot.services.materials import TelegramFiles
 from bot.services.permissions import (
@@ -314,6 +315,7 @@ class CasePage:
     transfer_targets: list[Team]  # 转办: other teams (not the dispatcher)
     members: list[Member]  # 改派
     outcomes: list[Outcome]
+    clue: CluePanel | None = None  # a clue's disposition (集体研判)
     extension_max: int = EXTENSION_MAX_DAYS
     supervise_note_max: int = SUPERVISE_NOTE_MAX
 
@@ -470,6 +472,7 @@ async def get_case_page(
         transfer_targets=[t for t in targets if not t.is_dispatcher] if actions.transfer else [],
         members=await _members(session, case) if actions.reassign else [],
         outcomes=list(Outcome),
+        clue=await clue_panel(session, actor, case) if case.track is Track.CLUE else None,
     )
 
 

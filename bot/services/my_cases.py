@@ -212,6 +212,8 @@ def _public_timeline(case: Case, events: Sequence[CaseEvent]) -> tuple[TimelineE
             EventKind.SUBMITTED: "已提交",
             EventKind.ACCEPTED: "已受理",
             EventKind.RESOLVED: "已办结",
+            EventKind.CLOSED: "已办结",  # a clue closed by its disposition (集体研判)
+            EventKind.CLUE_OBJECTED: "已提出异议",
         }
         firsts: dict[str, TimelineEntry] = {}
         for event in events:

@@ -149,9 +149,23 @@ ACTION_STATUSES: dict[str, tuple[frozenset[CaseStatus], str]] = {
 }
 
 
+CLUE_NOT_RESOLVED = (
+    "问题线索不直接办结：请点“提出处置意见”（谈话函询、初步核实、暂存待查、予以了结），"
+    "经组长审核、委领导批准后处置。"
+)
+
+
+def refuse_clue_resolution(case: Case) -> None:
+    """A clue takes the disposition path (``bot.services.dispositions``), never 办结."""
+    if case.track is Track.CLUE:
+        raise InvalidInput(CLUE_NOT_RESOLVED, detail=f"case {case.id} is a clue: no 办结")
+
+
 def may_act(actor: Inspector, case: Case, action: str) -> bool:
     """Whether the assignee's action (a key of ``ACTION_STATUSES``) is open to ``actor`` now:
     the checks ``check_case_action`` makes, as a yes or no for a page's buttons."""
+    if action == "res" and case.track is Track.CLUE:
+        return False
     return works_on(actor, case) and case.status in ACTION_STATUSES[action][0]
 
 
@@ -193,6 +207,8 @@ async def check_case_action(
     case = await load_case(session, case_id)
     statuses, label = ACTION_STATUSES[action]
     require_assignee(actor, case, statuses, label)
+    if action == "res":
+        refuse_clue_resolution(case)
     return case
 
 

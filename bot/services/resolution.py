@@ -17,6 +17,7 @@ from bot.services.permissions import (
     clean_note,
     load_case,
     moved_on,
+    refuse_clue_resolution,
     require_assignee,
 )
 from bot.services.policy import Policy
@@ -45,12 +46,14 @@ async def resolve_case(
     now: datetime,
 ) -> Case:
     """办结: the outcome, a summary and the amount coordinated (元); the 办结 clock is met and the
-    回访 clock starts. An appeal reporter gets the outcome and summary, a clue reporter a short
-    已办结 only. Questions still open and requests still pending lapse. With 组长审核 on
-    (``[review] appeal``) an inspector's 办结 of an appeal is a request the team leader signs off
-    first (``needs_review``): the case is returned still in hand, nothing told to the reporter."""
+    回访 clock starts; the reporter gets the outcome and summary. A clue is refused: it takes
+    the disposition path (``bot.services.dispositions``). Questions still open and requests
+    still pending lapse. With 组长审核 on (``[review] appeal``) an inspector's 办结 of an appeal
+    is a request the team leader signs off first (``needs_review``): the case is returned still
+    in hand, nothing told to the reporter."""
     case = await load_case(session, case_id)
     require_assignee(actor, case, WORKING_STATUSES, "办结")
+    refuse_clue_resolution(case)  # a clue is disposed of (集体研判), not 办结
     assert case.id is not None and actor.id is not None
     text = clean_note(summary, "办结情况")
     if amount_yuan is not None and not 0 <= amount_yuan <= AMOUNT_MAX_YUAN:

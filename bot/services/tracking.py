@@ -18,6 +18,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services.clocks import get_clock
+from bot.services.dispositions import clue_state, object_to_result
 from bot.services.followup import (
     FollowupClosed,
     Reopened,
@@ -100,6 +101,8 @@ class TrackedCase:
     may_withdraw: bool
     followup_asked: bool
     may_add_material: bool = False
+    may_object: bool = False  # a 实名 clue's result: one 异议
+    objected: bool = False
 
 
 async def open_tracked_case(
@@ -191,6 +194,9 @@ async def tracked_case(session: AsyncSession, case_id: int) -> TrackedCase:
     """The tracking page of the case the page holds: the public timeline the track allows, the
     web notices for its reporter, open questions, and whether 撤回 or 回访 is open."""
     reporter, case = await _tracked(session, case_id)
+    assert case.id is not None
+    final = (await clue_state(session, case.id)).final
+    named_result = final is not None and not case.anonymous
     return TrackedCase(
         view=await reporter_view(session, case),
         notices=await _page_notices(session, case, reporter),
@@ -198,6 +204,8 @@ async def tracked_case(session: AsyncSession, case_id: int) -> TrackedCase:
         may_withdraw=withdrawable(case),
         followup_asked=await _followup_asked(session, case, reporter),
         may_add_material=material_open(case),
+        may_object=named_result and final is not None and final.objected_at is None,
+        objected=final is not None and final.objected_at is not None,
     )
 
 
@@ -246,6 +254,18 @@ async def withdraw_tracked_case(session: AsyncSession, case_id: int, *, now: dat
     """撤回 on the page, until an inspector signs for the case, by the chat's rules."""
     reporter, case = await _tracked(session, case_id)
     return await withdraw_for(session, reporter, case, now=now)
+
+
+async def object_tracked_case(
+    session: AsyncSession, case_id: int, *, text: str, policy: Policy, now: datetime
+) -> None:
+    """异议 on the page: a 实名 clue's reporter objects to its result, once, by the chat's rules
+    (``dispositions.object_to_result``: recorded, sent to the 委领导)."""
+    reporter, case = await _tracked(session, case_id)
+    assert case.id is not None
+    await object_to_result(
+        session, case.id, text=text, reporter_id=reporter.id, policy=policy, now=now
+    )
 
 
 async def _asked(session: AsyncSession, case_id: int) -> tuple[Reporter, Case]:

@@ -18,6 +18,8 @@ from bot.services.assignment import reassign_case, reroute_case
 from bot.services.case_lists import can_view
 from bot.services.case_view import get_case_page, parse_amount, parse_days
 from bot.services.decisions import Decision, decide_request
+from bot.services.dispositions import propose_disposition, review_disposition
+from bot.services.permissions import load_case
 from bot.services.policy import Policy
 from bot.services.progress import add_progress
 from bot.services.relay import ask_reporter
@@ -25,9 +27,10 @@ from bot.services.requests import request_extension, request_return, transfer_ca
 from bot.services.resolution import resolve_case
 from bot.services.supervision import supervise_case
 from models.case import Case, CaseStatus, Outcome
-from models.errors import InvalidInput
+from models.disposition import Disposition
+from models.errors import InvalidInput, PermissionDenied
 from models.request import RequestKind
-from models.team import Inspector
+from models.team import Inspector, Role
 from web.console.context import CONSOLE
 from web.console.render import STAFF, console_page, redirect_after
 
@@ -225,6 +228,42 @@ async def _resolve(a: Act) -> Done:
     return Done(f"问题 {case.number} 已办结，已告知反映人。")
 
 
+async def _dispose(a: Act) -> Done:
+    """提出处置意见: a disposition, its reason, and for 立案审查 the people placed on file."""
+    try:
+        kind = Disposition(a.text("kind"))
+    except ValueError:
+        raise InvalidInput("请选择处置意见。") from None
+    typed = a.text("people").strip()
+    people = (
+        int(typed) if kind is Disposition.FILE and typed.isdecimal() and len(typed) <= 4 else None
+    )
+    proposal = await propose_disposition(
+        a.session, a.actor, a.case_id, kind=kind, reason=a.text("reason"), people=people,
+        policy=a.policy, now=a.now,
+    )  # fmt: skip
+    where = "已报委领导审批" if proposal.review_skipped else "已提交审核"
+    return Done(f"处置意见“{kind.label}”{where}，审批结果将通知您。")
+
+
+async def _review(a: Act) -> Done:
+    """组长审核 of the proposal waiting: 同意 (to the 委领导) or 不同意 with a note."""
+    case = await load_case(a.session, a.case_id)
+    if not (a.actor.role is Role.TEAM_LEADER and a.actor.team_id == case.team_id):
+        raise PermissionDenied(
+            "只有本组组长可以审核此处置意见。",
+            detail=f"case {a.case_id}: inspector {a.actor.id} does not lead its team",
+        )
+    agree = a.text("agree") == "1"
+    proposal = await review_disposition(
+        a.session, a.actor, a.number("proposal_id", "该处置意见已失效。"), agree=agree,
+        note=a.text("note").strip() or None, policy=a.policy, now=a.now,
+    )  # fmt: skip
+    if agree:
+        return Done(f"已同意处置意见“{proposal.kind.label}”，已报委领导审批。")
+    return Done(f"已不同意处置意见“{proposal.kind.label}”，已退回承办人。")
+
+
 async def _supervise(a: Act) -> Done:
     note = a.text("note").strip() or None
     await supervise_case(a.session, a.actor, a.case_id, now=a.now, note=note)
@@ -249,6 +288,8 @@ ACTIONS: dict[str, Run] = {
     "extend": _extend,
     "resolve": _resolve,
     "supervise": _supervise,
+    "dispose": _dispose,
+    "review": _review,
 }
 
 

@@ -34,6 +34,10 @@ def _oversight(staff: Staff) -> bool:
     return staff.person.role in (Role.ADMIN, Role.LEADER)
 
 
+def _leader(staff: Staff) -> bool:
+    return staff.person.role is Role.LEADER
+
+
 def _reports(staff: Staff) -> bool:
     """Leaders and admins, and a team leader for their own team (not the 信访室)."""
     return _oversight(staff) or (staff.person.role is Role.TEAM_LEADER and not staff.dispatcher)
@@ -44,6 +48,7 @@ MENU: tuple[tuple[str, str, str, Callable[[Staff], bool]], ...] = (
     ("案件", "cases", "/console/cases", _everyone),
     ("联系卡", "cards", "/console/cards", _admin),
     ("人员", "people", "/console/people", _admin),
+    ("线索审批", "dispositions", "/console/dispositions", _leader),
     ("报表", "reports", "/console/reports", _reports),
     ("日历", "calendar", "/console/calendar", _everyone),
     ("审计", "audit", "/console/audit", _oversight),
