@@ -16,6 +16,7 @@ from handlers import (
     relay,
     reports,
     start,
+    supervision,
 )
 
 
@@ -32,6 +33,7 @@ def routers() -> list[Router]:
         relay.setup(),
         inspector.setup(),
         leader.setup(),
+        supervision.setup(),
         admin.setup(),
         reports.setup(),  # before intake: a leader's /report is the analysis report
         start.setup(),

@@ -62,6 +62,9 @@ class EventKind(enum.StrEnum):
     REMINDED = "reminded"  # 催办
     ESCALATED = "escalated"
     DEADLINE_CHANGED = "deadline_changed"
+    SUPERVISION_REPLIED = "supervision_replied"  # 督办回复
+    REPEAT_FLAGGED = "repeat_flagged"  # 疑似重复件, linked at intake
+    MERGED = "merged"  # 合并办理: this repeat closed into an earlier case
 
     @property
     def label(self) -> str:
@@ -100,6 +103,9 @@ EVENT_LABELS = {
     EventKind.REMINDED: "催办",
     EventKind.ESCALATED: "升级提醒",
     EventKind.DEADLINE_CHANGED: "期限调整",
+    EventKind.SUPERVISION_REPLIED: "督办回复",
+    EventKind.REPEAT_FLAGGED: "疑似重复件",
+    EventKind.MERGED: "合并办理",
 }
 
 GENESIS_HASH = "0" * 64

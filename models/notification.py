@@ -88,6 +88,10 @@ class Offer(enum.StrEnum):
     FOLLOWUP = "followup"  # 满意 · 基本满意 · 不满意, the reporter at 回访
     REQUEST_DECISION = "request_decision"  # 同意 · 不同意, on a request (the ref is the request)
     RELAY_REPLY = "relay_reply"  # 回复 to a relayed question (the ref is the relay message)
+    SUPERVISION_REPLY = "supervision_reply"  # 督办回复 · 查看材料, on a 督办 notice
+    REPEAT_MERGE = (
+        "repeat_merge"  # 合并办理 · 查看材料, on a 疑似重复件 notice (the ref: the repeat)
+    )
 
     def on(self, ref: int | None) -> Offering:
         """This offer on one case, request or relay message."""

@@ -30,9 +30,10 @@ from bot.services.materials import view_materials
 from bot.services.my_cases import find_by_receipt
 from bot.services.policy import Policy
 from bot.services.relay import ask_reporter
+from bot.services.repeats import merge_repeat
 from bot.services.requests import request_extension
 from bot.services.resolution import resolve_case
-from bot.services.supervision import supervise_case
+from bot.services.supervision import reply_supervision, supervise_case
 from bot.services.tracking import withdraw_tracked_case
 from models.calendar import WorkCalendar
 from models.case import Case, CaseStatus, Outcome
@@ -60,6 +61,8 @@ STAFF_ONLY = (
     "decide others' requests",
     "办结",
     "督办",
+    "督办回复",
+    "merge a repeat report (合并)",
     "read the audit trail",
     "configure (people, cards, teams)",
 )
@@ -91,6 +94,8 @@ CONDITIONS = {
     ("办结", "inspector"): "only as assignee",
     ("办结", "team leader"): "only as assignee",
     ("督办", "leader"): "only an appeal",
+    ("督办回复", "inspector"): "only as assignee",
+    ("merge a repeat report (合并)", "inspector"): "only as assignee",
     ("withdraw an appeal (撤回)", ROLES[0]): "only before 签收",
     ("withdraw a clue (撤回)", ROLES[0]): "only as a request the team leader decides",
 }
@@ -502,10 +507,41 @@ async def supervise(w: World, role: str, met: bool | None) -> bool:
 
     async def flag() -> bool:
         async with w.sessions() as session:
-            await supervise_case(session, person, case.id or 0, now=w.now)
+            await supervise_case(session, person, case.id or 0, policy=w.policy, now=w.now)
         return True
 
     return await attempt(w, flag)
+
+
+async def supervision_reply(w: World, role: str, met: bool | None) -> bool:
+    """督办回复 on an appeal a leader marked 督办."""
+    async with w.sessions() as session:
+        await supervise_case(session, w.leader, w.appeal.id or 0, policy=w.policy, now=w.now)
+    case = await w.case(w.appeal.id or 0)
+    person = await staff(w, role, case, assignee=met is not False)
+
+    async def answer() -> bool:
+        async with w.sessions() as session:
+            await reply_supervision(
+                session, person, case.id or 0, "已约谈管委会，本周内落实。", now=w.now
+            )
+        return True
+
+    return await attempt(w, answer)
+
+
+async def merge(w: World, role: str, met: bool | None) -> bool:
+    """合并办理: the named appeal repeats the anonymous one (same words, same zone)."""
+    case = w.named
+    assert case.repeat_of_id == w.appeal.id
+    person = await staff(w, role, case, assignee=met is not False)
+
+    async def fold() -> bool:
+        async with w.sessions() as session:
+            await merge_repeat(session, person, case.id or 0, now=w.now)
+        return True
+
+    return await attempt(w, fold)
 
 
 async def withdraw_appeal(w: World, role: str, met: bool | None) -> bool:
@@ -582,6 +618,8 @@ PROBES: dict[str, Probe] = {
     "decide others' requests": decide_others,
     "办结": resolve,
     "督办": supervise,
+    "督办回复": supervision_reply,
+    "merge a repeat report (合并)": merge,
     "withdraw an appeal (撤回)": withdraw_appeal,
     "withdraw a clue (撤回)": withdraw_clue,
     "read the audit trail": audit,
