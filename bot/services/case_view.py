@@ -31,6 +31,7 @@ from bot.services.permissions import (
     may_supervise,
     may_view_identity,
 )
+from bot.services.repeats import may_merge
 from bot.services.requests import EXTENSION_MAX_DAYS
 from bot.services.routing import (
     dispatcher_team,
@@ -38,6 +39,7 @@ from bot.services.routing import (
     list_team_members,
     open_case_counts,
 )
+from bot.services.supervision import may_reply_supervision
 from models.anonymity import confidential, enterprise_line, hides_enterprise
 from models.attachment import Attachment, MediaKind
 from models.calendar import WorkCalendar
@@ -282,6 +284,8 @@ class CaseActions:
     reassign: bool = False
     supervise: bool = False
     identity: bool = False
+    supervision_reply: bool = False  # 督办回复: the assignee or team leader, once
+    merge: bool = False  # 合并办理: a 疑似重复件 into the case it repeats
 
     @property
     def any(self) -> bool:
@@ -313,6 +317,7 @@ class CasePage:
     outcomes: list[Outcome]
     extension_max: int = EXTENSION_MAX_DAYS
     supervise_note_max: int = SUPERVISE_NOTE_MAX
+    repeat_of: str | None = None  # 疑似重复件: the number of the case it repeats
 
     @property
     def case(self) -> Case:
@@ -350,6 +355,8 @@ def case_actions(actor: Inspector, case: Case, dispatcher: Team) -> CaseActions:
         reassign=leads_team(actor, case) and case.status in ASSIGNABLE,
         supervise=may_supervise(actor, case),
         identity=may_view_identity(actor, case),  # never for an admin
+        supervision_reply=may_reply_supervision(actor, case),
+        merge=may_merge(actor, case),
     )
 
 
@@ -460,6 +467,9 @@ async def get_case_page(
         transfer_targets=[t for t in targets if not t.is_dispatcher] if actions.transfer else [],
         members=await _members(session, case) if actions.reassign else [],
         outcomes=list(Outcome),
+        repeat_of=(await load_case(session, case.repeat_of_id)).number
+        if case.repeat_of_id
+        else None,
     )
 
 
