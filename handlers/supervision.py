@@ -8,18 +8,24 @@ step; the acting person comes from ``handlers.actor``.
 from __future__ import annotations
 
 from aiogram import Bot, F, Router
-from aiogram.filters import Command, StateFilter
+from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
+from bot.services.case_lists import show_case
+from bot.services.policy import Policy
 from bot.services.repeats import merge_repeat
-from bot.services.supervision import check_supervision_reply, reply_supervision
+from bot.services.supervision import (
+    check_supervision_reply,
+    reply_supervision,
+    supervise_case,
+)
 from handlers.actor import with_actor
 from handlers.flow import flow_ends
-from models.errors import StaleAction
+from models.errors import InvalidInput, StaleAction
 from models.team import Inspector
 from notifications.render import render
 from notifications.telegram import SupervisionAct, SupervisionAction
@@ -80,6 +86,34 @@ async def on_merge(
     await bot.send_message(query.from_user.id, text)
 
 
+async def cmd_supervise(
+    message: Message,
+    command: CommandObject,
+    *,
+    session: AsyncSession,
+    actor: Inspector,
+    policy: Policy,
+    clock: Clock,
+) -> None:
+    """/supervise <编号> [工作日]: 督办 with a 督办期限 the leader chooses (the button on /case
+    gives the configured default)."""
+    parts = (command.args or "").split()
+    if not parts or len(parts) > 2 or (len(parts) == 2 and not parts[1].isdecimal()):
+        raise InvalidInput(
+            "请写为 /supervise 问题编号 工作日数，例如 /supervise AJ-2026-00042 10。"
+        )
+    days = int(parts[1]) if len(parts) == 2 and len(parts[1]) <= 3 else None
+    if len(parts) == 2 and days is None:
+        raise InvalidInput("督办期限应为1至60个工作日。")
+    detail = await show_case(session, actor, parts[0], clock.now())
+    assert detail.case.id is not None
+    case = await supervise_case(
+        session, actor, detail.case.id, policy=policy, now=clock.now(), days=days
+    )
+    text = render("staff_supervised", number=case.number, due=case.supervision_due_at)
+    await message.answer(text)
+
+
 async def cmd_cancel(message: Message, state: FSMContext) -> None:
     await state.clear()
     await message.answer(render("staff_cancelled"))
@@ -94,6 +128,7 @@ def setup() -> Router:
     action = SupervisionAction.filter
     router.callback_query.register(on_reply_start, action(F.act == SupervisionAct.REPLY))
     router.callback_query.register(on_merge, action(F.act == SupervisionAct.MERGE))
+    router.message.register(cmd_supervise, Command("supervise"))
     router.message.register(cmd_cancel, StateFilter(SupervisionFlow), Command("cancel"))
     typed = F.text & ~F.text.startswith("/")
     router.message.register(on_reply, SupervisionFlow.reply, typed)

@@ -17,7 +17,7 @@ from bot.services.repeats import merge_repeat, repeat_counts, similarity
 from models.calendar import WorkCalendar
 from models.case import CaseStatus
 from models.clock import ClockState
-from models.errors import InvalidInput, PermissionDenied
+from models.errors import InvalidInput, PermissionDenied, StaleAction
 from models.event import EventKind
 from notifications.render import telegram_html
 from tests.casework import outbox
@@ -101,7 +101,7 @@ async def test_a_repeat_report_is_flagged_linked_and_merged_and_its_reporter_tol
     assert (counts.flagged, counts.merged) == (1, 1)
     async with sessions() as session:
         actor = await get_actor(session, INSPECTOR)
-        with pytest.raises(Exception, match="合并办理"):
+        with pytest.raises(StaleAction, match="合并办理"):
             await merge_repeat(session, actor, second.id, now=clock.now())  # once
     assert_telegram_html(tg)
 

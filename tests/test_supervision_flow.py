@@ -10,8 +10,9 @@ import pytest
 from sqlmodel import col, select
 
 from bot.clock import FrozenClock
-from bot.config import LiankaConfig
+from bot.config import LiankaConfig, SupervisionConfig
 from bot.db import SessionFactory
+from bot.scheduler import create_scheduler
 from bot.services.inspectors import get_actor
 from bot.services.policy import Policy
 from bot.services.supervision import reply_supervision, send_overdue_notice, supervise_case
@@ -188,3 +189,40 @@ async def test_a_supervision_clock_runs_only_on_a_supervised_case(
         inspector = await get_actor(session, INSPECTOR)
         with pytest.raises(InvalidInput, match="未被督办"):
             await reply_supervision(session, inspector, case.id, "无", now=clock.now())
+
+
+async def test_a_leader_chooses_the_supervision_days_in_the_chat(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    clock: FrozenClock,
+) -> None:
+    people = await make_people(sessions, clock)
+    tg = build(sessions, catalog, calendar, clock)
+    boss, inspector = user(tg, LEADER), user(tg, INSPECTOR)
+    case = await submit(sessions, catalog, calendar, clock, people.reporter)
+    await boss.send(f"/supervise {case.number} 十")
+    assert "请写为 /supervise 问题编号 工作日数" in boss.last
+    await boss.send(f"/supervise {case.number} 99")
+    assert "督办期限应为1至60个工作日" in boss.last
+    await inspector.send(f"/supervise {case.number} 3")
+    assert "只有委领导可以督办" in inspector.last
+    await boss.send(f"/supervise {case.number} 3")
+    assert "督办期限：12月01日 18:00" in boss.last
+    assert (await load(sessions, case.number)).supervision_due_at == sh(2026, 12, 1, 18)
+
+
+def test_the_overdue_notice_is_scheduled_weekly_at_nine_on_the_configured_day(
+    sessions: SessionFactory, config: LiankaConfig
+) -> None:
+    now = sh(2026, 11, 27, 14)  # a Friday
+    scheduler = create_scheduler(sessions=sessions, config=config, clock=FrozenClock(now))
+    trigger = {job.id: job for job in scheduler.get_jobs()}["overdue-notice"].trigger
+    assert trigger.get_next_fire_time(None, now) == sh(2026, 11, 30, 9)  # Monday
+    wednesday = config.model_copy(update={"supervision": SupervisionConfig(notice_weekday=3)})
+    scheduler = create_scheduler(sessions=sessions, config=wednesday, clock=FrozenClock(now))
+    trigger = {job.id: job for job in scheduler.get_jobs()}["overdue-notice"].trigger
+    assert trigger.get_next_fire_time(None, now) == sh(2026, 12, 2, 9)
+    off = config.model_copy(update={"supervision": SupervisionConfig(overdue_notice=False)})
+    scheduler = create_scheduler(sessions=sessions, config=off, clock=FrozenClock(now))
+    assert "overdue-notice" not in {job.id for job in scheduler.get_jobs()}
