@@ -131,6 +131,7 @@ class SupervisionConfig(_Section):
 class RepeatsConfig(_Section):
     """重复件: how far back an earlier case counts, and how alike two descriptions must be."""
 
+    enabled: bool = True
     window_days: int = Field(default=90, ge=1, le=3650)
     similarity: float = Field(default=0.5, gt=0, le=1, description="bigram Jaccard")
 

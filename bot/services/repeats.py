@@ -118,6 +118,8 @@ async def flag_repeat(
     """At intake, once the case is routed: link it to the case it repeats, record why, and tell
     whoever has it (its team leaders while nobody does). Flushes nothing the caller must not
     commit; the caller commits with the submission."""
+    if not rules.enabled:
+        return None
     match = await find_earlier(session, case, rules, now)
     if match is None:
         return None
