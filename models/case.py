@@ -243,8 +243,9 @@ class Case(SQLModel, table=True):
     supervision_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     supervision_replied_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # 重复件 (issue 17): the earlier case this one repeats, and the case it was merged into
-    repeat_of_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
-    merged_into_id: int | None = Field(default=None, foreign_key="cases.id")
+    # (case ids; no foreign key, so that SQLite adds and drops them without rebuilding cases)
+    repeat_of_id: int | None = Field(default=None, index=True)
+    merged_into_id: int | None = None
 
 
 class CaseCounter(SQLModel, table=True):
