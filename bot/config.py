@@ -152,6 +152,22 @@ class RetentionConfig(_Section):
     )
 
 
+class SupervisionConfig(_Section):
+    """督办: the working days a team has for its 督办回复, and the weekly 通报 of overdue cases."""
+
+    reply_days: int = Field(default=5, ge=1, le=60, description="default 督办期限")
+    overdue_notice: bool = Field(default=True, description="the weekly 超期通报 to the leaders")
+    notice_weekday: int = Field(default=1, ge=1, le=7, description="1 = Monday")
+
+
+class RepeatsConfig(_Section):
+    """重复件: how far back an earlier case counts, and how alike two descriptions must be."""
+
+    enabled: bool = True
+    window_days: int = Field(default=90, ge=1, le=3650)
+    similarity: float = Field(default=0.5, gt=0, le=1, description="bigram Jaccard")
+
+
 class LiankaConfig(_Section):
     organisation: Organisation
     zones: tuple[ZoneConfig, ...] = Field(min_length=1)
@@ -165,6 +181,8 @@ class LiankaConfig(_Section):
     calendar: CalendarConfig = CalendarConfig()
     reports: ReportsConfig = ReportsConfig()
     retention: RetentionConfig = RetentionConfig()
+    supervision: SupervisionConfig = SupervisionConfig()
+    repeats: RepeatsConfig = RepeatsConfig()
 
     def zone(self, code: str) -> ZoneConfig:
         return next(z for z in self.zones if z.code == code)

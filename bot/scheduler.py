@@ -32,6 +32,7 @@ from bot.services.console_sessions import purge_sessions
 from bot.services.policy import Policy
 from bot.services.reports import DEFAULT_OUT_DIR, send_due_reports
 from bot.services.retention import purge
+from bot.services.supervision import send_overdue_notice
 from bot.services.sweep import sweep_deadlines
 from bot.services.updates import prune_processed_updates
 from bot.services.web_intake import purge_expired_web_drafts
@@ -80,6 +81,19 @@ async def run_reports(
     async with sessions() as session:
         calendar = await load_calendar(session, config)
     await send_due_reports(sessions, policy=Policy(config, calendar), now=now, out_dir=report_dir)
+
+
+async def run_overdue_notice(sessions: SessionFactory, config: LiankaConfig, clock: Clock) -> None:
+    """09:00 on the configured weekday: the 超期通报 of overdue cases to the leaders (each
+    leader once per week whatever runs it)."""
+    async with sessions() as session:
+        calendar = await load_calendar(session, config)
+        told = await send_overdue_notice(session, calendar, clock.now())
+    if told:
+        logger.info("overdue notice sent to %s leaders", len(told))
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 async def run_update_prune(sessions: SessionFactory, clock: Clock) -> None:
@@ -246,6 +260,22 @@ def create_scheduler(
         misfire_grace_time=3600,
         **({"next_run_time": now} if AGENDA_AT <= local < AGENDA_CATCH_UP_UNTIL else {}),
     )
+    if config.supervision.overdue_notice:
+        scheduler.add_job(
+            run_overdue_notice,
+            CronTrigger(
+                day_of_week=WEEKDAYS[config.supervision.notice_weekday - 1],
+                hour=AGENDA_AT.hour,
+                minute=AGENDA_AT.minute,
+                timezone=SHANGHAI,
+            ),
+            args=(sessions, config, clock),
+            id="overdue-notice",
+            name="weekly overdue notice (超期通报) to the leaders",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=3600,
+        )
     if config.reports.weekly or config.reports.monthly:
         scheduler.add_job(
             run_reports,

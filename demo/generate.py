@@ -9,7 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from bot.config import LiankaConfig
+from bot.config import LiankaConfig, RepeatsConfig
 from bot.db import SessionFactory
 from demo.bulk import write_in_bulk
 from demo.plan import plan_history
@@ -78,6 +78,9 @@ async def generate_demo(
     world = await build_world(sessions, config, plan, seed)
     await _restart_sequences(sessions)
     write = write_in_bulk if bulk else write_through_use_cases
+    # the bulk path does not mirror the 重复件 check, and the demo's templated descriptions
+    # would make most cases look alike: generated without it, on both paths
+    config = config.model_copy(update={"repeats": RepeatsConfig(enabled=False)})
     await write(sessions, config, calendar, plan, world, tick=tick or (lambda _: None))
     await _restart_sequences(sessions)
     async with sessions() as session:

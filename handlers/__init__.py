@@ -17,6 +17,7 @@ from handlers import (
     relay,
     reports,
     start,
+    supervision,
 )
 
 
@@ -34,6 +35,7 @@ def routers() -> list[Router]:
         clue.setup(),  # before inspector: 办结 on a clue is 提出处置意见
         inspector.setup(),
         leader.setup(),
+        supervision.setup(),
         admin.setup(),
         reports.setup(),  # before intake: a leader's /report is the analysis report
         start.setup(),

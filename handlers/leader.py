@@ -214,11 +214,14 @@ async def on_supervise(
     session: AsyncSession,
     actor: Inspector,
     bot: Bot,
+    policy: Policy,
     clock: Clock,
 ) -> None:
-    case = await supervise_case(session, actor, callback_data.case_id, now=clock.now())
+    case_id = callback_data.case_id
+    case = await supervise_case(session, actor, case_id, policy=policy, now=clock.now())
     await query.answer("已督办")
-    await bot.send_message(query.from_user.id, render("staff_supervised", number=case.number))
+    text = render("staff_supervised", number=case.number, due=case.supervision_due_at)
+    await bot.send_message(query.from_user.id, text)
 
 
 # --- decisions on the inspectors' requests (RequestDecision) ---

@@ -249,6 +249,13 @@ class Case(SQLModel, table=True):
     event_count: int = 0
     last_event_hash: str = Field(default="", max_length=64)
     version: int = Field(default=1, sa_column=_VERSION)
+    # 督办期限 and 督办回复 (issue 17): when the team's reply to a 督办 is due, and when it came
+    supervision_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    supervision_replied_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # 重复件 (issue 17): the earlier case this one repeats, and the case it was merged into
+    # (case ids; no foreign key, so that SQLite adds and drops them without rebuilding cases)
+    repeat_of_id: int | None = Field(default=None, index=True)
+    merged_into_id: int | None = None
 
 
 class CaseCounter(SQLModel, table=True):

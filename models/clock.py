@@ -1,4 +1,4 @@
-"""The deadlines of a case (签收, 受理告知, 办结, 回访), one row per clock, and how they move.
+"""The deadlines of a case (签收, 受理告知, 办结, 回访, 督办回复), one row per clock, and how they move.
 
 A clock is due at the end of the office day a number of working days after it starts; it warns
 ``warn_before`` working days earlier, pauses while the reporter is asked, and moves when a
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from models.case import AWAITING_ACCEPTANCE, WORKING_STATUSES, CaseStatus
+from models.case import AWAITING_ACCEPTANCE, OPEN_STATUSES, WORKING_STATUSES, CaseStatus
 from models.types import UTCDateTime, enum_type, utc
 
 if TYPE_CHECKING:
@@ -34,6 +34,7 @@ class ClockKind(enum.StrEnum):
     RESOLVE = "resolve"  # 办结
     FOLLOWUP = "followup"  # 回访
     DISPOSITION = "disposition"  # 线索处置: an approved 谈话函询 / 初步核实 / 暂存待查
+    SUPERVISION = "supervision"  # 督办回复, by the 督办期限
 
     @property
     def label(self) -> str:
@@ -46,10 +47,16 @@ CLOCK_LABELS = {
     ClockKind.RESOLVE: "办结",
     ClockKind.FOLLOWUP: "回访",
     ClockKind.DISPOSITION: "线索处置",
+    ClockKind.SUPERVISION: "督办回复",
 }
 
 
-DEADLINE_CLOCKS = (ClockKind.ACCEPT, ClockKind.FIRST_REPLY, ClockKind.RESOLVE)
+DEADLINE_CLOCKS = (
+    ClockKind.ACCEPT,
+    ClockKind.FIRST_REPLY,
+    ClockKind.RESOLVE,
+    ClockKind.SUPERVISION,
+)
 """The clocks with a deadline ladder (warning, overdue, escalation); 回访 has its own steps."""
 
 VALID_STATUSES: dict[ClockKind, frozenset[CaseStatus]] = {
@@ -58,6 +65,7 @@ VALID_STATUSES: dict[ClockKind, frozenset[CaseStatus]] = {
     ClockKind.RESOLVE: WORKING_STATUSES,
     ClockKind.FOLLOWUP: frozenset({CaseStatus.RESOLVED}),
     ClockKind.DISPOSITION: WORKING_STATUSES,
+    ClockKind.SUPERVISION: OPEN_STATUSES,
 }
 """The case statuses in which a clock of each kind still counts; in any other the sweep
 cancels it (the case left the step another way)."""

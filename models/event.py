@@ -73,6 +73,9 @@ class EventKind(enum.StrEnum):
     DISPOSITION_REFUSED = "disposition_refused"  # 委领导不批准
     CLUE_RESULT_TOLD = "clue_result_told"  # the 实名 reporter told the result
     CLUE_OBJECTED = "clue_objected"  # the reporter's 异议
+    SUPERVISION_REPLIED = "supervision_replied"  # 督办回复
+    REPEAT_FLAGGED = "repeat_flagged"  # 疑似重复件, linked at intake
+    MERGED = "merged"  # 合并办理: this repeat closed into an earlier case
 
     @property
     def label(self) -> str:
@@ -122,6 +125,9 @@ EVENT_LABELS = {
     EventKind.DISPOSITION_REFUSED: "委领导不同意处置意见",
     EventKind.CLUE_RESULT_TOLD: "告知处置结果",
     EventKind.CLUE_OBJECTED: "反映人提出异议",
+    EventKind.SUPERVISION_REPLIED: "督办回复",
+    EventKind.REPEAT_FLAGGED: "疑似重复件",
+    EventKind.MERGED: "合并办理",
 }
 
 GENESIS_HASH = "0" * 64

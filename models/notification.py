@@ -91,6 +91,10 @@ class Offer(enum.StrEnum):
     DISPOSITION_REVIEW = "disp_review"  # 同意 · 不同意, 组长审核 (the ref is the disposition)
     DISPOSITION_APPROVAL = "disp_approval"  # 同意 · 不同意, 委领导审批 (the ref is the disposition)
     CLUE_OBJECTION = "clue_objection"  # 提出异议, a 实名 clue reporter on the result (the case)
+    SUPERVISION_REPLY = "supervision_reply"  # 督办回复 · 查看材料, on a 督办 notice
+    REPEAT_MERGE = (
+        "repeat_merge"  # 合并办理 · 查看材料, on a 疑似重复件 notice (the ref: the repeat)
+    )
 
     def on(self, ref: int | None) -> Offering:
         """This offer on one case, request or relay message."""

@@ -160,6 +160,20 @@ class ClueObjection(CallbackData, prefix="ob1"):
     case_id: DbId
 
 
+class SupervisionAct(enum.StrEnum):
+    """督办回复 and 合并办理 (``handlers.supervision``)."""
+
+    REPLY = "rep"  # 督办回复: the assignee or team leader answers a 督办
+    MERGE = "mrg"  # 合并办理: a 疑似重复件 into the case it repeats
+
+
+class SupervisionAction(CallbackData, prefix="sv1"):
+    """The team acts on a 督办 or a 疑似重复件."""
+
+    act: SupervisionAct
+    case_id: DbId
+
+
 PREFIXES = ("ca1", "ta1", "rq1", "cs1", "rr1", "qp1", "ad1")
 """The callback prefixes the inspectors' side owns; anything else under them is refused."""
 
@@ -300,6 +314,20 @@ def offer_keyboard(offering: Offering) -> InlineKeyboardMarkup:
             return disposition_keyboard(ref, review=False)
         case Offer.CLUE_OBJECTION:
             return objection_keyboard(ref)
+        case Offer.SUPERVISION_REPLY:
+            return supervision_keyboard(ref, SupervisionAct.REPLY, "督办回复")
+        case Offer.REPEAT_MERGE:
+            return supervision_keyboard(ref, SupervisionAct.MERGE, "合并办理")
+
+
+def supervision_keyboard(case_id: int, act: SupervisionAct, text: str) -> InlineKeyboardMarkup:
+    """督办回复 (or 合并办理) · 查看材料."""
+    data = SupervisionAction(act=act, case_id=case_id).pack()
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text=text, callback_data=data), materials_button(case_id)]
+        ]
+    )
 
 
 def notice_keyboard(row: Notification) -> InlineKeyboardMarkup | None:

@@ -37,9 +37,10 @@ from bot.services.materials import view_materials
 from bot.services.my_cases import find_by_receipt
 from bot.services.policy import Policy
 from bot.services.relay import ask_reporter
+from bot.services.repeats import merge_repeat
 from bot.services.requests import request_extension
 from bot.services.resolution import resolve_case
-from bot.services.supervision import supervise_case
+from bot.services.supervision import reply_supervision, supervise_case
 from bot.services.tracking import withdraw_tracked_case
 from models.calendar import WorkCalendar
 from models.case import Case, CaseStatus, Outcome
@@ -72,6 +73,8 @@ STAFF_ONLY = (
     "review a clue's disposition (组长审核)",
     "approve a clue's disposition (委领导审批)",
     "督办",
+    "督办回复",
+    "merge a repeat report (合并)",
     "read the audit trail",
     "configure (people, cards, teams)",
 )
@@ -112,6 +115,8 @@ CONDITIONS = {
     ("approve a clue's disposition (委领导审批)", "leader"): "only if they did not review it",
     ("object to a clue's result (异议)", ROLES[0]): "only once, on a named clue",
     ("督办", "leader"): "only an appeal",
+    ("督办回复", "inspector"): "only as assignee",
+    ("merge a repeat report (合并)", "inspector"): "only as assignee",
     ("withdraw an appeal (撤回)", ROLES[0]): "only before 签收",
     ("withdraw a clue (撤回)", ROLES[0]): "only as a request the team leader decides",
 }
@@ -549,10 +554,41 @@ async def supervise(w: World, role: str, met: bool | None) -> bool:
 
     async def flag() -> bool:
         async with w.sessions() as session:
-            await supervise_case(session, person, case.id or 0, now=w.now)
+            await supervise_case(session, person, case.id or 0, policy=w.policy, now=w.now)
         return True
 
     return await attempt(w, flag)
+
+
+async def supervision_reply(w: World, role: str, met: bool | None) -> bool:
+    """督办回复 on an appeal a leader marked 督办."""
+    async with w.sessions() as session:
+        await supervise_case(session, w.leader, w.appeal.id or 0, policy=w.policy, now=w.now)
+    case = await w.case(w.appeal.id or 0)
+    person = await staff(w, role, case, assignee=met is not False)
+
+    async def answer() -> bool:
+        async with w.sessions() as session:
+            await reply_supervision(
+                session, person, case.id or 0, "已约谈管委会，本周内落实。", now=w.now
+            )
+        return True
+
+    return await attempt(w, answer)
+
+
+async def merge(w: World, role: str, met: bool | None) -> bool:
+    """合并办理: the named appeal repeats the anonymous one (same words, same zone)."""
+    case = w.named
+    assert case.repeat_of_id == w.appeal.id
+    person = await staff(w, role, case, assignee=met is not False)
+
+    async def fold() -> bool:
+        async with w.sessions() as session:
+            await merge_repeat(session, person, case.id or 0, now=w.now)
+        return True
+
+    return await attempt(w, fold)
 
 
 async def withdraw_appeal(w: World, role: str, met: bool | None) -> bool:
@@ -723,6 +759,8 @@ PROBES: dict[str, Probe] = {
     "approve a clue's disposition (委领导审批)": approve,
     "object to a clue's result (异议)": object_once,
     "督办": supervise,
+    "督办回复": supervision_reply,
+    "merge a repeat report (合并)": merge,
     "withdraw an appeal (撤回)": withdraw_appeal,
     "withdraw a clue (撤回)": withdraw_clue,
     "read the audit trail": audit,

@@ -27,6 +27,7 @@ def test_the_jobs_are_the_sweep_every_minute_the_agenda_at_nine_and_the_hourly_p
         "agenda",
         "console-session-purge",
         "deadline-sweep",
+        "overdue-notice",
         "reports",
         "retention-purge",
         "update-prune",

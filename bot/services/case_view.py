@@ -33,6 +33,7 @@ from bot.services.permissions import (
     may_view_identity,
 )
 from bot.services.policy import Policy
+from bot.services.repeats import may_merge
 from bot.services.requests import EXTENSION_MAX_DAYS, return_window_over
 from bot.services.routing import (
     dispatcher_team,
@@ -40,6 +41,7 @@ from bot.services.routing import (
     list_team_members,
     open_case_counts,
 )
+from bot.services.supervision import may_reply_supervision
 from models.anonymity import confidential, enterprise_line, hides_enterprise
 from models.attachment import Attachment, MediaKind
 from models.calendar import WorkCalendar
@@ -286,6 +288,8 @@ class CaseActions:
     reassign: bool = False
     supervise: bool = False
     identity: bool = False
+    supervision_reply: bool = False  # 督办回复: the assignee or team leader, once
+    merge: bool = False  # 合并办理: a 疑似重复件 into the case it repeats
 
     @property
     def any(self) -> bool:
@@ -318,6 +322,7 @@ class CasePage:
     clue: CluePanel | None = None  # a clue's disposition (集体研判)
     extension_max: int = EXTENSION_MAX_DAYS
     supervise_note_max: int = SUPERVISE_NOTE_MAX
+    repeat_of: str | None = None  # 疑似重复件: the number of the case it repeats
 
     @property
     def case(self) -> Case:
@@ -357,6 +362,8 @@ def case_actions(
         reassign=leads_team(actor, case) and case.status in ASSIGNABLE,
         supervise=may_supervise(actor, case),
         identity=may_view_identity(actor, case),  # never for an admin
+        supervision_reply=may_reply_supervision(actor, case),
+        merge=may_merge(actor, case),
     )
 
 
@@ -473,6 +480,9 @@ async def get_case_page(
         members=await _members(session, case) if actions.reassign else [],
         outcomes=list(Outcome),
         clue=await clue_panel(session, actor, case) if case.track is Track.CLUE else None,
+        repeat_of=(await load_case(session, case.repeat_of_id)).number
+        if case.repeat_of_id
+        else None,
     )
 
 

@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services.clocks import get_clock, start_ladder_clock
 from bot.services.policy import Policy
+from bot.services.repeats import flag_repeat
 from bot.services.routing import route_case
 from models import keys
 from models.anonymity import confidential
@@ -144,6 +145,7 @@ async def submit_case(
         now=now,
     )
     await route_case(session, case, policy=policy, now=now)
+    await flag_repeat(session, case, policy.config.repeats, now)  # 疑似重复件, once routed
     accept = await get_clock(session, case.id, ClockKind.ACCEPT)
     assert accept is not None
     await session.commit()

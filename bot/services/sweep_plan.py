@@ -138,7 +138,9 @@ def _deadline_notices(
             hidden_clue=hidden,
         )
         offer = None
-        if is_assignee:
+        if is_assignee and clock.kind is ClockKind.SUPERVISION:
+            offer = Offer.SUPERVISION_REPLY.on(case.id)
+        elif is_assignee:
             offer = Offer.CASE_WORK.on(case.id)
         elif assignee is None and clock.kind is ClockKind.ACCEPT and step != "escalated":
             offer = Offer.LEADER_ASSIGN.on(case.id)

@@ -2,7 +2,7 @@
 carries the proposed outcome, summary and amount (``approval_requests.proposal``)
 
 Revision ID: 0019
-Revises: 0017
+Revises: 0018
 Create Date: 2026-12-06 07:10:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import models.types
 
 revision: str = "0019"
-down_revision: str | None = "0017"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -23,14 +23,16 @@ from bot.services.permissions import load_case
 from bot.services.policy import Policy
 from bot.services.progress import add_progress
 from bot.services.relay import ask_reporter
+from bot.services.repeats import merge_repeat
 from bot.services.requests import request_extension, request_return, transfer_case
 from bot.services.resolution import resolve_case
-from bot.services.supervision import supervise_case
+from bot.services.supervision import reply_supervision, supervise_case
 from models.case import Case, CaseStatus, Outcome
 from models.disposition import Disposition
 from models.errors import InvalidInput, PermissionDenied
 from models.request import RequestKind
 from models.team import Inspector, Role
+from notifications.render import local_time
 from web.console.context import CONSOLE
 from web.console.render import STAFF, console_page, redirect_after
 
@@ -266,8 +268,24 @@ async def _review(a: Act) -> Done:
 
 async def _supervise(a: Act) -> Done:
     note = a.text("note").strip() or None
-    await supervise_case(a.session, a.actor, a.case_id, now=a.now, note=note)
-    return Done("已督办，本组组长和承办人将收到通知。")
+    typed = a.text("days").strip()
+    days = parse_days(typed) if typed else None
+    case = await supervise_case(
+        a.session, a.actor, a.case_id, policy=a.policy, now=a.now, note=note, days=days
+    )
+    due = f"，督办期限 {local_time(case.supervision_due_at)}" if case.supervision_due_at else ""
+    return Done(f"已督办{due}，本组组长和承办人将收到通知。")
+
+
+async def _supervision_reply(a: Act) -> Done:
+    reply = await reply_supervision(a.session, a.actor, a.case_id, a.text("reply"), now=a.now)
+    late = "（已超过督办期限）" if reply.late else ""
+    return Done(f"督办回复已报送{late}，已告知督办领导。")
+
+
+async def _merge(a: Act) -> Done:
+    merged = await merge_repeat(a.session, a.actor, a.case_id, now=a.now)
+    return Done(f"已并入 {merged.into.number} 合并办理，已告知反映人。")
 
 
 def _handler(name: str, run: Run) -> Callable[[web.Request], Awaitable[web.Response]]:
@@ -290,6 +308,8 @@ ACTIONS: dict[str, Run] = {
     "supervise": _supervise,
     "dispose": _dispose,
     "review": _review,
+    "supervision_reply": _supervision_reply,
+    "merge": _merge,
 }
 
 

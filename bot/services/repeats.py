@@ -1,0 +1,290 @@
+"""重复件: a new report of a matter already before the commission.
+
+At intake (the chat's and the web's, both through ``intake.submit_case``) a new case is compared
+with the open cases and those reported within ``[repeats] window_days``, of its own track:
+
+- an appeal from the same enterprise in the same category is a repeat;
+- otherwise, a case in the same zone whose description is alike — the Jaccard index of the two
+  descriptions' character bigrams (``models.search.tokens``) at least ``[repeats] similarity``.
+
+Nothing about the reporter counts: an anonymous report is never matched by who sent it, so a
+link never tells staff that two anonymous reports came from one person. A clue is compared by
+its text only, and only with the clues of its own team (a clue's enterprise is hidden from its
+handlers, and another team's clue is not theirs to know of).
+
+The repeat is flagged (``repeat_of_id``, a 疑似重复件 event) and its assignee, or its team's
+leaders while nobody has it, told "疑似重复件，关联 <number>"; the assignee or a team leader may
+merge it into the earlier case of the same team (合并办理): the repeat closes, its report becomes
+a progress record of the earlier case, and its reporter is told which 受理编号 carries it now.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func
+from sqlmodel import col, or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.config import RepeatsConfig
+from bot.services.inspectors import team_leaders
+from bot.services.notices import tell_inspectors, tell_reporter
+from bot.services.permissions import actor_of, load_case, moved_on, works_on
+from models.attachment import Attachment
+from models.case import OPEN_STATUSES, Case, CaseStatus
+from models.clock import CaseClock
+from models.errors import InvalidInput, PermissionDenied
+from models.event import SYSTEM, EventKind, record_event
+from models.notification import Offer
+from models.org import Track
+from models.search import BREAK, tokens
+from models.team import Inspector, Role
+from models.types import utc
+from notifications.texts import preview
+
+CANDIDATES_MAX = 300
+"""The most recent cases compared by text (a busy zone's older cases fall out first)."""
+
+MERGEABLE = OPEN_STATUSES - {CaseStatus.REOPENED}
+"""A repeat may be merged while it is open and has not been through a 办结 of its own."""
+
+
+def shingles(text: str) -> frozenset[str]:
+    """The character bigrams (and ASCII words) of a description."""
+    return frozenset(token for token in tokens(text) if token != BREAK)
+
+
+def similarity(a: str, b: str) -> float:
+    """The Jaccard index of two descriptions' bigrams: 1.0 the same words, 0.0 nothing shared."""
+    left, right = shingles(a), shingles(b)
+    if not left or not right:
+        return 0.0
+    return len(left & right) / len(left | right)
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    earlier: Case
+    reason: str  # "enterprise": same enterprise and category; "text": alike descriptions
+    score: float
+
+
+async def find_earlier(
+    session: AsyncSession, case: Case, rules: RepeatsConfig, now: datetime
+) -> Match | None:
+    """The case this one most likely repeats, or None."""
+    since = utc(now) - timedelta(days=rules.window_days)
+    base = select(Case).where(
+        col(Case.id) != case.id,
+        Case.track == case.track,
+        col(Case.merged_into_id).is_(None),
+        Case.status != CaseStatus.WITHDRAWN,
+        or_(col(Case.status).in_(OPEN_STATUSES), col(Case.created_at) >= since),
+    )
+    if case.track is Track.APPEAL and case.enterprise_id is not None:
+        same = (
+            await session.exec(
+                base.where(
+                    Case.enterprise_id == case.enterprise_id,
+                    Case.category_id == case.category_id,
+                ).order_by(col(Case.created_at).desc(), col(Case.id).desc())
+            )
+        ).first()
+        if same is not None:
+            return Match(same, "enterprise", 1.0)
+    if case.track is Track.CLUE:
+        if case.team_id is None:
+            return None
+        base = base.where(Case.team_id == case.team_id)
+    elif case.zone_id is not None:
+        base = base.where(Case.zone_id == case.zone_id)
+    else:
+        return None
+    rows = await session.exec(
+        base.order_by(col(Case.created_at).desc(), col(Case.id).desc()).limit(CANDIDATES_MAX)
+    )
+    best: Match | None = None
+    for other in rows.all():
+        score = similarity(case.description, other.description)
+        if score >= rules.similarity and (best is None or score > best.score):
+            best = Match(other, "text", score)
+    return best
+
+
+async def flag_repeat(
+    session: AsyncSession, case: Case, rules: RepeatsConfig, now: datetime
+) -> Match | None:
+    """At intake, once the case is routed: link it to the case it repeats, record why, and tell
+    whoever has it (its team leaders while nobody does). Flushes nothing the caller must not
+    commit; the caller commits with the submission."""
+    if not rules.enabled:
+        return None
+    match = await find_earlier(session, case, rules, now)
+    if match is None:
+        return None
+    assert case.id is not None
+    earlier = match.earlier
+    case.repeat_of_id = earlier.id
+    event = record_event(
+        case,
+        EventKind.REPEAT_FLAGGED,
+        SYSTEM,
+        now,
+        data={"of": earlier.number, "reason": match.reason, "score": round(match.score, 2)},
+    )
+    session.add_all([case, event])
+    if case.assignee_id is not None:
+        person = await session.get(Inspector, case.assignee_id)
+        people = [person] if person is not None else []
+    else:
+        people = await team_leaders(session, case.team_id, track=case.track)
+    mergeable = earlier.team_id == case.team_id and earlier.status in OPEN_STATUSES
+    await tell_inspectors(
+        session,
+        case,
+        people,
+        "inspector_repeat",
+        stage=event.seq,
+        now=now,
+        offer=Offer.REPEAT_MERGE.on(case.id) if mergeable else Offer.CASE_MATERIALS.on(case.id),
+        earlier=earlier.number,
+        earlier_status=earlier.status.label,
+        reason="同一企业反映的同类问题" if match.reason == "enterprise" else "反映内容相近",
+        mergeable=mergeable,
+    )
+    return match
+
+
+def in_team(actor: Inspector, case: Case) -> bool:
+    """The case's assignee, or a team leader of its team."""
+    leader = actor.role is Role.TEAM_LEADER and case.team_id is not None
+    return works_on(actor, case) or (leader and actor.team_id == case.team_id)
+
+
+def may_merge(actor: Inspector, case: Case) -> bool:
+    """合并办理: the repeat's assignee or a team leader of its team, while it is open."""
+    return in_team(actor, case) and case.repeat_of_id is not None and case.status in MERGEABLE
+
+
+@dataclass(frozen=True, slots=True)
+class Merged:
+    case: Case  # the repeat, closed
+    into: Case  # the earlier case that carries it now
+
+
+async def _check_merge(session: AsyncSession, actor: Inspector, case: Case) -> Case:
+    """The earlier case the repeat may be merged into, or the refusal."""
+    if not in_team(actor, case):
+        raise PermissionDenied(
+            "只有承办人或本组组长可以合并办理。",
+            detail=f"case {case.id}: inspector {actor.id} may not merge it",
+        )
+    if case.repeat_of_id is None:
+        raise InvalidInput(f"问题 {case.number} 未关联其他问题，无法合并办理。")
+    if case.status not in MERGEABLE:
+        raise moved_on(case, "合并办理")
+    earlier = await load_case(session, case.repeat_of_id)
+    if earlier.team_id != case.team_id:
+        raise InvalidInput(f"关联问题 {earlier.number} 由其他组办理，请联系该组，不能在此合并。")
+    if earlier.status not in OPEN_STATUSES or earlier.merged_into_id is not None:
+        raise InvalidInput(f"关联问题 {earlier.number} 已办结，不能合并，请作为新问题办理。")
+    return earlier
+
+
+async def merge_repeat(
+    session: AsyncSession, actor: Inspector, case_id: int, *, now: datetime
+) -> Merged:
+    """合并办理: the repeat closes (its clocks stop), its description and the count of its
+    materials go into the earlier case's history as a progress record, the earlier case's
+    assignee is told, and the repeat's reporter is told — through ``tell_reporter``, which keeps
+    the anonymous rules — which 受理编号 carries the matter now."""
+    case = await load_case(session, case_id)
+    earlier = await _check_merge(session, actor, case)
+    assert case.id is not None and earlier.id is not None
+    materials = (
+        await session.exec(
+            select(func.count()).select_from(Attachment).where(Attachment.case_id == case.id)
+        )
+    ).one()
+    from_status = case.status
+    case.status = CaseStatus.CLOSED  # 合并办理 closes a repeat at any open step
+    case.closed_at = now
+    case.merged_into_id = earlier.id
+    closed = record_event(
+        case,
+        EventKind.MERGED,
+        actor_of(actor),
+        now,
+        note=f"已并入受理编号 {earlier.number} 一并办理",
+        data={"into": earlier.number},
+        public=True,
+        from_status=from_status,
+        to_status=CaseStatus.CLOSED,
+    )
+    record = record_event(
+        earlier,
+        EventKind.PROGRESS,
+        actor_of(actor),
+        now,
+        note=f"重复件 {case.number} 合并办理，反映内容：{case.description}"
+        + (f"（附材料{materials}件，见 {case.number}）" if materials else ""),
+        data={"merged_from": case.number, "materials": materials},
+    )
+    clocks = await session.exec(select(CaseClock).where(CaseClock.case_id == case.id))
+    for clock in clocks.all():
+        if clock.cancel():
+            session.add(clock)
+    session.add_all([case, closed, earlier, record])
+    await tell_reporter(
+        session, case, "reporter_merged", stage=closed.seq, now=now, into=earlier.number
+    )
+    if earlier.assignee_id is not None and earlier.assignee_id != actor.id:
+        holder = await session.get(Inspector, earlier.assignee_id)
+        await tell_inspectors(
+            session,
+            earlier,
+            [holder] if holder is not None else [],
+            "inspector_merged_in",
+            stage=record.seq,
+            now=now,
+            offer=Offer.CASE_MATERIALS.on(earlier.id),
+            repeat=case.number,
+            description=preview(case.description, 300),
+            materials=materials,
+        )
+    await session.commit()
+    return Merged(case, earlier)
+
+
+@dataclass(frozen=True, slots=True)
+class RepeatCounts:
+    flagged: int  # 疑似重复件 reported in the period
+    merged: int  # repeats merged in the period
+
+
+async def repeat_counts(session: AsyncSession, start: datetime, end: datetime) -> RepeatCounts:
+    """重复件 for a report: those reported in ``[start, end)`` and those merged in it."""
+    flagged = (
+        await session.exec(
+            select(func.count())
+            .select_from(Case)
+            .where(
+                col(Case.repeat_of_id).is_not(None),
+                col(Case.created_at) >= utc(start),
+                col(Case.created_at) < utc(end),
+            )
+        )
+    ).one()
+    merged = (
+        await session.exec(
+            select(func.count())
+            .select_from(Case)
+            .where(
+                col(Case.merged_into_id).is_not(None),
+                col(Case.closed_at) >= utc(start),
+                col(Case.closed_at) < utc(end),
+            )
+        )
+    ).one()
+    return RepeatCounts(int(flagged), int(merged))
