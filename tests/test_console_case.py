@@ -22,13 +22,12 @@ from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.acceptance import accept_case
+from bot.services.case_forms import parse_amount, parse_days
 from bot.services.case_view import (
     ANONYMOUS_HINT,
     CLUE_HINT,
     NAMED_HINT,
     clock_line,
-    parse_amount,
-    parse_days,
     served_type,
 )
 from bot.services.intake import submit_case

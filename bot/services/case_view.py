@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePosixPath
@@ -51,7 +49,6 @@ from models.enterprise import Enterprise
 from models.errors import DomainError, InvalidInput, NotFound
 from models.event import ActorType, CaseEvent, EventKind
 from models.filecheck import Material, clean_material, identify, material_name
-from models.intake import parse_amount_yuan
 from models.org import Track
 from models.request import ApprovalRequest, RequestKind, RequestStatus
 from models.team import Inspector, Team
@@ -504,7 +501,6 @@ ONLY_IN_TELEGRAM = (
 FILE_FROM_TELEGRAM_FAILED = "暂时无法从 Telegram 取回该文件，请稍后再试，或在 Telegram 中查看。"
 FILE_GONE = "该文件已无法取得（可能已按保存期限清理），请联系管理员。"
 
-_AMOUNT = re.compile(r"\d{1,15}(\.\d{1,4})?(万元|万|元)?")
 _INLINE_TYPES = _IMAGE_TYPES | _AUDIO_TYPES | {"application/pdf"}
 
 
@@ -587,24 +583,3 @@ async def _cleaned(data: bytes, number: int, item: Attachment) -> Material:
         return await asyncio.to_thread(clean_material, data, number, stored=stored)
     except InvalidInput as e:
         raise NotFound(e.message, detail=f"attachment {item.id}: not cleaned") from e
-
-
-def parse_days(text: str) -> int:
-    """申请延期's working days as typed on the page ("5", "５", "5个工作日")."""
-    raw = unicodedata.normalize("NFKC", text).strip().removesuffix("个工作日").removesuffix("天")
-    if not raw.isdecimal() or len(raw) > 9:
-        raise InvalidInput(f"请输入1至{EXTENSION_MAX_DAYS}之间的工作日数，例如 5。")
-    return int(raw)
-
-
-def parse_amount(text: str) -> int | None:
-    """协调金额 on the page, read as the bot reads it (``parse_amount_yuan``: a bare number is
-    万元, "125000元" is 元); empty is none."""
-    raw = unicodedata.normalize("NFKC", text).strip().replace(",", "").replace(" ", "")
-    if not raw:
-        return None
-    if not _AMOUNT.fullmatch(raw):
-        raise InvalidInput(
-            "金额格式不正确，请输入数字（万元），例如 12.5 或 125000元；不涉及金额请留空。"
-        )
-    return parse_amount_yuan(raw)

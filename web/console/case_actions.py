@@ -15,8 +15,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services.acceptance import accept_case
 from bot.services.assignment import reassign_case, reroute_case
+from bot.services.case_forms import parse_amount, parse_days
 from bot.services.case_lists import can_view
-from bot.services.case_view import get_case_page, parse_amount, parse_days
+from bot.services.case_view import get_case_page
 from bot.services.decisions import Decision, decide_request
 from bot.services.dispositions import propose_disposition, review_disposition
 from bot.services.permissions import load_case
