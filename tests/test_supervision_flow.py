@@ -82,7 +82,8 @@ async def test_a_supervision_answered_late_is_escalated_to_the_leader_once_and_r
     escalated = await outbox(sessions, "supervision_escalated")
     assert [row.chat_id for row in escalated] == [LEADER]  # once, to the leader
     await deliver(tg, sessions)
-    assert "【督办】【逾期升级】" in boss.last and f"问题 {case.number} 督办回复逾期" in boss.last
+    assert boss.last.startswith(f"【督办】问题 {case.number} 督办回复已逾期（期限 ")
+    assert "请您督促办理" in boss.last
     assert (await clocks(sessions, case.id))["supervision"].stage == ClockStage.ESCALATED
 
     clock.set(sh(2026, 12, 7, 11))
