@@ -259,7 +259,7 @@ def _appendix(report: Report) -> Section:
                     )
                     for o in shown
                 ],
-                widths=(26, 22, 34, 13, 10, 28, 13, 9),
+                widths=(25, 21, 32, 12, 10, 26, 15, 9),
                 numeric=(False,) * 6 + (True, False),
             )
         )

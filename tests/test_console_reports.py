@@ -56,7 +56,7 @@ async def test_the_report_downloads_as_pdf_excel_and_html_with_a_chinese_file_na
     for fmt in ("pdf", "xlsx", "html"):
         answer = await leader.get(f"/console/reports/download?{query}&format={fmt}")
         assert answer.status == 200, await answer.text()
-        name = quote(f"分析研判报告_2026年10月01日-2026年10月31日_全区.{fmt}", safe="")
+        name = quote(f"分析研判报告_2026年10月1日-2026年10月31日_全区.{fmt}", safe="")
         disposition = answer.headers["Content-Disposition"]
         assert disposition.startswith("attachment;") and f"filename*=UTF-8''{name}" in disposition
         files[fmt] = await answer.read()
@@ -64,7 +64,7 @@ async def test_the_report_downloads_as_pdf_excel_and_html_with_a_chinese_file_na
     book = openpyxl.load_workbook(io.BytesIO(files["xlsx"]))
     assert book.sheetnames == ["统计数据"]  # the figures; no case list, as leaders receive it
     figures = book["统计数据"]
-    assert str(figures["A3"].value).startswith("2026年10月01日至2026年10月31日，")
+    assert str(figures["A3"].value).startswith("2026年10月1日至2026年10月31日，")
     assert "共受理企业反映问题7件" in str(figures["A3"].value)
     assert "共受理企业反映问题7件" in files["html"].decode("utf-8")
 
@@ -133,10 +133,10 @@ async def test_a_wrong_entry_is_answered_in_chinese_with_the_form_as_typed(
             "统计时段：2026年11月23日—2026年11月26日（2026年第48周（11月23日—11月26日））",
         ),
         ("period=last_week", "2026年第47周（11月16日—11月22日）"),
-        ("period=this_month", "2026年11月（2026年11月01日至2026年11月26日）"),
-        ("period=this_quarter", "2026年第四季度（2026年10月01日至2026年11月26日）"),
-        ("period=last_quarter", "统计时段：2026年07月01日—2026年09月30日（2026年第三季度）"),
-        ("period=this_year", "2026年（2026年01月01日至2026年11月26日）"),
+        ("period=this_month", "2026年11月（2026年11月1日至2026年11月26日）"),
+        ("period=this_quarter", "2026年第四季度（2026年10月1日至2026年11月26日）"),
+        ("period=last_quarter", "统计时段：2026年7月1日—2026年9月30日（2026年第三季度）"),
+        ("period=this_year", "2026年（2026年1月1日至2026年11月26日）"),
         ("period=last_month&zone=yufeng", "统计范围：玉丰镇"),
     ],
 )

@@ -214,9 +214,10 @@ async def send_month_report(
     request_id: int,
     out_dir: Path = DEFAULT_OUT_DIR,
 ) -> None:
-    """The current month's report (up to today) as the configured files, for a leader only, queued to the chat
-    they asked in, once per request (``request_id``: their message), the way the scheduled
-    reports go: the sender delivers it and tries again after a failure."""
+    """The current month's report (up to today) as a PDF to read on the phone (the scheduled
+    reports bring the Word file too), for a leader only, queued to the chat they asked in, once
+    per request (``request_id``: their message), the way the scheduled reports go: the sender
+    delivers it and tries again after a failure."""
     leader = await get_leader(session, telegram_user_id)
     if leader is None:
         raise PermissionDenied(
@@ -232,12 +233,5 @@ async def send_month_report(
         with_cases=False,
     )
     delivery = ReportDelivery(leader, chat_id, f"asked-{chat_id}-{request_id}")
-    await _queue_report(
-        session,
-        report,
-        [delivery],
-        files=policy.config.reports.files,
-        now=now,
-        out_dir=out_dir,
-    )
+    await _queue_report(session, report, [delivery], files=("pdf",), now=now, out_dir=out_dir)
     await session.commit()
