@@ -8,6 +8,7 @@ import io
 from collections.abc import AsyncIterator
 from urllib.parse import quote
 
+import docx
 import openpyxl
 import pytest
 
@@ -15,6 +16,7 @@ from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from models.calendar import WorkCalendar
+from reports.document import SECTIONS
 from tests.console_support import Client, console_app, sign_in, text_of
 from tests.report_history import NOW, build_history
 
@@ -44,16 +46,18 @@ async def test_a_leader_reads_last_month_s_figures_summary_and_charts(
     assert "“营商环境”立项监督组" in text  # the table by team
     assert html.count("<svg") == 3 and "各监督事项受理数量" in text
     assert "统计范围：全区" in text
+    assert all(heading in text for heading in SECTIONS)
+    assert "下载Word" in text and "format=docx" in html
     assert "问题清单" not in text.replace("不含问题清单", "")  # leaders get no case list
 
 
-async def test_the_report_downloads_as_pdf_excel_and_html_with_a_chinese_file_name(
+async def test_the_report_downloads_as_pdf_word_excel_and_html_with_a_chinese_file_name(
     client: Client, sessions: SessionFactory
 ) -> None:
     leader = await sign_in(client, sessions, role="admin", team=None)
     query = "period=custom&from=2026-10-01&to=2026-10-31"
     files = {}
-    for fmt in ("pdf", "xlsx", "html"):
+    for fmt in ("pdf", "docx", "xlsx", "html"):
         answer = await leader.get(f"/console/reports/download?{query}&format={fmt}")
         assert answer.status == 200, await answer.text()
         name = quote(f"分析研判报告_2026年10月1日-2026年10月31日_全区.{fmt}", safe="")
@@ -61,6 +65,9 @@ async def test_the_report_downloads_as_pdf_excel_and_html_with_a_chinese_file_na
         assert disposition.startswith("attachment;") and f"filename*=UTF-8''{name}" in disposition
         files[fmt] = await answer.read()
     assert files["pdf"].startswith(b"%PDF")
+    word = docx.Document(io.BytesIO(files["docx"]))
+    headings = [p.text for p in word.paragraphs if p.style and p.style.name == "Heading 1"]
+    assert headings == list(SECTIONS)
     book = openpyxl.load_workbook(io.BytesIO(files["xlsx"]))
     assert book.sheetnames == ["统计数据"]  # the figures; no case list, as leaders receive it
     figures = book["统计数据"]
