@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -130,8 +130,23 @@ class CalendarConfig(_Section):
 
 
 class ReportsConfig(_Section):
+    """Which analysis reports go to the leaders at 09:00, as which files, and the targets the
+    report's findings and recommendations measure against."""
+
     weekly: bool = True
     monthly: bool = True
+    quarterly: bool = Field(default=True, description="after each quarter, first working day")
+    half_yearly: bool = Field(default=True, description="after each half-year, first working day")
+    files: tuple[Literal["pdf", "docx"], ...] = Field(
+        default=("pdf", "docx"), min_length=1, description="what each leader receives"
+    )
+    on_time_target: float = Field(default=0.9, gt=0, le=1, description="按期办结率 target")
+    satisfaction_target: float = Field(default=0.9, gt=0, le=1, description="满意率 target")
+
+    @property
+    def scheduled(self) -> bool:
+        """Whether any periodic report is switched on."""
+        return self.weekly or self.monthly or self.quarterly or self.half_yearly
 
 
 class RetentionConfig(_Section):

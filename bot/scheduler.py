@@ -75,8 +75,9 @@ async def run_agenda(
 async def run_reports(
     sessions: SessionFactory, config: LiankaConfig, clock: Clock, report_dir: Path
 ) -> None:
-    """09:00: last week's analysis report on Mondays, last month's on the month's first working
-    day, as PDFs to every leader through the outbox (each once per period and leader)."""
+    """09:00: last week's analysis report on Mondays; last month's, quarter's and half-year's on
+    the first working day after them, to every leader through the outbox (each once per period,
+    file and leader)."""
     now = clock.now()
     async with sessions() as session:
         calendar = await load_calendar(session, config)
@@ -276,7 +277,7 @@ def create_scheduler(
             coalesce=True,
             misfire_grace_time=3600,
         )
-    if config.reports.weekly or config.reports.monthly:
+    if config.reports.scheduled:
         scheduler.add_job(
             run_reports,
             CronTrigger(hour=AGENDA_AT.hour, minute=AGENDA_AT.minute, timezone=SHANGHAI),

@@ -145,6 +145,30 @@ class RecurringEnterprise:
 
 
 @dataclass(frozen=True, slots=True)
+class TypicalCase:
+    """A case the report tells as an example (典型案例), from its recorded facts only: no
+    description, reporter or enterprise name (an appeal's enterprise is 某企业; a clue says even
+    less)."""
+
+    reason: str  # "amount": the most money recovered, "supervised": 督办, "reopened": 重办
+    number: str
+    track: Track
+    category: str
+    zone: str | None
+    team: str | None
+    status: CaseStatus
+    created_at: datetime
+    resolved_at: datetime | None
+    supervised_at: datetime | None
+    outcome: Outcome | None
+    satisfaction: Satisfaction | None
+    amount_involved_yuan: int | None
+    amount_coordinated_yuan: int | None
+    reopen_count: int
+    workdays: int | None  # received to resolved, in working days
+
+
+@dataclass(frozen=True, slots=True)
 class TrendPoint:
     first: date  # the Monday of the week
     count: int
@@ -193,6 +217,14 @@ class Figures:
     recurring_count: int = 0
     recurring: list[RecurringEnterprise] = field(default_factory=list)
     trend: list[TrendPoint] = field(default_factory=list)
+    recurring_by_category: list[Share] = field(default_factory=list)  # their cases by category
+    overdue_by_team: list[Share] = field(default_factory=list)  # share: of the overdue cases
+    unsatisfied_by_team: list[Share] = field(default_factory=list)  # 不满意 answers (重办)
+    typical: list[TypicalCase] = field(default_factory=list)
+    # 立案（件/人）and 整改到位率 go here: the clue dispositions (立案审查, with 件 and 人) and the
+    # rectification records (整改 and its 核验) are being built under issue 17. Their figures
+    # will be computed like the others, in SQL over the cohort, once those tables exist; until
+    # then nothing is computed and no output shows them (the place: end of ``compute_figures``).
 
     @property
     def resolved_rate(self) -> float | None:
@@ -478,7 +510,111 @@ async def compute_figures(
     )
     await _recurring(session, figures, cohort, zones, categories)
     await _trend(session, figures, period, scope, dialect)
+    await _unsatisfied_by_team(session, figures, cohort, teams)
+    names = Names(categories, zones, teams)
+    await _typical(session, figures, cohort, calendar, names)
+    # 立案（件/人）and 整改到位率 (issue 17) are to be computed here, over ``cohort``, once the
+    # clue dispositions and rectification records exist (see the note in ``Figures``).
     return figures
+
+
+@dataclass(frozen=True, slots=True)
+class Names:
+    """Categories, zones and teams by id, as rows with ``name``."""
+
+    categories: dict[int, Any]
+    zones: dict[int, Any]
+    teams: dict[int, Any]
+
+    def team(self, team_id: int | None) -> str | None:
+        return self.teams[team_id].name if team_id in self.teams else None
+
+    def zone(self, zone_id: int | None) -> str | None:
+        return self.zones[zone_id].name if zone_id in self.zones else None
+
+
+async def _unsatisfied_by_team(
+    session: AsyncSession,
+    figures: Figures,
+    cohort: list[sa.ColumnElement[bool]],
+    teams: dict[int, Any],
+) -> None:
+    """The 不满意 answers (each reopened a case) by the team that handled the case."""
+    total = figures.satisfaction.get(Satisfaction.UNSATISFIED, 0)
+    rows = await _rows(
+        session,
+        sa.select(col(Case.team_id), sa.func.sum(col(Case.reopen_count)))
+        .where(*cohort, col(Case.reopen_count) > 0)
+        .group_by(col(Case.team_id)),
+    )
+    shares = [
+        Share(
+            teams[team_id].name if team_id in teams else "未分办", int(n), 0, ratio(int(n), total)
+        )
+        for team_id, n in rows
+    ]
+    figures.unsatisfied_by_team = sorted(shares, key=lambda share: (-share.count, share.name))
+
+
+TYPICAL: tuple[tuple[str, Any, tuple[Any, ...]], ...] = (
+    (
+        "amount",
+        col(Case.amount_coordinated_yuan) > 0,
+        (col(Case.amount_coordinated_yuan).desc(), col(Case.id)),
+    ),
+    ("supervised", col(Case.supervised).is_(True), (col(Case.supervised_at), col(Case.id))),
+    ("reopened", col(Case.reopen_count) > 0, (col(Case.reopen_count).desc(), col(Case.id))),
+)
+
+
+async def _typical(
+    session: AsyncSession,
+    figures: Figures,
+    cohort: list[sa.ColumnElement[bool]],
+    calendar: WorkCalendar,
+    names: Names,
+) -> None:
+    """One case for each kind of example, each case told once: the most money recovered, the
+    first 督办, the most reopened (重办)."""
+    chosen: list[int] = []
+    for reason, condition, order in TYPICAL:
+        rows = await _rows(
+            session,
+            sa.select(CASES)
+            .where(*cohort, condition, col(Case.id).not_in(chosen or [0]))
+            .order_by(*order)
+            .limit(1),
+        )
+        if not rows:
+            continue
+        row = rows[0]
+        chosen.append(row.id)
+        finished = CaseStatus(row.status) in FINISHED_STATUSES and row.resolved_at is not None
+        figures.typical.append(
+            TypicalCase(
+                reason=reason,
+                number=row.number,
+                track=Track(row.track),
+                category=names.categories[row.category_id].name,
+                zone=names.zone(row.zone_id),
+                team=names.team(row.team_id),
+                status=CaseStatus(row.status),
+                created_at=row.created_at,
+                resolved_at=row.resolved_at if finished else None,
+                supervised_at=row.supervised_at,
+                outcome=Outcome(row.outcome) if row.outcome else None,
+                satisfaction=Satisfaction(row.satisfaction) if row.satisfaction else None,
+                amount_involved_yuan=row.amount_involved_yuan,
+                amount_coordinated_yuan=row.amount_coordinated_yuan,
+                reopen_count=int(row.reopen_count),
+                workdays=calendar.workdays_between(
+                    row.created_at.astimezone(SHANGHAI).date(),
+                    row.resolved_at.astimezone(SHANGHAI).date(),
+                )
+                if finished
+                else None,
+            )
+        )
 
 
 def _shares(counts: dict[Any, list[int]], names: list[tuple[Any, str]], total: int) -> list[Share]:
@@ -520,6 +656,25 @@ async def _overdue(
         .where(*overdue),
     )
     figures.overdue_count = int(count[0])
+    by_team = await _rows(
+        session,
+        sa.select(col(Case.team_id), sa.func.count(sa.distinct(col(CaseClock.case_id))))
+        .select_from(joined)
+        .where(*overdue)
+        .group_by(col(Case.team_id)),
+    )
+    figures.overdue_by_team = sorted(
+        (
+            Share(
+                teams[team_id].name if team_id in teams else "未分办",
+                int(n),
+                0,
+                ratio(int(n), figures.overdue_count),
+            )
+            for team_id, n in by_team
+        ),
+        key=lambda share: (-share.count, share.name),
+    )
     rows = await _rows(
         session,
         sa.select(
@@ -577,6 +732,21 @@ async def _recurring(
     )
     (count,) = await _rows(session, sa.select(sa.func.count()).select_from(repeated.subquery()))
     figures.recurring_count = int(count[0])
+    if not figures.recurring_count:
+        return
+    mix_rows = await _rows(
+        session,
+        sa.select(col(Case.category_id), sa.func.count())
+        .where(
+            *appeals, col(Case.enterprise_id).in_(sa.select(repeated.subquery().c.enterprise_id))
+        )
+        .group_by(col(Case.category_id)),
+    )
+    total = sum(int(n) for _, n in mix_rows)
+    figures.recurring_by_category = sorted(
+        (Share(categories[c].name, int(n), 0, ratio(int(n), total)) for c, n in mix_rows),
+        key=lambda share: (-share.count, share.name),
+    )
     top = repeated.order_by(sa.desc("cases"), col(Case.enterprise_id)).limit(TOP_LIMIT).subquery()
     rows = await _rows(
         session,

@@ -6,28 +6,19 @@ from pathlib import Path
 
 from markupsafe import Markup
 
-from models.clock import DEADLINE_CLOCKS
-from reports.charts import report_charts, to_svg
+from reports.charts import Chart, to_svg
+from reports.document import report_sections
 from reports.render import render_html
-from reports.report import NOTE, Report, duration_text
+from reports.report import Report
+
+
+def svg(chart: Chart) -> Markup:
+    """A chart as inline SVG."""
+    return Markup(to_svg(chart))  # noqa: S704 (to_svg escapes every text it draws)
 
 
 def render_html_report(report: Report) -> str:
-    drawn = report_charts(report.figures)
-    charts: dict[str, object] = {
-        name: Markup(to_svg(chart))  # noqa: S704 (to_svg escapes every text it draws)
-        for name, chart in drawn.items()
-    }
-    charts["trend_title"] = drawn["trend"].title
-    return render_html(
-        "report.html.j2",
-        r=report,
-        f=report.figures,
-        charts=charts,
-        clocks=[report.figures.clock(k) for k in DEADLINE_CLOCKS],
-        note=NOTE,
-        durations=duration_text(report.figures),
-    )
+    return render_html("report.html.j2", r=report, sections=report_sections(report), svg=svg)
 
 
 def write_html(report: Report, path: Path) -> Path:

@@ -13,6 +13,7 @@ class Format(enum.StrEnum):
     PDF = "pdf"
     XLSX = "xlsx"
     HTML = "html"
+    DOCX = "docx"
 
 
 def write_report(
@@ -24,9 +25,15 @@ def write_report(
     """Write each format to ``out_dir/<stem>.<format>``; ``on_written`` hears of each file."""
     from reports.html import write_html
     from reports.pdf import render_pdf
+    from reports.word import render_docx
     from reports.xlsx import render_xlsx
 
-    writers = {Format.PDF: render_pdf, Format.XLSX: render_xlsx, Format.HTML: write_html}
+    writers = {
+        Format.PDF: render_pdf,
+        Format.XLSX: render_xlsx,
+        Format.HTML: write_html,
+        Format.DOCX: render_docx,
+    }
     written: dict[Format, Path] = {}
     for fmt in formats:
         path = writers[fmt](report, out_dir / f"{report.file_stem}.{fmt.value}")

@@ -10,11 +10,10 @@ from fpdf.enums import Align, TableBordersLayout
 from fpdf.fonts import FontFace
 
 from cards.fonts import close_fonts, find_cjk_font
-from models.case import CaseStatus
-from models.clock import DEADLINE_CLOCKS
-from reports.charts import Chart, Line, Rect, report_charts
-from reports.render import local, pct, wan
-from reports.report import NOTE, Report, duration_text
+from reports.charts import Chart, Line, Rect
+from reports.document import Block, Figure, Table, report_sections
+from reports.render import cn_time
+from reports.report import Report
 
 FONT = "cjk"
 MARGIN = 18.0
@@ -22,7 +21,6 @@ RED = (176, 23, 31)
 INK = (34, 34, 34)
 MUTED = (110, 110, 110)
 HEADER_FILL = (238, 242, 247)
-PDF_OVERDUE_ROWS = 50
 
 
 def _hex(color: str) -> tuple[int, int, int]:
@@ -137,8 +135,7 @@ def render_pdf(report: Report, path: Path) -> Path:
 
 
 def _draw(pdf: ReportPDF, report: Report) -> None:
-    """The report's pages: title, summary, sections and tables, charts, notes."""
-    f = report.figures
+    """The report's pages: the title, then the six sections with their tables and charts."""
     pdf.add_page()
 
     pdf.set_font(FONT, size=18)
@@ -164,150 +161,33 @@ def _draw(pdf: ReportPDF, report: Report) -> None:
     _paragraph(
         pdf,
         f"统计时段：{report.period.span}　　统计范围：{report.scope.label}　　"
-        f"生成时间：{local(report.now)}",
+        f"生成时间：{cn_time(report.now)}",
         size=9,
         color=MUTED,
     )
     if report.anchor:
         _paragraph(pdf, report.anchor, size=8, color=MUTED)
 
-    _heading(pdf, "一、总体情况")
-    _paragraph(pdf, "　　" + report.summary)
-    pdf.ln(2)
-    _table(
-        pdf,
-        ("指标", "本期", "上期", "环比"),
-        [
-            (f"{c.label}（{c.unit}）" if c.unit else c.label, c.current, c.previous, c.change)
-            for c in report.changes
-        ],
-        (34, 18, 18, 30),
-        ("LEFT", "RIGHT", "RIGHT", "RIGHT"),
-    )
+    for section in report_sections(report):
+        _heading(pdf, section.title)
+        for block in section.blocks:
+            _block(pdf, block)
 
-    charts = report_charts(f)
-    _heading(pdf, "二、受理情况")
-    _table(
-        pdf,
-        ("监督事项", "受理（件）", "占比", "已办结（件）"),
-        [(s.name, s.count, pct(s.share), s.resolved) for s in f.by_category if s.count],
-        (46, 18, 16, 20),
-        ("LEFT", "RIGHT", "RIGHT", "RIGHT"),
-    )
-    if f.received:
-        _chart(pdf, charts["category"])
-    _table(
-        pdf,
-        ("园区", "受理（件）", "占比", "已办结（件）"),
-        [(s.name, s.count, pct(s.share), s.resolved) for s in f.by_zone if s.count],
-        (46, 18, 16, 20),
-        ("LEFT", "RIGHT", "RIGHT", "RIGHT"),
-    )
-    _paragraph(
-        pdf,
-        "按类型："
-        + "，".join(f"{s.name}{s.count}件" for s in f.by_track)
-        + f"；反映问题企业{f.enterprises}家，联系卡扫码{f.cards_scanned}次"
-        f"（{f.cards_scanned_distinct}张卡）。",
-        size=10,
-    )
 
-    _heading(pdf, "三、办理时效")
-    _table(
-        pdf,
-        ("环节", "按期（件）", "超期（件）", "按期率"),
-        [
-            (kind.label, rate.on_time, rate.late, pct(rate.rate))
-            for kind, rate in ((k, f.clock(k)) for k in DEADLINE_CLOCKS)
-        ],
-        (40, 20, 20, 20),
-        ("LEFT", "RIGHT", "RIGHT", "RIGHT"),
-    )
-    _paragraph(pdf, duration_text(f), size=10)
-    _table(
-        pdf,
-        ("监督组", "受理（件）", "已办结（件）", "按期办结率"),
-        [(t.name, t.received, t.resolved, pct(t.resolve.rate)) for t in f.timeliness_by_team],
-        (50, 16, 18, 18),
-        ("LEFT", "RIGHT", "RIGHT", "RIGHT"),
-    )
-    if f.timeliness_by_team:
-        _chart(pdf, charts["team"])
-
-    _heading(pdf, "四、企业满意度")
-    _table(
-        pdf,
-        ("满意", "基本满意", "不满意", "未评价", "满意率", "重办"),
-        [
-            (
-                *(f.satisfaction.get(s, 0) for s in f.satisfaction),
-                pct(f.satisfaction_rate),
-                f.reopened,
-            )
-        ],
-        (1, 1, 1, 1, 1, 1),
-        ("RIGHT",) * 6,
-    )
-
-    _heading(pdf, "五、受理趋势")
-    _chart(pdf, charts["trend"])
-
-    _heading(pdf, "六、超期未办结问题")
-    if f.overdue:
-        shown = f.overdue[:PDF_OVERDUE_ROWS]
-        _table(
-            pdf,
-            ("编号", "监督事项", "监督组", "状态", "环节", "期限", "超期天数", "督办"),
-            [
-                (
-                    o.number,
-                    o.category,
-                    o.team,
-                    CaseStatus(o.status).label,
-                    o.clock.label,
-                    local(o.due_at, "%Y-%m-%d"),
-                    o.overdue_workdays,
-                    "是" if o.supervised else "",
-                )
-                for o in shown
-            ],
-            (27, 26, 34, 14, 12, 21, 15, 10),
-            ("LEFT", "LEFT", "LEFT", "LEFT", "LEFT", "LEFT", "RIGHT", "CENTER"),
-        )
-        if f.overdue_count > len(shown):
-            _paragraph(
-                pdf,
-                f"另有{f.overdue_count - len(shown)}件，详见XLSX问题清单。",
-                size=9,
-                color=MUTED,
-            )
+def _block(pdf: ReportPDF, block: Block) -> None:
+    if isinstance(block, Figure):
+        _chart(pdf, block.chart)
+    elif isinstance(block, Table):
+        if block.caption:
+            _paragraph(pdf, block.caption, size=9.5, color=MUTED)
+        _table(pdf, block.header, block.rows, block.widths, block.align)
+    elif block.kind == "lead":
+        if pdf.get_y() > pdf.h - MARGIN - 24:
+            pdf.add_page()
+        pdf.ln(1)
+        _paragraph(pdf, block.text, size=11.5)
+    elif block.kind == "note":
+        _paragraph(pdf, block.text, size=8, color=MUTED)
     else:
-        _paragraph(pdf, "目前无超期未办结问题。", size=10)
-
-    _heading(pdf, "七、多次反映问题的企业")
-    if f.recurring:
-        _table(
-            pdf,
-            ("企业", "园区", "件数", "反映事项"),
-            [(r.name, r.zone, r.cases, r.categories) for r in f.recurring],
-            (44, 18, 10, 46),
-            ("LEFT", "LEFT", "RIGHT", "LEFT"),
-        )
-        if f.recurring_count > len(f.recurring):
-            _paragraph(
-                pdf,
-                f"共{f.recurring_count}家企业本期反映2件以上，以上为件数最多的{len(f.recurring)}家。",
-                size=9,
-                color=MUTED,
-            )
-    else:
-        _paragraph(pdf, "本期无同一企业多次反映的情况。", size=10)
-
-    pdf.ln(4)
-    _paragraph(pdf, NOTE, size=8, color=MUTED)
-    _paragraph(
-        pdf,
-        f"涉及金额合计{wan(f.amount_involved_yuan)}万元；协调落实资金{wan(f.amount_coordinated_yuan)}万元（{f.coordinated_cases}件）。",
-        size=8,
-        color=MUTED,
-    )
+        _paragraph(pdf, "　　" + block.text)
+        pdf.ln(1)

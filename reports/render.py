@@ -10,6 +10,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from models.calendar import SHANGHAI
+from reports.periods import cn_date
 
 
 def pct(rate: float | None) -> str:
@@ -45,6 +46,20 @@ def local(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     if value is None:
         return "—"
     return value.astimezone(SHANGHAI).strftime(fmt)
+
+
+def cn_day(value: datetime | None, *, year: bool = False) -> str:
+    """A moment's Shanghai date the Chinese way, unpadded: ``7月2日`` (``2026年7月2日``)."""
+    if value is None:
+        return "—"
+    return cn_date(value.astimezone(SHANGHAI).date(), year=year)
+
+
+def cn_time(value: datetime | None) -> str:
+    """``2026年7月2日 09:05``: a date people read, with the time of day."""
+    if value is None:
+        return "—"
+    return f"{cn_day(value, year=True)} {value.astimezone(SHANGHAI):%H:%M}"
 
 
 def local_naive(value: datetime | None) -> datetime | None:
@@ -85,6 +100,16 @@ def rate_change(current: float | None, previous: float | None) -> str:
     return f"{'+' if points > 0 else ''}{points}个百分点"
 
 
+def points_text(current: float | None, previous: float | None) -> str:
+    """A rate's change in words: ``提高5.0个百分点``, ``下降2.5个百分点``, ``持平``."""
+    if current is None or previous is None:
+        return ""
+    points = (Decimal(current - previous) * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    if points == 0:
+        return "持平"
+    return f"{'提高' if points > 0 else '下降'}{abs(points)}个百分点"
+
+
 def short_team(name: str) -> str:
     """``“营商环境”立项监督组`` → ``营商环境`` for chart labels."""
     short = name.removesuffix("立项监督组").strip('“”"')
@@ -102,7 +127,16 @@ def environment() -> Environment:
         lstrip_blocks=True,
         undefined=StrictUndefined,
     )
-    env.filters.update(pct=pct, wan=wan, days=days, local=local, count_change=count_change)
+    env.filters.update(
+        pct=pct,
+        wan=wan,
+        days=days,
+        local=local,
+        count_change=count_change,
+        cn_day=cn_day,
+        cn_time=cn_time,
+        points=points_text,
+    )
     return env
 
 
@@ -110,6 +144,19 @@ def render_text(template: str, **context: Any) -> str:
     """Render ``templates/<template>`` and join its lines into one paragraph."""
     raw = environment().get_template(template).render(**context)
     return "".join(line.strip() for line in raw.splitlines())
+
+
+def render_paragraphs(template: str, macro: str, *args: Any) -> list[str]:
+    """Call ``macro`` of ``templates/<template>``: its paragraphs, each a run of lines joined
+    into one and ended by ``¶``; empty ones (a rule that found nothing) left out."""
+    module = environment().get_template(template).make_module()
+    raw = str(getattr(module, macro)(*args))
+    paragraphs = []
+    for chunk in raw.split("¶"):
+        text = "".join(line.strip() for line in chunk.splitlines())
+        if text:
+            paragraphs.append(text)
+    return paragraphs
 
 
 def render_html(template: str, **context: Any) -> str:

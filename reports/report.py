@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.config import LiankaConfig
 from models.anchor import AuditAnchor
 from models.calendar import WorkCalendar
+from reports.analysis import Analysis, analyse
 from reports.figures import CaseLine, Figures, Scope, compute_figures, list_cases
 from reports.periods import Period
 from reports.render import (
@@ -27,7 +28,8 @@ NOTE = (
     "统计口径：受理、办结、按期、满意度等数据均指本期受理的问题截至报告生成时的办理情况；"
     "按期指在期限（按工作日计算，含法定节假日调休）内完成签收、受理告知或办结；"
     "满意率=（满意+基本满意）÷已评价数；联系卡扫码按扫码时间统计；"
-    "超期清单含本期及以前受理、目前仍超期的问题；问题线索类问题不显示企业名称。"
+    "超期清单含本期及以前受理、目前仍超期的问题；问题线索类问题不显示企业名称；"
+    "典型案例只写受理编号和办理情况，不写反映人和企业名称。"
 )
 
 
@@ -37,7 +39,7 @@ def duration_text(f: Figures) -> str:
     if f.median_workdays is None:
         return "本期受理的问题尚无办结。" + tail
     return (
-        f"已办结问题办理用时：中位数{days(f.median_workdays)}个工作日，"
+        f"已办结问题办结用时中位数{days(f.median_workdays)}个工作日，"
         f"90%的问题在{days(f.p90_workdays)}个工作日内办结。" + tail
     )
 
@@ -65,6 +67,7 @@ class Report:
     changes: list[Change]
     summary: str
     cases: list[CaseLine] | None
+    analysis: Analysis
     anchor: str | None = None  # the newest 审计锚点, one line: its date, digest and case count
 
     @property
@@ -148,6 +151,12 @@ async def build_report(
         changes=main_changes(figures, previous),
         summary=summary_text(organisation, figures, previous),
         cases=await list_cases(session, period, scope, now) if with_cases else None,
+        analysis=analyse(
+            figures,
+            previous,
+            on_time_target=config.reports.on_time_target,
+            satisfaction_target=config.reports.satisfaction_target,
+        ),
         anchor=await anchor_line(session),
     )
 

@@ -10,7 +10,7 @@ import xlsxwriter
 
 from models.case import CaseStatus
 from models.clock import DEADLINE_CLOCKS
-from reports.render import local, local_naive, wan_number
+from reports.render import cn_time, local_naive, wan_number
 from reports.report import Report
 
 CASE_COLUMNS: tuple[tuple[str, float], ...] = (
@@ -73,7 +73,7 @@ def _figures_sheet(workbook: Any, report: Report, fmt: dict[str, Any]) -> None:
     sheet.write(
         1,
         0,
-        f"统计时段：{report.period.span}　统计范围：{report.scope.label}　生成时间：{local(report.now)}",
+        f"统计时段：{report.period.span}　统计范围：{report.scope.label}　生成时间：{cn_time(report.now)}",
         fmt["muted"],
     )
     sheet.write(2, 0, report.summary)

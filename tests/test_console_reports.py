@@ -8,6 +8,7 @@ import io
 from collections.abc import AsyncIterator
 from urllib.parse import quote
 
+import docx
 import openpyxl
 import pytest
 
@@ -15,6 +16,7 @@ from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from models.calendar import WorkCalendar
+from reports.document import SECTIONS
 from tests.console_support import Client, console_app, sign_in, text_of
 from tests.report_history import NOW, build_history
 
@@ -44,27 +46,32 @@ async def test_a_leader_reads_last_month_s_figures_summary_and_charts(
     assert "“营商环境”立项监督组" in text  # the table by team
     assert html.count("<svg") == 3 and "各监督事项受理数量" in text
     assert "统计范围：全区" in text
+    assert all(heading in text for heading in SECTIONS)
+    assert "下载Word" in text and "format=docx" in html
     assert "问题清单" not in text.replace("不含问题清单", "")  # leaders get no case list
 
 
-async def test_the_report_downloads_as_pdf_excel_and_html_with_a_chinese_file_name(
+async def test_the_report_downloads_as_pdf_word_excel_and_html_with_a_chinese_file_name(
     client: Client, sessions: SessionFactory
 ) -> None:
     leader = await sign_in(client, sessions, role="admin", team=None)
     query = "period=custom&from=2026-10-01&to=2026-10-31"
     files = {}
-    for fmt in ("pdf", "xlsx", "html"):
+    for fmt in ("pdf", "docx", "xlsx", "html"):
         answer = await leader.get(f"/console/reports/download?{query}&format={fmt}")
         assert answer.status == 200, await answer.text()
-        name = quote(f"分析研判报告_2026年10月01日-2026年10月31日_全区.{fmt}", safe="")
+        name = quote(f"分析研判报告_2026年10月1日-2026年10月31日_全区.{fmt}", safe="")
         disposition = answer.headers["Content-Disposition"]
         assert disposition.startswith("attachment;") and f"filename*=UTF-8''{name}" in disposition
         files[fmt] = await answer.read()
     assert files["pdf"].startswith(b"%PDF")
+    word = docx.Document(io.BytesIO(files["docx"]))
+    headings = [p.text for p in word.paragraphs if p.style and p.style.name == "Heading 1"]
+    assert headings == list(SECTIONS)
     book = openpyxl.load_workbook(io.BytesIO(files["xlsx"]))
     assert book.sheetnames == ["统计数据"]  # the figures; no case list, as leaders receive it
     figures = book["统计数据"]
-    assert str(figures["A3"].value).startswith("2026年10月01日至2026年10月31日，")
+    assert str(figures["A3"].value).startswith("2026年10月1日至2026年10月31日，")
     assert "共受理企业反映问题7件" in str(figures["A3"].value)
     assert "共受理企业反映问题7件" in files["html"].decode("utf-8")
 
@@ -133,10 +140,10 @@ async def test_a_wrong_entry_is_answered_in_chinese_with_the_form_as_typed(
             "统计时段：2026年11月23日—2026年11月26日（2026年第48周（11月23日—11月26日））",
         ),
         ("period=last_week", "2026年第47周（11月16日—11月22日）"),
-        ("period=this_month", "2026年11月（2026年11月01日至2026年11月26日）"),
-        ("period=this_quarter", "2026年第四季度（2026年10月01日至2026年11月26日）"),
-        ("period=last_quarter", "统计时段：2026年07月01日—2026年09月30日（2026年第三季度）"),
-        ("period=this_year", "2026年（2026年01月01日至2026年11月26日）"),
+        ("period=this_month", "2026年11月（2026年11月1日至2026年11月26日）"),
+        ("period=this_quarter", "2026年第四季度（2026年10月1日至2026年11月26日）"),
+        ("period=last_quarter", "统计时段：2026年7月1日—2026年9月30日（2026年第三季度）"),
+        ("period=this_year", "2026年（2026年1月1日至2026年11月26日）"),
         ("period=last_month&zone=yufeng", "统计范围：玉丰镇"),
     ],
 )

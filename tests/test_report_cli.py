@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from docx import Document
+from pypdf import PdfReader
 
+from reports.document import SECTIONS
 from tests.conftest import ROOT
 from tests.test_cli import lianka
 
@@ -19,7 +22,7 @@ def env(tmp_path: Path) -> dict[str, str]:
     }
 
 
-def test_demo_data_then_a_monthly_report_in_three_formats(tmp_path: Path) -> None:
+def test_demo_data_then_a_monthly_report_in_four_formats(tmp_path: Path) -> None:
     made = lianka(
         "demo-data",
         "--cases",
@@ -48,7 +51,9 @@ def test_demo_data_then_a_monthly_report_in_three_formats(tmp_path: Path) -> Non
     )
     assert report.returncode == 0, report.stderr
     files = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert files == [f"lianka-report-month-2026-10.{ext}" for ext in ("html", "pdf", "xlsx")]
+    assert files == [
+        f"lianka-report-month-2026-10.{ext}" for ext in ("docx", "html", "pdf", "xlsx")
+    ]
     assert "已生成" in report.stdout and "figures" in report.stdout
     zone = lianka(
         "report", "--period", "custom", "--from", "2026-10-01", "--to", "2026-10-15", "--zone", "jkq",
@@ -63,11 +68,43 @@ def test_demo_data_then_a_monthly_report_in_three_formats(tmp_path: Path) -> Non
 def test_report_options_are_checked_in_chinese(tmp_path: Path) -> None:
     custom = lianka("report", "--period", "custom", cwd=tmp_path, env=env(tmp_path))
     assert custom.returncode == 2 and "--period custom 需要同时给出 --from 和 --to" in custom.stderr
-    formats = lianka("report", "--format", "pdf,docx", cwd=tmp_path, env=env(tmp_path))
-    assert formats.returncode == 2 and "--format 只能是 pdf,xlsx,html 的组合" in formats.stderr
+    formats = lianka("report", "--format", "pdf,doc", cwd=tmp_path, env=env(tmp_path))
+    assert formats.returncode == 2 and "--format 只能是 pdf,docx,xlsx,html 的组合" in formats.stderr
     lianka("demo-data", "--cases", "3", "--months", "1", cwd=tmp_path, env=env(tmp_path))
     zone = lianka("report", "--zone", "mars", cwd=tmp_path, env=env(tmp_path))
     assert zone.returncode == 1 and "未找到园区“mars”" in zone.stderr
     assert "Traceback" not in custom.stderr + formats.stderr + zone.stderr
     for command in (["report"], ["demo-data"]):
         assert lianka(*command, "--help", cwd=tmp_path).returncode == 0
+
+
+def test_a_quarter_s_report_over_demo_data_in_word_and_pdf_has_the_six_sections(
+    tmp_path: Path,
+) -> None:
+    made = lianka(
+        "demo-data", "--cases", "80", "--months", "4", "--now", "2026-11-26T10:00",
+        cwd=tmp_path, env=env(tmp_path),
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    report = lianka(
+        "report", "--period", "quarter", "--format", "docx,pdf", "--now", "2026-11-26T10:00",
+        "--out", "out", cwd=tmp_path, env=env(tmp_path),
+    )  # fmt: skip
+    assert report.returncode == 0, report.stderr
+    out = tmp_path / "out"
+    assert sorted(p.name for p in out.iterdir()) == [
+        "lianka-report-quarter-2026-q3.docx",
+        "lianka-report-quarter-2026-q3.pdf",
+    ]
+    document = Document(str(out / "lianka-report-quarter-2026-q3.docx"))
+    headings = [
+        (p.style.name, p.text)
+        for p in document.paragraphs
+        if p.style is not None and p.style.name.startswith("Heading 1")
+    ]
+    assert headings == [("Heading 1", title) for title in SECTIONS]
+    assert document.paragraphs[0].text == "安居区纪委监委企业反映问题分析研判报告"
+    assert "2026年第三季度" in document.paragraphs[1].text
+    pdf = PdfReader(str(out / "lianka-report-quarter-2026-q3.pdf"))
+    text = "".join("".join(page.extract_text().split()) for page in pdf.pages)
+    assert all(title in text for title in SECTIONS)

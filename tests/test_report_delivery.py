@@ -4,6 +4,7 @@ through the outbox too, so a failed upload is tried again."""
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -12,8 +13,9 @@ import pytest
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from docx import Document
 from sqlalchemy import update
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
@@ -48,7 +50,7 @@ def names(folder: Path) -> list[str]:
     return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
 
 
-async def test_each_leader_gets_the_monthly_pdf_once_through_the_outbox(
+async def test_each_leader_gets_the_monthly_pdf_and_word_file_once_through_the_outbox(
     sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, tmp_path: Path
 ) -> None:
     await build_history(sessions, catalog, calendar)
@@ -81,25 +83,38 @@ async def test_each_leader_gets_the_monthly_pdf_once_through_the_outbox(
         period=period,
         out_dir=tmp_path,
     )
-    assert (queued, again) == (2, 0)
+    assert (queued, again) == (4, 0)
     async with sessions() as session:
         rows = (await session.exec(select(Notification).where(Notification.kind == "report"))).all()
         first = (
             await session.exec(select(Inspector).where(Inspector.telegram_user_id == 800_011))
         ).one()
-    assert sorted(r.chat_id or 0 for r in rows) == [800_011, 880_001]
+    assert sorted(r.chat_id or 0 for r in rows) == [800_011, 800_011, 880_001, 880_001]
     assert sorted(r.key for r in rows) == [
+        f"-:report:month-2026-10-docx:i{first.id}",
+        f"-:report:month-2026-10-docx:i{second.id}",
         f"-:report:month-2026-10:i{first.id}",
         f"-:report:month-2026-10:i{second.id}",
     ]
     assert all(r.method is SendMethod.DOCUMENT for r in rows)
-    # One copy of the PDF, in the database, so any instance's sender can deliver both rows.
-    assert len({r.document_id for r in rows}) == 1
+    # One copy of each file, in the database, so any instance's sender can deliver every row.
+    assert len({r.document_id for r in rows}) == 2
     async with sessions() as session:
-        document = await session.get(StoredDocument, rows[0].document_id)
-    assert document is not None
-    assert document.filename == "lianka-report-month-2026-10.pdf"
-    assert document.content.startswith(b"%PDF") and document.size == len(document.content)
+        documents = {
+            d.filename: d
+            for d in [await session.get(StoredDocument, r.document_id) for r in rows]
+            if d is not None
+        }
+    pdf = documents["lianka-report-month-2026-10.pdf"]
+    assert pdf.content.startswith(b"%PDF") and pdf.size == len(pdf.content)
+    word = documents["lianka-report-month-2026-10.docx"]
+    assert word.content.startswith(b"PK")  # a DOCX is a zip
+    headings = [
+        p.text
+        for p in Document(io.BytesIO(word.content)).paragraphs
+        if p.style is not None and p.style.name == "Heading 1"
+    ]
+    assert headings[0] == "一、总体情况" and len(headings) == 6
     assert "受理企业反映问题 7 件，已办结 4 件" in telegram_html(rows[0])
     assert "2026年10月" in telegram_html(rows[0])
 
@@ -119,12 +134,20 @@ async def test_reports_go_out_on_mondays_and_the_first_working_day_only(
         )
 
     assert await sent_on(date(2026, 10, 1)) == 0  # 国庆: not a working day, not a Monday
-    assert await sent_on(date(2026, 10, 5)) == 1  # a Monday in the holiday: the weekly report
-    assert await sent_on(date(2026, 10, 8)) == 1  # the first working day of October: September's
+    assert await sent_on(date(2026, 10, 5)) == 2  # a Monday in the holiday: the weekly report
+    # the first working day of October: September's and the third quarter's
+    assert await sent_on(date(2026, 10, 8)) == 4
     assert await sent_on(date(2026, 10, 9)) == 0
     async with sessions() as session:
         keys = sorted((await session.exec(select(Notification.key))).all())
-    assert keys == ["-:report:month-2026-09:i1", "-:report:week-2026-w40:i1"]
+    assert keys == [
+        "-:report:month-2026-09-docx:i1",
+        "-:report:month-2026-09:i1",
+        "-:report:quarter-2026-q3-docx:i1",
+        "-:report:quarter-2026-q3:i1",
+        "-:report:week-2026-w40-docx:i1",
+        "-:report:week-2026-w40:i1",
+    ]
 
 
 async def history_delivered(sessions: SessionFactory) -> None:
@@ -247,7 +270,7 @@ async def test_for_anyone_but_a_leader_slash_report_is_still_reporting_a_problem
             )
 
 
-async def test_the_reports_run_at_nine_unless_both_are_switched_off(
+async def test_the_reports_run_at_nine_unless_all_are_switched_off(
     sessions: SessionFactory, config: LiankaConfig
 ) -> None:
     from apscheduler.triggers.cron import CronTrigger
@@ -271,10 +294,88 @@ async def test_the_reports_run_at_nine_unless_both_are_switched_off(
         assert scheduler.get_job("reports").next_run_time == morning + timedelta(minutes=5)
     finally:
         scheduler.shutdown(wait=False)
-    quiet = config.model_copy(update={"reports": ReportsConfig(weekly=False, monthly=False)})
+    quiet = config.model_copy(
+        update={
+            "reports": ReportsConfig(
+                weekly=False, monthly=False, quarterly=False, half_yearly=False
+            )
+        }
+    )
     assert (
         create_scheduler(sessions=sessions, config=quiet, clock=FrozenClock(monday)).get_job(
             "reports"
         )
         is None
     )
+
+
+async def report_keys(sessions: SessionFactory) -> list[str]:
+    async with sessions() as session:
+        rows = (await session.exec(select(Notification).where(Notification.kind == "report"))).all()
+    return sorted(row.key.split(":")[2] for row in rows)
+
+
+async def test_quarter_and_half_year_reports_go_out_on_the_first_working_day_after_them(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, tmp_path: Path
+) -> None:
+    from bot.scheduler import run_reports
+
+    async with sessions() as session:
+        await make_inspector(
+            session, NOW, team_code=None, role=Role.LEADER, telegram_user_id=880_030
+        )
+    june_30 = datetime(2026, 6, 30, 1, 0, tzinfo=UTC)  # Tuesday 09:00
+    await run_reports(sessions, catalog, FrozenClock(june_30), tmp_path)
+    assert await report_keys(sessions) == []
+    july_1 = datetime(2026, 7, 1, 1, 0, tzinfo=UTC)  # Wednesday 09:00, July's first working day
+    await run_reports(sessions, catalog, FrozenClock(july_1), tmp_path)
+    await run_reports(sessions, catalog, FrozenClock(july_1), tmp_path)  # a re-run: nothing new
+    assert await report_keys(sessions) == [
+        "half-2026-h1",
+        "half-2026-h1-docx",
+        "month-2026-06",
+        "month-2026-06-docx",
+        "quarter-2026-q2",
+        "quarter-2026-q2-docx",
+    ]
+    assert "lianka-report-half-2026-h1.docx" in names(tmp_path)
+    async with sessions() as session:
+        half = (
+            await session.exec(
+                select(Notification).where(
+                    col(Notification.key).startswith("-:report:half-2026-h1:")
+                )
+            )
+        ).one()
+    assert "2026年上半年" in telegram_html(half)
+
+
+async def test_quarter_and_half_year_reports_can_be_switched_off(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, tmp_path: Path
+) -> None:
+    from bot.scheduler import run_reports
+
+    async with sessions() as session:
+        await make_inspector(
+            session, NOW, team_code=None, role=Role.LEADER, telegram_user_id=880_031
+        )
+    only_monthly = catalog.model_copy(
+        update={
+            "reports": catalog.reports.model_copy(
+                update={"quarterly": False, "half_yearly": False, "files": ("pdf",)}
+            )
+        }
+    )
+    # Sunday 4 January 2026: a make-up working day after 元旦, January's first working day
+    make_up_sunday = datetime(2026, 1, 4, 1, 0, tzinfo=UTC)
+    await run_reports(sessions, only_monthly, FrozenClock(make_up_sunday), tmp_path)
+    assert await report_keys(sessions) == ["month-2025-12"]
+    await run_reports(sessions, catalog, FrozenClock(make_up_sunday), tmp_path)
+    assert await report_keys(sessions) == [
+        "half-2025-h2",
+        "half-2025-h2-docx",
+        "month-2025-12",
+        "month-2025-12-docx",
+        "quarter-2025-q4",
+        "quarter-2025-q4-docx",
+    ]

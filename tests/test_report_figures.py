@@ -183,7 +183,7 @@ async def test_the_summary_reads_like_the_commissions_report(
     assert report.summary == (
         "2026年10月，安居区纪委监委通过“廉政监督联系卡”共受理企业反映问题7件，涉及企业4家，"
         "受理量环比增长600.0%。截至11月26日，已办结4件，办结率66.7%，按期办结率60.0%，"
-        "平均用时（中位数）14.5个工作日；协调落实资金125万元；收集问题线索1条，移交线索1条；"
+        "办结用时中位数14.5个工作日；协调落实资金125万元；收集问题线索1条，移交线索1条；"
         "回访企业满意率66.7%。反映较多的是营商环境（3件）、国资国企腐败（1件）和安全生产（1件），"
         "2家企业多次反映。当前超期未办结2件，本期督办1件，需督促相关监督组加快办理、按期反馈。"
         "因企业不满意重新办理1件。"
@@ -229,7 +229,7 @@ async def test_a_period_without_cases_gives_a_short_summary_and_no_error(
     assert (f.received, f.resolved_rate, f.on_time_rate, f.median_workdays) == (0, None, None, None)
     assert (
         report.summary
-        == "2026年08月01日至2026年08月31日，未受理企业反映问题，“廉政监督联系卡”扫码0次。"
+        == "2026年8月1日至2026年8月31日，未受理企业反映问题，“廉政监督联系卡”扫码0次。"
     )
     assert report.cases == []
 

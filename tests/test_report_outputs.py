@@ -15,6 +15,7 @@ from PIL import Image
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from models.calendar import WorkCalendar
+from reports.document import SECTIONS
 from reports.figures import resolve_scope
 from reports.outputs import Format, write_report
 from reports.report import Report, build_report
@@ -60,13 +61,7 @@ async def test_the_pdf_prints_the_summary_and_tables_in_an_embedded_chinese_font
     text = flat(run("pdftotext", "-layout", str(pdf), "-"))
     assert flat(october.summary)[:60] in text
     assert "共受理企业反映问题7件" in text and "协调落实资金125万元" in text
-    for heading in (
-        "一、总体情况",
-        "二、受理情况",
-        "三、办理时效",
-        "六、超期未办结问题",
-        "七、多次反映问题的企业",
-    ):
+    for heading in SECTIONS:
         assert heading in text
     assert "受理企业反映问题（件）71+6（+600.0%）" in text  # 指标 本期 上期 环比
     assert "AJ-2026-00007涉企执法检查" in text
@@ -92,7 +87,7 @@ async def test_a_long_pdf_table_repeats_its_header_on_the_next_page(
     first_row = next(i for i, page in enumerate(pages) if "AJ-2026-00100" in page)
     assert last_row > first_row
     assert "编号" in pages[last_row] and "超期天数" in pages[last_row]
-    assert "另有30件，详见XLSX问题清单" in flat("".join(pages))
+    assert "另有30件未列出（以上为期限最早的50件）" in flat("".join(pages))
 
 
 async def test_the_xlsx_has_the_figures_and_a_filterable_case_list(
@@ -136,6 +131,7 @@ async def test_the_html_is_one_self_contained_escaped_file(october: Report, tmp_
     html = path.read_text(encoding="utf-8")
     assert html.count("<svg") == 3
     assert october.summary in html
+    assert all(f"<h2>{heading}</h2>" in html for heading in SECTIONS)
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;某公司" in html
     assert "src=" not in html and "<link" not in html  # nothing fetched from elsewhere
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")

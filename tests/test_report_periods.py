@@ -17,6 +17,7 @@ from reports.periods import (
     custom,
     due_periods,
     first_workday_of_month,
+    last_half,
     last_month,
     last_quarter,
     last_week,
@@ -49,7 +50,7 @@ def test_each_period_is_named_and_keyed() -> None:
     assert last_month(JUST_AFTER_MIDNIGHT).key == "month-2026-12"
     assert last_quarter(JUST_AFTER_MIDNIGHT).label == "2026年第四季度"
     assert last_quarter(JUST_AFTER_MIDNIGHT).key == "quarter-2026-q4"
-    assert last_week(JUST_AFTER_MIDNIGHT).label == "2026年第53周（12月28日—01月03日）"
+    assert last_week(JUST_AFTER_MIDNIGHT).label == "2026年第53周（12月28日—1月3日）"
     assert last_week(JUST_AFTER_MIDNIGHT).key == "week-2026-w53"
     assert custom(date(2026, 9, 1), date(2026, 9, 15)).key == "custom-20260901-20260915"
     assert current_month(JUST_AFTER_MIDNIGHT).key == "month-20270101-20270104"
@@ -98,8 +99,36 @@ def test_the_console_s_periods_so_far_run_to_today_and_compare_with_the_same_str
     )
     so_far = current_year(JUST_AFTER_MIDNIGHT)
     assert so_far == Period(PeriodKind.YEAR, date(2027, 1, 1), date(2027, 1, 4))
-    assert so_far.label == "2027年（2027年01月01日至2027年01月04日）"
+    assert so_far.label == "2027年（2027年1月1日至2027年1月4日）"
     assert so_far.previous() == Period(PeriodKind.YEAR, date(2026, 1, 1), date(2026, 1, 4))
     whole = Period(PeriodKind.YEAR, date(2026, 1, 1), date(2026, 12, 31))
     assert (whole.label, whole.key) == ("2026年", "year-2026")
     assert whole.previous() == Period(PeriodKind.YEAR, date(2025, 1, 1), date(2025, 12, 31))
+
+
+def test_a_half_year_is_named_keyed_and_compared_with_the_half_before() -> None:
+    july = datetime(2026, 7, 1, 1, 0, tzinfo=UTC)
+    first = last_half(july)
+    assert first == Period(PeriodKind.HALF, date(2026, 1, 1), date(2026, 6, 30))
+    assert (first.label, first.key) == ("2026年上半年", "half-2026-h1")
+    assert first.previous() == Period(PeriodKind.HALF, date(2025, 7, 1), date(2025, 12, 31))
+    assert first.previous().label == "2025年下半年"
+    assert last_half(JUST_AFTER_MIDNIGHT).key == "half-2026-h2"
+
+
+def test_quarter_and_half_year_reports_are_due_on_the_first_working_day_after_them() -> None:
+    calendar = WorkCalendar()
+
+    def due(day: date, **switches: bool) -> list[str]:
+        moment = datetime(day.year, day.month, day.day, 1, 0, tzinfo=UTC)
+        every = {"weekly": True, "monthly": True, "quarterly": True, "half_yearly": True}
+        return [p.key for p in due_periods(calendar, moment, **(every | switches))]
+
+    assert due(date(2026, 10, 1)) == []  # 国庆
+    assert due(date(2026, 10, 8)) == ["month-2026-09", "quarter-2026-q3"]
+    assert due(date(2026, 7, 1)) == ["month-2026-06", "quarter-2026-q2", "half-2026-h1"]
+    assert due(date(2026, 7, 2)) == []
+    assert due(date(2026, 8, 3)) == ["week-2026-w31", "month-2026-07"]  # not a quarter's end
+    assert due(date(2026, 1, 4)) == ["month-2025-12", "quarter-2025-q4", "half-2025-h2"]
+    assert due(date(2026, 7, 1), quarterly=False, half_yearly=False) == ["month-2026-06"]
+    assert due(date(2026, 7, 1), monthly=False) == ["quarter-2026-q2", "half-2026-h1"]

@@ -1,4 +1,4 @@
-"""``lianka report``: the analysis report (分析研判) for a period, in PDF, XLSX and HTML."""
+"""``lianka report``: the analysis report (分析研判) for a period, in PDF, Word, XLSX and HTML."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from reports.outputs import Format
     from reports.periods import Period
 
-FORMATS = ("pdf", "xlsx", "html")
+FORMATS = ("pdf", "docx", "xlsx", "html")
 
 
 def parse_now(value: str | None) -> datetime:
@@ -49,6 +49,7 @@ def choose_period(kind: str, now: datetime, first: date | None, last: date | Non
         "week": periods.last_week,
         "month": periods.last_month,
         "quarter": periods.last_quarter,
+        "half": periods.last_half,
     }[kind](now)
 
 
@@ -66,10 +67,11 @@ def parse_formats(value: str) -> list[Format]:
 @click.option(
     "--period",
     "kind",
-    type=click.Choice(["week", "month", "quarter", "custom"]),
+    type=click.Choice(["week", "month", "quarter", "half", "custom"]),
     default="month",
     show_default=True,
-    help="The last complete week (Mon–Sun), month or quarter in Asia/Shanghai, or custom.",
+    help="The last complete week (Mon–Sun), month, quarter or half-year in Asia/Shanghai, "
+    "or custom.",
 )
 @click.option("--from", "first", type=click.DateTime(["%Y-%m-%d"]), help="First day (custom).")
 @click.option(
@@ -78,7 +80,11 @@ def parse_formats(value: str) -> list[Format]:
 @click.option("--zone", help="Only this zone (its code, e.g. jkq).")
 @click.option("--team", help="Only this team (its code, e.g. business_env).")
 @click.option(
-    "--format", "formats", default="pdf,xlsx,html", show_default=True, help="Comma-separated."
+    "--format",
+    "formats",
+    default="pdf,docx,xlsx,html",
+    show_default=True,
+    help="Comma-separated: pdf, docx (Word), xlsx, html.",
 )
 @click.option(
     "--out",
@@ -101,7 +107,7 @@ def report(
     out: Path,
     now_text: str | None,
 ) -> None:
-    """Write the analysis report (分析研判) of a period as PDF, XLSX and/or HTML."""
+    """Write the analysis report (分析研判) of a period as PDF, Word (DOCX), XLSX and/or HTML."""
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from bot.cli.common import console

@@ -1,6 +1,6 @@
 """The console's 报表 page: the analysis report (分析研判) of a period and scope, exactly as the
 leaders receive it (no case list: leaders see clue counts, not clue rows), in the browser and as
-PDF, XLSX and HTML files."""
+PDF, Word, XLSX and HTML files."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from cards.fonts import CjkFontMissing
 from models.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from models.org import Zone
 from models.team import Inspector, Role, Team
-from reports.charts import report_charts, to_svg
 from reports.figures import Scope, resolve_scope
 from reports.html import write_html
 from reports.pdf import render_pdf
@@ -30,11 +29,13 @@ from reports.periods import (
     current_week,
     current_year,
     custom,
+    last_half,
     last_month,
     last_quarter,
     last_week,
 )
 from reports.report import Report, build_report
+from reports.word import render_docx
 from reports.xlsx import render_xlsx
 
 PERIOD_CHOICES: dict[str, str] = {
@@ -44,6 +45,7 @@ PERIOD_CHOICES: dict[str, str] = {
     "last_month": "上月",
     "this_quarter": "本季度",
     "last_quarter": "上季度",
+    "last_half": "上一个半年",
     "this_year": "本年",
     "custom": "自定义",
 }
@@ -54,12 +56,17 @@ RELATIVE_PERIODS: dict[str, Callable[[datetime], Period]] = {
     "last_month": last_month,
     "this_quarter": current_quarter,
     "last_quarter": last_quarter,
+    "last_half": last_half,
     "this_year": current_year,
 }
 CUSTOM_MAX_DAYS = 731
 EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
 FORMATS: dict[str, tuple[str, str]] = {
     "pdf": ("application/pdf", "PDF"),
+    "docx": (
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "Word",
+    ),
     "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "Excel"),
     "html": ("text/html; charset=utf-8", "HTML"),
 }
@@ -232,13 +239,8 @@ def file_name(report: Report, fmt: str) -> str:
     return f"分析研判报告_{label}_{report.scope.label}.{fmt}"
 
 
-def chart_svgs(report: Report) -> list[tuple[str, str]]:
-    """The report's charts (title, inline SVG whose every text is escaped)."""
-    return [(chart.title, to_svg(chart)) for chart in report_charts(report.figures).values()]
-
-
 def _render(report: Report, fmt: str) -> bytes:
-    writers = {"pdf": render_pdf, "xlsx": render_xlsx, "html": write_html}
+    writers = {"pdf": render_pdf, "docx": render_docx, "xlsx": render_xlsx, "html": write_html}
     with tempfile.TemporaryDirectory(prefix="lianka-report-") as folder:
         try:
             path = writers[fmt](report, Path(folder) / f"report.{fmt}")
@@ -259,11 +261,11 @@ async def download_report(
     policy: Policy,
     now: datetime,
 ) -> ReportFile:
-    """The report as a PDF, XLSX or HTML file, for those who may read it (asked first: a
+    """The report as a PDF, Word, XLSX or HTML file, for those who may read it (asked first: a
     refusal never depends on what else was wrong with the request)."""
     await get_report_form(session, actor)
     if fmt not in FORMATS:
-        raise InvalidInput("请选择下载格式：PDF、Excel 或 HTML。")
+        raise InvalidInput("请选择下载格式：PDF、Word、Excel 或 HTML。")
     built = await build_console_report(session, actor, query, policy=policy, now=now)
     if built.report is None:
         raise InvalidInput(built.error)

@@ -1,16 +1,11 @@
 """Delivering the analysis report: on schedule to every leader through the outbox, and on demand.
 
-Scheduler (issue 6) — register, in Asia/Shanghai, with ``config.reports.weekly`` and
-``config.reports.monthly`` switching them:
-
-- weekly:  ``CronTrigger(day_of_week="mon", hour=9, minute=0)``  (cron ``0 9 * * 1``) →
-  ``send_periodic_report(sessions, config, calendar, now, last_week(now))``
-- monthly: ``CronTrigger(day="1-10", hour=9, minute=0)``  (cron ``0 9 1-10 * *``) →
-  ``send_due_reports(...)``, which sends last month's report only on the month's first working
-  day (after 元旦 or 国庆 that can be the 4th or the 8th).
-
-Or a single daily ``0 9 * * *`` job calling ``send_due_reports``, which covers both. Re-running a
-job is harmless: each (period, leader) is queued once.
+The scheduler's daily 09:00 job (bot/scheduler.py, on while any of ``config.reports.weekly``,
+``monthly``, ``quarterly`` or ``half_yearly`` is on) calls ``send_due_reports``: last week's
+report on Mondays; on the first working day of a month (after 元旦 or 国庆 that can be the 4th
+or the 8th) last month's, and in January, April, July and October last quarter's, and in January
+and July last half-year's. Each leader gets the files of ``config.reports.files`` (PDF and Word).
+Re-running a job is harmless: each (period, file, leader) is queued once.
 """
 
 from __future__ import annotations
@@ -55,24 +50,31 @@ async def get_leader(session: AsyncSession, telegram_user_id: int) -> Inspector 
     return person
 
 
-def report_key(period: Period, leader: Inspector) -> str:
-    return notification_key("report", stage=period.key, recipient=f"i{leader.id}")
+def report_key(period: Period, leader: Inspector, fmt: str = "pdf") -> str:
+    """The PDF keeps the key it always had; another file adds its format to the stage."""
+    return _key(period.key, leader, fmt)
 
 
-async def _write_pdf(report: Report, out_dir: Path) -> Path:
-    from reports.pdf import render_pdf
+def _key(stage: str, leader: Inspector, fmt: str) -> str:
+    return notification_key(
+        "report", stage=stage if fmt == "pdf" else f"{stage}-{fmt}", recipient=f"i{leader.id}"
+    )
 
-    path = out_dir / f"{report.file_stem}.pdf"
-    return await asyncio.to_thread(render_pdf, report, path)
+
+def _write(report: Report, fmt: str, out_dir: Path) -> Path:
+    from reports.outputs import Format, write_report
+
+    return write_report(report, [Format(fmt)], out_dir)[Format(fmt)]
 
 
 @dataclass(frozen=True, slots=True)
 class ReportDelivery:
-    """The report to one leader in one chat, queued once under ``key``."""
+    """The report to one leader in one chat, each file queued once under its key (from
+    ``stage``)."""
 
     leader: Inspector
     chat_id: int
-    key: str
+    stage: str
 
 
 def report_notice(report: Report) -> Notice:
@@ -100,27 +102,30 @@ async def _queue_report(
     session: AsyncSession,
     report: Report,
     deliveries: list[ReportDelivery],
+    *,
+    files: tuple[str, ...],
     now: datetime,
     out_dir: Path,
 ) -> int:
-    """Render the report's PDF into ``out_dir`` and queue it, with its caption, as a document
-    to each delivery, once per key; returns how many were queued. The PDF's bytes go into the
-    database with the rows, so whichever instance sends them has the file."""
-    path = await _write_pdf(report, out_dir)
-    document_id = await store_document(session, path.name, path.read_bytes(), now)
+    """Render each of ``files`` (pdf, docx) into ``out_dir`` and queue it, with its caption, as a
+    document to each delivery, once per key; returns how many were queued. The file's bytes go
+    into the database with the rows, so whichever instance sends them has the file."""
     caption = report_notice(report)
     queued = 0
-    for delivery in deliveries:
-        queued += await enqueue(
-            session,
-            key=delivery.key,
-            kind="report",
-            to=Recipient.inspector(delivery.leader).in_chat(delivery.chat_id),
-            notice=caption,
-            now=now,
-            method=SendMethod.DOCUMENT,
-            document_id=document_id,
-        )
+    for fmt in files:
+        path = await asyncio.to_thread(_write, report, fmt, out_dir)
+        document_id = await store_document(session, path.name, path.read_bytes(), now)
+        for delivery in deliveries:
+            queued += await enqueue(
+                session,
+                key=_key(delivery.stage, delivery.leader, fmt),
+                kind="report",
+                to=Recipient.inspector(delivery.leader).in_chat(delivery.chat_id),
+                notice=caption,
+                now=now,
+                method=SendMethod.DOCUMENT,
+                document_id=document_id,
+            )
     return queued
 
 
@@ -132,11 +137,14 @@ async def send_periodic_report(
     period: Period,
     out_dir: Path = DEFAULT_OUT_DIR,
 ) -> int:
-    """Queue the period's report (its PDF rendered into ``out_dir``) to every active leader,
-    once per period and leader; returns how many were queued."""
+    """Queue the period's report (its files rendered into ``out_dir``) to every active leader,
+    once per period, file and leader; returns how many were queued."""
+    files = policy.config.reports.files
     async with sessions() as session:
         leaders = await list_leaders(session)
-        keys = {leader.id: report_key(period, leader) for leader in leaders}
+        keys = {
+            (leader.id, fmt): report_key(period, leader, fmt) for leader in leaders for fmt in files
+        }
         sent = set(
             (
                 await session.exec(
@@ -144,7 +152,9 @@ async def send_periodic_report(
                 )
             ).all()
         )
-        waiting = [leader for leader in leaders if keys[leader.id] not in sent]
+        waiting = [
+            leader for leader in leaders if any(keys[leader.id, fmt] not in sent for fmt in files)
+        ]
         if not waiting:
             logger.info("report %s: nothing to queue (%s leaders)", period.key, len(leaders))
             return 0
@@ -160,10 +170,12 @@ async def send_periodic_report(
         deliveries = []
         for leader in waiting:
             assert leader.chat_id is not None
-            deliveries.append(ReportDelivery(leader, leader.chat_id, keys[leader.id]))
-        queued = await _queue_report(session, report, deliveries, now, out_dir)
+            deliveries.append(ReportDelivery(leader, leader.chat_id, period.key))
+        queued = await _queue_report(
+            session, report, deliveries, files=files, now=now, out_dir=out_dir
+        )
         await session.commit()
-    logger.info("report %s queued for %s leaders", period.key, queued)
+    logger.info("report %s: %s files queued", period.key, queued)
     return queued
 
 
@@ -174,14 +186,17 @@ async def send_due_reports(
     now: datetime,
     out_dir: Path = DEFAULT_OUT_DIR,
 ) -> int:
-    """Send the reports due today: last week's on Mondays, last month's on the month's first
-    working day, each as the configuration allows."""
+    """Send the reports due today: last week's on Mondays; last month's, quarter's and
+    half-year's on the first working day after them; each as the configuration allows."""
+    switches = policy.config.reports
     queued = 0
     for period in due_periods(
         policy.calendar,
         now,
-        weekly=policy.config.reports.weekly,
-        monthly=policy.config.reports.monthly,
+        weekly=switches.weekly,
+        monthly=switches.monthly,
+        quarterly=switches.quarterly,
+        half_yearly=switches.half_yearly,
     ):
         queued += await send_periodic_report(
             sessions, policy=policy, now=now, period=period, out_dir=out_dir
@@ -199,9 +214,10 @@ async def send_month_report(
     request_id: int,
     out_dir: Path = DEFAULT_OUT_DIR,
 ) -> None:
-    """The current month's report (up to today) as a PDF, for a leader only, queued to the chat
-    they asked in, once per request (``request_id``: their message), the way the scheduled
-    reports go: the sender delivers it and tries again after a failure."""
+    """The current month's report (up to today) as a PDF to read on the phone (the scheduled
+    reports bring the Word file too), for a leader only, queued to the chat they asked in, once
+    per request (``request_id``: their message), the way the scheduled reports go: the sender
+    delivers it and tries again after a failure."""
     leader = await get_leader(session, telegram_user_id)
     if leader is None:
         raise PermissionDenied(
@@ -216,8 +232,6 @@ async def send_month_report(
         now=now,
         with_cases=False,
     )
-    key = notification_key(
-        "report", stage=f"asked-{chat_id}-{request_id}", recipient=f"i{leader.id}"
-    )
-    await _queue_report(session, report, [ReportDelivery(leader, chat_id, key)], now, out_dir)
+    delivery = ReportDelivery(leader, chat_id, f"asked-{chat_id}-{request_id}")
+    await _queue_report(session, report, [delivery], files=("pdf",), now=now, out_dir=out_dir)
     await session.commit()

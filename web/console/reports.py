@@ -1,5 +1,5 @@
-"""报表: the analysis report of a period, zone and team in the browser, and as PDF, XLSX and HTML
-files, for those it is written for."""
+"""报表: the analysis report of a period, zone and team in the browser, and as PDF, Word, XLSX and
+HTML files, for those it is written for."""
 
 from __future__ import annotations
 
@@ -7,18 +7,17 @@ from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
-from markupsafe import Markup
 
 from bot.services.console_reports import (
     PERIOD_CHOICES,
     ReportQuery,
     build_console_report,
-    chart_svgs,
     download_report,
 )
-from models.clock import DEADLINE_CLOCKS
-from reports.render import pct, wan
-from reports.report import NOTE, Report, duration_text
+from reports.document import report_sections
+from reports.html import svg
+from reports.render import cn_time
+from reports.report import Report
 from web.console.context import CONSOLE, CONSOLE_PREFIX
 from web.console.render import STAFF, console_page, content_disposition
 
@@ -35,17 +34,10 @@ def _query(request: web.Request) -> ReportQuery:
 
 
 def _shown(report: Report | None) -> dict[str, Any]:
-    """What the page draws from a report besides its figures: charts, clocks, durations."""
+    """What the page draws of a report: its six sections (paragraphs, tables, charts)."""
     if report is None:
-        return {"charts": [], "clocks": [], "durations": ""}
-    return {
-        "charts": [
-            (title, Markup(svg))  # noqa: S704 (to_svg escapes every text it draws)
-            for title, svg in chart_svgs(report)
-        ],
-        "clocks": [report.figures.clock(kind) for kind in DEADLINE_CLOCKS],
-        "durations": duration_text(report.figures),
-    }
+        return {"sections": [], "svg": svg, "generated": ""}
+    return {"sections": report_sections(report), "svg": svg, "generated": cn_time(report.now)}
 
 
 async def reports_page(request: web.Request) -> web.StreamResponse:
@@ -65,9 +57,6 @@ async def reports_page(request: web.Request) -> web.StreamResponse:
         error=built.error,
         r=built.report,
         download_query=urlencode(query.params()),
-        note=NOTE,
-        pct=pct,
-        wan=wan,
         **_shown(built.report),
     )
 
