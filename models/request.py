@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from models.clock import ClockKind
-from models.types import JSONType, UTCDateTime, enum_type
+from models.types import NullableJSON, UTCDateTime, enum_type
 
 
 class RequestKind(enum.StrEnum):
@@ -82,7 +82,7 @@ class ApprovalRequest(SQLModel, table=True):
     decided_by_id: int | None = Field(default=None, foreign_key="inspectors.id")
     decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     decision_note: str | None = Field(default=None, sa_type=sa.Text)
-    proposal: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+    proposal: dict[str, Any] | None = Field(default=None, sa_type=NullableJSON)
     """办结审核: the outcome, summary and amount the assignee proposes."""
 
     @classmethod

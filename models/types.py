@@ -68,6 +68,18 @@ class JSONType(sa.TypeDecorator[Any]):
         return dialect.type_descriptor(sa.JSON())
 
 
+class NullableJSON(JSONType):
+    """JSON where ``None`` is SQL NULL (not the JSON ``null``), as raw inserts write it."""
+
+    impl = sa.JSON(none_as_null=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(JSONB(none_as_null=True))
+        return dialect.type_descriptor(sa.JSON(none_as_null=True))
+
+
 def utc(value: datetime) -> datetime:
     """Return ``value`` in UTC; a naive datetime is a programming error."""
     if value.tzinfo is None or value.utcoffset() is None:

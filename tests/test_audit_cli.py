@@ -108,7 +108,7 @@ def event_row(history: History, number: str, seq: int) -> dict[str, object]:
 def test_untouched_history_passes(history: History) -> None:
     code, output = verify(history)
     assert code == 0, output
-    assert "流转记录完整 (OK): 2 件问题, 10 条记录" in output
+    assert "流转记录完整 (OK): 2 件问题, 11 条记录" in output  # the second, a 重复件, flagged
 
 
 def test_an_edited_note_is_detected(history: History) -> None:
@@ -143,11 +143,12 @@ def test_the_deletion_of_the_newest_event_is_detected(history: History) -> None:
 
 
 def test_an_inserted_event_is_detected_even_with_a_correct_hash(history: History) -> None:
-    last = event_row(history, history.fresh, 3)
+    # the fresh case: submitted, routed, assigned, flagged as a 重复件 of the worked one
+    last = event_row(history, history.fresh, 4)
     at = datetime(2026, 11, 26, 5, 0, tzinfo=UTC)
     digest = event_digest(
         case_number=history.fresh,
-        seq=4,
+        seq=5,
         kind="progress",
         from_status=None,
         to_status=None,
@@ -162,7 +163,7 @@ def test_an_inserted_event_is_detected_even_with_a_correct_hash(history: History
     tamper(
         history,
         "INSERT INTO case_events (case_id, seq, kind, actor_type, actor_id, note, data, public,"
-        " created_at, prev_hash, hash) VALUES (?, 4, 'progress', 'inspector', 1, '伪造的进展',"
+        " created_at, prev_hash, hash) VALUES (?, 5, 'progress', 'inspector', 1, '伪造的进展',"
         " '{}', 0, ?, ?, ?)",
         last["case_id"],
         at.replace(tzinfo=None).isoformat(sep=" "),
@@ -172,7 +173,7 @@ def test_an_inserted_event_is_detected_even_with_a_correct_hash(history: History
     code, output = verify(history)
     assert code == 1
     assert (
-        f"{history.fresh} end: chain end does not match the case: 4 events, case records 3"
+        f"{history.fresh} end: chain end does not match the case: 5 events, case records 4"
         in output
     )
 
