@@ -209,19 +209,19 @@ async def on_review_note(
             session, actor, data["proposal_id"], agree=False, note=message.text or "",
             policy=policy, now=clock.now(),
         )  # fmt: skip
-    await message.answer(f"已不同意处置意见“{proposal.kind.label}”，已退回承办人。")
+    await message.answer(f"您未同意处置意见“{proposal.kind.label}”，已退回承办人。")
 
 
 def _decided_text(proposal: ClueDisposition, approve: bool) -> str:
     if not approve:
-        return f"已不同意处置意见“{proposal.kind.label}”，线索维持原处置状态，已告知承办人。"
+        return f"您未同意处置意见“{proposal.kind.label}”，线索维持原处置状态，已告知承办人。"
     if proposal.kind is Disposition.FILE:
         return (
             f"已批准立案审查（{proposal.people}人）。该线索在本系统办结，"
-            "立案后转审查调查系统办理；已告知承办人和实名反映人。"
+            "立案后转审查调查系统办理；已告知承办人，实名反映的另告知反映人。"
         )
     if proposal.kind is Disposition.DISMISS:
-        return "已批准予以了结，该线索已办结；已告知承办人和实名反映人。"
+        return "已批准予以了结，该线索已办结；已告知承办人，实名反映的另告知反映人。"
     return f"已批准“{proposal.kind.label}”，已告知承办人。"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlmodel import col, select
@@ -18,6 +19,7 @@ from bot.services.assignment import reassign_case
 from bot.services.audit import verify_audit
 from bot.services.clue_figures import filed_counts
 from bot.services.dispositions import (
+    NO_SECOND_LEADER,
     clue_state,
     decide_disposition,
     object_to_result,
@@ -34,8 +36,9 @@ from models.disposition import ClueDisposition, Disposition, ProposalStatus
 from models.errors import InvalidInput, PermissionDenied, StaleAction
 from models.event import CaseEvent, EventKind
 from models.notification import Notification
-from models.team import Inspector
+from models.team import Inspector, Role
 from notifications.render import telegram_html
+from tests.factories import make_inspector
 from tests.inspector_support import (
     LEADER,
     SOE,
@@ -229,6 +232,17 @@ async def test_nobody_approves_or_reviews_their_own_proposal_and_a_refusal_chang
     assert "已处理（委领导未批准）" in stale.value.message
 
 
+async def second_leader(clue: Any) -> None:
+    """A second 委领导 (Telegram id 909), so one may review and the other approve."""
+    async with clue.sessions() as session:
+        person = await make_inspector(
+            session, clue.clock.now(), team_code=None, name="李副书记", role=Role.LEADER,
+            telegram_user_id=909,
+        )  # fmt: skip
+    assert person.id is not None
+    clue.people.ids[909] = person.id
+
+
 async def test_a_team_leader_who_holds_the_clue_does_not_review_it_and_a_leader_steps_in(
     sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
 ) -> None:
@@ -238,14 +252,20 @@ async def test_a_team_leader_who_holds_the_clue_does_not_review_it_and_a_leader_
             session, await clue.person(SOE_LEADER), clue.case.id or 0,
             inspector_id=clue.people.id(SOE_LEADER), policy=clue.policy, now=clock.now(),
         )  # fmt: skip
+    before = await clue.kinds()
+    with pytest.raises(InvalidInput) as refused:  # one 委领导 cannot both review and approve
+        await clue.propose(Disposition.HOLD, "线索暂不具备核查条件。", by=SOE_LEADER)
+    assert refused.value.message == NO_SECOND_LEADER and await clue.kinds() == before
+    await second_leader(clue)
     hold = await clue.propose(Disposition.HOLD, "线索暂不具备核查条件。", by=SOE_LEADER)
     with pytest.raises(PermissionDenied):
         await clue.review(hold, by=SOE_LEADER)
     review = await clue.notices("disposition_review")
-    assert [n.recipient_id for n in review] == [clue.people.id(LEADER)]
+    assert {n.recipient_id for n in review} == {clue.people.id(LEADER), clue.people.id(909)}
     await clue.review(hold, by=LEADER)
     with pytest.raises(PermissionDenied):  # the 委领导 who reviewed does not approve too
         await clue.decide(hold)
+    assert (await clue.decide(hold, by=909)).status is ProposalStatus.APPROVED
 
 
 async def test_without_another_team_leader_the_config_may_skip_the_review(
@@ -349,6 +369,7 @@ async def test_a_proposal_left_by_a_former_assignee_lapses_when_the_new_one_prop
         )  # fmt: skip
     with pytest.raises(StaleAction):
         await clue.review(left, by=LEADER)  # the clue moved on: the old proposal is not decided
+    await second_leader(clue)  # the team's leader proposes: two 委领导 review and approve
     fresh = await clue.propose(Disposition.VERIFY, "新承办人：建议初步核实。", by=SOE_LEADER)
     async with sessions() as session:
         old = await session.get(ClueDisposition, left.id)

@@ -675,7 +675,19 @@ async def _approve(w: World, person: Inspector, proposal: ClueDisposition) -> Cl
         )
 
 
+async def _second_leader(w: World) -> None:
+    """Another 委领导: when one reviews a proposal (its team has no other team leader), another
+    approves it (with one alone, the proposal is refused at once)."""
+    async with w.sessions() as session:
+        await make_inspector(
+            session, w.now, team_code=None, name="李副书记", role=Role.LEADER,
+            telegram_user_id=702,
+        )  # fmt: skip
+
+
 async def propose(w: World, role: str, met: bool | None) -> bool:
+    if role == "team leader" and met:
+        await _second_leader(w)  # the team leader holds it: two 委领导 review and approve
     person, case = await acting(w, role, w.clue, met)
 
     async def file() -> bool:
@@ -687,6 +699,8 @@ async def propose(w: World, role: str, met: bool | None) -> bool:
 async def review(w: World, role: str, met: bool | None) -> bool:
     """Not met: the team leader holds the clue and proposed it themselves."""
     holder = await staff(w, "team leader", w.clue) if met is False else None
+    if holder is not None:
+        await _second_leader(w)  # one 委领导 reviews in the team leader's place, one approves
     case = await accepted(w, w.clue, holder)
     proposal = await _propose(w, await w.person(case.assignee_id or 0), case, Disposition.TALK)
     person = await staff(w, role, case, assignee=role != "inspector")
@@ -703,6 +717,8 @@ async def approve(w: World, role: str, met: bool | None) -> bool:
     """Met: a team leader reviewed it; not met: the team leader proposed it, so the 委领导
     reviewed it (standing in) and may not approve it too."""
     leader = await staff(w, "team leader", w.clue)
+    if met is False:
+        await _second_leader(w)
     case = await accepted(w, w.clue, leader if met is False else None)
     proposal = await _propose(w, await w.person(case.assignee_id or 0), case, Disposition.TALK)
     proposal = await _review(w, w.leader if met is False else leader, proposal)

@@ -111,6 +111,13 @@ async def _active(session: AsyncSession, role: Role, team_id: int | None = None)
     return list((await session.exec(query.order_by(col(Inspector.id)))).all())
 
 
+NO_APPROVER = "目前没有可以审批的在岗委领导，请联系管理员登记委领导后再提交。"
+NO_SECOND_LEADER = (
+    "本组没有其他组长审核，由委领导审核时须由另一位委领导审批，目前在岗委领导不足两人。"
+    "请联系管理员为本组登记组长。"
+)
+
+
 async def reviewers(
     session: AsyncSession, case: Case, proposal: ClueDisposition, config: ClueConfig
 ) -> list[Inspector]:
@@ -210,6 +217,11 @@ async def propose_disposition(
         proposal.status = ProposalStatus.REVIEWED
         proposal.review_skipped = True
         people_to_ask = await approvers(session, proposal)
+        if not people_to_ask:
+            raise InvalidInput(NO_APPROVER, detail=f"case {case.id}: no 委领导 to approve")
+    elif all(p.role is Role.LEADER for p in people_to_ask) and len(people_to_ask) < 2:
+        # a 委领导 reviews for a team without another team leader: another one must approve
+        raise InvalidInput(NO_SECOND_LEADER, detail=f"case {case.id}: one 委领导 only")
     session.add(proposal)
     await session.flush()
     event = record_event(
@@ -291,6 +303,9 @@ async def review_disposition(
             detail=f"disposition {proposal_id}: inspector {actor.id} may not review it",
         )
     assert actor.id is not None
+    taken = {proposal.proposed_by_id, actor.id}
+    if agree and not [p for p in await _active(session, Role.LEADER) if p.id not in taken]:
+        raise InvalidInput(NO_APPROVER, detail=f"disposition {proposal_id}: nobody approves")
     text = clean_note(note or "", "审核意见") if (note or not agree) else None
     proposal.reviewed_by_id, proposal.reviewed_at, proposal.review_note = actor.id, now, text
     proposal.status = ProposalStatus.REVIEWED if agree else ProposalStatus.SENT_BACK

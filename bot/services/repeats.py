@@ -31,13 +31,16 @@ from bot.config import RepeatsConfig
 from bot.services.inspectors import team_leaders
 from bot.services.notices import tell_inspectors, tell_reporter
 from bot.services.permissions import actor_of, load_case, moved_on, works_on
+from bot.services.requests import cancel_pending
 from models.attachment import Attachment
 from models.case import OPEN_STATUSES, Case, CaseStatus
 from models.clock import CaseClock
+from models.disposition import ClueDisposition, ProposalStatus
 from models.errors import InvalidInput, PermissionDenied
 from models.event import SYSTEM, EventKind, record_event
 from models.notification import Offer
 from models.org import Track
+from models.relay import RelayMessage, RelayStatus
 from models.search import BREAK, tokens
 from models.team import Inspector, Role
 from models.types import utc
@@ -192,6 +195,31 @@ async def _check_merge(session: AsyncSession, actor: Inspector, case: Case) -> C
     return earlier
 
 
+async def _lapse_open_work(session: AsyncSession, case: Case, now: datetime) -> None:
+    """The merged repeat's open work lapses with it: questions to its reporter, requests waiting
+    for a decision (延期, 退回, 撤回, 办结审核 …) and a clue's disposition proposals."""
+    assert case.id is not None
+    relays = await session.exec(
+        select(RelayMessage).where(
+            RelayMessage.case_id == case.id, RelayMessage.status == RelayStatus.OPEN
+        )
+    )
+    for relay in relays.all():
+        relay.status = RelayStatus.CANCELLED
+        session.add(relay)
+    await cancel_pending(session, case.id, now=now, why="已合并办理")
+    proposals = await session.exec(
+        select(ClueDisposition).where(
+            ClueDisposition.case_id == case.id,
+            col(ClueDisposition.status).in_([ProposalStatus.PROPOSED, ProposalStatus.REVIEWED]),
+        )
+    )
+    for proposal in proposals.all():
+        proposal.status = ProposalStatus.LAPSED
+        proposal.ended_at = now
+        session.add(proposal)
+
+
 async def merge_repeat(
     session: AsyncSession, actor: Inspector, case_id: int, *, now: datetime
 ) -> Merged:
@@ -235,6 +263,7 @@ async def merge_repeat(
     for clock in clocks.all():
         if clock.cancel():
             session.add(clock)
+    await _lapse_open_work(session, case, now)
     session.add_all([case, closed, earlier, record])
     await tell_reporter(
         session, case, "reporter_merged", stage=closed.seq, now=now, into=earlier.number

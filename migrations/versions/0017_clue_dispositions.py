@@ -86,6 +86,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # older code cannot read these clocks (the new kinds of events stay: the trail is append-only)
+    op.execute("DELETE FROM case_clocks WHERE kind = 'disposition'")
     with op.batch_alter_table("clue_dispositions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_clue_dispositions_decided_at"))
         batch_op.drop_index(batch_op.f("ix_clue_dispositions_case_id"))

@@ -264,7 +264,7 @@ async def _review(a: Act) -> Done:
     )  # fmt: skip
     if agree:
         return Done(f"已同意处置意见“{proposal.kind.label}”，已报委领导审批。")
-    return Done(f"已不同意处置意见“{proposal.kind.label}”，已退回承办人。")
+    return Done(f"您未同意处置意见“{proposal.kind.label}”，已退回承办人。")
 
 
 async def _supervise(a: Act) -> Done:

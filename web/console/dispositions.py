@@ -35,7 +35,7 @@ async def dispositions_page(request: web.Request) -> web.Response:
 
 def _decided(proposal: ClueDisposition, approve: bool) -> str:
     if not approve:
-        return f"已不同意处置意见“{proposal.kind.label}”，线索维持原处置状态，已告知承办人。"
+        return f"您未同意处置意见“{proposal.kind.label}”，线索维持原处置状态，已告知承办人。"
     if proposal.kind is Disposition.FILE:
         return f"已批准立案审查（{proposal.people}人），该线索在本系统办结，转审查调查系统办理。"
     return f"已批准“{proposal.kind.label}”，已告知承办人。"
