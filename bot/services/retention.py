@@ -153,6 +153,15 @@ def _web_drafts(cut: Limits) -> tuple[Any, Any]:
     return statement, key
 
 
+def _with_text() -> Any:
+    """A notice row that still holds a text (its text, the template's params or buttons)."""
+    return sa.or_(
+        col(Notification.text).is_not(None),
+        col(Notification.params).is_not(None),
+        col(Notification.reply_markup).is_not(None),
+    )
+
+
 def _notification_texts(cut: Limits) -> tuple[Any, Any]:
     key = col(Notification.id)
     shown = func.coalesce(col(Notification.sent_at), col(Notification.created_at))
@@ -168,12 +177,7 @@ def _notification_texts(cut: Limits) -> tuple[Any, Any]:
         sa.not_(col(Notification.key).startswith(ANONYMOUS_KEY)),
     )
     statement = select(key).where(
-        sa.or_(
-            col(Notification.text).is_not(None),
-            col(Notification.params).is_not(None),
-            col(Notification.reply_markup).is_not(None),
-            still_linked,
-        ),
+        sa.or_(_with_text(), still_linked),
         shown <= cut.texts_before,
         sa.not_(waiting),
     )
@@ -230,14 +234,7 @@ def _statement(kind: PurgeKind, keys: list[Any], cut: Limits) -> Any:
     if kind is PurgeKind.NOTIFICATION_TEXTS:
         return (  # counted: the rows that still had a text (an emptied one is only unlinked)
             update(Notification)
-            .where(
-                col(Notification.id).in_(keys),
-                sa.or_(
-                    col(Notification.text).is_not(None),
-                    col(Notification.params).is_not(None),
-                    col(Notification.reply_markup).is_not(None),
-                ),
-            )
+            .where(col(Notification.id).in_(keys), _with_text())
             .values(text=None, params=sa.null(), reply_markup=sa.null())
         )
     if kind is PurgeKind.CONTACTS:
