@@ -9,20 +9,23 @@ calendar travels as one ``policy`` (``policy.Policy``).
 Where to look:
 
 - reporters: ``reporters`` (opening a card, the greeting), ``intake`` (submitting a report),
-  ``my_cases`` (我的问题, 补充材料, 撤回, 跟踪), ``followup`` (回访 and 重办), ``tracking``
-  (the web tracking page by receipt code, on the same rules);
+  ``my_cases`` (我的问题, 补充材料, 撤回, 跟踪), ``followup`` (回访 and 重办; past the 重办 limit,
+  the 委领导's decision), ``tracking`` (the web tracking page by receipt code, on the same rules);
 - routing: ``routing`` (分办 by the rules, 分派 to the least-loaded inspector);
 - casework: ``permissions`` (who may do what), ``acceptance`` (签收), ``progress`` (记录进展),
   ``relay`` (提问 and the reporter's answer), ``requests`` (退回 / 转办 / 延期 asked),
   ``decisions`` (the team leader's decisions on them), ``assignment`` (分办 / 分派 / 改派 by
-  hand), ``resolution`` (办结), ``supervision`` (督办), ``materials`` (查看材料), with
-  ``notices`` for what they tell the reporter and the inspectors;
+  hand), ``resolution`` (办结, with 组长审核), ``supervision`` (督办, 督办回复, 超期通报),
+  ``repeats`` (重复件 and 合并办理), ``dispositions`` (a clue's 处置 by 集体研判, 异议; read by
+  ``clue_view``, counted by ``clue_figures``), ``materials`` (查看材料), with ``notices`` for
+  what they tell the reporter and the inspectors;
 - lists and people: ``case_lists``, ``inspectors`` (with ``deciders``: who decides a request),
   ``people``; deadlines: ``clocks``, ``sweep``, ``agenda``, ``calendar``, ``schedule``; the
   rest: ``cards``, ``catalog``, ``reports``, ``audit``, ``updates``;
 - the office console: ``accounts`` (accounts, passwords, TOTP, lock-out, the sign-in log),
   ``console_sessions`` (who a console request acts as, 退出), ``console_home`` (工作台),
-  ``case_search`` (案件 list and search), ``case_view`` (the 案件 page and its files),
+  ``case_search`` (案件 list and search), ``case_view`` (the 案件 page and its files;
+  ``case_forms`` reads what its forms type),
   ``card_admin`` and ``people_admin`` (联系卡 and 人员 for admins), ``console_reports`` (报表) —
   the pages' reads; every action they offer is one of the casework use cases above.
 """
