@@ -133,6 +133,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("database_url", BOTH_DATABASES, indirect=True)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests marked ``slow`` (processes, browsers, a minute each on a busy machine) run
+    first: spread over the xdist workers from the start instead of one of them ending the run
+    alone while the others wait. A stable sort: the order within each group is kept."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite file with every table, built once per worker and copied for each test."""

@@ -276,6 +276,7 @@ async def test_twenty_failures_from_one_address_stop_every_sign_in_from_it_for_a
     assert (await _password_step(client, account.username, PASSWORD))[0] == 303
 
 
+@pytest.mark.slow  # twenty sign-ins, each a deliberate password hash
 async def test_a_whole_office_signs_in_from_one_address(
     client: Client, sessions: SessionFactory, clock: FrozenClock
 ) -> None:
