@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlmodel import col, select
@@ -34,6 +34,8 @@ from models.errors import StaleAction
 from models.event import CaseEvent, EventKind
 from models.intake import CaseDraft
 from models.team import Team
+from reports.figures import Scope, compute_figures
+from reports.periods import Period, PeriodKind
 from tests.factories import make_reporter
 from tests.inspector_support import (
     LEADER,
@@ -65,7 +67,10 @@ async def test_an_overdue_clue_disposition_counts_in_the_notice_the_agenda_and_t
         case = await session.get(Case, clue.case.id)
         assert case is not None
         (line,) = await case_lines(session, [case], late)
+        month = Period(PeriodKind.MONTH, date(2026, 11, 1), date(2026, 11, 30))
+        report = await compute_figures(session, month, Scope(), calendar, late)
     assert (figures.total, figures.clues, figures.appeals) == (1, 1, 0)  # once, not per clock
+    assert report.overdue_count == 1  # the report's 超期 figure
     assert (hidden.total, hidden.overdue) == (1, 1)
     soe = [row for row in stats.by_team if row[1]]
     assert [row[3] for row in soe] == [1]  # the team's overdue figure
