@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.clock import Clock
 from bot.services.dispositions import (
     PEOPLE_MAX,
+    check_review,
     clue_state,
     decide_disposition,
     may_propose,
@@ -185,8 +186,16 @@ async def on_agree(
 
 
 async def on_disagree(
-    query: CallbackQuery, *, callback_data: ClueAction, state: FSMContext
+    query: CallbackQuery,
+    *,
+    callback_data: ClueAction,
+    session: AsyncSession,
+    actor: Inspector,
+    state: FSMContext,
+    policy: Policy,
 ) -> None:
+    """不同意: only a reviewer of a proposal still waiting is asked for the reason."""
+    await check_review(session, actor, callback_data.ref, policy=policy)
     await state.set_data({"proposal_id": callback_data.ref})
     await state.set_state(ClueFlow.review_note)
     await query.answer()

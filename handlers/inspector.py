@@ -124,6 +124,7 @@ async def on_accept(
         number=accepted.case.number,
         due=accepted.resolve_due_at,
         provisional=accepted.resolve_provisional,
+        label=accepted.due_kind.label,
     )
     await bot.send_message(query.from_user.id, text)
 

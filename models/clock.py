@@ -55,6 +55,7 @@ DEADLINE_CLOCKS = (
     ClockKind.ACCEPT,
     ClockKind.FIRST_REPLY,
     ClockKind.RESOLVE,
+    ClockKind.DISPOSITION,
     ClockKind.SUPERVISION,
 )
 """The clocks with a deadline ladder (warning, overdue, escalation); 回访 has its own steps."""
@@ -64,7 +65,8 @@ VALID_STATUSES: dict[ClockKind, frozenset[CaseStatus]] = {
     ClockKind.FIRST_REPLY: AWAITING_ACCEPTANCE | {CaseStatus.ACCEPTED, CaseStatus.IN_PROGRESS},
     ClockKind.RESOLVE: WORKING_STATUSES,
     ClockKind.FOLLOWUP: frozenset({CaseStatus.RESOLVED}),
-    ClockKind.DISPOSITION: WORKING_STATUSES,
+    # an approved 初步核实 (谈话函询, 暂存待查) runs on while the clue changes hands (转办, 退回)
+    ClockKind.DISPOSITION: OPEN_STATUSES,
     ClockKind.SUPERVISION: OPEN_STATUSES,
 }
 """The case statuses in which a clock of each kind still counts; in any other the sweep

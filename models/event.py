@@ -71,6 +71,7 @@ class EventKind(enum.StrEnum):
     DISPOSITION_SENT_BACK = "disposition_sent_back"  # 组长不同意, back to the assignee
     DISPOSITION_APPROVED = "disposition_approved"  # 委领导批准
     DISPOSITION_REFUSED = "disposition_refused"  # 委领导不批准
+    DISPOSITION_LAPSED = "disposition_lapsed"  # the clue moved on before a decision
     CLUE_RESULT_TOLD = "clue_result_told"  # the 实名 reporter told the result
     CLUE_OBJECTED = "clue_objected"  # the reporter's 异议
     SUPERVISION_REPLIED = "supervision_replied"  # 督办回复
@@ -123,6 +124,7 @@ EVENT_LABELS = {
     EventKind.DISPOSITION_SENT_BACK: "组长退回处置意见",
     EventKind.DISPOSITION_APPROVED: "委领导批准处置意见",
     EventKind.DISPOSITION_REFUSED: "委领导不同意处置意见",
+    EventKind.DISPOSITION_LAPSED: "处置意见失效",
     EventKind.CLUE_RESULT_TOLD: "告知处置结果",
     EventKind.CLUE_OBJECTED: "反映人提出异议",
     EventKind.SUPERVISION_REPLIED: "督办回复",

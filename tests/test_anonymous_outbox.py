@@ -155,14 +155,18 @@ async def test_the_followup_question_to_an_anonymous_reporter_names_no_case_and_
 
     # the reporter's web page still knows the question is open, and the button still works
     async with sessions() as session:
-        assert (await tracked_case(session, case_id)).followup_asked
+        assert (
+            await tracked_case(session, case_id, policy=Policy(catalog, calendar), now=RESOLVED)
+        ).followup_asked
     telegram = bot_for(sessions, catalog, calendar, ASK + timedelta(hours=2))
     reporter = telegram.user(user_id=CHAT)
     await reporter.press(FollowupAnswer(case_id=case_id, rating=FollowupRating.SATISFIED).pack())
     closed = await case_of(sessions, case_id)
     assert (closed.status, closed.satisfaction) == (CaseStatus.CLOSED, Satisfaction.SATISFIED)
     async with sessions() as session:
-        assert not (await tracked_case(session, case_id)).followup_asked
+        assert not (
+            await tracked_case(session, case_id, policy=Policy(catalog, calendar), now=RESOLVED)
+        ).followup_asked
     await sweep_deadlines(sessions, catalog, calendar, UNRATED)
     assert len([r for r in await reporter_rows(sessions) if r.kind == "followup_ask"]) == 1
 

@@ -196,13 +196,15 @@ def test_restarting_a_clock_starts_the_ladder_again_and_forgets_extensions() -> 
     assert clock.due_at == sh(2026, 12, 17, 18)
 
 
-def test_the_deadline_clocks_are_accept_first_reply_resolve_and_the_supervision_reply() -> None:
-    assert DEADLINE_CLOCKS == (
+def test_the_deadline_clocks_include_a_clues_disposition_but_not_the_followup() -> None:
+    assert {
         ClockKind.ACCEPT,
         ClockKind.FIRST_REPLY,
         ClockKind.RESOLVE,
+        ClockKind.DISPOSITION,
         ClockKind.SUPERVISION,
-    )
+    } <= set(DEADLINE_CLOCKS)
+    assert ClockKind.FOLLOWUP not in DEADLINE_CLOCKS  # 回访 has its own steps
 
 
 def test_a_clock_counts_only_while_the_case_is_at_its_step() -> None:

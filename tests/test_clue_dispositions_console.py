@@ -9,11 +9,12 @@ import re
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
+from bot.services.assignment import reassign_case
 from bot.services.dispositions import clue_state
 from models.calendar import WorkCalendar
 from models.disposition import Disposition, ProposalStatus
 from tests.console_support import SignedIn, console_app, sign_in, text_of
-from tests.inspector_support import LEADER, SOE_INSPECTOR, SOE_LEADER
+from tests.inspector_support import LEADER, SOE_INSPECTOR, SOE_LEADER, clocks
 from tests.test_clue_dispositions import accepted_clue
 
 
@@ -78,3 +79,23 @@ async def test_a_clue_is_proposed_reviewed_and_approved_in_the_console(
         state = await clue_state(session, clue.case.id or 0)
     assert state.current is not None and state.current.kind is Disposition.VERIFY
     assert state.current.status is ProposalStatus.APPROVED
+
+
+async def test_the_approval_page_drops_a_proposal_once_its_clue_is_reassigned(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
+) -> None:
+    clue = await accepted_clue(sessions, catalog, calendar, clock)
+    talk = await clue.review(await clue.propose(Disposition.TALK, "问题较轻，建议谈话函询。"))
+    async with console_app(sessions, catalog, clock=clock) as leader_desk:
+        leader = await sign_in(leader_desk, sessions, person=await clue.person(LEADER))
+        assert clue.case.number in text_of(await _page(leader, "/console/dispositions"))
+        async with sessions() as session:  # the team leader gives the clue to someone else
+            await reassign_case(
+                session, await clue.person(SOE_LEADER), clue.case.id or 0,
+                inspector_id=clue.people.id(SOE_LEADER), policy=clue.policy, now=clock.now(),
+            )  # fmt: skip
+        listing = text_of(await _page(leader, "/console/dispositions"))
+        assert clue.case.number not in listing and "谈话函询" not in listing
+        late = await leader.post(f"/console/dispositions/{talk.id}/decide", {"approve": "1"})
+        assert late.status != 303 and "已失效" in text_of(await late.text())
+    assert "disposition" not in await clocks(sessions, clue.case.id or 0)

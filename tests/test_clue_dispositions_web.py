@@ -4,6 +4,7 @@ is recorded and sent to the 委领导; a second is refused and the form is gone.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 from aiohttp import web
@@ -15,10 +16,12 @@ from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.acceptance import accept_case
 from bot.services.assignment import reassign_case
+from bot.services.dispositions import objectable
 from bot.services.intake import submit_case
 from bot.services.policy import Policy
 from bot.settings import Settings
 from models.calendar import WorkCalendar
+from models.case import Case
 from models.disposition import Disposition
 from models.event import EventKind
 from models.intake import CaseDraft
@@ -104,3 +107,26 @@ async def test_a_named_clue_reporter_objects_once_on_the_tracking_page(
     assert again.status == 409 and "不能重复提出" in text_of(await again.text())
     assert len(await clue.notices("clue_objection")) == 1
     assert (await clue.kinds()).count(EventKind.CLUE_OBJECTED) == 1
+
+
+async def test_past_the_objection_days_the_tracking_page_no_longer_offers_an_objection(
+    client: Client,
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    clock: FrozenClock,
+) -> None:
+    clue, code = await dismissed_clue(sessions, catalog, calendar, clock)
+    clock.advance(timedelta(days=60))  # past 30 working days after the result was told
+    async with sessions() as session:
+        case = await session.get(Case, clue.case.id)
+        assert case is not None
+        assert not await objectable(session, case, clue.policy, clock.now())  # the chat's rule
+    html = await open_case(client, code)
+    text = text_of(html)
+    assert "已办结" in text and "对处置结果提出异议" not in text and "提交异议" not in text
+    late = await client.post(
+        "/t/case/objection", data={CSRF_FIELD: csrf_of(html), "objection": "请再核查。"}
+    )
+    assert late.status == 409 and "已超过提出异议的期限" in text_of(await late.text())
+    assert await clue.notices("clue_objection") == []

@@ -101,9 +101,9 @@ async def test_a_reporter_scans_the_card_and_reports_anonymously_start_to_finish
     await script.user("点“确认提交”", user.click("确认提交"))
     done = user.last
     assert "AJ-2026-00001" in done
-    # Thursday 26 Nov 2026 10:00: 签收 (受理, to the reporter) by the end of Friday 27 Nov
+    # Thursday 26 Nov 2026 10:00: 受理 (told at 签收) within the 受理告知 deadline, 3 working days
     assert "受理编号：<code>AJ-2026-00001</code>" in done and "案件编号" not in done
-    assert "2026年11月27日（周五） 18:00 前受理您反映的问题，受理后即告知您" in done
+    assert "2026年12月01日（周二） 18:00 前受理您反映的问题，受理后即告知您" in done
     assert "签收" not in done
     code = re.search(r"回执码：<code>([0-9A-Z-]+)</code>", done)
     assert code is not None and "/track" in done and "妥善保存" in done

@@ -52,7 +52,7 @@ async def move(
         await session.commit()
 
 
-async def test_my_lists_cases_newest_first_with_status_and_the_signing_deadline(
+async def test_my_lists_cases_newest_first_with_status_and_the_date_told_for_acceptance(
     telegram: Telegram, clock: FrozenClock
 ) -> None:
     user = telegram.user()
@@ -63,7 +63,7 @@ async def test_my_lists_cases_newest_first_with_status_and_the_signing_deadline(
     text = user.last
     assert text.index("AJ-2026-00002 安全生产") < text.index("AJ-2026-00001 营商环境")
     assert text.count("状态：已提交，待受理") == 2
-    assert "受理期限：2026年11月27日（周五） 18:00" in text
+    assert "受理期限：2026年12月01日（周二） 18:00" in text
     assert user.messages[-1].button_texts == [
         "AJ-2026-00002 · 已提交，待受理",
         "AJ-2026-00001 · 已提交，待受理",

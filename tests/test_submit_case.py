@@ -55,8 +55,8 @@ async def test_an_anonymous_report_gets_a_number_a_receipt_code_and_an_assignee(
         )
     assert result.case.number == "AJ-2026-00001"
     assert result.receipt_code is not None and len(result.receipt_code.replace("-", "")) == 12
-    # Thursday 26 Nov 2026: 签收 by the end of Friday 27 Nov, 18:00 Shanghai
-    assert result.accept_due_at == datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+    # Thursday 26 Nov 2026: told it will be 受理 (受理告知, 3 working days) by Tuesday 1 Dec
+    assert result.accept_due_at == datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
     async with sessions() as session:
         case = (await session.exec(select(Case))).one()
         events = (await session.exec(select(CaseEvent).order_by(col(CaseEvent.seq)))).all()
@@ -70,7 +70,9 @@ async def test_an_anonymous_report_gets_a_number_a_receipt_code_and_an_assignee(
     assert [e.kind for e in events] == [EventKind.SUBMITTED, EventKind.ROUTED, EventKind.ASSIGNED]
     # Monday 1 Dec: 3 working days for the first reply
     assert clocks[ClockKind.FIRST_REPLY].due_at == datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
-    assert clocks[ClockKind.ACCEPT].due_at == result.accept_due_at
+    assert clocks[ClockKind.FIRST_REPLY].due_at == result.accept_due_at
+    # 签收 by the end of Friday 27 Nov, 18:00 Shanghai (internal: restarts at each assignment)
+    assert clocks[ClockKind.ACCEPT].due_at == datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
     assert [(n.kind, n.chat_id) for n in notes] == [("assigned", 501)]
     assert "土地出让金返还" in telegram_html(notes[0])
     assert "匿名" in telegram_html(notes[0])

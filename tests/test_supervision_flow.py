@@ -166,14 +166,38 @@ async def test_the_weekly_overdue_notice_counts_by_team_and_zone_and_never_detai
     assert again == []  # once a week
     (row,) = await outbox(sessions, "overdue_notice")
     text = telegram_html(row)
-    assert "【超期通报】</b>截至12月7日，超期未办理完毕的问题共2件" in text
-    assert "“营商环境”立项监督组：1件" in text and "安居经开区：1件" in text
-    assert "另有问题线索超期1件（按规定不列明细）" in text
+    # the total includes the clue, and says so; the rows are the appeals'
+    assert "截至12月7日，已超过办理期限、尚未办结的问题共2件，其中诉求1件、问题线索1件。" in text
+    assert "诉求按承办组：\n· “营商环境”立项监督组：1件" in text
+    assert "诉求按园区：\n· 安居经开区：1件" in text
+    assert "问题线索按规定只通报件数，不列明细。" in text and "另有" not in text
     assert appeal.number not in text and clue.number not in text
     assert "国企" not in text and "反映人" not in text
     async with sessions() as session:
         rows = (await session.exec(select(Notification).order_by(col(Notification.id)))).all()
     assert all(r.case_id is None for r in rows if r.kind == "overdue_notice")
+
+
+async def test_the_weekly_overdue_notice_counts_a_late_supervised_case_once_and_says_so(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    clock: FrozenClock,
+) -> None:
+    people = await make_people(sessions, clock)
+    appeal = await submit(sessions, catalog, calendar, clock, people.reporter)
+    async with sessions() as session:
+        await supervise_case(
+            session, await get_actor(session, LEADER), appeal.id or 0,
+            policy=Policy(catalog, calendar), now=clock.now(), days=1,
+        )  # fmt: skip
+    async with sessions() as session:
+        await send_overdue_notice(session, calendar, sh(2026, 12, 7, 9))
+    (row,) = await outbox(sessions, "overdue_notice")
+    text = telegram_html(row)
+    assert "尚未办结的问题共1件。" in text  # 签收 and 督办回复 both late: one case
+    assert "上述问题中，有1件督办件未按期报送督办回复。" in text
+    assert "问题线索" not in text
 
 
 async def test_a_supervision_clock_runs_only_on_a_supervised_case(

@@ -123,12 +123,12 @@ async def test_a_clue_shows_only_accepted_and_resolved_and_no_question_text_of_o
         session.add(case)
         await session.commit()
     async with sessions() as session:
-        page = await tracked_case(session, web.id)
+        page = await tracked_case(session, web.id, policy=Policy(catalog, calendar), now=RESOLVED)
     # the exchange is kept on an appeal's timeline, never on a clue's
     assert [entry.label for entry in page.view.timeline] == ["已提交", "已受理"]
     await resolve(sessions, catalog, calendar, web.id, RESOLVED)
     async with sessions() as session:
-        page = await tracked_case(session, web.id)
+        page = await tracked_case(session, web.id, policy=Policy(catalog, calendar), now=RESOLVED)
     assert [entry.label for entry in page.view.timeline] == ["已提交", "已受理", "已办结"]
     assert page.view.summary.number == web.case.number
     assert not page.may_withdraw and not page.followup_asked and page.questions == ()
@@ -140,7 +140,7 @@ async def test_the_page_shows_the_web_notices_newest_first_and_the_open_question
     web = await web_case(sessions, catalog, calendar)
     relay = await asked(sessions, catalog, calendar, web)
     async with sessions() as session:
-        page = await tracked_case(session, web.id)
+        page = await tracked_case(session, web.id, policy=Policy(catalog, calendar), now=RESOLVED)
     assert [(q.relay_id, q.question) for q in page.questions] == [(relay.id, QUESTION)]
     assert QUESTION in str(page.notices[0].html)  # the question came last
     assert [n.at for n in page.notices] == sorted((n.at for n in page.notices), reverse=True)
@@ -168,7 +168,7 @@ async def test_an_answer_is_relayed_once_and_the_resolve_clock_runs_again(
         )
     async with sessions() as session:
         resolve = await get_clock(session, web.id, ClockKind.RESOLVE)
-        page = await tracked_case(session, web.id)
+        page = await tracked_case(session, web.id, policy=Policy(catalog, calendar), now=RESOLVED)
         with pytest.raises(StaleAction):
             await answer_tracked_question(
                 session, web.id, relay.id, answer="再答一次", policy=policy, now=ANSWERED
@@ -211,7 +211,9 @@ async def test_withdraw_until_signed_for_then_refused(
 ) -> None:
     first = await web_case(sessions, catalog, calendar)
     async with sessions() as session:
-        assert (await tracked_case(session, first.id)).may_withdraw
+        assert (
+            await tracked_case(session, first.id, policy=Policy(catalog, calendar), now=RESOLVED)
+        ).may_withdraw
         await withdraw_tracked_case(session, first.id, now=ACCEPTED)
     assert (await case_of(sessions, first.id)).status is CaseStatus.WITHDRAWN
     assert await outbox(sessions, "withdrawn")
@@ -230,14 +232,18 @@ async def test_followup_only_once_asked_and_unsatisfied_with_a_reason_reopens(
     await accept(sessions, catalog, calendar, web.id, ACCEPTED)
     await resolve(sessions, catalog, calendar, web.id, RESOLVED)
     async with sessions() as session:
-        assert not (await tracked_case(session, web.id)).followup_asked
+        assert not (
+            await tracked_case(session, web.id, policy=Policy(catalog, calendar), now=RESOLVED)
+        ).followup_asked
         with pytest.raises(FollowupClosed) as early:
             await rate_tracked_case(session, web.id, rating=Satisfaction.SATISFIED, now=RESOLVED)
         assert early.value.message == "尚未到回访评价的时间。"
     await followup_asked(sessions, catalog, calendar, web, already_resolved=True)
     policy = Policy(catalog, calendar)
     async with sessions() as session:
-        assert (await tracked_case(session, web.id)).followup_asked
+        assert (
+            await tracked_case(session, web.id, policy=Policy(catalog, calendar), now=RESOLVED)
+        ).followup_asked
         with pytest.raises(InvalidInput, match="原因"):
             await reopen_tracked_case(session, web.id, reason=" ", policy=policy, now=FOLLOWUP)
         reopened = await reopen_tracked_case(
@@ -253,7 +259,7 @@ async def test_followup_only_once_asked_and_unsatisfied_with_a_reason_reopens(
         web.staff.team_leader.id,
     }
     async with sessions() as session:
-        page = await tracked_case(session, web.id)
+        page = await tracked_case(session, web.id, policy=Policy(catalog, calendar), now=RESOLVED)
         with pytest.raises(FollowupClosed):
             await rate_tracked_case(session, web.id, rating=Satisfaction.BASIC, now=FOLLOWUP)
     assert not page.followup_asked
@@ -285,6 +291,6 @@ async def test_a_case_without_a_receipt_code_is_not_tracked(
         session.add(case)
         await session.commit()
         with pytest.raises(NotTracked):
-            await tracked_case(session, web.id)
+            await tracked_case(session, web.id, policy=Policy(catalog, calendar), now=RESOLVED)
         with pytest.raises(NotTracked):
-            await tracked_case(session, 999_999)
+            await tracked_case(session, 999_999, policy=Policy(catalog, calendar), now=RESOLVED)

@@ -24,6 +24,7 @@ from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.my_cases import MATERIAL_CLOSED
+from bot.services.policy import Policy
 from bot.services.rate_limits import Limit
 from bot.services.tracking import (
     NotTracked,
@@ -303,7 +304,9 @@ async def test_the_use_case_refuses_a_closed_case_and_another_cases_draft(
     other = await web_case(sessions, catalog, calendar, with_staff=False)
     async with sessions() as session:
         draft = await start_tracked_material(session, web.id)
-        assert (await tracked_case(session, web.id)).may_add_material
+        assert (
+            await tracked_case(session, web.id, policy=Policy(catalog, calendar), now=RESOLVED)
+        ).may_add_material
     assert draft == MaterialDraft(case_id=web.id)
     with_note = draft.add_note(NOTE)
     async with sessions() as session:
@@ -316,6 +319,8 @@ async def test_the_use_case_refuses_a_closed_case_and_another_cases_draft(
             await start_tracked_material(session, web.id)
         with pytest.raises(InvalidInput, match=MATERIAL_CLOSED):
             await add_tracked_material(session, web.id, material=with_note, now=RESOLVED)
-        assert not (await tracked_case(session, web.id)).may_add_material
+        assert not (
+            await tracked_case(session, web.id, policy=Policy(catalog, calendar), now=RESOLVED)
+        ).may_add_material
     assert (await case_of(sessions, web.id)).event_count > 0
     assert await material_events(sessions, web.id) == []

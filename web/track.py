@@ -307,9 +307,16 @@ async def _load(request: web.Request) -> tuple[int, TrackedCase]:
     channel = request.app[CHANNEL]
     try:
         async with channel.sessions() as session:
-            return case_id, await tracked_case(session, case_id)
+            return case_id, await _tracked_page(request, session, case_id)
     except NotTracked:
         raise _back_to_form(request) from None
+
+
+async def _tracked_page(request: web.Request, session: AsyncSession, case_id: int) -> TrackedCase:
+    """The page of the case, with 异议 offered by the same rule as the chat's button."""
+    channel = request.app[CHANNEL]
+    policy = await request.app[TRACKING].policy(channel, session)
+    return await tracked_case(session, case_id, policy=policy, now=channel.clock.now())
 
 
 def _back_to_form(request: web.Request) -> web.HTTPSeeOther:
@@ -627,7 +634,7 @@ async def _material_again(
     channel = request.app[CHANNEL]
     try:
         async with channel.sessions() as session:
-            page = await tracked_case(session, case_id)
+            page = await _tracked_page(request, session, case_id)
     except NotTracked:
         raise _back_to_form(request) from None
     response = _materials_page(request, channel, page, status=status, **context)

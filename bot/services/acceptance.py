@@ -12,7 +12,7 @@ from bot.services.notices import team_name, tell_reporter
 from bot.services.permissions import actor_of, load_case, require_assignee
 from bot.services.policy import Policy
 from models.case import Case, CaseStatus
-from models.clock import ClockKind, ClockState
+from models.clock import CaseClock, ClockKind
 from models.event import EventKind, record_event, transition
 from models.org import Category, Track
 from models.team import Inspector
@@ -23,6 +23,7 @@ class Accepted:
     case: Case
     resolve_due_at: datetime
     resolve_provisional: bool
+    due_kind: ClockKind = ClockKind.RESOLVE  # 线索处置: a clue's approved disposition runs on
 
 
 async def accept_case(
@@ -34,7 +35,8 @@ async def accept_case(
     now: datetime,
 ) -> Accepted:
     """签收: assigned → accepted; the 签收 clock is met, the 办结 clock starts (unless the case
-    already has one running from before a re-assignment in the team), and the reporter is told
+    already has one running from before a re-assignment in the team, or is a clue whose approved
+    disposition's 线索处置 clock runs on from before a 转办 or 退回), and the reporter is told
     it is accepted (受理告知, which meets the first-reply clock): on the first acceptance, and for
     an appeal again after it moved to another team."""
     case = await load_case(session, case_id)
@@ -48,8 +50,9 @@ async def accept_case(
     await meet_clock(session, case.id, ClockKind.ACCEPT, now=now)
     category = await session.get(Category, case.category_id)
     assert category is not None
-    resolve = await get_clock(session, case.id, ClockKind.RESOLVE)
-    if resolve is None or resolve.state in (ClockState.MET, ClockState.CANCELLED):
+    resolve = await _running(session, case.id, ClockKind.DISPOSITION)  # a clue's, approved
+    resolve = resolve or await get_clock(session, case.id, ClockKind.RESOLVE)
+    if resolve is None or resolve.stopped:
         resolve = await start_ladder_clock(
             session,
             case,
@@ -77,4 +80,9 @@ async def accept_case(
         )
     session.add(case)
     await session.commit()
-    return Accepted(case, resolve.due_at, resolve.provisional)
+    return Accepted(case, resolve.due_at, resolve.provisional, resolve.kind)
+
+
+async def _running(session: AsyncSession, case_id: int, kind: ClockKind) -> CaseClock | None:
+    clock = await get_clock(session, case_id, kind)
+    return clock if clock is not None and not clock.stopped else None

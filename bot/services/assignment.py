@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services.clocks import cancel_clock, start_ladder_clock
+from bot.services.clue_lapse import LAPSE_LEFT_TEAM, LAPSE_REASSIGNED, lapse_proposals
 from bot.services.inspectors import TEAM_ROLES
 from bot.services.notices import tell_inspectors, tell_reporter
 from bot.services.permissions import (
@@ -72,12 +73,15 @@ async def send_to_team(
 
 async def leave_team(session: AsyncSession, case: Case, now: datetime) -> None:
     """The case leaves its team for good: its 签收 and 办结 clocks stop and it is no longer
-    accepted; the new team starts over (and an appeal's reporter hears when it accepts)."""
+    accepted; the new team starts over (and an appeal's reporter hears when it accepts). A
+    clue's disposition proposals still waiting lapse; an approved disposition stays in force
+    and its 线索处置 clock runs on under the new team."""
     assert case.id is not None
     case.accepted_at = None
     await cancel_clock(session, case.id, ClockKind.ACCEPT)
     await cancel_clock(session, case.id, ClockKind.RESOLVE)
     await cancel_pending(session, case.id, now=now, why="问题已离开本组")
+    await lapse_proposals(session, case, why=LAPSE_LEFT_TEAM, now=now)
 
 
 async def list_assignable(session: AsyncSession, case: Case) -> list[Inspector]:
@@ -161,6 +165,10 @@ async def reassign_case(
     previous = await session.get(Inspector, case.assignee_id) if case.assignee_id else None
     if previous is not None:
         await cancel_pending(session, case.id, now=now, why="问题已改派", requester=previous.id)
+        await lapse_proposals(
+            session, case, why=LAPSE_REASSIGNED, now=now, actor=actor_of(actor),
+            proposer_id=previous.id,
+        )  # fmt: skip
     await assign_case(
         session,
         case,

@@ -87,19 +87,26 @@ class CaseLine:
     """While the clock waits for the reporter's answer: since when (its count stands still)."""
 
 
-def due_kind(status: CaseStatus) -> ClockKind:
-    """The clock that matters now: 签收 before acceptance, then 办结, then 回访."""
+def due_kinds(status: CaseStatus) -> tuple[ClockKind, ...]:
+    """The clocks that may matter now, the first that runs winning: 签收 before acceptance;
+    then a clue's approved disposition (线索处置, in place of 办结 once approved) or 办结; then
+    回访."""
     if status in AWAITING_ACCEPTANCE:
-        return ClockKind.ACCEPT
+        return (ClockKind.ACCEPT,)
     if status is CaseStatus.RESOLVED:
-        return ClockKind.FOLLOWUP
-    return ClockKind.RESOLVE
+        return (ClockKind.FOLLOWUP,)
+    return (ClockKind.DISPOSITION, ClockKind.RESOLVE)
+
+
+WORK_CLOCKS = (ClockKind.ACCEPT, ClockKind.RESOLVE, ClockKind.DISPOSITION)
+"""The clocks whose deadline passed makes a case count as overdue in /stats and the clue counts."""
 
 
 def _due_clock(case: Case, clocks: dict[ClockKind, CaseClock]) -> CaseClock | None:
-    clock = clocks.get(due_kind(case.status))
-    if clock is not None and clock.state in (ClockState.RUNNING, ClockState.PAUSED):
-        return clock
+    for kind in due_kinds(case.status):
+        clock = clocks.get(kind)
+        if clock is not None and clock.state in (ClockState.RUNNING, ClockState.PAUSED):
+            return clock
     return None
 
 
@@ -180,7 +187,7 @@ async def count_hidden_clues(session: AsyncSession, actor: Inspector, now: datet
         col(CaseClock.case_id) == col(Case.id),
         col(CaseClock.state) == ClockState.RUNNING,
         col(CaseClock.due_at) <= now,
-        col(CaseClock.kind).in_((ClockKind.ACCEPT, ClockKind.RESOLVE)),
+        col(CaseClock.kind).in_(WORK_CLOCKS),
     )
     total = (await session.exec(select(func.count()).select_from(Case).where(hidden))).one()
     overdue = (await session.exec(select(func.count()).select_from(Case).where(hidden, late))).one()
@@ -323,7 +330,7 @@ async def count_stats(session: AsyncSession, actor: Inspector, now: datetime) ->
         col(CaseClock.case_id) == col(Case.id),
         col(CaseClock.state) == ClockState.RUNNING,
         col(CaseClock.due_at) <= now,
-        col(CaseClock.kind).in_((ClockKind.ACCEPT, ClockKind.RESOLVE)),
+        col(CaseClock.kind).in_(WORK_CLOCKS),
     )
 
     def count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:

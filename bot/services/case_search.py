@@ -22,7 +22,7 @@ from bot.services.case_lists import (
     HiddenClues,
     case_lines,
     count_hidden_clues,
-    due_kind,
+    due_kinds,
     viewable_by,
 )
 from models.calendar import SHANGHAI, WorkCalendar
@@ -165,10 +165,11 @@ class CasePage:
 
 
 def is_due_clock() -> ColumnElement[bool]:
-    """The clock row is the one a line shows for its case (``due_kind`` of the status)."""
+    """The clock row is one a line may show for its case (``due_kinds`` of the status)."""
     kinds: dict[ClockKind, list[CaseStatus]] = {}
     for status in CaseStatus:
-        kinds.setdefault(due_kind(status), []).append(status)
+        for kind in due_kinds(status):
+            kinds.setdefault(kind, []).append(status)
     return or_(
         *(
             and_(col(CaseClock.kind) == kind, col(Case.status).in_(statuses))

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.services.dispositions import approvers, clue_state, may_propose
+from bot.services.dispositions import approvers, clue_state, may_propose, still_owed
 from models.case import Case
 from models.disposition import ClueDisposition, Disposition, ProposalStatus
 from models.org import Category
@@ -116,7 +116,9 @@ class AwaitingApproval:
 
 
 async def awaiting_approval(session: AsyncSession, actor: Inspector) -> list[AwaitingApproval]:
-    """The reviewed proposals this 委领导 may decide (not one they proposed or reviewed)."""
+    """The reviewed proposals this 委领导 may decide (not one they proposed or reviewed), on
+    clues their proposer still holds and works (one left on a clue since 改派, 转办 or 撤回
+    lapsed, or is not listed)."""
     if actor.role is not Role.LEADER or not actor.active:
         return []
     rows = list(
@@ -135,6 +137,8 @@ async def awaiting_approval(session: AsyncSession, actor: Inspector) -> list[Awa
             continue
         case = await session.get(Case, row.case_id)
         assert case is not None
+        if not still_owed(row, case):
+            continue
         category = await session.get(Category, case.category_id)
         waiting.append(
             AwaitingApproval(case.number, category.name if category else "—", _line(row, names))

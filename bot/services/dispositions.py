@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import ClueConfig
 from bot.services.clocks import meet_clock, start_clock
+from bot.services.clue_lapse import LAPSE_REASSIGNED, lapse
 from bot.services.notices import tell_inspectors, tell_reporter
 from bot.services.permissions import clean_note, load_case, require_assignee, works_on
 from bot.services.policy import Policy
@@ -253,12 +254,11 @@ async def propose_disposition(
 
 
 async def _lapse_others(session: AsyncSession, case: Case, state: ClueState, now: datetime) -> None:
-    """A proposal left waiting by a former assignee lapses when the new one proposes."""
+    """A proposal left waiting by a former assignee lapses when the new one proposes (one
+    left from before ``lapse_proposals`` was called on 改派 and 转办)."""
     for row in state.history:
         if row.status in PENDING and row.proposed_by_id != case.assignee_id:
-            row.status = ProposalStatus.LAPSED
-            row.ended_at = now
-            session.add(row)
+            lapse(session, case, row, why=LAPSE_REASSIGNED, now=now)
 
 
 async def _load_proposal(
@@ -273,15 +273,34 @@ async def _load_proposal(
             f"该处置意见已处理（{proposal.status.label}）。",
             detail=f"disposition {proposal_id} is {proposal.status}",
         )
-    if case.assignee_id != proposal.proposed_by_id or case.status not in WORKING_STATUSES:
+    if not still_owed(proposal, case):
         raise StaleAction("该线索已改派或已不在办理中，此处置意见已失效。")
     return proposal, case
+
+
+def still_owed(proposal: ClueDisposition, case: Case) -> bool:
+    """A waiting proposal is still to be decided: its proposer holds the clue, being worked."""
+    return case.assignee_id == proposal.proposed_by_id and case.status in WORKING_STATUSES
 
 
 async def _proposer(session: AsyncSession, proposal: ClueDisposition) -> Inspector:
     person = await session.get(Inspector, proposal.proposed_by_id)
     assert person is not None
     return person
+
+
+async def check_review(
+    session: AsyncSession, actor: Inspector, proposal_id: int, *, policy: Policy
+) -> tuple[ClueDisposition, Case]:
+    """Before 不同意's reason is asked for, and again when the review is recorded: the proposal
+    still waits for review, the clue is still its proposer's, and ``actor`` is a reviewer."""
+    proposal, case = await _load_proposal(session, proposal_id, ProposalStatus.PROPOSED)
+    if actor.id not in {p.id for p in await reviewers(session, case, proposal, policy.config.clue)}:
+        raise PermissionDenied(
+            "只有本组组长可以审核此处置意见，且不能审核本人提出的意见。",
+            detail=f"disposition {proposal_id}: inspector {actor.id} may not review it",
+        )
+    return proposal, case
 
 
 async def review_disposition(
@@ -296,12 +315,7 @@ async def review_disposition(
 ) -> ClueDisposition:
     """组长审核: agreed, the proposal goes to the 委领导; not agreed (with a note), back to the
     assignee. Only a reviewer (``reviewers``) decides, never the proposer."""
-    proposal, case = await _load_proposal(session, proposal_id, ProposalStatus.PROPOSED)
-    if actor.id not in {p.id for p in await reviewers(session, case, proposal, policy.config.clue)}:
-        raise PermissionDenied(
-            "只有本组组长可以审核此处置意见，且不能审核本人提出的意见。",
-            detail=f"disposition {proposal_id}: inspector {actor.id} may not review it",
-        )
+    proposal, case = await check_review(session, actor, proposal_id, policy=policy)
     assert actor.id is not None
     taken = {proposal.proposed_by_id, actor.id}
     if agree and not [p for p in await _active(session, Role.LEADER) if p.id not in taken]:

@@ -40,7 +40,7 @@ class Submitted:
 
     case: Case
     receipt_code: str | None  # anonymous reports only; shown once, stored hashed
-    accept_due_at: datetime
+    accept_due_at: datetime  # "将于…前受理": the 受理告知 deadline, which 签收 meets (DESIGN.md)
     accept_provisional: bool
     duplicate: bool = False  # the same draft was submitted before (a re-delivered update)
 
@@ -146,7 +146,7 @@ async def submit_case(
     )
     await route_case(session, case, policy=policy, now=now)
     await flag_repeat(session, case, policy.config.repeats, now)  # 疑似重复件, once routed
-    accept = await get_clock(session, case.id, ClockKind.ACCEPT)
+    accept = await get_clock(session, case.id, ClockKind.FIRST_REPLY)
     assert accept is not None
     await session.commit()
     if counted is not None:
@@ -172,7 +172,7 @@ async def submitted_before(
     ).first()
     if existing is None:
         return None
-    accept = await get_clock(session, existing.id or 0, ClockKind.ACCEPT)
+    accept = await get_clock(session, existing.id or 0, ClockKind.FIRST_REPLY)
     return Submitted(
         existing,
         None,
@@ -198,7 +198,7 @@ async def confirm_again(
         case.receipt_hash = receipt_hash(receipt_code)
         case.updated_at = now
         session.add(case)
-    accept = await get_clock(session, case.id or 0, ClockKind.ACCEPT)
+    accept = await get_clock(session, case.id or 0, ClockKind.FIRST_REPLY)
     await session.commit()
     return Submitted(
         case,

@@ -121,7 +121,9 @@ async def _summaries(
             await session.exec(
                 select(CaseClock).where(
                     col(CaseClock.case_id).in_(ids),
-                    col(CaseClock.kind).in_([ClockKind.ACCEPT, ClockKind.RESOLVE]),
+                    col(CaseClock.kind).in_(
+                        [ClockKind.ACCEPT, ClockKind.FIRST_REPLY, ClockKind.RESOLVE]
+                    ),
                 )
             )
         ).all()
@@ -131,7 +133,10 @@ async def _summaries(
         assert case.id is not None
         due_label, clock = None, None
         if case.track is Track.APPEAL and case.status in AWAITING_ACCEPTANCE:
-            due_label, clock = "受理期限", clocks.get((case.id, ClockKind.ACCEPT))
+            # the date told at submission (受理告知), while it runs; after a 退回, the 签收's
+            told = clocks.get((case.id, ClockKind.FIRST_REPLY))
+            told = told if told is not None and not told.stopped else None
+            due_label, clock = "受理期限", told or clocks.get((case.id, ClockKind.ACCEPT))
         elif case.track is Track.APPEAL and case.status in WORKING_STATUSES:
             due_label, clock = "办结期限", clocks.get((case.id, ClockKind.RESOLVE))
         result.append(

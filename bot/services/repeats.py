@@ -28,6 +28,7 @@ from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import RepeatsConfig
+from bot.services.clue_lapse import LAPSE_MERGED, lapse_proposals
 from bot.services.inspectors import team_leaders
 from bot.services.notices import tell_inspectors, tell_reporter
 from bot.services.permissions import actor_of, load_case, moved_on, works_on
@@ -35,7 +36,6 @@ from bot.services.requests import cancel_pending
 from models.attachment import Attachment
 from models.case import OPEN_STATUSES, Case, CaseStatus
 from models.clock import CaseClock
-from models.disposition import ClueDisposition, ProposalStatus
 from models.errors import InvalidInput, PermissionDenied
 from models.event import SYSTEM, EventKind, record_event
 from models.notification import Offer
@@ -208,16 +208,7 @@ async def _lapse_open_work(session: AsyncSession, case: Case, now: datetime) -> 
         relay.status = RelayStatus.CANCELLED
         session.add(relay)
     await cancel_pending(session, case.id, now=now, why="已合并办理")
-    proposals = await session.exec(
-        select(ClueDisposition).where(
-            ClueDisposition.case_id == case.id,
-            col(ClueDisposition.status).in_([ProposalStatus.PROPOSED, ProposalStatus.REVIEWED]),
-        )
-    )
-    for proposal in proposals.all():
-        proposal.status = ProposalStatus.LAPSED
-        proposal.ended_at = now
-        session.add(proposal)
+    await lapse_proposals(session, case, why=LAPSE_MERGED, now=now)
 
 
 async def merge_repeat(

@@ -216,15 +216,20 @@ class OverdueNotice:
     """Overdue open cases: appeals by team and by zone, clues as one total, and how many 督办
     replies are late."""
 
-    total: int = 0
+    total: int = 0  # appeals and clues
     by_team: list[tuple[str, int]] = field(default_factory=list)
     by_zone: list[tuple[str, int]] = field(default_factory=list)
-    clues: int = 0
-    supervision_late: int = 0
+    clues: int = 0  # of ``total``
+    supervision_late: int = 0  # of ``total``: 督办 cases whose 督办回复 is late
+
+    @property
+    def appeals(self) -> int:
+        return self.total - self.clues
 
 
 async def overdue_notice(session: AsyncSession, now: datetime) -> OverdueNotice:
-    """The open cases with a deadline (签收, 受理告知, 办结, 督办回复) past at ``now``."""
+    """The open cases with a deadline (签收, 受理告知, 办结, 线索处置, 督办回复) past at
+    ``now``, each counted once however many of its deadlines passed."""
     rows = (
         await session.exec(
             select(Case, CaseClock.kind)
@@ -274,6 +279,7 @@ async def send_overdue_notice(
         "leader_overdue_notice",
         day=f"{local.month}月{local.day}日",
         total=figures.total,
+        appeals=figures.appeals,
         by_team=[list(item) for item in figures.by_team],
         by_zone=[list(item) for item in figures.by_zone],
         clues=figures.clues,

@@ -18,7 +18,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services.clocks import get_clock
-from bot.services.dispositions import clue_state, object_to_result
+from bot.services.dispositions import clue_state, object_to_result, objectable
 from bot.services.followup import (
     FollowupClosed,
     Reopened,
@@ -190,13 +190,15 @@ async def _followup_asked(session: AsyncSession, case: Case, reporter: Reporter)
     )
 
 
-async def tracked_case(session: AsyncSession, case_id: int) -> TrackedCase:
+async def tracked_case(
+    session: AsyncSession, case_id: int, *, policy: Policy, now: datetime
+) -> TrackedCase:
     """The tracking page of the case the page holds: the public timeline the track allows, the
-    web notices for its reporter, open questions, and whether 撤回 or 回访 is open."""
+    web notices for its reporter, open questions, and whether 撤回, 回访 or 异议 is open (异议 by
+    the chat's rule, ``dispositions.objectable``: within the configured working days)."""
     reporter, case = await _tracked(session, case_id)
     assert case.id is not None
     final = (await clue_state(session, case.id)).final
-    named_result = final is not None and not case.anonymous
     return TrackedCase(
         view=await reporter_view(session, case),
         notices=await _page_notices(session, case, reporter),
@@ -204,7 +206,7 @@ async def tracked_case(session: AsyncSession, case_id: int) -> TrackedCase:
         may_withdraw=withdrawable(case),
         followup_asked=await _followup_asked(session, case, reporter),
         may_add_material=material_open(case),
-        may_object=named_result and final is not None and final.objected_at is None,
+        may_object=await objectable(session, case, policy, now),
         objected=final is not None and final.objected_at is not None,
     )
 

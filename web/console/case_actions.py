@@ -29,6 +29,7 @@ from bot.services.requests import request_extension, request_return, transfer_ca
 from bot.services.resolution import resolve_case
 from bot.services.supervision import reply_supervision, supervise_case
 from models.case import Case, CaseStatus, Outcome
+from models.clock import ClockKind
 from models.disposition import Disposition
 from models.errors import InvalidInput, PermissionDenied
 from models.request import RequestKind
@@ -148,7 +149,9 @@ async def act(request: web.Request, name: str, run: Run) -> web.Response:
 
 
 async def _accept(a: Act) -> Done:
-    await accept_case(a.session, a.actor, a.case_id, policy=a.policy, now=a.now)
+    accepted = await accept_case(a.session, a.actor, a.case_id, policy=a.policy, now=a.now)
+    if accepted.due_kind is ClockKind.DISPOSITION:
+        return Done("已签收，已批准的线索处置期限继续计算。")
     return Done("已签收，办结期限已开始计算。")
 
 
