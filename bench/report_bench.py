@@ -85,7 +85,7 @@ async def exists(database: str) -> bool:
 
 # ruff: noqa: S608  (the SQL below names only this module's own tables and columns)
 # Tables of a case's history the report reads; each copy shifts their ids past the originals.
-COPIED = ("cases", "case_clocks", "case_events", "approval_requests")
+COPIED = ("cases", "case_clocks", "case_events", "approval_requests", "clue_dispositions")
 DROPPED_IN_COPIES = {"receipt_hash", "submission_key"}  # unique, and nothing the report reads
 
 
@@ -118,6 +118,8 @@ async def replicate(url: str, copies: int) -> int:
                             values.append(f"id + {k * tops[name]}")
                         elif column.name == "case_id":
                             values.append(f"case_id + {k * tops['cases']}")
+                        elif name == "cases" and column.name in ("repeat_of_id", "merged_into_id"):
+                            values.append(f"{column.name} + {k * tops['cases']}")  # NULL stays
                         elif name == "cases" and column.name == "number":
                             values.append(f"number || '.{k + 1}'")
                         elif name == "cases" and column.name in DROPPED_IN_COPIES:

@@ -2,7 +2,11 @@
 
 A seeded plan (enterprises with valid 统一社会信用代码, cards and scans, cases over the categories,
 zones and teams, and each case's life: assignment, 签收, progress, 延期, 办结, 回访, 重办, 督办,
-withdrawal — some late, some still open and overdue at ``now``) is written one of two ways:
+withdrawal — some late, some still open and overdue at ``now``; a clue's 处置 by 集体研判 —
+proposed, reviewed by the team leader, approved by a 委领导, each approved 谈话函询 / 初步核实 /
+暂存待查 on its clock, some 初步核实 then 立案审查 with 1–3 people, some waiting for a decision;
+重复件 of an enterprise's matter flagged and linked as the intake's check does, some merged
+into the earlier case) is written one of two ways:
 
 - through the use cases (``demo.use_cases``): ``submit_case`` for every submission, then one small
   function per lifecycle step (``demo.steps.STEPS``) on a ``SessionLedger``;
@@ -14,11 +18,13 @@ ids, ``cases.version`` (the optimistic-lock counter) and anonymous receipt hashe
 design).
 
 Submissions and assignments go through the real use cases (``submit_case``, ``assign_case``).
-The later steps (``STEPS``) write the case, event, clock and request rows that the inspectors'
-use cases (``bot/services/cases.py``, ``bot/services/followup.py``) write, but not their
-notifications: a past history is news to no one, and the outbox of a demo must not fill with
-thousands of messages to accounts that do not exist. Those use cases also check who may act
-and load a fresh case each time; the steps act as the assignee on the case in hand.
+The later steps (``STEPS``) write the case, event, clock, request and disposition rows that the
+inspectors' use cases (``bot/services/``: ``acceptance``, ``resolution``, ``followup``,
+``dispositions``, ``repeats`` …) write, but not their notifications: a past history is news to
+no one, and the outbox of a demo must not fill with thousands of messages to accounts that do
+not exist. Those use cases also check who may act and load a fresh case each time; the steps act
+as the assignee (the team leader and a 委领导 for a clue's review and approval, the team leader
+for a merge) on the case in hand.
 
 The package: ``plan`` (the seeded plan), ``world`` (people, enterprises, cards), ``steps`` (the
 lifecycle steps and the ``Ledger`` they write to), ``use_cases`` and ``bulk`` (the two paths),

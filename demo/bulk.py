@@ -19,6 +19,7 @@ from models.calendar import SHANGHAI, WorkCalendar
 from models.case import OPEN_STATUSES, Case, CaseCounter, CaseStatus, link_reporter, submitted_case
 from models.case import format_case_number as case_number
 from models.clock import CaseClock, ClockKind, new_clock
+from models.disposition import ClueDisposition
 from models.event import (
     SYSTEM,
     Actor,
@@ -65,11 +66,16 @@ class MemoryLedger:
         self.open_cases: Counter[int] = Counter()
         self.clocks: dict[tuple[int, ClockKind], CaseClock] = {}
         self.rows: dict[type, list[Any]] = defaultdict(list)
+        self.proposals: dict[int, list[ClueDisposition]] = defaultdict(list)
+        self.last_disposition_id = 0
+        self.case_ids: dict[str, int] = {}  # 受理编号 → id, for 重复件 links
 
     def add(self, row: Any) -> None:
         self.rows[type(row)].append(row)
 
-    async def start_clock(self, case: Case, kind: ClockKind, workdays: int, at: datetime) -> None:
+    async def start_clock(
+        self, case: Case, kind: ClockKind, workdays: int, at: datetime
+    ) -> CaseClock:
         assert case.id is not None
         clock = self.clocks.get((case.id, kind))
         if clock is None:
@@ -84,6 +90,20 @@ class MemoryLedger:
             self.add(clock)
         else:
             clock.start(workdays, calendar=self.calendar, now=at, warn_before=self.warn_before)
+        return clock
+
+    async def add_disposition(self, proposal: ClueDisposition) -> None:
+        """Numbered as the database numbers them (the demo starts on an empty table)."""
+        self.last_disposition_id += 1
+        proposal.id = self.last_disposition_id
+        self.proposals[proposal.case_id].append(proposal)
+        self.add(proposal)
+
+    def dispositions(self, case: Case) -> list[ClueDisposition]:
+        return self.proposals[case.id or 0]
+
+    async def case_id(self, number: str) -> int:
+        return self.case_ids[number]
 
     async def meet_clock(self, case: Case, kind: ClockKind, at: datetime) -> None:
         clock = self.clocks.get((case.id or 0, kind))
@@ -180,6 +200,7 @@ class MemoryLedger:
         )
         case.id = self.next_case_id
         self.next_case_id += 1
+        self.case_ids[case.number] = case.id
         if anonymous and reporter.id is not None:
             link_reporter(case, reporter.id)
         self.add(case)
@@ -246,7 +267,15 @@ class MemoryLedger:
             self.open_cases[case.assignee_id] += 1
 
 
-TABLE_ORDER = (Case, CaseSearch, ReporterContact, CaseClock, ApprovalRequest, Notification)
+TABLE_ORDER = (
+    Case,
+    CaseSearch,
+    ReporterContact,
+    CaseClock,
+    ApprovalRequest,
+    ClueDisposition,
+    Notification,
+)
 
 
 async def write_in_bulk(
@@ -272,6 +301,7 @@ async def write_in_bulk(
                     )
             await session.commit()
         ledger.clocks.clear()
+        ledger.proposals.clear()
 
     done = 0
     for plan_case in plan.cases:

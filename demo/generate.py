@@ -28,7 +28,14 @@ async def _restart_sequences(sessions: SessionFactory) -> None:
         connection = await session.connection()
         if connection.dialect.name != "postgresql":
             return
-        for table in ("inspectors", "enterprises", "cards", "reporters", "cases"):
+        for table in (
+            "inspectors",
+            "enterprises",
+            "cards",
+            "reporters",
+            "cases",
+            "clue_dispositions",
+        ):
             await connection.execute(
                 sa.text(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608 (fixed names)
@@ -78,8 +85,9 @@ async def generate_demo(
     world = await build_world(sessions, config, plan, seed)
     await _restart_sequences(sessions)
     write = write_in_bulk if bulk else write_through_use_cases
-    # the bulk path does not mirror the 重复件 check, and the demo's templated descriptions
-    # would make most cases look alike: generated without it, on both paths
+    # the 重复件 are planned (``demo.plan``: the check's same-enterprise rule; the demo's
+    # templated descriptions would make most cases alike by text) and flagged by a step, on
+    # both paths, so the intake's own check is off
     config = config.model_copy(update={"repeats": RepeatsConfig(enabled=False)})
     await write(sessions, config, calendar, plan, world, tick=tick or (lambda _: None))
     await _restart_sequences(sessions)

@@ -7,13 +7,14 @@ import enum
 import itertools
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from bot.config import LiankaConfig
 from models.calendar import SHANGHAI, WorkCalendar
-from models.case import Outcome, Satisfaction
+from models.case import Outcome, Satisfaction, format_case_number
+from models.disposition import Disposition
 from models.enterprise import USCC_ALPHABET, uscc_check_char
 from models.org import Track
 from models.routing import choose_team
@@ -131,9 +132,17 @@ class StepKind(enum.StrEnum):
     EXTEND = "extend"
     RESOLVE = "resolve"
     FOLLOWUP = "followup"
-    CLOSE = "close"  # a clue closed after 办结 (no satisfaction question)
+    CLOSE = "close"  # a clue closed after 办结, the old way (test histories still use it)
     SUPERVISE = "supervise"
     WITHDRAW = "withdraw"
+    # 问题线索处置 (集体研判): the assignee proposes, the team leader reviews, a 委领导 approves
+    PROPOSE = "propose"
+    REVIEW = "review"
+    APPROVE = "approve"
+    # 重复件: flagged at intake (linked to ``ref``), merged into it, and the earlier case's record
+    FLAG_REPEAT = "flag_repeat"
+    MERGE = "merge"
+    MERGED_IN = "merged_in"
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +157,9 @@ class Step:
     outcome: Outcome | None = None
     amount_yuan: int | None = None
     satisfaction: Satisfaction | None = None
+    disposition: Disposition | None = None  # PROPOSE: the disposition proposed
+    people: int | None = None  # PROPOSE 立案审查: people placed on file
+    ref: str | None = None  # FLAG_REPEAT, MERGE: the earlier case; MERGED_IN: the repeat
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +265,9 @@ def _life(
         steps.append(
             Step(StepKind.EXTEND, at, days=rng.choice((5, 10)), note="涉及多个部门，需延期办理。")
         )
+    if track is Track.CLUE:
+        hours = rng.uniform(20, budget * 24 * (1.9 if extended else 1.45))
+        return steps + _clue_course(rng, at + timedelta(hours=hours))
     for attempt in range(2):
         hours = rng.uniform(20, budget * 24 * (1.9 if extended else 1.45))
         at = at + timedelta(hours=hours)
@@ -269,9 +284,6 @@ def _life(
                 amount_yuan=coordinated,
             )
         )
-        if track is Track.CLUE:
-            steps.append(Step(StepKind.CLOSE, _after(at, rng, 20, 30)))
-            return steps
         roll = rng.random()
         if roll < 0.12:
             answer, at = Satisfaction.UNRATED, at + timedelta(days=5, hours=rng.uniform(0, 2))
@@ -285,6 +297,51 @@ def _life(
         steps.append(Step(StepKind.FOLLOWUP, at, note=note, satisfaction=answer))
         if answer is not Satisfaction.UNSATISFIED:
             return steps
+    return steps
+
+
+REASONS = {
+    Disposition.TALK: "反映问题较为具体，情节较轻，拟对相关人员谈话函询。",
+    Disposition.VERIFY: "反映问题线索具体、可查性强，拟进行初步核实。",
+    Disposition.HOLD: "反映内容较为笼统，暂不具备核查条件，拟暂存待查。",
+    Disposition.DISMISS: "经了解，反映问题缺乏事实依据或已有结论，拟予以了结。",
+    Disposition.FILE: "初步核实发现相关人员涉嫌违纪违法，拟立案审查。",
+}
+COURSES: tuple[tuple[tuple[Disposition, ...], int], ...] = (
+    ((Disposition.VERIFY, Disposition.FILE), 20),
+    ((Disposition.VERIFY, Disposition.DISMISS), 20),
+    ((Disposition.DISMISS,), 22),
+    ((Disposition.TALK, Disposition.DISMISS), 16),
+    ((Disposition.TALK,), 4),
+    ((Disposition.HOLD,), 10),
+    ((Disposition.HOLD, Disposition.VERIFY, Disposition.FILE), 3),
+    ((Disposition.VERIFY,), 5),
+)
+"""The dispositions a clue goes through (``models.disposition.NEXT`` allows each), by weight."""
+WORK_HOURS = {  # between one approved disposition and the next proposal
+    Disposition.TALK: (5 * 24, 25 * 24),
+    Disposition.VERIFY: (10 * 24, 50 * 24),
+    Disposition.HOLD: (30 * 24, 120 * 24),
+}
+
+
+def _clue_course(rng: random.Random, at: datetime) -> list[Step]:
+    """A clue's 集体研判, from its first proposal at ``at``: each disposition proposed with a
+    reason, reviewed by the team leader, approved by a 委领导; the work of one (谈话函询,
+    初步核实, 暂存待查) before the next is proposed; 立案审查 with one to three people."""
+    course = rng.choices([c for c, _ in COURSES], weights=[w for _, w in COURSES])[0]
+    steps: list[Step] = []
+    for index, kind in enumerate(course):
+        if index:
+            at += timedelta(hours=rng.uniform(*WORK_HOURS[course[index - 1]]))
+        people = rng.choice((1, 1, 2, 3)) if kind is Disposition.FILE else None
+        steps.append(
+            Step(StepKind.PROPOSE, at, note=REASONS[kind], disposition=kind, people=people)
+        )
+        at = _after(at, rng, 2, 50)
+        steps.append(Step(StepKind.REVIEW, at))
+        at = _after(at, rng, 3, 70)
+        steps.append(Step(StepKind.APPROVE, at))
     return steps
 
 
@@ -377,7 +434,113 @@ def plan_history(
         scans.append((rng.randrange(len(enterprises)), _moment(rng, calendar, start, now)))
     plans.sort(key=lambda p: p.created_at)
     scans.sort(key=lambda s: s[1])
+    plans = _link_repeats(rng, config, plans, [e.zone for e in enterprises], now)
     return Plan(start, now, enterprises, plans, scans)
+
+
+# --- 重复件 ------------------------------------------------------------------------------
+
+REPEAT_KEEP = 0.2
+"""Of the appeals the check would link, the part kept as 重复件; the others are moved to another
+enterprise of the same zone (the demo's few busy enterprises would otherwise make almost half
+of all appeals repeats)."""
+
+MERGE_SHARE = 0.5
+"""Of the repeats that could be merged (same team, the earlier case still open), merged."""
+
+
+def _state_at(plan: CasePlan, at: datetime) -> str:
+    """open, done (办结 or a closing disposition), withdrawn or merged, as of ``at``."""
+    state, proposed = "open", None
+    for step in plan.steps:
+        if step.at > at:
+            break
+        if step.kind is StepKind.WITHDRAW:
+            state = "withdrawn"
+        elif step.kind is StepKind.MERGE:
+            state = "merged"
+        elif step.kind is StepKind.RESOLVE:
+            state = "done"
+        elif step.kind is StepKind.FOLLOWUP:
+            state = "open" if step.satisfaction is Satisfaction.UNSATISFIED else "done"
+        elif step.kind is StepKind.PROPOSE:
+            proposed = step.disposition
+        elif step.kind is StepKind.APPROVE and proposed is not None and proposed.closes:
+            state = "done"
+    return state
+
+
+def case_numbers(config: LiankaConfig, plans: list[CasePlan]) -> list[str]:
+    """The 受理编号 each planned case gets, submitted in order (a counter a year)."""
+    counters: dict[int, int] = {}
+    numbers = []
+    for plan in plans:
+        year = plan.created_at.astimezone(SHANGHAI).year
+        counters[year] = counters.get(year, 0) + 1
+        numbers.append(format_case_number(config.organisation.case_prefix, year, counters[year]))
+    return numbers
+
+
+def _earlier(plans: list[CasePlan], candidates: list[int], at: datetime, days: int) -> int | None:
+    """The intake's check for an appeal (``bot.services.repeats.find_earlier``, same enterprise
+    and category): the latest earlier case neither withdrawn nor merged, open or recent."""
+    for j in reversed(candidates):
+        state = _state_at(plans[j], at)
+        recent = plans[j].created_at >= at - timedelta(days=days)
+        if state not in ("withdrawn", "merged") and (state == "open" or recent):
+            return j
+    return None
+
+
+def _link_repeats(
+    rng: random.Random, config: LiankaConfig, plans: list[CasePlan], zones: list[str], now: datetime
+) -> list[CasePlan]:
+    """Flag the appeals the intake's repeat check links (same enterprise and category, the
+    earlier case open or within ``[repeats] window_days``; the text check is left out: the
+    demo's templated descriptions would make most cases alike), and merge some of them
+    (合并办理) into the earlier case by its team leader while both are open."""
+    tracks = {c.code: c.track for c in config.categories}
+    numbers = case_numbers(config, plans)
+    days = config.repeats.window_days
+    neighbours: dict[str, list[int]] = {}
+    for index, zone in enumerate(zones):
+        neighbours.setdefault(zone, []).append(index)
+    seen: dict[tuple[int, str], list[int]] = {}
+    for i, case in enumerate(plans):
+        if tracks[case.category] is not Track.APPEAL:
+            continue
+        j = _earlier(plans, seen.get((case.enterprise, case.category), []), case.created_at, days)
+        if j is not None and rng.random() >= REPEAT_KEEP:
+            others = [e for e in neighbours[zones[case.enterprise]] if e != case.enterprise]
+            for other in rng.sample(others, min(3, len(others))):
+                if _earlier(plans, seen.get((other, case.category), []), case.created_at, days):
+                    continue
+                case = plans[i] = replace(case, enterprise=other)
+                j = None
+                break
+        seen.setdefault((case.enterprise, case.category), []).append(i)
+        if j is None:
+            continue
+        flag = Step(StepKind.FLAG_REPEAT, case.created_at, ref=numbers[j])
+        steps = [flag, *case.steps]
+        at = _after(case.created_at, rng, 1, 30)
+        same_team = _team_for(
+            config, case.category, zones[case.enterprise], case.description
+        ) == _team_for(config, plans[j].category, zones[plans[j].enterprise], plans[j].description)
+        if (
+            same_team
+            and at <= now
+            and rng.random() < MERGE_SHARE
+            and _state_at(plans[j], at) == "open"
+            and _state_at(case, at) == "open"
+        ):
+            steps = [flag, *(s for s in case.steps if s.at < at)]
+            steps.append(Step(StepKind.MERGE, at, ref=numbers[j]))
+            record = Step(StepKind.MERGED_IN, at, note=case.description, ref=numbers[i])
+            earlier = sorted((*plans[j].steps, record), key=lambda s: s.at)
+            plans[j] = replace(plans[j], steps=tuple(earlier))
+        plans[i] = replace(case, steps=tuple(steps))
+    return plans
 
 
 def _team_for(config: LiankaConfig, category: str, zone: str, description: str) -> str:

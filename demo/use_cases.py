@@ -20,7 +20,8 @@ from demo.steps import STEPS
 from demo.world import World
 from models.calendar import WorkCalendar
 from models.case import Case
-from models.clock import ClockKind
+from models.clock import CaseClock, ClockKind
+from models.disposition import ClueDisposition
 from models.event import Actor
 from models.intake import CaseDraft
 from models.reporter import Reporter
@@ -43,12 +44,15 @@ class SessionLedger:
         self.category_codes = category_codes
         self.warn_before = config.deadlines.warn_before
         self.policy = Policy(config, calendar)
+        self.proposals: dict[int, list[ClueDisposition]] = {}
 
     def add(self, row: Any) -> None:
         self.session.add(row)
 
-    async def start_clock(self, case: Case, kind: ClockKind, workdays: int, at: datetime) -> None:
-        await clocks.start_clock(
+    async def start_clock(
+        self, case: Case, kind: ClockKind, workdays: int, at: datetime
+    ) -> CaseClock:
+        return await clocks.start_clock(
             self.session,
             case,
             kind,
@@ -57,6 +61,19 @@ class SessionLedger:
             now=at,
             warn_before=self.warn_before,
         )
+
+    async def add_disposition(self, proposal: ClueDisposition) -> None:
+        self.session.add(proposal)
+        await self.session.flush()
+        self.proposals.setdefault(proposal.case_id, []).append(proposal)
+
+    def dispositions(self, case: Case) -> list[ClueDisposition]:
+        return self.proposals.get(case.id or 0, [])
+
+    async def case_id(self, number: str) -> int:
+        found = (await self.session.exec(select(Case.id).where(Case.number == number))).one()
+        assert found is not None
+        return found
 
     async def meet_clock(self, case: Case, kind: ClockKind, at: datetime) -> None:
         await clocks.meet_clock(self.session, case.id or 0, kind, at)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from models.case import Satisfaction
 from models.clock import ClockKind
-from reports.figures import Figures, Share, TeamTimeliness, TypicalCase
+from reports.figures import Figures, Share, TeamTimeliness, TypicalCase, ratio
 
 CONCENTRATION_SHARE = 0.3
 """A category with at least this share of the cases received is where problems cluster."""
@@ -27,6 +27,13 @@ RISE_MIN = 2
 """A category rising by at least this many cases on the previous period is a change to explain."""
 
 TOP = 3
+
+# --- 重复件 (issue 17) ---
+REPEAT_SHARE = 0.1
+"""重复件 of at least this share of the cases received (and two or more) is a problem in the work."""
+
+REPEAT_CLUSTER_SHARE = 0.4
+"""A zone or category with at least this share of the 重复件 (two or more) is where they recur."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +75,12 @@ class Analysis:
     unsatisfied: int = 0
     low_satisfaction: bool = False
     unsatisfied_team: Share | None = None
+    # 立案 (issue 17): read from ``f.filed`` by the templates; nothing to find beyond the figures.
+    # 重复件 (issue 17)
+    repeat_share: float | None = None  # of the cases received
+    repeats_notable: bool = False
+    repeat_zone: Share | None = None
+    repeat_category: Share | None = None
 
     @property
     def typical(self) -> list[TypicalCase]:
@@ -84,6 +97,7 @@ class Analysis:
             or self.unsatisfied
             or self.low_satisfaction
             or self.f.recurring_count
+            or self.repeats_notable
         )
 
 
@@ -145,4 +159,24 @@ def analyse(
     a.low_satisfaction = satisfied is not None and satisfied < satisfaction_target
     if current.unsatisfied_by_team:
         a.unsatisfied_team = current.unsatisfied_by_team[0]
+    _repeat_findings(a)
     return a
+
+
+def _cluster(shares: list[Share]) -> Share | None:
+    """The first of ``shares`` (most first) when it holds enough of the 重复件 to name."""
+    first = shares[0] if shares else None
+    if first is None or first.count < 2 or (first.share or 0) < REPEAT_CLUSTER_SHARE:
+        return None
+    return first
+
+
+def _repeat_findings(a: Analysis) -> None:
+    """重复件: their share of the cases received, whether that is a problem, where they recur (a
+    zone's report does not name its own zone)."""
+    repeats = a.f.repeats
+    a.repeat_share = ratio(repeats.flagged, a.f.received)
+    a.repeats_notable = repeats.flagged >= 2 and (a.repeat_share or 0) >= REPEAT_SHARE
+    if a.f.scope.zone_id is None:
+        a.repeat_zone = _cluster(repeats.by_zone)
+    a.repeat_category = _cluster(repeats.by_category)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from models.clock import DEADLINE_CLOCKS
+from models.disposition import Disposition
 from reports.charts import Chart, report_charts
 from reports.render import cn_day, pct, render_paragraphs, wan
 from reports.report import NOTE, Report, duration_text
@@ -118,7 +119,60 @@ def _overview(report: Report) -> Section:
             caption="主要指标",
         )
     )
+    _filed_overview(report, section)
+    _repeats_overview(report, section)
     return section
+
+
+# --- 立案 (issue 17): the clue dispositions, figures only --------------------------------
+
+
+def _filed_overview(report: Report, section: Section) -> None:
+    """总体情况: the clue dispositions approved in the period and 立案 件/人."""
+    section.text(*render_paragraphs("analysis.j2", "filed", report.analysis))
+
+
+def _filed_table(report: Report) -> Table:
+    """附表: the clue dispositions approved in the period, by kind (件), 立案 with 人."""
+    filed, before = report.figures.filed, report.previous.filed
+    rows: list[tuple[object, ...]] = [
+        (kind.label, filed.count(kind), before.count(kind)) for kind in Disposition
+    ]
+    rows += [
+        ("立案人数（人）", filed.people, before.people),
+        ("待审核审批的处置意见（件）", filed.pending, "—"),
+    ]
+    return _counts(
+        ("处置方式", "本期（件）", "上期（件）"),
+        rows,
+        widths=(50, 25, 25),
+        caption="问题线索处置情况（经委领导批准）",
+    )
+
+
+# --- 重复件 (issue 17) -----------------------------------------------------------------
+
+
+def _repeats_overview(report: Report, section: Section) -> None:
+    """总体情况: one sentence on 重复件 (count, share, merged)."""
+    f, a = report.figures, report.analysis
+    if f.repeats.flagged or f.repeats.merged:
+        section.text(
+            f"本期受理的问题中有疑似重复件{f.repeats.flagged}件，占{pct(a.repeat_share)}；"
+            f"合并办理重复件{f.repeats.merged}件。"
+        )
+
+
+def _repeats_table(report: Report) -> Table | None:
+    """问题分析: the 重复件 by zone and by category (when there are any)."""
+    r = report.figures.repeats
+    if not r.flagged:
+        return None
+    rows: list[tuple[object, ...]] = [("园区：" + s.name, s.count, pct(s.share)) for s in r.by_zone]
+    rows += [("监督事项：" + s.name, s.count, pct(s.share)) for s in r.by_category]
+    return _counts(
+        ("分布", "重复件（件）", "占重复件"), rows, widths=(56, 22, 22), caption="重复件分布"
+    )
 
 
 def _analysis(report: Report, charts: dict[str, Chart]) -> Section:
@@ -153,6 +207,10 @@ def _analysis(report: Report, charts: dict[str, Chart]) -> Section:
     section.blocks.append(Figure(charts["trend"]))
     section.lead("（三）重复反映情况")
     section.text(*render_paragraphs("analysis.j2", "recurs", a))
+    section.text(*render_paragraphs("analysis.j2", "repeats_recurs", a))  # 重复件
+    repeats = _repeats_table(report)
+    if repeats is not None:
+        section.blocks.append(repeats)
     return section
 
 
@@ -172,6 +230,7 @@ def _problems(report: Report, charts: dict[str, Chart]) -> Section:
     f = report.figures
     section = Section(SECTIONS[3])
     found = render_paragraphs("analysis.j2", "problems", report.analysis)
+    found += render_paragraphs("analysis.j2", "repeats_problem", report.analysis)  # 重复件
     if not found:
         section.text("本期未发现办理超期、企业不满意和重复反映等问题。")
     section.text(*(f"{ordinal(i)}{text}" for i, text in enumerate(found)))
@@ -231,6 +290,7 @@ def _overdue_of(report: Report, team: str) -> int:
 def _recommendations(report: Report) -> Section:
     section = Section(SECTIONS[4])
     advice = render_paragraphs("analysis.j2", "recommendations", report.analysis)
+    advice += render_paragraphs("analysis.j2", "repeats_advice", report.analysis)  # 重复件
     if not advice:
         section.text("本期各项指标均达到目标，未发现需要专门部署的问题，建议保持现有工作力度。")
     section.text(*(f"{ordinal(i)}{text}" for i, text in enumerate(advice)))
@@ -285,6 +345,11 @@ def _appendix(report: Report) -> Section:
             )
     else:
         section.text("本期无同一企业多次反映的情况。")
+    section.lead("附表3　问题线索处置情况（件/人）")  # 立案
+    if f.clues or f.filed.decided or f.filed.pending or report.previous.filed.decided:
+        section.blocks.append(_filed_table(report))
+    else:
+        section.text("本期无问题线索处置。")
     section.note(NOTE)
     section.note(
         f"涉及金额合计{wan(f.amount_involved_yuan)}万元；"

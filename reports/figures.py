@@ -33,11 +33,13 @@ from models.case import (
     Satisfaction,
 )
 from models.clock import DEADLINE_CLOCKS, CaseClock, ClockKind, ClockState
+from models.disposition import ClueDisposition, Disposition, ProposalStatus
 from models.enterprise import Enterprise
 from models.errors import NotFound
 from models.org import Category, Track, Zone
 from models.request import ApprovalRequest, RequestKind, RequestStatus
 from models.team import Team
+from reports.counts import filed_counts, repeat_counts
 from reports.periods import Period
 
 TREND_WEEKS = 12
@@ -178,6 +180,49 @@ class TrendPoint:
         return f"{self.first.month}/{self.first.day}"
 
 
+# --- 立案 and 重复件 (issue 17) ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FiledFigures:
+    """立案: the clue dispositions a 委领导 approved in the period (集体研判), by kind, and the
+    clues placed on file (立案审查) with the people placed on file with them (件/人). Counts
+    only: no clue's text, reporter or enterprise."""
+
+    cases: int = 0  # 立案审查 件
+    people: int = 0  # 立案审查 人
+    by_kind: dict[Disposition, int] = field(default_factory=dict)  # approved in the period
+    pending: int = 0  # proposals waiting for 组长审核 or 委领导审批 now
+
+    def count(self, kind: Disposition) -> int:
+        return self.by_kind.get(kind, 0)
+
+    @property
+    def decided(self) -> int:
+        return sum(self.by_kind.values())
+
+    @property
+    def shown(self) -> list[tuple[str, int]]:
+        """The kinds approved in the period but 立案审查 (told with its 人), in the order of
+        the rules: (label, 件)."""
+        return [
+            (kind.label, self.count(kind))
+            for kind in Disposition
+            if kind is not Disposition.FILE and self.count(kind)
+        ]
+
+
+@dataclass
+class RepeatFigures:
+    """重复件: cases received in the period flagged as repeats of an earlier case, those merged
+    (合并办理) in the period, and the zones and categories of the flagged ones."""
+
+    flagged: int = 0
+    merged: int = 0
+    by_zone: list[Share] = field(default_factory=list)  # share: of the flagged
+    by_category: list[Share] = field(default_factory=list)
+
+
 @dataclass
 class Figures:
     """Everything the report says about one period and scope."""
@@ -221,10 +266,13 @@ class Figures:
     overdue_by_team: list[Share] = field(default_factory=list)  # share: of the overdue cases
     unsatisfied_by_team: list[Share] = field(default_factory=list)  # 不满意 answers (重办)
     typical: list[TypicalCase] = field(default_factory=list)
-    # 立案（件/人）and 整改到位率 go here: the clue dispositions (立案审查, with 件 and 人) and the
-    # rectification records (整改 and its 核验) are being built under issue 17. Their figures
-    # will be computed like the others, in SQL over the cohort, once those tables exist; until
-    # then nothing is computed and no output shows them (the place: end of ``compute_figures``).
+    # 整改到位率 goes here: the rectification records (整改 and its 核验) are being built under
+    # issue 17 (the place: end of ``compute_figures``).
+    # 立案 (issue 17): the clue dispositions a 委领导 approved in the period, by kind, and the
+    # clues placed on file (立案审查) with their people — figures only, never a clue's text.
+    filed: FiledFigures = field(default_factory=lambda: FiledFigures())
+    # 重复件 (issue 17): repeat reports received in the period, merged in it, where they cluster.
+    repeats: RepeatFigures = field(default_factory=lambda: RepeatFigures())
 
     @property
     def resolved_rate(self) -> float | None:
@@ -467,6 +515,8 @@ async def compute_figures(
     (scanned,) = await _rows(session, scans)
     figures.cards_scanned, figures.cards_scanned_distinct = int(scanned[0]), int(scanned[1])
 
+    await _filed(session, figures, period, scope)
+    await _repeats(session, figures, period, scope)
     if not detail:
         return figures
 
@@ -513,8 +563,8 @@ async def compute_figures(
     await _unsatisfied_by_team(session, figures, cohort, teams)
     names = Names(categories, zones, teams)
     await _typical(session, figures, cohort, calendar, names)
-    # 立案（件/人）and 整改到位率 (issue 17) are to be computed here, over ``cohort``, once the
-    # clue dispositions and rectification records exist (see the note in ``Figures``).
+    # 整改到位率 (issue 17) is to be computed here, over ``cohort`` (see the note in ``Figures``).
+    await _repeat_clusters(session, figures, cohort, names)
     return figures
 
 
@@ -554,6 +604,82 @@ async def _unsatisfied_by_team(
         for team_id, n in rows
     ]
     figures.unsatisfied_by_team = sorted(shares, key=lambda share: (-share.count, share.name))
+
+
+async def _filed(session: AsyncSession, figures: Figures, period: Period, scope: Scope) -> None:
+    """立案: 件 and 人 (``reports.counts.filed_counts``), every disposition approved in the period
+    by kind, and the proposals waiting for a decision now, all within the scope."""
+    cases, people = await filed_counts(
+        session, period.start, period.end, zone_id=scope.zone_id, team_id=scope.team_id
+    )
+    joined = sa.join(
+        ClueDisposition.__table__,  # type: ignore[attr-defined]
+        CASES,
+        col(Case.id) == col(ClueDisposition.case_id),
+    )
+    rows = await _rows(
+        session,
+        sa.select(col(ClueDisposition.kind), sa.func.count())
+        .select_from(joined)
+        .where(
+            col(ClueDisposition.status) == ProposalStatus.APPROVED,
+            col(ClueDisposition.decided_at) >= period.start,
+            col(ClueDisposition.decided_at) < period.end,
+            *_in_scope(scope),
+        )
+        .group_by(col(ClueDisposition.kind)),
+    )
+    (pending,) = await _rows(
+        session,
+        sa.select(sa.func.count())
+        .select_from(joined)
+        .where(
+            col(ClueDisposition.status).in_([ProposalStatus.PROPOSED, ProposalStatus.REVIEWED]),
+            col(ClueDisposition.proposed_at) < period.end,
+            *_in_scope(scope),
+        ),
+    )
+    by_kind = {kind: 0 for kind in Disposition}
+    by_kind.update({Disposition(kind): int(n) for kind, n in rows})
+    figures.filed = FiledFigures(cases, people, by_kind, int(pending[0]))
+
+
+async def _repeats(session: AsyncSession, figures: Figures, period: Period, scope: Scope) -> None:
+    """重复件: flagged among the cases received in the period, merged in the period
+    (``reports.counts.repeat_counts``)."""
+    counts = await repeat_counts(
+        session, period.start, period.end, zone_id=scope.zone_id, team_id=scope.team_id
+    )
+    figures.repeats = RepeatFigures(flagged=counts.flagged, merged=counts.merged)
+
+
+async def _repeat_clusters(
+    session: AsyncSession, figures: Figures, cohort: list[sa.ColumnElement[bool]], names: Names
+) -> None:
+    """重复件 by zone and by category (what recurs, and where)."""
+    if not figures.repeats.flagged:
+        return
+    rows = await _rows(
+        session,
+        sa.select(col(Case.zone_id), col(Case.category_id), sa.func.count())
+        .where(*cohort, col(Case.repeat_of_id).is_not(None))
+        .group_by(col(Case.zone_id), col(Case.category_id)),
+    )
+    zones: dict[str, int] = defaultdict(int)
+    categories: dict[str, int] = defaultdict(int)
+    for zone_id, category_id, n in rows:
+        zones[names.zone(zone_id) or "未注明园区"] += int(n)
+        categories[names.categories[category_id].name] += int(n)
+    total = figures.repeats.flagged
+
+    def shares(counts: dict[str, int]) -> list[Share]:
+        return sorted(
+            (Share(name, n, 0, ratio(n, total)) for name, n in counts.items()),
+            key=lambda share: (-share.count, share.name),
+        )
+
+    figures.repeats.by_zone = shares(zones)
+    figures.repeats.by_category = shares(categories)
 
 
 TYPICAL: tuple[tuple[str, Any, tuple[Any, ...]], ...] = (

@@ -30,6 +30,8 @@ NOTE = (
     "满意率=（满意+基本满意）÷已评价数；联系卡扫码按扫码时间统计；"
     "超期清单含本期及以前受理、目前仍超期的问题；问题线索类问题不显示企业名称；"
     "典型案例只写受理编号和办理情况，不写反映人和企业名称。"
+    "问题线索处置和立案（件/人）按委领导批准时间统计，只列数字；"
+    "重复件指受理时与前期问题关联的疑似重复件，合并办理按合并时间统计。"
 )
 
 
@@ -118,6 +120,28 @@ def main_changes(current: Figures, previous: Figures) -> list[Change]:
         count("联系卡扫码", "次", current.cards_scanned, previous.cards_scanned),
         count("重办", "件", current.reopened, previous.reopened),
         count("督办", "件", current.supervised, previous.supervised),
+        *filed_changes(current, previous),
+        *repeat_changes(current, previous),
+    ]
+
+
+def filed_changes(current: Figures, previous: Figures) -> list[Change]:
+    """立案 (issue 17): 件 and 人 placed on file, this period and last."""
+    a, b = current.filed.cases, previous.filed.cases
+    c, d = current.filed.people, previous.filed.people
+    return [
+        Change("立案审查", "件", str(a), str(b), count_change(a, b), "count", a, b),
+        Change("立案人数", "人", str(c), str(d), count_change(c, d), "count", c, d),
+    ]
+
+
+def repeat_changes(current: Figures, previous: Figures) -> list[Change]:
+    """重复件 (issue 17): flagged among the cases received, and merged."""
+    a, b = current.repeats.flagged, previous.repeats.flagged
+    c, d = current.repeats.merged, previous.repeats.merged
+    return [
+        Change("疑似重复件", "件", str(a), str(b), count_change(a, b), "count", a, b),
+        Change("合并办理重复件", "件", str(c), str(d), count_change(c, d), "count", c, d),
     ]
 
 

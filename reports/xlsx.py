@@ -10,6 +10,7 @@ import xlsxwriter
 
 from models.case import CaseStatus
 from models.clock import DEADLINE_CLOCKS
+from models.disposition import Disposition
 from reports.render import cn_time, local_naive, wan_number
 from reports.report import Report
 
@@ -181,11 +182,47 @@ def _figures_sheet(workbook: Any, report: Report, fmt: dict[str, Any]) -> None:
         ],
         ("text", "count", "count", "count"),
     )
+    _filed_block(block, report)
+    _repeats_block(block, report)
     block(
         "多次反映问题的企业",
         ("企业", "园区", "件数", "反映事项"),
         [(r.name, r.zone, r.cases, r.categories) for r in f.recurring],
         ("text", "text", "count", "text"),
+    )
+
+
+Block = Any  # the ``block`` writer of ``_figures_sheet``: (title, header, rows, kinds)
+
+
+def _filed_block(block: Block, report: Report) -> None:
+    """立案 (issue 17): the clue dispositions approved in the period by kind, 立案 件 and 人."""
+    f, p = report.figures.filed, report.previous.filed
+    block(
+        "问题线索处置（经委领导批准）",
+        ("处置方式", "本期（件）", "上期（件）", ""),
+        [(kind.label, f.count(kind), p.count(kind), None) for kind in Disposition]
+        + [
+            ("立案人数（人）", f.people, p.people, None),
+            ("待审核审批的处置意见（件）", f.pending, None, None),
+        ],
+        ("text", "count", "count", "count"),
+    )
+
+
+def _repeats_block(block: Block, report: Report) -> None:
+    """重复件 (issue 17): flagged, their share of the cases received, merged, where they recur."""
+    r, a = report.figures.repeats, report.analysis
+    block(
+        "重复件",
+        ("指标", "件数", "占比", ""),
+        [
+            ("疑似重复件（件）", r.flagged, a.repeat_share, None),
+            ("本期合并办理重复件（件）", r.merged, None, None),
+        ]
+        + [("园区：" + s.name, s.count, s.share, None) for s in r.by_zone]
+        + [("监督事项：" + s.name, s.count, s.share, None) for s in r.by_category],
+        ("text", "count", "rate", "count"),
     )
 
 

@@ -32,6 +32,17 @@ from tests.report_history import NOW, OCTOBER, at, build_history
 
 pytestmark = [pytest.mark.slow, pytest.mark.both_databases]
 
+DISTINCT = [
+    "企业反映的问题，请核查处理。",
+    "厂区门口道路破损多时，车辆通行困难。",
+    "申请的证照办理进度缓慢，窗口答复不一。",
+    "检查人员多次上门，影响正常生产经营。",
+    "员工宿舍周边路灯长期不亮，夜间出行不便。",
+    "合同约定的款项结算拖延，资金压力较大。",
+    "投诉电话打不通，留言后也没有人回复。",
+    "相关部门对同一事项要求前后不一致。",
+]
+"""Unlike descriptions (no routing keywords), one a case: these cases are no 重复件."""
 EXECUTION_TEAM = "“涉企执法检查”立项监督组"
 BUSINESS_TEAM = "“营商环境”立项监督组"
 
@@ -81,7 +92,7 @@ async def _cases(
             result = await submit_case(
                 session,
                 reporter,
-                CaseDraft(category_code=category, description="企业反映的问题，请核查处理。"),
+                CaseDraft(category_code=category, description=DISTINCT[number % len(DISTINCT)]),
                 policy=Policy(config, calendar),
                 now=at(submitted),
             )

@@ -105,6 +105,10 @@ def test_a_quarter_s_report_over_demo_data_in_word_and_pdf_has_the_six_sections(
     assert headings == [("Heading 1", title) for title in SECTIONS]
     assert document.paragraphs[0].text == "安居区纪委监委企业反映问题分析研判报告"
     assert "2026年第三季度" in document.paragraphs[1].text
+    main = {row.cells[0].text: row.cells[1].text for row in document.tables[0].rows}
+    assert {"立案审查（件）", "立案人数（人）", "合并办理重复件（件）"} <= set(main)
+    assert int(main["疑似重复件（件）"]) > 0  # the demo's repeat reports are counted
+    assert any(p.text.startswith("本期问题线索经集体研判、委领导批准") for p in document.paragraphs)
     pdf = PdfReader(str(out / "lianka-report-quarter-2026-q3.pdf"))
     text = "".join("".join(page.extract_text().split()) for page in pdf.pages)
     assert all(title in text for title in SECTIONS)

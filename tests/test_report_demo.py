@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import SQLModel, select
+from sqlmodel import SQLModel, col, select
 
 from bot.config import LiankaConfig
 from bot.db import SessionFactory, create_engine, create_session_factory
+from bot.services.audit import verify_audit
 from bot.services.intake import submit_case
 from bot.services.policy import Policy
 from demo import NotEmpty, generate_demo
@@ -19,13 +20,16 @@ from demo.plan import make_uscc
 from models import keys
 from models.calendar import WorkCalendar
 from models.case import Case, CaseStatus, reporter_context
+from models.clock import CaseClock, ClockKind
+from models.disposition import ClueDisposition, Disposition, ProposalStatus
 from models.enterprise import Enterprise, is_valid_uscc
-from models.event import CaseEvent, verify_chain
+from models.event import CaseEvent, EventKind, verify_chain
 from models.intake import CaseDraft
 from models.notification import Notification, NotificationStatus
+from models.org import Track
 from models.reporter import Reporter, contact_context
 from reports.figures import resolve_scope
-from reports.periods import last_month
+from reports.periods import custom, last_month
 from reports.report import build_report
 
 pytestmark = pytest.mark.both_databases
@@ -36,6 +40,7 @@ TABLES = (
     "case_events",
     "case_clocks",
     "approval_requests",
+    "clue_dispositions",
     "notifications",
     "inspectors",
     "case_counters",
@@ -144,6 +149,65 @@ async def test_demo_data_has_a_whole_life_of_cases_and_valid_enterprises(
         f.amount_coordinated_yuan > 0 and f.clues_transferred > 0 and f.cards_scanned > f.received
     )
     assert f.recurring_count > 0
+
+
+async def test_demo_clues_are_disposed_of_collectively_and_repeats_are_linked_and_merged(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar
+) -> None:
+    await generate_demo(sessions, catalog, calendar, NOW, cases=400, seed=3, months=4)
+    async with sessions() as session:
+        audit = await verify_audit(session)
+        proposals = (await session.exec(select(ClueDisposition))).all()
+        cases = {c.id: c for c in (await session.exec(select(Case))).all()}
+        kinds = [
+            e.kind
+            for e in (await session.exec(select(CaseEvent).order_by(col(CaseEvent.id)))).all()
+        ]
+        clocks = (
+            await session.exec(select(CaseClock).where(CaseClock.kind == ClockKind.DISPOSITION))
+        ).all()
+        report = await build_report(
+            session,
+            config=catalog,
+            calendar=calendar,
+            period=custom(date(2026, 7, 1), date(2026, 11, 25)),
+            scope=await resolve_scope(session),
+            now=NOW,
+        )
+    assert audit.ok, audit.problems[:3]  # what `lianka audit verify` checks
+    # 集体研判: every approved disposition was proposed with a reason, reviewed, then approved
+    approved = [p for p in proposals if p.status is ProposalStatus.APPROVED]
+    assert {p.kind for p in approved} == set(Disposition)
+    assert all(p.reason and p.reviewed_by_id and p.decided_by_id for p in approved)
+    assert any(p.status in (ProposalStatus.PROPOSED, ProposalStatus.REVIEWED) for p in proposals)
+    filed = [p for p in approved if p.kind is Disposition.FILE]
+    assert all(1 <= (p.people or 0) <= 3 for p in filed)
+    assert all(cases[p.case_id].status is CaseStatus.CLOSED for p in filed)
+    assert all(cases[p.case_id].track is Track.CLUE for p in proposals)
+    assert {p.case_id for p in filed} <= {
+        p.case_id for p in approved if p.kind is Disposition.VERIFY
+    }  # 立案审查 after 初步核实
+    assert clocks and kinds.count(EventKind.DISPOSITION_REVIEWED) >= len(approved)
+    # 重复件: linked to an earlier case of the same enterprise and category, some merged into it
+    repeats = [c for c in cases.values() if c.repeat_of_id is not None]
+    assert repeats and kinds.count(EventKind.REPEAT_FLAGGED) == len(repeats)
+    for repeat in repeats:
+        earlier = cases[repeat.repeat_of_id]
+        assert earlier.created_at < repeat.created_at
+        assert (earlier.enterprise_id, earlier.category_id) == (
+            repeat.enterprise_id,
+            repeat.category_id,
+        )
+    merged = [c for c in repeats if c.merged_into_id is not None]
+    assert merged and all(
+        c.status is CaseStatus.CLOSED and c.merged_into_id == c.repeat_of_id for c in merged
+    )
+    # the report over those months shows them
+    f = report.figures
+    assert f.filed.cases == len([p for p in filed if p.decided_at and p.decided_at < NOW])
+    assert f.filed.cases > 0 and f.filed.people >= f.filed.cases
+    assert f.repeats.flagged > 0 and f.repeats.merged > 0
+    assert 0 < f.repeats.flagged < f.received / 3  # some, not most
 
 
 async def test_the_database_takes_new_cases_after_demo_data(

@@ -17,8 +17,8 @@ Where to look:
   ``decisions`` (the team leader's decisions on them), ``assignment`` (分办 / 分派 / 改派 by
   hand), ``resolution`` (办结, with 组长审核), ``supervision`` (督办, 督办回复, 超期通报),
   ``repeats`` (重复件 and 合并办理), ``dispositions`` (a clue's 处置 by 集体研判, 异议; read by
-  ``clue_view``, counted by ``clue_figures``; ``clue_lapse``: proposals that lapse on 改派,
-  转办, 退回 or 合并办理), ``materials`` (查看材料), with ``notices`` for
+  ``clue_view``, counted by ``clue_figures``, which names ``reports.counts``; ``clue_lapse``:
+  proposals that lapse on 改派, 转办, 退回 or 合并办理), ``materials`` (查看材料), with ``notices`` for
   what they tell the reporter and the inspectors;
 - lists and people: ``case_lists``, ``inspectors`` (with ``deciders``: who decides a request),
   ``people``; deadlines: ``clocks``, ``sweep``, ``agenda``, ``calendar``, ``schedule``; the

@@ -45,6 +45,8 @@ from models.search import BREAK, tokens
 from models.team import Inspector, Role
 from models.types import utc
 from notifications.texts import preview
+from reports.counts import RepeatCounts as RepeatCounts  # counted there, as the report does
+from reports.counts import repeat_counts as repeat_counts
 
 CANDIDATES_MAX = 300
 """The most recent cases compared by text (a busy zone's older cases fall out first)."""
@@ -275,36 +277,3 @@ async def merge_repeat(
         )
     await session.commit()
     return Merged(case, earlier)
-
-
-@dataclass(frozen=True, slots=True)
-class RepeatCounts:
-    flagged: int  # 疑似重复件 reported in the period
-    merged: int  # repeats merged in the period
-
-
-async def repeat_counts(session: AsyncSession, start: datetime, end: datetime) -> RepeatCounts:
-    """重复件 for a report: those reported in ``[start, end)`` and those merged in it."""
-    flagged = (
-        await session.exec(
-            select(func.count())
-            .select_from(Case)
-            .where(
-                col(Case.repeat_of_id).is_not(None),
-                col(Case.created_at) >= utc(start),
-                col(Case.created_at) < utc(end),
-            )
-        )
-    ).one()
-    merged = (
-        await session.exec(
-            select(func.count())
-            .select_from(Case)
-            .where(
-                col(Case.merged_into_id).is_not(None),
-                col(Case.closed_at) >= utc(start),
-                col(Case.closed_at) < utc(end),
-            )
-        )
-    ).one()
-    return RepeatCounts(int(flagged), int(merged))
