@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.blobs import BlobMissing, BlobStore
 from bot.services.assignment import may_route
+from bot.services.assist import AssistPanel, assist_panel
 from bot.services.case_lists import CaseDetail, case_detail, require_view
 from bot.services.clue_view import CluePanel, clue_panel
 from bot.services.inspectors import TEAM_ROLES, request_deciders
@@ -144,6 +145,8 @@ def _detail(event: CaseEvent, teams: dict[str, str], people: dict[int, Inspector
         if kind is EventKind.ROUTED and not data.get("by"):
             how = f"（规则：{data['rule']}）" if data.get("rule") else "（未匹配分办规则）"
         return f"至{teams.get(data['team'], data['team'])}{how}"
+    if kind.value.startswith("assist_") and "team" in data:  # 室组联动
+        return f"协办组：{teams.get(data['team'], data['team'])}"
     if kind is EventKind.ASSIGNED and data.get("inspector"):
         person = people.get(data["inspector"])
         return f"承办人：{person.name if person else '—'}"
@@ -320,6 +323,7 @@ class CasePage:
     extension_max: int = EXTENSION_MAX_DAYS
     supervise_note_max: int = SUPERVISE_NOTE_MAX
     repeat_of: str | None = None  # 疑似重复件: the number of the case it repeats
+    assist: AssistPanel | None = None  # 室组联动: the 协办 teams and what this person may do
 
     @property
     def case(self) -> Case:
@@ -438,7 +442,7 @@ async def get_case_page(
     only within ``[limits] return_within_days`` of 签收."""
     calendar = policy.calendar
     case = await load_case(session, case_id)
-    require_view(actor, case)
+    await require_view(session, actor, case)
     detail = await case_detail(session, case, now)
     team, assignee, enterprise = await _names(session, case)
     return_open = not return_window_over(case, policy, now)
@@ -480,6 +484,7 @@ async def get_case_page(
         repeat_of=(await load_case(session, case.repeat_of_id)).number
         if case.repeat_of_id
         else None,
+        assist=await assist_panel(session, actor, case),
     )
 
 
@@ -542,7 +547,7 @@ async def get_case_file(
     """A file of the case, for those who may see the case: a web file from the blob store, a
     chat file fetched from Telegram on demand."""
     case = await load_case(session, case_id)
-    require_view(actor, case)
+    await require_view(session, actor, case)
     item = await session.get(Attachment, attachment_id)
     if item is None or item.case_id != case.id:
         raise NotFound("未找到该材料。", detail=f"attachment {attachment_id} not of case {case_id}")

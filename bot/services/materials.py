@@ -76,7 +76,7 @@ async def view_materials(
     """查看材料: the description and evidence for those who may see the case; a named appeal's
     contact too, and each time it is shown an IDENTITY_VIEWED event records who saw it."""
     case = await load_case(session, case_id)
-    require_view(actor, case)
+    await require_view(session, actor, case)
     assert case.id is not None
     category = await session.get(Category, case.category_id)
     zone = await session.get(Zone, case.zone_id) if case.zone_id else None
