@@ -99,7 +99,9 @@ async def test_an_assist_team_adds_progress_the_lead_is_told_and_the_assist_lead
     assert f"【协办】{case.number}" in helper_leader.last and "办结" in helper_leader.last
     assert f"【协办】{case.number}" in helper.last  # who added progress hears too
     changed = await outbox(sessions, "assist_case_changed")
-    assert sorted(row.chat_id for row in changed) == sorted([DISPATCH_LEADER, DISPATCH_INSPECTOR])
+    assert sorted(row.chat_id or 0 for row in changed) == sorted(
+        [DISPATCH_LEADER, DISPATCH_INSPECTOR]
+    )
     new_for_reporter = (await reporter_notices(sessions))[len(told_reporter) :]
     assert not [kind for kind in new_for_reporter if kind.startswith("assist")]
     assert new_for_reporter == ["case_resolved"]  # the 办结 only: no 协办 word reaches them
