@@ -14,6 +14,7 @@ from models.case import CaseStatus
 from models.event import EventKind
 from models.team import Role
 from tests.casework import outbox
+from tests.harness import Telegram, TgUser
 from tests.inspector_support import (
     BUSINESS_LEADER,
     DISPATCH_LEADER,
@@ -31,6 +32,12 @@ from tests.inspector_support import (
 from tests.intake_helpers import assert_telegram_html
 
 pytestmark = pytest.mark.both_databases
+
+
+def other_user(tg: Telegram) -> TgUser:
+    """An inspector of another team (安全生产组), not asked to assist."""
+    return user(tg, SAFETY_INSPECTOR)
+
 
 DISPATCH_INSPECTOR = 611
 NOTE = "信访室已调阅该企业此前三次来访记录，管委会曾书面承诺年内返还。"
@@ -65,6 +72,14 @@ async def test_an_assist_team_adds_progress_the_lead_is_told_and_the_assist_lead
     assert helper_leader.messages[-1].button_texts == ["协办进展", "查看材料"]
     assert "已请信访室协办该问题" in inspector.last
 
+    await helper.send(f"/assist {case.number}")
+    assert "由“营商环境”立项监督组主办" in helper.last and "协办组：信访室" in helper.last
+    assert helper.messages[-1].button_texts == ["协办进展"]  # no 增加/撤销: not the lead's
+    await lead.send(f"/assist {case.number}")
+    assert "撤销协办：信访室" in lead.messages[-1].button_texts
+    await other_user(tg).send(f"/assist {case.number}")
+    assert "无权查看" in other_user(tg).last
+
     await helper.send(f"/case {case.number}")
     assert case.number in helper.last and "宋利剑" not in helper.last
     assert "协办进展" in helper.messages[-1].button_texts
@@ -82,7 +97,7 @@ async def test_an_assist_team_adds_progress_the_lead_is_told_and_the_assist_lead
         CaseStatus.ACCEPTED
     )
 
-    other = user(tg, SAFETY_INSPECTOR)  # not 协办: the button's payload does not make it so
+    other = other_user(tg)  # not 协办: the button's payload does not make it so
     await other.click("协办进展", message=helper.messages[-3])
     assert "不是该问题的协办组" in (tg.session.callback_answers[-1].text or "")
     assert not [
