@@ -147,6 +147,7 @@ async def world(
     clock: FrozenClock,
     *,
     clue: bool = False,
+    photo: bool = False,
 ) -> World:
     """A 实名 appeal of the 营商环境 team signed for by 李监督 (or a clue of the 国资国企 team
     signed for by 周监督)."""
@@ -158,7 +159,9 @@ async def world(
             description=SOE, named=True,
         )  # fmt: skip
     else:
-        case = await submit(sessions, catalog, calendar, clock, people.reporter, named=True)
+        case = await submit(
+            sessions, catalog, calendar, clock, people.reporter, named=True, photo=photo
+        )
     async with sessions() as session:
         teams = {t.code: t.id or 0 for t in (await session.exec(select(Team))).all()}
     found = World(sessions, policy, clock, people, case, teams)
@@ -180,7 +183,7 @@ async def world(
 async def test_a_team_asked_to_assist_is_told_and_sees_the_case_but_never_the_reporter(
     sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
 ) -> None:
-    w = await world(sessions, catalog, calendar, clock)
+    w = await world(sessions, catalog, calendar, clock, photo=True)
     assert not await w.sees(DISPATCH_INSPECTOR)
     await w.add("dispatch")
     assert await w.told("assist_invited") == [DISPATCH_LEADER]
@@ -199,6 +202,7 @@ async def test_a_team_asked_to_assist_is_told_and_sees_the_case_but_never_the_re
             assert shown.case.id == case.id
             materials = await view_materials(session, person, case.id or 0, now=clock.now())
             assert materials.contact is None
+            assert materials.confidential and len(materials.attachments) == 1  # 材料N, cleaned
     assert may_view_identity(await w.person(INSPECTOR), await w.load())  # the lead still does
     assert not await w.sees(SAFETY_INSPECTOR)  # another team
     async with sessions() as session:
@@ -206,6 +210,11 @@ async def test_a_team_asked_to_assist_is_told_and_sees_the_case_but_never_the_re
     line = next(line for line in queue.lines if line.id == w.case.id)
     assert line.is_assisted_by(w.teams["dispatch"])
     assert not [e for e in await w.events() if e.kind is EventKind.IDENTITY_VIEWED]
+    async with sessions() as session:  # the lead assignee: the contact, the file as sent
+        lead = await view_materials(
+            session, await w.person(INSPECTOR), w.case.id or 0, now=clock.now()
+        )
+    assert lead.contact is not None and not lead.confidential
 
 
 async def test_only_the_lead_team_leader_a_leader_or_an_admin_adds_and_only_a_fitting_team(

@@ -23,6 +23,7 @@ from bot.services.clue_view import CluePanel, clue_panel
 from bot.services.inspectors import TEAM_ROLES, request_deciders
 from bot.services.materials import TelegramFiles
 from bot.services.permissions import (
+    cleaned_files,
     leads_team,
     load_case,
     may_act,
@@ -41,7 +42,7 @@ from bot.services.routing import (
     open_case_counts,
 )
 from bot.services.supervision import may_reply_supervision
-from models.anonymity import confidential, enterprise_line, hides_enterprise
+from models.anonymity import enterprise_line, hides_enterprise
 from models.attachment import Attachment, MediaKind
 from models.calendar import WorkCalendar
 from models.case import ASSIGNABLE, Case, CaseStatus, Outcome, reporter_line
@@ -471,7 +472,7 @@ async def get_case_page(
         ],
         timeline=await _timeline(session, detail.events),
         files=[
-            _file_line(a, number, confidential=confidential(case))
+            _file_line(a, number, confidential=cleaned_files(actor, case))
             for number, a in enumerate(attachments, 1)
         ],
         requests=requests,
@@ -562,7 +563,7 @@ async def get_case_file(
         assert telegram is not None and item.file_id is not None
         data = await _from_telegram(telegram, item.file_id, attachment_id)
     number = await _place(session, item)
-    if confidential(case):
+    if cleaned_files(actor, case):  # an anonymous case, a clue, a 协办 team's viewer
         material = await _cleaned(data, number, item)
         content_type, inline = served_type(material.data)
         return CaseFile(material.data, content_type, inline, material.file_name)
