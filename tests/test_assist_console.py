@@ -12,7 +12,7 @@ from models.calendar import WorkCalendar
 from models.event import CaseEvent, EventKind
 from models.team import Role, Team
 from tests.console_support import console_app, sign_in, text_of
-from tests.inspector_support import BUSINESS_LEADER, make_people
+from tests.inspector_support import BUSINESS_LEADER, DISPATCH_LEADER, make_people
 from tests.test_console_case import _done, _page, _person, _report
 
 HELPER = 611  # 信访室 监督员
@@ -35,6 +35,7 @@ async def test_the_lead_leader_adds_a_team_whose_member_records_progress_without
     async with (
         console_app(sessions, catalog, clock=clock) as lead_desk,
         console_app(sessions, catalog, clock=clock) as helper_desk,
+        console_app(sessions, catalog, clock=clock) as helper_lead_desk,
     ):
         lead = await sign_in(
             lead_desk, sessions, person=await _person(sessions, people, BUSINESS_LEADER)
@@ -59,6 +60,11 @@ async def test_the_lead_leader_adds_a_team_whose_member_records_progress_without
         assert "宋利剑" not in html and "13812345678" not in html
         listed = text_of(await (await helper.get("/console/cases")).text())
         assert case.number in listed and "本组协办" in listed
+        helper_lead = await sign_in(
+            helper_lead_desk, sessions, person=await _person(sessions, people, DISPATCH_LEADER)
+        )
+        home = text_of(await (await helper_lead.get("/console/")).text())
+        assert case.number in home and "本组协办" in home  # 工作台: the team's and its 协办
         identity = await (await helper.post(f"{base}/identity", {})).text()
         assert "宋利剑" not in identity and "13812345678" not in identity  # asked for by hand
         lead_sees = await (await lead.post(f"{base}/identity", {})).text()
