@@ -82,6 +82,7 @@ async def test_an_assist_team_adds_progress_the_lead_is_told_and_the_assist_lead
 
     await helper.send(f"/case {case.number}")
     assert case.number in helper.last and "宋利剑" not in helper.last
+    assert "协办组：信访室" in helper.last
     assert "协办进展" in helper.messages[-1].button_texts
     assert "办结" not in helper.messages[-1].button_texts
     await helper.click("协办进展")

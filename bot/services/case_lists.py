@@ -322,6 +322,8 @@ class CaseDetail:
     clocks: list[CaseClock]
     events: list[CaseEvent]
     requests: list[ApprovalRequest] = field(default_factory=list)
+    assist_teams: list[str] = field(default_factory=list)
+    """The names of the case's 协办 teams (室组联动)."""
 
 
 async def case_detail(session: AsyncSession, case: Case, now: datetime) -> CaseDetail:
@@ -351,7 +353,18 @@ async def case_detail(session: AsyncSession, case: Case, now: datetime) -> CaseD
             )
         ).all()
     )
-    return CaseDetail(line, case, zone.name if zone else None, clocks, events, requests)
+    assisting = await session.exec(
+        select(Team.name)
+        .join(CaseAssist, col(CaseAssist.team_id) == col(Team.id))
+        .where(
+            CaseAssist.case_id == case.id,
+            col(CaseAssist.removed_at).is_(None),
+            col(CaseAssist.team_id).is_distinct_from(case.team_id),
+        )
+        .order_by(col(CaseAssist.id))
+    )
+    zone_name = zone.name if zone else None
+    return CaseDetail(line, case, zone_name, clocks, events, requests, list(assisting.all()))
 
 
 async def show_case(
