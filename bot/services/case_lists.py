@@ -39,19 +39,15 @@ async def get_case_by_number(session: AsyncSession, number: str) -> Case:
     return case
 
 
-def can_view(actor: Inspector, case: Case, *, assisting: bool = False) -> bool:
-    """The assignee and the team's leaders see a case; leaders and admins see appeals. A clue
-    is seen only by its team leader and its assignee (DESIGN.md, "Categories").
-
-    ``assisting``: the actor's team is an open 协办 team of the case (``assists_case``); its
-    members then see an appeal and its team leaders a clue too (室组联动). Use cases ask
-    ``may_view`` / ``require_view``, which look that up; without it this is the lead team's
-    rule, which ``permissions.may_view_identity`` keeps to (协办 never sees who reported)."""
+def can_view(actor: Inspector, case: Case) -> bool:
+    """The lead team's rule: the assignee and the team's leaders see a case; leaders and admins
+    see appeals. A clue is seen only by its team leader and its assignee (DESIGN.md,
+    "Categories"). A 协办 team sees the case too (室组联动): use cases ask ``may_view`` /
+    ``require_view``, which look that up in the database; ``permissions.may_view_identity``
+    keeps to this rule (a 协办 team never sees who reported)."""
     if case.assignee_id == actor.id and actor.team_id == case.team_id:
         return True
     if actor.role is Role.TEAM_LEADER and actor.team_id == case.team_id:
-        return True
-    if assisting and _assists_as(actor, case.track):
         return True
     return actor.role in (Role.LEADER, Role.ADMIN) and case.track is Track.APPEAL
 
