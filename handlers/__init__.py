@@ -6,6 +6,7 @@ from aiogram import Router
 
 from handlers import (
     admin,
+    assist,
     clue,
     errors,
     followup,
@@ -36,6 +37,7 @@ def routers() -> list[Router]:
         inspector.setup(),
         leader.setup(),
         supervision.setup(),
+        assist.setup(),
         admin.setup(),
         reports.setup(),  # before intake: a leader's /report is the analysis report
         start.setup(),

@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
 from bot.services.assignment import assignment_options, check_route, reassign_case, reroute_case
+from bot.services.assist import AssistPanel, assist_panel
 from bot.services.case_lists import Queue, count_stats, list_queue, show_case
 from bot.services.decisions import Decision, decide_request, load_request
 from bot.services.permissions import leads_team
@@ -49,7 +50,12 @@ async def edit_or_send(
 
 
 def _render_queue(queue: Queue, actor: Inspector) -> str:
-    return render("leader_queue", q=queue, show_team=actor.role in (Role.LEADER, Role.ADMIN))
+    return render(
+        "leader_queue",
+        q=queue,
+        show_team=actor.role in (Role.LEADER, Role.ADMIN),
+        viewer_team=actor.team_id,
+    )
 
 
 async def cmd_queue(
@@ -73,7 +79,9 @@ async def on_queue_page(
     await edit_or_send(query, bot, _render_queue(queue, actor), queue_keyboard(queue))
 
 
-def _case_keyboard(actor: Inspector, case: Case) -> InlineKeyboardMarkup | None:
+def _case_keyboard(
+    actor: Inspector, case: Case, assist: AssistPanel
+) -> InlineKeyboardMarkup | None:
     """The buttons this person can use on this case (each press is authorised again)."""
     assert case.id is not None
     return staff_case_keyboard(
@@ -88,6 +96,8 @@ def _case_keyboard(actor: Inspector, case: Case) -> InlineKeyboardMarkup | None:
         dispose=case.track is Track.CLUE
         and case.assignee_id == actor.id
         and case.status in WORKING_STATUSES,
+        assist_progress=assist.may_progress,
+        assist_teams=assist.may_manage,
     )
 
 
@@ -105,7 +115,8 @@ async def cmd_case(
         d=detail,
         description=preview(detail.case.description),
     )
-    await message.answer(text, reply_markup=_case_keyboard(actor, detail.case))
+    assist = await assist_panel(session, actor, detail.case)
+    await message.answer(text, reply_markup=_case_keyboard(actor, detail.case, assist))
 
 
 async def cmd_stats(

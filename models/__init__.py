@@ -5,6 +5,7 @@ Importing this package registers every table on ``SQLModel.metadata``.
 
 from models.account import AccessEvent, AccessKind, ConsoleAccount, ConsoleSession
 from models.anchor import AuditAnchor
+from models.assist import CaseAssist
 from models.attachment import Attachment, Blob, MediaKind
 from models.card import Card, CardScan, CardStatus, PrintBatch
 from models.case import (
@@ -53,6 +54,7 @@ __all__ = [
     "CardScan",
     "CardStatus",
     "Case",
+    "CaseAssist",
     "CaseClock",
     "CaseCounter",
     "CaseEvent",

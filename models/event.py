@@ -77,6 +77,9 @@ class EventKind(enum.StrEnum):
     SUPERVISION_REPLIED = "supervision_replied"  # 督办回复
     REPEAT_FLAGGED = "repeat_flagged"  # 疑似重复件, linked at intake
     MERGED = "merged"  # 合并办理: this repeat closed into an earlier case
+    ASSIST_ADDED = "assist_added"  # 室组联动: a 协办 team added
+    ASSIST_REMOVED = "assist_removed"  # a 协办 team removed
+    ASSIST_PROGRESS = "assist_progress"  # a 协办 team's progress note (internal)
 
     @property
     def label(self) -> str:
@@ -130,6 +133,9 @@ EVENT_LABELS = {
     EventKind.SUPERVISION_REPLIED: "督办回复",
     EventKind.REPEAT_FLAGGED: "疑似重复件",
     EventKind.MERGED: "合并办理",
+    EventKind.ASSIST_ADDED: "增加协办组",
+    EventKind.ASSIST_REMOVED: "撤销协办组",
+    EventKind.ASSIST_PROGRESS: "协办进展",
 }
 
 GENESIS_HASH = "0" * 64

@@ -174,6 +174,23 @@ class SupervisionAction(CallbackData, prefix="sv1"):
     case_id: DbId
 
 
+class AssistAct(enum.StrEnum):
+    """室组联动 (``handlers.assist``): a 协办 team's note, the lead team leader's choices."""
+
+    PROGRESS = "prg"  # 协办进展: a 协办 team member writes a note
+    TEAMS = "tms"  # 协办: show the 协办 teams and the teams that could be added
+    ADD = "add"  # add ``team_id`` as a 协办 team
+    REMOVE = "rm"  # remove ``team_id``
+
+
+class AssistAction(CallbackData, prefix="as1"):
+    """A button about a case's 协办 teams; authorised again from the database."""
+
+    act: AssistAct
+    case_id: DbId
+    team_id: DbId = 0
+
+
 PREFIXES = ("ca1", "ta1", "rq1", "cs1", "rr1", "qp1", "ad1")
 """The callback prefixes the inspectors' side owns; anything else under them is refused."""
 
@@ -318,6 +335,37 @@ def offer_keyboard(offering: Offering) -> InlineKeyboardMarkup:
             return supervision_keyboard(ref, SupervisionAct.REPLY, "督办回复")
         case Offer.REPEAT_MERGE:
             return supervision_keyboard(ref, SupervisionAct.MERGE, "合并办理")
+        case Offer.ASSIST_PROGRESS:
+            return assist_progress_keyboard(ref)
+
+
+def assist_progress_keyboard(case_id: int) -> InlineKeyboardMarkup:
+    """协办进展 · 查看材料, for a 协办 team."""
+    data = AssistAction(act=AssistAct.PROGRESS, case_id=case_id)
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[_button("协办进展", data), materials_button(case_id)]]
+    )
+
+
+def assist_teams_keyboard(
+    case_id: int, *, targets: Iterable[Team], current: Iterable[Team]
+) -> InlineKeyboardMarkup:
+    """增加协办：<team> for each team that could be added, 撤销协办：<team> for each 协办 team."""
+    rows = [
+        staff_button(
+            f"增加协办：{team.name}",
+            AssistAction(act=AssistAct.ADD, case_id=case_id, team_id=team.id or 0),
+        )
+        for team in targets
+    ]
+    rows += [
+        staff_button(
+            f"撤销协办：{team.name}",
+            AssistAction(act=AssistAct.REMOVE, case_id=case_id, team_id=team.id or 0),
+        )
+        for team in current
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def supervision_keyboard(case_id: int, act: SupervisionAct, text: str) -> InlineKeyboardMarkup:
@@ -732,9 +780,12 @@ def staff_case_keyboard(
     route: bool,
     supervise: bool,
     dispose: bool = False,
+    assist_progress: bool = False,
+    assist_teams: bool = False,
 ) -> InlineKeyboardMarkup | None:
     """/case: the buttons this person can use on this case (each press is authorised again);
-    ``dispose``: 提出处置意见 on a clue, in place of 办结."""
+    ``dispose``: 提出处置意见 on a clue, in place of 办结; ``assist_progress``: 协办进展 for a
+    协办 team; ``assist_teams``: 协办 (add or remove 协办 teams) for the lead team leader."""
     rows: list[list[InlineKeyboardButton]] = []
     if works:
         rows += inspector_case_keyboard(case_id).inline_keyboard
@@ -751,6 +802,10 @@ def staff_case_keyboard(
         rows.append(staff_button("分办至其他组", TeamAction(act=TeamAct.ROUTE, case_id=case_id)))
     if supervise:
         rows.append(staff_button("督办", TeamAction(act=TeamAct.SUPERVISE, case_id=case_id)))
+    if assist_progress:
+        rows.append(staff_button("协办进展", AssistAction(act=AssistAct.PROGRESS, case_id=case_id)))
+    if assist_teams:
+        rows.append(staff_button("协办", AssistAction(act=AssistAct.TEAMS, case_id=case_id)))
     return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
 

@@ -25,7 +25,7 @@ from bot.db import (
     create_session_factory,
     upgrade_database,
 )
-from bot.services.case_lists import can_view, viewable_by
+from bot.services.case_lists import can_view, may_view, viewable_by
 from bot.services.case_search import (
     CaseFilters,
     CasePage,
@@ -38,6 +38,7 @@ from bot.services.case_search import (
 from bot.services.intake import submit_case
 from bot.services.policy import Policy
 from demo import generate_demo
+from models.assist import CaseAssist
 from models.calendar import WorkCalendar
 from models.case import Case, CaseStatus
 from models.errors import InvalidInput
@@ -434,7 +435,7 @@ async def test_pages_hold_fifty_newest_first_and_a_page_past_the_end_is_the_last
 
 
 @pytest.mark.both_databases
-async def test_the_sql_rule_and_can_view_agree_on_every_case_and_person(
+async def test_the_sql_rule_and_the_view_check_agree_on_every_case_person_and_assist(
     sessions: SessionFactory, catalog: LiankaConfig
 ) -> None:
     async with sessions() as session:
@@ -470,9 +471,23 @@ async def test_the_sql_rule_and_can_view_agree_on_every_case_and_person(
             session.add(case)
             cases.append(case)
         await session.commit()
+        for n, case in enumerate(cases):  # 协办: open, removed, the lead team's own, none
+            team = ("business_env", "soe", "business_env", "soe", None)[n % 5]
+            if team is not None:
+                session.add(
+                    CaseAssist(
+                        case_id=case.id or 0, team_id=teams[team] or 0, added_by_id=people[1].id or 0,
+                        added_at=NOW, removed_at=NOW if n % 5 == 2 else None,
+                    )
+                )  # fmt: skip
+        await session.commit()
+        assisted = 0
         for person in people:
             found = set((await session.exec(select(Case.id).where(viewable_by(person)))).all())
-            assert found == {c.id for c in cases if can_view(person, c)}, person.role
+            expected = {c.id for c in cases if await may_view(session, person, c)}
+            assert found == expected, person.role
+            assisted += len(expected - {c.id for c in cases if can_view(person, c)})
+        assert assisted > 0  # the 协办 rule was tried, not only the lead team's
 
 
 @pytest.mark.both_databases

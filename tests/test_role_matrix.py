@@ -21,6 +21,7 @@ from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.acceptance import accept_case
 from bot.services.assignment import reassign_case
+from bot.services.assist import add_assist_progress, add_assist_team
 from bot.services.audit import verify_audit_as
 from bot.services.case_lists import show_case
 from bot.services.decisions import decide_request
@@ -50,7 +51,7 @@ from models.event import CaseEvent, EventKind
 from models.intake import CaseDraft
 from models.notification import Notification
 from models.request import ApprovalRequest, RequestKind, RequestStatus
-from models.team import Inspector, Role
+from models.team import Inspector, Role, Team
 from tests.conftest import ROOT
 from tests.factories import make_inspector, make_reporter
 
@@ -75,12 +76,23 @@ STAFF_ONLY = (
     "督办",
     "督办回复",
     "merge a repeat report (合并)",
+    "add or remove a 协办 team (室组联动)",
+    "view a case as its 协办 team",
+    "add 协办进展",
+    "see the reporter's identity as a 协办 team",
     "read the audit trail",
     "configure (people, cards, teams)",
 )
+ASSIST_MEMBER = (
+    "view a case as its 协办 team",
+    "add 协办进展",
+    "see the reporter's identity as a 协办 team",
+)
+"""The 协办 rows whose inspector / team leader / dispatcher are of a 协办 team (no team: —)."""
 NO_ENTRY = (
     {(action, ROLES[0]) for action in STAFF_ONLY}
     | {("decide one's own request", role) for role in ("dispatcher", "leader", "admin")}
+    | {(action, role) for action in ASSIST_MEMBER for role in ("leader", "admin")}
     | {
         (action, role)
         for action in (
@@ -115,6 +127,10 @@ CONDITIONS = {
     ("approve a clue's disposition (委领导审批)", "leader"): "only if they did not review it",
     ("object to a clue's result (异议)", ROLES[0]): "only once, on a named clue",
     ("督办", "leader"): "only an appeal",
+    ("add or remove a 协办 team (室组联动)", "leader"): "only an appeal",
+    ("add or remove a 协办 team (室组联动)", "admin"): "only an appeal",
+    ("view a case as its 协办 team", "inspector"): "only on an appeal",
+    ("add 协办进展", "inspector"): "only on an appeal",
     ("督办回复", "inspector"): "only as assignee",
     ("merge a repeat report (合并)", "inspector"): "only as assignee",
     ("withdraw an appeal (撤回)", ROLES[0]): "only before 签收",
@@ -758,6 +774,87 @@ async def object_once(w: World, role: str, met: bool | None) -> bool:
     return await attempt(w, objection)
 
 
+async def _assist(w: World, case: Case, team: str) -> None:
+    """The case's team leader asks ``team`` to assist (室组联动)."""
+    async with w.sessions() as session:
+        team_id = (await session.exec(select(Team.id).where(Team.code == team))).one()
+        await add_assist_team(
+            session, (await w.team(case, Role.TEAM_LEADER))[0], case.id or 0,
+            team_id=team_id or 0, now=w.now,
+        )  # fmt: skip
+
+
+async def _assist_member(w: World, role: str, met: bool | None, case: Case) -> Inspector:
+    """Who plays ``role`` in a 协办 team of ``case``: 国资国企 assists an appeal, 信访室 (with
+    a member made for it) a clue (not met: "only on an appeal"); the dispatcher: 信访室."""
+    if met is False:
+        case = w.clue
+    team = "dispatch" if role == "dispatcher" or met is False else "soe"
+    await _assist(w, case, team)
+    if role == "dispatcher":
+        return w.dispatcher
+    async with w.sessions() as session:
+        if met is False:
+            return await make_inspector(
+                session, w.now, team_code="dispatch", name="信访员", role=Role.INSPECTOR,
+                telegram_user_id=622,
+            )  # fmt: skip
+        wanted = Role.INSPECTOR if role == "inspector" else Role.TEAM_LEADER
+        found = await session.exec(
+            select(Inspector).where(Inspector.role == wanted).join(Team).where(Team.code == "soe")
+        )
+        return found.first() or (await w.team(w.clue, wanted))[0]
+
+
+async def manage_assists(w: World, role: str, met: bool | None) -> bool:
+    case = w.clue if met is False else w.appeal
+    person = await staff(w, role, case)
+
+    async def add() -> bool:
+        async with w.sessions() as session:
+            team_id = (await session.exec(select(Team.id).where(Team.code == "dispatch"))).one()
+            await add_assist_team(session, person, case.id or 0, team_id=team_id or 0, now=w.now)
+        return True
+
+    return await attempt(w, add)
+
+
+async def view_as_assist(w: World, role: str, met: bool | None) -> bool:
+    person = await _assist_member(w, role, met, w.appeal)
+    case = w.clue if met is False else w.appeal
+
+    async def read() -> bool:
+        async with w.sessions() as session:
+            return (await show_case(session, person, case.number, w.now)).case.id == case.id
+
+    return await attempt(w, read)
+
+
+async def assist_progress(w: World, role: str, met: bool | None) -> bool:
+    person = await _assist_member(w, role, met, w.appeal)
+    case = w.clue if met is False else w.appeal
+
+    async def note() -> bool:
+        async with w.sessions() as session:
+            await add_assist_progress(
+                session, person, case.id or 0, note="已调阅相关材料。", now=w.now
+            )
+        return True
+
+    return await attempt(w, note)
+
+
+async def identity_as_assist(w: World, role: str, met: bool | None) -> bool:
+    person = await _assist_member(w, role, met, w.named)
+
+    async def read() -> bool:
+        async with w.sessions() as session:
+            shown = await view_materials(session, person, w.named.id or 0, now=w.now)
+        return shown.contact is not None
+
+    return await attempt(w, read)
+
+
 PROBES: dict[str, Probe] = {
     "view an appeal": _viewer("appeal"),
     "view a clue": _viewer("clue"),
@@ -777,6 +874,10 @@ PROBES: dict[str, Probe] = {
     "督办": supervise,
     "督办回复": supervision_reply,
     "merge a repeat report (合并)": merge,
+    "add or remove a 协办 team (室组联动)": manage_assists,
+    "view a case as its 协办 team": view_as_assist,
+    "add 协办进展": assist_progress,
+    "see the reporter's identity as a 协办 team": identity_as_assist,
     "withdraw an appeal (撤回)": withdraw_appeal,
     "withdraw a clue (撤回)": withdraw_clue,
     "read the audit trail": audit,

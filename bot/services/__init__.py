@@ -23,6 +23,8 @@ Where to look:
 - lists and people: ``case_lists``, ``inspectors`` (with ``deciders``: who decides a request),
   ``people``; deadlines: ``clocks``, ``sweep``, ``agenda``, ``calendar``, ``schedule``; the
   rest: ``cards``, ``catalog``, ``reports``, ``audit``, ``updates``;
+- 室组联动: ``assist`` (协办 teams: add, remove, 协办进展; who sees a case as 协办 is in
+  ``case_lists``), ``assist_notices`` (the 协办 teams told of every change, in one listener);
 - the office console: ``accounts`` (accounts, passwords, TOTP, lock-out, the sign-in log),
   ``console_sessions`` (who a console request acts as, 退出), ``console_home`` (工作台),
   ``case_search`` (案件 list and search), ``case_view`` (the 案件 page and its files;
@@ -30,3 +32,7 @@ Where to look:
   ``card_admin`` and ``people_admin`` (联系卡 and 人员 for admins), ``console_reports`` (报表) —
   the pages' reads; every action they offer is one of the casework use cases above.
 """
+
+# The 协办 teams hear of every change of a case from one listener on the session's flush
+# (``assist_notices``): registered whenever a use case can run.
+from bot.services import assist_notices as assist_notices

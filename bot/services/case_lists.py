@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.assist import CaseAssist
 from models.case import (
     AWAITING_ACCEPTANCE,
     FINISHED_STATUSES,
@@ -39,8 +40,11 @@ async def get_case_by_number(session: AsyncSession, number: str) -> Case:
 
 
 def can_view(actor: Inspector, case: Case) -> bool:
-    """The assignee and the team's leaders see a case; leaders and admins see appeals. A clue
-    is seen only by its team leader and its assignee (DESIGN.md, "Categories")."""
+    """The lead team's rule: the assignee and the team's leaders see a case; leaders and admins
+    see appeals. A clue is seen only by its team leader and its assignee (DESIGN.md,
+    "Categories"). A 协办 team sees the case too (室组联动): use cases ask ``may_view`` /
+    ``require_view``, which look that up in the database; ``permissions.may_view_identity``
+    keeps to this rule (a 协办 team never sees who reported)."""
     if case.assignee_id == actor.id and actor.team_id == case.team_id:
         return True
     if actor.role is Role.TEAM_LEADER and actor.team_id == case.team_id:
@@ -48,19 +52,65 @@ def can_view(actor: Inspector, case: Case) -> bool:
     return actor.role in (Role.LEADER, Role.ADMIN) and case.track is Track.APPEAL
 
 
+def _assists_as(actor: Inspector, track: Track) -> bool:
+    """Who in a 协办 team sees the case: its members on an appeal, its team leaders on a clue."""
+    if actor.role is Role.TEAM_LEADER:
+        return True
+    return actor.role is Role.INSPECTOR and track is Track.APPEAL
+
+
+def assisted_by(team_id: int | None) -> ColumnElement[bool]:
+    """The cases ``team_id`` is an open 协办 team of (and not their lead team: a case moved to
+    a team that assisted it is that team's own), as a WHERE clause on ``cases``."""
+    return and_(
+        col(Case.team_id).is_distinct_from(team_id),
+        exists().where(
+            col(CaseAssist.case_id) == col(Case.id),
+            col(CaseAssist.team_id) == team_id,
+            col(CaseAssist.removed_at).is_(None),
+        ),
+    )
+
+
 def viewable_by(actor: Inspector) -> ColumnElement[bool]:
-    """``can_view`` as a WHERE clause on ``cases``, for lists that filter in SQL (a test holds
+    """``may_view`` as a WHERE clause on ``cases``, for lists that filter in SQL (a test holds
     both to the same answers)."""
     rules = [and_(col(Case.assignee_id) == actor.id, col(Case.team_id) == actor.team_id)]
     if actor.role is Role.TEAM_LEADER:
         rules.append(col(Case.team_id) == actor.team_id)
     if actor.role in (Role.LEADER, Role.ADMIN):
         rules.append(col(Case.track) == Track.APPEAL)
+    if actor.team_id is not None and actor.role is Role.TEAM_LEADER:
+        rules.append(assisted_by(actor.team_id))
+    elif actor.team_id is not None and actor.role is Role.INSPECTOR:
+        rules.append(and_(assisted_by(actor.team_id), col(Case.track) == Track.APPEAL))
     return or_(*rules)
 
 
-def require_view(actor: Inspector, case: Case) -> None:
-    if not can_view(actor, case):
+async def assists_case(session: AsyncSession, actor: Inspector, case: Case) -> bool:
+    """Whether ``actor``'s team is an open 协办 team of ``case`` (not its lead team)."""
+    if actor.team_id is None or actor.team_id == case.team_id or case.id is None:
+        return False
+    found = await session.exec(
+        select(CaseAssist.id).where(
+            CaseAssist.case_id == case.id,
+            CaseAssist.team_id == actor.team_id,
+            col(CaseAssist.removed_at).is_(None),
+        )
+    )
+    return found.first() is not None
+
+
+async def may_view(session: AsyncSession, actor: Inspector, case: Case) -> bool:
+    """Whether ``actor`` may see ``case``: ``can_view`` with the 协办 relation from the database."""
+    if can_view(actor, case):
+        return True
+    return _assists_as(actor, case.track) and await assists_case(session, actor, case)
+
+
+async def require_view(session: AsyncSession, actor: Inspector, case: Case) -> None:
+    """Every view check of one case (the SQL lists ask ``viewable_by``)."""
+    if not await may_view(session, actor, case):
         raise PermissionDenied(
             "您无权查看该问题。", detail=f"case {case.id}: inspector {actor.id} may not view it"
         )
@@ -85,6 +135,12 @@ class CaseLine:
     created_at: datetime
     paused_at: datetime | None = None
     """While the clock waits for the reporter's answer: since when (its count stands still)."""
+    assist_team_ids: frozenset[int] = frozenset()
+    """The case's open 协办 teams (室组联动): lists mark the cases a viewer's team assists."""
+
+    def is_assisted_by(self, team_id: int | None) -> bool:
+        """Whether ``team_id`` assists this case (the 协办 mark in lists)."""
+        return team_id is not None and team_id in self.assist_team_ids
 
 
 def due_kinds(status: CaseStatus) -> tuple[ClockKind, ...]:
@@ -118,6 +174,12 @@ async def case_lines(session: AsyncSession, cases: list[Case], now: datetime) ->
     clocks: dict[int, dict[ClockKind, CaseClock]] = {}
     for row in (await session.exec(select(CaseClock).where(col(CaseClock.case_id).in_(ids)))).all():
         clocks.setdefault(row.case_id, {})[row.kind] = row
+    assists: dict[int, set[int]] = {}
+    open_assists = select(CaseAssist).where(
+        col(CaseAssist.case_id).in_(ids), col(CaseAssist.removed_at).is_(None)
+    )
+    for assist in (await session.exec(open_assists)).all():
+        assists.setdefault(assist.case_id, set()).add(assist.team_id)
     teams = {t.id: t for t in (await session.exec(select(Team))).all()}
     categories = {c.id: c for c in (await session.exec(select(Category))).all()}
     people_ids = {c.assignee_id for c in cases if c.assignee_id is not None}
@@ -150,6 +212,7 @@ async def case_lines(session: AsyncSession, cases: list[Case], now: datetime) ->
                 overdue=bool(clock and clock.state is ClockState.RUNNING and clock.due_at <= now),
                 created_at=case.created_at,
                 paused_at=clock.paused_at if clock and clock.state is ClockState.PAUSED else None,
+                assist_team_ids=frozenset(assists.get(case.id, ())),
             )
         )
     return lines
@@ -198,12 +261,12 @@ QUEUE_PAGE_SIZE = 8
 
 
 async def list_queue(session: AsyncSession, actor: Inspector, page: int, now: datetime) -> Queue:
-    """/queue: a team leader sees the team's open cases, an inspector their own, leaders and
-    admins every team's they may see (``viewable_by``: clues as a count, never as rows); 督办
-    and the most urgent first."""
+    """/queue: a team leader sees the team's open cases and those it assists (协办), an
+    inspector their own, leaders and admins every team's they may see (``viewable_by``: clues
+    as a count, never as rows); 督办 and the most urgent first."""
     query = select(Case).where(col(Case.status).in_(OPEN_STATUSES), viewable_by(actor))
     if actor.role is Role.TEAM_LEADER:
-        query = query.where(Case.team_id == actor.team_id)
+        query = query.where(or_(col(Case.team_id) == actor.team_id, assisted_by(actor.team_id)))
         team = await session.get(Team, actor.team_id) if actor.team_id else None
         title = f"{team.name if team else ''} 待办问题"
     elif actor.role is Role.INSPECTOR:
@@ -262,6 +325,8 @@ class CaseDetail:
     clocks: list[CaseClock]
     events: list[CaseEvent]
     requests: list[ApprovalRequest] = field(default_factory=list)
+    assist_teams: list[str] = field(default_factory=list)
+    """The names of the case's 协办 teams (室组联动)."""
 
 
 async def case_detail(session: AsyncSession, case: Case, now: datetime) -> CaseDetail:
@@ -291,7 +356,18 @@ async def case_detail(session: AsyncSession, case: Case, now: datetime) -> CaseD
             )
         ).all()
     )
-    return CaseDetail(line, case, zone.name if zone else None, clocks, events, requests)
+    assisting = await session.exec(
+        select(Team.name)
+        .join(CaseAssist, col(CaseAssist.team_id) == col(Team.id))
+        .where(
+            CaseAssist.case_id == case.id,
+            col(CaseAssist.removed_at).is_(None),
+            col(CaseAssist.team_id).is_distinct_from(case.team_id),
+        )
+        .order_by(col(CaseAssist.id))
+    )
+    zone_name = zone.name if zone else None
+    return CaseDetail(line, case, zone_name, clocks, events, requests, list(assisting.all()))
 
 
 async def show_case(
@@ -299,7 +375,7 @@ async def show_case(
 ) -> CaseDetail:
     """/case <number>: for those who may see the case."""
     case = await get_case_by_number(session, number)
-    require_view(actor, case)
+    await require_view(session, actor, case)
     return await case_detail(session, case, now)
 
 

@@ -17,11 +17,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.blobs import BlobMissing, BlobStore
 from bot.services.assignment import may_route
+from bot.services.assist import AssistPanel, assist_panel
 from bot.services.case_lists import CaseDetail, case_detail, require_view
 from bot.services.clue_view import CluePanel, clue_panel
 from bot.services.inspectors import TEAM_ROLES, request_deciders
 from bot.services.materials import TelegramFiles
 from bot.services.permissions import (
+    cleaned_files,
     leads_team,
     load_case,
     may_act,
@@ -40,7 +42,7 @@ from bot.services.routing import (
     open_case_counts,
 )
 from bot.services.supervision import may_reply_supervision
-from models.anonymity import confidential, enterprise_line, hides_enterprise
+from models.anonymity import enterprise_line, hides_enterprise
 from models.attachment import Attachment, MediaKind
 from models.calendar import WorkCalendar
 from models.case import ASSIGNABLE, Case, CaseStatus, Outcome, reporter_line
@@ -144,6 +146,8 @@ def _detail(event: CaseEvent, teams: dict[str, str], people: dict[int, Inspector
         if kind is EventKind.ROUTED and not data.get("by"):
             how = f"（规则：{data['rule']}）" if data.get("rule") else "（未匹配分办规则）"
         return f"至{teams.get(data['team'], data['team'])}{how}"
+    if kind.value.startswith("assist_") and "team" in data:  # 室组联动
+        return f"协办组：{teams.get(data['team'], data['team'])}"
     if kind is EventKind.ASSIGNED and data.get("inspector"):
         person = people.get(data["inspector"])
         return f"承办人：{person.name if person else '—'}"
@@ -320,6 +324,7 @@ class CasePage:
     extension_max: int = EXTENSION_MAX_DAYS
     supervise_note_max: int = SUPERVISE_NOTE_MAX
     repeat_of: str | None = None  # 疑似重复件: the number of the case it repeats
+    assist: AssistPanel | None = None  # 室组联动: the 协办 teams and what this person may do
 
     @property
     def case(self) -> Case:
@@ -438,7 +443,7 @@ async def get_case_page(
     only within ``[limits] return_within_days`` of 签收."""
     calendar = policy.calendar
     case = await load_case(session, case_id)
-    require_view(actor, case)
+    await require_view(session, actor, case)
     detail = await case_detail(session, case, now)
     team, assignee, enterprise = await _names(session, case)
     return_open = not return_window_over(case, policy, now)
@@ -467,7 +472,7 @@ async def get_case_page(
         ],
         timeline=await _timeline(session, detail.events),
         files=[
-            _file_line(a, number, confidential=confidential(case))
+            _file_line(a, number, confidential=cleaned_files(actor, case))
             for number, a in enumerate(attachments, 1)
         ],
         requests=requests,
@@ -480,6 +485,7 @@ async def get_case_page(
         repeat_of=(await load_case(session, case.repeat_of_id)).number
         if case.repeat_of_id
         else None,
+        assist=await assist_panel(session, actor, case),
     )
 
 
@@ -542,7 +548,7 @@ async def get_case_file(
     """A file of the case, for those who may see the case: a web file from the blob store, a
     chat file fetched from Telegram on demand."""
     case = await load_case(session, case_id)
-    require_view(actor, case)
+    await require_view(session, actor, case)
     item = await session.get(Attachment, attachment_id)
     if item is None or item.case_id != case.id:
         raise NotFound("未找到该材料。", detail=f"attachment {attachment_id} not of case {case_id}")
@@ -557,7 +563,7 @@ async def get_case_file(
         assert telegram is not None and item.file_id is not None
         data = await _from_telegram(telegram, item.file_id, attachment_id)
     number = await _place(session, item)
-    if confidential(case):
+    if cleaned_files(actor, case):  # an anonymous case, a clue, a 协办 team's viewer
         material = await _cleaned(data, number, item)
         content_type, inline = served_type(material.data)
         return CaseFile(material.data, content_type, inline, material.file_name)

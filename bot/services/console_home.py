@@ -11,11 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func
+from sqlalchemy import and_, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.services.case_lists import HiddenClues, Stats, count_hidden_clues, count_stats, viewable_by
+from bot.services.case_lists import (
+    HiddenClues,
+    Stats,
+    assisted_by,
+    count_hidden_clues,
+    count_stats,
+    viewable_by,
+)
 from bot.services.case_search import (
     CaseFilters,
     CasePage,
@@ -90,8 +97,8 @@ async def _open_cases(
     conditions = [viewable_by(actor), col(Case.status).in_(OPEN_STATUSES)]
     if mine:
         conditions.append(col(Case.assignee_id) == actor.id)
-    else:
-        conditions.append(col(Case.team_id) == actor.team_id)
+    else:  # the team's, and those it assists (协办)
+        conditions.append(or_(col(Case.team_id) == actor.team_id, assisted_by(actor.team_id)))
     total = (await session.exec(select(func.count()).select_from(Case).where(*conditions))).one()
     due = and_(
         col(CaseClock.case_id) == col(Case.id),

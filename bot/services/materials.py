@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.blobs import BlobStore
 from bot.services.case_lists import require_view
-from bot.services.permissions import actor_of, load_case, may_view_identity
+from bot.services.permissions import actor_of, cleaned_files, load_case, may_view_identity
 from models.anonymity import confidential, enterprise_line, hides_enterprise
 from models.attachment import Attachment
 from models.case import Case
@@ -54,11 +54,14 @@ class Materials:
     attachments: list[Attachment]
     contact: Contact | None
     reporter_line: str
+    cleaned: bool = False
+    """Files cleaned and named 材料N for this viewer (``permissions.cleaned_files``)."""
 
     @property
     def confidential(self) -> bool:
-        """An anonymous case or a clue: its files reach staff cleaned and named 材料N."""
-        return confidential(self.case)
+        """An anonymous case or a clue, or a 协办 team's viewer: its files reach them cleaned and
+        named 材料N."""
+        return self.cleaned or confidential(self.case)
 
     @property
     def enterprise_line(self) -> str | None:
@@ -76,7 +79,7 @@ async def view_materials(
     """查看材料: the description and evidence for those who may see the case; a named appeal's
     contact too, and each time it is shown an IDENTITY_VIEWED event records who saw it."""
     case = await load_case(session, case_id)
-    require_view(actor, case)
+    await require_view(session, actor, case)
     assert case.id is not None
     category = await session.get(Category, case.category_id)
     zone = await session.get(Zone, case.zone_id) if case.zone_id else None
@@ -117,6 +120,7 @@ async def view_materials(
         attachments=attachments,
         contact=contact,
         reporter_line=reporter_line,
+        cleaned=cleaned_files(actor, case),
     )
 
 

@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services.case_lists import can_view
 from bot.services.inspectors import TEAM_ROLES
+from models.anonymity import confidential
 from models.case import (
     OPEN_STATUSES,
     RETURNABLE,
@@ -137,6 +138,13 @@ def may_view_identity(actor: Inspector, case: Case) -> bool:
         and not case.anonymous
         and can_view(actor, case)
     )
+
+
+def cleaned_files(actor: Inspector, case: Case) -> bool:
+    """Whether a case's files reach ``actor`` cleaned and named 材料N: on an anonymous case or a
+    clue (``models.anonymity.confidential``), and for a 协办 team, who sees the case but never
+    who reported it (a file's name or metadata can say). ``actor`` may see the case."""
+    return confidential(case) or not can_view(actor, case)
 
 
 ACTION_STATUSES: dict[str, tuple[frozenset[CaseStatus], str]] = {

@@ -54,7 +54,7 @@ async def supervise_case(
         raise PermissionDenied(
             "只有委领导可以督办。", detail=f"inspector {actor.id} is not a leader"
         )
-    require_view(actor, case)  # before anything that would name a clue or its status
+    await require_view(session, actor, case)  # before anything that names a clue or its status
     if case.status not in OPEN_STATUSES:
         raise moved_on(case, "督办")
     if case.supervised:

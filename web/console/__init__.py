@@ -11,6 +11,7 @@ from aiohttp import web
 
 from web.console import (
     account,
+    assist,
     audit,
     calendar,
     cards,
@@ -47,6 +48,7 @@ _PAGES: tuple[ModuleType, ...] = (
     home,
     cases,
     case_page,
+    assist,
     dispositions,
     cards,
     people,

@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.services.acceptance import accept_case
 from bot.services.assignment import reassign_case, reroute_case
 from bot.services.case_forms import parse_amount, parse_days
-from bot.services.case_lists import can_view
+from bot.services.case_lists import may_view
 from bot.services.case_view import get_case_page
 from bot.services.decisions import Decision, decide_request
 from bot.services.dispositions import propose_disposition, review_disposition
@@ -116,10 +116,12 @@ Run = Callable[[Act], Awaitable[Done]]
 """An action: calls its use case and says what it did."""
 
 
-def after(actor: Inspector, case_id: int, case: Case | None) -> str:
+async def after(session: AsyncSession, actor: Inspector, case_id: int, case: Case | None) -> str:
     """Back to the case page, or to 工作台 when the action took the case out of the actor's
-    sight (routed elsewhere, its return approved)."""
-    return case_url(case_id) if case is None or can_view(actor, case) else HOME
+    sight (routed elsewhere, its return approved, its 协办 ended)."""
+    if case is None or await may_view(session, actor, case):
+        return case_url(case_id)
+    return HOME
 
 
 async def act(request: web.Request, name: str, run: Run) -> web.Response:
@@ -140,11 +142,11 @@ async def act(request: web.Request, name: str, run: Run) -> web.Response:
                     now=console.clock.now(),
                 )
             )
+            location = await after(session, request[STAFF].person, case_id, done.case)
     except InvalidInput as e:
         return await render_case(
             request, case_id, status=400, form=form, error=e.message, failed=name
         )
-    location = after(request[STAFF].person, case_id, done.case)
     raise redirect_after(request, location, notice=done.notice)
 
 
@@ -333,8 +335,8 @@ async def decide(request: web.Request) -> web.Response:
             now=console.clock.now(),
             team_id=int(team) if approve and team.isdecimal() and len(team) <= 9 else None,
         )
-    assert decision.case.id is not None
-    location = after(request[STAFF].person, decision.case.id, decision.case)
+        assert decision.case.id is not None
+        location = await after(session, request[STAFF].person, decision.case.id, decision.case)
     raise redirect_after(request, location, notice=_decided(decision, approve=approve))
 
 

@@ -1,0 +1,131 @@
+"""室组联动: the 协办 teams are told of a case's changes, in one place.
+
+Every change of a case is an event in its history (``models.event``), written by whichever use
+case made it (签收, 延期 approved, 办结, 重办, 结案, 撤回, 合并办理, a 处置 approved, the lead's
+记录进展). Rather than each of those use cases remembering the 协办 teams, this listener looks at
+the events a session is about to write and, for a case with open 协办 teams, queues one notice
+per change to each 协办 team's leaders and to the team members who added 协办进展 — in the same
+transaction, so the notice exists exactly when the change does (idempotent: keyed by the event's
+place in the chain and the recipient). It runs inside the flush (SQLAlchemy's ``before_flush``),
+where the session's own connection is used synchronously.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event as sa_event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from sqlmodel import col, select
+
+from models.assist import CaseAssist
+from models.case import Case
+from models.event import CaseEvent, EventKind
+from models.notification import Channel, Notice, Notification, Offer, Recipient
+from models.org import Track
+from models.team import Inspector, Role
+from notifications.outbox import QUEUED, queued
+from notifications.render import render_notice
+from notifications.texts import case_params
+
+KIND = "assist_case_changed"
+
+TOLD_OF = frozenset(
+    {
+        EventKind.ACCEPTED,
+        EventKind.EXTENSION_APPROVED,
+        EventKind.RESOLVED,
+        EventKind.REOPENED,
+        EventKind.CLOSED,
+        EventKind.WITHDRAWN,
+        EventKind.MERGED,
+        EventKind.TRANSFERRED,
+        EventKind.RETURN_APPROVED,
+        EventKind.DISPOSITION_APPROVED,
+        EventKind.PROGRESS,
+    }
+)
+"""The changes a 协办 team hears of: status changes, an approved 延期 or 处置, the lead's
+progress notes (``PROGRESS``: the 协办 team's own notes are ``ASSIST_PROGRESS``)."""
+
+
+def _recipients(session: Session, case: Case, team_ids: list[int]) -> list[Inspector]:
+    """The 协办 teams' active leaders, and their members who added 协办进展 (on an appeal:
+    on a clue only team leaders see the case)."""
+    people = session.scalars(
+        select(Inspector)
+        .where(
+            col(Inspector.team_id).in_(team_ids),
+            col(Inspector.active).is_(True),
+            col(Inspector.role).in_((Role.TEAM_LEADER, Role.INSPECTOR)),
+        )
+        .order_by(col(Inspector.id))
+    ).all()
+    authors = set(
+        session.scalars(
+            select(CaseEvent.actor_id).where(
+                CaseEvent.case_id == case.id, CaseEvent.kind == EventKind.ASSIST_PROGRESS
+            )
+        ).all()
+    )
+    return [
+        p
+        for p in people
+        if p.role is Role.TEAM_LEADER or (p.id in authors and case.track is Track.APPEAL)
+    ]
+
+
+def _insert(session: Session, values: dict[str, Any]) -> Any:
+    dialect = session.get_bind().dialect.name
+    table = Notification.__table__  # type: ignore[attr-defined]
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    return insert.values(**values).on_conflict_do_nothing(index_elements=["key"])
+
+
+def _tell(session: Session, change: CaseEvent, assists: dict[int, set[int]]) -> None:
+    case = session.get(Case, change.case_id)
+    if case is None:
+        return
+    team_ids = sorted(assists.get(change.case_id, set()) - {case.team_id or 0})
+    if not team_ids:
+        return
+    notice = Notice.of(
+        "assist_case_changed",
+        case=case_params(case),
+        what=change.kind.label,
+        status=case.status.label,
+        note=change.note if change.kind is EventKind.PROGRESS else None,
+    )
+    render_notice(notice)
+    assert case.id is not None
+    for person in _recipients(session, case, team_ids):
+        to = Recipient.inspector(person)
+        values = queued(
+            kind=KIND, to=to, notice=notice, now=change.created_at, case_id=case.id,
+            stage=change.seq, offer=Offer.CASE_MATERIALS.on(case.id),
+        )  # fmt: skip
+        session.execute(_insert(session, values))
+        if to.channel is Channel.TELEGRAM:
+            session.info[QUEUED] = True
+
+
+@sa_event.listens_for(Session, "before_flush")
+def _tell_assist_teams(session: Session, _context: Any, _instances: Any) -> None:
+    changes = [obj for obj in session.new if isinstance(obj, CaseEvent) and obj.kind in TOLD_OF]
+    if not changes:
+        return
+    with session.no_autoflush:
+        rows = session.execute(
+            select(CaseAssist.case_id, CaseAssist.team_id).where(
+                col(CaseAssist.case_id).in_({c.case_id for c in changes}),
+                col(CaseAssist.removed_at).is_(None),
+            )
+        ).all()
+        if not rows:  # one query per flush for the cases without 协办 (nearly all)
+            return
+        assists: dict[int, set[int]] = {}
+        for case_id, team_id in rows:
+            assists.setdefault(case_id, set()).add(team_id)
+        for change in sorted(changes, key=lambda e: (e.case_id, e.seq)):
+            _tell(session, change, assists)
