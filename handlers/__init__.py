@@ -13,6 +13,7 @@ from handlers import (
     intake,
     leader,
     my_cases,
+    rectification,
     registration,
     relay,
     reports,
@@ -36,6 +37,7 @@ def routers() -> list[Router]:
         inspector.setup(),
         leader.setup(),
         supervision.setup(),
+        rectification.setup(),  # 反馈整改 · 核验整改 on the case card
         admin.setup(),
         reports.setup(),  # before intake: a leader's /report is the analysis report
         start.setup(),

@@ -76,6 +76,10 @@ class EventKind(enum.StrEnum):
     SUPERVISION_REPLIED = "supervision_replied"  # 督办回复
     REPEAT_FLAGGED = "repeat_flagged"  # 疑似重复件, linked at intake
     MERGED = "merged"  # 合并办理: this repeat closed into an earlier case
+    RECTIFICATION_SET = "rectification_set"  # 反馈整改: what, which unit, by when
+    RECTIFICATION_VERIFIED = "rectification_verified"  # 核验: the 整改 is done
+    RECTIFICATION_REJECTED = "rectification_rejected"  # 核验: not yet done, the clock runs on
+    RECTIFICATION_LAPSED = "rectification_lapsed"  # the case left the step before 核验
 
     @property
     def label(self) -> str:
@@ -128,6 +132,10 @@ EVENT_LABELS = {
     EventKind.SUPERVISION_REPLIED: "督办回复",
     EventKind.REPEAT_FLAGGED: "疑似重复件",
     EventKind.MERGED: "合并办理",
+    EventKind.RECTIFICATION_SET: "要求整改",
+    EventKind.RECTIFICATION_VERIFIED: "整改核验通过",
+    EventKind.RECTIFICATION_REJECTED: "整改核验未通过",
+    EventKind.RECTIFICATION_LAPSED: "整改要求失效",
 }
 
 GENESIS_HASH = "0" * 64

@@ -28,6 +28,9 @@ RISE_MIN = 2
 
 TOP = 3
 
+RECTIFICATION_TARGET = 0.9
+"""整改到位率 below this is a problem and earns a recommendation (``[rectification] target``)."""
+
 
 @dataclass(frozen=True, slots=True)
 class CategoryChange:
@@ -68,6 +71,10 @@ class Analysis:
     unsatisfied: int = 0
     low_satisfaction: bool = False
     unsatisfied_team: Share | None = None
+    # 整改: overdue or late rectifications, and a low 整改到位率 (``_rectification``)
+    rectification_target: float = RECTIFICATION_TARGET
+    rectification_problem: bool = False
+    low_rectification: bool = False
 
     @property
     def typical(self) -> list[TypicalCase]:
@@ -84,6 +91,7 @@ class Analysis:
             or self.unsatisfied
             or self.low_satisfaction
             or self.f.recurring_count
+            or self.rectification_problem
         )
 
 
@@ -92,7 +100,12 @@ def _top(shares: list[Share]) -> list[Share]:
 
 
 def analyse(
-    current: Figures, previous: Figures, *, on_time_target: float, satisfaction_target: float
+    current: Figures,
+    previous: Figures,
+    *,
+    on_time_target: float,
+    satisfaction_target: float,
+    rectification_target: float = RECTIFICATION_TARGET,
 ) -> Analysis:
     """The findings of ``current`` against ``previous`` (the period before, equally long)."""
     a = Analysis(
@@ -145,4 +158,14 @@ def analyse(
     a.low_satisfaction = satisfied is not None and satisfied < satisfaction_target
     if current.unsatisfied_by_team:
         a.unsatisfied_team = current.unsatisfied_by_team[0]
+    _rectification(a, rectification_target)
     return a
+
+
+def _rectification(a: Analysis, target: float) -> None:
+    """整改: a problem when a rectification is overdue now or was verified late in the period;
+    the 整改到位率 low when below ``target``."""
+    r = a.f.rectification
+    a.rectification_target = target
+    a.rectification_problem = bool(r.overdue or r.verified_late)
+    a.low_rectification = r.rate is not None and r.rate < target

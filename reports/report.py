@@ -29,7 +29,8 @@ NOTE = (
     "按期指在期限（按工作日计算，含法定节假日调休）内完成签收、受理告知或办结；"
     "满意率=（满意+基本满意）÷已评价数；联系卡扫码按扫码时间统计；"
     "超期清单含本期及以前受理、目前仍超期的问题；问题线索类问题不显示企业名称；"
-    "典型案例只写受理编号和办理情况，不写反映人和企业名称。"
+    "典型案例只写受理编号和办理情况，不写反映人和企业名称；"
+    "整改到位率=本期到期的整改中按期核验整改到位的项数÷本期到期（截至报告生成时）的整改项数。"
 )
 
 
@@ -156,6 +157,7 @@ async def build_report(
             previous,
             on_time_target=config.reports.on_time_target,
             satisfaction_target=config.reports.satisfaction_target,
+            rectification_target=config.rectification.target,
         ),
         anchor=await anchor_line(session),
     )

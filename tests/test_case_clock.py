@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from models.calendar import SHANGHAI, DayInfo, WorkCalendar
-from models.case import CaseStatus
+from models.case import WORKING_STATUSES, CaseStatus
 from models.clock import (
     DEADLINE_CLOCKS,
     VALID_STATUSES,
@@ -196,13 +196,15 @@ def test_restarting_a_clock_starts_the_ladder_again_and_forgets_extensions() -> 
     assert clock.due_at == sh(2026, 12, 17, 18)
 
 
-def test_the_deadline_clocks_are_accept_first_reply_resolve_and_the_supervision_reply() -> None:
+def test_the_deadline_clocks_are_accept_first_reply_resolve_supervision_and_rectification() -> None:
     assert DEADLINE_CLOCKS == (
         ClockKind.ACCEPT,
         ClockKind.FIRST_REPLY,
         ClockKind.RESOLVE,
         ClockKind.SUPERVISION,
+        ClockKind.RECTIFICATION,
     )
+    assert VALID_STATUSES[ClockKind.RECTIFICATION] == WORKING_STATUSES
 
 
 def test_a_clock_counts_only_while_the_case_is_at_its_step() -> None:

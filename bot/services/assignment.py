@@ -21,6 +21,7 @@ from bot.services.permissions import (
     stands_in,
 )
 from bot.services.policy import Policy
+from bot.services.rectification import lapse_rectification
 from bot.services.requests import cancel_pending
 from bot.services.routing import (
     assign_case,
@@ -71,13 +72,15 @@ async def send_to_team(
 
 
 async def leave_team(session: AsyncSession, case: Case, now: datetime) -> None:
-    """The case leaves its team for good: its 签收 and 办结 clocks stop and it is no longer
+    """The case leaves its team for good: its 签收 and 办结 clocks stop, an open 整改 lapses,
+    and it is no longer
     accepted; the new team starts over (and an appeal's reporter hears when it accepts)."""
     assert case.id is not None
     case.accepted_at = None
     await cancel_clock(session, case.id, ClockKind.ACCEPT)
     await cancel_clock(session, case.id, ClockKind.RESOLVE)
     await cancel_pending(session, case.id, now=now, why="问题已离开本组")
+    await lapse_rectification(session, case, now, why="问题已离开本组")
 
 
 async def list_assignable(session: AsyncSession, case: Case) -> list[Inspector]:

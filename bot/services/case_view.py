@@ -31,6 +31,7 @@ from bot.services.permissions import (
     may_view_identity,
 )
 from bot.services.policy import Policy
+from bot.services.rectification import RectificationPanel, rectification_panel
 from bot.services.repeats import may_merge
 from bot.services.requests import EXTENSION_MAX_DAYS, return_window_over
 from bot.services.routing import (
@@ -320,6 +321,7 @@ class CasePage:
     extension_max: int = EXTENSION_MAX_DAYS
     supervise_note_max: int = SUPERVISE_NOTE_MAX
     repeat_of: str | None = None  # 疑似重复件: the number of the case it repeats
+    rectification: RectificationPanel | None = None  # an appeal's 整改 and 核验
 
     @property
     def case(self) -> Case:
@@ -480,6 +482,7 @@ async def get_case_page(
         repeat_of=(await load_case(session, case.repeat_of_id)).number
         if case.repeat_of_id
         else None,
+        rectification=await rectification_panel(session, actor, case, policy=policy, now=now),
     )
 
 

@@ -31,6 +31,7 @@ from bot.config import RepeatsConfig
 from bot.services.inspectors import team_leaders
 from bot.services.notices import tell_inspectors, tell_reporter
 from bot.services.permissions import actor_of, load_case, moved_on, works_on
+from bot.services.rectification import lapse_rectification
 from bot.services.requests import cancel_pending
 from models.attachment import Attachment
 from models.case import OPEN_STATUSES, Case, CaseStatus
@@ -208,6 +209,7 @@ async def _lapse_open_work(session: AsyncSession, case: Case, now: datetime) -> 
         relay.status = RelayStatus.CANCELLED
         session.add(relay)
     await cancel_pending(session, case.id, now=now, why="已合并办理")
+    await lapse_rectification(session, case, now, why="已合并办理")
     proposals = await session.exec(
         select(ClueDisposition).where(
             ClueDisposition.case_id == case.id,

@@ -19,6 +19,7 @@ from web.console import (
     dispositions,
     home,
     people,
+    rectification,
     reports,
 )
 from web.console.auth import add_sign_in
@@ -48,6 +49,7 @@ _PAGES: tuple[ModuleType, ...] = (
     cases,
     case_page,
     dispositions,
+    rectification,
     cards,
     people,
     reports,
