@@ -6,13 +6,20 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.services.rectification import parse_workdays, set_rectification, verify_rectification
+from bot.services.rectification import (
+    check_set,
+    check_verify,
+    parse_workdays,
+    set_rectification,
+    verify_rectification,
+)
 from models.errors import InvalidInput
 from notifications.render import local_time
 from web.console.case_actions import CASE_PATH, Act, Done, act
 
 
 async def _rectify(a: Act) -> Done:
+    await check_set(a.session, a.actor, a.case_id)  # who may, before what was typed
     days = parse_workdays(a.text("days"), a.policy)
     done = await set_rectification(
         a.session, a.actor, a.case_id, requirement=a.text("requirement"), unit=a.text("unit"),
@@ -24,6 +31,7 @@ async def _rectify(a: Act) -> Done:
 
 
 async def _verify(a: Act) -> Done:
+    await check_verify(a.session, a.actor, a.case_id)  # who may, before what was typed
     choice = a.text("passed")
     if choice not in ("0", "1"):
         raise InvalidInput("请选择核验结果。")
