@@ -19,6 +19,7 @@ from bot.services.acceptance import accept_case
 from bot.services.assignment import reassign_case
 from bot.services.decisions import decide_request
 from bot.services.inspectors import get_actor
+from bot.services.my_cases import reporter_view
 from bot.services.policy import Policy
 from bot.services.rectification import set_rectification, verify_rectification
 from bot.services.repeats import merge_repeat
@@ -190,13 +191,17 @@ async def test_resolving_waits_for_the_verification_and_rectified_needs_one_veri
     assert (await clocks(sessions, case.id or 0))["rectify"].met_at == sh(2026, 11, 30, 10)
     with refused("没有待核验的整改要求"):
         await _verify(sessions, clock.now(), case, passed=True)
+    async with sessions() as session:
+        timeline = (await reporter_view(session, await load(sessions, case.number))).timeline
+    assert [(t.label, t.note) for t in timeline if "整改" in t.label] == [("要求整改", WHAT)]
+    assert "已现场核实" not in str(timeline)  # the 核验 note is the staff's
     assert (await resolve(Outcome.RECTIFIED)).status is CaseStatus.RESOLVED
     verified_events = [
         e
         for e in await events(sessions, case.id or 0)
         if e.kind is EventKind.RECTIFICATION_VERIFIED
     ]
-    assert verified_events[0].data["late"] is False and verified_events[0].public
+    assert verified_events[0].data["late"] is False and not verified_events[0].public
 
 
 async def test_the_team_leaders_sign_off_waits_for_the_verification_too(

@@ -201,9 +201,8 @@ async def verify_rectification(
         await meet_clock(session, case.id, ClockKind.RECTIFICATION, now)
         data["late"] = rectification.late
         event = record_event(
-            case, EventKind.RECTIFICATION_VERIFIED, actor_of(actor), now, note=text, data=data,
-            public=True,
-        )  # fmt: skip
+            case, EventKind.RECTIFICATION_VERIFIED, actor_of(actor), now, note=text, data=data
+        )  # the note is the staff's: the reporter hears the result at 办结
     else:
         data["late"] = utc(now) > rectification.due_at
         event = record_event(
