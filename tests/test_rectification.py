@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 from pydantic import ValidationError
@@ -33,6 +33,8 @@ from models.event import CaseEvent, EventKind
 from models.rectification import Rectification, RectificationState
 from models.request import ApprovalRequest
 from models.team import Role, Team
+from reports.figures import Scope, rectification_figures
+from reports.periods import custom
 from tests.casework import sh
 from tests.inspector_support import (
     BUSINESS_LEADER,
@@ -301,3 +303,45 @@ async def _team_id(session: AsyncSession, code: str) -> int:
     found = (await session.exec(select(Team).where(Team.code == code))).one()
     assert found.id is not None
     return found.id
+
+
+async def test_the_rectification_rate_counts_what_fell_due_by_now_and_leaves_out_lapsed_ones(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
+) -> None:
+    people = await make_people(sessions, clock)
+    policy = Policy(catalog, calendar)
+    by_id = {v: k for k, v in people.ids.items()}
+    made = []
+    for text in (
+        "返还土地出让金至今未到位，请协调。",
+        "建筑物配套费迟迟不退，请帮助协调。",
+        "审批窗口多次刁难企业办事人员。",
+    ):
+        case = await submit(sessions, catalog, calendar, clock, people.reporter, description=text)
+        holder = by_id[(await load(sessions, case.number)).assignee_id or 0]
+        await _accepted(sessions, policy, clock, case, holder)
+        made.append((case, holder))
+    (on_time, on_time_by), (lapsing, lapsing_by), (later, later_by) = made
+    await _set(sessions, policy, clock.now(), on_time, who=on_time_by, days=2)  # due 30 Nov
+    await _verify(sessions, sh(2026, 11, 27, 10), on_time, passed=True, who=on_time_by)
+    await _set(sessions, policy, clock.now(), lapsing, who=lapsing_by, days=2)
+    async with sessions() as session:
+        actor = await get_actor(session, lapsing_by)
+        team = await _team_id(session, "key_projects")
+        request = await transfer_case(
+            session, actor, lapsing.id or 0, team_id=team, reason="属重点项目。", now=clock.now()
+        )
+        leader = await get_actor(session, BUSINESS_LEADER)
+        await decide_request(
+            session, leader, request.id or 0, approve=True, policy=policy, now=clock.now()
+        )
+    await _set(sessions, policy, clock.now(), later, who=later_by, days=10)  # due 10 Dec
+    async with sessions() as session:
+        figures = await rectification_figures(
+            session, custom(date(2026, 11, 23), date(2026, 12, 20)), Scope(), sh(2026, 12, 1, 10)
+        )
+    assert (figures.set, figures.verified, figures.verified_on_time, figures.verified_late) == (
+        3, 1, 1, 0,
+    )  # fmt: skip
+    assert (figures.open, figures.overdue, figures.due, figures.due_on_time) == (1, 0, 1, 1)
+    assert figures.rate == 1.0
