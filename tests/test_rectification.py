@@ -345,3 +345,26 @@ async def test_the_rectification_rate_counts_what_fell_due_by_now_and_leaves_out
     )  # fmt: skip
     assert (figures.open, figures.overdue, figures.due, figures.due_on_time) == (1, 0, 1, 1)
     assert figures.rate == 1.0
+
+
+async def test_the_database_keeps_a_second_open_rectification_out_when_two_race(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    people = await make_people(sessions, clock)
+    policy = Policy(catalog, calendar)
+    case = await submit(sessions, catalog, calendar, clock, people.reporter)
+    await _accepted(sessions, policy, clock, case)
+    await _set(sessions, policy, clock.now(), case)
+    before = await _count_events(sessions)
+
+    async def unseen(session: AsyncSession, case_id: int) -> None:
+        return None  # the other 反馈整改 has not committed when this one checks
+
+    monkeypatch.setattr("bot.services.rectification.open_rectification", unseen)
+    with refused("已有整改要求尚未核验"):
+        await _set(sessions, policy, clock.now(), case)
+    assert len(await _rows(sessions)) == 1 and await _count_events(sessions) == before

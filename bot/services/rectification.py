@@ -138,19 +138,30 @@ async def set_rectification(
         data={"unit": who, "workdays": workdays, "due_at": clock.due_at.isoformat()},
         public=True,
     )
-    session.add_all([rectification, case, event])
+    session.add(rectification)
+    try:
+        await session.flush()  # the database keeps a second open one out (a race)
+    except IntegrityError as e:
+        await session.rollback()
+        if not _one_open_refused(e):
+            raise
+        raise InvalidInput(OPEN_ALREADY) from None
+    session.add_all([case, event])
     await tell_reporter(
         session, case, "case_rectification", stage=event.seq, now=now, unit=who,
         requirement=what, due=clock.due_at, provisional=clock.provisional,
     )  # fmt: skip
     resolve = await get_clock(session, case.id, ClockKind.RESOLVE)
     later = resolve is not None and not resolve.stopped and clock.due_at > resolve.due_at
-    try:
-        await session.commit()
-    except IntegrityError:  # another 反馈整改 of the same case committed first
-        await session.rollback()
-        raise InvalidInput(OPEN_ALREADY) from None
+    await session.commit()
     return RectificationSet(case, rectification, later)
+
+
+def _one_open_refused(error: IntegrityError) -> bool:
+    """The database refused a second open rectification of a case (PostgreSQL names the index,
+    SQLite the column)."""
+    said = str(error.orig)
+    return "uq_rectifications_open" in said or "rectifications.case_id" in said
 
 
 async def check_verify(
