@@ -14,7 +14,14 @@ from datetime import date, time
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from models.org import Track
 from models.policy import DeadlineLadder, DeadlineOverride, RoutingRule
@@ -175,6 +182,22 @@ class SupervisionConfig(_Section):
     notice_weekday: int = Field(default=1, ge=1, le=7, description="1 = Monday")
 
 
+class RectificationConfig(_Section):
+    """反馈整改: the working days a responsible unit gets by default, the most the assignee may
+    give, and how many working days before the deadline the assignee is reminded."""
+
+    days: int = Field(default=15, ge=1, le=250, description="default 整改期限 in working days")
+    max_days: int = Field(default=60, ge=1, le=250, description="the longest 整改期限")
+    warn_before: int = Field(default=2, ge=0, le=10, description="the 预警 before the deadline")
+    target: float = Field(default=0.9, gt=0, le=1, description="整改到位率 target (the report)")
+
+    @model_validator(mode="after")
+    def _days_within_max(self) -> RectificationConfig:
+        if self.days > self.max_days:
+            raise ValueError("days 不能大于 max_days (the default exceeds the longest allowed)")
+        return self
+
+
 class RepeatsConfig(_Section):
     """重复件: how far back an earlier case counts, and how alike two descriptions must be."""
 
@@ -197,6 +220,7 @@ class LiankaConfig(_Section):
     reports: ReportsConfig = ReportsConfig()
     retention: RetentionConfig = RetentionConfig()
     supervision: SupervisionConfig = SupervisionConfig()
+    rectification: RectificationConfig = RectificationConfig()
     repeats: RepeatsConfig = RepeatsConfig()
 
     def zone(self, code: str) -> ZoneConfig:

@@ -14,6 +14,7 @@ from handlers import (
     intake,
     leader,
     my_cases,
+    rectification,
     registration,
     relay,
     reports,
@@ -38,6 +39,7 @@ def routers() -> list[Router]:
         leader.setup(),
         supervision.setup(),
         assist.setup(),
+        rectification.setup(),  # 反馈整改 · 核验整改 on the case card
         admin.setup(),
         reports.setup(),  # before intake: a leader's /report is the analysis report
         start.setup(),

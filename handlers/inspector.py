@@ -26,6 +26,7 @@ from bot.services.materials import material_for_staff, remember_telegram_file, v
 from bot.services.permissions import check_case_action, clean_note
 from bot.services.policy import Policy
 from bot.services.progress import add_progress
+from bot.services.rectification import require_settled
 from bot.services.relay import ask_reporter
 from bot.services.requests import (
     EXTENSION_MAX_DAYS,
@@ -416,6 +417,7 @@ async def on_outcome(
         outcome = Outcome(callback_data.value)
     except ValueError:
         raise StaleAction(detail="bad outcome") from None
+    await require_settled(session, case, outcome)  # told now, not after the summary is typed
     await state.update_data(outcome=outcome.value)
     await state.set_state(CaseFlow.summary)
     await query.answer(outcome.label)

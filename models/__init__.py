@@ -28,6 +28,7 @@ from models.notification import Notification, NotificationStatus, RecipientKind
 from models.org import Category, Track, Zone
 from models.processed_update import ProcessedUpdate
 from models.rate_limit import RateCounter
+from models.rectification import Rectification, RectificationState
 from models.relay import RelayMessage, RelayStatus
 from models.reporter import CaseFollower, Reporter, ReporterContact
 from models.request import ApprovalRequest, RequestKind, RequestStatus
@@ -82,6 +83,8 @@ __all__ = [
     "ProcessedUpdate",
     "RateCounter",
     "RecipientKind",
+    "Rectification",
+    "RectificationState",
     "RelayMessage",
     "RelayStatus",
     "Reporter",

@@ -1,4 +1,4 @@
-"""The deadlines of a case (签收, 受理告知, 办结, 回访, 督办回复), one row per clock, and how they move.
+"""The deadlines of a case (签收, 受理告知, 办结, 回访, 督办回复, 整改), one row per clock, and how they move.
 
 A clock is due at the end of the office day a number of working days after it starts; it warns
 ``warn_before`` working days earlier, pauses while the reporter is asked, and moves when a
@@ -35,6 +35,7 @@ class ClockKind(enum.StrEnum):
     FOLLOWUP = "followup"  # 回访
     DISPOSITION = "disposition"  # 线索处置: an approved 谈话函询 / 初步核实 / 暂存待查
     SUPERVISION = "supervision"  # 督办回复, by the 督办期限
+    RECTIFICATION = "rectify"  # 整改, by the deadline set at 反馈整改 (核验 meets it)
 
     @property
     def label(self) -> str:
@@ -48,6 +49,7 @@ CLOCK_LABELS = {
     ClockKind.FOLLOWUP: "回访",
     ClockKind.DISPOSITION: "线索处置",
     ClockKind.SUPERVISION: "督办回复",
+    ClockKind.RECTIFICATION: "整改",
 }
 
 
@@ -57,6 +59,7 @@ DEADLINE_CLOCKS = (
     ClockKind.RESOLVE,
     ClockKind.DISPOSITION,
     ClockKind.SUPERVISION,
+    ClockKind.RECTIFICATION,
 )
 """The clocks with a deadline ladder (warning, overdue, escalation); 回访 has its own steps."""
 
@@ -68,6 +71,7 @@ VALID_STATUSES: dict[ClockKind, frozenset[CaseStatus]] = {
     # an approved 初步核实 (谈话函询, 暂存待查) runs on while the clue changes hands (转办, 退回)
     ClockKind.DISPOSITION: OPEN_STATUSES,
     ClockKind.SUPERVISION: OPEN_STATUSES,
+    ClockKind.RECTIFICATION: WORKING_STATUSES,
 }
 """The case statuses in which a clock of each kind still counts; in any other the sweep
 cancels it (the case left the step another way)."""

@@ -80,6 +80,10 @@ class EventKind(enum.StrEnum):
     ASSIST_ADDED = "assist_added"  # 室组联动: a 协办 team added
     ASSIST_REMOVED = "assist_removed"  # a 协办 team removed
     ASSIST_PROGRESS = "assist_progress"  # a 协办 team's progress note (internal)
+    RECTIFICATION_SET = "rectification_set"  # 反馈整改: what, which unit, by when
+    RECTIFICATION_VERIFIED = "rectification_verified"  # 核验: the 整改 is done
+    RECTIFICATION_REJECTED = "rectification_rejected"  # 核验: not yet done, the clock runs on
+    RECTIFICATION_LAPSED = "rectification_lapsed"  # the case left the step before 核验
 
     @property
     def label(self) -> str:
@@ -136,6 +140,10 @@ EVENT_LABELS = {
     EventKind.ASSIST_ADDED: "增加协办组",
     EventKind.ASSIST_REMOVED: "撤销协办组",
     EventKind.ASSIST_PROGRESS: "协办进展",
+    EventKind.RECTIFICATION_SET: "要求整改",
+    EventKind.RECTIFICATION_VERIFIED: "整改核验通过",
+    EventKind.RECTIFICATION_REJECTED: "整改核验未通过",
+    EventKind.RECTIFICATION_LAPSED: "整改要求失效",
 }
 
 GENESIS_HASH = "0" * 64

@@ -82,7 +82,7 @@ class Offer(enum.StrEnum):
     """What a notice lets its recipient do; each channel shows it its own way (Telegram: the
     buttons under the message). The value is stored in the outbox row, so never rename one."""
 
-    CASE_WORK = "case_work"  # the assignee's work: 签收 · 退回 · 查看材料 · 提问 · 记录进展 · 申请延期 · 办结
+    CASE_WORK = "case_work"  # the assignee's work: 签收 · 退回 · 查看材料 · 提问 · 记录进展 · 申请延期 · 反馈整改 · 核验整改 · 办结
     CASE_MATERIALS = "case_materials"  # 查看材料
     LEADER_ASSIGN = "leader_assign"  # 分派, for a case waiting in the team's queue
     FOLLOWUP = "followup"  # 满意 · 基本满意 · 不满意, the reporter at 回访

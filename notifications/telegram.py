@@ -40,6 +40,8 @@ class CaseAct(enum.StrEnum):
     ASK = "ask"  # 提问
     PROGRESS = "prg"  # 记录进展
     EXTEND = "ext"  # 申请延期
+    RECTIFY = "rfy"  # 反馈整改 (``handlers.rectification``)
+    VERIFY = "vfy"  # 核验整改
     RESOLVE = "res"  # 办结
 
 
@@ -101,6 +103,8 @@ class CaseStep(enum.StrEnum):
     VISIBLE = "vis"  # 记录进展: tell the reporter (1) or not (0)
     SKIP_AMOUNT = "amt"  # 办结: no amount
     TARGET = "to"  # 退回 (0: the dispatcher) or 转办 to a team
+    RECTIFY_DAYS = "rdays"  # 反馈整改: the working days the unit has
+    VERIFIED = "vok"  # 核验整改: passed (1) or not (0)
 
 
 class CaseChoice(CallbackData, prefix="cs1"):
@@ -199,12 +203,15 @@ INSPECTOR_BUTTONS: tuple[tuple[tuple[str, CaseAct], ...], ...] = (
     (("签收", CaseAct.ACCEPT), ("退回", CaseAct.RETURN)),
     (("查看材料", CaseAct.MATERIALS), ("提问", CaseAct.ASK)),
     (("记录进展", CaseAct.PROGRESS), ("申请延期", CaseAct.EXTEND)),
+    (("反馈整改", CaseAct.RECTIFY), ("核验整改", CaseAct.VERIFY)),
     (("办结", CaseAct.RESOLVE),),
 )
+CLUE_HIDDEN = frozenset({"办结", "反馈整改", "核验整改"})
+"""The case card's buttons a clue's assignee does not get on /case (a clue is disposed of)."""
 
 
 def inspector_case_keyboard(case_id: int) -> InlineKeyboardMarkup:
-    """签收 · 退回 · 查看材料 · 提问 · 记录进展 · 申请延期 · 办结."""
+    """签收 · 退回 · 查看材料 · 提问 · 记录进展 · 申请延期 · 反馈整改 · 核验整改 · 办结."""
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [
@@ -707,6 +714,30 @@ def extension_days_keyboard(case_id: int) -> InlineKeyboardMarkup:
     )
 
 
+RECTIFY_DAY_CHOICES = (10, 15, 20, 30)
+"""The working days offered at 反馈整改 (any other number up to the config's most can be typed)."""
+
+
+def rectify_days_keyboard(case_id: int) -> InlineKeyboardMarkup:
+    return button_rows(
+        [
+            case_choice(f"{n}个工作日", CaseStep.RECTIFY_DAYS, case_id, str(n))
+            for n in RECTIFY_DAY_CHOICES
+        ]
+    )
+
+
+def verify_result_keyboard(case_id: int) -> InlineKeyboardMarkup:
+    """核验整改: 整改到位（通过） · 未整改到位（不通过）."""
+    return button_rows(
+        [
+            case_choice("整改到位，核验通过", CaseStep.VERIFIED, case_id, "1"),
+            case_choice("未整改到位", CaseStep.VERIFIED, case_id, "0"),
+        ],
+        width=1,
+    )
+
+
 def outcome_keyboard(case_id: int) -> InlineKeyboardMarkup:
     return button_rows([case_choice(o.label, CaseStep.OUTCOME, case_id, o.value) for o in Outcome])
 
@@ -792,7 +823,7 @@ def staff_case_keyboard(
     else:
         rows.append([materials_button(case_id)])
     if dispose:
-        rows = [[b for b in row if b.text != "办结"] for row in rows]
+        rows = [[b for b in row if b.text not in CLUE_HIDDEN] for row in rows]
         rows = [row for row in rows if row]
         rows.append(staff_button("提出处置意见", ClueAction(act=ClueAct.PROPOSE, ref=case_id)))
     if assign:

@@ -34,6 +34,8 @@ REPEAT_SHARE = 0.1
 
 REPEAT_CLUSTER_SHARE = 0.4
 """A zone or category with at least this share of the 重复件 (two or more) is where they recur."""
+RECTIFICATION_TARGET = 0.9
+"""整改到位率 below this is a problem and earns a recommendation (``[rectification] target``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,10 @@ class Analysis:
     repeats_notable: bool = False
     repeat_zone: Share | None = None
     repeat_category: Share | None = None
+    # 整改: overdue or late rectifications, and a low 整改到位率 (``_rectification``)
+    rectification_target: float = RECTIFICATION_TARGET
+    rectification_problem: bool = False
+    low_rectification: bool = False
 
     @property
     def typical(self) -> list[TypicalCase]:
@@ -98,6 +104,7 @@ class Analysis:
             or self.low_satisfaction
             or self.f.recurring_count
             or self.repeats_notable
+            or self.rectification_problem
         )
 
 
@@ -106,7 +113,12 @@ def _top(shares: list[Share]) -> list[Share]:
 
 
 def analyse(
-    current: Figures, previous: Figures, *, on_time_target: float, satisfaction_target: float
+    current: Figures,
+    previous: Figures,
+    *,
+    on_time_target: float,
+    satisfaction_target: float,
+    rectification_target: float = RECTIFICATION_TARGET,
 ) -> Analysis:
     """The findings of ``current`` against ``previous`` (the period before, equally long)."""
     a = Analysis(
@@ -160,6 +172,7 @@ def analyse(
     if current.unsatisfied_by_team:
         a.unsatisfied_team = current.unsatisfied_by_team[0]
     _repeat_findings(a)
+    _rectification(a, rectification_target)
     return a
 
 
@@ -180,3 +193,12 @@ def _repeat_findings(a: Analysis) -> None:
     if a.f.scope.zone_id is None:
         a.repeat_zone = _cluster(repeats.by_zone)
     a.repeat_category = _cluster(repeats.by_category)
+
+
+def _rectification(a: Analysis, target: float) -> None:
+    """整改: a problem when a rectification is overdue now or was verified late in the period;
+    the 整改到位率 low when below ``target``."""
+    r = a.f.rectification
+    a.rectification_target = target
+    a.rectification_problem = bool(r.overdue or r.verified_late)
+    a.low_rectification = r.rate is not None and r.rate < target

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from models.clock import DEADLINE_CLOCKS
 from models.disposition import Disposition
 from reports.charts import Chart, report_charts
+from reports.figures import Figures
 from reports.render import cn_day, pct, render_paragraphs, wan
 from reports.report import NOTE, Report, duration_text
 
@@ -231,6 +232,7 @@ def _problems(report: Report, charts: dict[str, Chart]) -> Section:
     section = Section(SECTIONS[3])
     found = render_paragraphs("analysis.j2", "problems", report.analysis)
     found += render_paragraphs("analysis.j2", "repeats_problem", report.analysis)  # 重复件
+    found += render_paragraphs("analysis.j2", "rectification_problems", report.analysis)
     if not found:
         section.text("本期未发现办理超期、企业不满意和重复反映等问题。")
     section.text(*(f"{ordinal(i)}{text}" for i, text in enumerate(found)))
@@ -280,7 +282,34 @@ def _problems(report: Report, charts: dict[str, Chart]) -> Section:
             caption="企业满意度（回访）",
         )
     )
+    section.blocks.append(_rectification_table(f))
     return section
+
+
+def _rectification_table(f: Figures) -> Table:
+    """整改: set, verified (on time, late), open and overdue now, and 整改到位率."""
+    r = f.rectification
+    return Table(
+        header=(
+            "反馈整改",
+            "核验通过",
+            "其中按期",
+            "其中超期",
+            "整改中",
+            "逾期未核验",
+            "整改到位率",
+        ),
+        rows=[
+            (
+                *(str(n) for n in (r.set, r.verified, r.verified_on_time, r.verified_late)),
+                *(str(n) for n in (r.open, r.overdue)),
+                pct(r.rate),
+            )
+        ],
+        widths=(1, 1, 1, 1, 1, 1, 1),
+        numeric=(True,) * 7,
+        caption="整改落实情况（项）",
+    )
 
 
 def _overdue_of(report: Report, team: str) -> int:
@@ -291,6 +320,7 @@ def _recommendations(report: Report) -> Section:
     section = Section(SECTIONS[4])
     advice = render_paragraphs("analysis.j2", "recommendations", report.analysis)
     advice += render_paragraphs("analysis.j2", "repeats_advice", report.analysis)  # 重复件
+    advice += render_paragraphs("analysis.j2", "rectification_recommendations", report.analysis)
     if not advice:
         section.text("本期各项指标均达到目标，未发现需要专门部署的问题，建议保持现有工作力度。")
     section.text(*(f"{ordinal(i)}{text}" for i, text in enumerate(advice)))

@@ -37,6 +37,7 @@ from models.disposition import ClueDisposition, Disposition, ProposalStatus
 from models.enterprise import Enterprise
 from models.errors import NotFound
 from models.org import Category, Track, Zone
+from models.rectification import Rectification, RectificationState
 from models.request import ApprovalRequest, RequestKind, RequestStatus
 from models.team import Team
 from reports.counts import filed_counts, repeat_counts
@@ -266,13 +267,13 @@ class Figures:
     overdue_by_team: list[Share] = field(default_factory=list)  # share: of the overdue cases
     unsatisfied_by_team: list[Share] = field(default_factory=list)  # 不满意 answers (重办)
     typical: list[TypicalCase] = field(default_factory=list)
-    # 整改到位率 goes here: the rectification records (整改 and its 核验) are being built under
-    # issue 17 (the place: end of ``compute_figures``).
     # 立案 (issue 17): the clue dispositions a 委领导 approved in the period, by kind, and the
     # clues placed on file (立案审查) with their people — figures only, never a clue's text.
     filed: FiledFigures = field(default_factory=lambda: FiledFigures())
     # 重复件 (issue 17): repeat reports received in the period, merged in it, where they cluster.
     repeats: RepeatFigures = field(default_factory=lambda: RepeatFigures())
+    # 整改 (issue 17): rectifications set, verified on time or late, overdue; 整改到位率.
+    rectification: RectificationFigures = field(default_factory=lambda: RectificationFigures())
 
     @property
     def resolved_rate(self) -> float | None:
@@ -563,9 +564,94 @@ async def compute_figures(
     await _unsatisfied_by_team(session, figures, cohort, teams)
     names = Names(categories, zones, teams)
     await _typical(session, figures, cohort, calendar, names)
-    # 整改到位率 (issue 17) is to be computed here, over ``cohort`` (see the note in ``Figures``).
     await _repeat_clusters(session, figures, cohort, names)
+    figures.rectification = await rectification_figures(session, period, scope, now)
     return figures
+
+
+# --- 整改 (反馈整改 and its 核验) ---
+
+
+@dataclass(frozen=True, slots=True)
+class RectificationFigures:
+    """整改 in the period, by the rectifications' own dates (not the cohort of cases received):
+    set (反馈整改) in the period, verified (核验通过) in it, on time or late; open now and
+    overdue now (set before the period ended); and those due in the period up to ``now``."""
+
+    set: int = 0
+    verified: int = 0
+    verified_on_time: int = 0
+    verified_late: int = 0
+    open: int = 0
+    overdue: int = 0
+    due: int = 0  # deadline in the period, before ``now``; lapsed ones left out
+    due_on_time: int = 0  # of those, verified (核验通过) by the deadline
+    overdue_units: list[Share] = field(default_factory=list)  # 责任单位 of the overdue ones
+
+    @property
+    def rate(self) -> float | None:
+        """整改到位率: of the rectifications whose deadline fell in the period (up to the
+        report's ``now``; lapsed ones left out), the share the assignee verified as done (核验
+        通过) by that deadline. One verified late, or still open past it, counts against."""
+        return ratio(self.due_on_time, self.due)
+
+    @property
+    def any(self) -> bool:
+        return bool(self.set or self.verified or self.open or self.due)
+
+
+async def rectification_figures(
+    session: AsyncSession, period: Period, scope: Scope, now: datetime
+) -> RectificationFigures:
+    """The 整改 figures of ``period`` for ``scope`` as they stand at ``now``."""
+    r = col(Rectification.state)
+    verified = r == RectificationState.VERIFIED
+    on_time = sa.and_(verified, col(Rectification.verified_at) <= col(Rectification.due_at))
+    in_period = [col(Rectification.set_at) < period.end]
+    verified_in = sa.and_(
+        verified,
+        col(Rectification.verified_at) >= period.start,
+        col(Rectification.verified_at) < period.end,
+    )
+    due_in = sa.and_(
+        r != RectificationState.LAPSED,
+        col(Rectification.due_at) >= period.start,
+        col(Rectification.due_at) < min(period.end, now),
+    )
+    is_open = r == RectificationState.OPEN
+    overdue = sa.and_(is_open, col(Rectification.due_at) < now)
+    (row,) = await _rows(
+        session,
+        sa.select(
+            _flag(col(Rectification.set_at) >= period.start),
+            _flag(verified_in),
+            _flag(sa.and_(verified_in, on_time)),
+            _flag(sa.and_(verified_in, sa.not_(on_time))),
+            _flag(is_open),
+            _flag(overdue),
+            _flag(due_in),
+            _flag(sa.and_(due_in, on_time)),
+        )
+        .join(Case, col(Case.id) == col(Rectification.case_id))
+        .where(*in_period, *_in_scope(scope)),
+    )
+    units = await _rows(
+        session,
+        sa.select(col(Rectification.unit), sa.func.count())
+        .join(Case, col(Case.id) == col(Rectification.case_id))
+        .where(*in_period, *_in_scope(scope), overdue)
+        .group_by(col(Rectification.unit))
+        .order_by(sa.func.count().desc(), col(Rectification.unit))
+        .limit(TOP_LIMIT),
+    )
+    (set_, verified_n, on_time_n, late_n, open_n, overdue_n, due_n, due_on_time) = (
+        int(v) for v in row
+    )
+    return RectificationFigures(
+        set=set_, verified=verified_n, verified_on_time=on_time_n, verified_late=late_n,
+        open=open_n, overdue=overdue_n, due=due_n, due_on_time=due_on_time,
+        overdue_units=[Share(unit, int(n), 0, ratio(int(n), overdue_n)) for unit, n in units],
+    )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

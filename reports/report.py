@@ -31,7 +31,8 @@ NOTE = (
     "超期清单含本期及以前受理、目前仍超期的问题；问题线索类问题不显示企业名称；"
     "典型案例只写受理编号和办理情况，不写反映人和企业名称。"
     "问题线索处置和立案（件/人）按委领导批准时间统计，只列数字；"
-    "重复件指受理时与前期问题关联的疑似重复件，合并办理按合并时间统计。"
+    "重复件指受理时与前期问题关联的疑似重复件，合并办理按合并时间统计；"
+    "整改到位率=本期到期的整改中按期核验整改到位的项数÷本期到期（截至报告生成时）的整改项数。"
 )
 
 
@@ -180,6 +181,7 @@ async def build_report(
             previous,
             on_time_target=config.reports.on_time_target,
             satisfaction_target=config.reports.satisfaction_target,
+            rectification_target=config.rectification.target,
         ),
         anchor=await anchor_line(session),
     )

@@ -184,6 +184,22 @@ def _figures_sheet(workbook: Any, report: Report, fmt: dict[str, Any]) -> None:
     )
     _filed_block(block, report)
     _repeats_block(block, report)
+    r = f.rectification  # 整改
+    block(
+        "整改落实情况",
+        ("指标", "数值", "", ""),
+        [
+            ("反馈整改（项）", r.set, None, None),
+            ("核验通过（项）", r.verified, None, None),
+            ("其中按期（项）", r.verified_on_time, None, None),
+            ("其中超期（项）", r.verified_late, None, None),
+            ("整改中（项）", r.open, None, None),
+            ("逾期未核验（项）", r.overdue, None, None),
+            ("本期到期（项）", r.due, None, None),
+            ("整改到位率", None, None, r.rate),
+        ],
+        ("text", "count", "count", "rate"),
+    )
     block(
         "多次反映问题的企业",
         ("企业", "园区", "件数", "反映事项"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from models.calendar import SHANGHAI, DayInfo, WorkCalendar
-from models.case import CaseStatus
+from models.case import WORKING_STATUSES, CaseStatus
 from models.clock import (
     DEADLINE_CLOCKS,
     VALID_STATUSES,
@@ -196,15 +196,19 @@ def test_restarting_a_clock_starts_the_ladder_again_and_forgets_extensions() -> 
     assert clock.due_at == sh(2026, 12, 17, 18)
 
 
-def test_the_deadline_clocks_include_a_clues_disposition_but_not_the_followup() -> None:
+def test_the_deadline_clocks_include_a_clues_disposition_and_rectification_not_the_followup() -> (
+    None
+):
     assert {
         ClockKind.ACCEPT,
         ClockKind.FIRST_REPLY,
         ClockKind.RESOLVE,
         ClockKind.DISPOSITION,
         ClockKind.SUPERVISION,
+        ClockKind.RECTIFICATION,
     } <= set(DEADLINE_CLOCKS)
     assert ClockKind.FOLLOWUP not in DEADLINE_CLOCKS  # 回访 has its own steps
+    assert VALID_STATUSES[ClockKind.RECTIFICATION] == WORKING_STATUSES
 
 
 def test_a_clock_counts_only_while_the_case_is_at_its_step() -> None:

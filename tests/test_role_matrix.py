@@ -37,6 +37,7 @@ from bot.services.intake import submit_case
 from bot.services.materials import view_materials
 from bot.services.my_cases import find_by_receipt
 from bot.services.policy import Policy
+from bot.services.rectification import set_rectification, verify_rectification
 from bot.services.relay import ask_reporter
 from bot.services.repeats import merge_repeat
 from bot.services.requests import request_extension
@@ -50,6 +51,7 @@ from models.errors import DomainError
 from models.event import CaseEvent, EventKind
 from models.intake import CaseDraft
 from models.notification import Notification
+from models.rectification import Rectification, RectificationState
 from models.request import ApprovalRequest, RequestKind, RequestStatus
 from models.team import Inspector, Role, Team
 from tests.conftest import ROOT
@@ -70,6 +72,8 @@ STAFF_ONLY = (
     "decide others' requests",
     "decide on 重办 past the limit",
     "办结",
+    "反馈整改 (set a rectification)",
+    "核验整改 (verify a rectification)",
     "propose a clue's disposition (提出处置意见)",
     "review a clue's disposition (组长审核)",
     "approve a clue's disposition (委领导审批)",
@@ -121,6 +125,10 @@ CONDITIONS = {
     ("decide others' requests", "admin"): "only if the team has no other team leader",
     ("办结", "inspector"): "only as assignee",
     ("办结", "team leader"): "only as assignee",
+    ("反馈整改 (set a rectification)", "inspector"): "only as assignee",
+    ("反馈整改 (set a rectification)", "team leader"): "only as assignee",
+    ("核验整改 (verify a rectification)", "inspector"): "only as assignee",
+    ("核验整改 (verify a rectification)", "team leader"): "only as assignee",
     ("propose a clue's disposition (提出处置意见)", "inspector"): "only as assignee",
     ("propose a clue's disposition (提出处置意见)", "team leader"): "only as assignee",
     ("review a clue's disposition (组长审核)", "team leader"): "only if another proposed it",
@@ -288,6 +296,11 @@ async def snapshot(w: World) -> tuple[object, ...]:
             (await session.exec(select(func.count()).select_from(table))).one()
             for table in (CaseEvent, ApprovalRequest, Notification, ClueDisposition)
         ]
+        rectifications = (
+            await session.exec(
+                select(Rectification.id, Rectification.state).order_by(col(Rectification.id))
+            )
+        ).all()
         requests = (
             await session.exec(
                 select(ApprovalRequest.id, ApprovalRequest.status).order_by(col(ApprovalRequest.id))
@@ -298,7 +311,9 @@ async def snapshot(w: World) -> tuple[object, ...]:
             for c in (await session.exec(select(Case).order_by(col(Case.id)))).all()
         ]
         people = (await session.exec(select(Inspector.id, Inspector.active))).all()
-    return (*counts, tuple(requests), tuple(cases), tuple(sorted(people)))
+    return (
+        *counts, tuple(requests), tuple(cases), tuple(sorted(people)), tuple(rectifications)
+    )  # fmt: skip
 
 
 async def attempt(w: World, action: Callable[[], Awaitable[bool]]) -> bool:
@@ -562,6 +577,35 @@ async def resolve(w: World, role: str, met: bool | None) -> bool:
         return True
 
     return await attempt(w, done)
+
+
+async def _rectify(w: World, person: Inspector, case: Case) -> bool:
+    async with w.sessions() as session:
+        await set_rectification(
+            session, person, case.id or 0, requirement="限期返还土地出让金。", unit="经开区管委会",
+            days=10, policy=w.policy, now=w.now,
+        )  # fmt: skip
+    return True
+
+
+async def rectify(w: World, role: str, met: bool | None) -> bool:
+    person, case = await acting(w, role, w.appeal, met)
+    return await attempt(w, lambda: _rectify(w, person, case))
+
+
+async def verify(w: World, role: str, met: bool | None) -> bool:
+    """核验 of a 整改 its holder set."""
+    person, case = await acting(w, role, w.appeal, met)
+    await _rectify(w, await w.person(case.assignee_id or 0), case)
+
+    async def check() -> bool:
+        async with w.sessions() as session:
+            done = await verify_rectification(
+                session, person, case.id or 0, passed=True, note="已核实。", now=w.now
+            )
+        return done.rectification.state is RectificationState.VERIFIED
+
+    return await attempt(w, check)
 
 
 async def supervise(w: World, role: str, met: bool | None) -> bool:
@@ -867,6 +911,8 @@ PROBES: dict[str, Probe] = {
     "decide others' requests": decide_others,
     "decide on 重办 past the limit": decide_reopen,
     "办结": resolve,
+    "反馈整改 (set a rectification)": rectify,
+    "核验整改 (verify a rectification)": verify,
     "propose a clue's disposition (提出处置意见)": propose,
     "review a clue's disposition (组长审核)": review,
     "approve a clue's disposition (委领导审批)": approve,

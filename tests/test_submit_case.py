@@ -79,7 +79,10 @@ async def test_an_anonymous_report_gets_a_number_a_receipt_code_and_an_assignee(
     keyboard = notice_keyboard(notes[0])
     assert keyboard is not None
     buttons = [b.text for row in keyboard.inline_keyboard for b in row]
-    assert buttons == ["签收", "退回", "查看材料", "提问", "记录进展", "申请延期", "办结"]
+    assert buttons == [
+        *("签收", "退回", "查看材料", "提问", "记录进展", "申请延期"),
+        *("反馈整改", "核验整改", "办结"),
+    ]
     assert [(f.kind, f.file_id) for f in files] == [(MediaKind.PHOTO, "ph-1")]
 
 

@@ -15,7 +15,8 @@ Where to look:
 - casework: ``permissions`` (who may do what), ``acceptance`` (签收), ``progress`` (记录进展),
   ``relay`` (提问 and the reporter's answer), ``requests`` (退回 / 转办 / 延期 asked),
   ``decisions`` (the team leader's decisions on them), ``assignment`` (分办 / 分派 / 改派 by
-  hand), ``resolution`` (办结, with 组长审核), ``supervision`` (督办, 督办回复, 超期通报),
+  hand), ``resolution`` (办结, with 组长审核), ``rectification`` (反馈整改 and its 核验, which
+  办结 waits for), ``supervision`` (督办, 督办回复, 超期通报),
   ``repeats`` (重复件 and 合并办理), ``dispositions`` (a clue's 处置 by 集体研判, 异议; read by
   ``clue_view``, counted by ``clue_figures``, which names ``reports.counts``; ``clue_lapse``:
   proposals that lapse on 改派, 转办, 退回 or 合并办理), ``materials`` (查看材料), with ``notices`` for

@@ -22,6 +22,7 @@ from bot.services.permissions import (
     stands_in,
 )
 from bot.services.policy import Policy
+from bot.services.rectification import lapse_rectification
 from bot.services.requests import cancel_pending
 from bot.services.routing import (
     assign_case,
@@ -72,16 +73,17 @@ async def send_to_team(
 
 
 async def leave_team(session: AsyncSession, case: Case, now: datetime) -> None:
-    """The case leaves its team for good: its 签收 and 办结 clocks stop and it is no longer
-    accepted; the new team starts over (and an appeal's reporter hears when it accepts). A
-    clue's disposition proposals still waiting lapse; an approved disposition stays in force
-    and its 线索处置 clock runs on under the new team."""
+    """The case leaves its team for good: its 签收 and 办结 clocks stop, an open 整改 lapses, and
+    it is no longer accepted; the new team starts over (and an appeal's reporter hears when it
+    accepts). A clue's disposition proposals still waiting lapse; an approved disposition stays
+    in force and its 线索处置 clock runs on under the new team."""
     assert case.id is not None
     case.accepted_at = None
     await cancel_clock(session, case.id, ClockKind.ACCEPT)
     await cancel_clock(session, case.id, ClockKind.RESOLVE)
     await cancel_pending(session, case.id, now=now, why="问题已离开本组")
     await lapse_proposals(session, case, why=LAPSE_LEFT_TEAM, now=now)
+    await lapse_rectification(session, case, now, why="问题已离开本组")
 
 
 async def list_assignable(session: AsyncSession, case: Case) -> list[Inspector]:

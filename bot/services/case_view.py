@@ -33,6 +33,7 @@ from bot.services.permissions import (
     may_view_identity,
 )
 from bot.services.policy import Policy
+from bot.services.rectification import RectificationPanel, rectification_panel
 from bot.services.repeats import may_merge
 from bot.services.requests import EXTENSION_MAX_DAYS, return_window_over
 from bot.services.routing import (
@@ -325,6 +326,7 @@ class CasePage:
     supervise_note_max: int = SUPERVISE_NOTE_MAX
     repeat_of: str | None = None  # 疑似重复件: the number of the case it repeats
     assist: AssistPanel | None = None  # 室组联动: the 协办 teams and what this person may do
+    rectification: RectificationPanel | None = None  # an appeal's 整改 and 核验
 
     @property
     def case(self) -> Case:
@@ -486,6 +488,7 @@ async def get_case_page(
         if case.repeat_of_id
         else None,
         assist=await assist_panel(session, actor, case),
+        rectification=await rectification_panel(session, actor, case, policy=policy, now=now),
     )
 
 

@@ -32,6 +32,7 @@ from bot.services.clue_lapse import LAPSE_MERGED, lapse_proposals
 from bot.services.inspectors import team_leaders
 from bot.services.notices import tell_inspectors, tell_reporter
 from bot.services.permissions import actor_of, load_case, moved_on, works_on
+from bot.services.rectification import lapse_rectification
 from bot.services.requests import cancel_pending
 from models.attachment import Attachment
 from models.case import OPEN_STATUSES, Case, CaseStatus
@@ -211,6 +212,7 @@ async def _lapse_open_work(session: AsyncSession, case: Case, now: datetime) -> 
         session.add(relay)
     await cancel_pending(session, case.id, now=now, why="已合并办理")
     await lapse_proposals(session, case, why=LAPSE_MERGED, now=now)
+    await lapse_rectification(session, case, now, why="已合并办理")
 
 
 async def merge_repeat(

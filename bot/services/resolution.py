@@ -21,6 +21,7 @@ from bot.services.permissions import (
     require_assignee,
 )
 from bot.services.policy import Policy
+from bot.services.rectification import require_settled
 from bot.services.requests import cancel_pending, file_request, has_pending
 from models.case import WORKING_STATUSES, Case, CaseStatus, Outcome
 from models.clock import ClockKind
@@ -46,7 +47,8 @@ async def resolve_case(
     now: datetime,
 ) -> Case:
     """办结: the outcome, a summary and the amount coordinated (元); the 办结 clock is met and the
-    回访 clock starts; the reporter gets the outcome and summary. A clue is refused: it takes
+    回访 clock starts; the reporter gets the outcome and summary. Refused while a 整改 waits for
+    its 核验, and 已整改 only after one passed (``rectification.require_settled``). A clue is refused: it takes
     the disposition path (``bot.services.dispositions``). Questions still open and requests
     still pending lapse. With 组长审核 on (``[review] appeal``) an inspector's 办结 of an appeal
     is a request the team leader signs off first (``needs_review``): the case is returned still
@@ -55,6 +57,7 @@ async def resolve_case(
     require_assignee(actor, case, WORKING_STATUSES, "办结")
     refuse_clue_resolution(case)  # a clue is disposed of (集体研判), not 办结
     assert case.id is not None and actor.id is not None
+    await require_settled(session, case, outcome)  # 整改 verified first (反馈整改)
     text = clean_note(summary, "办结情况")
     if amount_yuan is not None and not 0 <= amount_yuan <= AMOUNT_MAX_YUAN:
         raise InvalidInput("金额超出范围，请核对后重新输入。")
@@ -111,9 +114,11 @@ async def approve_resolution(
     on ``request`` and commits."""
     if case.status not in WORKING_STATUSES:
         raise moved_on(case, "办结")
+    proposal = Proposal.of(request)
+    await require_settled(session, case, proposal.outcome)
     session.add(request)
     await _resolve(
-        session, case, who, Proposal.of(request), policy=policy, now=now,
+        session, case, who, proposal, policy=policy, now=now,
         extra={"request": request.id, "proposed_by": request.requested_by_id, **extra},
     )  # fmt: skip
 

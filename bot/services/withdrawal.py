@@ -15,6 +15,7 @@ from bot.services.clocks import cancel_clock
 from bot.services.inspectors import deciders, team_leaders
 from bot.services.notices import tell_inspectors, tell_reporter
 from bot.services.permissions import moved_on
+from bot.services.rectification import lapse_rectification
 from bot.services.requests import cancel_pending
 from models.case import AWAITING_ACCEPTANCE, Case, CaseStatus, reporter_actor_id
 from models.clock import ClockKind
@@ -97,6 +98,7 @@ async def _stop(session: AsyncSession, case: Case, *, now: datetime) -> None:
     session.add(case)
     for kind in (ClockKind.ACCEPT, ClockKind.FIRST_REPLY):
         await cancel_clock(session, case.id, kind)
+    await lapse_rectification(session, case, now, why="问题已撤回")
     await session.flush()
     notice = Notice.of("reporter_withdrawn_notice", number=case.number)
     await notify_inspectors(

@@ -20,6 +20,7 @@ from web.console import (
     dispositions,
     home,
     people,
+    rectification,
     reports,
 )
 from web.console.auth import add_sign_in
@@ -50,6 +51,7 @@ _PAGES: tuple[ModuleType, ...] = (
     case_page,
     assist,
     dispositions,
+    rectification,
     cards,
     people,
     reports,
