@@ -27,11 +27,11 @@ def _tables(url: str) -> set[str]:
 
 
 def _round_trip(url: str) -> None:
-    upgrade_database(url)
+    upgrade_database(url, "0020")
     assert "rectifications" in _tables(url)
     command.downgrade(alembic_config(url), "0019")
     assert current_revision(url) == "0019" and "rectifications" not in _tables(url)
-    upgrade_database(url)
+    upgrade_database(url, "0020")
     assert current_revision(url) == "0020" and "rectifications" in _tables(url)
 
 
