@@ -1,4 +1,4 @@
-"""The deadlines of a case (签收, 受理告知, 办结, 回访, 督办回复), one row per clock, and how they move.
+"""The deadlines of a case (签收, 受理告知, 办结, 回访, 督办回复, 防打击报复回访), one row per clock, and how they move.
 
 A clock is due at the end of the office day a number of working days after it starts; it warns
 ``warn_before`` working days earlier, pauses while the reporter is asked, and moves when a
@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from models.case import AWAITING_ACCEPTANCE, OPEN_STATUSES, WORKING_STATUSES, CaseStatus
+from models.case import (
+    AWAITING_ACCEPTANCE,
+    FINISHED_STATUSES,
+    OPEN_STATUSES,
+    WORKING_STATUSES,
+    CaseStatus,
+)
 from models.types import UTCDateTime, enum_type, utc
 
 if TYPE_CHECKING:
@@ -35,6 +41,7 @@ class ClockKind(enum.StrEnum):
     FOLLOWUP = "followup"  # 回访
     DISPOSITION = "disposition"  # 线索处置: an approved 谈话函询 / 初步核实 / 暂存待查
     SUPERVISION = "supervision"  # 督办回复, by the 督办期限
+    AFTERCARE = "aftercare"  # 防打击报复回访: asked ``[aftercare] days`` after 办结
 
     @property
     def label(self) -> str:
@@ -48,6 +55,7 @@ CLOCK_LABELS = {
     ClockKind.FOLLOWUP: "回访",
     ClockKind.DISPOSITION: "线索处置",
     ClockKind.SUPERVISION: "督办回复",
+    ClockKind.AFTERCARE: "回访（打击报复）",
 }
 
 
@@ -66,6 +74,8 @@ VALID_STATUSES: dict[ClockKind, frozenset[CaseStatus]] = {
     ClockKind.FOLLOWUP: frozenset({CaseStatus.RESOLVED}),
     ClockKind.DISPOSITION: WORKING_STATUSES,
     ClockKind.SUPERVISION: OPEN_STATUSES,
+    # asked after the 回访 of satisfaction has closed the case: 重办 (REOPENED) cancels it
+    ClockKind.AFTERCARE: FINISHED_STATUSES,
 }
 """The case statuses in which a clock of each kind still counts; in any other the sweep
 cancels it (the case left the step another way)."""

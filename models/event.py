@@ -76,6 +76,10 @@ class EventKind(enum.StrEnum):
     SUPERVISION_REPLIED = "supervision_replied"  # 督办回复
     REPEAT_FLAGGED = "repeat_flagged"  # 疑似重复件, linked at intake
     MERGED = "merged"  # 合并办理: this repeat closed into an earlier case
+    AFTERCARE_ASKED = "aftercare_asked"  # 防打击报复回访 asked
+    AFTERCARE_ANSWERED = "aftercare_answered"  # its answer (data: none / yes)
+    AFTERCARE_UNANSWERED = "aftercare_unanswered"  # not answered in time: 未答复
+    AFTERCARE_CLUE = "aftercare_clue"  # on the clue a 有 opened: which case prompted it
 
     @property
     def label(self) -> str:
@@ -128,6 +132,10 @@ EVENT_LABELS = {
     EventKind.SUPERVISION_REPLIED: "督办回复",
     EventKind.REPEAT_FLAGGED: "疑似重复件",
     EventKind.MERGED: "合并办理",
+    EventKind.AFTERCARE_ASKED: "防打击报复回访",
+    EventKind.AFTERCARE_ANSWERED: "防打击报复回访已答复",
+    EventKind.AFTERCARE_UNANSWERED: "防打击报复回访未答复",
+    EventKind.AFTERCARE_CLUE: "防打击报复回访线索",
 }
 
 GENESIS_HASH = "0" * 64

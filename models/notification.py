@@ -95,6 +95,7 @@ class Offer(enum.StrEnum):
     REPEAT_MERGE = (
         "repeat_merge"  # 合并办理 · 查看材料, on a 疑似重复件 notice (the ref: the repeat)
     )
+    AFTERCARE = "aftercare"  # 没有 · 有, the reporter at 防打击报复回访 (the ref: the case)
 
     def on(self, ref: int | None) -> Offering:
         """This offer on one case, request or relay message."""
