@@ -68,6 +68,7 @@ class Analysis:
     unsatisfied: int = 0
     low_satisfaction: bool = False
     unsatisfied_team: Share | None = None
+    aftercare_yes: int = 0  # 打击报复回访: 有 answers (each opened a clue)
 
     @property
     def typical(self) -> list[TypicalCase]:
@@ -84,6 +85,7 @@ class Analysis:
             or self.unsatisfied
             or self.low_satisfaction
             or self.f.recurring_count
+            or self.aftercare_yes
         )
 
 
@@ -145,4 +147,5 @@ def analyse(
     a.low_satisfaction = satisfied is not None and satisfied < satisfaction_target
     if current.unsatisfied_by_team:
         a.unsatisfied_team = current.unsatisfied_by_team[0]
+    a.aftercare_yes = current.aftercare.answered_yes  # 打击报复回访
     return a

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from models.clock import DEADLINE_CLOCKS
 from reports.charts import Chart, report_charts
+from reports.figures import Figures
 from reports.render import cn_day, pct, render_paragraphs, wan
 from reports.report import NOTE, Report, duration_text
 
@@ -221,7 +222,31 @@ def _problems(report: Report, charts: dict[str, Chart]) -> Section:
             caption="企业满意度（回访）",
         )
     )
+    _aftercare_table(section, f)  # 打击报复回访
     return section
+
+
+def _aftercare_table(section: Section, f: Figures) -> None:
+    """打击报复回访: asked, answered 没有 / 有, 未答复 in the period (none in a team's report)."""
+    care = f.aftercare
+    if care.hidden or not (care.asked or care.answered or care.unanswered):
+        return
+    section.blocks.append(
+        Table(
+            header=("回访（家次）", "没有", "有（已受理为问题线索）", "未答复"),
+            rows=[
+                (
+                    str(care.asked),
+                    str(care.answered_none),
+                    str(care.answered_yes),
+                    str(care.unanswered),
+                )
+            ],
+            widths=(1, 1, 2, 1),
+            numeric=(True,) * 4,
+            caption="防打击报复回访",
+        )
+    )
 
 
 def _overdue_of(report: Report, team: str) -> int:

@@ -74,14 +74,24 @@ async def resolved_appeal(
 ) -> tuple[Staff, Inspector, int]:
     """An appeal of 营商环境, 实名 or 匿名, resolved by its inspector on 26 Nov; a 信访室 team
     leader (the team that handles 打击报复 clues) registered."""
-    policy = Policy(config, calendar)
     async with sessions() as session:
         staff = await make_staff(session, SUBMITTED)
         clue_leader = await make_inspector(
             session, SUBMITTED, team_code="dispatch", name="信访室主任", role=Role.TEAM_LEADER,
             telegram_user_id=602,
         )  # fmt: skip
-        reporter = await make_reporter(session, SUBMITTED, telegram_user_id=REPORTER)
+    case_id = await another_appeal(sessions, config, calendar, anonymous=anonymous)
+    return staff, clue_leader, case_id
+
+
+async def another_appeal(
+    sessions: SessionFactory, config: LiankaConfig, calendar: WorkCalendar, *, anonymous: bool,
+    user_id: int = REPORTER,
+) -> int:  # fmt: skip
+    """An appeal reported by ``user_id`` on 26 Nov, accepted and resolved by its assignee."""
+    policy = Policy(config, calendar)
+    async with sessions() as session:
+        reporter = await make_reporter(session, SUBMITTED, telegram_user_id=user_id)
         draft = (
             CaseDraft("business_env", REFUND)
             if anonymous
@@ -91,14 +101,16 @@ async def resolved_appeal(
         )
         submitted = await submit_case(session, reporter, draft, policy=policy, now=SUBMITTED)
     case_id = submitted.case.id
-    assert case_id is not None
+    assert case_id is not None and submitted.case.assignee_id is not None
     await accept(sessions, config, calendar, case_id, SUBMITTED)
     async with sessions() as session:
+        inspector = await session.get(Inspector, submitted.case.assignee_id)
+        assert inspector is not None
         await resolve_case(
-            session, staff.inspector, case_id, outcome=Outcome.SOLVED,
+            session, inspector, case_id, outcome=Outcome.SOLVED,
             summary="已协调管委会返还土地出让金。", amount_yuan=None, policy=policy, now=RESOLVED,
         )  # fmt: skip
-    return staff, clue_leader, case_id
+    return case_id
 
 
 async def time_passes(
