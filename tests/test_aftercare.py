@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.clock import FrozenClock
 from bot.config import ConfigError, LiankaConfig, parse_config
 from bot.db import SessionFactory
 from bot.services.aftercare import (
@@ -21,8 +22,9 @@ from bot.services.clocks import get_clock
 from bot.services.policy import Policy
 from bot.services.sweep import sweep_deadlines
 from models.calendar import WorkCalendar
-from models.case import Case, reporter_of
+from models.case import Case, CaseStatus, reporter_of
 from models.clock import ClockKind, ClockState
+from models.disposition import Disposition
 from models.reporter import Reporter
 from reports.document import Paragraph, Table, report_sections
 from reports.figures import compute_figures, resolve_scope
@@ -38,6 +40,7 @@ from tests.test_aftercare_flow import (
     resolved_appeal,
     time_passes,
 )
+from tests.test_clue_dispositions import accepted_clue
 
 pytestmark = pytest.mark.both_databases
 
@@ -205,3 +208,20 @@ async def test_without_a_yes_there_is_no_retaliation_problem_or_advice(
     assert report.figures.aftercare.answered_none == 1
     text = words(report)
     assert "严肃查处打击报复行为" not in text and "遭遇刁难或打击报复" not in text
+
+
+async def test_a_clue_disposed_of_for_good_starts_the_question_as_an_appeal_resolved_does(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
+) -> None:
+    clue = await accepted_clue(sessions, catalog, calendar, clock)
+    talk = await clue.propose(Disposition.TALK, "反映问题较轻，建议谈话函询。")
+    await clue.decide(await clue.review(talk))
+    async with sessions() as session:
+        assert await get_clock(session, clue.case.id or 0, ClockKind.AFTERCARE) is None  # not yet
+    dismiss = await clue.propose(Disposition.DISMISS, "函询说明属实，予以了结。")
+    await clue.decide(await clue.review(dismiss))
+    assert (await clue.load()).status is CaseStatus.CLOSED
+    async with sessions() as session:
+        started = await get_clock(session, clue.case.id or 0, ClockKind.AFTERCARE)
+    assert started is not None and started.state is ClockState.RUNNING
+    assert started.due_at == calendar.deadline(clock.now(), catalog.aftercare.days).due_at
