@@ -515,7 +515,7 @@ class _Aftercare:
             posted.session,
             posted.case_id,
             retaliated=answer == "yes",
-            text=posted.text("description", AFTERCARE_TEXT_MAX),
+            text=posted.text("description", AFTERCARE_TEXT_MAX) if answer == "yes" else None,
             policy=await posted.policy(),
             now=posted.now,
         )
