@@ -13,6 +13,7 @@ from aiogram.types import CallbackQuery, Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
+from bot.metrics import Metrics
 from bot.services.aftercare import Opened, answer_by_chat, check_text, get_aftercare_case
 from bot.services.policy import Policy
 from handlers.flow import flow_moves
@@ -59,6 +60,7 @@ async def on_aftercare_answer(
     state: FSMContext,
     policy: Policy,
     clock: Clock,
+    metrics: Metrics,
 ) -> None:
     if callback_data.reply is AftercareReply.YES:
         await _ask_description(query, session, state, callback_data.case_id)
@@ -67,7 +69,7 @@ async def on_aftercare_answer(
     async with _leaving(state):
         opened = await answer_by_chat(
             session, query.from_user.id, callback_data.case_id, retaliated=retaliated, text=None,
-            policy=policy, now=clock.now(),
+            policy=policy, now=clock.now(), counted=metrics.cases_submitted,
         )  # fmt: skip
     await query.answer("感谢您的反馈！")
     if isinstance(query.message, Message):
@@ -99,6 +101,7 @@ async def on_aftercare_description(
     state: FSMContext,
     policy: Policy,
     clock: Clock,
+    metrics: Metrics,
 ) -> None:
     text = check_text(message.text)
     case_id = (await state.get_data()).get(CASE_KEY)
@@ -107,7 +110,7 @@ async def on_aftercare_description(
     async with _leaving(state):
         opened = await answer_by_chat(
             session, message.from_user.id, case_id, retaliated=True, text=text, policy=policy,
-            now=clock.now(),
+            now=clock.now(), counted=metrics.cases_submitted,
         )  # fmt: skip
     assert opened is not None
     await _opened(message, opened)

@@ -518,6 +518,7 @@ class _Aftercare:
             text=posted.text("description", AFTERCARE_TEXT_MAX) if answer == "yes" else None,
             policy=await posted.policy(),
             now=posted.now,
+            counted=posted.request.app[CHANNEL].cases_submitted,
         )
         return "aftercare"
 

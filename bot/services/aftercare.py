@@ -28,7 +28,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services.clocks import get_clock, meet_clock, start_clock
-from bot.services.intake import submit_case
+from bot.services.intake import Counter, submit_case
 from bot.services.notices import team_name
 from bot.services.policy import Policy
 from models.case import (
@@ -195,11 +195,12 @@ async def report_retaliation(
     text: str | None,
     policy: Policy,
     now: datetime,
+    counted: Counter | None = None,
 ) -> Opened:
     """有 (``check_aftercare`` first): recorded on the case, and a confidential clue of
     ``[aftercare] category`` submitted through the intake as this reporter, 匿名 or 实名 as the
     case was, linked to it and routed as clues are; the 委领导 told at once, without the
-    reporter. One transaction."""
+    reporter. One transaction; the new case is ``counted`` once committed."""
     text = check_text(text)
     assert case.id is not None
     actor = await _answered(session, reporter, case, ANSWER_YES, now)
@@ -216,6 +217,8 @@ async def report_retaliation(
     session.add(clue)
     await _tell_leaders(session, case, clue, now)
     await session.commit()
+    if counted is not None:
+        counted.inc()
     return Opened(clue, submitted.receipt_code)
 
 
@@ -251,6 +254,7 @@ async def answer_by_chat(
     text: str | None,
     policy: Policy,
     now: datetime,
+    counted: Counter | None = None,
 ) -> Opened | None:
     """The chat's answer, authorised from the database (the button's case id is only a hint):
     没有 (None back) or 有 (the clue opened)."""
@@ -258,4 +262,6 @@ async def answer_by_chat(
     if not retaliated:
         await answer_none(session, reporter, case, now=now)
         return None
-    return await report_retaliation(session, reporter, case, text=text, policy=policy, now=now)
+    return await report_retaliation(
+        session, reporter, case, text=text, policy=policy, now=now, counted=counted
+    )

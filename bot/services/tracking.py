@@ -35,6 +35,7 @@ from bot.services.followup import (
     rate_for,
     reopen_for,
 )
+from bot.services.intake import Counter
 from bot.services.my_cases import (
     MATERIAL_CLOSED,
     WRONG_RECEIPT,
@@ -313,6 +314,7 @@ async def answer_tracked_aftercare(
     text: str | None,
     policy: Policy,
     now: datetime,
+    counted: Counter | None = None,
 ) -> Opened | None:
     """防打击报复回访 on the page once asked, by the chat's rules: 没有 recorded (None back), or
     有 with the description opens a confidential clue (``aftercare.report_retaliation``)."""
@@ -322,4 +324,6 @@ async def answer_tracked_aftercare(
     if not retaliated:
         await answer_none(session, reporter, case, now=now)
         return None
-    return await report_retaliation(session, reporter, case, text=text, policy=policy, now=now)
+    return await report_retaliation(
+        session, reporter, case, text=text, policy=policy, now=now, counted=counted
+    )
