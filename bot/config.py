@@ -206,6 +206,24 @@ class RepeatsConfig(_Section):
     similarity: float = Field(default=0.5, gt=0, le=1, description="bigram Jaccard")
 
 
+class AftercareConfig(_Section):
+    """防打击报复回访: ``days`` working days after 办结 the reporter is asked once whether they met
+    obstruction, retaliation or 吃拿卡要 since reporting; the question stays open ``answer_days``;
+    a yes opens a clue of ``category`` (a clue-track category) linked to the first case."""
+
+    enabled: bool = True
+    days: int = Field(default=20, ge=1, le=250, description="working days after 办结")
+    answer_days: int = Field(default=10, ge=1, le=60, description="the question stays open")
+    category: str = Field(
+        default="retaliation", pattern=r"^[a-z0-9_]{1,40}$", description="the clue's category"
+    )
+
+    @property
+    def window(self) -> int:
+        """Working days from 办结 until the question closes (0 when switched off)."""
+        return self.days + self.answer_days if self.enabled else 0
+
+
 class LiankaConfig(_Section):
     organisation: Organisation
     zones: tuple[ZoneConfig, ...] = Field(min_length=1)
@@ -222,6 +240,7 @@ class LiankaConfig(_Section):
     supervision: SupervisionConfig = SupervisionConfig()
     rectification: RectificationConfig = RectificationConfig()
     repeats: RepeatsConfig = RepeatsConfig()
+    aftercare: AftercareConfig = AftercareConfig()
 
     def zone(self, code: str) -> ZoneConfig:
         return next(z for z in self.zones if z.code == code)
@@ -243,6 +262,11 @@ class LiankaConfig(_Section):
         ladders = [self.deadlines.appeal, self.deadlines.clue]
         ladders += [self.ladder_for(category.code) for category in self.categories]
         return max(ladder.followup_ask + ladder.followup_wait for ladder in ladders)
+
+    def receipt_window(self) -> int:
+        """How long after closure a receipt code still opens its case: the 回访 window, or the
+        防打击报复回访's (asked ``[aftercare] days`` after 办结, open ``answer_days``)."""
+        return max(self.followup_window(), self.aftercare.window)
 
     def ladder_for(self, category_code: str) -> DeadlineLadder:
         """The deadline ladder of a category: its track's, with the category's overrides."""
@@ -396,8 +420,33 @@ def _reference_problems(config: LiankaConfig) -> list[ConfigProblem]:
     problems += [
         ConfigProblem("calendar.days", f"日期 {d} 重复 (duplicate date)") for d in _duplicates(days)
     ]
+    problems += _aftercare_problems(config, categories)
     # the clue check reads the teams and rules as written: only once their references hold
     return problems or _clue_routing_problems(config)
+
+
+def _aftercare_problems(config: LiankaConfig, categories: set[str]) -> list[ConfigProblem]:
+    """防打击报复回访 opens a clue of its category: it must exist and be on the clue track."""
+    aftercare = config.aftercare
+    if not aftercare.enabled:
+        return []
+    if aftercare.category not in categories:
+        return [
+            ConfigProblem(
+                "aftercare.category",
+                f"未知的监督事项 “{aftercare.category}”：防打击报复回访需要一个问题线索类监督事项"
+                " (unknown category)",
+            )
+        ]
+    if config.category(aftercare.category).track is not Track.CLUE:
+        return [
+            ConfigProblem(
+                "aftercare.category",
+                f'监督事项 “{aftercare.category}” 不是问题线索（track = "clue"）：回访中反映的'
+                "打击报复须作为问题线索保密办理 (the category must be on the clue track)",
+            )
+        ]
+    return []
 
 
 def handles_clues(config: LiankaConfig, team: TeamConfig) -> bool:

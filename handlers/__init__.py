@@ -6,6 +6,7 @@ from aiogram import Router
 
 from handlers import (
     admin,
+    aftercare,
     assist,
     clue,
     errors,
@@ -45,6 +46,7 @@ def routers() -> list[Router]:
         start.setup(),
         my_cases.setup(),
         followup.setup(),
+        aftercare.setup(),  # 防打击报复回访: its description step before the intake's text
         clue.setup_reporter(),  # a clue reporter's 异议, before the intake takes any text
         intake.setup(),  # after the commands: its steps take any text
         start.setup_fallback(),  # keep last: what no journey claimed

@@ -11,6 +11,7 @@ from sqlmodel import Field, SQLModel
 
 from models import keys
 from models.errors import InvalidTransition
+from models.notification import Channel
 from models.org import Track
 from models.types import UTCDateTime, enum_type
 
@@ -256,6 +257,9 @@ class Case(SQLModel, table=True):
     # (case ids; no foreign key, so that SQLite adds and drops them without rebuilding cases)
     repeat_of_id: int | None = Field(default=None, index=True)
     merged_into_id: int | None = None
+    # 防打击报复回访 (issue 17): the case whose 回访 brought this clue (the reporter answered 有);
+    # like repeat_of_id a plain indexed id, no foreign key (migration 0022)
+    prompted_by_id: int | None = Field(default=None, index=True)
 
 
 class CaseCounter(SQLModel, table=True):
@@ -340,6 +344,14 @@ def reporter_of(case: Case) -> int | None:
 def reported_by(case: Case, reporter_id: int | None) -> bool:
     """Whether this reporter made the case (named or anonymous)."""
     return reporter_id is not None and reporter_of(case) == reporter_id
+
+
+def aftercare_reachable(reporter: Reporter, case: Case) -> bool:
+    """防打击报复回访 can reach the case's reporter: a Telegram chat that has not blocked the bot,
+    or the web tracking page, while the case still opens with its receipt code."""
+    if reporter.channel is Channel.WEB:
+        return case.receipt_hash is not None
+    return reporter.chat_id is not None and reporter.blocked_at is None
 
 
 def reporter_actor_id(case: Case, reporter_id: int | None) -> int | None:

@@ -1,4 +1,5 @@
-"""The deadlines of a case (签收, 受理告知, 办结, 回访, 督办回复, 整改), one row per clock, and how they move.
+"""The deadlines of a case (签收, 受理告知, 办结, 回访, 督办回复, 整改, 防打击报复回访), one row per clock,
+and how they move.
 
 A clock is due at the end of the office day a number of working days after it starts; it warns
 ``warn_before`` working days earlier, pauses while the reporter is asked, and moves when a
@@ -18,7 +19,13 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from models.case import AWAITING_ACCEPTANCE, OPEN_STATUSES, WORKING_STATUSES, CaseStatus
+from models.case import (
+    AWAITING_ACCEPTANCE,
+    FINISHED_STATUSES,
+    OPEN_STATUSES,
+    WORKING_STATUSES,
+    CaseStatus,
+)
 from models.types import UTCDateTime, enum_type, utc
 
 if TYPE_CHECKING:
@@ -36,6 +43,7 @@ class ClockKind(enum.StrEnum):
     DISPOSITION = "disposition"  # 线索处置: an approved 谈话函询 / 初步核实 / 暂存待查
     SUPERVISION = "supervision"  # 督办回复, by the 督办期限
     RECTIFICATION = "rectify"  # 整改, by the deadline set at 反馈整改 (核验 meets it)
+    AFTERCARE = "aftercare"  # 防打击报复回访: asked ``[aftercare] days`` after 办结
 
     @property
     def label(self) -> str:
@@ -50,6 +58,7 @@ CLOCK_LABELS = {
     ClockKind.DISPOSITION: "线索处置",
     ClockKind.SUPERVISION: "督办回复",
     ClockKind.RECTIFICATION: "整改",
+    ClockKind.AFTERCARE: "回访（打击报复）",
 }
 
 
@@ -72,6 +81,8 @@ VALID_STATUSES: dict[ClockKind, frozenset[CaseStatus]] = {
     ClockKind.DISPOSITION: OPEN_STATUSES,
     ClockKind.SUPERVISION: OPEN_STATUSES,
     ClockKind.RECTIFICATION: WORKING_STATUSES,
+    # asked after the 回访 of satisfaction has closed the case: 重办 (REOPENED) cancels it
+    ClockKind.AFTERCARE: FINISHED_STATUSES,
 }
 """The case statuses in which a clock of each kind still counts; in any other the sweep
 cancels it (the case left the step another way)."""

@@ -84,6 +84,10 @@ class EventKind(enum.StrEnum):
     RECTIFICATION_VERIFIED = "rectification_verified"  # 核验: the 整改 is done
     RECTIFICATION_REJECTED = "rectification_rejected"  # 核验: not yet done, the clock runs on
     RECTIFICATION_LAPSED = "rectification_lapsed"  # the case left the step before 核验
+    AFTERCARE_ASKED = "aftercare_asked"  # 防打击报复回访 asked
+    AFTERCARE_ANSWERED = "aftercare_answered"  # its answer (data: none / yes)
+    AFTERCARE_UNANSWERED = "aftercare_unanswered"  # not answered in time: 未答复
+    AFTERCARE_CLUE = "aftercare_clue"  # on the clue a 有 opened: which case prompted it
 
     @property
     def label(self) -> str:
@@ -144,6 +148,10 @@ EVENT_LABELS = {
     EventKind.RECTIFICATION_VERIFIED: "整改核验通过",
     EventKind.RECTIFICATION_REJECTED: "整改核验未通过",
     EventKind.RECTIFICATION_LAPSED: "整改要求失效",
+    EventKind.AFTERCARE_ASKED: "防打击报复回访",
+    EventKind.AFTERCARE_ANSWERED: "防打击报复回访已答复",
+    EventKind.AFTERCARE_UNANSWERED: "防打击报复回访未答复",
+    EventKind.AFTERCARE_CLUE: "防打击报复回访线索",
 }
 
 GENESIS_HASH = "0" * 64

@@ -96,6 +96,7 @@ class Offer(enum.StrEnum):
         "repeat_merge"  # 合并办理 · 查看材料, on a 疑似重复件 notice (the ref: the repeat)
     )
     ASSIST_PROGRESS = "assist_progress"  # 协办进展 · 查看材料, to a 协办 team (the ref: the case)
+    AFTERCARE = "aftercare"  # 没有 · 有, the reporter at 防打击报复回访 (the ref: the case)
 
     def on(self, ref: int | None) -> Offering:
         """This offer on one case, request or relay message."""

@@ -95,6 +95,21 @@ class FollowupAnswer(CallbackData, prefix="fu1"):
     rating: FollowupRating
 
 
+class AftercareReply(enum.StrEnum):
+    """The reporter's answer at 防打击报复回访."""
+
+    NONE = "n"  # 没有
+    YES = "y"  # 有: asks for a short description
+    SUBMIT = "s"  # 直接提交: 有, without a description
+
+
+class AftercareAnswer(CallbackData, prefix="ac1"):
+    """A reporter answers the 防打击报复回访 question (checked against the account on every press)."""
+
+    case_id: DbId
+    reply: AftercareReply
+
+
 class CaseStep(enum.StrEnum):
     """A choice inside an inspector's multi-step action."""
 
@@ -268,6 +283,27 @@ def followup_keyboard(case_id: int) -> InlineKeyboardMarkup:
     )
 
 
+def aftercare_keyboard(case_id: int) -> InlineKeyboardMarkup:
+    """没有 · 有 for the reporter at 防打击报复回访."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                _button("没有", AftercareAnswer(case_id=case_id, reply=AftercareReply.NONE)),
+                _button("有", AftercareAnswer(case_id=case_id, reply=AftercareReply.YES)),
+            ]
+        ]
+    )
+
+
+def aftercare_submit_keyboard(case_id: int) -> InlineKeyboardMarkup:
+    """直接提交: 有 without a description."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [_button("直接提交", AftercareAnswer(case_id=case_id, reply=AftercareReply.SUBMIT))]
+        ]
+    )
+
+
 def request_keyboard(request_id: int) -> InlineKeyboardMarkup:
     """同意 · 不同意 for a request waiting for the team leader."""
     return InlineKeyboardMarkup(
@@ -344,6 +380,8 @@ def offer_keyboard(offering: Offering) -> InlineKeyboardMarkup:
             return supervision_keyboard(ref, SupervisionAct.MERGE, "合并办理")
         case Offer.ASSIST_PROGRESS:
             return assist_progress_keyboard(ref)
+        case Offer.AFTERCARE:
+            return aftercare_keyboard(ref)
 
 
 def assist_progress_keyboard(case_id: int) -> InlineKeyboardMarkup:

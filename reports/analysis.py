@@ -87,6 +87,7 @@ class Analysis:
     rectification_target: float = RECTIFICATION_TARGET
     rectification_problem: bool = False
     low_rectification: bool = False
+    aftercare_yes: int = 0  # 打击报复回访: 有 answers (each opened a clue)
 
     @property
     def typical(self) -> list[TypicalCase]:
@@ -105,6 +106,7 @@ class Analysis:
             or self.f.recurring_count
             or self.repeats_notable
             or self.rectification_problem
+            or self.aftercare_yes
         )
 
 
@@ -173,6 +175,7 @@ def analyse(
         a.unsatisfied_team = current.unsatisfied_by_team[0]
     _repeat_findings(a)
     _rectification(a, rectification_target)
+    a.aftercare_yes = current.aftercare.answered_yes  # 打击报复回访
     return a
 
 

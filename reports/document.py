@@ -283,6 +283,7 @@ def _problems(report: Report, charts: dict[str, Chart]) -> Section:
         )
     )
     section.blocks.append(_rectification_table(f))
+    _aftercare_table(section, f)  # 打击报复回访
     return section
 
 
@@ -309,6 +310,29 @@ def _rectification_table(f: Figures) -> Table:
         widths=(1, 1, 1, 1, 1, 1, 1),
         numeric=(True,) * 7,
         caption="整改落实情况（项）",
+    )
+
+
+def _aftercare_table(section: Section, f: Figures) -> None:
+    """打击报复回访: asked, answered 没有 / 有, 未答复 in the period (none in a team's report)."""
+    care = f.aftercare
+    if care.hidden or not (care.asked or care.answered or care.unanswered):
+        return
+    section.blocks.append(
+        Table(
+            header=("回访（家次）", "没有", "有（已受理为问题线索）", "未答复"),
+            rows=[
+                (
+                    str(care.asked),
+                    str(care.answered_none),
+                    str(care.answered_yes),
+                    str(care.unanswered),
+                )
+            ],
+            widths=(1, 1, 2, 1),
+            numeric=(True,) * 4,
+            caption="防打击报复回访",
+        )
     )
 
 

@@ -36,6 +36,7 @@ from models.clock import DEADLINE_CLOCKS, CaseClock, ClockKind, ClockState
 from models.disposition import ClueDisposition, Disposition, ProposalStatus
 from models.enterprise import Enterprise
 from models.errors import NotFound
+from models.event import CaseEvent, EventKind
 from models.org import Category, Track, Zone
 from models.rectification import Rectification, RectificationState
 from models.request import ApprovalRequest, RequestKind, RequestStatus
@@ -224,6 +225,64 @@ class RepeatFigures:
     by_category: list[Share] = field(default_factory=list)
 
 
+# --- 打击报复回访 ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AftercareFigures:
+    """防打击报复回访 in the period, counted by when each step happened (the question is asked
+    ``[aftercare] days`` after 办结, so it belongs to no cohort of cases received): asked,
+    answered 没有 or 有 (each 有 opened a clue), and closed 未答复. ``hidden``: a team's own
+    report does not show them (a 有 on that team's case is not the team's to know)."""
+
+    asked: int = 0
+    answered_none: int = 0
+    answered_yes: int = 0
+    unanswered: int = 0
+    hidden: bool = False
+
+    @property
+    def answered(self) -> int:
+        return self.answered_none + self.answered_yes
+
+
+async def _aftercare(session: AsyncSession, figures: Figures) -> None:
+    """打击报复回访: the steps of the 防打击报复回访 recorded in the period, on the cases of the
+    scope's zone (never for one team's scope)."""
+    if figures.scope.team_id is not None:
+        figures.aftercare = AftercareFigures(hidden=True)
+        return
+    kinds = (
+        EventKind.AFTERCARE_ASKED,
+        EventKind.AFTERCARE_ANSWERED,
+        EventKind.AFTERCARE_UNANSWERED,
+    )
+    rows = await _rows(
+        session,
+        sa.select(col(CaseEvent.kind), col(CaseEvent.data))
+        .join(Case, col(Case.id) == col(CaseEvent.case_id))
+        .where(
+            col(CaseEvent.kind).in_(kinds),
+            col(CaseEvent.created_at) >= figures.period.start,
+            col(CaseEvent.created_at) < figures.period.end,
+            *_in_scope(figures.scope),
+        ),
+    )
+    counts: dict[str, int] = defaultdict(int)
+    for kind, data in rows:
+        answer = (data or {}).get("answer") if kind == EventKind.AFTERCARE_ANSWERED else None
+        counts[f"{kind}:{answer or ''}"] += 1
+    figures.aftercare = AftercareFigures(
+        asked=counts[f"{EventKind.AFTERCARE_ASKED}:"],
+        answered_none=counts[f"{EventKind.AFTERCARE_ANSWERED}:none"],
+        answered_yes=counts[f"{EventKind.AFTERCARE_ANSWERED}:yes"],
+        unanswered=counts[f"{EventKind.AFTERCARE_UNANSWERED}:"],
+    )
+
+
+# --- end of 打击报复回访 -------------------------------------------------------------------------
+
+
 @dataclass
 class Figures:
     """Everything the report says about one period and scope."""
@@ -274,6 +333,7 @@ class Figures:
     repeats: RepeatFigures = field(default_factory=lambda: RepeatFigures())
     # 整改 (issue 17): rectifications set, verified on time or late, overdue; 整改到位率.
     rectification: RectificationFigures = field(default_factory=lambda: RectificationFigures())
+    aftercare: AftercareFigures = field(default_factory=AftercareFigures)  # 打击报复回访
 
     @property
     def resolved_rate(self) -> float | None:
@@ -518,6 +578,7 @@ async def compute_figures(
 
     await _filed(session, figures, period, scope)
     await _repeats(session, figures, period, scope)
+    await _aftercare(session, figures)  # 打击报复回访
     if not detail:
         return figures
 

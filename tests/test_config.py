@@ -28,7 +28,7 @@ def with_old_jkq_rule(example: str) -> str:
 
 
 OLD_JKQ_PROBLEM = (
-    "routing[1]: 分办规则 “经开区资金返还” 没有限定监督事项，会把问题线索（国资国企腐败、“四风”问题）"
+    "routing[1]: 分办规则 “经开区资金返还” 没有限定监督事项，会把问题线索（国资国企腐败、“四风”问题、打击报复）"
     "也分给 “营商环境”立项监督组（该组不办理问题线索）；请用 categories 列出该规则分办的监督事项"
     " (a rule without categories also routes clue categories: list its categories)"
 )
@@ -46,7 +46,7 @@ def test_the_example_reproduces_the_article() -> None:
     assert config.organisation.case_prefix == "AJ"
     assert config.zone("jkq").issuing_unit == "安居经开区纪工委"
     names = [c.name for c in config.categories]
-    assert len(names) == 9
+    assert len(names) == 10  # the nine areas, and 打击报复 ([aftercare])
     for area in (
         "营商环境",
         "重点项目建设",
@@ -170,7 +170,7 @@ def test_a_rule_sending_a_clue_category_to_a_team_without_clues_is_refused() -> 
 def test_a_rule_without_categories_is_refused_even_for_a_team_that_handles_clues() -> None:
     text = EXAMPLE + '\n[[routing]]\nteam = "soe"\nzones = ["anju"]\n'
     assert problems_of(text) == [
-        "routing[9]: 分办规则 “→soe” 没有限定监督事项，会把问题线索（国资国企腐败、“四风”问题）也分给 "
+        "routing[10]: 分办规则 “→soe” 没有限定监督事项，会把问题线索（国资国企腐败、“四风”问题、打击报复）也分给 "
         "“国资国企腐败”立项监督组；请用 categories 列出该规则分办的监督事项"
         " (a rule without categories also routes clue categories: list its categories)"
     ]
@@ -181,7 +181,7 @@ def test_clue_categories_may_be_routed_to_a_clue_team_or_the_dispatcher() -> Non
         '\n[[routing]]\nname = "四风·国资"\nteam = "soe"\ncategories = ["four_styles"]\n'
         '\n[[routing]]\nname = "信访室"\nteam = "dispatch"\ncategories = ["soe_corruption"]\n'
     )
-    assert len(parse_config(text, Path("x.toml")).routing) == 10
+    assert len(parse_config(text, Path("x.toml")).routing) == 11
 
 
 def test_the_example_routes_a_jkq_clue_about_refunds_to_its_clue_team() -> None:

@@ -42,6 +42,7 @@ CATEGORY_NAMES = [
     "惠企政策落实",
     "涉企执法检查",
     "其他",
+    "打击报复",  # not one of the nine areas: a reporter may also report it directly
 ]
 
 

@@ -75,7 +75,7 @@ async def _expected(
     drafts_before = PURGE_NOW - timedelta(days=retention.draft_days)
     texts_before = PURGE_NOW - timedelta(days=retention.notification_text_days)
     contacts_before = PURGE_NOW.replace(year=PURGE_NOW.year - retention.contact_years)
-    window = config.followup_window()
+    window = config.receipt_window()
     async with sessions() as session:
         cases = {c.id: c for c in (await session.exec(select(Case))).all()}
         fsm = (await session.exec(select(FsmRecord))).all()
@@ -121,7 +121,7 @@ async def _on_the_edges(
     drafts_before = PURGE_NOW - timedelta(days=retention.draft_days)
     texts_before = PURGE_NOW - timedelta(days=retention.notification_text_days)
     contacts_before = PURGE_NOW.replace(year=PURGE_NOW.year - retention.contact_years)
-    window = config.followup_window()
+    window = config.receipt_window()
     # the last closing time whose receipt window has passed at PURGE_NOW, and the next day's
     day = PURGE_NOW.astimezone(SHANGHAI).replace(hour=12, minute=0)
     while calendar.deadline(day, window).due_at > PURGE_NOW:
@@ -503,8 +503,10 @@ def test_the_retention_limits_come_from_the_config_and_a_bad_one_is_named() -> N
     config = parse_config(custom, Path("lianka.toml"))
     assert config.retention.contact_years == 3
     assert config.retention.receipt_workdays_after_closure == 10
-    # unset, receipt codes go after the 回访 window: asked 1 working day after 办结, 3 to answer
+    # unset, receipt codes go after the 回访 window: asked 1 working day after 办结, 3 to answer;
+    # or, longer, the 防打击报复回访's: asked 20 working days after 办结, 10 to answer
     assert parse_config(example, Path("lianka.toml")).followup_window() == 4
+    assert parse_config(example, Path("lianka.toml")).receipt_window() == 30
     with pytest.raises(ConfigError) as error:
         parse_config(example.replace("draft_days = 7", "draft_days = 0"), Path("lianka.toml"))
     assert [problem.key for problem in error.value.problems] == ["retention.draft_days"]

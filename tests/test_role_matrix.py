@@ -20,10 +20,12 @@ from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.acceptance import accept_case
+from bot.services.aftercare import answer_none, check_aftercare
 from bot.services.assignment import reassign_case
 from bot.services.assist import add_assist_progress, add_assist_team
 from bot.services.audit import verify_audit_as
 from bot.services.case_lists import show_case
+from bot.services.clocks import get_clock
 from bot.services.decisions import decide_request
 from bot.services.dispositions import (
     decide_disposition,
@@ -43,15 +45,18 @@ from bot.services.repeats import merge_repeat
 from bot.services.requests import request_extension
 from bot.services.resolution import resolve_case
 from bot.services.supervision import reply_supervision, supervise_case
+from bot.services.sweep import sweep_deadlines
 from bot.services.tracking import withdraw_tracked_case
 from models.calendar import WorkCalendar
-from models.case import Case, CaseStatus, Outcome
+from models.case import Case, CaseStatus, Outcome, reporter_of
+from models.clock import ClockKind, followup_ask_time
 from models.disposition import ClueDisposition, Disposition, ProposalStatus
 from models.errors import DomainError
 from models.event import CaseEvent, EventKind
 from models.intake import CaseDraft
 from models.notification import Notification
 from models.rectification import Rectification, RectificationState
+from models.reporter import Reporter
 from models.request import ApprovalRequest, RequestKind, RequestStatus
 from models.team import Inspector, Role, Team
 from tests.conftest import ROOT
@@ -103,6 +108,7 @@ NO_ENTRY = (
             "withdraw an appeal (撤回)",
             "withdraw a clue (撤回)",
             "object to a clue's result (异议)",
+            "answer the 防打击报复回访",
         )
         for role in ROLES[1:]
     }
@@ -134,6 +140,7 @@ CONDITIONS = {
     ("review a clue's disposition (组长审核)", "team leader"): "only if another proposed it",
     ("approve a clue's disposition (委领导审批)", "leader"): "only if they did not review it",
     ("object to a clue's result (异议)", ROLES[0]): "only once, on a named clue",
+    ("answer the 防打击报复回访", ROLES[0]): "only once, once asked",
     ("督办", "leader"): "only an appeal",
     ("add or remove a 协办 team (室组联动)", "leader"): "only an appeal",
     ("add or remove a 协办 team (室组联动)", "admin"): "only an appeal",
@@ -899,6 +906,34 @@ async def identity_as_assist(w: World, role: str, met: bool | None) -> bool:
     return await attempt(w, read)
 
 
+async def answer_aftercare(w: World, role: str, met: bool | None) -> bool:
+    """The appeal resolved and, twenty working days on, its 防打击报复回访 asked; its reporter
+    answers 没有 (not met: a second time)."""
+    case = await accepted(w, w.appeal)
+    async with w.sessions() as session:
+        await resolve_case(
+            session, await w.person(case.assignee_id or 0), case.id or 0, outcome=Outcome.SOLVED,
+            summary="已协调管委会返还土地出让金。", amount_yuan=None, policy=w.policy, now=w.now,
+        )  # fmt: skip
+        clock = await get_clock(session, case.id or 0, ClockKind.AFTERCARE)
+    assert clock is not None
+    ask = followup_ask_time(w.policy.calendar, clock)
+    await sweep_deadlines(w.sessions, w.policy.config, w.policy.calendar, ask)
+
+    async def answer() -> bool:
+        async with w.sessions() as session:
+            found = await session.get(Case, case.id)
+            assert found is not None
+            reporter = await session.get(Reporter, reporter_of(found))
+            found, reporter = await check_aftercare(session, reporter, found, case.id or 0)
+            await answer_none(session, reporter, found, now=ask)
+        return True
+
+    if not met:
+        await answer()
+    return await attempt(w, answer)
+
+
 PROBES: dict[str, Probe] = {
     "view an appeal": _viewer("appeal"),
     "view a clue": _viewer("clue"),
@@ -917,6 +952,7 @@ PROBES: dict[str, Probe] = {
     "review a clue's disposition (组长审核)": review,
     "approve a clue's disposition (委领导审批)": approve,
     "object to a clue's result (异议)": object_once,
+    "answer the 防打击报复回访": answer_aftercare,
     "督办": supervise,
     "督办回复": supervision_reply,
     "merge a repeat report (合并)": merge,

@@ -5,7 +5,7 @@ session remembers the case's id in a second cookie, signed by itsdangerous with 
 secret and bound to the session's key, for ``TRACK_MINUTES`` after the last page; the code
 itself is never in an address, a cookie or a log line. ``/t/case`` then shows the case (number,
 status line, the public timeline, the notices kept for this page, any question with a box to
-answer it, 补充材料 while the case is open, 撤回 while allowed, 回访 when asked); each form posts to its own address with the
+answer it, 补充材料 while the case is open, 撤回 while allowed, 回访 and 防打击报复回访 when asked); each form posts to its own address with the
 session's CSRF token and comes back to ``/t/case`` (post, redirect, get). Without the cookie, or
 once it has expired, or when the case no longer opens with a code, the browser goes back to
 ``/t``. 退出查询 forgets the case at once.
@@ -31,6 +31,8 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from multidict import MultiDictProxy
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.services.aftercare import TEXT_MAX as AFTERCARE_TEXT_MAX
+from bot.services.aftercare import Opened
 from bot.services.calendar import CalendarCache, load_calendar
 from bot.services.dispositions import OBJECTION_MAX
 from bot.services.followup import REASON_MAX
@@ -41,6 +43,7 @@ from bot.services.tracking import (
     NotTracked,
     TrackedCase,
     add_tracked_material,
+    answer_tracked_aftercare,
     answer_tracked_question,
     object_tracked_case,
     open_tracked_case,
@@ -97,6 +100,7 @@ DONE = {
     "referred": "已收到您的意见。该问题已重新办理过，您的意见已报请委领导研究决定，结果将在本页告知您。",
     "material": "补充材料已提交，已转交办理人员。",
     "objected": "您的异议已收到，我们将依规研究处理。感谢您对监督工作的支持。",
+    "aftercare": "感谢您的反馈！今后如遇到刁难、打击报复或吃拿卡要等情况，欢迎随时反映。",
 }
 NO_MATERIAL = "请选择要补充的文件，或填写补充说明。"
 TOO_FREQUENT = "提交过于频繁，请稍等一分钟后再提交。您填写的说明已保留。"
@@ -267,6 +271,7 @@ def _case_page(
         "followup": page.followup_asked,
         "withdraw": page.may_withdraw,
         "objection": page.may_object,
+        "aftercare": page.aftercare_asked,
     }
     top_error = None
     if error is not None and not placed.get(error_at or "", False):
@@ -290,6 +295,8 @@ def _case_page(
         followup_url=_route(request, "track-followup"),
         objection_url=_route(request, "track-objection"),
         objection_max=OBJECTION_MAX,
+        aftercare_url=_route(request, "track-aftercare"),
+        aftercare_max=AFTERCARE_TEXT_MAX,
         signout_url=_route(request, "track-signout"),
         answer_max=ANSWER_MAX,
         reason_max=REASON_MAX,
@@ -496,6 +503,57 @@ async def track_followup(request: web.Request) -> web.StreamResponse:
     return await _act(request, _followup, error_at="followup", entered_field="reason")
 
 
+class _NoAftercareAnswer(DomainError):
+    message = "请选择“没有”或“有”。"
+
+
+@dataclass
+class _Aftercare:
+    """防打击报复回访 on the page: the use case, and the clue a 有 opened (shown, not redirected
+    to: its receipt code is shown once and never goes in an address)."""
+
+    opened: Opened | None = None
+
+    async def __call__(self, posted: _Posted) -> str:
+        answer = str(posted.fields.get("answer", ""))
+        if answer not in ("none", "yes"):
+            raise _NoAftercareAnswer
+        self.opened = await answer_tracked_aftercare(
+            posted.session,
+            posted.case_id,
+            retaliated=answer == "yes",
+            text=posted.text("description", AFTERCARE_TEXT_MAX) if answer == "yes" else None,
+            policy=await posted.policy(),
+            now=posted.now,
+            counted=posted.request.app[CHANNEL].cases_submitted,
+        )
+        return "aftercare"
+
+
+@require_csrf
+async def track_aftercare(request: web.Request) -> web.StreamResponse:
+    """``POST /t/case/aftercare``: 防打击报复回访 — 没有, or 有 with a short description, which
+    opens a confidential clue: its 受理编号 (and receipt code) shown on the answer's page."""
+    action = _Aftercare()
+    response = await _act(request, action, error_at="aftercare", entered_field="description")
+    if action.opened is None or response.status != 303:
+        return response
+    opened = action.opened
+    done = page_response(
+        request,
+        request.app[CHANNEL],
+        "track_aftercare_done",
+        number=opened.clue.number,
+        receipt_code=opened.receipt_code,
+        back_url=_route(request, "track-case"),
+    )
+    done.headers["Cache-Control"] = "no-store"
+    case_id, _ = _remembered(request)
+    if case_id is not None:
+        _remember(request, done, case_id)
+    return done
+
+
 @require_csrf
 async def track_signout(request: web.Request) -> web.StreamResponse:
     """``POST /t/signout``: this browser forgets the case (a shared phone)."""
@@ -690,6 +748,7 @@ def add_tracking(app: web.Application) -> None:
     router.add_post("/t/case/withdraw", track_withdraw, name=f"{ROUTE_PREFIX}track-withdraw")
     router.add_post("/t/case/followup", track_followup, name=f"{ROUTE_PREFIX}track-followup")
     router.add_post("/t/case/objection", track_objection, name=f"{ROUTE_PREFIX}track-objection")
+    router.add_post("/t/case/aftercare", track_aftercare, name=f"{ROUTE_PREFIX}track-aftercare")
     router.add_post("/t/signout", track_signout, name=f"{ROUTE_PREFIX}track-signout")
     router.add_get(
         "/t/case/materials",

@@ -19,6 +19,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import ClueConfig
+from bot.services.aftercare import start_aftercare
 from bot.services.clocks import meet_clock, start_clock
 from bot.services.clue_lapse import LAPSE_REASSIGNED, lapse
 from bot.services.notices import tell_inspectors, tell_reporter
@@ -430,6 +431,7 @@ async def _take_effect(
     )  # fmt: skip
     case.resolved_at = case.closed_at = now
     session.add_all([proposal, case, event, closed])
+    await start_aftercare(session, case, policy=policy, now=now)  # 防打击报复回访
     await _lapse_open_work(session, case, now)
     await _tell_result(session, case, proposal, policy.config.clue, now)
     return event

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.services.clocks import get_clock, meet_clock, start_ladder_clock
+from bot.services.clocks import cancel_clock, get_clock, meet_clock, start_ladder_clock
 from bot.services.notices import tell_inspectors, tell_reporter
 from bot.services.people import Directory, unique
 from bot.services.policy import Policy
@@ -318,6 +318,7 @@ async def reopen(
     clock = await start_ladder_clock(
         session, case, ClockKind.RESOLVE, config=policy.config, calendar=policy.calendar, now=now
     )
+    await cancel_clock(session, case.id, ClockKind.AFTERCARE)  # the next 办结 starts it again
     session.add(case)
     await session.flush()
     directory = await Directory.load(session)

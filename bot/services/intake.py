@@ -74,10 +74,14 @@ async def submit_case(
     now: datetime,
     draft_id: str | None = None,
     counted: Counter | None = None,
+    prompted_by: Case | None = None,
+    commit: bool = True,
 ) -> Submitted:
     """One transaction: number, case, first event, contact, evidence, clocks, routing, notices.
     A draft submitted twice (same ``draft_id``) yields the first case again, not a second one.
-    A new case is ``counted`` (``lianka_cases_submitted``), whichever channel sent it."""
+    A new case is ``counted`` (``lianka_cases_submitted``), whichever channel sent it. A clue
+    opened at 防打击报复回访 names the case that ``prompted_by`` it, and its caller, whose
+    transaction it joins (``commit=False``), commits."""
     assert reporter.id is not None
     key = _submission_key(reporter, draft_id) if draft_id else None
     if draft_id:
@@ -113,6 +117,7 @@ async def submit_case(
         amount_yuan=draft.amount_yuan,
         now=now,
     )
+    case.prompted_by_id = prompted_by.id if prompted_by is not None else None
     session.add(case)
     await session.flush()
     assert case.id is not None
@@ -148,7 +153,8 @@ async def submit_case(
     await flag_repeat(session, case, policy.config.repeats, now)  # 疑似重复件, once routed
     accept = await get_clock(session, case.id, ClockKind.FIRST_REPLY)
     assert accept is not None
-    await session.commit()
+    if commit:
+        await session.commit()
     if counted is not None:
         counted.inc()
     return Submitted(case, receipt_code, accept.due_at, accept.provisional)

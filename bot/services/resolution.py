@@ -1,4 +1,4 @@
-"""办结: the outcome, the reporter told, the 回访 clock started; with 组长审核, first the team
+"""办结: the outcome, the reporter told, the 回访 and 防打击报复回访 clocks started; with 组长审核, first the team
 leader's sign-off."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from typing import Any
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.services.aftercare import start_aftercare
 from bot.services.clocks import meet_clock, start_ladder_clock
 from bot.services.notices import tell_reporter
 from bot.services.permissions import (
@@ -155,6 +156,7 @@ async def _resolve(
     await start_ladder_clock(
         session, case, ClockKind.FOLLOWUP, config=policy.config, calendar=policy.calendar, now=now
     )
+    await start_aftercare(session, case, policy=policy, now=now)  # 防打击报复回访
     for relay in (
         await session.exec(
             select(RelayMessage).where(

@@ -9,8 +9,9 @@ What goes, and when (``lianka purge`` and the daily ``retention-purge`` job):
   its rendered text and keyboard); the row stays with who, what kind, status and times.
 - 联系方式: a named reporter's name and phone (``reporter_contacts``), ``contact_years`` after
   the case was closed or withdrawn.
-- 回执码: the hash of a case's receipt code, the 回访 window (or
-  ``receipt_workdays_after_closure``) after it was closed or withdrawn.
+- 回执码: the hash of a case's receipt code, the 回访 window — or the longer 防打击报复回访
+  window (``[aftercare]``: the question is asked on the page) — or
+  ``receipt_workdays_after_closure``, after it was closed or withdrawn.
 
 Each kind goes in batches, each batch its own transaction, so a long purge never holds a lock
 for long and a crash loses at most one batch (the next run takes it again). On SQLite what is
@@ -122,7 +123,7 @@ def limits(config: LiankaConfig, now: datetime) -> Limits:
         drafts_before=now - timedelta(days=retention.draft_days),
         texts_before=now - timedelta(days=retention.notification_text_days),
         contacts_before=years_before(now, retention.contact_years),
-        receipt_workdays=config.followup_window() if workdays is None else workdays,
+        receipt_workdays=config.receipt_window() if workdays is None else workdays,
     )
 
 

@@ -354,7 +354,7 @@ def _reschedule(
     """Where the sweep looks next after a deadline moved."""
     if clock.state is not ClockState.RUNNING:
         return
-    if clock.kind is ClockKind.FOLLOWUP:
+    if clock.kind in (ClockKind.FOLLOWUP, ClockKind.AFTERCARE):  # asked at 09:00, then due
         clock.next_action_at = (
             followup_ask_time(calendar, clock) if clock.stage == ClockStage.NONE else clock.due_at
         )

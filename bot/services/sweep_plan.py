@@ -16,7 +16,7 @@ from bot.config import LiankaConfig
 from bot.services.people import Directory, unique
 from models import notification
 from models.calendar import WorkCalendar
-from models.case import Case, Satisfaction, reporter_of
+from models.case import Case, Satisfaction, aftercare_reachable, reporter_of
 from models.clock import (
     VALID_STATUSES,
     CaseClock,
@@ -259,6 +259,59 @@ def _plan_followup(
         plan.next_action_at = clock.due_at
 
 
+def _plan_aftercare(
+    ctx: SweepContext, clock: CaseClock, case: Case, plan: ClockPlan, now: datetime
+) -> None:
+    """防打击报复回访: at 09:00 of its day the reporter is asked once (没有 · 有) and the question
+    stays open ``[aftercare] answer_days``; a reporter who can no longer be reached is not
+    asked; unanswered by then: 未答复, the clock met."""
+    assert case.id is not None
+    plan.stage = clock.stage
+    if clock.stage == ClockStage.NONE:
+        ask_at = followup_ask_time(ctx.calendar, clock)
+        if now < ask_at:
+            plan.next_action_at = ask_at
+            return
+        reporter_id = reporter_of(case)
+        reporter = ctx.reporters.get(reporter_id) if reporter_id is not None else None
+        if reporter is None or not aftercare_reachable(reporter, case):
+            plan.steps.append("unreachable")
+            plan.state = ClockState.CANCELLED
+            return
+        days = ctx.config.aftercare.answer_days
+        plan.steps.append("ask")
+        plan.stage = 1
+        plan.restart_workdays = days
+        plan.events.append((EventKind.AFTERCARE_ASKED, {"answer_days": days}))
+        recipient = Recipient.reporter(reporter)
+        key, case_id = reporter_notice_key(
+            "aftercare_ask",
+            case_id=case.id,
+            anonymous=case.anonymous,
+            stage=deadline_stamp(clock.due_at),
+            to=recipient,
+        )
+        plan.notices.append(
+            Notice(
+                key=key,
+                kind="aftercare_ask",
+                recipient=recipient,
+                case_id=case_id,
+                says=notification.Notice.of("aftercare_ask", case=case_params(case), days=days),
+                offer=Offer.AFTERCARE.on(case.id),
+                digest_line=None,
+            )
+        )
+        return
+    if now >= clock.due_at:
+        plan.steps.append("unanswered")
+        plan.stage = 2
+        plan.state = ClockState.MET
+        plan.events.append((EventKind.AFTERCARE_UNANSWERED, {}))
+    else:
+        plan.next_action_at = clock.due_at
+
+
 def plan_clock(ctx: SweepContext, clock: CaseClock, case: Case, now: datetime) -> ClockPlan:
     """Decide what a due clock needs now; pure, so a dry run and the real run agree."""
     assert clock.id is not None
@@ -276,6 +329,8 @@ def plan_clock(ctx: SweepContext, clock: CaseClock, case: Case, now: datetime) -
         return plan
     if clock.kind is ClockKind.FOLLOWUP:
         _plan_followup(ctx, clock, case, plan, now)
+    elif clock.kind is ClockKind.AFTERCARE:
+        _plan_aftercare(ctx, clock, case, plan, now)
     else:
         _plan_deadline(ctx, clock, case, plan, now)
     return plan

@@ -1,6 +1,6 @@
 """跟踪 on the web: a reporter follows their case at ``/t`` with its receipt code — the public
 timeline, the notices kept for their page, an inspector's question to answer, 补充材料, 撤回 and
-回访.
+回访 (and 防打击报复回访).
 
 Opening a case takes the receipt code; after that the page holds the case's id (in the web
 session, never in an address) and each use case here re-reads the case, its reporter and what
@@ -17,6 +17,14 @@ from markupsafe import Markup
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.services.aftercare import (
+    Opened,
+    aftercare_asked,
+    answer_none,
+    check_aftercare,
+    check_text,
+    report_retaliation,
+)
 from bot.services.clocks import get_clock
 from bot.services.dispositions import clue_state, object_to_result, objectable
 from bot.services.followup import (
@@ -27,6 +35,7 @@ from bot.services.followup import (
     rate_for,
     reopen_for,
 )
+from bot.services.intake import Counter
 from bot.services.my_cases import (
     MATERIAL_CLOSED,
     WRONG_RECEIPT,
@@ -103,6 +112,7 @@ class TrackedCase:
     may_add_material: bool = False
     may_object: bool = False  # a 实名 clue's result: one 异议
     objected: bool = False
+    aftercare_asked: bool = False  # 防打击报复回访: 没有 · 有, once
 
 
 async def open_tracked_case(
@@ -208,6 +218,7 @@ async def tracked_case(
         may_add_material=material_open(case),
         may_object=await objectable(session, case, policy, now),
         objected=final is not None and final.objected_at is not None,
+        aftercare_asked=await aftercare_asked(session, case),
     )
 
 
@@ -295,3 +306,26 @@ async def reopen_tracked_case(
     reason = check_reason(reason)
     reporter, case = await _asked(session, case_id)
     return await reopen_for(session, reporter, case, reason=reason, policy=policy, now=now)
+
+
+async def answer_tracked_aftercare(
+    session: AsyncSession,
+    case_id: int,
+    *,
+    retaliated: bool,
+    text: str | None,
+    policy: Policy,
+    now: datetime,
+    counted: Counter | None = None,
+) -> Opened | None:
+    """防打击报复回访 on the page once asked, by the chat's rules: 没有 recorded (None back), or
+    有 with the description opens a confidential clue (``aftercare.report_retaliation``)."""
+    text = check_text(text)
+    found, case = await _tracked(session, case_id)
+    case, reporter = await check_aftercare(session, found, case, case_id)
+    if not retaliated:
+        await answer_none(session, reporter, case, now=now)
+        return None
+    return await report_retaliation(
+        session, reporter, case, text=text, policy=policy, now=now, counted=counted
+    )
