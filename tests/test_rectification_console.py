@@ -100,3 +100,41 @@ async def test_the_assignee_sets_and_verifies_a_rectification_and_only_then_sees
         (row,) = (await session.exec(select(Rectification))).all()
     assert row.state is RectificationState.VERIFIED and row.late is True
     assert row.due_at == sh(2026, 12, 3, 18)
+
+
+async def test_the_team_leader_withdraws_an_open_rectification_with_a_reason_on_the_case_page(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    clock: FrozenClock,
+) -> None:
+    people = await make_people(sessions, clock)
+    case = await _report(sessions, catalog, calendar, clock)
+    assert case.id is not None
+    base = f"/console/cases/{case.id}"
+    withdraw_form = f'action="{base}/withdraw-rectification"'
+    async with (
+        console_app(sessions, catalog, clock=clock) as desk,
+        console_app(sessions, catalog, clock=clock) as leader_desk,
+    ):
+        inspector = await sign_in(desk, sessions, person=await _person(sessions, people, INSPECTOR))
+        leader = await sign_in(
+            leader_desk, sessions, person=await _person(sessions, people, BUSINESS_LEADER)
+        )
+        await _accepted(sessions, people, Policy(catalog, calendar), case, clock.now())
+        assert withdraw_form not in await _page(leader, case.id)  # nothing open yet
+        await _done(
+            inspector, f"{base}/rectify", {"requirement": WHAT, "unit": UNIT, "days": "5"}, case.id
+        )
+        assert withdraw_form not in await _page(inspector, case.id)  # the team leader's
+        assert withdraw_form in await _page(leader, case.id)
+        refused = await leader.post(f"{base}/withdraw-rectification", {"reason": " "})
+        assert refused.status == 400
+        reason = "经核查，该事项不属于住建局职责，整改要求有误。"
+        page = await _done(leader, f"{base}/withdraw-rectification", {"reason": reason}, case.id)
+        assert f"已撤销对{UNIT}的整改要求，已告知承办人" in page and "已失效" in page
+        html = await _page(inspector, case.id)
+        assert f'action="{base}/resolve"' in html and "整改尚未核验" not in text_of(html)
+    async with sessions() as session:
+        (row,) = (await session.exec(select(Rectification))).all()
+    assert row.state is RectificationState.LAPSED
