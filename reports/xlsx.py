@@ -233,7 +233,7 @@ def _filed_block(block: Block, report: Report) -> None:
         [(kind.label, f.count(kind), p.count(kind), None) for kind in Disposition]
         + [
             ("立案人数（人）", f.people, p.people, None),
-            ("待审核审批的处置意见（件）", f.pending, None, None),
+            ("截至报告生成时待审核审批的处置意见（件）", f.pending, None, None),
         ],
         ("text", "count", "count", "count"),
     )
