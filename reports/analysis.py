@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from models.case import Satisfaction
 from models.clock import ClockKind
-from reports.figures import Figures, Share, TeamTimeliness, TypicalCase, ratio
+from reports.figures import NO_ZONE, Figures, Share, TeamTimeliness, TypicalCase, ratio
 
 CONCENTRATION_SHARE = 0.3
 """A category with at least this share of the cases received is where problems cluster."""
@@ -181,7 +181,8 @@ def analyse(
 
 def _cluster(shares: list[Share]) -> Share | None:
     """The first of ``shares`` (most first) when it holds enough of the 重复件 to name."""
-    first = shares[0] if shares else None
+    named = [share for share in shares if share.name != NO_ZONE]  # not a place to name
+    first = named[0] if named else None
     if first is None or first.count < 2 or (first.share or 0) < REPEAT_CLUSTER_SHARE:
         return None
     return first

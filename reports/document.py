@@ -141,7 +141,7 @@ def _filed_table(report: Report) -> Table:
     ]
     rows += [
         ("立案人数（人）", filed.people, before.people),
-        ("待审核审批的处置意见（件）", filed.pending, "—"),
+        ("截至报告生成时待审核审批的处置意见（件）", filed.pending, "—"),
     ]
     return _counts(
         ("处置方式", "本期（件）", "上期（件）"),
@@ -158,10 +158,13 @@ def _repeats_overview(report: Report, section: Section) -> None:
     """总体情况: one sentence on 重复件 (count, share, merged)."""
     f, a = report.figures, report.analysis
     if f.repeats.flagged or f.repeats.merged:
-        section.text(
-            f"本期受理的问题中有疑似重复件{f.repeats.flagged}件，占{pct(a.repeat_share)}；"
-            f"合并办理重复件{f.repeats.merged}件。"
+        found = (
+            f"本期受理的问题中有疑似重复件{f.repeats.flagged}件，占{pct(a.repeat_share)}"
+            if f.repeats.flagged
+            else "本期受理的问题中未发现疑似重复件"
         )
+        merged = f"；合并办理重复件{f.repeats.merged}件。" if f.repeats.merged else "。"
+        section.text(found + merged)
 
 
 def _repeats_table(report: Report) -> Table | None:

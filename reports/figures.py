@@ -55,6 +55,9 @@ ZONES: sa.Table = Zone.__table__  # type: ignore[attr-defined]
 TEAMS: sa.Table = Team.__table__  # type: ignore[attr-defined]
 TOP_LIMIT = 20
 
+NO_ZONE = "未标明园区"
+"""Where a case of no zone (a card given out without one) is counted."""
+
 
 @dataclass(frozen=True, slots=True)
 class Scope:
@@ -513,7 +516,7 @@ async def compute_figures(
         figures.received,
     )
     figures.by_zone = _shares(
-        by["z"], [(z.id, z.name) for z in zones.values()] + [(None, "未标明园区")], figures.received
+        by["z"], [(z.id, z.name) for z in zones.values()] + [(None, NO_ZONE)], figures.received
     )
     figures.by_team = _shares(
         by["t"], [(t.id, t.name) for t in teams.values()] + [(None, "未分办")], figures.received
@@ -815,7 +818,7 @@ async def _repeat_clusters(
     zones: dict[str, int] = defaultdict(int)
     categories: dict[str, int] = defaultdict(int)
     for zone_id, category_id, n in rows:
-        zones[names.zone(zone_id) or "未注明园区"] += int(n)
+        zones[names.zone(zone_id) or NO_ZONE] += int(n)
         categories[names.categories[category_id].name] += int(n)
     total = figures.repeats.flagged
 

@@ -123,6 +123,7 @@ def main_changes(current: Figures, previous: Figures) -> list[Change]:
         count("督办", "件", current.supervised, previous.supervised),
         *filed_changes(current, previous),
         *repeat_changes(current, previous),
+        rate("整改到位率", current.rectification.rate, previous.rectification.rate),
     ]
 
 

@@ -200,6 +200,19 @@ def _figures_sheet(workbook: Any, report: Report, fmt: dict[str, Any]) -> None:
         ],
         ("text", "count", "count", "rate"),
     )
+    care = f.aftercare  # 防打击报复回访: not in a team's own report
+    if not care.hidden:
+        block(
+            "防打击报复回访",
+            ("指标", "数值", "", ""),
+            [
+                ("回访（家次）", care.asked, None, None),
+                ("没有（家次）", care.answered_none, None, None),
+                ("有，已受理为问题线索（件）", care.answered_yes, None, None),
+                ("未答复（家次）", care.unanswered, None, None),
+            ],
+            ("text", "count", "count", "count"),
+        )
     block(
         "多次反映问题的企业",
         ("企业", "园区", "件数", "反映事项"),
@@ -220,7 +233,7 @@ def _filed_block(block: Block, report: Report) -> None:
         [(kind.label, f.count(kind), p.count(kind), None) for kind in Disposition]
         + [
             ("立案人数（人）", f.people, p.people, None),
-            ("待审核审批的处置意见（件）", f.pending, None, None),
+            ("截至报告生成时待审核审批的处置意见（件）", f.pending, None, None),
         ],
         ("text", "count", "count", "count"),
     )

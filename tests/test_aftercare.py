@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 
 from bot.clock import FrozenClock
 from bot.config import ConfigError, LiankaConfig, parse_config
@@ -28,6 +29,7 @@ from models.disposition import Disposition
 from models.reporter import Reporter
 from reports.document import Paragraph, Table, report_sections
 from reports.figures import compute_figures, resolve_scope
+from reports.outputs import Format, write_report
 from reports.periods import custom
 from reports.report import Report, build_report
 from tests.casework import sh
@@ -150,7 +152,7 @@ async def _answered_three_ways(
 
 
 async def test_the_report_counts_asked_answered_yes_and_unanswered_and_recommends_on_a_yes(
-    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, tmp_path: Path
 ) -> None:
     await _answered_three_ways(sessions, catalog, calendar)
     period = custom(date(2026, 12, 1), date(2027, 1, 31))
@@ -187,6 +189,12 @@ async def test_the_report_counts_asked_answered_yes_and_unanswered_and_recommend
     (problem,) = [p for p in text.split(" ") if p.startswith("（") and "遭遇刁难或打击报复" in p]
     assert "AJ-" not in problem  # no case, clue or team named
     assert "回访（家次） 没有 有（已受理为问题线索） 未答复 3 1 1 1" in text
+    book = load_workbook(write_report(report, [Format.XLSX], tmp_path)[Format.XLSX])
+    cells = [[c.value for c in row] for row in book["统计数据"].iter_rows()]
+    title = cells.index(["防打击报复回访", None, None, None])
+    assert [row[:2] for row in cells[title + 2 : title + 6]] == [
+        ["回访（家次）", 3], ["没有（家次）", 1], ["有，已受理为问题线索（件）", 1], ["未答复（家次）", 1],
+    ]  # fmt: skip
 
 
 async def test_without_a_yes_there_is_no_retaliation_problem_or_advice(

@@ -23,13 +23,16 @@ from bot.services.assist import (
 )
 from bot.services.audit import verify_audit
 from bot.services.case_lists import list_queue, may_view, show_case
+from bot.services.decisions import decide_request
 from bot.services.materials import view_materials
 from bot.services.permissions import may_view_identity
 from bot.services.policy import Policy
 from bot.services.progress import add_progress
+from bot.services.requests import transfer_case
 from bot.services.resolution import resolve_case
 from models.calendar import WorkCalendar
 from models.case import Case, CaseStatus, Outcome
+from models.disposition import Disposition
 from models.errors import DomainError, InvalidInput, NotFound, PermissionDenied, StaleAction
 from models.event import CaseEvent, EventKind
 from models.notification import Notification, RecipientKind
@@ -49,6 +52,7 @@ from tests.inspector_support import (
     make_people,
     submit,
 )
+from tests.test_clue_dispositions import accepted_clue
 
 pytestmark = pytest.mark.both_databases
 
@@ -319,6 +323,7 @@ async def test_assist_teams_hear_of_the_lead_progress_and_the_resolution_until_r
         [DISPATCH_LEADER, DISPATCH_INSPECTOR, SAFETY_LEADER]
     )
     changed = (await w.notices("assist_case_changed"))[0]
+    assert "主办组记录了办理进展，问题当前状态" in telegram_html(changed)
     assert "已与管委会沟通" in telegram_html(changed)
 
     await w.remove("safety")
@@ -332,7 +337,7 @@ async def test_assist_teams_hear_of_the_lead_progress_and_the_resolution_until_r
     assert (await w.load()).status is CaseStatus.RESOLVED
     told = await w.told("assist_case_changed")
     assert sorted(told[3:]) == sorted([DISPATCH_LEADER, DISPATCH_INSPECTOR])  # not the removed
-    assert "办结" in telegram_html((await w.notices("assist_case_changed"))[-1])
+    assert "主办组已办结该问题" in telegram_html((await w.notices("assist_case_changed"))[-1])
     async with sessions() as session:
         assert (await verify_audit(session)).ok
 
@@ -343,3 +348,53 @@ async def _reporter_notices(sessions: SessionFactory) -> int:
             select(Notification).where(Notification.recipient_kind == RecipientKind.REPORTER)
         )
         return len(rows.all())
+
+
+async def test_a_transfer_to_another_team_releases_its_assist_teams_who_stop_seeing_the_case(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
+) -> None:
+    """The new lead team decides its own 协办: a team asked by the old lead does not keep
+    seeing the case (nor come back into it should it be transferred on)."""
+    w = await world(sessions, catalog, calendar, clock)
+    await w.add("dispatch")
+    await w.add("safety")
+    assert await w.sees(SAFETY_LEADER)
+    async with sessions() as session:
+        request = await transfer_case(
+            session, await w.person(INSPECTOR), w.case.id or 0, team_id=w.teams["key_projects"],
+            reason="属重点项目建设问题。", now=clock.now(),
+        )  # fmt: skip
+        await decide_request(
+            session, await w.person(BUSINESS_LEADER), request.id or 0, approve=True,
+            policy=w.policy, now=clock.now(),
+        )  # fmt: skip
+    assert (await w.load()).team_id == w.teams["key_projects"]
+    assert not await w.sees(SAFETY_LEADER) and not await w.sees(DISPATCH_INSPECTOR)
+    ended = [e for e in await w.events() if e.kind is EventKind.ASSIST_REMOVED]
+    assert sorted(e.data["team"] for e in ended) == ["dispatch", "safety"]
+    assert {e.note for e in ended} == {"主办组变更，协办随之结束。"}
+    told = [telegram_html(n) for n in await w.notices("assist_case_changed")]
+    assert (
+        sum("已转由其他组主办，本组协办随之结束" in text for text in told) == 2
+    )  # each leader once
+    async with sessions() as session:
+        assert (await verify_audit(session)).ok
+
+
+async def test_a_clue_disposed_of_for_good_tells_its_assist_team_once_not_once_per_event(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
+) -> None:
+    """予以了结 approved writes two events at once (the approval and the 结案): the 协办 team's
+    leader gets one message, saying where the clue now stands."""
+    clue = await accepted_clue(sessions, catalog, calendar, clock)
+    async with sessions() as session:
+        dispatch = (await session.exec(select(Team).where(Team.code == "dispatch"))).one()
+        await add_assist_team(
+            session, await clue.person(SOE_LEADER), clue.case.id or 0, team_id=dispatch.id or 0,
+            now=clock.now(),
+        )  # fmt: skip
+    proposal = await clue.propose(Disposition.DISMISS, "经了解，反映问题缺乏可查性，建议予以了结。")
+    await clue.decide(await clue.review(proposal))
+    assert (await clue.load()).status is CaseStatus.CLOSED
+    (told,) = await clue.notices("assist_case_changed")
+    assert "该问题已结案" in telegram_html(told)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -21,10 +22,15 @@ from bot.services.decisions import decide_request
 from bot.services.inspectors import get_actor
 from bot.services.my_cases import reporter_view
 from bot.services.policy import Policy
-from bot.services.rectification import set_rectification, verify_rectification
+from bot.services.rectification import (
+    set_rectification,
+    verify_rectification,
+    withdraw_rectification,
+)
 from bot.services.repeats import merge_repeat
 from bot.services.requests import transfer_case
 from bot.services.resolution import resolve_case
+from bot.services.schedule import load_year_schedule, read_schedule
 from models.calendar import WorkCalendar
 from models.case import Case, CaseStatus, Outcome
 from models.clock import ClockState
@@ -33,9 +39,10 @@ from models.event import CaseEvent, EventKind
 from models.rectification import Rectification, RectificationState
 from models.request import ApprovalRequest
 from models.team import Role, Team
+from notifications.render import render_notice
 from reports.figures import Scope, rectification_figures
 from reports.periods import custom
-from tests.casework import sh
+from tests.casework import outbox, sh
 from tests.inspector_support import (
     BUSINESS_LEADER,
     INSPECTOR,
@@ -43,6 +50,7 @@ from tests.inspector_support import (
     SECOND_INSPECTOR,
     SOE,
     SOE_INSPECTOR,
+    SOE_LEADER,
     clocks,
     events,
     load,
@@ -368,3 +376,71 @@ async def test_the_database_keeps_a_second_open_rectification_out_when_two_race(
     with refused("已有整改要求尚未核验"):
         await _set(sessions, policy, clock.now(), case)
     assert len(await _rows(sessions)) == 1 and await _count_events(sessions) == before
+
+
+async def test_loading_the_official_2027_schedule_moves_an_open_rectifications_deadline(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
+) -> None:
+    """The panel's 已逾期, the 核验 prompt and the report read the 整改's own deadline: it moves
+    with its clock when the year's schedule replaces the computed (暂定) holidays."""
+    people = await make_people(sessions, clock)
+    policy = Policy(catalog, calendar)
+    case = await submit(sessions, catalog, calendar, clock, people.reporter)
+    await _accepted(sessions, policy, clock, case)
+    before = await _set(sessions, policy, clock.now(), case, days=60)  # across 春节 2027
+    assert before.provisional
+    async with sessions() as session:
+        await load_year_schedule(
+            session, read_schedule(Path(__file__).parent / "data" / "calendar-2027.toml"),
+            catalog, clock.now(),
+        )  # fmt: skip
+    (row,) = await _rows(sessions)
+    moved = (await clocks(sessions, case.id or 0))["rectify"]
+    assert moved.due_at > before.due_at  # the schedule gives four more days off at 春节
+    assert (row.due_at, row.provisional) == (moved.due_at, False)
+
+
+async def test_the_team_leader_withdraws_a_rectification_that_no_longer_stands_and_the_case_can_close(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
+) -> None:
+    """An inspector stuck with a 整改 the unit cannot be made to do (or a finding that changed)
+    need not claim a false 核验: the team leader withdraws it with a reason, on the record."""
+    people = await make_people(sessions, clock)
+    policy = Policy(catalog, calendar)
+    case = await submit(sessions, catalog, calendar, clock, people.reporter)
+    await _accepted(sessions, policy, clock, case)
+    await _set(sessions, policy, clock.now(), case)
+
+    async def withdraw(who: int) -> Rectification:
+        async with sessions() as session:
+            return await withdraw_rectification(
+                session, await get_actor(session, who), case.id or 0,
+                reason="经核查，配套费减免不属于住建局职责，整改要求有误。", now=clock.now(),
+            )  # fmt: skip
+
+    with pytest.raises(PermissionDenied):
+        await withdraw(INSPECTOR)  # the assignee may not drop their own 整改
+    with pytest.raises(PermissionDenied):
+        await withdraw(SOE_LEADER)  # nor another team's leader
+    row = await withdraw(BUSINESS_LEADER)
+    assert row.state is RectificationState.LAPSED
+    assert (await clocks(sessions, case.id or 0))["rectify"].state is ClockState.CANCELLED
+    (event,) = [
+        e for e in await events(sessions, case.id or 0) if e.kind is EventKind.RECTIFICATION_LAPSED
+    ]
+    async with sessions() as session:
+        leader = await get_actor(session, BUSINESS_LEADER)
+    assert event.actor_id == leader.id and event.data["withdrawn"] is True
+    assert "整改要求有误" in (event.note or "") and not event.public
+    (told,) = await outbox(sessions, "inspector_rectification_withdrawn")
+    assert told.notice is not None
+    text = render_notice(told.notice)
+    assert f"组长已撤销问题 {case.number} 对{UNIT}的整改要求" in text and "整改要求有误" in text
+    with refused("没有待核验的整改要求，无需撤销"):
+        await withdraw(BUSINESS_LEADER)
+    async with sessions() as session:
+        done = await resolve_case(
+            session, await get_actor(session, INSPECTOR), case.id or 0, outcome=Outcome.SOLVED,
+            summary="经核查已协调解决。", amount_yuan=None, policy=policy, now=clock.now(),
+        )  # fmt: skip
+    assert done.status is CaseStatus.RESOLVED

@@ -38,7 +38,7 @@ async def _sign_in_again(signed: SignedIn) -> SignedIn:
     return SignedIn(signed.client, signed.person, signed.account, csrf_of(await home.text()))
 
 
-async def test_the_assignee_sets_and_verifies_a_rectification_on_the_case_page(
+async def test_the_assignee_sets_and_verifies_a_rectification_and_only_then_sees_the_resolve_form(
     sessions: SessionFactory,
     catalog: LiankaConfig,
     calendar: WorkCalendar,
@@ -80,6 +80,9 @@ async def test_the_assignee_sets_and_verifies_a_rectification_on_the_case_page(
         inspector = await _sign_in_again(inspector)
         html = await _page(inspector, case.id)
         assert set_form not in html and verify_form in html and "已逾期" in text_of(html)
+        resolve_form = f'action="{base}/resolve"'
+        assert resolve_form not in html  # no 办结 form while the 整改 waits for its 核验
+        assert "整改尚未核验。请先在“整改”栏核验整改，核验通过后方可办结。" in text_of(html)
         refused = await inspector.post(f"{base}/verify", {"note": "已核实。"})
         assert refused.status == 400 and "请选择核验结果" in text_of(await refused.text())
         page = await _done(
@@ -92,7 +95,46 @@ async def test_the_assignee_sets_and_verifies_a_rectification_on_the_case_page(
         assert "已核验" in page and "经现场核实，配套费已返还。" in page
         html = await _page(inspector, case.id)
         assert verify_form not in html and set_form in html  # another may follow
+        assert resolve_form in html and "整改尚未核验" not in text_of(html)
     async with sessions() as session:
         (row,) = (await session.exec(select(Rectification))).all()
     assert row.state is RectificationState.VERIFIED and row.late is True
     assert row.due_at == sh(2026, 12, 3, 18)
+
+
+async def test_the_team_leader_withdraws_an_open_rectification_with_a_reason_on_the_case_page(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    clock: FrozenClock,
+) -> None:
+    people = await make_people(sessions, clock)
+    case = await _report(sessions, catalog, calendar, clock)
+    assert case.id is not None
+    base = f"/console/cases/{case.id}"
+    withdraw_form = f'action="{base}/withdraw-rectification"'
+    async with (
+        console_app(sessions, catalog, clock=clock) as desk,
+        console_app(sessions, catalog, clock=clock) as leader_desk,
+    ):
+        inspector = await sign_in(desk, sessions, person=await _person(sessions, people, INSPECTOR))
+        leader = await sign_in(
+            leader_desk, sessions, person=await _person(sessions, people, BUSINESS_LEADER)
+        )
+        await _accepted(sessions, people, Policy(catalog, calendar), case, clock.now())
+        assert withdraw_form not in await _page(leader, case.id)  # nothing open yet
+        await _done(
+            inspector, f"{base}/rectify", {"requirement": WHAT, "unit": UNIT, "days": "5"}, case.id
+        )
+        assert withdraw_form not in await _page(inspector, case.id)  # the team leader's
+        assert withdraw_form in await _page(leader, case.id)
+        refused = await leader.post(f"{base}/withdraw-rectification", {"reason": " "})
+        assert refused.status == 400
+        reason = "经核查，该事项不属于住建局职责，整改要求有误。"
+        page = await _done(leader, f"{base}/withdraw-rectification", {"reason": reason}, case.id)
+        assert f"已撤销对{UNIT}的整改要求，已告知承办人" in page and "已失效" in page
+        html = await _page(inspector, case.id)
+        assert f'action="{base}/resolve"' in html and "整改尚未核验" not in text_of(html)
+    async with sessions() as session:
+        (row,) = (await session.exec(select(Rectification))).all()
+    assert row.state is RectificationState.LAPSED

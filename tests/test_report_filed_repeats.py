@@ -209,7 +209,7 @@ async def test_the_report_shows_placed_on_file_cases_and_people_dispositions_and
     sections, tables, everything = _docx(paths[Format.DOCX])
     overview = sections["一、总体情况"]
     assert "谈话函询1件、初步核实1件、予以了结1件，立案审查1件2人" in overview
-    assert "另有1件处置意见正在审核审批中" in overview
+    assert "截至报告生成时，另有1件处置意见正在审核审批中" in overview
     assert "有疑似重复件2件，占33.3%；合并办理重复件1件" in overview
     main = {row[0]: row[1] for row in tables[0]}
     assert (main["立案审查（件）"], main["立案人数（人）"]) == ("1", "2")
@@ -282,3 +282,5 @@ def test_the_repeat_recommendation_follows_from_the_share_and_names_where_they_c
     assert "占受理量的15.0%" in spread and "主要集中在" not in spread
     own_zone = advice(_figures(40, [("安居经开区", 6)], zone_scope=True))
     assert own_zone.startswith("减少重复反映") and "安居经开区" not in own_zone  # its own report
+    no_zone = advice(_figures(40, [("未标明园区", 6), ("玉丰镇", 1)]))
+    assert "未标明园区" not in no_zone  # not a place anyone could visit

@@ -39,7 +39,11 @@ from bot.services.intake import submit_case
 from bot.services.materials import view_materials
 from bot.services.my_cases import find_by_receipt
 from bot.services.policy import Policy
-from bot.services.rectification import set_rectification, verify_rectification
+from bot.services.rectification import (
+    set_rectification,
+    verify_rectification,
+    withdraw_rectification,
+)
 from bot.services.relay import ask_reporter
 from bot.services.repeats import merge_repeat
 from bot.services.requests import request_extension
@@ -79,6 +83,7 @@ STAFF_ONLY = (
     "办结",
     "反馈整改 (set a rectification)",
     "核验整改 (verify a rectification)",
+    "撤销整改要求 (withdraw a rectification)",
     "propose a clue's disposition (提出处置意见)",
     "review a clue's disposition (组长审核)",
     "approve a clue's disposition (委领导审批)",
@@ -135,6 +140,7 @@ CONDITIONS = {
     ("反馈整改 (set a rectification)", "team leader"): "only as assignee",
     ("核验整改 (verify a rectification)", "inspector"): "only as assignee",
     ("核验整改 (verify a rectification)", "team leader"): "only as assignee",
+    ("撤销整改要求 (withdraw a rectification)", "admin"): "only if the team has no team leader",
     ("propose a clue's disposition (提出处置意见)", "inspector"): "only as assignee",
     ("propose a clue's disposition (提出处置意见)", "team leader"): "only as assignee",
     ("review a clue's disposition (组长审核)", "team leader"): "only if another proposed it",
@@ -615,6 +621,24 @@ async def verify(w: World, role: str, met: bool | None) -> bool:
     return await attempt(w, check)
 
 
+async def withdraw_rectification_as(w: World, role: str, met: bool | None) -> bool:
+    """撤销整改要求 of the 整改 the appeal's holder set (the inspector: that holder)."""
+    case = await accepted(w, w.appeal)
+    await _rectify(w, await w.person(case.assignee_id or 0), case)
+    if role == "admin" and met:
+        await _without_team_leader(w, case)
+    person = await staff(w, role, case)
+
+    async def drop() -> bool:
+        async with w.sessions() as session:
+            row = await withdraw_rectification(
+                session, person, case.id or 0, reason="整改要求有误。", now=w.now
+            )
+        return row.state is RectificationState.LAPSED
+
+    return await attempt(w, drop)
+
+
 async def supervise(w: World, role: str, met: bool | None) -> bool:
     case = w.clue if met is False else w.appeal
     person = await staff(w, role, case)
@@ -948,6 +972,7 @@ PROBES: dict[str, Probe] = {
     "办结": resolve,
     "反馈整改 (set a rectification)": rectify,
     "核验整改 (verify a rectification)": verify,
+    "撤销整改要求 (withdraw a rectification)": withdraw_rectification_as,
     "propose a clue's disposition (提出处置意见)": propose,
     "review a clue's disposition (组长审核)": review,
     "approve a clue's disposition (委领导审批)": approve,

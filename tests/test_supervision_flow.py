@@ -167,7 +167,9 @@ async def test_the_weekly_overdue_notice_counts_by_team_and_zone_and_never_detai
     (row,) = await outbox(sessions, "overdue_notice")
     text = telegram_html(row)
     # the total includes the clue, and says so; the rows are the appeals'
-    assert "截至12月7日，已超过办理期限、尚未办结的问题共2件，其中诉求1件、问题线索1件。" in text
+    assert (
+        "截至12月7日，已超过办理期限、尚未办理完毕的问题共2件，其中诉求1件、问题线索1件。" in text
+    )
     assert "诉求按承办组：\n· “营商环境”立项监督组：1件" in text
     assert "诉求按园区：\n· 安居经开区：1件" in text
     assert "问题线索按规定只通报件数，不列明细。" in text and "另有" not in text
@@ -195,7 +197,7 @@ async def test_the_weekly_overdue_notice_counts_a_late_supervised_case_once_and_
         await send_overdue_notice(session, calendar, sh(2026, 12, 7, 9))
     (row,) = await outbox(sessions, "overdue_notice")
     text = telegram_html(row)
-    assert "尚未办结的问题共1件。" in text  # 签收 and 督办回复 both late: one case
+    assert "尚未办理完毕的问题共1件。" in text  # 签收 and 督办回复 both late: one case
     assert "上述问题中，有1件督办件未按期报送督办回复。" in text
     assert "问题线索" not in text
 

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.services.assist import end_assists
 from bot.services.clocks import cancel_clock, start_ladder_clock
 from bot.services.clue_lapse import LAPSE_LEFT_TEAM, LAPSE_REASSIGNED, lapse_proposals
 from bot.services.inspectors import TEAM_ROLES
@@ -73,8 +74,8 @@ async def send_to_team(
 
 
 async def leave_team(session: AsyncSession, case: Case, now: datetime) -> None:
-    """The case leaves its team for good: its 签收 and 办结 clocks stop, an open 整改 lapses, and
-    it is no longer accepted; the new team starts over (and an appeal's reporter hears when it
+    """The case leaves its team for good: its 签收 and 办结 clocks stop, an open 整改 lapses, its
+    协办 teams are released, and it is no longer accepted; the new team starts over (and an appeal's reporter hears when it
     accepts). A clue's disposition proposals still waiting lapse; an approved disposition stays
     in force and its 线索处置 clock runs on under the new team."""
     assert case.id is not None
@@ -84,6 +85,7 @@ async def leave_team(session: AsyncSession, case: Case, now: datetime) -> None:
     await cancel_pending(session, case.id, now=now, why="问题已离开本组")
     await lapse_proposals(session, case, why=LAPSE_LEFT_TEAM, now=now)
     await lapse_rectification(session, case, now, why="问题已离开本组")
+    await end_assists(session, case, now)
 
 
 async def list_assignable(session: AsyncSession, case: Case) -> list[Inspector]:

@@ -23,7 +23,7 @@ from bot.services.permissions import actor_of, clean_note, load_case, moved_on
 from models.assist import CaseAssist
 from models.case import OPEN_STATUSES, Case
 from models.errors import InvalidInput, NotFound, PermissionDenied
-from models.event import CaseEvent, EventKind, record_event
+from models.event import SYSTEM, CaseEvent, EventKind, record_event
 from models.notification import Offer
 from models.org import Category, Track
 from models.team import Inspector, Role, Team, TeamCategory
@@ -202,6 +202,31 @@ async def remove_assist_team(
     )  # fmt: skip
     await session.commit()
     return AssistChange(case, team, row)
+
+
+async def end_assists(session: AsyncSession, case: Case, now: datetime) -> None:
+    """The case leaves its lead team (转办, 退回): every open 协办 ends with it — the new lead
+    team decides its own 协办, and a team that assisted never keeps seeing a clue because it
+    was once asked to (nor becomes lead and 协办 at once). One event per team; the caller
+    commits. (The 协办 teams hear of the transfer itself through ``assist_notices``.)"""
+    rows = await session.exec(
+        select(CaseAssist).where(
+            CaseAssist.case_id == case.id, col(CaseAssist.removed_at).is_(None)
+        )
+    )
+    for row in rows.all():
+        team = await session.get(Team, row.team_id)
+        row.removed_at = now
+        data = {"team": team.code if team else "", "assist_team": row.team_id}
+        event = record_event(
+            case,
+            EventKind.ASSIST_REMOVED,
+            SYSTEM,
+            now,
+            note="主办组变更，协办随之结束。",
+            data=data,
+        )
+        session.add_all([row, case, event])
 
 
 def _progress_role(actor: Inspector, case: Case) -> bool:

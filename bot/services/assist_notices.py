@@ -31,23 +31,27 @@ from notifications.texts import case_params
 
 KIND = "assist_case_changed"
 
-TOLD_OF = frozenset(
-    {
-        EventKind.ACCEPTED,
-        EventKind.EXTENSION_APPROVED,
-        EventKind.RESOLVED,
-        EventKind.REOPENED,
-        EventKind.CLOSED,
-        EventKind.WITHDRAWN,
-        EventKind.MERGED,
-        EventKind.TRANSFERRED,
-        EventKind.RETURN_APPROVED,
-        EventKind.DISPOSITION_APPROVED,
-        EventKind.PROGRESS,
-    }
-)
-"""The changes a 协办 team hears of: status changes, an approved 延期 or 处置, the lead's
-progress notes (``PROGRESS``: the 协办 team's own notes are ``ASSIST_PROGRESS``)."""
+SAYS = {
+    EventKind.ACCEPTED: "主办组已签收该问题",
+    EventKind.EXTENSION_APPROVED: "主办组的延期申请已获批准",
+    EventKind.RESOLVED: "主办组已办结该问题",
+    EventKind.REOPENED: "该问题已重新办理",
+    EventKind.CLOSED: "该问题已结案",
+    EventKind.WITHDRAWN: "反映人已撤回该问题",
+    EventKind.MERGED: "该问题已并入此前的问题合并办理",
+    EventKind.TRANSFERRED: "该问题已转由其他组主办，本组协办随之结束",
+    EventKind.RETURN_APPROVED: "该问题已退回重新分办，本组协办随之结束",
+    EventKind.DISPOSITION_APPROVED: "委领导已批准该问题线索的处置意见",
+    EventKind.PROGRESS: "主办组记录了办理进展",
+    EventKind.RECTIFICATION_SET: "主办组已要求责任单位整改",
+    EventKind.RECTIFICATION_VERIFIED: "主办组已核验整改情况",
+}
+"""What a 协办 team is told of each change, in a sentence of its own."""
+
+TOLD_OF = frozenset(SAYS)
+"""The changes a 协办 team hears of: status changes, an approved 延期 or 处置, a 整改 required
+or verified, the lead's progress notes (``PROGRESS``: the 协办 team's own notes are
+``ASSIST_PROGRESS``)."""
 
 
 def _recipients(session: Session, case: Case, team_ids: list[int]) -> list[Inspector]:
@@ -93,7 +97,7 @@ def _tell(session: Session, change: CaseEvent, assists: dict[int, set[int]]) -> 
     notice = Notice.of(
         "assist_case_changed",
         case=case_params(case),
-        what=change.kind.label,
+        what=SAYS[change.kind],
         status=case.status.label,
         note=change.note if change.kind is EventKind.PROGRESS else None,
     )
@@ -127,5 +131,8 @@ def _tell_assist_teams(session: Session, _context: Any, _instances: Any) -> None
         assists: dict[int, set[int]] = {}
         for case_id, team_id in rows:
             assists.setdefault(case_id, set()).add(team_id)
+        last: dict[int, CaseEvent] = {}  # one notice per case and flush: its latest change
         for change in sorted(changes, key=lambda e: (e.case_id, e.seq)):
+            last[change.case_id] = change
+        for change in last.values():
             _tell(session, change, assists)

@@ -212,7 +212,7 @@ async def case_lines(session: AsyncSession, cases: list[Case], now: datetime) ->
                 overdue=bool(clock and clock.state is ClockState.RUNNING and clock.due_at <= now),
                 created_at=case.created_at,
                 paused_at=clock.paused_at if clock and clock.state is ClockState.PAUSED else None,
-                assist_team_ids=frozenset(assists.get(case.id, ())),
+                assist_team_ids=frozenset(assists.get(case.id, ())) - {case.team_id},
             )
         )
     return lines

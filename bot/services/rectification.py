@@ -4,7 +4,8 @@ within how many working days; the ``rectify`` clock runs to that deadline with t
 办结. A clue takes the disposition path instead (``bot.services.dispositions``).
 
 办结 waits for the 核验 (``require_settled``): refused while a rectification is open, and 已整改
-only with a verified one. A case leaving its team or its step (退回, 转办, 合并办理, 撤回) lapses
+only with a verified one. The team leader may withdraw an open 整改 that no longer stands, with
+a reason (``withdraw_rectification``). A case leaving its team or its step (退回, 转办, 合并办理, 撤回) lapses
 the open rectification and stops its clock (``lapse_rectification``); 改派 within the team does
 not: the unit's obligation stands and the new assignee verifies it.
 """
@@ -19,8 +20,17 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services.clocks import cancel_clock, get_clock, meet_clock, start_clock
-from bot.services.notices import tell_reporter
-from bot.services.permissions import actor_of, clean_note, load_case, require_assignee, works_on
+from bot.services.notices import tell_inspectors, tell_reporter
+from bot.services.permissions import (
+    actor_of,
+    clean_note,
+    leads_team,
+    load_case,
+    moved_on,
+    require_assignee,
+    require_team_leader,
+    works_on,
+)
 from bot.services.policy import Policy
 from models.case import WORKING_STATUSES, Case, Outcome
 from models.clock import ClockKind, ClockState
@@ -34,13 +44,14 @@ from models.rectification import (
     Rectification,
     RectificationState,
 )
-from models.team import Inspector
+from models.team import Inspector, Role
 from models.types import utc
 
 CLUE_REFUSED = "问题线索不适用反馈整改：请点“提出处置意见”，经组长审核、委领导批准后处置。"
 OPEN_ALREADY = "该问题已有整改要求尚未核验，请先核验整改情况。"
 NOTHING_TO_VERIFY = "该问题没有待核验的整改要求。"
 VERIFY_FIRST = "该问题的整改尚未核验，请先核验整改情况，再办结。"
+NOTHING_TO_WITHDRAW = "该问题没有待核验的整改要求，无需撤销。"
 RECTIFY_FIRST = "办理结果为“已整改”的，请先反馈整改并核验通过，再办结。"
 
 
@@ -261,6 +272,43 @@ async def lapse_rectification(
     session.add_all([rectification, case, event])
 
 
+async def withdraw_rectification(
+    session: AsyncSession, actor: Inspector, case_id: int, *, reason: str, now: datetime
+) -> Rectification:
+    """撤销整改要求: the team leader (组长负责制; an admin only standing in for a team without
+    one) withdraws an open 整改 that no longer stands — the finding changed, or the unit cannot
+    be made to rectify — with a reason: it lapses, its clock stops, the trail names who and
+    why (internal: the reporter hears the result at 办结), and the assignee is told. A
+    withdrawn 整改 is left out of the 整改到位率 like a lapsed one; the trail keeps it."""
+    case = await load_case(session, case_id)
+    stand_in = await require_team_leader(session, actor, case)
+    if case.status not in WORKING_STATUSES:
+        raise moved_on(case, "撤销整改要求")
+    _refuse_clue(case)
+    assert case.id is not None
+    rectification = await open_rectification(session, case.id)
+    if rectification is None:
+        raise InvalidInput(NOTHING_TO_WITHDRAW)
+    text = clean_note(reason, "撤销理由", NOTE_MAX)
+    rectification.lapse(now)
+    await cancel_clock(session, case.id, ClockKind.RECTIFICATION)
+    data: dict[str, object] = {"unit": rectification.unit, "withdrawn": True}
+    if stand_in:
+        data["stand_in"] = True
+    event = record_event(
+        case, EventKind.RECTIFICATION_LAPSED, actor_of(actor), now, note=text, data=data
+    )
+    session.add_all([rectification, case, event])
+    holder = await session.get(Inspector, case.assignee_id) if case.assignee_id else None
+    if holder is not None and holder.id != actor.id:
+        await tell_inspectors(
+            session, case, [holder], "inspector_rectification_withdrawn", stage=event.seq,
+            now=now, unit=rectification.unit, reason=text,
+        )  # fmt: skip
+    await session.commit()
+    return rectification
+
+
 # --- what a page or a chat shows ---
 
 
@@ -308,6 +356,7 @@ class RectificationPanel:
     lines: list[RectificationLine]
     may_set: bool
     may_verify: bool
+    may_withdraw: bool  # 撤销整改要求: the team leader, while one is open
     default_days: int
     max_days: int
 
@@ -336,6 +385,10 @@ async def rectification_panel(
         lines=[_line(r, now) for r in rows],
         may_set=may_set(actor, case, current),
         may_verify=may_verify(actor, case, current),
+        may_withdraw=current is not None
+        and case.status in WORKING_STATUSES
+        and leads_team(actor, case)
+        and actor.role is Role.TEAM_LEADER,
         default_days=config.days,
         max_days=config.max_days,
     )

@@ -43,6 +43,7 @@ from models.clock import (
 )
 from models.errors import InvalidInput
 from models.event import SYSTEM, EventKind, record_event
+from models.rectification import Rectification, RectificationState
 from models.schedule import CalendarDay, CalendarYear
 from models.team import Inspector
 from models.types import utc
@@ -343,9 +344,27 @@ async def load_year_schedule(
                 )
             )
             session.add(case)
+        if clock.kind is ClockKind.RECTIFICATION:
+            await _follow_rectification(session, clock)
         session.add(clock)
     await session.commit()
     return changes
+
+
+async def _follow_rectification(session: AsyncSession, clock: CaseClock) -> None:
+    """An open 整改 shows, counts and reports the deadline its clock now has (the panel's
+    已逾期, the 核验 prompt, the report's due and overdue figures read the row)."""
+    row = (
+        await session.exec(
+            select(Rectification).where(
+                Rectification.case_id == clock.case_id,
+                Rectification.state == RectificationState.OPEN,
+            )
+        )
+    ).first()
+    if row is not None:
+        row.due_at, row.provisional = clock.due_at, clock.provisional
+        session.add(row)
 
 
 def _reschedule(

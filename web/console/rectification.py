@@ -1,4 +1,4 @@
-"""反馈整改 and 核验整改 on the 案件 page: each POST calls the use case the chat's buttons call
+"""反馈整改, 核验整改 and the team leader's 撤销整改要求 on the 案件 page: each POST calls the use case the chat's buttons call
 (``bot.services.rectification``), with the signed-in person as the actor; bad input shows the
 page again with what was typed (``case_actions.act``)."""
 
@@ -12,6 +12,7 @@ from bot.services.rectification import (
     parse_workdays,
     set_rectification,
     verify_rectification,
+    withdraw_rectification,
 )
 from models.errors import InvalidInput
 from notifications.render import local_time
@@ -44,6 +45,13 @@ async def _verify(a: Act) -> Done:
     return Done(f"整改核验通过{late}，可以办结。")
 
 
+async def _withdraw(a: Act) -> Done:
+    row = await withdraw_rectification(
+        a.session, a.actor, a.case_id, reason=a.text("reason"), now=a.now
+    )
+    return Done(f"已撤销对{row.unit}的整改要求，已告知承办人。")
+
+
 async def on_rectify(request: web.Request) -> web.Response:
     return await act(request, "rectify", _rectify)
 
@@ -52,7 +60,16 @@ async def on_verify(request: web.Request) -> web.Response:
     return await act(request, "verify", _verify)
 
 
+async def on_withdraw(request: web.Request) -> web.Response:
+    return await act(request, "withdraw_rectification", _withdraw)
+
+
 def add_routes(router: web.UrlDispatcher) -> None:
     """Named ``console-case-do_…`` like the other case actions (signed in, CSRF checked)."""
     router.add_post(f"{CASE_PATH}/rectify", on_rectify, name="console-case-do_rectify")
     router.add_post(f"{CASE_PATH}/verify", on_verify, name="console-case-do_verify")
+    router.add_post(
+        f"{CASE_PATH}/withdraw-rectification",
+        on_withdraw,
+        name="console-case-do_withdraw_rectification",
+    )
