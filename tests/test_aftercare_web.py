@@ -11,11 +11,13 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.app import create_standalone_web_app
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
+from bot.services.aftercare import answer_none, check_aftercare
 from bot.services.policy import Policy
 from bot.services.resolution import resolve_case
 from bot.services.sweep import sweep_deadlines
@@ -24,6 +26,7 @@ from models.calendar import WorkCalendar
 from models.case import Case, Outcome, reporter_of
 from models.event import CaseEvent, EventKind
 from models.org import Track
+from models.reporter import Reporter
 from tests.casework import accept, sh
 from tests.test_web_track import SECRET, csrf_of, open_case, text_of
 from tests.tracking_support import ACCEPTED, RESOLVED, WebCase, web_case
@@ -143,3 +146,49 @@ async def test_no_on_the_page_is_thanked_and_opens_nothing(
         assert (
             await session.exec(select(Case).where(Case.prompted_by_id == report.id))
         ).first() is None
+
+
+async def test_two_answers_sent_at_the_same_moment_the_second_is_told_it_was_already_answered(
+    client: Client,
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    report = await asked_on_the_page(sessions, catalog, calendar, clock)
+    await sweep_deadlines(sessions, catalog, calendar, ASK)
+    clock.set(ASK + timedelta(hours=1))
+    html = await open_case(client, report.code)
+
+    async def meanwhile(
+        session: AsyncSession, reporter: Reporter | None, case: Case | None, case_id: int
+    ) -> tuple[Case, Reporter]:
+        """This request finds the question open; another tab's 没有, sent at the same moment,
+        is written first."""
+        checked = await check_aftercare(session, reporter, case, case_id)
+        async with sessions() as other:
+            first, who = await other.get(Case, case_id), await other.get(Reporter, checked[1].id)
+            assert first is not None and who is not None
+            await answer_none(other, who, first, now=clock.now())
+        return checked
+
+    monkeypatch.setattr("bot.services.tracking.check_aftercare", meanwhile)
+    second = await client.post(
+        "/t/case/aftercare",
+        data={CSRF_FIELD: csrf_of(html), "answer": "yes", "description": "又被刁难了"},
+        allow_redirects=False,
+    )
+    assert second.status == 409
+    page = text_of(await second.text())
+    assert "此次回访已答复或已结束，无需再次答复。" in page and FORM not in page
+    async with sessions() as session:
+        answered = (
+            await session.exec(
+                select(CaseEvent).where(
+                    CaseEvent.case_id == report.id, CaseEvent.kind == EventKind.AFTERCARE_ANSWERED
+                )
+            )
+        ).all()
+        clue = (await session.exec(select(Case).where(Case.prompted_by_id == report.id))).first()
+    assert [e.data for e in answered] == [{"answer": "none"}] and clue is None

@@ -44,6 +44,7 @@ from models.errors import InvalidInput, PermissionDenied, StaleAction
 from models.event import Actor, ActorType, EventKind, record_event
 from models.intake import CaseDraft, clean_text
 from models.notification import Notice, Recipient
+from models.org import Track
 from models.reporter import Reporter, ReporterContact
 from models.team import Role
 from notifications.outbox import enqueue, notification_key, reachable
@@ -203,7 +204,7 @@ async def report_retaliation(
     reporter. One transaction; the new case is ``counted`` once committed."""
     text = check_text(text)
     assert case.id is not None
-    actor = await _answered(session, reporter, case, ANSWER_YES, now)
+    await _answered(session, reporter, case, ANSWER_YES, now)
     draft = await _draft(
         session, case, clue_description(case, text), policy.config.aftercare.category
     )
@@ -211,8 +212,14 @@ async def report_retaliation(
         session, reporter, draft, policy=policy, now=now, prompted_by=case, commit=False
     )
     clue = submitted.case
+    assert reporter.id is not None
+    # the clue's own anonymity names (or not) its reporter: a named case whose contact was
+    # purged opens an anonymous clue
+    on_clue = Actor(ActorType.REPORTER, reporter_actor_id(clue, reporter.id))
     session.add(
-        record_event(clue, EventKind.AFTERCARE_CLUE, actor, now, data={"prompted_by": case.number})
+        record_event(
+            clue, EventKind.AFTERCARE_CLUE, on_clue, now, data={"prompted_by": case.number}
+        )
     )
     session.add(clue)
     await _tell_leaders(session, case, clue, now)
@@ -224,11 +231,12 @@ async def report_retaliation(
 
 async def _tell_leaders(session: AsyncSession, case: Case, clue: Case, now: datetime) -> None:
     """The 委领导, at once: the case and its team, the clue's number and team; the notice names
-    no clue row (``case_id`` empty) and nothing of the reporter or what they said."""
+    no clue row (``case_id`` empty) and nothing of the reporter or what they said. A first case
+    that is itself a clue is not numbered (clue numbers are not shown to the 委领导)."""
     assert clue.id is not None
     notice = Notice.of(
         "aftercare_leader",
-        number=case.number,
+        number=None if case.track is Track.CLUE else case.number,
         team=await team_name(session, case.team_id),
         clue_number=clue.number,
         clue_team=await team_name(session, clue.team_id),
