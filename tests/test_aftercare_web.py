@@ -1,11 +1,12 @@
 """防打击报复回访 on the web tracking page (``/t``), over HTTP against the real routes: the
 question shows once asked, 有 with a description opens the clue and shows its 受理编号 and receipt
-code once, a second answer is refused politely, 没有 is thanked."""
+code once, a second answer is refused politely, 没有 is thanked; two forms sent at the same
+moment (this one, or another of the page's) answer the second politely, never with an error."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from aiohttp import web
@@ -21,9 +22,10 @@ from bot.services.aftercare import answer_none, check_aftercare
 from bot.services.policy import Policy
 from bot.services.resolution import resolve_case
 from bot.services.sweep import sweep_deadlines
+from bot.services.withdrawal import withdraw_for
 from bot.settings import Settings
 from models.calendar import WorkCalendar
-from models.case import Case, Outcome, reporter_of
+from models.case import Case, CaseStatus, Outcome, reporter_of
 from models.event import CaseEvent, EventKind
 from models.org import Track
 from models.reporter import Reporter
@@ -192,3 +194,42 @@ async def test_two_answers_sent_at_the_same_moment_the_second_is_told_it_was_alr
         ).all()
         clue = (await session.exec(select(Case).where(Case.prompted_by_id == report.id))).first()
     assert [e.data for e in answered] == [{"answer": "none"}] and clue is None
+
+
+async def test_withdrawing_twice_at_the_same_moment_answers_the_second_politely_not_with_an_error(
+    client: Client,
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    report = await web_case(sessions, catalog, calendar)
+    await open_case(client, report.code)
+    confirm = await (await client.get("/t/case/withdraw")).text()
+
+    async def meanwhile(
+        session: AsyncSession, reporter: Reporter, case: Case, *, now: datetime
+    ) -> Case:
+        """Another tab's 撤回, sent at the same moment, is written first."""
+        async with sessions() as other:
+            first, who = await other.get(Case, report.id), await other.get(Reporter, reporter.id)
+            assert first is not None and who is not None
+            await withdraw_for(other, who, first, now=now)
+        return await withdraw_for(session, reporter, case, now=now)
+
+    monkeypatch.setattr("bot.services.tracking.withdraw_for", meanwhile)
+    second = await client.post(
+        "/t/case/withdraw", data={CSRF_FIELD: csrf_of(confirm)}, allow_redirects=False
+    )
+    assert second.status == 409
+    assert "该问题刚刚有了新的办理情况，请查看最新进展后再操作。" in text_of(await second.text())
+    async with sessions() as session:
+        case = await session.get(Case, report.id)
+        withdrawn = (
+            await session.exec(
+                select(CaseEvent).where(
+                    CaseEvent.case_id == report.id, CaseEvent.kind == EventKind.WITHDRAWN
+                )
+            )
+        ).all()
+    assert case is not None and case.status is CaseStatus.WITHDRAWN and len(withdrawn) == 1
