@@ -8,11 +8,14 @@ answer, records 未答复 (``bot.services.sweep_plan``). The answer is taken onc
 own reporter, read from the database:
 
 - 没有: recorded on the case, the question closed;
-- 有 (with a short description if the reporter gives one): recorded on the case, and a NEW
+- 有 (with a short description if the reporter gives one on the page; in the chat at the
+  press, details then added as the reporter's 补充材料): recorded on the case, and a NEW
   clue of ``[aftercare] category`` is submitted through the intake (``submit_case``), as the
   same reporter, 实名 or 匿名 as the first case was (an anonymous one keeps the sealed link),
-  linked to the first case (``prompted_by_id``) and routed as clues are routed. The 委领导 are
-  told at once: which case, which clue number and team, never who reported or what they said.
+  linked to the first case (``prompted_by_id``) and routed as clues are routed — never back to
+  the first case's team nor to its assignee (``routing``), never a 疑似重复件 (``repeats``). The
+  委领导 are told at once: which case (a clue: not its number), which clue number and team,
+  never who reported or what they said.
 
 Confidentiality: the first case's record says only that the question was answered (its data
 keeps the answer for the figures; the console names no clue there), so the team that handled
