@@ -1,5 +1,7 @@
-"""防打击报复回访: the reporter's 没有 · 有 buttons, and after 有 the short description (or
-直接提交). Every press and the description are authorised again from the database."""
+"""防打击报复回访: the reporter's 没有 · 有 buttons. 有 is recorded and opens the clue at once
+(its 受理编号 told); the reporter is then invited to add details, which reach the clue as their
+补充材料 (``my_cases.add_material``), or to press 无需补充. Every press and every message are
+authorised again from the database."""
 
 from __future__ import annotations
 
@@ -14,42 +16,39 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
 from bot.metrics import Metrics
-from bot.services.aftercare import Opened, answer_by_chat, check_text, get_aftercare_case
+from bot.services.aftercare import Opened, answer_by_chat
+from bot.services.my_cases import add_material
 from bot.services.policy import Policy
 from handlers.flow import flow_moves
 from models.errors import StaleAction
+from models.intake import MaterialDraft
 from notifications.render import render
-from notifications.telegram import AftercareAnswer, AftercareReply, aftercare_submit_keyboard
+from notifications.telegram import AftercareAnswer, AftercareReply, aftercare_details_keyboard
 
-CASE_KEY = "aftercare_case_id"
+CASE_KEY = "aftercare_case_id"  # the clue a 有 opened, whose details are awaited
 RETURN_KEY = "aftercare_return_state"
 
 
 class AftercareStates(StatesGroup):
-    description = State()
+    details = State()
 
 
-async def _opened(message: Message, opened: Opened) -> None:
+async def _opened(message: Message, state: FSMContext, opened: Opened) -> None:
+    """The clue's 受理编号 (and receipt code) at once; then its details are invited (a report
+    being written is kept, resumed afterwards)."""
+    assert opened.clue.id is not None
     await message.answer(
         render("aftercare_opened", number=opened.clue.number, receipt_code=opened.receipt_code)
     )
-
-
-async def _ask_description(
-    query: CallbackQuery, session: AsyncSession, state: FSMContext, case_id: int
-) -> None:
-    """有: the description is asked for (a report being written is kept, resumed afterwards)."""
-    case, _ = await get_aftercare_case(session, query.from_user.id, case_id)
     current = await state.get_state()
-    if current != AftercareStates.description.state:
+    if current != AftercareStates.details.state:
         await state.update_data({RETURN_KEY: current})
-    await state.update_data({CASE_KEY: case.id})
-    await state.set_state(AftercareStates.description)
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.answer(
-            render("aftercare_describe_ask"), reply_markup=aftercare_submit_keyboard(case_id)
-        )
+    await state.update_data({CASE_KEY: opened.clue.id})
+    await state.set_state(AftercareStates.details)
+    await message.answer(
+        render("aftercare_describe_ask"),
+        reply_markup=aftercare_details_keyboard(opened.clue.id),
+    )
 
 
 async def on_aftercare_answer(
@@ -62,13 +61,13 @@ async def on_aftercare_answer(
     clock: Clock,
     metrics: Metrics,
 ) -> None:
-    if callback_data.reply is AftercareReply.YES:
-        await _ask_description(query, session, state, callback_data.case_id)
+    if callback_data.reply is AftercareReply.DONE:
+        await _no_details(query, state)
         return
-    retaliated = callback_data.reply is AftercareReply.SUBMIT
     async with _leaving(state):
         opened = await answer_by_chat(
-            session, query.from_user.id, callback_data.case_id, retaliated=retaliated, text=None,
+            session, query.from_user.id, callback_data.case_id,
+            retaliated=callback_data.reply is not AftercareReply.NONE, text=None,
             policy=policy, now=clock.now(), counted=metrics.cases_submitted,
         )  # fmt: skip
     await query.answer("感谢您的反馈！")
@@ -77,14 +76,23 @@ async def on_aftercare_answer(
         if opened is None:
             await query.message.answer(render("aftercare_thanks"))
         else:
-            await _opened(query.message, opened)
+            await _opened(query.message, state, opened)
+
+
+async def _no_details(query: CallbackQuery, state: FSMContext) -> None:
+    """无需补充: out of the details step (if still in it), back where the person was."""
+    async with _leaving(state):
+        pass
+    await query.answer("好的，感谢您的反馈！")
+    if isinstance(query.message, Message):
+        await query.message.edit_reply_markup(reply_markup=None)
 
 
 @asynccontextmanager
 async def _leaving(state: FSMContext) -> AsyncIterator[None]:
-    """Out of the description step (if in it) with the answer saved, back where the person
-    was; a refusal keeps the step open (``flow_moves``)."""
-    if await state.get_state() != AftercareStates.description.state:
+    """Out of the details step (if in it), back where the person was; a refusal keeps the step
+    open (``flow_moves``)."""
+    if await state.get_state() != AftercareStates.details.state:
         yield
         return
     data = await state.get_data()
@@ -94,26 +102,19 @@ async def _leaving(state: FSMContext) -> AsyncIterator[None]:
         yield
 
 
-async def on_aftercare_description(
-    message: Message,
-    *,
-    session: AsyncSession,
-    state: FSMContext,
-    policy: Policy,
-    clock: Clock,
-    metrics: Metrics,
+async def on_aftercare_details(
+    message: Message, *, session: AsyncSession, state: FSMContext, clock: Clock
 ) -> None:
-    text = check_text(message.text)
-    case_id = (await state.get_data()).get(CASE_KEY)
-    if case_id is None or message.from_user is None:
+    """The details of the opened clue: its reporter's 补充材料, by that use case's own rules."""
+    clue_id = (await state.get_data()).get(CASE_KEY)
+    if clue_id is None or message.from_user is None:
         raise StaleAction
+    draft = MaterialDraft(clue_id).add_note(message.text or "")
     async with _leaving(state):
-        opened = await answer_by_chat(
-            session, message.from_user.id, case_id, retaliated=True, text=text, policy=policy,
-            now=clock.now(), counted=metrics.cases_submitted,
-        )  # fmt: skip
-    assert opened is not None
-    await _opened(message, opened)
+        added = await add_material(
+            session, message.from_user.id, clue_id, material=draft, now=clock.now()
+        )
+    await message.answer(render("reply_reporter_material_sent", added=added))
 
 
 async def on_aftercare_not_text(message: Message) -> None:
@@ -125,7 +126,7 @@ def setup() -> Router:
     router.callback_query.register(on_aftercare_answer, AftercareAnswer.filter())
     # a command is not a description: /cancel, /help … are handled by their own routers
     router.message.register(
-        on_aftercare_description, AftercareStates.description, F.text, ~F.text.startswith("/")
+        on_aftercare_details, AftercareStates.details, F.text, ~F.text.startswith("/")
     )
-    router.message.register(on_aftercare_not_text, AftercareStates.description)
+    router.message.register(on_aftercare_not_text, AftercareStates.details)
     return router

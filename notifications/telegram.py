@@ -99,8 +99,9 @@ class AftercareReply(enum.StrEnum):
     """The reporter's answer at 防打击报复回访."""
 
     NONE = "n"  # 没有
-    YES = "y"  # 有: asks for a short description
-    SUBMIT = "s"  # 直接提交: 有, without a description
+    YES = "y"  # 有: recorded, the clue opened at once, details invited
+    SUBMIT = "s"  # 直接提交 (of messages sent before 有 opened the clue at once): as 有
+    DONE = "d"  # 无需补充: no details for the opened clue (its id in the button)
 
 
 class AftercareAnswer(CallbackData, prefix="ac1"):
@@ -295,11 +296,11 @@ def aftercare_keyboard(case_id: int) -> InlineKeyboardMarkup:
     )
 
 
-def aftercare_submit_keyboard(case_id: int) -> InlineKeyboardMarkup:
-    """直接提交: 有 without a description."""
+def aftercare_details_keyboard(clue_id: int) -> InlineKeyboardMarkup:
+    """无需补充: the clue a 有 opened is left as it is."""
     return InlineKeyboardMarkup(
         inline_keyboard=[
-            [_button("直接提交", AftercareAnswer(case_id=case_id, reply=AftercareReply.SUBMIT))]
+            [_button("无需补充", AftercareAnswer(case_id=clue_id, reply=AftercareReply.DONE))]
         ]
     )
 

@@ -166,12 +166,14 @@ async def test_twenty_working_days_after_resolution_the_reporter_is_asked_once_a
     telegram = bot_for(sessions, catalog, calendar, ASK + timedelta(hours=2))
     reporter = telegram.user(user_id=REPORTER)
     await reporter.press(press(first_id, AftercareReply.YES))
-    assert reporter.last.startswith("请用一条文字消息简要说明您遇到的情况")
-    await reporter.send(WHAT_HAPPENED)
-    assert reporter.last.startswith(
+    opened, invited = reporter.replies[-2:]
+    assert opened.startswith(
         "<b>已受理</b>\n您反映的情况已作为问题线索受理，受理编号：<code>AJ-2026-00002</code>"
     )
-    assert "回执码" not in reporter.last  # 实名 in the chat: found again by /my
+    assert "回执码" not in opened  # 实名 in the chat: found again by /my
+    assert invited.startswith("如需说明具体情况")
+    await reporter.send(WHAT_HAPPENED)
+    assert reporter.last == "已为问题 AJ-2026-00002 补充文字说明，已转交办理人员。"
 
     clue = await the_clue(sessions, first_id)
     assert clue.id is not None
@@ -181,7 +183,12 @@ async def test_twenty_working_days_after_resolution_the_reporter_is_asked_once_a
     assert category is not None and team is not None
     assert (clue.track, category.name, team.name) == (Track.CLUE, "打击报复", "信访室")
     assert clue.status is CaseStatus.SUBMITTED and not clue.anonymous  # 实名 as the first case
-    assert WHAT_HAPPENED in clue.description and "AJ-2026-00001" in clue.description
+    assert "AJ-2026-00001" in clue.description
+    # the details sent after 有 are the reporter's 补充材料 on the clue
+    (details,) = [
+        e for e in await events_of(sessions, clue.id) if e.kind is EventKind.MATERIAL_ADDED
+    ]
+    assert details.note == WHAT_HAPPENED
 
     # the 委领导 told at once: the case, the clue's number and team; never who, never what
     (told,) = await outbox(sessions, "aftercare_leader")
@@ -242,11 +249,16 @@ async def test_an_anonymous_reporter_is_asked_without_the_case_in_the_outbox_and
     telegram = bot_for(sessions, catalog, calendar, ASK + timedelta(hours=2))
     reporter = telegram.user(user_id=REPORTER)
     await reporter.press(press(first_id, AftercareReply.YES))
-    await reporter.press(press(first_id, AftercareReply.SUBMIT))  # 直接提交: no description
-    assert "受理编号：<code>AJ-2026-00002</code>" in reporter.last
-    assert "您的回执码：" in reporter.last  # an anonymous clue is found again by its code
+    opened = reporter.replies[-2]
+    assert "受理编号：<code>AJ-2026-00002</code>" in opened
+    assert "您的回执码：" in opened  # an anonymous clue is found again by its code
 
     clue = await the_clue(sessions, first_id)
+    assert clue.id is not None
+    await reporter.press(press(clue.id, AftercareReply.DONE))  # 无需补充
+    assert reporter.alerts[-1] == "好的，感谢您的反馈！"
+    await reporter.send("我想再反映一个新问题")  # out of the details step: not added to the clue
+    assert not any(e.kind is EventKind.MATERIAL_ADDED for e in await events_of(sessions, clue.id))
     assert clue.anonymous and clue.reporter_id is None and clue.reporter_ref is not None
     async with sessions() as session:
         me = (
@@ -352,3 +364,32 @@ async def test_reopening_cancels_the_question_and_the_next_resolution_starts_it_
         )  # fmt: skip
     clock = await clock_of(sessions, first_id, ClockKind.AFTERCARE)
     assert (clock.state, clock.due_at) == (ClockState.RUNNING, calendar.deadline(again, 20).due_at)
+
+
+async def test_a_yes_pressed_in_the_chat_is_recorded_and_the_clue_opened_even_if_nothing_more_is_sent(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar
+) -> None:
+    _, clue_leader, first_id = await resolved_appeal(sessions, catalog, calendar, anonymous=False)
+    await time_passes(sessions, catalog, calendar, FOLLOWUP_ASKED, UNRATED, ASK)
+    telegram = bot_for(sessions, catalog, calendar, ASK + timedelta(hours=2))
+    reporter = telegram.user(user_id=REPORTER)
+    await reporter.press(press(first_id, AftercareReply.YES))
+    assert "受理编号：<code>AJ-2026-00002</code>" in reporter.replies[-2]  # told at once
+
+    # the reporter writes nothing more: the 有 stands, the clue is open with its team
+    await time_passes(sessions, catalog, calendar, UNANSWERED, UNANSWERED + timedelta(days=1))
+    kinds = [e.kind for e in await events_of(sessions, first_id)]
+    assert EventKind.AFTERCARE_ANSWERED in kinds and EventKind.AFTERCARE_UNANSWERED not in kinds
+    clue = await the_clue(sessions, first_id)
+    assert clue.track is Track.CLUE and "反映人未补充具体情况" in clue.description
+    assert any(
+        r.recipient_id == clue_leader.id and r.case_id == clue.id for r in await outbox(sessions)
+    )
+    # a second 有 (the old message's button) opens nothing more
+    await reporter.press(press(first_id, AftercareReply.YES))
+    assert reporter.alerts[-1] == "此次回访已答复或已结束，无需再次答复。感谢您的反馈！"
+    async with sessions() as session:
+        clues = (
+            await session.exec(select(Case).where(col(Case.prompted_by_id).is_not(None)))
+        ).all()
+    assert len(clues) == 1

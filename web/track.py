@@ -29,10 +29,11 @@ from aiohttp import web
 from aiohttp.web_request import FileField
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from multidict import MultiDictProxy
+from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services.aftercare import TEXT_MAX as AFTERCARE_TEXT_MAX
-from bot.services.aftercare import Opened
+from bot.services.aftercare import AftercareClosed, Opened
 from bot.services.calendar import CalendarCache, load_calendar
 from bot.services.dispositions import OBJECTION_MAX
 from bot.services.followup import REASON_MAX
@@ -363,8 +364,19 @@ Action = Callable[[_Posted], Awaitable[str]]
 """A form's use case; it returns the key of what the page then says (``DONE``)."""
 
 
+class _Changed(DomainError):
+    """Two forms sent at once: the second finds the case changed under it (``StaleDataError``)."""
+
+    message = "该问题刚刚有了新的办理情况，请查看最新进展后再操作。"
+
+
 async def _act(
-    request: web.Request, action: Action, *, error_at: str, entered_field: str | None = None
+    request: web.Request,
+    action: Action,
+    *,
+    error_at: str,
+    entered_field: str | None = None,
+    stale: str = _Changed.message,
 ) -> web.StreamResponse:
     """One form's use case on the remembered case, then back to the case page; a refusal shows
     the case again with its words and what was typed, nothing lost. Each form counts against
@@ -400,6 +412,9 @@ async def _act(
     except DomainError as error:
         logger.info("web tracking: %s refused (%s)", error_at, type(error).__name__)
         return await again(409, error.message)
+    except StaleDataError:  # the same form sent twice at once: the second finds the case changed
+        logger.info("web tracking: %s refused (concurrent change)", error_at)
+        return await again(409, stale)
     response = _see_other(request, "track-case", done=done)
     _remember(request, response, case_id)
     return response
@@ -535,7 +550,13 @@ async def track_aftercare(request: web.Request) -> web.StreamResponse:
     """``POST /t/case/aftercare``: 防打击报复回访 — 没有, or 有 with a short description, which
     opens a confidential clue: its 受理编号 (and receipt code) shown on the answer's page."""
     action = _Aftercare()
-    response = await _act(request, action, error_at="aftercare", entered_field="description")
+    response = await _act(
+        request,
+        action,
+        error_at="aftercare",
+        entered_field="description",
+        stale=AftercareClosed.message,
+    )
     if action.opened is None or response.status != 303:
         return response
     opened = action.opened
@@ -724,6 +745,8 @@ async def _submit_material(
         raise _back_to_form(request) from None
     except DomainError as error:
         return await _refused_on_case(request, error)
+    except StaleDataError:  # the case changed under it (another form sent at the same moment)
+        return await _refused_on_case(request, _Changed())
     if problems:
         return await _material_again(request, case_id, status=200, problems=problems, added=added)
     response = _see_other(request, "track-case", done="material")

@@ -12,7 +12,8 @@ Where to look:
   ``my_cases`` (我的问题, 补充材料, 撤回, 跟踪), ``followup`` (回访 and 重办; past the 重办 limit,
   the 委领导's decision), ``aftercare`` (防打击报复回访: asked after 办结, 有 opens a linked
   clue), ``tracking`` (the web tracking page by receipt code, on the same rules);
-- routing: ``routing`` (分办 by the rules, 分派 to the least-loaded inspector);
+- routing: ``routing`` (分办 by the rules, 分派 to the least-loaded inspector; a 防打击报复回访
+  clue never back to the first case's team nor to its assignee);
 - casework: ``permissions`` (who may do what), ``acceptance`` (签收), ``progress`` (记录进展),
   ``relay`` (提问 and the reporter's answer), ``requests`` (退回 / 转办 / 延期 asked),
   ``decisions`` (the team leader's decisions on them), ``assignment`` (分办 / 分派 / 改派 by

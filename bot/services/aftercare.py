@@ -8,11 +8,14 @@ answer, records 未答复 (``bot.services.sweep_plan``). The answer is taken onc
 own reporter, read from the database:
 
 - 没有: recorded on the case, the question closed;
-- 有 (with a short description if the reporter gives one): recorded on the case, and a NEW
+- 有 (with a short description if the reporter gives one on the page; in the chat at the
+  press, details then added as the reporter's 补充材料): recorded on the case, and a NEW
   clue of ``[aftercare] category`` is submitted through the intake (``submit_case``), as the
   same reporter, 实名 or 匿名 as the first case was (an anonymous one keeps the sealed link),
-  linked to the first case (``prompted_by_id``) and routed as clues are routed. The 委领导 are
-  told at once: which case, which clue number and team, never who reported or what they said.
+  linked to the first case (``prompted_by_id``) and routed as clues are routed — never back to
+  the first case's team nor to its assignee (``routing``), never a 疑似重复件 (``repeats``). The
+  委领导 are told at once: which case (a clue: not its number), which clue number and team,
+  never who reported or what they said.
 
 Confidentiality: the first case's record says only that the question was answered (its data
 keeps the answer for the figures; the console names no clue there), so the team that handled
@@ -44,6 +47,7 @@ from models.errors import InvalidInput, PermissionDenied, StaleAction
 from models.event import Actor, ActorType, EventKind, record_event
 from models.intake import CaseDraft, clean_text
 from models.notification import Notice, Recipient
+from models.org import Track
 from models.reporter import Reporter, ReporterContact
 from models.team import Role
 from notifications.outbox import enqueue, notification_key, reachable
@@ -203,7 +207,7 @@ async def report_retaliation(
     reporter. One transaction; the new case is ``counted`` once committed."""
     text = check_text(text)
     assert case.id is not None
-    actor = await _answered(session, reporter, case, ANSWER_YES, now)
+    await _answered(session, reporter, case, ANSWER_YES, now)
     draft = await _draft(
         session, case, clue_description(case, text), policy.config.aftercare.category
     )
@@ -211,8 +215,14 @@ async def report_retaliation(
         session, reporter, draft, policy=policy, now=now, prompted_by=case, commit=False
     )
     clue = submitted.case
+    assert reporter.id is not None
+    # the clue's own anonymity names (or not) its reporter: a named case whose contact was
+    # purged opens an anonymous clue
+    on_clue = Actor(ActorType.REPORTER, reporter_actor_id(clue, reporter.id))
     session.add(
-        record_event(clue, EventKind.AFTERCARE_CLUE, actor, now, data={"prompted_by": case.number})
+        record_event(
+            clue, EventKind.AFTERCARE_CLUE, on_clue, now, data={"prompted_by": case.number}
+        )
     )
     session.add(clue)
     await _tell_leaders(session, case, clue, now)
@@ -224,11 +234,12 @@ async def report_retaliation(
 
 async def _tell_leaders(session: AsyncSession, case: Case, clue: Case, now: datetime) -> None:
     """The 委领导, at once: the case and its team, the clue's number and team; the notice names
-    no clue row (``case_id`` empty) and nothing of the reporter or what they said."""
+    no clue row (``case_id`` empty) and nothing of the reporter or what they said. A first case
+    that is itself a clue is not numbered (clue numbers are not shown to the 委领导)."""
     assert clue.id is not None
     notice = Notice.of(
         "aftercare_leader",
-        number=case.number,
+        number=None if case.track is Track.CLUE else case.number,
         team=await team_name(session, case.team_id),
         clue_number=clue.number,
         clue_team=await team_name(session, clue.team_id),

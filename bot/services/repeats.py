@@ -10,7 +10,9 @@ with the open cases and those reported within ``[repeats] window_days``, of its 
 Nothing about the reporter counts: an anonymous report is never matched by who sent it, so a
 link never tells staff that two anonymous reports came from one person. A clue is compared by
 its text only, and only with the clues of its own team (a clue's enterprise is hidden from its
-handlers, and another team's clue is not theirs to know of).
+handlers, and another team's clue is not theirs to know of). A clue opened at 防打击报复回访
+(``prompted_by_id``) is never flagged nor offered as the earlier case: each one opens with the
+same sentence, and one reporter's retaliation must never be merged into another's.
 
 The repeat is flagged (``repeat_of_id``, a 疑似重复件 event) and its assignee, or its team's
 leaders while nobody has it, told "疑似重复件，关联 <number>"; the assignee or a team leader may
@@ -85,6 +87,7 @@ async def find_earlier(
         col(Case.id) != case.id,
         Case.track == case.track,
         col(Case.merged_into_id).is_(None),
+        col(Case.prompted_by_id).is_(None),  # a 防打击报复回访 clue is never the earlier case
         Case.status != CaseStatus.WITHDRAWN,
         or_(col(Case.status).in_(OPEN_STATUSES), col(Case.created_at) >= since),
     )
@@ -124,8 +127,8 @@ async def flag_repeat(
     """At intake, once the case is routed: link it to the case it repeats, record why, and tell
     whoever has it (its team leaders while nobody does). Flushes nothing the caller must not
     commit; the caller commits with the submission."""
-    if not rules.enabled:
-        return None
+    if not rules.enabled or case.prompted_by_id is not None:
+        return None  # a 防打击报复回访 clue: its fixed opening is alike in every one of them
     match = await find_earlier(session, case, rules, now)
     if match is None:
         return None

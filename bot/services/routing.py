@@ -171,6 +171,17 @@ async def assign_case(
     await _notify_assignee(session, case, inspector, now)
 
 
+RECUSED = "回避原承办组"
+"""The routing rule a 防打击报复回访 clue records when its rule named the first case's team."""
+
+
+async def prompting_case(session: AsyncSession, case: Case) -> Case | None:
+    """The case whose 防打击报复回访 opened this clue, if it was opened so."""
+    if case.prompted_by_id is None:
+        return None
+    return await session.get(Case, case.prompted_by_id)
+
+
 async def route_case(
     session: AsyncSession,
     case: Case,
@@ -181,7 +192,8 @@ async def route_case(
 ) -> Team:
     """Send the case to the team the first matching rule names (else the dispatcher; a report
     made without a card always goes to the dispatcher) and, if the team assigns automatically, to
-    its least-loaded active inspector. The caller commits."""
+    its least-loaded active inspector. A 防打击报复回访 clue whose rule names the team that
+    handled the first case goes to the dispatcher instead (``RECUSED``). The caller commits."""
     assert case.id is not None
     category = await session.get(Category, case.category_id)
     assert category is not None
@@ -200,12 +212,24 @@ async def route_case(
             inactive_teams=frozenset(code for code, t in teams.items() if not t.active),
         )
     team = teams[decision.team_code]
+    first = await prompting_case(session, case)
+    recused_from = team.name
+    if first is not None and team.id == first.team_id and not team.is_dispatcher:
+        # a 防打击报复回访 clue never goes back to the team that handled the first case
+        decision = RoutingDecision(policy.config.dispatcher.code, RECUSED)
+        team = teams[decision.team_code]
     session.add(route_to(case, team, rule=decision.rule, actor=actor, now=now))
     await start_ladder_clock(
         session, case, ClockKind.ACCEPT, config=policy.config, calendar=policy.calendar, now=now
     )
     await session.flush()
-    reason = "未匹配分办规则，请信访室分办。" if decision.rule is None else None
+    reason = (
+        "未匹配分办规则，请信访室分办。"
+        if decision.rule is None
+        else f"该线索涉及{recused_from}办理过的问题，请信访室另行分办，勿交该组。"
+        if decision.rule == RECUSED
+        else None
+    )
     await place_case(session, case, team, policy=policy, now=now, actor=actor, reason=reason)
     return team
 
@@ -222,10 +246,20 @@ async def place_case(
 ) -> Inspector | None:
     """A case has reached ``team``: if the team assigns automatically, its least-loaded active
     inspector gets it; otherwise (or with nobody on duty) its leaders are asked to assign.
-    Returns the assignee, if any. The caller commits."""
-    if team.assignment is AssignmentMode.AUTO and not team.is_dispatcher:
+    Returns the assignee, if any. A 防打击报复回访 clue (``prompting_case``) is never given
+    automatically to the first case's assignee, nor at all in the first case's team: there its
+    leader assigns it by hand. The caller commits."""
+    first = await prompting_case(session, case)
+    recused = first.assignee_id if first is not None else None
+    if first is not None and first.team_id == team.id:
+        reason = "该线索涉及本组办理过的问题，请组长分派，勿交原承办人。"
+    elif team.assignment is AssignmentMode.AUTO and not team.is_dispatcher:
         assert team.id is not None
-        members = await list_team_members(session, team.id, roles=(Role.INSPECTOR,))
+        members = [
+            m
+            for m in await list_team_members(session, team.id, roles=(Role.INSPECTOR,))
+            if m.id != recused
+        ]
         counts = await open_case_counts(session, [m.id for m in members if m.id is not None])
         chosen = pick_assignee(
             [
