@@ -234,6 +234,8 @@ class MemoryLedger:
             amount_yuan=plan_case.amount_yuan,
             now=at,
         )
+        if plan_case.prompted_by is not None:  # a 有 at 防打击报复回访 opened it
+            case.prompted_by_id = self.case_ids[plan_case.prompted_by]
         case.id = self.next_case_id
         self.next_case_id += 1
         self.case_ids[case.number] = case.id

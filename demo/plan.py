@@ -7,13 +7,15 @@ import enum
 import itertools
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from bot.config import LiankaConfig, RectificationConfig
+from bot.services.aftercare import clue_description
 from models.calendar import SHANGHAI, WorkCalendar
-from models.case import Outcome, Satisfaction, format_case_number
+from models.case import Case, CaseStatus, Outcome, Satisfaction, format_case_number
 from models.clock import MORNING
 from models.disposition import Disposition
 from models.enterprise import USCC_ALPHABET, uscc_check_char
@@ -157,6 +159,7 @@ class StepKind(enum.StrEnum):
     AFTERCARE_ASK = "aftercare_ask"
     AFTERCARE_ANSWER = "aftercare_answer"
     AFTERCARE_UNANSWERED = "aftercare_unanswered"
+    AFTERCARE_CLUE = "aftercare_clue"  # on the clue a 有 opened: the first case (``ref``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +193,7 @@ class CasePlan:
     amount_yuan: int | None
     created_at: datetime
     steps: tuple[Step, ...]
+    prompted_by: str | None = None  # a clue opened by a 有 at 防打击报复回访: the first case
 
 
 class EnterprisePlan(NamedTuple):
@@ -488,6 +492,23 @@ def plan_history(
     routed_teams = {rule.team for rule in config.routing}
     plans: list[CasePlan] = []
     scans: list[tuple[int, datetime]] = []
+
+    def life(
+        category: str, zone: str, description: str, created: datetime, amount: int | None
+    ) -> list[Step]:
+        """The steps of a case received at ``created`` until ``now``."""
+        team = _team_for(config, category, zone, description)
+        steps = _life(
+            rng,
+            tracks[category],
+            config.ladder_for(category).resolve,
+            needs_assigning=team in leader_teams or team not in routed_teams,
+            created=created,
+            amount=amount,
+            rectify=Rectifying(calendar, config.rectification, category),
+        )
+        return [s for s in steps if s.at <= now]
+
     for _ in range(cases):
         index = rng.choices(range(len(enterprises)), cum_weights=popularity)[0]
         category = _weighted(rng, category_weights)
@@ -502,21 +523,7 @@ def plan_history(
                 person_name(rng),
                 "1" + rng.choice("3456789") + f"{rng.randrange(10**9):09d}",
             )
-        team = _team_for(config, category, enterprises[index].zone, description)
-        needs_assigning = team in leader_teams or team not in routed_teams
-        steps = [
-            s
-            for s in _life(
-                rng,
-                tracks[category],
-                config.ladder_for(category).resolve,
-                needs_assigning=needs_assigning,
-                created=created,
-                amount=amount,
-                rectify=Rectifying(calendar, config.rectification, category),
-            )
-            if s.at <= now
-        ]
+        steps = life(category, enterprises[index].zone, description, created, amount)
         plans.append(
             CasePlan(
                 enterprise=index,
@@ -535,14 +542,19 @@ def plan_history(
     scans.sort(key=lambda s: s[1])
     plans = _link_repeats(rng, config, plans, [e.zone for e in enterprises], now)
     if config.aftercare.enabled:
-        plans = [_aftercare(rng, config, calendar, p, now) for p in plans]
+        zones = [e.zone for e in enterprises]
+        plans = _ask_after(rng, config, calendar, plans, now, life=lambda p: life(
+            p.category, zones[p.enterprise], p.description, p.created_at, None
+        ))  # fmt: skip
     return Plan(start, now, enterprises, plans, scans)
 
 
 # --- 防打击报复回访 ----------------------------------------------------------------------------
 
 AFTERCARE_NONE = 0.8
-"""Of the questions asked, the part answered 没有; the others go unanswered (未答复)."""
+"""Of the questions asked, the part answered 没有."""
+AFTERCARE_YES = 0.03
+"""Of the questions asked, the part answered 有; the others go unanswered (未答复)."""
 
 
 def _finished_at(plan: CasePlan) -> datetime | None:
@@ -564,24 +576,106 @@ def _finished_at(plan: CasePlan) -> datetime | None:
 
 
 def _aftercare(
-    rng: random.Random, config: LiankaConfig, calendar: WorkCalendar, plan: CasePlan, now: datetime
-) -> CasePlan:
+    rng: random.Random,
+    config: LiankaConfig,
+    calendar: WorkCalendar,
+    plan: CasePlan,
+    now: datetime,
+) -> tuple[CasePlan, datetime | None]:
     """The sweep asks at 09:00 of the day ``[aftercare] days`` working days after 办结; the
-    reporter answers 没有 within a few days, or the question closes 未答复 after
-    ``answer_days``. What happened by ``now`` is added to the case's steps."""
+    reporter answers 没有 within a few days, rarely 有 (not on a clue a 有 opened), or the
+    question closes 未答复 after ``answer_days``. What happened by ``now`` is added to the
+    case's steps; with the time of a 有, which opens a clue then."""
     finished = _finished_at(plan)
     if finished is None:
-        return plan
+        return plan, None
     due = calendar.deadline(finished, config.aftercare.days).due_at
     day = due.astimezone(SHANGHAI).date()
     ask = max(datetime.combine(day, MORNING, SHANGHAI).astimezone(finished.tzinfo), finished)
     steps = [Step(StepKind.AFTERCARE_ASK, ask)]
-    if rng.random() < AFTERCARE_NONE:
-        steps.append(Step(StepKind.AFTERCARE_ANSWER, _after(ask, rng, 0.5, 60), answer="none"))
+    roll, answered = rng.random(), _after(ask, rng, 0.5, 60)
+    yes = AFTERCARE_NONE <= roll < AFTERCARE_NONE + AFTERCARE_YES and plan.prompted_by is None
+    if roll < AFTERCARE_NONE or yes:
+        steps.append(Step(StepKind.AFTERCARE_ANSWER, answered, answer="yes" if yes else "none"))
     else:
         closes = calendar.deadline(ask, config.aftercare.answer_days).due_at
         steps.append(Step(StepKind.AFTERCARE_UNANSWERED, closes))
-    return replace(plan, steps=plan.steps + tuple(s for s in steps if s.at <= now))
+    plan = replace(plan, steps=plan.steps + tuple(s for s in steps if s.at <= now))
+    return plan, (answered if yes and answered <= now else None)
+
+
+def _numbered(number: str, at: datetime) -> Case:
+    """A case that is only its 受理编号 (what ``aftercare.clue_description`` reads)."""
+    return Case(
+        number=number, track=Track.APPEAL, status=CaseStatus.CLOSED, category_id=0,
+        description="", created_at=at, updated_at=at,
+    )  # fmt: skip
+
+
+def _ask_after(
+    rng: random.Random,
+    config: LiankaConfig,
+    calendar: WorkCalendar,
+    plans: list[CasePlan],
+    now: datetime,
+    *,
+    life: Callable[[CasePlan], list[Step]],
+) -> list[CasePlan]:
+    """防打击报复回访 on every case finished long enough ago; each 有 opens a clue of
+    ``[aftercare] category`` by the same reporter (实名 or 匿名 as the first case), received
+    at the answer, linked to the first case (``aftercare.report_retaliation``). The clues take
+    their place in the order of receipt, so the 受理编号 of later cases (and the 重复件 links
+    that name them) move on; the history keeps its size, the last received making room."""
+    before = case_numbers(config, plans)
+    asked: list[CasePlan] = []
+    numbers: dict[int, str] = {}  # id() of a planned case → its 受理编号 before the clues
+    for number, plan in zip(before, plans, strict=True):
+        plan, answered = _aftercare(rng, config, calendar, plan, now)
+        asked.append(plan)
+        numbers[id(plan)] = number
+        if answered is not None:
+            clue = CasePlan(
+                enterprise=plan.enterprise, contact=plan.contact,
+                category=config.aftercare.category, description="", amount_yuan=None,
+                created_at=answered, steps=(), prompted_by=number,
+            )  # fmt: skip
+            asked.append(clue)
+    kept = sorted(asked, key=lambda p: p.created_at)[: len(plans)]
+    if len(asked) == len(plans):
+        return kept
+    after = case_numbers(config, kept)
+    moved = {numbers[id(p)]: n for p, n in zip(kept, after, strict=True) if id(p) in numbers}
+    opened = {p.prompted_by for p in kept if p.prompted_by is not None}
+    result = []
+    for plan in kept:
+        if plan.prompted_by is None:
+            result.append(_renumbered(plan, moved, numbers[id(plan)] in opened))
+            continue
+        first = moved[plan.prompted_by]  # received earlier, so kept
+        own = rng.choice((None, *DESCRIPTIONS["retaliation"]))
+        said = clue_description(_numbered(first, plan.created_at), own)  # the service's words
+        clue = replace(plan, description=said, prompted_by=first)
+        clue = replace(
+            clue, steps=(Step(StepKind.AFTERCARE_CLUE, clue.created_at, ref=first), *life(clue))
+        )
+        result.append(_aftercare(rng, config, calendar, clue, now)[0])
+    return result
+
+
+def _renumbered(plan: CasePlan, moved: dict[str, str], opened: bool) -> CasePlan:
+    """The case's links by the new 受理编号; a repeat merged into it that made room is no longer
+    recorded, and a 有 whose clue made room is a 没有."""
+    steps = []
+    for step in plan.steps:
+        if step.ref is not None:
+            if step.ref not in moved:  # MERGED_IN of a later repeat (earlier cases are kept)
+                assert step.kind is StepKind.MERGED_IN, step
+                continue
+            step = replace(step, ref=moved[step.ref])
+        if step.kind is StepKind.AFTERCARE_ANSWER and step.answer == "yes" and not opened:
+            step = replace(step, answer="none")
+        steps.append(step)
+    return replace(plan, steps=tuple(steps))
 
 
 # --- 重复件 ------------------------------------------------------------------------------

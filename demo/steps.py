@@ -596,7 +596,9 @@ async def aftercare_ask(ledger: Ledger, case: Case, step: Step) -> None:
 
 
 async def aftercare_answer(ledger: Ledger, case: Case, step: Step) -> None:
-    """没有: the answer on the case (not on its timeline), the question closed."""
+    """没有 or 有: the answer on the case (not on its timeline), the question closed; a 有
+    opens a clue, planned as a case of its own (``demo.plan``) with an ``AFTERCARE_CLUE``
+    step."""
     clock = await ledger.get_clock(case, ClockKind.AFTERCARE)
     if clock is None or clock.state is not ClockState.RUNNING:
         return  # never asked (an unreachable reporter)
@@ -623,6 +625,18 @@ async def aftercare_unanswered(ledger: Ledger, case: Case, step: Step) -> None:
     ledger.add(record_event(case, EventKind.AFTERCARE_UNANSWERED, SYSTEM, step.at, data={}))
 
 
+async def aftercare_clue(ledger: Ledger, case: Case, step: Step) -> None:
+    """On the clue a 有 opened (received through the intake as the same reporter, linked by
+    ``prompted_by_id``): which case prompted it. (The 委领导 are told: a notification, left
+    out here.)"""
+    reporter = await ledger.reporter(case)
+    assert reporter is not None and step.ref is not None
+    actor = Actor(ActorType.REPORTER, reporter_actor_id(case, reporter.id))
+    ledger.add(
+        record_event(case, EventKind.AFTERCARE_CLUE, actor, step.at, data={"prompted_by": step.ref})
+    )
+
+
 StepFunction = Callable[[Ledger, Case, Step], Any]
 
 STEPS: dict[StepKind, StepFunction] = {
@@ -644,7 +658,8 @@ STEPS: dict[StepKind, StepFunction] = {
     StepKind.RECTIFY: rectify,  # → bot.services.rectification.set_rectification
     StepKind.VERIFY: verify,  # → rectification.verify_rectification
     StepKind.AFTERCARE_ASK: aftercare_ask,  # → the sweep (sweep_plan._plan_aftercare)
-    StepKind.AFTERCARE_ANSWER: aftercare_answer,  # → bot.services.aftercare.answer_none
+    StepKind.AFTERCARE_ANSWER: aftercare_answer,  # → aftercare.answer_none / report_retaliation
     StepKind.AFTERCARE_UNANSWERED: aftercare_unanswered,  # → the sweep: 未答复
+    StepKind.AFTERCARE_CLUE: aftercare_clue,  # → aftercare.report_retaliation, on the clue
 }
 """The one place that says which function performs each lifecycle step."""

@@ -151,6 +151,10 @@ async def write_through_use_cases(
             reporter = await session.get(Reporter, world.reporter_ids[plan_case.enterprise])
             assert reporter is not None
             name, phone = plan_case.contact or (None, None)
+            ledger = SessionLedger(session, config, calendar, world.category_codes)
+            prompted_by = None
+            if plan_case.prompted_by is not None:  # a 有 at 防打击报复回访 opened it
+                prompted_by = await session.get(Case, await ledger.case_id(plan_case.prompted_by))
             submitted = await submit_case(
                 session,
                 reporter,
@@ -164,8 +168,8 @@ async def write_through_use_cases(
                 ),
                 policy=Policy(config, calendar),
                 now=plan_case.created_at,
+                prompted_by=prompted_by,
             )
-            ledger = SessionLedger(session, config, calendar, world.category_codes)
             for step in plan_case.steps:
                 await STEPS[step.kind](ledger, submitted.case, step)
                 await session.flush()

@@ -112,7 +112,9 @@ async def test_the_bulk_path_writes_exactly_the_rows_of_the_use_cases(
     through_use_cases, in_bulk = dumps
     for table in TABLES:
         assert in_bulk[table] == through_use_cases[table], table
-    assert summary.cases == 80 and len(in_bulk["case_events"]) > 6 * 80
+    assert len(in_bulk["case_events"]) > 6 * 80
+    prompted = [row for row in in_bulk["cases"] if "('prompted_by_id', None)" not in row]
+    assert summary.cases == 80 and prompted  # with the clue a 有 opened
 
 
 async def test_demo_data_has_a_whole_life_of_cases_and_valid_enterprises(
@@ -287,9 +289,23 @@ async def test_demo_appeals_rectified_are_verified_first_and_reporters_are_asked
         if event.kind is EventKind.AFTERCARE_ASKED:
             case = cases[event.case_id]
             assert case.resolved_at is not None and event.created_at > case.resolved_at
+    # a 有 opened a confidential 打击报复 clue, by the same reporter, linked to the first case
+    clues = [c for c in cases.values() if c.prompted_by_id is not None]
+    assert answers["yes"] == len(clues) > 0
+    opened = [e for e in events if e.kind is EventKind.AFTERCARE_CLUE]
+    assert sorted(e.case_id for e in opened) == sorted(c.id or 0 for c in clues)
+    for clue in clues:
+        first = cases[clue.prompted_by_id]
+        assert clue.track is Track.CLUE and clue.created_at > (first.resolved_at or NOW)
+        assert (clue.enterprise_id, clue.anonymous) == (first.enterprise_id, first.anonymous)
+        assert first.number in clue.description and clue.number > first.number
+    assert [e.data for e in opened if e.case_id == clues[0].id] == [
+        {"prompted_by": cases[clues[0].prompted_by_id].number}
+    ]
     # the report over those months shows both
     f = report.figures
     assert f.rectification.set > 0 and f.rectification.verified_late > 0
     assert f.rectification.rate is not None and 0.5 < f.rectification.rate < 1
     assert f.rectification.overdue > 0 and f.rectification.overdue_units  # 逾期未核验
     assert f.aftercare.asked > 0 and f.aftercare.answered_none > 0 and f.aftercare.unanswered > 0
+    assert f.aftercare.answered_yes > 0
