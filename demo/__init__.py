@@ -6,7 +6,12 @@ withdrawal — some late, some still open and overdue at ``now``; a clue's 处�
 proposed, reviewed by the team leader, approved by a 委领导, each approved 谈话函询 / 初步核实 /
 暂存待查 on its clock, some 初步核实 then 立案审查 with 1–3 people, some waiting for a decision;
 重复件 of an enterprise's matter flagged and linked as the intake's check does, some merged
-into the earlier case) is written one of two ways:
+into the earlier case; 反馈整改 before an appeal's 办结 as 已整改 — what, which unit, within how
+many working days, its 核验 mostly on time, some late, a few not passed once first, a few still
+open and overdue at ``now``; 防打击报复回访 asked ``[aftercare] days`` after 办结, answered
+没有, now and then left 未答复, rarely 有 — a 有 opens a 打击报复 clue by the same reporter,
+linked to the first case, received in its place in the history, which keeps its size) is
+written one of two ways:
 
 - through the use cases (``demo.use_cases``): ``submit_case`` for every submission, then one small
   function per lifecycle step (``demo.steps.STEPS``) on a ``SessionLedger``;
@@ -18,9 +23,10 @@ ids, ``cases.version`` (the optimistic-lock counter) and anonymous receipt hashe
 design).
 
 Submissions and assignments go through the real use cases (``submit_case``, ``assign_case``).
-The later steps (``STEPS``) write the case, event, clock, request and disposition rows that the
-inspectors' use cases (``bot/services/``: ``acceptance``, ``resolution``, ``followup``,
-``dispositions``, ``repeats`` …) write, but not their notifications: a past history is news to
+The later steps (``STEPS``) write the case, event, clock, request, disposition and
+rectification rows that the inspectors' use cases (``bot/services/``: ``acceptance``,
+``resolution``, ``followup``, ``dispositions``, ``repeats``, ``rectification``, ``aftercare`` …)
+and the deadline sweep (the 回访 question, 未答复) write, but not their notifications: a past history is news to
 no one, and the outbox of a demo must not fill with thousands of messages to accounts that do
 not exist. Those use cases also check who may act and load a fresh case each time; the steps act
 as the assignee (the team leader and a 委领导 for a clue's review and approval, the team leader

@@ -16,7 +16,15 @@ from demo.plan import CasePlan, Plan
 from demo.steps import STEPS, ladder_of
 from demo.world import World, row_values, table_of
 from models.calendar import SHANGHAI, WorkCalendar
-from models.case import OPEN_STATUSES, Case, CaseCounter, CaseStatus, link_reporter, submitted_case
+from models.case import (
+    OPEN_STATUSES,
+    Case,
+    CaseCounter,
+    CaseStatus,
+    link_reporter,
+    reporter_of,
+    submitted_case,
+)
 from models.case import format_case_number as case_number
 from models.clock import CaseClock, ClockKind, new_clock
 from models.disposition import ClueDisposition
@@ -36,7 +44,14 @@ from models.notification import (
     Offering,
     Recipient,
 )
-from models.reporter import ReporterContact, new_receipt_code, receipt_hash, sealed_contact
+from models.rectification import Rectification, RectificationState
+from models.reporter import (
+    Reporter,
+    ReporterContact,
+    new_receipt_code,
+    receipt_hash,
+    sealed_contact,
+)
 from models.request import ApprovalRequest
 from models.routing import Candidate, RoutingDecision, choose_team, pick_assignee
 from models.search import CaseSearch, indexed
@@ -69,28 +84,49 @@ class MemoryLedger:
         self.proposals: dict[int, list[ClueDisposition]] = defaultdict(list)
         self.last_disposition_id = 0
         self.case_ids: dict[str, int] = {}  # 受理编号 → id, for 重复件 links
+        self.reporters = {r.id: r for r in world.reporters if r.id is not None}
+        self.rectifications: dict[int, list[Rectification]] = defaultdict(list)
 
     def add(self, row: Any) -> None:
         self.rows[type(row)].append(row)
 
     async def start_clock(
-        self, case: Case, kind: ClockKind, workdays: int, at: datetime
+        self,
+        case: Case,
+        kind: ClockKind,
+        workdays: int,
+        at: datetime,
+        *,
+        warn_before: int | None = None,
     ) -> CaseClock:
         assert case.id is not None
+        warn = self.warn_before if warn_before is None else warn_before
         clock = self.clocks.get((case.id, kind))
         if clock is None:
             clock = self.clocks[(case.id, kind)] = new_clock(
-                case.id,
-                kind,
-                workdays,
-                calendar=self.calendar,
-                now=at,
-                warn_before=self.warn_before,
+                case.id, kind, workdays, calendar=self.calendar, now=at, warn_before=warn
             )
             self.add(clock)
         else:
-            clock.start(workdays, calendar=self.calendar, now=at, warn_before=self.warn_before)
+            clock.start(workdays, calendar=self.calendar, now=at, warn_before=warn)
         return clock
+
+    async def get_clock(self, case: Case, kind: ClockKind) -> CaseClock | None:
+        return self.clocks.get((case.id or 0, kind))
+
+    async def reporter(self, case: Case) -> Reporter | None:
+        reporter_id = reporter_of(case)
+        return self.reporters.get(reporter_id) if reporter_id is not None else None
+
+    async def add_rectification(self, rectification: Rectification) -> None:
+        self.rectifications[rectification.case_id].append(rectification)
+        self.add(rectification)
+
+    async def open_rectification(self, case: Case) -> Rectification | None:
+        return next(
+            (r for r in self.rectifications[case.id or 0] if r.state is RectificationState.OPEN),
+            None,
+        )
 
     async def add_disposition(self, proposal: ClueDisposition) -> None:
         """Numbered as the database numbers them (the demo starts on an empty table)."""
@@ -198,6 +234,8 @@ class MemoryLedger:
             amount_yuan=plan_case.amount_yuan,
             now=at,
         )
+        if plan_case.prompted_by is not None:  # a 有 at 防打击报复回访 opened it
+            case.prompted_by_id = self.case_ids[plan_case.prompted_by]
         case.id = self.next_case_id
         self.next_case_id += 1
         self.case_ids[case.number] = case.id
@@ -274,6 +312,7 @@ TABLE_ORDER = (
     CaseClock,
     ApprovalRequest,
     ClueDisposition,
+    Rectification,
     Notification,
 )
 
@@ -302,6 +341,7 @@ async def write_in_bulk(
             await session.commit()
         ledger.clocks.clear()
         ledger.proposals.clear()
+        ledger.rectifications.clear()
 
     done = 0
     for plan_case in plan.cases:

@@ -7,13 +7,16 @@ import enum
 import itertools
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from bot.config import LiankaConfig
+from bot.config import LiankaConfig, RectificationConfig
+from bot.services.aftercare import clue_description
 from models.calendar import SHANGHAI, WorkCalendar
-from models.case import Outcome, Satisfaction, format_case_number
+from models.case import Case, CaseStatus, Outcome, Satisfaction, format_case_number
+from models.clock import MORNING
 from models.disposition import Disposition
 from models.enterprise import USCC_ALPHABET, uscc_check_char
 from models.org import Track
@@ -31,6 +34,7 @@ CATEGORY_WEIGHTS = {
     "soe_corruption": 5,
     "four_styles": 6,
     "other": 7,
+    "retaliation": 1,
 }
 ZONE_WEIGHTS = {"jkq": 45, "anju": 18, "yufeng": 14, "ximei": 13, "other": 10}
 MONEY_CATEGORIES = {"business_env", "enterprise_policy", "key_projects", "rural_revitalisation"}
@@ -77,6 +81,11 @@ DESCRIPTIONS: dict[str, tuple[str, ...]] = {
         "同一事项一个月内被不同部门重复检查四次，影响正常生产。",
         "执法人员未出示证件即进行检查，并当场作出罚款决定。",
         "环保检查要求企业限期整改，但整改标准前后不一致。",
+    ),
+    "retaliation": (
+        "反映问题后，企业在年检、消防检查中被故意刁难，多次被要求补充无关材料。",
+        "向纪委反映情况后，有关部门以各种理由拖延办理企业正常审批事项，疑似打击报复。",
+        "举报后企业负责人被相关工作人员约谈施压，要求撤回反映内容。",
     ),
     "other": (
         "企业员工子女入学手续办理困难，希望相关部门给予协助。",
@@ -143,6 +152,14 @@ class StepKind(enum.StrEnum):
     FLAG_REPEAT = "flag_repeat"
     MERGE = "merge"
     MERGED_IN = "merged_in"
+    # 反馈整改: what the responsible unit must rectify, by when; 核验 (passed or not) before 办结
+    RECTIFY = "rectify"
+    VERIFY = "verify"
+    # 防打击报复回访: the sweep asks ``[aftercare] days`` after 办结; 没有 / 有, or 未答复
+    AFTERCARE_ASK = "aftercare_ask"
+    AFTERCARE_ANSWER = "aftercare_answer"
+    AFTERCARE_UNANSWERED = "aftercare_unanswered"
+    AFTERCARE_CLUE = "aftercare_clue"  # on the clue a 有 opened: the first case (``ref``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +177,9 @@ class Step:
     disposition: Disposition | None = None  # PROPOSE: the disposition proposed
     people: int | None = None  # PROPOSE 立案审查: people placed on file
     ref: str | None = None  # FLAG_REPEAT, MERGE: the earlier case; MERGED_IN: the repeat
+    unit: str | None = None  # RECTIFY: the 责任单位 (the note: the 整改事项; days: its 期限)
+    passed: bool = True  # VERIFY: 核验通过, or not yet (the rectification stays open)
+    answer: str | None = None  # AFTERCARE_ANSWER: none (没有) or yes (有)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +193,7 @@ class CasePlan:
     amount_yuan: int | None
     created_at: datetime
     steps: tuple[Step, ...]
+    prompted_by: str | None = None  # a clue opened by a 有 at 防打击报复回访: the first case
 
 
 class EnterprisePlan(NamedTuple):
@@ -233,6 +254,7 @@ def _life(
     needs_assigning: bool,
     created: datetime,
     amount: int | None,
+    rectify: Rectifying,
 ) -> list[Step]:
     """The steps of one case's life, in order; the caller drops those after ``now``."""
     steps: list[Step] = []
@@ -257,8 +279,10 @@ def _life(
     if rng.random() < 0.75:
         at = _after(at, rng, 4, 72)
         steps.append(Step(StepKind.PROGRESS, at, note="已赴企业实地了解情况，正在协调相关部门。"))
-    if rng.random() < 0.015:
-        return steps  # stalled after 签收: the 办结 deadline passes
+    if rng.random() < 0.015:  # stalled after 签收: the 办结 deadline passes
+        if track is Track.APPEAL and rng.random() < 0.6:  # the unit never reports its 整改
+            steps += _rectification(rng, rectify, at, at)[0][:1]
+        return steps
     extended = rng.random() < 0.07
     if extended:
         at = _after(at, rng, 72, 240)
@@ -270,8 +294,12 @@ def _life(
         return steps + _clue_course(rng, at + timedelta(hours=hours))
     for attempt in range(2):
         hours = rng.uniform(20, budget * 24 * (1.9 if extended else 1.45))
-        at = at + timedelta(hours=hours)
         outcome = _outcome(rng, track)
+        if outcome is Outcome.RECTIFIED:  # 办结 as 已整改 waits for a verified 整改
+            rectified, at = _rectification(rng, rectify, at, at + timedelta(hours=hours))
+            steps += rectified
+        else:
+            at = at + timedelta(hours=hours)
         coordinated = None
         if amount and outcome in (Outcome.SOLVED, Outcome.RECTIFIED):
             coordinated = int(round(amount * rng.uniform(0.6, 1.0), -2))
@@ -298,6 +326,80 @@ def _life(
         if answer is not Satisfaction.UNSATISFIED:
             return steps
     return steps
+
+
+RECTIFICATIONS: dict[str, tuple[tuple[str, str], ...]] = {
+    "business_env": (
+        ("按政策兑现土地出让金返还，并向企业书面说明兑现时间。", "园区管委会"),
+        ("限期办结建筑物配套费减免手续，不得要求企业重复提交材料。", "住建局"),
+        ("按公布的减免政策重新核算厂房租金，多收部分予以退还。", "园区管委会"),
+    ),
+    "enterprise_policy": (
+        ("按公示结果拨付产业扶持资金，并告知企业到账时间。", "经信局"),
+        ("按规定办理增值税留抵退税，向企业说明办理进度。", "税务所"),
+        ("落实稳岗返还政策，逐项答复企业申请。", "人社局"),
+    ),
+    "key_projects": (
+        ("制定征拆推进计划，明确施工单位进场时间。", "园区管委会"),
+        ("按合同约定完成工程款结算，不得无故拖延。", "住建局"),
+    ),
+    "enforcement": (
+        ("清理重复检查事项，实行联合检查、一次到位。", "市场监管局"),
+        ("规范执法程序，对不当罚款决定予以纠正。", "综合行政执法局"),
+    ),
+    "work_safety": (
+        ("督促相关企业规范危化品堆放，消除安全隐患。", "应急管理局"),
+        ("清理占用的消防通道，修复损坏的消防设施。", "园区管委会"),
+    ),
+}
+GENERAL_RECTIFICATIONS = (
+    ("明确专人限期办理企业诉求，并书面答复企业。", "园区管委会"),
+    ("纠正推诿拖延问题，建立办理台账，逐项销号。", "住建局"),
+    ("按规定办结相关手续，向企业说明办理结果。", "税务所"),
+)
+VERIFIED_NOTES = (
+    "经实地核验，整改已落实到位。",
+    "责任单位已提交整改报告，经企业确认，整改到位。",
+)
+REJECTED_NOTE = "经核验，整改尚未完全落实，请责任单位继续整改。"
+RECTIFY_LATE = 0.12  # 核验 after the 整改期限
+RECTIFY_REJECTED = 0.1  # 核验 not passed once first
+
+
+@dataclass(frozen=True, slots=True)
+class Rectifying:
+    """What planning a 整改 needs: the calendar (its 期限 in working days), ``[rectification]``
+    and the case's category (what is rectified, and by which unit)."""
+
+    calendar: WorkCalendar
+    config: RectificationConfig
+    category: str
+
+
+def _rectification(
+    rng: random.Random, rectify: Rectifying, worked: datetime, resolving: datetime
+) -> tuple[list[Step], datetime]:
+    """反馈整改 after the work started at ``worked``: the requirement, the unit and the working
+    days; its 核验 — mostly within the 期限, some late, a few not passed once first — and 办结
+    after it (at ``resolving`` or later). The steps and the time of 办结."""
+    requirement, unit = rng.choice(RECTIFICATIONS.get(rectify.category, GENERAL_RECTIFICATIONS))
+    config = rectify.config
+    days = min(rng.choice((config.days, config.days, 10, 20)), config.max_days)
+    at = _after(worked, rng, 2, 48)
+    steps = [Step(StepKind.RECTIFY, at, note=requirement, days=days, unit=unit)]
+    due = rectify.calendar.deadline(at, days).due_at
+    span = (due - at).total_seconds() / 3600
+    if rng.random() < RECTIFY_REJECTED:
+        rejected = at + timedelta(hours=span * rng.uniform(0.3, 0.6))
+        steps.append(Step(StepKind.VERIFY, rejected, note=REJECTED_NOTE, passed=False))
+        at = rejected
+        span = (due - at).total_seconds() / 3600
+    if rng.random() < RECTIFY_LATE:
+        verified = due + timedelta(hours=rng.uniform(4, 240))
+    else:
+        verified = at + timedelta(hours=span * rng.uniform(0.2, 0.95))
+    steps.append(Step(StepKind.VERIFY, verified, note=rng.choice(VERIFIED_NOTES)))
+    return steps, max(resolving, _after(verified, rng, 2, 48))
 
 
 REASONS = {
@@ -390,6 +492,23 @@ def plan_history(
     routed_teams = {rule.team for rule in config.routing}
     plans: list[CasePlan] = []
     scans: list[tuple[int, datetime]] = []
+
+    def life(
+        category: str, zone: str, description: str, created: datetime, amount: int | None
+    ) -> list[Step]:
+        """The steps of a case received at ``created`` until ``now``."""
+        team = _team_for(config, category, zone, description)
+        steps = _life(
+            rng,
+            tracks[category],
+            config.ladder_for(category).resolve,
+            needs_assigning=team in leader_teams or team not in routed_teams,
+            created=created,
+            amount=amount,
+            rectify=Rectifying(calendar, config.rectification, category),
+        )
+        return [s for s in steps if s.at <= now]
+
     for _ in range(cases):
         index = rng.choices(range(len(enterprises)), cum_weights=popularity)[0]
         category = _weighted(rng, category_weights)
@@ -404,20 +523,7 @@ def plan_history(
                 person_name(rng),
                 "1" + rng.choice("3456789") + f"{rng.randrange(10**9):09d}",
             )
-        team = _team_for(config, category, enterprises[index].zone, description)
-        needs_assigning = team in leader_teams or team not in routed_teams
-        steps = [
-            s
-            for s in _life(
-                rng,
-                tracks[category],
-                config.ladder_for(category).resolve,
-                needs_assigning=needs_assigning,
-                created=created,
-                amount=amount,
-            )
-            if s.at <= now
-        ]
+        steps = life(category, enterprises[index].zone, description, created, amount)
         plans.append(
             CasePlan(
                 enterprise=index,
@@ -435,7 +541,141 @@ def plan_history(
     plans.sort(key=lambda p: p.created_at)
     scans.sort(key=lambda s: s[1])
     plans = _link_repeats(rng, config, plans, [e.zone for e in enterprises], now)
+    if config.aftercare.enabled:
+        zones = [e.zone for e in enterprises]
+        plans = _ask_after(rng, config, calendar, plans, now, life=lambda p: life(
+            p.category, zones[p.enterprise], p.description, p.created_at, None
+        ))  # fmt: skip
     return Plan(start, now, enterprises, plans, scans)
+
+
+# --- 防打击报复回访 ----------------------------------------------------------------------------
+
+AFTERCARE_NONE = 0.8
+"""Of the questions asked, the part answered 没有."""
+AFTERCARE_YES = 0.03
+"""Of the questions asked, the part answered 有; the others go unanswered (未答复)."""
+
+
+def _finished_at(plan: CasePlan) -> datetime | None:
+    """When the case was last 办结 (an appeal's 办结, a clue's closing disposition) and not
+    reopened or merged since: the 防打击报复回访 clock runs from then."""
+    finished, proposed = None, None
+    for step in plan.steps:
+        if step.kind is StepKind.RESOLVE:
+            finished = step.at
+        elif step.kind is StepKind.FOLLOWUP and step.satisfaction is Satisfaction.UNSATISFIED:
+            finished = None  # 重办 stops the clock; the next 办结 starts it again
+        elif step.kind in (StepKind.MERGE, StepKind.WITHDRAW):
+            finished = None
+        elif step.kind is StepKind.PROPOSE:
+            proposed = step.disposition
+        elif step.kind is StepKind.APPROVE and proposed is not None and proposed.closes:
+            finished = step.at
+    return finished
+
+
+def _aftercare(
+    rng: random.Random,
+    config: LiankaConfig,
+    calendar: WorkCalendar,
+    plan: CasePlan,
+    now: datetime,
+) -> tuple[CasePlan, datetime | None]:
+    """The sweep asks at 09:00 of the day ``[aftercare] days`` working days after 办结; the
+    reporter answers 没有 within a few days, rarely 有 (not on a clue a 有 opened), or the
+    question closes 未答复 after ``answer_days``. What happened by ``now`` is added to the
+    case's steps; with the time of a 有, which opens a clue then."""
+    finished = _finished_at(plan)
+    if finished is None:
+        return plan, None
+    due = calendar.deadline(finished, config.aftercare.days).due_at
+    day = due.astimezone(SHANGHAI).date()
+    ask = max(datetime.combine(day, MORNING, SHANGHAI).astimezone(finished.tzinfo), finished)
+    steps = [Step(StepKind.AFTERCARE_ASK, ask)]
+    roll, answered = rng.random(), _after(ask, rng, 0.5, 60)
+    yes = AFTERCARE_NONE <= roll < AFTERCARE_NONE + AFTERCARE_YES and plan.prompted_by is None
+    if roll < AFTERCARE_NONE or yes:
+        steps.append(Step(StepKind.AFTERCARE_ANSWER, answered, answer="yes" if yes else "none"))
+    else:
+        closes = calendar.deadline(ask, config.aftercare.answer_days).due_at
+        steps.append(Step(StepKind.AFTERCARE_UNANSWERED, closes))
+    plan = replace(plan, steps=plan.steps + tuple(s for s in steps if s.at <= now))
+    return plan, (answered if yes and answered <= now else None)
+
+
+def _numbered(number: str, at: datetime) -> Case:
+    """A case that is only its 受理编号 (what ``aftercare.clue_description`` reads)."""
+    return Case(
+        number=number, track=Track.APPEAL, status=CaseStatus.CLOSED, category_id=0,
+        description="", created_at=at, updated_at=at,
+    )  # fmt: skip
+
+
+def _ask_after(
+    rng: random.Random,
+    config: LiankaConfig,
+    calendar: WorkCalendar,
+    plans: list[CasePlan],
+    now: datetime,
+    *,
+    life: Callable[[CasePlan], list[Step]],
+) -> list[CasePlan]:
+    """防打击报复回访 on every case finished long enough ago; each 有 opens a clue of
+    ``[aftercare] category`` by the same reporter (实名 or 匿名 as the first case), received
+    at the answer, linked to the first case (``aftercare.report_retaliation``). The clues take
+    their place in the order of receipt, so the 受理编号 of later cases (and the 重复件 links
+    that name them) move on; the history keeps its size, the last received making room."""
+    before = case_numbers(config, plans)
+    asked: list[CasePlan] = []
+    numbers: dict[int, str] = {}  # id() of a planned case → its 受理编号 before the clues
+    for number, plan in zip(before, plans, strict=True):
+        plan, answered = _aftercare(rng, config, calendar, plan, now)
+        asked.append(plan)
+        numbers[id(plan)] = number
+        if answered is not None:
+            clue = CasePlan(
+                enterprise=plan.enterprise, contact=plan.contact,
+                category=config.aftercare.category, description="", amount_yuan=None,
+                created_at=answered, steps=(), prompted_by=number,
+            )  # fmt: skip
+            asked.append(clue)
+    kept = sorted(asked, key=lambda p: p.created_at)[: len(plans)]
+    if len(asked) == len(plans):
+        return kept
+    after = case_numbers(config, kept)
+    moved = {numbers[id(p)]: n for p, n in zip(kept, after, strict=True) if id(p) in numbers}
+    opened = {p.prompted_by for p in kept if p.prompted_by is not None}
+    result = []
+    for plan in kept:
+        if plan.prompted_by is None:
+            result.append(_renumbered(plan, moved, numbers[id(plan)] in opened))
+            continue
+        first = moved[plan.prompted_by]  # received earlier, so kept
+        own = rng.choice((None, *DESCRIPTIONS["retaliation"]))
+        said = clue_description(_numbered(first, plan.created_at), own)  # the service's words
+        clue = replace(plan, description=said, prompted_by=first)
+        clue = replace(
+            clue, steps=(Step(StepKind.AFTERCARE_CLUE, clue.created_at, ref=first), *life(clue))
+        )
+        result.append(_aftercare(rng, config, calendar, clue, now)[0])
+    return result
+
+
+def _renumbered(plan: CasePlan, moved: dict[str, str], opened: bool) -> CasePlan:
+    """The case's links by the new 受理编号; a repeat merged into it that made room is no longer
+    recorded, and a 有 whose clue made room is a 没有."""
+    steps = []
+    for step in plan.steps:
+        if step.ref is not None:
+            if step.ref not in moved:  # MERGED_IN of a later repeat (earlier cases are kept)
+                assert step.kind is StepKind.MERGED_IN, step
+                continue
+            step = replace(step, ref=moved[step.ref])
+        if step.kind is StepKind.AFTERCARE_ANSWER and step.answer == "yes" and not opened:
+            step = replace(step, answer="none")
+        steps.append(step)
+    return replace(plan, steps=tuple(steps))
 
 
 # --- 重复件 ------------------------------------------------------------------------------

@@ -10,14 +10,17 @@ from bot.config import LiankaConfig
 from bot.services.dispositions import clock_days
 from demo.plan import Step, StepKind
 from models.calendar import WorkCalendar
-from models.case import Case, CaseStatus, Satisfaction
-from models.clock import CaseClock, ClockKind
+from models.case import Case, CaseStatus, Satisfaction, aftercare_reachable, reporter_actor_id
+from models.clock import CaseClock, ClockKind, ClockStage, ClockState
 from models.disposition import ClueDisposition, Disposition, ProposalStatus
-from models.event import Actor, ActorType, EventKind, record_event, transition
+from models.event import SYSTEM, Actor, ActorType, EventKind, record_event, transition
 from models.org import Track
 from models.policy import DeadlineLadder
+from models.rectification import Rectification
+from models.reporter import Reporter
 from models.request import ApprovalRequest, RequestKind
 from models.team import Inspector
+from models.types import utc
 
 
 class Ledger(Protocol):
@@ -31,8 +34,19 @@ class Ledger(Protocol):
     def add(self, row: Any) -> None: ...
 
     async def start_clock(
-        self, case: Case, kind: ClockKind, workdays: int, at: datetime
-    ) -> CaseClock: ...
+        self,
+        case: Case,
+        kind: ClockKind,
+        workdays: int,
+        at: datetime,
+        *,
+        warn_before: int | None = None,
+    ) -> CaseClock:
+        """Start (or restart) the case's clock; ``warn_before`` working days of warning, the
+        ``[deadlines]`` one unless given."""
+        ...
+
+    async def get_clock(self, case: Case, kind: ClockKind) -> CaseClock | None: ...
 
     async def meet_clock(self, case: Case, kind: ClockKind, at: datetime) -> None: ...
 
@@ -59,6 +73,17 @@ class Ledger(Protocol):
 
     async def case_id(self, number: str) -> int:
         """The id of the case with this 受理编号 (an earlier case of the demo)."""
+        ...
+
+    async def reporter(self, case: Case) -> Reporter | None:
+        """The case's reporter (named, or opened from the seal of an anonymous case)."""
+        ...
+
+    async def add_rectification(self, rectification: Rectification) -> None:
+        """Keep a new 整改 and remember it by case."""
+
+    async def open_rectification(self, case: Case) -> Rectification | None:
+        """The case's 整改 waiting for its 核验, if any."""
         ...
 
 
@@ -175,6 +200,7 @@ async def resolve(ledger: Ledger, case: Case, step: Step) -> None:
         await ledger.start_clock(
             case, ClockKind.FOLLOWUP, ladder.followup_ask + ladder.followup_wait, step.at
         )
+    await start_aftercare(ledger, case, step.at)
 
 
 async def follow_up(ledger: Ledger, case: Case, step: Step) -> None:
@@ -237,6 +263,7 @@ async def follow_up(ledger: Ledger, case: Case, step: Step) -> None:
     )
     case.reopen_count += 1
     await ledger.start_clock(case, ClockKind.RESOLVE, ladder_of(ledger, case).resolve, step.at)
+    await ledger.cancel_clock(case, ClockKind.AFTERCARE)  # the next 办结 starts it again
 
 
 async def close(ledger: Ledger, case: Case, step: Step) -> None:
@@ -379,6 +406,7 @@ async def approve(ledger: Ledger, case: Case, step: Step) -> None:
         )
     )
     case.resolved_at = case.closed_at = step.at
+    await start_aftercare(ledger, case, step.at)
     if not case.anonymous:
         ledger.add(
             record_event(
@@ -436,6 +464,7 @@ async def merge(ledger: Ledger, case: Case, step: Step) -> None:
             to_status=CaseStatus.CLOSED,
         )
     )
+    await _lapse_rectification(ledger, case, step.at, why="已合并办理")
     for kind in ClockKind:
         await ledger.cancel_clock(case, kind)
 
@@ -451,6 +480,160 @@ async def merged_in(ledger: Ledger, case: Case, step: Step) -> None:
             note=f"重复件 {step.ref} 合并办理，反映内容：{step.note}",
             data={"merged_from": step.ref, "materials": 0},
         )
+    )
+
+
+# --- 反馈整改 and 核验, as bot.services.rectification writes them -------------------------------
+
+
+async def rectify(ledger: Ledger, case: Case, step: Step) -> None:
+    """反馈整改: the assignee records what the unit must rectify within ``step.days`` working
+    days; the 整改 clock starts (the reporter is told: a notification, left out here)."""
+    assert case.id is not None and case.assignee_id is not None
+    assert step.note is not None and step.unit is not None
+    config = ledger.config.rectification
+    clock = await ledger.start_clock(
+        case, ClockKind.RECTIFICATION, step.days, step.at, warn_before=config.warn_before
+    )
+    rectification = Rectification(
+        case_id=case.id, requirement=step.note, unit=step.unit, working_days=step.days,
+        due_at=clock.due_at, provisional=clock.provisional, set_by_id=case.assignee_id,
+        set_at=utc(step.at),
+    )  # fmt: skip
+    await ledger.add_rectification(rectification)
+    ledger.add(
+        record_event(
+            case,
+            EventKind.RECTIFICATION_SET,
+            _inspector(case),
+            step.at,
+            note=step.note,
+            data={"unit": step.unit, "workdays": step.days, "due_at": clock.due_at.isoformat()},
+            public=True,
+        )
+    )
+
+
+async def verify(ledger: Ledger, case: Case, step: Step) -> None:
+    """核验: passed, the 整改 is verified (late after its 期限) and its clock met; not passed,
+    it stays open with the note in the trail and the clock runs on."""
+    assert case.assignee_id is not None and step.note is not None
+    rectification = await ledger.open_rectification(case)
+    assert rectification is not None, case.number
+    clock = await ledger.get_clock(case, ClockKind.RECTIFICATION)
+    if clock is not None and clock.state in (ClockState.RUNNING, ClockState.PAUSED):
+        rectification.due_at = clock.due_at
+    data: dict[str, object] = {
+        "unit": rectification.unit,
+        "due_at": rectification.due_at.isoformat(),
+    }
+    kind = EventKind.RECTIFICATION_REJECTED
+    if step.passed:
+        rectification.verify(case.assignee_id, step.note, step.at)
+        await ledger.meet_clock(case, ClockKind.RECTIFICATION, step.at)
+        data["late"] = rectification.late
+        kind = EventKind.RECTIFICATION_VERIFIED
+    else:
+        data["late"] = utc(step.at) > rectification.due_at
+    ledger.add(record_event(case, kind, _inspector(case), step.at, note=step.note, data=data))
+
+
+async def _lapse_rectification(ledger: Ledger, case: Case, at: datetime, *, why: str) -> None:
+    """The case left the step: an open 整改 lapses and its clock stops."""
+    rectification = await ledger.open_rectification(case)
+    if rectification is None:
+        return
+    rectification.lapse(at)
+    await ledger.cancel_clock(case, ClockKind.RECTIFICATION)
+    ledger.add(
+        record_event(
+            case,
+            EventKind.RECTIFICATION_LAPSED,
+            SYSTEM,
+            at,
+            note=why,
+            data={"unit": rectification.unit},
+        )
+    )
+
+
+# --- 防打击报复回访, as bot.services.aftercare and the sweep write it --------------------------
+
+
+async def _reachable(ledger: Ledger, case: Case) -> Reporter | None:
+    reporter = await ledger.reporter(case)
+    return reporter if reporter is not None and aftercare_reachable(reporter, case) else None
+
+
+async def start_aftercare(ledger: Ledger, case: Case, at: datetime) -> None:
+    """At 办结: the 防打击报复回访 clock, ``[aftercare] days`` out, for a reporter who can be
+    reached (``aftercare.start_aftercare``)."""
+    settings = ledger.config.aftercare
+    if settings.enabled and await _reachable(ledger, case) is not None:
+        await ledger.start_clock(case, ClockKind.AFTERCARE, settings.days, at, warn_before=0)
+
+
+async def aftercare_ask(ledger: Ledger, case: Case, step: Step) -> None:
+    """The sweep asks (没有 · 有) and keeps the question open ``answer_days``; a reporter who
+    can no longer be reached is not asked (the question notification is left out here)."""
+    clock = await ledger.get_clock(case, ClockKind.AFTERCARE)
+    if clock is None or clock.state is not ClockState.RUNNING:
+        return
+    if await _reachable(ledger, case) is None:
+        clock.state, clock.next_action_at = ClockState.CANCELLED, None
+        return
+    days = ledger.config.aftercare.answer_days
+    deadline = ledger.calendar.deadline(step.at, days)
+    clock.stage = ClockStage.WARNED
+    clock.started_at = utc(step.at)
+    clock.workdays = days
+    clock.due_at = deadline.due_at
+    clock.provisional = deadline.provisional
+    clock.next_action_at = deadline.due_at
+    ledger.add(
+        record_event(case, EventKind.AFTERCARE_ASKED, SYSTEM, step.at, data={"answer_days": days})
+    )
+
+
+async def aftercare_answer(ledger: Ledger, case: Case, step: Step) -> None:
+    """没有 or 有: the answer on the case (not on its timeline), the question closed; a 有
+    opens a clue, planned as a case of its own (``demo.plan``) with an ``AFTERCARE_CLUE``
+    step."""
+    clock = await ledger.get_clock(case, ClockKind.AFTERCARE)
+    if clock is None or clock.state is not ClockState.RUNNING:
+        return  # never asked (an unreachable reporter)
+    reporter = await ledger.reporter(case)
+    assert reporter is not None
+    actor = Actor(ActorType.REPORTER, reporter_actor_id(case, reporter.id))
+    ledger.add(
+        record_event(
+            case, EventKind.AFTERCARE_ANSWERED, actor, step.at, data={"answer": step.answer}
+        )
+    )
+    await ledger.meet_clock(case, ClockKind.AFTERCARE, step.at)
+
+
+async def aftercare_unanswered(ledger: Ledger, case: Case, step: Step) -> None:
+    """The sweep, ``answer_days`` after asking: 未答复, the clock met."""
+    clock = await ledger.get_clock(case, ClockKind.AFTERCARE)
+    if clock is None or clock.state is not ClockState.RUNNING:
+        return
+    clock.stage = ClockStage.OVERDUE
+    clock.state = ClockState.MET
+    clock.met_at = utc(step.at)
+    clock.next_action_at = None
+    ledger.add(record_event(case, EventKind.AFTERCARE_UNANSWERED, SYSTEM, step.at, data={}))
+
+
+async def aftercare_clue(ledger: Ledger, case: Case, step: Step) -> None:
+    """On the clue a 有 opened (received through the intake as the same reporter, linked by
+    ``prompted_by_id``): which case prompted it. (The 委领导 are told: a notification, left
+    out here.)"""
+    reporter = await ledger.reporter(case)
+    assert reporter is not None and step.ref is not None
+    actor = Actor(ActorType.REPORTER, reporter_actor_id(case, reporter.id))
+    ledger.add(
+        record_event(case, EventKind.AFTERCARE_CLUE, actor, step.at, data={"prompted_by": step.ref})
     )
 
 
@@ -472,5 +655,11 @@ STEPS: dict[StepKind, StepFunction] = {
     StepKind.FLAG_REPEAT: flag_repeat,  # → bot.services.repeats.flag_repeat (in submit_case)
     StepKind.MERGE: merge,  # → repeats.merge_repeat, on the repeat
     StepKind.MERGED_IN: merged_in,  # → repeats.merge_repeat, on the earlier case
+    StepKind.RECTIFY: rectify,  # → bot.services.rectification.set_rectification
+    StepKind.VERIFY: verify,  # → rectification.verify_rectification
+    StepKind.AFTERCARE_ASK: aftercare_ask,  # → the sweep (sweep_plan._plan_aftercare)
+    StepKind.AFTERCARE_ANSWER: aftercare_answer,  # → aftercare.answer_none / report_retaliation
+    StepKind.AFTERCARE_UNANSWERED: aftercare_unanswered,  # → the sweep: 未答复
+    StepKind.AFTERCARE_CLUE: aftercare_clue,  # → aftercare.report_retaliation, on the clue
 }
 """The one place that says which function performs each lifecycle step."""

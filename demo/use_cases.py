@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
-from bot.services import clocks
+from bot.services import clocks, rectification
 from bot.services.intake import submit_case
 from bot.services.policy import Policy
 from bot.services.routing import assign_case
@@ -19,11 +19,12 @@ from demo.plan import Plan
 from demo.steps import STEPS
 from demo.world import World
 from models.calendar import WorkCalendar
-from models.case import Case
+from models.case import Case, reporter_of
 from models.clock import CaseClock, ClockKind
 from models.disposition import ClueDisposition
 from models.event import Actor
 from models.intake import CaseDraft
+from models.rectification import Rectification
 from models.reporter import Reporter
 from models.team import Inspector, Role
 
@@ -50,7 +51,13 @@ class SessionLedger:
         self.session.add(row)
 
     async def start_clock(
-        self, case: Case, kind: ClockKind, workdays: int, at: datetime
+        self,
+        case: Case,
+        kind: ClockKind,
+        workdays: int,
+        at: datetime,
+        *,
+        warn_before: int | None = None,
     ) -> CaseClock:
         return await clocks.start_clock(
             self.session,
@@ -59,8 +66,22 @@ class SessionLedger:
             workdays=workdays,
             calendar=self.calendar,
             now=at,
-            warn_before=self.warn_before,
+            warn_before=self.warn_before if warn_before is None else warn_before,
         )
+
+    async def get_clock(self, case: Case, kind: ClockKind) -> CaseClock | None:
+        return await clocks.get_clock(self.session, case.id or 0, kind)
+
+    async def reporter(self, case: Case) -> Reporter | None:
+        reporter_id = reporter_of(case)
+        return await self.session.get(Reporter, reporter_id) if reporter_id is not None else None
+
+    async def add_rectification(self, row: Rectification) -> None:
+        self.session.add(row)
+        await self.session.flush()
+
+    async def open_rectification(self, case: Case) -> Rectification | None:
+        return await rectification.open_rectification(self.session, case.id or 0)
 
     async def add_disposition(self, proposal: ClueDisposition) -> None:
         self.session.add(proposal)
@@ -130,6 +151,10 @@ async def write_through_use_cases(
             reporter = await session.get(Reporter, world.reporter_ids[plan_case.enterprise])
             assert reporter is not None
             name, phone = plan_case.contact or (None, None)
+            ledger = SessionLedger(session, config, calendar, world.category_codes)
+            prompted_by = None
+            if plan_case.prompted_by is not None:  # a 有 at 防打击报复回访 opened it
+                prompted_by = await session.get(Case, await ledger.case_id(plan_case.prompted_by))
             submitted = await submit_case(
                 session,
                 reporter,
@@ -143,8 +168,8 @@ async def write_through_use_cases(
                 ),
                 policy=Policy(config, calendar),
                 now=plan_case.created_at,
+                prompted_by=prompted_by,
             )
-            ledger = SessionLedger(session, config, calendar, world.category_codes)
             for step in plan_case.steps:
                 await STEPS[step.kind](ledger, submitted.case, step)
                 await session.flush()

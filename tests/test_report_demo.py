@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from demo import NotEmpty, generate_demo
 from demo.plan import make_uscc
 from models import keys
 from models.calendar import WorkCalendar
-from models.case import Case, CaseStatus, reporter_context
+from models.case import WORKING_STATUSES, Case, CaseStatus, Outcome, reporter_context
 from models.clock import CaseClock, ClockKind
 from models.disposition import ClueDisposition, Disposition, ProposalStatus
 from models.enterprise import Enterprise, is_valid_uscc
@@ -27,6 +28,7 @@ from models.event import CaseEvent, EventKind, verify_chain
 from models.intake import CaseDraft
 from models.notification import Notification, NotificationStatus
 from models.org import Track
+from models.rectification import Rectification, RectificationState
 from models.reporter import Reporter, contact_context
 from reports.figures import resolve_scope
 from reports.periods import custom, last_month
@@ -41,6 +43,7 @@ TABLES = (
     "case_clocks",
     "approval_requests",
     "clue_dispositions",
+    "rectifications",
     "notifications",
     "inspectors",
     "case_counters",
@@ -109,7 +112,9 @@ async def test_the_bulk_path_writes_exactly_the_rows_of_the_use_cases(
     through_use_cases, in_bulk = dumps
     for table in TABLES:
         assert in_bulk[table] == through_use_cases[table], table
-    assert summary.cases == 80 and len(in_bulk["case_events"]) > 6 * 80
+    assert len(in_bulk["case_events"]) > 6 * 80
+    prompted = [row for row in in_bulk["cases"] if "('prompted_by_id', None)" not in row]
+    assert summary.cases == 80 and prompted  # with the clue a 有 opened
 
 
 async def test_demo_data_has_a_whole_life_of_cases_and_valid_enterprises(
@@ -238,3 +243,69 @@ def test_made_up_credit_codes_pass_the_national_check() -> None:
     rng = random.Random(1)
     codes = [make_uscc(rng) for _ in range(500)]
     assert all(is_valid_uscc(code) and code.startswith("91510904") for code in codes)
+
+
+async def test_demo_appeals_rectified_are_verified_first_and_reporters_are_asked_about_retaliation(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar
+) -> None:
+    await generate_demo(sessions, catalog, calendar, NOW, cases=400, seed=3, months=4)
+    async with sessions() as session:
+        audit = await verify_audit(session)
+        rows = (await session.exec(select(Rectification))).all()
+        cases = {c.id: c for c in (await session.exec(select(Case))).all()}
+        events = (await session.exec(select(CaseEvent).order_by(col(CaseEvent.id)))).all()
+        report = await build_report(
+            session,
+            config=catalog,
+            calendar=calendar,
+            period=custom(date(2026, 7, 1), date(2026, 11, 25)),
+            scope=await resolve_scope(session),
+            now=NOW,
+        )
+    assert audit.ok, audit.problems[:3]
+    # 已整改 only after a 整改 passed its 核验 (办结 waits for it)
+    verified = {r.case_id: r for r in rows if r.state is RectificationState.VERIFIED}
+    rectified = [c for c in cases.values() if c.outcome is Outcome.RECTIFIED]
+    assert rectified and all(c.id in verified for c in rectified)
+    for case in rectified:
+        check = verified[case.id or 0]
+        assert check.verified_at and case.resolved_at and check.verified_at <= case.resolved_at
+    assert all(r.unit and r.requirement and r.working_days > 0 for r in rows)
+    late = [r for r in verified.values() if r.late]
+    assert 0 < len(late) < len(verified) / 2  # most on time, some late
+    kinds = Counter(e.kind for e in events)
+    assert kinds[EventKind.RECTIFICATION_SET] == len(rows)
+    assert kinds[EventKind.RECTIFICATION_REJECTED] > 0  # a few not passed once first
+    still_open = [r for r in rows if r.state is RectificationState.OPEN]
+    assert still_open and all(cases[r.case_id].status in WORKING_STATUSES for r in still_open)
+    # 防打击报复回访: asked 20 working days after 办结, mostly 没有, some 未答复
+    answers = Counter(
+        (e.data or {}).get("answer") for e in events if e.kind is EventKind.AFTERCARE_ANSWERED
+    )
+    asked = kinds[EventKind.AFTERCARE_ASKED]
+    assert asked > 50 and answers["none"] > kinds[EventKind.AFTERCARE_UNANSWERED] > 0
+    assert asked >= answers["none"] + kinds[EventKind.AFTERCARE_UNANSWERED]
+    for event in events:
+        if event.kind is EventKind.AFTERCARE_ASKED:
+            case = cases[event.case_id]
+            assert case.resolved_at is not None and event.created_at > case.resolved_at
+    # a 有 opened a confidential 打击报复 clue, by the same reporter, linked to the first case
+    clues = [c for c in cases.values() if c.prompted_by_id is not None]
+    assert answers["yes"] == len(clues) > 0
+    opened = [e for e in events if e.kind is EventKind.AFTERCARE_CLUE]
+    assert sorted(e.case_id for e in opened) == sorted(c.id or 0 for c in clues)
+    for clue in clues:
+        first = cases[clue.prompted_by_id]
+        assert clue.track is Track.CLUE and clue.created_at > (first.resolved_at or NOW)
+        assert (clue.enterprise_id, clue.anonymous) == (first.enterprise_id, first.anonymous)
+        assert first.number in clue.description and clue.number > first.number
+    assert [e.data for e in opened if e.case_id == clues[0].id] == [
+        {"prompted_by": cases[clues[0].prompted_by_id].number}
+    ]
+    # the report over those months shows both
+    f = report.figures
+    assert f.rectification.set > 0 and f.rectification.verified_late > 0
+    assert f.rectification.rate is not None and 0.5 < f.rectification.rate < 1
+    assert f.rectification.overdue > 0 and f.rectification.overdue_units  # 逾期未核验
+    assert f.aftercare.asked > 0 and f.aftercare.answered_none > 0 and f.aftercare.unanswered > 0
+    assert f.aftercare.answered_yes > 0
