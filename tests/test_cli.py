@@ -63,7 +63,7 @@ def test_init_creates_the_config_the_database_and_loads_the_catalog(tmp_path: Pa
         ROOT / "lianka.example.toml"
     ).read_text(encoding="utf-8")
     assert (tmp_path / "var" / "lianka.db").exists()
-    assert "已载入配置: 5 个园区, 9 个监督事项, 8 个监督组" in result.stdout
+    assert "已载入配置: 5 个园区, 10 个监督事项, 8 个监督组" in result.stdout
     again = lianka("init", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     current = lianka("db", "current", cwd=tmp_path)
