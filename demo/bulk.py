@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.case_notices import assigned_notice, waiting_notice
+from bot.services.routing import RECUSED
 from demo.plan import CasePlan, Plan
 from demo.steps import STEPS, ladder_of
 from demo.world import World, row_values, table_of
@@ -84,6 +85,7 @@ class MemoryLedger:
         self.proposals: dict[int, list[ClueDisposition]] = defaultdict(list)
         self.last_disposition_id = 0
         self.case_ids: dict[str, int] = {}  # 受理编号 → id, for 重复件 links
+        self.cases: dict[int, Case] = {}  # id → case, for a 防打击报复回访 clue's first case
         self.reporters = {r.id: r for r in world.reporters if r.id is not None}
         self.rectifications: dict[int, list[Rectification]] = defaultdict(list)
 
@@ -140,6 +142,9 @@ class MemoryLedger:
 
     async def case_id(self, number: str) -> int:
         return self.case_ids[number]
+
+    async def prompting(self, case: Case) -> Case | None:
+        return self.cases.get(case.prompted_by_id) if case.prompted_by_id else None
 
     async def meet_clock(self, case: Case, kind: ClockKind, at: datetime) -> None:
         clock = self.clocks.get((case.id or 0, kind))
@@ -239,6 +244,7 @@ class MemoryLedger:
         case.id = self.next_case_id
         self.next_case_id += 1
         self.case_ids[case.number] = case.id
+        self.cases[case.id] = case
         if anonymous and reporter.id is not None:
             link_reporter(case, reporter.id)
         self.add(case)
@@ -262,11 +268,26 @@ class MemoryLedger:
                 inactive_teams=frozenset(),
             )
         team = world.team_by_code[decision.team_code]
+        first = await self.prompting(case)  # as route_case and place_case treat such a clue
+        recused_from = team.name
+        if first is not None and team.id == first.team_id and not team.is_dispatcher:
+            decision = RoutingDecision(self.config.dispatcher.code, RECUSED)
+            team = world.team_by_code[decision.team_code]
         self.add(route_to(case, team, rule=decision.rule, actor=SYSTEM, now=at))
         await self.start_clock(case, ClockKind.ACCEPT, ladder.accept, at)
         assert team.id is not None
-        if team.assignment is AssignmentMode.AUTO and not team.is_dispatcher:
-            members = world.members(team.id)
+        reason = (
+            "未匹配分办规则，请信访室分办。"
+            if decision.rule is None
+            else f"该线索涉及{recused_from}办理过的问题，请信访室另行分办，勿交该组。"
+            if decision.rule == RECUSED
+            else None
+        )
+        if first is not None and first.team_id == team.id:
+            reason = "该线索涉及本组办理过的问题，请组长分派，勿交原承办人。"
+        elif team.assignment is AssignmentMode.AUTO and not team.is_dispatcher:
+            recused = first.assignee_id if first is not None else None
+            members = [m for m in world.members(team.id) if m.id != recused]
             chosen = pick_assignee(
                 [
                     Candidate(m.id, self.open_cases[m.id], m.last_assigned_at, m.active)
@@ -279,7 +300,6 @@ class MemoryLedger:
                 case, next(m for m in members if m.id == chosen), at, Actor(ActorType.SYSTEM)
             )
             return case
-        reason = "未匹配分办规则，请信访室分办。" if decision.rule is None else None
         notice = waiting_notice(
             case,
             team=team.name,

@@ -75,6 +75,10 @@ class Ledger(Protocol):
         """The id of the case with this 受理编号 (an earlier case of the demo)."""
         ...
 
+    async def prompting(self, case: Case) -> Case | None:
+        """The case whose 防打击报复回访 opened this clue (``routing.prompting_case``)."""
+        ...
+
     async def reporter(self, case: Case) -> Reporter | None:
         """The case's reporter (named, or opened from the seal of an anonymous case)."""
         ...
@@ -101,6 +105,8 @@ async def assign(ledger: Ledger, case: Case, step: Step) -> None:
     assert case.team_id is not None
     leader = await ledger.team_leader(case.team_id)
     members = await ledger.team_inspectors(case.team_id)
+    first = await ledger.prompting(case)  # a 防打击报复回访 clue: never its first inspector
+    members = [m for m in members if first is None or m.id != first.assignee_id] or members
     inspector = members[step.pick % len(members)]
     await ledger.assign(case, inspector, step.at, Actor(ActorType.INSPECTOR, leader.id))
 

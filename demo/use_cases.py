@@ -14,7 +14,7 @@ from bot.db import SessionFactory
 from bot.services import clocks, rectification
 from bot.services.intake import submit_case
 from bot.services.policy import Policy
-from bot.services.routing import assign_case
+from bot.services.routing import assign_case, prompting_case
 from demo.plan import Plan
 from demo.steps import STEPS
 from demo.world import World
@@ -90,6 +90,9 @@ class SessionLedger:
 
     def dispositions(self, case: Case) -> list[ClueDisposition]:
         return self.proposals.get(case.id or 0, [])
+
+    async def prompting(self, case: Case) -> Case | None:
+        return await prompting_case(self.session, case)
 
     async def case_id(self, number: str) -> int:
         found = (await self.session.exec(select(Case.id).where(Case.number == number))).one()

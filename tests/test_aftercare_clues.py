@@ -158,7 +158,7 @@ async def test_a_retaliation_clue_is_never_given_automatically_to_the_first_case
     )
 
 
-async def test_the_commission_leaders_are_not_shown_the_number_of_a_first_case_that_is_a_clue(
+async def test_neither_the_leaders_nor_the_new_clues_team_are_shown_the_number_of_a_first_case_that_is_a_clue(
     sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
 ) -> None:
     first = await accepted_clue(sessions, catalog, calendar, clock)
@@ -175,6 +175,9 @@ async def test_the_commission_leaders_are_not_shown_the_number_of_a_first_case_t
     text = telegram_html(told)
     assert "问题线索（不显示编号）" in text and first.case.number not in text
     assert opened.clue.number in text  # the new clue: the 委领导 act on it
+    # nor its new handlers (another team): the clue's own words name no earlier clue
+    assert first.case.number not in opened.clue.description
+    assert "已办结问题线索（不显示编号）回访时反映" in opened.clue.description
 
 
 async def test_a_named_case_whose_contact_was_purged_opens_a_clue_whose_record_names_no_reporter(

@@ -265,7 +265,7 @@ async def test_an_anonymous_reporter_is_asked_without_the_case_in_the_outbox_and
             await session.exec(select(Reporter).where(Reporter.telegram_user_id == REPORTER))
         ).one()
     assert reporter_of(clue) == me.id  # the sealed link, as the intake makes it
-    assert "反映人未补充具体情况" in clue.description
+    assert "具体情况以反映人补充的材料为准" in clue.description
     answered = [
         e for e in await events_of(sessions, first_id) if e.kind is EventKind.AFTERCARE_ANSWERED
     ]
@@ -381,7 +381,7 @@ async def test_a_yes_pressed_in_the_chat_is_recorded_and_the_clue_opened_even_if
     kinds = [e.kind for e in await events_of(sessions, first_id)]
     assert EventKind.AFTERCARE_ANSWERED in kinds and EventKind.AFTERCARE_UNANSWERED not in kinds
     clue = await the_clue(sessions, first_id)
-    assert clue.track is Track.CLUE and "反映人未补充具体情况" in clue.description
+    assert clue.track is Track.CLUE and "具体情况以反映人补充的材料为准" in clue.description
     assert any(
         r.recipient_id == clue_leader.id and r.case_id == clue.id for r in await outbox(sessions)
     )

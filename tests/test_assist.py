@@ -14,7 +14,7 @@ from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.acceptance import accept_case
-from bot.services.assignment import reassign_case
+from bot.services.assignment import reassign_case, reroute_case
 from bot.services.assist import (
     add_assist_progress,
     add_assist_team,
@@ -350,35 +350,63 @@ async def _reporter_notices(sessions: SessionFactory) -> int:
         return len(rows.all())
 
 
-async def test_a_transfer_to_another_team_releases_its_assist_teams_who_stop_seeing_the_case(
+async def test_a_transfer_releases_the_assist_teams_and_one_that_becomes_lead_is_told_as_lead(
     sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
 ) -> None:
     """The new lead team decides its own 协办: a team asked by the old lead does not keep
-    seeing the case (nor come back into it should it be transferred on)."""
+    seeing the case; a 协办 team the case is transferred to hears of it as its new lead, not
+    that the case went elsewhere."""
     w = await world(sessions, catalog, calendar, clock)
     await w.add("dispatch")
     await w.add("safety")
-    assert await w.sees(SAFETY_LEADER)
+    assert await w.sees(DISPATCH_INSPECTOR)
     async with sessions() as session:
         request = await transfer_case(
-            session, await w.person(INSPECTOR), w.case.id or 0, team_id=w.teams["key_projects"],
-            reason="属重点项目建设问题。", now=clock.now(),
+            session, await w.person(INSPECTOR), w.case.id or 0, team_id=w.teams["safety"],
+            reason="属安全生产问题。", now=clock.now(),
         )  # fmt: skip
         await decide_request(
             session, await w.person(BUSINESS_LEADER), request.id or 0, approve=True,
             policy=w.policy, now=clock.now(),
         )  # fmt: skip
-    assert (await w.load()).team_id == w.teams["key_projects"]
-    assert not await w.sees(SAFETY_LEADER) and not await w.sees(DISPATCH_INSPECTOR)
+    assert (await w.load()).team_id == w.teams["safety"]
+    assert not await w.sees(DISPATCH_INSPECTOR)
     ended = [e for e in await w.events() if e.kind is EventKind.ASSIST_REMOVED]
     assert sorted(e.data["team"] for e in ended) == ["dispatch", "safety"]
     assert {e.note for e in ended} == {"主办组变更，协办随之结束。"}
-    told = [telegram_html(n) for n in await w.notices("assist_case_changed")]
-    assert (
-        sum("已转由其他组主办，本组协办随之结束" in text for text in told) == 2
-    )  # each leader once
+    went = [
+        n for n in await w.notices("assist_case_changed") if "已转由其他组主办" in telegram_html(n)
+    ]
+    assert [n.recipient_id for n in went] == [w.people.id(DISPATCH_LEADER)]  # not safety's
     async with sessions() as session:
         assert (await verify_audit(session)).ok
+
+
+async def test_a_case_sent_on_from_the_petition_office_leaves_its_assist_teams_behind(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
+) -> None:
+    """分办 of a case still waiting in 信访室, whose leader asked a team to assist: the team
+    that takes it over decides its own 协办."""
+    people = await make_people(sessions, clock, extra=EXTRA)
+    case = await submit(
+        sessions, catalog, calendar, clock, people.reporter, category="other",
+        description="园区道路施工长期占道，影响企业货车进出，请协调处理。",
+    )  # fmt: skip
+    async with sessions() as session:
+        teams = {t.code: t.id or 0 for t in (await session.exec(select(Team))).all()}
+    assert case.team_id == teams["dispatch"] and case.status is CaseStatus.SUBMITTED
+    w = World(sessions, Policy(catalog, calendar), clock, people, case, teams)
+    await w.add("safety", by=DISPATCH_LEADER)
+    assert await w.sees(SAFETY_LEADER)
+    async with sessions() as session:
+        await reroute_case(
+            session, await w.person(DISPATCH_LEADER), case.id or 0, team_id=teams["key_projects"],
+            policy=w.policy, now=clock.now(),
+        )  # fmt: skip
+    assert (await w.load()).team_id == teams["key_projects"]
+    assert not await w.sees(SAFETY_LEADER)
+    (ended,) = [e for e in await w.events() if e.kind is EventKind.ASSIST_REMOVED]
+    assert ended.data["team"] == "safety"
 
 
 async def test_a_clue_disposed_of_for_good_tells_its_assist_team_once_not_once_per_event(

@@ -413,10 +413,12 @@ async def test_the_team_leader_withdraws_a_rectification_that_no_longer_stands_a
 
     async def withdraw(who: int) -> Rectification:
         async with sessions() as session:
-            return await withdraw_rectification(
+            done = await withdraw_rectification(
                 session, await get_actor(session, who), case.id or 0,
                 reason="经核查，配套费减免不属于住建局职责，整改要求有误。", now=clock.now(),
             )  # fmt: skip
+        assert done.told_assignee
+        return done.rectification
 
     with pytest.raises(PermissionDenied):
         await withdraw(INSPECTOR)  # the assignee may not drop their own 整改

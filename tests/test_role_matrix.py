@@ -631,10 +631,10 @@ async def withdraw_rectification_as(w: World, role: str, met: bool | None) -> bo
 
     async def drop() -> bool:
         async with w.sessions() as session:
-            row = await withdraw_rectification(
+            done = await withdraw_rectification(
                 session, person, case.id or 0, reason="整改要求有误。", now=w.now
             )
-        return row.state is RectificationState.LAPSED
+        return done.rectification.state is RectificationState.LAPSED
 
     return await attempt(w, drop)
 

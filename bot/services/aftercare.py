@@ -163,13 +163,17 @@ async def answer_none(
 
 
 def clue_description(case: Case, text: str | None) -> str:
-    """What the clue says: the question answered 有, the case it followed, and the reporter's
-    own words if any."""
+    """What the clue says: the question answered 有, the case it followed (a clue by no number:
+    the new clue's handlers are another team), and the reporter's own words if any (in the chat
+    they come afterwards, as 补充材料)."""
+    first = (
+        "问题线索（不显示编号）" if case.track is Track.CLUE else f"问题（受理编号 {case.number}）"
+    )
     head = (
-        f"【防打击报复回访】反映人对已办结问题（受理编号 {case.number}）回访时反映："
+        f"【防打击报复回访】反映人对已办结{first}回访时反映："
         "自反映问题以来遇到刁难、打击报复或吃拿卡要等情况。"
     )
-    return head + (f"具体情况：{text}" if text else "反映人未补充具体情况，请联系核实。")
+    return head + (f"具体情况：{text}" if text else "具体情况以反映人补充的材料为准（如有）。")
 
 
 async def _draft(session: AsyncSession, case: Case, description: str, category: str) -> CaseDraft:

@@ -251,7 +251,9 @@ async def reroute_case(
     who = actor_of(actor)
     previous = await session.get(Inspector, case.assignee_id) if case.assignee_id else None
     was_accepted = case.accepted_at is not None
-    if case.status in TRANSFERABLE:
+    if case.status not in TRANSFERABLE:  # waiting in 信访室: its 协办 end as it goes
+        await end_assists(session, case, now)
+    else:
         session.add(
             transition(
                 case,

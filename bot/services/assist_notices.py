@@ -24,7 +24,7 @@ from models.case import Case
 from models.event import CaseEvent, EventKind
 from models.notification import Channel, Notice, Notification, Offer, Recipient
 from models.org import Track
-from models.team import Inspector, Role
+from models.team import Inspector, Role, Team
 from notifications.outbox import QUEUED, queued
 from notifications.render import render_notice
 from notifications.texts import case_params
@@ -87,11 +87,22 @@ def _insert(session: Session, values: dict[str, Any]) -> Any:
     return insert.values(**values).on_conflict_do_nothing(index_elements=["key"])
 
 
+def _arriving_team(session: Session, change: CaseEvent) -> int:
+    """The team a 转办 or 退回 sends the case to (0 for any other change): it is told of the case
+    as its new lead, not that the case went elsewhere."""
+    if change.kind not in (EventKind.TRANSFERRED, EventKind.RETURN_APPROVED):
+        return 0
+    code = (change.data or {}).get("team")
+    found = session.scalar(select(Team.id).where(Team.code == code)) if code else None
+    return found or 0
+
+
 def _tell(session: Session, change: CaseEvent, assists: dict[int, set[int]]) -> None:
     case = session.get(Case, change.case_id)
     if case is None:
         return
-    team_ids = sorted(assists.get(change.case_id, set()) - {case.team_id or 0})
+    leaving = {case.team_id or 0, _arriving_team(session, change)}
+    team_ids = sorted(assists.get(change.case_id, set()) - leaving)
     if not team_ids:
         return
     notice = Notice.of(

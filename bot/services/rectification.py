@@ -29,6 +29,7 @@ from bot.services.permissions import (
     moved_on,
     require_assignee,
     require_team_leader,
+    stands_in,
     works_on,
 )
 from bot.services.policy import Policy
@@ -272,9 +273,15 @@ async def lapse_rectification(
     session.add_all([rectification, case, event])
 
 
+@dataclass(frozen=True, slots=True)
+class Withdrawn:
+    rectification: Rectification
+    told_assignee: bool  # the assignee was told (not when none, or when they withdrew it)
+
+
 async def withdraw_rectification(
     session: AsyncSession, actor: Inspector, case_id: int, *, reason: str, now: datetime
-) -> Rectification:
+) -> Withdrawn:
     """撤销整改要求: the team leader (组长负责制; an admin only standing in for a team without
     one) withdraws an open 整改 that no longer stands — the finding changed, or the unit cannot
     be made to rectify — with a reason: it lapses, its clock stops, the trail names who and
@@ -300,13 +307,14 @@ async def withdraw_rectification(
     )
     session.add_all([rectification, case, event])
     holder = await session.get(Inspector, case.assignee_id) if case.assignee_id else None
-    if holder is not None and holder.id != actor.id:
+    told = holder is not None and holder.id != actor.id
+    if holder is not None and told:
         await tell_inspectors(
             session, case, [holder], "inspector_rectification_withdrawn", stage=event.seq,
-            now=now, unit=rectification.unit, reason=text,
+            now=now, unit=rectification.unit, reason=text, stand_in=stand_in,
         )  # fmt: skip
     await session.commit()
-    return rectification
+    return Withdrawn(rectification, told)
 
 
 # --- what a page or a chat shows ---
@@ -388,7 +396,7 @@ async def rectification_panel(
         may_withdraw=current is not None
         and case.status in WORKING_STATUSES
         and leads_team(actor, case)
-        and actor.role is Role.TEAM_LEADER,
+        and (actor.role is not Role.ADMIN or await stands_in(session, actor, case)),
         default_days=config.days,
         max_days=config.max_days,
     )

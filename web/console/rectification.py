@@ -46,10 +46,11 @@ async def _verify(a: Act) -> Done:
 
 
 async def _withdraw(a: Act) -> Done:
-    row = await withdraw_rectification(
+    done = await withdraw_rectification(
         a.session, a.actor, a.case_id, reason=a.text("reason"), now=a.now
     )
-    return Done(f"已撤销对{row.unit}的整改要求，已告知承办人。")
+    told = "，已告知承办人" if done.told_assignee else ""
+    return Done(f"已撤销对{done.rectification.unit}的整改要求{told}。")
 
 
 async def on_rectify(request: web.Request) -> web.Response:
