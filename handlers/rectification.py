@@ -29,6 +29,7 @@ from bot.services.rectification import (
 )
 from handlers.actor import with_actor
 from handlers.flow import flow_ends
+from handlers.staff_steps import cmd_cancel, on_not_text, on_text_instead_of_button
 from models.errors import StaleAction
 from models.rectification import REQUIREMENT_MAX, UNIT_MAX
 from models.team import Inspector
@@ -213,19 +214,6 @@ async def on_note(
         due=row.due_at,
     )  # fmt: skip
     await message.answer(text)
-
-
-async def cmd_cancel(message: Message, state: FSMContext) -> None:
-    await state.clear()
-    await message.answer(render("staff_cancelled"))
-
-
-async def on_not_text(message: Message) -> None:
-    await message.answer(render("staff_type_text"))
-
-
-async def on_text_instead_of_button(message: Message) -> None:
-    await message.answer(render("staff_press_button"))
 
 
 def setup() -> Router:
