@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.case_notices import assigned_notice, waiting_notice
-from bot.services.routing import RECUSED
+from bot.services.routing import FIRST_TEAM_REASON, RECUSED, routed_reason
 from demo.plan import CasePlan, Plan
 from demo.steps import STEPS, ladder_of
 from demo.world import World, row_values, table_of
@@ -276,15 +276,9 @@ class MemoryLedger:
         self.add(route_to(case, team, rule=decision.rule, actor=SYSTEM, now=at))
         await self.start_clock(case, ClockKind.ACCEPT, ladder.accept, at)
         assert team.id is not None
-        reason = (
-            "未匹配分办规则，请信访室分办。"
-            if decision.rule is None
-            else f"该线索涉及{recused_from}办理过的问题，请信访室另行分办，勿交该组。"
-            if decision.rule == RECUSED
-            else None
-        )
+        reason = routed_reason(decision.rule, recused_from)
         if first is not None and first.team_id == team.id:
-            reason = "该线索涉及本组办理过的问题，请组长分派，勿交原承办人。"
+            reason = FIRST_TEAM_REASON
         elif team.assignment is AssignmentMode.AUTO and not team.is_dispatcher:
             recused = first.assignee_id if first is not None else None
             members = [m for m in world.members(team.id) if m.id != recused]

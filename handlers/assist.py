@@ -29,6 +29,7 @@ from bot.services.assist import (
 from bot.services.case_lists import show_case
 from handlers.actor import with_actor
 from handlers.flow import flow_ends
+from handlers.staff_steps import cmd_cancel, on_not_text
 from models.errors import InvalidInput, StaleAction
 from models.team import Inspector
 from notifications.render import render
@@ -166,15 +167,6 @@ async def cmd_assist(
     panel = await assist_panel(session, actor, detail.case)
     keyboard = _panel_keyboard(detail.case.id, panel)
     await message.answer(_teams_text(panel), reply_markup=keyboard)
-
-
-async def cmd_cancel(message: Message, state: FSMContext) -> None:
-    await state.clear()
-    await message.answer(render("staff_cancelled"))
-
-
-async def on_not_text(message: Message) -> None:
-    await message.answer(render("staff_type_text"))
 
 
 def setup() -> Router:

@@ -40,6 +40,7 @@ from bot.services.resolution import resolve_case
 from bot.services.routing import list_route_targets
 from handlers.actor import with_actor
 from handlers.flow import flow_ends
+from handlers.staff_steps import cmd_cancel, on_not_text, on_text_instead_of_button
 from models.attachment import Attachment, MediaKind
 from models.case import RETURNABLE, Case, CaseStatus, Outcome
 from models.errors import InvalidInput, StaleAction
@@ -607,19 +608,6 @@ def _in_review(case: Case) -> bool:
 async def typed_amount(message: Message) -> dict[str, Any]:
     """The amount typed at 办结 (a wrong one is refused before the person is looked up)."""
     return {"amount": parse_amount_yuan(message.text or "")}
-
-
-async def cmd_cancel(message: Message, state: FSMContext) -> None:
-    await state.clear()
-    await message.answer(render("staff_cancelled"))
-
-
-async def on_not_text(message: Message) -> None:
-    await message.answer(render("staff_type_text"))
-
-
-async def on_text_instead_of_button(message: Message) -> None:
-    await message.answer(render("staff_press_button"))
 
 
 _OURS = (CaseAction, CaseChoice, TeamAction, RequestDecision, RelayReply, QueuePage, AdminAction)

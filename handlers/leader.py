@@ -16,6 +16,7 @@ from bot.services.case_lists import Queue, count_stats, list_queue, show_case
 from bot.services.decisions import Decision, decide_request, load_request
 from bot.services.permissions import leads_team
 from bot.services.policy import Policy
+from bot.services.rectification import may_withdraw
 from bot.services.routing import list_route_targets
 from bot.services.supervision import supervise_case
 from handlers.actor import with_actor
@@ -80,7 +81,7 @@ async def on_queue_page(
 
 
 def _case_keyboard(
-    actor: Inspector, case: Case, assist: AssistPanel
+    actor: Inspector, case: Case, assist: AssistPanel, *, withdraw: bool = False
 ) -> InlineKeyboardMarkup | None:
     """The buttons this person can use on this case (each press is authorised again)."""
     assert case.id is not None
@@ -98,6 +99,7 @@ def _case_keyboard(
         and case.status in WORKING_STATUSES,
         assist_progress=assist.may_progress,
         assist_teams=assist.may_manage,
+        withdraw_rectification=withdraw,
     )
 
 
@@ -116,7 +118,9 @@ async def cmd_case(
         description=preview(detail.case.description),
     )
     assist = await assist_panel(session, actor, detail.case)
-    await message.answer(text, reply_markup=_case_keyboard(actor, detail.case, assist))
+    withdraw = await may_withdraw(session, actor, detail.case)
+    keyboard = _case_keyboard(actor, detail.case, assist, withdraw=withdraw)
+    await message.answer(text, reply_markup=keyboard)
 
 
 async def cmd_stats(

@@ -1,4 +1,5 @@
-"""反馈整改 and 核验整改 in the chat: the two buttons on the inspector's case card.
+"""反馈整改 and 核验整改 in the chat: the two buttons on the inspector's case card; and the team
+leader's 撤销整改要求 from /case (a reason asked for).
 
 反馈整改 asks for the 整改事项, the 责任单位 and the working days (buttons, or typed); 核验整改
 shows the requirement and asks 通过 or 未通过, then the note. Each step keeps what was entered
@@ -23,12 +24,15 @@ from bot.services.policy import Policy
 from bot.services.rectification import (
     check_set,
     check_verify,
+    check_withdraw,
     parse_workdays,
     set_rectification,
     verify_rectification,
+    withdraw_rectification,
 )
 from handlers.actor import with_actor
 from handlers.flow import flow_ends
+from handlers.staff_steps import cmd_cancel, on_not_text, on_text_instead_of_button
 from models.errors import StaleAction
 from models.rectification import REQUIREMENT_MAX, UNIT_MAX
 from models.team import Inspector
@@ -39,6 +43,8 @@ from notifications.telegram import (
     CaseAction,
     CaseChoice,
     CaseStep,
+    TeamAct,
+    TeamAction,
     rectify_days_keyboard,
     verify_result_keyboard,
 )
@@ -50,6 +56,7 @@ class RectifyFlow(StatesGroup):
     days = State()  # 工作日
     result = State()  # 核验: 通过 or 未通过 (a button)
     note = State()  # 核验情况
+    withdraw_reason = State()  # 撤销整改要求: the team leader's reason
 
 
 async def _flow_data(state: FSMContext, expected: State, case_id: int | None) -> dict[str, Any]:
@@ -215,17 +222,47 @@ async def on_note(
     await message.answer(text)
 
 
-async def cmd_cancel(message: Message, state: FSMContext) -> None:
-    await state.clear()
-    await message.answer(render("staff_cancelled"))
+# --- 撤销整改要求 (the team leader, from /case) ---
 
 
-async def on_not_text(message: Message) -> None:
-    await message.answer(render("staff_type_text"))
+async def on_withdraw(
+    query: CallbackQuery,
+    *,
+    callback_data: TeamAction,
+    session: AsyncSession,
+    actor: Inspector,
+    state: FSMContext,
+    bot: Bot,
+) -> None:
+    case, row, _ = await check_withdraw(session, actor, callback_data.case_id)
+    await state.set_data({"case_id": callback_data.case_id})
+    await state.set_state(RectifyFlow.withdraw_reason)
+    await query.answer()
+    text = render(
+        "staff_withdraw_rectification_ask", number=case.number, unit=row.unit,
+        requirement=row.requirement,
+    )  # fmt: skip
+    await bot.send_message(query.from_user.id, text)
 
 
-async def on_text_instead_of_button(message: Message) -> None:
-    await message.answer(render("staff_press_button"))
+async def on_withdraw_reason(
+    message: Message,
+    *,
+    session: AsyncSession,
+    actor: Inspector,
+    state: FSMContext,
+    clock: Clock,
+) -> None:
+    data = await state.get_data()
+    async with flow_ends(state):
+        done = await withdraw_rectification(
+            session, actor, data["case_id"], reason=message.text or "", now=clock.now()
+        )
+    await message.answer(
+        render(
+            "staff_rectification_withdrawn", unit=done.rectification.unit, told=done.told_assignee
+        )
+    )
 
 
 def setup() -> Router:
@@ -235,6 +272,8 @@ def setup() -> Router:
     router.callback_query.register(on_verify, act(F.act == CaseAct.VERIFY))
     router.callback_query.register(on_days_chosen, step(F.step == CaseStep.RECTIFY_DAYS))
     router.callback_query.register(on_result, step(F.step == CaseStep.VERIFIED))
+    withdraw = TeamAction.filter(F.act == TeamAct.WITHDRAW_RECTIFY)
+    router.callback_query.register(on_withdraw, withdraw)
     router.message.register(cmd_cancel, StateFilter(RectifyFlow), Command("cancel"))
     typed = F.text & ~F.text.startswith("/")
     router.message.register(on_requirement, RectifyFlow.requirement, typed)
@@ -242,5 +281,6 @@ def setup() -> Router:
     router.message.register(on_days_typed, RectifyFlow.days, typed)
     router.message.register(on_text_instead_of_button, RectifyFlow.result, typed)
     router.message.register(on_note, RectifyFlow.note, typed)
+    router.message.register(on_withdraw_reason, RectifyFlow.withdraw_reason, typed)
     router.message.register(on_not_text, StateFilter(RectifyFlow), ~F.text)
     return router

@@ -25,6 +25,7 @@ from bot.services.supervision import (
 )
 from handlers.actor import with_actor
 from handlers.flow import flow_ends
+from handlers.staff_steps import cmd_cancel, on_not_text
 from models.errors import InvalidInput, StaleAction
 from models.team import Inspector
 from notifications.render import render
@@ -112,15 +113,6 @@ async def cmd_supervise(
     )
     text = render("staff_supervised", number=case.number, due=case.supervision_due_at)
     await message.answer(text)
-
-
-async def cmd_cancel(message: Message, state: FSMContext) -> None:
-    await state.clear()
-    await message.answer(render("staff_cancelled"))
-
-
-async def on_not_text(message: Message) -> None:
-    await message.answer(render("staff_type_text"))
 
 
 def setup() -> Router:

@@ -60,6 +60,7 @@ class TeamAct(enum.StrEnum):
     ROUTE = "rte"  # open the list of teams (dispatcher, admins)
     ROUTE_TO = "rt"  # send the case to ``team_id``
     SUPERVISE = "sup"  # 督办 (leaders)
+    WITHDRAW_RECTIFY = "wrf"  # 撤销整改要求 (the team leader; ``handlers.rectification``)
 
 
 class TeamAction(CallbackData, prefix="ta1"):
@@ -852,10 +853,12 @@ def staff_case_keyboard(
     dispose: bool = False,
     assist_progress: bool = False,
     assist_teams: bool = False,
+    withdraw_rectification: bool = False,
 ) -> InlineKeyboardMarkup | None:
     """/case: the buttons this person can use on this case (each press is authorised again);
     ``dispose``: 提出处置意见 on a clue, in place of 办结; ``assist_progress``: 协办进展 for a
-    协办 team; ``assist_teams``: 协办 (add or remove 协办 teams) for the lead team leader."""
+    协办 team; ``assist_teams``: 协办 (add or remove 协办 teams) for the lead team leader;
+    ``withdraw_rectification``: 撤销整改要求 for the team leader while a 整改 is open."""
     rows: list[list[InlineKeyboardButton]] = []
     if works:
         rows += inspector_case_keyboard(case_id).inline_keyboard
@@ -876,6 +879,9 @@ def staff_case_keyboard(
         rows.append(staff_button("协办进展", AssistAction(act=AssistAct.PROGRESS, case_id=case_id)))
     if assist_teams:
         rows.append(staff_button("协办", AssistAction(act=AssistAct.TEAMS, case_id=case_id)))
+    if withdraw_rectification:
+        act = TeamAction(act=TeamAct.WITHDRAW_RECTIFY, case_id=case_id)
+        rows.append(staff_button("撤销整改要求", act))
     return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
 

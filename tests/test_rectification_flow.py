@@ -195,3 +195,44 @@ async def test_a_rectification_verified_late_shows_overdue_and_late_in_the_repor
     advice = _section(late, "五、下一步工作建议")
     assert "抓好整改落实和核验。本期整改到位率0.0%，低于90.0%的目标" in advice
     assert_telegram_html(tg)
+
+
+async def test_the_team_leader_withdraws_a_rectification_from_the_chat_with_a_reason(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    clock: FrozenClock,
+) -> None:
+    people = await make_people(sessions, clock)
+    tg = build(sessions, catalog, calendar, clock)
+    inspector, leader = user(tg, INSPECTOR), user(tg, BUSINESS_LEADER)
+    case = await submit(sessions, catalog, calendar, clock, people.reporter)
+    assert case.id is not None
+    await deliver(tg, sessions)
+    card = inspector.messages[-1]
+    await inspector.click("签收", message=card)
+    await leader.send(f"/case {case.number}")
+    assert "撤销整改要求" not in leader.messages[-1].button_texts  # nothing to withdraw yet
+    await inspector.click("反馈整改", message=card)
+    await inspector.send(REQUIREMENT)
+    await inspector.send(UNIT)
+    await inspector.click("10个工作日")
+    await inspector.send(f"/case {case.number}")
+    assert "撤销整改要求" not in inspector.messages[-1].button_texts  # the team leader's
+
+    await leader.send(f"/case {case.number}")
+    await leader.click("撤销整改要求", message=leader.messages[-1])
+    assert (
+        f"撤销问题 {case.number} 的整改要求" in leader.last and f"责任单位：{UNIT}" in leader.last
+    )
+    await leader.send("经核查，土地出让金返还不属管委会职责，整改要求有误。")
+    assert f"已撤销对{UNIT}的整改要求，已告知承办人。" in leader.last
+    async with sessions() as session:
+        (row,) = (await session.exec(select(Rectification))).all()
+    assert row.state is RectificationState.LAPSED
+    (lapsed,) = [
+        e for e in await events(sessions, case.id) if e.kind is EventKind.RECTIFICATION_LAPSED
+    ]
+    assert lapsed.actor_id == people.id(BUSINESS_LEADER) and "整改要求有误" in (lapsed.note or "")
+    await deliver(tg, sessions)
+    assert f"组长已撤销问题 {case.number} 对{UNIT}的整改要求" in inspector.last

@@ -279,14 +279,11 @@ class Withdrawn:
     told_assignee: bool  # the assignee was told (not when none, or when they withdrew it)
 
 
-async def withdraw_rectification(
-    session: AsyncSession, actor: Inspector, case_id: int, *, reason: str, now: datetime
-) -> Withdrawn:
-    """撤销整改要求: the team leader (组长负责制; an admin only standing in for a team without
-    one) withdraws an open 整改 that no longer stands — the finding changed, or the unit cannot
-    be made to rectify — with a reason: it lapses, its clock stops, the trail names who and
-    why (internal: the reporter hears the result at 办结), and the assignee is told. A
-    withdrawn 整改 is left out of the 整改到位率 like a lapsed one; the trail keeps it."""
+async def check_withdraw(
+    session: AsyncSession, actor: Inspector, case_id: int
+) -> tuple[Case, Rectification, bool]:
+    """Before the reason is asked for: the checks ``withdraw_rectification`` makes (the case,
+    its open 整改, and whether the actor is an admin standing in)."""
     case = await load_case(session, case_id)
     stand_in = await require_team_leader(session, actor, case)
     if case.status not in WORKING_STATUSES:
@@ -296,6 +293,32 @@ async def withdraw_rectification(
     rectification = await open_rectification(session, case.id)
     if rectification is None:
         raise InvalidInput(NOTHING_TO_WITHDRAW)
+    return case, rectification, stand_in
+
+
+async def may_withdraw(session: AsyncSession, actor: Inspector, case: Case) -> bool:
+    """撤销整改要求 is offered: a team leader of the case's team (an admin only standing in for a
+    team without one), on an appeal at work with a 整改 open."""
+    return (
+        case.track is Track.APPEAL
+        and case.status in WORKING_STATUSES
+        and leads_team(actor, case)
+        and (actor.role is not Role.ADMIN or await stands_in(session, actor, case))
+        and case.id is not None
+        and await open_rectification(session, case.id) is not None
+    )
+
+
+async def withdraw_rectification(
+    session: AsyncSession, actor: Inspector, case_id: int, *, reason: str, now: datetime
+) -> Withdrawn:
+    """撤销整改要求: the team leader (组长负责制; an admin only standing in for a team without
+    one) withdraws an open 整改 that no longer stands — the finding changed, or the unit cannot
+    be made to rectify — with a reason: it lapses, its clock stops, the trail names who and
+    why (internal: the reporter hears the result at 办结), and the assignee is told. A
+    withdrawn 整改 is left out of the 整改到位率 like a lapsed one; the trail keeps it."""
+    case, rectification, stand_in = await check_withdraw(session, actor, case_id)
+    assert case.id is not None
     text = clean_note(reason, "撤销理由", NOTE_MAX)
     rectification.lapse(now)
     await cancel_clock(session, case.id, ClockKind.RECTIFICATION)
@@ -393,10 +416,7 @@ async def rectification_panel(
         lines=[_line(r, now) for r in rows],
         may_set=may_set(actor, case, current),
         may_verify=may_verify(actor, case, current),
-        may_withdraw=current is not None
-        and case.status in WORKING_STATUSES
-        and leads_team(actor, case)
-        and (actor.role is not Role.ADMIN or await stands_in(session, actor, case)),
+        may_withdraw=current is not None and await may_withdraw(session, actor, case),
         default_days=config.days,
         max_days=config.max_days,
     )

@@ -175,6 +175,21 @@ RECUSED = "回避原承办组"
 """The routing rule a 防打击报复回访 clue records when its rule named the first case's team."""
 
 
+FIRST_TEAM_REASON = "该线索涉及本组办理过的问题，请组长分派，勿交原承办人。"
+"""Told to the leaders of the first case's team when a 防打击报复回访 clue reaches it anyway."""
+
+
+def routed_reason(rule: str | None, recused_from: str) -> str | None:
+    """What the team leaders asked to assign a routed case are told of how it came: no rule
+    matched (信访室 routes it by hand), or a 防打击报复回访 clue kept from ``recused_from``, the
+    team the routing rule named, which handled the first case."""
+    if rule is None:
+        return "未匹配分办规则，请信访室分办。"
+    if rule == RECUSED:
+        return f"该线索涉及{recused_from}办理过的问题，请信访室另行分办，勿交该组。"
+    return None
+
+
 async def prompting_case(session: AsyncSession, case: Case) -> Case | None:
     """The case whose 防打击报复回访 opened this clue, if it was opened so."""
     if case.prompted_by_id is None:
@@ -223,13 +238,7 @@ async def route_case(
         session, case, ClockKind.ACCEPT, config=policy.config, calendar=policy.calendar, now=now
     )
     await session.flush()
-    reason = (
-        "未匹配分办规则，请信访室分办。"
-        if decision.rule is None
-        else f"该线索涉及{recused_from}办理过的问题，请信访室另行分办，勿交该组。"
-        if decision.rule == RECUSED
-        else None
-    )
+    reason = routed_reason(decision.rule, recused_from)
     await place_case(session, case, team, policy=policy, now=now, actor=actor, reason=reason)
     return team
 
@@ -252,7 +261,7 @@ async def place_case(
     first = await prompting_case(session, case)
     recused = first.assignee_id if first is not None else None
     if first is not None and first.team_id == team.id:
-        reason = "该线索涉及本组办理过的问题，请组长分派，勿交原承办人。"
+        reason = FIRST_TEAM_REASON
     elif team.assignment is AssignmentMode.AUTO and not team.is_dispatcher:
         assert team.id is not None
         members = [
