@@ -200,6 +200,43 @@ def _plan_deadline(
         )
 
 
+def _ask_reporter(
+    plan: ClockPlan,
+    case: Case,
+    clock: CaseClock,
+    reporter: Reporter,
+    *,
+    says: notification.Notice,
+    offer: Offering,
+    answer_days: int,
+) -> None:
+    """A question the reporter answers with the notice's buttons (回访, 防打击报复回访): asked once
+    (keyed by the clock's deadline; an anonymous reporter's row keyed without the case), the
+    clock restarted for ``answer_days`` working days to wait for the answer."""
+    plan.steps.append("ask")
+    plan.stage = 1
+    plan.restart_workdays = answer_days
+    recipient = Recipient.reporter(reporter)
+    key, case_id = reporter_notice_key(
+        says.template,
+        case_id=case.id,
+        anonymous=case.anonymous,
+        stage=deadline_stamp(clock.due_at),
+        to=recipient,
+    )
+    plan.notices.append(
+        Notice(
+            key=key,
+            kind=says.template,
+            recipient=recipient,
+            case_id=case_id,
+            says=says,
+            offer=offer,
+            digest_line=None,
+        )
+    )
+
+
 def _plan_followup(
     ctx: SweepContext, clock: CaseClock, case: Case, plan: ClockPlan, now: datetime
 ) -> None:
@@ -221,33 +258,14 @@ def _plan_followup(
         assert reporter.id is not None
         category = ctx.categories.get(case.category_id)
         wait = ctx.config.ladder_for(category.code).followup_wait if category else 3
-        plan.steps.append("ask")
-        plan.stage = 1
-        plan.restart_workdays = wait
-        recipient = Recipient.reporter(reporter)
-        key, case_id = reporter_notice_key(
-            "followup_ask",
-            case_id=case.id,
-            anonymous=case.anonymous,
-            stage=deadline_stamp(clock.due_at),
-            to=recipient,
-        )
-        plan.notices.append(
-            Notice(
-                key=key,
-                kind="followup_ask",
-                recipient=recipient,
-                case_id=case_id,
-                says=notification.Notice.of(
-                    "followup_ask",
-                    case=case_params(case),
-                    outcome=reporter_outcome(case.outcome),
-                    wait=wait,
-                ),
-                offer=Offer.FOLLOWUP.on(case.id),
-                digest_line=None,
-            )
-        )
+        says = notification.Notice.of(
+            "followup_ask", case=case_params(case), outcome=reporter_outcome(case.outcome),
+            wait=wait,
+        )  # fmt: skip
+        _ask_reporter(
+            plan, case, clock, reporter, says=says, offer=Offer.FOLLOWUP.on(case.id),
+            answer_days=wait,
+        )  # fmt: skip
         return
     if now >= clock.due_at:
         plan.steps.append("unrated")
@@ -279,29 +297,12 @@ def _plan_aftercare(
             plan.state = ClockState.CANCELLED
             return
         days = ctx.config.aftercare.answer_days
-        plan.steps.append("ask")
-        plan.stage = 1
-        plan.restart_workdays = days
         plan.events.append((EventKind.AFTERCARE_ASKED, {"answer_days": days}))
-        recipient = Recipient.reporter(reporter)
-        key, case_id = reporter_notice_key(
-            "aftercare_ask",
-            case_id=case.id,
-            anonymous=case.anonymous,
-            stage=deadline_stamp(clock.due_at),
-            to=recipient,
-        )
-        plan.notices.append(
-            Notice(
-                key=key,
-                kind="aftercare_ask",
-                recipient=recipient,
-                case_id=case_id,
-                says=notification.Notice.of("aftercare_ask", case=case_params(case), days=days),
-                offer=Offer.AFTERCARE.on(case.id),
-                digest_line=None,
-            )
-        )
+        says = notification.Notice.of("aftercare_ask", case=case_params(case), days=days)
+        _ask_reporter(
+            plan, case, clock, reporter, says=says, offer=Offer.AFTERCARE.on(case.id),
+            answer_days=days,
+        )  # fmt: skip
         return
     if now >= clock.due_at:
         plan.steps.append("unanswered")
