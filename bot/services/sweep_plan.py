@@ -213,6 +213,7 @@ def _ask_reporter(
     """A question the reporter answers with the notice's buttons (回访, 防打击报复回访): asked once
     (keyed by the clock's deadline; an anonymous reporter's row keyed without the case), the
     clock restarted for ``answer_days`` working days to wait for the answer."""
+    assert case.id is not None
     plan.steps.append("ask")
     plan.stage = 1
     plan.restart_workdays = answer_days
