@@ -29,7 +29,7 @@ from bot.services.assist import (
 from bot.services.case_lists import show_case
 from handlers.actor import with_actor
 from handlers.flow import flow_ends
-from handlers.staff_steps import cmd_cancel, on_not_text
+from handlers.staff_steps import cmd_cancel, on_not_text, open_step
 from models.errors import InvalidInput, StaleAction
 from models.team import Inspector
 from notifications.render import render
@@ -79,11 +79,8 @@ async def on_progress_start(
     bot: Bot,
 ) -> None:
     case = await check_assist_progress(session, actor, callback_data.case_id)
-    await state.set_data({"case_id": callback_data.case_id})
-    await state.set_state(AssistFlow.note)
-    await query.answer()
-    text = render("staff_assist_progress_ask", number=case.number)
-    await bot.send_message(query.from_user.id, text)
+    ask = render("staff_assist_progress_ask", number=case.number)
+    await open_step(query, state, bot, case_id=callback_data.case_id, step=AssistFlow.note, ask=ask)
 
 
 async def on_note(

@@ -32,7 +32,7 @@ from bot.services.rectification import (
 )
 from handlers.actor import with_actor
 from handlers.flow import flow_ends
-from handlers.staff_steps import cmd_cancel, on_not_text, on_text_instead_of_button
+from handlers.staff_steps import cmd_cancel, on_not_text, on_text_instead_of_button, open_step
 from models.errors import StaleAction
 from models.rectification import REQUIREMENT_MAX, UNIT_MAX
 from models.team import Inspector
@@ -82,11 +82,10 @@ async def on_rectify(
     bot: Bot,
 ) -> None:
     case = await check_set(session, actor, callback_data.case_id)
-    await state.set_data({"case_id": callback_data.case_id})
-    await state.set_state(RectifyFlow.requirement)
-    await query.answer()
-    text = render("staff_rectify_requirement_ask", number=case.number, limit=REQUIREMENT_MAX)
-    await bot.send_message(query.from_user.id, text)
+    ask = render("staff_rectify_requirement_ask", number=case.number, limit=REQUIREMENT_MAX)
+    await open_step(
+        query, state, bot, case_id=callback_data.case_id, step=RectifyFlow.requirement, ask=ask
+    )
 
 
 async def on_requirement(message: Message, actor: Inspector, state: FSMContext) -> None:
@@ -171,15 +170,14 @@ async def on_verify(
     clock: Clock,
 ) -> None:
     case, row = await check_verify(session, actor, callback_data.case_id)
-    await state.set_data({"case_id": callback_data.case_id})
-    await state.set_state(RectifyFlow.result)
-    await query.answer()
-    text = render(
+    ask = render(
         "staff_verify_ask", number=case.number, unit=row.unit, requirement=row.requirement,
         due=row.due_at, overdue=utc(clock.now()) > row.due_at,
     )  # fmt: skip
-    keyboard = verify_result_keyboard(callback_data.case_id)
-    await bot.send_message(query.from_user.id, text, reply_markup=keyboard)
+    await open_step(
+        query, state, bot, case_id=callback_data.case_id, step=RectifyFlow.result, ask=ask,
+        keyboard=verify_result_keyboard(callback_data.case_id),
+    )  # fmt: skip
 
 
 async def on_result(
@@ -235,14 +233,14 @@ async def on_withdraw(
     bot: Bot,
 ) -> None:
     case, row, _ = await check_withdraw(session, actor, callback_data.case_id)
-    await state.set_data({"case_id": callback_data.case_id})
-    await state.set_state(RectifyFlow.withdraw_reason)
-    await query.answer()
-    text = render(
+    ask = render(
         "staff_withdraw_rectification_ask", number=case.number, unit=row.unit,
         requirement=row.requirement,
     )  # fmt: skip
-    await bot.send_message(query.from_user.id, text)
+    await open_step(
+        query, state, bot, case_id=callback_data.case_id, step=RectifyFlow.withdraw_reason,
+        ask=ask,
+    )  # fmt: skip
 
 
 async def on_withdraw_reason(

@@ -1,12 +1,14 @@
-"""What every staff conversation step answers alike (the inspector's case steps, 反馈整改 and
+"""How a staff conversation step about a case opens, and what every step answers alike (the inspector's case steps, 反馈整改 and
 核验, 督办回复, 协办进展): /cancel leaves the step, a photo or sticker where words are asked for is
 answered with what to send, and so is text where a button is expected. Each router registers
 them for its own states."""
 
 from __future__ import annotations
 
+from aiogram import Bot
 from aiogram.fsm.context import FSMContext
-from aiogram.types import Message
+from aiogram.fsm.state import State
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from notifications.render import render
 
@@ -22,3 +24,21 @@ async def on_not_text(message: Message) -> None:
 
 async def on_text_instead_of_button(message: Message) -> None:
     await message.answer(render("staff_press_button"))
+
+
+async def open_step(
+    query: CallbackQuery,
+    state: FSMContext,
+    bot: Bot,
+    *,
+    case_id: int,
+    step: State,
+    ask: str,
+    keyboard: InlineKeyboardMarkup | None = None,
+) -> None:
+    """A button that starts a step about a case (checked by the caller): the case remembered,
+    the step entered, the press answered, and the question sent to the person's chat."""
+    await state.set_data({"case_id": case_id})
+    await state.set_state(step)
+    await query.answer()
+    await bot.send_message(query.from_user.id, ask, reply_markup=keyboard)

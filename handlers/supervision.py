@@ -25,7 +25,7 @@ from bot.services.supervision import (
 )
 from handlers.actor import with_actor
 from handlers.flow import flow_ends
-from handlers.staff_steps import cmd_cancel, on_not_text
+from handlers.staff_steps import cmd_cancel, on_not_text, open_step
 from models.errors import InvalidInput, StaleAction
 from models.team import Inspector
 from notifications.render import render
@@ -46,11 +46,10 @@ async def on_reply_start(
     bot: Bot,
 ) -> None:
     case = await check_supervision_reply(session, actor, callback_data.case_id)
-    await state.set_data({"case_id": callback_data.case_id})
-    await state.set_state(SupervisionFlow.reply)
-    await query.answer()
-    text = render("staff_supervision_reply_ask", number=case.number)
-    await bot.send_message(query.from_user.id, text)
+    ask = render("staff_supervision_reply_ask", number=case.number)
+    await open_step(
+        query, state, bot, case_id=callback_data.case_id, step=SupervisionFlow.reply, ask=ask
+    )
 
 
 async def on_reply(
