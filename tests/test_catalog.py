@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+import pytest
 from sqlmodel import col, select
 
 from bot.config import LiankaConfig, parse_config
@@ -60,3 +62,23 @@ async def test_a_zone_removed_from_the_config_is_retired_not_deleted(
     async with sessions() as session:
         ximei = (await session.exec(select(Zone).where(Zone.code == "ximei"))).one()
     assert ximei.active is False
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_instances_starting_together_sync_the_catalog_in_turn_without_a_clash(
+    sessions: SessionFactory, config: LiankaConfig
+) -> None:
+    """Every instance syncs at start-up and each rewrites the teams' coverage: started together
+    on one PostgreSQL database, none fails on a row another has just written."""
+    async with sessions() as session:
+        await sync_catalog(session, config)
+
+    async def start() -> None:
+        async with sessions() as session:
+            await sync_catalog(session, config)
+
+    await asyncio.gather(*(start() for _ in range(4)))
+    async with sessions() as session:
+        covers = (await session.exec(select(TeamCategory))).all()
+    assert len(covers) == sum(len(team.categories) for team in config.teams)

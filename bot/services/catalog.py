@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sqlalchemy import func
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LiankaConfig
 from models.org import Category, Zone
 from models.team import Team, TeamCategory, TeamZone
+
+CATALOG_LOCK = 0x4C4B_4341  # "LKCA": the advisory lock the catalog syncs take turns on
 
 
 @dataclass
@@ -29,8 +32,15 @@ class CatalogChanges:
 
 
 async def sync_catalog(session: AsyncSession, config: LiankaConfig) -> CatalogChanges:
-    """Make zones, categories and teams match the config; what it no longer names is retired, not deleted."""
+    """Make zones, categories and teams match the config; what it no longer names is retired, not deleted.
+
+    Every instance syncs at start-up: on PostgreSQL the syncs take turns (a transaction-level
+    advisory lock, released at the commit), so two instances starting together never both insert
+    the same rows (a team's coverage is rewritten, a new zone or category added)."""
     changes = CatalogChanges()
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    if dialect == "postgresql":
+        await session.exec(select(func.pg_advisory_xact_lock(CATALOG_LOCK)))
 
     zones = {z.code: z for z in (await session.exec(select(Zone))).all()}
     for zc in config.zones:
