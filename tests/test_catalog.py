@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import col, select
 
 from bot.config import LiankaConfig, parse_config
@@ -82,3 +83,50 @@ async def test_instances_starting_together_sync_the_catalog_in_turn_without_a_cl
     async with sessions() as session:
         covers = (await session.exec(select(TeamCategory))).all()
     assert len(covers) == sum(len(team.categories) for team in config.teams)
+
+
+async def test_a_team_given_another_category_has_its_coverage_updated_and_reported(
+    sessions: SessionFactory, config: LiankaConfig
+) -> None:
+    async with sessions() as session:
+        await sync_catalog(session, config)
+    business = next(t for t in config.teams if t.code == "business_env")
+    dropped = business.categories[-1]
+    teams = [
+        t.model_copy(update={"categories": t.categories[:-1]}) if t.code == "business_env" else t
+        for t in config.teams
+    ]
+    async with sessions() as session:
+        changes = await sync_catalog(session, config.model_copy(update={"teams": teams}))
+    assert changes.updated == {"coverage": ["business_env"]}
+    async with sessions() as session:
+        team = (await session.exec(select(Team).where(Team.code == "business_env"))).one()
+        covered = (
+            await session.exec(
+                select(Category.code)
+                .join(TeamCategory, col(TeamCategory.category_id) == col(Category.id))
+                .where(TeamCategory.team_id == team.id)
+            )
+        ).all()
+    assert sorted(covered) == sorted(business.categories[:-1])
+    assert dropped not in covered
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_restart_with_the_same_config_rewrites_no_coverage_row(
+    sessions: SessionFactory, config: LiankaConfig
+) -> None:
+    """Each start-up syncs; with nothing changed it writes nothing (PostgreSQL's xmin of every
+    coverage row stays what the first sync wrote)."""
+    query = text(
+        "SELECT xmin::text FROM team_categories UNION ALL SELECT xmin::text FROM team_zones"
+    )
+    async with sessions() as session:
+        await sync_catalog(session, config)
+    async with sessions() as session:
+        before = sorted((await (await session.connection()).execute(query)).scalars().all())
+        assert (await sync_catalog(session, config)).empty
+    async with sessions() as session:
+        after = sorted((await (await session.connection()).execute(query)).scalars().all())
+    assert before and after == before

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import func
-from sqlmodel import col, delete, select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LiankaConfig
@@ -100,7 +100,7 @@ async def sync_catalog(session: AsyncSession, config: LiankaConfig) -> CatalogCh
             changes.note(changes.retired, "teams", code)
 
     await session.flush()
-    await _sync_coverage(session, config, teams, categories, zones)
+    await _sync_coverage(session, config, changes, teams=teams, categories=categories, zones=zones)
     await session.commit()
     return changes
 
@@ -108,23 +108,52 @@ async def sync_catalog(session: AsyncSession, config: LiankaConfig) -> CatalogCh
 async def _sync_coverage(
     session: AsyncSession,
     config: LiankaConfig,
+    changes: CatalogChanges,
+    *,
     teams: dict[str, Team],
     categories: dict[str, Category],
     zones: dict[str, Zone],
 ) -> None:
-    """Rewrite which categories and zones each configured team covers."""
-    team_ids = [teams[tc.code].id for tc in config.teams]
-    await session.exec(delete(TeamCategory).where(col(TeamCategory.team_id).in_(team_ids)))
-    await session.exec(delete(TeamZone).where(col(TeamZone.team_id).in_(team_ids)))
+    """Make the categories and zones each configured team covers match the config, writing only
+    what differs: a restart with the same configuration writes nothing (no rows rewritten, no
+    lock held on them while the other instances start)."""
+    team_ids = {tc.code: teams[tc.code].id for tc in config.teams}
+    rows = (
+        await session.exec(
+            select(TeamCategory).where(col(TeamCategory.team_id).in_(team_ids.values()))
+        )
+    ).all()
+    spans = (
+        await session.exec(select(TeamZone).where(col(TeamZone.team_id).in_(team_ids.values())))
+    ).all()
+    have: dict[tuple[int | None, str, int | None], TeamCategory | TeamZone] = {
+        (r.team_id, "c", r.category_id): r for r in rows
+    }
+    have |= {(r.team_id, "z", r.zone_id): r for r in spans}
+    want: dict[tuple[int | None, str, int | None], str] = {}
     for tc in config.teams:
-        team_id = teams[tc.code].id
-        assert team_id is not None
+        team_id = team_ids[tc.code]
         for code in tc.categories:
-            category_id = categories[code].id
-            assert category_id is not None
-            session.add(TeamCategory(team_id=team_id, category_id=category_id))
+            want[(team_id, "c", categories[code].id)] = tc.code
         for code in tc.zones:
-            zone_id = zones[code].id
-            assert zone_id is not None
-            session.add(TeamZone(team_id=team_id, zone_id=zone_id))
+            want[(team_id, "z", zones[code].id)] = tc.code
+    by_id = {team_id: code for code, team_id in team_ids.items()}
+    touched: set[str] = set()
+    for key, row in have.items():
+        if key not in want:
+            await session.delete(row)
+            touched.add(by_id[key[0]])
+    for key, code in want.items():
+        if key in have:
+            continue
+        team_id, kind, other = key
+        assert team_id is not None and other is not None
+        if kind == "c":
+            session.add(TeamCategory(team_id=team_id, category_id=other))
+        else:
+            session.add(TeamZone(team_id=team_id, zone_id=other))
+        touched.add(code)
+    for tc in config.teams:
+        if tc.code in touched and tc.code not in changes.added.get("teams", []):
+            changes.note(changes.updated, "coverage", tc.code)
     await session.flush()
