@@ -3,16 +3,21 @@ whose leader assigns by hand, the dispatcher routing what no rule matched, re-as
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from sqlmodel import select
 
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
+from bot.services.case_lists import list_queue
 from models.calendar import WorkCalendar
-from models.case import CaseStatus
+from models.case import Case, CaseStatus
+from models.clock import CaseClock, ClockKind, ClockState
 from models.event import EventKind
 from models.policy import RoutingRule
-from models.team import Role, Team
+from models.team import Inspector, Role, Team
 from tests.inspector_support import (
     BUSINESS_LEADER,
     DISPATCH_LEADER,
@@ -190,6 +195,49 @@ async def test_the_queue_lists_the_teams_open_cases_in_pages(
     assert "第2/2页" in leader.last and numbers[-1] in leader.last
     await user(tg, INSPECTOR).send("/queue")
     assert "我承办的问题</b>（共10件" in user(tg, INSPECTOR).last
+
+
+@pytest.mark.both_databases
+async def test_the_queue_puts_supervised_cases_first_then_the_nearest_deadline_across_pages(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    clock: FrozenClock,
+) -> None:
+    people = await make_people(sessions, clock)
+    cases = [await submit(sessions, catalog, calendar, clock, people.reporter) for _ in range(10)]
+    start = clock.now()
+    async with sessions() as session:
+        # deadlines in an order of their own: case i is due 10 - i hours from now; the fourth
+        # is 督办; the sixth has no running clock (its count shows no deadline, listed last)
+        for i, case in enumerate(cases):
+            clock_row = (
+                await session.exec(
+                    select(CaseClock).where(
+                        CaseClock.case_id == case.id, CaseClock.kind == ClockKind.ACCEPT
+                    )
+                )
+            ).one()
+            clock_row.due_at = start + timedelta(hours=10 - i)
+            if i == 5:
+                clock_row.state = ClockState.MET
+            session.add(clock_row)
+        supervised = await session.get(Case, cases[3].id)
+        assert supervised is not None
+        supervised.supervised = True
+        session.add(supervised)
+        await session.commit()
+    expected = [cases[3].number] + [
+        c.number for c in reversed(cases) if c.number not in (cases[3].number, cases[5].number)
+    ]
+    expected.append(cases[5].number)
+    async with sessions() as session:
+        leader = await session.get(Inspector, people.id(BUSINESS_LEADER))
+        assert leader is not None
+        pages = [await list_queue(session, leader, page, start) for page in (0, 1)]
+    assert [p.total for p in pages] == [10, 10] and pages[1].page == 1
+    assert [line.number for p in pages for line in p.lines] == expected
+    assert pages[0].lines[0].supervised and pages[1].lines[-1].due_at is None
 
 
 CUSTOM_RULES = (

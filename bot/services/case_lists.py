@@ -260,33 +260,60 @@ async def count_hidden_clues(session: AsyncSession, actor: Inspector, now: datet
 QUEUE_PAGE_SIZE = 8
 
 
+def _due_at_column() -> ColumnElement[datetime]:
+    """The deadline a list sorts by, in SQL: the due clock ``_due_clock`` picks (签收 before
+    acceptance, 回访 once resolved, else 线索处置 then 办结; a running or paused one)."""
+
+    def due(kind: ClockKind) -> ColumnElement[datetime]:
+        return (
+            select(CaseClock.due_at)
+            .where(
+                col(CaseClock.case_id) == col(Case.id),
+                col(CaseClock.kind) == kind,
+                col(CaseClock.state).in_([ClockState.RUNNING, ClockState.PAUSED]),
+            )
+            .scalar_subquery()
+        )
+
+    return sa.case(
+        (col(Case.status).in_(AWAITING_ACCEPTANCE), due(ClockKind.ACCEPT)),
+        (col(Case.status) == CaseStatus.RESOLVED, due(ClockKind.FOLLOWUP)),
+        else_=func.coalesce(due(ClockKind.DISPOSITION), due(ClockKind.RESOLVE)),
+    )
+
+
 async def list_queue(session: AsyncSession, actor: Inspector, page: int, now: datetime) -> Queue:
     """/queue: a team leader sees the team's open cases and those it assists (协办), an
     inspector their own, leaders and admins every team's they may see (``viewable_by``: clues
-    as a count, never as rows); 督办 and the most urgent first."""
-    query = select(Case).where(col(Case.status).in_(OPEN_STATUSES), viewable_by(actor))
+    as a count, never as rows); 督办 and the most urgent first. Counted, sorted and paged in
+    SQL: a province's open cases are never loaded to show eight."""
+    where = [col(Case.status).in_(OPEN_STATUSES), viewable_by(actor)]
     if actor.role is Role.TEAM_LEADER:
-        query = query.where(or_(col(Case.team_id) == actor.team_id, assisted_by(actor.team_id)))
+        where.append(or_(col(Case.team_id) == actor.team_id, assisted_by(actor.team_id)))
         team = await session.get(Team, actor.team_id) if actor.team_id else None
         title = f"{team.name if team else ''} 待办问题"
     elif actor.role is Role.INSPECTOR:
-        query = query.where(Case.assignee_id == actor.id)
+        where.append(col(Case.assignee_id) == actor.id)
         title = "我承办的问题"
     else:
         title = "全部待办问题"
-    cases = list((await session.exec(query)).all())
-    lines = await case_lines(session, cases, now)
-    far = datetime.max.replace(tzinfo=now.tzinfo)
-    lines.sort(key=lambda line: (not line.supervised, line.due_at or far, line.id))
-    pages = max(1, -(-len(lines) // QUEUE_PAGE_SIZE))
+    total = int((await session.exec(select(func.count()).select_from(Case).where(*where))).one())
+    pages = max(1, -(-total // QUEUE_PAGE_SIZE))
     page = min(max(page, 0), pages - 1)
-    start = page * QUEUE_PAGE_SIZE
+    query = (
+        select(Case)
+        .where(*where)
+        .order_by(col(Case.supervised).desc(), _due_at_column().asc().nulls_last(), col(Case.id))
+        .offset(page * QUEUE_PAGE_SIZE)
+        .limit(QUEUE_PAGE_SIZE)
+    )
+    cases = list((await session.exec(query)).all())
     return Queue(
         title=title,
-        lines=lines[start : start + QUEUE_PAGE_SIZE],
+        lines=await case_lines(session, cases, now),
         page=page,
         pages=pages,
-        total=len(lines),
+        total=total,
         can_assign=actor.role in (Role.TEAM_LEADER, Role.ADMIN),
         hidden=(
             await count_hidden_clues(session, actor, now)
