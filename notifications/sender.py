@@ -16,14 +16,14 @@ Only ``telegram`` rows are claimed: a ``web`` row (a reporter with no chat) is r
 A row says what to say (a template and its parameters), rendered to Telegram HTML just before
 it is sent; a row queued before that carries its text, which is sent as it is.
 
-Sending is paced: send starts
-are spaced by ``1 / per_second`` overall and by ``chat_interval`` per chat, one request per chat
-at a time, and no more than ``per_second`` requests may fall in any one second of Telegram's
-count (``SendWindow``), however late they reach it. A 429 holds the chat for ``retry_after`` and retries the row then; 5xx, network errors
-and timeouts retry with exponential backoff and jitter until the retry budget is spent (then
-``failed``); a 403 (the person blocked the bot) marks the row undeliverable, the person
-``blocked_at``, and tells the admins once. The pace is per process: several instances share
-Telegram's budget, so give each a share (``LIANKA_SEND_PER_SECOND``).
+Sending is paced: send starts are spaced by ``1 / per_second`` overall and by ``chat_interval``
+per chat, one request per chat at a time, and no more than ``per_second`` requests fall in any
+one second of Telegram's count, however late they reach it (``SendWindow``). A 429 holds the
+chat for ``retry_after`` and retries the row then; 5xx, network errors and timeouts retry with
+exponential backoff and jitter until the retry budget is spent (then ``failed``); a 403 (the
+person blocked the bot) marks the row undeliverable, the person ``blocked_at``, and tells the
+admins once. The pace is per process: several instances share Telegram's budget, so give each a
+share (``LIANKA_SEND_PER_SECOND``).
 """
 
 from __future__ import annotations
