@@ -12,8 +12,13 @@ on and the 300 people having started the bot. The outbox is a SQLite file migrat
 first claim to the last row recorded as sent.
 
 Keys: outbox_msgs_per_s (sent / seconds), outbox_limit_per_s (the emulator's overall limit),
-outbox_429s (429s the emulator answered), outbox_share (rate / limit). Goal: outbox_share >= 0.95
-with outbox_429s = 0.
+outbox_429s (429s the emulator answered), outbox_share (rate / limit). Goal: outbox_share >= 0.9
+with outbox_429s = 0 on a busy machine: ``make bench`` runs it beside the intake benchmark
+(``bench/run.py --outbox-neighbour``, recorded as outbox_neighbour), so the sender and the emulator
+wait for the CPU now and then and requests reach the emulator bunched, as they reach Telegram from
+a busy server. The emulator counts a request when it takes it, in sliding one-second windows, as
+Telegram does; the sender keeps under that count whatever the delays on the way
+(``notifications.sender.SendWindow``).
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from bench.common import merge_results  # noqa: E402
 
 TOKEN = "5151:outbox-bench-token"  # noqa: S105 (the emulator's test bot)
 FIRST_CHAT = 6_100_000
-GOAL = 0.95
+GOAL = 0.9
 
 
 async def serve(chats: int) -> None:

@@ -16,13 +16,14 @@ Only ``telegram`` rows are claimed: a ``web`` row (a reporter with no chat) is r
 A row says what to say (a template and its parameters), rendered to Telegram HTML just before
 it is sent; a row queued before that carries its text, which is sent as it is.
 
-Sending is paced: send starts
-are spaced by ``1 / per_second`` overall and by ``chat_interval`` per chat, one request per chat
-at a time. A 429 holds the chat for ``retry_after`` and retries the row then; 5xx, network errors
-and timeouts retry with exponential backoff and jitter until the retry budget is spent (then
-``failed``); a 403 (the person blocked the bot) marks the row undeliverable, the person
-``blocked_at``, and tells the admins once. The pace is per process: several instances share
-Telegram's budget, so give each a share (``LIANKA_SEND_PER_SECOND``).
+Sending is paced: send starts are spaced by ``1 / per_second`` overall and by ``chat_interval``
+per chat, one request per chat at a time, and no more than ``per_second`` requests fall in any
+one second of Telegram's count, however late they reach it (``SendWindow``). A 429 holds the
+chat for ``retry_after`` and retries the row then; 5xx, network errors and timeouts retry with
+exponential backoff and jitter until the retry budget is spent (then ``failed``); a 403 (the
+person blocked the bot) marks the row undeliverable, the person ``blocked_at``, and tells the
+admins once. The pace is per process: several instances share Telegram's budget, so give each a
+share (``LIANKA_SEND_PER_SECOND``).
 """
 
 from __future__ import annotations
@@ -90,15 +91,56 @@ RETRYABLE = (
 
 @dataclass(frozen=True, slots=True)
 class Pace:
-    """How fast: Telegram allows about 30 messages a second overall and 1 a second per chat.
-    Sends start ``1 / per_second`` apart: 29 a second leaves one of Telegram's 30 spare for
-    network jitter. A start that wakes late by less than ``slack`` of that interval keeps the
-    schedule, so the rate holds; a chat's next send waits ``chat_interval`` after Telegram
-    answered its last one, since Telegram counts a message when it takes it."""
+    """How fast: Telegram allows about 30 messages a second overall and 1 a second per chat,
+    counted when it takes a message, in sliding one-second windows.
+
+    Sends start ``1 / per_second`` apart, and at most ``per_second`` requests may be in any one
+    second of Telegram's count (``SendWindow``): 29 leaves one of Telegram's 30 spare. A start
+    that wakes late by less than ``slack`` of that interval keeps the schedule, so the rate
+    holds; a backlog is never caught up in a burst. A chat's next send waits ``chat_interval``
+    after Telegram answered its last one."""
 
     per_second: float = 29.0
     chat_interval: float = 1.0
     slack: float = 0.25
+
+
+class SendWindow:
+    """The requests Telegram may still count in its sliding one-second window.
+
+    Telegram counts a request when it takes it, at some moment between the request's start here
+    and its answer here; on a busy machine requests started evenly can be held up on the way (a
+    process waiting for the CPU) and taken together, so spacing the starts does not bound the
+    count. A request started at ``s`` is counted at ``t >= s`` together with the requests taken
+    after ``t - 1``; each of those was answered here after it was taken, so after ``s - 1``, or
+    is still in flight. So a request starts only while fewer than ``size`` requests are in flight
+    or answered within the last ``seconds``: the limit holds whatever the delays on the way, at
+    the cost of each request's round trip (a few milliseconds here)."""
+
+    def __init__(self, size: int, seconds: float = 1.0) -> None:
+        self.size = max(1, size)
+        self.seconds = seconds
+        self._until: dict[int, float] = {}  # request → when Telegram's window surely forgets it
+        self._ids = 0
+
+    def start(self) -> int:
+        self._ids += 1
+        self._until[self._ids] = float("inf")
+        return self._ids
+
+    def answered(self, request: int, at: float) -> None:
+        """The request's answer (or failure) came back at ``at``; called once per request."""
+        if request in self._until:
+            self._until[request] = min(self._until[request], at + self.seconds)
+
+    def free_at(self, now: float) -> float:
+        """When the next request may start: ``now`` or later, ``inf`` until an answer comes."""
+        for request in [r for r, until in self._until.items() if until <= now]:
+            del self._until[request]
+        if len(self._until) < self.size:
+            return now
+        ends = sorted(self._until.values())
+        return ends[len(ends) - self.size]
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +264,7 @@ class Sender:
         self._queues: dict[int, deque[Notification]] = {}
         self._next_chat: dict[int, float] = {}
         self._next_start = 0.0
+        self._window = SendWindow(int(self.pace.per_second))
         self._in_flight: set[int] = set()
         self._held: set[int] = set()  # ids claimed and not yet settled: queued or in flight
         self._tasks: set[asyncio.Task[None]] = set()
@@ -253,13 +296,14 @@ class Sender:
             self._held.add(row.id or 0)
         return len(rows)
 
-    def _pick(self) -> tuple[int, float] | None:
-        """The chat that may send soonest, and when."""
+    def _pick(self, now: float) -> tuple[int, float] | None:
+        """The chat that may send soonest, and when (``inf``: once a request is answered)."""
         best: tuple[int, float] | None = None
+        free = max(self._next_start, self._window.free_at(now))
         for chat, queue in self._queues.items():
             if not queue or chat in self._in_flight:
                 continue
-            ready = max(self._next_chat.get(chat, 0.0), self._next_start)
+            ready = max(self._next_chat.get(chat, 0.0), free)
             if best is None or ready < best[1]:
                 best = (chat, ready)
         return best
@@ -272,7 +316,7 @@ class Sender:
         while stop is None or not stop.is_set():
             if not exhausted and self._queued() <= self._batch // 2:
                 exhausted = await self._claim(self._batch - self._queued()) == 0
-            pick = self._pick()
+            pick = self._pick(loop.time())
             if pick is None:
                 if self._tasks:
                     await self._wait(None, stop)
@@ -284,7 +328,7 @@ class Sender:
             chat, ready = pick
             delay = ready - loop.time()
             if delay > 0:
-                await self._wait(delay, stop)
+                await self._wait(None if delay == float("inf") else delay, stop)
                 continue
             row = self._queues[chat].popleft()
             if not self._queues[chat]:
@@ -305,7 +349,7 @@ class Sender:
             self._next_start = slot + interval
             self._next_chat[chat] = started + self.pace.chat_interval
             self._in_flight.add(chat)
-            task = asyncio.create_task(self._send(row))
+            task = asyncio.create_task(self._send(row, self._window.start()))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         if self._tasks:
@@ -404,16 +448,17 @@ class Sender:
             raise ValueError(f"document {document_id} of a document row is missing")
         return document
 
-    async def _send(self, row: Notification) -> None:
+    async def _send(self, row: Notification, request: int) -> None:
         loop = asyncio.get_running_loop()
         try:
-            await self._attempt(row)
+            await self._attempt(row, request)
         except Exception:
             logger.exception(
                 "notification %s: outcome not recorded; it is tried again after its claim lapses",
                 row.id,
             )
         finally:
+            self._window.answered(request, loop.time())  # if it never got as far as asking
             self._in_flight.discard(_chat(row))
             self._held.discard(row.id or 0)
             answered = loop.time() + self.pace.chat_interval
@@ -437,10 +482,18 @@ class Sender:
             return False
         return True
 
-    async def _attempt(self, row: Notification) -> None:
+    async def _request(self, row: Notification, request: int) -> Message:
+        """The request to Telegram; its answer (or failure) frees its place in the window."""
         loop = asyncio.get_running_loop()
         try:
-            message = await self._deliver(row)
+            return await self._deliver(row)
+        finally:
+            self._window.answered(request, loop.time())
+
+    async def _attempt(self, row: Notification, request: int) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            message = await self._request(row, request)
         except TelegramRetryAfter as error:
             self._next_chat[_chat(row)] = loop.time() + error.retry_after
             await self._reschedule(row, error, float(error.retry_after), count=False)
