@@ -217,8 +217,8 @@ def main() -> int:
         default=5_000,
         help="demo cases written by lianka demo-data, multiplied in SQL up to --cases",
     )
-    parser.add_argument("--runs", type=int, default=3, help="reports built, the best kept")
-    parser.add_argument("--rounds", type=int, default=5, help="timed rounds of the console")
+    parser.add_argument("--runs", type=int, default=2, help="reports built, the best kept")
+    parser.add_argument("--rounds", type=int, default=2, help="timed rounds of the console")
     parser.add_argument("--cache", action="store_true", help="keep and reuse the database")
     parser.add_argument("--keep", action="store_true", help="keep the database (no --cache)")
     args = parser.parse_args()
