@@ -5,6 +5,7 @@
     .venv/bin/python bench/run.py --outbox-messages 600 --report-cases 20000
     .venv/bin/python bench/run.py --only web
     .venv/bin/python bench/run.py --only console
+    .venv/bin/python bench/run.py --scale        # make bench-scale: 1,000,000 cases, apart
 
 Each benchmark is a script of its own in bench/ and runs in a process of its own (so that the
 intake's peak RSS is its own), one after the other, measuring each figure next to its floor in
@@ -90,8 +91,19 @@ GOALS = [
     Goal("web_upload_p99_ms", ""),
     Goal("console_search_ms_100k", "<= 300", at_most(300)),
     Goal("console_search_median_ms_100k", ""),
+    Goal("report_s_1m", "<= 10", at_most(10)),
+    Goal("report_figures_s_1m", ""),
+    Goal("console_search_ms_1m", "<= 300", at_most(300)),
+    Goal("console_search_median_ms_1m", ""),
+    Goal("console_list_ms_1m", ""),
+    Goal("console_home_ms_1m", ""),
+    Goal("scale_db_mb_1m", ""),
+    Goal("scale_bytes_per_case_1m", ""),
 ]
 STAGES = ("cli", "outbox", "intake", "cards", "sweep", "report", "web", "console")
+SCALE_STAGES = ("scale",)
+"""``--scale`` (``make bench-scale``): the million-case database, built or reused, and what is
+measured over it; never part of the everyday run."""
 
 
 def script(name: str, *args: str) -> list[str]:
@@ -168,9 +180,23 @@ def main() -> int:
     )
     parser.add_argument("--cards", type=int, default=1000)
     parser.add_argument("--web-reports", type=int, default=100)
+    parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="only the scale run: report and console over 1,000,000 cases (bench/scale_bench.py)",
+    )
+    parser.add_argument("--scale-cases", type=int, default=1_000_000)
+    parser.add_argument(
+        "--scale-generate",
+        type=int,
+        default=5_000,
+        help="demo cases generated for the scale run; multiplied in SQL up to --scale-cases",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
-    if set(args.only) == set(STAGES) and RESULTS.exists():
+    if args.scale:
+        args.only = list(SCALE_STAGES)
+    elif set(args.only) == set(STAGES) and RESULTS.exists():
         RESULTS.unlink()  # a full run starts afresh; a partial one updates what is there
     seconds: dict[str, float] = {}
     outbox: subprocess.Popen[bytes] | None = None
@@ -186,6 +212,16 @@ def main() -> int:
         "sweep": [script("sweep_bench.py")],
         "web": [script("web_bench.py", "--reporters", str(args.web_reports))],
         "console": [script("console_bench.py", "--cache")],
+        "scale": [
+            script(
+                "scale_bench.py",
+                "--cases",
+                str(args.scale_cases),
+                "--generate",
+                str(args.scale_generate),
+                "--cache",
+            )
+        ],
         "report": [
             script(
                 "report_bench.py",
@@ -201,7 +237,7 @@ def main() -> int:
         ],
     }
     try:
-        for stage in STAGES:
+        for stage in (*STAGES, *SCALE_STAGES):
             if stage not in args.only:
                 continue
             if stage == "outbox" and neighbour != "none":

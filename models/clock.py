@@ -126,6 +126,13 @@ class CaseClock(SQLModel, table=True):
         sa.Index("ix_case_clocks_due", "state", "next_action_at"),
         # the sweep's look for provisional deadlines reads only the provisional clocks
         sa.Index("ix_case_clocks_provisional", "provisional", "state"),
+        # what is overdue (report, 工作台, 超期 filter, counts) reads only the running clocks
+        sa.Index(
+            "ix_case_clocks_running_due",
+            "due_at",
+            sqlite_where=sa.text("state = 'running'"),
+            postgresql_where=sa.text("state = 'running'"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

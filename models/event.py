@@ -162,7 +162,11 @@ class CaseEvent(SQLModel, table=True):
 
     __tablename__ = "case_events"
 
-    __table_args__ = (sa.UniqueConstraint("case_id", "seq"),)
+    __table_args__ = (
+        sa.UniqueConstraint("case_id", "seq"),
+        # events of a kind in a period (the report's 打击报复回访 steps), not every event
+        sa.Index("ix_case_events_kind_created_at", "kind", "created_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="cases.id", index=True)

@@ -189,7 +189,18 @@ class Notification(SQLModel, table=True):
 
     __tablename__ = "notifications"
 
-    __table_args__ = (sa.Index("ix_notifications_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        sa.Index("ix_notifications_due", "status", "next_attempt_at"),
+        # the 工作台's notices of one person (partial: the console's are few among millions)
+        sa.Index(
+            "ix_notifications_console_recipient",
+            "recipient_kind",
+            "recipient_id",
+            "created_at",
+            sqlite_where=sa.text("channel = 'console'"),
+            postgresql_where=sa.text("channel = 'console'"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=200, unique=True)

@@ -419,51 +419,61 @@ class Stats:
 
 async def count_stats(session: AsyncSession, actor: Inspector, now: datetime) -> Stats:
     """Counts for leaders and admins: by status, by team (open, done, overdue), 督办, amount.
-    Counted by the database (a queue of 100,000 cases is not loaded)."""
+    Counted by the database (a queue of 1,000,000 cases is not loaded): one pass over the cases
+    grouped by team and status, and the overdue ones found from the running clocks past their
+    deadline (few) rather than a clock lookup for every open case."""
     if actor.role not in (Role.LEADER, Role.ADMIN):
         raise PermissionDenied("只有委领导和管理员可以查看统计。", detail="stats refused")
-    by_status = {
-        CaseStatus(s): int(n)
-        for s, n in (
-            await session.exec(select(Case.status, func.count()).group_by(col(Case.status)))
-        ).all()
-    }
     is_open = col(Case.status).in_(OPEN_STATUSES)
-    overdue = exists().where(
-        col(CaseClock.case_id) == col(Case.id),
-        col(CaseClock.state) == ClockState.RUNNING,
-        col(CaseClock.due_at) <= now,
-        col(CaseClock.kind).in_(WORK_CLOCKS),
-    )
-
-    def count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
-        return func.coalesce(func.sum(sa.case((condition, 1), else_=0)), 0)
-
-    per_team_rows = (
-        await session.exec(
-            select(
+    connection = await session.connection()  # five columns: more than sqlmodel's select types
+    grouped = (
+        await connection.execute(
+            sa.select(
                 col(Case.team_id),
-                count_if(is_open),
-                count_if(col(Case.status).in_(FINISHED_STATUSES)),
-                count_if(and_(is_open, overdue)),
-            ).group_by(col(Case.team_id))
+                col(Case.status),
+                func.count(),
+                func.coalesce(func.sum(sa.case((col(Case.supervised).is_(True), 1), else_=0)), 0),
+                func.coalesce(func.sum(Case.amount_coordinated_yuan), 0),
+            ).group_by(col(Case.team_id), col(Case.status))
         )
     ).all()
-    counted = {team_id: (int(o), int(d), int(late)) for team_id, o, d, late in per_team_rows}
-    teams = (await session.exec(select(Team).order_by(col(Team.id)))).all()
-    totals = (
+    overdue = (
         await session.exec(
-            select(
-                func.count(),
-                count_if(and_(col(Case.supervised).is_(True), is_open)),
-                func.coalesce(func.sum(Case.amount_coordinated_yuan), 0),
+            select(col(Case.team_id), func.count())
+            .where(
+                is_open,
+                col(Case.id).in_(
+                    select(col(CaseClock.case_id)).where(
+                        col(CaseClock.state) == ClockState.RUNNING,
+                        col(CaseClock.due_at) <= now,
+                        col(CaseClock.kind).in_(WORK_CLOCKS),
+                    )
+                ),
             )
+            .group_by(col(Case.team_id))
         )
-    ).one()
+    ).all()
+    late = {team_id: int(n) for team_id, n in overdue}
+    by_status: dict[CaseStatus, int] = {}
+    counted: dict[int | None, tuple[int, int, int]] = {}
+    supervised = total = amount = 0
+    for team_id, raw_status, n, supervised_n, amount_n in grouped:
+        status = CaseStatus(raw_status)
+        by_status[status] = by_status.get(status, 0) + int(n)
+        open_n, done_n, _ = counted.get(team_id, (0, 0, 0))
+        if status in OPEN_STATUSES:
+            open_n += int(n)
+            supervised += int(supervised_n)
+        if status in FINISHED_STATUSES:
+            done_n += int(n)
+        counted[team_id] = (open_n, done_n, late.get(team_id, 0))
+        total += int(n)
+        amount += int(amount_n)
+    teams = (await session.exec(select(Team).order_by(col(Team.id)))).all()
     return Stats(
         by_status=[(s, by_status[s]) for s in CaseStatus if by_status.get(s)],
         by_team=[(team.name, *counted[team.id]) for team in teams if team.id in counted],
-        supervised=int(totals[1] or 0),
-        total=int(totals[0] or 0),
-        amount_yuan=int(totals[2] or 0),
+        supervised=supervised,
+        total=total,
+        amount_yuan=amount,
     )
