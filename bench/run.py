@@ -89,8 +89,9 @@ GOALS = [
     Goal("web_upload_p99_ms", ""),
     Goal("console_search_ms_100k", "<= 300", at_most(300)),
     Goal("console_search_median_ms_100k", ""),
+    Goal("demo_cases_per_s", ">= 3000", at_least(3000)),
 ]
-STAGES = ("cli", "outbox", "intake", "cards", "sweep", "report", "web", "console")
+STAGES = ("cli", "outbox", "intake", "cards", "sweep", "report", "web", "console", "demo")
 
 
 def script(name: str, *args: str) -> list[str]:
@@ -172,6 +173,7 @@ def main() -> int:
         "sweep": [script("sweep_bench.py")],
         "web": [script("web_bench.py", "--reporters", str(args.web_reports))],
         "console": [script("console_bench.py", "--cache")],
+        "demo": [script("demo_bench.py")],
         "report": [
             script(
                 "report_bench.py",
