@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -70,7 +71,7 @@ class Batch:
     def add(self, model: Any, row: Any) -> None:
         self.rows[table_of(model)].append(row)
 
-    def take(self) -> list[tuple[sa.Table, list[dict[str, Any]]]]:
+    def take(self) -> list[Taken]:
         """Every row's column values (defaults filled in, no ``id`` where the database numbers
         them), table by table in order; the batch is empty afterwards."""
         taken = []
@@ -79,51 +80,59 @@ class Batch:
             rows = self.rows.pop(table, [])
             if not rows:
                 continue
-            keys = [c.key for c in table.columns]
             defaults = self.defaults[table]
-            values = []
-            for row in rows:
-                given = row if isinstance(row, dict) else row.__dict__
-                found = {k: given[k] if k in given else defaults.get(k) for k in keys}
-                if found.get("id", 0) is None:
-                    del found["id"]
-                values.append(found)
-            taken.append((table, values))
+            first = rows[0] if isinstance(rows[0], dict) else rows[0].__dict__
+            keys = [c.key for c in table.columns if c.key != "id" or first.get("id") is not None]
+            pairs = [(k, defaults.get(k)) for k in keys]
+            values = [
+                [given.get(k, default) for k, default in pairs]
+                for given in (r if isinstance(r, dict) else r.__dict__ for r in rows)
+            ]
+            taken.append(Taken(table, keys, values))
         return taken
 
 
-async def write(
-    connection: AsyncConnection, taken: list[tuple[sa.Table, list[dict[str, Any]]]]
-) -> None:
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """The rows of one table: the columns, and each row's values in their order."""
+
+    table: sa.Table
+    keys: list[str]
+    values: list[list[Any]]
+
+
+async def write(connection: AsyncConnection, taken: list[Taken]) -> None:
     """Insert the rows in the connection's transaction: PostgreSQL's binary COPY (the values
     through the columns' own bind processors, as an INSERT sends them), else executemany."""
     dialect = connection.dialect
     if dialect.name != "postgresql":
-        for table, values in taken:
-            json_columns = [c.key for c in table.columns if isinstance(c.type, JSONType)]
-            for row in values:
-                for key in json_columns:  # an empty JSON column is SQL NULL, as the ORM writes
-                    if row.get(key, 0) is None:
-                        row[key] = sa.null()
-            await connection.execute(sa.insert(table), values)
+        for rows in taken:
+            json_columns = [
+                i for i, k in enumerate(rows.keys) if isinstance(rows.table.c[k].type, JSONType)
+            ]
+            for values in rows.values:
+                for index in json_columns:  # an empty JSON column is SQL NULL, as the ORM writes
+                    if values[index] is None:
+                        values[index] = sa.null()
+            await connection.execute(
+                sa.insert(rows.table), [dict(zip(rows.keys, v, strict=True)) for v in rows.values]
+            )
         return
     await connection.execute(sa.text("SELECT 1"))  # the transaction begins, COPY runs in it
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None
-    for table, values in taken:
-        keys = list(values[0])
+    for rows in taken:
         converted = []
-        for index, key in enumerate(keys):
-            column_type = table.columns[key].type
+        for index, key in enumerate(rows.keys):
+            column_type = rows.table.c[key].type
             process = column_type.dialect_impl(dialect).bind_processor(dialect)
             if process is not None:
                 converted.append((index, process))
         records = []
-        for row in values:
-            record = list(row.values())
+        for values in rows.values:
             for index, process in converted:
-                if record[index] is not None:
-                    record[index] = process(record[index])
-            records.append(tuple(record))
-        await driver.copy_records_to_table(table.name, records=records, columns=keys)
+                if values[index] is not None:
+                    values[index] = process(values[index])
+            records.append(tuple(values))
+        await driver.copy_records_to_table(rows.table.name, records=records, columns=rows.keys)
