@@ -81,8 +81,8 @@ def run(url: str, cases: int, label: str) -> Run:
         raise SystemExit(f"{label}: the audit chains of the demo data do not verify")
     print(
         f"{label}: {cases} cases in {result.seconds:.1f}s = {cases / result.seconds:,.0f} "
-        f"cases/s ({cases / result.cpu_seconds:,.0f} a CPU second of this process; "
-        f"peak RSS {result.rss_mb:.0f} MB); audit verify {result.verify_seconds:.1f}s (ok)",
+        f"cases/s ({cases / result.cpu_seconds:,.0f} a CPU second of this process; the "
+        f"process's peak RSS so far {result.rss_mb:.0f} MB); audit verify {result.verify_seconds:.1f}s (ok)",
         flush=True,
     )
     return result
