@@ -91,6 +91,8 @@ GOALS = [
     Goal("web_upload_p99_ms", ""),
     Goal("console_search_ms_100k", "<= 300", at_most(300)),
     Goal("console_search_median_ms_100k", ""),
+    Goal("demo_cases_per_s", ">= 3000", at_least(3000)),
+    Goal("demo_cases_per_cpu_s", ""),
     Goal("report_s_1m", "<= 10", at_most(10)),
     Goal("report_figures_s_1m", ""),
     Goal("console_search_ms_1m", "<= 300", at_most(300)),
@@ -100,7 +102,7 @@ GOALS = [
     Goal("scale_db_mb_1m", ""),
     Goal("scale_bytes_per_case_1m", ""),
 ]
-STAGES = ("cli", "outbox", "intake", "cards", "sweep", "report", "web", "console")
+STAGES = ("cli", "outbox", "intake", "cards", "sweep", "report", "web", "console", "demo")
 SCALE_STAGES = ("scale",)
 """``--scale`` (``make bench-scale``): the million-case database, built or reused, and what is
 measured over it; never part of the everyday run."""
@@ -212,6 +214,7 @@ def main() -> int:
         "sweep": [script("sweep_bench.py")],
         "web": [script("web_bench.py", "--reporters", str(args.web_reports))],
         "console": [script("console_bench.py", "--cache")],
+        "demo": [script("demo_bench.py")],
         "scale": [
             script(
                 "scale_bench.py",

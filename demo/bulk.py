@@ -14,8 +14,9 @@ from bot.db import SessionFactory
 from bot.services.case_notices import assigned_notice, waiting_notice
 from bot.services.routing import FIRST_TEAM_REASON, RECUSED, routed_reason
 from demo.plan import CasePlan, Plan
+from demo.rows import Batch, plain, table_of, write
 from demo.steps import STEPS, ladder_of
-from demo.world import World, row_values, table_of
+from demo.world import World
 from models.calendar import SHANGHAI, WorkCalendar
 from models.case import (
     OPEN_STATUSES,
@@ -24,19 +25,22 @@ from models.case import (
     CaseStatus,
     link_reporter,
     reporter_of,
-    submitted_case,
+    submission,
 )
 from models.case import format_case_number as case_number
-from models.clock import CaseClock, ClockKind, new_clock
+from models.clock import CaseClock, ClockKind
 from models.disposition import ClueDisposition
 from models.event import (
     SYSTEM,
     Actor,
     ActorType,
     CaseEvent,
-    assign_to,
-    route_to,
-    submitted,
+    EventKind,
+    assigned,
+    chained,
+    moved,
+    routed,
+    submitted_values,
 )
 from models.notification import (
     Notice,
@@ -55,11 +59,18 @@ from models.reporter import (
 )
 from models.request import ApprovalRequest
 from models.routing import Candidate, RoutingDecision, choose_team, pick_assignee
-from models.search import CaseSearch, indexed
+from models.search import CaseSearch, case_document
 from models.team import AssignmentMode, Inspector, Role
 from notifications.outbox import queued
 
-BATCH = 2000
+BATCH = 10_000
+"""Cases a batch: their rows are written in one transaction, then forgotten."""
+
+PlainClock = plain(CaseClock)
+"""A clock of the bulk path: ``CaseClock``'s own methods on a plain object."""
+PlainCase = plain(Case)
+"""A case of the bulk path: its columns on a plain object, which the steps change as they
+change a ``Case``."""
 
 
 class MemoryLedger:
@@ -71,6 +82,7 @@ class MemoryLedger:
         calendar: WorkCalendar,
         world: World,
         next_case_id: int,
+        referenced: frozenset[str],
     ) -> None:
         self.config = config
         self.calendar = calendar
@@ -78,19 +90,68 @@ class MemoryLedger:
         self.category_codes = world.category_codes
         self.warn_before = config.deadlines.warn_before
         self.next_case_id = next_case_id
+        self.referenced = referenced
         self.counters: dict[int, int] = defaultdict(int)
         self.open_cases: Counter[int] = Counter()
         self.clocks: dict[tuple[int, ClockKind], CaseClock] = {}
-        self.rows: dict[type, list[Any]] = defaultdict(list)
+        self.batch = Batch(TABLE_ORDER)
+        # who is in which team does not change during the history
+        self.members = {t: world.members(t) for t in world.teams}
+        self.leaders = {t: world.team_leaders(t) for t in world.teams}
         self.proposals: dict[int, list[ClueDisposition]] = defaultdict(list)
         self.last_disposition_id = 0
-        self.case_ids: dict[str, int] = {}  # 受理编号 → id, for 重复件 links
+        # 受理编号 → id of the cases a later one names (重复件, a 防打击报复回访 clue's first case)
+        self.case_ids: dict[str, int] = {}
         self.cases: dict[int, Case] = {}  # id → case, for a 防打击报复回访 clue's first case
         self.reporters = {r.id: r for r in world.reporters if r.id is not None}
         self.rectifications: dict[int, list[Rectification]] = defaultdict(list)
 
     def add(self, row: Any) -> None:
-        self.rows[type(row)].append(row)
+        self.batch.add(type(row), row)
+
+    def record(
+        self,
+        case: Case,
+        kind: EventKind,
+        actor: Actor,
+        at: datetime,
+        *,
+        note: str | None = None,
+        data: dict[str, Any] | None = None,
+        public: bool = False,
+        from_status: CaseStatus | None = None,
+        to_status: CaseStatus | None = None,
+    ) -> None:
+        self.batch.add(
+            CaseEvent,
+            chained(
+                case,
+                kind,
+                actor,
+                at,
+                note=note,
+                data=data,
+                public=public,
+                from_status=from_status,
+                to_status=to_status,
+            ),
+        )
+
+    def move(
+        self,
+        case: Case,
+        target: CaseStatus,
+        kind: EventKind,
+        actor: Actor,
+        at: datetime,
+        *,
+        note: str | None = None,
+        data: dict[str, Any] | None = None,
+        public: bool = False,
+    ) -> None:
+        self.batch.add(
+            CaseEvent, moved(case, target, kind, actor, at, note=note, data=data, public=public)
+        )
 
     async def start_clock(
         self,
@@ -104,13 +165,13 @@ class MemoryLedger:
         assert case.id is not None
         warn = self.warn_before if warn_before is None else warn_before
         clock = self.clocks.get((case.id, kind))
-        if clock is None:
-            clock = self.clocks[(case.id, kind)] = new_clock(
-                case.id, kind, workdays, calendar=self.calendar, now=at, warn_before=warn
+        if clock is None:  # ``new_clock``, on a plain clock
+            clock = PlainClock.new(
+                case_id=case.id, kind=kind, started_at=at, workdays=workdays, due_at=at
             )
-            self.add(clock)
-        else:
-            clock.start(workdays, calendar=self.calendar, now=at, warn_before=warn)
+            self.clocks[(case.id, kind)] = clock
+            self.batch.add(CaseClock, clock)
+        clock.start(workdays, calendar=self.calendar, now=at, warn_before=warn)
         return clock
 
     async def get_clock(self, case: Case, kind: ClockKind) -> CaseClock | None:
@@ -162,10 +223,10 @@ class MemoryLedger:
         )
 
     async def team_leader(self, team_id: int) -> Inspector:
-        return self.world.team_leaders(team_id)[0]
+        return self.leaders[team_id][0]
 
     async def team_inspectors(self, team_id: int) -> list[Inspector]:
-        return self.world.members(team_id)
+        return self.members[team_id]
 
     async def leader(self) -> Inspector:
         return next(p for p in self.world.people if p.role is Role.LEADER)
@@ -174,7 +235,7 @@ class MemoryLedger:
         """``bot.services.routing.assign_case`` in memory: the same domain steps (``assign_to``,
         the 签收 clock, ``assigned_notice``), the notice kept as a row."""
         assert case.id is not None
-        self.add(assign_to(case, inspector, actor, at))
+        self.batch.add(CaseEvent, assigned(case, inspector, actor, at))
         if case.status is CaseStatus.ASSIGNED:
             await self.start_clock(case, ClockKind.ACCEPT, ladder_of(self, case).accept, at)
         world = self.world
@@ -216,7 +277,7 @@ class MemoryLedger:
             offer=offer,
             now=at,
         )
-        self.add(Notification(**row))
+        self.batch.add(Notification, row)
 
     async def submit(self, plan_case: CasePlan) -> Case:
         """``submit_case`` with ``route_case`` and ``place_case`` in memory, on the same domain
@@ -227,30 +288,39 @@ class MemoryLedger:
         year = at.astimezone(SHANGHAI).year
         self.counters[year] += 1
         anonymous = plan_case.contact is None
-        case = submitted_case(
-            reporter,
-            number=case_number(self.config.organisation.case_prefix, year, self.counters[year]),
-            track=category.track,
-            category_id=category.id or 0,
-            anonymous=anonymous,
-            receipt_hash=receipt_hash(new_receipt_code()) if anonymous else None,
-            submission_key=None,
-            description=plan_case.description,
-            amount_yuan=plan_case.amount_yuan,
-            now=at,
+        case: Case = PlainCase.new(  # ``submitted_case``, on a plain case
+            **submission(
+                reporter,
+                number=case_number(self.config.organisation.case_prefix, year, self.counters[year]),
+                track=category.track,
+                category_id=category.id or 0,
+                anonymous=anonymous,
+                receipt_hash=receipt_hash(new_receipt_code()) if anonymous else None,
+                submission_key=None,
+                description=plan_case.description,
+                amount_yuan=plan_case.amount_yuan,
+                now=at,
+            )
         )
         if plan_case.prompted_by is not None:  # a 有 at 防打击报复回访 opened it
             case.prompted_by_id = self.case_ids[plan_case.prompted_by]
         case.id = self.next_case_id
         self.next_case_id += 1
-        self.case_ids[case.number] = case.id
-        self.cases[case.id] = case
+        if case.number in self.referenced:
+            self.case_ids[case.number] = case.id
+            self.cases[case.id] = case
         if anonymous and reporter.id is not None:
             link_reporter(case, reporter.id)
-        self.add(case)
-        self.add(submitted(case, at, evidence=0, contact=plan_case.contact))
+        self.batch.add(Case, case)
+        self.batch.add(CaseEvent, submitted_values(case, at, evidence=0, contact=plan_case.contact))
         enterprise = world.enterprises.get(case.enterprise_id or 0)
-        self.add(indexed(case, enterprise.name if enterprise else None))
+        document = case_document(  # ``indexed``
+            number=case.number,
+            enterprise=enterprise.name if enterprise else None,
+            description=case.description,
+            track=case.track,
+        )
+        self.batch.add(CaseSearch, {"case_id": case.id, "document": document})
         if plan_case.contact is not None:
             name, phone = plan_case.contact
             self.add(sealed_contact(case.id or 0, name=name, phone=phone))
@@ -273,7 +343,7 @@ class MemoryLedger:
         if first is not None and team.id == first.team_id and not team.is_dispatcher:
             decision = RoutingDecision(self.config.dispatcher.code, RECUSED)
             team = world.team_by_code[decision.team_code]
-        self.add(route_to(case, team, rule=decision.rule, actor=SYSTEM, now=at))
+        self.batch.add(CaseEvent, routed(case, team, rule=decision.rule, actor=SYSTEM, now=at))
         await self.start_clock(case, ClockKind.ACCEPT, ladder.accept, at)
         assert team.id is not None
         reason = routed_reason(decision.rule, recused_from)
@@ -281,7 +351,7 @@ class MemoryLedger:
             reason = FIRST_TEAM_REASON
         elif team.assignment is AssignmentMode.AUTO and not team.is_dispatcher:
             recused = first.assignee_id if first is not None else None
-            members = [m for m in world.members(team.id) if m.id != recused]
+            members = [m for m in self.members[team.id] if m.id != recused]
             chosen = pick_assignee(
                 [
                     Candidate(m.id, self.open_cases[m.id], m.last_assigned_at, m.active)
@@ -302,7 +372,7 @@ class MemoryLedger:
             reason=reason,
             accept=self.clocks[(case.id or 0, ClockKind.ACCEPT)],
         )
-        for leader in world.team_leaders(team.id):
+        for leader in self.leaders[team.id]:
             self._notify(
                 case,
                 leader,
@@ -328,7 +398,16 @@ TABLE_ORDER = (
     ClueDisposition,
     Rectification,
     Notification,
+    CaseEvent,
 )
+
+
+def referenced_numbers(plan: Plan) -> frozenset[str]:
+    """The 受理编号 a later case names: the earlier case of a 重复件, the first case of a
+    防打击报复回访 clue."""
+    named = {p.prompted_by for p in plan.cases if p.prompted_by is not None}
+    named |= {s.ref for p in plan.cases for s in p.steps if s.ref is not None}
+    return frozenset(named)
 
 
 async def write_in_bulk(
@@ -340,22 +419,20 @@ async def write_in_bulk(
     *,
     tick: Callable[[int], None],
 ) -> None:
-    """Every case mirrored in memory and inserted in batches of ``BATCH`` cases."""
-    ledger = MemoryLedger(config, calendar, world, next_case_id=1)
+    """Every case mirrored in memory and written in batches of ``BATCH`` cases (COPY on
+    PostgreSQL), each batch forgotten once written."""
+    ledger = MemoryLedger(
+        config, calendar, world, next_case_id=1, referenced=referenced_numbers(plan)
+    )
 
     async def flush() -> None:
-        async with sessions() as session:
-            connection = await session.connection()
-            for model in (*TABLE_ORDER, CaseEvent):
-                rows = ledger.rows.pop(model, [])
-                if rows:
-                    await connection.execute(
-                        sa.insert(table_of(model)), [row_values(r) for r in rows]
-                    )
-            await session.commit()
+        taken = ledger.batch.take()
         ledger.clocks.clear()
         ledger.proposals.clear()
         ledger.rectifications.clear()
+        async with sessions() as session:
+            await write(await session.connection(), taken)
+            await session.commit()
 
     done = 0
     for plan_case in plan.cases:

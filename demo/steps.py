@@ -13,7 +13,7 @@ from models.calendar import WorkCalendar
 from models.case import Case, CaseStatus, Satisfaction, aftercare_reachable, reporter_actor_id
 from models.clock import CaseClock, ClockKind, ClockStage, ClockState
 from models.disposition import ClueDisposition, Disposition, ProposalStatus
-from models.event import SYSTEM, Actor, ActorType, EventKind, record_event, transition
+from models.event import SYSTEM, Actor, ActorType, EventKind
 from models.org import Track
 from models.policy import DeadlineLadder
 from models.rectification import Rectification
@@ -32,6 +32,35 @@ class Ledger(Protocol):
     category_codes: dict[int, str]
 
     def add(self, row: Any) -> None: ...
+
+    def record(
+        self,
+        case: Case,
+        kind: EventKind,
+        actor: Actor,
+        at: datetime,
+        *,
+        note: str | None = None,
+        data: dict[str, Any] | None = None,
+        public: bool = False,
+        from_status: CaseStatus | None = None,
+        to_status: CaseStatus | None = None,
+    ) -> None:
+        """``record_event``: the case's next event, kept with the case's other new rows."""
+
+    def move(
+        self,
+        case: Case,
+        target: CaseStatus,
+        kind: EventKind,
+        actor: Actor,
+        at: datetime,
+        *,
+        note: str | None = None,
+        data: dict[str, Any] | None = None,
+        public: bool = False,
+    ) -> None:
+        """``transition``: the case moves to ``target`` and its event is kept."""
 
     async def start_clock(
         self,
@@ -113,10 +142,8 @@ async def assign(ledger: Ledger, case: Case, step: Step) -> None:
 
 async def accept(ledger: Ledger, case: Case, step: Step) -> None:
     """签收: the inspector signs for the case, the reporter is told (受理告知), 办结 starts."""
-    ledger.add(
-        transition(
-            case, CaseStatus.ACCEPTED, EventKind.ACCEPTED, _inspector(case), step.at, public=True
-        )
+    ledger.move(
+        case, CaseStatus.ACCEPTED, EventKind.ACCEPTED, _inspector(case), step.at, public=True
     )
     case.accepted_at = case.first_reply_at = step.at
     await ledger.meet_clock(case, ClockKind.ACCEPT, step.at)
@@ -127,7 +154,7 @@ async def accept(ledger: Ledger, case: Case, step: Step) -> None:
 async def progress(ledger: Ledger, case: Case, step: Step) -> None:
     """记录进展: the work starts (or goes on) with a note."""
     if case.status in (CaseStatus.ACCEPTED, CaseStatus.REOPENED):
-        event = transition(
+        ledger.move(
             case,
             CaseStatus.IN_PROGRESS,
             EventKind.PROGRESS,
@@ -137,10 +164,9 @@ async def progress(ledger: Ledger, case: Case, step: Step) -> None:
             public=True,
         )
     else:
-        event = record_event(
+        ledger.record(
             case, EventKind.PROGRESS, _inspector(case), step.at, note=step.note, public=True
         )
-    ledger.add(event)
 
 
 async def extend(ledger: Ledger, case: Case, step: Step) -> None:
@@ -158,25 +184,21 @@ async def extend(ledger: Ledger, case: Case, step: Step) -> None:
     )
     request.decide(by=leader.id, approve=True, at=step.at)
     ledger.add(request)
-    ledger.add(
-        record_event(
-            case,
-            EventKind.EXTENSION_REQUESTED,
-            _inspector(case),
-            step.at,
-            note=step.note,
-            data={"days": step.days},
-        )
+    ledger.record(
+        case,
+        EventKind.EXTENSION_REQUESTED,
+        _inspector(case),
+        step.at,
+        note=step.note,
+        data={"days": step.days},
     )
-    ledger.add(
-        record_event(
-            case,
-            EventKind.EXTENSION_APPROVED,
-            Actor(ActorType.INSPECTOR, leader.id),
-            step.at,
-            data={"days": step.days},
-            public=True,
-        )
+    ledger.record(
+        case,
+        EventKind.EXTENSION_APPROVED,
+        Actor(ActorType.INSPECTOR, leader.id),
+        step.at,
+        data={"days": step.days},
+        public=True,
     )
     await ledger.extend_clock(case, ClockKind.RESOLVE, step.days, step.at)
 
@@ -184,17 +206,15 @@ async def extend(ledger: Ledger, case: Case, step: Step) -> None:
 async def resolve(ledger: Ledger, case: Case, step: Step) -> None:
     """办结 with an outcome and the amount coordinated; 回访 follows for appeals."""
     assert step.outcome is not None
-    ledger.add(
-        transition(
-            case,
-            CaseStatus.RESOLVED,
-            EventKind.RESOLVED,
-            _inspector(case),
-            step.at,
-            note=step.note,
-            data={"outcome": step.outcome.value, "amount_yuan": step.amount_yuan},
-            public=True,
-        )
+    ledger.move(
+        case,
+        CaseStatus.RESOLVED,
+        EventKind.RESOLVED,
+        _inspector(case),
+        step.at,
+        note=step.note,
+        data={"outcome": step.outcome.value, "amount_yuan": step.amount_yuan},
+        public=True,
     )
     case.outcome = step.outcome
     case.outcome_summary = step.note
@@ -217,55 +237,41 @@ async def follow_up(ledger: Ledger, case: Case, step: Step) -> None:
     case.satisfaction_note = step.note
     await ledger.meet_clock(case, ClockKind.FOLLOWUP, step.at)
     if step.satisfaction is Satisfaction.UNRATED:
-        ledger.add(
-            transition(
-                case,
-                CaseStatus.CLOSED,
-                EventKind.CLOSED,
-                Actor(ActorType.SYSTEM),
-                step.at,
-                note="回访未答复，按未评价结案。",
-                public=True,
-            )
+        ledger.move(
+            case,
+            CaseStatus.CLOSED,
+            EventKind.CLOSED,
+            Actor(ActorType.SYSTEM),
+            step.at,
+            note="回访未答复，按未评价结案。",
+            public=True,
         )
         case.closed_at = step.at
         return
     data = {"satisfaction": step.satisfaction.value}
     if step.satisfaction is not Satisfaction.UNSATISFIED:
-        ledger.add(
-            transition(
-                case,
-                CaseStatus.CLOSED,
-                EventKind.FOLLOWUP_ANSWERED,
-                reporter,
-                step.at,
-                data=data,
-                public=True,
-            )
-        )
-        case.closed_at = step.at
-        return
-    ledger.add(
-        record_event(
+        ledger.move(
             case,
+            CaseStatus.CLOSED,
             EventKind.FOLLOWUP_ANSWERED,
             reporter,
             step.at,
-            note=step.note,
             data=data,
             public=True,
         )
+        case.closed_at = step.at
+        return
+    ledger.record(
+        case, EventKind.FOLLOWUP_ANSWERED, reporter, step.at, note=step.note, data=data, public=True
     )
-    ledger.add(
-        transition(
-            case,
-            CaseStatus.REOPENED,
-            EventKind.REOPENED,
-            reporter,
-            step.at,
-            note=step.note,
-            public=True,
-        )
+    ledger.move(
+        case,
+        CaseStatus.REOPENED,
+        EventKind.REOPENED,
+        reporter,
+        step.at,
+        note=step.note,
+        public=True,
     )
     case.reopen_count += 1
     await ledger.start_clock(case, ClockKind.RESOLVE, ladder_of(ledger, case).resolve, step.at)
@@ -274,9 +280,7 @@ async def follow_up(ledger: Ledger, case: Case, step: Step) -> None:
 
 async def close(ledger: Ledger, case: Case, step: Step) -> None:
     """A clue is closed after 办结; the reporter is not asked for satisfaction."""
-    ledger.add(
-        transition(case, CaseStatus.CLOSED, EventKind.CLOSED, Actor(ActorType.SYSTEM), step.at)
-    )
+    ledger.move(case, CaseStatus.CLOSED, EventKind.CLOSED, Actor(ActorType.SYSTEM), step.at)
     case.closed_at = step.at
 
 
@@ -286,29 +290,21 @@ async def supervise(ledger: Ledger, case: Case, step: Step) -> None:
     case.supervised = True
     case.supervised_at = step.at
     case.supervised_by_id = leader.id
-    ledger.add(
-        record_event(
-            case,
-            EventKind.SUPERVISED,
-            Actor(ActorType.INSPECTOR, leader.id),
-            step.at,
-            note=step.note,
-        )
+    ledger.record(
+        case, EventKind.SUPERVISED, Actor(ActorType.INSPECTOR, leader.id), step.at, note=step.note
     )
 
 
 async def withdraw(ledger: Ledger, case: Case, step: Step) -> None:
     """The reporter withdraws before acceptance: the running clocks stop."""
-    ledger.add(
-        transition(
-            case,
-            CaseStatus.WITHDRAWN,
-            EventKind.WITHDRAWN,
-            Actor(ActorType.REPORTER, case.reporter_id),
-            step.at,
-            note=step.note,
-            public=True,
-        )
+    ledger.move(
+        case,
+        CaseStatus.WITHDRAWN,
+        EventKind.WITHDRAWN,
+        Actor(ActorType.REPORTER, case.reporter_id),
+        step.at,
+        note=step.note,
+        public=True,
     )
     await ledger.cancel_clock(case, ClockKind.ACCEPT)
     await ledger.cancel_clock(case, ClockKind.FIRST_REPLY)
@@ -343,15 +339,13 @@ async def propose(ledger: Ledger, case: Case, step: Step) -> None:
         proposed_at=step.at,
     )
     await ledger.add_disposition(proposal)
-    ledger.add(
-        record_event(
-            case,
-            EventKind.DISPOSITION_PROPOSED,
-            _inspector(case),
-            step.at,
-            note=proposal.reason,
-            data={**_facts(proposal), "review_skipped": False},
-        )
+    ledger.record(
+        case,
+        EventKind.DISPOSITION_PROPOSED,
+        _inspector(case),
+        step.at,
+        note=proposal.reason,
+        data={**_facts(proposal), "review_skipped": False},
     )
 
 
@@ -362,14 +356,12 @@ async def review(ledger: Ledger, case: Case, step: Step) -> None:
     leader = await ledger.team_leader(case.team_id)
     proposal.reviewed_by_id, proposal.reviewed_at = leader.id, step.at
     proposal.status = ProposalStatus.REVIEWED
-    ledger.add(
-        record_event(
-            case,
-            EventKind.DISPOSITION_REVIEWED,
-            Actor(ActorType.INSPECTOR, leader.id),
-            step.at,
-            data=_facts(proposal),
-        )
+    ledger.record(
+        case,
+        EventKind.DISPOSITION_REVIEWED,
+        Actor(ActorType.INSPECTOR, leader.id),
+        step.at,
+        data=_facts(proposal),
     )
 
 
@@ -392,37 +384,31 @@ async def approve(ledger: Ledger, case: Case, step: Step) -> None:
         clock = await ledger.start_clock(case, ClockKind.DISPOSITION, days, step.at)
         proposal.due_at = clock.due_at
         data["due_at"] = clock.due_at.isoformat()
-        ledger.add(record_event(case, EventKind.DISPOSITION_APPROVED, actor, step.at, data=data))
+        ledger.record(case, EventKind.DISPOSITION_APPROVED, actor, step.at, data=data)
         return
     await ledger.meet_clock(case, ClockKind.DISPOSITION, step.at)
-    ledger.add(
-        transition(
-            case, CaseStatus.RESOLVED, EventKind.DISPOSITION_APPROVED, actor, step.at, data=data
-        )
+    ledger.move(
+        case, CaseStatus.RESOLVED, EventKind.DISPOSITION_APPROVED, actor, step.at, data=data
     )
-    ledger.add(
-        transition(
-            case,
-            CaseStatus.CLOSED,
-            EventKind.CLOSED,
-            actor,
-            step.at,
-            data={"disposition": proposal.id},
-            public=True,
-        )
+    ledger.move(
+        case,
+        CaseStatus.CLOSED,
+        EventKind.CLOSED,
+        actor,
+        step.at,
+        data={"disposition": proposal.id},
+        public=True,
     )
     case.resolved_at = case.closed_at = step.at
     await start_aftercare(ledger, case, step.at)
     if not case.anonymous:
-        ledger.add(
-            record_event(
-                case,
-                EventKind.CLUE_RESULT_TOLD,
-                Actor(ActorType.SYSTEM),
-                step.at,
-                public=True,
-                data={"disposition": proposal.id},
-            )
+        ledger.record(
+            case,
+            EventKind.CLUE_RESULT_TOLD,
+            Actor(ActorType.SYSTEM),
+            step.at,
+            public=True,
+            data={"disposition": proposal.id},
         )
 
 
@@ -433,14 +419,12 @@ async def flag_repeat(ledger: Ledger, case: Case, step: Step) -> None:
     """At intake: linked to the earlier case of the same enterprise and category."""
     assert step.ref is not None
     case.repeat_of_id = await ledger.case_id(step.ref)
-    ledger.add(
-        record_event(
-            case,
-            EventKind.REPEAT_FLAGGED,
-            Actor(ActorType.SYSTEM),
-            step.at,
-            data={"of": step.ref, "reason": "enterprise", "score": 1.0},
-        )
+    ledger.record(
+        case,
+        EventKind.REPEAT_FLAGGED,
+        Actor(ActorType.SYSTEM),
+        step.at,
+        data={"of": step.ref, "reason": "enterprise", "score": 1.0},
     )
 
 
@@ -457,18 +441,16 @@ async def merge(ledger: Ledger, case: Case, step: Step) -> None:
     case.status = CaseStatus.CLOSED
     case.closed_at = step.at
     case.merged_into_id = await ledger.case_id(step.ref)
-    ledger.add(
-        record_event(
-            case,
-            EventKind.MERGED,
-            await _merger(ledger, case),
-            step.at,
-            note=f"已并入受理编号 {step.ref} 一并办理",
-            data={"into": step.ref},
-            public=True,
-            from_status=from_status,
-            to_status=CaseStatus.CLOSED,
-        )
+    ledger.record(
+        case,
+        EventKind.MERGED,
+        await _merger(ledger, case),
+        step.at,
+        note=f"已并入受理编号 {step.ref} 一并办理",
+        data={"into": step.ref},
+        public=True,
+        from_status=from_status,
+        to_status=CaseStatus.CLOSED,
     )
     await _lapse_rectification(ledger, case, step.at, why="已合并办理")
     for kind in ClockKind:
@@ -477,15 +459,13 @@ async def merge(ledger: Ledger, case: Case, step: Step) -> None:
 
 async def merged_in(ledger: Ledger, case: Case, step: Step) -> None:
     """The earlier case records the merged repeat as progress (what it reported)."""
-    ledger.add(
-        record_event(
-            case,
-            EventKind.PROGRESS,
-            await _merger(ledger, case),
-            step.at,
-            note=f"重复件 {step.ref} 合并办理，反映内容：{step.note}",
-            data={"merged_from": step.ref, "materials": 0},
-        )
+    ledger.record(
+        case,
+        EventKind.PROGRESS,
+        await _merger(ledger, case),
+        step.at,
+        note=f"重复件 {step.ref} 合并办理，反映内容：{step.note}",
+        data={"merged_from": step.ref, "materials": 0},
     )
 
 
@@ -507,16 +487,14 @@ async def rectify(ledger: Ledger, case: Case, step: Step) -> None:
         set_at=utc(step.at),
     )  # fmt: skip
     await ledger.add_rectification(rectification)
-    ledger.add(
-        record_event(
-            case,
-            EventKind.RECTIFICATION_SET,
-            _inspector(case),
-            step.at,
-            note=step.note,
-            data={"unit": step.unit, "workdays": step.days, "due_at": clock.due_at.isoformat()},
-            public=True,
-        )
+    ledger.record(
+        case,
+        EventKind.RECTIFICATION_SET,
+        _inspector(case),
+        step.at,
+        note=step.note,
+        data={"unit": step.unit, "workdays": step.days, "due_at": clock.due_at.isoformat()},
+        public=True,
     )
 
 
@@ -541,7 +519,7 @@ async def verify(ledger: Ledger, case: Case, step: Step) -> None:
         kind = EventKind.RECTIFICATION_VERIFIED
     else:
         data["late"] = utc(step.at) > rectification.due_at
-    ledger.add(record_event(case, kind, _inspector(case), step.at, note=step.note, data=data))
+    ledger.record(case, kind, _inspector(case), step.at, note=step.note, data=data)
 
 
 async def _lapse_rectification(ledger: Ledger, case: Case, at: datetime, *, why: str) -> None:
@@ -551,15 +529,13 @@ async def _lapse_rectification(ledger: Ledger, case: Case, at: datetime, *, why:
         return
     rectification.lapse(at)
     await ledger.cancel_clock(case, ClockKind.RECTIFICATION)
-    ledger.add(
-        record_event(
-            case,
-            EventKind.RECTIFICATION_LAPSED,
-            SYSTEM,
-            at,
-            note=why,
-            data={"unit": rectification.unit},
-        )
+    ledger.record(
+        case,
+        EventKind.RECTIFICATION_LAPSED,
+        SYSTEM,
+        at,
+        note=why,
+        data={"unit": rectification.unit},
     )
 
 
@@ -596,9 +572,7 @@ async def aftercare_ask(ledger: Ledger, case: Case, step: Step) -> None:
     clock.due_at = deadline.due_at
     clock.provisional = deadline.provisional
     clock.next_action_at = deadline.due_at
-    ledger.add(
-        record_event(case, EventKind.AFTERCARE_ASKED, SYSTEM, step.at, data={"answer_days": days})
-    )
+    ledger.record(case, EventKind.AFTERCARE_ASKED, SYSTEM, step.at, data={"answer_days": days})
 
 
 async def aftercare_answer(ledger: Ledger, case: Case, step: Step) -> None:
@@ -611,11 +585,7 @@ async def aftercare_answer(ledger: Ledger, case: Case, step: Step) -> None:
     reporter = await ledger.reporter(case)
     assert reporter is not None
     actor = Actor(ActorType.REPORTER, reporter_actor_id(case, reporter.id))
-    ledger.add(
-        record_event(
-            case, EventKind.AFTERCARE_ANSWERED, actor, step.at, data={"answer": step.answer}
-        )
-    )
+    ledger.record(case, EventKind.AFTERCARE_ANSWERED, actor, step.at, data={"answer": step.answer})
     await ledger.meet_clock(case, ClockKind.AFTERCARE, step.at)
 
 
@@ -628,7 +598,7 @@ async def aftercare_unanswered(ledger: Ledger, case: Case, step: Step) -> None:
     clock.state = ClockState.MET
     clock.met_at = utc(step.at)
     clock.next_action_at = None
-    ledger.add(record_event(case, EventKind.AFTERCARE_UNANSWERED, SYSTEM, step.at, data={}))
+    ledger.record(case, EventKind.AFTERCARE_UNANSWERED, SYSTEM, step.at, data={})
 
 
 async def aftercare_clue(ledger: Ledger, case: Case, step: Step) -> None:
@@ -638,9 +608,7 @@ async def aftercare_clue(ledger: Ledger, case: Case, step: Step) -> None:
     reporter = await ledger.reporter(case)
     assert reporter is not None and step.ref is not None
     actor = Actor(ActorType.REPORTER, reporter_actor_id(case, reporter.id))
-    ledger.add(
-        record_event(case, EventKind.AFTERCARE_CLUE, actor, step.at, data={"prompted_by": step.ref})
-    )
+    ledger.record(case, EventKind.AFTERCARE_CLUE, actor, step.at, data={"prompted_by": step.ref})
 
 
 StepFunction = Callable[[Ledger, Case, Step], Any]

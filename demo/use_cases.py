@@ -19,10 +19,10 @@ from demo.plan import Plan
 from demo.steps import STEPS
 from demo.world import World
 from models.calendar import WorkCalendar
-from models.case import Case, reporter_of
+from models.case import Case, CaseStatus, reporter_of
 from models.clock import CaseClock, ClockKind
 from models.disposition import ClueDisposition
-from models.event import Actor
+from models.event import Actor, EventKind, record_event, transition
 from models.intake import CaseDraft
 from models.rectification import Rectification
 from models.reporter import Reporter
@@ -49,6 +49,49 @@ class SessionLedger:
 
     def add(self, row: Any) -> None:
         self.session.add(row)
+
+    def record(
+        self,
+        case: Case,
+        kind: EventKind,
+        actor: Actor,
+        at: datetime,
+        *,
+        note: str | None = None,
+        data: dict[str, Any] | None = None,
+        public: bool = False,
+        from_status: CaseStatus | None = None,
+        to_status: CaseStatus | None = None,
+    ) -> None:
+        self.session.add(
+            record_event(
+                case,
+                kind,
+                actor,
+                at,
+                note=note,
+                data=data,
+                public=public,
+                from_status=from_status,
+                to_status=to_status,
+            )
+        )
+
+    def move(
+        self,
+        case: Case,
+        target: CaseStatus,
+        kind: EventKind,
+        actor: Actor,
+        at: datetime,
+        *,
+        note: str | None = None,
+        data: dict[str, Any] | None = None,
+        public: bool = False,
+    ) -> None:
+        self.session.add(
+            transition(case, target, kind, actor, at, note=note, data=data, public=public)
+        )
 
     async def start_clock(
         self,

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -16,34 +15,14 @@ from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.catalog import sync_catalog
 from demo.plan import Plan, person_name
+from demo.rows import Batch, write
 from models.card import Card, CardScan
 from models.enterprise import Enterprise
 from models.org import Category, Zone
 from models.reporter import Reporter
 from models.team import AssignmentMode, Inspector, Role, Team
-from models.types import JSONType
 
 TELEGRAM_BASE = 9_100_000_000  # demo accounts: far above the ids Telegram hands out today
-
-
-def table_of(model: Any) -> sa.Table:
-    table: sa.Table = model.__table__
-    return table
-
-
-def row_values(row: Any) -> dict[str, Any]:
-    """The row's columns for an executemany INSERT; an empty JSON column is SQL NULL, as the ORM
-    and the use cases write it (a bare None would be stored as JSON ``null``)."""
-    table = table_of(type(row))
-    values = {}
-    for column in table.columns:
-        value = getattr(row, column.key)
-        if column.key == "id" and value is None:
-            continue
-        values[column.key] = (
-            sa.null() if value is None and isinstance(column.type, JSONType) else value
-        )
-    return values
 
 
 @dataclass
@@ -117,10 +96,14 @@ def _people(
 
 
 async def _insert(session: AsyncSession, model: Any, rows: Iterable[Any]) -> None:
-    values = [row_values(row) for row in rows]
+    """Written 10,000 at a time (the rows may come from a generator: 1.5 million scans)."""
     connection = await session.connection()
-    for start in range(0, len(values), 5000):
-        await connection.execute(sa.insert(table_of(model)), values[start : start + 5000])
+    batch = Batch((model,))
+    for count, row in enumerate(rows, start=1):
+        batch.add(model, row)
+        if count % 10_000 == 0:
+            await write(connection, batch.take())
+    await write(connection, batch.take())
 
 
 async def build_world(
@@ -164,14 +147,14 @@ async def build_world(
                     created_at=plan.start,
                 )
             )
-        scans = [
-            CardScan(card_id=index + 1, reporter_id=index + 1, scanned_at=at)
+        scans = (
+            {"card_id": index + 1, "reporter_id": index + 1, "scanned_at": at}
             for index, at in plan.scans
-        ]
-        for scan in scans:
-            card = cards[scan.card_id - 1]
+        )
+        for index, at in plan.scans:
+            card = cards[index]
             card.scan_count += 1
-            card.last_scan_at = scan.scanned_at
+            card.last_scan_at = at
         await _insert(session, Inspector, people)
         await _insert(session, Enterprise, enterprises.values())
         await _insert(session, Card, cards)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -304,22 +304,53 @@ def submitted_case(
     card the reporter came through. An anonymous case gets no reporter id: once it has an id,
     ``link_reporter`` keeps the link sealed."""
     return Case(
-        number=number,
-        track=track,
-        status=CaseStatus.SUBMITTED,
-        category_id=category_id,
-        zone_id=reporter.zone_id,
-        enterprise_id=reporter.enterprise_id,
-        card_id=reporter.card_id,
-        reporter_id=None if anonymous else reporter.id,
-        anonymous=anonymous,
-        receipt_hash=receipt_hash,
-        submission_key=submission_key,
-        description=description,
-        amount_involved_yuan=amount_yuan,
-        created_at=now,
-        updated_at=now,
+        **submission(
+            reporter,
+            number=number,
+            track=track,
+            category_id=category_id,
+            anonymous=anonymous,
+            receipt_hash=receipt_hash,
+            submission_key=submission_key,
+            description=description,
+            amount_yuan=amount_yuan,
+            now=now,
+        )
     )
+
+
+def submission(
+    reporter: Reporter,
+    *,
+    number: str,
+    track: Track,
+    category_id: int,
+    anonymous: bool,
+    receipt_hash: str | None,
+    submission_key: str | None,
+    description: str,
+    amount_yuan: int | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """``submitted_case`` as the values given to the case (for writers in bulk: the demo
+    generator)."""
+    return {
+        "number": number,
+        "track": track,
+        "status": CaseStatus.SUBMITTED,
+        "category_id": category_id,
+        "zone_id": reporter.zone_id,
+        "enterprise_id": reporter.enterprise_id,
+        "card_id": reporter.card_id,
+        "reporter_id": None if anonymous else reporter.id,
+        "anonymous": anonymous,
+        "receipt_hash": receipt_hash,
+        "submission_key": submission_key,
+        "description": description,
+        "amount_involved_yuan": amount_yuan,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def reporter_context(case_id: int) -> str:

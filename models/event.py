@@ -267,6 +267,61 @@ class Actor:
 SYSTEM = Actor(ActorType.SYSTEM)
 
 
+def chained(
+    case: Case,
+    kind: EventKind,
+    actor: Actor,
+    now: datetime,
+    *,
+    note: str | None = None,
+    data: dict[str, Any] | None = None,
+    public: bool = False,
+    from_status: CaseStatus | None = None,
+    to_status: CaseStatus | None = None,
+) -> dict[str, Any]:
+    """The column values of the case's next event, its hash included, and the case's chain
+    moved on to it: what ``record_event`` makes an event of, and what writers in bulk (the demo
+    generator) insert as it is."""
+    if case.id is None:
+        raise ValueError("the case must be flushed before events are recorded")
+    seq = case.event_count + 1
+    created_at = utc(now)
+    payload = dict(data or {})
+    prev_hash = case.last_event_hash or GENESIS_HASH
+    digest = event_digest(
+        case_number=case.number,
+        seq=seq,
+        kind=str(kind),
+        from_status=str(from_status) if from_status else None,
+        to_status=str(to_status) if to_status else None,
+        actor_type=str(actor.type),
+        actor_id=actor.id,
+        note=note,
+        data=payload,
+        public=public,
+        created_at=created_at,
+        prev_hash=prev_hash,
+    )
+    case.event_count = seq
+    case.last_event_hash = digest
+    case.updated_at = created_at
+    return {
+        "case_id": case.id,
+        "seq": seq,
+        "kind": kind,
+        "from_status": from_status,
+        "to_status": to_status,
+        "actor_type": actor.type,
+        "actor_id": actor.id,
+        "note": note,
+        "data": payload,
+        "public": public,
+        "created_at": created_at,
+        "prev_hash": prev_hash,
+        "hash": digest,
+    }
+
+
 def record_event(
     case: Case,
     kind: EventKind,
@@ -280,31 +335,47 @@ def record_event(
     to_status: CaseStatus | None = None,
 ) -> CaseEvent:
     """Append an event to the case's chain; the caller adds it to the session with the case."""
-    if case.id is None:
-        raise ValueError("the case must be flushed before events are recorded")
-    seq = case.event_count + 1
-    created_at = utc(now)
-    payload = dict(data or {})
-    event = CaseEvent(
-        case_id=case.id,
-        seq=seq,
-        kind=kind,
-        from_status=from_status,
-        to_status=to_status,
-        actor_type=actor.type,
-        actor_id=actor.id,
-        note=note,
-        data=payload,
-        public=public,
-        created_at=created_at,
-        prev_hash=case.last_event_hash or GENESIS_HASH,
-        hash="",
+    return CaseEvent(
+        **chained(
+            case,
+            kind,
+            actor,
+            now,
+            note=note,
+            data=data,
+            public=public,
+            from_status=from_status,
+            to_status=to_status,
+        )
     )
-    event.hash = digest_of(event, case.number)
-    case.event_count = seq
-    case.last_event_hash = event.hash
-    case.updated_at = created_at
-    return event
+
+
+def moved(
+    case: Case,
+    target: CaseStatus,
+    kind: EventKind,
+    actor: Actor,
+    now: datetime,
+    *,
+    note: str | None = None,
+    data: dict[str, Any] | None = None,
+    public: bool = False,
+) -> dict[str, Any]:
+    """``transition`` as column values (``chained``)."""
+    current = CaseStatus(case.status)
+    check_transition(current, target)
+    case.status = target
+    return chained(
+        case,
+        kind,
+        actor,
+        now,
+        note=note,
+        data=data,
+        public=public,
+        from_status=current,
+        to_status=target,
+    )
 
 
 def transition(
@@ -319,20 +390,7 @@ def transition(
     public: bool = False,
 ) -> CaseEvent:
     """Move the case to ``target`` if the table allows it, and record the event."""
-    current = CaseStatus(case.status)
-    check_transition(current, target)
-    case.status = target
-    return record_event(
-        case,
-        kind,
-        actor,
-        now,
-        note=note,
-        data=data,
-        public=public,
-        from_status=current,
-        to_status=target,
-    )
+    return CaseEvent(**moved(case, target, kind, actor, now, note=note, data=data, public=public))
 
 
 class MaterialLike(Protocol):
@@ -387,7 +445,21 @@ def submitted(
 ) -> CaseEvent:
     """The first event of a case: its reporter submitted it, with ``evidence`` files (their
     ``material_ref``s in order) and, for a named report, the ``contact`` (name, phone)."""
-    return record_event(
+    return CaseEvent(
+        **submitted_values(case, now, evidence=evidence, materials=materials, contact=contact)
+    )
+
+
+def submitted_values(
+    case: Case,
+    now: datetime,
+    *,
+    evidence: int,
+    materials: Sequence[str] = (),
+    contact: tuple[str, str] | None = None,
+) -> dict[str, Any]:
+    """``submitted`` as column values (``chained``)."""
+    return chained(
         case,
         EventKind.SUBMITTED,
         Actor(ActorType.REPORTER, case.reporter_id),
@@ -404,11 +476,18 @@ def submitted(
 def route_to(case: Case, team: Team, *, rule: str | None, actor: Actor, now: datetime) -> CaseEvent:
     """The case reaches a team's queue (by the routing ``rule``, or by hand when None): nobody
     is assigned in the new team yet."""
+    return CaseEvent(**routed(case, team, rule=rule, actor=actor, now=now))
+
+
+def routed(
+    case: Case, team: Team, *, rule: str | None, actor: Actor, now: datetime
+) -> dict[str, Any]:
+    """``route_to`` as column values (``chained``)."""
     assert team.id is not None
     case.team_id = team.id
     case.routed_by = rule
     case.assignee_id = None
-    return record_event(case, EventKind.ROUTED, actor, now, data={"team": team.code, "rule": rule})
+    return chained(case, EventKind.ROUTED, actor, now, data={"team": team.code, "rule": rule})
 
 
 def assign_to(
@@ -417,18 +496,25 @@ def assign_to(
     """Give the case to ``inspector``: from the queue (submitted, returned) it becomes ASSIGNED;
     otherwise it keeps its status and the event says who has it now; ``stand_in``: an admin
     acting for a team with no leader, which the event says."""
+    return CaseEvent(**assigned(case, inspector, actor, now, stand_in=stand_in))
+
+
+def assigned(
+    case: Case, inspector: Inspector, actor: Actor, now: datetime, *, stand_in: bool = False
+) -> dict[str, Any]:
+    """``assign_to`` as column values (``chained``)."""
     assert inspector.id is not None
     data: dict[str, Any] = {"inspector": inspector.id, "previous": case.assignee_id}
     if stand_in:
         data["stand_in"] = True
     if case.status in (CaseStatus.SUBMITTED, CaseStatus.RETURNED):
-        event = transition(case, CaseStatus.ASSIGNED, EventKind.ASSIGNED, actor, now, data=data)
+        values = moved(case, CaseStatus.ASSIGNED, EventKind.ASSIGNED, actor, now, data=data)
     else:
-        event = record_event(case, EventKind.ASSIGNED, actor, now, data=data)
+        values = chained(case, EventKind.ASSIGNED, actor, now, data=data)
     case.assignee_id = inspector.id
     case.assigned_at = now
     inspector.last_assigned_at = now
-    return event
+    return values
 
 
 @dataclass(frozen=True, slots=True)

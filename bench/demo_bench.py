@@ -1,0 +1,116 @@
+"""Benchmark: ``lianka demo-data`` in bulk — demo cases written a second, PostgreSQL and SQLite.
+
+    make bench                                         # or: .venv/bin/python bench/demo_bench.py
+    .venv/bin/python bench/demo_bench.py --cases 200000 --sqlite-cases 0
+
+``generate_demo`` (what ``lianka demo-data`` runs: plan, world, every case's history mirrored in
+memory, written in batches — COPY on PostgreSQL, executemany on SQLite) over ``--cases`` cases
+into a fresh PostgreSQL database of its own (migrated, then dropped), and ``--sqlite-cases`` into
+a fresh SQLite file; the migrations are not timed. Then ``lianka audit verify``'s check over what
+was written (``verify_audit``), timed apart: the demo's chains must hold.
+
+Merges demo_cases_per_s (PostgreSQL, wall time; goal ≥ 3,000), demo_cases_per_cpu_s (the same
+cases over this process's CPU time: on a shared machine the wall time is mostly waiting for a
+core), demo_peak_rss_mb (once generated), demo_audit_verify_s, demo_cases and
+demo_cases_per_s_sqlite into bench/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.common import merge_results, peak_rss_mb, postgres_database  # noqa: E402
+
+NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Run:
+    seconds: float  # wall time of generate_demo
+    cpu_seconds: float  # this process's CPU time in it (the machine may be shared)
+    rss_mb: float  # peak RSS once generated (before the audit check, which loads every event)
+    verify_seconds: float
+    verified: bool
+
+
+async def generate(url: str, cases: int) -> Run:
+    """Generate ``cases`` demo cases into the (migrated, empty) database at ``url``, then
+    verify its audit chains."""
+    from bot.config import load_config
+    from bot.db import create_engine, create_session_factory
+    from bot.services.audit import verify_audit
+    from bot.services.calendar import load_calendar
+    from demo import generate_demo
+
+    config = load_config(ROOT / "lianka.example.toml")
+    engine = create_engine(url)
+    sessions = create_session_factory(engine)
+    try:
+        async with sessions() as session:
+            calendar = await load_calendar(session, config)
+        started, cpu = time.perf_counter(), time.process_time()
+        await generate_demo(sessions, config, calendar, NOW, cases=cases)
+        generated, cpu = time.perf_counter() - started, time.process_time() - cpu
+        rss = peak_rss_mb()
+        started = time.perf_counter()
+        async with sessions() as session:
+            audit = await verify_audit(session)
+        verified = time.perf_counter() - started
+    finally:
+        await engine.dispose()
+    return Run(generated, cpu, rss, verified, audit.ok)
+
+
+def run(url: str, cases: int, label: str) -> Run:
+    from bot.db import upgrade_database
+
+    upgrade_database(url)
+    result = asyncio.run(generate(url, cases))
+    if not result.verified:
+        raise SystemExit(f"{label}: the audit chains of the demo data do not verify")
+    print(
+        f"{label}: {cases} cases in {result.seconds:.1f}s = {cases / result.seconds:,.0f} "
+        f"cases/s ({cases / result.cpu_seconds:,.0f} a CPU second of this process; the "
+        f"process's peak RSS so far {result.rss_mb:.0f} MB); audit verify {result.verify_seconds:.1f}s (ok)",
+        flush=True,
+    )
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--cases", type=int, default=50_000, help="PostgreSQL (0: skip)")
+    parser.add_argument("--sqlite-cases", type=int, default=10_000, help="SQLite (0: skip)")
+    args = parser.parse_args()
+    figures: dict[str, float | int | str] = {}
+    if args.cases:
+        with postgres_database("lianka_bench_demo") as url:
+            result = run(url, args.cases, "postgresql")
+        figures |= {
+            "demo_cases_per_s": round(args.cases / result.seconds),
+            "demo_cases_per_cpu_s": round(args.cases / result.cpu_seconds),
+            "demo_peak_rss_mb": round(result.rss_mb),
+            "demo_audit_verify_s": round(result.verify_seconds, 1),
+            "demo_cases": args.cases,
+        }
+    if args.sqlite_cases:
+        with tempfile.TemporaryDirectory(prefix="lianka-demo-bench-") as work:
+            url = f"sqlite+aiosqlite:///{Path(work) / 'demo.db'}"
+            result = run(url, args.sqlite_cases, "sqlite")
+        figures["demo_cases_per_s_sqlite"] = round(args.sqlite_cases / result.seconds)
+    merge_results(figures)
+
+
+if __name__ == "__main__":
+    main()

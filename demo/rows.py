@@ -1,0 +1,138 @@
+"""Rows kept in memory by the bulk path and written in batches: COPY on PostgreSQL, executemany
+on SQLite.
+
+The bulk path keeps what it writes as column values (``dict``) where the domain gives them
+(``models.event.chained``, ``notifications.outbox.queued``), or as objects it reads the columns
+of when the batch is written (a case, a clock, a 整改: they change after they are kept). Objects
+of a plain class (``plain``) stand in for the clocks: the model's own methods (``CaseClock.start``,
+``meet``, ``extend`` …) on an object without the ORM's per-attribute bookkeeping, which costs
+more than the rest of a case's history together.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic_core import PydanticUndefined
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from models.types import JSONType
+
+
+def table_of(model: Any) -> sa.Table:
+    table: sa.Table = model.__table__
+    return table
+
+
+def defaults_of(model: Any) -> dict[str, Any]:
+    """The model's column defaults (``Field(default=…)``, ``default_factory``), by column."""
+    defaults: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        if name not in table_of(model).columns:
+            continue
+        value = field.get_default(call_default_factory=True)
+        if value is not PydanticUndefined:
+            defaults[name] = value
+    return defaults
+
+
+def plain(model: Any) -> Any:
+    """A plain class with the model's methods and properties, for objects that only the bulk
+    path handles: ``new`` gives one with the model's defaults and the values given."""
+    borrowed = {
+        name: member
+        for name, member in vars(model).items()
+        if not name.startswith("__")
+        and (inspect.isfunction(member) or isinstance(member, property))
+    }
+    defaults = defaults_of(model)
+
+    def new(cls: type, /, **values: Any) -> Any:
+        row = cls()
+        row.__dict__.update(defaults)
+        row.__dict__.update(values)
+        return row
+
+    return type(f"Plain{model.__name__}", (), {**borrowed, "new": classmethod(new)})
+
+
+class Batch:
+    """The rows of a batch, table by table, in the order they are written."""
+
+    def __init__(self, models: tuple[Any, ...]) -> None:
+        self.models = models
+        self.rows: dict[sa.Table, list[Any]] = defaultdict(list)
+        self.defaults = {table_of(m): defaults_of(m) for m in models}
+
+    def add(self, model: Any, row: Any) -> None:
+        self.rows[table_of(model)].append(row)
+
+    def take(self) -> list[Taken]:
+        """Every row's column values (defaults filled in, no ``id`` where the database numbers
+        them), table by table in order; the batch is empty afterwards."""
+        taken = []
+        for model in self.models:
+            table = table_of(model)
+            rows = self.rows.pop(table, [])
+            if not rows:
+                continue
+            defaults = self.defaults[table]
+            first = rows[0] if isinstance(rows[0], dict) else rows[0].__dict__
+            keys = [c.key for c in table.columns if c.key != "id" or first.get("id") is not None]
+            pairs = [(k, defaults.get(k)) for k in keys]
+            values = [
+                [given.get(k, default) for k, default in pairs]
+                for given in (r if isinstance(r, dict) else r.__dict__ for r in rows)
+            ]
+            taken.append(Taken(table, keys, values))
+        return taken
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """The rows of one table: the columns, and each row's values in their order."""
+
+    table: sa.Table
+    keys: list[str]
+    values: list[list[Any]]
+
+
+async def write(connection: AsyncConnection, taken: list[Taken]) -> None:
+    """Insert the rows in the connection's transaction: PostgreSQL's binary COPY (the values
+    through the columns' own bind processors, as an INSERT sends them), else executemany."""
+    dialect = connection.dialect
+    if dialect.name != "postgresql":
+        for rows in taken:
+            json_columns = [
+                i for i, k in enumerate(rows.keys) if isinstance(rows.table.c[k].type, JSONType)
+            ]
+            for values in rows.values:
+                for index in json_columns:  # an empty JSON column is SQL NULL, as the ORM writes
+                    if values[index] is None:
+                        values[index] = sa.null()
+            await connection.execute(
+                sa.insert(rows.table), [dict(zip(rows.keys, v, strict=True)) for v in rows.values]
+            )
+        return
+    await connection.execute(sa.text("SELECT 1"))  # the transaction begins, COPY runs in it
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None
+    for rows in taken:
+        converted = []
+        for index, key in enumerate(rows.keys):
+            column_type = rows.table.c[key].type
+            process = column_type.dialect_impl(dialect).bind_processor(dialect)
+            if process is not None:
+                converted.append((index, process))
+        records = []
+        for values in rows.values:
+            for index, process in converted:
+                if values[index] is not None:
+                    values[index] = process(values[index])
+            records.append(tuple(values))
+        await driver.copy_records_to_table(rows.table.name, records=records, columns=rows.keys)
