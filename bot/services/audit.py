@@ -12,7 +12,12 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.services.anchors import verify_access_log, verify_anchors
+from bot.services.anchors import (
+    check_anchor_file,
+    read_anchor_lines,
+    verify_access_log,
+    verify_anchors,
+)
 from models import keys
 from models.account import AccessEvent, ConsoleAccount
 from models.anchor import AnchorLine
@@ -52,6 +57,21 @@ class AuditReport:
         return not self.problems
 
 
+AUDIT_CHUNK = 2_000
+"""Cases checked together: their events, files and contacts read by one range each, then let
+go, so a province's million cases are verified in bounded memory."""
+
+
+def _anchored_counts(anchor_file: Path | None) -> dict[str, int]:
+    """Each case number the anchor file's newest line holds, with its anchored event count: the
+    one hash per case that ``verify_anchors`` compares (read here so the chunks keep no more)."""
+    texts = read_anchor_lines(anchor_file) if anchor_file is not None else None
+    if not texts:
+        return {}
+    parsed, _ = check_anchor_file(texts)
+    return {number: count for number, (count, _) in parsed[-1].heads.items()} if parsed else {}
+
+
 async def verify_audit(
     session: AsyncSession, number: str | None = None, *, anchor_file: Path | None = None
 ) -> AuditReport:
@@ -59,46 +79,30 @@ async def verify_audit(
     an edited, inserted or deleted event breaks a hash, a link, the sequence or the count. The
     case's rows must still say what its history recorded (description, files, contact, outcome,
     amount, assignee). The console's sign-in log must chain too, and, given the ``anchor_file``,
-    no case may be missing or behind the newest anchor."""
-    cases_query = select(Case).order_by(col(Case.id))
-    events_query = select(CaseEvent).order_by(col(CaseEvent.case_id), col(CaseEvent.seq))
-    files_query = (
-        select(Attachment)
-        .where(Attachment.added_by == ActorType.REPORTER)
-        .order_by(col(Attachment.case_id), col(Attachment.id))
-    )
-    contacts_query = select(ReporterContact)
+    no case may be missing or behind the newest anchor. Cases are read ``AUDIT_CHUNK`` at a
+    time by id."""
+    only: int | None = None
     if number is not None:
         case = (await session.exec(select(Case).where(Case.number == number))).first()
         if case is None:
             raise NotFound(f"未找到编号为 {number} 的问题。")
-        cases_query = cases_query.where(Case.id == case.id)
-        events_query = events_query.where(CaseEvent.case_id == case.id)
-        files_query = files_query.where(Attachment.case_id == case.id)
-        contacts_query = contacts_query.where(ReporterContact.case_id == case.id)
-    cases = {c.id: c for c in (await session.exec(cases_query)).all()}
-    events = (await session.exec(events_query)).all()
-    by_case = {case_id: list(group) for case_id, group in groupby(events, key=lambda e: e.case_id)}
-    files = {
-        case_id: list(group)
-        for case_id, group in groupby(
-            (await session.exec(files_query)).all(), key=lambda a: a.case_id
-        )
-    }
-    contacts = {c.case_id: c for c in (await session.exec(contacts_query)).all()}
-    report = AuditReport(cases=len(cases), events=len(events))
+        only = case.id
+    anchored = _anchored_counts(anchor_file)
+    report = AuditReport()
     heads: dict[str, tuple[int, dict[int, str]]] = {}
-    for case_id, case in cases.items():
-        chain = by_case.get(case_id or 0, [])
-        problems = verify_chain(case, chain)
-        report.problems += problems
-        heads[case.number] = (case.event_count, {e.seq: e.hash for e in chain})
-        if not problems:  # a broken chain is reason enough; its digests are not to be trusted
-            reported = Reported(
-                materials=_submitted_files(files.get(case_id or 0, []), chain),
-                contact=_contact(contacts.get(case_id or 0)),
-            )
-            report.problems += verify_reported(case, chain, reported)
+    after = 0
+    while True:
+        query = select(Case).where(col(Case.id) > after).order_by(col(Case.id)).limit(AUDIT_CHUNK)
+        if only is not None:
+            query = query.where(Case.id == only)
+        cases = list((await session.exec(query)).all())
+        if not cases:
+            break
+        low, high = cases[0].id or 0, cases[-1].id or 0
+        await _verify_chunk(
+            session, cases, (low, high), report=report, heads=heads, anchored=anchored
+        )
+        after = high
     if number is None:
         report.access_events, access_problems = await verify_access_log(session)
         report.problems += access_problems
@@ -107,6 +111,62 @@ async def verify_audit(
         report.problems += check.problems
         report.anchors, report.last_anchor = check.lines, check.last
     return report
+
+
+async def _verify_chunk(
+    session: AsyncSession,
+    cases: list[Case],
+    span: tuple[int, int],
+    *,
+    report: AuditReport,
+    heads: dict[str, tuple[int, dict[int, str]]],
+    anchored: dict[str, int],
+) -> None:
+    """Check the cases with ids in ``span`` (``cases``, in id order); the rows read are let go
+    of after, and only the hash an anchor names is kept in ``heads``."""
+    low, high = span
+    events = (
+        await session.exec(
+            select(CaseEvent)
+            .where(col(CaseEvent.case_id).between(low, high))
+            .order_by(col(CaseEvent.case_id), col(CaseEvent.seq))
+        )
+    ).all()
+    by_case = {case_id: list(group) for case_id, group in groupby(events, key=lambda e: e.case_id)}
+    attachments = (
+        await session.exec(
+            select(Attachment)
+            .where(
+                Attachment.added_by == ActorType.REPORTER,
+                col(Attachment.case_id).between(low, high),
+            )
+            .order_by(col(Attachment.case_id), col(Attachment.id))
+        )
+    ).all()
+    files = {case_id: list(group) for case_id, group in groupby(attachments, lambda a: a.case_id)}
+    contact_rows = (
+        await session.exec(
+            select(ReporterContact).where(col(ReporterContact.case_id).between(low, high))
+        )
+    ).all()
+    contacts = {c.case_id: c for c in contact_rows}
+    report.cases += len(cases)
+    report.events += len(events)
+    for case in cases:
+        chain = by_case.get(case.id or 0, [])
+        problems = verify_chain(case, chain)
+        report.problems += problems
+        if case.number in anchored:
+            seq = anchored[case.number]
+            heads[case.number] = (case.event_count, {e.seq: e.hash for e in chain if e.seq == seq})
+        if not problems:  # a broken chain is reason enough; its digests are not to be trusted
+            reported = Reported(
+                materials=_submitted_files(files.get(case.id or 0, []), chain),
+                contact=_contact(contacts.get(case.id or 0)),
+            )
+            report.problems += verify_reported(case, chain, reported)
+    for row in (*cases, *events, *attachments, *contact_rows):
+        session.expunge(row)
 
 
 def _submitted_files(files: list[Attachment], chain: list[CaseEvent]) -> list[str]:
