@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -117,12 +117,48 @@ async def enqueue(
         document_id=document_id,
         now=now,
     )
-    if to.channel is Channel.TELEGRAM and to.chat_id is None:
-        raise ValueError(f"notification {values['key']}: a Telegram notice needs a chat")
-    render_notice(notice)
+    ready(values, notice)
     result = await session.exec(_insert(session, Notification, values, "key"))
     written = bool(result.rowcount)
     if written and to.channel is Channel.TELEGRAM:
+        session.sync_session.info[QUEUED] = True
+    return written
+
+
+def ready(values: dict[str, Any], notice: Notice) -> dict[str, Any]:
+    """A row ``queued`` made, checked before it is written: a Telegram notice needs a chat, and
+    its notice is rendered once, so that a template that cannot render fails the use case, not
+    the sender. Returns the row."""
+    if values["channel"] is Channel.TELEGRAM and values["chat_id"] is None:
+        raise ValueError(f"notification {values['key']}: a Telegram notice needs a chat")
+    render_notice(notice)
+    return values
+
+
+ENQUEUE_PAGE = 1000
+"""Rows per INSERT of ``enqueue_many`` (17 parameters a row, well under the drivers' 32,767)."""
+
+
+async def enqueue_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[str]:
+    """Queue many rows (each made by ``queued`` and checked by ``ready``) with one
+    ``INSERT … ON CONFLICT (key) DO NOTHING`` per ``ENQUEUE_PAGE`` rows; a key queued before, or
+    twice in ``rows``, is queued once. Returns the keys actually written."""
+    table = Notification.__table__  # type: ignore[attr-defined]
+    first: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        first.setdefault(row["key"], row)
+    unique = list(first.values())
+    written: set[str] = set()
+    telegram = False
+    for start in range(0, len(unique), ENQUEUE_PAGE):
+        page = unique[start : start + ENQUEUE_PAGE]
+        statement = _insert_many(session, table, page, "key").returning(
+            table.c.key, table.c.channel
+        )
+        for key, channel in (await session.exec(statement)).all():
+            written.add(str(key))
+            telegram = telegram or channel == Channel.TELEGRAM
+    if telegram:
         session.sync_session.info[QUEUED] = True
     return written
 
@@ -230,7 +266,14 @@ async def store_document(
 
 def _insert(session: AsyncSession, model: Any, values: dict[str, Any], unique: str) -> Any:
     """INSERT … ON CONFLICT (unique) DO NOTHING, in the session's dialect."""
+    return _insert_many(session, model.__table__, [values], unique)
+
+
+def _insert_many(
+    session: AsyncSession, table: Any, rows: Sequence[dict[str, Any]], unique: str
+) -> Any:
+    """One multi-row INSERT … ON CONFLICT (unique) DO NOTHING, in the session's dialect."""
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    table = model.__table__
     insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    return insert.values(**values).on_conflict_do_nothing(index_elements=[unique])
+    values = rows[0] if len(rows) == 1 else list(rows)
+    return insert.values(values).on_conflict_do_nothing(index_elements=[unique])
