@@ -276,31 +276,75 @@ def record_event(
     to_status: CaseStatus | None = None,
 ) -> CaseEvent:
     """Append an event to the case's chain; the caller adds it to the session with the case."""
+    return CaseEvent(
+        **chain_event(
+            case,
+            kind,
+            actor,
+            now,
+            note=note,
+            data=data,
+            public=public,
+            from_status=from_status,
+            to_status=to_status,
+        )
+    )
+
+
+def chain_event(
+    case: Case,
+    kind: EventKind,
+    actor: Actor,
+    now: datetime,
+    *,
+    note: str | None = None,
+    data: dict[str, Any] | None = None,
+    public: bool = False,
+    from_status: CaseStatus | None = None,
+    to_status: CaseStatus | None = None,
+) -> dict[str, Any]:
+    """The columns of the event that extends the case's chain (``record_event`` without the
+    object, for writers in bulk: the sweep): the next ``seq``, the previous event's hash as
+    ``prev_hash`` and its own ``hash``; the case's ``event_count``, ``last_event_hash`` and
+    ``updated_at`` move on with it."""
     if case.id is None:
         raise ValueError("the case must be flushed before events are recorded")
     seq = case.event_count + 1
     created_at = utc(now)
     payload = dict(data or {})
-    event = CaseEvent(
-        case_id=case.id,
+    prev_hash = case.last_event_hash or GENESIS_HASH
+    digest = event_digest(
+        case_number=case.number,
         seq=seq,
-        kind=kind,
-        from_status=from_status,
-        to_status=to_status,
-        actor_type=actor.type,
+        kind=str(kind),
+        from_status=str(from_status) if from_status else None,
+        to_status=str(to_status) if to_status else None,
+        actor_type=str(actor.type),
         actor_id=actor.id,
         note=note,
         data=payload,
         public=public,
         created_at=created_at,
-        prev_hash=case.last_event_hash or GENESIS_HASH,
-        hash="",
+        prev_hash=prev_hash,
     )
-    event.hash = digest_of(event, case.number)
     case.event_count = seq
-    case.last_event_hash = event.hash
+    case.last_event_hash = digest
     case.updated_at = created_at
-    return event
+    return {
+        "case_id": case.id,
+        "seq": seq,
+        "kind": kind,
+        "from_status": from_status,
+        "to_status": to_status,
+        "actor_type": actor.type,
+        "actor_id": actor.id,
+        "note": note,
+        "data": payload,
+        "public": public,
+        "created_at": created_at,
+        "prev_hash": prev_hash,
+        "hash": digest,
+    }
 
 
 def transition(
@@ -315,10 +359,27 @@ def transition(
     public: bool = False,
 ) -> CaseEvent:
     """Move the case to ``target`` if the table allows it, and record the event."""
+    return CaseEvent(
+        **chain_transition(case, target, kind, actor, now, note=note, data=data, public=public)
+    )
+
+
+def chain_transition(
+    case: Case,
+    target: CaseStatus,
+    kind: EventKind,
+    actor: Actor,
+    now: datetime,
+    *,
+    note: str | None = None,
+    data: dict[str, Any] | None = None,
+    public: bool = False,
+) -> dict[str, Any]:
+    """``transition`` as ``chain_event``: the case moved, the event's columns returned."""
     current = CaseStatus(case.status)
     check_transition(current, target)
     case.status = target
-    return record_event(
+    return chain_event(
         case,
         kind,
         actor,

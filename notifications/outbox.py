@@ -135,31 +135,27 @@ def ready(values: dict[str, Any], notice: Notice) -> dict[str, Any]:
     return values
 
 
-ENQUEUE_PAGE = 1000
-"""Rows per INSERT of ``enqueue_many`` (17 parameters a row, well under the drivers' 32,767)."""
-
-
 async def enqueue_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[str]:
     """Queue many rows (each made by ``queued`` and checked by ``ready``) with one
-    ``INSERT … ON CONFLICT (key) DO NOTHING`` per ``ENQUEUE_PAGE`` rows; a key queued before, or
-    twice in ``rows``, is queued once. Returns the keys actually written."""
-    table = Notification.__table__  # type: ignore[attr-defined]
+    ``INSERT … ON CONFLICT (key) DO NOTHING … RETURNING`` run over them all (the driver sends a
+    thousand rows a statement); a key queued before, or twice in ``rows``, is queued once.
+    Returns the keys actually written."""
     first: dict[str, dict[str, Any]] = {}
     for row in rows:
         first.setdefault(row["key"], row)
-    unique = list(first.values())
+    if not first:
+        return set()
+    table = Notification.__table__  # type: ignore[attr-defined]
+    statement = _insert_statement(session, table).on_conflict_do_nothing(index_elements=["key"])
+    connection = await session.connection()
+    result = await connection.execute(
+        statement.returning(table.c.key, table.c.channel), list(first.values())
+    )
     written: set[str] = set()
-    telegram = False
-    for start in range(0, len(unique), ENQUEUE_PAGE):
-        page = unique[start : start + ENQUEUE_PAGE]
-        statement = _insert_many(session, table, page, "key").returning(
-            table.c.key, table.c.channel
-        )
-        for key, channel in (await session.exec(statement)).all():
-            written.add(str(key))
-            telegram = telegram or channel == Channel.TELEGRAM
-    if telegram:
-        session.sync_session.info[QUEUED] = True
+    for key, channel in result.all():
+        written.add(str(key))
+        if channel == Channel.TELEGRAM:
+            session.sync_session.info[QUEUED] = True
     return written
 
 
@@ -266,14 +262,11 @@ async def store_document(
 
 def _insert(session: AsyncSession, model: Any, values: dict[str, Any], unique: str) -> Any:
     """INSERT … ON CONFLICT (unique) DO NOTHING, in the session's dialect."""
-    return _insert_many(session, model.__table__, [values], unique)
+    insert = _insert_statement(session, model.__table__)
+    return insert.values(**values).on_conflict_do_nothing(index_elements=[unique])
 
 
-def _insert_many(
-    session: AsyncSession, table: Any, rows: Sequence[dict[str, Any]], unique: str
-) -> Any:
-    """One multi-row INSERT … ON CONFLICT (unique) DO NOTHING, in the session's dialect."""
+def _insert_statement(session: AsyncSession, table: Any) -> Any:
+    """An INSERT in the session's dialect (which has ON CONFLICT)."""
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    values = rows[0] if len(rows) == 1 else list(rows)
-    return insert.values(values).on_conflict_do_nothing(index_elements=[unique])
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -31,6 +31,15 @@ class Directory:
     when they have no chat)."""
 
     by_id: dict[int, Inspector]
+    by_role: dict[Role, list[Inspector]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        """Each role's people in id order, once: the sweep asks for a team's leaders per
+        clock, which must not sort everyone each time."""
+        by_role: dict[Role, list[Inspector]] = {}
+        for inspector in sorted(self.by_id.values(), key=lambda i: i.id or 0):
+            by_role.setdefault(inspector.role, []).append(inspector)
+        object.__setattr__(self, "by_role", by_role)
 
     @classmethod
     async def load(cls, session: AsyncSession) -> Directory:
@@ -44,8 +53,8 @@ class Directory:
     def with_role(self, role: Role, team_id: int | None = None) -> list[Recipient]:
         return [
             as_recipient(i)
-            for i in sorted(self.by_id.values(), key=lambda i: i.id or 0)
-            if i.role is role and (team_id is None or i.team_id == team_id)
+            for i in self.by_role.get(role, [])
+            if team_id is None or i.team_id == team_id
         ]
 
     def admins(self) -> list[Recipient]:

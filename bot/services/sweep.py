@@ -51,6 +51,7 @@ from models import notification
 from models.calendar import WorkCalendar
 from models.case import Case, reporter_of
 from models.clock import CaseClock, ClockState
+from models.event import CaseEvent
 from models.notification import Notification, NotificationStatus, Recipient
 from models.org import Category
 from models.reporter import Reporter
@@ -222,7 +223,7 @@ async def _apply(
         assert case is not None
         plan = plan_clock(ctx, clock, case, now)
         advance(clock, plan, ctx.calendar, now)
-        session.add_all(history(case, plan, now))
+        session.add_all([CaseEvent(**row) for row in history(case, plan, now)])
         session.add_all([clock, case])
         await session.flush()
         for notice in plan.notices:

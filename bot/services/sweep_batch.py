@@ -34,7 +34,7 @@ from bot.services.sweep_plan import ClockPlan, SweepContext, plan_clock
 from models.calendar import WorkCalendar
 from models.case import Case, CaseStatus
 from models.clock import CaseClock, ClockState
-from models.event import SYSTEM, CaseEvent, EventKind, record_event, transition
+from models.event import SYSTEM, CaseEvent, EventKind, chain_event, chain_transition
 from models.notification import Recipient
 from notifications.outbox import enqueue_many, queued, ready
 
@@ -90,15 +90,18 @@ def advance(clock: CaseClock, plan: ClockPlan, calendar: WorkCalendar, now: date
         clock.next_action_at = deadline.due_at
 
 
-def history(case: Case, plan: ClockPlan, now: datetime) -> list[CaseEvent]:
-    """The plan's events appended to the case's chain, and the case closed if the plan says so."""
-    events = [record_event(case, kind, SYSTEM, now, data=data) for kind, data in plan.events]
+def history(case: Case, plan: ClockPlan, now: datetime) -> list[dict[str, Any]]:
+    """The plan's events appended to the case's chain (their columns, as ``chain_event`` makes
+    them), and the case closed if the plan says so."""
+    events = [chain_event(case, kind, SYSTEM, now, data=data) for kind, data in plan.events]
     if plan.close:
         if plan.close_as is not None:
             case.satisfaction = plan.close_as
         case.closed_at = now
         data = {"satisfaction": plan.close_as.value if plan.close_as else None}
-        events.append(transition(case, CaseStatus.CLOSED, EventKind.CLOSED, SYSTEM, now, data=data))
+        events.append(
+            chain_transition(case, CaseStatus.CLOSED, EventKind.CLOSED, SYSTEM, now, data=data)
+        )
     return events
 
 
@@ -192,7 +195,7 @@ async def act_in_bulk(
     rows, versions = await _lock(session, clocks, sweep.instance)
     batch = Batch()
     clock_rows: list[dict[str, Any]] = []
-    events: list[CaseEvent] = []
+    events: list[dict[str, Any]] = []
     touched: dict[int, int] = {}  # case id → its version when read
     notices: list[dict[str, Any]] = []
     by_key: dict[str, ClockPlan] = {}
@@ -241,7 +244,7 @@ async def _write(
     clock_rows: list[dict[str, Any]],
     cases: dict[int, Case],
     versions: dict[int, int],
-    events: list[CaseEvent],
+    events: list[dict[str, Any]],
 ) -> None:
     """The clocks, the cases with new history (each only at the version it was read at) and
     their events, a statement each."""
@@ -282,8 +285,4 @@ async def _write(
         if connection.dialect.supports_sane_multi_rowcount and result.rowcount != len(case_rows):
             raise StaleDataError("a case changed while the sweep held it")  # rolled back
     if events:
-        columns = [c.name for c in event_table.columns if c.name != "id"]
-        await connection.execute(
-            sa.insert(event_table),
-            [{name: getattr(event, name) for name in columns} for event in events],
-        )
+        await connection.execute(sa.insert(event_table), events)
