@@ -67,6 +67,7 @@ GOALS = [
     Goal("sweep_ms_10k_postgresql", ""),
     Goal("sweep_ms_100k_postgresql", "<= 200", at_most(200)),
     Goal("sweep_scaling_postgresql", "<= 1.5", at_most(1.5)),
+    Goal("sweep_ms_1m_10k", "<= 2000", at_most(2000)),
     Goal("outbox_msgs_per_s", ""),
     Goal("outbox_limit_per_s", ""),
     Goal("outbox_share", ">= 0.95", at_least(0.95)),

@@ -32,14 +32,17 @@ class Directory:
 
     by_id: dict[int, Inspector]
     by_role: dict[Role, list[Inspector]] = field(init=False, repr=False, compare=False)
+    recipients: dict[int, Recipient] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        """Each role's people in id order, once: the sweep asks for a team's leaders per
-        clock, which must not sort everyone each time."""
+        """Each role's people in id order, and everyone's recipient, made once: the sweep asks
+        for an assignee and a team's leaders per clock, which must not sort everyone each time."""
         by_role: dict[Role, list[Inspector]] = {}
         for inspector in sorted(self.by_id.values(), key=lambda i: i.id or 0):
             by_role.setdefault(inspector.role, []).append(inspector)
         object.__setattr__(self, "by_role", by_role)
+        recipients = {key: as_recipient(i) for key, i in self.by_id.items()}
+        object.__setattr__(self, "recipients", recipients)
 
     @classmethod
     async def load(cls, session: AsyncSession) -> Directory:
@@ -47,12 +50,11 @@ class Directory:
         return cls({i.id: i for i in rows.all() if i.id is not None})
 
     def person(self, inspector_id: int | None) -> Recipient | None:
-        inspector = self.by_id.get(inspector_id) if inspector_id is not None else None
-        return as_recipient(inspector) if inspector is not None else None
+        return self.recipients.get(inspector_id) if inspector_id is not None else None
 
     def with_role(self, role: Role, team_id: int | None = None) -> list[Recipient]:
         return [
-            as_recipient(i)
+            self.recipients[i.id or 0]
             for i in self.by_role.get(role, [])
             if team_id is None or i.team_id == team_id
         ]

@@ -1,8 +1,10 @@
 """The deadline sweep: warnings, overdue notices, escalations and follow-ups, on schedule.
 
 A sweep claims the clocks that are due in one statement, so that two processes on one database
-never act on the same clock, then acts on each clock in a transaction of its own. How a clock
-moves (``stage`` and ``next_action_at``):
+never act on the same clock, plans each (``bot.services.sweep_plan``), then writes them in batches
+of up to 500, one transaction each (``bot.services.sweep_batch``). A clock whose case changed
+since the sweep read it, and every clock of a batch that could not be written, is acted on in a
+transaction of its own. How a clock moves (``stage`` and ``next_action_at``):
 
 签收 / 受理告知 / 办结 (accept, first_reply, resolve)
     stage 0 → 1 WARNED at ``next_action_at`` (the warning time ``start_clock`` set): the assignee
@@ -21,7 +23,8 @@ moves (``stage`` and ``next_action_at``):
 Every notice has the key ``<case>:<clock kind>_<step>:<due_at as YYYYmmddHHMM UTC>:<recipient>``,
 so a repeated sweep queues nothing twice and an extended deadline warns afresh. A recipient
 with ``DIGEST_THRESHOLD`` or more deadline notices from one sweep (a process catching up after a
-day down) gets one digest instead: the notices are queued held back, then folded into the digest.
+day down) gets one digest instead: the notices are queued held back, then folded into the digest
+(every recipient's in one transaction at the end of the sweep).
 The digest is a notice like the others (``deadline_digest``): its parameters list the folded
 notices' digest lines (number, clock, step, due: plain values made when they were planned), so
 it is rendered by its channel like any row and never concatenates rendered texts.

@@ -71,23 +71,36 @@ def _table(model: Any) -> sa.Table:
     return table
 
 
-def advance(clock: CaseClock, plan: ClockPlan, calendar: WorkCalendar, now: datetime) -> None:
-    """Move the clock where its plan says (restarted for the 回访 answer if asked), its claim
-    given back."""
-    clock.stage = plan.stage
-    clock.state = plan.state
-    clock.next_action_at = plan.next_action_at
-    clock.claimed_by = None
-    clock.claimed_until = None
+def advanced(
+    clock: CaseClock, plan: ClockPlan, calendar: WorkCalendar, now: datetime
+) -> dict[str, Any]:
+    """Where the plan moves the clock: the fields that change (restarted for the 回访 answer if
+    asked); its claim is given back besides."""
+    moved: dict[str, Any] = {
+        "stage": plan.stage,
+        "state": plan.state,
+        "next_action_at": plan.next_action_at,
+    }
     if plan.state is ClockState.MET:
-        clock.met_at = now
+        moved["met_at"] = now
     if plan.restart_workdays is not None:
         deadline = calendar.deadline(now, plan.restart_workdays)
-        clock.started_at = now
-        clock.workdays = plan.restart_workdays
-        clock.due_at = deadline.due_at
-        clock.provisional = deadline.provisional
-        clock.next_action_at = deadline.due_at
+        moved |= {
+            "started_at": now,
+            "workdays": plan.restart_workdays,
+            "due_at": deadline.due_at,
+            "provisional": deadline.provisional,
+            "next_action_at": deadline.due_at,
+        }
+    return moved
+
+
+def advance(clock: CaseClock, plan: ClockPlan, calendar: WorkCalendar, now: datetime) -> None:
+    """Move the clock where its plan says (``advanced``), its claim given back."""
+    for name, value in advanced(clock, plan, calendar, now).items():
+        setattr(clock, name, value)
+    clock.claimed_by = None
+    clock.claimed_until = None
 
 
 def history(case: Case, plan: ClockPlan, now: datetime) -> list[dict[str, Any]]:
@@ -212,8 +225,11 @@ async def act_in_bulk(
         plan = plans[clock.id]
         if _refreshed(clock, row) or clock.case_id in touched:
             plan = plan_clock(ctx, clock, case, now)  # planned again from what is true now
-        advance(clock, plan, ctx.calendar, now)
-        clock_rows.append({"b_id": clock.id, **{f"b_{f}": getattr(clock, f) for f in CLOCK_FIELDS}})
+        moved = advanced(clock, plan, ctx.calendar, now)
+        clock_rows.append(
+            {"b_id": clock.id}
+            | {f"b_{f}": moved[f] if f in moved else getattr(clock, f) for f in CLOCK_FIELDS}
+        )
         new_events = history(case, plan, now)
         if new_events:
             events += new_events
