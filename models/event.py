@@ -263,35 +263,7 @@ class Actor:
 SYSTEM = Actor(ActorType.SYSTEM)
 
 
-def record_event(
-    case: Case,
-    kind: EventKind,
-    actor: Actor,
-    now: datetime,
-    *,
-    note: str | None = None,
-    data: dict[str, Any] | None = None,
-    public: bool = False,
-    from_status: CaseStatus | None = None,
-    to_status: CaseStatus | None = None,
-) -> CaseEvent:
-    """Append an event to the case's chain; the caller adds it to the session with the case."""
-    return CaseEvent(
-        **chain_event(
-            case,
-            kind,
-            actor,
-            now,
-            note=note,
-            data=data,
-            public=public,
-            from_status=from_status,
-            to_status=to_status,
-        )
-    )
-
-
-def chain_event(
+def chained(
     case: Case,
     kind: EventKind,
     actor: Actor,
@@ -303,10 +275,9 @@ def chain_event(
     from_status: CaseStatus | None = None,
     to_status: CaseStatus | None = None,
 ) -> dict[str, Any]:
-    """The columns of the event that extends the case's chain (``record_event`` without the
-    object, for writers in bulk: the sweep): the next ``seq``, the previous event's hash as
-    ``prev_hash`` and its own ``hash``; the case's ``event_count``, ``last_event_hash`` and
-    ``updated_at`` move on with it."""
+    """The column values of the case's next event, its hash included, and the case's chain
+    moved on to it: what ``record_event`` makes an event of, and what writers in bulk (the demo
+    generator) insert as it is."""
     if case.id is None:
         raise ValueError("the case must be flushed before events are recorded")
     seq = case.event_count + 1
@@ -347,6 +318,62 @@ def chain_event(
     }
 
 
+def record_event(
+    case: Case,
+    kind: EventKind,
+    actor: Actor,
+    now: datetime,
+    *,
+    note: str | None = None,
+    data: dict[str, Any] | None = None,
+    public: bool = False,
+    from_status: CaseStatus | None = None,
+    to_status: CaseStatus | None = None,
+) -> CaseEvent:
+    """Append an event to the case's chain; the caller adds it to the session with the case."""
+    return CaseEvent(
+        **chained(
+            case,
+            kind,
+            actor,
+            now,
+            note=note,
+            data=data,
+            public=public,
+            from_status=from_status,
+            to_status=to_status,
+        )
+    )
+
+
+def moved(
+    case: Case,
+    target: CaseStatus,
+    kind: EventKind,
+    actor: Actor,
+    now: datetime,
+    *,
+    note: str | None = None,
+    data: dict[str, Any] | None = None,
+    public: bool = False,
+) -> dict[str, Any]:
+    """``transition`` as column values (``chained``)."""
+    current = CaseStatus(case.status)
+    check_transition(current, target)
+    case.status = target
+    return chained(
+        case,
+        kind,
+        actor,
+        now,
+        note=note,
+        data=data,
+        public=public,
+        from_status=current,
+        to_status=target,
+    )
+
+
 def transition(
     case: Case,
     target: CaseStatus,
@@ -359,37 +386,7 @@ def transition(
     public: bool = False,
 ) -> CaseEvent:
     """Move the case to ``target`` if the table allows it, and record the event."""
-    return CaseEvent(
-        **chain_transition(case, target, kind, actor, now, note=note, data=data, public=public)
-    )
-
-
-def chain_transition(
-    case: Case,
-    target: CaseStatus,
-    kind: EventKind,
-    actor: Actor,
-    now: datetime,
-    *,
-    note: str | None = None,
-    data: dict[str, Any] | None = None,
-    public: bool = False,
-) -> dict[str, Any]:
-    """``transition`` as ``chain_event``: the case moved, the event's columns returned."""
-    current = CaseStatus(case.status)
-    check_transition(current, target)
-    case.status = target
-    return chain_event(
-        case,
-        kind,
-        actor,
-        now,
-        note=note,
-        data=data,
-        public=public,
-        from_status=current,
-        to_status=target,
-    )
+    return CaseEvent(**moved(case, target, kind, actor, now, note=note, data=data, public=public))
 
 
 class MaterialLike(Protocol):

@@ -34,7 +34,7 @@ from bot.services.sweep_plan import ClockPlan, SweepContext, plan_clock
 from models.calendar import WorkCalendar
 from models.case import Case, CaseStatus
 from models.clock import CaseClock, ClockState
-from models.event import SYSTEM, CaseEvent, EventKind, chain_event, chain_transition
+from models.event import SYSTEM, CaseEvent, EventKind, chained, moved
 from models.notification import Recipient
 from notifications.outbox import enqueue_many, queued, ready
 
@@ -104,17 +104,15 @@ def advance(clock: CaseClock, plan: ClockPlan, calendar: WorkCalendar, now: date
 
 
 def history(case: Case, plan: ClockPlan, now: datetime) -> list[dict[str, Any]]:
-    """The plan's events appended to the case's chain (their columns, as ``chain_event`` makes
+    """The plan's events appended to the case's chain (their columns, as ``chained`` makes
     them), and the case closed if the plan says so."""
-    events = [chain_event(case, kind, SYSTEM, now, data=data) for kind, data in plan.events]
+    events = [chained(case, kind, SYSTEM, now, data=data) for kind, data in plan.events]
     if plan.close:
         if plan.close_as is not None:
             case.satisfaction = plan.close_as
         case.closed_at = now
         data = {"satisfaction": plan.close_as.value if plan.close_as else None}
-        events.append(
-            chain_transition(case, CaseStatus.CLOSED, EventKind.CLOSED, SYSTEM, now, data=data)
-        )
+        events.append(moved(case, CaseStatus.CLOSED, EventKind.CLOSED, SYSTEM, now, data=data))
     return events
 
 
