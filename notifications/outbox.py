@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -117,13 +117,45 @@ async def enqueue(
         document_id=document_id,
         now=now,
     )
-    if to.channel is Channel.TELEGRAM and to.chat_id is None:
-        raise ValueError(f"notification {values['key']}: a Telegram notice needs a chat")
-    render_notice(notice)
+    ready(values, notice)
     result = await session.exec(_insert(session, Notification, values, "key"))
     written = bool(result.rowcount)
     if written and to.channel is Channel.TELEGRAM:
         session.sync_session.info[QUEUED] = True
+    return written
+
+
+def ready(values: dict[str, Any], notice: Notice) -> dict[str, Any]:
+    """A row ``queued`` made, checked before it is written: a Telegram notice needs a chat, and
+    its notice is rendered once, so that a template that cannot render fails the use case, not
+    the sender. Returns the row."""
+    if values["channel"] is Channel.TELEGRAM and values["chat_id"] is None:
+        raise ValueError(f"notification {values['key']}: a Telegram notice needs a chat")
+    render_notice(notice)
+    return values
+
+
+async def enqueue_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[str]:
+    """Queue many rows (each made by ``queued`` and checked by ``ready``) with one
+    ``INSERT … ON CONFLICT (key) DO NOTHING … RETURNING`` run over them all (the driver sends a
+    thousand rows a statement); a key queued before, or twice in ``rows``, is queued once.
+    Returns the keys actually written."""
+    first: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        first.setdefault(row["key"], row)
+    if not first:
+        return set()
+    table = Notification.__table__  # type: ignore[attr-defined]
+    statement = _insert_statement(session, table).on_conflict_do_nothing(index_elements=["key"])
+    connection = await session.connection()
+    result = await connection.execute(
+        statement.returning(table.c.key, table.c.channel), list(first.values())
+    )
+    written: set[str] = set()
+    for key, channel in result.all():
+        written.add(str(key))
+        if channel == Channel.TELEGRAM:
+            session.sync_session.info[QUEUED] = True
     return written
 
 
@@ -230,7 +262,11 @@ async def store_document(
 
 def _insert(session: AsyncSession, model: Any, values: dict[str, Any], unique: str) -> Any:
     """INSERT … ON CONFLICT (unique) DO NOTHING, in the session's dialect."""
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    table = model.__table__
-    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    insert = _insert_statement(session, model.__table__)
     return insert.values(**values).on_conflict_do_nothing(index_elements=[unique])
+
+
+def _insert_statement(session: AsyncSession, table: Any) -> Any:
+    """An INSERT in the session's dialect (which has ON CONFLICT)."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)

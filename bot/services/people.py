@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -31,6 +31,18 @@ class Directory:
     when they have no chat)."""
 
     by_id: dict[int, Inspector]
+    by_role: dict[Role, list[Inspector]] = field(init=False, repr=False, compare=False)
+    recipients: dict[int, Recipient] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        """Each role's people in id order, and everyone's recipient, made once: the sweep asks
+        for an assignee and a team's leaders per clock, which must not sort everyone each time."""
+        by_role: dict[Role, list[Inspector]] = {}
+        for inspector in sorted(self.by_id.values(), key=lambda i: i.id or 0):
+            by_role.setdefault(inspector.role, []).append(inspector)
+        object.__setattr__(self, "by_role", by_role)
+        recipients = {key: as_recipient(i) for key, i in self.by_id.items()}
+        object.__setattr__(self, "recipients", recipients)
 
     @classmethod
     async def load(cls, session: AsyncSession) -> Directory:
@@ -38,14 +50,13 @@ class Directory:
         return cls({i.id: i for i in rows.all() if i.id is not None})
 
     def person(self, inspector_id: int | None) -> Recipient | None:
-        inspector = self.by_id.get(inspector_id) if inspector_id is not None else None
-        return as_recipient(inspector) if inspector is not None else None
+        return self.recipients.get(inspector_id) if inspector_id is not None else None
 
     def with_role(self, role: Role, team_id: int | None = None) -> list[Recipient]:
         return [
-            as_recipient(i)
-            for i in sorted(self.by_id.values(), key=lambda i: i.id or 0)
-            if i.role is role and (team_id is None or i.team_id == team_id)
+            self.recipients[i.id or 0]
+            for i in self.by_role.get(role, [])
+            if team_id is None or i.team_id == team_id
         ]
 
     def admins(self) -> list[Recipient]:

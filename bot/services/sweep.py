@@ -1,8 +1,10 @@
 """The deadline sweep: warnings, overdue notices, escalations and follow-ups, on schedule.
 
 A sweep claims the clocks that are due in one statement, so that two processes on one database
-never act on the same clock, then acts on each clock in a transaction of its own. How a clock
-moves (``stage`` and ``next_action_at``):
+never act on the same clock, plans each (``bot.services.sweep_plan``), then writes them in batches
+of up to 500, one transaction each (``bot.services.sweep_batch``). A clock whose case changed
+since the sweep read it, and every clock of a batch that could not be written, is acted on in a
+transaction of its own. How a clock moves (``stage`` and ``next_action_at``):
 
 签收 / 受理告知 / 办结 (accept, first_reply, resolve)
     stage 0 → 1 WARNED at ``next_action_at`` (the warning time ``start_clock`` set): the assignee
@@ -21,7 +23,8 @@ moves (``stage`` and ``next_action_at``):
 Every notice has the key ``<case>:<clock kind>_<step>:<due_at as YYYYmmddHHMM UTC>:<recipient>``,
 so a repeated sweep queues nothing twice and an extended deadline warns afresh. A recipient
 with ``DIGEST_THRESHOLD`` or more deadline notices from one sweep (a process catching up after a
-day down) gets one digest instead: the notices are queued held back, then folded into the digest.
+day down) gets one digest instead: the notices are queued held back, then folded into the digest
+(every recipient's in one transaction at the end of the sweep).
 The digest is a notice like the others (``deadline_digest``): its parameters list the folded
 notices' digest lines (number, clock, step, due: plain values made when they were planned), so
 it is rendered by its channel like any row and never concatenates rendered texts.
@@ -45,18 +48,19 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.people import Directory
+from bot.services.sweep_batch import Batch, Sweep, act_in_bulk, advance, chunks, history
 from bot.services.sweep_plan import ClockPlan, Notice, SweepContext, plan_clock
 from models import notification
 from models.calendar import WorkCalendar
-from models.case import Case, CaseStatus, reporter_of
+from models.case import Case, reporter_of
 from models.clock import CaseClock, ClockState
-from models.event import SYSTEM, EventKind, record_event, transition
+from models.event import CaseEvent
 from models.notification import Notification, NotificationStatus, Recipient
 from models.org import Category
 from models.reporter import Reporter
 from models.team import Team
 from models.types import utc
-from notifications.outbox import enqueue, notification_key
+from notifications.outbox import enqueue, enqueue_many, notification_key, queued, ready
 
 __all__ = [
     "ClockPlan",
@@ -75,6 +79,7 @@ CLAIM_FOR = timedelta(minutes=5)
 DIGEST_THRESHOLD = 4
 DIGEST_HOLD = timedelta(minutes=10)
 DIGEST_LINES = 30
+FOLD_PAGE = 5000
 
 
 def default_instance() -> str:
@@ -189,14 +194,18 @@ async def _act(
     held: set[Recipient],
     now: datetime,
 ) -> ClockPlan | None:
-    """One clock, one transaction: advance it, record the history, queue the notices. A case
-    changed meanwhile by someone else (its version moved) gives the clock back for the next
-    sweep."""
+    """One clock, one transaction: advance it, record the history, queue the notices (the path
+    of a clock whose batch could not be written, or whose case changed since the sweep read it).
+    A case changed meanwhile by someone else (its version moved) gives the clock back for the
+    next sweep; any other failure leaves it claimed, to be tried again once the claim lapses."""
     try:
         return await _apply(sessions, ctx, clock_id, instance, held=held, now=now)
     except StaleDataError:
         logger.info("clock %s: the case changed meanwhile; retried next sweep", clock_id)
         await _release(sessions, clock_id, instance)
+        return None
+    except Exception:  # one clock that cannot be written does not hold up the others
+        logger.exception("clock %s: not acted on; retried once its claim lapses", clock_id)
         return None
 
 
@@ -216,30 +225,8 @@ async def _apply(
         case = await session.get(Case, clock.case_id)
         assert case is not None
         plan = plan_clock(ctx, clock, case, now)
-        clock.stage = plan.stage
-        clock.state = plan.state
-        clock.next_action_at = plan.next_action_at
-        clock.claimed_by = None
-        clock.claimed_until = None
-        if plan.state is ClockState.MET:
-            clock.met_at = now
-        if plan.restart_workdays is not None:
-            deadline = ctx.calendar.deadline(now, plan.restart_workdays)
-            clock.started_at = now
-            clock.workdays = plan.restart_workdays
-            clock.due_at = deadline.due_at
-            clock.provisional = deadline.provisional
-            clock.next_action_at = deadline.due_at
-        for kind, data in plan.events:
-            session.add(record_event(case, kind, SYSTEM, now, data=data))
-        if plan.close:
-            if plan.close_as is not None:
-                case.satisfaction = plan.close_as
-            case.closed_at = now
-            data = {"satisfaction": plan.close_as.value if plan.close_as else None}
-            session.add(
-                transition(case, CaseStatus.CLOSED, EventKind.CLOSED, SYSTEM, now, data=data)
-            )
+        advance(clock, plan, ctx.calendar, now)
+        session.add_all([CaseEvent(**row) for row in history(case, plan, now)])
         session.add_all([clock, case])
         await session.flush()
         for notice in plan.notices:
@@ -257,54 +244,89 @@ async def _apply(
         return plan
 
 
+async def _act_in_bulk(
+    sessions: SessionFactory,
+    sweep: Sweep,
+    clocks: list[CaseClock],
+    cases: dict[int, Case],
+    plans: dict[int, ClockPlan],
+) -> Batch:
+    """A batch of clocks in one transaction (``bot.services.sweep_batch``); if it cannot be
+    written (a clash with another writer, a row that breaks a constraint), nothing of it is, and
+    its clocks are acted on one by one, each in a transaction of its own."""
+    try:
+        async with sessions() as session:
+            batch = await act_in_bulk(session, sweep, clocks, cases, plans)
+            await session.commit()
+            return batch
+    except Exception:
+        logger.warning(
+            "deadline sweep: a batch of %s clocks failed; acting on them one by one",
+            len(clocks),
+            exc_info=True,
+        )
+        return Batch(alone=[clock.id for clock in clocks if clock.id is not None])
+
+
 def _digest_recipients(plans: list[ClockPlan]) -> set[Recipient]:
     counts = Counter(n.recipient for p in plans for n in p.notices if n.digest_line is not None)
     return {r for r, count in counts.items() if count >= DIGEST_THRESHOLD}
 
 
-async def _fold_digest(
-    sessions: SessionFactory, recipient: Recipient, notices: list[Notice], now: datetime
-) -> int:
-    """Fold the recipient's held notices into one digest, in one transaction; nothing already
+async def _fold_digests(
+    sessions: SessionFactory, held: set[Recipient], plans: list[ClockPlan], now: datetime
+) -> dict[Recipient, int]:
+    """Fold each held recipient's notices into one digest, all in one transaction: one update
+    per ``FOLD_PAGE`` notices marks them folded, one insert queues the digests. Nothing already
     taken by a sender is folded (the update only touches rows still pending)."""
-    lines = {n.key: n.digest_line for n in notices if n.digest_line is not None}
+    lines = {
+        n.key: (n.recipient, n.digest_line)
+        for p in plans
+        for n in p.notices
+        if n.recipient in held and n.digest_line is not None
+    }
     if not lines:
-        return 0
+        return {}
     async with sessions() as session:
         table = Notification.__table__  # type: ignore[attr-defined]
-        rows = (
-            await session.exec(
-                update(table)
-                .where(
-                    table.c.key.in_(list(lines)),
-                    table.c.status == NotificationStatus.PENDING,
+        keys = list(lines)
+        rows: list[tuple[int, str]] = []
+        for start in range(0, len(keys), FOLD_PAGE):
+            rows += [
+                (int(row[0]), str(row[1]))
+                for row in await session.exec(
+                    update(table)
+                    .where(
+                        table.c.key.in_(keys[start : start + FOLD_PAGE]),
+                        table.c.status == NotificationStatus.PENDING,
+                    )
+                    .values(status=NotificationStatus.DIGESTED, next_attempt_at=utc(now))
+                    .returning(table.c.id, table.c.key)
                 )
-                .values(status=NotificationStatus.DIGESTED, next_attempt_at=utc(now))
-                .returning(table.c.id, table.c.key)
-            )
-        ).all()
-        if not rows:
-            await session.rollback()
-            return 0
-        ordered = sorted(rows, key=lambda row: int(row[0]))
-        items = [lines[str(row[1])] for row in ordered]
-        await enqueue(
-            session,
-            key=notification_key(
-                "deadline_digest", stage=str(ordered[0][0]), recipient=recipient.tag
-            ),
-            kind="deadline_digest",
-            to=recipient,
-            notice=notification.Notice.of(
+            ]
+        folded: dict[Recipient, list[tuple[int, str]]] = {}
+        for row_id, key in sorted(rows):
+            folded.setdefault(lines[key][0], []).append((row_id, key))
+        digests: dict[Recipient, int] = {}
+        queue = []
+        for recipient in sorted(folded, key=lambda r: (r.kind.value, r.id)):
+            ordered = folded[recipient]
+            items = [lines[key][1] for _, key in ordered]
+            says = notification.Notice.of(
                 "deadline_digest",
                 total=len(items),
                 items=items[:DIGEST_LINES],
                 more=max(0, len(items) - DIGEST_LINES),
-            ),
-            now=now,
-        )
+            )
+            key = notification_key(
+                "deadline_digest", stage=str(ordered[0][0]), recipient=recipient.tag
+            )
+            values = queued(key=key, kind="deadline_digest", to=recipient, notice=says, now=now)
+            queue.append(ready(values, says))
+            digests[recipient] = len(items)
+        await enqueue_many(session, queue)
         await session.commit()
-        return len(items)
+        return digests
 
 
 async def _provisional_notices(
@@ -366,13 +388,14 @@ async def sweep_deadlines(
         clocks = list(
             (await session.exec(select(CaseClock).where(col(CaseClock.id).in_(ids)))).all()
         )
-        cases = {
+        cases: dict[int, Case] = {
             c.id: c
             for c in (
                 await session.exec(
                     select(Case).where(col(Case.id).in_({c.case_id for c in clocks}))
                 )
             ).all()
+            if c.id is not None
         }
         ctx = await _load_context(
             session,
@@ -404,18 +427,19 @@ async def sweep_deadlines(
                 ):
                     report.admin_notices.append(notice)
             await session.commit()
-    for clock in clocks:
-        assert clock.id is not None
-        plan = await _act(sessions, ctx, clock.id, instance, held=held, now=now)
-        if plan is None:
-            report.skipped += 1
-            continue
-        report.plans.append(plan)
-    for recipient in sorted(held, key=lambda r: (r.kind.value, r.id)):
-        notices = [n for p in report.plans for n in p.notices if n.recipient == recipient]
-        folded = await _fold_digest(sessions, recipient, notices, now)
-        if folded:
-            report.digests[recipient] = folded
+    sweep = Sweep(ctx, instance, now, frozenset(held), now + DIGEST_HOLD)
+    by_id = {plan.clock_id: plan for plan in plans}
+    for group in chunks(clocks):
+        batch = await _act_in_bulk(sessions, sweep, group, cases, by_id)
+        report.plans += batch.plans
+        report.skipped += batch.skipped
+        for clock_id in batch.alone:
+            plan = await _act(sessions, ctx, clock_id, instance, held=held, now=now)
+            if plan is None:
+                report.skipped += 1
+                continue
+            report.plans.append(plan)
+    report.digests = await _fold_digests(sessions, held, report.plans, now)
     report.queued = sum(plan.queued for plan in report.plans) + len(report.admin_notices)
     if report.plans:
         logger.info(

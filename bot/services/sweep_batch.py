@@ -1,0 +1,302 @@
+"""The deadline sweep's writing: the plans of a batch of claimed clocks applied in one transaction.
+
+``bot.services.sweep`` claims the due clocks and plans each one (``plan_clock``); this applies the
+plans of up to ``CHUNK`` clocks at once, with a handful of statements whatever their number:
+
+1. lock: on PostgreSQL the batch's cases (``FOR UPDATE``, in id order) and then its clocks; on
+   SQLite a write to the clocks takes the database's write lock first. Nobody changes them until
+   the commit.
+2. compare: a case whose ``version`` moved since the sweep read it (a user acted on it
+   meanwhile) is not written here: its clocks are left to the per-clock path, which reads the case
+   afresh. A clock changed meanwhile (extended, paused, met, no longer ours) is planned again
+   from what it says now, or skipped when it no longer runs.
+3. write: the clocks (one ``UPDATE`` run over all rows), the cases that have new history (with
+   their version checked and raised), the events (appended to each case's hash chain, as
+   ``record_event`` does one by one, so ``lianka audit verify`` holds) and the notices (one
+   ``INSERT … ON CONFLICT (key) DO NOTHING`` per thousand: each notice queues once; what was
+   written is counted).
+
+A case's clocks are always in one batch: its chain is extended in one place. Anything that fails
+rolls the whole batch back, and the caller acts on its clocks one by one as before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm.exc import StaleDataError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.services.sweep_plan import ClockPlan, SweepContext, plan_clock
+from models.calendar import WorkCalendar
+from models.case import Case, CaseStatus
+from models.clock import CaseClock, ClockState
+from models.event import SYSTEM, CaseEvent, EventKind, chained, moved
+from models.notification import Recipient
+from notifications.outbox import enqueue_many, queued, ready
+
+CHUNK = 500
+"""Clocks per transaction: a bigger sweep is written in several."""
+
+CLOCK_FIELDS = (
+    "state",
+    "stage",
+    "started_at",
+    "workdays",
+    "due_at",
+    "provisional",
+    "next_action_at",
+    "paused_at",
+    "met_at",
+    "extended_days",
+)
+"""What a plan reads of a clock, and what applying it may change."""
+
+CASE_FIELDS = (
+    "status",
+    "satisfaction",
+    "closed_at",
+    "updated_at",
+    "event_count",
+    "last_event_hash",
+)
+"""What applying a plan may change on a case (with its version)."""
+
+
+def _table(model: Any) -> sa.Table:
+    table: sa.Table = model.__table__
+    return table
+
+
+def advanced(
+    clock: CaseClock, plan: ClockPlan, calendar: WorkCalendar, now: datetime
+) -> dict[str, Any]:
+    """Where the plan moves the clock: the fields that change (restarted for the 回访 answer if
+    asked); its claim is given back besides."""
+    moved: dict[str, Any] = {
+        "stage": plan.stage,
+        "state": plan.state,
+        "next_action_at": plan.next_action_at,
+    }
+    if plan.state is ClockState.MET:
+        moved["met_at"] = now
+    if plan.restart_workdays is not None:
+        deadline = calendar.deadline(now, plan.restart_workdays)
+        moved |= {
+            "started_at": now,
+            "workdays": plan.restart_workdays,
+            "due_at": deadline.due_at,
+            "provisional": deadline.provisional,
+            "next_action_at": deadline.due_at,
+        }
+    return moved
+
+
+def advance(clock: CaseClock, plan: ClockPlan, calendar: WorkCalendar, now: datetime) -> None:
+    """Move the clock where its plan says (``advanced``), its claim given back."""
+    for name, value in advanced(clock, plan, calendar, now).items():
+        setattr(clock, name, value)
+    clock.claimed_by = None
+    clock.claimed_until = None
+
+
+def history(case: Case, plan: ClockPlan, now: datetime) -> list[dict[str, Any]]:
+    """The plan's events appended to the case's chain (their columns, as ``chained`` makes
+    them), and the case closed if the plan says so."""
+    events = [chained(case, kind, SYSTEM, now, data=data) for kind, data in plan.events]
+    if plan.close:
+        if plan.close_as is not None:
+            case.satisfaction = plan.close_as
+        case.closed_at = now
+        data = {"satisfaction": plan.close_as.value if plan.close_as else None}
+        events.append(moved(case, CaseStatus.CLOSED, EventKind.CLOSED, SYSTEM, now, data=data))
+    return events
+
+
+def chunks(clocks: list[CaseClock], size: int | None = None) -> list[list[CaseClock]]:
+    """The clocks in order, in groups of about ``size`` (``CHUNK``); a case's clocks all in one
+    group."""
+    size = size or CHUNK
+    by_case: dict[int, list[CaseClock]] = {}
+    for clock in clocks:
+        by_case.setdefault(clock.case_id, []).append(clock)
+    groups: list[list[CaseClock]] = [[]]
+    for same_case in by_case.values():
+        if groups[-1] and len(groups[-1]) + len(same_case) > size:
+            groups.append([])
+        groups[-1].extend(same_case)
+    return [group for group in groups if group]
+
+
+@dataclass(slots=True)
+class Batch:
+    """What one batch did: the plans applied, the clocks skipped (no longer running or no longer
+    ours), and the clocks left to act on one by one (their case changed since it was read)."""
+
+    plans: list[ClockPlan] = field(default_factory=list)
+    skipped: int = 0
+    alone: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    """What every batch of one sweep shares."""
+
+    ctx: SweepContext
+    instance: str
+    now: datetime
+    held: frozenset[Recipient]  # their notices wait to be folded into a digest …
+    hold_until: datetime  # … until then
+
+
+async def _lock(
+    session: AsyncSession, clocks: list[CaseClock], instance: str
+) -> tuple[dict[int, Any], dict[int, int]]:
+    """Lock the batch's cases and clocks (see the module's docstring) and read them as they are
+    now: the clocks still claimed by ``instance``, by id, and the cases' versions."""
+    clock_table, case_table = _table(CaseClock), _table(Case)
+    clock_ids = [c.id for c in clocks]
+    case_ids = sorted({c.case_id for c in clocks})
+    connection = await session.connection()
+    ours = sa.and_(clock_table.c.id.in_(clock_ids), clock_table.c.claimed_by == instance)
+    columns = [clock_table.c.id, *(clock_table.c[f] for f in CLOCK_FIELDS)]
+    versions = sa.select(case_table.c.id, case_table.c.version).where(case_table.c.id.in_(case_ids))
+    if connection.dialect.name == "postgresql":
+        versions = versions.order_by(case_table.c.id).with_for_update()
+        version_rows = (await connection.execute(versions)).all()
+        clock_rows = (
+            await connection.execute(
+                sa.select(*columns).where(ours).order_by(clock_table.c.id).with_for_update()
+            )
+        ).all()
+    else:  # a write first: SQLite's write lock, held until the commit
+        touch = sa.update(clock_table).where(ours).values(claimed_by=clock_table.c.claimed_by)
+        clock_rows = (await connection.execute(touch.returning(*columns))).all()
+        version_rows = (await connection.execute(versions)).all()
+    return (
+        {int(row.id): row for row in clock_rows},
+        {int(row.id): int(row.version) for row in version_rows},
+    )
+
+
+def _refreshed(clock: CaseClock, row: Any) -> bool:
+    """Bring the clock up to date with its row; True when anything had changed."""
+    changed = False
+    for name in CLOCK_FIELDS:
+        value = getattr(row, name)
+        if getattr(clock, name) != value:
+            setattr(clock, name, value)
+            changed = True
+    return changed
+
+
+async def act_in_bulk(
+    session: AsyncSession,
+    sweep: Sweep,
+    clocks: list[CaseClock],
+    cases: dict[int, Case],
+    plans: dict[int, ClockPlan],
+) -> Batch:
+    """Apply the plans of ``clocks`` (planned from ``cases`` as the sweep read them) in the
+    session's transaction; the caller commits. See the module's docstring."""
+    ctx, now = sweep.ctx, sweep.now
+    rows, versions = await _lock(session, clocks, sweep.instance)
+    batch = Batch()
+    clock_rows: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    touched: dict[int, int] = {}  # case id → its version when read
+    notices: list[dict[str, Any]] = []
+    by_key: dict[str, ClockPlan] = {}
+    for clock in clocks:
+        assert clock.id is not None
+        row = rows.get(clock.id)
+        case = cases[clock.case_id]
+        if versions.get(clock.case_id) != case.version:
+            batch.alone.append(clock.id)
+            continue
+        if row is None or row.state != ClockState.RUNNING:
+            batch.skipped += 1
+            continue
+        plan = plans[clock.id]
+        if _refreshed(clock, row) or clock.case_id in touched:
+            plan = plan_clock(ctx, clock, case, now)  # planned again from what is true now
+        moved = advanced(clock, plan, ctx.calendar, now)
+        clock_rows.append(
+            {"b_id": clock.id}
+            | {f"b_{f}": moved[f] if f in moved else getattr(clock, f) for f in CLOCK_FIELDS}
+        )
+        new_events = history(case, plan, now)
+        if new_events:
+            events += new_events
+            touched.setdefault(clock.case_id, case.version)
+        for notice in plan.notices:
+            values = queued(
+                key=notice.key,
+                kind=notice.kind,
+                to=notice.recipient,
+                case_id=notice.case_id,
+                notice=notice.says,
+                offer=notice.offer,
+                now=sweep.hold_until if notice.recipient in sweep.held else now,
+            )
+            notices.append(ready(values, notice.says))
+            by_key.setdefault(notice.key, plan)
+        batch.plans.append(plan)
+    await _write(session, clock_rows, {cid: cases[cid] for cid in touched}, touched, events)
+    for key in await enqueue_many(session, notices):
+        by_key[key].queued += 1
+    for case_id, version in touched.items():
+        cases[case_id].version = version + 1
+    return batch
+
+
+async def _write(
+    session: AsyncSession,
+    clock_rows: list[dict[str, Any]],
+    cases: dict[int, Case],
+    versions: dict[int, int],
+    events: list[dict[str, Any]],
+) -> None:
+    """The clocks, the cases with new history (each only at the version it was read at) and
+    their events, a statement each."""
+    connection = await session.connection()
+    clock_table, case_table, event_table = _table(CaseClock), _table(Case), _table(CaseEvent)
+    if clock_rows:
+        await connection.execute(
+            sa.update(clock_table)
+            .where(clock_table.c.id == sa.bindparam("b_id"))
+            .values(
+                {f: sa.bindparam(f"b_{f}") for f in CLOCK_FIELDS}
+                | {"claimed_by": None, "claimed_until": None}
+            ),
+            clock_rows,
+        )
+    if cases:
+        case_rows = [
+            {
+                "b_id": case_id,
+                "b_read": versions[case_id],
+                "b_version": versions[case_id] + 1,
+                **{f"b_{f}": getattr(case, f) for f in CASE_FIELDS},
+            }
+            for case_id, case in cases.items()
+        ]
+        result = await connection.execute(
+            sa.update(case_table)
+            .where(
+                case_table.c.id == sa.bindparam("b_id"),
+                case_table.c.version == sa.bindparam("b_read"),
+            )
+            .values(
+                {f: sa.bindparam(f"b_{f}") for f in CASE_FIELDS}
+                | {"version": sa.bindparam("b_version")}
+            ),
+            case_rows,
+        )
+        if connection.dialect.supports_sane_multi_rowcount and result.rowcount != len(case_rows):
+            raise StaleDataError("a case changed while the sweep held it")  # rolled back
+    if events:
+        await connection.execute(sa.insert(event_table), events)

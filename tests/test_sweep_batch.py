@@ -1,0 +1,176 @@
+"""The sweep writes its clocks in batches: what a batch must never do (overwrite a case a user
+changed meanwhile, break a case's history) and what it must still do when one clock in it cannot
+be written (act on the others)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import col, select
+
+import bot.services.sweep as sweep_module
+import bot.services.sweep_batch as sweep_batch
+from bot.config import LiankaConfig
+from bot.db import SessionFactory
+from bot.services.audit import verify_audit
+from bot.services.policy import Policy
+from bot.services.supervision import supervise_case
+from bot.services.sweep import sweep_deadlines
+from models.calendar import WorkCalendar
+from models.clock import ClockKind, ClockStage
+from models.event import CaseEvent, EventKind
+from notifications.render import telegram_html
+from tests.casework import clock_of, make_staff, outbox, report, sh
+from tests.conftest import DEFAULT_NOW
+
+pytestmark = pytest.mark.both_databases
+
+SUBMITTED = DEFAULT_NOW  # Thursday 26 Nov 2026, 10:00 in Shanghai
+ACCEPT_WARNING = sh(2026, 11, 27, 9)  # 签收 due Friday 27 Nov 18:00: warned that morning
+
+
+async def test_a_case_supervised_after_the_sweep_read_it_keeps_its_supervision_and_is_warned_as_supervised(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The leader's 督办 lands between the sweep's read and its write: the batch must not write
+    the case from what it read (its history would lose the 督办 event's link), and the clock is
+    acted on from the case as it is now — the team leader is warned too, marked 【督办】."""
+    async with sessions() as session:
+        staff = await make_staff(session, SUBMITTED)
+    case = await report(sessions, catalog, calendar, SUBMITTED)
+    other = await report(sessions, catalog, calendar, SUBMITTED, telegram_user_id=7_000_002)
+    assert case.id is not None and other.id is not None
+    act_in_bulk = sweep_module._act_in_bulk
+
+    async def supervised_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        async with sessions() as session:
+            await supervise_case(
+                session,
+                staff.leader,
+                case.id or 0,
+                policy=Policy(catalog, calendar),
+                now=ACCEPT_WARNING,
+            )
+        return await act_in_bulk(*args, **kwargs)
+
+    monkeypatch.setattr(sweep_module, "_act_in_bulk", supervised_meanwhile)
+    swept = await sweep_deadlines(sessions, catalog, calendar, ACCEPT_WARNING)
+
+    assert sorted(plan.case_number for plan in swept.plans) == [case.number, other.number]
+    assert "acting on them one by one" not in caplog.text  # the other case went in the batch
+    warnings = [w for w in await outbox(sessions, "accept_warning") if w.case_id == case.id]
+    assert sorted(w.chat_id or 0 for w in warnings) == [501, 601]
+    assert all(telegram_html(w).startswith("【督办】【催办】") for w in warnings)
+    async with sessions() as session:
+        kinds = (
+            await session.exec(
+                select(CaseEvent.kind)
+                .where(CaseEvent.case_id == case.id)
+                .order_by(col(CaseEvent.seq))
+            )
+        ).all()
+        assert kinds[-2:] == [EventKind.SUPERVISED, EventKind.REMINDED]
+        assert (await verify_audit(session)).ok
+    clock = await clock_of(sessions, case.id, ClockKind.ACCEPT)
+    assert (clock.stage, clock.claimed_by) == (ClockStage.WARNED, None)
+
+    again = await sweep_deadlines(sessions, catalog, calendar, ACCEPT_WARNING)
+    assert again.plans == [] and again.queued == 0
+
+
+async def test_a_clock_that_cannot_be_written_does_not_hold_up_the_others_in_its_batch(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar
+) -> None:
+    """One case's history has a row written behind its back (its next place in the chain is
+    taken): its clock cannot be written, the batch falls back to one clock at a time, and the
+    other cases are warned as if nothing had happened."""
+    async with sessions() as session:
+        await make_staff(session, SUBMITTED)
+    cases = [
+        await report(sessions, catalog, calendar, SUBMITTED, telegram_user_id=7_000_010 + n)
+        for n in range(3)
+    ]
+    broken = cases[1]
+    async with sessions() as session:
+        connection = await session.connection()
+        table = CaseEvent.__table__  # type: ignore[attr-defined]
+        await connection.execute(
+            sa.insert(table).values(
+                case_id=broken.id,
+                seq=broken.event_count + 1,
+                kind=EventKind.PROGRESS,
+                actor_type="system",
+                data={},
+                public=False,
+                created_at=SUBMITTED,
+                prev_hash="0" * 64,
+                hash="0" * 64,
+            )
+        )
+        await session.commit()
+
+    swept = await sweep_deadlines(sessions, catalog, calendar, ACCEPT_WARNING)
+
+    assert sorted(plan.case_number for plan in swept.plans) == [cases[0].number, cases[2].number]
+    assert swept.skipped == 1
+    warned = {w.case_id for w in await outbox(sessions, "accept_warning")}
+    assert warned == {cases[0].id, cases[2].id}
+    assert broken.id is not None
+    stuck = await clock_of(sessions, broken.id, ClockKind.ACCEPT)
+    assert stuck.stage == ClockStage.NONE  # still due: tried again once its claim lapses
+
+
+async def test_a_catch_up_in_several_batches_keeps_every_history_verifiable_and_each_notice_once(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Back after days down: each case has two clocks due (签收 and 受理告知), whose events
+    chain one after the other in one transaction; batches of three clocks keep a case's clocks
+    together. Every chain verifies, the digest folds what it should, a second sweep adds
+    nothing."""
+    monkeypatch.setattr(sweep_batch, "CHUNK", 3)
+    async with sessions() as session:
+        await make_staff(session, SUBMITTED)
+    cases = [
+        await report(sessions, catalog, calendar, SUBMITTED, telegram_user_id=7_000_020 + n)
+        for n in range(3)
+    ]
+    back_up = sh(2026, 12, 2, 10)
+
+    first = await sweep_deadlines(sessions, catalog, calendar, back_up)
+
+    assert len(first.plans) == 6 and first.skipped == 0
+    assert len(await outbox(sessions, "accept_escalated")) == 3
+    digests = await outbox(sessions, "deadline_digest")
+    assert sorted(d.chat_id or 0 for d in digests) == [501, 601]
+    assert sorted(first.digests.values()) == [6, 6]
+    async with sessions() as session:
+        assert (await verify_audit(session)).ok
+        swept = (
+            await session.exec(
+                select(CaseEvent.case_id, CaseEvent.kind).where(
+                    col(CaseEvent.kind).in_([EventKind.REMINDED, EventKind.ESCALATED])
+                )
+            )
+        ).all()
+    # per case: 签收 overdue and escalated, 受理告知 overdue
+    assert Counter(swept) == Counter(
+        {
+            **{(c.id, EventKind.REMINDED): 2 for c in cases},
+            **{(c.id, EventKind.ESCALATED): 1 for c in cases},
+        }
+    )
+    rows = len(await outbox(sessions))
+
+    again = await sweep_deadlines(sessions, catalog, calendar, back_up)
+    assert again.plans == [] and again.queued == 0
+    assert len(await outbox(sessions)) == rows
