@@ -65,7 +65,10 @@ def shingles(text: str) -> frozenset[str]:
 
 def similarity(a: str, b: str) -> float:
     """The Jaccard index of two descriptions' bigrams: 1.0 the same words, 0.0 nothing shared."""
-    left, right = shingles(a), shingles(b)
+    return _jaccard(shingles(a), shingles(b))
+
+
+def _jaccard(left: frozenset[str], right: frozenset[str]) -> float:
     if not left or not right:
         return 0.0
     return len(left & right) / len(left | right)
@@ -114,8 +117,9 @@ async def find_earlier(
         base.order_by(col(Case.created_at).desc(), col(Case.id).desc()).limit(CANDIDATES_MAX)
     )
     best: Match | None = None
+    own = shingles(case.description)  # once, not once per earlier case
     for other in rows.all():
-        score = similarity(case.description, other.description)
+        score = _jaccard(own, shingles(other.description))
         if score >= rules.similarity and (best is None or score > best.score):
             best = Match(other, "text", score)
     return best
