@@ -232,10 +232,14 @@ class Run:
     shared machine disturb less), and how many cases were submitted."""
 
     seconds: list[float] = field(default_factory=list)
-    cpu: float = 0.0
+    cpu_each: list[float] = field(default_factory=list)
     updates: list[Update] = field(default_factory=list)
     steps: list[str] = field(default_factory=list)
     submitted: int = 0
+
+    @property
+    def cpu(self) -> float:
+        return sum(self.cpu_each)
 
 
 async def feed_all(dispatcher: Dispatcher, bot: Bot, updates: list[Update]) -> tuple[float, float]:
@@ -277,7 +281,7 @@ async def run_lianka(sessions: SessionFactory, tokens: list[str], interleave: in
                 started, cpu = time.perf_counter(), time.process_time()
                 await dispatcher.feed_update(bot, update)
                 run.seconds.append(time.perf_counter() - started)
-                run.cpu += time.process_time() - cpu
+                run.cpu_each.append(time.process_time() - cpu)
                 run.updates.append(update)
                 run.steps.append(value or kind)
     async with sessions() as db:
@@ -397,12 +401,16 @@ async def measure(
         "intake_updates": len(seconds),
         "peak_rss_mb": round(peak_rss_mb(), 1),
     }
-    by_step: dict[str, list[float]] = defaultdict(list)
-    for step, spent in zip(run.steps, seconds, strict=True):
-        by_step[step].append(spent)
+    by_step: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for step, spent, cpu in zip(run.steps, seconds, run.cpu_each, strict=True):
+        by_step[step].append((spent, cpu))
     print(
-        "mean ms per step: "
-        + ", ".join(f"{step[:8]} {sum(v) / len(v) * 1000:.1f}" for step, v in by_step.items())
+        "mean ms per step (wall / CPU): "
+        + ", ".join(
+            f"{step[:8]} {sum(w for w, _ in v) / len(v) * 1000:.1f} / "
+            f"{sum(c for _, c in v) / len(v) * 1000:.1f}"
+            for step, v in by_step.items()
+        )
     )
     print(
         f"CPU seconds: Lianka {run.cpu:.2f}, durable floor {durable_cpu:.2f} (ratio "
