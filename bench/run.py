@@ -54,9 +54,11 @@ def at_most(limit: float) -> Callable[[float], bool]:
 GOALS = [
     Goal("intake_updates_per_s", ""),
     Goal("floor_updates_per_s", ""),
-    Goal("intake_ratio", ">= 0.5", at_least(0.5)),
+    Goal("intake_durable_floor_per_s", ""),
+    Goal("intake_durable_ratio", ">= 0.5", at_least(0.5)),
+    Goal("intake_ratio", ""),
     Goal("intake_p50_ms", ""),
-    Goal("intake_p99_ms", ""),
+    Goal("intake_p99_ms", "<= 50", at_most(50)),
     Goal("peak_rss_mb", ""),
     Goal("sweep_ms_10k", ""),
     Goal("sweep_ms_100k", "<= 200", at_most(200)),

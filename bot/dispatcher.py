@@ -48,6 +48,7 @@ def create_dispatcher(
     dispatcher = Dispatcher(
         storage=storage,
         events_isolation=events_isolation,
+        disable_fsm=True,  # registered below, inside the update's session
         name="lianka",
     )
     dispatcher["settings"] = settings
@@ -63,6 +64,10 @@ def create_dispatcher(
     if throttling is not None:
         dispatcher.update.outer_middleware(throttling)
     dispatcher.update.outer_middleware(DbSessionMiddleware(sessions))
+    # aiogram's FSM middleware (the person's lock, then the state read) inside the session, so
+    # that the state is read through it, and once; the lock still comes before the update's
+    # record is looked up (UpdateDeduplication), as a delivery again must wait for the first
+    dispatcher.update.outer_middleware(dispatcher.fsm)
     dispatcher.update.outer_middleware(
         UpdateDeduplication(
             resume=on_submit_delivered_again,

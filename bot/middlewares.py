@@ -37,6 +37,7 @@ from bot.storage import (
     Pending,
     deferred_writes,
     fsm_upserts,
+    reading_through,
     write_deferred,
 )
 from models.errors import StaleAction
@@ -47,7 +48,8 @@ logger = logging.getLogger(__name__)
 
 class DbSessionMiddleware(BaseMiddleware):
     """One ``AsyncSession`` per update, passed to handlers as ``session``; closed (rolled back if
-    uncommitted) when the update is done."""
+    uncommitted) when the update is done. The SQL FSM storage reads through it
+    (``bot.storage.reading_through``), from the FSM middleware's read of the state on."""
 
     def __init__(self, sessions: SessionFactory) -> None:
         self._sessions = sessions
@@ -60,7 +62,8 @@ class DbSessionMiddleware(BaseMiddleware):
     ) -> Any:
         async with self._sessions() as session:
             data["session"] = session
-            return await handler(event, data)
+            with reading_through(session):
+                return await handler(event, data)
 
 
 Resume = Callable[[Update, dict[str, Any]], Awaitable[None]]

@@ -7,6 +7,11 @@ record that its update was handled then commit together, so a crash either loses
 update, delivered again, is handled again from the same step) or neither. Outside an update (the
 CLI, jobs) it writes at once, in its own short transaction.
 
+Within an update the SQL storage also reads through the update's own session
+(``reading_through``), and each conversation's record once: the update holds its person's lock
+(the events isolation) from before that read to its end, and the handler's own writes are the
+deferred ones, read back first; so the record read at the start stays what the database has.
+
 Redis cannot join the database's transaction, so with Redis (``DeferredStorage``) the writes are
 kept in the update's record and written to Redis after it commits; an update a crash cut off
 between the two has them written when it is delivered again, before anything else is done.
@@ -47,20 +52,39 @@ Pending = dict[str, dict[str, Any]]
 
 _pending: ContextVar[Pending | None] = ContextVar("lianka_fsm_pending", default=None)
 _reader: ContextVar[AsyncSession | None] = ContextVar("lianka_fsm_reader", default=None)
+_loaded: ContextVar[dict[str, dict[str, Any] | None] | None] = ContextVar(
+    "lianka_fsm_loaded", default=None
+)
+"""The records read in this update: storage key → ``state`` and ``data`` (None: no record)."""
+
+
+@contextmanager
+def reading_through(session: AsyncSession) -> Iterator[None]:
+    """While the block runs (one update), ``SqlStorage`` reads through ``session`` (the
+    update's own: an update then holds one connection, not two), and each record once."""
+    reader = _reader.set(session)
+    loaded = _loaded.set({})
+    try:
+        yield
+    finally:
+        _loaded.reset(loaded)
+        _reader.reset(reader)
 
 
 @contextmanager
 def deferred_writes(session: AsyncSession) -> Iterator[Pending]:
     """While the block runs, ``SqlStorage`` keeps its writes here (and reads them back) instead
-    of writing them, and reads through ``session`` (the update's own: an update then holds one
-    connection, not two); the caller writes them with ``fsm_upserts``."""
+    of writing them, and reads through ``session`` (``reading_through``, unless a block of it
+    for the same session is already running); the caller writes them with ``fsm_upserts``."""
     pending: Pending = {}
     token = _pending.set(pending)
-    reader = _reader.set(session)
     try:
-        yield pending
+        if _reader.get() is session:
+            yield pending
+        else:
+            with reading_through(session):
+                yield pending
     finally:
-        _reader.reset(reader)
         _pending.reset(token)
 
 
@@ -93,11 +117,14 @@ class SqlStorage(BaseStorage):
             if built not in pending:
                 record = await self._record(key)
                 pending[built] = {
-                    "state": record.state if record else None,
-                    "data": dict(record.data) if record else {},
+                    "state": record["state"] if record else None,
+                    "data": copy.deepcopy(dict(record["data"])) if record else {},
                 }
             pending[built].update(copy.deepcopy(values))
             return
+        loaded = _loaded.get()
+        if loaded is not None:
+            loaded.pop(self._key(key), None)  # written at once below: read it again
         values["updated_at"] = datetime.now(UTC)
         table = FsmRecord.__table__  # type: ignore[attr-defined]
         async with self._sessions() as session:
@@ -109,15 +136,23 @@ class SqlStorage(BaseStorage):
             await session.exec(statement)
             await session.commit()
 
-    async def _record(self, key: StorageKey) -> FsmRecord | None:
+    async def _record(self, key: StorageKey) -> dict[str, Any] | None:
+        """The stored record's ``state`` and ``data`` (not to be changed), or None."""
+        built = self._key(key)
+        loaded = _loaded.get()
+        if loaded is not None and built in loaded:
+            return loaded[built]
+        statement = select(FsmRecord.state, FsmRecord.data).where(FsmRecord.key == built)
         reader = _reader.get()
         if reader is not None:
-            statement = select(FsmRecord).where(FsmRecord.key == self._key(key))
-            return (await reader.exec(statement.execution_options(populate_existing=True))).first()
-        async with self._sessions() as session:
-            return (
-                await session.exec(select(FsmRecord).where(FsmRecord.key == self._key(key)))
-            ).first()
+            row = (await reader.exec(statement)).first()
+        else:
+            async with self._sessions() as session:
+                row = (await session.exec(statement)).first()
+        record = None if row is None else {"state": row[0], "data": row[1]}
+        if loaded is not None:
+            loaded[built] = record
+        return record
 
     def _deferred(self, key: StorageKey) -> dict[str, Any] | None:
         pending = _pending.get()
@@ -132,7 +167,7 @@ class SqlStorage(BaseStorage):
             state: str | None = deferred["state"]
             return state
         record = await self._record(key)
-        return record.state if record else None
+        return record["state"] if record else None
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
         if not isinstance(data, dict):
@@ -146,7 +181,7 @@ class SqlStorage(BaseStorage):
         if deferred is not None:
             return copy.deepcopy(dict(deferred["data"]))
         record = await self._record(key)
-        return dict(record.data) if record else {}
+        return copy.deepcopy(dict(record["data"])) if record else {}
 
     async def close(self) -> None:
         """Nothing to close: sessions are opened per call."""

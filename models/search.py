@@ -49,6 +49,13 @@ def is_han(ch: str) -> bool:
     return any(low <= code <= high for low, high in _HAN_RANGES)
 
 
+_HAN_OR_OTHER = re.compile(
+    "(?P<han>[" + "".join(f"{chr(low)}-{chr(high)}" for low, high in _HAN_RANGES) + "]+)|.",
+    re.DOTALL,
+)
+"""A run of Han characters (``is_han``), or any other one character."""
+
+
 def _is_word(ch: str) -> bool:
     return ch.isascii() and ch.isalnum()
 
@@ -71,16 +78,9 @@ def _runs(text: str) -> Iterator[_Run | None]:
         if match.group("other"):
             yield None
             continue
-        chunk = match.group("han")
-        start = 0
-        for i, ch in enumerate(chunk + "\0"):
-            if i < len(chunk) and is_han(ch):
-                continue
-            if i > start:
-                yield _Run(True, chunk[start:i])
-            if i < len(chunk):
-                yield None
-            start = i + 1
+        for piece in _HAN_OR_OTHER.finditer(match.group("han")):
+            han = piece.group("han")
+            yield None if han is None else _Run(True, han)
 
 
 def bigrams(run: str) -> list[str]:

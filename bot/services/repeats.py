@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, func
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -65,7 +65,10 @@ def shingles(text: str) -> frozenset[str]:
 
 def similarity(a: str, b: str) -> float:
     """The Jaccard index of two descriptions' bigrams: 1.0 the same words, 0.0 nothing shared."""
-    left, right = shingles(a), shingles(b)
+    return _jaccard(shingles(a), shingles(b))
+
+
+def _jaccard(left: frozenset[str], right: frozenset[str]) -> float:
     if not left or not right:
         return 0.0
     return len(left & right) / len(left | right)
@@ -83,21 +86,25 @@ async def find_earlier(
 ) -> Match | None:
     """The case this one most likely repeats, or None."""
     since = utc(now) - timedelta(days=rules.window_days)
-    base = select(Case).where(
+    conditions: list[ColumnElement[bool]] = [
         col(Case.id) != case.id,
-        Case.track == case.track,
+        col(Case.track) == case.track,
         col(Case.merged_into_id).is_(None),
         col(Case.prompted_by_id).is_(None),  # a 防打击报复回访 clue is never the earlier case
-        Case.status != CaseStatus.WITHDRAWN,
+        col(Case.status) != CaseStatus.WITHDRAWN,
         or_(col(Case.status).in_(OPEN_STATUSES), col(Case.created_at) >= since),
-    )
+    ]
+    newest_first = (col(Case.created_at).desc(), col(Case.id).desc())
     if case.track is Track.APPEAL and case.enterprise_id is not None:
         same = (
             await session.exec(
-                base.where(
+                select(Case)
+                .where(
+                    *conditions,
                     Case.enterprise_id == case.enterprise_id,
                     Case.category_id == case.category_id,
-                ).order_by(col(Case.created_at).desc(), col(Case.id).desc())
+                )
+                .order_by(*newest_first)
             )
         ).first()
         if same is not None:
@@ -105,20 +112,29 @@ async def find_earlier(
     if case.track is Track.CLUE:
         if case.team_id is None:
             return None
-        base = base.where(Case.team_id == case.team_id)
+        conditions.append(col(Case.team_id) == case.team_id)
     elif case.zone_id is not None:
-        base = base.where(Case.zone_id == case.zone_id)
+        conditions.append(col(Case.zone_id) == case.zone_id)
     else:
         return None
+    # the candidates' descriptions only: the one case that matches is loaded, not all of them
     rows = await session.exec(
-        base.order_by(col(Case.created_at).desc(), col(Case.id).desc()).limit(CANDIDATES_MAX)
+        select(Case.id, Case.description)
+        .where(*conditions)
+        .order_by(*newest_first)
+        .limit(CANDIDATES_MAX)
     )
-    best: Match | None = None
-    for other in rows.all():
-        score = similarity(case.description, other.description)
-        if score >= rules.similarity and (best is None or score > best.score):
-            best = Match(other, "text", score)
-    return best
+    best: tuple[int | None, float] | None = None
+    own = shingles(case.description)  # once, not once per earlier case
+    for other_id, description in rows.all():
+        score = _jaccard(own, shingles(description))
+        if score >= rules.similarity and (best is None or score > best[1]):
+            best = (other_id, score)
+    if best is None:
+        return None
+    earlier = await session.get(Case, best[0])
+    assert earlier is not None
+    return Match(earlier, "text", best[1])
 
 
 async def flag_repeat(
