@@ -20,7 +20,7 @@ SYSTEM_PACKAGES_TEST := $(SYSTEM_PACKAGES_RUN) poppler-utils chromium
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test check pytest-fast soak fuzz bench bench-scale lint typecheck pytest setup setup-dev system-deps system-deps-test db clean help
+.PHONY: run test check pytest-fast soak fuzz bench bench-scale capacity lint typecheck pytest setup setup-dev system-deps system-deps-test db clean help
 
 help:
 	@echo "make run    — set up and run Lianka"
@@ -30,6 +30,7 @@ help:
 	@echo "make fuzz   — fuzz every handler at length (make test runs a short profile)"
 	@echo "make bench  — run the benchmarks (results in bench/results.json)"
 	@echo "make bench-scale — the report and console over 1,000,000 cases (bench/results.json)"
+	@echo "make capacity — the capacity plan for a province from bench/results.json"
 
 run: setup db
 	$(LIANKA) run --sandbox-if-no-token
@@ -65,6 +66,10 @@ bench: setup
 # (report_s_1m, console_search_ms_1m, …; about 20 minutes the first time, a few once cached).
 bench-scale: setup
 	$(BIN)/python bench/run.py --scale $(BENCH_ARGS)
+
+# The capacity plan's arithmetic (README, "Capacity plan") from bench/results.json.
+capacity: setup
+	$(BIN)/python bench/capacity.py
 
 lint: setup-dev
 	$(BIN)/ruff check .

@@ -28,23 +28,28 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bot.services.sweep import CLAIM_LIMIT  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results.json"
 
-# Measured when the plan was written (2-core machine, bench/results.json of that day); used when
-# the results file lacks a key.
+# Measured on 2026-12-06 on the shared 2-core machine while six other sessions kept it busy (load
+# average 9–17: each figure several times an idle core's), used when bench/results.json lacks a
+# key; the plan built on them errs on the safe side.
 MEASURED = {
-    # updates a second one process takes through the production dispatcher (intake_bench)
-    "intake_updates_per_s": 99.0,
-    # one sweep of 10,000 due clocks among 1,000,000 open, PostgreSQL (sweep_bench --scale)
-    "sweep_ms_1m_10k": 49_000.0,
-    # the sender's overall pace (Telegram allows 30 a second; Lianka keeps to about 25)
+    # updates a second one process takes through the production dispatcher on PostgreSQL
+    # (bench/intake_bench.py --backend postgresql, 200 conversations; 33.4 on SQLite)
+    "intake_updates_per_s_postgresql": 16.9,
+    # one sweep of 10,000 due clocks among 1,000,000 open, PostgreSQL (sweep_bench.py --scale)
+    "sweep_ms_1m_10k": 17_583.0,
+    # Telegram's overall limit as the emulator enforces it (the sender keeps under it)
     "outbox_limit_per_s": 30.0,
-    # last month's report in every format at 1,000,000 cases (report_bench at scale)
-    "report_s_1m": 60.0,
-    # PostgreSQL bytes per case, tables and indexes (3,000 demo cases: 42 MB)
-    "db_bytes_per_case": 14_000.0,
-    # web submissions: p99 of a report's submission (web_bench)
-    "web_submit_p99_ms": 300.0,
+    # last month's report in every format at 1,000,000 cases (make bench-scale)
+    "report_s_1m": 49.5,
+    # PostgreSQL bytes per case, the case tables with their indexes (make bench-scale)
+    "scale_bytes_per_case_1m": 8_452.0,
 }
 
 
@@ -101,6 +106,7 @@ class Plan:
     instances: int
     sweep_burst_clocks: int
     sweep_burst_s: float
+    sweep_burst_min: float
     notices_per_year: int
     outbox_busy_share: float
     burst_drain_min: float
@@ -119,7 +125,9 @@ def plan(scenario: Scenario, measured: dict[str, float], p: Province) -> Plan:
     updates_per_s = (telegram + web + staff) / 3600
     instances = max(
         2,  # two at least, so that one can be restarted while the other serves
-        math.ceil(updates_per_s / (measured["intake_updates_per_s"] * p.instance_headroom)),
+        math.ceil(
+            updates_per_s / (measured["intake_updates_per_s_postgresql"] * p.instance_headroom)
+        ),
     )
     # deadlines and warnings fall on office-day boundaries, so a day's clock actions are due in
     # the same minute; the first working day after 春节 carries the peak day's three days' worth
@@ -129,7 +137,7 @@ def plan(scenario: Scenario, measured: dict[str, float], p: Province) -> Plan:
     office_seconds = p.working_days * p.office_hours * 3600
     sender = min(p.sender_pace_per_s, measured["outbox_limit_per_s"])
     month_share = cases / 1_000_000  # report_s_1m: a month of a 1,000,000-case year
-    bytes_per_case = measured["db_bytes_per_case"]
+    bytes_per_case = measured["scale_bytes_per_case_1m"]
     return Plan(
         scenario=scenario,
         cases_per_year=cases,
@@ -138,6 +146,10 @@ def plan(scenario: Scenario, measured: dict[str, float], p: Province) -> Plan:
         instances=instances,
         sweep_burst_clocks=burst,
         sweep_burst_s=burst * ms_per_clock / 1000,
+        # each instance's sweep claims CLAIM_LIMIT a minute (SKIP LOCKED shares them out)
+        sweep_burst_min=max(
+            burst / (CLAIM_LIMIT * instances), burst * ms_per_clock / 60_000 / instances
+        ),
         notices_per_year=notices,
         outbox_busy_share=notices / (office_seconds * sender),
         burst_drain_min=burst / sender / 60,
@@ -153,7 +165,8 @@ ROWS: tuple[tuple[str, Callable[[Plan], str]], ...] = (
     ("高峰请求/秒", lambda x: f"{x.peak_updates_per_s:,.1f}"),
     ("实例数", lambda x: str(x.instances)),
     ("节后首轮到期时钟", lambda x: f"{x.sweep_burst_clocks:,}"),
-    ("其批量扫描用时 s", lambda x: f"{x.sweep_burst_s:,.1f}"),
+    ("其扫描用时 s（单实例）", lambda x: f"{x.sweep_burst_s:,.1f}"),
+    ("其处理完毕 min", lambda x: f"{x.sweep_burst_min:,.1f}"),
     ("通知条数/年", lambda x: f"{x.notices_per_year:,}"),
     ("发送通道占用", lambda x: f"{x.outbox_busy_share:.1%}"),
     ("节后通知发完 min", lambda x: f"{x.burst_drain_min:,.0f}"),
@@ -187,7 +200,9 @@ def ceilings(measured: dict[str, float], p: Province) -> dict[str, float]:
     day_notices_per_case = p.notices_per_case * p.peak_day_factor / p.working_days
     return {
         # the first working day after 春节: its clock actions acted on within five minutes
-        "期限扫描（节后五分钟内处理完）": 300_000 / ms_per_clock / day_actions_per_case,
+        "期限扫描（两个实例，节后五分钟内处理完）": (
+            min(5 * CLAIM_LIMIT * 2, 2 * 300_000 / ms_per_clock) / day_actions_per_case
+        ),
         # one bot token: the peak day's notices sent within its office hours
         "Telegram 发送（一个机器人，高峰日办公时间内发完）": (
             sender * p.office_hours * 3600 / day_notices_per_case
