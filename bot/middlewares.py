@@ -35,9 +35,11 @@ from bot.services.updates import finish_update, get_processed_update, hold_updat
 from bot.storage import (
     DeferredStorage,
     Pending,
+    committed,
     deferred_writes,
     fsm_upserts,
     reading_through,
+    update_reads,
     write_deferred,
 )
 from models.errors import StaleAction
@@ -79,6 +81,7 @@ class _Mark:
         self.pending = pending
         self.held = held
         self.recorded = False
+        self.reads = update_reads()
 
     def before_commit(self, session: Session) -> None:
         if self.held:
@@ -98,6 +101,7 @@ class _Mark:
     def after_commit(self, session: Session) -> None:
         self.recorded = True
         if self.pending and not self.held:
+            committed(self.reads, self.pending)  # what the update reads from now on
             self.pending.clear()  # written; held writes stay until the store has them
 
     def detach(self, session: Session) -> None:

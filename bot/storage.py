@@ -88,6 +88,22 @@ def deferred_writes(session: AsyncSession) -> Iterator[Pending]:
         _pending.reset(token)
 
 
+def update_reads() -> dict[str, dict[str, Any] | None] | None:
+    """The records this update has read (``reading_through``), or None outside an update: the
+    middleware tells it of what it committed (``committed``)."""
+    return _loaded.get()
+
+
+def committed(reads: dict[str, dict[str, Any] | None] | None, pending: Pending) -> None:
+    """``pending`` was written and committed: the update's later reads, and the records its later
+    writes start from, are those, not the records read before (which a partial write would
+    otherwise bring back)."""
+    if reads is None:
+        return
+    for key, record in pending.items():
+        reads[key] = {"state": record["state"], "data": copy.deepcopy(record["data"])}
+
+
 def fsm_upserts(dialect: str, pending: Pending) -> list[Insert]:
     """The statements that write ``pending`` records (insert, or update the existing row)."""
     table = FsmRecord.__table__  # type: ignore[attr-defined]

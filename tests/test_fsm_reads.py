@@ -6,14 +6,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from aiogram.fsm.storage.base import StorageKey
 from sqlalchemy import delete, event
 
 from bot.db import SessionFactory
+from bot.middlewares import _Mark
+from bot.storage import SqlStorage, deferred_writes, reading_through
 from models.errors import StaleAction
 from models.fsm import FsmRecord
+from models.processed_update import ProcessedUpdate
 from tests.harness import Telegram
 from tests.intake_helpers import TOKEN, state_of
 
@@ -73,3 +78,29 @@ async def test_a_draft_forgotten_between_two_steps_is_gone_at_the_next_one(
 
     assert reporter.alerts[-1] == StaleAction.message
     assert await state_of(telegram, reporter) == (None, {})
+
+
+async def test_a_step_that_saves_its_draft_twice_keeps_both_parts(sessions: SessionFactory) -> None:
+    """A handler that commits its use case, then changes the draft again (and commits again):
+    the second change starts from what the first committed, not from the draft read before it."""
+    storage = SqlStorage(sessions)
+    key = StorageKey(bot_id=1, chat_id=7_000_303, user_id=7_000_303)
+    async with sessions() as session:
+        with reading_through(session):
+            assert await storage.get_data(key) == {}  # the FSM middleware's read, before
+            row = ProcessedUpdate(bot_id=1, update_id=1, handled_at=datetime.now(UTC))
+            with deferred_writes(session) as pending:
+                mark = _Mark(row, pending, held=False)
+                event.listen(session.sync_session, "before_commit", mark.before_commit)
+                event.listen(session.sync_session, "after_commit", mark.after_commit)
+                await storage.update_data(key, {"category": "business_env"})
+                await session.commit()
+                assert await storage.get_data(key) == {"category": "business_env"}
+                await storage.update_data(key, {"description": "土地出让金返还未到位。"})
+                await session.commit()
+                mark.detach(session.sync_session)
+    async with sessions() as session:
+        assert await storage.get_data(key) == {
+            "category": "business_env",
+            "description": "土地出让金返还未到位。",
+        }
