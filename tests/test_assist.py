@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from sqlmodel import col, select
@@ -30,6 +31,7 @@ from bot.services.policy import Policy
 from bot.services.progress import add_progress
 from bot.services.requests import transfer_case
 from bot.services.resolution import resolve_case
+from bot.services.sweep import sweep_deadlines
 from models.calendar import WorkCalendar
 from models.case import Case, CaseStatus, Outcome
 from models.disposition import Disposition
@@ -426,3 +428,25 @@ async def test_a_clue_disposed_of_for_good_tells_its_assist_team_once_not_once_p
     assert (await clue.load()).status is CaseStatus.CLOSED
     (told,) = await clue.notices("assist_case_changed")
     assert "该问题已结案" in telegram_html(told)
+
+
+async def test_assist_teams_hear_when_the_deadline_sweep_closes_the_case(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
+) -> None:
+    """The sweep writes its history in bulk: a 回访 left unanswered closes the case, and the
+    协办 team hears of it as it would of a person's change."""
+    w = await world(sessions, catalog, calendar, clock)
+    await w.add("dispatch")
+    async with sessions() as session:
+        await resolve_case(
+            session, await w.person(INSPECTOR), w.case.id or 0, outcome=Outcome.SOLVED,
+            summary="已协调返还。", amount_yuan=None, policy=w.policy, now=clock.now(),
+        )  # fmt: skip
+    before = len(await w.told("assist_case_changed"))
+    for days in (20, 40, 60):
+        await sweep_deadlines(sessions, catalog, calendar, clock.now() + timedelta(days=days))
+    assert (await w.load()).status is CaseStatus.CLOSED
+    assert (await w.told("assist_case_changed"))[before:] == [DISPATCH_LEADER]
+    assert "该问题已结案" in telegram_html((await w.notices("assist_case_changed"))[-1])
+    async with sessions() as session:
+        assert (await verify_audit(session)).ok

@@ -127,7 +127,14 @@ def _tell(session: Session, change: CaseEvent, assists: dict[int, set[int]]) -> 
 
 @sa_event.listens_for(Session, "before_flush")
 def _tell_assist_teams(session: Session, _context: Any, _instances: Any) -> None:
-    changes = [obj for obj in session.new if isinstance(obj, CaseEvent) and obj.kind in TOLD_OF]
+    tell_assist_teams(session, [obj for obj in session.new if isinstance(obj, CaseEvent)])
+
+
+def tell_assist_teams(session: Session, events: list[CaseEvent]) -> None:
+    """Queue the 协办 teams' notices of ``events`` (those of a kind they are told of): what the
+    flush listener does for the events a session adds, and what a writer of event rows in bulk
+    (the batched sweep) calls with its rows as events, before its commit."""
+    changes = [e for e in events if e.kind in TOLD_OF]
     if not changes:
         return
     with session.no_autoflush:

@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.services.assist_notices import tell_assist_teams
 from bot.services.sweep_plan import ClockPlan, SweepContext, plan_clock
 from models.calendar import WorkCalendar
 from models.case import Case, CaseStatus
@@ -246,6 +247,9 @@ async def act_in_bulk(
             by_key.setdefault(notice.key, plan)
         batch.plans.append(plan)
     await _write(session, clock_rows, {cid: cases[cid] for cid in touched}, touched, events)
+    if events:  # written as rows, so the flush listener that tells 协办 teams does not see them
+        told = [CaseEvent(**values) for values in events]
+        await session.run_sync(tell_assist_teams, told)
     for key in await enqueue_many(session, notices):
         by_key[key].queued += 1
     for case_id, version in touched.items():
