@@ -418,6 +418,26 @@ def _cohort(period: Period, scope: Scope) -> list[sa.ColumnElement[bool]]:
     ]
 
 
+async def _cohort_clocks(
+    session: AsyncSession, cohort: list[sa.ColumnElement[bool]]
+) -> sa.ColumnElement[bool]:
+    """The clocks of the cohort's id range, as a WHERE clause on ``case_clocks`` beside the join
+    to the cohort's cases: ids rise with time, so the range of a month's cases is a month's
+    slice of the clocks, read through the ``case_id`` index rather than every clock of the year
+    hashed (a condition every cohort clock meets: the answers are the same whatever the ids)."""
+    # with the count beside them PostgreSQL reads the cohort by its index: min and max alone
+    # become a walk along the primary key from the first case until one is in the period
+    ((low, high, count),) = await _rows(
+        session,
+        sa.select(sa.func.min(col(Case.id)), sa.func.max(col(Case.id)), sa.func.count()).where(
+            *cohort
+        ),
+    )
+    if not count:
+        return sa.false()
+    return col(CaseClock.case_id).between(low, high)
+
+
 def _flag(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
     return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
 
@@ -530,7 +550,9 @@ async def compute_figures(
         session,
         sa.select(col(CaseClock.kind), col(Case.team_id), _flag(_on_time()), _flag(_late(now)))
         .join(Case, col(Case.id) == col(CaseClock.case_id))
-        .where(*cohort, col(CaseClock.kind).in_(DEADLINE_CLOCKS))
+        .where(
+            *cohort, col(CaseClock.kind).in_(DEADLINE_CLOCKS), await _cohort_clocks(session, cohort)
+        )
         .group_by(col(CaseClock.kind), col(Case.team_id)),
     )
     per_kind: dict[ClockKind, list[int]] = defaultdict(lambda: [0, 0])
@@ -1123,7 +1145,11 @@ async def list_cases(
             sa.func.max(sa.case((_late(now), 1), else_=0)).label("late"),
         )
         .join(Case, col(Case.id) == col(CaseClock.case_id))
-        .where(kind.in_(DEADLINE_CLOCKS), *_cohort(period, scope))
+        .where(
+            kind.in_(DEADLINE_CLOCKS),
+            *_cohort(period, scope),
+            await _cohort_clocks(session, _cohort(period, scope)),
+        )
         .group_by(col(CaseClock.case_id))
         .subquery()
     )

@@ -14,6 +14,7 @@ import pytest
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
+from bot.services import case_search
 from models.calendar import WorkCalendar
 from models.search import CaseSearch, case_document
 from tests.console_support import Client, console_app, sign_in, text_of
@@ -144,6 +145,44 @@ async def test_fifty_cases_a_page_and_the_pager_keeps_the_filters(
     second = await (await leader.get("/console/cases?q=资金&status=submitted&page=2")).text()
     assert _numbers(second) == [f"AJ-2025-{n:05d}" for n in range(51, 56)]
     assert "上一页</a>" in second and "第2页，共2页" in text_of(second)
+
+
+async def test_past_the_count_cap_the_list_asks_to_narrow_and_still_pages_to_the_end(
+    client: Client, sessions: SessionFactory, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A common word at a million cases: the list counts up to the cap (not every match), says
+    超过…件 and pages on while there is a next page; the Excel export still holds them all."""
+    monkeypatch.setattr(case_search, "COUNT_CAP", 20)
+    async with sessions() as session:
+        for n in range(55):
+            case = await make_case(
+                session, NOW - timedelta(hours=n + 1), number=f"AJ-2025-{n + 1:05d}"
+            )
+            session.add(
+                CaseSearch(
+                    case_id=case.id or 0,
+                    document=case_document(
+                        number=case.number, enterprise=None, description=case.description
+                    ),
+                )
+            )
+        await session.commit()
+    admin = await sign_in(client, sessions, person=world.admin)
+    first = await (await admin.get("/console/cases?q=资金")).text()
+    assert "超过20件，请增加筛选条件" in text_of(first) and "共56件" not in text_of(first)
+    assert len(_numbers(first)) == 50 and _numbers(first)[0] == "AJ-2025-00001"
+    assert 'href="/console/cases?q=%E8%B5%84%E9%87%91&amp;page=2">下一页' in first
+    second = await (await admin.get("/console/cases?q=资金&page=2")).text()
+    oldest = [f"AJ-2025-{n:05d}" for n in range(51, 56)] + [world.refund.number]  # 资金 too
+    assert _numbers(second) == oldest
+    assert "上一页</a>" in second and "下一页</a>" not in second
+    past = await (await admin.get("/console/cases?q=资金&page=9")).text()
+    assert _numbers(past) == oldest and "共56件，第2/2页" in text_of(past)
+    export = await admin.get("/console/cases.xlsx?q=资金")
+    rows = list(openpyxl.load_workbook(io.BytesIO(await export.read())).active.values)
+    assert len(rows) == 1 + 56
+    narrow = await (await admin.get("/console/cases?q=AJ-2025-00007")).text()
+    assert "共1件" in text_of(narrow) and "超过" not in text_of(narrow)
 
 
 async def test_the_excel_export_holds_the_filtered_list_with_chinese_headers(

@@ -36,6 +36,10 @@ from models.team import Inspector, Role, Team
 
 PAGE_SIZE = 50
 EXPORT_CAP = 10_000
+COUNT_CAP = 1_000
+"""The most matches a search counts: past it the list says 超过1000件 and pages on while there is
+a next page (counting every case that holds a common word costs seconds at a million cases, the
+page itself does not)."""
 """Rows an Excel export holds at most; the page says so when the list is longer."""
 
 
@@ -162,6 +166,9 @@ class CasePage:
     filters: CaseFilters
     hidden: HiddenClues | None = None
     """Leaders and admins: the open clues they may not see, as counts (never as rows)."""
+    capped: bool = False
+    """More than ``COUNT_CAP`` match: ``total`` is ``COUNT_CAP`` and ``pages`` the pages known so
+    far (this one, and the next while there is one)."""
 
 
 def is_due_clock() -> ColumnElement[bool]:
@@ -300,27 +307,51 @@ async def search_cases(
     that match ``filters``, newest first, with the total. ``InvalidInput`` for an unknown team,
     category or zone, or a query too short to search."""
     conditions = await _conditions(session, actor, filters, now)
-    total = (await session.exec(select(func.count()).select_from(Case).where(*conditions))).one()
-    pages = max(1, -(-total // PAGE_SIZE))
-    page = min(max(page, 1), pages)
-    cases = list(
-        (
-            await session.exec(
-                select(Case)
-                .where(*conditions)
-                .order_by(col(Case.created_at).desc(), col(Case.id).desc())
-                .offset((page - 1) * PAGE_SIZE)
-                .limit(PAGE_SIZE)
-            )
-        ).all()
-    )
+    total = await _count(session, conditions, limit=COUNT_CAP + 1)
+    capped = total > COUNT_CAP
+    page = max(page, 1)
+    cases = await _page(session, conditions, page, PAGE_SIZE + 1) if capped else []
+    if capped and not cases and page > 1:  # past the end of a long list: count it, show the last
+        total = (
+            await session.exec(select(func.count()).select_from(Case).where(*conditions))
+        ).one()
+        capped = False
+    if capped:
+        total, pages = COUNT_CAP, page + (len(cases) > PAGE_SIZE)
+        cases = cases[:PAGE_SIZE]
+    else:
+        pages = max(1, -(-total // PAGE_SIZE))
+        page = min(page, pages)
+        cases = await _page(session, conditions, page, PAGE_SIZE)
     items = await found_cases(session, cases, calendar=calendar, now=now)
     hidden = (
         await count_hidden_clues(session, actor, now)
         if actor.role in (Role.LEADER, Role.ADMIN)
         else None
     )
-    return CasePage(items, page, pages, int(total), filters, hidden)
+    return CasePage(items, page, pages, int(total), filters, hidden, capped)
+
+
+async def _count(
+    session: AsyncSession, conditions: list[ColumnElement[bool]], *, limit: int
+) -> int:
+    """How many cases meet ``conditions``, counted up to ``limit``."""
+    matching = select(col(Case.id)).where(*conditions).limit(limit).subquery()
+    return int((await session.exec(select(func.count()).select_from(matching))).one())
+
+
+async def _page(
+    session: AsyncSession, conditions: list[ColumnElement[bool]], page: int, size: int
+) -> list[Case]:
+    """``size`` cases from the start of ``page`` (of ``PAGE_SIZE``), newest first."""
+    query = (
+        select(Case)
+        .where(*conditions)
+        .order_by(col(Case.created_at).desc(), col(Case.id).desc())
+        .offset((page - 1) * PAGE_SIZE)
+        .limit(size)
+    )
+    return list((await session.exec(query)).all())
 
 
 @dataclass(frozen=True, slots=True)
