@@ -15,7 +15,7 @@ from aiogram.fsm.storage.base import DefaultKeyBuilder
 from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
@@ -115,7 +115,8 @@ def redis_writes_failing(telegram: Telegram, error: BaseException) -> Iterator[N
 
 async def last_record(sessions: SessionFactory) -> ProcessedUpdate:
     async with sessions() as session:
-        return (await session.exec(select(ProcessedUpdate))).all()[-1]
+        query = select(ProcessedUpdate).order_by(col(ProcessedUpdate.update_id).desc())
+        return (await session.exec(query)).first() or pytest.fail("no update recorded")
 
 
 async def test_the_draft_is_json_and_survives_a_restart(
