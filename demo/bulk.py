@@ -15,7 +15,7 @@ from bot.services.case_notices import assigned_notice, waiting_notice
 from bot.services.routing import FIRST_TEAM_REASON, RECUSED, routed_reason
 from demo.plan import CasePlan, Plan
 from demo.rows import Batch, plain, table_of, write
-from demo.steps import STEPS, ladder_of
+from demo.steps import STEPS, Ledger, ladder_of
 from demo.world import World
 from models.calendar import SHANGHAI, WorkCalendar
 from models.case import (
@@ -35,10 +35,7 @@ from models.event import (
     Actor,
     ActorType,
     CaseEvent,
-    EventKind,
     assigned,
-    chained,
-    moved,
     routed,
     submitted_values,
 )
@@ -73,7 +70,7 @@ PlainCase = plain(Case)
 change a ``Case``."""
 
 
-class MemoryLedger:
+class MemoryLedger(Ledger):
     """The same steps in memory, and ``submit_case`` mirrored, for inserting in batches."""
 
     def __init__(
@@ -109,49 +106,8 @@ class MemoryLedger:
     def add(self, row: Any) -> None:
         self.batch.add(type(row), row)
 
-    def record(
-        self,
-        case: Case,
-        kind: EventKind,
-        actor: Actor,
-        at: datetime,
-        *,
-        note: str | None = None,
-        data: dict[str, Any] | None = None,
-        public: bool = False,
-        from_status: CaseStatus | None = None,
-        to_status: CaseStatus | None = None,
-    ) -> None:
-        self.batch.add(
-            CaseEvent,
-            chained(
-                case,
-                kind,
-                actor,
-                at,
-                note=note,
-                data=data,
-                public=public,
-                from_status=from_status,
-                to_status=to_status,
-            ),
-        )
-
-    def move(
-        self,
-        case: Case,
-        target: CaseStatus,
-        kind: EventKind,
-        actor: Actor,
-        at: datetime,
-        *,
-        note: str | None = None,
-        data: dict[str, Any] | None = None,
-        public: bool = False,
-    ) -> None:
-        self.batch.add(
-            CaseEvent, moved(case, target, kind, actor, at, note=note, data=data, public=public)
-        )
+    def keep_event(self, values: dict[str, Any]) -> None:
+        self.batch.add(CaseEvent, values)
 
     async def start_clock(
         self,

@@ -13,7 +13,7 @@ from models.calendar import WorkCalendar
 from models.case import Case, CaseStatus, Satisfaction, aftercare_reachable, reporter_actor_id
 from models.clock import CaseClock, ClockKind, ClockStage, ClockState
 from models.disposition import ClueDisposition, Disposition, ProposalStatus
-from models.event import SYSTEM, Actor, ActorType, EventKind
+from models.event import SYSTEM, Actor, ActorType, EventKind, chained, moved
 from models.org import Track
 from models.policy import DeadlineLadder
 from models.rectification import Rectification
@@ -33,6 +33,9 @@ class Ledger(Protocol):
 
     def add(self, row: Any) -> None: ...
 
+    def keep_event(self, values: dict[str, Any]) -> None:
+        """An event's column values (``chained``), kept with the case's other new rows."""
+
     def record(
         self,
         case: Case,
@@ -46,7 +49,12 @@ class Ledger(Protocol):
         from_status: CaseStatus | None = None,
         to_status: CaseStatus | None = None,
     ) -> None:
-        """``record_event``: the case's next event, kept with the case's other new rows."""
+        """``record_event``: the case's next event (both ledgers: ``keep_event`` keeps it)."""
+        values = chained(
+            case, kind, actor, at, note=note, data=data, public=public,
+            from_status=from_status, to_status=to_status,
+        )  # fmt: skip
+        self.keep_event(values)
 
     def move(
         self,
@@ -61,6 +69,7 @@ class Ledger(Protocol):
         public: bool = False,
     ) -> None:
         """``transition``: the case moves to ``target`` and its event is kept."""
+        self.keep_event(moved(case, target, kind, actor, at, note=note, data=data, public=public))
 
     async def start_clock(
         self,

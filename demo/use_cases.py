@@ -16,20 +16,20 @@ from bot.services.intake import submit_case
 from bot.services.policy import Policy
 from bot.services.routing import assign_case, prompting_case
 from demo.plan import Plan
-from demo.steps import STEPS
+from demo.steps import STEPS, Ledger
 from demo.world import World
 from models.calendar import WorkCalendar
-from models.case import Case, CaseStatus, reporter_of
+from models.case import Case, reporter_of
 from models.clock import CaseClock, ClockKind
 from models.disposition import ClueDisposition
-from models.event import Actor, EventKind, record_event, transition
+from models.event import Actor, CaseEvent
 from models.intake import CaseDraft
 from models.rectification import Rectification
 from models.reporter import Reporter
 from models.team import Inspector, Role
 
 
-class SessionLedger:
+class SessionLedger(Ledger):
     """Steps through the database session, with the clocks service."""
 
     def __init__(
@@ -50,48 +50,8 @@ class SessionLedger:
     def add(self, row: Any) -> None:
         self.session.add(row)
 
-    def record(
-        self,
-        case: Case,
-        kind: EventKind,
-        actor: Actor,
-        at: datetime,
-        *,
-        note: str | None = None,
-        data: dict[str, Any] | None = None,
-        public: bool = False,
-        from_status: CaseStatus | None = None,
-        to_status: CaseStatus | None = None,
-    ) -> None:
-        self.session.add(
-            record_event(
-                case,
-                kind,
-                actor,
-                at,
-                note=note,
-                data=data,
-                public=public,
-                from_status=from_status,
-                to_status=to_status,
-            )
-        )
-
-    def move(
-        self,
-        case: Case,
-        target: CaseStatus,
-        kind: EventKind,
-        actor: Actor,
-        at: datetime,
-        *,
-        note: str | None = None,
-        data: dict[str, Any] | None = None,
-        public: bool = False,
-    ) -> None:
-        self.session.add(
-            transition(case, target, kind, actor, at, note=note, data=data, public=public)
-        )
+    def keep_event(self, values: dict[str, Any]) -> None:
+        self.session.add(CaseEvent(**values))
 
     async def start_clock(
         self,
