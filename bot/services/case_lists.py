@@ -158,6 +158,19 @@ WORK_CLOCKS = (ClockKind.ACCEPT, ClockKind.RESOLVE, ClockKind.DISPOSITION)
 """The clocks whose deadline passed makes a case count as overdue in /stats and the clue counts."""
 
 
+def past_deadline(now: datetime) -> ColumnElement[bool]:
+    """The case has a work clock running past its deadline (overdue in /stats, the 工作台 and the
+    clue counts): looked up from the running clocks past their deadline, which are few
+    (``ix_case_clocks_running_due``), rather than a clock lookup for every case counted."""
+    return col(Case.id).in_(
+        select(col(CaseClock.case_id)).where(
+            col(CaseClock.state) == ClockState.RUNNING,
+            col(CaseClock.due_at) <= now,
+            col(CaseClock.kind).in_(WORK_CLOCKS),
+        )
+    )
+
+
 def _due_clock(case: Case, clocks: dict[ClockKind, CaseClock]) -> CaseClock | None:
     for kind in due_kinds(case.status):
         clock = clocks.get(kind)
@@ -242,20 +255,13 @@ class HiddenClues:
 
 
 async def count_hidden_clues(session: AsyncSession, actor: Inspector, now: datetime) -> HiddenClues:
-    """The open clues ``actor`` may not see (``viewable_by``), and how many are overdue: one pass
-    over the open clues, the overdue ones found from the running clocks past their deadline (few,
-    ``ix_case_clocks_running_due``) rather than a clock lookup for every clue (as ``count_stats``)."""
+    """The open clues ``actor`` may not see (``viewable_by``), and how many are overdue
+    (``past_deadline``), in one pass over the open clues."""
     hidden = and_(
         col(Case.track) == Track.CLUE, col(Case.status).in_(OPEN_STATUSES), ~viewable_by(actor)
     )
-    late = col(Case.id).in_(
-        select(col(CaseClock.case_id)).where(
-            col(CaseClock.state) == ClockState.RUNNING,
-            col(CaseClock.due_at) <= now,
-            col(CaseClock.kind).in_(WORK_CLOCKS),
-        )
-    )
-    counted = select(func.count(), func.coalesce(func.sum(sa.case((late, 1), else_=0)), 0))
+    late = sa.case((past_deadline(now), 1), else_=0)
+    counted = select(func.count(), func.coalesce(func.sum(late), 0))
     total, overdue = (await session.exec(counted.select_from(Case).where(hidden))).one()
     return HiddenClues(int(total), int(overdue))
 
@@ -445,13 +451,7 @@ async def count_stats(session: AsyncSession, actor: Inspector, now: datetime) ->
             select(col(Case.team_id), func.count())
             .where(
                 is_open,
-                col(Case.id).in_(
-                    select(col(CaseClock.case_id)).where(
-                        col(CaseClock.state) == ClockState.RUNNING,
-                        col(CaseClock.due_at) <= now,
-                        col(CaseClock.kind).in_(WORK_CLOCKS),
-                    )
-                ),
+                past_deadline(now),
             )
             .group_by(col(Case.team_id))
         )
