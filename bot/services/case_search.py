@@ -312,10 +312,7 @@ async def search_cases(
     page = max(page, 1)
     cases = await _page(session, conditions, page, PAGE_SIZE + 1) if capped else []
     if capped and not cases and page > 1:  # past the end of a long list: count it, show the last
-        total = (
-            await session.exec(select(func.count()).select_from(Case).where(*conditions))
-        ).one()
-        capped = False
+        total, capped = await _count(session, conditions, limit=None), False
     if capped:
         total, pages = COUNT_CAP, page + (len(cases) > PAGE_SIZE)
         cases = cases[:PAGE_SIZE]
@@ -333,9 +330,9 @@ async def search_cases(
 
 
 async def _count(
-    session: AsyncSession, conditions: list[ColumnElement[bool]], *, limit: int
+    session: AsyncSession, conditions: list[ColumnElement[bool]], *, limit: int | None
 ) -> int:
-    """How many cases meet ``conditions``, counted up to ``limit``."""
+    """How many cases meet ``conditions``, counted up to ``limit`` (None: all of them)."""
     matching = select(col(Case.id)).where(*conditions).limit(limit).subquery()
     return int((await session.exec(select(func.count()).select_from(matching))).one())
 
