@@ -10,7 +10,8 @@ CLI, jobs) it writes at once, in its own short transaction.
 Within an update the SQL storage also reads through the update's own session
 (``reading_through``), and each conversation's record once: the update holds its person's lock
 (the events isolation) from before that read to its end, and the handler's own writes are the
-deferred ones, read back first; so the record read at the start stays what the database has.
+deferred ones, read back first, and what it commits replaces what it read (``committed``); so
+the record read at the start stays what the database has.
 
 Redis cannot join the database's transaction, so with Redis (``DeferredStorage``) the writes are
 kept in the update's record and written to Redis after it commits; an update a crash cut off
