@@ -8,7 +8,8 @@ Builds a PostgreSQL database of ``--cases`` cases: ``--generate`` demo cases wri
 command (``lianka demo-data``, the same cached template as ``report_bench.py --cache``), then
 multiplied in SQL up to ``--cases`` (bench/million.py: fresh ids and numbers, times staggered,
 every case's clocks, events, requests, notices and search document with it, indexes rebuilt,
-``VACUUM ANALYZE``). With ``--cache`` the million-case database is kept as
+``VACUUM ANALYZE``). ``--database NAME`` measures a database already built (a copy of the kept
+one, say, with a migration applied) and leaves it. With ``--cache`` the million-case database is kept as
 ``lianka_bench_scale_<cases>_<generate>_<fingerprint>`` (the fingerprint covers the demo
 generator, models, migrations, config and bench/million.py) and read in place by later runs;
 everything measured only reads. When the demo generator writes a million cases fast enough,
@@ -221,6 +222,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2, help="timed rounds of the console")
     parser.add_argument("--cache", action="store_true", help="keep and reuse the database")
     parser.add_argument("--keep", action="store_true", help="keep the database (no --cache)")
+    parser.add_argument(
+        "--database",
+        help="measure this existing PostgreSQL database in place (never built, never dropped)",
+    )
     args = parser.parse_args()
     from bench.console_bench import measure as search
     from bench.report_bench import measure as report
@@ -232,7 +237,10 @@ def main() -> int:
         f"lianka_bench_scale_{args.cases}_{args.generate}_{fingerprint(args.cases, args.generate)}"
     )
     figures: dict[str, float | int | str] = {}
-    if args.cache and asyncio.run(exists(name)):
+    if args.database:
+        name = args.database
+        print(f"postgresql: measuring {name} in place", flush=True)
+    elif args.cache and asyncio.run(exists(name)):
         print(f"postgresql: {args.cases} cases in {name}", flush=True)
     else:
         source = generated(args.generate)
@@ -263,7 +271,7 @@ def main() -> int:
         print("console: 案件 list and 工作台", flush=True)
         listed, homes = asyncio.run(lists(url, args.rounds))
     finally:
-        if not args.cache and not args.keep:
+        if not args.cache and not args.keep and not args.database:
             asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     figures.update(
         {
