@@ -33,7 +33,7 @@ from models.calendar import WorkCalendar
 from sandbox import BotSpec, Emulator
 from tests.harness import Telegram
 from tests.intake_helpers import build, make_card
-from tests.live import BOT_TOKEN, BOT_USERNAME, TEST_KEYS
+from tests.live import BOT_TOKEN, BOT_USERNAME, TEST_KEYS, kill_leftovers
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -250,6 +250,13 @@ async def catalog(sessions: SessionFactory, config: LiankaConfig) -> LiankaConfi
 async def calendar(sessions: SessionFactory, config: LiankaConfig) -> WorkCalendar:
     async with sessions() as session:
         return await load_calendar(session, config)
+
+
+@pytest.fixture(autouse=True)
+def _no_server_left_running() -> Iterator[None]:
+    """A test that fails before it stops its ``lianka run`` leaves no server behind it."""
+    yield
+    kill_leftovers()
 
 
 @pytest.fixture

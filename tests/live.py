@@ -31,6 +31,25 @@ REPORTER, INSPECTOR, TEAM_LEADER = 7100001, 7100002, 7100003
 STEP_WITHIN = 45.0  # seconds for one reply on a loaded 2-core machine
 WEBHOOK_SECRET = "e2e-webhook-secret-0123456789"
 
+_RUNNING: dict[int, asyncio.subprocess.Process] = {}
+"""Every ``lianka run`` started here and not yet seen to exit, by pid."""
+
+
+def kill_leftovers() -> list[int]:
+    """Kill every ``lianka run`` a test started and did not stop (a test that failed before its
+    ``stop``): the pids killed. Called after each test (conftest), so a failure cannot leave a
+    server running on the machine for the rest of the session."""
+    killed = []
+    for pid, process in list(_RUNNING.items()):
+        if process.returncode is None:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                continue
+            killed.append(pid)
+    _RUNNING.clear()
+    return killed
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -100,6 +119,7 @@ class LiankaProcess:
             stderr=handle,
         )
         handle.close()
+        _RUNNING[self.process.pid] = self.process
         deadline = asyncio.get_running_loop().time() + within
         async with aiohttp.ClientSession() as client:
             while True:
@@ -124,7 +144,9 @@ class LiankaProcess:
         if self.process.returncode is None:
             self.process.send_signal(sig)
         async with asyncio.timeout(within):
-            return await self.process.wait()
+            code = await self.process.wait()
+        _RUNNING.pop(self.process.pid, None)
+        return code
 
     async def get(self, path: str) -> tuple[int, str]:
         async with aiohttp.ClientSession() as client, client.get(self.url + path) as response:
