@@ -29,8 +29,8 @@ from bot.services.assist import (
 from bot.services.case_lists import show_case
 from handlers.actor import with_actor
 from handlers.flow import flow_ends
-from handlers.staff_steps import cmd_cancel, on_not_text, open_step
-from models.errors import InvalidInput, StaleAction
+from handlers.staff_steps import cmd_cancel, on_not_text, open_step, step_case_id
+from models.errors import InvalidInput
 from models.team import Inspector
 from notifications.render import render
 from notifications.telegram import (
@@ -92,9 +92,7 @@ async def on_note(
     clock: Clock,
 ) -> None:
     data = await state.get_data()
-    if "case_id" not in data:
-        raise StaleAction(detail="协办进展 without its case")
-    case_id = int(data["case_id"])
+    case_id = step_case_id(data)
     async with flow_ends(state):
         added = await add_assist_progress(
             session, actor, case_id, note=message.text or "", now=clock.now()

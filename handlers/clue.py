@@ -30,6 +30,7 @@ from bot.services.permissions import load_case, require_assignee
 from bot.services.policy import Policy
 from handlers.actor import with_actor
 from handlers.flow import flow_ends, flow_moves
+from handlers.staff_steps import step_case_id
 from models.case import WORKING_STATUSES
 from models.disposition import ClueDisposition, Disposition
 from models.errors import InvalidInput, StaleAction
@@ -154,7 +155,7 @@ async def on_reason(
     data = await state.get_data()
     async with flow_ends(state):
         proposal = await propose_disposition(
-            session, actor, data["case_id"], kind=Disposition(data["kind"]),
+            session, actor, step_case_id(data), kind=Disposition(data["kind"]),
             reason=message.text or "", people=data.get("people"), policy=policy,
             now=clock.now(),
         )  # fmt: skip

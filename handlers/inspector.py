@@ -40,7 +40,7 @@ from bot.services.resolution import resolve_case
 from bot.services.routing import list_route_targets
 from handlers.actor import with_actor
 from handlers.flow import flow_ends
-from handlers.staff_steps import cmd_cancel, on_not_text, on_text_instead_of_button
+from handlers.staff_steps import cmd_cancel, on_not_text, on_text_instead_of_button, step_case_id
 from models.attachment import Attachment, MediaKind
 from models.case import RETURNABLE, Case, CaseStatus, Outcome
 from models.errors import InvalidInput, StaleAction
@@ -492,11 +492,11 @@ async def on_return_reason(
     async with flow_ends(state):
         if data.get("team_id"):
             await transfer_case(
-                session, actor, data["case_id"], team_id=data["team_id"], reason=reason, now=now
+                session, actor, step_case_id(data), team_id=data["team_id"], reason=reason, now=now
             )
         else:
             await request_return(
-                session, actor, data["case_id"], reason=reason, policy=policy, now=now
+                session, actor, step_case_id(data), reason=reason, policy=policy, now=now
             )
     await message.answer(
         render("staff_request_submitted", days=None, transfer=bool(data.get("team_id")))
@@ -509,7 +509,7 @@ async def on_question(
     data = await state.get_data()
     async with flow_ends(state):
         await ask_reporter(
-            session, actor, data["case_id"], question=message.text or "", now=clock.now()
+            session, actor, step_case_id(data), question=message.text or "", now=clock.now()
         )
     await message.answer(render("staff_question_sent"))
 
@@ -522,12 +522,12 @@ async def on_progress(
     if data.get("appeal"):
         await state.update_data(note=note)
         await state.set_state(CaseFlow.progress_visibility)
-        keyboard = visibility_keyboard(data["case_id"])
+        keyboard = visibility_keyboard(step_case_id(data))
         await message.answer(render("staff_visibility_ask"), reply_markup=keyboard)
         return
     async with flow_ends(state):
         await add_progress(
-            session, actor, data["case_id"], note=note, public=False, now=clock.now()
+            session, actor, step_case_id(data), note=note, public=False, now=clock.now()
         )
     await message.answer(render("staff_progress_recorded", public=False, clue=True))
 
@@ -556,7 +556,7 @@ async def on_extension_reason(
         await request_extension(
             session,
             actor,
-            data["case_id"],
+            step_case_id(data),
             days=data["days"],
             reason=message.text or "",
             now=clock.now(),
@@ -571,7 +571,7 @@ async def on_summary(message: Message, actor: Inspector, state: FSMContext) -> N
     data = await state.get_data()
     await state.update_data(summary=summary)
     await state.set_state(CaseFlow.amount)
-    keyboard = skip_amount_keyboard(data["case_id"])
+    keyboard = skip_amount_keyboard(step_case_id(data))
     await message.answer(render("staff_amount_ask"), reply_markup=keyboard)
 
 
@@ -590,7 +590,7 @@ async def on_amount(
         case = await resolve_case(
             session,
             actor,
-            data["case_id"],
+            step_case_id(data),
             outcome=Outcome(data["outcome"]),
             summary=data["summary"],
             amount_yuan=amount,

@@ -32,7 +32,13 @@ from bot.services.rectification import (
 )
 from handlers.actor import with_actor
 from handlers.flow import flow_ends
-from handlers.staff_steps import cmd_cancel, on_not_text, on_text_instead_of_button, open_step
+from handlers.staff_steps import (
+    cmd_cancel,
+    on_not_text,
+    on_text_instead_of_button,
+    open_step,
+    step_case_id,
+)
 from models.errors import StaleAction
 from models.rectification import REQUIREMENT_MAX, UNIT_MAX
 from models.team import Inspector
@@ -102,7 +108,7 @@ async def on_unit(message: Message, actor: Inspector, state: FSMContext, policy:
     data = await state.update_data(unit=unit)
     await state.set_state(RectifyFlow.days)
     most = policy.config.rectification.max_days
-    keyboard = rectify_days_keyboard(data["case_id"])
+    keyboard = rectify_days_keyboard(step_case_id(data))
     await message.answer(render("staff_rectify_days_ask", most=most), reply_markup=keyboard)
 
 
@@ -112,7 +118,7 @@ async def _set(bot: Bot, chat_id: int, days: int, *, ctx: dict[str, Any]) -> Non
     data = await state.get_data()
     async with flow_ends(state):
         done = await set_rectification(
-            ctx["session"], ctx["actor"], data["case_id"], requirement=data["requirement"],
+            ctx["session"], ctx["actor"], step_case_id(data), requirement=data["requirement"],
             unit=data["unit"], days=days, policy=ctx["policy"], now=ctx["clock"].now(),
         )  # fmt: skip
     row = done.rectification
@@ -209,7 +215,7 @@ async def on_note(
     data = await state.get_data()
     async with flow_ends(state):
         done = await verify_rectification(
-            session, actor, data["case_id"], passed=bool(data["passed"]),
+            session, actor, step_case_id(data), passed=bool(data["passed"]),
             note=message.text or "", now=clock.now(),
         )  # fmt: skip
     row = done.rectification
@@ -254,7 +260,7 @@ async def on_withdraw_reason(
     data = await state.get_data()
     async with flow_ends(state):
         done = await withdraw_rectification(
-            session, actor, data["case_id"], reason=message.text or "", now=clock.now()
+            session, actor, step_case_id(data), reason=message.text or "", now=clock.now()
         )
     await message.answer(
         render(

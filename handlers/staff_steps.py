@@ -5,11 +5,15 @@ them for its own states."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from aiogram import Bot
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
+from models.errors import StaleAction
 from notifications.render import render
 
 
@@ -24,6 +28,14 @@ async def on_not_text(message: Message) -> None:
 
 async def on_text_instead_of_button(message: Message) -> None:
     await message.answer(render("staff_press_button"))
+
+
+def step_case_id(data: Mapping[str, Any]) -> int:
+    """The case a step is about, as ``open_step`` remembered it. A step whose data is gone (the
+    conversation cleared elsewhere, or older than this version) is answered as stale."""
+    if "case_id" not in data:
+        raise StaleAction(detail="a staff step without its case")
+    return int(data["case_id"])
 
 
 async def open_step(

@@ -25,8 +25,8 @@ from bot.services.supervision import (
 )
 from handlers.actor import with_actor
 from handlers.flow import flow_ends
-from handlers.staff_steps import cmd_cancel, on_not_text, open_step
-from models.errors import InvalidInput, StaleAction
+from handlers.staff_steps import cmd_cancel, on_not_text, open_step, step_case_id
+from models.errors import InvalidInput
 from models.team import Inspector
 from notifications.render import render
 from notifications.telegram import SupervisionAct, SupervisionAction
@@ -61,11 +61,10 @@ async def on_reply(
     clock: Clock,
 ) -> None:
     data = await state.get_data()
-    if "case_id" not in data:
-        raise StaleAction(detail="督办回复 without its case")
+    case_id = step_case_id(data)
     async with flow_ends(state):
         reply = await reply_supervision(
-            session, actor, int(data["case_id"]), message.text or "", now=clock.now()
+            session, actor, case_id, message.text or "", now=clock.now()
         )
     text = render("staff_supervision_replied", number=reply.case.number, late=reply.late)
     await message.answer(text)

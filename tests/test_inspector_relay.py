@@ -123,3 +123,23 @@ async def test_a_question_left_open_lapses_when_the_case_is_resolved(
     async with sessions() as session:
         follower_rows = (await session.exec(select(CaseFollower))).all()
     assert follower_rows == []
+
+
+async def test_a_question_step_whose_case_was_forgotten_is_answered_as_expired(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
+) -> None:
+    people = await make_people(sessions, clock)
+    tg = build(sessions, catalog, calendar, clock)
+    await submit(sessions, catalog, calendar, clock, people.reporter)
+    inspector, reporter = user(tg, INSPECTOR), user(tg, REPORTER)
+    await deliver(tg, sessions)
+    await inspector.click("签收")
+    await inspector.click("提问")
+    context = tg.dispatcher.fsm.get_context(tg.bot, chat_id=INSPECTOR, user_id=INSPECTOR)
+    await context.set_data({})  # the step's case gone (an older conversation's data)
+
+    await inspector.send("请问涉及金额是多少？")
+    await deliver(tg, sessions)
+
+    assert "此操作已过期，请重新开始。" in inspector.last
+    assert not any("请问涉及金额是多少？" in sent.text for sent in reporter.messages)
