@@ -48,19 +48,28 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.people import Directory
-from bot.services.sweep_batch import Batch, Sweep, act_in_bulk, advance, chunks, history
+from bot.services.sweep_batch import (
+    Batch,
+    Sweep,
+    act_in_bulk,
+    advance,
+    chunks,
+    history,
+    queue_notices,
+)
+from bot.services.sweep_digest import Digests
 from bot.services.sweep_plan import ClockPlan, Notice, SweepContext, plan_clock
 from models import notification
 from models.calendar import WorkCalendar
 from models.case import Case, reporter_of
 from models.clock import CaseClock, ClockState
 from models.event import CaseEvent
-from models.notification import Notification, NotificationStatus, Recipient
+from models.notification import Recipient
 from models.org import Category
 from models.reporter import Reporter
 from models.team import Team
 from models.types import utc
-from notifications.outbox import enqueue, enqueue_many, notification_key, queued, ready
+from notifications.outbox import enqueue
 
 __all__ = [
     "ClockPlan",
@@ -82,8 +91,6 @@ instance, with one digest per person for each sweep's share."""
 CLAIM_FOR = timedelta(minutes=5)
 DIGEST_THRESHOLD = 4
 DIGEST_HOLD = timedelta(minutes=10)
-DIGEST_LINES = 30
-FOLD_PAGE = 5000
 
 
 def default_instance() -> str:
@@ -189,42 +196,31 @@ async def _release(sessions: SessionFactory, clock_id: int, instance: str) -> No
         await session.commit()
 
 
-async def _act(
-    sessions: SessionFactory,
-    ctx: SweepContext,
-    clock_id: int,
-    instance: str,
-    *,
-    held: set[Recipient],
-    now: datetime,
-) -> ClockPlan | None:
+async def _act(sweep: Sweep, sessions: SessionFactory, clock_id: int) -> ClockPlan | None:
     """One clock, one transaction: advance it, record the history, queue the notices (the path
     of a clock whose batch could not be written, or whose case changed since the sweep read it).
     A case changed meanwhile by someone else (its version moved) gives the clock back for the
     next sweep; any other failure leaves it claimed, to be tried again once the claim lapses."""
     try:
-        return await _apply(sessions, ctx, clock_id, instance, held=held, now=now)
+        return await _apply(sweep, sessions, clock_id)
     except StaleDataError:
         logger.info("clock %s: the case changed meanwhile; retried next sweep", clock_id)
-        await _release(sessions, clock_id, instance)
+        await _release(sessions, clock_id, sweep.instance)
         return None
     except Exception:  # one clock that cannot be written does not hold up the others
         logger.exception("clock %s: not acted on; retried once its claim lapses", clock_id)
         return None
 
 
-async def _apply(
-    sessions: SessionFactory,
-    ctx: SweepContext,
-    clock_id: int,
-    instance: str,
-    *,
-    held: set[Recipient],
-    now: datetime,
-) -> ClockPlan | None:
+async def _apply(sweep: Sweep, sessions: SessionFactory, clock_id: int) -> ClockPlan | None:
+    ctx, now = sweep.ctx, sweep.now
     async with sessions() as session:
         clock = await session.get(CaseClock, clock_id)
-        if clock is None or clock.claimed_by != instance or clock.state is not ClockState.RUNNING:
+        if (
+            clock is None
+            or clock.claimed_by != sweep.instance
+            or clock.state is not ClockState.RUNNING
+        ):
             return None
         case = await session.get(Case, clock.case_id)
         assert case is not None
@@ -233,18 +229,9 @@ async def _apply(
         session.add_all([CaseEvent(**row) for row in history(case, plan, now)])
         session.add_all([clock, case])
         await session.flush()
-        for notice in plan.notices:
-            plan.queued += await enqueue(
-                session,
-                key=notice.key,
-                kind=notice.kind,
-                to=notice.recipient,
-                case_id=notice.case_id,
-                notice=notice.says,
-                offer=notice.offer,
-                now=now + DIGEST_HOLD if notice.recipient in held else now,
-            )
+        staged = await queue_notices(session, sweep, [plan])
         await session.commit()
+        sweep.digests.settle(staged)
         return plan
 
 
@@ -262,7 +249,8 @@ async def _act_in_bulk(
         async with sessions() as session:
             batch = await act_in_bulk(session, sweep, clocks, cases, plans)
             await session.commit()
-            return batch
+        sweep.digests.settle(batch.staged)
+        return batch
     except Exception:
         logger.warning(
             "deadline sweep: a batch of %s clocks failed; acting on them one by one",
@@ -275,62 +263,6 @@ async def _act_in_bulk(
 def _digest_recipients(plans: list[ClockPlan]) -> set[Recipient]:
     counts = Counter(n.recipient for p in plans for n in p.notices if n.digest_line is not None)
     return {r for r, count in counts.items() if count >= DIGEST_THRESHOLD}
-
-
-async def _fold_digests(
-    sessions: SessionFactory, held: set[Recipient], plans: list[ClockPlan], now: datetime
-) -> dict[Recipient, int]:
-    """Fold each held recipient's notices into one digest, all in one transaction: one update
-    per ``FOLD_PAGE`` notices marks them folded, one insert queues the digests. Nothing already
-    taken by a sender is folded (the update only touches rows still pending)."""
-    lines = {
-        n.key: (n.recipient, n.digest_line)
-        for p in plans
-        for n in p.notices
-        if n.recipient in held and n.digest_line is not None
-    }
-    if not lines:
-        return {}
-    async with sessions() as session:
-        table = Notification.__table__  # type: ignore[attr-defined]
-        keys = list(lines)
-        rows: list[tuple[int, str]] = []
-        for start in range(0, len(keys), FOLD_PAGE):
-            rows += [
-                (int(row[0]), str(row[1]))
-                for row in await session.exec(
-                    update(table)
-                    .where(
-                        table.c.key.in_(keys[start : start + FOLD_PAGE]),
-                        table.c.status == NotificationStatus.PENDING,
-                    )
-                    .values(status=NotificationStatus.DIGESTED, next_attempt_at=utc(now))
-                    .returning(table.c.id, table.c.key)
-                )
-            ]
-        folded: dict[Recipient, list[tuple[int, str]]] = {}
-        for row_id, key in sorted(rows):
-            folded.setdefault(lines[key][0], []).append((row_id, key))
-        digests: dict[Recipient, int] = {}
-        queue = []
-        for recipient in sorted(folded, key=lambda r: (r.kind.value, r.id)):
-            ordered = folded[recipient]
-            items = [lines[key][1] for _, key in ordered]
-            says = notification.Notice.of(
-                "deadline_digest",
-                total=len(items),
-                items=items[:DIGEST_LINES],
-                more=max(0, len(items) - DIGEST_LINES),
-            )
-            key = notification_key(
-                "deadline_digest", stage=str(ordered[0][0]), recipient=recipient.tag
-            )
-            values = queued(key=key, kind="deadline_digest", to=recipient, notice=says, now=now)
-            queue.append(ready(values, says))
-            digests[recipient] = len(items)
-        await enqueue_many(session, queue)
-        await session.commit()
-        return digests
 
 
 async def _provisional_notices(
@@ -431,19 +363,24 @@ async def sweep_deadlines(
                 ):
                     report.admin_notices.append(notice)
             await session.commit()
-    sweep = Sweep(ctx, instance, now, frozenset(held), now + DIGEST_HOLD)
+    digests = Digests(now=now, hold_until=now + DIGEST_HOLD, checked=set())
+    sweep = Sweep(ctx, instance, now, frozenset(held), digests)
     by_id = {plan.clock_id: plan for plan in plans}
     for group in chunks(clocks):
         batch = await _act_in_bulk(sessions, sweep, group, cases, by_id)
         report.plans += batch.plans
         report.skipped += batch.skipped
         for clock_id in batch.alone:
-            plan = await _act(sessions, ctx, clock_id, instance, held=held, now=now)
+            plan = await _act(sweep, sessions, clock_id)
             if plan is None:
                 report.skipped += 1
                 continue
             report.plans.append(plan)
-    report.digests = await _fold_digests(sessions, held, report.plans, now)
+    if digests.current:
+        async with sessions() as session:
+            await digests.release(session)
+            await session.commit()
+    report.digests = {r: count for r, count in digests.folded.items() if count}
     report.queued = sum(plan.queued for plan in report.plans) + len(report.admin_notices)
     if report.plans:
         logger.info(

@@ -30,8 +30,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.services.assist_notices import tell_assist_teams
-from bot.services.sweep_plan import ClockPlan, SweepContext, plan_clock
+from bot.services.assist_notices import TOLD_OF, tell_assist_teams
+from bot.services.sweep_digest import Digests, Staged
+from bot.services.sweep_plan import ClockPlan, Notice, SweepContext, plan_clock
+from models.bulk import insert_rows, update_rows
 from models.calendar import WorkCalendar
 from models.case import Case, CaseStatus
 from models.clock import CaseClock, ClockState
@@ -135,11 +137,13 @@ def chunks(clocks: list[CaseClock], size: int | None = None) -> list[list[CaseCl
 @dataclass(slots=True)
 class Batch:
     """What one batch did: the plans applied, the clocks skipped (no longer running or no longer
-    ours), and the clocks left to act on one by one (their case changed since it was read)."""
+    ours), the clocks left to act on one by one (their case changed since it was read), and
+    what it did to the digests (settled once it commits)."""
 
     plans: list[ClockPlan] = field(default_factory=list)
     skipped: int = 0
     alone: list[int] = field(default_factory=list)
+    staged: Staged = field(default_factory=Staged)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,8 +153,37 @@ class Sweep:
     ctx: SweepContext
     instance: str
     now: datetime
-    held: frozenset[Recipient]  # their notices wait to be folded into a digest …
-    hold_until: datetime  # … until then
+    held: frozenset[Recipient]  # their notices are folded into their digests
+    digests: Digests
+
+
+async def queue_notices(session: AsyncSession, sweep: Sweep, plans: list[ClockPlan]) -> Staged:
+    """Queue the plans' notices (each key once; ``plan.queued`` counts the rows written) in the
+    session's transaction, a held person's folded into their digest."""
+    rows: list[dict[str, Any]] = []
+    by_key: dict[str, tuple[ClockPlan, Notice]] = {}
+    for plan in plans:
+        for notice in plan.notices:
+            values = queued(
+                key=notice.key,
+                kind=notice.kind,
+                to=notice.recipient,
+                case_id=notice.case_id,
+                notice=notice.says,
+                offer=notice.offer,
+                now=sweep.now,
+            )
+            if notice.recipient in sweep.held and notice.digest_line is not None:
+                values = sweep.digests.folded_row(values)
+            rows.append(ready(values, notice.says, sweep.digests.checked))
+            by_key.setdefault(notice.key, (plan, notice))
+    folded: list[tuple[Recipient, int, dict[str, str]]] = []
+    for key, row_id in (await enqueue_many(session, rows)).items():
+        plan, notice = by_key[key]
+        plan.queued += 1
+        if notice.recipient in sweep.held and notice.digest_line is not None:
+            folded.append((notice.recipient, row_id, notice.digest_line))
+    return await sweep.digests.fold(session, folded)
 
 
 async def _lock(
@@ -209,8 +242,6 @@ async def act_in_bulk(
     clock_rows: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
     touched: dict[int, int] = {}  # case id → its version when read
-    notices: list[dict[str, Any]] = []
-    by_key: dict[str, ClockPlan] = {}
     for clock in clocks:
         assert clock.id is not None
         row = rows.get(clock.id)
@@ -226,32 +257,20 @@ async def act_in_bulk(
             plan = plan_clock(ctx, clock, case, now)  # planned again from what is true now
         moved = advanced(clock, plan, ctx.calendar, now)
         clock_rows.append(
-            {"b_id": clock.id}
-            | {f"b_{f}": moved[f] if f in moved else getattr(clock, f) for f in CLOCK_FIELDS}
+            {"id": clock.id}
+            | {f: moved[f] if f in moved else getattr(clock, f) for f in CLOCK_FIELDS}
         )
         new_events = history(case, plan, now)
         if new_events:
             events += new_events
             touched.setdefault(clock.case_id, case.version)
-        for notice in plan.notices:
-            values = queued(
-                key=notice.key,
-                kind=notice.kind,
-                to=notice.recipient,
-                case_id=notice.case_id,
-                notice=notice.says,
-                offer=notice.offer,
-                now=sweep.hold_until if notice.recipient in sweep.held else now,
-            )
-            notices.append(ready(values, notice.says))
-            by_key.setdefault(notice.key, plan)
         batch.plans.append(plan)
     await _write(session, clock_rows, {cid: cases[cid] for cid in touched}, touched, events)
-    if events:  # written as rows, so the flush listener that tells 协办 teams does not see them
-        told = [CaseEvent(**values) for values in events]
+    # written as rows, so the flush listener that tells 协办 teams does not see them
+    told = [CaseEvent(**values) for values in events if values["kind"] in TOLD_OF]
+    if told:
         await session.run_sync(tell_assist_teams, told)
-    for key in await enqueue_many(session, notices):
-        by_key[key].queued += 1
+    batch.staged = await queue_notices(session, sweep, batch.plans)
     for case_id, version in touched.items():
         cases[case_id].version = version + 1
     return batch
@@ -265,42 +284,22 @@ async def _write(
     events: list[dict[str, Any]],
 ) -> None:
     """The clocks, the cases with new history (each only at the version it was read at) and
-    their events, a statement each."""
+    their events, a statement each (``models.bulk``)."""
     connection = await session.connection()
-    clock_table, case_table, event_table = _table(CaseClock), _table(Case), _table(CaseEvent)
-    if clock_rows:
-        await connection.execute(
-            sa.update(clock_table)
-            .where(clock_table.c.id == sa.bindparam("b_id"))
-            .values(
-                {f: sa.bindparam(f"b_{f}") for f in CLOCK_FIELDS}
-                | {"claimed_by": None, "claimed_until": None}
-            ),
-            clock_rows,
-        )
-    if cases:
-        case_rows = [
-            {
-                "b_id": case_id,
-                "b_read": versions[case_id],
-                "b_version": versions[case_id] + 1,
-                **{f"b_{f}": getattr(case, f) for f in CASE_FIELDS},
-            }
-            for case_id, case in cases.items()
-        ]
-        result = await connection.execute(
-            sa.update(case_table)
-            .where(
-                case_table.c.id == sa.bindparam("b_id"),
-                case_table.c.version == sa.bindparam("b_read"),
-            )
-            .values(
-                {f: sa.bindparam(f"b_{f}") for f in CASE_FIELDS}
-                | {"version": sa.bindparam("b_version")}
-            ),
-            case_rows,
-        )
-        if connection.dialect.supports_sane_multi_rowcount and result.rowcount != len(case_rows):
-            raise StaleDataError("a case changed while the sweep held it")  # rolled back
-    if events:
-        await connection.execute(sa.insert(event_table), events)
+    await update_rows(
+        connection,
+        _table(CaseClock),
+        clock_rows,
+        constants={"claimed_by": None, "claimed_until": None},
+    )
+    case_rows = [
+        {"id": case_id, "read": versions[case_id], "version": versions[case_id] + 1}
+        | {f: getattr(case, f) for f in CASE_FIELDS}
+        for case_id, case in cases.items()
+    ]
+    updated = await update_rows(
+        connection, _table(Case), case_rows, where_equal=[("version", "read")]
+    )
+    if connection.dialect.supports_sane_multi_rowcount and updated != len(case_rows):
+        raise StaleDataError("a case changed while the sweep held it")  # rolled back
+    await insert_rows(connection, _table(CaseEvent), events)

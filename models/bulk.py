@@ -1,0 +1,158 @@
+"""Many rows in one statement: inserts and updates for the writers in bulk (the deadline sweep).
+
+On PostgreSQL the rows travel as one array per column (``unnest``): one statement, prepared
+once, whatever their number, where a statement per row (``executemany``) costs a round of the
+server's executor each, and a multi-row ``VALUES`` a parse of thousands of parameters. Elsewhere
+(SQLite, in the process) the rows are bound by SQLAlchemy as usual.
+
+The values are those a Core statement takes (enums, aware datetimes, dicts for JSON); each is
+converted as its column's type would convert it. The SQL is written from the table's own column
+names (each looked up in ``table.c``), never from values.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from models.types import JSONType, NullableJSON, UTCDateTime, utc
+
+_PG = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+
+def _pg_column(column: sa.Column[Any]) -> tuple[str, Callable[[Any], Any], str]:
+    """How a column's values travel to PostgreSQL in an array: the array's element type, the
+    conversion of one value, and the SQL that reads an element back as the column's type."""
+    kind = column.type
+    if isinstance(kind, JSONType | sa.JSON):
+        none_is_null = isinstance(kind, NullableJSON)
+
+        def as_json(value: Any) -> str | None:
+            return None if value is None and none_is_null else json.dumps(value)
+
+        return "TEXT", as_json, "CAST({} AS JSONB)"
+    if isinstance(kind, UTCDateTime):
+        return "TIMESTAMP WITH TIME ZONE", lambda v: None if v is None else utc(v), "{}"
+    if isinstance(kind, sa.Enum):
+        return "TEXT", lambda v: v.value if isinstance(v, enum.Enum) else v, "{}"
+    return kind.compile(dialect=_PG), lambda v: v, "{}"
+
+
+def _arrays(
+    table: sa.Table,
+    names: Sequence[str],
+    rows: Sequence[dict[str, Any]],
+    typed_as: dict[str, str] | None = None,
+) -> tuple[dict[str, list[Any]], list[str], list[str]]:
+    """The rows as one list per column (parameters ``c0``, ``c1`` …), the ``unnest`` arguments
+    and, per column, the SQL that reads the element of ``u.cN`` as the column's type (a value
+    that is no column of the table, as the column ``typed_as`` names)."""
+    params: dict[str, list[Any]] = {}
+    arguments: list[str] = []
+    reads: list[str] = []
+    for index, name in enumerate(names):
+        element, convert, read = _pg_column(table.c[(typed_as or {}).get(name, name)])
+        params[f"c{index}"] = [convert(row[name]) for row in rows]
+        arguments.append(f"CAST(:c{index} AS {element}[])")
+        reads.append(read.format(f"u.c{index}"))
+    return params, arguments, reads
+
+
+def _columns(names: Sequence[str]) -> str:
+    return ", ".join(f"c{index}" for index in range(len(names)))
+
+
+async def insert_rows(
+    connection: AsyncConnection,
+    table: sa.Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    skip_conflicts_on: str | None = None,
+    returning: Sequence[str] = (),
+) -> list[Any]:
+    """Insert ``rows`` (each with the same keys) in one statement; with ``skip_conflicts_on``,
+    a row whose value of that unique column is taken is left out (``ON CONFLICT DO NOTHING``).
+    Returns the ``returning`` columns of the rows written."""
+    if not rows:
+        return []
+    names = list(rows[0])
+    if connection.dialect.name != "postgresql":
+        statement: Any = sqlite.insert(table)
+        if skip_conflicts_on is not None:
+            statement = statement.on_conflict_do_nothing(index_elements=[skip_conflicts_on])
+        if returning:
+            statement = statement.returning(*(table.c[name] for name in returning))
+            return list((await connection.execute(statement, list(rows))).all())
+        await connection.execute(statement, list(rows))
+        return []
+    params, arguments, reads = _arrays(table, names, rows)
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {', '.join(reads)} "  # noqa: S608
+        f"FROM unnest({', '.join(arguments)}) AS u({_columns(names)})"
+    )
+    if skip_conflicts_on is not None:
+        sql += f" ON CONFLICT ({skip_conflicts_on}) DO NOTHING"
+    if returning:
+        sql += f" RETURNING {', '.join(returning)}"
+        typed = sa.text(sql).columns(*(table.c[name] for name in returning))
+        return list((await connection.execute(typed, params)).all())
+    await connection.execute(sa.text(sql), params)
+    return []
+
+
+async def update_rows(
+    connection: AsyncConnection,
+    table: sa.Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    key: str = "id",
+    where_equal: Sequence[tuple[str, str]] = (),
+    constants: dict[str, Any] | None = None,
+) -> int:
+    """Update each row's columns (its keys but ``key`` and the ``where_equal`` values) on the
+    table's row whose ``key`` column equals its ``key`` value; ``where_equal`` pairs (column,
+    row value name) update only rows whose column still holds the value (a version read);
+    ``constants`` are set on every row. One statement on PostgreSQL, ``executemany`` elsewhere.
+    Returns how many rows were updated (where the driver can tell)."""
+    if not rows:
+        return 0
+    constants = constants or {}
+    checks = dict(where_equal)
+    names = list(rows[0])
+    changed = [n for n in names if n != key and n not in checks.values()]
+    if connection.dialect.name != "postgresql":
+        statement = (
+            sa.update(table)
+            .where(
+                table.c[key] == sa.bindparam(f"b_{key}"),
+                *(
+                    table.c[column] == sa.bindparam(f"b_{value}")
+                    for column, value in checks.items()
+                ),
+            )
+            .values({n: sa.bindparam(f"b_{n}") for n in changed} | constants)
+        )
+        bound = [{f"b_{n}": row[n] for n in names} for row in rows]
+        result = await connection.execute(statement, bound)
+        return int(result.rowcount)
+    typed_as = {value: column for column, value in checks.items()}
+    params, arguments, reads = _arrays(table, names, rows, typed_as)
+    read = dict(zip(names, reads, strict=True))
+    assignments = [f"{n} = {read[n]}" for n in changed]
+    for index, (name, value) in enumerate(constants.items()):
+        params[f"k{index}"] = _pg_column(table.c[name])[1](value)
+        assignments.append(f"{name} = :k{index}")
+    conditions = [f"{table.name}.{key} = {read[key]}"]
+    conditions += [f"{table.name}.{column} = {read[value]}" for column, value in checks.items()]
+    sql = (
+        f"UPDATE {table.name} SET {', '.join(assignments)} "  # noqa: S608
+        f"FROM unnest({', '.join(arguments)}) AS u({_columns(names)}) "
+        f"WHERE {' AND '.join(conditions)}"
+    )
+    return int((await connection.execute(sa.text(sql), params)).rowcount)
