@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import and_, any_, func, or_, update
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -58,11 +58,19 @@ from bot.services.sweep_batch import (
     queue_notices,
 )
 from bot.services.sweep_digest import Digests
-from bot.services.sweep_plan import ClockPlan, Notice, SweepContext, plan_clock
+from bot.services.sweep_plan import (
+    CaseRow,
+    ClockPlan,
+    ClockRow,
+    Notice,
+    SweepContext,
+    case_of,
+    plan_clock,
+)
 from models import notification
 from models.calendar import WorkCalendar
 from models.case import Case, reporter_of
-from models.clock import CaseClock, ClockState
+from models.clock import CaseClock, ClockKind, ClockState
 from models.event import CaseEvent
 from models.notification import Recipient
 from models.org import Category
@@ -128,11 +136,17 @@ def _due_filter(now: datetime) -> Any:
     )
 
 
+def _clocks() -> Any:
+    return CaseClock.__table__  # type: ignore[attr-defined]
+
+
 async def claim_due_clocks(
     session: AsyncSession, now: datetime, instance: str, limit: int = CLAIM_LIMIT
-) -> list[int]:
-    """Claim up to ``limit`` due clocks for ``instance`` in one statement; commits the claim."""
-    table = CaseClock.__table__  # type: ignore[attr-defined]
+) -> list[ClockRow]:
+    """Claim up to ``limit`` due clocks for ``instance`` in one statement that returns them, in
+    id order; commits the claim. On PostgreSQL the claimed ids are an array the update looks up
+    by primary key (``= ANY(ARRAY(…))``), where ``IN (…)`` let the planner scan every clock."""
+    table = _clocks()
     due = (
         select(table.c.id)
         .where(_due_filter(now))
@@ -140,28 +154,47 @@ async def claim_due_clocks(
         .limit(limit)
     )
     if _dialect(session) == "postgresql":
-        due = due.with_for_update(skip_locked=True)
+        claimed = table.c.id == any_(
+            func.array(due.with_for_update(skip_locked=True).scalar_subquery())
+        )
+    else:
+        claimed = table.c.id.in_(due.scalar_subquery())
     statement = (
         update(table)
-        .where(table.c.id.in_(due.scalar_subquery()))
+        .where(claimed)
         .values(claimed_by=instance, claimed_until=utc(now + CLAIM_FOR))
-        .returning(table.c.id)
+        .returning(*(table.c[name] for name in ClockRow.COLUMNS))
     )
-    ids = [int(row[0]) for row in (await session.exec(statement)).all()]
+    clocks = [ClockRow(row) for row in (await session.exec(statement)).all()]
     await session.commit()
-    return sorted(ids)
+    return sorted(clocks, key=lambda clock: clock.id)
 
 
-async def list_due_clocks(session: AsyncSession, now: datetime, limit: int) -> list[int]:
-    """The clocks a sweep would claim now (for a dry run: reads only)."""
-    table = CaseClock.__table__  # type: ignore[attr-defined]
+async def list_due_clocks(session: AsyncSession, now: datetime, limit: int) -> list[ClockRow]:
+    """The clocks a sweep would claim now, in id order (for a dry run: reads only)."""
+    table = _clocks()
     rows = await session.exec(
-        select(table.c.id)
+        select(*(table.c[name] for name in ClockRow.COLUMNS))
         .where(_due_filter(now))
         .order_by(table.c.next_action_at, table.c.id)
         .limit(limit)
     )
-    return sorted(int(row) for row in rows.all())
+    return sorted((ClockRow(row) for row in rows.all()), key=lambda clock: clock.id)
+
+
+async def _load_cases(session: AsyncSession, clocks: list[ClockRow]) -> dict[int, CaseRow]:
+    """The clocks' cases, by id."""
+    table = Case.__table__  # type: ignore[attr-defined]
+    ids = sorted({clock.case_id for clock in clocks})
+    cases: dict[int, CaseRow] = {}
+    for start in range(0, len(ids), 10_000):  # SQLite takes at most 32,766 parameters
+        rows = await session.exec(
+            select(*(table.c[name] for name in CaseRow.COLUMNS)).where(
+                table.c.id.in_(ids[start : start + 10_000])
+            )
+        )
+        cases.update((case.id, case) for case in map(CaseRow, rows.all()))
+    return cases
 
 
 async def _load_context(
@@ -238,8 +271,8 @@ async def _apply(sweep: Sweep, sessions: SessionFactory, clock_id: int) -> Clock
 async def _act_in_bulk(
     sessions: SessionFactory,
     sweep: Sweep,
-    clocks: list[CaseClock],
-    cases: dict[int, Case],
+    clocks: list[ClockRow],
+    cases: dict[int, CaseRow],
     plans: dict[int, ClockPlan],
 ) -> Batch:
     """A batch of clocks in one transaction (``bot.services.sweep_batch``); if it cannot be
@@ -318,26 +351,17 @@ async def sweep_deadlines(
     report = SweepReport(now=now, dry_run=dry_run)
     async with sessions() as session:
         if dry_run:
-            ids = await list_due_clocks(session, now, limit)
+            clocks = await list_due_clocks(session, now, limit)
         else:
-            ids = await claim_due_clocks(session, now, instance, limit)
-        clocks = list(
-            (await session.exec(select(CaseClock).where(col(CaseClock.id).in_(ids)))).all()
-        )
-        cases: dict[int, Case] = {
-            c.id: c
-            for c in (
-                await session.exec(
-                    select(Case).where(col(Case.id).in_({c.case_id for c in clocks}))
-                )
-            ).all()
-            if c.id is not None
-        }
+            clocks = await claim_due_clocks(session, now, instance, limit)
+        cases = await _load_cases(session, clocks)
+        asked = [
+            cases[clock.case_id]
+            for clock in clocks
+            if clock.kind in (ClockKind.FOLLOWUP, ClockKind.AFTERCARE)
+        ]  # only their plans read the reporter (an anonymous case's is sealed)
         ctx = await _load_context(
-            session,
-            config,
-            calendar,
-            {r for r in map(reporter_of, cases.values()) if r is not None},
+            session, config, calendar, {r for r in map(reporter_of, map(case_of, asked)) if r}
         )
         admin_notices = await _provisional_notices(session, calendar, ctx.directory, now)
     plans = [plan_clock(ctx, clock, cases[clock.case_id], now) for clock in clocks]

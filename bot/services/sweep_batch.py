@@ -32,7 +32,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services.assist_notices import TOLD_OF, tell_assist_teams
 from bot.services.sweep_digest import Digests, Staged
-from bot.services.sweep_plan import ClockPlan, Notice, SweepContext, plan_clock
+from bot.services.sweep_plan import (
+    AnyCase,
+    AnyClock,
+    CaseRow,
+    ClockPlan,
+    ClockRow,
+    Notice,
+    SweepContext,
+    plan_clock,
+)
 from models.bulk import insert_rows, update_rows
 from models.calendar import WorkCalendar
 from models.case import Case, CaseStatus
@@ -75,7 +84,7 @@ def _table(model: Any) -> sa.Table:
 
 
 def advanced(
-    clock: CaseClock, plan: ClockPlan, calendar: WorkCalendar, now: datetime
+    clock: AnyClock, plan: ClockPlan, calendar: WorkCalendar, now: datetime
 ) -> dict[str, Any]:
     """Where the plan moves the clock: the fields that change (restarted for the 回访 answer if
     asked); its claim is given back besides."""
@@ -106,7 +115,7 @@ def advance(clock: CaseClock, plan: ClockPlan, calendar: WorkCalendar, now: date
     clock.claimed_until = None
 
 
-def history(case: Case, plan: ClockPlan, now: datetime) -> list[dict[str, Any]]:
+def history(case: AnyCase, plan: ClockPlan, now: datetime) -> list[dict[str, Any]]:
     """The plan's events appended to the case's chain (their columns, as ``chained`` makes
     them), and the case closed if the plan says so."""
     events = [chained(case, kind, SYSTEM, now, data=data) for kind, data in plan.events]
@@ -119,14 +128,14 @@ def history(case: Case, plan: ClockPlan, now: datetime) -> list[dict[str, Any]]:
     return events
 
 
-def chunks(clocks: list[CaseClock], size: int | None = None) -> list[list[CaseClock]]:
+def chunks(clocks: list[ClockRow], size: int | None = None) -> list[list[ClockRow]]:
     """The clocks in order, in groups of about ``size`` (``CHUNK``); a case's clocks all in one
     group."""
     size = size or CHUNK
-    by_case: dict[int, list[CaseClock]] = {}
+    by_case: dict[int, list[ClockRow]] = {}
     for clock in clocks:
         by_case.setdefault(clock.case_id, []).append(clock)
-    groups: list[list[CaseClock]] = [[]]
+    groups: list[list[ClockRow]] = [[]]
     for same_case in by_case.values():
         if groups[-1] and len(groups[-1]) + len(same_case) > size:
             groups.append([])
@@ -187,7 +196,7 @@ async def queue_notices(session: AsyncSession, sweep: Sweep, plans: list[ClockPl
 
 
 async def _lock(
-    session: AsyncSession, clocks: list[CaseClock], instance: str
+    session: AsyncSession, clocks: list[ClockRow], instance: str
 ) -> tuple[dict[int, Any], dict[int, int]]:
     """Lock the batch's cases and clocks (see the module's docstring) and read them as they are
     now: the clocks still claimed by ``instance``, by id, and the cases' versions."""
@@ -216,7 +225,7 @@ async def _lock(
     )
 
 
-def _refreshed(clock: CaseClock, row: Any) -> bool:
+def _refreshed(clock: ClockRow, row: Any) -> bool:
     """Bring the clock up to date with its row; True when anything had changed."""
     changed = False
     for name in CLOCK_FIELDS:
@@ -230,8 +239,8 @@ def _refreshed(clock: CaseClock, row: Any) -> bool:
 async def act_in_bulk(
     session: AsyncSession,
     sweep: Sweep,
-    clocks: list[CaseClock],
-    cases: dict[int, Case],
+    clocks: list[ClockRow],
+    cases: dict[int, CaseRow],
     plans: dict[int, ClockPlan],
 ) -> Batch:
     """Apply the plans of ``clocks`` (planned from ``cases`` as the sweep read them) in the
@@ -279,7 +288,7 @@ async def act_in_bulk(
 async def _write(
     session: AsyncSession,
     clock_rows: list[dict[str, Any]],
-    cases: dict[int, Case],
+    cases: dict[int, CaseRow],
     versions: dict[int, int],
     events: list[dict[str, Any]],
 ) -> None:
