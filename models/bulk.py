@@ -3,7 +3,9 @@
 On PostgreSQL the rows travel as one array per column (``unnest``): one statement, prepared
 once, whatever their number, where a statement per row (``executemany``) costs a round of the
 server's executor each, and a multi-row ``VALUES`` a parse of thousands of parameters. Elsewhere
-(SQLite, in the process) the rows are bound by SQLAlchemy as usual.
+(SQLite, in the process) a statement runs over all rows (``executemany``) or takes a thousand
+rows at once (an insert that returns what it wrote), their values converted once each by their
+columns' types, without SQLAlchemy's work per row.
 
 The values are those a Core statement takes (enums, aware datetimes, dicts for JSON); each is
 converted as its column's type would convert it. The SQL is written from the table's own column
@@ -18,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models.types import JSONType, NullableJSON, UTCDateTime, utc
@@ -64,6 +66,57 @@ def _arrays(
     return params, arguments, reads
 
 
+def _bound(
+    connection: AsyncConnection,
+    table: sa.Table,
+    names: Sequence[str],
+    rows: Sequence[dict[str, Any]],
+    typed_as: dict[str, str] | None = None,
+) -> list[tuple[Any, ...]]:
+    """The rows' values of ``names`` as the driver takes them, each converted once by its
+    column's type (what SQLAlchemy does for a statement, without its work per row)."""
+    convert: list[Callable[[Any], Any]] = []
+    for name in names:
+        column = table.c[(typed_as or {}).get(name, name)]
+        convert.append(column.type.bind_processor(connection.dialect) or _same)
+    pairs = list(zip(names, convert, strict=True))
+    return [tuple(process(row[name]) for name, process in pairs) for row in rows]
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+async def _sqlite_insert(
+    connection: AsyncConnection,
+    table: sa.Table,
+    rows: Sequence[dict[str, Any]],
+    skip_conflicts_on: str | None,
+    returning: Sequence[str],
+) -> list[Any]:
+    """``insert_rows`` elsewhere than PostgreSQL: multi-row ``VALUES``, as many rows a statement
+    as SQLite's parameters allow; what it returns is as the driver returns it."""
+    names = list(rows[0])
+    bound = _bound(connection, table, names, rows)
+    per_statement = max(1, min(1000, SQLITE_PARAMETERS // len(names)))
+    placeholders = f"({', '.join('?' for _ in names)})"
+    written: list[Any] = []
+    for start in range(0, len(bound), per_statement):
+        chunk = bound[start : start + per_statement]
+        sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES {', '.join([placeholders] * len(chunk))}"  # noqa: S608
+        if skip_conflicts_on is not None:
+            sql += f" ON CONFLICT ({skip_conflicts_on}) DO NOTHING"
+        if returning:
+            sql += f" RETURNING {', '.join(returning)}"
+        result = await connection.exec_driver_sql(sql, tuple(v for row in chunk for v in row))
+        if returning:
+            written += result.all()
+    return written
+
+
+SQLITE_PARAMETERS = 32_766
+
+
 def _columns(names: Sequence[str]) -> str:
     return ", ".join(f"c{index}" for index in range(len(names)))
 
@@ -83,14 +136,7 @@ async def insert_rows(
         return []
     names = list(rows[0])
     if connection.dialect.name != "postgresql":
-        statement: Any = sqlite.insert(table)
-        if skip_conflicts_on is not None:
-            statement = statement.on_conflict_do_nothing(index_elements=[skip_conflicts_on])
-        if returning:
-            statement = statement.returning(*(table.c[name] for name in returning))
-            return list((await connection.execute(statement, list(rows))).all())
-        await connection.execute(statement, list(rows))
-        return []
+        return await _sqlite_insert(connection, table, rows, skip_conflicts_on, returning)
     params, arguments, reads = _arrays(table, names, rows)
     sql = (
         f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {', '.join(reads)} "  # noqa: S608
@@ -126,22 +172,15 @@ async def update_rows(
     checks = dict(where_equal)
     names = list(rows[0])
     changed = [n for n in names if n != key and n not in checks.values()]
-    if connection.dialect.name != "postgresql":
-        statement = (
-            sa.update(table)
-            .where(
-                table.c[key] == sa.bindparam(f"b_{key}"),
-                *(
-                    table.c[column] == sa.bindparam(f"b_{value}")
-                    for column, value in checks.items()
-                ),
-            )
-            .values({n: sa.bindparam(f"b_{n}") for n in changed} | constants)
-        )
-        bound = [{f"b_{n}": row[n] for n in names} for row in rows]
-        result = await connection.execute(statement, bound)
-        return int(result.rowcount)
     typed_as = {value: column for column, value in checks.items()}
+    if connection.dialect.name != "postgresql":
+        bound = _bound(connection, table, [*changed, key, *checks.values()], rows, typed_as)
+        fixed = _bound(connection, table, list(constants), [constants])[0]
+        assignments = [f"{n} = ?" for n in [*changed, *constants]]
+        conditions = [f"{n} = ?" for n in [key, *checks]]
+        sql = f"UPDATE {table.name} SET {', '.join(assignments)} WHERE {' AND '.join(conditions)}"  # noqa: S608
+        values = [row[: len(changed)] + fixed + row[len(changed) :] for row in bound]
+        return int((await connection.exec_driver_sql(sql, values)).rowcount)
     params, arguments, reads = _arrays(table, names, rows, typed_as)
     read = dict(zip(names, reads, strict=True))
     assignments = [f"{n} = {read[n]}" for n in changed]

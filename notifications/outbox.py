@@ -163,17 +163,19 @@ def shape(notice: Notice) -> Hashable:
 
 
 def _shape(value: Any) -> Hashable:
-    if isinstance(value, str):
-        return value if value.isascii() and value.isidentifier() else ("text", bool(value))
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int | float):
+    kind = type(value)
+    if kind is str:
+        text: str = value
+        return text if text.isascii() and text.isidentifier() else ("text", bool(text))
+    if kind is bool or value is None:
+        return bool(value) if kind is bool else None
+    if kind is int or kind is float:
         return ("number", value)
-    if isinstance(value, dict):
-        return tuple(sorted((key, _shape(item)) for key, item in value.items()))
-    if isinstance(value, list):
-        return ("list", bool(value), tuple(dict.fromkeys(_shape(item) for item in value)))
-    raise TypeError(f"{type(value).__name__} is not a notice parameter")
+    if kind is dict:
+        return tuple([(key, _shape(item)) for key, item in value.items()])
+    if kind is list:
+        return ("list", bool(value), tuple(dict.fromkeys([_shape(item) for item in value])))
+    raise TypeError(f"{kind.__name__} is not a notice parameter")
 
 
 async def enqueue_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> dict[str, int]:

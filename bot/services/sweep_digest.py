@@ -26,7 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import notification
 from models.bulk import update_rows
-from models.notification import Notification, NotificationStatus, Recipient
+from models.notification import JSON, Notification, NotificationStatus, Recipient
 from models.types import utc
 from notifications.outbox import QUEUED, check, enqueue_many, notification_key, queued, ready
 
@@ -57,11 +57,10 @@ class Staged:
 
 def says(lines: list[dict[str, str]]) -> notification.Notice:
     """A digest's notice: how many, the first ``DIGEST_LINES`` lines, how many more."""
-    return notification.Notice.of(
-        "deadline_digest",
-        total=len(lines),
-        items=lines[:DIGEST_LINES],
-        more=max(0, len(lines) - DIGEST_LINES),
+    items: list[JSON] = [dict(line) for line in lines[:DIGEST_LINES]]  # plain text already
+    more = max(0, len(lines) - DIGEST_LINES)
+    return notification.Notice(
+        "deadline_digest", {"total": len(lines), "items": items, "more": more}
     )
 
 
@@ -77,8 +76,10 @@ class Digests:
     folded: dict[Recipient, int] = field(default_factory=dict)
 
     def folded_row(self, values: dict[str, Any]) -> dict[str, Any]:
-        """A held person's notice as it is written: already folded, never sent alone."""
-        return values | {"status": NotificationStatus.DIGESTED, "next_attempt_at": utc(self.now)}
+        """A held person's notice as it is written (``values`` made by ``queued`` at the
+        sweep's time): already folded, never sent alone."""
+        values["status"] = NotificationStatus.DIGESTED
+        return values
 
     async def fold(
         self, session: AsyncSession, written: list[tuple[Recipient, int, dict[str, str]]]

@@ -34,7 +34,7 @@ from models.clock import (
     followup_ask_time,
 )
 from models.event import EventKind
-from models.notification import Offer, Offering, Recipient
+from models.notification import JSON, Offer, Offering, Recipient, encode_param
 from models.org import Category, Track
 from models.reporter import Reporter
 from models.team import Team
@@ -179,6 +179,12 @@ def _due_text(calendar: WorkCalendar, due_at: datetime, now: datetime) -> str:
     return f"{due_local:%m月%d日} {due_local:%H:%M}"
 
 
+def deadline_params(**params: JSON) -> dict[str, JSON]:
+    """A deadline notice's parameters, plain JSON values already (the sweep makes thousands:
+    ``Notice.of`` would walk each to encode it)."""
+    return params
+
+
 def _deadline_notices(
     ctx: SweepContext, clock: AnyClock, case: AnyCase, step: str, now: datetime
 ) -> list[Notice]:
@@ -203,24 +209,26 @@ def _deadline_notices(
         category, team, assignee = None, None, None
     kind = f"{clock.kind.value}_{step}"
     due_text = _due_text(ctx.calendar, clock.due_at, now)
+    # the notice's parameters as ``Notice.of`` encodes them (``deadline_params``), the case's
+    # encoded once for all its recipients
+    params = deadline_params(
+        case=encode_param(case_params(case)),
+        clock=clock.kind.value,
+        label=clock.kind.label,
+        category=category.name if category else "",
+        team=team.name if team else "",
+        assignee=assignee.name if assignee else None,
+        to_assignee=False,
+        due_text=due_text,
+        provisional=bool(clock.provisional),
+        escalate_after=int(ctx.config.deadlines.escalate_after),
+        supervised=bool(case.supervised),
+        hidden_clue=hidden,
+    )
     notices = []
     for recipient in unique(r for r in recipients if r is not None):
         is_assignee = assignee is not None and recipient.id == assignee.id
-        says = notification.Notice.of(
-            f"deadline_{step}",
-            case=case_params(case),
-            clock=clock.kind.value,
-            label=clock.kind.label,
-            category=category.name if category else "",
-            team=team.name if team else "",
-            assignee=assignee.name if assignee else None,
-            to_assignee=is_assignee,
-            due_text=due_text,
-            provisional=clock.provisional,
-            escalate_after=ctx.config.deadlines.escalate_after,
-            supervised=case.supervised,
-            hidden_clue=hidden,
-        )
+        says = notification.Notice(f"deadline_{step}", params | {"to_assignee": is_assignee})
         offer = None
         if is_assignee and clock.kind is ClockKind.SUPERVISION:
             offer = Offer.SUPERVISION_REPLY.on(case.id)
