@@ -22,6 +22,7 @@ from bot.services.sweep import sweep_deadlines
 from models.calendar import WorkCalendar
 from models.clock import ClockKind, ClockStage
 from models.event import CaseEvent, EventKind
+from models.notification import Notification, NotificationStatus
 from notifications.render import telegram_html
 from tests.casework import clock_of, make_staff, outbox, report, sh
 from tests.conftest import DEFAULT_NOW
@@ -174,3 +175,55 @@ async def test_a_catch_up_in_several_batches_keeps_every_history_verifiable_and_
     again = await sweep_deadlines(sessions, catalog, calendar, back_up)
     assert again.plans == [] and again.queued == 0
     assert len(await outbox(sessions)) == rows
+
+
+async def test_a_digest_a_sender_took_mid_sweep_is_left_as_sent_and_later_notices_start_another(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A sweep that outlasts the digest's hold (a busy machine acting clock by clock): a sender
+    takes the person's digest between two batches. The later batches do not change what was
+    sent; they start a new digest. Each folded notice is in exactly one digest, and the
+    digests are due once the sweep is done."""
+    monkeypatch.setattr(sweep_batch, "CHUNK", 2)
+    async with sessions() as session:
+        await make_staff(session, SUBMITTED)
+    for n in range(3):
+        await report(sessions, catalog, calendar, SUBMITTED, telegram_user_id=7_000_030 + n)
+    back_up = sh(2026, 12, 2, 10)
+    act_in_bulk = sweep_module._act_in_bulk
+    batches = 0
+
+    async def sent_after_the_first_batch(*args: Any, **kwargs: Any) -> Any:
+        nonlocal batches
+        batch = await act_in_bulk(*args, **kwargs)
+        batches += 1
+        if batches == 1:
+            async with sessions() as session:
+                connection = await session.connection()
+                table = Notification.__table__  # type: ignore[attr-defined]
+                await connection.execute(
+                    sa.update(table)
+                    .where(table.c.kind == "deadline_digest")
+                    .values(status=NotificationStatus.SENT)
+                )
+                await session.commit()
+        return batch
+
+    monkeypatch.setattr(sweep_module, "_act_in_bulk", sent_after_the_first_batch)
+    swept = await sweep_deadlines(sessions, catalog, calendar, back_up)
+
+    assert batches == 3 and len(swept.plans) == 6
+    rows = await outbox(sessions)
+    for chat in (501, 601):
+        digests = [r for r in rows if r.kind == "deadline_digest" and r.chat_id == chat]
+        assert [d.status for d in digests] == [NotificationStatus.SENT, NotificationStatus.PENDING]
+        totals = [int(telegram_html(d).split("您有 ")[1].split(" 项")[0]) for d in digests]
+        assert totals == [2, 4]  # the first batch's two clocks, then the other four
+        folded = [r for r in rows if r.chat_id == chat and r.status is NotificationStatus.DIGESTED]
+        assert len(folded) == sum(totals) == swept.digests[next(
+            r for r in swept.digests if r.chat_id == chat
+        )]  # fmt: skip
+        assert digests[1].next_attempt_at == back_up  # released when the sweep was done
