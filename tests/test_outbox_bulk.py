@@ -64,7 +64,7 @@ def test_many_notices_are_rendered_once_per_shape_and_a_broken_one_is_still_refu
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     rendered: list[str] = []
-    render = outbox_module.render_notice
+    render = outbox_module.render_notice  # type: ignore[attr-defined]
 
     def counting(notice: Notice, **kwargs: Any) -> str:
         rendered.append(notice.template)
