@@ -23,8 +23,8 @@ transaction of its own. How a clock moves (``stage`` and ``next_action_at``):
 Every notice has the key ``<case>:<clock kind>_<step>:<due_at as YYYYmmddHHMM UTC>:<recipient>``,
 so a repeated sweep queues nothing twice and an extended deadline warns afresh. A recipient
 with ``DIGEST_THRESHOLD`` or more deadline notices from one sweep (a process catching up after a
-day down) gets one digest instead: the notices are queued held back, then folded into the digest
-(every recipient's in one transaction at the end of the sweep).
+day down) gets one digest instead: their notices are written already folded, in the same
+transaction as their digest (``bot.services.sweep_digest``), which waits until the sweep is done.
 The digest is a notice like the others (``deadline_digest``): its parameters list the folded
 notices' digest lines (number, clock, step, due: plain values made when they were planned), so
 it is rendered by its channel like any row and never concatenates rendered texts.
