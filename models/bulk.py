@@ -28,6 +28,16 @@ from models.types import JSONType, NullableJSON, UTCDateTime, utc
 _PG = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 
+def among(column: sa.ColumnElement[Any], values: Sequence[Any], dialect: str) -> Any:
+    """``column IN (values)``; on PostgreSQL ``column = ANY(:array)``: one parameter whatever
+    their number, so the statement is prepared once (an ``IN`` list is a new statement for each
+    length) and the lookup goes by the column's index."""
+    if dialect != "postgresql":
+        return column.in_(list(values))
+    array = sa.bindparam(None, list(values), type_=postgresql.ARRAY(column.type))
+    return column == sa.any_(array)
+
+
 def _pg_column(column: sa.Column[Any]) -> tuple[str, Callable[[Any], Any], str]:
     """How a column's values travel to PostgreSQL in an array: the array's element type, the
     conversion of one value, and the SQL that reads an element back as the column's type."""

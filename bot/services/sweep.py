@@ -68,6 +68,7 @@ from bot.services.sweep_plan import (
     plan_clock,
 )
 from models import notification
+from models.bulk import among
 from models.calendar import WorkCalendar
 from models.case import Case, reporter_of
 from models.clock import CaseClock, ClockKind, ClockState
@@ -190,7 +191,7 @@ async def _load_cases(session: AsyncSession, clocks: list[ClockRow]) -> dict[int
     for start in range(0, len(ids), 10_000):  # SQLite takes at most 32,766 parameters
         rows = await session.exec(
             select(*(table.c[name] for name in CaseRow.COLUMNS)).where(
-                table.c.id.in_(ids[start : start + 10_000])
+                among(table.c.id, ids[start : start + 10_000], _dialect(session))
             )
         )
         cases.update((case.id, case) for case in map(CaseRow, rows.all()))

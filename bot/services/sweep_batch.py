@@ -42,7 +42,7 @@ from bot.services.sweep_plan import (
     SweepContext,
     plan_clock,
 )
-from models.bulk import insert_rows, update_rows
+from models.bulk import among, insert_rows, update_rows
 from models.calendar import WorkCalendar
 from models.case import Case, CaseStatus
 from models.clock import CaseClock, ClockState
@@ -204,10 +204,15 @@ async def _lock(
     clock_ids = [c.id for c in clocks]
     case_ids = sorted({c.case_id for c in clocks})
     connection = await session.connection()
-    ours = sa.and_(clock_table.c.id.in_(clock_ids), clock_table.c.claimed_by == instance)
+    dialect = connection.dialect.name
+    ours = sa.and_(
+        among(clock_table.c.id, clock_ids, dialect), clock_table.c.claimed_by == instance
+    )
     columns = [clock_table.c.id, *(clock_table.c[f] for f in CLOCK_FIELDS)]
-    versions = sa.select(case_table.c.id, case_table.c.version).where(case_table.c.id.in_(case_ids))
-    if connection.dialect.name == "postgresql":
+    versions = sa.select(case_table.c.id, case_table.c.version).where(
+        among(case_table.c.id, case_ids, dialect)
+    )
+    if dialect == "postgresql":
         versions = versions.order_by(case_table.c.id).with_for_update()
         version_rows = (await connection.execute(versions)).all()
         clock_rows = (
