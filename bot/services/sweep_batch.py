@@ -77,6 +77,9 @@ CASE_FIELDS = (
 )
 """What applying a plan may change on a case (with its version)."""
 
+CHAIN_FIELDS = ("updated_at", "event_count", "last_event_hash")
+"""What history alone changes on a case (``models.event.chained``)."""
+
 
 def _table(model: Any) -> sa.Table:
     table: sa.Table = model.__table__
@@ -256,6 +259,7 @@ async def act_in_bulk(
     clock_rows: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
     touched: dict[int, int] = {}  # case id → its version when read
+    closing: set[int] = set()
     for clock in clocks:
         assert clock.id is not None
         row = rows.get(clock.id)
@@ -270,16 +274,19 @@ async def act_in_bulk(
         if _refreshed(clock, row) or clock.case_id in touched:
             plan = plan_clock(ctx, clock, case, now)  # planned again from what is true now
         moved = advanced(clock, plan, ctx.calendar, now)
+        # only what changes: SQLite then leaves the indexes of the other columns alone
         clock_rows.append(
-            {"id": clock.id}
-            | {f: moved[f] if f in moved else getattr(clock, f) for f in CLOCK_FIELDS}
+            {"id": clock.id} | {f: v for f, v in moved.items() if getattr(clock, f) != v}
         )
         new_events = history(case, plan, now)
         if new_events:
             events += new_events
             touched.setdefault(clock.case_id, case.version)
+        if plan.close:
+            closing.add(clock.case_id)
         batch.plans.append(plan)
-    await _write(session, clock_rows, {cid: cases[cid] for cid in touched}, touched, events)
+    written = {cid: cases[cid] for cid in touched}
+    await _write(session, clock_rows, written, _Versions(touched, closing), events)
     # written as rows, so the flush listener that tells 协办 teams does not see them
     told = [CaseEvent(**values) for values in events if values["kind"] in TOLD_OF]
     if told:
@@ -290,30 +297,53 @@ async def act_in_bulk(
     return batch
 
 
+@dataclass(frozen=True, slots=True)
+class _Versions:
+    """The cases a batch writes: each one's version when read, and the ones it closes."""
+
+    read: dict[int, int]
+    closing: set[int]
+
+
 async def _write(
     session: AsyncSession,
     clock_rows: list[dict[str, Any]],
     cases: dict[int, CaseRow],
-    versions: dict[int, int],
+    versions: _Versions,
     events: list[dict[str, Any]],
 ) -> None:
     """The clocks, the cases with new history (each only at the version it was read at) and
-    their events, a statement each (``models.bulk``)."""
+    their events: a statement each, and one for each set of columns that change (a warning
+    moves a clock's stage and next action, a 回访 closes the case too)."""
     connection = await session.connection()
-    await update_rows(
-        connection,
-        _table(CaseClock),
-        clock_rows,
-        constants={"claimed_by": None, "claimed_until": None},
-    )
+    for group in _same_columns(clock_rows):
+        await update_rows(
+            connection,
+            _table(CaseClock),
+            group,
+            constants={"claimed_by": None, "claimed_until": None},
+        )
     case_rows = [
-        {"id": case_id, "read": versions[case_id], "version": versions[case_id] + 1}
-        | {f: getattr(case, f) for f in CASE_FIELDS}
+        {"id": case_id, "read": versions.read[case_id], "version": versions.read[case_id] + 1}
+        | {
+            f: getattr(case, f)
+            for f in (CASE_FIELDS if case_id in versions.closing else CHAIN_FIELDS)
+        }
         for case_id, case in cases.items()
     ]
-    updated = await update_rows(
-        connection, _table(Case), case_rows, where_equal=[("version", "read")]
-    )
+    updated = 0
+    for group in _same_columns(case_rows):
+        updated += await update_rows(
+            connection, _table(Case), group, where_equal=[("version", "read")]
+        )
     if connection.dialect.supports_sane_multi_rowcount and updated != len(case_rows):
         raise StaleDataError("a case changed while the sweep held it")  # rolled back
     await insert_rows(connection, _table(CaseEvent), events)
+
+
+def _same_columns(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The rows in groups of the same keys, in order of first appearance."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row), []).append(row)
+    return list(groups.values())
