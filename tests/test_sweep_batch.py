@@ -4,6 +4,8 @@ be written (act on the others)."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
 from collections import Counter
 from typing import Any
 
@@ -227,3 +229,31 @@ async def test_a_digest_a_sender_took_mid_sweep_is_left_as_sent_and_later_notice
             r for r in swept.digests if r.chat_id == chat
         )]  # fmt: skip
         assert digests[1].next_attempt_at == back_up  # released when the sweep was done
+
+
+async def test_the_garbage_collector_runs_again_once_every_sweep_is_over_even_one_that_failed(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Sweeps hold the cycle collector off while they run: two at once in one process, then
+    one that fails, leave it on as the process had it."""
+    async with sessions() as session:
+        await make_staff(session, SUBMITTED)
+    for n in range(2):
+        await report(sessions, catalog, calendar, SUBMITTED, telegram_user_id=7_000_040 + n)
+    assert gc.isenabled()
+    await asyncio.gather(
+        sweep_deadlines(sessions, catalog, calendar, ACCEPT_WARNING, instance="a", limit=1),
+        sweep_deadlines(sessions, catalog, calendar, ACCEPT_WARNING, instance="b", limit=1),
+    )
+    assert gc.isenabled()
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(sweep_module, "claim_due_clocks", broken)
+    with pytest.raises(RuntimeError):
+        await sweep_deadlines(sessions, catalog, calendar, ACCEPT_WARNING)
+    assert gc.isenabled()
