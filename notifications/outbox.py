@@ -154,11 +154,13 @@ def check(notice: Notice, checked: set[Hashable] | None = None) -> None:
 
 
 def shape(notice: Notice) -> Hashable:
-    """What a notice's rendering can depend on besides the text it substitutes: its template,
-    its parameters' names and types, the values a template branches on or looks up (numbers,
-    flags, identifiers such as a clock kind or a track) and whether a text is empty. Free text
-    (a case number, a name, a due time) is substituted, escaped, the same way whatever it says;
-    a list is its items' distinct shapes. Two notices of one shape render or fail alike."""
+    """What a notice's rendering can depend on besides what it substitutes: its template, its
+    parameters' names and types, the values a template branches on or looks up (flags,
+    identifiers such as a clock kind or a track), whether a text is empty and a number's sign
+    (a template says a number, or asks whether there is one: ``{% if more %}``). Free text (a
+    case number, a name, a due time) is substituted, escaped, the same way whatever it says; a
+    list is whether it is empty and its items' distinct shapes. Two notices of one shape render
+    or fail alike."""
     return (notice.template, _shape(dict(notice.params)))
 
 
@@ -170,7 +172,7 @@ def _shape(value: Any) -> Hashable:
     if kind is bool or value is None:
         return bool(value) if kind is bool else None
     if kind is int or kind is float:
-        return ("number", value)
+        return ("number", value > 0, value < 0)
     if kind is dict:
         return tuple([(key, _shape(item)) for key, item in value.items()])
     if kind is list:

@@ -50,6 +50,7 @@ def test_notices_that_differ_only_in_the_text_they_substitute_share_a_shape() ->
     assert shape(_warning()) == shape(
         _warning(case=CASE | {"number": "AJ2026-0099", "created_at": DEFAULT_NOW}, team="国企组")
     )
+    assert shape(_warning()) == shape(_warning(escalate_after=3))  # said, or asked if any
     for different in (
         _warning(clock="accept"),  # a template looks the clock up
         _warning(assignee=None),  # or asks whether there is one

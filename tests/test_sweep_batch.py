@@ -130,6 +130,58 @@ async def test_a_clock_that_cannot_be_written_does_not_hold_up_the_others_in_its
     assert stuck.stage == ClockStage.NONE  # still due: tried again once its claim lapses
 
 
+async def test_a_clock_that_failed_alone_is_acted_on_alone_next_time_and_its_batch_goes_in_bulk(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The clock whose case's history is broken failed its batch and then failed alone: when
+    its claim has lapsed, the next sweep tries it alone first-hand, and the other clocks due
+    then are written in their batch at once instead of one by one again."""
+    failing = sweep_module._failing
+    failing.ids.clear()
+    async with sessions() as session:
+        await make_staff(session, SUBMITTED)
+    cases = [
+        await report(sessions, catalog, calendar, SUBMITTED, telegram_user_id=7_000_050 + n)
+        for n in range(3)
+    ]
+    broken = cases[1]
+    assert broken.id is not None
+    async with sessions() as session:
+        connection = await session.connection()
+        table = CaseEvent.__table__  # type: ignore[attr-defined]
+        await connection.execute(
+            sa.insert(table).values(
+                case_id=broken.id,
+                seq=broken.event_count + 1,
+                kind=EventKind.PROGRESS,
+                actor_type="system",
+                data={},
+                public=False,
+                created_at=SUBMITTED,
+                prev_hash="0" * 64,
+                hash="0" * 64,
+            )
+        )
+        await session.commit()
+    await sweep_deadlines(sessions, catalog, calendar, ACCEPT_WARNING)
+    assert "acting on them one by one" in caplog.text
+    caplog.clear()
+
+    deadline = sh(2026, 11, 27, 18)  # 签收 due: the others are overdue, the broken one still due
+    swept = await sweep_deadlines(sessions, catalog, calendar, deadline)
+
+    assert "acting on them one by one" not in caplog.text
+    assert "not acted on" in caplog.text  # the broken clock, tried alone
+    assert sorted(plan.case_number for plan in swept.plans) == [cases[0].number, cases[2].number]
+    overdue = {w.case_id for w in await outbox(sessions, "accept_overdue")}
+    assert overdue == {cases[0].id, cases[2].id}
+    stuck = await clock_of(sessions, broken.id, ClockKind.ACCEPT)
+    assert stuck.stage == ClockStage.NONE and (stuck.id or 0) in failing
+
+
 async def test_a_catch_up_in_several_batches_keeps_every_history_verifiable_and_each_notice_once(
     sessions: SessionFactory,
     catalog: LiankaConfig,

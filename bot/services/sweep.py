@@ -244,13 +244,41 @@ async def _act(sweep: Sweep, sessions: SessionFactory, clock_id: int) -> ClockPl
         return None
     except Exception:  # one clock that cannot be written does not hold up the others
         logger.exception("clock %s: not acted on; retried once its claim lapses", clock_id)
+        _failing.add(clock_id)
         return None
+
+
+class _Failing:
+    """The clocks this process could not act on even alone (a row that breaks a constraint, a
+    history written behind the sweep's back): the next sweeps act on them alone rather than in
+    a batch, which one such clock would otherwise fail — and send clock by clock — every time
+    its claim lapses. A clock is forgotten once acted on (and the oldest beyond ``LIMIT``)."""
+
+    LIMIT = 10_000
+
+    def __init__(self) -> None:
+        self.ids: dict[int, None] = {}
+
+    def __contains__(self, clock_id: int) -> bool:
+        return clock_id in self.ids
+
+    def add(self, clock_id: int) -> None:
+        self.ids.pop(clock_id, None)
+        self.ids[clock_id] = None
+        while len(self.ids) > self.LIMIT:
+            del self.ids[next(iter(self.ids))]
+
+    def discard(self, clock_id: int) -> None:
+        self.ids.pop(clock_id, None)
+
+
+_failing = _Failing()
 
 
 async def _apply(sweep: Sweep, sessions: SessionFactory, clock_id: int) -> ClockPlan | None:
     ctx, now = sweep.ctx, sweep.now
     async with sessions() as session:
-        clock = await session.get(CaseClock, clock_id)
+        clock = await session.get(CaseClock, clock_id, with_for_update=True)  # our claim held
         if (
             clock is None
             or clock.claimed_by != sweep.instance
@@ -267,6 +295,7 @@ async def _apply(sweep: Sweep, sessions: SessionFactory, clock_id: int) -> Clock
         staged = await queue_notices(session, sweep, [plan])
         await session.commit()
         sweep.digests.settle(staged)
+        _failing.discard(clock_id)
         return plan
 
 
@@ -293,6 +322,18 @@ async def _act_in_bulk(
             exc_info=True,
         )
         return Batch(alone=[clock.id for clock in clocks if clock.id is not None])
+
+
+async def _act_alone(
+    sweep: Sweep, sessions: SessionFactory, clock_ids: list[int], report: SweepReport
+) -> None:
+    """Act on these clocks one by one (``_act``), into the report."""
+    for clock_id in clock_ids:
+        plan = await _act(sweep, sessions, clock_id)
+        if plan is None:
+            report.skipped += 1
+        else:
+            report.plans.append(plan)
 
 
 def _digest_recipients(plans: list[ClockPlan]) -> set[Recipient]:
@@ -437,16 +478,13 @@ async def _sweep(
     digests = Digests(now=now, hold_until=now + DIGEST_HOLD, checked=set())
     sweep = Sweep(ctx, instance, now, frozenset(held), digests)
     by_id = {plan.clock_id: plan for plan in plans}
-    for group in chunks(clocks):
+    known_to_fail = [clock.id for clock in clocks if clock.id in _failing]
+    for group in chunks([clock for clock in clocks if clock.id not in _failing]):
         batch = await _act_in_bulk(sessions, sweep, group, cases, by_id)
         report.plans += batch.plans
         report.skipped += batch.skipped
-        for clock_id in batch.alone:
-            plan = await _act(sweep, sessions, clock_id)
-            if plan is None:
-                report.skipped += 1
-                continue
-            report.plans.append(plan)
+        await _act_alone(sweep, sessions, batch.alone, report)
+    await _act_alone(sweep, sessions, known_to_fail, report)
     if digests.current:
         async with sessions() as session:
             await digests.release(session)
