@@ -8,6 +8,8 @@ dry run and the real run agree. The ladder is described in ``bot.services.sweep`
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -170,6 +172,15 @@ class SweepContext:
     categories: dict[int, Category]
     teams: dict[int, Team]
     reporters: dict[int, Reporter]
+    known: dict[tuple[Any, ...], Any] = field(default_factory=dict, compare=False)
+    """What was worked out once for a deadline (its escalation time, how it is said at a
+    time), for the other clocks due then."""
+
+    def once(self, key: tuple[Any, ...], work: Callable[[], Any]) -> Any:
+        """``work()``, worked out once for ``key`` (what, and everything it depends on)."""
+        if key not in self.known:
+            self.known[key] = work()
+        return self.known[key]
 
 
 def _due_text(calendar: WorkCalendar, due_at: datetime, now: datetime) -> str:
@@ -177,6 +188,18 @@ def _due_text(calendar: WorkCalendar, due_at: datetime, now: datetime) -> str:
     if due_local.date() == now.astimezone(calendar.tz).date():
         return f"今日{due_local:%H:%M}"
     return f"{due_local:%m月%d日} {due_local:%H:%M}"
+
+
+def _case_json(case: AnyCase) -> JSON:
+    """``case_params`` as ``Notice.of`` encodes them (plain values, enums by value, datetimes
+    tagged), without walking them generically for each of thousands of cases."""
+    encoded: dict[str, JSON] = {}
+    for name, value in case_params(case).items():
+        if isinstance(value, datetime):
+            encoded[name] = encode_param(value)
+        else:
+            encoded[name] = value.value if isinstance(value, enum.Enum) else value
+    return encoded
 
 
 def deadline_params(**params: JSON) -> dict[str, JSON]:
@@ -208,11 +231,13 @@ def _deadline_notices(
     if hidden:
         category, team, assignee = None, None, None
     kind = f"{clock.kind.value}_{step}"
-    due_text = _due_text(ctx.calendar, clock.due_at, now)
+    due_text: str = ctx.once(
+        ("due_text", clock.due_at, now), lambda: _due_text(ctx.calendar, clock.due_at, now)
+    )
     # the notice's parameters as ``Notice.of`` encodes them (``deadline_params``), the case's
     # encoded once for all its recipients
     params = deadline_params(
-        case=encode_param(case_params(case)),
+        case=_case_json(case),
         clock=clock.kind.value,
         label=clock.kind.label,
         category=category.name if category else "",
@@ -265,7 +290,11 @@ def _plan_deadline(
     ctx: SweepContext, clock: AnyClock, case: AnyCase, plan: ClockPlan, now: datetime
 ) -> None:
     stage = clock.stage
-    escalate_at = escalation_time(ctx.calendar, clock.due_at, ctx.config.deadlines.escalate_after)
+    after = ctx.config.deadlines.escalate_after
+    escalate_at: datetime = ctx.once(
+        ("escalate_at", clock.due_at, after),
+        lambda: escalation_time(ctx.calendar, clock.due_at, after),
+    )
     if stage < ClockStage.WARNED and now < clock.due_at:
         plan.steps.append("warning")
         stage = ClockStage.WARNED
