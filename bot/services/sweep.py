@@ -448,9 +448,8 @@ async def _sweep(
             for clock in clocks
             if clock.kind in (ClockKind.FOLLOWUP, ClockKind.AFTERCARE)
         ]  # only their plans read the reporter (an anonymous case's is sealed)
-        ctx = await _load_context(
-            session, config, calendar, {r for r in map(reporter_of, map(case_of, asked)) if r}
-        )
+        reporters = {r for r in map(reporter_of, map(case_of, asked)) if r is not None}
+        ctx = await _load_context(session, config, calendar, reporters)
         admin_notices = await _provisional_notices(session, calendar, ctx.directory, now)
     plans = [plan_clock(ctx, clock, cases[clock.case_id], now) for clock in clocks]
     held = _digest_recipients(plans)
