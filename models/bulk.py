@@ -85,16 +85,19 @@ def _bound(
 ) -> list[tuple[Any, ...]]:
     """The rows' values of ``names`` as the driver takes them, each converted once by its
     column's type (what SQLAlchemy does for a statement, without its work per row)."""
-    convert: list[Callable[[Any], Any]] = []
-    for name in names:
+    convert: list[tuple[int, Callable[[Any], Any]]] = []
+    for index, name in enumerate(names):
         column = table.c[(typed_as or {}).get(name, name)]
-        convert.append(column.type.bind_processor(connection.dialect) or _same)
-    pairs = list(zip(names, convert, strict=True))
-    return [tuple(process(row[name]) for name, process in pairs) for row in rows]
-
-
-def _same(value: Any) -> Any:
-    return value
+        processor = column.type.bind_processor(connection.dialect)
+        if processor is not None:
+            convert.append((index, processor))
+    bound = []
+    for row in rows:
+        values = [row[name] for name in names]
+        for index, process in convert:
+            values[index] = process(values[index])
+        bound.append(tuple(values))
+    return bound
 
 
 async def _sqlite_insert(
