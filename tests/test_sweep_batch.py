@@ -31,6 +31,16 @@ from tests.conftest import DEFAULT_NOW
 
 pytestmark = pytest.mark.both_databases
 
+
+@pytest.fixture(autouse=True)
+def _forget_failing_clocks() -> Any:
+    """The sweep remembers, per process, the clocks that failed alone; a test's must not route
+    another test's clock (the same id in a fresh database) alone."""
+    sweep_module._failing.ids.clear()
+    yield
+    sweep_module._failing.ids.clear()
+
+
 SUBMITTED = DEFAULT_NOW  # Thursday 26 Nov 2026, 10:00 in Shanghai
 ACCEPT_WARNING = sh(2026, 11, 27, 9)  # 签收 due Friday 27 Nov 18:00: warned that morning
 
@@ -140,7 +150,6 @@ async def test_a_clock_that_failed_alone_is_acted_on_alone_next_time_and_its_bat
     its claim has lapsed, the next sweep tries it alone first-hand, and the other clocks due
     then are written in their batch at once instead of one by one again."""
     failing = sweep_module._failing
-    failing.ids.clear()
     async with sessions() as session:
         await make_staff(session, SUBMITTED)
     cases = [
