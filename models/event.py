@@ -267,8 +267,23 @@ class Actor:
 SYSTEM = Actor(ActorType.SYSTEM)
 
 
+class ChainHead(Protocol):
+    """What ``chained`` reads of a case and moves on: a ``Case``, or a row a writer in bulk read
+    (the sweep's ``CaseRow``)."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def number(self) -> str: ...
+
+    event_count: int
+    last_event_hash: str
+    updated_at: datetime
+    status: CaseStatus
+
+
 def chained(
-    case: Case,
+    case: ChainHead,
     kind: EventKind,
     actor: Actor,
     now: datetime,
@@ -351,7 +366,7 @@ def record_event(
 
 
 def moved(
-    case: Case,
+    case: ChainHead,
     target: CaseStatus,
     kind: EventKind,
     actor: Actor,

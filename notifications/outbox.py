@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +14,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import keys
+from models.bulk import insert_rows
 from models.document import MAX_DOCUMENT_BYTES, StoredDocument, digest
 from models.notification import (
     ANONYMOUS_KEY,
@@ -125,38 +126,85 @@ async def enqueue(
     return written
 
 
-def ready(values: dict[str, Any], notice: Notice) -> dict[str, Any]:
+def ready(
+    values: dict[str, Any], notice: Notice, checked: set[Hashable] | None = None
+) -> dict[str, Any]:
     """A row ``queued`` made, checked before it is written: a Telegram notice needs a chat, and
     its notice is rendered once, so that a template that cannot render fails the use case, not
-    the sender. Returns the row."""
+    the sender. Returns the row.
+
+    ``checked``, kept by a writer of many notices (the sweep), holds the ``shape`` of each
+    notice rendered so far: a notice of a shape already rendered is not rendered again."""
     if values["channel"] is Channel.TELEGRAM and values["chat_id"] is None:
         raise ValueError(f"notification {values['key']}: a Telegram notice needs a chat")
-    render_notice(notice)
+    check(notice, checked)
     return values
 
 
-async def enqueue_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[str]:
-    """Queue many rows (each made by ``queued`` and checked by ``ready``) with one
-    ``INSERT … ON CONFLICT (key) DO NOTHING … RETURNING`` run over them all (the driver sends a
-    thousand rows a statement); a key queued before, or twice in ``rows``, is queued once.
-    Returns the keys actually written."""
+def check(notice: Notice, checked: set[Hashable] | None = None) -> None:
+    """Render the notice (it raises if its template cannot render it), unless a notice of its
+    ``shape`` is in ``checked``; then it is."""
+    if checked is None:
+        render_notice(notice)
+        return
+    seen = shape(notice)
+    if seen not in checked:
+        render_notice(notice)
+        checked.add(seen)
+
+
+def shape(notice: Notice) -> Hashable:
+    """What a notice's rendering can depend on besides what it substitutes: its template, its
+    parameters' names and types, the values a template branches on or looks up (flags,
+    identifiers such as a clock kind or a track), whether a text is empty and a number's sign
+    (a template says a number, or asks whether there is one: ``{% if more %}``). Free text (a
+    case number, a name, a due time) is substituted, escaped, the same way whatever it says; a
+    list is whether it is empty and its items' distinct shapes. Two notices of one shape render
+    or fail alike."""
+    return (notice.template, _shape(dict(notice.params)))
+
+
+def _shape(value: Any) -> Hashable:
+    kind = type(value)
+    if kind is str:
+        text: str = value
+        return text if text.isascii() and text.isidentifier() else ("text", bool(text))
+    if kind is bool or value is None:
+        return bool(value) if kind is bool else None
+    if kind is int or kind is float:
+        return ("number", value > 0, value < 0)
+    if kind is dict:
+        return tuple([(key, _shape(item)) for key, item in value.items()])
+    if kind is list:
+        return ("list", bool(value), tuple(dict.fromkeys([_shape(item) for item in value])))
+    raise TypeError(f"{kind.__name__} is not a notice parameter")
+
+
+async def enqueue_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """Queue many rows (each made by ``queued`` and checked by ``ready``) in one
+    ``INSERT … ON CONFLICT (key) DO NOTHING … RETURNING`` (``models.bulk``); a key queued
+    before, or twice in ``rows``, is queued once. Returns the keys actually written, with
+    their rows' ids."""
     first: dict[str, dict[str, Any]] = {}
     for row in rows:
         first.setdefault(row["key"], row)
     if not first:
-        return set()
+        return {}
     table = Notification.__table__  # type: ignore[attr-defined]
-    statement = _insert_statement(session, table).on_conflict_do_nothing(index_elements=["key"])
-    connection = await session.connection()
-    result = await connection.execute(
-        statement.returning(table.c.key, table.c.channel), list(first.values())
+    written = await insert_rows(
+        await session.connection(),
+        table,
+        list(first.values()),
+        skip_conflicts_on="key",
+        returning=("id", "key", "channel"),
     )
-    written: set[str] = set()
-    for key, channel in result.all():
-        written.add(str(key))
+    keys: dict[str, int] = {}
+    for line in written:
+        row_id, key, channel = line[0], line[1], line[2]
+        keys[str(key)] = int(row_id)
         if channel == Channel.TELEGRAM:
             session.sync_session.info[QUEUED] = True
-    return written
+    return keys
 
 
 # A commit that queued a Telegram notice wakes this process's senders at once, rather than at

@@ -3,9 +3,11 @@ case or a request that notices show, as plain values."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
-from models.case import Case, Outcome
+from models.case import Outcome
+from models.org import Track
 from models.request import ApprovalRequest
 
 PREVIEW_LIMIT = 600
@@ -47,7 +49,22 @@ def preview(text: str, limit: int = PREVIEW_LIMIT) -> str:
     return text[:limit].rstrip() + "……（全文请点“查看材料”）"
 
 
-def case_params(case: Case) -> dict[str, Any]:
+class CaseFields(Protocol):
+    """What ``case_params`` reads of a case (a ``Case``, or a row the sweep read)."""
+
+    @property
+    def number(self) -> str: ...
+    @property
+    def track(self) -> Track: ...
+    @property
+    def supervised(self) -> bool: ...
+    @property
+    def reopen_count(self) -> int: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
+def case_params(case: CaseFields) -> dict[str, Any]:
     """The fields of a case that notices show, as plain values for ``Notice.of(case=...)``."""
     return {
         "number": case.number,

@@ -4,6 +4,8 @@ be written (act on the others)."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
 from collections import Counter
 from typing import Any
 
@@ -22,11 +24,22 @@ from bot.services.sweep import sweep_deadlines
 from models.calendar import WorkCalendar
 from models.clock import ClockKind, ClockStage
 from models.event import CaseEvent, EventKind
+from models.notification import Notification, NotificationStatus
 from notifications.render import telegram_html
 from tests.casework import clock_of, make_staff, outbox, report, sh
 from tests.conftest import DEFAULT_NOW
 
 pytestmark = pytest.mark.both_databases
+
+
+@pytest.fixture(autouse=True)
+def _forget_failing_clocks() -> Any:
+    """The sweep remembers, per process, the clocks that failed alone; a test's must not route
+    another test's clock (the same id in a fresh database) alone."""
+    sweep_module._failing.ids.clear()
+    yield
+    sweep_module._failing.ids.clear()
+
 
 SUBMITTED = DEFAULT_NOW  # Thursday 26 Nov 2026, 10:00 in Shanghai
 ACCEPT_WARNING = sh(2026, 11, 27, 9)  # 签收 due Friday 27 Nov 18:00: warned that morning
@@ -127,6 +140,57 @@ async def test_a_clock_that_cannot_be_written_does_not_hold_up_the_others_in_its
     assert stuck.stage == ClockStage.NONE  # still due: tried again once its claim lapses
 
 
+async def test_a_clock_that_failed_alone_is_acted_on_alone_next_time_and_its_batch_goes_in_bulk(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The clock whose case's history is broken failed its batch and then failed alone: when
+    its claim has lapsed, the next sweep tries it alone first-hand, and the other clocks due
+    then are written in their batch at once instead of one by one again."""
+    failing = sweep_module._failing
+    async with sessions() as session:
+        await make_staff(session, SUBMITTED)
+    cases = [
+        await report(sessions, catalog, calendar, SUBMITTED, telegram_user_id=7_000_050 + n)
+        for n in range(3)
+    ]
+    broken = cases[1]
+    assert broken.id is not None
+    async with sessions() as session:
+        connection = await session.connection()
+        table = CaseEvent.__table__  # type: ignore[attr-defined]
+        await connection.execute(
+            sa.insert(table).values(
+                case_id=broken.id,
+                seq=broken.event_count + 1,
+                kind=EventKind.PROGRESS,
+                actor_type="system",
+                data={},
+                public=False,
+                created_at=SUBMITTED,
+                prev_hash="0" * 64,
+                hash="0" * 64,
+            )
+        )
+        await session.commit()
+    await sweep_deadlines(sessions, catalog, calendar, ACCEPT_WARNING)
+    assert "acting on them one by one" in caplog.text
+    caplog.clear()
+
+    deadline = sh(2026, 11, 27, 18)  # 签收 due: the others are overdue, the broken one still due
+    swept = await sweep_deadlines(sessions, catalog, calendar, deadline)
+
+    assert "acting on them one by one" not in caplog.text
+    assert "not acted on" in caplog.text  # the broken clock, tried alone
+    assert sorted(plan.case_number for plan in swept.plans) == [cases[0].number, cases[2].number]
+    overdue = {w.case_id for w in await outbox(sessions, "accept_overdue")}
+    assert overdue == {cases[0].id, cases[2].id}
+    stuck = await clock_of(sessions, broken.id, ClockKind.ACCEPT)
+    assert stuck.stage == ClockStage.NONE and (stuck.id or 0) in failing
+
+
 async def test_a_catch_up_in_several_batches_keeps_every_history_verifiable_and_each_notice_once(
     sessions: SessionFactory,
     catalog: LiankaConfig,
@@ -174,3 +238,83 @@ async def test_a_catch_up_in_several_batches_keeps_every_history_verifiable_and_
     again = await sweep_deadlines(sessions, catalog, calendar, back_up)
     assert again.plans == [] and again.queued == 0
     assert len(await outbox(sessions)) == rows
+
+
+async def test_a_digest_a_sender_took_mid_sweep_is_left_as_sent_and_later_notices_start_another(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A sweep that outlasts the digest's hold (a busy machine acting clock by clock): a sender
+    takes the person's digest between two batches. The later batches do not change what was
+    sent; they start a new digest. Each folded notice is in exactly one digest, and the
+    digests are due once the sweep is done."""
+    monkeypatch.setattr(sweep_batch, "CHUNK", 2)
+    async with sessions() as session:
+        await make_staff(session, SUBMITTED)
+    for n in range(3):
+        await report(sessions, catalog, calendar, SUBMITTED, telegram_user_id=7_000_030 + n)
+    back_up = sh(2026, 12, 2, 10)
+    act_in_bulk = sweep_module._act_in_bulk
+    batches = 0
+
+    async def sent_after_the_first_batch(*args: Any, **kwargs: Any) -> Any:
+        nonlocal batches
+        batch = await act_in_bulk(*args, **kwargs)
+        batches += 1
+        if batches == 1:
+            async with sessions() as session:
+                connection = await session.connection()
+                table = Notification.__table__  # type: ignore[attr-defined]
+                await connection.execute(
+                    sa.update(table)
+                    .where(table.c.kind == "deadline_digest")
+                    .values(status=NotificationStatus.SENT)
+                )
+                await session.commit()
+        return batch
+
+    monkeypatch.setattr(sweep_module, "_act_in_bulk", sent_after_the_first_batch)
+    swept = await sweep_deadlines(sessions, catalog, calendar, back_up)
+
+    assert batches == 3 and len(swept.plans) == 6
+    rows = await outbox(sessions)
+    for chat in (501, 601):
+        digests = [r for r in rows if r.kind == "deadline_digest" and r.chat_id == chat]
+        assert [d.status for d in digests] == [NotificationStatus.SENT, NotificationStatus.PENDING]
+        totals = [int(telegram_html(d).split("您有 ")[1].split(" 项")[0]) for d in digests]
+        assert totals == [2, 4]  # the first batch's two clocks, then the other four
+        folded = [r for r in rows if r.chat_id == chat and r.status is NotificationStatus.DIGESTED]
+        assert len(folded) == sum(totals) == swept.digests[next(
+            r for r in swept.digests if r.chat_id == chat
+        )]  # fmt: skip
+        assert digests[1].next_attempt_at == back_up  # released when the sweep was done
+
+
+async def test_the_garbage_collector_runs_again_once_every_sweep_is_over_even_one_that_failed(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Sweeps hold the cycle collector off while they run: two at once in one process, then
+    one that fails, leave it on as the process had it."""
+    async with sessions() as session:
+        await make_staff(session, SUBMITTED)
+    for n in range(2):
+        await report(sessions, catalog, calendar, SUBMITTED, telegram_user_id=7_000_040 + n)
+    assert gc.isenabled()
+    await asyncio.gather(
+        sweep_deadlines(sessions, catalog, calendar, ACCEPT_WARNING, instance="a", limit=1),
+        sweep_deadlines(sessions, catalog, calendar, ACCEPT_WARNING, instance="b", limit=1),
+    )
+    assert gc.isenabled()
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(sweep_module, "claim_due_clocks", broken)
+    with pytest.raises(RuntimeError):
+        await sweep_deadlines(sessions, catalog, calendar, ACCEPT_WARNING)
+    assert gc.isenabled()

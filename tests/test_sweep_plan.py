@@ -8,7 +8,15 @@ import pytest
 
 from bot.config import LiankaConfig
 from bot.services.people import Directory
-from bot.services.sweep_plan import Notice, SweepContext, plan_clock
+from bot.services.sweep_plan import (
+    CaseRow,
+    ClockRow,
+    Notice,
+    SweepContext,
+    _due_text,
+    plan_clock,
+)
+from models import notification
 from models.calendar import SHANGHAI, WorkCalendar
 from models.case import Case, CaseStatus, Outcome, Satisfaction
 from models.clock import CaseClock, ClockKind, ClockStage, ClockState, escalation_time, new_clock
@@ -19,6 +27,7 @@ from models.reporter import Reporter
 from models.team import Inspector, Role, Team
 from models.types import utc
 from notifications.render import render_notice
+from notifications.texts import case_params
 
 CAL = WorkCalendar()
 ASSIGNEE, TEAM_LEADER, LEADER = 1, 2, 3
@@ -213,3 +222,55 @@ def test_planning_changes_nothing_so_a_dry_run_and_a_real_run_agree(ctx: SweepCo
     second = plan_clock(ctx, clock, case, sh(2026, 12, 10, 19))
     assert first == second
     assert (clock.model_dump(), case.model_dump()) == before
+
+
+def test_a_deadline_notice_says_exactly_what_notice_of_would_make_of_its_parameters(
+    ctx: SweepContext,
+) -> None:
+    """The sweep builds its notices' parameters as plain values itself (thousands at a
+    catch-up): they must be what ``Notice.of`` encodes — the stored row and its rendering
+    are the same whichever way it was built."""
+    clock = _clock(ClockKind.RESOLVE)
+    case = _case(CaseStatus.IN_PROGRESS)
+    case.supervised = True
+    plan = plan_clock(ctx, clock, case, sh(2026, 12, 10, 19))
+    assert [n.kind for n in plan.notices] == [
+        "resolve_overdue",
+        "resolve_overdue",
+        "resolve_escalated",
+    ]
+    now = sh(2026, 12, 10, 19)
+    expected = notification.Notice.of(
+        "deadline_overdue",
+        case=case_params(case),
+        clock="resolve",
+        label=ClockKind.RESOLVE.label,
+        category="营商环境",
+        team="营商环境组",
+        assignee="人1",
+        to_assignee=True,
+        due_text=_due_text(CAL, clock.due_at, now),
+        provisional=clock.provisional,
+        escalate_after=ctx.config.deadlines.escalate_after,
+        supervised=True,
+        hidden_clue=False,
+    )
+    assert plan.notices[0].says == expected
+    assert list(plan.notices[0].says.params) == list(expected.params)
+    assert [n.says.params["to_assignee"] for n in plan.notices] == [True, False, False]
+    assert render_notice(plan.notices[0].says).startswith("【督办】【逾期】问题 AJ2026-0007")
+
+
+def test_the_sweep_plans_from_rows_as_it_does_from_the_orm_objects(ctx: SweepContext) -> None:
+    """The sweep reads clocks and cases as plain rows (``ClockRow``, ``CaseRow``): a plan made
+    from them is the plan made from the ``CaseClock`` and ``Case`` they are rows of."""
+    clock = _clock(ClockKind.RESOLVE)
+    case = _case(CaseStatus.IN_PROGRESS)
+    now = sh(2026, 12, 14, 18)
+    from_rows = plan_clock(
+        ctx,
+        ClockRow([getattr(clock, name) for name in ClockRow.COLUMNS]),
+        CaseRow([getattr(case, name) for name in CaseRow.COLUMNS]),
+        now,
+    )
+    assert from_rows == plan_clock(ctx, clock, case, now)

@@ -25,8 +25,8 @@ Where to look:
   what they tell the reporter and the inspectors;
 - lists and people: ``case_lists``, ``inspectors`` (with ``deciders``: who decides a request),
   ``people``; deadlines: ``clocks``, ``sweep`` (its plans in ``sweep_plan``, written in batches
-  by ``sweep_batch``), ``agenda``, ``calendar``, ``schedule``; the rest: ``cards``, ``catalog``,
-  ``reports``, ``audit``, ``updates``;
+  by ``sweep_batch``, digests in ``sweep_digest``), ``agenda``, ``calendar``, ``schedule``; the
+  rest: ``cards``, ``catalog``, ``reports``, ``audit``, ``updates``;
 - 室组联动: ``assist`` (协办 teams: add, remove, 协办进展; who sees a case as 协办 is in
   ``case_lists``), ``assist_notices`` (the 协办 teams told of every change, in one listener);
 - the office console: ``accounts`` (accounts, passwords, TOTP, lock-out, the sign-in log),

@@ -30,8 +30,19 @@ import sqlalchemy as sa
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.services.assist_notices import tell_assist_teams
-from bot.services.sweep_plan import ClockPlan, SweepContext, plan_clock
+from bot.services.assist_notices import TOLD_OF, tell_assist_teams
+from bot.services.sweep_digest import Digests, Staged
+from bot.services.sweep_plan import (
+    AnyCase,
+    AnyClock,
+    CaseRow,
+    ClockPlan,
+    ClockRow,
+    Notice,
+    SweepContext,
+    plan_clock,
+)
+from models.bulk import among, insert_rows, update_rows
 from models.calendar import WorkCalendar
 from models.case import Case, CaseStatus
 from models.clock import CaseClock, ClockState
@@ -66,6 +77,9 @@ CASE_FIELDS = (
 )
 """What applying a plan may change on a case (with its version)."""
 
+CHAIN_FIELDS = ("updated_at", "event_count", "last_event_hash")
+"""What history alone changes on a case (``models.event.chained``)."""
+
 
 def _table(model: Any) -> sa.Table:
     table: sa.Table = model.__table__
@@ -73,7 +87,7 @@ def _table(model: Any) -> sa.Table:
 
 
 def advanced(
-    clock: CaseClock, plan: ClockPlan, calendar: WorkCalendar, now: datetime
+    clock: AnyClock, plan: ClockPlan, calendar: WorkCalendar, now: datetime
 ) -> dict[str, Any]:
     """Where the plan moves the clock: the fields that change (restarted for the 回访 answer if
     asked); its claim is given back besides."""
@@ -104,7 +118,7 @@ def advance(clock: CaseClock, plan: ClockPlan, calendar: WorkCalendar, now: date
     clock.claimed_until = None
 
 
-def history(case: Case, plan: ClockPlan, now: datetime) -> list[dict[str, Any]]:
+def history(case: AnyCase, plan: ClockPlan, now: datetime) -> list[dict[str, Any]]:
     """The plan's events appended to the case's chain (their columns, as ``chained`` makes
     them), and the case closed if the plan says so."""
     events = [chained(case, kind, SYSTEM, now, data=data) for kind, data in plan.events]
@@ -117,14 +131,14 @@ def history(case: Case, plan: ClockPlan, now: datetime) -> list[dict[str, Any]]:
     return events
 
 
-def chunks(clocks: list[CaseClock], size: int | None = None) -> list[list[CaseClock]]:
+def chunks(clocks: list[ClockRow], size: int | None = None) -> list[list[ClockRow]]:
     """The clocks in order, in groups of about ``size`` (``CHUNK``); a case's clocks all in one
     group."""
     size = size or CHUNK
-    by_case: dict[int, list[CaseClock]] = {}
+    by_case: dict[int, list[ClockRow]] = {}
     for clock in clocks:
         by_case.setdefault(clock.case_id, []).append(clock)
-    groups: list[list[CaseClock]] = [[]]
+    groups: list[list[ClockRow]] = [[]]
     for same_case in by_case.values():
         if groups[-1] and len(groups[-1]) + len(same_case) > size:
             groups.append([])
@@ -135,11 +149,13 @@ def chunks(clocks: list[CaseClock], size: int | None = None) -> list[list[CaseCl
 @dataclass(slots=True)
 class Batch:
     """What one batch did: the plans applied, the clocks skipped (no longer running or no longer
-    ours), and the clocks left to act on one by one (their case changed since it was read)."""
+    ours), the clocks left to act on one by one (their case changed since it was read), and
+    what it did to the digests (settled once it commits)."""
 
     plans: list[ClockPlan] = field(default_factory=list)
     skipped: int = 0
     alone: list[int] = field(default_factory=list)
+    staged: Staged = field(default_factory=Staged)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,12 +165,41 @@ class Sweep:
     ctx: SweepContext
     instance: str
     now: datetime
-    held: frozenset[Recipient]  # their notices wait to be folded into a digest …
-    hold_until: datetime  # … until then
+    held: frozenset[Recipient]  # their notices are folded into their digests
+    digests: Digests
+
+
+async def queue_notices(session: AsyncSession, sweep: Sweep, plans: list[ClockPlan]) -> Staged:
+    """Queue the plans' notices (each key once; ``plan.queued`` counts the rows written) in the
+    session's transaction, a held person's folded into their digest."""
+    rows: list[dict[str, Any]] = []
+    by_key: dict[str, tuple[ClockPlan, Notice]] = {}
+    for plan in plans:
+        for notice in plan.notices:
+            values = queued(
+                key=notice.key,
+                kind=notice.kind,
+                to=notice.recipient,
+                case_id=notice.case_id,
+                notice=notice.says,
+                offer=notice.offer,
+                now=sweep.now,
+            )
+            if notice.recipient in sweep.held and notice.digest_line is not None:
+                values = sweep.digests.folded_row(values)
+            rows.append(ready(values, notice.says, sweep.digests.checked))
+            by_key.setdefault(notice.key, (plan, notice))
+    folded: list[tuple[Recipient, int, dict[str, str]]] = []
+    for key, row_id in (await enqueue_many(session, rows)).items():
+        plan, notice = by_key[key]
+        plan.queued += 1
+        if notice.recipient in sweep.held and notice.digest_line is not None:
+            folded.append((notice.recipient, row_id, notice.digest_line))
+    return await sweep.digests.fold(session, folded)
 
 
 async def _lock(
-    session: AsyncSession, clocks: list[CaseClock], instance: str
+    session: AsyncSession, clocks: list[ClockRow], instance: str
 ) -> tuple[dict[int, Any], dict[int, int]]:
     """Lock the batch's cases and clocks (see the module's docstring) and read them as they are
     now: the clocks still claimed by ``instance``, by id, and the cases' versions."""
@@ -162,10 +207,15 @@ async def _lock(
     clock_ids = [c.id for c in clocks]
     case_ids = sorted({c.case_id for c in clocks})
     connection = await session.connection()
-    ours = sa.and_(clock_table.c.id.in_(clock_ids), clock_table.c.claimed_by == instance)
+    dialect = connection.dialect.name
+    ours = sa.and_(
+        among(clock_table.c.id, clock_ids, dialect), clock_table.c.claimed_by == instance
+    )
     columns = [clock_table.c.id, *(clock_table.c[f] for f in CLOCK_FIELDS)]
-    versions = sa.select(case_table.c.id, case_table.c.version).where(case_table.c.id.in_(case_ids))
-    if connection.dialect.name == "postgresql":
+    versions = sa.select(case_table.c.id, case_table.c.version).where(
+        among(case_table.c.id, case_ids, dialect)
+    )
+    if dialect == "postgresql":
         versions = versions.order_by(case_table.c.id).with_for_update()
         version_rows = (await connection.execute(versions)).all()
         clock_rows = (
@@ -183,7 +233,7 @@ async def _lock(
     )
 
 
-def _refreshed(clock: CaseClock, row: Any) -> bool:
+def _refreshed(clock: ClockRow, row: Any) -> bool:
     """Bring the clock up to date with its row; True when anything had changed."""
     changed = False
     for name in CLOCK_FIELDS:
@@ -197,8 +247,8 @@ def _refreshed(clock: CaseClock, row: Any) -> bool:
 async def act_in_bulk(
     session: AsyncSession,
     sweep: Sweep,
-    clocks: list[CaseClock],
-    cases: dict[int, Case],
+    clocks: list[ClockRow],
+    cases: dict[int, CaseRow],
     plans: dict[int, ClockPlan],
 ) -> Batch:
     """Apply the plans of ``clocks`` (planned from ``cases`` as the sweep read them) in the
@@ -209,8 +259,7 @@ async def act_in_bulk(
     clock_rows: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
     touched: dict[int, int] = {}  # case id → its version when read
-    notices: list[dict[str, Any]] = []
-    by_key: dict[str, ClockPlan] = {}
+    closing: set[int] = set()
     for clock in clocks:
         assert clock.id is not None
         row = rows.get(clock.id)
@@ -225,82 +274,76 @@ async def act_in_bulk(
         if _refreshed(clock, row) or clock.case_id in touched:
             plan = plan_clock(ctx, clock, case, now)  # planned again from what is true now
         moved = advanced(clock, plan, ctx.calendar, now)
+        # only what changes: SQLite then leaves the indexes of the other columns alone
         clock_rows.append(
-            {"b_id": clock.id}
-            | {f"b_{f}": moved[f] if f in moved else getattr(clock, f) for f in CLOCK_FIELDS}
+            {"id": clock.id} | {f: v for f, v in moved.items() if getattr(clock, f) != v}
         )
         new_events = history(case, plan, now)
         if new_events:
             events += new_events
             touched.setdefault(clock.case_id, case.version)
-        for notice in plan.notices:
-            values = queued(
-                key=notice.key,
-                kind=notice.kind,
-                to=notice.recipient,
-                case_id=notice.case_id,
-                notice=notice.says,
-                offer=notice.offer,
-                now=sweep.hold_until if notice.recipient in sweep.held else now,
-            )
-            notices.append(ready(values, notice.says))
-            by_key.setdefault(notice.key, plan)
+        if plan.close:
+            closing.add(clock.case_id)
         batch.plans.append(plan)
-    await _write(session, clock_rows, {cid: cases[cid] for cid in touched}, touched, events)
-    if events:  # written as rows, so the flush listener that tells 协办 teams does not see them
-        told = [CaseEvent(**values) for values in events]
+    written = {cid: cases[cid] for cid in touched}
+    await _write(session, clock_rows, written, _Versions(touched, closing), events)
+    # written as rows, so the flush listener that tells 协办 teams does not see them
+    told = [CaseEvent(**values) for values in events if values["kind"] in TOLD_OF]
+    if told:
         await session.run_sync(tell_assist_teams, told)
-    for key in await enqueue_many(session, notices):
-        by_key[key].queued += 1
+    batch.staged = await queue_notices(session, sweep, batch.plans)
     for case_id, version in touched.items():
         cases[case_id].version = version + 1
     return batch
 
 
+@dataclass(frozen=True, slots=True)
+class _Versions:
+    """The cases a batch writes: each one's version when read, and the ones it closes."""
+
+    read: dict[int, int]
+    closing: set[int]
+
+
 async def _write(
     session: AsyncSession,
     clock_rows: list[dict[str, Any]],
-    cases: dict[int, Case],
-    versions: dict[int, int],
+    cases: dict[int, CaseRow],
+    versions: _Versions,
     events: list[dict[str, Any]],
 ) -> None:
     """The clocks, the cases with new history (each only at the version it was read at) and
-    their events, a statement each."""
+    their events: a statement each, and one for each set of columns that change (a warning
+    moves a clock's stage and next action, a 回访 closes the case too)."""
     connection = await session.connection()
-    clock_table, case_table, event_table = _table(CaseClock), _table(Case), _table(CaseEvent)
-    if clock_rows:
-        await connection.execute(
-            sa.update(clock_table)
-            .where(clock_table.c.id == sa.bindparam("b_id"))
-            .values(
-                {f: sa.bindparam(f"b_{f}") for f in CLOCK_FIELDS}
-                | {"claimed_by": None, "claimed_until": None}
-            ),
-            clock_rows,
+    for group in _same_columns(clock_rows):
+        await update_rows(
+            connection,
+            _table(CaseClock),
+            group,
+            constants={"claimed_by": None, "claimed_until": None},
         )
-    if cases:
-        case_rows = [
-            {
-                "b_id": case_id,
-                "b_read": versions[case_id],
-                "b_version": versions[case_id] + 1,
-                **{f"b_{f}": getattr(case, f) for f in CASE_FIELDS},
-            }
-            for case_id, case in cases.items()
-        ]
-        result = await connection.execute(
-            sa.update(case_table)
-            .where(
-                case_table.c.id == sa.bindparam("b_id"),
-                case_table.c.version == sa.bindparam("b_read"),
-            )
-            .values(
-                {f: sa.bindparam(f"b_{f}") for f in CASE_FIELDS}
-                | {"version": sa.bindparam("b_version")}
-            ),
-            case_rows,
+    case_rows = [
+        {"id": case_id, "read": versions.read[case_id], "version": versions.read[case_id] + 1}
+        | {
+            f: getattr(case, f)
+            for f in (CASE_FIELDS if case_id in versions.closing else CHAIN_FIELDS)
+        }
+        for case_id, case in cases.items()
+    ]
+    updated = 0
+    for group in _same_columns(case_rows):
+        updated += await update_rows(
+            connection, _table(Case), group, where_equal=[("version", "read")]
         )
-        if connection.dialect.supports_sane_multi_rowcount and result.rowcount != len(case_rows):
-            raise StaleDataError("a case changed while the sweep held it")  # rolled back
-    if events:
-        await connection.execute(sa.insert(event_table), events)
+    if connection.dialect.supports_sane_multi_rowcount and updated != len(case_rows):
+        raise StaleDataError("a case changed while the sweep held it")  # rolled back
+    await insert_rows(connection, _table(CaseEvent), events)
+
+
+def _same_columns(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The rows in groups of the same keys, in order of first appearance."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row), []).append(row)
+    return list(groups.values())

@@ -8,15 +8,24 @@ dry run and the real run agree. The ladder is described in ``bot.services.sweep`
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from bot.config import LiankaConfig
 from bot.services.people import Directory, unique
 from models import notification
 from models.calendar import WorkCalendar
-from models.case import Case, Satisfaction, aftercare_reachable, reporter_of
+from models.case import (
+    Case,
+    CaseStatus,
+    Outcome,
+    Satisfaction,
+    aftercare_reachable,
+    reporter_of,
+)
 from models.clock import (
     VALID_STATUSES,
     CaseClock,
@@ -27,7 +36,7 @@ from models.clock import (
     followup_ask_time,
 )
 from models.event import EventKind
-from models.notification import Offer, Offering, Recipient
+from models.notification import JSON, Offer, Offering, Recipient, encode_param
 from models.org import Category, Track
 from models.reporter import Reporter
 from models.team import Team
@@ -36,6 +45,83 @@ from notifications.outbox import notification_key, reporter_notice_key
 from notifications.texts import case_params, reporter_outcome
 
 STEP_LABELS = {"warning": "即将到期", "overdue": "已逾期", "escalated": "逾期已久，请督促"}
+
+
+class ClockRow:
+    """A due clock as the sweep reads it: its columns as plain attributes (what ``CaseClock``
+    has, without the ORM's bookkeeping, which cost more than the plan for thousands of rows)."""
+
+    COLUMNS = (
+        "id", "case_id", "kind", "state", "stage", "started_at", "workdays", "due_at",
+        "provisional", "next_action_at", "paused_at", "met_at", "extended_days",
+    )  # fmt: skip
+    id: int
+    case_id: int
+    kind: ClockKind
+    state: ClockState
+    stage: int
+    started_at: datetime
+    workdays: int
+    due_at: datetime
+    provisional: bool
+    next_action_at: datetime | None
+    paused_at: datetime | None
+    met_at: datetime | None
+    extended_days: int
+
+    def __init__(self, row: Any) -> None:
+        self.__dict__.update(zip(self.COLUMNS, row, strict=True))
+
+
+class CaseRow:
+    """A case as the sweep reads it (``ClockRow``): what its plans read and what its history
+    moves on (``models.event.chained``)."""
+
+    COLUMNS = (
+        "id", "number", "track", "status", "category_id", "team_id", "assignee_id",
+        "reporter_id", "reporter_ref", "anonymous", "receipt_hash", "outcome", "satisfaction",
+        "supervised", "reopen_count", "created_at", "closed_at", "updated_at", "event_count",
+        "last_event_hash", "version",
+    )  # fmt: skip
+    id: int
+    number: str
+    track: Track
+    status: CaseStatus
+    category_id: int
+    team_id: int | None
+    assignee_id: int | None
+    reporter_id: int | None
+    reporter_ref: str | None
+    anonymous: bool
+    receipt_hash: str | None
+    outcome: Outcome | None
+    satisfaction: Satisfaction | None
+    supervised: bool
+    reopen_count: int
+    created_at: datetime
+    closed_at: datetime | None
+    updated_at: datetime
+    event_count: int
+    last_event_hash: str
+    version: int
+
+    def __init__(self, row: Any) -> None:
+        self.__dict__.update(zip(self.COLUMNS, row, strict=True))
+
+
+AnyClock = CaseClock | ClockRow
+AnyCase = Case | CaseRow
+
+
+def case_of(case: AnyCase) -> Case:
+    """The case for the helpers of ``models.case`` that take one (``reporter_of``,
+    ``aftercare_reachable``): a ``CaseRow`` has every column they read."""
+    return cast(Case, case)
+
+
+def ask_time(calendar: WorkCalendar, clock: AnyClock) -> datetime:
+    """``followup_ask_time`` of the clock (a ``ClockRow`` has the columns it reads)."""
+    return followup_ask_time(calendar, cast(CaseClock, clock))
 
 
 def deadline_stamp(due_at: datetime) -> str:
@@ -86,6 +172,15 @@ class SweepContext:
     categories: dict[int, Category]
     teams: dict[int, Team]
     reporters: dict[int, Reporter]
+    known: dict[tuple[Any, ...], Any] = field(default_factory=dict, compare=False)
+    """What was worked out once for a deadline (its escalation time, how it is said at a
+    time), for the other clocks due then."""
+
+    def once(self, key: tuple[Any, ...], work: Callable[[], Any]) -> Any:
+        """``work()``, worked out once for ``key`` (what, and everything it depends on)."""
+        if key not in self.known:
+            self.known[key] = work()
+        return self.known[key]
 
 
 def _due_text(calendar: WorkCalendar, due_at: datetime, now: datetime) -> str:
@@ -95,8 +190,26 @@ def _due_text(calendar: WorkCalendar, due_at: datetime, now: datetime) -> str:
     return f"{due_local:%m月%d日} {due_local:%H:%M}"
 
 
+def _case_json(case: AnyCase) -> JSON:
+    """``case_params`` as ``Notice.of`` encodes them (plain values, enums by value, datetimes
+    tagged), without walking them generically for each of thousands of cases."""
+    encoded: dict[str, JSON] = {}
+    for name, value in case_params(case).items():
+        if isinstance(value, datetime):
+            encoded[name] = encode_param(value)
+        else:
+            encoded[name] = value.value if isinstance(value, enum.Enum) else value
+    return encoded
+
+
+def deadline_params(**params: JSON) -> dict[str, JSON]:
+    """A deadline notice's parameters, plain JSON values already (the sweep makes thousands:
+    ``Notice.of`` would walk each to encode it)."""
+    return params
+
+
 def _deadline_notices(
-    ctx: SweepContext, clock: CaseClock, case: Case, step: str, now: datetime
+    ctx: SweepContext, clock: AnyClock, case: AnyCase, step: str, now: datetime
 ) -> list[Notice]:
     """The notices of one step of a deadline clock, one per recipient."""
     assert case.id is not None
@@ -118,25 +231,29 @@ def _deadline_notices(
     if hidden:
         category, team, assignee = None, None, None
     kind = f"{clock.kind.value}_{step}"
-    due_text = _due_text(ctx.calendar, clock.due_at, now)
+    due_text: str = ctx.once(
+        ("due_text", clock.due_at, now), lambda: _due_text(ctx.calendar, clock.due_at, now)
+    )
+    # the notice's parameters as ``Notice.of`` encodes them (``deadline_params``), the case's
+    # encoded once for all its recipients
+    params = deadline_params(
+        case=_case_json(case),
+        clock=clock.kind.value,
+        label=clock.kind.label,
+        category=category.name if category else "",
+        team=team.name if team else "",
+        assignee=assignee.name if assignee else None,
+        to_assignee=False,
+        due_text=due_text,
+        provisional=bool(clock.provisional),
+        escalate_after=int(ctx.config.deadlines.escalate_after),
+        supervised=bool(case.supervised),
+        hidden_clue=hidden,
+    )
     notices = []
     for recipient in unique(r for r in recipients if r is not None):
         is_assignee = assignee is not None and recipient.id == assignee.id
-        says = notification.Notice.of(
-            f"deadline_{step}",
-            case=case_params(case),
-            clock=clock.kind.value,
-            label=clock.kind.label,
-            category=category.name if category else "",
-            team=team.name if team else "",
-            assignee=assignee.name if assignee else None,
-            to_assignee=is_assignee,
-            due_text=due_text,
-            provisional=clock.provisional,
-            escalate_after=ctx.config.deadlines.escalate_after,
-            supervised=case.supervised,
-            hidden_clue=hidden,
-        )
+        says = notification.Notice(f"deadline_{step}", params | {"to_assignee": is_assignee})
         offer = None
         if is_assignee and clock.kind is ClockKind.SUPERVISION:
             offer = Offer.SUPERVISION_REPLY.on(case.id)
@@ -170,10 +287,14 @@ def _deadline_notices(
 
 
 def _plan_deadline(
-    ctx: SweepContext, clock: CaseClock, case: Case, plan: ClockPlan, now: datetime
+    ctx: SweepContext, clock: AnyClock, case: AnyCase, plan: ClockPlan, now: datetime
 ) -> None:
     stage = clock.stage
-    escalate_at = escalation_time(ctx.calendar, clock.due_at, ctx.config.deadlines.escalate_after)
+    after = ctx.config.deadlines.escalate_after
+    escalate_at: datetime = ctx.once(
+        ("escalate_at", clock.due_at, after),
+        lambda: escalation_time(ctx.calendar, clock.due_at, after),
+    )
     if stage < ClockStage.WARNED and now < clock.due_at:
         plan.steps.append("warning")
         stage = ClockStage.WARNED
@@ -202,8 +323,8 @@ def _plan_deadline(
 
 def _ask_reporter(
     plan: ClockPlan,
-    case: Case,
-    clock: CaseClock,
+    case: AnyCase,
+    clock: AnyClock,
     reporter: Reporter,
     *,
     says: notification.Notice,
@@ -239,16 +360,16 @@ def _ask_reporter(
 
 
 def _plan_followup(
-    ctx: SweepContext, clock: CaseClock, case: Case, plan: ClockPlan, now: datetime
+    ctx: SweepContext, clock: AnyClock, case: AnyCase, plan: ClockPlan, now: datetime
 ) -> None:
     assert case.id is not None
     plan.stage = clock.stage
     if clock.stage == ClockStage.NONE:
-        ask_at = followup_ask_time(ctx.calendar, clock)
+        ask_at = ask_time(ctx.calendar, clock)
         if now < ask_at:
             plan.next_action_at = ask_at
             return
-        reporter_id = reporter_of(case)
+        reporter_id = reporter_of(case_of(case))
         reporter = ctx.reporters.get(reporter_id) if reporter_id is not None else None
         if case.track is Track.CLUE or reporter is None:
             plan.steps.append("closed")
@@ -279,7 +400,7 @@ def _plan_followup(
 
 
 def _plan_aftercare(
-    ctx: SweepContext, clock: CaseClock, case: Case, plan: ClockPlan, now: datetime
+    ctx: SweepContext, clock: AnyClock, case: AnyCase, plan: ClockPlan, now: datetime
 ) -> None:
     """防打击报复回访: at 09:00 of its day the reporter is asked once (没有 · 有) and the question
     stays open ``[aftercare] answer_days``; a reporter who can no longer be reached is not
@@ -287,13 +408,13 @@ def _plan_aftercare(
     assert case.id is not None
     plan.stage = clock.stage
     if clock.stage == ClockStage.NONE:
-        ask_at = followup_ask_time(ctx.calendar, clock)
+        ask_at = ask_time(ctx.calendar, clock)
         if now < ask_at:
             plan.next_action_at = ask_at
             return
-        reporter_id = reporter_of(case)
+        reporter_id = reporter_of(case_of(case))
         reporter = ctx.reporters.get(reporter_id) if reporter_id is not None else None
-        if reporter is None or not aftercare_reachable(reporter, case):
+        if reporter is None or not aftercare_reachable(reporter, case_of(case)):
             plan.steps.append("unreachable")
             plan.state = ClockState.CANCELLED
             return
@@ -314,7 +435,7 @@ def _plan_aftercare(
         plan.next_action_at = clock.due_at
 
 
-def plan_clock(ctx: SweepContext, clock: CaseClock, case: Case, now: datetime) -> ClockPlan:
+def plan_clock(ctx: SweepContext, clock: AnyClock, case: AnyCase, now: datetime) -> ClockPlan:
     """Decide what a due clock needs now; pure, so a dry run and the real run agree."""
     assert clock.id is not None
     plan = ClockPlan(

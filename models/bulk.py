@@ -1,0 +1,210 @@
+"""Many rows in one statement: inserts and updates for the writers in bulk (the deadline sweep).
+
+On PostgreSQL the rows travel as one array per column (``unnest``): one statement, prepared
+once, whatever their number, where a statement per row (``executemany``) costs a round of the
+server's executor each, and a multi-row ``VALUES`` a parse of thousands of parameters. Elsewhere
+(SQLite, in the process) a statement runs over all rows (``executemany``) or takes a thousand
+rows at once (an insert that returns what it wrote), their values converted once each by their
+columns' types, without SQLAlchemy's work per row.
+
+The values are those a Core statement takes (enums, aware datetimes, dicts for JSON); each is
+converted as its column's type would convert it. The SQL is written from the table's own column
+names (each looked up in ``table.c``), never from values.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from models.types import JSONType, NullableJSON, UTCDateTime, utc
+
+_PG = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+
+def among(column: sa.ColumnElement[Any], values: Sequence[Any], dialect: str) -> Any:
+    """``column IN (values)``; on PostgreSQL ``column = ANY(:array)``: one parameter whatever
+    their number, so the statement is prepared once (an ``IN`` list is a new statement for each
+    length) and the lookup goes by the column's index."""
+    if dialect != "postgresql":
+        return column.in_(list(values))
+    array = sa.bindparam(None, list(values), type_=postgresql.ARRAY(column.type))
+    return column == sa.any_(array)
+
+
+def _pg_column(column: sa.Column[Any]) -> tuple[str, Callable[[Any], Any], str]:
+    """How a column's values travel to PostgreSQL in an array: the array's element type, the
+    conversion of one value, and the SQL that reads an element back as the column's type."""
+    kind = column.type
+    if isinstance(kind, JSONType | sa.JSON):
+        none_is_null = isinstance(kind, NullableJSON)
+
+        def as_json(value: Any) -> str | None:
+            return None if value is None and none_is_null else json.dumps(value)
+
+        return "TEXT", as_json, "CAST({} AS JSONB)"
+    if isinstance(kind, UTCDateTime):
+        return "TIMESTAMP WITH TIME ZONE", lambda v: None if v is None else utc(v), "{}"
+    if isinstance(kind, sa.Enum):
+        return "TEXT", lambda v: v.value if isinstance(v, enum.Enum) else v, "{}"
+    return kind.compile(dialect=_PG), lambda v: v, "{}"
+
+
+def _arrays(
+    table: sa.Table,
+    names: Sequence[str],
+    rows: Sequence[dict[str, Any]],
+    typed_as: dict[str, str] | None = None,
+) -> tuple[dict[str, list[Any]], list[str], list[str]]:
+    """The rows as one list per column (parameters ``c0``, ``c1`` …), the ``unnest`` arguments
+    and, per column, the SQL that reads the element of ``u.cN`` as the column's type (a value
+    that is no column of the table, as the column ``typed_as`` names)."""
+    params: dict[str, list[Any]] = {}
+    arguments: list[str] = []
+    reads: list[str] = []
+    for index, name in enumerate(names):
+        element, convert, read = _pg_column(table.c[(typed_as or {}).get(name, name)])
+        params[f"c{index}"] = [convert(row[name]) for row in rows]
+        arguments.append(f"CAST(:c{index} AS {element}[])")
+        reads.append(read.format(f"u.c{index}"))
+    return params, arguments, reads
+
+
+def _bound(
+    connection: AsyncConnection,
+    table: sa.Table,
+    names: Sequence[str],
+    rows: Sequence[dict[str, Any]],
+    typed_as: dict[str, str] | None = None,
+) -> list[tuple[Any, ...]]:
+    """The rows' values of ``names`` as the driver takes them, each converted once by its
+    column's type (what SQLAlchemy does for a statement, without its work per row)."""
+    convert: list[tuple[int, Callable[[Any], Any]]] = []
+    for index, name in enumerate(names):
+        column = table.c[(typed_as or {}).get(name, name)]
+        processor = column.type.bind_processor(connection.dialect)
+        if processor is not None:
+            convert.append((index, processor))
+    bound = []
+    for row in rows:
+        values = [row[name] for name in names]
+        for index, process in convert:
+            values[index] = process(values[index])
+        bound.append(tuple(values))
+    return bound
+
+
+async def _sqlite_insert(
+    connection: AsyncConnection,
+    table: sa.Table,
+    rows: Sequence[dict[str, Any]],
+    skip_conflicts_on: str | None,
+    returning: Sequence[str],
+) -> list[Any]:
+    """``insert_rows`` elsewhere than PostgreSQL: multi-row ``VALUES``, as many rows a statement
+    as SQLite's parameters allow; what it returns is as the driver returns it."""
+    names = list(rows[0])
+    bound = _bound(connection, table, names, rows)
+    per_statement = max(1, min(1000, SQLITE_PARAMETERS // len(names)))
+    placeholders = f"({', '.join('?' for _ in names)})"
+    written: list[Any] = []
+    for start in range(0, len(bound), per_statement):
+        chunk = bound[start : start + per_statement]
+        sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES {', '.join([placeholders] * len(chunk))}"  # noqa: S608
+        if skip_conflicts_on is not None:
+            sql += f" ON CONFLICT ({skip_conflicts_on}) DO NOTHING"
+        if returning:
+            sql += f" RETURNING {', '.join(returning)}"
+        result = await connection.exec_driver_sql(sql, tuple(v for row in chunk for v in row))
+        if returning:
+            written += result.all()
+    return written
+
+
+SQLITE_PARAMETERS = 32_766
+
+
+def _columns(names: Sequence[str]) -> str:
+    return ", ".join(f"c{index}" for index in range(len(names)))
+
+
+async def insert_rows(
+    connection: AsyncConnection,
+    table: sa.Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    skip_conflicts_on: str | None = None,
+    returning: Sequence[str] = (),
+) -> list[Any]:
+    """Insert ``rows`` (each with the same keys) in one statement; with ``skip_conflicts_on``,
+    a row whose value of that unique column is taken is left out (``ON CONFLICT DO NOTHING``).
+    Returns the ``returning`` columns of the rows written."""
+    if not rows:
+        return []
+    names = list(rows[0])
+    if connection.dialect.name != "postgresql":
+        return await _sqlite_insert(connection, table, rows, skip_conflicts_on, returning)
+    params, arguments, reads = _arrays(table, names, rows)
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {', '.join(reads)} "  # noqa: S608
+        f"FROM unnest({', '.join(arguments)}) AS u({_columns(names)})"
+    )
+    if skip_conflicts_on is not None:
+        sql += f" ON CONFLICT ({skip_conflicts_on}) DO NOTHING"
+    if returning:
+        sql += f" RETURNING {', '.join(returning)}"
+        typed = sa.text(sql).columns(*(table.c[name] for name in returning))
+        return list((await connection.execute(typed, params)).all())
+    await connection.execute(sa.text(sql), params)
+    return []
+
+
+async def update_rows(
+    connection: AsyncConnection,
+    table: sa.Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    key: str = "id",
+    where_equal: Sequence[tuple[str, str]] = (),
+    constants: dict[str, Any] | None = None,
+) -> int:
+    """Update each row's columns (its keys but ``key`` and the ``where_equal`` values) on the
+    table's row whose ``key`` column equals its ``key`` value; ``where_equal`` pairs (column,
+    row value name) update only rows whose column still holds the value (a version read);
+    ``constants`` are set on every row. One statement on PostgreSQL, ``executemany`` elsewhere.
+    Returns how many rows were updated (where the driver can tell)."""
+    if not rows:
+        return 0
+    constants = constants or {}
+    checks = dict(where_equal)
+    names = list(rows[0])
+    changed = [n for n in names if n != key and n not in checks.values()]
+    typed_as = {value: column for column, value in checks.items()}
+    if connection.dialect.name != "postgresql":
+        bound = _bound(connection, table, [*changed, key, *checks.values()], rows, typed_as)
+        fixed = _bound(connection, table, list(constants), [constants])[0]
+        assignments = [f"{n} = ?" for n in [*changed, *constants]]
+        conditions = [f"{n} = ?" for n in [key, *checks]]
+        sql = f"UPDATE {table.name} SET {', '.join(assignments)} WHERE {' AND '.join(conditions)}"  # noqa: S608
+        values = [row[: len(changed)] + fixed + row[len(changed) :] for row in bound]
+        return int((await connection.exec_driver_sql(sql, values)).rowcount)
+    params, arguments, reads = _arrays(table, names, rows, typed_as)
+    read = dict(zip(names, reads, strict=True))
+    assignments = [f"{n} = {read[n]}" for n in changed]
+    for index, (name, value) in enumerate(constants.items()):
+        params[f"k{index}"] = _pg_column(table.c[name])[1](value)
+        assignments.append(f"{name} = :k{index}")
+    conditions = [f"{table.name}.{key} = {read[key]}"]
+    conditions += [f"{table.name}.{column} = {read[value]}" for column, value in checks.items()]
+    sql = (
+        f"UPDATE {table.name} SET {', '.join(assignments)} "  # noqa: S608
+        f"FROM unnest({', '.join(arguments)}) AS u({_columns(names)}) "
+        f"WHERE {' AND '.join(conditions)}"
+    )
+    return int((await connection.execute(sa.text(sql), params)).rowcount)

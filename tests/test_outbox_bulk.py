@@ -1,0 +1,134 @@
+"""Writing many rows at once (``models.bulk``, the sweep's writes) and checking many notices
+once per shape (``notifications.outbox.ready``)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlmodel import col, select
+
+import notifications.outbox as outbox_module
+from bot.db import SessionFactory
+from models.bulk import insert_rows, update_rows
+from models.notification import (
+    Channel,
+    Notice,
+    Notification,
+    NotificationStatus,
+    Offer,
+    Recipient,
+    RecipientKind,
+)
+from notifications.outbox import queued, ready, shape
+from tests.conftest import DEFAULT_NOW
+
+CASE = {"number": "AJ2026-0007", "track": "appeal", "supervised": False, "reopen_count": 0}
+TO = Recipient(RecipientKind.INSPECTOR, 5, 505, "人5")
+
+
+def _warning(**changes: Any) -> Notice:
+    params: dict[str, Any] = {
+        "case": CASE | {"created_at": DEFAULT_NOW},
+        "clock": "resolve",
+        "label": "办结",
+        "category": "营商环境",
+        "team": "营商环境组",
+        "assignee": "人1",
+        "to_assignee": True,
+        "due_text": "今日18:00",
+        "provisional": False,
+        "escalate_after": 2,
+        "supervised": False,
+        "hidden_clue": False,
+    }
+    return Notice.of("deadline_warning", **(params | changes))
+
+
+def test_notices_that_differ_only_in_the_text_they_substitute_share_a_shape() -> None:
+    assert shape(_warning()) == shape(
+        _warning(case=CASE | {"number": "AJ2026-0099", "created_at": DEFAULT_NOW}, team="国企组")
+    )
+    assert shape(_warning()) == shape(_warning(escalate_after=3))  # said, or asked if any
+    for different in (
+        _warning(clock="accept"),  # a template looks the clock up
+        _warning(assignee=None),  # or asks whether there is one
+        _warning(supervised=True),
+        _warning(team=""),
+        _warning(escalate_after=0),
+    ):
+        assert shape(different) != shape(_warning())
+
+
+def test_many_notices_are_rendered_once_per_shape_and_a_broken_one_is_still_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rendered: list[str] = []
+    render = outbox_module.render_notice  # type: ignore[attr-defined]
+
+    def counting(notice: Notice, **kwargs: Any) -> str:
+        rendered.append(notice.template)
+        return render(notice, **kwargs)
+
+    monkeypatch.setattr(outbox_module, "render_notice", counting)
+    checked: set[Any] = set()
+    for n in range(20):
+        notice = _warning(assignee=f"人{n}", due_text=f"今日{n:02d}:00")
+        ready(queued(kind="k", to=TO, notice=notice, now=DEFAULT_NOW, key=f"k{n}"), notice, checked)
+    assert rendered == ["deadline_warning"]
+    broken = _warning(clock="no_such_clock")  # the template's lookup fails
+    with pytest.raises(Exception, match="no_such_clock"):
+        ready(queued(kind="k", to=TO, notice=broken, now=DEFAULT_NOW, key="b"), broken, checked)
+
+
+@pytest.mark.both_databases
+async def test_rows_written_in_bulk_read_back_as_written_each_key_once(
+    sessions: SessionFactory,
+) -> None:
+    notice = _warning()
+    rows = [
+        queued(
+            kind="resolve_warning",
+            to=TO,
+            notice=notice,
+            now=DEFAULT_NOW + timedelta(minutes=n),
+            key=f"bulk:{n}",
+            offer=Offer.CASE_WORK.on(7) if n else None,
+        )
+        for n in range(3)
+    ]
+    table = Notification.__table__  # type: ignore[attr-defined]
+    async with sessions() as session:
+        connection = await session.connection()
+        first = await insert_rows(
+            connection, table, rows[:2], skip_conflicts_on="key", returning=("id", "key")
+        )
+        again = await insert_rows(
+            connection, table, rows, skip_conflicts_on="key", returning=("id", "key")
+        )
+        assert sorted(str(row[1]) for row in first) == ["bulk:0", "bulk:1"]
+        assert [str(row[1]) for row in again] == ["bulk:2"]  # the others were queued already
+        ids = {str(row[1]): int(row[0]) for row in [*first, *again]}
+        updated = await update_rows(
+            connection,
+            table,
+            [
+                {"id": ids["bulk:0"], "attempts": 1, "status": NotificationStatus.SENT, "was": 0},
+                {"id": ids["bulk:1"], "attempts": 2, "status": NotificationStatus.SENT, "was": 5},
+            ],
+            where_equal=[("attempts", "was")],
+            constants={"claimed_by": None, "last_error": "x"},
+        )
+        assert updated == 1  # only the row whose attempts still held what was read
+        await session.commit()
+    async with sessions() as session:
+        stored = (await session.exec(select(Notification).order_by(col(Notification.key)))).all()
+    assert [(r.key, r.attempts, r.status, r.last_error) for r in stored] == [
+        ("bulk:0", 1, NotificationStatus.SENT, "x"),
+        ("bulk:1", 0, NotificationStatus.PENDING, None),
+        ("bulk:2", 0, NotificationStatus.PENDING, None),
+    ]
+    assert stored[2].next_attempt_at == DEFAULT_NOW + timedelta(minutes=2)
+    assert stored[1].channel is Channel.TELEGRAM and stored[1].offering == Offer.CASE_WORK.on(7)
+    assert stored[0].offer is None and stored[0].notice == notice
