@@ -77,6 +77,25 @@ async def test_the_pdf_prints_the_summary_and_tables_in_an_embedded_chinese_font
     assert sum(dark) > 1000  # text and rules were drawn, not a blank page
 
 
+async def test_pdfs_made_one_after_another_each_embed_the_characters_they_print(
+    october: Report, tmp_path: Path
+) -> None:
+    """The font is read once per process; each PDF still gets a font of its own characters."""
+    first = write_report(october, [Format.PDF], tmp_path / "first")[Format.PDF]
+    october.figures.recurring[0] = dataclasses.replace(
+        october.figures.recurring[0],
+        name="鑫燚犇骉科技有限公司",  # characters no other page has
+    )
+    second = write_report(october, [Format.PDF], tmp_path / "second")[Format.PDF]
+    third = write_report(october, [Format.PDF], tmp_path / "third")[Format.PDF]
+    texts = [flat(run("pdftotext", "-layout", str(pdf), "-")) for pdf in (first, second, third)]
+    assert "鑫燚犇骉" not in texts[0] and "四川坤天新能源科技有限公司" in texts[0]
+    assert "鑫燚犇骉科技有限公司" in texts[1] and texts[1] == texts[2]
+    for pdf in (first, second, third):
+        assert "WenQuanYiMicroHei" in run("pdffonts", str(pdf))
+    assert first.stat().st_size < second.stat().st_size  # four more glyphs embedded
+
+
 async def test_a_long_pdf_table_repeats_its_header_on_the_next_page(
     october: Report, tmp_path: Path
 ) -> None:
