@@ -715,37 +715,35 @@ async def rectification_figures(
     )
     is_open = r == RectificationState.OPEN
     overdue = sa.and_(is_open, col(Rectification.due_at) < now)
-    (row,) = await _rows(
-        session,
-        sa.select(
-            _flag(col(Rectification.set_at) >= period.start),
-            _flag(verified_in),
-            _flag(sa.and_(verified_in, on_time)),
-            _flag(sa.and_(verified_in, sa.not_(on_time))),
-            _flag(is_open),
-            _flag(overdue),
-            _flag(due_in),
-            _flag(sa.and_(due_in, on_time)),
-        )
-        .join(Case, col(Case.id) == col(Rectification.case_id))
-        .where(*in_period, *_in_scope(scope)),
-    )
-    units = await _rows(
-        session,
+    counted = sa.select(
+        _flag(col(Rectification.set_at) >= period.start),
+        _flag(verified_in),
+        _flag(sa.and_(verified_in, on_time)),
+        _flag(sa.and_(verified_in, sa.not_(on_time))),
+        _flag(is_open),
+        _flag(overdue),
+        _flag(due_in),
+        _flag(sa.and_(due_in, on_time)),
+    ).where(*in_period)
+    units = (
         sa.select(col(Rectification.unit), sa.func.count())
-        .join(Case, col(Case.id) == col(Rectification.case_id))
-        .where(*in_period, *_in_scope(scope), overdue)
+        .where(*in_period, overdue)
         .group_by(col(Rectification.unit))
         .order_by(sa.func.count().desc(), col(Rectification.unit))
-        .limit(TOP_LIMIT),
+        .limit(TOP_LIMIT)
     )
+    if scoped := _in_scope(scope):  # the cases only when a zone or team narrows them
+        counted = counted.join(Case, col(Case.id) == col(Rectification.case_id)).where(*scoped)
+        units = units.join(Case, col(Case.id) == col(Rectification.case_id)).where(*scoped)
+    (row,) = await _rows(session, counted)
+    unit_rows = await _rows(session, units)
     (set_, verified_n, on_time_n, late_n, open_n, overdue_n, due_n, due_on_time) = (
         int(v) for v in row
     )
     return RectificationFigures(
         set=set_, verified=verified_n, verified_on_time=on_time_n, verified_late=late_n,
         open=open_n, overdue=overdue_n, due=due_n, due_on_time=due_on_time,
-        overdue_units=[Share(unit, int(n), 0, ratio(int(n), overdue_n)) for unit, n in units],
+        overdue_units=[Share(unit, int(n), 0, ratio(int(n), overdue_n)) for unit, n in unit_rows],
     )  # fmt: skip
 
 
