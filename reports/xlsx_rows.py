@@ -15,14 +15,14 @@ import re
 import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from xlsxwriter.utility import xl_col_to_name
 
 from models.case import CaseStatus
 from reports.figures import CaseLine
-from reports.render import local_naive, wan_number
+from reports.render import wan_number
 
 CHUNK_ROWS = 2000
 FAST = 1
@@ -30,9 +30,14 @@ FAST = 1
 file some 15% larger."""
 EPOCH = datetime(1899, 12, 31)  # noqa: DTZ001 (spreadsheets keep wall time, no zone)
 """Excel's day 0; a serial past 59 (1900-02-28) gains a day, Excel counting 1900 as a leap year."""
+SHANGHAI_EPOCH = EPOCH.replace(tzinfo=timezone(timedelta(hours=8)))
+"""Day 0 on Shanghai's wall clock (UTC+8 all year since 1991): an aware time's serial without
+converting it to a naive Shanghai time first."""
 LITERAL_ESCAPE = re.compile("(_x[0-9a-fA-F]{4}_)")
 CONTROL = re.compile(r"([\x00-\x08\x0b-\x1f])")
 EDGE_SPACE = re.compile(r"^\s|\s$")
+PLAIN = re.compile(r"[^&<>\x00-\x08\x0b-\x1f\ufffe\uffff]*")
+"""Text with nothing to escape (whitespace at its ends and ``_x`` aside)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +53,9 @@ class CaseList:
 
 
 def excel_serial(value: datetime) -> float:
-    """A naive datetime as Excel's serial number, computed as XlsxWriter computes it."""
-    delta = value - EPOCH
+    """A datetime as Excel's serial number, computed as XlsxWriter computes it from the naive
+    Shanghai time (an aware one is counted on Shanghai's wall clock, a naive one as it is)."""
+    delta = value - (EPOCH if value.tzinfo is None else SHANGHAI_EPOCH)
     serial = delta.days + (float(delta.seconds) + float(delta.microseconds) / 1e6) / (60 * 60 * 24)
     return serial + 1 if serial > 59 else serial
 
@@ -58,6 +64,8 @@ def inline_string(text: str) -> str:
     """The end of an inline-string cell, from its type on, as XlsxWriter writes it: control
     characters as ``_xHHHH_`` (a literal ``_xHHHH_`` escaped in turn), whitespace at either end
     kept, ``& < >`` escaped."""
+    if PLAIN.fullmatch(text) and "_x" not in text and not EDGE_SPACE.search(text):
+        return f' t="inlineStr"><is><t>{text}</t></is></c>'
     text = LITERAL_ESCAPE.sub(r"_x005F\1", text)
     text = CONTROL.sub(lambda match: f"_x{ord(match.group(1)):04X}_", text)
     text = text.replace("\ufffe", "_xFFFE_").replace("\uffff", "_xFFFF_")
@@ -67,20 +75,20 @@ def inline_string(text: str) -> str:
 
 
 def case_values(case: CaseLine) -> tuple[object, ...]:
-    """One case's row, column by column (``CASE_COLUMNS``): text, naive Shanghai datetimes,
-    万元 floats, None for an empty cell."""
+    """One case's row, column by column (``CASE_COLUMNS``): text, datetimes (shown in Shanghai
+    time), 万元 floats, None for an empty cell."""
     return (
         case.number,
-        local_naive(case.created_at),
+        case.created_at,
         case.category,
         case.track.label,
         case.zone,
         case.enterprise if case.enterprise is not None else "（保密）",
         case.team,
         CaseStatus(case.status).label,
-        local_naive(case.due_at),
+        case.due_at,
         "是" if case.late else "否",
-        local_naive(case.resolved_at),
+        case.resolved_at,
         case.outcome.label if case.outcome else None,
         case.satisfaction.label if case.satisfaction else None,
         wan_number(case.amount_involved_yuan),
