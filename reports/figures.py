@@ -506,8 +506,15 @@ async def compute_figures(
             sa.func.coalesce(sa.func.sum(col(Case.amount_coordinated_yuan)), 0),
             _flag(col(Case.amount_coordinated_yuan) > 0),
             sa.func.count(sa.distinct(col(Case.enterprise_id))),
+            sa.func.coalesce(sa.func.sum(col(Case.reopen_count)), 0),
+            *(_flag(col(Case.satisfaction) == rating) for rating in Satisfaction),
         ).where(*cohort),
     )
+    # Every 回访 answer counts, not only each case's last: a 不满意 reopens the case (重办), so
+    # the 不满意 answers are the reopenings, including those of cases later rated 满意.
+    reopenings, *ratings = (int(value) for value in totals[13:])
+    figures.satisfaction = dict(zip(Satisfaction, ratings, strict=True))
+    figures.satisfaction[Satisfaction.UNSATISFIED] = reopenings
     (
         figures.received,
         figures.resolved,
@@ -522,7 +529,7 @@ async def compute_figures(
         figures.amount_coordinated_yuan,
         figures.coordinated_cases,
         figures.enterprises,
-    ) = (int(value) for value in totals)
+    ) = (int(value) for value in totals[:13])
 
     categories = await _names(session, CATEGORIES)
     zones = await _names(session, ZONES)
@@ -535,12 +542,15 @@ async def compute_figures(
             col(Case.team_id),
             sa.func.count(),
             _flag(done),
+            sa.func.coalesce(sa.func.sum(col(Case.reopen_count)), 0),
         )
         .where(*cohort)
         .group_by(col(Case.category_id), col(Case.zone_id), col(Case.team_id)),
     )
     by: dict[str, dict[Any, list[int]]] = {k: defaultdict(lambda: [0, 0]) for k in "cztk"}
-    for category_id, zone_id, team_id, count, resolved in groups:
+    reopened_by_team: dict[Any, int] = defaultdict(int)
+    for category_id, zone_id, team_id, count, resolved, reopenings in groups:
+        reopened_by_team[team_id] += int(reopenings)
         track = categories[category_id].track if category_id in categories else None
         for key, value in (("c", category_id), ("z", zone_id), ("t", team_id), ("k", track)):
             by[key][value][0] += int(count)
@@ -577,21 +587,6 @@ async def compute_figures(
     figures.clocks = {
         kind: ClockRate(kind, per_kind[kind][0], per_kind[kind][1]) for kind in DEADLINE_CLOCKS
     }
-
-    figures.satisfaction = {Satisfaction(s): 0 for s in Satisfaction}
-    for value, count in await _rows(
-        session,
-        sa.select(col(Case.satisfaction), sa.func.count())
-        .where(*cohort, col(Case.satisfaction).is_not(None))
-        .group_by(col(Case.satisfaction)),
-    ):
-        figures.satisfaction[Satisfaction(value)] = int(count)
-    # Every 回访 answer counts, not only each case's last: a 不满意 reopens the case (重办), so
-    # the 不满意 answers are the reopenings, including those of cases later rated 满意.
-    ((unsatisfied,),) = await _rows(
-        session, sa.select(sa.func.coalesce(sa.func.sum(col(Case.reopen_count)), 0)).where(*cohort)
-    )
-    figures.satisfaction[Satisfaction.UNSATISFIED] = int(unsatisfied)
 
     (extensions,) = await _rows(
         session,
@@ -659,7 +654,7 @@ async def compute_figures(
     )
     await _recurring(session, figures, cohort, zones, categories)
     await _trend(session, figures, period, scope, dialect)
-    await _unsatisfied_by_team(session, figures, cohort, teams)
+    _unsatisfied_by_team(figures, reopened_by_team, teams)
     names = Names(categories, zones, teams)
     await _typical(session, figures, cohort, calendar, names)
     await _repeat_clusters(session, figures, cohort, names)
@@ -765,25 +760,15 @@ class Names:
         return self.zones[zone_id].name if zone_id in self.zones else None
 
 
-async def _unsatisfied_by_team(
-    session: AsyncSession,
-    figures: Figures,
-    cohort: list[sa.ColumnElement[bool]],
-    teams: dict[int, Any],
+def _unsatisfied_by_team(
+    figures: Figures, reopened_by_team: dict[Any, int], teams: dict[int, Any]
 ) -> None:
     """The 不满意 answers (each reopened a case) by the team that handled the case."""
     total = figures.satisfaction.get(Satisfaction.UNSATISFIED, 0)
-    rows = await _rows(
-        session,
-        sa.select(col(Case.team_id), sa.func.sum(col(Case.reopen_count)))
-        .where(*cohort, col(Case.reopen_count) > 0)
-        .group_by(col(Case.team_id)),
-    )
     shares = [
-        Share(
-            teams[team_id].name if team_id in teams else "未分办", int(n), 0, ratio(int(n), total)
-        )
-        for team_id, n in rows
+        Share(teams[team_id].name if team_id in teams else "未分办", n, 0, ratio(n, total))
+        for team_id, n in reopened_by_team.items()
+        if n
     ]
     figures.unsatisfied_by_team = sorted(shares, key=lambda share: (-share.count, share.name))
 
