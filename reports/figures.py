@@ -484,7 +484,8 @@ async def compute_figures(
     detail: bool = True,
 ) -> Figures:
     """The figures of ``period`` for ``scope`` as they stand at ``now``; ``detail`` adds the
-    durations, the timeliness by team, the overdue list, recurring enterprises and the trend."""
+    durations, the timeliness by team, the overdue list, recurring enterprises, the trend and
+    打击报复回访 (the figures of the period before are compared only where a change is told)."""
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     figures = Figures(period=period, scope=scope, now=now)
     cohort = _cohort(period, scope)
@@ -612,9 +613,9 @@ async def compute_figures(
 
     await _filed(session, figures, period, scope)
     await _repeats(session, figures, period, scope)
-    await _aftercare(session, figures)  # 打击报复回访
     if not detail:
         return figures
+    await _aftercare(session, figures)  # 打击报复回访: the current period's alone is shown
 
     received_on = _local_day(col(Case.created_at), dialect)
     resolved_on = _local_day(col(Case.resolved_at), dialect)
