@@ -1,5 +1,6 @@
-"""The XLSX report: a sheet of figures and the case list an office filters (XlsxWriter: no
-dependencies and streaming rows, several times faster than openpyxl on a month's cases)."""
+"""The XLSX report: a sheet of figures and the case list an office filters. XlsxWriter (no
+dependencies, streaming rows) writes the workbook, the figures and the case list's header;
+the case rows, a province's month of them, are written in one go by ``reports.xlsx_rows``."""
 
 from __future__ import annotations
 
