@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import itertools
 import json
 import os
 import secrets
@@ -29,8 +30,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -146,6 +149,15 @@ async def replicate(url: str, copies: int) -> int:
     return int(total or 0)
 
 
+def stamper(stamps: list[tuple[str, float]]) -> Callable[[Any, Path], None]:
+    """``write_report``'s ``on_written``: when each format was done, after ``stamps[0]``."""
+
+    def stamp(fmt: Any, _path: Path) -> None:
+        stamps.append((fmt.value, time.perf_counter()))
+
+    return stamp
+
+
 async def measure(url: str, out: Path, runs: int) -> tuple[float, float, int]:
     from bot.config import load_config
     from bot.db import create_engine, create_session_factory
@@ -171,11 +183,21 @@ async def measure(url: str, out: Path, runs: int) -> tuple[float, float, int]:
                     session, config=config, calendar=calendar, period=period, scope=Scope(), now=now
                 )
             figures = time.perf_counter() - started
-            write_report(report, list(Format), out)
+            stamps: list[tuple[str, float]] = [("figures", time.perf_counter())]
+            write_report(
+                report,
+                list(Format),
+                out,
+                on_written=stamper(stamps),
+            )
             total = time.perf_counter() - started
+            stages = [f"figures {figures:.2f}s"] + [
+                f"{name} {at - before:.2f}s"
+                for (_, before), (name, at) in itertools.pairwise(stamps)
+            ]
             best_figures, best_total = min(best_figures, figures), min(best_total, total)
             received = report.figures.received
-            print(f"  figures {figures:.2f}s, with PDF+XLSX+HTML {total:.2f}s", flush=True)
+            print(f"  {', '.join(stages)}: report {total:.2f}s", flush=True)
     finally:
         await engine.dispose()
     return best_figures, best_total, received

@@ -340,6 +340,7 @@ class Figures:
     # 整改 (issue 17): rectifications set, verified on time or late, overdue; 整改到位率.
     rectification: RectificationFigures = field(default_factory=lambda: RectificationFigures())
     aftercare: AftercareFigures = field(default_factory=AftercareFigures)  # 打击报复回访
+    case_ids: tuple[int, int] | None = None  # the cohort's lowest and highest case id
 
     @property
     def resolved_rate(self) -> float | None:
@@ -400,6 +401,11 @@ def _local_day(column: Any, dialect: str) -> Any:
     return sa.func.date(column, "+8 hours")
 
 
+def _day(value: Any) -> date:
+    """A ``_local_day`` as read back: a date from PostgreSQL, ``YYYY-MM-DD`` from SQLite."""
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
 def _in_scope(scope: Scope) -> list[sa.ColumnElement[bool]]:
     conditions: list[sa.ColumnElement[bool]] = []
     if scope.zone_id is not None:
@@ -418,13 +424,11 @@ def _cohort(period: Period, scope: Scope) -> list[sa.ColumnElement[bool]]:
     ]
 
 
-async def _cohort_clocks(
+async def _cohort_ids(
     session: AsyncSession, cohort: list[sa.ColumnElement[bool]]
-) -> sa.ColumnElement[bool]:
-    """The clocks of the cohort's id range, as a WHERE clause on ``case_clocks`` beside the join
-    to the cohort's cases: ids rise with time, so the range of a month's cases is a month's
-    slice of the clocks, read through the ``case_id`` index rather than every clock of the year
-    hashed (a condition every cohort clock meets: the answers are the same whatever the ids)."""
+) -> tuple[int, int] | None:
+    """The lowest and highest id of the cohort's cases (None when it has none), read once per
+    report for the clock rates and the case list (``_cohort_clocks``)."""
     # with the count beside them PostgreSQL reads the cohort by its index: min and max alone
     # become a walk along the primary key from the first case until one is in the period
     ((low, high, count),) = await _rows(
@@ -433,9 +437,17 @@ async def _cohort_clocks(
             *cohort
         ),
     )
-    if not count:
+    return (int(low), int(high)) if count else None
+
+
+def _cohort_clocks(ids: tuple[int, int] | None) -> sa.ColumnElement[bool]:
+    """The clocks of the cohort's id range, as a WHERE clause on ``case_clocks`` beside the join
+    to the cohort's cases: ids rise with time, so the range of a month's cases is a month's
+    slice of the clocks, read through the ``case_id`` index rather than every clock of the year
+    hashed (a condition every cohort clock meets: the answers are the same whatever the ids)."""
+    if ids is None:
         return sa.false()
-    return col(CaseClock.case_id).between(low, high)
+    return col(CaseClock.case_id).between(*ids)
 
 
 def _flag(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
@@ -472,7 +484,8 @@ async def compute_figures(
     detail: bool = True,
 ) -> Figures:
     """The figures of ``period`` for ``scope`` as they stand at ``now``; ``detail`` adds the
-    durations, the timeliness by team, the overdue list, recurring enterprises and the trend."""
+    durations, the timeliness by team, the overdue list, recurring enterprises, the trend and
+    打击报复回访 (the figures of the period before are compared only where a change is told)."""
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     figures = Figures(period=period, scope=scope, now=now)
     cohort = _cohort(period, scope)
@@ -494,8 +507,15 @@ async def compute_figures(
             sa.func.coalesce(sa.func.sum(col(Case.amount_coordinated_yuan)), 0),
             _flag(col(Case.amount_coordinated_yuan) > 0),
             sa.func.count(sa.distinct(col(Case.enterprise_id))),
+            sa.func.coalesce(sa.func.sum(col(Case.reopen_count)), 0),
+            *(_flag(col(Case.satisfaction) == rating) for rating in Satisfaction),
         ).where(*cohort),
     )
+    # Every 回访 answer counts, not only each case's last: a 不满意 reopens the case (重办), so
+    # the 不满意 answers are the reopenings, including those of cases later rated 满意.
+    reopenings, *ratings = (int(value) for value in totals[13:])
+    figures.satisfaction = dict(zip(Satisfaction, ratings, strict=True))
+    figures.satisfaction[Satisfaction.UNSATISFIED] = reopenings
     (
         figures.received,
         figures.resolved,
@@ -510,7 +530,7 @@ async def compute_figures(
         figures.amount_coordinated_yuan,
         figures.coordinated_cases,
         figures.enterprises,
-    ) = (int(value) for value in totals)
+    ) = (int(value) for value in totals[:13])
 
     categories = await _names(session, CATEGORIES)
     zones = await _names(session, ZONES)
@@ -523,12 +543,15 @@ async def compute_figures(
             col(Case.team_id),
             sa.func.count(),
             _flag(done),
+            sa.func.coalesce(sa.func.sum(col(Case.reopen_count)), 0),
         )
         .where(*cohort)
         .group_by(col(Case.category_id), col(Case.zone_id), col(Case.team_id)),
     )
     by: dict[str, dict[Any, list[int]]] = {k: defaultdict(lambda: [0, 0]) for k in "cztk"}
-    for category_id, zone_id, team_id, count, resolved in groups:
+    reopened_by_team: dict[Any, int] = defaultdict(int)
+    for category_id, zone_id, team_id, count, resolved, reopenings in groups:
+        reopened_by_team[team_id] += int(reopenings)
         track = categories[category_id].track if category_id in categories else None
         for key, value in (("c", category_id), ("z", zone_id), ("t", team_id), ("k", track)):
             by[key][value][0] += int(count)
@@ -546,13 +569,12 @@ async def compute_figures(
     )
     figures.by_track = _shares(by["k"], [(t.value, t.label) for t in Track], figures.received)
 
+    figures.case_ids = await _cohort_ids(session, cohort)
     clock_rows = await _rows(
         session,
         sa.select(col(CaseClock.kind), col(Case.team_id), _flag(_on_time()), _flag(_late(now)))
         .join(Case, col(Case.id) == col(CaseClock.case_id))
-        .where(
-            *cohort, col(CaseClock.kind).in_(DEADLINE_CLOCKS), await _cohort_clocks(session, cohort)
-        )
+        .where(*cohort, col(CaseClock.kind).in_(DEADLINE_CLOCKS), _cohort_clocks(figures.case_ids))
         .group_by(col(CaseClock.kind), col(Case.team_id)),
     )
     per_kind: dict[ClockKind, list[int]] = defaultdict(lambda: [0, 0])
@@ -566,21 +588,6 @@ async def compute_figures(
     figures.clocks = {
         kind: ClockRate(kind, per_kind[kind][0], per_kind[kind][1]) for kind in DEADLINE_CLOCKS
     }
-
-    figures.satisfaction = {Satisfaction(s): 0 for s in Satisfaction}
-    for value, count in await _rows(
-        session,
-        sa.select(col(Case.satisfaction), sa.func.count())
-        .where(*cohort, col(Case.satisfaction).is_not(None))
-        .group_by(col(Case.satisfaction)),
-    ):
-        figures.satisfaction[Satisfaction(value)] = int(count)
-    # Every 回访 answer counts, not only each case's last: a 不满意 reopens the case (重办), so
-    # the 不满意 answers are the reopenings, including those of cases later rated 满意.
-    ((unsatisfied,),) = await _rows(
-        session, sa.select(sa.func.coalesce(sa.func.sum(col(Case.reopen_count)), 0)).where(*cohort)
-    )
-    figures.satisfaction[Satisfaction.UNSATISFIED] = int(unsatisfied)
 
     (extensions,) = await _rows(
         session,
@@ -606,22 +613,20 @@ async def compute_figures(
 
     await _filed(session, figures, period, scope)
     await _repeats(session, figures, period, scope)
-    await _aftercare(session, figures)  # 打击报复回访
     if not detail:
         return figures
+    await _aftercare(session, figures)  # 打击报复回访: the current period's alone is shown
 
-    durations = await _rows(
+    received_on = _local_day(col(Case.created_at), dialect)
+    resolved_on = _local_day(col(Case.resolved_at), dialect)
+    days: list[int] = []
+    for received, resolved, n in await _rows(  # a month's cases on a few thousand day pairs
         session,
-        sa.select(col(Case.created_at), col(Case.resolved_at)).where(
-            *cohort, done, col(Case.resolved_at).is_not(None)
-        ),
-    )
-    days = [
-        calendar.workdays_between(
-            created.astimezone(SHANGHAI).date(), resolved.astimezone(SHANGHAI).date()
-        )
-        for created, resolved in durations
-    ]
+        sa.select(received_on, resolved_on, sa.func.count())
+        .where(*cohort, done, col(Case.resolved_at).is_not(None))
+        .group_by(received_on, resolved_on),
+    ):
+        days += [calendar.workdays_between(_day(received), _day(resolved))] * int(n)
     figures.median_workdays = float(statistics.median(days)) if days else None
     figures.p90_workdays = nearest_rank(days, 90)
 
@@ -650,7 +655,7 @@ async def compute_figures(
     )
     await _recurring(session, figures, cohort, zones, categories)
     await _trend(session, figures, period, scope, dialect)
-    await _unsatisfied_by_team(session, figures, cohort, teams)
+    _unsatisfied_by_team(figures, reopened_by_team, teams)
     names = Names(categories, zones, teams)
     await _typical(session, figures, cohort, calendar, names)
     await _repeat_clusters(session, figures, cohort, names)
@@ -709,37 +714,35 @@ async def rectification_figures(
     )
     is_open = r == RectificationState.OPEN
     overdue = sa.and_(is_open, col(Rectification.due_at) < now)
-    (row,) = await _rows(
-        session,
-        sa.select(
-            _flag(col(Rectification.set_at) >= period.start),
-            _flag(verified_in),
-            _flag(sa.and_(verified_in, on_time)),
-            _flag(sa.and_(verified_in, sa.not_(on_time))),
-            _flag(is_open),
-            _flag(overdue),
-            _flag(due_in),
-            _flag(sa.and_(due_in, on_time)),
-        )
-        .join(Case, col(Case.id) == col(Rectification.case_id))
-        .where(*in_period, *_in_scope(scope)),
-    )
-    units = await _rows(
-        session,
+    counted = sa.select(
+        _flag(col(Rectification.set_at) >= period.start),
+        _flag(verified_in),
+        _flag(sa.and_(verified_in, on_time)),
+        _flag(sa.and_(verified_in, sa.not_(on_time))),
+        _flag(is_open),
+        _flag(overdue),
+        _flag(due_in),
+        _flag(sa.and_(due_in, on_time)),
+    ).where(*in_period)
+    units = (
         sa.select(col(Rectification.unit), sa.func.count())
-        .join(Case, col(Case.id) == col(Rectification.case_id))
-        .where(*in_period, *_in_scope(scope), overdue)
+        .where(*in_period, overdue)
         .group_by(col(Rectification.unit))
         .order_by(sa.func.count().desc(), col(Rectification.unit))
-        .limit(TOP_LIMIT),
+        .limit(TOP_LIMIT)
     )
+    if scoped := _in_scope(scope):  # the cases only when a zone or team narrows them
+        counted = counted.join(Case, col(Case.id) == col(Rectification.case_id)).where(*scoped)
+        units = units.join(Case, col(Case.id) == col(Rectification.case_id)).where(*scoped)
+    (row,) = await _rows(session, counted)
+    unit_rows = await _rows(session, units)
     (set_, verified_n, on_time_n, late_n, open_n, overdue_n, due_n, due_on_time) = (
         int(v) for v in row
     )
     return RectificationFigures(
         set=set_, verified=verified_n, verified_on_time=on_time_n, verified_late=late_n,
         open=open_n, overdue=overdue_n, due=due_n, due_on_time=due_on_time,
-        overdue_units=[Share(unit, int(n), 0, ratio(int(n), overdue_n)) for unit, n in units],
+        overdue_units=[Share(unit, int(n), 0, ratio(int(n), overdue_n)) for unit, n in unit_rows],
     )  # fmt: skip
 
 
@@ -758,25 +761,15 @@ class Names:
         return self.zones[zone_id].name if zone_id in self.zones else None
 
 
-async def _unsatisfied_by_team(
-    session: AsyncSession,
-    figures: Figures,
-    cohort: list[sa.ColumnElement[bool]],
-    teams: dict[int, Any],
+def _unsatisfied_by_team(
+    figures: Figures, reopened_by_team: dict[Any, int], teams: dict[int, Any]
 ) -> None:
     """The 不满意 answers (each reopened a case) by the team that handled the case."""
     total = figures.satisfaction.get(Satisfaction.UNSATISFIED, 0)
-    rows = await _rows(
-        session,
-        sa.select(col(Case.team_id), sa.func.sum(col(Case.reopen_count)))
-        .where(*cohort, col(Case.reopen_count) > 0)
-        .group_by(col(Case.team_id)),
-    )
     shares = [
-        Share(
-            teams[team_id].name if team_id in teams else "未分办", int(n), 0, ratio(int(n), total)
-        )
-        for team_id, n in rows
+        Share(teams[team_id].name if team_id in teams else "未分办", n, 0, ratio(n, total))
+        for team_id, n in reopened_by_team.items()
+        if n
     ]
     figures.unsatisfied_by_team = sorted(shares, key=lambda share: (-share.count, share.name))
 
@@ -950,13 +943,7 @@ async def _overdue(
         *_in_scope(scope),
     ]
     joined = sa.join(CLOCKS, CASES, col(Case.id) == col(CaseClock.case_id))
-    (count,) = await _rows(
-        session,
-        sa.select(sa.func.count(sa.distinct(col(CaseClock.case_id))))
-        .select_from(joined)
-        .where(*overdue),
-    )
-    figures.overdue_count = int(count[0])
+    # a case has one team: the overdue cases are the sum of each team's
     by_team = await _rows(
         session,
         sa.select(col(Case.team_id), sa.func.count(sa.distinct(col(CaseClock.case_id))))
@@ -964,6 +951,7 @@ async def _overdue(
         .where(*overdue)
         .group_by(col(Case.team_id)),
     )
+    figures.overdue_count = sum(int(n) for _, n in by_team)
     figures.overdue_by_team = sorted(
         (
             Share(
@@ -1101,13 +1089,13 @@ async def _trend(
         .where(col(Case.created_at) >= start, col(Case.created_at) < period.end, *_in_scope(scope))
         .group_by(day),
     ):
-        local = value if isinstance(value, date) else date.fromisoformat(str(value))
+        local = _day(value)
         weeks[local - timedelta(days=local.weekday())] += int(count)
     figures.trend = [TrendPoint(first, count) for first, count in weeks.items()]
 
 
-@dataclass(frozen=True, slots=True)
-class CaseLine:
+@dataclass(slots=True)  # not frozen: a frozen one's __init__ sets each field the slow way,
+class CaseLine:  # 1.5 million times for a province's month
     """One row of the case list (the XLSX sheet an office filters)."""
 
     number: str
@@ -1128,10 +1116,10 @@ class CaseLine:
     supervised: bool
 
 
-async def list_cases(
-    session: AsyncSession, period: Period, scope: Scope, now: datetime
-) -> list[CaseLine]:
-    """The cases received in the period, oldest first, with their deadlines and lateness."""
+async def list_cases(session: AsyncSession, figures: Figures, now: datetime) -> list[CaseLine]:
+    """The cases received in the period of ``figures`` (its scope), oldest first, with their
+    deadlines and lateness."""
+    period, scope = figures.period, figures.scope
     kind = col(CaseClock.kind)
     clocks = (
         sa.select(
@@ -1148,7 +1136,7 @@ async def list_cases(
         .where(
             kind.in_(DEADLINE_CLOCKS),
             *_cohort(period, scope),
-            await _cohort_clocks(session, _cohort(period, scope)),
+            _cohort_clocks(figures.case_ids),
         )
         .group_by(col(CaseClock.case_id))
         .subquery()
@@ -1183,6 +1171,10 @@ async def list_cases(
         .where(*_cohort(period, scope))
         .order_by(col(Case.created_at), col(Case.id)),
     )
+    statuses = {status.value: status for status in CaseStatus}  # a dict reads faster than
+    tracks = {track.value: track for track in Track}  # an Enum call, 91,600 rows a month
+    outcomes = {outcome.value: outcome for outcome in Outcome}
+    ratings = {rating.value: rating for rating in Satisfaction}
     lines = []
     for (
         number,
@@ -1203,8 +1195,8 @@ async def list_cases(
         coordinated,
         supervised,
     ) in rows:
-        status = CaseStatus(status)
-        track = Track(track)
+        status = statuses[status]
+        track = tracks[track]
         lines.append(
             CaseLine(
                 number=number,
@@ -1218,8 +1210,8 @@ async def list_cases(
                 due_at=accept_due if status in AWAITING_ACCEPTANCE else resolve_due,
                 late=bool(late),
                 resolved_at=resolved_at if status in FINISHED_STATUSES else None,
-                outcome=Outcome(outcome) if outcome else None,
-                satisfaction=Satisfaction(satisfaction) if satisfaction else None,
+                outcome=outcomes[outcome] if outcome else None,
+                satisfaction=ratings[satisfaction] if satisfaction else None,
                 amount_involved_yuan=involved,
                 amount_coordinated_yuan=coordinated,
                 supervised=bool(supervised),

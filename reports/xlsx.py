@@ -1,5 +1,6 @@
-"""The XLSX report: a sheet of figures and the case list an office filters (XlsxWriter: no
-dependencies and streaming rows, several times faster than openpyxl on a month's cases)."""
+"""The XLSX report: a sheet of figures and the case list an office filters. XlsxWriter (no
+dependencies, streaming rows) writes the workbook, the figures and the case list's header;
+the case rows, a province's month of them, are written in one go by ``reports.xlsx_rows``."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ from typing import Any
 
 import xlsxwriter
 
-from models.case import CaseStatus
 from models.clock import DEADLINE_CLOCKS
 from models.disposition import Disposition
-from reports.render import cn_time, local_naive, wan_number
+from reports.render import cn_time
 from reports.report import Report
+from reports.xlsx_rows import CaseList, write_case_rows
 
 CASE_COLUMNS: tuple[tuple[str, float], ...] = (
     ("编号", 15),
@@ -58,9 +59,10 @@ def render_xlsx(report: Report, path: Path) -> Path:
         {"title": f"{report.title}（{report.period.label}）", "author": "Lianka 廉卡"}
     )
     _figures_sheet(workbook, report, fmt)
-    if report.cases is not None:
-        _cases_sheet(workbook, report, fmt)
+    case_list = _cases_sheet(workbook, report, fmt) if report.cases is not None else None
     workbook.close()
+    if case_list is not None:
+        write_case_rows(path, case_list)
     return path
 
 
@@ -255,7 +257,9 @@ def _repeats_block(block: Block, report: Report) -> None:
     )
 
 
-def _cases_sheet(workbook: Any, report: Report, fmt: dict[str, Any]) -> None:
+def _cases_sheet(workbook: Any, report: Report, fmt: dict[str, Any]) -> CaseList:
+    """The case list's sheet: XlsxWriter writes its header, column widths, frozen header and
+    filter; the rows are spliced in after (``write_case_rows``)."""
     sheet = workbook.add_worksheet("问题清单")
     for column, (name, width) in enumerate(CASE_COLUMNS):
         sheet.set_column(column, column, width)
@@ -263,31 +267,10 @@ def _cases_sheet(workbook: Any, report: Report, fmt: dict[str, Any]) -> None:
     sheet.freeze_panes(1, 0)
     cases = report.cases or []
     sheet.autofilter(0, 0, max(len(cases), 1), len(CASE_COLUMNS) - 1)
-    for row, case in enumerate(cases, start=1):
-        values: list[tuple[Any, str]] = [
-            (case.number, "text"),
-            (local_naive(case.created_at), "date"),
-            (case.category, "text"),
-            (case.track.label, "text"),
-            (case.zone, "text"),
-            (case.enterprise if case.enterprise is not None else "（保密）", "text"),
-            (case.team, "text"),
-            (CaseStatus(case.status).label, "text"),
-            (local_naive(case.due_at), "date"),
-            ("是" if case.late else "否", "text"),
-            (local_naive(case.resolved_at), "date"),
-            (case.outcome.label if case.outcome else None, "text"),
-            (case.satisfaction.label if case.satisfaction else None, "text"),
-            (wan_number(case.amount_involved_yuan), "amount"),
-            (wan_number(case.amount_coordinated_yuan), "amount"),
-            ("是" if case.supervised else "否", "text"),
-        ]
-        for column, (value, kind) in enumerate(values):
-            if value is None:
-                continue
-            if kind == "date":
-                sheet.write_datetime(row, column, value, fmt["date"])
-            elif kind == "amount":
-                sheet.write_number(row, column, value, fmt["amount"])
-            else:
-                sheet.write_string(row, column, value)
+    return CaseList(
+        member=f"xl/worksheets/sheet{len(workbook.worksheets())}.xml",
+        cases=cases,
+        date_style=fmt["date"]._get_xf_index(),  # the styles the rows name: written at close
+        amount_style=fmt["amount"]._get_xf_index(),
+        columns=len(CASE_COLUMNS),
+    )

@@ -5,8 +5,10 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import subprocess
+import zipfile
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from openpyxl import load_workbook
@@ -15,9 +17,11 @@ from PIL import Image
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from models.calendar import WorkCalendar
+from models.case import CaseStatus
 from reports.document import SECTIONS
 from reports.figures import resolve_scope
 from reports.outputs import Format, write_report
+from reports.render import local_naive, wan_number
 from reports.report import Report, build_report
 from reports.xlsx import CASE_COLUMNS
 from tests.report_history import NOW, OCTOBER, build_history
@@ -73,6 +77,25 @@ async def test_the_pdf_prints_the_summary_and_tables_in_an_embedded_chinese_font
     assert sum(dark) > 1000  # text and rules were drawn, not a blank page
 
 
+async def test_pdfs_made_one_after_another_each_embed_the_characters_they_print(
+    october: Report, tmp_path: Path
+) -> None:
+    """The font is read once per process; each PDF still gets a font of its own characters."""
+    first = write_report(october, [Format.PDF], tmp_path / "first")[Format.PDF]
+    october.figures.recurring[0] = dataclasses.replace(
+        october.figures.recurring[0],
+        name="鑫燚犇骉科技有限公司",  # characters no other page has
+    )
+    second = write_report(october, [Format.PDF], tmp_path / "second")[Format.PDF]
+    third = write_report(october, [Format.PDF], tmp_path / "third")[Format.PDF]
+    texts = [flat(run("pdftotext", "-layout", str(pdf), "-")) for pdf in (first, second, third)]
+    assert "鑫燚犇骉" not in texts[0] and "四川坤天新能源科技有限公司" in texts[0]
+    assert "鑫燚犇骉科技有限公司" in texts[1] and texts[1] == texts[2]
+    for pdf in (first, second, third):
+        assert "WenQuanYiMicroHei" in run("pdffonts", str(pdf))
+    assert first.stat().st_size < second.stat().st_size  # four more glyphs embedded
+
+
 async def test_a_long_pdf_table_repeats_its_header_on_the_next_page(
     october: Report, tmp_path: Path
 ) -> None:
@@ -121,6 +144,68 @@ async def test_the_xlsx_has_the_figures_and_a_filterable_case_list(
     assert values["按期办结率"][1].number_format == "0.0%"
     assert values["协调落实资金（万元）"][1].value == 125
     assert values["当前超期未办结（件）"][1].value == 2
+
+
+def cell_by_cell(workbook: Any, report: Report, fmt: dict[str, Any]) -> None:
+    """The case list as XlsxWriter writes it one cell at a time (what reports/xlsx.py did before
+    issue 18): the reference the rows written in one go are held to."""
+    sheet = workbook.add_worksheet("问题清单")
+    for column, (name, width) in enumerate(CASE_COLUMNS):
+        sheet.set_column(column, column, width)
+        sheet.write_string(0, column, name, fmt["head"])
+    sheet.freeze_panes(1, 0)
+    cases = report.cases or []
+    sheet.autofilter(0, 0, max(len(cases), 1), len(CASE_COLUMNS) - 1)
+    for row, case in enumerate(cases, start=1):
+        values: list[tuple[Any, str]] = [
+            (case.number, "text"),
+            (local_naive(case.created_at), "date"),
+            (case.category, "text"),
+            (case.track.label, "text"),
+            (case.zone, "text"),
+            (case.enterprise if case.enterprise is not None else "（保密）", "text"),
+            (case.team, "text"),
+            (CaseStatus(case.status).label, "text"),
+            (local_naive(case.due_at), "date"),
+            ("是" if case.late else "否", "text"),
+            (local_naive(case.resolved_at), "date"),
+            (case.outcome.label if case.outcome else None, "text"),
+            (case.satisfaction.label if case.satisfaction else None, "text"),
+            (wan_number(case.amount_involved_yuan), "amount"),
+            (wan_number(case.amount_coordinated_yuan), "amount"),
+            ("是" if case.supervised else "否", "text"),
+        ]
+        for column, (value, kind) in enumerate(values):
+            if value is None:
+                continue
+            if kind == "date":
+                sheet.write_datetime(row, column, value, fmt["date"])
+            elif kind == "amount":
+                sheet.write_number(row, column, value, fmt["amount"])
+            else:
+                sheet.write_string(row, column, value)
+
+
+async def test_the_xlsx_case_list_is_what_xlsxwriter_writes_cell_by_cell(
+    october: Report, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cases = october.cases or []
+    odd = ["A&B <公司>", " 前后有空格 ", "响铃\x07字符", "_x0041_字面", "引号\"和'"]
+    october.cases = [
+        dataclasses.replace(case, enterprise=name, zone=name if n % 2 else case.zone)
+        for n, (case, name) in enumerate(zip(cases, odd * len(cases), strict=False))
+    ] * 300  # past a chunk of rows
+    fast = write_report(october, [Format.XLSX], tmp_path / "fast")[Format.XLSX]
+    monkeypatch.setattr("reports.xlsx._cases_sheet", cell_by_cell)
+    slow = write_report(october, [Format.XLSX], tmp_path / "slow")[Format.XLSX]
+    with zipfile.ZipFile(fast) as a, zipfile.ZipFile(slow) as b:
+        assert a.namelist() == b.namelist()
+        for name in a.namelist():
+            if name != "docProps/core.xml":  # the time it was written
+                assert a.read(name) == b.read(name), name
+    rows = list(load_workbook(fast)["问题清单"].values)
+    assert len(rows) == 1 + 300 * len(cases)
+    assert (rows[1][5], rows[2][5]) == ("A&B <公司>", " 前后有空格 ")
 
 
 async def test_the_html_is_one_self_contained_escaped_file(october: Report, tmp_path: Path) -> None:
