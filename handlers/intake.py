@@ -581,6 +581,11 @@ def _submit_pressed(update: Update) -> tuple[CallbackQuery, IntakeAction] | None
     return (query, pressed) if pressed.act == IntakeAct.SUBMIT else None
 
 
+def is_submit_press(update: Update) -> bool:
+    """Whether ``on_submit_delivered_again`` has anything to do for this update."""
+    return _submit_pressed(update) is not None
+
+
 async def on_submit_delivered_again(update: Update, data: dict[str, Any]) -> None:
     """确认提交 delivered again after a crash cut its handler off past the commit: the case
     exists, but the confirmation may never have gone out, so it is sent (again)."""

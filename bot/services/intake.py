@@ -141,18 +141,17 @@ async def submit_case(
         session.add(sealed_contact(case.id, name=draft.contact_name, phone=draft.contact_phone))
     for item in draft.evidence:
         session.add(reporter_file(case.id, item, now, keep_name=not confidential(case)))
-    await start_ladder_clock(
+    accept = await start_ladder_clock(
         session,
         case,
         ClockKind.FIRST_REPLY,
         config=policy.config,
         calendar=policy.calendar,
         now=now,
-    )
+        new=True,
+    )  # routing and the repeat check start and stop other clocks, never this one
     await route_case(session, case, policy=policy, now=now)
     await flag_repeat(session, case, policy.config.repeats, now)  # 疑似重复件, once routed
-    accept = await get_clock(session, case.id, ClockKind.FIRST_REPLY)
-    assert accept is not None
     if commit:
         await session.commit()
     if counted is not None:

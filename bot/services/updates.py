@@ -37,11 +37,14 @@ async def finish_update(
     *,
     recorded: bool,
     writes: Sequence[Executable] = (),
+    clean: bool = False,
 ) -> None:
     """The handler of an update returned: its last ``writes`` (conversation state) and the mark
     that it finished, in one transaction; recorded here if no use case of it committed. Anything
-    the handler left uncommitted is dropped, as closing the session would."""
-    await session.rollback()
+    the handler left uncommitted is dropped, as closing the session would; ``clean``: the caller
+    knows it left nothing (it only read), and the transaction goes on."""
+    if not clean:
+        await session.rollback()
     for statement in writes:
         await session.exec(statement)  # type: ignore[call-overload]
     await _write_record(
