@@ -33,7 +33,13 @@ from bot.clock import Clock
 from bot.db import SessionFactory
 from bot.metrics import Metrics
 from bot.services.calendar import CalendarCache
-from bot.services.updates import finish_update, get_processed_update, hold_update, record_of
+from bot.services.updates import (
+    finish_update,
+    get_processed_update,
+    hold_update,
+    new_record,
+    record_of,
+)
 from bot.storage import (
     DeferredStorage,
     Pending,
@@ -125,19 +131,20 @@ class _Mark:
         self.writes_pending = _Writes()
 
     def before_commit(self, session: Session) -> None:
+        connection = session.connection()  # plain statements: nothing here is an ORM object
         if self.held:
             writes = copy.deepcopy(self.pending) if self.pending else None
             if not self.recorded:
                 self.row.fsm_writes = writes
             elif writes:
-                session.execute(
+                connection.execute(
                     record_of(self.row.bot_id, self.row.update_id).values(fsm_writes=writes)
                 )
         elif self.pending:
-            for statement in fsm_upserts(session.get_bind().dialect.name, self.pending):
-                session.execute(statement)
+            for statement in fsm_upserts(connection.dialect.name, self.pending):
+                connection.execute(statement)
         if not self.recorded:
-            session.add(self.row)
+            connection.execute(new_record(self.row))
 
     def after_commit(self, session: Session) -> None:
         self.recorded = True

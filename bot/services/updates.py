@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Update, delete, update
+from sqlalchemy import Insert, Update, delete, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.base import Executable
 from sqlmodel import col
@@ -45,12 +45,13 @@ async def finish_update(
     knows it left nothing (it only read), and the transaction goes on."""
     if not clean:
         await session.rollback()
+    connection = await session.connection()
     for statement in writes:
-        await session.exec(statement)  # type: ignore[call-overload]
-    await _write_record(
-        session, bot_id, update_id, now, recorded=recorded, finished=True, fsm_writes=None
-    )
+        await connection.execute(statement)
     try:
+        await _write_record(
+            session, bot_id, update_id, now, recorded=recorded, finished=True, fsm_writes=None
+        )
         await session.commit()
     except IntegrityError:  # another instance handled the same delivery at the same time
         await session.rollback()
@@ -74,12 +75,23 @@ async def hold_update(
     await session.commit()
 
 
+_RECORDS = ProcessedUpdate.__table__  # type: ignore[attr-defined]
+
+
 def record_of(bot_id: int, update_id: int) -> Update:
     """An UPDATE of one update's record; ``.values(…)`` says what changes."""
-    return (
-        update(ProcessedUpdate)
-        .where(col(ProcessedUpdate.bot_id) == bot_id)
-        .where(col(ProcessedUpdate.update_id) == update_id)
+    return update(_RECORDS).where(_RECORDS.c.bot_id == bot_id, _RECORDS.c.update_id == update_id)
+
+
+def new_record(row: ProcessedUpdate) -> Insert:
+    """The INSERT of ``row``, an update's record (a plain statement: the record is written, never
+    loaded or changed as an object of the session)."""
+    return insert(_RECORDS).values(
+        bot_id=row.bot_id,
+        update_id=row.update_id,
+        handled_at=row.handled_at,
+        finished=row.finished,
+        fsm_writes=row.fsm_writes,
     )
 
 
@@ -93,10 +105,12 @@ async def _write_record(
     **values: Any,
 ) -> None:
     """Set ``values`` on the update's record: the row a use case's commit wrote, or a new one."""
+    connection = await session.connection()
     if recorded:
-        await session.exec(record_of(bot_id, update_id).values(**values))
+        await connection.execute(record_of(bot_id, update_id).values(**values))
     else:
-        session.add(ProcessedUpdate(bot_id=bot_id, update_id=update_id, handled_at=now, **values))
+        row = ProcessedUpdate(bot_id=bot_id, update_id=update_id, handled_at=now, **values)
+        await connection.execute(new_record(row))
 
 
 async def prune_processed_updates(
