@@ -26,7 +26,6 @@ from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.types import TelegramObject, Update
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.dml import Insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
@@ -43,6 +42,7 @@ from bot.services.updates import (
 from bot.storage import (
     DeferredStorage,
     Pending,
+    Write,
     committed,
     deferred_writes,
     fsm_upserts,
@@ -141,10 +141,10 @@ class _Mark:
                     record_of(self.row.bot_id, self.row.update_id).values(fsm_writes=writes)
                 )
         elif self.pending:
-            for statement in fsm_upserts(connection.dialect.name, self.pending):
-                connection.execute(statement)
+            for statement, values in fsm_upserts(connection.dialect.name, self.pending):
+                connection.execute(statement, values)
         if not self.recorded:
-            connection.execute(new_record(self.row))
+            connection.execute(*new_record(self.row))
 
     def after_commit(self, session: Session) -> None:
         self.recorded = True
@@ -157,7 +157,7 @@ class _Mark:
         sa_event.remove(session, "before_commit", self.before_commit)
         sa_event.remove(session, "after_commit", self.after_commit)
 
-    def writes(self, dialect: str) -> list[Insert]:
+    def writes(self, dialect: str) -> list[Write]:
         return fsm_upserts(dialect, self.pending) if self.pending and not self.held else []
 
 

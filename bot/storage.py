@@ -134,16 +134,55 @@ def committed(reads: dict[str, dict[str, Any] | None] | None, pending: Pending) 
         reads[key] = {"state": record["state"], "data": copy.deepcopy(record["data"])}
 
 
-def fsm_upserts(dialect: str, pending: Pending) -> list[Insert]:
-    """The statements that write ``pending`` records (insert, or update the existing row)."""
+Write = tuple[Insert, dict[str, Any]]
+"""A statement and its parameters."""
+
+
+def _upsert(dialect: str) -> Insert:
+    """INSERT of a record, or UPDATE of the existing row: built once, run with parameters."""
     table = FsmRecord.__table__  # type: ignore[attr-defined]
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statements: list[Insert] = []
-    for key, record in pending.items():
-        values = {"state": record["state"], "data": record["data"], "updated_at": datetime.now(UTC)}
-        statement = insert(table).values(key=key, **values)
-        statements.append(statement.on_conflict_do_update(index_elements=["key"], set_=values))
-    return statements
+    statement = insert(table)
+    new = statement.excluded
+    changed = {"state": new.state, "data": new.data, "updated_at": new.updated_at}
+    return statement.on_conflict_do_update(index_elements=["key"], set_=changed)
+
+
+_UPSERTS = {dialect: _upsert(dialect) for dialect in ("sqlite", "postgresql")}
+
+
+def fsm_upserts(dialect: str, pending: Pending) -> list[Write]:
+    """The statements that write ``pending`` records (insert, or update the existing row)."""
+    statement = _UPSERTS["postgresql" if dialect == "postgresql" else "sqlite"]
+    now = datetime.now(UTC)
+    return [
+        (
+            statement,
+            {"key": key, "state": record["state"], "data": record["data"], "updated_at": now},
+        )
+        for key, record in pending.items()
+    ]
+
+
+def _read_statement() -> sa.Select[Any]:
+    """``_read_with_update``'s statement, built once (``key``, ``bot_id``, ``update_id``)."""
+    records = FsmRecord.__table__  # type: ignore[attr-defined]
+    handled = ProcessedUpdate.__table__  # type: ignore[attr-defined]
+    finished = (
+        sa.select(handled.c.finished)
+        .where(
+            handled.c.bot_id == sa.bindparam("bot_id"),
+            handled.c.update_id == sa.bindparam("update_id"),
+        )
+        .scalar_subquery()
+    )
+    nothing = sa.select(sa.literal(1).label("one")).subquery()
+    return sa.select(records.c.state, records.c.data, records.c.key, finished).select_from(
+        nothing.outerjoin(records, records.c.key == sa.bindparam("key"))
+    )
+
+
+_READ = _read_statement()
 
 
 async def _read_with_update(
@@ -151,18 +190,8 @@ async def _read_with_update(
 ) -> dict[str, Any] | None:
     """The record under ``key`` (or None), and whether ``update`` was handled before, in one
     statement: a row of nothing, joined to the record if there is one."""
-    records = FsmRecord.__table__  # type: ignore[attr-defined]
-    handled = ProcessedUpdate.__table__  # type: ignore[attr-defined]
-    finished = (
-        sa.select(handled.c.finished)
-        .where(handled.c.bot_id == update.bot_id, handled.c.update_id == update.update_id)
-        .scalar_subquery()
-    )
-    nothing = sa.select(sa.literal(1).label("one")).subquery()
-    statement = sa.select(records.c.state, records.c.data, records.c.key, finished).select_from(
-        nothing.outerjoin(records, records.c.key == key)
-    )
-    row = (await (await session.connection()).execute(statement)).one()
+    values = {"key": key, "bot_id": update.bot_id, "update_id": update.update_id}
+    row = (await (await session.connection()).execute(_READ, values)).one()
     update.found = True
     update.finished = None if row[3] is None else bool(row[3])
     return None if row[2] is None else {"state": row[0], "data": row[1]}

@@ -36,7 +36,7 @@ async def finish_update(
     now: datetime,
     *,
     recorded: bool,
-    writes: Sequence[Executable] = (),
+    writes: Sequence[tuple[Executable, dict[str, Any]]] = (),
     clean: bool = False,
 ) -> None:
     """The handler of an update returned: its last ``writes`` (conversation state) and the mark
@@ -46,8 +46,8 @@ async def finish_update(
     if not clean:
         await session.rollback()
     connection = await session.connection()
-    for statement in writes:
-        await connection.execute(statement)
+    for statement, values in writes:
+        await connection.execute(statement, values)
     try:
         await _write_record(
             session, bot_id, update_id, now, recorded=recorded, finished=True, fsm_writes=None
@@ -83,16 +83,19 @@ def record_of(bot_id: int, update_id: int) -> Update:
     return update(_RECORDS).where(_RECORDS.c.bot_id == bot_id, _RECORDS.c.update_id == update_id)
 
 
-def new_record(row: ProcessedUpdate) -> Insert:
-    """The INSERT of ``row``, an update's record (a plain statement: the record is written, never
-    loaded or changed as an object of the session)."""
-    return insert(_RECORDS).values(
-        bot_id=row.bot_id,
-        update_id=row.update_id,
-        handled_at=row.handled_at,
-        finished=row.finished,
-        fsm_writes=row.fsm_writes,
-    )
+_INSERT_RECORD = insert(_RECORDS)
+
+
+def new_record(row: ProcessedUpdate) -> tuple[Insert, dict[str, Any]]:
+    """The INSERT of ``row``, an update's record, and its values (a plain statement, built
+    once: the record is written, never loaded or changed as an object of the session)."""
+    return _INSERT_RECORD, {
+        "bot_id": row.bot_id,
+        "update_id": row.update_id,
+        "handled_at": row.handled_at,
+        "finished": row.finished,
+        "fsm_writes": row.fsm_writes,
+    }
 
 
 async def _write_record(
@@ -110,7 +113,7 @@ async def _write_record(
         await connection.execute(record_of(bot_id, update_id).values(**values))
     else:
         row = ProcessedUpdate(bot_id=bot_id, update_id=update_id, handled_at=now, **values)
-        await connection.execute(new_record(row))
+        await connection.execute(*new_record(row))
 
 
 async def prune_processed_updates(
