@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from aiogram import Dispatcher
+from typing import Any
+
+from aiogram import Dispatcher, Router
+from aiogram.dispatcher.event.handler import FilterObject
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
 
@@ -24,7 +27,7 @@ from bot.services.calendar import CalendarCache
 from bot.services.reporters import AttemptGuard
 from bot.settings import Settings
 from bot.storage import DeferredStorage, SqlStorage
-from handlers.intake import on_submit_delivered_again
+from handlers.intake import is_submit_press, on_submit_delivered_again
 from models.calendar import WorkCalendar
 
 
@@ -71,6 +74,7 @@ def create_dispatcher(
     dispatcher.update.outer_middleware(
         UpdateDeduplication(
             resume=on_submit_delivered_again,
+            resumes=is_submit_press,
             defer_fsm=isinstance(storage, SqlStorage),
             held=storage if isinstance(storage, DeferredStorage) else None,
         )
@@ -78,4 +82,30 @@ def create_dispatcher(
     dispatcher.update.outer_middleware(CalendarMiddleware(CalendarCache(config, calendar)))
     for router in handlers.routers():
         dispatcher.include_router(router)
+    inline_sync_filters(dispatcher)
     return dispatcher
+
+
+def _inline(filter_object: FilterObject) -> None:
+    """``filter_object`` called in the event loop: a plain function (``F`` filters, lambdas) is
+    otherwise run by aiogram in a worker thread, two thread switches for a dictionary look-up."""
+    if filter_object.awaitable:
+        return
+    check = filter_object.callback
+
+    async def inline(*args: Any, **kwargs: Any) -> Any:
+        return check(*args, **kwargs)
+
+    filter_object.callback = inline
+    filter_object.awaitable = True
+
+
+def inline_sync_filters(router: Router) -> None:
+    """Every synchronous filter of ``router`` and the routers under it run in the event loop
+    (``_inline``). Filters are pure checks of the update (``F.chat.type == "private"``): nothing
+    in them blocks."""
+    for each in router.chain_tail:
+        for observer in each.observers.values():
+            for handler in (observer._handler, *observer.handlers):
+                for filter_object in handler.filters or ():
+                    _inline(filter_object)

@@ -16,6 +16,8 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from contextlib import nullcontext
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,20 +26,28 @@ from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.types import TelegramObject, Update
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.dml import Insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
 from bot.db import SessionFactory
 from bot.metrics import Metrics
 from bot.services.calendar import CalendarCache
-from bot.services.updates import finish_update, get_processed_update, hold_update, record_of
+from bot.services.updates import (
+    finish_update,
+    get_processed_update,
+    hold_update,
+    new_record,
+    record_of,
+)
 from bot.storage import (
     DeferredStorage,
     Pending,
+    Write,
     committed,
     deferred_writes,
     fsm_upserts,
+    handling_update,
+    looked_up,
     reading_through,
     update_reads,
     write_deferred,
@@ -48,6 +58,38 @@ from models.processed_update import ProcessedUpdate
 logger = logging.getLogger(__name__)
 
 
+@dataclass(slots=True)
+class _Writes:
+    """Whether the update's handler has written anything not yet committed (``_note_write``)."""
+
+    pending: bool = False
+
+
+_writes: ContextVar[_Writes | None] = ContextVar("lianka_update_writes", default=None)
+
+
+def _note_write(**event: Any) -> None:
+    """Any statement but a plain read, run while an update's handler runs, marks its writes
+    pending until its session commits (a ``text()`` statement counts unless it is a SELECT)."""
+    writes = _writes.get()
+    if writes is None or writes.pending:
+        return
+    context = event.get("context")
+    dml = context is not None and (context.isinsert or context.isupdate or context.isdelete)
+    read = str(event["statement"]).lstrip()[:6].upper() == "SELECT"
+    writes.pending = dml or not read
+
+
+def watch_writes(sessions: SessionFactory) -> None:
+    """``_note_write`` on the engine of ``sessions`` (once)."""
+    engine = sessions.kw.get("bind")
+    if engine is None:
+        return
+    target = engine.sync_engine
+    if not sa_event.contains(target, "before_cursor_execute", _note_write):
+        sa_event.listen(target, "before_cursor_execute", _note_write, named=True)
+
+
 class DbSessionMiddleware(BaseMiddleware):
     """One ``AsyncSession`` per update, passed to handlers as ``session``; closed (rolled back if
     uncommitted) when the update is done. The SQL FSM storage reads through it
@@ -55,6 +97,7 @@ class DbSessionMiddleware(BaseMiddleware):
 
     def __init__(self, sessions: SessionFactory) -> None:
         self._sessions = sessions
+        watch_writes(sessions)
 
     async def __call__(
         self,
@@ -62,9 +105,12 @@ class DbSessionMiddleware(BaseMiddleware):
         event: TelegramObject,
         data: dict[str, Any],
     ) -> Any:
+        update = None
+        if isinstance(event, Update) and "bot" in data:
+            update = handling_update(data["bot"].id, event.update_id)
         async with self._sessions() as session:
             data["session"] = session
-            with reading_through(session):
+            with reading_through(session, update):
                 return await handler(event, data)
 
 
@@ -82,24 +128,27 @@ class _Mark:
         self.held = held
         self.recorded = False
         self.reads = update_reads()
+        self.writes_pending = _Writes()
 
     def before_commit(self, session: Session) -> None:
+        connection = session.connection()  # plain statements: nothing here is an ORM object
         if self.held:
             writes = copy.deepcopy(self.pending) if self.pending else None
             if not self.recorded:
                 self.row.fsm_writes = writes
             elif writes:
-                session.execute(
+                connection.execute(
                     record_of(self.row.bot_id, self.row.update_id).values(fsm_writes=writes)
                 )
         elif self.pending:
-            for statement in fsm_upserts(session.get_bind().dialect.name, self.pending):
-                session.execute(statement)
+            for statement, values in fsm_upserts(connection.dialect.name, self.pending):
+                connection.execute(statement, values)
         if not self.recorded:
-            session.add(self.row)
+            connection.execute(*new_record(self.row))
 
     def after_commit(self, session: Session) -> None:
         self.recorded = True
+        self.writes_pending.pending = False
         if self.pending and not self.held:
             committed(self.reads, self.pending)  # what the update reads from now on
             self.pending.clear()  # written; held writes stay until the store has them
@@ -108,7 +157,7 @@ class _Mark:
         sa_event.remove(session, "before_commit", self.before_commit)
         sa_event.remove(session, "after_commit", self.after_commit)
 
-    def writes(self, dialect: str) -> list[Insert]:
+    def writes(self, dialect: str) -> list[Write]:
         return fsm_upserts(dialect, self.pending) if self.pending and not self.held else []
 
 
@@ -131,7 +180,9 @@ class UpdateDeduplication(BaseMiddleware):
     ``DeferredStorage`` over Redis) the state is kept in the update's record and written to the
     store after the record commits. A skipped update whose handler a crash cut off after its
     commit has its held state written then, and goes to ``resume`` (确认提交 sends its
-    confirmation again). Runs inside ``DbSessionMiddleware``."""
+    confirmation again). An update ``resume`` has nothing to do for (``resumes`` says which it
+    has) is recorded as finished in that first transaction: a second delivery of it would only be
+    skipped either way. Runs inside ``DbSessionMiddleware``."""
 
     def __init__(
         self,
@@ -139,8 +190,10 @@ class UpdateDeduplication(BaseMiddleware):
         *,
         defer_fsm: bool = False,
         held: DeferredStorage | None = None,
+        resumes: Callable[[Update], bool] | None = None,
     ) -> None:
         self._resume = resume
+        self._resumes = resumes
         self._defer_fsm = defer_fsm or held is not None
         self._held = held
 
@@ -155,7 +208,11 @@ class UpdateDeduplication(BaseMiddleware):
         session: AsyncSession = data["session"]
         bot_id: int = data["bot"].id
         clock: Clock = data["clock"]
-        seen = await get_processed_update(session, bot_id, event.update_id)
+        found = looked_up(bot_id, event.update_id)
+        if found is not None and found.finished is None:
+            seen = None  # no record: read with the person's conversation (``bot.storage``)
+        else:
+            seen = await get_processed_update(session, bot_id, event.update_id)
         if seen is not None:
             logger.info("update %s delivered again: skipped", event.update_id)
             if not seen.finished:
@@ -173,14 +230,23 @@ class UpdateDeduplication(BaseMiddleware):
                 except Exception as error:
                     raise UpdateNotFinished(event.update_id) from error
             return None
-        row = ProcessedUpdate(bot_id=bot_id, update_id=event.update_id, handled_at=clock.now())
+        row = ProcessedUpdate(
+            bot_id=bot_id,
+            update_id=event.update_id,
+            handled_at=clock.now(),
+            finished=self._done_on_commit(event),
+        )
         sync_session = session.sync_session
         with deferred_writes(session) if self._defer_fsm else nullcontext() as pending:
             mark = _Mark(row, pending, held=self._held is not None)
             sa_event.listen(sync_session, "before_commit", mark.before_commit)
             sa_event.listen(sync_session, "after_commit", mark.after_commit)
+            watching = _writes.set(mark.writes_pending)
             try:
-                result = await handler(event, data)
+                try:
+                    result = await handler(event, data)
+                finally:
+                    _writes.reset(watching)
             except Exception:
                 # an error reply follows and the update is not delivered again: keep its steps
                 mark.detach(sync_session)
@@ -195,15 +261,36 @@ class UpdateDeduplication(BaseMiddleware):
                 mark.detach(sync_session)
                 raise
             mark.detach(sync_session)
+            # only read since its last commit (or never wrote): no rollback before the record
+            clean = not mark.writes_pending.pending and not (
+                session.new or session.dirty or session.deleted
+            )
             try:
-                await self._finish(session, mark, event.update_id, clock)
+                await self._finish(session, mark, event.update_id, clock, clean=clean)
             except Exception as error:
                 raise UpdateNotFinished(event.update_id) from error
         return result
 
+    def _done_on_commit(self, update: Update) -> bool:
+        """Whether the update's record may say "finished" from its first commit on: nothing is
+        done for it when it is delivered again (no ``resume`` for it, no state held for another
+        store), so the reply that follows the commit adds nothing the record must wait for, and
+        an update whose use case committed needs no second transaction to be finished."""
+        if self._held is not None:
+            return False
+        return self._resume is None or (self._resumes is not None and not self._resumes(update))
+
     async def _finish(
-        self, session: AsyncSession, mark: _Mark, update_id: int, clock: Clock
+        self,
+        session: AsyncSession,
+        mark: _Mark,
+        update_id: int,
+        clock: Clock,
+        *,
+        clean: bool = False,
     ) -> None:
+        if mark.recorded and mark.row.finished and not mark.pending and self._held is None:
+            return  # finished in its use case's commit; closing the session drops the rest
         dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
         if self._held is not None and mark.pending:
             # the record (with the state to write) first, then the store, then "finished"
@@ -226,6 +313,7 @@ class UpdateDeduplication(BaseMiddleware):
             clock.now(),
             recorded=mark.recorded,
             writes=mark.writes(dialect),
+            clean=clean,
         )
 
 

@@ -13,6 +13,10 @@ Within an update the SQL storage also reads through the update's own session
 deferred ones, read back first, and what it commits replaces what it read (``committed``); so
 the record read at the start stays what the database has.
 
+The first read of a record in an update also asks whether the update itself was handled before
+(``UpdateRecord``): one statement where the FSM read and the deduplication's look-up
+(``bot.middlewares.UpdateDeduplication``) were two. Both come after the person's lock.
+
 Redis cannot join the database's transaction, so with Redis (``DeferredStorage``) the writes are
 kept in the update's record and written to Redis after it commits; an update a crash cut off
 between the two has them written when it is delivered again, before anything else is done.
@@ -26,9 +30,11 @@ import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from aiogram.exceptions import DataNotDictLikeError
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import (
@@ -47,9 +53,22 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.db import SessionFactory
 from bot.settings import Settings
 from models.fsm import FsmRecord
+from models.processed_update import ProcessedUpdate
 
 Pending = dict[str, dict[str, Any]]
 """Deferred writes: storage key → the record's ``state`` and ``data`` as they now stand."""
+
+
+@dataclass(slots=True)
+class UpdateRecord:
+    """The update being handled, and what the first record read found of its own record:
+    ``found`` False until then; ``finished`` None when there is no record of it."""
+
+    bot_id: int
+    update_id: int
+    found: bool = False
+    finished: bool | None = None
+
 
 _pending: ContextVar[Pending | None] = ContextVar("lianka_fsm_pending", default=None)
 _reader: ContextVar[AsyncSession | None] = ContextVar("lianka_fsm_reader", default=None)
@@ -57,17 +76,27 @@ _loaded: ContextVar[dict[str, dict[str, Any] | None] | None] = ContextVar(
     "lianka_fsm_loaded", default=None
 )
 """The records read in this update: storage key → ``state`` and ``data`` (None: no record)."""
+_update: ContextVar[UpdateRecord | None] = ContextVar("lianka_fsm_update", default=None)
+
+
+def handling_update(bot_id: int, update_id: int) -> UpdateRecord:
+    """The update the block being entered handles (``reading_through``'s ``update``): the first
+    record read looks its record up too (``UpdateRecord``)."""
+    return UpdateRecord(bot_id, update_id)
 
 
 @contextmanager
-def reading_through(session: AsyncSession) -> Iterator[None]:
+def reading_through(session: AsyncSession, update: UpdateRecord | None = None) -> Iterator[None]:
     """While the block runs (one update), ``SqlStorage`` reads through ``session`` (the
-    update's own: an update then holds one connection, not two), and each record once."""
+    update's own: an update then holds one connection, not two), and each record once; the
+    first read also looks up ``update``'s record."""
     reader = _reader.set(session)
     loaded = _loaded.set({})
+    current = _update.set(update)
     try:
         yield
     finally:
+        _update.reset(current)
         _loaded.reset(loaded)
         _reader.reset(reader)
 
@@ -105,16 +134,77 @@ def committed(reads: dict[str, dict[str, Any] | None] | None, pending: Pending) 
         reads[key] = {"state": record["state"], "data": copy.deepcopy(record["data"])}
 
 
-def fsm_upserts(dialect: str, pending: Pending) -> list[Insert]:
-    """The statements that write ``pending`` records (insert, or update the existing row)."""
+Write = tuple[Insert, dict[str, Any]]
+"""A statement and its parameters."""
+
+
+def _upsert(dialect: str) -> Insert:
+    """INSERT of a record, or UPDATE of the existing row: built once, run with parameters."""
     table = FsmRecord.__table__  # type: ignore[attr-defined]
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statements: list[Insert] = []
-    for key, record in pending.items():
-        values = {"state": record["state"], "data": record["data"], "updated_at": datetime.now(UTC)}
-        statement = insert(table).values(key=key, **values)
-        statements.append(statement.on_conflict_do_update(index_elements=["key"], set_=values))
-    return statements
+    statement = insert(table)
+    new = statement.excluded
+    changed = {"state": new.state, "data": new.data, "updated_at": new.updated_at}
+    return statement.on_conflict_do_update(index_elements=["key"], set_=changed)
+
+
+_UPSERTS = {dialect: _upsert(dialect) for dialect in ("sqlite", "postgresql")}
+
+
+def fsm_upserts(dialect: str, pending: Pending) -> list[Write]:
+    """The statements that write ``pending`` records (insert, or update the existing row)."""
+    statement = _UPSERTS["postgresql" if dialect == "postgresql" else "sqlite"]
+    now = datetime.now(UTC)
+    return [
+        (
+            statement,
+            {"key": key, "state": record["state"], "data": record["data"], "updated_at": now},
+        )
+        for key, record in pending.items()
+    ]
+
+
+def _read_statement() -> sa.Select[Any]:
+    """``_read_with_update``'s statement, built once (``key``, ``bot_id``, ``update_id``)."""
+    records = FsmRecord.__table__  # type: ignore[attr-defined]
+    handled = ProcessedUpdate.__table__  # type: ignore[attr-defined]
+    finished = (
+        sa.select(handled.c.finished)
+        .where(
+            handled.c.bot_id == sa.bindparam("bot_id"),
+            handled.c.update_id == sa.bindparam("update_id"),
+        )
+        .scalar_subquery()
+    )
+    nothing = sa.select(sa.literal(1).label("one")).subquery()
+    return sa.select(records.c.state, records.c.data, records.c.key, finished).select_from(
+        nothing.outerjoin(records, records.c.key == sa.bindparam("key"))
+    )
+
+
+_READ = _read_statement()
+
+
+async def _read_with_update(
+    session: AsyncSession, key: str, update: UpdateRecord
+) -> dict[str, Any] | None:
+    """The record under ``key`` (or None), and whether ``update`` was handled before, in one
+    statement: a row of nothing, joined to the record if there is one."""
+    values = {"key": key, "bot_id": update.bot_id, "update_id": update.update_id}
+    row = (await (await session.connection()).execute(_READ, values)).one()
+    update.found = True
+    update.finished = None if row[3] is None else bool(row[3])
+    return None if row[2] is None else {"state": row[0], "data": row[1]}
+
+
+def looked_up(bot_id: int, update_id: int) -> UpdateRecord | None:
+    """What this update's first record read found of the update's record, if it read one."""
+    update = _update.get()
+    if update is None or not update.found:
+        return None
+    if (update.bot_id, update.update_id) != (bot_id, update_id):
+        return None
+    return update
 
 
 class SqlStorage(BaseStorage):
@@ -159,14 +249,18 @@ class SqlStorage(BaseStorage):
         loaded = _loaded.get()
         if loaded is not None and built in loaded:
             return loaded[built]
-        statement = select(FsmRecord.state, FsmRecord.data).where(FsmRecord.key == built)
         reader = _reader.get()
-        if reader is not None:
-            row = (await reader.exec(statement)).first()
+        update = _update.get()
+        if reader is not None and update is not None and not update.found:
+            record = await _read_with_update(reader, built, update)
         else:
-            async with self._sessions() as session:
-                row = (await session.exec(statement)).first()
-        record = None if row is None else {"state": row[0], "data": row[1]}
+            statement = select(FsmRecord.state, FsmRecord.data).where(FsmRecord.key == built)
+            if reader is not None:
+                row = (await reader.exec(statement)).first()
+            else:
+                async with self._sessions() as session:
+                    row = (await session.exec(statement)).first()
+            record = None if row is None else {"state": row[0], "data": row[1]}
         if loaded is not None:
             loaded[built] = record
         return record

@@ -27,12 +27,14 @@ from handlers import (
 def routers() -> list[Router]:
     """Fresh routers for one dispatcher, in the order updates should try them.
 
-    The inspectors' side comes first: ``registration`` claims ``/start i_<code>`` before the
-    reporters' ``/start``; its conversations (the inspector's steps, the reporter's 回复) take
-    only their own states, and their ``/cancel`` only in those states.
+    The draft's buttons come first (``intake.setup_buttons``: callback data nobody else claims).
+    Then the inspectors' side: ``registration`` claims ``/start i_<code>`` before the reporters'
+    ``/start``; its conversations (the inspector's steps, the reporter's 回复) take only their
+    own states, and their ``/cancel`` only in those states.
     """
     return [
         errors.setup(),
+        intake.setup_buttons(),  # the intake's own callback data: nobody else claims it
         registration.setup(),
         relay.setup(),
         clue.setup(),  # before inspector: 办结 on a clue is 提出处置意见

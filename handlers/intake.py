@@ -581,6 +581,11 @@ def _submit_pressed(update: Update) -> tuple[CallbackQuery, IntakeAction] | None
     return (query, pressed) if pressed.act == IntakeAct.SUBMIT else None
 
 
+def is_submit_press(update: Update) -> bool:
+    """Whether ``on_submit_delivered_again`` has anything to do for this update."""
+    return _submit_pressed(update) is not None
+
+
 async def on_submit_delivered_again(update: Update, data: dict[str, Any]) -> None:
     """确认提交 delivered again after a crash cut its handler off past the commit: the case
     exists, but the confirmation may never have gone out, so it is sent (again)."""
@@ -665,11 +670,6 @@ async def on_other_input(message: Message, state: FSMContext, session: AsyncSess
 # --- registration --------------------------------------------------------------------------------
 
 
-def _register_starts(router: Router) -> None:
-    router.callback_query.register(on_menu_report, Menu.filter(F.act == MenuAct.REPORT))
-    router.message.register(cmd_report, Command("report"))
-
-
 def _register_buttons(router: Router) -> None:
     """One handler per button of a step, at that step only."""
     on = IntakeAction.filter
@@ -717,11 +717,21 @@ def _register_messages(router: Router) -> None:
     router.message.register(on_other_input, in_intake)
 
 
-def setup() -> Router:
-    router = Router(name=__name__)
-    router.message.filter(F.chat.type == "private")
-    _register_starts(router)
+def setup_buttons() -> Router:
+    """The draft's buttons and the menu's 反映问题. Their callback data is the intake's own
+    (``IntakeAction``, ``Menu`` with ``REPORT``): no other router claims it, so this router may
+    come first of all and a press skips every other router's filters."""
+    router = Router(name=f"{__name__}.buttons")
+    router.callback_query.register(on_menu_report, Menu.filter(F.act == MenuAct.REPORT))
     _register_buttons(router)
     _register_cancel(router)
+    return router
+
+
+def setup() -> Router:
+    """What the reporter types or sends at each step, and /report; after the commands."""
+    router = Router(name=__name__)
+    router.message.filter(F.chat.type == "private")
+    router.message.register(cmd_report, Command("report"))
     _register_messages(router)
     return router

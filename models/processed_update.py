@@ -14,7 +14,9 @@ from models.types import JSONType, UTCDateTime
 class ProcessedUpdate(SQLModel, table=True):
     """One update of one bot, recorded in the transaction of the use case it ran (or, for an
     update that changed nothing but the conversation state, right after its handler).
-    ``finished``: the handler returned, so its reply went out too."""
+    ``finished``: nothing is left to do for it if it is delivered again (its handler returned,
+    so its reply went out too; or, for an update with nothing to resume, its use case committed:
+    ``bot.middlewares.UpdateDeduplication``)."""
 
     __tablename__ = "processed_updates"
 

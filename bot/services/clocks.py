@@ -37,10 +37,12 @@ async def start_clock(
     calendar: WorkCalendar,
     now: datetime,
     warn_before: int,
+    new: bool = False,
 ) -> CaseClock:
-    """(Re)start a clock: due at the end of the office day ``workdays`` working days from now."""
+    """(Re)start a clock: due at the end of the office day ``workdays`` working days from now.
+    ``new``: the case was created in this transaction and has no clocks yet (none is looked up)."""
     assert case.id is not None
-    clock = await get_clock(session, case.id, kind)
+    clock = None if new else await get_clock(session, case.id, kind)
     if clock is None:
         clock = new_clock(
             case.id, kind, workdays, calendar=calendar, now=now, warn_before=warn_before
@@ -67,9 +69,11 @@ async def start_ladder_clock(
     config: LiankaConfig,
     calendar: WorkCalendar,
     now: datetime,
+    new: bool = False,
 ) -> CaseClock:
     """(Re)start one of the case's clocks with the working days its category's ladder gives
-    that step (签收, 受理告知, 办结, or the wait before the 回访 question)."""
+    that step (签收, 受理告知, 办结, or the wait before the 回访 question); ``new`` as for
+    ``start_clock``."""
     category = await session.get(Category, case.category_id)
     assert category is not None
     workdays: int = getattr(config.ladder_for(category.code), LADDER_STEP[kind])
@@ -81,6 +85,7 @@ async def start_ladder_clock(
         calendar=calendar,
         now=now,
         warn_before=config.deadlines.warn_before,
+        new=new,
     )
 
 

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services.clocks import get_clock, start_ladder_clock
@@ -23,7 +24,7 @@ from models.enterprise import Enterprise
 from models.errors import InvalidInput, NotFound
 from models.event import material_ref, submitted
 from models.intake import EVIDENCE_MAX, CaseDraft, check_description, reporter_file
-from models.org import Category
+from models.org import Category, Zone
 from models.reporter import (
     Reporter,
     needs_receipt,
@@ -84,13 +85,9 @@ async def submit_case(
     transaction it joins (``commit=False``), commits."""
     assert reporter.id is not None
     key = _submission_key(reporter, draft_id) if draft_id else None
-    if draft_id:
-        existing = await submitted_before(session, reporter, draft_id, now)
-        if existing is not None:
-            return existing
-    category = (
-        await session.exec(select(Category).where(Category.code == draft.category_code))
-    ).first()
+    existing, category = await _earlier_and_category(session, key, draft.category_code)
+    if existing is not None:
+        return await _duplicate(session, existing, now)
     if category is None or not category.active:
         raise NotFound("该监督事项已停用，请重新选择。")
     description = check_description(draft.description)
@@ -134,30 +131,64 @@ async def submit_case(
             else (draft.contact_name or "", draft.contact_phone or ""),
         )
     )
-    enterprise = await session.get(Enterprise, case.enterprise_id) if case.enterprise_id else None
+    enterprise, _zone = await _enterprise_and_zone(session, case)  # held for routing
     session.add(indexed(case, enterprise.name if enterprise else None))
     if not draft.anonymous:
         assert draft.contact_name is not None and draft.contact_phone is not None
         session.add(sealed_contact(case.id, name=draft.contact_name, phone=draft.contact_phone))
     for item in draft.evidence:
         session.add(reporter_file(case.id, item, now, keep_name=not confidential(case)))
-    await start_ladder_clock(
+    accept = await start_ladder_clock(
         session,
         case,
         ClockKind.FIRST_REPLY,
         config=policy.config,
         calendar=policy.calendar,
         now=now,
-    )
-    await route_case(session, case, policy=policy, now=now)
+        new=True,
+    )  # routing and the repeat check start and stop other clocks, never this one
+    await route_case(session, case, policy=policy, now=now, new=True)  # finds ``_zone`` held
     await flag_repeat(session, case, policy.config.repeats, now)  # 疑似重复件, once routed
-    accept = await get_clock(session, case.id, ClockKind.FIRST_REPLY)
-    assert accept is not None
     if commit:
         await session.commit()
     if counted is not None:
         counted.inc()
     return Submitted(case, receipt_code, accept.due_at, accept.provisional)
+
+
+async def _earlier_and_category(
+    session: AsyncSession, key: str | None, category_code: str
+) -> tuple[Case | None, Category | None]:
+    """The case a draft already became (by its submission ``key``, if it has one) and the
+    draft's category, in one statement: a row of nothing joined to each."""
+    nothing = sa.select(sa.literal(1).label("one")).subquery()
+    earlier = col(Case.submission_key) == key if key is not None else sa.false()
+    row = (
+        await session.exec(
+            select(Case, Category)
+            .select_from(nothing)
+            .outerjoin(Case, earlier)
+            .outerjoin(Category, col(Category.code) == category_code)
+        )
+    ).first()
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
+async def _enterprise_and_zone(
+    session: AsyncSession, case: Case
+) -> tuple[Enterprise | None, Zone | None]:
+    """The case's enterprise (for the search index) and zone (routing's), in one statement;
+    the caller holds them, so routing finds the zone in the session."""
+    if case.enterprise_id is None:
+        return None, None
+    row = (
+        await session.exec(
+            select(Enterprise, Zone)
+            .outerjoin(Zone, col(Zone.id) == case.zone_id)
+            .where(col(Enterprise.id) == case.enterprise_id)
+        )
+    ).first()
+    return (row[0], row[1]) if row is not None else (None, None)
 
 
 def _submission_key(reporter: Reporter, draft_id: str) -> str:
@@ -176,8 +207,11 @@ async def submitted_before(
             select(Case).where(Case.submission_key == _submission_key(reporter, draft_id))
         )
     ).first()
-    if existing is None:
-        return None
+    return None if existing is None else await _duplicate(session, existing, now)
+
+
+async def _duplicate(session: AsyncSession, existing: Case, now: datetime) -> Submitted:
+    """What the reporter is told of a draft submitted before: its case, no receipt code."""
     accept = await get_clock(session, existing.id or 0, ClockKind.FIRST_REPLY)
     return Submitted(
         existing,

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from sqlalchemy import ColumnElement, func
 from sqlmodel import col, or_, select
@@ -58,8 +59,12 @@ MERGEABLE = OPEN_STATUSES - {CaseStatus.REOPENED}
 """A repeat may be merged while it is open and has not been through a 办结 of its own."""
 
 
+@lru_cache(maxsize=512)
 def shingles(text: str) -> frozenset[str]:
-    """The character bigrams (and ASCII words) of a description."""
+    """The character bigrams (and ASCII words) of a description. Kept for the texts seen
+    last (more than one comparison's ``CANDIDATES_MAX``): every report in a zone is compared
+    with the same recent cases, whose descriptions would otherwise be cut into bigrams again at
+    each submission. The text is the key, so a kept set is always the text's own."""
     return frozenset(token for token in tokens(text) if token != BREAK)
 
 

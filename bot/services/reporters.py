@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -133,13 +133,18 @@ async def require_reporter(
 ) -> Reporter:
     """The reporter behind this account, or the request to scan a card first; a card revoked
     since it was scanned (lost, reissued) no longer lets anyone report for its enterprise."""
-    reporter = await get_reporter(session, telegram_user_id)
-    if reporter is None:
+    row = (
+        await session.exec(
+            select(Reporter, Card.status)
+            .outerjoin(Card, col(Card.id) == col(Reporter.card_id))
+            .where(Reporter.telegram_user_id == telegram_user_id)
+        )
+    ).first()  # the reporter and their card's status in one statement
+    if row is None:
         raise NoCard(_refusal(config, "no_card"))
-    if reporter.card_id is not None:
-        card = await session.get(Card, reporter.card_id)
-        if card is None or card.status is not CardStatus.ACTIVE:
-            raise CardRefused(_refusal(config, "revoked"))
+    reporter, status = row
+    if reporter.card_id is not None and status is not CardStatus.ACTIVE:
+        raise CardRefused(_refusal(config, "revoked"))
     return reporter
 
 
@@ -197,14 +202,31 @@ async def _welcome_for(
 async def get_open_card(session: AsyncSession, *, config: LiankaConfig, token: str) -> Card:
     """The card behind a token, if a report can be made through it: an unknown or revoked card
     is refused with the hotline (the caller's guard counts the unknown ones)."""
-    card = None
+    return (await _open_card(session, config=config, token=token))[0]
+
+
+async def _open_card(
+    session: AsyncSession, *, config: LiankaConfig, token: str
+) -> tuple[Card, Enterprise | None, Zone | None]:
+    """``get_open_card``, with the card's enterprise and zone read in the same statement (kept
+    by the caller, they are in the session when the scan and the greeting look them up)."""
+    row = None
     if is_card_payload(token):
-        card = (await session.exec(select(Card).where(Card.token == token))).first()
-    if card is None:
+        zone_id = func.coalesce(col(Card.zone_id), col(Enterprise.zone_id))
+        row = (
+            await session.exec(
+                select(Card, Enterprise, Zone)
+                .outerjoin(Enterprise, col(Enterprise.id) == col(Card.enterprise_id))
+                .outerjoin(Zone, col(Zone.id) == zone_id)
+                .where(Card.token == token)
+            )
+        ).first()
+    if row is None:
         raise UnknownCard(_refusal(config, "unknown"), detail="unknown card token")
+    card, enterprise, zone = row
     if card.status is CardStatus.REVOKED:
         raise CardRefused(_refusal(config, "revoked"), detail=f"revoked card {card.id}")
-    return card
+    return card, enterprise, zone
 
 
 def card_zone_id(card: Card, enterprise: Enterprise | None) -> int | None:
@@ -217,6 +239,7 @@ class _Scan:
     card: Card
     enterprise: Enterprise | None
     zone_id: int | None
+    zone: Zone | None = None  # held, so the greeting finds it in the session
 
 
 async def _scan_card(
@@ -237,13 +260,12 @@ async def _scan_card(
     if verdict is Verdict.WARN:
         raise TooManyAttempts
     try:
-        card = await get_open_card(session, config=config, token=token)
+        card, enterprise, zone = await _open_card(session, config=config, token=token)
     except UnknownCard:
         guard.fail(kind, who, now)
         raise
     assert card.id is not None
-    enterprise = await session.get(Enterprise, card.enterprise_id)
-    return _Scan(card, enterprise, card_zone_id(card, enterprise))
+    return _Scan(card, enterprise, card_zone_id(card, enterprise), zone)
 
 
 async def open_card(

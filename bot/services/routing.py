@@ -204,11 +204,13 @@ async def route_case(
     policy: Policy,
     now: datetime,
     actor: Actor = SYSTEM,
+    new: bool = False,
 ) -> Team:
     """Send the case to the team the first matching rule names (else the dispatcher; a report
     made without a card always goes to the dispatcher) and, if the team assigns automatically, to
     its least-loaded active inspector. A 防打击报复回访 clue whose rule names the team that
-    handled the first case goes to the dispatcher instead (``RECUSED``). The caller commits."""
+    handled the first case goes to the dispatcher instead (``RECUSED``). ``new``: the case was
+    created in this transaction (its 签收 clock is not looked up). The caller commits."""
     assert case.id is not None
     category = await session.get(Category, case.category_id)
     assert category is not None
@@ -235,7 +237,13 @@ async def route_case(
         team = teams[decision.team_code]
     session.add(route_to(case, team, rule=decision.rule, actor=actor, now=now))
     await start_ladder_clock(
-        session, case, ClockKind.ACCEPT, config=policy.config, calendar=policy.calendar, now=now
+        session,
+        case,
+        ClockKind.ACCEPT,
+        config=policy.config,
+        calendar=policy.calendar,
+        now=now,
+        new=new,
     )
     await session.flush()
     reason = routed_reason(decision.rule, recused_from)

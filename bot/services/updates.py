@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Update, delete, update
+from sqlalchemy import Insert, Update, delete, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.base import Executable
 from sqlmodel import col
@@ -36,18 +36,22 @@ async def finish_update(
     now: datetime,
     *,
     recorded: bool,
-    writes: Sequence[Executable] = (),
+    writes: Sequence[tuple[Executable, dict[str, Any]]] = (),
+    clean: bool = False,
 ) -> None:
     """The handler of an update returned: its last ``writes`` (conversation state) and the mark
     that it finished, in one transaction; recorded here if no use case of it committed. Anything
-    the handler left uncommitted is dropped, as closing the session would."""
-    await session.rollback()
-    for statement in writes:
-        await session.exec(statement)  # type: ignore[call-overload]
-    await _write_record(
-        session, bot_id, update_id, now, recorded=recorded, finished=True, fsm_writes=None
-    )
+    the handler left uncommitted is dropped, as closing the session would; ``clean``: the caller
+    knows it left nothing (it only read), and the transaction goes on."""
+    if not clean:
+        await session.rollback()
+    connection = await session.connection()
+    for statement, values in writes:
+        await connection.execute(statement, values)
     try:
+        await _write_record(
+            session, bot_id, update_id, now, recorded=recorded, finished=True, fsm_writes=None
+        )
         await session.commit()
     except IntegrityError:  # another instance handled the same delivery at the same time
         await session.rollback()
@@ -71,13 +75,27 @@ async def hold_update(
     await session.commit()
 
 
+_RECORDS = ProcessedUpdate.__table__  # type: ignore[attr-defined]
+
+
 def record_of(bot_id: int, update_id: int) -> Update:
     """An UPDATE of one update's record; ``.values(…)`` says what changes."""
-    return (
-        update(ProcessedUpdate)
-        .where(col(ProcessedUpdate.bot_id) == bot_id)
-        .where(col(ProcessedUpdate.update_id) == update_id)
-    )
+    return update(_RECORDS).where(_RECORDS.c.bot_id == bot_id, _RECORDS.c.update_id == update_id)
+
+
+_INSERT_RECORD = insert(_RECORDS)
+
+
+def new_record(row: ProcessedUpdate) -> tuple[Insert, dict[str, Any]]:
+    """The INSERT of ``row``, an update's record, and its values (a plain statement, built
+    once: the record is written, never loaded or changed as an object of the session)."""
+    return _INSERT_RECORD, {
+        "bot_id": row.bot_id,
+        "update_id": row.update_id,
+        "handled_at": row.handled_at,
+        "finished": row.finished,
+        "fsm_writes": row.fsm_writes,
+    }
 
 
 async def _write_record(
@@ -90,10 +108,12 @@ async def _write_record(
     **values: Any,
 ) -> None:
     """Set ``values`` on the update's record: the row a use case's commit wrote, or a new one."""
+    connection = await session.connection()
     if recorded:
-        await session.exec(record_of(bot_id, update_id).values(**values))
+        await connection.execute(record_of(bot_id, update_id).values(**values))
     else:
-        session.add(ProcessedUpdate(bot_id=bot_id, update_id=update_id, handled_at=now, **values))
+        row = ProcessedUpdate(bot_id=bot_id, update_id=update_id, handled_at=now, **values)
+        await connection.execute(*new_record(row))
 
 
 async def prune_processed_updates(

@@ -1,0 +1,178 @@
+"""What one step of a report costs the database and the process: the conversation and the
+update's own record read in one statement, the step's draft and record written in one
+transaction with no rollback before it, and no filter run in a worker thread. Each saving keeps
+its guarantee: an update delivered again is still skipped, and anything a handler left
+uncommitted is still dropped."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from aiogram import Dispatcher, Router
+from aiogram.fsm.storage.memory import SimpleEventIsolation
+from aiogram.types import Chat, Message, Update, User
+from sqlalchemy import event, func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.clock import SystemClock
+from bot.db import SessionFactory
+from bot.middlewares import DbSessionMiddleware, UpdateDeduplication
+from bot.storage import SqlStorage
+from models.processed_update import ProcessedUpdate
+from models.reporter import Reporter
+from tests.harness import BOT_ID, RecordingSession, Telegram
+from tests.intake_helpers import TOKEN
+
+pytestmark = pytest.mark.both_databases
+
+
+@contextmanager
+def statements(sessions: SessionFactory) -> Iterator[list[str]]:
+    """The statements run on the database while the block runs (transaction control aside)."""
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        seen.append(" ".join(sql.split()))
+
+    def rollback(_conn: Any) -> None:
+        seen.append("ROLLBACK")
+
+    engine = sessions.kw["bind"].sync_engine
+    event.listen(engine, "before_cursor_execute", note)
+    event.listen(engine, "rollback", rollback)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+        event.remove(engine, "rollback", rollback)
+
+
+async def test_a_step_of_a_report_is_one_read_and_one_write_of_draft_and_record(
+    telegram: Telegram, sessions: SessionFactory
+) -> None:
+    reporter = telegram.user()
+    await reporter.start(TOKEN)
+    await reporter.click("反映问题")
+    await reporter.click("营商环境")
+    await reporter.send("园区承诺的土地出让金返还至今未到位。")
+    for button in ("完成", "跳过"):
+        with statements(sessions) as seen:
+            await reporter.click(button)
+        reads = [s for s in seen if s.upper().startswith("SELECT")]
+        assert len(reads) == 1 and "processed_updates" in reads[0] and "fsm_records" in reads[0]
+        writes = [s.split()[2] for s in seen if s.upper().startswith("INSERT")]
+        assert sorted(writes) == ["fsm_records", "processed_updates"]
+        assert len(seen) <= 4  # the read, two writes and the pool's reset at most
+    await reporter.click("匿名")
+    await reporter.click("确认提交")
+    assert "提交成功" in reporter.last
+
+
+async def test_a_step_delivered_again_is_still_skipped(
+    telegram: Telegram, sessions: SessionFactory
+) -> None:
+    reporter = telegram.user()
+    await reporter.start(TOKEN)
+    await reporter.click("反映问题")
+    update = Update(
+        update_id=next(telegram._update_ids),
+        message=Message(
+            message_id=900,
+            date=datetime.now(UTC),
+            chat=reporter.chat,
+            from_user=reporter.tg_user,
+            text="园区承诺的土地出让金返还至今未到位。",
+        ),
+    )
+    await telegram.dispatcher.feed_update(telegram.bot, update)
+    replies = len(reporter.messages)
+    await telegram.dispatcher.feed_update(telegram.bot, update)  # delivered again
+    assert len(reporter.messages) == replies
+    async with sessions() as session:
+        handled = await session.exec(
+            select(func.count()).where(col(ProcessedUpdate.update_id) == update.update_id)
+        )
+        assert handled.one() == 1
+
+
+async def test_no_filter_of_the_dispatcher_runs_in_a_worker_thread(
+    telegram: Telegram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threaded: list[Any] = []
+    original = asyncio.to_thread
+
+    async def to_thread(func: Any, /, *args: Any, **kwargs: Any) -> Any:
+        threaded.append(func)
+        return await original(func, *args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "to_thread", to_thread)
+    reporter = telegram.user()
+    await reporter.start(TOKEN)
+    await reporter.click("反映问题")
+    await reporter.click("营商环境")
+    await reporter.send("园区承诺的土地出让金返还至今未到位。")
+    assert "完成" in reporter.messages[-1].button_texts
+    assert threaded == []
+
+
+def _dispatcher(sessions: SessionFactory, handler: Any) -> Dispatcher:
+    """The update plumbing of ``create_dispatcher`` around one message handler."""
+    storage = SqlStorage(sessions)
+    dispatcher = Dispatcher(storage=storage, events_isolation=SimpleEventIsolation())
+    dispatcher["clock"] = SystemClock()
+    dispatcher.update.outer_middleware(DbSessionMiddleware(sessions))
+    dispatcher.update.outer_middleware(UpdateDeduplication(defer_fsm=True))
+    router = Router()
+    router.message.register(handler)
+    dispatcher.include_router(router)
+    return dispatcher
+
+
+def _message(update_id: int) -> Update:
+    return Update(
+        update_id=update_id,
+        message=Message(
+            message_id=update_id,
+            date=datetime.now(UTC),
+            chat=Chat(id=7_000_501, type="private"),
+            from_user=User(id=7_000_501, is_bot=False, first_name="宋利剑"),
+            text="你好",
+        ),
+    )
+
+
+@pytest.mark.parametrize("how", ["added", "flushed", "executed"])
+async def test_what_a_handler_left_uncommitted_is_dropped_when_it_returns(
+    sessions: SessionFactory, how: str
+) -> None:
+    from aiogram import Bot
+
+    async def leaves_a_reporter(message: Message, session: AsyncSession) -> None:
+        assert message.from_user is not None
+        reporter = Reporter(
+            telegram_user_id=message.from_user.id,
+            chat_id=message.chat.id,
+            created_at=datetime.now(UTC),
+        )
+        if how == "executed":
+            table = Reporter.__table__  # type: ignore[attr-defined]
+            values = reporter.model_dump(exclude={"id"})
+            await (await session.connection()).execute(table.insert().values(**values))
+            return
+        session.add(reporter)
+        if how == "flushed":
+            await session.flush()
+
+    dispatcher = _dispatcher(sessions, leaves_a_reporter)
+    bot = Bot(f"{BOT_ID}:TEST", session=RecordingSession())
+    await dispatcher.feed_update(bot, _message(4_000_001))
+    async with sessions() as session:
+        assert (await session.exec(select(func.count()).select_from(Reporter))).one() == 0
+        record = await session.get(ProcessedUpdate, (BOT_ID, 4_000_001))
+        assert record is not None and record.finished
