@@ -370,6 +370,8 @@ async def search_cases(
     query = parse_query(filters.q)
     team = actor.team_id if actor.role is Role.TEAM_LEADER else None
     text = _text_match(query, _dialect(session), team) if query else None
+    if text is not None and team is not None and _dialect(session) == "postgresql":
+        await _bitmap_memory(session)
     conditions = [*base[:1], text, *base[1:]] if text is not None else base
     found = await _matching(session, conditions, limit=COUNT_CAP + 1)
     page = max(page, 1)
@@ -400,6 +402,17 @@ async def search_cases(
         else None
     )
     return CasePage(items, page, pages, int(total), filters, hidden, capped)
+
+
+BITMAP_MEMORY = "16MB"
+"""PostgreSQL's ``work_mem`` for a team leader's text search: the team's and a common word's
+bitmaps (at a million cases 100,000 and 160,000 documents) stay exact, where at the default 4 MB
+they turn lossy and every page is read again (345 against 180 ms for the dispatcher's 资金)."""
+
+
+async def _bitmap_memory(session: AsyncSession) -> None:
+    """Give this transaction's statements ``BITMAP_MEMORY`` (PostgreSQL; ends with it)."""
+    await (await session.connection()).execute(sa.text(f"SET LOCAL work_mem = '{BITMAP_MEMORY}'"))
 
 
 async def _matching(
