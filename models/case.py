@@ -230,6 +230,12 @@ class Case(SQLModel, table=True):
             "status",
             postgresql_include=["supervised", "amount_coordinated_yuan"],
         ),
+        sa.Index(  # the lists' newest first, what a line's visibility needs beside it
+            "ix_cases_newest",
+            "created_at",
+            "id",
+            postgresql_include=["status", "track", "team_id", "assignee_id"],
+        ),
         sa.Index(
             "ix_cases_open",
             "team_id",

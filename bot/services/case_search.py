@@ -487,15 +487,16 @@ async def _count(
 async def _page(
     session: AsyncSession, conditions: list[ColumnElement[bool]], page: int, size: int
 ) -> list[Case]:
-    """``size`` cases from the start of ``page`` (of ``PAGE_SIZE``), newest first."""
+    """``size`` cases from the start of ``page`` (of ``PAGE_SIZE``), newest first: their ids
+    found in the indexes (``ix_cases_newest``), then the cases."""
     query = (
-        select(Case)
+        select(col(Case.id))
         .where(*conditions)
         .order_by(col(Case.created_at).desc(), col(Case.id).desc())
         .offset((page - 1) * PAGE_SIZE)
         .limit(size)
     )
-    return list((await session.exec(query)).all())
+    return await _by_ids(session, [int(i or 0) for i in (await session.exec(query)).all()])
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,10 @@ description):
 - ``ix_cases_team_status``: the cases by team and status, carrying 督办 and the amount
   (PostgreSQL ``INCLUDE``): /stats and the 工作台's counts by team and status are read from the
   index alone (an index-only scan) instead of every case's row;
+- ``ix_cases_newest``: the cases newest first (received, id) carrying status, track, team and
+  assignee: a list's page (50 of them newest first, who may see them, 超期 or not) is found in
+  the index alone, the 50 cases read afterwards (an admin's 超期 page read every case's row:
+  0.7 s at a million cases);
 - ``ix_cases_open``: the open cases (partial: ``OPEN_STATUSES``, a tenth of a year's cases) by
   team and assignee, carrying track, id, 督办 and status: the open clues a leader may not see, a
   team's and a person's open cases (the 工作台's lists, sorted in the indexes);
@@ -53,6 +57,13 @@ def upgrade() -> None:
         ["team_id", "status"],
         unique=False,
         postgresql_include=["supervised", "amount_coordinated_yuan"],
+    )
+    op.create_index(
+        "ix_cases_newest",
+        "cases",
+        ["created_at", "id"],
+        unique=False,
+        postgresql_include=["status", "track", "team_id", "assignee_id"],
     )
     op.create_index(
         "ix_cases_open",
@@ -106,4 +117,5 @@ def downgrade() -> None:
         _running_due(include=False)
     op.drop_index("ix_case_clocks_current", table_name="case_clocks")
     op.drop_index("ix_cases_open", table_name="cases")
+    op.drop_index("ix_cases_newest", table_name="cases")
     op.drop_index("ix_cases_team_status", table_name="cases")
