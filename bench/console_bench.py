@@ -3,11 +3,13 @@
     .venv/bin/python bench/console_bench.py --cache          # what make bench runs
     .venv/bin/python bench/console_bench.py --cases 20000
 
-Fills a PostgreSQL database of its own with ``lianka demo-data --cases N`` (the bulk path, which
-writes each case's search document as ``submit_case`` does). With ``--cache`` the database is kept
-as ``lianka_bench_console_<cases>_<fingerprint>`` and reused by later runs (the fingerprint is the
-generator, the case and search models, the search migration, the config), since generating 100,000 cases takes
-minutes here; the search only reads, so the kept database is queried in place.
+Builds a PostgreSQL database of its own as the scale run does (bench/scale_bench.py): 5,000 demo
+cases written by ``lianka demo-data`` (report_bench's cached template, which writes each case's
+search document as ``submit_case`` does), multiplied in SQL up to ``--cases`` (bench/million.py:
+×20 for 100,000, in a minute where generating 100,000 took most of ``make bench``'s ten). With
+``--cache`` the database is kept as ``lianka_bench_console_<cases>_<fingerprint>`` (the
+fingerprint is scale_bench's: the demo generator, models, migrations, config and million.py)
+and reused by later runs; the search only reads, so the kept database is queried in place.
 
 Then ``search_cases``, as the 案件 page calls it (the count, one page of 50, its lines with clocks,
 enterprises and working days left), runs a mix of queries as the admin (who sees every appeal,
@@ -25,12 +27,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import os
 import secrets
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -40,25 +40,21 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.common import POSTGRES_ADMIN, admin, merge_results, percentile  # noqa: E402
-from bench.report_bench import NOW, exists, lianka  # noqa: E402
+from bench.report_bench import NOW, exists  # noqa: E402
+from bench.scale_bench import build, generated  # noqa: E402
 
 KEY = "console_search_ms_100k"
 
 
+GENERATE = 5_000
+"""Demo cases written by ``lianka demo-data``; the rest are copies (bench/million.py)."""
+
+
 def fingerprint(cases: int) -> str:
-    """What the kept database depends on: the generator, the case and search models, the search
-    migration and the config (not every model, so that unrelated tables do not cost a new
-    100,000-case history)."""
-    digest = hashlib.sha256(f"{cases}:{NOW}".encode())
-    sources = [
-        ROOT / "lianka.example.toml",
-        *sorted((ROOT / "demo").glob("*.py")),
-        *(ROOT / "models" / name for name in ("case.py", "clock.py", "search.py", "team.py")),
-        *sorted((ROOT / "migrations" / "versions").glob("*_case_search.py")),
-    ]
-    for source in sources:
-        digest.update(source.read_bytes())
-    return digest.hexdigest()[:10]
+    """What the kept database depends on: scale_bench's fingerprint of the same build."""
+    from bench.scale_bench import fingerprint as scale_fingerprint
+
+    return scale_fingerprint(cases, min(GENERATE, cases))
 
 
 def queries(number: str, enterprise: str) -> list[dict[str, object]]:
@@ -174,18 +170,14 @@ def main() -> int:
         print(f"postgresql: {args.cases} demo cases in {template}", flush=True)
     else:
         name = f"{template}_{os.getpid()}" if args.cache else f"lianka_bench_{secrets.token_hex(3)}"
-        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-        print(f"postgresql: lianka demo-data --cases {args.cases}", flush=True)
-        seconds = lianka(
-            "demo-data",
-            "--cases",
-            str(args.cases),
-            "--now",
-            NOW,
-            url=f"{base}/{name}",
-            cwd=Path(tempfile.mkdtemp(prefix="lianka-bench-")),
-        )
-        print(f"  generated in {seconds:.0f}s", flush=True)
+        generate = min(GENERATE, args.cases)
+        source = generated(generate)
+        asyncio.run(admin(f'CREATE DATABASE "{name}" TEMPLATE "{source}"'))
+        copies = max(1, args.cases // generate)
+        print(f"postgresql: {generate} demo cases × {copies} into {name}", flush=True)
+        started = time.perf_counter()
+        asyncio.run(build(f"{base}/{name}", copies))
+        print(f"  built in {time.perf_counter() - started:.0f}s", flush=True)
         if args.cache:
             asyncio.run(admin(f'ALTER DATABASE "{name}" RENAME TO "{template}"'))
             name = template

@@ -205,6 +205,10 @@ SATISFACTION_LABELS = {
 _VERSION = sa.Column("version", sa.Integer, nullable=False)
 
 
+OPEN_PREDICATE = "status IN ({})".format(", ".join(f"'{s}'" for s in sorted(OPEN_STATUSES)))
+"""``OPEN_STATUSES`` as the predicate of ``ix_cases_open`` (``case_lists.is_open`` names it)."""
+
+
 class Case(SQLModel, table=True):
     """A reported issue and where it stands; its history is in ``CaseEvent``."""
 
@@ -217,6 +221,28 @@ class Case(SQLModel, table=True):
             "closed_at",
             sqlite_where=sa.text("merged_into_id IS NOT NULL"),
             postgresql_where=sa.text("merged_into_id IS NOT NULL"),
+        ),
+        # the console's counts read these indexes alone on PostgreSQL (migration 0024): by team
+        # and status (/stats, the 工作台), and the open cases (a leader's hidden clues, a team's)
+        sa.Index(
+            "ix_cases_team_status",
+            "team_id",
+            "status",
+            postgresql_include=["supervised", "amount_coordinated_yuan"],
+        ),
+        sa.Index(  # the lists' newest first, what a line's visibility needs beside it
+            "ix_cases_newest",
+            "created_at",
+            "id",
+            postgresql_include=["status", "track", "team_id", "assignee_id"],
+        ),
+        sa.Index(
+            "ix_cases_open",
+            "team_id",
+            "assignee_id",
+            sqlite_where=sa.text(OPEN_PREDICATE),
+            postgresql_where=sa.text(OPEN_PREDICATE),
+            postgresql_include=["track", "id", "supervised", "status"],
         ),
     )
     __mapper_args__ = {"version_id_col": _VERSION}

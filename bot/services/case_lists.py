@@ -72,9 +72,23 @@ def assisted_by(team_id: int | None) -> ColumnElement[bool]:
     )
 
 
+def _in_assisted(team_id: int) -> ColumnElement[bool]:
+    """The case is one ``team_id`` is an open 协办 team of, or leads and has a 协办 record of
+    (callers ask for the team's own too): an uncorrelated ``IN``, read once a query."""
+    return col(Case.id).in_(
+        sa.select(col(CaseAssist.case_id)).where(
+            col(CaseAssist.team_id) == team_id, col(CaseAssist.removed_at).is_(None)
+        )
+    )
+
+
 def viewable_by(actor: Inspector) -> ColumnElement[bool]:
     """``may_view`` as a WHERE clause on ``cases``, for lists that filter in SQL (a test holds
     both to the same answers)."""
+    if actor.role is Role.TEAM_LEADER and actor.team_id is not None:
+        # the team's cases and those it assists: the rest (their own in the team, the 协办 of a
+        # case the team leads) is in these, and left out so that the planner reads the team's
+        return or_(col(Case.team_id) == actor.team_id, _in_assisted(actor.team_id))
     rules = [and_(col(Case.assignee_id) == actor.id, col(Case.team_id) == actor.team_id)]
     if actor.role is Role.TEAM_LEADER:
         rules.append(col(Case.team_id) == actor.team_id)
@@ -171,6 +185,31 @@ def past_deadline(now: datetime) -> ColumnElement[bool]:
     )
 
 
+OPEN_STATUS_VALUES = tuple(sorted(status.value for status in OPEN_STATUSES))
+"""The open statuses in the order ``ix_cases_open``'s predicate lists them (migration 0024)."""
+
+
+def is_open() -> ColumnElement[bool]:
+    """The case is open (``OPEN_STATUSES``), with the statuses written into the statement rather
+    than sent as parameters: the planner then knows it may read ``ix_cases_open``, the open
+    cases' index (a partial index serves only a statement that names its condition)."""
+    return col(Case.status).in_(
+        sa.bindparam("open_statuses", OPEN_STATUS_VALUES, expanding=True, literal_execute=True)
+    )
+
+
+CURRENT_CLOCK_VALUES = tuple(sorted((ClockState.PAUSED.value, ClockState.RUNNING.value)))
+"""The states of a clock a line may show, as ``ix_case_clocks_current``'s predicate lists them."""
+
+
+def is_current_clock() -> ColumnElement[bool]:
+    """The clock runs or is paused (what a line may show), the states written into the statement
+    so that the planner may read ``ix_case_clocks_current`` (as ``is_open``)."""
+    return col(CaseClock.state).in_(
+        sa.bindparam("current_states", CURRENT_CLOCK_VALUES, expanding=True, literal_execute=True)
+    )
+
+
 def _due_clock(case: Case, clocks: dict[ClockKind, CaseClock]) -> CaseClock | None:
     for kind in due_kinds(case.status):
         clock = clocks.get(kind)
@@ -257,9 +296,7 @@ class HiddenClues:
 async def count_hidden_clues(session: AsyncSession, actor: Inspector, now: datetime) -> HiddenClues:
     """The open clues ``actor`` may not see (``viewable_by``), and how many are overdue
     (``past_deadline``), in one pass over the open clues."""
-    hidden = and_(
-        col(Case.track) == Track.CLUE, col(Case.status).in_(OPEN_STATUSES), ~viewable_by(actor)
-    )
+    hidden = and_(col(Case.track) == Track.CLUE, is_open(), ~viewable_by(actor))
     late = sa.case((past_deadline(now), 1), else_=0)
     counted = select(func.count(), func.coalesce(func.sum(late), 0))
     total, overdue = (await session.exec(counted.select_from(Case).where(hidden))).one()
@@ -296,7 +333,7 @@ async def list_queue(session: AsyncSession, actor: Inspector, page: int, now: da
     inspector their own, leaders and admins every team's they may see (``viewable_by``: clues
     as a count, never as rows); 督办 and the most urgent first. Counted, sorted and paged in
     SQL: a province's open cases are never loaded to show eight."""
-    where = [col(Case.status).in_(OPEN_STATUSES), viewable_by(actor)]
+    where = [is_open(), viewable_by(actor)]
     if actor.role is Role.TEAM_LEADER:
         where.append(or_(col(Case.team_id) == actor.team_id, assisted_by(actor.team_id)))
         team = await session.get(Team, actor.team_id) if actor.team_id else None
@@ -433,7 +470,6 @@ async def count_stats(session: AsyncSession, actor: Inspector, now: datetime) ->
     deadline (few) rather than a clock lookup for every open case."""
     if actor.role not in (Role.LEADER, Role.ADMIN):
         raise PermissionDenied("只有委领导和管理员可以查看统计。", detail="stats refused")
-    is_open = col(Case.status).in_(OPEN_STATUSES)
     connection = await session.connection()  # five columns: more than sqlmodel's select types
     grouped = (
         await connection.execute(
@@ -449,10 +485,7 @@ async def count_stats(session: AsyncSession, actor: Inspector, now: datetime) ->
     overdue = (
         await session.exec(
             select(col(Case.team_id), func.count())
-            .where(
-                is_open,
-                past_deadline(now),
-            )
+            .where(is_open(), past_deadline(now))
             .group_by(col(Case.team_id))
         )
     ).all()
