@@ -222,7 +222,7 @@ class Case(SQLModel, table=True):
             sqlite_where=sa.text("merged_into_id IS NOT NULL"),
             postgresql_where=sa.text("merged_into_id IS NOT NULL"),
         ),
-        # the console's counts read these indexes alone on PostgreSQL (migration 0024): by team
+        # the console's counts read these indexes alone on PostgreSQL (migration 0025): by team
         # and status (/stats, the 工作台), and the open cases (a leader's hidden clues, a team's)
         sa.Index(
             "ix_cases_team_status",

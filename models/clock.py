@@ -137,9 +137,9 @@ class CaseClock(SQLModel, table=True):
             "due_at",
             sqlite_where=sa.text("state = 'running'"),
             postgresql_where=sa.text("state = 'running'"),
-            postgresql_include=["case_id", "kind"],  # found in the index alone (0024)
+            postgresql_include=["case_id", "kind"],  # found in the index alone (0025)
         ),
-        # the clock a list line shows (running or paused), by case, in the index alone (0024)
+        # the clock a list line shows (running or paused), by case, in the index alone (0025)
         sa.Index(
             "ix_case_clocks_current",
             "case_id",

@@ -24,8 +24,8 @@ description):
   that what is overdue — the hidden-clue counts, /stats, the 超期 filter — is found in the index
   without visiting the clocks' rows, which lie scattered over the whole table.
 
-Revision ID: 0024
-Revises: 0023
+Revision ID: 0025
+Revises: 0024
 Create Date: 2026-12-06 16:30:00
 """
 
@@ -36,8 +36,8 @@ from alembic import op
 
 from models.search import POSTGRESQL_TEAM_COLUMN, POSTGRESQL_TEAM_DDL, TEAM_COLUMN, TEAM_INDEX
 
-revision: str = "0024"
-down_revision: str | None = "0023"
+revision: str = "0025"
+down_revision: str | None = "0024"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
