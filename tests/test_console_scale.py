@@ -165,5 +165,5 @@ def test_the_partial_indexes_name_the_statuses_the_queries_do() -> None:
     assert sorted(re.findall(r"'(\w+)'", OPEN_PREDICATE)) == sorted(OPEN_STATUSES)
     assert f"status IN ({', '.join(map(repr, OPEN_STATUS_VALUES))})" == OPEN_PREDICATE
     assert f"state IN ({', '.join(map(repr, CURRENT_CLOCK_VALUES))})" == CURRENT_PREDICATE
-    migration = (MIGRATION / "0024_console_indexes.py").read_text(encoding="utf-8")
+    migration = (MIGRATION / "0025_console_indexes.py").read_text(encoding="utf-8")
     assert re.findall(r'"(st\w+ IN \([^)]*\))"', migration) == [OPEN_PREDICATE, CURRENT_PREDICATE]
