@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import datetime
@@ -13,10 +14,12 @@ from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.case_notices import assigned_notice, waiting_notice
 from bot.services.routing import FIRST_TEAM_REASON, RECUSED, routed_reason
+from demo import chain
 from demo.plan import CasePlan, Plan
-from demo.rows import Batch, plain, table_of, write
-from demo.steps import STEPS, Ledger, ladder_of
+from demo.rows import Batch, Taken, plain, table_of, write
+from demo.steps import STEPS, Ledger, Row, ladder_of
 from demo.world import World
+from models import keys
 from models.calendar import SHANGHAI, WorkCalendar
 from models.case import (
     OPEN_STATUSES,
@@ -35,6 +38,7 @@ from models.event import (
     Actor,
     ActorType,
     CaseEvent,
+    EventKind,
     assigned,
     routed,
     submitted_values,
@@ -50,9 +54,10 @@ from models.rectification import Rectification, RectificationState
 from models.reporter import (
     Reporter,
     ReporterContact,
+    contact_context,
     new_receipt_code,
+    phone_index,
     receipt_hash,
-    sealed_contact,
 )
 from models.request import ApprovalRequest
 from models.routing import Candidate, RoutingDecision, choose_team, pick_assignee
@@ -62,12 +67,32 @@ from notifications.outbox import queued
 
 BATCH = 10_000
 """Cases a batch: their rows are written in one transaction, then forgotten."""
+YIELD_EVERY = 50
+"""Cases worked out between two turns of the event loop, in which the batch before moves on
+to the database."""
 
 PlainClock = plain(CaseClock)
 """A clock of the bulk path: ``CaseClock``'s own methods on a plain object."""
+PLAIN: dict[Any, Any] = {m: plain(m) for m in (ApprovalRequest, ClueDisposition, Rectification)}
+"""What the steps make new rows of on the bulk path (``Ledger.made``)."""
 PlainCase = plain(Case)
 """A case of the bulk path: its columns on a plain object, which the steps change as they
 change a ``Case``."""
+
+
+PlainContact = plain(ReporterContact)
+
+
+def sealed(case_id: int, *, name: str, phone: str) -> ReporterContact:
+    """``sealed_contact``'s row, on a plain object."""
+    ring = keys.current()
+    contact: ReporterContact = PlainContact(
+        case_id=case_id,
+        name=ring.seal(name, context=contact_context("name", case_id)),
+        phone=ring.seal(phone, context=contact_context("phone", case_id)),
+        phone_index=phone_index(phone),
+    )
+    return contact
 
 
 class MemoryLedger(Ledger):
@@ -106,8 +131,48 @@ class MemoryLedger(Ledger):
     def add(self, row: Any) -> None:
         self.batch.add(type(row), row)
 
+    def made(self, model: type[Row]) -> type[Row]:
+        made: type[Row] = PLAIN[model]
+        return made
+
     def keep_event(self, values: dict[str, Any]) -> None:
         self.batch.add(CaseEvent, values)
+
+    def record(
+        self,
+        case: Case,
+        kind: EventKind,
+        actor: Actor,
+        at: datetime,
+        *,
+        note: str | None = None,
+        data: dict[str, Any] | None = None,
+        public: bool = False,
+        from_status: CaseStatus | None = None,
+        to_status: CaseStatus | None = None,
+    ) -> None:
+        """``Ledger.record``, chained by ``demo.chain`` (the same values, sooner)."""
+        self.batch.add(CaseEvent, chain.chained(
+            case, kind, actor, at, note=note, data=data, public=public,
+            from_status=from_status, to_status=to_status,
+        ))  # fmt: skip
+
+    def move(
+        self,
+        case: Case,
+        target: CaseStatus,
+        kind: EventKind,
+        actor: Actor,
+        at: datetime,
+        *,
+        note: str | None = None,
+        data: dict[str, Any] | None = None,
+        public: bool = False,
+    ) -> None:
+        """``Ledger.move``, chained by ``demo.chain``."""
+        self.batch.add(CaseEvent, chain.moved(
+            case, target, kind, actor, at, note=note, data=data, public=public
+        ))  # fmt: skip
 
     async def start_clock(
         self,
@@ -279,7 +344,7 @@ class MemoryLedger(Ledger):
         self.batch.add(CaseSearch, {"case_id": case.id, "document": document})
         if plan_case.contact is not None:
             name, phone = plan_case.contact
-            self.add(sealed_contact(case.id or 0, name=name, phone=phone))
+            self.add(sealed(case.id or 0, name=name, phone=phone))
         ladder = self.config.ladder_for(category.code)
         await self.start_clock(case, ClockKind.FIRST_REPLY, ladder.first_reply, at)
         if case.card_id is None:  # reported without a card: 信访室 routes by hand
@@ -381,26 +446,46 @@ async def write_in_bulk(
         config, calendar, world, next_case_id=1, referenced=referenced_numbers(plan)
     )
 
-    async def flush() -> None:
-        taken = ledger.batch.take()
-        ledger.clocks.clear()
-        ledger.proposals.clear()
-        ledger.rectifications.clear()
+    writing: asyncio.Task[None] | None = None  # the batch before, still being written
+
+    async def written(taken: list[Taken]) -> None:
         async with sessions() as session:
             await write(await session.connection(), taken)
             await session.commit()
 
+    async def flush() -> None:
+        """Take the batch and write it while the next one is worked out: the database works
+        on one batch while this process works out the next (a batch starts once the one
+        before it is committed: its cases name earlier ones)."""
+        nonlocal writing
+        taken = ledger.batch.take()
+        ledger.clocks.clear()
+        ledger.proposals.clear()
+        ledger.rectifications.clear()
+        if writing is not None:
+            await writing
+        writing = asyncio.ensure_future(written(taken))
+
     done = 0
-    for plan_case in plan.cases:
-        case = await ledger.submit(plan_case)
-        for step in plan_case.steps:
-            await STEPS[step.kind](ledger, case, step)
-        ledger.finish(case)
-        done += 1
-        if done % BATCH == 0:
-            await flush()
-            tick(BATCH)
-    await flush()
+    try:
+        for plan_case in plan.cases:
+            case = await ledger.submit(plan_case)
+            for step in plan_case.steps:
+                await STEPS[step.kind](ledger, case, step)
+            ledger.finish(case)
+            done += 1
+            if done % BATCH == 0:
+                await flush()
+                tick(BATCH)
+            elif done % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # the batch being written moves on
+        await flush()
+        assert writing is not None
+        await writing
+    finally:
+        if writing is not None and not writing.done():
+            writing.cancel()
+            await asyncio.gather(writing, return_exceptions=True)
     tick(done % BATCH)
     async with sessions() as session:
         connection = await session.connection()

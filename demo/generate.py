@@ -12,6 +12,7 @@ from sqlmodel import col, select
 from bot.config import LiankaConfig, RepeatsConfig
 from bot.db import SessionFactory
 from demo.bulk import write_in_bulk
+from demo.calendar import RememberingCalendar
 from demo.plan import plan_history
 from demo.use_cases import write_through_use_cases
 from demo.world import build_world
@@ -79,6 +80,7 @@ async def generate_demo(
     leader_teams = frozenset(
         t.code for t in config.teams if t.assignment is AssignmentMode.LEADER or t.dispatcher
     )
+    calendar = RememberingCalendar.of(calendar)  # the same answers, each worked out once
     plan = plan_history(
         config, calendar, now, cases=cases, seed=seed, months=months, leader_teams=leader_teams
     )

@@ -41,23 +41,36 @@ def defaults_of(model: Any) -> dict[str, Any]:
 
 
 def plain(model: Any) -> Any:
-    """A plain class with the model's methods and properties, for objects that only the bulk
-    path handles: ``new`` gives one with the model's defaults and the values given."""
+    """A plain class with the model's methods, class methods and properties and its table, for
+    objects that only the bulk path handles: made with the model's defaults and the values
+    given (``PlainX(**values)``, or ``PlainX.new(**values)``), without the ORM's bookkeeping."""
     borrowed = {
         name: member
         for name, member in vars(model).items()
         if not name.startswith("__")
-        and (inspect.isfunction(member) or isinstance(member, property))
+        and (
+            inspect.isfunction(member) or isinstance(member, (property, classmethod, staticmethod))
+        )
     }
     defaults = defaults_of(model)
 
-    def new(cls: type, /, **values: Any) -> Any:
-        row = cls()
-        row.__dict__.update(defaults)
-        row.__dict__.update(values)
-        return row
+    def init(self: Any, /, **values: Any) -> None:
+        self.__dict__.update(defaults)
+        self.__dict__.update(values)
 
-    return type(f"Plain{model.__name__}", (), {**borrowed, "new": classmethod(new)})
+    def new(cls: type, /, **values: Any) -> Any:
+        return cls(**values)
+
+    return type(
+        f"Plain{model.__name__}",
+        (),
+        {
+            **borrowed,
+            "__init__": init,
+            "__table__": table_of(model),
+            "new": classmethod(new),
+        },
+    )
 
 
 class Batch:

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import SQLModel, col, select
 
+import demo.bulk
 from bot.config import LiankaConfig
 from bot.db import SessionFactory, create_engine, create_session_factory
 from bot.services.audit import verify_audit
@@ -99,8 +100,11 @@ def _open_sealed(table: str, values: dict[str, Any]) -> None:
 
 @pytest.mark.slow
 async def test_the_bulk_path_writes_exactly_the_rows_of_the_use_cases(
-    tmp_path: Path, config: LiankaConfig, calendar: WorkCalendar
+    tmp_path: Path, config: LiankaConfig, calendar: WorkCalendar, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # batches of 16: each written while the next is worked out, later ones naming earlier cases
+    monkeypatch.setattr(demo.bulk, "BATCH", 16)
+    monkeypatch.setattr(demo.bulk, "YIELD_EVERY", 3)
     dumps = []
     for bulk in (False, True):
         engine, sessions = await _fresh(tmp_path / f"demo-{bulk}.db")

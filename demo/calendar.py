@@ -1,0 +1,47 @@
+"""The working-day arithmetic of a demo history, remembered: a history of a million cases asks
+the same few thousand questions (this date plus so many working days) millions of times."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from models.calendar import Deadline, WorkCalendar
+
+
+class RememberingCalendar(WorkCalendar):
+    """A ``WorkCalendar`` that answers each question once: its answers are the calendar's own
+    (the same days, holidays and office hours), looked up by the local date asked about."""
+
+    _deadlines: dict[tuple[date, int], Deadline]
+    _added: dict[tuple[date, int], date]
+    _between: dict[tuple[date, date], int]
+
+    @classmethod
+    def of(cls, calendar: WorkCalendar) -> RememberingCalendar:
+        remembering = cls.__new__(cls)
+        remembering.__dict__.update(vars(calendar))
+        remembering._deadlines, remembering._added, remembering._between = {}, {}, {}
+        return remembering
+
+    def deadline(self, start: datetime, n: int) -> Deadline:
+        if start.utcoffset() is None:
+            return super().deadline(start, n)  # which refuses it
+        key = (start.astimezone(self.tz).date(), n)
+        known = self._deadlines.get(key)
+        if known is None:
+            known = self._deadlines[key] = super().deadline(start, n)
+        return known
+
+    def add_workdays(self, start: date, n: int) -> date:
+        key = (start, n)
+        known = self._added.get(key)
+        if known is None:
+            known = self._added[key] = super().add_workdays(start, n)
+        return known
+
+    def workdays_between(self, start: date, end: date) -> int:
+        key = (start, end)
+        known = self._between.get(key)
+        if known is None:
+            known = self._between[key] = super().workdays_between(start, end)
+        return known

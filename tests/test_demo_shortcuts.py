@@ -1,0 +1,107 @@
+"""The demo generator's shortcuts give exactly what the domain's own functions give: the events'
+canonical bytes and hashes (``demo.chain``), the working-day answers (``demo.calendar``)."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from demo import chain
+from demo.bulk import PlainCase
+from demo.calendar import RememberingCalendar
+from models.calendar import WorkCalendar
+from models.case import ALLOWED, CaseStatus
+from models.errors import InvalidTransition
+from models.event import Actor, ActorType, EventKind, canonical_event
+from models.event import chained as domain_chained
+from models.event import moved as domain_moved
+from models.org import Track
+
+AT = datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
+NOTES = (
+    None,
+    "",
+    "已赴企业实地了解情况，正在协调相关部门。",
+    'quotes " and \\ backslash, tab\t, newline\n, nul \x00, bell \x07, del \x7f',
+    "emoji 😀, surrogate-free astral 𠀀, U+2028 \u2028 and U+2029 \u2029, 全角ＡＢＣ",
+)
+DATA: tuple[dict[str, Any], ...] = (
+    {},
+    {"days": 5},
+    {"outcome": "solved", "amount_yuan": None, "score": 1.0, "late": False},
+    {"of": "AJ-2026-00042", "reason": "enterprise", "nested": {"b": [1, 2.5, None], "a": "乙"}},
+    {"中文键": "值", "Z": -3, "a": 10**20, "f": 1e-7, "list": ["\n", True]},
+)
+
+
+def _case(number: str = "AJ-2026-00001") -> Any:
+    return PlainCase.new(
+        id=1, number=number, track=Track.APPEAL, status=CaseStatus.SUBMITTED, category_id=1,
+        description="x", created_at=AT, updated_at=AT, event_count=0,
+    )  # fmt: skip
+
+
+def test_events_chained_by_the_demo_have_the_domains_canonical_bytes() -> None:
+    rng = random.Random(7)
+    statuses = [None, *CaseStatus]
+    for index in range(600):
+        content: dict[str, Any] = dict(
+            case_number=rng.choice(("AJ-2026-00001", "XS-2027-12345", '引号"-1')),
+            seq=rng.randrange(1, 400),
+            kind=str(rng.choice(list(EventKind))),
+            from_status=(s := rng.choice(statuses)) and str(s),
+            to_status=(s := rng.choice(statuses)) and str(s),
+            actor_type=str(rng.choice(list(ActorType))),
+            actor_id=rng.choice((None, 0, 7, 123456)),
+            note=NOTES[index % len(NOTES)],
+            data=DATA[index // len(NOTES) % len(DATA)],
+            public=rng.random() < 0.5,
+            created_at=AT.astimezone(timezone(timedelta(hours=8))) + timedelta(hours=index),
+            prev_hash=f"{rng.getrandbits(256):064x}",
+        )
+        assert chain.canonical(**content) == canonical_event(**content), content
+
+
+def test_a_chain_the_demo_records_is_the_chain_the_domain_records() -> None:
+    ours, theirs = _case(), _case()
+    inspector, reporter = Actor(ActorType.INSPECTOR, 3), Actor(ActorType.REPORTER, 9)
+    for index, (note, data) in enumerate(zip(NOTES * 2, DATA * 2, strict=False)):
+        at = AT + timedelta(days=index)
+        assert chain.chained(ours, EventKind.PROGRESS, inspector, at, note=note, data=data) == (
+            domain_chained(theirs, EventKind.PROGRESS, inspector, at, note=note, data=data)
+        )
+    for target in (CaseStatus.ASSIGNED, CaseStatus.ACCEPTED, CaseStatus.IN_PROGRESS):
+        assert chain.moved(ours, target, EventKind.ACCEPTED, reporter, AT, public=True) == (
+            domain_moved(theirs, target, EventKind.ACCEPTED, reporter, AT, public=True)
+        )
+    assert (ours.event_count, ours.last_event_hash, ours.status, ours.updated_at) == (
+        theirs.event_count,
+        theirs.last_event_hash,
+        theirs.status,
+        theirs.updated_at,
+    )
+    refused = next(s for s in CaseStatus if s not in ALLOWED[CaseStatus.IN_PROGRESS])
+    with pytest.raises(InvalidTransition):  # as the domain refuses it
+        chain.moved(ours, refused, EventKind.ACCEPTED, reporter, AT)
+
+
+def test_the_remembering_calendar_answers_as_the_calendar_does() -> None:
+    calendar = WorkCalendar()
+    remembering = RememberingCalendar.of(calendar)
+    rng = random.Random(3)
+    first = datetime(2025, 12, 20, tzinfo=UTC)
+    for _ in range(3):  # asked again: the remembered answers
+        for _ in range(400):
+            at = first + timedelta(minutes=rng.randrange(60 * 24 * 800))
+            days = rng.choice((0, 1, 2, 5, 10, 15, 20, 60))
+            assert remembering.deadline(at, days) == calendar.deadline(at, days)
+            day = at.date()
+            assert remembering.add_workdays(day, days) == calendar.add_workdays(day, days)
+            other = day + timedelta(days=rng.randrange(-30, 400))
+            assert remembering.workdays_between(day, other) == calendar.workdays_between(day, other)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        remembering.deadline(datetime(2026, 1, 5), 3)
+    assert remembering.is_workday(date(2026, 10, 1)) is calendar.is_workday(date(2026, 10, 1))
