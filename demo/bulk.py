@@ -17,6 +17,7 @@ from bot.services.routing import FIRST_TEAM_REASON, RECUSED, routed_reason
 from demo import chain
 from demo.plan import CasePlan, Plan
 from demo.rows import Batch, Taken, plain, table_of, write
+from demo.search import case_document
 from demo.steps import STEPS, Ledger, Row, ladder_of
 from demo.world import World
 from models import keys
@@ -39,9 +40,6 @@ from models.event import (
     ActorType,
     CaseEvent,
     EventKind,
-    assigned,
-    routed,
-    submitted_values,
 )
 from models.notification import (
     Notice,
@@ -61,7 +59,7 @@ from models.reporter import (
 )
 from models.request import ApprovalRequest
 from models.routing import Candidate, RoutingDecision, choose_team, pick_assignee
-from models.search import CaseSearch, case_document
+from models.search import CaseSearch
 from models.team import AssignmentMode, Inspector, Role
 from notifications.outbox import queued
 
@@ -256,7 +254,7 @@ class MemoryLedger(Ledger):
         """``bot.services.routing.assign_case`` in memory: the same domain steps (``assign_to``,
         the 签收 clock, ``assigned_notice``), the notice kept as a row."""
         assert case.id is not None
-        self.batch.add(CaseEvent, assigned(case, inspector, actor, at))
+        self.batch.add(CaseEvent, chain.assigned(case, inspector, actor, at))
         if case.status is CaseStatus.ASSIGNED:
             await self.start_clock(case, ClockKind.ACCEPT, ladder_of(self, case).accept, at)
         world = self.world
@@ -333,7 +331,7 @@ class MemoryLedger(Ledger):
         if anonymous and reporter.id is not None:
             link_reporter(case, reporter.id)
         self.batch.add(Case, case)
-        self.batch.add(CaseEvent, submitted_values(case, at, evidence=0, contact=plan_case.contact))
+        self.batch.add(CaseEvent, chain.submitted(case, at, contact=plan_case.contact))
         enterprise = world.enterprises.get(case.enterprise_id or 0)
         document = case_document(  # ``indexed``
             number=case.number,
@@ -364,7 +362,9 @@ class MemoryLedger(Ledger):
         if first is not None and team.id == first.team_id and not team.is_dispatcher:
             decision = RoutingDecision(self.config.dispatcher.code, RECUSED)
             team = world.team_by_code[decision.team_code]
-        self.batch.add(CaseEvent, routed(case, team, rule=decision.rule, actor=SYSTEM, now=at))
+        self.batch.add(
+            CaseEvent, chain.routed(case, team, rule=decision.rule, actor=SYSTEM, now=at)
+        )
         await self.start_clock(case, ClockKind.ACCEPT, ladder.accept, at)
         assert team.id is not None
         reason = routed_reason(decision.rule, recused_from)

@@ -5,7 +5,8 @@ it; here the same bytes are written out in that order, the strings encoded by th
 ``json.dumps`` uses for them (``json.encoder.encode_basestring``, ``ensure_ascii=False``) and the
 event's data by ``json.dumps`` with the same options. The hash is the same HMAC under the same
 key (``keys.current().mac``), so ``lianka audit verify`` checks these events as any others;
-``tests/test_report_demo.py`` holds the two canonical forms equal, byte for byte.
+``tests/test_demo_shortcuts.py`` holds the two canonical forms equal, byte for byte. The data's
+JSON text is kept with it (``EncodedJSON``): PostgreSQL's JSONB column takes it as it is.
 """
 
 from __future__ import annotations
@@ -15,9 +16,18 @@ from datetime import datetime
 from json.encoder import encode_basestring
 from typing import Any
 
+from demo.rows import EncodedJSON
 from models import keys
 from models.case import Case, CaseStatus, check_transition
-from models.event import CHAIN_PURPOSE, GENESIS_HASH, Actor, EventKind
+from models.event import (
+    CHAIN_PURPOSE,
+    GENESIS_HASH,
+    Actor,
+    ActorType,
+    EventKind,
+    report_digests,
+)
+from models.team import Inspector, Team
 from models.types import utc
 
 _int = int.__repr__  # how json writes an int
@@ -44,7 +54,38 @@ def canonical(
 ) -> bytes:
     """``models.event.canonical_event``'s bytes: its keys in sorted order (actor, at, case,
     data, from, kind, note, prev, public, seq, to), no spaces, UTF-8."""
-    encoded = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return _canonical(
+        case_number=case_number, seq=seq, kind=kind, from_status=from_status,
+        to_status=to_status, actor_type=actor_type, actor_id=actor_id, note=note,
+        data=_encoded(data), public=public,
+        at=utc(created_at).isoformat(timespec="microseconds"), prev_hash=prev_hash,
+    )  # fmt: skip
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+"""What ``json.dumps`` makes for ``canonical_event``'s options, made once."""
+
+
+def _encoded(data: dict[str, Any]) -> str:
+    """The event's data as ``canonical_event`` encodes it (valid JSON: what JSONB keeps too)."""
+    return _ENCODER.encode(data) if data else "{}"
+
+
+def _canonical(
+    *,
+    case_number: str,
+    seq: int,
+    kind: str,
+    from_status: str | None,
+    to_status: str | None,
+    actor_type: str,
+    actor_id: int | None,
+    note: str | None,
+    data: str,
+    public: bool,
+    at: str,
+    prev_hash: str,
+) -> bytes:
     return "".join(
         (
             '{"actor":[',
@@ -52,11 +93,11 @@ def canonical(
             ",",
             "null" if actor_id is None else _int(actor_id),
             '],"at":',
-            encode_basestring(utc(created_at).isoformat(timespec="microseconds")),
+            encode_basestring(at),
             ',"case":',
             encode_basestring(case_number),
             ',"data":',
-            encoded,
+            data,
             ',"from":',
             _text(from_status),
             ',"kind":',
@@ -94,11 +135,12 @@ def chained(
         raise ValueError("the case must be flushed before events are recorded")
     seq = case.event_count + 1
     created_at = utc(now)
-    payload = dict(data or {})
+    payload = EncodedJSON(data or {})
+    payload.text = _encoded(payload)
     prev_hash = case.last_event_hash or GENESIS_HASH
     digest = keys.current().mac(
         CHAIN_PURPOSE,
-        canonical(
+        _canonical(
             case_number=case.number,
             seq=seq,
             kind=kind.value,
@@ -107,9 +149,9 @@ def chained(
             actor_type=actor.type.value,
             actor_id=actor.id,
             note=note,
-            data=payload,
+            data=payload.text,
             public=public,
-            created_at=created_at,
+            at=created_at.isoformat(timespec="microseconds"),
             prev_hash=prev_hash,
         ),
     )
@@ -153,3 +195,44 @@ def moved(
         case, kind, actor, now, note=note, data=data, public=public,
         from_status=current, to_status=target,
     )  # fmt: skip
+
+
+def submitted(case: Case, now: datetime, *, contact: tuple[str, str] | None) -> dict[str, Any]:
+    """``models.event.submitted_values`` of a case reported without files."""
+    return chained(
+        case,
+        EventKind.SUBMITTED,
+        Actor(ActorType.REPORTER, case.reporter_id),
+        now,
+        public=True,
+        data={
+            "evidence": 0,
+            "anonymous": case.anonymous,
+            "digests": report_digests(case.description, (), contact),
+        },
+    )
+
+
+def routed(
+    case: Case, team: Team, *, rule: str | None, actor: Actor, now: datetime
+) -> dict[str, Any]:
+    """``models.event.routed``: the case reaches the team's queue."""
+    assert team.id is not None
+    case.team_id = team.id
+    case.routed_by = rule
+    case.assignee_id = None
+    return chained(case, EventKind.ROUTED, actor, now, data={"team": team.code, "rule": rule})
+
+
+def assigned(case: Case, inspector: Inspector, actor: Actor, now: datetime) -> dict[str, Any]:
+    """``models.event.assigned`` (not as a stand-in): the case is the inspector's."""
+    assert inspector.id is not None
+    data: dict[str, Any] = {"inspector": inspector.id, "previous": case.assignee_id}
+    if case.status in (CaseStatus.SUBMITTED, CaseStatus.RETURNED):
+        values = moved(case, CaseStatus.ASSIGNED, EventKind.ASSIGNED, actor, now, data=data)
+    else:
+        values = chained(case, EventKind.ASSIGNED, actor, now, data=data)
+    case.assignee_id = inspector.id
+    case.assigned_at = now
+    inspector.last_assigned_at = now
+    return values

@@ -22,7 +22,9 @@ from models.org import Category, Zone
 from models.reporter import Reporter
 from models.team import AssignmentMode, Inspector, Role, Team
 
-PlainEnterprise, PlainCard, PlainReporter = (plain(m) for m in (Enterprise, Card, Reporter))
+PlainEnterprise, PlainCard, PlainReporter, PlainInspector = (
+    plain(m) for m in (Enterprise, Card, Reporter, Inspector)
+)
 """The world's many rows, made without the ORM's bookkeeping (``demo.rows.plain``)."""
 
 TELEGRAM_BASE = 9_100_000_000  # demo accounts: far above the ids Telegram hands out today
@@ -73,7 +75,7 @@ def _people(
     def person(name: str, role: Role, team: Team | None) -> None:
         account = TELEGRAM_BASE + 500_000 + len(people)
         people.append(
-            Inspector(
+            PlainInspector(
                 id=len(people) + 1,
                 name=name,
                 role=role,

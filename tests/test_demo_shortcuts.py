@@ -1,10 +1,12 @@
 """The demo generator's shortcuts give exactly what the domain's own functions give: the events'
-canonical bytes and hashes (``demo.chain``), the working-day answers (``demo.calendar``)."""
+canonical bytes and hashes (``demo.chain``), the working-day answers (``demo.calendar``), the
+search documents (``demo.search``)."""
 
 from __future__ import annotations
 
 import random
 from datetime import UTC, date, datetime, timedelta, timezone
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -12,13 +14,18 @@ import pytest
 from demo import chain
 from demo.bulk import PlainCase
 from demo.calendar import RememberingCalendar
+from demo.search import case_document as demo_document
 from models.calendar import WorkCalendar
 from models.case import ALLOWED, CaseStatus
 from models.errors import InvalidTransition
-from models.event import Actor, ActorType, EventKind, canonical_event
+from models.event import SYSTEM, Actor, ActorType, EventKind, canonical_event
+from models.event import assigned as domain_assigned
 from models.event import chained as domain_chained
 from models.event import moved as domain_moved
+from models.event import routed as domain_routed
+from models.event import submitted_values as domain_submitted
 from models.org import Track
+from models.search import case_document
 
 AT = datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
 NOTES = (
@@ -68,12 +75,25 @@ def test_events_chained_by_the_demo_have_the_domains_canonical_bytes() -> None:
 def test_a_chain_the_demo_records_is_the_chain_the_domain_records() -> None:
     ours, theirs = _case(), _case()
     inspector, reporter = Actor(ActorType.INSPECTOR, 3), Actor(ActorType.REPORTER, 9)
+    contact = ("王伟", "13812345678")
+    assert chain.submitted(ours, AT, contact=contact) == domain_submitted(
+        theirs, AT, evidence=0, contact=contact
+    )
+    team: Any = SimpleNamespace(id=4, code="business_env")
+    assert chain.routed(ours, team, rule="zone", actor=SYSTEM, now=AT) == domain_routed(
+        theirs, team, rule="zone", actor=SYSTEM, now=AT
+    )
+    person: Any = SimpleNamespace(id=3, last_assigned_at=None)
+    assert chain.assigned(ours, person, inspector, AT) == domain_assigned(
+        theirs, person, inspector, AT
+    )
+    assert person.last_assigned_at == AT and ours.assignee_id == theirs.assignee_id == 3
     for index, (note, data) in enumerate(zip(NOTES * 2, DATA * 2, strict=False)):
         at = AT + timedelta(days=index)
         assert chain.chained(ours, EventKind.PROGRESS, inspector, at, note=note, data=data) == (
             domain_chained(theirs, EventKind.PROGRESS, inspector, at, note=note, data=data)
         )
-    for target in (CaseStatus.ASSIGNED, CaseStatus.ACCEPTED, CaseStatus.IN_PROGRESS):
+    for target in (CaseStatus.ACCEPTED, CaseStatus.IN_PROGRESS):
         assert chain.moved(ours, target, EventKind.ACCEPTED, reporter, AT, public=True) == (
             domain_moved(theirs, target, EventKind.ACCEPTED, reporter, AT, public=True)
         )
@@ -105,3 +125,26 @@ def test_the_remembering_calendar_answers_as_the_calendar_does() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         remembering.deadline(datetime(2026, 1, 5), 3)
     assert remembering.is_workday(date(2026, 10, 1)) is calendar.is_workday(date(2026, 10, 1))
+
+
+def test_a_demo_case_is_found_by_the_document_the_domain_makes() -> None:
+    rng = random.Random(5)
+    texts = (
+        "",
+        "四川坤天新能源科技有限公司",
+        "园区管委会承诺的土地出让金返还至今未到位，企业资金周转困难，请帮助协调。涉及金额约6万元。",
+        "ABC 公司（2026）第12号，“引号”。。",
+        "。，！",
+        "x",
+        "单",
+    )
+    for number in ("AJ-2026-00042", "XS-2027-10000", "AJ-2026-00000", "AJ-2026-1"):
+        for _ in range(40):
+            enterprise = rng.choice((None, *texts))
+            description = rng.choice(texts) + rng.choice(texts)
+            for track in Track:
+                assert demo_document(
+                    number=number, enterprise=enterprise, description=description, track=track
+                ) == case_document(
+                    number=number, enterprise=enterprise, description=description, track=track
+                )
