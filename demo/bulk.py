@@ -15,6 +15,7 @@ from bot.db import SessionFactory
 from bot.services.case_notices import assigned_notice, waiting_notice
 from bot.services.routing import FIRST_TEAM_REASON, RECUSED, routed_reason
 from demo import chain
+from demo.parallel import write_in_parallel
 from demo.plan import CasePlan, Plan
 from demo.rows import Batch, Taken, plain, table_of, write
 from demo.search import case_document
@@ -125,16 +126,21 @@ class MemoryLedger(Ledger):
         self.cases: dict[int, Case] = {}  # id → case, for a 防打击报复回访 clue's first case
         self.reporters = {r.id: r for r in world.reporters if r.id is not None}
         self.rectifications: dict[int, list[Rectification]] = defaultdict(list)
+        self.dry = False
+        """Only what later cases depend on (statuses, assignees, who was assigned when, the
+        numbers and ids given): no rows, no events, no hashes (``demo.parallel``)."""
 
     def add(self, row: Any) -> None:
-        self.batch.add(type(row), row)
+        if not self.dry:
+            self.batch.add(type(row), row)
 
     def made(self, model: type[Row]) -> type[Row]:
         made: type[Row] = PLAIN[model]
         return made
 
     def keep_event(self, values: dict[str, Any]) -> None:
-        self.batch.add(CaseEvent, values)
+        if not self.dry:
+            self.batch.add(CaseEvent, values)
 
     def record(
         self,
@@ -150,6 +156,8 @@ class MemoryLedger(Ledger):
         to_status: CaseStatus | None = None,
     ) -> None:
         """``Ledger.record``, chained by ``demo.chain`` (the same values, sooner)."""
+        if self.dry:
+            return
         self.batch.add(CaseEvent, chain.chained(
             case, kind, actor, at, note=note, data=data, public=public,
             from_status=from_status, to_status=to_status,
@@ -168,6 +176,9 @@ class MemoryLedger(Ledger):
         public: bool = False,
     ) -> None:
         """``Ledger.move``, chained by ``demo.chain``."""
+        if self.dry:
+            chain.move(case, target)
+            return
         self.batch.add(CaseEvent, chain.moved(
             case, target, kind, actor, at, note=note, data=data, public=public
         ))  # fmt: skip
@@ -182,6 +193,11 @@ class MemoryLedger(Ledger):
         warn_before: int | None = None,
     ) -> CaseClock:
         assert case.id is not None
+        if self.dry:  # no later case depends on a deadline: none is worked out, none kept
+            dry: CaseClock = PlainClock.new(
+                case_id=case.id, kind=kind, started_at=at, workdays=workdays, due_at=at
+            )
+            return dry
         warn = self.warn_before if warn_before is None else warn_before
         clock = self.clocks.get((case.id, kind))
         if clock is None:  # ``new_clock``, on a plain clock
@@ -189,7 +205,7 @@ class MemoryLedger(Ledger):
                 case_id=case.id, kind=kind, started_at=at, workdays=workdays, due_at=at
             )
             self.clocks[(case.id, kind)] = clock
-            self.batch.add(CaseClock, clock)
+            self.add(clock)
         clock.start(workdays, calendar=self.calendar, now=at, warn_before=warn)
         return clock
 
@@ -237,6 +253,8 @@ class MemoryLedger(Ledger):
             clock.cancel()
 
     async def extend_clock(self, case: Case, kind: ClockKind, days: int, at: datetime) -> None:
+        if self.dry:
+            return
         self.clocks[(case.id or 0, kind)].extend(
             days, calendar=self.calendar, now=at, warn_before=self.warn_before
         )
@@ -254,9 +272,14 @@ class MemoryLedger(Ledger):
         """``bot.services.routing.assign_case`` in memory: the same domain steps (``assign_to``,
         the 签收 clock, ``assigned_notice``), the notice kept as a row."""
         assert case.id is not None
-        self.batch.add(CaseEvent, chain.assigned(case, inspector, actor, at))
+        if self.dry:
+            chain.assign(case, inspector, at)
+        else:
+            self.batch.add(CaseEvent, chain.assigned(case, inspector, actor, at))
         if case.status is CaseStatus.ASSIGNED:
             await self.start_clock(case, ClockKind.ACCEPT, ladder_of(self, case).accept, at)
+        if self.dry:
+            return
         world = self.world
         notice = assigned_notice(
             case,
@@ -286,6 +309,8 @@ class MemoryLedger(Ledger):
         at: datetime,
     ) -> None:
         """A queued notice, as ``notifications.outbox.enqueue`` writes it."""
+        if self.dry:
+            return
         assert person.chat_id is not None
         row = queued(
             kind=kind,
@@ -301,7 +326,7 @@ class MemoryLedger(Ledger):
     async def submit(self, plan_case: CasePlan) -> Case:
         """``submit_case`` with ``route_case`` and ``place_case`` in memory, on the same domain
         steps (``submitted_case``, ``submitted``, ``route_to``, ``choose_team``, ``pick_assignee``)."""
-        world, at = self.world, plan_case.created_at
+        world, at, dry = self.world, plan_case.created_at, self.dry
         reporter = world.reporters[plan_case.enterprise]
         category = world.category_by_code[plan_case.category]
         year = at.astimezone(SHANGHAI).year
@@ -314,7 +339,7 @@ class MemoryLedger(Ledger):
                 track=category.track,
                 category_id=category.id or 0,
                 anonymous=anonymous,
-                receipt_hash=receipt_hash(new_receipt_code()) if anonymous else None,
+                receipt_hash=receipt_hash(new_receipt_code()) if anonymous and not dry else None,
                 submission_key=None,
                 description=plan_case.description,
                 amount_yuan=plan_case.amount_yuan,
@@ -330,19 +355,8 @@ class MemoryLedger(Ledger):
             self.cases[case.id] = case
         if anonymous and reporter.id is not None:
             link_reporter(case, reporter.id)
-        self.batch.add(Case, case)
-        self.batch.add(CaseEvent, chain.submitted(case, at, contact=plan_case.contact))
-        enterprise = world.enterprises.get(case.enterprise_id or 0)
-        document = case_document(  # ``indexed``
-            number=case.number,
-            enterprise=enterprise.name if enterprise else None,
-            description=case.description,
-            track=case.track,
-        )
-        self.batch.add(CaseSearch, {"case_id": case.id, "document": document})
-        if plan_case.contact is not None:
-            name, phone = plan_case.contact
-            self.add(sealed(case.id or 0, name=name, phone=phone))
+        if not dry:
+            self._submitted(case, plan_case.contact)
         ladder = self.config.ladder_for(category.code)
         await self.start_clock(case, ClockKind.FIRST_REPLY, ladder.first_reply, at)
         if case.card_id is None:  # reported without a card: 信访室 routes by hand
@@ -362,9 +376,12 @@ class MemoryLedger(Ledger):
         if first is not None and team.id == first.team_id and not team.is_dispatcher:
             decision = RoutingDecision(self.config.dispatcher.code, RECUSED)
             team = world.team_by_code[decision.team_code]
-        self.batch.add(
-            CaseEvent, chain.routed(case, team, rule=decision.rule, actor=SYSTEM, now=at)
-        )
+        if dry:
+            chain.route(case, team, rule=decision.rule)
+        else:
+            self.batch.add(
+                CaseEvent, chain.routed(case, team, rule=decision.rule, actor=SYSTEM, now=at)
+            )
         await self.start_clock(case, ClockKind.ACCEPT, ladder.accept, at)
         assert team.id is not None
         reason = routed_reason(decision.rule, recused_from)
@@ -385,6 +402,8 @@ class MemoryLedger(Ledger):
                 case, next(m for m in members if m.id == chosen), at, Actor(ActorType.SYSTEM)
             )
             return case
+        if dry:
+            return case
         notice = waiting_notice(
             case,
             team=team.name,
@@ -403,6 +422,23 @@ class MemoryLedger(Ledger):
                 at=at,
             )
         return case
+
+    def _submitted(self, case: Case, contact: tuple[str, str] | None) -> None:
+        """The new case's rows: the case, its first event, its search document, its sealed
+        contact."""
+        self.batch.add(Case, case)
+        self.batch.add(CaseEvent, chain.submitted(case, case.created_at, contact=contact))
+        enterprise = self.world.enterprises.get(case.enterprise_id or 0)
+        document = case_document(  # ``indexed``
+            number=case.number,
+            enterprise=enterprise.name if enterprise else None,
+            description=case.description,
+            track=case.track,
+        )
+        self.batch.add(CaseSearch, {"case_id": case.id, "document": document})
+        if contact is not None:
+            name, phone = contact
+            self.add(sealed(case.id or 0, name=name, phone=phone))
 
     def finish(self, case: Case) -> None:
         """The case is done for now: its load counts for the next assignment."""
@@ -431,21 +467,10 @@ def referenced_numbers(plan: Plan) -> frozenset[str]:
     return frozenset(named)
 
 
-async def write_in_bulk(
-    sessions: SessionFactory,
-    config: LiankaConfig,
-    calendar: WorkCalendar,
-    plan: Plan,
-    world: World,
-    *,
-    tick: Callable[[int], None],
+async def _write_in_turn(
+    sessions: SessionFactory, ledger: MemoryLedger, plan: Plan, *, tick: Callable[[int], None]
 ) -> None:
-    """Every case mirrored in memory and written in batches of ``BATCH`` cases (COPY on
-    PostgreSQL), each batch forgotten once written."""
-    ledger = MemoryLedger(
-        config, calendar, world, next_case_id=1, referenced=referenced_numbers(plan)
-    )
-
+    """One process: each batch written while the next one is worked out."""
     writing: asyncio.Task[None] | None = None  # the batch before, still being written
 
     async def written(taken: list[Taken]) -> None:
@@ -487,6 +512,31 @@ async def write_in_bulk(
             writing.cancel()
             await asyncio.gather(writing, return_exceptions=True)
     tick(done % BATCH)
+
+
+async def write_in_bulk(
+    sessions: SessionFactory,
+    config: LiankaConfig,
+    calendar: WorkCalendar,
+    plan: Plan,
+    world: World,
+    *,
+    tick: Callable[[int], None],
+    workers: int = 1,
+) -> None:
+    """Every case mirrored in memory and written in batches of ``BATCH`` cases (COPY on
+    PostgreSQL), each batch forgotten once written; on PostgreSQL with ``workers`` > 1, the
+    batches worked out by that many processes (``demo.parallel``)."""
+    ledger = MemoryLedger(
+        config, calendar, world, next_case_id=1, referenced=referenced_numbers(plan)
+    )
+
+    if workers > 1 and sessions.kw["bind"].dialect.name == "postgresql":
+        await write_in_parallel(
+            sessions, ledger, plan.cases, batch=BATCH, workers=workers, tick=tick
+        )
+    else:
+        await _write_in_turn(sessions, ledger, plan, tick=tick)
     async with sessions() as session:
         connection = await session.connection()
         prefix = config.organisation.case_prefix

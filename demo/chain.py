@@ -188,13 +188,19 @@ def moved(
 ) -> dict[str, Any]:
     """``models.event.moved``: the case moves to ``target`` if the table allows it, and its
     event's values (``chained``)."""
-    current = CaseStatus(case.status)
-    check_transition(current, target)
-    case.status = target
+    current = move(case, target)
     return chained(
         case, kind, actor, now, note=note, data=data, public=public,
         from_status=current, to_status=target,
     )  # fmt: skip
+
+
+def move(case: Case, target: CaseStatus) -> CaseStatus:
+    """What ``moved`` does to the case (the status it had)."""
+    current = CaseStatus(case.status)
+    check_transition(current, target)
+    case.status = target
+    return current
 
 
 def submitted(case: Case, now: datetime, *, contact: tuple[str, str] | None) -> dict[str, Any]:
@@ -217,11 +223,16 @@ def routed(
     case: Case, team: Team, *, rule: str | None, actor: Actor, now: datetime
 ) -> dict[str, Any]:
     """``models.event.routed``: the case reaches the team's queue."""
+    route(case, team, rule=rule)
+    return chained(case, EventKind.ROUTED, actor, now, data={"team": team.code, "rule": rule})
+
+
+def route(case: Case, team: Team, *, rule: str | None) -> None:
+    """What ``routed`` does to the case."""
     assert team.id is not None
     case.team_id = team.id
     case.routed_by = rule
     case.assignee_id = None
-    return chained(case, EventKind.ROUTED, actor, now, data={"team": team.code, "rule": rule})
 
 
 def assigned(case: Case, inspector: Inspector, actor: Actor, now: datetime) -> dict[str, Any]:
@@ -232,7 +243,18 @@ def assigned(case: Case, inspector: Inspector, actor: Actor, now: datetime) -> d
         values = moved(case, CaseStatus.ASSIGNED, EventKind.ASSIGNED, actor, now, data=data)
     else:
         values = chained(case, EventKind.ASSIGNED, actor, now, data=data)
+    _assign(case, inspector, now)
+    return values
+
+
+def assign(case: Case, inspector: Inspector, now: datetime) -> None:
+    """What ``assigned`` does to the case and the inspector."""
+    if case.status in (CaseStatus.SUBMITTED, CaseStatus.RETURNED):
+        move(case, CaseStatus.ASSIGNED)
+    _assign(case, inspector, now)
+
+
+def _assign(case: Case, inspector: Inspector, now: datetime) -> None:
     case.assignee_id = inspector.id
     case.assigned_at = now
     inspector.last_assigned_at = now
-    return values
