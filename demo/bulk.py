@@ -15,6 +15,7 @@ from bot.db import SessionFactory
 from bot.services.case_notices import assigned_notice, waiting_notice
 from bot.services.routing import FIRST_TEAM_REASON, RECUSED, routed_reason
 from demo import chain
+from demo.calendar import RememberingCalendar
 from demo.parallel import write_in_parallel
 from demo.plan import CasePlan, Plan
 from demo.rows import Batch, Taken, plain, table_of, write
@@ -33,7 +34,7 @@ from models.case import (
     submission,
 )
 from models.case import format_case_number as case_number
-from models.clock import CaseClock, ClockKind
+from models.clock import CaseClock, ClockKind, ClockStage, ClockState
 from models.disposition import ClueDisposition
 from models.event import (
     SYSTEM,
@@ -62,6 +63,7 @@ from models.request import ApprovalRequest
 from models.routing import Candidate, RoutingDecision, choose_team, pick_assignee
 from models.search import CaseSearch
 from models.team import AssignmentMode, Inspector, Role
+from models.types import utc
 from notifications.outbox import queued
 
 BATCH = 10_000
@@ -106,7 +108,11 @@ class MemoryLedger(Ledger):
         referenced: frozenset[str],
     ) -> None:
         self.config = config
-        self.calendar = calendar
+        self.calendar = (
+            calendar
+            if isinstance(calendar, RememberingCalendar)
+            else RememberingCalendar.of(calendar)
+        )
         self.world = world
         self.category_codes = world.category_codes
         self.warn_before = config.deadlines.warn_before
@@ -206,7 +212,19 @@ class MemoryLedger(Ledger):
             )
             self.clocks[(case.id, kind)] = clock
             self.add(clock)
-        clock.start(workdays, calendar=self.calendar, now=at, warn_before=warn)
+        # ``CaseClock.start``, its deadline and warning remembered by the day (held equal by
+        # tests/test_demo_shortcuts.py)
+        deadline, next_action = self.calendar.started(at, workdays, warn)
+        clock.state = ClockState.RUNNING
+        clock.stage = ClockStage.NONE
+        clock.started_at = utc(at)
+        clock.workdays = workdays
+        clock.extended_days = 0
+        clock.due_at = deadline.due_at
+        clock.provisional = deadline.provisional
+        clock.paused_at = None
+        clock.met_at = None
+        clock.next_action_at = next_action
         return clock
 
     async def get_clock(self, case: Case, kind: ClockKind) -> CaseClock | None:

@@ -3,9 +3,11 @@ the same few thousand questions (this date plus so many working days) millions o
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 from models.calendar import Deadline, WorkCalendar
+from models.clock import warning_time
+from models.types import utc
 
 
 class RememberingCalendar(WorkCalendar):
@@ -15,13 +17,30 @@ class RememberingCalendar(WorkCalendar):
     _deadlines: dict[tuple[date, int], Deadline]
     _added: dict[tuple[date, int], date]
     _between: dict[tuple[date, date], int]
+    _started: dict[tuple[date, int, int], tuple[Deadline, datetime]]
 
     @classmethod
     def of(cls, calendar: WorkCalendar) -> RememberingCalendar:
         remembering = cls.__new__(cls)
         remembering.__dict__.update(vars(calendar))
         remembering._deadlines, remembering._added, remembering._between = {}, {}, {}
+        remembering._started = {}
         return remembering
+
+    def started(self, now: datetime, workdays: int, warn_before: int) -> tuple[Deadline, datetime]:
+        """What ``CaseClock.start`` works out for a clock started ``now``: its deadline and its
+        next action (``warning_time``). The warning falls on a day of its own, never before the
+        start's day: worked out once for the day, then the later of it and ``now``."""
+        day = now.astimezone(self.tz).date()
+        key = (day, workdays, warn_before)
+        known = self._started.get(key)
+        if known is None:
+            deadline = self.deadline(now, workdays)
+            midnight = datetime.combine(day, time(0), self.tz)
+            warning = warning_time(self, midnight, deadline.due_at, warn_before)
+            known = self._started[key] = (deadline, warning)
+        deadline, warning = known
+        return deadline, max(warning, utc(now))
 
     def deadline(self, start: datetime, n: int) -> Deadline:
         if start.utcoffset() is None:

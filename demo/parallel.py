@@ -13,6 +13,7 @@ ones: 重复件, merged, prompted_by), so ids and links are the single process's
 from __future__ import annotations
 
 import asyncio
+import gc
 import multiprocessing
 import time
 from collections.abc import Callable, Sequence
@@ -123,6 +124,7 @@ async def write_in_parallel(
                 target=_batch_process, args=(url, ledger, part, index, turns), daemon=True
             )
             process.cases = len(part)  # type: ignore[attr-defined]
+            gc.freeze()  # the child's collector leaves what it inherits alone (no copies of it)
             process.start()
             running.append(process)
             ledger.dry = True
@@ -132,6 +134,7 @@ async def write_in_parallel(
             ledger.rectifications.clear()
         _reap(running, room=0, tick=tick)
     finally:
+        gc.unfreeze()
         for left in running:  # only after a failure
             left.terminate()
         deadline = time.monotonic() + 10

@@ -1,9 +1,11 @@
 """The demo generator's shortcuts give exactly what the domain's own functions give: the events'
 canonical bytes and hashes (``demo.chain``), the working-day answers (``demo.calendar``), the
-search documents (``demo.search``)."""
+search documents (``demo.search``); and the audit key's HMAC, computed in one call."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import random
 from datetime import UTC, date, datetime, timedelta, timezone
 from types import SimpleNamespace
@@ -12,11 +14,13 @@ from typing import Any
 import pytest
 
 from demo import chain
-from demo.bulk import PlainCase
+from demo.bulk import PlainCase, PlainClock
 from demo.calendar import RememberingCalendar
 from demo.search import case_document as demo_document
+from models import keys
 from models.calendar import WorkCalendar
 from models.case import ALLOWED, CaseStatus
+from models.clock import ClockKind
 from models.errors import InvalidTransition
 from models.event import SYSTEM, Actor, ActorType, EventKind, canonical_event
 from models.event import assigned as domain_assigned
@@ -148,3 +152,30 @@ def test_a_demo_case_is_found_by_the_document_the_domain_makes() -> None:
                 ) == case_document(
                     number=number, enterprise=enterprise, description=description, track=track
                 )
+
+
+def test_the_audit_key_still_signs_with_hmac_sha256_of_its_sub_key() -> None:
+    ring = keys.current()
+    for purpose in ("chain", "digest", "receipt"):
+        subkey = keys._derive(ring.audit_key, purpose)
+        for message in (b"", "审计".encode(), bytes(range(256)) * 5):
+            expected = hmac.new(subkey, message, hashlib.sha256).hexdigest()
+            assert ring.mac(purpose, message) == expected
+
+
+def test_a_clock_started_by_the_demo_has_the_deadline_and_warning_the_clock_works_out() -> None:
+    calendar = WorkCalendar()
+    remembering = RememberingCalendar.of(calendar)
+    rng = random.Random(9)
+    first = datetime(2025, 12, 20, tzinfo=UTC)
+    for _ in range(2000):
+        now = first + timedelta(seconds=rng.randrange(86400 * 500))
+        workdays, warn = rng.choice((0, 1, 2, 3, 5, 10, 15, 20)), rng.choice((0, 1, 2, 3))
+        clock = PlainClock.new(case_id=1, kind=ClockKind.RESOLVE, started_at=now, workdays=1)
+        clock.start(workdays, calendar=calendar, now=now, warn_before=warn)
+        deadline, next_action = remembering.started(now, workdays, warn)
+        assert (deadline.due_at, deadline.provisional, next_action) == (
+            clock.due_at,
+            clock.provisional,
+            clock.next_action_at,
+        ), (now, workdays, warn)
