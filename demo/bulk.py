@@ -132,6 +132,7 @@ class MemoryLedger(Ledger):
         self.cases: dict[int, Case] = {}  # id → case, for a 防打击报复回访 clue's first case
         self.reporters = {r.id: r for r in world.reporters if r.id is not None}
         self.rectifications: dict[int, list[Rectification]] = defaultdict(list)
+        self.case_reporters: dict[int, int] = {}  # case id → reporter id, of the batch
         self.dry = False
         """Only what later cases depend on (statuses, assignees, who was assigned when, the
         numbers and ids given): no rows, no events, no hashes (``demo.parallel``)."""
@@ -231,7 +232,10 @@ class MemoryLedger(Ledger):
         return self.clocks.get((case.id or 0, kind))
 
     async def reporter(self, case: Case) -> Reporter | None:
-        reporter_id = reporter_of(case)
+        """The reporter ``submit`` gave the case (what ``reporter_of`` opens its seal to)."""
+        reporter_id = self.case_reporters.get(case.id or 0)
+        if reporter_id is None:
+            reporter_id = reporter_of(case)
         return self.reporters.get(reporter_id) if reporter_id is not None else None
 
     async def add_rectification(self, rectification: Rectification) -> None:
@@ -373,6 +377,8 @@ class MemoryLedger(Ledger):
             self.cases[case.id] = case
         if anonymous and reporter.id is not None:
             link_reporter(case, reporter.id)
+        if reporter.id is not None:
+            self.case_reporters[case.id] = reporter.id
         if not dry:
             self._submitted(case, plan_case.contact)
         ladder = self.config.ladder_for(category.code)
@@ -505,6 +511,7 @@ async def _write_in_turn(
         ledger.clocks.clear()
         ledger.proposals.clear()
         ledger.rectifications.clear()
+        ledger.case_reporters.clear()
         if writing is not None:
             await writing
         writing = asyncio.ensure_future(written(taken))

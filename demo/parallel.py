@@ -132,6 +132,7 @@ async def write_in_parallel(
             ledger.clocks.clear()
             ledger.proposals.clear()
             ledger.rectifications.clear()
+            ledger.case_reporters.clear()
         _reap(running, room=0, tick=tick)
     finally:
         gc.unfreeze()
