@@ -58,7 +58,7 @@ class Run:
     verified: bool
 
 
-async def generate(url: str, cases: int) -> Run:
+async def generate(url: str, cases: int, workers: int | None = None) -> Run:
     """Generate ``cases`` demo cases into the (migrated, empty) database at ``url``, then
     verify its audit chains."""
     from bot.config import load_config
@@ -74,7 +74,7 @@ async def generate(url: str, cases: int) -> Run:
         async with sessions() as session:
             calendar = await load_calendar(session, config)
         started, cpu = time.perf_counter(), time.process_time() + workers_cpu()
-        await generate_demo(sessions, config, calendar, NOW, cases=cases)
+        await generate_demo(sessions, config, calendar, NOW, cases=cases, workers=workers)
         generated = time.perf_counter() - started
         cpu = time.process_time() + workers_cpu() - cpu
         rss = max(peak_rss_mb(), workers_peak_rss_mb())
@@ -87,11 +87,11 @@ async def generate(url: str, cases: int) -> Run:
     return Run(generated, cpu, rss, verified, audit.ok)
 
 
-def run(url: str, cases: int, label: str) -> Run:
+def run(url: str, cases: int, label: str, workers: int | None = None) -> Run:
     from bot.db import upgrade_database
 
     upgrade_database(url)
-    result = asyncio.run(generate(url, cases))
+    result = asyncio.run(generate(url, cases, workers))
     if not result.verified:
         raise SystemExit(f"{label}: the audit chains of the demo data do not verify")
     print(
@@ -107,11 +107,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--cases", type=int, default=50_000, help="PostgreSQL (0: skip)")
     parser.add_argument("--sqlite-cases", type=int, default=10_000, help="SQLite (0: skip)")
+    parser.add_argument(
+        "--workers", type=int, help="processes on PostgreSQL (default: one a core, as the CLI)"
+    )
     args = parser.parse_args()
     figures: dict[str, float | int | str] = {}
     if args.cases:
         with postgres_database("lianka_bench_demo") as url:
-            result = run(url, args.cases, "postgresql")
+            result = run(url, args.cases, "postgresql", args.workers)
         figures |= {
             "demo_cases_per_s": round(args.cases / result.seconds),
             "demo_cases_per_cpu_s": round(args.cases / result.cpu_seconds),
