@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import datetime
@@ -556,7 +557,8 @@ async def write_in_bulk(
         config, calendar, world, next_case_id=1, referenced=referenced_numbers(plan)
     )
 
-    if workers > 1 and sessions.kw["bind"].dialect.name == "postgresql":
+    forks = "fork" in multiprocessing.get_all_start_methods()
+    if workers > 1 and forks and sessions.kw["bind"].dialect.name == "postgresql":
         await write_in_parallel(
             sessions, ledger, plan.cases, batch=BATCH, workers=workers, tick=tick
         )
