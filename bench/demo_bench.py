@@ -10,8 +10,10 @@ a fresh SQLite file; the migrations are not timed. Then ``lianka audit verify``'
 was written (``verify_audit``), timed apart: the demo's chains must hold.
 
 Merges demo_cases_per_s (PostgreSQL, wall time; goal ≥ 3,000), demo_cases_per_cpu_s (the same
-cases over this process's CPU time: on a shared machine the wall time is mostly waiting for a
-core), demo_peak_rss_mb (once generated), demo_audit_verify_s, demo_cases and
+cases over the CPU time of this process and its workers — on PostgreSQL the batches are worked
+out by one process a core, ``demo.parallel`` — not counting the database server's: on a shared
+machine the wall time is mostly waiting for a core), demo_peak_rss_mb (once generated: this
+process or a worker, whichever is larger), demo_audit_verify_s, demo_cases and
 demo_cases_per_s_sqlite into bench/results.json.
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import resource
 import sys
 import tempfile
 import time
@@ -35,16 +38,27 @@ from bench.common import merge_results, peak_rss_mb, postgres_database  # noqa: 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 
 
+def workers_cpu() -> float:
+    """CPU seconds of the worker processes ended so far (``demo.parallel``'s batches)."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def workers_peak_rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return peak / 1e6 if sys.platform == "darwin" else peak / 1024
+
+
 @dataclass(frozen=True)
 class Run:
     seconds: float  # wall time of generate_demo
-    cpu_seconds: float  # this process's CPU time in it (the machine may be shared)
-    rss_mb: float  # peak RSS once generated (before the audit check, which loads every event)
+    cpu_seconds: float  # CPU time in it of this process and its workers (the machine is shared)
+    rss_mb: float  # peak RSS of this process or a worker once generated (before the audit check)
     verify_seconds: float
     verified: bool
 
 
-async def generate(url: str, cases: int) -> Run:
+async def generate(url: str, cases: int, workers: int | None = None) -> Run:
     """Generate ``cases`` demo cases into the (migrated, empty) database at ``url``, then
     verify its audit chains."""
     from bot.config import load_config
@@ -59,10 +73,11 @@ async def generate(url: str, cases: int) -> Run:
     try:
         async with sessions() as session:
             calendar = await load_calendar(session, config)
-        started, cpu = time.perf_counter(), time.process_time()
-        await generate_demo(sessions, config, calendar, NOW, cases=cases)
-        generated, cpu = time.perf_counter() - started, time.process_time() - cpu
-        rss = peak_rss_mb()
+        started, cpu = time.perf_counter(), time.process_time() + workers_cpu()
+        await generate_demo(sessions, config, calendar, NOW, cases=cases, workers=workers)
+        generated = time.perf_counter() - started
+        cpu = time.process_time() + workers_cpu() - cpu
+        rss = max(peak_rss_mb(), workers_peak_rss_mb())
         started = time.perf_counter()
         async with sessions() as session:
             audit = await verify_audit(session)
@@ -72,17 +87,17 @@ async def generate(url: str, cases: int) -> Run:
     return Run(generated, cpu, rss, verified, audit.ok)
 
 
-def run(url: str, cases: int, label: str) -> Run:
+def run(url: str, cases: int, label: str, workers: int | None = None) -> Run:
     from bot.db import upgrade_database
 
     upgrade_database(url)
-    result = asyncio.run(generate(url, cases))
+    result = asyncio.run(generate(url, cases, workers))
     if not result.verified:
         raise SystemExit(f"{label}: the audit chains of the demo data do not verify")
     print(
         f"{label}: {cases} cases in {result.seconds:.1f}s = {cases / result.seconds:,.0f} "
-        f"cases/s ({cases / result.cpu_seconds:,.0f} a CPU second of this process; the "
-        f"process's peak RSS so far {result.rss_mb:.0f} MB); audit verify {result.verify_seconds:.1f}s (ok)",
+        f"cases/s ({cases / result.cpu_seconds:,.0f} a CPU second of this process and its "
+        f"workers; peak RSS so far {result.rss_mb:.0f} MB); audit verify {result.verify_seconds:.1f}s (ok)",
         flush=True,
     )
     return result
@@ -92,11 +107,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--cases", type=int, default=50_000, help="PostgreSQL (0: skip)")
     parser.add_argument("--sqlite-cases", type=int, default=10_000, help="SQLite (0: skip)")
+    parser.add_argument(
+        "--workers", type=int, help="processes on PostgreSQL (default: one a core, as the CLI)"
+    )
     args = parser.parse_args()
     figures: dict[str, float | int | str] = {}
     if args.cases:
         with postgres_database("lianka_bench_demo") as url:
-            result = run(url, args.cases, "postgresql")
+            result = run(url, args.cases, "postgresql", args.workers)
         figures |= {
             "demo_cases_per_s": round(args.cases / result.seconds),
             "demo_cases_per_cpu_s": round(args.cases / result.cpu_seconds),

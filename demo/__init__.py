@@ -34,7 +34,11 @@ for a merge) on the case in hand.
 
 The package: ``plan`` (the seeded plan), ``world`` (people, enterprises, cards), ``steps`` (the
 lifecycle steps and the ``Ledger`` they write to), ``use_cases`` and ``bulk`` (the two paths),
-``generate`` (``generate_demo``). Clocks move by the domain's rules (``models.clock.CaseClock``)
+``generate`` (``generate_demo``). The bulk path's shortcuts, each held equal to the domain's
+own function by ``tests/test_demo_shortcuts.py``: ``chain`` (events chained and hashed as
+``models.event`` does), ``calendar`` (working days remembered), ``search`` (documents from texts
+cut once); ``rows`` (plain objects, COPY); ``parallel`` (on PostgreSQL, the batches worked out
+by one process a core while this one goes through the history dry). Clocks move by the domain's rules (``models.clock.CaseClock``)
 on either path. ``bot.cli`` may import this package; ``bot.services`` never does.
 """
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import multiprocessing
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import datetime
@@ -13,10 +15,15 @@ from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.case_notices import assigned_notice, waiting_notice
 from bot.services.routing import FIRST_TEAM_REASON, RECUSED, routed_reason
+from demo import chain
+from demo.calendar import RememberingCalendar
+from demo.parallel import write_in_parallel
 from demo.plan import CasePlan, Plan
-from demo.rows import Batch, plain, table_of, write
-from demo.steps import STEPS, Ledger, ladder_of
+from demo.rows import Batch, Taken, plain, table_of, write
+from demo.search import case_document
+from demo.steps import STEPS, Ledger, Row, ladder_of
 from demo.world import World
+from models import keys
 from models.calendar import SHANGHAI, WorkCalendar
 from models.case import (
     OPEN_STATUSES,
@@ -28,16 +35,14 @@ from models.case import (
     submission,
 )
 from models.case import format_case_number as case_number
-from models.clock import CaseClock, ClockKind
+from models.clock import CaseClock, ClockKind, ClockStage, ClockState
 from models.disposition import ClueDisposition
 from models.event import (
     SYSTEM,
     Actor,
     ActorType,
     CaseEvent,
-    assigned,
-    routed,
-    submitted_values,
+    EventKind,
 )
 from models.notification import (
     Notice,
@@ -50,24 +55,46 @@ from models.rectification import Rectification, RectificationState
 from models.reporter import (
     Reporter,
     ReporterContact,
+    contact_context,
     new_receipt_code,
+    phone_index,
     receipt_hash,
-    sealed_contact,
 )
 from models.request import ApprovalRequest
 from models.routing import Candidate, RoutingDecision, choose_team, pick_assignee
-from models.search import CaseSearch, case_document
+from models.search import CaseSearch
 from models.team import AssignmentMode, Inspector, Role
+from models.types import utc
 from notifications.outbox import queued
 
 BATCH = 10_000
 """Cases a batch: their rows are written in one transaction, then forgotten."""
+YIELD_EVERY = 50
+"""Cases worked out between two turns of the event loop, in which the batch before moves on
+to the database."""
 
 PlainClock = plain(CaseClock)
 """A clock of the bulk path: ``CaseClock``'s own methods on a plain object."""
+PLAIN: dict[Any, Any] = {m: plain(m) for m in (ApprovalRequest, ClueDisposition, Rectification)}
+"""What the steps make new rows of on the bulk path (``Ledger.made``)."""
 PlainCase = plain(Case)
 """A case of the bulk path: its columns on a plain object, which the steps change as they
 change a ``Case``."""
+
+
+PlainContact = plain(ReporterContact)
+
+
+def sealed(case_id: int, *, name: str, phone: str) -> ReporterContact:
+    """``sealed_contact``'s row, on a plain object."""
+    ring = keys.current()
+    contact: ReporterContact = PlainContact(
+        case_id=case_id,
+        name=ring.seal(name, context=contact_context("name", case_id)),
+        phone=ring.seal(phone, context=contact_context("phone", case_id)),
+        phone_index=phone_index(phone),
+    )
+    return contact
 
 
 class MemoryLedger(Ledger):
@@ -82,7 +109,11 @@ class MemoryLedger(Ledger):
         referenced: frozenset[str],
     ) -> None:
         self.config = config
-        self.calendar = calendar
+        self.calendar = (
+            calendar
+            if isinstance(calendar, RememberingCalendar)
+            else RememberingCalendar.of(calendar)
+        )
         self.world = world
         self.category_codes = world.category_codes
         self.warn_before = config.deadlines.warn_before
@@ -102,12 +133,63 @@ class MemoryLedger(Ledger):
         self.cases: dict[int, Case] = {}  # id → case, for a 防打击报复回访 clue's first case
         self.reporters = {r.id: r for r in world.reporters if r.id is not None}
         self.rectifications: dict[int, list[Rectification]] = defaultdict(list)
+        self.case_reporters: dict[int, int] = {}  # case id → reporter id, of the batch
+        self.dry = False
+        """Only what later cases depend on (statuses, assignees, who was assigned when, the
+        numbers and ids given): no rows, no events, no hashes (``demo.parallel``)."""
 
     def add(self, row: Any) -> None:
-        self.batch.add(type(row), row)
+        if not self.dry:
+            self.batch.add(type(row), row)
+
+    def made(self, model: type[Row]) -> type[Row]:
+        made: type[Row] = PLAIN[model]
+        return made
 
     def keep_event(self, values: dict[str, Any]) -> None:
-        self.batch.add(CaseEvent, values)
+        if not self.dry:
+            self.batch.add(CaseEvent, values)
+
+    def record(
+        self,
+        case: Case,
+        kind: EventKind,
+        actor: Actor,
+        at: datetime,
+        *,
+        note: str | None = None,
+        data: dict[str, Any] | None = None,
+        public: bool = False,
+        from_status: CaseStatus | None = None,
+        to_status: CaseStatus | None = None,
+    ) -> None:
+        """``Ledger.record``, chained by ``demo.chain`` (the same values, sooner)."""
+        if self.dry:
+            return
+        self.batch.add(CaseEvent, chain.chained(
+            case, kind, actor, at, note=note, data=data, public=public,
+            from_status=from_status, to_status=to_status,
+        ))  # fmt: skip
+
+    def move(
+        self,
+        case: Case,
+        target: CaseStatus,
+        kind: EventKind,
+        actor: Actor,
+        at: datetime,
+        *,
+        note: str | None = None,
+        data: dict[str, Any] | None = None,
+        public: bool = False,
+    ) -> None:
+        """``Ledger.move``, chained by ``demo.chain``."""
+        if self.dry:
+            chain.move(case, target)
+            return
+        self.batch.add(CaseEvent, chain.moved(
+            case, target, kind, actor, at, note=note, data=data, public=public
+        ))  # fmt: skip
 
     async def start_clock(
         self,
@@ -119,6 +201,11 @@ class MemoryLedger(Ledger):
         warn_before: int | None = None,
     ) -> CaseClock:
         assert case.id is not None
+        if self.dry:  # no later case depends on a deadline: none is worked out, none kept
+            dry: CaseClock = PlainClock.new(
+                case_id=case.id, kind=kind, started_at=at, workdays=workdays, due_at=at
+            )
+            return dry
         warn = self.warn_before if warn_before is None else warn_before
         clock = self.clocks.get((case.id, kind))
         if clock is None:  # ``new_clock``, on a plain clock
@@ -126,15 +213,30 @@ class MemoryLedger(Ledger):
                 case_id=case.id, kind=kind, started_at=at, workdays=workdays, due_at=at
             )
             self.clocks[(case.id, kind)] = clock
-            self.batch.add(CaseClock, clock)
-        clock.start(workdays, calendar=self.calendar, now=at, warn_before=warn)
+            self.add(clock)
+        # ``CaseClock.start``, its deadline and warning remembered by the day (held equal by
+        # tests/test_demo_shortcuts.py)
+        deadline, next_action = self.calendar.started(at, workdays, warn)
+        clock.state = ClockState.RUNNING
+        clock.stage = ClockStage.NONE
+        clock.started_at = utc(at)
+        clock.workdays = workdays
+        clock.extended_days = 0
+        clock.due_at = deadline.due_at
+        clock.provisional = deadline.provisional
+        clock.paused_at = None
+        clock.met_at = None
+        clock.next_action_at = next_action
         return clock
 
     async def get_clock(self, case: Case, kind: ClockKind) -> CaseClock | None:
         return self.clocks.get((case.id or 0, kind))
 
     async def reporter(self, case: Case) -> Reporter | None:
-        reporter_id = reporter_of(case)
+        """The reporter ``submit`` gave the case (what ``reporter_of`` opens its seal to)."""
+        reporter_id = self.case_reporters.get(case.id or 0)
+        if reporter_id is None:
+            reporter_id = reporter_of(case)
         return self.reporters.get(reporter_id) if reporter_id is not None else None
 
     async def add_rectification(self, rectification: Rectification) -> None:
@@ -174,6 +276,8 @@ class MemoryLedger(Ledger):
             clock.cancel()
 
     async def extend_clock(self, case: Case, kind: ClockKind, days: int, at: datetime) -> None:
+        if self.dry:
+            return
         self.clocks[(case.id or 0, kind)].extend(
             days, calendar=self.calendar, now=at, warn_before=self.warn_before
         )
@@ -191,9 +295,14 @@ class MemoryLedger(Ledger):
         """``bot.services.routing.assign_case`` in memory: the same domain steps (``assign_to``,
         the 签收 clock, ``assigned_notice``), the notice kept as a row."""
         assert case.id is not None
-        self.batch.add(CaseEvent, assigned(case, inspector, actor, at))
+        if self.dry:
+            chain.assign(case, inspector, at)
+        else:
+            self.batch.add(CaseEvent, chain.assigned(case, inspector, actor, at))
         if case.status is CaseStatus.ASSIGNED:
             await self.start_clock(case, ClockKind.ACCEPT, ladder_of(self, case).accept, at)
+        if self.dry:
+            return
         world = self.world
         notice = assigned_notice(
             case,
@@ -223,6 +332,8 @@ class MemoryLedger(Ledger):
         at: datetime,
     ) -> None:
         """A queued notice, as ``notifications.outbox.enqueue`` writes it."""
+        if self.dry:
+            return
         assert person.chat_id is not None
         row = queued(
             kind=kind,
@@ -238,7 +349,7 @@ class MemoryLedger(Ledger):
     async def submit(self, plan_case: CasePlan) -> Case:
         """``submit_case`` with ``route_case`` and ``place_case`` in memory, on the same domain
         steps (``submitted_case``, ``submitted``, ``route_to``, ``choose_team``, ``pick_assignee``)."""
-        world, at = self.world, plan_case.created_at
+        world, at, dry = self.world, plan_case.created_at, self.dry
         reporter = world.reporters[plan_case.enterprise]
         category = world.category_by_code[plan_case.category]
         year = at.astimezone(SHANGHAI).year
@@ -251,7 +362,7 @@ class MemoryLedger(Ledger):
                 track=category.track,
                 category_id=category.id or 0,
                 anonymous=anonymous,
-                receipt_hash=receipt_hash(new_receipt_code()) if anonymous else None,
+                receipt_hash=receipt_hash(new_receipt_code()) if anonymous and not dry else None,
                 submission_key=None,
                 description=plan_case.description,
                 amount_yuan=plan_case.amount_yuan,
@@ -267,19 +378,10 @@ class MemoryLedger(Ledger):
             self.cases[case.id] = case
         if anonymous and reporter.id is not None:
             link_reporter(case, reporter.id)
-        self.batch.add(Case, case)
-        self.batch.add(CaseEvent, submitted_values(case, at, evidence=0, contact=plan_case.contact))
-        enterprise = world.enterprises.get(case.enterprise_id or 0)
-        document = case_document(  # ``indexed``
-            number=case.number,
-            enterprise=enterprise.name if enterprise else None,
-            description=case.description,
-            track=case.track,
-        )
-        self.batch.add(CaseSearch, {"case_id": case.id, "document": document})
-        if plan_case.contact is not None:
-            name, phone = plan_case.contact
-            self.add(sealed_contact(case.id or 0, name=name, phone=phone))
+        if reporter.id is not None:
+            self.case_reporters[case.id] = reporter.id
+        if not dry:
+            self._submitted(case, plan_case.contact)
         ladder = self.config.ladder_for(category.code)
         await self.start_clock(case, ClockKind.FIRST_REPLY, ladder.first_reply, at)
         if case.card_id is None:  # reported without a card: 信访室 routes by hand
@@ -299,7 +401,12 @@ class MemoryLedger(Ledger):
         if first is not None and team.id == first.team_id and not team.is_dispatcher:
             decision = RoutingDecision(self.config.dispatcher.code, RECUSED)
             team = world.team_by_code[decision.team_code]
-        self.batch.add(CaseEvent, routed(case, team, rule=decision.rule, actor=SYSTEM, now=at))
+        if dry:
+            chain.route(case, team, rule=decision.rule)
+        else:
+            self.batch.add(
+                CaseEvent, chain.routed(case, team, rule=decision.rule, actor=SYSTEM, now=at)
+            )
         await self.start_clock(case, ClockKind.ACCEPT, ladder.accept, at)
         assert team.id is not None
         reason = routed_reason(decision.rule, recused_from)
@@ -320,6 +427,8 @@ class MemoryLedger(Ledger):
                 case, next(m for m in members if m.id == chosen), at, Actor(ActorType.SYSTEM)
             )
             return case
+        if dry:
+            return case
         notice = waiting_notice(
             case,
             team=team.name,
@@ -338,6 +447,23 @@ class MemoryLedger(Ledger):
                 at=at,
             )
         return case
+
+    def _submitted(self, case: Case, contact: tuple[str, str] | None) -> None:
+        """The new case's rows: the case, its first event, its search document, its sealed
+        contact."""
+        self.batch.add(Case, case)
+        self.batch.add(CaseEvent, chain.submitted(case, case.created_at, contact=contact))
+        enterprise = self.world.enterprises.get(case.enterprise_id or 0)
+        document = case_document(  # ``indexed``
+            number=case.number,
+            enterprise=enterprise.name if enterprise else None,
+            description=case.description,
+            track=case.track,
+        )
+        self.batch.add(CaseSearch, {"case_id": case.id, "document": document})
+        if contact is not None:
+            name, phone = contact
+            self.add(sealed(case.id or 0, name=name, phone=phone))
 
     def finish(self, case: Case) -> None:
         """The case is done for now: its load counts for the next assignment."""
@@ -366,6 +492,54 @@ def referenced_numbers(plan: Plan) -> frozenset[str]:
     return frozenset(named)
 
 
+async def _write_in_turn(
+    sessions: SessionFactory, ledger: MemoryLedger, plan: Plan, *, tick: Callable[[int], None]
+) -> None:
+    """One process: each batch written while the next one is worked out."""
+    writing: asyncio.Task[None] | None = None  # the batch before, still being written
+
+    async def written(taken: list[Taken]) -> None:
+        async with sessions() as session:
+            await write(await session.connection(), taken)
+            await session.commit()
+
+    async def flush() -> None:
+        """Take the batch and write it while the next one is worked out: the database works
+        on one batch while this process works out the next (a batch starts once the one
+        before it is committed: its cases name earlier ones)."""
+        nonlocal writing
+        taken = ledger.batch.take()
+        ledger.clocks.clear()
+        ledger.proposals.clear()
+        ledger.rectifications.clear()
+        ledger.case_reporters.clear()
+        if writing is not None:
+            await writing
+        writing = asyncio.ensure_future(written(taken))
+
+    done = 0
+    try:
+        for plan_case in plan.cases:
+            case = await ledger.submit(plan_case)
+            for step in plan_case.steps:
+                await STEPS[step.kind](ledger, case, step)
+            ledger.finish(case)
+            done += 1
+            if done % BATCH == 0:
+                await flush()
+                tick(BATCH)
+            elif done % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # the batch being written moves on
+        await flush()
+        assert writing is not None
+        await writing
+    finally:
+        if writing is not None and not writing.done():
+            writing.cancel()
+            await asyncio.gather(writing, return_exceptions=True)
+    tick(done % BATCH)
+
+
 async def write_in_bulk(
     sessions: SessionFactory,
     config: LiankaConfig,
@@ -374,34 +548,22 @@ async def write_in_bulk(
     world: World,
     *,
     tick: Callable[[int], None],
+    workers: int = 1,
 ) -> None:
     """Every case mirrored in memory and written in batches of ``BATCH`` cases (COPY on
-    PostgreSQL), each batch forgotten once written."""
+    PostgreSQL), each batch forgotten once written; on PostgreSQL with ``workers`` > 1, the
+    batches worked out by that many processes (``demo.parallel``)."""
     ledger = MemoryLedger(
         config, calendar, world, next_case_id=1, referenced=referenced_numbers(plan)
     )
 
-    async def flush() -> None:
-        taken = ledger.batch.take()
-        ledger.clocks.clear()
-        ledger.proposals.clear()
-        ledger.rectifications.clear()
-        async with sessions() as session:
-            await write(await session.connection(), taken)
-            await session.commit()
-
-    done = 0
-    for plan_case in plan.cases:
-        case = await ledger.submit(plan_case)
-        for step in plan_case.steps:
-            await STEPS[step.kind](ledger, case, step)
-        ledger.finish(case)
-        done += 1
-        if done % BATCH == 0:
-            await flush()
-            tick(BATCH)
-    await flush()
-    tick(done % BATCH)
+    forks = "fork" in multiprocessing.get_all_start_methods()
+    if workers > 1 and forks and sessions.kw["bind"].dialect.name == "postgresql":
+        await write_in_parallel(
+            sessions, ledger, plan.cases, batch=BATCH, workers=workers, tick=tick
+        )
+    else:
+        await _write_in_turn(sessions, ledger, plan, tick=tick)
     async with sessions() as session:
         connection = await session.connection()
         prefix = config.organisation.case_prefix

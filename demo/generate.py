@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,6 +13,7 @@ from sqlmodel import col, select
 from bot.config import LiankaConfig, RepeatsConfig
 from bot.db import SessionFactory
 from demo.bulk import write_in_bulk
+from demo.calendar import RememberingCalendar
 from demo.plan import plan_history
 from demo.use_cases import write_through_use_cases
 from demo.world import build_world
@@ -69,9 +71,11 @@ async def generate_demo(
     months: int = 12,
     bulk: bool = True,
     tick: Callable[[int], None] | None = None,
+    workers: int | None = None,
 ) -> DemoSummary:
     """Write a synthetic history ending at ``now`` into an empty database; the notifications it
-    queued are marked sent, so a bot started on demo data does not send history."""
+    queued are marked sent, so a bot started on demo data does not send history. In bulk on
+    PostgreSQL, ``workers`` processes work the batches out (by default one a core)."""
     async with sessions() as session:
         for model in (Case, Enterprise, Inspector):
             if (await session.exec(select(sa.func.count()).select_from(model))).one():
@@ -79,17 +83,22 @@ async def generate_demo(
     leader_teams = frozenset(
         t.code for t in config.teams if t.assignment is AssignmentMode.LEADER or t.dispatcher
     )
+    calendar = RememberingCalendar.of(calendar)  # the same answers, each worked out once
     plan = plan_history(
         config, calendar, now, cases=cases, seed=seed, months=months, leader_teams=leader_teams
     )
     world = await build_world(sessions, config, plan, seed)
     await _restart_sequences(sessions)
-    write = write_in_bulk if bulk else write_through_use_cases
     # the 重复件 are planned (``demo.plan``: the check's same-enterprise rule; the demo's
     # templated descriptions would make most cases alike by text) and flagged by a step, on
     # both paths, so the intake's own check is off
     config = config.model_copy(update={"repeats": RepeatsConfig(enabled=False)})
-    await write(sessions, config, calendar, plan, world, tick=tick or (lambda _: None))
+    tick = tick or (lambda _: None)
+    if bulk:
+        workers = (os.cpu_count() or 1) if workers is None else workers
+        await write_in_bulk(sessions, config, calendar, plan, world, tick=tick, workers=workers)
+    else:
+        await write_through_use_cases(sessions, config, calendar, plan, world, tick=tick)
     await _restart_sequences(sessions)
     async with sessions() as session:
         await session.exec(

@@ -14,13 +14,23 @@ from __future__ import annotations
 import inspect
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import UTC
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
 from pydantic_core import PydanticUndefined
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from models.types import JSONType
+from models.types import JSONType, UTCDateTime
+
+
+class EncodedJSON(dict[str, Any]):
+    """A JSON column's value with its JSON text, which PostgreSQL's COPY sends as it is (JSONB
+    keeps the value, not the text; elsewhere the value is encoded as any other)."""
+
+    __slots__ = ("text",)
+    text: str
 
 
 def table_of(model: Any) -> sa.Table:
@@ -41,23 +51,36 @@ def defaults_of(model: Any) -> dict[str, Any]:
 
 
 def plain(model: Any) -> Any:
-    """A plain class with the model's methods and properties, for objects that only the bulk
-    path handles: ``new`` gives one with the model's defaults and the values given."""
+    """A plain class with the model's methods, class methods and properties and its table, for
+    objects that only the bulk path handles: made with the model's defaults and the values
+    given (``PlainX(**values)``, or ``PlainX.new(**values)``), without the ORM's bookkeeping."""
     borrowed = {
         name: member
         for name, member in vars(model).items()
         if not name.startswith("__")
-        and (inspect.isfunction(member) or isinstance(member, property))
+        and (
+            inspect.isfunction(member) or isinstance(member, (property, classmethod, staticmethod))
+        )
     }
     defaults = defaults_of(model)
 
-    def new(cls: type, /, **values: Any) -> Any:
-        row = cls()
-        row.__dict__.update(defaults)
-        row.__dict__.update(values)
-        return row
+    def init(self: Any, /, **values: Any) -> None:
+        self.__dict__.update(defaults)
+        self.__dict__.update(values)
 
-    return type(f"Plain{model.__name__}", (), {**borrowed, "new": classmethod(new)})
+    def new(cls: type, /, **values: Any) -> Any:
+        return cls(**values)
+
+    return type(
+        f"Plain{model.__name__}",
+        (),
+        {
+            **borrowed,
+            "__init__": init,
+            "__table__": table_of(model),
+            "new": classmethod(new),
+        },
+    )
 
 
 class Batch:
@@ -81,15 +104,21 @@ class Batch:
             if not rows:
                 continue
             defaults = self.defaults[table]
-            first = rows[0] if isinstance(rows[0], dict) else rows[0].__dict__
-            keys = [c.key for c in table.columns if c.key != "id" or first.get("id") is not None]
-            pairs = [(k, defaults.get(k)) for k in keys]
-            values = [
-                [given.get(k, default) for k, default in pairs]
-                for given in (r if isinstance(r, dict) else r.__dict__ for r in rows)
-            ]
-            taken.append(Taken(table, keys, values))
+            given = [r if type(r) is dict else r.__dict__ for r in rows]
+            keys = [c.key for c in table.columns if c.key != "id" or given[0].get("id") is not None]
+            taken.append(Taken(table, keys, _values(given, keys, defaults)))
         return taken
+
+
+def _values(given: list[dict[str, Any]], keys: list[str], defaults: dict[str, Any]) -> list[Any]:
+    """Each row's values of ``keys``, a default where a row lacks one."""
+    if len(keys) > 1:
+        try:
+            return list(map(itemgetter(*keys), given))  # every row has every column
+        except KeyError:
+            pass
+    pairs = [(k, defaults.get(k)) for k in keys]
+    return [tuple(row.get(k, default) for k, default in pairs) for row in given]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +127,7 @@ class Taken:
 
     table: sa.Table
     keys: list[str]
-    values: list[list[Any]]
+    values: list[tuple[Any, ...]]
 
 
 async def write(connection: AsyncConnection, taken: list[Taken]) -> None:
@@ -107,32 +136,35 @@ async def write(connection: AsyncConnection, taken: list[Taken]) -> None:
     dialect = connection.dialect
     if dialect.name != "postgresql":
         for rows in taken:
-            json_columns = [
-                i for i, k in enumerate(rows.keys) if isinstance(rows.table.c[k].type, JSONType)
-            ]
-            for values in rows.values:
-                for index in json_columns:  # an empty JSON column is SQL NULL, as the ORM writes
-                    if values[index] is None:
-                        values[index] = sa.null()
-            await connection.execute(
-                sa.insert(rows.table), [dict(zip(rows.keys, v, strict=True)) for v in rows.values]
-            )
+            json_keys = [k for k in rows.keys if isinstance(rows.table.c[k].type, JSONType)]
+            parameters = [dict(zip(rows.keys, v, strict=True)) for v in rows.values]
+            for row in parameters:
+                for key in json_keys:  # an empty JSON column is SQL NULL, as the ORM writes
+                    if row[key] is None:
+                        row[key] = sa.null()
+            await connection.execute(sa.insert(rows.table), parameters)
         return
     await connection.execute(sa.text("SELECT 1"))  # the transaction begins, COPY runs in it
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None
     for rows in taken:
-        converted = []
+        columns = list(zip(*rows.values, strict=True))
         for index, key in enumerate(rows.keys):
             column_type = rows.table.c[key].type
             process = column_type.dialect_impl(dialect).bind_processor(dialect)
-            if process is not None:
-                converted.append((index, process))
-        records = []
-        for values in rows.values:
-            for index, process in converted:
-                if values[index] is not None:
-                    values[index] = process(values[index])
-            records.append(tuple(values))
+            if process is None:
+                continue
+            if isinstance(column_type, JSONType):
+                columns[index] = tuple(
+                    v if v is None else v.text if type(v) is EncodedJSON else process(v)
+                    for v in columns[index]
+                )
+            elif isinstance(column_type, UTCDateTime):  # already in UTC: as it is
+                columns[index] = tuple(
+                    v if v is None or v.tzinfo is UTC else process(v) for v in columns[index]
+                )
+            else:
+                columns[index] = tuple(v if v is None else process(v) for v in columns[index])
+        records = list(zip(*columns, strict=True))
         await driver.copy_records_to_table(rows.table.name, records=records, columns=rows.keys)

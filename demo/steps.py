@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from bot.config import LiankaConfig
 from bot.services.dispositions import clock_days
@@ -22,6 +22,8 @@ from models.request import ApprovalRequest, RequestKind
 from models.team import Inspector
 from models.types import utc
 
+Row = TypeVar("Row")
+
 
 class Ledger(Protocol):
     """Where the steps read and write clocks and new rows: the database session (the use-case
@@ -32,6 +34,11 @@ class Ledger(Protocol):
     category_codes: dict[int, str]
 
     def add(self, row: Any) -> None: ...
+
+    def made(self, model: type[Row]) -> type[Row]:
+        """What new rows of ``model`` are made of: the model (the use-case path), or the bulk
+        path's plain stand-in for it (``demo.rows.plain``: its methods, no ORM bookkeeping)."""
+        return model
 
     def keep_event(self, values: dict[str, Any]) -> None:
         """An event's column values (``chained``), kept with the case's other new rows."""
@@ -183,7 +190,7 @@ async def extend(ledger: Ledger, case: Case, step: Step) -> None:
     assert case.id is not None and case.assignee_id is not None and case.team_id is not None
     leader = await ledger.team_leader(case.team_id)
     assert leader.id is not None
-    request = ApprovalRequest.filed(
+    request = ledger.made(ApprovalRequest).filed(
         case.id,
         RequestKind.EXTENSION,
         by=case.assignee_id,
@@ -338,7 +345,7 @@ def _pending(ledger: Ledger, case: Case, status: ProposalStatus) -> ClueDisposit
 async def propose(ledger: Ledger, case: Case, step: Step) -> None:
     """提出处置意见: the assignee proposes a disposition with a reason (立案审查: with 人)."""
     assert step.disposition is not None and case.id is not None and case.assignee_id is not None
-    proposal = ClueDisposition(
+    proposal = ledger.made(ClueDisposition)(
         case_id=case.id,
         kind=step.disposition,
         status=ProposalStatus.PROPOSED,
@@ -490,7 +497,7 @@ async def rectify(ledger: Ledger, case: Case, step: Step) -> None:
     clock = await ledger.start_clock(
         case, ClockKind.RECTIFICATION, step.days, step.at, warn_before=config.warn_before
     )
-    rectification = Rectification(
+    rectification = ledger.made(Rectification)(
         case_id=case.id, requirement=step.note, unit=step.unit, working_days=step.days,
         due_at=clock.due_at, provisional=clock.provisional, set_by_id=case.assignee_id,
         set_at=utc(step.at),

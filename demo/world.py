@@ -15,12 +15,17 @@ from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.catalog import sync_catalog
 from demo.plan import Plan, person_name
-from demo.rows import Batch, write
+from demo.rows import Batch, plain, write
 from models.card import Card, CardScan
 from models.enterprise import Enterprise
 from models.org import Category, Zone
 from models.reporter import Reporter
 from models.team import AssignmentMode, Inspector, Role, Team
+
+PlainEnterprise, PlainCard, PlainReporter, PlainInspector = (
+    plain(m) for m in (Enterprise, Card, Reporter, Inspector)
+)
+"""The world's many rows, made without the ORM's bookkeeping (``demo.rows.plain``)."""
 
 TELEGRAM_BASE = 9_100_000_000  # demo accounts: far above the ids Telegram hands out today
 
@@ -70,7 +75,7 @@ def _people(
     def person(name: str, role: Role, team: Team | None) -> None:
         account = TELEGRAM_BASE + 500_000 + len(people)
         people.append(
-            Inspector(
+            PlainInspector(
                 id=len(people) + 1,
                 name=name,
                 role=role,
@@ -125,7 +130,7 @@ async def build_world(
         reporters: list[Reporter] = []
         for index, e in enumerate(plan.enterprises, start=1):
             zone = zone_by_code[e.zone]
-            enterprises[index] = Enterprise(
+            enterprises[index] = PlainEnterprise(
                 id=index,
                 name=e.name,
                 uscc=e.uscc,
@@ -133,11 +138,11 @@ async def build_world(
                 legal_rep=e.legal_rep,
                 created_at=plan.start,
             )
-            card = Card.issue(index, zone, token=e.token, unit_without_zone="", at=plan.start)
+            card = PlainCard.issue(index, zone, token=e.token, unit_without_zone="", at=plan.start)
             card.id, card.printed_count = index, 1
             cards.append(card)
             reporters.append(
-                Reporter(
+                PlainReporter(
                     id=index,
                     telegram_user_id=TELEGRAM_BASE + index,
                     chat_id=TELEGRAM_BASE + index,

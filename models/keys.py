@@ -85,18 +85,21 @@ class Keyring:
     old_data_keys: tuple[bytes, ...] = ()
     _data_by_id: dict[str, AESGCM] = field(init=False, repr=False, compare=False)
     _audit_subkeys: dict[str, bytes] = field(init=False, repr=False, compare=False)
+    _data_key_id: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         ciphers = {key_id(k): AESGCM(k) for k in (*self.old_data_keys, self.data_key)}
         object.__setattr__(self, "_data_by_id", ciphers)
         object.__setattr__(self, "_audit_subkeys", {})
+        # named once: sealing a value named it again (an HKDF derivation) each time
+        object.__setattr__(self, "_data_key_id", key_id(self.data_key))
 
     def __repr__(self) -> str:
         return f"Keyring(data={self.data_key_id}, audit={self.audit_key_id})"
 
     @property
     def data_key_id(self) -> str:
-        return key_id(self.data_key)
+        return self._data_key_id
 
     @property
     def audit_key_id(self) -> str:
@@ -149,7 +152,7 @@ class Keyring:
 
     def mac(self, purpose: str, message: bytes) -> str:
         """HMAC-SHA256 of ``message`` under the audit key's sub-key for ``purpose`` (hex)."""
-        return hmac.new(self._subkey(purpose), message, hashlib.sha256).hexdigest()
+        return hmac.digest(self._subkey(purpose), message, "sha256").hex()  # one call, in C
 
     def keyed_hash(self, purpose: str, value: str) -> str:
         """A keyed hash of a text: receipt codes (``"receipt"``), the phone blind index

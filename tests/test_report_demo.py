@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import SQLModel, col, select
 
+import demo.bulk
 from bot.config import LiankaConfig
 from bot.db import SessionFactory, create_engine, create_session_factory
 from bot.services.audit import verify_audit
@@ -99,8 +100,11 @@ def _open_sealed(table: str, values: dict[str, Any]) -> None:
 
 @pytest.mark.slow
 async def test_the_bulk_path_writes_exactly_the_rows_of_the_use_cases(
-    tmp_path: Path, config: LiankaConfig, calendar: WorkCalendar
+    tmp_path: Path, config: LiankaConfig, calendar: WorkCalendar, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # batches of 16: each written while the next is worked out, later ones naming earlier cases
+    monkeypatch.setattr(demo.bulk, "BATCH", 16)
+    monkeypatch.setattr(demo.bulk, "YIELD_EVERY", 3)
     dumps = []
     for bulk in (False, True):
         engine, sessions = await _fresh(tmp_path / f"demo-{bulk}.db")
@@ -115,6 +119,45 @@ async def test_the_bulk_path_writes_exactly_the_rows_of_the_use_cases(
     assert len(in_bulk["case_events"]) > 6 * 80
     prompted = [row for row in in_bulk["cases"] if "('prompted_by_id', None)" not in row]
     assert summary.cases == 80 and prompted  # with the clue a 有 opened
+
+
+async def _emptied(sessions: SessionFactory, path: Path) -> tuple[Any, SessionFactory]:
+    """An empty database, its ids starting from 1: PostgreSQL's emptied, a new SQLite file."""
+    engine = sessions.kw["bind"]
+    if engine.dialect.name != "postgresql":
+        return await _fresh(path)
+    tables = ", ".join(t.name for t in SQLModel.metadata.sorted_tables)
+    async with engine.begin() as connection:
+        await connection.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    return None, sessions
+
+
+@pytest.mark.slow
+async def test_batches_worked_out_by_several_processes_are_the_rows_of_one_process(
+    sessions: SessionFactory,
+    tmp_path: Path,
+    config: LiankaConfig,
+    calendar: WorkCalendar,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # five batches, three processes at a time (PostgreSQL; SQLite writes in one process)
+    monkeypatch.setattr(demo.bulk, "BATCH", 16)
+    dumps = []
+    for workers in (1, 3):
+        engine, empty = await _emptied(sessions, tmp_path / f"demo-{workers}.db")
+        await generate_demo(
+            empty, config, calendar, NOW, cases=80, seed=11, months=3, workers=workers
+        )
+        dumps.append(await _dump(empty))
+        async with empty() as session:
+            audit = await verify_audit(session)
+        if engine is not None:
+            await engine.dispose()
+        assert audit.ok, audit.problems[:3]
+    one, several = dumps
+    for table in TABLES:
+        assert several[table] == one[table], table
+    assert len(several["cases"]) == 80 and len(several["case_events"]) > 6 * 80
 
 
 async def test_demo_data_has_a_whole_life_of_cases_and_valid_enterprises(

@@ -25,6 +25,11 @@ if TYPE_CHECKING:
     help="Write every case through submit_case and the step functions, one transaction each "
     "(about 25 ms a case); by default the same rows are inserted in batches.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    help="Processes that work the batches out, on PostgreSQL (default: one a core).",
+)
 @click.option("--now", "now_text", help="The history ends at this time (ISO; default: now).")
 @pass_context
 def demo_data(
@@ -34,6 +39,7 @@ def demo_data(
     seed: int,
     months: int,
     through_use_cases: bool,
+    workers: int | None,
     now_text: str | None,
 ) -> None:
     """Fill an EMPTY database with enterprises, cards, scans and cases over MONTHS months."""
@@ -70,6 +76,7 @@ def demo_data(
                 months=months,
                 bulk=not through_use_cases,
                 tick=lambda n: progress.advance(task, n),
+                workers=workers,
             )
 
     try:

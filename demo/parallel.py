@@ -1,0 +1,143 @@
+"""The bulk path on several cores (PostgreSQL): batches worked out by processes of their own.
+
+A case depends on the cases before it only through a little state — the statuses and assignees
+that decide whom the next case is given to, the 受理编号 and ids given so far, the cases a later
+one names — and none of its rows. So this process goes through the history *dry* (``MemoryLedger.
+dry``: that state only, no rows, events or hashes: a fraction of the work), and at the start of
+each batch forks a process that inherits the state as it stands and works the batch out in full:
+its rows, events and hash chains, exactly as one process would. The batches are written in their
+order, each in its own transaction once the one before it is committed (a case names earlier
+ones: 重复件, merged, prompted_by), so ids and links are the single process's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import multiprocessing
+import time
+from collections.abc import Callable, Sequence
+from multiprocessing.connection import wait
+from multiprocessing.process import BaseProcess
+from multiprocessing.sharedctypes import Synchronized
+from multiprocessing.synchronize import Condition
+from typing import Any
+
+from bot.db import SessionFactory, create_engine
+from demo.plan import CasePlan
+from demo.rows import write
+from demo.steps import STEPS
+
+
+async def work_out(ledger: object, cases: Sequence[CasePlan]) -> None:
+    """The cases' histories on the ledger (``MemoryLedger``), in order."""
+    from demo.bulk import MemoryLedger
+
+    assert isinstance(ledger, MemoryLedger)
+    for plan_case in cases:
+        case = await ledger.submit(plan_case)
+        for step in plan_case.steps:
+            await STEPS[step.kind](ledger, case, step)
+        ledger.finish(case)
+
+
+class Turns:
+    """Whose turn it is to write: the batches committed so far, shared by the processes."""
+
+    def __init__(self, context: Any) -> None:
+        self.committed: Synchronized[int] = context.Value("i", 0)
+        self.changed: Condition = context.Condition()
+
+    def wait_for(self, index: int) -> None:
+        with self.changed:
+            self.changed.wait_for(lambda: self.committed.value == index)
+
+    def done(self, index: int) -> None:
+        with self.changed:
+            self.committed.value = index + 1
+            self.changed.notify_all()
+
+
+async def _write_batch(
+    url: str, ledger: object, cases: Sequence[CasePlan], index: int, turns: Turns
+) -> None:
+    from demo.bulk import MemoryLedger
+
+    assert isinstance(ledger, MemoryLedger)
+    ledger.dry = False
+    await work_out(ledger, cases)
+    taken = ledger.batch.take()
+    turns.wait_for(index)  # nothing else runs in this process meanwhile
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await write(connection, taken)
+    finally:
+        await engine.dispose()
+    turns.done(index)
+
+
+def _batch_process(
+    url: str, ledger: object, cases: Sequence[CasePlan], index: int, turns: Turns
+) -> None:
+    """A forked process: the batch in full, written when its turn comes."""
+    asyncio.run(_write_batch(url, ledger, cases, index, turns))
+
+
+def _reap(running: list[BaseProcess], *, room: int, tick: Callable[[int], None]) -> None:
+    """Wait until at most ``room`` processes run; each one that ended must have succeeded."""
+    while len(running) > room:
+        wait([p.sentinel for p in running])
+        for process in [p for p in running if not p.is_alive()]:
+            process.join()
+            running.remove(process)
+            if process.exitcode != 0:
+                raise RuntimeError(f"a demo batch failed (exit code {process.exitcode})")
+            tick(getattr(process, "cases", 0))
+
+
+async def write_in_parallel(
+    sessions: SessionFactory,
+    ledger: object,
+    cases: Sequence[CasePlan],
+    *,
+    batch: int,
+    workers: int,
+    tick: Callable[[int], None],
+) -> None:
+    """Every batch of ``batch`` cases worked out and written by a process of its own, at most
+    ``workers`` at a time, while this one goes through the history dry."""
+    from demo.bulk import MemoryLedger
+
+    assert isinstance(ledger, MemoryLedger)
+    bind = sessions.kw["bind"]
+    url = bind.url.render_as_string(hide_password=False)
+    context = multiprocessing.get_context("fork")
+    turns = Turns(context)
+    running: list[BaseProcess] = []
+    try:
+        for index, start in enumerate(range(0, len(cases), batch)):
+            part = cases[start : start + batch]
+            _reap(running, room=workers - 1, tick=tick)
+            assert not ledger.batch.rows, "a dry pass keeps no rows"
+            process = context.Process(
+                target=_batch_process, args=(url, ledger, part, index, turns), daemon=True
+            )
+            process.cases = len(part)  # type: ignore[attr-defined]
+            gc.freeze()  # the child's collector leaves what it inherits alone (no copies of it)
+            process.start()
+            running.append(process)
+            ledger.dry = True
+            await work_out(ledger, part)
+            ledger.clocks.clear()
+            ledger.proposals.clear()
+            ledger.rectifications.clear()
+            ledger.case_reporters.clear()
+        _reap(running, room=0, tick=tick)
+    finally:
+        gc.unfreeze()
+        for left in running:  # only after a failure
+            left.terminate()
+        deadline = time.monotonic() + 10
+        for left in running:
+            left.join(max(0.0, deadline - time.monotonic()))
