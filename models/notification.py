@@ -211,7 +211,7 @@ class Notification(SQLModel, table=True):
         sa_type=enum_type(Channel, 12),
         sa_column_kwargs={"server_default": Channel.TELEGRAM.value},
     )
-    chat_id: int | None = Field(default=None, sa_type=sa.BigInteger, index=True)  # None: web
+    chat_id: int | None = Field(default=None, sa_type=sa.BigInteger)  # None: web (no index: 0026)
     recipient_kind: RecipientKind = Field(sa_type=enum_type(RecipientKind, 12))
     recipient_id: int | None = None
     method: SendMethod = Field(default=SendMethod.MESSAGE, sa_type=enum_type(SendMethod, 12))
