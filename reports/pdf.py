@@ -66,8 +66,12 @@ def add_cjk_font(pdf: FPDF, font: FontFile) -> None:
     """``pdf.add_font`` of ``font`` as ``FONT``, from the font parsed once per process: the
     PDF's own copy shares the character map and widths, which fpdf2 only reads, and gets what
     one document changes: the subset of the characters it uses, the characters missing, and
-    the font file, which fpdf2 cuts down to that subset in place when it writes the PDF."""
-    own = copy.copy(_parsed_font(font))
+    the font file, which fpdf2 cuts down to that subset in place when it writes the PDF, and
+    the font descriptor, which fpdf2 numbers and points at the document's font file as it
+    writes (PDFs are written in worker threads, two at a time, so none of this is shared)."""
+    parsed = _parsed_font(font)
+    own = copy.copy(parsed)
+    own.desc = copy.copy(parsed.desc)
     own.i = len(pdf.fonts) + 1
     own.ttfont = ttLib.TTFont(font.path, recalcTimestamp=False, fontNumber=font.index, lazy=True)
     own.missing_glyphs = []

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import shutil
 import subprocess
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,11 +18,13 @@ from PIL import Image
 
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
+from cards.fonts import find_cjk_font
 from models.calendar import WorkCalendar
 from models.case import CaseStatus
 from reports.document import SECTIONS
 from reports.figures import resolve_scope
 from reports.outputs import Format, write_report
+from reports.pdf import _parsed_font
 from reports.render import local_naive, wan_number
 from reports.report import Report, build_report
 from reports.xlsx import CASE_COLUMNS
@@ -94,6 +98,30 @@ async def test_pdfs_made_one_after_another_each_embed_the_characters_they_print(
     for pdf in (first, second, third):
         assert "WenQuanYiMicroHei" in run("pdffonts", str(pdf))
     assert first.stat().st_size < second.stat().st_size  # four more glyphs embedded
+
+
+async def test_pdfs_written_at_the_same_time_each_open_with_their_own_font(
+    october: Report, tmp_path: Path
+) -> None:
+    """Two downloads at once: each PDF is written in a worker thread of its own, from the font
+    parsed once per process; each comes out whole, with its own text and font."""
+    other = copy.deepcopy(october)
+    other.figures.recurring[0] = dataclasses.replace(
+        other.figures.recurring[0], name="鑫燚犇骉科技有限公司"
+    )
+    jobs = [
+        (report, tmp_path / f"{n}-{which}")
+        for n in range(3)
+        for which, report in enumerate((october, other))
+    ]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pdfs = list(pool.map(lambda job: write_report(job[0], [Format.PDF], job[1]), jobs))
+    for (report, _), written in zip(jobs, pdfs, strict=True):
+        text = flat(run("pdftotext", "-layout", str(written[Format.PDF]), "-"))
+        assert ("鑫燚犇骉科技有限公司" in text) == (report is other)
+        assert "WenQuanYiMicroHei" in run("pdffonts", str(written[Format.PDF]))
+    parsed = _parsed_font(find_cjk_font())
+    assert not hasattr(parsed.desc, "font_file2")  # the kept font left as it was parsed
 
 
 async def test_a_long_pdf_table_repeats_its_header_on_the_next_page(
