@@ -278,15 +278,22 @@ _failing = _Failing()
 async def _apply(sweep: Sweep, sessions: SessionFactory, clock_id: int) -> ClockPlan | None:
     ctx, now = sweep.ctx, sweep.now
     async with sessions() as session:
+        case_id = (
+            await session.exec(select(CaseClock.case_id).where(CaseClock.id == clock_id))
+        ).first()
+        if case_id is None:
+            return None
+        # the case's row before its clock's, the order every writer locks them in (the batch,
+        # the use cases' flushes): the other order could deadlock with a staff action
+        case = await session.get(Case, case_id, with_for_update=True)
         clock = await session.get(CaseClock, clock_id, with_for_update=True)  # our claim held
         if (
-            clock is None
+            case is None
+            or clock is None
             or clock.claimed_by != sweep.instance
             or clock.state is not ClockState.RUNNING
         ):
             return None
-        case = await session.get(Case, clock.case_id)
-        assert case is not None
         plan = plan_clock(ctx, clock, case, now)
         advance(clock, plan, ctx.calendar, now)
         session.add_all([CaseEvent(**row) for row in history(case, plan, now)])
