@@ -80,14 +80,25 @@ def _note_write(**event: Any) -> None:
     writes.pending = dml or not read
 
 
+def _note_failure(context: Any) -> None:
+    """A statement that failed while an update's handler ran leaves its transaction to be rolled
+    back (on PostgreSQL an aborted transaction refuses every later statement), even if the
+    handler caught the error and wrote nothing."""
+    writes = _writes.get()
+    if writes is not None:
+        writes.pending = True
+
+
 def watch_writes(sessions: SessionFactory) -> None:
-    """``_note_write`` on the engine of ``sessions`` (once)."""
+    """``_note_write`` and ``_note_failure`` on the engine of ``sessions`` (once)."""
     engine = sessions.kw.get("bind")
     if engine is None:
         return
     target = engine.sync_engine
     if not sa_event.contains(target, "before_cursor_execute", _note_write):
         sa_event.listen(target, "before_cursor_execute", _note_write, named=True)
+    if not sa_event.contains(target, "handle_error", _note_failure):
+        sa_event.listen(target, "handle_error", _note_failure)
 
 
 class DbSessionMiddleware(BaseMiddleware):

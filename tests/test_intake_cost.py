@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -175,4 +175,25 @@ async def test_what_a_handler_left_uncommitted_is_dropped_when_it_returns(
     async with sessions() as session:
         assert (await session.exec(select(func.count()).select_from(Reporter))).one() == 0
         record = await session.get(ProcessedUpdate, (BOT_ID, 4_000_001))
+        assert record is not None and record.finished
+
+
+async def test_a_handler_that_caught_a_failed_statement_still_has_its_update_recorded(
+    sessions: SessionFactory,
+) -> None:
+    """On PostgreSQL a failed statement aborts the transaction: the step's own record must then
+    be written after a rollback, not refused with the transaction."""
+    from aiogram import Bot
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    async def tries_and_gives_up(message: Message, session: AsyncSession) -> None:
+        with suppress(DBAPIError):
+            await (await session.connection()).execute(text("SELECT * FROM no_such_table"))
+
+    dispatcher = _dispatcher(sessions, tries_and_gives_up)
+    bot = Bot(f"{BOT_ID}:TEST", session=RecordingSession())
+    await dispatcher.feed_update(bot, _message(4_000_002))
+    async with sessions() as session:
+        record = await session.get(ProcessedUpdate, (BOT_ID, 4_000_002))
         assert record is not None and record.finished
