@@ -35,22 +35,20 @@ from bot.services.sweep import CLAIM_LIMIT  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results.json"
 
-# Measured on 2026-12-06 on the shared 2-core machine while six other sessions kept it busy (load
-# average 9–17: each figure several times an idle core's), used when bench/results.json lacks a
-# key; the plan built on them errs on the safe side.
+# Measured on 2026-12-06 on the quiet 2-core machine (load average under 1.5; the README's
+# "Figures of record"), used when bench/results.json lacks a key.
 MEASURED = {
     # updates a second one process takes through the production dispatcher on PostgreSQL
-    # (bench/intake_bench.py --backend postgresql, 200 conversations; 33.4 on SQLite)
-    "intake_updates_per_s_postgresql": 16.9,
-    # one sweep of 10,000 due clocks among 1,000,000 open, PostgreSQL (sweep_bench.py --scale;
-    # this one on the quiet machine at the session's end, load average 0.9)
-    "sweep_ms_1m_10k": 7_138.0,
+    # (bench/intake_bench.py --backend postgresql, 200 conversations; 157.2 on SQLite)
+    "intake_updates_per_s_postgresql": 159.8,
+    # one sweep of 10,000 due clocks among 1,000,000 open, PostgreSQL (sweep_bench.py --scale)
+    "sweep_ms_1m_10k": 2_520.0,
     # Telegram's overall limit as the emulator enforces it (the sender keeps under it)
     "outbox_limit_per_s": 30.0,
     # last month's report in every format at 1,000,000 cases (make bench-scale)
-    "report_s_1m": 36.8,
+    "report_s_1m": 5.96,
     # PostgreSQL bytes per case, the case tables with their indexes (make bench-scale)
-    "scale_bytes_per_case_1m": 8_452.0,
+    "scale_bytes_per_case_1m": 8_910.0,
 }
 
 
