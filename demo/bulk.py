@@ -35,7 +35,7 @@ from models.case import (
     submission,
 )
 from models.case import format_case_number as case_number
-from models.clock import CaseClock, ClockKind, ClockStage, ClockState
+from models.clock import CaseClock, ClockKind
 from models.disposition import ClueDisposition
 from models.event import (
     SYSTEM,
@@ -64,7 +64,6 @@ from models.request import ApprovalRequest
 from models.routing import Candidate, RoutingDecision, choose_team, pick_assignee
 from models.search import CaseSearch
 from models.team import AssignmentMode, Inspector, Role
-from models.types import utc
 from notifications.outbox import queued
 
 BATCH = 10_000
@@ -216,17 +215,7 @@ class MemoryLedger(Ledger):
             self.add(clock)
         # ``CaseClock.start``, its deadline and warning remembered by the day (held equal by
         # tests/test_demo_shortcuts.py)
-        deadline, next_action = self.calendar.started(at, workdays, warn)
-        clock.state = ClockState.RUNNING
-        clock.stage = ClockStage.NONE
-        clock.started_at = utc(at)
-        clock.workdays = workdays
-        clock.extended_days = 0
-        clock.due_at = deadline.due_at
-        clock.provisional = deadline.provisional
-        clock.paused_at = None
-        clock.met_at = None
-        clock.next_action_at = next_action
+        clock.begin(at, workdays, *self.calendar.started(at, workdays, warn))
         return clock
 
     async def get_clock(self, case: Case, kind: ClockKind) -> CaseClock | None:

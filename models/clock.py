@@ -29,7 +29,7 @@ from models.case import (
 from models.types import UTCDateTime, enum_type, utc
 
 if TYPE_CHECKING:
-    from models.calendar import WorkCalendar
+    from models.calendar import Deadline, WorkCalendar
 
 MORNING = time(9, 0)
 """When a warning too late for the day before, and the 回访 question, go out."""
@@ -171,6 +171,14 @@ class CaseClock(SQLModel, table=True):
         """(Re)start: due at the end of the office day ``workdays`` working days from now, the
         ladder from the beginning, the earlier extensions forgotten."""
         deadline = calendar.deadline(now, workdays)
+        warning = warning_time(calendar, now, deadline.due_at, warn_before)
+        self.begin(now, workdays, deadline, warning)
+
+    def begin(
+        self, now: datetime, workdays: int, deadline: Deadline, next_action_at: datetime
+    ) -> None:
+        """``start`` with its deadline and first action already worked out (the demo's bulk
+        path remembers them by the day)."""
         self.state = ClockState.RUNNING
         self.stage = ClockStage.NONE
         self.started_at = utc(now)
@@ -180,7 +188,7 @@ class CaseClock(SQLModel, table=True):
         self.provisional = deadline.provisional
         self.paused_at = None
         self.met_at = None
-        self.next_action_at = warning_time(calendar, now, deadline.due_at, warn_before)
+        self.next_action_at = next_action_at
 
     @property
     def stopped(self) -> bool:
