@@ -22,6 +22,7 @@ from bot.services.policy import Policy
 from bot.services.supervision import supervise_case
 from bot.services.sweep import sweep_deadlines
 from models.calendar import WorkCalendar
+from models.case import Case
 from models.clock import ClockKind, ClockStage
 from models.event import CaseEvent, EventKind
 from models.notification import Notification, NotificationStatus
@@ -43,6 +44,28 @@ def _forget_failing_clocks() -> Any:
 
 SUBMITTED = DEFAULT_NOW  # Thursday 26 Nov 2026, 10:00 in Shanghai
 ACCEPT_WARNING = sh(2026, 11, 27, 9)  # 签收 due Friday 27 Nov 18:00: warned that morning
+
+
+async def take_its_next_event(sessions: SessionFactory, case: Case) -> None:
+    """A row written into the case's history behind its back, in the place its next event
+    would take: no clock of the case can be written any more."""
+    async with sessions() as session:
+        connection = await session.connection()
+        table = CaseEvent.__table__  # type: ignore[attr-defined]
+        await connection.execute(
+            sa.insert(table).values(
+                case_id=case.id,
+                seq=case.event_count + 1,
+                kind=EventKind.PROGRESS,
+                actor_type="system",
+                data={},
+                public=False,
+                created_at=SUBMITTED,
+                prev_hash="0" * 64,
+                hash="0" * 64,
+            )
+        )
+        await session.commit()
 
 
 async def test_a_case_supervised_after_the_sweep_read_it_keeps_its_supervision_and_is_warned_as_supervised(
@@ -111,23 +134,7 @@ async def test_a_clock_that_cannot_be_written_does_not_hold_up_the_others_in_its
         for n in range(3)
     ]
     broken = cases[1]
-    async with sessions() as session:
-        connection = await session.connection()
-        table = CaseEvent.__table__  # type: ignore[attr-defined]
-        await connection.execute(
-            sa.insert(table).values(
-                case_id=broken.id,
-                seq=broken.event_count + 1,
-                kind=EventKind.PROGRESS,
-                actor_type="system",
-                data={},
-                public=False,
-                created_at=SUBMITTED,
-                prev_hash="0" * 64,
-                hash="0" * 64,
-            )
-        )
-        await session.commit()
+    await take_its_next_event(sessions, broken)
 
     swept = await sweep_deadlines(sessions, catalog, calendar, ACCEPT_WARNING)
 
@@ -158,23 +165,7 @@ async def test_a_clock_that_failed_alone_is_acted_on_alone_next_time_and_its_bat
     ]
     broken = cases[1]
     assert broken.id is not None
-    async with sessions() as session:
-        connection = await session.connection()
-        table = CaseEvent.__table__  # type: ignore[attr-defined]
-        await connection.execute(
-            sa.insert(table).values(
-                case_id=broken.id,
-                seq=broken.event_count + 1,
-                kind=EventKind.PROGRESS,
-                actor_type="system",
-                data={},
-                public=False,
-                created_at=SUBMITTED,
-                prev_hash="0" * 64,
-                hash="0" * 64,
-            )
-        )
-        await session.commit()
+    await take_its_next_event(sessions, broken)
     await sweep_deadlines(sessions, catalog, calendar, ACCEPT_WARNING)
     assert "acting on them one by one" in caplog.text
     caplog.clear()
