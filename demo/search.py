@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from models.org import Track
-from models.search import BREAK, tokens
+from models.search import joined, tokens
 
 
 @lru_cache(maxsize=1 << 16)
@@ -19,12 +19,4 @@ def case_document(*, number: str, enterprise: str | None, description: str, trac
     sequence without leading zeros, the enterprise of an appeal, the description."""
     sequence = number.rsplit("-", 1)[-1].lstrip("0")
     named = enterprise if track is Track.APPEAL else None
-    parts: list[str] = []
-    for found in (tokens(number), tokens(sequence), _tokens(named or ""), _tokens(description)):
-        if found:
-            if parts and parts[-1] != BREAK:
-                parts.append(BREAK)
-            parts += found
-    while parts and parts[-1] == BREAK:
-        parts.pop()
-    return " ".join(parts)
+    return joined((tokens(number), tokens(sequence), _tokens(named or ""), _tokens(description)))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,9 +106,13 @@ def tokens(text: str) -> list[str]:
 
 def document(fields: Sequence[str]) -> str:
     """The search document of several fields, a ``BREAK`` between them."""
+    return joined([tokens(field) for field in fields])
+
+
+def joined(fields: Iterable[Sequence[str]]) -> str:
+    """The search document of several fields' tokens, a ``BREAK`` between them."""
     parts: list[str] = []
-    for field in fields:
-        found = tokens(field)
+    for found in fields:
         if found:
             if parts and parts[-1] != BREAK:
                 parts.append(BREAK)
