@@ -36,9 +36,11 @@ from aiogram.types import (
 )
 
 BOT_ID = 42
-UPDATE_IDS = itertools.count(1)
+UPDATE_IDS = itertools.count(900_000_001)
 """Shared by every harness in the process: like Telegram's, a bot's update ids never repeat (a
-dispatcher built again over the same database skips ids it has handled)."""
+dispatcher built again over the same database skips ids it has handled). Large, as Telegram's
+are, so that no update id equals a test person's id (501, 802 …) in a log a test reads for
+identities."""
 BOT_USERNAME = "LiankaTestBot"
 
 
