@@ -236,6 +236,11 @@ class Case(SQLModel, table=True):
             "id",
             postgresql_include=["status", "track", "team_id", "assignee_id"],
         ),
+        sa.Index(  # the 超期 list's cases looked up by id from their late clocks (0027)
+            "ix_cases_by_id",
+            "id",
+            postgresql_include=["created_at", "status", "track", "team_id", "assignee_id"],
+        ),
         sa.Index(
             "ix_cases_open",
             "team_id",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -164,10 +167,16 @@ async def build_report(
     now: datetime,
     with_cases: bool = True,
 ) -> Report:
-    """Compute the figures of ``period`` and of the period before, and the case list."""
-    await reading_settings(session)
-    figures = await compute_figures(session, period, scope, calendar, now)
-    previous = await compute_figures(session, period.previous(), scope, calendar, now, detail=False)
+    """Compute the figures of ``period`` and of the period before, and the case list, all read
+    from one snapshot of the database (``snapshot``)."""
+    async with snapshot(session) as reading:
+        await reading_settings(reading)
+        figures = await compute_figures(reading, period, scope, calendar, now)
+        previous = await compute_figures(
+            reading, period.previous(), scope, calendar, now, detail=False
+        )
+        cases = await list_cases(reading, figures, now) if with_cases else None
+        anchor = await anchor_line(reading)
     organisation = config.organisation.name
     title = f"{organisation}企业反映问题分析研判报告"
     return Report(
@@ -177,7 +186,7 @@ async def build_report(
         previous=previous,
         changes=main_changes(figures, previous),
         summary=summary_text(organisation, figures, previous),
-        cases=await list_cases(session, figures, now) if with_cases else None,
+        cases=cases,
         analysis=analyse(
             figures,
             previous,
@@ -185,8 +194,35 @@ async def build_report(
             satisfaction_target=config.reports.satisfaction_target,
             rectification_target=config.rectification.target,
         ),
-        anchor=await anchor_line(session),
+        anchor=anchor,
     )
+
+
+@asynccontextmanager
+async def snapshot(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """A session of its own for the report's reads, on a connection of its own: one read
+    transaction, so that every statement sees the database as it stood at the first (a case
+    received between two statements is in none of them, not listed without its clocks).
+
+    PostgreSQL: ``REPEATABLE READ`` and ``READ ONLY`` (one snapshot for the transaction; at
+    the default ``READ COMMITTED`` each statement takes its own). SQLite: the driver sends no
+    ``BEGIN`` before a SELECT, so each statement would read the newest commit; an explicit
+    ``BEGIN`` makes them one read transaction, which in WAL mode reads one snapshot (writers go
+    on meanwhile). The caller's session is left as it was (its transaction, its writes after the
+    report). A session bound to a connection rather than an engine is read as it is."""
+    engine = session.bind
+    if not isinstance(engine, AsyncEngine):
+        yield session
+        return
+    async with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            await connection.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+        else:
+            await connection.exec_driver_sql("BEGIN")
+        async with AsyncSession(bind=connection, expire_on_commit=False) as reading:
+            yield reading  # nothing written: the connection's end rolls the reading back
 
 
 REPORT_WORK_MEM = "64MB"

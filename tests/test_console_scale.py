@@ -21,7 +21,7 @@ from bot.services.case_search import _text_match
 from models.assist import CaseAssist
 from models.calendar import WorkCalendar
 from models.case import OPEN_PREDICATE, OPEN_STATUSES, Case
-from models.clock import CURRENT_PREDICATE
+from models.clock import CURRENT_PREDICATE, CaseClock, ClockKind
 from models.search import CaseSearch, case_document, parse_query
 from models.team import Team
 from tests.factories import make_case
@@ -136,6 +136,82 @@ async def test_the_overdue_filter_finds_the_case_whose_shown_clock_is_past_its_d
     assert set(_numbers(overdue)) == {world.refund.number, world.noise.number}
     received = world.refund.created_at
     assert _numbers(await _find(sessions, calendar, world.admin, now=received, overdue=True)) == []
+
+
+async def _overdue_world(sessions: SessionFactory) -> list[str]:
+    """240 cases received in the last 40 minutes before ``NOW``, newest first: every third does
+    not match 资金; every fourth has no late 签收 clock but a late 办结 one, which its status
+    does not show (not overdue). The numbers of the overdue ones that match, newest first."""
+    expected = []
+    async with sessions() as session:
+        for n in range(240):
+            case = await make_case(
+                session, NOW - timedelta(seconds=10 * (n + 1)), number=f"AJ-2025-{n:05d}"
+            )
+            words = "资金" if n % 3 else "园区道路"
+            session.add(
+                CaseSearch(
+                    case_id=case.id or 0,
+                    document=case_document(number=case.number, enterprise=None, description=words),
+                )
+            )
+            kind = ClockKind.RESOLVE if n % 4 == 0 else ClockKind.ACCEPT
+            session.add(
+                CaseClock(
+                    case_id=case.id or 0, kind=kind, started_at=case.created_at, workdays=1,
+                    due_at=NOW - timedelta(days=1),
+                )
+            )  # fmt: skip
+            if n % 3 and n % 4:
+                expected.append(case.number)
+        await session.commit()
+    return expected
+
+
+async def test_a_long_overdue_text_list_is_newest_first_whether_the_walk_reaches_the_page_or_not(
+    sessions: SessionFactory, world: World, calendar: WorkCalendar, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With 超期 and a text past the count cap the walk starts from the overdue cases (found from
+    their clocks); too few in the walk, the plain query: the pages are the same either way."""
+    matching = await _overdue_world(sessions)
+    monkeypatch.setattr(case_search, "COUNT_CAP", 20)
+    for walk in (10_000, 30):
+        monkeypatch.setattr(case_search, "WALK_ROWS", walk)
+        first = await _find(sessions, calendar, world.admin, q="资金", overdue=True)
+        second = await _find(sessions, calendar, world.admin, page=2, q="资金", overdue=True)
+        assert (first.capped, first.total, first.pages) == (True, 20, 2)
+        assert _numbers(first) == matching[:50] and _numbers(second) == matching[50:100]
+        overdue = await _find(sessions, calendar, world.admin, overdue=True)
+        assert _numbers(overdue)[:50] == [f"AJ-2025-{n:05d}" for n in range(240) if n % 4][:50]
+
+
+async def test_the_overdue_filter_looks_its_cases_up_by_id_from_their_late_clocks(
+    sessions: SessionFactory, world: World, calendar: WorkCalendar, database_url: str
+) -> None:
+    """PostgreSQL: the 超期 list starts from the running clocks past their deadline and looks
+    their cases up by id (at a million cases in ``ix_cases_by_id`` alone), rather than hashing
+    the clocks against every case the person may see or walking the newest for the old."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the ids as an array are PostgreSQL's")
+    await _overdue_world(sessions)
+    async with sessions() as session:
+        connection = await session.connection()
+        conditions = await case_search._filter_conditions(
+            session, world.admin, case_search.CaseFilters(overdue=True), NOW
+        )
+        found = (
+            select(col(Case.id))
+            .where(*conditions)
+            .order_by(col(Case.created_at).desc(), col(Case.id).desc())
+            .limit(51)
+        )
+        compiled = found.compile(connection, compile_kwargs={"literal_binds": True})
+        for scan in ("seqscan", "bitmapscan"):  # a few rows: read as if many
+            await connection.execute(sa.text(f"SET enable_{scan} = off"))
+        plan = "\n".join((await connection.execute(sa.text(f"EXPLAIN {compiled}"))).scalars())
+    assert re.search(
+        r"Scan \S* ?using \w+ on cases .*\n\s+Index Cond: \(id = ANY \(\$0\)\)", plan
+    ), plan
 
 
 async def test_a_team_leaders_search_reads_the_teams_and_the_texts_indexes(

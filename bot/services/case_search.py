@@ -194,19 +194,21 @@ def is_due_clock() -> ColumnElement[bool]:
     )
 
 
-def _due_clock_overdue(now: datetime) -> ColumnElement[bool]:
+def _due_clock_overdue(now: datetime, dialect: str) -> ColumnElement[bool]:
     """The case's due clock runs and its deadline has passed: what a line shows as overdue.
-    Found from the running clocks past their deadline (few, and read from
-    ``ix_case_clocks_running_due`` alone), then held to the clock its status shows."""
-    late = (
-        col(CaseClock.state) == ClockState.RUNNING,
-        col(CaseClock.due_at) <= now,
-    )
+    Found from the running clocks past their deadline (few, ``ix_case_clocks_running_due``),
+    then held to the clock its status shows. PostgreSQL looks the cases up by those ids (an
+    array, not IN: migration 0027's ``ix_cases_by_id`` carries the rest a list needs)."""
+    late = (col(CaseClock.state) == ClockState.RUNNING, col(CaseClock.due_at) <= now)
     kinds = {kind for status in CaseStatus for kind in due_kinds(status)}
+    clocks = select(col(CaseClock.case_id)).where(*late, col(CaseClock.kind).in_(kinds))
+    among = (
+        col(Case.id) == sa.any_(func.array(clocks.scalar_subquery()))
+        if dialect == "postgresql"
+        else col(Case.id).in_(clocks)
+    )
     return and_(
-        col(Case.id).in_(
-            select(col(CaseClock.case_id)).where(*late, col(CaseClock.kind).in_(kinds))
-        ),
+        among,
         exists().where(col(CaseClock.case_id) == col(Case.id), *late, is_due_clock()),
     )
 
@@ -305,7 +307,7 @@ async def _filter_conditions(
     if filters.track is not None:
         conditions.append(col(Case.track) == filters.track)
     if filters.overdue:
-        conditions.append(_due_clock_overdue(now))
+        conditions.append(_due_clock_overdue(now, _dialect(session)))
     if filters.supervised:
         conditions.append(col(Case.supervised).is_(True))
     if filters.received_from is not None:
@@ -383,9 +385,8 @@ async def search_cases(
         start = (page - 1) * PAGE_SIZE
         cases = await _by_ids(session, [case_id for _, case_id in found[start : start + PAGE_SIZE]])
     else:
-        # the overdue are few: walking the newest cases for them would read far past the page
-        walk = None if filters.overdue else query
-        cases = await _long_page(session, conditions, base, walk, page=page)
+        # with 超期 the walk's newest are the newest overdue (found from their clocks)
+        cases = await _long_page(session, conditions, base, query, page=page)
         capped = bool(cases) or page == 1
         if capped:
             total, pages = COUNT_CAP, page + (len(cases) > PAGE_SIZE)
