@@ -22,6 +22,7 @@ rolls the whole batch back, and the caller acts on its clocks one by one as befo
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -173,9 +174,21 @@ class Sweep:
     digests: Digests
 
 
-async def queue_notices(session: AsyncSession, sweep: Sweep, plans: list[ClockPlan]) -> Staged:
+async def wait_for(before: asyncio.Future[Any] | None) -> None:
+    """Until ``before`` (the batch before, running alongside) is done, however it ended."""
+    if before is not None and not before.done():
+        await asyncio.wait([before])
+
+
+async def queue_notices(
+    session: AsyncSession,
+    sweep: Sweep,
+    plans: list[ClockPlan],
+    after: asyncio.Future[Any] | None = None,
+) -> Staged:
     """Queue the plans' notices (each key once; ``plan.queued`` counts the rows written) in the
-    session's transaction, a held person's folded into their digest."""
+    session's transaction, a held person's folded into their digest — once ``after`` (the
+    batch before, written alongside) is done, so that digests are extended in order."""
     rows: list[dict[str, Any]] = []
     by_key: dict[str, tuple[ClockPlan, Notice]] = {}
     for plan in plans:
@@ -199,6 +212,8 @@ async def queue_notices(session: AsyncSession, sweep: Sweep, plans: list[ClockPl
         plan.queued += 1
         if notice.recipient in sweep.held and notice.digest_line is not None:
             folded.append((notice.recipient, row_id, notice.digest_line))
+    if folded:
+        await wait_for(after)
     return await sweep.digests.fold(session, folded)
 
 
@@ -254,9 +269,12 @@ async def act_in_bulk(
     clocks: list[ClockRow],
     cases: dict[int, CaseRow],
     plans: dict[int, ClockPlan],
+    *,
+    after: asyncio.Future[Any] | None = None,
 ) -> Batch:
     """Apply the plans of ``clocks`` (planned from ``cases`` as the sweep read them) in the
-    session's transaction; the caller commits. See the module's docstring."""
+    session's transaction; the caller commits. See the module's docstring; ``after`` as for
+    ``queue_notices``."""
     ctx, now = sweep.ctx, sweep.now
     rows, versions = await _lock(session, clocks, sweep.instance)
     batch = Batch()
@@ -295,7 +313,7 @@ async def act_in_bulk(
     told = [CaseEvent(**values) for values in events if values["kind"] in TOLD_OF]
     if told:
         await session.run_sync(tell_assist_teams, told)
-    batch.staged = await queue_notices(session, sweep, batch.plans)
+    batch.staged = await queue_notices(session, sweep, batch.plans, after)
     for case_id, version in touched.items():
         cases[case_id].version = version + 1
     return batch
