@@ -111,20 +111,30 @@ async def _sqlite_insert(
     returning: Sequence[str],
 ) -> list[Any]:
     """``insert_rows`` elsewhere than PostgreSQL: multi-row ``VALUES``, as many rows a statement
-    as SQLite's parameters allow; what it returns is as the driver returns it."""
+    as SQLite's parameters allow, a column alike in every row (``_same_in_every_row``) bound
+    once beside them; what it returns is as the driver returns it."""
     names = list(rows[0])
-    bound = _bound(connection, table, names, rows)
-    per_statement = max(1, min(1000, SQLITE_PARAMETERS // len(names)))
-    placeholders = f"({', '.join('?' for _ in names)})"
+    fixed = _same_in_every_row(names, rows)
+    varying = [name for name in names if name not in fixed]
+    bound = _bound(connection, table, varying, rows)
+    once = _bound(connection, table, list(fixed), [fixed])[0] if fixed else ()
+    per_statement = max(1, min(1000, (SQLITE_PARAMETERS - len(fixed)) // len(varying)))
+    placeholders = f"({', '.join('?' for _ in varying)})"
+    position = {name: index for index, name in enumerate(varying, start=1)}
+    # the VALUES' columns are column1, column2 …; a fixed one is its parameter, bound first
+    chosen = ", ".join("?" if name in fixed else f"column{position[name]}" for name in names)
     written: list[Any] = []
     for start in range(0, len(bound), per_statement):
         chunk = bound[start : start + per_statement]
-        sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES {', '.join([placeholders] * len(chunk))}"  # noqa: S608
+        rows_sql = ", ".join([placeholders] * len(chunk))
+        # WHERE true: without it SQLite would read ON CONFLICT as the join's constraint
+        sql = f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {chosen} FROM (VALUES {rows_sql}) WHERE true"  # noqa: S608
         if skip_conflicts_on is not None:
             sql += f" ON CONFLICT ({skip_conflicts_on}) DO NOTHING"
         if returning:
             sql += f" RETURNING {', '.join(returning)}"
-        result = await connection.exec_driver_sql(sql, tuple(v for row in chunk for v in row))
+        values = (*once, *(v for row in chunk for v in row))  # ``once`` in the columns' order
+        result = await connection.exec_driver_sql(sql, values)
         if returning:
             written += result.all()
     return written
