@@ -13,7 +13,7 @@ seven in ten reach their warning, three in ten their deadline; every other clock
 month. The sweep is ``sweep_deadlines`` as the ``deadline-sweep`` job calls it, timed from the
 claim to the last notice queued and digest folded, with its claim limit raised to the 1,000 due
 so that one sweep does them all (the job claims up to 5,000 a minute; the sweep writes them in
-batches of 500, a transaction each). Then 90,000 more open cases and 1,000 newly due clocks are added and the
+batches of 500, a transaction each, two at once on PostgreSQL). Then 90,000 more open cases and 1,000 newly due clocks are added and the
 sweep is timed again. A first sweep of 50 clocks among the first 200 cases, not timed, warms the
 process; the start-up's objects are frozen out of the collector's generations first, as the
 server does (``bot.app.freeze_start_up``). ``--profile`` prints the 100k (or 1m) sweep's profile.

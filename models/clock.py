@@ -129,8 +129,14 @@ class CaseClock(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("case_id", "kind"),
         sa.Index("ix_case_clocks_due", "state", "next_action_at"),
-        # the sweep's look for provisional deadlines reads only the provisional clocks
-        sa.Index("ix_case_clocks_provisional", "provisional", "state"),
+        # the provisional clocks by state (the sweep's notice to admins, the schedule's recount):
+        # partial, so the others write nothing to it; the predicate as the readers say it (0027)
+        sa.Index(
+            "ix_case_clocks_provisional",
+            "state",
+            sqlite_where=sa.text("provisional IS 1"),
+            postgresql_where=sa.text("provisional IS true"),
+        ),
         # what is overdue (report, 工作台, 超期 filter, counts) reads only the running clocks
         sa.Index(
             "ix_case_clocks_running_due",
@@ -150,7 +156,8 @@ class CaseClock(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    case_id: int = Field(foreign_key="cases.id", index=True)
+    # found by the unique (case_id, kind) index: no index of its own (migration 0027)
+    case_id: int = Field(foreign_key="cases.id")
     kind: ClockKind = Field(sa_type=enum_type(ClockKind, 12))
     state: ClockState = Field(default=ClockState.RUNNING, sa_type=enum_type(ClockState, 12))
     stage: int = ClockStage.NONE

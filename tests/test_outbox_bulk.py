@@ -132,3 +132,41 @@ async def test_rows_written_in_bulk_read_back_as_written_each_key_once(
     assert stored[2].next_attempt_at == DEFAULT_NOW + timedelta(minutes=2)
     assert stored[1].channel is Channel.TELEGRAM and stored[1].offering == Offer.CASE_WORK.on(7)
     assert stored[0].offer is None and stored[0].notice == notice
+
+
+@pytest.mark.both_databases
+async def test_rows_alike_in_some_columns_or_alone_are_written_as_given(
+    sessions: SessionFactory,
+) -> None:
+    """A column with one value in every row travels once (PostgreSQL): the rows read back as
+    written, whatever the column holds (none, JSON, a time, an enum), one row alone too."""
+    notice = _warning()
+    alike = [
+        queued(kind="resolve_warning", to=TO, notice=notice, now=DEFAULT_NOW, key=f"alike:{n}")
+        for n in range(3)
+    ]
+    alike[1]["params"] = {"other": [1, "二"]}  # one differs: the column is not the same
+    alone = [queued(kind="resolve_overdue", to=TO, notice=notice, now=DEFAULT_NOW, key="alone")]
+    table = Notification.__table__  # type: ignore[attr-defined]
+    async with sessions() as session:
+        connection = await session.connection()
+        for rows in (alike, alone):
+            written = await insert_rows(connection, table, rows, returning=("key",))
+            assert sorted(str(row[0]) for row in written) == sorted(r["key"] for r in rows)
+        await session.commit()
+    async with sessions() as session:
+        stored = (await session.exec(select(Notification).order_by(col(Notification.key)))).all()
+    assert [(r.key, r.kind, r.status, r.offer, r.document_id) for r in stored] == [
+        ("alike:0", "resolve_warning", NotificationStatus.PENDING, None, None),
+        ("alike:1", "resolve_warning", NotificationStatus.PENDING, None, None),
+        ("alike:2", "resolve_warning", NotificationStatus.PENDING, None, None),
+        ("alone", "resolve_overdue", NotificationStatus.PENDING, None, None),
+    ]
+    assert [r.params for r in stored] == [
+        dict(notice.params),
+        {"other": [1, "二"]},
+        dict(notice.params),
+        dict(notice.params),
+    ]
+    assert all(r.created_at == DEFAULT_NOW == r.next_attempt_at for r in stored)
+    assert all(r.channel is Channel.TELEGRAM and r.chat_id == TO.chat_id for r in stored)

@@ -309,3 +309,53 @@ async def test_the_garbage_collector_runs_again_once_every_sweep_is_over_even_on
     with pytest.raises(RuntimeError):
         await sweep_deadlines(sessions, catalog, calendar, ACCEPT_WARNING)
     assert gc.isenabled()
+
+
+async def test_batches_written_alongside_each_other_still_give_each_person_one_digest(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    monkeypatch: pytest.MonkeyPatch,
+    database_url: str,
+) -> None:
+    """On PostgreSQL two batches are written at once. The first one is slow to finish (a busy
+    server): the second, written meanwhile, waits for it before folding its notices, so the
+    people's digests it extends are the ones the first wrote — one digest each, every folded
+    notice in it."""
+    monkeypatch.setattr(sweep_batch, "CHUNK", 2)
+    async with sessions() as session:
+        await make_staff(session, SUBMITTED)
+    for n in range(3):
+        await report(sessions, catalog, calendar, SUBMITTED, telegram_user_id=7_000_040 + n)
+    back_up = sh(2026, 12, 2, 10)
+    act_in_bulk = sweep_batch.act_in_bulk
+    running = most = calls = 0
+
+    async def slow_first(*args: Any, **kwargs: Any) -> Any:
+        nonlocal running, most, calls
+        calls += 1
+        first = calls == 1
+        running += 1
+        most = max(most, running)
+        try:
+            batch = await act_in_bulk(*args, **kwargs)
+            if first:
+                await asyncio.sleep(0.3)  # folded, not yet committed
+            return batch
+        finally:
+            running -= 1
+
+    monkeypatch.setattr(sweep_module, "act_in_bulk", slow_first)
+    swept = await sweep_deadlines(sessions, catalog, calendar, back_up)
+
+    assert calls == 3 and len(swept.plans) == 6
+    assert most == (2 if database_url.startswith("postgresql") else 1)
+    rows = await outbox(sessions)
+    for chat in (501, 601):
+        digests = [r for r in rows if r.kind == "deadline_digest" and r.chat_id == chat]
+        assert len(digests) == 1 and digests[0].status is NotificationStatus.PENDING
+        total = int(telegram_html(digests[0]).split("您有 ")[1].split(" 项")[0])
+        folded = [r for r in rows if r.chat_id == chat and r.status is NotificationStatus.DIGESTED]
+        assert total == len(folded) == 6
+    async with sessions() as session:
+        assert (await verify_audit(session)).ok

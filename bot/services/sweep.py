@@ -32,11 +32,12 @@ it is rendered by its channel like any row and never concatenates rendered texts
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import os
 import socket
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -57,6 +58,7 @@ from bot.services.sweep_batch import (
     chunks,
     history,
     queue_notices,
+    wait_for,
 )
 from bot.services.sweep_digest import Digests
 from bot.services.sweep_plan import (
@@ -98,6 +100,13 @@ CLAIM_LIMIT = 5_000
 province's first working day after 春节 has tens of thousands due at 09:00 (see the README's
 capacity plan); at 500 a minute they took an hour and a half, at 5,000 about ten minutes on one
 instance, with one digest per person for each sweep's share."""
+IN_FLIGHT = 2
+"""Batches written at once on PostgreSQL, each in a transaction (and on a connection) of its
+own: while the server writes one, the process prepares the next, and the server can write both
+on two cores. A batch's cases and clocks are its own, so they never wait for one another; only
+the digests are shared, and a batch that folds notices into them waits until the batch before
+it is done (``Batches.wait_for``), so each person's digest is found and extended in order. On
+SQLite, whose writers take turns anyway, one at a time."""
 CLAIM_FOR = timedelta(minutes=5)
 DIGEST_THRESHOLD = 4
 DIGEST_HOLD = timedelta(minutes=10)
@@ -312,13 +321,16 @@ async def _act_in_bulk(
     clocks: list[ClockRow],
     cases: dict[int, CaseRow],
     plans: dict[int, ClockPlan],
+    *,
+    after: asyncio.Future[Any] | None = None,
 ) -> Batch:
     """A batch of clocks in one transaction (``bot.services.sweep_batch``); if it cannot be
     written (a clash with another writer, a row that breaks a constraint), nothing of it is, and
-    its clocks are acted on one by one, each in a transaction of its own."""
+    its clocks are acted on one by one, each in a transaction of its own. ``after``: the batch
+    before it, which must be done before this one folds notices into the digests."""
     try:
         async with sessions() as session:
-            batch = await act_in_bulk(session, sweep, clocks, cases, plans)
+            batch = await act_in_bulk(session, sweep, clocks, cases, plans, after=after)
             await session.commit()
         sweep.digests.settle(batch.staged)
         return batch
@@ -329,6 +341,63 @@ async def _act_in_bulk(
             exc_info=True,
         )
         return Batch(alone=[clock.id for clock in clocks if clock.id is not None])
+
+
+async def _act_on_group(
+    sessions: SessionFactory,
+    sweep: Sweep,
+    group: list[ClockRow],
+    cases: dict[int, CaseRow],
+    plans: dict[int, ClockPlan],
+    *,
+    after: asyncio.Future[Any] | None,
+) -> SweepReport:
+    """One batch, then the clocks it left to act on one by one (once the batch before it is
+    done: they may fold notices too); what they did."""
+    done = SweepReport(now=sweep.now, dry_run=False)
+    batch = await _act_in_bulk(sessions, sweep, group, cases, plans, after=after)
+    done.plans += batch.plans
+    done.skipped += batch.skipped
+    if batch.alone:
+        await wait_for(after)
+        await _act_alone(sweep, sessions, batch.alone, done)
+    return done
+
+
+async def _act_on_groups(
+    sessions: SessionFactory,
+    sweep: Sweep,
+    groups: list[list[ClockRow]],
+    cases: dict[int, CaseRow],
+    plans: dict[int, ClockPlan],
+    *,
+    in_flight: int,
+) -> SweepReport:
+    """The groups' batches, up to ``in_flight`` at once (``IN_FLIGHT``), into one report in
+    the groups' order."""
+    done = SweepReport(now=sweep.now, dry_run=False)
+    running: deque[asyncio.Task[SweepReport]] = deque()
+    after: asyncio.Task[SweepReport] | None = None
+    try:
+        for group in groups:
+            if len(running) >= in_flight:
+                _add(done, await running.popleft())
+            after = asyncio.ensure_future(
+                _act_on_group(sessions, sweep, group, cases, plans, after=after)
+            )
+            running.append(after)
+        while running:
+            _add(done, await running.popleft())
+    finally:
+        for task in running:  # only when one failed beyond its own handling
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+    return done
+
+
+def _add(report: SweepReport, done: SweepReport) -> None:
+    report.plans += done.plans
+    report.skipped += done.skipped
 
 
 async def _act_alone(
@@ -458,6 +527,7 @@ async def _sweep(
         reporters = {r for r in map(reporter_of, map(case_of, asked)) if r is not None}
         ctx = await _load_context(session, config, calendar, reporters)
         admin_notices = await _provisional_notices(session, calendar, ctx.directory, now)
+        dialect = _dialect(session)
     plans = [plan_clock(ctx, clock, cases[clock.case_id], now) for clock in clocks]
     held = _digest_recipients(plans)
     if dry_run:
@@ -485,11 +555,9 @@ async def _sweep(
     sweep = Sweep(ctx, instance, now, frozenset(held), digests)
     by_id = {plan.clock_id: plan for plan in plans}
     known_to_fail = [clock.id for clock in clocks if clock.id in _failing]
-    for group in chunks([clock for clock in clocks if clock.id not in _failing]):
-        batch = await _act_in_bulk(sessions, sweep, group, cases, by_id)
-        report.plans += batch.plans
-        report.skipped += batch.skipped
-        await _act_alone(sweep, sessions, batch.alone, report)
+    groups = chunks([clock for clock in clocks if clock.id not in _failing])
+    in_flight = IN_FLIGHT if dialect == "postgresql" else 1
+    _add(report, await _act_on_groups(sessions, sweep, groups, cases, by_id, in_flight=in_flight))
     await _act_alone(sweep, sessions, known_to_fail, report)
     if digests.current:
         async with sessions() as session:

@@ -250,6 +250,7 @@ def _deadline_notices(
         supervised=bool(case.supervised),
         hidden_clue=hidden,
     )
+    stamp: str = ctx.once(("stamp", clock.due_at), lambda: deadline_stamp(clock.due_at))
     notices = []
     for recipient in unique(r for r in recipients if r is not None):
         is_assignee = assignee is not None and recipient.id == assignee.id
@@ -263,12 +264,7 @@ def _deadline_notices(
             offer = Offer.LEADER_ASSIGN.on(case.id)
         notices.append(
             Notice(
-                key=notification_key(
-                    kind,
-                    case_id=case.id,
-                    stage=deadline_stamp(clock.due_at),
-                    recipient=recipient.tag,
-                ),
+                key=notification_key(kind, case_id=case.id, stage=stamp, recipient=recipient.tag),
                 kind=kind,
                 recipient=recipient,
                 case_id=None if hidden else case.id,  # a clue's row is not the leader's to open
@@ -313,12 +309,13 @@ def _plan_deadline(
         ClockStage.WARNED: clock.due_at,
         ClockStage.OVERDUE: escalate_at,
     }.get(ClockStage(stage))
+    # as the clock says it (its offset too: one instant has several ISO texts)
+    said = ("isoformat", clock.due_at, clock.due_at.utcoffset())
+    due_at: str = ctx.once(said, clock.due_at.isoformat)
     for step in plan.steps:
         plan.notices += _deadline_notices(ctx, clock, case, step, now)
         event = EventKind.ESCALATED if step == "escalated" else EventKind.REMINDED
-        plan.events.append(
-            (event, {"clock": clock.kind.value, "step": step, "due_at": clock.due_at.isoformat()})
-        )
+        plan.events.append((event, {"clock": clock.kind.value, "step": step, "due_at": due_at}))
 
 
 def _ask_reporter(

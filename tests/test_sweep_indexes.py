@@ -1,0 +1,71 @@
+"""What the sweep writes goes to the indexes something reads, and the readers still find their
+rows by index (migration 0027): a case's events and clocks by the unique indexes that begin with
+the case, the provisional clocks by their partial index."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import col, func, select
+
+from bot.db import SessionFactory
+from models.clock import CaseClock, ClockState
+from models.event import CaseEvent, EventKind
+
+pytestmark = pytest.mark.both_databases
+
+
+async def _plan(sessions: SessionFactory, statement: Any, *, without: tuple[str, ...] = ()) -> str:
+    """The plan the database would use for ``statement``, sequential scans discouraged (the
+    tables are empty here: on PostgreSQL any plan would do otherwise); ``without`` the indexes
+    that cost as little on empty tables (dropped in this test's own database)."""
+    async with sessions() as session:
+        connection = await session.connection()
+        compiled = statement.compile(connection, compile_kwargs={"literal_binds": True})
+        for index in without:
+            await connection.execute(sa.text(f"DROP INDEX {index}"))
+        if connection.dialect.name == "postgresql":
+            await connection.execute(sa.text("SET LOCAL enable_seqscan = off"))
+            rows = await connection.execute(sa.text(f"EXPLAIN {compiled}"))
+            return "\n".join(str(row[0]) for row in rows)
+        rows = await connection.execute(sa.text(f"EXPLAIN QUERY PLAN {compiled}"))
+        return "\n".join(str(row[-1]) for row in rows)
+
+
+async def test_the_look_for_provisional_deadlines_reads_only_the_provisional_clocks(
+    sessions: SessionFactory,
+) -> None:
+    provisional = select(func.min(CaseClock.started_at), func.max(CaseClock.due_at)).where(
+        col(CaseClock.provisional).is_(True),
+        col(CaseClock.state).in_([ClockState.RUNNING, ClockState.PAUSED]),
+    )
+    # on empty tables the running and paused clocks' indexes cost as little: is it usable?
+    others = ("ix_case_clocks_current", "ix_case_clocks_due")
+    plan = await _plan(sessions, provisional, without=others)
+    assert "ix_case_clocks_provisional" in plan
+
+
+async def test_a_cases_history_and_clocks_are_found_by_the_indexes_that_begin_with_the_case(
+    sessions: SessionFactory,
+) -> None:
+    history = select(CaseEvent).where(CaseEvent.case_id == 7).order_by(col(CaseEvent.seq))
+    clocks = select(CaseClock).where(CaseClock.case_id == 7)
+    events_plan, clocks_plan = await _plan(sessions, history), await _plan(sessions, clocks)
+    assert "case_id" in events_plan and "ix_case_events_case_id" not in events_plan
+    assert "case_id" in clocks_plan and "ix_case_clocks_case_id" not in clocks_plan
+    assert "SCAN case_events" not in events_plan and "Seq Scan" not in events_plan
+    assert "SCAN case_clocks" not in clocks_plan and "Seq Scan" not in clocks_plan
+
+
+async def test_events_of_a_kind_in_a_period_are_found_by_kind_and_time(
+    sessions: SessionFactory,
+) -> None:
+    viewed = (
+        select(CaseEvent)
+        .where(col(CaseEvent.kind) == EventKind.IDENTITY_VIEWED)
+        .order_by(col(CaseEvent.created_at).desc(), col(CaseEvent.id).desc())
+        .limit(20)
+    )
+    assert "ix_case_events_kind_created_at" in await _plan(sessions, viewed)
