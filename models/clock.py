@@ -130,7 +130,7 @@ class CaseClock(SQLModel, table=True):
         sa.UniqueConstraint("case_id", "kind"),
         sa.Index("ix_case_clocks_due", "state", "next_action_at"),
         # the provisional clocks by state (the sweep's notice to admins, the schedule's recount):
-        # partial, so the others write nothing to it; the predicate as the readers say it (0027)
+        # partial, so the others write nothing to it; the predicate as the readers say it (0028)
         sa.Index(
             "ix_case_clocks_provisional",
             "state",
@@ -156,7 +156,7 @@ class CaseClock(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    # found by the unique (case_id, kind) index: no index of its own (migration 0027)
+    # found by the unique (case_id, kind) index: no index of its own (migration 0028)
     case_id: int = Field(foreign_key="cases.id")
     kind: ClockKind = Field(sa_type=enum_type(ClockKind, 12))
     state: ClockState = Field(default=ClockState.RUNNING, sa_type=enum_type(ClockState, 12))

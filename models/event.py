@@ -169,7 +169,7 @@ class CaseEvent(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    # found by the unique (case_id, seq) index: no index of its own (migration 0027)
+    # found by the unique (case_id, seq) index: no index of its own (migration 0028)
     case_id: int = Field(foreign_key="cases.id")
     seq: int
     kind: EventKind = Field(sa_type=enum_type(EventKind, 24))
@@ -180,7 +180,7 @@ class CaseEvent(SQLModel, table=True):
     note: str | None = Field(default=None, sa_type=sa.Text)
     data: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
     public: bool = False  # shown on the reporter's timeline
-    # looked for by kind in a period (ix_case_events_kind_created_at), never alone (0027)
+    # looked for by kind in a period (ix_case_events_kind_created_at), never alone (0028)
     created_at: datetime = Field(sa_type=UTCDateTime)
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)

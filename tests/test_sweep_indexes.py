@@ -1,5 +1,5 @@
 """What the sweep writes goes to the indexes something reads, and the readers still find their
-rows by index (migration 0027): a case's events and clocks by the unique indexes that begin with
+rows by index (migration 0028): a case's events and clocks by the unique indexes that begin with
 the case, the provisional clocks by their partial index."""
 
 from __future__ import annotations
