@@ -24,10 +24,11 @@ from bot.clock import SystemClock
 from bot.db import SessionFactory
 from bot.middlewares import DbSessionMiddleware, UpdateDeduplication
 from bot.storage import SqlStorage
+from models.case import Case
 from models.processed_update import ProcessedUpdate
 from models.reporter import Reporter
 from tests.harness import BOT_ID, RecordingSession, Telegram
-from tests.intake_helpers import TOKEN
+from tests.intake_helpers import REFUND, TOKEN, report
 
 pytestmark = pytest.mark.both_databases
 
@@ -197,3 +198,36 @@ async def test_a_handler_that_caught_a_failed_statement_still_has_its_update_rec
     async with sessions() as session:
         record = await session.get(ProcessedUpdate, (BOT_ID, 4_000_002))
         assert record is not None and record.finished
+
+
+async def test_a_repeat_report_asks_for_its_teams_deciders_once(
+    telegram: Telegram, sessions: SessionFactory
+) -> None:
+    """Routing tells the team's leaders (or, for an appeal, the admins) that a case waits, and
+    the repeat check tells the same people of the repeat: one look-up serves both."""
+    await report(telegram.user())
+    second = telegram.user()
+    await second.start(TOKEN)
+    for button in ("反映问题", "营商环境"):
+        await second.click(button)
+    await second.send(REFUND)
+    for button in ("完成", "跳过", "匿名"):
+        await second.click(button)
+    asked: list[tuple[str, Any]] = []
+
+    def note(_conn: Any, _cursor: Any, sql: str, parameters: Any, *_args: Any) -> None:
+        statement = " ".join(sql.split())
+        if " FROM inspectors " in statement:
+            asked.append((statement, parameters))
+
+    engine = sessions.kw["bind"].sync_engine
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        await second.click("确认提交")
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert "提交成功" in second.last
+    async with sessions() as session:
+        repeat = (await session.exec(select(Case).order_by(col(Case.id).desc()))).first()
+        assert repeat is not None and repeat.repeat_of_id is not None
+    assert asked and len(asked) == len({(sql, str(values)) for sql, values in asked})

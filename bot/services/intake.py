@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.services.clocks import get_clock, start_ladder_clock
 from bot.services.policy import Policy
 from bot.services.repeats import flag_repeat
-from bot.services.routing import route_case
+from bot.services.routing import Deciders, route_case
 from models import keys
 from models.anonymity import confidential
 from models.calendar import SHANGHAI
@@ -147,8 +147,9 @@ async def submit_case(
         now=now,
         new=True,
     )  # routing and the repeat check start and stop other clocks, never this one
-    await route_case(session, case, policy=policy, now=now, new=True)  # finds ``_zone`` held
-    await flag_repeat(session, case, policy.config.repeats, now)  # 疑似重复件, once routed
+    deciders = Deciders()  # the team's leaders, looked up once for both
+    await route_case(session, case, policy=policy, now=now, new=True, deciders=deciders)
+    await flag_repeat(session, case, policy.config.repeats, now, deciders=deciders)  # 疑似重复件
     if commit:
         await session.commit()
     if counted is not None:
