@@ -233,3 +233,27 @@ async def test_a_repeat_report_asks_for_its_teams_deciders_once_and_writes_its_c
     asked = [each for each in seen if " FROM inspectors " in each[0]]
     assert asked and len(asked) == len(set(asked))
     assert len([sql for sql, _ in seen if sql.startswith("UPDATE cases ")]) == 2
+
+
+async def test_a_card_scan_finds_or_makes_its_reporter_in_one_statement(
+    telegram: Telegram, sessions: SessionFactory
+) -> None:
+    """The account's reporter is made at its first scan and found again at the next, each time
+    bound to the card, in one upsert; who it was made for and when stay as they were."""
+    user = telegram.user()
+    await user.start(TOKEN)
+    async with sessions() as session:
+        made = (await session.exec(select(Reporter))).one()
+    for _ in range(2):
+        with statements(sessions) as seen:
+            await user.start(TOKEN)
+        touching = [s for s in seen if " reporters " in f"{s} "]
+        assert len(touching) == 1 and touching[0].startswith("INSERT INTO reporters")
+    async with sessions() as session:
+        found = (await session.exec(select(Reporter))).one()
+    assert (found.id, found.created_at, found.telegram_user_id) == (
+        made.id,
+        made.created_at,
+        made.telegram_user_id,
+    )
+    assert found.card_id == made.card_id and found.last_seen_at is not None
