@@ -150,11 +150,9 @@ async def submit_case(
             now=now,
             new=True,
         )  # routing and the repeat check start and stop other clocks, never this one
-        deciders = Deciders()  # the team's leaders, looked up once for both
+        deciders = Deciders()  # the team's leaders, looked up once for routing and 疑似重复件
         await route_case(session, case, policy=policy, now=now, new=True, deciders=deciders)
-        await flag_repeat(
-            session, case, policy.config.repeats, now, deciders=deciders
-        )  # 疑似重复件
+        await flag_repeat(session, case, policy.config.repeats, now, deciders=deciders)
     if commit:
         await session.commit()
     if counted is not None:
