@@ -76,7 +76,8 @@ def similarity(a: str, b: str) -> float:
 def _jaccard(left: frozenset[str], right: frozenset[str]) -> float:
     if not left or not right:
         return 0.0
-    return len(left & right) / len(left | right)
+    shared = len(left & right)
+    return shared / (len(left) + len(right) - shared)  # |A ∪ B| without building it
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +111,7 @@ async def find_earlier(
                     Case.category_id == case.category_id,
                 )
                 .order_by(*newest_first)
+                .limit(1)
             )
         ).first()
         if same is not None:
