@@ -24,10 +24,11 @@ from bot.clock import SystemClock
 from bot.db import SessionFactory
 from bot.middlewares import DbSessionMiddleware, UpdateDeduplication
 from bot.storage import SqlStorage
+from models.case import Case
 from models.processed_update import ProcessedUpdate
 from models.reporter import Reporter
 from tests.harness import BOT_ID, RecordingSession, Telegram
-from tests.intake_helpers import TOKEN
+from tests.intake_helpers import REFUND, TOKEN, report
 
 pytestmark = pytest.mark.both_databases
 
@@ -197,3 +198,62 @@ async def test_a_handler_that_caught_a_failed_statement_still_has_its_update_rec
     async with sessions() as session:
         record = await session.get(ProcessedUpdate, (BOT_ID, 4_000_002))
         assert record is not None and record.finished
+
+
+async def test_a_repeat_report_asks_for_its_teams_deciders_once_and_writes_its_case_twice(
+    telegram: Telegram, sessions: SessionFactory
+) -> None:
+    """Routing tells the team's leaders (or, for an appeal, the admins) that a case waits, and
+    the repeat check tells the same people of the repeat: one look-up serves both. The case row,
+    inserted for its number, is updated once when routed and once when flagged, not before every
+    read in between."""
+    await report(telegram.user())
+    second = telegram.user()
+    await second.start(TOKEN)
+    for button in ("反映问题", "营商环境"):
+        await second.click(button)
+    await second.send(REFUND)
+    for button in ("完成", "跳过", "匿名"):
+        await second.click(button)
+    seen: list[tuple[str, str]] = []
+
+    def note(_conn: Any, _cursor: Any, sql: str, parameters: Any, *_args: Any) -> None:
+        seen.append((" ".join(sql.split()), str(parameters)))
+
+    engine = sessions.kw["bind"].sync_engine
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        await second.click("确认提交")
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert "提交成功" in second.last
+    async with sessions() as session:
+        repeat = (await session.exec(select(Case).order_by(col(Case.id).desc()))).first()
+        assert repeat is not None and repeat.repeat_of_id is not None
+    asked = [each for each in seen if " FROM inspectors " in each[0]]
+    assert asked and len(asked) == len(set(asked))
+    assert len([sql for sql, _ in seen if sql.startswith("UPDATE cases ")]) == 2
+
+
+async def test_a_card_scan_finds_or_makes_its_reporter_in_one_statement(
+    telegram: Telegram, sessions: SessionFactory
+) -> None:
+    """The account's reporter is made at its first scan and found again at the next, each time
+    bound to the card, in one upsert; who it was made for and when stay as they were."""
+    user = telegram.user()
+    await user.start(TOKEN)
+    async with sessions() as session:
+        made = (await session.exec(select(Reporter))).one()
+    for _ in range(2):
+        with statements(sessions) as seen:
+            await user.start(TOKEN)
+        touching = [s for s in seen if " reporters " in f"{s} "]
+        assert len(touching) == 1 and touching[0].startswith("INSERT INTO reporters")
+    async with sessions() as session:
+        found = (await session.exec(select(Reporter))).one()
+    assert (found.id, found.created_at, found.telegram_user_id) == (
+        made.id,
+        made.created_at,
+        made.telegram_user_id,
+    )
+    assert found.card_id == made.card_id and found.last_seen_at is not None

@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.services.clocks import get_clock, start_ladder_clock
 from bot.services.policy import Policy
 from bot.services.repeats import flag_repeat
-from bot.services.routing import route_case
+from bot.services.routing import Deciders, route_case
 from models import keys
 from models.anonymity import confidential
 from models.calendar import SHANGHAI
@@ -118,37 +118,41 @@ async def submit_case(
     session.add(case)
     await session.flush()
     assert case.id is not None
-    if draft.anonymous:
-        link_reporter(case, reporter.id)
-    session.add(
-        submitted(
-            case,
-            now,
-            evidence=len(draft.evidence),
-            materials=[material_ref(item) for item in draft.evidence],
-            contact=None
-            if draft.anonymous
-            else (draft.contact_name or "", draft.contact_phone or ""),
+    # nothing read from here on is a row written here: the writes go out in two flushes (routing's
+    # and the commit's), not one before each read
+    with session.no_autoflush:
+        if draft.anonymous:
+            link_reporter(case, reporter.id)
+        session.add(
+            submitted(
+                case,
+                now,
+                evidence=len(draft.evidence),
+                materials=[material_ref(item) for item in draft.evidence],
+                contact=None
+                if draft.anonymous
+                else (draft.contact_name or "", draft.contact_phone or ""),
+            )
         )
-    )
-    enterprise, _zone = await _enterprise_and_zone(session, case)  # held for routing
-    session.add(indexed(case, enterprise.name if enterprise else None))
-    if not draft.anonymous:
-        assert draft.contact_name is not None and draft.contact_phone is not None
-        session.add(sealed_contact(case.id, name=draft.contact_name, phone=draft.contact_phone))
-    for item in draft.evidence:
-        session.add(reporter_file(case.id, item, now, keep_name=not confidential(case)))
-    accept = await start_ladder_clock(
-        session,
-        case,
-        ClockKind.FIRST_REPLY,
-        config=policy.config,
-        calendar=policy.calendar,
-        now=now,
-        new=True,
-    )  # routing and the repeat check start and stop other clocks, never this one
-    await route_case(session, case, policy=policy, now=now, new=True)  # finds ``_zone`` held
-    await flag_repeat(session, case, policy.config.repeats, now)  # 疑似重复件, once routed
+        enterprise, _zone = await _enterprise_and_zone(session, case)  # held for routing
+        session.add(indexed(case, enterprise.name if enterprise else None))
+        if not draft.anonymous:
+            assert draft.contact_name is not None and draft.contact_phone is not None
+            session.add(sealed_contact(case.id, name=draft.contact_name, phone=draft.contact_phone))
+        for item in draft.evidence:
+            session.add(reporter_file(case.id, item, now, keep_name=not confidential(case)))
+        accept = await start_ladder_clock(
+            session,
+            case,
+            ClockKind.FIRST_REPLY,
+            config=policy.config,
+            calendar=policy.calendar,
+            now=now,
+            new=True,
+        )  # routing and the repeat check start and stop other clocks, never this one
+        deciders = Deciders()  # the team's leaders, looked up once for routing and 疑似重复件
+        await route_case(session, case, policy=policy, now=now, new=True, deciders=deciders)
+        await flag_repeat(session, case, policy.config.repeats, now, deciders=deciders)
     if commit:
         await session.commit()
     if counted is not None:

@@ -32,11 +32,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import RepeatsConfig
 from bot.services.clue_lapse import LAPSE_MERGED, lapse_proposals
-from bot.services.inspectors import team_leaders
 from bot.services.notices import tell_inspectors, tell_reporter
 from bot.services.permissions import actor_of, load_case, moved_on, works_on
 from bot.services.rectification import lapse_rectification
 from bot.services.requests import cancel_pending
+from bot.services.routing import Deciders
 from models.attachment import Attachment
 from models.case import OPEN_STATUSES, Case, CaseStatus
 from models.clock import CaseClock
@@ -76,7 +76,8 @@ def similarity(a: str, b: str) -> float:
 def _jaccard(left: frozenset[str], right: frozenset[str]) -> float:
     if not left or not right:
         return 0.0
-    return len(left & right) / len(left | right)
+    shared = len(left & right)
+    return shared / (len(left) + len(right) - shared)  # |A ∪ B| without building it
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +111,7 @@ async def find_earlier(
                     Case.category_id == case.category_id,
                 )
                 .order_by(*newest_first)
+                .limit(1)
             )
         ).first()
         if same is not None:
@@ -143,11 +145,16 @@ async def find_earlier(
 
 
 async def flag_repeat(
-    session: AsyncSession, case: Case, rules: RepeatsConfig, now: datetime
+    session: AsyncSession,
+    case: Case,
+    rules: RepeatsConfig,
+    now: datetime,
+    *,
+    deciders: Deciders | None = None,
 ) -> Match | None:
     """At intake, once the case is routed: link it to the case it repeats, record why, and tell
-    whoever has it (its team leaders while nobody does). Flushes nothing the caller must not
-    commit; the caller commits with the submission."""
+    whoever has it (its team leaders while nobody does: ``deciders``, those routing found).
+    Flushes nothing the caller must not commit; the caller commits with the submission."""
     if not rules.enabled or case.prompted_by_id is not None:
         return None  # a 防打击报复回访 clue: its fixed opening is alike in every one of them
     match = await find_earlier(session, case, rules, now)
@@ -168,7 +175,7 @@ async def flag_repeat(
         person = await session.get(Inspector, case.assignee_id)
         people = [person] if person is not None else []
     else:
-        people = await team_leaders(session, case.team_id, track=case.track)
+        people = await (deciders or Deciders()).of(session, case.team_id, case.track)
     mergeable = earlier.team_id == case.team_id and earlier.status in OPEN_STATUSES
     await tell_inspectors(
         session,

@@ -11,7 +11,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, update
+from sqlalchemy import func, insert, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -21,6 +22,7 @@ from bot.services.rate_limits import Limit, RateLimiter
 from models.card import Card, CardScan, CardStatus
 from models.enterprise import Enterprise
 from models.errors import DomainError, NotFound
+from models.notification import Channel
 from models.org import Category, Zone
 from models.reporter import Reporter, ReporterContact, phone_index
 from notifications.render import render
@@ -292,21 +294,55 @@ async def open_card(
         .where(col(Card.id) == card.id)
         .values(scan_count=col(Card.scan_count) + 1, last_scan_at=now)
     )
-    reporter = await get_reporter(session, telegram_user_id)
-    if reporter is None:
-        reporter = Reporter(telegram_user_id=telegram_user_id, chat_id=chat_id, created_at=now)
-    reporter.chat_id = chat_id
-    reporter.card_id = card.id
-    reporter.enterprise_id = card.enterprise_id
-    reporter.zone_id = scan.zone_id
-    reporter.last_seen_at = now
-    session.add(reporter)
-    await session.flush()
+    reporter_id = await _bind_reporter(
+        session,
+        telegram_user_id=telegram_user_id,
+        chat_id=chat_id,
+        card=card,
+        zone_id=scan.zone_id,
+        now=now,
+    )
     assert card.id is not None
-    session.add(CardScan(card_id=card.id, reporter_id=reporter.id, scanned_at=now))
-    welcome = await _welcome(session, reporter, config)
+    await session.exec(
+        insert(CardScan).values(card_id=card.id, reporter_id=reporter_id, scanned_at=now)
+    )
+    welcome = await _welcome_for(
+        session, config, card_id=card.id, zone_id=scan.zone_id, enterprise_id=card.enterprise_id
+    )
     await session.commit()
     return welcome
+
+
+async def _bind_reporter(
+    session: AsyncSession,
+    *,
+    telegram_user_id: int,
+    chat_id: int,
+    card: Card,
+    zone_id: int | None,
+    now: datetime,
+) -> int:
+    """The account's reporter, made or found, bound to the card's enterprise and zone and its
+    chat, in one statement (an upsert on the account); its id. Who it was made for, when, and
+    any block stay as they were."""
+    table = Reporter.__table__  # type: ignore[attr-defined]
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert_into = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    bound = {
+        "chat_id": chat_id,
+        "card_id": card.id,
+        "enterprise_id": card.enterprise_id,
+        "zone_id": zone_id,
+        "last_seen_at": now,
+    }
+    statement = (
+        insert_into.values(
+            channel=Channel.TELEGRAM, telegram_user_id=telegram_user_id, created_at=now, **bound
+        )
+        .on_conflict_do_update(index_elements=["telegram_user_id"], set_=bound)
+        .returning(table.c.id)
+    )
+    return int((await session.exec(statement)).scalar_one())
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func
@@ -19,7 +20,7 @@ from models.enterprise import Enterprise
 from models.errors import InvalidInput, NotFound
 from models.event import SYSTEM, Actor, assign_to, route_to
 from models.notification import Notice, Offer
-from models.org import Category, Zone
+from models.org import Category, Track, Zone
 from models.routing import Candidate, RoutingDecision, choose_team, pick_assignee
 from models.team import AssignmentMode, Inspector, Role, Team
 from notifications.outbox import active_admins, notify_inspectors
@@ -59,6 +60,21 @@ async def list_team_members(
     )
 
 
+@dataclass
+class Deciders:
+    """Who decides for a team (``team_leaders``: its leaders, for an appeal the admins if it has
+    none), looked up once in one submission: routing tells them a case waits, and the repeat
+    check that follows tells the same people, in the same transaction, of the repeat."""
+
+    found: dict[tuple[int | None, Track], list[Inspector]] = field(default_factory=dict)
+
+    async def of(self, session: AsyncSession, team_id: int | None, track: Track) -> list[Inspector]:
+        key = (team_id, track)
+        if key not in self.found:
+            self.found[key] = await team_leaders(session, team_id, track=track)
+        return list(self.found[key])
+
+
 async def _notify_assignee(
     session: AsyncSession, case: Case, inspector: Inspector, now: datetime
 ) -> None:
@@ -93,14 +109,22 @@ async def _notify_assignee(
 
 
 async def _notify_team_leaders(
-    session: AsyncSession, case: Case, team: Team, now: datetime, reason: str | None
+    session: AsyncSession,
+    case: Case,
+    team: Team,
+    now: datetime,
+    reason: str | None,
+    *,
+    deciders: Deciders | None = None,
 ) -> None:
     """A case waits in the team's queue: its leaders (for an appeal, the admins if it has none)
-    are told. A clue in a team without a leader: the admins are told that, and nothing of it."""
+    are told. A clue in a team without a leader: the admins are told that, and nothing of it
+    (an appeal finding nobody found no admin either: there is nobody to tell)."""
     assert case.id is not None and team.id is not None
-    leaders = await team_leaders(session, team.id, track=case.track)
+    leaders = await (deciders or Deciders()).of(session, team.id, case.track)
     if not leaders:
-        await _tell_admins_unattended(session, case, team, now)
+        if case.track is not Track.APPEAL:
+            await _tell_admins_unattended(session, case, team, now)
         return
     category = await session.get(Category, case.category_id)
     zone = await session.get(Zone, case.zone_id) if case.zone_id else None
@@ -205,12 +229,14 @@ async def route_case(
     now: datetime,
     actor: Actor = SYSTEM,
     new: bool = False,
+    deciders: Deciders | None = None,
 ) -> Team:
     """Send the case to the team the first matching rule names (else the dispatcher; a report
     made without a card always goes to the dispatcher) and, if the team assigns automatically, to
     its least-loaded active inspector. A 防打击报复回访 clue whose rule names the team that
     handled the first case goes to the dispatcher instead (``RECUSED``). ``new``: the case was
-    created in this transaction (its 签收 clock is not looked up). The caller commits."""
+    created in this transaction (its 签收 clock is not looked up). ``deciders``: the team leaders
+    looked up so far in the caller's transaction. The caller commits."""
     assert case.id is not None
     category = await session.get(Category, case.category_id)
     assert category is not None
@@ -247,7 +273,16 @@ async def route_case(
     )
     await session.flush()
     reason = routed_reason(decision.rule, recused_from)
-    await place_case(session, case, team, policy=policy, now=now, actor=actor, reason=reason)
+    await place_case(
+        session,
+        case,
+        team,
+        policy=policy,
+        now=now,
+        actor=actor,
+        reason=reason,
+        deciders=deciders,
+    )
     return team
 
 
@@ -260,6 +295,7 @@ async def place_case(
     now: datetime,
     actor: Actor = SYSTEM,
     reason: str | None = None,
+    deciders: Deciders | None = None,
 ) -> Inspector | None:
     """A case has reached ``team``: if the team assigns automatically, its least-loaded active
     inspector gets it; otherwise (or with nobody on duty) its leaders are asked to assign.
@@ -297,7 +333,7 @@ async def place_case(
             )
             return inspector
         reason = "本组暂无在岗监督员，请组长分派。"
-    await _notify_team_leaders(session, case, team, now, reason)
+    await _notify_team_leaders(session, case, team, now, reason, deciders=deciders)
     return None
 
 
