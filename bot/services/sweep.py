@@ -52,11 +52,13 @@ from bot.db import SessionFactory
 from bot.services.people import Directory
 from bot.services.sweep_batch import (
     Batch,
+    MustWait,
     Sweep,
     act_in_bulk,
     advance,
     chunks,
     history,
+    may_fold,
     queue_notices,
     wait_for,
 )
@@ -105,8 +107,9 @@ IN_FLIGHT = 2
 own: while the server writes one, the process prepares the next, and the server can write both
 on two cores. A batch's cases and clocks are its own, so they never wait for one another; only
 the digests are shared, and a batch that folds notices into them waits until the batch before
-it is done (``Batches.wait_for``), so each person's digest is found and extended in order. On
-SQLite, whose writers take turns anyway, one at a time."""
+it is done (``wait_for``) — before it locks anything, so that no staff action can end up
+waiting on it while it waits on the batch before — and each person's digest is found and
+extended in order. On SQLite, whose writers take turns anyway, one at a time."""
 CLAIM_FOR = timedelta(minutes=5)
 DIGEST_THRESHOLD = 4
 DIGEST_HOLD = timedelta(minutes=10)
@@ -334,6 +337,8 @@ async def _act_in_bulk(
             await session.commit()
         sweep.digests.settle(batch.staged)
         return batch
+    except MustWait:  # rolled back, its locks let go: one by one once the batch before is done
+        return Batch(alone=[clock.id for clock in clocks if clock.id is not None])
     except Exception:
         logger.warning(
             "deadline sweep: a batch of %s clocks failed; acting on them one by one",
@@ -355,6 +360,9 @@ async def _act_on_group(
     """One batch, then the clocks it left to act on one by one (once the batch before it is
     done: they may fold notices too); what they did."""
     done = SweepReport(now=sweep.now, dry_run=False)
+    if may_fold(sweep, [plans[clock.id] for clock in group if clock.id is not None]):
+        await wait_for(after)  # before its locks are taken, never while they are held
+        after = None
     batch = await _act_in_bulk(sessions, sweep, group, cases, plans, after=after)
     done.plans += batch.plans
     done.skipped += batch.skipped

@@ -178,9 +178,27 @@ class Sweep:
 
 
 async def wait_for(before: asyncio.Future[Any] | None) -> None:
-    """Until ``before`` (the batch before, running alongside) is done, however it ended."""
+    """Until ``before`` (the batch before, running alongside) is done, however it ended. Never
+    while holding a batch's locks: PostgreSQL cannot see a wait in the process, so a staff
+    action holding a row of the batch before and asking for one of this batch's would close a
+    cycle its deadlock detector never breaks (the sweep and those cases stuck for good)."""
     if before is not None and not before.done():
         await asyncio.wait([before])
+
+
+class MustWait(Exception):
+    """A batch found it folds notices into the digests while the batch before is still being
+    written: it gives up its locks (rolled back) and its clocks are acted on one by one once
+    that batch is done. Rare: a batch that may fold waits before it locks (``may_fold``)."""
+
+
+def may_fold(sweep: Sweep, plans: list[ClockPlan]) -> bool:
+    """Whether these plans fold any notice into a held person's digest."""
+    return any(
+        notice.recipient in sweep.held and notice.digest_line is not None
+        for plan in plans
+        for notice in plan.notices
+    )
 
 
 async def queue_notices(
@@ -190,8 +208,9 @@ async def queue_notices(
     after: asyncio.Future[Any] | None = None,
 ) -> Staged:
     """Queue the plans' notices (each key once; ``plan.queued`` counts the rows written) in the
-    session's transaction, a held person's folded into their digest — once ``after`` (the
-    batch before, written alongside) is done, so that digests are extended in order."""
+    session's transaction, a held person's folded into their digest — only when ``after`` (the
+    batch before, written alongside) is done, so that digests are extended in order; otherwise
+    ``MustWait``."""
     rows: list[dict[str, Any]] = []
     by_key: dict[str, tuple[ClockPlan, Notice]] = {}
     for plan in plans:
@@ -215,8 +234,8 @@ async def queue_notices(
         plan.queued += 1
         if notice.recipient in sweep.held and notice.digest_line is not None:
             folded.append((notice.recipient, row_id, notice.digest_line))
-    if folded:
-        await wait_for(after)
+    if folded and after is not None and not after.done():
+        raise MustWait  # re-planned into a fold: never wait on the batch before with locks held
     return await sweep.digests.fold(session, folded)
 
 
