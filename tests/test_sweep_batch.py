@@ -381,7 +381,7 @@ async def test_a_staff_action_holding_a_case_of_one_batch_and_asking_for_the_nex
     for n in range(3):
         await report(sessions, catalog, calendar, SUBMITTED, telegram_user_id=7_000_050 + n)
     async with sessions() as session:
-        every_case = set((await session.exec(select(Case.id))).all())
+        every_case = {int(i) for i in (await session.exec(select(Case.id))).all() if i is not None}
     act_in_bulk = sweep_batch.act_in_bulk
     first_batch: set[int] = set()
     held = asyncio.Event()
