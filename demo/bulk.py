@@ -200,12 +200,14 @@ class MemoryLedger(Ledger):
         warn_before: int | None = None,
     ) -> CaseClock:
         assert case.id is not None
-        if self.dry:  # no later case depends on a deadline: none is worked out, none kept
+        warn = self.warn_before if warn_before is None else warn_before
+        if self.dry:  # no later case depends on a deadline: none is kept, but the day's
+            # deadline is worked out here once for the processes forked later
+            self.calendar.started(at, workdays, warn)
             dry: CaseClock = PlainClock.new(
                 case_id=case.id, kind=kind, started_at=at, workdays=workdays, due_at=at
             )
             return dry
-        warn = self.warn_before if warn_before is None else warn_before
         clock = self.clocks.get((case.id, kind))
         if clock is None:  # ``new_clock``, on a plain clock
             clock = PlainClock.new(

@@ -15,6 +15,7 @@ from bot.db import SessionFactory
 from demo.bulk import write_in_bulk
 from demo.calendar import RememberingCalendar
 from demo.plan import plan_history
+from demo.rows import uncollected
 from demo.use_cases import write_through_use_cases
 from demo.world import build_world
 from models.calendar import WorkCalendar
@@ -84,9 +85,10 @@ async def generate_demo(
         t.code for t in config.teams if t.assignment is AssignmentMode.LEADER or t.dispatcher
     )
     calendar = RememberingCalendar.of(calendar)  # the same answers, each worked out once
-    plan = plan_history(
-        config, calendar, now, cases=cases, seed=seed, months=months, leader_teams=leader_teams
-    )
+    with uncollected():
+        plan = plan_history(
+            config, calendar, now, cases=cases, seed=seed, months=months, leader_teams=leader_teams
+        )
     world = await build_world(sessions, config, plan, seed)
     await _restart_sequences(sessions)
     # the 重复件 are planned (``demo.plan``: the check's same-enterprise rule; the demo's
@@ -96,7 +98,8 @@ async def generate_demo(
     tick = tick or (lambda _: None)
     if bulk:
         workers = (os.cpu_count() or 1) if workers is None else workers
-        await write_in_bulk(sessions, config, calendar, plan, world, tick=tick, workers=workers)
+        with uncollected():  # in this process and the ones it forks
+            await write_in_bulk(sessions, config, calendar, plan, world, tick=tick, workers=workers)
     else:
         await write_through_use_cases(sessions, config, calendar, plan, world, tick=tick)
     await _restart_sequences(sessions)

@@ -11,8 +11,11 @@ more than the rest of a case's history together.
 
 from __future__ import annotations
 
+import gc
 import inspect
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC
 from operator import itemgetter
@@ -23,6 +26,21 @@ from pydantic_core import PydanticUndefined
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models.types import JSONType, UTCDateTime
+
+
+@contextmanager
+def uncollected() -> Iterator[None]:
+    """Python's cyclic garbage collector paused: a history's plan, rows and events make no
+    cycles that matter (reference counting frees them; a plan of 10,000 cases leaves a few
+    thousand cyclic objects, a batch's rows none), but a collector that runs as they pile up
+    scans them all again and again — a third of a batch's work. Resumed as it was after."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class EncodedJSON(dict[str, Any]):
