@@ -47,6 +47,7 @@ from models.event import (
 from models.notification import (
     Notice,
     Notification,
+    NotificationStatus,
     Offer,
     Offering,
     Recipient,
@@ -106,8 +107,11 @@ class MemoryLedger(Ledger):
         world: World,
         next_case_id: int,
         referenced: frozenset[str],
+        sent_until: datetime | None = None,
     ) -> None:
         self.config = config
+        self.sent_until = sent_until
+        """Notices queued until then are written as sent (``generate_demo`` marks them so)."""
         self.calendar = (
             calendar
             if isinstance(calendar, RememberingCalendar)
@@ -335,6 +339,9 @@ class MemoryLedger(Ledger):
             offer=offer,
             now=at,
         )
+        if self.sent_until is not None and row["created_at"] <= self.sent_until:
+            # what ``generate_demo`` makes of it once written, written so at once
+            row["status"], row["sent_at"] = NotificationStatus.SENT, row["created_at"]
         self.batch.add(Notification, row)
 
     async def submit(self, plan_case: CasePlan) -> Case:
@@ -545,7 +552,12 @@ async def write_in_bulk(
     PostgreSQL), each batch forgotten once written; on PostgreSQL with ``workers`` > 1, the
     batches worked out by that many processes (``demo.parallel``)."""
     ledger = MemoryLedger(
-        config, calendar, world, next_case_id=1, referenced=referenced_numbers(plan)
+        config,
+        calendar,
+        world,
+        next_case_id=1,
+        referenced=referenced_numbers(plan),
+        sent_until=plan.now,
     )
 
     forks = "fork" in multiprocessing.get_all_start_methods()
