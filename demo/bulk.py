@@ -339,6 +339,7 @@ class MemoryLedger(Ledger):
             offer=offer,
             now=at,
         )
+        row["params"] = chain.as_json(row["params"])  # encoded here, once, by the C encoder
         if self.sent_until is not None and row["created_at"] <= self.sent_until:
             # what ``generate_demo`` makes of it once written, written so at once
             row["status"], row["sent_at"] = NotificationStatus.SENT, row["created_at"]

@@ -81,6 +81,13 @@ def _encoded(data: dict[str, Any]) -> str:
     return "".join(_ENCODE(data, 0)) if _ENCODE is not None else _ENCODER.encode(data)
 
 
+def as_json(value: dict[str, Any]) -> EncodedJSON:
+    """A JSON column's value with its text (the data's encoding: JSONB keeps the value)."""
+    encoded = EncodedJSON(value)
+    encoded.text = _encoded(encoded)
+    return encoded
+
+
 _NAMES: dict[str | None, str] = {
     None: "null",
     **{

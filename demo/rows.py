@@ -167,22 +167,28 @@ async def write(connection: AsyncConnection, taken: list[Taken]) -> None:
     driver = raw.driver_connection
     assert driver is not None
     for rows in taken:
-        columns = list(zip(*rows.values, strict=True))
-        for index, key in enumerate(rows.keys):
-            column_type = rows.table.c[key].type
-            process = column_type.dialect_impl(dialect).bind_processor(dialect)
-            if process is None:
-                continue
-            if isinstance(column_type, JSONType):
-                columns[index] = tuple(
-                    v if v is None else v.text if type(v) is EncodedJSON else process(v)
-                    for v in columns[index]
-                )
-            elif isinstance(column_type, UTCDateTime):  # already in UTC: as it is
-                columns[index] = tuple(
-                    v if v is None or v.tzinfo is UTC else process(v) for v in columns[index]
-                )
-            else:
-                columns[index] = tuple(v if v is None else process(v) for v in columns[index])
-        records = list(zip(*columns, strict=True))
+        records = copied(dialect, rows)
         await driver.copy_records_to_table(rows.table.name, records=records, columns=rows.keys)
+
+
+def copied(dialect: sa.Dialect, rows: Taken) -> list[tuple[Any, ...]]:
+    """The rows' values as COPY takes them: through the columns' own bind processors, as an
+    INSERT sends them (a JSON value's text as it is; a UTC datetime as it is)."""
+    columns = list(zip(*rows.values, strict=True))
+    for index, key in enumerate(rows.keys):
+        column_type = rows.table.c[key].type
+        process = column_type.dialect_impl(dialect).bind_processor(dialect)
+        if process is None:
+            continue
+        if isinstance(column_type, JSONType):
+            columns[index] = tuple(
+                v if v is None else v.text if type(v) is EncodedJSON else process(v)
+                for v in columns[index]
+            )
+        elif isinstance(column_type, UTCDateTime):  # already in UTC: as it is
+            columns[index] = tuple(
+                v if v is None or v.tzinfo is UTC else process(v) for v in columns[index]
+            )
+        else:
+            columns[index] = tuple(v if v is None else process(v) for v in columns[index])
+    return list(zip(*columns, strict=True))
