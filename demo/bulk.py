@@ -105,6 +105,7 @@ class MemoryLedger(Ledger):
         config: LiankaConfig,
         calendar: WorkCalendar,
         world: World,
+        *,
         next_case_id: int,
         referenced: frozenset[str],
         sent_until: datetime | None = None,
