@@ -21,7 +21,7 @@ from demo.parallel import write_in_parallel
 from demo.plan import CasePlan, Plan
 from demo.rows import Batch, Taken, plain, table_of, write
 from demo.search import case_document
-from demo.steps import STEPS, Ledger, Row, ladder_of
+from demo.steps import STEPS, Ledger, Row, ladder_of, ladders
 from demo.world import World
 from models import keys
 from models.calendar import SHANGHAI, WorkCalendar
@@ -120,6 +120,7 @@ class MemoryLedger(Ledger):
         )
         self.world = world
         self.category_codes = world.category_codes
+        self.ladders = ladders(config, world.category_codes)
         self.warn_before = config.deadlines.warn_before
         self.next_case_id = next_case_id
         self.referenced = referenced
@@ -382,7 +383,7 @@ class MemoryLedger(Ledger):
             self.case_reporters[case.id] = reporter.id
         if not dry:
             self._submitted(case, plan_case.contact)
-        ladder = self.config.ladder_for(category.code)
+        ladder = self.ladders[case.category_id]
         await self.start_clock(case, ClockKind.FIRST_REPLY, ladder.first_reply, at)
         if case.card_id is None:  # reported without a card: 信访室 routes by hand
             decision = RoutingDecision(self.config.dispatcher.code, None)
