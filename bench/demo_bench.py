@@ -15,15 +15,22 @@ out by one process a core, ``demo.parallel`` — not counting the database serve
 machine the wall time is mostly waiting for a core), demo_peak_rss_mb (once generated: this
 process or a worker, whichever is larger), demo_audit_verify_s, demo_cases and
 demo_cases_per_s_sqlite into bench/results.json.
+
+On PostgreSQL it also prints the database server's CPU time spent on the generation: the
+backends serving this database, sampled from ``/proc`` (so only where the server runs on this
+machine; the WAL writer and checkpointer, shared by every database, are not counted). Merged as
+demo_server_ms_per_case when measured.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import resource
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,6 +56,60 @@ def workers_peak_rss_mb() -> float:
     return peak / 1e6 if sys.platform == "darwin" else peak / 1024
 
 
+class ServerTime:
+    """CPU seconds of the PostgreSQL backends serving ``database`` (on this machine), while
+    running: each backend's last reading from ``/proc``, taken every ``every`` seconds (a backend
+    that ends between two readings loses at most that much)."""
+
+    def __init__(self, database: str, every: float = 0.02) -> None:
+        self.marker = f" {database} ".encode()
+        self.every = every
+        self.ticks: dict[int, int] = {}
+        self.others: set[str] = set()
+        self.own_cpu = 0.0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    def __enter__(self) -> ServerTime:
+        if self.marker.strip() and Path("/proc").is_dir():
+            self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        if self.thread.is_alive():
+            self.thread.join()
+
+    @property
+    def seconds(self) -> float | None:
+        return sum(self.ticks.values()) / self.tick if self.ticks else None
+
+    def _read(self) -> None:
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit() or entry.name in self.others:
+                continue
+            try:
+                with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+                    title = f.read()
+                if self.marker not in title:
+                    if not title.startswith((b"postgres", b"/usr/lib/postgresql")):
+                        self.others.add(entry.name)  # never a backend: not read again
+                    continue
+                with open(f"/proc/{entry.name}/stat", "rb") as f:
+                    fields = f.read().rsplit(b")", 1)[1].split()
+            except OSError:
+                continue
+            self.ticks[int(entry.name)] = int(fields[11]) + int(fields[12])  # utime + stime
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            self._read()
+            self.stop.wait(self.every)
+        self._read()
+        self.own_cpu = time.thread_time()  # the sampling's CPU, not the generation's
+
+
 @dataclass(frozen=True)
 class Run:
     seconds: float  # wall time of generate_demo
@@ -56,6 +117,7 @@ class Run:
     rss_mb: float  # peak RSS of this process or a worker once generated (before the audit check)
     verify_seconds: float
     verified: bool
+    server_seconds: float | None = None  # CPU time of the database's backends (PostgreSQL)
 
 
 async def generate(url: str, cases: int, workers: int | None = None) -> Run:
@@ -73,10 +135,13 @@ async def generate(url: str, cases: int, workers: int | None = None) -> Run:
     try:
         async with sessions() as session:
             calendar = await load_calendar(session, config)
-        started, cpu = time.perf_counter(), time.process_time() + workers_cpu()
-        await generate_demo(sessions, config, calendar, NOW, cases=cases, workers=workers)
-        generated = time.perf_counter() - started
-        cpu = time.process_time() + workers_cpu() - cpu
+        database = engine.url.database if engine.dialect.name == "postgresql" else None
+        with ServerTime(database or "") as server:
+            started, cpu = time.perf_counter(), time.process_time() + workers_cpu()
+            await generate_demo(sessions, config, calendar, NOW, cases=cases, workers=workers)
+            generated = time.perf_counter() - started
+        cpu = time.process_time() + workers_cpu() - cpu - server.own_cpu
+        server_seconds = server.seconds if database else None
         rss = max(peak_rss_mb(), workers_peak_rss_mb())
         started = time.perf_counter()
         async with sessions() as session:
@@ -84,7 +149,7 @@ async def generate(url: str, cases: int, workers: int | None = None) -> Run:
         verified = time.perf_counter() - started
     finally:
         await engine.dispose()
-    return Run(generated, cpu, rss, verified, audit.ok)
+    return Run(generated, cpu, rss, verified, audit.ok, server_seconds)
 
 
 def run(url: str, cases: int, label: str, workers: int | None = None) -> Run:
@@ -94,10 +159,17 @@ def run(url: str, cases: int, label: str, workers: int | None = None) -> Run:
     result = asyncio.run(generate(url, cases, workers))
     if not result.verified:
         raise SystemExit(f"{label}: the audit chains of the demo data do not verify")
+    server = (
+        f"; server {result.server_seconds:.1f} CPU s = "
+        f"{result.server_seconds / cases * 1000:.3f} ms a case"
+        if result.server_seconds
+        else ""
+    )
     print(
         f"{label}: {cases} cases in {result.seconds:.1f}s = {cases / result.seconds:,.0f} "
         f"cases/s ({cases / result.cpu_seconds:,.0f} a CPU second of this process and its "
-        f"workers; peak RSS so far {result.rss_mb:.0f} MB); audit verify {result.verify_seconds:.1f}s (ok)",
+        f"workers = {result.cpu_seconds / cases * 1000:.3f} ms a case{server}; peak RSS so far "
+        f"{result.rss_mb:.0f} MB); audit verify {result.verify_seconds:.1f}s (ok)",
         flush=True,
     )
     return result
@@ -122,6 +194,8 @@ def main() -> None:
             "demo_audit_verify_s": round(result.verify_seconds, 1),
             "demo_cases": args.cases,
         }
+        if result.server_seconds:
+            figures["demo_server_ms_per_case"] = round(result.server_seconds / args.cases * 1000, 3)
     if args.sqlite_cases:
         with tempfile.TemporaryDirectory(prefix="lianka-demo-bench-") as work:
             url = f"sqlite+aiosqlite:///{Path(work) / 'demo.db'}"

@@ -38,7 +38,9 @@ lifecycle steps and the ``Ledger`` they write to), ``use_cases`` and ``bulk`` (t
 own function by ``tests/test_demo_shortcuts.py``: ``chain`` (events chained and hashed as
 ``models.event`` does), ``calendar`` (working days remembered), ``search`` (documents from texts
 cut once); ``rows`` (plain objects, COPY); ``parallel`` (on PostgreSQL, the batches worked out
-by one process a core while this one goes through the history dry). Clocks move by the domain's rules (``models.clock.CaseClock``)
+by one process a core while this one goes through the history dry); ``load`` (on PostgreSQL,
+the tables filled in bulk without their non-unique indexes and foreign keys, made again and
+validated at the end). Clocks move by the domain's rules (``models.clock.CaseClock``)
 on either path. ``bot.cli`` may import this package; ``bot.services`` never does.
 """
 

@@ -21,7 +21,7 @@ from demo.parallel import write_in_parallel
 from demo.plan import CasePlan, Plan
 from demo.rows import Batch, Taken, plain, table_of, write
 from demo.search import case_document
-from demo.steps import STEPS, Ledger, Row, ladder_of
+from demo.steps import STEPS, Ledger, Row, ladder_of, ladders
 from demo.world import World
 from models import keys
 from models.calendar import SHANGHAI, WorkCalendar
@@ -47,6 +47,7 @@ from models.event import (
 from models.notification import (
     Notice,
     Notification,
+    NotificationStatus,
     Offer,
     Offering,
     Recipient,
@@ -104,10 +105,14 @@ class MemoryLedger(Ledger):
         config: LiankaConfig,
         calendar: WorkCalendar,
         world: World,
+        *,
         next_case_id: int,
         referenced: frozenset[str],
+        sent_until: datetime | None = None,
     ) -> None:
         self.config = config
+        self.sent_until = sent_until
+        """Notices queued until then are written as sent (``generate_demo`` marks them so)."""
         self.calendar = (
             calendar
             if isinstance(calendar, RememberingCalendar)
@@ -115,6 +120,7 @@ class MemoryLedger(Ledger):
         )
         self.world = world
         self.category_codes = world.category_codes
+        self.ladders = ladders(config, world.category_codes)
         self.warn_before = config.deadlines.warn_before
         self.next_case_id = next_case_id
         self.referenced = referenced
@@ -200,12 +206,14 @@ class MemoryLedger(Ledger):
         warn_before: int | None = None,
     ) -> CaseClock:
         assert case.id is not None
-        if self.dry:  # no later case depends on a deadline: none is worked out, none kept
+        warn = self.warn_before if warn_before is None else warn_before
+        if self.dry:  # no later case depends on a deadline: none is kept, but the day's
+            # deadline is worked out here once for the processes forked later
+            self.calendar.started(at, workdays, warn)
             dry: CaseClock = PlainClock.new(
                 case_id=case.id, kind=kind, started_at=at, workdays=workdays, due_at=at
             )
             return dry
-        warn = self.warn_before if warn_before is None else warn_before
         clock = self.clocks.get((case.id, kind))
         if clock is None:  # ``new_clock``, on a plain clock
             clock = PlainClock.new(
@@ -333,6 +341,10 @@ class MemoryLedger(Ledger):
             offer=offer,
             now=at,
         )
+        row["params"] = chain.as_json(row["params"])  # encoded here, once, by the C encoder
+        if self.sent_until is not None and row["created_at"] <= self.sent_until:
+            # what ``generate_demo`` makes of it once written, written so at once
+            row["status"], row["sent_at"] = NotificationStatus.SENT, row["created_at"]
         self.batch.add(Notification, row)
 
     async def submit(self, plan_case: CasePlan) -> Case:
@@ -371,7 +383,7 @@ class MemoryLedger(Ledger):
             self.case_reporters[case.id] = reporter.id
         if not dry:
             self._submitted(case, plan_case.contact)
-        ladder = self.config.ladder_for(category.code)
+        ladder = self.ladders[case.category_id]
         await self.start_clock(case, ClockKind.FIRST_REPLY, ladder.first_reply, at)
         if case.card_id is None:  # reported without a card: 信访室 routes by hand
             decision = RoutingDecision(self.config.dispatcher.code, None)
@@ -543,7 +555,12 @@ async def write_in_bulk(
     PostgreSQL), each batch forgotten once written; on PostgreSQL with ``workers`` > 1, the
     batches worked out by that many processes (``demo.parallel``)."""
     ledger = MemoryLedger(
-        config, calendar, world, next_case_id=1, referenced=referenced_numbers(plan)
+        config,
+        calendar,
+        world,
+        next_case_id=1,
+        referenced=referenced_numbers(plan),
+        sent_until=plan.now,
     )
 
     forks = "fork" in multiprocessing.get_all_start_methods()

@@ -12,15 +12,19 @@ from sqlmodel import col, select
 
 from bot.config import LiankaConfig, RepeatsConfig
 from bot.db import SessionFactory
-from demo.bulk import write_in_bulk
+from demo.bulk import TABLE_ORDER, write_in_bulk
 from demo.calendar import RememberingCalendar
+from demo.load import without_secondary_indexes
 from demo.plan import plan_history
+from demo.rows import table_of, uncollected
 from demo.use_cases import write_through_use_cases
 from demo.world import build_world
 from models.calendar import WorkCalendar
+from models.card import Card, CardScan
 from models.case import Case
 from models.enterprise import Enterprise
 from models.notification import Notification, NotificationStatus
+from models.reporter import Reporter
 from models.team import AssignmentMode, Inspector
 
 
@@ -45,6 +49,13 @@ async def _restart_sequences(sessions: SessionFactory) -> None:
                 )
             )
         await session.commit()
+
+
+FILLED = tuple(
+    table_of(model).name
+    for model in (Inspector, Enterprise, Card, Reporter, CardScan, *TABLE_ORDER)
+)
+"""The tables a demo fills: the world's and the cases' (``demo.load``)."""
 
 
 class NotEmpty(Exception):
@@ -84,38 +95,46 @@ async def generate_demo(
         t.code for t in config.teams if t.assignment is AssignmentMode.LEADER or t.dispatcher
     )
     calendar = RememberingCalendar.of(calendar)  # the same answers, each worked out once
-    plan = plan_history(
-        config, calendar, now, cases=cases, seed=seed, months=months, leader_teams=leader_teams
-    )
-    world = await build_world(sessions, config, plan, seed)
-    await _restart_sequences(sessions)
-    # the 重复件 are planned (``demo.plan``: the check's same-enterprise rule; the demo's
-    # templated descriptions would make most cases alike by text) and flagged by a step, on
-    # both paths, so the intake's own check is off
-    config = config.model_copy(update={"repeats": RepeatsConfig(enabled=False)})
-    tick = tick or (lambda _: None)
-    if bulk:
-        workers = (os.cpu_count() or 1) if workers is None else workers
-        await write_in_bulk(sessions, config, calendar, plan, world, tick=tick, workers=workers)
-    else:
-        await write_through_use_cases(sessions, config, calendar, plan, world, tick=tick)
-    await _restart_sequences(sessions)
-    async with sessions() as session:
-        await session.exec(
-            sa.update(Notification)
-            .where(
-                col(Notification.status) == NotificationStatus.PENDING,
-                col(Notification.created_at) <= now,
-            )
-            .values(status=NotificationStatus.SENT, sent_at=Notification.created_at)
+    with uncollected():
+        plan = plan_history(
+            config, calendar, now, cases=cases, seed=seed, months=months, leader_teams=leader_teams
         )
+    tick = tick or (lambda _: None)
+    workers = (os.cpu_count() or 1) if workers is None else workers
+    # in bulk on PostgreSQL, the tables filled are indexed and their keys checked at the end
+    filled = FILLED if bulk else ()
+    async with without_secondary_indexes(sessions, filled, at_once=workers):
+        world = await build_world(sessions, config, plan, seed)
+        await _restart_sequences(sessions)
+        # the 重复件 are planned (``demo.plan``: the check's same-enterprise rule; the demo's
+        # templated descriptions would make most cases alike by text) and flagged by a step, on
+        # both paths, so the intake's own check is off
+        config = config.model_copy(update={"repeats": RepeatsConfig(enabled=False)})
+        if bulk:
+            with uncollected():  # in this process and the ones it forks
+                await write_in_bulk(
+                    sessions, config, calendar, plan, world, tick=tick, workers=workers
+                )
+        else:
+            await write_through_use_cases(sessions, config, calendar, plan, world, tick=tick)
+        await _restart_sequences(sessions)
+        async with sessions() as session:
+            await session.exec(
+                sa.update(Notification)
+                .where(
+                    col(Notification.status) == NotificationStatus.PENDING,
+                    col(Notification.created_at) <= now,
+                )
+                .values(status=NotificationStatus.SENT, sent_at=Notification.created_at)
+            )
+            await session.commit()
+    async with sessions() as session:
         statuses = {
             str(status): int(count)
             for status, count in (
                 await session.exec(select(Case.status, sa.func.count()).group_by(Case.status))
             ).all()
         }
-        await session.commit()
     return DemoSummary(
         len(plan.cases), len(plan.enterprises), len(plan.scans), len(world.people), statuses
     )

@@ -490,6 +490,7 @@ def plan_history(
     category_weights = {c: CATEGORY_WEIGHTS.get(c, 5) for c in (c.code for c in config.categories)}
     tracks = {c.code: c.track for c in config.categories}
     routed_teams = {rule.team for rule in config.routing}
+    resolve_days = {c.code: config.ladder_for(c.code).resolve for c in config.categories}
     plans: list[CasePlan] = []
     scans: list[tuple[int, datetime]] = []
 
@@ -501,7 +502,7 @@ def plan_history(
         steps = _life(
             rng,
             tracks[category],
-            config.ladder_for(category).resolve,
+            resolve_days[category],
             needs_assigning=team in leader_teams or team not in routed_teams,
             created=created,
             amount=amount,

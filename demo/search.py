@@ -3,6 +3,7 @@ names the same enterprises and templated descriptions again and again."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 
 from models.org import Track
@@ -14,9 +15,18 @@ def _tokens(text: str) -> tuple[str, ...]:
     return tuple(tokens(text))
 
 
+def _numbered(number: str) -> tuple[Sequence[str], Sequence[str]]:
+    """The tokens of a 受理编号 and of its sequence without leading zeros: the part before the
+    sequence (prefix and year) cut once, the sequence of ASCII digits one word as it is."""
+    head, dash, sequence = number.rpartition("-")
+    if dash and sequence.isascii() and sequence.isdigit():  # after a separator: a word
+        short = sequence.lstrip("0")
+        return [*_tokens(head + dash), sequence], [short] if short else []
+    return tokens(number), tokens(sequence.lstrip("0") if dash else number.lstrip("0"))
+
+
 def case_document(*, number: str, enterprise: str | None, description: str, track: Track) -> str:
     """``models.search.case_document``'s document (held equal by test): the number, its
     sequence without leading zeros, the enterprise of an appeal, the description."""
-    sequence = number.rsplit("-", 1)[-1].lstrip("0")
     named = enterprise if track is Track.APPEAL else None
-    return joined((tokens(number), tokens(sequence), _tokens(named or ""), _tokens(description)))
+    return joined((*_numbered(number), _tokens(named or ""), _tokens(description)))

@@ -32,6 +32,7 @@ class Ledger(Protocol):
     config: LiankaConfig
     calendar: WorkCalendar
     category_codes: dict[int, str]
+    ladders: dict[int, DeadlineLadder]  # by category id: ``config.ladder_for`` its code
 
     def add(self, row: Any) -> None: ...
 
@@ -141,7 +142,12 @@ def _inspector(case: Case) -> Actor:
 
 
 def ladder_of(ledger: Ledger, case: Case) -> DeadlineLadder:
-    return ledger.config.ladder_for(ledger.category_codes[case.category_id])
+    return ledger.ladders[case.category_id]
+
+
+def ladders(config: LiankaConfig, category_codes: dict[int, str]) -> dict[int, DeadlineLadder]:
+    """Each category's deadline ladder (``ladder_for``), by its id, worked out once."""
+    return {id_: config.ladder_for(code) for id_, code in category_codes.items()}
 
 
 async def assign(ledger: Ledger, case: Case, step: Step) -> None:

@@ -16,7 +16,7 @@ from bot.services.intake import submit_case
 from bot.services.policy import Policy
 from bot.services.routing import assign_case, prompting_case
 from demo.plan import Plan
-from demo.steps import STEPS, Ledger
+from demo.steps import STEPS, Ledger, ladders
 from demo.world import World
 from models.calendar import WorkCalendar
 from models.case import Case, reporter_of
@@ -43,6 +43,7 @@ class SessionLedger(Ledger):
         self.config = config
         self.calendar = calendar
         self.category_codes = category_codes
+        self.ladders = ladders(config, category_codes)
         self.warn_before = config.deadlines.warn_before
         self.policy = Policy(config, calendar)
         self.proposals: dict[int, list[ClueDisposition]] = {}

@@ -142,7 +142,17 @@ def test_a_demo_case_is_found_by_the_document_the_domain_makes() -> None:
         "x",
         "单",
     )
-    for number in ("AJ-2026-00042", "XS-2027-10000", "AJ-2026-00000", "AJ-2026-1"):
+    numbers = ("AJ-2026-00042", "XS-2027-10000", "AJ-2026-00000", "AJ-2026-1", "廉-2026-00042")
+    odd = (
+        "AJ2026",
+        "AJ-2026-００４２",
+        "AJ-2026-0042a",
+        "-0042",
+        "AJ-2026-",
+        "0042",
+        "廉2026-00042",
+    )
+    for number in (*numbers, *odd):
         for _ in range(40):
             enterprise = rng.choice((None, *texts))
             description = rng.choice(texts) + rng.choice(texts)

@@ -42,7 +42,11 @@ def demo_data(
     workers: int | None,
     now_text: str | None,
 ) -> None:
-    """Fill an EMPTY database with enterprises, cards, scans and cases over MONTHS months."""
+    """Fill an EMPTY database with enterprises, cards, scans and cases over MONTHS months.
+
+    In bulk on PostgreSQL the tables are filled without their non-unique indexes and foreign
+    keys, which are made again and checked at the end: a run killed half-way leaves a
+    half-written demo without them — drop the database and run demo-data again."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from bot.cli.common import console, reaching_database

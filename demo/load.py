@@ -1,0 +1,163 @@
+"""A bulk load into PostgreSQL without its secondary indexes and foreign keys, made again after.
+
+Each row COPY writes into a table also goes into every index of the table and has every foreign
+key of the row checked (one query each): for a demo case, some 190 index entries and 25 checks.
+Built once from the whole table afterwards, the indexes cost a fraction of that, and a foreign
+key is checked for every row by one join. So before the demo's rows are written, the tables they
+fill lose their non-unique indexes and their foreign keys; afterwards the same indexes are made
+again (``pg_get_indexdef``) and the same constraints added again and validated
+(``pg_get_constraintdef``): the schema is the one the migrations made, and every row has been
+checked against every constraint, only later.
+
+Kept all along: primary keys and unique constraints (a duplicate is refused as it is written),
+partial indexes and indexes on expressions (PostgreSQL gives their definitions back in another
+spelling: made again from it, they would not be the very indexes the migrations made — and a
+partial index takes only the few rows it is about), checks, triggers and generated columns. Only ``lianka demo-data`` does this, only in bulk, and
+only into an empty database (``generate_demo`` refuses another): nothing else is there to be
+slowed down or checked late. An error during the load still makes everything again before it is
+raised; a process killed during the load leaves a half-written demo without those indexes and
+keys: drop the database and run ``lianka demo-data`` again, as after any interrupted run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.db import SessionFactory
+
+MAINTENANCE_WORK_MEM = "256MB"
+"""Each index build's sort memory (the server's default, 64 MB, spills a large table to disk)."""
+
+_INDEXES = sa.text("""
+    SELECT t.relname, i.relname, pg_get_indexdef(x.indexrelid)
+    FROM pg_index x
+    JOIN pg_class i ON i.oid = x.indexrelid
+    JOIN pg_class t ON t.oid = x.indrelid
+    WHERE t.relnamespace = current_schema()::regnamespace
+      AND t.relname = ANY(:tables)
+      AND NOT x.indisprimary AND NOT x.indisunique
+      AND x.indpred IS NULL AND x.indexprs IS NULL
+      AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = x.indexrelid)
+    ORDER BY t.relname, i.relname
+""")
+_FOREIGN_KEYS = sa.text("""
+    SELECT t.relname, k.conname, pg_get_constraintdef(k.oid), k.convalidated
+    FROM pg_constraint k
+    JOIN pg_class t ON t.oid = k.conrelid
+    WHERE k.contype = 'f'
+      AND t.relnamespace = current_schema()::regnamespace
+      AND t.relname = ANY(:tables)
+    ORDER BY t.relname, k.conname
+""")
+
+
+@dataclass(frozen=True, slots=True)
+class SetAside:
+    """What makes the dropped indexes and foreign keys again: each index's CREATE INDEX
+    (``pg_get_indexdef``), each key's ADD CONSTRAINT, unchecked, and then its VALIDATE
+    (a key that was not validated before is not validated after), with their tables."""
+
+    indexes: tuple[tuple[str, str], ...]
+    added: tuple[str, ...]
+    validated: tuple[tuple[str, str], ...]
+
+
+async def set_aside(connection: AsyncConnection, tables: Sequence[str]) -> SetAside:
+    """Drop the tables' non-unique indexes and their foreign keys (in the connection's
+    transaction); what is returned makes them again (``restore``)."""
+    quote = connection.dialect.identifier_preparer.quote
+    found = {"tables": list(tables)}
+    indexes = (await connection.execute(_INDEXES, found)).all()
+    keys = (await connection.execute(_FOREIGN_KEYS, found)).all()
+    added, validated = [], []
+    for table, name, definition, checked in keys:
+        await connection.execute(
+            sa.text(f"ALTER TABLE {quote(table)} DROP CONSTRAINT {quote(name)}")
+        )
+        unchecked = "" if definition.endswith("NOT VALID") else " NOT VALID"
+        added.append(
+            f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} {definition}{unchecked}"
+        )
+        if checked:
+            validated.append(
+                (table, f"ALTER TABLE {quote(table)} VALIDATE CONSTRAINT {quote(name)}")
+            )
+    for _table, name, _definition in indexes:
+        await connection.execute(sa.text(f"DROP INDEX {quote(name)}"))
+    return SetAside(tuple((t, d) for t, _, d in indexes), tuple(added), tuple(validated))
+
+
+async def restore(engine: AsyncEngine, aside: SetAside, *, at_once: int) -> None:
+    """Make the indexes again and add the foreign keys again, validated: ``at_once``
+    connections build indexes and check keys at the same time (the server sorts a table for
+    an index, and joins it for a key, on a core each). The first error is raised once every
+    statement has been tried."""
+    async with engine.begin() as connection:  # the keys first, unchecked: a moment each
+        for statement in aside.added:
+            await connection.exec_driver_sql(statement)
+        sizes: dict[str, int] = dict(
+            (
+                await connection.execute(
+                    sa.text(
+                        "SELECT relname, pg_relation_size(oid) FROM pg_class "
+                        "WHERE relnamespace = current_schema()::regnamespace "
+                        "AND relname = ANY(:tables)"
+                    ),
+                    {"tables": sorted({t for t, _ in (*aside.indexes, *aside.validated)})},
+                )
+            ).all()
+        )
+    statements = sorted(
+        (*aside.indexes, *aside.validated), key=lambda s: -sizes.get(s[0], 0)
+    )  # the largest tables first: the small ones fill the gaps
+    await _run_all(engine, [s for _, s in statements], at_once=at_once)
+
+
+async def _run_all(engine: AsyncEngine, statements: list[str], *, at_once: int) -> None:
+    """Each statement on the first of ``at_once`` connections free (autocommit)."""
+    waiting = list(reversed(statements))
+    errors: list[Exception] = []
+
+    async def runner() -> None:
+        async with engine.connect() as connection:
+            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await autocommit.execute(
+                sa.text(f"SET maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'")
+            )
+            # a core a statement: its own sort or join, no parallel workers besides
+            await autocommit.execute(sa.text("SET max_parallel_maintenance_workers = 0"))
+            await autocommit.execute(sa.text("SET max_parallel_workers_per_gather = 0"))
+            while waiting:
+                statement = waiting.pop()
+                try:
+                    await autocommit.exec_driver_sql(statement)
+                except Exception as error:  # every one is tried, the first error raised
+                    errors.append(error)
+
+    await asyncio.gather(*(runner() for _ in range(max(1, min(at_once, len(statements))))))
+    if errors:
+        raise errors[0]
+
+
+@asynccontextmanager
+async def without_secondary_indexes(
+    sessions: SessionFactory, tables: Sequence[str], *, at_once: int
+) -> AsyncIterator[None]:
+    """On PostgreSQL, the tables' non-unique indexes and foreign keys dropped while the block
+    runs and made again after it, whether it ends or fails (elsewhere, nothing)."""
+    engine: AsyncEngine = sessions.kw["bind"]
+    if engine.dialect.name != "postgresql" or not tables:
+        yield
+        return
+    async with engine.begin() as connection:
+        aside = await set_aside(connection, tables)
+    try:
+        yield
+    finally:
+        await restore(engine, aside, at_once=at_once)

@@ -1,0 +1,171 @@
+"""How ``lianka demo-data`` loads a history in bulk: what it changes about the process and the
+database while it writes, and what it leaves as it found it."""
+
+from __future__ import annotations
+
+import gc
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import col
+
+import demo.bulk
+import demo.generate
+from bot.config import LiankaConfig
+from bot.db import SessionFactory
+from bot.services.audit import verify_audit
+from demo import generate_demo
+from demo.rows import uncollected
+from models.calendar import WorkCalendar
+from models.card import CardScan
+from tests.conftest import DEFAULT_NOW as NOW
+
+
+def test_the_collector_pauses_and_resumes_as_it_was() -> None:
+    assert gc.isenabled()
+    with uncollected():
+        assert not gc.isenabled()
+        with uncollected():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # an inner pause does not resume the outer one's
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with uncollected():
+            pass
+        assert not gc.isenabled()  # paused before: left paused
+    finally:
+        gc.enable()
+
+
+async def test_the_collector_rests_while_a_history_is_worked_out_and_runs_again_after(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[bool] = []
+    finish = demo.bulk.MemoryLedger.finish
+
+    def watched(ledger: demo.bulk.MemoryLedger, case: object) -> None:
+        seen.append(gc.isenabled())
+        finish(ledger, case)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(demo.bulk.MemoryLedger, "finish", watched)
+    await generate_demo(sessions, catalog, calendar, NOW, cases=12, seed=3, months=2)
+    assert seen and not any(seen)
+    assert gc.isenabled()
+
+
+async def _schema(sessions: SessionFactory) -> dict[str, list[tuple[object, ...]]]:
+    """Every index (its definition, valid and ready) and every constraint (its definition,
+    validated or not) of the database's tables."""
+    async with sessions() as session:
+        connection = await session.connection()
+        indexes = await connection.execute(
+            sa.text(
+                "SELECT t.relname, i.relname, pg_get_indexdef(x.indexrelid), x.indisvalid, "
+                "x.indisready FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+                "JOIN pg_class t ON t.oid = x.indrelid "
+                "WHERE t.relnamespace = current_schema()::regnamespace ORDER BY 1, 2"
+            )
+        )
+        constraints = await connection.execute(
+            sa.text(
+                "SELECT t.relname, k.conname, k.contype, pg_get_constraintdef(k.oid), "
+                "k.convalidated FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid "
+                "WHERE t.relnamespace = current_schema()::regnamespace ORDER BY 1, 2"
+            )
+        )
+        return {
+            "indexes": [tuple(row) for row in indexes],
+            "constraints": [tuple(row) for row in constraints],
+        }
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_demo_rows_are_written_without_secondary_indexes_and_keys_which_come_back_after(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    before = await _schema(sessions)
+    during: list[dict[str, list[tuple[object, ...]]]] = []
+    write_in_bulk = getattr(demo.generate, "write_in_bulk")  # noqa: B009 (not exported)
+
+    async def watched(*args: Any, **kwargs: Any) -> None:
+        during.append(await _schema(sessions))
+        await write_in_bulk(*args, **kwargs)
+
+    monkeypatch.setattr(demo.generate, "write_in_bulk", watched)
+    await generate_demo(sessions, catalog, calendar, NOW, cases=40, seed=3, months=2, workers=2)
+    after = await _schema(sessions)
+    for part in ("indexes", "constraints"):  # the differences, if any, named
+        assert set(after[part]) ^ set(before[part]) == set(), part
+    assert after == before
+
+    (while_written,) = during
+    gone = {row[1] for row in before["indexes"]} - {row[1] for row in while_written["indexes"]}
+    assert {"ix_case_events_case_id", "ix_cases_status", "ix_case_search_vector"} <= gone
+    kept = {row[1] for row in while_written["indexes"]}
+    assert {"pk_cases", "uq_cases_number", "uq_case_events_case_id_seq"} <= kept
+    unchecked = {row[1] for row in before["constraints"]} - {
+        row[1] for row in while_written["constraints"]
+    }
+    assert "fk_case_events_case_id_cases" in unchecked
+    assert all(str(name).startswith("fk_") for name in unchecked)
+    async with sessions() as session:
+        audit = await verify_audit(session)
+    assert audit.ok, audit.problems[:3]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_demo_load_that_fails_still_leaves_the_indexes_and_keys_it_found(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    before = await _schema(sessions)
+
+    async def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the load broke")
+
+    monkeypatch.setattr(demo.generate, "write_in_bulk", broken)
+    with pytest.raises(RuntimeError, match="the load broke"):
+        await generate_demo(sessions, catalog, calendar, NOW, cases=10, seed=3, months=2)
+    assert await _schema(sessions) == before
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_row_written_against_a_key_is_refused_when_the_keys_come_back(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    write_in_bulk = getattr(demo.generate, "write_in_bulk")  # noqa: B009 (not exported)
+
+    async def astray(*args: Any, **kwargs: Any) -> None:
+        await write_in_bulk(*args, **kwargs)
+        async with sessions() as session:  # a scan of a card that does not exist
+            await session.exec(sa.insert(CardScan).values(card_id=999_999, scanned_at=NOW))
+            await session.commit()
+
+    monkeypatch.setattr(demo.generate, "write_in_bulk", astray)
+    try:
+        with pytest.raises(sa.exc.IntegrityError, match="fk_card_scans_card_id_cards"):
+            await generate_demo(sessions, catalog, calendar, NOW, cases=10, seed=3, months=2)
+    finally:  # the next test's database as it was
+        async with sessions() as session:
+            await session.exec(sa.delete(CardScan).where(col(CardScan.card_id) == 999_999))
+            connection = await session.connection()
+            await connection.execute(
+                sa.text("ALTER TABLE card_scans VALIDATE CONSTRAINT fk_card_scans_card_id_cards")
+            )
+            await session.commit()
