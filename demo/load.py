@@ -16,7 +16,8 @@ partial index takes only the few rows it is about), checks, triggers and generat
 only into an empty database (``generate_demo`` refuses another): nothing else is there to be
 slowed down or checked late. An error during the load still makes everything again before it is
 raised; a process killed during the load leaves a half-written demo without those indexes and
-keys: drop the database and run ``lianka demo-data`` again, as after any interrupted run.
+keys: drop the database and run ``lianka demo-data`` again, as after any interrupted run (a run
+into tables that lack an index the models declare is refused before anything is dropped).
 """
 
 from __future__ import annotations
@@ -28,11 +29,22 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlmodel import SQLModel
 
 from bot.db import SessionFactory
 
 MAINTENANCE_WORK_MEM = "256MB"
 """Each index build's sort memory (the server's default, 64 MB, spills a large table to disk)."""
+AT_ONCE = 4
+"""Connections that make indexes and check keys at the same time, at most: below the engine's
+pool (5), and the server's memory for them bounded (4 × ``MAINTENANCE_WORK_MEM``) however many
+cores the machine running ``lianka demo-data`` has."""
+
+
+class IndexesMissing(RuntimeError):
+    """The tables lack indexes the models declare: most likely an earlier ``lianka demo-data``
+    was killed during its load, before it made them again."""
+
 
 _INDEXES = sa.text("""
     SELECT t.relname, i.relname, pg_get_indexdef(x.indexrelid)
@@ -73,6 +85,7 @@ async def set_aside(connection: AsyncConnection, tables: Sequence[str]) -> SetAs
     transaction); what is returned makes them again (``restore``)."""
     quote = connection.dialect.identifier_preparer.quote
     found = {"tables": list(tables)}
+    await _require_declared_indexes(connection, tables)
     indexes = (await connection.execute(_INDEXES, found)).all()
     keys = (await connection.execute(_FOREIGN_KEYS, found)).all()
     added, validated = [], []
@@ -93,14 +106,46 @@ async def set_aside(connection: AsyncConnection, tables: Sequence[str]) -> SetAs
     return SetAside(tuple((t, d) for t, _, d in indexes), tuple(added), tuple(validated))
 
 
+async def _require_declared_indexes(connection: AsyncConnection, tables: Sequence[str]) -> None:
+    """Refuse a database whose tables lack an index the models declare (``IndexesMissing``):
+    the set-aside list lives only in the process that made it, so a load killed half-way
+    leaves the indexes out, and dropping what is left would hide that for good."""
+    declared = {
+        index.name
+        for table in tables
+        if table in SQLModel.metadata.tables
+        for index in SQLModel.metadata.tables[table].indexes
+        if index.name is not None
+    }
+    present = set(
+        (
+            await connection.execute(
+                sa.text(
+                    "SELECT indexname FROM pg_indexes "
+                    "WHERE schemaname = current_schema() AND tablename = ANY(:tables)"
+                ),
+                {"tables": list(tables)},
+            )
+        ).scalars()
+    )
+    missing = sorted(declared - present)
+    if missing:
+        raise IndexesMissing(
+            "数据库缺少索引（"
+            + "、".join(missing[:5])
+            + (" 等" if len(missing) > 5 else "")
+            + "），可能是上次写入演示数据时中断。请删除数据库后重新运行 lianka init 和 lianka demo-data。"
+        )
+
+
 async def restore(engine: AsyncEngine, aside: SetAside, *, at_once: int) -> None:
-    """Make the indexes again and add the foreign keys again, validated: ``at_once``
-    connections build indexes and check keys at the same time (the server sorts a table for
-    an index, and joins it for a key, on a core each). The first error is raised once every
-    statement has been tried."""
-    async with engine.begin() as connection:  # the keys first, unchecked: a moment each
-        for statement in aside.added:
-            await connection.exec_driver_sql(statement)
+    """Make the indexes again and add the foreign keys again, validated: up to ``at_once``
+    (at most ``AT_ONCE``) connections build indexes and check keys at the same time (the
+    server sorts a table for an index, and joins it for a key, on a core each). Every statement
+    is tried — a key that cannot be added does not keep the indexes from being made — and the
+    first error is raised after."""
+    errors = await _run_all(engine, list(aside.added), at_once=1)  # unchecked: a moment each
+    async with engine.connect() as connection:
         sizes: dict[str, int] = dict(
             (
                 await connection.execute(
@@ -116,33 +161,44 @@ async def restore(engine: AsyncEngine, aside: SetAside, *, at_once: int) -> None
     statements = sorted(
         (*aside.indexes, *aside.validated), key=lambda s: -sizes.get(s[0], 0)
     )  # the largest tables first: the small ones fill the gaps
-    await _run_all(engine, [s for _, s in statements], at_once=at_once)
+    errors += await _run_all(engine, [s for _, s in statements], at_once=at_once)
+    if errors:
+        raise errors[0]
 
 
-async def _run_all(engine: AsyncEngine, statements: list[str], *, at_once: int) -> None:
-    """Each statement on the first of ``at_once`` connections free (autocommit)."""
+async def _run_all(engine: AsyncEngine, statements: list[str], *, at_once: int) -> list[Exception]:
+    """Each statement on the first of ``at_once`` (at most ``AT_ONCE``) connections free
+    (autocommit); every one is tried, whatever fails, and the errors returned in order."""
     waiting = list(reversed(statements))
     errors: list[Exception] = []
 
     async def runner() -> None:
-        async with engine.connect() as connection:
-            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await autocommit.execute(
-                sa.text(f"SET maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'")
-            )
-            # a core a statement: its own sort or join, no parallel workers besides
-            await autocommit.execute(sa.text("SET max_parallel_maintenance_workers = 0"))
-            await autocommit.execute(sa.text("SET max_parallel_workers_per_gather = 0"))
-            while waiting:
-                statement = waiting.pop()
+        try:
+            async with engine.connect() as connection:
+                autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                await autocommit.execute(
+                    sa.text(f"SET maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'")
+                )
+                # a core a statement: its own sort or join, no parallel workers besides
+                await autocommit.execute(sa.text("SET max_parallel_maintenance_workers = 0"))
+                await autocommit.execute(sa.text("SET max_parallel_workers_per_gather = 0"))
                 try:
-                    await autocommit.exec_driver_sql(statement)
-                except Exception as error:  # every one is tried, the first error raised
-                    errors.append(error)
+                    while waiting:
+                        statement = waiting.pop()
+                        try:
+                            await autocommit.exec_driver_sql(statement)
+                        except Exception as error:  # every one is tried
+                            errors.append(error)
+                finally:  # the pooled connection goes back as it came
+                    await autocommit.execute(sa.text("RESET ALL"))
+        except Exception as error:  # no connection: the other runners take its statements
+            errors.append(error)
 
-    await asyncio.gather(*(runner() for _ in range(max(1, min(at_once, len(statements))))))
-    if errors:
-        raise errors[0]
+    runners = max(1, min(at_once, AT_ONCE, len(statements)))
+    await asyncio.gather(*(runner() for _ in range(runners)))
+    if waiting:  # every runner failed to connect: try once more, one at a time
+        await runner()
+    return errors
 
 
 @asynccontextmanager

@@ -3,6 +3,7 @@ database while it writes, and what it leaves as it found it."""
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlmodel import col
 
 import demo.bulk
 import demo.generate
+import demo.load
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.audit import verify_audit
@@ -109,7 +111,7 @@ async def test_demo_rows_are_written_without_secondary_indexes_and_keys_which_co
 
     (while_written,) = during
     gone = {row[1] for row in before["indexes"]} - {row[1] for row in while_written["indexes"]}
-    assert {"ix_case_events_case_id", "ix_cases_status", "ix_case_search_vector"} <= gone
+    assert {"ix_case_events_kind_created_at", "ix_cases_status", "ix_case_search_vector"} <= gone
     kept = {row[1] for row in while_written["indexes"]}
     assert {"pk_cases", "uq_cases_number", "uq_case_events_case_id_seq"} <= kept
     unchecked = {row[1] for row in before["constraints"]} - {
@@ -169,3 +171,43 @@ async def test_a_row_written_against_a_key_is_refused_when_the_keys_come_back(
                 sa.text("ALTER TABLE card_scans VALIDATE CONSTRAINT fk_card_scans_card_id_cards")
             )
             await session.commit()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_key_that_cannot_come_back_does_not_keep_the_indexes_from_being_made(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    before = await _schema(sessions)
+    set_aside = demo.load.set_aside
+
+    async def with_a_broken_key(*args: Any, **kwargs: Any) -> demo.load.SetAside:
+        aside = await set_aside(*args, **kwargs)
+        broken = "ALTER TABLE cases ADD CONSTRAINT fk_nowhere FOREIGN KEY (id) REFERENCES nowhere"
+        return dataclasses.replace(aside, added=(broken, *aside.added))
+
+    monkeypatch.setattr(demo.load, "set_aside", with_a_broken_key)
+    with pytest.raises(sa.exc.ProgrammingError, match="nowhere"):
+        await generate_demo(sessions, catalog, calendar, NOW, cases=10, seed=3, months=2)
+    assert await _schema(sessions) == before
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_database_left_without_its_indexes_by_a_killed_load_is_refused_as_it_is(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+) -> None:
+    """A ``lianka demo-data`` killed during its load never made the indexes again, and only it
+    knew which: the next run must not take the empty tables for a fresh database."""
+    async with sessions() as session:  # what a killed run left: set aside, never restored
+        await demo.load.set_aside(await session.connection(), demo.generate.FILLED)
+        await session.commit()
+    left = await _schema(sessions)
+    with pytest.raises(demo.load.IndexesMissing, match="数据库缺少索引"):
+        await generate_demo(sessions, catalog, calendar, NOW, cases=10, seed=3, months=2)
+    assert await _schema(sessions) == left

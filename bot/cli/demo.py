@@ -53,6 +53,7 @@ def demo_data(
     from bot.db import upgrade_database
     from bot.services.calendar import load_calendar
     from demo import NotEmpty, generate_demo
+    from demo.load import IndexesMissing
 
     config = cli.config()
     now = parse_now(now_text)
@@ -85,7 +86,7 @@ def demo_data(
 
     try:
         summary = run_with_db(cli.settings, work)
-    except NotEmpty as error:
+    except (NotEmpty, IndexesMissing) as error:
         fail(str(error), code=1)
     click.echo(
         f"已生成演示数据：问题 {summary.cases} 件，企业 {summary.enterprises} 家，"
