@@ -338,6 +338,7 @@ async def _act_in_bulk(
         sweep.digests.settle(batch.staged)
         return batch
     except MustWait:  # rolled back, its locks let go: one by one once the batch before is done
+        logger.info("deadline sweep: a batch of %s clocks folds after all; one by one", len(clocks))
         return Batch(alone=[clock.id for clock in clocks if clock.id is not None])
     except Exception:
         logger.warning(
@@ -383,6 +384,9 @@ async def _act_on_groups(
 ) -> SweepReport:
     """The groups' batches, up to ``in_flight`` at once (``IN_FLIGHT``), into one report in
     the groups' order."""
+    # a folding batch waits only for the one just before it: with three at once, that one may
+    # not have waited for its own predecessor, and two batches would extend one digest
+    assert 1 <= in_flight <= 2
     done = SweepReport(now=sweep.now, dry_run=False)
     running: deque[asyncio.Task[SweepReport]] = deque()
     after: asyncio.Task[SweepReport] | None = None

@@ -7,6 +7,9 @@ newest cases one by one for the overdue ones, which are old: an admin's 资金 w
 0.35 s at a million cases. On SQLite, where a table is stored by its id, it is a plain index of
 the ids (kept so that the models are one for both databases).
 
+Built without CONCURRENTLY: at a million cases writes to ``cases`` wait for the build (about
+a minute); upgrade with Lianka stopped, as ``lianka init`` does.
+
 Revision ID: 0027
 Revises: 0026
 Create Date: 2026-12-06 19:15:00

@@ -15,7 +15,8 @@ indexes that no statement needs, or that held every row where a few are looked f
   nearly all of them — writes nothing to it. Its predicate is the one the readers' statements
   say (``provisional IS true``; ``IS 1`` on SQLite), which each planner needs to see to use it.
 
-Measured: see the commit that adds this migration.
+Measured: see the commit that adds this migration. Built and dropped without CONCURRENTLY:
+writes to ``case_clocks`` and ``case_events`` wait meanwhile; upgrade with Lianka stopped.
 
 Revision ID: 0028
 Revises: 0027
