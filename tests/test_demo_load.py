@@ -205,9 +205,12 @@ async def test_a_database_left_without_its_indexes_by_a_killed_load_is_refused_a
     """A ``lianka demo-data`` killed during its load never made the indexes again, and only it
     knew which: the next run must not take the empty tables for a fresh database."""
     async with sessions() as session:  # what a killed run left: set aside, never restored
-        await demo.load.set_aside(await session.connection(), demo.generate.FILLED)
+        aside = await demo.load.set_aside(await session.connection(), demo.generate.FILLED)
         await session.commit()
-    left = await _schema(sessions)
-    with pytest.raises(demo.load.IndexesMissing, match="数据库缺少索引"):
-        await generate_demo(sessions, catalog, calendar, NOW, cases=10, seed=3, months=2)
-    assert await _schema(sessions) == left
+    try:
+        left = await _schema(sessions)
+        with pytest.raises(demo.load.IndexesMissing, match="数据库缺少索引"):
+            await generate_demo(sessions, catalog, calendar, NOW, cases=10, seed=3, months=2)
+        assert await _schema(sessions) == left
+    finally:  # the worker's database serves the tests after this one
+        await demo.load.restore(sessions.kw["bind"], aside, at_once=1)
