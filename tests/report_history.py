@@ -26,7 +26,9 @@ from models.intake import CaseDraft
 from models.org import Category, Zone
 from models.reporter import Reporter
 from models.team import Role
+from reports.figures import resolve_scope
 from reports.periods import Period, PeriodKind
+from reports.report import Report, build_report
 from tests.factories import make_inspector, make_reporter
 
 OCTOBER = Period(PeriodKind.MONTH, datetime(2026, 10, 1).date(), datetime(2026, 10, 31).date())
@@ -38,6 +40,26 @@ def at(text: str) -> datetime:
 
 
 NOW = at("11-26 10:00")  # Thursday
+
+
+async def read_report(
+    sessions: SessionFactory,
+    config: LiankaConfig,
+    calendar: WorkCalendar,
+    *,
+    period: Period = OCTOBER,
+    now: datetime = NOW,
+    **scope: str,
+) -> Report:
+    """The report of ``period`` (October) as of ``now``, for the district or ``scope`` (a zone,
+    a team), with its case list: what a leader gets."""
+    async with sessions() as session:
+        chosen = await resolve_scope(session, **scope)
+        await session.commit()
+        return await build_report(
+            session, config=config, calendar=calendar, period=period, scope=chosen, now=now
+        )
+
 
 ENTERPRISES = {
     "E1": ("jkq", "四川坤天新能源科技有限公司"),

@@ -31,8 +31,9 @@ from reports.document import Paragraph, Table, report_sections
 from reports.figures import compute_figures, resolve_scope
 from reports.outputs import Format, write_report
 from reports.periods import custom
-from reports.report import Report, build_report
+from reports.report import Report
 from tests.casework import sh
+from tests.report_history import read_report
 from tests.test_aftercare_flow import (
     ASK,
     FOLLOWUP_ASKED,
@@ -178,11 +179,9 @@ async def test_the_report_counts_asked_answered_yes_and_unanswered_and_recommend
     assert (december.aftercare.asked, december.aftercare.unanswered) == (3, 0)
     assert team.aftercare.hidden and team.aftercare.answered_yes == 0
 
-    async with sessions() as session:
-        report = await build_report(
-            session, config=catalog, calendar=calendar, period=period,
-            scope=await resolve_scope(session), now=UNANSWERED + timedelta(hours=1),
-        )  # fmt: skip
+    report = await read_report(
+        sessions, catalog, calendar, period=period, now=UNANSWERED + timedelta(hours=1)
+    )
     text = words(report)
     assert "防打击报复回访3家次，答复2家次，其中1家次反映自反映问题以来遇到刁难" in text
     assert "严肃查处打击报复行为。防打击报复回访中1家次企业反映" in text
@@ -208,11 +207,13 @@ async def test_without_a_yes_there_is_no_retaliation_problem_or_advice(
         reporter = await session.get(Reporter, reporter_of(case))
         case, reporter = await check_aftercare(session, reporter, case, case_id)
         await answer_none(session, reporter, case, now=sh(2026, 12, 24, 10))
-    async with sessions() as session:
-        report = await build_report(
-            session, config=catalog, calendar=calendar, period=custom(date(2026, 12, 1), date(2026, 12, 31)),
-            scope=await resolve_scope(session), now=sh(2026, 12, 31, 12),
-        )  # fmt: skip
+    report = await read_report(
+        sessions,
+        catalog,
+        calendar,
+        period=custom(date(2026, 12, 1), date(2026, 12, 31)),
+        now=sh(2026, 12, 31, 12),
+    )
     assert report.figures.aftercare.answered_none == 1
     text = words(report)
     assert "严肃查处打击报复行为" not in text and "遭遇刁难或打击报复" not in text

@@ -30,10 +30,8 @@ from models.intake import IntakeDraft
 from models.team import Inspector
 from notifications.render import render
 from notifications.texts import IDENTITY_CHOICES
-from reports.figures import resolve_scope
 from reports.html import render_html_report
 from reports.periods import custom, local_today
-from reports.report import build_report
 from tests.console_support import console_app, sign_in, text_of
 from tests.inspector_support import (
     INSPECTOR,
@@ -46,6 +44,7 @@ from tests.inspector_support import (
     submit,
     user,
 )
+from tests.report_history import read_report
 from tests.test_filecheck import docx_bytes, pdf_with_author, photo_with_gps
 from web.render import render_page
 
@@ -370,15 +369,9 @@ async def test_the_report_names_no_enterprise_of_its_clues_even_a_recurring_one(
             description=CLUE,
         )  # fmt: skip
     today = local_today(clock.now())
-    async with sessions() as session:
-        report = await build_report(
-            session,
-            config=catalog,
-            calendar=calendar,
-            period=custom(today.replace(day=1), today),
-            scope=await resolve_scope(session),
-            now=clock.now(),
-        )
+    report = await read_report(
+        sessions, catalog, calendar, period=custom(today.replace(day=1), today), now=clock.now()
+    )
     assert report.figures.received == 3 and report.figures.clues == 3
     assert ENTERPRISE not in render_html_report(report)
     lines = report.cases or []

@@ -24,11 +24,10 @@ from models.intake import CaseDraft
 from models.org import Category
 from models.team import Role
 from reports.document import SECTIONS, report_sections
-from reports.figures import resolve_scope
 from reports.outputs import Format, write_report
-from reports.report import Report, build_report
+from reports.report import Report
 from tests.factories import make_inspector, make_reporter
-from tests.report_history import NOW, OCTOBER, at, build_history
+from tests.report_history import at, build_history, read_report
 
 pytestmark = [pytest.mark.slow, pytest.mark.both_databases]
 
@@ -48,15 +47,7 @@ BUSINESS_TEAM = "“营商环境”立项监督组"
 
 
 async def _report(sessions: SessionFactory, config: LiankaConfig, calendar: WorkCalendar) -> Report:
-    async with sessions() as session:
-        return await build_report(
-            session,
-            config=config,
-            calendar=calendar,
-            period=OCTOBER,
-            scope=await resolve_scope(session),
-            now=NOW,
-        )
+    return await read_report(sessions, config, calendar)
 
 
 async def _cases(

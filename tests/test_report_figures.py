@@ -19,7 +19,7 @@ from models.errors import NotFound
 from models.org import Category
 from reports.figures import ClockRate, compute_figures, nearest_rank, resolve_scope
 from reports.report import build_report
-from tests.report_history import NOW, OCTOBER, build_history, step
+from tests.report_history import NOW, OCTOBER, build_history, read_report, step
 
 pytestmark = [pytest.mark.both_databases, pytest.mark.usefixtures("catalog")]
 
@@ -28,15 +28,7 @@ async def test_every_figure_of_october_2026_is_exact(
     sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar
 ) -> None:
     await build_history(sessions, catalog, calendar)
-    async with sessions() as session:
-        report = await build_report(
-            session,
-            config=catalog,
-            calendar=calendar,
-            period=OCTOBER,
-            scope=await resolve_scope(session),
-            now=NOW,
-        )
+    report = await read_report(sessions, catalog, calendar)
     f = report.figures
     assert (f.received, f.resolved, f.closed, f.withdrawn, f.open) == (7, 4, 4, 1, 2)
     assert round(f.resolved_rate or 0, 4) == round(4 / 6, 4)
@@ -141,15 +133,7 @@ async def test_the_previous_period_and_the_change_are_reported(
     sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar
 ) -> None:
     await build_history(sessions, catalog, calendar)
-    async with sessions() as session:
-        report = await build_report(
-            session,
-            config=catalog,
-            calendar=calendar,
-            period=OCTOBER,
-            scope=await resolve_scope(session),
-            now=NOW,
-        )
+    report = await read_report(sessions, catalog, calendar)
     p = report.previous
     assert (p.period.first, p.period.last) == (date(2026, 9, 1), date(2026, 9, 30))
     assert (p.received, p.resolved, p.amount_coordinated_yuan, p.cards_scanned) == (
@@ -171,15 +155,7 @@ async def test_the_summary_reads_like_the_commissions_report(
     sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar
 ) -> None:
     await build_history(sessions, catalog, calendar)
-    async with sessions() as session:
-        report = await build_report(
-            session,
-            config=catalog,
-            calendar=calendar,
-            period=OCTOBER,
-            scope=await resolve_scope(session),
-            now=NOW,
-        )
+    report = await read_report(sessions, catalog, calendar)
     assert report.summary == (
         "2026年10月，安居区纪委监委通过“廉政监督联系卡”共受理企业反映问题7件，涉及企业4家，"
         "受理量环比增长600.0%。截至11月26日，已办结4件，办结率66.7%，按期办结率60.0%，"
@@ -216,15 +192,7 @@ async def test_a_period_without_cases_gives_a_short_summary_and_no_error(
 
     await build_history(sessions, catalog, calendar)
     quiet = custom(date(2026, 8, 1), date(2026, 8, 31))
-    async with sessions() as session:
-        report = await build_report(
-            session,
-            config=catalog,
-            calendar=calendar,
-            period=quiet,
-            scope=await resolve_scope(session),
-            now=NOW,
-        )
+    report = await read_report(sessions, catalog, calendar, period=quiet)
     f = report.figures
     assert (f.received, f.resolved_rate, f.on_time_rate, f.median_workdays) == (0, None, None, None)
     assert (

@@ -34,7 +34,7 @@ from reports.figures import Figures, RepeatFigures, Scope, Share, compute_figure
 from reports.outputs import Format, write_report
 from reports.periods import Period, PeriodKind, custom
 from reports.render import render_paragraphs
-from reports.report import Report, build_report
+from reports.report import Report
 from tests.inspector_support import (
     INSPECTOR,
     LEADER,
@@ -45,6 +45,7 @@ from tests.inspector_support import (
     make_people,
     submit,
 )
+from tests.report_history import read_report
 
 pytestmark = pytest.mark.both_databases
 
@@ -180,15 +181,9 @@ async def _report(
     **scope: str,
 ) -> Report:
     day = now.astimezone(SHANGHAI).date()
-    async with sessions() as session:
-        return await build_report(
-            session,
-            config=catalog,
-            calendar=calendar,
-            period=custom(day - timedelta(days=9), day),
-            scope=await resolve_scope(session, **scope),
-            now=now,
-        )
+    return await read_report(
+        sessions, catalog, calendar, period=custom(day - timedelta(days=9), day), now=now, **scope
+    )
 
 
 @pytest.mark.slow

@@ -22,13 +22,12 @@ from cards.fonts import find_cjk_font
 from models.calendar import WorkCalendar
 from models.case import CaseStatus
 from reports.document import SECTIONS
-from reports.figures import resolve_scope
 from reports.outputs import Format, write_report
 from reports.pdf import _parsed_font
 from reports.render import local_naive, wan_number
-from reports.report import Report, build_report
+from reports.report import Report
 from reports.xlsx import CASE_COLUMNS
-from tests.report_history import NOW, OCTOBER, build_history
+from tests.report_history import build_history, read_report
 
 pytestmark = [pytest.mark.slow, pytest.mark.both_databases]
 
@@ -38,15 +37,7 @@ async def october(
     sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar
 ) -> Report:
     await build_history(sessions, catalog, calendar)
-    async with sessions() as session:
-        return await build_report(
-            session,
-            config=catalog,
-            calendar=calendar,
-            period=OCTOBER,
-            scope=await resolve_scope(session),
-            now=NOW,
-        )
+    return await read_report(sessions, catalog, calendar)
 
 
 def run(*command: str) -> str:
