@@ -168,7 +168,10 @@ async def build_report(
     with_cases: bool = True,
 ) -> Report:
     """Compute the figures of ``period`` and of the period before, and the case list, all read
-    from one snapshot of the database (``snapshot``)."""
+    from one snapshot of the database (``snapshot``). The snapshot is a connection of its own:
+    a caller that has only read ends its transaction first (commit), so that it does not hold
+    one connection of the pool while waiting for another — reports asked for by more people at
+    once than the pool has connections would otherwise wait for each other until they fail."""
     async with snapshot(session) as reading:
         await reading_settings(reading)
         figures = await compute_figures(reading, period, scope, calendar, now)

@@ -140,6 +140,7 @@ def report(
             async with sessions() as session:
                 calendar = await load_calendar(session, config)
                 scope = await resolve_scope(session, zone, team)
+                await session.commit()  # read only: the report reads on a connection of its own
                 built = await build_report(
                     session, config=config, calendar=calendar, period=period, scope=scope, now=now
                 )

@@ -221,6 +221,7 @@ async def build_console_report(
         scope = await _scope(session, query, form)
     except InvalidInput as error:
         return ConsoleReport(form=form, report=None, error=error.message)
+    await session.commit()  # read only: its connection goes back while the report reads
     report = await build_report(
         session,
         config=policy.config,

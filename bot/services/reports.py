@@ -158,6 +158,7 @@ async def send_periodic_report(
         if not waiting:
             logger.info("report %s: nothing to queue (%s leaders)", period.key, len(leaders))
             return 0
+        await session.commit()  # read only: its connection goes back while the report reads
         report = await build_report(
             session,
             config=policy.config,
@@ -223,6 +224,7 @@ async def send_month_report(
         raise PermissionDenied(
             "分析研判报告仅向委领导提供。", detail="report refused: not a leader"
         )
+    await session.commit()  # read only: its connection goes back while the report reads
     report = await build_report(
         session,
         config=policy.config,
