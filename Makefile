@@ -37,8 +37,10 @@ run: setup db
 
 test: setup-dev system-deps-test lint typecheck pytest
 
+# The thirty slowest tests are listed after the run: what to look at when the run nears its
+# ten minutes.
 pytest: setup-dev
-	$(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --durations=30 $(PYTEST_ARGS)
 
 # The fast loop. -m replaces pyproject's "-m 'not soak'", so soak is named again.
 check: setup-dev lint typecheck pytest-fast
