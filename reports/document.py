@@ -291,8 +291,11 @@ def _problems(report: Report, charts: dict[str, Chart]) -> Section:
 
 
 def _rectification_table(f: Figures) -> Table:
-    """整改: set, verified (on time, late), open and overdue now, and 整改到位率."""
+    """整改: set, verified (on time, late), open and overdue now, and 整改到位率 with its own
+    base beside it (按期核验÷本期到期: the ones due in the period, not the ones set in it, so a
+    reader does not divide the columns before it and find another rate)."""
     r = f.rectification
+    rate = f"{pct(r.rate)}（{r.due_on_time}÷{r.due}）" if r.due else pct(r.rate)
     return Table(
         header=(
             "反馈整改",
@@ -301,13 +304,13 @@ def _rectification_table(f: Figures) -> Table:
             "其中超期",
             "整改中",
             "逾期未核验",
-            "整改到位率",
+            "整改到位率（按期÷到期）",
         ),
         rows=[
             (
                 *(str(n) for n in (r.set, r.verified, r.verified_on_time, r.verified_late)),
                 *(str(n) for n in (r.open, r.overdue)),
-                pct(r.rate),
+                rate,
             )
         ],
         widths=(1, 1, 1, 1, 1, 1, 1),

@@ -20,7 +20,7 @@ from models.case import CaseStatus, Outcome
 from models.clock import ClockStage, ClockState
 from models.event import EventKind
 from models.rectification import Rectification, RectificationState
-from reports.document import report_sections
+from reports.document import Table, report_sections
 from reports.figures import Scope
 from reports.periods import custom
 from reports.report import Report, build_report
@@ -191,6 +191,13 @@ async def test_a_rectification_verified_late_shows_overdue_and_late_in_the_repor
         1, 1, 0, 1, 0, 0,
     )  # fmt: skip
     assert r.rate == 0.0
+    (table,) = [
+        block
+        for section in report_sections(late)
+        for block in section.blocks
+        if isinstance(block, Table) and block.caption == "整改落实情况（项）"
+    ]
+    assert table.rows == [("1", "1", "0", "1", "0", "0", "0.0%（0÷1）")]  # the rate's own base
     assert "超过整改期限才核验整改到位1项" in _section(late, "四、工作中存在的问题")
     advice = _section(late, "五、下一步工作建议")
     assert "抓好整改落实和核验。本期整改到位率0.0%，低于90.0%的目标" in advice
