@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections import Counter
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -44,6 +45,25 @@ def _forget_failing_clocks() -> Any:
 
 SUBMITTED = DEFAULT_NOW  # Thursday 26 Nov 2026, 10:00 in Shanghai
 ACCEPT_WARNING = sh(2026, 11, 27, 9)  # 签收 due Friday 27 Nov 18:00: warned that morning
+
+
+@pytest.fixture
+async def three_reports_due_in_batches_of_two(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    monkeypatch: pytest.MonkeyPatch,
+) -> datetime:
+    """Three reports from consecutive people, each case with two clocks past due (签收 and
+    受理告知) by the Wednesday after, written in batches of two: three batches, each folding
+    notices into the same people's digests (the assignee's, chat 501, the team leader's, 601).
+    Returns that Wednesday 10:00, when the process is back up and sweeps."""
+    monkeypatch.setattr(sweep_batch, "CHUNK", 2)
+    async with sessions() as session:
+        await make_staff(session, SUBMITTED)
+    for n in range(3):
+        await report(sessions, catalog, calendar, SUBMITTED, telegram_user_id=7_000_030 + n)
+    return sh(2026, 12, 2, 10)
 
 
 async def take_its_next_event(sessions: SessionFactory, case: Case) -> None:
@@ -236,17 +256,13 @@ async def test_a_digest_a_sender_took_mid_sweep_is_left_as_sent_and_later_notice
     catalog: LiankaConfig,
     calendar: WorkCalendar,
     monkeypatch: pytest.MonkeyPatch,
+    three_reports_due_in_batches_of_two: datetime,
 ) -> None:
     """A sweep that outlasts the digest's hold (a busy machine acting clock by clock): a sender
     takes the person's digest between two batches. The later batches do not change what was
     sent; they start a new digest. Each folded notice is in exactly one digest, and the
     digests are due once the sweep is done."""
-    monkeypatch.setattr(sweep_batch, "CHUNK", 2)
-    async with sessions() as session:
-        await make_staff(session, SUBMITTED)
-    for n in range(3):
-        await report(sessions, catalog, calendar, SUBMITTED, telegram_user_id=7_000_030 + n)
-    back_up = sh(2026, 12, 2, 10)
+    back_up = three_reports_due_in_batches_of_two
     act_in_bulk = sweep_module._act_in_bulk
     batches = 0
 
@@ -317,17 +333,13 @@ async def test_batches_written_alongside_each_other_still_give_each_person_one_d
     calendar: WorkCalendar,
     monkeypatch: pytest.MonkeyPatch,
     database_url: str,
+    three_reports_due_in_batches_of_two: datetime,
 ) -> None:
     """On PostgreSQL two batches may be written at once. The first one is slow to finish (a
     busy server): the second, which folds notices into the same people's digests, waits for it
     before it starts (never with its cases locked), so the digests it extends are the ones the
     first wrote — one digest each, every folded notice in it."""
-    monkeypatch.setattr(sweep_batch, "CHUNK", 2)
-    async with sessions() as session:
-        await make_staff(session, SUBMITTED)
-    for n in range(3):
-        await report(sessions, catalog, calendar, SUBMITTED, telegram_user_id=7_000_040 + n)
-    back_up = sh(2026, 12, 2, 10)
+    back_up = three_reports_due_in_batches_of_two
     act_in_bulk = sweep_batch.act_in_bulk
     running = most = calls = 0
 
@@ -367,6 +379,7 @@ async def test_a_staff_action_holding_a_case_of_one_batch_and_asking_for_the_nex
     calendar: WorkCalendar,
     monkeypatch: pytest.MonkeyPatch,
     database_url: str,
+    three_reports_due_in_batches_of_two: datetime,
 ) -> None:
     """A staff action (a merge of two repeats, say) holds a case of the sweep's first batch and
     then asks for a case of the second. The second batch folds notices into the digests the
@@ -375,11 +388,6 @@ async def test_a_staff_action_holding_a_case_of_one_batch_and_asking_for_the_nex
     batch on the staff action, a cycle PostgreSQL cannot see (the sweep and the cases stuck)."""
     if not database_url.startswith("postgresql"):
         pytest.skip("two batches at once and row locks are PostgreSQL's")
-    monkeypatch.setattr(sweep_batch, "CHUNK", 2)
-    async with sessions() as session:
-        await make_staff(session, SUBMITTED)
-    for n in range(3):
-        await report(sessions, catalog, calendar, SUBMITTED, telegram_user_id=7_000_050 + n)
     async with sessions() as session:
         every_case = {int(i) for i in (await session.exec(select(Case.id))).all() if i is not None}
     act_in_bulk = sweep_batch.act_in_bulk
@@ -403,7 +411,7 @@ async def test_a_staff_action_holding_a_case_of_one_batch_and_asking_for_the_nex
 
         monkeypatch.setattr(sweep_module, "act_in_bulk", staff_holds_the_first_batchs_cases)
         sweeping = asyncio.ensure_future(
-            sweep_deadlines(sessions, catalog, calendar, sh(2026, 12, 2, 10))
+            sweep_deadlines(sessions, catalog, calendar, three_reports_due_in_batches_of_two)
         )
         await held.wait()
         await asyncio.sleep(1.5)  # the second batch under way meanwhile
