@@ -23,6 +23,7 @@ rolls the whole batch back, and the caller acts on its clocks one by one as befo
 from __future__ import annotations
 
 import asyncio
+import operator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -274,11 +275,18 @@ async def _lock(
     )
 
 
+_clock_fields = operator.attrgetter(*CLOCK_FIELDS)
+
+
 def _refreshed(clock: ClockRow, row: Any) -> bool:
-    """Bring the clock up to date with its row; True when anything had changed."""
+    """Bring the clock up to date with its row (its id, then ``CLOCK_FIELDS`` in order, as
+    ``_lock`` reads it); True when anything had changed. Nearly always nothing has: compared at
+    once, field by field only when something differs."""
+    now = tuple(row)[1:]
+    if _clock_fields(clock) == now:
+        return False
     changed = False
-    for name in CLOCK_FIELDS:
-        value = getattr(row, name)
+    for name, value in zip(CLOCK_FIELDS, now, strict=True):
         if getattr(clock, name) != value:
             setattr(clock, name, value)
             changed = True
