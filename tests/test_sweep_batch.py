@@ -471,3 +471,46 @@ async def test_a_sweep_that_dies_between_a_batch_and_its_merge_leaves_its_part_t
         assert len(folded) == sum(totals) == 6
     again = await sweep_deadlines(sessions, catalog, calendar, back_up)
     assert again.plans == [] and len(await outbox(sessions)) == len(rows)
+
+
+async def test_a_part_a_sender_took_before_its_merge_is_left_as_sent_and_not_merged(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    monkeypatch: pytest.MonkeyPatch,
+    three_reports_due_in_batches_of_two: datetime,
+) -> None:
+    """A sweep that outlasts the hold: a sender takes the second batch's digest part before it
+    is merged. The part stays as sent, its notices in it alone; the first and third batches'
+    notices make the person's digest — each folded notice in exactly one message."""
+    back_up = three_reports_due_in_batches_of_two
+    merge = Digests.merge
+    merges = 0
+
+    async def sent_before_the_second_merge(self: Any, session: Any, staged: Any) -> Any:
+        nonlocal merges
+        merges += 1
+        if merges == 2:
+            async with sessions() as sender:
+                connection = await sender.connection()
+                table = Notification.__table__  # type: ignore[attr-defined]
+                await connection.execute(
+                    sa.update(table)
+                    .where(table.c.id.in_([part.row_id for part in staged.parts.values()]))
+                    .values(status=NotificationStatus.SENT)
+                )
+                await sender.commit()
+        return await merge(self, session, staged)
+
+    monkeypatch.setattr(Digests, "merge", sent_before_the_second_merge)
+    swept = await sweep_deadlines(sessions, catalog, calendar, back_up)
+
+    assert merges == 3 and len(swept.plans) == 6
+    rows = await outbox(sessions)
+    for chat in (501, 601):
+        digests = [r for r in rows if r.kind == "deadline_digest" and r.chat_id == chat]
+        assert [d.status for d in digests] == [NotificationStatus.PENDING, NotificationStatus.SENT]
+        totals = [int(telegram_html(d).split("您有 ")[1].split(" 项")[0]) for d in digests]
+        assert totals == [4, 2]  # the first and third batches'; the second's, sent alone
+        folded = [r for r in rows if r.chat_id == chat and r.status is NotificationStatus.DIGESTED]
+        assert len(folded) == sum(totals) == 6
