@@ -56,7 +56,11 @@ def _pg_column(column: sa.Column[Any]) -> tuple[str, Callable[[Any], Any], str]:
         return "TIMESTAMP WITH TIME ZONE", lambda v: None if v is None else utc(v), "{}"
     if isinstance(kind, sa.Enum):
         return "TEXT", lambda v: v.value if isinstance(v, enum.Enum) else v, "{}"
-    return kind.compile(dialect=_PG), lambda v: v, "{}"
+    return kind.compile(dialect=_PG), _as_it_is, "{}"
+
+
+def _as_it_is(value: Any) -> Any:
+    return value
 
 
 def _arrays(
@@ -73,7 +77,8 @@ def _arrays(
     reads: list[str] = []
     for index, name in enumerate(names):
         element, convert, read = _pg_column(table.c[(typed_as or {}).get(name, name)])
-        params[f"c{index}"] = [convert(row[name]) for row in rows]
+        column = [row[name] for row in rows]
+        params[f"c{index}"] = column if convert is _as_it_is else [convert(v) for v in column]
         arguments.append(f"CAST(:c{index} AS {element}[])")
         reads.append(read.format(f"u.c{index}"))
     return params, arguments, reads
@@ -86,21 +91,42 @@ def _bound(
     rows: Sequence[dict[str, Any]],
     typed_as: dict[str, str] | None = None,
 ) -> list[tuple[Any, ...]]:
-    """The rows' values of ``names`` as the driver takes them, each converted once by its
-    column's type (what SQLAlchemy does for a statement, without its work per row)."""
-    convert: list[tuple[int, Callable[[Any], Any]]] = []
-    for index, name in enumerate(names):
+    """The rows' values of ``names`` as the driver takes them, each converted by its column's
+    type (what SQLAlchemy does for a statement, without its work per row): a column at a time,
+    and a value that recurs in a column (a batch's deadlines, states, kinds) converted once."""
+    columns: list[list[Any]] = []
+    for name in names:
         column = table.c[(typed_as or {}).get(name, name)]
+        values = [row[name] for row in rows]
         processor = column.type.bind_processor(connection.dialect)
-        if processor is not None:
-            convert.append((index, processor))
-    bound = []
-    for row in rows:
-        values = [row[name] for name in names]
-        for index, process in convert:
-            values[index] = process(values[index])
-        bound.append(tuple(values))
-    return bound
+        if processor is None:
+            columns.append(values)
+        elif isinstance(column.type, JSONType | sa.JSON):  # documents: each its own
+            columns.append([processor(value) for value in values])
+        else:
+            columns.append(_converted(values, processor))
+    if not columns:
+        return [() for _ in rows]
+    return list(zip(*columns, strict=True))
+
+
+def _converted(values: list[Any], process: Callable[[Any], Any]) -> list[Any]:
+    """``process`` of each value, a value equal to one before (of the same type: ``True`` is
+    not ``1``) given the same result: a type's conversion depends on the value alone (an aware
+    time on its instant, since it is written in UTC). A value that cannot be hashed is
+    converted every time."""
+    done: dict[tuple[type, Any], Any] = {}
+    converted: list[Any] = []
+    for value in values:
+        key = (value.__class__, value)
+        try:
+            result = done[key]
+        except KeyError:
+            result = done[key] = process(value)
+        except TypeError:  # unhashable
+            result = process(value)
+        converted.append(result)
+    return converted
 
 
 async def _sqlite_insert(

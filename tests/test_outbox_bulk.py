@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import col, select
@@ -170,3 +171,36 @@ async def test_rows_alike_in_some_columns_or_alone_are_written_as_given(
     ]
     assert all(r.created_at == DEFAULT_NOW == r.next_attempt_at for r in stored)
     assert all(r.channel is Channel.TELEGRAM and r.chat_id == TO.chat_id for r in stored)
+
+
+@pytest.mark.both_databases
+async def test_values_that_recur_in_a_column_read_back_as_each_row_gave_them(
+    sessions: SessionFactory,
+) -> None:
+    """A value that recurs in a column (a batch's deadlines, its statuses) is converted once
+    for the database (SQLite): each row still reads back its own — one instant given in
+    Shanghai's time and in UTC is the same time, a status between others stays its row's, and
+    JSON documents alike are each written."""
+    notice = _warning()
+    shanghai = DEFAULT_NOW.astimezone(ZoneInfo("Asia/Shanghai"))
+    times = [DEFAULT_NOW, shanghai, DEFAULT_NOW + timedelta(minutes=1), shanghai]
+    statuses = [
+        NotificationStatus.PENDING,
+        NotificationStatus.DIGESTED,
+        NotificationStatus.PENDING,
+        NotificationStatus.DIGESTED,
+    ]
+    rows = [
+        queued(kind="resolve_warning", to=TO, notice=notice, now=at, key=f"recur:{n}")
+        | {"status": status}
+        for n, (at, status) in enumerate(zip(times, statuses, strict=True))
+    ]
+    table = Notification.__table__  # type: ignore[attr-defined]
+    async with sessions() as session:
+        await insert_rows(await session.connection(), table, rows)
+        await session.commit()
+    async with sessions() as session:
+        stored = (await session.exec(select(Notification).order_by(col(Notification.key)))).all()
+    assert [r.next_attempt_at for r in stored] == times
+    assert [r.status for r in stored] == statuses
+    assert all(r.params == dict(notice.params) for r in stored)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections import Counter
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -20,7 +21,8 @@ from bot.db import SessionFactory
 from bot.services.audit import verify_audit
 from bot.services.policy import Policy
 from bot.services.supervision import supervise_case
-from bot.services.sweep import sweep_deadlines
+from bot.services.sweep import DIGEST_HOLD, sweep_deadlines
+from bot.services.sweep_digest import Digests
 from models.calendar import WorkCalendar
 from models.case import Case
 from models.clock import ClockKind, ClockStage
@@ -44,6 +46,25 @@ def _forget_failing_clocks() -> Any:
 
 SUBMITTED = DEFAULT_NOW  # Thursday 26 Nov 2026, 10:00 in Shanghai
 ACCEPT_WARNING = sh(2026, 11, 27, 9)  # 签收 due Friday 27 Nov 18:00: warned that morning
+
+
+@pytest.fixture
+async def three_reports_due_in_batches_of_two(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    monkeypatch: pytest.MonkeyPatch,
+) -> datetime:
+    """Three reports from consecutive people, each case with two clocks past due (签收 and
+    受理告知) by the Wednesday after, written in batches of two: three batches, each folding
+    notices into the same people's digests (the assignee's, chat 501, the team leader's, 601).
+    Returns that Wednesday 10:00, when the process is back up and sweeps."""
+    monkeypatch.setattr(sweep_batch, "CHUNK", 2)
+    async with sessions() as session:
+        await make_staff(session, SUBMITTED)
+    for n in range(3):
+        await report(sessions, catalog, calendar, SUBMITTED, telegram_user_id=7_000_030 + n)
+    return sh(2026, 12, 2, 10)
 
 
 async def take_its_next_event(sessions: SessionFactory, case: Case) -> None:
@@ -236,17 +257,13 @@ async def test_a_digest_a_sender_took_mid_sweep_is_left_as_sent_and_later_notice
     catalog: LiankaConfig,
     calendar: WorkCalendar,
     monkeypatch: pytest.MonkeyPatch,
+    three_reports_due_in_batches_of_two: datetime,
 ) -> None:
     """A sweep that outlasts the digest's hold (a busy machine acting clock by clock): a sender
     takes the person's digest between two batches. The later batches do not change what was
     sent; they start a new digest. Each folded notice is in exactly one digest, and the
     digests are due once the sweep is done."""
-    monkeypatch.setattr(sweep_batch, "CHUNK", 2)
-    async with sessions() as session:
-        await make_staff(session, SUBMITTED)
-    for n in range(3):
-        await report(sessions, catalog, calendar, SUBMITTED, telegram_user_id=7_000_030 + n)
-    back_up = sh(2026, 12, 2, 10)
+    back_up = three_reports_due_in_batches_of_two
     act_in_bulk = sweep_module._act_in_bulk
     batches = 0
 
@@ -254,13 +271,15 @@ async def test_a_digest_a_sender_took_mid_sweep_is_left_as_sent_and_later_notice
         nonlocal batches
         batch = await act_in_bulk(*args, **kwargs)
         batches += 1
-        if batches == 1:
+        if batches == 1:  # the people's digests so far (a part of a batch written alongside,
+            # not merged yet, might be taken too: it would go out alone, its notices in it)
+            given = [digest.row_id for digest in args[1].digests.current.values()]
             async with sessions() as session:
                 connection = await session.connection()
                 table = Notification.__table__  # type: ignore[attr-defined]
                 await connection.execute(
                     sa.update(table)
-                    .where(table.c.kind == "deadline_digest")
+                    .where(table.c.id.in_(given))
                     .values(status=NotificationStatus.SENT)
                 )
                 await session.commit()
@@ -317,17 +336,13 @@ async def test_batches_written_alongside_each_other_still_give_each_person_one_d
     calendar: WorkCalendar,
     monkeypatch: pytest.MonkeyPatch,
     database_url: str,
+    three_reports_due_in_batches_of_two: datetime,
 ) -> None:
     """On PostgreSQL two batches may be written at once. The first one is slow to finish (a
-    busy server): the second, which folds notices into the same people's digests, waits for it
-    before it starts (never with its cases locked), so the digests it extends are the ones the
-    first wrote — one digest each, every folded notice in it."""
-    monkeypatch.setattr(sweep_batch, "CHUNK", 2)
-    async with sessions() as session:
-        await make_staff(session, SUBMITTED)
-    for n in range(3):
-        await report(sessions, catalog, calendar, SUBMITTED, telegram_user_id=7_000_040 + n)
-    back_up = sh(2026, 12, 2, 10)
+    busy server): the second, which folds notices for the same people, is written meanwhile
+    (those notices in a digest part of its own) and merges its part into their digests only
+    once the first is done — one digest each, every folded notice in it."""
+    back_up = three_reports_due_in_batches_of_two
     act_in_bulk = sweep_batch.act_in_bulk
     running = most = calls = 0
 
@@ -349,7 +364,7 @@ async def test_batches_written_alongside_each_other_still_give_each_person_one_d
     swept = await sweep_deadlines(sessions, catalog, calendar, back_up)
 
     assert calls == 3 and len(swept.plans) == 6
-    assert most == 1  # each batch folds: none starts before the one before it is done
+    assert most == (2 if database_url.startswith("postgresql") else 1)  # alongside
     rows = await outbox(sessions)
     for chat in (501, 601):
         digests = [r for r in rows if r.kind == "deadline_digest" and r.chat_id == chat]
@@ -367,6 +382,7 @@ async def test_a_staff_action_holding_a_case_of_one_batch_and_asking_for_the_nex
     calendar: WorkCalendar,
     monkeypatch: pytest.MonkeyPatch,
     database_url: str,
+    three_reports_due_in_batches_of_two: datetime,
 ) -> None:
     """A staff action (a merge of two repeats, say) holds a case of the sweep's first batch and
     then asks for a case of the second. The second batch folds notices into the digests the
@@ -375,11 +391,6 @@ async def test_a_staff_action_holding_a_case_of_one_batch_and_asking_for_the_nex
     batch on the staff action, a cycle PostgreSQL cannot see (the sweep and the cases stuck)."""
     if not database_url.startswith("postgresql"):
         pytest.skip("two batches at once and row locks are PostgreSQL's")
-    monkeypatch.setattr(sweep_batch, "CHUNK", 2)
-    async with sessions() as session:
-        await make_staff(session, SUBMITTED)
-    for n in range(3):
-        await report(sessions, catalog, calendar, SUBMITTED, telegram_user_id=7_000_050 + n)
     async with sessions() as session:
         every_case = {int(i) for i in (await session.exec(select(Case.id))).all() if i is not None}
     act_in_bulk = sweep_batch.act_in_bulk
@@ -403,7 +414,7 @@ async def test_a_staff_action_holding_a_case_of_one_batch_and_asking_for_the_nex
 
         monkeypatch.setattr(sweep_module, "act_in_bulk", staff_holds_the_first_batchs_cases)
         sweeping = asyncio.ensure_future(
-            sweep_deadlines(sessions, catalog, calendar, sh(2026, 12, 2, 10))
+            sweep_deadlines(sessions, catalog, calendar, three_reports_due_in_batches_of_two)
         )
         await held.wait()
         await asyncio.sleep(1.5)  # the second batch under way meanwhile
@@ -421,3 +432,85 @@ async def test_a_staff_action_holding_a_case_of_one_batch_and_asking_for_the_nex
     rows = await outbox(sessions)
     for chat in (501, 601):
         assert len([r for r in rows if r.kind == "deadline_digest" and r.chat_id == chat]) == 1
+
+
+async def test_a_sweep_that_dies_between_a_batch_and_its_merge_leaves_its_part_to_go_out_alone(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    monkeypatch: pytest.MonkeyPatch,
+    three_reports_due_in_batches_of_two: datetime,
+) -> None:
+    """The second batch's digest parts are never merged (the process died, the database went
+    away): they stay behind, waiting until the hold ends, and then go out on their own. The
+    other batches still make one digest per person; each folded notice is in exactly one
+    digest, none lost, none twice."""
+    back_up = three_reports_due_in_batches_of_two
+    merge = Digests.merge
+    merges = 0
+
+    async def the_second_merge_fails(self: Any, *args: Any, **kwargs: Any) -> Any:
+        nonlocal merges
+        merges += 1
+        if merges == 2:
+            raise RuntimeError("the database went away")
+        return await merge(self, *args, **kwargs)
+
+    monkeypatch.setattr(Digests, "merge", the_second_merge_fails)
+    swept = await sweep_deadlines(sessions, catalog, calendar, back_up)
+
+    assert merges == 3 and len(swept.plans) == 6
+    rows = await outbox(sessions)
+    for chat in (501, 601):
+        digests = [r for r in rows if r.kind == "deadline_digest" and r.chat_id == chat]
+        assert [d.status for d in digests] == [NotificationStatus.PENDING] * 2
+        totals = [int(telegram_html(d).split("您有 ")[1].split(" 项")[0]) for d in digests]
+        assert sorted(totals) == [2, 4]  # the first and third batches', and the second's alone
+        assert sorted(d.next_attempt_at for d in digests) == [back_up, back_up + DIGEST_HOLD]
+        folded = [r for r in rows if r.chat_id == chat and r.status is NotificationStatus.DIGESTED]
+        assert len(folded) == sum(totals) == 6
+    again = await sweep_deadlines(sessions, catalog, calendar, back_up)
+    assert again.plans == [] and len(await outbox(sessions)) == len(rows)
+
+
+async def test_a_part_a_sender_took_before_its_merge_is_left_as_sent_and_not_merged(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    monkeypatch: pytest.MonkeyPatch,
+    three_reports_due_in_batches_of_two: datetime,
+) -> None:
+    """A sweep that outlasts the hold: a sender takes the second batch's digest part before it
+    is merged. The part stays as sent, its notices in it alone; the first and third batches'
+    notices make the person's digest — each folded notice in exactly one message."""
+    back_up = three_reports_due_in_batches_of_two
+    merge = Digests.merge
+    merges = 0
+
+    async def sent_before_the_second_merge(self: Any, session: Any, staged: Any) -> Any:
+        nonlocal merges
+        merges += 1
+        if merges == 2:
+            async with sessions() as sender:
+                connection = await sender.connection()
+                table = Notification.__table__  # type: ignore[attr-defined]
+                await connection.execute(
+                    sa.update(table)
+                    .where(table.c.id.in_([part.row_id for part in staged.parts.values()]))
+                    .values(status=NotificationStatus.SENT)
+                )
+                await sender.commit()
+        return await merge(self, session, staged)
+
+    monkeypatch.setattr(Digests, "merge", sent_before_the_second_merge)
+    swept = await sweep_deadlines(sessions, catalog, calendar, back_up)
+
+    assert merges == 3 and len(swept.plans) == 6
+    rows = await outbox(sessions)
+    for chat in (501, 601):
+        digests = [r for r in rows if r.kind == "deadline_digest" and r.chat_id == chat]
+        assert [d.status for d in digests] == [NotificationStatus.PENDING, NotificationStatus.SENT]
+        totals = [int(telegram_html(d).split("您有 ")[1].split(" 项")[0]) for d in digests]
+        assert totals == [4, 2]  # the first and third batches'; the second's, sent alone
+        folded = [r for r in rows if r.chat_id == chat and r.status is NotificationStatus.DIGESTED]
+        assert len(folded) == sum(totals) == 6

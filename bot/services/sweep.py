@@ -24,7 +24,8 @@ Every notice has the key ``<case>:<clock kind>_<step>:<due_at as YYYYmmddHHMM UT
 so a repeated sweep queues nothing twice and an extended deadline warns afresh. A recipient
 with ``DIGEST_THRESHOLD`` or more deadline notices from one sweep (a process catching up after a
 day down) gets one digest instead: their notices are written already folded, in the same
-transaction as their digest (``bot.services.sweep_digest``), which waits until the sweep is done.
+transaction as a part of their digest, and the parts are merged into one digest once written
+(``bot.services.sweep_digest``), which waits until the sweep is done.
 The digest is a notice like the others (``deadline_digest``): its parameters list the folded
 notices' digest lines (number, clock, step, due: plain values made when they were planned), so
 it is rendered by its channel like any row and never concatenates rendered texts.
@@ -52,17 +53,15 @@ from bot.db import SessionFactory
 from bot.services.people import Directory
 from bot.services.sweep_batch import (
     Batch,
-    MustWait,
     Sweep,
     act_in_bulk,
     advance,
     chunks,
     history,
-    may_fold,
     queue_notices,
     wait_for,
 )
-from bot.services.sweep_digest import Digests
+from bot.services.sweep_digest import Digests, Staged
 from bot.services.sweep_plan import (
     CaseRow,
     ClockPlan,
@@ -105,11 +104,12 @@ instance, with one digest per person for each sweep's share."""
 IN_FLIGHT = 2
 """Batches written at once on PostgreSQL, each in a transaction (and on a connection) of its
 own: while the server writes one, the process prepares the next, and the server can write both
-on two cores. A batch's cases and clocks are its own, so they never wait for one another; only
-the digests are shared, and a batch that folds notices into them waits until the batch before
-it is done (``wait_for``) — before it locks anything, so that no staff action can end up
-waiting on it while it waits on the batch before — and each person's digest is found and
-extended in order. On SQLite, whose writers take turns anyway, one at a time."""
+on two cores. A batch's cases and clocks are its own, and so are the digest parts it writes
+(``bot.services.sweep_digest``), so batches never wait for one another while they hold locks;
+only the merge of a batch's parts into the people's digests waits until the batch before it is
+done (``wait_for``), after its own transaction has committed, so that each person's digest is
+extended in order and no staff action can end up waiting on a batch that waits. On SQLite,
+whose writers take turns anyway, one at a time."""
 CLAIM_FOR = timedelta(minutes=5)
 DIGEST_THRESHOLD = 4
 DIGEST_HOLD = timedelta(minutes=10)
@@ -313,9 +313,25 @@ async def _apply(sweep: Sweep, sessions: SessionFactory, clock_id: int) -> Clock
         await session.flush()
         staged = await queue_notices(session, sweep, [plan])
         await session.commit()
-        sweep.digests.settle(staged)
-        _failing.discard(clock_id)
-        return plan
+    sweep.digests.settle(staged)
+    _failing.discard(clock_id)
+    await _merge(sweep, sessions, staged)  # the batches before are done: the caller waited
+    return plan
+
+
+async def _merge(sweep: Sweep, sessions: SessionFactory, staged: Staged) -> None:
+    """Merge a committed transaction's digest parts into the people's digests, in a
+    transaction of its own (``Digests.merge``). A merge that fails leaves the parts as they
+    are: each goes out on its own once the hold ends, its notices in it and in no other."""
+    if not staged.parts:
+        return
+    try:
+        async with sessions() as session:
+            merged = await sweep.digests.merge(session, staged)
+            await session.commit()
+        sweep.digests.merged(merged)
+    except Exception:
+        logger.warning("deadline sweep: digest parts not merged; sent as they are", exc_info=True)
 
 
 async def _act_in_bulk(
@@ -329,17 +345,12 @@ async def _act_in_bulk(
 ) -> Batch:
     """A batch of clocks in one transaction (``bot.services.sweep_batch``); if it cannot be
     written (a clash with another writer, a row that breaks a constraint), nothing of it is, and
-    its clocks are acted on one by one, each in a transaction of its own. ``after``: the batch
-    before it, which must be done before this one folds notices into the digests."""
+    its clocks are acted on one by one, each in a transaction of its own. Once it commits and
+    ``after`` (the batch before) is done, its digest parts are merged (``_merge``)."""
     try:
         async with sessions() as session:
-            batch = await act_in_bulk(session, sweep, clocks, cases, plans, after=after)
+            batch = await act_in_bulk(session, sweep, clocks, cases, plans)
             await session.commit()
-        sweep.digests.settle(batch.staged)
-        return batch
-    except MustWait:  # rolled back, its locks let go: one by one once the batch before is done
-        logger.info("deadline sweep: a batch of %s clocks folds after all; one by one", len(clocks))
-        return Batch(alone=[clock.id for clock in clocks if clock.id is not None])
     except Exception:
         logger.warning(
             "deadline sweep: a batch of %s clocks failed; acting on them one by one",
@@ -347,6 +358,10 @@ async def _act_in_bulk(
             exc_info=True,
         )
         return Batch(alone=[clock.id for clock in clocks if clock.id is not None])
+    sweep.digests.settle(batch.staged)
+    await wait_for(after)  # committed: no lock held while the batch before finishes
+    await _merge(sweep, sessions, batch.staged)
+    return batch
 
 
 async def _act_on_group(
@@ -359,11 +374,8 @@ async def _act_on_group(
     after: asyncio.Future[Any] | None,
 ) -> SweepReport:
     """One batch, then the clocks it left to act on one by one (once the batch before it is
-    done: they may fold notices too); what they did."""
+    done: their digest parts merge after its); what they did."""
     done = SweepReport(now=sweep.now, dry_run=False)
-    if may_fold(sweep, [plans[clock.id] for clock in group if clock.id is not None]):
-        await wait_for(after)  # before its locks are taken, never while they are held
-        after = None
     batch = await _act_in_bulk(sessions, sweep, group, cases, plans, after=after)
     done.plans += batch.plans
     done.skipped += batch.skipped
@@ -384,8 +396,8 @@ async def _act_on_groups(
 ) -> SweepReport:
     """The groups' batches, up to ``in_flight`` at once (``IN_FLIGHT``), into one report in
     the groups' order."""
-    # a folding batch waits only for the one just before it: with three at once, that one may
-    # not have waited for its own predecessor, and two batches would extend one digest
+    # a batch's merge waits for the group just before it, which merged only after its own
+    # predecessor: the merges go in order however many batches are written at once
     assert 1 <= in_flight <= 2
     done = SweepReport(now=sweep.now, dry_run=False)
     running: deque[asyncio.Task[SweepReport]] = deque()

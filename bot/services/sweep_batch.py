@@ -23,6 +23,7 @@ rolls the whole batch back, and the caller acts on its clocks one by one as befo
 from __future__ import annotations
 
 import asyncio
+import operator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -158,7 +159,7 @@ def chunks(clocks: list[ClockRow], size: int | None = None) -> list[list[ClockRo
 class Batch:
     """What one batch did: the plans applied, the clocks skipped (no longer running or no longer
     ours), the clocks left to act on one by one (their case changed since it was read), and
-    what it did to the digests (settled once it commits)."""
+    what it did to the digests (settled and merged once it commits)."""
 
     plans: list[ClockPlan] = field(default_factory=list)
     skipped: int = 0
@@ -178,39 +179,19 @@ class Sweep:
 
 
 async def wait_for(before: asyncio.Future[Any] | None) -> None:
-    """Until ``before`` (the batch before, running alongside) is done, however it ended. Never
-    while holding a batch's locks: PostgreSQL cannot see a wait in the process, so a staff
-    action holding a row of the batch before and asking for one of this batch's would close a
+    """Until ``before`` (the batch before, running alongside) is done, however it ended. Only
+    ever between transactions, holding no lock: PostgreSQL cannot see a wait in the process, so
+    a staff action holding a row of the batch before and asking for one held here would close a
     cycle its deadlock detector never breaks (the sweep and those cases stuck for good)."""
     if before is not None and not before.done():
         await asyncio.wait([before])
 
 
-class MustWait(Exception):
-    """A batch found it folds notices into the digests while the batch before is still being
-    written: it gives up its locks (rolled back) and its clocks are acted on one by one once
-    that batch is done. Rare: a batch that may fold waits before it locks (``may_fold``)."""
-
-
-def may_fold(sweep: Sweep, plans: list[ClockPlan]) -> bool:
-    """Whether these plans fold any notice into a held person's digest."""
-    return any(
-        notice.recipient in sweep.held and notice.digest_line is not None
-        for plan in plans
-        for notice in plan.notices
-    )
-
-
-async def queue_notices(
-    session: AsyncSession,
-    sweep: Sweep,
-    plans: list[ClockPlan],
-    after: asyncio.Future[Any] | None = None,
-) -> Staged:
+async def queue_notices(session: AsyncSession, sweep: Sweep, plans: list[ClockPlan]) -> Staged:
     """Queue the plans' notices (each key once; ``plan.queued`` counts the rows written) in the
-    session's transaction, a held person's folded into their digest — only when ``after`` (the
-    batch before, written alongside) is done, so that digests are extended in order; otherwise
-    ``MustWait``."""
+    session's transaction, a held person's folded into a part of their digest
+    (``Digests.fold``: nothing shared with the batches alongside, so nothing waited for); the
+    caller merges the parts once it commits."""
     rows: list[dict[str, Any]] = []
     by_key: dict[str, tuple[ClockPlan, Notice]] = {}
     for plan in plans:
@@ -234,8 +215,6 @@ async def queue_notices(
         plan.queued += 1
         if notice.recipient in sweep.held and notice.digest_line is not None:
             folded.append((notice.recipient, row_id, notice.digest_line))
-    if folded and after is not None and not after.done():
-        raise MustWait  # re-planned into a fold: never wait on the batch before with locks held
     return await sweep.digests.fold(session, folded)
 
 
@@ -274,11 +253,18 @@ async def _lock(
     )
 
 
+_clock_fields = operator.attrgetter(*CLOCK_FIELDS)
+
+
 def _refreshed(clock: ClockRow, row: Any) -> bool:
-    """Bring the clock up to date with its row; True when anything had changed."""
+    """Bring the clock up to date with its row (its id, then ``CLOCK_FIELDS`` in order, as
+    ``_lock`` reads it); True when anything had changed. Nearly always nothing has: compared at
+    once, field by field only when something differs."""
+    now = tuple(row)[1:]
+    if _clock_fields(clock) == now:
+        return False
     changed = False
-    for name in CLOCK_FIELDS:
-        value = getattr(row, name)
+    for name, value in zip(CLOCK_FIELDS, now, strict=True):
         if getattr(clock, name) != value:
             setattr(clock, name, value)
             changed = True
@@ -291,12 +277,10 @@ async def act_in_bulk(
     clocks: list[ClockRow],
     cases: dict[int, CaseRow],
     plans: dict[int, ClockPlan],
-    *,
-    after: asyncio.Future[Any] | None = None,
 ) -> Batch:
     """Apply the plans of ``clocks`` (planned from ``cases`` as the sweep read them) in the
-    session's transaction; the caller commits. See the module's docstring; ``after`` as for
-    ``queue_notices``."""
+    session's transaction; the caller commits, then merges ``Batch.staged``. See the module's
+    docstring."""
     ctx, now = sweep.ctx, sweep.now
     rows, versions = await _lock(session, clocks, sweep.instance)
     batch = Batch()
@@ -335,7 +319,7 @@ async def act_in_bulk(
     told = [CaseEvent(**values) for values in events if values["kind"] in TOLD_OF]
     if told:
         await session.run_sync(tell_assist_teams, told)
-    batch.staged = await queue_notices(session, sweep, batch.plans, after)
+    batch.staged = await queue_notices(session, sweep, batch.plans)
     for case_id, version in touched.items():
         cases[case_id].version = version + 1
     return batch

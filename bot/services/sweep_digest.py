@@ -3,15 +3,24 @@
 A person with ``DIGEST_THRESHOLD`` or more deadline notices in one sweep (a process catching up
 after a day down) is *held* (``bot.services.sweep``). Their notices are still written, each once
 under its key, but as already folded (``DIGESTED``, never sent alone), and in the same
-transaction their digest — a notice like any other (``deadline_digest``: the folded notices'
-digest lines, plain values made when they were planned) — is written or brought up to date. So
-a notice is folded exactly when its digest holds it, whatever fails afterwards.
+transaction a *part* — a digest of that batch's notices for the person (``deadline_digest``: the
+folded notices' digest lines, plain values made when they were planned), a notice like any
+other — is written beside them (``fold``). So a notice is folded exactly when a digest holds
+it, whatever fails afterwards, and a batch shares nothing with the batches written alongside.
 
-While the sweep runs, its digests wait (``next_attempt_at`` at the end of the hold) so that a
-sender does not take one before the sweep's last batch adds to it; the sweep releases them when
-it is done (``release``), and a sweep that dies leaves them to go out when the hold ends. A
-digest a sender took meanwhile (a sweep that outlasted the hold) is left as sent: the person's
-later notices start a new digest, so each folded notice is in exactly one digest.
+Once the batch has committed and the batch before it is done, the parts are *merged*, in a
+small transaction of their own (``merge``): a person's part is added to the digest the sweep
+gave them before (its lines appended) and deleted, both or neither; a person with no digest
+yet, or whose digest a sender took meanwhile, keeps the part as their digest. So the person
+gets one digest for the sweep, and each folded notice is in exactly one message. A process that
+dies between a batch and its merge leaves the part to go out on its own: more than one digest
+that day, never a notice twice or none.
+
+While the sweep runs, its digests and parts wait (``next_attempt_at`` at the end of the hold)
+so that a sender does not take one before the sweep adds to it; the sweep releases them when it
+is done (``release``), and a sweep that dies leaves them to go out when the hold ends. A digest
+or part a sender took meanwhile (a sweep that outlasted the hold) is left as sent: the person's
+later parts start a new digest.
 """
 
 from __future__ import annotations
@@ -49,9 +58,10 @@ class Digest:
 
 @dataclass(slots=True)
 class Staged:
-    """What one transaction did to the digests, kept once it commits (``Digests.settle``)."""
+    """What one transaction did to the digests: the parts it wrote (merged once it commits,
+    ``Digests.merge``) and how many notices it folded for each person."""
 
-    digests: dict[Recipient, Digest] = field(default_factory=dict)
+    parts: dict[Recipient, Digest] = field(default_factory=dict)
     folded: dict[Recipient, int] = field(default_factory=dict)
 
 
@@ -84,34 +94,20 @@ class Digests:
     async def fold(
         self, session: AsyncSession, written: list[tuple[Recipient, int, dict[str, str]]]
     ) -> Staged:
-        """In the caller's transaction: add the notices just written (person, row id, digest
-        line) to their people's digests — the digest still waiting brought up to date, or a new
-        one. The caller settles the result once its transaction commits."""
+        """In the caller's transaction: the notices just written (person, row id, digest line)
+        in a part for each person, a digest of its own, waiting until the hold ends. Reads
+        nothing another batch writes. The caller merges the result once it commits."""
         staged = Staged()
         added: dict[Recipient, list[tuple[int, dict[str, str]]]] = {}
         for recipient, row_id, line in written:
             added.setdefault(recipient, []).append((row_id, line))
-        if not added:
-            return staged
-        waiting = await self._still_waiting(session, [d.row_id for d in self.current.values()])
-        updates: list[dict[str, Any]] = []
         fresh: dict[str, tuple[Recipient, list[dict[str, str]]]] = {}
         for recipient in sorted(added, key=lambda r: (r.kind.value, r.id)):
             new = [line for _, line in sorted(added[recipient], key=lambda item: item[0])]
             staged.folded[recipient] = len(new)
-            digest = self.current.get(recipient)
-            if digest is not None and digest.row_id in waiting:
-                lines = digest.lines + new
-                notice = says(lines)
-                if len(digest.lines) <= DIGEST_LINES:  # past it, only the counts change: its shape
-                    check(notice, self.checked)  # (``notifications.outbox.shape``) is checked
-                updates.append({"id": digest.row_id, "params": dict(notice.params)})
-                staged.digests[recipient] = Digest(digest.row_id, lines)
-                continue
             first = min(row_id for row_id, _ in added[recipient])
             key = notification_key("deadline_digest", stage=str(first), recipient=recipient.tag)
             fresh[key] = (recipient, new)
-        await update_rows(await session.connection(), _table(), updates)
         rows = []
         for key, (recipient, lines) in fresh.items():
             notice = says(lines)
@@ -121,8 +117,52 @@ class Digests:
             rows.append(ready(values | {"created_at": utc(self.now)}, notice, self.checked))
         for key, row_id in (await enqueue_many(session, rows)).items():
             recipient, lines = fresh[key]
-            staged.digests[recipient] = Digest(row_id, lines)
+            staged.parts[recipient] = Digest(row_id, lines)
         return staged
+
+    def settle(self, staged: Staged) -> None:
+        """The transaction that folded ``staged`` committed: its notices are counted."""
+        for recipient, count in staged.folded.items():
+            self.folded[recipient] = self.folded.get(recipient, 0) + count
+
+    async def merge(self, session: AsyncSession, staged: Staged) -> dict[Recipient, Digest]:
+        """In a transaction of its own, after the one that wrote ``staged`` committed: each
+        person's part added to their digest still waiting (its lines appended, the part
+        deleted) or, with none, kept as their digest; a part a sender took meanwhile is left
+        as sent. Returns the people's digests to keep once it commits (``merged``)."""
+        if not staged.parts:
+            return {}
+        parts = sorted(staged.parts.items(), key=lambda item: (item[0].kind.value, item[0].id))
+        ids = [part.row_id for _, part in parts]
+        ids += [d.row_id for r, d in self.current.items() if r in staged.parts]
+        waiting = await self._still_waiting(session, ids)
+        updates: list[dict[str, Any]] = []
+        merged: dict[Recipient, Digest] = {}
+        gone: list[int] = []
+        for recipient, part in parts:
+            if part.row_id not in waiting:
+                continue  # sent on its own: the person's digest stays as it is
+            digest = self.current.get(recipient)
+            if digest is None or digest.row_id not in waiting:
+                merged[recipient] = part
+                continue
+            lines = digest.lines + part.lines
+            notice = says(lines)
+            if len(digest.lines) <= DIGEST_LINES:  # past it, only the counts change: its shape
+                check(notice, self.checked)  # (``notifications.outbox.shape``) is checked
+            updates.append({"id": digest.row_id, "params": dict(notice.params)})
+            merged[recipient] = Digest(digest.row_id, lines)
+            gone.append(part.row_id)
+        connection = await session.connection()
+        await update_rows(connection, _table(), updates)
+        if gone:
+            table = _table()
+            await connection.execute(sa.delete(table).where(table.c.id.in_(gone)))
+        return merged
+
+    def merged(self, digests: dict[Recipient, Digest]) -> None:
+        """The merge committed: these are the people's digests now."""
+        self.current.update(digests)
 
     async def _still_waiting(self, session: AsyncSession, row_ids: list[int]) -> set[int]:
         """Of these digests, the ones no sender has taken, locked until the commit (on SQLite
@@ -137,12 +177,6 @@ class Digests:
         if connection.dialect.name == "postgresql":
             query = query.with_for_update()
         return {int(row[0]) for row in (await connection.execute(query)).all()}
-
-    def settle(self, staged: Staged) -> None:
-        """The transaction committed: its digests are the people's current ones."""
-        self.current.update(staged.digests)
-        for recipient, count in staged.folded.items():
-            self.folded[recipient] = self.folded.get(recipient, 0) + count
 
     async def release(self, session: AsyncSession) -> None:
         """The sweep is done: its digests still waiting are sent now."""

@@ -215,7 +215,11 @@ def _deadline_notices(
     assert case.id is not None
     directory = ctx.directory
     assignee = directory.person(case.assignee_id)
-    team_leaders = directory.team_leaders(case.team_id, track=case.track)
+    # a team's leaders and the leaders looked up once a sweep (lists read, never changed)
+    team_leaders: list[Recipient] = ctx.once(
+        ("team_leaders", case.team_id, case.track),
+        lambda: directory.team_leaders(case.team_id, track=case.track),
+    )
     if step == "warning":
         recipients = [assignee] if assignee else team_leaders
         if case.supervised:
@@ -223,7 +227,7 @@ def _deadline_notices(
     elif step == "overdue":
         recipients = [*([assignee] if assignee else []), *team_leaders]
     else:
-        recipients = directory.leaders()
+        recipients = ctx.once(("leaders",), directory.leaders)
     category = ctx.categories.get(case.category_id)
     team = ctx.teams.get(case.team_id) if case.team_id is not None else None
     # 委领导 see a clue's overdue figure, never its row: no number, matter, team or assignee
@@ -304,11 +308,12 @@ def _plan_deadline(
         plan.steps.append("escalated")
         stage = ClockStage.ESCALATED
     plan.stage = stage
-    plan.next_action_at = {
+    next_at: dict[int, datetime | None] = {
         ClockStage.NONE: clock.next_action_at,
         ClockStage.WARNED: clock.due_at,
         ClockStage.OVERDUE: escalate_at,
-    }.get(ClockStage(stage))
+    }
+    plan.next_action_at = next_at.get(stage)  # IntEnum members: the stage's number finds one
     # as the clock says it (its offset too: one instant has several ISO texts)
     said = ("isoformat", clock.due_at, clock.due_at.utcoffset())
     due_at: str = ctx.once(said, clock.due_at.isoformat)
