@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 from collections import Counter
 from datetime import datetime
 from typing import Any
@@ -21,7 +22,7 @@ from bot.db import SessionFactory
 from bot.services.audit import verify_audit
 from bot.services.policy import Policy
 from bot.services.supervision import supervise_case
-from bot.services.sweep import DIGEST_HOLD, sweep_deadlines
+from bot.services.sweep import sweep_deadlines
 from bot.services.sweep_digest import Digests
 from models.calendar import WorkCalendar
 from models.case import Case
@@ -345,16 +346,18 @@ async def test_batches_written_alongside_each_other_still_give_each_person_one_d
     back_up = three_reports_due_in_batches_of_two
     act_in_bulk = sweep_batch.act_in_bulk
     running = most = calls = 0
+    parts: dict[int, dict[Any, Any]] = {}  # each batch's digest parts, by the batch's place
 
     async def slow_first(*args: Any, **kwargs: Any) -> Any:
         nonlocal running, most, calls
         calls += 1
-        first = calls == 1
+        place = calls
         running += 1
         most = max(most, running)
         try:
             batch = await act_in_bulk(*args, **kwargs)
-            if first:
+            parts[place] = batch.staged.parts
+            if place == 1:
                 await asyncio.sleep(0.3)  # folded, not yet committed
             return batch
         finally:
@@ -372,6 +375,20 @@ async def test_batches_written_alongside_each_other_still_give_each_person_one_d
         total = int(telegram_html(digests[0]).split("您有 ")[1].split(" 项")[0])
         folded = [r for r in rows if r.chat_id == chat and r.status is NotificationStatus.DIGESTED]
         assert total == len(folded) == 6
+    # each digest lists its lines in the batches' order, whichever batch finished first
+    in_order = sorted(
+        json.dumps(
+            [line for place in sorted(parts) for line in parts[place][person].lines],
+            sort_keys=True,
+        )
+        for person in parts[1]
+    )
+    listed = sorted(
+        json.dumps((r.params or {})["items"], sort_keys=True)
+        for r in rows
+        if r.kind == "deadline_digest"
+    )
+    assert listed == in_order and len(listed) == 2
     async with sessions() as session:
         assert (await verify_audit(session)).ok
 
@@ -385,10 +402,11 @@ async def test_a_staff_action_holding_a_case_of_one_batch_and_asking_for_the_nex
     three_reports_due_in_batches_of_two: datetime,
 ) -> None:
     """A staff action (a merge of two repeats, say) holds a case of the sweep's first batch and
-    then asks for a case of the second. The second batch folds notices into the digests the
-    first one writes, so it waits for the first — and must do so before it locks its cases: had
-    it locked them first, the staff action would wait on it, it on the first batch, the first
-    batch on the staff action, a cycle PostgreSQL cannot see (the sweep and the cases stuck)."""
+    then asks for a case of the second. The second batch folds notices for the people the first
+    one folds for: had it waited for the first while holding its cases' locks, the staff action
+    would wait on it, it on the first batch, the first batch on the staff action, a cycle
+    PostgreSQL cannot see (the sweep and the cases stuck). A batch waits for the one before only
+    after it has committed, to merge its digest parts."""
     if not database_url.startswith("postgresql"):
         pytest.skip("two batches at once and row locks are PostgreSQL's")
     async with sessions() as session:
@@ -441,10 +459,10 @@ async def test_a_sweep_that_dies_between_a_batch_and_its_merge_leaves_its_part_t
     monkeypatch: pytest.MonkeyPatch,
     three_reports_due_in_batches_of_two: datetime,
 ) -> None:
-    """The second batch's digest parts are never merged (the process died, the database went
-    away): they stay behind, waiting until the hold ends, and then go out on their own. The
-    other batches still make one digest per person; each folded notice is in exactly one
-    digest, none lost, none twice."""
+    """The second batch's digest parts are never merged (the database went away): they go out
+    on their own when the sweep is done, with the digests (a process that died there leaves
+    them waiting until the hold ends). The other batches still make one digest per person;
+    each folded notice is in exactly one digest, none lost, none twice."""
     back_up = three_reports_due_in_batches_of_two
     merge = Digests.merge
     merges = 0
@@ -466,11 +484,44 @@ async def test_a_sweep_that_dies_between_a_batch_and_its_merge_leaves_its_part_t
         assert [d.status for d in digests] == [NotificationStatus.PENDING] * 2
         totals = [int(telegram_html(d).split("您有 ")[1].split(" 项")[0]) for d in digests]
         assert sorted(totals) == [2, 4]  # the first and third batches', and the second's alone
-        assert sorted(d.next_attempt_at for d in digests) == [back_up, back_up + DIGEST_HOLD]
+        assert [d.next_attempt_at for d in digests] == [back_up, back_up]  # not held back
         folded = [r for r in rows if r.chat_id == chat and r.status is NotificationStatus.DIGESTED]
         assert len(folded) == sum(totals) == 6
     again = await sweep_deadlines(sessions, catalog, calendar, back_up)
     assert again.plans == [] and len(await outbox(sessions)) == len(rows)
+
+
+async def test_a_merge_whose_commit_the_sweep_never_heard_of_loses_no_line_of_it(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    monkeypatch: pytest.MonkeyPatch,
+    three_reports_due_in_batches_of_two: datetime,
+) -> None:
+    """The second merge reached the database but the sweep did not learn it (the connection
+    dropped as it committed): the person's digest holds more lines than the sweep knows. The
+    third merge must not write the digest over from what the sweep knows — the second part's
+    lines, deleted with its merge, would be in no message; its part goes out on its own."""
+    back_up = three_reports_due_in_batches_of_two
+    merged = Digests.merged
+    merges = 0
+
+    def the_second_unheard_of(self: Any, digests: Any) -> None:
+        nonlocal merges
+        merges += 1
+        if merges != 2:
+            merged(self, digests)
+
+    monkeypatch.setattr(Digests, "merged", the_second_unheard_of)
+    swept = await sweep_deadlines(sessions, catalog, calendar, back_up)
+
+    assert merges == 3 and len(swept.plans) == 6
+    rows = await outbox(sessions)
+    for chat in (501, 601):
+        digests = [r for r in rows if r.kind == "deadline_digest" and r.chat_id == chat]
+        totals = sorted(int(telegram_html(d).split("您有 ")[1].split(" 项")[0]) for d in digests)
+        folded = [r for r in rows if r.chat_id == chat and r.status is NotificationStatus.DIGESTED]
+        assert totals == [2, 4] and sum(totals) == len(folded) == 6  # every line in one message
 
 
 async def test_a_part_a_sender_took_before_its_merge_is_left_as_sent_and_not_merged(

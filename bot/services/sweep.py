@@ -332,6 +332,7 @@ async def _merge(sweep: Sweep, sessions: SessionFactory, staged: Staged) -> None
         sweep.digests.merged(merged)
     except Exception:
         logger.warning("deadline sweep: digest parts not merged; sent as they are", exc_info=True)
+        sweep.digests.strand(staged)
 
 
 async def _act_in_bulk(

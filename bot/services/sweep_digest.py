@@ -31,6 +31,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.sql.base import Executable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import notification
@@ -84,6 +85,7 @@ class Digests:
     checked: set[Hashable]
     current: dict[Recipient, Digest] = field(default_factory=dict)
     folded: dict[Recipient, int] = field(default_factory=dict)
+    stranded: list[int] = field(default_factory=list)  # parts whose merge failed
 
     def folded_row(self, values: dict[str, Any]) -> dict[str, Any]:
         """A held person's notice as it is written (``values`` made by ``queued`` at the
@@ -133,9 +135,9 @@ class Digests:
         if not staged.parts:
             return {}
         parts = sorted(staged.parts.items(), key=lambda item: (item[0].kind.value, item[0].id))
-        ids = [part.row_id for _, part in parts]
-        ids += [d.row_id for r, d in self.current.items() if r in staged.parts]
-        waiting = await self._still_waiting(session, ids)
+        holding = {part.row_id: len(part.lines) for _, part in parts}
+        holding |= {d.row_id: len(d.lines) for r, d in self.current.items() if r in staged.parts}
+        waiting = await self._still_waiting(session, holding)
         updates: list[dict[str, Any]] = []
         merged: dict[Recipient, Digest] = {}
         gone: list[int] = []
@@ -164,30 +166,61 @@ class Digests:
         """The merge committed: these are the people's digests now."""
         self.current.update(digests)
 
-    async def _still_waiting(self, session: AsyncSession, row_ids: list[int]) -> set[int]:
-        """Of these digests, the ones no sender has taken, locked until the commit (on SQLite
-        the transaction holds the write lock already)."""
-        if not row_ids:
+    def strand(self, staged: Staged) -> None:
+        """The merge of ``staged`` failed: its parts go out on their own, with the sweep's
+        digests when it is done (``release``), not after the hold."""
+        self.stranded += [part.row_id for part in staged.parts.values()]
+
+    async def _still_waiting(self, session: AsyncSession, holding: dict[int, int]) -> set[int]:
+        """Of these digests and parts (row id: the lines this sweep knows each holds), the ones
+        a merge may add to, locked until the commit: pending and never tried by a sender (a
+        try that failed may still have reached the person: their lines are not sent again),
+        holding the lines this sweep knows of (an earlier merge whose commit failed after the
+        database had it leaves a digest longer than this sweep knows: rewriting it from what
+        the sweep knows would drop that part's lines). PostgreSQL locks them in id order; on
+        SQLite an UPDATE of them takes the database's write lock first (a SELECT alone begins
+        no transaction there: a sender could take one between this and the merge's writes)."""
+        if not holding:
             return set()
         table = _table()
-        query = sa.select(table.c.id).where(
-            table.c.id.in_(row_ids), table.c.status == NotificationStatus.PENDING
+        mergeable = (
+            table.c.id.in_(sorted(holding)),
+            table.c.status == NotificationStatus.PENDING,
+            table.c.attempts == 0,
         )
         connection = await session.connection()
+        query: Executable
         if connection.dialect.name == "postgresql":
-            query = query.with_for_update()
-        return {int(row[0]) for row in (await connection.execute(query)).all()}
+            query = (
+                sa.select(table.c.id, table.c.params)
+                .where(*mergeable)
+                .order_by(table.c.id)
+                .with_for_update()
+            )
+        else:
+            query = (
+                sa.update(table)
+                .where(*mergeable)
+                .values(status=table.c.status)
+                .returning(table.c.id, table.c.params)
+            )
+        rows = (await connection.execute(query)).all()
+        return {
+            int(row_id)
+            for row_id, params in rows
+            if (params or {}).get("total") == holding[int(row_id)]
+        }
 
     async def release(self, session: AsyncSession) -> None:
         """The sweep is done: its digests still waiting are sent now."""
-        if not self.current:
+        if not self.current and not self.stranded:
             return
         table = _table()
         connection = await session.connection()
         await connection.execute(
             sa.update(table)
             .where(
-                table.c.id.in_([d.row_id for d in self.current.values()]),
+                table.c.id.in_([d.row_id for d in self.current.values()] + self.stranded),
                 table.c.status == NotificationStatus.PENDING,
             )
             .values(next_attempt_at=utc(self.now))
