@@ -320,9 +320,8 @@ async def _apply(sweep: Sweep, sessions: SessionFactory, clock_id: int) -> Clock
 
 
 async def _merge(sweep: Sweep, sessions: SessionFactory, staged: Staged) -> None:
-    """Merge a committed transaction's digest parts into the people's digests, in a
-    transaction of its own (``Digests.merge``). A merge that fails leaves the parts as they
-    are: each goes out on its own once the hold ends, its notices in it and in no other."""
+    """Merge a committed transaction's digest parts into the people's digests, in a transaction
+    of its own (``Digests.merge``); parts whose merge fails go out on their own (``strand``)."""
     if not staged.parts:
         return
     try:
