@@ -124,6 +124,16 @@ def update_reads() -> dict[str, dict[str, Any] | None] | None:
     return _loaded.get()
 
 
+def json_copy(value: Any) -> Any:
+    """A copy of ``value`` as JSON gives it back (dicts, lists and scalars: what the table's
+    column and ``set_data`` hold), equal to ``copy.deepcopy``'s and several times quicker."""
+    if isinstance(value, dict):
+        return {key: json_copy(each) for key, each in value.items()}
+    if isinstance(value, list):
+        return [json_copy(each) for each in value]
+    return value
+
+
 def committed(reads: dict[str, dict[str, Any] | None] | None, pending: Pending) -> None:
     """``pending`` was written and committed: the update's later reads, and the records its later
     writes start from, are those, not the records read before (which a partial write would
@@ -131,7 +141,7 @@ def committed(reads: dict[str, dict[str, Any] | None] | None, pending: Pending) 
     if reads is None:
         return
     for key, record in pending.items():
-        reads[key] = {"state": record["state"], "data": copy.deepcopy(record["data"])}
+        reads[key] = {"state": record["state"], "data": json_copy(record["data"])}
 
 
 Write = tuple[Insert, dict[str, Any]]
@@ -225,9 +235,9 @@ class SqlStorage(BaseStorage):
                 record = await self._record(key)
                 pending[built] = {
                     "state": record["state"] if record else None,
-                    "data": copy.deepcopy(dict(record["data"])) if record else {},
+                    "data": json_copy(dict(record["data"])) if record else {},
                 }
-            pending[built].update(copy.deepcopy(values))
+            pending[built].update(values)  # made for this write (``set_state``, ``set_data``)
             return
         loaded = _loaded.get()
         if loaded is not None:
@@ -289,10 +299,9 @@ class SqlStorage(BaseStorage):
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
         deferred = self._deferred(key)
-        if deferred is not None:
-            return copy.deepcopy(dict(deferred["data"]))
-        record = await self._record(key)
-        return copy.deepcopy(dict(record["data"])) if record else {}
+        record = deferred if deferred is not None else await self._record(key)
+        data: dict[str, Any] = json_copy(dict(record["data"])) if record else {}
+        return data
 
     async def close(self) -> None:
         """Nothing to close: sessions are opened per call."""
