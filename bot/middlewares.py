@@ -33,6 +33,7 @@ from bot.db import SessionFactory
 from bot.metrics import Metrics
 from bot.services.calendar import CalendarCache
 from bot.services.updates import (
+    UpdateRow,
     finish_update,
     get_processed_update,
     hold_update,
@@ -53,7 +54,6 @@ from bot.storage import (
     write_deferred,
 )
 from models.errors import StaleAction
-from models.processed_update import ProcessedUpdate
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ class _Mark:
     first transaction the handler's session commits: as rows of the SQL FSM table, or (``held``:
     a store outside the database) as the row's ``fsm_writes``, written to that store later."""
 
-    def __init__(self, row: ProcessedUpdate, pending: Pending | None, *, held: bool) -> None:
+    def __init__(self, row: UpdateRow, pending: Pending | None, *, held: bool) -> None:
         self.row = row
         self.pending = pending
         self.held = held
@@ -241,7 +241,7 @@ class UpdateDeduplication(BaseMiddleware):
                 except Exception as error:
                     raise UpdateNotFinished(event.update_id) from error
             return None
-        row = ProcessedUpdate(
+        row = UpdateRow(
             bot_id=bot_id,
             update_id=event.update_id,
             handled_at=clock.now(),

@@ -15,10 +15,10 @@ from sqlalchemy import delete, event
 
 from bot.db import SessionFactory
 from bot.middlewares import _Mark
+from bot.services.updates import UpdateRow
 from bot.storage import SqlStorage, deferred_writes, reading_through
 from models.errors import StaleAction
 from models.fsm import FsmRecord
-from models.processed_update import ProcessedUpdate
 from tests.harness import Telegram
 from tests.intake_helpers import TOKEN, state_of
 
@@ -88,7 +88,7 @@ async def test_a_step_that_saves_its_draft_twice_keeps_both_parts(sessions: Sess
     async with sessions() as session:
         with reading_through(session):
             assert await storage.get_data(key) == {}  # the FSM middleware's read, before
-            row = ProcessedUpdate(bot_id=1, update_id=1, handled_at=datetime.now(UTC))
+            row = UpdateRow(bot_id=1, update_id=1, handled_at=datetime.now(UTC))
             with deferred_writes(session) as pending:
                 mark = _Mark(row, pending, held=False)
                 event.listen(session.sync_session, "before_commit", mark.before_commit)

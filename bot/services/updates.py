@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -86,7 +87,20 @@ def record_of(bot_id: int, update_id: int) -> Update:
 _INSERT_RECORD = insert(_RECORDS)
 
 
-def new_record(row: ProcessedUpdate) -> tuple[Insert, dict[str, Any]]:
+@dataclass(slots=True)
+class UpdateRow:
+    """The values of an update's record (``processed_updates``), as ``new_record`` writes
+    them: a plain object, a fraction of what building a ``ProcessedUpdate`` costs on every
+    update (most steps of a draft never write one: ``bot.middlewares.UpdateDeduplication``)."""
+
+    bot_id: int
+    update_id: int
+    handled_at: datetime
+    finished: bool = False
+    fsm_writes: dict[str, Any] | None = None
+
+
+def new_record(row: UpdateRow) -> tuple[Insert, dict[str, Any]]:
     """The INSERT of ``row``, an update's record, and its values (a plain statement, built
     once: the record is written, never loaded or changed as an object of the session)."""
     return _INSERT_RECORD, {
@@ -112,7 +126,7 @@ async def _write_record(
     if recorded:
         await connection.execute(record_of(bot_id, update_id).values(**values))
     else:
-        row = ProcessedUpdate(bot_id=bot_id, update_id=update_id, handled_at=now, **values)
+        row = UpdateRow(bot_id=bot_id, update_id=update_id, handled_at=now, **values)
         await connection.execute(*new_record(row))
 
 
