@@ -377,8 +377,8 @@ class MemoryLedger(Ledger):
         if case.number in self.referenced:
             self.case_ids[case.number] = case.id
             self.cases[case.id] = case
-        if anonymous and reporter.id is not None:
-            link_reporter(case, reporter.id)
+        if anonymous and reporter.id is not None and not dry:  # (a dry pass finds the
+            link_reporter(case, reporter.id)  # reporter by ``case_reporters``: no seal)
         if reporter.id is not None:
             self.case_reporters[case.id] = reporter.id
         if not dry:
