@@ -34,10 +34,6 @@ from models.types import utc
 _int = int.__repr__  # how json writes an int
 
 
-def _text(value: str | None) -> str:
-    return "null" if value is None else encode_basestring(value)
-
-
 def canonical(
     *,
     case_number: str,
@@ -55,7 +51,7 @@ def canonical(
 ) -> bytes:
     """``models.event.canonical_event``'s bytes: its keys in sorted order (actor, at, case,
     data, from, kind, note, prev, public, seq, to), no spaces, UTF-8."""
-    return _canonical(
+    return _written(
         case_number=case_number, seq=seq, kind=kind, from_status=from_status,
         to_status=to_status, actor_type=actor_type, actor_id=actor_id, note=note,
         data=_encoded(data), public=public,
@@ -99,7 +95,7 @@ _NAMES: dict[str | None, str] = {
 """The JSON of each kind, status and actor type (and of no status), made once."""
 
 
-def _canonical(
+def _written(
     *,
     case_number: str,
     seq: int,
@@ -114,35 +110,25 @@ def _canonical(
     at: str,
     prev_hash: str,
 ) -> bytes:
-    return "".join(
-        (
-            '{"actor":[',
-            encode_basestring(actor_type),
-            ",",
-            "null" if actor_id is None else _int(actor_id),
-            '],"at":',
-            encode_basestring(at),
-            ',"case":',
-            encode_basestring(case_number),
-            ',"data":',
-            data,
-            ',"from":',
-            _text(from_status),
-            ',"kind":',
-            encode_basestring(kind),
-            ',"note":',
-            _text(note),
-            ',"prev":',
-            encode_basestring(prev_hash),
-            ',"public":',
-            "true" if public else "false",
-            ',"seq":',
-            _int(seq),
-            ',"to":',
-            _text(to_status),
-            "}",
-        )
-    ).encode("utf-8")
+    """``canonical_event``'s bytes written out in its key order, ``data`` already JSON: what
+    ``chained`` hashes some ten times a case and ``canonical`` gives (held equal to the domain's
+    by ``tests/test_demo_shortcuts.py``). A kind, status or actor type is looked up encoded;
+    ``at`` is ISO 8601 (nothing in it to escape)."""
+    return (
+        f'{{"actor":[{_NAMES.get(actor_type) or _text(actor_type)},'
+        f'{"null" if actor_id is None else _int(actor_id)}],"at":"{at}",'
+        f'"case":{encode_basestring(case_number)},"data":{data},'
+        f'"from":{_NAMES.get(from_status) or _text(from_status)},'
+        f'"kind":{_NAMES.get(kind) or _text(kind)},'
+        f'"note":{"null" if note is None else encode_basestring(note)},'
+        f'"prev":{encode_basestring(prev_hash)},"public":{"true" if public else "false"},'
+        f'"seq":{_int(seq)},"to":{_NAMES.get(to_status) or _text(to_status)}}}'
+    ).encode()
+
+
+def _text(value: str | None) -> str:
+    """A name not among the kinds, statuses and actor types, or none."""
+    return "null" if value is None else encode_basestring(value)
 
 
 def chained(
@@ -166,16 +152,12 @@ def chained(
     payload = EncodedJSON(data or {})
     payload.text = text = _encoded(payload)
     prev_hash = case.last_event_hash or GENESIS_HASH
-    # ``_canonical``'s bytes, written out here: this is done some ten times a case
-    canonical = (
-        f'{{"actor":[{_NAMES[actor.type]},{"null" if actor.id is None else _int(actor.id)}],'
-        f'"at":"{created_at.isoformat(timespec="microseconds")}",'
-        f'"case":{encode_basestring(case.number)},"data":{text},"from":{_NAMES[from_status]},'
-        f'"kind":{_NAMES[kind]},"note":{"null" if note is None else encode_basestring(note)},'
-        f'"prev":{encode_basestring(prev_hash)},"public":{"true" if public else "false"},'
-        f'"seq":{_int(seq)},"to":{_NAMES[to_status]}}}'
-    )
-    digest = keys.current().mac(CHAIN_PURPOSE, canonical.encode("utf-8"))
+    canonical = _written(
+        case_number=case.number, seq=seq, kind=kind, from_status=from_status,
+        to_status=to_status, actor_type=actor.type, actor_id=actor.id, note=note, data=text,
+        public=public, at=created_at.isoformat(timespec="microseconds"), prev_hash=prev_hash,
+    )  # fmt: skip
+    digest = keys.current().mac(CHAIN_PURPOSE, canonical)
     case.event_count = seq
     case.last_event_hash = digest
     case.updated_at = created_at

@@ -7,13 +7,15 @@ import enum
 import itertools
 import math
 import random
-from collections.abc import Callable
+from bisect import bisect_left
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import NamedTuple, overload
 
 from bot.config import LiankaConfig, RectificationConfig
 from bot.services.aftercare import clue_description
+from demo.rows import plain
 from models.calendar import SHANGHAI, WorkCalendar
 from models.case import Case, CaseStatus, Outcome, Satisfaction, format_case_number
 from models.clock import MORNING
@@ -605,12 +607,17 @@ def _aftercare(
     return plan, (answered if yes and answered <= now else None)
 
 
+_PlainCase = plain(Case)
+
+
 def _numbered(number: str, at: datetime) -> Case:
-    """A case that is only its 受理编号 (what ``aftercare.clue_description`` reads)."""
-    return Case(
+    """A case that is only its 受理编号 (what ``aftercare.clue_description`` reads), on a plain
+    object (an ORM ``Case`` costs a millisecond to make)."""
+    numbered: Case = _PlainCase(
         number=number, track=Track.APPEAL, status=CaseStatus.CLOSED, category_id=0,
         description="", created_at=at, updated_at=at,
     )  # fmt: skip
+    return numbered
 
 
 def _ask_after(
@@ -666,17 +673,19 @@ def _ask_after(
 def _renumbered(plan: CasePlan, moved: dict[str, str], opened: bool) -> CasePlan:
     """The case's links by the new 受理编号; a repeat merged into it that made room is no longer
     recorded, and a 有 whose clue made room is a 没有."""
-    steps = []
+    steps, changed = [], False
     for step in plan.steps:
         if step.ref is not None:
             if step.ref not in moved:  # MERGED_IN of a later repeat (earlier cases are kept)
                 assert step.kind is StepKind.MERGED_IN, step
+                changed = True
                 continue
-            step = replace(step, ref=moved[step.ref])
+            if moved[step.ref] != step.ref:
+                step, changed = replace(step, ref=moved[step.ref]), True
         if step.kind is StepKind.AFTERCARE_ANSWER and step.answer == "yes" and not opened:
-            step = replace(step, answer="none")
+            step, changed = replace(step, answer="none"), True
         steps.append(step)
-    return replace(plan, steps=tuple(steps))
+    return replace(plan, steps=tuple(steps)) if changed else plan  # most are as they were
 
 
 # --- 重复件 ------------------------------------------------------------------------------
@@ -733,6 +742,33 @@ def _earlier(plans: list[CasePlan], candidates: list[int], at: datetime, days: i
     return None
 
 
+class _Others(Sequence[int]):
+    """The enterprises of a zone (in order) but one, as a sequence over the zone's list: what
+    ``rng.sample`` picks from, as it would from the list without it, without making that list
+    each time (a zone of a large history holds thousands of enterprises)."""
+
+    __slots__ = ("_all", "_at")
+
+    def __init__(self, ordered: list[int], left_out: int) -> None:
+        self._all = ordered
+        self._at = bisect_left(ordered, left_out)
+        assert ordered[self._at] == left_out
+
+    def __len__(self) -> int:
+        return len(self._all) - 1
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[int]: ...
+    def __getitem__(self, index: int | slice) -> int | Sequence[int]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(len(self))][index]
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self._all[index if index < self._at else index + 1]
+
+
 def _link_repeats(
     rng: random.Random, config: LiankaConfig, plans: list[CasePlan], zones: list[str], now: datetime
 ) -> list[CasePlan]:
@@ -752,7 +788,7 @@ def _link_repeats(
             continue
         j = _earlier(plans, seen.get((case.enterprise, case.category), []), case.created_at, days)
         if j is not None and rng.random() >= REPEAT_KEEP:
-            others = [e for e in neighbours[zones[case.enterprise]] if e != case.enterprise]
+            others = _Others(neighbours[zones[case.enterprise]], case.enterprise)
             for other in rng.sample(others, min(3, len(others))):
                 if _earlier(plans, seen.get((other, case.category), []), case.created_at, days):
                     continue

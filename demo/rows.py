@@ -14,7 +14,7 @@ from __future__ import annotations
 import gc
 import inspect
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC
@@ -171,6 +171,21 @@ async def write(connection: AsyncConnection, taken: list[Taken]) -> None:
         await driver.copy_records_to_table(rows.table.name, records=records, columns=rows.keys)
 
 
+class Processed(dict[Any, Any]):
+    """A column's bind processor remembered by value (an enum's or a flag's few values), and
+    SQL NULL as it is."""
+
+    __slots__ = ("process",)
+
+    def __init__(self, process: Callable[[Any], Any]) -> None:
+        super().__init__({None: None})
+        self.process = process
+
+    def __missing__(self, value: Any) -> Any:
+        processed = self[value] = self.process(value)
+        return processed
+
+
 def copied(dialect: sa.Dialect, rows: Taken) -> list[tuple[Any, ...]]:
     """The rows' values as COPY takes them: through the columns' own bind processors, as an
     INSERT sends them (a JSON value's text as it is; a UTC datetime as it is)."""
@@ -189,6 +204,8 @@ def copied(dialect: sa.Dialect, rows: Taken) -> list[tuple[Any, ...]]:
             columns[index] = tuple(
                 v if v is None or v.tzinfo is UTC else process(v) for v in columns[index]
             )
+        elif isinstance(column_type, sa.Enum | sa.Boolean):  # a few values: each processed once
+            columns[index] = tuple(map(Processed(process).__getitem__, columns[index]))
         else:
             columns[index] = tuple(v if v is None else process(v) for v in columns[index])
     return list(zip(*columns, strict=True))

@@ -119,10 +119,17 @@ JSON: TypeAlias = bool | int | float | str | list["JSON"] | dict[str, "JSON"] | 
 DATETIME_TAG = "$utc"
 
 
+_AS_THEY_ARE = frozenset({str, int, float, bool, type(None)})
+"""The exact types ``encode_param`` keeps as they are."""
+
+
 def encode_param(value: Any) -> JSON:
     """A template parameter as JSON: plain values as they are, an aware datetime as tagged UTC
     ISO text, an enum as its value, mappings and sequences element by element. Anything else
     (an ORM object, a naive datetime) is refused: pass the fields the template uses."""
+    if type(value) in _AS_THEY_ARE:  # the usual case, told by the exact type (not a subclass)
+        plain: JSON = value
+        return plain
     if value is None or (
         isinstance(value, bool | int | float) and not isinstance(value, enum.Enum)
     ):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -86,131 +87,145 @@ async def _schema(sessions: SessionFactory) -> dict[str, list[tuple[object, ...]
         }
 
 
-@pytest.mark.postgres
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-async def test_demo_rows_are_written_without_secondary_indexes_and_keys_which_come_back_after(
-    sessions: SessionFactory,
-    catalog: LiankaConfig,
-    calendar: WorkCalendar,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    before = await _schema(sessions)
-    during: list[dict[str, list[tuple[object, ...]]]] = []
-    write_in_bulk = getattr(demo.generate, "write_in_bulk")  # noqa: B009 (not exported)
-
-    async def watched(*args: Any, **kwargs: Any) -> None:
-        during.append(await _schema(sessions))
-        await write_in_bulk(*args, **kwargs)
-
-    monkeypatch.setattr(demo.generate, "write_in_bulk", watched)
-    await generate_demo(sessions, catalog, calendar, NOW, cases=40, seed=3, months=2, workers=2)
-    after = await _schema(sessions)
-    for part in ("indexes", "constraints"):  # the differences, if any, named
-        assert set(after[part]) ^ set(before[part]) == set(), part
-    assert after == before
-
-    (while_written,) = during
-    gone = {row[1] for row in before["indexes"]} - {row[1] for row in while_written["indexes"]}
-    assert {"ix_case_events_kind_created_at", "ix_cases_status", "ix_case_search_vector"} <= gone
-    kept = {row[1] for row in while_written["indexes"]}
-    assert {"pk_cases", "uq_cases_number", "uq_case_events_case_id_seq"} <= kept
-    unchecked = {row[1] for row in before["constraints"]} - {
-        row[1] for row in while_written["constraints"]
-    }
-    assert "fk_case_events_case_id_cases" in unchecked
-    assert all(str(name).startswith("fk_") for name in unchecked)
-    async with sessions() as session:
-        audit = await verify_audit(session)
-    assert audit.ok, audit.problems[:3]
+Generate = Callable[..., Awaitable[object]]
 
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-async def test_a_demo_load_that_fails_still_leaves_the_indexes_and_keys_it_found(
-    sessions: SessionFactory,
-    catalog: LiankaConfig,
-    calendar: WorkCalendar,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    before = await _schema(sessions)
+class TestTheLoadOnPostgreSQL:
+    """The tables filled without their non-unique indexes and foreign keys (``demo.load``):
+    PostgreSQL only."""
 
-    async def broken(*args: Any, **kwargs: Any) -> None:
-        raise RuntimeError("the load broke")
+    @pytest.fixture
+    def generate(
+        self, sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar
+    ) -> Generate:
+        """``generate_demo`` into the test's database, at ``NOW``."""
 
-    monkeypatch.setattr(demo.generate, "write_in_bulk", broken)
-    with pytest.raises(RuntimeError, match="the load broke"):
-        await generate_demo(sessions, catalog, calendar, NOW, cases=10, seed=3, months=2)
-    assert await _schema(sessions) == before
+        async def generate(**options: Any) -> object:
+            return await generate_demo(sessions, catalog, calendar, NOW, **options)
 
+        return generate
 
-@pytest.mark.postgres
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-async def test_a_row_written_against_a_key_is_refused_when_the_keys_come_back(
-    sessions: SessionFactory,
-    catalog: LiankaConfig,
-    calendar: WorkCalendar,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    write_in_bulk = getattr(demo.generate, "write_in_bulk")  # noqa: B009 (not exported)
+    async def test_demo_rows_are_written_without_secondary_indexes_and_keys_which_come_back_after(
+        self,
+        sessions: SessionFactory,
+        generate: Generate,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        before = await _schema(sessions)
+        during: list[dict[str, list[tuple[object, ...]]]] = []
+        write_in_bulk = getattr(demo.generate, "write_in_bulk")  # noqa: B009 (not exported)
 
-    async def astray(*args: Any, **kwargs: Any) -> None:
-        await write_in_bulk(*args, **kwargs)
-        async with sessions() as session:  # a scan of a card that does not exist
-            await session.exec(sa.insert(CardScan).values(card_id=999_999, scanned_at=NOW))
-            await session.commit()
+        async def watched(*args: Any, **kwargs: Any) -> None:
+            during.append(await _schema(sessions))
+            await write_in_bulk(*args, **kwargs)
 
-    monkeypatch.setattr(demo.generate, "write_in_bulk", astray)
-    try:
-        with pytest.raises(sa.exc.IntegrityError, match="fk_card_scans_card_id_cards"):
-            await generate_demo(sessions, catalog, calendar, NOW, cases=10, seed=3, months=2)
-    finally:  # the next test's database as it was
+        monkeypatch.setattr(demo.generate, "write_in_bulk", watched)
+        await generate(cases=40, seed=3, months=2, workers=2)
+        after = await _schema(sessions)
+        for part in ("indexes", "constraints"):  # the differences, if any, named
+            assert set(after[part]) ^ set(before[part]) == set(), part
+        assert after == before
+
+        (while_written,) = during
+        gone = {row[1] for row in before["indexes"]} - {row[1] for row in while_written["indexes"]}
+        assert {
+            "ix_case_events_kind_created_at",
+            "ix_cases_status",
+            "ix_case_search_vector",
+        } <= gone
+        kept = {row[1] for row in while_written["indexes"]}
+        assert {"pk_cases", "uq_cases_number", "uq_case_events_case_id_seq"} <= kept
+        unchecked = {row[1] for row in before["constraints"]} - {
+            row[1] for row in while_written["constraints"]
+        }
+        assert "fk_case_events_case_id_cases" in unchecked
+        assert all(str(name).startswith("fk_") for name in unchecked)
         async with sessions() as session:
-            await session.exec(sa.delete(CardScan).where(col(CardScan.card_id) == 999_999))
-            connection = await session.connection()
-            await connection.execute(
-                sa.text("ALTER TABLE card_scans VALIDATE CONSTRAINT fk_card_scans_card_id_cards")
+            audit = await verify_audit(session)
+        assert audit.ok, audit.problems[:3]
+
+    async def test_a_demo_load_that_fails_still_leaves_the_indexes_and_keys_it_found(
+        self,
+        sessions: SessionFactory,
+        generate: Generate,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        before = await _schema(sessions)
+
+        async def broken(*args: Any, **kwargs: Any) -> None:
+            raise RuntimeError("the load broke")
+
+        monkeypatch.setattr(demo.generate, "write_in_bulk", broken)
+        with pytest.raises(RuntimeError, match="the load broke"):
+            await generate(cases=10, seed=3, months=2)
+        assert await _schema(sessions) == before
+
+    async def test_a_row_written_against_a_key_is_refused_when_the_keys_come_back(
+        self,
+        sessions: SessionFactory,
+        generate: Generate,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        write_in_bulk = getattr(demo.generate, "write_in_bulk")  # noqa: B009 (not exported)
+
+        async def astray(*args: Any, **kwargs: Any) -> None:
+            await write_in_bulk(*args, **kwargs)
+            async with sessions() as session:  # a scan of a card that does not exist
+                await session.exec(sa.insert(CardScan).values(card_id=999_999, scanned_at=NOW))
+                await session.commit()
+
+        monkeypatch.setattr(demo.generate, "write_in_bulk", astray)
+        try:
+            with pytest.raises(sa.exc.IntegrityError, match="fk_card_scans_card_id_cards"):
+                await generate(cases=10, seed=3, months=2)
+        finally:  # the next test's database as it was
+            async with sessions() as session:
+                await session.exec(sa.delete(CardScan).where(col(CardScan.card_id) == 999_999))
+                connection = await session.connection()
+                await connection.execute(
+                    sa.text(
+                        "ALTER TABLE card_scans VALIDATE CONSTRAINT fk_card_scans_card_id_cards"
+                    )
+                )
+                await session.commit()
+
+    async def test_a_key_that_cannot_come_back_does_not_keep_the_indexes_from_being_made(
+        self,
+        sessions: SessionFactory,
+        generate: Generate,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        before = await _schema(sessions)
+        set_aside = demo.load.set_aside
+
+        async def with_a_broken_key(*args: Any, **kwargs: Any) -> demo.load.SetAside:
+            aside = await set_aside(*args, **kwargs)
+            broken = (
+                "ALTER TABLE cases ADD CONSTRAINT fk_nowhere FOREIGN KEY (id) REFERENCES nowhere"
             )
+            return dataclasses.replace(aside, added=(broken, *aside.added))
+
+        monkeypatch.setattr(demo.load, "set_aside", with_a_broken_key)
+        with pytest.raises(sa.exc.ProgrammingError, match="nowhere"):
+            await generate(cases=10, seed=3, months=2)
+        assert await _schema(sessions) == before
+
+    async def test_a_database_left_without_its_indexes_by_a_killed_load_is_refused_as_it_is(
+        self,
+        sessions: SessionFactory,
+        generate: Generate,
+    ) -> None:
+        """A ``lianka demo-data`` killed during its load never made the indexes again, and only it
+        knew which: the next run must not take the empty tables for a fresh database."""
+        async with sessions() as session:  # what a killed run left: set aside, never restored
+            aside = await demo.load.set_aside(await session.connection(), demo.generate.FILLED)
             await session.commit()
-
-
-@pytest.mark.postgres
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-async def test_a_key_that_cannot_come_back_does_not_keep_the_indexes_from_being_made(
-    sessions: SessionFactory,
-    catalog: LiankaConfig,
-    calendar: WorkCalendar,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    before = await _schema(sessions)
-    set_aside = demo.load.set_aside
-
-    async def with_a_broken_key(*args: Any, **kwargs: Any) -> demo.load.SetAside:
-        aside = await set_aside(*args, **kwargs)
-        broken = "ALTER TABLE cases ADD CONSTRAINT fk_nowhere FOREIGN KEY (id) REFERENCES nowhere"
-        return dataclasses.replace(aside, added=(broken, *aside.added))
-
-    monkeypatch.setattr(demo.load, "set_aside", with_a_broken_key)
-    with pytest.raises(sa.exc.ProgrammingError, match="nowhere"):
-        await generate_demo(sessions, catalog, calendar, NOW, cases=10, seed=3, months=2)
-    assert await _schema(sessions) == before
-
-
-@pytest.mark.postgres
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-async def test_a_database_left_without_its_indexes_by_a_killed_load_is_refused_as_it_is(
-    sessions: SessionFactory,
-    catalog: LiankaConfig,
-    calendar: WorkCalendar,
-) -> None:
-    """A ``lianka demo-data`` killed during its load never made the indexes again, and only it
-    knew which: the next run must not take the empty tables for a fresh database."""
-    async with sessions() as session:  # what a killed run left: set aside, never restored
-        aside = await demo.load.set_aside(await session.connection(), demo.generate.FILLED)
-        await session.commit()
-    try:
-        left = await _schema(sessions)
-        with pytest.raises(demo.load.IndexesMissing, match="数据库缺少索引"):
-            await generate_demo(sessions, catalog, calendar, NOW, cases=10, seed=3, months=2)
-        assert await _schema(sessions) == left
-    finally:  # the worker's database serves the tests after this one
-        await demo.load.restore(sessions.kw["bind"], aside, at_once=1)
+        try:
+            left = await _schema(sessions)
+            with pytest.raises(demo.load.IndexesMissing, match="数据库缺少索引"):
+                await generate(cases=10, seed=3, months=2)
+            assert await _schema(sessions) == left
+        finally:  # the worker's database serves the tests after this one
+            await demo.load.restore(sessions.kw["bind"], aside, at_once=1)
