@@ -140,7 +140,8 @@ async def test_batches_worked_out_by_several_processes_are_the_rows_of_one_proce
     calendar: WorkCalendar,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # five batches, three processes at a time (PostgreSQL; SQLite writes in one process)
+    # batches of at most 16: five in one process, six of at most 14 over three processes at a
+    # time (PostgreSQL; SQLite writes in one process)
     monkeypatch.setattr(demo.bulk, "BATCH", 16)
     dumps = []
     for workers in (1, 3):
