@@ -522,6 +522,7 @@ async def test_a_merge_whose_commit_the_sweep_never_heard_of_loses_no_line_of_it
         totals = sorted(int(telegram_html(d).split("您有 ")[1].split(" 项")[0]) for d in digests)
         folded = [r for r in rows if r.chat_id == chat and r.status is NotificationStatus.DIGESTED]
         assert totals == [2, 4] and sum(totals) == len(folded) == 6  # every line in one message
+        assert [d.next_attempt_at for d in digests] == [back_up, back_up]  # both sent when done
 
 
 async def test_a_part_a_sender_took_before_its_merge_is_left_as_sent_and_not_merged(

@@ -583,7 +583,7 @@ async def _sweep(
     in_flight = IN_FLIGHT if dialect == "postgresql" else 1
     _add(report, await _act_on_groups(sessions, sweep, groups, cases, by_id, in_flight=in_flight))
     await _act_alone(sweep, sessions, known_to_fail, report)
-    if digests.current:
+    if digests.current or digests.stranded:
         async with sessions() as session:
             await digests.release(session)
             await session.commit()

@@ -85,7 +85,7 @@ class Digests:
     checked: set[Hashable]
     current: dict[Recipient, Digest] = field(default_factory=dict)
     folded: dict[Recipient, int] = field(default_factory=dict)
-    stranded: list[int] = field(default_factory=list)  # parts whose merge failed
+    stranded: list[int] = field(default_factory=list)  # held rows no longer ``current``
 
     def folded_row(self, values: dict[str, Any]) -> dict[str, Any]:
         """A held person's notice as it is written (``values`` made by ``queued`` at the
@@ -146,6 +146,8 @@ class Digests:
                 continue  # sent on its own: the person's digest stays as it is
             digest = self.current.get(recipient)
             if digest is None or digest.row_id not in waiting:
+                if digest is not None:  # released with the rest (if still held) when done
+                    self.stranded.append(digest.row_id)
                 merged[recipient] = part
                 continue
             lines = digest.lines + part.lines
@@ -222,6 +224,7 @@ class Digests:
             .where(
                 table.c.id.in_([d.row_id for d in self.current.values()] + self.stranded),
                 table.c.status == NotificationStatus.PENDING,
+                table.c.attempted_at.is_(None),  # not in a sender's hands now
             )
             .values(next_attempt_at=utc(self.now))
         )
