@@ -68,6 +68,32 @@ async def three_reports_due_in_batches_of_two(
     return sh(2026, 12, 2, 10)
 
 
+def digests_to(rows: list[Notification], chat: int) -> list[Notification]:
+    """The deadline digests queued to ``chat``, in the order written."""
+    return [r for r in rows if r.kind == "deadline_digest" and r.chat_id == chat]
+
+
+def folded_for(rows: list[Notification], chat: int) -> list[Notification]:
+    """The notices to ``chat`` folded into a digest (never sent alone)."""
+    return [r for r in rows if r.chat_id == chat and r.status is NotificationStatus.DIGESTED]
+
+
+def says_in_all(digest: Notification) -> int:
+    """How many notices the digest says it holds, as the person reads it (您有 N 项…)."""
+    return int(telegram_html(digest).split("您有 ")[1].split(" 项")[0])
+
+
+async def sent_by_a_sender(sessions: SessionFactory, row_ids: list[int]) -> None:
+    """A sender takes these rows and sends them (as far as the outbox can tell)."""
+    async with sessions() as session:
+        connection = await session.connection()
+        table = Notification.__table__  # type: ignore[attr-defined]
+        await connection.execute(
+            sa.update(table).where(table.c.id.in_(row_ids)).values(status=NotificationStatus.SENT)
+        )
+        await session.commit()
+
+
 async def take_its_next_event(sessions: SessionFactory, case: Case) -> None:
     """A row written into the case's history behind its back, in the place its next event
     would take: no clock of the case can be written any more."""
@@ -275,15 +301,7 @@ async def test_a_digest_a_sender_took_mid_sweep_is_left_as_sent_and_later_notice
         if batches == 1:  # the people's digests so far (a part of a batch written alongside,
             # not merged yet, might be taken too: it would go out alone, its notices in it)
             given = [digest.row_id for digest in args[1].digests.current.values()]
-            async with sessions() as session:
-                connection = await session.connection()
-                table = Notification.__table__  # type: ignore[attr-defined]
-                await connection.execute(
-                    sa.update(table)
-                    .where(table.c.id.in_(given))
-                    .values(status=NotificationStatus.SENT)
-                )
-                await session.commit()
+            await sent_by_a_sender(sessions, given)
         return batch
 
     monkeypatch.setattr(sweep_module, "_act_in_bulk", sent_after_the_first_batch)
@@ -292,11 +310,11 @@ async def test_a_digest_a_sender_took_mid_sweep_is_left_as_sent_and_later_notice
     assert batches == 3 and len(swept.plans) == 6
     rows = await outbox(sessions)
     for chat in (501, 601):
-        digests = [r for r in rows if r.kind == "deadline_digest" and r.chat_id == chat]
+        digests = digests_to(rows, chat)
         assert [d.status for d in digests] == [NotificationStatus.SENT, NotificationStatus.PENDING]
-        totals = [int(telegram_html(d).split("您有 ")[1].split(" 项")[0]) for d in digests]
+        totals = [says_in_all(d) for d in digests]
         assert totals == [2, 4]  # the first batch's two clocks, then the other four
-        folded = [r for r in rows if r.chat_id == chat and r.status is NotificationStatus.DIGESTED]
+        folded = folded_for(rows, chat)
         assert len(folded) == sum(totals) == swept.digests[next(
             r for r in swept.digests if r.chat_id == chat
         )]  # fmt: skip
@@ -370,10 +388,10 @@ async def test_batches_written_alongside_each_other_still_give_each_person_one_d
     assert most == (2 if database_url.startswith("postgresql") else 1)  # alongside
     rows = await outbox(sessions)
     for chat in (501, 601):
-        digests = [r for r in rows if r.kind == "deadline_digest" and r.chat_id == chat]
+        digests = digests_to(rows, chat)
         assert len(digests) == 1 and digests[0].status is NotificationStatus.PENDING
-        total = int(telegram_html(digests[0]).split("您有 ")[1].split(" 项")[0])
-        folded = [r for r in rows if r.chat_id == chat and r.status is NotificationStatus.DIGESTED]
+        total = says_in_all(digests[0])
+        folded = folded_for(rows, chat)
         assert total == len(folded) == 6
     # each digest lists its lines in the batches' order, whichever batch finished first
     in_order = sorted(
@@ -449,7 +467,7 @@ async def test_a_staff_action_holding_a_case_of_one_batch_and_asking_for_the_nex
     assert len(swept.plans) == 6
     rows = await outbox(sessions)
     for chat in (501, 601):
-        assert len([r for r in rows if r.kind == "deadline_digest" and r.chat_id == chat]) == 1
+        assert len(digests_to(rows, chat)) == 1
 
 
 async def test_a_sweep_that_dies_between_a_batch_and_its_merge_leaves_its_part_to_go_out_alone(
@@ -480,12 +498,12 @@ async def test_a_sweep_that_dies_between_a_batch_and_its_merge_leaves_its_part_t
     assert merges == 3 and len(swept.plans) == 6
     rows = await outbox(sessions)
     for chat in (501, 601):
-        digests = [r for r in rows if r.kind == "deadline_digest" and r.chat_id == chat]
+        digests = digests_to(rows, chat)
         assert [d.status for d in digests] == [NotificationStatus.PENDING] * 2
-        totals = [int(telegram_html(d).split("您有 ")[1].split(" 项")[0]) for d in digests]
+        totals = [says_in_all(d) for d in digests]
         assert sorted(totals) == [2, 4]  # the first and third batches', and the second's alone
         assert [d.next_attempt_at for d in digests] == [back_up, back_up]  # not held back
-        folded = [r for r in rows if r.chat_id == chat and r.status is NotificationStatus.DIGESTED]
+        folded = folded_for(rows, chat)
         assert len(folded) == sum(totals) == 6
     again = await sweep_deadlines(sessions, catalog, calendar, back_up)
     assert again.plans == [] and len(await outbox(sessions)) == len(rows)
@@ -518,9 +536,9 @@ async def test_a_merge_whose_commit_the_sweep_never_heard_of_loses_no_line_of_it
     assert merges == 3 and len(swept.plans) == 6
     rows = await outbox(sessions)
     for chat in (501, 601):
-        digests = [r for r in rows if r.kind == "deadline_digest" and r.chat_id == chat]
-        totals = sorted(int(telegram_html(d).split("您有 ")[1].split(" 项")[0]) for d in digests)
-        folded = [r for r in rows if r.chat_id == chat and r.status is NotificationStatus.DIGESTED]
+        digests = digests_to(rows, chat)
+        totals = sorted(says_in_all(d) for d in digests)
+        folded = folded_for(rows, chat)
         assert totals == [2, 4] and sum(totals) == len(folded) == 6  # every line in one message
         assert [d.next_attempt_at for d in digests] == [back_up, back_up]  # both sent when done
 
@@ -543,15 +561,7 @@ async def test_a_part_a_sender_took_before_its_merge_is_left_as_sent_and_not_mer
         nonlocal merges
         merges += 1
         if merges == 2:
-            async with sessions() as sender:
-                connection = await sender.connection()
-                table = Notification.__table__  # type: ignore[attr-defined]
-                await connection.execute(
-                    sa.update(table)
-                    .where(table.c.id.in_([part.row_id for part in staged.parts.values()]))
-                    .values(status=NotificationStatus.SENT)
-                )
-                await sender.commit()
+            await sent_by_a_sender(sessions, [part.row_id for part in staged.parts.values()])
         return await merge(self, session, staged)
 
     monkeypatch.setattr(Digests, "merge", sent_before_the_second_merge)
@@ -560,9 +570,9 @@ async def test_a_part_a_sender_took_before_its_merge_is_left_as_sent_and_not_mer
     assert merges == 3 and len(swept.plans) == 6
     rows = await outbox(sessions)
     for chat in (501, 601):
-        digests = [r for r in rows if r.kind == "deadline_digest" and r.chat_id == chat]
+        digests = digests_to(rows, chat)
         assert [d.status for d in digests] == [NotificationStatus.PENDING, NotificationStatus.SENT]
-        totals = [int(telegram_html(d).split("您有 ")[1].split(" 项")[0]) for d in digests]
+        totals = [says_in_all(d) for d in digests]
         assert totals == [4, 2]  # the first and third batches'; the second's, sent alone
-        folded = [r for r in rows if r.chat_id == chat and r.status is NotificationStatus.DIGESTED]
+        folded = folded_for(rows, chat)
         assert len(folded) == sum(totals) == 6
