@@ -49,7 +49,7 @@ def _pg_column(column: sa.Column[Any]) -> tuple[str, Callable[[Any], Any], str]:
             # as compact UTF-8 (half the time of the escaped default, and shorter on the wire)
             if value is None and none_is_null:
                 return None
-            return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+            return _COMPACT.encode(value)
 
         return "TEXT", as_json, "CAST({} AS JSONB)"
     if isinstance(kind, UTCDateTime):
@@ -57,6 +57,10 @@ def _pg_column(column: sa.Column[Any]) -> tuple[str, Callable[[Any], Any], str]:
     if isinstance(kind, sa.Enum):
         return "TEXT", lambda v: v.value if isinstance(v, enum.Enum) else v, "{}"
     return kind.compile(dialect=_PG), _as_it_is, "{}"
+
+
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+"""``json.dumps(…, ensure_ascii=False, separators=(",", ":"))``, made once, not for each row."""
 
 
 def _as_it_is(value: Any) -> Any:

@@ -66,6 +66,7 @@ def queued(
     """The columns of a notice waiting to be sent (or shown): one place for what a fresh outbox
     row holds, for ``enqueue`` and for writers in bulk (the demo generator). Its key is
     ``notification_key`` of the case, kind, stage and recipient unless one is given."""
+    at = utc(now)
     return {
         "key": key or notification_key(kind, case_id=case_id, stage=stage, recipient=to.tag),
         "kind": kind,
@@ -82,8 +83,8 @@ def queued(
         "document_id": document_id,
         "status": NotificationStatus.PENDING,
         "attempts": 0,
-        "next_attempt_at": utc(now),
-        "created_at": utc(now),
+        "next_attempt_at": at,
+        "created_at": at,
     }
 
 
@@ -127,27 +128,36 @@ async def enqueue(
 
 
 def ready(
-    values: dict[str, Any], notice: Notice, checked: set[Hashable] | None = None
+    values: dict[str, Any],
+    notice: Notice,
+    checked: set[Hashable] | None = None,
+    *,
+    shaped: Hashable | None = None,
 ) -> dict[str, Any]:
     """A row ``queued`` made, checked before it is written: a Telegram notice needs a chat, and
     its notice is rendered once, so that a template that cannot render fails the use case, not
     the sender. Returns the row.
 
     ``checked``, kept by a writer of many notices (the sweep), holds the ``shape`` of each
-    notice rendered so far: a notice of a shape already rendered is not rendered again."""
+    notice rendered so far: a notice of a shape already rendered is not rendered again.
+    ``shaped`` is the notice's ``shape`` when its writer knows it already (``check``)."""
     if values["channel"] is Channel.TELEGRAM and values["chat_id"] is None:
         raise ValueError(f"notification {values['key']}: a Telegram notice needs a chat")
-    check(notice, checked)
+    check(notice, checked, shaped=shaped)
     return values
 
 
-def check(notice: Notice, checked: set[Hashable] | None = None) -> None:
+def check(
+    notice: Notice, checked: set[Hashable] | None = None, *, shaped: Hashable | None = None
+) -> None:
     """Render the notice (it raises if its template cannot render it), unless a notice of its
-    ``shape`` is in ``checked``; then it is."""
+    ``shape`` is in ``checked``; then it is. ``shaped``, if given, is ``shape(notice)`` as its
+    writer worked it out once for the many notices it makes alike (the sweep's deadline
+    notices: ``bot.services.sweep_plan``), so that it is not walked again for each."""
     if checked is None:
         render_notice(notice)
         return
-    seen = shape(notice)
+    seen = shape(notice) if shaped is None else shaped
     if seen not in checked:
         render_notice(notice)
         checked.add(seen)
@@ -162,6 +172,12 @@ def shape(notice: Notice) -> Hashable:
     list is whether it is empty and its items' distinct shapes. Two notices of one shape render
     or fail alike."""
     return (notice.template, _shape(dict(notice.params)))
+
+
+def text_shape(text: str) -> Hashable:
+    """``shape`` of one text parameter: an identifier as it is (a template may branch on it),
+    any other text only whether it is empty."""
+    return text if text.isascii() and text.isidentifier() else ("text", bool(text))
 
 
 def _shape(value: Any) -> Hashable:

@@ -8,7 +8,7 @@ import asyncio
 import gc
 import json
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -321,6 +321,68 @@ async def test_a_digest_a_sender_took_mid_sweep_is_left_as_sent_and_later_notice
             r for r in swept.digests if r.chat_id == chat
         )]  # fmt: skip
         assert later.next_attempt_at == back_up  # released when the sweep was done
+
+
+async def told_to_retry_later(sessions: SessionFactory, row_ids: list[int], at: datetime) -> None:
+    """A sender took these rows and Telegram answered 429: they wait until ``at``, as the
+    sender reschedules them (``Sender._reschedule``: pending again, the attempt not counted,
+    the error kept)."""
+    async with sessions() as session:
+        connection = await session.connection()
+        table = Notification.__table__  # type: ignore[attr-defined]
+        await connection.execute(
+            sa.update(table)
+            .where(table.c.id.in_(row_ids))
+            .values(
+                status=NotificationStatus.PENDING,
+                next_attempt_at=at,
+                claimed_by=None,
+                claimed_until=None,
+                attempted_at=None,
+                last_error="TelegramRetryAfter: Flood control exceeded. Retry in 30 seconds.",
+            )
+        )
+        await session.commit()
+
+
+async def test_a_digest_telegram_asked_to_retry_later_is_not_sent_before_then(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    monkeypatch: pytest.MonkeyPatch,
+    three_reports_due_in_batches_of_two: datetime,
+) -> None:
+    """A sweep that outlasts the digest's hold: between two batches a sender tries a person's
+    digest and Telegram says 429, retry in 30 s. The later batches still add to it (it never
+    reached the person), but the sweep, when it is done, does not bring it forward: it goes
+    out when Telegram said, with every folded notice in it."""
+    back_up = three_reports_due_in_batches_of_two
+    retry_at = back_up + sweep_module.DIGEST_HOLD + timedelta(seconds=30)
+    act_in_bulk = sweep_module._act_in_bulk
+    batches = 0
+
+    async def retried_after_the_first_batch(*args: Any, **kwargs: Any) -> Any:
+        nonlocal batches
+        batch = await act_in_bulk(*args, **kwargs)
+        batches += 1
+        if batches == 1:
+            given = [digest.row_id for digest in args[1].digests.current.values()]
+            await told_to_retry_later(sessions, given, retry_at)
+        return batch
+
+    monkeypatch.setattr(sweep_module, "_act_in_bulk", retried_after_the_first_batch)
+    swept = await sweep_deadlines(sessions, catalog, calendar, back_up)
+
+    assert batches == 3 and len(swept.plans) == 6
+    rows = await outbox(sessions)
+    retried = [r for r in rows if r.kind == "deadline_digest" and r.last_error is not None]
+    assert retried, "no digest was merged before the second batch"
+    for digest in retried:
+        assert digest.status is NotificationStatus.PENDING
+        assert digest.next_attempt_at == retry_at  # not the sweep's end: Telegram said later
+    for chat in (501, 601):
+        assert sum(says_in_all(d) for d in digests_to(rows, chat)) == 6
+        assert len(folded_for(rows, chat)) == 6
 
 
 async def test_the_garbage_collector_runs_again_once_every_sweep_is_over_even_one_that_failed(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+from dataclasses import replace
 from datetime import datetime
 
 import pytest
@@ -19,13 +21,22 @@ from bot.services.sweep_plan import (
 from models import notification
 from models.calendar import SHANGHAI, WorkCalendar
 from models.case import Case, CaseStatus, Outcome, Satisfaction
-from models.clock import CaseClock, ClockKind, ClockStage, ClockState, escalation_time, new_clock
+from models.clock import (
+    VALID_STATUSES,
+    CaseClock,
+    ClockKind,
+    ClockStage,
+    ClockState,
+    escalation_time,
+    new_clock,
+)
 from models.event import EventKind
 from models.notification import Offer, RecipientKind
 from models.org import Category, Track
 from models.reporter import Reporter
 from models.team import Inspector, Role, Team
 from models.types import utc
+from notifications.outbox import shape
 from notifications.render import render_notice
 from notifications.texts import case_params
 
@@ -259,6 +270,36 @@ def test_a_deadline_notice_says_exactly_what_notice_of_would_make_of_its_paramet
     assert list(plan.notices[0].says.params) == list(expected.params)
     assert [n.says.params["to_assignee"] for n in plan.notices] == [True, False, False]
     assert render_notice(plan.notices[0].says).startswith("【督办】【逾期】问题 AJ2026-0007")
+
+
+@pytest.mark.parametrize("names", ["人", "Li"])
+def test_every_deadline_notice_is_checked_as_its_own_shape_however_many_are_alike(
+    ctx: SweepContext, names: str
+) -> None:
+    """The sweep works out a deadline notice's ``shape`` once for the notices alike (the
+    outbox renders one notice of each shape to check it): for notices of every kind, step,
+    track, flag, name and number, the shape it carries is the one ``shape`` gives its own
+    parameters, so none skips a check that a notice of another shape passed."""
+    people = dict(ctx.directory.by_id)
+    for person in people.values():
+        person.name = f"{names}{person.id}"
+    people[4] = _person(4, Role.INSPECTOR, 1)  # named 人4 alongside Li1 …
+    ctx.teams[1].name = "营商环境组" if names == "人" else "business"
+    ctx = replace(ctx, directory=Directory(people), known={})
+    kinds = (ClockKind.ACCEPT, ClockKind.FIRST_REPLY, ClockKind.RESOLVE, ClockKind.SUPERVISION)
+    times = (sh(2026, 12, 8, 12), sh(2026, 12, 10, 19), sh(2026, 12, 21, 19))
+    checked = 0
+    for kind, clue, assignee, supervised, reopened, number, category, now in itertools.product(
+        kinds, (False, True), (ASSIGNEE, 4, None), (False, True), (0, 2),
+        ("AJ2026-0007", "AJ20260007"), (1, 99), times,
+    ):  # fmt: skip
+        case = _case(next(iter(VALID_STATUSES[kind])), assignee=assignee, clue=clue)
+        case.supervised, case.reopen_count, case.number = supervised, reopened, number
+        case.category_id = category
+        for notice in plan_clock(ctx, _clock(kind), case, now).notices:
+            assert notice.shape == shape(notice.says), notice.key
+            checked += 1
+    assert checked > 500
 
 
 def test_the_sweep_plans_from_rows_as_it_does_from_the_orm_objects(ctx: SweepContext) -> None:

@@ -207,7 +207,7 @@ async def queue_notices(session: AsyncSession, sweep: Sweep, plans: list[ClockPl
             )
             if notice.recipient in sweep.held and notice.digest_line is not None:
                 values = sweep.digests.folded_row(values)
-            rows.append(ready(values, notice.says, sweep.digests.checked))
+            rows.append(ready(values, notice.says, sweep.digests.checked, shaped=notice.shape))
             by_key.setdefault(notice.key, (plan, notice))
     folded: list[tuple[Recipient, int, dict[str, str]]] = []
     for key, row_id in (await enqueue_many(session, rows)).items():

@@ -214,7 +214,8 @@ class Digests:
         }
 
     async def release(self, session: AsyncSession) -> None:
-        """The sweep is done: its digests still waiting are sent now."""
+        """The sweep is done: its digests still waiting, never tried by a sender, are sent now;
+        one a sender was told to retry later (Telegram's 429) waits until then."""
         if not self.current and not self.stranded:
             return
         table = _table()
@@ -225,6 +226,9 @@ class Digests:
                 table.c.id.in_([d.row_id for d in self.current.values()] + self.stranded),
                 table.c.status == NotificationStatus.PENDING,
                 table.c.attempted_at.is_(None),  # not in a sender's hands now
+                # nor put off by one: a 429 reschedules a row at Telegram's ``retry_after``
+                # without counting an attempt, its error kept (``Sender._reschedule``)
+                table.c.last_error.is_(None),
             )
             .values(next_attempt_at=utc(self.now))
         )

@@ -9,7 +9,7 @@ dry run and the real run agree. The ladder is described in ``bot.services.sweep`
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -41,7 +41,7 @@ from models.org import Category, Track
 from models.reporter import Reporter
 from models.team import Team
 from models.types import utc
-from notifications.outbox import notification_key, reporter_notice_key
+from notifications.outbox import notification_key, reporter_notice_key, shape, text_shape
 from notifications.texts import case_params, reporter_outcome
 
 STEP_LABELS = {"warning": "即将到期", "overdue": "已逾期", "escalated": "逾期已久，请督促"}
@@ -139,6 +139,7 @@ class Notice:
     says: notification.Notice
     offer: Offering | None
     digest_line: dict[str, str] | None  # set for notices that may be folded into a digest
+    shape: Hashable | None = None  # ``notifications.outbox.shape(says)``, when known by making
 
 
 @dataclass(slots=True)
@@ -255,10 +256,15 @@ def _deadline_notices(
         hidden_clue=hidden,
     )
     stamp: str = ctx.once(("stamp", clock.due_at), lambda: deadline_stamp(clock.due_at))
+    alike = _alike(case, clock, params, step)
     notices = []
     for recipient in unique(r for r in recipients if r is not None):
         is_assignee = assignee is not None and recipient.id == assignee.id
         says = notification.Notice(f"deadline_{step}", params | {"to_assignee": is_assignee})
+        # notices alike have one shape: it is worked out once, for the first of them
+        seen = ctx.known.get((alike, is_assignee))
+        if seen is None:
+            seen = ctx.known[(alike, is_assignee)] = shape(says)
         offer = None
         if is_assignee and clock.kind is ClockKind.SUPERVISION:
             offer = Offer.SUPERVISION_REPLY.on(case.id)
@@ -281,9 +287,35 @@ def _deadline_notices(
                     "due": due_text,
                     "supervised": "【督办】" if case.supervised else "",
                 },
+                shape=seen,
             )
         )
     return notices
+
+
+def _alike(case: AnyCase, clock: AnyClock, params: dict[str, JSON], step: str) -> tuple[Any, ...]:
+    """What a deadline notice's ``shape`` (``notifications.outbox.shape``) depends on besides
+    whether it goes to the assignee, as ``_deadline_notices`` makes its parameters: their
+    texts' shapes, flags, identifiers and numbers' signs. Notices with the same are checked
+    once (a test holds every notice's shape to what ``shape`` says of it)."""
+    assignee = params["assignee"]
+    return (
+        "deadline_shape",
+        step,
+        case.track,
+        case.supervised,
+        case.reopen_count > 0,
+        case.reopen_count < 0,
+        text_shape(case.number),
+        clock.kind,
+        clock.provisional,
+        text_shape(cast(str, params["category"])),
+        text_shape(cast(str, params["team"])),
+        None if assignee is None else text_shape(cast(str, assignee)),
+        text_shape(cast(str, params["due_text"])),
+        params["escalate_after"],
+        params["hidden_clue"],
+    )
 
 
 def _plan_deadline(
