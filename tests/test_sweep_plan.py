@@ -9,6 +9,7 @@ from datetime import datetime
 import pytest
 
 from bot.config import LiankaConfig
+from bot.services import sweep_plan
 from bot.services.people import Directory
 from bot.services.sweep_plan import (
     CaseRow,
@@ -300,6 +301,22 @@ def test_every_deadline_notice_is_checked_as_its_own_shape_however_many_are_alik
             assert notice.shape == shape(notice.says), notice.key
             checked += 1
     assert checked > 500
+
+
+def test_a_deadline_notice_with_a_parameter_the_shape_key_does_not_know_is_refused(
+    ctx: SweepContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A parameter added to the deadline notices without adding it to the key their shape is
+    worked out once by would let a notice skip the render check another shape passed: the
+    sweep refuses to plan such a notice (any test of a due clock then fails) rather than guess."""
+
+    def with_more(**params: object) -> dict[str, object]:
+        return {**params, "urgent": True}
+
+    monkeypatch.setattr(sweep_plan, "deadline_params", with_more)
+    case = _case(CaseStatus.IN_PROGRESS)
+    with pytest.raises(TypeError, match="_alike"):
+        plan_clock(ctx, _clock(ClockKind.RESOLVE), case, sh(2026, 12, 21, 19))
 
 
 def test_the_sweep_plans_from_rows_as_it_does_from_the_orm_objects(ctx: SweepContext) -> None:

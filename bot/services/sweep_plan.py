@@ -293,11 +293,27 @@ def _deadline_notices(
     return notices
 
 
+_ALIKE_PARAMS = frozenset(
+    {
+        "case", "clock", "label", "category", "team", "assignee", "to_assignee", "due_text",
+        "provisional", "escalate_after", "supervised", "hidden_clue",
+    }
+)  # fmt: skip
+_ALIKE_CASE = frozenset({"number", "track", "supervised", "reopen_count", "created_at"})
+"""The parameters (and the case's) that ``_alike`` keys a deadline notice's shape by."""
+
+
 def _alike(case: AnyCase, clock: AnyClock, params: dict[str, JSON], step: str) -> tuple[Any, ...]:
     """What a deadline notice's ``shape`` (``notifications.outbox.shape``) depends on besides
     whether it goes to the assignee, as ``_deadline_notices`` makes its parameters: their
     texts' shapes, flags, identifiers and numbers' signs. Notices with the same are checked
-    once (a test holds every notice's shape to what ``shape`` says of it)."""
+    once (a test holds every notice's shape to what ``shape`` says of it). A parameter this
+    key does not know of is refused here, so that adding one means adding it to the key."""
+    if (
+        params.keys() != _ALIKE_PARAMS
+        or cast(dict[str, JSON], params["case"]).keys() != _ALIKE_CASE
+    ):
+        raise TypeError("a deadline notice's parameters changed: _alike must say their shape")
     assignee = params["assignee"]
     return (
         "deadline_shape",
