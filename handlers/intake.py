@@ -110,13 +110,21 @@ async def _markup(state_name: str, draft: IntakeDraft, session: AsyncSession) ->
 
 
 async def _show(
-    bot: Bot, chat_id: int, state: FSMContext, session: AsyncSession, note: str | None = None
+    bot: Bot,
+    chat_id: int,
+    state: FSMContext,
+    session: AsyncSession,
+    note: str | None = None,
+    *,
+    draft: IntakeDraft | None = None,
 ) -> None:
     """Send the prompt of the step the draft is at, with its buttons, after ``note`` (the name
-    of a note in ``reply_reporter_step``)."""
+    of a note in ``reply_reporter_step``). ``draft``: the one the handler holds, as it saved it
+    (not read back from the storage)."""
     state_name = await state.get_state()
     assert state_name is not None
-    draft = await _load(state)
+    if draft is None:
+        draft = await _load(state)
     text = render(
         "reply_reporter_step",
         step=_step(state_name),
@@ -135,14 +143,18 @@ async def _go(
     state: FSMContext,
     session: AsyncSession,
     note: str | None = None,
+    draft: IntakeDraft | None = None,
 ) -> None:
-    """Move to ``target``, or back to the summary when a part was being changed (修改)."""
-    draft = await _load(state)
+    """Move to ``target``, or back to the summary when a part was being changed (修改).
+    ``draft``: the one the handler holds, as it saved it (else it is read)."""
+    if draft is None:
+        draft = await _load(state)
     if draft.editing:
-        await _save(state, draft.editing_part(False))
+        draft = draft.editing_part(False)
+        await _save(state, draft)
         target = Intake.summary
     await state.set_state(target)
-    await _show(bot, chat_id, state, session, note)
+    await _show(bot, chat_id, state, session, note, draft=draft)
 
 
 async def _drop_buttons(bot: Bot, query: CallbackQuery, text: str | None = None) -> None:
@@ -188,9 +200,10 @@ async def start_report(
         raise DomainError(render("reply_reporter_busy"))
     await require_reporter(session, config, user_id)
     # the draft before the step: a storage that writes at once never holds the step without it
-    await state.set_data(IntakeDraft(draft_id=secrets.token_hex(4)).to_data())
+    draft = IntakeDraft(draft_id=secrets.token_hex(4))
+    await state.set_data(draft.to_data())
     await state.set_state(Intake.category)
-    await _show(bot, chat_id, state, session)
+    await _show(bot, chat_id, state, session, draft=draft)
 
 
 async def on_menu_report(
@@ -246,7 +259,13 @@ async def on_category_chosen(
     await _drop_buttons(bot, query, render("reply_reporter_category_chosen", name=category.name))
     note = "clue" if draft.clue else None
     await _go(
-        Intake.description, bot, chat_id=_chat_id(query), state=state, session=session, note=note
+        Intake.description,
+        bot,
+        chat_id=_chat_id(query),
+        state=state,
+        session=session,
+        note=note,
+        draft=draft,
     )
     await query.answer()
 
@@ -256,7 +275,15 @@ async def _take_description(
 ) -> None:
     draft = (await _load(state)).describe(text)
     await _save(state, draft)
-    await _go(Intake.evidence, bot, chat_id=chat_id, state=state, session=session, note="described")
+    await _go(
+        Intake.evidence,
+        bot,
+        chat_id=chat_id,
+        state=state,
+        session=session,
+        note="described",
+        draft=draft,
+    )
 
 
 async def on_description(
@@ -322,7 +349,7 @@ async def on_evidence_done(
     state: FSMContext,
     session: AsyncSession,
 ) -> None:
-    await _draft(state, callback_data)
+    draft = await _draft(state, callback_data)
     await _drop_buttons(bot, query)
     await _go(
         Intake.amount,
@@ -331,6 +358,7 @@ async def on_evidence_done(
         state=state,
         session=session,
         note="evidence_done",
+        draft=draft,
     )
     await query.answer()
 
@@ -354,9 +382,16 @@ async def on_evidence_clear(
 
 async def on_amount(message: Message, bot: Bot, state: FSMContext, session: AsyncSession) -> None:
     assert message.text is not None
-    await _save(state, (await _load(state)).set_amount(message.text))
+    draft = (await _load(state)).set_amount(message.text)
+    await _save(state, draft)
     await _go(
-        Intake.identity, bot, chat_id=message.chat.id, state=state, session=session, note="amount"
+        Intake.identity,
+        bot,
+        chat_id=message.chat.id,
+        state=state,
+        session=session,
+        note="amount",
+        draft=draft,
     )
 
 
@@ -367,7 +402,8 @@ async def on_amount_skipped(
     state: FSMContext,
     session: AsyncSession,
 ) -> None:
-    await _save(state, (await _draft(state, callback_data)).skip_amount())
+    draft = (await _draft(state, callback_data)).skip_amount()
+    await _save(state, draft)
     await _drop_buttons(bot, query)
     await _go(
         Intake.identity,
@@ -376,6 +412,7 @@ async def on_amount_skipped(
         state=state,
         session=session,
         note="amount_skipped",
+        draft=draft,
     )
     await query.answer()
 
@@ -387,10 +424,11 @@ async def on_named(
     state: FSMContext,
     session: AsyncSession,
 ) -> None:
-    await _save(state, (await _draft(state, callback_data)).start_named())
+    draft = (await _draft(state, callback_data)).start_named()
+    await _save(state, draft)
     await _drop_buttons(bot, query, render("reply_reporter_identity_chosen", anonymous=False))
     await state.set_state(Intake.contact)
-    await _show(bot, _chat_id(query), state, session)
+    await _show(bot, _chat_id(query), state, session, draft=draft)
     await query.answer()
 
 
@@ -401,9 +439,12 @@ async def on_anonymous(
     state: FSMContext,
     session: AsyncSession,
 ) -> None:
-    await _save(state, (await _draft(state, callback_data)).go_anonymous())
+    draft = (await _draft(state, callback_data)).go_anonymous()
+    await _save(state, draft)
     await _drop_buttons(bot, query, render("reply_reporter_identity_chosen", anonymous=True))
-    await _go(Intake.summary, bot, chat_id=_chat_id(query), state=state, session=session)
+    await _go(
+        Intake.summary, bot, chat_id=_chat_id(query), state=state, session=session, draft=draft
+    )
     await query.answer()
 
 
@@ -418,7 +459,9 @@ async def _named(
     """Name and phone are known: the reply keyboard goes, the summary comes."""
     await _save(state, draft)
     await message.answer(render("reply_reporter_contact_saved"), reply_markup=ReplyKeyboardRemove())
-    await _go(Intake.summary, bot, chat_id=message.chat.id, state=state, session=session)
+    await _go(
+        Intake.summary, bot, chat_id=message.chat.id, state=state, session=session, draft=draft
+    )
 
 
 def _own_phone(message: Message) -> str:
@@ -447,7 +490,7 @@ async def on_contact_shared(
     except InvalidInput:  # a profile name that is no name: asked for
         await _save(state, draft)
         await state.set_state(Intake.name)
-        await _show(bot, message.chat.id, state, session, "phone_received")
+        await _show(bot, message.chat.id, state, session, "phone_received", draft=draft)
         return
     await _named(named, message, bot=bot, state=state, session=session)
 
@@ -469,7 +512,7 @@ async def on_name(message: Message, bot: Bot, state: FSMContext, session: AsyncS
         return
     await _save(state, draft)
     await state.set_state(Intake.phone)
-    await _show(bot, message.chat.id, state, session)
+    await _show(bot, message.chat.id, state, session, draft=draft)
 
 
 async def on_phone(message: Message, bot: Bot, state: FSMContext, session: AsyncSession) -> None:
@@ -516,10 +559,11 @@ async def on_edit_part(
     draft = await _draft(state, callback_data)
     if callback_data.value not in {p.value for p in Part}:
         raise StaleAction
-    await _save(state, draft.editing_part(True))
+    draft = draft.editing_part(True)
+    await _save(state, draft)
     await state.set_state(PART_STATES[Part(callback_data.value)])
     await _drop_buttons(bot, query)
-    await _show(bot, _chat_id(query), state, session)
+    await _show(bot, _chat_id(query), state, session, draft=draft)
     await query.answer()
 
 
@@ -639,9 +683,9 @@ async def on_cancel_withdrawn(
     state: FSMContext,
     session: AsyncSession,
 ) -> None:
-    await _draft(state, callback_data)
+    draft = await _draft(state, callback_data)
     await _drop_buttons(bot, query, render("reply_reporter_continue"))
-    await _show(bot, _chat_id(query), state, session)
+    await _show(bot, _chat_id(query), state, session, draft=draft)
     await query.answer()
 
 
@@ -654,8 +698,9 @@ async def on_file_elsewhere(
     message: Message, bot: Bot, state: FSMContext, session: AsyncSession
 ) -> None:
     """A file sent at a later step is kept with the evidence, and the step is shown again."""
-    await _save(state, (await _load(state)).add_evidence(_file(message)))
-    await _show(bot, message.chat.id, state, session, "file_added")
+    draft = (await _load(state)).add_evidence(_file(message))
+    await _save(state, draft)
+    await _show(bot, message.chat.id, state, session, "file_added", draft=draft)
 
 
 async def on_other_input(message: Message, state: FSMContext, session: AsyncSession) -> None:

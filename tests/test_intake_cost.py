@@ -200,13 +200,14 @@ async def test_a_handler_that_caught_a_failed_statement_still_has_its_update_rec
         assert record is not None and record.finished
 
 
-async def test_a_repeat_report_asks_for_its_teams_deciders_once_and_writes_its_case_twice(
+async def test_a_repeat_report_asks_for_its_teams_deciders_once_and_reads_and_writes_its_case_twice(
     telegram: Telegram, sessions: SessionFactory
 ) -> None:
     """Routing tells the team's leaders (or, for an appeal, the admins) that a case waits, and
     the repeat check tells the same people of the repeat: one look-up serves both. The case row,
     inserted for its number, is updated once when routed and once when flagged, not before every
-    read in between."""
+    read in between; the earlier case is found in one read of the candidates, and the case's
+    category, enterprise and zone in the read that looks for the case the draft became."""
     await report(telegram.user())
     second = telegram.user()
     await second.start(TOKEN)
@@ -232,7 +233,18 @@ async def test_a_repeat_report_asks_for_its_teams_deciders_once_and_writes_its_c
         assert repeat is not None and repeat.repeat_of_id is not None
     asked = [each for each in seen if " FROM inspectors " in each[0]]
     assert asked and len(asked) == len(set(asked))
+    # the team's members and its leaders in one read (and, with no leader, the admins)
+    assert (
+        len([sql for sql, _ in asked if "inspectors.team_id" in sql.partition(" WHERE ")[2]]) == 1
+    )
     assert len([sql for sql, _ in seen if sql.startswith("UPDATE cases ")]) == 2
+    # the case a draft already became (with the category), then the repeat check's one read:
+    # the earlier case comes with its candidates' descriptions, not read again on its own
+    read_cases = [sql for sql, _ in seen if sql.startswith("SELECT cases.")]
+    assert len(read_cases) == 2 and "cases.description" in read_cases[1]
+    # the enterprise and zone the case gets are read with the category, not on their own
+    assert " enterprises " in read_cases[0] and " zones " in read_cases[0]
+    assert not [sql for sql, _ in seen if " FROM enterprises " in sql or " FROM zones " in sql]
 
 
 async def test_a_card_scan_finds_or_makes_its_reporter_in_one_statement(

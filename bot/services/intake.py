@@ -85,7 +85,9 @@ async def submit_case(
     transaction it joins (``commit=False``), commits."""
     assert reporter.id is not None
     key = _submission_key(reporter, draft_id) if draft_id else None
-    existing, category = await _earlier_and_category(session, key, draft.category_code)
+    existing, category, enterprise, zone = await _earlier_and_more(
+        session, key, draft.category_code, reporter
+    )
     if existing is not None:
         return await _duplicate(session, existing, now)
     if category is None or not category.active:
@@ -134,7 +136,7 @@ async def submit_case(
                 else (draft.contact_name or "", draft.contact_phone or ""),
             )
         )
-        enterprise, _zone = await _enterprise_and_zone(session, case)  # held for routing
+        assert zone is None or zone.id == case.zone_id  # held: routing finds it in the session
         session.add(indexed(case, enterprise.name if enterprise else None))
         if not draft.anonymous:
             assert draft.contact_name is not None and draft.contact_phone is not None
@@ -160,39 +162,30 @@ async def submit_case(
     return Submitted(case, receipt_code, accept.due_at, accept.provisional)
 
 
-async def _earlier_and_category(
-    session: AsyncSession, key: str | None, category_code: str
-) -> tuple[Case | None, Category | None]:
-    """The case a draft already became (by its submission ``key``, if it has one) and the
-    draft's category, in one statement: a row of nothing joined to each."""
+async def _earlier_and_more(
+    session: AsyncSession, key: str | None, category_code: str, reporter: Reporter
+) -> tuple[Case | None, Category | None, Enterprise | None, Zone | None]:
+    """In one statement (a row of nothing joined to each): the case a draft already became (by
+    its submission ``key``, if it has one), the draft's category, and the enterprise and zone
+    the case will have (the reporter's: the search index names the enterprise, routing reads
+    the zone)."""
     nothing = sa.select(sa.literal(1).label("one")).subquery()
     earlier = col(Case.submission_key) == key if key is not None else sa.false()
+    enterprise_id, zone_id = reporter.enterprise_id, reporter.zone_id
     row = (
         await session.exec(
-            select(Case, Category)
+            select(Case, Category, Enterprise, Zone)
             .select_from(nothing)
             .outerjoin(Case, earlier)
             .outerjoin(Category, col(Category.code) == category_code)
+            .outerjoin(
+                Enterprise,
+                col(Enterprise.id) == enterprise_id if enterprise_id is not None else sa.false(),
+            )
+            .outerjoin(Zone, col(Zone.id) == zone_id if zone_id is not None else sa.false())
         )
     ).first()
-    return (row[0], row[1]) if row is not None else (None, None)
-
-
-async def _enterprise_and_zone(
-    session: AsyncSession, case: Case
-) -> tuple[Enterprise | None, Zone | None]:
-    """The case's enterprise (for the search index) and zone (routing's), in one statement;
-    the caller holds them, so routing finds the zone in the session."""
-    if case.enterprise_id is None:
-        return None, None
-    row = (
-        await session.exec(
-            select(Enterprise, Zone)
-            .outerjoin(Zone, col(Zone.id) == case.zone_id)
-            .where(col(Enterprise.id) == case.enterprise_id)
-        )
-    ).first()
-    return (row[0], row[1]) if row is not None else (None, None)
+    return (row[0], row[1], row[2], row[3]) if row is not None else (None, None, None, None)
 
 
 def _submission_key(reporter: Reporter, draft_id: str) -> str:

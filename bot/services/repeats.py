@@ -25,8 +25,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import ColumnElement, func
+import sqlalchemy as sa
+from sqlalchemy import ColumnElement, and_, func
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -81,67 +83,84 @@ def _jaccard(left: frozenset[str], right: frozenset[str]) -> float:
 
 
 @dataclass(frozen=True, slots=True)
+class Earlier:
+    """What the repeat check tells of the earlier case: enough to link, name and offer it."""
+
+    id: int
+    number: str
+    status: CaseStatus
+    team_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class Match:
-    earlier: Case
+    earlier: Earlier
     reason: str  # "enterprise": same enterprise and category; "text": alike descriptions
     score: float
+
+
+def _scope(case: Case) -> tuple[ColumnElement[bool] | None, ColumnElement[bool] | None]:
+    """Where the earlier case may be: (same enterprise and category — an appeal's, whatever its
+    zone —, the cases compared by text: the clue's team, or the zone), either None if none."""
+    same: ColumnElement[bool] | None = None
+    if case.track is Track.APPEAL and case.enterprise_id is not None:
+        same = and_(
+            col(Case.enterprise_id) == case.enterprise_id,
+            col(Case.category_id) == case.category_id,
+        )
+    if case.track is Track.CLUE:
+        return same, None if case.team_id is None else col(Case.team_id) == case.team_id
+    return same, None if case.zone_id is None else col(Case.zone_id) == case.zone_id
 
 
 async def find_earlier(
     session: AsyncSession, case: Case, rules: RepeatsConfig, now: datetime
 ) -> Match | None:
-    """The case this one most likely repeats, or None."""
+    """The case this one most likely repeats, or None. One statement: the same enterprise's
+    cases first (the newest of them is the match), then the newest of the text's scope, each
+    with what a match needs (its description, number, status and team, no whole case)."""
     since = utc(now) - timedelta(days=rules.window_days)
-    conditions: list[ColumnElement[bool]] = [
-        col(Case.id) != case.id,
-        col(Case.track) == case.track,
-        col(Case.merged_into_id).is_(None),
-        col(Case.prompted_by_id).is_(None),  # a 防打击报复回访 clue is never the earlier case
-        col(Case.status) != CaseStatus.WITHDRAWN,
-        or_(col(Case.status).in_(OPEN_STATUSES), col(Case.created_at) >= since),
-    ]
-    newest_first = (col(Case.created_at).desc(), col(Case.id).desc())
-    if case.track is Track.APPEAL and case.enterprise_id is not None:
-        same = (
-            await session.exec(
-                select(Case)
-                .where(
-                    *conditions,
-                    Case.enterprise_id == case.enterprise_id,
-                    Case.category_id == case.category_id,
-                )
-                .order_by(*newest_first)
-                .limit(1)
-            )
-        ).first()
-        if same is not None:
-            return Match(same, "enterprise", 1.0)
-    if case.track is Track.CLUE:
-        if case.team_id is None:
-            return None
-        conditions.append(col(Case.team_id) == case.team_id)
-    elif case.zone_id is not None:
-        conditions.append(col(Case.zone_id) == case.zone_id)
-    else:
+    same, by_text = _scope(case)
+    scopes = [scope for scope in (same, by_text) if scope is not None]
+    if not scopes:
         return None
-    # the candidates' descriptions only: the one case that matches is loaded, not all of them
-    rows = await session.exec(
-        select(Case.id, Case.description)
-        .where(*conditions)
-        .order_by(*newest_first)
+    is_same = sa.case((same, 1), else_=0) if same is not None else sa.literal(0)
+    rows = await (await session.connection()).execute(
+        sa.select(
+            col(Case.id),
+            col(Case.description),
+            col(Case.number),
+            col(Case.status),
+            col(Case.team_id),
+            is_same.label("same"),
+        )
+        .where(
+            col(Case.id) != case.id,
+            col(Case.track) == case.track,
+            col(Case.merged_into_id).is_(None),
+            col(Case.prompted_by_id).is_(None),  # a 防打击报复回访 clue is never the earlier case
+            col(Case.status) != CaseStatus.WITHDRAWN,
+            or_(col(Case.status).in_(OPEN_STATUSES), col(Case.created_at) >= since),
+            or_(*scopes),
+        )
+        .order_by(is_same.desc(), col(Case.created_at).desc(), col(Case.id).desc())
         .limit(CANDIDATES_MAX)
     )
-    best: tuple[int | None, float] | None = None
+    best: tuple[Any, float] | None = None
     own = shingles(case.description)  # once, not once per earlier case
-    for other_id, description in rows.all():
-        score = _jaccard(own, shingles(description))
+    for row in rows.all():
+        if row.same:
+            return Match(_earlier(row), "enterprise", 1.0)
+        if by_text is None:
+            return None
+        score = _jaccard(own, shingles(row.description))
         if score >= rules.similarity and (best is None or score > best[1]):
-            best = (other_id, score)
-    if best is None:
-        return None
-    earlier = await session.get(Case, best[0])
-    assert earlier is not None
-    return Match(earlier, "text", best[1])
+            best = (row, score)
+    return None if best is None else Match(_earlier(best[0]), "text", best[1])
+
+
+def _earlier(row: Any) -> Earlier:
+    return Earlier(row.id, row.number, CaseStatus(row.status), row.team_id)
 
 
 async def flag_repeat(

@@ -67,11 +67,19 @@ class Deciders:
     check that follows tells the same people, in the same transaction, of the repeat."""
 
     found: dict[tuple[int | None, Track], list[Inspector]] = field(default_factory=dict)
+    leaders: dict[int, list[Inspector]] = field(default_factory=dict)
+    """A team's active leaders, read with its members (``place_case``): not read again."""
 
     async def of(self, session: AsyncSession, team_id: int | None, track: Track) -> list[Inspector]:
         key = (team_id, track)
         if key not in self.found:
-            self.found[key] = await team_leaders(session, team_id, track=track)
+            if team_id is not None and team_id in self.leaders:  # as ``team_leaders`` has it
+                people = self.leaders[team_id]
+                if not people and track is Track.APPEAL:
+                    people = await active_admins(session)
+                self.found[key] = list(people)
+            else:
+                self.found[key] = await team_leaders(session, team_id, track=track)
         return list(self.found[key])
 
 
@@ -304,15 +312,14 @@ async def place_case(
     leader assigns it by hand. The caller commits."""
     first = await prompting_case(session, case)
     recused = first.assignee_id if first is not None else None
+    deciders = deciders if deciders is not None else Deciders()
     if first is not None and first.team_id == team.id:
         reason = FIRST_TEAM_REASON
     elif team.assignment is AssignmentMode.AUTO and not team.is_dispatcher:
         assert team.id is not None
-        members = [
-            m
-            for m in await list_team_members(session, team.id, roles=(Role.INSPECTOR,))
-            if m.id != recused
-        ]
+        people = await list_team_members(session, team.id)  # its leaders too: one read
+        deciders.leaders[team.id] = [p for p in people if p.role is Role.TEAM_LEADER]
+        members = [m for m in people if m.role is Role.INSPECTOR and m.id != recused]
         counts = await open_case_counts(session, [m.id for m in members if m.id is not None])
         chosen = pick_assignee(
             [
