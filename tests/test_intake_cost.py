@@ -241,10 +241,40 @@ async def test_a_repeat_report_asks_for_its_teams_deciders_once_and_reads_and_wr
     # the case a draft already became (with the category), then the repeat check's one read:
     # the earlier case comes with its candidates' descriptions, not read again on its own
     read_cases = [sql for sql, _ in seen if sql.startswith("SELECT cases.")]
-    assert len(read_cases) == 2 and "cases.description" in read_cases[1]
+    assert len(read_cases) == 1
+    _assert_one_repeat_check(seen)
     # the enterprise and zone the case gets are read with the category, not on their own
     assert " enterprises " in read_cases[0] and " zones " in read_cases[0]
     assert not [sql for sql, _ in seen if " FROM enterprises " in sql or " FROM zones " in sql]
+
+
+def _assert_one_repeat_check(seen: list[tuple[str, str]]) -> None:
+    """The repeat check is one read of cases with their descriptions, in two parts each
+    ordered and limited on its own (the same enterprise's newest, the zone's newest
+    candidates): each part reads its index newest first and stops, however many cases the
+    zone has, rather than the whole zone read and sorted for every submission."""
+    checks = [sql for sql, _ in seen if " AS same" in sql]
+    assert len(checks) == 1 and "cases.description" in checks[0]
+    assert " UNION ALL " in checks[0] and checks[0].count(" LIMIT ") == 2
+    # the match is not read again: the one whole case read is the one the draft became
+    assert len([sql for sql, _ in seen if sql.startswith("SELECT cases.")]) == 1
+
+
+async def test_a_report_like_an_earlier_one_by_its_text_is_flagged_in_one_read_of_the_cases(
+    telegram: Telegram, sessions: SessionFactory
+) -> None:
+    """A report in another category that says what an earlier one of the zone said is a
+    repeat by its text: the candidates come with their descriptions and the earlier case's
+    number, status and team, so the match is not read again on its own."""
+    await report(telegram.user())
+    second = telegram.user()
+    with statements(sessions) as seen:
+        answer = await report(second, category="重点项目建设")
+    assert "提交成功" in answer
+    async with sessions() as session:
+        cases = (await session.exec(select(Case).order_by(col(Case.id)))).all()
+    assert len(cases) == 2 and cases[1].repeat_of_id == cases[0].id
+    _assert_one_repeat_check([(sql, "") for sql in seen])
 
 
 async def test_a_card_scan_finds_or_makes_its_reporter_in_one_statement(

@@ -116,23 +116,52 @@ def _scope(case: Case) -> tuple[ColumnElement[bool] | None, ColumnElement[bool] 
 async def find_earlier(
     session: AsyncSession, case: Case, rules: RepeatsConfig, now: datetime
 ) -> Match | None:
-    """The case this one most likely repeats, or None. One statement: the same enterprise's
-    cases first (the newest of them is the match), then the newest of the text's scope, each
-    with what a match needs (its description, number, status and team, no whole case)."""
-    since = utc(now) - timedelta(days=rules.window_days)
+    """The case this one most likely repeats, or None. One statement: the newest of the same
+    enterprise's cases first (it is the match), then the newest of the text's scope, each with
+    what a match needs (its description, number, status and team, no whole case). Each part is
+    ordered and limited on its own, so that each reads its index newest first and stops: a
+    zone's tens of thousands of cases are not read and sorted for every submission."""
     same, by_text = _scope(case)
-    scopes = [scope for scope in (same, by_text) if scope is not None]
-    if not scopes:
+    since = utc(now) - timedelta(days=rules.window_days)
+    parts = []
+    if same is not None:
+        parts.append(_candidates(case, since, same, limit=1, is_same=True))
+    if by_text is not None:
+        parts.append(_candidates(case, since, by_text, limit=CANDIDATES_MAX, is_same=False))
+    if not parts:
         return None
-    is_same = sa.case((same, 1), else_=0) if same is not None else sa.literal(0)
-    rows = await (await session.connection()).execute(
+    if len(parts) == 1:
+        statement = parts[0]
+    else:
+        both = sa.union_all(*(sa.select(part.subquery()) for part in parts)).subquery()
+        statement = sa.select(both).order_by(
+            both.c.same.desc(), both.c.created_at.desc(), both.c.id.desc()
+        )
+    rows = await (await session.connection()).execute(statement)
+    best: tuple[Any, float] | None = None
+    own = shingles(case.description)  # once, not once per earlier case
+    for row in rows.all():
+        if row.same:
+            return Match(_earlier(row), "enterprise", 1.0)
+        score = _jaccard(own, shingles(row.description))
+        if score >= rules.similarity and (best is None or score > best[1]):
+            best = (row, score)
+    return None if best is None else Match(_earlier(best[0]), "text", best[1])
+
+
+def _candidates(
+    case: Case, since: datetime, scope: ColumnElement[bool], *, limit: int, is_same: bool
+) -> sa.Select[*tuple[Any, ...]]:
+    """The newest ``limit`` cases of ``scope`` that ``case`` may repeat."""
+    return (
         sa.select(
             col(Case.id),
             col(Case.description),
             col(Case.number),
             col(Case.status),
             col(Case.team_id),
-            is_same.label("same"),
+            col(Case.created_at),
+            sa.literal(1 if is_same else 0).label("same"),
         )
         .where(
             col(Case.id) != case.id,
@@ -141,22 +170,11 @@ async def find_earlier(
             col(Case.prompted_by_id).is_(None),  # a 防打击报复回访 clue is never the earlier case
             col(Case.status) != CaseStatus.WITHDRAWN,
             or_(col(Case.status).in_(OPEN_STATUSES), col(Case.created_at) >= since),
-            or_(*scopes),
+            scope,
         )
-        .order_by(is_same.desc(), col(Case.created_at).desc(), col(Case.id).desc())
-        .limit(CANDIDATES_MAX)
+        .order_by(col(Case.created_at).desc(), col(Case.id).desc())
+        .limit(limit)
     )
-    best: tuple[Any, float] | None = None
-    own = shingles(case.description)  # once, not once per earlier case
-    for row in rows.all():
-        if row.same:
-            return Match(_earlier(row), "enterprise", 1.0)
-        if by_text is None:
-            return None
-        score = _jaccard(own, shingles(row.description))
-        if score >= rules.similarity and (best is None or score > best[1]):
-            best = (row, score)
-    return None if best is None else Match(_earlier(best[0]), "text", best[1])
 
 
 def _earlier(row: Any) -> Earlier:
