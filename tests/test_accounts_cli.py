@@ -4,33 +4,20 @@ accounts, and the console takes them."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.cli_helpers import run_in_process
 from tests.live import TEST_KEYS
 
 pytestmark = pytest.mark.slow
 
-LIANKA = str(Path(sys.executable).with_name("lianka"))
-
 
 def lianka(*args: str, cwd: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("LIANKA_")}
-    environment.update(TEST_KEYS)
-    return subprocess.run(
-        [LIANKA, *args],
-        cwd=cwd,
-        env=environment,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    """The command inside the test process (``tests.cli_helpers``), with the tests' keys."""
+    return run_in_process(args, cwd=cwd, env=TEST_KEYS, stdin=stdin)
 
 
 def test_accounts_are_created_listed_disabled_and_reset_from_the_command_line(
