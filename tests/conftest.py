@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
@@ -26,6 +27,7 @@ import models  # noqa: F401  (registers every table)
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig, load_config
 from bot.db import SessionFactory, create_engine, create_session_factory
+from bot.services import accounts
 from bot.services.calendar import load_calendar
 from bot.services.catalog import sync_catalog
 from models import keys
@@ -45,6 +47,15 @@ keys.install(
         audit_key=keys.parse_key(os.environ["LIANKA_AUDIT_KEY"], "LIANKA_AUDIT_KEY"),
     )
 )
+# Console passwords: production hashes with Argon2id at 64 MiB, 3 passes, 4 lanes (about 0.45 s of
+# CPU for a hash and its check on this machine, seconds under load; the console tests make and
+# sign in hundreds of accounts). In the test process they are hashed with the same Argon2id at its
+# smallest cost; tests/test_accounts_cli.py checks the production parameters, and every
+# ``lianka run``/``lianka web`` process a test starts hashes with them.
+PRODUCTION_PASSWORD_HASHER = accounts._HASHER
+accounts._HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+accounts._DUMMY_HASH = accounts._HASHER.hash("lianka: the tests' stand-in for an unknown name")
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "LIANKA_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )

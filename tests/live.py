@@ -22,6 +22,7 @@ from bot.db import create_engine, create_session_factory
 from bot.sandboxed import default_people, seed_sandbox
 from sandbox import Emulator
 from sandbox.personas import DEMO_CARD_TOKEN
+from tests.cli_helpers import run_in_process
 
 LIANKA = str(Path(sys.executable).with_name("lianka"))
 BOT_TOKEN = "5555:e2e-process-test-token"
@@ -74,9 +75,17 @@ def base_environment(extra: Mapping[str, str]) -> dict[str, str]:
     return environment
 
 
-async def lianka(*args: str, cwd: Path, env: Mapping[str, str]) -> tuple[int, str]:
-    """Run a ``lianka`` command to the end; its exit code and output."""
-    process = await asyncio.create_subprocess_exec(
+async def lianka(
+    *args: str, cwd: Path, env: Mapping[str, str], process: bool = False
+) -> tuple[int, str]:
+    """Run a ``lianka`` command to the end; its exit code and output (stdout, then stderr). It
+    runs inside the test process on a thread (``tests.cli_helpers``: no Python start-up, and the
+    emulator and the running servers keep being served meanwhile); ``process`` starts the
+    installed console script instead (its output is then interleaved as written)."""
+    if not process:
+        done = await asyncio.to_thread(run_in_process, args, cwd=cwd, env={**TEST_KEYS, **env})
+        return done.returncode, done.stdout + done.stderr
+    started = await asyncio.create_subprocess_exec(
         LIANKA,
         *args,
         cwd=cwd,
@@ -84,8 +93,8 @@ async def lianka(*args: str, cwd: Path, env: Mapping[str, str]) -> tuple[int, st
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
-    output, _ = await process.communicate()
-    return process.returncode or 0, output.decode()
+    output, _ = await started.communicate()
+    return started.returncode or 0, output.decode()
 
 
 @dataclass

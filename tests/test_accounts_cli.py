@@ -4,33 +4,20 @@ accounts, and the console takes them."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.cli_helpers import run_in_process
 from tests.live import TEST_KEYS
 
 pytestmark = pytest.mark.slow
 
-LIANKA = str(Path(sys.executable).with_name("lianka"))
-
 
 def lianka(*args: str, cwd: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("LIANKA_")}
-    environment.update(TEST_KEYS)
-    return subprocess.run(
-        [LIANKA, *args],
-        cwd=cwd,
-        env=environment,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    """The command inside the test process (``tests.cli_helpers``), with the tests' keys."""
+    return run_in_process(args, cwd=cwd, env=TEST_KEYS, stdin=stdin)
 
 
 def test_accounts_are_created_listed_disabled_and_reset_from_the_command_line(
@@ -77,3 +64,16 @@ def test_accounts_are_created_listed_disabled_and_reset_from_the_command_line(
     assert "/console/reset/" in json.loads(reset.stdout)["password_link"]
     unknown = lianka("accounts", "reset", "nobody", cwd=tmp_path)
     assert unknown.returncode != 0 and "未找到账号" in unknown.stderr
+
+
+def test_console_passwords_are_hashed_with_argon2id_at_64_mib_three_passes_and_four_lanes() -> None:
+    """What production hashes with (the test process uses the cheapest Argon2id, conftest)."""
+    from argon2 import Type
+
+    from tests.conftest import PRODUCTION_PASSWORD_HASHER as hasher
+
+    assert hasher.type is Type.ID
+    assert (hasher.memory_cost, hasher.time_cost, hasher.parallelism) == (65536, 3, 4)
+    stored = hasher.hash("a long enough password")
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert hasher.verify(stored, "a long enough password")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.db import head_revision
+from tests.cli_helpers import run_in_process
 from tests.conftest import ROOT
 from tests.live import TEST_KEYS
 from tests.test_config import OLD_JKQ_PROBLEM, with_old_jkq_rule
@@ -20,17 +21,23 @@ LIANKA = str(Path(sys.executable).with_name("lianka"))
 
 
 def lianka(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, with_keys: bool = True
+    *args: str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    with_keys: bool = True,
+    process: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """A ``lianka`` command with none of the developer's LIANKA_* settings: the tests' keys
-    (unless ``with_keys`` is off, as on a new machine) and ``env``."""
-    environment = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("LIANKA_") or k == "LIANKA_REQUIRE_SERVICES"
-    }
-    environment.update(TEST_KEYS if with_keys else {})
-    environment.update(env or {})
+    (unless ``with_keys`` is off, as on a new machine) and ``env``. It runs inside the test
+    process (``tests.cli_helpers``); ``process`` starts the installed console script instead,
+    for what only a real process shows (its exit code and output from the entry point)."""
+    settings = {k: v for k, v in os.environ.items() if k == "LIANKA_REQUIRE_SERVICES"}
+    settings.update(TEST_KEYS if with_keys else {})
+    settings.update(env or {})
+    if not process:
+        return run_in_process(args, cwd=cwd, env=settings)
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("LIANKA_")}
+    environment.update(settings)
     return subprocess.run(
         [LIANKA, *args],
         cwd=cwd,
@@ -51,7 +58,7 @@ def test_every_command_has_help(tmp_path: Path) -> None:
         ["db", "current"],
         ["run"],
     ):
-        result = lianka(*command, "--help", cwd=tmp_path)
+        result = lianka(*command, "--help", cwd=tmp_path, process=command == ["run"])
         assert result.returncode == 0, result.stderr
         assert "Usage: lianka" in result.stdout
 
@@ -74,7 +81,7 @@ def test_init_creates_the_config_the_database_and_loads_the_catalog(tmp_path: Pa
 
 def test_run_without_a_token_explains_how_to_get_one_and_exits_2(tmp_path: Path) -> None:
     lianka("init", cwd=tmp_path)
-    result = lianka("run", cwd=tmp_path)
+    result = lianka("run", cwd=tmp_path, process=True)  # the real entry point's exit code
     assert result.returncode == 2
     assert "@BotFather" in result.stderr
     assert "LIANKA_BOT_TOKEN" in result.stderr

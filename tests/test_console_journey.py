@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import text
 
 from sandbox import Emulator
+from tests.cli_helpers import run_in_process
 from tests.conftest import ROOT
 from tests.live import STEP_WITHIN, LiankaProcess, lianka, prepared, report
 from tests.test_e2e_journey import expect, newest
@@ -68,23 +68,17 @@ async def report_in_telegram(
 
 
 async def create_account(env: dict[str, str], cwd: Path, *args: str) -> dict[str, Any]:
-    """``lianka accounts create … --password-stdin --json``, as the server's admin types it."""
-    process = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).with_name("lianka")),
-        "accounts",
-        "create",
-        *args,
-        "--password-stdin",
-        "--json",
+    """``lianka accounts create … --password-stdin --json``, as the server's admin types it (in
+    the test process: ``tests.cli_helpers``)."""
+    done = await asyncio.to_thread(
+        run_in_process,
+        ("accounts", "create", *args, "--password-stdin", "--json"),
         cwd=cwd,
         env=env,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        stdin=f"{PASSWORD}\n",
     )
-    out, err = await process.communicate(f"{PASSWORD}\n".encode())
-    assert process.returncode == 0, err.decode()
-    made: dict[str, Any] = json.loads(out)
+    assert done.returncode == 0, done.stderr
+    made: dict[str, Any] = json.loads(done.stdout)
     return made
 
 

@@ -4,29 +4,25 @@ LIANKA_OLD_DATA_KEYS until the command says it may be dropped."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from models.keys import generate_key
+from tests.cli_helpers import run_in_process
 from tests.live import TEST_KEYS
 
 pytestmark = pytest.mark.slow
 
-LIANKA = str(Path(sys.executable).with_name("lianka"))
 OLD = TEST_KEYS["LIANKA_DATA_KEY"]
 NEW = generate_key()
 
 
 def lianka(*args: str, cwd: Path, **keys: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("LIANKA_")}
-    environment.update(TEST_KEYS | keys)
-    return subprocess.run(
-        [LIANKA, *args], cwd=cwd, env=environment, capture_output=True, text=True, timeout=120
-    )
+    """The command inside the test process (``tests.cli_helpers``) with the tests' keys, or
+    ``keys`` instead; its own keys are not left in the test process."""
+    return run_in_process(args, cwd=cwd, env=TEST_KEYS | keys)
 
 
 def test_rotate_reseals_the_totp_secrets_and_then_the_old_key_may_be_dropped(

@@ -149,7 +149,9 @@ async def test_webhook_mode_without_a_secret_refuses_to_start(
     tmp_path: Path, emulator: Emulator
 ) -> None:
     env = await prepared(tmp_path, emulator)
-    code, output = await lianka("run", "--mode", "webhook", cwd=tmp_path, env=env)
+    code, output = await lianka(
+        "run", "--mode", "webhook", cwd=tmp_path, env=env, process=True
+    )  # the real entry point's exit code
     assert code == 2
     assert "LIANKA_WEBHOOK_SECRET" in output
     assert "Traceback" not in output
