@@ -41,7 +41,7 @@ test: setup-dev system-deps-test lint typecheck pytest
 # ten minutes.
 # The code's bytecode, written once before the tests: with PYTHONDONTWRITEBYTECODE set (as in this
 # machine's environment) every lianka process a test starts would compile bot/, models/, … again (~0.5 s CPU each).
-BYTECODE = $(BIN)/python -m compileall -q bot models handlers web notifications reports cards sandbox >/dev/null
+BYTECODE = $(BIN)/python -m compileall -q bot models handlers web notifications reports cards sandbox demo migrations
 
 pytest: setup-dev
 	$(BYTECODE)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+import sys
 import threading
 import traceback
 from collections.abc import Mapping, Sequence
@@ -25,6 +26,12 @@ from click.testing import CliRunner
 from models import keys
 
 _LOCK = threading.Lock()
+_THREAD = "lianka-in-process"
+JOIN_TIMEOUT_S = 100.0
+"""How long a command may run (pytest-timeout stops a test at 120 s): a command still running
+after it fails its test, and every later one at once, since it still holds the process's
+streams and environment."""
+_stuck: list[str] = []
 
 
 def run_in_process(
@@ -37,8 +44,6 @@ def run_in_process(
     async test (the test waits for it, as it waited for ``subprocess.run``)."""
     from bot.cli import main
 
-    hidden: dict[str, str | None] = {k: None for k in os.environ if k.startswith("LIANKA_")}
-    overrides = {**hidden, **env}
     outcome: dict[str, subprocess.CompletedProcess[str]] = {}
 
     def invoke() -> None:
@@ -52,10 +57,38 @@ def run_in_process(
         )
 
     with _LOCK, _kept_process_state(cwd):
-        thread = threading.Thread(target=invoke, name="lianka-in-process")
+        if _stuck:
+            raise AssertionError(f"an earlier in-process lianka {_stuck[0]} is still running")
+        hidden: dict[str, str | None] = {k: None for k in os.environ if k.startswith("LIANKA_")}
+        overrides = {**hidden, **env}
+        thread = threading.Thread(target=invoke, name=_THREAD, daemon=True)
         thread.start()
-        thread.join()
+        thread.join(JOIN_TIMEOUT_S)
+        if thread.is_alive():
+            _stuck.append(" ".join(args))
+            raise AssertionError(f"lianka {' '.join(args)} still running after {JOIN_TIMEOUT_S} s")
     return outcome["done"]
+
+
+class _LastResort(logging.Handler):
+    """What a command logs at WARNING or above goes to its stderr while it has set up no logging
+    of its own, as Python's last resort prints it in a process (here the root logger has
+    pytest's handlers, so the last resort would never print)."""
+
+    def __init__(self, before: list[logging.Handler]) -> None:
+        super().__init__(logging.WARNING)
+        self.before = before
+
+    def emit(self, record: logging.LogRecord) -> None:
+        root = logging.getLogger()
+        if record.threadName != _THREAD or any(
+            h is not self and h not in self.before for h in root.handlers
+        ):
+            return
+        try:
+            sys.stderr.write(self.format(record) + "\n")  # the command's, swapped by CliRunner
+        except Exception:
+            self.handleError(record)
 
 
 class _kept_process_state:
@@ -71,13 +104,18 @@ class _kept_process_state:
         self.why_not = keys._why_not
         root = logging.getLogger()
         self.handlers, self.level = list(root.handlers), root.level
+        self.last_resort = _LastResort(self.handlers)
+        root.addHandler(self.last_resort)
         os.chdir(self.cwd)
 
     def __exit__(self, *_exc: object) -> None:
         os.chdir(self.before)
         keys._current, keys._why_not = self.keyring, self.why_not
         root = logging.getLogger()
-        for handler in root.handlers:
+        for handler in list(root.handlers):
             if handler not in self.handlers:
                 root.removeHandler(handler)
+        for handler in self.handlers:
+            if handler not in root.handlers:
+                root.addHandler(handler)
         root.setLevel(self.level)
