@@ -8,6 +8,7 @@ import asyncio
 import gc
 import json
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -279,6 +280,26 @@ async def test_a_catch_up_in_several_batches_keeps_every_history_verifiable_and_
     assert len(await outbox(sessions)) == rows
 
 
+def after_the_first_batch(
+    monkeypatch: pytest.MonkeyPatch, then: Callable[[list[int]], Awaitable[None]]
+) -> list[int]:
+    """The sweep's batches act as they do; once the first is done, ``then`` is given the row
+    ids of the people's digests so far (what a sender may take meanwhile). Returns the count
+    of batches acted on, kept up to date."""
+    act_in_bulk = sweep_module._act_in_bulk
+    batches = [0]
+
+    async def acting(*args: Any, **kwargs: Any) -> Any:
+        batch = await act_in_bulk(*args, **kwargs)
+        batches[0] += 1
+        if batches[0] == 1:
+            await then([digest.row_id for digest in args[1].digests.current.values()])
+        return batch
+
+    monkeypatch.setattr(sweep_module, "_act_in_bulk", acting)
+    return batches
+
+
 async def test_a_digest_a_sender_took_mid_sweep_is_left_as_sent_and_later_notices_start_another(
     sessions: SessionFactory,
     catalog: LiankaConfig,
@@ -291,23 +312,12 @@ async def test_a_digest_a_sender_took_mid_sweep_is_left_as_sent_and_later_notice
     sent; they start a new digest. Each folded notice is in exactly one digest, and the
     digests are due once the sweep is done."""
     back_up = three_reports_due_in_batches_of_two
-    act_in_bulk = sweep_module._act_in_bulk
-    batches = 0
-
-    async def sent_after_the_first_batch(*args: Any, **kwargs: Any) -> Any:
-        nonlocal batches
-        batch = await act_in_bulk(*args, **kwargs)
-        batches += 1
-        if batches == 1:  # the people's digests so far (a part of a batch written alongside,
-            # not merged yet, might be taken too: it would go out alone, its notices in it)
-            given = [digest.row_id for digest in args[1].digests.current.values()]
-            await sent_by_a_sender(sessions, given)
-        return batch
-
-    monkeypatch.setattr(sweep_module, "_act_in_bulk", sent_after_the_first_batch)
+    # the people's digests so far (a part of a batch written alongside, not merged yet, might
+    # be taken too: it would go out alone, its notices in it)
+    batches = after_the_first_batch(monkeypatch, lambda given: sent_by_a_sender(sessions, given))
     swept = await sweep_deadlines(sessions, catalog, calendar, back_up)
 
-    assert batches == 3 and len(swept.plans) == 6
+    assert batches == [3] and len(swept.plans) == 6
     rows = await outbox(sessions)
     for chat in (501, 601):
         # in either order: on PostgreSQL the second batch may write its part before the first
@@ -358,22 +368,12 @@ async def test_a_digest_telegram_asked_to_retry_later_is_not_sent_before_then(
     out when Telegram said, with every folded notice in it."""
     back_up = three_reports_due_in_batches_of_two
     retry_at = back_up + sweep_module.DIGEST_HOLD + timedelta(seconds=30)
-    act_in_bulk = sweep_module._act_in_bulk
-    batches = 0
-
-    async def retried_after_the_first_batch(*args: Any, **kwargs: Any) -> Any:
-        nonlocal batches
-        batch = await act_in_bulk(*args, **kwargs)
-        batches += 1
-        if batches == 1:
-            given = [digest.row_id for digest in args[1].digests.current.values()]
-            await told_to_retry_later(sessions, given, retry_at)
-        return batch
-
-    monkeypatch.setattr(sweep_module, "_act_in_bulk", retried_after_the_first_batch)
+    batches = after_the_first_batch(
+        monkeypatch, lambda given: told_to_retry_later(sessions, given, retry_at)
+    )
     swept = await sweep_deadlines(sessions, catalog, calendar, back_up)
 
-    assert batches == 3 and len(swept.plans) == 6
+    assert batches == [3] and len(swept.plans) == 6
     rows = await outbox(sessions)
     retried = [r for r in rows if r.kind == "deadline_digest" and r.last_error is not None]
     assert retried, "no digest was merged before the second batch"
