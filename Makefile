@@ -37,12 +37,12 @@ run: setup db
 
 test: setup-dev system-deps-test lint typecheck pytest
 
-# The thirty slowest tests are listed after the run: what to look at when the run nears its
-# ten minutes.
 # The code's bytecode, written once before the tests: with PYTHONDONTWRITEBYTECODE set (as in this
 # machine's environment) every lianka process a test starts would compile bot/, models/, … again (~0.5 s CPU each).
 BYTECODE = $(BIN)/python -m compileall -q bot models handlers web notifications reports cards sandbox demo migrations
 
+# The thirty slowest tests are listed after the run: what to look at when the run nears its
+# ten minutes.
 pytest: setup-dev
 	$(BYTECODE)
 	$(BIN)/pytest -n $(TEST_WORKERS) --durations=30 $(PYTEST_ARGS)

@@ -183,8 +183,7 @@ def text_shape(text: str) -> Hashable:
 def _shape(value: Any) -> Hashable:
     kind = type(value)
     if kind is str:
-        text: str = value
-        return text if text.isascii() and text.isidentifier() else ("text", bool(text))
+        return text_shape(value)
     if kind is bool or value is None:
         return bool(value) if kind is bool else None
     if kind is int or kind is float:

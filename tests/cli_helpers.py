@@ -46,7 +46,7 @@ def run_in_process(
 
     outcome: dict[str, subprocess.CompletedProcess[str]] = {}
 
-    def invoke() -> None:
+    def invoke(overrides: Mapping[str, str | None]) -> None:
         runner = CliRunner()
         result = runner.invoke(main, list(args), input=stdin, env=overrides, prog_name="lianka")
         stderr = result.stderr
@@ -61,7 +61,7 @@ def run_in_process(
             raise AssertionError(f"an earlier in-process lianka {_stuck[0]} is still running")
         hidden: dict[str, str | None] = {k: None for k in os.environ if k.startswith("LIANKA_")}
         overrides = {**hidden, **env}
-        thread = threading.Thread(target=invoke, name=_THREAD, daemon=True)
+        thread = threading.Thread(target=invoke, args=(overrides,), name=_THREAD, daemon=True)
         thread.start()
         thread.join(JOIN_TIMEOUT_S)
         if thread.is_alive():
