@@ -129,6 +129,20 @@ class LiankaProcess:
         )
         handle.close()
         _RUNNING[self.process.pid] = self.process
+        try:
+            await self._healthy(within)
+        except BaseException:
+            # Given up on (or the test cancelled): the process is killed and reaped here, in
+            # its own event loop, so it cannot outlive the test and be found still running by
+            # a later test's garbage collection (a ResourceWarning that fails that test).
+            if self.process.returncode is None:
+                self.process.kill()
+            await self.process.wait()
+            _RUNNING.pop(self.process.pid, None)
+            raise
+
+    async def _healthy(self, within: float) -> None:
+        assert self.process is not None
         deadline = asyncio.get_running_loop().time() + within
         async with aiohttp.ClientSession() as client:
             while True:
