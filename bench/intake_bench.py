@@ -5,6 +5,7 @@ aiogram's own dispatch of the same updates, bare and with the one durable write 
     .venv/bin/python bench/intake_bench.py --backend both        # and on PostgreSQL
     .venv/bin/python bench/intake_bench.py --count-sql           # statements, commits per update
     .venv/bin/python bench/intake_bench.py --profile             # where Lianka's time goes
+    .venv/bin/python bench/intake_bench.py --beside outbox       # as make bench's busy neighbour
 
 Each conversation is the quickest report: the card scanned (``/start <token>``) → 反映问题 →
 a category → the description → 完成 (no evidence) → 跳过 (no amount) → 匿名 → 确认提交, eight
@@ -444,6 +445,8 @@ def profile(url: str, conversations: int, interleave: int) -> None:
     asyncio.run(run())
 
 
+BESIDE = ("intake_durable_ratio", "intake_p50_ms", "intake_p99_ms")
+"""What a run as a neighbour (``--beside``) records."""
 PER_BACKEND = (
     "intake_updates_per_s",
     "intake_durable_floor_per_s",
@@ -484,6 +487,12 @@ def main() -> int:
     parser.add_argument(
         "--count-sql", action="store_true", help="count Lianka's statements and commits per update"
     )
+    parser.add_argument(
+        "--beside",
+        metavar="NAME",
+        help="run as another benchmark's busy neighbour: the figures go in as "
+        "<key>_beside_<NAME>, the plain keys left as they are",
+    )
     args = parser.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     results: dict[str, float | int | str] = {}
@@ -504,6 +513,8 @@ def main() -> int:
             f"p50 {figures['intake_p50_ms']} ms, p99 {figures['intake_p99_ms']} ms "
             f"(goal <= {P99_GOAL_MS}), peak RSS {figures['peak_rss_mb']} MB"
         )
+    if results and args.beside:
+        results = {f"{key}_beside_{args.beside}": results[key] for key in BESIDE if key in results}
     if results:
         merge_results(results)
     return 0
