@@ -236,7 +236,8 @@ def clean_photo(data: bytes, fmt: Format) -> tuple[Format, bytes]:
                 if opened.width * opened.height > PHOTO_MAX_PIXELS:
                     raise InvalidInput("图片尺寸过大，请缩小后重新上传。")
                 opened.load()
-                img = _srgb(ImageOps.exif_transpose(opened))
+                ImageOps.exif_transpose(opened, in_place=True)  # turned, not copied
+                img = _srgb(opened)
                 transparent = img.mode in ("RGBA", "LA", "PA") or (
                     img.mode == "P" and "transparency" in img.info
                 )
@@ -247,8 +248,12 @@ def clean_photo(data: bytes, fmt: Format) -> tuple[Format, bytes]:
                     mode = "L"
                 else:
                     mode = "RGB"
-                img = img.convert(mode)
-                clean = Image.frombytes(mode, img.size, img.tobytes())
+                if img.mode != mode:
+                    img = img.convert(mode)
+                # A new image (no info, no EXIF, no palette: what ``Image.frombytes`` makes)
+                # given the pixels alone, copied in place of a round trip through bytes.
+                clean = Image.new(mode, img.size, None)
+                clean.paste(img)
     except InvalidInput:
         raise
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
