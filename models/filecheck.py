@@ -264,7 +264,9 @@ def clean_photo(data: bytes, fmt: Format) -> tuple[Format, bytes]:
     if lossless:
         clean.save(out, "PNG", optimize=True)
         return PNG, out.getvalue()
-    clean.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)
+    # Without optimize=True (a second pass for Huffman tables of its own): about 8 ms of CPU a
+    # 1600x1200 photo instead of 21, for a file about 4 % larger.
+    clean.save(out, "JPEG", quality=JPEG_QUALITY)
     return JPEG, out.getvalue()
 
 
