@@ -10,6 +10,7 @@ guesser: a whitelist that says exactly what passes.
 from __future__ import annotations
 
 import io
+import os
 import re
 import unicodedata
 import warnings
@@ -21,11 +22,20 @@ from typing import Any
 import olefile
 import pillow_heif
 from PIL import Image, ImageCms, ImageOps
+from PIL import _imaging as pillow_core  # what Image.core is: the block allocator's setting
 
 from models.attachment import MediaKind
 from models.errors import InvalidInput
 
 pillow_heif.register_heif_opener()
+
+PHOTO_BLOCKS_KEPT = 4
+"""Freed image blocks Pillow keeps for the next photo instead of handing them back to the system
+(a block is at most 16 MB, so at most 64 MB kept; a 1600x1200 photo's image is one block of
+7.7 MB): a fresh block is zeroed page by page by the system as it is filled, about 5 ms of CPU
+for each such image, and each photo makes two. ``PILLOW_BLOCKS_MAX``, if set, decides instead."""
+if "PILLOW_BLOCKS_MAX" not in os.environ:
+    pillow_core.set_blocks_max(PHOTO_BLOCKS_KEPT)
 
 PHOTO_MAX_PIXELS = 50_000_000  # a 50-megapixel photo; larger is a decompression bomb or a scan
 JPEG_QUALITY = 90
@@ -236,7 +246,8 @@ def clean_photo(data: bytes, fmt: Format) -> tuple[Format, bytes]:
                 if opened.width * opened.height > PHOTO_MAX_PIXELS:
                     raise InvalidInput("图片尺寸过大，请缩小后重新上传。")
                 opened.load()
-                img = _srgb(ImageOps.exif_transpose(opened))
+                ImageOps.exif_transpose(opened, in_place=True)  # turned, not copied
+                img = _srgb(opened)
                 transparent = img.mode in ("RGBA", "LA", "PA") or (
                     img.mode == "P" and "transparency" in img.info
                 )
@@ -247,8 +258,12 @@ def clean_photo(data: bytes, fmt: Format) -> tuple[Format, bytes]:
                     mode = "L"
                 else:
                     mode = "RGB"
-                img = img.convert(mode)
-                clean = Image.frombytes(mode, img.size, img.tobytes())
+                if img.mode != mode:
+                    img = img.convert(mode)
+                # A new image (no info, no EXIF, no palette: what ``Image.frombytes`` makes)
+                # given the pixels alone, copied in place of a round trip through bytes.
+                clean = Image.new(mode, img.size, None)
+                clean.paste(img)
     except InvalidInput:
         raise
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
@@ -259,7 +274,9 @@ def clean_photo(data: bytes, fmt: Format) -> tuple[Format, bytes]:
     if lossless:
         clean.save(out, "PNG", optimize=True)
         return PNG, out.getvalue()
-    clean.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)
+    # Without optimize=True (a second pass for Huffman tables of its own): about 8 ms of CPU a
+    # 1600x1200 photo instead of 21, for a file about 4 % larger.
+    clean.save(out, "JPEG", quality=JPEG_QUALITY)
     return JPEG, out.getvalue()
 
 

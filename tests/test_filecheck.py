@@ -147,6 +147,58 @@ def test_jpeg_loses_exif_and_gps_and_stays_upright():
     assert checked.file_name == "IMG_0001.jpg"
 
 
+def _srgb_profile() -> bytes:
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+_XMP = (
+    b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF><rdf:Description '
+    b'xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:creator>XmpAuthorZhangsan</dc:creator>'
+    b"</rdf:Description></rdf:RDF></x:xmpmeta>"
+)
+
+
+@pytest.mark.parametrize("profile", [True, False])  # colours converted, or kept as they are
+@pytest.mark.parametrize("orientation", [1, 6])  # kept as it was opened, or turned
+def test_a_jpeg_loses_its_comment_xmp_icc_and_exif_whether_turned_or_not(orientation, profile):
+    img = Image.new("RGB", (40, 20), (200, 30, 30))
+    exif = Image.Exif()
+    exif[MAKE] = "TestCam"
+    exif[ORIENTATION] = orientation
+    exif.get_ifd(GPS_IFD).update({1: "N", 2: (30.0, 30.0, 0.0), 3: "E", 4: (105.0, 30.0, 0.0)})
+    out = io.BytesIO()
+    img.save(
+        out,
+        "JPEG",
+        exif=exif.tobytes(),
+        xmp=_XMP,
+        icc_profile=_srgb_profile() if profile else None,
+        comment=b"Zhangsan's phone",
+    )
+    original = Image.open(io.BytesIO(out.getvalue()))
+    assert {"exif", "xmp", "comment"} <= set(original.info)
+    assert ("icc_profile" in original.info) is profile
+    checked = check_file(out.getvalue(), "IMG_0002.jpg")
+    cleaned = Image.open(io.BytesIO(checked.data))
+    assert not {"exif", "xmp", "icc_profile", "comment"} & set(cleaned.info)
+    assert dict(cleaned.getexif()) == {}
+    for trace in (b"Exif", b"TestCam", b"XmpAuthorZhangsan", b"ICC_PROFILE", b"Zhangsan's"):
+        assert trace not in checked.data
+    assert cleaned.size == ((40, 20) if orientation == 1 else (20, 40))
+
+
+def test_a_png_loses_its_colour_profile():
+    out = io.BytesIO()
+    Image.new("RGBA", (10, 10), (0, 0, 0, 0)).save(out, "PNG", icc_profile=_srgb_profile())
+    assert "icc_profile" in Image.open(io.BytesIO(out.getvalue())).info
+    checked = check_file(out.getvalue(), "截图.png")
+    cleaned = Image.open(io.BytesIO(checked.data))
+    assert cleaned.format == "PNG" and "icc_profile" not in cleaned.info
+    assert b"iCCP" not in checked.data
+
+
 def test_png_text_chunks_and_exif_are_dropped_and_it_stays_png():
     from PIL import PngImagePlugin
 
