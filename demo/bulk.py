@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
 import multiprocessing
+import secrets
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -55,12 +57,13 @@ from models.notification import (
 )
 from models.rectification import Rectification, RectificationState
 from models.reporter import (
+    RECEIPT_ALPHABET,
+    RECEIPT_LENGTH,
     Reporter,
     ReporterContact,
     contact_context,
-    new_receipt_code,
     phone_index,
-    receipt_hash,
+    rekey_receipt_digest,
 )
 from models.request import ApprovalRequest
 from models.routing import Candidate, RoutingDecision, choose_team, pick_assignee
@@ -84,6 +87,30 @@ change a ``Case``."""
 
 
 PlainContact = plain(ReporterContact)
+
+_CODES = len(RECEIPT_ALPHABET) ** RECEIPT_LENGTH
+
+
+def receipt_code() -> str:
+    """A fresh receipt code as ``new_receipt_code`` makes it (12 characters of its alphabet, each
+    drawn alike by ``secrets``), in its canonical form, without the dashes: one draw of a number
+    below 31¹², written in base 31, instead of twelve ``secrets.choice``."""
+    number, alphabet, base = secrets.randbelow(_CODES), RECEIPT_ALPHABET, len(RECEIPT_ALPHABET)
+    digits = []
+    for _ in range(RECEIPT_LENGTH):
+        number, digit = divmod(number, base)
+        digits.append(alphabet[digit])
+    return "".join(digits)
+
+
+def new_receipt_hash() -> str:
+    """``receipt_hash(new_receipt_code())`` (the code itself is shown to no one here): the code
+    drawn by ``receipt_code``, already canonical (what ``receipt_digest`` hashes)."""
+    digest = hashlib.sha256(receipt_code().encode("ascii")).hexdigest()
+    return rekey_receipt_digest(digest)
+
+
+DRY_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def sealed(case_id: int, *, name: str, phone: str) -> ReporterContact:
@@ -142,7 +169,12 @@ class MemoryLedger(Ledger):
         self.case_reporters: dict[int, int] = {}  # case id → reporter id, of the batch
         self.dry = False
         """Only what later cases depend on (statuses, assignees, who was assigned when, the
-        numbers and ids given): no rows, no events, no hashes (``demo.parallel``)."""
+        numbers and ids given): no rows, no events, no hashes, no deadlines (``demo.parallel``)."""
+        self._dry_clock: CaseClock = PlainClock.new(
+            case_id=0, kind=ClockKind.ACCEPT, started_at=DRY_TIME, workdays=0, due_at=DRY_TIME
+        )
+        """What ``start_clock`` gives a dry pass: the steps read a deadline off it, into
+        values no one keeps."""
 
     def add(self, row: Any) -> None:
         if not self.dry:
@@ -208,13 +240,8 @@ class MemoryLedger(Ledger):
     ) -> CaseClock:
         assert case.id is not None
         warn = self.warn_before if warn_before is None else warn_before
-        if self.dry:  # no later case depends on a deadline: none is kept, but the day's
-            # deadline is worked out here once for the processes forked later
-            self.calendar.started(at, workdays, warn)
-            dry: CaseClock = PlainClock.new(
-                case_id=case.id, kind=kind, started_at=at, workdays=workdays, due_at=at
-            )
-            return dry
+        if self.dry:  # no later case depends on a deadline or a clock: none is worked out
+            return self._dry_clock
         clock = self.clocks.get((case.id, kind))
         if clock is None:  # ``new_clock``, on a plain clock
             clock = PlainClock.new(
@@ -364,7 +391,7 @@ class MemoryLedger(Ledger):
                 track=category.track,
                 category_id=category.id or 0,
                 anonymous=anonymous,
-                receipt_hash=receipt_hash(new_receipt_code()) if anonymous and not dry else None,
+                receipt_hash=new_receipt_hash() if anonymous and not dry else None,
                 submission_key=None,
                 description=plan_case.description,
                 amount_yuan=plan_case.amount_yuan,
