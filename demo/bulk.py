@@ -494,6 +494,14 @@ class MemoryLedger(Ledger):
             name, phone = contact
             self.add(sealed(case.id or 0, name=name, phone=phone))
 
+    def forget(self) -> None:
+        """The cases worked out so far are done (their rows taken or left out): what only their
+        own steps read goes (their clocks, proposals, 整改 and reporters)."""
+        self.clocks.clear()
+        self.proposals.clear()
+        self.rectifications.clear()
+        self.case_reporters.clear()
+
     def finish(self, case: Case) -> None:
         """The case is done for now: its load counts for the next assignment."""
         if case.status in OPEN_STATUSES and case.assignee_id is not None:
@@ -546,10 +554,7 @@ async def _write_in_turn(
         before it is committed: its cases name earlier ones)."""
         nonlocal writing
         taken = ledger.batch.take()
-        ledger.clocks.clear()
-        ledger.proposals.clear()
-        ledger.rectifications.clear()
-        ledger.case_reporters.clear()
+        ledger.forget()
         if writing is not None:
             await writing
         writing = asyncio.ensure_future(written(taken))
