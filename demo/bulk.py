@@ -69,6 +69,7 @@ from models.request import ApprovalRequest
 from models.routing import Candidate, RoutingDecision, choose_team, pick_assignee
 from models.search import CaseSearch
 from models.team import AssignmentMode, Inspector, Role
+from models.types import utc
 from notifications.outbox import queued
 
 BATCH = 10_000
@@ -167,6 +168,7 @@ class MemoryLedger(Ledger):
         self.reporters = {r.id: r for r in world.reporters if r.id is not None}
         self.rectifications: dict[int, list[Rectification]] = defaultdict(list)
         self.case_reporters: dict[int, int] = {}  # case id → reporter id, of the batch
+        self.routes: dict[tuple[str, str | None, str], RoutingDecision] = {}  # ``_route``
         self.dry = False
         """Only what later cases depend on (statuses, assignees, who was assigned when, the
         numbers and ids given): no rows, no events, no hashes, no deadlines (``demo.parallel``)."""
@@ -242,17 +244,24 @@ class MemoryLedger(Ledger):
         warn = self.warn_before if warn_before is None else warn_before
         if self.dry:  # no later case depends on a deadline or a clock: none is worked out
             return self._dry_clock
-        clock = self.clocks.get((case.id, kind))
-        if clock is None:  # ``new_clock``, on a plain clock
-            clock = PlainClock.new(
-                case_id=case.id, kind=kind, started_at=at, workdays=workdays, due_at=at
-            )
-            self.clocks[(case.id, kind)] = clock
-            self.add(clock)
         # ``CaseClock.start``, its deadline and warning remembered by the day (held equal by
         # tests/test_demo_shortcuts.py)
-        clock.begin(at, workdays, *self.calendar.started(at, workdays, warn))
-        return clock
+        deadline, warning = self.calendar.started(at, workdays, warn)
+        key = (case.id, kind)
+        clock = self.clocks.get(key)
+        if clock is not None:
+            clock.begin(at, workdays, deadline, warning)
+            return clock
+        # ``new_clock`` on a plain clock: what ``begin`` sets, the rest its defaults (running,
+        # at the first stage, not extended, paused or met)
+        made: CaseClock = PlainClock(
+            case_id=case.id, kind=kind, started_at=at if at.tzinfo is UTC else utc(at),
+            workdays=workdays, due_at=deadline.due_at, provisional=deadline.provisional,
+            next_action_at=warning,
+        )  # fmt: skip
+        self.clocks[key] = made
+        self.batch.add(CaseClock, made)
+        return made
 
     async def get_clock(self, case: Case, kind: ClockKind) -> CaseClock | None:
         return self.clocks.get((case.id or 0, kind))
@@ -416,13 +425,10 @@ class MemoryLedger(Ledger):
         if case.card_id is None:  # reported without a card: 信访室 routes by hand
             decision = RoutingDecision(self.config.dispatcher.code, None)
         else:
-            decision = choose_team(
-                self.config.routing,
-                category_code=category.code,
-                zone_code=world.zones[case.zone_id].code if case.zone_id else None,
-                description=case.description,
-                dispatcher_code=self.config.dispatcher.code,
-                inactive_teams=frozenset(),
+            decision = self._route(
+                category.code,
+                world.zones[case.zone_id].code if case.zone_id else None,
+                case.description,
             )
         team = world.team_by_code[decision.team_code]
         first = await self.prompting(case)  # as route_case and place_case treat such a clue
@@ -476,6 +482,22 @@ class MemoryLedger(Ledger):
                 at=at,
             )
         return case
+
+    def _route(self, category: str, zone: str | None, description: str) -> RoutingDecision:
+        """``choose_team``'s decision (every team active), remembered by category, zone and
+        description: a history repeats its templated descriptions."""
+        key = (category, zone, description)
+        decision = self.routes.get(key)
+        if decision is None:
+            decision = self.routes[key] = choose_team(
+                self.config.routing,
+                category_code=category,
+                zone_code=zone,
+                description=description,
+                dispatcher_code=self.config.dispatcher.code,
+                inactive_teams=frozenset(),
+            )
+        return decision
 
     def _submitted(self, case: Case, contact: tuple[str, str] | None) -> None:
         """The new case's rows: the case, its first event, its search document, its sealed
