@@ -157,6 +157,9 @@ class MemoryLedger(Ledger):
         self.open_cases: Counter[int] = Counter()
         self.clocks: dict[tuple[int, ClockKind], CaseClock] = {}
         self.batch = Batch(TABLE_ORDER)
+        self._event, self._clock, self._notification, self._case, self._search = (
+            self.batch.adder(m) for m in (CaseEvent, CaseClock, Notification, Case, CaseSearch)
+        )  # (what a case adds most, each list looked up once)
         # who is in which team does not change during the history
         self.members = {t: world.members(t) for t in world.teams}
         self.leaders = {t: world.team_leaders(t) for t in world.teams}
@@ -188,7 +191,7 @@ class MemoryLedger(Ledger):
 
     def keep_event(self, values: dict[str, Any]) -> None:
         if not self.dry:
-            self.batch.add(CaseEvent, values)
+            self._event(values)
 
     def record(
         self,
@@ -206,7 +209,7 @@ class MemoryLedger(Ledger):
         """``Ledger.record``, chained by ``demo.chain`` (the same values, sooner)."""
         if self.dry:
             return
-        self.batch.add(CaseEvent, chain.chained(
+        self._event(chain.chained(
             case, kind, actor, at, note=note, data=data, public=public,
             from_status=from_status, to_status=to_status,
         ))  # fmt: skip
@@ -227,7 +230,7 @@ class MemoryLedger(Ledger):
         if self.dry:
             chain.move(case, target)
             return
-        self.batch.add(CaseEvent, chain.moved(
+        self._event(chain.moved(
             case, target, kind, actor, at, note=note, data=data, public=public
         ))  # fmt: skip
 
@@ -260,7 +263,7 @@ class MemoryLedger(Ledger):
             next_action_at=warning,
         )  # fmt: skip
         self.clocks[key] = made
-        self.batch.add(CaseClock, made)
+        self._clock(made)
         return made
 
     async def get_clock(self, case: Case, kind: ClockKind) -> CaseClock | None:
@@ -332,7 +335,7 @@ class MemoryLedger(Ledger):
         if self.dry:
             chain.assign(case, inspector, at)
         else:
-            self.batch.add(CaseEvent, chain.assigned(case, inspector, actor, at))
+            self._event(chain.assigned(case, inspector, actor, at))
         if case.status is CaseStatus.ASSIGNED:
             await self.start_clock(case, ClockKind.ACCEPT, ladder_of(self, case).accept, at)
         if self.dry:
@@ -382,7 +385,7 @@ class MemoryLedger(Ledger):
         if self.sent_until is not None and row["created_at"] <= self.sent_until:
             # what ``generate_demo`` makes of it once written, written so at once
             row["status"], row["sent_at"] = NotificationStatus.SENT, row["created_at"]
-        self.batch.add(Notification, row)
+        self._notification(row)
 
     async def submit(self, plan_case: CasePlan) -> Case:
         """``submit_case`` with ``route_case`` and ``place_case`` in memory, on the same domain
@@ -439,9 +442,7 @@ class MemoryLedger(Ledger):
         if dry:
             chain.route(case, team, rule=decision.rule)
         else:
-            self.batch.add(
-                CaseEvent, chain.routed(case, team, rule=decision.rule, actor=SYSTEM, now=at)
-            )
+            self._event(chain.routed(case, team, rule=decision.rule, actor=SYSTEM, now=at))
         await self.start_clock(case, ClockKind.ACCEPT, ladder.accept, at)
         assert team.id is not None
         reason = routed_reason(decision.rule, recused_from)
@@ -502,8 +503,8 @@ class MemoryLedger(Ledger):
     def _submitted(self, case: Case, contact: tuple[str, str] | None) -> None:
         """The new case's rows: the case, its first event, its search document, its sealed
         contact."""
-        self.batch.add(Case, case)
-        self.batch.add(CaseEvent, chain.submitted(case, case.created_at, contact=contact))
+        self._case(case)
+        self._event(chain.submitted(case, case.created_at, contact=contact))
         enterprise = self.world.enterprises.get(case.enterprise_id or 0)
         document = case_document(  # ``indexed``
             number=case.number,
@@ -511,7 +512,7 @@ class MemoryLedger(Ledger):
             description=case.description,
             track=case.track,
         )
-        self.batch.add(CaseSearch, {"case_id": case.id, "document": document})
+        self._search({"case_id": case.id, "document": document})
         if contact is not None:
             name, phone = contact
             self.add(sealed(case.id or 0, name=name, phone=phone))

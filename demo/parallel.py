@@ -129,7 +129,7 @@ async def write_in_parallel(
         for index, start in enumerate(range(0, len(cases), batch)):
             part = cases[start : start + batch]
             _reap(running, room=workers - 1, tick=tick)
-            assert not ledger.batch.rows, "a dry pass keeps no rows"
+            assert ledger.batch.empty, "a dry pass keeps no rows"
             process = context.Process(
                 target=_batch_process, args=(url, ledger, part, index, turns), daemon=True
             )
