@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
 import multiprocessing
+import secrets
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -55,17 +57,19 @@ from models.notification import (
 )
 from models.rectification import Rectification, RectificationState
 from models.reporter import (
+    RECEIPT_ALPHABET,
+    RECEIPT_LENGTH,
     Reporter,
     ReporterContact,
     contact_context,
-    new_receipt_code,
     phone_index,
-    receipt_hash,
+    rekey_receipt_digest,
 )
 from models.request import ApprovalRequest
 from models.routing import Candidate, RoutingDecision, choose_team, pick_assignee
 from models.search import CaseSearch
 from models.team import AssignmentMode, Inspector, Role
+from models.types import utc
 from notifications.outbox import queued
 
 BATCH = 10_000
@@ -84,6 +88,30 @@ change a ``Case``."""
 
 
 PlainContact = plain(ReporterContact)
+
+_CODES = len(RECEIPT_ALPHABET) ** RECEIPT_LENGTH
+
+
+def receipt_code() -> str:
+    """A fresh receipt code as ``new_receipt_code`` makes it (12 characters of its alphabet, each
+    drawn alike by ``secrets``), in its canonical form, without the dashes: one draw of a number
+    below 31¹², written in base 31, instead of twelve ``secrets.choice``."""
+    number, alphabet, base = secrets.randbelow(_CODES), RECEIPT_ALPHABET, len(RECEIPT_ALPHABET)
+    digits = []
+    for _ in range(RECEIPT_LENGTH):
+        number, digit = divmod(number, base)
+        digits.append(alphabet[digit])
+    return "".join(digits)
+
+
+def new_receipt_hash() -> str:
+    """``receipt_hash(new_receipt_code())`` (the code itself is shown to no one here): the code
+    drawn by ``receipt_code``, already canonical (what ``receipt_digest`` hashes)."""
+    digest = hashlib.sha256(receipt_code().encode("ascii")).hexdigest()
+    return rekey_receipt_digest(digest)
+
+
+DRY_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def sealed(case_id: int, *, name: str, phone: str) -> ReporterContact:
@@ -129,6 +157,9 @@ class MemoryLedger(Ledger):
         self.open_cases: Counter[int] = Counter()
         self.clocks: dict[tuple[int, ClockKind], CaseClock] = {}
         self.batch = Batch(TABLE_ORDER)
+        self._event, self._clock, self._notification, self._case, self._search = (
+            self.batch.adder(m) for m in (CaseEvent, CaseClock, Notification, Case, CaseSearch)
+        )  # (what a case adds most, each list looked up once)
         # who is in which team does not change during the history
         self.members = {t: world.members(t) for t in world.teams}
         self.leaders = {t: world.team_leaders(t) for t in world.teams}
@@ -140,9 +171,15 @@ class MemoryLedger(Ledger):
         self.reporters = {r.id: r for r in world.reporters if r.id is not None}
         self.rectifications: dict[int, list[Rectification]] = defaultdict(list)
         self.case_reporters: dict[int, int] = {}  # case id → reporter id, of the batch
+        self.routes: dict[tuple[str, str | None, str], RoutingDecision] = {}  # ``_route``
         self.dry = False
         """Only what later cases depend on (statuses, assignees, who was assigned when, the
-        numbers and ids given): no rows, no events, no hashes (``demo.parallel``)."""
+        numbers and ids given): no rows, no events, no hashes, no deadlines (``demo.parallel``)."""
+        self._dry_clock: CaseClock = PlainClock.new(
+            case_id=0, kind=ClockKind.ACCEPT, started_at=DRY_TIME, workdays=0, due_at=DRY_TIME
+        )
+        """What ``start_clock`` gives a dry pass: the steps read a deadline off it, into
+        values no one keeps."""
 
     def add(self, row: Any) -> None:
         if not self.dry:
@@ -154,7 +191,7 @@ class MemoryLedger(Ledger):
 
     def keep_event(self, values: dict[str, Any]) -> None:
         if not self.dry:
-            self.batch.add(CaseEvent, values)
+            self._event(values)
 
     def record(
         self,
@@ -172,7 +209,7 @@ class MemoryLedger(Ledger):
         """``Ledger.record``, chained by ``demo.chain`` (the same values, sooner)."""
         if self.dry:
             return
-        self.batch.add(CaseEvent, chain.chained(
+        self._event(chain.chained(
             case, kind, actor, at, note=note, data=data, public=public,
             from_status=from_status, to_status=to_status,
         ))  # fmt: skip
@@ -193,7 +230,7 @@ class MemoryLedger(Ledger):
         if self.dry:
             chain.move(case, target)
             return
-        self.batch.add(CaseEvent, chain.moved(
+        self._event(chain.moved(
             case, target, kind, actor, at, note=note, data=data, public=public
         ))  # fmt: skip
 
@@ -208,24 +245,26 @@ class MemoryLedger(Ledger):
     ) -> CaseClock:
         assert case.id is not None
         warn = self.warn_before if warn_before is None else warn_before
-        if self.dry:  # no later case depends on a deadline: none is kept, but the day's
-            # deadline is worked out here once for the processes forked later
-            self.calendar.started(at, workdays, warn)
-            dry: CaseClock = PlainClock.new(
-                case_id=case.id, kind=kind, started_at=at, workdays=workdays, due_at=at
-            )
-            return dry
-        clock = self.clocks.get((case.id, kind))
-        if clock is None:  # ``new_clock``, on a plain clock
-            clock = PlainClock.new(
-                case_id=case.id, kind=kind, started_at=at, workdays=workdays, due_at=at
-            )
-            self.clocks[(case.id, kind)] = clock
-            self.add(clock)
+        if self.dry:  # no later case depends on a deadline or a clock: none is worked out
+            return self._dry_clock
         # ``CaseClock.start``, its deadline and warning remembered by the day (held equal by
         # tests/test_demo_shortcuts.py)
-        clock.begin(at, workdays, *self.calendar.started(at, workdays, warn))
-        return clock
+        deadline, warning = self.calendar.started(at, workdays, warn)
+        key = (case.id, kind)
+        clock = self.clocks.get(key)
+        if clock is not None:
+            clock.begin(at, workdays, deadline, warning)
+            return clock
+        # ``new_clock`` on a plain clock: what ``begin`` sets, the rest its defaults (running,
+        # at the first stage, not extended, paused or met)
+        made: CaseClock = PlainClock(
+            case_id=case.id, kind=kind, started_at=at if at.tzinfo is UTC else utc(at),
+            workdays=workdays, due_at=deadline.due_at, provisional=deadline.provisional,
+            next_action_at=warning,
+        )  # fmt: skip
+        self.clocks[key] = made
+        self._clock(made)
+        return made
 
     async def get_clock(self, case: Case, kind: ClockKind) -> CaseClock | None:
         return self.clocks.get((case.id or 0, kind))
@@ -296,7 +335,7 @@ class MemoryLedger(Ledger):
         if self.dry:
             chain.assign(case, inspector, at)
         else:
-            self.batch.add(CaseEvent, chain.assigned(case, inspector, actor, at))
+            self._event(chain.assigned(case, inspector, actor, at))
         if case.status is CaseStatus.ASSIGNED:
             await self.start_clock(case, ClockKind.ACCEPT, ladder_of(self, case).accept, at)
         if self.dry:
@@ -346,7 +385,7 @@ class MemoryLedger(Ledger):
         if self.sent_until is not None and row["created_at"] <= self.sent_until:
             # what ``generate_demo`` makes of it once written, written so at once
             row["status"], row["sent_at"] = NotificationStatus.SENT, row["created_at"]
-        self.batch.add(Notification, row)
+        self._notification(row)
 
     async def submit(self, plan_case: CasePlan) -> Case:
         """``submit_case`` with ``route_case`` and ``place_case`` in memory, on the same domain
@@ -364,7 +403,7 @@ class MemoryLedger(Ledger):
                 track=category.track,
                 category_id=category.id or 0,
                 anonymous=anonymous,
-                receipt_hash=receipt_hash(new_receipt_code()) if anonymous and not dry else None,
+                receipt_hash=new_receipt_hash() if anonymous and not dry else None,
                 submission_key=None,
                 description=plan_case.description,
                 amount_yuan=plan_case.amount_yuan,
@@ -389,13 +428,10 @@ class MemoryLedger(Ledger):
         if case.card_id is None:  # reported without a card: 信访室 routes by hand
             decision = RoutingDecision(self.config.dispatcher.code, None)
         else:
-            decision = choose_team(
-                self.config.routing,
-                category_code=category.code,
-                zone_code=world.zones[case.zone_id].code if case.zone_id else None,
-                description=case.description,
-                dispatcher_code=self.config.dispatcher.code,
-                inactive_teams=frozenset(),
+            decision = self._route(
+                category.code,
+                world.zones[case.zone_id].code if case.zone_id else None,
+                case.description,
             )
         team = world.team_by_code[decision.team_code]
         first = await self.prompting(case)  # as route_case and place_case treat such a clue
@@ -406,9 +442,7 @@ class MemoryLedger(Ledger):
         if dry:
             chain.route(case, team, rule=decision.rule)
         else:
-            self.batch.add(
-                CaseEvent, chain.routed(case, team, rule=decision.rule, actor=SYSTEM, now=at)
-            )
+            self._event(chain.routed(case, team, rule=decision.rule, actor=SYSTEM, now=at))
         await self.start_clock(case, ClockKind.ACCEPT, ladder.accept, at)
         assert team.id is not None
         reason = routed_reason(decision.rule, recused_from)
@@ -450,11 +484,27 @@ class MemoryLedger(Ledger):
             )
         return case
 
+    def _route(self, category: str, zone: str | None, description: str) -> RoutingDecision:
+        """``choose_team``'s decision (every team active), remembered by category, zone and
+        description: a history repeats its templated descriptions."""
+        key = (category, zone, description)
+        decision = self.routes.get(key)
+        if decision is None:
+            decision = self.routes[key] = choose_team(
+                self.config.routing,
+                category_code=category,
+                zone_code=zone,
+                description=description,
+                dispatcher_code=self.config.dispatcher.code,
+                inactive_teams=frozenset(),
+            )
+        return decision
+
     def _submitted(self, case: Case, contact: tuple[str, str] | None) -> None:
         """The new case's rows: the case, its first event, its search document, its sealed
         contact."""
-        self.batch.add(Case, case)
-        self.batch.add(CaseEvent, chain.submitted(case, case.created_at, contact=contact))
+        self._case(case)
+        self._event(chain.submitted(case, case.created_at, contact=contact))
         enterprise = self.world.enterprises.get(case.enterprise_id or 0)
         document = case_document(  # ``indexed``
             number=case.number,
@@ -462,10 +512,18 @@ class MemoryLedger(Ledger):
             description=case.description,
             track=case.track,
         )
-        self.batch.add(CaseSearch, {"case_id": case.id, "document": document})
+        self._search({"case_id": case.id, "document": document})
         if contact is not None:
             name, phone = contact
             self.add(sealed(case.id or 0, name=name, phone=phone))
+
+    def forget(self) -> None:
+        """The cases worked out so far are done (their rows taken or left out): what only their
+        own steps read goes (their clocks, proposals, 整改 and reporters)."""
+        self.clocks.clear()
+        self.proposals.clear()
+        self.rectifications.clear()
+        self.case_reporters.clear()
 
     def finish(self, case: Case) -> None:
         """The case is done for now: its load counts for the next assignment."""
@@ -519,10 +577,7 @@ async def _write_in_turn(
         before it is committed: its cases name earlier ones)."""
         nonlocal writing
         taken = ledger.batch.take()
-        ledger.clocks.clear()
-        ledger.proposals.clear()
-        ledger.rectifications.clear()
-        ledger.case_reporters.clear()
+        ledger.forget()
         if writing is not None:
             await writing
         writing = asyncio.ensure_future(written(taken))

@@ -18,13 +18,14 @@ class RememberingCalendar(WorkCalendar):
     _added: dict[tuple[date, int], date]
     _between: dict[tuple[date, date], int]
     _started: dict[tuple[date, int, int], tuple[Deadline, datetime]]
+    _workdays: dict[date, bool]
 
     @classmethod
     def of(cls, calendar: WorkCalendar) -> RememberingCalendar:
         remembering = cls.__new__(cls)
         remembering.__dict__.update(vars(calendar))
         remembering._deadlines, remembering._added, remembering._between = {}, {}, {}
-        remembering._started = {}
+        remembering._started, remembering._workdays = {}, {}
         return remembering
 
     def started(self, now: datetime, workdays: int, warn_before: int) -> tuple[Deadline, datetime]:
@@ -41,6 +42,12 @@ class RememberingCalendar(WorkCalendar):
             known = self._started[key] = (deadline, warning)
         deadline, warning = known
         return deadline, max(warning, utc(now))
+
+    def is_workday(self, d: date) -> bool:
+        known = self._workdays.get(d)
+        if known is None:
+            known = self._workdays[d] = super().is_workday(d)
+        return known
 
     def deadline(self, start: datetime, n: int) -> Deadline:
         if start.utcoffset() is None:

@@ -131,6 +131,10 @@ def _text(value: str | None) -> str:
     return "null" if value is None else encode_basestring(value)
 
 
+_last_at: list[Any] = [None, ""]
+"""The time of the last event chained and its ISO 8601 text."""
+
+
 def chained(
     case: Case,
     kind: EventKind,
@@ -152,10 +156,12 @@ def chained(
     payload = EncodedJSON(data or {})
     payload.text = text = _encoded(payload)
     prev_hash = case.last_event_hash or GENESIS_HASH
+    if created_at is not _last_at[0]:  # a step's events share their time: written once
+        _last_at[:] = created_at, created_at.isoformat(timespec="microseconds")
     canonical = _written(
         case_number=case.number, seq=seq, kind=kind, from_status=from_status,
         to_status=to_status, actor_type=actor.type, actor_id=actor.id, note=note, data=text,
-        public=public, at=created_at.isoformat(timespec="microseconds"), prev_hash=prev_hash,
+        public=public, at=_last_at[1], prev_hash=prev_hash,
     )  # fmt: skip
     digest = keys.current().mac(CHAIN_PURPOSE, canonical)
     case.event_count = seq

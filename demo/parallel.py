@@ -5,9 +5,14 @@ that decide whom the next case is given to, the 受理编号 and ids given so fa
 one names — and none of its rows. So this process goes through the history *dry* (``MemoryLedger.
 dry``: that state only, no rows, events or hashes: a fraction of the work), and at the start of
 each batch forks a process that inherits the state as it stands and works the batch out in full:
-its rows, events and hash chains, exactly as one process would. The batches are written in their
-order, each in its own transaction once the one before it is committed (a case names earlier
-ones: 重复件, merged, prompted_by), so ids and links are the single process's.
+its rows, events and hash chains, exactly as one process would. Each batch is written in its own
+transaction, ``PART`` cases at a time as they are worked out (a part's rows forgotten once sent:
+the memory of a part, not of a batch, is touched, and the database takes a part while the next is
+worked out), and committed in the batches' order, once the one before it is committed. The
+cases' ids and links are the single process's; the ids the database gives (events, clocks,
+notifications …) follow the order the parts arrive in. A case names earlier ones (重复件, merged,
+prompted_by), maybe of a batch not yet committed: the foreign keys are checked at the end of the
+load (``demo.load``), as ``generate_demo`` does on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -58,6 +63,10 @@ class Turns:
             self.changed.notify_all()
 
 
+PART = 1_000
+"""Cases of a batch worked out and sent to the database at a time, in the batch's transaction."""
+
+
 async def _write_batch(
     url: str, ledger: object, cases: Sequence[CasePlan], index: int, turns: Turns
 ) -> None:
@@ -65,14 +74,15 @@ async def _write_batch(
 
     assert isinstance(ledger, MemoryLedger)
     ledger.dry = False
-    await work_out(ledger, cases)
-    taken = ledger.batch.take()
-    turns.wait_for(index)  # nothing else runs in this process meanwhile
     engine = create_engine(url)
     try:
         async with engine.begin() as connection:
-            await write(connection, taken)
-    finally:
+            for start in range(0, len(cases), PART):
+                await work_out(ledger, cases[start : start + PART])
+                await write(connection, ledger.batch.take())
+                ledger.forget()  # the part's cases are done: none of their rows changes again
+            turns.wait_for(index)  # nothing else runs in this process meanwhile
+    finally:  # (committed as the block ends)
         await engine.dispose()
     turns.done(index)
 
@@ -119,7 +129,7 @@ async def write_in_parallel(
         for index, start in enumerate(range(0, len(cases), batch)):
             part = cases[start : start + batch]
             _reap(running, room=workers - 1, tick=tick)
-            assert not ledger.batch.rows, "a dry pass keeps no rows"
+            assert ledger.batch.empty, "a dry pass keeps no rows"
             process = context.Process(
                 target=_batch_process, args=(url, ledger, part, index, turns), daemon=True
             )
@@ -129,10 +139,7 @@ async def write_in_parallel(
             running.append(process)
             ledger.dry = True
             await work_out(ledger, part)
-            ledger.clocks.clear()
-            ledger.proposals.clear()
-            ledger.rectifications.clear()
-            ledger.case_reporters.clear()
+            ledger.forget()
         _reap(running, room=0, tick=tick)
     finally:
         gc.unfreeze()

@@ -236,8 +236,11 @@ def _after(at: datetime, rng: random.Random, low_hours: float, high_hours: float
     return at + timedelta(hours=rng.uniform(low_hours, high_hours))
 
 
-def _weighted(rng: random.Random, weights: dict[str, int]) -> str:
-    return rng.choices(list(weights), weights=list(weights.values()))[0]
+def _chooser(weights: dict[str, int]) -> Callable[[random.Random], str]:
+    """A key drawn by its weight (``rng.choices``), the running totals of the weights added up
+    once (the same draw as ``choices(keys, weights=…)``, which adds them up each time)."""
+    population, totals = list(weights), list(itertools.accumulate(weights.values()))
+    return lambda rng: rng.choices(population, cum_weights=totals)[0]
 
 
 def _amount(rng: random.Random, category: str) -> int | None:
@@ -468,7 +471,7 @@ def plan_history(
     rng = random.Random(seed)  # noqa: S311 (reproducible demo data, not secrets)
     start = now - timedelta(days=round(months * 30.44))
     zones = [z.code for z in config.zones]
-    zone_weights = {z: ZONE_WEIGHTS.get(z, 5) for z in zones}
+    zone_of = _chooser({z: ZONE_WEIGHTS.get(z, 5) for z in zones})
     enterprises: list[EnterprisePlan] = []
     usccs: set[str] = set()
     for _ in range(max(3, cases // 6)):
@@ -483,24 +486,25 @@ def plan_history(
             + "有限公司"
         )
         token = "c_" + base64.urlsafe_b64encode(rng.randbytes(16)).decode().rstrip("=")
-        enterprises.append(
-            EnterprisePlan(name, uscc, _weighted(rng, zone_weights), person_name(rng), token)
-        )
+        enterprises.append(EnterprisePlan(name, uscc, zone_of(rng), person_name(rng), token))
     popularity = list(
         itertools.accumulate(1 / (rank + 1) ** 0.9 for rank in range(len(enterprises)))
     )
-    category_weights = {c: CATEGORY_WEIGHTS.get(c, 5) for c in (c.code for c in config.categories)}
+    category_of = _chooser(
+        {c: CATEGORY_WEIGHTS.get(c, 5) for c in (c.code for c in config.categories)}
+    )
     tracks = {c.code: c.track for c in config.categories}
     routed_teams = {rule.team for rule in config.routing}
     resolve_days = {c.code: config.ladder_for(c.code).resolve for c in config.categories}
     plans: list[CasePlan] = []
     scans: list[tuple[int, datetime]] = []
+    team_for = _Teams(config)
 
     def life(
         category: str, zone: str, description: str, created: datetime, amount: int | None
     ) -> list[Step]:
         """The steps of a case received at ``created`` until ``now``."""
-        team = _team_for(config, category, zone, description)
+        team = team_for(category, zone, description)
         steps = _life(
             rng,
             tracks[category],
@@ -514,7 +518,7 @@ def plan_history(
 
     for _ in range(cases):
         index = rng.choices(range(len(enterprises)), cum_weights=popularity)[0]
-        category = _weighted(rng, category_weights)
+        category = category_of(rng)
         created = _moment(rng, calendar, start, now)
         amount = _amount(rng, category)
         description = rng.choice(DESCRIPTIONS.get(category, DESCRIPTIONS["other"]))
@@ -543,10 +547,11 @@ def plan_history(
         scans.append((rng.randrange(len(enterprises)), _moment(rng, calendar, start, now)))
     plans.sort(key=lambda p: p.created_at)
     scans.sort(key=lambda s: s[1])
-    plans = _link_repeats(rng, config, plans, [e.zone for e in enterprises], now)
-    if config.aftercare.enabled:
-        zones = [e.zone for e in enterprises]
-        plans = _ask_after(rng, config, calendar, plans, now, life=lambda p: life(
+    numbers = case_numbers(config, plans)  # in the order of receipt: what the repeats name
+    zones = [e.zone for e in enterprises]
+    plans = _link_repeats(rng, config, plans, zones, now, team_for=team_for, numbers=numbers)
+    if config.aftercare.enabled:  # (the repeats keep every case's time: the same numbers)
+        plans = _ask_after(rng, config, calendar, plans, now, before=numbers, life=lambda p: life(
             p.category, zones[p.enterprise], p.description, p.created_at, None
         ))  # fmt: skip
     return Plan(start, now, enterprises, plans, scans)
@@ -627,14 +632,15 @@ def _ask_after(
     plans: list[CasePlan],
     now: datetime,
     *,
+    before: list[str],
     life: Callable[[CasePlan], list[Step]],
 ) -> list[CasePlan]:
     """防打击报复回访 on every case finished long enough ago; each 有 opens a clue of
     ``[aftercare] category`` by the same reporter (实名 or 匿名 as the first case), received
     at the answer, linked to the first case (``aftercare.report_retaliation``). The clues take
     their place in the order of receipt, so the 受理编号 of later cases (and the 重复件 links
-    that name them) move on; the history keeps its size, the last received making room."""
-    before = case_numbers(config, plans)
+    that name them) move on; the history keeps its size, the last received making room.
+    ``before``: each planned case's 受理编号 (``case_numbers``)."""
     asked: list[CasePlan] = []
     numbers: dict[int, str] = {}  # id() of a planned case → its 受理编号 before the clues
     for number, plan in zip(before, plans, strict=True):
@@ -770,14 +776,20 @@ class _Others(Sequence[int]):
 
 
 def _link_repeats(
-    rng: random.Random, config: LiankaConfig, plans: list[CasePlan], zones: list[str], now: datetime
+    rng: random.Random,
+    config: LiankaConfig,
+    plans: list[CasePlan],
+    zones: list[str],
+    now: datetime,
+    *,
+    team_for: _Teams,
+    numbers: list[str],
 ) -> list[CasePlan]:
     """Flag the appeals the intake's repeat check links (same enterprise and category, the
     earlier case open or within ``[repeats] window_days``; the text check is left out: the
     demo's templated descriptions would make most cases alike), and merge some of them
     (合并办理) into the earlier case by its team leader while both are open."""
     tracks = {c.code: c.track for c in config.categories}
-    numbers = case_numbers(config, plans)
     days = config.repeats.window_days
     neighbours: dict[str, list[int]] = {}
     for index, zone in enumerate(zones):
@@ -801,9 +813,9 @@ def _link_repeats(
         flag = Step(StepKind.FLAG_REPEAT, case.created_at, ref=numbers[j])
         steps = [flag, *case.steps]
         at = _after(case.created_at, rng, 1, 30)
-        same_team = _team_for(
-            config, case.category, zones[case.enterprise], case.description
-        ) == _team_for(config, plans[j].category, zones[plans[j].enterprise], plans[j].description)
+        same_team = team_for(case.category, zones[case.enterprise], case.description) == team_for(
+            plans[j].category, zones[plans[j].enterprise], plans[j].description
+        )
         if (
             same_team
             and at <= now
@@ -820,11 +832,25 @@ def _link_repeats(
     return plans
 
 
-def _team_for(config: LiankaConfig, category: str, zone: str, description: str) -> str:
-    return choose_team(
-        config.routing,
-        category_code=category,
-        zone_code=zone,
-        description=description,
-        dispatcher_code=config.dispatcher.code,
-    ).team_code
+class _Teams:
+    """The team ``choose_team`` routes a category, zone and description to, worked out once for
+    each (a history repeats the same templated descriptions)."""
+
+    __slots__ = ("config", "known")
+
+    def __init__(self, config: LiankaConfig) -> None:
+        self.config = config
+        self.known: dict[tuple[str, str, str], str] = {}
+
+    def __call__(self, category: str, zone: str, description: str) -> str:
+        key = (category, zone, description)
+        team = self.known.get(key)
+        if team is None:
+            team = self.known[key] = choose_team(
+                self.config.routing,
+                category_code=category,
+                zone_code=zone,
+                description=description,
+                dispatcher_code=self.config.dispatcher.code,
+            ).team_code
+        return team

@@ -112,15 +112,26 @@ class Batch:
     def add(self, model: Any, row: Any) -> None:
         self.rows[table_of(model)].append(row)
 
+    def adder(self, model: Any) -> Callable[[Any], None]:
+        """``add`` for one model, looked up once: its list's ``append`` (the list stays the
+        batch's: ``take`` empties it where it is)."""
+        return self.rows[table_of(model)].append
+
+    @property
+    def empty(self) -> bool:
+        return not any(self.rows.values())
+
     def take(self) -> list[Taken]:
         """Every row's column values (defaults filled in, no ``id`` where the database numbers
         them), table by table in order; the batch is empty afterwards."""
         taken = []
         for model in self.models:
             table = table_of(model)
-            rows = self.rows.pop(table, [])
-            if not rows:
+            kept = self.rows.get(table)
+            if not kept:
                 continue
+            rows = kept[:]
+            kept.clear()
             defaults = self.defaults[table]
             given = [r if type(r) is dict else r.__dict__ for r in rows]
             keys = [c.key for c in table.columns if c.key != "id" or given[0].get("id") is not None]

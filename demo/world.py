@@ -6,7 +6,7 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -15,7 +15,7 @@ from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.catalog import sync_catalog
 from demo.plan import Plan, person_name
-from demo.rows import Batch, plain, write
+from demo.rows import Batch, plain, table_of, write
 from models.card import Card, CardScan
 from models.enterprise import Enterprise
 from models.org import Category, Zone
@@ -45,6 +45,11 @@ class World:
     team_by_code: dict[str, Team] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        # the catalog's rows are read at every case: as plain copies, not ORM objects (each
+        # attribute of which is read through the ORM's descriptor)
+        self.categories = {i: _copied(c) for i, c in self.categories.items()}
+        self.zones = {i: _copied(z) for i, z in self.zones.items()}
+        self.teams = {i: _copied(t) for i, t in self.teams.items()}
         self.category_codes = {i: c.code for i, c in self.categories.items()}
         self.category_by_code = {c.code: c for c in self.categories.values()}
         self.team_by_code = {t.code: t for t in self.teams.values()}
@@ -64,6 +69,19 @@ class World:
     def team_leaders(self, team_id: int) -> list[Inspector]:
         leaders = [p for p in self.people if p.team_id == team_id and p.role is Role.TEAM_LEADER]
         return leaders or [p for p in self.people if p.role is Role.ADMIN]
+
+
+_PLAIN_CATALOG: dict[type, Any] = {m: plain(m) for m in (Category, Zone, Team)}
+
+Row = TypeVar("Row", Category, Zone, Team)
+
+
+def _copied(row: Row) -> Row:
+    """A catalog row's columns on a plain object (``demo.rows.plain``)."""
+    copy: Row = _PLAIN_CATALOG[type(row)](
+        **{c.key: getattr(row, c.key) for c in table_of(type(row)).columns}
+    )
+    return copy
 
 
 def _people(

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from demo import chain
-from demo.bulk import PlainCase, PlainClock
+from demo.bulk import PlainCase, PlainClock, new_receipt_hash, receipt_code
 from demo.calendar import RememberingCalendar
 from demo.search import case_document as demo_document
 from models import keys
@@ -29,6 +29,13 @@ from models.event import moved as domain_moved
 from models.event import routed as domain_routed
 from models.event import submitted_values as domain_submitted
 from models.org import Track
+from models.reporter import (
+    RECEIPT_ALPHABET,
+    RECEIPT_LENGTH,
+    normalize_receipt_code,
+    receipt_hash,
+    rekey_receipt_digest,
+)
 from models.search import case_document
 
 AT = datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
@@ -189,3 +196,19 @@ def test_a_clock_started_by_the_demo_has_the_deadline_and_warning_the_clock_work
             clock.provisional,
             clock.next_action_at,
         ), (now, workdays, warn)
+
+
+def test_a_demo_receipt_hash_is_the_hash_of_a_receipt_code_of_the_usual_form() -> None:
+    for _ in range(200):
+        code = receipt_code()
+        assert len(code) == RECEIPT_LENGTH and set(code) <= set(RECEIPT_ALPHABET)
+        dashed = "-".join(code[i : i + 4] for i in range(0, RECEIPT_LENGTH, 4))
+        assert normalize_receipt_code(dashed) == code
+        assert rekey_receipt_digest(hashlib.sha256(code.encode()).hexdigest()) == receipt_hash(
+            dashed
+        )
+    # drawn alike: each character of the alphabet turns up in every place
+    codes = [receipt_code() for _ in range(3000)]
+    for place in range(RECEIPT_LENGTH):
+        assert {c[place] for c in codes} == set(RECEIPT_ALPHABET)
+    assert len({new_receipt_hash() for _ in range(500)}) == 500
