@@ -17,6 +17,7 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -76,16 +77,69 @@ def _arrays(
     """The rows as one list per column (parameters ``c0``, ``c1`` …), the ``unnest`` arguments
     and, per column, the SQL that reads the element of ``u.cN`` as the column's type (a value
     that is no column of the table, as the column ``typed_as`` names)."""
-    params: dict[str, list[Any]] = {}
+    params: dict[str, Any] = {}
     arguments: list[str] = []
     reads: list[str] = []
     for index, name in enumerate(names):
         element, convert, read = _pg_column(table.c[(typed_as or {}).get(name, name)])
         column = [row[name] for row in rows]
-        params[f"c{index}"] = column if convert is _as_it_is else [convert(v) for v in column]
-        arguments.append(f"CAST(:c{index} AS {element}[])")
+        values = column if convert is _as_it_is else [convert(v) for v in column]
+        text = _joined(values)
+        if text is None:
+            params[f"c{index}"] = values
+            arguments.append(f"CAST(:c{index} AS {element}[])")
+        else:
+            params[f"c{index}"] = text
+            arguments.append(
+                f"CAST(string_to_array(CAST(:c{index} AS TEXT), chr(31), chr(30)) AS {element}[])"
+            )
         reads.append(read.format(f"u.c{index}"))
     return params, arguments, reads
+
+
+_APART, _NULL = "\x1f", "\x1e"
+"""What ``_joined`` puts between two values and in place of a NULL (chr(31), chr(30))."""
+
+
+def _joined(values: list[Any]) -> str | None:
+    """The values as one text that ``string_to_array(text, chr(31), chr(30))`` splits back into
+    their texts, which the server reads as the column's type: a column travels as one text
+    parameter instead of an array whose every element the driver checks and encodes on its
+    own (asyncpg asks of each whether it is itself a list, through ``isinstance`` with the
+    collections' ABCs). Texts, integers, booleans and aware times only, as the database reads
+    them (an aware time in ISO 8601, its instant exact); None when the values cannot be sent
+    so (another type, a text holding either mark, one empty text alone, which would split into
+    no element): they go as an array then."""
+    kinds = set(map(type, values))
+    nulls = values.count(None) if type(None) in kinds else 0
+    kinds.discard(type(None))
+    if not kinds:
+        parts: list[str] = [_NULL] * len(values)
+    elif kinds == {str}:
+        parts = [_NULL if v is None else v for v in values] if nulls else values
+    elif all(issubclass(kind, int) and kind is not bool for kind in kinds):  # IntEnum too
+        parts = [_NULL if v is None else str(int(v)) for v in values]
+    elif kinds == {bool}:
+        parts = [_NULL if v is None else ("true" if v else "false") for v in values]
+    elif kinds == {datetime}:
+        said: dict[datetime, str] = {}  # a batch's times recur: each said once
+        parts = []
+        for value in values:
+            if value is None:
+                parts.append(_NULL)
+                continue
+            text = said.get(value)
+            if text is None:
+                if value.utcoffset() is None:
+                    return None  # a naive time: the server would read it in its own zone
+                text = said[value] = value.isoformat()
+            parts.append(text)
+    else:
+        return None
+    joined = _APART.join(parts)
+    if joined.count(_APART) != len(values) - 1 or joined.count(_NULL) != nulls or joined == "":
+        return None
+    return joined
 
 
 def _bound(
@@ -182,12 +236,17 @@ def _same_in_every_row(names: Sequence[str], rows: Sequence[dict[str, Any]]) -> 
     with it: sent once as a parameter rather than as an array of copies, each converted and
     checked by the driver and unpacked by the server. The first column travels as an array
     whatever it holds, so that ``unnest`` has one and the rows are counted."""
-    first = rows[0]
+    first, last = rows[0], rows[-1]
     fixed: dict[str, Any] = {}
     for name in names[1:]:
         value = first[name]
         kind = type(value)
-        if all(type(row[name]) is kind and row[name] == value for row in rows):
+        if type(last[name]) is not kind or last[name] != value:
+            continue  # differs at once (a key, an id): no need to look further
+        column = [row[name] for row in rows]
+        # counted and typed in C rather than a generator's step a row (``True == 1``: the
+        # types too)
+        if column.count(value) == len(column) and set(map(type, column)) == {kind}:
             fixed[name] = value
     return fixed
 

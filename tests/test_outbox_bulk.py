@@ -204,3 +204,31 @@ async def test_values_that_recur_in_a_column_read_back_as_each_row_gave_them(
     assert [r.next_attempt_at for r in stored] == times
     assert [r.status for r in stored] == statuses
     assert all(r.params == dict(notice.params) for r in stored)
+
+
+@pytest.mark.both_databases
+async def test_texts_holding_any_character_or_none_or_empty_read_back_as_given(
+    sessions: SessionFactory,
+) -> None:
+    """A column travels to PostgreSQL as one text split on control characters when it can: a
+    text holding those characters, an empty text (alone in its column too) and a missing one
+    still read back as each row gave them."""
+    notice = _warning()
+    errors = ["a\x1fb", "\x1e", None, "", "c\x1ed", "平常"]
+    rows = [
+        queued(kind="resolve_warning", to=TO, notice=notice, now=DEFAULT_NOW, key=f"odd:{n}")
+        | {"last_error": error, "attempts": n}
+        for n, error in enumerate(errors)
+    ]
+    alone = [queued(kind="resolve_warning", to=TO, notice=notice, now=DEFAULT_NOW) | {"key": ""}]
+    table = Notification.__table__  # type: ignore[attr-defined]
+    async with sessions() as session:
+        for written in (rows, alone):
+            await insert_rows(await session.connection(), table, written)
+        await session.commit()
+    async with sessions() as session:
+        stored = (await session.exec(select(Notification).order_by(col(Notification.key)))).all()
+    assert [(r.key, r.last_error, r.attempts) for r in stored] == [
+        ("", None, 0),
+        *((f"odd:{n}", error, n) for n, error in enumerate(errors)),
+    ]

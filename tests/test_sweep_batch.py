@@ -27,9 +27,10 @@ from bot.services.sweep import sweep_deadlines
 from bot.services.sweep_digest import Digests
 from models.calendar import WorkCalendar
 from models.case import Case
-from models.clock import ClockKind, ClockStage
+from models.clock import ClockKind, ClockStage, ClockState
 from models.event import CaseEvent, EventKind
 from models.notification import Notification, NotificationStatus
+from models.types import UTCDateTime
 from notifications.render import telegram_html
 from tests.casework import clock_of, make_staff, outbox, report, sh
 from tests.conftest import DEFAULT_NOW
@@ -168,6 +169,62 @@ async def test_a_case_supervised_after_the_sweep_read_it_keeps_its_supervision_a
 
     again = await sweep_deadlines(sessions, catalog, calendar, ACCEPT_WARNING)
     assert again.plans == [] and again.queued == 0
+
+
+async def test_clocks_changed_after_the_claim_are_acted_on_as_they_are_when_their_batch_is_written(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Between the sweep's claim and its batch, one case's 签收 deadline is extended to Monday
+    and another's clock is paused: the batch does not act on what the claim read — the first
+    is warned of Monday's deadline (and waits for it next), the second is not warned at all."""
+    async with sessions() as session:
+        await make_staff(session, SUBMITTED)
+    extended, paused = [
+        await report(sessions, catalog, calendar, SUBMITTED, telegram_user_id=7_000_070 + n)
+        for n in range(2)
+    ]
+    assert extended.id is not None and paused.id is not None
+    monday = sh(2026, 11, 30, 18)
+    act_in_bulk = sweep_module._act_in_bulk
+
+    async def changed_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        async with sessions() as session:
+            table = sa.table(
+                "case_clocks", sa.column("case_id"), sa.column("kind"), sa.column("due_at"),
+                sa.column("state"), sa.column("paused_at"),
+            )  # fmt: skip
+            accept = table.c.kind == ClockKind.ACCEPT.value
+            connection = await session.connection()
+            await connection.execute(
+                sa.update(table)
+                .where(table.c.case_id == extended.id, accept)
+                .values(due_at=sa.bindparam("due", monday, type_=UTCDateTime()))
+            )
+            await connection.execute(
+                sa.update(table)
+                .where(table.c.case_id == paused.id, accept)
+                .values(
+                    state="paused",
+                    paused_at=sa.bindparam("at", ACCEPT_WARNING, type_=UTCDateTime()),
+                )
+            )
+            await session.commit()
+        return await act_in_bulk(*args, **kwargs)
+
+    monkeypatch.setattr(sweep_module, "_act_in_bulk", changed_meanwhile)
+    await sweep_deadlines(sessions, catalog, calendar, ACCEPT_WARNING)
+
+    warnings = await outbox(sessions, "accept_warning")
+    assert {w.case_id for w in warnings} == {extended.id}
+    assert all(w.key.split(":")[2] == "202611301000" for w in warnings)  # Monday 18:00
+    assert all("11月30日 18:00" in telegram_html(w) for w in warnings)
+    warned = await clock_of(sessions, extended.id, ClockKind.ACCEPT)
+    assert (warned.stage, warned.next_action_at) == (ClockStage.WARNED, monday)
+    still = await clock_of(sessions, paused.id, ClockKind.ACCEPT)
+    assert (still.state, still.stage) == (ClockState.PAUSED, ClockStage.NONE)
 
 
 async def test_a_clock_that_cannot_be_written_does_not_hold_up_the_others_in_its_batch(

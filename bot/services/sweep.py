@@ -59,6 +59,7 @@ from bot.services.sweep_batch import (
     chunks,
     history,
     queue_notices,
+    read_clocks,
     wait_for,
 )
 from bot.services.sweep_digest import Digests, Staged
@@ -150,17 +151,13 @@ def _due_filter(now: datetime) -> Any:
     )
 
 
-def _clocks() -> Any:
-    return CaseClock.__table__  # type: ignore[attr-defined]
-
-
 async def claim_due_clocks(
     session: AsyncSession, now: datetime, instance: str, limit: int = CLAIM_LIMIT
 ) -> list[ClockRow]:
     """Claim up to ``limit`` due clocks for ``instance`` in one statement that returns them, in
     id order; commits the claim. On PostgreSQL the claimed ids are an array the update looks up
     by primary key (``= ANY(ARRAY(…))``), where ``IN (…)`` let the planner scan every clock."""
-    table = _clocks()
+    table = CaseClock.__table__  # type: ignore[attr-defined]
     due = (
         select(table.c.id)
         .where(_due_filter(now))
@@ -177,23 +174,23 @@ async def claim_due_clocks(
         update(table)
         .where(claimed)
         .values(claimed_by=instance, claimed_until=utc(now + CLAIM_FOR))
-        .returning(*(table.c[name] for name in ClockRow.COLUMNS))
+        .returning(*read_clocks(_dialect(session)))
     )
-    clocks = [ClockRow(row) for row in (await session.exec(statement)).all()]
+    clocks = [ClockRow(row[:-1], row[-1]) for row in (await session.exec(statement)).all()]
     await session.commit()
     return sorted(clocks, key=lambda clock: clock.id)
 
 
 async def list_due_clocks(session: AsyncSession, now: datetime, limit: int) -> list[ClockRow]:
     """The clocks a sweep would claim now, in id order (for a dry run: reads only)."""
-    table = _clocks()
+    table = CaseClock.__table__  # type: ignore[attr-defined]
     rows = await session.exec(
-        select(*(table.c[name] for name in ClockRow.COLUMNS))
+        select(*read_clocks(_dialect(session)))
         .where(_due_filter(now))
         .order_by(table.c.next_action_at, table.c.id)
         .limit(limit)
     )
-    return sorted((ClockRow(row) for row in rows.all()), key=lambda clock: clock.id)
+    return sorted((ClockRow(row[:-1], row[-1]) for row in rows.all()), key=lambda c: c.id)
 
 
 async def _load_cases(session: AsyncSession, clocks: list[ClockRow]) -> dict[int, CaseRow]:

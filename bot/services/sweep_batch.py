@@ -8,8 +8,9 @@ plans of up to ``CHUNK`` clocks at once, with a handful of statements whatever t
    the commit.
 2. compare: a case whose ``version`` moved since the sweep read it (a user acted on it
    meanwhile) is not written here: its clocks are left to the per-clock path, which reads the case
-   afresh. A clock changed meanwhile (extended, paused, met, no longer ours) is planned again
-   from what it says now, or skipped when it no longer runs.
+   afresh. A clock changed meanwhile (extended, paused, met, no longer ours: its columns' text,
+   ``seen``, is not what the claim read) is read again, planned again from what it says now,
+   or skipped when it no longer runs.
 3. write: the clocks (one ``UPDATE`` run over all rows), the cases that have new history (with
    their version checked and raised), the events (appended to each case's hash chain, as
    ``record_event`` does one by one, so ``lianka audit verify`` holds) and the notices (one
@@ -93,6 +94,25 @@ CHAIN_FIELDS = ("updated_at", "event_count", "last_event_hash")
 def _table(model: Any) -> sa.Table:
     table: sa.Table = model.__table__
     return table
+
+
+def seen(dialect: str) -> Any:
+    """A clock's ``CLOCK_FIELDS`` as one text, read with the clock (``ClockRow.seen``): equal
+    texts, equal values (PostgreSQL's text of the row, SQLite's ``quote`` of each column: a
+    NULL, an empty text and a number are told apart). So a batch, once it has locked its clocks,
+    reads this text of each instead of every column again, and only a clock whose text changed
+    since the claim (extended, paused, met meanwhile) is read again whole (``_changed``)."""
+    if dialect == "postgresql":
+        sql = f"CAST(ROW({', '.join(CLOCK_FIELDS)}) AS TEXT)"
+    else:
+        sql = " || ',' || ".join(f"quote({name})" for name in CLOCK_FIELDS)
+    return sa.literal_column(sql, sa.Text)
+
+
+def read_clocks(dialect: str) -> list[Any]:
+    """What the sweep reads of a due clock: ``ClockRow.COLUMNS``, then ``seen``."""
+    table = _table(CaseClock)
+    return [*(table.c[name] for name in ClockRow.COLUMNS), seen(dialect)]
 
 
 def advanced(
@@ -220,9 +240,17 @@ async def queue_notices(session: AsyncSession, sweep: Sweep, plans: list[ClockPl
 
 async def _lock(
     session: AsyncSession, clocks: list[ClockRow], instance: str
-) -> tuple[dict[int, Any], dict[int, int]]:
-    """Lock the batch's cases and clocks (see the module's docstring) and read them as they are
-    now: the clocks still claimed by ``instance``, by id, and the cases' versions."""
+) -> tuple[dict[int, str], dict[int, int]]:
+    """Lock the batch's cases and clocks (see the module's docstring) and read what the clocks
+    still claimed by ``instance`` say now (``seen``, by id) and the cases' versions.
+
+    No deadlock with a staff action or another batch: every writer locks a case's row before
+    its clocks' (the use cases' flushes, ``_apply``), and here too — on PostgreSQL the cases
+    first, in id order, then the clocks, in id order; the batches' cases are disjoint (a case's
+    clocks are all in one batch) and a batch waits for the one before only once it has
+    committed (``wait_for``). On SQLite the first statement is a write, which takes the
+    database's one write lock for the whole transaction. Reading ``seen`` rather than every
+    column changes what the statements return, not what they lock or in which order."""
     clock_table, case_table = _table(CaseClock), _table(Case)
     clock_ids = [c.id for c in clocks]
     case_ids = sorted({c.case_id for c in clocks})
@@ -231,7 +259,7 @@ async def _lock(
     ours = sa.and_(
         among(clock_table.c.id, clock_ids, dialect), clock_table.c.claimed_by == instance
     )
-    columns = [clock_table.c.id, *(clock_table.c[f] for f in CLOCK_FIELDS)]
+    columns = [clock_table.c.id, seen(dialect)]
     versions = sa.select(case_table.c.id, case_table.c.version).where(
         among(case_table.c.id, case_ids, dialect)
     )
@@ -248,9 +276,27 @@ async def _lock(
         clock_rows = (await connection.execute(touch.returning(*columns))).all()
         version_rows = (await connection.execute(versions)).all()
     return (
-        {int(row.id): row for row in clock_rows},
+        {int(clock_id): text for clock_id, text in clock_rows},
         {int(row.id): int(row.version) for row in version_rows},
     )
+
+
+async def _changed(
+    session: AsyncSession, clocks: list[ClockRow], now_seen: dict[int, str]
+) -> dict[int, Any]:
+    """The clocks (locked, still ours) whose columns changed since the sweep read them, read
+    again whole (id, then ``CLOCK_FIELDS``), by id; nearly always none, and then no statement."""
+    ids = [c.id for c in clocks if c.id in now_seen and now_seen[c.id] != c.seen]
+    if not ids:
+        return {}
+    table = _table(CaseClock)
+    connection = await session.connection()
+    rows = await connection.execute(
+        sa.select(table.c.id, *(table.c[f] for f in CLOCK_FIELDS)).where(
+            among(table.c.id, ids, connection.dialect.name)
+        )
+    )
+    return {int(row.id): row for row in rows.all()}
 
 
 _clock_fields = operator.attrgetter(*CLOCK_FIELDS)
@@ -258,8 +304,7 @@ _clock_fields = operator.attrgetter(*CLOCK_FIELDS)
 
 def _refreshed(clock: ClockRow, row: Any) -> bool:
     """Bring the clock up to date with its row (its id, then ``CLOCK_FIELDS`` in order, as
-    ``_lock`` reads it); True when anything had changed. Nearly always nothing has: compared at
-    once, field by field only when something differs."""
+    ``_changed`` reads it); True when anything had changed."""
     now = tuple(row)[1:]
     if _clock_fields(clock) == now:
         return False
@@ -282,7 +327,8 @@ async def act_in_bulk(
     session's transaction; the caller commits, then merges ``Batch.staged``. See the module's
     docstring."""
     ctx, now = sweep.ctx, sweep.now
-    rows, versions = await _lock(session, clocks, sweep.instance)
+    still_ours, versions = await _lock(session, clocks, sweep.instance)
+    rows = await _changed(session, clocks, still_ours)
     batch = Batch()
     clock_rows: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
@@ -295,11 +341,11 @@ async def act_in_bulk(
         if versions.get(clock.case_id) != case.version:
             batch.alone.append(clock.id)
             continue
-        if row is None or row.state != ClockState.RUNNING:
+        if clock.id not in still_ours or (row is not None and row.state != ClockState.RUNNING):
             batch.skipped += 1
             continue
         plan = plans[clock.id]
-        if _refreshed(clock, row) or clock.case_id in touched:
+        if (row is not None and _refreshed(clock, row)) or clock.case_id in touched:
             plan = plan_clock(ctx, clock, case, now)  # planned again from what is true now
         moved = advanced(clock, plan, ctx.calendar, now)
         # only what changes: SQLite then leaves the indexes of the other columns alone

@@ -68,9 +68,13 @@ class ClockRow:
     paused_at: datetime | None
     met_at: datetime | None
     extended_days: int
+    seen: str | None
+    """What its columns said when they were read, as one text (``bot.services.sweep_batch.seen``,
+    None if not read so): a batch compares it with what they say once locked."""
 
-    def __init__(self, row: Any) -> None:
+    def __init__(self, row: Any, seen: str | None = None) -> None:
         self.__dict__.update(zip(self.COLUMNS, row, strict=True))
+        self.seen = seen
 
 
 class CaseRow:
