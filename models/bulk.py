@@ -57,7 +57,25 @@ def _pg_column(column: sa.Column[Any]) -> tuple[str, Callable[[Any], Any], str]:
         return "TIMESTAMP WITH TIME ZONE", lambda v: None if v is None else utc(v), "{}"
     if isinstance(kind, sa.Enum):
         return "TEXT", lambda v: v.value if isinstance(v, enum.Enum) else v, "{}"
-    return kind.compile(dialect=_PG), _as_it_is, "{}"
+    compiled = kind.compile(dialect=_PG)
+    if compiled.startswith("VARCHAR"):  # String, SQLModel's AutoString (a decorator of it)
+        # TEXT, not VARCHAR(n): an explicit cast to VARCHAR(n) cuts a longer text without a
+        # word; from TEXT the insert's own assignment to the column refuses it, as the ORM would
+        return "TEXT", _as_it_is, "{}"
+    return compiled, _as_it_is, "{}"
+
+
+_JOINABLE: dict[str, type] = {
+    "TEXT": str,
+    "INTEGER": int,
+    "BIGINT": int,
+    "SMALLINT": int,
+    "BOOLEAN": bool,
+    "TIMESTAMP WITH TIME ZONE": datetime,
+}
+"""The array element types whose column may travel as one joined text (``_joined``), with the
+one Python type its values must have for that: any other value goes as an array, for the driver
+to refuse what does not fit rather than the server to read it as it can."""
 
 
 _COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -84,7 +102,7 @@ def _arrays(
         element, convert, read = _pg_column(table.c[(typed_as or {}).get(name, name)])
         column = [row[name] for row in rows]
         values = column if convert is _as_it_is else [convert(v) for v in column]
-        text = _joined(values)
+        text = _joined(values, _JOINABLE.get(element))
         if text is None:
             params[f"c{index}"] = values
             arguments.append(f"CAST(:c{index} AS {element}[])")
@@ -101,27 +119,30 @@ _APART, _NULL = "\x1f", "\x1e"
 """What ``_joined`` puts between two values and in place of a NULL (chr(31), chr(30))."""
 
 
-def _joined(values: list[Any]) -> str | None:
+def _joined(values: list[Any], joinable: type | None) -> str | None:
     """The values as one text that ``string_to_array(text, chr(31), chr(30))`` splits back into
     their texts, which the server reads as the column's type: a column travels as one text
     parameter instead of an array whose every element the driver checks and encodes on its
     own (asyncpg asks of each whether it is itself a list, through ``isinstance`` with the
     collections' ABCs). Texts, integers, booleans and aware times only, as the database reads
     them (an aware time in ISO 8601, its instant exact); None when the values cannot be sent
-    so (another type, a text holding either mark, one empty text alone, which would split into
-    no element): they go as an array then."""
+    so (another type, or one the column's element type does not take as ``joinable``, a text
+    holding either mark, one empty text alone, which would split into no element): they go as
+    an array then."""
+    if joinable is None:
+        return None
     kinds = set(map(type, values))
     nulls = values.count(None) if type(None) in kinds else 0
     kinds.discard(type(None))
     if not kinds:
         parts: list[str] = [_NULL] * len(values)
-    elif kinds == {str}:
+    elif joinable is str and kinds == {str}:
         parts = [_NULL if v is None else v for v in values] if nulls else values
-    elif all(issubclass(kind, int) and kind is not bool for kind in kinds):  # IntEnum too
+    elif joinable is int and all(issubclass(k, int) and k is not bool for k in kinds):  # IntEnum
         parts = [_NULL if v is None else str(int(v)) for v in values]
-    elif kinds == {bool}:
+    elif joinable is bool and kinds == {bool}:
         parts = [_NULL if v is None else ("true" if v else "false") for v in values]
-    elif kinds == {datetime}:
+    elif joinable is datetime and kinds == {datetime}:
         said: dict[datetime, str] = {}  # a batch's times recur: each said once
         parts = []
         for value in values:
@@ -247,8 +268,21 @@ def _same_in_every_row(names: Sequence[str], rows: Sequence[dict[str, Any]]) -> 
         # counted and typed in C rather than a generator's step a row (``True == 1``: the
         # types too)
         if column.count(value) == len(column) and set(map(type, column)) == {kind}:
+            if kind in (dict, list) and not _same_documents(column):
+                continue
             fixed[name] = value
     return fixed
+
+
+def _same_documents(documents: list[Any]) -> bool:
+    """Whether JSON documents equal by ``==`` are the same documents: ``{"a": 1}``,
+    ``{"a": True}`` and ``{"a": 1.0}`` are equal in Python and three documents in JSON. One
+    that cannot be written so is taken as different (it travels with its row)."""
+    try:
+        first = _COMPACT.encode(documents[0])
+        return all(_COMPACT.encode(document) == first for document in documents[1:])
+    except (TypeError, ValueError):
+        return False
 
 
 async def insert_rows(

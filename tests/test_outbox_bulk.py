@@ -8,11 +8,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import col, select
 
 import notifications.outbox as outbox_module
 from bot.db import SessionFactory
-from models.bulk import insert_rows, update_rows
+from models.bulk import _joined, insert_rows, update_rows
 from models.notification import (
     Channel,
     Notice,
@@ -232,3 +233,77 @@ async def test_texts_holding_any_character_or_none_or_empty_read_back_as_given(
         ("", None, 0),
         *((f"odd:{n}", error, n) for n, error in enumerate(errors)),
     ]
+
+
+@pytest.mark.both_databases
+async def test_an_empty_text_stays_empty_and_a_missing_one_missing_when_sent_as_one_text(
+    sessions: SessionFactory,
+) -> None:
+    """A column of plain texts (no control character in any) goes to PostgreSQL as one text:
+    an empty text beside others is still an empty text, not a missing one."""
+    notice = _warning()
+    errors = ["", None, "x", ""]
+    assert _joined(errors, str) is not None  # this column takes the one-text way
+    assert _joined(["a\x1fb", None], str) is None  # that of the test above, the array's
+    rows = [
+        queued(kind="resolve_warning", to=TO, notice=notice, now=DEFAULT_NOW, key=f"plain:{n}")
+        | {"last_error": error}
+        for n, error in enumerate(errors)
+    ]
+    table = Notification.__table__  # type: ignore[attr-defined]
+    async with sessions() as session:
+        await insert_rows(await session.connection(), table, rows)
+        await session.commit()
+    async with sessions() as session:
+        stored = (await session.exec(select(Notification).order_by(col(Notification.key)))).all()
+    assert [r.last_error for r in stored] == errors
+
+
+@pytest.mark.both_databases
+async def test_a_text_longer_than_its_column_is_refused_not_cut_on_postgresql(
+    sessions: SessionFactory,
+) -> None:
+    """A notice key longer than its column (200) is never stored cut short, where a cut key
+    could meet another's and the notice be dropped as sent: PostgreSQL refuses the rows, as
+    it refuses them from the ORM; SQLite keeps texts whole."""
+    notice = _warning()
+    long_key = "k" * 201
+    rows = [
+        queued(kind="resolve_warning", to=TO, notice=notice, now=DEFAULT_NOW, key=key)
+        for key in (long_key, "short")
+    ]
+    table = Notification.__table__  # type: ignore[attr-defined]
+    async with sessions() as session:
+        connection = await session.connection()
+        if connection.dialect.name == "postgresql":
+            with pytest.raises(DBAPIError, match="too long"):
+                await insert_rows(connection, table, rows)
+            return
+        await insert_rows(connection, table, rows)
+        await session.commit()
+    async with sessions() as session:
+        stored = (await session.exec(select(Notification).order_by(col(Notification.key)))).all()
+    assert [r.key for r in stored] == [long_key, "short"]
+
+
+@pytest.mark.both_databases
+async def test_documents_equal_in_python_but_not_in_json_are_each_written_as_given(
+    sessions: SessionFactory,
+) -> None:
+    """``{"n": 1}`` and ``{"n": True}`` are equal in Python: each row still gets its own
+    document, not the first row's sent once for all."""
+    notice = _warning()
+    documents: list[dict[str, Any]] = [{"n": 1}, {"n": True}, {"n": 1.0}, {"n": 1}]
+    rows = [
+        queued(kind="resolve_warning", to=TO, notice=notice, now=DEFAULT_NOW, key=f"doc:{n}")
+        | {"params": document}
+        for n, document in enumerate(documents)
+    ]
+    table = Notification.__table__  # type: ignore[attr-defined]
+    async with sessions() as session:
+        await insert_rows(await session.connection(), table, rows)
+        await session.commit()
+    async with sessions() as session:
+        stored = (await session.exec(select(Notification).order_by(col(Notification.key)))).all()
+    written = [(r.params or {}).get("n") for r in stored]
+    assert [(n, type(n)) for n in written] == [(d["n"], type(d["n"])) for d in documents]

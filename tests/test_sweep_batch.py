@@ -696,3 +696,54 @@ async def test_a_part_a_sender_took_before_its_merge_is_left_as_sent_and_not_mer
         # the first and third batches' lines in one digest; the second's part, sent alone
         assert said == [(NotificationStatus.PENDING, 4), (NotificationStatus.SENT, 2)]
         assert len(folded_for(rows, chat)) == 6
+
+
+async def test_a_clock_changed_in_any_one_field_after_the_claim_reads_as_changed(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar
+) -> None:
+    """What a batch compares with the claim (``seen``) differs whenever a clock differs in one
+    field — a missing time set, a time moved by a microsecond, a stage, a flag, a count, a
+    state — so no clock changed meanwhile is acted on as the claim read it."""
+    async with sessions() as session:
+        await make_staff(session, SUBMITTED)
+    case = await report(sessions, catalog, calendar, SUBMITTED, telegram_user_id=7_000_090)
+    clock = await clock_of(sessions, case.id or 0, ClockKind.ACCEPT)
+    table = sa.table(
+        "case_clocks", sa.column("id"), sa.column("state"), sa.column("stage"),
+        sa.column("started_at"), sa.column("workdays"), sa.column("due_at"),
+        sa.column("provisional"), sa.column("next_action_at"), sa.column("paused_at"),
+        sa.column("met_at"), sa.column("extended_days"),
+    )  # fmt: skip
+
+    def at(moment: datetime) -> Any:
+        return sa.bindparam(None, moment, type_=UTCDateTime())
+
+    assert clock.met_at is None and clock.paused_at is None
+    tick = timedelta(microseconds=1)
+    changes: dict[str, dict[str, Any]] = {
+        "met": {"met_at": at(SUBMITTED)},
+        "paused": {"paused_at": at(SUBMITTED)},
+        "due a microsecond later": {"due_at": at(clock.due_at + tick)},
+        "started a microsecond later": {"started_at": at(clock.started_at + tick)},
+        "next action moved": {"next_action_at": at(SUBMITTED + timedelta(days=3))},
+        "stage": {"stage": int(clock.stage) + 1},
+        "provisional": {"provisional": not clock.provisional},
+        "workdays": {"workdays": clock.workdays + 1},
+        "extended": {"extended_days": clock.extended_days + 1},
+        "state": {"state": ClockState.PAUSED.value},
+    }
+    seen: dict[str, str] = {}
+    async with sessions() as session:
+        connection = await session.connection()
+        dialect = connection.dialect.name
+        read = sa.select(sweep_batch.seen(dialect)).select_from(table)
+        read = read.where(table.c.id == clock.id)
+        seen["as claimed"] = (await connection.execute(read)).scalar_one()
+        await session.rollback()
+    for change, values in changes.items():
+        async with sessions() as session:
+            connection = await session.connection()
+            await connection.execute(sa.update(table).where(table.c.id == clock.id).values(values))
+            seen[change] = (await connection.execute(read)).scalar_one()
+            await session.rollback()
+    assert len(set(seen.values())) == len(seen), seen

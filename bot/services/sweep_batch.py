@@ -98,12 +98,14 @@ def _table(model: Any) -> sa.Table:
 
 def seen(dialect: str) -> Any:
     """A clock's ``CLOCK_FIELDS`` as one text, read with the clock (``ClockRow.seen``): equal
-    texts, equal values (PostgreSQL's text of the row, SQLite's ``quote`` of each column: a
-    NULL, an empty text and a number are told apart). So a batch, once it has locked its clocks,
+    texts, equal values (PostgreSQL's JSON array of the columns, SQLite's ``quote`` of each
+    column: a NULL, an empty text and a number are told apart; a time in JSON is ISO 8601 with
+    its offset whatever the session's ``DateStyle``, where the text of a row would follow it and
+    two instants could read alike in two time zones). So a batch, once it has locked its clocks,
     reads this text of each instead of every column again, and only a clock whose text changed
     since the claim (extended, paused, met meanwhile) is read again whole (``_changed``)."""
     if dialect == "postgresql":
-        sql = f"CAST(ROW({', '.join(CLOCK_FIELDS)}) AS TEXT)"
+        sql = f"CAST(json_build_array({', '.join(CLOCK_FIELDS)}) AS TEXT)"
     else:
         sql = " || ',' || ".join(f"quote({name})" for name in CLOCK_FIELDS)
     return sa.literal_column(sql, sa.Text)
