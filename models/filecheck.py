@@ -22,7 +22,6 @@ from typing import Any
 import olefile
 import pillow_heif
 from PIL import Image, ImageCms, ImageOps
-from PIL import _imaging as pillow_core  # what Image.core is: the block allocator's setting
 
 from models.attachment import MediaKind
 from models.errors import InvalidInput
@@ -33,9 +32,11 @@ PHOTO_BLOCKS_KEPT = 4
 """Freed image blocks Pillow keeps for the next photo instead of handing them back to the system
 (a block is at most 16 MB, so at most 64 MB kept; a 1600x1200 photo's image is one block of
 7.7 MB): a fresh block is zeroed page by page by the system as it is filled, about 5 ms of CPU
-for each such image, and each photo makes two. ``PILLOW_BLOCKS_MAX``, if set, decides instead."""
-if "PILLOW_BLOCKS_MAX" not in os.environ:
-    pillow_core.set_blocks_max(PHOTO_BLOCKS_KEPT)
+for each such image, and each photo makes two. Set for the whole process (bot, web, commands)
+when this module is imported; ``PILLOW_BLOCKS_MAX`` or ``PILLOW_BLOCK_SIZE`` in the environment
+leave Pillow's own settings alone (a larger block size would make four blocks more than 64 MB)."""
+if not {"PILLOW_BLOCKS_MAX", "PILLOW_BLOCK_SIZE"} & os.environ.keys():
+    Image.core.set_blocks_max(PHOTO_BLOCKS_KEPT)  # type: ignore[attr-defined]
 
 PHOTO_MAX_PIXELS = 50_000_000  # a 50-megapixel photo; larger is a decompression bomb or a scan
 JPEG_QUALITY = 90

@@ -13,6 +13,7 @@ from PIL import Image
 from models.attachment import MediaKind
 from models.errors import InvalidInput
 from models.filecheck import (
+    PHOTO_BLOCKS_KEPT,
     REFUSED,
     check_file,
     identify,
@@ -147,6 +148,28 @@ def test_jpeg_loses_exif_and_gps_and_stays_upright():
     assert checked.file_name == "IMG_0001.jpg"
 
 
+_JPEG_KEPT = {0xD8, 0xE0, 0xDB, 0xC0, 0xC4, 0xDA}
+"""What a cleaned JPEG may hold before its scan: SOI, the JFIF header (APP0), quantisation
+tables, the frame, Huffman tables, the scan's start — no APPn, comment or anything else."""
+
+
+def _jpeg_markers(data: bytes) -> set[int]:
+    markers, at = {data[1]}, 2
+    while data[at + 1] != 0xDA:
+        markers.add(data[at + 1])
+        at += 2 + struct.unpack(">H", data[at + 2 : at + 4])[0]
+    return markers | {0xDA}
+
+
+def _png_chunks(data: bytes) -> set[bytes]:
+    chunks, at = set(), 8
+    while at < len(data):
+        length = struct.unpack(">I", data[at : at + 4])[0]
+        chunks.add(data[at + 4 : at + 8])
+        at += 12 + length
+    return chunks
+
+
 def _srgb_profile() -> bytes:
     from PIL import ImageCms
 
@@ -186,6 +209,7 @@ def test_a_jpeg_loses_its_comment_xmp_icc_and_exif_whether_turned_or_not(orienta
     assert dict(cleaned.getexif()) == {}
     for trace in (b"Exif", b"TestCam", b"XmpAuthorZhangsan", b"ICC_PROFILE", b"Zhangsan's"):
         assert trace not in checked.data
+    assert _jpeg_markers(checked.data) <= _JPEG_KEPT  # whatever a later Pillow carries over
     assert cleaned.size == ((40, 20) if orientation == 1 else (20, 40))
 
 
@@ -197,6 +221,12 @@ def test_a_png_loses_its_colour_profile():
     cleaned = Image.open(io.BytesIO(checked.data))
     assert cleaned.format == "PNG" and "icc_profile" not in cleaned.info
     assert b"iCCP" not in checked.data
+    assert _png_chunks(checked.data) == {b"IHDR", b"IDAT", b"IEND"}
+
+
+def test_pillow_keeps_a_few_freed_blocks_for_the_next_photo():
+    """Four freed image blocks kept (the photos' CPU), no more (the process's memory)."""
+    assert Image.core.get_blocks_max() == PHOTO_BLOCKS_KEPT == 4  # type: ignore[attr-defined]
 
 
 def test_png_text_chunks_and_exif_are_dropped_and_it_stays_png():
