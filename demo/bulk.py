@@ -21,7 +21,7 @@ from bot.services.routing import FIRST_TEAM_REASON, RECUSED, routed_reason
 from demo import chain
 from demo.calendar import RememberingCalendar
 from demo.parallel import write_in_parallel
-from demo.plan import CasePlan, Plan
+from demo.plan import CasePlan, Plan, Routes
 from demo.rows import Batch, Taken, plain, table_of, write
 from demo.search import case_document
 from demo.steps import STEPS, Ledger, Row, ladder_of, ladders
@@ -66,7 +66,7 @@ from models.reporter import (
     rekey_receipt_digest,
 )
 from models.request import ApprovalRequest
-from models.routing import Candidate, RoutingDecision, choose_team, pick_assignee
+from models.routing import Candidate, RoutingDecision, pick_assignee
 from models.search import CaseSearch
 from models.team import AssignmentMode, Inspector, Role
 from models.types import utc
@@ -171,7 +171,7 @@ class MemoryLedger(Ledger):
         self.reporters = {r.id: r for r in world.reporters if r.id is not None}
         self.rectifications: dict[int, list[Rectification]] = defaultdict(list)
         self.case_reporters: dict[int, int] = {}  # case id → reporter id, of the batch
-        self.routes: dict[tuple[str, str | None, str], RoutingDecision] = {}  # ``_route``
+        self.routes = Routes(config)  # the routing decisions, each worked out once
         self.dry = False
         """Only what later cases depend on (statuses, assignees, who was assigned when, the
         numbers and ids given): no rows, no events, no hashes, no deadlines (``demo.parallel``)."""
@@ -428,7 +428,7 @@ class MemoryLedger(Ledger):
         if case.card_id is None:  # reported without a card: 信访室 routes by hand
             decision = RoutingDecision(self.config.dispatcher.code, None)
         else:
-            decision = self._route(
+            decision = self.routes.decision(
                 category.code,
                 world.zones[case.zone_id].code if case.zone_id else None,
                 case.description,
@@ -483,22 +483,6 @@ class MemoryLedger(Ledger):
                 at=at,
             )
         return case
-
-    def _route(self, category: str, zone: str | None, description: str) -> RoutingDecision:
-        """``choose_team``'s decision (every team active), remembered by category, zone and
-        description: a history repeats its templated descriptions."""
-        key = (category, zone, description)
-        decision = self.routes.get(key)
-        if decision is None:
-            decision = self.routes[key] = choose_team(
-                self.config.routing,
-                category_code=category,
-                zone_code=zone,
-                description=description,
-                dispatcher_code=self.config.dispatcher.code,
-                inactive_teams=frozenset(),
-            )
-        return decision
 
     def _submitted(self, case: Case, contact: tuple[str, str] | None) -> None:
         """The new case's rows: the case, its first event, its search document, its sealed

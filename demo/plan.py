@@ -22,7 +22,7 @@ from models.clock import MORNING
 from models.disposition import Disposition
 from models.enterprise import USCC_ALPHABET, uscc_check_char
 from models.org import Track
-from models.routing import choose_team
+from models.routing import RoutingDecision, choose_team
 
 REGION = "510904"  # 四川省遂宁市安居区
 
@@ -498,7 +498,7 @@ def plan_history(
     resolve_days = {c.code: config.ladder_for(c.code).resolve for c in config.categories}
     plans: list[CasePlan] = []
     scans: list[tuple[int, datetime]] = []
-    team_for = _Teams(config)
+    team_for = Routes(config)
 
     def life(
         category: str, zone: str, description: str, created: datetime, amount: int | None
@@ -782,7 +782,7 @@ def _link_repeats(
     zones: list[str],
     now: datetime,
     *,
-    team_for: _Teams,
+    team_for: Routes,
     numbers: list[str],
 ) -> list[CasePlan]:
     """Flag the appeals the intake's repeat check links (same enterprise and category, the
@@ -832,25 +832,29 @@ def _link_repeats(
     return plans
 
 
-class _Teams:
-    """The team ``choose_team`` routes a category, zone and description to, worked out once for
-    each (a history repeats the same templated descriptions)."""
+class Routes:
+    """``choose_team``'s decision (every team active) for a category, zone and description,
+    worked out once for each: a history repeats its templated descriptions. The plan asks it
+    for teams, the histories (``demo.bulk``) for decisions."""
 
     __slots__ = ("config", "known")
 
     def __init__(self, config: LiankaConfig) -> None:
         self.config = config
-        self.known: dict[tuple[str, str, str], str] = {}
+        self.known: dict[tuple[str, str | None, str], RoutingDecision] = {}
 
-    def __call__(self, category: str, zone: str, description: str) -> str:
+    def decision(self, category: str, zone: str | None, description: str) -> RoutingDecision:
         key = (category, zone, description)
-        team = self.known.get(key)
-        if team is None:
-            team = self.known[key] = choose_team(
+        decision = self.known.get(key)
+        if decision is None:
+            decision = self.known[key] = choose_team(
                 self.config.routing,
                 category_code=category,
                 zone_code=zone,
                 description=description,
                 dispatcher_code=self.config.dispatcher.code,
-            ).team_code
-        return team
+            )
+        return decision
+
+    def __call__(self, category: str, zone: str, description: str) -> str:
+        return self.decision(category, zone, description).team_code

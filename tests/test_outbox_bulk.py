@@ -196,12 +196,7 @@ async def test_values_that_recur_in_a_column_read_back_as_each_row_gave_them(
         | {"status": status}
         for n, (at, status) in enumerate(zip(times, statuses, strict=True))
     ]
-    table = Notification.__table__  # type: ignore[attr-defined]
-    async with sessions() as session:
-        await insert_rows(await session.connection(), table, rows)
-        await session.commit()
-    async with sessions() as session:
-        stored = (await session.exec(select(Notification).order_by(col(Notification.key)))).all()
+    stored = await written_back(sessions, rows)
     assert [r.next_attempt_at for r in stored] == times
     assert [r.status for r in stored] == statuses
     assert all(r.params == dict(notice.params) for r in stored)
@@ -250,12 +245,7 @@ async def test_an_empty_text_stays_empty_and_a_missing_one_missing_when_sent_as_
         | {"last_error": error}
         for n, error in enumerate(errors)
     ]
-    table = Notification.__table__  # type: ignore[attr-defined]
-    async with sessions() as session:
-        await insert_rows(await session.connection(), table, rows)
-        await session.commit()
-    async with sessions() as session:
-        stored = (await session.exec(select(Notification).order_by(col(Notification.key)))).all()
+    stored = await written_back(sessions, rows)
     assert [r.last_error for r in stored] == errors
 
 
@@ -299,11 +289,17 @@ async def test_documents_equal_in_python_but_not_in_json_are_each_written_as_giv
         | {"params": document}
         for n, document in enumerate(documents)
     ]
+    stored = await written_back(sessions, rows)
+    written = [(r.params or {}).get("n") for r in stored]
+    assert [(n, type(n)) for n in written] == [(d["n"], type(d["n"])) for d in documents]
+
+
+async def written_back(sessions: SessionFactory, rows: list[dict[str, Any]]) -> list[Notification]:
+    """The rows inserted in bulk in one transaction, then read back in their keys' order."""
     table = Notification.__table__  # type: ignore[attr-defined]
     async with sessions() as session:
         await insert_rows(await session.connection(), table, rows)
         await session.commit()
     async with sessions() as session:
-        stored = (await session.exec(select(Notification).order_by(col(Notification.key)))).all()
-    written = [(r.params or {}).get("n") for r in stored]
-    assert [(n, type(n)) for n in written] == [(d["n"], type(d["n"])) for d in documents]
+        query = select(Notification).order_by(col(Notification.key))
+        return list((await session.exec(query)).all())
