@@ -26,11 +26,18 @@ is the driver's work and is not.
 ``intake_durable_ratio`` = Lianka's updates per second / the durable floor's (goal >= 0.5:
 everything Lianka does per update costs at most twice the one commit it cannot avoid);
 ``intake_ratio`` = the same against the bare floor (reported). ``intake_p99_ms`` goal <= 50.
+
+A third figure says how near 0.5 can come at all: the statement floor replays Lianka's own
+statements and commits, as its driver received them, update by update in a session each, on a
+fresh database prepared alike (best of three), with none of Lianka's Python around them.
+``intake_statement_ratio`` = the durable floor's seconds / the statement floor's (reported): the
+ratio Lianka would reach if everything but its database work cost nothing.
 The mean per step and the CPU seconds of each side (this process's, the database thread's
 included: steadier than the wall clock on a shared machine) are printed too.
 
 Writes intake_updates_per_s, floor_updates_per_s, intake_durable_floor_per_s, intake_ratio,
-intake_durable_ratio, intake_p50_ms, intake_p99_ms and peak_rss_mb (this process) into
+intake_durable_ratio, intake_statement_floor_per_s, intake_statement_ratio, intake_p50_ms,
+intake_p99_ms and peak_rss_mb (this process) into
 bench/results.json, from the first backend measured; and each backend's updates per second,
 durable floor, durable ratio, p50 and p99 as ``<key>_sqlite`` / ``<key>_postgresql``.
 """
@@ -39,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import sys
 import tempfile
@@ -254,8 +262,11 @@ async def feed_all(dispatcher: Dispatcher, bot: Bot, updates: list[Update]) -> t
     return total, cpu
 
 
-async def run_lianka(sessions: SessionFactory, tokens: list[str], interleave: int) -> Run:
-    """Every conversation through the production dispatcher."""
+async def run_lianka(
+    sessions: SessionFactory, tokens: list[str], interleave: int, recorded: Recorded | None = None
+) -> Run:
+    """Every conversation through the production dispatcher (its statements kept in
+    ``recorded``, if given)."""
     config = load_config(ROOT / "lianka.example.toml")
     async with sessions() as db:
         calendar = await load_calendar(db, config)
@@ -279,10 +290,14 @@ async def run_lianka(sessions: SessionFactory, tokens: list[str], interleave: in
         for kind, value in STEPS:
             for user_id, token in group:
                 update = updates.step(user_id, token, kind, value)
+                if recorded is not None:
+                    recorded.start()
                 started, cpu = time.perf_counter(), time.process_time()
                 await dispatcher.feed_update(bot, update)
                 run.seconds.append(time.perf_counter() - started)
                 run.cpu_each.append(time.process_time() - cpu)
+                if recorded is not None:
+                    recorded.stop()
                 run.updates.append(update)
                 run.steps.append(value or kind)
     async with sessions() as db:
@@ -372,15 +387,95 @@ class SqlCount:
         event.listen(engine.sync_engine, "commit", commit)
 
 
+@dataclass
+class Recorded:
+    """Lianka's statements update by update, as its driver received them (SQLAlchemy's
+    ``before_cursor_execute``: the SQL and the parameters after every conversion), and its
+    commits (``None``): what the statement floor replays."""
+
+    updates: list[list[tuple[str, Any, bool] | None]] = field(default_factory=list)
+    on: bool = False
+
+    def watch(self, engine: AsyncEngine) -> None:
+        def statement(
+            _conn: Any, _cursor: Any, sql: str, parameters: Any, _context: Any, many: bool
+        ) -> None:
+            if self.on:
+                self.updates[-1].append((sql, parameters, many))
+
+        def commit(_conn: Any) -> None:
+            if self.on:
+                self.updates[-1].append(None)
+
+        event.listen(engine.sync_engine, "before_cursor_execute", statement)
+        event.listen(engine.sync_engine, "commit", commit)
+
+    def start(self) -> None:
+        self.updates.append([])
+        self.on = True
+
+    def stop(self) -> None:
+        self.on = False
+
+
+async def run_statement_floor(
+    url: str, conversations: int, recorded: Recorded
+) -> tuple[float, float, list[float]]:
+    """Lianka's own statements and commits alone, update by update, each update in a session of
+    its own from an engine built as Lianka's, on a database prepared as Lianka's was: what the
+    database work of an update costs with none of Lianka's Python around it. The seconds, the
+    CPU seconds and each update's seconds."""
+    await (await prepare(url, conversations))[0].kw["bind"].dispose()
+    engine = create_engine(url)
+    sessions = create_session_factory(engine)
+    total = cpu = 0.0
+    each: list[float] = []
+    try:
+        for statements in recorded.updates:
+            started, used = time.perf_counter(), time.process_time()
+            async with sessions() as session:
+                connection = await session.connection()
+                for entry in statements:
+                    if entry is None:
+                        await session.commit()
+                        connection = await session.connection()
+                        continue
+                    sql, parameters, _many = entry
+                    result = await connection.exec_driver_sql(sql, parameters)
+                    if result.returns_rows:
+                        result.all()
+            each.append(time.perf_counter() - started)
+            total += each[-1]
+            cpu += time.process_time() - used
+        async with engine.connect() as connection:
+            cases = (await connection.execute(select(func.count()).select_from(Case))).one()[0]
+    finally:
+        await engine.dispose()
+    if cases != conversations:
+        raise SystemExit(
+            f"the replay of Lianka's statements made {cases} cases, not {conversations}"
+        )
+    return total, cpu, each
+
+
 async def measure(
-    url: str, conversations: int, interleave: int, *, count_sql: bool = False
+    url: str,
+    conversations: int,
+    interleave: int,
+    *,
+    replays: list[str],
+    count_sql: bool = False,
 ) -> dict[str, float | int]:
+    """Lianka's run, then the floors; the statement floor replays Lianka's statements on each of
+    ``replays`` (fresh databases migrated as ``url`` was), best of them."""
     sessions, tokens = await prepare(url, conversations)
     counted = SqlCount()
     if count_sql:
         counted.watch(sessions.kw["bind"])
+    recorded = Recorded()
+    recorded.watch(sessions.kw["bind"])
     try:
-        run = await run_lianka(sessions, tokens, interleave)
+        run = await run_lianka(sessions, tokens, interleave, recorded)
     finally:
         await sessions.kw["bind"].dispose()
     if run.submitted != conversations:
@@ -390,6 +485,8 @@ async def measure(
     durable, durable_cpu = map(
         min, zip(*[await run_durable_floor(url, updates) for _ in range(3)], strict=True)
     )
+    replayed = [await run_statement_floor(url, conversations, recorded) for url in replays]
+    statements, statements_cpu, alone = min(replayed) if replayed else (0.0, 0.0, [])
     lianka = sum(seconds)
     figures: dict[str, float | int] = {
         "intake_updates_per_s": round(len(seconds) / lianka, 1),
@@ -402,19 +499,23 @@ async def measure(
         "intake_updates": len(seconds),
         "peak_rss_mb": round(peak_rss_mb(), 1),
     }
-    by_step: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for step, spent, cpu in zip(run.steps, seconds, run.cpu_each, strict=True):
-        by_step[step].append((spent, cpu))
+    if replayed:
+        figures["intake_statement_floor_per_s"] = round(len(updates) / statements, 1)
+        figures["intake_statement_ratio"] = round(durable / statements, 4)
+    by_step: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
+    for step, spent, cpu, bare in itertools.zip_longest(run.steps, seconds, run.cpu_each, alone):
+        by_step[step].append((spent, cpu, bare or 0.0))
     print(
-        "mean ms per step (wall / CPU): "
+        "mean ms per step (wall / CPU / its statements alone): "
         + ", ".join(
-            f"{step[:8]} {sum(w for w, _ in v) / len(v) * 1000:.1f} / "
-            f"{sum(c for _, c in v) / len(v) * 1000:.1f}"
+            f"{step[:8]} "
+            + " / ".join(f"{sum(row[n] for row in v) / len(v) * 1000:.1f}" for n in range(3))
             for step, v in by_step.items()
         )
     )
     print(
-        f"CPU seconds: Lianka {run.cpu:.2f}, durable floor {durable_cpu:.2f} (ratio "
+        f"CPU seconds: Lianka {run.cpu:.2f}, its statements alone {statements_cpu:.2f}, "
+        f"durable floor {durable_cpu:.2f} (ratio "
         f"{durable_cpu / run.cpu:.3f}), bare floor {floor_cpu:.2f} (ratio {floor_cpu / run.cpu:.3f})"
     )
     if count_sql:
@@ -451,29 +552,47 @@ PER_BACKEND = (
     "intake_updates_per_s",
     "intake_durable_floor_per_s",
     "intake_durable_ratio",
+    "intake_statement_ratio",
     "intake_p50_ms",
     "intake_p99_ms",
 )
 
 
-def run_backend(backend: str, args: argparse.Namespace) -> dict[str, float | int] | None:
-    """Migrate a fresh database of ``backend`` as ``lianka init`` does, then measure (or
-    profile) on it."""
+REPLAYS = 3
+"""Fresh databases the statement floor replays Lianka's statements on (best of them)."""
 
-    def on(url: str) -> dict[str, float | int] | None:
-        upgrade_database(url)  # what ``lianka init`` does
+
+def run_backend(backend: str, args: argparse.Namespace) -> dict[str, float | int] | None:
+    """Migrate fresh databases of ``backend`` as ``lianka init`` does (Lianka's, and one for
+    each replay of its statements), then measure (or profile) on them."""
+
+    def on(urls: list[str]) -> dict[str, float | int] | None:
+        for url in urls:
+            upgrade_database(url)  # what ``lianka init`` does
         if args.profile:
-            profile(url, args.conversations, args.interleave)
+            profile(urls[0], args.conversations, args.interleave)
             return None
         return asyncio.run(
-            measure(url, args.conversations, args.interleave, count_sql=args.count_sql)
+            measure(
+                urls[0],
+                args.conversations,
+                args.interleave,
+                replays=urls[1:],
+                count_sql=args.count_sql,
+            )
         )
 
-    if backend == "postgresql":
-        with postgres_database("lianka_bench_intake") as url:
-            return on(url)
-    with tempfile.TemporaryDirectory(prefix="lianka-bench-intake-") as work:
-        return on(f"sqlite+aiosqlite:///{Path(work) / 'lianka.db'}")
+    databases = 1 if args.profile or args.beside else 1 + REPLAYS
+    with contextlib.ExitStack() as stack:
+        if backend == "postgresql":
+            urls = [
+                stack.enter_context(postgres_database("lianka_bench_intake"))
+                for _ in range(databases)
+            ]
+        else:
+            work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lianka-intake-")))
+            urls = [f"sqlite+aiosqlite:///{work / f'lianka{n}.db'}" for n in range(databases)]
+        return on(urls)
 
 
 def main() -> int:
@@ -501,7 +620,8 @@ def main() -> int:
         if figures is None:
             continue
         for key in PER_BACKEND:
-            results[f"{key}_{backend}"] = figures[key]
+            if key in figures:
+                results[f"{key}_{backend}"] = figures[key]
         if not any(key in results for key in figures):
             results.update(figures)  # the plain keys: the first backend's (SQLite's by default)
         print(
@@ -509,7 +629,9 @@ def main() -> int:
             f"conversations, {args.interleave} interleaved): {figures['intake_updates_per_s']}/s; "
             f"durable floor {figures['intake_durable_floor_per_s']}/s, ratio "
             f"{figures['intake_durable_ratio']} (goal >= {GOAL}); bare floor "
-            f"{figures['floor_updates_per_s']}/s, ratio {figures['intake_ratio']}; "
+            f"{figures['floor_updates_per_s']}/s, ratio {figures['intake_ratio']}; Lianka's "
+            f"statements alone {figures.get('intake_statement_floor_per_s', '-')}/s, durable "
+            f"floor / them {figures.get('intake_statement_ratio', '-')}; "
             f"p50 {figures['intake_p50_ms']} ms, p99 {figures['intake_p99_ms']} ms "
             f"(goal <= {P99_GOAL_MS}), peak RSS {figures['peak_rss_mb']} MB"
         )
