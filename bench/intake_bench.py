@@ -397,11 +397,9 @@ class Recorded:
     on: bool = False
 
     def watch(self, engine: AsyncEngine) -> None:
-        def statement(
-            _conn: Any, _cursor: Any, sql: str, parameters: Any, _context: Any, many: bool
-        ) -> None:
-            if self.on:
-                self.updates[-1].append((sql, parameters, many))
+        def statement(_conn: Any, _cursor: Any, sql: str, parameters: Any, *rest: Any) -> None:
+            if self.on:  # rest: the execution context, and whether it is an executemany
+                self.updates[-1].append((sql, parameters, bool(rest[1])))
 
         def commit(_conn: Any) -> None:
             if self.on:
