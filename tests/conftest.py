@@ -53,9 +53,7 @@ keys.install(
 # smallest cost; tests/test_accounts_cli.py checks the production parameters, and every
 # ``lianka run``/``lianka web`` process a test starts hashes with them.
 PRODUCTION_PASSWORD_HASHER = accounts._HASHER
-PRODUCTION_DUMMY_HASH = accounts._DUMMY_HASH
 accounts._HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-accounts._DUMMY_HASH = accounts._HASHER.hash("lianka: the tests' stand-in for an unknown name")
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "LIANKA_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"

@@ -9,6 +9,7 @@ from types import ModuleType
 
 from aiohttp import web
 
+from bot.services import accounts
 from web.console import (
     account,
     assist,
@@ -29,8 +30,14 @@ from web.context import STATIC
 
 
 def add_console(app: web.Application, console: Console) -> None:
-    """The sign-in pages, every console page, and the console's static files."""
+    """The sign-in pages, every console page, and the console's static files; the dummy
+    password hash made when the application starts (``accounts.warm_dummy_hash``)."""
     app[CONSOLE] = console
+
+    async def warm(_app: web.Application) -> None:
+        await accounts.warm_dummy_hash()
+
+    app.on_startup.append(warm)
     router = app.router
     router.add_static(
         "/console/static/",
