@@ -21,14 +21,14 @@ import asyncio
 import gc
 import multiprocessing
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from multiprocessing.sharedctypes import Synchronized
 from multiprocessing.synchronize import Condition
 from typing import Any
 
-from bot.db import SessionFactory, create_engine
+from bot.db import SessionFactory, create_engine, create_session_factory
 from demo.plan import CasePlan
 from demo.rows import write
 from demo.steps import STEPS
@@ -94,6 +94,23 @@ def _batch_process(
     asyncio.run(_write_batch(url, ledger, cases, index, turns))
 
 
+Beside = Callable[[SessionFactory], Awaitable[None]]
+"""Rows written by a process of their own beside the batches (the world's), in their own
+transaction, through the sessions given."""
+
+
+async def _write_beside(url: str, beside: Beside) -> None:
+    engine = create_engine(url)
+    try:
+        await beside(create_session_factory(engine))
+    finally:
+        await engine.dispose()
+
+
+def _beside_process(url: str, beside: Beside) -> None:
+    asyncio.run(_write_beside(url, beside))
+
+
 def _reap(running: list[BaseProcess], *, room: int, tick: Callable[[int], None]) -> None:
     """Wait until at most ``room`` processes run; each one that ended must have succeeded."""
     while len(running) > room:
@@ -114,9 +131,12 @@ async def write_in_parallel(
     batch: int,
     workers: int,
     tick: Callable[[int], None],
+    beside: Beside | None = None,
 ) -> None:
     """Every batch of ``batch`` cases worked out and written by a process of its own, at most
-    ``workers`` at a time, while this one goes through the history dry."""
+    ``workers`` at a time, while this one goes through the history dry; ``beside`` by one more
+    process from the start (its rows are named by the batches' but checked only at the end of
+    the load, ``demo.load``), done before this returns."""
     from demo.bulk import MemoryLedger
 
     assert isinstance(ledger, MemoryLedger)
@@ -125,7 +145,12 @@ async def write_in_parallel(
     context = multiprocessing.get_context("fork")
     turns = Turns(context)
     running: list[BaseProcess] = []
+    aside: list[BaseProcess] = []
     try:
+        if beside is not None:
+            gc.freeze()
+            aside.append(context.Process(target=_beside_process, args=(url, beside), daemon=True))
+            aside[0].start()
         for index, start in enumerate(range(0, len(cases), batch)):
             part = cases[start : start + batch]
             _reap(running, room=workers - 1, tick=tick)
@@ -141,8 +166,10 @@ async def write_in_parallel(
             await work_out(ledger, part)
             ledger.forget()
         _reap(running, room=0, tick=tick)
+        _reap(aside, room=0, tick=lambda _: None)
     finally:
         gc.unfreeze()
+        running += aside
         for left in running:  # only after a failure
             left.terminate()
         deadline = time.monotonic() + 10
