@@ -189,6 +189,22 @@ class TestTheLoadOnPostgreSQL:
             await generate(cases=10, seed=3, months=2)
         assert await _schema(sessions) == before
 
+    async def test_world_rows_that_fail_beside_the_batches_fail_the_load_which_leaves_the_schema(
+        self,
+        sessions: SessionFactory,
+        generate: Generate,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        before = await _schema(sessions)
+
+        async def broken(*args: Any, **kwargs: Any) -> None:
+            raise RuntimeError("the world broke")
+
+        monkeypatch.setattr(demo.generate, "write_world", broken)
+        with pytest.raises(RuntimeError, match="the demo's world rows failed"):
+            await generate(cases=30, seed=3, months=2, workers=2)
+        assert await _schema(sessions) == before
+
     async def test_a_row_written_against_a_key_is_refused_when_the_keys_come_back(
         self,
         sessions: SessionFactory,
