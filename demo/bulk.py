@@ -20,7 +20,7 @@ from bot.services.case_notices import assigned_notice, waiting_notice
 from bot.services.routing import FIRST_TEAM_REASON, RECUSED, routed_reason
 from demo import chain
 from demo.calendar import RememberingCalendar
-from demo.parallel import write_in_parallel
+from demo.parallel import Beside, write_in_parallel
 from demo.plan import CasePlan, Plan, Routes
 from demo.rows import Batch, Taken, plain, table_of, write
 from demo.search import case_document
@@ -598,10 +598,12 @@ async def write_in_bulk(
     *,
     tick: Callable[[int], None],
     workers: int = 1,
+    world_rows: Beside | None = None,
 ) -> None:
     """Every case mirrored in memory and written in batches of ``BATCH`` cases (COPY on
     PostgreSQL), each batch forgotten once written; on PostgreSQL with ``workers`` > 1, the
-    batches worked out by that many processes (``demo.parallel``)."""
+    batches worked out by that many processes (``demo.parallel``), and ``world_rows`` written
+    by one more beside them, else first."""
     ledger = MemoryLedger(
         config,
         calendar,
@@ -620,8 +622,11 @@ async def write_in_bulk(
             batch=balanced(len(plan.cases), workers),
             workers=workers,
             tick=tick,
+            beside=world_rows,
         )
     else:
+        if world_rows is not None:
+            await world_rows(sessions)
         await _write_in_turn(sessions, ledger, plan, tick=tick)
     async with sessions() as session:
         connection = await session.connection()

@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -15,10 +16,10 @@ from bot.db import SessionFactory
 from demo.bulk import TABLE_ORDER, write_in_bulk
 from demo.calendar import RememberingCalendar
 from demo.load import without_secondary_indexes
-from demo.plan import plan_history
+from demo.plan import Plan, plan_history
 from demo.rows import table_of, uncollected
 from demo.use_cases import write_through_use_cases
-from demo.world import build_world
+from demo.world import build_world, write_world
 from models.calendar import WorkCalendar
 from models.card import Card, CardScan
 from models.case import Case
@@ -95,16 +96,53 @@ async def generate_demo(
         t.code for t in config.teams if t.assignment is AssignmentMode.LEADER or t.dispatcher
     )
     calendar = RememberingCalendar.of(calendar)  # the same answers, each worked out once
+    # the collector rests while the plan is made and, in bulk, until it is written and gone:
+    # once it runs again, each of its passes goes over every object the plan holds (millions)
     with uncollected():
         plan = plan_history(
             config, calendar, now, cases=cases, seed=seed, months=months, leader_teams=leader_teams
         )
+        sizes = len(plan.cases), len(plan.enterprises), len(plan.scans)
+        if bulk:
+            people = await _write(
+                sessions, config, calendar, plan, seed, bulk=True, workers=workers, tick=tick
+            )
+            del plan  # freed as the collector would not see it
+    if not bulk:
+        people = await _write(
+            sessions, config, calendar, plan, seed, bulk=False, workers=workers, tick=tick
+        )
+    async with sessions() as session:
+        statuses = {
+            str(status): int(count)
+            for status, count in (
+                await session.exec(select(Case.status, sa.func.count()).group_by(Case.status))
+            ).all()
+        }
+    return DemoSummary(*sizes, people, statuses)
+
+
+async def _write(
+    sessions: SessionFactory,
+    config: LiankaConfig,
+    calendar: RememberingCalendar,
+    plan: Plan,
+    seed: int,
+    *,
+    bulk: bool,
+    workers: int | None,
+    tick: Callable[[int], None] | None,
+) -> int:
+    """The world and the plan's cases written, one way or the other; the world's people."""
+    now = plan.now
     tick = tick or (lambda _: None)
     workers = (os.cpu_count() or 1) if workers is None else workers
     # in bulk on PostgreSQL, the tables filled are indexed and their keys checked at the end
     filled = FILLED if bulk else ()
     async with without_secondary_indexes(sessions, filled, at_once=workers):
-        world = await build_world(sessions, config, plan, seed)
+        with uncollected():  # a world of plain objects, beside the plan's millions
+            # in bulk, its rows are written beside the first batches (``write_in_bulk``)
+            world = await build_world(sessions, config, plan, seed, write=not bulk)
         await _restart_sequences(sessions)
         # the 重复件 are planned (``demo.plan``: the check's same-enterprise rule; the demo's
         # templated descriptions would make most cases alike by text) and flagged by a step, on
@@ -113,8 +151,9 @@ async def generate_demo(
         if bulk:
             with uncollected():  # in this process and the ones it forks
                 await write_in_bulk(
-                    sessions, config, calendar, plan, world, tick=tick, workers=workers
-                )
+                    sessions, config, calendar, plan, world, tick=tick, workers=workers,
+                    world_rows=partial(write_world, world=world, plan=plan),
+                )  # fmt: skip
         else:
             await write_through_use_cases(sessions, config, calendar, plan, world, tick=tick)
         await _restart_sequences(sessions)
@@ -128,13 +167,4 @@ async def generate_demo(
                 .values(status=NotificationStatus.SENT, sent_at=Notification.created_at)
             )
             await session.commit()
-    async with sessions() as session:
-        statuses = {
-            str(status): int(count)
-            for status, count in (
-                await session.exec(select(Case.status, sa.func.count()).group_by(Case.status))
-            ).all()
-        }
-    return DemoSummary(
-        len(plan.cases), len(plan.enterprises), len(plan.scans), len(world.people), statuses
-    )
+    return len(world.people)

@@ -21,14 +21,14 @@ import asyncio
 import gc
 import multiprocessing
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from multiprocessing.sharedctypes import Synchronized
 from multiprocessing.synchronize import Condition
 from typing import Any
 
-from bot.db import SessionFactory, create_engine
+from bot.db import SessionFactory, create_engine, create_session_factory
 from demo.plan import CasePlan
 from demo.rows import write
 from demo.steps import STEPS
@@ -94,16 +94,46 @@ def _batch_process(
     asyncio.run(_write_batch(url, ledger, cases, index, turns))
 
 
-def _reap(running: list[BaseProcess], *, room: int, tick: Callable[[int], None]) -> None:
-    """Wait until at most ``room`` processes run; each one that ended must have succeeded."""
+Beside = Callable[[SessionFactory], Awaitable[None]]
+"""Rows written by a process of their own beside the batches (the world's), in a transaction
+of their own, committed before the first batch's."""
+
+
+async def _write_beside(url: str, beside: Beside) -> None:
+    engine = create_engine(url)
+    try:
+        await beside(create_session_factory(engine))
+    finally:
+        await engine.dispose()
+
+
+def _beside_process(url: str, beside: Beside, turns: Turns) -> None:
+    """A forked process: the rows beside the batches, its turn (the first) then done; a batch
+    commits only after them, so none is committed if they fail."""
+    asyncio.run(_write_beside(url, beside))
+    turns.done(0)
+
+
+def _reap(
+    running: list[BaseProcess],
+    *,
+    room: int,
+    tick: Callable[[int], None],
+    aside: list[BaseProcess] | None = None,
+) -> None:
+    """Wait until at most ``room`` processes run; each one that ended must have succeeded,
+    and so must each of ``aside`` that ended meanwhile (a batch may wait for one of them)."""
+    aside = [] if aside is None else aside
     while len(running) > room:
-        wait([p.sentinel for p in running])
-        for process in [p for p in running if not p.is_alive()]:
+        wait([p.sentinel for p in (*running, *aside)])
+        for process in [p for p in (*running, *aside) if not p.is_alive()]:
             process.join()
-            running.remove(process)
+            (running if process in running else aside).remove(process)
             if process.exitcode != 0:
-                raise RuntimeError(f"a demo batch failed (exit code {process.exitcode})")
-            tick(getattr(process, "cases", 0))
+                what = getattr(process, "what", "a demo batch")
+                raise RuntimeError(f"{what} failed (exit code {process.exitcode})")
+            if process not in aside:
+                tick(getattr(process, "cases", 0))
 
 
 async def write_in_parallel(
@@ -114,9 +144,12 @@ async def write_in_parallel(
     batch: int,
     workers: int,
     tick: Callable[[int], None],
+    beside: Beside | None = None,
 ) -> None:
     """Every batch of ``batch`` cases worked out and written by a process of its own, at most
-    ``workers`` at a time, while this one goes through the history dry."""
+    ``workers`` at a time, while this one goes through the history dry; ``beside`` by one more
+    process from the start, committed before the first batch is (its rows are named by the
+    batches' but checked only at the end of the load, ``demo.load``)."""
     from demo.bulk import MemoryLedger
 
     assert isinstance(ledger, MemoryLedger)
@@ -125,13 +158,23 @@ async def write_in_parallel(
     context = multiprocessing.get_context("fork")
     turns = Turns(context)
     running: list[BaseProcess] = []
+    aside: list[BaseProcess] = []
+    first = 0 if beside is None else 1  # the turn of the first batch
     try:
+        if beside is not None:
+            gc.freeze()
+            world = context.Process(target=_beside_process, args=(url, beside, turns), daemon=True)
+            world.what = "the demo's world rows"  # type: ignore[attr-defined]
+            aside.append(world)
+            world.start()
         for index, start in enumerate(range(0, len(cases), batch)):
             part = cases[start : start + batch]
-            _reap(running, room=workers - 1, tick=tick)
+            _reap(running, room=workers - 1, tick=tick, aside=aside)
             assert ledger.batch.empty, "a dry pass keeps no rows"
             process = context.Process(
-                target=_batch_process, args=(url, ledger, part, index, turns), daemon=True
+                target=_batch_process,
+                args=(url, ledger, part, first + index, turns),
+                daemon=True,
             )
             process.cases = len(part)  # type: ignore[attr-defined]
             gc.freeze()  # the child's collector leaves what it inherits alone (no copies of it)
@@ -140,9 +183,11 @@ async def write_in_parallel(
             ledger.dry = True
             await work_out(ledger, part)
             ledger.forget()
-        _reap(running, room=0, tick=tick)
+        _reap(running, room=0, tick=tick, aside=aside)
+        _reap(aside, room=0, tick=tick)
     finally:
         gc.unfreeze()
+        running += aside
         for left in running:  # only after a failure
             left.terminate()
         deadline = time.monotonic() + 10

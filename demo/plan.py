@@ -9,7 +9,7 @@ import math
 import random
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple, overload
 
@@ -164,9 +164,10 @@ class StepKind(enum.StrEnum):
     AFTERCARE_CLUE = "aftercare_clue"  # on the clue a 有 opened: the first case (``ref``)
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
-    """One thing that happens to a planned case: what, when, and its particulars."""
+class Step(NamedTuple):
+    """One thing that happens to a planned case: what, when, and its particulars (a named
+    tuple, not a frozen dataclass: a plan of 50,000 cases makes some 450,000 steps, and a frozen
+    dataclass sets each of its 14 fields through ``object.__setattr__``, four times the work)."""
 
     kind: StepKind
     at: datetime
@@ -184,9 +185,9 @@ class Step:
     answer: str | None = None  # AFTERCARE_ANSWER: none (没有) or yes (有)
 
 
-@dataclass(frozen=True, slots=True)
-class CasePlan:
-    """A case the generator writes: who reports what and when, then what happens to it."""
+class CasePlan(NamedTuple):
+    """A case the generator writes: who reports what and when, then what happens to it (a
+    named tuple, as ``Step``: changed with ``_replace``)."""
 
     enterprise: int
     contact: tuple[str, str] | None  # 实名: name and phone; None for 匿名
@@ -608,7 +609,7 @@ def _aftercare(
     else:
         closes = calendar.deadline(ask, config.aftercare.answer_days).due_at
         steps.append(Step(StepKind.AFTERCARE_UNANSWERED, closes))
-    plan = replace(plan, steps=plan.steps + tuple(s for s in steps if s.at <= now))
+    plan = plan._replace(steps=plan.steps + tuple(s for s in steps if s.at <= now))
     return plan, (answered if yes and answered <= now else None)
 
 
@@ -668,9 +669,9 @@ def _ask_after(
         first = moved[plan.prompted_by]  # received earlier, so kept
         own = rng.choice((None, *DESCRIPTIONS["retaliation"]))
         said = clue_description(_numbered(first, plan.created_at), own)  # the service's words
-        clue = replace(plan, description=said, prompted_by=first)
-        clue = replace(
-            clue, steps=(Step(StepKind.AFTERCARE_CLUE, clue.created_at, ref=first), *life(clue))
+        clue = plan._replace(description=said, prompted_by=first)
+        clue = clue._replace(
+            steps=(Step(StepKind.AFTERCARE_CLUE, clue.created_at, ref=first), *life(clue))
         )
         result.append(_aftercare(rng, config, calendar, clue, now)[0])
     return result
@@ -687,11 +688,11 @@ def _renumbered(plan: CasePlan, moved: dict[str, str], opened: bool) -> CasePlan
                 changed = True
                 continue
             if moved[step.ref] != step.ref:
-                step, changed = replace(step, ref=moved[step.ref]), True
+                step, changed = step._replace(ref=moved[step.ref]), True
         if step.kind is StepKind.AFTERCARE_ANSWER and step.answer == "yes" and not opened:
-            step, changed = replace(step, answer="none"), True
+            step, changed = step._replace(answer="none"), True
         steps.append(step)
-    return replace(plan, steps=tuple(steps)) if changed else plan  # most are as they were
+    return plan._replace(steps=tuple(steps)) if changed else plan  # most are as they were
 
 
 # --- 重复件 ------------------------------------------------------------------------------
@@ -804,7 +805,7 @@ def _link_repeats(
             for other in rng.sample(others, min(3, len(others))):
                 if _earlier(plans, seen.get((other, case.category), []), case.created_at, days):
                     continue
-                case = plans[i] = replace(case, enterprise=other)
+                case = plans[i] = case._replace(enterprise=other)
                 j = None
                 break
         seen.setdefault((case.enterprise, case.category), []).append(i)
@@ -827,8 +828,8 @@ def _link_repeats(
             steps.append(Step(StepKind.MERGE, at, ref=numbers[j]))
             record = Step(StepKind.MERGED_IN, at, note=case.description, ref=numbers[i])
             earlier = sorted((*plans[j].steps, record), key=lambda s: s.at)
-            plans[j] = replace(plans[j], steps=tuple(earlier))
-        plans[i] = replace(case, steps=tuple(steps))
+            plans[j] = plans[j]._replace(steps=tuple(earlier))
+        plans[i] = case._replace(steps=tuple(steps))
     return plans
 
 

@@ -40,6 +40,7 @@ class World:
     people: list[Inspector]
     enterprises: dict[int, Enterprise]
     reporters: list[Reporter]  # by enterprise index of the plan
+    cards: list[Card] = field(default_factory=list)  # by enterprise index of the plan
     category_codes: dict[int, str] = field(default_factory=dict)
     category_by_code: dict[str, Category] = field(default_factory=dict)
     team_by_code: dict[str, Team] = field(default_factory=dict)
@@ -130,10 +131,11 @@ async def _insert(session: AsyncSession, model: Any, rows: Iterable[Any]) -> Non
 
 
 async def build_world(
-    sessions: SessionFactory, config: LiankaConfig, plan: Plan, seed: int
+    sessions: SessionFactory, config: LiankaConfig, plan: Plan, seed: int, *, write: bool = True
 ) -> World:
     """Catalog, people, enterprises, cards, reporters and card scans: the same rows either way
-    (card scans stand in for issue 4's scan recording)."""
+    (card scans stand in for issue 4's scan recording). The catalog is written at once, the
+    rest with ``write_world`` (here, unless ``write`` is false)."""
     rng = random.Random(seed + 1)  # noqa: S311 (reproducible demo data, not secrets)
     async with sessions() as session:
         await sync_catalog(session, config)
@@ -141,47 +143,56 @@ async def build_world(
         categories = {c.id or 0: c for c in (await session.exec(select(Category))).all()}
         zones = {z.id or 0: z for z in (await session.exec(select(Zone))).all()}
         teams = {t.id or 0: t for t in (await session.exec(select(Team))).all()}
-        zone_by_code = {z.code: z for z in zones.values()}
-        people = _people(config, {t.code: t for t in teams.values()}, plan.start, rng)
-        enterprises: dict[int, Enterprise] = {}
-        cards: list[Card] = []
-        reporters: list[Reporter] = []
-        for index, e in enumerate(plan.enterprises, start=1):
-            zone = zone_by_code[e.zone]
-            enterprises[index] = PlainEnterprise(
+    zone_by_code = {z.code: z for z in zones.values()}
+    people = _people(config, {t.code: t for t in teams.values()}, plan.start, rng)
+    enterprises: dict[int, Enterprise] = {}
+    cards: list[Card] = []
+    reporters: list[Reporter] = []
+    for index, e in enumerate(plan.enterprises, start=1):
+        zone = zone_by_code[e.zone]
+        enterprises[index] = PlainEnterprise(
+            id=index,
+            name=e.name,
+            uscc=e.uscc,
+            zone_id=zone.id,
+            legal_rep=e.legal_rep,
+            created_at=plan.start,
+        )
+        card = PlainCard.issue(index, zone, token=e.token, unit_without_zone="", at=plan.start)
+        card.id, card.printed_count = index, 1
+        cards.append(card)
+        reporters.append(
+            PlainReporter(
                 id=index,
-                name=e.name,
-                uscc=e.uscc,
+                telegram_user_id=TELEGRAM_BASE + index,
+                chat_id=TELEGRAM_BASE + index,
+                card_id=index,
+                enterprise_id=index,
                 zone_id=zone.id,
-                legal_rep=e.legal_rep,
                 created_at=plan.start,
             )
-            card = PlainCard.issue(index, zone, token=e.token, unit_without_zone="", at=plan.start)
-            card.id, card.printed_count = index, 1
-            cards.append(card)
-            reporters.append(
-                PlainReporter(
-                    id=index,
-                    telegram_user_id=TELEGRAM_BASE + index,
-                    chat_id=TELEGRAM_BASE + index,
-                    card_id=index,
-                    enterprise_id=index,
-                    zone_id=zone.id,
-                    created_at=plan.start,
-                )
-            )
-        scans = (
-            {"card_id": index + 1, "reporter_id": index + 1, "scanned_at": at}
-            for index, at in plan.scans
         )
-        for index, at in plan.scans:
-            card = cards[index]
-            card.scan_count += 1
-            card.last_scan_at = at
-        await _insert(session, Inspector, people)
-        await _insert(session, Enterprise, enterprises.values())
-        await _insert(session, Card, cards)
-        await _insert(session, Reporter, reporters)
+    for index, at in plan.scans:
+        card = cards[index]
+        card.scan_count += 1
+        card.last_scan_at = at
+    world = World(categories, zones, teams, people, enterprises, reporters, cards)
+    if write:
+        await write_world(sessions, world, plan)
+    return world
+
+
+async def write_world(sessions: SessionFactory, world: World, plan: Plan) -> None:
+    """The world's people, enterprises, cards, reporters and the plan's card scans, in one
+    transaction."""
+    scans = (
+        {"card_id": index + 1, "reporter_id": index + 1, "scanned_at": at}
+        for index, at in plan.scans
+    )
+    async with sessions() as session:
+        await _insert(session, Inspector, world.people)
+        await _insert(session, Enterprise, world.enterprises.values())
+        await _insert(session, Card, world.cards)
+        await _insert(session, Reporter, world.reporters)
         await _insert(session, CardScan, scans)
         await session.commit()
-    return World(categories, zones, teams, people, enterprises, reporters)

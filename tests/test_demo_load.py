@@ -61,6 +61,33 @@ async def test_the_collector_rests_while_a_history_is_worked_out_and_runs_again_
     assert gc.isenabled()
 
 
+async def test_the_collector_rests_from_the_plan_until_the_history_is_written(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # once the plan is made, each pass of the collector goes over all its objects: the world
+    # is built and the cases written with the collector at rest; it runs again afterwards
+    seen: dict[str, bool] = {}
+    build_world = getattr(demo.generate, "build_world")  # noqa: B009 (not exported)
+    write_in_bulk = getattr(demo.generate, "write_in_bulk")  # noqa: B009 (not exported)
+
+    async def world(*args: Any, **kwargs: Any) -> Any:
+        seen["world"] = gc.isenabled()
+        return await build_world(*args, **kwargs)
+
+    async def bulk(*args: Any, **kwargs: Any) -> None:
+        seen["bulk"] = gc.isenabled()
+        await write_in_bulk(*args, **kwargs)
+
+    monkeypatch.setattr(demo.generate, "build_world", world)
+    monkeypatch.setattr(demo.generate, "write_in_bulk", bulk)
+    await generate_demo(sessions, catalog, calendar, NOW, cases=12, seed=3, months=2)
+    assert seen == {"world": False, "bulk": False}
+    assert gc.isenabled()
+
+
 async def _schema(sessions: SessionFactory) -> dict[str, list[tuple[object, ...]]]:
     """Every index (its definition, valid and ready) and every constraint (its definition,
     validated or not) of the database's tables."""
@@ -160,6 +187,22 @@ class TestTheLoadOnPostgreSQL:
         monkeypatch.setattr(demo.generate, "write_in_bulk", broken)
         with pytest.raises(RuntimeError, match="the load broke"):
             await generate(cases=10, seed=3, months=2)
+        assert await _schema(sessions) == before
+
+    async def test_world_rows_that_fail_beside_the_batches_fail_the_load_which_leaves_the_schema(
+        self,
+        sessions: SessionFactory,
+        generate: Generate,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        before = await _schema(sessions)
+
+        async def broken(*args: Any, **kwargs: Any) -> None:
+            raise RuntimeError("the world broke")
+
+        monkeypatch.setattr(demo.generate, "write_world", broken)
+        with pytest.raises(RuntimeError, match="the demo's world rows failed"):
+            await generate(cases=30, seed=3, months=2, workers=2)
         assert await _schema(sessions) == before
 
     async def test_a_row_written_against_a_key_is_refused_when_the_keys_come_back(
