@@ -747,3 +747,45 @@ async def test_a_clock_changed_in_any_one_field_after_the_claim_reads_as_changed
             seen[change] = (await connection.execute(read)).scalar_one()
             await session.rollback()
     assert len(set(seen.values())) == len(seen), seen
+
+
+async def test_a_batch_on_sqlite_reads_its_cases_versions_with_the_write_that_locks_it(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Three clocks warned in one batch: on SQLite the write that takes the lock returns the
+    cases' versions with the clocks (no statement of its own to read them), and the batch is
+    written in five statements; PostgreSQL locks the cases, then the clocks (six)."""
+    async with sessions() as session:
+        await make_staff(session, SUBMITTED)
+    for n in range(3):
+        await report(sessions, catalog, calendar, SUBMITTED, telegram_user_id=7_000_090 + n)
+    said: list[str] = []
+    in_batch = False
+
+    def record(*args: Any) -> None:
+        if in_batch:
+            said.append(" ".join(str(args[2]).split())[:40])
+
+    act_in_bulk = sweep_module.act_in_bulk  # type: ignore[attr-defined]
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal in_batch
+        in_batch = True
+        try:
+            return await act_in_bulk(*args, **kwargs)
+        finally:
+            in_batch = False
+
+    monkeypatch.setattr(sweep_module, "act_in_bulk", counted)
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", record)
+    try:
+        report_ = await sweep_deadlines(sessions, catalog, calendar, ACCEPT_WARNING)
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", record)
+    assert len(report_.plans) == 3 and report_.queued == 3
+    async with sessions() as session:
+        dialect = (await session.connection()).dialect.name
+    assert len(said) == (6 if dialect == "postgresql" else 5), said
