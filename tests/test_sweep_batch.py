@@ -21,6 +21,7 @@ import bot.services.sweep_batch as sweep_batch
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.audit import verify_audit
+from bot.services.people import Directory
 from bot.services.policy import Policy
 from bot.services.supervision import supervise_case
 from bot.services.sweep import sweep_deadlines
@@ -789,3 +790,31 @@ async def test_a_batch_on_sqlite_reads_its_cases_versions_with_the_write_that_lo
     async with sessions() as session:
         dialect = (await session.connection()).dialect.name
     assert len(said) == (6 if dialect == "postgresql" else 5), said
+
+
+async def test_who_is_who_is_read_while_the_database_claims_the_clocks(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The directory, categories and teams are read on a connection of their own while the
+    claim runs (the claim here waits until they are being read), and the sweep still warns."""
+    async with sessions() as session:
+        await make_staff(session, SUBMITTED)
+    await report(sessions, catalog, calendar, SUBMITTED, telegram_user_id=7_000_095)
+    reading = asyncio.Event()
+    load, claim = Directory.load, sweep_module.claim_due_clocks
+
+    async def read_marked(_cls: type[Directory], session: Any) -> Directory:
+        reading.set()
+        return await load(session)
+
+    async def claim_once_reading(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.wait_for(reading.wait(), timeout=5)
+        return await claim(*args, **kwargs)
+
+    monkeypatch.setattr(Directory, "load", classmethod(read_marked))
+    monkeypatch.setattr(sweep_module, "claim_due_clocks", claim_once_reading)
+    done = await sweep_deadlines(sessions, catalog, calendar, ACCEPT_WARNING)
+    assert len(done.plans) == 1 and done.queued == 1
