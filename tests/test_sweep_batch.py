@@ -818,3 +818,35 @@ async def test_who_is_who_is_read_while_the_database_claims_the_clocks(
     monkeypatch.setattr(sweep_module, "claim_due_clocks", claim_once_reading)
     done = await sweep_deadlines(sessions, catalog, calendar, ACCEPT_WARNING)
     assert len(done.plans) == 1 and done.queued == 1
+
+
+async def test_on_postgresql_the_claim_reads_the_clocks_cases_in_the_same_statement(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+) -> None:
+    """One round trip claims the due clocks and reads their cases on PostgreSQL (the update a
+    ``WITH`` the read joins); SQLite, which cannot, reads the cases next, in one statement."""
+    async with sessions() as session:
+        await make_staff(session, SUBMITTED)
+        dialect = (await session.connection()).dialect.name
+    for n in range(2):
+        await report(sessions, catalog, calendar, SUBMITTED, telegram_user_id=7_000_097 + n)
+    said: list[str] = []
+
+    def record(*args: Any) -> None:
+        said.append(" ".join(str(args[2]).split()))
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", record)
+    try:
+        done = await sweep_deadlines(sessions, catalog, calendar, ACCEPT_WARNING)
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", record)
+    assert len(done.plans) == 2 and done.queued == 2
+    claims = [s for s in said if "SET claimed_by=" in s and "claimed_until=" in s]
+    reads = [s for s in said if s.startswith("SELECT cases.id, cases.number")]
+    assert len(claims) == 1
+    if dialect == "postgresql":
+        assert claims[0].startswith("WITH claimed AS (UPDATE case_clocks") and not reads
+    else:
+        assert claims[0].startswith("UPDATE case_clocks") and len(reads) == 1

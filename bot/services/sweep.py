@@ -146,31 +146,53 @@ def _due_filter(now: datetime) -> Any:
 
 
 async def claim_due_clocks(
-    session: AsyncSession, now: datetime, instance: str, limit: int = CLAIM_LIMIT
+    session: AsyncSession,
+    now: datetime,
+    instance: str,
+    limit: int = CLAIM_LIMIT,
+    *,
+    cases: dict[int, CaseRow] | None = None,
 ) -> list[ClockRow]:
     """Claim up to ``limit`` due clocks for ``instance`` in one statement that returns them, in
     id order; commits the claim. On PostgreSQL the claimed ids are an array the update looks up
-    by primary key (``= ANY(ARRAY(…))``), where ``IN (…)`` let the planner scan every clock."""
+    by primary key (``= ANY(ARRAY(…))``), where ``IN (…)`` let the planner scan every clock;
+    there ``cases``, if given, gets the claimed clocks' cases from the same statement (the
+    update a ``WITH`` that the read of the cases joins), one round trip for both."""
     table = CaseClock.__table__  # type: ignore[attr-defined]
+    dialect = _dialect(session)
     due = (
         select(table.c.id)
         .where(_due_filter(now))
         .order_by(table.c.next_action_at, table.c.id)
         .limit(limit)
     )
-    if _dialect(session) == "postgresql":
+    if dialect == "postgresql":
         claimed = table.c.id == any_(
             func.array(due.with_for_update(skip_locked=True).scalar_subquery())
         )
     else:
         claimed = table.c.id.in_(due.scalar_subquery())
+    columns = read_clocks(dialect)
     statement = (
         update(table)
         .where(claimed)
         .values(claimed_by=instance, claimed_until=utc(now + CLAIM_FOR))
-        .returning(*read_clocks(_dialect(session)))
+        .returning(*columns[:-1], columns[-1].label("seen"))
     )
-    clocks = [ClockRow(row[:-1], row[-1]) for row in (await session.exec(statement)).all()]
+    connection = await session.connection()
+    if dialect == "postgresql" and cases is not None:
+        done, case_table = statement.cte("claimed"), Case.__table__  # type: ignore[attr-defined]
+        rows = (
+            await connection.execute(
+                select(*done.c, *(case_table.c[name] for name in CaseRow.COLUMNS)).join_from(
+                    done, case_table, case_table.c.id == done.c.case_id
+                )
+            )
+        ).all()
+        cases.update((case.id, case) for case in (CaseRow(row[len(columns) :]) for row in rows))
+    else:
+        rows = (await connection.execute(statement)).all()
+    clocks = [ClockRow(row[: len(columns) - 1], row[len(columns) - 1]) for row in rows]
     await session.commit()
     return sorted(clocks, key=lambda clock: clock.id)
 
@@ -475,13 +497,14 @@ async def _sweep(
     # who is who and the provisional years read on a connection of their own meanwhile: the
     # database claims the clocks while the process reads them (``bot.services.sweep_setting``)
     reading = asyncio.ensure_future(read_setting(sessions, calendar, now))
+    cases: dict[int, CaseRow] = {}  # read with the claim where it can be
     try:
         async with sessions() as session:
             if dry_run:
                 clocks = await list_due_clocks(session, now, limit)
             else:
-                clocks = await claim_due_clocks(session, now, instance, limit)
-            cases = await _load_cases(session, clocks)
+                clocks = await claim_due_clocks(session, now, instance, limit, cases=cases)
+            cases |= await _load_cases(session, [c for c in clocks if c.case_id not in cases])
             reporters = await load_reporters(session, clocks, cases)
             dialect = _dialect(session)
     except BaseException:  # nothing waits for the setting any more
