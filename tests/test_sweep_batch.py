@@ -21,6 +21,7 @@ import bot.services.sweep_batch as sweep_batch
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.audit import verify_audit
+from bot.services.people import Directory
 from bot.services.policy import Policy
 from bot.services.supervision import supervise_case
 from bot.services.sweep import sweep_deadlines
@@ -747,3 +748,105 @@ async def test_a_clock_changed_in_any_one_field_after_the_claim_reads_as_changed
             seen[change] = (await connection.execute(read)).scalar_one()
             await session.rollback()
     assert len(set(seen.values())) == len(seen), seen
+
+
+async def test_a_batch_on_sqlite_reads_its_cases_versions_with_the_write_that_locks_it(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Three clocks warned in one batch: on SQLite the write that takes the lock returns the
+    cases' versions with the clocks (no statement of its own to read them), and the batch is
+    written in five statements; PostgreSQL locks the cases, then the clocks (six)."""
+    async with sessions() as session:
+        await make_staff(session, SUBMITTED)
+    for n in range(3):
+        await report(sessions, catalog, calendar, SUBMITTED, telegram_user_id=7_000_090 + n)
+    said: list[str] = []
+    in_batch = False
+
+    def record(*args: Any) -> None:
+        if in_batch:
+            said.append(" ".join(str(args[2]).split())[:40])
+
+    act_in_bulk = sweep_module.act_in_bulk  # type: ignore[attr-defined]
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal in_batch
+        in_batch = True
+        try:
+            return await act_in_bulk(*args, **kwargs)
+        finally:
+            in_batch = False
+
+    monkeypatch.setattr(sweep_module, "act_in_bulk", counted)
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", record)
+    try:
+        report_ = await sweep_deadlines(sessions, catalog, calendar, ACCEPT_WARNING)
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", record)
+    assert len(report_.plans) == 3 and report_.queued == 3
+    async with sessions() as session:
+        dialect = (await session.connection()).dialect.name
+    assert len(said) == (6 if dialect == "postgresql" else 5), said
+
+
+async def test_who_is_who_is_read_while_the_database_claims_the_clocks(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The directory, categories and teams are read on a connection of their own while the
+    claim runs (the claim here waits until they are being read), and the sweep still warns."""
+    async with sessions() as session:
+        await make_staff(session, SUBMITTED)
+    await report(sessions, catalog, calendar, SUBMITTED, telegram_user_id=7_000_095)
+    reading = asyncio.Event()
+    load, claim = Directory.load, sweep_module.claim_due_clocks
+
+    async def read_marked(_cls: type[Directory], session: Any) -> Directory:
+        reading.set()
+        return await load(session)
+
+    async def claim_once_reading(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.wait_for(reading.wait(), timeout=5)
+        return await claim(*args, **kwargs)
+
+    monkeypatch.setattr(Directory, "load", classmethod(read_marked))
+    monkeypatch.setattr(sweep_module, "claim_due_clocks", claim_once_reading)
+    done = await sweep_deadlines(sessions, catalog, calendar, ACCEPT_WARNING)
+    assert len(done.plans) == 1 and done.queued == 1
+
+
+async def test_on_postgresql_the_claim_reads_the_clocks_cases_in_the_same_statement(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+) -> None:
+    """One round trip claims the due clocks and reads their cases on PostgreSQL (the update a
+    ``WITH`` the read joins); SQLite, which cannot, reads the cases next, in one statement."""
+    async with sessions() as session:
+        await make_staff(session, SUBMITTED)
+        dialect = (await session.connection()).dialect.name
+    for n in range(2):
+        await report(sessions, catalog, calendar, SUBMITTED, telegram_user_id=7_000_097 + n)
+    said: list[str] = []
+
+    def record(*args: Any) -> None:
+        said.append(" ".join(str(args[2]).split()))
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", record)
+    try:
+        done = await sweep_deadlines(sessions, catalog, calendar, ACCEPT_WARNING)
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", record)
+    assert len(done.plans) == 2 and done.queued == 2
+    claims = [s for s in said if "SET claimed_by=" in s and "claimed_until=" in s]
+    reads = [s for s in said if s.startswith("SELECT cases.id, cases.number")]
+    assert len(claims) == 1
+    if dialect == "postgresql":
+        assert claims[0].startswith("WITH claimed AS (UPDATE case_clocks") and not reads
+    else:
+        assert claims[0].startswith("UPDATE case_clocks") and len(reads) == 1

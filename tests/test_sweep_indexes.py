@@ -4,6 +4,7 @@ the case, the provisional clocks by their partial index."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -11,8 +12,12 @@ import sqlalchemy as sa
 from sqlmodel import col, func, select
 
 from bot.db import SessionFactory
+from bot.services.sweep_digest import Digest, Digests
 from models.clock import CaseClock, ClockState
 from models.event import CaseEvent, EventKind
+from models.notification import Recipient, RecipientKind
+
+NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 
 pytestmark = pytest.mark.both_databases
 
@@ -69,3 +74,40 @@ async def test_events_of_a_kind_in_a_period_are_found_by_kind_and_time(
         .limit(20)
     )
     assert "ix_case_events_kind_created_at" in await _plan(sessions, viewed)
+
+
+async def test_a_digest_merge_finds_its_rows_by_id_not_among_every_pending_notice(
+    sessions: SessionFactory,
+) -> None:
+    # SQLite keeps no statistics: for ``id IN (…) AND status = …`` it read the status index,
+    # every pending notification (thousands while a sweep catches up), for a few digests
+    digests = Digests(now=NOW, hold_until=NOW, checked=set())
+    digests.current = {
+        Recipient(RecipientKind.INSPECTOR, n, n): Digest(row_id=n, lines=[]) for n in range(1, 41)
+    }
+    async with sessions() as session:
+        connection = await session.connection()
+        if connection.dialect.name == "postgresql":
+            pytest.skip("PostgreSQL plans by its statistics: the ids, by the primary key")
+        said: list[tuple[str, Any]] = []
+
+        def record(*args: Any) -> None:
+            said.append((args[2], args[3]))
+
+        sync_engine = connection.sync_engine
+        sa.event.listen(sync_engine, "before_cursor_execute", record)
+        try:
+            await digests._still_waiting(session, {n: 0 for n in range(1, 41)})
+            await digests.release(session)
+        finally:
+            sa.event.remove(sync_engine, "before_cursor_execute", record)
+        plans = [
+            "\n".join(
+                str(row[-1])
+                for row in await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)
+            )
+            for sql, params in said
+        ]
+    assert len(plans) == 2
+    for plan in plans:
+        assert "INTEGER PRIMARY KEY" in plan and "ix_notifications_due" not in plan

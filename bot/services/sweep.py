@@ -45,12 +45,11 @@ from typing import Any
 
 from sqlalchemy import and_, any_, func, or_, update
 from sqlalchemy.orm.exc import StaleDataError
-from sqlmodel import col, select
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
-from bot.services.people import Directory
 from bot.services.sweep_batch import (
     Batch,
     Sweep,
@@ -68,20 +67,15 @@ from bot.services.sweep_plan import (
     ClockPlan,
     ClockRow,
     Notice,
-    SweepContext,
-    case_of,
     plan_clock,
 )
-from models import notification
+from bot.services.sweep_setting import load_reporters, read_setting
 from models.bulk import among
 from models.calendar import WorkCalendar
-from models.case import Case, reporter_of
-from models.clock import CaseClock, ClockKind, ClockState
+from models.case import Case
+from models.clock import CaseClock, ClockState
 from models.event import CaseEvent
 from models.notification import Recipient
-from models.org import Category
-from models.reporter import Reporter
-from models.team import Team
 from models.types import utc
 from notifications.outbox import enqueue
 
@@ -152,31 +146,53 @@ def _due_filter(now: datetime) -> Any:
 
 
 async def claim_due_clocks(
-    session: AsyncSession, now: datetime, instance: str, limit: int = CLAIM_LIMIT
+    session: AsyncSession,
+    now: datetime,
+    instance: str,
+    limit: int = CLAIM_LIMIT,
+    *,
+    cases: dict[int, CaseRow] | None = None,
 ) -> list[ClockRow]:
     """Claim up to ``limit`` due clocks for ``instance`` in one statement that returns them, in
     id order; commits the claim. On PostgreSQL the claimed ids are an array the update looks up
-    by primary key (``= ANY(ARRAY(…))``), where ``IN (…)`` let the planner scan every clock."""
+    by primary key (``= ANY(ARRAY(…))``), where ``IN (…)`` let the planner scan every clock;
+    there ``cases``, if given, gets the claimed clocks' cases from the same statement (the
+    update a ``WITH`` that the read of the cases joins), one round trip for both."""
     table = CaseClock.__table__  # type: ignore[attr-defined]
+    dialect = _dialect(session)
     due = (
         select(table.c.id)
         .where(_due_filter(now))
         .order_by(table.c.next_action_at, table.c.id)
         .limit(limit)
     )
-    if _dialect(session) == "postgresql":
+    if dialect == "postgresql":
         claimed = table.c.id == any_(
             func.array(due.with_for_update(skip_locked=True).scalar_subquery())
         )
     else:
         claimed = table.c.id.in_(due.scalar_subquery())
+    columns = read_clocks(dialect)
     statement = (
         update(table)
         .where(claimed)
         .values(claimed_by=instance, claimed_until=utc(now + CLAIM_FOR))
-        .returning(*read_clocks(_dialect(session)))
+        .returning(*columns[:-1], columns[-1].label("seen"))
     )
-    clocks = [ClockRow(row[:-1], row[-1]) for row in (await session.exec(statement)).all()]
+    connection = await session.connection()
+    if dialect == "postgresql" and cases is not None:
+        done, case_table = statement.cte("claimed"), Case.__table__  # type: ignore[attr-defined]
+        rows = (
+            await connection.execute(
+                select(*done.c, *(case_table.c[name] for name in CaseRow.COLUMNS)).join_from(
+                    done, case_table, case_table.c.id == done.c.case_id
+                )
+            )
+        ).all()
+        cases.update((case.id, case) for case in (CaseRow(row[len(columns) :]) for row in rows))
+    else:
+        rows = (await connection.execute(statement)).all()
+    clocks = [ClockRow(row[: len(columns) - 1], row[len(columns) - 1]) for row in rows]
     await session.commit()
     return sorted(clocks, key=lambda clock: clock.id)
 
@@ -206,26 +222,6 @@ async def _load_cases(session: AsyncSession, clocks: list[ClockRow]) -> dict[int
         )
         cases.update((case.id, case) for case in map(CaseRow, rows.all()))
     return cases
-
-
-async def _load_context(
-    session: AsyncSession,
-    config: LiankaConfig,
-    calendar: WorkCalendar,
-    reporter_ids: set[int],
-) -> SweepContext:
-    reporters: dict[int, Reporter] = {}
-    if reporter_ids:
-        rows = await session.exec(select(Reporter).where(col(Reporter.id).in_(reporter_ids)))
-        reporters = {r.id: r for r in rows.all() if r.id is not None}
-    return SweepContext(
-        config=config,
-        calendar=calendar,
-        directory=await Directory.load(session),
-        categories={c.id: c for c in (await session.exec(select(Category))).all() if c.id},
-        teams={t.id: t for t in (await session.exec(select(Team))).all() if t.id},
-        reporters=reporters,
-    )
 
 
 async def _release(sessions: SessionFactory, clock_id: int, instance: str) -> None:
@@ -438,42 +434,6 @@ def _digest_recipients(plans: list[ClockPlan]) -> set[Recipient]:
     return {r for r, count in counts.items() if count >= DIGEST_THRESHOLD}
 
 
-async def _provisional_notices(
-    session: AsyncSession, calendar: WorkCalendar, directory: Directory, now: datetime
-) -> list[Notice]:
-    """Tell each admin once per year that open deadlines count over a year without the
-    official schedule (key ``calendar:provisional:<year>:<admin>``)."""
-    table = CaseClock.__table__  # type: ignore[attr-defined]
-    low, high = (
-        await session.exec(
-            select(func.min(table.c.started_at), func.max(table.c.due_at)).where(
-                table.c.provisional.is_(True),
-                table.c.state.in_([ClockState.RUNNING, ClockState.PAUSED]),
-            )
-        )
-    ).one()
-    if low is None or high is None:
-        return []
-    years = sorted(
-        calendar.provisional_years(
-            utc(low).astimezone(calendar.tz).date(), utc(high).astimezone(calendar.tz).date()
-        )
-    )
-    return [
-        Notice(
-            key=f"calendar:provisional:{year}:{admin.tag}",
-            kind="admin_calendar_provisional",
-            recipient=admin,
-            case_id=0,
-            says=notification.Notice.of("admin_calendar_provisional", year=year),
-            offer=None,
-            digest_line=None,
-        )
-        for year in years
-        for admin in directory.admins()
-    ]
-
-
 class _CyclesAfterwards:
     """The garbage collector's search for reference cycles held off while sweeps run, and
     resumed when the last one ends. A sweep makes some ten objects a clock (rows, plans,
@@ -534,21 +494,26 @@ async def _sweep(
     now = utc(now)
     instance = instance or default_instance()
     report = SweepReport(now=now, dry_run=dry_run)
-    async with sessions() as session:
-        if dry_run:
-            clocks = await list_due_clocks(session, now, limit)
-        else:
-            clocks = await claim_due_clocks(session, now, instance, limit)
-        cases = await _load_cases(session, clocks)
-        asked = [
-            cases[clock.case_id]
-            for clock in clocks
-            if clock.kind in (ClockKind.FOLLOWUP, ClockKind.AFTERCARE)
-        ]  # only their plans read the reporter (an anonymous case's is sealed)
-        reporters = {r for r in map(reporter_of, map(case_of, asked)) if r is not None}
-        ctx = await _load_context(session, config, calendar, reporters)
-        admin_notices = await _provisional_notices(session, calendar, ctx.directory, now)
-        dialect = _dialect(session)
+    # who is who and the provisional years read on a connection of their own meanwhile: the
+    # database claims the clocks while the process reads them (``bot.services.sweep_setting``)
+    reading = asyncio.ensure_future(read_setting(sessions, calendar, now))
+    cases: dict[int, CaseRow] = {}  # read with the claim where it can be
+    try:
+        async with sessions() as session:
+            if dry_run:
+                clocks = await list_due_clocks(session, now, limit)
+            else:
+                clocks = await claim_due_clocks(session, now, instance, limit, cases=cases)
+            cases |= await _load_cases(session, [c for c in clocks if c.case_id not in cases])
+            reporters = await load_reporters(session, clocks, cases)
+            dialect = _dialect(session)
+    except BaseException:  # nothing waits for the setting any more
+        reading.cancel()
+        await asyncio.gather(reading, return_exceptions=True)
+        raise
+    setting = await reading
+    ctx = setting.context(config, calendar, reporters)
+    admin_notices = setting.admin_notices
     plans = [plan_clock(ctx, clock, cases[clock.case_id], now) for clock in clocks]
     held = _digest_recipients(plans)
     if dry_run:

@@ -244,7 +244,8 @@ async def _lock(
     session: AsyncSession, clocks: list[ClockRow], instance: str
 ) -> tuple[dict[int, str], dict[int, int]]:
     """Lock the batch's cases and clocks (see the module's docstring) and read what the clocks
-    still claimed by ``instance`` say now (``seen``, by id) and the cases' versions.
+    still claimed by ``instance`` say now (``seen``, by id) and the cases' versions (on SQLite
+    only of the cases with a clock still ours: the others' clocks are skipped).
 
     No deadlock with a staff action or another batch: every writer locks a case's row before
     its clocks' (the use cases' flushes, ``_apply``), and here too — on PostgreSQL the cases
@@ -255,31 +256,45 @@ async def _lock(
     column changes what the statements return, not what they lock or in which order."""
     clock_table, case_table = _table(CaseClock), _table(Case)
     clock_ids = [c.id for c in clocks]
-    case_ids = sorted({c.case_id for c in clocks})
     connection = await session.connection()
     dialect = connection.dialect.name
     ours = sa.and_(
         among(clock_table.c.id, clock_ids, dialect), clock_table.c.claimed_by == instance
     )
     columns = [clock_table.c.id, seen(dialect)]
-    versions = sa.select(case_table.c.id, case_table.c.version).where(
-        among(case_table.c.id, case_ids, dialect)
-    )
     if dialect == "postgresql":
-        versions = versions.order_by(case_table.c.id).with_for_update()
+        versions = (
+            sa.select(case_table.c.id, case_table.c.version)
+            .where(among(case_table.c.id, sorted({c.case_id for c in clocks}), dialect))
+            .order_by(case_table.c.id)
+            .with_for_update()
+        )
         version_rows = (await connection.execute(versions)).all()
         clock_rows = (
             await connection.execute(
                 sa.select(*columns).where(ours).order_by(clock_table.c.id).with_for_update()
             )
         ).all()
-    else:  # a write first: SQLite's write lock, held until the commit
-        touch = sa.update(clock_table).where(ours).values(claimed_by=clock_table.c.claimed_by)
-        clock_rows = (await connection.execute(touch.returning(*columns))).all()
-        version_rows = (await connection.execute(versions)).all()
+        return (
+            {int(clock_id): text for clock_id, text in clock_rows},
+            {int(row.id): int(row.version) for row in version_rows},
+        )
+    # SQLite: a write first, which takes the write lock until the commit; it returns each
+    # clock's case and the case's version too, one statement where a read of the versions
+    # would be another (a clock no longer ours is skipped whatever its case's version)
+    version = (
+        sa.select(case_table.c.version)
+        .where(case_table.c.id == clock_table.c.case_id)
+        .correlate(clock_table)
+        .scalar_subquery()
+    )
+    touch = sa.update(clock_table).where(ours).values(claimed_by=clock_table.c.claimed_by)
+    rows = (
+        await connection.execute(touch.returning(*columns, clock_table.c.case_id, version))
+    ).all()
     return (
-        {int(clock_id): text for clock_id, text in clock_rows},
-        {int(row.id): int(row.version) for row in version_rows},
+        {int(clock_id): text for clock_id, text, _, _ in rows},
+        {int(case_id): int(v) for _, _, case_id, v in rows if v is not None},
     )
 
 
@@ -340,11 +355,11 @@ async def act_in_bulk(
         assert clock.id is not None
         row = rows.get(clock.id)
         case = cases[clock.case_id]
+        if clock.id not in still_ours or (row is not None and row.state != ClockState.RUNNING):
+            batch.skipped += 1  # alone it would be skipped too, whatever its case's version
+            continue
         if versions.get(clock.case_id) != case.version:
             batch.alone.append(clock.id)
-            continue
-        if clock.id not in still_ours or (row is not None and row.state != ClockState.RUNNING):
-            batch.skipped += 1
             continue
         plan = plans[clock.id]
         if (row is not None and _refreshed(clock, row)) or clock.case_id in touched:
