@@ -820,6 +820,61 @@ async def test_who_is_who_is_read_while_the_database_claims_the_clocks(
     assert len(done.plans) == 1 and done.queued == 1
 
 
+async def test_a_claim_that_fails_while_who_is_who_is_read_fails_the_sweep_and_frees_both_connections(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The claim fails while the directory is being read on the other connection: the sweep
+    fails with the claim's error, the read is stopped half-way, and no connection is left out of
+    the pool (the next sweep would wait for it)."""
+    async with sessions() as session:
+        await make_staff(session, SUBMITTED)
+    await report(sessions, catalog, calendar, SUBMITTED, telegram_user_id=7_000_093)
+    reading, never = asyncio.Event(), asyncio.Event()
+
+    async def read_for_ever(_cls: type[Directory], session: Any) -> Directory:
+        await session.connection()  # its connection taken, then stopped here
+        reading.set()
+        await never.wait()
+        raise AssertionError("the read should have been stopped")
+
+    async def claim_fails(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.wait_for(reading.wait(), timeout=5)
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(Directory, "load", classmethod(read_for_ever))
+    monkeypatch.setattr(sweep_module, "claim_due_clocks", claim_fails)
+    with pytest.raises(RuntimeError, match="went away"):
+        await sweep_deadlines(sessions, catalog, calendar, ACCEPT_WARNING)
+    assert sessions.kw["bind"].pool.checkedout() == 0
+
+
+async def test_a_failed_read_of_who_is_who_fails_the_sweep_and_frees_both_connections(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The directory cannot be read: the sweep fails with that error, warns nobody, and leaves
+    no connection out of the pool."""
+    async with sessions() as session:
+        await make_staff(session, SUBMITTED)
+    await report(sessions, catalog, calendar, SUBMITTED, telegram_user_id=7_000_094)
+    before = [n.id for n in await outbox(sessions)]
+
+    async def read_fails(_cls: type[Directory], session: Any) -> Directory:
+        await session.connection()
+        raise RuntimeError("the directory could not be read")
+
+    monkeypatch.setattr(Directory, "load", classmethod(read_fails))
+    with pytest.raises(RuntimeError, match="could not be read"):
+        await sweep_deadlines(sessions, catalog, calendar, ACCEPT_WARNING)
+    assert sessions.kw["bind"].pool.checkedout() == 0
+    assert [n.id for n in await outbox(sessions)] == before
+
+
 async def test_on_postgresql_the_claim_reads_the_clocks_cases_in_the_same_statement(
     sessions: SessionFactory,
     catalog: LiankaConfig,

@@ -150,14 +150,13 @@ async def claim_due_clocks(
     now: datetime,
     instance: str,
     limit: int = CLAIM_LIMIT,
-    *,
-    cases: dict[int, CaseRow] | None = None,
-) -> list[ClockRow]:
+) -> tuple[list[ClockRow], dict[int, CaseRow]]:
     """Claim up to ``limit`` due clocks for ``instance`` in one statement that returns them, in
-    id order; commits the claim. On PostgreSQL the claimed ids are an array the update looks up
-    by primary key (``= ANY(ARRAY(…))``), where ``IN (…)`` let the planner scan every clock;
-    there ``cases``, if given, gets the claimed clocks' cases from the same statement (the
-    update a ``WITH`` that the read of the cases joins), one round trip for both."""
+    id order, with their cases by id; commits the claim. On PostgreSQL the claimed ids are an
+    array the update looks up by primary key (``= ANY(ARRAY(…))``), where ``IN (…)`` let the
+    planner scan every clock, and the cases come from the same statement (the update a ``WITH``
+    that the read of the cases joins), one round trip for both; SQLite, which cannot, reads
+    them next."""
     table = CaseClock.__table__  # type: ignore[attr-defined]
     dialect = _dialect(session)
     due = (
@@ -180,7 +179,8 @@ async def claim_due_clocks(
         .returning(*columns[:-1], columns[-1].label("seen"))
     )
     connection = await session.connection()
-    if dialect == "postgresql" and cases is not None:
+    cases: dict[int, CaseRow] = {}
+    if dialect == "postgresql":
         done, case_table = statement.cte("claimed"), Case.__table__  # type: ignore[attr-defined]
         rows = (
             await connection.execute(
@@ -194,7 +194,9 @@ async def claim_due_clocks(
         rows = (await connection.execute(statement)).all()
     clocks = [ClockRow(row[: len(columns) - 1], row[len(columns) - 1]) for row in rows]
     await session.commit()
-    return sorted(clocks, key=lambda clock: clock.id)
+    if dialect != "postgresql":
+        cases = await _load_cases(session, clocks)
+    return sorted(clocks, key=lambda clock: clock.id), cases
 
 
 async def list_due_clocks(session: AsyncSession, now: datetime, limit: int) -> list[ClockRow]:
@@ -497,14 +499,13 @@ async def _sweep(
     # who is who and the provisional years read on a connection of their own meanwhile: the
     # database claims the clocks while the process reads them (``bot.services.sweep_setting``)
     reading = asyncio.ensure_future(read_setting(sessions, calendar, now))
-    cases: dict[int, CaseRow] = {}  # read with the claim where it can be
     try:
         async with sessions() as session:
             if dry_run:
                 clocks = await list_due_clocks(session, now, limit)
+                cases = await _load_cases(session, clocks)
             else:
-                clocks = await claim_due_clocks(session, now, instance, limit, cases=cases)
-            cases |= await _load_cases(session, [c for c in clocks if c.case_id not in cases])
+                clocks, cases = await claim_due_clocks(session, now, instance, limit)
             reporters = await load_reporters(session, clocks, cases)
             dialect = _dialect(session)
     except BaseException:  # nothing waits for the setting any more

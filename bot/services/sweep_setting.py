@@ -32,7 +32,7 @@ from models.types import utc
 
 @dataclass(frozen=True, slots=True)
 class Setting:
-    """Who is who for one sweep, and the admins' notices it queues (``provisional_notices``)."""
+    """Who is who for one sweep, and the admins' notices it queues (``list_provisional_notices``)."""
 
     directory: Directory
     categories: dict[int, Category]
@@ -58,7 +58,7 @@ async def read_setting(sessions: SessionFactory, calendar: WorkCalendar, now: da
         directory = await Directory.load(session)
         categories = {c.id: c for c in (await session.exec(select(Category))).all() if c.id}
         teams = {t.id: t for t in (await session.exec(select(Team))).all() if t.id}
-        admin_notices = await provisional_notices(session, calendar, directory, now)
+        admin_notices = await list_provisional_notices(session, calendar, directory, now)
     return Setting(directory, categories, teams, admin_notices)
 
 
@@ -79,7 +79,7 @@ async def load_reporters(
     return {r.id: r for r in rows.all() if r.id is not None}
 
 
-async def provisional_notices(
+async def list_provisional_notices(
     session: AsyncSession, calendar: WorkCalendar, directory: Directory, now: datetime
 ) -> list[Notice]:
     """Tell each admin once per year that open deadlines count over a year without the
