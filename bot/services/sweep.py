@@ -34,6 +34,7 @@ it is rendered by its channel like any row and never concatenates rendered texts
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import os
@@ -226,15 +227,17 @@ async def _load_cases(session: AsyncSession, clocks: list[ClockRow]) -> dict[int
     return cases
 
 
-async def _release(sessions: SessionFactory, clock_id: int, instance: str) -> None:
-    """Give a claim back so that the next sweep tries the clock again."""
+async def _release(sessions: SessionFactory, clock_ids: list[int], instance: str) -> None:
+    """Give claims back so that the next sweep tries the clocks again."""
     async with sessions() as session:
         table = CaseClock.__table__  # type: ignore[attr-defined]
-        await session.exec(
-            update(table)
-            .where(table.c.id == clock_id, table.c.claimed_by == instance)
-            .values(claimed_by=None, claimed_until=None)
-        )
+        for start in range(0, len(clock_ids), 10_000):  # SQLite: at most 32,766 parameters
+            ids = clock_ids[start : start + 10_000]
+            await session.exec(
+                update(table)
+                .where(among(table.c.id, ids, _dialect(session)), table.c.claimed_by == instance)
+                .values(claimed_by=None, claimed_until=None)
+            )
         await session.commit()
 
 
@@ -247,7 +250,7 @@ async def _act(sweep: Sweep, sessions: SessionFactory, clock_id: int) -> ClockPl
         return await _apply(sweep, sessions, clock_id)
     except StaleDataError:
         logger.info("clock %s: the case changed meanwhile; retried next sweep", clock_id)
-        await _release(sessions, clock_id, sweep.instance)
+        await _release(sessions, [clock_id], sweep.instance)
         return None
     except Exception:  # one clock that cannot be written does not hold up the others
         logger.exception("clock %s: not acted on; retried once its claim lapses", clock_id)
@@ -496,9 +499,13 @@ async def _sweep(
     now = utc(now)
     instance = instance or default_instance()
     report = SweepReport(now=now, dry_run=dry_run)
-    # who is who and the provisional years read on a connection of their own meanwhile: the
-    # database claims the clocks while the process reads them (``bot.services.sweep_setting``)
+    # who is who and the provisional years read on a connection of their own: on PostgreSQL
+    # meanwhile, the server claiming the clocks while the process reads them; on SQLite first
+    # (each connection's work is a thread of its own, and beside each other they take turns at
+    # the interpreter: both cost more than one after the other)
     reading = asyncio.ensure_future(read_setting(sessions, calendar, now))
+    if sessions.kw["bind"].dialect.name != "postgresql":
+        await reading  # a failed read claims nothing
     try:
         async with sessions() as session:
             if dry_run:
@@ -512,7 +519,13 @@ async def _sweep(
         reading.cancel()
         await asyncio.gather(reading, return_exceptions=True)
         raise
-    setting = await reading
+    try:
+        setting = await reading
+    except Exception:  # the claims given back, not left to run out (``CLAIM_FOR``)
+        if not dry_run:
+            with contextlib.suppress(Exception):
+                await _release(sessions, [clock.id for clock in clocks], instance)
+        raise
     ctx = setting.context(config, calendar, reporters)
     admin_notices = setting.admin_notices
     plans = [plan_clock(ctx, clock, cases[clock.case_id], now) for clock in clocks]

@@ -3,9 +3,12 @@ categories, the teams), the reporters its 回访 plans ask, and the notices to t
 years whose deadlines count without the official schedule.
 
 ``read_setting`` reads all but the reporters in a transaction (and on a connection) of its own,
-while the sweep claims its clocks and reads their cases (``bot.services.sweep``): the database
-works on the claim while the process reads these, where one after the other the sweep waited
-for each in turn. None of it depends on which clocks are claimed.
+on PostgreSQL while the sweep claims its clocks and reads their cases (``bot.services.sweep``):
+the server works on the claim while the process reads these, where one after the other the
+sweep waited for each in turn. On SQLite it reads them first: there each connection's work runs
+on a thread of its own, and two side by side take turns at the interpreter (measured: the 100k
+sweep's CPU about 50 ms more beside than in turn). None of it depends on which clocks are
+claimed.
 """
 
 from __future__ import annotations
