@@ -500,20 +500,23 @@ async def measure(
     if replayed:
         figures["intake_statement_floor_per_s"] = round(len(updates) / statements, 1)
         figures["intake_statement_ratio"] = round(durable / statements, 4)
-    by_step: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
-    for step, spent, cpu, bare in itertools.zip_longest(run.steps, seconds, run.cpu_each, alone):
-        by_step[step].append((spent, cpu, bare or 0.0))
+    by_step: dict[str, list[tuple[float, ...]]] = defaultdict(list)
+    columns = 3 if alone else 2  # the statements alone, where they were replayed
+    for step, *row in itertools.zip_longest(run.steps, seconds, run.cpu_each, alone):
+        by_step[step].append(tuple(row[:columns]))
     print(
-        "mean ms per step (wall / CPU / its statements alone): "
+        "mean ms per step (wall / CPU"
+        + (" / its statements alone): " if alone else "): ")
         + ", ".join(
             f"{step[:8]} "
-            + " / ".join(f"{sum(row[n] for row in v) / len(v) * 1000:.1f}" for n in range(3))
+            + " / ".join(f"{sum(row[n] for row in v) / len(v) * 1000:.1f}" for n in range(columns))
             for step, v in by_step.items()
         )
     )
     print(
-        f"CPU seconds: Lianka {run.cpu:.2f}, its statements alone {statements_cpu:.2f}, "
-        f"durable floor {durable_cpu:.2f} (ratio "
+        f"CPU seconds: Lianka {run.cpu:.2f}, "
+        + (f"its statements alone {statements_cpu:.2f}, " if alone else "")
+        + f"durable floor {durable_cpu:.2f} (ratio "
         f"{durable_cpu / run.cpu:.3f}), bare floor {floor_cpu:.2f} (ratio {floor_cpu / run.cpu:.3f})"
     )
     if count_sql:
