@@ -28,10 +28,11 @@ everything Lianka does per update costs at most twice the one commit it cannot a
 ``intake_ratio`` = the same against the bare floor (reported). ``intake_p99_ms`` goal <= 50.
 
 A third figure says how near 0.5 can come at all: the statement floor replays Lianka's own
-statements and commits, as its driver received them, update by update in a session each, on a
-fresh database prepared alike (best of three), with none of Lianka's Python around them.
-``intake_statement_ratio`` = the durable floor's seconds / the statement floor's (reported): the
-ratio Lianka would reach if everything but its database work cost nothing.
+statements, commits and rollbacks, as its driver received them, update by update in a session
+each, on a fresh database prepared alike (best of three, by wall time), with none of Lianka's
+Python around them. ``intake_statement_ratio`` = the durable floor's seconds / (the statement
+floor's + the bare floor's) (reported): the ratio Lianka would reach if nothing but aiogram's
+dispatch and its own database work cost anything.
 The mean per step and the CPU seconds of each side (this process's, the database thread's
 included: steadier than the wall clock on a shared machine) are printed too.
 
@@ -39,7 +40,8 @@ Writes intake_updates_per_s, floor_updates_per_s, intake_durable_floor_per_s, in
 intake_durable_ratio, intake_statement_floor_per_s, intake_statement_ratio, intake_p50_ms,
 intake_p99_ms and peak_rss_mb (this process) into
 bench/results.json, from the first backend measured; and each backend's updates per second,
-durable floor, durable ratio, p50 and p99 as ``<key>_sqlite`` / ``<key>_postgresql``.
+durable floor, durable ratio, statement ratio, p50 and p99 as ``<key>_sqlite`` /
+``<key>_postgresql``.
 """
 
 from __future__ import annotations
@@ -390,23 +392,28 @@ class SqlCount:
 @dataclass
 class Recorded:
     """Lianka's statements update by update, as its driver received them (SQLAlchemy's
-    ``before_cursor_execute``: the SQL and the parameters after every conversion), and its
-    commits (``None``): what the statement floor replays."""
+    ``before_cursor_execute``: the SQL and the parameters after every conversion; a list of
+    parameter sets is an executemany), and the ends of its transactions (``"commit"``,
+    ``"rollback"``): what the statement floor replays."""
 
-    updates: list[list[tuple[str, Any, bool] | None]] = field(default_factory=list)
+    updates: list[list[tuple[str, Any] | str]] = field(default_factory=list)
     on: bool = False
 
     def watch(self, engine: AsyncEngine) -> None:
-        def statement(_conn: Any, _cursor: Any, sql: str, parameters: Any, *rest: Any) -> None:
-            if self.on:  # rest: the execution context, and whether it is an executemany
-                self.updates[-1].append((sql, parameters, bool(rest[1])))
-
-        def commit(_conn: Any) -> None:
+        def statement(_conn: Any, _cursor: Any, sql: str, parameters: Any, *_rest: Any) -> None:
             if self.on:
-                self.updates[-1].append(None)
+                self.updates[-1].append((sql, parameters))
+
+        def ended(how: str) -> Any:
+            def listener(_conn: Any) -> None:
+                if self.on:
+                    self.updates[-1].append(how)
+
+            return listener
 
         event.listen(engine.sync_engine, "before_cursor_execute", statement)
-        event.listen(engine.sync_engine, "commit", commit)
+        for how in ("commit", "rollback"):
+            event.listen(engine.sync_engine, how, ended(how))
 
     def start(self) -> None:
         self.updates.append([])
@@ -434,11 +441,11 @@ async def run_statement_floor(
             async with sessions() as session:
                 connection = await session.connection()
                 for entry in statements:
-                    if entry is None:
-                        await session.commit()
+                    if isinstance(entry, str):
+                        await (session.commit() if entry == "commit" else session.rollback())
                         connection = await session.connection()
                         continue
-                    sql, parameters, _many = entry
+                    sql, parameters = entry
                     result = await connection.exec_driver_sql(sql, parameters)
                     if result.returns_rows:
                         result.all()
@@ -471,7 +478,8 @@ async def measure(
     if count_sql:
         counted.watch(sessions.kw["bind"])
     recorded = Recorded()
-    recorded.watch(sessions.kw["bind"])
+    if replays:
+        recorded.watch(sessions.kw["bind"])
     try:
         run = await run_lianka(sessions, tokens, interleave, recorded)
     finally:
@@ -499,7 +507,7 @@ async def measure(
     }
     if replayed:
         figures["intake_statement_floor_per_s"] = round(len(updates) / statements, 1)
-        figures["intake_statement_ratio"] = round(durable / statements, 4)
+        figures["intake_statement_ratio"] = round(durable / (statements + floor), 4)
     by_step: dict[str, list[tuple[float, ...]]] = defaultdict(list)
     columns = 3 if alone else 2  # the statements alone, where they were replayed
     for step, *row in itertools.zip_longest(run.steps, seconds, run.cpu_each, alone):
@@ -632,7 +640,7 @@ def main() -> int:
             f"{figures['intake_durable_ratio']} (goal >= {GOAL}); bare floor "
             f"{figures['floor_updates_per_s']}/s, ratio {figures['intake_ratio']}; Lianka's "
             f"statements alone {figures.get('intake_statement_floor_per_s', '-')}/s, durable "
-            f"floor / them {figures.get('intake_statement_ratio', '-')}; "
+            f"floor / (them + bare floor) {figures.get('intake_statement_ratio', '-')}; "
             f"p50 {figures['intake_p50_ms']} ms, p99 {figures['intake_p99_ms']} ms "
             f"(goal <= {P99_GOAL_MS}), peak RSS {figures['peak_rss_mb']} MB"
         )
