@@ -34,7 +34,6 @@ it is rendered by its channel like any row and never concatenates rendered texts
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 import os
@@ -504,7 +503,8 @@ async def _sweep(
     # (each connection's work is a thread of its own, and beside each other they take turns at
     # the interpreter: both cost more than one after the other)
     reading = asyncio.ensure_future(read_setting(sessions, calendar, now))
-    if sessions.kw["bind"].dialect.name != "postgresql":
+    engine = sessions.kw.get("bind")
+    if engine is None or engine.dialect.name != "postgresql":
         await reading  # a failed read claims nothing
     try:
         async with sessions() as session:
@@ -521,10 +521,12 @@ async def _sweep(
         raise
     try:
         setting = await reading
-    except Exception:  # the claims given back, not left to run out (``CLAIM_FOR``)
-        if not dry_run:
-            with contextlib.suppress(Exception):
+    except Exception:  # the claims given back, not left to run out (``CLAIM_FOR``); cancelled,
+        if not dry_run:  # they run out, as at every other point a sweep may be stopped
+            try:
                 await _release(sessions, [clock.id for clock in clocks], instance)
+            except Exception:
+                logger.warning("sweep: claims not given back, free again in %s", CLAIM_FOR)
         raise
     ctx = setting.context(config, calendar, reporters)
     admin_notices = setting.admin_notices
