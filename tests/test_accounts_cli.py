@@ -70,7 +70,7 @@ def test_console_passwords_are_hashed_with_argon2id_at_64_mib_three_passes_and_f
     """What production hashes with (the test process uses the cheapest Argon2id, conftest)."""
     from argon2 import Type
 
-    from bot.services.accounts import dummy_hash
+    from bot.services import accounts
     from tests.conftest import PRODUCTION_PASSWORD_HASHER as hasher
 
     assert hasher.type is Type.ID
@@ -79,4 +79,22 @@ def test_console_passwords_are_hashed_with_argon2id_at_64_mib_three_passes_and_f
     assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
     assert hasher.verify(stored, "a long enough password")
     # a name that is no account is checked against a hash of the same cost
-    assert dummy_hash(hasher).startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    checked: list[str] = []
+
+    class Watched:
+        """The production hasher, its checks seen."""
+
+        def hash(self, password: str) -> str:
+            return str(hasher.hash(password))
+
+        def verify(self, stored: str, password: str) -> bool:
+            checked.append(stored)
+            return bool(hasher.verify(stored, password))
+
+    production = accounts._HASHER
+    accounts._HASHER = Watched()  # type: ignore[assignment]
+    try:
+        assert not accounts._password_matches(None, "a long enough password")
+    finally:
+        accounts._HASHER = production
+    assert len(checked) == 1 and checked[0].startswith("$argon2id$v=19$m=65536,t=3,p=4$")
