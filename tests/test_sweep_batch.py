@@ -8,7 +8,8 @@ import asyncio
 import gc
 import json
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -117,6 +118,26 @@ async def take_its_next_event(sessions: SessionFactory, case: Case) -> None:
             )
         )
         await session.commit()
+
+
+@contextmanager
+def statements(
+    sessions: SessionFactory, when: Callable[[], bool] = lambda: True
+) -> Iterator[list[str]]:
+    """The statements sent on the engine of ``sessions`` while the block runs (those sent while
+    ``when()`` holds), each on one line."""
+    said: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        if when():
+            said.append(" ".join(sql.split()))
+
+    engine = sessions.kw["bind"].sync_engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield said
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
 
 
 async def test_a_case_supervised_after_the_sweep_read_it_keeps_its_supervision_and_is_warned_as_supervised(
@@ -763,13 +784,7 @@ async def test_a_batch_on_sqlite_reads_its_cases_versions_with_the_write_that_lo
         await make_staff(session, SUBMITTED)
     for n in range(3):
         await report(sessions, catalog, calendar, SUBMITTED, telegram_user_id=7_000_090 + n)
-    said: list[str] = []
     in_batch = False
-
-    def record(*args: Any) -> None:
-        if in_batch:
-            said.append(" ".join(str(args[2]).split())[:40])
-
     act_in_bulk = sweep_module.act_in_bulk  # type: ignore[attr-defined]
 
     async def counted(*args: Any, **kwargs: Any) -> Any:
@@ -781,11 +796,8 @@ async def test_a_batch_on_sqlite_reads_its_cases_versions_with_the_write_that_lo
             in_batch = False
 
     monkeypatch.setattr(sweep_module, "act_in_bulk", counted)
-    sa.event.listen(sa.engine.Engine, "before_cursor_execute", record)
-    try:
+    with statements(sessions, when=lambda: in_batch) as said:
         report_ = await sweep_deadlines(sessions, catalog, calendar, ACCEPT_WARNING)
-    finally:
-        sa.event.remove(sa.engine.Engine, "before_cursor_execute", record)
     assert len(report_.plans) == 3 and report_.queued == 3
     async with sessions() as session:
         dialect = (await session.connection()).dialect.name
@@ -893,16 +905,8 @@ async def test_on_postgresql_the_claim_reads_the_clocks_cases_in_the_same_statem
         dialect = (await session.connection()).dialect.name
     for n in range(2):
         await report(sessions, catalog, calendar, SUBMITTED, telegram_user_id=7_000_097 + n)
-    said: list[str] = []
-
-    def record(*args: Any) -> None:
-        said.append(" ".join(str(args[2]).split()))
-
-    sa.event.listen(sa.engine.Engine, "before_cursor_execute", record)
-    try:
+    with statements(sessions) as said:
         done = await sweep_deadlines(sessions, catalog, calendar, ACCEPT_WARNING)
-    finally:
-        sa.event.remove(sa.engine.Engine, "before_cursor_execute", record)
     assert len(done.plans) == 2 and done.queued == 2
     claims = [s for s in said if "SET claimed_by=" in s and "claimed_until=" in s]
     reads = [s for s in said if s.startswith("SELECT cases.id, cases.number")]
