@@ -53,7 +53,7 @@ import itertools
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -370,26 +370,6 @@ async def run_durable_floor(url: str, updates: list[Update]) -> tuple[float, flo
 
 
 @dataclass
-class SqlCount:
-    """Statements and commits on an engine, counted by SQLAlchemy's events."""
-
-    statements: int = 0
-    commits: int = 0
-    kinds: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-
-    def watch(self, engine: AsyncEngine) -> None:
-        def statement(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
-            self.statements += 1
-            self.kinds[" ".join(sql.split()[:3])[:60]] += 1
-
-        def commit(_conn: Any) -> None:
-            self.commits += 1
-
-        event.listen(engine.sync_engine, "before_cursor_execute", statement)
-        event.listen(engine.sync_engine, "commit", commit)
-
-
-@dataclass
 class Recorded:
     """Lianka's statements update by update, as its driver received them (SQLAlchemy's
     ``before_cursor_execute``: the SQL and the parameters after every conversion; a list of
@@ -474,11 +454,8 @@ async def measure(
     """Lianka's run, then the floors; the statement floor replays Lianka's statements on each of
     ``replays`` (fresh databases migrated as ``url`` was), best of them."""
     sessions, tokens = await prepare(url, conversations)
-    counted = SqlCount()
-    if count_sql:
-        counted.watch(sessions.kw["bind"])
     recorded = Recorded()
-    if replays:
+    if replays or count_sql:
         recorded.watch(sessions.kw["bind"])
     try:
         run = await run_lianka(sessions, tokens, interleave, recorded)
@@ -528,11 +505,14 @@ async def measure(
         f"{durable_cpu / run.cpu:.3f}), bare floor {floor_cpu:.2f} (ratio {floor_cpu / run.cpu:.3f})"
     )
     if count_sql:
+        sent = [entry for update in recorded.updates for entry in update]
+        kinds = Counter(" ".join(e[0].split()[:3])[:60] for e in sent if not isinstance(e, str))
         print(
-            f"SQL per update: {counted.statements / len(seconds):.2f} statements, "
-            f"{counted.commits / len(seconds):.2f} commits (the durable floor: 1 INSERT, 1 commit)"
+            f"SQL per update: {kinds.total() / len(seconds):.2f} statements, "
+            f"{sent.count('commit') / len(seconds):.2f} commits (the durable floor: 1 INSERT, "
+            "1 commit)"
         )
-        for kind, number in sorted(counted.kinds.items(), key=lambda item: -item[1]):
+        for kind, number in kinds.most_common():
             print(f"  {number / len(seconds):6.2f}  {kind}")
     return figures
 
