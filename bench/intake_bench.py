@@ -406,13 +406,12 @@ class Recorded:
 async def run_statement_floor(
     url: str, conversations: int, recorded: Recorded
 ) -> tuple[float, float, list[float]]:
-    """Lianka's own statements and commits alone, update by update, each update in a session of
-    its own from an engine built as Lianka's, on a database prepared as Lianka's was: what the
+    """Lianka's own statements, commits and rollbacks alone, update by update, each update in a
+    session of its own, on a database prepared (and an engine made) as Lianka's were: what the
     database work of an update costs with none of Lianka's Python around it. The seconds, the
     CPU seconds and each update's seconds."""
-    await (await prepare(url, conversations))[0].kw["bind"].dispose()
-    engine = create_engine(url)
-    sessions = create_session_factory(engine)
+    sessions, _tokens = await prepare(url, conversations)  # as Lianka's run is given
+    engine = sessions.kw["bind"]
     total = cpu = 0.0
     each: list[float] = []
     try:
