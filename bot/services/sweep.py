@@ -39,6 +39,7 @@ import logging
 import os
 import socket
 from collections import Counter, deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -211,15 +212,22 @@ async def list_due_clocks(session: AsyncSession, now: datetime, limit: int) -> l
     return sorted((ClockRow(row[:-1], row[-1]) for row in rows.all()), key=lambda c: c.id)
 
 
+def _in_parts(ids: list[int]) -> Iterator[list[int]]:
+    """``ids`` in parts of at most 10,000, one statement's worth (SQLite takes at most 32,766
+    parameters)."""
+    for start in range(0, len(ids), 10_000):
+        yield ids[start : start + 10_000]
+
+
 async def _load_cases(session: AsyncSession, clocks: list[ClockRow]) -> dict[int, CaseRow]:
     """The clocks' cases, by id."""
     table = Case.__table__  # type: ignore[attr-defined]
     ids = sorted({clock.case_id for clock in clocks})
     cases: dict[int, CaseRow] = {}
-    for start in range(0, len(ids), 10_000):  # SQLite takes at most 32,766 parameters
+    for part in _in_parts(ids):
         rows = await session.exec(
             select(*(table.c[name] for name in CaseRow.COLUMNS)).where(
-                among(table.c.id, ids[start : start + 10_000], _dialect(session))
+                among(table.c.id, part, _dialect(session))
             )
         )
         cases.update((case.id, case) for case in map(CaseRow, rows.all()))
@@ -230,11 +238,10 @@ async def _release(sessions: SessionFactory, clock_ids: list[int], instance: str
     """Give claims back so that the next sweep tries the clocks again."""
     async with sessions() as session:
         table = CaseClock.__table__  # type: ignore[attr-defined]
-        for start in range(0, len(clock_ids), 10_000):  # SQLite: at most 32,766 parameters
-            ids = clock_ids[start : start + 10_000]
+        for part in _in_parts(clock_ids):
             await session.exec(
                 update(table)
-                .where(among(table.c.id, ids, _dialect(session)), table.c.claimed_by == instance)
+                .where(among(table.c.id, part, _dialect(session)), table.c.claimed_by == instance)
                 .values(claimed_by=None, claimed_until=None)
             )
         await session.commit()
