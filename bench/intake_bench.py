@@ -32,15 +32,21 @@ statements, commits and rollbacks, as its driver received them, update by update
 each, on a fresh database prepared alike (best of three, by wall time), with none of Lianka's
 Python around them. ``intake_statement_ratio`` = the durable floor's seconds / (the statement
 floor's + the bare floor's) (reported): the ratio Lianka would reach if nothing but aiogram's
-dispatch and its own database work cost anything.
+dispatch and its own database work cost anything. The replies floor is the bare floor whose
+handler makes, for each update, the very Bot calls Lianka made for it (the same methods through
+the same kind of session), best of three; ``intake_inherent_ratio`` = the durable floor's
+seconds / (the statement floor's + the replies floor's) (reported): the ratio Lianka would reach
+if its own Python — middlewares, handlers, use cases, the ORM around its statements — cost
+nothing, and all that were left were aiogram, its replies and its database work.
 The mean per step and the CPU seconds of each side (this process's, the database thread's
 included: steadier than the wall clock on a shared machine) are printed too.
 
 Writes intake_updates_per_s, floor_updates_per_s, intake_durable_floor_per_s, intake_ratio,
-intake_durable_ratio, intake_statement_floor_per_s, intake_statement_ratio, intake_p50_ms,
+intake_durable_ratio, intake_statement_floor_per_s, intake_statement_ratio,
+intake_replies_floor_per_s, intake_inherent_ratio, intake_p50_ms,
 intake_p99_ms and peak_rss_mb (this process) into
 bench/results.json, from the first backend measured; and each backend's updates per second,
-durable floor, durable ratio, statement ratio, p50 and p99 as ``<key>_sqlite`` /
+durable floor, durable ratio, statement ratio, inherent ratio, p50 and p99 as ``<key>_sqlite`` /
 ``<key>_postgresql``.
 """
 
@@ -65,6 +71,7 @@ if str(ROOT) not in sys.path:
 
 from aiogram import Bot, Dispatcher, Router  # noqa: E402
 from aiogram.fsm.storage.memory import SimpleEventIsolation  # noqa: E402
+from aiogram.methods import TelegramMethod  # noqa: E402
 from aiogram.types import (  # noqa: E402
     CallbackQuery,
     Chat,
@@ -238,14 +245,16 @@ async def prepare(url: str, count: int) -> tuple[SessionFactory, list[str]]:
 
 @dataclass
 class Run:
-    """Per-update seconds, the updates (for the floors), the step each one was, the process's
-    CPU seconds over them (its own and the database thread's: a figure the other processes on a
-    shared machine disturb less), and how many cases were submitted."""
+    """Per-update seconds, the updates (for the floors), the step each one was, the Bot calls
+    each made (by update id, for the replies floor), the process's CPU seconds over them (its own
+    and the database thread's: a figure the other processes on a shared machine disturb less),
+    and how many cases were submitted."""
 
     seconds: list[float] = field(default_factory=list)
     cpu_each: list[float] = field(default_factory=list)
     updates: list[Update] = field(default_factory=list)
     steps: list[str] = field(default_factory=list)
+    replies: dict[int, list[TelegramMethod[Any]]] = field(default_factory=dict)
     submitted: int = 0
 
     @property
@@ -294,12 +303,14 @@ async def run_lianka(
                 update = updates.step(user_id, token, kind, value)
                 if recorded is not None:
                     recorded.start()
+                called = len(recording.calls)
                 started, cpu = time.perf_counter(), time.process_time()
                 await dispatcher.feed_update(bot, update)
                 run.seconds.append(time.perf_counter() - started)
                 run.cpu_each.append(time.process_time() - cpu)
                 if recorded is not None:
                     recorded.stop()
+                run.replies[update.update_id] = recording.calls[called:]
                 run.updates.append(update)
                 run.steps.append(value or kind)
     async with sessions() as db:
@@ -320,6 +331,29 @@ async def run_floor(updates: list[Update]) -> tuple[float, float]:
     dispatcher = Dispatcher()
     dispatcher.include_router(router)
     return await feed_all(dispatcher, Bot(f"{BOT_ID}:TEST", session=BenchSession()), updates)
+
+
+async def run_replies_floor(
+    updates: list[Update], replies: dict[int, list[TelegramMethod[Any]]]
+) -> tuple[float, float]:
+    """aiogram with Lianka's replies: the same updates, a handler that makes the very Bot calls
+    Lianka made for each (the same methods, in the same order, through the same kind of
+    session), and nothing else."""
+    router = Router()
+
+    async def reply(_event: Any, bot: Bot, event_update: Update) -> None:
+        for method in replies[event_update.update_id]:
+            await bot(method)
+
+    router.message.register(reply)
+    router.callback_query.register(reply)
+    dispatcher = Dispatcher()
+    dispatcher.include_router(router)
+    session = BenchSession()
+    timed = await feed_all(dispatcher, Bot(f"{BOT_ID}:TEST", session=session), updates)
+    if len(session.calls) != sum(map(len, replies.values())):
+        raise SystemExit(f"the replies floor made {len(session.calls)} Bot calls, not Lianka's")
+    return timed
 
 
 FLOOR_ROWS = Table(
@@ -464,6 +498,9 @@ async def measure(
         raise SystemExit(f"only {run.submitted} of {conversations} conversations ended in a case")
     updates, seconds = run.updates, run.seconds
     floor, floor_cpu = map(min, zip(*[await run_floor(updates) for _ in range(3)], strict=True))
+    replying, replying_cpu = map(
+        min, zip(*[await run_replies_floor(updates, run.replies) for _ in range(3)], strict=True)
+    )
     durable, durable_cpu = map(
         min, zip(*[await run_durable_floor(url, updates) for _ in range(3)], strict=True)
     )
@@ -474,6 +511,7 @@ async def measure(
         "intake_updates_per_s": round(len(seconds) / lianka, 1),
         "floor_updates_per_s": round(len(updates) / floor, 1),
         "intake_durable_floor_per_s": round(len(updates) / durable, 1),
+        "intake_replies_floor_per_s": round(len(updates) / replying, 1),
         "intake_ratio": round(floor / lianka, 4),
         "intake_durable_ratio": round(durable / lianka, 4),
         "intake_p50_ms": round(percentile(seconds, 0.5) * 1000, 2),
@@ -484,6 +522,7 @@ async def measure(
     if replayed:
         figures["intake_statement_floor_per_s"] = round(len(updates) / statements, 1)
         figures["intake_statement_ratio"] = round(durable / (statements + floor), 4)
+        figures["intake_inherent_ratio"] = round(durable / (statements + replying), 4)
     by_step: dict[str, list[tuple[float, ...]]] = defaultdict(list)
     columns = 3 if alone else 2  # the statements alone, where they were replayed
     for step, *row in itertools.zip_longest(run.steps, seconds, run.cpu_each, alone):
@@ -502,6 +541,7 @@ async def measure(
         + (f"its statements alone {statements_cpu:.2f}, " if alone else "")
         + f"durable floor {durable_cpu:.2f} (ratio "
         f"{durable_cpu / run.cpu:.3f}), bare floor {floor_cpu:.2f} (ratio {floor_cpu / run.cpu:.3f})"
+        f", replies floor {replying_cpu:.2f}"
     )
     if count_sql:
         sent = [entry for update in recorded.updates for entry in update]
@@ -541,6 +581,7 @@ PER_BACKEND = (
     "intake_durable_floor_per_s",
     "intake_durable_ratio",
     "intake_statement_ratio",
+    "intake_inherent_ratio",
     "intake_p50_ms",
     "intake_p99_ms",
 )
@@ -620,6 +661,8 @@ def main() -> int:
             f"{figures['floor_updates_per_s']}/s, ratio {figures['intake_ratio']}; Lianka's "
             f"statements alone {figures.get('intake_statement_floor_per_s', '-')}/s, durable "
             f"floor / (them + bare floor) {figures.get('intake_statement_ratio', '-')}; "
+            f"replies floor {figures['intake_replies_floor_per_s']}/s, durable floor / (statements "
+            f"+ replies floor) {figures.get('intake_inherent_ratio', '-')}; "
             f"p50 {figures['intake_p50_ms']} ms, p99 {figures['intake_p99_ms']} ms "
             f"(goal <= {P99_GOAL_MS}), peak RSS {figures['peak_rss_mb']} MB"
         )

@@ -62,6 +62,7 @@ GOALS = [
     Goal("intake_durable_ratio", ">= 0.5", at_least(0.5)),
     Goal("intake_ratio", ""),
     Goal("intake_statement_ratio", ""),
+    Goal("intake_inherent_ratio", ""),
     Goal("intake_p50_ms", ""),
     Goal("intake_p99_ms", "<= 50", at_most(50)),
     Goal("peak_rss_mb", ""),
