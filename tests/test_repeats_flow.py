@@ -161,3 +161,37 @@ async def test_an_anonymous_reporter_is_never_matched_by_who_they_are(
     (notice,) = [n for n in await outbox(sessions, "inspector_repeat") if n.case_id == alike.id]
     text = telegram_html(notice)
     assert "反映内容相近" in text and "同一企业" not in text and "同一反映人" not in text
+
+
+CLUE = "某国有公司负责人利用职务便利，在工程分包中收受好处费，请组织核查。"
+CLUE_AGAIN = "某国有公司负责人利用职务便利，在工程分包中收受好处费，再次请求核查。"
+
+
+async def test_a_clue_is_compared_only_with_the_clues_of_its_own_team(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    clock: FrozenClock,
+) -> None:
+    """Another team's clue is not its handlers' to know of: alike words in another team's clue
+    link nothing; in a clue of the same team they do, by the words alone."""
+    people = await make_people(sessions, clock)
+    first = await submit(
+        sessions, catalog, calendar, clock, people.reporter, category="soe_corruption",
+        description=CLUE,
+    )  # fmt: skip
+    other_team = await submit(
+        sessions, catalog, calendar, clock, people.reporter, category="four_styles",
+        description=CLUE_AGAIN,
+    )  # fmt: skip
+    assert first.team_id is not None and other_team.team_id not in (None, first.team_id)
+    assert other_team.repeat_of_id is None
+    same_team = await submit(
+        sessions, catalog, calendar, clock, people.reporter, category="soe_corruption",
+        description=CLUE_AGAIN,
+    )  # fmt: skip
+    assert same_team.repeat_of_id == first.id
+    flagged = [
+        e for e in await events(sessions, same_team.id or 0) if e.kind is EventKind.REPEAT_FLAGGED
+    ]
+    assert flagged[0].data["reason"] == "text"

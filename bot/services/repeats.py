@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -99,18 +99,19 @@ class Match:
     score: float
 
 
-def _scope(case: Case) -> tuple[ColumnElement[bool] | None, ColumnElement[bool] | None]:
-    """Where the earlier case may be: (same enterprise and category — an appeal's, whatever its
-    zone —, the cases compared by text: the clue's team, or the zone), either None if none."""
-    same: ColumnElement[bool] | None = None
-    if case.track is Track.APPEAL and case.enterprise_id is not None:
-        same = and_(
-            col(Case.enterprise_id) == case.enterprise_id,
-            col(Case.category_id) == case.category_id,
-        )
-    if case.track is Track.CLUE:
-        return same, None if case.team_id is None else col(Case.team_id) == case.team_id
-    return same, None if case.zone_id is None else col(Case.zone_id) == case.zone_id
+def _scope(case: Case) -> tuple[bool, str | None, dict[str, Any]]:
+    """Where the earlier case may be: whether among the same enterprise's cases of the same
+    category (an appeal's, whatever its zone), which column the cases compared by text share with
+    it (the clue's team, or the zone; None if it has none), and the values the two look for."""
+    same = case.track is Track.APPEAL and case.enterprise_id is not None
+    values: dict[str, Any] = {}
+    if same:
+        values.update(enterprise_id=case.enterprise_id, category_id=case.category_id)
+    by_text = "team_id" if case.track is Track.CLUE else "zone_id"
+    if getattr(case, by_text) is None:
+        return same, None, values
+    values[by_text] = getattr(case, by_text)
+    return same, by_text, values
 
 
 async def find_earlier(
@@ -121,23 +122,13 @@ async def find_earlier(
     what a match needs (its description, number, status and team, no whole case). Each part is
     ordered and limited on its own, so that each reads its index newest first and stops: a
     zone's tens of thousands of cases are not read and sorted for every submission."""
-    same, by_text = _scope(case)
-    since = utc(now) - timedelta(days=rules.window_days)
-    parts = []
-    if same is not None:
-        parts.append(_candidates(case, since, same, limit=1, is_same=True))
-    if by_text is not None:
-        parts.append(_candidates(case, since, by_text, limit=CANDIDATES_MAX, is_same=False))
-    if not parts:
+    same, by_text, values = _scope(case)
+    if not same and by_text is None:
         return None
-    if len(parts) == 1:
-        statement = parts[0]
-    else:
-        both = sa.union_all(*(sa.select(part.subquery()) for part in parts)).subquery()
-        statement = sa.select(both).order_by(
-            both.c.same.desc(), both.c.created_at.desc(), both.c.id.desc()
-        )
-    rows = await (await session.connection()).execute(statement)
+    since = utc(now) - timedelta(days=rules.window_days)
+    # not itself (an id not yet given matches no case: ids start at 1)
+    values.update(case_id=case.id or 0, track=case.track, since=since)
+    rows = await (await session.connection()).execute(_earlier_statement(same, by_text), values)
     best: tuple[Any, float] | None = None
     own = shingles(case.description)  # once, not once per earlier case
     for row in rows.all():
@@ -149,10 +140,31 @@ async def find_earlier(
     return None if best is None else Match(_earlier(best[0]), "text", best[1])
 
 
+@cache
+def _earlier_statement(same: bool, by_text: str | None) -> sa.Select[Any]:
+    """``find_earlier``'s statement for a scope, built once (there are four) and run with the
+    case's values as parameters: building it afresh cost more than running it (a tenth of the
+    intake's own time in ``bench/intake_bench.py``'s profile)."""
+    parts = []
+    if same:
+        scope = and_(
+            col(Case.enterprise_id) == sa.bindparam("enterprise_id"),
+            col(Case.category_id) == sa.bindparam("category_id"),
+        )
+        parts.append(_candidates(scope, limit=1, is_same=True))
+    if by_text is not None:
+        scope = Case.__table__.c[by_text] == sa.bindparam(by_text)  # type: ignore[attr-defined]
+        parts.append(_candidates(scope, limit=CANDIDATES_MAX, is_same=False))
+    if len(parts) == 1:
+        return parts[0]
+    both = sa.union_all(*(sa.select(part.subquery()) for part in parts)).subquery()
+    return sa.select(both).order_by(both.c.same.desc(), both.c.created_at.desc(), both.c.id.desc())
+
+
 def _candidates(
-    case: Case, since: datetime, scope: ColumnElement[bool], *, limit: int, is_same: bool
+    scope: ColumnElement[bool], *, limit: int, is_same: bool
 ) -> sa.Select[*tuple[Any, ...]]:
-    """The newest ``limit`` cases of ``scope`` that ``case`` may repeat."""
+    """The newest ``limit`` cases of ``scope`` that the case (``case_id``) may repeat."""
     return (
         sa.select(
             col(Case.id),
@@ -164,12 +176,12 @@ def _candidates(
             sa.literal(1 if is_same else 0).label("same"),
         )
         .where(
-            col(Case.id) != case.id,
-            col(Case.track) == case.track,
+            col(Case.id) != sa.bindparam("case_id"),
+            col(Case.track) == sa.bindparam("track"),
             col(Case.merged_into_id).is_(None),
             col(Case.prompted_by_id).is_(None),  # a 防打击报复回访 clue is never the earlier case
             col(Case.status) != CaseStatus.WITHDRAWN,
-            or_(col(Case.status).in_(OPEN_STATUSES), col(Case.created_at) >= since),
+            or_(col(Case.status).in_(OPEN_STATUSES), col(Case.created_at) >= sa.bindparam("since")),
             scope,
         )
         .order_by(col(Case.created_at).desc(), col(Case.id).desc())
