@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlmodel import col, func, select
 
 from bot.db import SessionFactory
-from bot.services.sweep_digest import Digest, Digests
+from bot.services.sweep_digest import Digest, Digests, Staged
 from models.clock import CaseClock, ClockState
 from models.event import CaseEvent, EventKind
 from models.notification import Recipient, RecipientKind
@@ -81,10 +81,11 @@ async def test_a_digest_merge_finds_its_rows_by_id_not_among_every_pending_notic
 ) -> None:
     # SQLite keeps no statistics: for ``id IN (…) AND status = …`` it read the status index,
     # every pending notification (thousands while a sweep catches up), for a few digests
+    people = [Recipient(RecipientKind.INSPECTOR, n, n) for n in range(1, 21)]
     digests = Digests(now=NOW, hold_until=NOW, checked=set())
-    digests.current = {
-        Recipient(RecipientKind.INSPECTOR, n, n): Digest(row_id=n, lines=[]) for n in range(1, 41)
-    }
+    digests.current = {person: Digest(row_id=n, lines=[]) for n, person in enumerate(people, 1)}
+    # a batch's parts for the same people (the merge finds them and their digests: 40 rows)
+    staged = Staged(parts={p: Digest(row_id=n, lines=[]) for n, p in enumerate(people, 21)})
     async with sessions() as session:
         connection = await session.connection()
         if connection.dialect.name == "postgresql":
@@ -97,7 +98,7 @@ async def test_a_digest_merge_finds_its_rows_by_id_not_among_every_pending_notic
         sync_engine = connection.sync_engine
         sa.event.listen(sync_engine, "before_cursor_execute", record)
         try:
-            await digests._still_waiting(session, {n: 0 for n in range(1, 41)})
+            await digests.merge(session, staged)
             await digests.release(session)
         finally:
             sa.event.remove(sync_engine, "before_cursor_execute", record)
