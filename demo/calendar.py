@@ -3,7 +3,7 @@ the same few thousand questions (this date plus so many working days) millions o
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 
 from models.calendar import Deadline, WorkCalendar
 from models.clock import warning_time
@@ -41,7 +41,7 @@ class RememberingCalendar(WorkCalendar):
             warning = warning_time(self, midnight, deadline.due_at, warn_before)
             known = self._started[key] = (deadline, warning)
         deadline, warning = known
-        return deadline, max(warning, utc(now))
+        return deadline, max(warning, now if now.tzinfo is UTC else utc(now))
 
     def is_workday(self, d: date) -> bool:
         known = self._workdays.get(d)

@@ -144,7 +144,8 @@ async def restore(engine: AsyncEngine, aside: SetAside, *, at_once: int) -> None
     server sorts a table for an index, and joins it for a key, on a core each). Every statement
     is tried — a key that cannot be added does not keep the indexes from being made — and the
     first error is raised after."""
-    errors = await _run_all(engine, list(aside.added), at_once=1)  # unchecked: a moment each
+    added = [Statement("", s) for s in aside.added]
+    errors = await _run_all(engine, added, at_once=1)  # unchecked: a moment each
     async with engine.connect() as connection:
         sizes: dict[str, int] = dict(
             (
@@ -159,17 +160,49 @@ async def restore(engine: AsyncEngine, aside: SetAside, *, at_once: int) -> None
             ).all()
         )
     statements = sorted(
-        (*aside.indexes, *aside.validated), key=lambda s: -sizes.get(s[0], 0)
+        (Statement(t, s) for t, s in (*aside.indexes, *aside.validated)),
+        key=lambda s: -sizes.get(s.table, 0),
     )  # the largest tables first: the small ones fill the gaps
-    errors += await _run_all(engine, [s for _, s in statements], at_once=at_once)
+    errors += await _run_all(engine, statements, at_once=at_once)
     if errors:
         raise errors[0]
 
 
-async def _run_all(engine: AsyncEngine, statements: list[str], *, at_once: int) -> list[Exception]:
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """A statement of ``restore`` and the table it locks."""
+
+    table: str
+    sql: str
+
+    @property
+    def shared(self) -> bool:
+        """A CREATE INDEX: its lock (SHARE) lets other indexes of the table be made at the same
+        time, not a key of the table be checked (VALIDATE's SHARE UPDATE EXCLUSIVE, which
+        lets no other VALIDATE on the table run either)."""
+        return self.sql.startswith("CREATE INDEX")
+
+    def waits_for(self, other: Statement) -> bool:
+        return bool(self.table) and self.table == other.table and not (self.shared and other.shared)
+
+
+def _free(waiting: list[Statement], running: list[Statement]) -> int | None:
+    """The first waiting statement that no running one would keep waiting for its lock."""
+    return next(
+        (i for i, s in enumerate(waiting) if not any(s.waits_for(r) for r in running)), None
+    )
+
+
+async def _run_all(
+    engine: AsyncEngine, statements: list[Statement], *, at_once: int
+) -> list[Exception]:
     """Each statement on the first of ``at_once`` (at most ``AT_ONCE``) connections free
-    (autocommit); every one is tried, whatever fails, and the errors returned in order."""
-    waiting = list(reversed(statements))
+    (autocommit), in order but for one that would wait for the lock of a statement running on
+    another (a connection blocked on a lock is a core idle): the next one that would not runs
+    first; every one is tried, whatever fails, and the errors returned in order."""
+    waiting = list(statements)
+    running: list[Statement] = []
+    changed = asyncio.Condition()  # a statement ended: one that waited for it may run
     errors: list[Exception] = []
 
     async def runner() -> None:
@@ -184,11 +217,23 @@ async def _run_all(engine: AsyncEngine, statements: list[str], *, at_once: int) 
                 await autocommit.execute(sa.text("SET max_parallel_workers_per_gather = 0"))
                 try:
                     while waiting:
-                        statement = waiting.pop()
+                        async with changed:
+                            await changed.wait_for(
+                                lambda: not waiting or _free(waiting, running) is not None
+                            )
+                            free = _free(waiting, running)
+                            if free is None:
+                                continue  # the others took what was left
+                            statement = waiting.pop(free)
+                            running.append(statement)
                         try:
-                            await autocommit.exec_driver_sql(statement)
+                            await autocommit.exec_driver_sql(statement.sql)
                         except Exception as error:  # every one is tried
                             errors.append(error)
+                        finally:
+                            running.remove(statement)
+                            async with changed:
+                                changed.notify_all()
                 finally:  # the pooled connection goes back as it came
                     await autocommit.execute(sa.text("RESET ALL"))
         except Exception as error:  # no connection: the other runners take its statements

@@ -7,11 +7,11 @@ import enum
 import itertools
 import math
 import random
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import NamedTuple, overload
+from typing import NamedTuple, TypeVar, overload
 
 from bot.config import LiankaConfig, RectificationConfig
 from bot.services.aftercare import clue_description
@@ -23,6 +23,8 @@ from models.disposition import Disposition
 from models.enterprise import USCC_ALPHABET, uscc_check_char
 from models.org import Track
 from models.routing import RoutingDecision, choose_team
+
+K = TypeVar("K")
 
 REGION = "510904"  # 四川省遂宁市安居区
 
@@ -234,14 +236,24 @@ def _moment(rng: random.Random, calendar: WorkCalendar, start: datetime, now: da
 
 
 def _after(at: datetime, rng: random.Random, low_hours: float, high_hours: float) -> datetime:
-    return at + timedelta(hours=rng.uniform(low_hours, high_hours))
+    # ``rng.uniform(low_hours, high_hours)``, its very sum, without the call
+    return at + timedelta(hours=low_hours + (high_hours - low_hours) * rng.random())
 
 
-def _chooser(weights: dict[str, int]) -> Callable[[random.Random], str]:
-    """A key drawn by its weight (``rng.choices``), the running totals of the weights added up
-    once (the same draw as ``choices(keys, weights=…)``, which adds them up each time)."""
-    population, totals = list(weights), list(itertools.accumulate(weights.values()))
-    return lambda rng: rng.choices(population, cum_weights=totals)[0]
+def _chooser(weights: dict[K, int] | Sequence[tuple[K, int]]) -> Callable[[random.Random], K]:
+    """A key drawn by its weight: the very draw of ``rng.choices(keys, weights=…)[0]`` (one
+    ``random()`` times the weights' total, bisected into their running totals), the totals
+    added up once and no list made for the one key drawn."""
+    pairs = list(weights.items() if isinstance(weights, dict) else weights)
+    population = [key for key, _ in pairs]
+    totals = list(itertools.accumulate(weight for _, weight in pairs))
+    return _drawn(population, totals)
+
+
+def _drawn(population: Sequence[K], totals: Sequence[float]) -> Callable[[random.Random], K]:
+    """``rng.choices(population, cum_weights=totals)[0]``, drawn as it draws."""
+    total, last = totals[-1] + 0.0, len(totals) - 1
+    return lambda rng: population[bisect_right(totals, rng.random() * total, 0, last)]
 
 
 def _amount(rng: random.Random, category: str) -> int | None:
@@ -433,11 +445,14 @@ WORK_HOURS = {  # between one approved disposition and the next proposal
 }
 
 
+_course = _chooser(COURSES)
+
+
 def _clue_course(rng: random.Random, at: datetime) -> list[Step]:
     """A clue's 集体研判, from its first proposal at ``at``: each disposition proposed with a
     reason, reviewed by the team leader, approved by a 委领导; the work of one (谈话函询,
     初步核实, 暂存待查) before the next is proposed; 立案审查 with one to three people."""
-    course = rng.choices([c for c, _ in COURSES], weights=[w for _, w in COURSES])[0]
+    course = _course(rng)
     steps: list[Step] = []
     for index, kind in enumerate(course):
         if index:
@@ -453,9 +468,15 @@ def _clue_course(rng: random.Random, at: datetime) -> list[Step]:
     return steps
 
 
+_OUTCOMES = {
+    track: _chooser(list(zip(Outcome, weights, strict=True)))
+    for track, weights in ((Track.CLUE, (0, 25, 20, 45, 10)), (Track.APPEAL, (55, 20, 12, 5, 8)))
+}
+"""How an appeal, and how a clue, comes out (the weights of ``Outcome``'s members, in order)."""
+
+
 def _outcome(rng: random.Random, track: Track) -> Outcome:
-    weights = (0, 25, 20, 45, 10) if track is Track.CLUE else (55, 20, 12, 5, 8)
-    return rng.choices(list(Outcome), weights=weights)[0]
+    return _OUTCOMES[Track.CLUE if track is Track.CLUE else Track.APPEAL](rng)
 
 
 def plan_history(
@@ -491,12 +512,16 @@ def plan_history(
     popularity = list(
         itertools.accumulate(1 / (rank + 1) ** 0.9 for rank in range(len(enterprises)))
     )
+    enterprise_of = _drawn(range(len(enterprises)), popularity)
     category_of = _chooser(
         {c: CATEGORY_WEIGHTS.get(c, 5) for c in (c.code for c in config.categories)}
     )
     tracks = {c.code: c.track for c in config.categories}
     routed_teams = {rule.team for rule in config.routing}
     resolve_days = {c.code: config.ladder_for(c.code).resolve for c in config.categories}
+    rectifying = {
+        c.code: Rectifying(calendar, config.rectification, c.code) for c in config.categories
+    }
     plans: list[CasePlan] = []
     scans: list[tuple[int, datetime]] = []
     team_for = Routes(config)
@@ -513,12 +538,12 @@ def plan_history(
             needs_assigning=team in leader_teams or team not in routed_teams,
             created=created,
             amount=amount,
-            rectify=Rectifying(calendar, config.rectification, category),
+            rectify=rectifying[category],
         )
         return [s for s in steps if s.at <= now]
 
     for _ in range(cases):
-        index = rng.choices(range(len(enterprises)), cum_weights=popularity)[0]
+        index = enterprise_of(rng)
         category = category_of(rng)
         created = _moment(rng, calendar, start, now)
         amount = _amount(rng, category)

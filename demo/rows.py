@@ -83,8 +83,7 @@ def plain(model: Any) -> Any:
     defaults = defaults_of(model)
 
     def init(self: Any, /, **values: Any) -> None:
-        self.__dict__.update(defaults)
-        self.__dict__.update(values)
+        self.__dict__ = defaults | values  # one new dict, the values over the defaults
 
     def new(cls: type, /, **values: Any) -> Any:
         return cls(**values)

@@ -25,8 +25,19 @@ def _numbered(number: str) -> tuple[Sequence[str], Sequence[str]]:
     return tokens(number), tokens(sequence.lstrip("0") if dash else number.lstrip("0"))
 
 
+def _sentences(text: str) -> Sequence[str]:
+    """``tokens(text)``, a sentence at a time, each sentence cut once: a 。 ends every run of
+    Han characters and every word, so a text's tokens are its sentences' one after the other
+    (a templated description with its own 涉及金额 sentence after it is cut as the template, held
+    once, and the short sentence)."""
+    cut = text.find("。") + 1
+    if cut == 0 or cut == len(text):
+        return _tokens(text)
+    return [*_tokens(text[:cut]), *_sentences(text[cut:])]
+
+
 def case_document(*, number: str, enterprise: str | None, description: str, track: Track) -> str:
     """``models.search.case_document``'s document (held equal by test): the number, its
     sequence without leading zeros, the enterprise of an appeal, the description."""
     named = enterprise if track is Track.APPEAL else None
-    return joined((*_numbered(number), _tokens(named or ""), _tokens(description)))
+    return joined((*_numbered(number), _tokens(named or ""), _sentences(description)))

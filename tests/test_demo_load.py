@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 
 import demo.bulk
@@ -172,6 +174,44 @@ class TestTheLoadOnPostgreSQL:
         async with sessions() as session:
             audit = await verify_audit(session)
         assert audit.ok, audit.problems[:3]
+
+    async def test_the_keys_are_checked_once_the_indexes_of_their_table_are_made_not_during(
+        self,
+        sessions: SessionFactory,
+        generate: Generate,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        # a key's check waits for the lock of an index being made on its table: a connection
+        # (a core) idle meanwhile; the connections take statements that do not wait instead
+        spans: list[tuple[float, float, str]] = []
+        execute = AsyncConnection.exec_driver_sql
+
+        async def timed(connection: AsyncConnection, statement: str, *args: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return await execute(connection, statement, *args)
+            finally:
+                spans.append((started, time.perf_counter(), statement))
+
+        monkeypatch.setattr(AsyncConnection, "exec_driver_sql", timed)
+        await generate(cases=40, seed=3, months=2, workers=2)
+        made = [s for s in spans if s[2].startswith("CREATE INDEX")]
+        checked = [s for s in spans if "VALIDATE CONSTRAINT" in s[2]]
+        assert made and checked
+
+        def table(statement: str) -> str:
+            words = statement.split()
+            return words[words.index("ON") + 1].split(".")[-1] if "ON" in words else words[2]
+
+        assert "case_events" in {table(s[2]) for s in checked}
+        for start, end, statement in checked:
+            for other_start, other_end, other in (*made, *checked):
+                if other != statement and table(other) == table(statement):
+                    assert end <= other_start or other_end <= start, (statement, other)
+        overlapping = [
+            (a, b) for a in made for b in (*made, *checked) if a is not b and a[0] < b[0] < a[1]
+        ]
+        assert overlapping  # still two at a time
 
     async def test_a_demo_load_that_fails_still_leaves_the_indexes_and_keys_it_found(
         self,

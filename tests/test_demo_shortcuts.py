@@ -146,6 +146,8 @@ def test_a_demo_case_is_found_by_the_document_the_domain_makes() -> None:
         "园区管委会承诺的土地出让金返还至今未到位，企业资金周转困难，请帮助协调。涉及金额约6万元。",
         "ABC 公司（2026）第12号，“引号”。。",
         "。，！",
+        "。\u0301x。ｅ\u0301。",  # a combining mark after a 。, a full-width letter
+        "Ｘ｡ＹＺ。",  # a half-width 。 (NFKC: 。)
         "x",
         "单",
     )
