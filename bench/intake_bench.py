@@ -60,6 +60,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -319,18 +320,30 @@ async def run_lianka(
     return run
 
 
+async def feed_to(
+    handler: Callable[..., Awaitable[None]],
+    updates: list[Update],
+    session: BenchSession | None = None,
+) -> tuple[float, float]:
+    """A floor: an aiogram ``Dispatcher`` whose one ``handler`` takes every message and button
+    press, fed ``updates`` through a Bot on ``session`` (a fresh one of the same kind as
+    Lianka's, if not given); the seconds and CPU seconds (``feed_all``)."""
+    router = Router()
+    router.message.register(handler)
+    router.callback_query.register(handler)
+    dispatcher = Dispatcher()
+    dispatcher.include_router(router)
+    bot = Bot(f"{BOT_ID}:TEST", session=session or BenchSession())
+    return await feed_all(dispatcher, bot, updates)
+
+
 async def run_floor(updates: list[Update]) -> tuple[float, float]:
     """aiogram alone: the same updates, a no-op handler, the same kind of session."""
-    router = Router()
 
     async def nothing(_event: Any) -> None:
         return None
 
-    router.message.register(nothing)
-    router.callback_query.register(nothing)
-    dispatcher = Dispatcher()
-    dispatcher.include_router(router)
-    return await feed_all(dispatcher, Bot(f"{BOT_ID}:TEST", session=BenchSession()), updates)
+    return await feed_to(nothing, updates)
 
 
 async def run_replies_floor(
@@ -339,18 +352,13 @@ async def run_replies_floor(
     """aiogram with Lianka's replies: the same updates, a handler that makes the very Bot calls
     Lianka made for each (the same methods, in the same order, through the same kind of
     session), and nothing else."""
-    router = Router()
 
     async def reply(_event: Any, bot: Bot, event_update: Update) -> None:
         for method in replies[event_update.update_id]:
             await bot(method)
 
-    router.message.register(reply)
-    router.callback_query.register(reply)
-    dispatcher = Dispatcher()
-    dispatcher.include_router(router)
     session = BenchSession()
-    timed = await feed_all(dispatcher, Bot(f"{BOT_ID}:TEST", session=session), updates)
+    timed = await feed_to(reply, updates, session)
     if len(session.calls) != sum(map(len, replies.values())):
         raise SystemExit(f"the replies floor made {len(session.calls)} Bot calls, not Lianka's")
     return timed
@@ -375,7 +383,6 @@ async def run_durable_floor(url: str, updates: list[Update]) -> tuple[float, flo
     try:
         async with engine.begin() as connection:
             await connection.run_sync(FLOOR_ROWS.create, checkfirst=True)
-        router = Router()
 
         async def write_one(event: Message | CallbackQuery) -> None:
             user = event.from_user
@@ -388,11 +395,7 @@ async def run_durable_floor(url: str, updates: list[Update]) -> tuple[float, flo
                 )
                 await session.commit()
 
-        router.message.register(write_one)
-        router.callback_query.register(write_one)
-        dispatcher = Dispatcher()
-        dispatcher.include_router(router)
-        timed = await feed_all(dispatcher, Bot(f"{BOT_ID}:TEST", session=BenchSession()), updates)
+        timed = await feed_to(write_one, updates)
         async with engine.begin() as connection:
             written = (await connection.execute(select(func.count()).select_from(FLOOR_ROWS))).one()
             await connection.execute(FLOOR_ROWS.delete())
