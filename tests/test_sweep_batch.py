@@ -652,6 +652,66 @@ async def test_a_sweep_that_dies_between_a_batch_and_its_merge_leaves_its_part_t
     assert again.plans == [] and len(await outbox(sessions)) == len(rows)
 
 
+async def test_a_sweep_stopped_midway_gives_back_the_clocks_it_had_not_acted_on_at_once(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    monkeypatch: pytest.MonkeyPatch,
+    three_reports_due_in_batches_of_two: datetime,
+) -> None:
+    """The process is shut down while the sweep writes its second batch: the sweep stops, its
+    connections go back to the pool, and the clocks it had not acted on are claimed by nobody,
+    so the very next sweep (the same minute, here or on another instance) acts on them rather
+    than five minutes later. Between the two sweeps every clock is acted on exactly once: each
+    case warned and escalated as once, every history verifiable."""
+    back_up = three_reports_due_in_batches_of_two
+    act_in_bulk = sweep_batch.act_in_bulk
+    calls, stuck, stopping = [0], asyncio.Event(), [True]
+
+    async def the_later_batches_hang(*args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        if calls[0] > 1 and stopping[0]:
+            stuck.set()
+            await asyncio.Event().wait()  # until the sweep is stopped
+        return await act_in_bulk(*args, **kwargs)
+
+    monkeypatch.setattr(sweep_module, "act_in_bulk", the_later_batches_hang)
+    sweeping = asyncio.ensure_future(sweep_deadlines(sessions, catalog, calendar, back_up))
+    await asyncio.wait_for(stuck.wait(), timeout=10)
+    sweeping.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await sweeping
+    assert sessions.kw["bind"].pool.checkedout() == 0
+    async with sessions() as session:
+        clocks = (await session.exec(select(CaseClock))).all()
+    assert len(clocks) == 6 and {c.claimed_by for c in clocks} == {None}
+    untouched = [c for c in clocks if c.stage == ClockStage.NONE]
+    assert untouched  # the hung batches wrote nothing
+
+    stopping[0] = False
+    again = await sweep_deadlines(sessions, catalog, calendar, back_up)
+
+    assert sorted(p.clock_id for p in again.plans) == sorted(c.id or 0 for c in untouched)
+    async with sessions() as session:
+        assert (await verify_audit(session)).ok
+        swept = (
+            await session.exec(
+                select(CaseEvent.case_id, CaseEvent.kind).where(
+                    col(CaseEvent.kind).in_([EventKind.REMINDED, EventKind.ESCALATED])
+                )
+            )
+        ).all()
+    case_ids = {c.case_id for c in clocks}
+    # per case: 签收 overdue and escalated, 受理告知 overdue
+    assert Counter(swept) == Counter(
+        {
+            **{(case_id, EventKind.REMINDED): 2 for case_id in case_ids},
+            **{(case_id, EventKind.ESCALATED): 1 for case_id in case_ids},
+        }
+    )
+    assert (await sweep_deadlines(sessions, catalog, calendar, back_up)).plans == []
+
+
 async def test_a_merge_whose_commit_the_sweep_never_heard_of_loses_no_line_of_it(
     sessions: SessionFactory,
     catalog: LiankaConfig,

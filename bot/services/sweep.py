@@ -247,6 +247,17 @@ async def _release(sessions: SessionFactory, clock_ids: list[int], instance: str
         await session.commit()
 
 
+async def _give_back(sessions: SessionFactory, clock_ids: list[int], instance: str) -> None:
+    """A sweep stopped midway gives back the claims of the clocks it did not act on (those it
+    did were given back as they were written), so that the next sweep, here or on another
+    instance, acts on them at once rather than after ``CLAIM_FOR``; if it cannot, the claims run
+    out as they would after a crash."""
+    try:
+        await _release(sessions, clock_ids, instance)
+    except Exception:
+        logger.warning("sweep: claims not given back, free again in %s", CLAIM_FOR)
+
+
 async def _act(sweep: Sweep, sessions: SessionFactory, clock_id: int) -> ClockPlan | None:
     """One clock, one transaction: advance it, record the history, queue the notices (the path
     of a clock whose batch could not be written, or whose case changed since the sweep read it).
@@ -528,12 +539,9 @@ async def _sweep(
         raise
     try:
         setting = await reading
-    except Exception:  # the claims given back, not left to run out (``CLAIM_FOR``); cancelled,
-        if not dry_run:  # they run out, as at every other point a sweep may be stopped
-            try:
-                await _release(sessions, [clock.id for clock in clocks], instance)
-            except Exception:
-                logger.warning("sweep: claims not given back, free again in %s", CLAIM_FOR)
+    except (Exception, asyncio.CancelledError):  # the claims given back, not left to run out
+        if not dry_run:
+            await _give_back(sessions, [clock.id for clock in clocks], instance)
         raise
     ctx = setting.context(config, calendar, reporters)
     admin_notices = setting.admin_notices
@@ -566,8 +574,14 @@ async def _sweep(
     known_to_fail = [clock.id for clock in clocks if clock.id in _failing]
     groups = chunks([clock for clock in clocks if clock.id not in _failing])
     in_flight = IN_FLIGHT if dialect == "postgresql" else 1
-    _add(report, await _act_on_groups(sessions, sweep, groups, cases, by_id, in_flight=in_flight))
-    await _act_alone(sweep, sessions, known_to_fail, report)
+    try:
+        _add(
+            report, await _act_on_groups(sessions, sweep, groups, cases, by_id, in_flight=in_flight)
+        )
+        await _act_alone(sweep, sessions, known_to_fail, report)
+    except asyncio.CancelledError:  # stopped midway (the process shutting down)
+        await _give_back(sessions, [clock.id for clock in clocks], instance)
+        raise
     if digests.current or digests.stranded:
         async with sessions() as session:
             await digests.release(session)
