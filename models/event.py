@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from models import keys
-from models.case import Case, CaseStatus, check_transition
+from models.case import Case, CaseStatus, Outcome, Satisfaction, check_transition
 from models.types import JSONType, UTCDateTime, enum_type, utc
 
 if TYPE_CHECKING:
@@ -239,12 +239,12 @@ def legacy_event_digest(**content: Any) -> str:
     return hashlib.sha256(canonical_event(**content)).hexdigest()
 
 
-def digest_of(event: CaseEvent, case_number: str) -> str:
+def digest_of(event: EventLike, case_number: str) -> str:
     """Recompute the hash an event should carry."""
     return event_digest(**event_content(event, case_number))
 
 
-def event_content(event: CaseEvent, case_number: str) -> dict[str, Any]:
+def event_content(event: EventLike, case_number: str) -> dict[str, Any]:
     """An event's hashed content, as ``canonical_event`` takes it."""
     return dict(
         case_number=case_number,
@@ -538,6 +538,61 @@ def assigned(
     return values
 
 
+class EventLike(Protocol):
+    """An event as the checks read it: a ``CaseEvent``, or a row of its columns (``lianka audit
+    verify`` reads plain rows: a hundred thousand ORM objects cost more than their hashes)."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def kind(self) -> EventKind: ...
+    @property
+    def from_status(self) -> CaseStatus | None: ...
+    @property
+    def to_status(self) -> CaseStatus | None: ...
+    @property
+    def actor_type(self) -> ActorType: ...
+    @property
+    def actor_id(self) -> int | None: ...
+    @property
+    def note(self) -> str | None: ...
+    @property
+    def data(self) -> dict[str, Any]: ...
+    @property
+    def public(self) -> bool: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def prev_hash(self) -> str: ...
+    @property
+    def hash(self) -> str: ...
+
+
+class CaseLike(Protocol):
+    """A case as the checks read it: a ``Case``, or a row of its columns."""
+
+    @property
+    def number(self) -> str: ...
+    @property
+    def event_count(self) -> int: ...
+    @property
+    def last_event_hash(self) -> str | None: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def outcome(self) -> Outcome | None: ...
+    @property
+    def outcome_summary(self) -> str | None: ...
+    @property
+    def amount_coordinated_yuan(self) -> int | None: ...
+    @property
+    def satisfaction(self) -> Satisfaction | None: ...
+    @property
+    def assignee_id(self) -> int | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class ChainProblem:
     """One thing wrong with a case's chain, for ``lianka audit verify``."""
@@ -547,7 +602,7 @@ class ChainProblem:
     problem: str
 
 
-def verify_chain(case: Case, events: list[CaseEvent]) -> list[ChainProblem]:
+def verify_chain(case: CaseLike, events: Sequence[EventLike]) -> list[ChainProblem]:
     """Check the chain: every hash recomputes, every link holds, nothing is missing at the end."""
 
     problems: list[ChainProblem] = []
@@ -606,7 +661,9 @@ class Reported:
     contact: tuple[str, str] | None
 
 
-def verify_reported(case: Case, events: list[CaseEvent], reported: Reported) -> list[ChainProblem]:
+def verify_reported(
+    case: CaseLike, events: Sequence[EventLike], reported: Reported
+) -> list[ChainProblem]:
     """The case's rows must still say what its (verified) history recorded: the description,
     files and contact of the submitted event's digests, the outcome, summary and amount of the
     last 办结, the rating of the last 回访, the assignee of the last 交办."""
