@@ -3,7 +3,9 @@ depend on where the chunks fall."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +15,7 @@ from bot.db import SessionFactory
 from bot.services import audit
 from bot.services.anchors import write_anchor
 from bot.services.audit import verify_audit
+from models import event
 from models.calendar import WorkCalendar
 from tests.audit_support import tamper
 from tests.inspector_support import make_people, submit
@@ -57,3 +60,44 @@ async def test_a_history_edited_in_a_later_chunk_is_found_and_only_there(
     assert {problem.case_number for problem in found.problems} == {edited.number, rewound.number}
     assert any("description edited" in problem.problem for problem in found.problems)
     assert any("database rewound" in problem.problem for problem in found.problems)
+
+
+@pytest.mark.both_databases
+async def test_the_check_lets_the_process_serve_others_between_its_cases(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The console's 核验 runs in the process that serves the bot and the pages: while it
+    checks a chunk's cases (its own CPU work, no waiting on the database), other tasks still
+    get their turns, every ``AUDIT_YIELD_EVERY`` cases, not only once the chunk is done."""
+    monkeypatch.setattr(audit, "AUDIT_YIELD_EVERY", 2)
+    people = await make_people(sessions, clock)
+    for _ in range(6):
+        await submit(sessions, catalog, calendar, clock, people.reporter, named=False)
+    turns = 0
+
+    async def another_task() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    turns_at_each_case: list[int] = []
+
+    def checking(*args: Any) -> Any:
+        turns_at_each_case.append(turns)
+        return event.verify_chain(*args)
+
+    monkeypatch.setattr(audit, "verify_chain", checking)
+    other = asyncio.ensure_future(another_task())
+    try:
+        async with sessions() as session:
+            report = await verify_audit(session)
+    finally:
+        other.cancel()
+    assert report.ok and report.cases == 6
+    first, third, fifth = turns_at_each_case[0], turns_at_each_case[2], turns_at_each_case[4]
+    assert first < third < fifth  # one chunk of six, the other task ran inside it
