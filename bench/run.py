@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench import machine  # noqa: E402
 from bench.common import RESULTS, merge_results  # noqa: E402
 
 BENCH = ROOT / "bench"
@@ -56,6 +57,8 @@ def at_most(limit: float) -> Callable[[float], bool]:
 
 
 GOALS = [
+    Goal("machine_mixed_s", ""),
+    Goal("machine_mixed_s_end", ""),
     Goal("machine_loop_s", ""),
     Goal("machine_loop_s_end", ""),
     Goal("intake_updates_per_s", ""),
@@ -119,25 +122,6 @@ STAGES = ("cli", "outbox", "intake", "cards", "sweep", "report", "web", "console
 SCALE_STAGES = ("scale",)
 """``--scale`` (``make bench-scale``): the million-case database, built or reused, and what is
 measured over it; never part of the everyday run."""
-
-
-MACHINE_LOOP = 10_000_000
-"""The machine's own figure: CPU seconds of a plain Python loop of ten million additions (best
-of three), taken before the first benchmark and after the last (``machine_loop_s``,
-``machine_loop_s_end``). The goals in milliseconds and seconds are absolute, and these shared
-machines differ from one run to the next by two times and more (0.53 s one week, 1.1 s the
-next): the figure says which machine the table comes from. The ratios need no such help."""
-
-
-def machine_loop() -> float:
-    """CPU seconds of ``MACHINE_LOOP`` additions in this process, best of three."""
-    best = float("inf")
-    for _ in range(3):
-        started, total = time.process_time(), 0
-        for number in range(MACHINE_LOOP):
-            total += number
-        best = min(best, time.process_time() - started)
-    return round(best, 3)
 
 
 def script(name: str, *args: str) -> list[str]:
@@ -247,7 +231,7 @@ def main() -> int:
         args.only = list(SCALE_STAGES)
     elif set(args.only) == set(STAGES) and RESULTS.exists():
         RESULTS.unlink()  # a full run starts afresh; a partial one updates what is there
-    merge_results({"machine_loop_s": machine_loop()})
+    merge_results(machine.figures())
     seconds: dict[str, float] = {}
     outbox: subprocess.Popen[bytes] | None = None
     outbox_started = 0.0
@@ -314,7 +298,7 @@ def main() -> int:
         if outbox is not None:
             outbox.terminate()
             outbox.wait()
-    merge_results({"machine_loop_s_end": machine_loop()})
+    merge_results(machine.figures("_end"))
     table(seconds, time.perf_counter() - started)
     return 0
 
