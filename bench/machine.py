@@ -6,8 +6,8 @@ session to the next by two times and more in what Lianka's work costs (the demo'
 before the first benchmark and after the last:
 
 - ``machine_loop_s``: ten million additions in a plain loop. It tracks the interpreter's speed
-  alone, and can stay level while everything else slows down (0.39–0.55 s in the session whose
-  demo took 0.97 ms a case);
+  alone, and need not follow what Lianka's work costs: 0.39–0.55 s in the session whose demo
+  took 0.97 ms of CPU a case, about the 0.53 s recorded in one whose demo took 0.39 ms;
 - ``machine_mixed_s``: work shaped like Lianka's — 100,000 small dicts made, written to JSON and
   read back, put in an SQLite table in memory and grouped, then sorted — which allocates, walks
   memory and calls into C as the services do. This is the one to compare between sessions.
