@@ -310,6 +310,27 @@ async def test_a_clock_that_failed_alone_is_acted_on_alone_next_time_and_its_bat
     assert stuck.stage == ClockStage.NONE and (stuck.id or 0) in failing
 
 
+async def each_overdue_and_escalated_once(sessions: SessionFactory, case_ids: set[int]) -> None:
+    """Every history verifies, and each of these cases, its 签收 and 受理告知 both past due, was
+    told overdue twice (签收, 受理告知) and escalated once (签收): no clock acted on twice, none
+    left out."""
+    async with sessions() as session:
+        assert (await verify_audit(session)).ok
+        swept = (
+            await session.exec(
+                select(CaseEvent.case_id, CaseEvent.kind).where(
+                    col(CaseEvent.kind).in_([EventKind.REMINDED, EventKind.ESCALATED])
+                )
+            )
+        ).all()
+    assert Counter(swept) == Counter(
+        {
+            **{(case_id, EventKind.REMINDED): 2 for case_id in case_ids},
+            **{(case_id, EventKind.ESCALATED): 1 for case_id in case_ids},
+        }
+    )
+
+
 async def test_a_catch_up_in_several_batches_keeps_every_history_verifiable_and_each_notice_once(
     sessions: SessionFactory,
     catalog: LiankaConfig,
@@ -336,22 +357,7 @@ async def test_a_catch_up_in_several_batches_keeps_every_history_verifiable_and_
     digests = await outbox(sessions, "deadline_digest")
     assert sorted(d.chat_id or 0 for d in digests) == [501, 601]
     assert sorted(first.digests.values()) == [6, 6]
-    async with sessions() as session:
-        assert (await verify_audit(session)).ok
-        swept = (
-            await session.exec(
-                select(CaseEvent.case_id, CaseEvent.kind).where(
-                    col(CaseEvent.kind).in_([EventKind.REMINDED, EventKind.ESCALATED])
-                )
-            )
-        ).all()
-    # per case: 签收 overdue and escalated, 受理告知 overdue
-    assert Counter(swept) == Counter(
-        {
-            **{(c.id, EventKind.REMINDED): 2 for c in cases},
-            **{(c.id, EventKind.ESCALATED): 1 for c in cases},
-        }
-    )
+    await each_overdue_and_escalated_once(sessions, {c.id or 0 for c in cases})
     rows = len(await outbox(sessions))
 
     again = await sweep_deadlines(sessions, catalog, calendar, back_up)
@@ -692,23 +698,7 @@ async def test_a_sweep_stopped_midway_gives_back_the_clocks_it_had_not_acted_on_
     again = await sweep_deadlines(sessions, catalog, calendar, back_up)
 
     assert sorted(p.clock_id for p in again.plans) == sorted(c.id or 0 for c in untouched)
-    async with sessions() as session:
-        assert (await verify_audit(session)).ok
-        swept = (
-            await session.exec(
-                select(CaseEvent.case_id, CaseEvent.kind).where(
-                    col(CaseEvent.kind).in_([EventKind.REMINDED, EventKind.ESCALATED])
-                )
-            )
-        ).all()
-    case_ids = {c.case_id for c in clocks}
-    # per case: 签收 overdue and escalated, 受理告知 overdue
-    assert Counter(swept) == Counter(
-        {
-            **{(case_id, EventKind.REMINDED): 2 for case_id in case_ids},
-            **{(case_id, EventKind.ESCALATED): 1 for case_id in case_ids},
-        }
-    )
+    await each_overdue_and_escalated_once(sessions, {c.case_id for c in clocks})
     assert (await sweep_deadlines(sessions, catalog, calendar, back_up)).plans == []
 
 
