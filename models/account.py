@@ -6,6 +6,7 @@ from __future__ import annotations
 import enum
 import json
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -173,7 +174,28 @@ class AccessEvent(SQLModel, table=True):
     hash: str = Field(default="", max_length=64)
 
 
-def access_digest(event: AccessEvent) -> str:
+class AccessLike(Protocol):
+    """A sign-in log line as the check reads it: an ``AccessEvent``, or a row of its columns."""
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def kind(self) -> AccessKind: ...
+    @property
+    def account_id(self) -> int | None: ...
+    @property
+    def client(self) -> str | None: ...
+    @property
+    def detail(self) -> str | None: ...
+    @property
+    def prev_hash(self) -> str: ...
+    @property
+    def hash(self) -> str: ...
+
+
+def access_digest(event: AccessLike) -> str:
     """The HMAC a sign-in log line should carry: its content, its place and the line before."""
     payload = {
         "seq": event.seq,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.account import ACCESS_GENESIS, AccessEvent, access_digest
+from models.account import ACCESS_GENESIS, AccessEvent, AccessLike, access_digest
 from models.anchor import (
     ACCESS_HEAD,
     ACCESS_HEAD_KEY,
@@ -76,9 +76,45 @@ async def chain_access(session: AsyncSession, event: AccessEvent) -> AccessEvent
 
 async def verify_access_log(session: AsyncSession) -> tuple[int, list[ChainProblem]]:
     """The sign-in log's lines must chain from the first to the head: an edited, deleted or
-    inserted line breaks a hash, a link, the sequence or the count."""
-    events = (await session.exec(select(AccessEvent).order_by(col(AccessEvent.id)))).all()
+    inserted line breaks a hash, a link, the sequence or the count. Found wrong, the log and its
+    head are read again in one statement before it is reported: a sign-in between the two reads
+    (the log, then the head) would leave the head one line ahead, a tampering that never was."""
+    events: Sequence[AccessLike] = (
+        await session.exec(select(AccessEvent).order_by(col(AccessEvent.id)))
+    ).all()
     head = await session.get(AuditHead, ACCESS_HEAD)
+    problems = _check_access_log(events, (head.count, head.hash) if head else None)
+    if problems:
+        events, end = await _access_log_at_once(session)
+        problems = _check_access_log(events, end)
+    return len(events), problems
+
+
+_HEADS: sa.Table = AuditHead.__table__  # type: ignore[attr-defined]
+_ACCESS: sa.Table = AccessEvent.__table__  # type: ignore[attr-defined]
+_LOG_AND_HEAD = (
+    sa.select(_HEADS.c.count.label("head_count"), _HEADS.c.hash.label("head_hash"), *_ACCESS.c)
+    .select_from(_HEADS.outerjoin(_ACCESS, sa.true()))
+    .where(_HEADS.c.name == ACCESS_HEAD)
+    .order_by(_ACCESS.c.id)
+)
+
+
+async def _access_log_at_once(
+    session: AsyncSession,
+) -> tuple[Sequence[AccessLike], tuple[int, str] | None]:
+    """The log's lines and its head, in one snapshot (with no head yet, the lines alone)."""
+    connection = await session.connection()
+    rows = (await connection.execute(_LOG_AND_HEAD)).all()
+    if not rows:
+        lines = (await connection.execute(sa.select(_ACCESS).order_by(_ACCESS.c.id))).all()
+        return lines, None
+    return [r for r in rows if r.id is not None], (rows[0].head_count, rows[0].head_hash)
+
+
+def _check_access_log(
+    events: Sequence[AccessLike], head: tuple[int, str] | None
+) -> list[ChainProblem]:
     problems: list[ChainProblem] = []
     expected_prev, expected_seq = ACCESS_GENESIS, 1
     for event in events:
@@ -101,8 +137,8 @@ async def verify_access_log(session: AsyncSession) -> tuple[int, list[ChainProbl
                 ChainProblem(ACCESS_LOG, event.seq, "content edited: hash does not match")
             )
         expected_prev, expected_seq = event.hash, event.seq + 1
-    count = head.count if head is not None else 0
-    if len(events) != count or expected_prev != (head.hash if head else ACCESS_GENESIS):
+    count, last = head if head is not None else (0, ACCESS_GENESIS)
+    if len(events) != count or expected_prev != last:
         problems.append(
             ChainProblem(
                 ACCESS_LOG,
@@ -110,7 +146,7 @@ async def verify_access_log(session: AsyncSession) -> tuple[int, list[ChainProbl
                 f"chain end does not match the case: {len(events)} events, case records {count}",
             )
         )
-    return len(events), problems
+    return problems
 
 
 # --- anchors --------------------------------------------------------------------------------

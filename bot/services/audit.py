@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import func
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -31,6 +32,7 @@ from models.errors import NotFound, PermissionDenied
 from models.event import (
     ActorType,
     CaseEvent,
+    CaseLike,
     ChainProblem,
     EventKind,
     EventLike,
@@ -83,15 +85,23 @@ def _anchored_counts(anchor_file: Path | None) -> dict[str, int]:
     return {number: count for number, (count, _) in parsed[-1].heads.items()} if parsed else {}
 
 
+Progress = Callable[[AuditReport], Awaitable[None]]
+"""Told after every chunk how far the check has got (the console's 核验 writes it down)."""
+
+
 async def verify_audit(
-    session: AsyncSession, number: str | None = None, *, anchor_file: Path | None = None
+    session: AsyncSession,
+    number: str | None = None,
+    *,
+    anchor_file: Path | None = None,
+    progress: Progress | None = None,
 ) -> AuditReport:
     """Every case's events must chain from the first to the one the case records as its last:
     an edited, inserted or deleted event breaks a hash, a link, the sequence or the count. The
     case's rows must still say what its history recorded (description, files, contact, outcome,
     amount, assignee). The console's sign-in log must chain too, and, given the ``anchor_file``,
     no case may be missing or behind the newest anchor. Cases are read ``AUDIT_CHUNK`` at a
-    time by id."""
+    time by id; ``progress`` is awaited after each chunk (what it raises ends the check)."""
     only: int | None = None
     if number is not None:
         case = (await session.exec(select(Case).where(Case.number == number))).first()
@@ -115,6 +125,8 @@ async def verify_audit(
             session, cases, (low, high), report=report, heads=heads, anchored=anchored
         )
         after = high
+        if progress is not None:
+            await progress(report)
     if number is None:
         report.access_events, access_problems = await verify_access_log(session)
         report.problems += access_problems
@@ -190,20 +202,59 @@ async def _verify_chunk(
     for index, case in enumerate(cases):
         if index and index % AUDIT_YIELD_EVERY == 0:
             await asyncio.sleep(0)  # the process's other work goes on meanwhile
-        chain = by_case.get(case.id, [])
-        problems = verify_chain(case, chain)
+        chain: Sequence[Any] = by_case.get(case.id, [])
+        reported = (files.get(case.id, []), contacts.get(case.id))
+        problems = _check_case(case, chain, reported)
+        if problems:
+            case, chain = await _read_case(connection, case, chain)
+            problems = _check_case(case, chain, reported)
         report.problems += problems
         if case.number in anchored:
             seq = anchored[case.number]
             heads[case.number] = (case.event_count, {e.seq: e.hash for e in chain if e.seq == seq})
-        if not problems:  # a broken chain is reason enough; its digests are not to be trusted
-            reported = Reported(
-                materials=_submitted_files(files.get(case.id, []), chain),
-                contact=_contact(contacts.get(case.id)),
-            )
-            report.problems += verify_reported(case, chain, reported)
     for row in (*attachments, *contact_rows):
         session.expunge(row)
+
+
+def _check_case(
+    case: CaseLike,
+    chain: Sequence[EventLike],
+    reported: tuple[list[Attachment], ReporterContact | None],
+) -> list[ChainProblem]:
+    """The case's chain, then (when it holds) what its rows say against its history."""
+    problems = verify_chain(case, chain)
+    if problems:  # a broken chain is reason enough; its digests are not to be trusted
+        return problems
+    files, contact = reported
+    return verify_reported(
+        case,
+        chain,
+        Reported(materials=_submitted_files(files, chain), contact=_contact(contact)),
+    )
+
+
+_CASE_AND_EVENTS = (
+    sa.select(*_EVENTS.c, *(column for column in _CASE_COLUMNS if column.name != "id"))
+    .select_from(_CASES.outerjoin(_EVENTS, _EVENTS.c.case_id == _CASES.c.id))
+    .where(_CASES.c.id == sa.bindparam("case_id"))
+    .order_by(_EVENTS.c.seq)
+)
+"""A case's row and its events in one statement, so in one snapshot of the database: each row
+has the event's columns and the case's (only ``id`` is in both, and is the event's)."""
+
+
+async def _read_case(
+    connection: AsyncConnection, case: sa.Row[Any], chain: Sequence[Any]
+) -> tuple[Any, Sequence[Any]]:
+    """The case and its events read again, together. The chunk read its cases, then their
+    events, by two statements: a case worked on in between (签收, 办结: a new event and the
+    case's row, in one transaction) would show one more event than its row records, or an
+    outcome its history has not reached, and be reported as tampered with. What a case's rows
+    and history say in one snapshot is what is reported; a case gone meanwhile is as read."""
+    rows = (await connection.execute(_CASE_AND_EVENTS, {"case_id": case.id})).all()
+    if not rows:
+        return case, chain
+    return rows[0], [row for row in rows if row.seq is not None]
 
 
 def _submitted_files(files: list[Attachment], chain: Sequence[EventLike]) -> list[str]:
