@@ -7,6 +7,7 @@ from models.account import AccessEvent, AccessKind, ConsoleAccount, ConsoleSessi
 from models.anchor import AuditAnchor
 from models.assist import CaseAssist
 from models.attachment import Attachment, Blob, MediaKind
+from models.audit_run import AuditRun, AuditRunState
 from models.card import Card, CardScan, CardStatus, PrintBatch
 from models.case import (
     ALLOWED,
@@ -48,6 +49,8 @@ __all__ = [
     "AssignmentMode",
     "Attachment",
     "AuditAnchor",
+    "AuditRun",
+    "AuditRunState",
     "Blob",
     "CalendarDay",
     "CalendarYear",

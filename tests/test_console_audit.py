@@ -1,6 +1,7 @@
-"""审计 in the office console: 开始核验 recomputes every case's chain and names the case whose
-history was edited; 身份查看记录 lists who saw a reporter's identity, when and in which case
-(never the identity); only admins and leaders may read it."""
+"""审计 in the office console: 开始核验 recomputes every case's chain (in the background:
+tests/test_console_audit_runs.py) and names the case whose history was edited; 身份查看记录
+lists who saw a reporter's identity, when and in which case (never the identity); only admins
+and leaders may read it."""
 
 from __future__ import annotations
 
@@ -74,11 +75,12 @@ async def test_verification_passes_then_names_the_case_whose_event_was_edited(
         sessions, catalog, calendar, sh(2026, 11, 4, 9), telegram_user_id=7_000_003
     )
     admin = await sign_in(client, sessions, role="admin", team=None)
-    clean = await admin.post("/console/audit/verify")
-    page = text_of(await clean.text())
-    assert clean.status == 200
+    started = await admin.post("/console/audit/verify")
+    assert started.status == 303 and started.headers["Location"] == "/console/audit"
+    page = text_of(await (await admin.get("/console/audit")).text())
     assert "核验通过：2件问题、" in page and "条流转记录均完整" in page
-    assert "本服务器不保存审计锚点，未与锚点核对" in page
+    assert "本次核验的服务器不保存审计锚点，未与锚点核对" in page
+    assert f"最近一次核验：{admin.person.name}于2026-11-10 10:00开始" in page
 
     async with sessions() as session:
         await tamper(
@@ -87,7 +89,8 @@ async def test_verification_passes_then_names_the_case_whose_event_was_edited(
             f"WHERE case_id = {second.id} AND seq = 1",
         )
         await session.commit()
-    tampered = text_of(await (await admin.post("/console/audit/verify")).text())
+    await admin.post("/console/audit/verify")
+    tampered = text_of(await (await admin.get("/console/audit")).text())
     assert "核验发现1处问题" in tampered
     assert f"{second.number} 第1条 内容被改动：哈希值不符" in tampered
     assert first.number not in tampered
@@ -107,7 +110,8 @@ async def test_on_the_anchoring_server_verification_checks_the_daily_anchors_too
     settings = Settings(_env_file=None, web_secret=SECRET, var_dir=tmp_path)
     async with console_app(sessions, catalog, clock=FrozenClock(NOW), settings=settings) as app:
         admin = await sign_in(app, sessions, role="admin", team=None)
-        page = text_of(await (await admin.post("/console/audit/verify")).text())
+        await admin.post("/console/audit/verify")
+        page = text_of(await (await admin.get("/console/audit")).text())
     assert "核验通过：1件问题、" in page
     assert "已与1个每日审计锚点核对，最新锚点为2026-11-04。" in page
 

@@ -33,7 +33,8 @@ Where to look:
   ``console_sessions`` (who a console request acts as, 退出), ``console_home`` (工作台),
   ``case_search`` (案件 list and search), ``case_view`` (the 案件 page and its files;
   ``case_forms`` reads what its forms type),
-  ``card_admin`` and ``people_admin`` (联系卡 and 人员 for admins), ``console_reports`` (报表) —
+  ``card_admin`` and ``people_admin`` (联系卡 and 人员 for admins), ``console_reports`` (报表),
+  ``audit_runs`` (审计's 核验, run in the background, its progress and result kept) —
   the pages' reads; every action they offer is one of the casework use cases above.
 """
 

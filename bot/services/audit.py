@@ -478,33 +478,19 @@ class ProblemLine:
 
 @dataclass(frozen=True, slots=True)
 class AuditPage:
-    """The 审计 page: a verification's result when one was asked for, and the identity views."""
+    """The 审计 page's lists: the identity views and the console's sign-in log."""
 
-    result: AuditReport | None
-    problems: list[ProblemLine]
     views: IdentityViews
     access: AccessLog
 
 
 async def get_audit_page(
-    session: AsyncSession,
-    actor: Inspector,
-    *,
-    page: int = 1,
-    log_page: int = 1,
-    verify: bool = False,
-    anchor_file: Path | None = None,
+    session: AsyncSession, actor: Inspector, *, page: int = 1, log_page: int = 1
 ) -> AuditPage:
-    """The 审计 page for an admin or leader: ``verify`` runs ``lianka audit verify`` first;
-    the identity views and the console's sign-in log, each a page at a time."""
+    """The 审计 page for an admin or leader: the identity views and the console's sign-in log,
+    each a page at a time (核验 runs in the background: ``bot.services.audit_runs``)."""
     require_auditor(actor)
-    result = await verify_audit(session, anchor_file=anchor_file) if verify else None
     return AuditPage(
-        result=result,
-        problems=[
-            ProblemLine(p.case_number, p.seq, problem_text(p))
-            for p in (result.problems if result else [])
-        ],
         views=await list_identity_views(session, actor, page=page),
         access=await list_access_log(session, actor, page=log_page),
     )

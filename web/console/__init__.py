@@ -38,6 +38,7 @@ def add_console(app: web.Application, console: Console) -> None:
         await accounts.warm_dummy_hash()
 
     app.on_startup.append(warm)
+    audit.add_audit_tasks(app)
     router = app.router
     router.add_static(
         "/console/static/",

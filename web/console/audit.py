@@ -1,12 +1,50 @@
-"""审计: verify the hash-chained case history, and who viewed a reporter's identity when."""
+"""审计: verify the hash-chained case history, and who viewed a reporter's identity when.
+
+开始核验 starts the check in the background and the page follows it: at a province's million
+cases the check takes minutes, longer than a proxy waits for a page. Its progress and result
+are in the database (``bot.services.audit_runs``), so any instance shows them."""
 
 from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any
 
 from aiohttp import web
 
 from bot.services.audit import get_audit_page
+from bot.services.audit_runs import AuditRunBusy, latest_audit_run, run_audit, start_audit_run
 from web.console.context import CONSOLE, CONSOLE_PREFIX
-from web.console.render import STAFF, console_page
+from web.console.render import STAFF, console_page, redirect_after
+
+RESULT_WAIT_S = 2.0
+"""How long 开始核验 waits for the check before showing the page: a small database's result
+is on the page at once; a larger one's page shows the progress and refreshes itself."""
+
+REFRESH_S = 5
+"""How often the page of a check under way reloads itself."""
+
+
+class AuditTasks:
+    """The checks this process is making, cancelled when it stops (each closes its run as
+    interrupted, so the page says so at once)."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def start(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.create_task(work, name="audit-run")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+AUDIT_TASKS = web.AppKey("lianka_audit_tasks", AuditTasks)
 
 
 def _page_number(request: web.Request, name: str) -> int:
@@ -14,36 +52,59 @@ def _page_number(request: web.Request, name: str) -> int:
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 6 else 1
 
 
-async def _audit(request: web.Request, *, verify: bool) -> web.StreamResponse:
-    async with request.app[CONSOLE].sessions() as session:
+async def audit_page(request: web.Request) -> web.StreamResponse:
+    console = request.app[CONSOLE]
+    person = request[STAFF].person
+    async with console.sessions() as session:
         shown = await get_audit_page(
             session,
-            request[STAFF].person,
+            person,
             page=_page_number(request, "page"),
             log_page=_page_number(request, "log"),
-            verify=verify,
-            anchor_file=request.app[CONSOLE].anchor_file,
         )
+        run = await latest_audit_run(session, person, now=console.clock.now())
     return console_page(
         request,
         "audit",
         title="审计",
-        result=shown.result,
-        problems=shown.problems,
-        anchored=request.app[CONSOLE].anchor_file is not None,
+        run=run,
+        refresh=REFRESH_S if run is not None and run.running else None,
         views=shown.views,
         access=shown.access,
         pages={"page": shown.views.page, "log": shown.access.page},
     )
 
 
-async def audit_page(request: web.Request) -> web.StreamResponse:
-    return await _audit(request, verify=False)
-
-
 async def audit_verify(request: web.Request) -> web.StreamResponse:
-    """核验 changes nothing, so its result is shown at once (a reload verifies again)."""
-    return await _audit(request, verify=True)
+    """开始核验: the check starts in the background (one at a time, on any instance), then the
+    page, with the result when it came within ``RESULT_WAIT_S``, else its progress."""
+    console = request.app[CONSOLE]
+    async with console.sessions() as session:
+        try:
+            run = await start_audit_run(
+                session,
+                request[STAFF].person,
+                now=console.clock.now(),
+                anchored=console.anchor_file is not None,
+            )
+        except AuditRunBusy as busy:
+            raise redirect_after(request, "/console/audit", busy.message) from None
+    assert run.id is not None
+    task = request.app[AUDIT_TASKS].start(
+        run_audit(console.sessions, run.id, clock=console.clock, anchor_file=console.anchor_file)
+    )
+    await asyncio.wait({task}, timeout=RESULT_WAIT_S)  # never cancels the check
+    raise redirect_after(request, "/console/audit")
+
+
+def add_audit_tasks(app: web.Application) -> None:
+    """The checks' keeper on ``app``; on shutdown, the checks under way are stopped."""
+    tasks = app[AUDIT_TASKS] = AuditTasks()
+
+    async def stop(_app: web.Application) -> None:
+        await tasks.close()
+
+    app.on_shutdown.append(stop)
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
