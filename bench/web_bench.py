@@ -118,8 +118,8 @@ CASE_NUMBER = re.compile(r'<strong class="case-number">([^<]+)</strong>')
 
 def serve(port_file: Path, profile_file: Path | None) -> None:
     """The web channel as ``lianka web`` serves it, plus the floor route; until SIGTERM."""
-    from bot.app import check_schema, configure_logging
-    from bot.settings import Settings
+    from bot.app import check_schema
+    from bot.settings import Settings, configure_logging
 
     settings = Settings(_env_file=None)
     configure_logging(settings)

@@ -53,7 +53,7 @@ from bot.services.anchors import anchor_path
 from bot.services.calendar import CalendarCache, load_calendar
 from bot.services.catalog import sync_catalog
 from bot.services.rate_limits import rate_limiter
-from bot.settings import Settings
+from bot.settings import Settings, configure_logging
 from bot.startup import ANY_FAILURE, StartupCalls
 from bot.storage import create_events_isolation, create_storage
 from handlers.start import bot_commands
@@ -536,17 +536,6 @@ async def serve_async(
             await site_runner.cleanup()  # stops accepting, waits for requests in flight
         await runtime.close()
         logger.info("stopped")
-
-
-def configure_logging(settings: Settings) -> None:
-    """Our INFO; the libraries' chatter (a line per scheduler tick, per migration plugin) only
-    from WARNING up."""
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for noisy in ("apscheduler", "alembic", "aiogram.event"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.root.level))
 
 
 async def run_until_signalled(work: Callable[[asyncio.Event], Awaitable[None]]) -> None:

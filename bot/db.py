@@ -50,6 +50,18 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
     return engine
 
 
+def shared_database_url(sessions: SessionFactory) -> str | None:
+    """The URL, password included, by which another process opens the database ``sessions``
+    use (None for an in-memory SQLite database, which no other process can open)."""
+    bind = sessions.kw.get("bind")
+    if not isinstance(bind, AsyncEngine):
+        return None
+    url = bind.url
+    if url.get_backend_name() == "sqlite" and _sqlite_file(url) is None:
+        return None
+    return url.render_as_string(hide_password=False)
+
+
 def create_session_factory(engine: AsyncEngine) -> SessionFactory:
     """Sessions that keep loaded objects usable after commit (no lazy reloads under asyncio)."""
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)

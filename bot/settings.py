@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -163,3 +164,14 @@ class Settings(BaseSettings):
         from sqlalchemy.engine import make_url
 
         return make_url(self.database_url).render_as_string(hide_password=True)
+
+
+def configure_logging(settings: Settings) -> None:
+    """Our INFO; the libraries' chatter (a line per scheduler tick, per migration plugin) only
+    from WARNING up."""
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("apscheduler", "alembic", "aiogram.event"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.root.level))

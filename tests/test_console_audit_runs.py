@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
+from bot.audit_worker import run_audit_in_child
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
-from bot.db import SessionFactory
+from bot.db import SessionFactory, shared_database_url
 from bot.services import audit, audit_runs
 from bot.services.audit import AuditReport
 from models.audit_run import AuditRun, AuditRunState
@@ -56,9 +57,16 @@ async def three_cases(
 
 
 @pytest.fixture
-def gate(monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
+def in_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check made in the serving process (as for a database no other process can open),
+    where a test can hold or break it."""
+    monkeypatch.setattr("web.console.audit.shared_database_url", lambda _sessions: None)
+
+
+@pytest.fixture
+def gate(monkeypatch: pytest.MonkeyPatch, in_this_process: None) -> asyncio.Event:
     """The check goes one case at a time and waits at this gate after its first case (a big
-    database, seen mid-run); 开始核验 shows the page after 0.2 s instead of 2."""
+    database, seen mid-run); 开始核验 shows the page after 0.2 s instead of 5."""
     held = asyncio.Event()
     monkeypatch.setattr(audit, "AUDIT_CHUNK", 1)
     monkeypatch.setattr("web.console.audit.RESULT_WAIT_S", 0.2)
@@ -83,6 +91,12 @@ async def client(
 ) -> AsyncIterator[Client]:
     async with console_app(sessions, catalog, clock=clock) as test_client:
         yield test_client
+
+
+def _url(sessions: SessionFactory) -> str:
+    url = shared_database_url(sessions)
+    assert url is not None
+    return url
 
 
 async def audit_page(person: SignedIn) -> tuple[str, str]:
@@ -211,6 +225,7 @@ async def test_a_check_that_fails_says_so_and_the_log_has_why(
     sessions: SessionFactory,
     client: Client,
     three_cases: list[str],
+    in_this_process: None,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -232,6 +247,7 @@ async def test_a_rewritten_history_lists_the_first_problems_and_says_how_many_in
     sessions: SessionFactory,
     client: Client,
     three_cases: list[str],
+    in_this_process: None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(audit_runs, "PROBLEMS_KEPT", 2)
@@ -246,6 +262,74 @@ async def test_a_rewritten_history_lists_the_first_problems_and_says_how_many_in
     assert f"{first} 第1条 问题描述被改动" in page and f"{second} 第1条 问题描述被改动" in page
     assert third not in page
     assert "此处列出前2处；全部问题请在服务器上运行 lianka audit verify 查看。" in page
+
+
+@pytest.mark.both_databases
+async def test_the_check_runs_in_a_process_of_its_own_and_the_server_does_none_of_it(
+    sessions: SessionFactory,
+    client: Client,
+    three_cases: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The serving process goes on serving while the check hashes every event elsewhere: a
+    check made here would fail (it is broken in this process), the child's passes."""
+
+    async def not_here(*args: Any, **kwargs: Any) -> AuditReport:
+        raise AssertionError("the check ran in the serving process")
+
+    monkeypatch.setattr(audit_runs, "verify_audit", not_here)
+    admin = await sign_in(client, sessions, role="admin", team=None)
+    await admin.post("/console/audit/verify")
+    page = await finished(admin)
+    assert "核验通过：3件问题、" in page
+    async with sessions() as session:
+        run = (await session.exec(select(AuditRun))).one()
+    assert (run.state, run.cases_checked, run.problem_count) == (AuditRunState.PASSED, 3, 0)
+
+
+@pytest.mark.both_databases
+async def test_a_check_stopped_with_the_server_stops_its_process_and_says_interrupted(
+    sessions: SessionFactory, clock: FrozenClock, three_cases: list[str], staff: Staff
+) -> None:
+    async with sessions() as session:
+        run = await audit_runs.start_audit_run(session, staff.leader, now=NOW, anchored=False)
+    assert run.id is not None
+    checking = asyncio.create_task(
+        run_audit_in_child(
+            sessions, run.id, database_url=_url(sessions), anchor_file=None, clock=clock
+        )
+    )
+    await asyncio.sleep(0.3)  # the child is still starting
+    checking.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await checking
+    async with sessions() as session:
+        closed = await session.get(AuditRun, run.id)
+    assert closed is not None and closed.state == AuditRunState.INTERRUPTED
+
+
+async def test_a_check_whose_process_cannot_open_the_database_is_closed_as_failed(
+    sessions: SessionFactory,
+    clock: FrozenClock,
+    three_cases: list[str],
+    staff: Staff,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with sessions() as session:
+        run = await audit_runs.start_audit_run(session, staff.leader, now=NOW, anchored=False)
+    assert run.id is not None
+    with caplog.at_level(logging.ERROR, logger="bot.audit_worker"):
+        await run_audit_in_child(
+            sessions,
+            run.id,
+            database_url="sqlite+aiosqlite:///" + "/proc/no-such-dir/lianka.db",
+            anchor_file=None,
+            clock=clock,
+        )
+    async with sessions() as session:
+        closed = await session.get(AuditRun, run.id)
+    assert closed is not None and closed.state == AuditRunState.ERROR
+    assert any("its process ended with" in r.getMessage() for r in caplog.records)
 
 
 @pytest.mark.slow

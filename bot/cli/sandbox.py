@@ -125,8 +125,8 @@ def run_with_bot(cli: CliContext, options: SandboxOptions, personas: tuple[Perso
     """The sandbox with Lianka's bot in it (what ``make run`` starts without a token)."""
     import asyncio
 
-    from bot.app import configure_logging
     from bot.sandboxed import run_sandboxed
+    from bot.settings import configure_logging
 
     config = cli.config()
     configure_logging(cli.settings)

@@ -97,11 +97,13 @@ async def run_audit(
     except AuditRunClosed:
         logger.warning("audit run %s was closed while it ran; its result is not kept", run_id)
     except asyncio.CancelledError:
-        await asyncio.shield(_end(sessions, run_id, AuditRunState.INTERRUPTED, clock.now()))
+        await asyncio.shield(
+            close_audit_run(sessions, run_id, AuditRunState.INTERRUPTED, clock.now())
+        )
         raise
     except Exception:
         logger.exception("audit run %s failed", run_id)
-        await _end(sessions, run_id, AuditRunState.ERROR, clock.now())
+        await close_audit_run(sessions, run_id, AuditRunState.ERROR, clock.now())
 
 
 def _counts(report: AuditReport) -> dict[str, object]:
@@ -147,7 +149,10 @@ async def _write(
         raise AuditRunClosed(run_id)
 
 
-async def _end(sessions: SessionFactory, run_id: int, state: AuditRunState, now: datetime) -> None:
+async def close_audit_run(
+    sessions: SessionFactory, run_id: int, state: AuditRunState, now: datetime
+) -> None:
+    """Close the run as ``state`` unless it is already closed (its result written)."""
     try:
         await _write(sessions, run_id, {"state": state}, now, finished=True)
     except AuditRunClosed:

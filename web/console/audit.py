@@ -1,8 +1,9 @@
 """审计: verify the hash-chained case history, and who viewed a reporter's identity when.
 
 开始核验 starts the check in the background and the page follows it: at a province's million
-cases the check takes minutes, longer than a proxy waits for a page. Its progress and result
-are in the database (``bot.services.audit_runs``), so any instance shows them."""
+cases the check takes minutes, longer than a proxy waits for a page, and it runs in a process
+of its own (``bot.audit_worker``), so this one goes on serving. Its progress and result are in
+the database (``bot.services.audit_runs``), so any instance shows them."""
 
 from __future__ import annotations
 
@@ -12,14 +13,17 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.audit_worker import run_audit_in_child
+from bot.db import shared_database_url
 from bot.services.audit import get_audit_page
 from bot.services.audit_runs import AuditRunBusy, latest_audit_run, run_audit, start_audit_run
-from web.console.context import CONSOLE, CONSOLE_PREFIX
+from web.console.context import CONSOLE, CONSOLE_PREFIX, Console
 from web.console.render import STAFF, console_page, redirect_after
 
-RESULT_WAIT_S = 2.0
+RESULT_WAIT_S = 5.0
 """How long 开始核验 waits for the check before showing the page: a small database's result
-is on the page at once; a larger one's page shows the progress and refreshes itself."""
+is on the page at once (the check's process starts in one to two seconds); a larger one's page
+shows the progress and refreshes itself."""
 
 REFRESH_S = 5
 """How often the page of a check under way reloads itself."""
@@ -90,11 +94,27 @@ async def audit_verify(request: web.Request) -> web.StreamResponse:
         except AuditRunBusy as busy:
             raise redirect_after(request, "/console/audit", busy.message) from None
     assert run.id is not None
-    task = request.app[AUDIT_TASKS].start(
-        run_audit(console.sessions, run.id, clock=console.clock, anchor_file=console.anchor_file)
-    )
+    task = request.app[AUDIT_TASKS].start(_check(console, run.id))
     await asyncio.wait({task}, timeout=RESULT_WAIT_S)  # never cancels the check
     raise redirect_after(request, "/console/audit")
+
+
+async def _check(console: Console, run_id: int) -> None:
+    """The run's check, in a process of its own where the database can be opened by one (the
+    serving process goes on serving meanwhile), else in this one."""
+    url = shared_database_url(console.sessions) if console.audit_in_child else None
+    if url is None:
+        await run_audit(
+            console.sessions, run_id, clock=console.clock, anchor_file=console.anchor_file
+        )
+    else:
+        await run_audit_in_child(
+            console.sessions,
+            run_id,
+            database_url=url,
+            anchor_file=console.anchor_file,
+            clock=console.clock,
+        )
 
 
 def add_audit_tasks(app: web.Application) -> None:
