@@ -7,9 +7,9 @@ update while it ran, even giving the event loop a turn every few cases: 20,000 d
 bot.audit_worker RUN_ID [ANCHOR_FILE]``, which makes ``run_audit`` (progress and result into
 the run's row) on the other core, and the serving process only waits for it to end.
 
-The child opens the database the console uses (its URL in the child's environment, never on
-its command line, which ``ps`` shows) and loads the keys as every Lianka process does, from
-the environment or ``.env``. When the serving process stops, it stops the child and closes the
+The child opens the database the console uses and works with this process's keys (the URL and
+the keys in the child's environment, which is as private as this one's, never on its command
+line, which ``ps`` shows). When the serving process stops, it stops the child and closes the
 run as interrupted; a child that dies is seen at once, its run closed as failed.
 """
 
@@ -25,9 +25,10 @@ from pathlib import Path
 
 from bot.clock import Clock, SystemClock
 from bot.db import SessionFactory, create_engine, create_session_factory
-from bot.keys import install_from_settings
+from bot.keys import install_from_settings, keyring_environment
 from bot.services.audit_runs import close_audit_run, run_audit
 from bot.settings import Settings, configure_logging
+from models import keys
 from models.audit_run import AuditRunState
 
 logger = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ async def run_audit_in_child(
         str(run_id),
         str(anchor_file or ""),
         stdin=asyncio.subprocess.DEVNULL,
-        env={**os.environ, DATABASE_ENV: database_url},
+        env={**os.environ, **keyring_environment(keys.current()), DATABASE_ENV: database_url},
     )
     try:
         code = await child.wait()

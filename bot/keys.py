@@ -115,6 +115,17 @@ def forget_data_key(connection: Connection, kid: str) -> None:
     )
 
 
+def keyring_environment(keyring: Keyring) -> dict[str, str]:
+    """The variables that name ``keyring``, for a process this one starts (its environment is
+    as private as this one's): the child works with the very keys this process has, also those
+    a sandbox made for itself at start."""
+    return {
+        "LIANKA_DATA_KEY": keys.key_text(keyring.data_key),
+        "LIANKA_AUDIT_KEY": keys.key_text(keyring.audit_key),
+        "LIANKA_OLD_DATA_KEYS": ",".join(keys.key_text(k) for k in keyring.old_data_keys),
+    }
+
+
 def install_from_settings(settings: Settings) -> Keyring:
     """Load the settings' keys and make them the process's (KeyProblem when they cannot be)."""
     keyring = keyring_from_settings(settings)

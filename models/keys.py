@@ -47,7 +47,12 @@ class SealBroken(KeyProblem):
 
 def generate_key() -> str:
     """A fresh key: 32 bytes from the OS's CSPRNG, base64url without padding (43 characters)."""
-    return base64.urlsafe_b64encode(os.urandom(KEY_BYTES)).rstrip(b"=").decode("ascii")
+    return key_text(os.urandom(KEY_BYTES))
+
+
+def key_text(key: bytes) -> str:
+    """A key as ``parse_key`` reads it: base64url without padding."""
+    return base64.urlsafe_b64encode(key).rstrip(b"=").decode("ascii")
 
 
 def parse_key(text: str, name: str) -> bytes:

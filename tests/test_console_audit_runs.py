@@ -9,6 +9,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -285,6 +286,24 @@ async def test_the_check_runs_in_a_process_of_its_own_and_the_server_does_none_o
     async with sessions() as session:
         run = (await session.exec(select(AuditRun))).one()
     assert (run.state, run.cases_checked, run.problem_count) == (AuditRunState.PASSED, 3, 0)
+
+
+async def test_the_check_s_process_works_with_the_server_s_own_keys(
+    sessions: SessionFactory,
+    client: Client,
+    three_cases: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """A sandbox makes its keys at start, in its process, and has none in its environment:
+    the check's process works with those, not with none (a failed run) or with others."""
+    for name in ("LIANKA_DATA_KEY", "LIANKA_AUDIT_KEY", "LIANKA_OLD_DATA_KEYS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # and no .env to fall back on
+    admin = await sign_in(client, sessions, role="admin", team=None)
+    await admin.post("/console/audit/verify")
+    page = await finished(admin)
+    assert "核验通过：3件问题、" in page
 
 
 @pytest.mark.both_databases
