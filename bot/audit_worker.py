@@ -49,15 +49,20 @@ async def run_audit_in_child(
     """Run ``run_id``'s check in a child process and wait for it. Cancelled (the serving
     process stopping), the child is stopped and the run closed as interrupted; a child that
     ends without closing its run (killed, or failing to start) has it closed as failed."""
-    child = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.audit_worker",
-        str(run_id),
-        str(anchor_file or ""),
-        stdin=asyncio.subprocess.DEVNULL,
-        env={**os.environ, **keyring_environment(keys.current()), DATABASE_ENV: database_url},
-    )
+    try:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot.audit_worker",
+            str(run_id),
+            str(anchor_file or ""),
+            stdin=asyncio.subprocess.DEVNULL,
+            env={**os.environ, **keyring_environment(keys.current()), DATABASE_ENV: database_url},
+        )
+    except OSError:  # no process to be had (a limit reached): the run fails now, not in minutes
+        logger.exception("audit run %s: its process could not be started", run_id)
+        await close_audit_run(sessions, run_id, AuditRunState.ERROR, clock.now())
+        return
     try:
         code = await child.wait()
     except asyncio.CancelledError:

@@ -351,6 +351,31 @@ async def test_a_check_whose_process_cannot_open_the_database_is_closed_as_faile
     assert any("its process ended with" in r.getMessage() for r in caplog.records)
 
 
+async def test_a_check_whose_process_cannot_be_started_fails_at_once(
+    sessions: SessionFactory,
+    clock: FrozenClock,
+    three_cases: list[str],
+    staff: Staff,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No process to be had (the user's limit reached): the page says the run failed now, not
+    two minutes later when its heartbeat has run out."""
+
+    async def no_process(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr("bot.audit_worker.asyncio.create_subprocess_exec", no_process)
+    async with sessions() as session:
+        run = await audit_runs.start_audit_run(session, staff.leader, now=NOW, anchored=False)
+    assert run.id is not None
+    await run_audit_in_child(
+        sessions, run.id, database_url=_url(sessions), anchor_file=None, clock=clock
+    )
+    async with sessions() as session:
+        closed = await session.get(AuditRun, run.id)
+    assert closed is not None and closed.state == AuditRunState.ERROR
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 async def test_in_a_browser_the_progress_page_refreshes_itself_into_the_result(

@@ -102,7 +102,7 @@ async def audit_verify(request: web.Request) -> web.StreamResponse:
 async def _check(console: Console, run_id: int) -> None:
     """The run's check, in a process of its own where the database can be opened by one (the
     serving process goes on serving meanwhile), else in this one."""
-    url = shared_database_url(console.sessions) if console.audit_in_child else None
+    url = shared_database_url(console.sessions)
     if url is None:
         await run_audit(
             console.sessions, run_id, clock=console.clock, anchor_file=console.anchor_file

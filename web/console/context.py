@@ -47,7 +47,6 @@ class Console:
     trusted_proxies: tuple[IPNetwork, ...] = ()
     secure_cookies: bool = False
     anchor_file: Path | None = None  # the audit anchors (审计 checks the database against them)
-    audit_in_child: bool = True  # 核验 in a process of its own (bot.audit_worker)
 
     @property
     def policy(self) -> Policy:
