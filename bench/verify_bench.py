@@ -8,8 +8,9 @@ runs it, against the check made inside the request as it was before.
 run's, would not verify) into a PostgreSQL database of its own, dropped afterwards. Then, in one
 process:
 
-1. ``verify_audit`` called directly: what 开始核验's request waited for before the check ran in
-   the background (``verify_inline_s``).
+1. ``verify_audit`` called directly, as the demo bench times it after generating (its ``run``):
+   what 开始核验's request waited for before the check ran in the background
+   (``verify_inline_s``).
 2. The web server's application on 127.0.0.1 (real HTTP), an admin signed in through the form
    and its code: 开始核验 is posted (``console_verify_post_ms``: the answer, a 303, after the
    at most two seconds it waits for a small database's result), then the 审计 page is read every
@@ -44,7 +45,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.common import merge_results, percentile, postgres_database  # noqa: E402
-from bench.demo_bench import NOW  # noqa: E402
+from bench.demo_bench import run  # noqa: E402
 
 PASSWORD = "correct horse battery staple"  # noqa: S105 (a throwaway account of the bench)
 SECRET = "bench-console-secret-0123456789abcdefghij"  # noqa: S105 (the bench's own server)
@@ -97,7 +98,6 @@ async def measure(url: str) -> dict[str, float | int | str]:
     from bot.clock import SystemClock
     from bot.config import load_config
     from bot.db import create_engine, create_session_factory
-    from bot.services.audit import verify_audit
     from bot.settings import Settings
     from models.audit_run import AuditRun, AuditRunState
     from models.case import Case
@@ -108,14 +108,6 @@ async def measure(url: str) -> dict[str, float | int | str]:
     try:
         async with sessions() as session:
             cases = int((await session.exec(select(func.count()).select_from(Case))).one())
-        started = time.perf_counter()
-        async with sessions() as session:
-            inline = await verify_audit(session)
-        inline_s = time.perf_counter() - started
-        if not inline.ok:
-            raise SystemExit(f"the demo's chains do not verify: {inline.problems[:3]}")
-        print(f"verify_audit in the request (as before): {inline_s:.1f} s, {cases} cases")
-
         settings = Settings(_env_file=None, web_secret=SECRET, audit_anchor=False)
         app = create_standalone_web_app(settings, config, sessions, SystemClock())
         async with TestClient(TestServer(app)) as client:
@@ -169,7 +161,6 @@ async def measure(url: str) -> dict[str, float | int | str]:
         flush=True,
     )
     return {
-        "verify_inline_s": round(inline_s, 2),
         "console_verify_post_ms": round(post_ms, 1),
         "console_verify_run_s": round(run_s, 2),
         "console_verify_page_p95_ms": round(p95, 1),
@@ -179,36 +170,15 @@ async def measure(url: str) -> dict[str, float | int | str]:
     }
 
 
-async def generate(url: str, cases: int) -> None:
-    from bot.config import load_config
-    from bot.db import create_engine, create_session_factory
-    from bot.services.calendar import load_calendar
-    from demo import generate_demo
-
-    config = load_config(ROOT / "lianka.example.toml")
-    engine = create_engine(url)
-    sessions = create_session_factory(engine)
-    try:
-        async with sessions() as session:
-            calendar = await load_calendar(session, config)
-        await generate_demo(sessions, config, calendar, NOW, cases=cases)
-    finally:
-        await engine.dispose()
-
-
 def main() -> int:
-    from bot.db import upgrade_database
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--cases", type=int, default=20_000)
     args = parser.parse_args()
     with postgres_database("lianka_bench_verify") as url:
-        upgrade_database(url)
-        started = time.perf_counter()
-        asyncio.run(generate(url, args.cases))
-        print(f"postgresql: {args.cases} demo cases in {time.perf_counter() - started:.0f} s")
+        # the demo bench's generation, and its timed check: verify_audit called directly
+        demo = run(url, args.cases, "postgresql")
         figures = asyncio.run(measure(url))
-    merge_results(figures)
+    merge_results({"verify_inline_s": round(demo.verify_seconds, 2), **figures})
     return 0
 
 
