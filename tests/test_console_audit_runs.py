@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.audit_worker import run_audit_in_child
 from bot.clock import FrozenClock
@@ -194,7 +194,7 @@ async def test_a_check_whose_process_died_shows_as_interrupted_and_can_be_starte
     page = await finished(admin)
     assert "核验通过：3件问题、" in page
     async with sessions() as session:
-        runs = (await session.exec(select(AuditRun).order_by(AuditRun.id))).all()  # type: ignore[arg-type]
+        runs = (await session.exec(select(AuditRun).order_by(col(AuditRun.id)))).all()
     assert [run.state for run in runs] == [AuditRunState.INTERRUPTED, AuditRunState.PASSED]
     assert runs[0].finished_at == NOW - timedelta(minutes=1)  # its last sign of life
 
