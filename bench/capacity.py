@@ -31,24 +31,26 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bot.scheduler import SWEEP_ROUNDS_FOR  # noqa: E402
 from bot.services.sweep import CLAIM_LIMIT  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results.json"
 
-# Measured on 2026-12-06 on the quiet 2-core machine (load average under 1.5; the README's
-# "Figures of record"), used when bench/results.json lacks a key.
+# Measured on 2026-12-07 on the 2-core development machine of the eleventh round (nothing else
+# running; the README's "Figures of record, eleventh round"), used when bench/results.json lacks
+# a key.
 MEASURED = {
     # updates a second one process takes through the production dispatcher on PostgreSQL
-    # (bench/intake_bench.py --backend postgresql, 200 conversations; 157.2 on SQLite)
-    "intake_updates_per_s_postgresql": 159.8,
+    # (bench/intake_bench.py --backend postgresql, 200 conversations)
+    "intake_updates_per_s_postgresql": 222.4,
     # one sweep of 10,000 due clocks among 1,000,000 open, PostgreSQL (sweep_bench.py --scale)
-    "sweep_ms_1m_10k": 2_520.0,
+    "sweep_ms_1m_10k": 1_734.5,
     # Telegram's overall limit as the emulator enforces it (the sender keeps under it)
     "outbox_limit_per_s": 30.0,
     # last month's report in every format at 1,000,000 cases (make bench-scale)
-    "report_s_1m": 5.96,
+    "report_s_1m": 5.0,
     # PostgreSQL bytes per case, the case tables with their indexes (make bench-scale)
-    "scale_bytes_per_case_1m": 8_910.0,
+    "scale_bytes_per_case_1m": 8_607.0,
 }
 
 
@@ -114,6 +116,25 @@ class Plan:
     report_s_month: float
 
 
+def sweep_per_minute(ms_per_clock: float) -> float:
+    """Clocks one instance's deadline-sweep job acts on in a minute: sweeps of ``CLAIM_LIMIT``,
+    one after the other while each finds that many due, begun within the run's
+    ``SWEEP_ROUNDS_FOR`` seconds; never more than a minute of the work."""
+    sweep_s = CLAIM_LIMIT * ms_per_clock / 1000
+    sweeps = max(1, math.ceil(SWEEP_ROUNDS_FOR / sweep_s))
+    return min(CLAIM_LIMIT * sweeps, 60_000 / ms_per_clock)
+
+
+def burst_minutes(burst: int, ms_per_clock: float, instances: int) -> float:
+    """Minutes until ``burst`` clocks due at once are acted on, the instances' sweeps sharing
+    them out (SKIP LOCKED): within the first run when its share fits in what a run does."""
+    share = burst / instances
+    per_minute = sweep_per_minute(ms_per_clock)
+    if share <= per_minute:
+        return share * ms_per_clock / 60_000
+    return share / per_minute
+
+
 def plan(scenario: Scenario, measured: dict[str, float], p: Province) -> Plan:
     cases = round(p.enterprises * scenario.reports_per_enterprise)
     per_day = cases / p.working_days
@@ -145,10 +166,7 @@ def plan(scenario: Scenario, measured: dict[str, float], p: Province) -> Plan:
         instances=instances,
         sweep_burst_clocks=burst,
         sweep_burst_s=burst * ms_per_clock / 1000,
-        # each instance's sweep claims CLAIM_LIMIT a minute (SKIP LOCKED shares them out)
-        sweep_burst_min=max(
-            burst / (CLAIM_LIMIT * instances), burst * ms_per_clock / 60_000 / instances
-        ),
+        sweep_burst_min=burst_minutes(burst, ms_per_clock, instances),
         notices_per_year=notices,
         outbox_busy_share=notices / (office_seconds * sender),
         burst_drain_min=burst / sender / 60,
@@ -165,7 +183,7 @@ ROWS: tuple[tuple[str, Callable[[Plan], str]], ...] = (
     ("实例数", lambda x: str(x.instances)),
     ("节后首轮到期时钟", lambda x: f"{x.sweep_burst_clocks:,}"),
     ("其扫描用时 s（单实例）", lambda x: f"{x.sweep_burst_s:,.1f}"),
-    ("其处理完毕 min", lambda x: f"{x.sweep_burst_min:,.1f}"),
+    ("其处理完毕 s", lambda x: f"{x.sweep_burst_min * 60:,.0f}"),
     ("通知条数/年", lambda x: f"{x.notices_per_year:,}"),
     ("发送通道占用", lambda x: f"{x.outbox_busy_share:.1%}"),
     ("节后通知发完 min", lambda x: f"{x.burst_drain_min:,.0f}"),
@@ -200,7 +218,7 @@ def ceilings(measured: dict[str, float], p: Province) -> dict[str, float]:
     return {
         # the first working day after 春节: its clock actions acted on within five minutes
         "期限扫描（两个实例，节后五分钟内处理完）": (
-            min(5 * CLAIM_LIMIT * 2, 2 * 300_000 / ms_per_clock) / day_actions_per_case
+            5 * sweep_per_minute(ms_per_clock) * 2 / day_actions_per_case
         ),
         # one bot token: the peak day's notices sent within its office hours
         "Telegram 发送（一个机器人，高峰日办公时间内发完）": (

@@ -93,10 +93,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 CLAIM_LIMIT = 5_000
-"""Clocks one sweep (the job runs every minute) claims and acts on, in batches of 500: a
-province's first working day after 春节 has tens of thousands due at 09:00 (see the README's
-capacity plan); at 500 a minute they took an hour and a half, at 5,000 about ten minutes on one
-instance, with one digest per person for each sweep's share."""
+"""Clocks one sweep claims and acts on, in batches of 500, with one digest per busy person; the
+job's run sweeps again while a sweep finds this many due (``bot.scheduler.SWEEP_ROUNDS_FOR``)."""
 IN_FLIGHT = 2
 """Batches written at once on PostgreSQL, each in a transaction (and on a connection) of its
 own: while the server writes one, the process prepares the next, and the server can write both
@@ -122,6 +120,7 @@ class SweepReport:
 
     now: datetime
     dry_run: bool
+    claimed: int = 0  # the clocks it claimed (found due, with ``dry_run``), acted on or not
     plans: list[ClockPlan] = field(default_factory=list)
     digests: dict[Recipient, int] = field(default_factory=dict)
     queued: int = 0
@@ -537,6 +536,7 @@ async def _sweep(
         reading.cancel()
         await asyncio.gather(reading, return_exceptions=True)
         raise
+    report.claimed = len(clocks)
     try:
         setting = await reading
     except (Exception, asyncio.CancelledError):  # the claims given back, not left to run out

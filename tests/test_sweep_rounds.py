@@ -1,0 +1,99 @@
+"""One run of the deadline-sweep job sweeps again while a sweep finds all it may claim due: a
+province's first working day after 春节 is acted on within the minute, not a sweep a minute."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+import bot.services.sweep as sweep_module
+from bot.clock import FrozenClock
+from bot.config import LiankaConfig
+from bot.db import SessionFactory
+from bot.scheduler import run_deadline_sweep
+from bot.services.audit import verify_audit
+from bot.services.sweep import sweep_deadlines
+from models.calendar import WorkCalendar
+from tests.casework import make_staff, outbox, report, sh
+from tests.conftest import DEFAULT_NOW
+
+pytestmark = pytest.mark.both_databases
+
+BACK_UP = sh(2026, 12, 2, 10)  # the Wednesday after: every report's 签收 and 受理告知 overdue
+
+
+@pytest.fixture(autouse=True)
+def _forget_failing_clocks() -> None:
+    sweep_module._failing.ids.clear()
+
+
+@pytest.fixture
+async def five_reports_overdue(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar
+) -> datetime:
+    """Five reports on Thursday, none signed for by the Wednesday after: ten clocks due."""
+    async with sessions() as session:
+        await make_staff(session, DEFAULT_NOW)
+    for n in range(5):
+        await report(sessions, catalog, calendar, DEFAULT_NOW, telegram_user_id=7_000_050 + n)
+    return BACK_UP
+
+
+async def still_due(
+    sessions: SessionFactory, config: LiankaConfig, calendar: WorkCalendar, now: datetime
+) -> int:
+    due = await sweep_deadlines(sessions, config, calendar, now, dry_run=True, limit=1_000)
+    return len(due.plans)
+
+
+async def test_one_run_acts_on_every_due_clock_when_more_are_due_than_a_sweep_claims(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    five_reports_overdue: datetime,
+) -> None:
+    now = five_reports_overdue
+    assert await still_due(sessions, catalog, calendar, now) == 10
+
+    sweeps = await run_deadline_sweep(sessions, catalog, FrozenClock(now), limit=3)
+
+    assert sweeps == 4  # 3 + 3 + 3 + 1: the fourth found fewer than it may claim, and stopped
+    assert await still_due(sessions, catalog, calendar, now) == 0
+    overdue = await outbox(sessions, "accept_overdue")
+    keys = [n.key for n in overdue]
+    assert len(keys) == len(set(keys))  # each notice once
+    assert len({n.case_id for n in overdue}) == 5  # every report's 签收 overdue told
+    async with sessions() as session:
+        assert (await verify_audit(session)).ok
+
+    assert await run_deadline_sweep(sessions, catalog, FrozenClock(now), limit=3) == 1
+    assert [n.key for n in await outbox(sessions, "accept_overdue")] == keys  # nothing again
+
+
+async def test_a_run_stops_sweeping_once_its_time_is_up_and_the_next_run_goes_on(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    five_reports_overdue: datetime,
+) -> None:
+    now = five_reports_overdue
+    clock = FrozenClock(now)
+
+    assert await run_deadline_sweep(sessions, catalog, clock, limit=3, rounds_for=0) == 1
+    assert await still_due(sessions, catalog, calendar, now) == 7
+
+    assert await run_deadline_sweep(sessions, catalog, clock, limit=3) == 3
+    assert await still_due(sessions, catalog, calendar, now) == 0
+
+
+async def test_a_run_with_less_due_than_a_sweep_claims_sweeps_once(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    five_reports_overdue: datetime,
+) -> None:
+    now = five_reports_overdue
+
+    assert await run_deadline_sweep(sessions, catalog, FrozenClock(now)) == 1
+    assert await still_due(sessions, catalog, calendar, now) == 0
