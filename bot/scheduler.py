@@ -68,8 +68,8 @@ async def run_deadline_sweep(
     rounds_for: float = SWEEP_ROUNDS_FOR,
 ) -> int:
     """Every minute: warnings, overdue notices, escalations and follow-ups that are due, in
-    sweeps of ``limit`` clocks, one after the other while a sweep finds ``limit`` due and
-    ``rounds_for`` seconds have not passed; the sweeps run. The calendar is read afresh, so a
+    sweeps of ``limit`` clocks, one after the other while a sweep finds ``limit`` due, acts on
+    every one of them and ``rounds_for`` seconds have not passed; the sweeps run. The calendar is read afresh, so a
     year loaded by ``lianka calendar load`` counts at once."""
     started = time_module.perf_counter()
     async with sessions() as session:
@@ -78,7 +78,11 @@ async def run_deadline_sweep(
     while True:
         report = await sweep_deadlines(sessions, config, calendar, clock.now(), limit=limit)
         sweeps += 1
-        if report.claimed < limit or time_module.perf_counter() - started >= rounds_for:
+        if (
+            report.claimed < limit
+            or len(report.plans) < report.claimed  # a clock it could not act on: next minute
+            or time_module.perf_counter() - started >= rounds_for
+        ):
             break
     if sweeps > 1:
         logger.info("deadline sweep: %s sweeps of up to %s clocks in one run", sweeps, limit)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from sqlmodel import col, select
 
 import bot.services.sweep as sweep_module
 from bot.clock import FrozenClock
@@ -15,8 +16,10 @@ from bot.scheduler import run_deadline_sweep
 from bot.services.audit import verify_audit
 from bot.services.sweep import sweep_deadlines
 from models.calendar import WorkCalendar
+from models.case import Case
 from tests.casework import make_staff, outbox, report, sh
 from tests.conftest import DEFAULT_NOW
+from tests.test_sweep_batch import take_its_next_event
 
 pytestmark = pytest.mark.both_databases
 
@@ -97,3 +100,30 @@ async def test_a_run_with_less_due_than_a_sweep_claims_sweeps_once(
 
     assert await run_deadline_sweep(sessions, catalog, FrozenClock(now)) == 1
     assert await still_due(sessions, catalog, calendar, now) == 0
+
+
+async def test_a_sweep_that_could_not_act_on_a_clock_ends_the_run_and_the_next_run_goes_on(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    five_reports_overdue: datetime,
+) -> None:
+    """The first report's history has a row written behind its back: its two clocks cannot be
+    written. A sweep that claimed one ends its run rather than claiming on; the next runs act
+    on the others, and the two wait for their claims to lapse."""
+    now = five_reports_overdue
+    async with sessions() as session:
+        first = (await session.exec(select(Case).order_by(col(Case.id)))).first()
+    assert first is not None
+    await take_its_next_event(sessions, first)
+
+    clock = FrozenClock(now)
+
+    assert await run_deadline_sweep(sessions, catalog, clock, limit=3) == 1
+    assert await still_due(sessions, catalog, calendar, now) == 7  # one of the two claimed
+    assert await run_deadline_sweep(sessions, catalog, clock, limit=3) == 1  # the other
+    assert await still_due(sessions, catalog, calendar, now) == 4
+    assert await run_deadline_sweep(sessions, catalog, clock, limit=3) == 2
+    assert await still_due(sessions, catalog, calendar, now) == 0
+    told = {n.case_id for n in await outbox(sessions, "accept_overdue")}
+    assert first.id not in told and len(told) == 4
