@@ -3,12 +3,15 @@ province's first working day after 春节 is acted on within the minute, not a s
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
+from typing import Any
 
 import pytest
 from sqlmodel import col, select
 
 import bot.services.sweep as sweep_module
+import bot.services.sweep_plan as sweep_plan
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
@@ -127,3 +130,39 @@ async def test_a_sweep_that_could_not_act_on_a_clock_ends_the_run_and_the_next_r
     assert await still_due(sessions, catalog, calendar, now) == 0
     told = {n.case_id for n in await outbox(sessions, "accept_overdue")}
     assert first.id not in told and len(told) == 4
+
+
+async def test_other_work_goes_on_while_a_sweep_plans_its_clocks(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    five_reports_overdue: datetime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A sweep plans its clocks a part at a time, the event loop given a turn between parts:
+    the updates and pages its process serves are not held up for the whole plan (5,000
+    clocks planned in one go held them about 90 ms on the development machine)."""
+    monkeypatch.setattr(sweep_plan, "PLAN_TURN", 4)
+    turns = 0
+    seen: list[int] = []
+    plan_clock = sweep_plan.plan_clock
+
+    def planning(*args: Any) -> Any:
+        seen.append(turns)
+        return plan_clock(*args)
+
+    monkeypatch.setattr(sweep_plan, "plan_clock", planning)
+    done = asyncio.Event()
+
+    async def another_update() -> None:
+        nonlocal turns
+        while not done.is_set():
+            turns += 1
+            await asyncio.sleep(0)
+
+    served = asyncio.create_task(another_update())
+    await run_deadline_sweep(sessions, catalog, FrozenClock(five_reports_overdue))
+    done.set()
+    await served
+
+    assert len(seen) == 10
+    assert seen[3] < seen[4] and seen[7] < seen[8]  # a turn after every four clocks planned

@@ -69,6 +69,7 @@ from bot.services.sweep_plan import (
     ClockRow,
     Notice,
     plan_clock,
+    plan_clocks,
 )
 from bot.services.sweep_setting import load_reporters, read_setting
 from models.bulk import among
@@ -545,7 +546,7 @@ async def _sweep(
         raise
     ctx = setting.context(config, calendar, reporters)
     admin_notices = setting.admin_notices
-    plans = [plan_clock(ctx, clock, cases[clock.case_id], now) for clock in clocks]
+    plans = await plan_clocks(ctx, clocks, cases, now)
     held = _digest_recipients(plans)
     if dry_run:
         report.plans = plans

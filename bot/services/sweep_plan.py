@@ -8,8 +8,9 @@ dry run and the real run agree. The ladder is described in ``bot.services.sweep`
 
 from __future__ import annotations
 
+import asyncio
 import enum
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -511,3 +512,22 @@ def plan_clock(ctx: SweepContext, clock: AnyClock, case: AnyCase, now: datetime)
     else:
         _plan_deadline(ctx, clock, case, plan, now)
     return plan
+
+
+PLAN_TURN = 500
+"""Clocks planned between two turns of the event loop: a sweep's 5,000 planned in one go held
+every update and page of its process for about 90 ms on the development machine."""
+
+
+async def plan_clocks(
+    ctx: SweepContext, clocks: Sequence[ClockRow], cases: Mapping[int, CaseRow], now: datetime
+) -> list[ClockPlan]:
+    """``plan_clock`` for each clock, in order, giving the event loop a turn every
+    ``PLAN_TURN`` clocks."""
+    plans: list[ClockPlan] = []
+    for start in range(0, len(clocks), PLAN_TURN):
+        if start:
+            await asyncio.sleep(0)
+        part = clocks[start : start + PLAN_TURN]
+        plans += [plan_clock(ctx, clock, cases[clock.case_id], now) for clock in part]
+    return plans
