@@ -4,6 +4,7 @@ on SQLite and on PostgreSQL; with ``--scale``, 10,000 due among 1,000,000 on Pos
     .venv/bin/python bench/sweep_bench.py                        # both backends
     .venv/bin/python bench/sweep_bench.py --backend sqlite --profile
     .venv/bin/python bench/sweep_bench.py --scale                # only the 1,000,000 (PostgreSQL)
+    .venv/bin/python bench/sweep_bench.py --burst 20000          # one job run over a burst
 
 The database is migrated like ``lianka init`` (a SQLite file under /tmp, or a PostgreSQL database
 of its own, dropped afterwards) and filled in bulk, not through the conversation: the example
@@ -23,6 +24,13 @@ server does (``bot.app.freeze_start_up``). ``--profile`` prints the 100k (or 1m)
 PostgreSQL itself (``INSERT … SELECT generate_series``, 100,000 a statement), 10,000 of the clocks
 due, evenly spread (three in ten at their deadline). One sweep with its claim limit raised to
 10,000 does them all (20 batches), timed as above.
+
+``--burst N`` (not in ``make bench``): N clocks due among 100,000 open cases on each backend,
+acted on by one run of the ``deadline-sweep`` job (``bot.scheduler.run_deadline_sweep``: sweeps
+of 5,000 one after the other), with a 1 ms timer beside it in the process, as a bot's updates
+and pages would be: sweep_burst_s_<backend> (the run), sweep_burst_sweeps_<backend>, and
+sweep_burst_stall_p99_ms_<backend> / sweep_burst_stall_max_ms_<backend> (how late the timer
+fired).
 
 Keys per backend: sweep_ms_10k_<backend>, sweep_ms_100k_<backend>, sweep_scaling_<backend>
 (100k / 10k), and sweep_cpu_ms_10k_<backend>, sweep_cpu_ms_100k_<backend>: the sweep's CPU time
@@ -363,6 +371,67 @@ async def measure(url: str, label: str, profile: bool) -> dict[str, float]:
         await engine.dispose()
 
 
+async def _late(stalls: list[float], stop: asyncio.Event) -> None:
+    """A 1 ms timer: how late it fires, each time, until ``stop``."""
+    while not stop.is_set():
+        started = time.perf_counter()
+        await asyncio.sleep(0.001)
+        stalls.append(time.perf_counter() - started - 0.001)
+
+
+async def measure_burst(url: str, label: str, due: int) -> dict[str, float]:
+    """One run of the deadline-sweep job over ``due`` clocks among 100,000 open cases."""
+    from bot.clock import FrozenClock
+    from bot.scheduler import run_deadline_sweep
+
+    config = load_config(ROOT / "lianka.example.toml")
+    engine = create_engine(url)
+    sessions = create_session_factory(engine)
+    try:
+        filler = Filler(sessions, config)
+        await filler.people()
+        async with sessions() as session:
+            calendar = await load_calendar(session, config)
+        freeze_start_up()
+        await filler.add(WARM_UP, WARM_UP // 4, calendar)
+        await timed_sweep(sessions, config, calendar)
+        await filler.add(100_000 - WARM_UP, due, calendar)
+        stalls: list[float] = []
+        stop = asyncio.Event()
+        timer = asyncio.ensure_future(_late(stalls, stop))
+        started, cpu = time.perf_counter(), time.process_time()
+        sweeps = await run_deadline_sweep(sessions, config, FrozenClock(NOW))
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        stop.set()
+        await timer
+    finally:
+        await engine.dispose()
+    stalls.sort()
+    p99, worst = stalls[int(len(stalls) * 0.99)] * 1000, stalls[-1] * 1000
+    print(
+        f"  {label}: {due} due among 100,000 open: one run, {sweeps} sweeps, {seconds:.2f} s "
+        f"(CPU {cpu:.2f} s); a 1 ms timer late by p99 {p99:.1f} ms, at most {worst:.1f} ms",
+        flush=True,
+    )
+    return {
+        f"sweep_burst_s_{label}": round(seconds, 2),
+        f"sweep_burst_sweeps_{label}": sweeps,
+        f"sweep_burst_stall_p99_ms_{label}": round(p99, 1),
+        f"sweep_burst_stall_max_ms_{label}": round(worst, 1),
+    }
+
+
+def run_burst(backend: str, due: int) -> dict[str, float]:
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="lianka-bench-sweep-") as work:
+            url = f"sqlite+aiosqlite:///{Path(work) / 'lianka.db'}"
+            upgrade_database(url)
+            return asyncio.run(measure_burst(url, backend, due))
+    with postgres_database("lianka_bench_sweep_burst") as url:
+        upgrade_database(url)
+        return asyncio.run(measure_burst(url, backend, due))
+
+
 async def measure_scale(url: str, profile: bool) -> dict[str, float]:
     """One sweep of 10,000 due clocks among 1,000,000 open cases (PostgreSQL)."""
     config = load_config(ROOT / "lianka.example.toml")
@@ -433,13 +502,25 @@ def main() -> int:
         action="store_true",
         help="only sweep_ms_1m_10k: 10,000 due among 1,000,000 open cases (PostgreSQL)",
     )
+    parser.add_argument(
+        "--burst",
+        type=int,
+        metavar="N",
+        help="only one job run over N due clocks among 100,000 open, with a 1 ms timer beside it",
+    )
     args = parser.parse_args()
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    if args.burst:
+        burst: dict[str, float | int | str] = {}
+        for backend in backends:
+            burst.update(run_burst(backend, args.burst))
+        merge_results(burst)
+        return 0
     if args.scale:
         scale = run_scale(args.profile)
         merge_results({**scale})
         print(f"sweep 1m: {scale['sweep_ms_1m_10k']} ms (goal <= {GOAL_MS_1M:.0f} ms)")
         return 0
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     figures: dict[str, float | int | str] = {}
     for backend in backends:
         figures.update(run_backend(backend, args.profile))
