@@ -33,7 +33,8 @@ from bot.services.policy import Policy
 from bot.services.reports import DEFAULT_OUT_DIR, send_due_reports
 from bot.services.retention import purge
 from bot.services.supervision import send_overdue_notice
-from bot.services.sweep import CLAIM_LIMIT, sweep_deadlines
+from bot.services.sweep import CLAIM_LIMIT, DIGEST_HOLD, sweep_deadlines
+from bot.services.sweep_digest import Digests
 from bot.services.updates import prune_processed_updates
 from bot.services.web_intake import purge_expired_web_drafts
 from models.calendar import SHANGHAI
@@ -53,9 +54,9 @@ SWEEP_ROUNDS_FOR = 30.0
 (``CLAIM_LIMIT``). On a province's first working day after 春节 tens of thousands of clocks fall
 due at 09:00 (the README's capacity plan): one sweep a minute of 5,000 took some ten minutes
 for them on one instance, where the work is a few seconds (``sweep_ms_1m_10k``: 10,000 in
-1.7–5.3 s on the 2-core development machines). Each sweep stays 5,000 at most, so what it
-works out in one go (and holds the event loop for) stays as it was; the run stops well
-within its minute, and the next run goes on."""
+1.7–5.3 s on the 2-core development machines). Each sweep stays 5,000 at most, planned 500 at
+a time; the run stops well within its minute, and the next run goes on. A busy person gets one
+digest for the run (``Digests`` shared by its sweeps), not one a sweep seconds apart."""
 
 
 async def run_deadline_sweep(
@@ -69,21 +70,31 @@ async def run_deadline_sweep(
 ) -> int:
     """Every minute: warnings, overdue notices, escalations and follow-ups that are due, in
     sweeps of ``limit`` clocks, one after the other while a sweep finds ``limit`` due, acts on
-    every one of them and ``rounds_for`` seconds have not passed; the sweeps run. The calendar is read afresh, so a
-    year loaded by ``lianka calendar load`` counts at once."""
+    every one of them and ``rounds_for`` seconds have not passed; a busy person's notices of
+    them all in one digest, sent when the run is done. Returns the sweeps run. The calendar is
+    read afresh, so a year loaded by ``lianka calendar load`` counts at once."""
     started = time_module.perf_counter()
     async with sessions() as session:
         calendar = await load_calendar(session, config)
     sweeps = 0
-    while True:
-        report = await sweep_deadlines(sessions, config, calendar, clock.now(), limit=limit)
-        sweeps += 1
-        if (
-            report.claimed < limit
-            or len(report.plans) < report.claimed  # a clock it could not act on: next minute
-            or time_module.perf_counter() - started >= rounds_for
-        ):
-            break
+    digests = Digests.held_from(clock.now(), DIGEST_HOLD)  # one a busy person, for the run
+    try:
+        while True:
+            report = await sweep_deadlines(
+                sessions, config, calendar, clock.now(), limit=limit, digests=digests
+            )
+            sweeps += 1
+            if (
+                report.claimed < limit
+                or len(report.plans) < report.claimed  # a clock it could not act on: next minute
+                or time_module.perf_counter() - started >= rounds_for
+            ):
+                break
+    finally:
+        try:
+            await digests.release_in(sessions)
+        except Exception:
+            logger.warning("deadline sweep: digests not released; sent once their hold ends")
     if sweeps > 1:
         logger.info("deadline sweep: %s sweeps of up to %s clocks in one run", sweeps, limit)
     if metrics is not None:

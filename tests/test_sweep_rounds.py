@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
+import bot.scheduler as scheduler
 import bot.services.sweep as sweep_module
 import bot.services.sweep_plan as sweep_plan
 from bot.clock import FrozenClock
@@ -20,9 +21,10 @@ from bot.services.audit import verify_audit
 from bot.services.sweep import sweep_deadlines
 from models.calendar import WorkCalendar
 from models.case import Case
+from models.notification import NotificationStatus
 from tests.casework import make_staff, outbox, report, sh
 from tests.conftest import DEFAULT_NOW
-from tests.test_sweep_batch import take_its_next_event
+from tests.test_sweep_batch import digests_to, folded_for, says_in_all, take_its_next_event
 
 pytestmark = pytest.mark.both_databases
 
@@ -166,3 +168,55 @@ async def test_other_work_goes_on_while_a_sweep_plans_its_clocks(
 
     assert len(seen) == 10
     assert seen[3] < seen[4] and seen[7] < seen[8]  # a turn after every four clocks planned
+
+
+async def test_a_busy_person_gets_one_digest_for_a_run_of_sweeps(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    five_reports_overdue: datetime,
+) -> None:
+    """Ten clocks due, sweeps of four: the assignee (chat 501) and the team leader (601) have
+    four notices in the first sweep (a digest), four in the second and two in the third. All
+    ten go into the one digest the run gives each of them, not a digest a sweep and two
+    notices on their own; each notice is in exactly one message."""
+    now = five_reports_overdue
+
+    assert await run_deadline_sweep(sessions, catalog, FrozenClock(now), limit=4) == 3
+
+    rows = await outbox(sessions)
+    for chat in (501, 601):
+        (digest,) = digests_to(rows, chat)
+        folded = folded_for(rows, chat)
+        assert says_in_all(digest) == len(folded) == 10
+        swept = [r for r in rows if r.chat_id == chat and r.created_at >= now]
+        assert [r for r in swept if r.kind != "deadline_digest"] == folded  # none on its own
+        assert digest.status is NotificationStatus.PENDING and digest.next_attempt_at <= now
+
+
+async def test_a_run_that_fails_midway_still_sends_the_digests_of_its_sweeps_so_far(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    five_reports_overdue: datetime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The second sweep of the run fails (the database gone, say): the first sweep's notices
+    are folded in the digests it wrote, which go out now rather than when their hold ends."""
+    now = five_reports_overdue
+    sweeps = 0
+
+    async def failing_second(*args: Any, **kwargs: Any) -> Any:
+        nonlocal sweeps
+        sweeps += 1
+        if sweeps == 2:
+            raise RuntimeError("database gone")
+        return await sweep_deadlines(*args, **kwargs)
+
+    monkeypatch.setattr(scheduler, "sweep_deadlines", failing_second)
+    with pytest.raises(RuntimeError):
+        await run_deadline_sweep(sessions, catalog, FrozenClock(now), limit=4)
+
+    rows = await outbox(sessions)
+    for chat in (501, 601):
+        (digest,) = digests_to(rows, chat)
+        assert says_in_all(digest) == len(folded_for(rows, chat)) == 4
+        assert digest.next_attempt_at is not None and digest.next_attempt_at <= now

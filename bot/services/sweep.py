@@ -25,7 +25,8 @@ so a repeated sweep queues nothing twice and an extended deadline warns afresh. 
 with ``DIGEST_THRESHOLD`` or more deadline notices from one sweep (a process catching up after a
 day down) gets one digest instead: their notices are written already folded, in the same
 transaction as a part of their digest, and the parts are merged into one digest once written
-(``bot.services.sweep_digest``), which waits until the sweep is done.
+(``bot.services.sweep_digest``), which waits until the sweep is done. The job's run of sweeps
+(``bot.scheduler``) shares one digest a person across them, every later notice folded in it.
 The digest is a notice like the others (``deadline_digest``): its parameters list the folded
 notices' digest lines (number, clock, step, due: plain values made when they were planned), so
 it is rendered by its channel like any row and never concatenates rendered texts.
@@ -38,7 +39,7 @@ import gc
 import logging
 import os
 import socket
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -62,7 +63,7 @@ from bot.services.sweep_batch import (
     read_clocks,
     wait_for,
 )
-from bot.services.sweep_digest import Digests, Staged
+from bot.services.sweep_digest import Digests, Staged, busy
 from bot.services.sweep_plan import (
     CaseRow,
     ClockPlan,
@@ -451,11 +452,6 @@ async def _act_alone(
             report.plans.append(plan)
 
 
-def _digest_recipients(plans: list[ClockPlan]) -> set[Recipient]:
-    counts = Counter(n.recipient for p in plans for n in p.notices if n.digest_line is not None)
-    return {r for r, count in counts.items() if count >= DIGEST_THRESHOLD}
-
-
 class _CyclesAfterwards:
     """The garbage collector's search for reference cycles held off while sweeps run, and
     resumed when the last one ends. A sweep makes some ten objects a clock (rows, plans,
@@ -494,13 +490,17 @@ async def sweep_deadlines(
     dry_run: bool = False,
     instance: str | None = None,
     limit: int = CLAIM_LIMIT,
+    digests: Digests | None = None,
 ) -> SweepReport:
     """Warn, mark overdue, escalate and follow up every clock that is due at ``now``, each
-    notice once; ``dry_run`` reports what would be sent and changes nothing."""
+    notice once; ``dry_run`` reports what would be sent and changes nothing. ``digests``, a run
+    of sweeps' (the caller releases them when the run is done): a person with a digest in it
+    has the notices of every later sweep folded into that one digest, however few."""
     with _cycles_afterwards:
         return await _sweep(
-            sessions, config, calendar, now, dry_run=dry_run, instance=instance, limit=limit
-        )
+            sessions, config, calendar, now, dry_run=dry_run, instance=instance, limit=limit,
+            digests=digests,
+        )  # fmt: skip
 
 
 async def _sweep(
@@ -512,8 +512,11 @@ async def _sweep(
     dry_run: bool,
     instance: str | None,
     limit: int,
+    digests: Digests | None,
 ) -> SweepReport:
     now = utc(now)
+    run = digests  # a run's digests, released by the run; else this sweep's own
+    digests = run or Digests.held_from(now, DIGEST_HOLD)
     instance = instance or default_instance()
     report = SweepReport(now=now, dry_run=dry_run)
     # who is who and the provisional years read on a connection of their own: on PostgreSQL
@@ -547,7 +550,7 @@ async def _sweep(
     ctx = setting.context(config, calendar, reporters)
     admin_notices = setting.admin_notices
     plans = await plan_clocks(ctx, clocks, cases, now)
-    held = _digest_recipients(plans)
+    held = busy(plans, DIGEST_THRESHOLD) | set(digests.current)
     if dry_run:
         report.plans = plans
         report.admin_notices = admin_notices
@@ -569,7 +572,6 @@ async def _sweep(
                 ):
                     report.admin_notices.append(notice)
             await session.commit()
-    digests = Digests(now=now, hold_until=now + DIGEST_HOLD, checked=set())
     sweep = Sweep(ctx, instance, now, frozenset(held), digests)
     by_id = {plan.clock_id: plan for plan in plans}
     known_to_fail = [clock.id for clock in clocks if clock.id in _failing]
@@ -583,10 +585,8 @@ async def _sweep(
     except asyncio.CancelledError:  # stopped midway (the process shutting down)
         await _give_back(sessions, [clock.id for clock in clocks], instance)
         raise
-    if digests.current or digests.stranded:
-        async with sessions() as session:
-            await digests.release(session)
-            await session.commit()
+    if run is None:
+        await digests.release_in(sessions)
     report.digests = {r: count for r, count in digests.folded.items() if count}
     report.queued = sum(plan.queued for plan in report.plans) + len(report.admin_notices)
     if report.plans:

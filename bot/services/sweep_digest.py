@@ -1,7 +1,8 @@
 """The deadline sweep's digests: one message per busy person instead of many notices.
 
 A person with ``DIGEST_THRESHOLD`` or more deadline notices in one sweep (a process catching up
-after a day down) is *held* (``bot.services.sweep``). Their notices are still written, each once
+after a day down), or with a digest already in the job's run of sweeps (``Digests`` shared by
+them, ``bot.scheduler``), is *held* (``bot.services.sweep``). Their notices are still written, each once
 under its key, but as already folded (``DIGESTED``, never sent alone), and in the same
 transaction a *part* — a digest of that batch's notices for the person (``deadline_digest``: the
 folded notices' digest lines, plain values made when they were planned), a notice like any
@@ -25,15 +26,18 @@ later parts start a new digest.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections import Counter
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.sql.base import Executable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.db import SessionFactory
+from bot.services.sweep_plan import ClockPlan
 from models import notification
 from models.bulk import update_rows
 from models.notification import JSON, Notification, NotificationStatus, Recipient
@@ -66,6 +70,13 @@ class Staged:
     folded: dict[Recipient, int] = field(default_factory=dict)
 
 
+def busy(plans: Iterable[ClockPlan], threshold: int) -> set[Recipient]:
+    """The people with ``threshold`` or more deadline notices in ``plans``: held, their
+    notices folded into a digest."""
+    counts = Counter(n.recipient for p in plans for n in p.notices if n.digest_line is not None)
+    return {r for r, count in counts.items() if count >= threshold}
+
+
 def says(lines: list[dict[str, str]]) -> notification.Notice:
     """A digest's notice: how many, the first ``DIGEST_LINES`` lines, how many more."""
     items: list[JSON] = [dict(line) for line in lines[:DIGEST_LINES]]  # plain text already
@@ -86,6 +97,12 @@ class Digests:
     current: dict[Recipient, Digest] = field(default_factory=dict)
     folded: dict[Recipient, int] = field(default_factory=dict)
     stranded: list[int] = field(default_factory=list)  # held rows no longer ``current``
+
+    @classmethod
+    def held_from(cls, now: datetime, hold: timedelta) -> Digests:
+        """The digests of a sweep, or of a run of sweeps, begun at ``now``: waiting until
+        ``now + hold`` unless released first."""
+        return cls(now=utc(now), hold_until=utc(now + hold), checked=set())
 
     def folded_row(self, values: dict[str, Any]) -> dict[str, Any]:
         """A held person's notice as it is written (``values`` made by ``queued`` at the
@@ -233,6 +250,14 @@ class Digests:
             .values(next_attempt_at=utc(self.now))
         )
         session.sync_session.info[QUEUED] = True  # wake this process's senders at the commit
+
+    async def release_in(self, sessions: SessionFactory) -> None:
+        """``release`` in a transaction of its own, if there is anything to release."""
+        if not self.current and not self.stranded:
+            return
+        async with sessions() as session:
+            await self.release(session)
+            await session.commit()
 
 
 def _status(dialect: str) -> Any:
