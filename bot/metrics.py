@@ -36,8 +36,8 @@ class Metrics:
         )
         self.sweep_seconds = Histogram(
             "lianka_sweep_duration_seconds",
-            "Duration of one deadline sweep.",
-            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            "Duration of one run of the deadline-sweep job (its sweeps, one after the other).",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
             registry=self.registry,
         )
         self.outbox_depth = Gauge(

@@ -69,8 +69,9 @@ async def run_deadline_sweep(
     rounds_for: float = SWEEP_ROUNDS_FOR,
 ) -> int:
     """Every minute: warnings, overdue notices, escalations and follow-ups that are due, in
-    sweeps of ``limit`` clocks, one after the other while a sweep finds ``limit`` due, acts on
-    every one of them and ``rounds_for`` seconds have not passed; a busy person's notices of
+    sweeps of ``limit`` clocks, one after the other while a sweep finds ``limit`` due, fails on
+    none of them (one skipped, its case changed meanwhile, is no failure) and ``rounds_for``
+    seconds have not passed; a busy person's notices of
     them all in one digest, sent when the run is done. Returns the sweeps run. The calendar is
     read afresh, so a year loaded by ``lianka calendar load`` counts at once."""
     started = time_module.perf_counter()
@@ -86,7 +87,7 @@ async def run_deadline_sweep(
             sweeps += 1
             if (
                 report.claimed < limit
-                or len(report.plans) < report.claimed  # a clock it could not act on: next minute
+                or report.failed  # a clock it could not act on: the next minute's run
                 or time_module.perf_counter() - started >= rounds_for
             ):
                 break
@@ -94,7 +95,9 @@ async def run_deadline_sweep(
         try:
             await digests.release_in(sessions)
         except Exception:
-            logger.warning("deadline sweep: digests not released; sent once their hold ends")
+            logger.warning(
+                "deadline sweep: digests not released; sent once their hold ends", exc_info=True
+            )
     if sweeps > 1:
         logger.info("deadline sweep: %s sweeps of up to %s clocks in one run", sweeps, limit)
     if metrics is not None:

@@ -4,6 +4,7 @@ province's first working day after 春节 is acted on within the minute, not a s
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +22,7 @@ from bot.services.audit import verify_audit
 from bot.services.sweep import sweep_deadlines
 from models.calendar import WorkCalendar
 from models.case import Case
+from models.clock import CaseClock
 from models.notification import NotificationStatus
 from tests.casework import make_staff, outbox, report, sh
 from tests.conftest import DEFAULT_NOW
@@ -32,7 +34,11 @@ BACK_UP = sh(2026, 12, 2, 10)  # the Wednesday after: every report's 签收 and 
 
 
 @pytest.fixture(autouse=True)
-def _forget_failing_clocks() -> None:
+def _forget_failing_clocks() -> Iterator[None]:
+    """The clocks that failed alone are remembered per process: a test's must not route
+    another's clock (the same id in a fresh database) alone."""
+    sweep_module._failing.ids.clear()
+    yield
     sweep_module._failing.ids.clear()
 
 
@@ -220,3 +226,38 @@ async def test_a_run_that_fails_midway_still_sends_the_digests_of_its_sweeps_so_
         (digest,) = digests_to(rows, chat)
         assert says_in_all(digest) == len(folded_for(rows, chat)) == 4
         assert digest.next_attempt_at is not None and digest.next_attempt_at <= now
+
+
+async def test_a_sweep_stopped_while_it_plans_gives_its_claims_back_at_once(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    five_reports_overdue: datetime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The process is shut down while a sweep plans its clocks (it lets the event loop run
+    between parts of its plan, so that is where a shutdown reaches it): the clocks it claimed
+    are claimed by nobody, and the next sweep acts on them all at once, not five minutes on."""
+    now = five_reports_overdue
+    monkeypatch.setattr(sweep_plan, "PLAN_TURN", 2)
+    plan_clock, planned = sweep_plan.plan_clock, [0]
+    sweeping: asyncio.Future[Any] | None = None
+
+    def stopped_on_the_third(*args: Any) -> Any:
+        planned[0] += 1
+        if planned[0] == 3 and sweeping is not None:
+            sweeping.cancel()  # lands at the next turn of the event loop
+        return plan_clock(*args)
+
+    monkeypatch.setattr(sweep_plan, "plan_clock", stopped_on_the_third)
+    sweeping = asyncio.ensure_future(sweep_deadlines(sessions, catalog, calendar, now))
+    with pytest.raises(asyncio.CancelledError):
+        await sweeping
+
+    assert planned[0] == 4  # stopped in its plan, before acting on any clock
+    async with sessions() as session:
+        clocks = (await session.exec(select(CaseClock))).all()
+    assert len(clocks) == 10 and {c.claimed_by for c in clocks} == {None}
+    assert await still_due(sessions, catalog, calendar, now) == 10
+    monkeypatch.setattr(sweep_plan, "plan_clock", plan_clock)
+    assert len((await sweep_deadlines(sessions, catalog, calendar, now)).plans) == 10

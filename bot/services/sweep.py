@@ -35,7 +35,6 @@ it is rendered by its channel like any row and never concatenates rendered texts
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
 import socket
@@ -52,6 +51,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
+from bot.services.collector import cycles_afterwards
 from bot.services.sweep_batch import (
     Batch,
     Sweep,
@@ -123,6 +123,7 @@ class SweepReport:
     now: datetime
     dry_run: bool
     claimed: int = 0  # the clocks it claimed (found due, with ``dry_run``), acted on or not
+    failed: int = 0  # of those, the clocks it could not act on (tried again alone)
     plans: list[ClockPlan] = field(default_factory=list)
     digests: dict[Recipient, int] = field(default_factory=dict)
     queued: int = 0
@@ -452,33 +453,25 @@ async def _act_alone(
             report.plans.append(plan)
 
 
-class _CyclesAfterwards:
-    """The garbage collector's search for reference cycles held off while sweeps run, and
-    resumed when the last one ends. A sweep makes some ten objects a clock (rows, plans,
-    notices), nearly all freed by their reference counts as soon as they are done with; while it
-    runs, the collector would walk them and every long-lived object of the process again and
-    again (a sweep of 10,000 clocks: three full collections, about a tenth of its time). The
-    sweep makes no cycles to speak of; whatever other code makes meanwhile is collected once the
-    sweep is over. A process that turned the collector off itself is left as it is."""
-
-    def __init__(self) -> None:
-        self.running = 0
-        self.paused = False
-
-    def __enter__(self) -> None:
-        if self.running == 0 and gc.isenabled():
-            gc.disable()
-            self.paused = True
-        self.running += 1
-
-    def __exit__(self, *_exc: object) -> None:
-        self.running -= 1
-        if self.running == 0 and self.paused:
-            gc.enable()
-            self.paused = False
-
-
-_cycles_afterwards = _CyclesAfterwards()
+async def _queue_admin_notices(
+    sessions: SessionFactory, notices: list[Notice], now: datetime, report: SweepReport
+) -> None:
+    """The admins' notices of the years whose deadlines count without the official schedule
+    (each once, by its key), into the report."""
+    if not notices:
+        return
+    async with sessions() as session:
+        for notice in notices:
+            if await enqueue(
+                session,
+                key=notice.key,
+                kind=notice.kind,
+                to=notice.recipient,
+                notice=notice.says,
+                now=now,
+            ):
+                report.admin_notices.append(notice)
+        await session.commit()
 
 
 async def sweep_deadlines(
@@ -496,7 +489,7 @@ async def sweep_deadlines(
     notice once; ``dry_run`` reports what would be sent and changes nothing. ``digests``, a run
     of sweeps' (the caller releases them when the run is done): a person with a digest in it
     has the notices of every later sweep folded into that one digest, however few."""
-    with _cycles_afterwards:
+    with cycles_afterwards:
         return await _sweep(
             sessions, config, calendar, now, dry_run=dry_run, instance=instance, limit=limit,
             digests=digests,
@@ -548,46 +541,41 @@ async def _sweep(
             await _give_back(sessions, [clock.id for clock in clocks], instance)
         raise
     ctx = setting.context(config, calendar, reporters)
-    admin_notices = setting.admin_notices
-    plans = await plan_clocks(ctx, clocks, cases, now)
-    held = busy(plans, DIGEST_THRESHOLD) | set(digests.current)
-    if dry_run:
-        report.plans = plans
-        report.admin_notices = admin_notices
-        report.digests = {
-            r: sum(n.recipient == r and n.digest_line is not None for p in plans for n in p.notices)
-            for r in held
-        }
-        return report
-    if admin_notices:
-        async with sessions() as session:
-            for notice in admin_notices:
-                if await enqueue(
-                    session,
-                    key=notice.key,
-                    kind=notice.kind,
-                    to=notice.recipient,
-                    notice=notice.says,
-                    now=now,
-                ):
-                    report.admin_notices.append(notice)
-            await session.commit()
-    sweep = Sweep(ctx, instance, now, frozenset(held), digests)
-    by_id = {plan.clock_id: plan for plan in plans}
-    known_to_fail = [clock.id for clock in clocks if clock.id in _failing]
-    groups = chunks([clock for clock in clocks if clock.id not in _failing])
-    in_flight = IN_FLIGHT if dialect == "postgresql" else 1
-    try:
-        _add(
-            report, await _act_on_groups(sessions, sweep, groups, cases, by_id, in_flight=in_flight)
-        )
+    folded_before = dict(digests.folded)
+    try:  # stopped midway (the process shutting down): the claims given back
+        plans = await plan_clocks(ctx, clocks, cases, now)  # (a turn every PLAN_TURN clocks)
+        held = busy(plans, DIGEST_THRESHOLD) | set(digests.current)
+        if dry_run:
+            report.plans = plans
+            report.admin_notices = setting.admin_notices
+            report.digests = {
+                r: sum(
+                    n.recipient == r and n.digest_line is not None for p in plans for n in p.notices
+                )
+                for r in held
+            }
+            return report
+        await _queue_admin_notices(sessions, setting.admin_notices, now, report)
+        sweep = Sweep(ctx, instance, now, frozenset(held), digests)
+        by_id = {plan.clock_id: plan for plan in plans}
+        known_to_fail = [clock.id for clock in clocks if clock.id in _failing]
+        groups = chunks([clock for clock in clocks if clock.id not in _failing])
+        in_flight = IN_FLIGHT if dialect == "postgresql" else 1
+        done = await _act_on_groups(sessions, sweep, groups, cases, by_id, in_flight=in_flight)
+        _add(report, done)
         await _act_alone(sweep, sessions, known_to_fail, report)
-    except asyncio.CancelledError:  # stopped midway (the process shutting down)
-        await _give_back(sessions, [clock.id for clock in clocks], instance)
+    except asyncio.CancelledError:
+        if not dry_run:
+            await _give_back(sessions, [clock.id for clock in clocks], instance)
         raise
+    report.failed = sum(clock.id in _failing for clock in clocks)
     if run is None:
         await digests.release_in(sessions)
-    report.digests = {r: count for r, count in digests.folded.items() if count}
+    report.digests = {  # this sweep's, of a run's shared digests
+        r: count - folded_before.get(r, 0)
+        for r, count in digests.folded.items()
+        if count > folded_before.get(r, 0)
+    }
     report.queued = sum(plan.queued for plan in report.plans) + len(report.admin_notices)
     if report.plans:
         logger.info(
