@@ -71,9 +71,9 @@ async def run_deadline_sweep(
     """Every minute: warnings, overdue notices, escalations and follow-ups that are due, in
     sweeps of ``limit`` clocks, one after the other while a sweep finds ``limit`` due, fails on
     none of them (one skipped, its case changed meanwhile, is no failure) and ``rounds_for``
-    seconds have not passed; a busy person's notices of
-    them all in one digest, sent when the run is done. Returns the sweeps run. The calendar is
-    read afresh, so a year loaded by ``lianka calendar load`` counts at once."""
+    seconds have not passed; a busy person's notices of them all in one digest, sent when the
+    run is done. Returns the sweeps run. The calendar is read afresh, so a year loaded by
+    ``lianka calendar load`` counts at once."""
     started = time_module.perf_counter()
     async with sessions() as session:
         calendar = await load_calendar(session, config)

@@ -2,8 +2,8 @@
 
 A person with ``DIGEST_THRESHOLD`` or more deadline notices in one sweep (a process catching up
 after a day down), or with a digest already in the job's run of sweeps (``Digests`` shared by
-them, ``bot.scheduler``), is *held* (``bot.services.sweep``). Their notices are still written, each once
-under its key, but as already folded (``DIGESTED``, never sent alone), and in the same
+them, ``bot.scheduler``), is *held* (``bot.services.sweep``). Their notices are still written,
+each once under its key, but as already folded (``DIGESTED``, never sent alone), and in the same
 transaction a *part* — a digest of that batch's notices for the person (``deadline_digest``: the
 folded notices' digest lines, plain values made when they were planned), a notice like any
 other — is written beside them (``fold``). So a notice is folded exactly when a digest holds
