@@ -48,6 +48,9 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -319,7 +322,19 @@ async def timed_sweep(
     return seconds, len(report.plans), report.queued
 
 
-async def measure(url: str, label: str, profile: bool) -> dict[str, float]:
+@dataclass
+class Prepared:
+    """A migrated database with its organisation and people (``Filler.people``), the calendar
+    read, and the start-up's objects frozen out of the collector, as ``lianka serve`` does."""
+
+    config: LiankaConfig
+    sessions: SessionFactory
+    filler: Filler
+    calendar: WorkCalendar
+
+
+@asynccontextmanager
+async def prepared(url: str) -> AsyncIterator[Prepared]:
     config = load_config(ROOT / "lianka.example.toml")
     engine = create_engine(url)
     sessions = create_session_factory(engine)
@@ -329,6 +344,29 @@ async def measure(url: str, label: str, profile: bool) -> dict[str, float]:
         async with sessions() as session:
             calendar = await load_calendar(session, config)
         freeze_start_up()  # as ``lianka serve`` does once its start-up is done
+        yield Prepared(config, sessions, filler, calendar)
+    finally:
+        await engine.dispose()
+
+
+@contextmanager
+def migrated(backend: str, name: str) -> Iterator[str]:
+    """The URL of a fresh database migrated like ``lianka init``: a SQLite file under /tmp, or
+    a PostgreSQL database ``name`` of its own, dropped afterwards."""
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="lianka-bench-sweep-") as work:
+            url = f"sqlite+aiosqlite:///{Path(work) / 'lianka.db'}"
+            upgrade_database(url)
+            yield url
+        return
+    with postgres_database(name) as url:
+        upgrade_database(url)
+        yield url
+
+
+async def measure(url: str, label: str, profile: bool) -> dict[str, float]:
+    async with prepared(url) as db:
+        sessions, config, calendar, filler = db.sessions, db.config, db.calendar, db.filler
         figures: dict[str, float] = {}
         # a first, smaller sweep warms what every process pays once (compiled statements and
         # templates), so that the 10k sweep is not charged for it
@@ -367,8 +405,6 @@ async def measure(url: str, label: str, profile: bool) -> dict[str, float]:
             figures[f"sweep_ms_100k_{label}"] / figures[f"sweep_ms_10k_{label}"], 3
         )
         return figures
-    finally:
-        await engine.dispose()
 
 
 async def _late(stalls: list[float], stop: asyncio.Event) -> None:
@@ -384,28 +420,18 @@ async def measure_burst(url: str, label: str, due: int) -> dict[str, float]:
     from bot.clock import FrozenClock
     from bot.scheduler import run_deadline_sweep
 
-    config = load_config(ROOT / "lianka.example.toml")
-    engine = create_engine(url)
-    sessions = create_session_factory(engine)
-    try:
-        filler = Filler(sessions, config)
-        await filler.people()
-        async with sessions() as session:
-            calendar = await load_calendar(session, config)
-        freeze_start_up()
-        await filler.add(WARM_UP, WARM_UP // 4, calendar)
-        await timed_sweep(sessions, config, calendar)
-        await filler.add(100_000 - WARM_UP, due, calendar)
+    async with prepared(url) as db:
+        await db.filler.add(WARM_UP, WARM_UP // 4, db.calendar)
+        await timed_sweep(db.sessions, db.config, db.calendar)
+        await db.filler.add(100_000 - WARM_UP, due, db.calendar)
         stalls: list[float] = []
         stop = asyncio.Event()
         timer = asyncio.ensure_future(_late(stalls, stop))
         started, cpu = time.perf_counter(), time.process_time()
-        sweeps = await run_deadline_sweep(sessions, config, FrozenClock(NOW))
+        sweeps = await run_deadline_sweep(db.sessions, db.config, FrozenClock(NOW))
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         stop.set()
         await timer
-    finally:
-        await engine.dispose()
     stalls.sort()
     p99, worst = stalls[int(len(stalls) * 0.99)] * 1000, stalls[-1] * 1000
     print(
@@ -422,27 +448,14 @@ async def measure_burst(url: str, label: str, due: int) -> dict[str, float]:
 
 
 def run_burst(backend: str, due: int) -> dict[str, float]:
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="lianka-bench-sweep-") as work:
-            url = f"sqlite+aiosqlite:///{Path(work) / 'lianka.db'}"
-            upgrade_database(url)
-            return asyncio.run(measure_burst(url, backend, due))
-    with postgres_database("lianka_bench_sweep_burst") as url:
-        upgrade_database(url)
+    with migrated(backend, "lianka_bench_sweep_burst") as url:
         return asyncio.run(measure_burst(url, backend, due))
 
 
 async def measure_scale(url: str, profile: bool) -> dict[str, float]:
     """One sweep of 10,000 due clocks among 1,000,000 open cases (PostgreSQL)."""
-    config = load_config(ROOT / "lianka.example.toml")
-    engine = create_engine(url)
-    sessions = create_session_factory(engine)
-    try:
-        filler = Filler(sessions, config)
-        await filler.people()
-        async with sessions() as session:
-            calendar = await load_calendar(session, config)
-        freeze_start_up()  # as ``lianka serve`` does once its start-up is done
+    async with prepared(url) as db:
+        sessions, config, calendar, filler = db.sessions, db.config, db.calendar, db.filler
         await filler.add(WARM_UP, WARM_UP // 4, calendar)
         await timed_sweep(sessions, config, calendar)
         started = time.perf_counter()
@@ -470,24 +483,15 @@ async def measure_scale(url: str, profile: bool) -> dict[str, float]:
             "sweep_ms_1m_10k": round(seconds * 1000, 1),
             "sweep_cpu_ms_1m_10k": round(CPU["last"] * 1000, 1),
         }
-    finally:
-        await engine.dispose()
 
 
 def run_scale(profile: bool) -> dict[str, float]:
-    with postgres_database("lianka_bench_sweep_1m") as url:
-        upgrade_database(url)
+    with migrated("postgresql", "lianka_bench_sweep_1m") as url:
         return asyncio.run(measure_scale(url, profile))
 
 
 def run_backend(backend: str, profile: bool) -> dict[str, float]:
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="lianka-bench-sweep-") as work:
-            url = f"sqlite+aiosqlite:///{Path(work) / 'lianka.db'}"
-            upgrade_database(url)
-            return asyncio.run(measure(url, backend, profile))
-    with postgres_database("lianka_bench_sweep") as url:
-        upgrade_database(url)
+    with migrated(backend, "lianka_bench_sweep") as url:
         return asyncio.run(measure(url, backend, profile))
 
 
