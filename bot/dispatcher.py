@@ -14,6 +14,7 @@ from bot.blobs import BlobStore, create_blob_store
 from bot.clock import Clock, SystemClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
+from bot.gates import gate_messages
 from bot.metrics import Metrics
 from bot.middlewares import (
     CalendarMiddleware,
@@ -82,6 +83,7 @@ def create_dispatcher(
     dispatcher.update.outer_middleware(CalendarMiddleware(CalendarCache(config, calendar)))
     for router in handlers.routers():
         dispatcher.include_router(router)
+    gate_messages(dispatcher)  # first: it reads the handlers' filters as they were registered
     inline_sync_filters(dispatcher)
     return dispatcher
 
