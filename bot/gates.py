@@ -22,7 +22,7 @@ from inspect import isclass
 from aiogram import Router
 from aiogram.dispatcher.event.handler import HandlerObject
 from aiogram.filters import Command, Filter, StateFilter
-from aiogram.fsm.state import State, StatesGroup, StatesGroupMeta
+from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import Message
 
 
@@ -74,9 +74,10 @@ class MessageGate(Filter):
         return words[0][1:].partition("@")[0].casefold() in self.commands
 
 
-STATES = (State, StatesGroup, StatesGroupMeta)
-"""What aiogram takes as a filter of states besides a ``StateFilter``: a state, a group of states
-(an instance or the class), each called with the conversation's state."""
+STATES = (State, StatesGroup)
+"""What aiogram takes as a filter of states besides a ``StateFilter``: a state or a group of
+states, each called with the conversation's state. (A group's class is taken only inside a
+``StateFilter``: called as a filter of its own, it would be made, not asked.)"""
 
 
 def _state_names(states: Iterable[object]) -> set[str | None]:
