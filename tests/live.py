@@ -10,7 +10,7 @@ import signal
 import socket
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,6 +97,32 @@ async def lianka(
     return started.returncode or 0, output.decode()
 
 
+async def wait_healthy(
+    url: str,
+    process: asyncio.subprocess.Process,
+    output: Callable[[], str],
+    *,
+    within: float = 60.0,
+) -> None:
+    """Wait until the ``lianka`` process serving ``url`` answers /healthz, for up to ``within``
+    seconds (its start-up is mostly imports: some 12 s on a slow machine alone, 30 s and more
+    beside a full test run); an error with its ``output`` if it exits or does not answer."""
+    deadline = asyncio.get_running_loop().time() + within
+    async with aiohttp.ClientSession() as client:
+        while True:
+            if process.returncode is not None:
+                raise AssertionError(f"lianka exited early:\n{output()}")
+            try:
+                async with client.get(f"{url}/healthz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"lianka did not become healthy in {within} s:\n{output()}")
+            await asyncio.sleep(0.2)
+
+
 @dataclass
 class LiankaProcess:
     """One ``lianka run`` process, with its HTTP port (/healthz, /metrics, the webhook)."""
@@ -143,20 +169,7 @@ class LiankaProcess:
 
     async def _healthy(self, within: float) -> None:
         assert self.process is not None
-        deadline = asyncio.get_running_loop().time() + within
-        async with aiohttp.ClientSession() as client:
-            while True:
-                if self.process.returncode is not None:
-                    raise AssertionError(f"lianka run exited early:\n{self.output()}")
-                try:
-                    async with client.get(f"{self.url}/healthz") as response:
-                        if response.status == 200:
-                            return
-                except aiohttp.ClientError:
-                    pass
-                if asyncio.get_running_loop().time() > deadline:
-                    raise AssertionError(f"lianka run did not become healthy:\n{self.output()}")
-                await asyncio.sleep(0.2)
+        await wait_healthy(self.url, self.process, self.output, within=within)
 
     def output(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace") if self.log else ""
