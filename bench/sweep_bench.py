@@ -17,7 +17,7 @@ so that one sweep does them all (the job claims up to 5,000 a minute; the sweep 
 batches of 500, a transaction each, two at once on PostgreSQL). Then 90,000 more open cases and 1,000 newly due clocks are added and the
 sweep is timed again. A first sweep of 50 clocks among the first 200 cases, not timed, warms the
 process; the start-up's objects are frozen out of the collector's generations first, as the
-server does (``bot.app.freeze_start_up``). ``--profile`` prints the 100k (or 1m) sweep's profile.
+server does (``bot.web_app.freeze_start_up``). ``--profile`` prints the 100k (or 1m) sweep's profile.
 
 ``--scale`` builds 1,000,000 open cases instead (about 3 minutes on the development machine): the
 200 of the warm-up through the same bulk insert, the other 999,800 and their clocks written by
@@ -63,7 +63,6 @@ import sqlalchemy as sa  # noqa: E402
 from sqlmodel import select  # noqa: E402
 
 from bench.common import merge_results, postgres_database  # noqa: E402
-from bot.app import freeze_start_up  # noqa: E402
 from bot.config import LiankaConfig, load_config  # noqa: E402
 from bot.db import (  # noqa: E402
     SessionFactory,
@@ -74,6 +73,7 @@ from bot.db import (  # noqa: E402
 from bot.services.calendar import load_calendar  # noqa: E402
 from bot.services.catalog import sync_catalog  # noqa: E402
 from bot.services.sweep import sweep_deadlines  # noqa: E402
+from bot.web_app import freeze_start_up  # noqa: E402
 from models.calendar import WorkCalendar  # noqa: E402
 from models.case import Case, CaseStatus  # noqa: E402
 from models.clock import CaseClock, ClockKind, ClockState  # noqa: E402

@@ -94,11 +94,11 @@ async def measure(url: str) -> dict[str, float | int | str]:
     from aiohttp.test_utils import TestClient, TestServer
     from sqlmodel import func, select
 
-    from bot.app import create_standalone_web_app
     from bot.clock import SystemClock
     from bot.config import load_config
     from bot.db import create_engine, create_session_factory
     from bot.settings import Settings
+    from bot.web_app import create_standalone_web_app
     from models.audit_run import AuditRun, AuditRunState
     from models.case import Case
 

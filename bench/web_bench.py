@@ -118,8 +118,8 @@ CASE_NUMBER = re.compile(r'<strong class="case-number">([^<]+)</strong>')
 
 def serve(port_file: Path, profile_file: Path | None) -> None:
     """The web channel as ``lianka web`` serves it, plus the floor route; until SIGTERM."""
-    from bot.app import check_schema
     from bot.settings import Settings, configure_logging
+    from bot.web_app import check_schema
 
     settings = Settings(_env_file=None)
     configure_logging(settings)
@@ -128,8 +128,8 @@ def serve(port_file: Path, profile_file: Path | None) -> None:
 
 
 async def _serve(settings: Any, port_file: Path, profile_file: Path | None) -> None:
-    from bot.app import create_standalone_web_app
     from bot.clock import SystemClock
+    from bot.web_app import create_standalone_web_app
     from web.context import ROUTE_PREFIX
 
     config = load_config(CONFIG)

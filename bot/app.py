@@ -1,6 +1,7 @@
 """``lianka run``: the one process that serves — the dispatcher (long polling or webhook), the
 scheduler, the outbox sender and the web channel's pages together — and stops gracefully on
-SIGTERM/SIGINT. ``lianka web`` serves the web channel alone (``serve_web``).
+SIGTERM/SIGINT. ``lianka web`` serves the web channel alone (``bot.web_app``, which this module
+builds on).
 
 Stopping: no new updates are taken, the updates in hand are finished, the scheduler stops, the
 sender finishes what it is sending and gives back what it claimed but did not send (another
@@ -10,10 +11,8 @@ instance, or the next start, sends it: nothing is sent twice and nothing is lost
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import secrets
-import signal
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -30,19 +29,12 @@ from aiogram.types import BotCommandScopeAllPrivateChats
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.blobs import create_blob_store
 from bot.clock import Clock, SystemClock
 from bot.config import LiankaConfig
-from bot.db import (
-    DatabaseNotReady,
-    SessionFactory,
-    create_engine,
-    create_session_factory,
-    open_database,
-)
+from bot.db import SessionFactory, create_engine, create_session_factory
 from bot.dispatcher import create_dispatcher
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.middlewares import ThrottlingMiddleware, UpdateTracker
@@ -50,34 +42,35 @@ from bot.polling import CommittedPolling
 from bot.retry import LateCallbackAnswers, RetryTransient
 from bot.scheduler import create_scheduler
 from bot.services.anchors import anchor_path
-from bot.services.calendar import CalendarCache, load_calendar
+from bot.services.calendar import load_calendar
 from bot.services.catalog import sync_catalog
-from bot.services.rate_limits import rate_limiter
 from bot.settings import Settings, configure_logging
 from bot.startup import ANY_FAILURE, StartupCalls
 from bot.storage import create_events_isolation, create_storage
+from bot.web_app import (
+    FINISH_WITHIN,
+    NotReady,
+    check_schema,
+    console_for,
+    database_ok,
+    freeze_start_up,
+    run_until_signalled,
+    web_channel,
+)
 from handlers.start import bot_commands
-from models.calendar import WorkCalendar
 from models.errors import NotFound
 from notifications.sender import Pace, Sender
 from web.channel import MIDDLEWARES, add_web_channel
 from web.console import add_console
-from web.console.context import Console
-from web.context import WebChannel
 
 logger = logging.getLogger(__name__)
 
-FINISH_UPDATES_WITHIN = 30.0  # seconds a stopping process gives the updates in hand
 DEFAULT_PORT = 8088  # the webhook's, /healthz's and the web channel's port
 
 
 class Mode(StrEnum):
     POLLING = "polling"
     WEBHOOK = "webhook"
-
-
-class NotReady(Exception):
-    """The process cannot start; the message says what to do."""
 
 
 def create_bot(settings: Settings) -> Bot:
@@ -112,20 +105,6 @@ async def publish_commands(bot: Bot, startup: StartupCalls | None = None) -> Non
         await set_menu()
     except ANY_FAILURE as error:
         logger.warning("could not set the command menu: %s", type(error).__name__)
-
-
-def check_schema(settings: Settings) -> None:
-    """Refuse to serve on a database that is missing, unreachable or not at the code's
-    migrations, saying what to run (the command line's own check, ``bot.db.open_database``)."""
-
-    async def check() -> None:
-        engine = await open_database(settings.database_url)
-        await engine.dispose()
-
-    try:
-        asyncio.run(check())
-    except DatabaseNotReady as error:
-        raise NotReady(str(error)) from None
 
 
 @dataclass
@@ -165,7 +144,7 @@ class Runtime:
         """Stop trying the start-up calls, finish the updates in hand, then stop the clock, the
         sender and the connections."""
         await self.startup.close()
-        if not await self.tracker.wait_idle(FINISH_UPDATES_WITHIN):
+        if not await self.tracker.wait_idle(FINISH_WITHIN):
             logger.warning("stopping with %s updates still in hand", self.tracker.in_hand)
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
@@ -225,16 +204,6 @@ async def open_runtime(
     )
 
 
-def freeze_start_up() -> None:
-    """Move what start-up built (modules, configuration, routers, templates: some 340,000
-    objects) out of the collector's generations: a full collection then walks only what the work
-    since made. Unfrozen, each full collection walked them all, about 170 ms of CPU on the
-    development machine (loaded); frozen, under a millisecond. Called once, after start-up:
-    nothing frozen is ever freed, so only what lives as long as the process belongs here."""
-    gc.collect()
-    gc.freeze()
-
-
 class _WebhookHandler(SimpleRequestHandler):
     """Updates from Telegram: refused with 403 (and nothing done) without the secret token;
     otherwise handled before answering, so an update a crash interrupted is delivered again."""
@@ -256,44 +225,6 @@ class _WebhookHandler(SimpleRequestHandler):
         """The bot session is closed by the runtime, after the updates in hand are done."""
 
 
-async def database_ok(sessions: SessionFactory) -> bool:
-    """One ``SELECT 1``: whether the database answers."""
-    try:
-        async with sessions() as session:
-            await session.exec(text("SELECT 1"))  # type: ignore[call-overload]
-    except Exception as error:  # any database failure means "unhealthy"
-        logger.warning("health check: database unavailable (%s)", type(error).__name__)
-        return False
-    return True
-
-
-def web_channel(
-    settings: Settings,
-    config: LiankaConfig,
-    sessions: SessionFactory,
-    clock: Clock,
-    *,
-    metrics: Metrics | None = None,
-) -> WebChannel:
-    """The web channel's parts. Without ``LIANKA_WEB_SECRET`` (allowed only when no public
-    address is set: the sandbox, a local ``lianka web``) this process signs with a key of its
-    own, and a restart ends the web sessions. ``metrics``: ``lianka run``'s counters."""
-    channel = WebChannel(
-        config,
-        sessions,
-        clock,
-        bot_username=settings.bot_username,
-        trusted_proxies=settings.proxy_networks(),
-        secure_cookies=(settings.public_url or "").startswith("https://"),
-        limiter=rate_limiter(redis_url=settings.redis_url, sessions=sessions),
-        blobs=create_blob_store(settings, sessions),
-        cases_submitted=metrics.cases_submitted if metrics is not None else None,
-    )
-    if settings.web_secret is not None:
-        channel.secret = settings.web_secret.get_secret_value()
-    return channel
-
-
 class BotFiles:
     """A reporter's Telegram file, downloaded through the Bot API when a console page asks."""
 
@@ -307,30 +238,6 @@ class BotFiles:
         data = await self._bot.download_file(found.file_path)
         assert data is not None
         return data.read()
-
-
-def console_for(channel: WebChannel, settings: Settings, *, bot: Bot | None = None) -> Console:
-    """The office console beside the web channel, sharing its signing key, limits and blob
-    store; its calendar is read from the database on the first page and re-read when an admin
-    loads a year's schedule."""
-    config = channel.config
-    empty = WorkCalendar({}, office_day_end=config.deadlines.office_day_end)
-    return Console(
-        config,
-        channel.sessions,
-        channel.clock,
-        calendars=CalendarCache(config, empty),
-        blobs=channel.blobs,
-        limiter=channel.limiter,
-        secret=channel.secret,
-        telegram_files=BotFiles(bot) if bot is not None else None,
-        bot_username=settings.bot_username,
-        public_url=settings.public_url or "",
-        trusted_proxies=channel.trusted_proxies,
-        secure_cookies=channel.secure_cookies,
-        # only the anchoring instance has the file; elsewhere 审计 says where anchors are checked
-        anchor_file=anchor_path(settings.var_dir) if settings.audit_anchor else None,
-    )
 
 
 def create_web_app(runtime: Runtime, *, webhook_path: str | None) -> web.Application:
@@ -358,77 +265,19 @@ def create_web_app(runtime: Runtime, *, webhook_path: str | None) -> web.Applica
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     channel = web_channel(
-        runtime.settings, runtime.config, runtime.sessions, runtime.clock, metrics=runtime.metrics
+        runtime.settings,
+        runtime.config,
+        runtime.sessions,
+        runtime.clock,
+        cases_submitted=runtime.metrics.cases_submitted,
     )
     add_web_channel(app, channel)
-    add_console(app, console_for(channel, runtime.settings, bot=runtime.bot))
+    add_console(app, console_for(channel, runtime.settings, telegram_files=BotFiles(runtime.bot)))
     if webhook_path is not None:
         secret = runtime.settings.webhook_secret
         assert secret is not None
         _WebhookHandler(runtime, secret.get_secret_value()).register(app, path=webhook_path)
     return app
-
-
-def create_standalone_web_app(
-    settings: Settings, config: LiankaConfig, sessions: SessionFactory, clock: Clock
-) -> web.Application:
-    """``lianka web``: the web channel's pages and ``/healthz``, without the bot."""
-    app = web.Application(middlewares=MIDDLEWARES)
-
-    async def healthz(request: web.Request) -> web.Response:
-        if not await database_ok(sessions):
-            return web.json_response(
-                {"status": "unavailable", "database": False, "web": True}, status=503
-            )
-        return web.json_response({"status": "ok", "database": True, "web": True})
-
-    app.router.add_get("/healthz", healthz)
-    channel = web_channel(settings, config, sessions, clock)
-    add_web_channel(app, channel)
-    add_console(app, console_for(channel, settings))
-    return app
-
-
-async def serve_web_async(
-    settings: Settings,
-    config: LiankaConfig,
-    *,
-    host: str,
-    port: int,
-    stop: asyncio.Event,
-    on_ready: Callable[[list[Any]], Awaitable[None]] | None = None,
-) -> None:
-    """Serve the web channel alone until ``stop`` is set; ``on_ready`` gets the bound addresses."""
-    engine = create_engine(settings.database_url)
-    runner = web.AppRunner(
-        create_standalone_web_app(settings, config, create_session_factory(engine), SystemClock()),
-        access_log=None,  # an access log would write card tokens and client addresses
-        shutdown_timeout=FINISH_UPDATES_WITHIN,
-    )
-    try:
-        await runner.setup()
-        freeze_start_up()
-        await web.TCPSite(runner, host, port, reuse_port=True).start()
-        logger.info("web channel listening on %s:%s", host, runner.addresses[0][1])
-        if on_ready is not None:
-            await on_ready(list(runner.addresses))
-        await stop.wait()
-    finally:
-        logger.info("stopping the web channel")
-        await runner.cleanup()
-        await engine.dispose()
-        logger.info("stopped")
-
-
-def serve_web(settings: Settings, config: LiankaConfig, *, host: str, port: int) -> None:
-    """``lianka web``: the web channel alone, until SIGINT/SIGTERM. No bot token needed."""
-    configure_logging(settings)
-    check_schema(settings)
-    asyncio.run(
-        run_until_signalled(
-            lambda stop: serve_web_async(settings, config, host=host, port=port, stop=stop)
-        )
-    )
 
 
 @dataclass(frozen=True)
@@ -480,9 +329,7 @@ async def serve_async(
                 runtime,
                 webhook_path=options.webhook_path if options.mode is Mode.WEBHOOK else None,
             )
-            site_runner = web.AppRunner(
-                app, access_log=None, shutdown_timeout=FINISH_UPDATES_WITHIN
-            )
+            site_runner = web.AppRunner(app, access_log=None, shutdown_timeout=FINISH_WITHIN)
             await site_runner.setup()
             await web.TCPSite(
                 site_runner,
@@ -515,7 +362,7 @@ async def serve_async(
                 runtime.dispatcher,
                 runtime.bot,
                 allowed_updates=allowed,
-                finish_within=FINISH_UPDATES_WITHIN,
+                finish_within=FINISH_WITHIN,
             )
             polling = asyncio.create_task(poller.run(stop_polling), name="polling")
         if on_ready is not None:
@@ -536,19 +383,6 @@ async def serve_async(
             await site_runner.cleanup()  # stops accepting, waits for requests in flight
         await runtime.close()
         logger.info("stopped")
-
-
-async def run_until_signalled(work: Callable[[asyncio.Event], Awaitable[None]]) -> None:
-    """Run ``work(stop)``; SIGINT or SIGTERM sets ``stop``."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await work(stop)
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
 
 
 def serve(settings: Settings, config: LiankaConfig, options: ServeOptions | None = None) -> None:

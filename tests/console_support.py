@@ -13,12 +13,13 @@ from typing import Any
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.app import BotFiles, create_standalone_web_app
+from bot.app import BotFiles
 from bot.clock import Clock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.accounts import create_account, totp_now
 from bot.settings import Settings
+from bot.web_app import create_standalone_web_app
 from models.account import ConsoleAccount, ConsoleRole
 from models.team import Inspector
 from web.console.context import CONSOLE

@@ -14,7 +14,6 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.app import create_standalone_web_app
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
@@ -24,6 +23,7 @@ from bot.services.resolution import resolve_case
 from bot.services.sweep import sweep_deadlines
 from bot.services.withdrawal import withdraw_for
 from bot.settings import Settings
+from bot.web_app import create_standalone_web_app
 from models.calendar import WorkCalendar
 from models.case import Case, CaseStatus, Outcome, reporter_of
 from models.event import CaseEvent, EventKind

@@ -10,7 +10,6 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlmodel import select
 
-from bot.app import web_channel
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
@@ -18,6 +17,7 @@ from bot.metrics import Metrics
 from bot.services.intake import submit_case
 from bot.services.policy import Policy
 from bot.settings import Settings
+from bot.web_app import web_channel
 from models.calendar import WorkCalendar
 from models.case import Case
 from models.intake import CaseDraft
@@ -64,7 +64,10 @@ async def test_a_web_report_counts_in_the_same_metric_once(
     refund = next(c for c in categories if c.code == "business_env")
     settings = Settings(_env_file=None, bot_username=BOT, web_secret=SECRET, var_dir=tmp_path)
     app = web.Application(middlewares=MIDDLEWARES)
-    add_web_channel(app, web_channel(settings, catalog, sessions, clock, metrics=metrics))
+    add_web_channel(
+        app,
+        web_channel(settings, catalog, sessions, clock, cases_submitted=metrics.cases_submitted),
+    )
     async with TestClient(TestServer(app)) as client:
         browser = Browser(client)
         summary = await browser.through_to_summary(refund)

@@ -10,7 +10,6 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.app import create_standalone_web_app
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
@@ -20,6 +19,7 @@ from bot.services.dispositions import objectable
 from bot.services.intake import submit_case
 from bot.services.policy import Policy
 from bot.settings import Settings
+from bot.web_app import create_standalone_web_app
 from models.calendar import WorkCalendar
 from models.case import Case
 from models.disposition import Disposition

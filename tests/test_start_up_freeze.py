@@ -6,7 +6,7 @@ from __future__ import annotations
 import gc
 import weakref
 
-from bot.app import freeze_start_up
+from bot.web_app import freeze_start_up
 
 
 class _Node:

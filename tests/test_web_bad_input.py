@@ -22,13 +22,13 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlmodel import col, select
 
-from bot.app import create_standalone_web_app
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.my_cases import WRONG_RECEIPT
 from bot.services.web_intake import FORMS_PER_ADDRESS
 from bot.settings import Settings
+from bot.web_app import create_standalone_web_app
 from models.calendar import WorkCalendar
 from models.filecheck import REFUSED
 from models.intake import IntakeDraft

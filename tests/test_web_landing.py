@@ -14,7 +14,6 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlmodel import select
 
-from bot.app import create_standalone_web_app
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
@@ -28,6 +27,7 @@ from bot.services.reporters import (
     scan_card_on_web,
 )
 from bot.settings import Settings
+from bot.web_app import create_standalone_web_app
 from models.card import Card, CardScan, CardStatus
 from notifications.render import render
 from tests.intake_helpers import ENTERPRISE, TOKEN, make_card

@@ -21,13 +21,13 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import text
 from sqlmodel import col, select
 
-from bot.app import create_standalone_web_app
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.card_scans import FLUSH_EVERY, ScanBuffer
 from bot.services.cards import revoke_card
 from bot.settings import Settings
+from bot.web_app import create_standalone_web_app
 from models.card import Card, CardScan
 from tests.intake_helpers import ENTERPRISE, TOKEN, make_card
 from tests.live import LIANKA, base_environment, free_port, wait_healthy

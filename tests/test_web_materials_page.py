@@ -15,11 +15,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from PIL import Image
 from sqlmodel import select
 
-from bot.app import create_standalone_web_app
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.settings import Settings
+from bot.web_app import create_standalone_web_app
 from models.attachment import Attachment, MediaKind
 from models.filecheck import REFUSED
 from models.org import Category

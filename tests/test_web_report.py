@@ -17,12 +17,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlmodel import col, select
 
-from bot.app import create_standalone_web_app
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.rate_limits import Limit
 from bot.settings import Settings
+from bot.web_app import create_standalone_web_app
 from models.card import Card, CardStatus
 from models.case import Case, reporter_of
 from models.notification import Channel

@@ -13,12 +13,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlmodel import select
 
-from bot.app import create_standalone_web_app
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.web_intake import purge_expired_web_drafts
 from bot.settings import Settings
+from bot.web_app import create_standalone_web_app
 from models.web_draft import WEB_DRAFT_LIFETIME, WebDraft
 from tests.intake_helpers import make_card
 from web.context import CHANNEL

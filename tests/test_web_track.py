@@ -14,12 +14,12 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.app import create_standalone_web_app
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.clocks import get_clock
 from bot.settings import Settings
+from bot.web_app import create_standalone_web_app
 from models.case import CaseStatus, Satisfaction
 from models.clock import ClockKind, ClockState
 from models.relay import RelayMessage, RelayStatus

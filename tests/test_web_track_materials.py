@@ -19,7 +19,6 @@ from aiohttp.test_utils import TestClient, TestServer
 from PIL import Image
 from sqlmodel import col, select
 
-from bot.app import create_standalone_web_app
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
@@ -33,6 +32,7 @@ from bot.services.tracking import (
     tracked_case,
 )
 from bot.settings import Settings
+from bot.web_app import create_standalone_web_app
 from models.attachment import Attachment, MediaKind
 from models.errors import InvalidInput
 from models.event import CaseEvent, EventKind

@@ -22,12 +22,12 @@ from aiohttp.typedefs import Handler
 from sqlmodel import select
 from yarl import URL
 
-from bot.app import create_standalone_web_app
 from bot.blobs import DirectoryBlobStore, blob_key, purge_orphan_blobs
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.settings import Settings
+from bot.web_app import create_standalone_web_app
 from models.attachment import Attachment
 from models.event import CaseEvent, EventKind
 from models.org import Category

@@ -256,7 +256,8 @@ def run(
         fail(HOW_TO_GET_A_BOT, code=2)
     config = cli.config()
     require_database(settings)
-    from bot.app import Mode, NotReady, ServeOptions, serve
+    from bot.app import Mode, ServeOptions, serve
+    from bot.web_app import NotReady
 
     options = ServeOptions(
         mode=Mode(mode),

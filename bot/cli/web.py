@@ -18,7 +18,7 @@ def web(cli: CliContext, *, host: str, port: int) -> None:
     settings = cli.settings
     config = cli.config()
     require_database(settings)
-    from bot.app import NotReady, serve_web
+    from bot.web_app import NotReady, serve_web
 
     try:
         serve_web(settings, config, host=host, port=port)
