@@ -97,6 +97,7 @@ GOALS = [
     Goal("report_s_100k_postgresql", "<= 10", at_most(10)),
     Goal("cli_help_s", "<= 0.5", at_most(0.5)),
     Goal("cli_cards_list_s", ""),
+    Goal("web_start_s", ""),
     Goal("cli_python_floor_s", ""),
     Goal("web_landing_per_s", ""),
     Goal("web_floor_per_s", ""),
