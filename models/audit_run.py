@@ -33,6 +33,7 @@ class AuditRunState(enum.StrEnum):
     FAILED = "failed"  # problems found
     INTERRUPTED = "interrupted"  # its process stopped before the end
     ERROR = "error"  # the check itself could not go on (the database, say)
+    STOPPED = "stopped"  # 停止核验: an admin or leader stopped it (``stopped_by_id``)
 
 
 class AuditRun(SQLModel, table=True):
@@ -54,6 +55,7 @@ class AuditRun(SQLModel, table=True):
         default=AuditRunState.RUNNING, sa_type=enum_type(AuditRunState, 12)
     )
     started_by_id: int = Field(foreign_key="inspectors.id")
+    stopped_by_id: int | None = Field(default=None, foreign_key="inspectors.id")
     started_at: datetime = Field(sa_type=UTCDateTime, index=True)
     heartbeat_at: datetime = Field(sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

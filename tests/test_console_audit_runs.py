@@ -222,6 +222,79 @@ async def test_a_check_under_way_when_the_server_stops_is_shown_as_interrupted_a
     assert "上次核验未完成：服务在核验中途停止（已核验1件问题）" in page
 
 
+async def test_a_leader_stops_a_check_under_way_on_another_instance_and_the_page_says_who(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    clock: FrozenClock,
+    client: Client,
+    three_cases: list[str],
+    gate: asyncio.Event,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    admin = await sign_in(client, sessions, role="admin", team=None)
+    await admin.post("/console/audit/verify")
+    html, page = await showing(admin, "正在核验：已核验1件问题")
+    assert 'action="/console/audit/stop"' in html and "停止核验" in page
+
+    async with console_app(sessions, catalog, clock=clock) as other:
+        leader = await sign_in(other, sessions, role="leader", team=None)
+        stopped = await leader.post("/console/audit/stop")
+        assert stopped.status == 303 and stopped.headers["Location"] == "/console/audit"
+        _, told = await audit_page(leader)
+    assert "已停止核验，未得出核验结论。" in told
+    assert f"上次核验已由{leader.person.name}停止（已核验1件问题），未得出核验结论。" in told
+    assert "开始核验" in told and RUNNING not in told
+
+    with caplog.at_level(logging.WARNING, logger="bot.services.audit_runs"):
+        gate.set()  # the check goes on to its next heartbeat, and finds its run stopped
+
+        async def gave_up() -> bool:
+            return any("was closed while it ran" in r.getMessage() for r in caplog.records)
+
+        await until(gave_up, limit=15)
+    async with sessions() as session:
+        run = (await session.exec(select(AuditRun))).one()
+    assert (run.state, run.stopped_by_id, run.finished_at) == (
+        AuditRunState.STOPPED,
+        leader.person.id,
+        NOW,
+    )
+    assert (run.cases_checked, run.problem_count) == (1, 0)  # nothing after the stop was kept
+    _, page = await audit_page(admin)
+    assert f"上次核验已由{leader.person.name}停止" in page and "核验通过" not in page
+
+
+@pytest.mark.both_databases
+async def test_only_an_admin_or_a_leader_may_stop_a_check(
+    sessions: SessionFactory, client: Client, staff: Staff
+) -> None:
+    async with sessions() as session:
+        run = await audit_runs.start_audit_run(session, staff.leader, now=NOW, anchored=False)
+    for role in ("inspector", "team_leader"):
+        person = await sign_in(client, sessions, role=role, team="business_env")
+        refused = await person.post("/console/audit/stop")
+        assert refused.status == 403, role
+        assert "审计记录仅向管理员和委领导提供。" in text_of(await refused.text())
+    async with sessions() as session:
+        still = await session.get(AuditRun, run.id)
+    assert still is not None and still.state == AuditRunState.RUNNING
+
+
+async def test_stopping_when_no_check_is_under_way_says_so_and_changes_nothing(
+    sessions: SessionFactory, client: Client, three_cases: list[str], in_this_process: None
+) -> None:
+    admin = await sign_in(client, sessions, role="admin", team=None)
+    await admin.post("/console/audit/verify")
+    await finished(admin)
+    answer = await admin.post("/console/audit/stop")
+    assert answer.status == 303
+    _, page = await audit_page(admin)
+    assert "当前没有正在进行的核验。" in page and "核验通过：3件问题、" in page
+    async with sessions() as session:
+        run = (await session.exec(select(AuditRun))).one()
+    assert (run.state, run.stopped_by_id) == (AuditRunState.PASSED, None)
+
+
 async def test_a_check_that_fails_says_so_and_the_log_has_why(
     sessions: SessionFactory,
     client: Client,
@@ -325,6 +398,30 @@ async def test_a_check_stopped_with_the_server_stops_its_process_and_says_interr
     async with sessions() as session:
         closed = await session.get(AuditRun, run.id)
     assert closed is not None and closed.state == AuditRunState.INTERRUPTED
+
+
+@pytest.mark.both_databases
+async def test_a_check_in_its_own_process_stopped_from_the_console_keeps_no_result(
+    sessions: SessionFactory, clock: FrozenClock, three_cases: list[str], staff: Staff
+) -> None:
+    """The process finds its run stopped at its first heartbeat and ends; the server, seeing
+    it end, leaves the run as stopped (not failed)."""
+    async with sessions() as session:
+        run = await audit_runs.start_audit_run(session, staff.leader, now=NOW, anchored=False)
+    assert run.id is not None
+    checking = asyncio.create_task(
+        run_audit_in_child(
+            sessions, run.id, database_url=_url(sessions), anchor_file=None, clock=clock
+        )
+    )
+    async with sessions() as session:
+        await audit_runs.stop_audit_run(session, staff.leader, now=NOW)
+    await asyncio.wait_for(checking, 90)
+    async with sessions() as session:
+        closed = await session.get(AuditRun, run.id)
+    assert closed is not None
+    assert (closed.state, closed.stopped_by_id) == (AuditRunState.STOPPED, staff.leader.id)
+    assert (closed.cases_checked, closed.events_checked) == (0, 0)
 
 
 async def test_a_check_whose_process_cannot_open_the_database_is_closed_as_failed(

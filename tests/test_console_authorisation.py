@@ -69,6 +69,7 @@ REFUSED: dict[str, frozenset[str]] = {
     "console-calendar-check": EVERYONE_BUT["admin"],
     "console-calendar-load": EVERYONE_BUT["admin"],
     "console-audit-verify": frozenset({"inspector", "team_leader", "outsider", "dispatcher"}),
+    "console-audit-stop": frozenset({"inspector", "team_leader", "outsider", "dispatcher"}),
     "console-logout": frozenset(),
     **dict.fromkeys(
         (

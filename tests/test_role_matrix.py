@@ -24,6 +24,7 @@ from bot.services.aftercare import answer_none, check_aftercare
 from bot.services.assignment import reassign_case
 from bot.services.assist import add_assist_progress, add_assist_team
 from bot.services.audit import verify_audit_as
+from bot.services.audit_runs import start_audit_run, stop_audit_run
 from bot.services.case_lists import show_case
 from bot.services.clocks import get_clock
 from bot.services.decisions import decide_request
@@ -51,6 +52,7 @@ from bot.services.resolution import resolve_case
 from bot.services.supervision import reply_supervision, supervise_case
 from bot.services.sweep import sweep_deadlines
 from bot.services.tracking import withdraw_tracked_case
+from models.audit_run import AuditRun, AuditRunState
 from models.calendar import WorkCalendar
 from models.case import Case, CaseStatus, Outcome, reporter_of
 from models.clock import ClockKind, followup_ask_time
@@ -95,6 +97,7 @@ STAFF_ONLY = (
     "add 协办进展",
     "see the reporter's identity as a 协办 team",
     "read the audit trail",
+    "start or stop the console's 核验 (开始核验 / 停止核验)",
     "configure (people, cards, teams)",
 )
 ASSIST_MEMBER = (
@@ -732,6 +735,28 @@ async def audit(w: World, role: str, met: bool | None) -> bool:
     return await attempt(w, read)
 
 
+async def audit_run(w: World, role: str, met: bool | None) -> bool:
+    """Stop the 核验 a leader started, then start one and stop it; a refused stop leaves the
+    leader's run going."""
+    person = await staff(w, role, w.appeal)
+    async with w.sessions() as session:
+        await start_audit_run(session, w.leader, now=w.now, anchored=False)
+
+    async def stop_start_stop() -> bool:
+        async with w.sessions() as session:
+            await stop_audit_run(session, person, now=w.now)
+            await start_audit_run(session, person, now=w.now, anchored=False)
+            await stop_audit_run(session, person, now=w.now)
+        return True
+
+    allowed = await attempt(w, stop_start_stop)
+    async with w.sessions() as session:
+        states = (await session.exec(select(AuditRun.state).order_by(col(AuditRun.id)))).all()
+    expected = [AuditRunState.STOPPED] * 2 if allowed else [AuditRunState.RUNNING]
+    assert list(states) == expected
+    return allowed
+
+
 async def configure(w: World, role: str, met: bool | None) -> bool:
     person = await staff(w, role, w.appeal)
     other = await staff(w, "inspector", w.appeal, assignee=False)
@@ -988,6 +1013,7 @@ PROBES: dict[str, Probe] = {
     "withdraw an appeal (撤回)": withdraw_appeal,
     "withdraw a clue (撤回)": withdraw_clue,
     "read the audit trail": audit,
+    "start or stop the console's 核验 (开始核验 / 停止核验)": audit_run,
     "configure (people, cards, teams)": configure,
 }
 

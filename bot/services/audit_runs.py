@@ -5,7 +5,9 @@ page shows. The check is ``verify_audit``, the same as ``lianka audit verify``.
 
 A run whose process stops (a restart, a kill) stops writing its heartbeat: the page shows it as
 interrupted once the heartbeat is ``AUDIT_RUN_STALE_AFTER`` old, and the next 开始核验 closes it.
-A run stopped in an orderly way (the process shutting down) closes itself at once.
+A run stopped in an orderly way (the process shutting down) closes itself at once. 停止核验
+(``stop_audit_run``) closes the run under way as stopped, with who stopped it; the process making
+it, on whichever instance, finds its row closed at its next heartbeat and stops there.
 """
 
 from __future__ import annotations
@@ -40,6 +42,10 @@ class AuditRunBusy(DomainError):
     message = "已有一次核验正在进行，请等待其完成后查看结果。"
 
 
+class NoAuditRun(DomainError):
+    message = "当前没有正在进行的核验。"
+
+
 class AuditRunClosed(Exception):
     """The run's row is no longer running (closed as interrupted elsewhere): stop checking."""
 
@@ -67,6 +73,24 @@ async def start_audit_run(
         await session.rollback()
         raise AuditRunBusy(detail=f"audit run refused: inspector {actor.id}") from error
     return run
+
+
+async def stop_audit_run(session: AsyncSession, actor: Inspector, *, now: datetime) -> None:
+    """停止核验, by an admin or leader: the run under way is closed as stopped, by ``actor``; its
+    process stops at its next heartbeat (seconds: one chunk of cases) and keeps no result.
+    ``NoAuditRun`` when none is under way (one whose process died is closed as interrupted)."""
+    require_auditor(actor)
+    assert actor.id is not None
+    await _close_stale(session, now)
+    stopped = await (await session.connection()).execute(
+        _RUNS.update()
+        .where(_RUNS.c.state == AuditRunState.RUNNING)
+        .values(state=AuditRunState.STOPPED, stopped_by_id=actor.id, finished_at=utc(now))
+    )
+    await session.commit()
+    if stopped.rowcount == 0:
+        raise NoAuditRun(detail=f"audit stop refused, none running: inspector {actor.id}")
+    logger.info("audit run stopped by inspector %s", actor.id)
 
 
 async def _close_stale(session: AsyncSession, now: datetime) -> None:
@@ -168,6 +192,7 @@ class AuditRunView:
     state: AuditRunState
     started_by: str
     started_at: datetime
+    stopped_by: str | None  # 停止核验's admin or leader
     finished_at: datetime | None
     cases_total: int
     cases_checked: int
@@ -209,10 +234,14 @@ async def latest_audit_run(
         return None
     run, person = found
     stale = run.stale(now)
+    stopper = None
+    if run.stopped_by_id is not None:
+        stopper = await session.get(Inspector, run.stopped_by_id)
     return AuditRunView(
         state=AuditRunState.INTERRUPTED if stale else run.state,
         started_by=person.name,
         started_at=run.started_at,
+        stopped_by=stopper.name if stopper is not None else None,
         finished_at=run.heartbeat_at if stale else run.finished_at,
         cases_total=run.cases_total,
         cases_checked=run.cases_checked,

@@ -16,7 +16,14 @@ from aiohttp import web
 from bot.audit_worker import run_audit_in_child
 from bot.db import shared_database_url
 from bot.services.audit import get_audit_page
-from bot.services.audit_runs import AuditRunBusy, latest_audit_run, run_audit, start_audit_run
+from bot.services.audit_runs import (
+    AuditRunBusy,
+    NoAuditRun,
+    latest_audit_run,
+    run_audit,
+    start_audit_run,
+    stop_audit_run,
+)
 from web.console.context import CONSOLE, CONSOLE_PREFIX, Console
 from web.console.render import STAFF, console_page, redirect_after
 
@@ -99,6 +106,18 @@ async def audit_verify(request: web.Request) -> web.StreamResponse:
     raise redirect_after(request, "/console/audit")
 
 
+async def audit_stop(request: web.Request) -> web.StreamResponse:
+    """停止核验: the check under way stops at its next heartbeat, on whichever instance makes it;
+    the page says who stopped it."""
+    console = request.app[CONSOLE]
+    async with console.sessions() as session:
+        try:
+            await stop_audit_run(session, request[STAFF].person, now=console.clock.now())
+        except NoAuditRun as none:
+            raise redirect_after(request, "/console/audit", none.message) from None
+    raise redirect_after(request, "/console/audit", "已停止核验，未得出核验结论。")
+
+
 async def _check(console: Console, run_id: int) -> None:
     """The run's check, in a process of its own where the database can be opened by one (the
     serving process goes on serving meanwhile), else in this one."""
@@ -130,3 +149,4 @@ def add_audit_tasks(app: web.Application) -> None:
 def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/console/audit", audit_page, name=f"{CONSOLE_PREFIX}audit", allow_head=False)
     router.add_post("/console/audit/verify", audit_verify, name=f"{CONSOLE_PREFIX}audit-verify")
+    router.add_post("/console/audit/stop", audit_stop, name=f"{CONSOLE_PREFIX}audit-stop")
