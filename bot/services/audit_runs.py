@@ -47,7 +47,8 @@ class NoAuditRun(DomainError):
 
 
 class AuditRunClosed(Exception):
-    """The run's row is no longer running (closed as interrupted elsewhere): stop checking."""
+    """The run's row is no longer running (closed elsewhere: interrupted, or stopped by a
+    person): stop checking."""
 
 
 async def start_audit_run(
