@@ -10,7 +10,8 @@ import signal
 import socket
 import sys
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,6 +122,42 @@ async def wait_healthy(
             if asyncio.get_running_loop().time() > deadline:
                 raise AssertionError(f"lianka did not become healthy in {within} s:\n{output()}")
             await asyncio.sleep(0.2)
+
+
+@dataclass(frozen=True)
+class WebProcess:
+    """A ``lianka web`` process: where it listens, and what it writes (stdout and stderr)."""
+
+    port: int
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+
+@asynccontextmanager
+async def lianka_web(
+    cwd: Path, env: Mapping[str, str] | None = None, *, log: str = "web.log"
+) -> AsyncIterator[WebProcess]:
+    """``lianka web`` started in ``cwd`` (with ``env`` added to the test environment) on a free
+    port, once it answers /healthz; stopped with SIGTERM at the end, which must end it cleanly."""
+    web = WebProcess(free_port(), cwd / log)
+    with web.log.open("wb") as handle:
+        process = await asyncio.create_subprocess_exec(
+            LIANKA, "web", "--host", "127.0.0.1", "--port", str(web.port),
+            cwd=cwd, env=base_environment(env or {}), stdout=handle, stderr=handle,
+        )  # fmt: skip
+    try:
+        await wait_healthy(web.url, process, web.output)
+        yield web
+    finally:
+        process.terminate()  # SIGTERM
+        await process.wait()
+    assert process.returncode == 0, web.output()
 
 
 @dataclass

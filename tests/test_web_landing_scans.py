@@ -30,7 +30,7 @@ from bot.settings import Settings
 from bot.web_app import create_standalone_web_app
 from models.card import Card, CardScan
 from tests.intake_helpers import ENTERPRISE, TOKEN, make_card
-from tests.live import LIANKA, base_environment, free_port, wait_healthy
+from tests.live import lianka_web
 from tests.test_cli import lianka
 from web.context import CHANNEL, WebChannel
 from web.landing_cache import LANDING_TTL
@@ -299,24 +299,10 @@ async def test_lianka_web_stopped_with_sigterm_has_counted_every_page_it_served(
     issued = lianka("cards", "issue", "--enterprise", ENTERPRISE, "--json", cwd=tmp_path)
     assert issued.returncode == 0, issued.stdout + issued.stderr
     token = json.loads(issued.stdout)["token"]
-    port = free_port()
-    log = tmp_path / "web.log"
-    with log.open("wb") as handle:
-        process = await asyncio.create_subprocess_exec(
-            LIANKA, "web", "--host", "127.0.0.1", "--port", str(port),
-            cwd=tmp_path, env=base_environment({}), stdout=handle, stderr=handle,
-        )  # fmt: skip
-    try:
-        url = f"http://127.0.0.1:{port}"
-        await wait_healthy(url, process, lambda: log.read_text(encoding="utf-8", errors="replace"))
-        async with aiohttp.ClientSession() as http:
-            for _ in range(40):
-                async with http.get(f"{url}/c/{token}") as response:
-                    assert response.status == 200
-    finally:
-        process.terminate()  # SIGTERM
-        await process.wait()
-    assert process.returncode == 0, log.read_text(encoding="utf-8", errors="replace")
+    async with lianka_web(tmp_path) as web, aiohttp.ClientSession() as http:
+        for _ in range(40):
+            async with http.get(f"{web.url}/c/{token}") as response:
+                assert response.status == 200
     listed = lianka("cards", "list", "--json", cwd=tmp_path)
     [card] = json.loads(listed.stdout)
     assert card["scans"] == 40
