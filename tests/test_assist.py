@@ -263,6 +263,11 @@ async def test_only_the_lead_team_leader_a_leader_or_an_admin_adds_and_only_a_fi
     assert (await w.load()).status is CaseStatus.RESOLVED
     with refused(StaleAction, "不能增加协办组"):
         await w.add("enforcement")
+    for outsider in (INSPECTOR, DISPATCH_LEADER, SAFETY_INSPECTOR):  # not told it was 办结
+        with refused(PermissionDenied, "主办组组长"):
+            await w.add("enforcement", by=outsider)
+        with refused(PermissionDenied, "主办组组长"):
+            await w.remove("safety", by=outsider)
     async with sessions() as session:
         assert (await verify_audit(session)).ok
 

@@ -36,20 +36,25 @@ PROGRESS_REFUSED = "您所在的组不是该问题的协办组，不能记录协
 def may_manage_assists(actor: Inspector, case: Case) -> bool:
     """增加/撤销协办组: the lead team's team leader; a 委领导 or an admin on an appeal (they never
     see a clue's row). Open cases only."""
-    if case.status not in OPEN_STATUSES:
-        return False
+    return case.status in OPEN_STATUSES and _manages(actor, case)
+
+
+def _manages(actor: Inspector, case: Case) -> bool:
+    """Whether ``actor`` manages the case's 协办 teams, whatever its status."""
     if actor.role is Role.TEAM_LEADER:
         return actor.team_id is not None and actor.team_id == case.team_id
     return actor.role in (Role.LEADER, Role.ADMIN) and case.track is Track.APPEAL
 
 
 def _require_manager(actor: Inspector, case: Case, action: str) -> None:
-    if case.status not in OPEN_STATUSES:
-        raise moved_on(case, action)
-    if not may_manage_assists(actor, case):
+    """Who may act first, then whether the case still allows it: someone who may not manage
+    the case's 协办 teams learns nothing of it, not even that it was closed or withdrawn."""
+    if not _manages(actor, case):
         raise PermissionDenied(
             MANAGE_REFUSED, detail=f"case {case.id}: inspector {actor.id} may not {action}"
         )
+    if case.status not in OPEN_STATUSES:
+        raise moved_on(case, action)
 
 
 async def handles_clues(session: AsyncSession, team: Team) -> bool:
