@@ -131,6 +131,7 @@ class AccessKind(enum.StrEnum):
     CREATED = "created"
     DISABLED = "disabled"
     RESET_ISSUED = "reset_issued"
+    TOTP_ISSUED = "totp_issued"  # a new TOTP secret (``lianka accounts totp``)
 
     @property
     def label(self) -> str:
@@ -148,6 +149,7 @@ ACCESS_LABELS = {
     AccessKind.CREATED: "创建账号",
     AccessKind.DISABLED: "停用账号",
     AccessKind.RESET_ISSUED: "签发重置链接",
+    AccessKind.TOTP_ISSUED: "设置动态验证码",
 }
 
 

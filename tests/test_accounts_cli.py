@@ -20,7 +20,7 @@ def lianka(*args: str, cwd: Path, stdin: str = "") -> subprocess.CompletedProces
     return run_in_process(args, cwd=cwd, env=TEST_KEYS, stdin=stdin)
 
 
-def test_accounts_are_created_listed_disabled_and_reset_from_the_command_line(
+def test_accounts_are_created_listed_disabled_reset_and_given_a_new_code_from_the_command_line(
     tmp_path: Path,
 ) -> None:
     assert lianka("init", cwd=tmp_path).returncode == 0
@@ -64,6 +64,12 @@ def test_accounts_are_created_listed_disabled_and_reset_from_the_command_line(
     assert "/console/reset/" in json.loads(reset.stdout)["password_link"]
     unknown = lianka("accounts", "reset", "nobody", cwd=tmp_path)
     assert unknown.returncode != 0 and "未找到账号" in unknown.stderr
+
+    renewed = lianka("accounts", "totp", "admin1", "--json", cwd=tmp_path)
+    assert renewed.returncode == 0, renewed.stderr
+    secret = json.loads(renewed.stdout)["totp_secret"]
+    assert secret and secret not in admin.stdout  # a new secret; the old one no longer works
+    assert lianka("accounts", "totp", "xinfang", cwd=tmp_path).returncode != 0  # disabled
 
 
 def test_console_passwords_are_hashed_with_argon2id_at_64_mib_three_passes_and_four_lanes() -> None:

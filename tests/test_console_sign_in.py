@@ -13,9 +13,11 @@ from sqlmodel import col, select
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
-from bot.services.accounts import disable_account, issue_reset, totp_now
+from bot.services.accounts import disable_account, issue_reset, issue_totp, totp_now
 from bot.services.console_sessions import purge_sessions
+from bot.services.inspectors import bind_invite, create_invite, deactivate_inspector
 from models.account import AccessEvent, AccessKind, ConsoleAccount, ConsoleSession
+from models.team import Role
 from tests.console_support import (
     PASSWORD,
     Client,
@@ -138,6 +140,66 @@ async def test_a_code_once_used_does_not_sign_in_again(
     await _password_step(client, account.username, PASSWORD)
     status, html = await _code_step(client, code)
     assert status == 401 and "动态验证码不正确" in text_of(html)
+
+
+async def test_a_person_invited_again_as_leader_cannot_sign_in_without_a_code(
+    client: Client, sessions: SessionFactory, clock: FrozenClock
+) -> None:
+    # an inspector's account needs no code; re-inviting a deactivated person is how a role changes
+    async with sessions() as session:
+        invite = await create_invite(
+            session, role=Role.INSPECTOR, team_code="business_env", name="张三",
+            bot_username="lianka_bot", now=clock.now(),
+        )  # fmt: skip
+        first = await bind_invite(
+            session, code=invite.code, telegram_user_id=555, chat_id=555, display_name="张三",
+            now=clock.now(),
+        )  # fmt: skip
+    account, _, secret = await make_account(sessions, clock, person=first.inspector)
+    assert secret is None
+    async with sessions() as session:
+        await deactivate_inspector(session, first.inspector.id or 0, clock.now())
+        invite = await create_invite(
+            session, role=Role.LEADER, team_code=None, name="张三", bot_username="lianka_bot",
+            now=clock.now(),
+        )  # fmt: skip
+        again = await bind_invite(
+            session, code=invite.code, telegram_user_id=555, chat_id=555, display_name="张三",
+            now=clock.now(),
+        )  # fmt: skip
+    assert again.inspector.id == first.inspector.id and again.inspector.role is Role.LEADER
+    status, html = await _password_step(client, account.username, PASSWORD)
+    assert status == 401 and "须凭动态验证码登录" in text_of(html)
+    assert (await client.get("/console/account", allow_redirects=False)).status == 303
+    assert (await _log(sessions))[-1] is AccessKind.REFUSED
+    # the admin gives the account a secret (``lianka accounts totp``): password, then code
+    async with sessions() as session:
+        secret, uri = await issue_totp(session, account.username, clock.now())
+    assert uri.startswith("otpauth://totp/")
+    status, _ = await _password_step(client, account.username, PASSWORD)
+    assert status == 303
+    assert (await client.get("/console/account", allow_redirects=False)).status == 303
+    assert (await _code_step(client, totp_now(secret, clock.now())))[0] == 303
+    assert "委领导" in text_of(await (await client.get("/console/account")).text())
+    assert AccessKind.TOTP_ISSUED in await _log(sessions)
+
+
+async def test_a_new_totp_secret_ends_the_sessions_and_the_old_codes(
+    client: Client, sessions: SessionFactory, clock: FrozenClock
+) -> None:
+    account, _, old = await make_account(sessions, clock, role="admin", team=None)
+    assert old is not None
+    await _password_step(client, account.username, PASSWORD)
+    assert (await _code_step(client, totp_now(old, clock.now())))[0] == 303
+    assert (await client.get("/console/account")).status == 200
+    async with sessions() as session:
+        new, _ = await issue_totp(session, account.username, clock.now())
+    assert (await client.get("/console/account", allow_redirects=False)).status == 303
+    clock.advance(timedelta(minutes=2))  # the old code's step is not the one used already
+    await _password_step(client, account.username, PASSWORD)
+    status, html = await _code_step(client, totp_now(old, clock.now()))
+    assert status == 401 and "动态验证码不正确" in text_of(html)
+    assert (await _code_step(client, totp_now(new, clock.now())))[0] == 303
 
 
 async def test_five_wrong_passwords_lock_the_account_for_fifteen_minutes(

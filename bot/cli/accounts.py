@@ -27,7 +27,7 @@ ROLE_CHOICES = ("admin", "leader", "team_leader", "inspector", "dispatcher")
 
 @click.group("accounts")
 def accounts_group() -> None:
-    """Create, list, disable and reset office console accounts."""
+    """Create, list, disable and reset office console accounts; give one a new TOTP secret."""
 
 
 def reset_link(public_url: str, code: str) -> str:
@@ -210,3 +210,28 @@ def reset(cli: CliContext, username: str, as_json: bool) -> None:
         print_json({"username": username, "password_link": link})
         return
     click.echo(f"设置密码的一次性链接（24小时内有效）: {link}")
+
+
+@accounts_group.command("totp")
+@click.argument("username")
+@json_option
+@pass_context
+def totp(cli: CliContext, username: str, as_json: bool) -> None:
+    """A new TOTP secret for the account (a lost phone, or a role that now needs a code): the
+    old one stops working and the account's sessions end now."""
+    from bot.services.accounts import issue_totp
+    from models.errors import DomainError
+
+    async def work(sessions: SessionFactory) -> tuple[str, str]:
+        async with sessions() as session:
+            return await issue_totp(session, username, datetime.now(UTC))
+
+    try:
+        secret, uri = run_with_db(cli.settings, work)
+    except DomainError as error:
+        fail(error.message)
+    if as_json:
+        print_json({"username": username, "totp_secret": secret, "totp_uri": uri})
+        return
+    click.echo(f"动态验证码密钥（添加到身份验证器，原密钥已失效）: {secret}")
+    click.echo(f"  {uri}")

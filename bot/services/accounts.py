@@ -60,6 +60,7 @@ async def warm_dummy_hash() -> None:
 ISSUER = "廉卡 Lianka"
 SIGN_IN_FAILED = "用户名或密码不正确。"
 TOO_MANY_FAILURES = "登录失败次数过多，账号已暂时锁定，请15分钟后再试。"
+SECOND_FACTOR_MISSING = "您的账号须凭动态验证码登录，尚未设置，请联系管理员。"
 
 
 class SignInRefused(DomainError):
@@ -294,6 +295,22 @@ async def disable_account(session: AsyncSession, username: str, now: datetime) -
     return account
 
 
+async def issue_totp(session: AsyncSession, username: str, now: datetime) -> tuple[str, str]:
+    """A new TOTP secret for the account, replacing the one it had (a lost phone) or giving one
+    to an account without (a person whose new role needs it); its sessions end, so the next
+    sign-in asks for a code of the new secret. The secret and its ``otpauth://`` address."""
+    account = await get_account(session, username)
+    if account.disabled_at is not None:
+        raise InvalidInput("账号已停用，不能设置动态验证码。")
+    assert account.id is not None
+    secret = pyotp.random_base32()
+    account.seal_totp(secret)
+    await end_sessions(session, account.id)
+    await log_access(session, AccessKind.TOTP_ISSUED, now, account=account)
+    await session.commit()
+    return secret, pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=ISSUER)
+
+
 async def issue_reset(session: AsyncSession, username: str, now: datetime) -> str:
     """A one-time code for a link that sets a new password (valid 24 hours); the account's
     sessions end and a lock-out is lifted when the password is set."""
@@ -447,6 +464,12 @@ async def sign_in(
         raise await _refuse(
             session, AccessKind.REFUSED, now, account=account, client=client,
             message="该账号已停用，请联系管理员。",
+        )  # fmt: skip
+    if account.totp_secret is None and second_factor_required(person.role):
+        # an account made for another role (a person invited again as 委领导 or 管理员)
+        raise await _refuse(
+            session, AccessKind.REFUSED, now, account=account, client=client,
+            message=SECOND_FACTOR_MISSING,
         )  # fmt: skip
     return await _open_session(session, account, now=now, client=client)
 
