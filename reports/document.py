@@ -383,10 +383,13 @@ def _appendix(report: Report) -> Section:
                 numeric=(False,) * 6 + (True, False),
             )
         )
-        if f.overdue_count > len(shown):
-            section.note(
-                f"另有{f.overdue_count - len(shown)}件未列出（以上为期限最早的{len(shown)}件）。"
-            )
+        appeals = f.overdue_count - f.overdue_clues
+        if appeals > len(shown):
+            section.note(f"另有{appeals - len(shown)}件未列出（以上为期限最早的{len(shown)}件）。")
+        if f.overdue_clues:
+            section.note(f"另有问题线索{f.overdue_clues}件超期未办结，按规定只列件数，不列明细。")
+    elif f.overdue_clues:
+        section.text(f"超期未办结的均为问题线索，共{f.overdue_clues}件，按规定只列件数，不列明细。")
     else:
         section.text("目前无超期未办结问题。")
     section.lead("附表2　多次反映问题的企业")

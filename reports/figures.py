@@ -324,7 +324,8 @@ class Figures:
     p90_workdays: int | None = None
     timeliness_by_team: list[TeamTimeliness] = field(default_factory=list)
     overdue_count: int = 0
-    overdue: list[OverdueCase] = field(default_factory=list)
+    overdue: list[OverdueCase] = field(default_factory=list)  # appeals only: clues are counted
+    overdue_clues: int = 0  # of ``overdue_count``: never listed (a clue's row is its team's)
     recurring_count: int = 0
     recurring: list[RecurringEnterprise] = field(default_factory=list)
     trend: list[TrendPoint] = field(default_factory=list)
@@ -933,7 +934,10 @@ async def _overdue(
     categories: dict[int, Any],
     teams: dict[int, Any],
 ) -> None:
-    """Cases of the scope received before the period ended that are overdue now."""
+    """Cases of the scope received before the period ended that are overdue now: counted by
+    team, and listed (the earliest deadlines first) only if they are appeals. A report is read,
+    printed and filed by leaders, who see clues only as counts, so its list names no clue (as
+    the 超期通报 does); the clues are one figure, ``overdue_clues``."""
     overdue = [
         col(CaseClock.state) == ClockState.RUNNING,
         col(CaseClock.kind).in_(DEADLINE_CLOCKS),
@@ -944,23 +948,30 @@ async def _overdue(
     ]
     joined = sa.join(CLOCKS, CASES, col(Case.id) == col(CaseClock.case_id))
     # a case has one team: the overdue cases are the sum of each team's
-    by_team = await _rows(
+    by_team_and_track = await _rows(
         session,
-        sa.select(col(Case.team_id), sa.func.count(sa.distinct(col(CaseClock.case_id))))
+        sa.select(
+            col(Case.team_id), col(Case.track), sa.func.count(sa.distinct(col(CaseClock.case_id)))
+        )
         .select_from(joined)
         .where(*overdue)
-        .group_by(col(Case.team_id)),
+        .group_by(col(Case.team_id), col(Case.track)),
     )
-    figures.overdue_count = sum(int(n) for _, n in by_team)
+    by_team: dict[int | None, int] = {}
+    for team_id, track, n in by_team_and_track:
+        by_team[team_id] = by_team.get(team_id, 0) + int(n)
+        if Track(track) is Track.CLUE:
+            figures.overdue_clues += int(n)
+    figures.overdue_count = sum(by_team.values())
     figures.overdue_by_team = sorted(
         (
             Share(
                 teams[team_id].name if team_id in teams else "未分办",
-                int(n),
+                n,
                 0,
-                ratio(int(n), figures.overdue_count),
+                ratio(n, figures.overdue_count),
             )
-            for team_id, n in by_team
+            for team_id, n in by_team.items()
         ),
         key=lambda share: (-share.count, share.name),
     )
@@ -977,7 +988,7 @@ async def _overdue(
             col(CaseClock.due_at),
         )
         .select_from(joined)
-        .where(*overdue)
+        .where(*overdue, col(Case.track) == Track.APPEAL)
         .order_by(col(CaseClock.due_at), col(Case.id))
         .limit(OVERDUE_LIST_LIMIT),
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from urllib.parse import quote
 
 import docx
@@ -17,6 +18,7 @@ from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from models.calendar import WorkCalendar
 from reports.document import SECTIONS
+from tests.casework import report
 from tests.console_support import Client, console_app, sign_in, text_of
 from tests.report_history import NOW, build_history
 
@@ -154,3 +156,31 @@ async def test_each_period_and_a_zone_name_what_the_report_covers(
     answer = await leader.get(f"/console/reports?{query}")
     assert answer.status == 200
     assert shown in text_of(await answer.text())
+
+
+@pytest.mark.both_databases
+async def test_the_report_lists_overdue_appeals_but_counts_overdue_clues_without_naming_them(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar
+) -> None:
+    start = FrozenClock(NOW).now()
+    appeal = await report(sessions, catalog, calendar, start)
+    clue = await report(
+        sessions, catalog, calendar, start, category="soe_corruption",
+        description="某国企负责人在设备采购中收受供应商好处费。", telegram_user_id=7_000_003,
+    )  # fmt: skip
+    later = FrozenClock(start + timedelta(days=20))  # both past their 签收 deadline
+    async with console_app(sessions, catalog, clock=later) as client:
+        for role in ("leader", "admin"):
+            reader = await sign_in(client, sessions, role=role, team=None)
+            page = await reader.get("/console/reports?period=this_month")
+            text = text_of(await page.text())
+            assert page.status == 200
+            assert appeal.number in text  # 附表1 lists the appeal
+            assert clue.number not in text and "国资国企" not in text.split("附表1")[-1]
+            assert "另有问题线索1件超期未办结，按规定只列件数，不列明细。" in text
+            download = await reader.get("/console/reports/download?period=this_month&format=docx")
+            word = docx.Document(io.BytesIO(await download.read()))
+            cells = [cell.text for table in word.tables for row in table.rows for cell in row.cells]
+            assert appeal.number in cells and clue.number not in cells
+            assert any("另有问题线索1件超期未办结" in p.text for p in word.paragraphs)
+            await reader.post("/console/logout")
