@@ -37,8 +37,8 @@ from bot.services.sweep import CLAIM_LIMIT  # noqa: E402
 RESULTS = ROOT / "bench" / "results.json"
 
 # Measured on 2026-12-07 on the 2-core development machine of the eleventh round (nothing else
-# running; the README's "Figures of record, eleventh round"), used when bench/results.json lacks
-# a key.
+# running; "Figures of record, eleventh round" in bench/HISTORY.md), used when
+# bench/results.json lacks a key.
 MEASURED = {
     # updates a second one process takes through the production dispatcher on PostgreSQL
     # (bench/intake_bench.py --backend postgresql, 200 conversations)
