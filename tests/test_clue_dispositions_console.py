@@ -1,6 +1,7 @@
 """The console offers a clue's disposition to the same people as the bot: the assignee proposes
 on the case page, the team leader reviews there, and the 委领导 approves on 线索审批 (a clue's
-page stays closed to them); a proposal refused by the rules changes nothing."""
+page stays closed to them), where they also review in the stead of a team whose only team
+leader proposed; a proposal refused by the rules changes nothing."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ from bot.db import SessionFactory
 from bot.services.assignment import reassign_case
 from bot.services.dispositions import clue_state
 from models.calendar import WorkCalendar
-from models.disposition import Disposition, ProposalStatus
+from models.disposition import ClueDisposition, Disposition, ProposalStatus
 from tests.console_support import SignedIn, console_app, sign_in, text_of
 from tests.inspector_support import LEADER, SOE_INSPECTOR, SOE_LEADER, clocks
-from tests.test_clue_dispositions import accepted_clue
+from tests.test_clue_dispositions import accepted_clue, second_leader
 
 
 async def _page(signed: SignedIn, path: str, *, status: int = 200) -> str:
@@ -99,3 +100,43 @@ async def test_the_approval_page_drops_a_proposal_once_its_clue_is_reassigned(
         late = await leader.post(f"/console/dispositions/{talk.id}/decide", {"approve": "1"})
         assert late.status != 303 and "已失效" in text_of(await late.text())
     assert "disposition" not in await clocks(sessions, clue.case.id or 0)
+
+
+async def test_a_leader_reviews_on_the_approval_page_what_the_team_s_only_team_leader_proposed(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
+) -> None:
+    clue = await accepted_clue(sessions, catalog, calendar, clock)
+    async with sessions() as session:
+        await reassign_case(
+            session, await clue.person(SOE_LEADER), clue.case.id or 0,
+            inspector_id=clue.people.id(SOE_LEADER), policy=clue.policy, now=clock.now(),
+        )  # fmt: skip
+    await second_leader(clue)
+    hold = await clue.propose(Disposition.HOLD, "线索暂不具备核查条件。", by=SOE_LEADER)
+    review_url = f"/console/dispositions/{hold.id}/review"
+    async with (
+        console_app(sessions, catalog, clock=clock) as desk,
+        console_app(sessions, catalog, clock=clock) as other_desk,
+    ):
+        leader = await sign_in(desk, sessions, person=await clue.person(LEADER))
+        html = await _page(leader, "/console/dispositions")
+        listing = text_of(html)
+        assert "待您审核" in listing and clue.case.number in listing
+        assert "线索暂不具备核查条件" in listing and f'action="{review_url}"' in html
+        assert "暂无待您审批的处置意见" in listing  # nothing reviewed yet to approve
+        no_reason = await leader.post(review_url, {"agree": "0"})
+        assert no_reason.status == 400 and "请输入审核意见" in text_of(await no_reason.text())
+        agreed = await leader.post(review_url, {"agree": "1"})
+        assert agreed.status == 303
+        listing = text_of(await _page(leader, "/console/dispositions"))
+        assert "已报其他委领导审批" in listing and "待您审核" not in listing
+        assert clue.case.number not in listing  # who reviewed does not approve too
+
+        other = await sign_in(other_desk, sessions, person=await clue.person(909))
+        listing = text_of(await _page(other, "/console/dispositions"))
+        assert clue.case.number in listing and "待您审核" not in listing
+        assert (await other.post(review_url, {"agree": "1"})).status == 409  # reviewed already
+    async with sessions() as session:
+        row = await session.get(ClueDisposition, hold.id)
+    assert row is not None and row.status is ProposalStatus.REVIEWED
+    assert row.reviewed_by_id == clue.people.id(LEADER)

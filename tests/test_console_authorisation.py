@@ -64,6 +64,7 @@ REFUSED: dict[str, frozenset[str]] = {
     "console-case-do_dispose": CASE_WORK,
     "console-case-do_review": frozenset({"inspector", "outsider", "dispatcher", "leader", "admin"}),
     "console-disposition-decide": EVERYONE_BUT["leader"],
+    "console-disposition-review": EVERYONE_BUT["leader"],
     "console-dispositions": EVERYONE_BUT["leader"],
     "console-request-decide": frozenset({"inspector", "outsider", "dispatcher", "leader", "admin"}),
     "console-calendar-check": EVERYONE_BUT["admin"],

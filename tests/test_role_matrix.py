@@ -147,6 +147,10 @@ CONDITIONS = {
     ("propose a clue's disposition (提出处置意见)", "inspector"): "only as assignee",
     ("propose a clue's disposition (提出处置意见)", "team leader"): "only as assignee",
     ("review a clue's disposition (组长审核)", "team leader"): "only if another proposed it",
+    (
+        "review a clue's disposition (组长审核)",
+        "leader",
+    ): "only if the team's only team leader proposed it",
     ("approve a clue's disposition (委领导审批)", "leader"): "only if they did not review it",
     ("object to a clue's result (异议)", ROLES[0]): "only once, on a named clue",
     ("answer the 防打击报复回访", ROLES[0]): "only once, once asked",
@@ -813,8 +817,10 @@ async def propose(w: World, role: str, met: bool | None) -> bool:
 
 
 async def review(w: World, role: str, met: bool | None) -> bool:
-    """Not met: the team leader holds the clue and proposed it themselves."""
-    holder = await staff(w, "team leader", w.clue) if met is False else None
+    """The team leader holds the clue and proposed it themselves: for a team leader, the
+    condition not met; for a 委领导, met (they review in the team leader's stead)."""
+    own = met is True if role == "leader" else met is False
+    holder = await staff(w, "team leader", w.clue) if own else None
     if holder is not None:
         await _second_leader(w)  # one 委领导 reviews in the team leader's place, one approves
     case = await accepted(w, w.clue, holder)

@@ -1,7 +1,8 @@
 """What the console shows of a clue's disposition (问题线索处置): on the case page, the one in
 force, the proposal waiting and the history, with the actions open to the viewer; for the
-委领导, the proposals waiting for their approval (a clue's page is not theirs to open, the
-proposal they decide on is). Every action is checked again by ``bot.services.dispositions``."""
+委领导, the proposals waiting for their approval, and those waiting for their review (a team
+whose only team leader proposed; a clue's page is not theirs to open, the proposal they decide
+on is). Every action is checked again by ``bot.services.dispositions``."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from datetime import datetime
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.services.dispositions import approvers, clue_state, may_propose, still_owed
+from bot.config import ClueConfig
+from bot.services.dispositions import approvers, clue_state, may_propose, reviewers, still_owed
 from models.case import Case
 from models.disposition import ClueDisposition, Disposition, ProposalStatus
 from models.org import Category
@@ -119,13 +121,29 @@ async def awaiting_approval(session: AsyncSession, actor: Inspector) -> list[Awa
     """The reviewed proposals this 委领导 may decide (not one they proposed or reviewed), on
     clues their proposer still holds and works (one left on a clue since 改派, 转办 or 撤回
     lapsed, or is not listed)."""
+    return await _awaiting(session, actor, ProposalStatus.REVIEWED, None)
+
+
+async def awaiting_review(
+    session: AsyncSession, actor: Inspector, config: ClueConfig
+) -> list[AwaitingApproval]:
+    """The proposals this 委领导 may review (组长审核 in a team leader's stead): those of a
+    team whose only team leader proposed, while the config does not skip the review."""
+    return await _awaiting(session, actor, ProposalStatus.PROPOSED, config)
+
+
+async def _awaiting(
+    session: AsyncSession, actor: Inspector, status: ProposalStatus, config: ClueConfig | None
+) -> list[AwaitingApproval]:
+    """The proposals in ``status`` that ``actor``, a 委领导, decides next: as an approver
+    (``config`` None) or a reviewer, on clues still owed a decision."""
     if actor.role is not Role.LEADER or not actor.active:
         return []
     rows = list(
         (
             await session.exec(
                 select(ClueDisposition)
-                .where(ClueDisposition.status == ProposalStatus.REVIEWED)
+                .where(ClueDisposition.status == status)
                 .order_by(col(ClueDisposition.id))
             )
         ).all()
@@ -133,11 +151,13 @@ async def awaiting_approval(session: AsyncSession, actor: Inspector) -> list[Awa
     names = await _names(session, rows)
     waiting = []
     for row in rows:
-        if actor.id not in {p.id for p in await approvers(session, row)}:
-            continue
         case = await session.get(Case, row.case_id)
         assert case is not None
-        if not still_owed(row, case):
+        if config is None:
+            deciders = await approvers(session, row)
+        else:
+            deciders = await reviewers(session, case, row, config)
+        if actor.id not in {p.id for p in deciders} or not still_owed(row, case):
             continue
         category = await session.get(Category, case.category_id)
         waiting.append(
