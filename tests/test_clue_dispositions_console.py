@@ -140,3 +140,22 @@ async def test_a_leader_reviews_on_the_approval_page_what_the_team_s_only_team_l
         row = await session.get(ClueDisposition, hold.id)
     assert row is not None and row.status is ProposalStatus.REVIEWED
     assert row.reviewed_by_id == clue.people.id(LEADER)
+
+
+async def test_a_leader_without_telegram_is_sent_from_the_home_page_notice_to_the_approvals(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
+) -> None:
+    clue = await accepted_clue(sessions, catalog, calendar, clock)
+    async with sessions() as session:
+        await reassign_case(
+            session, await clue.person(SOE_LEADER), clue.case.id or 0,
+            inspector_id=clue.people.id(SOE_LEADER), policy=clue.policy, now=clock.now(),
+        )  # fmt: skip
+    async with console_app(sessions, catalog, clock=clock) as desk:
+        leader = await sign_in(desk, sessions, role="leader", team=None)  # the console only
+        await clue.propose(Disposition.HOLD, "线索暂不具备核查条件。", by=SOE_LEADER)
+        html = await _page(leader, "/console/")
+        assert "暂存待查" in text_of(html)  # the notice the bot would have sent
+        assert 'href="/console/dispositions">去线索审批</a>' in html
+        assert f'href="/console/cases/{clue.case.id}"' not in html  # a page they may not open
+        assert clue.case.number in text_of(await _page(leader, "/console/dispositions"))

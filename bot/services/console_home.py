@@ -64,11 +64,17 @@ class AwaitingDecision:
 
 @dataclass(frozen=True, slots=True)
 class PageNotice:
-    """A notice queued for the console, as plain text."""
+    """A notice queued for the console, as plain text; ``to_decide``: it asks a 委领导 to
+    review or approve a clue's disposition, which they do on 线索审批 (a clue's page is not
+    theirs to open)."""
 
     at: datetime
     text: str
     case_id: int | None
+    to_decide: bool = False
+
+
+LEADERS_DECIDE = frozenset({"disposition_review", "disposition_approval"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +190,13 @@ async def list_page_notices(session: AsyncSession, actor: Inspector) -> list[Pag
             .limit(NOTICES_MAX)
         )
     ).all()
-    return [PageNotice(row.created_at, page_text(row), row.case_id) for row in rows]
+    leader = actor.role is Role.LEADER
+    return [
+        PageNotice(
+            row.created_at, page_text(row), row.case_id, leader and row.kind in LEADERS_DECIDE
+        )
+        for row in rows
+    ]
 
 
 async def get_home(
