@@ -58,10 +58,9 @@ async def test_a_receipt_code_as_people_type_it_opens_its_case(
 ) -> None:
     web = await web_case(sessions, catalog, calendar)
     typed = " " + web.code.lower().replace("-", " ") + " "
-    async with sessions() as session:
-        tracked = await open_tracked_case(
-            session, SqlRateLimiter(sessions), code=typed, clients=("203.0.113.7",), now=SUBMITTED
-        )
+    tracked = await open_tracked_case(
+        sessions, SqlRateLimiter(sessions), code=typed, clients=("203.0.113.7",), now=SUBMITTED
+    )
     assert (tracked.case_id, tracked.number) == (web.id, web.case.number)
 
 
@@ -70,31 +69,30 @@ async def test_ten_wrong_codes_from_one_address_refuse_even_the_right_one_for_a_
 ) -> None:
     web = await web_case(sessions, catalog, calendar)
     limiter = SqlRateLimiter(sessions)  # the shared one, in the database under test
-    async with sessions() as session:
-        for n in range(GUARD_LIMIT):
-            with pytest.raises(NotFound, match="回执码"):
-                await open_tracked_case(
-                    session,
-                    limiter,
-                    code=f"AAAA-BBBB-{n:04d}",
-                    clients=("203.0.113.7",),
-                    now=SUBMITTED + timedelta(seconds=n),
-                )
-        for _ in range(2):  # refused with the same clear words every time
-            with pytest.raises(TooManyCodes, match="请10分钟后再试"):
-                await open_tracked_case(
-                    session, limiter, code=web.code, clients=("203.0.113.7",), now=SUBMITTED
-                )
-        other = await open_tracked_case(
-            session, limiter, code=web.code, clients=("198.51.100.2",), now=SUBMITTED
-        )
-        later = await open_tracked_case(
-            session,
-            limiter,
-            code=web.code,
-            clients=("203.0.113.7",),
-            now=SUBMITTED + timedelta(minutes=11),
-        )
+    for n in range(GUARD_LIMIT):
+        with pytest.raises(NotFound, match="回执码"):
+            await open_tracked_case(
+                sessions,
+                limiter,
+                code=f"AAAA-BBBB-{n:04d}",
+                clients=("203.0.113.7",),
+                now=SUBMITTED + timedelta(seconds=n),
+            )
+    for _ in range(2):  # refused with the same clear words every time
+        with pytest.raises(TooManyCodes, match="请10分钟后再试"):
+            await open_tracked_case(
+                sessions, limiter, code=web.code, clients=("203.0.113.7",), now=SUBMITTED
+            )
+    other = await open_tracked_case(
+        sessions, limiter, code=web.code, clients=("198.51.100.2",), now=SUBMITTED
+    )
+    later = await open_tracked_case(
+        sessions,
+        limiter,
+        code=web.code,
+        clients=("203.0.113.7",),
+        now=SUBMITTED + timedelta(minutes=11),
+    )
     assert other.case_id == later.case_id == web.id
 
 

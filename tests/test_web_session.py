@@ -4,6 +4,7 @@ middlewares, and the purge of expired web drafts."""
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from http.cookies import SimpleCookie
@@ -20,7 +21,7 @@ from bot.services.web_intake import purge_expired_web_drafts
 from bot.settings import Settings
 from bot.web_app import create_standalone_web_app
 from models.web_draft import WEB_DRAFT_LIFETIME, WebDraft
-from tests.intake_helpers import make_card
+from tests.intake_helpers import TOKEN, make_card
 from web.context import CHANNEL
 from web.session import (
     COOKIE,
@@ -106,6 +107,24 @@ async def test_a_post_without_a_valid_token_is_refused_with_a_chinese_page(
     assert "页面已过期" in text and "未被受理" in text
     assert "ok" not in text
     assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
+
+
+async def test_a_refused_report_form_is_logged_without_the_cards_whole_token(
+    client, sessions: SessionFactory, clock: FrozenClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with sessions() as session:
+        await make_card(session, clock.now())
+    caplog.set_level(logging.DEBUG)
+    assert (await client.get(f"/c/{TOKEN}/report")).status == 200
+    for data in ({CSRF_FIELD: "forged.token.value"}, {}):
+        response = await client.post(f"/c/{TOKEN}/report", data=data)
+        assert response.status == 403
+    # Lianka's own lines; the test server's access log stands for the one production turns off
+    ours = [r for r in caplog.records if r.name.split(".")[0] in ("web", "bot", "cards")]
+    logged = "\n".join(record.getMessage() for record in ours)
+    assert logged.count("web form refused") == 2
+    assert f"/c/{TOKEN[:6]}" in logged  # which card, as every line names one
+    assert TOKEN not in logged and TOKEN[6:] not in logged
 
 
 async def test_a_token_of_another_session_or_without_a_cookie_is_refused(

@@ -40,7 +40,7 @@ from aiohttp.typedefs import Handler
 from itsdangerous import BadSignature, Signer, URLSafeTimedSerializer
 
 from web.context import CHANNEL, WebChannel
-from web.pages import notice_response
+from web.pages import notice_response, short_token
 
 logger = logging.getLogger(__name__)
 
@@ -141,9 +141,22 @@ def csrf_valid(request: web.Request, token: object) -> bool:
     return isinstance(signed, str) and hmac.compare_digest(signed, session.key)
 
 
+def _logged_path(request: web.Request) -> str:
+    """The route's address as a log line may hold it: a card's token (``{token}``) cut to its
+    first six characters, never the whole address (it opens the card)."""
+    resource = request.match_info.route.resource
+    if resource is None:
+        return "?"
+    parts = {name: short_token(value) for name, value in request.match_info.items()}
+    try:
+        return resource.canonical.format_map(parts)
+    except (KeyError, IndexError, ValueError):
+        return resource.canonical
+
+
 def csrf_refused(request: web.Request) -> web.Response:
     """The 403 page for a form without a valid token: nothing was done."""
-    logger.info("web form refused: missing or wrong CSRF token (%s)", request.path)
+    logger.info("web form refused: missing or wrong CSRF token (%s)", _logged_path(request))
     return notice_response(
         request,
         request.app[CHANNEL],

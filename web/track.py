@@ -236,14 +236,9 @@ async def track_open(request: web.Request) -> web.StreamResponse:
         "browser:" + current_session(request).key,
     )
     try:
-        async with channel.sessions() as session:
-            tracked = await open_tracked_case(
-                session,
-                channel.limiter,
-                code=code,
-                clients=clients,
-                now=channel.clock.now(),
-            )
+        tracked = await open_tracked_case(
+            channel.sessions, channel.limiter, code=code, clients=clients, now=channel.clock.now()
+        )
     except TooManyAttempts as error:
         logger.info("web tracking: too many wrong receipt codes")
         return _form(request, channel, notice=None, error=error.message, entered=code, status=429)

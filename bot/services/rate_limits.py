@@ -13,7 +13,11 @@ API::
         ...  # refused: say so, do nothing
     await limiter.close()  # at shutdown
 
-``hit`` counts the attempt and says whether it is within the limit; ``remaining`` only looks.
+``hit`` counts the attempt and says whether it is within the limit; ``remaining`` only looks;
+``give_back`` takes back one hit of the same window (an attempt counted before it was checked
+that turned out not to count: a right receipt code). Each call is its own short transaction on a
+connection of its own: call them while holding no other connection of the pool (a session that
+has read something), or a burst of requests each holding one and waiting for another empties it.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 
@@ -63,6 +67,10 @@ class RateLimiter(Protocol):
         """How many attempts ``subject`` has left in this window, without counting one."""
         ...
 
+    async def give_back(self, limit: Limit, subject: str, now: datetime) -> None:
+        """Take back one hit of ``subject`` in the window of ``now`` (never below none)."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -95,8 +103,28 @@ class SqlRateLimiter:
             ).first()
         return max(0, limit.count - (count or 0))
 
+    async def give_back(self, limit: Limit, subject: str, now: datetime) -> None:
+        key, _ = _counter(limit, subject, now)
+        async with self._sessions() as session:
+            await session.exec(
+                update(RateCounter)
+                .where(col(RateCounter.key) == key, col(RateCounter.count) > 0)
+                .values(count=col(RateCounter.count) - 1)
+            )
+            await session.commit()
+
     async def close(self) -> None:
         """Nothing to close: the sessions belong to the process."""
+
+
+_GIVE_BACK = """
+if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then
+    return redis.call('DECR', KEYS[1])
+end
+return 0
+"""
+"""One hit taken back, in one step on the server: a counter at none or gone stays so (``DECR``
+keeps its expiry)."""
 
 
 class RedisRateLimiter:
@@ -106,6 +134,7 @@ class RedisRateLimiter:
 
     def __init__(self, url: str) -> None:
         self._redis = Redis.from_url(url)
+        self._give_back = self._redis.register_script(_GIVE_BACK)
 
     async def hit(self, limit: Limit, subject: str, now: datetime) -> bool:
         key, expires = _counter(limit, subject, now)
@@ -123,6 +152,15 @@ class RedisRateLimiter:
         key, _ = _counter(limit, subject, now)
         count = await self._redis.get(key)
         return max(0, limit.count - int(count or 0))
+
+    async def give_back(self, limit: Limit, subject: str, now: datetime) -> None:
+        key, _ = _counter(limit, subject, now)
+        try:
+            await self._give_back(keys=[key])
+        except (RedisError, OSError) as error:  # the attempt stays counted: the safe side
+            logger.warning(
+                "rate limit %s not given back: Redis unavailable (%s)", limit.scope, error
+            )
 
     async def close(self) -> None:
         await self._redis.aclose()

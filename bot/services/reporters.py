@@ -365,15 +365,24 @@ def admit_web_client(guard: AttemptGuard, *, client: str, now: datetime) -> None
 
 @asynccontextmanager
 async def counting_unknown_cards(
-    limiter: RateLimiter, *, client: str, now: datetime
+    limiter: RateLimiter,
+    *,
+    client: str,
+    now: datetime,
+    session: AsyncSession | None = None,
 ) -> AsyncIterator[None]:
     """Around a card looked up for a web page: refused (请稍后再试) once the address has tried
-    ``UNKNOWN_CARDS_LIMIT`` unknown tokens on any instance, and an unknown token counted."""
+    ``UNKNOWN_CARDS_LIMIT`` unknown tokens on any instance, and an unknown token counted. Enter
+    it before ``session`` has read anything: an unknown token ends ``session``'s transaction,
+    its connection back in the pool, before the count takes one (a flood of unknown tokens,
+    each holding one and waiting for another, would empty the pool)."""
     if await limiter.remaining(UNKNOWN_CARDS_LIMIT, client, now) <= 0:
         raise TooManyAttempts
     try:
         yield
     except UnknownCard:
+        if session is not None:
+            await session.rollback()  # it only read: the card was not found
         await limiter.hit(UNKNOWN_CARDS_LIMIT, client, now)
         raise
 
@@ -397,7 +406,7 @@ async def scan_card_on_web(
     Unknown tokens are counted in ``guard`` (this process, checked first on every page, also for
     a card's page kept in memory) and in ``limiter`` (shared by every instance: guessing spread
     over instances behind a proxy is stopped at the same count)."""
-    async with counting_unknown_cards(limiter, client=client, now=now):
+    async with counting_unknown_cards(limiter, client=client, now=now, session=session):
         scan = await _scan_card(
             session, guard, config=config, token=token, kind=WEB_CARD, who=client, now=now
         )

@@ -17,6 +17,7 @@ from markupsafe import Markup
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.db import SessionFactory
 from bot.services.aftercare import (
     Opened,
     aftercare_asked,
@@ -116,25 +117,27 @@ class TrackedCase:
 
 
 async def open_tracked_case(
-    session: AsyncSession,
+    sessions: SessionFactory,
     limiter: RateLimiter,
     *,
     code: str,
     clients: tuple[str, ...],
     now: datetime,
 ) -> Tracked:
-    """A receipt code typed on ``/t`` opens its case. Wrong codes are counted against each of
-    ``clients`` (the address, the browser) in the limits several instances share; after
-    ``WRONG_CODES`` within ``WRONG_CODES_WINDOW``, every code from them is refused until the
-    window ends."""
-    for who in clients:
-        if await limiter.remaining(WRONG_CODES_LIMIT, who, now) <= 0:
-            raise TooManyCodes
-    case = await find_by_receipt(session, code)
+    """A receipt code typed on ``/t`` opens its case. Every code is counted against each of
+    ``clients`` (the address, the browser) before it is looked up, in the limits several
+    instances share, and a right one is given back: after ``WRONG_CODES`` wrong ones within
+    ``WRONG_CODES_WINDOW`` every code from them is refused until the window ends, however many
+    are sent at once. No count is made while the lookup holds a connection."""
+    counted = [await limiter.hit(WRONG_CODES_LIMIT, who, now) for who in clients]
+    if not all(counted):
+        raise TooManyCodes
+    async with sessions() as session:
+        case = await find_by_receipt(session, code)
     if case is None:
-        for who in clients:
-            await limiter.hit(WRONG_CODES_LIMIT, who, now)
         raise NotFound(WRONG_RECEIPT)
+    for who in clients:
+        await limiter.give_back(WRONG_CODES_LIMIT, who, now)
     assert case.id is not None
     return Tracked(case.id, case.number)
 
