@@ -36,6 +36,7 @@ ARGS: dict[tuple[str, ...], list[str]] = {
     ("accounts", "list"): [],
     ("accounts", "disable"): ["admin1"],
     ("accounts", "reset"): ["admin1"],
+    ("accounts", "totp"): ["admin1"],
     ("cards", "issue"): ["--enterprise", "遂宁测试有限公司"],
     ("cards", "import"): ["enterprises.csv"],
     ("cards", "list"): [],
