@@ -5,7 +5,9 @@
 it has passed); ``POST`` takes one step's form (CSRF-checked, counted per client address), then
 sends the browser to the next step (303). Bad input shows the same page with the message beside
 the field and everything entered. 确认提交 answers with the 受理编号, the acceptance deadline and
-the receipt code, once: the draft is closed, a reload shows that it was submitted.
+the receipt code, once: the draft is closed, a reload shows that it was submitted. A card's page
+opened while a report through another card is being entered keeps that report, and asks: 继续填写
+it, or 放弃并重新开始 (a form, never a page opened).
 
 The steps are the list ``STEPS``: a ``Step`` names its template (``report_<name>.html.j2``,
 included in the page's form) and how it takes its form (``take``); a new step is inserted into
@@ -25,20 +27,23 @@ from aiohttp import web
 from multidict import MultiDictProxy
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.services.calendar import load_calendar
-from bot.services.intake import Submitted
-from bot.services.policy import Policy
 from bot.services.reporters import CardRefused, TooManyAttempts, get_active_category
 from bot.services.web_intake import (
+    CONFIRMING,
     FORMS_PER_ADDRESS,
     NEW_SESSIONS_PER_ADDRESS,
     REPORTS_PER_CARD,
+    DraftElsewhere,
     StaleForm,
+    SubmissionUnderWay,
+    TooManyReports,
     WebReport,
+    WebSubmitted,
+    abandon_web_draft,
+    confirm_web_report,
     get_web_report,
     open_web_report,
     save_web_step,
-    submit_web_report,
 )
 from models.errors import DomainError, InvalidInput
 from models.intake import EVIDENCE_MAX, IntakeDraft
@@ -60,7 +65,7 @@ logger = logging.getLogger(__name__)
 
 REPORT_ROUTE = f"{ROUTE_PREFIX}report"
 MATERIALS_ROUTE = f"{ROUTE_PREFIX}report-materials"
-NEXT, BACK, SKIP, SUBMIT = "next", "back", "skip", "submit"
+NEXT, BACK, SKIP, SUBMIT, RESTART = "next", "back", "skip", "submit", "restart"
 NAMED, ANONYMOUS = "named", "anonymous"
 ID_MAX = 2**31 - 1
 """The largest id a table's integer key holds: a larger one is no category's."""
@@ -195,6 +200,11 @@ def _index(name: str) -> int:
     return -1
 
 
+def _reached(report: WebReport) -> int:
+    """The step the draft is at (a 确认提交 under way is still at the summary)."""
+    return _index(SUMMARY.name if report.step == CONFIRMING else report.step)
+
+
 def _report_url(request: web.Request, token: str, step: str | None = None) -> str:
     url = request.app.router[REPORT_ROUTE].url_for(token=token)
     return str(url.with_query(step=step) if step else url)
@@ -205,7 +215,7 @@ def _draft_values(report: WebReport) -> dict[str, str]:
     draft = report.draft
     chosen = next((c for c in report.categories if c.code == draft.category), None)
     identity = ""
-    if _index(report.step) > _index(IDENTITY.name) or not draft.anonymous:
+    if _reached(report) > _index(IDENTITY.name) or not draft.anonymous:
         identity = ANONYMOUS if draft.anonymous else NAMED
     return {
         "category": str(chosen.id) if chosen else "",
@@ -280,9 +290,26 @@ def _client(request: web.Request, channel: WebChannel) -> str:
     return client_address(request, channel.trusted_proxies)
 
 
+def _elsewhere_page(
+    request: web.Request, channel: WebChannel, elsewhere: DraftElsewhere, token: str
+) -> web.Response:
+    """This card's report page while a report through another card is being entered: kept,
+    with 继续填写 (a link to it) and 放弃并重新开始 (a form: nothing is lost by a page opened)."""
+    return page_response(
+        request,
+        channel,
+        "report_elsewhere",
+        elsewhere=elsewhere,
+        csrf=csrf_token(request),
+        action=_report_url(request, token),
+        continue_url=_report_url(request, elsewhere.draft_token),
+    )
+
+
 async def report_page(request: web.Request) -> web.Response:
     """``GET /c/<token>/report``: the step this browser's draft is at, or an earlier one it has
-    passed (``?step=``); a new draft when it has none through this card."""
+    passed (``?step=``); a new draft when it has none; while its report through another card is
+    being entered, that report kept and the choice offered (继续填写, 放弃并重新开始)."""
     channel = request.app[CHANNEL]
     token = request.match_info["token"]
     browser = current_session(request)
@@ -311,7 +338,9 @@ async def report_page(request: web.Request) -> web.Response:
     except TooManyAttempts as error:
         logger.info("web report throttled: %s", short_token(token))
         return too_many_attempts(request, channel, error)
-    reached = max(0, _index(report.step))
+    if isinstance(report, DraftElsewhere):
+        return _elsewhere_page(request, channel, report, token)
+    reached = max(0, _reached(report))
     wanted = _index(request.query.get("step", ""))
     step = STEPS[wanted] if 0 <= wanted <= reached else STEPS[reached]
     return _step_page(request, channel, report, step, values=_draft_values(report))
@@ -354,23 +383,23 @@ async def _form_report(
 
 @require_csrf
 async def report_form(request: web.Request) -> web.Response:
-    """``POST /c/<token>/report``: one step's form, or 确认提交."""
+    """``POST /c/<token>/report``: one step's form, 确认提交, or 放弃并重新开始."""
     channel = request.app[CHANNEL]
     token = request.match_info["token"]
     form = await request.post()
     draft_id, action = form.get("draft"), form.get("action", NEXT)
-    step_name = form.get("step")
+    step_name = form.get("step", "") if action == RESTART else form.get("step")
     if not isinstance(draft_id, str) or not isinstance(step_name, str):
         return _stale(request, channel, token)
-    action = action if action in (NEXT, BACK, SKIP, SUBMIT) else NEXT
+    action = action if action in (NEXT, BACK, SKIP, SUBMIT, RESTART) else NEXT
     now = channel.clock.now()
     session_key = current_session(request).key
     within = await channel.limiter.hit(FORMS_PER_ADDRESS, _client(request, channel), now)
+    if action == RESTART:
+        return await _restart(request, channel, token=token, draft_id=draft_id, within=within)
+    if action == SUBMIT and step_name == SUMMARY.name and within:
+        return await _confirm(request, channel, token=token, draft_id=draft_id, now=now)
     async with channel.sessions() as session:
-        if action == SUBMIT and step_name == SUMMARY.name and within:
-            return await _confirm(
-                request, channel, session, token=token, draft_id=draft_id, now=now
-            )
         try:
             report = await _form_report(
                 request, channel, session, token=token, draft_id=draft_id, now=now
@@ -378,7 +407,7 @@ async def report_form(request: web.Request) -> web.Response:
         except _Refused as refused:
             return refused.response
         index = _index(step_name)
-        if not 0 <= index <= _index(report.step):
+        if not 0 <= index <= _reached(report):
             return _stale(request, channel, token)
         step = STEPS[index]
         if not within:
@@ -409,7 +438,7 @@ async def report_form(request: web.Request) -> web.Response:
             )
         target = index - 1 if action == BACK else index + 1
         target = max(0, min(target, len(STEPS) - 1))
-        reached = max(target, _index(report.step))
+        reached = max(target, _reached(report))
         try:
             await save_web_step(
                 session, session_key=session_key, draft=draft, step=STEPS[reached].name, now=now
@@ -417,162 +446,141 @@ async def report_form(request: web.Request) -> web.Response:
         except StaleForm:
             return _stale(request, channel, token)
     return _see_other(_report_url(request, token, STEPS[target].name))
+
+
+async def _restart(
+    request: web.Request, channel: WebChannel, *, token: str, draft_id: str, within: bool
+) -> web.Response:
+    """放弃并重新开始, from a card's page that found a report through another card being
+    entered: that report (the one the page showed) deleted, and this card's page opened again,
+    where a new one starts. The token is not looked up here: that page counts guesses."""
+    if not within:
+        logger.info("web report forms throttled for a client address")
+        return notice_response(
+            request,
+            channel,
+            title="提交过于频繁",
+            lines=["提交过于频繁，请稍等一分钟后再点按钮。"],
+            status=429,
+            refused=True,
+            links=[("返回反映页面", _report_url(request, token))],
+        )
+    async with channel.sessions() as session:
+        await abandon_web_draft(
+            session,
+            session_key=current_session(request).key,
+            draft_id=draft_id,
+            now=channel.clock.now(),
+        )
+    return _see_other(_report_url(request, token))
 
 
 async def materials_form(request: web.Request) -> web.Response:
     """``POST /c/<token>/report/materials``: 相关材料's multipart form: files added, one
-    删除, or 下一步 / 上一步. The form token and the draft are checked before the first file
-    is read; each file is checked, cleaned and kept by ``web.uploads``; a refused file is named
-    on the same page with why, and those that passed are kept. The draft is saved only once the
-    whole body was read, so an upload cut off half-way leaves nothing referenced."""
+    删除, or 下一步 / 上一步. The form token, then the address's count of forms (a forged form
+    spends none of it), then the draft are checked before the first file is read; each file is
+    checked, cleaned and kept by ``web.uploads``; a refused file is named on the same page with
+    why, and those that passed are kept. The draft is saved only once the whole body was read,
+    so an upload cut off half-way leaves nothing referenced; no database connection is held
+    while the files are read."""
     channel = request.app[CHANNEL]
     token = request.match_info["token"]
     now = channel.clock.now()
     session_key = current_session(request).key
-    within = await channel.limiter.hit(FORMS_PER_ADDRESS, _client(request, channel), now)
-    async with channel.sessions() as session:
-        found: list[WebReport] = []
+    found: list[WebReport] = []
 
-        async def start(fields: dict[str, str]) -> IntakeDraft:
-            if not csrf_valid(request, fields.get(CSRF_FIELD)):
-                raise _Refused(csrf_refused(request))
+    async def start(fields: dict[str, str]) -> IntakeDraft:
+        if not csrf_valid(request, fields.get(CSRF_FIELD)):
+            raise _Refused(csrf_refused(request))
+        within = await channel.limiter.hit(FORMS_PER_ADDRESS, _client(request, channel), now)
+        async with channel.sessions() as session:
             report = await _form_report(
                 request, channel, session, token=token, draft_id=fields.get("draft", ""), now=now
             )
-            if _index(report.step) < _index(MATERIALS.name):
-                raise _Refused(_stale(request, channel, token))
-            if not within:
-                logger.info("web report forms throttled for a client address")
-                raise _Refused(
-                    _step_page(
-                        request,
-                        channel,
-                        report,
-                        MATERIALS,
-                        values=_draft_values(report),
-                        notice="提交过于频繁，请稍等一分钟后再上传。已上传的材料已保留。",
-                        status=429,
-                    )
+        if _reached(report) < _index(MATERIALS.name):
+            raise _Refused(_stale(request, channel, token))
+        if not within:
+            logger.info("web report forms throttled for a client address")
+            raise _Refused(
+                _step_page(
+                    request,
+                    channel,
+                    report,
+                    MATERIALS,
+                    values=_draft_values(report),
+                    notice="提交过于频繁，请稍等一分钟后再上传。已上传的材料已保留。",
+                    status=429,
                 )
-            found.append(report)
-            return report.draft
-
-        try:
-            received = await receive_files(request, start, blobs=channel.blobs)
-        except _Refused as refused:
-            return refused.response
-        except InvalidInput:  # not a multipart form: not sent by the page
-            return _stale(request, channel, token)
-        except UploadTooLarge:
-            logger.info("web upload stopped at the body cap")
-            return notice_response(
-                request,
-                channel,
-                title="文件过大",
-                lines=[BODY_TOO_LARGE],
-                status=413,
-                refused=True,
-                links=[("返回相关材料", _report_url(request, token, MATERIALS.name))],
             )
-        report = found[0]
-        draft = received.draft
-        deleted = received.fields.get("delete")
-        if deleted:
-            draft = draft.remove_evidence(deleted)
-        action = received.fields.get("action", "")
-        index = _index(MATERIALS.name)
-        moving = not received.problems and not deleted and action in (NEXT, BACK)
-        target = index + (1 if action == NEXT else -1) if moving else index
-        reached = max(target, _index(report.step))
-        try:
+        found.append(report)
+        return report.draft
+
+    try:
+        received = await receive_files(request, start, blobs=channel.blobs)
+    except _Refused as refused:
+        return refused.response
+    except InvalidInput:  # not a multipart form: not sent by the page
+        return _stale(request, channel, token)
+    except UploadTooLarge:
+        logger.info("web upload stopped at the body cap")
+        return notice_response(
+            request,
+            channel,
+            title="文件过大",
+            lines=[BODY_TOO_LARGE],
+            status=413,
+            refused=True,
+            links=[("返回相关材料", _report_url(request, token, MATERIALS.name))],
+        )
+    report = found[0]
+    draft = received.draft
+    deleted = received.fields.get("delete")
+    if deleted:
+        draft = draft.remove_evidence(deleted)
+    action = received.fields.get("action", "")
+    index = _index(MATERIALS.name)
+    moving = not received.problems and not deleted and action in (NEXT, BACK)
+    target = index + (1 if action == NEXT else -1) if moving else index
+    reached = max(target, _reached(report))
+    try:
+        async with channel.sessions() as session:
             await save_web_step(
                 session, session_key=session_key, draft=draft, step=STEPS[reached].name, now=now
             )
-        except StaleForm:
-            return _stale(request, channel, token)
-        if received.problems:
-            shown = replace(report, draft=draft, step=STEPS[reached].name)
-            return _step_page(
-                request,
-                channel,
-                shown,
-                MATERIALS,
-                values=_draft_values(shown),
-                errors={"files": "\n".join(received.problems)},
-                status=400,
-            )
+    except StaleForm:
+        return _stale(request, channel, token)
+    if received.problems:
+        shown = replace(report, draft=draft, step=STEPS[reached].name)
+        return _step_page(
+            request,
+            channel,
+            shown,
+            MATERIALS,
+            values=_draft_values(shown),
+            errors={"files": "\n".join(received.problems)},
+            status=400,
+        )
     return _see_other(_report_url(request, token, STEPS[target].name))
 
 
 async def _confirm(
-    request: web.Request,
-    channel: WebChannel,
-    session: AsyncSession,
-    *,
-    token: str,
-    draft_id: str,
-    now: datetime,
-) -> web.Response:
-    """确认提交, only for a draft that reached its summary: a form that claims the summary for
-    an earlier step (a tampered step) is stale; a submitted draft gets its first case back."""
-    try:
-        report = await _form_report(
-            request, channel, session, token=token, draft_id=draft_id, now=now
-        )
-    except _Refused:
-        report = None  # submitted already, another draft, a refused card: ``_submit`` says which
-    if report is not None and report.step != SUMMARY.name:
-        return _stale(request, channel, token)
-    session_key = current_session(request).key
-    return await _submit(
-        request,
-        channel,
-        session,
-        token=token,
-        session_key=session_key,
-        draft_id=draft_id,
-        unit=report.issuing_unit if report is not None else None,
-    )
-
-
-def _see_other(url: str) -> web.Response:
-    """After a form: the next page by GET (a reload does not send the form again)."""
-    return web.Response(status=303, headers={"Location": url})
-
-
-async def _submit(
-    request: web.Request,
-    channel: WebChannel,
-    session: AsyncSession,
-    *,
-    token: str,
-    session_key: str,
-    draft_id: str,
-    unit: str | None,
+    request: web.Request, channel: WebChannel, *, token: str, draft_id: str, now: datetime
 ) -> web.Response:
     """确认提交: the receipt page (headed, like the steps, by the card's issuing unit), or the
-    summary again with what stopped it."""
-    now = channel.clock.now()
-    if not await channel.limiter.hit(REPORTS_PER_CARD, token, now):
-        logger.info("web reports throttled for card %s", short_token(token))
-        return await _summary_again(
-            request,
-            channel,
-            session,
-            token=token,
-            session_key=session_key,
-            draft_id=draft_id,
-            notice="通过此联系卡提交的反映过于频繁，请稍后再试，或拨打下方电话反映。您填写的内容已保留。",
-            status=429,
-        )
-    policy = Policy(channel.config, await load_calendar(session, channel.config))
+    summary again with what stopped it. Only a draft that becomes a case is counted against the
+    card, once (``confirm_web_report``); a form of another or an older draft, or sent to another
+    card's address, is stale, whatever that card is; a submitted draft gets its first case back."""
+    session_key = current_session(request).key
     try:
-        submitted = await submit_web_report(
-            session,
-            policy=policy,
+        confirmed = await confirm_web_report(
+            channel.sessions,
+            channel.limiter,
+            config=channel.config,
+            per_card=REPORTS_PER_CARD,
             token=token,
             session_key=session_key,
             draft_id=draft_id,
+            at_step=SUMMARY.name,
             now=now,
             counted=channel.cases_submitted,
         )
@@ -582,42 +590,41 @@ async def _submit(
     except CardRefused as error:
         return card_refused(request, channel, error)
     except DomainError as error:
-        await session.rollback()
+        if isinstance(error, TooManyReports):
+            logger.info("web reports throttled for card %s", short_token(token))
+        status = {TooManyReports: 429, SubmissionUnderWay: 409}.get(type(error), 400)
         return await _summary_again(
-            request,
-            channel,
-            session,
-            token=token,
-            session_key=session_key,
-            draft_id=draft_id,
-            notice=error.message,
-            status=400,
+            request, channel, token=token, draft_id=draft_id, notice=error.message, status=status
         )
-    if not submitted.duplicate:
-        logger.info("web report submitted as case %s", submitted.case.id)
-    return _done(request, channel, submitted, unit=unit)
+    if not confirmed.submitted.duplicate:
+        logger.info("web report submitted as case %s", confirmed.submitted.case.id)
+    return _done(request, channel, confirmed)
+
+
+def _see_other(url: str) -> web.Response:
+    """After a form: the next page by GET (a reload does not send the form again)."""
+    return web.Response(status=303, headers={"Location": url})
 
 
 async def _summary_again(
     request: web.Request,
     channel: WebChannel,
-    session: AsyncSession,
     *,
     token: str,
-    session_key: str,
     draft_id: str,
     notice: str,
     status: int,
 ) -> web.Response:
     try:
-        report = await get_web_report(
-            session,
-            config=channel.config,
-            token=token,
-            session_key=session_key,
-            draft_id=draft_id,
-            now=channel.clock.now(),
-        )
+        async with channel.sessions() as session:
+            report = await get_web_report(
+                session,
+                config=channel.config,
+                token=token,
+                session_key=current_session(request).key,
+                draft_id=draft_id,
+                now=channel.clock.now(),
+            )
     except StaleForm:
         return _stale(request, channel, token)
     except CardRefused as error:
@@ -633,14 +640,13 @@ async def _summary_again(
     )
 
 
-def _done(
-    request: web.Request, channel: WebChannel, submitted: Submitted, *, unit: str | None
-) -> web.Response:
+def _done(request: web.Request, channel: WebChannel, confirmed: WebSubmitted) -> web.Response:
+    submitted = confirmed.submitted
     return page_response(
         request,
         channel,
         "report_done",
-        unit=unit,
+        unit=confirmed.issuing_unit,
         number=submitted.case.number,
         accept_due=submitted.accept_due_at,
         accept_provisional=submitted.accept_provisional,

@@ -4,20 +4,29 @@ through ``submit_case`` like the chat's; and the purge of what has expired.
 
 The rules of a report are ``IntakeDraft``'s; the order of the pages is the web layer's (it
 names the step a draft is at). A form that no longer matches its draft (another draft, one
-already submitted, an expired one) is ``StaleForm``: never a second case."""
+already submitted, an expired one) is ``StaleForm``: never a second case. A form's token is
+compared with its draft's card, never looked up on its own: a form is no way to try tokens.
+
+确认提交 (``confirm_web_report``) counts the card's reports (``REPORTS_PER_CARD``) only for a
+draft that will become a case, once: the draft is first claimed (its step ``CONFIRMING``, a
+conditional update), then counted in the shared limits, then submitted; a draft submitted
+before gives its case back uncounted. No database connection is held while the limits count."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import and_, delete, or_, update
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
+from bot.services.calendar import load_calendar
 from bot.services.intake import Counter, Submitted, submit_case, submitted_before
 from bot.services.policy import Policy
 from bot.services.rate_limits import Limit, RateLimiter, purge_rate_counters
@@ -45,12 +54,30 @@ NEW_SESSIONS_PER_ADDRESS = Limit("web-new-session", 30, timedelta(minutes=1))
 """Report pages one client address may open a minute without a session (each may start a
 draft row: a flood of cookie-less visits must not fill the table)."""
 REPORTS_PER_CARD = Limit("web-report-card", 10, timedelta(hours=1))
-"""Reports one card may bring in an hour on the web (a card is one enterprise's)."""
+"""Reports one card may bring in an hour on the web (a card is one enterprise's): counted once
+per draft that becomes a case, before the case is made."""
 SUBMITTED = "submitted"
+CONFIRMING = "confirming"
+"""The step of a draft whose 确认提交 is under way: one request holds it (counts it against the
+card, then submits it); the draft cannot be changed meanwhile, and a second 确认提交 waits for
+the first one's case."""
+CLAIM_LEASE = timedelta(minutes=1)
+"""How long a 确认提交 under way holds its draft: past it (its process stopped half-way), the
+next 确认提交 takes the draft over."""
+CLAIM_WAIT_SECONDS = 5.0
+"""How long a second 确认提交 waits for the first one's case before saying it is under way."""
 
 
 class StaleForm(DomainError):
     message = "此页面已过期，请重新打开反映页面。"
+
+
+class TooManyReports(DomainError):
+    message = "通过此联系卡提交的反映过于频繁，请稍后再试，或拨打下方电话反映。您填写的内容已保留。"
+
+
+class SubmissionUnderWay(DomainError):
+    message = "您的反映正在提交，请稍候再点“确认提交”查看结果。您填写的内容已保留。"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +91,28 @@ class WebReport:
     draft: IntakeDraft
     step: str
     categories: tuple[Category, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DraftElsewhere:
+    """A card's report page opened while this browser's report through another card is being
+    entered: that report is kept as it is (a page opened, perhaps from another site's link,
+    never loses what was typed); the page offers to go on with it or to give it up."""
+
+    issuing_unit: str
+    enterprise: str | None
+    draft_id: str
+    draft_token: str
+    """The token of the card the report in progress is made through (its page's address)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WebSubmitted:
+    """确认提交's answer: the case (the first one again for a form sent twice) and the unit
+    that issued the card (the page's heading)."""
+
+    submitted: Submitted
+    issuing_unit: str
 
 
 async def _issuer(session: AsyncSession, card: Card) -> tuple[str, str | None]:
@@ -97,28 +146,32 @@ async def open_web_report(
     client: str,
     first_step: str,
     now: datetime,
-) -> WebReport:
+) -> WebReport | DraftElsewhere:
     """The report page of a card: this browser's draft through the card, or a new one (at
-    ``first_step``) when it has none, one through another card, one already submitted or one
-    expired. Unknown and revoked cards are refused with the bot's words; guessed tokens from
-    one address are stopped, as on the landing page."""
+    ``first_step``) when it has none, or one already submitted or expired. A draft being entered
+    through another card is never replaced here (``DraftElsewhere``): only a form gives it up
+    (``abandon_web_draft``). Unknown and revoked cards are refused with the bot's words; guessed
+    tokens from one address are stopped, as on the landing page."""
     admit_web_client(guard, client=client, now=now)
     try:
         async with counting_unknown_cards(limiter, client=client, now=now):
-            card = await get_open_card(session, config=config, token=token)
+            try:
+                card = await get_open_card(session, config=config, token=token)
+            except UnknownCard:
+                await session.rollback()  # the limits count it on a connection of their own
+                raise
     except UnknownCard:
         guard.fail(WEB_CARD, client, now)
         raise
     assert card.id is not None
     row = await session.get(WebDraft, session_key)
-    if (
-        row is None
-        or row.card_id != card.id
-        or row.reporter_id is not None
-        or (row.expires_at <= now)
-    ):
+    if row is not None and _in_progress(row, now) and row.card_id != card.id:
+        elsewhere = await _elsewhere(session, card, row)
+        await session.rollback()
+        return elsewhere
+    if row is None or not _in_progress(row, now):
         draft = IntakeDraft(draft_id=secrets.token_hex(8))
-        if row is not None:
+        if row is not None:  # submitted or expired: nothing of it is left to lose
             await session.delete(row)
             await session.flush()
         row = WebDraft(
@@ -138,6 +191,59 @@ async def open_web_report(
     return report
 
 
+def _in_progress(row: WebDraft, now: datetime) -> bool:
+    """A draft still being entered: neither submitted nor expired."""
+    return row.reporter_id is None and row.expires_at > now
+
+
+async def _elsewhere(session: AsyncSession, card: Card, row: WebDraft) -> DraftElsewhere:
+    unit, enterprise = await _issuer(session, card)
+    other = await session.get(Card, row.card_id)
+    assert other is not None  # a draft's card is never deleted (foreign key)
+    return DraftElsewhere(unit, enterprise, row.draft_id, other.token)
+
+
+def _lapsed(now: datetime) -> Any:
+    """A draft whose 确认提交 stopped half-way (held past its lease)."""
+    return and_(col(WebDraft.step) == CONFIRMING, col(WebDraft.updated_at) <= now - CLAIM_LEASE)
+
+
+def _not_held(now: datetime) -> Any:
+    """A draft no 确认提交 is under way on (or one whose 确认提交 stopped past its lease)."""
+    return or_(col(WebDraft.step) != CONFIRMING, _lapsed(now))
+
+
+async def abandon_web_draft(
+    session: AsyncSession, *, session_key: str, draft_id: str, now: datetime
+) -> bool:
+    """放弃并重新开始: this browser's report in progress (the one the page offered) deleted with
+    what was entered; one submitted, replaced or being submitted meanwhile is kept. Whether it
+    was deleted."""
+    result = await session.exec(
+        delete(WebDraft).where(
+            col(WebDraft.session_key) == session_key,
+            col(WebDraft.draft_id) == draft_id,
+            col(WebDraft.reporter_id).is_(None),
+            _not_held(now),
+        )
+    )
+    await session.commit()
+    return bool(result.rowcount)
+
+
+async def _card_of(
+    session: AsyncSession, row: WebDraft, *, config: LiankaConfig, token: str
+) -> Card:
+    """The card of a form's draft, if the form's token is that card's (compared, never looked
+    up: the same ``StaleForm`` whatever card the token is, or none); revoked, refused."""
+    card = await session.get(Card, row.card_id)
+    if card is None or not secrets.compare_digest(
+        card.token.encode("utf-8"), token.encode("utf-8")
+    ):
+        raise StaleForm(detail="web draft of another card")
+    return await get_open_card(session, config=config, token=card.token)
+
+
 async def get_web_report(
     session: AsyncSession,
     *,
@@ -155,10 +261,7 @@ async def get_web_report(
         raise StaleForm(detail="no such web draft")
     if row.expires_at <= now:
         raise StaleForm(detail="expired web draft")
-    card = await session.get(Card, row.card_id)
-    if card is None or not secrets.compare_digest(card.token, token):
-        raise StaleForm(detail="web draft of another card")
-    await get_open_card(session, config=config, token=card.token)
+    card = await _card_of(session, row, config=config, token=token)
     return await _report(session, card, row)
 
 
@@ -171,7 +274,7 @@ async def save_web_step(
     now: datetime,
 ) -> None:
     """A step entered: the draft and the step it is at now, for another seven days; a draft
-    submitted, replaced or expired meanwhile is not touched (``StaleForm``)."""
+    submitted, replaced, expired or being submitted meanwhile is not touched (``StaleForm``)."""
     result = await session.exec(
         update(WebDraft)
         .where(
@@ -179,6 +282,7 @@ async def save_web_step(
             col(WebDraft.draft_id) == draft.draft_id,
             col(WebDraft.reporter_id).is_(None),
             col(WebDraft.expires_at) > now,
+            _not_held(now),
         )
         .values(
             data=draft.to_data(), step=step, updated_at=now, expires_at=now + WEB_DRAFT_LIFETIME
@@ -200,17 +304,15 @@ async def submit_web_report(
     now: datetime,
     counted: Counter | None = None,
 ) -> Submitted:
-    """确认提交 on the web: the card opened again (revoked → refused), a web reporter made from
-    it, and ``submit_case`` as in the chat, with the draft's id: in one transaction with the
-    draft marked submitted and its data dropped. The same form sent again (twice at once, or
-    later) gets the first case back (``duplicate``, no receipt code); another draft's form,
-    ``StaleForm``."""
+    """A web draft submitted (``confirm_web_report`` counts it first): the card opened again
+    (revoked → refused), a web reporter made from it, and ``submit_case`` as in the chat, with
+    the draft's id: in one transaction with the draft marked submitted and its data dropped. The
+    same form sent again (twice at once, or later) gets the first case back (``duplicate``, no
+    receipt code); another draft's form, or a token not its card's, ``StaleForm``."""
     row = await session.get(WebDraft, session_key)
     if row is None or row.draft_id != draft_id:
         raise StaleForm(detail="no such web draft")
-    card = await get_open_card(session, config=policy.config, token=token)
-    if card.id != row.card_id:
-        raise StaleForm(detail="web draft of another card")
+    card = await _card_of(session, row, config=policy.config, token=token)
     if row.reporter_id is not None:
         return await _submitted_already(session, row.reporter_id, draft_id, now)
     if row.expires_at <= now:
@@ -250,6 +352,154 @@ async def submit_web_report(
     return await submit_case(
         session, reporter, ready, policy=policy, now=now, draft_id=draft_id, counted=counted
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Confirmation:
+    """One 确认提交: the form's card token, the browser's draft, the step a draft is
+    confirmed from (the summary's), and when."""
+
+    config: LiankaConfig
+    token: str
+    session_key: str
+    draft_id: str
+    at_step: str
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    """What claiming a draft found: the card's unit, and either the case the draft already
+    became, or whether this request now holds the draft (else another one does)."""
+
+    issuing_unit: str
+    earlier: Submitted | None = None
+    held: bool = False
+
+
+async def confirm_web_report(
+    sessions: SessionFactory,
+    limiter: RateLimiter,
+    *,
+    config: LiankaConfig,
+    per_card: Limit,
+    token: str,
+    session_key: str,
+    draft_id: str,
+    at_step: str,
+    now: datetime,
+    counted: Counter | None = None,
+) -> WebSubmitted:
+    """确认提交 on the web, counted against the card only for a draft that becomes a case, once:
+    this browser's current draft through this card, at ``at_step``, passing every rule, is
+    claimed (one request at a time), then counted in ``per_card`` (``TooManyReports`` gives it
+    back), then submitted. A draft submitted before gives its case back uncounted; a second
+    确认提交 while the first is under way waits for its case. Each step is its own short
+    transaction: no connection is held while ``limiter`` counts."""
+    given = _Confirmation(config, token, session_key, draft_id, at_step, now)
+    claim = await _claim_or_wait(sessions, given)
+    if claim.earlier is not None:
+        return WebSubmitted(claim.earlier, claim.issuing_unit)
+    if not await limiter.hit(per_card, token, now):
+        await _release(sessions, given)
+        raise TooManyReports(detail="reports per card")
+    try:
+        async with sessions() as session:
+            policy = Policy(config, await load_calendar(session, config))
+            submitted = await submit_web_report(
+                session,
+                policy=policy,
+                token=token,
+                session_key=session_key,
+                draft_id=draft_id,
+                now=now,
+                counted=counted,
+            )
+    except Exception:
+        await _release(sessions, given)
+        raise
+    return WebSubmitted(submitted, claim.issuing_unit)
+
+
+async def _claim_or_wait(sessions: SessionFactory, given: _Confirmation) -> _Claim:
+    """The draft claimed for this request, or the case it already became (waiting, a few
+    seconds at most, for a 确认提交 under way in another request)."""
+    waited, pause = 0.0, 0.02
+    while True:
+        async with sessions() as session:
+            claim = await _claim(session, given)
+        if claim.held or claim.earlier is not None:
+            return claim
+        if waited >= CLAIM_WAIT_SECONDS:
+            raise SubmissionUnderWay(detail="web draft held by another submission")
+        await asyncio.sleep(pause)
+        waited, pause = waited + pause, min(pause * 2, 0.25)
+
+
+async def _claim(session: AsyncSession, given: _Confirmation) -> _Claim:
+    """Checks, then claims: this browser's draft, with the form's id, through the form's card
+    (compared, never looked up), open, at its summary, every rule kept, and not held by another
+    request (``CONFIRMING`` within its lease). The claim is a conditional update, so of requests
+    at once one holds the draft; the draft is checked again under it."""
+    row = await session.get(WebDraft, given.session_key)
+    if row is None or row.draft_id != given.draft_id:
+        raise StaleForm(detail="no such web draft")
+    card = await _card_of(session, row, config=given.config, token=given.token)
+    unit, _ = await _issuer(session, card)
+    if row.reporter_id is not None:
+        earlier = await _submitted_already(session, row.reporter_id, given.draft_id, given.now)
+        return _Claim(unit, earlier=earlier)
+    if row.expires_at <= given.now:
+        raise StaleForm(detail="expired web draft")
+    if row.step not in (given.at_step, CONFIRMING):
+        raise StaleForm(detail="web draft not at its summary")
+    claimed = await session.exec(
+        update(WebDraft)
+        .where(
+            col(WebDraft.session_key) == given.session_key,
+            col(WebDraft.draft_id) == given.draft_id,
+            col(WebDraft.reporter_id).is_(None),
+            col(WebDraft.expires_at) > given.now,
+            or_(col(WebDraft.step) == given.at_step, _lapsed(given.now)),
+        )
+        .values(step=CONFIRMING, updated_at=given.now)
+    )
+    if claimed.rowcount:
+        await session.refresh(row)
+        try:
+            IntakeDraft.from_data(row.data).ready()
+        except DomainError:
+            await session.rollback()
+            raise
+        await session.commit()
+        return _Claim(unit, held=True)
+    await session.rollback()
+    again = await session.get(WebDraft, given.session_key, populate_existing=True)
+    if again is None or again.draft_id != given.draft_id:
+        raise StaleForm(detail="web draft changed meanwhile")
+    if again.reporter_id is not None:
+        earlier = await _submitted_already(session, again.reporter_id, given.draft_id, given.now)
+        return _Claim(unit, earlier=earlier)
+    if again.step not in (given.at_step, CONFIRMING):
+        raise StaleForm(detail="web draft changed meanwhile")
+    return _Claim(unit)  # held by another request (or given back just now): asked again
+
+
+async def _release(sessions: SessionFactory, given: _Confirmation) -> None:
+    """A claimed draft not submitted (refused by the limits, or its submission failed): back
+    at its summary, to be confirmed again."""
+    async with sessions() as session:
+        await session.exec(
+            update(WebDraft)
+            .where(
+                col(WebDraft.session_key) == given.session_key,
+                col(WebDraft.draft_id) == given.draft_id,
+                col(WebDraft.reporter_id).is_(None),
+                col(WebDraft.step) == CONFIRMING,
+            )
+            .values(step=given.at_step)
+        )
+        await session.commit()
 
 
 async def _submitted_already(
