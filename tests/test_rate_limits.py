@@ -3,6 +3,7 @@ database (both dialects) and in Redis, and the purge of passed windows."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from datetime import timedelta
@@ -42,7 +43,7 @@ async def three_a_minute(limiter: RateLimiter, clock: FrozenClock) -> None:
 
 
 @pytest.mark.both_databases
-async def test_the_database_counts_hits_per_subject_and_window(
+async def test_the_database_counts_hits_per_subject_and_window_keeping_only_a_keyed_hash(
     sessions: SessionFactory, clock: FrozenClock
 ) -> None:
     limiter = rate_limiter(redis_url=None, sessions=sessions)
@@ -51,6 +52,10 @@ async def test_the_database_counts_hits_per_subject_and_window(
     async with sessions() as session:
         rows = (await session.exec(select(RateCounter))).all()
     assert rows and all("198.51.100" not in row.key for row in rows)  # only a hash is kept
+    # keyed: the plain SHA-256 of an address is undone by trying every IPv4 address
+    for address in ("198.51.100.1", "198.51.100.2"):
+        plain = hashlib.sha256(address.encode()).hexdigest()
+        assert all(plain not in row.key for row in rows)
     assert await purge_rate_counters(sessions, clock.now() + timedelta(minutes=5)) == len(rows)
 
 

@@ -22,7 +22,6 @@ has read something), or a burst of requests each holding one and waiting for ano
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -35,6 +34,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 
 from bot.db import SessionFactory
+from models import keys
 from models.rate_limit import RateCounter
 
 logger = logging.getLogger(__name__)
@@ -50,10 +50,14 @@ class Limit:
 
 
 def _counter(limit: Limit, subject: str, now: datetime) -> tuple[str, datetime]:
-    """The counter's key (limit, the subject's hash, the window) and when it is worthless."""
+    """The counter's key (limit, the subject's keyed hash, the window) and when it is
+    worthless. The subject (a client address, a card's token, a browser's session) is kept only
+    as an HMAC under the audit key's "rate-limit" sub-key: a plain SHA-256 of an IPv4 address is
+    undone by trying all four billion, and a copy of the counters would then say from which
+    address forms were sent in which minute."""
     seconds = max(1, int(limit.window.total_seconds()))
     window = int(now.timestamp()) // seconds
-    digest = hashlib.sha256(subject.encode("utf-8")).hexdigest()
+    digest = keys.current().keyed_hash("rate-limit", subject)
     expires = datetime.fromtimestamp((window + 1) * seconds, UTC)
     return f"lianka:rl:{limit.scope}:{digest}:{window}", expires
 
