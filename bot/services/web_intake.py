@@ -154,12 +154,8 @@ async def open_web_report(
     tokens from one address are stopped, as on the landing page."""
     admit_web_client(guard, client=client, now=now)
     try:
-        async with counting_unknown_cards(limiter, client=client, now=now):
-            try:
-                card = await get_open_card(session, config=config, token=token)
-            except UnknownCard:
-                await session.rollback()  # the limits count it on a connection of their own
-                raise
+        async with counting_unknown_cards(limiter, client=client, now=now, session=session):
+            card = await get_open_card(session, config=config, token=token)
     except UnknownCard:
         guard.fail(WEB_CARD, client, now)
         raise
