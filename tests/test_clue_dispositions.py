@@ -67,6 +67,15 @@ class Clue:
         assert found is not None
         return found
 
+    async def to_team_leader(self) -> None:
+        """The team leader gives the clue to themselves (改派): the team's only team leader
+        then holds it, and what they propose goes to the 委领导 to review."""
+        async with self.sessions() as session:
+            await reassign_case(
+                session, await self.person(SOE_LEADER), self.case.id or 0,
+                inspector_id=self.people.id(SOE_LEADER), policy=self.policy, now=self.clock.now(),
+            )  # fmt: skip
+
     async def propose(
         self, kind: Disposition, reason: str, *, by: int = SOE_INSPECTOR, people: int | None = None
     ) -> ClueDisposition:
@@ -247,11 +256,7 @@ async def test_a_team_leader_who_holds_the_clue_does_not_review_it_and_a_leader_
     sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
 ) -> None:
     clue = await accepted_clue(sessions, catalog, calendar, clock)
-    async with sessions() as session:
-        await reassign_case(
-            session, await clue.person(SOE_LEADER), clue.case.id or 0,
-            inspector_id=clue.people.id(SOE_LEADER), policy=clue.policy, now=clock.now(),
-        )  # fmt: skip
+    await clue.to_team_leader()
     before = await clue.kinds()
     with pytest.raises(InvalidInput) as refused:  # one 委领导 cannot both review and approve
         await clue.propose(Disposition.HOLD, "线索暂不具备核查条件。", by=SOE_LEADER)
@@ -276,11 +281,7 @@ async def test_without_another_team_leader_the_config_may_skip_the_review(
     )
     clue = await accepted_clue(sessions, skipping, calendar, clock)
     clue.policy = Policy(skipping, calendar)
-    async with sessions() as session:
-        await reassign_case(
-            session, await clue.person(SOE_LEADER), clue.case.id or 0,
-            inspector_id=clue.people.id(SOE_LEADER), policy=clue.policy, now=clock.now(),
-        )  # fmt: skip
+    await clue.to_team_leader()
     dismiss = await clue.propose(Disposition.DISMISS, "反映问题不实。", by=SOE_LEADER)
     assert dismiss.status is ProposalStatus.REVIEWED and dismiss.review_skipped
     await clue.decide(dismiss)
@@ -362,11 +363,7 @@ async def test_a_proposal_left_by_a_former_assignee_lapses_when_the_new_one_prop
 ) -> None:
     clue = await accepted_clue(sessions, catalog, calendar, clock)
     left = await clue.propose(Disposition.TALK, "建议谈话函询。")
-    async with sessions() as session:
-        await reassign_case(
-            session, await clue.person(SOE_LEADER), clue.case.id or 0,
-            inspector_id=clue.people.id(SOE_LEADER), policy=clue.policy, now=clock.now(),
-        )  # fmt: skip
+    await clue.to_team_leader()
     with pytest.raises(StaleAction):
         await clue.review(left, by=LEADER)  # the clue moved on: the old proposal is not decided
     await second_leader(clue)  # the team's leader proposes: two 委领导 review and approve

@@ -10,7 +10,6 @@ import re
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
-from bot.services.assignment import reassign_case
 from bot.services.dispositions import clue_state
 from models.calendar import WorkCalendar
 from models.disposition import ClueDisposition, Disposition, ProposalStatus
@@ -90,11 +89,7 @@ async def test_the_approval_page_drops_a_proposal_once_its_clue_is_reassigned(
     async with console_app(sessions, catalog, clock=clock) as leader_desk:
         leader = await sign_in(leader_desk, sessions, person=await clue.person(LEADER))
         assert clue.case.number in text_of(await _page(leader, "/console/dispositions"))
-        async with sessions() as session:  # the team leader gives the clue to someone else
-            await reassign_case(
-                session, await clue.person(SOE_LEADER), clue.case.id or 0,
-                inspector_id=clue.people.id(SOE_LEADER), policy=clue.policy, now=clock.now(),
-            )  # fmt: skip
+        await clue.to_team_leader()  # the team leader gives the clue to someone else
         listing = text_of(await _page(leader, "/console/dispositions"))
         assert clue.case.number not in listing and "谈话函询" not in listing
         late = await leader.post(f"/console/dispositions/{talk.id}/decide", {"approve": "1"})
@@ -106,11 +101,7 @@ async def test_a_leader_reviews_on_the_approval_page_what_the_team_s_only_team_l
     sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
 ) -> None:
     clue = await accepted_clue(sessions, catalog, calendar, clock)
-    async with sessions() as session:
-        await reassign_case(
-            session, await clue.person(SOE_LEADER), clue.case.id or 0,
-            inspector_id=clue.people.id(SOE_LEADER), policy=clue.policy, now=clock.now(),
-        )  # fmt: skip
+    await clue.to_team_leader()
     await second_leader(clue)
     hold = await clue.propose(Disposition.HOLD, "线索暂不具备核查条件。", by=SOE_LEADER)
     review_url = f"/console/dispositions/{hold.id}/review"
@@ -146,11 +137,7 @@ async def test_a_leader_without_telegram_is_sent_from_the_home_page_notice_to_th
     sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
 ) -> None:
     clue = await accepted_clue(sessions, catalog, calendar, clock)
-    async with sessions() as session:
-        await reassign_case(
-            session, await clue.person(SOE_LEADER), clue.case.id or 0,
-            inspector_id=clue.people.id(SOE_LEADER), policy=clue.policy, now=clock.now(),
-        )  # fmt: skip
+    await clue.to_team_leader()
     async with console_app(sessions, catalog, clock=clock) as desk:
         leader = await sign_in(desk, sessions, role="leader", team=None)  # the console only
         await clue.propose(Disposition.HOLD, "线索暂不具备核查条件。", by=SOE_LEADER)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from PIL import Image, ImageDraw
@@ -24,6 +25,9 @@ from tests.inspector_support import INSPECTOR, make_people, submit
 from tests.test_sandbox_page import CHROMIUM, CHROMIUM_ARGS, _need_browser
 from web.console.context import CONSOLE
 
+if TYPE_CHECKING:
+    from playwright.async_api import Browser, Page
+
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "var" / "screenshots"
@@ -40,6 +44,26 @@ def site_photo() -> bytes:
     out = io.BytesIO()
     img.save(out, format="PNG")
     return out.getvalue()
+
+
+async def signed_in_page(
+    browser: Browser, base: str, username: str, *, code: str | None = None
+) -> Page:
+    """A 1366×768 office screen without JavaScript, signed in through the login form (and the
+    code form, given the authenticator's ``code``)."""
+    page = await browser.new_page(
+        viewport={"width": 1366, "height": 768}, locale="zh-CN", java_script_enabled=False
+    )
+    page.set_default_timeout(STEP_MS)
+    await page.goto(f"{base}/console/login")
+    await page.get_by_label("用户名").fill(username)
+    await page.get_by_label("密码").fill(PASSWORD)
+    await page.get_by_role("button", name="登录").click()
+    if code is not None:
+        await page.get_by_label("动态验证码").fill(code)
+        await page.get_by_role("button", name="验证").click()
+    await page.wait_for_url(lambda url: "/console/login" not in url)
+    return page
 
 
 async def _prepared_case(
@@ -89,17 +113,7 @@ async def test_the_case_page_in_chromium_signs_for_a_case_records_progress_and_p
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
-                page = await browser.new_page(
-                    viewport={"width": 1366, "height": 768},
-                    locale="zh-CN",
-                    java_script_enabled=False,
-                )
-                page.set_default_timeout(STEP_MS)
-                await page.goto(f"{base}/console/login")
-                await page.get_by_label("用户名").fill(account.username)
-                await page.get_by_label("密码").fill(PASSWORD)
-                await page.get_by_role("button", name="登录").click()
-                await page.wait_for_url(lambda url: not url.endswith("/console/login"))
+                page = await signed_in_page(browser, base, account.username)
                 await page.goto(f"{base}/console/cases/{case.id}")
                 await expect(page.get_by_role("heading", name=case.number)).to_be_visible()
 

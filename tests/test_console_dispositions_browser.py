@@ -11,13 +11,12 @@ from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.accounts import totp_now
-from bot.services.assignment import reassign_case
 from models.calendar import WorkCalendar
 from models.disposition import Disposition
-from tests.console_support import PASSWORD, console_app, make_account
+from tests.console_support import console_app, make_account
 from tests.inspector_support import LEADER, SOE_LEADER
 from tests.test_clue_dispositions import accepted_clue, second_leader
-from tests.test_console_case_browser import SHOTS, STEP_MS
+from tests.test_console_case_browser import SHOTS, signed_in_page
 from tests.test_sandbox_page import CHROMIUM, CHROMIUM_ARGS, _need_browser
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -30,11 +29,7 @@ async def test_a_leader_reviews_the_only_team_leader_s_proposal_in_chromium(
     from playwright.async_api import async_playwright, expect
 
     clue = await accepted_clue(sessions, catalog, calendar, clock)
-    async with sessions() as session:
-        await reassign_case(
-            session, await clue.person(SOE_LEADER), clue.case.id or 0,
-            inspector_id=clue.people.id(SOE_LEADER), policy=clue.policy, now=clock.now(),
-        )  # fmt: skip
+    await clue.to_team_leader()
     await second_leader(clue)
     await clue.propose(Disposition.HOLD, "线索反映内容较为笼统，暂不具备核查条件。", by=SOE_LEADER)
     account, _, secret = await make_account(sessions, clock, person=await clue.person(LEADER))
@@ -45,19 +40,9 @@ async def test_a_leader_reviews_the_only_team_leader_s_proposal_in_chromium(
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
-                page = await browser.new_page(
-                    viewport={"width": 1366, "height": 768},
-                    locale="zh-CN",
-                    java_script_enabled=False,
+                page = await signed_in_page(
+                    browser, base, account.username, code=totp_now(secret, clock.now())
                 )
-                page.set_default_timeout(STEP_MS)
-                await page.goto(f"{base}/console/login")
-                await page.get_by_label("用户名").fill(account.username)
-                await page.get_by_label("密码").fill(PASSWORD)
-                await page.get_by_role("button", name="登录").click()
-                await page.get_by_label("动态验证码").fill(totp_now(secret, clock.now()))
-                await page.get_by_role("button", name="验证").click()
-                await page.wait_for_url(lambda url: "/console/login" not in url)
                 await page.goto(f"{base}/console/dispositions")
                 await expect(page.get_by_role("heading", name="待您审核")).to_be_visible()
                 await expect(page.get_by_text("暂不具备核查条件")).to_be_visible()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import pytest
@@ -59,8 +61,10 @@ async def test_the_database_counts_hits_per_subject_and_window_keeping_only_a_ke
     assert await purge_rate_counters(sessions, clock.now() + timedelta(minutes=5)) == len(rows)
 
 
-@pytest.mark.redis
-async def test_redis_counts_hits_per_subject_and_window(clock: FrozenClock) -> None:
+@asynccontextmanager
+async def redis_limiter() -> AsyncIterator[RateLimiter]:
+    """The limiter on the test Redis; the test skipped when it is out of reach (failed when
+    ``LIANKA_REQUIRE_SERVICES`` says it must be there)."""
     probe = Redis.from_url(REDIS_URL)
     try:
         await probe.ping()
@@ -73,9 +77,40 @@ async def test_redis_counts_hits_per_subject_and_window(clock: FrozenClock) -> N
     limiter = rate_limiter(redis_url=REDIS_URL, sessions=None)  # type: ignore[arg-type]
     assert isinstance(limiter, RedisRateLimiter)
     try:
-        await three_a_minute(limiter, clock)
+        yield limiter
     finally:
         await limiter.close()
+
+
+@pytest.mark.redis
+async def test_redis_counts_hits_per_subject_and_window(clock: FrozenClock) -> None:
+    async with redis_limiter() as limiter:
+        await three_a_minute(limiter, clock)
+
+
+async def a_hit_given_back(limiter: RateLimiter, clock: FrozenClock) -> None:
+    limit = Limit(f"test-{secrets.token_hex(4)}", 2, timedelta(minutes=1))
+    now = clock.now()
+    assert await limiter.hit(limit, "198.51.100.1", now)
+    await limiter.give_back(limit, "198.51.100.1", now)
+    assert await limiter.remaining(limit, "198.51.100.1", now) == 2
+    await limiter.give_back(limit, "198.51.100.1", now)  # never below nothing
+    await limiter.give_back(limit, "198.51.100.9", now)  # nor one never counted
+    assert await limiter.remaining(limit, "198.51.100.9", now) == 2
+    assert [await limiter.hit(limit, "198.51.100.1", now) for _ in range(3)] == [True, True, False]
+
+
+@pytest.mark.both_databases
+async def test_the_database_gives_back_a_hit_and_never_goes_below_nothing(
+    sessions: SessionFactory, clock: FrozenClock
+) -> None:
+    await a_hit_given_back(SqlRateLimiter(sessions), clock)
+
+
+@pytest.mark.redis
+async def test_redis_gives_back_a_hit_and_never_goes_below_nothing(clock: FrozenClock) -> None:
+    async with redis_limiter() as limiter:
+        await a_hit_given_back(limiter, clock)
 
 
 async def test_two_instances_share_the_count(sessions: SessionFactory, clock: FrozenClock) -> None:

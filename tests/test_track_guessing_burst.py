@@ -6,57 +6,23 @@ connections, so another reporter's page is served meanwhile. A right code uses u
 from __future__ import annotations
 
 import asyncio
-import os
-import re
 import secrets
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
-from datetime import timedelta
 
 import aiohttp
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
-from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
 
-from bot.clock import FrozenClock
-from bot.config import LiankaConfig
 from bot.db import SessionFactory
-from bot.services.rate_limits import Limit, RateLimiter, SqlRateLimiter, rate_limiter
 from bot.services.tracking import WRONG_CODES
-from bot.settings import Settings
-from bot.web_app import create_standalone_web_app
+from tests.test_web_track import Client, client, csrf_of, text_of
 from tests.tracking_support import web_case
 from web.session import CSRF_FIELD
 
-SECRET = "test-web-secret-0123456789abcdefghijklmnop"
+__all__ = ["client"]  # the web channel as ``lianka web`` serves it, on the default pool (5 + 10)
+
 BURST = 40
 POOL_TIMEOUT_S = 30  # SQLAlchemy's default wait for a connection of the pool
-Client = TestClient[web.Request, web.Application]
-REDIS_URL = os.environ.get("LIANKA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-@pytest.fixture
-async def client(
-    sessions: SessionFactory, catalog: LiankaConfig, clock: FrozenClock
-) -> AsyncIterator[Client]:
-    """The web channel as ``lianka web`` serves it, on the engine's default pool (5 + 10)."""
-    settings = Settings(_env_file=None, web_secret=SECRET)
-    app = create_standalone_web_app(settings, catalog, sessions, clock)
-    async with TestClient(TestServer(app)) as test_client:
-        yield test_client
-
-
-def text_of(html: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(rf'name="{CSRF_FIELD}" value="([^"]+)"', html)
-    assert found is not None, "the page has a form with its CSRF token"
-    return found.group(1)
 
 
 def wrong_code() -> str:
@@ -134,40 +100,3 @@ async def test_a_right_code_typed_again_and_again_uses_up_no_guess(
     assert status == 404
     status, text = await post_code(client.session, url, token, theirs.code)
     assert status == 429 and "回执码输入错误次数过多" in text
-
-
-async def a_hit_given_back(limiter: RateLimiter, clock: FrozenClock) -> None:
-    limit = Limit(f"test-{secrets.token_hex(4)}", 2, timedelta(minutes=1))
-    now = clock.now()
-    assert await limiter.hit(limit, "198.51.100.1", now)
-    await limiter.give_back(limit, "198.51.100.1", now)
-    assert await limiter.remaining(limit, "198.51.100.1", now) == 2
-    await limiter.give_back(limit, "198.51.100.1", now)  # never below nothing
-    await limiter.give_back(limit, "198.51.100.9", now)  # nor one never counted
-    assert await limiter.remaining(limit, "198.51.100.9", now) == 2
-    assert [await limiter.hit(limit, "198.51.100.1", now) for _ in range(3)] == [True, True, False]
-
-
-@pytest.mark.both_databases
-async def test_the_database_gives_back_a_hit_and_never_goes_below_nothing(
-    sessions: SessionFactory, clock: FrozenClock
-) -> None:
-    await a_hit_given_back(SqlRateLimiter(sessions), clock)
-
-
-@pytest.mark.redis
-async def test_redis_gives_back_a_hit_and_never_goes_below_nothing(clock: FrozenClock) -> None:
-    probe = Redis.from_url(REDIS_URL)
-    try:
-        await probe.ping()
-    except (RedisConnectionError, OSError) as error:
-        if os.environ.get("LIANKA_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"Redis is not reachable: {error}")
-        pytest.skip(f"Redis is not reachable: {error}")
-    finally:
-        await probe.aclose()
-    limiter = rate_limiter(redis_url=REDIS_URL, sessions=None)  # type: ignore[arg-type]
-    try:
-        await a_hit_given_back(limiter, clock)
-    finally:
-        await limiter.close()
