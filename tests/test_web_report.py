@@ -336,11 +336,13 @@ async def test_a_form_sent_again_after_submission_never_makes_a_second_case(
     )
     first = await browser.send("submit")
     [case] = await cases(sessions)
-    # the confirmation sent again (a reload, a double tap): the same case, said politely
+    # the confirmation sent again (a reload, a double tap): the same case, said politely, and a
+    # new receipt code, since the browser may never have shown the first answer
     again = await browser.send("submit", form=summary)
     assert browser.status == 200 and "此反映已提交过，无需重复提交" in text_of(again)
-    assert case.number in text_of(again) and RECEIPT.search(again) is None
-    assert RECEIPT.search(first) is not None
+    assert "已为您生成新的回执码，此前显示的回执码不再有效" in text_of(again)
+    assert case.number in text_of(again)
+    assert await valid_codes(sessions, first, again) == [False, True]
     # an older step's form of the submitted draft
     stale = await browser.send(form=description_form, description=REFUND + "补充")
     assert browser.status == 409 and "此页面已过期" in text_of(stale)
@@ -351,7 +353,7 @@ async def test_a_form_sent_again_after_submission_never_makes_a_second_case(
     assert [c.id for c in await cases(sessions)] == [case.id]
 
 
-async def test_two_confirmations_at_once_make_one_case(
+async def test_two_confirmations_at_once_make_one_case_and_the_later_answer_s_code_opens_it(
     client: Client, sessions: SessionFactory, refund: Category
 ) -> None:
     browser = Browser(client)
@@ -362,7 +364,16 @@ async def test_two_confirmations_at_once_make_one_case(
     assert [r.status for r in responses] == [200, 200]
     [case] = await cases(sessions)
     assert all(case.number in text_of(page) for page in pages)
-    assert sum(RECEIPT.search(page) is not None for page in pages) == 1
+    assert sorted(await valid_codes(sessions, *pages)) == [False, True]  # the later one's
+
+
+async def valid_codes(sessions: SessionFactory, *pages: str) -> list[bool]:
+    """Whether each answer shows a receipt code, and it is the one that opens the case now."""
+    async with sessions() as session:
+        [case] = (await session.exec(select(Case))).all()
+    found = [RECEIPT.search(page) for page in pages]
+    assert all(found), "every answer to 确认提交 shows a receipt code"
+    return [receipt_hash(m.group(1)) == case.receipt_hash for m in found if m]
 
 
 async def test_thirty_forms_a_minute_from_one_address_then_a_refusal_that_keeps_the_text(

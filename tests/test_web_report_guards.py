@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import cast
 
@@ -45,8 +45,10 @@ from tests.test_web_report import (
     hidden_fields,
     step_of,
     text_of,
+    valid_codes,
 )
 from web import report as report_pages
+from web.context import CHANNEL
 from web.session import CSRF_FIELD
 
 pytestmark = pytest.mark.both_databases
@@ -139,10 +141,11 @@ async def test_a_double_tap_or_reload_of_the_confirmation_spends_one_report_of_t
     taps = await asyncio.gather(*(client.post(REPORT, data=data) for _ in range(5)))
     pages = [await tap.text() for tap in taps]
     assert [tap.status for tap in taps] == [200] * 5, [text_of(page) for page in pages]
-    assert sum(RECEIPT.search(page) is not None for page in pages) == 1
-    for _ in range(3):  # reloads of the answer
+    assert sum(await valid_codes(sessions, *pages)) == 1  # the answer renewed last
+    for _ in range(3):  # reloads of the answer: each with a new code, the last one valid
         again = await first.send("submit", form=summary)
         assert first.status == 200 and "此反映已提交过，无需重复提交" in text_of(again)
+    assert await valid_codes(sessions, again) == [True]
     assert len(await cases(sessions)) == 1
     client.session.cookie_jar.clear()
     second = Browser(client)
@@ -194,6 +197,69 @@ async def test_a_confirmation_cut_off_half_way_holds_the_report_a_minute_then_go
     done = await browser.send("submit", form=summary)
     assert browser.status == 200 and RECEIPT.search(done) is not None, text_of(done)
     assert len(await cases(sessions)) == 1
+
+
+async def test_a_step_changed_while_its_report_is_being_submitted_keeps_the_text_and_says_why(
+    client: Client, sessions: SessionFactory, clock: FrozenClock, refund: Category
+) -> None:
+    browser = Browser(client)
+    await browser.through_to_summary(refund)
+    description = await browser.open(f"{REPORT}?step=description")
+    async with sessions() as session:  # 确认提交 under way in another tab
+        [row] = (await session.exec(select(WebDraft))).all()
+        row.step, row.updated_at = web_intake.CONFIRMING, clock.now()
+        session.add(row)
+        await session.commit()
+    typed = REFUND + "另：已向园区管委会书面申请两次。"
+    page = await browser.send(form=description, description=typed)
+    assert browser.status == 409 and step_of(page) == "description"
+    assert "您的反映正在提交" in text_of(page) and typed in page  # not "已经提交", text kept
+
+
+async def test_a_confirmation_the_limits_could_not_count_leaves_the_report_free_to_send_again(
+    client: Client, sessions: SessionFactory, refund: Category, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    limiter = client.app[CHANNEL].limiter
+    counting = limiter.hit
+    broken = {"once": True}
+
+    async def hit(limit: Limit, subject: str, now: datetime) -> bool:
+        if limit.scope == REPORTS_PER_CARD.scope and broken.pop("once", False):
+            raise ConnectionError("the limits' store is out of reach")
+        return await counting(limit, subject, now)
+
+    monkeypatch.setattr(limiter, "hit", hit)
+    browser = Browser(client)
+    summary = await browser.through_to_summary(refund)
+    await browser.send("submit", form=summary)
+    assert browser.status == 500 and await cases(sessions) == []
+    done = await browser.send("submit", form=summary)  # at once, not after the minute's lease
+    assert browser.status == 200 and RECEIPT.search(done) is not None, text_of(done)
+
+
+async def test_a_confirmation_refused_after_counting_gives_the_card_its_report_back(
+    client: Client, sessions: SessionFactory, refund: Category, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(report_pages, "REPORTS_PER_CARD", Limit("test-card", 2, timedelta(hours=1)))
+    browser = Browser(client)
+    summary = await browser.through_to_summary(refund)
+    async with sessions() as session:  # the category stopped while the report sat at its summary
+        stopped = await session.get(Category, refund.id)
+        assert stopped is not None
+        stopped.active = False
+        session.add(stopped)
+        await session.commit()
+    for _ in range(3):
+        page = await browser.send("submit", form=summary)
+        assert browser.status == 400 and "已停用" in text_of(page), text_of(page)
+    async with sessions() as session:
+        stopped = await session.get(Category, refund.id)
+        assert stopped is not None
+        stopped.active = True
+        session.add(stopped)
+        await session.commit()
+    done = await browser.send("submit", form=summary)  # three refusals spent none of the two
+    assert browser.status == 200 and RECEIPT.search(done) is not None, text_of(done)
 
 
 # --- a form sent to another card's address -----------------------------------------------------

@@ -445,6 +445,11 @@ async def report_form(request: web.Request) -> web.Response:
             )
         except StaleForm:
             return _stale(request, channel, token)
+        except SubmissionUnderWay as error:  # 确认提交 under way: what was typed stays here
+            values = _form_values(report, form)
+            return _step_page(
+                request, channel, report, step, values=values, notice=error.message, status=409
+            )
     return _see_other(_report_url(request, token, STEPS[target].name))
 
 
@@ -549,6 +554,12 @@ async def materials_form(request: web.Request) -> web.Response:
             )
     except StaleForm:
         return _stale(request, channel, token)
+    except SubmissionUnderWay:
+        notice = "您的反映正在提交，本次上传未保存，请稍候再试。"
+        values = _draft_values(report)
+        return _step_page(
+            request, channel, report, MATERIALS, values=values, notice=notice, status=409
+        )
     if received.problems:
         shown = replace(report, draft=draft, step=STEPS[reached].name)
         return _step_page(

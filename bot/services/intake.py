@@ -194,19 +194,6 @@ def _submission_key(reporter: Reporter, draft_id: str) -> str:
     return keys.current().keyed_hash("submission", f"{reporter.id}:{draft_id}")
 
 
-async def submitted_before(
-    session: AsyncSession, reporter: Reporter, draft_id: str, now: datetime
-) -> Submitted | None:
-    """The case a draft already became (``duplicate``, no receipt code: it was shown once),
-    or None."""
-    existing = (
-        await session.exec(
-            select(Case).where(Case.submission_key == _submission_key(reporter, draft_id))
-        )
-    ).first()
-    return None if existing is None else await _duplicate(session, existing, now)
-
-
 async def _duplicate(session: AsyncSession, existing: Case, now: datetime) -> Submitted:
     """What the reporter is told of a draft submitted before: its case, no receipt code."""
     accept = await get_clock(session, existing.id or 0, ClockKind.FIRST_REPLY)
@@ -222,15 +209,16 @@ async def _duplicate(session: AsyncSession, existing: Case, now: datetime) -> Su
 async def confirm_again(
     session: AsyncSession, reporter: Reporter, draft_id: str, now: datetime
 ) -> Submitted | None:
-    """The confirmation of a submitted draft, for a reporter a crash may have left without it.
-    Only a receipt code's hash is kept, so an anonymous case gets a fresh code: the first one was
-    never shown, or is void from now on (accounts that already follow the case keep following)."""
+    """The confirmation of a submitted draft, for a reporter a crash (or, on the web, a double
+    tap) may have left without it. Only a receipt code's hash is kept, so a case that has a code
+    (anonymous, or made on the web) gets a fresh one: the first one was never shown, or is void
+    from now on (accounts that already follow the case keep following)."""
     assert reporter.id is not None
     key = _submission_key(reporter, draft_id)
     case = (await session.exec(select(Case).where(Case.submission_key == key))).first()
     if case is None:
         return None
-    receipt_code = new_receipt_code() if case.anonymous else None
+    receipt_code = new_receipt_code() if needs_receipt(reporter, anonymous=case.anonymous) else None
     if receipt_code is not None:
         case.receipt_hash = receipt_hash(receipt_code)
         case.updated_at = now

@@ -16,18 +16,19 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, or_, update
-from sqlmodel import col
+from sqlalchemy.orm.exc import StaleDataError
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.calendar import load_calendar
-from bot.services.intake import Counter, Submitted, submit_case, submitted_before
+from bot.services.intake import Counter, Submitted, confirm_again, submit_case
 from bot.services.policy import Policy
 from bot.services.rate_limits import Limit, RateLimiter, purge_rate_counters
 from bot.services.reporters import (
@@ -66,6 +67,9 @@ CLAIM_LEASE = timedelta(minutes=1)
 next 确认提交 takes the draft over."""
 CLAIM_WAIT_SECONDS = 5.0
 """How long a second 确认提交 waits for the first one's case before saying it is under way."""
+RENEW_TRIES = 5
+"""How often a 确认提交 of a submitted draft tries to renew its receipt code when taps at the
+same moment renew it too (each renewal a versioned update of the case)."""
 
 
 class StaleForm(DomainError):
@@ -284,8 +288,16 @@ async def save_web_step(
             data=draft.to_data(), step=step, updated_at=now, expires_at=now + WEB_DRAFT_LIFETIME
         )
     )
-    if not result.rowcount:
-        await session.rollback()
+    if not result.rowcount:  # nothing written; the caller's objects stay as loaded (no rollback)
+        now_at = await session.exec(
+            select(WebDraft.step).where(
+                col(WebDraft.session_key) == session_key,
+                col(WebDraft.draft_id) == draft.draft_id,
+                col(WebDraft.reporter_id).is_(None),
+            )
+        )
+        if now_at.first() == CONFIRMING:
+            raise SubmissionUnderWay(detail="web draft held by its submission")
         raise StaleForm(detail="web draft changed meanwhile")
     await session.commit()
 
@@ -388,15 +400,22 @@ async def confirm_web_report(
 ) -> WebSubmitted:
     """确认提交 on the web, counted against the card only for a draft that becomes a case, once:
     this browser's current draft through this card, at ``at_step``, passing every rule, is
-    claimed (one request at a time), then counted in ``per_card`` (``TooManyReports`` gives it
-    back), then submitted. A draft submitted before gives its case back uncounted; a second
+    claimed (one request at a time), then counted in ``per_card`` (``TooManyReports`` gives the
+    draft back), then submitted (a submission that fails gives back the draft and the count). A
+    draft submitted before gives its case back uncounted, with a new receipt code (the page that
+    showed the first may never have been seen: a double tap shows the second answer); a second
     确认提交 while the first is under way waits for its case. Each step is its own short
     transaction: no connection is held while ``limiter`` counts."""
     given = _Confirmation(config, token, session_key, draft_id, at_step, now)
     claim = await _claim_or_wait(sessions, given)
     if claim.earlier is not None:
         return WebSubmitted(claim.earlier, claim.issuing_unit)
-    if not await limiter.hit(per_card, token, now):
+    try:
+        within = await limiter.hit(per_card, token, now)
+    except Exception:  # the limits out of reach: the draft is not left held for its lease
+        await _release(sessions, given)
+        raise
+    if not within:
         await _release(sessions, given)
         raise TooManyReports(detail="reports per card")
     try:
@@ -411,8 +430,9 @@ async def confirm_web_report(
                 now=now,
                 counted=counted,
             )
-    except Exception:
+    except Exception:  # no case: the draft back at its summary, the card's count given back
         await _release(sessions, given)
+        await limiter.give_back(per_card, token, now)
         raise
     return WebSubmitted(submitted, claim.issuing_unit)
 
@@ -501,11 +521,20 @@ async def _release(sessions: SessionFactory, given: _Confirmation) -> None:
 async def _submitted_already(
     session: AsyncSession, reporter_id: int, draft_id: str, now: datetime
 ) -> Submitted:
-    reporter = await session.get(Reporter, reporter_id)
-    existing = await submitted_before(session, reporter, draft_id, now) if reporter else None
-    if existing is None:
-        raise StaleForm(detail="submitted web draft without its case")
-    return existing
+    """This browser's draft, submitted before (a double tap, a reload of the answer, a second
+    tab): its case, with a new receipt code (``confirm_again``): the browser shows the last
+    answer, and a web case is found again only by its code; the one shown before is void."""
+    for _ in range(RENEW_TRIES):
+        reporter = await session.get(Reporter, reporter_id)
+        try:
+            again = await confirm_again(session, reporter, draft_id, now) if reporter else None
+        except StaleDataError:  # a tap at the same moment renewed it first: renew it again
+            await session.rollback()
+            continue
+        if again is None:
+            raise StaleForm(detail="submitted web draft without its case")
+        return replace(again, duplicate=True)
+    raise SubmissionUnderWay(detail="receipt code renewed by other requests meanwhile")
 
 
 async def purge_expired_web_drafts(sessions: SessionFactory, now: datetime) -> int:
