@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from sqlmodel import col, select
+from sqlmodel import select
 
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
@@ -43,6 +43,7 @@ from tests.test_web_report import (
     cases,
     drafts,
     hidden_fields,
+    refund,
     step_of,
     text_of,
     valid_codes,
@@ -52,6 +53,7 @@ from web.context import CHANNEL
 from web.session import CSRF_FIELD
 
 pytestmark = pytest.mark.both_databases
+__all__ = ["refund"]  # the first appeal category, a fixture
 
 OTHER = "c_Other7Card9Token4Qx2"
 REVOKED = "c_Revoked3Card5Token8W"
@@ -87,13 +89,6 @@ async def client(
     await three_cards(sessions, clock)
     async with TestClient(TestServer(web_app(sessions, catalog, clock, tmp_path))) as test_client:
         yield test_client
-
-
-@pytest.fixture
-async def refund(sessions: SessionFactory, catalog: LiankaConfig) -> Category:
-    async with sessions() as session:
-        categories = (await session.exec(select(Category).order_by(col(Category.sort_order)))).all()
-    return next(c for c in categories if c.track.value == "appeal")
 
 
 @asynccontextmanager
