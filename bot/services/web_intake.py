@@ -231,6 +231,17 @@ async def abandon_web_draft(
     return bool(result.rowcount)
 
 
+async def _form_draft(
+    session: AsyncSession, *, session_key: str, draft_id: str, config: LiankaConfig, token: str
+) -> tuple[WebDraft, Card]:
+    """This browser's draft with the form's id, and its card if the form's token is the card's
+    (``_card_of``); else ``StaleForm``. Submitted or expired: the caller's to say."""
+    row = await session.get(WebDraft, session_key)
+    if row is None or row.draft_id != draft_id:
+        raise StaleForm(detail="no such web draft")
+    return row, await _card_of(session, row, config=config, token=token)
+
+
 async def _card_of(
     session: AsyncSession, row: WebDraft, *, config: LiankaConfig, token: str
 ) -> Card:
@@ -315,12 +326,12 @@ async def submit_web_report(
     """A web draft submitted (``confirm_web_report`` counts it first): the card opened again
     (revoked → refused), a web reporter made from it, and ``submit_case`` as in the chat, with
     the draft's id: in one transaction with the draft marked submitted and its data dropped. The
-    same form sent again (twice at once, or later) gets the first case back (``duplicate``, no
-    receipt code); another draft's form, or a token not its card's, ``StaleForm``."""
-    row = await session.get(WebDraft, session_key)
-    if row is None or row.draft_id != draft_id:
-        raise StaleForm(detail="no such web draft")
-    card = await _card_of(session, row, config=policy.config, token=token)
+    same form sent again (twice at once, or later) gets the first case back (``duplicate``, with
+    a new receipt code: ``_submitted_already``); another draft's form, or a token not its card's,
+    ``StaleForm``."""
+    row, card = await _form_draft(
+        session, session_key=session_key, draft_id=draft_id, config=policy.config, token=token
+    )
     if row.reporter_id is not None:
         return await _submitted_already(session, row.reporter_id, draft_id, now)
     if row.expires_at <= now:
@@ -457,10 +468,13 @@ async def _claim(session: AsyncSession, given: _Confirmation) -> _Claim:
     (compared, never looked up), open, at its summary, every rule kept, and not held by another
     request (``CONFIRMING`` within its lease). The claim is a conditional update, so of requests
     at once one holds the draft; the draft is checked again under it."""
-    row = await session.get(WebDraft, given.session_key)
-    if row is None or row.draft_id != given.draft_id:
-        raise StaleForm(detail="no such web draft")
-    card = await _card_of(session, row, config=given.config, token=given.token)
+    row, card = await _form_draft(
+        session,
+        session_key=given.session_key,
+        draft_id=given.draft_id,
+        config=given.config,
+        token=given.token,
+    )
     unit, _ = await _issuer(session, card)
     if row.reporter_id is not None:
         earlier = await _submitted_already(session, row.reporter_id, given.draft_id, given.now)
