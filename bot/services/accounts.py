@@ -8,8 +8,11 @@ import functools
 import hashlib
 import logging
 import secrets
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import pyotp
 from argon2 import PasswordHasher
@@ -41,6 +44,16 @@ from models.team import Inspector, Role, Team
 logger = logging.getLogger(__name__)
 
 _HASHER = PasswordHasher()  # Argon2id, RFC 9106's second recommended set (64 MiB, t=3, p=4)
+# Argon2 runs on threads of its own, two at a time: a burst of sign-ins (a script trying names)
+# waits its turn there rather than filling the default pool, which the reporters' uploads and
+# the evidence store use; and no more than two hashes' memory (64 MiB each) is taken at once.
+HASHING_THREADS = 2
+_T = TypeVar("_T")
+_HASHING = ThreadPoolExecutor(max_workers=HASHING_THREADS, thread_name_prefix="lianka-argon2")
+
+
+async def _hashing(work: Callable[[], _T]) -> _T:
+    return await asyncio.get_running_loop().run_in_executor(_HASHING, work)
 
 
 @functools.cache
@@ -54,7 +67,7 @@ def dummy_hash(hasher: PasswordHasher) -> str:
 
 async def warm_dummy_hash() -> None:
     """Make the dummy hash on a thread before the first sign-in needs it (the console's start)."""
-    await asyncio.to_thread(dummy_hash, _HASHER)
+    await _hashing(functools.partial(dummy_hash, _HASHER))
 
 
 ISSUER = "廉卡 Lianka"
@@ -373,11 +386,11 @@ async def _check_password(stored: str | None, password: str) -> bool:
     """Argon2id takes a quarter of a second of one core and 64 MiB: off the event loop, so a
     sign-in does not stall the reporters' pages and the bot. ``None``: the dummy hash, so a
     name that is no account (or a locked one) takes as long as a real check."""
-    return await asyncio.to_thread(_password_matches, stored, password[:PASSWORD_MAX])
+    return await _hashing(functools.partial(_password_matches, stored, password[:PASSWORD_MAX]))
 
 
 async def _hash(password: str) -> str:
-    return await asyncio.to_thread(_HASHER.hash, password)
+    return await _hashing(functools.partial(_HASHER.hash, password))
 
 
 async def _reserve_attempt(session: AsyncSession, account: ConsoleAccount, now: datetime) -> int:
@@ -447,6 +460,7 @@ async def sign_in(
     ).first()
     person = await session.get(Inspector, account.inspector_id) if account else None
     if account is None or person is None or account.locked(now):
+        await session.commit()  # ends the read: no connection held through the check below
         await _check_password(None, password)
         kind = AccessKind.FAILED if account is None else AccessKind.REFUSED
         raise await _refuse(session, kind, now, account=account, client=client)
