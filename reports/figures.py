@@ -1107,14 +1107,15 @@ async def _trend(
 
 @dataclass(slots=True)  # not frozen: a frozen one's __init__ sets each field the slow way,
 class CaseLine:  # 1.5 million times for a province's month
-    """One row of the case list (the XLSX sheet an office filters)."""
+    """One row of the case list (the XLSX sheet an office filters): appeals only, since a report
+    is printed and filed and clues are given as counts (SECURITY.md)."""
 
     number: str
     created_at: datetime
     category: str
     track: Track
     zone: str | None
-    enterprise: str | None  # None for clue-track cases (confidential)
+    enterprise: str | None
     team: str | None
     status: CaseStatus
     due_at: datetime | None  # 签收 deadline before acceptance, 办结 deadline after
@@ -1128,9 +1129,10 @@ class CaseLine:  # 1.5 million times for a province's month
 
 
 async def list_cases(session: AsyncSession, figures: Figures, now: datetime) -> list[CaseLine]:
-    """The cases received in the period of ``figures`` (its scope), oldest first, with their
-    deadlines and lateness."""
+    """The appeals received in the period of ``figures`` (its scope), oldest first, with their
+    deadlines and lateness. No clue is listed: the figures count them."""
     period, scope = figures.period, figures.scope
+    appeals = col(Case.track) != Track.CLUE
     kind = col(CaseClock.kind)
     clocks = (
         sa.select(
@@ -1147,6 +1149,7 @@ async def list_cases(session: AsyncSession, figures: Figures, now: datetime) -> 
         .where(
             kind.in_(DEADLINE_CLOCKS),
             *_cohort(period, scope),
+            appeals,
             _cohort_clocks(figures.case_ids),
         )
         .group_by(col(CaseClock.case_id))
@@ -1179,7 +1182,7 @@ async def list_cases(session: AsyncSession, figures: Figures, now: datetime) -> 
         .outerjoin(TEAMS, TEAMS.c.id == col(Case.team_id))
         .outerjoin(Enterprise, col(Enterprise.id) == col(Case.enterprise_id))
         .outerjoin(clocks, clocks.c.case_id == col(Case.id))
-        .where(*_cohort(period, scope))
+        .where(*_cohort(period, scope), appeals)
         .order_by(col(Case.created_at), col(Case.id)),
     )
     statuses = {status.value: status for status in CaseStatus}  # a dict reads faster than
@@ -1215,7 +1218,7 @@ async def list_cases(session: AsyncSession, figures: Figures, now: datetime) -> 
                 category=category,
                 track=track,
                 zone=zone,
-                enterprise=None if track is Track.CLUE else enterprise,
+                enterprise=enterprise,
                 team=team,
                 status=status,
                 due_at=accept_due if status in AWAITING_ACCEPTANCE else resolve_due,

@@ -11,6 +11,7 @@ import xlsxwriter
 
 from models.clock import DEADLINE_CLOCKS
 from models.disposition import Disposition
+from models.org import Track
 from reports.render import cn_time
 from reports.report import Report
 from reports.xlsx_rows import CaseList, write_case_rows
@@ -33,6 +34,7 @@ CASE_COLUMNS: tuple[tuple[str, float], ...] = (
     ("协调金额(万元)", 14),
     ("督办", 7),
 )
+CLUES_NOT_LISTED = "问题清单只列诉求；另有问题线索{clues}件，按规定只列件数，不列明细。"
 DATE_FORMAT = "yyyy-mm-dd hh:mm"
 WAN_FORMAT = "#,##0.00"
 
@@ -83,6 +85,10 @@ def _figures_sheet(workbook: Any, report: Report, fmt: dict[str, Any]) -> None:
     if report.anchor:
         sheet.write(3, 0, report.anchor, fmt["muted"])
     row = 4
+    if report.cases is not None:
+        clues = sum(s.count for s in f.by_track if s.name == Track.CLUE.label)
+        sheet.write(row, 0, CLUES_NOT_LISTED.format(clues=clues), fmt["muted"])
+        row += 1
 
     def block(
         title: str, header: tuple[str, ...], rows: list[tuple[Any, ...]], kinds: tuple[str, ...]
