@@ -34,6 +34,7 @@ from reports.html import render_html_report
 from reports.periods import custom, local_today
 from tests.console_support import console_app, sign_in, text_of
 from tests.inspector_support import (
+    ADMIN,
     INSPECTOR,
     REPORTER,
     SOE_INSPECTOR,
@@ -335,6 +336,42 @@ async def test_an_anonymous_clue_names_no_enterprise_to_its_inspector_anywhere(
             assert case.number in listing and ENTERPRISE not in listing
             found = text_of(await (await signed.get("/console/cases?q=坤天新能源")).text())
             assert case.number not in found  # nor found by its enterprise's name
+
+
+async def test_an_admin_gets_a_named_appeals_files_cleaned_and_renamed_never_as_sent(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    clock: FrozenClock,
+) -> None:
+    """Admins see an appeal but never who reported it (SECURITY.md): a file's name or its
+    metadata can say, so they get it as 材料N, as a 协办 team does; its handler gets it as sent."""
+    people = await make_people(sessions, clock)
+    tg = build(sessions, catalog, calendar, clock)
+    case = await submit(sessions, catalog, calendar, clock, people.reporter, named=True)
+    assert case.id is not None and not case.anonymous
+    await _attach(
+        sessions, case.id, clock.now(), kind=MediaKind.DOCUMENT, file_id="doc-letter",
+        file_unique_id="u-doc-letter", file_name="宋利剑-四川坤天-举报信.pdf",
+        mime_type="application/pdf",
+    )  # fmt: skip
+    tg.session.stream_content = _files_by_path(  # type: ignore[method-assign]
+        {"doc-letter": pdf_with_author()}
+    )
+    admin = user(tg, ADMIN)
+    await admin.send(f"/case {case.number}")
+    await admin.click("查看材料")
+    (sent,) = [s for s in tg.in_chat(ADMIN) if s.method == "sendDocument"]
+    assert isinstance(sent.document, BufferedInputFile)  # an upload, not the reporter's file id
+    assert sent.document.filename == "材料1.pdf"
+    assert PdfReader(io.BytesIO(sent.document.data)).metadata is None
+    assert "宋利剑" not in " ".join(admin.replies)
+
+    await deliver(tg, sessions)
+    inspector = user(tg, INSPECTOR)
+    await inspector.click("查看材料", message=inspector.messages[-1])
+    (theirs,) = [s for s in tg.in_chat(INSPECTOR) if s.method == "sendDocument"]
+    assert theirs.document == "doc-letter"  # the handler of a named appeal: the file as sent
 
 
 async def test_an_anonymous_appeal_shows_its_enterprise_and_says_it_is_needed(

@@ -141,10 +141,10 @@ def may_view_identity(actor: Inspector, case: Case) -> bool:
 
 
 def cleaned_files(actor: Inspector, case: Case) -> bool:
-    """Whether a case's files reach ``actor`` cleaned and named 材料N: on an anonymous case or a
-    clue (``models.anonymity.confidential``), and for a 协办 team, who sees the case but never
-    who reported it (a file's name or metadata can say). ``actor`` may see the case."""
-    return confidential(case) or not can_view(actor, case)
+    """Whether a case's files reach ``actor`` cleaned and named 材料N: for everyone who may not
+    see who reported it (a file's name or metadata can say) — on an anonymous case or a clue
+    (``models.anonymity.confidential``), a 协办 team, an admin. ``actor`` may see the case."""
+    return not may_view_identity(actor, case)
 
 
 ACTION_STATUSES: dict[str, tuple[frozenset[CaseStatus], str]] = {
