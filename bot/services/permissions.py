@@ -10,7 +10,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services.case_lists import can_view
 from bot.services.inspectors import TEAM_ROLES
-from models.anonymity import confidential
 from models.case import (
     OPEN_STATUSES,
     RETURNABLE,
