@@ -19,6 +19,7 @@ from bot.metrics import Metrics
 from bot.middlewares import (
     CalendarMiddleware,
     DbSessionMiddleware,
+    PrivateChatsOnly,
     ThrottlingMiddleware,
     UnclaimedButtonMiddleware,
     UpdateDeduplication,
@@ -64,6 +65,7 @@ def create_dispatcher(
     dispatcher["metrics"] = metrics = metrics or Metrics()
     dispatcher["update_tracker"] = tracker = UpdateTracker(metrics)
     dispatcher.update.outer_middleware(tracker)
+    dispatcher.update.outer_middleware(PrivateChatsOnly())
     dispatcher.update.outer_middleware(UnclaimedButtonMiddleware())
     if throttling is not None:
         dispatcher.update.outer_middleware(throttling)

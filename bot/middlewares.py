@@ -23,6 +23,8 @@ from typing import Any
 
 from aiogram import BaseMiddleware, Bot
 from aiogram.dispatcher.event.bases import UNHANDLED
+from aiogram.dispatcher.middlewares.user_context import EVENT_CHAT_KEY
+from aiogram.enums import ChatType
 from aiogram.types import TelegramObject, Update
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
@@ -326,6 +328,26 @@ class UpdateDeduplication(BaseMiddleware):
             writes=mark.writes(dialect),
             clean=clean,
         )
+
+
+class PrivateChatsOnly(BaseMiddleware):
+    """Lianka talks to people one to one: an update from a group, a supergroup or a channel (a
+    staff member who added the bot to one and typed ``/case`` there) is dropped before anything
+    reads it, so no case, clue, list or report is ever posted where others read along."""
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        chat = data.get(EVENT_CHAT_KEY)
+        if chat is not None and chat.type != ChatType.PRIVATE:
+            logger.info(
+                "update %s from a %s chat dropped", getattr(event, "update_id", "?"), chat.type
+            )
+            return UNHANDLED
+        return await handler(event, data)
 
 
 class UnclaimedButtonMiddleware(BaseMiddleware):
