@@ -26,6 +26,7 @@ class NotificationStatus(enum.StrEnum):
     FAILED = "failed"  # gave up after the retry budget
     UNDELIVERABLE = "undeliverable"  # 403: the person blocked the bot
     DIGESTED = "digested"  # folded into one digest message by the sweep; never sent alone
+    WITHDRAWN = "withdrawn"  # its staff recipient was deactivated before it went out: never sent
 
 
 class Channel(enum.StrEnum):

@@ -53,6 +53,7 @@ from aiogram.exceptions import (
 from aiogram.types import BufferedInputFile, Message
 from jinja2 import TemplateError
 from sqlalchemy import and_, or_, update
+from sqlalchemy import case as sql_case
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -188,8 +189,14 @@ async def claim_notifications(
 ) -> list[Notification]:
     """Claim up to ``limit`` due rows (pending and due, or abandoned by a dead sender) in one
     statement, oldest first; commits the claim. ``skip_ids``: rows the caller holds already (a
-    claim that lapsed while the row waited its turn is not taken a second time)."""
+    claim that lapsed while the row waited its turn is not taken a second time). A row for a
+    staff member deactivated since it was queued is closed as withdrawn in the same statement
+    and not returned: whatever it says (a case, a clue, its buttons) is no longer theirs."""
     table = Notification.__table__  # type: ignore[attr-defined]
+    inactive = select(col(Inspector.id)).where(col(Inspector.active).is_(False))
+    withdrawn = and_(
+        table.c.recipient_kind == RecipientKind.INSPECTOR, table.c.recipient_id.in_(inactive)
+    )
     due = (
         select(table.c.id)
         .where(
@@ -218,7 +225,9 @@ async def claim_notifications(
         update(Notification)
         .where(col(Notification.id).in_(due.scalar_subquery()))
         .values(
-            status=NotificationStatus.SENDING,
+            status=sql_case(
+                (withdrawn, NotificationStatus.WITHDRAWN), else_=NotificationStatus.SENDING
+            ),
             claimed_by=instance,
             claimed_until=utc(now + lease),
         )
@@ -227,7 +236,12 @@ async def claim_notifications(
     )
     rows = list((await session.exec(statement)).scalars().all())
     await session.commit()
-    return sorted(rows, key=lambda row: (row.next_attempt_at, row.id or 0))
+    claimed = [row for row in rows if row.status == NotificationStatus.SENDING]
+    if len(claimed) < len(rows):
+        logger.info(
+            "%s notices withdrawn: their recipients were deactivated", len(rows) - len(claimed)
+        )
+    return sorted(claimed, key=lambda row: (row.next_attempt_at, row.id or 0))
 
 
 class Sender:

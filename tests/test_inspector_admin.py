@@ -17,6 +17,8 @@ from models.calendar import WorkCalendar
 from models.case import Case, CaseStatus, Outcome
 from models.clock import ClockState
 from models.event import SYSTEM, EventKind, transition
+from models.notification import Notification, NotificationStatus
+from notifications.sender import Sender
 from tests.factories import make_inspector
 from tests.inspector_support import (
     ADMIN,
@@ -162,3 +164,27 @@ async def test_an_admin_deactivates_an_inspector_and_the_leader_gets_their_cases
             await session.exec(select(Case).where(Case.assignee_id == people.id(INSPECTOR)))
         ).all()
     assert nobody == []
+
+
+async def test_notices_queued_for_a_person_deactivated_meanwhile_are_never_sent_to_them(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
+) -> None:
+    """A notice waits in the outbox (Telegram down, a retry, the morning's digest); meanwhile its
+    inspector is deactivated: it is withdrawn, not delivered with the case and its buttons."""
+    people = await make_people(sessions, clock)
+    tg = build(sessions, catalog, calendar, clock)
+    case = await submit(sessions, catalog, calendar, clock, people.reporter, named=True)
+    async with sessions() as session:
+        queued = (
+            await session.exec(
+                select(Notification).where(Notification.recipient_id == people.id(INSPECTOR))
+            )
+        ).all()
+        assert [row.status for row in queued] == [NotificationStatus.PENDING]
+        await deactivate_inspector(session, people.id(INSPECTOR), clock.now())
+    await Sender(sessions, tg.bot, clock=clock).drain()
+    assert tg.in_chat(INSPECTOR) == []  # not the assignment, with the enterprise and 签收
+    assert case.number in user(tg, BUSINESS_LEADER).last  # the case is back with the team
+    async with sessions() as session:
+        row = await session.get(Notification, queued[0].id)
+        assert row is not None and row.status is NotificationStatus.WITHDRAWN
