@@ -24,6 +24,7 @@ from bot.services.permissions import (
 )
 from bot.services.policy import Policy
 from bot.services.rectification import lapse_rectification
+from bot.services.relay import cancel_open_questions
 from bot.services.requests import cancel_pending
 from bot.services.routing import (
     assign_case,
@@ -74,7 +75,8 @@ async def send_to_team(
 
 
 async def leave_team(session: AsyncSession, case: Case, now: datetime) -> None:
-    """The case leaves its team for good: its 签收 and 办结 clocks stop, an open 整改 lapses, its
+    """The case leaves its team for good: its 签收 and 办结 clocks stop, its questions to the
+    reporter still open lapse, an open 整改 lapses, its
     协办 teams are released, and it is no longer accepted; the new team starts over (and an appeal's reporter hears when it
     accepts). A clue's disposition proposals still waiting lapse; an approved disposition stays
     in force and its 线索处置 clock runs on under the new team."""
@@ -82,6 +84,7 @@ async def leave_team(session: AsyncSession, case: Case, now: datetime) -> None:
     case.accepted_at = None
     await cancel_clock(session, case.id, ClockKind.ACCEPT)
     await cancel_clock(session, case.id, ClockKind.RESOLVE)
+    await cancel_open_questions(session, case.id)  # else the new team's 办结 clock stays paused
     await cancel_pending(session, case.id, now=now, why="问题已离开本组")
     await lapse_proposals(session, case, why=LAPSE_LEFT_TEAM, now=now)
     await lapse_rectification(session, case, now, why="问题已离开本组")

@@ -25,6 +25,7 @@ from bot.services.clue_lapse import LAPSE_REASSIGNED, lapse
 from bot.services.notices import tell_inspectors, tell_reporter
 from bot.services.permissions import clean_note, load_case, require_assignee, works_on
 from bot.services.policy import Policy
+from bot.services.relay import cancel_open_questions
 from bot.services.requests import cancel_pending
 from models.case import WORKING_STATUSES, Case, CaseStatus, reported_by, reporter_actor_id
 from models.clock import ClockKind
@@ -40,7 +41,6 @@ from models.errors import InvalidInput, NotFound, PermissionDenied, StaleAction
 from models.event import Actor, ActorType, CaseEvent, EventKind, record_event, transition
 from models.notification import Offer
 from models.org import Track
-from models.relay import RelayMessage, RelayStatus
 from models.reporter import Reporter
 from models.team import Inspector, Role
 
@@ -439,14 +439,8 @@ async def _take_effect(
 
 async def _lapse_open_work(session: AsyncSession, case: Case, now: datetime) -> None:
     """Questions still open and requests still pending lapse with the clue closed."""
-    relays = await session.exec(
-        select(RelayMessage).where(
-            RelayMessage.case_id == case.id, RelayMessage.status == RelayStatus.OPEN
-        )
-    )
-    for relay in relays.all():
-        relay.status = RelayStatus.CANCELLED
-        session.add(relay)
+    assert case.id is not None
+    await cancel_open_questions(session, case.id)
     assert case.id is not None
     await cancel_pending(session, case.id, now=now, why="问题线索已处置")
 

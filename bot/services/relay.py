@@ -68,6 +68,20 @@ async def ask_reporter(
     return relay
 
 
+async def cancel_open_questions(session: AsyncSession, case_id: int) -> None:
+    """Questions to the reporter still waiting lapse with the work they were asked for (the case
+    办结, merged, its clue disposed of, or gone to another team): none is left open to keep a
+    later 办结 clock paused, and an answer sent to one is told it is no longer needed."""
+    relays = await session.exec(
+        select(RelayMessage).where(
+            RelayMessage.case_id == case_id, RelayMessage.status == RelayStatus.OPEN
+        )
+    )
+    for relay in relays.all():
+        relay.status = RelayStatus.CANCELLED
+        session.add(relay)
+
+
 async def load_reporter(session: AsyncSession, telegram_user_id: int) -> Reporter:
     """The reporter using this Telegram account; anyone else is refused."""
     reporter = (

@@ -37,6 +37,7 @@ from bot.services.clue_lapse import LAPSE_MERGED, lapse_proposals
 from bot.services.notices import tell_inspectors, tell_reporter
 from bot.services.permissions import actor_of, load_case, moved_on, works_on
 from bot.services.rectification import lapse_rectification
+from bot.services.relay import cancel_open_questions
 from bot.services.requests import cancel_pending
 from bot.services.routing import Deciders
 from models.attachment import Attachment
@@ -46,7 +47,6 @@ from models.errors import InvalidInput, PermissionDenied
 from models.event import SYSTEM, EventKind, record_event
 from models.notification import Offer
 from models.org import Track
-from models.relay import RelayMessage, RelayStatus
 from models.search import BREAK, tokens
 from models.team import Inspector, Role
 from models.types import utc
@@ -282,14 +282,8 @@ async def _lapse_open_work(session: AsyncSession, case: Case, now: datetime) -> 
     """The merged repeat's open work lapses with it: questions to its reporter, requests waiting
     for a decision (延期, 退回, 撤回, 办结审核 …) and a clue's disposition proposals."""
     assert case.id is not None
-    relays = await session.exec(
-        select(RelayMessage).where(
-            RelayMessage.case_id == case.id, RelayMessage.status == RelayStatus.OPEN
-        )
-    )
-    for relay in relays.all():
-        relay.status = RelayStatus.CANCELLED
-        session.add(relay)
+    assert case.id is not None
+    await cancel_open_questions(session, case.id)
     await cancel_pending(session, case.id, now=now, why="已合并办理")
     await lapse_proposals(session, case, why=LAPSE_MERGED, now=now)
     await lapse_rectification(session, case, now, why="已合并办理")

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services.aftercare import start_aftercare
@@ -23,6 +22,7 @@ from bot.services.permissions import (
 )
 from bot.services.policy import Policy
 from bot.services.rectification import require_settled
+from bot.services.relay import cancel_open_questions
 from bot.services.requests import cancel_pending, file_request, has_pending
 from models.case import WORKING_STATUSES, Case, CaseStatus, Outcome
 from models.clock import ClockKind
@@ -30,7 +30,6 @@ from models.errors import InvalidInput
 from models.event import Actor, EventKind, transition
 from models.intake import AMOUNT_MAX_YUAN
 from models.org import Track
-from models.relay import RelayMessage, RelayStatus
 from models.request import ApprovalRequest, RequestKind
 from models.team import Inspector, Role
 from notifications.texts import reporter_outcome
@@ -157,15 +156,7 @@ async def _resolve(
         session, case, ClockKind.FOLLOWUP, config=policy.config, calendar=policy.calendar, now=now
     )
     await start_aftercare(session, case, policy=policy, now=now)  # 防打击报复回访
-    for relay in (
-        await session.exec(
-            select(RelayMessage).where(
-                RelayMessage.case_id == case.id, RelayMessage.status == RelayStatus.OPEN
-            )
-        )
-    ).all():
-        relay.status = RelayStatus.CANCELLED
-        session.add(relay)
+    await cancel_open_questions(session, case.id)
     await cancel_pending(session, case.id, now=now, why="问题已办结")
     await tell_reporter(
         session,

@@ -1,0 +1,94 @@
+"""提问 and the 办结 clock: the clock waits while a question is open and runs again once it is
+answered, whatever team asked it and whenever the answer comes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from bot.config import LiankaConfig
+from bot.db import SessionFactory
+from bot.services.acceptance import accept_case
+from bot.services.decisions import decide_request
+from bot.services.policy import Policy
+from bot.services.relay import answer_question, ask_reporter
+from bot.services.requests import transfer_case
+from bot.services.sweep import sweep_deadlines
+from models.calendar import WorkCalendar
+from models.clock import ClockKind, ClockState
+from models.relay import RelayMessage, RelayStatus
+from models.reporter import Reporter
+from models.team import Inspector, Role, Team
+from tests.casework import accept, clock_of, make_staff, outbox, report, sh
+from tests.factories import make_inspector
+
+pytestmark = pytest.mark.both_databases
+
+REPORTER = 7_000_001
+
+
+async def _reporter(sessions: SessionFactory) -> Reporter:
+    async with sessions() as session:
+        return (
+            await session.exec(select(Reporter).where(Reporter.telegram_user_id == REPORTER))
+        ).one()
+
+
+async def test_a_question_left_by_the_team_before_does_not_stop_the_new_teams_clock(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar
+) -> None:
+    """营商环境组 asks, then the case is 转办 to 重点项目组, which accepts, asks its own question
+    and has it answered: its 办结 clock runs again (it stayed paused for good, waiting for the
+    first team's question, and no reminder or escalation ever came)."""
+    policy = Policy(catalog, calendar)
+    start = sh(2026, 11, 26, 10)
+    async with sessions() as session:
+        staff = await make_staff(session, start)
+        projects = await make_inspector(
+            session, start, team_code="key_projects", name="周监督", telegram_user_id=502
+        )
+        await make_inspector(
+            session, start, team_code="key_projects", name="钱组长", role=Role.TEAM_LEADER,
+            telegram_user_id=602,
+        )  # fmt: skip
+        team = (await session.exec(select(Team).where(Team.code == "key_projects"))).one()
+    case = await report(sessions, catalog, calendar, start, telegram_user_id=REPORTER)
+    assert case.id is not None and team.id is not None
+    await accept(sessions, catalog, calendar, case.id, start)
+    asked = sh(2026, 11, 27, 10)
+    async with sessions() as session:
+        first = await ask_reporter(
+            session, staff.inspector, case.id, question="合同编号是多少？", now=asked
+        )
+        request = await transfer_case(
+            session, staff.inspector, case.id, team_id=team.id, reason="属重点项目组职责",
+            now=asked + timedelta(hours=1),
+        )  # fmt: skip
+    async with sessions() as session:
+        leader = await session.get(Inspector, staff.team_leader.id)
+        assert leader is not None
+        await decide_request(
+            session, leader, request.id, approve=True, policy=policy,
+            now=asked + timedelta(hours=2),
+        )  # fmt: skip
+    async with sessions() as session:
+        member = await session.get(Inspector, projects.id)
+        assert member is not None
+        await accept_case(session, member, case.id, policy=policy, now=sh(2026, 11, 30, 10))
+        second = await ask_reporter(
+            session, member, case.id, question="项目名称是什么？", now=sh(2026, 11, 30, 11)
+        )
+    async with sessions() as session:
+        await answer_question(
+            session, await _reporter(sessions), second.id, answer="经开区厂房项目",
+            policy=policy, now=sh(2026, 11, 30, 15),
+        )  # fmt: skip
+        gone = await session.get(RelayMessage, first.id)
+        assert gone is not None and gone.status is RelayStatus.CANCELLED
+
+    clock = await clock_of(sessions, case.id, ClockKind.RESOLVE)
+    assert clock.state is ClockState.RUNNING and clock.next_action_at is not None
+    await sweep_deadlines(sessions, catalog, calendar, clock.due_at + timedelta(minutes=1))
+    assert [row.kind for row in await outbox(sessions, "resolve_overdue")]  # it is chased
