@@ -68,7 +68,7 @@ async def test_a_question_left_by_the_team_before_does_not_stop_the_new_teams_cl
         )  # fmt: skip
     async with sessions() as session:
         leader = await session.get(Inspector, staff.team_leader.id)
-        assert leader is not None
+        assert leader is not None and request.id is not None
         await decide_request(
             session, leader, request.id, approve=True, policy=policy,
             now=asked + timedelta(hours=2),
@@ -80,6 +80,7 @@ async def test_a_question_left_by_the_team_before_does_not_stop_the_new_teams_cl
         second = await ask_reporter(
             session, member, case.id, question="项目名称是什么？", now=sh(2026, 11, 30, 11)
         )
+    assert second.id is not None
     async with sessions() as session:
         await answer_question(
             session, await _reporter(sessions), second.id, answer="经开区厂房项目",
