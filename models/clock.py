@@ -234,12 +234,21 @@ class CaseClock(SQLModel, table=True):
 
     def resume(self, *, calendar: WorkCalendar, now: datetime, warn_before: int) -> bool:
         """The reporter answered: the deadline moves by the working days the clock was paused.
+        A clock paused with time left never comes back overdue (a question asked on the due
+        day, answered that evening): it gets until the end of the next working day at least.
         False when it was not paused."""
         if self.state is not ClockState.PAUSED or self.paused_at is None:
             return False
+        today = now.astimezone(calendar.tz).date()
+        due_day = self.due_at.astimezone(calendar.tz).date()
         paused_days = calendar.workdays_between(
-            self.paused_at.astimezone(calendar.tz).date(), now.astimezone(calendar.tz).date()
+            self.paused_at.astimezone(calendar.tz).date(), today
         )
+        moved = datetime.combine(
+            calendar.add_workdays(due_day, paused_days), calendar.office_day_end, calendar.tz
+        )
+        if self.paused_at < self.due_at and moved <= now:
+            paused_days = calendar.workdays_between(due_day, today) + 1
         self.state = ClockState.RUNNING
         self.paused_at = None
         self._shift(paused_days, calendar=calendar, now=now, warn_before=warn_before)

@@ -3,7 +3,7 @@ answered, whatever team asked it and whenever the answer comes."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlmodel import select
@@ -93,3 +93,48 @@ async def test_a_question_left_by_the_team_before_does_not_stop_the_new_teams_cl
     assert clock.state is ClockState.RUNNING and clock.next_action_at is not None
     await sweep_deadlines(sessions, catalog, calendar, clock.due_at + timedelta(minutes=1))
     assert [row.kind for row in await outbox(sessions, "resolve_overdue")]  # it is chased
+
+
+@pytest.mark.parametrize("answered_after_due", [timedelta(hours=2), timedelta(days=1, hours=2)])
+async def test_a_question_asked_on_the_due_day_and_answered_after_hours_leaves_a_working_day(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    answered_after_due: timedelta,
+) -> None:
+    """Asked at 10:00 on the due day (eight office hours left), answered at 20:00 that evening or
+    the next: the case is not overdue the moment the reporter answers (it was, at once, with the
+    overdue notice sent to the assignee and the team leader at 20:01); it is due at the end of
+    the next working day, and chased from there as usual."""
+    policy = Policy(catalog, calendar)
+    start = sh(2026, 11, 26, 10)
+    async with sessions() as session:
+        staff = await make_staff(session, start)
+    case = await report(sessions, catalog, calendar, start, telegram_user_id=REPORTER)
+    assert case.id is not None
+    await accept(sessions, catalog, calendar, case.id, start)
+    due = (await clock_of(sessions, case.id, ClockKind.RESOLVE)).due_at
+    async with sessions() as session:
+        question = await ask_reporter(
+            session,
+            staff.inspector,
+            case.id,
+            question="合同编号是多少？",
+            now=due - timedelta(hours=8),
+        )
+    assert question.id is not None
+    answered = due + answered_after_due
+    async with sessions() as session:
+        await answer_question(
+            session, await _reporter(sessions), question.id, answer="AJ-017", policy=policy,
+            now=answered,
+        )  # fmt: skip
+
+    clock = await clock_of(sessions, case.id, ClockKind.RESOLVE)
+    next_day = calendar.add_workdays(answered.astimezone(calendar.tz).date(), 1)
+    assert clock.due_at == datetime.combine(next_day, calendar.office_day_end, calendar.tz)
+    assert clock.state is ClockState.RUNNING
+    await sweep_deadlines(sessions, catalog, calendar, answered + timedelta(minutes=1))
+    assert await outbox(sessions, "resolve_overdue") == []
+    await sweep_deadlines(sessions, catalog, calendar, clock.due_at + timedelta(minutes=1))
+    assert await outbox(sessions, "resolve_overdue")  # and overdue once that day has passed
