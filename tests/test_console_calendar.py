@@ -122,12 +122,15 @@ async def test_the_admin_checks_then_loads_the_2027_schedule_and_the_deadline_mo
     after = await clock_of(sessions, case.id, ClockKind.RESOLVE)
     assert (after.due_at, after.provisional) == (sh(2027, 2, 16, 18), False)
     page = text_of(await (await admin.get("/console/calendar?year=2027")).text())
-    assert "已载入2027年节假日安排：重新计算暂定期限1个，其中1个期限有变化。" in page
+    assert "已载入2027年节假日安排：重新计算期限1个，其中1个期限有变化。" in page
     assert "已载入：测试样例" in page and "2月5日至2月13日 9 法定节假日 春节" in page
 
     again = await admin.post("/console/calendar/check", {"schedule": io.BytesIO(schedule)})
     text = text_of(await again.text())
-    assert "2027年的安排已载入过（测试样例" in text and "目前没有需要重新计算的暂定期限" in text
+    assert "2027年的安排已载入过（测试样例" in text
+    # loaded again (a corrected file): the deadlines it counted are counted again, unmoved here
+    assert "共1个期限将重新计算，其中0个期限有变化。本年度安排已载入过" in text
+    assert f"{case.number} 办结 2027-02-16 18:00 不变 否" in text
 
 
 async def test_a_broken_schedule_file_is_refused_with_the_reason_in_chinese(

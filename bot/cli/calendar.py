@@ -85,7 +85,7 @@ def calendar_load(cli: CliContext, path: Path, as_json: bool) -> None:
     )
     moved = [c for c in changes if c.moved]
     click.echo(
-        f"重新计算暂定期限 {len(changes)} 个：{len(moved)} 个期限有变化，"
+        f"重新计算期限 {len(changes)} 个：{len(moved)} 个期限有变化，"
         f"{sum(not c.provisional for c in changes)} 个不再是暂定。"
     )
     if changes:

@@ -25,13 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LiankaConfig
 from bot.services.calendar import load_calendar
 from bot.services.inspectors import require_admin
-from models.calendar import DayInfo, WorkCalendar
+from models.calendar import SHANGHAI, DayInfo, WorkCalendar
 from models.case import Case
 from models.clock import (
     CaseClock,
@@ -41,6 +42,7 @@ from models.clock import (
     followup_ask_time,
     warning_time,
 )
+from models.disposition import ClueDisposition, ProposalStatus
 from models.errors import InvalidInput
 from models.event import SYSTEM, EventKind, record_event
 from models.rectification import Rectification, RectificationState
@@ -220,16 +222,24 @@ def _recount(clock: CaseClock, old: WorkCalendar, new: WorkCalendar) -> tuple[da
     return due_at, bool(new.provisional_years(start_day, new_due_day))
 
 
-async def _provisional_clocks(session: AsyncSession) -> list[tuple[CaseClock, Case]]:
-    """The open deadlines counted without an official schedule for a year they span."""
+async def _clocks_to_recount(
+    session: AsyncSession, replaced: int | None = None
+) -> list[tuple[CaseClock, Case]]:
+    """The open deadlines counted without an official schedule for a year they span; and, when
+    the schedule of year ``replaced`` is loaded again (a corrected file), every open deadline
+    whose span touches that year, since the first load counted them with the wrong days."""
+    counted: ColumnElement[bool] = col(CaseClock.provisional).is_(True)
+    if replaced is not None:
+        first = utc(datetime(replaced, 1, 1, tzinfo=SHANGHAI))
+        after = utc(datetime(replaced + 1, 1, 1, tzinfo=SHANGHAI))
+        counted = or_(
+            counted, and_(col(CaseClock.started_at) < after, col(CaseClock.due_at) >= first)
+        )
     rows = (
         await session.exec(
             select(CaseClock, Case)
             .join(Case, col(Case.id) == CaseClock.case_id)
-            .where(
-                col(CaseClock.provisional).is_(True),
-                col(CaseClock.state).in_([ClockState.RUNNING, ClockState.PAUSED]),
-            )
+            .where(counted, col(CaseClock.state).in_([ClockState.RUNNING, ClockState.PAUSED]))
             .order_by(col(Case.number), col(CaseClock.kind))
         )
     ).all()
@@ -279,8 +289,9 @@ async def check_schedule_file(
     schedule = _uploaded(data)
     old = await load_calendar(session, config)
     new = await load_calendar(session, config, with_year=(schedule.year, schedule.days()))
-    changes = [_change(clock, case, old, new) for clock, case in await _provisional_clocks(session)]
     loaded = await session.get(CalendarYear, schedule.year)
+    recount = await _clocks_to_recount(session, schedule.year if loaded else None)
+    changes = [_change(clock, case, old, new) for clock, case in recount]
     return ScheduleCheck(schedule, changes, replacing=loaded.source if loaded else None)
 
 
@@ -302,8 +313,10 @@ async def load_year_schedule(
     session: AsyncSession, schedule: YearSchedule, config: LiankaConfig, now: datetime
 ) -> list[DeadlineChange]:
     """Keep a year's official schedule (replacing one loaded before) and recount every open
-    provisional deadline with it; a deadline that moved later warns afresh."""
+    provisional deadline with it (replacing: every open deadline across that year too); a
+    deadline that moved later warns afresh, and the rows that show it follow (``_follow``)."""
     old = await load_calendar(session, config)
+    replaced = schedule.year if await session.get(CalendarYear, schedule.year) else None
     year_start, year_end = date(schedule.year, 1, 1), date(schedule.year, 12, 31)
     await session.exec(
         delete(CalendarDay).where(
@@ -322,7 +335,7 @@ async def load_year_schedule(
     await session.flush()
     new = await load_calendar(session, config)
     changes = []
-    for clock, case in await _provisional_clocks(session):
+    for clock, case in await _clocks_to_recount(session, replaced):
         change = _change(clock, case, old, new)
         changes.append(change)
         clock.provisional = change.provisional
@@ -344,11 +357,35 @@ async def load_year_schedule(
                 )
             )
             session.add(case)
-        if clock.kind is ClockKind.RECTIFICATION:
-            await _follow_rectification(session, clock)
+        await _follow(session, clock, case)
         session.add(clock)
     await session.commit()
     return changes
+
+
+async def _follow(session: AsyncSession, clock: CaseClock, case: Case) -> None:
+    """The rows that show a deadline of their own keep their clock's: the case's 督办期限 (a
+    督办回复 is judged late by it), a clue's 处置 in force (线索审批 shows it), an open 整改."""
+    if clock.kind is ClockKind.SUPERVISION and case.supervision_due_at is not None:
+        case.supervision_due_at = clock.due_at
+        session.add(case)
+    elif clock.kind is ClockKind.DISPOSITION:
+        in_force = (
+            await session.exec(
+                select(ClueDisposition)
+                .where(
+                    ClueDisposition.case_id == clock.case_id,
+                    ClueDisposition.status == ProposalStatus.APPROVED,
+                    col(ClueDisposition.ended_at).is_(None),
+                )
+                .order_by(col(ClueDisposition.id).desc())
+            )
+        ).first()
+        if in_force is not None and in_force.due_at is not None:
+            in_force.due_at = clock.due_at
+            session.add(in_force)
+    elif clock.kind is ClockKind.RECTIFICATION:
+        await _follow_rectification(session, clock)
 
 
 async def _follow_rectification(session: AsyncSession, clock: CaseClock) -> None:

@@ -86,7 +86,7 @@ async def schedule_load(request: web.Request) -> web.StreamResponse:
     raise redirect_after(
         request,
         f"/console/calendar?year={year}",
-        f"已载入{year}年节假日安排：重新计算暂定期限{len(loaded.changes)}个，"
+        f"已载入{year}年节假日安排：重新计算期限{len(loaded.changes)}个，"
         f"其中{len(loaded.moved)}个期限有变化。",
     )
 
