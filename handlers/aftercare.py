@@ -21,7 +21,7 @@ from bot.services.my_cases import add_material
 from bot.services.policy import Policy
 from handlers.flow import flow_moves
 from models.errors import StaleAction
-from models.intake import MaterialDraft
+from models.intake import MaterialDraft, open_ref, seal_ref
 from notifications.render import render
 from notifications.telegram import AftercareAnswer, AftercareReply, aftercare_details_keyboard
 
@@ -43,7 +43,7 @@ async def _opened(message: Message, state: FSMContext, opened: Opened) -> None:
     current = await state.get_state()
     if current != AftercareStates.details.state:
         await state.update_data({RETURN_KEY: current})
-    await state.update_data({CASE_KEY: opened.clue.id})
+    await state.update_data({CASE_KEY: seal_ref(CASE_KEY, opened.clue.id)})
     await state.set_state(AftercareStates.details)
     await message.answer(
         render("aftercare_describe_ask"),
@@ -106,7 +106,7 @@ async def on_aftercare_details(
     message: Message, *, session: AsyncSession, state: FSMContext, clock: Clock
 ) -> None:
     """The details of the opened clue: its reporter's 补充材料, by that use case's own rules."""
-    clue_id = (await state.get_data()).get(CASE_KEY)
+    clue_id = open_ref(CASE_KEY, (await state.get_data()).get(CASE_KEY))
     if clue_id is None or message.from_user is None:
         raise StaleAction
     draft = MaterialDraft(clue_id).add_note(message.text or "")

@@ -34,6 +34,7 @@ from handlers.staff_steps import step_case_id
 from models.case import WORKING_STATUSES
 from models.disposition import ClueDisposition, Disposition
 from models.errors import InvalidInput, StaleAction
+from models.intake import open_ref, seal_ref
 from models.org import Track
 from models.team import Inspector
 from notifications.telegram import (
@@ -273,7 +274,10 @@ async def on_objection_start(
     case, _ = await objection_case(
         session, query.from_user.id, callback_data.case_id, policy, clock.now()
     )
-    await state.update_data(objection_case_id=case.id, objection_return=await state.get_state())
+    await state.update_data(
+        objection_case_id=seal_ref("objection_case_id", case.id),
+        objection_return=await state.get_state(),
+    )
     await state.set_state(ObjectionFlow.text)
     await query.answer()
     assert isinstance(query.message, Message)
@@ -287,7 +291,7 @@ async def on_objection_text(
     message: Message, *, session: AsyncSession, state: FSMContext, policy: Policy, clock: Clock
 ) -> None:
     data = await state.get_data()
-    case_id = data.get("objection_case_id")
+    case_id = open_ref("objection_case_id", data.get("objection_case_id"))
     if case_id is None or message.from_user is None:
         raise StaleAction
     _, reporter = await objection_case(session, message.from_user.id, case_id, policy, clock.now())

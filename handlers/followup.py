@@ -19,6 +19,7 @@ from bot.services.policy import Policy
 from handlers.flow import flow_moves
 from models.case import Satisfaction
 from models.errors import StaleAction
+from models.intake import open_ref, seal_ref
 from notifications.render import render
 from notifications.telegram import FollowupAnswer, FollowupRating
 
@@ -45,7 +46,9 @@ async def on_followup_rating(
     if callback_data.rating is FollowupRating.UNSATISFIED:
         case, _ = await get_followup_case(session, query.from_user.id, callback_data.case_id)
         # a report being written is kept: it resumes once the reason is given
-        await state.update_data({CASE_KEY: case.id, RETURN_KEY: await state.get_state()})
+        await state.update_data(
+            {CASE_KEY: seal_ref(CASE_KEY, case.id), RETURN_KEY: await state.get_state()}
+        )
         await state.set_state(FollowupStates.reason)
         await query.answer()
         if isinstance(query.message, Message):
@@ -71,7 +74,7 @@ async def on_followup_reason(
 ) -> None:
     reason = check_reason(message.text or "")
     data = await state.get_data()
-    case_id = data.get(CASE_KEY)
+    case_id = open_ref(CASE_KEY, data.get(CASE_KEY))
     if case_id is None or message.from_user is None:
         raise StaleAction
     # the step ends with the reason saved, back where the person was (a failure keeps it open)

@@ -19,6 +19,8 @@ from bot.clock import Clock
 from bot.services.policy import Policy
 from bot.services.relay import answer_question, check_relay, load_reporter
 from handlers.flow import flow_moves
+from models.errors import StaleAction
+from models.intake import open_ref, seal_ref
 from notifications.render import render
 from notifications.telegram import RelayReply
 
@@ -49,7 +51,7 @@ async def on_reply_pressed(
     current = await state.get_state()
     if current != RelayFlow.answer.state:
         await state.update_data({PREVIOUS: current})
-    await state.update_data(relay_id=relay.id)
+    await state.update_data(relay_id=seal_ref("relay_id", relay.id))
     await state.set_state(RelayFlow.answer)
     await query.answer()
     await bot.send_message(query.from_user.id, render("reply_reporter_relay_ask"))
@@ -66,11 +68,14 @@ async def on_answer(
 ) -> None:
     reporter = await load_reporter(session, event_from_user.id)
     data = await state.get_data()
+    relay_id = open_ref("relay_id", data.get("relay_id"))
+    if relay_id is None:
+        raise StaleAction
     async with flow_moves(state, *_before_reply(data)):
         await answer_question(
             session,
             reporter,
-            data["relay_id"],
+            relay_id,
             answer=message.text or "",
             policy=policy,
             now=clock.now(),

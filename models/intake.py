@@ -13,7 +13,7 @@ from typing import Any
 
 from models import keys
 from models.attachment import Attachment, MediaKind
-from models.errors import InvalidInput
+from models.errors import InvalidInput, StaleAction
 from models.event import ActorType
 
 DESCRIPTION_MIN = 10
@@ -387,6 +387,28 @@ def open_draft_value(data: dict[str, Any], field_name: str) -> str | None:
         return None
 
 
+def seal_ref(purpose: str, ref: int | None) -> str:
+    """The id of a case (or of a question) kept in a reporter's conversation state while a step
+    waits for them (补充材料, 回复, 不满意的原因, 异议, 防打击报复回访's details): sealed under the
+    data key, so a copy of the database does not link the Telegram account the state is kept
+    under to an anonymous case (SECURITY.md). ``ref``: a stored row's id."""
+    assert ref is not None, f"{purpose}: a row not stored yet"
+    return keys.current().seal(str(ref), context=f"fsm.{purpose}")
+
+
+def open_ref(purpose: str, value: object) -> int | None:
+    """The id ``seal_ref`` sealed; a plain one (kept before sealing) as it is; None when there
+    is none or it no longer opens (its key was dropped): the step is then out of date."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if not isinstance(value, str) or not keys.is_sealed(value):
+        return None
+    try:
+        return int(keys.current().open(value, context=f"fsm.{purpose}"))
+    except (keys.SealBroken, ValueError):
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class MaterialDraft:
     """补充材料 while it is being entered: files and a note for one case, with the rules of
@@ -425,15 +447,18 @@ class MaterialDraft:
     def to_data(self) -> dict[str, Any]:
         """The chat's FSM keys (those a 补充材料 in progress already uses)."""
         return {
-            "material_case": self.case_id,
+            "material_case": seal_ref("material_case", self.case_id),
             "items": [_evidence_data(item) for item in self.files],
             "note": self.note,
         }
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> MaterialDraft:
+        case_id = open_ref("material_case", data.get("material_case"))
+        if case_id is None:
+            raise StaleAction(detail="补充材料: no case in the conversation state")
         return cls(
-            case_id=int(data["material_case"]),
+            case_id=case_id,
             files=tuple(_evidence_from(item) for item in data.get("items", [])),
             note=data.get("note", ""),
         )

@@ -10,6 +10,7 @@ from sqlmodel import select
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
+from models import keys
 from models.calendar import WorkCalendar
 from models.clock import ClockState
 from models.reporter import CaseFollower
@@ -143,3 +144,50 @@ async def test_a_question_step_whose_case_was_forgotten_is_answered_as_expired(
 
     assert "此操作已过期，请重新开始。" in inspector.last
     assert not any("请问涉及金额是多少？" in sent.text for sent in reporter.messages)
+
+
+async def test_the_question_being_answered_is_kept_sealed_in_the_reporters_conversation(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
+) -> None:
+    """While the reporter types the answer, the conversation state (kept under their Telegram
+    account) names the question only sealed: a copy of the database does not tie the account to
+    the anonymous case. The answer still reaches the inspector."""
+    people = await make_people(sessions, clock)
+    tg = build(sessions, catalog, calendar, clock)
+    case = await submit(sessions, catalog, calendar, clock, people.reporter)
+    assert case.anonymous
+    inspector, reporter = user(tg, INSPECTOR), user(tg, REPORTER)
+    await deliver(tg, sessions)
+    await inspector.click("签收")
+    await inspector.click("提问")
+    await inspector.send("请问涉及金额是多少？")
+    await deliver(tg, sessions)
+
+    await reporter.click("回复")
+    context = tg.dispatcher.fsm.get_context(tg.bot, chat_id=REPORTER, user_id=REPORTER)
+    kept = (await context.get_data())["relay_id"]
+    assert isinstance(kept, str) and keys.is_sealed(kept)
+    await reporter.send("约一千七百万元。")
+    assert "已转达" in reporter.last
+    await deliver(tg, sessions)
+    assert "约一千七百万元。" in inspector.last
+
+
+async def test_an_answer_step_whose_question_no_longer_opens_is_answered_as_expired(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
+) -> None:
+    people = await make_people(sessions, clock)
+    tg = build(sessions, catalog, calendar, clock)
+    await submit(sessions, catalog, calendar, clock, people.reporter)
+    inspector, reporter = user(tg, INSPECTOR), user(tg, REPORTER)
+    await deliver(tg, sessions)
+    await inspector.click("签收")
+    await inspector.click("提问")
+    await inspector.send("请问涉及金额是多少？")
+    await deliver(tg, sessions)
+    await reporter.click("回复")
+    context = tg.dispatcher.fsm.get_context(tg.bot, chat_id=REPORTER, user_id=REPORTER)
+    await context.update_data(relay_id="v1:not-a-sealed-value")  # its key dropped, say
+
+    await reporter.send("约一千七百万元。")
+    assert "此操作已过期，请重新开始。" in reporter.last

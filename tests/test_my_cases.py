@@ -12,6 +12,7 @@ from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.clocks import start_clock
+from models import keys
 from models.attachment import Attachment
 from models.calendar import WorkCalendar
 from models.case import Case, CaseStatus
@@ -193,6 +194,9 @@ async def test_material_reaches_the_assignee_and_shows_on_the_timeline(
     await user.click("AJ-2026-00001 · 已提交，待受理")
     await user.click("补充材料")
     assert "为问题 AJ-2026-00001 补充材料" in user.last
+    context = telegram.dispatcher.fsm.get_context(telegram.bot, chat_id=user.id, user_id=user.id)
+    kept = (await context.get_data())["material_case"]  # the case, not in plain beside the account
+    assert isinstance(kept, str) and keys.is_sealed(kept)
     await user.send_photo()
     assert user.last.startswith("已收到1个附件")
     await user.send("管委会2023年的会议纪要，<i>承诺</i>年底前返还。")
