@@ -3,6 +3,8 @@ transfers, extensions refused; leaders mark 督办 and read /stats."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlmodel import select
 
 from bot.clock import FrozenClock
@@ -12,6 +14,7 @@ from bot.services.acceptance import accept_case
 from bot.services.inspectors import get_actor
 from bot.services.policy import Policy
 from bot.services.progress import add_progress
+from bot.services.sweep import sweep_deadlines
 from models.calendar import WorkCalendar
 from models.case import CaseStatus
 from models.clock import ClockState
@@ -67,7 +70,12 @@ async def test_a_returned_case_goes_to_the_dispatcher_and_is_re_routed_by_its_le
     assert f"退回待分办 {case.number}" in dispatcher.last
     returned = await load(sessions, case.number)
     assert (returned.status, returned.assignee_id) == (CaseStatus.RETURNED, None)
-    assert (await clocks(sessions, case.id))["accept"].state is ClockState.CANCELLED
+    # waiting for 分办 on a 签收 clock, as a case no rule routed does: chased if left there
+    waiting = (await clocks(sessions, case.id))["accept"]
+    assert waiting.state is ClockState.RUNNING and waiting.started_at == clock.now()
+    await sweep_deadlines(sessions, catalog, calendar, waiting.due_at + timedelta(minutes=1))
+    await deliver(tg, sessions)
+    assert f"【逾期】问题 {case.number} 签收已逾期" in dispatcher.last
 
     await dispatcher.click("分派")
     await dispatcher.click("分办：“重点项目建设”立项监督组")
@@ -80,6 +88,7 @@ async def test_a_returned_case_goes_to_the_dispatcher_and_is_re_routed_by_its_le
     assert [e.kind for e in await events(sessions, case.id)][3:] == [
         EventKind.RETURN_REQUESTED,
         EventKind.RETURN_APPROVED,
+        EventKind.REMINDED,  # the overdue 签收 at 信访室
         EventKind.ROUTED,
         EventKind.ASSIGNED,
     ]

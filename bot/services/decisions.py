@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services.assignment import leave_team, send_to_team
-from bot.services.clocks import extend_clock
+from bot.services.clocks import extend_clock, start_ladder_clock
 from bot.services.followup import ReopenLapsed, decide_reopen
 from bot.services.inspectors import request_deciders, team_leaders
 from bot.services.notices import team_name, tell_inspectors, tell_reporter
@@ -360,6 +360,10 @@ async def _approve_return(
     if target.is_dispatcher:
         case.team_id = target.id
         session.add(case)
+        # waiting for 分办 as a case no rule routed does: on a 签收 clock, so it is chased
+        await start_ladder_clock(
+            session, case, ClockKind.ACCEPT, config=policy.config, calendar=policy.calendar, now=now
+        )
         await tell_inspectors(
             session,
             case,
