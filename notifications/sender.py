@@ -72,7 +72,7 @@ from models.notification import (
     SendMethod,
 )
 from models.reporter import Reporter
-from models.team import Inspector
+from models.team import Inspector, Role
 from models.types import utc
 from notifications.outbox import active_admins, enqueue, wake_on_queued
 from notifications.render import telegram_html
@@ -649,23 +649,57 @@ async def _mark_blocked(session: AsyncSession, row: Notification, now: datetime)
     if person.blocked_at is None:
         person.blocked_at = utc(now)
         session.add(person)
-    tag = f"{'r' if isinstance(person, Reporter) else 'i'}{person.id}"
-    case = await session.get(Case, row.case_id) if row.case_id is not None else None
-    admins = await active_admins(session)
-    notice = Notice.of(
-        "admin_blocked",
-        reporter=isinstance(person, Reporter),
-        name=person.name if isinstance(person, Inspector) else None,
-        case_number=case.number if case else None,
-    )
-    for admin in admins:
-        if isinstance(person, Inspector) and admin.id == person.id:
+    if isinstance(person, Reporter):
+        await _reporter_blocked(session, row, person, now)
+        return
+    notice = Notice.of("admin_blocked", name=person.name)
+    for admin in await active_admins(session):
+        if admin.id == person.id:
             continue
         await enqueue(
             session,
-            key=f"admin:blocked:{tag}:i{admin.id}",
+            key=f"admin:blocked:i{person.id}:i{admin.id}",
             kind="admin_blocked",
             to=Recipient.inspector(admin),
             notice=notice,
             now=now,
+        )
+
+
+async def _reporter_blocked(
+    session: AsyncSession, row: Notification, reporter: Reporter, now: datetime
+) -> None:
+    """A reporter who blocked the bot is their case's business: its assignee is told (its
+    team's leaders while nobody holds it), who may reach them as registered. Not the admins,
+    who may not know who reported what (nor see a clue). A notice of an anonymous case names
+    no case: then there is nobody to tell."""
+    case = await session.get(Case, row.case_id) if row.case_id is not None else None
+    if case is None or case.id is None:
+        return
+    holder = await session.get(Inspector, case.assignee_id) if case.assignee_id else None
+    told = [holder] if holder is not None and holder.active else []
+    if not told and case.team_id is not None:
+        told = list(
+            (
+                await session.exec(
+                    select(Inspector)
+                    .where(
+                        Inspector.team_id == case.team_id,
+                        Inspector.role == Role.TEAM_LEADER,
+                        col(Inspector.active).is_(True),
+                    )
+                    .order_by(col(Inspector.id))
+                )
+            ).all()
+        )
+    notice = Notice.of("inspector_reporter_blocked", case_number=case.number)
+    for person in told:
+        await enqueue(
+            session,
+            key=f"staff:blocked:r{reporter.id}:c{case.id}:i{person.id}",
+            kind="inspector_reporter_blocked",
+            to=Recipient.inspector(person),
+            notice=notice,
+            now=now,
+            case_id=case.id,
         )

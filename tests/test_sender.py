@@ -12,7 +12,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import col, select
 
+from bot.clock import FrozenClock
+from bot.config import LiankaConfig
 from bot.db import SessionFactory
+from bot.services.acceptance import accept_case
+from bot.services.policy import Policy
+from models.calendar import WorkCalendar
 from models.notification import (
     Notice,
     Notification,
@@ -27,6 +32,7 @@ from notifications.render import telegram_html
 from notifications.sender import Pace, RetryPolicy, Sender, claim_notifications
 from tests.factories import make_inspector
 from tests.fake_bot_api import Call, FakeBotApi
+from tests.inspector_support import ADMIN, INSPECTOR, REPORTER, make_people, submit
 
 pytestmark = pytest.mark.both_databases
 
@@ -351,3 +357,30 @@ async def test_a_notice_committed_in_this_process_goes_out_at_once_not_at_the_ne
         await bot.session.close()
         await api.stop()
     assert [c.text for c in api.delivered] == ["第一条", "第二条"]
+
+
+async def test_a_reporter_who_blocked_the_bot_is_told_to_the_cases_assignee_never_to_the_admins(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
+) -> None:
+    """The assignee may reach a named reporter as registered; admins may not know who reported
+    what (the notice named the case to every admin, a clue's too)."""
+    people = await make_people(sessions, clock)
+    case = await submit(sessions, catalog, calendar, clock, people.reporter, named=True)
+    assert case.id is not None
+    async with sessions() as session:
+        inspector = await session.get(Inspector, people.id(INSPECTOR))
+        assert inspector is not None
+        await accept_case(
+            session, inspector, case.id, policy=Policy(catalog, calendar), now=clock.now()
+        )
+    api = FakeBotApi(fault_every=0, forbidden={REPORTER})
+    await api.start()
+    bot = api.bot()
+    try:
+        await run_until_done(sessions, Sender(sessions, bot, pace=TEST_PACE, idle_interval=0.05))
+    finally:
+        await bot.session.close()
+        await api.stop()
+    blocked = f"【送达失败】问题 {case.number} 的反映人已屏蔽本机器人，后续通知无法送达。"
+    assert [c.chat_id for c in api.delivered if c.text.startswith(blocked)] == [INSPECTOR]
+    assert not [c for c in api.delivered if c.chat_id == ADMIN]
