@@ -234,14 +234,14 @@ async def claim_notifications(
         .returning(Notification)
         .execution_options(synchronize_session=False)
     )
-    rows = list((await session.exec(statement)).scalars().all())
-    await session.commit()
-    claimed = [row for row in rows if row.status == NotificationStatus.SENDING]
-    if len(claimed) < len(rows):
-        logger.info(
-            "%s notices withdrawn: their recipients were deactivated", len(rows) - len(claimed)
-        )
-    return sorted(claimed, key=lambda row: (row.next_attempt_at, row.id or 0))
+    while True:
+        rows = list((await session.exec(statement)).scalars().all())
+        await session.commit()
+        claimed = [row for row in rows if row.status == NotificationStatus.SENDING]
+        if len(claimed) < len(rows):
+            logger.info("%s notices withdrawn: their recipients left", len(rows) - len(claimed))
+        if claimed or len(rows) < limit:  # a whole batch withdrawn: look again at once
+            return sorted(claimed, key=lambda row: (row.next_attempt_at, row.id or 0))
 
 
 class Sender:
@@ -670,9 +670,18 @@ async def _reporter_blocked(
     session: AsyncSession, row: Notification, reporter: Reporter, now: datetime
 ) -> None:
     """A reporter who blocked the bot is their case's business: its assignee is told (its
-    team's leaders while nobody holds it), who may reach them as registered. Not the admins,
-    who may not know who reported what (nor see a clue). A notice of an anonymous case names
-    no case: then there is nobody to tell."""
+    team's leaders while nobody holds it), who may reach them as registered. The admins are told
+    that a reporter did, never which case (they may not know who reported what, nor see a
+    clue). A notice of an anonymous case names no case: then only the admins are told."""
+    for admin in await active_admins(session):
+        await enqueue(
+            session,
+            key=f"admin:blocked:r{reporter.id}:i{admin.id}",
+            kind="admin_blocked",
+            to=Recipient.inspector(admin),
+            notice=Notice.of("admin_blocked", name=None),
+            now=now,
+        )
     case = await session.get(Case, row.case_id) if row.case_id is not None else None
     if case is None or case.id is None:
         return

@@ -18,6 +18,7 @@ from models.case import Case, CaseStatus, Outcome
 from models.clock import ClockState
 from models.event import SYSTEM, EventKind, transition
 from models.notification import Notification, NotificationStatus
+from models.team import Inspector
 from notifications.sender import Sender
 from tests.factories import make_inspector
 from tests.inspector_support import (
@@ -182,6 +183,12 @@ async def test_notices_queued_for_a_person_deactivated_meanwhile_are_never_sent_
         ).all()
         assert [row.status for row in queued] == [NotificationStatus.PENDING]
         await deactivate_inspector(session, people.id(INSPECTOR), clock.now())
+    async with sessions() as session:  # invited again, to another team, before the sender ran
+        person = await session.get(Inspector, people.id(INSPECTOR))
+        assert person is not None
+        person.active, person.team_id = True, None
+        session.add(person)
+        await session.commit()
     await Sender(sessions, tg.bot, clock=clock).drain()
     assert tg.in_chat(INSPECTOR) == []  # not the assignment, with the enterprise and 签收
     assert case.number in user(tg, BUSINESS_LEADER).last  # the case is back with the team

@@ -359,11 +359,12 @@ async def test_a_notice_committed_in_this_process_goes_out_at_once_not_at_the_ne
     assert [c.text for c in api.delivered] == ["第一条", "第二条"]
 
 
-async def test_a_reporter_who_blocked_the_bot_is_told_to_the_cases_assignee_never_to_the_admins(
+async def test_a_reporter_who_blocked_the_bot_is_told_to_the_cases_assignee_and_to_no_admin_by_case(
     sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
 ) -> None:
     """The assignee may reach a named reporter as registered; admins may not know who reported
-    what (the notice named the case to every admin, a clue's too)."""
+    what (the notice named the case to every admin, a clue's too): they hear only that it
+    happened."""
     people = await make_people(sessions, clock)
     case = await submit(sessions, catalog, calendar, clock, people.reporter, named=True)
     assert case.id is not None
@@ -383,4 +384,36 @@ async def test_a_reporter_who_blocked_the_bot_is_told_to_the_cases_assignee_neve
         await api.stop()
     blocked = f"【送达失败】问题 {case.number} 的反映人已屏蔽本机器人，后续通知无法送达。"
     assert [c.chat_id for c in api.delivered if c.text.startswith(blocked)] == [INSPECTOR]
-    assert not [c for c in api.delivered if c.chat_id == ADMIN]
+    told = [c.text for c in api.delivered if c.chat_id == ADMIN]
+    assert told == [
+        "【送达失败】一位反映人已屏蔽本机器人，后续通知无法送达；所涉问题由承办人员按登记的联系方式联系。"
+    ]
+    assert case.number not in told[0]  # the admins hear that it happened, not on which case
+
+
+async def test_a_batch_of_notices_all_withdrawn_does_not_hold_back_the_ones_behind_it(
+    sessions: SessionFactory,
+) -> None:
+    now = datetime.now(UTC)
+    async with sessions() as session:
+        gone = await make_inspector(
+            session, now, team_code=None, name="孙监督", telegram_user_id=9_200
+        )
+        gone.active = False
+        session.add(gone)
+        await session.commit()
+    await queue(sessions, [(9_200, f"第{n}条") for n in range(4)], recipient_id=gone.id, at=now)
+    await queue(sessions, [(9_300, "给在岗的人")], recipient_id=0, at=now)  # queued after them
+    api = FakeBotApi(fault_every=0)
+    await api.start()
+    bot = api.bot()
+    try:
+        sent = await Sender(sessions, bot, pace=TEST_PACE, batch=2).drain()
+    finally:
+        await bot.session.close()
+        await api.stop()
+    assert sent == 1 and [c.chat_id for c in api.delivered] == [9_300]
+    assert Counter(r.status for r in await rows(sessions)) == {
+        NotificationStatus.WITHDRAWN: 4,
+        NotificationStatus.SENT: 1,
+    }

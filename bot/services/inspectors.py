@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.case import OPEN_STATUSES, TRANSFERABLE, Case, CaseStatus
 from models.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from models.event import Actor, ActorType, EventKind, record_event, transition
-from models.notification import Notice, Offer
+from models.notification import Notice, Notification, NotificationStatus, Offer, RecipientKind
 from models.org import Track
 from models.request import ApprovalRequest, RequestKind, RequestStatus
 from models.team import Inspector, InviteCode, Role, Team
@@ -320,6 +320,15 @@ async def deactivate_inspector(
             event = record_event(case, EventKind.UNASSIGNED, who, now, data=data)
         case.assignee_id = None
         session.add_all([case, event])
+    await session.exec(  # notices still waiting for them go nowhere (the sender checks too)
+        update(Notification)
+        .where(
+            col(Notification.recipient_kind) == RecipientKind.INSPECTOR,
+            col(Notification.recipient_id) == inspector_id,
+            col(Notification.status).in_([NotificationStatus.PENDING, NotificationStatus.SENDING]),
+        )
+        .values(status=NotificationStatus.WITHDRAWN, claimed_by=None, claimed_until=None)
+    )
     await session.flush()
     for case in cases:
         await _tell_leaders_case_back(session, case, inspector, now)
