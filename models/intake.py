@@ -387,13 +387,29 @@ def open_draft_value(data: dict[str, Any], field_name: str) -> str | None:
         return None
 
 
+SEALED_REFS = (
+    "material_case",
+    "relay_id",
+    "followup_case_id",
+    "aftercare_case_id",
+    "objection_case_id",
+)
+"""The conversation state's keys whose values ``seal_ref`` seals (``lianka keys rotate`` seals
+them again under a new key)."""
+
+
+def ref_context(purpose: str) -> str:
+    return f"fsm.{purpose}"
+
+
 def seal_ref(purpose: str, ref: int | None) -> str:
     """The id of a case (or of a question) kept in a reporter's conversation state while a step
     waits for them (补充材料, 回复, 不满意的原因, 异议, 防打击报复回访's details): sealed under the
     data key, so a copy of the database does not link the Telegram account the state is kept
     under to an anonymous case (SECURITY.md). ``ref``: a stored row's id."""
     assert ref is not None, f"{purpose}: a row not stored yet"
-    return keys.current().seal(str(ref), context=f"fsm.{purpose}")
+    assert purpose in SEALED_REFS, purpose
+    return keys.current().seal(str(ref), context=ref_context(purpose))
 
 
 def open_ref(purpose: str, value: object) -> int | None:
@@ -404,7 +420,7 @@ def open_ref(purpose: str, value: object) -> int | None:
     if not isinstance(value, str) or not keys.is_sealed(value):
         return None
     try:
-        return int(keys.current().open(value, context=f"fsm.{purpose}"))
+        return int(keys.current().open(value, context=ref_context(purpose)))
     except (keys.SealBroken, ValueError):
         return None
 

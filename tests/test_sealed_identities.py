@@ -30,7 +30,7 @@ from models import keys
 from models.account import ConsoleAccount
 from models.calendar import WorkCalendar
 from models.case import reporter_of
-from models.intake import CaseDraft, IntakeDraft
+from models.intake import CaseDraft, IntakeDraft, MaterialDraft
 from models.keycheck import KeyCheck
 from models.reporter import ReporterContact, receipt_hash, sealed_contact
 from tests.console_support import make_account
@@ -192,6 +192,12 @@ async def test_a_rotated_data_key_leaves_everything_readable_with_the_new_key_al
 ) -> None:
     policy = Policy(catalog, calendar)
     code = await _named_reports(sessions, client, policy, clock.now())
+    async with sessions() as session:
+        anonymous = await find_by_receipt(session, code)
+    assert anonymous is not None and anonymous.id is not None
+    # the anonymous reporter half way through 补充材料: the step names the case sealed
+    waiting = StorageKey(bot_id=1, chat_id=ANONYMOUS_USER, user_id=ANONYMOUS_USER, destiny="x")
+    await SqlStorage(sessions).set_data(waiting, MaterialDraft(case_id=anonymous.id).to_data())
     await make_account(sessions, clock, role="admin", team=None, totp=True)
     engine = await open_database(database_url)  # records key A
     await engine.dispose()
@@ -244,6 +250,8 @@ async def test_a_rotated_data_key_leaves_everything_readable_with_the_new_key_al
             StorageKey(bot_id=1, chat_id=ANONYMOUS_USER, user_id=ANONYMOUS_USER)
         )
         assert IntakeDraft.from_data(draft).contact_name == PEOPLE["chat draft"][0]
+        step = await SqlStorage(sessions_b).get_data(waiting)
+        assert MaterialDraft.from_data(step).case_id == anonymous.id
     finally:
         await engine.dispose()
 

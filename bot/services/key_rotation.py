@@ -24,7 +24,7 @@ from models import keys
 from models.account import ConsoleAccount, totp_context
 from models.case import Case, reporter_context
 from models.fsm import FsmRecord
-from models.intake import DRAFT_SEALED, draft_context
+from models.intake import DRAFT_SEALED, SEALED_REFS, draft_context, ref_context
 from models.keycheck import KeyCheck
 from models.reporter import ReporterContact, contact_context
 from models.web_draft import WebDraft
@@ -132,23 +132,28 @@ def _reseal_column_batch(
 
 
 def _resealed_draft(data: Any, ring: keys.Keyring) -> dict[str, Any] | None:
-    if not isinstance(data, dict) or "draft_id" not in data:
+    """A stored draft or conversation state with what an old key sealed in it sealed again: a
+    draft's contacts (bound to the draft) and the case a reporter's step waits on (``seal_ref``);
+    None when nothing in it is under an old key."""
+    if not isinstance(data, dict):
         return None
+    contexts = {name: ref_context(name) for name in SEALED_REFS}
+    if "draft_id" in data:
+        contexts |= {name: draft_context(name, str(data["draft_id"])) for name in DRAFT_SEALED}
     stale = [
         name
-        for name in DRAFT_SEALED
+        for name in contexts
         if keys.is_sealed(data.get(name)) and ring.needs_reseal(data[name])
     ]
     if not stale:
         return None
-    draft_id = str(data["draft_id"])
     fresh = dict(data)
     for name in stale:
-        context = draft_context(name, draft_id)
+        context = contexts[name]
         try:
             fresh[name] = ring.seal(ring.open(data[name], context=context), context=context)
         except keys.SealBroken:
-            fresh[name] = None  # asked for again
+            fresh[name] = None  # a contact asked for again; a step out of date
     return fresh
 
 
