@@ -18,7 +18,7 @@ from models.calendar import SHANGHAI, WorkCalendar
 from models.case import Case
 from models.clock import ClockKind
 from models.team import Inspector
-from tests.casework import clock_of, make_staff, report, sh
+from tests.casework import accept, clock_of, make_staff, report, sh
 
 pytestmark = pytest.mark.both_databases
 
@@ -93,3 +93,27 @@ async def test_a_corrected_schedule_loaded_over_a_wrong_one_moves_the_deadlines_
     right = await clock_of(sessions, case.id, ClockKind.SUPERVISION)
     assert _day(right.due_at) == date(2027, 10, 9)
     assert [change.clock for change in changes if change.moved] == [ClockKind.SUPERVISION]
+
+
+async def test_a_corrected_schedule_for_a_year_already_known_moves_the_deadlines_across_it(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar
+) -> None:
+    """2026 is counted from chinesecalendar's data; a file for 2026 that differs (a week off in
+    November, say) is a correction, and the open deadlines across that week move."""
+    start = sh(2026, 11, 2, 10)
+    async with sessions() as session:
+        await make_staff(session, start)
+    case = await report(sessions, catalog, calendar, start)
+    assert case.id is not None
+    await accept(sessions, catalog, calendar, case.id, start)
+    before = await clock_of(sessions, case.id, ClockKind.RESOLVE)
+    assert _day(before.due_at) > date(2026, 11, 13) and not before.provisional
+    week_off = {"name": "国庆节", "start": "2026-11-09", "end": "2026-11-13"}
+    corrected = YearSchedule.model_validate(
+        {"year": 2026, "source": "更正", "holidays": [week_off]}
+    )
+    async with sessions() as session:
+        changes = await load_year_schedule(session, corrected, catalog, sh(2026, 11, 3, 9))
+    after = await clock_of(sessions, case.id, ClockKind.RESOLVE)
+    assert _day(after.due_at) == calendar.add_workdays(_day(before.due_at), 5)
+    assert [(c.case_number, c.moved) for c in changes] == [(case.number, True)]

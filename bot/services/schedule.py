@@ -290,8 +290,13 @@ async def check_schedule_file(
     old = await load_calendar(session, config)
     new = await load_calendar(session, config, with_year=(schedule.year, schedule.days()))
     loaded = await session.get(CalendarYear, schedule.year)
-    recount = await _clocks_to_recount(session, schedule.year if loaded else None)
+    recount = await _clocks_to_recount(
+        session, schedule.year if old.is_official(schedule.year) else None
+    )
     changes = [_change(clock, case, old, new) for clock, case in recount]
+    changes = [
+        c for c, (clock, _) in zip(changes, recount, strict=True) if c.moved or clock.provisional
+    ]
     return ScheduleCheck(schedule, changes, replacing=loaded.source if loaded else None)
 
 
@@ -316,7 +321,9 @@ async def load_year_schedule(
     provisional deadline with it (replacing: every open deadline across that year too); a
     deadline that moved later warns afresh, and the rows that show it follow (``_follow``)."""
     old = await load_calendar(session, config)
-    replaced = schedule.year if await session.get(CalendarYear, schedule.year) else None
+    # a year already counted officially (loaded before, or known to chinesecalendar) is
+    # corrected: every open deadline across it is counted again, not only provisional ones
+    replaced = schedule.year if old.is_official(schedule.year) else None
     year_start, year_end = date(schedule.year, 1, 1), date(schedule.year, 12, 31)
     await session.exec(
         delete(CalendarDay).where(
@@ -337,7 +344,8 @@ async def load_year_schedule(
     changes = []
     for clock, case in await _clocks_to_recount(session, replaced):
         change = _change(clock, case, old, new)
-        changes.append(change)
+        if change.moved or clock.provisional:  # an official deadline that stays is not listed
+            changes.append(change)
         clock.provisional = change.provisional
         if change.moved:
             clock.due_at = change.new_due_at
