@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 
 import aiohttp
 import pytest
@@ -25,9 +27,11 @@ from tests.tracking_support import web_case
 
 BURST = 30
 CHECK_S = 0.4  # each password check made this slow, so that a burst lasts long enough to see
-# Before: the burst held the pool's 15 connections and the default threads through its checks,
-# and the reporter's page waited for a third of it (more than a second); now it waits for nothing.
-PAGE_WAIT_S = 0.6
+# Before: the burst held all the pool's 15 connections and the default threads through its
+# checks (the reporter's page waited over a second, alone on the machine); now the checks run on
+# Argon2's own threads with no connection held. The page's bound is loose (a busy test machine).
+PAGE_WAIT_S = 5.0
+HELD_AT_MOST = 5  # connections in use while a check runs: the sign-ins' short reads, at most
 
 
 @pytest.fixture
@@ -38,15 +42,25 @@ async def client(
         yield test_client
 
 
+@dataclass
+class Checks:
+    threads: set[str] = field(default_factory=set)
+    held: list[int] = field(default_factory=list)  # connections checked out as each check ends
+
+
 @pytest.fixture
-def slow_checks(monkeypatch: pytest.MonkeyPatch) -> None:
-    check = accounts._password_matches
+def slow_checks(monkeypatch: pytest.MonkeyPatch, sessions: SessionFactory) -> Checks:
+    check, seen = accounts._password_matches, Checks()
+    engine = sessions.kw["bind"]
 
     def slow(stored: str | None, password: str) -> bool:
+        seen.threads.add(threading.current_thread().name.rsplit("_", 1)[0])
         time.sleep(CHECK_S)  # as Argon2 does, off the event loop and without the GIL
+        seen.held.append(engine.sync_engine.pool.checkedout())  # the burst's reads long done
         return check(stored, password)
 
     monkeypatch.setattr(accounts, "_password_matches", slow)
+    return seen
 
 
 async def _sign_in(http: aiohttp.ClientSession, url: str, token: str) -> int:
@@ -58,9 +72,12 @@ async def _sign_in(http: aiohttp.ClientSession, url: str, token: str) -> int:
 
 @pytest.mark.both_databases
 @pytest.mark.slow
-@pytest.mark.usefixtures("slow_checks")
 async def test_a_burst_of_sign_ins_with_made_up_names_stalls_no_reporter(
-    client: Client, sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar
+    client: Client,
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    slow_checks: Checks,
 ) -> None:
     theirs = await web_case(sessions, catalog, calendar)
     reporter = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
@@ -92,6 +109,8 @@ async def test_a_burst_of_sign_ins_with_made_up_names_stalls_no_reporter(
         await reporter.close()
 
     assert answers == {401: BURST}, answers  # each one refused as a wrong password, none failed
+    assert slow_checks.threads == {"lianka-argon2"}  # not the threads uploads are checked on
+    assert max(slow_checks.held) <= HELD_AT_MOST, slow_checks.held  # not the pool's 15
     assert page_status == 200
     assert page_wait < PAGE_WAIT_S, page_wait
     assert thread_wait < PAGE_WAIT_S, thread_wait
