@@ -15,6 +15,7 @@ from models.calendar import WorkCalendar
 from models.clock import ClockState
 from models.reporter import CaseFollower
 from tests.factories import make_reporter
+from tests.harness import Telegram, TgUser
 from tests.inspector_support import (
     INSPECTOR,
     REPORTER,
@@ -27,6 +28,23 @@ from tests.inspector_support import (
 )
 
 FOLLOWER = 7_100_009
+
+
+async def asked(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
+) -> tuple[Telegram, TgUser, TgUser]:
+    """An anonymous appeal its inspector signed for and asked 请问涉及金额是多少？ about, the
+    question delivered: the bot, the inspector and the reporter."""
+    people = await make_people(sessions, clock)
+    tg = build(sessions, catalog, calendar, clock)
+    await submit(sessions, catalog, calendar, clock, people.reporter)
+    inspector, reporter = user(tg, INSPECTOR), user(tg, REPORTER)
+    await deliver(tg, sessions)
+    await inspector.click("签收")
+    await inspector.click("提问")
+    await inspector.send("请问涉及金额是多少？")
+    await deliver(tg, sessions)
+    return tg, inspector, reporter
 
 
 async def test_a_follower_gets_the_question_and_the_resolve_clock_waits_for_every_answer(
@@ -152,17 +170,7 @@ async def test_the_question_being_answered_is_kept_sealed_in_the_reporters_conve
     """While the reporter types the answer, the conversation state (kept under their Telegram
     account) names the question only sealed: a copy of the database does not tie the account to
     the anonymous case. The answer still reaches the inspector."""
-    people = await make_people(sessions, clock)
-    tg = build(sessions, catalog, calendar, clock)
-    case = await submit(sessions, catalog, calendar, clock, people.reporter)
-    assert case.anonymous
-    inspector, reporter = user(tg, INSPECTOR), user(tg, REPORTER)
-    await deliver(tg, sessions)
-    await inspector.click("签收")
-    await inspector.click("提问")
-    await inspector.send("请问涉及金额是多少？")
-    await deliver(tg, sessions)
-
+    tg, inspector, reporter = await asked(sessions, catalog, calendar, clock)
     await reporter.click("回复")
     context = tg.dispatcher.fsm.get_context(tg.bot, chat_id=REPORTER, user_id=REPORTER)
     kept = (await context.get_data())["relay_id"]
@@ -176,15 +184,7 @@ async def test_the_question_being_answered_is_kept_sealed_in_the_reporters_conve
 async def test_an_answer_step_whose_question_no_longer_opens_is_answered_as_expired(
     sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
 ) -> None:
-    people = await make_people(sessions, clock)
-    tg = build(sessions, catalog, calendar, clock)
-    await submit(sessions, catalog, calendar, clock, people.reporter)
-    inspector, reporter = user(tg, INSPECTOR), user(tg, REPORTER)
-    await deliver(tg, sessions)
-    await inspector.click("签收")
-    await inspector.click("提问")
-    await inspector.send("请问涉及金额是多少？")
-    await deliver(tg, sessions)
+    tg, _, reporter = await asked(sessions, catalog, calendar, clock)
     await reporter.click("回复")
     context = tg.dispatcher.fsm.get_context(tg.bot, chat_id=REPORTER, user_id=REPORTER)
     await context.update_data(relay_id="v1:not-a-sealed-value")  # its key dropped, say
