@@ -116,8 +116,8 @@ def statutory_holidays(year: int) -> Mapping[date, str]:
     元旦, 春节 (除夕 to 初三), 清明节, 劳动节 (1–2 May), 端午节, 中秋节, 国庆节 (1–3 Oct).
 
     A day two holidays fall on (中秋节 on 3 Oct 2028) is one day off named after both. No 调休
-    (make-up working days) and no 补假 for a holiday on a weekend: those the State Council's
-    schedule decides each year."""
+    (make-up working days): those the State Council's schedule decides each year; the 补假 of a
+    holiday on a weekend is added by ``provisional_days_off``."""
     days: dict[date, str] = {}
     fixed = [(date(year, month, day), name) for (month, day), name in _FIXED_HOLIDAYS.items()]
     for day, name in sorted(fixed + _lunar_holidays(year), key=lambda holiday: holiday[0]):
@@ -127,10 +127,28 @@ def statutory_holidays(year: int) -> Mapping[date, str]:
 
 
 @cache
+def provisional_days_off(year: int) -> Mapping[date, str]:
+    """The statutory holidays of ``year`` and, for each that falls on a Saturday or Sunday, the
+    weekday off in its place (补假, Art. 6 of the same 办法): the first weekday after it that is
+    not off already, named after the holiday. From 2017 to 2026 every such day was off in the
+    published schedules too (2015 and 2016 moved three elsewhere)."""
+    holidays = statutory_holidays(year)
+    days = dict(holidays)
+    for day, name in sorted(holidays.items()):
+        if day.weekday() < 5:
+            continue
+        instead = day + timedelta(days=1)
+        while instead.weekday() >= 5 or instead in days:
+            instead += timedelta(days=1)
+        days[instead] = name
+    return MappingProxyType(days)
+
+
+@cache
 def _provisional_year(year: int) -> tuple[DayInfo, ...]:
     """Every day of a year without official data: Monday to Friday are worked, except the
-    statutory holidays; weekends are not."""
-    holidays = statutory_holidays(year)
+    statutory holidays and their 补假; weekends are not."""
+    holidays = provisional_days_off(year)
     return tuple(
         DayInfo(is_workday=d not in holidays and d.weekday() < 5, name=holidays.get(d))
         for d in _days_of(year)

@@ -289,10 +289,10 @@ def test_the_2027_schedule_file_changes_a_deadline_that_crossed_into_2027() -> N
 
     schedule = read_schedule(Path(__file__).parent / "data" / "calendar-2027.toml")
     start = datetime(2026, 12, 28, 10, 0, tzinfo=SHANGHAI)
-    # provisionally 除夕 (5 Feb) and 初三 (8 Feb) are the weekdays off; the loaded schedule rests
-    # 5–13 Feb and works Sunday 31 Jan
+    # provisionally 除夕 (5 Feb), 初三 (8 Feb) and the 补假 for the weekend's 初一 and 初二 (9–10
+    # Feb) are the weekdays off; the loaded schedule rests 5–13 Feb and works Sunday 31 Jan
     assert CAL.deadline(start, 30) == Deadline(
-        due_at=datetime(2027, 2, 11, 10, 0, tzinfo=UTC), provisional=True
+        due_at=datetime(2027, 2, 15, 10, 0, tzinfo=UTC), provisional=True
     )
     loaded = CAL.with_days(schedule.days(), known_years=[schedule.year])
     assert loaded.deadline(start, 30) == Deadline(

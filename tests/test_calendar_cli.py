@@ -139,8 +139,8 @@ def test_a_deadline_into_2027_is_provisional_until_the_2027_schedule_is_loaded(
     case_id = open_clue_case(env)
     before, _ = resolve_clock(env, case_id)
     assert before.provisional and before.due_at == sh(
-        2027, 2, 11, 18
-    )  # 元旦, 除夕 and 初三 skipped
+        2027, 2, 15, 18
+    )  # 元旦, 除夕, 初三 and the 补假 for 初一 and 初二 skipped
     shown = json.loads(lianka(env, "calendar", "show", "2027", "--json").output)
     assert shown["official"] is False and shown["source"].startswith("暂定")
 
@@ -150,7 +150,7 @@ def test_a_deadline_into_2027_is_provisional_until_the_2027_schedule_is_loaded(
     assert (loaded["holidays"], loaded["make_up_workdays"]) == (29, 6)
     (change,) = [d for d in loaded["deadlines"] if d["clock"] == "resolve"]
     # 31 Jan (a make-up Sunday) counts, 5–13 Feb (春节) does not
-    assert change["old_due_at"] == sh(2027, 2, 11, 18).isoformat()
+    assert change["old_due_at"] == sh(2027, 2, 15, 18).isoformat()
     assert change["new_due_at"] == sh(2027, 2, 16, 18).isoformat()
     assert change["provisional"] is False
 
@@ -195,7 +195,7 @@ def test_jobs_run_dry_run_lists_and_changes_nothing_then_the_real_run_queues(
     env: dict[str, str],
 ) -> None:
     case_id = open_clue_case(env)
-    moment = "2027-02-10T18:00"  # the provisional warning time of the resolve clock
+    moment = "2027-02-12T18:00"  # the provisional warning time of the resolve clock
     dry = json.loads(
         lianka(env, "jobs", "run", "deadline-sweep", "--now", moment, "--dry-run", "--json").output
     )

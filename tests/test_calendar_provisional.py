@@ -11,7 +11,14 @@ from pathlib import Path
 import chinese_calendar
 import pytest
 
-from models.calendar import _CHINESE_NAMES, SHANGHAI, Deadline, WorkCalendar, statutory_holidays
+from models.calendar import (
+    _CHINESE_NAMES,
+    SHANGHAI,
+    Deadline,
+    WorkCalendar,
+    provisional_days_off,
+    statutory_holidays,
+)
 from tests.test_cli import lianka
 
 CAL = WorkCalendar()
@@ -74,8 +81,9 @@ def test_mid_autumn_on_national_day_2028_is_one_day_off_named_after_both() -> No
     assert holidays[date(2028, 10, 3)] == "国庆节、中秋节"
     assert len(holidays) == 12  # 1 + 4 + 1 + 2 + 1 + 3: the day is not counted twice
     assert not CAL.is_workday(date(2028, 10, 3))
-    # Friday 29 Sep 2028: the weekend and 1–3 Oct are skipped, Wednesday 4 Oct is the next day
-    assert CAL.add_workdays(date(2028, 9, 29), 1) == date(2028, 10, 4)
+    # Friday 29 Sep 2028: the weekend, 1–3 Oct and Wednesday 4 Oct (补假 for Sunday 1 Oct) are
+    # skipped, Thursday 5 Oct is the next day
+    assert CAL.add_workdays(date(2028, 9, 29), 1) == date(2028, 10, 5)
 
 
 def test_the_rule_agrees_with_every_state_council_schedule_from_2008_to_2026() -> None:
@@ -99,14 +107,38 @@ def test_the_rule_agrees_with_every_state_council_schedule_from_2008_to_2026() -
 def test_a_provisional_year_has_no_make_up_working_days() -> None:
     days_2027 = _days(date(2027, 1, 1), 365)
     assert [d for d in days_2027 if CAL.is_workday(d) and d.weekday() >= 5] == []
-    # 261 weekdays less 元旦, 除夕, 初三, 清明, 端午, 中秋 and 1 Oct, which fall on weekdays
-    assert sum(CAL.is_workday(d) for d in days_2027) == 254
+    # 261 weekdays less 元旦, 除夕, 初三, 清明, 端午, 中秋 and 1 Oct, which fall on weekdays, and
+    # the 补假 of the six that fall on a weekend (初一 and 初二, 1 and 2 May, 2 and 3 Oct)
+    assert sum(CAL.is_workday(d) for d in days_2027) == 248
+
+
+def test_a_holiday_on_a_weekend_gives_the_next_free_weekday_off_as_the_law_says() -> None:
+    """补假 (Art. 6): in 2027 初一 and 初二 are a weekend, so are 1–2 May and 2–3 October."""
+    days_off = provisional_days_off(2027)
+    given = {day: name for day, name in days_off.items() if day not in statutory_holidays(2027)}
+    assert given == {
+        date(2027, 2, 9): "春节",
+        date(2027, 2, 10): "春节",
+        date(2027, 5, 3): "劳动节",
+        date(2027, 5, 4): "劳动节",
+        date(2027, 10, 4): "国庆节",
+        date(2027, 10, 5): "国庆节",
+    }
+    assert all(not CAL.is_workday(day) and CAL.day_name(day) == name for day, name in given.items())
+
+
+def test_the_weekday_off_for_a_weekend_holiday_was_off_in_the_schedules_since_2017() -> None:
+    """What the rule adds agrees with what the State Council published (chinesecalendar)."""
+    for year in range(2017, 2027):
+        for day in set(provisional_days_off(year)) - set(statutory_holidays(year)):
+            assert not chinese_calendar.is_workday(day), (year, day)
 
 
 def test_a_deadline_across_the_provisional_spring_festival_skips_it_and_is_provisional() -> None:
-    # Thursday 4 Feb 2027; 5 Feb (除夕), the weekend and 8 Feb (初三) are not worked
+    # Thursday 4 Feb 2027; 5 Feb (除夕), the weekend, 8 Feb (初三) and 9–10 Feb (补假 for the
+    # weekend's 初一 and 初二) are not worked
     result = CAL.deadline(datetime(2027, 2, 4, 9, 0, tzinfo=SHANGHAI), 1)
-    assert result == Deadline(due_at=datetime(2027, 2, 9, 10, 0, tzinfo=UTC), provisional=True)
+    assert result == Deadline(due_at=datetime(2027, 2, 11, 10, 0, tzinfo=UTC), provisional=True)
 
 
 def test_every_year_the_cli_accepts_is_computed_without_error() -> None:
@@ -163,7 +195,7 @@ def test_calendar_show_says_each_statutory_day_of_2027_and_2028_is_off_and_provi
 @pytest.mark.slow
 def test_calendar_show_of_a_provisional_year_lists_the_computed_holidays(installed: Path) -> None:
     shown = show(installed, "2027")
-    assert (shown["official"], shown["provisional"], shown["workdays"]) == (False, True, 254)
+    assert (shown["official"], shown["provisional"], shown["workdays"]) == (False, True, 248)
     days = shown["days"]
     assert isinstance(days, list)
     assert [d["date"] for d in days if d["name"] == "春节"] == [
@@ -171,6 +203,8 @@ def test_calendar_show_of_a_provisional_year_lists_the_computed_holidays(install
         "2027-02-06",
         "2027-02-07",
         "2027-02-08",
+        "2027-02-09",  # 补假: 初一 and 初二 are a weekend
+        "2027-02-10",
     ]
     assert [d for d in days if d["workday"]] == []  # no 调休 in a provisional year
     official = show(installed, "2026-02-14")  # a make-up Saturday of the published 2026

@@ -92,7 +92,7 @@ async def test_a_year_without_its_schedule_is_shown_as_provisional(
     chief = await sign_in(client, sessions, role="team_leader", team="business_env")
     text = text_of(await (await chief.get("/console/calendar?year=2027")).text())
     assert "2027年为暂定日历" in text and "按法定节假日" in text and "未含调休上班" in text
-    assert "2月5日至2月8日 4 法定节假日 春节" in text  # 除夕 to 初三, computed
+    assert "2月5日至2月10日 6 法定节假日 春节" in text  # 除夕 to 初三, and 补假 for its weekend
     wrong = await chief.get("/console/calendar?year=abc")
     assert wrong.status == 400 and "请填写四位数的年份" in text_of(await wrong.text())
 
@@ -110,9 +110,9 @@ async def test_the_admin_checks_then_loads_the_2027_schedule_and_the_deadline_mo
     assert checked.status == 200, html
     text = text_of(html)
     assert "检查结果：2027年节假日安排" in text and "放假29天，调休上班6天" in text
-    assert f"{case.number} 办结 2027-02-11 18:00 2027-02-16 18:00 否" in text
+    assert f"{case.number} 办结 2027-02-15 18:00 2027-02-16 18:00 否" in text
     before = await clock_of(sessions, case.id, ClockKind.RESOLVE)
-    assert before.due_at == sh(2027, 2, 11, 18) and before.provisional  # nothing written yet
+    assert before.due_at == sh(2027, 2, 15, 18) and before.provisional  # nothing written yet
 
     encoded = re.search(r'name="schedule" value="([^"]+)"', html)
     assert encoded is not None
@@ -180,4 +180,4 @@ async def test_only_an_admin_can_load_a_schedule(
     async with sessions() as session:
         assert (await session.exec(select(func.count()).select_from(CalendarYear))).one() == 0
     clock = await clock_of(sessions, case.id, ClockKind.RESOLVE)
-    assert clock.due_at == sh(2027, 2, 11, 18) and clock.provisional
+    assert clock.due_at == sh(2027, 2, 15, 18) and clock.provisional

@@ -22,7 +22,7 @@ from models.team import Inspector, Role
 EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
 PROVISIONAL_SOURCE = (
     "暂定：按法定节假日（元旦、春节、清明节、劳动节、端午节、中秋节、国庆节）推算，"
-    "未含调休上班；国务院节假日安排载入后替换"
+    "节日逢周末的在其后工作日补假，未含调休上班；国务院节假日安排载入后替换"
 )
 PACKAGE_SOURCE = "chinesecalendar 官方数据"
 
