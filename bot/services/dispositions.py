@@ -441,7 +441,6 @@ async def _lapse_open_work(session: AsyncSession, case: Case, now: datetime) -> 
     """Questions still open and requests still pending lapse with the clue closed."""
     assert case.id is not None
     await cancel_open_questions(session, case.id)
-    assert case.id is not None
     await cancel_pending(session, case.id, now=now, why="问题线索已处置")
 
 
