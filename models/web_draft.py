@@ -3,7 +3,9 @@
 The browser holds only a signed cookie with a random session id; the row is found by a hash of
 that id (``session_key``), so the table never holds a value that would open a session. The
 report's data (an ``IntakeDraft``'s ``to_data()``) stays until the report is submitted, then is
-cleared; an untouched row expires ``WEB_DRAFT_DAYS`` after its last change and is purged.
+cleared (but for the receipt code just shown, sealed, kept a few minutes so that a double tap
+shows the same one); an untouched row expires ``WEB_DRAFT_DAYS`` after its last change and is
+purged.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from models.types import JSONType, UTCDateTime
 
 WEB_DRAFT_DAYS = 7
 WEB_DRAFT_LIFETIME = timedelta(days=WEB_DRAFT_DAYS)
+KEPT_RECEIPT = "receipt_code"
+"""The field of a submitted draft's data that keeps, for a few minutes, the receipt code just
+shown (sealed under the data key, bound to the draft: ``models.intake.seal_draft_value``)."""
 
 
 class WebDraft(SQLModel, table=True):

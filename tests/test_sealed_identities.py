@@ -15,7 +15,7 @@ import pytest
 from aiogram.fsm.storage.base import StorageKey
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.engine import make_url
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
@@ -30,9 +30,10 @@ from models import keys
 from models.account import ConsoleAccount
 from models.calendar import WorkCalendar
 from models.case import reporter_of
-from models.intake import CaseDraft, IntakeDraft, MaterialDraft
+from models.intake import CaseDraft, IntakeDraft, MaterialDraft, open_draft_value
 from models.keycheck import KeyCheck
 from models.reporter import ReporterContact, receipt_hash, sealed_contact
+from models.web_draft import KEPT_RECEIPT, WebDraft
 from tests.console_support import make_account
 from tests.factories import make_reporter
 from tests.intake_helpers import REFUND, make_card
@@ -252,6 +253,13 @@ async def test_a_rotated_data_key_leaves_everything_readable_with_the_new_key_al
         assert IntakeDraft.from_data(draft).contact_name == PEOPLE["chat draft"][0]
         step = await SqlStorage(sessions_b).get_data(waiting)
         assert MaterialDraft.from_data(step).case_id == anonymous.id
+        # the web report's receipt code, kept a few minutes for a double tap, opens with B
+        async with sessions_b() as session:
+            submitted = (
+                await session.exec(select(WebDraft).where(col(WebDraft.reporter_id).is_not(None)))
+            ).one()
+            kept = open_draft_value(submitted.data, KEPT_RECEIPT)
+            assert kept is not None and await find_by_receipt(session, kept) is not None
     finally:
         await engine.dispose()
 

@@ -5,7 +5,8 @@
 it has passed); ``POST`` takes one step's form (CSRF-checked, counted per client address), then
 sends the browser to the next step (303). Bad input shows the same page with the message beside
 the field and everything entered. 确认提交 answers with the 受理编号, the acceptance deadline and
-the receipt code, once: the draft is closed, a reload shows that it was submitted. A card's page
+the receipt code: the draft is closed, a reload (or a double tap) shows that it was submitted,
+with the same code for a few minutes (``RECEIPT_SHOWN_AGAIN``), a new one after. A card's page
 opened while a report through another card is being entered keeps that report, and asks: 继续填写
 it, or 放弃并重新开始 (a form, never a page opened).
 
@@ -663,5 +664,6 @@ def _done(request: web.Request, channel: WebChannel, confirmed: WebSubmitted) ->
         accept_provisional=submitted.accept_provisional,
         receipt_code=submitted.receipt_code,
         duplicate=submitted.duplicate,
+        renewed=submitted.renewed,
         track_url=str(request.app.router[f"{ROUTE_PREFIX}track"].url_for()),
     )

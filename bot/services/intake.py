@@ -44,6 +44,7 @@ class Submitted:
     accept_due_at: datetime  # "将于…前受理": the 受理告知 deadline, which 签收 meets (DESIGN.md)
     accept_provisional: bool
     duplicate: bool = False  # the same draft was submitted before (a re-delivered update)
+    renewed: bool = False  # a new receipt code for a case submitted before: the earlier one is void
 
 
 async def next_case_number(session: AsyncSession, prefix: str, year: int) -> str:
@@ -207,27 +208,45 @@ async def _duplicate(session: AsyncSession, existing: Case, now: datetime) -> Su
 
 
 async def confirm_again(
-    session: AsyncSession, reporter: Reporter, draft_id: str, now: datetime
+    session: AsyncSession,
+    reporter: Reporter,
+    draft_id: str,
+    now: datetime,
+    *,
+    shown: str | None = None,
+    commit: bool = True,
 ) -> Submitted | None:
     """The confirmation of a submitted draft, for a reporter a crash (or, on the web, a double
     tap) may have left without it. Only a receipt code's hash is kept, so a case that has a code
-    (anonymous, or made on the web) gets a fresh one: the first one was never shown, or is void
-    from now on (accounts that already follow the case keep following)."""
+    (anonymous, or made on the web) gets a fresh one (``renewed``): the first one was never
+    shown, or is void from now on (accounts that already follow the case keep following) —
+    unless the caller kept the code it showed moments ago (``shown``, the web's double tap) and
+    it still opens the case: then that one, as it is. ``commit=False``: the caller, which writes
+    the new code somewhere of its own in the same transaction, commits."""
     assert reporter.id is not None
     key = _submission_key(reporter, draft_id)
     case = (await session.exec(select(Case).where(Case.submission_key == key))).first()
     if case is None:
         return None
-    receipt_code = new_receipt_code() if needs_receipt(reporter, anonymous=case.anonymous) else None
-    if receipt_code is not None:
-        case.receipt_hash = receipt_hash(receipt_code)
-        case.updated_at = now
-        session.add(case)
+    receipt_code: str | None
+    if shown is not None and case.receipt_hash == receipt_hash(shown):
+        receipt_code, renewed = shown, False
+    else:
+        receipt_code = (
+            new_receipt_code() if needs_receipt(reporter, anonymous=case.anonymous) else None
+        )
+        renewed = receipt_code is not None
+        if receipt_code is not None:
+            case.receipt_hash = receipt_hash(receipt_code)
+            case.updated_at = now
+            session.add(case)
     accept = await get_clock(session, case.id or 0, ClockKind.FIRST_REPLY)
-    await session.commit()
+    if commit:
+        await session.commit()
     return Submitted(
         case,
         receipt_code,
         accept.due_at if accept else now,
         accept.provisional if accept else False,
+        renewed=renewed,
     )

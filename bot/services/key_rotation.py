@@ -27,7 +27,7 @@ from models.fsm import FsmRecord
 from models.intake import DRAFT_SEALED, SEALED_REFS, draft_context, ref_context
 from models.keycheck import KeyCheck
 from models.reporter import ReporterContact, contact_context
-from models.web_draft import WebDraft
+from models.web_draft import KEPT_RECEIPT, WebDraft
 
 logger = logging.getLogger(__name__)
 
@@ -133,13 +133,15 @@ def _reseal_column_batch(
 
 def _resealed_draft(data: Any, ring: keys.Keyring) -> dict[str, Any] | None:
     """A stored draft or conversation state with what an old key sealed in it sealed again: a
-    draft's contacts (bound to the draft) and the case a reporter's step waits on (``seal_ref``);
+    draft's contacts and a submitted web draft's kept receipt code (bound to the draft), and the
+    case a reporter's step waits on (``seal_ref``);
     None when nothing in it is under an old key."""
     if not isinstance(data, dict):
         return None
     contexts = {name: ref_context(name) for name in SEALED_REFS}
     if "draft_id" in data:
-        contexts |= {name: draft_context(name, str(data["draft_id"])) for name in DRAFT_SEALED}
+        draft_id = str(data["draft_id"])
+        contexts |= {name: draft_context(name, draft_id) for name in (*DRAFT_SEALED, KEPT_RECEIPT)}
     stale = [
         name
         for name in contexts

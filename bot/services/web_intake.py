@@ -28,7 +28,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.calendar import load_calendar
-from bot.services.intake import Counter, Submitted, confirm_again, submit_case
+from bot.services.intake import Counter, Submitted, submit_case
 from bot.services.policy import Policy
 from bot.services.rate_limits import Limit, RateLimiter, purge_rate_counters
 from bot.services.reporters import (
@@ -41,12 +41,18 @@ from bot.services.reporters import (
     get_open_card,
     list_categories,
 )
+from bot.services.web_receipts import (
+    SUBMITTED,
+    forget_kept_receipts,
+    keep_receipt,
+    submitted_again,
+)
 from models.card import Card
 from models.enterprise import Enterprise
 from models.errors import DomainError
 from models.intake import IntakeDraft
 from models.org import Category, Zone
-from models.reporter import Reporter, web_reporter
+from models.reporter import web_reporter
 from models.web_draft import WEB_DRAFT_LIFETIME, WebDraft
 
 FORMS_PER_ADDRESS = Limit("web-form", 30, timedelta(minutes=1))
@@ -57,7 +63,6 @@ draft row: a flood of cookie-less visits must not fill the table)."""
 REPORTS_PER_CARD = Limit("web-report-card", 10, timedelta(hours=1))
 """Reports one card may bring in an hour on the web (a card is one enterprise's): counted once
 per draft that becomes a case, before the case is made."""
-SUBMITTED = "submitted"
 CONFIRMING = "confirming"
 """The step of a draft whose 确认提交 is under way: one request holds it (counts it against the
 card, then submits it); the draft cannot be changed meanwhile, and a second 确认提交 waits for
@@ -67,9 +72,6 @@ CLAIM_LEASE = timedelta(minutes=1)
 next 确认提交 takes the draft over."""
 CLAIM_WAIT_SECONDS = 5.0
 """How long a second 确认提交 waits for the first one's case before saying it is under way."""
-RENEW_TRIES = 5
-"""How often a 确认提交 of a submitted draft tries to renew its receipt code when taps at the
-same moment renew it too (each renewal a versioned update of the case)."""
 
 
 class StaleForm(DomainError):
@@ -325,15 +327,16 @@ async def submit_web_report(
 ) -> Submitted:
     """A web draft submitted (``confirm_web_report`` counts it first): the card opened again
     (revoked → refused), a web reporter made from it, and ``submit_case`` as in the chat, with
-    the draft's id: in one transaction with the draft marked submitted and its data dropped. The
-    same form sent again (twice at once, or later) gets the first case back (``duplicate``, with
-    a new receipt code: ``_submitted_already``); another draft's form, or a token not its card's,
-    ``StaleForm``."""
+    the draft's id: in one transaction with the draft marked submitted, its data dropped and the
+    receipt code kept sealed in its place for a few minutes (``keep_receipt``). The same form
+    sent again (twice at once, or later) gets the first case back (``duplicate``, with the same
+    receipt code while it is kept, a new one after: ``_submitted_already``); another draft's
+    form, or a token not its card's, ``StaleForm``."""
     row, card = await _form_draft(
         session, session_key=session_key, draft_id=draft_id, config=policy.config, token=token
     )
     if row.reporter_id is not None:
-        return await _submitted_already(session, row.reporter_id, draft_id, now)
+        return await _submitted_already(session, row.reporter_id, session_key, draft_id, now)
     if row.expires_at <= now:
         raise StaleForm(detail="expired web draft")
     ready = IntakeDraft.from_data(row.data).ready()
@@ -367,10 +370,15 @@ async def submit_web_report(
         again = await session.get(WebDraft, session_key, populate_existing=True)
         if again is None or again.draft_id != draft_id or again.reporter_id is None:
             raise StaleForm(detail="web draft changed meanwhile")
-        return await _submitted_already(session, again.reporter_id, draft_id, now)
-    return await submit_case(
-        session, reporter, ready, policy=policy, now=now, draft_id=draft_id, counted=counted
+        return await _submitted_already(session, again.reporter_id, session_key, draft_id, now)
+    submitted = await submit_case(
+        session, reporter, ready, policy=policy, now=now, draft_id=draft_id, commit=False
     )
+    await keep_receipt(session, session_key, draft_id, submitted.receipt_code, now)
+    await session.commit()
+    if counted is not None and not submitted.duplicate:
+        counted.inc()
+    return submitted
 
 
 @dataclass(frozen=True, slots=True)
@@ -477,7 +485,9 @@ async def _claim(session: AsyncSession, given: _Confirmation) -> _Claim:
     )
     unit, _ = await _issuer(session, card)
     if row.reporter_id is not None:
-        earlier = await _submitted_already(session, row.reporter_id, given.draft_id, given.now)
+        earlier = await _submitted_already(
+            session, row.reporter_id, given.session_key, given.draft_id, given.now
+        )
         return _Claim(unit, earlier=earlier)
     if row.expires_at <= given.now:
         raise StaleForm(detail="expired web draft")
@@ -508,7 +518,9 @@ async def _claim(session: AsyncSession, given: _Confirmation) -> _Claim:
     if again is None or again.draft_id != given.draft_id:
         raise StaleForm(detail="web draft changed meanwhile")
     if again.reporter_id is not None:
-        earlier = await _submitted_already(session, again.reporter_id, given.draft_id, given.now)
+        earlier = await _submitted_already(
+            session, again.reporter_id, given.session_key, given.draft_id, given.now
+        )
         return _Claim(unit, earlier=earlier)
     if again.step not in (given.at_step, CONFIRMING):
         raise StaleForm(detail="web draft changed meanwhile")
@@ -533,29 +545,28 @@ async def _release(sessions: SessionFactory, given: _Confirmation) -> None:
 
 
 async def _submitted_already(
-    session: AsyncSession, reporter_id: int, draft_id: str, now: datetime
+    session: AsyncSession, reporter_id: int, session_key: str, draft_id: str, now: datetime
 ) -> Submitted:
     """This browser's draft, submitted before (a double tap, a reload of the answer, a second
-    tab): its case, with a new receipt code (``confirm_again``): the browser shows the last
-    answer, and a web case is found again only by its code; the one shown before is void."""
-    for _ in range(RENEW_TRIES):
-        reporter = await session.get(Reporter, reporter_id)
-        try:
-            again = await confirm_again(session, reporter, draft_id, now) if reporter else None
-        except StaleDataError:  # a tap at the same moment renewed it first: renew it again
-            await session.rollback()
-            continue
-        if again is None:
-            raise StaleForm(detail="submitted web draft without its case")
-        return replace(again, duplicate=True)
-    raise SubmissionUnderWay(detail="receipt code renewed by other requests meanwhile")
+    tab): its case, with the receipt code its draft keeps, or a new one (``submitted_again``)."""
+    try:
+        again = await submitted_again(session, reporter_id, session_key, draft_id, now)
+    except StaleDataError as error:
+        raise SubmissionUnderWay(
+            detail="receipt code renewed by other requests meanwhile"
+        ) from error
+    if again is None:
+        raise StaleForm(detail="submitted web draft without its case")
+    return replace(again, duplicate=True)
 
 
 async def purge_expired_web_drafts(sessions: SessionFactory, now: datetime) -> int:
     """Hourly: delete the web drafts untouched for ``WEB_DRAFT_DAYS`` (what was entered goes
-    with them) and the rate counters of windows that have passed; returns how many drafts."""
+    with them), the receipt codes submitted drafts keep past their minutes, and the
+    rate counters of windows that have passed; returns how many drafts were deleted."""
     async with sessions() as session:
         result = await session.exec(delete(WebDraft).where(col(WebDraft.expires_at) <= now))
+        await forget_kept_receipts(session, now)
         await session.commit()
     await purge_rate_counters(sessions, now)
     return int(result.rowcount or 0)
