@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import event as sa_event
+from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
@@ -24,6 +25,7 @@ from models.notification import (
     NotificationStatus,
     Offering,
     Recipient,
+    RecipientKind,
     SendMethod,
 )
 from models.team import Inspector, Role
@@ -300,6 +302,44 @@ async def notify_inspectors(
             now=now,
         )
     return queued
+
+
+async def withdraw_waiting(
+    session: AsyncSession, people: Any, *, case_id: int | None = None
+) -> None:
+    """Notices still waiting for ``people`` (an id, or a SELECT of inspector ids) — on one case,
+    or on any — go nowhere (``WITHDRAWN``): they no longer may read them (deactivated, or their
+    team taken off the case). The sender checks a recipient's activity too; the caller commits."""
+    recipients = (
+        col(Notification.recipient_id) == people
+        if isinstance(people, int)
+        else col(Notification.recipient_id).in_(people)
+    )
+    waiting = col(Notification.status).in_([NotificationStatus.PENDING, NotificationStatus.SENDING])
+    where = [col(Notification.recipient_kind) == RecipientKind.INSPECTOR, recipients, waiting]
+    if case_id is not None:
+        where.append(col(Notification.case_id) == case_id)
+    await session.exec(
+        update(Notification)
+        .where(*where)
+        .values(status=NotificationStatus.WITHDRAWN, claimed_by=None, claimed_until=None)
+    )
+
+
+async def team_leaders_of(session: AsyncSession, team_id: int | None) -> list[Inspector]:
+    """A team's active team leaders, in the order they were registered (none for no team)."""
+    if team_id is None:
+        return []
+    rows = await session.exec(
+        select(Inspector)
+        .where(
+            col(Inspector.team_id) == team_id,
+            col(Inspector.role) == Role.TEAM_LEADER,
+            col(Inspector.active).is_(True),
+        )
+        .order_by(col(Inspector.id))
+    )
+    return list(rows.all())
 
 
 async def reachable(session: AsyncSession, role: Role) -> list[Inspector]:

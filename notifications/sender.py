@@ -72,9 +72,9 @@ from models.notification import (
     SendMethod,
 )
 from models.reporter import Reporter
-from models.team import Inspector, Role
+from models.team import Inspector
 from models.types import utc
-from notifications.outbox import active_admins, enqueue, wake_on_queued
+from notifications.outbox import active_admins, enqueue, team_leaders_of, wake_on_queued
 from notifications.render import telegram_html
 from notifications.telegram import notice_keyboard
 
@@ -687,20 +687,8 @@ async def _reporter_blocked(
         return
     holder = await session.get(Inspector, case.assignee_id) if case.assignee_id else None
     told = [holder] if holder is not None and holder.active else []
-    if not told and case.team_id is not None:
-        told = list(
-            (
-                await session.exec(
-                    select(Inspector)
-                    .where(
-                        Inspector.team_id == case.team_id,
-                        Inspector.role == Role.TEAM_LEADER,
-                        col(Inspector.active).is_(True),
-                    )
-                    .order_by(col(Inspector.id))
-                )
-            ).all()
-        )
+    if not told:
+        told = await team_leaders_of(session, case.team_id)
     notice = Notice.of("inspector_reporter_blocked", case_number=case.number)
     for person in told:
         await enqueue(

@@ -37,7 +37,7 @@ from models.case import Case, CaseStatus, Outcome
 from models.disposition import Disposition
 from models.errors import DomainError, InvalidInput, NotFound, PermissionDenied, StaleAction
 from models.event import CaseEvent, EventKind
-from models.notification import Notification, RecipientKind
+from models.notification import Notification, NotificationStatus, RecipientKind
 from models.team import Inspector, Role, Team
 from notifications.render import telegram_html
 from tests.inspector_support import (
@@ -347,6 +347,37 @@ async def test_assist_teams_hear_of_the_lead_progress_and_the_resolution_until_r
     assert "主办组已办结该问题" in telegram_html((await w.notices("assist_case_changed"))[-1])
     async with sessions() as session:
         assert (await verify_audit(session)).ok
+
+
+async def test_a_removed_assist_team_gets_none_of_the_notices_still_waiting_for_it(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
+) -> None:
+    """Telegram down, or the sender behind: the 协办 invitation (with its 协办进展 and 查看材料
+    buttons) and a change of the case still wait in the outbox when the team is removed; the
+    team no longer sees the case, so of those it gets only the removal."""
+    w = await world(sessions, catalog, calendar, clock)
+    await w.add("dispatch")
+    await w.add("safety")
+    async with sessions() as session:
+        await add_progress(
+            session, await w.person(INSPECTOR), w.case.id or 0, note="已与管委会沟通。",
+            public=False, now=clock.now(),
+        )  # fmt: skip
+    await w.remove("safety")
+
+    async def waiting(telegram_id: int) -> list[str]:
+        async with sessions() as session:
+            rows = await session.exec(
+                select(Notification.kind).where(
+                    Notification.case_id == w.case.id,
+                    Notification.recipient_id == w.people.id(telegram_id),
+                    Notification.status == NotificationStatus.PENDING,
+                )
+            )
+            return sorted(rows.all())
+
+    assert await waiting(SAFETY_LEADER) == ["assist_removed"]
+    assert await waiting(DISPATCH_LEADER) == ["assist_case_changed", "assist_invited"]
 
 
 async def _reporter_notices(sessions: SessionFactory) -> int:

@@ -27,6 +27,7 @@ from models.event import SYSTEM, CaseEvent, EventKind, record_event
 from models.notification import Offer
 from models.org import Category, Track
 from models.team import Inspector, Role, Team, TeamCategory
+from notifications.outbox import team_leaders_of, withdraw_waiting
 from notifications.texts import preview
 
 MANAGE_REFUSED = "只有主办组组长、委领导或管理员可以增加或撤销协办组。"
@@ -113,25 +114,12 @@ async def assist_targets(session: AsyncSession, case: Case) -> list[Team]:
     ]
 
 
-async def _team_leaders(session: AsyncSession, team_id: int) -> list[Inspector]:
-    rows = await session.exec(
-        select(Inspector)
-        .where(
-            Inspector.team_id == team_id,
-            Inspector.role == Role.TEAM_LEADER,
-            col(Inspector.active).is_(True),
-        )
-        .order_by(col(Inspector.id))
-    )
-    return list(rows.all())
-
-
 async def _lead_people(session: AsyncSession, case: Case) -> list[Inspector]:
     """Who answers for the case now: its assignee, or (none yet) the lead team's leaders."""
     assignee = await session.get(Inspector, case.assignee_id) if case.assignee_id else None
     if assignee is not None and assignee.active:
         return [assignee]
-    return await _team_leaders(session, case.team_id) if case.team_id else []
+    return await team_leaders_of(session, case.team_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +161,7 @@ async def add_assist_team(
     session.add_all([assist, case, event])
     lead = await team_name(session, case.team_id)
     await tell_inspectors(
-        session, case, await _team_leaders(session, team.id), "assist_invited",
+        session, case, await team_leaders_of(session, team.id), "assist_invited",
         stage=event.seq, now=now, offer=Offer.ASSIST_PROGRESS.on(case.id), lead=lead,
         track_label=case.track.label, description=preview(case.description, 300),
     )  # fmt: skip
@@ -189,7 +177,7 @@ async def remove_assist_team(
     session: AsyncSession, actor: Inspector, case_id: int, *, team_id: int, now: datetime
 ) -> AssistChange:
     """撤销协办组: the row is closed (kept), the team's leaders are told; the team no longer sees
-    the case."""
+    the case, and its notices on the case still waiting in the outbox are withdrawn."""
     case = await load_case(session, case_id)
     _require_manager(actor, case, "撤销协办组")
     row = next((r for r in await open_assists(session, case) if r.team_id == team_id), None)
@@ -201,8 +189,10 @@ async def remove_assist_team(
     data = {"team": team.code, "assist_team": team.id}
     event = record_event(case, EventKind.ASSIST_REMOVED, actor_of(actor), now, data=data)
     session.add_all([row, case, event])
+    members = select(Inspector.id).where(col(Inspector.team_id) == team_id)
+    await withdraw_waiting(session, members, case_id=case.id)  # it no longer sees the case
     await tell_inspectors(
-        session, case, await _team_leaders(session, team_id), "assist_removed",
+        session, case, await team_leaders_of(session, team_id), "assist_removed",
         stage=event.seq, now=now, lead=await team_name(session, case.team_id),
     )  # fmt: skip
     await session.commit()

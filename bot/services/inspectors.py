@@ -15,11 +15,17 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.case import OPEN_STATUSES, TRANSFERABLE, Case, CaseStatus
 from models.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from models.event import Actor, ActorType, EventKind, record_event, transition
-from models.notification import Notice, Notification, NotificationStatus, Offer, RecipientKind
+from models.notification import Notice, Offer
 from models.org import Track
 from models.request import ApprovalRequest, RequestKind, RequestStatus
 from models.team import Inspector, InviteCode, Role, Team
-from notifications.outbox import active_admins, notify_inspectors, reachable
+from notifications.outbox import (
+    active_admins,
+    notify_inspectors,
+    reachable,
+    team_leaders_of,
+    withdraw_waiting,
+)
 from notifications.texts import case_params, preview
 
 logger = logging.getLogger(__name__)
@@ -195,21 +201,7 @@ async def team_leaders(
     """Who decides for a team: its active team leaders; for an appeal, the admins if it has
     none. A clue is seen only by the team leader and the assignee (DESIGN.md), so a clue team
     without a leader gets nobody here (routing tells the admins, without the content)."""
-    people: list[Inspector] = []
-    if team_id is not None:
-        people = list(
-            (
-                await session.exec(
-                    select(Inspector)
-                    .where(
-                        Inspector.team_id == team_id,
-                        Inspector.role == Role.TEAM_LEADER,
-                        col(Inspector.active).is_(True),
-                    )
-                    .order_by(col(Inspector.id))
-                )
-            ).all()
-        )
+    people = await team_leaders_of(session, team_id)
     if not people and track is Track.APPEAL:
         people = await active_admins(session)
     return people
@@ -320,15 +312,7 @@ async def deactivate_inspector(
             event = record_event(case, EventKind.UNASSIGNED, who, now, data=data)
         case.assignee_id = None
         session.add_all([case, event])
-    await session.exec(  # notices still waiting for them go nowhere (the sender checks too)
-        update(Notification)
-        .where(
-            col(Notification.recipient_kind) == RecipientKind.INSPECTOR,
-            col(Notification.recipient_id) == inspector_id,
-            col(Notification.status).in_([NotificationStatus.PENDING, NotificationStatus.SENDING]),
-        )
-        .values(status=NotificationStatus.WITHDRAWN, claimed_by=None, claimed_until=None)
-    )
+    await withdraw_waiting(session, inspector_id)  # notices still waiting go nowhere
     await session.flush()
     for case in cases:
         await _tell_leaders_case_back(session, case, inspector, now)
