@@ -13,6 +13,8 @@ import itertools
 import json
 import socket
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -177,3 +179,15 @@ class FakeBotApi:
         """A Bot pointed at this server, giving up on a request after ``timeout`` seconds."""
         session = AiohttpSession(api=TelegramAPIServer.from_base(self.url), timeout=timeout)
         return Bot(TOKEN, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+
+
+@asynccontextmanager
+async def serving(api: FakeBotApi, timeout: float = 1.0) -> AsyncIterator[Bot]:
+    """The emulator started and a Bot on it (``FakeBotApi.bot``); both closed after."""
+    await api.start()
+    bot = api.bot(timeout=timeout)
+    try:
+        yield bot
+    finally:
+        await bot.session.close()
+        await api.stop()

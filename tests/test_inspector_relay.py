@@ -31,10 +31,14 @@ FOLLOWER = 7_100_009
 
 
 async def asked(
-    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    clock: FrozenClock,
+    question: str = "请问涉及金额是多少？",
 ) -> tuple[Telegram, TgUser, TgUser]:
-    """An anonymous appeal its inspector signed for and asked 请问涉及金额是多少？ about, the
-    question delivered: the bot, the inspector and the reporter."""
+    """An anonymous appeal its inspector signed for and asked ``question`` about, the question
+    delivered: the bot, the inspector and the reporter."""
     people = await make_people(sessions, clock)
     tg = build(sessions, catalog, calendar, clock)
     await submit(sessions, catalog, calendar, clock, people.reporter)
@@ -42,7 +46,7 @@ async def asked(
     await deliver(tg, sessions)
     await inspector.click("签收")
     await inspector.click("提问")
-    await inspector.send("请问涉及金额是多少？")
+    await inspector.send(question)
     await deliver(tg, sessions)
     return tg, inspector, reporter
 
@@ -124,14 +128,7 @@ async def test_the_reporters_own_conversation_resumes_after_answering_or_cancell
 async def test_a_question_left_open_lapses_when_the_case_is_resolved(
     sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
 ) -> None:
-    people = await make_people(sessions, clock)
-    tg = build(sessions, catalog, calendar, clock)
-    await submit(sessions, catalog, calendar, clock, people.reporter)
-    inspector, reporter = user(tg, INSPECTOR), user(tg, REPORTER)
-    await deliver(tg, sessions)
-    await inspector.click("签收")
-    await inspector.click("提问")
-    await inspector.send("还有其他材料吗？")
+    tg, inspector, reporter = await asked(sessions, catalog, calendar, clock, "还有其他材料吗？")
     await inspector.click("办结")
     await inspector.click("其他")
     await inspector.send("企业已自行与管委会达成一致。")

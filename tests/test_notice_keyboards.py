@@ -25,7 +25,7 @@ from notifications.outbox import enqueue
 from notifications.render import telegram_html
 from notifications.sender import Sender
 from notifications.telegram import notice_keyboard, offer_keyboard
-from tests.fake_bot_api import FakeBotApi
+from tests.fake_bot_api import FakeBotApi, serving
 from tests.test_sender import TEST_PACE, run_until_done
 
 pytestmark = pytest.mark.both_databases
@@ -90,13 +90,8 @@ async def test_queued_offers_and_old_keyboards_are_sent_with_the_buttons_main_se
         )
         await session.commit()
     api = FakeBotApi(fault_every=0)
-    await api.start()
-    bot = api.bot()
-    try:
+    async with serving(api) as bot:
         await run_until_done(sessions, Sender(sessions, bot, pace=TEST_PACE, idle_interval=0.05))
-    finally:
-        await bot.session.close()
-        await api.stop()
 
     sent = {call.text: call.reply_markup for call in api.delivered}
     assert sent == {**expected, "no buttons": None}

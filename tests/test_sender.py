@@ -31,7 +31,7 @@ from notifications.outbox import enqueue, store_document
 from notifications.render import telegram_html
 from notifications.sender import Pace, RetryPolicy, Sender, claim_notifications
 from tests.factories import make_inspector
-from tests.fake_bot_api import Call, FakeBotApi
+from tests.fake_bot_api import Call, FakeBotApi, serving
 from tests.inspector_support import ADMIN, INSPECTOR, REPORTER, make_people, submit
 
 pytestmark = pytest.mark.both_databases
@@ -112,24 +112,19 @@ async def test_every_message_arrives_once_at_the_pace_despite_429_500_and_timeou
     # key), so the client waits long enough for a busy machine to answer; a request the fake
     # holds past that is lost on the way and never delivered.
     api = FakeBotApi(slow=0.3, hang=3.5)
-    await api.start()
-    bot = api.bot(timeout=3.0)
-    chats = [9_001 + n for n in range(10)]
-    messages = [(chats[n % 10], f"消息 {n:02d}") for n in range(60)]
-    await queue(sessions, messages)
-    sender = Sender(
-        sessions,
-        bot,
-        pace=TEST_PACE,
-        retry=TEST_RETRY,
-        idle_interval=0.05,
-        rng=random.Random(6),
-    )
-    try:
+    async with serving(api, timeout=3.0) as bot:
+        chats = [9_001 + n for n in range(10)]
+        messages = [(chats[n % 10], f"消息 {n:02d}") for n in range(60)]
+        await queue(sessions, messages)
+        sender = Sender(
+            sessions,
+            bot,
+            pace=TEST_PACE,
+            retry=TEST_RETRY,
+            idle_interval=0.05,
+            rng=random.Random(6),
+        )
         await run_until_done(sessions, sender)
-    finally:
-        await bot.session.close()
-        await api.stop()
 
     delivered = Counter(call.text for call in api.delivered)
     assert delivered == Counter(text for _, text in messages)  # each exactly once
@@ -166,19 +161,14 @@ async def test_a_document_row_is_sent_as_a_document_with_its_caption(
         document_id = await store_document(session, "周报.pdf", b"%PDF-1.4 test", datetime.now(UTC))
         await session.commit()
     api = FakeBotApi(fault_every=0)
-    await api.start()
-    bot = api.bot()
-    await queue(
-        sessions,
-        [(9_100, "安居区企业反映问题周报")],
-        method=SendMethod.DOCUMENT,
-        document_id=document_id,
-    )
-    try:
+    async with serving(api) as bot:
+        await queue(
+            sessions,
+            [(9_100, "安居区企业反映问题周报")],
+            method=SendMethod.DOCUMENT,
+            document_id=document_id,
+        )
         await run_until_done(sessions, Sender(sessions, bot, pace=TEST_PACE, idle_interval=0.05))
-    finally:
-        await bot.session.close()
-        await api.stop()
     (call,) = api.calls
     assert (call.method, call.chat_id, call.text) == (
         "sendDocument",
@@ -202,18 +192,13 @@ async def test_a_person_who_blocked_the_bot_is_marked_and_the_admins_are_told_on
             session, now, team_code=None, name="赵管理", role=Role.ADMIN, telegram_user_id=9_300
         )
     api = FakeBotApi(fault_every=0, forbidden={9_200})
-    await api.start()
-    bot = api.bot()
-    await queue(
-        sessions,
-        [(9_200, "第一条"), (9_200, "第二条")],
-        recipient_id=blocked.id,
-    )
-    try:
+    async with serving(api) as bot:
+        await queue(
+            sessions,
+            [(9_200, "第一条"), (9_200, "第二条")],
+            recipient_id=blocked.id,
+        )
         await run_until_done(sessions, Sender(sessions, bot, pace=TEST_PACE, idle_interval=0.05))
-    finally:
-        await bot.session.close()
-        await api.stop()
     stored = await rows(sessions)
     assert [(r.chat_id, r.status) for r in stored] == [
         (9_200, NotificationStatus.UNDELIVERABLE),
@@ -245,14 +230,9 @@ async def test_rows_held_by_a_crashed_sender_are_sent_after_the_claim_lapses(
     assert [telegram_html(r) for r in alive] == ["乙"]
 
     api = FakeBotApi(fault_every=0)
-    await api.start()
-    bot = api.bot()
-    sender = Sender(sessions, bot, pace=TEST_PACE)
-    try:
+    async with serving(api) as bot:
+        sender = Sender(sessions, bot, pace=TEST_PACE)
         assert await sender.drain() == 1
-    finally:
-        await bot.session.close()
-        await api.stop()
     assert [c.text for c in api.delivered] == ["甲"]
     statuses = {telegram_html(r): (r.status, r.claimed_by) for r in await rows(sessions)}
     assert statuses == {
@@ -266,21 +246,16 @@ async def test_stopping_gives_back_at_once_what_waits_behind_a_long_retry_after(
     sessions: SessionFactory,
 ) -> None:
     api = FakeBotApi(fault_every=1, faults=("429",), retry_after=600)
-    await api.start()
-    bot = api.bot()
-    await queue(sessions, [(9_400, "第一条"), (9_400, "第二条"), (9_400, "第三条")])
-    sender = Sender(sessions, bot, pace=TEST_PACE, idle_interval=0.05)
-    stop = asyncio.Event()
-    task = asyncio.create_task(sender.run(stop))
-    try:
+    async with serving(api) as bot:
+        await queue(sessions, [(9_400, "第一条"), (9_400, "第二条"), (9_400, "第三条")])
+        sender = Sender(sessions, bot, pace=TEST_PACE, idle_interval=0.05)
+        stop = asyncio.Event()
+        task = asyncio.create_task(sender.run(stop))
         while not api.calls:  # noqa: ASYNC110 (the fake's record, changed by the sender)
             await asyncio.sleep(0.02)
         await asyncio.sleep(0.2)  # the chat is now held back for 600 s
         stop.set()
         await asyncio.wait_for(task, 60)  # not the 600 s Telegram asked for
-    finally:
-        await bot.session.close()
-        await api.stop()
     stored = await rows(sessions)
     assert len(api.calls) == 1
     assert {r.status for r in stored} == {NotificationStatus.PENDING}  # given back, not claimed
@@ -308,13 +283,8 @@ async def test_a_row_whose_template_cannot_render_fails_without_a_request(
         await session.commit()
     await queue(sessions, [(9_500, "之后一条")])
     api = FakeBotApi(fault_every=0)
-    await api.start()
-    bot = api.bot()
-    try:
+    async with serving(api) as bot:
         await run_until_done(sessions, Sender(sessions, bot, pace=TEST_PACE, idle_interval=0.05))
-    finally:
-        await bot.session.close()
-        await api.stop()
     assert [c.text for c in api.delivered] == ["之后一条"]
     statuses = {r.key: r.status for r in await rows(sessions)}
     assert statuses["test:gone"] is NotificationStatus.FAILED
@@ -324,38 +294,35 @@ async def test_a_notice_committed_in_this_process_goes_out_at_once_not_at_the_ne
     sessions: SessionFactory,
 ) -> None:
     api = FakeBotApi(fault_every=0)
-    await api.start()
-    bot = api.bot()
-    # without the wake, an idle sender would look for new rows again in an hour
-    sender = Sender(sessions, bot, pace=TEST_PACE, idle_interval=3600)
-    stop = asyncio.Event()
-    task = asyncio.create_task(sender.run(stop))
+    async with serving(api) as bot:
+        # without the wake, an idle sender would look for new rows again in an hour
+        sender = Sender(sessions, bot, pace=TEST_PACE, idle_interval=3600)
+        stop = asyncio.Event()
+        task = asyncio.create_task(sender.run(stop))
 
-    async def delivered(count: int) -> None:
-        while True:
-            if len(api.delivered) >= count:
-                return
-            await asyncio.sleep(0.02)
+        async def delivered(count: int) -> None:
+            while True:
+                if len(api.delivered) >= count:
+                    return
+                await asyncio.sleep(0.02)
 
-    try:
-        await queue(sessions, [(9_100, "第一条")])
-        await delivered(1)  # the sender has looked once and is idle now
-        async with sessions() as session:  # rolled back: nothing to send, no wake needed
-            await enqueue(
-                session,
-                kind="test",
-                to=Recipient(RecipientKind.INSPECTOR, 0, 9_100),
-                notice=Notice.of("_plain", text="撤销的"),
-                now=datetime.now(UTC),
-            )
-            await session.rollback()
-        await queue(sessions, [(9_100, "第二条")])
-        await asyncio.wait_for(delivered(2), timeout=30)
-    finally:
-        stop.set()
-        await task
-        await bot.session.close()
-        await api.stop()
+        try:
+            await queue(sessions, [(9_100, "第一条")])
+            await delivered(1)  # the sender has looked once and is idle now
+            async with sessions() as session:  # rolled back: nothing to send, no wake needed
+                await enqueue(
+                    session,
+                    kind="test",
+                    to=Recipient(RecipientKind.INSPECTOR, 0, 9_100),
+                    notice=Notice.of("_plain", text="撤销的"),
+                    now=datetime.now(UTC),
+                )
+                await session.rollback()
+            await queue(sessions, [(9_100, "第二条")])
+            await asyncio.wait_for(delivered(2), timeout=30)
+        finally:
+            stop.set()
+            await task
     assert [c.text for c in api.delivered] == ["第一条", "第二条"]
 
 
@@ -375,13 +342,8 @@ async def test_a_reporter_who_blocked_the_bot_is_told_to_the_cases_assignee_and_
             session, inspector, case.id, policy=Policy(catalog, calendar), now=clock.now()
         )
     api = FakeBotApi(fault_every=0, forbidden={REPORTER})
-    await api.start()
-    bot = api.bot()
-    try:
+    async with serving(api) as bot:
         await run_until_done(sessions, Sender(sessions, bot, pace=TEST_PACE, idle_interval=0.05))
-    finally:
-        await bot.session.close()
-        await api.stop()
     blocked = f"【送达失败】问题 {case.number} 的反映人已屏蔽本机器人，后续通知无法送达。"
     assert [c.chat_id for c in api.delivered if c.text.startswith(blocked)] == [INSPECTOR]
     told = [c.text for c in api.delivered if c.chat_id == ADMIN]
@@ -405,13 +367,8 @@ async def test_a_batch_of_notices_all_withdrawn_does_not_hold_back_the_ones_behi
     await queue(sessions, [(9_200, f"第{n}条") for n in range(4)], recipient_id=gone.id, at=now)
     await queue(sessions, [(9_300, "给在岗的人")], recipient_id=0, at=now)  # queued after them
     api = FakeBotApi(fault_every=0)
-    await api.start()
-    bot = api.bot()
-    try:
+    async with serving(api) as bot:
         sent = await Sender(sessions, bot, pace=TEST_PACE, batch=2).drain()
-    finally:
-        await bot.session.close()
-        await api.stop()
     assert sent == 1 and [c.chat_id for c in api.delivered] == [9_300]
     assert Counter(r.status for r in await rows(sessions)) == {
         NotificationStatus.WITHDRAWN: 4,
