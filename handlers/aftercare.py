@@ -5,9 +5,6 @@ authorised again from the database."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from aiogram import F, Router
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -19,18 +16,23 @@ from bot.metrics import Metrics
 from bot.services.aftercare import Opened, answer_by_chat
 from bot.services.my_cases import add_material
 from bot.services.policy import Policy
-from handlers.flow import flow_moves
+from handlers.flow import SideStep
 from models.errors import StaleAction
-from models.intake import MaterialDraft, open_ref, seal_ref
+from models.intake import MaterialDraft
 from notifications.render import render
 from notifications.telegram import AftercareAnswer, AftercareReply, aftercare_details_keyboard
-
-CASE_KEY = "aftercare_case_id"  # the clue a 有 opened, whose details are awaited
-RETURN_KEY = "aftercare_return_state"
 
 
 class AftercareStates(StatesGroup):
     details = State()
+
+
+STEP = SideStep(
+    AftercareStates.details,
+    ref_key="aftercare_case_id",  # the clue a 有 opened, whose details are awaited
+    return_key="aftercare_return_state",
+    cancelled="aftercare_details_cancelled",
+)
 
 
 async def _opened(message: Message, state: FSMContext, opened: Opened) -> None:
@@ -40,11 +42,7 @@ async def _opened(message: Message, state: FSMContext, opened: Opened) -> None:
     await message.answer(
         render("aftercare_opened", number=opened.clue.number, receipt_code=opened.receipt_code)
     )
-    current = await state.get_state()
-    if current != AftercareStates.details.state:
-        await state.update_data({RETURN_KEY: current})
-    await state.update_data({CASE_KEY: seal_ref(CASE_KEY, opened.clue.id)})
-    await state.set_state(AftercareStates.details)
+    await STEP.enter(state, opened.clue.id)
     await message.answer(
         render("aftercare_describe_ask"),
         reply_markup=aftercare_details_keyboard(opened.clue.id),
@@ -64,7 +62,7 @@ async def on_aftercare_answer(
     if callback_data.reply is AftercareReply.DONE:
         await _no_details(query, state)
         return
-    async with _leaving(state):
+    async with STEP.leaving(state):
         opened = await answer_by_chat(
             session, query.from_user.id, callback_data.case_id,
             retaliated=callback_data.reply is not AftercareReply.NONE, text=None,
@@ -81,36 +79,23 @@ async def on_aftercare_answer(
 
 async def _no_details(query: CallbackQuery, state: FSMContext) -> None:
     """无需补充: out of the details step (if still in it), back where the person was."""
-    async with _leaving(state):
+    async with STEP.leaving(state):
         pass
     await query.answer("好的，感谢您的反馈！")
     if isinstance(query.message, Message):
         await query.message.edit_reply_markup(reply_markup=None)
 
 
-@asynccontextmanager
-async def _leaving(state: FSMContext) -> AsyncIterator[None]:
-    """Out of the details step (if in it), back where the person was; a refusal keeps the step
-    open (``flow_moves``)."""
-    if await state.get_state() != AftercareStates.details.state:
-        yield
-        return
-    data = await state.get_data()
-    previous = data.pop(RETURN_KEY, None)
-    data.pop(CASE_KEY, None)
-    async with flow_moves(state, previous, data):
-        yield
-
-
 async def on_aftercare_details(
     message: Message, *, session: AsyncSession, state: FSMContext, clock: Clock
 ) -> None:
     """The details of the opened clue: its reporter's 补充材料, by that use case's own rules."""
-    clue_id = open_ref(CASE_KEY, (await state.get_data()).get(CASE_KEY))
+    clue_id = STEP.ref(await state.get_data())
     if clue_id is None or message.from_user is None:
+        await STEP.leave(state)
         raise StaleAction
     draft = MaterialDraft(clue_id).add_note(message.text or "")
-    async with _leaving(state):
+    async with STEP.leaving(state):
         added = await add_material(
             session, message.from_user.id, clue_id, material=draft, now=clock.now()
         )

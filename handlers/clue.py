@@ -29,12 +29,11 @@ from bot.services.dispositions import (
 from bot.services.permissions import load_case, require_assignee
 from bot.services.policy import Policy
 from handlers.actor import with_actor
-from handlers.flow import flow_ends, flow_moves
+from handlers.flow import SideStep, flow_ends
 from handlers.staff_steps import step_case_id
 from models.case import WORKING_STATUSES
 from models.disposition import ClueDisposition, Disposition
 from models.errors import InvalidInput, StaleAction
-from models.intake import open_ref, seal_ref
 from models.org import Track
 from models.team import Inspector
 from notifications.telegram import (
@@ -57,6 +56,14 @@ class ClueFlow(StatesGroup):
 
 class ObjectionFlow(StatesGroup):
     text = State()  # the reporter's 异议
+
+
+OBJECTION = SideStep(
+    ObjectionFlow.text,
+    ref_key="objection_case_id",
+    return_key="objection_return",
+    cancelled="objection_cancelled",
+)
 
 
 def _kinds_keyboard(case_id: int, kinds: tuple[Disposition, ...]) -> InlineKeyboardMarkup:
@@ -274,11 +281,7 @@ async def on_objection_start(
     case, _ = await objection_case(
         session, query.from_user.id, callback_data.case_id, policy, clock.now()
     )
-    await state.update_data(
-        objection_case_id=seal_ref("objection_case_id", case.id),
-        objection_return=await state.get_state(),
-    )
-    await state.set_state(ObjectionFlow.text)
+    await OBJECTION.enter(state, case.id)
     await query.answer()
     assert isinstance(query.message, Message)
     await query.message.answer(
@@ -290,14 +293,14 @@ async def on_objection_start(
 async def on_objection_text(
     message: Message, *, session: AsyncSession, state: FSMContext, policy: Policy, clock: Clock
 ) -> None:
-    data = await state.get_data()
-    case_id = open_ref("objection_case_id", data.get("objection_case_id"))
+    case_id = OBJECTION.ref(await state.get_data())
     if case_id is None or message.from_user is None:
+        await OBJECTION.leave(state)
         raise StaleAction
-    _, reporter = await objection_case(session, message.from_user.id, case_id, policy, clock.now())
-    previous = data.pop("objection_return", None)
-    data.pop("objection_case_id", None)
-    async with flow_moves(state, previous, data):
+    async with OBJECTION.leaving(state):
+        _, reporter = await objection_case(
+            session, message.from_user.id, case_id, policy, clock.now()
+        )
         await object_to_result(
             session, case_id, text=message.text or "", reporter_id=reporter.id, policy=policy,
             now=clock.now(),

@@ -10,6 +10,11 @@ stays in the step with what they entered and can try again.
 
     async with flow_ends(state):
         added = await add_material(...)
+
+A ``SideStep`` is a step a reporter enters from wherever they were (a report half written, a
+reply under way): 回复, 不满意's reason, 防打击报复回访's details, 异议. It keeps where they were
+and goes back there when it ends — answered, cancelled (/cancel), or refused for good (the
+question or the case closed meanwhile: no retry can succeed, so the step does not stay open).
 """
 
 from __future__ import annotations
@@ -22,6 +27,13 @@ from typing import Any
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import StateType
+
+from models.errors import NotFound, PermissionDenied, StaleAction
+from models.intake import open_ref, seal_ref
+
+OVER = (StaleAction, NotFound, PermissionDenied)
+"""Refusals no retry can turn (the question answered or closed, the case closed or gone, not
+theirs): a side step refused so ends anyway."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,15 +55,22 @@ class Before:
 
 @asynccontextmanager
 async def flow_moves(
-    state: FSMContext, to: StateType, data: Mapping[str, Any]
+    state: FSMContext,
+    to: StateType,
+    data: Mapping[str, Any],
+    *,
+    ends_on: tuple[type[BaseException], ...] = (),
 ) -> AsyncIterator[Before]:
     """The step ends at ``to`` with ``data`` (e.g. back where the person was before it),
-    committed with the use case run inside the block; put back if the block raises."""
+    committed with the use case run inside the block; put back if the block raises — unless
+    with one of ``ends_on``, after which the step could never go through."""
     before = Before(state, await state.get_state(), await state.get_data())
     await state.set_data(dict(data))
     await state.set_state(to)
     try:
         yield before
+    except ends_on:
+        raise
     except BaseException:
         await before.restore()
         raise
@@ -67,3 +86,51 @@ async def flow_ends(state: FSMContext, *, at: State | None = None) -> AsyncItera
         return
     async with flow_moves(state, None, {}) as before:
         yield before
+
+
+@dataclass(frozen=True, slots=True)
+class SideStep:
+    """A step entered from wherever the reporter was: its ``state``, the conversation key of the
+    case (or question) it waits on (``ref_key``, sealed: ``models.intake.seal_ref``), the key
+    that keeps where they were (``return_key``), and what /cancel tells them (a template)."""
+
+    state: State
+    ref_key: str
+    return_key: str
+    cancelled: str
+
+    async def enter(self, context: FSMContext, ref: int | None) -> None:
+        """Into the step for ``ref``; pressed again while in it, where they were stays kept."""
+        current = await context.get_state()
+        if current != self.state.state:
+            await context.update_data({self.return_key: current})
+        await context.update_data({self.ref_key: seal_ref(self.ref_key, ref)})
+        await context.set_state(self.state)
+
+    def ref(self, data: Mapping[str, Any]) -> int | None:
+        """The id the step waits on (None: the step is out of date)."""
+        return open_ref(self.ref_key, data.get(self.ref_key))
+
+    def before(self, data: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]]:
+        """Where the reporter was: the state and the data to go back to."""
+        rest = dict(data)
+        previous = rest.pop(self.return_key, None)
+        rest.pop(self.ref_key, None)
+        return previous, rest
+
+    @asynccontextmanager
+    async def leaving(self, context: FSMContext) -> AsyncIterator[None]:
+        """Out of the step (if in it), back where the reporter was, with the use case run inside
+        the block: a refusal keeps the step open to try again, unless it is one of ``OVER``."""
+        if await context.get_state() != self.state.state:
+            yield
+            return
+        previous, rest = self.before(await context.get_data())
+        async with flow_moves(context, previous, rest, ends_on=OVER):
+            yield
+
+    async def leave(self, context: FSMContext) -> None:
+        """Out of the step now (/cancel, or out of date), back where the reporter was."""
+        previous, rest = self.before(await context.get_data())
+        await context.set_data(rest)
+        await context.set_state(previous)

@@ -16,10 +16,9 @@ from bot.services.followup import (
     reopen_unsatisfied,
 )
 from bot.services.policy import Policy
-from handlers.flow import flow_moves
+from handlers.flow import SideStep
 from models.case import Satisfaction
 from models.errors import StaleAction
-from models.intake import open_ref, seal_ref
 from notifications.render import render
 from notifications.telegram import FollowupAnswer, FollowupRating
 
@@ -28,12 +27,18 @@ RATINGS = {
     FollowupRating.BASIC: Satisfaction.BASIC,
     FollowupRating.UNSATISFIED: Satisfaction.UNSATISFIED,
 }
-CASE_KEY = "followup_case_id"
-RETURN_KEY = "followup_return_state"
 
 
 class FollowupStates(StatesGroup):
     reason = State()
+
+
+STEP = SideStep(
+    FollowupStates.reason,
+    ref_key="followup_case_id",
+    return_key="followup_return_state",
+    cancelled="followup_reason_cancelled",
+)
 
 
 async def on_followup_rating(
@@ -45,11 +50,7 @@ async def on_followup_rating(
 ) -> None:
     if callback_data.rating is FollowupRating.UNSATISFIED:
         case, _ = await get_followup_case(session, query.from_user.id, callback_data.case_id)
-        # a report being written is kept: it resumes once the reason is given
-        await state.update_data(
-            {CASE_KEY: seal_ref(CASE_KEY, case.id), RETURN_KEY: await state.get_state()}
-        )
-        await state.set_state(FollowupStates.reason)
+        await STEP.enter(state, case.id)  # a report being written resumes after the reason
         await query.answer()
         if isinstance(query.message, Message):
             await query.message.answer(render("followup_reason_ask", case=case))
@@ -73,14 +74,12 @@ async def on_followup_reason(
     clock: Clock,
 ) -> None:
     reason = check_reason(message.text or "")
-    data = await state.get_data()
-    case_id = open_ref(CASE_KEY, data.get(CASE_KEY))
+    case_id = STEP.ref(await state.get_data())
     if case_id is None or message.from_user is None:
+        await STEP.leave(state)
         raise StaleAction
     # the step ends with the reason saved, back where the person was (a failure keeps it open)
-    previous = data.pop(RETURN_KEY, None)
-    data.pop(CASE_KEY, None)
-    async with flow_moves(state, previous, data):
+    async with STEP.leaving(state):
         reopened = await reopen_unsatisfied(
             session, message.from_user.id, case_id, reason=reason, policy=policy, now=clock.now()
         )
