@@ -156,11 +156,19 @@ async def on_material_file(message: Message, state: FSMContext) -> None:
     item = evidence_of(message)
     assert item is not None
     draft = draft.add_file(item)
+    caption_refused = None  # the file is kept whatever its caption (as in the report's steps)
     if message.caption and clean_text(message.caption):
-        draft = draft.add_note(message.caption)
+        try:
+            draft = draft.add_note(message.caption)
+        except InvalidInput as refused:
+            caption_refused = refused.message
     await state.set_data(draft.to_data())
     await message.answer(
-        render("reply_reporter_material_received", count=len(draft.files)),
+        render(
+            "reply_reporter_material_received",
+            count=len(draft.files),
+            caption_refused=caption_refused,
+        ),
         reply_markup=kb.material_keyboard(draft.case_id),
     )
 

@@ -228,6 +228,25 @@ async def test_material_reaches_the_assignee_and_shows_on_the_timeline(
     assert_telegram_html(telegram)
 
 
+async def test_a_photo_with_an_over_long_caption_is_kept_and_only_the_caption_refused(
+    telegram: Telegram, sessions: SessionFactory, clock: FrozenClock
+) -> None:
+    async with sessions() as session:
+        await make_inspector(session, clock.now(), team_code="business_env", telegram_user_id=501)
+    user = telegram.user()
+    await report(user)
+    await user.send("/my")
+    await user.click("AJ-2026-00001 · 已提交，待受理")
+    await user.click("补充材料")
+    await user.send_photo(caption="会" * 2100)
+    assert user.last.startswith("已收到1个附件")
+    assert "补充说明超过2000字上限，未添加" in user.last
+    await user.click("完成")
+    assert user.last == "已为问题 AJ-2026-00001 补充附件1个，已转交办理人员。"
+    async with sessions() as session:
+        assert len((await session.exec(select(Attachment))).all()) == 1
+
+
 async def test_material_without_an_assignee_goes_to_the_team_leaders(
     telegram: Telegram, sessions: SessionFactory, clock: FrozenClock
 ) -> None:
