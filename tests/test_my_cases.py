@@ -454,9 +454,13 @@ async def test_a_reporter_withdraws_a_case_nobody_has_signed_for(
     assert "撤回" in user.messages[-1].button_texts
     await user.click("撤回")
     assert "确定撤回问题 AJ-2026-00001 吗" in user.last
+    confirm = next(b for b in user.messages[-1].inline_buttons if b.text == "确认撤回")
     await user.click("确认撤回")
     assert user.last.startswith("问题 AJ-2026-00001 已撤回。")
     assert "AJ-2026-00001 · 已撤回" in user.messages[-1].button_texts
+    assert confirm.callback_data is not None
+    await user.press(confirm.callback_data)  # tapped twice: said as it is
+    assert user.alerts[-1] == "该问题已撤回，无需再次操作。"
     async with sessions() as session:
         case = (await session.exec(select(Case))).one()
         notices = (

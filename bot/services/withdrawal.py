@@ -30,6 +30,7 @@ from notifications.outbox import notify_inspectors
 from notifications.texts import request_params
 
 WITHDRAW_CLOSED = "该问题已受理，不能撤回。如有需要，请通过“补充材料”说明情况。"
+WITHDRAWN_ALREADY = "该问题已撤回，无需再次操作。"
 WITHDRAW_ASKED = "问题线索的撤回须由组长决定：您的撤回申请已收到，决定后会告知您。"
 WITHDRAW_WAITING = "您的撤回申请已收到，正在等待组长决定，请勿重复提交。"
 WITHDRAW_NOBODY = "承办组暂无可以决定撤回的组长，撤回申请暂时无法受理，请稍后再试。"
@@ -71,6 +72,8 @@ async def withdraw_for(
     becomes a request its team leader decides (the case is unchanged: ``pending_withdrawal``
     says it waits). Refused, nothing written, once an inspector has signed for the case."""
     assert case.id is not None and reporter.id is not None
+    if case.status is CaseStatus.WITHDRAWN:  # a double tap, or the old message's button
+        raise InvalidInput(WITHDRAWN_ALREADY)
     if not withdrawable(case):
         raise InvalidInput(WITHDRAW_CLOSED)
     if case.track is Track.CLUE:
