@@ -25,8 +25,9 @@ from models.case import Case
 from models.disposition import Disposition
 from models.event import EventKind
 from models.intake import CaseDraft
+from notifications.telegram import ClueObjection
 from tests.factories import make_reporter
-from tests.inspector_support import SOE, SOE_INSPECTOR, SOE_LEADER, make_people
+from tests.inspector_support import SOE, SOE_INSPECTOR, SOE_LEADER, build, make_people
 from tests.test_clue_dispositions import Clue
 from tests.test_web_track import SECRET, csrf_of, open_case, text_of
 from web.session import CSRF_FIELD
@@ -130,3 +131,22 @@ async def test_past_the_objection_days_the_tracking_page_no_longer_offers_an_obj
     )
     assert late.status == 409 and "已超过提出异议的期限" in text_of(await late.text())
     assert await clue.notices("clue_objection") == []
+
+
+async def test_a_named_web_clue_followed_in_the_chat_by_its_receipt_code_can_be_objected_to_there(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
+) -> None:
+    """SECURITY.md's "reporter (receipt code)" is whoever holds the code, in the chat too: the
+    reporter who sent a 实名 clue on the web and follows it in Telegram may object there."""
+    clue, code = await dismissed_clue(sessions, catalog, calendar, clock)
+    tg = build(sessions, catalog, calendar, clock)
+    phone = tg.user(user_id=7_300_001)
+    await phone.send(f"/track {code}")
+    await phone.press(ClueObjection(case_id=clue.case.id or 0).pack())
+    assert "只能提出一次" in phone.last
+    await phone.send("被反映人仍在岗，请再核查。")
+    assert "您的异议已收到" in phone.last
+    assert len(await clue.notices("clue_objection")) == 1
+    stranger = tg.user(user_id=7_300_002)  # without the code: refused
+    await stranger.press(ClueObjection(case_id=clue.case.id or 0).pack())
+    assert stranger.alerts[-1] == "您无权进行此操作。"

@@ -41,7 +41,7 @@ from models.errors import InvalidInput, NotFound, PermissionDenied, StaleAction
 from models.event import Actor, ActorType, CaseEvent, EventKind, record_event, transition
 from models.notification import Offer
 from models.org import Track
-from models.reporter import Reporter
+from models.reporter import CaseFollower, Reporter
 from models.team import Inspector, Role
 
 PEOPLE_MAX = 999
@@ -549,12 +549,18 @@ def may_propose(actor: Inspector, case: Case, state: ClueState) -> bool:
 async def objection_case(
     session: AsyncSession, telegram_user_id: int, case_id: int, policy: Policy, now: datetime
 ) -> tuple[Case, Reporter]:
-    """The closed clue this Telegram account reported and may still object to (提出异议)."""
+    """The closed clue this Telegram account reported, or follows by its receipt code (a web
+    report followed in the chat: SECURITY.md's "reporter (receipt code)"), and may still object
+    to (提出异议, once for the case, whoever of them does)."""
     reporter = (
         await session.exec(select(Reporter).where(Reporter.telegram_user_id == telegram_user_id))
     ).first()
     case = await session.get(Case, case_id)
-    if reporter is None or case is None or not reported_by(case, reporter.id):
-        raise PermissionDenied(detail=f"objection to case {case_id} by a non-reporter")
+    refused = PermissionDenied(detail=f"objection to case {case_id} by a non-reporter")
+    if reporter is None or case is None:
+        raise refused
+    following = await session.get(CaseFollower, (case_id, reporter.id))
+    if not reported_by(case, reporter.id) and following is None:
+        raise refused
     await _final_for_objection(session, case, policy, now)
     return case, reporter
