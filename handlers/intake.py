@@ -502,6 +502,20 @@ async def on_type_contact(
     await _show(bot, message.chat.id, state, session)
 
 
+async def on_go_anonymous(
+    message: Message, bot: Bot, state: FSMContext, session: AsyncSession
+) -> None:
+    """改为匿名 while giving name and phone: nothing of them is kept, the summary comes."""
+    draft = (await _load(state)).go_anonymous()
+    await _save(state, draft)
+    await message.answer(
+        render("reply_reporter_identity_chosen", anonymous=True), reply_markup=ReplyKeyboardRemove()
+    )
+    await _go(
+        Intake.summary, bot, chat_id=message.chat.id, state=state, session=session, draft=draft
+    )
+
+
 async def on_name(message: Message, bot: Bot, state: FSMContext, session: AsyncSession) -> None:
     assert message.text is not None
     draft = await _load(state)
@@ -755,6 +769,8 @@ def _register_messages(router: Router) -> None:
     router.message.register(on_contact_shared, Intake.contact, F.contact)
     router.message.register(on_contact_shared, Intake.phone, F.contact)
     router.message.register(on_type_contact, Intake.contact, F.text == kb.TYPE_CONTACT)
+    named_steps = StateFilter(Intake.contact, Intake.name, Intake.phone)
+    router.message.register(on_go_anonymous, named_steps, F.text == kb.GO_ANONYMOUS)
     router.message.register(on_name, Intake.contact, TEXT)
     router.message.register(on_name, Intake.name, TEXT)
     router.message.register(on_phone, Intake.phone, TEXT)

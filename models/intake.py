@@ -256,7 +256,10 @@ class IntakeDraft:
         return replace(self, amount_yuan=None)
 
     def go_anonymous(self) -> IntakeDraft:
-        return replace(self, anonymous=True, contact_name=None, contact_phone=None)
+        """匿名 (chosen, or 实名 given up half way): no name or phone is kept."""
+        return replace(
+            self, anonymous=True, contact_name=None, contact_phone=None, pending_phone=None
+        )
 
     def start_named(self) -> IntakeDraft:
         """实名 chosen: name and phone are asked next (a phone shared before is forgotten)."""

@@ -443,6 +443,7 @@ def notice_keyboard(row: Notification) -> InlineKeyboardMarkup | None:
 
 SEND_CONTACT = "发送手机号"
 TYPE_CONTACT = "手动输入"
+GO_ANONYMOUS = "改为匿名"
 
 
 class MenuAct(enum.StrEnum):
@@ -586,11 +587,12 @@ def identity_keyboard(draft: str) -> InlineKeyboardMarkup:
 
 
 def contact_keyboard() -> ReplyKeyboardMarkup:
-    """Telegram's own contact button, and the way to type name and number instead."""
+    """Telegram's own contact button, the way to type name and number instead, and back to
+    匿名 (实名 chosen by mistake)."""
     return ReplyKeyboardMarkup(
         keyboard=[
             [KeyboardButton(text=SEND_CONTACT, request_contact=True)],
-            [KeyboardButton(text=TYPE_CONTACT)],
+            [KeyboardButton(text=TYPE_CONTACT), KeyboardButton(text=GO_ANONYMOUS)],
         ],
         resize_keyboard=True,
         one_time_keyboard=True,
@@ -600,7 +602,10 @@ def contact_keyboard() -> ReplyKeyboardMarkup:
 
 def phone_keyboard() -> ReplyKeyboardMarkup:
     return ReplyKeyboardMarkup(
-        keyboard=[[KeyboardButton(text=SEND_CONTACT, request_contact=True)]],
+        keyboard=[
+            [KeyboardButton(text=SEND_CONTACT, request_contact=True)],
+            [KeyboardButton(text=GO_ANONYMOUS)],
+        ],
         resize_keyboard=True,
         one_time_keyboard=True,
         input_field_placeholder="11位手机号码",

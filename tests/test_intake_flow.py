@@ -193,7 +193,7 @@ async def test_a_named_report_through_the_contact_button_keeps_the_contact_apart
     await reach(user, "identity")
     await user.click("实名")
     keyboard = user.messages[-1]
-    assert keyboard.button_texts == ["发送手机号", "手动输入"]
+    assert keyboard.button_texts == ["发送手机号", "手动输入", "改为匿名"]
     assert keyboard.reply_buttons[0].request_contact is True
 
     await user.click("发送手机号")  # Telegram shares the account's own number
@@ -239,9 +239,30 @@ async def test_a_name_typed_instead_of_pressing_a_button_is_taken_as_the_name(
     await reach(user, "contact")
     await user.send("宋利剑")
     assert "请输入您的手机号码" in user.last
-    assert user.messages[-1].button_texts == ["发送手机号"]
+    assert user.messages[-1].button_texts == ["发送手机号", "改为匿名"]
     await user.click("发送手机号")
     assert "实名（宋利剑，13800000000）" in user.last
+
+
+async def test_a_reporter_who_chose_named_by_mistake_goes_back_to_anonymous_keeping_nothing(
+    telegram: Telegram, sessions: SessionFactory
+) -> None:
+    user = telegram.user()
+    await reach(user, "phone")  # 实名 chosen, the name already typed
+    await user.click("改为匿名")
+    assert user.messages[-2].text == "反映方式：匿名" and user.messages[-2].reply_markup is None
+    assert "匿名" in user.last and "宋利剑" not in user.last  # the summary
+    _, draft = await state_of(telegram, user)
+    assert (draft["contact_name"], draft["contact_phone"], draft["pending_phone"]) == (
+        None,
+        None,
+        None,
+    )
+    await user.click("确认提交")
+    async with sessions() as session:
+        case = (await session.exec(select(Case))).one()
+        assert (await session.exec(select(ReporterContact))).all() == []
+    assert case.anonymous is True and case.receipt_hash is not None
 
 
 async def test_someone_elses_contact_card_is_refused(telegram: Telegram) -> None:
