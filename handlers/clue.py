@@ -36,6 +36,7 @@ from models.disposition import ClueDisposition, Disposition
 from models.errors import InvalidInput, StaleAction
 from models.org import Track
 from models.team import Inspector
+from notifications.render import render
 from notifications.telegram import (
     CaseAct,
     CaseAction,
@@ -308,6 +309,10 @@ async def on_objection_text(
     await message.answer("您的异议已收到，我们将依规研究处理。感谢您对监督工作的支持。")
 
 
+async def on_objection_not_text(message: Message) -> None:
+    await message.answer(render("objection_text_only"))
+
+
 def setup() -> Router:
     """The staff side: before ``handlers.inspector``, so 办结 on a clue opens 提出处置意见."""
     router = with_actor(Router(name=__name__))
@@ -332,4 +337,5 @@ def setup_reporter() -> Router:
     router.callback_query.register(on_objection_start, ClueObjection.filter())
     typed = F.text & ~F.text.startswith("/")
     router.message.register(on_objection_text, ObjectionFlow.text, typed)
+    router.message.register(on_objection_not_text, ObjectionFlow.text, ~F.text)
     return router

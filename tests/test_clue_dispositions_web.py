@@ -144,6 +144,8 @@ async def test_a_named_web_clue_followed_in_the_chat_by_its_receipt_code_can_be_
     await phone.send(f"/track {code}")
     await phone.press(ClueObjection(case_id=clue.case.id or 0).pack())
     assert "只能提出一次" in phone.last
+    await phone.send_photo()  # not words: said so, the step still open
+    assert phone.last == "请用文字写明您的异议和理由；暂不提出请发送 /cancel。"
     await phone.send("被反映人仍在岗，请再核查。")
     assert "您的异议已收到" in phone.last
     assert len(await clue.notices("clue_objection")) == 1
