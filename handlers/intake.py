@@ -34,7 +34,14 @@ from handlers.filters import MEDIA, TEXT, evidence_of
 from handlers.flow import flow_ends
 from handlers.states import Intake
 from models.errors import DomainError, InvalidInput, StaleAction
-from models.intake import DESCRIPTION_MAX, EVIDENCE_MAX, Evidence, IntakeDraft, clean_text
+from models.intake import (
+    DESCRIPTION_MAX,
+    EVIDENCE_MAX,
+    Evidence,
+    IntakeDraft,
+    clean_text,
+    profile_name,
+)
 from models.org import Track
 from notifications import telegram as kb
 from notifications.render import render
@@ -478,7 +485,7 @@ async def _contact_name(message: Message, state: FSMContext, draft: IntakeDraft)
     if draft.contact_name and await state.get_state() == Intake.phone.state:
         return draft.contact_name
     assert message.contact is not None
-    return f"{message.contact.first_name} {message.contact.last_name or ''}"
+    return profile_name(message.contact.first_name, message.contact.last_name)
 
 
 async def on_contact_shared(

@@ -15,6 +15,7 @@ from models import keys
 from models.attachment import Attachment, MediaKind
 from models.errors import InvalidInput, StaleAction
 from models.event import ActorType
+from models.search import is_han
 
 DESCRIPTION_MIN = 10
 DESCRIPTION_MAX = 2000
@@ -85,6 +86,15 @@ def check_name(text: str) -> str:
     if not name or len(name) > NAME_MAX or name.isdigit():
         raise InvalidInput(f"请输入您的姓名（{NAME_MAX}字以内）。")
     return name
+
+
+def profile_name(first: str, last: str | None) -> str:
+    """The name on a Telegram profile (a shared contact) as the person writes it: a Chinese
+    name family name first, without a space (利剑 + 宋 → 宋利剑); any other, first then last."""
+    first, last = first.strip(), (last or "").strip()
+    if last and all(is_han(ch) for ch in first + last):
+        return f"{last}{first}"
+    return f"{first} {last}".strip()
 
 
 @dataclass(frozen=True, slots=True)

@@ -273,12 +273,17 @@ class TgUser:
         return await self.send(f"/start {payload}" if payload else "/start")
 
     async def send_contact(
-        self, phone: str, first_name: str | None = None, own: bool = True
+        self,
+        phone: str,
+        first_name: str | None = None,
+        own: bool = True,
+        last_name: str | None = None,
     ) -> Any:
         """Share a contact; ``own`` means the contact button (the contact is this user)."""
         contact = Contact(
             phone_number=phone,
             first_name=first_name or self.first_name,
+            last_name=last_name,
             user_id=self.id if own else self.id + 1,
         )
         return await self._send(contact=contact)

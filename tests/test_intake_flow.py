@@ -215,6 +215,14 @@ async def test_a_named_report_through_the_contact_button_keeps_the_contact_apart
     assert "13800000000" not in case.description
 
 
+async def test_a_chinese_profile_name_is_taken_family_name_first(telegram: Telegram) -> None:
+    user = telegram.user()
+    await reach(user, "identity")
+    await user.click("实名")
+    await user.send_contact("+8613800000000", first_name="利剑", last_name="宋")
+    assert "实名（宋利剑，13800000000）" in user.last  # not 利剑 宋
+
+
 async def test_a_named_report_typed_by_hand_checks_the_mobile_number(
     telegram: Telegram, sessions: SessionFactory
 ) -> None:
