@@ -135,6 +135,13 @@ def normalize_receipt_code(code: str) -> str:
     return "".join(ch for ch in text if ch.isalnum())
 
 
+def receipt_shaped(code: str) -> bool:
+    """Whether what was typed can be a receipt code at all (12 letters and digits once spaces
+    and dashes are dropped): anything else is a slip, not a guess, and is not counted."""
+    normalized = normalize_receipt_code(code)
+    return len(normalized) == RECEIPT_LENGTH and normalized.isascii()
+
+
 def receipt_digest(code: str) -> str:
     """The unkeyed SHA-256 of a normalized receipt code (what was stored before 0015)."""
     return hashlib.sha256(normalize_receipt_code(code).encode("ascii", "ignore")).hexdigest()

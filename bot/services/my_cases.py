@@ -32,7 +32,13 @@ from models.event import Actor, ActorType, CaseEvent, EventKind, record_event
 from models.intake import Evidence, MaterialDraft, reporter_file
 from models.notification import Notice, Offer
 from models.org import Category, Track
-from models.reporter import CaseFollower, Reporter, normalize_receipt_code, receipt_hash
+from models.reporter import (
+    CaseFollower,
+    Reporter,
+    normalize_receipt_code,
+    receipt_hash,
+    receipt_shaped,
+)
 from models.team import Inspector
 from notifications.outbox import notify_inspectors
 from notifications.texts import preview
@@ -393,6 +399,9 @@ async def withdraw_case(
 
 
 WRONG_RECEIPT = "未找到该回执码对应的问题，请核对后重新输入（回执码共12位，如 7KQM-4TXD-92HP）。"
+NOT_A_RECEIPT = (
+    "回执码为12位字母和数字，如 7KQM-4TXD-92HP，请核对后重新输入；不再查询请发送 /cancel。"
+)
 
 
 async def find_by_receipt(session: AsyncSession, code: str) -> Case | None:
@@ -416,12 +425,15 @@ async def track_case(
     now: datetime,
 ) -> CaseSummary | None:
     """/track <receipt code>: this account follows the anonymous case from now on. Wrong codes
-    count as failures: after too many, refused once with "请稍后再试", then silently (None)."""
+    count as failures: after too many, refused once with "请稍后再试", then silently (None).
+    What cannot be a code (``receipt_shaped``) is answered with the code's form, uncounted."""
     verdict = guard.verdict("receipt", telegram_user_id, now)
     if verdict is Verdict.SILENT:
         return None
     if verdict is Verdict.WARN:
         raise TooManyAttempts
+    if not receipt_shaped(code):  # e.g. a message meant for something else: not counted
+        raise InvalidInput(NOT_A_RECEIPT)
     case = await find_by_receipt(session, code)
     if case is None:
         guard.fail("receipt", telegram_user_id, now)
