@@ -25,7 +25,8 @@ SECTIONS = (
 )
 ORDINALS = "一二三四五六七八九十"
 OVERDUE_ROWS = 50
-"""The overdue list in a document: the 50 with the earliest deadlines (XLSX lists them all)."""
+"""The overdue list in a document: the 50 appeals with the earliest deadlines (the XLSX lists
+as many as the figures hold, ``reports.figures.OVERDUE_LIST_LIMIT``); clues only counted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +223,7 @@ def _typical(report: Report) -> Section:
     section = Section(SECTIONS[2])
     cases = report.analysis.typical
     if not cases:
-        section.text("本期受理的问题中没有协调落实资金、督办或重办的问题。")
+        section.text("本期受理的诉求中没有协调落实资金、督办或重办的问题。")
     for index, case in enumerate(cases):
         (title,) = render_paragraphs("analysis.j2", "typical_title", case)
         section.lead(f"{ordinal(index)}{title}")
@@ -251,24 +252,16 @@ def _problems(report: Report, charts: dict[str, Chart]) -> Section:
         )
     )
     section.text(duration_text(f))
-    if f.timeliness_by_team:
+    if teams := _team_rows(report):
         section.blocks.append(
             _counts(
                 ("监督组", "受理（件）", "已办结（件）", "按期办结率", "超期未办结（件）"),
-                [
-                    (
-                        t.name,
-                        t.received,
-                        t.resolved,
-                        pct(t.resolve.rate),
-                        _overdue_of(report, t.name),
-                    )
-                    for t in f.timeliness_by_team
-                ],
+                teams,
                 widths=(46, 16, 18, 18, 20),
                 caption="各监督组办理情况",
             )
         )
+    if f.timeliness_by_team:
         section.blocks.append(Figure(charts["team"]))
     section.blocks.append(
         Table(
@@ -344,6 +337,19 @@ def _aftercare_table(section: Section, f: Figures) -> None:
 
 def _overdue_of(report: Report, team: str) -> int:
     return next((s.count for s in report.figures.overdue_by_team if s.name == team), 0)
+
+
+def _team_rows(report: Report) -> list[tuple[object, ...]]:
+    """各监督组办理情况: the teams with cases received in the period, then those with only older
+    cases overdue now (received 0), so the 超期未办结 column adds up to 当前超期未办结."""
+    f = report.figures
+    rows: list[tuple[object, ...]] = [
+        (t.name, t.received, t.resolved, pct(t.resolve.rate), _overdue_of(report, t.name))
+        for t in f.timeliness_by_team
+    ]
+    listed = {t.name for t in f.timeliness_by_team}
+    rows += [(s.name, 0, 0, pct(None), s.count) for s in f.overdue_by_team if s.name not in listed]
+    return rows
 
 
 def _recommendations(report: Report) -> Section:

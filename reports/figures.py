@@ -3,8 +3,11 @@
 Statistical basis (统计口径): the cases received (受理) in the period, as they stand at ``now``;
 card scans counted by the time of the scan; the overdue list is every case of the scope received
 before the period's end that is overdue at ``now``. On-time means the clock's step was done by its
-deadline, which is counted in working days (调休 included) when the clock is started. 满意率 counts
-every 回访 answer of those cases: a case reopened for 不满意 and later rated 满意 gave one of each.
+deadline, which is counted in working days (调休 included) when the clock is started; a clock
+paused (the reporter asked) after its deadline had passed stays overdue, one paused with time
+left is not. 满意率 counts every 回访 answer of those cases (each is an event): a case reopened
+for 不满意 and later rated 满意 gave one of each, and a 不满意 left to the 委领导 counts too.
+已办结 and 办结率 leave out withdrawn (撤回) and merged (合并办理) cases, and so does 涉及金额.
 """
 
 from __future__ import annotations
@@ -108,7 +111,7 @@ class Share:
 @dataclass(frozen=True, slots=True)
 class ClockRate:
     """Steps done by the deadline against steps done late or overdue now (still-running clocks
-    not yet due, paused and cancelled clocks are not counted)."""
+    not yet due, clocks paused with time left and cancelled clocks are not counted)."""
 
     kind: ClockKind
     on_time: int
@@ -296,10 +299,11 @@ class Figures:
     period: Period
     scope: Scope
     now: datetime
-    received: int = 0
-    resolved: int = 0
+    received: int = 0  # every case received in the period (each was given a 受理编号)
+    resolved: int = 0  # 已办结: resolved or closed, merged ones left out
     closed: int = 0
-    withdrawn: int = 0
+    withdrawn: int = 0  # 撤回 by the reporter
+    merged: int = 0  # 合并办理 into an earlier case: neither 已办结 nor in 办结率
     open: int = 0
     clues: int = 0  # clue-track cases received (问题线索)
     clues_transferred: int = 0  # outcome 移交线索
@@ -307,7 +311,7 @@ class Figures:
     supervised: int = 0
     extensions: int = 0  # approved extension requests
     extended_cases: int = 0
-    amount_involved_yuan: int = 0
+    amount_involved_yuan: int = 0  # withdrawn and merged cases left out
     amount_coordinated_yuan: int = 0
     coordinated_cases: int = 0
     enterprises: int = 0
@@ -331,7 +335,7 @@ class Figures:
     trend: list[TrendPoint] = field(default_factory=list)
     recurring_by_category: list[Share] = field(default_factory=list)  # their cases by category
     overdue_by_team: list[Share] = field(default_factory=list)  # share: of the overdue cases
-    unsatisfied_by_team: list[Share] = field(default_factory=list)  # 不满意 answers (重办)
+    unsatisfied_by_team: list[Share] = field(default_factory=list)  # 不满意 answers
     typical: list[TypicalCase] = field(default_factory=list)
     # 立案 (issue 17): the clue dispositions a 委领导 approved in the period, by kind, and the
     # clues placed on file (立案审查) with their people — figures only, never a clue's text.
@@ -345,8 +349,8 @@ class Figures:
 
     @property
     def resolved_rate(self) -> float | None:
-        """办结率: resolved of the cases received, withdrawn ones left out."""
-        return ratio(self.resolved, self.received - self.withdrawn)
+        """办结率: resolved of the cases received, withdrawn and merged ones left out."""
+        return ratio(self.resolved, self.received - self.withdrawn - self.merged)
 
     @property
     def on_time_rate(self) -> float | None:
@@ -366,7 +370,7 @@ class Figures:
     @property
     def satisfaction_rate(self) -> float | None:
         """满意率: (满意 + 基本满意) of the 回访 answers (a case reopened for 不满意 and then
-        rated 满意 gave two); 未评价 is not counted."""
+        rated 满意 gave two; a 不满意 left to the 委领导 is one); 未评价 is not counted."""
         return ratio(
             self.satisfaction.get(Satisfaction.SATISFIED, 0)
             + self.satisfaction.get(Satisfaction.BASIC, 0),
@@ -451,17 +455,48 @@ def _cohort_clocks(ids: tuple[int, int] | None) -> sa.ColumnElement[bool]:
     return col(CaseClock.case_id).between(*ids)
 
 
+def _cohort_events(ids: tuple[int, int] | None) -> sa.ColumnElement[bool]:
+    """``_cohort_clocks`` for ``case_events``."""
+    if ids is None:
+        return sa.false()
+    return col(CaseEvent.case_id).between(*ids)
+
+
 def _flag(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
     return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
 
 
+def _merged() -> sa.ColumnElement[bool]:
+    """A repeat closed into an earlier case (合并办理): closed, but not 办结."""
+    return col(Case.merged_into_id).is_not(None)
+
+
+def _resolved() -> sa.ColumnElement[bool]:
+    """已办结: resolved or closed after 办结; a merged repeat is closed without one."""
+    return sa.and_(col(Case.status).in_(FINISHED_STATUSES), col(Case.merged_into_id).is_(None))
+
+
+def _overdue_now(now: datetime) -> sa.ColumnElement[bool]:
+    """A clock overdue at ``now``: running past its deadline, or paused (the reporter asked)
+    after its deadline had passed, since waiting for the answer gives it no time back (on
+    ``resume`` it moves by the days it waited and is as late as when it paused). A clock paused
+    with time left is not overdue while it waits."""
+    return sa.or_(
+        sa.and_(col(CaseClock.state) == ClockState.RUNNING, col(CaseClock.due_at) < now),
+        sa.and_(
+            col(CaseClock.state) == ClockState.PAUSED,
+            col(CaseClock.due_at) < col(CaseClock.paused_at),
+        ),
+    )
+
+
 def _late(now: datetime) -> sa.ColumnElement[bool]:
-    """A clock done after its deadline, or still running past it."""
+    """A clock done after its deadline, or overdue now (``_overdue_now``)."""
     return sa.or_(
         sa.and_(
             col(CaseClock.state) == ClockState.MET, col(CaseClock.met_at) > col(CaseClock.due_at)
         ),
-        sa.and_(col(CaseClock.state) == ClockState.RUNNING, col(CaseClock.due_at) < now),
+        _overdue_now(now),
     )
 
 
@@ -490,7 +525,10 @@ async def compute_figures(
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     figures = Figures(period=period, scope=scope, now=now)
     cohort = _cohort(period, scope)
-    done = col(Case.status).in_(FINISHED_STATUSES)
+    done = _resolved()
+    withdrawn = col(Case.status) == CaseStatus.WITHDRAWN
+    # 涉及金额: what the cases still in hand claim, not what was withdrawn or merged elsewhere
+    involved = sa.case((sa.or_(withdrawn, _merged()), None), else_=col(Case.amount_involved_yuan))
 
     (totals,) = await _rows(
         session,
@@ -498,30 +536,26 @@ async def compute_figures(
             sa.func.count(),
             _flag(done),
             _flag(col(Case.status) == CaseStatus.CLOSED),
-            _flag(col(Case.status) == CaseStatus.WITHDRAWN),
+            _flag(withdrawn),
+            _flag(_merged()),
             _flag(col(Case.status).in_(OPEN_STATUSES)),
             _flag(col(Case.track) == Track.CLUE),
             _flag(col(Case.outcome) == Outcome.CLUE_TRANSFERRED),
             _flag(col(Case.reopen_count) > 0),
             _flag(col(Case.supervised).is_(True)),
-            sa.func.coalesce(sa.func.sum(col(Case.amount_involved_yuan)), 0),
+            sa.func.coalesce(sa.func.sum(involved), 0),
             sa.func.coalesce(sa.func.sum(col(Case.amount_coordinated_yuan)), 0),
             _flag(col(Case.amount_coordinated_yuan) > 0),
             sa.func.count(sa.distinct(col(Case.enterprise_id))),
-            sa.func.coalesce(sa.func.sum(col(Case.reopen_count)), 0),
             *(_flag(col(Case.satisfaction) == rating) for rating in Satisfaction),
         ).where(*cohort),
     )
-    # Every 回访 answer counts, not only each case's last: a 不满意 reopens the case (重办), so
-    # the 不满意 answers are the reopenings, including those of cases later rated 满意.
-    reopenings, *ratings = (int(value) for value in totals[13:])
-    figures.satisfaction = dict(zip(Satisfaction, ratings, strict=True))
-    figures.satisfaction[Satisfaction.UNSATISFIED] = reopenings
     (
         figures.received,
         figures.resolved,
         figures.closed,
         figures.withdrawn,
+        figures.merged,
         figures.open,
         figures.clues,
         figures.clues_transferred,
@@ -531,7 +565,15 @@ async def compute_figures(
         figures.amount_coordinated_yuan,
         figures.coordinated_cases,
         figures.enterprises,
-    ) = (int(value) for value in totals[:13])
+        *ratings,
+    ) = (int(value) for value in totals)
+    figures.case_ids = await _cohort_ids(session, cohort)
+    # Every 回访 answer counts, not only each case's last: a case's rating is its last answer,
+    # and each 不满意 is an event, whether it reopened the case (重办, perhaps later rated 满意)
+    # or went to the 委领导 (past the 重办 limit) and never raised ``reopen_count``.
+    unsatisfied_by_team = await _unsatisfied(session, cohort, period, figures.case_ids)
+    figures.satisfaction = dict(zip(Satisfaction, ratings, strict=True))
+    figures.satisfaction[Satisfaction.UNSATISFIED] = sum(unsatisfied_by_team.values())
 
     categories = await _names(session, CATEGORIES)
     zones = await _names(session, ZONES)
@@ -542,18 +584,15 @@ async def compute_figures(
             col(Case.category_id),
             col(Case.zone_id),
             col(Case.team_id),
+            col(Case.track),  # the case's own: a category's track may have changed since
             sa.func.count(),
             _flag(done),
-            sa.func.coalesce(sa.func.sum(col(Case.reopen_count)), 0),
         )
         .where(*cohort)
-        .group_by(col(Case.category_id), col(Case.zone_id), col(Case.team_id)),
+        .group_by(col(Case.category_id), col(Case.zone_id), col(Case.team_id), col(Case.track)),
     )
     by: dict[str, dict[Any, list[int]]] = {k: defaultdict(lambda: [0, 0]) for k in "cztk"}
-    reopened_by_team: dict[Any, int] = defaultdict(int)
-    for category_id, zone_id, team_id, count, resolved, reopenings in groups:
-        reopened_by_team[team_id] += int(reopenings)
-        track = categories[category_id].track if category_id in categories else None
+    for category_id, zone_id, team_id, track, count, resolved in groups:
         for key, value in (("c", category_id), ("z", zone_id), ("t", team_id), ("k", track)):
             by[key][value][0] += int(count)
             by[key][value][1] += int(resolved)
@@ -570,7 +609,6 @@ async def compute_figures(
     )
     figures.by_track = _shares(by["k"], [(t.value, t.label) for t in Track], figures.received)
 
-    figures.case_ids = await _cohort_ids(session, cohort)
     clock_rows = await _rows(
         session,
         sa.select(col(CaseClock.kind), col(Case.team_id), _flag(_on_time()), _flag(_late(now)))
@@ -656,7 +694,7 @@ async def compute_figures(
     )
     await _recurring(session, figures, cohort, zones, categories)
     await _trend(session, figures, period, scope, dialect)
-    _unsatisfied_by_team(figures, reopened_by_team, teams)
+    _unsatisfied_by_team(figures, unsatisfied_by_team, teams)
     names = Names(categories, zones, teams)
     await _typical(session, figures, cohort, calendar, names)
     await _repeat_clusters(session, figures, cohort, names)
@@ -762,14 +800,46 @@ class Names:
         return self.zones[zone_id].name if zone_id in self.zones else None
 
 
+async def _unsatisfied(
+    session: AsyncSession,
+    cohort: list[sa.ColumnElement[bool]],
+    period: Period,
+    ids: tuple[int, int] | None,
+) -> dict[int | None, int]:
+    """The 不满意 answers given at 回访 to the cohort's cases, by the case's team: every one
+    the follow-up recorded (``FOLLOWUP_ANSWERED``), whether it reopened the case or was left to
+    the 委领导. None of them before the period began (the cases were received in it)."""
+    answer = col(CaseEvent.data)["satisfaction"].as_string()
+    rows = await _rows(
+        session,
+        sa.select(col(Case.team_id), sa.func.count())
+        .select_from(
+            sa.join(
+                CaseEvent.__table__,  # type: ignore[attr-defined]
+                CASES,
+                col(Case.id) == col(CaseEvent.case_id),
+            )
+        )
+        .where(
+            col(CaseEvent.kind) == EventKind.FOLLOWUP_ANSWERED,
+            col(CaseEvent.created_at) >= period.start,
+            _cohort_events(ids),
+            answer == Satisfaction.UNSATISFIED.value,
+            *cohort,
+        )
+        .group_by(col(Case.team_id)),
+    )
+    return {team_id: int(n) for team_id, n in rows}
+
+
 def _unsatisfied_by_team(
-    figures: Figures, reopened_by_team: dict[Any, int], teams: dict[int, Any]
+    figures: Figures, unsatisfied: dict[int | None, int], teams: dict[int, Any]
 ) -> None:
-    """The 不满意 answers (each reopened a case) by the team that handled the case."""
+    """The 不满意 answers by the team that handled the case."""
     total = figures.satisfaction.get(Satisfaction.UNSATISFIED, 0)
     shares = [
         Share(teams[team_id].name if team_id in teams else "未分办", n, 0, ratio(n, total))
-        for team_id, n in reopened_by_team.items()
+        for team_id, n in unsatisfied.items()
         if n
     ]
     figures.unsatisfied_by_team = sorted(shares, key=lambda share: (-share.count, share.name))
@@ -870,13 +940,19 @@ async def _typical(
     names: Names,
 ) -> None:
     """One case for each kind of example, each case told once: the most money recovered, the
-    first 督办, the most reopened (重办)."""
+    first 督办, the most reopened (重办). Appeals only: a report is printed and filed, and its
+    readers see clues as counts (SECURITY.md), never by 受理编号, team and dates."""
     chosen: list[int] = []
     for reason, condition, order in TYPICAL:
         rows = await _rows(
             session,
             sa.select(CASES)
-            .where(*cohort, condition, col(Case.id).not_in(chosen or [0]))
+            .where(
+                *cohort,
+                col(Case.track) == Track.APPEAL,
+                condition,
+                col(Case.id).not_in(chosen or [0]),
+            )
             .order_by(*order)
             .limit(1),
         )
@@ -934,14 +1010,15 @@ async def _overdue(
     categories: dict[int, Any],
     teams: dict[int, Any],
 ) -> None:
-    """Cases of the scope received before the period ended that are overdue now: counted by
-    team, and listed (the earliest deadlines first) only if they are appeals. A report is read,
-    printed and filed by leaders, who see clues only as counts, so its list names no clue (as
-    the 超期通报 does); the clues are one figure, ``overdue_clues``."""
+    """Cases of the scope received before the period ended that are overdue now (a clock paused
+    after its deadline included, ``_overdue_now``): counted by team, and listed (the earliest
+    deadlines first) only if they are appeals. A report is read, printed and filed by leaders,
+    who see clues only as counts, so its list names no clue (as the 超期通报 does); the clues
+    are one figure, ``overdue_clues``. A paused clock's days overdue are those at its pause:
+    waiting for the reporter does not count."""
     overdue = [
-        col(CaseClock.state) == ClockState.RUNNING,
+        _overdue_now(now),
         col(CaseClock.kind).in_(DEADLINE_CLOCKS),
-        col(CaseClock.due_at) < now,
         col(Case.status).in_(OPEN_STATUSES),
         col(Case.created_at) < period.end,
         *_in_scope(scope),
@@ -986,6 +1063,7 @@ async def _overdue(
             col(Case.supervised),
             col(CaseClock.kind),
             col(CaseClock.due_at),
+            col(CaseClock.paused_at),
         )
         .select_from(joined)
         .where(*overdue, col(Case.track) == Track.APPEAL)
@@ -994,9 +1072,10 @@ async def _overdue(
     )
     seen: set[int] = set()
     today = now.astimezone(SHANGHAI).date()
-    for case_id, number, category_id, team_id, status, supervised, kind, due_at in rows:
+    for case_id, number, category_id, team_id, status, supervised, kind, due_at, paused in rows:
         if case_id in seen:
             continue
+        until = paused.astimezone(SHANGHAI).date() if paused is not None else today
         seen.add(case_id)
         figures.overdue.append(
             OverdueCase(
@@ -1007,7 +1086,7 @@ async def _overdue(
                 clock=ClockKind(kind),
                 due_at=due_at,
                 overdue_workdays=calendar.workdays_between(
-                    due_at.astimezone(SHANGHAI).date(), today
+                    due_at.astimezone(SHANGHAI).date(), until
                 ),
                 supervised=bool(supervised),
             )

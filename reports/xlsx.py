@@ -11,8 +11,8 @@ import xlsxwriter
 
 from models.clock import DEADLINE_CLOCKS
 from models.disposition import Disposition
-from models.org import Track
-from reports.render import cn_time
+from reports.figures import Figures
+from reports.render import cn_day, cn_time
 from reports.report import Report
 from reports.xlsx_rows import CaseList, write_case_rows
 
@@ -34,6 +34,7 @@ CASE_COLUMNS: tuple[tuple[str, float], ...] = (
     ("协调金额(万元)", 14),
     ("督办", 7),
 )
+OVERDUE_TITLE = "超期未办结问题"
 CLUES_NOT_LISTED = "问题清单只列诉求；另有问题线索{clues}件，按规定只列件数，不列明细。"
 DATE_FORMAT = "yyyy-mm-dd hh:mm"
 WAN_FORMAT = "#,##0.00"
@@ -85,9 +86,8 @@ def _figures_sheet(workbook: Any, report: Report, fmt: dict[str, Any]) -> None:
     if report.anchor:
         sheet.write(3, 0, report.anchor, fmt["muted"])
     row = 4
-    if report.cases is not None:
-        clues = sum(s.count for s in f.by_track if s.name == Track.CLUE.label)
-        sheet.write(row, 0, CLUES_NOT_LISTED.format(clues=clues), fmt["muted"])
+    if report.cases is not None:  # the cases the list leaves out: by their own track
+        sheet.write(row, 0, CLUES_NOT_LISTED.format(clues=f.clues), fmt["muted"])
         row += 1
 
     def block(
@@ -227,9 +227,51 @@ def _figures_sheet(workbook: Any, report: Report, fmt: dict[str, Any]) -> None:
         [(r.name, r.zone, r.cases, r.categories) for r in f.recurring],
         ("text", "text", "count", "text"),
     )
+    if not f.overdue:  # no table: its title above the note
+        sheet.write(row, 0, OVERDUE_TITLE, fmt["title"])
+        row += 1
+    for note in _overdue_block(block, f):
+        sheet.write(row, 0, note, fmt["muted"])
+        row += 1
 
 
 Block = Any  # the ``block`` writer of ``_figures_sheet``: (title, header, rows, kinds)
+
+
+def _overdue_block(block: Block, f: Figures) -> list[str]:
+    """超期未办结问题: the overdue appeals, earliest deadline first, as the figures hold them;
+    the notes under it say what is not listed (clues only as a count, never a row)."""
+    if not f.overdue:
+        if f.overdue_clues:
+            return [f"超期未办结的均为问题线索，共{f.overdue_clues}件，按规定只列件数，不列明细。"]
+        return ["目前无超期未办结问题。"]
+    block(
+        OVERDUE_TITLE,
+        ("编号", "监督事项", "监督组", "状态", "环节", "期限", "超期天数", "督办"),
+        [
+            (
+                o.number,
+                o.category,
+                o.team,
+                o.status.label,
+                o.clock.label,
+                cn_day(o.due_at, year=True),
+                o.overdue_workdays,
+                "是" if o.supervised else None,
+            )
+            for o in f.overdue
+        ],
+        ("text",) * 6 + ("count", "text"),
+    )
+    notes = []
+    appeals = f.overdue_count - f.overdue_clues
+    if appeals > len(f.overdue):
+        notes.append(
+            f"另有{appeals - len(f.overdue)}件未列出（以上为期限最早的{len(f.overdue)}件）。"
+        )
+    if f.overdue_clues:
+        notes.append(f"另有问题线索{f.overdue_clues}件超期未办结，按规定只列件数，不列明细。")
+    return notes
 
 
 def _filed_block(block: Block, report: Report) -> None:

@@ -218,9 +218,11 @@ async def test_the_word_file_and_pdf_carry_the_six_sections_and_anonymous_typica
     assert "（一）协调落实资金最多的问题" in typical
     assert "AJ-2026-00003，安居经开区某企业反映营商环境方面问题，涉及金额125万元" in text
     assert "协调落实资金100万元" in text
-    assert "（二）督办问题" in typical and "AJ-2026-00005，问题线索（国资国企腐败）" in text
-    assert "10月20日督办" in text
-    assert "（三）企业不满意重新办理的问题" in typical and "AJ-2026-00002" in text
+    # The only 督办 case of October is a clue (D). A report is printed and filed, and its readers
+    # see clues as counts only (SECURITY.md): no clue is told by its 受理编号, team and dates,
+    # so there is no 督办 example this month.
+    assert "督办问题" not in text and "AJ-2026-00005" not in text and "问题线索（" not in text
+    assert "（二）企业不满意重新办理的问题" in typical and "AJ-2026-00002" in text
     for secret in ("宋利剑", "13812345678", "四川坤天", "恒信物流", "土地出让金"):
         assert secret not in text
 

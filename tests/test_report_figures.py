@@ -157,7 +157,8 @@ async def test_the_summary_reads_like_the_commissions_report(
     await build_history(sessions, catalog, calendar)
     report = await read_report(sessions, catalog, calendar)
     assert report.summary == (
-        "2026年10月，安居区纪委监委通过“廉政监督联系卡”共受理企业反映问题7件，涉及企业4家，"
+        "2026年10月，安居区纪委监委通过“廉政监督联系卡”共受理企业反映问题7件（其中反映人撤回1件），"
+        "涉及企业4家，"
         "受理量环比增长600.0%。截至11月26日，已办结4件，办结率66.7%，按期办结率60.0%，"
         "办结用时中位数14.5个工作日；协调落实资金125万元；收集问题线索1条，移交线索1条；"
         "回访企业满意率66.7%。反映较多的是营商环境（3件）、国资国企腐败（1件）和安全生产（1件），"

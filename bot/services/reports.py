@@ -27,6 +27,7 @@ from models.team import Inspector, Role
 from notifications.outbox import enqueue, notification_key, reachable, store_document
 from reports.figures import Scope
 from reports.periods import Period, current_month, due_periods
+from reports.render import pct, wan
 from reports.report import Report, build_report
 
 logger = logging.getLogger(__name__)
@@ -78,8 +79,12 @@ class ReportDelivery:
 
 
 def report_notice(report: Report) -> Notice:
-    """The caption of a report's document: its title, period and headline figures."""
+    """The caption of a report's document: its title, period and headline figures, the rate
+    and the amount written as the report writes them (``pct``, ``wan``), so the caption and
+    the file agree to the last digit; None where the report has nothing to tell."""
     figures = report.figures
+    rate = figures.on_time_rate
+    coordinated = figures.amount_coordinated_yuan
     return Notice.of(
         "report_document",
         report={
@@ -90,8 +95,8 @@ def report_notice(report: Report) -> Notice:
         f={
             "received": figures.received,
             "resolved": figures.resolved,
-            "on_time_rate": figures.on_time_rate,
-            "amount_coordinated_yuan": figures.amount_coordinated_yuan,
+            "on_time": pct(rate) if rate is not None else None,
+            "coordinated_wan": wan(coordinated) if coordinated else None,
             "clues": figures.clues,
             "overdue_count": figures.overdue_count,
         },
