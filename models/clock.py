@@ -13,6 +13,7 @@ due, not what is open.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from datetime import datetime, time
 from typing import TYPE_CHECKING
 
@@ -202,6 +203,17 @@ class CaseClock(SQLModel, table=True):
         """Met or cancelled: nothing moves the clock any more but a restart."""
         return self.state in (ClockState.MET, ClockState.CANCELLED)
 
+    def overdue_at(self, now: datetime) -> bool:
+        """Past its deadline at ``now``: running past it, or paused (waiting for the reporter's
+        answer) when it had already passed — waiting gives no time back, and ``resume`` brings
+        it back as late. A clock paused with time left is not overdue while it waits. The rule
+        every overdue count and flag uses (``overdue_clock``, ``overdue_case_ids``)."""
+        if self.state is ClockState.RUNNING:
+            return self.due_at <= now
+        if self.state is ClockState.PAUSED:
+            return self.paused_at is not None and self.due_at <= self.paused_at
+        return False
+
     def meet(self, now: datetime) -> bool:
         """The step was done: the clock stops and remembers when (for the on-time rates).
         False, and nothing changes, when it had stopped already."""
@@ -278,6 +290,31 @@ class CaseClock(SQLModel, table=True):
             # still past due (e.g. overdue while waiting for the reporter): the sweep looks
             # again at once and carries on up the ladder from where the clock stands
             self.next_action_at = utc(now)
+
+
+def overdue_clock(now: datetime) -> sa.ColumnElement[bool]:
+    """``CaseClock.overdue_at`` in SQL, for a statement that reads the clocks anyway."""
+    table = CaseClock.__table__.c  # type: ignore[attr-defined]
+    return sa.or_(
+        sa.and_(table.state == ClockState.RUNNING, table.due_at <= now),
+        sa.and_(table.state == ClockState.PAUSED, table.due_at <= table.paused_at),
+    )
+
+
+def overdue_case_ids(now: datetime, kinds: Iterable[ClockKind]) -> sa.CompoundSelect[tuple[int]]:
+    """The ids of the cases with a clock of ``kinds`` overdue at ``now`` (``overdue_at``): the
+    running clocks past their deadline (few, ``ix_case_clocks_running_due``) and the paused ones
+    (few, ``ix_case_clocks_due`` by state), each read by its own index."""
+    table = CaseClock.__table__.c  # type: ignore[attr-defined]
+    chosen = table.kind.in_(list(kinds))
+    return sa.union_all(
+        sa.select(table.case_id).where(
+            table.state == ClockState.RUNNING, table.due_at <= now, chosen
+        ),
+        sa.select(table.case_id).where(
+            table.state == ClockState.PAUSED, table.due_at <= table.paused_at, chosen
+        ),
+    )
 
 
 def new_clock(

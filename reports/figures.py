@@ -35,7 +35,7 @@ from models.case import (
     Outcome,
     Satisfaction,
 )
-from models.clock import DEADLINE_CLOCKS, CaseClock, ClockKind, ClockState
+from models.clock import DEADLINE_CLOCKS, CaseClock, ClockKind, ClockState, overdue_clock
 from models.disposition import ClueDisposition, Disposition, ProposalStatus
 from models.enterprise import Enterprise
 from models.errors import NotFound
@@ -477,17 +477,11 @@ def _resolved() -> sa.ColumnElement[bool]:
 
 
 def _overdue_now(now: datetime) -> sa.ColumnElement[bool]:
-    """A clock overdue at ``now``: running past its deadline, or paused (the reporter asked)
-    after its deadline had passed, since waiting for the answer gives it no time back (on
-    ``resume`` it moves by the days it waited and is as late as when it paused). A clock paused
-    with time left is not overdue while it waits."""
-    return sa.or_(
-        sa.and_(col(CaseClock.state) == ClockState.RUNNING, col(CaseClock.due_at) < now),
-        sa.and_(
-            col(CaseClock.state) == ClockState.PAUSED,
-            col(CaseClock.due_at) < col(CaseClock.paused_at),
-        ),
-    )
+    """A clock overdue at ``now`` (``CaseClock.overdue_at``): running past its deadline, or
+    paused (the reporter asked) after it had passed — waiting for the answer gives it no time
+    back. A clock paused with time left is not overdue while it waits. The console's counts and
+    flags use the same rule."""
+    return overdue_clock(now)
 
 
 def _late(now: datetime) -> sa.ColumnElement[bool]:

@@ -11,12 +11,16 @@ from sqlmodel import select
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.acceptance import accept_case
+from bot.services.case_lists import case_detail, count_stats
+from bot.services.case_search import CaseFilters, search_cases
 from bot.services.decisions import decide_request
 from bot.services.policy import Policy
 from bot.services.relay import answer_question, ask_reporter
 from bot.services.requests import transfer_case
+from bot.services.supervision import overdue_notice
 from bot.services.sweep import sweep_deadlines
 from models.calendar import WorkCalendar
+from models.case import Case
 from models.clock import ClockKind, ClockState
 from models.relay import RelayMessage, RelayStatus
 from models.reporter import Reporter
@@ -138,3 +142,67 @@ async def test_a_question_asked_on_the_due_day_and_answered_after_hours_leaves_a
     assert await outbox(sessions, "resolve_overdue") == []
     await sweep_deadlines(sessions, catalog, calendar, clock.due_at + timedelta(minutes=1))
     assert await outbox(sessions, "resolve_overdue")  # and overdue once that day has passed
+
+
+async def test_a_case_overdue_when_its_reporter_is_asked_stays_overdue_on_every_console_count(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar
+) -> None:
+    """The 办结 deadline passed, then the inspector asked the reporter something: waiting for the
+    answer gives no time back, and the report counts the case overdue; /stats, the case's line
+    and page, the 超期 filter and the weekly 超期通报 say the same (they counted running clocks
+    only, so the case vanished from them while the question was open)."""
+    start = sh(2026, 11, 26, 10)
+    async with sessions() as session:
+        staff = await make_staff(session, start)
+    case = await report(sessions, catalog, calendar, start, telegram_user_id=REPORTER)
+    assert case.id is not None
+    await accept(sessions, catalog, calendar, case.id, start)
+    due = (await clock_of(sessions, case.id, ClockKind.RESOLVE)).due_at
+    asked = due + timedelta(days=3)
+    async with sessions() as session:
+        await ask_reporter(
+            session, staff.inspector, case.id, question="合同编号是多少？", now=asked
+        )
+    assert (await clock_of(sessions, case.id, ClockKind.RESOLVE)).state is ClockState.PAUSED
+    now = asked + timedelta(days=1)
+
+    async with sessions() as session:
+        stats = await count_stats(session, staff.leader, now)
+        loaded = await session.get(Case, case.id)
+        assert loaded is not None
+        detail = await case_detail(session, loaded, now)
+        found = await search_cases(
+            session, staff.leader, filters=CaseFilters(overdue=True), page=1, now=now,
+            calendar=calendar,
+        )  # fmt: skip
+        notice = await overdue_notice(session, now)
+    assert [overdue for _, _, _, overdue in stats.by_team] == [1]
+    assert detail.line.overdue
+    assert [(item.line.number, item.line.overdue) for item in found.items] == [(case.number, True)]
+    assert notice.total == 1
+
+
+async def test_a_case_asked_about_with_time_left_is_not_overdue_while_it_waits(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar
+) -> None:
+    start = sh(2026, 11, 26, 10)
+    async with sessions() as session:
+        staff = await make_staff(session, start)
+    case = await report(sessions, catalog, calendar, start, telegram_user_id=REPORTER)
+    assert case.id is not None
+    await accept(sessions, catalog, calendar, case.id, start)
+    due = (await clock_of(sessions, case.id, ClockKind.RESOLVE)).due_at
+    async with sessions() as session:
+        await ask_reporter(
+            session,
+            staff.inspector,
+            case.id,
+            question="合同编号是多少？",
+            now=due - timedelta(days=1),
+        )
+    now = due + timedelta(days=5)  # the answer still awaited, past the old deadline
+    async with sessions() as session:
+        stats = await count_stats(session, staff.leader, now)
+        notice = await overdue_notice(session, now)
+    assert [overdue for _, _, _, overdue in stats.by_team] == [0]
+    assert notice.total == 0

@@ -22,7 +22,7 @@ from models.case import (
     Case,
     CaseStatus,
 )
-from models.clock import CaseClock, ClockKind, ClockState
+from models.clock import CaseClock, ClockKind, ClockState, overdue_case_ids
 from models.errors import NotFound, PermissionDenied
 from models.event import CaseEvent
 from models.org import Category, Track, Zone
@@ -173,16 +173,11 @@ WORK_CLOCKS = (ClockKind.ACCEPT, ClockKind.RESOLVE, ClockKind.DISPOSITION)
 
 
 def past_deadline(now: datetime) -> ColumnElement[bool]:
-    """The case has a work clock running past its deadline (overdue in /stats, the 工作台 and the
-    clue counts): looked up from the running clocks past their deadline, which are few
-    (``ix_case_clocks_running_due``), rather than a clock lookup for every case counted."""
-    return col(Case.id).in_(
-        select(col(CaseClock.case_id)).where(
-            col(CaseClock.state) == ClockState.RUNNING,
-            col(CaseClock.due_at) <= now,
-            col(CaseClock.kind).in_(WORK_CLOCKS),
-        )
-    )
+    """The case has a work clock past its deadline (overdue in /stats, the 工作台 and the clue
+    counts; ``CaseClock.overdue_at``, a clock paused after it had passed included): looked up
+    from the overdue clocks, which are few (``overdue_case_ids``), rather than a clock lookup
+    for every case counted."""
+    return col(Case.id).in_(overdue_case_ids(now, WORK_CLOCKS))
 
 
 OPEN_STATUS_VALUES = tuple(sorted(status.value for status in OPEN_STATUSES))
@@ -261,7 +256,7 @@ async def case_lines(session: AsyncSession, cases: list[Case], now: datetime) ->
                 supervised=case.supervised,
                 due_kind=clock.kind if clock else None,
                 due_at=clock.due_at if clock else None,
-                overdue=bool(clock and clock.state is ClockState.RUNNING and clock.due_at <= now),
+                overdue=bool(clock and clock.overdue_at(now)),
                 created_at=case.created_at,
                 paused_at=clock.paused_at if clock and clock.state is ClockState.PAUSED else None,
                 assist_team_ids=frozenset(assists.get(case.id, ())) - {case.team_id},

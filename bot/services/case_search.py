@@ -28,7 +28,7 @@ from bot.services.case_lists import (
 from models.assist import CaseAssist
 from models.calendar import SHANGHAI, WorkCalendar
 from models.case import Case, CaseStatus
-from models.clock import CaseClock, ClockKind, ClockState
+from models.clock import CaseClock, ClockKind, overdue_case_ids, overdue_clock
 from models.enterprise import Enterprise
 from models.errors import InvalidInput
 from models.org import Category, Track, Zone
@@ -195,13 +195,12 @@ def is_due_clock() -> ColumnElement[bool]:
 
 
 def _due_clock_overdue(now: datetime, dialect: str) -> ColumnElement[bool]:
-    """The case's due clock runs and its deadline has passed: what a line shows as overdue.
-    Found from the running clocks past their deadline (few, ``ix_case_clocks_running_due``),
-    then held to the clock its status shows. PostgreSQL looks the cases up by those ids (an
-    array, not IN: migration 0027's ``ix_cases_by_id`` carries the rest a list needs)."""
-    late = (col(CaseClock.state) == ClockState.RUNNING, col(CaseClock.due_at) <= now)
+    """The case's due clock is past its deadline (``CaseClock.overdue_at``): what a line shows as
+    overdue. Found from the overdue clocks (few, ``overdue_case_ids``), then held to the clock
+    its status shows. PostgreSQL looks the cases up by those ids (an array, not IN: migration
+    0027's ``ix_cases_by_id`` carries the rest a list needs)."""
     kinds = {kind for status in CaseStatus for kind in due_kinds(status)}
-    clocks = select(col(CaseClock.case_id)).where(*late, col(CaseClock.kind).in_(kinds))
+    clocks = overdue_case_ids(now, sorted(kinds))
     among = (
         col(Case.id) == sa.any_(func.array(clocks.scalar_subquery()))
         if dialect == "postgresql"
@@ -209,7 +208,7 @@ def _due_clock_overdue(now: datetime, dialect: str) -> ColumnElement[bool]:
     )
     return and_(
         among,
-        exists().where(col(CaseClock.case_id) == col(Case.id), *late, is_due_clock()),
+        exists().where(col(CaseClock.case_id) == col(Case.id), overdue_clock(now), is_due_clock()),
     )
 
 

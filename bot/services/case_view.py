@@ -91,7 +91,7 @@ def clock_line(clock: CaseClock, calendar: WorkCalendar, now: datetime) -> Clock
     """Working days from today (Asia/Shanghai) to the deadline, or past it, for a clock that
     still counts; a met or cancelled clock shows only its date."""
     counting = clock.state in (ClockState.RUNNING, ClockState.PAUSED)
-    overdue = clock.state is ClockState.RUNNING and clock.due_at <= now
+    overdue = clock.overdue_at(now)
     # a paused clock's count stands where it stopped (resuming moves the deadline on)
     since = clock.paused_at if clock.state is ClockState.PAUSED and clock.paused_at else now
     today = since.astimezone(calendar.tz).date()

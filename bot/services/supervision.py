@@ -22,7 +22,7 @@ from bot.services.repeats import in_team
 from models import notification
 from models.calendar import WorkCalendar
 from models.case import OPEN_STATUSES, Case
-from models.clock import DEADLINE_CLOCKS, CaseClock, ClockKind, ClockState
+from models.clock import DEADLINE_CLOCKS, CaseClock, ClockKind, overdue_clock
 from models.errors import InvalidInput, PermissionDenied
 from models.event import EventKind, record_event
 from models.notification import Offer, Recipient
@@ -236,9 +236,8 @@ async def overdue_notice(session: AsyncSession, now: datetime) -> OverdueNotice:
             .join(CaseClock, col(CaseClock.case_id) == col(Case.id))
             .where(
                 col(Case.status).in_(OPEN_STATUSES),
-                CaseClock.state == ClockState.RUNNING,
+                overdue_clock(utc(now)),  # a clock paused after its deadline included
                 col(CaseClock.kind).in_(DEADLINE_CLOCKS),
-                col(CaseClock.due_at) <= utc(now),
             )
         )
     ).all()
