@@ -12,8 +12,8 @@ from models.clock import DEADLINE_CLOCKS
 from models.disposition import Disposition
 from reports.charts import Chart, report_charts
 from reports.figures import Figures
-from reports.render import cn_day, pct, render_paragraphs, wan
-from reports.report import NOTE, Report, duration_text
+from reports.render import pct, render_paragraphs, wan
+from reports.report import NOTE, OVERDUE_HEADER, Report, duration_text, overdue_cells
 
 SECTIONS = (
     "一、总体情况",
@@ -371,20 +371,8 @@ def _appendix(report: Report) -> Section:
         shown = f.overdue[:OVERDUE_ROWS]
         section.blocks.append(
             Table(
-                header=("编号", "监督事项", "监督组", "状态", "环节", "期限", "超期天数", "督办"),
-                rows=[
-                    (
-                        o.number,
-                        o.category,
-                        o.team,
-                        o.status.label,
-                        o.clock.label,
-                        cn_day(o.due_at, year=True),
-                        str(o.overdue_workdays),
-                        "是" if o.supervised else "",
-                    )
-                    for o in shown
-                ],
+                header=OVERDUE_HEADER,
+                rows=[tuple(str(cell) for cell in overdue_cells(o)) for o in shown],
                 widths=(25, 21, 32, 12, 10, 26, 15, 9),
                 numeric=(False,) * 6 + (True, False),
             )

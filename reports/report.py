@@ -15,10 +15,11 @@ from bot.config import LiankaConfig
 from models.anchor import AuditAnchor
 from models.calendar import WorkCalendar
 from reports.analysis import Analysis, analyse
-from reports.figures import CaseLine, Figures, Scope, compute_figures, list_cases
+from reports.figures import CaseLine, Figures, OverdueCase, Scope, compute_figures, list_cases
 from reports.periods import Period
 from reports.render import (
     amount_change,
+    cn_day,
     count_change,
     days,
     pct,
@@ -39,6 +40,24 @@ NOTE = (
     "重复件指受理时与前期问题关联的疑似重复件，合并办理按合并时间统计；"
     "整改到位率=本期到期的整改中按期核验整改到位的项数÷本期到期（截至报告生成时）的整改项数。"
 )
+
+
+OVERDUE_HEADER = ("编号", "监督事项", "监督组", "状态", "环节", "期限", "超期天数", "督办")
+"""The overdue list's columns, in every format that lists it (document, XLSX)."""
+
+
+def overdue_cells(case: OverdueCase) -> tuple[str, str, str, str, str, str, int, str]:
+    """One overdue appeal as the list shows it (``OVERDUE_HEADER``)."""
+    return (
+        case.number,
+        case.category,
+        case.team,
+        case.status.label,
+        case.clock.label,
+        cn_day(case.due_at, year=True),
+        case.overdue_workdays,
+        "是" if case.supervised else "",
+    )
 
 
 def duration_text(f: Figures) -> str:

@@ -12,8 +12,8 @@ import xlsxwriter
 from models.clock import DEADLINE_CLOCKS
 from models.disposition import Disposition
 from reports.figures import Figures
-from reports.render import cn_day, cn_time
-from reports.report import Report
+from reports.render import cn_time
+from reports.report import OVERDUE_HEADER, Report, overdue_cells
 from reports.xlsx_rows import CaseList, write_case_rows
 
 CASE_COLUMNS: tuple[tuple[str, float], ...] = (
@@ -247,20 +247,8 @@ def _overdue_block(block: Block, f: Figures) -> list[str]:
         return ["目前无超期未办结问题。"]
     block(
         OVERDUE_TITLE,
-        ("编号", "监督事项", "监督组", "状态", "环节", "期限", "超期天数", "督办"),
-        [
-            (
-                o.number,
-                o.category,
-                o.team,
-                o.status.label,
-                o.clock.label,
-                cn_day(o.due_at, year=True),
-                o.overdue_workdays,
-                "是" if o.supervised else None,
-            )
-            for o in f.overdue
-        ],
+        OVERDUE_HEADER,
+        [overdue_cells(o) for o in f.overdue],
         ("text",) * 6 + ("count", "text"),
     )
     notes = []
