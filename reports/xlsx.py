@@ -248,7 +248,7 @@ def _overdue_block(block: Block, f: Figures) -> list[str]:
     block(
         OVERDUE_TITLE,
         OVERDUE_HEADER,
-        [overdue_cells(o) for o in f.overdue],
+        [tuple(None if cell == "" else cell for cell in overdue_cells(o)) for o in f.overdue],
         ("text",) * 6 + ("count", "text"),
     )
     notes = []
