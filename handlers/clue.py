@@ -30,7 +30,7 @@ from bot.services.permissions import load_case, require_assignee
 from bot.services.policy import Policy
 from handlers.actor import with_actor
 from handlers.flow import SideStep, flow_ends
-from handlers.staff_steps import step_case_id
+from handlers.staff_steps import on_not_text, on_text_instead_of_button, step_case_id
 from models.case import WORKING_STATUSES
 from models.disposition import ClueDisposition, Disposition
 from models.errors import InvalidInput, StaleAction
@@ -328,6 +328,8 @@ def setup() -> Router:
     router.message.register(on_people, ClueFlow.people, typed)
     router.message.register(on_reason, ClueFlow.reason, typed)
     router.message.register(on_review_note, ClueFlow.review_note, typed)
+    router.message.register(on_text_instead_of_button, ClueFlow.kind, typed)
+    router.message.register(on_not_text, StateFilter(ClueFlow), ~F.text)
     return router
 
 

@@ -52,7 +52,11 @@ async def test_a_named_clue_is_checked_placed_on_file_told_and_objected_to_once(
     assert "请选择问题线索" in inspector.last
     assert "予以了结" in inspector.messages[-1].button_texts
     assert "立案审查" not in inspector.messages[-1].button_texts
+    await inspector.send("初步核实")  # typed instead of pressed: told so, the step stays
+    assert inspector.last == "请点击上方按钮选择，或发送 /cancel 取消。"
     await inspector.click("初步核实")
+    await inspector.send_photo()  # the reason is words
+    assert inspector.last == "请以文字输入，或发送 /cancel 取消。"
     await inspector.send("反映问题具体，有可查性，建议初步核实。")
     assert "已提交审核" in inspector.last
     await deliver(tg, sessions)
