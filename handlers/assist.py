@@ -28,8 +28,7 @@ from bot.services.assist import (
 )
 from bot.services.case_lists import show_case
 from handlers.actor import with_actor
-from handlers.flow import flow_ends
-from handlers.staff_steps import cmd_cancel, on_not_text, open_step, step_case_id
+from handlers.staff_steps import cmd_cancel, on_not_text, open_step, step_case_id, step_ends
 from models.errors import InvalidInput
 from models.team import Inspector
 from notifications.render import render
@@ -93,7 +92,7 @@ async def on_note(
 ) -> None:
     data = await state.get_data()
     case_id = step_case_id(data)
-    async with flow_ends(state):
+    async with step_ends(state):
         added = await add_assist_progress(
             session, actor, case_id, note=message.text or "", now=clock.now()
         )

@@ -29,8 +29,8 @@ from bot.services.dispositions import (
 from bot.services.permissions import load_case, require_assignee
 from bot.services.policy import Policy
 from handlers.actor import with_actor
-from handlers.flow import SideStep, flow_ends
-from handlers.staff_steps import on_not_text, on_text_instead_of_button, step_case_id
+from handlers.flow import SideStep
+from handlers.staff_steps import on_not_text, on_text_instead_of_button, step_case_id, step_ends
 from models.case import WORKING_STATUSES
 from models.disposition import ClueDisposition, Disposition
 from models.errors import InvalidInput, StaleAction
@@ -162,7 +162,7 @@ async def on_reason(
     clock: Clock,
 ) -> None:
     data = await state.get_data()
-    async with flow_ends(state):
+    async with step_ends(state):
         proposal = await propose_disposition(
             session, actor, step_case_id(data), kind=Disposition(data["kind"]),
             reason=message.text or "", people=data.get("people"), policy=policy,
@@ -223,7 +223,7 @@ async def on_review_note(
     clock: Clock,
 ) -> None:
     data = await state.get_data()
-    async with flow_ends(state):
+    async with step_ends(state):
         proposal = await review_disposition(
             session, actor, data["proposal_id"], agree=False, note=message.text or "",
             policy=policy, now=clock.now(),

@@ -77,14 +77,19 @@ async def flow_moves(
 
 
 @asynccontextmanager
-async def flow_ends(state: FSMContext, *, at: State | None = None) -> AsyncIterator[Before]:
+async def flow_ends(
+    state: FSMContext,
+    *,
+    at: State | None = None,
+    ends_on: tuple[type[BaseException], ...] = (),
+) -> AsyncIterator[Before]:
     """The conversation ends (no state, no data), committed with the use case run inside the
-    block; put back if the block raises. With ``at``, only a conversation at that step ends and
-    any other is left as it is."""
+    block; put back if the block raises (but for ``ends_on``, as ``flow_moves``). With ``at``,
+    only a conversation at that step ends and any other is left as it is."""
     if at is not None and await state.get_state() != at.state:
         yield Before(state, None, {}, moved=False)
         return
-    async with flow_moves(state, None, {}) as before:
+    async with flow_moves(state, None, {}, ends_on=ends_on) as before:
         yield before
 
 

@@ -39,8 +39,13 @@ from bot.services.requests import (
 from bot.services.resolution import resolve_case
 from bot.services.routing import list_route_targets
 from handlers.actor import with_actor
-from handlers.flow import flow_ends
-from handlers.staff_steps import cmd_cancel, on_not_text, on_text_instead_of_button, step_case_id
+from handlers.staff_steps import (
+    cmd_cancel,
+    on_not_text,
+    on_text_instead_of_button,
+    step_case_id,
+    step_ends,
+)
 from models.attachment import Attachment, MediaKind
 from models.case import RETURNABLE, Case, CaseStatus, Outcome
 from models.errors import InvalidInput, StaleAction
@@ -438,7 +443,7 @@ async def on_visibility(
     case_id = callback_data.case_id
     data = await _flow_case(state, CaseFlow.progress_visibility, case_id)
     public = callback_data.value == "1"
-    async with flow_ends(state):
+    async with step_ends(state):
         event = await add_progress(
             session, actor, case_id, note=data["note"], public=public, now=clock.now()
         )
@@ -459,7 +464,7 @@ async def on_skip_amount(
     clock: Clock,
 ) -> None:
     data = await _flow_case(state, CaseFlow.amount, callback_data.case_id)
-    async with flow_ends(state):
+    async with step_ends(state):
         case = await resolve_case(
             session,
             actor,
@@ -489,7 +494,7 @@ async def on_return_reason(
 ) -> None:
     data = await state.get_data()
     reason, now = message.text or "", clock.now()
-    async with flow_ends(state):
+    async with step_ends(state):
         if data.get("team_id"):
             await transfer_case(
                 session, actor, step_case_id(data), team_id=data["team_id"], reason=reason, now=now
@@ -507,7 +512,7 @@ async def on_question(
     message: Message, session: AsyncSession, actor: Inspector, state: FSMContext, clock: Clock
 ) -> None:
     data = await state.get_data()
-    async with flow_ends(state):
+    async with step_ends(state):
         await ask_reporter(
             session, actor, step_case_id(data), question=message.text or "", now=clock.now()
         )
@@ -525,7 +530,7 @@ async def on_progress(
         keyboard = visibility_keyboard(step_case_id(data))
         await message.answer(render("staff_visibility_ask"), reply_markup=keyboard)
         return
-    async with flow_ends(state):
+    async with step_ends(state):
         await add_progress(
             session, actor, step_case_id(data), note=note, public=False, now=clock.now()
         )
@@ -552,7 +557,7 @@ async def on_extension_reason(
     policy: Policy,
 ) -> None:
     data = await state.get_data()
-    async with flow_ends(state):
+    async with step_ends(state):
         await request_extension(
             session,
             actor,
@@ -586,7 +591,7 @@ async def on_amount(
     clock: Clock,
 ) -> None:
     data = await state.get_data()
-    async with flow_ends(state):
+    async with step_ends(state):
         case = await resolve_case(
             session,
             actor,

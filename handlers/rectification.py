@@ -31,13 +31,13 @@ from bot.services.rectification import (
     withdraw_rectification,
 )
 from handlers.actor import with_actor
-from handlers.flow import flow_ends
 from handlers.staff_steps import (
     cmd_cancel,
     on_not_text,
     on_text_instead_of_button,
     open_step,
     step_case_id,
+    step_ends,
 )
 from models.errors import StaleAction
 from models.rectification import REQUIREMENT_MAX, UNIT_MAX
@@ -116,7 +116,7 @@ async def _set(bot: Bot, chat_id: int, days: int, *, ctx: dict[str, Any]) -> Non
     """The end of 反馈整改: the use case, then the answer in the chat."""
     state: FSMContext = ctx["state"]
     data = await state.get_data()
-    async with flow_ends(state):
+    async with step_ends(state):
         done = await set_rectification(
             ctx["session"], ctx["actor"], step_case_id(data), requirement=data["requirement"],
             unit=data["unit"], days=days, policy=ctx["policy"], now=ctx["clock"].now(),
@@ -213,7 +213,7 @@ async def on_note(
     clock: Clock,
 ) -> None:
     data = await state.get_data()
-    async with flow_ends(state):
+    async with step_ends(state):
         done = await verify_rectification(
             session, actor, step_case_id(data), passed=bool(data["passed"]),
             note=message.text or "", now=clock.now(),
@@ -258,7 +258,7 @@ async def on_withdraw_reason(
     clock: Clock,
 ) -> None:
     data = await state.get_data()
-    async with flow_ends(state):
+    async with step_ends(state):
         done = await withdraw_rectification(
             session, actor, step_case_id(data), reason=message.text or "", now=clock.now()
         )

@@ -6,6 +6,7 @@ them for its own states."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from aiogram import Bot
@@ -13,6 +14,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
+from handlers.flow import OVER, Before, flow_ends
 from models.errors import StaleAction
 from notifications.render import render
 
@@ -20,6 +22,14 @@ from notifications.render import render
 async def cmd_cancel(message: Message, state: FSMContext) -> None:
     await state.clear()
     await message.answer(render("staff_cancelled"))
+
+
+def step_ends(state: FSMContext) -> AbstractAsyncContextManager[Before]:
+    """The step ends with its use case, committed together (``flow_ends``): a refusal worth
+    another try keeps it open with what was typed; one no retry can turn (``OVER``: the case
+    moved on, went to someone else, closed) ends it too, the refusal said once — else every
+    later message would be read as the step's input and refused again."""
+    return flow_ends(state, ends_on=OVER)
 
 
 async def on_not_text(message: Message) -> None:

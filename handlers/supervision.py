@@ -24,8 +24,7 @@ from bot.services.supervision import (
     supervise_case,
 )
 from handlers.actor import with_actor
-from handlers.flow import flow_ends
-from handlers.staff_steps import cmd_cancel, on_not_text, open_step, step_case_id
+from handlers.staff_steps import cmd_cancel, on_not_text, open_step, step_case_id, step_ends
 from models.errors import InvalidInput
 from models.team import Inspector
 from notifications.render import render
@@ -62,7 +61,7 @@ async def on_reply(
 ) -> None:
     data = await state.get_data()
     case_id = step_case_id(data)
-    async with flow_ends(state):
+    async with step_ends(state):
         reply = await reply_supervision(
             session, actor, case_id, message.text or "", now=clock.now()
         )

@@ -173,6 +173,39 @@ async def test_the_team_leader_reassigns_and_the_first_inspector_is_told(
     assert (await load(sessions, case.number)).assignee_id == people.id(SECOND_INSPECTOR)
 
 
+async def test_a_step_left_open_on_a_case_reassigned_meanwhile_ends_with_its_refusal(
+    sessions: SessionFactory,
+    catalog: LiankaConfig,
+    calendar: WorkCalendar,
+    clock: FrozenClock,
+) -> None:
+    """李监督 is at 办结's amount when the 组长 改派 the case: the amount is refused (not hers any
+    more), once; the step ends, so what she types next is not read as an amount again."""
+    people = await make_people(
+        sessions, clock, extra=((SECOND_INSPECTOR, "business_env", Role.INSPECTOR, "赵监督"),)
+    )
+    tg = build(sessions, catalog, calendar, clock)
+    case = await submit(sessions, catalog, calendar, clock, people.reporter)
+    await deliver(tg, sessions)
+    first = user(tg, INSPECTOR)
+    assignment = first.messages[-1]
+    await first.click("签收", message=assignment)
+    await first.click("办结", message=assignment)
+    await first.click("问题已解决")
+    await first.send("经协调，管委会已返还土地出让金。")
+    assert "金额" in first.last  # at the amount step
+    leader = user(tg, BUSINESS_LEADER)
+    await leader.send(f"/case {case.number}")
+    await leader.click("改派")
+    await leader.click("赵监督（0）")
+    await first.send("12.5")
+    assert first.last == "该问题不在您的办理范围内，无权操作。"
+    context = tg.dispatcher.fsm.get_context(tg.bot, chat_id=INSPECTOR, user_id=INSPECTOR)
+    assert await context.get_state() is None
+    await first.send("好的")
+    assert "金额格式不正确" not in first.last
+
+
 async def test_the_queue_lists_the_teams_open_cases_in_pages(
     sessions: SessionFactory,
     catalog: LiankaConfig,
