@@ -98,6 +98,7 @@ class Offer(enum.StrEnum):
     )
     ASSIST_PROGRESS = "assist_progress"  # 协办进展 · 查看材料, to a 协办 team (the ref: the case)
     AFTERCARE = "aftercare"  # 没有 · 有, the reporter at 防打击报复回访 (the ref: the case)
+    CLUE_WORK = "clue_work"  # a clue's assignee's work: CASE_WORK with 提出处置意见 in place of 办结 · 反馈整改 · 核验整改
 
     def on(self, ref: int | None) -> Offering:
         """This offer on one case, request or relay message."""
@@ -112,6 +113,12 @@ class Offering:
 
     offer: Offer
     ref: int
+
+
+def work_offer(case_id: int | None, *, clue: bool) -> Offering:
+    """The assignee's buttons on a case: a clue is disposed of (处置, 集体研判), never 办结 or
+    整改, so its notices offer 提出处置意见 instead (``CLUE_WORK``)."""
+    return (Offer.CLUE_WORK if clue else Offer.CASE_WORK).on(case_id)
 
 
 JSON: TypeAlias = bool | int | float | str | list["JSON"] | dict[str, "JSON"] | None

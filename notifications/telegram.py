@@ -242,6 +242,18 @@ def inspector_case_keyboard(case_id: int) -> InlineKeyboardMarkup:
     )
 
 
+def clue_work_keyboard(case_id: int) -> InlineKeyboardMarkup:
+    """A clue's assignee: the case buttons but 办结 · 反馈整改 · 核验整改 (``CLUE_HIDDEN``), and
+    提出处置意见 in their place."""
+    rows = [
+        [b for b in row if b.text not in CLUE_HIDDEN]
+        for row in inspector_case_keyboard(case_id).inline_keyboard
+    ]
+    rows = [row for row in rows if row]
+    rows.append(staff_button("提出处置意见", ClueAction(act=ClueAct.PROPOSE, ref=case_id)))
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
 def materials_button(case_id: int) -> InlineKeyboardButton:
     """查看材料, for whoever may see a case's materials without working it."""
     return InlineKeyboardButton(
@@ -360,6 +372,8 @@ def offer_keyboard(offering: Offering) -> InlineKeyboardMarkup:
     match offering.offer:
         case Offer.CASE_WORK:
             return inspector_case_keyboard(ref)
+        case Offer.CLUE_WORK:
+            return clue_work_keyboard(ref)
         case Offer.CASE_MATERIALS:
             return InlineKeyboardMarkup(inline_keyboard=[[materials_button(ref)]])
         case Offer.LEADER_ASSIGN:
@@ -861,18 +875,15 @@ def staff_case_keyboard(
     withdraw_rectification: bool = False,
 ) -> InlineKeyboardMarkup | None:
     """/case: the buttons this person can use on this case (each press is authorised again);
-    ``dispose``: 提出处置意见 on a clue, in place of 办结; ``assist_progress``: 协办进展 for a
+    ``dispose`` (the assignee's, on a clue): 提出处置意见 in place of 办结 and 整改; ``assist_progress``: 协办进展 for a
     协办 team; ``assist_teams``: 协办 (add or remove 协办 teams) for the lead team leader;
     ``withdraw_rectification``: 撤销整改要求 for the team leader while a 整改 is open."""
     rows: list[list[InlineKeyboardButton]] = []
     if works:
-        rows += inspector_case_keyboard(case_id).inline_keyboard
+        keyboard = clue_work_keyboard if dispose else inspector_case_keyboard
+        rows += keyboard(case_id).inline_keyboard
     else:
         rows.append([materials_button(case_id)])
-    if dispose:
-        rows = [[b for b in row if b.text not in CLUE_HIDDEN] for row in rows]
-        rows = [row for row in rows if row]
-        rows.append(staff_button("提出处置意见", ClueAction(act=ClueAct.PROPOSE, ref=case_id)))
     if assign:
         label = "改派" if assigned else "分派"
         rows.append(staff_button(label, TeamAction(act=TeamAct.ASSIGN, case_id=case_id)))

@@ -45,7 +45,7 @@ async def test_only_a_reviewer_of_a_waiting_proposal_is_asked_why_they_disagree(
     await team_leader.click("周监督（0）")
     await deliver(tg, sessions)
     await inspector.click("签收")
-    await inspector.click("办结")
+    await inspector.click("提出处置意见")
     await inspector.click("谈话函询")
     await inspector.send("问题较轻，建议谈话函询。")
     await deliver(tg, sessions)

@@ -45,10 +45,14 @@ async def test_a_named_clue_is_checked_placed_on_file_told_and_objected_to_once(
     await team_leader.click("分派")
     await team_leader.click("周监督（0）")
     await deliver(tg, sessions)
+    # a clue is disposed of, never 办结 or 整改: its notice offers 提出处置意见 instead
+    assert inspector.messages[-1].button_texts == [
+        "签收", "退回", "查看材料", "提问", "记录进展", "申请延期", "提出处置意见",
+    ]  # fmt: skip
     await inspector.click("签收")
     await deliver(tg, sessions)
 
-    await inspector.click("办结")  # a clue is not 办结: it opens 提出处置意见
+    await inspector.click("提出处置意见")
     assert "请选择问题线索" in inspector.last
     assert "予以了结" in inspector.messages[-1].button_texts
     assert "立案审查" not in inspector.messages[-1].button_texts

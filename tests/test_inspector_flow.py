@@ -237,7 +237,7 @@ async def test_a_clue_is_worked_confidentially_and_the_reporter_hears_only_accep
     await leader.click("同意")
     assert "已同意延期10个工作日" in leader.last and "反映人" not in leader.last
 
-    await inspector.click("办结", message=assignment)  # a clue is disposed of (集体研判)
+    await inspector.click("提出处置意见", message=assignment)  # a clue is disposed of (集体研判)
     await inspector.click("予以了结")
     await inspector.send("经核查，好处费系正常劳务报酬，已移交区纪委监委第二审查调查室备查。")
     await deliver(tg, sessions)

@@ -167,7 +167,7 @@ async def test_only_the_assignee_of_an_appeal_at_work_sets_and_verifies_a_rectif
                 now=clock.now(),
             )  # fmt: skip
     await _accepted(sessions, policy, clock, clue, SOE_INSPECTOR)
-    with refused("问题线索不适用反馈整改"):
+    with refused("问题线索不适用整改"):
         await _set(sessions, policy, clock.now(), clue, who=SOE_INSPECTOR)
 
 

@@ -27,7 +27,7 @@ from models.case import RETURNABLE, TRANSFERABLE, WORKING_STATUSES, Case, CaseSt
 from models.clock import ClockKind
 from models.errors import NotFound, PermissionDenied, StaleAction
 from models.event import Actor, ActorType, EventKind, record_event, transition
-from models.notification import Offer
+from models.notification import Offer, work_offer
 from models.org import Track
 from models.request import ApprovalRequest, RequestKind, RequestStatus
 from models.team import Inspector, Team
@@ -139,7 +139,7 @@ async def decide_request(
             "inspector_request_decided",
             stage=event.seq,
             now=now,
-            offer=Offer.CASE_WORK.on(case.id),
+            offer=work_offer(case.id, clue=case.track is Track.CLUE),
             request=request_params(request),
             approved=False,
             team=None,
@@ -258,7 +258,7 @@ async def _approve_extension(
         "inspector_request_decided",
         stage=event.seq,
         now=now,
-        offer=Offer.CASE_WORK.on(case.id),
+        offer=work_offer(case.id, clue=case.track is Track.CLUE),
         request=request_params(request),
         approved=True,
         team=None,

@@ -48,7 +48,7 @@ from models.rectification import (
 from models.team import Inspector, Role
 from models.types import utc
 
-CLUE_REFUSED = "问题线索不适用反馈整改：请点“提出处置意见”，经组长审核、委领导批准后处置。"
+CLUE_REFUSED = "问题线索不适用整改：请点“提出处置意见”，经组长审核、委领导批准后处置。"
 OPEN_ALREADY = "该问题已有整改要求尚未核验，请先核验整改情况。"
 NOTHING_TO_VERIFY = "该问题没有待核验的整改要求。"
 VERIFY_FIRST = "该问题的整改尚未核验，请先核验整改情况，再办结。"

@@ -16,7 +16,8 @@ from models.case import OPEN_STATUSES, WORKING_STATUSES, Case, reported_by, repo
 from models.clock import ClockKind, ClockState
 from models.errors import InvalidInput, NotFound, PermissionDenied, StaleAction
 from models.event import Actor, ActorType, EventKind, record_event
-from models.notification import Offer
+from models.notification import Offer, work_offer
+from models.org import Track
 from models.relay import RelayMessage, RelayStatus
 from models.reporter import CaseFollower, Reporter
 from models.team import Inspector
@@ -177,7 +178,7 @@ async def answer_question(
         "inspector_answer",
         stage=event.seq,
         now=now,
-        offer=Offer.CASE_WORK.on(case.id),
+        offer=work_offer(case.id, clue=case.track is Track.CLUE),
         question=relay.question,
         answer=text,
         resolve_due=resolve.due_at if resolve and resolve.state is ClockState.RUNNING else None,

@@ -19,7 +19,7 @@ from models.clock import ClockKind
 from models.enterprise import Enterprise
 from models.errors import InvalidInput, NotFound
 from models.event import SYSTEM, Actor, assign_to, route_to
-from models.notification import Notice, Offer
+from models.notification import Notice, Offer, work_offer
 from models.org import Category, Track, Zone
 from models.routing import Candidate, RoutingDecision, choose_team, pick_assignee
 from models.team import AssignmentMode, Inspector, Role, Team
@@ -112,7 +112,7 @@ async def _notify_assignee(
         stage=case.event_count,
         notice=notice,
         now=now,
-        offer=Offer.CASE_WORK.on(case.id),
+        offer=work_offer(case.id, clue=case.track is Track.CLUE),
     )
 
 

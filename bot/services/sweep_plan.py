@@ -37,7 +37,7 @@ from models.clock import (
     followup_ask_time,
 )
 from models.event import EventKind
-from models.notification import JSON, Offer, Offering, Recipient, encode_param
+from models.notification import JSON, Offer, Offering, Recipient, encode_param, work_offer
 from models.org import Category, Track
 from models.reporter import Reporter
 from models.team import Team
@@ -274,7 +274,7 @@ def _deadline_notices(
         if is_assignee and clock.kind is ClockKind.SUPERVISION:
             offer = Offer.SUPERVISION_REPLY.on(case.id)
         elif is_assignee:
-            offer = Offer.CASE_WORK.on(case.id)
+            offer = work_offer(case.id, clue=case.track is Track.CLUE)
         elif assignee is None and clock.kind is ClockKind.ACCEPT and step != "escalated":
             offer = Offer.LEADER_ASSIGN.on(case.id)
         notices.append(
