@@ -15,8 +15,10 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
+from bot.config import LiankaConfig
 from bot.services.dispositions import (
     PEOPLE_MAX,
+    check_deciders,
     check_review,
     clue_state,
     decide_disposition,
@@ -76,13 +78,20 @@ def _kinds_keyboard(case_id: int, kinds: tuple[Disposition, ...]) -> InlineKeybo
 
 
 async def _start_proposal(
-    query: CallbackQuery, case_id: int, session: AsyncSession, actor: Inspector, state: FSMContext
+    query: CallbackQuery,
+    case_id: int,
+    session: AsyncSession,
+    actor: Inspector,
+    state: FSMContext,
+    *,
+    config: LiankaConfig,
 ) -> None:
     case = await load_case(session, case_id)
     require_assignee(actor, case, WORKING_STATUSES, "提出处置意见")
     clue = await clue_state(session, case_id, assignee_id=case.assignee_id)
     if not may_propose(actor, case, clue):
         raise StaleAction("该线索已有处置意见待审批，请等待审批结果。")
+    await check_deciders(session, actor, case, config.clue)  # refused before anything is typed
     await state.set_data({"case_id": case_id})
     await state.set_state(ClueFlow.kind)
     await query.answer()
@@ -99,8 +108,9 @@ async def on_propose(
     session: AsyncSession,
     actor: Inspector,
     state: FSMContext,
+    config: LiankaConfig,
 ) -> None:
-    await _start_proposal(query, callback_data.ref, session, actor, state)
+    await _start_proposal(query, callback_data.ref, session, actor, state, config=config)
 
 
 async def on_resolve_clue(
@@ -110,13 +120,14 @@ async def on_resolve_clue(
     session: AsyncSession,
     actor: Inspector,
     state: FSMContext,
+    config: LiankaConfig,
 ) -> None:
     """办结 on a clue opens 提出处置意见 (a clue is disposed of, not 办结); an appeal goes on to
     the inspector's 办结."""
     case = await load_case(session, callback_data.case_id)
     if case.track is not Track.CLUE:
         raise SkipHandler
-    await _start_proposal(query, callback_data.case_id, session, actor, state)
+    await _start_proposal(query, callback_data.case_id, session, actor, state, config=config)
 
 
 async def on_kind(

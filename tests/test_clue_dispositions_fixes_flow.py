@@ -79,3 +79,28 @@ async def _person(sessions: SessionFactory, person_id: int) -> Inspector:
         found = await session.get(Inspector, person_id)
     assert found is not None
     return found
+
+
+async def test_a_proposal_nobody_could_decide_is_refused_before_anything_is_typed(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
+) -> None:
+    """吴组长, the 国资国企 team's only 组长, works a clue himself while one 委领导 is registered:
+    a 委领导 would review it, and nobody else approve. He is told so at 提出处置意见, not after
+    choosing a disposition and typing its reason (which was then refused, and again on every
+    retry)."""
+    people = await make_people(sessions, clock)
+    tg = build(sessions, catalog, calendar, clock)
+    team_leader = user(tg, SOE_LEADER)
+    await submit(
+        sessions, catalog, calendar, clock, people.reporter, category="soe_corruption",
+        description=SOE, named=True,
+    )  # fmt: skip
+    await deliver(tg, sessions)
+    await team_leader.click("分派")
+    await team_leader.click("吴组长（0）")
+    await deliver(tg, sessions)
+    await team_leader.click("签收")
+    await team_leader.click("提出处置意见")
+    assert "目前在岗委领导不足两人" in tg.session.callback_answers[-1].text
+    context = tg.dispatcher.fsm.get_context(tg.bot, chat_id=SOE_LEADER, user_id=SOE_LEADER)
+    assert await context.get_state() is None

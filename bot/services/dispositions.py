@@ -141,6 +141,40 @@ async def approvers(session: AsyncSession, proposal: ClueDisposition) -> list[In
     return [p for p in await _active(session, Role.LEADER) if p.id not in taken]
 
 
+async def _first_deciders(
+    session: AsyncSession, case: Case, proposal: ClueDisposition, config: ClueConfig
+) -> tuple[list[Inspector], bool]:
+    """Who is asked first about ``proposal`` (its reviewers; with the review skipped, its
+    approvers: True), or why nobody can decide it (``NO_APPROVER``, ``NO_SECOND_LEADER``)."""
+    people = await reviewers(session, case, proposal, config)
+    if not people:
+        people = await approvers(session, proposal)
+        if not people:
+            raise InvalidInput(NO_APPROVER, detail=f"case {case.id}: no 委领导 to approve")
+        return people, True
+    if all(p.role is Role.LEADER for p in people) and len(people) < 2:
+        # a 委领导 reviews for a team without another team leader: another one must approve
+        raise InvalidInput(NO_SECOND_LEADER, detail=f"case {case.id}: one 委领导 only")
+    return people, False
+
+
+async def check_deciders(
+    session: AsyncSession, actor: Inspector, case: Case, config: ClueConfig
+) -> None:
+    """Before 提出处置意见 asks for anything: refused at once (as SECURITY.md says) when a
+    proposal of ``actor`` could not be decided by anyone, rather than after the reason is typed."""
+    assert actor.id is not None
+    draft = ClueDisposition(
+        case_id=case.id or 0,
+        kind=Disposition.DISMISS,
+        status=ProposalStatus.PROPOSED,
+        reason="",
+        proposed_by_id=actor.id,
+        proposed_at=case.created_at,
+    )
+    await _first_deciders(session, case, draft, config)
+
+
 def _actor(person: Inspector) -> Actor:
     return Actor(ActorType.INSPECTOR, person.id)
 
@@ -214,16 +248,10 @@ async def propose_disposition(
         proposed_by_id=actor.id,
         proposed_at=now,
     )
-    people_to_ask = await reviewers(session, case, proposal, policy.config.clue)
-    if not people_to_ask:  # no other team leader, and the config skips the review
+    people_to_ask, skipped = await _first_deciders(session, case, proposal, policy.config.clue)
+    if skipped:  # no other team leader, and the config skips the review
         proposal.status = ProposalStatus.REVIEWED
         proposal.review_skipped = True
-        people_to_ask = await approvers(session, proposal)
-        if not people_to_ask:
-            raise InvalidInput(NO_APPROVER, detail=f"case {case.id}: no 委领导 to approve")
-    elif all(p.role is Role.LEADER for p in people_to_ask) and len(people_to_ask) < 2:
-        # a 委领导 reviews for a team without another team leader: another one must approve
-        raise InvalidInput(NO_SECOND_LEADER, detail=f"case {case.id}: one 委领导 only")
     session.add(proposal)
     await session.flush()
     event = record_event(
