@@ -31,6 +31,8 @@ COMMANDS = {
         ("queue", "全部待办问题"),
         ("stats", "统计"),
         ("case", "查看问题：/case 编号"),
+        ("supervise", "督办：/supervise 编号 工作日数"),
+        ("report", "本月分析研判报告"),
     ],
     Role.ADMIN: [
         ("queue", "全部待办问题"),

@@ -120,8 +120,11 @@ async def test_a_leader_needs_no_team_and_gets_the_leaders_commands(
     await person.start(payload)
     assert person.last.startswith("郑书记，您好！您的账号已登记为委领导。")
     assert "/stats 统计" in person.last
+    assert "/supervise 编号 工作日数 督办问题" in person.last and "/report" in person.last
     (commands,) = [c for c in tg.session.calls if isinstance(c, SetMyCommands)]
-    assert [c.command for c in commands.commands] == ["queue", "stats", "case", "cancel"]
+    assert [c.command for c in commands.commands] == [
+        "queue", "stats", "case", "supervise", "report", "cancel",
+    ]  # fmt: skip
 
 
 async def test_an_account_opening_link_after_link_is_stopped_after_five(
