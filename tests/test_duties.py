@@ -34,7 +34,7 @@ from models.intake import CaseDraft
 from models.notification import Notification
 from models.request import ApprovalRequest, RequestStatus
 from models.team import Inspector, Role
-from notifications.render import render
+from notifications.render import render, telegram_html
 from tests.casework import make_staff, report
 from tests.factories import make_inspector, make_reporter
 
@@ -147,6 +147,14 @@ async def test_an_admin_deciding_for_a_team_without_a_leader_is_recorded_as_a_st
             )
         ).one()
     assert event.data.get("stand_in") is True and event.actor_id == admin.id
+    # the inspector is told who decided: not a 组长 the team does not have
+    async with sessions() as session:
+        told = (
+            await session.exec(
+                select(Notification).where(Notification.kind == "inspector_request_decided")
+            )
+        ).one()
+    assert "管理员（代行组长职责）未同意您的延期申请" in telegram_html(told)
 
 
 async def _clue(

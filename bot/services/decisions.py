@@ -141,6 +141,7 @@ async def decide_request(
             now=now,
             offer=work_offer(case.id, clue=case.track is Track.CLUE),
             request=request_params(request),
+            stand_in=who.type is ActorType.ADMIN,
             approved=False,
             team=None,
             resolve_due=None,
@@ -195,6 +196,7 @@ async def _approve_resolution(
         stage=case.event_count,
         now=now,
         request=request_params(request),
+        stand_in=who.type is ActorType.ADMIN,
         approved=True,
         team=None,
         resolve_due=None,
@@ -260,6 +262,7 @@ async def _approve_extension(
         now=now,
         offer=work_offer(case.id, clue=case.track is Track.CLUE),
         request=request_params(request),
+        stand_in=who.type is ActorType.ADMIN,
         approved=True,
         team=None,
         resolve_due=clock.due_at,
@@ -308,8 +311,10 @@ async def _tell_handed_over(
     was_accepted: bool,
     stage: int,
     now: datetime,
+    stand_in: bool,
 ) -> None:
-    """The requester learns the case went to ``target``; an appeal's reporter, once told it was
+    """The requester learns the case went to ``target`` (from an admin standing in for the
+    组长: ``stand_in``); an appeal's reporter, once told it was
     accepted, learns it changed hands."""
     await tell_inspectors(
         session,
@@ -319,6 +324,7 @@ async def _tell_handed_over(
         stage=stage,
         now=now,
         request=request_params(request),
+        stand_in=stand_in,
         approved=True,
         team=target.name,
         resolve_due=None,
@@ -389,6 +395,7 @@ async def _approve_return(
         was_accepted=was_accepted,
         stage=stage,
         now=now,
+        stand_in=bool(_stand_in(who)),
     )
     await session.commit()
     return Decision(request, case, team=target, assignee=assignee)
@@ -432,6 +439,7 @@ async def _approve_transfer(
         was_accepted=was_accepted,
         stage=stage,
         now=now,
+        stand_in=bool(_stand_in(who)),
     )
     logger.info("case %s transferred from %s", case.id, source)
     await session.commit()
