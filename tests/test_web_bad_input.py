@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html as html_lib
 import os
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from bot.settings import Settings
 from bot.web_app import create_standalone_web_app
 from models.calendar import WorkCalendar
 from models.filecheck import REFUSED
-from models.intake import IntakeDraft
+from models.intake import NAME_MAX, IntakeDraft
 from models.org import Category
 from models.web_draft import WebDraft
 from tests.intake_helpers import REFUND, make_card
@@ -363,6 +364,81 @@ async def test_the_web_takes_every_phone_the_chat_takes(
     await filled(browser, refund, until="identity")
     page = await browser.send(identity="named", name="张三", phone=typed)
     assert step_of(page) == "summary" and "实名（张三，13812345678）" in text_of(page)
+
+
+async def test_the_name_box_on_the_page_says_the_names_limit(
+    client: Client, refund: Category
+) -> None:
+    browser = Browser(client)
+    await filled(browser, refund, until="identity")
+    box = re.search(r'<input id="name" name="name"[^>]*>', browser.html)
+    assert box is not None and f'maxlength="{NAME_MAX}"' in box.group(0)
+    assert f"{NAME_MAX}字以内" in NO_NAME  # what the message beside it says
+
+
+# --- 上一步 from a refused box ------------------------------------------------------------------
+
+GO_BACK_FIRST = (
+    "您填写的内容有误，尚未保存。请按提示修改后再点“上一步”；不需要的内容可清空后再点“上一步”。"
+)
+
+
+@pytest.mark.parametrize(
+    ("step", "typed", "errors"),
+    [
+        pytest.param(
+            "description",
+            {"description": "长" * 2400},
+            {"description": LONG.format(n=2400)},
+            id="a-description-too-long",
+        ),
+        pytest.param(
+            "amount", {"amount": "十二万"}, {"amount": NOT_A_NUMBER}, id="amount-in-words"
+        ),
+        pytest.param(
+            "identity",
+            {"identity": "named", "name": "张三", "phone": "1381234"},
+            {"phone": BAD_PHONE},
+            id="named-with-a-bad-phone",
+        ),
+    ],
+)
+async def test_going_back_from_a_refused_box_keeps_what_was_typed_and_says_to_correct_it(
+    client: Client,
+    sessions: SessionFactory,
+    refund: Category,
+    step: str,
+    typed: dict[str, str],
+    errors: dict[str, str],
+) -> None:
+    browser = Browser(client)
+    await filled(browser, refund, until=step)
+    before = await the_draft(sessions)
+    page = await browser.send("back", **typed)
+    assert browser.status == 400 and step_of(page) == step, text_of(page)
+    assert GO_BACK_FIRST in text_of(page) and KEPT not in text_of(page)
+    for name, message in errors.items():
+        assert error_beside(page, name) == message
+    for name, value in typed.items():
+        if name == "description":
+            assert textarea_of(page) == value
+        elif name == "identity":
+            assert 'value="named" id="identity-named" checked' in page
+        else:
+            assert value_of(page, name) == value
+    assert await the_draft(sessions) == before
+
+
+async def test_going_back_with_the_refused_box_cleared_goes_back(
+    client: Client, sessions: SessionFactory, refund: Category
+) -> None:
+    browser = Browser(client)
+    await filled(browser, refund, until="description")
+    page = await browser.send("back", description="长" * 2400)
+    assert browser.status == 400 and step_of(page) == "description"
+    page = await browser.send("back", description="")
+    assert browser.status == 200 and step_of(page) == "category"
+    assert f'value="{refund.id}" checked' in page
 
 
 # --- a tampered step ----------------------------------------------------------------------------

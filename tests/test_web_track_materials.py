@@ -247,8 +247,8 @@ async def test_a_forged_form_or_a_browser_without_the_case_keeps_no_file(
     assert not_multipart.status == 403
     out = await client.post("/t/signout", data={CSRF_FIELD: csrf_of(html)}, allow_redirects=False)
     assert out.status == 303
-    away = await post_material(client, html, [("a.pdf", PDF)])
-    assert away.status == 303 and away.headers["Location"] == "/t"
+    away = await post_material(client, html, [("a.pdf", PDF)], note=NOTE)
+    assert away.status == 403 and "查询已结束，刚才提交的内容没有发送" in text_of(await away.text())
     gone = await client.get(PAGE, allow_redirects=False)
     assert gone.status == 303 and gone.headers["Location"] == "/t"
     assert await attachments(sessions, web.id) == [] and kept_blobs(tmp_path) == []

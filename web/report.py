@@ -3,12 +3,14 @@
 
 ``GET /c/<token>/report`` shows the step this browser's draft is at (``?step=`` an earlier one
 it has passed); ``POST`` takes one step's form (CSRF-checked, counted per client address), then
-sends the browser to the next step (303). Bad input shows the same page with the message beside
-the field and everything entered. 确认提交 answers with the 受理编号, the acceptance deadline and
-the receipt code: the draft is closed, a reload (or a double tap) shows that it was submitted,
-with the same code for a few minutes (``RECEIPT_SHOWN_AGAIN``), a new one after. A card's page
-opened while a report through another card is being entered keeps that report, and asks: 继续填写
-it, or 放弃并重新开始 (a form, never a page opened).
+sends the browser to the next step (303), or back to the summary once the report has reached it
+(修改, as in the chat). Bad input shows the same page with the message beside the field and
+everything entered; so does 上一步 with text typed in a refused box (nothing typed is dropped).
+确认提交 answers with the 受理编号, the acceptance deadline and the receipt code: the draft is
+closed, a reload (or a double tap) shows that it was submitted, with the same code for a few
+minutes (``RECEIPT_SHOWN_AGAIN``), a new one after. A card's page opened while a report through
+another card is being entered keeps that report, and asks: 继续填写 it, or 放弃并重新开始 (a
+form, never a page opened).
 
 The steps are the list ``STEPS``: a ``Step`` names its template (``report_<name>.html.j2``,
 included in the page's form) and how it takes its form (``take``); a new step is inserted into
@@ -47,7 +49,7 @@ from bot.services.web_intake import (
     save_web_step,
 )
 from models.errors import DomainError, InvalidInput
-from models.intake import EVIDENCE_MAX, IntakeDraft
+from models.intake import EVIDENCE_MAX, NAME_MAX, IntakeDraft
 from models.org import Track
 from notifications.render import yuan_to_wan
 from web.context import CHANNEL, ROUTE_PREFIX, WebChannel, client_address
@@ -72,6 +74,8 @@ ID_MAX = 2**31 - 1
 """The largest id a table's integer key holds: a larger one is no category's."""
 FIELDS = ("category", "description", "files", "amount", "identity", "name", "phone")
 """The form fields the steps read; what was entered in them is shown again on a refusal."""
+TYPED = ("description", "amount", "name", "phone")
+"""The fields a person types into: a refused one with text in it is not dropped by 上一步."""
 
 
 class FieldErrors(Exception):
@@ -206,6 +210,22 @@ def _reached(report: WebReport) -> int:
     return _index(SUMMARY.name if report.step == CONFIRMING else report.step)
 
 
+def _forward(report: WebReport, index: int) -> int:
+    """The step after ``index``: the summary once the draft has reached it (修改 from the
+    summary comes back to it, as in the chat), else the next one."""
+    summary = _index(SUMMARY.name)
+    return summary if _reached(report) == summary else min(index + 1, summary)
+
+
+def _typed(step: Step, form: MultiDictProxy[Any]) -> bool:
+    """Whether the step's form carries text typed into one of its boxes."""
+    return any(
+        isinstance(value := form.get(name), str) and value.strip()
+        for name in step.fields
+        if name in TYPED
+    )
+
+
 def _report_url(request: web.Request, token: str, step: str | None = None) -> str:
     url = request.app.router[REPORT_ROUTE].url_for(token=token)
     return str(url.with_query(step=step) if step else url)
@@ -247,8 +267,11 @@ def _step_page(
     values: dict[str, str],
     errors: dict[str, str] | None = None,
     notice: str | None = None,
+    going_back: bool = False,
     status: int = 200,
 ) -> web.Response:
+    """One step's page; ``going_back``: 上一步 was refused (what was typed must be corrected,
+    or cleared, first)."""
     index = _index(step.name)
     return page_response(
         request,
@@ -262,11 +285,13 @@ def _step_page(
         values=values,
         errors=dict.fromkeys(FIELDS, "") | (errors or {}),
         invalid=bool(errors),
+        going_back=going_back,
         notice=notice,
         csrf=csrf_token(request),
         action=_report_url(request, report.token),
         upload_action=str(request.app.router[MATERIALS_ROUTE].url_for(token=report.token)),
         files_max=EVIDENCE_MAX,
+        name_max=NAME_MAX,
         back=index > 0,
         edit_urls={s.name: _report_url(request, report.token, s.name) for s in STEPS},
     )
@@ -426,7 +451,7 @@ async def report_form(request: web.Request) -> web.Response:
         try:
             draft = await step.take(given)
         except FieldErrors as refused:
-            if action == BACK:  # going back keeps what was valid; the rest is not kept
+            if action == BACK and not _typed(step, form):  # nothing typed to lose: back
                 return _see_other(_report_url(request, token, STEPS[max(0, index - 1)].name))
             return _step_page(
                 request,
@@ -435,9 +460,10 @@ async def report_form(request: web.Request) -> web.Response:
                 step,
                 values=_form_values(report, form),
                 errors=refused.errors,
+                going_back=action == BACK,
                 status=400,
             )
-        target = index - 1 if action == BACK else index + 1
+        target = index - 1 if action == BACK else _forward(report, index)
         target = max(0, min(target, len(STEPS) - 1))
         reached = max(target, _reached(report))
         try:
@@ -546,7 +572,7 @@ async def materials_form(request: web.Request) -> web.Response:
     action = received.fields.get("action", "")
     index = _index(MATERIALS.name)
     moving = not received.problems and not deleted and action in (NEXT, BACK)
-    target = index + (1 if action == NEXT else -1) if moving else index
+    target = (_forward(report, index) if action == NEXT else index - 1) if moving else index
     reached = max(target, _reached(report))
     try:
         async with channel.sessions() as session:

@@ -8,7 +8,8 @@ status line, the public timeline, the notices kept for this page, any question w
 answer it, 补充材料 while the case is open, 撤回 while allowed, 回访 and 防打击报复回访 when asked); each form posts to its own address with the
 session's CSRF token and comes back to ``/t/case`` (post, redirect, get). Without the cookie, or
 once it has expired, or when the case no longer opens with a code, the browser goes back to
-``/t``. 退出查询 forgets the case at once.
+``/t`` (which says when the query timed out); a form sent then is not sent, and ``/t`` says so
+with what was typed shown back to copy. 退出查询 forgets the case at once.
 
 补充材料 has a page of its own (``/t/case/materials``): files and a note in one multipart form,
 read by ``web.uploads`` as the report's 相关材料 is (the form token and the case checked before the
@@ -82,6 +83,9 @@ from web.uploads import BODY_TOO_LARGE, Received, UploadTooLarge, receive_eviden
 logger = logging.getLogger(__name__)
 
 TRACK_MINUTES = 30
+TRACK_COOKIE_HOURS = 12
+"""How long the browser keeps the cookie: past its ``TRACK_MINUTES`` it opens nothing, and only
+lets ``/t`` and a form sent late say that the query timed out."""
 TRACK_COOKIE = "lianka_track"
 SECURE_TRACK_COOKIE = "__Host-lianka_track"
 _TRACK_SALT = "lianka.web.track"
@@ -104,6 +108,12 @@ DONE = {
     "aftercare": "感谢您的反馈！今后如遇到刁难、打击报复或吃拿卡要等情况，欢迎随时反映。",
 }
 NO_MATERIAL = "请选择要补充的文件，或填写补充说明。"
+TIMED_OUT = "查询已超时，为保护您的信息，请重新输入回执码。"
+NOT_SENT = {
+    True: "查询已超时，刚才提交的内容没有发送。为保护您的信息，请重新输入回执码后再提交。",
+    False: "查询已结束，刚才提交的内容没有发送。请重新输入回执码后再提交。",
+}
+"""A form sent once the query timed out (``True``) or ended (退出查询, cookies cleared)."""
 TOO_FREQUENT = "提交过于频繁，请稍等一分钟后再提交。您填写的说明已保留。"
 
 
@@ -150,13 +160,14 @@ def _cookie_name(channel: WebChannel) -> str:
 
 
 def _remember(request: web.Request, response: web.StreamResponse, case_id: int) -> None:
-    """This browser may see ``case_id`` for another ``TRACK_MINUTES``."""
+    """This browser may see ``case_id`` for another ``TRACK_MINUTES`` (the cookie is kept
+    longer, ``TRACK_COOKIE_HOURS``, so that a late page can say the query timed out)."""
     channel = request.app[CHANNEL]
     value = _serializer(channel).dumps({"s": current_session(request).key, "c": case_id})
     response.set_cookie(
         _cookie_name(channel),
         str(value),
-        max_age=TRACK_MINUTES * 60,
+        max_age=TRACK_COOKIE_HOURS * 3600,
         path="/",
         secure=channel.secure_cookies,
         httponly=True,
@@ -199,6 +210,7 @@ def _remembered(request: web.Request) -> tuple[int | None, bool]:
 def _form(request: web.Request, channel: WebChannel, **context: Any) -> web.Response:
     context.setdefault("error", None)
     context.setdefault("entered", "")
+    context.setdefault("kept", "")
     context.setdefault("status", 200)
     status = context.pop("status")
     return page_response(
@@ -218,7 +230,7 @@ async def track_form(request: web.Request) -> web.Response:
     """``/t``: the receipt code box."""
     channel = request.app[CHANNEL]
     _, expired = _remembered(request)
-    notice = "查询已超时，为保护您的信息，请重新输入回执码。" if expired else None
+    notice = TIMED_OUT if expired else None
     response = _form(request, channel, notice=notice)
     if expired:
         _forget(request, response)
@@ -250,6 +262,21 @@ async def track_open(request: web.Request) -> web.StreamResponse:
     return response
 
 
+def _not_sent(request: web.Request, *, expired: bool, kept: str = "") -> web.Response:
+    """A form sent once the query timed out or ended: nothing sent, ``/t``'s code box, and what
+    was typed (``kept``) shown back to copy. Nothing of the case is shown."""
+    response = _form(
+        request,
+        request.app[CHANNEL],
+        notice=None,
+        error=NOT_SENT[expired],
+        kept=kept.strip() and kept[:ENTERED_MAX],
+        status=403,
+    )
+    _forget(request, response)
+    return response
+
+
 def _case_page(
     request: web.Request,
     channel: WebChannel,
@@ -260,7 +287,10 @@ def _case_page(
     error_at: str | None = None,
     entered: str = "",
     entered_relay: int | None = None,
+    chosen: str = "",
 ) -> web.Response:
+    """The case page; after a refused form, its words (``error`` beside the form ``error_at``),
+    the text typed (``entered``) and the choice made (``chosen``: a radio's value)."""
     done = DONE.get(request.query.get("done", "")) if request.method == "GET" else None
     placed = {
         "answer": any(q.relay_id == entered_relay for q in page.questions),
@@ -284,6 +314,7 @@ def _case_page(
         error_at=error_at,
         entered=entered,
         entered_relay=entered_relay,
+        chosen=chosen,
         csrf=csrf_token(request),
         csrf_field=CSRF_FIELD,
         answer_url=_route(request, "track-answer"),
@@ -371,16 +402,21 @@ async def _act(
     *,
     error_at: str,
     entered_field: str | None = None,
+    chosen_field: str | None = None,
     stale: str = _Changed.message,
 ) -> web.StreamResponse:
     """One form's use case on the remembered case, then back to the case page; a refusal shows
-    the case again with its words and what was typed, nothing lost. Each form counts against
-    the address's form limit (``FORMS_PER_ADDRESS``, shared with 补充材料 and the report form)."""
+    the case again with its words, what was typed and the choice made, nothing lost; once the
+    query timed out, ``/t`` says nothing was sent and shows what was typed. Each form counts
+    against the address's form limit (``FORMS_PER_ADDRESS``, shared with 补充材料 and the
+    report form)."""
     channel = request.app[CHANNEL]
-    case_id, _ = _remembered(request)
-    if case_id is None:
-        raise _back_to_form(request)
     fields = await request.post()
+    typed = str(fields.get(entered_field, "")) if entered_field else ""
+    case_id, expired = _remembered(request)
+    if case_id is None:
+        logger.info("web tracking: %s sent after the query ended", error_at)
+        return _not_sent(request, expired=expired, kept=typed)
 
     async def again(status: int, error: str) -> web.StreamResponse:
         _, page = await _load(request)
@@ -391,8 +427,9 @@ async def _act(
             status=status,
             error=error,
             error_at=error_at,
-            entered=str(fields.get(entered_field, ""))[:ENTERED_MAX] if entered_field else "",
+            entered=typed[:ENTERED_MAX],
             entered_relay=_int(fields.get("relay")) if error_at == "answer" else None,
+            chosen=str(fields.get(chosen_field, ""))[:16] if chosen_field else "",
         )
 
     client = client_address(request, channel.trusted_proxies)
@@ -510,7 +547,9 @@ async def track_withdraw(request: web.Request) -> web.StreamResponse:
 @require_csrf
 async def track_followup(request: web.Request) -> web.StreamResponse:
     """``POST /t/case/followup``: 回访 — 满意 · 基本满意 · 不满意 with a reason (重办)."""
-    return await _act(request, _followup, error_at="followup", entered_field="reason")
+    return await _act(
+        request, _followup, error_at="followup", entered_field="reason", chosen_field="rating"
+    )
 
 
 class _NoAftercareAnswer(DomainError):
@@ -550,6 +589,7 @@ async def track_aftercare(request: web.Request) -> web.StreamResponse:
         action,
         error_at="aftercare",
         entered_field="description",
+        chosen_field="answer",
         stale=AftercareClosed.message,
     )
     if action.opened is None or response.status != 303:
@@ -664,17 +704,33 @@ def _material_start(
     return start
 
 
+def _material_not_sent(
+    request: web.Request, *, expired: bool
+) -> Callable[[dict[str, str]], Awaitable[MaterialDraft]]:
+    """补充材料 sent once the query timed out or ended: the form token checked, then ``/t``
+    saying nothing was sent, with the note typed; no file is read."""
+
+    async def start(fields: dict[str, str]) -> MaterialDraft:
+        if not csrf_valid(request, fields.get(CSRF_FIELD)):
+            raise _Answered(csrf_refused(request))
+        logger.info("web tracking: material sent after the query ended")
+        raise _Answered(_not_sent(request, expired=expired, kept=fields.get("note", "")))
+
+    return start
+
+
 async def track_materials(request: web.Request) -> web.StreamResponse:
     """``POST /t/case/materials``: 补充材料's multipart form. The form token and the case are
     checked before the first file is read; each file is checked, cleaned and kept by
     ``web.uploads``; the material is submitted only once the whole body was read, so an upload
     cut off half-way adds nothing to the case."""
     channel = request.app[CHANNEL]
-    case_id, _ = _remembered(request)
-    if case_id is None:
-        raise _back_to_form(request)
+    case_id, expired = _remembered(request)
     now = channel.clock.now()
-    start = _material_start(request, case_id, now=now)
+    if case_id is None:
+        start = _material_not_sent(request, expired=expired)
+    else:
+        start = _material_start(request, case_id, now=now)
     try:
         received = await receive_evidence(
             request, start, add=MaterialDraft.add_file, blobs=channel.blobs
@@ -685,6 +741,7 @@ async def track_materials(request: web.Request) -> web.StreamResponse:
         return csrf_refused(request)
     except UploadTooLarge:
         return _too_large(request)
+    assert case_id is not None  # else ``start`` answered
     return await _submit_material(request, case_id, received, now=now)
 
 

@@ -21,12 +21,15 @@ from aiohttp import BodyPartReader, web
 from bot.blobs import BlobStore, blob_key
 from models.errors import InvalidInput
 from models.filecheck import check_file, clean_name
-from models.intake import EVIDENCE_MAX, FILE_MAX_BYTES, Evidence, IntakeDraft
+from models.intake import DESCRIPTION_MAX, EVIDENCE_MAX, FILE_MAX_BYTES, Evidence, IntakeDraft
 
 logger = logging.getLogger(__name__)
 
 FILES_FIELD = "files"
-FIELD_MAX = 4096  # a form's plain fields (token, button) are short
+FIELD_MAX = 2 * 4 * DESCRIPTION_MAX
+"""A form's plain field, in bytes: the token, the button, or 补充说明 (``DESCRIPTION_MAX``
+characters of up to 4 bytes), read to twice that so a longer note is refused by its rule
+rather than cut."""
 CHUNK = 256 * 1024
 UPLOAD_MAX_BODY = EVIDENCE_MAX * FILE_MAX_BYTES + 1024 * 1024
 """The one route whose body may be large: ten files of 20 MB and the form around them."""

@@ -52,7 +52,7 @@ from bot.services.policy import Policy
 from bot.services.rate_limits import Limit, RateLimiter
 from bot.services.relay import answer_question
 from bot.services.reporters import TooManyAttempts
-from bot.services.withdrawal import withdraw_for, withdrawable
+from bot.services.withdrawal import pending_withdrawal, withdraw_for, withdrawable
 from models.case import OPEN_STATUSES, Case, Satisfaction, reporter_of
 from models.clock import ClockKind, ClockStage, ClockState
 from models.errors import InvalidInput, NotFound, PermissionDenied
@@ -114,6 +114,7 @@ class TrackedCase:
     may_object: bool = False  # a 实名 clue's result: one 异议
     objected: bool = False
     aftercare_asked: bool = False  # 防打击报复回访: 没有 · 有, once
+    withdrawal_asked_at: datetime | None = None  # a clue's 撤回 waiting for the team leader
 
 
 async def open_tracked_case(
@@ -208,20 +209,23 @@ async def tracked_case(
 ) -> TrackedCase:
     """The tracking page of the case the page holds: the public timeline the track allows, the
     web notices for its reporter, open questions, and whether 撤回, 回访 or 异议 is open (异议 by
-    the chat's rule, ``dispositions.objectable``: within the configured working days)."""
+    the chat's rule, ``dispositions.objectable``: within the configured working days). A clue's
+    撤回 waiting for its team leader is said, and not offered again meanwhile."""
     reporter, case = await _tracked(session, case_id)
     assert case.id is not None
     final = (await clue_state(session, case.id)).final
+    asked = await pending_withdrawal(session, case.id)
     return TrackedCase(
         view=await reporter_view(session, case),
         notices=await _page_notices(session, case, reporter),
         questions=await _open_questions(session, case),
-        may_withdraw=withdrawable(case),
+        may_withdraw=withdrawable(case) and asked is None,
         followup_asked=await _followup_asked(session, case, reporter),
         may_add_material=material_open(case),
         may_object=await objectable(session, case, policy, now),
         objected=final is not None and final.objected_at is not None,
         aftercare_asked=await aftercare_asked(session, case),
+        withdrawal_asked_at=asked.created_at if asked is not None else None,
     )
 
 
