@@ -19,7 +19,7 @@ from bot.services.my_cases import (
     withdraw_case,
 )
 from bot.services.reporters import AttemptGuard
-from bot.services.withdrawal import WITHDRAW_ASKED
+from bot.services.withdrawal import WITHDRAW_ASKED, pending_withdrawal
 from handlers.filters import MEDIA, TEXT, evidence_of
 from handlers.flow import flow_ends
 from handlers.states import Material, Track
@@ -87,6 +87,7 @@ async def on_view(
     query: CallbackQuery, callback_data: MyCase, bot: Bot, session: AsyncSession
 ) -> None:
     view = await case_timeline(session, query.from_user.id, callback_data.case_id)
+    asked = await pending_withdrawal(session, view.summary.id)  # a clue's, for its 组长
     text = render(
         "reporter_case",
         case=view.summary,
@@ -94,8 +95,9 @@ async def on_view(
         attachments=view.attachments,
         timeline=view.timeline,
         can_add=view.summary.is_open,
+        withdrawal_asked=asked is not None,
     )
-    withdrawable = view.summary.status in AWAITING_ACCEPTANCE
+    withdrawable = view.summary.status in AWAITING_ACCEPTANCE and asked is None
     markup = kb.reporter_case_keyboard(view.summary.id, view.summary.is_open, withdrawable)
     await _replace(bot, query, text, markup)
     await query.answer()

@@ -25,6 +25,8 @@ from notifications.render import telegram_html
 from notifications.telegram import MyAct, MyCase, notice_keyboard
 from tests.factories import make_inspector
 from tests.harness import Telegram
+from tests.inspector_support import REPORTER, SOE, build, make_people, submit
+from tests.inspector_support import user as support_user
 from tests.intake_helpers import assert_telegram_html, report
 
 SAFETY = "厂区消防通道被占用，多次反映未整改，存在重大安全隐患，请督促整改。"
@@ -489,3 +491,24 @@ async def test_a_signed_case_cannot_be_withdrawn(
     await user.click("确认撤回")
     assert user.alerts[-1] == "该问题已受理，不能撤回。如有需要，请通过“补充材料”说明情况。"
     assert (await only_case(sessions)).status is CaseStatus.ACCEPTED
+
+
+async def test_a_clues_withdrawal_waiting_for_the_team_leader_is_said_and_not_offered_again(
+    sessions: SessionFactory, catalog: LiankaConfig, calendar: WorkCalendar, clock: FrozenClock
+) -> None:
+    people = await make_people(sessions, clock)
+    tg = build(sessions, catalog, calendar, clock)
+    case = await submit(
+        sessions, catalog, calendar, clock, people.reporter, category="soe_corruption",
+        description=SOE,
+    )  # fmt: skip
+    reporter = support_user(tg, REPORTER)
+    await reporter.send("/my")
+    await reporter.click(next(t for t in reporter.messages[-1].button_texts if case.number in t))
+    await reporter.click("撤回")
+    await reporter.click("确认撤回")
+    assert reporter.alerts[-1].startswith("问题线索的撤回须由组长决定")
+    await reporter.send("/my")
+    await reporter.click(next(t for t in reporter.messages[-1].button_texts if case.number in t))
+    assert "您的撤回申请已收到，正在等待组长决定" in reporter.last
+    assert "撤回" not in reporter.messages[-1].button_texts
