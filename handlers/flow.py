@@ -93,6 +93,15 @@ async def flow_ends(
         yield before
 
 
+_SIDE_STEPS: dict[str, SideStep] = {}
+"""Every side step by its state (each registers itself)."""
+
+
+def side_step(state: str | None) -> SideStep | None:
+    """The side step the conversation is in, if any."""
+    return _SIDE_STEPS.get(state) if state is not None else None
+
+
 @dataclass(frozen=True, slots=True)
 class SideStep:
     """A step entered from wherever the reporter was: its ``state``, the conversation key of the
@@ -104,9 +113,19 @@ class SideStep:
     return_key: str
     cancelled: str
 
+    def __post_init__(self) -> None:
+        assert self.state.state is not None, "a side step's state belongs to a StatesGroup"
+        _SIDE_STEPS[self.state.state] = self
+
     async def enter(self, context: FSMContext, ref: int | None) -> None:
-        """Into the step for ``ref``; pressed again while in it, where they were stays kept."""
+        """Into the step for ``ref``; pressed again while in it, where they were stays kept. One
+        side step at a time: entered from another, that one is left first (its button may be
+        pressed again), so the way back always leads to where the reporter was before both."""
         current = await context.get_state()
+        other = side_step(current)
+        if other is not None and other is not self:
+            await other.leave(context)
+            current = await context.get_state()
         if current != self.state.state:
             await context.update_data({self.return_key: current})
         await context.update_data({self.ref_key: seal_ref(self.ref_key, ref)})

@@ -11,8 +11,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.clock import Clock
 from bot.config import LiankaConfig
 from bot.services.reporters import AttemptGuard, Welcome, greet_reporter, open_card
-from handlers import aftercare, clue, followup, relay
-from handlers.flow import SideStep
+from handlers import aftercare, clue, followup, relay  # noqa: F401  (their side steps registered)
+from handlers.flow import side_step
 from handlers.intake import INTAKE_STATES
 from handlers.states import Intake
 from notifications import telegram as kb
@@ -20,10 +20,6 @@ from notifications.render import render
 from notifications.telegram import Menu, MenuAct
 
 REPLY_KEYBOARD_STATES = frozenset({Intake.contact.state, Intake.name.state, Intake.phone.state})
-SIDE_STEPS: dict[str | None, SideStep] = {
-    step.state.state: step for step in (relay.STEP, followup.STEP, aftercare.STEP, clue.OBJECTION)
-}
-"""Steps entered from wherever the reporter was: /cancel there goes back, losing nothing."""
 
 
 def bot_commands() -> list[BotCommand]:
@@ -118,7 +114,7 @@ async def cmd_cancel(message: Message, state: FSMContext) -> None:
     """/cancel in any step: the draft is cleared and the person told so; in a side step (回复,
     不满意's reason, 回访's details, 异议) only that step ends, back where the person was."""
     current = await state.get_state()
-    step = SIDE_STEPS.get(current)
+    step = side_step(current)
     if step is not None:
         await step.leave(state)
         resumed = await state.get_state() in INTAKE_STATES

@@ -8,11 +8,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.storage.base import StorageKey
+from aiogram.fsm.storage.memory import MemoryStorage
 
 from bot.clock import FrozenClock
 from bot.config import LiankaConfig
 from bot.db import SessionFactory
 from bot.services.sweep import sweep_deadlines
+from handlers import followup, relay
+from handlers.states import Intake
 from models.calendar import WorkCalendar
 from models.case import CaseStatus
 from models.org import Track
@@ -129,3 +134,19 @@ async def test_cancel_after_yes_to_the_retaliation_question_keeps_the_report_bei
     assert "已取消补充说明" in reporter.last and "您此前正在填写的反映已保留" in reporter.last
     assert await state_of(telegram, reporter) == before
     assert (await aftercare.the_clue(sessions, first_id)).track is Track.CLUE  # 有 stands
+
+
+async def test_a_side_step_opened_from_another_leaves_the_way_back_to_the_report() -> None:
+    """回复, then 不满意 on another case, then 回复 again: one side step at a time, so answering
+    leads back to the report being written, not into a step with nothing left to answer."""
+    storage = MemoryStorage()
+    context = FSMContext(storage, StorageKey(bot_id=1, chat_id=5, user_id=5))
+    await context.set_data({"draft_id": "d1", "description": REFUND})
+    await context.set_state(Intake.evidence)
+    await relay.STEP.enter(context, 11)
+    await followup.STEP.enter(context, 22)
+    await relay.STEP.enter(context, 11)
+    async with relay.STEP.leaving(context):
+        pass  # the answer sent
+    assert await context.get_state() == Intake.evidence.state
+    assert await context.get_data() == {"draft_id": "d1", "description": REFUND}
