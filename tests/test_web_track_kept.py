@@ -112,6 +112,23 @@ async def test_an_answer_sent_after_the_query_timed_out_is_not_sent_and_shown_ba
     assert QUESTION in text_of(again) and "提交答复" in text_of(again)
 
 
+async def test_a_long_answer_sent_too_late_comes_back_whole(
+    client: Client, sessions: SessionFactory, catalog, calendar, clock: FrozenClock, later
+) -> None:
+    web = await web_case(sessions, catalog, calendar)
+    relay = await asked(sessions, catalog, calendar, web)
+    clock.set(ANSWERED)
+    html = await open_case(client, web.code)
+    later()
+    long_answer = "合同" * 2250  # 4,500 characters: was shown back cut to 4,000
+    late = await client.post(
+        "/t/case/answer",
+        data={CSRF_FIELD: csrf_of(html), "relay": str(relay.id), "answer": long_answer},
+        allow_redirects=False,
+    )
+    assert late.status == 403 and kept_of(await late.text()) == long_answer
+
+
 async def test_the_case_page_after_the_query_timed_out_goes_to_t_which_says_so(
     client: Client, sessions: SessionFactory, catalog, calendar, later
 ) -> None:

@@ -78,7 +78,7 @@ from web.session import (
     current_session,
     require_csrf,
 )
-from web.uploads import BODY_TOO_LARGE, Received, UploadTooLarge, receive_evidence
+from web.uploads import BODY_TOO_LARGE, FIELD_MAX, Received, UploadTooLarge, receive_evidence
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +89,9 @@ lets ``/t`` and a form sent late say that the query timed out."""
 TRACK_COOKIE = "lianka_track"
 SECURE_TRACK_COOKIE = "__Host-lianka_track"
 _TRACK_SALT = "lianka.web.track"
-ENTERED_MAX = 4000  # what a refused form shows again
+ENTERED_MAX = FIELD_MAX
+"""What a refused (or late) form shows again: as much as a form field can carry, so nothing
+typed comes back shortened."""
 
 RATINGS = {
     "satisfied": Satisfaction.SATISFIED,
