@@ -54,7 +54,9 @@ from models.notification import (
     Offer,
     Offering,
     Recipient,
+    work_offer,
 )
+from models.org import Track
 from models.rectification import Rectification, RectificationState
 from models.reporter import (
     RECEIPT_ALPHABET,
@@ -354,7 +356,7 @@ class MemoryLedger(Ledger):
             inspector,
             kind="assigned",
             notice=notice,
-            offer=Offer.CASE_WORK.on(case.id),
+            offer=work_offer(case.id, clue=case.track is Track.CLUE),
             at=at,
         )
 

@@ -26,7 +26,7 @@ from models.calendar import WorkCalendar
 from models.errors import InvalidInput
 from models.event import ActorType
 from models.filecheck import UNCLEANABLE, blank_property_set, clean_material
-from models.intake import IntakeDraft
+from models.intake import NAME_MAX, IntakeDraft
 from models.team import Inspector
 from notifications.render import render
 from notifications.texts import IDENTITY_CHOICES
@@ -422,7 +422,7 @@ def test_the_chat_and_the_web_say_the_same_about_who_sees_what() -> None:
         "reply_reporter_step", step="identity", draft=IntakeDraft("d1"), note=None, evidence_max=10
     )
     blank = {"identity": "", "name": "", "phone": ""}
-    web = text_of(render_page("report_identity", errors=blank, values=blank))
+    web = text_of(render_page("report_identity", errors=blank, values=blank, name_max=NAME_MAX))
     for said in (chat, web):
         assert IDENTITY_CHOICES["named"] in said and IDENTITY_CHOICES["anonymous"] in said
         assert "不留身份信息" not in said  # the old promise the system did not keep
