@@ -292,13 +292,21 @@ class CaseClock(SQLModel, table=True):
             self.next_action_at = utc(now)
 
 
+def _running_late(now: datetime) -> tuple[sa.ColumnElement[bool], ...]:
+    """A running clock past its deadline (``CaseClock.overdue_at``'s first half)."""
+    table = CaseClock.__table__.c  # type: ignore[attr-defined]
+    return (table.state == ClockState.RUNNING, table.due_at <= now)
+
+
+def _paused_late() -> tuple[sa.ColumnElement[bool], ...]:
+    """A clock paused when its deadline had passed (``CaseClock.overdue_at``'s second half)."""
+    table = CaseClock.__table__.c  # type: ignore[attr-defined]
+    return (table.state == ClockState.PAUSED, table.due_at <= table.paused_at)
+
+
 def overdue_clock(now: datetime) -> sa.ColumnElement[bool]:
     """``CaseClock.overdue_at`` in SQL, for a statement that reads the clocks anyway."""
-    table = CaseClock.__table__.c  # type: ignore[attr-defined]
-    return sa.or_(
-        sa.and_(table.state == ClockState.RUNNING, table.due_at <= now),
-        sa.and_(table.state == ClockState.PAUSED, table.due_at <= table.paused_at),
-    )
+    return sa.or_(sa.and_(*_running_late(now)), sa.and_(*_paused_late()))
 
 
 def overdue_case_ids(now: datetime, kinds: Iterable[ClockKind]) -> sa.CompoundSelect[tuple[int]]:
@@ -308,12 +316,8 @@ def overdue_case_ids(now: datetime, kinds: Iterable[ClockKind]) -> sa.CompoundSe
     table = CaseClock.__table__.c  # type: ignore[attr-defined]
     chosen = table.kind.in_(list(kinds))
     return sa.union_all(
-        sa.select(table.case_id).where(
-            table.state == ClockState.RUNNING, table.due_at <= now, chosen
-        ),
-        sa.select(table.case_id).where(
-            table.state == ClockState.PAUSED, table.due_at <= table.paused_at, chosen
-        ),
+        sa.select(table.case_id).where(*_running_late(now), chosen),
+        sa.select(table.case_id).where(*_paused_late(), chosen),
     )
 
 

@@ -476,21 +476,14 @@ def _resolved() -> sa.ColumnElement[bool]:
     return sa.and_(col(Case.status).in_(FINISHED_STATUSES), col(Case.merged_into_id).is_(None))
 
 
-def _overdue_now(now: datetime) -> sa.ColumnElement[bool]:
-    """A clock overdue at ``now`` (``CaseClock.overdue_at``): running past its deadline, or
-    paused (the reporter asked) after it had passed — waiting for the answer gives it no time
-    back. A clock paused with time left is not overdue while it waits. The console's counts and
-    flags use the same rule."""
-    return overdue_clock(now)
-
-
 def _late(now: datetime) -> sa.ColumnElement[bool]:
-    """A clock done after its deadline, or overdue now (``_overdue_now``)."""
+    """A clock done after its deadline, or overdue now (``models.clock.overdue_clock``: a clock
+    paused after its deadline included, as on the console)."""
     return sa.or_(
         sa.and_(
             col(CaseClock.state) == ClockState.MET, col(CaseClock.met_at) > col(CaseClock.due_at)
         ),
-        _overdue_now(now),
+        overdue_clock(now),
     )
 
 
@@ -1005,13 +998,13 @@ async def _overdue(
     teams: dict[int, Any],
 ) -> None:
     """Cases of the scope received before the period ended that are overdue now (a clock paused
-    after its deadline included, ``_overdue_now``): counted by team, and listed (the earliest
+    after its deadline included, ``overdue_clock``): counted by team, and listed (the earliest
     deadlines first) only if they are appeals. A report is read, printed and filed by leaders,
     who see clues only as counts, so its list names no clue (as the 超期通报 does); the clues
     are one figure, ``overdue_clues``. A paused clock's days overdue are those at its pause:
     waiting for the reporter does not count."""
     overdue = [
-        _overdue_now(now),
+        overdue_clock(now),
         col(CaseClock.kind).in_(DEADLINE_CLOCKS),
         col(Case.status).in_(OPEN_STATUSES),
         col(Case.created_at) < period.end,
