@@ -13,7 +13,15 @@ from models.disposition import Disposition
 from reports.charts import Chart, report_charts
 from reports.figures import Figures
 from reports.render import pct, render_paragraphs, wan
-from reports.report import NOTE, OVERDUE_HEADER, Report, duration_text, overdue_cells
+from reports.report import (
+    NOTE,
+    OVERDUE_HEADER,
+    Report,
+    duration_text,
+    no_overdue_list,
+    overdue_cells,
+    overdue_notes,
+)
 
 SECTIONS = (
     "一、总体情况",
@@ -377,15 +385,10 @@ def _appendix(report: Report) -> Section:
                 numeric=(False,) * 6 + (True, False),
             )
         )
-        appeals = f.overdue_count - f.overdue_clues
-        if appeals > len(shown):
-            section.note(f"另有{appeals - len(shown)}件未列出（以上为期限最早的{len(shown)}件）。")
-        if f.overdue_clues:
-            section.note(f"另有问题线索{f.overdue_clues}件超期未办结，按规定只列件数，不列明细。")
-    elif f.overdue_clues:
-        section.text(f"超期未办结的均为问题线索，共{f.overdue_clues}件，按规定只列件数，不列明细。")
+        for note in overdue_notes(f, len(shown)):
+            section.note(note)
     else:
-        section.text("目前无超期未办结问题。")
+        section.text(no_overdue_list(f))
     section.lead("附表2　多次反映问题的企业")
     if f.recurring:
         section.blocks.append(

@@ -60,6 +60,25 @@ def overdue_cells(case: OverdueCase) -> tuple[str, str, str, str, str, str, int,
     )
 
 
+def overdue_notes(f: Figures, listed: int) -> list[str]:
+    """What an overdue list of ``listed`` appeals leaves out, said under it: the later appeals,
+    and the clues (only ever counted)."""
+    notes = []
+    appeals = f.overdue_count - f.overdue_clues
+    if appeals > listed:
+        notes.append(f"另有{appeals - listed}件未列出（以上为期限最早的{listed}件）。")
+    if f.overdue_clues:
+        notes.append(f"另有问题线索{f.overdue_clues}件超期未办结，按规定只列件数，不列明细。")
+    return notes
+
+
+def no_overdue_list(f: Figures) -> str:
+    """What stands in place of an overdue list with no appeal in it."""
+    if f.overdue_clues:
+        return f"超期未办结的均为问题线索，共{f.overdue_clues}件，按规定只列件数，不列明细。"
+    return "目前无超期未办结问题。"
+
+
 def duration_text(f: Figures) -> str:
     """How long resolving took, extensions and 督办, in one sentence."""
     tail = f"经批准延期{f.extensions}次（{f.extended_cases}件），督办{f.supervised}件。"

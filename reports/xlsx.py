@@ -13,7 +13,7 @@ from models.clock import DEADLINE_CLOCKS
 from models.disposition import Disposition
 from reports.figures import Figures
 from reports.render import cn_time
-from reports.report import OVERDUE_HEADER, Report, overdue_cells
+from reports.report import OVERDUE_HEADER, Report, no_overdue_list, overdue_cells, overdue_notes
 from reports.xlsx_rows import CaseList, write_case_rows
 
 CASE_COLUMNS: tuple[tuple[str, float], ...] = (
@@ -242,24 +242,14 @@ def _overdue_block(block: Block, f: Figures) -> list[str]:
     """超期未办结问题: the overdue appeals, earliest deadline first, as the figures hold them;
     the notes under it say what is not listed (clues only as a count, never a row)."""
     if not f.overdue:
-        if f.overdue_clues:
-            return [f"超期未办结的均为问题线索，共{f.overdue_clues}件，按规定只列件数，不列明细。"]
-        return ["目前无超期未办结问题。"]
+        return [no_overdue_list(f)]
     block(
         OVERDUE_TITLE,
         OVERDUE_HEADER,
         [tuple(None if cell == "" else cell for cell in overdue_cells(o)) for o in f.overdue],
         ("text",) * 6 + ("count", "text"),
     )
-    notes = []
-    appeals = f.overdue_count - f.overdue_clues
-    if appeals > len(f.overdue):
-        notes.append(
-            f"另有{appeals - len(f.overdue)}件未列出（以上为期限最早的{len(f.overdue)}件）。"
-        )
-    if f.overdue_clues:
-        notes.append(f"另有问题线索{f.overdue_clues}件超期未办结，按规定只列件数，不列明细。")
-    return notes
+    return overdue_notes(f, len(f.overdue))
 
 
 def _filed_block(block: Block, report: Report) -> None:
